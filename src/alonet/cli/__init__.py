@@ -1,0 +1,1 @@
+"""The ``alonet`` command line: one verb per pipeline stage."""

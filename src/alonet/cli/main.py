@@ -1,0 +1,79 @@
+"""Entry point of the ``alonet`` command.
+
+Each verb lives in its own module under ``alonet.cli`` and is imported only
+when it is used, so ``alonet --help`` and ``alonet salt`` never import torch.
+To add a verb, add one line to ``COMMANDS``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from alonet import __version__
+from alonet.errors import AloNetError
+
+#: verb -> "module:attribute" of its click command, in pipeline order.
+COMMANDS: dict[str, str] = {
+}
+
+
+class LazyGroup(click.Group):
+    """A click group that imports each verb's module on first use."""
+
+    def __init__(self, *args, lazy: dict[str, str] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lazy = dict(lazy or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.lazy) + sorted(set(super().list_commands(ctx)) - set(self.lazy))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.lazy:
+            module_name, attr = self.lazy[name].split(":")
+            return getattr(importlib.import_module(module_name), attr)
+        return super().get_command(ctx, name)
+
+
+@click.group(
+    cls=LazyGroup,
+    lazy=COMMANDS,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.version_option(__version__, prog_name="alonet")
+def cli() -> None:
+    """AloNet: measure scalp hair loss in alopecia areata and compute the SALT score.
+
+    Pipeline: convert/phantom (data) -> train -> evaluate -> predict/score/batch
+    (inference and reports) -> serve (web application).
+    """
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; turn AloNet errors into one line on stderr and exit status 2."""
+    try:
+        cli.main(args=argv, prog_name="alonet", standalone_mode=False)
+    except AloNetError as exc:
+        click.echo(f"error: {exc}", err=True)
+        return exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 130
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except MemoryError:
+        click.echo("error: out of memory (try a smaller --size or batch)", err=True)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""Typed errors. Every error carries a one-line message that names the file
+(where there is one) and says how to fix the problem. The CLI prints
+``error: <message>`` and exits with status 2; it never shows a traceback for
+these."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class AloNetError(Exception):
+    """Base class of all errors AloNet raises for bad input or bad state."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, path: str | Path | None = None, fix: str | None = None):
+        self.path = Path(path) if path is not None else None
+        self.fix = fix
+        text = message
+        if path is not None and str(path) not in message:
+            text = f"{path}: {message}"
+        if fix:
+            text = f"{text} ({fix})"
+        super().__init__(" ".join(text.split()))  # always a single line
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+
+class ImageReadError(AloNetError):
+    """A photograph or annotation could not be read."""
+
+
+class NotAnImageError(ImageReadError):
+    """The file is not an image in a supported format."""
+
+
+class TruncatedImageError(ImageReadError):
+    """The image file ends early or is corrupt."""
+
+
+class EmptyImageError(ImageReadError):
+    """The file is empty or the image has zero width or height."""
+
+
+class ImageTooLargeError(ImageReadError):
+    """The image has more pixels than the configured cap (decompression-bomb guard)."""
+
+
+class UnsupportedImageModeError(ImageReadError):
+    """The image's colour mode cannot be turned into RGB or a binary mask."""
+
+
+class SizeMismatchError(AloNetError):
+    """An annotation's size differs from its photograph's."""
+
+
+class EmptyAnnotationError(AloNetError):
+    """An annotation that must contain a region is empty."""
+
+
+class MissingViewError(AloNetError):
+    """A view needed for a SALT score is missing."""
+
+
+class InvalidValueError(AloNetError):
+    """A number or option is out of range (e.g. a percentage above 100)."""
+
+
+class DatasetError(AloNetError):
+    """A dataset folder is missing, incomplete or inconsistent."""
+
+
+class ModelError(AloNetError):
+    """A model file or model directory is missing or invalid."""
