@@ -1,0 +1,220 @@
+"""Saving and loading networks and model sets.
+
+A saved model is two files with a common stem:
+
+* ``<stem>.safetensors`` -- the weights (state dict; optionally stored as
+  float16 to halve the size; always loaded back as float32);
+* ``<stem>.json`` -- ``{"format": "alonet-model", "version": 1, "config": {...},
+  "weights": "<stem>.safetensors", "weights_sha256": ..., "dtype": ...,
+  "metadata": {...}}``.
+
+The JSON records the SHA-256 of the weights file, so a half-written or
+mismatched pair is reported instead of silently loading wrong weights. Both
+files are written to temporary names and renamed into place.
+
+A *model set* is a folder with one model per task: ``scalp-temporal.json``,
+``scalp-midline.json``, ``hairloss.json`` (each with its ``.safetensors``).
+A *training run* folder holds ``<task>/best.json`` per trained task; it can be
+used wherever a model set is expected.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from importlib import resources
+from pathlib import Path
+from typing import Iterable
+
+from alonet.errors import ModelError
+from alonet.model.config import TASKS, ModelConfig
+
+MODEL_FORMAT = "alonet-model"
+MODEL_VERSION = 1
+DEFAULT_SPEC = "default"
+
+
+def _stem(path: str | Path) -> Path:
+    path = Path(path)
+    if path.suffix in (".json", ".safetensors"):
+        return path.with_suffix("")
+    return path
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _temp_path(target: Path) -> Path:
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    return Path(name)
+
+
+def save_model(model, cfg: ModelConfig, path_stem: str | Path, metadata: dict | None = None,
+               *, half: bool = False) -> Path:
+    """Write ``<stem>.safetensors`` and ``<stem>.json`` atomically; return the JSON path.
+
+    ``half=True`` stores floating-point tensors as float16 (half the size; the
+    outputs change by about 1e-3). ``metadata`` is any JSON-serialisable dict
+    (training data, epoch, scores...).
+    """
+    import torch
+    from safetensors.torch import save_file
+
+    stem = _stem(path_stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    json_path, weights_path = stem.with_suffix(".json"), stem.with_suffix(".safetensors")
+    state = {}
+    for key, value in model.state_dict().items():
+        value = value.detach().to("cpu")
+        if half and value.is_floating_point():
+            value = value.to(torch.float16)
+        state[key] = value.contiguous()
+    tmp_weights = _temp_path(weights_path)
+    tmp_json = _temp_path(json_path)
+    try:
+        save_file(state, str(tmp_weights), metadata={"format": MODEL_FORMAT})
+        info = {
+            "format": MODEL_FORMAT,
+            "version": MODEL_VERSION,
+            "config": cfg.to_dict(),
+            "weights": weights_path.name,
+            "weights_sha256": _sha256(tmp_weights),
+            "dtype": "float16" if half else "float32",
+            "metadata": dict(metadata or {}),
+        }
+        tmp_json.write_text(json.dumps(info, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+        os.replace(tmp_weights, weights_path)
+        os.replace(tmp_json, json_path)
+    finally:
+        for tmp in (tmp_weights, tmp_json):
+            tmp.unlink(missing_ok=True)
+    return json_path
+
+
+def read_model_info(path: str | Path) -> dict:
+    """Read and check a model's JSON (no weights loaded). Accepts stem, .json or .safetensors."""
+    json_path = _stem(path).with_suffix(".json")
+    if not json_path.is_file():
+        raise ModelError(
+            f"model file {json_path} not found",
+            fix="pass the .json or .safetensors of a model saved by alonet train",
+        )
+    try:
+        info = json.loads(json_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"{json_path}: model description is corrupt ({exc.__class__.__name__})",
+                         fix="re-save or re-download the model") from None
+    if not isinstance(info, dict) or info.get("format") != MODEL_FORMAT:
+        raise ModelError(f"{json_path}: not an AloNet model description")
+    if not isinstance(info.get("version"), int) or info["version"] > MODEL_VERSION:
+        raise ModelError(f"{json_path}: model format version {info.get('version')!r} is not supported",
+                         fix="upgrade alonet")
+    try:
+        info["config"] = ModelConfig.from_dict(info.get("config"))
+    except ModelError as exc:
+        raise ModelError(f"{json_path}: {exc}") from None
+    return info
+
+
+def load_model(path: str | Path, device: str = "cpu"):
+    """Load a saved model; return ``(model in eval mode, ModelConfig)``.
+
+    ``path`` may be the stem, the ``.json`` or the ``.safetensors`` file.
+    Raises ModelError if a file is missing, corrupt, or the weights do not
+    match the configuration.
+    """
+    import torch
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from alonet.model.unet import build_model
+
+    stem = _stem(path)
+    json_path = stem.with_suffix(".json")
+    info = read_model_info(json_path)
+    cfg: ModelConfig = info["config"]
+    weights_path = json_path.parent / str(info.get("weights") or stem.with_suffix(".safetensors").name)
+    if not weights_path.is_file():
+        raise ModelError(f"weights file {weights_path} not found",
+                         fix=f"keep the .safetensors file next to {json_path.name}")
+    expected = info.get("weights_sha256")
+    if expected and _sha256(weights_path) != expected:
+        raise ModelError(
+            f"{weights_path} does not match {json_path.name} (checksum differs; the pair is "
+            "mismatched or the weights are corrupt)",
+            fix="re-save the model or restore both files together",
+        )
+    try:
+        state = load_file(str(weights_path), device="cpu")
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ModelError(f"{weights_path}: weights file is corrupt ({exc})") from None
+    state = {k: (v.float() if v.is_floating_point() else v) for k, v in state.items()}
+    model = build_model(cfg)
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise ModelError(f"{weights_path}: weights do not fit the configuration in "
+                         f"{json_path.name} ({first})") from None
+    model.to(torch.device(device))
+    model.eval()
+    return model, cfg
+
+
+def default_model_dir() -> Path:
+    """Folder of the model set bundled with the package (may not exist in a source tree)."""
+    return Path(str(resources.files("alonet.model").joinpath("weights", "default")))
+
+
+def resolve_model_set(spec: str | Path = DEFAULT_SPEC, tasks: Iterable[str] = TASKS) -> dict[str, Path]:
+    """Map each task to the JSON file of its model.
+
+    ``spec`` is ``"default"`` (the bundled model set), a model-set folder
+    (``<task>.json`` per task) or a training run folder (``<task>/best.json``,
+    the best checkpoint of each task). Raises ModelError naming what is missing.
+    """
+    tasks = tuple(tasks)
+    unknown = [t for t in tasks if t not in TASKS]
+    if unknown:
+        raise ModelError(f"unknown model task(s) {', '.join(unknown)}", fix=f"use {', '.join(TASKS)}")
+    if str(spec) == DEFAULT_SPEC:
+        folder = default_model_dir()
+        if not all((folder / f"{t}.json").is_file() for t in tasks):
+            raise ModelError(
+                f"the bundled model is missing from {folder}",
+                fix="reinstall alonet, or pass --model with a model-set folder or training run",
+            )
+    else:
+        folder = Path(spec)
+        if not folder.is_dir():
+            raise ModelError(f"model folder {folder} not found",
+                             fix="pass 'default', a model-set folder or a training run folder")
+    found: dict[str, Path] = {}
+    missing: list[str] = []
+    for task in tasks:
+        for candidate in (folder / f"{task}.json", folder / task / "best.json"):
+            if candidate.is_file():
+                found[task] = candidate
+                break
+        else:
+            missing.append(task)
+    if missing:
+        raise ModelError(
+            f"{folder}: no model for {', '.join(missing)} (looked for <task>.json and <task>/best.json)",
+            fix="train the missing task(s) with alonet train --task, or use --model default",
+        )
+    return found
+
+
+def load_model_set(spec: str | Path = DEFAULT_SPEC, tasks: Iterable[str] = TASKS,
+                   device: str = "cpu") -> dict[str, tuple]:
+    """Load every task's model: ``{task: (model, cfg)}`` (eval mode)."""
+    return {task: load_model(path, device=device) for task, path in resolve_model_set(spec, tasks).items()}

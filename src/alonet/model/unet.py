@@ -1,0 +1,128 @@
+"""The study's U-Net, with width and depth as parameters.
+
+Encoder: ``depth`` levels of (double 3x3 conv + BatchNorm + ReLU, then 2x2
+max-pool), then a bottleneck double conv. Decoder: ``depth`` levels of
+(upsample x2, concatenate the skip connection, dropout, double conv). Head: a
+1x1 convolution to ``num_classes`` logits. With the defaults (width 64,
+depth 4) the channels are 64-128-256-512-1024, as in the study.
+
+Only operations that ``torch.onnx.export`` handles are used: the upsampling is
+``F.interpolate(scale_factor=2, mode="bilinear", align_corners=False)`` and the
+spatial sizes always match because the input is required to be divisible by
+``2 ** depth``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from alonet.errors import InvalidValueError
+from alonet.model.config import ModelConfig
+
+
+class DoubleConv(nn.Sequential):
+    """(3x3 conv -> BatchNorm -> ReLU) twice."""
+
+    def __init__(self, in_channels: int, out_channels: int):
+        super().__init__(
+            nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1, bias=False),
+            nn.BatchNorm2d(out_channels),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(out_channels, out_channels, kernel_size=3, padding=1, bias=False),
+            nn.BatchNorm2d(out_channels),
+            nn.ReLU(inplace=True),
+        )
+
+
+class Up(nn.Module):
+    """Upsample x2, concatenate the skip tensor, dropout, double conv."""
+
+    def __init__(self, in_channels: int, skip_channels: int, out_channels: int,
+                 dropout: float, bilinear: bool):
+        super().__init__()
+        self.bilinear = bilinear
+        if bilinear:
+            self.transpose = None
+            up_channels = in_channels
+        else:
+            self.transpose = nn.ConvTranspose2d(in_channels, in_channels // 2, kernel_size=2, stride=2)
+            up_channels = in_channels // 2
+        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+        self.conv = DoubleConv(up_channels + skip_channels, out_channels)
+
+    def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        if self.transpose is None:
+            x = F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
+        else:
+            x = self.transpose(x)
+        x = torch.cat([skip, x], dim=1)
+        return self.conv(self.dropout(x))
+
+
+class UNet(nn.Module):
+    """U-Net returning logits of shape (N, num_classes, H, W)."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        widths = cfg.widths
+        self.stem = DoubleConv(cfg.in_channels, widths[0])
+        self.down = nn.ModuleList(DoubleConv(widths[i], widths[i + 1]) for i in range(cfg.depth))
+        self.pool = nn.MaxPool2d(2)
+        self.up = nn.ModuleList(
+            Up(widths[i + 1], widths[i], widths[i], cfg.dropout, cfg.bilinear)
+            for i in reversed(range(cfg.depth))
+        )
+        self.head = nn.Conv2d(widths[0], cfg.num_classes, kernel_size=1)
+
+    def check_input(self, x: torch.Tensor) -> None:
+        """Raise InvalidValueError with the fix if ``x`` has the wrong shape."""
+        if x.dim() != 4:
+            raise InvalidValueError(
+                f"model input must be a 4-D tensor (N, C, H, W); got shape {tuple(x.shape)}"
+            )
+        n, c, h, w = (int(v) for v in x.shape)
+        if c != self.cfg.in_channels:
+            raise InvalidValueError(
+                f"model input must have {self.cfg.in_channels} channels; got {c} "
+                f"(pass RGB images as (N, 3, H, W))"
+            )
+        d = self.cfg.divisor
+        if h % d or w % d or h == 0 or w == 0:
+            fit_h = max(d, math.ceil(h / d) * d)
+            fit_w = max(d, math.ceil(w / d) * d)
+            raise InvalidValueError(
+                f"model input height and width must be divisible by 2**depth={d}; "
+                f"got {h}x{w}, pad or resize to {fit_h}x{fit_w}"
+            )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not (torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()):
+            self.check_input(x)
+        skips = []
+        x = self.stem(x)
+        for block in self.down:
+            skips.append(x)
+            x = block(self.pool(x))
+        for block, skip in zip(self.up, reversed(skips)):
+            x = block(x, skip)
+        return self.head(x)
+
+
+def build_model(cfg: ModelConfig) -> UNet:
+    """Create a freshly initialised network for ``cfg`` (train mode)."""
+    return UNet(cfg)
+
+
+def probabilities(logits: torch.Tensor) -> torch.Tensor:
+    """Confidence map (N, H, W) in 0..1 that each pixel belongs to the region (class 1)."""
+    return torch.softmax(logits.float(), dim=1)[:, 1]
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
