@@ -72,5 +72,9 @@ class DatasetError(AloNetError):
     """A dataset folder is missing, incomplete or inconsistent."""
 
 
+class OutputExistsError(AloNetError):
+    """An output path already holds data that would be overwritten."""
+
+
 class ModelError(AloNetError):
     """A model file or model directory is missing or invalid."""
