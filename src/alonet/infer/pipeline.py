@@ -1,0 +1,393 @@
+"""The inference pipeline: photographs -> scalp and hair-loss masks -> SALT.
+
+For each view::
+
+    read (EXIF orientation, RGB)
+      -> [right view: mirror, so that it looks like a left view]
+      -> resize to the scalp model's input size
+      -> scalp model (temporal for left/right, midline for top/back)
+      -> scalp post-processing (threshold, largest region, holes, smooth edge)
+      -> paint everything outside the scalp with the hair-loss model's fill colour
+      -> hair-loss model -> hair-loss post-processing (threshold, inside scalp, specks)
+      -> probabilities and masks back at the photograph's own size
+      -> [right view: mirror back]
+      -> % of the scalp with hair loss, confidence, quality flags
+
+and for a visit the SALT score, its grade and AA-IGA band.
+
+Post-processing runs at the network's resolution, where the information is;
+masks are brought to the photograph's size by bilinear interpolation of the
+clean masks and re-thresholding at 0.5, which gives smooth outlines at any
+camera resolution at little cost. A right view is processed entirely in the
+mirrored frame (both networks), so ``predict_view(img, "right")`` equals the
+mirror image of ``predict_view(mirror(img), "left")`` exactly.
+
+A :class:`Pipeline` loads its networks once. ``predict_view`` and
+``score_visit`` keep no state between calls, so one pipeline can serve
+concurrent requests from several threads.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from alonet.errors import InvalidValueError, MissingViewError
+from alonet.infer.postprocess import PostprocessConfig, clean_hairloss, clean_scalp, confidence
+from alonet.infer.quality import CHECK_CODE, QualityConfig, check_photo, check_scalp, flag, needs_retake
+from alonet.views import SCALP_TASK_FOR_VIEW, VIEW_WEIGHTS, VIEWS, normalize_view
+
+#: How ``score_visit`` treats absent views: raise, or return a result without SALT.
+MISSING_MODES: tuple[str, ...] = ("error", "incomplete")
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Settings of a :class:`Pipeline`.
+
+    ``cache_dir``: where ONNX exports are cached (None: ``$ALONET_CACHE_DIR`` or
+    ``~/.cache/alonet``); ``threads``: ONNX Runtime intra-op threads (None: all
+    available cores); ``max_pixels``: largest photograph accepted (None: the
+    reader's default cap); ``check_quality``: run the exposure and blur checks.
+    """
+
+    postprocess: PostprocessConfig = field(default_factory=PostprocessConfig)
+    quality: QualityConfig = field(default_factory=QualityConfig)
+    cache_dir: str | Path | None = None
+    threads: int | None = None
+    max_pixels: int | None = None
+    check_quality: bool = True
+
+
+@dataclass(frozen=True, eq=False)
+class ViewResult:
+    """Everything the pipeline found in one photograph.
+
+    Arrays have the photograph's own size (H, W) after EXIF orientation:
+    ``image`` (uint8 RGB, the photograph the masks belong to), ``scalp_prob``
+    and ``hairloss_prob`` (float32 0..1, the networks' raw confidence maps),
+    ``scalp_mask`` and ``hairloss_mask`` (bool, after post-processing; hair loss
+    lies inside the scalp). ``loss_pct`` is ``100 * |hair loss| / |scalp|``, or
+    None when no scalp was found. ``confidence`` (0..1) is the share of scalp
+    pixels the networks were sure about (see ``alonet.infer.postprocess``).
+    ``flags`` are ``{"code", "message"}`` dicts; ``retake`` is True when one of
+    them asks for a new photograph.
+    """
+
+    view: str
+    image: np.ndarray
+    scalp_prob: np.ndarray
+    hairloss_prob: np.ndarray
+    scalp_mask: np.ndarray
+    hairloss_mask: np.ndarray
+    loss_pct: float | None
+    confidence: float
+    flags: list[dict] = field(default_factory=list)
+    retake: bool = False
+    source: str | None = None
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) of the photograph."""
+        return int(self.image.shape[1]), int(self.image.shape[0])
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary (no arrays)."""
+        return {
+            "view": self.view,
+            "source": self.source,
+            "width": self.size[0],
+            "height": self.size[1],
+            "loss_pct": None if self.loss_pct is None else round(self.loss_pct, 2),
+            "weight": VIEW_WEIGHTS[self.view],
+            "confidence": round(self.confidence, 3),
+            "scalp_pixels": int(np.count_nonzero(self.scalp_mask)),
+            "hairloss_pixels": int(np.count_nonzero(self.hairloss_mask)),
+            "flags": [dict(f) for f in self.flags],
+            "retake": self.retake,
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class VisitResult:
+    """The four views of a visit and their SALT score.
+
+    ``salt`` (0..100), ``grade`` ("S0".."S5") and ``band`` (AA-IGA) are None when
+    the visit is incomplete: a view is missing (listed in ``missing``) or a
+    photograph showed no scalp. ``flags`` collects every view's flags with a
+    ``view`` key, plus visit-level flags (``view`` None).
+    """
+
+    views: dict[str, ViewResult]
+    salt: float | None
+    grade: str | None
+    band: str | None
+    missing: list[str] = field(default_factory=list)
+    flags: list[dict] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return self.salt is not None
+
+    @property
+    def retake(self) -> bool:
+        """True if any photograph should be retaken."""
+        return any(v.retake for v in self.views.values())
+
+    def percents(self) -> dict[str, float | None]:
+        """Per-view % of scalp with hair loss (None for missing or unscorable views)."""
+        return {v: (self.views[v].loss_pct if v in self.views else None) for v in VIEWS}
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary of the visit (no arrays)."""
+        return {
+            "salt": None if self.salt is None else round(self.salt, 2),
+            "grade": self.grade,
+            "band": self.band,
+            "complete": self.complete,
+            "retake": self.retake,
+            "missing": list(self.missing),
+            "views": {v: self.views[v].to_dict() for v in VIEWS if v in self.views},
+            "flags": [dict(f) for f in self.flags],
+        }
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _as_photo(image, max_pixels: int | None) -> tuple[np.ndarray, str | None]:
+    """Photograph as (H, W, 3) uint8 RGB plus a name for messages."""
+    if isinstance(image, np.ndarray):
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8 or 0 in image.shape:
+            raise InvalidValueError(
+                f"expected an RGB photograph as a (height, width, 3) uint8 array; got "
+                f"{image.dtype} {image.shape}", fix="convert the image to 8-bit RGB"
+            )
+        return np.ascontiguousarray(image), None
+    from alonet.data.imageio import read_photo
+
+    kwargs = {} if max_pixels is None else {"max_pixels": max_pixels}
+    if isinstance(image, (bytes, bytearray, memoryview)):
+        return read_photo(io.BytesIO(bytes(image)), **kwargs), None
+    name = str(image) if isinstance(image, (str, Path)) else getattr(image, "name", None)
+    return read_photo(image, **kwargs), (str(name) if name is not None else None)
+
+
+def _resize_prob(prob: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Bilinear resize of a float map, clipped to 0..1."""
+    if prob.shape == (height, width):
+        return prob.astype(np.float32, copy=True)
+    out = cv2.resize(prob.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
+    return np.clip(out, 0.0, 1.0, out=out)
+
+
+def _resize_mask(mask: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Resize a binary mask with smooth outlines: bilinear on 0/1, threshold 0.5."""
+    if mask.shape == (height, width):
+        return mask.copy()
+    return _resize_prob(mask.astype(np.float32), width, height) >= 0.5
+
+
+def _model_input(photo: np.ndarray, size: int) -> np.ndarray:
+    from alonet.data.imageio import resize_photo
+
+    return np.ascontiguousarray(resize_photo(photo, size), dtype=np.uint8)
+
+
+def _mirror(array: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(array[:, ::-1])
+
+
+# --------------------------------------------------------------------------- pipeline
+
+
+class Pipeline:
+    """Photographs -> masks -> SALT with one loaded model set.
+
+    ``models``: ``"default"`` (the bundled model), a model-set folder, a training
+    run folder, or a dict ``{task: (model, ModelConfig)}``.
+    ``backend``: ``"auto"`` (ONNX Runtime where possible, else PyTorch),
+    ``"torch"`` or ``"onnx"`` (see ``alonet.infer.backends``).
+    """
+
+    def __init__(self, models="default", backend: str = "auto", config: PipelineConfig | None = None):
+        from alonet.infer.backends import create_backend
+
+        self.config = config or PipelineConfig()
+        self.models_spec = models if isinstance(models, (str, Path)) else "<in memory>"
+        self.backend = create_backend(models, backend, cache_dir=self.config.cache_dir,
+                                      threads=self.config.threads)
+
+    @property
+    def backend_name(self) -> str:
+        return self.backend.name
+
+    # -- single photographs ------------------------------------------------------
+
+    def predict_view(self, image, view: str) -> ViewResult:
+        """Segment one photograph (array, path, bytes or binary file) of ``view``."""
+        return self.predict_views([(image, view)])[0]
+
+    def predict_views(self, items) -> list[ViewResult]:
+        """Segment several ``(image, view)`` pairs, batching each network's passes."""
+        prepared = []
+        for image, view in items:
+            view = normalize_view(view)
+            photo, name = _as_photo(image, self.config.max_pixels)
+            work = _mirror(photo) if view == "right" else photo
+            prepared.append((view, photo, work, name))
+        if not prepared:
+            return []
+        cfgs = self.backend.configs
+        pp = self.config.postprocess
+
+        # Scalp networks, one batch per task.
+        scalp_prob = [None] * len(prepared)
+        for task in sorted({SCALP_TASK_FOR_VIEW[v] for v, *_ in prepared}):
+            idx = [i for i, (v, *_) in enumerate(prepared) if SCALP_TASK_FOR_VIEW[v] == task]
+            batch = np.stack([_model_input(prepared[i][2], cfgs[task].input_size) for i in idx])
+            probs = self.backend.predict(task, batch)
+            for i, p in zip(idx, probs):
+                scalp_prob[i] = p
+
+        # Hair-loss network on the scalp-masked photographs, one batch.
+        from alonet.model import paint_outside_scalp
+
+        hl_cfg = cfgs["hairloss"]
+        hl_size = hl_cfg.input_size
+        scalp_small, hl_inputs = [], []
+        for i, (view, _, work, _) in enumerate(prepared):
+            mask = clean_scalp(scalp_prob[i], pp)
+            if mask.shape != (hl_size, hl_size):
+                mask = _resize_mask(mask, hl_size, hl_size)
+                scalp_prob[i] = _resize_prob(scalp_prob[i], hl_size, hl_size)
+            scalp_small.append(mask)
+            hl_inputs.append(paint_outside_scalp(_model_input(work, hl_size), mask, hl_cfg.fill_color))
+        hairloss_prob = self.backend.predict("hairloss", np.stack(hl_inputs))
+
+        return [
+            self._finish(view, photo, name, scalp_prob[i], hairloss_prob[i], scalp_small[i])
+            for i, (view, photo, _, name) in enumerate(prepared)
+        ]
+
+    def _finish(self, view: str, photo: np.ndarray, name: str | None, scalp_p: np.ndarray,
+                hairloss_p: np.ndarray, scalp_small: np.ndarray) -> ViewResult:
+        """Post-process at model size, bring everything to the photograph's size."""
+        pp = self.config.postprocess
+        hairloss_small = clean_hairloss(hairloss_p, scalp_small, pp)
+        conf = confidence(scalp_p, hairloss_p, scalp_small, pp)
+        height, width = photo.shape[:2]
+        maps = [
+            _resize_prob(scalp_p, width, height),
+            _resize_prob(hairloss_p, width, height),
+            _resize_mask(scalp_small, width, height),
+            _resize_mask(hairloss_small, width, height),
+        ]
+        if view == "right":
+            maps = [_mirror(m) for m in maps]
+        s_prob, h_prob, s_mask, h_mask = maps
+        return self._result(view, photo, name, s_prob, h_prob, s_mask, h_mask, conf)
+
+    def _result(self, view, photo, name, s_prob, h_prob, s_mask, h_mask, conf) -> ViewResult:
+        """Assemble a ViewResult: restrict hair loss to the scalp, measure, flag."""
+        if self.config.postprocess.restrict_to_scalp:
+            h_mask = h_mask & s_mask
+        flags = check_scalp(s_mask, self.config.quality)
+        scalp_pixels = int(np.count_nonzero(s_mask))
+        loss = None
+        if scalp_pixels:
+            loss = 100.0 * int(np.count_nonzero(h_mask & s_mask)) / scalp_pixels
+        if self.config.check_quality:
+            flags += check_photo(photo, s_mask if scalp_pixels else None, self.config.quality)
+        if scalp_pixels and conf < self.config.postprocess.min_confidence:
+            flags.append(flag(CHECK_CODE, f"check: the networks are unsure about "
+                                          f"{100 * (1 - conf):.0f}% of the scalp; review the overlay"))
+        return ViewResult(view=view, image=photo, scalp_prob=s_prob, hairloss_prob=h_prob,
+                          scalp_mask=s_mask, hairloss_mask=h_mask, loss_pct=loss, confidence=conf,
+                          flags=flags, retake=needs_retake(flags), source=name)
+
+    def result_from_masks(self, image, view: str, scalp_mask: np.ndarray,
+                          hairloss_mask: np.ndarray, *, confidence_value: float = 1.0) -> ViewResult:
+        """A ViewResult for masks given by a person (e.g. corrected in the web app).
+
+        The masks (bool, the photograph's size) are taken as they are, except that
+        hair loss is restricted to the scalp; the probability maps are the masks
+        as 0/1. Quality checks run as for predictions; ``confidence_value`` is
+        reported as given (1.0: a person drew it).
+        """
+        view = normalize_view(view)
+        photo, name = _as_photo(image, self.config.max_pixels)
+        masks = []
+        for what, mask in (("scalp", scalp_mask), ("hair-loss", hairloss_mask)):
+            mask = np.asarray(mask)
+            if mask.shape != photo.shape[:2]:
+                raise InvalidValueError(
+                    f"{what} mask of the {view} view has size {mask.shape[1]}x{mask.shape[0]}, "
+                    f"the photograph {photo.shape[1]}x{photo.shape[0]}",
+                    fix="draw the mask on the same photograph")
+            masks.append(mask.astype(bool))
+        s_mask, h_mask = masks
+        return self._result(view, photo, name, s_mask.astype(np.float32), h_mask.astype(np.float32),
+                            s_mask, h_mask, float(confidence_value))
+
+    # -- visits ------------------------------------------------------------------
+
+    def score_visit(self, images: Mapping[str, Any], missing: str = "error") -> VisitResult:
+        """Score a visit: ``{view: image, array, path or bytes}`` -> VisitResult.
+
+        ``missing="error"`` raises MissingViewError unless all four views are
+        given; ``missing="incomplete"`` scores the views given and leaves SALT None.
+        """
+        if missing not in MISSING_MODES:
+            raise InvalidValueError(f"unknown missing-view mode {missing!r}", fix="use error or incomplete")
+        given: dict[str, Any] = {}
+        for name, image in images.items():
+            view = normalize_view(name)
+            if view in given:
+                raise InvalidValueError(f"view {view!r} is given twice", fix="give each view once")
+            if image is not None:
+                given[view] = image
+        absent = [v for v in VIEWS if v not in given]
+        if absent and missing == "error":
+            raise MissingViewError("missing view(s) " + ", ".join(absent) + " for the SALT score",
+                                   fix="give photographs of all four views: top, back, left, right")
+        order = [v for v in VIEWS if v in given]
+        results = self.predict_views([(given[v], v) for v in order])
+        return self.visit_from_views(dict(zip(order, results)))
+
+    def visit_from_views(self, views: Mapping[str, ViewResult]) -> VisitResult:
+        """Combine per-view results into a VisitResult (SALT when all four are scorable)."""
+        return visit_from_views(views)
+
+
+def visit_from_views(views: Mapping[str, ViewResult]) -> VisitResult:
+    """Combine per-view results into a VisitResult (SALT when all four are scorable)."""
+    from alonet.scoring.salt import aa_iga_band, salt_grade, salt_score
+
+    clean = {}
+    for name, result in views.items():
+        view = normalize_view(name)
+        if result.view != view:
+            raise InvalidValueError(f"result of the {result.view} view given as {view}")
+        clean[view] = result
+    absent = [v for v in VIEWS if v not in clean]
+    flags = [{"view": v, **f} for v in VIEWS if v in clean for f in clean[v].flags]
+    unscorable = [v for v in VIEWS if v in clean and clean[v].loss_pct is None]
+    salt = grade = band = None
+    if absent:
+        flags.append({"view": None, "code": "incomplete",
+                      "message": "no SALT: missing view(s) " + ", ".join(absent)})
+    elif unscorable:
+        flags.append({"view": None, "code": "incomplete",
+                      "message": "no SALT: no scalp found in the " + ", ".join(unscorable) + " view(s)"})
+    else:
+        salt = salt_score({v: min(100.0, max(0.0, clean[v].loss_pct)) for v in VIEWS})
+        grade, band = salt_grade(salt), aa_iga_band(salt)
+    return VisitResult(views={v: clean[v] for v in VIEWS if v in clean}, salt=salt, grade=grade,
+                       band=band, missing=absent, flags=flags)

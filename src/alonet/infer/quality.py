@@ -1,0 +1,149 @@
+"""Image-quality checks: should this photograph be retaken?
+
+Every check returns *flags*: dicts ``{"code": ..., "message": ...}`` that are
+JSON-ready and shown in reports. Flags whose code is in :data:`RETAKE_CODES`
+mean "retake the photograph"; ``check`` means "look at the overlay".
+
+The photograph is analysed as a grey (luminance, Rec. 601 weights) copy whose
+longer side is scaled to ``analysis_size`` pixels, so the thresholds mean the
+same at any camera resolution:
+
+* **too dark** -- the 95th percentile of luminance is below ``dark_p95``: even
+  the brightest parts of the picture are dim.
+* **too bright** -- more than ``max_clipped_fraction`` of the scalp (of the whole
+  picture when no scalp is known) is clipped white (luminance >= ``clipped_level``),
+  or even the 5th percentile of the whole picture is above ``bright_p5``
+  (washed out).
+* **blurred** -- the variance of the Laplacian of the analysis copy is below
+  ``min_sharpness``. A sharp photograph has crisp edges (hair, ears, the
+  scalp outline) and a large variance; defocus or motion blur removes them.
+* **scalp not found** / **scalp too small** -- the scalp mask is empty or covers
+  less than ``min_scalp_fraction`` of the picture: wrong view, subject too far
+  away, or not a scalp photograph.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from alonet.errors import InvalidValueError
+
+#: Flag codes that mean the photograph should be retaken.
+RETAKE_CODES = frozenset({"too_dark", "too_bright", "blurred", "scalp_not_found", "scalp_too_small"})
+
+#: Flag code for a view whose segmentation a person should check.
+CHECK_CODE = "check"
+
+
+@dataclass(frozen=True)
+class QualityConfig:
+    """Thresholds of the quality checks (see module doc); luminance is 0..255."""
+
+    analysis_size: int = 512
+    dark_p95: float = 60.0
+    clipped_level: float = 250.0
+    max_clipped_fraction: float = 0.35
+    bright_p5: float = 200.0
+    min_sharpness: float = 6.0
+    min_scalp_fraction: float = 0.03
+
+    def __post_init__(self) -> None:
+        if self.analysis_size < 32:
+            raise InvalidValueError(f"analysis_size must be >= 32; got {self.analysis_size}")
+        if not 0 <= self.min_scalp_fraction < 1:
+            raise InvalidValueError(f"min_scalp_fraction must be in [0, 1); got {self.min_scalp_fraction}")
+        if not 0 < self.max_clipped_fraction <= 1:
+            raise InvalidValueError(f"max_clipped_fraction must be in (0, 1]; got {self.max_clipped_fraction}")
+
+
+def flag(code: str, message: str) -> dict:
+    """A flag as stored in results and reports."""
+    return {"code": code, "message": message}
+
+
+def needs_retake(flags: list[dict]) -> bool:
+    """True if any flag asks for a retake."""
+    return any(f["code"] in RETAKE_CODES for f in flags)
+
+
+def _check_image(image: np.ndarray) -> np.ndarray:
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8 or 0 in image.shape:
+        raise InvalidValueError(
+            f"expected an RGB photograph as a (height, width, 3) uint8 array; got "
+            f"{image.dtype} {image.shape}"
+        )
+    return image
+
+
+def analysis_luminance(image: np.ndarray, size: int = 512) -> np.ndarray:
+    """Luminance (float32, 0..255) of ``image`` with its longer side scaled to ``size``."""
+    image = _check_image(image)
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    h, w = grey.shape
+    scale = size / max(h, w)
+    if scale != 1.0:
+        new = (max(1, round(w * scale)), max(1, round(h * scale)))
+        grey = cv2.resize(grey, new, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    return grey.astype(np.float32)
+
+
+def sharpness(image: np.ndarray, size: int = 512) -> float:
+    """Variance of the Laplacian of the analysis copy (higher = sharper)."""
+    return float(cv2.Laplacian(analysis_luminance(image, size), cv2.CV_32F, ksize=1).var())
+
+
+def exposure_stats(image: np.ndarray, scalp: np.ndarray | None = None,
+                   config: QualityConfig = QualityConfig()) -> dict[str, float]:
+    """Luminance percentiles of the picture and the clipped share of the scalp.
+
+    Returns ``{"p5", "p95", "clipped_fraction"}``; the clipped share is taken over
+    the scalp when ``scalp`` (a mask of the photograph's size) is non-empty.
+    """
+    lum = analysis_luminance(image, config.analysis_size)
+    region = lum
+    if scalp is not None and np.any(scalp):
+        small = cv2.resize(np.asarray(scalp).astype(np.uint8), (lum.shape[1], lum.shape[0]),
+                           interpolation=cv2.INTER_NEAREST).astype(bool)
+        if small.any():
+            region = lum[small]
+    p5, p95 = np.percentile(lum, [5, 95])
+    clipped = float(np.mean(region >= config.clipped_level))
+    return {"p5": float(p5), "p95": float(p95), "clipped_fraction": clipped}
+
+
+def check_photo(image: np.ndarray, scalp: np.ndarray | None = None,
+                config: QualityConfig = QualityConfig()) -> list[dict]:
+    """Exposure and blur flags for a photograph (``scalp``: optional mask, same size)."""
+    flags: list[dict] = []
+    stats = exposure_stats(image, scalp, config)
+    if stats["p95"] < config.dark_p95:
+        flags.append(flag("too_dark", f"retake: photograph too dark (95th percentile of brightness "
+                                      f"{stats['p95']:.0f} < {config.dark_p95:.0f} of 255); add light"))
+    if stats["clipped_fraction"] > config.max_clipped_fraction:
+        flags.append(flag("too_bright", f"retake: {100 * stats['clipped_fraction']:.0f}% of the scalp is "
+                                        "overexposed white; reduce flash or exposure"))
+    elif stats["p5"] > config.bright_p5:
+        flags.append(flag("too_bright", f"retake: photograph washed out (5th percentile of brightness "
+                                        f"{stats['p5']:.0f} > {config.bright_p5:.0f} of 255); reduce exposure"))
+    value = sharpness(image, config.analysis_size)
+    if value < config.min_sharpness:
+        flags.append(flag("blurred", f"retake: photograph is blurred (sharpness {value:.1f} < "
+                                     f"{config.min_sharpness:g}); hold still and focus on the scalp"))
+    return flags
+
+
+def check_scalp(scalp: np.ndarray, config: QualityConfig = QualityConfig()) -> list[dict]:
+    """Flags for a missing or too small scalp region (``scalp``: bool mask)."""
+    scalp = np.asarray(scalp)
+    fraction = float(np.count_nonzero(scalp)) / max(1, scalp.size)
+    if fraction == 0.0:
+        return [flag("scalp_not_found", "retake: no scalp found in the photograph; check the view "
+                                        "and frame the scalp")]
+    if fraction < config.min_scalp_fraction:
+        return [flag("scalp_too_small", f"retake: the scalp covers only {100 * fraction:.1f}% of the "
+                                        f"photograph (< {100 * config.min_scalp_fraction:g}%); move closer")]
+    return []
