@@ -1,0 +1,473 @@
+"""Reading photographs and annotations, resizing them, and saving masks.
+
+Every later stage reads images through this module, so that a photograph means
+the same array in training, evaluation, inference and the web application.
+
+Photographs (``read_photo``) become (H, W, 3) uint8 sRGB arrays:
+- formats: JPEG (also camera MPO), PNG, TIFF, BMP, WebP, GIF, PPM;
+- the EXIF orientation is applied (the array looks like the photo on screen);
+  an unreadable EXIF block is ignored rather than fatal;
+- an embedded ICC profile (CMYK press profiles, Adobe RGB, Display P3, ...) is
+  converted to sRGB with LittleCMS; without a profile CMYK uses Pillow's
+  conversion, which reads Adobe (inverted) CMYK JPEGs correctly;
+- grayscale and palette images become gray / palette colours in RGB;
+- transparency (RGBA, LA, palette transparency) is composited on **white**;
+- 16-bit images are scaled to 8 bits by ``round(v * 255 / 65535)``.
+
+Annotations (``read_annotation``) become (H, W) bool masks, True = inside.
+Rule, whatever the mode: a pixel's *value* is its gray level, or the brightest
+channel of its (palette) colour. If the image has only two levels (0 and one
+other value: 0/1, 0/255, 0/65535, the black/white palette GIFs of the AloNet
+annotations whose index 0 is black and index 1 white) every non-zero value is
+inside; otherwise (anti-aliased edges, JPEG noise) a value of at least half the
+range (128 of 255) is inside. Transparent pixels (alpha < 128, or a palette's
+transparency index such as index 2 of the AloNet GIFs) are outside. EXIF
+orientation is *not* applied to annotations. Multi-frame files use frame one.
+
+Everything accepts a path, raw bytes, or a binary file object (web uploads);
+``name=`` sets the name used in error messages. Every failure raises a subclass
+of ``alonet.errors.ImageReadError`` whose one-line message names the file and
+says how to fix it. Sizes are checked against ``max_pixels`` from the header,
+before any pixel is decoded (decompression-bomb guard). Truncated files are an
+error: this module never sets ``PIL.ImageFile.LOAD_TRUNCATED_IMAGES``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Union
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from alonet.data.atomic import atomic_save
+from alonet.errors import (
+    EmptyAnnotationError,
+    EmptyImageError,
+    ImageReadError,
+    ImageTooLargeError,
+    NotAnImageError,
+    SizeMismatchError,
+    TruncatedImageError,
+    UnsupportedImageModeError,
+)
+
+#: Default pixel cap: 80 megapixels (larger than any clinical camera photograph).
+DEFAULT_MAX_PIXELS = 80_000_000
+
+#: File extensions treated as photographs / annotations when scanning folders.
+PHOTO_EXTENSIONS: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")
+MASK_EXTENSIONS: tuple[str, ...] = (".gif", ".png", ".bmp", ".tif", ".tiff")
+
+#: Pillow format names this module opens (anything else is "not an image").
+READ_FORMATS: tuple[str, ...] = ("JPEG", "MPO", "PNG", "TIFF", "BMP", "DIB", "WEBP", "GIF", "PPM")
+
+ImageSource = Union[str, Path, bytes, bytearray, memoryview, BinaryIO]
+Size = Union[int, tuple[int, int]]
+
+_SUPPORTED = "JPEG, PNG, TIFF, BMP, WebP or GIF"
+_SIXTEEN_BIT = ("I;16", "I;16L", "I;16B", "I;16N", "I")
+_EXIF_ORIENTATION = 0x0112
+
+
+# --------------------------------------------------------------------------- opening
+
+
+def _label(source: ImageSource, name: str | None) -> str:
+    if name:
+        return str(name)
+    if isinstance(source, (str, Path)):
+        return str(source)
+    file_name = getattr(source, "name", None)
+    if isinstance(file_name, str):
+        return file_name
+    return "<uploaded image>"
+
+
+@contextlib.contextmanager
+def _opened(source: ImageSource, max_pixels: int | None, label: str) -> Iterator[Image.Image]:
+    """Open ``source`` (header only), check it, yield the Pillow image, close it."""
+    fix_file = "re-export or re-copy the file"
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        if path.is_dir():
+            raise NotAnImageError(f"{label} is a folder, not an image", fix="give the path of an image file")
+        if not path.is_file():
+            raise ImageReadError(f"{label}: file not found", fix="check the path")
+        if path.stat().st_size == 0:
+            raise EmptyImageError(f"{label}: file is empty (0 bytes)", fix=fix_file)
+        stream: BinaryIO | Path = path
+    elif isinstance(source, (bytes, bytearray, memoryview)):
+        if len(source) == 0:
+            raise EmptyImageError(f"{label}: no image data (0 bytes)", fix="upload the image file again")
+        stream = io.BytesIO(bytes(source))
+    elif hasattr(source, "read"):
+        data = source.read()
+        if not isinstance(data, (bytes, bytearray)):
+            raise NotAnImageError(f"{label}: file object is not opened in binary mode", fix="open it with 'rb'")
+        if len(data) == 0:
+            raise EmptyImageError(f"{label}: no image data (0 bytes)", fix="upload the image file again")
+        stream = io.BytesIO(bytes(data))
+    else:
+        raise NotAnImageError(
+            f"{label}: cannot read an image from a {type(source).__name__}",
+            fix="pass a path, bytes or a binary file object",
+        )
+
+    try:
+        with warnings.catch_warnings():
+            # Our own cap decides; Pillow's warning would only add noise.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            Image.init()  # register every plugin (idempotent) so READ_FORMATS are all known
+            image = Image.open(stream, formats=[f for f in READ_FORMATS if f in Image.OPEN])
+    except UnidentifiedImageError:
+        raise NotAnImageError(f"{label}: not an image AloNet can read (needs {_SUPPORTED})", fix="export it as JPEG or PNG") from None
+    except Image.DecompressionBombError as exc:
+        # Pillow's own guard (about 179 megapixels) fires while reading the header.
+        raise ImageTooLargeError(
+            f"{label}: image is too large to decode safely ({' '.join(str(exc).split())})",
+            fix="downscale it below the pixel limit",
+        ) from None
+    except OSError as exc:
+        raise ImageReadError(f"{label}: cannot open the image ({exc})", fix=fix_file) from None
+
+    with image:
+        width, height = image.size
+        if width == 0 or height == 0:
+            raise EmptyImageError(f"{label}: image has zero width or height", fix=fix_file)
+        if max_pixels is not None and width * height > max_pixels:
+            raise ImageTooLargeError(
+                f"{label}: image is {width}x{height} = {width * height / 1e6:.1f} megapixels, "
+                f"more than the limit of {max_pixels / 1e6:.1f}",
+                fix="downscale it, or raise max_pixels (--max-pixels) if the file is trusted",
+            )
+        yield image
+
+
+def _load(image: Image.Image, label: str) -> None:
+    """Decode the pixels (first frame), turning decoder failures into typed errors."""
+    try:
+        image.seek(0)
+        image.load()
+    except MemoryError:
+        raise
+    except Image.DecompressionBombError:
+        raise ImageTooLargeError(f"{label}: image is far too large to decode safely", fix="downscale it") from None
+    except Exception as exc:  # Pillow raises OSError, SyntaxError, ValueError, EOFError...
+        raise TruncatedImageError(
+            f"{label}: image data is truncated or corrupt ({' '.join(str(exc).split()) or type(exc).__name__})",
+            fix="re-export or re-copy the file",
+        ) from None
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """What an image header says, read without decoding pixels."""
+
+    width: int
+    height: int
+    format: str
+    mode: str
+    orientation: int = 1
+
+    @property
+    def oriented_size(self) -> tuple[int, int]:
+        """(width, height) after applying the EXIF orientation."""
+        if self.orientation in (5, 6, 7, 8):
+            return self.height, self.width
+        return self.width, self.height
+
+
+def image_info(source: ImageSource, max_pixels: int | None = DEFAULT_MAX_PIXELS, *, name: str | None = None) -> ImageInfo:
+    """Header facts of an image (size, format, mode, EXIF orientation); no decode.
+
+    Raises the same typed errors as the readers for files that are missing,
+    empty, not images, or larger than ``max_pixels``.
+    """
+    label = _label(source, name)
+    with _opened(source, max_pixels, label) as image:
+        orientation = 1
+        with contextlib.suppress(Exception):
+            orientation = int(image.getexif().get(_EXIF_ORIENTATION, 1) or 1)
+        return ImageInfo(image.width, image.height, image.format or "", image.mode, orientation)
+
+
+# --------------------------------------------------------------------------- photographs
+
+
+def _to_srgb(image: Image.Image) -> Image.Image:
+    """Convert RGB/CMYK with an embedded ICC profile to sRGB; plain conversion otherwise."""
+    icc = image.info.get("icc_profile")
+    if icc:
+        try:
+            from PIL import ImageCms
+
+            source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+            return ImageCms.profileToProfile(image, source, ImageCms.createProfile("sRGB"), outputMode="RGB")
+        except Exception:  # a broken or exotic profile: fall back to Pillow's conversion
+            pass
+    return image.convert("RGB")
+
+
+def _composite_on_white(image: Image.Image) -> Image.Image:
+    rgba = image.convert("RGBA")
+    background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+    return Image.alpha_composite(background, rgba).convert("RGB")
+
+
+def _scale_16bit(array: np.ndarray, label: str) -> np.ndarray:
+    if array.size and (array.min() < 0 or array.max() > 65535):
+        raise UnsupportedImageModeError(
+            f"{label}: integer image values outside 0..65535", fix="export it as 8- or 16-bit RGB"
+        )
+    return np.round(array.astype(np.float32) * (255.0 / 65535.0)).astype(np.uint8)
+
+
+def _photo_to_rgb(image: Image.Image, label: str, color_manage: bool) -> np.ndarray:
+    mode = image.mode
+    if mode in ("RGB", "CMYK"):
+        rgb = _to_srgb(image) if color_manage else image.convert("RGB")
+    elif mode in ("L", "1"):
+        rgb = image.convert("RGB")
+    elif mode == "P":
+        rgb = _composite_on_white(image) if "transparency" in image.info else image.convert("RGB")
+    elif mode in ("RGBA", "RGBa", "LA", "La", "PA"):
+        rgb = _composite_on_white(image)
+    elif mode in _SIXTEEN_BIT:
+        gray = _scale_16bit(np.asarray(image), label)
+        return np.repeat(gray[:, :, None], 3, axis=2)
+    elif mode == "F":
+        values = np.asarray(image, dtype=np.float32)
+        if not np.isfinite(values).all() or values.min() < 0 or values.max() > 1:
+            raise UnsupportedImageModeError(
+                f"{label}: floating-point image with values outside 0..1", fix="export it as 8-bit RGB"
+            )
+        gray = np.round(values * 255).astype(np.uint8)
+        return np.repeat(gray[:, :, None], 3, axis=2)
+    else:
+        try:
+            rgb = image.convert("RGB")
+        except (ValueError, OSError):
+            raise UnsupportedImageModeError(
+                f"{label}: colour mode {mode} is not supported", fix="export it as 8-bit RGB JPEG or PNG"
+            ) from None
+    return np.array(rgb, dtype=np.uint8)
+
+
+def read_photo(
+    source: ImageSource,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    *,
+    name: str | None = None,
+    color_manage: bool = True,
+) -> np.ndarray:
+    """Read a photograph as an (H, W, 3) uint8 sRGB array (see the module doc).
+
+    ``max_pixels=None`` removes AloNet's cap (Pillow's own bomb guard stays);
+    ``color_manage=False`` skips the ICC conversion.
+    """
+    label = _label(source, name)
+    with _opened(source, max_pixels, label) as image:
+        _load(image, label)
+        try:
+            oriented = ImageOps.exif_transpose(image) or image
+        except Exception:  # malformed EXIF: keep the stored orientation
+            oriented = image
+        return _photo_to_rgb(oriented, label, color_manage)
+
+
+# --------------------------------------------------------------------------- annotations
+
+
+def _binarise(value: np.ndarray, half: float, opaque: np.ndarray | None) -> np.ndarray:
+    """Apply the two-level / half-range rule of the module doc."""
+    top = value.max() if value.size else 0
+    if top <= 0:
+        inside = np.zeros(value.shape, dtype=bool)
+    else:
+        inside = value != 0
+        if np.any(inside & (value != top)):  # more than two levels
+            inside = value >= half
+    if opaque is not None:
+        inside &= opaque
+    return inside
+
+
+def _palette_luts(image: Image.Image) -> tuple[np.ndarray, np.ndarray]:
+    """Per palette index: brightest channel of its colour and its alpha."""
+    value = np.arange(256, dtype=np.uint8)  # no palette: the index itself
+    palette = image.getpalette("RGB")
+    if palette:
+        colours = np.zeros((256, 3), dtype=np.uint8)
+        entries = np.asarray(palette[: 256 * 3], dtype=np.uint8).reshape(-1, 3)
+        colours[: len(entries)] = entries
+        value = colours.max(axis=1)
+    alpha = np.full(256, 255, dtype=np.uint8)
+    transparency = image.info.get("transparency")
+    if isinstance(transparency, int) and 0 <= transparency < 256:
+        alpha[transparency] = 0
+    elif isinstance(transparency, (bytes, bytearray)):
+        table = np.frombuffer(bytes(transparency[:256]), dtype=np.uint8)
+        alpha[: len(table)] = table
+    return value, alpha
+
+
+def _mask_from_image(image: Image.Image, label: str) -> np.ndarray:
+    mode = image.mode
+    if mode == "1":
+        return np.array(image, dtype=bool)
+    if mode == "P":
+        value_lut, alpha_lut = _palette_luts(image)
+        index = np.asarray(image)
+        opaque = None if alpha_lut.min() >= 128 else alpha_lut[index] >= 128
+        return _binarise(value_lut[index], 128, opaque)
+    if mode == "L":
+        return _binarise(np.asarray(image), 128, None)
+    if mode in ("LA", "La"):
+        array = np.asarray(image)
+        return _binarise(array[..., 0], 128, array[..., 1] >= 128)
+    if mode in _SIXTEEN_BIT:
+        array = np.asarray(image)
+        if array.size and array.min() < 0:
+            raise UnsupportedImageModeError(f"{label}: negative mask values", fix="export the mask as 0/255 PNG")
+        return _binarise(array, 32768, None)
+    if mode == "F":
+        array = np.asarray(image, dtype=np.float32)
+        if not np.isfinite(array).all() or array.min() < 0 or array.max() > 1:
+            raise UnsupportedImageModeError(
+                f"{label}: floating-point mask with values outside 0..1", fix="export the mask as 0/255 PNG"
+            )
+        return _binarise(array, 0.5, None)
+    if mode in ("RGBA", "RGBa", "PA"):
+        array = np.asarray(image.convert("RGBA"))
+        return _binarise(array[..., :3].max(axis=2), 128, array[..., 3] >= 128)
+    try:
+        array = np.asarray(image.convert("RGB"))
+    except (ValueError, OSError):
+        raise UnsupportedImageModeError(
+            f"{label}: colour mode {mode} is not supported for annotations",
+            fix="export the mask as black-and-white PNG or GIF",
+        ) from None
+    return _binarise(array.max(axis=2), 128, None)
+
+
+def read_annotation(
+    source: ImageSource,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    require_nonempty: bool = False,
+    *,
+    name: str | None = None,
+) -> np.ndarray:
+    """Read an annotation as an (H, W) bool mask, True = inside (see the module doc).
+
+    With ``require_nonempty=True`` a mask without any inside pixel raises
+    EmptyAnnotationError.
+    """
+    label = _label(source, name)
+    with _opened(source, max_pixels, label) as image:
+        _load(image, label)
+        mask = _mask_from_image(image, label)
+    if require_nonempty and not mask.any():
+        raise EmptyAnnotationError(
+            f"{label}: annotation is empty (no pixel is marked)",
+            path=label,
+            fix="draw the region, or leave the pair out",
+        )
+    return np.ascontiguousarray(mask)
+
+
+def check_same_size(
+    photo_shape: tuple[int, ...],
+    mask_shape: tuple[int, ...],
+    photo_path: str | Path | None = None,
+    mask_path: str | Path | None = None,
+) -> None:
+    """Raise SizeMismatchError unless photo and mask have the same height and width.
+
+    Shapes are numpy shapes ((H, W) or (H, W, C)); the photograph's must be the
+    one after EXIF rotation (what ``read_photo`` returns).
+    """
+    ph, pw = int(photo_shape[0]), int(photo_shape[1])
+    mh, mw = int(mask_shape[0]), int(mask_shape[1])
+    if (ph, pw) != (mh, mw):
+        mask_name = mask_path if mask_path is not None else "the annotation"
+        photo_name = photo_path if photo_path is not None else "its photograph"
+        raise SizeMismatchError(
+            f"annotation {mask_name} is {mw}x{mh} pixels but photograph {photo_name} is {pw}x{ph}",
+            fix="draw the annotation on the full-size photograph (as displayed, after EXIF rotation) "
+            "or re-export it at the photograph's size",
+        )
+
+
+# --------------------------------------------------------------------------- resizing
+
+
+def _target_size(size: Size) -> tuple[int, int]:
+    """(width, height) from an int (square) or a (width, height) pair."""
+    if isinstance(size, (int, np.integer)):
+        width = height = int(size)
+    else:
+        width, height = (int(v) for v in size)
+    if width <= 0 or height <= 0:
+        raise ValueError(f"size must be positive, got {size!r}")
+    return width, height
+
+
+def resize_photo(image: np.ndarray, size: Size) -> np.ndarray:
+    """Resize an (H, W, 3) uint8 photograph to ``size`` with anti-aliasing.
+
+    ``size`` is an int (square) or (width, height); the aspect ratio is not kept
+    (the study squeezes every photograph to 320x320; masks are squeezed alike, so
+    area ratios such as the hair-loss percentage are unchanged). Uses Pillow's
+    Lanczos filter, which widens its support when shrinking (anti-aliasing).
+    """
+    width, height = _target_size(size)
+    array = np.asarray(image)
+    if array.shape[:2] == (height, width):
+        return np.array(array, dtype=np.uint8)
+    resized = Image.fromarray(np.ascontiguousarray(array, dtype=np.uint8)).resize(
+        (width, height), Image.Resampling.LANCZOS, reducing_gap=3.0
+    )
+    return np.asarray(resized, dtype=np.uint8).copy()
+
+
+def resize_mask(mask: np.ndarray, size: Size) -> np.ndarray:
+    """Resize an (H, W) mask to ``size``; the result is bool and exactly binary.
+
+    Each output pixel is inside when at least half of the source area it covers
+    is inside (area average, then threshold 0.5). Pixel areas are aligned the
+    same way as ``resize_photo`` aligns them, so masks stay on their photograph.
+    """
+    width, height = _target_size(size)
+    array = np.asarray(mask)
+    binary = array if array.dtype == bool else array != 0
+    if binary.shape == (height, width):
+        return binary.copy()
+    area = Image.fromarray(binary.astype(np.float32)).resize((width, height), Image.Resampling.BOX)
+    return np.asarray(area) >= 0.5
+
+
+# --------------------------------------------------------------------------- saving
+
+
+def save_mask_png(path: str | Path, mask: np.ndarray) -> Path:
+    """Save a mask as an 8-bit PNG, 0 = outside and 255 = inside, atomically."""
+    array = np.asarray(mask)
+    if array.ndim != 2:
+        raise ValueError(f"a mask must be 2-D, got shape {array.shape}")
+    image = Image.fromarray(np.where(array != 0, 255, 0).astype(np.uint8))
+    return atomic_save(path, lambda temp: image.save(temp, format="PNG"))
+
+
+def save_photo_jpeg(path: str | Path, image: np.ndarray, quality: int = 92) -> Path:
+    """Save an (H, W, 3) uint8 RGB array as a JPEG, atomically."""
+    array = np.asarray(image)
+    if array.ndim != 3 or array.shape[2] != 3:
+        raise ValueError(f"a photograph must be (H, W, 3), got shape {array.shape}")
+    picture = Image.fromarray(np.ascontiguousarray(array, dtype=np.uint8))
+    return atomic_save(path, lambda temp: picture.save(temp, format="JPEG", quality=int(quality)))
