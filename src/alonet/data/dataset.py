@@ -1,0 +1,364 @@
+"""The converted-dataset folder: writing it (``DatasetWriter``) and opening it
+(``open_dataset``).
+
+A dataset folder holds (see DEVELOPERS.md, "Converted dataset"):
+
+- ``images.npy``   (N, S, S, 3) uint8 RGB photographs, resized to S x S;
+- ``scalp.npy``    (N, S, S) uint8, 1 = scalp that counts for SALT, else 0;
+- ``hairloss.npy`` (N, S, S) uint8, 1 = hair loss, else 0;
+- ``meta.csv``     one row per sample: index, stem, photo, scalp, hairloss,
+  orig_width, orig_height, patient, visit, view (then any extra columns);
+- ``dataset.json`` {"format": "alonet-dataset", "version": 1, "size": S, "count": N, ...}.
+
+Arrays are written through memory-mapped ``.npy`` files, so memory stays
+bounded for any N, into a temporary folder beside the target that is renamed
+into place only when everything is written: an interrupted write leaves
+nothing at the target (and an older dataset there stays intact).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import os
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from alonet import __version__
+from alonet.data.atomic import atomic_directory
+from alonet.data.imageio import resize_mask, resize_photo
+from alonet.errors import DatasetError
+from alonet.views import normalize_view
+
+DATASET_FORMAT = "alonet-dataset"
+DATASET_VERSION = 1
+DEFAULT_SIZE = 320
+
+#: Columns of meta.csv, in order; extra columns follow them.
+META_COLUMNS: tuple[str, ...] = (
+    "index", "stem", "photo", "scalp", "hairloss", "orig_width", "orig_height", "patient", "visit", "view",
+)
+_INT_COLUMNS = ("index", "orig_width", "orig_height")
+ARRAY_FILES: tuple[str, ...] = ("images.npy", "scalp.npy", "hairloss.npy")
+_COPY_ROWS = 256  # rows per chunk when shrinking arrays (bounded memory)
+
+_FIX_RECONVERT = "convert the data again with `alonet convert`"
+
+
+# --------------------------------------------------------------------------- reading
+
+
+@dataclass
+class Dataset:
+    """An opened dataset: memory-mapped arrays plus one metadata dict per sample.
+
+    ``images``, ``scalp`` and ``hairloss`` are read-only memory maps; index them
+    with integers, slices or index arrays (``ds.images[idx]`` loads only those
+    rows). ``meta[i]`` is a dict with the ``META_COLUMNS`` (ints for index and
+    original size, strings otherwise; empty string where unknown).
+    """
+
+    path: Path
+    size: int
+    images: np.ndarray
+    scalp: np.ndarray
+    hairloss: np.ndarray
+    meta: list[dict[str, Any]]
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(self.images.shape[0])
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        """One sample: {"image": (S,S,3) uint8, "scalp": (S,S) uint8, "hairloss": ..., "meta": dict}."""
+        i = int(index)
+        if not -len(self) <= i < len(self):
+            raise IndexError(f"sample {index} out of range for a dataset of {len(self)}")
+        i %= len(self)
+        return {
+            "image": np.asarray(self.images[i]),
+            "scalp": np.asarray(self.scalp[i]),
+            "hairloss": np.asarray(self.hairloss[i]),
+            "meta": dict(self.meta[i]),
+        }
+
+    def patients(self) -> list[str]:
+        """Distinct patient ids, sorted (empty ids left out)."""
+        return sorted({row["patient"] for row in self.meta if row["patient"]})
+
+    def indices_for(self, view: str | Iterable[str] | None = None, patients: Iterable[str] | None = None) -> np.ndarray:
+        """Indices of the samples with the given view(s) and/or patient ids.
+
+        ``view`` is one view name or several; ``None`` means any. Use it to split
+        by patient (never by file) and to pick the views of one scalp network.
+        """
+        wanted_views = None
+        if view is not None:
+            names = [view] if isinstance(view, str) else list(view)
+            wanted_views = {normalize_view(v) for v in names}
+        wanted_patients = None if patients is None else {str(p) for p in patients}
+        picked = [
+            row["index"]
+            for row in self.meta
+            if (wanted_views is None or row["view"] in wanted_views)
+            and (wanted_patients is None or row["patient"] in wanted_patients)
+        ]
+        return np.asarray(picked, dtype=np.int64)
+
+
+def _load_array(folder: Path, name: str) -> np.ndarray:
+    path = folder / name
+    if not path.is_file():
+        raise DatasetError(f"{path} is missing", path=path, fix=_FIX_RECONVERT)
+    try:
+        return np.load(path, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise DatasetError(f"{path} is not a readable .npy array ({exc})", path=path, fix=_FIX_RECONVERT) from None
+
+
+def _read_meta(path: Path) -> list[dict[str, Any]]:
+    if not path.is_file():
+        raise DatasetError(f"{path} is missing", path=path, fix=_FIX_RECONVERT)
+    with open(path, newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        missing = [c for c in META_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise DatasetError(f"{path} lacks column(s) {', '.join(missing)}", path=path, fix=_FIX_RECONVERT)
+        rows = []
+        for line, row in enumerate(reader, start=2):
+            clean: dict[str, Any] = {k: (v if v is not None else "") for k, v in row.items() if k is not None}
+            try:
+                for column in _INT_COLUMNS:
+                    clean[column] = int(clean[column])
+            except ValueError:
+                raise DatasetError(f"{path} line {line}: {column} is not a whole number", path=path, fix=_FIX_RECONVERT) from None
+            rows.append(clean)
+    return rows
+
+
+def open_dataset(path: str | Path) -> Dataset:
+    """Open a dataset folder written by ``alonet convert`` (or ``DatasetWriter``).
+
+    Raises DatasetError naming the file when the folder, a file or a column is
+    missing, or when array shapes, ``dataset.json`` and ``meta.csv`` disagree.
+    """
+    folder = Path(path)
+    if not folder.is_dir():
+        raise DatasetError(f"dataset folder {folder} not found", path=folder, fix="run `alonet convert` to create it")
+    info_path = folder / "dataset.json"
+    if not info_path.is_file():
+        raise DatasetError(f"{info_path} is missing; {folder} is not an AloNet dataset", path=info_path, fix=_FIX_RECONVERT)
+    try:
+        info = json.loads(info_path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"{info_path} is not valid JSON ({exc})", path=info_path, fix=_FIX_RECONVERT) from None
+    if not isinstance(info, dict) or info.get("format") != DATASET_FORMAT:
+        raise DatasetError(f"{info_path} does not describe an {DATASET_FORMAT}", path=info_path, fix=_FIX_RECONVERT)
+    if info.get("version") != DATASET_VERSION:
+        raise DatasetError(
+            f"{info_path} has format version {info.get('version')!r}; this AloNet reads version {DATASET_VERSION}",
+            path=info_path,
+            fix=_FIX_RECONVERT,
+        )
+    try:
+        size, count = int(info["size"]), int(info["count"])
+    except (KeyError, TypeError, ValueError):
+        raise DatasetError(f"{info_path} lacks a valid size and count", path=info_path, fix=_FIX_RECONVERT) from None
+
+    images, scalp, hairloss = (_load_array(folder, name) for name in ARRAY_FILES)
+    expected = {
+        "images.npy": ((count, size, size, 3), images),
+        "scalp.npy": ((count, size, size), scalp),
+        "hairloss.npy": ((count, size, size), hairloss),
+    }
+    for name, (shape, array) in expected.items():
+        if array.shape != shape or array.dtype != np.uint8:
+            raise DatasetError(
+                f"{folder / name} has shape {array.shape} {array.dtype}, expected {shape} uint8 "
+                f"(from dataset.json: count {count}, size {size})",
+                path=folder / name,
+                fix=_FIX_RECONVERT,
+            )
+    meta = _read_meta(folder / "meta.csv")
+    if len(meta) != count:
+        raise DatasetError(
+            f"{folder / 'meta.csv'} has {len(meta)} rows but the arrays hold {count} samples",
+            path=folder / "meta.csv",
+            fix=_FIX_RECONVERT,
+        )
+    if [row["index"] for row in meta] != list(range(count)):
+        raise DatasetError(f"{folder / 'meta.csv'}: the index column is not 0..{count - 1} in order", path=folder / "meta.csv", fix=_FIX_RECONVERT)
+    return Dataset(path=folder, size=size, images=images, scalp=scalp, hairloss=hairloss, meta=meta, info=info)
+
+
+# --------------------------------------------------------------------------- writing
+
+
+class DatasetWriter:
+    """Write a dataset folder sample by sample, atomically and in bounded memory.
+
+    Usage::
+
+        with DatasetWriter("datasets/train", count=len(pairs), size=320) as writer:
+            for ...:
+                writer.add(image, scalp, hairloss, stem=..., patient=..., visit=..., view=...)
+
+    ``count`` is the capacity; if fewer samples are added the arrays are shrunk
+    (chunk by chunk) when the block ends. Images and masks of another size are
+    resized with ``resize_photo`` / ``resize_mask``. The folder appears at
+    ``path`` only when the block ends without an exception; an existing
+    non-empty ``path`` is refused unless ``overwrite=True`` (then it is replaced
+    only after the new dataset is complete). ``info`` adds keys to dataset.json.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        count: int,
+        size: int = DEFAULT_SIZE,
+        *,
+        overwrite: bool = False,
+        info: dict[str, Any] | None = None,
+    ):
+        if int(count) < 1:
+            raise DatasetError(f"cannot write an empty dataset to {path}", path=path, fix="give at least one sample")
+        if int(size) < 1:
+            raise ValueError(f"size must be positive, got {size}")
+        self.path = Path(path)
+        self.capacity = int(count)
+        self.size = int(size)
+        self.overwrite = overwrite
+        self.info = dict(info or {})
+        self.meta: list[dict[str, Any]] = []
+        self._stack: contextlib.ExitStack | None = None
+        self._folder: Path | None = None
+        self._arrays: dict[str, np.memmap] = {}
+
+    @property
+    def written(self) -> int:
+        """How many samples have been added so far."""
+        return len(self.meta)
+
+    def __enter__(self) -> "DatasetWriter":
+        stack = contextlib.ExitStack()
+        self._folder = stack.enter_context(atomic_directory(self.path, overwrite=self.overwrite))
+        self._stack = stack
+        try:
+            s, n = self.size, self.capacity
+            shapes = {"images.npy": (n, s, s, 3), "scalp.npy": (n, s, s), "hairloss.npy": (n, s, s)}
+            for name, shape in shapes.items():
+                self._arrays[name] = np.lib.format.open_memmap(self._folder / name, mode="w+", dtype=np.uint8, shape=shape)
+        except BaseException:
+            self._arrays.clear()
+            stack.__exit__(*sys.exc_info())
+            raise
+        return self
+
+    def add(self, image: np.ndarray, scalp: np.ndarray, hairloss: np.ndarray, **meta: Any) -> int:
+        """Add one sample; returns its index. ``meta`` fills the meta.csv columns
+        (stem, photo, scalp, hairloss, orig_width, orig_height, patient, visit,
+        view, or extra ones). Original width/height default to the image's."""
+        if self._folder is None:
+            raise RuntimeError("use DatasetWriter in a `with` block")
+        if self.written >= self.capacity:
+            raise DatasetError(f"more than {self.capacity} samples added to {self.path}", path=self.path, fix="raise count")
+        photo = np.asarray(image)
+        if photo.ndim != 3 or photo.shape[2] != 3 or photo.dtype != np.uint8:
+            raise ValueError(f"image must be (H, W, 3) uint8, got {photo.shape} {photo.dtype}")
+        area, loss = np.asarray(scalp), np.asarray(hairloss)
+        if area.ndim != 2 or loss.ndim != 2:
+            raise ValueError(f"masks must be 2-D, got {area.shape} and {loss.shape}")
+        index = self.written
+        target = (self.size, self.size)
+        self._arrays["images.npy"][index] = photo if photo.shape[:2] == target else resize_photo(photo, self.size)
+        self._arrays["scalp.npy"][index] = resize_mask(area, self.size)
+        self._arrays["hairloss.npy"][index] = resize_mask(loss, self.size)
+        row: dict[str, Any] = {column: "" for column in META_COLUMNS}
+        row.update({"orig_width": photo.shape[1], "orig_height": photo.shape[0]})
+        row.update({k: ("" if v is None else v) for k, v in meta.items()})
+        row["index"] = index
+        if row["view"]:
+            row["view"] = normalize_view(row["view"])
+        self.meta.append(row)
+        return index
+
+    def _shrink(self, folder: Path) -> None:
+        """Copy the first ``written`` rows into arrays of exactly that length."""
+        n = self.written
+        for name in ARRAY_FILES:
+            old = self._arrays[name]
+            temp = folder / f"{name}.part"
+            new = np.lib.format.open_memmap(temp, mode="w+", dtype=np.uint8, shape=(n, *old.shape[1:]))
+            for start in range(0, n, _COPY_ROWS):
+                stop = min(start + _COPY_ROWS, n)
+                new[start:stop] = old[start:stop]
+            new.flush()
+            del new
+            self._arrays[name] = None  # type: ignore[assignment]  # closes the old map
+            del old
+            os.replace(temp, folder / name)
+
+    def _finish(self) -> None:
+        folder = self._folder
+        assert folder is not None
+        if self.written == 0:
+            raise DatasetError(f"no samples were added to {self.path}", path=self.path, fix="add at least one sample")
+        for array in self._arrays.values():
+            array.flush()
+        if self.written < self.capacity:
+            self._shrink(folder)
+        self._arrays.clear()
+        extra = sorted({k for row in self.meta for k in row} - set(META_COLUMNS))
+        with open(folder / "meta.csv", "w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=[*META_COLUMNS, *extra], restval="")
+            writer.writeheader()
+            writer.writerows(self.meta)
+        info = {
+            "format": DATASET_FORMAT,
+            "version": DATASET_VERSION,
+            "size": self.size,
+            "count": self.written,
+            "created_by": f"alonet {__version__}",
+            **{k: v for k, v in self.info.items() if k not in ("format", "version", "size", "count")},
+        }
+        (folder / "dataset.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+
+    def _release(self) -> None:
+        """Drop the memory maps (closing their files) before the folder moves."""
+        self._arrays.clear()
+        self._folder = None
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        stack, self._stack = self._stack, None
+        assert stack is not None
+        if exc_type is None:
+            try:
+                self._finish()
+            except BaseException:
+                self._release()
+                if not stack.__exit__(*sys.exc_info()):  # removes the temporary folder
+                    raise
+                return False
+        self._release()
+        return bool(stack.__exit__(exc_type, exc, tb))
+
+
+def write_dataset(
+    path: str | Path,
+    samples: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]],
+    size: int = DEFAULT_SIZE,
+    *,
+    overwrite: bool = False,
+) -> Path:
+    """Write (image, scalp, hairloss, meta) samples to a dataset folder in one call
+    (convenient for tests and small synthetic sets)."""
+    with DatasetWriter(path, count=len(samples), size=size, overwrite=overwrite) as writer:
+        for image, scalp, hairloss, meta in samples:
+            writer.add(image, scalp, hairloss, **meta)
+    return Path(path)
