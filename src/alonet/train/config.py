@@ -1,0 +1,165 @@
+"""Training configuration (the study's recipe as defaults).
+
+A ``TrainConfig`` is saved as ``RUN_DIR/<task>/train_config.json`` next to
+the checkpoints, so every run records exactly how it was trained.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+from alonet.errors import InvalidValueError
+from alonet.model.config import TASKS, ModelConfig
+from alonet.views import VIEWS
+
+#: ``--task all`` trains these in this order.
+ALL_TASKS = TASKS
+#: Pseudo-view for dataset rows whose view is empty or not one of VIEWS.
+UNKNOWN_VIEW = "unknown"
+#: Views each task uses by default.
+DEFAULT_TASK_VIEWS = {
+    "scalp-temporal": ("left", "right"),
+    "scalp-midline": ("top", "back"),
+    "hairloss": (*VIEWS, UNKNOWN_VIEW),
+}
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that determines a training run.
+
+    Recipe (study defaults): 320 x 320 input, Adam with learning rate 5e-4,
+    StepLR (step 7 epochs, gamma 0.1), cross-entropy with class weights
+    1:5 (background : region), horizontal flips, batch 24.
+
+    Data: ``val_fraction`` of the *patients* go to validation (the split is
+    stored in ``RUN_DIR/split.json`` and reused). ``views=None`` means the
+    task's default views (temporal: left+right with right views mirrored to
+    look like left; midline: top+back; hairloss: all rows). A scalp task
+    refuses a dataset with rows of unknown view unless ``views`` is given.
+
+    Augmentation (albumentations, applied jointly to image and masks):
+    horizontal flips (``hflip``), photometric jitter (``color``: brightness,
+    contrast, saturation, hue, gamma), ``blur``, ``noise``, ``jpeg``
+    re-compression and ``scale_rotate`` (random affine). Hair-loss training
+    paints the photograph outside a *predicted-like* scalp mask (the annotated
+    one eroded/dilated/shifted/warped) with probability ``imperfect_scalp_p``
+    so the network learns what it will see at inference; the target is always
+    hair loss inside the scalp used for painting.
+    """
+
+    task: str = "hairloss"
+    epochs: int = 30
+    batch_size: int = 24
+    lr: float = 5e-4
+    lr_step: int = 7
+    lr_gamma: float = 0.1
+    weight_decay: float = 0.0
+    class_weights: tuple[float, float] = (1.0, 5.0)
+    input_size: int = 320
+    base_width: int = 64
+    depth: int = 4
+    dropout: float = 0.25
+    val_fraction: float = 0.2
+    seed: int = 0
+    workers: int = 0
+    max_train_images: int | None = None
+    max_val_images: int | None = None
+    views: tuple[str, ...] | None = None
+    mirror_right: bool = True
+    hflip: bool = True
+    color: bool = True
+    blur: bool = True
+    noise: bool = True
+    jpeg: bool = True
+    scale_rotate: bool = True
+    imperfect_scalp_p: float = 0.5
+    device: str = "auto"
+    amp: bool = True
+    save_half: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "class_weights", tuple(float(w) for w in self.class_weights))
+        if self.views is not None:
+            object.__setattr__(self, "views", tuple(str(v).strip().lower() for v in self.views))
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise InvalidValueError naming the first bad field and its allowed range."""
+        if self.task not in TASKS:
+            raise InvalidValueError(f"unknown task {self.task!r}", fix=f"use one of {', '.join(TASKS)}")
+        if self.views is not None:
+            bad = [v for v in self.views if v not in (*VIEWS, UNKNOWN_VIEW)]
+            if bad or not self.views:
+                raise InvalidValueError(
+                    f"unknown view(s) {', '.join(bad) or '(none given)'} in --views",
+                    fix=f"use a comma-separated list of {', '.join(VIEWS)}, {UNKNOWN_VIEW} or 'all'",
+                )
+        checks = [
+            (self.epochs >= 1, "epochs must be >= 1"),
+            (self.batch_size >= 1, "batch size must be >= 1"),
+            (self.lr > 0, "learning rate must be > 0"),
+            (self.lr_step >= 1, "lr step must be >= 1"),
+            (0 < self.lr_gamma <= 1, "lr gamma must be in (0, 1]"),
+            (self.weight_decay >= 0, "weight decay must be >= 0"),
+            (len(self.class_weights) == 2 and all(w > 0 for w in self.class_weights),
+             "class weights must be two positive numbers"),
+            (0 < self.val_fraction < 1, "val fraction must be between 0 and 1"),
+            (self.workers >= 0, "workers must be >= 0"),
+            (self.max_train_images is None or self.max_train_images >= 1, "max train images must be >= 1"),
+            (self.max_val_images is None or self.max_val_images >= 1, "max val images must be >= 1"),
+            (0 <= self.imperfect_scalp_p <= 1, "imperfect scalp probability must be in [0, 1]"),
+            (self.device in DEVICES, f"device must be one of {', '.join(DEVICES)}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise InvalidValueError(f"invalid training option: {message}")
+        self.model_config()  # checks width, depth, input size
+
+    @property
+    def task_views(self) -> tuple[str, ...]:
+        """The views this run trains on (explicit ``views`` or the task default)."""
+        return self.views if self.views is not None else DEFAULT_TASK_VIEWS[self.task]
+
+    def model_config(self) -> ModelConfig:
+        """The network this run trains."""
+        from alonet.errors import ModelError
+
+        try:
+            return ModelConfig(task=self.task, base_width=self.base_width, depth=self.depth,
+                               dropout=self.dropout, input_size=self.input_size)
+        except ModelError as exc:
+            raise InvalidValueError(str(exc), fix="check --width, --depth and --input-size") from None
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["class_weights"] = list(self.class_weights)
+        data["views"] = list(self.views) if self.views is not None else None
+        return {"format": "alonet-train-config", "version": 1, **data}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TrainConfig":
+        data = {k: v for k, v in data.items() if k not in ("format", "version")}
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise InvalidValueError(f"unknown training options in saved config: {', '.join(unknown)}")
+        return cls(**data)
+
+    def save(self, path: Path) -> None:
+        from alonet.data.atomic import atomic_write_text
+
+        atomic_write_text(Path(path), json.dumps(self.to_dict(), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path: Path) -> "TrainConfig":
+        try:
+            return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise InvalidValueError(f"{path}: cannot read training configuration ({exc})") from None
+
+    def with_task(self, task: str) -> "TrainConfig":
+        return replace(self, task=task)

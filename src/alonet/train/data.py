@@ -1,0 +1,267 @@
+"""Training data: where samples come from, which rows a task uses, the patient split.
+
+A *source* is anything with ``records`` (one :class:`Record` per row, with
+patient, visit and view) and ``sample(i) -> (image, scalp, hairloss)`` giving
+uint8 RGB (H,W,3) and two bool (H,W) masks. The default source is a converted
+dataset folder (output of ``alonet convert``); other sources (e.g. phantoms
+rendered in memory) plug in by providing the same two members.
+
+``TaskDataset`` is the torch Dataset one task trains on: it mirrors right views
+for the temporal network, augments, paints the hair-loss input and returns
+``(normalised image tensor (3,S,S), target tensor (S,S) int64)``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, Sequence
+
+import numpy as np
+
+from alonet.errors import DatasetError
+from alonet.train.config import UNKNOWN_VIEW, TrainConfig
+from alonet.views import VIEWS
+
+SPLIT_FORMAT = "alonet-split"
+
+
+@dataclass(frozen=True)
+class Record:
+    """One dataset row as training and evaluation see it."""
+
+    index: int
+    stem: str
+    patient: str
+    visit: str
+    view: str  # one of VIEWS or UNKNOWN_VIEW
+
+
+class Source(Protocol):
+    records: Sequence[Record]
+
+    def sample(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
+
+
+def _view_of(value) -> str:
+    view = str(value or "").strip().lower()
+    return view if view in VIEWS else UNKNOWN_VIEW
+
+
+class ConvertedSource:
+    """A converted dataset folder (memory-mapped; cheap to share with workers)."""
+
+    def __init__(self, path: str | Path):
+        from alonet.data.dataset import open_dataset
+
+        self.path = Path(path)
+        self.dataset = open_dataset(self.path)
+        self.size = int(self.dataset.size)
+        self.records = [
+            Record(
+                index=i,
+                stem=str(row.get("stem") or i),
+                patient=str(row.get("patient") or "").strip(),
+                visit=str(row.get("visit") or "").strip(),
+                view=_view_of(row.get("view")),
+            )
+            for i, row in enumerate(self.dataset.meta)
+        ]
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def sample(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        ds = self.dataset
+        return (np.asarray(ds.images[index]), np.asarray(ds.scalp[index]) > 0,
+                np.asarray(ds.hairloss[index]) > 0)
+
+
+class ArraySource:
+    """In-memory arrays as a source (phantoms rendered on the fly, tests, notebooks).
+
+    ``images`` (N,H,W,3) uint8, ``scalp`` and ``hairloss`` (N,H,W) with
+    non-zero = inside; ``meta`` one dict per row with patient, visit, view and
+    optionally stem.
+    """
+
+    def __init__(self, images, scalp, hairloss, meta: Sequence[dict], path: str = "in-memory data"):
+        self.images, self.scalp, self.hairloss = images, scalp, hairloss
+        if not (len(images) == len(scalp) == len(hairloss) == len(meta)):
+            raise DatasetError(f"{path}: images, masks and meta differ in length")
+        self.path = path
+        self.records = [
+            Record(index=i, stem=str(row.get("stem") or i), patient=str(row.get("patient") or "").strip(),
+                   visit=str(row.get("visit") or "").strip(), view=_view_of(row.get("view")))
+            for i, row in enumerate(meta)
+        ]
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def sample(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return (np.asarray(self.images[index]), np.asarray(self.scalp[index]) > 0,
+                np.asarray(self.hairloss[index]) > 0)
+
+
+def open_source(dataset) -> Source:
+    """A source for ``dataset``: a converted-dataset path, or an object that already is one."""
+    if hasattr(dataset, "records") and hasattr(dataset, "sample"):
+        return dataset
+    return ConvertedSource(dataset)
+
+
+def task_rows(records: Sequence[Record], cfg: TrainConfig, where: str = "the dataset") -> list[int]:
+    """Indices of the rows ``cfg.task`` trains on.
+
+    A scalp task given the default views refuses rows of unknown view: it
+    cannot tell whether they belong to it.
+    """
+    views = cfg.task_views
+    if cfg.views is None and cfg.task != "hairloss":
+        unknown = [r.stem for r in records if r.view == UNKNOWN_VIEW]
+        if unknown:
+            raise DatasetError(
+                f"{where}: {len(unknown)} row(s) have no known view (e.g. {unknown[0]}); "
+                f"the {cfg.task} network needs to know the view of each photograph",
+                fix="fill the view column of meta.csv, or pass --views (e.g. --views "
+                    f"{','.join(views)} to skip them, or --views all to use every row)",
+            )
+    rows = [r.index for r in records if r.view in views]
+    if not rows:
+        raise DatasetError(f"{where}: no rows with view(s) {', '.join(views)} for task {cfg.task}",
+                           fix="check the view column of meta.csv or pass --views")
+    return rows
+
+
+def needs_mirror(record: Record, cfg: TrainConfig) -> bool:
+    """Right views are mirrored for the temporal network (to look like left views)."""
+    return cfg.task == "scalp-temporal" and cfg.mirror_right and record.view == "right"
+
+
+def patient_key(record: Record) -> str:
+    """The unit of the split: the patient, or the row itself when no patient is known."""
+    return record.patient or f"row:{record.stem}"
+
+
+def make_split(records: Sequence[Record], val_fraction: float, seed: int) -> dict:
+    """Assign whole patients to train or validation (pure; deterministic for a seed)."""
+    patients = sorted({patient_key(r) for r in records})
+    if len(patients) < 2:
+        raise DatasetError(
+            f"the dataset has {len(patients)} patient(s); a train/validation split needs at least 2",
+            fix="add photographs of more patients (or fill the patient column of meta.csv)",
+        )
+    order = np.random.default_rng(seed).permutation(len(patients))
+    n_val = min(len(patients) - 1, max(1, math.floor(val_fraction * len(patients) + 0.5)))
+    val = sorted(patients[i] for i in order[:n_val])
+    train = sorted(patients[i] for i in order[n_val:])
+    unlabelled = sum(1 for r in records if not r.patient)
+    return {"format": SPLIT_FORMAT, "version": 1, "seed": seed, "val_fraction": val_fraction,
+            "rows_without_patient": unlabelled, "train": train, "val": val}
+
+
+def load_or_make_split(run_dir: Path, records: Sequence[Record], cfg: TrainConfig,
+                       write: bool = True) -> dict:
+    """Reuse ``RUN_DIR/split.json`` if it exists (checking it covers the dataset), else make it."""
+    path = Path(run_dir) / "split.json"
+    if path.is_file():
+        split = read_split(path)
+        known = set(split["train"]) | set(split["val"])
+        new = sorted({patient_key(r) for r in records} - known)
+        if new:
+            raise DatasetError(
+                f"{path}: the dataset has {len(new)} patient(s) not in this run's split "
+                f"(e.g. {new[0]}); the dataset changed since the run started",
+                fix="train into a new run folder",
+            )
+        return split
+    split = make_split(records, cfg.val_fraction, cfg.seed)
+    if write:
+        from alonet.data.atomic import atomic_write_text
+
+        atomic_write_text(path, json.dumps(split, indent=2) + "\n")
+    return split
+
+
+def read_split(path: Path) -> dict:
+    try:
+        split = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise DatasetError(f"{path}: cannot read the split ({exc.__class__.__name__})",
+                           fix="delete it to make a new split, or restore it") from None
+    if not isinstance(split, dict) or split.get("format") != SPLIT_FORMAT:
+        raise DatasetError(f"{path}: not an AloNet split file")
+    return split
+
+
+def split_rows(records: Sequence[Record], rows: Sequence[int], split: dict, part: str) -> list[int]:
+    """The rows of ``rows`` whose patient is in ``split[part]`` ("train" or "val")."""
+    members = set(split[part])
+    return [i for i in rows if patient_key(records[i]) in members]
+
+
+def subsample(rows: Sequence[int], limit: int | None, seed: int) -> list[int]:
+    """At most ``limit`` rows, chosen reproducibly (order kept)."""
+    rows = list(rows)
+    if limit is None or len(rows) <= limit:
+        return rows
+    keep = np.random.default_rng(seed).choice(len(rows), size=limit, replace=False)
+    return [rows[i] for i in sorted(keep)]
+
+
+class TaskDataset:
+    """torch-compatible Dataset of (input tensor, target tensor) for one task.
+
+    Set ``epoch`` before each epoch: augmentation is seeded by
+    (``cfg.seed``, epoch, row index), so results do not depend on worker
+    count or on whether the run was resumed.
+    """
+
+    def __init__(self, source: Source, rows: Sequence[int], cfg: TrainConfig, train: bool):
+        from alonet.train.augment import build_augmentation
+
+        self.source = source
+        self.rows = list(rows)
+        self.cfg = cfg
+        self.train = train
+        self.model_cfg = cfg.model_config()
+        self.augment = build_augmentation(cfg, train)
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def arrays(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(network input uint8 (S,S,3), target bool (S,S)) of item ``k`` as numpy."""
+        from alonet.model.preprocess import paint_outside_scalp
+        from alonet.train.augment import imperfect_scalp, sample_seed
+
+        index = self.rows[k]
+        record = self.source.records[index]
+        image, scalp, hairloss = self.source.sample(index)
+        if needs_mirror(record, self.cfg):
+            image, scalp, hairloss = image[:, ::-1], scalp[:, ::-1], hairloss[:, ::-1]
+        seed = sample_seed(self.cfg.seed, self.epoch if self.train else 0, index)
+        self.augment.set_random_seed(seed)
+        out = self.augment(image=np.ascontiguousarray(image),
+                           scalp=np.ascontiguousarray(scalp, dtype=np.uint8),
+                           hairloss=np.ascontiguousarray(hairloss, dtype=np.uint8))
+        image, scalp, hairloss = out["image"], out["scalp"] > 0, out["hairloss"] > 0
+        if self.cfg.task != "hairloss":
+            return image, scalp
+        rng = np.random.default_rng(seed)
+        if self.train and rng.random() < self.cfg.imperfect_scalp_p:
+            scalp = imperfect_scalp(scalp, rng)
+        return paint_outside_scalp(image, scalp, self.model_cfg.fill_color), hairloss & scalp
+
+    def __getitem__(self, k: int):
+        import torch
+
+        from alonet.model.preprocess import normalize_images
+
+        image, target = self.arrays(k)
+        x = normalize_images(image, self.model_cfg)[0]
+        return torch.from_numpy(x), torch.from_numpy(target.astype(np.int64))

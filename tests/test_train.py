@@ -1,0 +1,226 @@
+"""Training: tiny runs on synthetic arrays; run-folder contents, resume, split, views."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from alonet.errors import DatasetError, InvalidValueError
+from alonet.model import load_model, resolve_model_set
+from alonet.train import TrainConfig, train
+from alonet.train.augment import imperfect_scalp, sample_seed
+from alonet.train.data import ArraySource, TaskDataset, make_split, task_rows
+from alonet.train.history import read_history_csv
+
+VIEWS4 = ("top", "back", "left", "right")
+
+
+def tiny_arrays(n_patients=4, size=32, seed=0):
+    """One visit (four views) per patient: a bright disc (scalp) whose right half is bare."""
+    rng = np.random.default_rng(seed)
+    n = 4 * n_patients
+    yy, xx = np.mgrid[:size, :size]
+    images = rng.integers(0, 60, (n, size, size, 3), dtype=np.uint8)
+    scalp = np.zeros((n, size, size), np.uint8)
+    hairloss = np.zeros((n, size, size), np.uint8)
+    meta = []
+    for i in range(n):
+        r = size // 4 + i % 4
+        scalp[i] = (yy - size // 2) ** 2 + (xx - size // 2) ** 2 < r * r
+        hairloss[i] = scalp[i] & (xx > size // 2)
+        images[i][scalp[i] > 0] = (120, 90, 70)
+        images[i][hairloss[i] > 0] = (220, 180, 160)
+        meta.append({"stem": f"p{i // 4}_{VIEWS4[i % 4]}", "patient": f"p{i // 4}", "visit": "v1",
+                     "view": VIEWS4[i % 4]})
+    return images, scalp, hairloss, meta
+
+
+def tiny_source(**kw):
+    return ArraySource(*tiny_arrays(**kw))
+
+
+def tiny_config(**kw):
+    base = dict(task="hairloss", epochs=1, batch_size=4, input_size=32, base_width=4, depth=2,
+                val_fraction=0.25, seed=3)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_one_epoch_writes_a_complete_run_folder(tmp_path):
+    run = train(tiny_source(), tmp_path / "run", tiny_config(), tasks="all", progress=False)
+    split = json.loads((run / "split.json").read_text())
+    assert len(split["train"]) == 3 and len(split["val"]) == 1
+    assert not set(split["train"]) & set(split["val"])
+    for task in ("scalp-temporal", "scalp-midline", "hairloss"):
+        files = {p.name for p in (run / task).iterdir()}
+        assert files == {"train_config.json", "history.csv", "history.png", "best.json",
+                         "best.safetensors", "last.pt"}
+        rows = read_history_csv(run / task / "history.csv")
+        assert [r["epoch"] for r in rows] == [1] and rows[0]["best"]
+        assert np.isfinite(rows[0]["train_loss"]) and 0 <= rows[0]["val_iou"] <= 1
+        assert (run / task / "history.png").read_bytes()[:4] == b"\x89PNG"
+        saved = json.loads((run / task / "train_config.json").read_text())
+        assert saved["task"] == task and saved["lr"] == 5e-4
+        model, cfg = load_model(run / task / "best.json")
+        assert cfg.task == task and cfg.base_width == 4
+    # the run folder is a model set
+    assert set(resolve_model_set(run)) == {"scalp-temporal", "scalp-midline", "hairloss"}
+
+
+def test_defaults_are_the_study_recipe():
+    cfg = TrainConfig()
+    assert (cfg.input_size, cfg.lr, cfg.lr_step, cfg.lr_gamma, cfg.batch_size) == (320, 5e-4, 7, 0.1, 24)
+    assert cfg.class_weights == (1.0, 5.0) and cfg.hflip
+    assert (cfg.base_width, cfg.depth, cfg.dropout) == (64, 4, 0.25)
+
+
+def test_learns_the_tiny_task(tmp_path):
+    """A few epochs on the disc task: the loss falls and validation IoU becomes useful."""
+    cfg = tiny_config(task="scalp-midline", epochs=6, base_width=8, lr=5e-3, batch_size=4,
+                      color=False, blur=False, noise=False, jpeg=False, scale_rotate=False)
+    train(tiny_source(n_patients=6), tmp_path / "run", cfg, progress=False)
+    rows = read_history_csv(tmp_path / "run" / "scalp-midline" / "history.csv")
+    assert len(rows) == 6
+    assert rows[-1]["train_loss"] < 0.7 * rows[0]["train_loss"]
+    assert max(r["val_iou"] for r in rows) > 0.5
+
+
+def test_kill_and_resume_matches_an_uninterrupted_run(tmp_path):
+    cfg = tiny_config(epochs=2)
+
+    class Killed(Exception):
+        pass
+
+    def kill_after_first(event):
+        if event.epoch == 1:
+            raise Killed
+
+    with pytest.raises(Killed):
+        train(tiny_source(), tmp_path / "killed", cfg, on_epoch_end=kill_after_first, progress=False)
+    assert len(read_history_csv(tmp_path / "killed" / "hairloss" / "history.csv")) == 1
+
+    with pytest.raises(InvalidValueError, match="already holds a training run.*--resume"):
+        train(tiny_source(), tmp_path / "killed", cfg, progress=False)
+
+    epochs_seen = []
+    train(tiny_source(), tmp_path / "killed", cfg, resume=True, progress=False,
+          on_epoch_end=lambda e: epochs_seen.append(e.epoch))
+    assert epochs_seen == [2]
+    resumed = read_history_csv(tmp_path / "killed" / "hairloss" / "history.csv")
+    assert [r["epoch"] for r in resumed] == [1, 2]
+
+    train(tiny_source(), tmp_path / "straight", cfg, progress=False)
+    straight = read_history_csv(tmp_path / "straight" / "hairloss" / "history.csv")
+    assert [r["train_loss"] for r in resumed] == [r["train_loss"] for r in straight]
+    a = torch.load(tmp_path / "killed" / "hairloss" / "last.pt", weights_only=True)["model"]
+    b = torch.load(tmp_path / "straight" / "hairloss" / "last.pt", weights_only=True)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+    # resuming a finished run does nothing; raising --epochs continues it
+    train(tiny_source(), tmp_path / "straight", cfg, resume=True, progress=False)
+    assert len(read_history_csv(tmp_path / "straight" / "hairloss" / "history.csv")) == 2
+    train(tiny_source(), tmp_path / "straight", tiny_config(epochs=3), resume=True, progress=False)
+    rows = read_history_csv(tmp_path / "straight" / "hairloss" / "history.csv")
+    assert [r["epoch"] for r in rows] == [1, 2, 3]
+
+
+def test_split_is_by_patient_and_reused(tmp_path):
+    source = tiny_source(n_patients=5)
+    split = make_split(source.records, 0.4, seed=1)
+    assert len(split["val"]) == 2 and len(split["train"]) == 3
+    assert make_split(source.records, 0.4, seed=1) == split
+    run = tmp_path / "run"
+    run.mkdir()
+    custom = {**split, "train": ["p0", "p1", "p2", "p3"], "val": ["p4"]}
+    (run / "split.json").write_text(json.dumps(custom))
+    seen = {}
+    train(source, run, tiny_config(task="scalp-midline"), progress=False,
+          on_epoch_end=lambda e: seen.update(e.row))
+    assert json.loads((run / "split.json").read_text())["val"] == ["p4"]
+    # a patient missing from the stored split is refused
+    (run / "split.json").write_text(json.dumps({**custom, "train": ["p0", "p1", "p2"]}))
+    with pytest.raises(DatasetError, match="not in this run's split"):
+        train(source, run, tiny_config(task="scalp-temporal"), progress=False)
+    with pytest.raises(DatasetError, match="at least 2"):
+        make_split(tiny_source(n_patients=1).records, 0.2, 0)
+
+
+def test_views_select_rows_mirror_right_and_refuse_unknown():
+    images, scalp, hairloss, meta = tiny_arrays(n_patients=2)
+    meta[0]["view"] = ""  # a top view whose view is unknown
+    source = ArraySource(images, scalp, hairloss, meta)
+    with pytest.raises(DatasetError, match="no known view.*--views"):
+        task_rows(source.records, tiny_config(task="scalp-midline"))
+    assert task_rows(source.records, tiny_config(task="scalp-midline", views=("top", "back"))) == [1, 4, 5]
+    assert task_rows(source.records, tiny_config(task="hairloss")) == list(range(8))
+    assert task_rows(source.records, tiny_config(task="scalp-temporal", views=("left", "right"))) == [2, 3, 6, 7]
+    assert task_rows(source.records, tiny_config(task="scalp-midline", views=("top", "unknown"))) == [0, 4]
+
+    # a right view is mirrored for the temporal network (no augmentation: compare exactly)
+    plain = dict(hflip=False, color=False, blur=False, noise=False, jpeg=False, scale_rotate=False)
+    images[3] = 0
+    images[3][:, :5] = 255  # marker on the left edge of the right view
+    source = ArraySource(images, scalp, hairloss, meta)
+    ds = TaskDataset(source, [3], tiny_config(task="scalp-temporal", views=("left", "right"), **plain),
+                     train=True)
+    x, _ = ds.arrays(0)
+    assert x[:, -5:].min() == 255 and x[:, :-5].max() == 0
+
+
+def test_hairloss_input_is_painted_and_target_stays_inside_scalp():
+    images, scalp, hairloss, meta = tiny_arrays(n_patients=2)
+    hairloss[0] = 1  # loss marked everywhere, also outside the scalp
+    source = ArraySource(images, scalp, hairloss, meta)
+    plain = dict(hflip=False, color=False, blur=False, noise=False, jpeg=False, scale_rotate=False)
+    ds = TaskDataset(source, [0], tiny_config(imperfect_scalp_p=0.0, **plain), train=True)
+    x, target = ds.arrays(0)
+    outside = scalp[0] == 0
+    assert (x[outside] == (0, 255, 255)).all()
+    assert np.array_equal(target, scalp[0] > 0)
+    # with imperfect scalps the target follows the painted region
+    ds = TaskDataset(source, [0], tiny_config(imperfect_scalp_p=1.0, **plain), train=True)
+    changed = 0
+    for epoch in range(4):
+        ds.epoch = epoch
+        x, target = ds.arrays(0)
+        painted = (x == (0, 255, 255)).all(-1)
+        assert np.array_equal(target, ~painted)
+        changed += int(not np.array_equal(target, scalp[0] > 0))
+    assert changed >= 2
+    tensor_x, tensor_y = ds[0]
+    assert tensor_x.shape == (3, 32, 32) and tensor_y.dtype == torch.int64
+
+
+def test_imperfect_scalp_and_sample_seed():
+    mask = np.zeros((100, 100), bool)
+    mask[20:80, 20:80] = True
+    ious = []
+    for seed in range(10):
+        out = imperfect_scalp(mask, np.random.default_rng(seed))
+        ious.append((out & mask).sum() / (out | mask).sum())
+    assert 0.6 < min(ious) and max(ious) <= 1.0 and np.mean(ious) < 0.97
+    assert not imperfect_scalp(np.zeros((9, 9), bool), np.random.default_rng(0)).any()
+    assert sample_seed(1, 2, 3) == sample_seed(1, 2, 3) != sample_seed(1, 3, 3)
+
+
+def test_bad_options_are_clear_errors():
+    with pytest.raises(InvalidValueError, match="val fraction"):
+        TrainConfig(val_fraction=1.5)
+    with pytest.raises(InvalidValueError, match="unknown view"):
+        TrainConfig(views=("side",))
+    with pytest.raises(InvalidValueError, match="multiple of 2\\*\\*depth=16"):
+        TrainConfig(input_size=100)
+    with pytest.raises(InvalidValueError, match="unknown task"):
+        TrainConfig(task="beard")
+
+
+def test_history_csv_is_readable(tmp_path):
+    train(tiny_source(), tmp_path / "run", tiny_config(task="scalp-temporal", epochs=2), progress=False)
+    with open(tmp_path / "run" / "scalp-temporal" / "history.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert list(rows[0]) == ["epoch", "lr", "train_loss", "val_loss", "val_iou", "val_dice", "seconds", "best"]
+    assert [r["epoch"] for r in rows] == ["1", "2"]
