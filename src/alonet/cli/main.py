@@ -17,6 +17,7 @@ from alonet.errors import AloNetError
 
 #: verb -> "module:attribute" of its click command, in pipeline order.
 COMMANDS: dict[str, str] = {
+    "train": "alonet.cli.train_cmd:train_command",
 }
 
 

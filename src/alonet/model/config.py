@@ -77,22 +77,22 @@ class ModelConfig:
         if self.task not in TASKS:
             raise ModelError(f"unknown model task {self.task!r}", fix=f"use one of {', '.join(TASKS)}")
         checks = [
-            (self.in_channels >= 1, "in_channels must be >= 1"),
-            (self.num_classes >= 2, "num_classes must be >= 2"),
-            (self.base_width >= 1, "base_width must be >= 1"),
-            (1 <= self.depth <= 7, "depth must be between 1 and 7"),
-            (0.0 <= self.dropout < 1.0, "dropout must be in [0, 1)"),
+            (self.in_channels >= 1, f"in_channels must be >= 1 (got {self.in_channels})"),
+            (self.num_classes >= 2, f"num_classes must be >= 2 (got {self.num_classes})"),
+            (self.base_width >= 1, f"base_width must be >= 1 (got {self.base_width})"),
+            (1 <= self.depth <= 7, f"depth must be between 1 and 7 (got {self.depth})"),
+            (0.0 <= self.dropout < 1.0, f"dropout must be in [0, 1) (got {self.dropout})"),
             (self.input_size >= self.divisor and self.input_size % self.divisor == 0,
-             f"input_size must be a positive multiple of 2**depth={self.divisor}"),
+             f"input_size must be a positive multiple of 2**depth={self.divisor} (got {self.input_size})"),
             (len(self.fill_color) == 3 and all(0 <= v <= 255 for v in self.fill_color),
-             "fill_color must be three values in 0..255"),
+             f"fill_color must be three values in 0..255 (got {self.fill_color})"),
             (len(self.mean) == self.in_channels and len(self.std) == self.in_channels,
              "mean and std need one value per input channel"),
             (all(s > 0 for s in self.std), "std values must be > 0"),
         ]
         for ok, message in checks:
             if not ok:
-                raise ModelError(f"invalid model configuration: {message} (got {self!r})")
+                raise ModelError(f"invalid model configuration: {message}")
 
     def to_dict(self) -> dict:
         """A JSON-ready dict with a format tag and version."""

@@ -1,0 +1,88 @@
+"""``alonet train``: train the scalp and hair-loss networks on a converted dataset."""
+
+from __future__ import annotations
+
+import click
+
+TASK_CHOICES = ("scalp-temporal", "scalp-midline", "hairloss", "all")
+
+
+def parse_views(text: str | None) -> tuple[str, ...] | None:
+    """``--views`` value -> tuple of view names (``all`` = every view and unknown)."""
+    if text is None:
+        return None
+    from alonet.train.config import UNKNOWN_VIEW
+    from alonet.views import VIEWS
+
+    names = tuple(v.strip().lower() for v in text.split(",") if v.strip())
+    if names == ("all",):
+        return (*VIEWS, UNKNOWN_VIEW)
+    return names
+
+
+@click.command("train")
+@click.argument("dataset", type=click.Path(file_okay=False, path_type=str))
+@click.option("-o", "--output", "run_dir", required=True, type=click.Path(file_okay=False),
+              help="Run folder: checkpoints, history.csv/png, split.json per task.")
+@click.option("--task", type=click.Choice(TASK_CHOICES), default="all", show_default=True,
+              help="Which network to train ('all' = the three, one after another).")
+@click.option("--epochs", type=int, default=30, show_default=True)
+@click.option("--batch", "batch_size", type=int, default=24, show_default=True,
+              help="Batch size (in total over all processes under torchrun).")
+@click.option("--lr", type=float, default=5e-4, show_default=True, help="Adam learning rate.")
+@click.option("--lr-step", type=int, default=7, show_default=True, help="StepLR: epochs per step.")
+@click.option("--lr-gamma", type=float, default=0.1, show_default=True, help="StepLR: factor per step.")
+@click.option("--width", "base_width", type=int, default=64, show_default=True,
+              help="Channels of the first level (64 = the study; 8/16/32 for fast CPU models).")
+@click.option("--depth", type=int, default=4, show_default=True, help="Number of poolings.")
+@click.option("--input-size", type=int, default=320, show_default=True,
+              help="Network input size in pixels (a multiple of 2**depth).")
+@click.option("--val-fraction", type=float, default=0.2, show_default=True,
+              help="Fraction of patients held out for validation.")
+@click.option("--views", default=None,
+              help="Comma-separated views to train on (top,back,left,right,unknown or 'all'); "
+                   "default: left,right (temporal), top,back (midline), every row (hair loss).")
+@click.option("--max-train-images", type=int, default=None, help="Use at most this many training photographs.")
+@click.option("--max-val-images", type=int, default=None, help="Use at most this many validation photographs.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--workers", type=int, default=0, show_default=True, help="Data-loading worker processes.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto", show_default=True)
+@click.option("--amp/--no-amp", default=True, show_default=True, help="Mixed precision on CUDA.")
+@click.option("--hflip/--no-hflip", default=True, show_default=True, help="Random horizontal flips.")
+@click.option("--augment/--no-augment", default=True, show_default=True,
+              help="Colour, blur, noise and JPEG augmentation.")
+@click.option("--scale-rotate/--no-scale-rotate", default=True, show_default=True,
+              help="Random scaling, shifting and rotation.")
+@click.option("--imperfect-scalp", "imperfect_scalp_p", type=float, default=0.5, show_default=True,
+              help="Hair-loss task: probability of painting with a predicted-like (distorted) scalp mask.")
+@click.option("--half/--no-half", "save_half", default=False, show_default=True,
+              help="Store the best model's weights as float16 (half the size).")
+@click.option("--resume", is_flag=True, help="Continue an interrupted run from its last checkpoint.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def train_command(dataset, run_dir, task, epochs, batch_size, lr, lr_step, lr_gamma, base_width, depth,
+                  input_size, val_fraction, views, max_train_images, max_val_images, seed, workers,
+                  device, amp, hflip, augment, scale_rotate, imperfect_scalp_p, save_half, resume, quiet):
+    """Train the networks on DATASET (a folder made by `alonet convert`).
+
+    Defaults follow the AloNet study: 320 px input, U-Net 64-1024 channels,
+    Adam 5e-4, StepLR(7, 0.1), cross-entropy weighted 1:5, batch 24,
+    horizontal flips. Runs data-parallel under torchrun, e.g.
+    `torchrun --nproc_per_node=4 -m alonet.cli.main train DATASET -o RUN`.
+    """
+    from alonet.train import TrainConfig, train
+
+    first = "hairloss" if task == "all" else task
+    cfg = TrainConfig(
+        task=first, epochs=epochs, batch_size=batch_size, lr=lr, lr_step=lr_step, lr_gamma=lr_gamma,
+        base_width=base_width, depth=depth, input_size=input_size, val_fraction=val_fraction,
+        views=parse_views(views), max_train_images=max_train_images, max_val_images=max_val_images,
+        seed=seed, workers=workers, device=device, amp=amp, hflip=hflip, color=augment, blur=augment,
+        noise=augment, jpeg=augment, scale_rotate=scale_rotate, imperfect_scalp_p=imperfect_scalp_p,
+        save_half=save_half,
+    )
+    out = train(dataset, run_dir, cfg, tasks="all" if task == "all" else task, resume=resume,
+                progress=not quiet)
+    import os
+
+    if int(os.environ.get("RANK", "0")) == 0:
+        click.echo(f"run folder: {out} (use it with `alonet evaluate DATASET --model {out}`)")
