@@ -1,0 +1,154 @@
+"""The camera: framing jitter (scale, rotation, perspective) and the optics and
+sensor of a clinic camera (focus and motion blur, white balance, exposure,
+noise, JPEG compression).
+
+The framing jitter is a homography from the *render canvas* (the canonical
+scene plus a margin on every side) to the output frame. The scene is drawn in
+canonical orientation on the canvas and warped once; the masks go through the
+same homography with nearest-neighbour sampling, so the returned masks are the
+exact regions that were rendered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+
+@dataclass(frozen=True)
+class CameraConfig:
+    """What the camera may do to a phantom photograph.
+
+    ``geometric=False`` keeps the framing exact (the returned masks then equal
+    the input masks resized to the output size); ``photometric=False`` turns
+    off blur, colour casts, exposure errors and noise; ``jpeg=False`` skips the
+    compression round trip. Ranges are the extremes of uniform draws.
+    """
+
+    geometric: bool = True
+    photometric: bool = True
+    jpeg: bool = True
+    scale_range: tuple[float, float] = (0.86, 1.08)
+    max_rotation_deg: float = 10.0
+    max_shift: float = 0.05  # fraction of the frame size
+    max_perspective: float = 0.06  # corner displacement, fraction of the frame size
+    focus_blur_sigma: tuple[float, float] = (0.0, 1.4)  # px at 320 px long side
+    motion_blur_prob: float = 0.15
+    motion_blur_px: tuple[float, float] = (2.0, 6.0)  # at 320 px long side
+    noise_sigma: tuple[float, float] = (0.0, 0.03)
+    white_balance: float = 0.10  # max relative gain change per channel
+    exposure_ev: float = 0.45
+    jpeg_quality: tuple[int, int] = (50, 95)
+
+
+@dataclass(frozen=True)
+class Framing:
+    """Where the canonical scene sits relative to the output frame.
+
+    The scene is drawn on a canvas of ``canvas_size`` (width, height) whose
+    pixel ``(offset[0], offset[1])`` is canonical pixel ``(0, 0)``;
+    ``homography`` maps canvas pixels to output pixels.
+    """
+
+    homography: np.ndarray
+    offset: tuple[int, int]
+    canvas_size: tuple[int, int]
+
+
+def sample_framing(height: int, width: int, cfg: CameraConfig, rng: np.random.Generator) -> Framing:
+    """Draw the framing jitter and the canvas that the frame needs.
+
+    The jitter zooms about the frame centre, rotates, shifts and pulls the
+    corners a little (perspective). The canvas is the frame grown on each side
+    just enough that the jittered frame never sees beyond it. Without
+    geometric jitter the canvas is the frame itself and the homography is the
+    identity.
+    """
+    if not cfg.geometric:
+        return Framing(np.eye(3), (0, 0), (width, height))
+    cx, cy = (width - 1) / 2.0, (height - 1) / 2.0
+    size = max(height, width)
+    s = rng.uniform(*cfg.scale_range)
+    a = np.deg2rad(rng.uniform(-cfg.max_rotation_deg, cfg.max_rotation_deg))
+    tx, ty = rng.uniform(-cfg.max_shift, cfg.max_shift, 2) * size
+    rot = np.array([[s * np.cos(a), -s * np.sin(a), 0], [s * np.sin(a), s * np.cos(a), 0], [0, 0, 1]])
+    to_c = np.array([[1, 0, -cx], [0, 1, -cy], [0, 0, 1]], dtype=np.float64)
+    back = np.array([[1, 0, cx + tx], [0, 1, cy + ty], [0, 0, 1]], dtype=np.float64)
+    src = np.float32([[0, 0], [width - 1, 0], [width - 1, height - 1], [0, height - 1]])
+    dst = src + rng.uniform(-cfg.max_perspective, cfg.max_perspective, (4, 2)).astype(np.float32) * size
+    persp = cv2.getPerspectiveTransform(src, dst).astype(np.float64)
+    jit = persp @ back @ rot @ to_c  # canonical frame -> output frame
+    corners = cv2.perspectiveTransform(src[None], np.linalg.inv(jit))[0]
+    left = int(np.ceil(max(0.0, -corners[:, 0].min()))) + 2
+    top = int(np.ceil(max(0.0, -corners[:, 1].min()))) + 2
+    right = int(np.ceil(max(0.0, corners[:, 0].max() - (width - 1)))) + 2
+    bottom = int(np.ceil(max(0.0, corners[:, 1].max() - (height - 1)))) + 2
+    shift = np.array([[1, 0, -left], [0, 1, -top], [0, 0, 1]], dtype=np.float64)
+    return Framing(jit @ shift, (left, top), (width + left + right, height + top + bottom))
+
+
+def warp_image(img: np.ndarray, hom: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Warp a canvas image into the output frame (bilinear, edge replicate)."""
+    return cv2.warpPerspective(
+        img, hom, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
+
+
+def warp_mask(mask: np.ndarray, hom: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Warp a canvas mask into the output frame (nearest neighbour, stays binary)."""
+    out = cv2.warpPerspective(
+        mask.astype(np.uint8), hom, (width, height), flags=cv2.INTER_NEAREST,
+        borderMode=cv2.BORDER_CONSTANT, borderValue=0,
+    )
+    return out.astype(bool)
+
+
+def _motion_kernel(length: float, angle: float) -> np.ndarray:
+    n = int(np.ceil(length)) | 1
+    k = np.zeros((n, n), np.float32)
+    c = (n - 1) / 2.0
+    d = np.array([np.cos(angle), np.sin(angle)]) * (length - 1) / 2.0
+    cv2.line(k, (int(round(c - d[0])), int(round(c - d[1]))), (int(round(c + d[0])), int(round(c + d[1]))), 1.0, 1)
+    return k / max(k.sum(), 1e-6)
+
+
+def apply_optics(img: np.ndarray, cfg: CameraConfig, rng: np.random.Generator) -> np.ndarray:
+    """Blur, white balance, exposure and sensor noise on a float RGB image in 0..1.
+
+    Blur sizes are given for a 320-px long side and scale with the image.
+    Returns float32 in 0..1.
+    """
+    if not cfg.photometric:
+        return np.clip(img, 0.0, 1.0).astype(np.float32)
+    k = max(img.shape[:2]) / 320.0
+    out = img.astype(np.float32, copy=False)
+    sigma = rng.uniform(*cfg.focus_blur_sigma) ** 1.5 / cfg.focus_blur_sigma[1] ** 0.5 * k
+    if sigma > 0.25:
+        out = cv2.GaussianBlur(out, (0, 0), sigma)
+    if rng.random() < cfg.motion_blur_prob:
+        length = rng.uniform(*cfg.motion_blur_px) * k
+        out = cv2.filter2D(out, -1, _motion_kernel(length, rng.uniform(0, np.pi)))
+    gains = 1.0 + rng.uniform(-cfg.white_balance, cfg.white_balance, 3)
+    gains /= gains.mean()
+    ev = rng.normal(0.0, cfg.exposure_ev / 2.0)
+    gamma = rng.uniform(0.85, 1.15)
+    out = np.clip(out * (gains * 2.0 ** ev).astype(np.float32), 0.0, 1.0) ** np.float32(gamma)
+    sig = rng.uniform(*cfg.noise_sigma)
+    if sig > 0.002:
+        # signal-dependent (shot) plus constant (read) noise, slightly blurred
+        # like demosaicked sensor noise
+        noise = rng.standard_normal(out.shape, dtype=np.float32)
+        if k > 1.5:
+            noise = cv2.GaussianBlur(noise, (0, 0), 0.6 * np.sqrt(k)) * np.float32(1.5)
+        out = out + noise * (sig * (0.4 + 0.6 * np.sqrt(out))).astype(np.float32)
+    return np.clip(out, 0.0, 1.0)
+
+
+def jpeg_roundtrip(img: np.ndarray, quality: int) -> np.ndarray:
+    """Compress an RGB uint8 image as JPEG in memory and decode it again."""
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(img, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    if not ok:  # pragma: no cover - OpenCV always encodes a valid uint8 image
+        raise RuntimeError("JPEG encoding failed")
+    return cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)

@@ -1,0 +1,255 @@
+"""Compose one phantom photograph from a scalp mask and a hair-loss mask.
+
+Order of work (all on a canvas in the view's canonical orientation, at the
+output resolution or at most ``CameraConfig.max_render_side``):
+
+1. framing jitter is drawn first, and the canvas is the output frame grown
+   just enough for it, so the final warp never runs out of picture;
+2. backdrop, head shadow, clothes, neck, skull and face skin, ears;
+3. hair (base layer and strands), then what grows in bald skin;
+4. dome shading, specular highlights on bald skin and sheen on hair, stray
+   shadows, then props (clips) and glasses;
+5. the warp into the output frame, optics and sensor (blur, white balance,
+   exposure, noise), resize to the output size and a JPEG round trip;
+6. right views are rendered as left views and mirrored at the very end.
+
+The masks returned are the input masks taken through the same resize and
+warp (nearest neighbour), so they are exactly the regions that were drawn.
+
+Labelling decisions (ground truth conventions):
+- the hair-loss mask marks skin without terminal hair roots. Long strands
+  from the surrounding hair may lie over a patch margin (a short overhang)
+  and the patch stays loss there;
+- patches that touch the scalp border continue a little beyond it (the
+  patient's patch does not stop at the annotation line); that skin is outside
+  the scalp region and so outside both returned masks' counting area;
+- ``thinning`` lowers hair density but is *not* loss: it is a hard negative.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from alonet.errors import InvalidValueError
+from alonet.phantom.render.background import render_background, smooth_noise
+from alonet.phantom.render.camera import CameraConfig, apply_optics, jpeg_roundtrip, sample_framing
+from alonet.phantom.render.hair import render_hair
+from alonet.phantom.render.head import (
+    HeadLayout,
+    draw_face_features,
+    draw_glasses,
+    layout_head,
+    paint_body,
+)
+from alonet.phantom.render.look import Look
+from alonet.phantom.render.props import draw_clips
+from alonet.phantom.render.skin import bald_details, lighting, paint_ears, paint_head_skin
+from alonet.views import normalize_view
+
+#: Longest side rendered directly; larger outputs are rendered at this size
+#: and upscaled (noise and JPEG are still applied at the full output size).
+MAX_RENDER_SIDE = 1280
+
+
+@dataclass(frozen=True)
+class RenderedView:
+    """A phantom photograph and its exact ground truth."""
+
+    image: np.ndarray  # (h, w, 3) uint8 RGB
+    scalp: np.ndarray  # (h, w) bool
+    hairloss: np.ndarray  # (h, w) bool
+
+
+def _as_mask(a: np.ndarray, name: str) -> np.ndarray:
+    a = np.asarray(a)
+    if a.ndim != 2 or a.shape[0] < 2 or a.shape[1] < 2:
+        raise InvalidValueError(f"{name} mask must be a 2-D array of at least 2×2, got shape {a.shape}",
+                                fix="pass a boolean (H, W) mask")
+    return a.astype(bool) if a.dtype != bool else a
+
+
+def _resize_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize a bool mask to (width, height): area-average then threshold when
+    shrinking (keeps thin parts fair), nearest when enlarging."""
+    w, h = size
+    if (mask.shape[1], mask.shape[0]) == (w, h):
+        return mask.copy()
+    if w < mask.shape[1] or h < mask.shape[0]:
+        return cv2.resize(mask.astype(np.float32), (w, h), interpolation=cv2.INTER_AREA) >= 0.5
+    return cv2.resize(mask.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
+
+
+def _place(mask: np.ndarray, offset: tuple[int, int], canvas: tuple[int, int], dtype=bool) -> np.ndarray:
+    out = np.zeros((canvas[1], canvas[0]), dtype)
+    ox, oy = offset
+    out[oy : oy + mask.shape[0], ox : ox + mask.shape[1]] = mask
+    return out
+
+
+def _bald_skin(scalp: np.ndarray, loss: np.ndarray, layout: HeadLayout, rng: np.random.Generator) -> np.ndarray:
+    """Skin without terminal hair on the canvas: the hair-loss mask, plus the
+    continuation beyond the scalp border of patches that reach it (far beyond
+    it in near-total loss, where the whole head is bald)."""
+    inside = loss & scalp
+    if not inside.any():
+        return loss.copy()
+    frac = float(np.count_nonzero(inside)) / max(1, np.count_nonzero(scalp))
+    reach = layout.size * (rng.uniform(0.02, 0.12) + 0.8 * max(0.0, frac - 0.6) / 0.4)
+    dist = cv2.distanceTransform((~inside).astype(np.uint8), cv2.DIST_L2, 3)
+    return loss | (~scalp & (dist < reach))
+
+
+def render_view(
+    scalp: np.ndarray,
+    hairloss: np.ndarray,
+    view: str,
+    look: Look,
+    rng: np.random.Generator,
+    out_size: int | None = None,
+    thinning: np.ndarray | None = None,
+    camera: CameraConfig | None = None,
+) -> RenderedView:
+    """Render one phantom photograph.
+
+    ``scalp`` and ``hairloss`` are canonical bool masks (H, W) of any size:
+    temporal views in left-view orientation (face towards image-left, ear
+    notch at the lower edge), ``top`` with the face towards the image bottom,
+    ``back`` with the nape at the bottom. ``view="right"`` renders the left
+    scene and mirrors image and masks. ``out_size`` is the long side of the
+    output (None keeps the mask size). ``thinning`` is an optional (H, W)
+    float 0..1 (or bool) map of diffuse thinning: hair density there drops by
+    up to 75 %, and it is not hair loss. ``camera`` switches camera effects
+    (``CameraConfig(geometric=False)`` keeps the masks exactly as given).
+    Deterministic for a given ``rng`` state.
+    """
+    cfg = camera or CameraConfig()
+    view = normalize_view(view)
+    scalp = _as_mask(scalp, "scalp")
+    hairloss = _as_mask(hairloss, "hair-loss")
+    if hairloss.shape != scalp.shape:
+        raise InvalidValueError(f"scalp mask {scalp.shape} and hair-loss mask {hairloss.shape} differ in size",
+                                fix="pass masks of the same size")
+    if thinning is not None and np.shape(thinning) != scalp.shape:
+        raise InvalidValueError(f"thinning map {np.shape(thinning)} differs from the masks {scalp.shape}",
+                                fix="pass a thinning map of the masks' size")
+    h0, w0 = scalp.shape
+    if out_size is None:
+        oh, ow = h0, w0
+    else:
+        if int(out_size) < 16:
+            raise InvalidValueError(f"out_size {out_size} is too small", fix="use at least 16 px")
+        s = int(out_size) / max(h0, w0)
+        oh, ow = max(2, int(round(h0 * s))), max(2, int(round(w0 * s)))
+    ws = min(1.0, MAX_RENDER_SIDE / max(oh, ow))
+    wh, ww = max(2, int(round(oh * ws))), max(2, int(round(ow * ws)))
+    detail = max(wh, ww) / 320.0
+    canon = "left" if view in ("left", "right") else view
+
+    scalp_w = _resize_mask(scalp, (ww, wh))
+    loss_w = _resize_mask(hairloss, (ww, wh))
+    framing = sample_framing(wh, ww, cfg, rng)
+    csize, off = framing.canvas_size, framing.offset
+    scalp_c = _place(scalp_w, off, csize)
+    loss_c = _place(loss_w, off, csize)
+    density = np.ones((csize[1], csize[0]), np.float32)
+    if thinning is not None:
+        t = cv2.resize(np.asarray(thinning, np.float32), (ww, wh), interpolation=cv2.INTER_AREA)
+        density = 1.0 - 0.75 * _place(np.clip(t, 0, 1), off, csize, np.float32)
+
+    layout = layout_head(scalp_c, canon, look, rng)
+    bald = _bald_skin(scalp_c, loss_c, layout, rng)
+    img = _render_scene(layout, look, bald, density, rng, detail)
+
+    # ---- camera: framing warp, optics, output size, JPEG
+    if cfg.geometric:
+        img = cv2.warpPerspective(img, framing.homography, (ww, wh), flags=cv2.INTER_LINEAR,
+                                  borderMode=cv2.BORDER_REPLICATE)
+    img = apply_optics(img, cfg, rng)
+    if (ww, wh) != (ow, oh):
+        img = cv2.resize(img, (ow, oh), interpolation=cv2.INTER_CUBIC)
+        if cfg.photometric:  # sensor noise lives at the full output resolution
+            img = img + rng.standard_normal(img.shape, dtype=np.float32) * np.float32(rng.uniform(0.002, 0.012))
+    out = np.clip(img * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    if cfg.jpeg:
+        out = jpeg_roundtrip(out, int(rng.integers(cfg.jpeg_quality[0], cfg.jpeg_quality[1] + 1)))
+
+    scalp_o = _resize_mask(scalp, (ow, oh))
+    loss_o = _resize_mask(hairloss, (ow, oh))
+    if cfg.geometric:
+        k = np.diag([ow / ww, oh / wh, 1.0])
+        jit = framing.homography @ np.array([[1, 0, off[0]], [0, 1, off[1]], [0, 0, 1]], np.float64)
+        hom = k @ jit @ np.linalg.inv(k)
+        scalp_o = cv2.warpPerspective(scalp_o.astype(np.uint8), hom, (ow, oh), flags=cv2.INTER_NEAREST) > 0
+        loss_o = cv2.warpPerspective(loss_o.astype(np.uint8), hom, (ow, oh), flags=cv2.INTER_NEAREST) > 0
+    if view == "right":
+        out, scalp_o, loss_o = out[:, ::-1], scalp_o[:, ::-1], loss_o[:, ::-1]
+    return RenderedView(np.ascontiguousarray(out), np.ascontiguousarray(scalp_o), np.ascontiguousarray(loss_o))
+
+
+def _render_scene(
+    layout: HeadLayout, look: Look, bald: np.ndarray, density: np.ndarray, rng: np.random.Generator, detail: float
+) -> np.ndarray:
+    """The canvas scene (float32 RGB 0..1) before the camera."""
+    h, w = layout.shape
+    img = render_background((h, w), look, rng)
+    # the head's soft shadow on the backdrop
+    sil = np.zeros((h, w), np.uint8)
+    layout.skull.fill(sil)
+    if layout.body is not None:
+        cv2.fillPoly(sil, [layout.body], 1)
+    if look.head_shadow > 0.05:
+        sh = cv2.GaussianBlur(sil.astype(np.float32), (0, 0), max(1.0, 0.06 * layout.size))
+        dx, dy = (rng.uniform(-0.08, 0.08, 2) * layout.size).astype(int)
+        sh = np.roll(sh, (int(dy), int(dx)), axis=(0, 1))
+        img *= (1.0 - look.head_shadow * 0.6 * sh)[..., None]
+    paint_body(img, layout, look, rng)
+    paint_head_skin(img, layout, look, rng, detail)
+    draw_face_features(img, layout, look)
+    ears_over_hair = look.hair_length < 0.25
+    if not ears_over_hair:
+        paint_ears(img, layout, look)
+
+    # where strands may show: not on the face, only a short overhang into bald skin
+    face_only = (layout.face_mask & ~layout.hair_region).astype(np.float32)
+    clip = 1.0 - cv2.GaussianBlur(face_only, (0, 0), max(0.7, 0.8 * detail))
+    overhang = max(1.0, look.hair_length * layout.size * rng.uniform(0.05, 0.25))
+    dist_in = cv2.distanceTransform(bald.astype(np.uint8), cv2.DIST_L2, 3)
+    clip *= np.clip(1.0 - dist_in / overhang, 0.0, 1.0)
+    hair = render_hair(img, layout, look, bald, density, clip.astype(np.float32), rng, detail)
+    img = hair.albedo
+
+    canvas = np.clip(img * 255.0, 0, 255).astype(np.uint8)
+    bald_skin = bald & (layout.hair_region | layout.face_mask | _skull_mask(layout))
+    bald_details(canvas, bald_skin, layout, look, rng, detail)
+    img = canvas.astype(np.float32) / 255.0
+    if ears_over_hair:
+        paint_ears(img, layout, look)
+
+    # ---- light: dome shading, shine on bald skin, sheen on hair
+    shade, spec = lighting(layout, look, rng)
+    warm = look.light_warmth * 0.04
+    tint = np.array([1 + warm, 1.0, 1 - warm], np.float32)
+    img = img * shade[..., None] * tint
+    skin_vis = np.clip(1.0 - hair.cover, 0, 1) * _skull_mask(layout)
+    img += (look.skin_shine * 0.55 * spec * skin_vis)[..., None]
+    sheen_strength = rng.uniform(0.05, 0.25) * (1.0 - 0.5 * np.mean(look.hair_rgb))
+    broad = spec ** 0.25
+    img += (sheen_strength * broad * hair.cover)[..., None] * np.array([0.95, 0.97, 1.0], np.float32)
+    if rng.random() < 0.3:  # a stray soft shadow across part of the head (hand, camera, lamp)
+        blob = np.clip(smooth_noise((h, w), 3, rng) - rng.uniform(0.3, 1.0), 0, 1)
+        img *= (1.0 - rng.uniform(0.2, 0.45) * np.clip(blob * 2, 0, 1))[..., None]
+
+    canvas = np.clip(img * 255.0, 0, 255).astype(np.uint8)
+    hair_only = layout.hair_region & ~bald
+    draw_clips(canvas, layout, hair_only, look.clip_count if rng.random() < 0.8 else 0, rng, detail)
+    draw_glasses(canvas, layout, look, detail)
+    return canvas.astype(np.float32) / 255.0
+
+
+def _skull_mask(layout: HeadLayout) -> np.ndarray:
+    m = np.zeros(layout.shape, np.uint8)
+    layout.skull.fill(m)
+    return m > 0

@@ -1,0 +1,201 @@
+"""Patient-level appearance of a phantom: who the patient is and how the clinic
+photographs them.
+
+A :class:`Look` is drawn once per phantom patient with :func:`sample_look` and
+stays the same for every view and every visit of that patient (the same skin,
+hair, clothes, backdrop and lighting set-up), exactly as in a real series of
+clinical photographs. Everything that changes from one photograph to the next
+(camera jitter, blur, noise, JPEG, which strands fall where) is drawn later,
+per view, in :func:`alonet.phantom.render.compose.render_view`.
+
+Colours are RGB tuples of floats in 0..1 (linear-ish display values).
+
+The sampling weights lean towards what clinical alopecia-areata photographs
+most often show (the AloNet study comes from a Korean clinic: dark hair,
+Fitzpatrick II–IV skin, blue backdrops), while every category keeps enough
+weight that the model sees the whole range.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+RGB = tuple[float, float, float]
+
+#: Base skin colours per Fitzpatrick type I..VI (face/neck skin, sRGB 0..1).
+FITZPATRICK_SKIN: tuple[RGB, ...] = (
+    (0.96, 0.84, 0.76),
+    (0.92, 0.77, 0.65),
+    (0.85, 0.67, 0.53),
+    (0.72, 0.53, 0.39),
+    (0.55, 0.37, 0.26),
+    (0.35, 0.24, 0.18),
+)
+FITZPATRICK_WEIGHTS: tuple[float, ...] = (0.08, 0.22, 0.34, 0.20, 0.09, 0.07)
+
+#: Hair colour families: name -> (base colour, weight). Grey/white looks mix in
+#: white strands through ``grey_fraction`` instead of a single flat colour.
+HAIR_COLOURS: dict[str, tuple[RGB, float]] = {
+    "black": ((0.07, 0.06, 0.06), 0.34),
+    "dark_brown": ((0.17, 0.12, 0.09), 0.20),
+    "brown": ((0.32, 0.22, 0.15), 0.11),
+    "light_brown": ((0.50, 0.37, 0.25), 0.06),
+    "auburn": ((0.45, 0.20, 0.10), 0.05),
+    "dark_blond": ((0.60, 0.47, 0.31), 0.05),
+    "blond": ((0.78, 0.66, 0.45), 0.05),
+    "salt_pepper": ((0.12, 0.10, 0.09), 0.08),
+    "grey": ((0.55, 0.54, 0.52), 0.04),
+    "white": ((0.86, 0.85, 0.82), 0.02),
+}
+
+#: Backdrop kinds and their weights (blue is the classic clinic backdrop).
+BACKGROUND_KINDS: dict[str, float] = {
+    "blue": 0.42,
+    "grey": 0.18,
+    "white": 0.10,
+    "green": 0.07,
+    "wall": 0.15,
+    "gradient": 0.08,
+}
+
+#: How the hair is combed; drives the flow field in :mod:`.hair`.
+HAIR_STYLES: tuple[str, ...] = ("side_part", "centre_part", "back", "forward", "messy")
+
+
+@dataclass(frozen=True)
+class Look:
+    """Appearance of one phantom patient (constant across views and visits)."""
+
+    # skin
+    fitzpatrick: int  # 1..6
+    skin_rgb: RGB  # face/neck/ear skin
+    scalp_rgb: RGB  # bald scalp skin: paler and pinker than the face
+    skin_shine: float  # 0..1 strength of specular highlights on bald skin
+    # hair
+    hair_name: str
+    hair_rgb: RGB
+    grey_fraction: float  # 0..1 share of white strands
+    hair_density: float  # 0.25 (very thin) .. 1.0 (thick)
+    hair_length: float  # strand length relative to the scalp size (0.04 short .. 0.6 long)
+    curl: float  # 0 straight .. 1 curly
+    hair_style: str  # one of HAIR_STYLES
+    part_offset: float  # parting position across the head, -0.35..0.35 of the width
+    whorl_offset: tuple[float, float]  # crown whorl position offset (fraction of size)
+    whorl_turn: float  # spiral angle at the whorl, radians (sign = clockwise or not)
+    hair_volume: float  # how far the hair mass reaches beyond the scalp region (fraction)
+    # body, face, props
+    clothing_rgb: RGB
+    collar_kind: str  # "crew", "shirt", "gown", "none"
+    glasses: bool
+    glasses_rgb: RGB
+    # scene
+    background: str  # key of BACKGROUND_KINDS
+    background_rgb: RGB
+    background_rgb2: RGB  # second colour for gradients/walls
+    light_dir: tuple[float, float, float]  # unit vector towards the main light (camera frame)
+    light_ambient: float
+    light_warmth: float  # -1 cool .. +1 warm tint of the light
+    head_shadow: float  # 0..1 strength of the head's shadow on the backdrop
+    clip_count: int  # 0..4 metal hair clips/pins used in this clinic visit style
+
+
+def _choice(rng: np.random.Generator, names: list[str], weights: list[float]) -> str:
+    p = np.asarray(weights, dtype=float)
+    return names[int(rng.choice(len(names), p=p / p.sum()))]
+
+
+def _jitter_rgb(rng: np.random.Generator, rgb: RGB, amount: float) -> RGB:
+    c = np.clip(np.asarray(rgb) * (1.0 + rng.normal(0.0, amount, 3)), 0.0, 1.0)
+    return (float(c[0]), float(c[1]), float(c[2]))
+
+
+def _background_colours(rng: np.random.Generator, kind: str) -> tuple[RGB, RGB]:
+    if kind == "blue":
+        base = (rng.uniform(0.08, 0.35), rng.uniform(0.25, 0.55), rng.uniform(0.55, 0.90))
+    elif kind == "grey":
+        g = rng.uniform(0.35, 0.75)
+        base = (g, g * rng.uniform(0.97, 1.03), g * rng.uniform(0.97, 1.06))
+    elif kind == "white":
+        g = rng.uniform(0.82, 0.97)
+        base = (g, g, g * rng.uniform(0.95, 1.02))
+    elif kind == "green":
+        base = (rng.uniform(0.15, 0.40), rng.uniform(0.45, 0.70), rng.uniform(0.30, 0.55))
+    elif kind == "wall":
+        base = (rng.uniform(0.70, 0.92), rng.uniform(0.65, 0.88), rng.uniform(0.55, 0.80))
+    else:  # gradient: any of the above colours towards a darker/lighter second colour
+        base = _background_colours(rng, _choice(rng, ["blue", "grey", "green"], [3, 2, 1]))[0]
+    base = tuple(float(v) for v in base)
+    second = _jitter_rgb(rng, tuple(v * rng.uniform(0.55, 1.15) for v in base), 0.05)
+    return base, second  # type: ignore[return-value]
+
+
+def sample_look(rng: np.random.Generator) -> Look:
+    """Draw the appearance of one phantom patient.
+
+    Deterministic for a given generator state. The result is immutable and can
+    be reused for every view and visit of the patient.
+    """
+    fitz = int(rng.choice(6, p=np.asarray(FITZPATRICK_WEIGHTS) / sum(FITZPATRICK_WEIGHTS))) + 1
+    skin = _jitter_rgb(rng, FITZPATRICK_SKIN[fitz - 1], 0.04)
+    # Bald scalp: less sun, so paler; pink from blood flow, stronger on light skin.
+    pink = rng.uniform(0.05, 0.28) * (1.2 - fitz / 7.0)
+    pale = rng.uniform(0.0, 0.12)
+    scalp = np.asarray(skin) * (1.0 - pink) + np.asarray((0.93, 0.62, 0.62)) * pink
+    scalp = np.clip(scalp + pale * (1.0 - scalp) * 0.5, 0.0, 1.0)
+
+    names = list(HAIR_COLOURS)
+    hair_name = _choice(rng, names, [HAIR_COLOURS[n][1] for n in names])
+    hair_rgb = _jitter_rgb(rng, HAIR_COLOURS[hair_name][0], 0.12)
+    grey = {"salt_pepper": rng.uniform(0.2, 0.5), "grey": rng.uniform(0.5, 0.8),
+            "white": rng.uniform(0.8, 1.0)}.get(hair_name, float(rng.uniform(0, 0.06)))
+
+    length = float(np.exp(rng.uniform(np.log(0.035), np.log(0.55))))
+    style = _choice(rng, list(HAIR_STYLES), [0.35, 0.12, 0.25, 0.13, 0.15])
+    bg = _choice(rng, list(BACKGROUND_KINDS), list(BACKGROUND_KINDS.values()))
+    bg1, bg2 = _background_colours(rng, bg)
+
+    clothes_kind = rng.integers(4)
+    if clothes_kind == 0:
+        clothing = _jitter_rgb(rng, (0.1, 0.1, 0.12), 0.3)
+    elif clothes_kind == 1:
+        clothing = _jitter_rgb(rng, (0.85, 0.85, 0.85), 0.08)
+    else:
+        clothing = tuple(float(v) for v in rng.uniform(0.1, 0.8, 3))
+
+    # Main light mostly from the camera (flash or ring light), somewhat from above.
+    az = rng.uniform(0, 2 * np.pi)
+    tilt = rng.uniform(0.0, 0.7)
+    light = np.array([np.cos(az) * tilt, np.sin(az) * tilt, 1.0])
+    light /= np.linalg.norm(light)
+
+    return Look(
+        fitzpatrick=fitz,
+        skin_rgb=skin,
+        scalp_rgb=(float(scalp[0]), float(scalp[1]), float(scalp[2])),
+        skin_shine=float(rng.beta(2, 3)),
+        hair_name=hair_name,
+        hair_rgb=hair_rgb,
+        grey_fraction=float(grey),
+        hair_density=float(np.clip(rng.beta(4, 1.6), 0.25, 1.0)),
+        hair_length=length,
+        curl=float(rng.beta(1.1, 4.0)),
+        hair_style=style,
+        part_offset=float(rng.uniform(-0.35, 0.35)),
+        whorl_offset=(float(rng.normal(0, 0.08)), float(rng.normal(0, 0.06))),
+        whorl_turn=float(rng.choice([-1, 1]) * rng.uniform(0.3, 1.2)),
+        hair_volume=float(rng.uniform(0.06, 0.22) + 0.25 * length),
+        clothing_rgb=clothing,  # type: ignore[arg-type]
+        collar_kind=_choice(rng, ["crew", "shirt", "gown", "none"], [0.4, 0.25, 0.2, 0.15]),
+        glasses=bool(rng.random() < 0.2),
+        glasses_rgb=_jitter_rgb(rng, (0.1, 0.08, 0.07) if rng.random() < 0.7 else (0.7, 0.7, 0.72), 0.2),
+        background=bg,
+        background_rgb=bg1,
+        background_rgb2=bg2,
+        light_dir=(float(light[0]), float(light[1]), float(light[2])),
+        light_ambient=float(rng.uniform(0.25, 0.55)),
+        light_warmth=float(rng.uniform(-1, 1)),
+        head_shadow=float(rng.uniform(0.0, 0.6)),
+        clip_count=int(rng.choice(5, p=[0.45, 0.2, 0.17, 0.1, 0.08])),
+    )
