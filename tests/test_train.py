@@ -224,3 +224,31 @@ def test_history_csv_is_readable(tmp_path):
         rows = list(csv.DictReader(fh))
     assert list(rows[0]) == ["epoch", "lr", "train_loss", "val_loss", "val_iou", "val_dice", "seconds", "best"]
     assert [r["epoch"] for r in rows] == ["1", "2"]
+
+
+def write_tiny_dataset(path, n_patients=4):
+    from alonet.data.dataset import write_dataset
+
+    images, scalp, hairloss, meta = tiny_arrays(n_patients=n_patients)
+    return write_dataset(path, [(images[i], scalp[i], hairloss[i], meta[i]) for i in range(len(meta))], size=32)
+
+
+def test_cli_trains_a_converted_dataset_and_reports_errors(tmp_path, capsys):
+    from alonet.cli.main import main
+
+    dataset = write_tiny_dataset(tmp_path / "ds")
+    args = [str(dataset), "-o", str(tmp_path / "run"), "--task", "scalp-temporal", "--epochs", "1",
+            "--width", "4", "--depth", "2", "--input-size", "32", "--batch", "4", "--quiet"]
+    assert main(["train", *args]) == 0
+    assert (tmp_path / "run" / "scalp-temporal" / "best.safetensors").is_file()
+    capsys.readouterr()
+    assert main(["train", *args]) == 2
+    assert "already holds a training run" in capsys.readouterr().err
+    assert main(["train", *args[:-1], "--epochs", "2", "--resume", "--quiet"]) == 0
+    assert len(read_history_csv(tmp_path / "run" / "scalp-temporal" / "history.csv")) == 2
+    capsys.readouterr()
+    assert main(["train", str(tmp_path / "nowhere"), "-o", str(tmp_path / "r2")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "not found" in err and "Traceback" not in err
+    assert main(["train", str(dataset), "-o", str(tmp_path / "r3"), "--input-size", "100"]) == 2
+    assert "multiple of 2**depth=16 (got 100)" in capsys.readouterr().err
