@@ -1,0 +1,39 @@
+"""``alonet batch``: score every visit of a trial listed in a manifest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from alonet.cli.predict_cmd import backend_option, build_pipeline, model_option
+
+
+@click.command("batch")
+@click.argument("manifest", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Output folder: results.csv and plots/ (a rerun continues where it stopped).")
+@click.option("--plots/--no-plots", default=True, show_default=True, help="One SALT-over-time PNG per patient.")
+@click.option("--reports", is_flag=True, help="Also write a report folder per visit under reports/.")
+@click.option("--deidentify", is_flag=True, help="With --reports: blur everything outside the scalp.")
+@model_option
+@backend_option
+def batch_command(manifest, out_dir, plots, reports, deidentify, model, backend):
+    """Score a trial: MANIFEST is a CSV with columns patient,visit,view,path[,date].
+
+    Writes OUT/results.csv (one row per visit: per-view %, SALT, grade, band and
+    response against the patient's first visit) and OUT/plots/<patient>.png.
+    A photograph that cannot be read becomes an error row; the run continues.
+    Rerunning skips visits already in results.csv and retries error rows.
+    """
+    from alonet.report.batch import read_manifest, run_batch
+
+    read_manifest(manifest)  # check the manifest before loading the networks
+    pipeline = build_pipeline(model, backend)
+    summary = run_batch(manifest, out_dir, pipeline, plots=plots, reports=reports, deidentify=deidentify)
+    click.echo(f"scored {summary.scored} visit(s), {summary.errors} error(s), "
+               f"{summary.skipped} already done -> {summary.results}")
+    if summary.plots:
+        click.echo(f"plots: {summary.plots[0].parent} ({len(summary.plots)} patient(s))")
+    if summary.errors:
+        click.echo(f"{summary.errors} visit(s) failed: see the error column of {summary.results}", err=True)

@@ -1,0 +1,319 @@
+"""Batch scoring of a whole trial from a manifest.
+
+Manifest (CSV, one row per photograph; header names are case-insensitive)::
+
+    patient,visit,view,path[,date]
+
+``path`` may be relative to the manifest's folder. A visit is all rows with the
+same patient and visit. Within a patient, visits are ordered by ``date``
+(ISO ``YYYY-MM-DD``) when every visit has one, else by the visit label when
+all labels are numbers, else in manifest order. The first visit is the
+baseline for the response columns.
+
+Output folder::
+
+    results.csv          one row per visit (RESULT_COLUMNS)
+    plots/<patient>.png  SALT over time per patient
+    reports/<patient>_<visit>/   (optional) a full report folder per visit
+
+Rows are appended and flushed to disk as each visit finishes, so a killed run
+keeps every finished visit. A rerun reads results.csv, keeps the finished
+rows, drops error rows and any half-written last line, and scores only what is
+left. A photograph that cannot be scored becomes a row whose ``error`` column
+gives the reason; the run continues.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from alonet.errors import AloNetError, DatasetError
+from alonet.views import VIEWS, normalize_view
+
+RESULT_COLUMNS: tuple[str, ...] = (
+    "patient", "visit", "date",
+    "top_pct", "back_pct", "left_pct", "right_pct",
+    "salt", "grade", "band",
+    "baseline_visit", "baseline_salt", "change", "percent_change",
+    "salt50", "salt75", "salt90", "salt100", "salt_le_20", "salt_le_10", "worsening_20",
+    "retake", "flags", "error",
+)
+
+REQUIRED_COLUMNS: tuple[str, ...] = ("patient", "visit", "view", "path")
+
+
+@dataclass(frozen=True)
+class VisitEntry:
+    """One visit of the manifest: its photographs per view and manifest line numbers."""
+
+    patient: str
+    visit: str
+    date: str | None
+    views: dict[str, Path]
+    lines: tuple[int, ...] = ()
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.patient, self.visit
+
+
+@dataclass
+class BatchSummary:
+    """What a batch run did."""
+
+    results: Path
+    plots: list[Path] = field(default_factory=list)
+    scored: int = 0
+    skipped: int = 0
+    errors: int = 0
+    total: int = 0
+
+
+# --------------------------------------------------------------------------- manifest
+
+
+def _parse_date(text: str, where: str) -> str:
+    try:
+        return date.fromisoformat(text.strip()).isoformat()
+    except ValueError:
+        raise DatasetError(f"{where}: date {text!r} is not an ISO date",
+                           fix="write dates as YYYY-MM-DD") from None
+
+
+def _number(label: str) -> float | None:
+    try:
+        return float(label)
+    except ValueError:
+        return None
+
+
+def read_manifest(path: str | Path) -> list[VisitEntry]:
+    """Read and check a batch manifest; return visits in scoring order (see module doc)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"manifest {path} not found", fix="give the path of a CSV file")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"{path}: cannot read the manifest ({exc.__class__.__name__})",
+                           fix="save it as a UTF-8 CSV file") from None
+    reader = csv.DictReader(io.StringIO(text))
+    header = {(name or "").strip().lower(): name for name in (reader.fieldnames or [])}
+    absent = [c for c in REQUIRED_COLUMNS if c not in header]
+    if absent:
+        raise DatasetError(f"{path}: manifest lacks column(s) {', '.join(absent)}",
+                           fix="use the header patient,visit,view,path[,date]")
+    base = path.parent
+    visits: dict[tuple[str, str], dict] = {}
+    for number, row in enumerate(reader, start=2):
+        where = f"{path}:{number}"
+        values = {c: (row.get(header[c]) or "").strip() for c in header}
+        if not any(values.values()):
+            continue  # blank line
+        for column in REQUIRED_COLUMNS:
+            if not values[column]:
+                raise DatasetError(f"{where}: empty {column}", fix=f"fill in the {column} column")
+        try:
+            view = normalize_view(values["view"])
+        except AloNetError:
+            raise DatasetError(f"{where}: unknown view {values['view']!r}",
+                               fix="use top, back, left or right") from None
+        key = (values["patient"], values["visit"])
+        entry = visits.setdefault(key, {"views": {}, "date": None, "lines": []})
+        if view in entry["views"]:
+            raise DatasetError(f"{where}: the {view} view of patient {key[0]} visit {key[1]} is listed twice",
+                               fix="keep one photograph per view and visit")
+        photo = Path(values["path"])
+        entry["views"][view] = photo if photo.is_absolute() else base / photo
+        entry["lines"].append(number)
+        if values.get("date"):
+            day = _parse_date(values["date"], where)
+            if entry["date"] not in (None, day):
+                raise DatasetError(f"{where}: patient {key[0]} visit {key[1]} has two dates "
+                                   f"({entry['date']} and {day})", fix="give each visit one date")
+            entry["date"] = day
+    if not visits:
+        raise DatasetError(f"{path}: manifest has no photographs", fix="add rows patient,visit,view,path")
+    by_patient: dict[str, list[VisitEntry]] = {}
+    for (patient, visit), entry in visits.items():
+        by_patient.setdefault(patient, []).append(
+            VisitEntry(patient, visit, entry["date"], dict(entry["views"]), tuple(entry["lines"])))
+    ordered: list[VisitEntry] = []
+    for entries in by_patient.values():
+        if all(e.date for e in entries):
+            entries = sorted(entries, key=lambda e: e.date)  # stable: ties keep manifest order
+        elif all(_number(e.visit) is not None for e in entries):
+            entries = sorted(entries, key=lambda e: _number(e.visit))
+        ordered.extend(entries)
+    return ordered
+
+
+# --------------------------------------------------------------------------- results
+
+
+def _fmt(value: float | None, digits: int = 2) -> str:
+    return "" if value is None else f"{value:.{digits}f}"
+
+
+def _flag(value: bool) -> str:
+    return "1" if value else "0"
+
+
+def result_row(entry: VisitEntry, visit=None, error: str | None = None,
+               baseline: tuple[str, float | None] | None = None) -> dict[str, str]:
+    """The results.csv row of a scored visit (``visit``) or a failed one (``error``)."""
+    from alonet.scoring.salt import response
+
+    row = {c: "" for c in RESULT_COLUMNS}
+    row.update(patient=entry.patient, visit=entry.visit, date=entry.date or "")
+    if error is not None:
+        row["error"] = " ".join(str(error).split())
+        return row
+    for view in VIEWS:
+        result = visit.views.get(view)
+        row[f"{view}_pct"] = _fmt(None if result is None else result.loss_pct)
+    row.update(salt=_fmt(visit.salt), grade=visit.grade or "", band=visit.band or "",
+               retake=_flag(visit.retake))
+    row["flags"] = "; ".join(
+        f"{f['view']}: {f['code']}" if f.get("view") else f["code"] for f in visit.flags)
+    if baseline is not None:
+        base_visit, base_salt = baseline
+        row["baseline_visit"] = base_visit
+        row["baseline_salt"] = _fmt(base_salt)
+        if base_salt is not None and visit.salt is not None:
+            change = response(base_salt, visit.salt)
+            row.update(
+                change=_fmt(change.absolute_change), percent_change=_fmt(change.percent_change),
+                salt50=_flag(change.salt50), salt75=_flag(change.salt75), salt90=_flag(change.salt90),
+                salt100=_flag(change.salt100), salt_le_20=_flag(change.salt_le_20),
+                salt_le_10=_flag(change.salt_le_10), worsening_20=_flag(change.loss_of_benefit),
+            )
+    return row
+
+
+def read_results(path: Path) -> dict[tuple[str, str], dict[str, str]]:
+    """Finished rows of an earlier run's results.csv (error rows and a torn last line dropped)."""
+    if not path.is_file():
+        return {}
+    text = path.read_text(encoding="utf-8")
+    if text and not text.endswith("\n"):
+        text = text[: text.rfind("\n") + 1]  # a line cut off by a kill
+    reader = csv.DictReader(io.StringIO(text))
+    if reader.fieldnames is None:
+        return {}
+    if tuple(reader.fieldnames) != RESULT_COLUMNS:
+        raise DatasetError(f"{path} was written by another version of alonet batch (different columns)",
+                           fix="choose a new output folder or delete the old results.csv")
+    done = {}
+    for row in reader:
+        if None in row or any(v is None for v in row.values()) or row["error"]:
+            continue
+        done[(row["patient"], row["visit"])] = row
+    return done
+
+
+def _write_rows(path: Path, rows: list[dict[str, str]]) -> None:
+    from alonet.data.atomic import atomic_write_text
+
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=RESULT_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(path, buffer.getvalue())
+
+
+def _safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "patient"
+
+
+def write_plots(entries: list[VisitEntry], rows: dict[tuple[str, str], dict[str, str]],
+                folder: Path) -> list[Path]:
+    """One SALT-over-time PNG per patient; returns the paths."""
+    from alonet.data.atomic import atomic_write_bytes
+    from alonet.report.plots import salt_over_time_png
+
+    patients: dict[str, list[VisitEntry]] = {}
+    for entry in entries:
+        patients.setdefault(entry.patient, []).append(entry)
+    written, used = [], set()
+    for patient, visits in patients.items():
+        salts = []
+        for entry in visits:
+            value = rows.get(entry.key, {}).get("salt", "")
+            salts.append(float(value) if value else None)
+        name = _safe_name(patient)
+        while name in used:
+            name += "_"
+        used.add(name)
+        labels = [e.visit if not e.date else f"{e.visit}\n{e.date}" for e in visits]
+        png = salt_over_time_png(patient, labels, salts, baseline=salts[0] if salts else None)
+        written.append(atomic_write_bytes(folder / f"{name}.png", png))
+    return written
+
+
+def run_batch(manifest: str | Path, out_dir: str | Path, pipeline, *, plots: bool = True,
+              reports: bool = False, deidentify: bool = False, progress: bool = True,
+              on_row: Callable[[dict[str, str]], None] | None = None) -> BatchSummary:
+    """Score every visit of ``manifest`` with ``pipeline`` into ``out_dir`` (see module doc)."""
+    from tqdm import tqdm
+
+    entries = read_manifest(manifest)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    results = out / "results.csv"
+    done = read_results(results)
+    _write_rows(results, list(done.values()))  # a clean file: header, finished rows, no torn line
+    rows = dict(done)
+    summary = BatchSummary(results=results, total=len(entries))
+    first: dict[str, VisitEntry] = {}
+    for entry in entries:
+        first.setdefault(entry.patient, entry)
+    todo = [e for e in entries if e.key not in done]
+    summary.skipped = len(entries) - len(todo)
+    with open(results, "a", encoding="utf-8", newline="") as handle, tqdm(
+        total=len(entries), initial=summary.skipped, unit="visit", desc="scoring", disable=not progress,
+    ) as bar:
+        writer = csv.DictWriter(handle, fieldnames=RESULT_COLUMNS, lineterminator="\n")
+        for entry in todo:
+            baseline_entry = first[entry.patient]
+            base_row = rows.get(baseline_entry.key)
+            base_salt = float(base_row["salt"]) if base_row and base_row.get("salt") else None
+            try:
+                visit = pipeline.score_visit(entry.views, missing="error")
+            except (KeyboardInterrupt, MemoryError):
+                raise
+            except AloNetError as exc:
+                row = result_row(entry, error=str(exc))
+            except Exception as exc:  # noqa: BLE001 - one bad visit must not stop a trial
+                row = result_row(entry, error=f"unexpected {exc.__class__.__name__}: {exc}")
+            else:
+                if entry is baseline_entry:
+                    base_salt = visit.salt
+                row = result_row(entry, visit, baseline=(baseline_entry.visit, base_salt))
+                if reports:
+                    from alonet.report.writer import write_report
+
+                    folder = out / "reports" / f"{_safe_name(entry.patient)}_{_safe_name(entry.visit)}"
+                    write_report(visit, folder, deidentify=deidentify, overwrite=True,
+                                 title=f"AloNet SALT report: patient {entry.patient}, visit {entry.visit}")
+            writer.writerow(row)
+            handle.flush()
+            os.fsync(handle.fileno())
+            rows[entry.key] = row
+            if row["error"]:
+                summary.errors += 1
+            else:
+                summary.scored += 1
+            if on_row is not None:
+                on_row(row)
+            bar.update(1)
+    if plots:
+        summary.plots = write_plots(entries, rows, out / "plots")
+    return summary

@@ -1,0 +1,123 @@
+"""The HTML report of one visit: a single self-contained file.
+
+Overlays are embedded as ``data:`` URIs and the style sheet is inline, so the
+file can be e-mailed, archived or opened offline; it references no external
+resource. Text is HTML-escaped by the Jinja2 template engine (autoescape on),
+so file names or messages cannot inject markup.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from datetime import datetime, timezone
+
+import numpy as np
+
+from alonet.report.overlay import OverlayStyle, encode_jpeg, fit_within, render_overlay
+from alonet.views import VIEW_WEIGHTS, VIEWS
+
+#: Longest side of the overlay pictures embedded in the report (pixels).
+REPORT_IMAGE_SIDE = 1024
+
+
+def _kind(code: str) -> str:
+    from alonet.infer.quality import CHECK_CODE, RETAKE_CODES
+
+    if code in RETAKE_CODES:
+        return "retake"
+    return "check" if code == CHECK_CODE else "info"
+
+
+def _template():
+    from jinja2 import Environment, PackageLoader
+
+    env = Environment(loader=PackageLoader("alonet.report", "templates"), autoescape=True,
+                      trim_blocks=True, lstrip_blocks=True)
+    return env.get_template("report.html.j2")
+
+
+def data_uri(jpeg: bytes) -> str:
+    """A JPEG as a ``data:image/jpeg;base64,...`` URI."""
+    return "data:image/jpeg;base64," + base64.b64encode(jpeg).decode("ascii")
+
+
+def report_overlays(visit, images: Mapping[str, np.ndarray] | None = None, *, deidentify: bool = False,
+                    max_side: int | None = REPORT_IMAGE_SIDE,
+                    style: OverlayStyle = OverlayStyle()) -> dict[str, np.ndarray]:
+    """Overlay picture per view of ``visit`` (optionally shrunk to ``max_side``).
+
+    ``images`` defaults to the photographs kept in each ViewResult.
+    """
+    out = {}
+    for view, result in visit.views.items():
+        photo = result.image if images is None or view not in images else np.asarray(images[view])
+        picture = render_overlay(photo, result.scalp_mask, result.hairloss_mask, style,
+                                 deidentify_outside=deidentify)
+        out[view] = fit_within(picture, max_side)
+    return out
+
+
+def render_report_html(visit, images: Mapping[str, np.ndarray] | None = None, *, deidentify: bool = False,
+                       title: str = "AloNet SALT report", meta: Mapping | None = None,
+                       max_side: int | None = REPORT_IMAGE_SIDE, style: OverlayStyle = OverlayStyle(),
+                       created: datetime | None = None,
+                       overlays: Mapping[str, np.ndarray] | None = None) -> str:
+    """Render ``visit`` (a VisitResult) as a self-contained HTML page.
+
+    ``images``: photographs per view (defaults to those kept in the results);
+    ``deidentify``: blur everything outside the scalp in the pictures;
+    ``meta``: optional ``{"model": ..., "backend": ...}`` shown in the header;
+    ``overlays``: already rendered overlay pictures per view (reused, shrunk to
+    ``max_side``) instead of rendering them again.
+    """
+    from alonet import __version__
+
+    meta = dict(meta or {})
+    if overlays is None:
+        overlays = report_overlays(visit, images, deidentify=deidentify, max_side=max_side, style=style)
+    else:
+        overlays = {view: fit_within(np.asarray(picture), max_side) for view, picture in overlays.items()}
+    rows, figures = [], []
+    for view in VIEWS:
+        weight = VIEW_WEIGHTS[view]
+        result = visit.views.get(view)
+        if result is None:
+            rows.append({"name": view, "weight": f"{weight:.2f}", "loss": "missing", "points": "",
+                         "confidence": "", "flags": []})
+            continue
+        loss = result.loss_pct
+        flags = [{"code": f["code"], "message": f["message"], "kind": _kind(f["code"])} for f in result.flags]
+        rows.append({
+            "name": view,
+            "weight": f"{weight:.2f}",
+            "loss": "n/a" if loss is None else f"{loss:.1f}",
+            "points": "" if loss is None else f"{weight * loss:.1f}",
+            "confidence": f"{100 * result.confidence:.0f}%",
+            "flags": flags,
+        })
+        caption = ("no scalp found" if loss is None else f"{loss:.1f}% of the scalp with hair loss")
+        if result.source:
+            caption += f" ({result.source})" if not deidentify else ""
+        figures.append({"name": view, "src": data_uri(encode_jpeg(overlays[view])),
+                        "alt": f"{view} view with scalp outline and hair loss", "caption": caption})
+    visit_flags = [{"view": f.get("view"), "code": f["code"], "message": f["message"], "kind": _kind(f["code"])}
+                   for f in visit.flags]
+    created = created or datetime.now(timezone.utc)
+    return _template().render(
+        title=title,
+        version=__version__,
+        created=created.strftime("%Y-%m-%d %H:%M UTC"),
+        model=meta.get("model"),
+        backend=meta.get("backend"),
+        deidentified=deidentify,
+        salt_text="n/a" if visit.salt is None else f"{visit.salt:.1f}",
+        grade=visit.grade,
+        band=visit.band,
+        retake=visit.retake,
+        rows=rows,
+        figures=figures,
+        visit_flags=visit_flags,
+        outline_color="rgb({}, {}, {})".format(*style.outline_color),
+        hairloss_color="rgb({}, {}, {})".format(*style.hairloss_color),
+    )

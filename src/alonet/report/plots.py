@@ -1,0 +1,52 @@
+"""Charts: a patient's SALT over the visits of a trial.
+
+Uses matplotlib's object interface (``Figure``, Agg canvas) and never pyplot,
+so it holds no global state and works from threads and without a display.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+
+def salt_over_time_png(patient: str, visits: Sequence[str], salts: Sequence[float | None],
+                       *, baseline: float | None = None, dpi: int = 110) -> bytes:
+    """PNG of SALT per visit for one patient.
+
+    Visits without a SALT (errors, incomplete) are shown as gaps and marked
+    "n/a". Dashed lines show SALT 20 and, when ``baseline`` is given, the
+    SALT50 and SALT75 response levels relative to it.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6.4, 3.6), dpi=dpi)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    x = list(range(len(visits)))
+    y = [float("nan") if s is None else float(s) for s in salts]
+    ax.plot(x, y, marker="o", color="#3b5bdb", linewidth=2, label="SALT")
+    for xi, s in zip(x, salts):
+        if s is None:
+            ax.annotate("n/a", (xi, 2), ha="center", color="#c92a2a", fontsize=9)
+        else:
+            ax.annotate(f"{s:.1f}", (xi, s), textcoords="offset points", xytext=(0, 7), ha="center", fontsize=8)
+    ax.axhline(20, color="#2f9e44", linestyle="--", linewidth=1, label="SALT 20")
+    if baseline is not None and baseline > 0:
+        ax.axhline(baseline * 0.5, color="#f08c00", linestyle=":", linewidth=1, label="SALT50 level")
+        ax.axhline(baseline * 0.25, color="#e8590c", linestyle=":", linewidth=1, label="SALT75 level")
+    ax.set_xticks(x)
+    ax.set_xticklabels([str(v) for v in visits], rotation=30 if len(visits) > 6 else 0, ha="right"
+                       if len(visits) > 6 else "center")
+    ax.set_ylim(0, 105)
+    ax.set_xlim(-0.5, max(0.5, len(visits) - 0.5))
+    ax.set_xlabel("visit")
+    ax.set_ylabel("SALT (% scalp hair loss)")
+    ax.set_title(f"Patient {patient}")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize=8)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    return buffer.getvalue()

@@ -1,0 +1,90 @@
+"""Writing a visit's report folder: report.html, report.json, masks and overlays.
+
+Layout of a report folder::
+
+    report.html               self-contained page (see alonet.report.html)
+    report.json               the numbers, flags and file names (report_json)
+    <view>_overlay.jpg        scalp outline + hair loss on the photograph
+    <view>_scalp.png          scalp mask at the photograph's size (0 / 255)
+    <view>_hairloss.png       hair-loss mask at the photograph's size (0 / 255)
+
+The folder is built under a temporary name and moved into place when
+complete, so a crash never leaves half a report.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from alonet.report.html import REPORT_IMAGE_SIDE, render_report_html, report_overlays
+from alonet.report.overlay import encode_jpeg, encode_png
+
+REPORT_FORMAT = "alonet-report"
+REPORT_VERSION = 1
+
+
+def report_files(view: str) -> dict[str, str]:
+    """File names of one view's pictures inside a report folder."""
+    return {"overlay": f"{view}_overlay.jpg", "scalp_mask": f"{view}_scalp.png",
+            "hairloss_mask": f"{view}_hairloss.png"}
+
+
+def report_json(visit, *, meta: Mapping | None = None, deidentify: bool = False,
+                created: datetime | None = None) -> dict:
+    """The JSON document of a report (a dict ready for ``json.dumps``).
+
+    With ``deidentify=True`` the photographs' file names are left out.
+    """
+    from alonet import __version__
+
+    body = visit.to_dict()
+    for view, summary in body["views"].items():
+        if deidentify:
+            summary["source"] = None
+        summary["files"] = report_files(view)
+    return {
+        "format": REPORT_FORMAT,
+        "version": REPORT_VERSION,
+        "alonet_version": __version__,
+        "created": (created or datetime.now(timezone.utc)).isoformat(timespec="seconds"),
+        "deidentified": bool(deidentify),
+        **{k: v for k, v in dict(meta or {}).items() if k not in ("format", "version")},
+        **body,
+    }
+
+
+def write_report(visit, out_dir: str | Path, images: Mapping[str, np.ndarray] | None = None, *,
+                 deidentify: bool = False, meta: Mapping | None = None, overwrite: bool = False,
+                 title: str = "AloNet SALT report") -> dict[str, Path]:
+    """Write the report folder of ``visit`` to ``out_dir`` atomically.
+
+    ``out_dir`` must not hold anything yet unless ``overwrite=True``
+    (OutputExistsError). Returns ``{"html": ..., "json": ..., "<view>_<kind>": ...}``.
+    """
+    from alonet.data.atomic import atomic_directory
+
+    created = datetime.now(timezone.utc)
+    target = Path(out_dir)
+    written: dict[str, Path] = {}
+    with atomic_directory(target, overwrite=overwrite) as tmp:
+        overlays = report_overlays(visit, images, deidentify=deidentify, max_side=None)
+        for view, result in visit.views.items():
+            names = report_files(view)
+            (tmp / names["overlay"]).write_bytes(encode_jpeg(overlays[view], quality=90))
+            for key, mask in (("scalp_mask", result.scalp_mask), ("hairloss_mask", result.hairloss_mask)):
+                (tmp / names[key]).write_bytes(encode_png(np.where(mask, 255, 0).astype(np.uint8)))
+            for key, name in names.items():
+                written[f"{view}_{key}"] = target / name
+        html = render_report_html(visit, images, deidentify=deidentify, title=title, meta=meta,
+                                  max_side=REPORT_IMAGE_SIDE, created=created, overlays=overlays)
+        (tmp / "report.html").write_text(html, encoding="utf-8")
+        document = report_json(visit, meta=meta, deidentify=deidentify, created=created)
+        (tmp / "report.json").write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    written["html"] = target / "report.html"
+    written["json"] = target / "report.json"
+    return written
