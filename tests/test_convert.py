@@ -147,3 +147,190 @@ def test_open_dataset_errors(tmp_path):
     (out / "dataset.json").write_text("{not json")
     with pytest.raises(DatasetError, match="not valid JSON"):
         open_dataset(out)
+
+
+# --------------------------------------------------------------------------- convert
+
+import csv
+import os
+from pathlib import Path
+
+from PIL import Image
+
+import alonet.data.convert as convert_module
+from alonet.data.convert import ConversionError, convert_folders, convert_phantom, find_pairs, read_manifest
+from alonet.data.imageio import read_annotation, read_photo, resize_photo
+
+
+def _smallest_shared_pairs(root: Path, count: int) -> list[tuple[str, tuple[int, int]]]:
+    """(file name, (width, height)) of the ``count`` shared pairs with the fewest pixels."""
+    sizes = []
+    for path in (root / "mask").glob("*.gif"):
+        with Image.open(path) as image:
+            sizes.append((image.width * image.height, path.name, image.size))
+    return [(name, size) for _, name, size in sorted(sizes)[:count]]
+
+
+def _photo(width: int, height: int, seed: int) -> Image.Image:
+    """A smooth synthetic photograph (gradients plus a seed-dependent tint)."""
+    y, x = np.mgrid[0:height, 0:width]
+    rgb = np.stack([x * 255 // max(1, width - 1), y * 255 // max(1, height - 1), np.full_like(x, 40 * seed % 256)], -1)
+    return Image.fromarray(rgb.astype(np.uint8))
+
+
+def _shared_input(tmp_path: Path, root: Path, count: int = 10) -> tuple[Path, Path, Path]:
+    photos, scalp, hairloss = (tmp_path / "in" / d for d in ("photos", "scalp", "hairloss"))
+    for folder in (photos, scalp, hairloss):
+        folder.mkdir(parents=True)
+    for i, (name, (width, height)) in enumerate(_smallest_shared_pairs(root, count)):
+        stem = Path(name).stem
+        suffix = (".jpg", ".JPG", ".jpeg", ".png")[i % 4]  # extensions of any case pair up
+        _photo(width, height, i).save(photos / f"{stem}{suffix}", quality=80)
+        os.symlink(root / "mask" / name, scalp / name)  # link, never copy, the shared files
+        os.symlink(root / "target" / name, hairloss / name.replace(".gif", ".GIF"))
+    return photos, scalp, hairloss
+
+
+def test_convert_real_shared_pairs_round_trips_exactly(tmp_path, shared_annotations):
+    photos, scalp, hairloss = _shared_input(tmp_path, shared_annotations, 10)
+    out = convert_folders(photos, scalp, hairloss, tmp_path / "ds", manifest=shared_annotations / "manifest.csv",
+                          size=64, progress=False)
+    ds = open_dataset(out)
+    assert len(ds) == 10 and ds.images.shape == (10, 64, 64, 3)
+    manifest = {row["file"]: row for row in csv.DictReader(open(shared_annotations / "manifest.csv"))}
+    for i in range(len(ds)):
+        sample = ds[i]
+        meta = sample["meta"]
+        photo_path = Path(meta["photo"])
+        scalp_mask = read_annotation(meta["scalp"])
+        np.testing.assert_array_equal(sample["image"], resize_photo(read_photo(photo_path), 64))
+        np.testing.assert_array_equal(sample["scalp"], resize_mask(scalp_mask, 64).astype(np.uint8))
+        np.testing.assert_array_equal(sample["hairloss"], resize_mask(read_annotation(meta["hairloss"]), 64).astype(np.uint8))
+        row = manifest[meta["stem"] + ".gif"]
+        assert (meta["patient"], meta["visit"], meta["case"], meta["photo_index"]) == (
+            row["patient"], row["visit_date"], row["case"], row["photo_index"])
+        assert (meta["orig_height"], meta["orig_width"]) == scalp_mask.shape
+        assert meta["view"] == "" and photo_path.stem == meta["stem"]
+    assert ds.scalp.sum() > 0 and set(np.unique(ds.scalp)) <= {0, 1}
+    assert [m["stem"] for m in ds.meta] == sorted(m["stem"] for m in ds.meta)
+
+
+def test_interrupted_conversion_leaves_no_partial_output_and_keeps_old(tmp_path, shared_annotations, monkeypatch):
+    photos, scalp, hairloss = _shared_input(tmp_path, shared_annotations, 8)
+    out = tmp_path / "ds"
+    convert_folders(photos, scalp, hairloss, out, size=16, progress=False)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    calls = []
+    real_load = convert_module.load_pair
+
+    def load_then_fail(pair, options):
+        calls.append(pair.stem)
+        if len(calls) == 5:
+            raise KeyboardInterrupt  # like Ctrl-C halfway
+        return real_load(pair, options)
+
+    monkeypatch.setattr(convert_module, "load_pair", load_then_fail)
+    for target, overwrite in ((tmp_path / "fresh", False), (out, True)):
+        calls.clear()
+        with pytest.raises(KeyboardInterrupt):
+            convert_folders(photos, scalp, hairloss, target, size=32, overwrite=overwrite, workers=2, progress=False)
+        assert len(calls) >= 5
+    assert not (tmp_path / "fresh").exists()
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # older output intact
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds", "in"]  # no temporary folders left
+
+
+def _tiny_set(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """Six stems: two good pairs and four different problems."""
+    photos, scalp, hairloss = (tmp_path / d for d in ("photos", "scalp", "hairloss"))
+    for folder in (photos, scalp, hairloss):
+        folder.mkdir()
+    mask = np.zeros((12, 10), np.uint8)
+    mask[2:8, 1:9] = 255
+    for stem in ("good1", "Good2", "trunc", "mismatch", "emptyscalp", "unpaired"):
+        _photo(10, 12, 1).save(photos / f"{stem}.png")
+        Image.fromarray(mask).save(scalp / f"{stem}.png")
+        Image.fromarray(mask[::-1]).save(hairloss / f"{stem.lower()}.png")
+    whole = (photos / "trunc.png").read_bytes()
+    (photos / "trunc.png").unlink()
+    _photo(10, 12, 1).save(photos / "trunc.jpg", quality=90)
+    (photos / "trunc.jpg").write_bytes((photos / "trunc.jpg").read_bytes()[:300])
+    assert whole
+    Image.fromarray(np.zeros((12, 11), np.uint8)).save(hairloss / "mismatch.png")
+    Image.fromarray(np.zeros((12, 10), np.uint8)).save(scalp / "emptyscalp.png")
+    (hairloss / "unpaired.png").unlink()
+    (photos / "notes.txt").write_text("ignored: not an image extension")
+    return photos, scalp, hairloss
+
+
+def test_all_problems_reported_at_once_and_nothing_written(tmp_path):
+    photos, scalp, hairloss = _tiny_set(tmp_path)
+    lines: list[str] = []
+    with pytest.raises(ConversionError) as info:
+        convert_folders(photos, scalp, hairloss, tmp_path / "ds", size=8, progress=False, log=lines.append)
+    assert str(info.value) == "4 of 6 pairs are invalid (listed above); fix them or pass --skip-invalid"
+    assert {p.stem for p in info.value.problems} == {"trunc", "mismatch", "emptyscalp", "unpaired"}
+    text = "\n".join(lines)
+    assert lines[0] == "4 of 6 pairs are invalid:"
+    assert "trunc.jpg: image data is truncated" in text
+    assert "mismatch.png is 11x12 pixels but photograph" in text
+    assert "emptyscalp.png: annotation is empty" in text
+    assert "unpaired: no hair-loss annotation" in text
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hairloss", "photos", "scalp"]
+
+
+def test_skip_invalid_converts_good_pairs_and_lists_the_rest(tmp_path):
+    photos, scalp, hairloss = _tiny_set(tmp_path)
+    out = convert_folders(photos, scalp, hairloss, tmp_path / "ds", size=8, skip_invalid=True, progress=False,
+                          log=lambda line: None)
+    ds = open_dataset(out)
+    assert [m["stem"] for m in ds.meta] == ["good1", "Good2"] and ds.info["skipped"] == 4
+    rows = list(csv.DictReader(open(out / "skipped.csv")))
+    assert sorted(r["stem"] for r in rows) == ["emptyscalp", "mismatch", "trunc", "unpaired"]
+    assert all(r["reason"] for r in rows)
+    # the empty scalp annotation may be allowed explicitly
+    out2 = convert_folders(photos, scalp, hairloss, tmp_path / "ds2", size=8, skip_invalid=True,
+                           allow_empty_scalp=True, progress=False, log=lambda line: None)
+    assert "emptyscalp" in [m["stem"] for m in open_dataset(out2).meta]
+
+
+def test_manifest_formats_and_problems(tmp_path):
+    photos, scalp, hairloss = _tiny_set(tmp_path)
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("stem,patient,visit,view,loss_pct\ngood1,p1,v1,TOP,3.5\nGOOD2,p2,v1,front,1\n")
+    pairs, problems = find_pairs(photos, scalp, hairloss, manifest)
+    by_stem = {p.stem: p for p in pairs}
+    assert by_stem["good1"].view == "top" and by_stem["good1"].extra == {"loss_pct": "3.5"}
+    reasons = {p.stem: p.reason for p in problems}
+    assert "front" in reasons["Good2"] and "not in the manifest" in reasons["trunc"]
+    shared_style = tmp_path / "shared.csv"
+    shared_style.write_text("file,patient,case,visit_date,photo_index\nx1.gif,7,100,2015-01-02,3\n")
+    assert read_manifest(shared_style) == {"x1": {"patient": "7", "visit": "2015-01-02", "view": "", "case": "100", "photo_index": "3"}}
+    bad = tmp_path / "bad.csv"
+    bad.write_text("name,patient\nx,1\n")
+    with pytest.raises(DatasetError, match="no 'stem' or 'file' column"):
+        read_manifest(bad)
+
+
+def test_convert_phantom_layout(tmp_path):
+    root = tmp_path / "phantom"
+    for d in ("photographs", "scalp", "hairloss"):
+        (root / d).mkdir(parents=True)
+    mask = np.zeros((20, 20), np.uint8)
+    mask[5:15, 5:15] = 255
+    rows = ["stem,patient,visit,view,photo,scalp,hairloss,loss_pct,salt"]
+    for i, view in enumerate(("top", "back", "left", "right")):
+        stem = f"p1_v1_{view}"
+        _photo(20, 20, i).save(root / "photographs" / f"{stem}.jpg")
+        Image.fromarray(mask).save(root / "scalp" / f"{stem}.png")
+        Image.fromarray(mask[:, ::-1] * (i % 2)).save(root / "hairloss" / f"{stem}.png")
+        rows.append(f"{stem},p1,v1,{view},{stem}.jpg,{stem}.png,{stem}.png,{50 * (i % 2)},21")
+    (root / "manifest.csv").write_text("\n".join(rows) + "\n")
+    ds = open_dataset(convert_phantom(root, tmp_path / "ds", size=10, progress=False))
+    assert [m["view"] for m in ds.meta] == ["back", "left", "right", "top"]  # sorted by stem
+    assert ds.meta[0]["loss_pct"] == "50" and ds.meta[0]["salt"] == "21"
+    assert ds.meta[0]["photo"].endswith("p1_v1_back.jpg")  # the real path, not the manifest's
+    assert ds.indices_for(view="top").tolist() == [3]
+    with pytest.raises(DatasetError, match="not a phantom folder"):
+        convert_phantom(tmp_path / "ds", tmp_path / "other")

@@ -241,6 +241,14 @@ class DatasetWriter:
         self._arrays: dict[str, np.memmap] = {}
 
     @property
+    def folder(self) -> Path:
+        """The temporary folder being written; extra files put here become part
+        of the dataset (e.g. ``skipped.csv``). Only valid inside the block."""
+        if self._folder is None:
+            raise RuntimeError("use DatasetWriter in a `with` block")
+        return self._folder
+
+    @property
     def written(self) -> int:
         """How many samples have been added so far."""
         return len(self.meta)
@@ -260,7 +268,7 @@ class DatasetWriter:
             raise
         return self
 
-    def add(self, image: np.ndarray, scalp: np.ndarray, hairloss: np.ndarray, **meta: Any) -> int:
+    def add(self, image: np.ndarray, scalp: np.ndarray, hairloss: np.ndarray, /, **meta: Any) -> int:
         """Add one sample; returns its index. ``meta`` fills the meta.csv columns
         (stem, photo, scalp, hairloss, orig_width, orig_height, patient, visit,
         view, or extra ones). Original width/height default to the image's."""

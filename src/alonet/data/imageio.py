@@ -133,8 +133,13 @@ def _opened(source: ImageSource, max_pixels: int | None, label: str) -> Iterator
             f"{label}: image is too large to decode safely ({' '.join(str(exc).split())})",
             fix="downscale it below the pixel limit",
         ) from None
-    except OSError as exc:
-        raise ImageReadError(f"{label}: cannot open the image ({exc})", fix=fix_file) from None
+    except (PermissionError, FileNotFoundError, IsADirectoryError) as exc:
+        raise ImageReadError(f"{label}: cannot open the file ({exc.strerror or exc})", fix="check the path and its permissions") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:  # the header itself is cut short or broken
+        raise TruncatedImageError(
+            f"{label}: image data is truncated or corrupt ({' '.join(str(exc).split()) or type(exc).__name__})",
+            fix=fix_file,
+        ) from None
 
     with image:
         width, height = image.size

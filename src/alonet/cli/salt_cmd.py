@@ -1,0 +1,97 @@
+"""``alonet salt``: SALT arithmetic from per-view percentages (no images needed).
+
+Example::
+
+    alonet salt --top 50 --back 20 --left 0 --right 100
+    alonet salt --top 50 --back 20 --left 0 --right 100 --baseline 85 --json
+"""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from alonet.views import VIEW_WEIGHTS, VIEWS
+
+#: Percentages are plain floats here; alonet.scoring.salt checks 0..100 with typed errors.
+_PERCENT = float
+
+
+def _view_options(prefix: str, what: str):
+    """One float option per view, e.g. --top / --regrowth-top."""
+
+    def decorate(command):
+        for view in reversed(VIEWS):
+            command = click.option(
+                f"--{prefix}{view}",
+                f"{prefix.replace('-', '_')}{view}",
+                type=_PERCENT,
+                default=None,
+                metavar="PCT",
+                help=f"{what} of the {view} view's scalp (0-100; weight {VIEW_WEIGHTS[view]:.2f}).",
+            )(command)
+        return command
+
+    return decorate
+
+
+def _format_text(result, response, rw) -> str:
+    lines = [f"SALT {result.salt:.1f}  grade {result.grade}  AA-IGA {result.band}"]
+    for view in VIEWS:
+        value = result.per_view[view]
+        shown = "missing" if value is None else f"{value:5.1f} %"
+        lines.append(
+            f"  {view:<5} {shown:>8}  x {VIEW_WEIGHTS[view]:.2f} = {result.contributions[view]:5.2f}"
+        )
+    if result.missing:
+        lines.append(f"  missing view(s) {', '.join(result.missing)} treated as: {result.missing_policy}")
+    if rw is not None:
+        lines.append(f"rwSALT {rw.salt:.1f}  grade {rw.grade}  AA-IGA {rw.band}  (partial regrowth counts x0.5)")
+    if response is not None:
+        change = f"{response.absolute_change:+.1f} points"
+        if response.percent_change is not None:
+            change += f" ({response.percent_change:+.1f} %)"
+        yes = lambda flag: "yes" if flag else "no"  # noqa: E731
+        lines.append(f"Response vs baseline {response.baseline:.1f}: {change}")
+        lines.append(
+            f"  SALT50 {yes(response.salt50)}  SALT75 {yes(response.salt75)}  SALT90 {yes(response.salt90)}"
+            f"  SALT100 {yes(response.salt100)}  SALT<=20 {yes(response.salt_le_20)}"
+            f"  SALT<=10 {yes(response.salt_le_10)}  loss of benefit {yes(response.loss_of_benefit)}"
+        )
+    return "\n".join(lines)
+
+
+@click.command("salt")
+@_view_options("", "Percent hair loss")
+@_view_options("regrowth-", "Percent partial regrowth (not counted as hair loss)")
+@click.option("--missing", type=click.Choice(["error", "zero", "renormalize"]), default="error", show_default=True,
+              help="How to treat views not given: an error, 0 % hair loss, or rescale the weights of the others.")
+@click.option("--baseline", type=_PERCENT, default=None, metavar="SALT",
+              help="Baseline SALT: also print the response (change, SALT50/75/90/100, SALT<=20/10, loss of benefit).")
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON instead of text.")
+def salt(missing: str, baseline: float | None, as_json: bool, **values: float | None) -> None:
+    """Compute SALT from each view's percent of scalp with hair loss.
+
+    SALT = 0.40 x top + 0.24 x back + 0.18 x left + 0.18 x right. The grade
+    (S0-S5) and AA-IGA band are read from SALT rounded to a whole number.
+    --regrowth-VIEW options add the regrowth-weighted SALT (rwSALT).
+    """
+    from alonet.scoring.salt import response as salt_response
+    from alonet.scoring.salt import rw_salt, salt_result
+
+    percents = {view: values[view] for view in VIEWS if values[view] is not None}
+    result = salt_result(percents, missing=missing)
+    regrowth = {view: values[f"regrowth_{view}"] for view in VIEWS if values[f"regrowth_{view}"] is not None}
+    rw = rw_salt(percents, regrowth, missing=missing) if regrowth else None
+    response = salt_response(baseline, result.salt) if baseline is not None else None
+
+    if as_json:
+        data = result.to_dict()
+        if rw is not None:
+            data["rw_salt"] = rw.to_dict()
+        if response is not None:
+            data["response"] = response.to_dict()
+        click.echo(json.dumps(data, indent=2))
+    else:
+        click.echo(_format_text(result, response, rw))
