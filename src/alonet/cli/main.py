@@ -18,6 +18,7 @@ from alonet.errors import AloNetError
 #: verb -> "module:attribute" of its click command, in pipeline order.
 COMMANDS: dict[str, str] = {
     "train": "alonet.cli.train_cmd:train_command",
+    "evaluate": "alonet.cli.evaluate_cmd:evaluate_command",
     "predict": "alonet.cli.predict_cmd:predict_command",
     "score": "alonet.cli.score_cmd:score_command",
     "batch": "alonet.cli.batch_cmd:batch_command",

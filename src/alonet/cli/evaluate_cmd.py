@@ -1,0 +1,54 @@
+"""``alonet evaluate``: score a model set against an annotated dataset."""
+
+from __future__ import annotations
+
+import click
+
+
+def _fmt(value, spec: str = ".3f") -> str:
+    return "n/a" if value is None or value != value else format(value, spec)
+
+
+@click.command("evaluate")
+@click.argument("dataset", type=click.Path(file_okay=False, path_type=str))
+@click.option("--model", default="default", show_default=True,
+              help="'default' (bundled), a model-set folder or a training run folder.")
+@click.option("-o", "--output", "out", required=True, type=click.Path(file_okay=False),
+              help="Report folder: per_image.csv, per_visit.csv, summary.json, plots.")
+@click.option("--split", type=click.Choice(["all", "val", "train"]), default="all", show_default=True,
+              help="Only the validation/training patients of the run given as --model.")
+@click.option("--views", default=None,
+              help="Comma-separated views to evaluate (default: all rows; rows without a view are refused).")
+@click.option("--backend", type=click.Choice(["auto", "torch", "onnx"]), default="auto", show_default=True)
+@click.option("--batch", "batch_size", type=int, default=8, show_default=True)
+@click.option("--overwrite", is_flag=True, help="Replace an existing report folder.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def evaluate_command(dataset, model, out, split, views, backend, batch_size, overwrite, quiet):
+    """Predict every photograph of DATASET (from `alonet convert`) and compare with its annotations.
+
+    Reports foreground IoU/Dice of scalp and hair loss per photograph, the
+    error in % hair loss per view, and for complete visits the SALT error:
+    MAE, bias, ICC(2,1), Bland-Altman limits and responder-status flips.
+    """
+    from alonet.evaluate import evaluate
+
+    view_list = None if views is None else [v.strip().lower() for v in views.split(",") if v.strip()]
+    result = evaluate(dataset, model, out, backend=backend, views=view_list, split=split,
+                      batch_size=batch_size, overwrite=overwrite, progress=not quiet)
+    s = result.summary
+    salt = s["salt"]
+    click.echo(f"images: {s['images']}  scalp IoU {_fmt(s['scalp']['iou_micro'])} "
+               f"Dice {_fmt(s['scalp']['dice_micro'])}  hair-loss IoU {_fmt(s['hairloss']['iou_micro'])} "
+               f"Dice {_fmt(s['hairloss']['dice_micro'])} (micro)")
+    for view, v in s["views"].items():
+        click.echo(f"  {view:<6} n={v['images']:<4} mean |Δ loss %| {_fmt(v['mean_abs_diff_pct'], '.2f')}")
+    if salt["visits_scored"]:
+        ba = salt["bland_altman"]
+        flips = salt["responder_flips"]
+        click.echo(f"SALT over {salt['visits_scored']} visits: MAE {_fmt(salt['mae'], '.2f')}, "
+                   f"bias {_fmt(salt['bias'], '+.2f')}, ICC(2,1) {_fmt(salt['icc_2_1'])}, "
+                   f"limits of agreement {_fmt(ba['lower'], '+.1f')}..{_fmt(ba['upper'], '+.1f')}, "
+                   f"responder flips: {flips['salt<=20']['count']} at <=20, {flips['salt<=10']['count']} at <=10")
+    else:
+        click.echo("SALT: no complete visits (need top, back, left and right of the same patient and visit)")
+    click.echo(f"report: {out}")

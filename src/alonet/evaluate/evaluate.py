@@ -1,0 +1,354 @@
+"""Evaluating a model set on a converted dataset.
+
+The math is pure and independent of how predictions were made:
+
+* ``score_image`` compares one photograph's predicted masks with the truth;
+* ``summarize_images`` groups the per-image rows into visits and computes the
+  summary; ``evaluate_predictions`` does both for whole arrays.
+
+Definitions (documented in the report as well):
+
+* scalp IoU / Dice: predicted scalp vs annotated scalp (foreground);
+* hair-loss IoU / Dice: the hair loss that counts, i.e. predicted hair loss
+  inside the predicted scalp vs annotated hair loss inside the annotated scalp;
+* loss %: ``100 * |hair loss & scalp| / |scalp|`` (None when the scalp is empty);
+* a visit is scored when its four views are present once each and every view
+  has a loss % on both sides; SALT error = predicted - true SALT;
+* micro = pooled pixel counts over the images, macro = mean of per-image values.
+
+``evaluate`` is the runner: it predicts with the inference ``Pipeline`` (the
+same code and post-processing users get) and writes the report folder.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from alonet.errors import DatasetError, InvalidValueError
+from alonet.evaluate.agreement import (
+    bias,
+    bland_altman,
+    decision_flip_rate,
+    icc_agreement,
+    mean_absolute_error,
+)
+from alonet.scoring.metrics import OverlapCounts, summarize_counts
+from alonet.views import SCALP_TASK_FOR_VIEW, VIEW_WEIGHTS, VIEWS
+
+#: Responder thresholds: a visit "responds" when SALT <= threshold.
+RESPONDER_THRESHOLDS: tuple[float, ...] = (20.0, 10.0)
+
+IMAGE_COLUMNS = ("index", "stem", "patient", "visit", "view", "scalp_iou", "scalp_dice",
+                 "hairloss_iou", "hairloss_dice", "true_loss_pct", "pred_loss_pct", "abs_diff_pct")
+VISIT_COLUMNS = ("patient", "visit", "true_salt", "pred_salt", "error", "abs_error",
+                 *(f"flip_at_{int(t)}" for t in RESPONDER_THRESHOLDS))
+
+
+@dataclass
+class ImageScore:
+    """One photograph's comparison (``row``) plus its pixel counts for pooling."""
+
+    row: dict
+    scalp_counts: OverlapCounts
+    hairloss_counts: OverlapCounts
+
+
+@dataclass
+class EvaluationResult:
+    """Per-image rows, per-visit rows and the summary dict (JSON-ready)."""
+
+    images: list[dict]
+    visits: list[dict]
+    summary: dict
+    image_scores: list[ImageScore] = field(default_factory=list, repr=False)
+
+
+def _loss_pct(hairloss: np.ndarray, scalp: np.ndarray) -> float | None:
+    area = int(np.count_nonzero(scalp))
+    if area == 0:
+        return None
+    return 100.0 * int(np.count_nonzero(hairloss & scalp)) / area
+
+
+def score_image(pred_scalp, pred_hairloss, true_scalp, true_hairloss, meta: dict) -> ImageScore:
+    """Compare one photograph's predicted masks with the annotated ones (pure)."""
+    ps, ph = np.asarray(pred_scalp).astype(bool), np.asarray(pred_hairloss).astype(bool)
+    ts, th = np.asarray(true_scalp).astype(bool), np.asarray(true_hairloss).astype(bool)
+    shapes = {ps.shape, ph.shape, ts.shape, th.shape}
+    if len(shapes) != 1 or ps.ndim != 2:
+        raise InvalidValueError(f"masks of {meta.get('stem', 'an image')} differ in size: {sorted(shapes)}",
+                                fix="compare masks of the same photograph at the same size")
+    scalp_counts = OverlapCounts.of(ps, ts)
+    hairloss_counts = OverlapCounts.of(ph & ps, th & ts)
+    true_pct, pred_pct = _loss_pct(th, ts), _loss_pct(ph, ps)
+    row = {
+        "index": meta.get("index", ""),
+        "stem": str(meta.get("stem", "")),
+        "patient": str(meta.get("patient", "") or ""),
+        "visit": str(meta.get("visit", "") or ""),
+        "view": str(meta.get("view", "") or ""),
+        "scalp_iou": scalp_counts.iou,
+        "scalp_dice": scalp_counts.dice,
+        "hairloss_iou": hairloss_counts.iou,
+        "hairloss_dice": hairloss_counts.dice,
+        "true_loss_pct": true_pct,
+        "pred_loss_pct": pred_pct,
+        "abs_diff_pct": None if true_pct is None or pred_pct is None else abs(pred_pct - true_pct),
+    }
+    return ImageScore(row, scalp_counts, hairloss_counts)
+
+
+def _metrics(counts: list[OverlapCounts]) -> dict | None:
+    return summarize_counts(counts).to_dict() if counts else None
+
+
+def _visit_rows(rows: Sequence[dict]) -> tuple[list[dict], dict]:
+    """Group rows into visits; return scored visit rows and counts of the others."""
+    groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for row in rows:
+        if row["patient"] and row["visit"] and row["view"] in VIEWS:
+            groups[(row["patient"], row["visit"])].append(row)
+    visits, skipped = [], {"incomplete": 0, "duplicate_view": 0, "no_true_scalp": 0, "no_predicted_scalp": 0}
+    for (patient, visit), members in sorted(groups.items()):
+        views = [r["view"] for r in members]
+        if len(set(views)) != len(views):
+            skipped["duplicate_view"] += 1
+            continue
+        if set(views) != set(VIEWS):
+            skipped["incomplete"] += 1
+            continue
+        by_view = {r["view"]: r for r in members}
+        if any(by_view[v]["true_loss_pct"] is None for v in VIEWS):
+            skipped["no_true_scalp"] += 1
+            continue
+        if any(by_view[v]["pred_loss_pct"] is None for v in VIEWS):
+            skipped["no_predicted_scalp"] += 1
+            continue
+        true_salt = math.fsum(VIEW_WEIGHTS[v] * by_view[v]["true_loss_pct"] for v in VIEWS)
+        pred_salt = math.fsum(VIEW_WEIGHTS[v] * by_view[v]["pred_loss_pct"] for v in VIEWS)
+        row = {"patient": patient, "visit": visit, "true_salt": true_salt, "pred_salt": pred_salt,
+               "error": pred_salt - true_salt, "abs_error": abs(pred_salt - true_salt)}
+        for t in RESPONDER_THRESHOLDS:
+            row[f"flip_at_{int(t)}"] = (pred_salt <= t) != (true_salt <= t)
+        visits.append(row)
+    return visits, skipped
+
+
+def _salt_summary(visits: Sequence[dict], skipped: dict) -> dict:
+    summary: dict = {"visits_scored": len(visits), "visits_skipped": skipped}
+    if not visits:
+        return summary
+    pred = [v["pred_salt"] for v in visits]
+    true = [v["true_salt"] for v in visits]
+    summary.update({
+        "mae": mean_absolute_error(pred, true),
+        "bias": bias(pred, true),
+        "icc_2_1": icc_agreement(pred, true) if len(visits) >= 2 else math.nan,
+        "bland_altman": bland_altman(pred, true).to_dict(),
+        "responder_flips": {
+            f"salt<={int(t)}": {"fraction": decision_flip_rate(pred, true, t),
+                                "count": int(sum(v[f"flip_at_{int(t)}"] for v in visits))}
+            for t in RESPONDER_THRESHOLDS
+        },
+    })
+    return summary
+
+
+def summarize_images(scores: Sequence[ImageScore]) -> EvaluationResult:
+    """Pool per-image scores into per-view, per-task and per-visit results (pure)."""
+    if not scores:
+        raise InvalidValueError("no images were evaluated", fix="check the dataset and --views")
+    rows = [s.row for s in scores]
+    per_task: dict[str, list[OverlapCounts]] = defaultdict(list)
+    per_view: dict[str, list[ImageScore]] = defaultdict(list)
+    for s in scores:
+        view = s.row["view"]
+        per_view[view].append(s)
+        if view in SCALP_TASK_FOR_VIEW:
+            per_task[SCALP_TASK_FOR_VIEW[view]].append(s.scalp_counts)
+    views_summary = {}
+    for view in [*VIEWS, *sorted(set(per_view) - set(VIEWS))]:
+        if view not in per_view:
+            continue
+        items = per_view[view]
+        diffs = [s.row["abs_diff_pct"] for s in items if s.row["abs_diff_pct"] is not None]
+        views_summary[view] = {
+            "images": len(items),
+            "scalp": _metrics([s.scalp_counts for s in items]),
+            "hairloss": _metrics([s.hairloss_counts for s in items]),
+            "mean_abs_diff_pct": float(np.mean(diffs)) if diffs else math.nan,
+            "images_with_loss_pct": len(diffs),
+        }
+    visits, skipped = _visit_rows(rows)
+    summary = {
+        "images": len(rows),
+        "scalp": _metrics([s.scalp_counts for s in scores]),
+        "scalp_by_task": {task: _metrics(c) for task, c in sorted(per_task.items())},
+        "hairloss": _metrics([s.hairloss_counts for s in scores]),
+        "views": views_summary,
+        "salt": _salt_summary(visits, skipped),
+        "definitions": {
+            "iou": "foreground intersection over union; micro pools pixels over images, macro averages images",
+            "hairloss_masks": "predicted hair loss inside predicted scalp vs true hair loss inside true scalp",
+            "loss_pct": "100 * |hair loss & scalp| / |scalp|",
+            "salt": "0.40 top + 0.24 back + 0.18 left + 0.18 right loss %; visits with all four views",
+            "icc_2_1": "Shrout & Fleiss ICC(2,1): two-way random, absolute agreement, single measures",
+            "responder_flips": "visits whose 'SALT <= threshold' status differs between prediction and truth",
+        },
+    }
+    return EvaluationResult(images=rows, visits=visits, summary=summary, image_scores=list(scores))
+
+
+def evaluate_predictions(pred_scalp, pred_hairloss, true_scalp, true_hairloss,
+                         meta: Sequence[dict]) -> EvaluationResult:
+    """Evaluate predicted masks against the truth (pure; arrays or sequences of (H,W) masks).
+
+    ``meta`` has one dict per image with ``patient``, ``visit``, ``view`` (and
+    optionally ``stem``, ``index``).
+    """
+    lengths = {len(pred_scalp), len(pred_hairloss), len(true_scalp), len(true_hairloss), len(meta)}
+    if len(lengths) != 1:
+        raise InvalidValueError("predictions, truths and meta differ in length",
+                                fix="pass one entry per image to each argument")
+    scores = [score_image(pred_scalp[i], pred_hairloss[i], true_scalp[i], true_hairloss[i], meta[i])
+              for i in range(len(meta))]
+    return summarize_images(scores)
+
+
+# --------------------------------------------------------------------------- runner
+
+
+def select_rows(meta: Sequence[dict], views: Sequence[str] | None, where: str) -> list[int]:
+    """Rows to evaluate: every row of a known view; unknown views need an explicit ``views``."""
+    known = [i for i, row in enumerate(meta) if str(row.get("view") or "").lower() in VIEWS]
+    if views is None:
+        unknown = len(meta) - len(known)
+        if unknown:
+            raise DatasetError(
+                f"{where}: {unknown} row(s) have no known view; the scalp network for a "
+                "photograph is chosen by its view",
+                fix="fill the view column of meta.csv, or pass --views top,back,left,right to skip them",
+            )
+        return known
+    wanted = set(views)
+    bad = wanted - set(VIEWS)
+    if bad:
+        raise InvalidValueError(f"cannot evaluate view(s) {', '.join(sorted(bad))}",
+                                fix="use --views with top, back, left, right")
+    return [i for i in known if meta[i]["view"] in wanted]
+
+
+def _split_patients(model: str | Path, part: str) -> set[str]:
+    from alonet.train.data import read_split
+
+    path = Path(model) / "split.json"
+    if str(model) == "default" or not path.is_file():
+        raise InvalidValueError(
+            f"--split {part} needs a training run folder with split.json as --model (got {model})",
+            fix="pass the run folder of `alonet train`, or use --split all",
+        )
+    return set(read_split(path)[part])
+
+
+def evaluate(dataset: str | Path, model: str | Path = "default", out: str | Path | None = None, *,
+             backend: str = "auto", views: Sequence[str] | None = None, split: str = "all",
+             batch_size: int = 8, overwrite: bool = False, progress: bool = True,
+             pipeline_config=None) -> EvaluationResult:
+    """Predict every photograph of ``dataset`` with ``model`` and compare with its annotations.
+
+    ``split``: ``all`` rows, or only the ``val``/``train`` patients of the
+    training run given as ``model``. Writes the report to ``out`` (atomically)
+    when given.
+    """
+    import sys
+
+    from tqdm import tqdm
+
+    from alonet.data.atomic import check_can_write_directory
+    from alonet.data.dataset import open_dataset
+    from alonet.infer import Pipeline
+    from alonet.train.data import Record, patient_key
+
+    if split not in ("all", "train", "val"):
+        raise InvalidValueError(f"unknown split {split!r}", fix="use all, train or val")
+    if batch_size < 1:
+        raise InvalidValueError("batch size must be >= 1")
+    if out is not None:
+        check_can_write_directory(out, overwrite)
+    ds = open_dataset(dataset)
+    rows = select_rows(ds.meta, views, str(ds.path))
+    if split != "all":
+        members = _split_patients(model, split)
+        rows = [i for i in rows if patient_key(Record(i, str(ds.meta[i]["stem"]), ds.meta[i]["patient"],
+                                                      ds.meta[i]["visit"], ds.meta[i]["view"])) in members]
+    if not rows:
+        raise DatasetError(f"{ds.path}: no photographs to evaluate", fix="check --views and --split")
+    pipeline = Pipeline(models=model, backend=backend, config=pipeline_config)
+    scores = []
+    with tqdm(total=len(rows), desc="evaluate", unit="img", file=sys.stderr, disable=not progress) as bar:
+        for start in range(0, len(rows), batch_size):
+            chunk = rows[start:start + batch_size]
+            results = pipeline.predict_views([(np.asarray(ds.images[i]), ds.meta[i]["view"]) for i in chunk])
+            for i, res in zip(chunk, results):
+                scores.append(score_image(res.scalp_mask, res.hairloss_mask, np.asarray(ds.scalp[i]) > 0,
+                                          np.asarray(ds.hairloss[i]) > 0, ds.meta[i]))
+            bar.update(len(chunk))
+    result = summarize_images(scores)
+    result.summary["dataset"] = str(ds.path)
+    result.summary["model"] = str(model)
+    result.summary["backend"] = pipeline.backend_name
+    result.summary["split"] = split
+    if out is not None:
+        write_report(result, out, overwrite=overwrite)
+    return result
+
+
+def write_report(result: EvaluationResult, out: str | Path, overwrite: bool = False) -> Path:
+    """Write per_image.csv, per_visit.csv, summary.json and the plots into ``out`` atomically."""
+    import csv
+    import json
+
+    from alonet.data.atomic import atomic_directory
+    from alonet.evaluate import plots
+
+    with atomic_directory(out, overwrite=overwrite) as tmp:
+        for name, columns, rows in (("per_image.csv", IMAGE_COLUMNS, result.images),
+                                    ("per_visit.csv", VISIT_COLUMNS, result.visits)):
+            with open(tmp / name, "w", newline="", encoding="utf-8") as fh:
+                writer = csv.DictWriter(fh, fieldnames=columns, lineterminator="\n")
+                writer.writeheader()
+                for row in rows:
+                    writer.writerow({k: _csv_value(row.get(k)) for k in columns})
+        (tmp / "summary.json").write_text(json.dumps(_json_ready(result.summary), indent=2) + "\n",
+                                          encoding="utf-8")
+        plots.write_plots(result, tmp)
+    return Path(out)
+
+
+def _csv_value(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, float):
+        return "" if not math.isfinite(value) else f"{value:.6g}"
+    return str(value)
+
+
+def _json_ready(value):
+    """NaN/inf -> None (JSON has no NaN), floats rounded to 6 decimals."""
+    if isinstance(value, dict):
+        return {k: _json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(v) for v in value]
+    if isinstance(value, float):
+        return round(value, 6) if math.isfinite(value) else None
+    if isinstance(value, np.generic):
+        return _json_ready(value.item())
+    return value
