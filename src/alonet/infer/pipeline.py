@@ -213,16 +213,20 @@ class Pipeline:
     ``models``: ``"default"`` (the bundled model), a model-set folder, a training
     run folder, or a dict ``{task: (model, ModelConfig)}``.
     ``backend``: ``"auto"`` (ONNX Runtime where possible, else PyTorch),
-    ``"torch"`` or ``"onnx"`` (see ``alonet.infer.backends``).
+    ``"torch"`` or ``"onnx"`` (see ``alonet.infer.backends``), or a ready
+    backend object (then ``models`` is ignored and may be None).
     """
 
-    def __init__(self, models="default", backend: str = "auto", config: PipelineConfig | None = None):
+    def __init__(self, models="default", backend="auto", config: PipelineConfig | None = None):
         from alonet.infer.backends import create_backend
 
         self.config = config or PipelineConfig()
         self.models_spec = models if isinstance(models, (str, Path)) else "<in memory>"
-        self.backend = create_backend(models, backend, cache_dir=self.config.cache_dir,
-                                      threads=self.config.threads)
+        if isinstance(backend, str):
+            self.backend = create_backend(models, backend, cache_dir=self.config.cache_dir,
+                                          threads=self.config.threads)
+        else:
+            self.backend = backend
 
     @property
     def backend_name(self) -> str:
