@@ -254,3 +254,32 @@ def test_auto_uses_onnx_beside_the_model_and_ignores_stale_exports(model_dir, tm
     make_model_set(tmp_path / "set", seed=1)
     pipe = Pipeline(tmp_path / "set", backend="auto", config=PipelineConfig(cache_dir=cache))
     assert all(p.parent == cache for p in pipe.backend.paths.values())
+
+
+def phantom_visit(folder, seed: int = 0, out_size: int = 200, loss_radius: int = 40) -> dict:
+    """Render one phantom visit (four JPEG photographs) with the project's renderer.
+
+    Returns ``{view: path}``; the true masks are saved beside them as
+    ``<view>_true_scalp.png`` / ``<view>_true_hairloss.png``.
+    """
+    import cv2
+
+    from alonet.phantom.render import render_view, sample_look
+
+    rng = np.random.default_rng(seed)
+    look = sample_look(rng)
+    scalp = np.zeros((240, 320), np.uint8)
+    cv2.ellipse(scalp, (160, 130), (120, 90), 0, 0, 360, 1, -1)
+    loss = np.zeros_like(scalp)
+    cv2.circle(loss, (140, 120), loss_radius, 1, -1)
+    paths = {}
+    folder.mkdir(parents=True, exist_ok=True)
+    for view in VIEWS:
+        rendered = render_view(scalp.astype(bool), (loss & scalp).astype(bool), view, look, rng,
+                               out_size=out_size)
+        path = folder / f"{view}.jpg"
+        Image.fromarray(rendered.image).save(path, quality=92)
+        Image.fromarray(rendered.scalp.astype(np.uint8) * 255).save(folder / f"{view}_true_scalp.png")
+        Image.fromarray(rendered.hairloss.astype(np.uint8) * 255).save(folder / f"{view}_true_hairloss.png")
+        paths[view] = path
+    return paths

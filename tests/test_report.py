@@ -1,0 +1,221 @@
+"""Reports: overlays, de-identification, HTML/JSON, report folders, batch scoring."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+from test_infer import make_model_set, phantom_visit, photo
+
+from alonet.errors import DatasetError, OutputExistsError
+from alonet.infer import Pipeline
+from alonet.report import OverlayStyle, deidentify, render_overlay, render_report_html, report_json, write_report
+from alonet.report.batch import RESULT_COLUMNS, read_manifest, read_results, result_row, run_batch
+from alonet.views import VIEWS
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory):
+    return Pipeline(make_model_set(tmp_path_factory.mktemp("models")), backend="torch")
+
+
+@pytest.fixture(scope="module")
+def known_visit(pipeline):
+    """A visit built from hand-made masks: SALT = 0.4*25 + 0.24*50 + 0.18*0 + 0.18*100 = 40."""
+    image = photo(1, 120, 200)
+    scalp = np.zeros((120, 200), bool)
+    scalp[20:100, 20:180] = True
+    views = {}
+    for view, columns in {"top": 40, "back": 80, "left": 0, "right": 160}.items():
+        loss = np.zeros_like(scalp)
+        loss[20:100, 20:20 + columns] = True
+        views[view] = pipeline.result_from_masks(image, view, scalp, loss)
+    return pipeline.visit_from_views(views)
+
+
+# --------------------------------------------------------------------------- pictures
+
+
+def test_overlay_outlines_scalp_and_blends_hair_loss():
+    image = np.full((100, 120, 3), 100, np.uint8)
+    scalp = np.zeros((100, 120), bool)
+    scalp[20:80, 20:100] = True
+    loss = np.zeros_like(scalp)
+    loss[40:60, 40:60] = True
+    style = OverlayStyle(outline_color=(0, 255, 0), hairloss_color=(255, 0, 0), hairloss_alpha=0.5,
+                         outline_fraction=0.02)
+    out = render_overlay(image, scalp, loss, style)
+    assert out.shape == image.shape and out.dtype == np.uint8
+    np.testing.assert_array_equal(out[50, 50], [178, 50, 50])  # round(100*0.5 + (255, 0, 0)*0.5)
+    np.testing.assert_array_equal(out[30, 60], [100, 100, 100])  # scalp without loss: unchanged
+    np.testing.assert_array_equal(out[5, 5], [100, 100, 100])  # far outside: unchanged
+    assert tuple(out[20, 60]) == (0, 255, 0)  # on the outline
+    np.testing.assert_array_equal(image, np.full((100, 120, 3), 100, np.uint8))  # input untouched
+
+
+def test_deidentify_blurs_outside_the_scalp_only():
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (300, 400, 3), dtype=np.uint8)  # "a face": pure detail
+    scalp = np.zeros((300, 400), bool)
+    scalp[50:150, 100:300] = True
+    out = deidentify(image, scalp)
+    np.testing.assert_array_equal(out[scalp], image[scalp])
+    outside = ~scalp
+    detail_before = np.abs(np.diff(image.astype(int), axis=1))[outside[:, 1:]].mean()
+    detail_after = np.abs(np.diff(out.astype(int), axis=1))[outside[:, 1:]].mean()
+    assert detail_before > 60 and detail_after < 3
+    overlay = render_overlay(image, scalp, None, deidentify_outside=True)
+    assert np.abs(np.diff(overlay.astype(int), axis=1))[100:300, 0:50].mean() < 3
+
+
+# --------------------------------------------------------------------------- HTML / JSON
+
+
+def test_html_report_is_self_contained_and_shows_the_numbers(known_visit):
+    html = render_report_html(known_visit, meta={"model": "tiny <b>model</b>", "backend": "torch"})
+    assert "http://" not in html and "https://" not in html
+    assert not re.search(r"""(src|href)\s*=\s*["'](?!data:)""", html)  # every src is a data URI
+    assert html.count('src="data:image/jpeg;base64,') == 4
+    assert '<div class="big" id="salt">40.0</div>' in html
+    assert '<div class="big" id="grade">S2</div>' in html
+    assert '<div class="big" id="band">moderate</div>' in html
+    for value in ("25.0", "50.0", "0.0", "100.0"):
+        assert f'<td class="num">{value}</td>' in html
+    assert "tiny &lt;b&gt;model&lt;/b&gt;" in html  # escaped
+    # the embedded overlay decodes to a picture of the photograph's size
+    first = re.search(r'src="data:image/jpeg;base64,([^"]+)"', html).group(1)
+    import base64
+
+    picture = Image.open(io.BytesIO(base64.b64decode(first)))
+    assert picture.size == (200, 120)
+
+
+def test_report_json_numbers_and_deidentification(known_visit):
+    document = report_json(known_visit, meta={"model": "m"})
+    assert document["format"] == "alonet-report" and document["salt"] == 40.0
+    assert document["grade"] == "S2" and document["band"] == "moderate"
+    assert {v: document["views"][v]["loss_pct"] for v in VIEWS} == {"top": 25.0, "back": 50.0,
+                                                                    "left": 0.0, "right": 100.0}
+    assert document["views"]["top"]["scalp_pixels"] == 80 * 160
+    json.dumps(document)  # serialisable
+    assert report_json(known_visit, deidentify=True)["views"]["top"]["source"] is None
+
+
+def test_write_report_folder(known_visit, tmp_path):
+    out = tmp_path / "report"
+    written = write_report(known_visit, out, meta={"model": "m", "backend": "torch"})
+    names = sorted(p.name for p in out.iterdir())
+    expected = sorted(["report.html", "report.json"] + [f"{v}_{k}" for v in VIEWS
+                                                        for k in ("overlay.jpg", "scalp.png", "hairloss.png")])
+    assert names == expected
+    assert written["html"] == out / "report.html"
+    mask = np.asarray(Image.open(out / "back_hairloss.png"))
+    np.testing.assert_array_equal(mask == 255, known_visit.views["back"].hairloss_mask)
+    assert set(np.unique(mask)) == {0, 255}
+    assert json.loads((out / "report.json").read_text())["salt"] == 40.0
+    with pytest.raises(OutputExistsError):
+        write_report(known_visit, out)
+    write_report(known_visit, out, overwrite=True, deidentify=True)
+    assert json.loads((out / "report.json").read_text())["deidentified"] is True
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp leftovers
+
+
+# --------------------------------------------------------------------------- batch
+
+
+def write_manifest(path, rows, header=("patient", "visit", "view", "path", "date")):
+    with open(path, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def test_manifest_order_and_errors(tmp_path):
+    rows = [("P1", "b", v, f"{v}.jpg", "2024-05-01") for v in VIEWS]
+    rows += [("P1", "a", v, f"{v}.jpg", "2024-01-01") for v in VIEWS]
+    rows += [("P2", "10", v, f"x/{v}.jpg", "") for v in VIEWS]
+    rows += [("P2", "9", v, f"/abs/{v}.jpg", "") for v in VIEWS]
+    entries = read_manifest(write_manifest(tmp_path / "m.csv", rows))
+    assert [(e.patient, e.visit) for e in entries] == [("P1", "a"), ("P1", "b"), ("P2", "9"), ("P2", "10")]
+    assert entries[0].views["top"] == tmp_path / "top.jpg"
+    assert entries[3].views["left"] == tmp_path / "x" / "left.jpg"
+    assert str(entries[2].views["left"]) == "/abs/left.jpg"
+
+    with pytest.raises(DatasetError, match="lacks column"):
+        read_manifest(write_manifest(tmp_path / "a.csv", [("P", "1", "top")], header=("patient", "visit", "view")))
+    with pytest.raises(DatasetError, match=r"b\.csv:3: the top view .* twice"):
+        read_manifest(write_manifest(tmp_path / "b.csv", [("P", "1", "top", "a.jpg", ""),
+                                                           ("P", "1", "top", "b.jpg", "")]))
+    with pytest.raises(DatasetError, match="ISO date"):
+        read_manifest(write_manifest(tmp_path / "c.csv", [("P", "1", "top", "a.jpg", "1/2/2024")]))
+    with pytest.raises(DatasetError, match="unknown view"):
+        read_manifest(write_manifest(tmp_path / "d.csv", [("P", "1", "front", "a.jpg", "")]))
+    with pytest.raises(DatasetError, match="no photographs"):
+        read_manifest(write_manifest(tmp_path / "e.csv", []))
+
+
+def test_result_row_response_columns(pipeline, known_visit):
+    from alonet.report.batch import VisitEntry
+
+    entry = VisitEntry("P", "w12", "2024-06-01", {})
+    row = result_row(entry, known_visit, baseline=("w0", 90.0))  # 90 -> 40: improvement 55.6 %
+    assert row["salt"] == "40.00" and row["grade"] == "S2" and row["band"] == "moderate"
+    assert row["top_pct"] == "25.00" and row["right_pct"] == "100.00"
+    assert (row["salt50"], row["salt75"], row["salt_le_20"], row["worsening_20"]) == ("1", "0", "0", "0")
+    assert row["change"] == "-50.00" and row["percent_change"] == "-55.56"
+    worse = result_row(entry, known_visit, baseline=("w0", 15.0))  # +25 points
+    assert worse["worsening_20"] == "1" and worse["salt50"] == "0"
+    failed = result_row(entry, error="top.jpg: image data is truncated\n(re-copy)")
+    assert failed["error"] == "top.jpg: image data is truncated (re-copy)" and failed["salt"] == ""
+
+
+def test_batch_scores_a_trial_with_a_corrupt_photograph_and_resumes(pipeline, tmp_path):
+    visit_a = phantom_visit(tmp_path / "p1v1", seed=1, out_size=160)
+    visit_b = phantom_visit(tmp_path / "p1v2", seed=2, out_size=160, loss_radius=60)
+    visit_c = phantom_visit(tmp_path / "p2v1", seed=3, out_size=160)
+    corrupt = tmp_path / "p2v1" / "back.jpg"
+    corrupt.write_bytes(corrupt.read_bytes()[:300])  # truncated JPEG
+    rows = []
+    for (patient, visit, date), paths in {("P1", "v2", "2024-04-01"): visit_b, ("P1", "v1", "2024-01-01"): visit_a,
+                                          ("P2", "v1", "2024-01-05"): visit_c}.items():
+        rows += [(patient, visit, v, str(p.relative_to(tmp_path)), date) for v, p in paths.items()]
+    manifest = write_manifest(tmp_path / "trial.csv", rows)
+    out = tmp_path / "out"
+    seen = []
+    summary = run_batch(manifest, out, pipeline, progress=False, on_row=seen.append)
+    assert (summary.scored, summary.errors, summary.skipped, summary.total) == (2, 1, 0, 3)
+    with open(out / "results.csv", newline="") as fh:
+        table = list(csv.DictReader(fh))
+    assert tuple(table[0]) == RESULT_COLUMNS
+    assert [(r["patient"], r["visit"]) for r in table] == [("P1", "v1"), ("P1", "v2"), ("P2", "v1")]
+    first, second, bad = table
+    assert first["error"] == "" and 0 <= float(first["salt"]) <= 100
+    assert first["baseline_visit"] == "v1" and first["change"] == "0.00"
+    assert second["baseline_salt"] == first["salt"]
+    assert float(second["change"]) == pytest.approx(float(second["salt"]) - float(first["salt"]), abs=0.011)
+    assert "back.jpg" in bad["error"] and "truncated" in bad["error"].lower() and bad["salt"] == ""
+    assert sorted(p.name for p in (out / "plots").iterdir()) == ["P1.png", "P2.png"]
+    assert Image.open(out / "plots" / "P1.png").format == "PNG"
+
+    # A run killed while writing leaves a torn line; the rerun drops it and the error row,
+    # skips the finished visits and scores only what is left.
+    with open(out / "results.csv", "a") as fh:
+        fh.write("P9,v1,,12.")
+    visit_c2 = phantom_visit(tmp_path / "p2v1", seed=3, out_size=160)  # the photograph is fixed
+    assert visit_c2 == visit_c
+    seen.clear()
+    summary = run_batch(manifest, out, pipeline, progress=False, on_row=seen.append)
+    assert (summary.scored, summary.errors, summary.skipped) == (1, 0, 2)
+    assert [(r["patient"], r["visit"]) for r in seen] == [("P2", "v1")]
+    done = read_results(out / "results.csv")
+    assert sorted(done) == [("P1", "v1"), ("P1", "v2"), ("P2", "v1")]
+    assert done[("P1", "v1")] == first  # finished rows kept as they were
+    text = (out / "results.csv").read_text()
+    assert "P9" not in text and text.endswith("\n")
