@@ -133,4 +133,5 @@ def predict_command(images, view, views_csv, out_dir, overwrite, model, backend)
         click.echo(f"{path.name}  {item_view:<5}  {loss}  confidence {100 * result.confidence:3.0f}%"
                    f"{format_flags(result.flags)}")
     if failures:
-        raise click.exceptions.Exit(2)
+        raise AloNetError(f"{failures} of {len(items)} photograph(s) could not be processed (see above)",
+                          fix="fix or remove those files and run them again")

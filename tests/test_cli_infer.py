@@ -1,0 +1,167 @@
+"""End-to-end tests of the inference verbs on phantom photographs.
+
+A tiny, randomly initialised model set stands in for the bundled model, so
+these tests check the plumbing (files, sizes, numbers agree, errors), not the
+accuracy of a trained network.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+from test_infer import make_model_set, phantom_visit
+
+from alonet.cli.main import main
+from alonet.scoring.salt import salt_from_masks
+from alonet.views import VIEWS
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    return make_model_set(tmp_path_factory.mktemp("models"))
+
+
+@pytest.fixture(scope="module")
+def visit(tmp_path_factory):
+    return phantom_visit(tmp_path_factory.mktemp("visit"), seed=5, out_size=181)
+
+
+@pytest.fixture(autouse=True)
+def onnx_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("ALONET_CACHE_DIR", str(tmp_path / "onnx-cache"))
+
+
+def run(argv, capsys):
+    code = main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_predict_writes_probability_maps_and_overlays(models, visit, tmp_path, capsys):
+    out = tmp_path / "pred"
+    code, stdout, stderr = run(["predict", visit["left"], visit["top"], "--view", "left", "-o", out,
+                                "--model", models, "--backend", "torch"], capsys)
+    assert code == 0, stderr
+    assert "left.jpg" in stdout and "% hair loss" in stdout
+    width, height = Image.open(visit["left"]).size
+    for stem in ("left", "top"):
+        for kind in ("scalp", "hairloss"):
+            prob = np.asarray(Image.open(out / f"{stem}_{kind}.png"))
+            assert prob.shape == (height, width) and prob.dtype == np.uint8
+        assert Image.open(out / f"{stem}_overlay.jpg").size == (width, height)
+    # the written map is the pipeline's probability (0..1 -> 0..255)
+    from alonet.infer import Pipeline
+
+    result = Pipeline(models, backend="torch").predict_view(visit["left"], "left")
+    for kind, prob in (("scalp", result.scalp_prob), ("hairloss", result.hairloss_prob)):
+        written = np.asarray(Image.open(out / f"left_{kind}.png")).astype(int)
+        assert np.abs(written - np.round(prob * 255)).max() <= 1
+    # refusing to overwrite, then --overwrite
+    code, _, stderr = run(["predict", visit["left"], "--view", "left", "-o", out, "--model", models], capsys)
+    assert code == 2 and stderr.startswith("error: output") and "--overwrite" in stderr
+    assert "Traceback" not in stderr
+
+
+def test_predict_with_views_csv_and_a_bad_file(models, visit, tmp_path, capsys):
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"not a jpeg at all")
+    table = tmp_path / "views.csv"
+    table.write_text(f"file,view\n{visit['right']},right\n{bad.name},top\n{visit['back']},BACK\n")
+    out = tmp_path / "pred"
+    code, stdout, stderr = run(["predict", "--views-csv", table, "-o", out, "--model", models,
+                                "--backend", "torch"], capsys)
+    assert code == 2  # one input failed ...
+    assert "broken.jpg" in stderr and "not an image" in stderr and "Traceback" not in stderr
+    assert (out / "right_overlay.jpg").is_file() and (out / "back_overlay.jpg").is_file()  # ... the others ran
+    assert not (out / "broken_overlay.jpg").exists()
+    code, _, stderr = run(["predict", visit["top"], "-o", out, "--model", models], capsys)
+    assert code == 2 and "--view is required" in stderr
+
+
+def test_score_writes_report_and_prints_salt(models, visit, tmp_path, capsys):
+    report = tmp_path / "report"
+    code, stdout, stderr = run(["score", "--top", visit["top"], "--back", visit["back"], "--left", visit["left"],
+                                "--right", visit["right"], "-o", report, "--model", models, "--deidentify"],
+                               capsys)
+    assert code == 0, stderr
+    document = json.loads((report / "report.json").read_text())
+    assert document["deidentified"] is True and document["backend"] == "onnx"  # auto picked ONNX Runtime
+    masks = {}
+    for view in VIEWS:
+        scalp = np.asarray(Image.open(report / f"{view}_scalp.png")) == 255
+        loss = np.asarray(Image.open(report / f"{view}_hairloss.png")) == 255
+        masks[view] = (loss, scalp)
+        assert f"{view:<6}" in stdout
+        assert document["views"][view]["loss_pct"] == pytest.approx(
+            100 * (loss & scalp).sum() / scalp.sum(), abs=0.006)
+    expected = salt_from_masks(masks)
+    assert document["salt"] == pytest.approx(expected.salt, abs=0.006)
+    assert f"SALT {expected.salt:.1f}   grade {expected.grade}" in stdout
+    html = (report / "report.html").read_text()
+    assert "http://" not in html and "https://" not in html
+    assert html.count("data:image/jpeg;base64,") == 4
+
+
+def test_score_errors(models, visit, tmp_path, capsys):
+    code, _, stderr = run(["score", "--top", visit["top"], "-o", tmp_path / "r", "--model", models], capsys)
+    assert code == 2 and "missing view(s) back, left, right" in stderr
+    code, stdout, stderr = run(["score", "--top", visit["top"], "--left", visit["left"], "-o", tmp_path / "r",
+                                "--model", models, "--incomplete", "--backend", "torch"], capsys)
+    assert code == 0 and "SALT n/a" in stdout and "back   missing" in stdout
+    assert json.loads((tmp_path / "r" / "report.json").read_text())["salt"] is None
+    code, _, stderr = run(["score", "--top", tmp_path / "nope.jpg", "--back", visit["back"], "--left",
+                           visit["left"], "--right", visit["right"], "-o", tmp_path / "r2", "--model", models,
+                           "--backend", "torch"], capsys)
+    assert code == 2 and "nope.jpg: file not found" in stderr
+    assert not (tmp_path / "r2").exists()
+    code, _, stderr = run(["score", "--top", visit["top"], "-o", tmp_path / "r3", "--model",
+                           tmp_path / "no-models"], capsys)
+    assert code == 2 and "model folder" in stderr
+
+
+def test_batch_on_a_phantom_trial(models, visit, tmp_path, capsys):
+    manifest = tmp_path / "trial.csv"
+    with open(manifest, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["patient", "visit", "view", "path"])
+        for number in (1, 2):
+            for view, path in visit.items():
+                writer.writerow(["P1", number, view, path])
+        for view, path in visit.items():
+            writer.writerow(["P2", 1, view, "missing.jpg" if view == "top" else path])
+    out = tmp_path / "out"
+    code, stdout, stderr = run(["batch", manifest, "-o", out, "--model", models, "--backend", "torch"], capsys)
+    assert code == 0, stderr
+    assert "scored 2 visit(s), 1 error(s), 0 already done" in stdout
+    assert "visit/s" in stderr or "visit]" in stderr  # the tqdm bar
+    rows = list(csv.DictReader(open(out / "results.csv", newline="")))
+    assert [r["visit"] for r in rows] == ["1", "2", "1"]
+    assert rows[0]["salt"] == rows[1]["salt"] != ""  # the same photographs, the same SALT
+    assert rows[1]["change"] == "0.00" and rows[1]["salt50"] == "0"
+    assert "missing.jpg: file not found" in rows[2]["error"] and rows[2]["salt"] == ""
+    assert (out / "plots" / "P1.png").is_file()
+    code, stdout, _ = run(["batch", manifest, "-o", out, "--model", models, "--backend", "torch"], capsys)
+    assert code == 0 and "scored 0 visit(s), 1 error(s), 2 already done" in stdout
+    code, _, stderr = run(["batch", tmp_path / "none.csv", "-o", out, "--model", models], capsys)
+    assert code == 2 and "none.csv not found" in stderr
+
+
+def test_export_onnx_model_set(models, visit, tmp_path, capsys):
+    out = tmp_path / "exported"
+    code, stdout, stderr = run(["export", "--onnx", "--model", models, "-o", out], capsys)
+    assert code == 0, stderr
+    for task in ("scalp-temporal", "scalp-midline", "hairloss"):
+        assert (out / f"{task}.onnx").is_file() and (out / f"{task}.json").is_file()
+    from alonet.infer import Pipeline
+
+    onnx = Pipeline(out, backend="onnx")
+    assert all(p.parent == out for p in onnx.backend.paths.values())  # the exported files are used
+    torch_result = Pipeline(models, backend="torch").predict_view(visit["right"], "right")
+    onnx_result = onnx.predict_view(visit["right"], "right")
+    np.testing.assert_allclose(onnx_result.hairloss_prob, torch_result.hairloss_prob, atol=1e-4)
+    code, _, stderr = run(["export", "--model", models, "-o", out], capsys)
+    assert code == 2 and "--onnx" in stderr
