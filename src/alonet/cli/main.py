@@ -17,12 +17,14 @@ from alonet.errors import AloNetError
 
 #: verb -> "module:attribute" of its click command, in pipeline order.
 COMMANDS: dict[str, str] = {
+    "convert": "alonet.cli.convert_cmd:convert",
     "train": "alonet.cli.train_cmd:train_command",
     "evaluate": "alonet.cli.evaluate_cmd:evaluate_command",
     "predict": "alonet.cli.predict_cmd:predict_command",
     "score": "alonet.cli.score_cmd:score_command",
     "batch": "alonet.cli.batch_cmd:batch_command",
     "export": "alonet.cli.export_cmd:export_command",
+    "salt": "alonet.cli.salt_cmd:salt",
 }
 
 
