@@ -289,6 +289,9 @@ def test_skip_invalid_converts_good_pairs_and_lists_the_rest(tmp_path):
     rows = list(csv.DictReader(open(out / "skipped.csv")))
     assert sorted(r["stem"] for r in rows) == ["emptyscalp", "mismatch", "trunc", "unpaired"]
     assert all(r["reason"] for r in rows)
+    files = {r["stem"]: Path(r["file"]).relative_to(tmp_path).as_posix() for r in rows}
+    assert files["mismatch"] == "hairloss/mismatch.png" and files["emptyscalp"] == "scalp/emptyscalp.png"
+    assert files["trunc"] == "photos/trunc.jpg"
     # the empty scalp annotation may be allowed explicitly
     out2 = convert_folders(photos, scalp, hairloss, tmp_path / "ds2", size=8, skip_invalid=True,
                            allow_empty_scalp=True, progress=False, log=lambda line: None)

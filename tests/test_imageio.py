@@ -335,3 +335,15 @@ def test_save_helpers_round_trip(tmp_path):
     error = np.abs(read_photo(photo).astype(int) - _two_colour())
     assert error.mean() < 4 and error[:, :16].max() < 8  # chroma subsampling blurs only the edge
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["m.png", "p.jpg", "sub"]
+
+
+def test_icc_profiles_are_applied_or_safely_ignored(tmp_path):
+    from PIL import ImageCms
+
+    array = _two_colour()
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    with_profile = _save(Image.fromarray(array), tmp_path / "srgb.png", icc_profile=srgb)
+    assert np.abs(read_photo(with_profile).astype(int) - array).max() <= 2  # sRGB -> sRGB: unchanged
+    broken = _save(Image.fromarray(array), tmp_path / "broken.png", icc_profile=b"not a profile")
+    np.testing.assert_array_equal(read_photo(broken), array)  # unusable profile: plain conversion
+    np.testing.assert_array_equal(read_photo(with_profile, color_manage=False), array)

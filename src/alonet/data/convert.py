@@ -242,12 +242,23 @@ def find_pairs(
 # --------------------------------------------------------------------------- checking
 
 
+def _on_file(path: Path, read: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``read(path, ...)``, with ``path`` recorded on any AloNetError it raises
+    (so that skipped.csv names the file at fault)."""
+    try:
+        return read(path, *args, **kwargs)
+    except AloNetError as exc:
+        if exc.path is None:
+            exc.path = Path(path)
+        raise
+
+
 def check_pair_headers(pair: Pair, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Problem | None:
     """Check a pair from the file headers only (readable, under the cap, same sizes)."""
     try:
-        photo = image_info(pair.photo, max_pixels)
-        area = image_info(pair.scalp, max_pixels)
-        loss = image_info(pair.hairloss, max_pixels)
+        photo = _on_file(pair.photo, image_info, max_pixels)
+        area = _on_file(pair.scalp, image_info, max_pixels)
+        loss = _on_file(pair.hairloss, image_info, max_pixels)
         width, height = photo.oriented_size
         check_same_size((height, width), (area.height, area.width), pair.photo, pair.scalp)
         check_same_size((height, width), (loss.height, loss.width), pair.photo, pair.hairloss)
@@ -259,9 +270,9 @@ def check_pair_headers(pair: Pair, max_pixels: int | None = DEFAULT_MAX_PIXELS) 
 def load_pair(pair: Pair, options: ConvertOptions) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
     """Decode and check one pair; return (image, scalp, hairloss) at ``options.size``
     plus its meta.csv fields. Raises AloNetError for any problem."""
-    photo = read_photo(pair.photo, options.max_pixels)
-    area = read_annotation(pair.scalp, options.max_pixels, require_nonempty=not options.allow_empty_scalp)
-    loss = read_annotation(pair.hairloss, options.max_pixels)
+    photo = _on_file(pair.photo, read_photo, options.max_pixels)
+    area = _on_file(pair.scalp, read_annotation, options.max_pixels, require_nonempty=not options.allow_empty_scalp)
+    loss = _on_file(pair.hairloss, read_annotation, options.max_pixels)
     check_same_size(photo.shape, area.shape, pair.photo, pair.scalp)
     check_same_size(photo.shape, loss.shape, pair.photo, pair.hairloss)
     meta = {

@@ -404,6 +404,7 @@ def check_same_size(
         photo_name = photo_path if photo_path is not None else "its photograph"
         raise SizeMismatchError(
             f"annotation {mask_name} is {mw}x{mh} pixels but photograph {photo_name} is {pw}x{ph}",
+            path=mask_path,
             fix="draw the annotation on the full-size photograph (as displayed, after EXIF rotation) "
             "or re-export it at the photograph's size",
         )
