@@ -191,6 +191,7 @@ def _shared_input(tmp_path: Path, root: Path, count: int = 10) -> tuple[Path, Pa
     return photos, scalp, hairloss
 
 
+@pytest.mark.shared
 def test_convert_real_shared_pairs_round_trips_exactly(tmp_path, shared_annotations):
     photos, scalp, hairloss = _shared_input(tmp_path, shared_annotations, 10)
     out = convert_folders(photos, scalp, hairloss, tmp_path / "ds", manifest=shared_annotations / "manifest.csv",
@@ -215,6 +216,7 @@ def test_convert_real_shared_pairs_round_trips_exactly(tmp_path, shared_annotati
     assert [m["stem"] for m in ds.meta] == sorted(m["stem"] for m in ds.meta)
 
 
+@pytest.mark.shared
 def test_interrupted_conversion_leaves_no_partial_output_and_keeps_old(tmp_path, shared_annotations, monkeypatch):
     photos, scalp, hairloss = _shared_input(tmp_path, shared_annotations, 8)
     out = tmp_path / "ds"

@@ -248,6 +248,7 @@ def test_inverted_palette_is_decided_by_colour(tmp_path):
     np.testing.assert_array_equal(mask, [[True, False], [False, False]])
 
 
+@pytest.mark.shared
 def test_real_shared_annotation(shared_annotations):
     smallest = min((shared_annotations / "mask").glob("*.gif"), key=lambda p: p.stat().st_size)
     with Image.open(smallest) as raw:
