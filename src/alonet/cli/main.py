@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "batch": "alonet.cli.batch_cmd:batch_command",
     "export": "alonet.cli.export_cmd:export_command",
     "salt": "alonet.cli.salt_cmd:salt",
+    "serve": "alonet.cli.serve_cmd:serve_command",
 }
 
 

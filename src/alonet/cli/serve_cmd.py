@@ -1,0 +1,86 @@
+"""``alonet serve``: the web application on a production WSGI server (waitress)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from alonet.cli.predict_cmd import backend_option, model_option
+
+MIB = 1024 * 1024
+
+
+def waitress_settings(max_request_bytes: int, threads: int) -> dict:
+    """waitress options that keep uploads in memory and bounded.
+
+    waitress spools request bodies above ``inbuf_overflow`` and responses above
+    ``outbuf_overflow`` to temporary files; both are raised above the largest
+    accepted request/response so a photograph never touches the disk.
+    ``max_request_body_size`` stops anything far beyond Flask's own limit before
+    it is buffered (Flask answers requests slightly over the limit with a
+    readable 413 page).
+    """
+    body_cap = max_request_bytes + 4 * MIB
+    return {
+        "threads": threads,
+        "max_request_body_size": body_cap,
+        "inbuf_overflow": body_cap + MIB,
+        "outbuf_overflow": 1024 * MIB,
+        "ident": "AloNet",
+        "clear_untrusted_proxy_headers": True,
+        "channel_timeout": 120,
+    }
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on. Anything but loopback needs --token.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
+              help="TCP port (0 picks a free one).")
+@click.option("--store", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for patients and visits (SQLite + images). Without it nothing is written to disk.")
+@click.option("--token", envvar="ALONET_TOKEN", help="Access token (or $ALONET_TOKEN); required "
+              "for a non-loopback --host. Send as 'Authorization: Bearer T' or 'X-AloNet-Token: T', "
+              "or enter it once on the login page.")
+@model_option
+@backend_option
+@click.option("--max-file-mb", default=20.0, show_default=True, type=click.FloatRange(0.1, 1024),
+              help="Largest accepted photograph file (MiB).")
+@click.option("--max-pixels", default=40_000_000, show_default=True, type=click.IntRange(1),
+              help="Largest accepted photograph in pixels.")
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64),
+              help="waitress worker threads (the model itself runs one request at a time).")
+def serve_command(host, port, store, token, model, backend, max_file_mb, max_pixels, threads):
+    """Serve the web application: score visits in the browser, correct the masks, keep patients.
+
+    Binds to 127.0.0.1 by default. Any other --host needs --token and the server
+    refuses to start without it.
+    """
+    import logging
+
+    from alonet.web import WebConfig, create_app
+    from alonet.web.security import check_bind
+
+    check_bind(host, token)
+    config = WebConfig(models=model, backend=backend, store=store, token=token or None,
+                       max_file_bytes=int(max_file_mb * MIB), max_pixels=max_pixels)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    app = create_app(config)
+
+    from waitress.server import create_server
+
+    server = create_server(app, host=host, port=port,
+                           **waitress_settings(config.max_request_bytes, threads))
+    bound_host, bound_port = server.effective_host, server.effective_port
+    shown = f"[{bound_host}]" if ":" in str(bound_host) else bound_host
+    click.echo(f"AloNet web application on http://{shown}:{bound_port}/ "
+               f"(model {app.extensions['alonet'].scorer.description}; "
+               f"{'store ' + str(store) if store else 'nothing is written to disk'}"
+               f"{'; token required' if token else ''}). Ctrl+C stops it.", err=True)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()

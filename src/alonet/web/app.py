@@ -1,0 +1,185 @@
+"""The Flask application factory.
+
+``create_app(WebConfig(...))`` loads the model once, sets the upload limits,
+security headers, CSRF protection, the optional access token and the optional
+store, and registers the blueprints:
+
+=================  ==========================================================
+``score``          upload page, scoring, the result/correction page, reports
+``patients``       patients and stored visits (only useful with ``--store``)
+``api``            ``POST /api/score`` (JSON) and ``GET /api/health``
+``auth``           login page for the access token
+=================  ==========================================================
+
+Everything a request needs is in :class:`AppState` (``app.extensions["alonet"]``);
+there is no module-level state, so several apps can live in one process.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from dataclasses import dataclass
+
+from flask import Flask, g, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from alonet import __version__
+from alonet.errors import AloNetError
+from alonet.views import VIEW_WEIGHTS, VIEWS
+from alonet.web.config import WebConfig
+from alonet.web.security import install_csrf, install_security_headers, install_token_guard
+from alonet.web.service import Scorer
+from alonet.web.storage import Store
+from alonet.web.uploads import InMemoryRequest, UploadRejected, too_large_message
+from alonet.web.visits import VisitCache
+
+LOG = logging.getLogger("alonet.web")
+
+
+@dataclass
+class AppState:
+    """What the routes share: settings, the model, scored visits, the store."""
+
+    config: WebConfig
+    scorer: Scorer
+    cache: VisitCache
+    store: Store | None
+
+
+def get_state(app=None) -> AppState:
+    """The AloNet state of ``app`` (default: the current app)."""
+    from flask import current_app
+
+    return (app or current_app).extensions["alonet"]
+
+
+def wants_json() -> bool:
+    """True for API calls and for the page's own fetch requests."""
+    if request.path.startswith("/api/"):
+        return True
+    return request.accept_mimetypes.best == "application/json"
+
+
+def create_app(config: WebConfig | None = None, *, pipeline=None) -> Flask:
+    """Build the AloNet web application.
+
+    ``pipeline`` may pass an already loaded ``alonet.infer.Pipeline`` (used as
+    is); otherwise one is loaded from ``config.models`` now, so a missing or
+    broken model stops the server before it starts listening.
+    """
+    config = config or WebConfig()
+    app = Flask(__name__)
+    app.request_class = InMemoryRequest
+    app.config.update(
+        SECRET_KEY=config.secret_key or secrets.token_bytes(32),
+        MAX_CONTENT_LENGTH=config.max_request_bytes,
+        MAX_FORM_MEMORY_SIZE=1024 * 1024,  # text fields; also bounds the parser's buffer
+        ALONET_MAX_FILE_BYTES=config.max_file_bytes,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Strict",
+        SESSION_COOKIE_SECURE=config.secure_cookies,
+        SESSION_COOKIE_NAME="alonet_session",
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session cookie
+        WTF_CSRF_SSL_STRICT=config.secure_cookies,
+        TEMPLATES_AUTO_RELOAD=False,
+        JSON_SORT_KEYS=False,
+    )
+    store = Store(config.store) if config.store is not None else None
+    scorer = Scorer(config.models, config.backend, pipeline=pipeline)
+    app.extensions["alonet"] = AppState(
+        config=config, scorer=scorer, cache=VisitCache(config.cache_visits, config.cache_ttl_s), store=store
+    )
+
+    csrf = install_csrf(app)
+    install_security_headers(app)
+    if config.token:
+        install_token_guard(app, config.token)
+
+    from alonet.web.routes import api, auth, patients, score
+
+    app.register_blueprint(score.bp)
+    app.register_blueprint(patients.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(auth.bp)
+    csrf.exempt(api.bp)
+
+    from alonet.scoring.salt import AA_IGA_BANDS, SALT_GRADES
+
+    template_globals = {
+        "version": __version__,
+        "store_enabled": store is not None,
+        "token_enabled": bool(config.token),
+        "VIEWS": VIEWS,
+        "VIEW_WEIGHTS": dict(VIEW_WEIGHTS),
+        # Category tables for the page's live grade/band (same source as the server's).
+        "SALT_GRADES": [[name, low, high] for name, low, high, _ in SALT_GRADES],
+        "AA_IGA_BANDS": [[level, name, low, high] for level, name, low, high, _ in AA_IGA_BANDS],
+    }
+
+    @app.context_processor
+    def _globals():
+        return template_globals
+
+    _install_error_handlers(app)
+    _install_request_log(app)
+    return app
+
+
+def _error_response(message: str, status: int):
+    """The error as JSON for API/fetch callers, else as the page it belongs to."""
+    if wants_json():
+        response = jsonify(error=message)
+        response.status_code = status
+        return response
+    if request.endpoint in ("score.score", "score.index"):
+        return render_template("index.html", error=message), status
+    return render_template("error.html", message=message, status=status), status
+
+
+def _install_error_handlers(app: Flask) -> None:
+    from flask_wtf.csrf import CSRFError
+
+    @app.errorhandler(UploadRejected)
+    def _upload(exc: UploadRejected):
+        return _error_response(str(exc), exc.status)
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def _too_large(exc: RequestEntityTooLarge):
+        return _error_response(too_large_message(exc, get_state().config.max_request_bytes), 413)
+
+    @app.errorhandler(CSRFError)
+    def _csrf(exc: CSRFError):
+        return _error_response(
+            f"the form was refused ({exc.description.rstrip('.')}); reload the page and try again", 400
+        )
+
+    @app.errorhandler(AloNetError)
+    def _alonet(exc: AloNetError):
+        return _error_response(str(exc), 400)
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException):
+        return _error_response(f"{exc.code} {exc.name}: {exc.description}", exc.code or 500)
+
+    @app.errorhandler(Exception)
+    def _internal(exc: Exception):
+        LOG.exception("internal error on %s %s", request.method, request.path)
+        return _error_response("internal error: the server could not finish this request (see the server log)", 500)
+
+
+def _install_request_log(app: Flask) -> None:
+    """One log line per request: method, path, status, milliseconds (never bodies)."""
+
+    @app.before_request
+    def _start():
+        g.alonet_t0 = time.perf_counter()
+
+    @app.after_request
+    def _log(response):
+        t0 = g.get("alonet_t0")
+        if t0 is not None and request.endpoint != "static":
+            LOG.info("%s %s %s %.0f ms", request.method, request.path, response.status_code,
+                     1000 * (time.perf_counter() - t0))
+        return response

@@ -1,0 +1,72 @@
+"""Geometry of the SALT-over-time chart on the patient page (pure functions).
+
+:func:`salt_chart` turns ``(ISO date, SALT)`` points into coordinates for an
+SVG drawn by the template ``_salt_chart.html``: x is proportional to the days
+since the first visit, y runs from SALT 0 (bottom) to 100 (top). The
+horizontal guides mark the grade borders and the SALT <= 20 / <= 10 targets.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ChartPoint:
+    x: float
+    y: float
+    date: str
+    salt: float
+    label: str
+
+
+@dataclass(frozen=True)
+class Chart:
+    width: int
+    height: int
+    left: float
+    right: float
+    top: float
+    bottom: float
+    points: tuple[ChartPoint, ...]
+    y_ticks: tuple[tuple[float, int], ...]
+    x_ticks: tuple[tuple[float, str], ...]
+    baseline_y: float | None
+
+    @property
+    def polyline(self) -> str:
+        """The ``points`` attribute of the SVG polyline joining the visits."""
+        return " ".join(f"{p.x:.1f},{p.y:.1f}" for p in self.points)
+
+
+def salt_chart(points: Sequence[tuple[str, float]], width: int = 640, height: int = 260) -> Chart:
+    """Chart coordinates for ``points`` = [(YYYY-MM-DD, SALT 0..100), ...] in date order."""
+    left, right, top, bottom = 44.0, width - 16.0, 14.0, height - 34.0
+
+    def y_of(salt: float) -> float:
+        return bottom - (bottom - top) * max(0.0, min(100.0, salt)) / 100.0
+
+    dates = [_dt.date.fromisoformat(d) for d, _ in points]
+    span = (max(dates) - min(dates)).days if dates else 0
+
+    def x_of(day: _dt.date) -> float:
+        if span == 0:
+            return (left + right) / 2
+        return left + (right - left) * (day - dates[0]).days / span
+
+    chart_points = tuple(
+        ChartPoint(x=x_of(day), y=y_of(salt), date=d, salt=float(salt), label=f"{d}: SALT {salt:.1f}")
+        for day, (d, salt) in zip(dates, points)
+    )
+    y_ticks = tuple((y_of(v), v) for v in (0, 10, 20, 25, 50, 75, 100))
+    x_ticks: tuple[tuple[float, str], ...] = ()
+    if dates:
+        shown = sorted({dates[0], dates[-1]})
+        x_ticks = tuple((x_of(day), day.isoformat()) for day in shown)
+    return Chart(
+        width=width, height=height, left=left, right=right, top=top, bottom=bottom,
+        points=chart_points, y_ticks=y_ticks, x_ticks=x_ticks,
+        baseline_y=chart_points[0].y if chart_points else None,
+    )

@@ -1,0 +1,64 @@
+"""Settings of the web application, as one dataclass.
+
+``create_app(WebConfig(...))`` builds the Flask application from these values;
+``alonet serve`` fills them from its options. Every limit that protects the
+server from a hostile or mistaken upload lives here, so tests can shrink them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from alonet.errors import InvalidValueError
+
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    """How the web application scores, limits, stores and guards.
+
+    ``models``/``backend`` are passed to ``alonet.infer.Pipeline`` (loaded once
+    per process). ``store`` is the folder for the SQLite database and stored
+    images; ``None`` means nothing is ever written to disk. ``token``, when set,
+    must accompany every request (``Authorization: Bearer``, ``X-AloNet-Token``
+    or the login page's session cookie).
+    """
+
+    models: str | Path = "default"
+    backend: str = "auto"
+    store: Path | None = None
+    token: str | None = None
+    #: Largest accepted photograph file (bytes); a larger one gets HTTP 413.
+    max_file_bytes: int = 20 * MIB
+    #: Largest accepted request body (bytes); ``None`` = four files plus 1 MiB of form fields.
+    max_request_bytes: int | None = None
+    #: Largest accepted photograph in pixels (decompression-bomb guard).
+    max_pixels: int = 40_000_000
+    #: Longest side of the images and masks the browser edits (larger photographs are shown scaled).
+    edit_max_side: int = 1280
+    #: Scored visits kept in memory for correction and report download.
+    cache_visits: int = 6
+    #: Seconds a scored visit stays in memory after its last use.
+    cache_ttl_s: float = 3600.0
+    #: Key that signs session cookies; ``None`` = a fresh random key per process.
+    secret_key: bytes | None = None
+    #: Set the ``Secure`` flag on cookies (when served behind HTTPS).
+    secure_cookies: bool = False
+
+    def __post_init__(self) -> None:
+        if self.store is not None:
+            object.__setattr__(self, "store", Path(self.store))
+        if self.token is not None and len(self.token) < 8:
+            raise InvalidValueError(
+                "the access token is shorter than 8 characters",
+                fix="choose a longer --token, e.g. from `python -c \"import secrets; print(secrets.token_urlsafe())\"`",
+            )
+        for name in ("max_file_bytes", "max_pixels", "edit_max_side", "cache_visits"):
+            if int(getattr(self, name)) < 1:
+                raise InvalidValueError(f"{name} must be at least 1", fix=f"give a positive {name}")
+        if self.max_request_bytes is None:
+            object.__setattr__(self, "max_request_bytes", 4 * self.max_file_bytes + MIB)
+        elif self.max_request_bytes < 1:
+            raise InvalidValueError("max_request_bytes must be at least 1", fix="give a positive size")

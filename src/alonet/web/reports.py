@@ -1,0 +1,81 @@
+"""Reports and stored files of a visit, built from the masks as they are now.
+
+The report itself is ``alonet.report`` (the same HTML and JSON as ``alonet
+score``), rendered in memory and sent as a download: nothing is written to
+disk. This module only turns the web app's view states into what the report
+and the store need.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from collections.abc import Mapping
+
+from flask import Response, abort
+
+from alonet.web.storage import NewView, Store, Visit
+from alonet.web.uploads import jpeg_bytes, png_bytes
+from alonet.web.visits import ViewState
+
+#: JPEG quality of stored photographs (re-encoded from pixels, so without EXIF).
+STORED_JPEG_QUALITY = 95
+
+
+def report_response(views: Mapping[str, ViewState], model: str, kind: str, deidentify: bool,
+                    scorer=None) -> Response:
+    """The visit's report as a download: ``kind`` is ``html`` or ``json``."""
+    from alonet.report import render_report_html, report_json
+    from alonet.web.app import get_state
+
+    if kind not in ("html", "json"):
+        abort(404, description=f"unknown report type {kind!r}; use report.html or report.json")
+    scorer = scorer or get_state().scorer
+    visit = scorer.visit_result(views)
+    corrected = [v for v, st in views.items() if st.corrected]
+    meta = {"model": model, "backend": getattr(scorer.pipeline, "backend_name", None)}
+    stamp = _dt.date.today().isoformat()
+    if kind == "html":
+        body = render_report_html(visit, deidentify=deidentify, meta=meta)
+        mimetype = "text/html; charset=utf-8"
+    else:
+        document = report_json(visit, meta={**meta, "corrected_views": corrected}, deidentify=deidentify)
+        body = json.dumps(document, indent=2)
+        mimetype = "application/json"
+    suffix = "-deidentified" if deidentify else ""
+    return Response(body, mimetype=mimetype, headers={
+        "Content-Disposition": f'attachment; filename="alonet-report-{stamp}{suffix}.{kind}"',
+        "Cache-Control": "no-store",
+    })
+
+
+def new_views(views: Mapping[str, ViewState]) -> list[NewView]:
+    """Encode each view for the store: photograph as EXIF-free JPEG, masks as PNG."""
+    return [
+        NewView(
+            view=v,
+            photo_jpeg=jpeg_bytes(st.photo, quality=STORED_JPEG_QUALITY),
+            scalp_png=png_bytes(st.scalp),
+            hairloss_png=png_bytes(st.hairloss),
+            loss_pct=st.loss_pct,
+            confidence=st.confidence,
+            flags=st.flags,
+            corrected=st.corrected,
+        )
+        for v, st in views.items()
+    ]
+
+
+def stored_view_states(store: Store, visit: Visit, scorer) -> dict[str, ViewState]:
+    """Rebuild a stored visit's view states from its files (for its report)."""
+    from alonet.data.imageio import read_annotation, read_photo
+
+    states = {}
+    for view, stored in visit.views.items():
+        photo = read_photo(store.image_file(stored.photo_file), max_pixels=None)
+        scalp = read_annotation(store.image_file(stored.scalp_file), max_pixels=None)
+        hairloss = read_annotation(store.image_file(stored.hairloss_file), max_pixels=None)
+        conf = 1.0 if stored.confidence is None else float(stored.confidence)
+        result = scorer.pipeline.result_from_masks(photo, view, scalp, hairloss, confidence_value=conf)
+        states[view] = ViewState(view=view, result=result, corrected=stored.corrected)
+    return states

@@ -1,0 +1,142 @@
+"""Patients and stored visits (the server must run with ``--store DIR``).
+
+=============================================  ==============================
+``GET  /patients``                             list, and a form to add one
+``POST /patients``                             add a patient (pseudonymous code)
+``GET  /patients/<id>``                        SALT-over-time chart, visits, response
+``POST /patients/<id>/delete``                 delete patient, visits, image files
+``GET  /visits/<id>``                          a stored visit with its overlays
+``GET  /visits/<id>/photo/<view>.jpg``         stored photograph (EXIF-free)
+``GET  /visits/<id>/mask/<view>/<layer>.png``  stored mask
+``GET  /visits/<id>/report.html|.json``        report of the stored visit
+``POST /visits/<id>/delete``                   delete the visit and its files
+=============================================  ==============================
+
+Without ``--store`` every route answers 404 with a sentence saying so.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, redirect, render_template, request, send_file, url_for
+
+from alonet.views import VIEWS
+from alonet.web.app import get_state
+from alonet.web.charts import salt_chart
+from alonet.web.storage import Store, response_rows
+
+bp = Blueprint("patients", __name__)
+
+LAYERS = ("scalp", "hairloss")
+
+
+def _store() -> Store:
+    store = get_state().store
+    if store is None:
+        abort(404, description="patients and visits are kept only when the server runs with --store DIR; "
+                               "without it nothing is written to disk")
+    return store
+
+
+def _patient(store: Store, patient_id: int):
+    patient = store.get_patient(patient_id)
+    if patient is None:
+        abort(404, description=f"patient {patient_id} does not exist")
+    return patient
+
+
+def _stored_visit(store: Store, visit_id: int):
+    visit = store.get_visit(visit_id)
+    if visit is None:
+        abort(404, description=f"visit {visit_id} does not exist")
+    return visit
+
+
+@bp.get("/patients")
+def patients():
+    return render_template("patients.html", patients=_store().list_patients(), error=None)
+
+
+@bp.post("/patients")
+def create_patient():
+    store = _store()
+    patient_id = store.create_patient(request.form.get("code", ""))
+    return redirect(url_for("patients.patient", patient_id=patient_id), code=303)
+
+
+@bp.get("/patients/<int:patient_id>")
+def patient(patient_id: int):
+    from alonet.scoring.salt import response
+
+    store = _store()
+    record = _patient(store, patient_id)
+    visits = store.list_visits(patient_id)
+    rows = response_rows(visits, response)
+    chart = salt_chart([(v.visit_date, v.salt) for v in visits if v.salt is not None])
+    return render_template("patient.html", patient=record, rows=rows, chart=chart)
+
+
+@bp.post("/patients/<int:patient_id>/delete")
+def delete_patient(patient_id: int):
+    store = _store()
+    _patient(store, patient_id)
+    store.delete_patient(patient_id)
+    return redirect(url_for("patients.patients"), code=303)
+
+
+@bp.get("/visits/<int:visit_id>")
+def visit(visit_id: int):
+    store = _store()
+    record = _stored_visit(store, visit_id)
+    patient = _patient(store, record.patient_id)
+    views = []
+    for view, stored in record.views.items():
+        views.append({
+            "view": view,
+            "photo_url": url_for("patients.photo", visit_id=visit_id, view=view),
+            "scalp_url": url_for("patients.mask", visit_id=visit_id, view=view, layer="scalp"),
+            "hairloss_url": url_for("patients.mask", visit_id=visit_id, view=view, layer="hairloss"),
+        })
+    return render_template("visit.html", visit=record, patient=patient, summary=record.summary, edit_views=views)
+
+
+def _stored_view(record, view: str):
+    stored = record.views.get(view)
+    if stored is None or view not in VIEWS:
+        abort(404, description=f"the {view} view is not part of visit {record.id}")
+    return stored
+
+
+@bp.get("/visits/<int:visit_id>/photo/<view>.jpg")
+def photo(visit_id: int, view: str):
+    store = _store()
+    stored = _stored_view(_stored_visit(store, visit_id), view)
+    return send_file(store.image_file(stored.photo_file), mimetype="image/jpeg", max_age=0)
+
+
+@bp.get("/visits/<int:visit_id>/mask/<view>/<layer>.png")
+def mask(visit_id: int, view: str, layer: str):
+    if layer not in LAYERS:
+        abort(404, description=f"unknown mask layer {layer!r}; use scalp or hairloss")
+    store = _store()
+    stored = _stored_view(_stored_visit(store, visit_id), view)
+    name = stored.scalp_file if layer == "scalp" else stored.hairloss_file
+    return send_file(store.image_file(name), mimetype="image/png", max_age=0)
+
+
+@bp.get("/visits/<int:visit_id>/report.<kind>")
+def report(visit_id: int, kind: str):
+    from alonet.web.reports import report_response, stored_view_states
+
+    store = _store()
+    record = _stored_visit(store, visit_id)
+    deidentify = request.args.get("deidentify", "0") in ("1", "true", "on", "yes")
+    views = stored_view_states(store, record, get_state().scorer)
+    return report_response(views, record.model, kind, deidentify)
+
+
+@bp.post("/visits/<int:visit_id>/delete")
+def delete_visit(visit_id: int):
+    store = _store()
+    record = _stored_visit(store, visit_id)
+    store.delete_visit(visit_id)
+    return redirect(url_for("patients.patient", patient_id=record.patient_id), code=303)

@@ -1,0 +1,196 @@
+"""Score a visit in the browser: upload page, result page, corrections, reports.
+
+=========================================  ===================================
+``GET  /``                                 four labelled upload slots
+``POST /score``                            score the uploads; 303 to the result
+``GET  /result/<id>``                      overlays, numbers, brush/eraser editor
+``GET  /result/<id>/photo/<view>.jpg``     photograph at editing size (no EXIF)
+``GET  /result/<id>/mask/<view>/<layer>``  scalp / hairloss mask PNG, editing size
+``POST /result/<id>/masks``                corrected masks -> recomputed numbers
+``GET  /result/<id>/report.html|.json``    the report (``?deidentify=1``)
+``POST /result/<id>/save``                 store the visit for a patient
+=========================================  ===================================
+
+Scored visits live in memory only (``AppState.cache``); nothing here writes to
+disk except ``save``, which needs ``--store``.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, jsonify, redirect, render_template, request, url_for
+
+from alonet.views import VIEWS
+from alonet.web.app import get_state, wants_json
+from alonet.web.uploads import (
+    UploadRejected,
+    edit_size,
+    jpeg_bytes,
+    png_bytes,
+    read_mask_upload,
+    read_photo_uploads,
+    resize_image,
+    resize_mask,
+)
+
+bp = Blueprint("score", __name__)
+
+LAYERS = ("scalp", "hairloss")
+
+
+def _visit(visit_id: str):
+    visit = get_state().cache.get(visit_id)
+    if visit is None:
+        abort(404, description="this result is no longer in memory (results are kept for a limited time "
+                               "and are never written to disk); score the photographs again")
+    return visit
+
+
+def _view(visit, view: str):
+    state = visit.views.get(view)
+    if state is None:
+        abort(404, description=f"the {view} view was not part of this visit")
+    return state
+
+
+def _image_response(data: bytes, mimetype: str):
+    from flask import Response
+
+    return Response(data, mimetype=mimetype, headers={"Cache-Control": "no-store"})
+
+
+@bp.get("/")
+def index():
+    return render_template("index.html", error=None)
+
+
+@bp.post("/score")
+def score():
+    state = get_state()
+    images = read_photo_uploads(request.files, request.form, state.config.max_pixels)
+    views = state.scorer.score(images)
+    visit = state.cache.add(views, state.scorer.description)
+    url = url_for("score.result", visit_id=visit.id)
+    if wants_json():
+        return jsonify(url=url, summary=visit.summary())
+    return redirect(url, code=303)
+
+
+def _edit_views(visit) -> list[dict]:
+    max_side = get_state().config.edit_max_side
+    rows = []
+    for view in VIEWS:
+        st = visit.views.get(view)
+        if st is None:
+            continue
+        height, width = edit_size(*st.shape, max_side)
+        rows.append({
+            "view": view,
+            "width": width,
+            "height": height,
+            "photo_url": url_for("score.photo", visit_id=visit.id, view=view),
+            "scalp_url": url_for("score.mask", visit_id=visit.id, view=view, layer="scalp"),
+            "hairloss_url": url_for("score.mask", visit_id=visit.id, view=view, layer="hairloss"),
+        })
+    return rows
+
+
+@bp.get("/result/<visit_id>")
+def result(visit_id: str):
+    visit = _visit(visit_id)
+    state = get_state()
+    patients = state.store.list_patients() if state.store is not None else []
+    return render_template("result.html", visit=visit, summary=visit.summary(), edit_views=_edit_views(visit),
+                           patients=patients)
+
+
+@bp.get("/result/<visit_id>/photo/<view>.jpg")
+def photo(visit_id: str, view: str):
+    st = _view(_visit(visit_id), view)
+    shape = edit_size(*st.shape, get_state().config.edit_max_side)
+    return _image_response(jpeg_bytes(resize_image(st.photo, shape)), "image/jpeg")
+
+
+@bp.get("/result/<visit_id>/mask/<view>/<layer>.png")
+def mask(visit_id: str, view: str, layer: str):
+    if layer not in LAYERS:
+        abort(404, description=f"unknown mask layer {layer!r}; use scalp or hairloss")
+    visit = _visit(visit_id)
+    st = _view(visit, view)
+    shape = edit_size(*st.shape, get_state().config.edit_max_side)
+    with visit.lock:
+        data = st.scalp if layer == "scalp" else st.hairloss
+    return _image_response(png_bytes(resize_mask(data, shape)), "image/png")
+
+
+@bp.post("/result/<visit_id>/masks")
+def masks(visit_id: str):
+    """Corrected masks from the page (fields ``scalp_<view>``, ``hairloss_<view>``,
+    PNG at editing size); both layers of a view come together. Returns the
+    recomputed summary as JSON."""
+    visit = _visit(visit_id)
+    max_side = get_state().config.edit_max_side
+    expected = {f"{layer}_{view}" for layer in LAYERS for view in visit.views}
+    unknown = sorted(set(request.files) - expected)
+    if unknown:
+        raise UploadRejected(f"unexpected mask field {unknown[0]!r}")
+    corrections = {}
+    for view, st in visit.views.items():
+        names = [f"{layer}_{view}" for layer in LAYERS]
+        given = [n in request.files for n in names]
+        if not any(given):
+            continue
+        if not all(given):
+            raise UploadRejected(f"send both the scalp and the hair-loss mask of the {view} view")
+        shape = edit_size(*st.shape, max_side)
+        scalp, loss = (
+            read_mask_upload(request.files[n].stream.read(), f"{layer} ({view})", shape, get_state().config.max_pixels)
+            for n, layer in zip(names, LAYERS)
+        )
+        corrections[view] = (resize_mask(scalp, st.shape), resize_mask(loss, st.shape))
+    if not corrections:
+        raise UploadRejected("no corrected mask was sent")
+    scorer = get_state().scorer
+    with visit.lock:
+        for view, (scalp, loss) in corrections.items():
+            scorer.correct(visit.views[view], scalp, loss)
+        summary = visit.summary()
+    return jsonify(summary=summary)
+
+
+@bp.get("/result/<visit_id>/report.<kind>")
+def report(visit_id: str, kind: str):
+    from alonet.web.reports import report_response
+
+    visit = _visit(visit_id)
+    deidentify = request.args.get("deidentify", "0") in ("1", "true", "on", "yes")
+    with visit.lock:
+        return report_response(visit.views, visit.model, kind, deidentify)
+
+
+@bp.post("/result/<visit_id>/save")
+def save(visit_id: str):
+    from alonet.web.reports import new_views
+
+    state = get_state()
+    if state.store is None:
+        abort(404, description="visits are stored only when the server runs with --store DIR")
+    from alonet.web.storage import check_visit_date
+
+    visit = _visit(visit_id)
+    store = state.store
+    visit_date = check_visit_date(request.form.get("visit_date"))
+    choice = request.form.get("patient", "").strip()
+    if choice == "new" or not choice:
+        patient_id = store.create_patient(request.form.get("new_code", ""))
+    else:
+        try:
+            patient_id = int(choice)
+        except ValueError:
+            abort(400, description="choose a patient from the list")
+        if store.get_patient(patient_id) is None:
+            abort(404, description=f"patient {patient_id} does not exist")
+    with visit.lock:
+        summary = visit.summary()
+        views = new_views(visit.views)
+    visit_id_db = store.add_visit(patient_id, visit_date, summary, views, model=visit.model)
+    return redirect(url_for("patients.visit", visit_id=visit_id_db), code=303)

@@ -1,0 +1,141 @@
+"""Access control and browser hardening for the web application.
+
+* **Binding rule** (:func:`check_bind`): the server listens on a loopback
+  address unless an access token is given; ``alonet serve`` refuses to start
+  otherwise.
+* **Token** (:func:`install_token_guard`): when the app has a token, every
+  request except the login page and static files must carry it, as
+  ``Authorization: Bearer <token>``, as ``X-AloNet-Token: <token>``, or through
+  the session cookie set once by the login page. Requests without it get 401
+  (the login form for pages, JSON for ``/api/``). Tokens are compared in
+  constant time.
+* **CSRF** (flask-wtf's ``CSRFProtect``): every state-changing form and the
+  browser's ``fetch`` calls carry the session's CSRF token. ``POST /api/score``
+  is exempt: it changes no state (nothing is stored) and, when the server is
+  reachable from other machines, it is guarded by the token header, which a
+  cross-site form cannot send.
+* **Headers** (:func:`install_security_headers`): a strict
+  Content-Security-Policy (scripts, styles, fonts only from this server; no
+  inline scripts; images also from ``data:``/``blob:`` URLs made by the page's
+  own scripts), no framing, no MIME sniffing, no referrer, and ``no-store``
+  caching for everything but static files (pages show health data).
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import socket
+
+from alonet.errors import AloNetError
+
+#: The Content-Security-Policy sent with every response.
+CONTENT_SECURITY_POLICY = "; ".join([
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data: blob:",
+    "font-src 'self'",
+    "connect-src 'self'",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+])
+
+TOKEN_HEADER = "X-AloNet-Token"
+SESSION_KEY = "alonet_authenticated"
+#: Endpoints reachable without the token (login itself and static files).
+PUBLIC_ENDPOINTS = frozenset({"auth.login", "static"})
+
+
+class UnsafeBindError(AloNetError):
+    """The server was asked to listen beyond this machine without a token."""
+
+
+def is_loopback(host: str) -> bool:
+    """True if ``host`` (an address or a name) only reaches this machine."""
+    name = host.strip().strip("[]")
+    if name.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(name, None)
+    except socket.gaierror:
+        return False
+    addresses = {info[4][0] for info in infos}
+    return bool(addresses) and all(ipaddress.ip_address(a.split("%")[0]).is_loopback for a in addresses)
+
+
+def check_bind(host: str, token: str | None) -> None:
+    """Raise UnsafeBindError if ``host`` is not loopback and no token is set."""
+    if not token and not is_loopback(host):
+        raise UnsafeBindError(
+            f"refusing to listen on {host} without an access token: photographs are health data",
+            fix="add --token <secret> (at least 8 characters), or use --host 127.0.0.1",
+        )
+
+
+def token_matches(given: str | None, expected: str) -> bool:
+    """Constant-time comparison of a presented token with the configured one."""
+    if not given:
+        return False
+    return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
+
+
+def presented_token(request) -> str | None:
+    """The token a request carries in its headers, if any."""
+    auth = request.headers.get("Authorization", "")
+    if auth[:7].lower() == "bearer ":
+        return auth[7:].strip()
+    return request.headers.get(TOKEN_HEADER)
+
+
+def install_token_guard(app, token: str) -> None:
+    """Require ``token`` on every request but the public endpoints (see module doc)."""
+    from flask import jsonify, render_template, request, session
+
+    @app.before_request
+    def _require_token():
+        if request.endpoint in PUBLIC_ENDPOINTS:
+            return None
+        if session.get(SESSION_KEY) is True or token_matches(presented_token(request), token):
+            return None
+        if request.path.startswith("/api/"):
+            response = jsonify(error="missing or wrong access token",
+                               fix="send 'Authorization: Bearer <token>' or 'X-AloNet-Token: <token>'")
+            response.status_code = 401
+            response.headers["WWW-Authenticate"] = 'Bearer realm="alonet"'
+            return response
+        return render_template("login.html", error=None, next_path=request.full_path), 401
+
+
+def install_security_headers(app) -> None:
+    """Add the CSP and related headers to every response."""
+
+    @app.after_request
+    def _headers(response):
+        headers = response.headers
+        headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+        headers["X-Content-Type-Options"] = "nosniff"
+        headers["X-Frame-Options"] = "DENY"
+        headers["Referrer-Policy"] = "no-referrer"
+        headers["Cross-Origin-Opener-Policy"] = "same-origin"
+        headers["Cross-Origin-Resource-Policy"] = "same-origin"
+        from flask import request
+
+        if request.endpoint != "static":
+            headers["Cache-Control"] = "no-store"
+        return response
+
+
+def install_csrf(app):
+    """Turn on flask-wtf's CSRF protection; return the ``CSRFProtect`` object."""
+    from flask_wtf.csrf import CSRFProtect
+
+    csrf = CSRFProtect()
+    csrf.init_app(app)
+    return csrf

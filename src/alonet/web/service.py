@@ -1,0 +1,58 @@
+"""The model behind the web application: one Pipeline per process, used safely
+from the server's threads.
+
+``Scorer`` loads ``alonet.infer.Pipeline`` once (when the app is created) and
+runs it under a lock: the CPU is saturated by one inference already, so
+queueing requests costs no throughput and keeps memory bounded however many
+requests arrive together.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+
+import numpy as np
+
+from alonet.web.visits import ViewState
+
+
+class Scorer:
+    """Score photographs with one shared ``Pipeline`` (thread-safe)."""
+
+    def __init__(self, models="default", backend: str = "auto", pipeline=None):
+        if pipeline is None:
+            from alonet.infer import Pipeline
+
+            pipeline = Pipeline(models=models, backend=backend)
+        self.pipeline = pipeline
+        self.models = str(models)
+        self._lock = threading.Lock()
+
+    @property
+    def description(self) -> str:
+        """A short human-readable name of the model set in use."""
+        spec = getattr(self.pipeline, "models_spec", None) or self.models
+        backend = getattr(self.pipeline, "backend_name", None)
+        return f"{spec} ({backend})" if backend else str(spec)
+
+    def score(self, images: Mapping[str, np.ndarray]) -> dict[str, ViewState]:
+        """Run the model on each view's photograph; return the views' states."""
+        order = list(images)
+        with self._lock:
+            results = self.pipeline.predict_views([(images[v], v) for v in order])
+        return {v: ViewState(view=v, result=r) for v, r in zip(order, results)}
+
+    def correct(self, state: ViewState, scalp: np.ndarray, hairloss: np.ndarray) -> None:
+        """Replace a view's masks with corrected ones (the photograph's size).
+
+        The new result comes from ``Pipeline.result_from_masks`` (quality checks
+        rerun; no network involved, so no lock is needed).
+        """
+        state.correct(self.pipeline.result_from_masks(state.photo, state.view, scalp, hairloss))
+
+    def visit_result(self, views: Mapping[str, ViewState]):
+        """The ``alonet.infer.VisitResult`` of the views as they are now (for reports)."""
+        from alonet.infer import visit_from_views
+
+        return visit_from_views({v: st.result for v, st in views.items()})

@@ -1,0 +1,490 @@
+/* AloNet result page: scalp and hair-loss overlays on each photograph, and
+   (when editable) a brush and eraser to correct either layer.
+
+   Each view keeps its two masks as Uint8Arrays at the canvas size together
+   with two running counts (scalp pixels, hair-loss pixels inside the scalp),
+   updated pixel by pixel as the brush paints, so the view's % and the SALT
+   are recomputed live with no full-image pass. When a stroke ends the
+   corrected masks are sent to the server (PNG), which recomputes every number
+   with alonet.scoring.salt; its answer replaces the live values. Reports and
+   saved visits use the server's copy, so they always match the page. */
+(function () {
+  "use strict";
+  var root = document.getElementById("editor");
+  if (!root) { return; }
+  var editable = root.dataset.readonly !== "1";
+  var ALL_VIEWS = ["top", "back", "left", "right"];
+  var weights = root.dataset.weights ? JSON.parse(root.dataset.weights) : {};
+  var grades = root.dataset.grades ? JSON.parse(root.dataset.grades) : [];
+  var bands = root.dataset.bands ? JSON.parse(root.dataset.bands) : [];
+  var csrfMeta = document.querySelector('meta[name="csrf-token"]');
+  var csrf = csrfMeta ? csrfMeta.content : "";
+  var UNDO_LIMIT = 40;
+  var SYNC_DELAY_MS = 250;
+
+  var tool = { layer: "hairloss", mode: "brush", size: 30 };
+  var display = { scalp: true, hairloss: true, opacity: 0.55 };
+  var editors = {};
+  var undoStack = [];
+  var dirty = {};          // view -> true while its corrections are not on the server
+  var generation = 0;      // bumped by every change; stale server answers are ignored
+  var syncTimer = null;
+  var syncing = null;      // promise of the request in flight
+  var serverPercent = {};  // view -> % from the server's latest summary
+
+  var COLORS = {
+    loss: [235, 30, 30, 215],      // hair loss inside the scalp
+    lossOut: [235, 30, 30, 90],    // hair loss drawn outside the scalp (does not count)
+    scalp: [30, 110, 240, 80],
+    scalpEdge: [30, 110, 240, 255]
+  };
+
+  function $(id) { return document.getElementById(id); }
+
+  function loadImage(url) {
+    return new Promise(function (resolve, reject) {
+      var img = new Image();
+      img.onload = function () { resolve(img); };
+      img.onerror = function () { reject(new Error("could not load " + url)); };
+      img.src = url;
+    });
+  }
+
+  function maskFromImage(img, width, height) {
+    var canvas = document.createElement("canvas");
+    canvas.width = width;
+    canvas.height = height;
+    var ctx = canvas.getContext("2d", { willReadFrequently: true });
+    ctx.imageSmoothingEnabled = false;
+    ctx.drawImage(img, 0, 0, width, height);
+    var pixels = ctx.getImageData(0, 0, width, height).data;
+    var mask = new Uint8Array(width * height);
+    for (var i = 0; i < mask.length; i++) { mask[i] = pixels[4 * i] > 127 ? 1 : 0; }
+    return mask;
+  }
+
+  // ------------------------------------------------------------------ one view
+
+  function ViewEditor(figure) {
+    this.name = figure.dataset.view;
+    this.figure = figure;
+    this.photo = figure.querySelector("img.photo");
+    this.canvas = figure.querySelector("canvas.overlay");
+    this.cursor = figure.querySelector("canvas.cursor");
+    this.ready = false;
+    this.drawing = false;
+    this.last = null;
+  }
+
+  ViewEditor.prototype.load = function () {
+    var self = this;
+    var fig = this.figure;
+    return Promise.all([loadImage(fig.dataset.photo), loadImage(fig.dataset.scalp), loadImage(fig.dataset.hairloss)])
+      .then(function (imgs) {
+        var w = imgs[0].naturalWidth, h = imgs[0].naturalHeight;
+        self.width = w;
+        self.height = h;
+        self.scalp = maskFromImage(imgs[1], w, h);
+        self.hairloss = maskFromImage(imgs[2], w, h);
+        self.canvas.width = self.cursor.width = w;
+        self.canvas.height = self.cursor.height = h;
+        self.ctx = self.canvas.getContext("2d");
+        self.image = self.ctx.createImageData(w, h);
+        self.recount();
+        self.render(0, 0, w, h);
+        self.ready = true;
+        if (editable) { self.bind(); }
+        fig.classList.add("ready");
+      });
+  };
+
+  ViewEditor.prototype.recount = function () {
+    var s = 0, l = 0;
+    for (var i = 0; i < this.scalp.length; i++) {
+      if (this.scalp[i]) { s++; if (this.hairloss[i]) { l++; } }
+    }
+    this.scalpCount = s;
+    this.lossCount = l;
+  };
+
+  ViewEditor.prototype.percent = function () {
+    return this.scalpCount ? 100 * this.lossCount / this.scalpCount : null;
+  };
+
+  // Scalp: light fill with a solid outline; hair loss: red (faint outside the scalp).
+  ViewEditor.prototype.render = function (x0, y0, x1, y1) {
+    x0 = Math.max(0, Math.floor(x0) - 1); y0 = Math.max(0, Math.floor(y0) - 1);
+    x1 = Math.min(this.width, Math.ceil(x1) + 1); y1 = Math.min(this.height, Math.ceil(y1) + 1);
+    if (x1 <= x0 || y1 <= y0) { return; }
+    var data = this.image.data, w = this.width, h = this.height, scalp = this.scalp, loss = this.hairloss;
+    for (var y = y0; y < y1; y++) {
+      for (var x = x0; x < x1; x++) {
+        var i = y * w + x, o = 4 * i, c = null;
+        if (display.hairloss && loss[i]) {
+          c = scalp[i] ? COLORS.loss : COLORS.lossOut;
+        } else if (display.scalp && scalp[i]) {
+          var edge = (x > 0 && !scalp[i - 1]) || (x < w - 1 && !scalp[i + 1]) ||
+                     (y > 0 && !scalp[i - w]) || (y < h - 1 && !scalp[i + w]);
+          c = edge ? COLORS.scalpEdge : COLORS.scalp;
+        }
+        if (c) { data[o] = c[0]; data[o + 1] = c[1]; data[o + 2] = c[2]; data[o + 3] = c[3]; }
+        else { data[o + 3] = 0; }
+      }
+    }
+    this.ctx.putImageData(this.image, 0, 0, x0, y0, x1 - x0, y1 - y0);
+  };
+
+  ViewEditor.prototype.toImage = function (event) {
+    var rect = this.canvas.getBoundingClientRect();
+    return {
+      x: (event.clientX - rect.left) * this.width / rect.width,
+      y: (event.clientY - rect.top) * this.height / rect.height,
+      scale: this.width / rect.width
+    };
+  };
+
+  // Paint a disc of the current brush at (cx, cy), keeping the counts exact.
+  ViewEditor.prototype.stamp = function (cx, cy) {
+    var r = tool.size / 2, r2 = r * r, w = this.width;
+    var value = tool.mode === "brush" ? 1 : 0;
+    var layer = tool.layer === "scalp" ? this.scalp : this.hairloss;
+    var other = tool.layer === "scalp" ? this.hairloss : this.scalp;
+    var isScalp = tool.layer === "scalp";
+    var ys = Math.max(0, Math.floor(cy - r)), ye = Math.min(this.height - 1, Math.ceil(cy + r));
+    var xs = Math.max(0, Math.floor(cx - r)), xe = Math.min(w - 1, Math.ceil(cx + r));
+    for (var y = ys; y <= ye; y++) {
+      var dy = y + 0.5 - cy;
+      for (var x = xs; x <= xe; x++) {
+        var dx = x + 0.5 - cx;
+        if (dx * dx + dy * dy > r2) { continue; }
+        var i = y * w + x;
+        if (layer[i] === value) { continue; }
+        layer[i] = value;
+        var delta = value ? 1 : -1;
+        if (isScalp) {
+          this.scalpCount += delta;
+          if (other[i]) { this.lossCount += delta; }
+        } else if (other[i]) {
+          this.lossCount += delta;
+        }
+      }
+    }
+    this.touched = true;
+    this.render(xs, ys, xe + 1, ye + 1);
+  };
+
+  ViewEditor.prototype.strokeTo = function (p) {
+    if (!this.last) { this.stamp(p.x, p.y); this.last = p; return; }
+    var dx = p.x - this.last.x, dy = p.y - this.last.y;
+    var dist = Math.sqrt(dx * dx + dy * dy);
+    var step = Math.max(1, tool.size / 4);
+    var n = Math.max(1, Math.ceil(dist / step));
+    for (var k = 1; k <= n; k++) { this.stamp(this.last.x + dx * k / n, this.last.y + dy * k / n); }
+    this.last = p;
+  };
+
+  ViewEditor.prototype.drawCursor = function (p) {
+    var ctx = this.cursor.getContext("2d");
+    ctx.clearRect(0, 0, this.width, this.height);
+    if (!p) { return; }
+    ctx.beginPath();
+    ctx.arc(p.x, p.y, tool.size / 2, 0, 2 * Math.PI);
+    ctx.lineWidth = Math.max(1, 1.5 * p.scale);
+    ctx.strokeStyle = tool.mode === "brush" ? "rgba(255,255,255,0.95)" : "rgba(255,220,0,0.95)";
+    ctx.stroke();
+  };
+
+  ViewEditor.prototype.bind = function () {
+    var self = this, canvas = this.canvas;
+    canvas.addEventListener("pointerdown", function (event) {
+      if (event.button !== 0) { return; }
+      event.preventDefault();
+      canvas.setPointerCapture(event.pointerId);
+      pushUndo(self, tool.layer);
+      self.drawing = true;
+      self.last = null;
+      self.strokeTo(self.toImage(event));
+      liveUpdate();
+    });
+    canvas.addEventListener("pointermove", function (event) {
+      var p = self.toImage(event);
+      self.drawCursor(p);
+      if (!self.drawing) { return; }
+      self.strokeTo(p);
+      liveUpdate();
+    });
+    function end(event) {
+      if (!self.drawing) { return; }
+      self.drawing = false;
+      self.last = null;
+      if (canvas.hasPointerCapture(event.pointerId)) { canvas.releasePointerCapture(event.pointerId); }
+      markDirty(self.name);
+    }
+    canvas.addEventListener("pointerup", end);
+    canvas.addEventListener("pointercancel", end);
+    canvas.addEventListener("pointerleave", function () { self.drawCursor(null); });
+  };
+
+  ViewEditor.prototype.maskBlob = function (mask) {
+    var canvas = document.createElement("canvas");
+    canvas.width = this.width;
+    canvas.height = this.height;
+    var ctx = canvas.getContext("2d");
+    var img = ctx.createImageData(this.width, this.height);
+    for (var i = 0; i < mask.length; i++) {
+      var v = mask[i] ? 255 : 0, o = 4 * i;
+      img.data[o] = img.data[o + 1] = img.data[o + 2] = v;
+      img.data[o + 3] = 255;
+    }
+    ctx.putImageData(img, 0, 0);
+    return new Promise(function (resolve) { canvas.toBlob(resolve, "image/png"); });
+  };
+
+  // ------------------------------------------------------------------ undo
+
+  function pushUndo(editor, layer) {
+    var source = layer === "scalp" ? editor.scalp : editor.hairloss;
+    undoStack.push({ view: editor.name, layer: layer, data: source.slice() });
+    if (undoStack.length > UNDO_LIMIT) { undoStack.shift(); }
+    updateUndoButton();
+  }
+
+  function undo() {
+    var item = undoStack.pop();
+    updateUndoButton();
+    if (!item) { return; }
+    var editor = editors[item.view];
+    if (item.layer === "scalp") { editor.scalp = item.data; } else { editor.hairloss = item.data; }
+    editor.recount();
+    editor.touched = true;
+    editor.render(0, 0, editor.width, editor.height);
+    liveUpdate();
+    markDirty(editor.name);
+  }
+
+  function updateUndoButton() {
+    var button = $("undo");
+    if (button) { button.disabled = undoStack.length === 0; }
+  }
+
+  // ------------------------------------------------------------------ numbers
+
+  function categoryValue(salt) { return Math.floor(Math.round(salt * 1e9) / 1e9 + 0.5); }
+
+  function gradeOf(salt) {
+    var v = categoryValue(salt);
+    for (var i = 0; i < grades.length; i++) { if (v >= grades[i][1] && v <= grades[i][2]) { return grades[i][0]; } }
+    return "–";
+  }
+
+  function bandOf(salt) {
+    var v = categoryValue(salt);
+    for (var i = 0; i < bands.length; i++) { if (v >= bands[i][2] && v <= bands[i][3]) { return bands[i][1]; } }
+    return "–";
+  }
+
+  function setText(id, value) { var el = $(id); if (el) { el.textContent = value; } }
+
+  function showNumbers(perView, salt, partial, complete) {
+    ALL_VIEWS.forEach(function (v) {
+      if (!(v in perView)) { return; }
+      var pct = perView[v];
+      setText("loss-" + v, pct === null ? "no scalp" : pct.toFixed(1) + "%");
+      setText("contrib-" + v, pct === null ? "–" : (weights[v] * pct).toFixed(2));
+      setText("caption-loss-" + v, pct === null ? "" : "· " + pct.toFixed(1) + "% hair loss");
+    });
+    if (complete) {
+      setText("salt-value", salt.toFixed(1));
+      setText("grade", gradeOf(salt));
+      setText("band", bandOf(salt));
+    } else {
+      setText("salt-value", "incomplete");
+      setText("grade", "–");
+      setText("band", "–");
+    }
+    setText("partial-salt", partial === null ? "–" : partial.toFixed(1));
+    var saltEl = $("salt-value");
+    if (saltEl) { saltEl.dataset.salt = complete ? salt.toFixed(4) : ""; }
+  }
+
+  // Recompute from the masks in the page (during painting). Views not touched
+  // since the server's last answer keep the server's value (computed on the
+  // full-size masks, which may be larger than the page's copy).
+  function liveUpdate() {
+    var perView = {}, partial = 0, scored = 0, complete = true;
+    ALL_VIEWS.forEach(function (v) {
+      var ed = editors[v];
+      if (!ed || !ed.ready) { complete = false; return; }
+      var pct = ed.touched || !(v in serverPercent) ? ed.percent() : serverPercent[v];
+      perView[v] = pct;
+      if (pct === null) { complete = false; return; }
+      partial += weights[v] * pct;
+      scored++;
+    });
+    partial = Math.min(100, Math.max(0, partial));
+    showNumbers(perView, partial, scored ? partial : null, complete);
+  }
+
+  // Take the server's recomputed summary.
+  function applySummary(summary) {
+    var perView = {};
+    ALL_VIEWS.forEach(function (v) {
+      var row = summary.views[v];
+      if (!row || !row.present) { return; }
+      perView[v] = row.loss_pct;
+      serverPercent[v] = row.loss_pct;
+      if (editors[v]) { editors[v].touched = false; }
+      setText("conf-" + v, row.corrected ? "corrected" : (row.confidence === null ? "–" : Math.round(100 * row.confidence) + "%"));
+      var cell = $("flags-" + v);
+      if (cell) {
+        cell.textContent = "";
+        row.flags.forEach(function (f) {
+          var span = document.createElement("span");
+          span.className = "flag" + (f.code !== "check" ? " retake" : "");
+          span.textContent = f.message;
+          span.title = f.message;
+          cell.appendChild(span);
+        });
+        if (!row.flags.length) { cell.textContent = "ok"; }
+      }
+    });
+    showNumbers(perView, summary.salt === null ? 0 : summary.salt, summary.partial_salt, summary.complete);
+    if (summary.complete) {
+      setText("grade", summary.grade);
+      setText("band", summary.band);
+    }
+    var note = $("incomplete-note");
+    if (note) { note.hidden = summary.complete; }
+  }
+
+  // ------------------------------------------------------------------ sync
+
+  function setSync(state, message) {
+    var el = $("sync-status");
+    if (!el) { return; }
+    el.dataset.state = state;
+    el.textContent = message;
+  }
+
+  function markDirty(view) {
+    dirty[view] = true;
+    generation++;
+    setSync("pending", "Corrections not yet applied…");
+    clearTimeout(syncTimer);
+    syncTimer = setTimeout(sync, SYNC_DELAY_MS);
+  }
+
+  function sync() {
+    syncTimer = null;
+    if (syncing) { return syncing.then(function () { return Object.keys(dirty).length ? sync() : null; }); }
+    var views = Object.keys(dirty);
+    if (!views.length) { return Promise.resolve(); }
+    dirty = {};
+    var sentGeneration = generation;
+    setSync("syncing", "Applying corrections…");
+    var form = new FormData();
+    var blobs = [];
+    views.forEach(function (v) {
+      var ed = editors[v];
+      blobs.push(ed.maskBlob(ed.scalp).then(function (b) { form.append("scalp_" + v, b, "scalp.png"); }));
+      blobs.push(ed.maskBlob(ed.hairloss).then(function (b) { form.append("hairloss_" + v, b, "hairloss.png"); }));
+    });
+    syncing = Promise.all(blobs).then(function () {
+      return fetch(root.dataset.masksUrl, {
+        method: "POST",
+        body: form,
+        credentials: "same-origin",
+        headers: { "X-CSRFToken": csrf, "Accept": "application/json" }
+      });
+    }).then(function (response) {
+      return response.json().then(function (body) {
+        if (!response.ok) { throw new Error(body.error || ("server answered " + response.status)); }
+        return body;
+      });
+    }).then(function (body) {
+      if (generation === sentGeneration) {
+        applySummary(body.summary);
+        setSync("synced", "Corrections applied");
+      }
+    }).catch(function (error) {
+      views.forEach(function (v) { dirty[v] = true; });
+      setSync("error", "Corrections not applied: " + error.message);
+    }).then(function () {
+      syncing = null;
+      if (Object.keys(dirty).length && $("sync-status").dataset.state !== "error") { return sync(); }
+      return null;
+    });
+    return syncing;
+  }
+
+  // Downloads and saving wait until the server has the latest corrections.
+  function holdUntilSynced(form) {
+    form.addEventListener("submit", function (event) {
+      if (!Object.keys(dirty).length && !syncing) { return; }
+      event.preventDefault();
+      var submitter = event.submitter;
+      clearTimeout(syncTimer);
+      Promise.resolve(sync()).then(function () {
+        if (Object.keys(dirty).length) { return; }
+        if (form.requestSubmit) { form.requestSubmit(submitter); } else { form.submit(); }
+      });
+    });
+  }
+
+  // ------------------------------------------------------------------ controls
+
+  function bindControls() {
+    document.querySelectorAll('input[name="layer"]').forEach(function (el) {
+      el.addEventListener("change", function () { if (el.checked) { tool.layer = el.value; } });
+    });
+    document.querySelectorAll('input[name="tool"]').forEach(function (el) {
+      el.addEventListener("change", function () { if (el.checked) { tool.mode = el.value; } });
+    });
+    var size = $("brush-size");
+    if (size) {
+      var setSize = function () { tool.size = Number(size.value); setText("brush-size-value", size.value); };
+      size.addEventListener("input", setSize);
+      setSize();
+    }
+    var undoButton = $("undo");
+    if (undoButton) { undoButton.addEventListener("click", undo); }
+    var redrawAll = function () {
+      Object.keys(editors).forEach(function (v) {
+        var ed = editors[v];
+        if (ed.ready) { ed.render(0, 0, ed.width, ed.height); }
+      });
+    };
+    $("show-scalp").addEventListener("change", function (e) { display.scalp = e.target.checked; redrawAll(); });
+    $("show-hairloss").addEventListener("change", function (e) { display.hairloss = e.target.checked; redrawAll(); });
+    var opacity = $("opacity");
+    var setOpacity = function () {
+      display.opacity = Number(opacity.value) / 100;
+      Object.keys(editors).forEach(function (v) { editors[v].canvas.style.opacity = String(display.opacity); });
+    };
+    opacity.addEventListener("input", setOpacity);
+    setOpacity();
+    if (editable) {
+      document.addEventListener("keydown", function (event) {
+        if ((event.ctrlKey || event.metaKey) && event.key.toLowerCase() === "z") { event.preventDefault(); undo(); }
+        if (event.key === "[" && size) { size.value = Math.max(2, Number(size.value) - 4); size.dispatchEvent(new Event("input")); }
+        if (event.key === "]" && size) { size.value = Math.min(200, Number(size.value) + 4); size.dispatchEvent(new Event("input")); }
+      });
+      ["report-form", "save-form"].forEach(function (id) { var f = $(id); if (f) { holdUntilSynced(f); } });
+      window.addEventListener("beforeunload", function (event) {
+        if (Object.keys(dirty).length || syncing) { event.preventDefault(); }
+      });
+    }
+  }
+
+  document.querySelectorAll("figure.view").forEach(function (figure) {
+    editors[figure.dataset.view] = new ViewEditor(figure);
+  });
+  bindControls();
+  if (root.dataset.summary) { applySummary(JSON.parse(root.dataset.summary)); }
+  Promise.all(Object.keys(editors).map(function (v) { return editors[v].load(); })).then(function () {
+    root.dataset.ready = "1";
+  }).catch(function (error) {
+    root.dataset.ready = "error";
+    setSync("error", "Could not load the masks: " + error.message);
+  });
+})();

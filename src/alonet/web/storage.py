@@ -1,0 +1,438 @@
+"""Patients and visits in SQLite (``--store DIR`` only).
+
+Layout of a store folder::
+
+    DIR/alonet.sqlite3      patients, visits and per-view rows
+    DIR/images/<hex>.jpg    photographs (re-encoded from pixels: no EXIF, GPS, device or dates)
+    DIR/images/<hex>.png    scalp and hair-loss masks (0/255)
+
+File names are random hex chosen here, never taken from an upload. The schema
+version is SQLite's ``PRAGMA user_version``; :data:`MIGRATIONS` lists the steps
+from an empty database to the current schema, and :class:`Store` applies the
+missing ones when it opens a folder (each step in one transaction). A database
+written by a newer AloNet is refused rather than guessed at.
+
+Every method opens its own connection, so one ``Store`` can be shared by the
+server's threads. Deleting a patient or a visit removes its rows and its image
+files.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import re
+import secrets
+import sqlite3
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from alonet.errors import AloNetError, InvalidValueError
+from alonet.views import VIEWS
+
+DB_NAME = "alonet.sqlite3"
+IMAGES_DIR = "images"
+
+
+class StoreError(AloNetError):
+    """The store folder or database cannot be used as it is."""
+
+
+# --------------------------------------------------------------------------- schema
+
+_V1 = """
+CREATE TABLE patients (
+    id          INTEGER PRIMARY KEY,
+    code        TEXT NOT NULL UNIQUE,
+    created_at  TEXT NOT NULL
+);
+CREATE TABLE visits (
+    id          INTEGER PRIMARY KEY,
+    patient_id  INTEGER NOT NULL REFERENCES patients(id) ON DELETE CASCADE,
+    visit_date  TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    salt        REAL,
+    grade       TEXT,
+    band        TEXT,
+    missing     TEXT NOT NULL DEFAULT '',
+    summary     TEXT NOT NULL
+);
+CREATE TABLE view_images (
+    id            INTEGER PRIMARY KEY,
+    visit_id      INTEGER NOT NULL REFERENCES visits(id) ON DELETE CASCADE,
+    view          TEXT NOT NULL,
+    photo_file    TEXT NOT NULL,
+    scalp_file    TEXT NOT NULL,
+    hairloss_file TEXT NOT NULL,
+    loss_pct      REAL,
+    confidence    REAL,
+    flags         TEXT NOT NULL DEFAULT '[]',
+    corrected     INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (visit_id, view)
+);
+"""
+
+_V2 = """
+ALTER TABLE visits ADD COLUMN model TEXT NOT NULL DEFAULT '';
+CREATE INDEX visits_by_patient ON visits (patient_id, visit_date);
+"""
+
+#: Schema steps; step ``i`` takes a database from version ``i`` to ``i + 1``.
+#: Version 1: patients, visits, per-view images. Version 2: the model that
+#: scored each visit, and an index for the patient page.
+MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
+    """Bring the database on ``conn`` to schema ``target``; return the version it had.
+
+    Each step runs in its own transaction together with the version bump, so an
+    interrupted upgrade leaves the database at the last completed version.
+    """
+    current = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    if current > SCHEMA_VERSION:
+        raise StoreError(
+            f"the database has schema version {current}, newer than this AloNet understands "
+            f"({SCHEMA_VERSION})",
+            fix="upgrade AloNet, or give --store a different folder",
+        )
+    for version in range(current, target):
+        statements = [s.strip() for s in MIGRATIONS[version].split(";") if s.strip()]
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in statements:
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version + 1}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return current
+
+
+# --------------------------------------------------------------------------- records
+
+
+@dataclass(frozen=True)
+class Patient:
+    id: int
+    code: str
+    created_at: str
+    visit_count: int = 0
+    last_salt: float | None = None
+    last_visit: str | None = None
+
+
+@dataclass(frozen=True)
+class StoredView:
+    """One view of a stored visit (file names are relative to ``images/``)."""
+
+    view: str
+    photo_file: str
+    scalp_file: str
+    hairloss_file: str
+    loss_pct: float | None
+    confidence: float | None
+    flags: tuple[dict, ...]
+    corrected: bool
+
+
+@dataclass(frozen=True)
+class Visit:
+    id: int
+    patient_id: int
+    visit_date: str
+    created_at: str
+    salt: float | None
+    grade: str | None
+    band: str | None
+    missing: tuple[str, ...]
+    summary: dict
+    model: str
+    views: dict[str, StoredView] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class NewView:
+    """What :meth:`Store.add_visit` needs for one view: encoded files and numbers."""
+
+    view: str
+    photo_jpeg: bytes
+    scalp_png: bytes
+    hairloss_png: bytes
+    loss_pct: float | None
+    confidence: float | None
+    flags: Sequence[dict]
+    corrected: bool
+
+
+_CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$")
+
+
+def check_patient_code(code: str) -> str:
+    """Return the trimmed patient code or raise: 1-64 letters, digits, space . _ -."""
+    text = (code or "").strip()
+    if not _CODE_RE.match(text):
+        raise InvalidValueError(
+            f"patient code {text[:70]!r} is not valid",
+            fix="use 1-64 letters, digits, spaces, dots, dashes or underscores "
+            "(a pseudonymous study code, not a name)",
+        )
+    return text
+
+
+def check_visit_date(value: str | None) -> str:
+    """Return an ISO date (YYYY-MM-DD); empty means today."""
+    text = (value or "").strip()
+    if not text:
+        return _dt.date.today().isoformat()
+    try:
+        return _dt.date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise InvalidValueError(f"visit date {text[:30]!r} is not a date", fix="use YYYY-MM-DD") from None
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+
+
+# --------------------------------------------------------------------------- store
+
+
+class Store:
+    """A store folder: SQLite database plus image files (see module doc)."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            self.images.mkdir(exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the store folder: {exc.strerror}", path=self.root,
+                             fix="give --store a folder you can write to") from None
+        try:
+            with self._raw() as conn:
+                conn.execute("PRAGMA journal_mode = WAL")
+                migrate(conn)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"the database cannot be opened: {exc}", path=self.db_path,
+                             fix="give --store a folder with an AloNet database, or an empty folder") from None
+
+    @property
+    def db_path(self) -> Path:
+        return self.root / DB_NAME
+
+    @property
+    def images(self) -> Path:
+        return self.root / IMAGES_DIR
+
+    @contextmanager
+    def _raw(self) -> Iterator[sqlite3.Connection]:
+        conn = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
+        try:
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA foreign_keys = ON")
+            yield conn
+        finally:
+            conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A connection inside one write transaction (committed on success)."""
+        with self._raw() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def schema_version(self) -> int:
+        with self._raw() as conn:
+            return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+    # ----------------------------------------------------------------- patients
+
+    def create_patient(self, code: str) -> int:
+        """Add a patient with a unique pseudonymous ``code``; return its id."""
+        code = check_patient_code(code)
+        try:
+            with self.transaction() as conn:
+                cur = conn.execute("INSERT INTO patients (code, created_at) VALUES (?, ?)", (code, _now()))
+                return int(cur.lastrowid)
+        except sqlite3.IntegrityError:
+            raise InvalidValueError(f"a patient with code {code!r} already exists",
+                                    fix="choose that patient from the list or use another code") from None
+
+    def list_patients(self) -> list[Patient]:
+        """All patients with their visit count and latest SALT, by code."""
+        query = """
+            SELECT p.id, p.code, p.created_at,
+                   (SELECT COUNT(*) FROM visits v WHERE v.patient_id = p.id) AS visit_count,
+                   (SELECT v.salt FROM visits v WHERE v.patient_id = p.id
+                     ORDER BY v.visit_date DESC, v.id DESC LIMIT 1) AS last_salt,
+                   (SELECT MAX(v.visit_date) FROM visits v WHERE v.patient_id = p.id) AS last_visit
+            FROM patients p ORDER BY p.code COLLATE NOCASE
+        """
+        with self._raw() as conn:
+            return [Patient(**dict(row)) for row in conn.execute(query)]
+
+    def get_patient(self, patient_id: int) -> Patient | None:
+        with self._raw() as conn:
+            row = conn.execute("SELECT id, code, created_at FROM patients WHERE id = ?", (patient_id,)).fetchone()
+        return Patient(**dict(row)) if row else None
+
+    def delete_patient(self, patient_id: int) -> bool:
+        """Delete a patient, all its visits and their image files; False if absent."""
+        with self.transaction() as conn:
+            files = self._files_where(conn, "v.patient_id = ?", (patient_id,))
+            deleted = conn.execute("DELETE FROM patients WHERE id = ?", (patient_id,)).rowcount
+        self._unlink(files)
+        return bool(deleted)
+
+    # ------------------------------------------------------------------- visits
+
+    def add_visit(self, patient_id: int, visit_date: str, summary: dict, views: Sequence[NewView],
+                  model: str = "") -> int:
+        """Store a visit: write its image files, then its rows in one transaction.
+
+        ``summary`` is the visit's JSON-ready result (SALT, grade, band, missing,
+        per-view numbers); it is kept verbatim for reports. If anything fails the
+        files written so far are removed again.
+        """
+        visit_date = check_visit_date(visit_date)
+        written: list[Path] = []
+        try:
+            rows = []
+            for item in views:
+                if item.view not in VIEWS:
+                    raise InvalidValueError(f"unknown view {item.view!r}", fix="use top, back, left or right")
+                photo = self._write_file(item.photo_jpeg, ".jpg", written)
+                scalp = self._write_file(item.scalp_png, ".png", written)
+                loss = self._write_file(item.hairloss_png, ".png", written)
+                rows.append((item.view, photo, scalp, loss, item.loss_pct, item.confidence,
+                             json.dumps(list(item.flags)), int(bool(item.corrected))))
+            with self.transaction() as conn:
+                if conn.execute("SELECT 1 FROM patients WHERE id = ?", (patient_id,)).fetchone() is None:
+                    raise InvalidValueError(f"patient {patient_id} does not exist", fix="choose a patient from the list")
+                cur = conn.execute(
+                    "INSERT INTO visits (patient_id, visit_date, created_at, salt, grade, band, missing, summary, model)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (patient_id, visit_date, _now(), summary.get("salt"), summary.get("grade"),
+                     summary.get("band"), ",".join(summary.get("missing") or ()),
+                     json.dumps(summary, sort_keys=True), model),
+                )
+                visit_id = int(cur.lastrowid)
+                conn.executemany(
+                    "INSERT INTO view_images (visit_id, view, photo_file, scalp_file, hairloss_file,"
+                    " loss_pct, confidence, flags, corrected) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(visit_id, *row) for row in rows],
+                )
+            return visit_id
+        except BaseException:
+            self._unlink(written)
+            raise
+
+    def list_visits(self, patient_id: int) -> list[Visit]:
+        """A patient's visits in date order (oldest first), without per-view rows."""
+        with self._raw() as conn:
+            rows = conn.execute(
+                "SELECT * FROM visits WHERE patient_id = ? ORDER BY visit_date, id", (patient_id,)
+            ).fetchall()
+        return [self._visit(row) for row in rows]
+
+    def get_visit(self, visit_id: int) -> Visit | None:
+        """A visit with its per-view rows, or None."""
+        with self._raw() as conn:
+            row = conn.execute("SELECT * FROM visits WHERE id = ?", (visit_id,)).fetchone()
+            if row is None:
+                return None
+            view_rows = conn.execute("SELECT * FROM view_images WHERE visit_id = ?", (visit_id,)).fetchall()
+        views = {
+            r["view"]: StoredView(
+                view=r["view"], photo_file=r["photo_file"], scalp_file=r["scalp_file"],
+                hairloss_file=r["hairloss_file"], loss_pct=r["loss_pct"], confidence=r["confidence"],
+                flags=tuple(json.loads(r["flags"])), corrected=bool(r["corrected"]),
+            )
+            for r in view_rows
+        }
+        ordered = {v: views[v] for v in VIEWS if v in views}
+        return self._visit(row, ordered)
+
+    def delete_visit(self, visit_id: int) -> bool:
+        """Delete a visit and its image files; False if absent."""
+        with self.transaction() as conn:
+            files = self._files_where(conn, "v.id = ?", (visit_id,))
+            deleted = conn.execute("DELETE FROM visits WHERE id = ?", (visit_id,)).rowcount
+        self._unlink(files)
+        return bool(deleted)
+
+    def image_file(self, name: str) -> Path:
+        """Absolute path of a stored image file name (only names this store made)."""
+        if not re.fullmatch(r"[0-9a-f]{32}\.(jpg|png)", name):
+            raise StoreError(f"not a stored image name: {name[:40]!r}")
+        return self.images / name
+
+    # ------------------------------------------------------------------ helpers
+
+    @staticmethod
+    def _visit(row: sqlite3.Row, views: dict[str, StoredView] | None = None) -> Visit:
+        return Visit(
+            id=row["id"], patient_id=row["patient_id"], visit_date=row["visit_date"],
+            created_at=row["created_at"], salt=row["salt"], grade=row["grade"], band=row["band"],
+            missing=tuple(m for m in row["missing"].split(",") if m), summary=json.loads(row["summary"]),
+            model=row["model"], views=views or {},
+        )
+
+    def _files_where(self, conn: sqlite3.Connection, condition: str, params: tuple) -> list[Path]:
+        query = ("SELECT i.photo_file, i.scalp_file, i.hairloss_file FROM view_images i "
+                 f"JOIN visits v ON v.id = i.visit_id WHERE {condition}")
+        return [self.image_file(name) for row in conn.execute(query, params) for name in row]
+
+    def _write_file(self, data: bytes, suffix: str, written: list[Path]) -> str:
+        """Write ``data`` under a fresh random name (temp file, then rename)."""
+        name = secrets.token_hex(16) + suffix
+        target = self.images / name
+        fd, tmp = tempfile.mkstemp(prefix=".incoming-", dir=self.images)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        written.append(target)
+        return name
+
+    @staticmethod
+    def _unlink(paths: Sequence[Path]) -> None:
+        for path in paths:
+            path.unlink(missing_ok=True)
+
+
+def response_rows(visits: Sequence[Visit], response_fn: Callable[[float, float], object]) -> list[dict]:
+    """Each visit with its response against the baseline (the first complete visit).
+
+    Returns dicts ``{"visit": Visit, "baseline": bool, "response": Response | None}``;
+    visits before the baseline, incomplete visits and the baseline itself have no
+    response. ``response_fn`` is ``alonet.scoring.salt.response``.
+    """
+    baseline = next((v for v in visits if v.salt is not None), None)
+    rows = []
+    for visit in visits:
+        is_base = baseline is not None and visit.id == baseline.id
+        result = None
+        if baseline is not None and not is_base and visit.salt is not None and (
+            (visit.visit_date, visit.id) > (baseline.visit_date, baseline.id)
+        ):
+            result = response_fn(baseline.salt, visit.salt)
+        rows.append({"visit": visit, "baseline": is_base, "response": result})
+    return rows

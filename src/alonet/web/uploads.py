@@ -1,0 +1,206 @@
+"""Checking uploads and encoding images for the browser and the store.
+
+Rules (each broken rule is an :class:`UploadRejected` with HTTP status 400 or
+413 and a one-line reason the page shows):
+
+* the request body is capped by Flask's ``MAX_CONTENT_LENGTH`` (413);
+* every uploaded file is held in memory (never spooled to a temporary file on
+  disk) by :class:`InMemoryRequest`, whose buffers stop at the per-file cap (413);
+* photographs are accepted only in the fields ``top``, ``back``, ``left``,
+  ``right``; any other file field is refused (400);
+* the content is checked by decoding it with ``alonet.data.imageio.read_photo``,
+  never by the file name or the MIME header: not an image, truncated, empty
+  (400) or more pixels than the cap (413) are refused;
+* upload file names are never used for anything but being ignored.
+
+Images leave the server re-encoded from their pixels (:func:`jpeg_bytes`,
+:func:`png_bytes`), so stored and downloaded files carry no EXIF (GPS, device,
+dates).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import numpy as np
+from flask import Request, current_app
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from alonet.errors import AloNetError, ImageTooLargeError
+from alonet.views import VIEWS
+
+#: Non-file form fields that may accompany photographs.
+ALLOWED_FORM_FIELDS = frozenset({"csrf_token"})
+
+
+class UploadRejected(AloNetError):
+    """An upload the server refuses (HTTP 400 unless ``status`` says otherwise)."""
+
+    status = 400
+
+
+class UploadTooLarge(UploadRejected):
+    """An upload over a size or pixel cap (HTTP 413)."""
+
+    status = 413
+
+
+def _mib(n: int) -> str:
+    return f"{n / (1024 * 1024):.3g} MiB"
+
+
+class CappedBuffer(io.BytesIO):
+    """An in-memory file that refuses to grow beyond ``limit`` bytes (HTTP 413)."""
+
+    def __init__(self, limit: int):
+        super().__init__()
+        self.limit = int(limit)
+
+    def write(self, data) -> int:  # type: ignore[override]
+        if self.tell() + len(data) > self.limit:
+            raise RequestEntityTooLarge(f"a file is larger than the {_mib(self.limit)} limit per file")
+        return super().write(data)
+
+
+class InMemoryRequest(Request):
+    """Flask request whose uploaded files stay in capped memory buffers.
+
+    Werkzeug's default spools uploads over 500 KB to a temporary file; a
+    clinical photograph must not touch the disk unless ``--store`` is given.
+    """
+
+    def _get_file_stream(self, total_content_length, content_type, filename=None, content_length=None):
+        return CappedBuffer(current_app.config["ALONET_MAX_FILE_BYTES"])
+
+
+def too_large_message(exc: RequestEntityTooLarge, max_request_bytes: int) -> str:
+    """The one-line reason for a 413 raised by werkzeug or :class:`CappedBuffer`."""
+    default = RequestEntityTooLarge.description
+    if exc.description and exc.description != default:
+        return f"upload refused: {exc.description} (make the photograph smaller)"
+    return f"upload refused: the request is larger than the {_mib(max_request_bytes)} limit (send fewer or smaller photographs)"
+
+
+def decode_photo(data: bytes, view: str, max_pixels: int) -> np.ndarray:
+    """Decode one uploaded photograph (H, W, 3 uint8 RGB) or raise UploadRejected."""
+    from alonet.data.imageio import read_photo
+
+    if not data:
+        raise UploadRejected(f"the {view} photograph is an empty file (0 bytes); choose the photograph again")
+    try:
+        return read_photo(data, max_pixels=max_pixels, name=f"{view} photograph")
+    except ImageTooLargeError as exc:
+        raise UploadTooLarge(str(exc)) from None
+    except AloNetError as exc:
+        raise UploadRejected(str(exc)) from None
+
+
+def read_photo_uploads(files, form, max_pixels: int) -> dict[str, np.ndarray]:
+    """The photographs of a request as ``{view: image}`` in view order.
+
+    ``files``/``form`` are the request's multidicts. A file input left empty by
+    a browser (no file name, no bytes) counts as not given. Raises
+    UploadRejected for unknown fields, repeated fields, undecodable images and
+    when no photograph is given at all.
+    """
+    unknown = sorted({k for k in files.keys() if k not in VIEWS})
+    if unknown:
+        raise UploadRejected(
+            f"unexpected upload field {unknown[0]!r}; photographs go in the fields top, back, left, right"
+        )
+    text_views = sorted({k for k in form.keys() if k in VIEWS})
+    if text_views:
+        raise UploadRejected(f"the field {text_views[0]!r} must be a file upload, not text")
+    images: dict[str, np.ndarray] = {}
+    for view in VIEWS:
+        parts = files.getlist(view)
+        if len(parts) > 1:
+            raise UploadRejected(f"more than one file was sent for the {view} view; send one photograph per view")
+        if not parts:
+            continue
+        part = parts[0]
+        data = part.stream.read()
+        if not data and not part.filename:
+            continue  # an empty <input type=file>: the view was not given
+        images[view] = decode_photo(data, view, max_pixels)
+    if not images:
+        raise UploadRejected("no photograph was uploaded; add at least one of top, back, left, right")
+    return images
+
+
+def read_mask_upload(data: bytes, what: str, shape: tuple[int, int], max_pixels: int) -> np.ndarray:
+    """Decode a corrected mask (an image from the page's canvas) as (H, W) bool.
+
+    Decoded by ``alonet.data.imageio.read_annotation`` (white = inside); it must
+    have exactly ``shape`` (height, width), the size the page edits.
+    """
+    from alonet.data.imageio import read_annotation
+
+    if not data:
+        raise UploadRejected(f"the corrected {what} mask is an empty file")
+    try:
+        mask = read_annotation(data, max_pixels=max_pixels, name=f"corrected {what} mask")
+    except AloNetError as exc:
+        raise UploadRejected(str(exc)) from None
+    if mask.shape != tuple(shape):
+        raise UploadRejected(
+            f"the corrected {what} mask is {mask.shape[1]}x{mask.shape[0]} pixels, expected {shape[1]}x{shape[0]}"
+        )
+    return mask
+
+
+# --------------------------------------------------------------------------- encoding
+
+
+def png_bytes(array: np.ndarray) -> bytes:
+    """PNG of a mask (bool -> 0/255 grey) or an RGB image; no metadata."""
+    from PIL import Image
+
+    arr = np.asarray(array)
+    if arr.dtype == bool:
+        arr = arr.astype(np.uint8) * 255
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(arr)).save(buf, format="PNG", optimize=False, compress_level=6)
+    return buf.getvalue()
+
+
+def jpeg_bytes(image: np.ndarray, quality: int = 92) -> bytes:
+    """JPEG of an RGB image, encoded from its pixels (so without EXIF or other metadata)."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(image, dtype=np.uint8), "RGB").save(
+        buf, format="JPEG", quality=quality, subsampling=0, optimize=True
+    )
+    return buf.getvalue()
+
+
+def png_data_url(mask: np.ndarray) -> str:
+    """A mask as a ``data:image/png;base64,...`` URL (for the JSON API)."""
+    return "data:image/png;base64," + base64.b64encode(png_bytes(mask)).decode("ascii")
+
+
+def edit_size(height: int, width: int, max_side: int) -> tuple[int, int]:
+    """(height, width) of the editing canvas: the photograph's size, scaled down so the
+    longer side is at most ``max_side`` (aspect ratio kept, at least 1 pixel)."""
+    scale = min(1.0, max_side / max(height, width))
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def resize_image(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Anti-aliased resize of an RGB image to (height, width)."""
+    from alonet.data.imageio import resize_photo
+
+    if image.shape[:2] == tuple(shape):
+        return image
+    return resize_photo(image, (shape[1], shape[0]))
+
+
+def resize_mask(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Resize a mask to (height, width); stays binary (see ``alonet.data.imageio``)."""
+    from alonet.data.imageio import resize_mask as _resize
+
+    if mask.shape[:2] == tuple(shape):
+        return mask.astype(bool, copy=False)
+    return _resize(mask, (shape[1], shape[0]))
