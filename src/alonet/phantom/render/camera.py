@@ -89,20 +89,12 @@ def sample_framing(height: int, width: int, cfg: CameraConfig, rng: np.random.Ge
     return Framing(jit @ shift, (left, top), (width + left + right, height + top + bottom))
 
 
-def warp_image(img: np.ndarray, hom: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Warp a canvas image into the output frame (bilinear, edge replicate)."""
-    return cv2.warpPerspective(
-        img, hom, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
-    )
-
-
-def warp_mask(mask: np.ndarray, hom: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Warp a canvas mask into the output frame (nearest neighbour, stays binary)."""
-    out = cv2.warpPerspective(
-        mask.astype(np.uint8), hom, (width, height), flags=cv2.INTER_NEAREST,
-        borderMode=cv2.BORDER_CONSTANT, borderValue=0,
-    )
-    return out.astype(bool)
+def warp_mask(mask: np.ndarray, hom: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Warp a bool mask with homography ``hom`` into a (width, height) frame
+    (nearest neighbour, so it stays binary and aligned with the warped image)."""
+    out = cv2.warpPerspective(mask.astype(np.uint8), hom, size, flags=cv2.INTER_NEAREST,
+                              borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return out > 0
 
 
 def _motion_kernel(length: float, angle: float) -> np.ndarray:
@@ -115,17 +107,19 @@ def _motion_kernel(length: float, angle: float) -> np.ndarray:
 
 
 def apply_optics(img: np.ndarray, cfg: CameraConfig, rng: np.random.Generator) -> np.ndarray:
-    """Blur, white balance, exposure and sensor noise on a float RGB image in 0..1.
+    """Focus and motion blur, white balance, exposure/gamma and sensor noise on
+    an RGB uint8 image; returns uint8.
 
     Blur sizes are given for a 320-px long side and scale with the image.
-    Returns float32 in 0..1.
+    White balance, exposure and gamma are one lookup table per channel.
     """
     if not cfg.photometric:
-        return np.clip(img, 0.0, 1.0).astype(np.float32)
+        return img
     k = max(img.shape[:2]) / 320.0
-    out = img.astype(np.float32, copy=False)
-    sigma = rng.uniform(*cfg.focus_blur_sigma) ** 1.5 / cfg.focus_blur_sigma[1] ** 0.5 * k
-    if sigma > 0.25:
+    out = img
+    lo, hi = cfg.focus_blur_sigma
+    sigma = (lo + (hi - lo) * rng.random() ** 2) * k  # mostly sharp, sometimes soft
+    if sigma > 0.3:
         out = cv2.GaussianBlur(out, (0, 0), sigma)
     if rng.random() < cfg.motion_blur_prob:
         length = rng.uniform(*cfg.motion_blur_px) * k
@@ -134,16 +128,18 @@ def apply_optics(img: np.ndarray, cfg: CameraConfig, rng: np.random.Generator) -
     gains /= gains.mean()
     ev = rng.normal(0.0, cfg.exposure_ev / 2.0)
     gamma = rng.uniform(0.85, 1.15)
-    out = np.clip(out * (gains * 2.0 ** ev).astype(np.float32), 0.0, 1.0) ** np.float32(gamma)
+    x = np.arange(256, dtype=np.float64) / 255.0
+    table = np.stack([np.clip(x * g * 2.0**ev, 0, 1) ** gamma for g in gains], -1)
     sig = rng.uniform(*cfg.noise_sigma)
-    if sig > 0.002:
-        # signal-dependent (shot) plus constant (read) noise, slightly blurred
-        # like demosaicked sensor noise
-        noise = rng.standard_normal(out.shape, dtype=np.float32)
-        if k > 1.5:
-            noise = cv2.GaussianBlur(noise, (0, 0), 0.6 * np.sqrt(k)) * np.float32(1.5)
-        out = out + noise * (sig * (0.4 + 0.6 * np.sqrt(out))).astype(np.float32)
-    return np.clip(out, 0.0, 1.0)
+    if sig <= 0.002:
+        return cv2.LUT(out, np.round(table * 255).astype(np.uint8).reshape(256, 1, 3))
+    # shot plus read noise: std grows with the signal
+    vals = cv2.LUT(out, (table * 255).astype(np.float32).reshape(256, 1, 3))
+    std = cv2.LUT(out, (255 * sig * (0.4 + 0.6 * np.sqrt(table))).astype(np.float32).reshape(256, 1, 3))
+    noise = rng.standard_normal(out.shape, dtype=np.float32)
+    if k > 1.5:  # demosaicked sensor noise is a little blotchy at full resolution
+        noise = cv2.GaussianBlur(noise, (0, 0), 0.6 * np.sqrt(k)) * np.float32(1.5)
+    return np.clip(vals + noise * std + 0.5, 0, 255).astype(np.uint8)
 
 
 def jpeg_roundtrip(img: np.ndarray, quality: int) -> np.ndarray:

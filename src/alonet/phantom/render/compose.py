@@ -34,18 +34,19 @@ import cv2
 import numpy as np
 
 from alonet.errors import InvalidValueError
-from alonet.phantom.render.background import render_background, smooth_noise
-from alonet.phantom.render.camera import CameraConfig, apply_optics, jpeg_roundtrip, sample_framing
+from alonet.phantom.render.background import render_background
+from alonet.phantom.render.camera import CameraConfig, apply_optics, jpeg_roundtrip, sample_framing, warp_mask
 from alonet.phantom.render.hair import render_hair
 from alonet.phantom.render.head import (
     HeadLayout,
-    draw_face_features,
     draw_glasses,
     layout_head,
     paint_body,
+    paint_face,
 )
 from alonet.phantom.render.look import Look
 from alonet.phantom.render.props import draw_clips
+from alonet.phantom.render.raster import smooth_noise
 from alonet.phantom.render.skin import bald_details, lighting, paint_ears, paint_head_skin
 from alonet.views import normalize_view
 
@@ -159,7 +160,14 @@ def render_view(
         t = cv2.resize(np.asarray(thinning, np.float32), (ww, wh), interpolation=cv2.INTER_AREA)
         density = 1.0 - 0.75 * _place(np.clip(t, 0, 1), off, csize, np.float32)
 
-    layout = layout_head(scalp_c, canon, look, rng)
+    n_scalp = int(np.count_nonzero(scalp_c))
+    hair_left = 1.0 - (np.count_nonzero(loss_c & scalp_c) / n_scalp if n_scalp else 0.0)
+    layout = layout_head(scalp_c, canon, look, rng, detail, hair_left)
+    # the hairline: hair thins out over a few px towards the face
+    face_only = layout.face_mask & ~layout.hair_region
+    if face_only.any():
+        dist_face = cv2.distanceTransform((~face_only).astype(np.uint8), cv2.DIST_L2, 3)
+        density *= np.clip(dist_face / (layout.size * rng.uniform(0.01, 0.05)), 0.15, 1.0)
     bald = _bald_skin(scalp_c, loss_c, layout, rng)
     img = _render_scene(layout, look, bald, density, rng, detail)
 
@@ -167,23 +175,27 @@ def render_view(
     if cfg.geometric:
         img = cv2.warpPerspective(img, framing.homography, (ww, wh), flags=cv2.INTER_LINEAR,
                                   borderMode=cv2.BORDER_REPLICATE)
-    img = apply_optics(img, cfg, rng)
+    out = apply_optics(img, cfg, rng)
     if (ww, wh) != (ow, oh):
-        img = cv2.resize(img, (ow, oh), interpolation=cv2.INTER_CUBIC)
-        if cfg.photometric:  # sensor noise lives at the full output resolution
-            img = img + rng.standard_normal(img.shape, dtype=np.float32) * np.float32(rng.uniform(0.002, 0.012))
-    out = np.clip(img * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        out = cv2.resize(out, (ow, oh), interpolation=cv2.INTER_CUBIC)
+        if cfg.photometric:  # fine sensor noise lives at the full output resolution
+            noise = rng.standard_normal(out.shape, dtype=np.float32) * np.float32(rng.uniform(0.5, 3.0))
+            out = np.clip(out + noise + 0.5, 0, 255).astype(np.uint8)
     if cfg.jpeg:
         out = jpeg_roundtrip(out, int(rng.integers(cfg.jpeg_quality[0], cfg.jpeg_quality[1] + 1)))
 
-    scalp_o = _resize_mask(scalp, (ow, oh))
-    loss_o = _resize_mask(hairloss, (ow, oh))
-    if cfg.geometric:
-        k = np.diag([ow / ww, oh / wh, 1.0])
-        jit = framing.homography @ np.array([[1, 0, off[0]], [0, 1, off[1]], [0, 0, 1]], np.float64)
-        hom = k @ jit @ np.linalg.inv(k)
-        scalp_o = cv2.warpPerspective(scalp_o.astype(np.uint8), hom, (ow, oh), flags=cv2.INTER_NEAREST) > 0
-        loss_o = cv2.warpPerspective(loss_o.astype(np.uint8), hom, (ow, oh), flags=cv2.INTER_NEAREST) > 0
+    if (ww, wh) == (ow, oh):
+        scalp_o = warp_mask(scalp_c, framing.homography, (ow, oh)) if cfg.geometric else scalp_w
+        loss_o = warp_mask(loss_c, framing.homography, (ow, oh)) if cfg.geometric else loss_w
+    else:
+        scalp_o = _resize_mask(scalp, (ow, oh))
+        loss_o = _resize_mask(hairloss, (ow, oh))
+        if cfg.geometric:
+            k = np.diag([ow / ww, oh / wh, 1.0])
+            jit = framing.homography @ np.array([[1, 0, off[0]], [0, 1, off[1]], [0, 0, 1]], np.float64)
+            hom = k @ jit @ np.linalg.inv(k)
+            scalp_o = warp_mask(scalp_o, hom, (ow, oh))
+            loss_o = warp_mask(loss_o, hom, (ow, oh))
     if view == "right":
         out, scalp_o, loss_o = out[:, ::-1], scalp_o[:, ::-1], loss_o[:, ::-1]
     return RenderedView(np.ascontiguousarray(out), np.ascontiguousarray(scalp_o), np.ascontiguousarray(loss_o))
@@ -192,52 +204,56 @@ def render_view(
 def _render_scene(
     layout: HeadLayout, look: Look, bald: np.ndarray, density: np.ndarray, rng: np.random.Generator, detail: float
 ) -> np.ndarray:
-    """The canvas scene (float32 RGB 0..1) before the camera."""
+    """The canvas scene (uint8 RGB) before the camera."""
     h, w = layout.shape
     img = render_background((h, w), look, rng)
-    # the head's soft shadow on the backdrop
-    sil = np.zeros((h, w), np.uint8)
-    layout.skull.fill(sil)
-    if layout.body is not None:
-        cv2.fillPoly(sil, [layout.body], 1)
-    if look.head_shadow > 0.05:
-        sh = cv2.GaussianBlur(sil.astype(np.float32), (0, 0), max(1.0, 0.06 * layout.size))
-        dx, dy = (rng.uniform(-0.08, 0.08, 2) * layout.size).astype(int)
-        sh = np.roll(sh, (int(dy), int(dx)), axis=(0, 1))
-        img *= (1.0 - look.head_shadow * 0.6 * sh)[..., None]
-    paint_body(img, layout, look, rng)
-    paint_head_skin(img, layout, look, rng, detail)
-    draw_face_features(img, layout, look)
-    ears_over_hair = look.hair_length < 0.25
+    if look.head_shadow > 0.05:  # the head's soft shadow on the backdrop
+        sil = np.zeros((h, w), np.uint8)
+        layout.skull.fill(sil)
+        if layout.body is not None:
+            cv2.fillPoly(sil, [np.round(layout.body).astype(np.int32)], 1)
+        small = cv2.resize(sil.astype(np.float32), (max(2, w // 4), max(2, h // 4)), interpolation=cv2.INTER_AREA)
+        small = cv2.GaussianBlur(small, (0, 0), max(1.0, 0.015 * layout.size))
+        dx, dy = rng.uniform(-0.02, 0.02, 2) * layout.size
+        shift = np.float32([[1, 0, dx], [0, 1, dy]])
+        small = cv2.warpAffine(small, shift, (small.shape[1], small.shape[0]), borderMode=cv2.BORDER_REPLICATE)
+        sh = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+        img *= (1.0 - look.head_shadow * 0.55 * sh)[..., None]
+    paint_body(img, layout, look, rng, detail)
+    paint_head_skin(img, layout, look, detail)
+    paint_face(img, layout, look, detail)
+    ears_over_hair = look.hair_length < 0.2
     if not ears_over_hair:
-        paint_ears(img, layout, look)
+        paint_ears(img, layout, look, detail)
 
     # where strands may show: not on the face, only a short overhang into bald skin
     face_only = (layout.face_mask & ~layout.hair_region).astype(np.float32)
-    clip = 1.0 - cv2.GaussianBlur(face_only, (0, 0), max(0.7, 0.8 * detail))
-    overhang = max(1.0, look.hair_length * layout.size * rng.uniform(0.05, 0.25))
+    clip = 1.0 - cv2.GaussianBlur(face_only, (0, 0), max(0.7, 1.2 * detail))
+    overhang = max(1.0, look.hair_length * layout.size * rng.uniform(0.03, 0.15))
     dist_in = cv2.distanceTransform(bald.astype(np.uint8), cv2.DIST_L2, 3)
     clip *= np.clip(1.0 - dist_in / overhang, 0.0, 1.0)
     hair = render_hair(img, layout, look, bald, density, clip.astype(np.float32), rng, detail)
     img = hair.albedo
 
     canvas = np.clip(img * 255.0, 0, 255).astype(np.uint8)
-    bald_skin = bald & (layout.hair_region | layout.face_mask | _skull_mask(layout))
-    bald_details(canvas, bald_skin, layout, look, rng, detail)
-    img = canvas.astype(np.float32) / 255.0
+    bald_skin = bald & (layout.hair_region | layout.skull_mask) & ~face_only.astype(bool)
+    bald_details(canvas, bald_skin, layout.hair_region & ~bald, layout, look, rng, detail)
+    img = canvas.astype(np.float32) * np.float32(1 / 255)
     if ears_over_hair:
-        paint_ears(img, layout, look)
+        paint_ears(img, layout, look, detail)
 
-    # ---- light: dome shading, shine on bald skin, sheen on hair
+    # ---- light: dome shading, contact shadow of the hair, shine on bald skin, sheen on hair
     shade, spec = lighting(layout, look, rng)
+    occl = cv2.GaussianBlur(hair.cover, (0, 0), max(1.0, 1.5 * detail))
+    shade = shade * (1.0 - rng.uniform(0.15, 0.35) * occl * (1.0 - hair.cover))
     warm = look.light_warmth * 0.04
     tint = np.array([1 + warm, 1.0, 1 - warm], np.float32)
-    img = img * shade[..., None] * tint
-    skin_vis = np.clip(1.0 - hair.cover, 0, 1) * _skull_mask(layout)
-    img += (look.skin_shine * 0.55 * spec * skin_vis)[..., None]
-    sheen_strength = rng.uniform(0.05, 0.25) * (1.0 - 0.5 * np.mean(look.hair_rgb))
-    broad = spec ** 0.25
-    img += (sheen_strength * broad * hair.cover)[..., None] * np.array([0.95, 0.97, 1.0], np.float32)
+    img = img * (shade[..., None] * tint)
+    skin_vis = np.clip(1.0 - hair.cover, 0, 1) * layout.skull_mask
+    img += (look.skin_shine * 0.45 * spec * skin_vis)[..., None] * np.array([1.0, 0.97, 0.95], np.float32)
+    sheen = rng.uniform(0.08, 0.3) * (1.0 - 0.6 * float(np.mean(look.hair_rgb)))
+    broad = np.sqrt(np.sqrt(spec))
+    img += (sheen * broad * (0.7 * hair.cover + 0.3 * hair.gloss))[..., None] * np.array([0.95, 0.97, 1.0], np.float32)
     if rng.random() < 0.3:  # a stray soft shadow across part of the head (hand, camera, lamp)
         blob = np.clip(smooth_noise((h, w), 3, rng) - rng.uniform(0.3, 1.0), 0, 1)
         img *= (1.0 - rng.uniform(0.2, 0.45) * np.clip(blob * 2, 0, 1))[..., None]
@@ -246,10 +262,4 @@ def _render_scene(
     hair_only = layout.hair_region & ~bald
     draw_clips(canvas, layout, hair_only, look.clip_count if rng.random() < 0.8 else 0, rng, detail)
     draw_glasses(canvas, layout, look, detail)
-    return canvas.astype(np.float32) / 255.0
-
-
-def _skull_mask(layout: HeadLayout) -> np.ndarray:
-    m = np.zeros(layout.shape, np.uint8)
-    layout.skull.fill(m)
-    return m > 0
+    return canvas

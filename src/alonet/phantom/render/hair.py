@@ -21,17 +21,20 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from alonet.phantom.render.background import smooth_noise
 from alonet.phantom.render.head import HeadLayout
 from alonet.phantom.render.look import Look
+from alonet.phantom.render.raster import Coarse, smooth_noise
 
 
 @dataclass(frozen=True)
 class FlowField:
-    """Unit direction vectors on a coarse grid of ``step``-px cells over the canvas."""
+    """Unit direction vectors on a coarse grid of ``step``-px cells over the
+    canvas, and a density factor on the same grid (0 on a parting line and
+    lower at the crown whorl, where the scalp shows)."""
 
     dirs: np.ndarray  # (gh, gw, 2) float32
     step: float
+    density: np.ndarray  # (gh, gw) float32
 
     def sample(self, pts: np.ndarray) -> np.ndarray:
         """Directions at points (N, 2) (nearest grid cell)."""
@@ -66,11 +69,17 @@ def flow_field(layout: HeadLayout, look: Look, rng: np.random.Generator) -> Flow
     spiral = np.stack([rad[..., 0] * c - rad[..., 1] * s, rad[..., 0] * s + rad[..., 1] * c], -1)
     style = look.hair_style
     one = np.ones_like(u)
+    dens = 1.0 - 0.5 * np.exp(-((r / 0.09) ** 2))  # scalp shows at the whorl
     if layout.view == "top":
         if style in ("side_part", "centre_part"):
             p = look.part_offset if style == "side_part" else 0.3 * look.part_offset
             side = np.tanh((u - p) / 0.06)
             front = np.stack([side * 0.85, one * 0.5], -1)
+            # the parting: a thin line of skin in front of the whorl
+            part_w = max(0.012, 1.2 / hw) * (1.0 + 1.5 * (1.0 - look.hair_density))
+            on_line = np.exp(-(((u - p) / part_w) ** 2)) * _sigmoid((v - vw - 0.05) / 0.05)
+            on_line *= v < 1.02
+            dens = dens * (1.0 - 0.95 * on_line)
         elif style == "back":
             front = np.stack([0.35 * u, -one], -1)
         elif style == "forward":
@@ -93,7 +102,7 @@ def flow_field(layout: HeadLayout, look: Look, rng: np.random.Generator) -> Flow
     messy = 0.9 if style == "messy" else 0.25
     d = d + messy * np.stack([smooth_noise((gh, gw), 6, rng), smooth_noise((gh, gw), 6, rng)], -1)
     d = d / (np.linalg.norm(d, axis=-1, keepdims=True) + 1e-6)
-    return FlowField(d.astype(np.float32), step)
+    return FlowField(d.astype(np.float32), step, dens.astype(np.float32))
 
 
 def sample_points(mask: np.ndarray, n: int, rng: np.random.Generator, weight: np.ndarray | None = None) -> np.ndarray:
@@ -164,7 +173,36 @@ class HairRender:
     """What hair rendering leaves for later stages."""
 
     albedo: np.ndarray  # float32 (h, w, 3) with hair drawn
-    cover: np.ndarray  # float32 (h, w) 0..1 opacity of the hair layer (for sheen and shading)
+    cover: np.ndarray  # float32 (h, w) 0..1 opacity of the hair over the skin
+    gloss: np.ndarray  # float32 (h, w) 0..1 streaky strand highlights (modulates sheen)
+
+
+def silhouette(layout: HeadLayout, look: Look, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Soft outer limit (0..1) of the hair mass, and the part of it that is
+    long hair hanging below the skull (back and side views).
+
+    The limit is the skull dome with a ragged edge, a little larger for long
+    hair; long hair also hangs below the skull over ears, nape and neck.
+    """
+    g = Coarse(layout.shape, max(1.0, layout.size / 40.0))
+    e = layout.skull
+    a = np.deg2rad(e.angle)
+    dx, dy = g.xx - e.cx, g.yy - e.cy
+    u = (dx * np.cos(a) + dy * np.sin(a)) / e.ax
+    v = (-dx * np.sin(a) + dy * np.cos(a)) / e.ay
+    r = np.sqrt(u * u + v * v)
+    length = look.hair_length
+    reach = 1.03 + (0.15 * length if layout.view == "top" else 0.1 * length)
+    edge = reach + 0.05 * smooth_noise((g.gh, g.gw), 10, rng)
+    sil = np.clip((edge - r) / 0.04, 0, 1)
+    hang = np.zeros_like(sil)
+    if layout.view != "top" and length > 0.12:
+        drop = (length - 0.1) * layout.size * rng.uniform(1.0, 2.0)
+        ragged = drop * (0.8 + 0.3 * smooth_noise((g.gh, g.gw), 12, rng))
+        x_in = np.clip((0.97 - np.abs(u)) / 0.08, 0, 1)
+        below = np.clip((e.cy + e.ay + ragged - g.yy) / (0.05 * layout.size), 0, 1) * (g.yy > e.cy)
+        hang = np.clip(x_in * below - sil, 0, 1)
+    return g.up(np.maximum(sil, hang)), g.up(hang)
 
 
 def render_hair(
@@ -181,50 +219,63 @@ def render_hair(
 
     ``bald`` marks skin without terminal hair (hair loss, and its continuation
     beyond the scalp region), ``density`` (0..1 map) thins the hair
-    (diffuse thinning, partings), ``clip`` (0..1 map) is where strands may
-    show at all (not on the face; only a short overhang into bald patches).
-    ``detail`` is the output scale relative to a 320-px image.
+    (diffuse thinning), ``clip`` (0..1 map) is where strands may show at all
+    (not on the face; only a short overhang into bald patches). ``detail`` is
+    the output scale relative to a 320-px image.
     """
     h, w = layout.shape
     hair_rgb = np.asarray(look.hair_rgb, np.float32)
     white = np.asarray((0.88, 0.87, 0.84), np.float32)
+    field = flow_field(layout, look, rng)
+    dens = density * cv2.resize(field.density, (w, h), interpolation=cv2.INTER_LINEAR)
     grow = layout.hair_region & ~bald
-    # ---- base layer: unresolved hair, opacity from density
-    base_alpha = (0.3 + 0.68 * look.hair_density) * density
-    tex = smooth_noise((h, w), int(max(8, layout.size / 6)), rng)
-    base_alpha = base_alpha * np.clip(0.9 + 0.12 * tex, 0, 1)
-    soft = cv2.GaussianBlur(grow.astype(np.float32), (0, 0), 0.6 * detail)
+    # ---- base layer: hair the strands do not resolve; opacity from density
+    base_alpha = (0.25 + 0.73 * look.hair_density) * dens
+    tex = smooth_noise((h, w), int(max(8, layout.size / (5 * detail))), rng)
+    base_alpha *= np.clip(0.92 + 0.1 * tex, 0, 1)
+    soft = cv2.GaussianBlur(grow.astype(np.float32), (0, 0), 0.7 * detail)
     base_alpha = (base_alpha * soft).astype(np.float32)
-    base_col = hair_rgb * 0.8 * (1 - look.grey_fraction) + white * 0.75 * look.grey_fraction
-    out = albedo * (1 - base_alpha[..., None]) + base_col * base_alpha[..., None]
+    base_col = hair_rgb * 0.75 * (1 - look.grey_fraction) + white * 0.7 * look.grey_fraction
+    outline, hang = silhouette(layout, look, rng)
+    if hang.any():  # long hair hanging over ears, nape and neck: a thin veil under the strands
+        hang_alpha = cv2.GaussianBlur(hang * clip, (0, 0), 0.02 * layout.size) * (0.15 + 0.35 * look.hair_density)
+        base_alpha = np.maximum(base_alpha, hang_alpha.astype(np.float32))
+    out = albedo + (base_col - albedo) * base_alpha[..., None]
+    gloss = np.zeros((h, w), np.uint8)
 
     # ---- strands
     area = float(np.count_nonzero(grow))
     mean_len = max(3.0 * detail, look.hair_length * layout.size)
-    budget = 140_000.0 * detail**2  # total strand length (px) we can afford
-    n = int(min(area * 0.45 * look.hair_density, budget / mean_len, 250_000))
-    roots = sample_points(grow, n, rng, density)
+    budget = 160_000.0 * detail**2  # total strand length (px) we can afford
+    n = int(min(area * 0.5 * look.hair_density, budget / mean_len, 400_000))
+    roots = sample_points(grow, n, rng, dens)
     n = roots.shape[0]
     if n:
-        lengths = mean_len * rng.uniform(0.45, 1.25, n).astype(np.float32)
+        lengths = mean_len * rng.uniform(0.4, 1.2, n).astype(np.float32)
         n_steps = int(np.clip(mean_len / (3.0 * detail), 3, 14))
-        gravity = 0.0 if layout.view == "top" else float(np.clip(look.hair_length * 2.0, 0.0, 1.5))
-        lines = grow_strands(roots, flow_field(layout, look, rng), lengths, n_steps, look.curl, gravity, rng)
+        gravity = 0.0 if layout.view == "top" else float(np.clip(look.hair_length * 2.5, 0.0, 1.5))
+        lines = grow_strands(roots, field, lengths, n_steps, look.curl, gravity, rng)
         canvas = np.clip(out * 255.0, 0, 255).astype(np.uint8)
-        thick = max(1, int(round(detail * 0.6)))
-        group = rng.random(n)
-        cuts = np.cumsum([0.3, 0.35, 0.25])
-        shades = (0.55, 0.85, 1.15)
+        thick = max(1, int(detail / 3.0))
+        group = rng.integers(0, 4, n)
         grey_pick = rng.random(n) < look.grey_fraction
+        dark_hair = float(np.mean(hair_rgb)) < 0.2
+        shades = (0.6, 0.85, 1.05, 1.25)
         for i, f in enumerate(shades):
-            lo = 0.0 if i == 0 else cuts[i - 1]
-            sel = (group >= lo) & (group < cuts[i]) & ~grey_pick
-            col = np.clip(hair_rgb * f + (0.04 if f > 1 else 0.0), 0, 1) * 255
-            draw_polylines(canvas, lines[sel], tuple(col), thick)
-        draw_polylines(canvas, lines[(group >= cuts[-1]) & ~grey_pick], tuple(np.clip(hair_rgb * 1.4 + 0.06, 0, 1) * 255), thick)
-        draw_polylines(canvas, lines[grey_pick], tuple(white * rng.uniform(0.85, 1.0) * 255), thick)
-        drawn = canvas.astype(np.float32) / 255.0
-        clip3 = clip[..., None]
-        out = out * (1 - clip3) + drawn * clip3
-    cover = np.clip(base_alpha + 0.5 * clip * (layout.hair_region & ~bald), 0, 1).astype(np.float32)
-    return HairRender(out.astype(np.float32), cover)
+            col = np.clip(hair_rgb * f + (0.02 * i if dark_hair else 0.0), 0, 1) * 255
+            draw_polylines(canvas, lines[(group == i) & ~grey_pick], tuple(col), thick)
+        greys = lines[grey_pick]
+        third = len(greys) // 3
+        for i, f in enumerate((0.95, 0.8, 0.62)):
+            draw_polylines(canvas, greys[i * third : (i + 1) * third if i < 2 else None], tuple(white * f * 255), thick)
+        draw_polylines(gloss, lines[group >= 2], (255,), thick)
+        drawn = canvas.astype(np.float32) * np.float32(1 / 255)
+        # strands show inside the hair mass outline (a few flyaways beyond it)
+        keep = clip * outline
+        opacity = np.float32(rng.uniform(0.45, 0.75))
+        out = out + (drawn - out) * (keep * opacity)[..., None]
+        gloss_f = cv2.GaussianBlur(gloss.astype(np.float32) * np.float32(1 / 255), (0, 0), 0.9 * detail) * keep
+    else:
+        gloss_f = gloss.astype(np.float32)
+    cover = np.clip(np.maximum(base_alpha, 0.6 * gloss_f), 0, 1).astype(np.float32)
+    return HairRender(out.astype(np.float32), cover, gloss_f.astype(np.float32))

@@ -11,7 +11,9 @@ hairline cues rather than from the outline of the head.
 All coordinates are canvas pixels in the canonical orientation of a view:
 ``top`` has the face towards the image bottom, ``back`` the neck at the bottom,
 ``left`` (and the mirrored ``right``) the face towards the image left with the
-ear in the notch under the scalp arch.
+ear in the notch under the scalp arch. Proportions of the side view follow
+the ear (an adult ear is about 6 cm long): eye corner, nose, chin and neck are
+placed in ear lengths from it.
 """
 
 from __future__ import annotations
@@ -22,11 +24,12 @@ import cv2
 import numpy as np
 
 from alonet.phantom.render.look import Look
+from alonet.phantom.render.raster import ellipse_poly, fill_soft, smooth_noise
 
 
 @dataclass(frozen=True)
 class Ellipse:
-    """An axis-aligned-then-rotated ellipse (centre, semi-axes, angle in degrees)."""
+    """A rotated ellipse (centre, semi-axes, angle in degrees)."""
 
     cx: float
     cy: float
@@ -34,48 +37,48 @@ class Ellipse:
     ay: float
     angle: float = 0.0
 
-    def polygon(self, step: int = 6) -> np.ndarray:
-        """Outline as an int32 polygon (N, 2)."""
-        return cv2.ellipse2Poly(
-            (int(round(self.cx)), int(round(self.cy))),
-            (max(1, int(round(self.ax))), max(1, int(round(self.ay)))),
-            int(round(self.angle)), 0, 360, step,
-        )
+    def polygon(self, n: int = 48) -> np.ndarray:
+        """Float outline (n, 2)."""
+        return ellipse_poly(self.cx, self.cy, max(self.ax, 0.5), max(self.ay, 0.5), self.angle, n)
 
     def fill(self, mask: np.ndarray, value: int = 1) -> None:
-        cv2.fillPoly(mask, [self.polygon()], value)
+        """Fill on an integer mask."""
+        cv2.fillPoly(mask, [np.round(self.polygon() * 16).astype(np.int32)], value, cv2.LINE_8, 4)
 
 
 @dataclass
 class HeadLayout:
     """Where each part of the head lies on the canvas (canonical orientation).
 
-    ``scalp`` is the annotated scalp region on the canvas; ``hair_region`` the
-    area where terminal hair grows (the scalp plus the hair mass beyond it);
-    ``face``, ``neck``, ``ears`` and ``body`` are skin or clothing areas that
-    are never hair-bearing. ``skull`` is the dome used for shading.
+    ``hair_region`` is where terminal hair grows (the scalp plus the hair mass
+    beyond it); ``face_mask``/``ear_mask`` are skin that never bears hair;
+    ``skull`` is the dome used for shading and the outline of the hair mass.
     """
 
     view: str
     shape: tuple[int, int]  # canvas (height, width)
-    cx: float  # scalp bounding-box centre
+    cx: float  # scalp bounding-box centre and size (px)
     cy: float
-    width: float  # scalp bounding-box size (px)
+    width: float
     height: float
     skull: Ellipse
-    face: Ellipse | None
+    face_dome: Ellipse | None  # shading dome of the visible face
+    face_poly: np.ndarray | None  # float polygon of face/forehead skin
     ears: list[Ellipse]
-    neck: np.ndarray | None  # polygon
-    body: np.ndarray | None  # polygon (shoulders and clothes)
-    collar: np.ndarray | None  # polyline along the neckline
+    neck: np.ndarray | None  # float polygon
+    body: np.ndarray | None  # float polygon (shoulders and clothes)
+    collar: np.ndarray | None  # float polyline along the neckline
     hair_region: np.ndarray  # bool (h, w)
-    face_mask: np.ndarray  # bool (h, w): face/forehead skin
+    face_mask: np.ndarray  # bool (h, w)
     ear_mask: np.ndarray  # bool (h, w)
+    skull_mask: np.ndarray  # bool (h, w)
     whorl: tuple[float, float]  # crown whorl position (px)
+    ear_size: float  # ear semi-length (px), the side view's unit
     extras: dict = field(default_factory=dict)
 
     @property
     def size(self) -> float:
+        """Geometric mean of the scalp box sides: the head's length scale (px)."""
         return float(np.sqrt(max(self.width, 2.0) * max(self.height, 2.0)))
 
 
@@ -87,33 +90,91 @@ def _bbox(mask: np.ndarray) -> tuple[float, float, float, float] | None:
     return float(xs[0]), float(ys[0]), float(xs[-1] + 1), float(ys[-1] + 1)
 
 
-def _find_notch(scalp: np.ndarray, box: tuple[float, float, float, float]) -> tuple[float, float, float] | None:
-    """Centre and size of the ear notch of a temporal scalp region: the largest
-    gap between the region and its convex hull in the lower half of the box."""
-    pts = cv2.findNonZero(scalp.astype(np.uint8))
+def find_notch(scalp: np.ndarray, box: tuple[float, float, float, float]) -> tuple[float, float, float] | None:
+    """Centre (x, y) and size (sqrt of area) of the ear notch of a temporal
+    scalp region: the largest gap between the region and its convex hull in
+    the lower part of its box. None when there is no clear notch."""
+    x0, y0, x1, y1 = box
+    step = max(1, int(max(x1 - x0, y1 - y0) // 96))  # work on a small copy
+    sub = scalp[int(y0) : int(y1) : step, int(x0) : int(x1) : step].astype(np.uint8)
+    pts = cv2.findNonZero(sub)
     if pts is None or len(pts) < 10:
         return None
-    hull = np.zeros(scalp.shape, np.uint8)
+    hull = np.zeros(sub.shape, np.uint8)
     cv2.fillConvexPoly(hull, cv2.convexHull(pts), 1)
-    gap = (hull > 0) & ~scalp
-    x0, y0, x1, y1 = box
-    gap[: int(y0 + 0.35 * (y1 - y0))] = False
-    n, lab, stats, cents = cv2.connectedComponentsWithStats(gap.astype(np.uint8), connectivity=4)
+    gap = (hull > 0) & (sub == 0)
+    gap[: int(0.35 * sub.shape[0])] = False
+    n, _, stats, cents = cv2.connectedComponentsWithStats(gap.astype(np.uint8), connectivity=4)
     if n <= 1:
         return None
     best = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
     area = stats[best, cv2.CC_STAT_AREA]
-    if area < 0.01 * (x1 - x0) * (y1 - y0):
+    if area < 0.01 * sub.size:
         return None
-    return float(cents[best][0]), float(cents[best][1]), float(np.sqrt(area))
+    return float(x0 + cents[best][0] * step), float(y0 + cents[best][1] * step), float(np.sqrt(area) * step)
 
 
-def layout_head(scalp: np.ndarray, view: str, look: Look, rng: np.random.Generator) -> HeadLayout:
+def _forehead(scalp: np.ndarray, box: tuple[float, float, float, float], skull: Ellipse,
+              rng: np.random.Generator) -> np.ndarray | None:
+    """Float polygon of the forehead in a top view: the part of the head below
+    the frontal hairline (the scalp region's lower edge), between the temples."""
+    x0, y0, x1, y1 = box
+    W = x1 - x0
+    n = 24
+    xs = np.linspace(x0 + 0.12 * W, x1 - 0.12 * W, n)
+    cols = np.clip(np.round(xs).astype(int), 0, scalp.shape[1] - 1)
+    sub = scalp[:, cols]
+    has = sub.any(axis=0)
+    if not has.any():
+        return None
+    last = scalp.shape[0] - 1 - np.argmax(sub[::-1], axis=0)
+    edge = np.where(has, last + 0.5, y1).astype(np.float64)
+    bottom = skull.cy + skull.ay * 1.05
+    # the temples: the hairline bends down at both ends of the forehead
+    bend = (np.linspace(-1, 1, n) ** 8) * rng.uniform(0.1, 0.25) * (bottom - y1 + 0.2 * (y1 - y0))
+    top = np.stack([xs, edge + bend], -1)
+    low = np.stack([xs[::-1], np.full(n, bottom + 0.1 * (y1 - y0))], -1)
+    return np.concatenate([top, low], 0)
+
+
+def _side_profile(ex: float, ey: float, e: float, hx: float, y0: float, rng: np.random.Generator) -> np.ndarray:
+    """Float polygon of face skin in a left view: forehead, brow, nose, lips,
+    chin, jaw and cheek, from the ear centre (ex, ey) in ear semi-lengths ``e``;
+    ``hx`` is the front hairline, ``y0`` the top of the scalp."""
+    j = lambda s: rng.normal(0, s)  # noqa: E731 - small individual variation
+    nose = rng.uniform(0.5, 0.9)
+    right = max(hx, ex) + 1.2 * e  # the polygon's back edge lies under the scalp/hair
+    pts = [
+        (right, max(y0 + 0.5 * e, ey - 2.8 * e)),
+        (ex - 3.2 * e + j(0.2) * e, max(ey - 2.8 * e, y0 + 0.8 * e)),
+        (ex - 3.7 * e + j(0.15) * e, ey - 1.8 * e),
+        (ex - 3.9 * e, ey - 1.0 * e + j(0.1) * e),  # brow ridge
+        (ex - 3.7 * e, ey - 0.6 * e),  # nasion
+        (ex - (3.9 + nose) * e, ey + 0.6 * e),  # nose tip
+        (ex - 3.8 * e, ey + 0.95 * e),
+        (ex - 3.95 * e, ey + 1.4 * e),  # lips
+        (ex - 3.8 * e, ey + 1.75 * e),
+        (ex - 3.85 * e, ey + 2.2 * e),
+        (ex - 3.55 * e + j(0.2) * e, ey + 2.9 * e),  # chin
+        (ex - 2.6 * e, ey + 3.3 * e),
+        (ex - 0.9 * e, ey + 2.4 * e),  # jaw angle
+        (ex + 0.2 * e, ey + 1.0 * e),
+        (ex + 0.3 * e, ey - 0.6 * e),
+        (right, ey - 1.5 * e),
+    ]
+    return np.asarray(pts, np.float64)
+
+
+def layout_head(
+    scalp: np.ndarray, view: str, look: Look, rng: np.random.Generator, detail: float = 1.0, hair_left: float = 1.0
+) -> HeadLayout:
     """Place skull, hair mass, face, ears, neck and body around ``scalp``.
 
     ``scalp`` is the canvas-sized bool scalp mask in canonical orientation;
     ``view`` is ``top``, ``back`` or ``left`` (right views are rendered as
-    left). An empty mask gets a head in the middle of the canvas.
+    left). ``hair_left`` (0..1) is the share of the scalp that still has
+    hair: a bald head has no hair volume, so its outline hugs the scalp
+    region. An empty mask gets a head in the middle of the canvas.
     """
     h, w = scalp.shape
     box = _bbox(scalp)
@@ -122,92 +183,100 @@ def layout_head(scalp: np.ndarray, view: str, look: Look, rng: np.random.Generat
     x0, y0, x1, y1 = box
     W, H = max(x1 - x0, 4.0), max(y1 - y0, 4.0)
     cx, cy = (x0 + x1) / 2.0, (y0 + y1) / 2.0
-    vol = look.hair_volume * rng.uniform(0.85, 1.15)
+    vol = look.hair_volume * rng.uniform(0.8, 1.2) * float(np.clip(hair_left, 0.0, 1.0)) ** 0.7
     ears: list[Ellipse] = []
-    face = neck = body = collar = None
+    face_dome = face_poly = neck = body = collar = None
     extras: dict = {}
+    e = 0.13 * H * rng.uniform(0.9, 1.1)
 
     if view == "top":
-        skull = Ellipse(cx + rng.normal(0, 0.02) * W, cy - 0.04 * H,
-                        0.5 * W * (1.08 + vol), 0.5 * H * (1.04 + vol * 0.8), rng.normal(0, 2))
-        face = Ellipse(cx + rng.normal(0, 0.02) * W, y1 + rng.uniform(0.12, 0.22) * H,
-                       W * rng.uniform(0.36, 0.44), H * rng.uniform(0.28, 0.36))
+        # one egg-shaped head seen from above: crown towards the image top,
+        # forehead below the frontal hairline (the scalp's lower edge)
+        below = rng.uniform(0.18, 0.32)
+        skull = Ellipse(cx + rng.normal(0, 0.02) * W, cy - 0.04 * H + 0.5 * below * H,
+                        0.5 * W * (1.05 + vol), 0.5 * H * (1.03 + 0.8 * vol + below), rng.normal(0, 2))
+        bottom = skull.cy + skull.ay
+        face_poly = _forehead(scalp, box, skull, rng)
         for side in (-1, 1):
-            ex = cx + side * (0.5 * W + rng.uniform(0.0, 0.06) * W)
-            ears.append(Ellipse(ex, y1 - rng.uniform(0.0, 0.12) * H, 0.06 * W, 0.13 * H, side * 8))
-        body = Ellipse(cx, y1 + 0.05 * H, W * rng.uniform(1.05, 1.35), H * rng.uniform(0.45, 0.7)).polygon()
-        whorl = (cx + (look.whorl_offset[0] + rng.normal(0, 0.02)) * W,
-                 y0 + (0.22 + look.whorl_offset[1]) * H)
+            ex = cx + side * (skull.ax * rng.uniform(0.9, 1.0))
+            ears.append(Ellipse(ex, bottom - rng.uniform(0.25, 0.4) * H, 0.06 * W, 0.13 * H, side * 12))
+        body = Ellipse(cx, y1 + rng.uniform(0.0, 0.2) * H, W * rng.uniform(1.05, 1.4),
+                       H * rng.uniform(0.45, 0.7)).polygon()
+        whorl = (cx + (look.whorl_offset[0] + rng.normal(0, 0.02)) * W, y0 + (0.2 + look.whorl_offset[1]) * H)
     elif view == "back":
-        skull = Ellipse(cx + rng.normal(0, 0.02) * W, cy - 0.06 * H,
-                        0.5 * W * (1.08 + vol), 0.5 * H * (1.06 + vol * 0.8), rng.normal(0, 2))
-        nw = W * rng.uniform(0.26, 0.34)
-        top_y = y1 - 0.25 * H
-        neck = np.array([[cx - nw, top_y], [cx + nw, top_y], [cx + nw * 1.08, y1 + 0.5 * H],
-                         [cx + nw * 1.5, h + 5], [cx - nw * 1.5, h + 5], [cx - nw * 1.08, y1 + 0.5 * H]],
-                        np.int32)
+        skull = Ellipse(cx + rng.normal(0, 0.02) * W, cy - 0.05 * H,
+                        0.5 * W * (1.06 + vol), 0.5 * H * (1.05 + vol * 0.8), rng.normal(0, 2))
+        nw = W * rng.uniform(0.27, 0.34)
+        top_y = y1 - 0.3 * H
+        neck = np.array([[cx - nw, top_y], [cx + nw, top_y], [cx + nw * 1.05, y1 + 0.45 * H],
+                         [cx + nw * 1.6, h + 5], [cx - nw * 1.6, h + 5], [cx - nw * 1.05, y1 + 0.45 * H]])
         for side in (-1, 1):
-            ex = cx + side * (0.5 * W + rng.uniform(0.02, 0.08) * W)
-            ears.append(Ellipse(ex, y1 - rng.uniform(0.18, 0.3) * H, 0.07 * W, 0.16 * H, side * 10))
-        shoulder_y = y1 + rng.uniform(0.35, 0.6) * H
-        body = np.array([[cx - 2 * W, h + 5], [cx - 1.3 * W, shoulder_y + 0.25 * H],
-                         [cx - 0.8 * W, shoulder_y], [cx - nw * 1.3, shoulder_y - 0.05 * H],
-                         [cx + nw * 1.3, shoulder_y - 0.05 * H], [cx + 0.8 * W, shoulder_y],
-                         [cx + 1.3 * W, shoulder_y + 0.25 * H], [cx + 2 * W, h + 5]], np.int32)
-        collar = np.array([[cx - nw * 1.4, shoulder_y - 0.04 * H], [cx, shoulder_y + 0.03 * H],
-                           [cx + nw * 1.4, shoulder_y - 0.04 * H]], np.int32)
-        whorl = (cx + (look.whorl_offset[0] + rng.normal(0, 0.02)) * W, y0 - 0.05 * H)
+            ex = cx + side * (0.5 * W + rng.uniform(0.0, 0.07) * W)
+            ears.append(Ellipse(ex, y1 - rng.uniform(0.15, 0.3) * H, 0.07 * W, 0.16 * H, side * 10))
+        sy = y1 + rng.uniform(0.3, 0.6) * H
+        body = np.array([[cx - 2.2 * W, h + 5], [cx - 1.5 * W, sy + 0.35 * H], [cx - 0.9 * W, sy + 0.06 * H],
+                         [cx - nw * 1.5, sy - 0.04 * H], [cx + nw * 1.5, sy - 0.04 * H],
+                         [cx + 0.9 * W, sy + 0.06 * H], [cx + 1.5 * W, sy + 0.35 * H], [cx + 2.2 * W, h + 5]])
+        collar = np.array([[cx - nw * 1.55, sy - 0.04 * H], [cx - nw * 0.8, sy + 0.0 * H], [cx, sy + 0.02 * H],
+                           [cx + nw * 0.8, sy + 0.0 * H], [cx + nw * 1.55, sy - 0.04 * H]])
+        whorl = (cx + (look.whorl_offset[0] + rng.normal(0, 0.02)) * W, y0 - 0.02 * H)
     else:  # left (temporal): face to the image left, ear in the notch
-        notch = _find_notch(scalp, box)
+        notch = find_notch(scalp, box)
         if notch is None:
-            ecx, ecy, esz = x0 + 0.45 * W, y1 - 0.1 * H, 0.25 * np.sqrt(W * H)
+            ecx, ecy = x0 + 0.45 * W, y1 - 0.12 * H
         else:
             ecx, ecy, esz = notch
-        # semi-axes: an adult ear is about a quarter of the scalp arch's height
-        ear_h = float(np.clip(esz * rng.uniform(0.45, 0.6), 0.1 * H, 0.17 * H))
-        ear = Ellipse(ecx + rng.normal(0, 0.03) * W, ecy + 0.45 * ear_h, 0.6 * ear_h * rng.uniform(0.85, 1.0),
-                      ear_h, rng.uniform(-25, 5))
+            e = float(np.clip(esz * rng.uniform(0.45, 0.6), 0.1 * H, 0.17 * H))
+        ear = Ellipse(ecx + rng.normal(0, 0.03) * W, ecy + 0.35 * e, 0.58 * e * rng.uniform(0.85, 1.0), e,
+                      rng.uniform(-22, 5))
         ears.append(ear)
-        skull = Ellipse(cx + 0.06 * W, cy - 0.05 * H,
-                        0.5 * W * (1.06 + vol), 0.5 * H * (1.06 + vol * 0.8), rng.normal(0, 3))
-        # face: forehead, temple and cheek in front of the front hairline
-        face = Ellipse(x0 - rng.uniform(0.05, 0.2) * W, cy + rng.uniform(0.15, 0.3) * H,
-                       W * rng.uniform(0.32, 0.42), H * rng.uniform(0.5, 0.65), rng.uniform(-10, 10))
-        extras["brow"] = (x0 - 0.2 * W, ear.cy - 0.35 * ear_h)
-        nw = W * rng.uniform(0.22, 0.3)
-        nx = ear.cx + 0.45 * W
-        neck = np.array([[nx - nw, ear.cy], [nx + nw, y1 - 0.25 * H], [nx + nw * 1.1, h + 5],
-                         [nx - nw * 1.4, h + 5]], np.int32)
-        shoulder_y = max(y1, ear.cy + ear_h) + rng.uniform(0.3, 0.5) * H
-        body = np.array([[nx - 1.6 * W, h + 5], [nx - 1.1 * W, shoulder_y + 0.2 * H],
-                         [nx - 0.3 * W, shoulder_y], [nx + 0.6 * W, shoulder_y + 0.05 * H],
-                         [nx + 1.3 * W, shoulder_y + 0.3 * H], [nx + 1.6 * W, h + 5]], np.int32)
-        collar = np.array([[nx - 0.9 * nw, shoulder_y + 0.02 * H], [nx + nw * 1.2, shoulder_y + 0.06 * H]],
-                          np.int32)
-        whorl = (x1 - (0.15 - look.whorl_offset[0]) * W, y0 - 0.05 * H)
+        skull = Ellipse(cx + 0.07 * W, cy - 0.04 * H,
+                        0.5 * W * (1.05 + vol), 0.5 * H * (1.05 + vol * 0.8), rng.normal(0, 3))
+        # the front hairline: the scalp's leftmost column at the eye's height
+        rows = scalp[int(np.clip(ear.cy - e, 0, h - 1))]
+        hx = float(np.argmax(rows)) if rows.any() else x0
+        face_poly = _side_profile(ear.cx, ear.cy, e, hx, y0, rng)
+        face_dome = Ellipse(ear.cx - 2.0 * e, ear.cy + 0.3 * e, 2.6 * e, 3.3 * e)
+        extras["brow"] = (ear.cx - 3.1 * e, ear.cy - 1.05 * e)
+        extras["eye"] = (ear.cx - 2.9 * e, ear.cy - 0.55 * e)
+        nx = ear.cx + 0.9 * e
+        neck = np.array([[ear.cx - 1.0 * e, ear.cy + 2.2 * e], [ear.cx + 0.2 * e, ear.cy + 0.6 * e],
+                         [x1 - 0.05 * W, ear.cy], [x1 + 0.02 * W, y1 + 0.2 * H], [x1 + 0.1 * W, h + 5],
+                         [ear.cx - 2.8 * e, h + 5], [ear.cx - 2.5 * e, ear.cy + 3.0 * e]])
+        sy = ear.cy + rng.uniform(4.5, 6.0) * e
+        body = np.array([[nx - 6 * e, h + 5], [nx - 5 * e, sy + 0.8 * e], [nx - 2.5 * e, sy],
+                         [nx + 2.0 * e, sy + 0.2 * e], [nx + 4.5 * e, sy + 1.2 * e], [nx + 7 * e, h + 5]])
+        collar = np.array([[nx - 3.2 * e, sy + 0.1 * e], [nx - 0.8 * e, sy + 0.3 * e], [nx + 2.2 * e, sy + 0.2 * e]])
+        whorl = (x1 - (0.2 - look.whorl_offset[0]) * W, y0 - 0.05 * H)
 
     face_mask = np.zeros((h, w), np.uint8)
-    if face is not None:
-        face.fill(face_mask)
+    if face_poly is not None:
+        cv2.fillPoly(face_mask, [np.round(face_poly * 16).astype(np.int32)], 1, cv2.LINE_8, 4)
+        # a ragged hairline: the face's edge frays into the hair a little
+        fm = cv2.GaussianBlur(face_mask.astype(np.float32), (0, 0), max(1.0, 1.5 * detail))
+        fm += 0.18 * smooth_noise((h, w), int(max(8, 2.5 * max(W, H) / max(detail, 1.0) / 6)), rng)
+        face_mask = (fm > 0.5).astype(np.uint8)
     ear_mask = np.zeros((h, w), np.uint8)
-    for e in ears:
-        e.fill(ear_mask)
+    for el in ears:
+        el.fill(ear_mask)
     skull_mask = np.zeros((h, w), np.uint8)
     skull.fill(skull_mask)
+    if view == "top":  # the forehead is the front of the same head
+        face_mask &= skull_mask
     hair = (skull_mask > 0) & (face_mask == 0)
     if neck is not None:
         neck_mask = np.zeros((h, w), np.uint8)
-        cv2.fillPoly(neck_mask, [neck], 1)
-        # the nape hairline: hair stops a little below the scalp region's lower edge
-        below = _below_edge(scalp, rng.uniform(0.0, 0.04) * H)
+        cv2.fillPoly(neck_mask, [np.round(neck).astype(np.int32)], 1)
+        below = _below_edge(scalp, rng.uniform(-0.01, 0.04) * H)
         hair &= ~((neck_mask > 0) & below)
     hair |= scalp
     if view != "top":
         hair &= ear_mask == 0
     return HeadLayout(
-        view=view, shape=(h, w), cx=cx, cy=cy, width=W, height=H, skull=skull, face=face,
-        ears=ears, neck=neck, body=body, collar=collar, hair_region=hair,
-        face_mask=face_mask > 0, ear_mask=ear_mask > 0, whorl=whorl, extras=extras,
+        view=view, shape=(h, w), cx=cx, cy=cy, width=W, height=H, skull=skull, face_dome=face_dome,
+        face_poly=face_poly, ears=ears, neck=neck, body=body, collar=collar, hair_region=hair,
+        face_mask=face_mask > 0, ear_mask=ear_mask > 0, skull_mask=skull_mask > 0, whorl=whorl,
+        ear_size=float(e), extras=extras,
     )
 
 
@@ -221,48 +290,57 @@ def _below_edge(scalp: np.ndarray, slack: float) -> np.ndarray:
     return np.arange(h)[:, None] > last[None, :]
 
 
-def paint_body(albedo: np.ndarray, layout: HeadLayout, look: Look, rng: np.random.Generator) -> None:
-    """Shoulders and clothes with soft folds, and a collar along the neckline
+def paint_body(img: np.ndarray, layout: HeadLayout, look: Look, rng: np.random.Generator, detail: float) -> None:
+    """Shoulders and clothes with soft folds and a collar, then the neck
     (in place on a float32 canvas)."""
-    if layout.body is None:
-        return
     h, w = layout.shape
-    m = np.zeros((h, w), np.uint8)
-    cv2.fillPoly(m, [layout.body], 1)
     cloth = np.asarray(look.clothing_rgb, np.float32)
-    folds = cv2.resize(rng.standard_normal((6, 6)).astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
-    shade = (1.0 + 0.08 * folds)[..., None]
-    sel = m > 0
-    albedo[sel] = np.clip(cloth * shade, 0, 1)[sel]
+    soft = 0.6 * detail
+    if layout.body is not None:
+        folds = smooth_noise((h, w), 7, rng)
+        col = np.clip(cloth * (1.0 + 0.08 * folds)[..., None], 0, 1)
+        fill_soft(img, [layout.body], col, soft)
     if layout.collar is not None and look.collar_kind != "none":
-        th = max(2, int(layout.size * (0.05 if look.collar_kind == "shirt" else 0.025)))
-        col = cloth * (1.25 if look.collar_kind == "gown" else 0.7)
-        if look.collar_kind == "shirt":
-            col = np.clip(cloth * 1.15 + 0.05, 0, 1)
-        cv2.polylines(albedo, [layout.collar], False, tuple(float(c) for c in np.clip(col, 0, 1)), th, cv2.LINE_AA)
+        th = max(2, int(layout.size * (0.05 if look.collar_kind == "shirt" else 0.028)))
+        col = np.clip(cloth * 1.15 + 0.05, 0, 1) if look.collar_kind == "shirt" else cloth * 0.65
+        if look.collar_kind == "gown":
+            col = np.clip(cloth * 1.3, 0, 1)
+        band = np.round(layout.collar * 16).astype(np.int32)
+        cv2.polylines(img, [band], False, tuple(float(c) for c in col), th, cv2.LINE_8, 4)
+    if layout.neck is not None:
+        fill_soft(img, [layout.neck], np.asarray(look.skin_rgb, np.float32) * 0.9, soft)
 
 
-def draw_face_features(albedo: np.ndarray, layout: HeadLayout, look: Look) -> None:
-    """Eyebrows (and the outer eye corner in side views) on the face, drawn in
-    place on the float32 canvas; they sit where the face is visible."""
-    if layout.face is None:
+def paint_face(img: np.ndarray, layout: HeadLayout, look: Look, detail: float) -> None:
+    """Face/forehead skin with eyebrows, the eye (side view) and the nose tip
+    (top view), in place on the float32 canvas."""
+    if layout.face_poly is None:
         return
-    brow = np.clip(np.asarray(look.hair_rgb, np.float32) * 1.1 + 0.04, 0, 1)
-    f = layout.face
-    th = max(1, int(layout.size * 0.03))
-    if layout.view == "left" and "brow" in layout.extras:
+    skin = np.asarray(look.skin_rgb, np.float32)
+    ys, xs = np.nonzero(layout.face_mask[:: max(1, int(detail)), :: max(1, int(detail))])
+    if ys.size:  # paint the (ragged, clipped) face mask with soft edges, within its box
+        k = max(1, int(detail))
+        m = int(0.1 * layout.size) + 2
+        y0, y1 = max(0, ys.min() * k - m), min(layout.shape[0], ys.max() * k + m + k)
+        x0, x1 = max(0, xs.min() * k - m), min(layout.shape[1], xs.max() * k + m + k)
+        # skin colour changes gently from scalp to face (the hairline itself is drawn by the hair)
+        a = cv2.GaussianBlur(layout.face_mask[y0:y1, x0:x1].astype(np.float32), (0, 0), 0.03 * layout.size)
+        roi = img[y0:y1, x0:x1]
+        roi += (skin - roi) * a[..., None]
+    brow = tuple(float(c) for c in np.clip(np.asarray(look.hair_rgb, np.float32) * 1.2 + 0.05, 0, 1))
+    e = layout.ear_size
+    if layout.view == "left":
         bx, by = layout.extras["brow"]
-        pts = np.array([[bx - 0.5 * f.ax, by + 0.02 * f.ay], [bx - 0.1 * f.ax, by - 0.04 * f.ay],
-                        [bx + 0.25 * f.ax, by + 0.02 * f.ay]], np.int32)
-        cv2.polylines(albedo, [pts], False, tuple(float(c) for c in brow), th, cv2.LINE_AA)
-        eye = Ellipse(bx - 0.3 * f.ax, by + 0.22 * f.ay, 0.18 * f.ax, 0.05 * f.ay, 8)
-        cv2.fillPoly(albedo, [eye.polygon()], tuple(float(c) for c in np.asarray(look.skin_rgb) * 0.45))
-    elif layout.view == "top":
-        by = f.cy + 0.6 * f.ay
-        for side in (-1, 1):
-            pts = np.array([[f.cx + side * 0.12 * f.ax, by], [f.cx + side * 0.45 * f.ax, by - 0.06 * f.ay],
-                            [f.cx + side * 0.75 * f.ax, by + 0.05 * f.ay]], np.int32)
-            cv2.polylines(albedo, [pts], False, tuple(float(c) for c in brow), th, cv2.LINE_AA)
+        pts = np.array([[bx - 0.9 * e, by + 0.1 * e], [bx - 0.3 * e, by - 0.12 * e], [bx + 0.45 * e, by + 0.05 * e]])
+        brow_img = img.copy()
+        cv2.polylines(brow_img, [np.round(pts * 16).astype(np.int32)], False, brow, max(1, int(0.16 * e)),
+                      cv2.LINE_AA, 4)
+        cv2.addWeighted(brow_img, 0.7, img, 0.3, 0, dst=img)
+        ex, ey = layout.extras["eye"]
+        eye = ellipse_poly(ex - 0.3 * e, ey, 0.42 * e, 0.13 * e, 6)
+        fill_soft(img, [eye], skin * 0.35, 0.3 * detail)
+        lid = ellipse_poly(ex - 0.3 * e, ey - 0.12 * e, 0.5 * e, 0.1 * e, 6)
+        fill_soft(img, [lid], skin * 0.8, 0.4 * detail, 0.7)
 
 
 def draw_glasses(canvas: np.ndarray, layout: HeadLayout, look: Look, detail: float) -> None:
@@ -270,20 +348,24 @@ def draw_glasses(canvas: np.ndarray, layout: HeadLayout, look: Look, detail: flo
     if not look.glasses:
         return
     col = tuple(float(c) * 255 for c in look.glasses_rgb)
-    th = max(1, int(round(1.8 * detail)))
-    for e in layout.ears:
-        top = np.array([e.cx, e.cy - 0.8 * e.ay])
-        if layout.view == "left" and layout.face is not None:
-            front = np.array([layout.face.cx - 0.3 * layout.face.ax, top[1] + 0.15 * e.ay])
-        elif layout.view == "top" and layout.face is not None:
-            front = np.array([layout.face.cx + np.sign(e.cx - layout.cx) * 0.7 * layout.face.ax,
-                              layout.face.cy + 0.75 * layout.face.ay])
+    th = max(1, int(round(1.6 * detail)))
+    e = layout.ear_size
+    for el in layout.ears:
+        top = np.array([el.cx, el.cy - 0.8 * el.ay])
+        if layout.view == "left":
+            ex, ey = layout.extras["eye"]
+            front = np.array([ex - 0.2 * e, ey - 0.05 * e])
+            rim = ellipse_poly(ex - 0.9 * e, ey + 0.1 * e, 0.5 * e, 0.55 * e, 0, 24)
+            cv2.polylines(canvas, [np.round(rim * 16).astype(np.int32)], True, col, th, cv2.LINE_AA, 4)
+        elif layout.view == "top":
+            k = layout.skull
+            front = np.array([k.cx + np.sign(el.cx - layout.cx) * 0.55 * k.ax, k.cy + 1.02 * k.ay])
         else:  # back: only the arms behind the ears show
-            front = top + np.array([np.sign(e.cx - layout.cx) * 0.6 * e.ax, -0.1 * e.ay])
-        pts = np.array([front, top + np.array([0.0, 0.1 * e.ay])])
+            front = top + np.array([np.sign(el.cx - layout.cx) * 0.7 * el.ax, 0.2 * el.ay])
+        pts = np.array([front, top + np.array([0.0, 0.1 * el.ay])])
         cv2.polylines(canvas, [np.round(pts * 16).astype(np.int32)], False, col, th, cv2.LINE_AA, 4)
-    if layout.view == "top" and layout.face is not None:
-        f = layout.face
+    if layout.view == "top":
+        k = layout.skull
         for side in (-1, 1):
-            lens = Ellipse(f.cx + side * 0.42 * f.ax, f.cy + 0.82 * f.ay, 0.36 * f.ax, 0.12 * f.ay)
-            cv2.polylines(canvas, [lens.polygon()], True, col, th, cv2.LINE_AA)
+            lens = ellipse_poly(k.cx + side * 0.33 * k.ax, k.cy + 1.04 * k.ay, 0.3 * k.ax, 0.05 * k.ay, 0, 24)
+            cv2.polylines(canvas, [np.round(lens * 16).astype(np.int32)], True, col, th, cv2.LINE_AA, 4)

@@ -149,7 +149,7 @@ def sample_look(rng: np.random.Generator) -> Look:
     hair_name = _choice(rng, names, [HAIR_COLOURS[n][1] for n in names])
     hair_rgb = _jitter_rgb(rng, HAIR_COLOURS[hair_name][0], 0.12)
     grey = {"salt_pepper": rng.uniform(0.2, 0.5), "grey": rng.uniform(0.5, 0.8),
-            "white": rng.uniform(0.8, 1.0)}.get(hair_name, float(rng.uniform(0, 0.06)))
+            "white": rng.uniform(0.8, 1.0)}.get(hair_name, float(rng.uniform(0, 0.025)))
 
     length = float(np.exp(rng.uniform(np.log(0.035), np.log(0.55))))
     style = _choice(rng, list(HAIR_STYLES), [0.35, 0.12, 0.25, 0.13, 0.15])

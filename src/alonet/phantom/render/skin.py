@@ -8,27 +8,24 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from alonet.phantom.render.background import smooth_noise
 from alonet.phantom.render.hair import draw_polylines, sample_points
 from alonet.phantom.render.head import Ellipse, HeadLayout
 from alonet.phantom.render.look import Look
+from alonet.phantom.render.raster import Coarse, fill_soft, smooth_noise
 
 
-def dome_normals(e: Ellipse, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Surface normals (nx, ny, nz) of a half-ellipsoid over ellipse ``e`` and
-    its inside (0..1 soft radius r²). Outside the ellipse the normal lies flat
-    towards the rim."""
-    h, w = shape
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+def dome_normals(e: Ellipse, xx: np.ndarray, yy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Surface normals (nx, ny, nz) of a half-ellipsoid over ellipse ``e`` at
+    points (xx, yy), and the elliptic radius² there (1 on the rim)."""
     a = np.deg2rad(e.angle)
-    dx, dy = xx - e.cx, yy - e.cy
-    u = (dx * np.cos(a) + dy * np.sin(a)) / max(e.ax, 1.0)
-    v = (-dx * np.sin(a) + dy * np.cos(a)) / max(e.ay, 1.0)
+    ca, sa = np.float32(np.cos(a)), np.float32(np.sin(a))
+    dx, dy = xx - np.float32(e.cx), yy - np.float32(e.cy)
+    u = (dx * ca + dy * sa) / np.float32(max(e.ax, 1.0))
+    v = (-dx * sa + dy * ca) / np.float32(max(e.ay, 1.0))
     r2 = u * u + v * v
     nz = np.sqrt(np.clip(1.0 - r2, 0.02, 1.0))
-    # rotate (u, v) back into image axes
-    nx = u * np.cos(a) - v * np.sin(a)
-    ny = u * np.sin(a) + v * np.cos(a)
+    nx = u * ca - v * sa
+    ny = u * sa + v * ca
     norm = np.sqrt(nx * nx + ny * ny + nz * nz)
     return nx / norm, ny / norm, nz / norm, r2
 
@@ -36,113 +33,128 @@ def dome_normals(e: Ellipse, shape: tuple[int, int]) -> tuple[np.ndarray, np.nda
 def lighting(layout: HeadLayout, look: Look, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Diffuse shading factor (h, w) and specular term (h, w) of the head.
 
-    The skull and the face are half-ellipsoids lit by the look's main light
-    plus ambient light; everything else gets a flat factor of about 1.
+    Skull and face are half-ellipsoids lit by the look's main light plus
+    ambient light (factor about 1 where the surface faces the light head-on);
+    the neck is a cylinder; a faint mottled tone rides on top. Computed on a
+    coarse grid and upsampled: shading is smooth.
     """
+    g = Coarse(layout.shape, max(1.0, layout.size / 48.0))
     lx, ly, lz = look.light_dir
-    hvec = np.array([lx, ly, lz + 1.0])
-    hvec /= np.linalg.norm(hvec)
+    hv = np.array([lx, ly, lz + 1.0])
+    hv /= np.linalg.norm(hv)
     amb = look.light_ambient
-    nx, ny, nz, r2 = dome_normals(layout.skull, layout.shape)
-    ndl = np.clip(nx * lx + ny * ly + nz * lz, 0.0, 1.0)
-    inside = np.clip((1.25 - r2) / 0.3, 0.0, 1.0)
-    diffuse = amb + (1 - amb) * ndl
-    shade = 1.0 + inside * (diffuse / (amb + (1 - amb) * lz) - 1.0)  # ~1 at the apex
-    ndh = np.clip(nx * hvec[0] + ny * hvec[1] + nz * hvec[2], 0.0, 1.0)
-    power = rng.uniform(12, 60)
-    spec = (ndh**power) * inside
-    if layout.face is not None:
-        fx, fy, fz, fr2 = dome_normals(layout.face, layout.shape)
-        fin = layout.face_mask & ~layout.hair_region
-        fd = amb + (1 - amb) * np.clip(fx * lx + fy * ly + fz * lz, 0, 1)
-        fshade = fd / (amb + (1 - amb) * lz)
-        shade = np.where(fin, fshade, shade)
-    return shade.astype(np.float32), spec.astype(np.float32)
+    norm = amb + (1 - amb) * lz
 
+    def shade_of(e: Ellipse, soft: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        nx, ny, nz, r2 = dome_normals(e, g.xx, g.yy)
+        ndl = np.clip(nx * lx + ny * ly + nz * lz, 0.0, 1.0)
+        inside = np.clip((1.0 + soft - r2) / (2 * soft), 0.0, 1.0)
+        sh = 1.0 + inside * ((amb + (1 - amb) * ndl) / norm - 1.0)
+        ndh = np.clip(nx * hv[0] + ny * hv[1] + nz * hv[2], 0.0, 1.0)
+        return sh, ndh, inside
 
-def paint_head_skin(albedo: np.ndarray, layout: HeadLayout, look: Look, rng: np.random.Generator, detail: float) -> None:
-    """Fill skull, face and neck with skin (in place on a float32 canvas)."""
-    h, w = layout.shape
-    skin = np.asarray(look.skin_rgb, np.float32)
-    scalp = np.asarray(look.scalp_rgb, np.float32)
-    m = np.zeros((h, w), np.uint8)
+    shade, ndh, inside = shade_of(layout.skull, 0.15)
+    spec = (ndh ** rng.uniform(18, 90)) * inside
+    tone = 1.0 + 0.04 * smooth_noise((g.gh, g.gw), int(max(4, g.gw / 3)), rng)
+    shade_full = g.up(shade * tone)
+    spec_full = g.up(spec)
+    # face and neck have their own shapes; blend their shading in softly
+    soft = max(1.0, 0.03 * layout.size)
+    if layout.face_dome is not None:
+        fsh, fndh, fin = shade_of(layout.face_dome, 0.3)
+        skin = (layout.face_mask & ~layout.hair_region).astype(np.float32)
+        a = cv2.GaussianBlur(skin, (0, 0), soft)
+        shade_full += (g.up(fsh * tone) - shade_full) * a
+        spec_full += (g.up(0.35 * fndh**20 * fin) - spec_full) * a
     if layout.neck is not None:
-        cv2.fillPoly(m, [layout.neck], 1)
-        albedo[m > 0] = skin * 0.93
-    m[:] = 0
-    layout.skull.fill(m)
-    if layout.face is not None:
-        layout.face.fill(m, 2)
-    # mottled redness and slight tone variation
-    blot = smooth_noise((h, w), int(max(6, layout.size / 12)), rng)[..., None]
-    region = m > 0
-    tone = np.where((m == 2)[..., None], skin, scalp)
-    tone = tone * (1.0 + 0.035 * blot * np.array([1.0, 0.7, 0.7], np.float32))
-    albedo[region] = tone[region]
+        xs = layout.neck[:, 0]
+        ncx, nw = (xs.min() + xs.max()) / 2, max(2.0, (xs.max() - xs.min()) / 2)
+        prof = np.sqrt(np.clip(1.0 - ((g.xx - ncx) / (0.8 * nw)) ** 2, 0.05, 1.0))
+        neck_mask = np.zeros(layout.shape, np.uint8)
+        cv2.fillPoly(neck_mask, [np.round(layout.neck).astype(np.int32)], 1)
+        sel = ((neck_mask > 0) & ~layout.skull_mask & ~layout.face_mask).astype(np.float32)
+        a = cv2.GaussianBlur(sel, (0, 0), soft)
+        shade_full += (g.up((0.6 + 0.4 * prof) * tone) - shade_full) * a
+    return shade_full, np.maximum(spec_full, 0.0)
 
 
-def paint_ears(albedo: np.ndarray, layout: HeadLayout, look: Look) -> None:
+def paint_head_skin(img: np.ndarray, layout: HeadLayout, look: Look, detail: float) -> None:
+    """Fill the skull with scalp skin (paler and pinker than the face), in place."""
+    fill_soft(img, [layout.skull.polygon()], np.asarray(look.scalp_rgb, np.float32), 0.6 * detail)
+
+
+def paint_ears(img: np.ndarray, layout: HeadLayout, look: Look, detail: float) -> None:
     """Ears: outer ear in skin tone, a darker concha and a lighter helix rim."""
     skin = np.asarray(look.skin_rgb, np.float32)
-    for i, e in enumerate(layout.ears):
-        col = tuple(float(c) for c in np.clip(skin * np.array([1.0, 0.93, 0.92]), 0, 1))
-        cv2.fillPoly(albedo, [e.polygon()], col, cv2.LINE_AA)
+    for e in layout.ears:
+        fill_soft(img, [e.polygon(32)], np.clip(skin * np.array([1.0, 0.92, 0.9]), 0, 1), 0.5 * detail)
         towards_face = -1.0 if layout.view == "left" else (1.0 if e.cx < layout.cx else -1.0)
-        inner = Ellipse(e.cx + towards_face * 0.15 * e.ax, e.cy + 0.1 * e.ay, 0.5 * e.ax, 0.55 * e.ay, e.angle)
-        dark = tuple(float(c) for c in skin * 0.72)
-        cv2.fillPoly(albedo, [inner.polygon()], dark, cv2.LINE_AA)
-        rim = Ellipse(e.cx, e.cy, 0.85 * e.ax, 0.88 * e.ay, e.angle).polygon()
-        light = tuple(float(c) for c in np.clip(skin * 1.08, 0, 1))
-        cv2.polylines(albedo, [rim[: len(rim) // 2 + 2]], False, light, max(1, int(e.ax * 0.12)), cv2.LINE_AA)
+        a = np.deg2rad(e.angle)
+        ox, oy = towards_face * 0.18 * e.ax, 0.12 * e.ay
+        inner = Ellipse(e.cx + ox * np.cos(a) - oy * np.sin(a), e.cy + ox * np.sin(a) + oy * np.cos(a),
+                        0.5 * e.ax, 0.5 * e.ay, e.angle)
+        fill_soft(img, [inner.polygon(24)], skin * 0.62, 0.12 * e.ax + 0.5 * detail)
+        rim = Ellipse(e.cx, e.cy, 0.8 * e.ax, 0.85 * e.ay, e.angle).polygon(32)
+        half = rim[np.r_[20:32, 0:5]] if towards_face < 0 else rim[4:17]
+        cv2.polylines(img, [np.round(half * 16).astype(np.int32)], False,
+                      tuple(float(c) for c in np.clip(skin * 1.1, 0, 1)), max(1, int(e.ax * 0.15)), cv2.LINE_8, 4)
 
 
 def bald_details(
-    canvas: np.ndarray, bald: np.ndarray, layout: HeadLayout, look: Look, rng: np.random.Generator, detail: float
+    canvas: np.ndarray,
+    bald: np.ndarray,
+    grow: np.ndarray,
+    layout: HeadLayout,
+    look: Look,
+    rng: np.random.Generator,
+    detail: float,
 ) -> None:
-    """Draw what grows in bald skin on a uint8 canvas (in place): vellus hairs
-    everywhere, regrowth stubble and white regrowth in some zones, black dots,
-    and short exclamation-mark hairs along patch margins."""
+    """Draw what grows in bald scalp skin on a uint8 canvas (in place): fine
+    pale vellus hairs, dark regrowth stubble or white regrowth hairs in some
+    zones, black dots, and short exclamation-mark hairs along the margins
+    next to hair (``grow``). Counts are per scalp area, so the look does not
+    change with the resolution."""
     area = float(np.count_nonzero(bald))
     if area < 4:
         return
+    size = layout.size
+    frac = area / size**2
     hair = np.asarray(look.hair_rgb, np.float32) * 255
     skin = np.asarray(look.scalp_rgb, np.float32) * 255
-    ang_scale = 1.0
 
-    def segments(pts: np.ndarray, length: np.ndarray) -> np.ndarray:
-        a = rng.uniform(0, 2 * np.pi, len(pts)) * ang_scale
+    def segments(pts: np.ndarray, lo: float, hi: float) -> np.ndarray:
+        a = rng.uniform(0, 2 * np.pi, len(pts))
+        length = rng.uniform(lo, hi, len(pts)) * size
         d = np.stack([np.cos(a), np.sin(a)], -1) * length[:, None]
         return np.stack([pts, pts + d], 1).astype(np.float32)
 
-    # vellus: fine, pale, low-contrast hairs (blend for low opacity)
-    n = int(area * rng.uniform(0.01, 0.08) / detail)
-    if n:
-        pts = sample_points(bald, n, rng)
+    def faint(lines: np.ndarray, colour: tuple, opacity: float) -> None:
+        if len(lines) == 0:
+            return
         over = canvas.copy()
-        col = tuple(np.clip(skin * 1.12 + 12, 0, 255))
-        draw_polylines(over, segments(pts, rng.uniform(1.5, 4.0, len(pts)) * detail), col, 1)
-        cv2.addWeighted(over, 0.45, canvas, 0.55, 0, dst=canvas)
-    zones = smooth_noise(bald.shape, int(max(4, layout.size / 25)), rng)
-    if rng.random() < 0.45:  # dark regrowth stubble in some zones
-        z = bald & (zones > rng.uniform(-0.5, 0.8))
-        n = int(np.count_nonzero(z) * rng.uniform(0.02, 0.2) / detail)
-        pts = sample_points(z, n, rng)
-        draw_polylines(canvas, segments(pts, rng.uniform(0.7, 2.2, len(pts)) * detail),
-                       tuple(np.clip(hair * 1.1 + 10, 0, 255)), 1)
-    if rng.random() < 0.3:  # white regrowth hairs
-        z = bald & (zones < rng.uniform(-0.8, 0.4))
-        n = int(np.count_nonzero(z) * rng.uniform(0.01, 0.08) / detail)
-        pts = sample_points(z, n, rng)
-        draw_polylines(canvas, segments(pts, rng.uniform(1.5, 5.0, len(pts)) * detail), (235, 232, 225), 1)
-    if rng.random() < 0.4:  # black dots
-        n = int(area * rng.uniform(0.002, 0.015) / detail)
-        pts = sample_points(bald, n, rng)
-        draw_polylines(canvas, segments(pts, np.full(len(pts), 0.5 * detail, np.float32)),
-                       tuple(hair * 0.8), max(1, int(round(detail))))
-    if rng.random() < 0.5:  # exclamation-mark hairs near the margin
-        dist = cv2.distanceTransform(bald.astype(np.uint8), cv2.DIST_L2, 3)
-        margin = bald & (dist < 3.0 * detail)
-        n = int(np.count_nonzero(margin) * rng.uniform(0.02, 0.1))
-        pts = sample_points(margin, n, rng)
-        draw_polylines(canvas, segments(pts, rng.uniform(1.0, 3.0, len(pts)) * detail),
-                       tuple(hair * 0.9), max(1, int(round(detail))))
+        draw_polylines(over, lines, colour, 1)
+        cv2.addWeighted(over, opacity, canvas, 1.0 - opacity, 0, dst=canvas)
+
+    # vellus: fine, pale, low-contrast hairs
+    pts = sample_points(bald, int(frac * rng.uniform(150, 900)), rng)
+    faint(segments(pts, 0.006, 0.016), tuple(np.clip(skin * 1.1 + 15, 0, 255)), rng.uniform(0.15, 0.35))
+    zones = smooth_noise(bald.shape, int(rng.uniform(4, 10)), rng)
+    r = rng.random()
+    if r < 0.35:  # dark regrowth stubble in some zones
+        z = bald & (zones > rng.uniform(-0.6, 0.9))
+        n = int(np.count_nonzero(z) / size**2 * rng.uniform(400, 3000))
+        faint(segments(sample_points(z, n, rng), 0.003, 0.009), tuple(np.clip(hair * 1.1 + 8, 0, 255)),
+              rng.uniform(0.5, 0.9))
+    elif r < 0.55:  # white (unpigmented) regrowth hairs
+        z = bald & (zones > rng.uniform(-0.6, 0.6))
+        n = int(np.count_nonzero(z) / size**2 * rng.uniform(300, 2000))
+        faint(segments(sample_points(z, n, rng), 0.006, 0.02), (236, 233, 226), rng.uniform(0.5, 0.9))
+    if rng.random() < 0.35:  # black dots (broken hairs at the skin surface)
+        pts = sample_points(bald, int(frac * rng.uniform(80, 500)), rng)
+        dots = np.stack([pts, pts + 0.3], 1).astype(np.float32)
+        draw_polylines(canvas, dots, tuple(hair * 0.8), max(1, int(round(0.004 * size))))
+    if rng.random() < 0.5:  # exclamation-mark hairs along margins next to hair
+        near = cv2.distanceTransform((~grow).astype(np.uint8), cv2.DIST_L2, 3) < 0.015 * size
+        margin = bald & near
+        n = int(np.count_nonzero(margin) / (0.015 * size) * rng.uniform(0.05, 0.4))
+        faint(segments(sample_points(margin, n, rng), 0.005, 0.014), tuple(hair * 0.9), rng.uniform(0.6, 0.95))
