@@ -1,0 +1,346 @@
+"""Phantom patients in memory: plans (which geometry each view of each visit
+uses), geometry for a visit, and rendering.
+
+A *plan* (:class:`PatientPlan`) is cheap and fixes everything that is not
+pixels: the patient's name and split, the visit dates, and for each view of
+each visit either procedural geometry or a real annotation (file name and
+whether to mirror it). Rendering a plan gives :class:`PhantomVisit` objects
+with the photographs and their exact masks.
+
+Randomness: every random draw comes from a generator built by :func:`rng_for`
+from the run's seed and a key naming what it is for (patient, view, visit,
+purpose), so any view can be rendered alone, in any order, in any worker,
+and come out the same.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from alonet.phantom.geometry import ViewGeometry, frame_shape, procedural_scalp, view_kind
+from alonet.phantom.patterns import (
+    PatientPattern,
+    PatternState,
+    evolve,
+    rasterize,
+    sample_patient_pattern,
+    sample_state,
+    hard_negatives,
+    scalp_points,
+    visit_growth,
+)
+from alonet.phantom.realmasks import RealMaskSet, RealRecord, split_of
+from alonet.views import VIEWS, VIEW_WEIGHTS
+
+#: Long side of the reference raster on which patterns are sampled and evolved
+#: (so a patient's patches are the same whatever size is rendered).
+REFERENCE_SIDE = 256
+
+#: ``--size random``: share of photographs drawn between 320 and 640 px; the
+#: rest are log-uniform between 640 and ``RANDOM_MAX_SIDE`` (about 6.8 MP at 3:4).
+RANDOM_SMALL_SHARE = 0.55
+RANDOM_MAX_SIDE = 3000
+
+_PURPOSES = {"look": 1, "pattern": 2, "scalp": 3, "state": 4, "render": 5, "date": 6, "size": 7, "negatives": 8}
+
+
+def rng_for(seed: int, *key: int | str) -> np.random.Generator:
+    """A generator for ``key`` under ``seed``: independent of every other key,
+    and of the order in which keys are used. Strings in the key are hashed."""
+    parts: list[int] = []
+    for k in key:
+        if isinstance(k, str):
+            if k in _PURPOSES:
+                parts.append(_PURPOSES[k])
+            else:
+                parts.append(int.from_bytes(hashlib.sha256(k.encode()).digest()[:4], "big"))
+        else:
+            parts.append(int(k))
+    return np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=tuple(parts)))
+
+
+# --------------------------------------------------------------------------- plans
+
+
+@dataclass(frozen=True)
+class ViewSource:
+    """Where a view's geometry comes from: ``file`` None = procedural, else a
+    real annotation file, ``mirror`` = flip it into canonical orientation."""
+
+    file: str | None = None
+    mirror: bool = False
+
+
+@dataclass(frozen=True)
+class VisitPlan:
+    visit: int  # 1-based
+    date: str  # ISO date
+    views: dict[str, ViewSource]
+
+
+@dataclass(frozen=True)
+class PatientPlan:
+    """Everything about a phantom patient except pixels. ``key`` is the
+    integer that names the patient in every random key."""
+
+    name: str
+    key: int
+    split: str
+    visits: tuple[VisitPlan, ...]
+    real_patient: str | None = None
+
+
+def procedural_plan(index: int, visits: int, seed: int) -> PatientPlan:
+    """A procedural patient: ``visits`` visits 4–17 weeks apart."""
+    name = f"P{index + 1:04d}"
+    rng = rng_for(seed, index, "date")
+    day = _dt.date(2022, 1, 3) + _dt.timedelta(days=int(rng.integers(0, 730)))
+    plans = []
+    for v in range(visits):
+        if v:
+            day += _dt.timedelta(days=int(rng.integers(28, 120)))
+        plans.append(VisitPlan(v + 1, day.isoformat(), {view: ViewSource() for view in VIEWS}))
+    return PatientPlan(name, index, split_of(name), tuple(plans))
+
+
+def _nearest(records_by_date: dict[str, list[tuple[RealRecord, str, bool]]], date: str, kind: str,
+             exclude: set[str]) -> tuple[RealRecord, bool] | None:
+    """The record of ``kind`` from the visit nearest in time to ``date``."""
+    target = _dt.date.fromisoformat(date)
+    best = None
+    for d, items in records_by_date.items():
+        for rec, k, mirror in items:
+            if k != kind or rec.file in exclude:
+                continue
+            gap = abs((_dt.date.fromisoformat(d) - target).days)
+            if best is None or (gap, d, rec.photo_index) < best[0]:
+                best = ((gap, d, rec.photo_index), rec, mirror)
+    return None if best is None else (best[1], best[2])
+
+
+def real_patient_key(patient: str) -> int:
+    """The random key of a real patient: from its id, so a real patient looks
+    the same whichever other patients are written with it."""
+    return (1 << 31) | (int.from_bytes(hashlib.sha256(f"real:{patient}".encode()).digest()[:4], "big") >> 1)
+
+
+def real_plan(index: int, patient: str, records: list[RealRecord], masks: RealMaskSet,
+              max_visits: int | None = None) -> PatientPlan:
+    """A phantom patient built from one real patient's annotations.
+
+    Each real visit (date) gives one phantom visit per two midline or two
+    side photographs: midline photographs in photo order become top, back,
+    top, ...; side photographs go to the side they look towards (a
+    right-looking one stays a right view, so it reaches the disk in its own
+    orientation), and when both of a pair look the same way the second takes
+    the other side. A view the visit lacks is taken from the nearest visit of
+    the same patient that has one (one real patient never lends masks to
+    another), else it is procedural. ``index`` is the patient's place in the
+    run (used in its name only through the real id).
+    """
+    by_date: dict[str, list[tuple[RealRecord, str, bool]]] = {}
+    for rec in sorted(records, key=lambda r: (r.visit_date, r.photo_index, r.file)):
+        info = masks.shape(rec.file)
+        by_date.setdefault(rec.visit_date, []).append((rec, info.kind, info.mirrored))
+    plans: list[VisitPlan] = []
+    for date in sorted(by_date):
+        items = by_date[date]
+        mids = [(r, m) for r, k, m in items if k == "midline"]
+        sides = [(r, m) for r, k, m in items if k == "temporal"]
+        rounds = max(1, -(-len(mids) // 2), -(-len(sides) // 2))
+        for j in range(rounds):
+            views: dict[str, ViewSource] = {}
+            pair = mids[2 * j: 2 * j + 2]
+            for view, (rec, mirror) in zip(("top", "back"), pair):
+                views[view] = ViewSource(rec.file, mirror)
+            for rec, mirror in sides[2 * j: 2 * j + 2]:
+                own = "right" if mirror else "left"
+                other = "left" if own == "right" else "right"
+                views[own if own not in views else other] = ViewSource(rec.file, mirror)
+            used = {v.file for v in views.values()}
+            for view in VIEWS:
+                if view in views:
+                    continue
+                kind = view_kind(view)
+                near = _nearest({d: v for d, v in by_date.items() if d != date}, date, kind, used)
+                if near is None:
+                    near = _nearest(by_date, date, kind, used)
+                if near is None:
+                    near = _nearest(by_date, date, kind, set())
+                if near is None:
+                    views[view] = ViewSource()
+                else:
+                    rec, mirror = near
+                    views[view] = ViewSource(rec.file, mirror)
+                    used.add(rec.file)
+            plans.append(VisitPlan(len(plans) + 1, date, {v: views[v] for v in VIEWS}))
+            if max_visits is not None and len(plans) >= max_visits:
+                return PatientPlan(f"R{patient}", real_patient_key(patient), split_of(patient), tuple(plans), patient)
+    return PatientPlan(f"R{patient}", real_patient_key(patient), split_of(patient), tuple(plans), patient)
+
+
+def real_plans(masks: RealMaskSet, split: str, seed: int, patients: int | None = None,
+               max_visits: int | None = None) -> list[PatientPlan]:
+    """Plans for ``patients`` real patients of ``split`` (all when None), chosen
+    in an order shuffled by ``seed``."""
+    groups = masks.patients(split)
+    order = sorted(groups, key=lambda p: hashlib.sha256(f"{seed}:{p}".encode()).hexdigest())
+    if patients is not None:
+        order = order[:patients]
+    return [real_plan(i, p, groups[p], masks, max_visits) for i, p in enumerate(order)]
+
+
+# --------------------------------------------------------------------------- geometry
+
+
+def visit_size(size: int | str, seed: int, patient: int, visit: int) -> int:
+    """Long side of a visit's photographs: ``size`` itself, or for ``"random"``
+    a draw between 320 px and several megapixels (same for the four views)."""
+    if size != "random":
+        return int(size)
+    rng = rng_for(seed, patient, visit, "size")
+    if rng.random() < RANDOM_SMALL_SHARE:
+        return int(rng.integers(320, 641))
+    return int(round(np.exp(rng.uniform(np.log(640), np.log(RANDOM_MAX_SIDE)))))
+
+
+def procedural_frame(seed: int, patient: int, view: str, size: int) -> tuple[np.ndarray, tuple[int, int]]:
+    """The canonical scalp of a procedural patient's view at long side ``size``.
+
+    The same patient and view give the same region at every size (and for
+    ``left`` and ``right`` under the same key: both are canonical)."""
+    rng = rng_for(seed, patient, view, "scalp")
+    shape = frame_shape(size, rng)
+    return procedural_scalp(view, shape, rng), shape
+
+
+def procedural_states(seed: int, patient: int, visits: int, pattern: str | None = None
+                      ) -> tuple[PatientPattern, dict[str, list[PatternState]]]:
+    """The pattern and, per view, the state at each visit (on the reference raster)."""
+    who = sample_patient_pattern(rng_for(seed, patient, "pattern"), pattern)
+    states: dict[str, list[PatternState]] = {}
+    for view in VIEWS:
+        ref, _ = procedural_frame(seed, patient, view, REFERENCE_SIDE)
+        state = sample_state(who, view, ref, rng_for(seed, patient, view, "state", 0))
+        seq = [state]
+        for v in range(1, visits):
+            rng = rng_for(seed, patient, view, "state", v)
+            state = evolve(state, visit_growth(who.trend, rng), ref, rng)
+            seq.append(state)
+        states[view] = seq
+    return who, states
+
+
+def real_geometry(masks: RealMaskSet, source: ViewSource, view: str, size: int,
+                  seed: int, patient: int, visit: int) -> ViewGeometry:
+    """A real annotation pair as canonical geometry at long side ``size``, with
+    some hard-negative thinning drawn on it."""
+    scalp, loss = masks.load(source.file, size)  # type: ignore[arg-type]
+    if source.mirror:
+        scalp, loss = np.ascontiguousarray(scalp[:, ::-1]), np.ascontiguousarray(loss[:, ::-1])
+    rng = rng_for(seed, patient, visit, view, "negatives")
+    thin = hard_negatives(rng, scalp_points(scalp))
+    _, thinning = rasterize(PatternState("real", thin=thin), scalp)
+    return ViewGeometry(view, scalp, loss, thinning, "real", str(source.file), source.mirror)
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+@dataclass(frozen=True)
+class PhantomView:
+    """One rendered photograph with its ground truth (view orientation, as
+    it would be written to disk)."""
+
+    view: str
+    image: np.ndarray  # (h, w, 3) uint8 RGB
+    scalp: np.ndarray  # (h, w) bool
+    hairloss: np.ndarray  # (h, w) bool
+    loss_pct: float
+    source: str
+    pattern: str
+
+
+@dataclass(frozen=True)
+class PhantomVisit:
+    """The four views of one visit and the visit's true SALT."""
+
+    patient: str
+    visit: int
+    date: str
+    split: str
+    salt: float
+    views: dict[str, PhantomView]
+
+
+def render_visits(plan: PatientPlan, seed: int, size: int | str = 320, masks: RealMaskSet | None = None,
+                  camera=None, pattern: str | None = None):
+    """Render every visit of ``plan``; yields :class:`PhantomVisit` in visit order.
+
+    ``camera`` is passed to the renderer (``CameraConfig``); ``pattern`` forces
+    a procedural pattern (tests, demos).
+    """
+    from alonet.phantom.render import render_view, sample_look
+    from alonet.scoring.salt import salt_score, view_loss_percent
+
+    look = sample_look(rng_for(seed, plan.key, "look"))
+    needs_states = any(src.file is None for vp in plan.visits for src in vp.views.values())
+    states = None
+    if needs_states:
+        _, states = procedural_states(seed, plan.key, len(plan.visits), pattern)
+    for vi, vp in enumerate(plan.visits):
+        side = visit_size(size, seed, plan.key, vp.visit)
+        views: dict[str, PhantomView] = {}
+        for view in VIEWS:
+            src = vp.views[view]
+            if src.file is None:
+                scalp, _ = procedural_frame(seed, plan.key, view, side)
+                state = states[view][vi]  # type: ignore[index]
+                loss, thinning = rasterize(state, scalp)
+                geo = ViewGeometry(view, scalp, loss, thinning, state.pattern, "procedural")
+            else:
+                if masks is None:
+                    raise ValueError("a plan with real annotations needs the RealMaskSet")
+                geo = real_geometry(masks, src, view, side, seed, plan.key, vp.visit)
+            out = render_view(geo.scalp, geo.hairloss, view, look, rng_for(seed, plan.key, vp.visit, view, "render"),
+                              out_size=None, thinning=geo.thinning, camera=camera)
+            pct = view_loss_percent(out.hairloss, out.scalp, view=view)
+            views[view] = PhantomView(view, out.image, out.scalp, out.hairloss, pct, geo.source, geo.pattern)
+        salt = salt_score({v: views[v].loss_pct for v in VIEWS})
+        yield PhantomVisit(plan.name, vp.visit, vp.date, plan.split, salt, views)
+
+
+def render_patient(seed: int = 0, visits: int = 1, masks_dir: str | Path | None = None, size: int | str = 320,
+                   *, patient: int = 0, split: str = "all", camera=None, pattern: str | None = None
+                   ) -> list[PhantomVisit]:
+    """Render one phantom patient in memory (nothing is written).
+
+    Without ``masks_dir`` the patient is procedural (``pattern`` may force one
+    of :data:`alonet.phantom.patterns.PATTERNS`); with it, ``patient`` picks
+    the real patient (in the seed's order) of ``split`` and ``visits`` caps
+    how many visits are rendered. Weights: :data:`alonet.views.VIEW_WEIGHTS`.
+    """
+    if visits < 1:
+        raise ValueError("visits must be at least 1")
+    if masks_dir is None:
+        plan = procedural_plan(patient, visits, seed)
+        return list(render_visits(plan, seed, size, None, camera, pattern))
+    masks = RealMaskSet(masks_dir)
+    plans = real_plans(masks, split, seed, patient + 1, visits)
+    if len(plans) <= patient:
+        from alonet.errors import InvalidValueError
+
+        raise InvalidValueError(f"the {split} split of {masks_dir} has only {len(plans)} patients",
+                                fix="choose a smaller patient index or another split")
+    return list(render_visits(plans[patient], seed, size, masks, camera))
+
+
+__all__ = [
+    "PatientPlan", "PhantomView", "PhantomVisit", "ViewSource", "VisitPlan", "VIEW_WEIGHTS",
+    "procedural_plan", "real_plan", "real_plans", "render_patient", "render_visits", "rng_for",
+]

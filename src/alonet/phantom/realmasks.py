@@ -1,0 +1,286 @@
+"""Real annotation geometry (the shared AloNet annotations) for phantoms.
+
+The folder holds ``mask/NAME.gif`` (scalp region), ``target/NAME.gif`` (hair
+loss) and ``manifest.csv`` (``file, patient, case, visit_date, photo_index``).
+The view of each photograph was not recorded, so it is inferred from the
+scalp region's shape:
+
+**Temporal or midline.** Side views show an arch: the scalp region is cut
+from below by the ear. Rule: the region is *temporal* when its outline has a
+notch opening downwards -- a convexity defect whose hull chord lies in the
+lower 45 % of the region's bounding box -- deeper than 8 % of the box height
+(:data:`NOTCH_THRESHOLD`); otherwise it is *midline* (a rounded square).
+On the 2,716 shared scalp masks the notch depth is bimodal (midline ≤ 0.06,
+temporal ≥ 0.10, nothing in between), 1,172 masks come out temporal; in 4-photo
+visits 91 % have exactly two temporal photographs.
+
+**Which way a side view looks.** The sideburn in front of the ear is short;
+behind the ear the scalp reaches down towards the nape, and the region's
+posterior border (where the back view takes over) lies close behind the ear.
+So the leg of the arch on the *face* side ends higher. Rule
+(:func:`analyse_shape`): split the region at the notch's deepest point; the face
+is on the side whose lowest pixel is higher. Of the 464 real visits with two
+temporal photographs, 452 (97 %) come out as one left- and one right-looking
+photograph. Right-looking masks are mirrored into the canonical (left-looking)
+orientation before rendering.
+
+**Top or back.** Not separable by shape with confidence; within a visit the
+midline photographs are taken in photo order, first ``top`` then ``back``
+(the clinic's order, in which the second midline region is the taller one in
+81 % of the 259 visits photographed midline, midline, side, side).
+
+**Split.** A patient's split is a hash of the patient id (:func:`split_of`):
+stable, independent of the seed and of which patients are present, and never
+divides a patient.
+
+Masks are read with :func:`alonet.data.imageio.read_annotation` and reduced to
+the working size at once; the reduced masks are cached in memory only (per
+:class:`RealMaskSet` instance), never written.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from alonet.errors import DatasetError, InvalidValueError
+
+#: Patient-level split of the real annotations: name -> fraction.
+SPLIT_FRACTIONS: dict[str, float] = {"train": 0.8, "val": 0.1, "test": 0.1}
+
+#: A scalp region is temporal when its lower notch is deeper than this
+#: fraction of the region's height.
+NOTCH_THRESHOLD = 0.08
+
+#: Long side at which shapes are analysed (fixed, so the answer does not
+#: depend on the output size).
+ANALYSIS_SIDE = 256
+
+MANIFEST_COLUMNS = ("file", "patient", "visit_date", "photo_index")
+
+
+def split_of(patient: str, fractions: dict[str, float] | None = None) -> str:
+    """The split (``train``/``val``/``test``) of a real patient id: a fixed hash
+    of the id mapped onto the cumulative ``fractions``."""
+    table = fractions or SPLIT_FRACTIONS
+    digest = hashlib.sha256(f"alonet-split:{patient}".encode()).digest()
+    u = int.from_bytes(digest[:8], "big") / 2.0**64
+    total = sum(table.values())
+    acc = 0.0
+    for name, frac in table.items():
+        acc += frac / total
+        if u < acc:
+            return name
+    return list(table)[-1]
+
+
+# --------------------------------------------------------------------------- shape analysis
+
+
+@dataclass(frozen=True)
+class ShapeInfo:
+    """What the scalp region's outline says about its view.
+
+    ``kind``: ``temporal`` or ``midline``; ``facing``: for temporal regions the
+    side the face is on (``left`` = canonical, ``right`` = to be mirrored),
+    else None. ``notch_depth`` (fraction of the box height), ``solidity``
+    (area / convex-hull area) and ``leg_difference`` (lowest pixel of the
+    left leg minus that of the right leg, fraction of the height; > 0 means the
+    left leg reaches lower, so the face is on the right) are the measured
+    features.
+    """
+
+    kind: str
+    facing: str | None
+    notch_depth: float
+    solidity: float
+    leg_difference: float
+
+    @property
+    def mirrored(self) -> bool:
+        """True when the mask must be flipped to reach canonical orientation."""
+        return self.facing == "right"
+
+
+def reduce_mask(mask: np.ndarray, long_side: int) -> np.ndarray:
+    """Shrink a bool mask so its long side is ``long_side`` (area average,
+    threshold at one half); masks already that small are returned as they are.
+
+    Fast on camera-sized masks: Pillow's integer box reduction first (to at
+    most twice the target), then an exact box resize.
+    """
+    h, w = mask.shape
+    scale = long_side / max(h, w)
+    if scale >= 1.0:
+        return mask.astype(bool, copy=False)
+    size = (max(1, int(round(w * scale))), max(1, int(round(h * scale))))
+    image = Image.fromarray(np.asarray(mask, bool).view(np.uint8) * np.uint8(255))
+    factor = max(h, w) // (2 * long_side)
+    if factor > 1:
+        image = image.reduce(factor)
+    return np.asarray(image.resize(size, Image.Resampling.BOX)) >= 128
+
+
+def analyse_shape(scalp: np.ndarray) -> ShapeInfo:
+    """Infer view kind and facing from a scalp mask (any size; see the module doc)."""
+    m = reduce_mask(np.asarray(scalp, bool), ANALYSIS_SIDE).astype(np.uint8)
+    contours, _ = cv2.findContours(m, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    if not contours:
+        return ShapeInfo("midline", None, 0.0, 1.0, 0.0)
+    c = max(contours, key=cv2.contourArea)
+    area = cv2.contourArea(c)
+    hull_area = cv2.contourArea(cv2.convexHull(c))
+    solidity = float(area / hull_area) if hull_area > 0 else 1.0
+    x, y, w, h = cv2.boundingRect(c)
+    best_depth, best_x = 0.0, None
+    if len(c) >= 4:
+        hull_idx = cv2.convexHull(c, returnPoints=False)
+        try:
+            defects = cv2.convexityDefects(c, hull_idx)
+        except cv2.error:  # self-intersecting outlines (rare, tiny regions)
+            defects = None
+        if defects is not None:
+            for s, e, f, d in defects.reshape(-1, 4):
+                chord_y = (c[s, 0, 1] + c[e, 0, 1]) / 2.0
+                if chord_y > y + 0.55 * h and c[f, 0, 1] < chord_y and d / 256.0 > best_depth:
+                    best_depth, best_x = d / 256.0, int(c[f, 0, 0])
+    depth = best_depth / max(h, 1)
+    if depth < NOTCH_THRESHOLD or best_x is None:
+        return ShapeInfo("midline", None, float(depth), solidity, 0.0)
+    ys, xs = np.nonzero(m)
+    left = ys[xs < best_x].max() if np.any(xs < best_x) else y
+    right = ys[xs > best_x].max() if np.any(xs > best_x) else y
+    diff = float(left - right) / max(h, 1)
+    return ShapeInfo("temporal", "right" if diff > 0 else "left", float(depth), solidity, diff)
+
+
+# --------------------------------------------------------------------------- the folder
+
+
+@dataclass(frozen=True)
+class RealRecord:
+    """One annotated photograph of the shared set."""
+
+    file: str
+    patient: str
+    visit_date: str
+    photo_index: int
+
+    @property
+    def split(self) -> str:
+        return split_of(self.patient)
+
+
+class RealMaskSet:
+    """An annotation folder (``mask/``, ``target/``, ``manifest.csv``) with a
+    small in-memory cache of reduced masks.
+
+    ``cache_bytes`` bounds the memory the cached masks may take (least
+    recently used go first). ``working_side``, when known, is the size at
+    which :meth:`shape` reads a file, so that analysing a mask also fills the
+    cache for rendering it (each file is then decoded once).
+    """
+
+    def __init__(self, root: str | Path, cache_bytes: int = 256 * 2**20, working_side: int | None = None):
+        self.root = Path(root)
+        self.records = self._read_manifest()
+        self._by_file = {r.file: r for r in self.records}
+        self._cache: OrderedDict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._cached_bytes = 0
+        self._shapes: dict[str, ShapeInfo] = {}
+        self.cache_bytes = int(cache_bytes)
+        self.working_side = working_side
+
+    def _read_manifest(self) -> list[RealRecord]:
+        root = self.root
+        manifest = root / "manifest.csv"
+        if not root.is_dir():
+            raise DatasetError(f"annotation folder {root} not found", path=root,
+                               fix="pass the folder that holds mask/, target/ and manifest.csv")
+        for sub in ("mask", "target"):
+            if not (root / sub).is_dir():
+                raise DatasetError(f"annotation folder {root} has no {sub}/ subfolder", path=root,
+                                   fix="pass a folder laid out like the AloNet annotations (mask/, target/, manifest.csv)")
+        if not manifest.is_file():
+            raise DatasetError(f"{manifest} not found", path=manifest,
+                               fix="the folder needs manifest.csv with file, patient, visit_date, photo_index")
+        try:
+            with open(manifest, newline="", encoding="utf-8-sig") as handle:
+                reader = csv.DictReader(handle)
+                missing = [c for c in MANIFEST_COLUMNS if c not in (reader.fieldnames or [])]
+                if missing:
+                    raise DatasetError(f"{manifest} lacks column(s) {', '.join(missing)}", path=manifest,
+                                       fix="add file, patient, visit_date and photo_index columns")
+                records = []
+                for line, row in enumerate(reader, start=2):
+                    try:
+                        index = int(row["photo_index"])
+                    except (TypeError, ValueError):
+                        raise DatasetError(f"{manifest} line {line}: photo_index {row['photo_index']!r} is not a number",
+                                           path=manifest, fix="write whole numbers in photo_index") from None
+                    records.append(RealRecord(row["file"], row["patient"], row["visit_date"], index))
+        except UnicodeDecodeError:
+            raise DatasetError(f"{manifest} is not UTF-8 text", path=manifest, fix="save it as UTF-8 CSV") from None
+        if not records:
+            raise DatasetError(f"{manifest} lists no annotations", path=manifest, fix="add rows to the manifest")
+        return records
+
+    # ---- patients
+
+    def patients(self, split: str = "all") -> dict[str, list[RealRecord]]:
+        """Records grouped by patient (patients in id order), for one split or all."""
+        if split != "all" and split not in SPLIT_FRACTIONS:
+            raise InvalidValueError(f"unknown split {split!r}", fix="use train, val, test or all")
+        out: dict[str, list[RealRecord]] = {}
+        for r in self.records:
+            if split == "all" or r.split == split:
+                out.setdefault(r.patient, []).append(r)
+        return dict(sorted(out.items()))
+
+    # ---- masks
+
+    def _paths(self, file: str) -> tuple[Path, Path]:
+        if file not in self._by_file:
+            raise DatasetError(f"{file} is not listed in {self.root / 'manifest.csv'}", path=self.root,
+                               fix="use a file named in the manifest")
+        return self.root / "mask" / file, self.root / "target" / file
+
+    def load(self, file: str, long_side: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(scalp, hairloss)`` bool masks of ``file`` reduced to ``long_side``
+        (never enlarged), as drawn (not mirrored). Cached in memory."""
+        key = (file, int(long_side))
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        from alonet.data.imageio import check_same_size, read_annotation
+
+        scalp_path, loss_path = self._paths(file)
+        for p in (scalp_path, loss_path):
+            if not p.is_file():
+                raise DatasetError(f"annotation {p} is missing", path=p,
+                                   fix="restore the file or remove its row from the manifest")
+        scalp = read_annotation(scalp_path)
+        loss = read_annotation(loss_path)
+        check_same_size(scalp.shape, loss.shape, scalp_path, loss_path)
+        pair = (reduce_mask(scalp, long_side), reduce_mask(loss, long_side))
+        if file not in self._shapes:
+            self._shapes[file] = analyse_shape(scalp)
+        self._cache[key] = pair
+        self._cached_bytes += pair[0].nbytes + pair[1].nbytes
+        while self._cached_bytes > self.cache_bytes and len(self._cache) > 1:
+            _, old = self._cache.popitem(last=False)
+            self._cached_bytes -= old[0].nbytes + old[1].nbytes
+        return pair
+
+    def shape(self, file: str) -> ShapeInfo:
+        """The inferred view kind and facing of ``file`` (read once, then kept)."""
+        if file not in self._shapes:
+            self.load(file, self.working_side or ANALYSIS_SIDE)
+        return self._shapes[file]

@@ -1,0 +1,218 @@
+"""Write a phantom dataset to disk in exactly the layout a real user brings:
+
+```
+OUT/photographs/<stem>.jpg   the photographs (RGB JPEG)
+OUT/scalp/<stem>.png         scalp annotations (0 / 255)
+OUT/hairloss/<stem>.png      hair-loss annotations (0 / 255)
+OUT/manifest.csv             one row per photograph (see MANIFEST_FIELDS)
+OUT/preview.png              contact sheet (with preview=True)
+```
+
+``stem`` is ``<patient>_v<visit>_<view>``. ``loss_pct`` is the view's true %
+hair loss and ``salt`` the visit's true SALT, both computed with
+:mod:`alonet.scoring.salt` from exactly the masks written. The folder appears
+complete or not at all (:func:`alonet.data.atomic.atomic_directory`). Output
+is byte-identical for a seed whatever the number of workers: every patient is
+rendered from its own seeds and rows are sorted before the manifest is written.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from alonet.errors import InvalidValueError
+from alonet.views import VIEWS
+
+#: Columns of manifest.csv, in order.
+MANIFEST_FIELDS = (
+    "stem", "patient", "visit", "view", "photo", "scalp", "hairloss", "loss_pct", "salt",
+    "visit_date", "source", "pattern", "split", "width", "height",
+)
+
+#: JPEG quality of the written photographs (the renderer has already applied
+#: the camera's own compression, quality 50–95).
+JPEG_QUALITY = 95
+
+#: Visits shown on the contact sheet at most.
+PREVIEW_ROWS = 12
+
+
+@dataclass(frozen=True)
+class PhantomSpec:
+    """What ``alonet phantom`` writes.
+
+    ``patients``/``visits`` None means all (real annotations only: every
+    patient of the split, every visit); ``size`` is the long side in pixels
+    or ``"random"``; ``split`` selects real patients (train/val/test/all).
+    """
+
+    out: Path
+    patients: int | None = 10
+    visits: int | None = 1
+    seed: int = 0
+    size: int | str = 320
+    masks_dir: Path | None = None
+    split: str = "all"
+    preview: bool = False
+    workers: int = 1
+    overwrite: bool = False
+    pattern: str | None = None
+
+    def check(self) -> None:
+        """Raise InvalidValueError for values no run can use."""
+        if self.patients is not None and self.patients < 1:
+            raise InvalidValueError(f"--patients {self.patients} must be at least 1", fix="ask for one patient or more")
+        if self.visits is not None and self.visits < 1:
+            raise InvalidValueError(f"--visits {self.visits} must be at least 1", fix="ask for one visit or more")
+        if self.masks_dir is None and (self.patients is None or self.visits is None):
+            raise InvalidValueError("'all' patients or visits needs --masks",
+                                    fix="give a number, or real annotations with --masks DIR")
+        if self.size != "random" and (not isinstance(self.size, int) or self.size < 64):
+            raise InvalidValueError(f"--size {self.size} is not a size", fix="use at least 64 (pixels) or 'random'")
+        if self.workers < 1:
+            raise InvalidValueError(f"--workers {self.workers} must be at least 1", fix="use 1 or more")
+        if self.split not in ("train", "val", "test", "all"):
+            raise InvalidValueError(f"unknown split {self.split!r}", fix="use train, val, test or all")
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    out: Path
+    patients: int
+    visits: int
+    views: int
+    manifest: Path
+    preview: Path | None
+
+
+@dataclass(frozen=True)
+class _Task:
+    index: int
+    real_patient: str | None
+
+
+def _tasks(spec: PhantomSpec, log) -> list[_Task]:
+    if spec.masks_dir is None:
+        return [_Task(i, None) for i in range(int(spec.patients or 0))]
+    from alonet.phantom.realmasks import RealMaskSet
+
+    groups = RealMaskSet(spec.masks_dir).patients(spec.split)
+    if not groups:
+        raise InvalidValueError(f"the {spec.split} split of {spec.masks_dir} has no patients",
+                                fix="choose another --split")
+    order = sorted(groups, key=lambda p: hashlib.sha256(f"{spec.seed}:{p}".encode()).hexdigest())
+    if spec.patients is not None:
+        if spec.patients > len(order):
+            log(f"note: the {spec.split} split has {len(order)} patients; writing all of them")
+        order = order[: spec.patients]
+    return [_Task(i, p) for i, p in enumerate(order)]
+
+
+def _save_png(path: Path, mask: np.ndarray) -> None:
+    Image.fromarray(np.where(mask, 255, 0).astype(np.uint8)).save(path, format="PNG")
+
+
+def _write_patient(task: _Task, spec: PhantomSpec, folder: Path) -> tuple[list[dict], list]:
+    """Render and write one patient; returns its manifest rows and preview rows."""
+    from alonet.phantom.generate import procedural_plan, real_plan, render_visits
+    from alonet.phantom.preview import PreviewRow, thumbnail
+
+    masks = None
+    if task.real_patient is None:
+        plan = procedural_plan(task.index, int(spec.visits or 1), spec.seed)
+    else:
+        from alonet.phantom.realmasks import RealMaskSet
+
+        working = spec.size if isinstance(spec.size, int) else None
+        masks = RealMaskSet(spec.masks_dir, working_side=working)  # type: ignore[arg-type]
+        records = masks.patients("all")[task.real_patient]
+        plan = real_plan(task.index, task.real_patient, records, masks, spec.visits)
+    rows: list[dict] = []
+    previews = []
+    for visit in render_visits(plan, spec.seed, spec.size, masks, pattern=spec.pattern):
+        thumbs, captions = {}, {}
+        for view in VIEWS:
+            pv = visit.views[view]
+            stem = f"{visit.patient}_v{visit.visit:02d}_{view}"
+            photo, scalp, loss = f"{stem}.jpg", f"{stem}.png", f"{stem}.png"
+            Image.fromarray(pv.image).save(folder / "photographs" / photo, format="JPEG", quality=JPEG_QUALITY)
+            _save_png(folder / "scalp" / scalp, pv.scalp)
+            _save_png(folder / "hairloss" / loss, pv.hairloss)
+            rows.append({
+                "stem": stem, "patient": visit.patient, "visit": visit.visit, "view": view,
+                "photo": photo, "scalp": scalp, "hairloss": loss,
+                "loss_pct": f"{pv.loss_pct:.4f}", "salt": f"{visit.salt:.4f}",
+                "visit_date": visit.date, "source": pv.source, "pattern": pv.pattern, "split": visit.split,
+                "width": pv.image.shape[1], "height": pv.image.shape[0],
+            })
+            if spec.preview:
+                thumbs[view] = thumbnail(pv.image, 150)
+                captions[view] = f"{view} {pv.loss_pct:.0f}%"
+        if spec.preview and len(previews) < PREVIEW_ROWS:
+            previews.append(PreviewRow(f"{visit.patient}\nvisit {visit.visit}\nSALT {visit.salt:.1f}", thumbs, captions))
+    return rows, previews
+
+
+def _run(args: tuple[_Task, PhantomSpec, Path]) -> tuple[int, list[dict], list]:
+    task, spec, folder = args
+    rows, previews = _write_patient(task, spec, folder)
+    return task.index, rows, previews
+
+
+def write_phantoms(spec: PhantomSpec, log=None, progress: bool = True) -> WriteResult:
+    """Write the phantom dataset described by ``spec`` (see the module doc)."""
+    from tqdm import tqdm
+
+    from alonet.data.atomic import atomic_directory, atomic_write_text, check_can_write_directory
+    from alonet.phantom.preview import contact_sheet
+
+    spec.check()
+    say = log or (lambda line: print(line, file=sys.stderr))
+    out = Path(spec.out)
+    check_can_write_directory(out, spec.overwrite)
+    tasks = _tasks(spec, say)
+    results: dict[int, tuple[list[dict], list]] = {}
+    with atomic_directory(out, overwrite=spec.overwrite) as tmp:
+        for sub in ("photographs", "scalp", "hairloss"):
+            (tmp / sub).mkdir()
+        jobs = [(t, spec, tmp) for t in tasks]
+        bar = tqdm(total=len(jobs), desc="phantoms", unit="patient", file=sys.stderr, disable=not progress)
+        try:
+            if spec.workers > 1 and len(jobs) > 1:
+                with ProcessPoolExecutor(max_workers=min(spec.workers, len(jobs))) as pool:
+                    for index, rows, previews in pool.map(_run, jobs):
+                        results[index] = (rows, previews)
+                        bar.update(1)
+            else:
+                for job in jobs:
+                    index, rows, previews = _run(job)
+                    results[index] = (rows, previews)
+                    bar.update(1)
+        finally:
+            bar.close()
+        rows = [r for i in sorted(results) for r in results[i][0]]
+        atomic_write_text(tmp / "manifest.csv", _csv_text(rows))
+        preview_path = None
+        if spec.preview:
+            previews = [p for i in sorted(results) for p in results[i][1]][:PREVIEW_ROWS]
+            contact_sheet(previews).save(tmp / "preview.png", format="PNG", optimize=True)
+            preview_path = out / "preview.png"
+    n_visits = len({(r["patient"], r["visit"]) for r in rows})
+    return WriteResult(out, len(tasks), n_visits, len(rows), out / "manifest.csv", preview_path)
+
+
+def _csv_text(rows: list[dict]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(MANIFEST_FIELDS), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
