@@ -17,6 +17,7 @@ from alonet.errors import AloNetError
 
 #: verb -> "module:attribute" of its click command, in pipeline order.
 COMMANDS: dict[str, str] = {
+    "phantom": "alonet.cli.phantom_cmd:phantom_command",
     "convert": "alonet.cli.convert_cmd:convert",
     "train": "alonet.cli.train_cmd:train_command",
     "evaluate": "alonet.cli.evaluate_cmd:evaluate_command",
