@@ -229,7 +229,7 @@ def _render_scene(
     # where strands may show: not on the face, only a short overhang into bald skin
     face_only = (layout.face_mask & ~layout.hair_region).astype(np.float32)
     clip = 1.0 - cv2.GaussianBlur(face_only, (0, 0), max(0.7, 1.2 * detail))
-    overhang = max(1.0, look.hair_length * layout.size * rng.uniform(0.03, 0.15))
+    overhang = max(1.0, look.hair_length * layout.size * rng.uniform(0.1, 0.45))
     dist_in = cv2.distanceTransform(bald.astype(np.uint8), cv2.DIST_L2, 3)
     clip *= np.clip(1.0 - dist_in / overhang, 0.0, 1.0)
     hair = render_hair(img, layout, look, bald, density, clip.astype(np.float32), rng, detail)
@@ -250,7 +250,10 @@ def _render_scene(
     tint = np.array([1 + warm, 1.0, 1 - warm], np.float32)
     img = img * (shade[..., None] * tint)
     skin_vis = np.clip(1.0 - hair.cover, 0, 1) * layout.skull_mask
-    img += (look.skin_shine * 0.45 * spec * skin_vis)[..., None] * np.array([1.0, 0.97, 0.95], np.float32)
+    # skin shine, broken up a little by the skin's fine relief
+    grain = cv2.resize(rng.random((max(2, h // 3), max(2, w // 3)), dtype=np.float32), (w, h))
+    shine = look.skin_shine * 0.45 * spec * skin_vis * (0.65 + 0.35 * grain)
+    img += shine[..., None] * np.array([1.0, 0.97, 0.95], np.float32)
     sheen = rng.uniform(0.08, 0.3) * (1.0 - 0.6 * float(np.mean(look.hair_rgb)))
     broad = np.sqrt(np.sqrt(spec))
     img += (sheen * broad * (0.7 * hair.cover + 0.3 * hair.gloss))[..., None] * np.array([0.95, 0.97, 1.0], np.float32)

@@ -233,7 +233,7 @@ def render_hair(
     base_alpha = (0.25 + 0.73 * look.hair_density) * dens
     tex = smooth_noise((h, w), int(max(8, layout.size / (5 * detail))), rng)
     base_alpha *= np.clip(0.92 + 0.1 * tex, 0, 1)
-    soft = cv2.GaussianBlur(grow.astype(np.float32), (0, 0), 0.7 * detail)
+    soft = cv2.GaussianBlur(grow.astype(np.float32), (0, 0), max(0.7 * detail, 0.005 * layout.size))
     base_alpha = (base_alpha * soft).astype(np.float32)
     base_col = hair_rgb * 0.75 * (1 - look.grey_fraction) + white * 0.7 * look.grey_fraction
     outline, hang = silhouette(layout, look, rng)
@@ -262,7 +262,9 @@ def render_hair(
         dark_hair = float(np.mean(hair_rgb)) < 0.2
         shades = (0.6, 0.85, 1.05, 1.25)
         for i, f in enumerate(shades):
-            col = np.clip(hair_rgb * f + (0.02 * i if dark_hair else 0.0), 0, 1) * 255
+            # dark hair shows its texture through glints, light hair through shadows
+            lift = (0.0, 0.01, 0.04, 0.1)[i] if dark_hair else 0.0
+            col = np.clip(hair_rgb * f + lift, 0, 1) * 255
             draw_polylines(canvas, lines[(group == i) & ~grey_pick], tuple(col), thick)
         greys = lines[grey_pick]
         third = len(greys) // 3

@@ -240,27 +240,29 @@ def layout_head(
         extras["brow"] = (ear.cx - 3.1 * e, ear.cy - 1.05 * e)
         extras["eye"] = (ear.cx - 2.9 * e, ear.cy - 0.55 * e)
         nx = ear.cx + 0.9 * e
+        nape = min(x1 - 0.08 * W, ear.cx + rng.uniform(2.2, 3.0) * e)
         neck = np.array([[ear.cx - 1.0 * e, ear.cy + 2.2 * e], [ear.cx + 0.2 * e, ear.cy + 0.6 * e],
-                         [x1 - 0.05 * W, ear.cy], [x1 + 0.02 * W, y1 + 0.2 * H], [x1 + 0.1 * W, h + 5],
-                         [ear.cx - 2.8 * e, h + 5], [ear.cx - 2.5 * e, ear.cy + 3.0 * e]])
+                         [nape, ear.cy - 0.5 * e], [nape + 0.2 * e, ear.cy + 2.5 * e],
+                         [nape + 0.6 * e, h + 5], [ear.cx - 3.0 * e, h + 5], [ear.cx - 2.6 * e, ear.cy + 3.2 * e]])
         sy = ear.cy + rng.uniform(4.5, 6.0) * e
         body = np.array([[nx - 6 * e, h + 5], [nx - 5 * e, sy + 0.8 * e], [nx - 2.5 * e, sy],
                          [nx + 2.0 * e, sy + 0.2 * e], [nx + 4.5 * e, sy + 1.2 * e], [nx + 7 * e, h + 5]])
         collar = np.array([[nx - 3.2 * e, sy + 0.1 * e], [nx - 0.8 * e, sy + 0.3 * e], [nx + 2.2 * e, sy + 0.2 * e]])
         whorl = (x1 - (0.2 - look.whorl_offset[0]) * W, y0 - 0.05 * H)
 
+    skull_mask = np.zeros((h, w), np.uint8)
+    skull.fill(skull_mask)
     face_mask = np.zeros((h, w), np.uint8)
     if face_poly is not None:
         cv2.fillPoly(face_mask, [np.round(face_poly * 16).astype(np.int32)], 1, cv2.LINE_8, 4)
-        # a ragged hairline: the face's edge frays into the hair a little
+        # a ragged hairline: where the face meets the hair (on the skull) its
+        # edge frays a little; its outline against the backdrop stays clean
         fm = cv2.GaussianBlur(face_mask.astype(np.float32), (0, 0), max(1.0, 1.5 * detail))
         fm += 0.18 * smooth_noise((h, w), int(max(8, 2.5 * max(W, H) / max(detail, 1.0) / 6)), rng)
-        face_mask = (fm > 0.5).astype(np.uint8)
+        face_mask = np.where(skull_mask > 0, fm > 0.5, face_mask > 0).astype(np.uint8)
     ear_mask = np.zeros((h, w), np.uint8)
     for el in ears:
         el.fill(ear_mask)
-    skull_mask = np.zeros((h, w), np.uint8)
-    skull.fill(skull_mask)
     if view == "top":  # the forehead is the front of the same head
         face_mask &= skull_mask
     hair = (skull_mask > 0) & (face_mask == 0)
@@ -308,7 +310,7 @@ def paint_body(img: np.ndarray, layout: HeadLayout, look: Look, rng: np.random.G
         band = np.round(layout.collar * 16).astype(np.int32)
         cv2.polylines(img, [band], False, tuple(float(c) for c in col), th, cv2.LINE_8, 4)
     if layout.neck is not None:
-        fill_soft(img, [layout.neck], np.asarray(look.skin_rgb, np.float32) * 0.9, soft)
+        fill_soft(img, [layout.neck], np.asarray(look.skin_rgb, np.float32) * 0.97, soft)
 
 
 def paint_face(img: np.ndarray, layout: HeadLayout, look: Look, detail: float) -> None:
@@ -323,8 +325,14 @@ def paint_face(img: np.ndarray, layout: HeadLayout, look: Look, detail: float) -
         m = int(0.1 * layout.size) + 2
         y0, y1 = max(0, ys.min() * k - m), min(layout.shape[0], ys.max() * k + m + k)
         x0, x1 = max(0, xs.min() * k - m), min(layout.shape[1], xs.max() * k + m + k)
-        # skin colour changes gently from scalp to face (the hairline itself is drawn by the hair)
-        a = cv2.GaussianBlur(layout.face_mask[y0:y1, x0:x1].astype(np.float32), (0, 0), 0.03 * layout.size)
+        # Skin colour changes gently from scalp to face inside the skull (the
+        # hairline itself is drawn by the hair); against the backdrop the
+        # face keeps a crisp outline.
+        face = layout.face_mask[y0:y1, x0:x1].astype(np.float32)
+        soft = cv2.GaussianBlur(face, (0, 0), 0.03 * layout.size)
+        crisp = cv2.GaussianBlur(face, (0, 0), 0.6 * detail)
+        on_skull = layout.skull_mask[y0:y1, x0:x1]
+        a = np.where(on_skull, soft, crisp)
         roi = img[y0:y1, x0:x1]
         roi += (skin - roi) * a[..., None]
     brow = tuple(float(c) for c in np.clip(np.asarray(look.hair_rgb, np.float32) * 1.2 + 0.05, 0, 1))
@@ -337,10 +345,12 @@ def paint_face(img: np.ndarray, layout: HeadLayout, look: Look, detail: float) -
                       cv2.LINE_AA, 4)
         cv2.addWeighted(brow_img, 0.7, img, 0.3, 0, dst=img)
         ex, ey = layout.extras["eye"]
-        eye = ellipse_poly(ex - 0.3 * e, ey, 0.42 * e, 0.13 * e, 6)
-        fill_soft(img, [eye], skin * 0.35, 0.3 * detail)
-        lid = ellipse_poly(ex - 0.3 * e, ey - 0.12 * e, 0.5 * e, 0.1 * e, 6)
-        fill_soft(img, [lid], skin * 0.8, 0.4 * detail, 0.7)
+        eye = ellipse_poly(ex - 0.35 * e, ey, 0.36 * e, 0.12 * e, 6)
+        fill_soft(img, [eye], np.array([0.85, 0.82, 0.8], np.float32) * skin.mean() ** 0.3, 0.3 * detail)
+        iris = ellipse_poly(ex - 0.55 * e, ey, 0.12 * e, 0.11 * e)
+        fill_soft(img, [iris], np.array([0.12, 0.08, 0.06], np.float32), 0.3 * detail)
+        lid = ellipse_poly(ex - 0.35 * e, ey - 0.1 * e, 0.42 * e, 0.07 * e, 6)
+        fill_soft(img, [lid], skin * 0.55, 0.5 * detail, 0.8)
 
 
 def draw_glasses(canvas: np.ndarray, layout: HeadLayout, look: Look, detail: float) -> None:

@@ -87,6 +87,9 @@ def paint_ears(img: np.ndarray, layout: HeadLayout, look: Look, detail: float) -
     """Ears: outer ear in skin tone, a darker concha and a lighter helix rim."""
     skin = np.asarray(look.skin_rgb, np.float32)
     for e in layout.ears:
+        # the ear stands off the head: a soft shadow behind its rim first
+        shadow = Ellipse(e.cx + 0.12 * e.ax, e.cy + 0.05 * e.ay, 1.15 * e.ax, 1.08 * e.ay, e.angle)
+        fill_soft(img, [shadow.polygon(32)], np.zeros(3, np.float32), 0.25 * e.ax + detail, 0.35)
         fill_soft(img, [e.polygon(32)], np.clip(skin * np.array([1.0, 0.92, 0.9]), 0, 1), 0.5 * detail)
         towards_face = -1.0 if layout.view == "left" else (1.0 if e.cx < layout.cx else -1.0)
         a = np.deg2rad(e.angle)
@@ -153,6 +156,12 @@ def bald_details(
         pts = sample_points(bald, int(frac * rng.uniform(80, 500)), rng)
         dots = np.stack([pts, pts + 0.3], 1).astype(np.float32)
         draw_polylines(canvas, dots, tuple(hair * 0.8), max(1, int(round(0.004 * size))))
+    n_moles = int(rng.poisson(frac * 4.0))
+    if n_moles:  # a few moles or freckles
+        pts = sample_points(bald, n_moles, rng)
+        for (x, y), r in zip(pts, rng.uniform(0.003, 0.008, n_moles) * size):
+            col = tuple(float(c) for c in skin * rng.uniform(0.45, 0.75) * np.array([1.0, 0.85, 0.8]))
+            cv2.circle(canvas, (int(x * 16), int(y * 16)), max(8, int(r * 16)), col, -1, cv2.LINE_AA, 4)
     if rng.random() < 0.5:  # exclamation-mark hairs along margins next to hair
         near = cv2.distanceTransform((~grow).astype(np.uint8), cv2.DIST_L2, 3) < 0.015 * size
         margin = bald & near
