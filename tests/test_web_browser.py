@@ -1,0 +1,259 @@
+"""End-to-end test of the web application in headless Chromium (Selenium).
+
+A real ``alonet serve`` process (waitress, 127.0.0.1, a free port) scores a
+phantom patient's four photographs rendered by ``alonet.phantom.render``; the
+page must show the SALT that ``alonet score`` gives for the same files and model
+set. Then the test paints with the brush (SALT rises), erases (it falls), undoes,
+downloads the JSON and HTML reports (they carry the corrected numbers) and saves
+a screenshot. The server runs with an empty TMPDIR and working folder that must
+stay empty: without --store nothing is written to disk.
+
+Needs Debian's ``chromium`` and ``chromium-driver`` (``.ci/run`` installs them).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from alonet.cli.main import main
+from alonet.views import VIEWS
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = os.environ.get("ALONET_CHROMIUM", "/usr/bin/chromium")
+CHROMEDRIVER = os.environ.get("ALONET_CHROMEDRIVER", "/usr/bin/chromedriver")
+
+
+def make_model_set(folder: Path, seed: int = 1) -> Path:
+    """Tiny real model set: scalp heads biased to "scalp", hair loss undecided (seed 1 gives
+    SALT about 12 on the phantom below: room to paint and a number worth comparing)."""
+    import torch
+
+    from alonet.model import ModelConfig, build_model, save_model
+
+    torch.manual_seed(seed)
+    for task in ("scalp-temporal", "scalp-midline", "hairloss"):
+        cfg = ModelConfig(task=task, base_width=4, depth=2, input_size=64)
+        model = build_model(cfg)
+        with torch.no_grad():
+            model.head.bias.copy_(torch.tensor([0.0, 3.0 if task.startswith("scalp") else 0.0]))
+        save_model(model, cfg, folder / task)
+    return folder
+
+
+def phantom_views(folder: Path, seed: int = 7) -> dict[str, Path]:
+    """One phantom patient's four photographs (JPEG) with an oval patch of hair loss."""
+    from alonet.phantom.render import render_view, sample_look
+
+    rng = np.random.default_rng(seed)
+    look = sample_look(rng)
+    height, width = 240, 320
+    yy, xx = np.mgrid[0:height, 0:width]
+    scalp = ((xx - 160) / 128) ** 2 + ((yy - 128) / 92) ** 2 <= 1
+    patch = ((xx - 140) / 42) ** 2 + ((yy - 110) / 30) ** 2 <= 1
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for view in VIEWS:
+        rendered = render_view(scalp, patch & scalp, view, look, rng, out_size=320)
+        paths[view] = folder / f"patient1_{view}.jpg"
+        Image.fromarray(rendered.image).save(paths[view], quality=92)
+    return paths
+
+
+class Server:
+    """``alonet serve`` in a subprocess; its stderr is drained in a thread."""
+
+    def __init__(self, args: list[str], env: dict, cwd: Path):
+        self.proc = subprocess.Popen([sys.executable, "-m", "alonet.cli.main", "serve", *args], env=env,
+                                     cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.lines: list[str] = []
+        self.url: str | None = None
+        self.ready = threading.Event()
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    def _drain(self) -> None:
+        for line in self.proc.stderr:
+            self.lines.append(line.rstrip())
+            found = re.search(r"on (http://127\.0\.0\.1:\d+/)", line)
+            if found and not self.ready.is_set():
+                self.url = found.group(1)
+                self.ready.set()
+        self.ready.set()
+
+    def wait(self, timeout: float = 60) -> str:
+        self.ready.wait(timeout)
+        if not self.url:
+            raise AssertionError("server did not start:\n" + "\n".join(self.lines[-20:]))
+        return self.url
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # pragma: no cover
+            self.proc.kill()
+            self.proc.wait()
+
+
+def chromium(download_dir: Path, profile: Path):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    for path in (CHROMIUM, CHROMEDRIVER):
+        if not Path(path).is_file():
+            pytest.fail(f"{path} not found: install Debian's chromium and chromium-driver "
+                        "(apt-get install chromium chromium-driver; .ci/run does this)")
+    options = Options()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--window-size=1280,1100"):
+        options.add_argument(flag)
+    options.add_experimental_option("prefs", {"download.default_directory": str(download_dir),
+                                              "download.prompt_for_download": False})
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    driver.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(download_dir)})
+    return driver
+
+
+def wait_for(predicate, timeout: float = 30, what: str = "condition"):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def downloaded(folder: Path, suffix: str) -> Path:
+    def done():
+        files = [p for p in folder.glob(f"*{suffix}") if not p.name.endswith(".crdownload")]
+        return files[0] if files and files[0].stat().st_size > 0 else None
+
+    return wait_for(done, 20, f"a downloaded {suffix} file")
+
+
+def test_browser_scores_corrects_and_downloads(tmp_path):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    models = make_model_set(tmp_path / "models")
+    photos = phantom_views(tmp_path / "photos")
+
+    # Reference: the CLI on the same files and model set.
+    out = tmp_path / "cli-report"
+    args = ["score", "-o", str(out), "--model", str(models), "--backend", "torch"]
+    for view, path in photos.items():
+        args += [f"--{view}", str(path)]
+    assert main(args) == 0
+    cli = json.loads((out / "report.json").read_text())
+    assert cli["complete"] and cli["salt"] is not None
+
+    server_tmp, server_cwd, downloads = tmp_path / "server-tmp", tmp_path / "server-cwd", tmp_path / "downloads"
+    for folder in (server_tmp, server_cwd, downloads):
+        folder.mkdir()
+    env = dict(os.environ, TMPDIR=str(server_tmp), PYTHONUNBUFFERED="1")
+    server = Server(["--port", "0", "--model", str(models), "--backend", "torch"], env, server_cwd)
+    driver = None
+    try:
+        url = server.wait()
+        driver = chromium(downloads, tmp_path / "profile")
+        driver.get(url)
+        for view, path in photos.items():
+            driver.find_element(By.ID, f"file-{view}").send_keys(str(path))
+        wait_for(lambda: len(driver.find_elements(By.CSS_SELECTOR, ".slot.filled")) == 4, 10, "four previews")
+        driver.find_element(By.ID, "score-button").click()
+        # The progress state is visible while the request runs, then the result page loads.
+        editor = wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "#editor[data-ready='1']"), 60,
+                          "the result page")[0]
+        assert editor.is_displayed()
+
+        def salt() -> float:
+            return float(driver.find_element(By.ID, "salt-value").get_attribute("data-salt"))
+
+        shown = driver.find_element(By.ID, "salt-value").text
+        assert salt() == pytest.approx(cli["salt"], abs=0.006)
+        assert float(shown) == pytest.approx(cli["salt"], abs=0.051)
+        assert driver.find_element(By.ID, "grade").text == cli["grade"]
+        assert driver.find_element(By.ID, "band").text == cli["band"]
+        for view in VIEWS:
+            cell = driver.find_element(By.ID, f"loss-{view}").text
+            assert float(cell.rstrip("%")) == pytest.approx(cli["views"][view]["loss_pct"], abs=0.051)
+        original = salt()
+
+        # Paint hair loss across the top view with a big brush: SALT rises at once.
+        driver.execute_script("var s = document.getElementById('brush-size'); s.value = 70;"
+                              "s.dispatchEvent(new Event('input'));")
+        canvas = driver.find_element(By.CSS_SELECTOR, "figure[data-view='top'] canvas.overlay")
+        width = canvas.size["width"]
+        stroke = ActionChains(driver).move_to_element_with_offset(canvas, -int(width * 0.35), 0).click_and_hold()
+        for _ in range(7):
+            stroke.move_by_offset(int(width * 0.1), 3)
+        stroke.release().perform()
+        live = salt()
+        assert live > original + 1.0
+        status = driver.find_element(By.ID, "sync-status")
+        wait_for(lambda: status.get_attribute("data-state") == "synced", 20, "corrections applied")
+        painted = salt()
+        assert painted == pytest.approx(live, abs=0.006)  # the server agrees with the page
+        assert driver.find_element(By.ID, "conf-top").text == "corrected"
+
+        # Erase part of it again, then undo the erasing.
+        driver.find_element(By.CSS_SELECTOR, "input[name='tool'][value='eraser']").click()
+        ActionChains(driver).move_to_element_with_offset(canvas, 0, 0).click_and_hold() \
+            .move_by_offset(int(width * 0.2), 0).release().perform()
+        erased = salt()
+        assert erased < painted - 0.5
+        wait_for(lambda: status.get_attribute("data-state") == "synced" and salt() == pytest.approx(erased, abs=0.006),
+                 20, "erasing applied")
+        driver.find_element(By.ID, "undo").click()
+        assert salt() == pytest.approx(painted, abs=0.006)
+        wait_for(lambda: status.get_attribute("data-state") == "synced" and salt() == pytest.approx(painted, abs=0.006),
+                 20, "undo applied")
+
+        # Overlay controls: hide the hair-loss layer, change opacity.
+        driver.find_element(By.ID, "show-hairloss").click()
+        driver.execute_script("var o = document.getElementById('opacity'); o.value = 40;"
+                              "o.dispatchEvent(new Event('input'));")
+        assert canvas.value_of_css_property("opacity") == "0.4"
+        driver.find_element(By.ID, "show-hairloss").click()
+
+        # Reports carry the corrected numbers.
+        driver.find_element(By.ID, "download-json").click()
+        report = json.loads(downloaded(downloads, ".json").read_text())
+        assert report["salt"] == pytest.approx(painted, abs=0.006)
+        assert report["corrected_views"] == ["top"]
+        assert report["views"]["back"]["loss_pct"] == pytest.approx(cli["views"]["back"]["loss_pct"], abs=0.006)
+        driver.find_element(By.ID, "download-html").click()
+        html = downloaded(downloads, ".html").read_text()
+        assert f"{painted:.1f}" in html and "<script" not in html.lower()
+
+        driver.execute_script("window.scrollTo(0, 0)")
+        shot = tmp_path / "web.png"
+        assert driver.save_screenshot(str(shot))
+        assert Image.open(shot).size[0] >= 1000
+
+        severe = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+        assert not severe, severe  # CSP violations and script errors show up here
+    finally:
+        if driver is not None:
+            driver.quit()
+        server.stop()
+    assert any(re.search(r"POST /score 200 \d+ ms", line) for line in server.lines)
+    assert list(server_tmp.iterdir()) == [] and list(server_cwd.iterdir()) == []
+    shutil.rmtree(tmp_path / "profile", ignore_errors=True)
