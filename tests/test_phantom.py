@@ -1,0 +1,372 @@
+"""Phantom geometry, real-mask handling and the dataset writer (engineer B).
+
+Small sizes (96 px) keep the whole file to a few tens of seconds.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from collections import defaultdict
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from alonet.cli.main import main
+from alonet.data.imageio import read_annotation
+from alonet.phantom import render_patient
+from alonet.phantom.generate import procedural_frame, real_plan, real_plans, render_visits, rng_for, visit_size
+from alonet.phantom.geometry import fill_polygon, midline_outline, place_outline, temporal_outline
+from alonet.phantom.patterns import (
+    PATTERNS,
+    Blob,
+    PatternState,
+    evolve,
+    rasterize,
+    sample_patient_pattern,
+    sample_state,
+)
+from alonet.phantom.realmasks import SPLIT_FRACTIONS, RealMaskSet, analyse_shape, split_of
+from alonet.phantom.render import CameraConfig, render_view, sample_look
+from alonet.phantom.writer import MANIFEST_FIELDS, PhantomSpec, write_phantoms
+from alonet.scoring.salt import salt_score, view_loss_percent
+from alonet.views import VIEWS
+
+SIZE = 96
+FLAT = CameraConfig(geometric=False)
+
+#: Real scalp masks whose view the author labelled by eye (file names only;
+#: the files stay in the shared folder). facing: which side the face is on.
+EYE_LABELS = {
+    "1113162326141608311.gif": ("midline", None),
+    "1175123450391705312.gif": ("midline", None),
+    "1061142162461512022.gif": ("midline", None),
+    "1109162190311707122.gif": ("midline", None),
+    "113319202591707141.gif": ("midline", None),
+    "965043207791509232.gif": ("midline", None),
+    "1250180549501803147.gif": ("temporal", "left"),
+    "1024952515071510054.gif": ("temporal", "right"),
+    "116075142751709187.gif": ("temporal", "left"),
+    "90365496321503305.gif": ("temporal", "right"),
+    "1152170319981702066.gif": ("temporal", "left"),
+    "96755754781410015.gif": ("temporal", "right"),
+}
+
+
+def _manifest(folder: Path) -> list[dict]:
+    with open(folder / "manifest.csv", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _digests(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("ph") / "set"
+    write_phantoms(PhantomSpec(out=out, patients=3, visits=2, seed=7, size=SIZE, preview=True), progress=False)
+    return out
+
+
+# --------------------------------------------------------------------------- writer
+
+
+def test_same_seed_gives_identical_files_whatever_the_workers(written, tmp_path):
+    again = tmp_path / "again"
+    write_phantoms(PhantomSpec(out=again, patients=3, visits=2, seed=7, size=SIZE, preview=True, workers=2),
+                   progress=False)
+    first, second = _digests(written), _digests(again)
+    assert len(first) == 3 * 2 * 4 * 3 + 2  # photos + 2 masks per view, manifest, preview
+    assert first == second
+    other = tmp_path / "other"
+    write_phantoms(PhantomSpec(out=other, patients=1, visits=1, seed=8, size=SIZE), progress=False)
+    stem = "photographs/P0001_v01_top.jpg"
+    assert _digests(other)[stem] != first[stem]
+
+
+def test_every_view_of_every_visit_is_written(written):
+    rows = _manifest(written)
+    assert list(rows[0]) == list(MANIFEST_FIELDS)
+    visits = defaultdict(set)
+    for r in rows:
+        visits[(r["patient"], r["visit"])].add(r["view"])
+        for sub, col in (("photographs", "photo"), ("scalp", "scalp"), ("hairloss", "hairloss")):
+            assert (written / sub / r[col]).is_file()
+    assert len(visits) == 6
+    assert all(v == set(VIEWS) for v in visits.values())
+    assert (written / "preview.png").stat().st_size > 1000
+
+
+def test_masks_are_binary_and_aligned_with_the_photo(written):
+    for r in _manifest(written):
+        photo = Image.open(written / "photographs" / r["photo"])
+        assert photo.mode == "RGB" and max(photo.size) == SIZE
+        assert photo.size == (int(r["width"]), int(r["height"]))
+        for sub in ("scalp", "hairloss"):
+            mask = np.asarray(Image.open(written / sub / r[sub]))
+            assert mask.shape == (photo.size[1], photo.size[0])
+            assert set(np.unique(mask)) <= {0, 255}
+        scalp = np.asarray(Image.open(written / "scalp" / r["scalp"])) > 0
+        assert 0.08 < scalp.mean() < 0.7  # a region inside the frame, not the frame
+
+
+def test_manifest_salt_equals_salt_of_the_written_masks(written):
+    per_visit = defaultdict(dict)
+    for r in _manifest(written):
+        scalp = read_annotation(written / "scalp" / r["scalp"])
+        loss = read_annotation(written / "hairloss" / r["hairloss"])
+        pct = view_loss_percent(loss, scalp)
+        assert abs(pct - float(r["loss_pct"])) < 1e-3
+        per_visit[(r["patient"], r["visit"])][r["view"]] = (pct, float(r["salt"]))
+    for views in per_visit.values():
+        salt = salt_score({v: p for v, (p, _) in views.items()})
+        assert all(abs(s - salt) < 1e-3 for _, s in views.values())
+
+
+def test_right_view_is_the_mirror_of_left_view_geometry():
+    scalp, _ = procedural_frame(3, 0, "left", 120)
+    loss = np.zeros_like(scalp)
+    loss[scalp.shape[0] // 3: scalp.shape[0] // 2, : scalp.shape[1] // 2] = True
+    loss &= scalp
+    look = sample_look(np.random.default_rng(1))
+    left = render_view(scalp, loss, "left", look, np.random.default_rng(5), camera=FLAT)
+    right = render_view(scalp, loss, "right", look, np.random.default_rng(5), camera=FLAT)
+    assert np.array_equal(left.scalp, scalp) and np.array_equal(right.scalp, scalp[:, ::-1])
+    assert np.array_equal(right.hairloss, loss[:, ::-1])
+    assert np.array_equal(right.image, left.image[:, ::-1])
+    # end to end: the right view written for a patient is its canonical geometry mirrored
+    visit = render_patient(seed=11, visits=1, size=SIZE, camera=FLAT)[0]
+    canonical, _ = procedural_frame(11, 0, "right", SIZE)
+    assert np.array_equal(visit.views["right"].scalp, canonical[:, ::-1])
+    assert analyse_shape(visit.views["right"].scalp).facing == "right"
+    assert analyse_shape(visit.views["left"].scalp).facing == "left"
+
+
+def test_render_patient_in_memory_is_consistent():
+    visits = render_patient(seed=5, visits=3, size=SIZE, pattern="multiple")
+    assert [v.visit for v in visits] == [1, 2, 3]
+    assert visits[0].date < visits[1].date < visits[2].date
+    for v in visits:
+        assert set(v.views) == set(VIEWS)
+        assert abs(v.salt - salt_score({k: p.loss_pct for k, p in v.views.items()})) < 1e-9
+        for p in v.views.values():
+            assert p.image.shape[:2] == p.scalp.shape == p.hairloss.shape
+            assert not (p.hairloss & ~p.scalp).any()  # procedural loss lies on the scalp
+
+
+def test_random_sizes_are_deterministic_and_in_range():
+    sizes = [visit_size("random", 1, p, 1) for p in range(200)]
+    assert sizes == [visit_size("random", 1, p, 1) for p in range(200)]
+    assert min(sizes) >= 320 and max(sizes) <= 3000
+    assert sum(s > 1500 for s in sizes) > 20 and sum(s <= 640 for s in sizes) > 80
+    assert visit_size(400, 1, 0, 1) == 400
+
+
+def test_cli_writes_and_refuses_to_overwrite(tmp_path, capsys):
+    out = tmp_path / "cli"
+    assert main(["phantom", "-o", str(out), "--patients", "1", "--size", "80", "--seed", "2"]) == 0
+    assert len(_manifest(out)) == 4
+    capsys.readouterr()
+    assert main(["phantom", "-o", str(out), "--patients", "1", "--size", "80"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "Traceback" not in err and "--overwrite" in err
+    assert main(["phantom", "-o", str(tmp_path / "x"), "--masks", str(tmp_path / "nowhere")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "nowhere" in err
+    assert main(["phantom", "-o", str(tmp_path / "y"), "--patients", "all"]) == 2
+    assert "--masks" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+
+
+# --------------------------------------------------------------------------- patterns
+
+
+def _ref_scalp(view: str, seed: int) -> np.ndarray:
+    return procedural_frame(seed, 0, view, 128)[0]
+
+
+def test_patterns_lean_towards_heavy_loss():
+    fractions = []
+    for i in range(80):
+        rng = np.random.default_rng(i)
+        who = sample_patient_pattern(rng)
+        scalp = _ref_scalp("back", i)
+        loss, _ = rasterize(sample_state(who, "back", scalp, rng), scalp)
+        fractions.append(loss.sum() / scalp.sum())
+    fractions = np.array(fractions)
+    # the shared annotations average 17.6 % (12 % of images at >= 50 %)
+    assert fractions.mean() > 0.3
+    assert (fractions >= 0.5).mean() > 0.25
+    assert (fractions < 0.01).mean() > 0.02
+
+
+@pytest.mark.parametrize("pattern", list(PATTERNS))
+def test_each_pattern_has_its_expected_extent(pattern):
+    rng = np.random.default_rng(3)
+    who = sample_patient_pattern(rng, pattern)
+    who = type(who)(pattern, who.trend, "left")
+    scalp = _ref_scalp("left", 3)
+    loss, thinning = rasterize(sample_state(who, "left", scalp, rng), scalp)
+    frac = loss.sum() / scalp.sum()
+    expected = {"none": (0, 0), "single": (0.005, 0.4), "multiple": (0.0, 0.7), "confluent": (0.05, 0.95),
+                "ophiasis": (0.03, 0.8), "diffuse": (0.02, 0.9), "near_total": (0.55, 0.999), "total": (1, 1)}
+    lo, hi = expected[pattern]
+    assert lo <= frac <= hi
+    assert thinning.dtype == np.float32 and 0 <= thinning.min() and thinning.max() <= 1
+
+
+def test_ophiasis_band_follows_the_lower_margin():
+    scalp = _ref_scalp("back", 1)
+    loss, _ = rasterize(PatternState("ophiasis", band=0.15, seed=4), scalp)
+    rows = np.flatnonzero(scalp.any(axis=1))
+    top, bottom = rows[0], rows[-1]
+    fifth = (bottom - top) // 5
+    assert loss[top: top + fifth].sum() == 0  # the crown is spared
+    lowest = slice(bottom - fifth, bottom + 1)
+    assert loss[lowest].sum() > 0.6 * scalp[lowest].sum()  # the nape margin is bald
+
+
+def test_patches_grow_merge_and_regrow_between_visits():
+    scalp = _ref_scalp("top", 2)
+    a = Blob(-0.25, 0.0, 0.18)
+    b = Blob(0.25, 0.0, 0.18)
+    state = PatternState("multiple", loss=(a, b), seed=1)
+    loss0, _ = rasterize(state, scalp)
+    n0 = cv2.connectedComponents(loss0.astype(np.uint8))[0] - 1
+    rng = np.random.default_rng(0)
+    grown = evolve(state, 0.45, scalp, rng)
+    grown = evolve(grown, 0.45, scalp, rng)
+    loss1, _ = rasterize(grown, scalp)
+    assert n0 == 2 and loss1.sum() > 1.5 * loss0.sum()
+    merged = PatternState("multiple", loss=(Blob(-0.25, 0.0, 0.3), Blob(0.25, 0.0, 0.3)), seed=1)
+    assert cv2.connectedComponents(rasterize(merged, scalp)[0].astype(np.uint8))[0] - 1 == 1
+    shrunk = evolve(state, -0.6, scalp, np.random.default_rng(1))
+    loss2, thinning2 = rasterize(shrunk, scalp)
+    assert loss2.sum() < 0.7 * loss0.sum()
+    assert thinning2[loss0 & ~loss2].mean() > 0.3  # regrowing short hair where the patch was
+
+
+def test_patterns_do_not_depend_on_resolution():
+    rng = np.random.default_rng(9)
+    who = sample_patient_pattern(rng, "confluent")
+    small = procedural_frame(4, 0, "top", 128)[0]
+    large = procedural_frame(4, 0, "top", 512)[0]
+    state = sample_state(who, "top", small, rng)
+    f_small = rasterize(state, small)[0].sum() / small.sum()
+    f_large = rasterize(state, large)[0].sum() / large.sum()
+    assert abs(f_small - f_large) < 0.02
+
+
+# --------------------------------------------------------------------------- view inference
+
+
+def _arch(face: str) -> np.ndarray:
+    """A hand-built side-view region: a dome with an ear notch, the leg on the
+    face side shorter."""
+    m = np.zeros((200, 200), np.uint8)
+    cv2.rectangle(m, (30, 60), (170, 150), 1, -1)
+    cv2.ellipse(m, (100, 60), (70, 45), 0, 180, 360, 1, -1)
+    cv2.ellipse(m, (110, 175), (30, 70), 0, 0, 360, 0, -1)  # the ear notch
+    m[125:, :100] = 0  # short sideburn (face on the left)
+    m = m.astype(bool)
+    return m if face == "left" else m[:, ::-1]
+
+
+def test_view_rule_on_hand_built_shapes():
+    square = np.zeros((200, 160), bool)
+    square[30:170, 25:135] = True
+    assert analyse_shape(square).kind == "midline"
+    disc = cv2.circle(np.zeros((200, 200), np.uint8), (100, 100), 70, 1, -1).astype(bool)
+    assert analyse_shape(disc).kind == "midline"
+    for face in ("left", "right"):
+        info = analyse_shape(_arch(face))
+        assert (info.kind, info.facing) == ("temporal", face)
+        assert info.mirrored == (face == "right")
+    # a notch in the upper edge is not an ear
+    assert analyse_shape(_arch("left")[::-1]).kind == "midline"
+
+
+def test_view_rule_on_procedural_shapes():
+    for i in range(12):
+        rng = np.random.default_rng(i)
+        shape = (200, 170)
+        temporal = fill_polygon(place_outline(temporal_outline(rng), shape, rng, "temporal"), shape)
+        assert (analyse_shape(temporal).kind, analyse_shape(temporal).facing) == ("temporal", "left")
+        assert analyse_shape(temporal[:, ::-1]).facing == "right"
+        view = "top" if i % 2 else "back"
+        midline = fill_polygon(place_outline(midline_outline(view, rng), shape, rng, "midline"), shape)
+        assert analyse_shape(midline).kind == "midline"
+
+
+@pytest.mark.shared
+def test_view_rule_agrees_with_eye_labels_on_real_masks(shared_annotations):
+    for name, (kind, facing) in EYE_LABELS.items():
+        info = analyse_shape(read_annotation(shared_annotations / "mask" / name))
+        assert (info.kind, info.facing) == (kind, facing), name
+
+
+# --------------------------------------------------------------------------- real annotations
+
+
+def test_split_is_a_stable_hash_of_the_patient():
+    ids = [f"{i:08d}" for i in range(3000)]
+    splits = [split_of(p) for p in ids]
+    assert splits == [split_of(p) for p in ids]
+    for name, frac in SPLIT_FRACTIONS.items():
+        assert abs(splits.count(name) / len(ids) - frac) < 0.03
+
+
+@pytest.mark.shared
+def test_shared_annotations_are_split_by_patient(shared_annotations):
+    masks = RealMaskSet(shared_annotations)
+    groups = {s: set(masks.patients(s)) for s in SPLIT_FRACTIONS}
+    assert not (groups["train"] & groups["val"]) and not (groups["train"] & groups["test"])
+    assert not (groups["val"] & groups["test"])
+    assert set().union(*groups.values()) == set(masks.patients("all")) and len(masks.patients("all")) == 364
+    assert all(len(groups[s]) > 20 for s in ("val", "test"))
+    # a phantom patient uses one real patient's masks only, and keeps its split
+    plans = real_plans(masks, "test", seed=1, patients=2, max_visits=2)
+    owner = {r.file: r.patient for r in masks.records}
+    for plan in plans:
+        files = {s.file for vp in plan.visits for s in vp.views.values() if s.file}
+        assert files and {owner[f] for f in files} == {plan.real_patient}
+        assert plan.split == "test" == split_of(plan.real_patient)
+
+
+@pytest.mark.shared
+def test_real_mask_phantoms_keep_the_annotations(shared_annotations, tmp_path):
+    out = tmp_path / "real"
+    write_phantoms(PhantomSpec(out=out, patients=1, visits=1, seed=3, size=SIZE, masks_dir=shared_annotations,
+                               split="val"), progress=False)
+    rows = _manifest(out)
+    assert len(rows) == 4 and {r["split"] for r in rows} == {"val"}
+    masks = RealMaskSet(shared_annotations)
+    # with the camera held still, every real mask reaches the disk as drawn when
+    # its view looks the way it does, and mirrored when it was given the other side
+    pid = rows[0]["patient"][1:]
+    plan = real_plan(0, pid, masks.patients("all")[pid], masks, 1)
+    visit = next(render_visits(plan, 3, SIZE, masks, camera=FLAT))
+    checked = 0
+    for view, src in plan.visits[0].views.items():
+        if src.file is None:
+            continue
+        scalp, loss = masks.load(src.file, SIZE)
+        same = src.mirror == (view == "right")
+        expected = (scalp, loss) if same else (scalp[:, ::-1], loss[:, ::-1])
+        assert np.array_equal(visit.views[view].scalp, expected[0])
+        assert np.array_equal(visit.views[view].hairloss, expected[1])
+        checked += 1
+    assert checked >= 2
+
+
+def test_rng_keys_are_independent_of_order():
+    a = rng_for(5, 1, "top", "render").random(3)
+    rng_for(5, 2, "top", "render").random(3)
+    b = rng_for(5, 1, "top", "render").random(3)
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, rng_for(5, 1, "back", "render").random(3))
