@@ -165,3 +165,38 @@ def test_export_onnx_model_set(models, visit, tmp_path, capsys):
     np.testing.assert_allclose(onnx_result.hairloss_prob, torch_result.hairloss_prob, atol=1e-4)
     code, _, stderr = run(["export", "--model", models, "-o", out], capsys)
     assert code == 2 and "--onnx" in stderr
+
+
+def test_demo_renders_scores_and_reports_a_phantom_patient(models, tmp_path, capsys):
+    import re
+
+    from alonet.phantom import render_patient
+
+    out = tmp_path / "demo"
+    code, stdout, stderr = run(["demo", "-o", out, "--seed", 3, "--size", 160, "--model", models,
+                                "--backend", "torch"], capsys)
+    assert code == 0, stderr
+    last = stdout.strip().splitlines()[-1]
+    match = re.fullmatch(r"SALT predicted (\d+\.\d) true (\d+\.\d)", last)
+    assert match, last
+    truth = render_patient(seed=3, visits=1, size=160)[0]
+    assert match.group(2) == f"{truth.salt:.1f}"
+    document = json.loads((out / "report" / "report.json").read_text())
+    assert abs(float(match.group(1)) - document["salt"]) <= 0.051
+    assert document["true_salt"] == round(truth.salt, 2)
+    for view in VIEWS:
+        photo = np.asarray(Image.open(out / "photographs" / f"{view}.jpg"))
+        assert photo.shape == truth.views[view].image.shape
+        true_scalp = np.asarray(Image.open(out / "truth" / f"{view}_scalp.png")) == 255
+        np.testing.assert_array_equal(true_scalp, truth.views[view].scalp)
+    assert (out / "report" / "report.html").is_file()
+    # a rerun replaces its own folder; a foreign folder is refused
+    code, _, stderr = run(["demo", "-o", out, "--seed", 3, "--size", 160, "--model", models,
+                           "--backend", "torch"], capsys)
+    assert code == 0, stderr
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep me")
+    code, _, stderr = run(["demo", "-o", foreign, "--model", models], capsys)
+    assert code == 2 and "not written by alonet demo" in stderr
+    assert (foreign / "notes.txt").read_text() == "keep me"

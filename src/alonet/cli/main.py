@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "score": "alonet.cli.score_cmd:score_command",
     "batch": "alonet.cli.batch_cmd:batch_command",
     "export": "alonet.cli.export_cmd:export_command",
+    "demo": "alonet.cli.demo_cmd:demo_command",
     "salt": "alonet.cli.salt_cmd:salt",
     "serve": "alonet.cli.serve_cmd:serve_command",
 }

@@ -1,0 +1,75 @@
+"""``alonet demo``: render a phantom patient, score it and write the report.
+
+Nothing is downloaded: the patient is drawn by the built-in phantom generator
+(procedural geometry) and scored with the bundled model.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from alonet.cli.predict_cmd import backend_option, build_pipeline, format_flags, model_option
+
+#: Marker file that identifies a folder written by ``alonet demo`` (safe to replace).
+DEMO_MARKER = "demo.json"
+
+
+@click.command("demo")
+@click.option("-o", "--output", "out_dir", default="alonet-demo", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the phantom photographs, their true masks and the report.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Which phantom patient to draw.")
+@click.option("--size", type=int, default=640, show_default=True,
+              help="Longer side of the phantom photographs in pixels.")
+@click.option("--deidentify", is_flag=True, help="Blur everything outside the scalp in the report images.")
+@model_option
+@backend_option
+def demo_command(out_dir, seed, size, deidentify, model, backend):
+    """Score a phantom patient end to end and compare with its true SALT.
+
+    Writes OUT/photographs/<view>.jpg, OUT/truth/<view>_{scalp,hairloss}.png and
+    OUT/report/ (report.html, report.json, overlays, masks). The last line printed
+    is `SALT predicted <x> true <y>`.
+    """
+    from alonet.data.atomic import atomic_write_text
+    from alonet.data.imageio import save_mask_png, save_photo_jpeg
+    from alonet.errors import InvalidValueError, OutputExistsError
+    from alonet.phantom import render_patient
+    from alonet.report import write_report
+    from alonet.views import VIEWS
+
+    if size < 64:
+        raise InvalidValueError(f"--size {size} is too small", fix="use at least 64 pixels")
+    if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / DEMO_MARKER).is_file():
+        raise OutputExistsError(f"output {out_dir} already exists and was not written by alonet demo",
+                                fix="choose another folder with -o")
+    pipeline = build_pipeline(model, backend)
+    phantom = render_patient(seed=seed, visits=1, size=size)[0]
+    photos = {}
+    for view in VIEWS:
+        truth = phantom.views[view]
+        photos[view] = save_photo_jpeg(out_dir / "photographs" / f"{view}.jpg", truth.image, quality=92)
+        save_mask_png(out_dir / "truth" / f"{view}_scalp.png", truth.scalp)
+        save_mask_png(out_dir / "truth" / f"{view}_hairloss.png", truth.hairloss)
+    visit = pipeline.score_visit(photos)
+    for view in VIEWS:
+        result = visit.views[view]
+        predicted = "no scalp" if result.loss_pct is None else f"{result.loss_pct:5.1f} %"
+        click.echo(f"{view:<6} predicted {predicted}   true {phantom.views[view].loss_pct:5.1f} %"
+                   f"{format_flags(result.flags)}")
+    written = write_report(visit, out_dir / "report", deidentify=deidentify, overwrite=True,
+                           meta={"model": str(model), "backend": pipeline.backend_name,
+                                 "phantom_seed": seed, "true_salt": round(phantom.salt, 2)},
+                           title=f"AloNet demo: phantom patient (seed {seed})")
+    atomic_write_text(out_dir / DEMO_MARKER, json.dumps({
+        "seed": seed, "size": size, "model": str(model), "backend": pipeline.backend_name,
+        "true_salt": round(phantom.salt, 2),
+        "predicted_salt": None if visit.salt is None else round(visit.salt, 2),
+        "true_loss_pct": {v: round(phantom.views[v].loss_pct, 2) for v in VIEWS},
+    }, indent=2) + "\n")
+    click.echo(f"report: {written['html']}")
+    predicted = "n/a" if visit.salt is None else f"{visit.salt:.1f}"
+    click.echo(f"SALT predicted {predicted} true {phantom.salt:.1f}")
