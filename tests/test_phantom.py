@@ -147,6 +147,15 @@ def test_right_view_is_the_mirror_of_left_view_geometry():
     assert analyse_shape(visit.views["left"].scalp).facing == "left"
 
 
+def test_in_memory_patient_equals_the_written_one(written):
+    visits = render_patient(seed=7, visits=2, size=SIZE, patient=1)
+    for visit in visits:
+        for view, pv in visit.views.items():
+            stem = f"P0002_v{visit.visit:02d}_{view}"
+            assert np.array_equal(read_annotation(written / "scalp" / f"{stem}.png"), pv.scalp)
+            assert np.array_equal(read_annotation(written / "hairloss" / f"{stem}.png"), pv.hairloss)
+
+
 def test_render_patient_in_memory_is_consistent():
     visits = render_patient(seed=5, visits=3, size=SIZE, pattern="multiple")
     assert [v.visit for v in visits] == [1, 2, 3]

@@ -184,12 +184,18 @@ def real_plan(index: int, patient: str, records: list[RealRecord], masks: RealMa
     return PatientPlan(f"R{patient}", real_patient_key(patient), split_of(patient), tuple(plans), patient)
 
 
+def real_patient_order(masks: RealMaskSet, split: str, seed: int) -> list[str]:
+    """Real patient ids of ``split`` in the order a run with ``seed`` uses them
+    (a hash of seed and id, so it is stable and cheap)."""
+    return sorted(masks.patients(split), key=lambda p: hashlib.sha256(f"{seed}:{p}".encode()).hexdigest())
+
+
 def real_plans(masks: RealMaskSet, split: str, seed: int, patients: int | None = None,
                max_visits: int | None = None) -> list[PatientPlan]:
-    """Plans for ``patients`` real patients of ``split`` (all when None), chosen
-    in an order shuffled by ``seed``."""
+    """Plans for the first ``patients`` real patients of ``split`` in the
+    seed's order (all when None)."""
     groups = masks.patients(split)
-    order = sorted(groups, key=lambda p: hashlib.sha256(f"{seed}:{p}".encode()).hexdigest())
+    order = real_patient_order(masks, split, seed)
     if patients is not None:
         order = order[:patients]
     return [real_plan(i, p, groups[p], masks, max_visits) for i, p in enumerate(order)]
@@ -315,32 +321,38 @@ def render_visits(plan: PatientPlan, seed: int, size: int | str = 320, masks: Re
         yield PhantomVisit(plan.name, vp.visit, vp.date, plan.split, salt, views)
 
 
-def render_patient(seed: int = 0, visits: int = 1, masks_dir: str | Path | None = None, size: int | str = 320,
-                   *, patient: int = 0, split: str = "all", camera=None, pattern: str | None = None
-                   ) -> list[PhantomVisit]:
+def render_patient(seed: int = 0, visits: int = 1, masks_dir: str | Path | RealMaskSet | None = None,
+                   size: int | str = 320, *, patient: int = 0, split: str = "all", camera=None,
+                   pattern: str | None = None) -> list[PhantomVisit]:
     """Render one phantom patient in memory (nothing is written).
 
-    Without ``masks_dir`` the patient is procedural (``pattern`` may force one
-    of :data:`alonet.phantom.patterns.PATTERNS`); with it, ``patient`` picks
-    the real patient (in the seed's order) of ``split`` and ``visits`` caps
-    how many visits are rendered. Weights: :data:`alonet.views.VIEW_WEIGHTS`.
+    Without ``masks_dir`` the patient is procedural patient number ``patient``
+    (``pattern`` may force one of :data:`alonet.phantom.patterns.PATTERNS`);
+    with it (a folder, or an open :class:`RealMaskSet` whose cache is then
+    reused), ``patient`` picks the real patient of ``split`` in the seed's
+    order, and ``visits`` caps how many of its visits are rendered. The result
+    is identical to what ``alonet phantom`` writes for the same seed (before
+    JPEG and PNG encoding). Views are weighted by :data:`alonet.views.VIEW_WEIGHTS`.
     """
     if visits < 1:
         raise ValueError("visits must be at least 1")
     if masks_dir is None:
         plan = procedural_plan(patient, visits, seed)
         return list(render_visits(plan, seed, size, None, camera, pattern))
-    masks = RealMaskSet(masks_dir)
-    plans = real_plans(masks, split, seed, patient + 1, visits)
-    if len(plans) <= patient:
+    masks = masks_dir if isinstance(masks_dir, RealMaskSet) else RealMaskSet(masks_dir)
+    order = real_patient_order(masks, split, seed)
+    if not 0 <= patient < len(order):
         from alonet.errors import InvalidValueError
 
-        raise InvalidValueError(f"the {split} split of {masks_dir} has only {len(plans)} patients",
-                                fix="choose a smaller patient index or another split")
-    return list(render_visits(plans[patient], seed, size, masks, camera))
+        raise InvalidValueError(f"the {split} split of {masks.root} has {len(order)} patients, no number {patient}",
+                                fix="choose a patient index below that, or another split")
+    pid = order[patient]
+    plan = real_plan(patient, pid, masks.patients(split)[pid], masks, visits)
+    return list(render_visits(plan, seed, size, masks, camera))
 
 
 __all__ = [
     "PatientPlan", "PhantomView", "PhantomVisit", "ViewSource", "VisitPlan", "VIEW_WEIGHTS",
-    "procedural_plan", "real_plan", "real_plans", "render_patient", "render_visits", "rng_for",
+    "procedural_plan", "real_patient_order", "real_plan", "real_plans", "render_patient", "render_visits",
+    "rng_for",
 ]

@@ -19,7 +19,6 @@ rendered from its own seeds and rows are sorted before the manifest is written.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import sys
 from concurrent.futures import ProcessPoolExecutor
@@ -103,13 +102,13 @@ class _Task:
 def _tasks(spec: PhantomSpec, log) -> list[_Task]:
     if spec.masks_dir is None:
         return [_Task(i, None) for i in range(int(spec.patients or 0))]
+    from alonet.phantom.generate import real_patient_order
     from alonet.phantom.realmasks import RealMaskSet
 
-    groups = RealMaskSet(spec.masks_dir).patients(spec.split)
-    if not groups:
+    order = real_patient_order(RealMaskSet(spec.masks_dir), spec.split, spec.seed)
+    if not order:
         raise InvalidValueError(f"the {spec.split} split of {spec.masks_dir} has no patients",
                                 fix="choose another --split")
-    order = sorted(groups, key=lambda p: hashlib.sha256(f"{spec.seed}:{p}".encode()).hexdigest())
     if spec.patients is not None:
         if spec.patients > len(order):
             log(f"note: the {spec.split} split has {len(order)} patients; writing all of them")
@@ -204,7 +203,8 @@ def write_phantoms(spec: PhantomSpec, log=None, progress: bool = True) -> WriteR
         preview_path = None
         if spec.preview:
             previews = [p for i in sorted(results) for p in results[i][1]][:PREVIEW_ROWS]
-            contact_sheet(previews).save(tmp / "preview.png", format="PNG", optimize=True)
+            sheet = contact_sheet(previews).quantize(256, dither=Image.Dither.FLOYDSTEINBERG)
+            sheet.save(tmp / "preview.png", format="PNG", optimize=True)
             preview_path = out / "preview.png"
     n_visits = len({(r["patient"], r["visit"]) for r in rows})
     return WriteResult(out, len(tasks), n_visits, len(rows), out / "manifest.csv", preview_path)
