@@ -193,3 +193,16 @@ def test_empty_scalp_still_renders_a_head():
     z = np.zeros((100, 80), bool)
     r = render_view(z, z, "left", sample_look(np.random.default_rng(1)), np.random.default_rng(1), camera=NO_JITTER)
     assert r.image.shape == (100, 80, 3) and not r.scalp.any() and not r.hairloss.any()
+
+
+def test_props_do_not_change_the_ground_truth():
+    """Clips, fingers and glasses are drawn over the photo; the masks stay the
+    input masks (they mark skin, not what lies on it)."""
+    scalp, loss = temporal_masks()
+    look = dataclasses.replace(sample_look(np.random.default_rng(6)), clip_count=4, hands=1.0, glasses=True)
+    plain = dataclasses.replace(look, clip_count=0, hands=0.0, glasses=False)
+    a = render_view(scalp, loss, "left", look, np.random.default_rng(3), camera=CLEAN)
+    b = render_view(scalp, loss, "left", plain, np.random.default_rng(3), camera=CLEAN)
+    assert np.array_equal(a.scalp, scalp) and np.array_equal(a.hairloss, loss)
+    changed = np.any(a.image != b.image, axis=-1)
+    assert changed.mean() > 0.01  # the props are visible

@@ -45,7 +45,7 @@ from alonet.phantom.render.head import (
     paint_face,
 )
 from alonet.phantom.render.look import Look
-from alonet.phantom.render.props import draw_clips
+from alonet.phantom.render.props import draw_clips, draw_fingers
 from alonet.phantom.render.raster import smooth_noise
 from alonet.phantom.render.skin import bald_details, lighting, paint_ears, paint_head_skin
 from alonet.views import normalize_view
@@ -233,36 +233,35 @@ def _render_scene(
     dist_in = cv2.distanceTransform(bald.astype(np.uint8), cv2.DIST_L2, 3)
     clip *= np.clip(1.0 - dist_in / overhang, 0.0, 1.0)
     hair = render_hair(img, layout, look, bald, density, clip.astype(np.float32), rng, detail)
-    img = hair.albedo
-
-    canvas = np.clip(img * 255.0, 0, 255).astype(np.uint8)
+    canvas = hair.canvas
     bald_skin = bald & (layout.hair_region | layout.skull_mask) & ~face_only.astype(bool)
     bald_details(canvas, bald_skin, layout.hair_region & ~bald, layout, look, rng, detail)
-    img = canvas.astype(np.float32) * np.float32(1 / 255)
+    img = canvas.astype(np.float32)
+    img *= np.float32(1 / 255)
     if ears_over_hair:
         paint_ears(img, layout, look, detail)
 
-    # ---- light: dome shading, contact shadow of the hair, shine on bald skin, sheen on hair
+    # ---- light: dome shading, contact shadow of the hair, stray shadows
+    # (one multiplier), then shine on bald skin and sheen on hair (one addend)
     shade, spec = lighting(layout, look, rng)
     occl = cv2.GaussianBlur(hair.cover, (0, 0), max(1.0, 1.5 * detail))
-    shade = shade * (1.0 - rng.uniform(0.15, 0.35) * occl * (1.0 - hair.cover))
+    mult = shade * (1.0 - rng.uniform(0.15, 0.35) * occl * (1.0 - hair.cover))
+    if rng.random() < 0.3:  # a stray soft shadow across part of the head (hand, camera, lamp)
+        blob = np.clip(smooth_noise((h, w), 3, rng) - rng.uniform(0.3, 1.0), 0, 1)
+        mult *= 1.0 - rng.uniform(0.2, 0.45) * np.clip(blob * 2, 0, 1)
     warm = look.light_warmth * 0.04
-    tint = np.array([1 + warm, 1.0, 1 - warm], np.float32)
-    img = img * (shade[..., None] * tint)
+    img *= mult[..., None] * np.array([1 + warm, 1.0, 1 - warm], np.float32)
     skin_vis = np.clip(1.0 - hair.cover, 0, 1) * layout.skull_mask
     # skin shine, broken up a little by the skin's fine relief
     grain = cv2.resize(rng.random((max(2, h // 3), max(2, w // 3)), dtype=np.float32), (w, h))
-    shine = look.skin_shine * 0.45 * spec * skin_vis * (0.65 + 0.35 * grain)
-    img += shine[..., None] * np.array([1.0, 0.97, 0.95], np.float32)
+    add = look.skin_shine * 0.45 * spec * skin_vis * (0.65 + 0.35 * grain)
     sheen = rng.uniform(0.08, 0.3) * (1.0 - 0.6 * float(np.mean(look.hair_rgb)))
-    broad = np.sqrt(np.sqrt(spec))
-    img += (sheen * broad * (0.7 * hair.cover + 0.3 * hair.gloss))[..., None] * np.array([0.95, 0.97, 1.0], np.float32)
-    if rng.random() < 0.3:  # a stray soft shadow across part of the head (hand, camera, lamp)
-        blob = np.clip(smooth_noise((h, w), 3, rng) - rng.uniform(0.3, 1.0), 0, 1)
-        img *= (1.0 - rng.uniform(0.2, 0.45) * np.clip(blob * 2, 0, 1))[..., None]
-
-    canvas = np.clip(img * 255.0, 0, 255).astype(np.uint8)
+    add += sheen * np.sqrt(np.sqrt(spec)) * (0.7 * hair.cover + 0.3 * hair.gloss)
+    img += add[..., None] * np.array([1.0, 0.97, 0.97], np.float32)
+    canvas = cv2.convertScaleAbs(img, alpha=255.0)
     hair_only = layout.hair_region & ~bald
     draw_clips(canvas, layout, hair_only, look.clip_count if rng.random() < 0.8 else 0, rng, detail)
+    if look.hands > 0 and rng.random() < look.hands:
+        draw_fingers(canvas, layout, hair_only, look.glove_rgb, rng, detail)
     draw_glasses(canvas, layout, look, detail)
     return canvas

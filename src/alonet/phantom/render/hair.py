@@ -172,7 +172,7 @@ def draw_polylines(img: np.ndarray, lines: np.ndarray, colour: tuple[float, floa
 class HairRender:
     """What hair rendering leaves for later stages."""
 
-    albedo: np.ndarray  # float32 (h, w, 3) with hair drawn
+    canvas: np.ndarray  # uint8 (h, w, 3) RGB with hair drawn
     cover: np.ndarray  # float32 (h, w) 0..1 opacity of the hair over the skin
     gloss: np.ndarray  # float32 (h, w) 0..1 streaky strand highlights (modulates sheen)
 
@@ -241,21 +241,38 @@ def render_hair(
         hang_alpha = cv2.GaussianBlur(hang * clip, (0, 0), 0.02 * layout.size) * (0.15 + 0.35 * look.hair_density)
         base_alpha = np.maximum(base_alpha, hang_alpha.astype(np.float32))
     out = albedo + (base_col - albedo) * base_alpha[..., None]
+    base = cv2.convertScaleAbs(out, alpha=255.0)
     gloss = np.zeros((h, w), np.uint8)
 
     # ---- strands
     area = float(np.count_nonzero(grow))
     mean_len = max(3.0 * detail, look.hair_length * layout.size)
-    budget = 160_000.0 * detail**2  # total strand length (px) we can afford
+    budget = 130_000.0 * detail**2  # total strand length (px) we can afford
     n = int(min(area * 0.5 * look.hair_density, budget / mean_len, 400_000))
-    roots = sample_points(grow, n, rng, dens)
-    n = roots.shape[0]
+    n_steps = int(np.clip(mean_len / (3.0 * detail), 3, 14))
+    gravity = 0.0 if layout.view == "top" else float(np.clip(look.hair_length * 2.5, 0.0, 1.5))
+    # longer hair gathers into locks: strands of a lock follow one path and
+    # draw together towards their tips
+    clumped = float(np.clip((look.hair_length - 0.05) / 0.25, 0.0, 0.85))
+    roots = sample_points(grow, int(n * (1 - clumped)), rng, dens)
+    lines = grow_strands(roots, field, mean_len * rng.uniform(0.4, 1.2, len(roots)).astype(np.float32),
+                         n_steps, look.curl, gravity, rng)
+    per_lock = 10
+    n_locks = int(n * clumped / per_lock)
+    if n_locks:
+        centres = sample_points(grow, n_locks, rng, dens)
+        lead = grow_strands(centres, field, mean_len * rng.uniform(0.5, 1.2, len(centres)).astype(np.float32),
+                            n_steps, look.curl, gravity, rng)
+        who = np.repeat(np.arange(len(centres)), per_lock)
+        spread = rng.normal(0, 0.012 * layout.size, (len(who), 2)).astype(np.float32)
+        taper = (1.0 - rng.uniform(0.4, 0.9) * np.linspace(0, 1, n_steps + 1, dtype=np.float32))
+        members = lead[who] + spread[:, None, :] * taper[None, :, None]
+        iy = np.clip(members[:, 0, 1].astype(int), 0, h - 1)
+        ix = np.clip(members[:, 0, 0].astype(int), 0, w - 1)
+        lines = np.concatenate([lines, members[grow[iy, ix]]], 0)
+    n = lines.shape[0]
     if n:
-        lengths = mean_len * rng.uniform(0.4, 1.2, n).astype(np.float32)
-        n_steps = int(np.clip(mean_len / (3.0 * detail), 3, 14))
-        gravity = 0.0 if layout.view == "top" else float(np.clip(look.hair_length * 2.5, 0.0, 1.5))
-        lines = grow_strands(roots, field, lengths, n_steps, look.curl, gravity, rng)
-        canvas = np.clip(out * 255.0, 0, 255).astype(np.uint8)
+        canvas = base.copy()
         thick = max(1, int(detail / 3.0))
         group = rng.integers(0, 4, n)
         grey_pick = rng.random(n) < look.grey_fraction
@@ -271,13 +288,12 @@ def render_hair(
         for i, f in enumerate((0.95, 0.8, 0.62)):
             draw_polylines(canvas, greys[i * third : (i + 1) * third if i < 2 else None], tuple(white * f * 255), thick)
         draw_polylines(gloss, lines[group >= 2], (255,), thick)
-        drawn = canvas.astype(np.float32) * np.float32(1 / 255)
-        # strands show inside the hair mass outline (a few flyaways beyond it)
-        keep = clip * outline
-        opacity = np.float32(rng.uniform(0.45, 0.75))
-        out = out + (drawn - out) * (keep * opacity)[..., None]
-        gloss_f = cv2.GaussianBlur(gloss.astype(np.float32) * np.float32(1 / 255), (0, 0), 0.9 * detail) * keep
+        # strands show inside the hair mass outline, not on the face, and
+        # only a little way into bald skin
+        keep = (clip * outline * np.float32(rng.uniform(0.45, 0.75))).astype(np.float32)
+        base = cv2.blendLinear(canvas, base, keep, 1.0 - keep)
+        gloss_f = cv2.GaussianBlur(gloss, (0, 0), 0.9 * detail).astype(np.float32) * (keep * np.float32(1 / 255))
     else:
         gloss_f = gloss.astype(np.float32)
     cover = np.clip(np.maximum(base_alpha, 0.6 * gloss_f), 0, 1).astype(np.float32)
-    return HairRender(out.astype(np.float32), cover, gloss_f.astype(np.float32))
+    return HairRender(base, cover, gloss_f)

@@ -293,11 +293,13 @@ def _below_edge(scalp: np.ndarray, slack: float) -> np.ndarray:
 
 
 def paint_body(img: np.ndarray, layout: HeadLayout, look: Look, rng: np.random.Generator, detail: float) -> None:
-    """Shoulders and clothes with soft folds and a collar, then the neck
-    (in place on a float32 canvas)."""
+    """The neck, then shoulders and clothes (with soft folds) over its lower
+    part, and a collar along the neckline (in place on a float32 canvas)."""
     h, w = layout.shape
     cloth = np.asarray(look.clothing_rgb, np.float32)
     soft = 0.6 * detail
+    if layout.neck is not None:
+        fill_soft(img, [layout.neck], np.asarray(look.skin_rgb, np.float32) * 0.97, soft)
     if layout.body is not None:
         folds = smooth_noise((h, w), 7, rng)
         col = np.clip(cloth * (1.0 + 0.08 * folds)[..., None], 0, 1)
@@ -309,8 +311,6 @@ def paint_body(img: np.ndarray, layout: HeadLayout, look: Look, rng: np.random.G
             col = np.clip(cloth * 1.3, 0, 1)
         band = np.round(layout.collar * 16).astype(np.int32)
         cv2.polylines(img, [band], False, tuple(float(c) for c in col), th, cv2.LINE_8, 4)
-    if layout.neck is not None:
-        fill_soft(img, [layout.neck], np.asarray(look.skin_rgb, np.float32) * 0.97, soft)
 
 
 def paint_face(img: np.ndarray, layout: HeadLayout, look: Look, detail: float) -> None:

@@ -99,6 +99,8 @@ class Look:
     light_warmth: float  # -1 cool .. +1 warm tint of the light
     head_shadow: float  # 0..1 strength of the head's shadow on the backdrop
     clip_count: int  # 0..4 metal hair clips/pins used in this clinic visit style
+    hands: float  # chance that fingers hold the hair aside in a view (0 for most patients)
+    glove_rgb: RGB  # nitrile/latex glove colour, or the clinician's skin when bare-handed
 
 
 def _choice(rng: np.random.Generator, names: list[str], weights: list[float]) -> str:
@@ -161,8 +163,9 @@ def sample_look(rng: np.random.Generator) -> Look:
         clothing = _jitter_rgb(rng, (0.1, 0.1, 0.12), 0.3)
     elif clothes_kind == 1:
         clothing = _jitter_rgb(rng, (0.85, 0.85, 0.85), 0.08)
-    else:
-        clothing = tuple(float(v) for v in rng.uniform(0.1, 0.8, 3))
+    else:  # coloured clothes, muted like most real fabrics
+        vivid = rng.uniform(0.1, 0.8, 3)
+        clothing = tuple(float(v) for v in vivid * 0.6 + vivid.mean() * 0.4)
 
     # Main light mostly from the camera (flash or ring light), somewhat from above.
     az = rng.uniform(0, 2 * np.pi)
@@ -198,4 +201,7 @@ def sample_look(rng: np.random.Generator) -> Look:
         light_warmth=float(rng.uniform(-1, 1)),
         head_shadow=float(rng.uniform(0.0, 0.6)),
         clip_count=int(rng.choice(5, p=[0.45, 0.2, 0.17, 0.1, 0.08])),
+        hands=float(rng.uniform(0.3, 0.8) if rng.random() < 0.12 else 0.0),
+        glove_rgb=_jitter_rgb(rng, [(0.35, 0.45, 0.85), (0.55, 0.4, 0.8), (0.92, 0.92, 0.9), (0.85, 0.68, 0.55),
+                                    (0.2, 0.2, 0.22)][int(rng.choice(5, p=[0.4, 0.2, 0.15, 0.15, 0.1]))], 0.06),
     )

@@ -1,6 +1,8 @@
 """Clinic props: metal hair clips and bobby pins that hold hair aside to expose
-the patches. Their specular highlights are small bright spots on the hair, a
-hard negative that a naive model reads as tiny bald patches."""
+the patches, and the clinician's (often gloved) fingers doing the same. The
+clips' specular highlights are small bright spots on the hair, a hard
+negative that a naive model reads as tiny bald patches; fingers are smooth,
+skin- or glove-coloured shapes over the hair."""
 
 from __future__ import annotations
 
@@ -63,3 +65,50 @@ def draw_clips(
         g = hl[len(hl) // 2]
         cv2.circle(canvas, (int(round(g[0] * 16)), int(round(g[1] * 16))),
                    int(round(max(1.0, width * 0.3) * 16)), (252, 252, 250), -1, cv2.LINE_AA, 4)
+
+
+def draw_fingers(canvas: np.ndarray, layout: HeadLayout, where: np.ndarray, look_rgb, rng: np.random.Generator,
+                 detail: float) -> None:
+    """Two to four fingers spreading the hair, with the back of the hand behind
+    them, in place on a uint8 canvas: slightly fanned, tapered capsules with a
+    soft shadow on the hair, a lit side and a darker side."""
+    pts = sample_points(where, 1, rng)
+    if len(pts) == 0:
+        return
+    tip0 = pts[0]
+    a0 = rng.uniform(0, 2 * np.pi)
+    width = layout.size * rng.uniform(0.075, 0.1)
+    col = np.asarray(look_rgb, np.float32) * 255
+    n = int(rng.integers(2, 5))
+    base_len = layout.size * rng.uniform(0.25, 0.4)
+    knuckles = []
+    shadow = canvas.copy()
+    strokes = []
+    for i in range(n):
+        a = a0 + (i - (n - 1) / 2) * rng.uniform(0.08, 0.2)
+        d = np.array([np.cos(a), np.sin(a)])  # from the tip back towards the hand
+        nrm = np.array([-np.sin(a0), np.cos(a0)])
+        tip = tip0 + nrm * (i - (n - 1) / 2) * width * 1.15 + d * (abs(i - (n - 1) / 2) * 0.5 * width)
+        length = base_len * rng.uniform(0.85, 1.1)
+        knuckle = tip + d * length
+        knuckles.append(knuckle)
+        strokes.append((tip, knuckle, d))
+        off = np.array([0.25, 0.35]) * width
+        p = np.round(np.array([tip + off, knuckle + off]) * 16).astype(np.int32)
+        cv2.polylines(shadow, [p], False, (0, 0, 0), int(width), cv2.LINE_AA, 4)
+    cv2.addWeighted(shadow, 0.25, canvas, 0.75, 0, dst=canvas)
+    kc = np.mean(knuckles, 0)
+    dmean = np.mean([s[2] for s in strokes], 0)
+    palm_c = kc + dmean * 3.2 * width
+    axes = (int(4.0 * width * 16), int((0.6 * n + 0.5) * width * 16))
+    palm = cv2.ellipse2Poly((int(palm_c[0] * 16), int(palm_c[1] * 16)), axes, int(np.degrees(a0)), 0, 360, 10)
+    cv2.fillPoly(canvas, [palm], tuple(float(c) for c in col * 0.8), cv2.LINE_AA, 4)
+    for tip, knuckle, d in strokes:
+        nrm = np.array([-d[1], d[0]])
+        mid = tip + (knuckle - tip) * 0.35
+        for shade, k in ((0.62, 1.0), (0.85, 0.78), (1.0, 0.5), (1.1, 0.2)):
+            off = nrm * width * 0.15 * (1 - k)
+            for p0, p1, t in ((mid, knuckle, 1.0), (tip + d * 0.2 * width, mid, 0.82)):
+                p = np.round(np.array([p0 + off, p1 + off]) * 16).astype(np.int32)
+                cv2.polylines(canvas, [p], False, tuple(float(c) for c in np.clip(col * shade, 0, 255)),
+                              max(1, int(width * k * t)), cv2.LINE_AA, 4)
