@@ -27,8 +27,6 @@ import statistics
 import time
 from pathlib import Path
 
-import numpy as np
-
 from alonet.phantom.generate import ViewSource, procedural_frame, procedural_states, real_geometry, rng_for
 from alonet.phantom.patterns import rasterize
 from alonet.phantom.realmasks import RealMaskSet

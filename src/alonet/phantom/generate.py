@@ -35,7 +35,7 @@ from alonet.phantom.patterns import (
     visit_growth,
 )
 from alonet.phantom.realmasks import RealMaskSet, RealRecord, split_of
-from alonet.views import VIEWS, VIEW_WEIGHTS
+from alonet.views import VIEWS
 
 #: Long side of the reference raster on which patterns are sampled and evolved
 #: (so a patient's patches are the same whatever size is rendered).
@@ -352,7 +352,7 @@ def render_patient(seed: int = 0, visits: int = 1, masks_dir: str | Path | RealM
 
 
 __all__ = [
-    "PatientPlan", "PhantomView", "PhantomVisit", "ViewSource", "VisitPlan", "VIEW_WEIGHTS",
+    "PatientPlan", "PhantomView", "PhantomVisit", "ViewSource", "VisitPlan",
     "procedural_plan", "real_patient_order", "real_plan", "real_plans", "render_patient", "render_visits",
     "rng_for",
 ]

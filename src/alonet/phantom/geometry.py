@@ -27,7 +27,7 @@ skull and hair mass, face, ears and neck *around* it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -62,20 +62,10 @@ class ViewGeometry:
     def shape(self) -> tuple[int, int]:
         return self.scalp.shape  # type: ignore[return-value]
 
-    def as_view(self, view: str) -> "ViewGeometry":
-        """The same geometry used for another view of the same kind (no copy)."""
-        return replace(self, view=normalize_view(view))
-
 
 def view_kind(view: str) -> str:
     """``"temporal"`` for left/right, ``"midline"`` for top/back."""
     return "temporal" if normalize_view(view) in ("left", "right") else "midline"
-
-
-def to_view_orientation(mask: np.ndarray, view: str) -> np.ndarray:
-    """A canonical array as it appears in a photograph of ``view``: mirrored
-    left-right for the right view, unchanged otherwise."""
-    return np.ascontiguousarray(mask[:, ::-1]) if normalize_view(view) == "right" else mask
 
 
 # --------------------------------------------------------------------------- frame

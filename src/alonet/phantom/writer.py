@@ -21,7 +21,7 @@ from __future__ import annotations
 import csv
 import io
 import sys
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -188,7 +188,8 @@ def write_phantoms(spec: PhantomSpec, log=None, progress: bool = True) -> WriteR
         try:
             if spec.workers > 1 and len(jobs) > 1:
                 with ProcessPoolExecutor(max_workers=min(spec.workers, len(jobs))) as pool:
-                    for index, rows, previews in pool.map(_run, jobs):
+                    for future in as_completed([pool.submit(_run, job) for job in jobs]):
+                        index, rows, previews = future.result()
                         results[index] = (rows, previews)
                         bar.update(1)
             else:
