@@ -25,9 +25,11 @@ photograph. Right-looking masks are mirrored into the canonical (left-looking)
 orientation before rendering.
 
 **Top or back.** Not separable by shape with confidence; within a visit the
-midline photographs are taken in photo order, first ``top`` then ``back``
-(the clinic's order, in which the second midline region is the taller one in
-81 % of the 259 visits photographed midline, midline, side, side).
+midline photographs are taken in photo order, first ``top`` then ``back``.
+This is a guess: in the 259 visits photographed midline, midline, side, side
+the second midline region is the taller one (as a back view of the head
+should be) in 81 %, but across consecutive visits of a patient the photo
+order pairs the more similar regions only 2 times in 3 (126 of 189).
 
 **Split.** A patient's split is a hash of the patient id (:func:`split_of`):
 stable, independent of the seed and of which patients are present, and never
