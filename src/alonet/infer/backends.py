@@ -76,7 +76,12 @@ def _check_batch(task: str, images: np.ndarray, cfg: ModelConfig) -> np.ndarray:
 
 
 class TorchBackend:
-    """Eager PyTorch: eval mode, ``inference_mode``, optional channels-last memory."""
+    """Eager PyTorch: eval mode, ``inference_mode``, optional channels-last memory.
+
+    Channels-last (NHWC) is the default of :func:`create_backend`: on CPU it ran
+    these U-Nets about 20 % faster than the default layout in our measurements,
+    with the same outputs (to float rounding).
+    """
 
     name = "torch"
 
@@ -213,7 +218,7 @@ def load_models(models) -> tuple[dict[str, tuple], dict[str, Path | None]]:
 
 
 def create_backend(models, backend: str = "auto", *, cache_dir: str | Path | None = None,
-                   threads: int | None = None, channels_last: bool = False) -> Backend:
+                   threads: int | None = None, channels_last: bool = True) -> Backend:
     """Load ``models`` (see :func:`load_models`) and return the chosen engine."""
     if backend not in BACKENDS:
         raise InvalidValueError(f"unknown backend {backend!r}", fix="use auto, torch or onnx")

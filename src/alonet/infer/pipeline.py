@@ -250,12 +250,18 @@ class Pipeline:
             return []
         cfgs = self.backend.configs
         pp = self.config.postprocess
+        resized: list[dict[int, np.ndarray]] = [{} for _ in prepared]  # per item: size -> input
+
+        def model_input(i: int, size: int) -> np.ndarray:
+            if size not in resized[i]:
+                resized[i][size] = _model_input(prepared[i][2], size)
+            return resized[i][size]
 
         # Scalp networks, one batch per task.
         scalp_prob = [None] * len(prepared)
         for task in sorted({SCALP_TASK_FOR_VIEW[v] for v, *_ in prepared}):
             idx = [i for i, (v, *_) in enumerate(prepared) if SCALP_TASK_FOR_VIEW[v] == task]
-            batch = np.stack([_model_input(prepared[i][2], cfgs[task].input_size) for i in idx])
+            batch = np.stack([model_input(i, cfgs[task].input_size) for i in idx])
             probs = self.backend.predict(task, batch)
             for i, p in zip(idx, probs):
                 scalp_prob[i] = p
@@ -266,13 +272,13 @@ class Pipeline:
         hl_cfg = cfgs["hairloss"]
         hl_size = hl_cfg.input_size
         scalp_small, hl_inputs = [], []
-        for i, (view, _, work, _) in enumerate(prepared):
+        for i in range(len(prepared)):
             mask = clean_scalp(scalp_prob[i], pp)
             if mask.shape != (hl_size, hl_size):
                 mask = _resize_mask(mask, hl_size, hl_size)
                 scalp_prob[i] = _resize_prob(scalp_prob[i], hl_size, hl_size)
             scalp_small.append(mask)
-            hl_inputs.append(paint_outside_scalp(_model_input(work, hl_size), mask, hl_cfg.fill_color))
+            hl_inputs.append(paint_outside_scalp(model_input(i, hl_size), mask, hl_cfg.fill_color))
         hairloss_prob = self.backend.predict("hairloss", np.stack(hl_inputs))
 
         return [
