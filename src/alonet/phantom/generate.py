@@ -27,10 +27,10 @@ from alonet.phantom.patterns import (
     PatientPattern,
     PatternState,
     evolve,
+    hard_negatives,
     rasterize,
     sample_patient_pattern,
     sample_state,
-    hard_negatives,
     scalp_points,
     visit_growth,
 )
@@ -218,8 +218,9 @@ def visit_size(size: int | str, seed: int, patient: int, visit: int) -> int:
 def procedural_frame(seed: int, patient: int, view: str, size: int) -> tuple[np.ndarray, tuple[int, int]]:
     """The canonical scalp of a procedural patient's view at long side ``size``.
 
-    The same patient and view give the same region at every size (and for
-    ``left`` and ``right`` under the same key: both are canonical)."""
+    The same patient and view give the same region at every size. ``left``
+    and ``right`` get different regions (two sides of one head), both in the
+    canonical left-looking orientation; the renderer mirrors the right one."""
     rng = rng_for(seed, patient, view, "scalp")
     shape = frame_shape(size, rng)
     return procedural_scalp(view, shape, rng), shape
