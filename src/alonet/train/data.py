@@ -73,6 +73,19 @@ class ConvertedSource:
     def __len__(self) -> int:
         return len(self.records)
 
+    def __getstate__(self) -> dict:
+        # Worker processes started with "spawn" (macOS, Windows) re-open the
+        # memory maps instead of receiving a pickled copy of the arrays.
+        state = dict(self.__dict__)
+        state["dataset"] = None
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        from alonet.data.dataset import open_dataset
+
+        self.__dict__.update(state)
+        self.dataset = open_dataset(self.path)
+
     def sample(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         ds = self.dataset
         return (np.asarray(ds.images[index]), np.asarray(ds.scalp[index]) > 0,

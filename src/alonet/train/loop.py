@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -105,6 +105,11 @@ def _resolve_config(task_dir: Path, cfg: TrainConfig, resume: bool, ctx):
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise InvalidValueError(f"{last}: not an AloNet training checkpoint")
     saved = TrainConfig.from_dict(state["train_config"])
+    ignored = [f.name for f in fields(TrainConfig)
+               if f.name not in (*RESUME_OVERRIDES, "task") and getattr(cfg, f.name) != getattr(saved, f.name)]
+    if ignored:
+        _log(ctx, f"{cfg.task}: resuming with the run's saved options; ignoring the new value(s) of "
+                  f"{', '.join(ignored)} (only {', '.join(RESUME_OVERRIDES)} may change on --resume)")
     merged = replace(saved, **{k: getattr(cfg, k) for k in RESUME_OVERRIDES})
     return merged, state
 
