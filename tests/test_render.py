@@ -206,3 +206,11 @@ def test_props_do_not_change_the_ground_truth():
     assert np.array_equal(a.scalp, scalp) and np.array_equal(a.hairloss, loss)
     changed = np.any(a.image != b.image, axis=-1)
     assert changed.mean() > 0.01  # the props are visible
+
+
+def test_time_views_reports_one_positive_figure_per_view():
+    from alonet.phantom.render.timing import time_views
+
+    scalp, loss = midline_masks(80, 64)
+    times = time_views([(scalp, loss, "top", None), (scalp, loss, "back", None)], out_size=64, warmup=1)
+    assert len(times) == 2 and all(t > 0 for t in times)

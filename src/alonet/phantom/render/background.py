@@ -38,6 +38,14 @@ def render_background(shape: tuple[int, int], look: Look, rng: np.random.Generat
         # paint texture and, sometimes, a door frame or a corner edge
         grain = cv2.resize(rng.standard_normal(((h + 1) // 2, (w + 1) // 2)).astype(np.float32), (w, h))
         img *= (1.0 + 0.015 * grain)[..., None]
+        for _ in range(int(rng.integers(0, 3))):  # out-of-focus furniture, a door, a cabinet
+            x0, y0 = rng.uniform(-0.3, 0.9) * w, rng.uniform(-0.3, 0.9) * h
+            x1, y1 = x0 + rng.uniform(0.15, 0.6) * w, y0 + rng.uniform(0.2, 0.9) * h
+            tone = np.clip(c1 * rng.uniform(0.5, 1.2, 3), 0, 1) if rng.random() < 0.7 else rng.uniform(0.1, 0.9, 3)
+            box = np.zeros((h, w), np.float32)
+            cv2.rectangle(box, (int(x0), int(y0)), (int(x1), int(y1)), 1.0, -1)
+            box = cv2.GaussianBlur(box, (0, 0), max(1.0, 0.01 * max(h, w)))
+            img += (tone.astype(np.float32) - img) * box[..., None]
         if rng.random() < 0.5:
             x = int(rng.uniform(0.02, 0.25) * w) if rng.random() < 0.5 else int(rng.uniform(0.75, 0.98) * w)
             shade = rng.uniform(0.75, 0.95) if rng.random() < 0.5 else rng.uniform(1.03, 1.1)

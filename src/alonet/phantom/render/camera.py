@@ -34,8 +34,9 @@ class CameraConfig:
     max_rotation_deg: float = 10.0
     max_shift: float = 0.05  # fraction of the frame size
     max_perspective: float = 0.06  # corner displacement, fraction of the frame size
-    focus_blur_sigma: tuple[float, float] = (0.0, 1.4)  # px at 320 px long side
+    focus_blur_sigma: tuple[float, float] = (0.0, 1.3)  # px at 320 px long side
     motion_blur_prob: float = 0.15
+    vignette_prob: float = 0.5
     motion_blur_px: tuple[float, float] = (2.0, 6.0)  # at 320 px long side
     noise_sigma: tuple[float, float] = (0.0, 0.03)
     white_balance: float = 0.10  # max relative gain change per channel
@@ -124,6 +125,12 @@ def apply_optics(img: np.ndarray, cfg: CameraConfig, rng: np.random.Generator) -
     if rng.random() < cfg.motion_blur_prob:
         length = rng.uniform(*cfg.motion_blur_px) * k
         out = cv2.filter2D(out, -1, _motion_kernel(length, rng.uniform(0, np.pi)))
+    if rng.random() < cfg.vignette_prob:  # lens fall-off towards the corners
+        hh, ww = out.shape[:2]
+        yy, xx = np.mgrid[-1:1:17j, -1:1:17j].astype(np.float32)
+        fall = 1.0 - rng.uniform(0.1, 0.35) * (xx**2 + yy**2) / 2.0
+        fall = cv2.resize(fall, (ww, hh), interpolation=cv2.INTER_LINEAR)
+        out = cv2.multiply(out, cv2.merge([fall, fall, fall]), dtype=cv2.CV_8U)
     gains = 1.0 + rng.uniform(-cfg.white_balance, cfg.white_balance, 3)
     gains /= gains.mean()
     ev = rng.normal(0.0, cfg.exposure_ev / 2.0)

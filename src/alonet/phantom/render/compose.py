@@ -210,8 +210,8 @@ def _render_scene(
     if look.head_shadow > 0.05:  # the head's soft shadow on the backdrop
         sil = np.zeros((h, w), np.uint8)
         layout.skull.fill(sil)
-        if layout.body is not None:
-            cv2.fillPoly(sil, [np.round(layout.body).astype(np.int32)], 1)
+        for poly in layout.body or []:
+            cv2.fillPoly(sil, [np.round(poly).astype(np.int32)], 1)
         small = cv2.resize(sil.astype(np.float32), (max(2, w // 4), max(2, h // 4)), interpolation=cv2.INTER_AREA)
         small = cv2.GaussianBlur(small, (0, 0), max(1.0, 0.015 * layout.size))
         dx, dy = rng.uniform(-0.02, 0.02, 2) * layout.size

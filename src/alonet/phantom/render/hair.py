@@ -285,8 +285,12 @@ def render_hair(
             draw_polylines(canvas, lines[(group == i) & ~grey_pick], tuple(col), thick)
         greys = lines[grey_pick]
         third = len(greys) // 3
+        # a few stray grey hairs in dark hair are fine and half-hidden; grey
+        # and white heads show their white strands fully
+        mix = float(np.clip(look.grey_fraction * 4.0, 0.45, 1.0))
         for i, f in enumerate((0.95, 0.8, 0.62)):
-            draw_polylines(canvas, greys[i * third : (i + 1) * third if i < 2 else None], tuple(white * f * 255), thick)
+            col = white * f * mix + hair_rgb * (1 - mix)
+            draw_polylines(canvas, greys[i * third : (i + 1) * third if i < 2 else None], tuple(col * 255), thick)
         draw_polylines(gloss, lines[group >= 2], (255,), thick)
         # strands show inside the hair mass outline, not on the face, and
         # only a little way into bald skin

@@ -66,7 +66,7 @@ class HeadLayout:
     face_poly: np.ndarray | None  # float polygon of face/forehead skin
     ears: list[Ellipse]
     neck: np.ndarray | None  # float polygon
-    body: np.ndarray | None  # float polygon (shoulders and clothes)
+    body: list[np.ndarray] | None  # float polygons (shoulders and clothes), filled as a union
     collar: np.ndarray | None  # float polyline along the neckline
     hair_region: np.ndarray  # bool (h, w)
     face_mask: np.ndarray  # bool (h, w)
@@ -200,8 +200,12 @@ def layout_head(
         for side in (-1, 1):
             ex = cx + side * (skull.ax * rng.uniform(0.9, 1.0))
             ears.append(Ellipse(ex, bottom - rng.uniform(0.25, 0.4) * H, 0.06 * W, 0.13 * H, side * 12))
-        body = Ellipse(cx, y1 + rng.uniform(0.0, 0.2) * H, W * rng.uniform(1.05, 1.4),
-                       H * rng.uniform(0.45, 0.7)).polygon()
+        # shoulders seen from above: two rounded masses either side of the head
+        sy = y1 + rng.uniform(-0.05, 0.2) * H
+        spread = W * rng.uniform(0.75, 1.0)
+        body = [Ellipse(cx + side * spread, sy + rng.normal(0, 0.04) * H, W * rng.uniform(0.55, 0.75),
+                        H * rng.uniform(0.35, 0.55), side * rng.uniform(5, 25)).polygon() for side in (-1, 1)]
+        body = [body[0], Ellipse(cx, sy + 0.1 * H, spread, 0.4 * H).polygon(), body[1]]
         whorl = (cx + (look.whorl_offset[0] + rng.normal(0, 0.02)) * W, y0 + (0.2 + look.whorl_offset[1]) * H)
     elif view == "back":
         skull = Ellipse(cx + rng.normal(0, 0.02) * W, cy - 0.05 * H,
@@ -214,9 +218,9 @@ def layout_head(
             ex = cx + side * (0.5 * W + rng.uniform(0.0, 0.07) * W)
             ears.append(Ellipse(ex, y1 - rng.uniform(0.15, 0.3) * H, 0.07 * W, 0.16 * H, side * 10))
         sy = y1 + rng.uniform(0.3, 0.6) * H
-        body = np.array([[cx - 2.2 * W, h + 5], [cx - 1.5 * W, sy + 0.35 * H], [cx - 0.9 * W, sy + 0.06 * H],
-                         [cx - nw * 1.5, sy - 0.04 * H], [cx + nw * 1.5, sy - 0.04 * H],
-                         [cx + 0.9 * W, sy + 0.06 * H], [cx + 1.5 * W, sy + 0.35 * H], [cx + 2.2 * W, h + 5]])
+        body = [np.array([[cx - 2.2 * W, h + 5], [cx - 1.5 * W, sy + 0.35 * H], [cx - 0.9 * W, sy + 0.06 * H],
+                          [cx - nw * 1.5, sy - 0.04 * H], [cx + nw * 1.5, sy - 0.04 * H],
+                          [cx + 0.9 * W, sy + 0.06 * H], [cx + 1.5 * W, sy + 0.35 * H], [cx + 2.2 * W, h + 5]])]
         collar = np.array([[cx - nw * 1.55, sy - 0.04 * H], [cx - nw * 0.8, sy + 0.0 * H], [cx, sy + 0.02 * H],
                            [cx + nw * 0.8, sy + 0.0 * H], [cx + nw * 1.55, sy - 0.04 * H]])
         whorl = (cx + (look.whorl_offset[0] + rng.normal(0, 0.02)) * W, y0 - 0.02 * H)
@@ -245,8 +249,8 @@ def layout_head(
                          [nape, ear.cy - 0.5 * e], [nape + 0.2 * e, ear.cy + 2.5 * e],
                          [nape + 0.6 * e, h + 5], [ear.cx - 3.0 * e, h + 5], [ear.cx - 2.6 * e, ear.cy + 3.2 * e]])
         sy = ear.cy + rng.uniform(4.5, 6.0) * e
-        body = np.array([[nx - 6 * e, h + 5], [nx - 5 * e, sy + 0.8 * e], [nx - 2.5 * e, sy],
-                         [nx + 2.0 * e, sy + 0.2 * e], [nx + 4.5 * e, sy + 1.2 * e], [nx + 7 * e, h + 5]])
+        body = [np.array([[nx - 6 * e, h + 5], [nx - 5 * e, sy + 0.8 * e], [nx - 2.5 * e, sy],
+                          [nx + 2.0 * e, sy + 0.2 * e], [nx + 4.5 * e, sy + 1.2 * e], [nx + 7 * e, h + 5]])]
         collar = np.array([[nx - 3.2 * e, sy + 0.1 * e], [nx - 0.8 * e, sy + 0.3 * e], [nx + 2.2 * e, sy + 0.2 * e]])
         whorl = (x1 - (0.2 - look.whorl_offset[0]) * W, y0 - 0.05 * H)
 
@@ -303,7 +307,7 @@ def paint_body(img: np.ndarray, layout: HeadLayout, look: Look, rng: np.random.G
     if layout.body is not None:
         folds = smooth_noise((h, w), 7, rng)
         col = np.clip(cloth * (1.0 + 0.08 * folds)[..., None], 0, 1)
-        fill_soft(img, [layout.body], col, soft)
+        fill_soft(img, layout.body, col, soft)
     if layout.collar is not None and look.collar_kind != "none":
         th = max(2, int(layout.size * (0.05 if look.collar_kind == "shirt" else 0.028)))
         col = np.clip(cloth * 1.15 + 0.05, 0, 1) if look.collar_kind == "shirt" else cloth * 0.65
@@ -355,7 +359,7 @@ def paint_face(img: np.ndarray, layout: HeadLayout, look: Look, detail: float) -
 
 def draw_glasses(canvas: np.ndarray, layout: HeadLayout, look: Look, detail: float) -> None:
     """Spectacle frame and arms towards the ears, in place on a uint8 canvas."""
-    if not look.glasses:
+    if not look.glasses or layout.view == "top":  # from above, glasses hide under the head
         return
     col = tuple(float(c) * 255 for c in look.glasses_rgb)
     th = max(1, int(round(1.6 * detail)))
@@ -367,15 +371,7 @@ def draw_glasses(canvas: np.ndarray, layout: HeadLayout, look: Look, detail: flo
             front = np.array([ex - 0.2 * e, ey - 0.05 * e])
             rim = ellipse_poly(ex - 0.9 * e, ey + 0.1 * e, 0.5 * e, 0.55 * e, 0, 24)
             cv2.polylines(canvas, [np.round(rim * 16).astype(np.int32)], True, col, th, cv2.LINE_AA, 4)
-        elif layout.view == "top":
-            k = layout.skull
-            front = np.array([k.cx + np.sign(el.cx - layout.cx) * 0.55 * k.ax, k.cy + 1.02 * k.ay])
         else:  # back: only the arms behind the ears show
             front = top + np.array([np.sign(el.cx - layout.cx) * 0.7 * el.ax, 0.2 * el.ay])
         pts = np.array([front, top + np.array([0.0, 0.1 * el.ay])])
         cv2.polylines(canvas, [np.round(pts * 16).astype(np.int32)], False, col, th, cv2.LINE_AA, 4)
-    if layout.view == "top":
-        k = layout.skull
-        for side in (-1, 1):
-            lens = ellipse_poly(k.cx + side * 0.33 * k.ax, k.cy + 1.04 * k.ay, 0.3 * k.ax, 0.05 * k.ay, 0, 24)
-            cv2.polylines(canvas, [np.round(lens * 16).astype(np.int32)], True, col, th, cv2.LINE_AA, 4)

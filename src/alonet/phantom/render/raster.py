@@ -57,8 +57,9 @@ def poly_alpha(shape: tuple[int, int], polys: list[np.ndarray], blur: float = 0.
     if x1 <= x0 or y1 <= y0:
         return None
     m = np.zeros((y1 - y0, x1 - x0), np.uint8)
-    pts = [np.round((np.asarray(p, np.float64).reshape(-1, 2) - (x0, y0)) * 16).astype(np.int32) for p in polys]
-    cv2.fillPoly(m, pts, 255, cv2.LINE_AA, 4)
+    for p in polys:  # one call per polygon: their union (one call would XOR overlaps)
+        pts = np.round((np.asarray(p, np.float64).reshape(-1, 2) - (x0, y0)) * 16).astype(np.int32)
+        cv2.fillPoly(m, [pts], 255, cv2.LINE_AA, 4)
     a = m.astype(np.float32) * np.float32(1 / 255)
     if blur > 0.3:
         a = cv2.GaussianBlur(a, (0, 0), blur)

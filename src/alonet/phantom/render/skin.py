@@ -54,6 +54,9 @@ def lighting(layout: HeadLayout, look: Look, rng: np.random.Generator) -> tuple[
         return sh, ndh, inside
 
     shade, ndh, inside = shade_of(layout.skull, 0.15)
+    if layout.view == "top":  # the front of the head (forehead) curves away from the camera
+        k = layout.skull
+        shade = shade * (1.0 - 0.35 * np.clip((g.yy - (k.cy + 0.35 * k.ay)) / (0.65 * k.ay), 0.0, 1.0))
     spec = (ndh ** rng.uniform(18, 90)) * inside
     tone = 1.0 + 0.04 * smooth_noise((g.gh, g.gw), int(max(4, g.gw / 3)), rng)
     shade_full = g.up(shade * tone)
