@@ -79,7 +79,8 @@ def _resize_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     if (mask.shape[1], mask.shape[0]) == (w, h):
         return mask.copy()
     if w < mask.shape[1] or h < mask.shape[0]:
-        return cv2.resize(mask.astype(np.float32), (w, h), interpolation=cv2.INTER_AREA) >= 0.5
+        m8 = mask.view(np.uint8) * np.uint8(255) if mask.dtype == bool else mask.astype(np.uint8) * np.uint8(255)
+        return cv2.resize(m8, (w, h), interpolation=cv2.INTER_AREA) >= 128
     return cv2.resize(mask.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
 
 
