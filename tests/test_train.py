@@ -257,3 +257,18 @@ def test_cli_trains_a_converted_dataset_and_reports_errors(tmp_path, capsys):
     assert err.startswith("error: ") and "not found" in err and "Traceback" not in err
     assert main(["train", str(dataset), "-o", str(tmp_path / "r3"), "--input-size", "100"]) == 2
     assert "multiple of 2**depth=16 (got 100)" in capsys.readouterr().err
+
+
+def test_phantom_source_trains_without_a_dataset_folder(tmp_path):
+    from alonet.phantom import render_patient
+    from alonet.train.data import PhantomSource
+
+    source = PhantomSource(patients=3, seed=5, size=64, cache=2)
+    assert len(source) == 12 and source.records[6].view == "left" and source.records[6].patient == "phantom00001"
+    image, scalp, hairloss = source.sample(7)
+    truth = render_patient(5, visits=1, size=64, patient=1)[0].views["right"]
+    assert np.array_equal(image, truth.image) and np.array_equal(scalp, truth.scalp)
+    assert hairloss.dtype == bool and not (hairloss & ~scalp).any()
+    train(source, tmp_path / "run", tiny_config(task="hairloss", input_size=32), progress=False)
+    rows = read_history_csv(tmp_path / "run" / "hairloss" / "history.csv")
+    assert len(rows) == 1 and np.isfinite(rows[0]["val_loss"])

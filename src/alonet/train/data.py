@@ -4,7 +4,8 @@ A *source* is anything with ``records`` (one :class:`Record` per row, with
 patient, visit and view) and ``sample(i) -> (image, scalp, hairloss)`` giving
 uint8 RGB (H,W,3) and two bool (H,W) masks. The default source is a converted
 dataset folder (output of ``alonet convert``); other sources (e.g. phantoms
-rendered in memory) plug in by providing the same two members.
+rendered in memory, :class:`PhantomSource`; in-memory arrays, :class:`ArraySource`)
+plug in by providing the same two members.
 
 ``TaskDataset`` is the torch Dataset one task trains on: it mirrors right views
 for the temporal network, augments, paints the hair-loss input and returns
@@ -117,6 +118,47 @@ class ArraySource:
     def sample(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return (np.asarray(self.images[index]), np.asarray(self.scalp[index]) > 0,
                 np.asarray(self.hairloss[index]) > 0)
+
+
+class PhantomSource:
+    """Phantom patients rendered in memory on first use (no dataset folder needed).
+
+    Patient ``p`` has one visit with the four views at rows ``4p .. 4p+3``
+    (top, back, left, right). Each process renders a patient when one of its
+    rows is first asked for and keeps the last ``cache`` patients. Same seed,
+    same photographs (see ``alonet.phantom.render_patient``); ``masks`` (a
+    folder of real annotations or an open RealMaskSet) switches to real
+    geometry, ``split`` then picks its patient-level split.
+    """
+
+    def __init__(self, patients: int, seed: int = 0, size: int = 320, masks=None, split: str = "all",
+                 cache: int = 8):
+        if patients < 2:
+            raise DatasetError("phantom training needs at least 2 patients (one for validation)")
+        self.patients, self.seed, self.size = int(patients), int(seed), int(size)
+        self.masks, self.split, self.cache = masks, split, max(1, int(cache))
+        self.path = f"phantoms(patients={patients}, seed={seed}, size={size})"
+        self.records = [
+            Record(index=4 * p + j, stem=f"phantom{p:05d}_{view}", patient=f"phantom{p:05d}", visit="1", view=view)
+            for p in range(self.patients) for j, view in enumerate(VIEWS)
+        ]
+        self._rendered: dict[int, dict] = {}
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def sample(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        from alonet.phantom import render_patient
+
+        patient, j = divmod(int(index), len(VIEWS))
+        if patient not in self._rendered:
+            visit = render_patient(self.seed, visits=1, masks_dir=self.masks, size=self.size,
+                                   patient=patient, split=self.split)[0]
+            if len(self._rendered) >= self.cache:
+                self._rendered.pop(next(iter(self._rendered)))
+            self._rendered[patient] = visit.views
+        view = self._rendered[patient][VIEWS[j]]
+        return view.image, view.scalp.astype(bool), view.hairloss.astype(bool)
 
 
 def open_source(dataset) -> Source:
