@@ -68,9 +68,9 @@ def plot_history(path: Path, rows: Sequence[dict], title: str) -> None:
         ax_score.axvline(b["epoch"], color="grey", ls="--", lw=1)
         ax_score.annotate(f"best IoU {b['val_iou']:.3f}", (b["epoch"], b["val_iou"]),
                           textcoords="offset points", xytext=(5, -15))
-    ax_score.set_ylim(0, 1)
+    ax_score.set_ylim(-0.02, 1.02)
     ax_score.set_xlabel("epoch")
-    ax_score.set_ylabel("foreground overlap (micro over validation set)")
+    ax_score.set_ylabel("foreground overlap (pooled over validation)")
     ax_score.set_title("Validation IoU / Dice")
     ax_score.legend(loc="lower right")
     ax_score.grid(alpha=0.3)
