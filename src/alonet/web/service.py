@@ -2,15 +2,19 @@
 from the server's threads.
 
 ``Scorer`` loads ``alonet.infer.Pipeline`` once (when the app is created) and
-runs it under a lock: the CPU is saturated by one inference already, so
-queueing requests costs no throughput and keeps memory bounded however many
-requests arrive together.
+runs every inference on one dedicated model thread; request threads hand their
+photographs over and wait. The CPU is saturated by one inference already, so
+queueing costs no throughput, and memory stays bounded however many requests
+arrive together: the network's large activation buffers are always allocated
+by the same thread (with glibc, every thread that allocates them keeps its own
+pool of freed memory, which multiplied the server's peak memory by the number
+of server threads when requests ran the model from their own threads).
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -18,7 +22,7 @@ from alonet.web.visits import ViewState
 
 
 class Scorer:
-    """Score photographs with one shared ``Pipeline`` (thread-safe)."""
+    """Score photographs with one shared ``Pipeline`` on one model thread (thread-safe)."""
 
     def __init__(self, models="default", backend: str = "auto", pipeline=None):
         if pipeline is None:
@@ -27,7 +31,7 @@ class Scorer:
             pipeline = Pipeline(models=models, backend=backend)
         self.pipeline = pipeline
         self.models = str(models)
-        self._lock = threading.Lock()
+        self._model_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="alonet-model")
 
     @property
     def description(self) -> str:
@@ -39,8 +43,8 @@ class Scorer:
     def score(self, images: Mapping[str, np.ndarray]) -> dict[str, ViewState]:
         """Run the model on each view's photograph; return the views' states."""
         order = list(images)
-        with self._lock:
-            results = self.pipeline.predict_views([(images[v], v) for v in order])
+        job = self._model_thread.submit(self.pipeline.predict_views, [(images[v], v) for v in order])
+        results = job.result()
         return {v: ViewState(view=v, result=r) for v, r in zip(order, results)}
 
     def correct(self, state: ViewState, scalp: np.ndarray, hairloss: np.ndarray) -> None:
