@@ -36,6 +36,14 @@ class FlowField:
     step: float
     density: np.ndarray  # (gh, gw) float32
 
+    def density_map(self, shape: tuple[int, int]) -> np.ndarray:
+        """The density factor at every canvas pixel (bilinear between cell centres)."""
+        h, w = shape
+        k = 1.0 / self.step
+        m = np.float32([[k, 0, 0.5 * k - 0.5], [0, k, 0.5 * k - 0.5]])  # canvas px -> grid index
+        return cv2.warpAffine(self.density, m, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                              borderMode=cv2.BORDER_REPLICATE)
+
     def sample(self, pts: np.ndarray) -> np.ndarray:
         """Directions at points (N, 2) (nearest grid cell)."""
         gh, gw = self.dirs.shape[:2]
@@ -227,7 +235,7 @@ def render_hair(
     hair_rgb = np.asarray(look.hair_rgb, np.float32)
     white = np.asarray((0.88, 0.87, 0.84), np.float32)
     field = flow_field(layout, look, rng)
-    dens = density * cv2.resize(field.density, (w, h), interpolation=cv2.INTER_LINEAR)
+    dens = density * field.density_map((h, w))
     grow = layout.hair_region & ~bald
     # ---- base layer: hair the strands do not resolve; opacity from density
     base_alpha = (0.25 + 0.73 * look.hair_density) * dens
@@ -242,7 +250,6 @@ def render_hair(
         base_alpha = np.maximum(base_alpha, hang_alpha.astype(np.float32))
     out = albedo + (base_col - albedo) * base_alpha[..., None]
     base = cv2.convertScaleAbs(out, alpha=255.0)
-    gloss = np.zeros((h, w), np.uint8)
 
     # ---- strands
     area = float(np.count_nonzero(grow))
@@ -291,13 +298,15 @@ def render_hair(
         for i, f in enumerate((0.95, 0.8, 0.62)):
             col = white * f * mix + hair_rgb * (1 - mix)
             draw_polylines(canvas, greys[i * third : (i + 1) * third if i < 2 else None], tuple(col * 255), thick)
-        draw_polylines(gloss, lines[group >= 2], (255,), thick)
+        # the gloss: where strands are lighter than the hair beneath them
+        gloss = cv2.subtract(cv2.cvtColor(canvas, cv2.COLOR_RGB2GRAY), cv2.cvtColor(base, cv2.COLOR_RGB2GRAY))
         # strands show inside the hair mass outline, not on the face, and
         # only a little way into bald skin
         keep = (clip * outline * np.float32(rng.uniform(0.45, 0.75))).astype(np.float32)
         base = cv2.blendLinear(canvas, base, keep, 1.0 - keep)
-        gloss_f = cv2.GaussianBlur(gloss, (0, 0), 0.9 * detail).astype(np.float32) * (keep * np.float32(1 / 255))
+        gloss_f = cv2.GaussianBlur(gloss, (0, 0), 0.9 * detail).astype(np.float32) * (keep * np.float32(1 / 25))
+        gloss_f = np.minimum(gloss_f, 1.0)
     else:
-        gloss_f = gloss.astype(np.float32)
+        gloss_f = np.zeros((h, w), np.float32)
     cover = np.clip(np.maximum(base_alpha, 0.6 * gloss_f), 0, 1).astype(np.float32)
     return HairRender(base, cover, gloss_f)
