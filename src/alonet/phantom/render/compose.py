@@ -263,6 +263,8 @@ def _render_scene(
     hair_only = layout.hair_region & ~bald
     draw_clips(canvas, layout, hair_only, look.clip_count if rng.random() < 0.8 else 0, rng, detail)
     if look.hands > 0 and rng.random() < look.hands:
-        draw_fingers(canvas, layout, hair_only, look.glove_rgb, rng, detail)
+        margin = cv2.dilate(layout.scalp.view(np.uint8), np.ones((3, 3), np.uint8),
+                            iterations=max(1, int(0.04 * layout.size))) > 0
+        draw_fingers(canvas, layout, hair_only & ~margin, look.glove_rgb, rng, detail)
     draw_glasses(canvas, layout, look, detail)
     return canvas

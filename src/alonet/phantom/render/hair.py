@@ -107,6 +107,19 @@ def flow_field(layout: HeadLayout, look: Look, rng: np.random.Generator) -> Flow
             styled = styled + np.stack([ex, ey], -1) * (1.5 * np.exp(-d2))[..., None]
     wgt = np.exp(-((r / 0.4) ** 2))[..., None]
     d = wgt * spiral + (1 - wgt) * styled
+    # extra partings: lines where the hair was combed apart for the photo
+    # (skin shows along them; a hard negative that is not hair loss)
+    for _ in range(int(rng.choice(3, p=[0.65, 0.25, 0.1]))):
+        u0, v0 = rng.uniform(-0.6, 0.6, 2)
+        ang = rng.uniform(0, np.pi)
+        du, dv = np.cos(ang), np.sin(ang)
+        sd = (u - u0) * -dv + (v - v0) * du  # signed distance across the line
+        along = (u - u0) * du + (v - v0) * dv
+        reach = _sigmoid((rng.uniform(0.3, 0.9) - np.abs(along)) / 0.05)
+        width = max(0.012, 1.0 / hw) * rng.uniform(1.0, 2.5)
+        dens = dens * (1.0 - 0.92 * np.exp(-((sd / width) ** 2)) * reach)
+        push = (np.sign(sd) * np.exp(-np.abs(sd) / 0.15) * reach)[..., None]
+        d = d + 1.5 * push * np.stack([-dv * one, du * one], -1)
     messy = 0.9 if style == "messy" else 0.25
     d = d + messy * np.stack([smooth_noise((gh, gw), 6, rng), smooth_noise((gh, gw), 6, rng)], -1)
     d = d / (np.linalg.norm(d, axis=-1, keepdims=True) + 1e-6)
@@ -205,7 +218,7 @@ def silhouette(layout: HeadLayout, look: Look, rng: np.random.Generator) -> tupl
     sil = np.clip((edge - r) / 0.04, 0, 1)
     hang = np.zeros_like(sil)
     if layout.view != "top" and length > 0.12:
-        drop = (length - 0.1) * layout.size * rng.uniform(1.0, 2.0)
+        drop = (length - 0.1) * layout.size * rng.uniform(0.8, 1.6)
         ragged = drop * (0.8 + 0.3 * smooth_noise((g.gh, g.gw), 12, rng))
         x_in = np.clip((0.97 - np.abs(u)) / 0.08, 0, 1)
         below = np.clip((e.cy + e.ay + ragged - g.yy) / (0.05 * layout.size), 0, 1) * (g.yy > e.cy)
@@ -246,7 +259,7 @@ def render_hair(
     base_col = hair_rgb * 0.75 * (1 - look.grey_fraction) + white * 0.7 * look.grey_fraction
     outline, hang = silhouette(layout, look, rng)
     if hang.any():  # long hair hanging over ears, nape and neck: a thin veil under the strands
-        hang_alpha = cv2.GaussianBlur(hang * clip, (0, 0), 0.02 * layout.size) * (0.15 + 0.35 * look.hair_density)
+        hang_alpha = cv2.GaussianBlur(hang * clip, (0, 0), 0.03 * layout.size) * (0.08 + 0.22 * look.hair_density)
         base_alpha = np.maximum(base_alpha, hang_alpha.astype(np.float32))
     out = albedo + (base_col - albedo) * base_alpha[..., None]
     base = cv2.convertScaleAbs(out, alpha=255.0)

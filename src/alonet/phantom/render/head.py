@@ -68,6 +68,7 @@ class HeadLayout:
     neck: np.ndarray | None  # float polygon
     body: list[np.ndarray] | None  # float polygons (shoulders and clothes), filled as a union
     collar: np.ndarray | None  # float polyline along the neckline
+    scalp: np.ndarray  # bool (h, w): the annotated scalp region on the canvas
     hair_region: np.ndarray  # bool (h, w)
     face_mask: np.ndarray  # bool (h, w)
     ear_mask: np.ndarray  # bool (h, w)
@@ -280,7 +281,7 @@ def layout_head(
         hair &= ear_mask == 0
     return HeadLayout(
         view=view, shape=(h, w), cx=cx, cy=cy, width=W, height=H, skull=skull, face_dome=face_dome,
-        face_poly=face_poly, ears=ears, neck=neck, body=body, collar=collar, hair_region=hair,
+        face_poly=face_poly, ears=ears, neck=neck, body=body, collar=collar, scalp=scalp, hair_region=hair,
         face_mask=face_mask > 0, ear_mask=ear_mask > 0, skull_mask=skull_mask > 0, whorl=whorl,
         ear_size=float(e), extras=extras,
     )

@@ -201,7 +201,7 @@ def sample_look(rng: np.random.Generator) -> Look:
         light_warmth=float(rng.uniform(-1, 1)),
         head_shadow=float(rng.uniform(0.0, 0.6)),
         clip_count=int(rng.choice(5, p=[0.45, 0.2, 0.17, 0.1, 0.08])),
-        hands=float(rng.uniform(0.3, 0.8) if rng.random() < 0.12 else 0.0),
+        hands=float(rng.uniform(0.3, 0.7) if rng.random() < 0.08 else 0.0),
         glove_rgb=_jitter_rgb(rng, [(0.35, 0.45, 0.85), (0.55, 0.4, 0.8), (0.92, 0.92, 0.9), (0.85, 0.68, 0.55),
                                     (0.2, 0.2, 0.22)][int(rng.choice(5, p=[0.4, 0.2, 0.15, 0.15, 0.1]))], 0.06),
     )

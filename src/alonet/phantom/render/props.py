@@ -69,46 +69,49 @@ def draw_clips(
 
 def draw_fingers(canvas: np.ndarray, layout: HeadLayout, where: np.ndarray, look_rgb, rng: np.random.Generator,
                  detail: float) -> None:
-    """Two to four fingers spreading the hair, with the back of the hand behind
-    them, in place on a uint8 canvas: slightly fanned, tapered capsules with a
-    soft shadow on the hair, a lit side and a darker side."""
+    """The clinician's fingers holding hair aside at the edge of the head, in
+    place on a uint8 canvas: two to four slightly fanned, shaded capsules with
+    a soft shadow, their tips on hair just outside the scalp region and the
+    hand running out of the frame away from the head. Kept off the scalp
+    region, whose masks do not change under props."""
     pts = sample_points(where, 1, rng)
     if len(pts) == 0:
         return
     tip0 = pts[0]
-    a0 = rng.uniform(0, 2 * np.pi)
-    width = layout.size * rng.uniform(0.075, 0.1)
+    out = tip0 - np.array([layout.cx, layout.cy])
+    a0 = np.arctan2(out[1], out[0]) + rng.normal(0, 0.25)  # from the tips away from the head
+    width = layout.size * rng.uniform(0.06, 0.085)
     col = np.asarray(look_rgb, np.float32) * 255
     n = int(rng.integers(2, 5))
     base_len = layout.size * rng.uniform(0.25, 0.4)
-    knuckles = []
-    shadow = canvas.copy()
+    side = np.array([-np.sin(a0), np.cos(a0)])
     strokes = []
+    shadow = canvas.copy()
     for i in range(n):
-        a = a0 + (i - (n - 1) / 2) * rng.uniform(0.08, 0.2)
-        d = np.array([np.cos(a), np.sin(a)])  # from the tip back towards the hand
-        nrm = np.array([-np.sin(a0), np.cos(a0)])
-        tip = tip0 + nrm * (i - (n - 1) / 2) * width * 1.15 + d * (abs(i - (n - 1) / 2) * 0.5 * width)
-        length = base_len * rng.uniform(0.85, 1.1)
-        knuckle = tip + d * length
-        knuckles.append(knuckle)
+        a = a0 + (i - (n - 1) / 2) * rng.uniform(0.05, 0.15)
+        d = np.array([np.cos(a), np.sin(a)])
+        tip = tip0 + side * (i - (n - 1) / 2) * width * 1.1 + d * (abs(i - (n - 1) / 2) * 0.5 * width)
+        knuckle = tip + d * base_len * rng.uniform(0.85, 1.1)
         strokes.append((tip, knuckle, d))
         off = np.array([0.25, 0.35]) * width
         p = np.round(np.array([tip + off, knuckle + off]) * 16).astype(np.int32)
         cv2.polylines(shadow, [p], False, (0, 0, 0), int(width), cv2.LINE_AA, 4)
     cv2.addWeighted(shadow, 0.25, canvas, 0.75, 0, dst=canvas)
-    kc = np.mean(knuckles, 0)
-    dmean = np.mean([s[2] for s in strokes], 0)
-    palm_c = kc + dmean * 3.2 * width
-    axes = (int(4.0 * width * 16), int((0.6 * n + 0.5) * width * 16))
-    palm = cv2.ellipse2Poly((int(palm_c[0] * 16), int(palm_c[1] * 16)), axes, int(np.degrees(a0)), 0, 360, 10)
-    cv2.fillPoly(canvas, [palm], tuple(float(c) for c in col * 0.8), cv2.LINE_AA, 4)
+    # the back of the hand: from the knuckles out of the frame
+    kn = np.array([s[1] for s in strokes])
+    order = np.argsort(kn @ side)
+    first, last = kn[order[0]] - side * 0.55 * width, kn[order[-1]] + side * 0.55 * width
+    d0 = np.array([np.cos(a0), np.sin(a0)])
+    far = 3.0 * layout.size
+    hand = np.array([first, last, last + d0 * far + side * 0.2 * far, first + d0 * far - side * 0.2 * far])
+    cv2.fillConvexPoly(canvas, np.round(hand * 16).astype(np.int32), tuple(float(c) for c in col * 0.82),
+                       cv2.LINE_AA, 4)
     for tip, knuckle, d in strokes:
         nrm = np.array([-d[1], d[0]])
         mid = tip + (knuckle - tip) * 0.35
         for shade, k in ((0.62, 1.0), (0.85, 0.78), (1.0, 0.5), (1.1, 0.2)):
-            off = nrm * width * 0.15 * (1 - k)
+            o = nrm * width * 0.15 * (1 - k)
             for p0, p1, t in ((mid, knuckle, 1.0), (tip + d * 0.2 * width, mid, 0.82)):
-                p = np.round(np.array([p0 + off, p1 + off]) * 16).astype(np.int32)
+                p = np.round(np.array([p0 + o, p1 + o]) * 16).astype(np.int32)
                 cv2.polylines(canvas, [p], False, tuple(float(c) for c in np.clip(col * shade, 0, 255)),
                               max(1, int(width * k * t)), cv2.LINE_AA, 4)
