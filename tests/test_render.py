@@ -214,3 +214,15 @@ def test_time_views_reports_one_positive_figure_per_view():
     scalp, loss = midline_masks(80, 64)
     times = time_views([(scalp, loss, "top", None), (scalp, loss, "back", None)], out_size=64, warmup=1)
     assert len(times) == 2 and all(t > 0 for t in times)
+
+
+def test_visit_look_keeps_the_patient_and_changes_the_day():
+    from alonet.phantom.render import visit_look
+
+    base = sample_look(np.random.default_rng(12))
+    later = visit_look(base, np.random.default_rng(1))
+    assert visit_look(base, np.random.default_rng(1)) == later
+    for name in ("fitzpatrick", "skin_rgb", "scalp_rgb", "hair_rgb", "hair_style", "background", "background_rgb"):
+        assert getattr(later, name) == getattr(base, name)
+    assert later.clothing_rgb != base.clothing_rgb
+    assert abs(np.linalg.norm(later.light_dir) - 1.0) < 1e-6

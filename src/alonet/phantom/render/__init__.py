@@ -11,6 +11,6 @@ of work).
 
 from alonet.phantom.render.camera import CameraConfig
 from alonet.phantom.render.compose import RenderedView, render_view
-from alonet.phantom.render.look import Look, sample_look
+from alonet.phantom.render.look import Look, sample_look, visit_look
 
-__all__ = ["CameraConfig", "Look", "RenderedView", "render_view", "sample_look"]
+__all__ = ["CameraConfig", "Look", "RenderedView", "render_view", "sample_look", "visit_look"]

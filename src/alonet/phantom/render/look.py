@@ -18,7 +18,7 @@ weight that the model sees the whole range.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -204,4 +204,26 @@ def sample_look(rng: np.random.Generator) -> Look:
         hands=float(rng.uniform(0.3, 0.7) if rng.random() < 0.08 else 0.0),
         glove_rgb=_jitter_rgb(rng, [(0.35, 0.45, 0.85), (0.55, 0.4, 0.8), (0.92, 0.92, 0.9), (0.85, 0.68, 0.55),
                                     (0.2, 0.2, 0.22)][int(rng.choice(5, p=[0.4, 0.2, 0.15, 0.15, 0.1]))], 0.06),
+    )
+
+
+def visit_look(look: Look, rng: np.random.Generator) -> Look:
+    """The same patient on another visit day: other clothes (and collar),
+    maybe a haircut or a little growth, glasses on or off now and then, the
+    clinic's light set up slightly differently and another number of clips.
+    Skin, hair colour, hairstyle and backdrop stay."""
+    clothes = tuple(float(v) for v in np.clip(rng.uniform(0.1, 0.8, 3) * 0.6 + rng.uniform(0.1, 0.8) * 0.4, 0, 1))
+    length = float(np.clip(look.hair_length * np.exp(rng.normal(0.0, 0.25)), 0.03, 0.6))
+    light = np.asarray(look.light_dir) + rng.normal(0.0, 0.1, 3)
+    light[2] = abs(light[2])
+    light /= np.linalg.norm(light)
+    return replace(
+        look,
+        clothing_rgb=clothes,  # type: ignore[arg-type]
+        collar_kind=_choice(rng, ["crew", "shirt", "gown", "none"], [0.4, 0.25, 0.2, 0.15]),
+        hair_length=length,
+        glasses=look.glasses if rng.random() < 0.9 else not look.glasses,
+        light_dir=(float(light[0]), float(light[1]), float(light[2])),
+        light_ambient=float(np.clip(look.light_ambient + rng.normal(0, 0.05), 0.2, 0.6)),
+        clip_count=int(rng.choice(5, p=[0.45, 0.2, 0.17, 0.1, 0.08])),
     )
