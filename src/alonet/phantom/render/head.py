@@ -242,8 +242,11 @@ def layout_head(
         hx = float(np.argmax(rows)) if rows.any() else x0
         face_poly = _side_profile(ear.cx, ear.cy, e, hx, y0, rng)
         face_dome = Ellipse(ear.cx - 2.0 * e, ear.cy + 0.3 * e, 2.6 * e, 3.3 * e)
-        extras["brow"] = (ear.cx - 3.1 * e, ear.cy - 1.05 * e)
-        extras["eye"] = (ear.cx - 2.9 * e, ear.cy - 0.55 * e)
+        extras["brow"] = (ear.cx - 3.1 * e + rng.normal(0, 0.1) * e, ear.cy - 1.05 * e + rng.normal(0, 0.1) * e)
+        extras["eye"] = (ear.cx - 2.9 * e + rng.normal(0, 0.1) * e, ear.cy - 0.55 * e + rng.normal(0, 0.08) * e)
+        # individual features: brow thickness, arch and darkness; eye size
+        extras["brow_style"] = (rng.uniform(0.1, 0.22), rng.uniform(-0.1, 0.2), rng.uniform(0.35, 0.85))
+        extras["eye_scale"] = rng.uniform(0.8, 1.2)
         nx = ear.cx + 0.9 * e
         nape = min(x1 - 0.08 * W, ear.cx + rng.uniform(2.2, 3.0) * e)
         neck = np.array([[ear.cx - 1.0 * e, ear.cy + 2.2 * e], [ear.cx + 0.2 * e, ear.cy + 0.6 * e],
@@ -344,17 +347,19 @@ def paint_face(img: np.ndarray, layout: HeadLayout, look: Look, detail: float) -
     e = layout.ear_size
     if layout.view == "left":
         bx, by = layout.extras["brow"]
-        pts = np.array([[bx - 0.9 * e, by + 0.1 * e], [bx - 0.3 * e, by - 0.12 * e], [bx + 0.45 * e, by + 0.05 * e]])
+        thick, arch, dark = layout.extras["brow_style"]
+        pts = np.array([[bx - 0.9 * e, by + 0.1 * e], [bx - 0.3 * e, by - arch * e], [bx + 0.45 * e, by + 0.05 * e]])
         brow_img = img.copy()
-        cv2.polylines(brow_img, [np.round(pts * 16).astype(np.int32)], False, brow, max(1, int(0.16 * e)),
+        cv2.polylines(brow_img, [np.round(pts * 16).astype(np.int32)], False, brow, max(1, int(thick * e)),
                       cv2.LINE_AA, 4)
-        cv2.addWeighted(brow_img, 0.7, img, 0.3, 0, dst=img)
+        cv2.addWeighted(brow_img, dark, img, 1.0 - dark, 0, dst=img)
         ex, ey = layout.extras["eye"]
-        eye = ellipse_poly(ex - 0.35 * e, ey, 0.36 * e, 0.12 * e, 6)
+        k = layout.extras["eye_scale"] * e
+        eye = ellipse_poly(ex - 0.35 * e, ey, 0.36 * k, 0.12 * k, 6)
         fill_soft(img, [eye], np.array([0.85, 0.82, 0.8], np.float32) * skin.mean() ** 0.3, 0.3 * detail)
-        iris = ellipse_poly(ex - 0.55 * e, ey, 0.12 * e, 0.11 * e)
+        iris = ellipse_poly(ex - 0.35 * e - 0.2 * k, ey, 0.12 * k, 0.11 * k)
         fill_soft(img, [iris], np.array([0.12, 0.08, 0.06], np.float32), 0.3 * detail)
-        lid = ellipse_poly(ex - 0.35 * e, ey - 0.1 * e, 0.42 * e, 0.07 * e, 6)
+        lid = ellipse_poly(ex - 0.35 * e, ey - 0.1 * k, 0.42 * k, 0.07 * k, 6)
         fill_soft(img, [lid], skin * 0.55, 0.5 * detail, 0.8)
 
 
