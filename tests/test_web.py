@@ -676,8 +676,11 @@ def test_salt_chart_geometry():
     assert chart.points[2].y == chart.bottom
     assert chart.points[0].y == pytest.approx(chart.bottom - 0.8 * (chart.bottom - chart.top))
     assert chart.baseline_y == chart.points[0].y
+    assert chart.x_ticks == ((chart.left, "2024-01-01", "start"), (chart.right, "2024-03-01", "end"))
+    assert [v for _, v in chart.y_ticks] == [0, 10, 20, 50, 75, 100]
     single = salt_chart([("2024-01-01", 50.0)])
     assert single.points[0].x == (single.left + single.right) / 2
+    assert single.x_ticks == ((single.points[0].x, "2024-01-01", "middle"),)
     assert salt_chart([]).points == ()
 
 

@@ -3,7 +3,7 @@
 :func:`salt_chart` turns ``(ISO date, SALT)`` points into coordinates for an
 SVG drawn by the template ``_salt_chart.html``: x is proportional to the days
 since the first visit, y runs from SALT 0 (bottom) to 100 (top). The
-horizontal guides mark the grade borders and the SALT <= 20 / <= 10 targets.
+horizontal guides mark SALT 50, 75 and 100 and the SALT <= 20 / <= 10 targets.
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ class Chart:
     bottom: float
     points: tuple[ChartPoint, ...]
     y_ticks: tuple[tuple[float, int], ...]
-    x_ticks: tuple[tuple[float, str], ...]
+    #: (x, label, SVG text-anchor): the first date is anchored at its start, the last at its end.
+    x_ticks: tuple[tuple[float, str, str], ...]
     baseline_y: float | None
 
     @property
@@ -43,7 +44,7 @@ class Chart:
 
 def salt_chart(points: Sequence[tuple[str, float]], width: int = 640, height: int = 260) -> Chart:
     """Chart coordinates for ``points`` = [(YYYY-MM-DD, SALT 0..100), ...] in date order."""
-    left, right, top, bottom = 44.0, width - 16.0, 14.0, height - 34.0
+    left, right, top, bottom = 44.0, width - 16.0, 26.0, height - 34.0
 
     def y_of(salt: float) -> float:
         return bottom - (bottom - top) * max(0.0, min(100.0, salt)) / 100.0
@@ -60,11 +61,12 @@ def salt_chart(points: Sequence[tuple[str, float]], width: int = 640, height: in
         ChartPoint(x=x_of(day), y=y_of(salt), date=d, salt=float(salt), label=f"{d}: SALT {salt:.1f}")
         for day, (d, salt) in zip(dates, points)
     )
-    y_ticks = tuple((y_of(v), v) for v in (0, 10, 20, 25, 50, 75, 100))
-    x_ticks: tuple[tuple[float, str], ...] = ()
-    if dates:
-        shown = sorted({dates[0], dates[-1]})
-        x_ticks = tuple((x_of(day), day.isoformat()) for day in shown)
+    y_ticks = tuple((y_of(v), v) for v in (0, 10, 20, 50, 75, 100))
+    x_ticks: tuple[tuple[float, str, str], ...] = ()
+    if dates and span == 0:
+        x_ticks = ((x_of(dates[0]), dates[0].isoformat(), "middle"),)
+    elif dates:
+        x_ticks = ((left, dates[0].isoformat(), "start"), (right, dates[-1].isoformat(), "end"))
     return Chart(
         width=width, height=height, left=left, right=right, top=top, bottom=bottom,
         points=chart_points, y_ticks=y_ticks, x_ticks=x_ticks,

@@ -110,7 +110,8 @@ def install_token_guard(app, token: str) -> None:
             response.status_code = 401
             response.headers["WWW-Authenticate"] = 'Bearer realm="alonet"'
             return response
-        return render_template("login.html", error=None, next_path=request.full_path), 401
+        next_path = request.full_path.rstrip("?") if request.method == "GET" else None
+        return render_template("login.html", error=None, next_path=next_path), 401
 
 
 def install_security_headers(app) -> None:
