@@ -84,7 +84,6 @@ def create_app(config: WebConfig | None = None, *, pipeline=None) -> Flask:
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session cookie
         WTF_CSRF_SSL_STRICT=config.secure_cookies,
         TEMPLATES_AUTO_RELOAD=False,
-        JSON_SORT_KEYS=False,
     )
     store = Store(config.store) if config.store is not None else None
     scorer = Scorer(config.models, config.backend, pipeline=pipeline)
