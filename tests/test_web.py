@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import logging
 import re
 import sqlite3
@@ -495,6 +496,24 @@ def test_login_without_token_configured_redirects_home(make_app):
 # --------------------------------------------------------------------------- storage off / on
 
 
+def spy_on_temporary_files(monkeypatch) -> list[str]:
+    """Record every creation of a temporary file (anonymous ones never show in a folder)."""
+    import werkzeug.formparser
+
+    calls: list[str] = []
+    targets = [(tempfile, name) for name in ("TemporaryFile", "NamedTemporaryFile", "SpooledTemporaryFile",
+                                              "mkstemp", "mkdtemp")]
+    targets += [(werkzeug.formparser, name) for name in ("SpooledTemporaryFile", "TemporaryFile")
+                if hasattr(werkzeug.formparser, name)]
+    for module, name in targets:
+        def spy(*args, _original=getattr(module, name), _name=name, **kwargs):
+            calls.append(_name)
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, spy)
+    return calls
+
+
 def test_nothing_is_written_to_disk_without_store(make_app, photos, tmp_path, monkeypatch):
     spool = tmp_path / "tmp"
     cwd = tmp_path / "cwd"
@@ -504,6 +523,7 @@ def test_nothing_is_written_to_disk_without_store(make_app, photos, tmp_path, mo
     monkeypatch.setenv("TMPDIR", str(spool))
     monkeypatch.chdir(cwd)
     client = make_app().test_client()
+    temporary_files = spy_on_temporary_files(monkeypatch)
     # Over 500 KB: werkzeug's default would spool this upload to a temporary file.
     rng = np.random.default_rng(3)
     big = rng.integers(0, 256, (480, 640, 3), dtype=np.uint8)
@@ -516,6 +536,7 @@ def test_nothing_is_written_to_disk_without_store(make_app, photos, tmp_path, mo
     assert client.get(f"{url}/report.html").status_code == 200
     assert client.post("/api/score", data=files_for(photos), content_type="multipart/form-data").status_code == 200
     assert list(spool.iterdir()) == [] and list(cwd.iterdir()) == []
+    assert temporary_files == []
     # The patient pages say why they are not there; saving is impossible.
     r = client.get("/patients")
     assert r.status_code == 404 and "--store" in r.get_data(as_text=True)
@@ -524,6 +545,40 @@ def test_nothing_is_written_to_disk_without_store(make_app, photos, tmp_path, mo
     for path in ("/patients/1", "/visits/1", "/visits/1/photo/top.jpg", "/visits/1/report.json"):
         assert client.get(path).status_code == 404, path
     assert "Patients</a>" not in client.get("/").get_data(as_text=True)
+
+
+def test_waitress_keeps_large_uploads_in_memory(make_app, monkeypatch):
+    """waitress spools bodies over 512 KB to a temporary file by default; `alonet serve`'s
+    settings keep them in memory (checked with a real waitress server on loopback)."""
+    import urllib.request
+
+    from waitress.server import create_server
+
+    from alonet.cli.serve_cmd import waitress_settings
+
+    app = make_app()
+    settings = waitress_settings(app.extensions["alonet"].config.max_request_bytes, threads=2)
+    assert settings["inbuf_overflow"] > settings["max_request_body_size"] > app.config["MAX_CONTENT_LENGTH"]
+    server = create_server(app, host="127.0.0.1", port=0, **settings)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    temporary_files = spy_on_temporary_files(monkeypatch)
+    try:
+        noise = np.random.default_rng(1).integers(0, 256, (900, 800, 3), dtype=np.uint8)
+        body = (b'--b0undary\r\nContent-Disposition: form-data; name="top"; filename="t.png"\r\n'
+                b"Content-Type: image/png\r\n\r\n" + encode(noise) + b"\r\n--b0undary--\r\n")
+        assert len(body) > 2_000_000
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{server.effective_port}/api/score?masks=0", data=body, method="POST",
+            headers={"Content-Type": "multipart/form-data; boundary=b0undary"})
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            assert answer.status == 200
+            assert answer.headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
+            assert 0 <= json.loads(answer.read())["views"]["top"]["loss_pct"] <= 100
+    finally:
+        server.close()
+        thread.join(10)
+    assert temporary_files == []
 
 
 def jpeg_with_exif(image: np.ndarray) -> bytes:
