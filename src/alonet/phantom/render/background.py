@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 
 from alonet.phantom.render.look import Look
-from alonet.phantom.render.raster import Coarse, smooth_noise
+from alonet.phantom.render.raster import Coarse, smooth_noise, wide_blur
 
 
 def render_background(shape: tuple[int, int], look: Look, rng: np.random.Generator) -> np.ndarray:
@@ -44,7 +44,7 @@ def render_background(shape: tuple[int, int], look: Look, rng: np.random.Generat
             tone = np.clip(c1 * rng.uniform(0.5, 1.2, 3), 0, 1) if rng.random() < 0.7 else rng.uniform(0.1, 0.9, 3)
             box = np.zeros((h, w), np.float32)
             cv2.rectangle(box, (int(x0), int(y0)), (int(x1), int(y1)), 1.0, -1)
-            box = cv2.GaussianBlur(box, (0, 0), max(1.0, 0.01 * max(h, w)))
+            box = wide_blur(box, max(1.0, 0.01 * max(h, w)))
             img += (tone.astype(np.float32) - img) * box[..., None]
         if rng.random() < 0.5:
             x = int(rng.uniform(0.02, 0.25) * w) if rng.random() < 0.5 else int(rng.uniform(0.75, 0.98) * w)

@@ -141,12 +141,14 @@ def apply_optics(img: np.ndarray, cfg: CameraConfig, rng: np.random.Generator) -
     if sig <= 0.002:
         return cv2.LUT(out, np.round(table * 255).astype(np.uint8).reshape(256, 1, 3))
     # shot plus read noise: std grows with the signal
-    vals = cv2.LUT(out, (table * 255).astype(np.float32).reshape(256, 1, 3))
     std = cv2.LUT(out, (255 * sig * (0.4 + 0.6 * np.sqrt(table))).astype(np.float32).reshape(256, 1, 3))
     noise = rng.standard_normal(out.shape, dtype=np.float32)
     if k > 1.5:  # demosaicked sensor noise is a little blotchy at full resolution
         noise = cv2.GaussianBlur(noise, (0, 0), 0.6 * np.sqrt(k)) * np.float32(1.5)
-    return np.clip(vals + noise * std + 0.5, 0, 255).astype(np.uint8)
+    noise *= std
+    noise += cv2.LUT(out, (table * 255 + 0.5).astype(np.float32).reshape(256, 1, 3))
+    np.maximum(noise, 0.0, out=noise)
+    return cv2.convertScaleAbs(noise)  # saturates at 255
 
 
 def jpeg_roundtrip(img: np.ndarray, quality: int) -> np.ndarray:

@@ -23,7 +23,7 @@ import numpy as np
 
 from alonet.phantom.render.head import HeadLayout
 from alonet.phantom.render.look import Look
-from alonet.phantom.render.raster import Coarse, smooth_noise
+from alonet.phantom.render.raster import Coarse, smooth_noise, wide_blur
 
 
 @dataclass(frozen=True)
@@ -236,7 +236,7 @@ def render_hair(
     rng: np.random.Generator,
     detail: float,
 ) -> HairRender:
-    """Draw the hair onto ``albedo`` (float32 RGB, canvas).
+    """Draw the hair onto ``albedo`` (float32 RGB canvas, used up in place).
 
     ``bald`` marks skin without terminal hair (hair loss, and its continuation
     beyond the scalp region), ``density`` (0..1 map) thins the hair
@@ -259,10 +259,12 @@ def render_hair(
     base_col = hair_rgb * 0.75 * (1 - look.grey_fraction) + white * 0.7 * look.grey_fraction
     outline, hang = silhouette(layout, look, rng)
     if hang.any():  # long hair hanging over ears, nape and neck: a thin veil under the strands
-        hang_alpha = cv2.GaussianBlur(hang * clip, (0, 0), 0.03 * layout.size) * (0.08 + 0.22 * look.hair_density)
+        hang_alpha = wide_blur(hang * clip, 0.03 * layout.size) * (0.08 + 0.22 * look.hair_density)
         base_alpha = np.maximum(base_alpha, hang_alpha.astype(np.float32))
-    out = albedo + (base_col - albedo) * base_alpha[..., None]
-    base = cv2.convertScaleAbs(out, alpha=255.0)
+    albedo -= base_col  # in place: albedo + (base_col - albedo) * alpha
+    albedo *= (1.0 - base_alpha)[..., None]
+    albedo += base_col
+    base = cv2.convertScaleAbs(albedo, alpha=255.0)
 
     # ---- strands
     area = float(np.count_nonzero(grow))

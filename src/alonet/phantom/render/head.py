@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from alonet.phantom.render.look import Look
-from alonet.phantom.render.raster import ellipse_poly, fill_soft, smooth_noise
+from alonet.phantom.render.raster import ellipse_poly, fill_soft, smooth_noise, wide_blur
 
 
 @dataclass(frozen=True)
@@ -308,10 +308,10 @@ def paint_body(img: np.ndarray, layout: HeadLayout, look: Look, rng: np.random.G
     soft = 0.6 * detail
     if layout.neck is not None:
         fill_soft(img, [layout.neck], np.asarray(look.skin_rgb, np.float32) * 0.97, soft)
-    if layout.body is not None:
-        folds = smooth_noise((h, w), 7, rng)
-        col = np.clip(cloth * (1.0 + 0.08 * folds)[..., None], 0, 1)
-        fill_soft(img, layout.body, col, soft)
+    if layout.body is not None:  # fabric with soft folds (smooth: made at quarter size)
+        small = (max(2, h // 4), max(2, w // 4))
+        col = np.clip(cloth * (1.0 + 0.08 * smooth_noise(small, 7, rng))[..., None], 0, 1).astype(np.float32)
+        fill_soft(img, layout.body, cv2.resize(col, (w, h), interpolation=cv2.INTER_LINEAR), soft)
     if layout.collar is not None and look.collar_kind != "none":
         th = max(2, int(layout.size * (0.05 if look.collar_kind == "shirt" else 0.028)))
         col = np.clip(cloth * 1.15 + 0.05, 0, 1) if look.collar_kind == "shirt" else cloth * 0.65
@@ -337,7 +337,7 @@ def paint_face(img: np.ndarray, layout: HeadLayout, look: Look, detail: float) -
         # hairline itself is drawn by the hair); against the backdrop the
         # face keeps a crisp outline.
         face = layout.face_mask[y0:y1, x0:x1].astype(np.float32)
-        soft = cv2.GaussianBlur(face, (0, 0), 0.03 * layout.size)
+        soft = wide_blur(face, 0.03 * layout.size)
         crisp = cv2.GaussianBlur(face, (0, 0), 0.6 * detail)
         on_skull = layout.skull_mask[y0:y1, x0:x1]
         a = np.where(on_skull, soft, crisp)

@@ -43,6 +43,19 @@ def smooth_noise(shape: tuple[int, int], cells: int, rng: np.random.Generator) -
     return cv2.resize(grid, (w, h), interpolation=cv2.INTER_CUBIC)
 
 
+def wide_blur(a: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur of a float32 map; wide blurs (sigma > 3 px) run at a
+    reduced size and are upsampled, which is far cheaper and looks the same
+    for the smooth transitions they make."""
+    if sigma <= 3.0:
+        return cv2.GaussianBlur(a, (0, 0), sigma)
+    k = int(min(8, sigma // 1.5))
+    h, w = a.shape[:2]
+    small = cv2.resize(a, (max(2, w // k), max(2, h // k)), interpolation=cv2.INTER_AREA)
+    small = cv2.GaussianBlur(small, (0, 0), sigma / k)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
 def poly_alpha(shape: tuple[int, int], polys: list[np.ndarray], blur: float = 0.0) -> tuple[np.ndarray, tuple[int, int, int, int]] | None:
     """Anti-aliased coverage (float32 0..1) of filled polygons (float px),
     restricted to their bounding box (grown by the blur); returns the alpha

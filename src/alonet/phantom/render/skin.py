@@ -11,7 +11,7 @@ import numpy as np
 from alonet.phantom.render.hair import draw_polylines, sample_points
 from alonet.phantom.render.head import Ellipse, HeadLayout
 from alonet.phantom.render.look import Look
-from alonet.phantom.render.raster import Coarse, fill_soft, smooth_noise
+from alonet.phantom.render.raster import Coarse, fill_soft, smooth_noise, wide_blur
 
 
 def dome_normals(e: Ellipse, xx: np.ndarray, yy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -66,7 +66,7 @@ def lighting(layout: HeadLayout, look: Look, rng: np.random.Generator) -> tuple[
     if layout.face_dome is not None:
         fsh, fndh, fin = shade_of(layout.face_dome, 0.3)
         skin = (layout.face_mask & ~layout.hair_region).astype(np.float32)
-        a = cv2.GaussianBlur(skin, (0, 0), soft)
+        a = wide_blur(skin, soft)
         shade_full += (g.up(fsh * tone) - shade_full) * a
         spec_full += (g.up(0.35 * fndh**20 * fin) - spec_full) * a
     if layout.neck is not None:
@@ -76,7 +76,7 @@ def lighting(layout: HeadLayout, look: Look, rng: np.random.Generator) -> tuple[
         neck_mask = np.zeros(layout.shape, np.uint8)
         cv2.fillPoly(neck_mask, [np.round(layout.neck).astype(np.int32)], 1)
         sel = ((neck_mask > 0) & ~layout.skull_mask & ~layout.face_mask).astype(np.float32)
-        a = cv2.GaussianBlur(sel, (0, 0), soft)
+        a = wide_blur(sel, soft)
         shade_full += (g.up((0.6 + 0.4 * prof) * tone) - shade_full) * a
     return shade_full, np.maximum(spec_full, 0.0)
 
