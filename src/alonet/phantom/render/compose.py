@@ -123,8 +123,9 @@ def render_view(
     scene and mirrors image and masks. ``out_size`` is the long side of the
     output (None keeps the mask size). ``thinning`` is an optional (H, W)
     float 0..1 (or bool) map of diffuse thinning: hair density there drops by
-    up to 75 %, and it is not hair loss. ``camera`` switches camera effects
-    (``CameraConfig(geometric=False)`` keeps the masks exactly as given).
+    up to half (it stays visibly hairy), and it is not hair loss. ``camera``
+    switches camera effects (``CameraConfig(geometric=False)`` keeps the
+    masks exactly as given).
     Deterministic for a given ``rng`` state.
     """
     cfg = camera or CameraConfig()
@@ -159,7 +160,7 @@ def render_view(
     density = np.ones((csize[1], csize[0]), np.float32)
     if thinning is not None:
         t = cv2.resize(np.asarray(thinning, np.float32), (ww, wh), interpolation=cv2.INTER_AREA)
-        density = 1.0 - 0.75 * _place(np.clip(t, 0, 1), off, csize, np.float32)
+        density = 1.0 - 0.5 * _place(np.clip(t, 0, 1), off, csize, np.float32)
 
     n_scalp = int(np.count_nonzero(scalp_c))
     hair_left = 1.0 - (np.count_nonzero(loss_c & scalp_c) / n_scalp if n_scalp else 0.0)

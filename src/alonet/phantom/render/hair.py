@@ -251,7 +251,7 @@ def render_hair(
     dens = density * field.density_map((h, w))
     grow = layout.hair_region & ~bald
     # ---- base layer: hair the strands do not resolve; opacity from density
-    base_alpha = (0.25 + 0.73 * look.hair_density) * dens
+    base_alpha = (0.3 + 0.68 * look.hair_density) * dens
     tex = smooth_noise((h, w), int(max(8, layout.size / (5 * detail))), rng)
     base_alpha *= np.clip(0.92 + 0.1 * tex, 0, 1)
     soft = cv2.GaussianBlur(grow.astype(np.float32), (0, 0), max(0.7 * detail, 0.005 * layout.size))

@@ -56,7 +56,9 @@ def wide_blur(a: np.ndarray, sigma: float) -> np.ndarray:
     return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
-def poly_alpha(shape: tuple[int, int], polys: list[np.ndarray], blur: float = 0.0) -> tuple[np.ndarray, tuple[int, int, int, int]] | None:
+def poly_alpha(
+    shape: tuple[int, int], polys: list[np.ndarray], blur: float = 0.0
+) -> tuple[np.ndarray, tuple[int, int, int, int]] | None:
     """Anti-aliased coverage (float32 0..1) of filled polygons (float px),
     restricted to their bounding box (grown by the blur); returns the alpha
     patch and its (x0, y0, x1, y1) on the canvas, or None when off-canvas."""
@@ -79,7 +81,9 @@ def poly_alpha(shape: tuple[int, int], polys: list[np.ndarray], blur: float = 0.
     return a, (x0, y0, x1, y1)
 
 
-def fill_soft(img: np.ndarray, polys: list[np.ndarray], colour, blur: float = 0.0, opacity: float = 1.0) -> np.ndarray | None:
+def fill_soft(
+    img: np.ndarray, polys: list[np.ndarray], colour, blur: float = 0.0, opacity: float = 1.0
+) -> np.ndarray | None:
     """Fill polygons on a float32 RGB canvas with anti-aliased (optionally
     blurred) edges, in place. ``colour`` is an RGB triple or a float32 image
     of the canvas size. Returns the full-canvas alpha used (or None)."""
