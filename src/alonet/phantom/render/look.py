@@ -109,7 +109,12 @@ def _choice(rng: np.random.Generator, names: list[str], weights: list[float]) ->
 
 
 def _jitter_rgb(rng: np.random.Generator, rgb: RGB, amount: float) -> RGB:
-    c = np.clip(np.asarray(rgb) * (1.0 + rng.normal(0.0, amount, 3)), 0.0, 1.0)
+    """Vary a colour mostly in brightness (relative std ``amount``) and only a
+    little in hue (a fifth of it per channel), both bounded at two std, so a
+    brown stays brown and never turns green."""
+    common = 1.0 + np.clip(rng.normal(0.0, amount), -2 * amount, 2 * amount)
+    tint = 1.0 + np.clip(rng.normal(0.0, amount * 0.2, 3), -0.4 * amount, 0.4 * amount)
+    c = np.clip(np.asarray(rgb) * common * tint, 0.0, 1.0)
     return (float(c[0]), float(c[1]), float(c[2]))
 
 
