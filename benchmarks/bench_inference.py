@@ -111,7 +111,8 @@ def measure(backend, photos: dict[str, bytes], repeats: int) -> tuple[float, flo
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per bundled-model row")
-    parser.add_argument("--study-repeats", type=int, default=2, help="timed runs per study-width row")
+    parser.add_argument("--study-repeats", type=int, default=1,
+                        help="timed runs per study-width row (each takes seconds)")
     parser.add_argument("--photo-side", type=int, default=1024, help="longer side of the test photographs")
     parser.add_argument("--bundled-width", type=int, default=16)
     parser.add_argument("--bundled-depth", type=int, default=4)
