@@ -292,15 +292,17 @@ def render_visits(plan: PatientPlan, seed: int, size: int | str = 320, masks: Re
     ``camera`` is passed to the renderer (``CameraConfig``); ``pattern`` forces
     a procedural pattern (tests, demos).
     """
-    from alonet.phantom.render import render_view, sample_look
+    from alonet.phantom.render import render_view, sample_look, visit_look
     from alonet.scoring.salt import salt_score, view_loss_percent
 
-    look = sample_look(rng_for(seed, plan.key, "look"))
+    first_look = sample_look(rng_for(seed, plan.key, "look"))
     needs_states = any(src.file is None for vp in plan.visits for src in vp.views.values())
     states = None
     if needs_states:
         _, states = procedural_states(seed, plan.key, len(plan.visits), pattern)
     for vi, vp in enumerate(plan.visits):
+        # same patient, another day: other clothes, haircut, light set-up, clips
+        look = first_look if vi == 0 else visit_look(first_look, rng_for(seed, plan.key, vp.visit, "look"))
         side = visit_size(size, seed, plan.key, vp.visit)
         views: dict[str, PhantomView] = {}
         for view in VIEWS:

@@ -163,6 +163,10 @@ def _write_patient(task: _Task, spec: PhantomSpec, folder: Path) -> tuple[list[d
 
 def _run(args: tuple[_Task, PhantomSpec, Path]) -> tuple[int, list[dict], list]:
     task, spec, folder = args
+    if spec.workers > 1:  # one OpenCV thread per worker process: no oversubscription
+        import cv2
+
+        cv2.setNumThreads(1)
     rows, previews = _write_patient(task, spec, folder)
     return task.index, rows, previews
 
