@@ -121,6 +121,10 @@ def test_score_errors(models, visit, tmp_path, capsys):
     code, _, stderr = run(["score", "--top", visit["top"], "-o", tmp_path / "r3", "--model",
                            tmp_path / "no-models"], capsys)
     assert code == 2 and "model folder" in stderr
+    code, _, stderr = run(["score", "--top", visit["top"], "--back", visit["back"], "--left", visit["left"],
+                           "--right", visit["right"], "-o", tmp_path / "r4", "--model", models,
+                           "--backend", "torch", "--max-pixels", 5000], capsys)
+    assert code == 2 and "more than the limit" in stderr and "top.jpg" in stderr
 
 
 def test_batch_on_a_phantom_trial(models, visit, tmp_path, capsys):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from alonet.cli.predict_cmd import backend_option, build_pipeline, model_option
+from alonet.cli.predict_cmd import backend_option, build_pipeline, max_pixels_option, model_option
 
 
 @click.command("batch")
@@ -18,7 +18,8 @@ from alonet.cli.predict_cmd import backend_option, build_pipeline, model_option
 @click.option("--deidentify", is_flag=True, help="With --reports: blur everything outside the scalp.")
 @model_option
 @backend_option
-def batch_command(manifest, out_dir, plots, reports, deidentify, model, backend):
+@max_pixels_option
+def batch_command(manifest, out_dir, plots, reports, deidentify, model, backend, max_pixels):
     """Score a trial: MANIFEST is a CSV with columns patient,visit,view,path[,date].
 
     Writes OUT/results.csv (one row per visit: per-view %, SALT, grade, band and
@@ -29,7 +30,7 @@ def batch_command(manifest, out_dir, plots, reports, deidentify, model, backend)
     from alonet.report.batch import read_manifest, run_batch
 
     read_manifest(manifest)  # check the manifest before loading the networks
-    pipeline = build_pipeline(model, backend)
+    pipeline = build_pipeline(model, backend, max_pixels)
     summary = run_batch(manifest, out_dir, pipeline, plots=plots, reports=reports, deidentify=deidentify)
     click.echo(f"scored {summary.scored} visit(s), {summary.errors} error(s), "
                f"{summary.skipped} already done -> {summary.results}")

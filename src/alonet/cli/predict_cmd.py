@@ -29,11 +29,19 @@ def backend_option(function):
     )(function)
 
 
-def build_pipeline(model: str, backend: str):
-    """Load the networks once for a command."""
-    from alonet.infer import Pipeline
+def max_pixels_option(function):
+    return click.option(
+        "--max-pixels", type=int, default=None,
+        help="Largest photograph accepted, in pixels (default 80 million; a guard against "
+             "decompression bombs). Raise it only for trusted files.",
+    )(function)
 
-    return Pipeline(model, backend=backend)
+
+def build_pipeline(model: str, backend: str, max_pixels: int | None = None):
+    """Load the networks once for a command."""
+    from alonet.infer import Pipeline, PipelineConfig
+
+    return Pipeline(model, backend=backend, config=PipelineConfig(max_pixels=max_pixels))
 
 
 def format_flags(flags: list[dict]) -> str:
@@ -82,7 +90,8 @@ def read_views_csv(path: Path) -> list[tuple[Path, str]]:
 @click.option("--overwrite", is_flag=True, help="Replace output files that already exist.")
 @model_option
 @backend_option
-def predict_command(images, view, views_csv, out_dir, overwrite, model, backend):
+@max_pixels_option
+def predict_command(images, view, views_csv, out_dir, overwrite, model, backend, max_pixels):
     """Segment photographs: probability maps (8-bit, the photograph's size) and overlays.
 
     For each input, writes <stem>_scalp.png and <stem>_hairloss.png (probability
@@ -115,7 +124,7 @@ def predict_command(images, view, views_csv, out_dir, overwrite, model, backend)
                 if (out_dir / f"{stem}{kind}").exists():
                     raise OutputExistsError(f"output {out_dir / (stem + kind)} already exists",
                                             fix="choose another output folder or pass --overwrite")
-    pipeline = build_pipeline(model, backend)
+    pipeline = build_pipeline(model, backend, max_pixels)
     failures = 0
     for path, item_view in items:
         try:

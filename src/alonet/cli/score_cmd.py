@@ -6,7 +6,13 @@ from pathlib import Path
 
 import click
 
-from alonet.cli.predict_cmd import backend_option, build_pipeline, format_flags, model_option
+from alonet.cli.predict_cmd import (
+    backend_option,
+    build_pipeline,
+    format_flags,
+    max_pixels_option,
+    model_option,
+)
 
 
 def print_visit(visit) -> None:
@@ -45,7 +51,9 @@ def print_visit(visit) -> None:
 @click.option("--overwrite", is_flag=True, help="Replace an existing report folder.")
 @model_option
 @backend_option
-def score_command(top, back, left, right, report_dir, deidentify, incomplete, overwrite, model, backend):
+@max_pixels_option
+def score_command(top, back, left, right, report_dir, deidentify, incomplete, overwrite, model, backend,
+                  max_pixels):
     """Score a visit: per-view % of scalp with hair loss, SALT, grade and AA-IGA band.
 
     Writes REPORT_DIR/report.html (self-contained), report.json, <view>_overlay.jpg,
@@ -60,7 +68,7 @@ def score_command(top, back, left, right, report_dir, deidentify, incomplete, ov
 
         raise MissingViewError("no photograph given", fix="pass --top, --back, --left and --right")
     check_can_write_directory(report_dir, overwrite)  # fail before the slow part
-    pipeline = build_pipeline(model, backend)
+    pipeline = build_pipeline(model, backend, max_pixels)
     visit = pipeline.score_visit(images, missing="incomplete" if incomplete else "error")
     print_visit(visit)
     written = write_report(visit, report_dir, deidentify=deidentify, overwrite=overwrite,
