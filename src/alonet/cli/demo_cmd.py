@@ -21,7 +21,8 @@ DEMO_MARKER = "demo.json"
 @click.option("-o", "--output", "out_dir", default="alonet-demo", show_default=True,
               type=click.Path(file_okay=False, path_type=Path),
               help="Folder for the phantom photographs, their true masks and the report.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Which phantom patient to draw.")
+@click.option("--seed", type=int, default=7, show_default=True,
+              help="Which phantom patient to draw (7: confluent patches, SALT about 36).")
 @click.option("--size", type=int, default=640, show_default=True,
               help="Longer side of the phantom photographs in pixels.")
 @click.option("--deidentify", is_flag=True, help="Blur everything outside the scalp in the report images.")
