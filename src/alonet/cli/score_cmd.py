@@ -35,7 +35,7 @@ def print_visit(visit) -> None:
 
     for f in visit.flags:
         if f["code"] in RETAKE_CODES:
-            click.echo(f"{f['view']}: {f['message']}")
+            click.echo(f"retake {f['view']}: {f['message']}")
 
 
 @click.command("score")

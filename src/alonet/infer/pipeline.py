@@ -316,7 +316,7 @@ class Pipeline:
         if self.config.check_quality:
             flags += check_photo(photo, s_mask if scalp_pixels else None, self.config.quality)
         if scalp_pixels and conf < self.config.postprocess.min_confidence:
-            flags.append(flag(CHECK_CODE, f"check: the networks are unsure about "
+            flags.append(flag(CHECK_CODE, f"the networks are unsure about "
                                           f"{100 * (1 - conf):.0f}% of the scalp; review the overlay"))
         return ViewResult(view=view, image=photo, scalp_prob=s_prob, hairloss_prob=h_prob,
                           scalp_mask=s_mask, hairloss_mask=h_mask, loss_pct=loss, confidence=conf,

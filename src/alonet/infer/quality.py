@@ -124,17 +124,17 @@ def check_photo(image: np.ndarray, scalp: np.ndarray | None = None,
     flags: list[dict] = []
     stats = exposure_stats(image, scalp, config)
     if stats["p95"] < config.dark_p95:
-        flags.append(flag("too_dark", f"retake: photograph too dark (95th percentile of brightness "
+        flags.append(flag("too_dark", f"photograph too dark (95th percentile of brightness "
                                       f"{stats['p95']:.0f} < {config.dark_p95:.0f} of 255); add light"))
     if stats["clipped_fraction"] > config.max_clipped_fraction:
-        flags.append(flag("too_bright", f"retake: {100 * stats['clipped_fraction']:.0f}% of the scalp is "
+        flags.append(flag("too_bright", f"{100 * stats['clipped_fraction']:.0f}% of the scalp is "
                                         "overexposed white; reduce flash or exposure"))
     elif stats["p5"] > config.bright_p5:
-        flags.append(flag("too_bright", f"retake: photograph washed out (5th percentile of brightness "
+        flags.append(flag("too_bright", f"photograph washed out (5th percentile of brightness "
                                         f"{stats['p5']:.0f} > {config.bright_p5:.0f} of 255); reduce exposure"))
     value = sharpness(image, config.analysis_size)
     if value < config.min_sharpness:
-        flags.append(flag("blurred", f"retake: photograph is blurred (sharpness {value:.1f} < "
+        flags.append(flag("blurred", f"photograph is blurred (sharpness {value:.1f} < "
                                      f"{config.min_sharpness:g}); hold still and focus on the scalp"))
     return flags
 
@@ -144,9 +144,9 @@ def check_scalp(scalp: np.ndarray, config: QualityConfig = QualityConfig()) -> l
     scalp = np.asarray(scalp)
     fraction = float(np.count_nonzero(scalp)) / max(1, scalp.size)
     if fraction == 0.0:
-        return [flag("scalp_not_found", "retake: no scalp found in the photograph; check the view "
+        return [flag("scalp_not_found", "no scalp found in the photograph; check the view "
                                         "and frame the scalp")]
     if fraction < config.min_scalp_fraction:
-        return [flag("scalp_too_small", f"retake: the scalp covers only {100 * fraction:.1f}% of the "
+        return [flag("scalp_too_small", f"the scalp covers only {100 * fraction:.1f}% of the "
                                         f"photograph (< {100 * config.min_scalp_fraction:g}%); move closer")]
     return []
