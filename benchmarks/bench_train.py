@@ -4,11 +4,12 @@ One training step = forward, class-weighted cross-entropy (1:5), backward and
 an Adam update on a batch of random 320 x 320 images (the study's recipe),
 all in this process. Every width is measured the same way: one warm-up step,
 then the median of ``--steps`` timed steps. Ratios are against width 64 (the
-study's network, 64-1024 channels). A last row times the data side (reading,
+study's network, 64-1024 channels) in float32. A last row times the data side (reading,
 augmenting and painting one hair-loss sample) for comparison.
 
     python benchmarks/bench_train.py                  # widths 64, 32, 16, 8; about 2 minutes on 2 cores
     python benchmarks/bench_train.py --steps 5 --widths 64,16 --batch 8
+    python benchmarks/bench_train.py --bf16           # also bfloat16 (alonet train --cpu-bf16)
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ import time
 import numpy as np
 
 
-def time_training_steps(width: int, depth: int, size: int, batch: int, steps: int, seed: int = 0) -> list[float]:
-    """Seconds per training step (after one warm-up step)."""
+def time_training_steps(width: int, depth: int, size: int, batch: int, steps: int, seed: int = 0,
+                        bf16: bool = False) -> list[float]:
+    """Seconds per training step (after one warm-up step); ``bf16`` as ``alonet train --cpu-bf16``."""
     import torch
     from torch import nn
 
@@ -30,15 +32,20 @@ def time_training_steps(width: int, depth: int, size: int, batch: int, steps: in
     torch.manual_seed(seed)
     model = build_model(ModelConfig(task="hairloss", base_width=width, depth=depth, input_size=size))
     model.train()
+    x = torch.randn(batch, 3, size, size)
+    if bf16:
+        model.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=5e-4)
     criterion = nn.CrossEntropyLoss(weight=torch.tensor([1.0, 5.0]))
-    x = torch.randn(batch, 3, size, size)
     y = (torch.rand(batch, size, size) < 0.3).long()
     times = []
     for step in range(steps + 1):
         start = time.perf_counter()
         optimizer.zero_grad(set_to_none=True)
-        loss = criterion(model(x), y)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            logits = model(x)
+        loss = criterion(logits.float(), y)
         loss.backward()
         optimizer.step()
         if step:  # the first step is a warm-up
@@ -75,25 +82,30 @@ def main(argv=None) -> None:
     parser.add_argument("--size", type=int, default=320)
     parser.add_argument("--depth", type=int, default=4)
     parser.add_argument("--widths", default="64,32,16,8", help="comma-separated; the first is the baseline")
+    parser.add_argument("--bf16", action="store_true",
+                        help="also time bfloat16 mixed precision (alonet train --cpu-bf16) for each width")
     args = parser.parse_args(argv)
     widths = [int(w) for w in args.widths.split(",")]
 
     print(f"training throughput: batch {args.batch}, {args.size}x{args.size}, depth {args.depth}, "
           f"{args.steps} timed step(s) after 1 warm-up, torch {torch.__version__}, "
           f"{torch.get_num_threads()} thread(s)")
-    print(f"{'width':>6} {'channels':>14} {'params':>11} {'s/step':>8} {'images/s':>9} {'vs width ' + str(widths[0]):>12}")
+    print(f"{'width':>6} {'precision':>9} {'channels':>14} {'params':>11} {'s/step':>8} {'images/s':>9} "
+          f"{'vs width ' + str(widths[0]):>12}")
     baseline = None
     from alonet.model import ModelConfig, build_model, count_parameters
 
     for width in widths:
         cfg = ModelConfig(base_width=width, depth=args.depth, input_size=args.size)
         params = count_parameters(build_model(cfg))
-        seconds = statistics.median(time_training_steps(width, args.depth, args.size, args.batch, args.steps))
-        rate = args.batch / seconds
-        baseline = baseline or rate
         channels = f"{cfg.widths[0]}-{cfg.widths[-1]}"
-        print(f"{width:>6} {channels:>14} {params:>11,} {seconds:>8.2f} {rate:>9.2f} {rate / baseline:>11.1f}x",
-              flush=True)
+        for bf16 in ((False, True) if args.bf16 else (False,)):
+            seconds = statistics.median(
+                time_training_steps(width, args.depth, args.size, args.batch, args.steps, bf16=bf16))
+            rate = args.batch / seconds
+            baseline = baseline or rate
+            print(f"{width:>6} {'bf16' if bf16 else 'fp32':>9} {channels:>14} {params:>11,} {seconds:>8.2f} "
+                  f"{rate:>9.2f} {rate / baseline:>11.1f}x", flush=True)
     per_sample = time_data_pipeline(args.size, samples=16)
     print(f"data side (augment + predicted-like scalp + paint, 1 process): {1 / per_sample:.0f} images/s")
 

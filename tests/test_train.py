@@ -272,3 +272,14 @@ def test_phantom_source_trains_without_a_dataset_folder(tmp_path):
     train(source, tmp_path / "run", tiny_config(task="hairloss", input_size=32), progress=False)
     rows = read_history_csv(tmp_path / "run" / "hairloss" / "history.csv")
     assert len(rows) == 1 and np.isfinite(rows[0]["val_loss"])
+
+
+def test_cpu_bfloat16_training_saves_a_float32_model(tmp_path):
+    cfg = tiny_config(task="scalp-midline", epochs=2, cpu_bf16=True)
+    train(tiny_source(), tmp_path / "run", cfg, progress=False)
+    rows = read_history_csv(tmp_path / "run" / "scalp-midline" / "history.csv")
+    assert len(rows) == 2 and all(np.isfinite(r["train_loss"]) and np.isfinite(r["val_loss"]) for r in rows)
+    model, _ = load_model(tmp_path / "run" / "scalp-midline" / "best.json")
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    with torch.no_grad():
+        assert model(torch.zeros(1, 3, 32, 32)).shape == (1, 2, 32, 32)

@@ -47,7 +47,10 @@ def parse_views(text: str | None) -> tuple[str, ...] | None:
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--workers", type=int, default=0, show_default=True, help="Data-loading worker processes.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto", show_default=True)
-@click.option("--amp/--no-amp", default=True, show_default=True, help="Mixed precision on CUDA.")
+@click.option("--amp/--no-amp", default=True, show_default=True, help="Mixed precision (float16) on CUDA.")
+@click.option("--cpu-bf16", is_flag=True,
+              help="bfloat16 mixed precision on CPU: 2-4x faster on CPUs with native bfloat16 "
+                   "(AVX512-BF16/AMX), slower on others.")
 @click.option("--hflip/--no-hflip", default=True, show_default=True, help="Random horizontal flips.")
 @click.option("--augment/--no-augment", default=True, show_default=True,
               help="Colour, blur, noise and JPEG augmentation.")
@@ -61,7 +64,7 @@ def parse_views(text: str | None) -> tuple[str, ...] | None:
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def train_command(dataset, run_dir, task, epochs, batch_size, lr, lr_step, lr_gamma, base_width, depth,
                   input_size, val_fraction, views, max_train_images, max_val_images, seed, workers,
-                  device, amp, hflip, augment, scale_rotate, imperfect_scalp_p, save_half, resume, quiet):
+                  device, amp, cpu_bf16, hflip, augment, scale_rotate, imperfect_scalp_p, save_half, resume, quiet):
     """Train the networks on DATASET (a folder made by `alonet convert`).
 
     Defaults follow the AloNet study: 320 px input, U-Net 64-1024 channels,
@@ -76,8 +79,8 @@ def train_command(dataset, run_dir, task, epochs, batch_size, lr, lr_step, lr_ga
         task=first, epochs=epochs, batch_size=batch_size, lr=lr, lr_step=lr_step, lr_gamma=lr_gamma,
         base_width=base_width, depth=depth, input_size=input_size, val_fraction=val_fraction,
         views=parse_views(views), max_train_images=max_train_images, max_val_images=max_val_images,
-        seed=seed, workers=workers, device=device, amp=amp, hflip=hflip, color=augment, blur=augment,
-        noise=augment, jpeg=augment, scale_rotate=scale_rotate, imperfect_scalp_p=imperfect_scalp_p,
+        seed=seed, workers=workers, device=device, amp=amp, cpu_bf16=cpu_bf16, hflip=hflip, color=augment,
+        blur=augment, noise=augment, jpeg=augment, scale_rotate=scale_rotate, imperfect_scalp_p=imperfect_scalp_p,
         save_half=save_half,
     )
     out = train(dataset, run_dir, cfg, tasks="all" if task == "all" else task, resume=resume,

@@ -154,8 +154,11 @@ def _train_task(source, run_dir: Path, cfg: TrainConfig, ctx, *, resume: bool,
     model = build_model(model_cfg).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=cfg.lr_step, gamma=cfg.lr_gamma)
-    use_amp = cfg.amp and device.type == "cuda"
+    amp_dtype = autocast_dtype(cfg, device)
+    use_amp = amp_dtype == torch.float16
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    memory_format = torch.channels_last if amp_dtype == torch.bfloat16 else torch.contiguous_format
+    model.to(memory_format=memory_format)
     start_epoch, best_iou, history = 0, -1.0, []
     if state is not None:
         model.load_state_dict(state["model"])
@@ -202,15 +205,17 @@ def _train_task(source, run_dir: Path, cfg: TrainConfig, ctx, *, resume: bool,
                    file=sys.stderr, leave=False, dynamic_ncols=True,
                    disable=not (progress and ctx.is_main))
         for x, y in bar:
-            x = x.to(device, non_blocking=True)
+            x = x.to(device, non_blocking=True).contiguous(memory_format=memory_format)
             y = y.to(device, non_blocking=True)
             optimizer.zero_grad(set_to_none=True)
-            with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=use_amp):
-                loss = criterion(net(x), y)
+            with torch.autocast(device_type=device.type, dtype=amp_dtype or torch.float32,
+                                enabled=amp_dtype is not None):
+                logits = net(x)
+            loss = criterion(logits.float(), y)
             if not torch.isfinite(loss):
                 raise InvalidValueError(
                     f"{cfg.task}: the training loss became {float(loss)} in epoch {epoch + 1}",
-                    fix="lower --lr, or train without mixed precision (--no-amp)")
+                    fix="lower --lr, or train without mixed precision (--no-amp, no --cpu-bf16)")
             scaler.scale(loss).backward()
             scaler.step(optimizer)
             scaler.update()
@@ -221,7 +226,7 @@ def _train_task(source, run_dir: Path, cfg: TrainConfig, ctx, *, resume: bool,
         scheduler.step()
         ctx.broadcast_buffers(model)
         loss_sum, seen = ctx.all_reduce_sum([loss_sum, seen])
-        val = evaluate_loader(model, val_loader, cfg.class_weights, device, use_amp)
+        val = evaluate_loader(model, val_loader, cfg.class_weights, device, amp_dtype, memory_format)
         val_sums = ctx.all_reduce_sum([val[k] for k in ("loss_sum", "weight_sum", "tp", "fp", "fn")])
         v_loss, v_weight, tp, fp, fn = val_sums
         iou = 1.0 if tp + fp + fn == 0 else tp / (tp + fp + fn)
@@ -250,7 +255,18 @@ def _train_task(source, run_dir: Path, cfg: TrainConfig, ctx, *, resume: bool,
             on_epoch_end(EpochEnd(cfg.task, epoch + 1, cfg.epochs, row, model, ctx.rank, task_dir))
 
 
-def evaluate_loader(model, loader, class_weights, device, use_amp: bool = False) -> dict:
+def autocast_dtype(cfg: TrainConfig, device):
+    """Mixed-precision type: float16 on CUDA (``amp``), bfloat16 on CPU (``cpu_bf16``), else None."""
+    import torch
+
+    if device.type == "cuda" and cfg.amp:
+        return torch.float16
+    if device.type == "cpu" and cfg.cpu_bf16:
+        return torch.bfloat16
+    return None
+
+
+def evaluate_loader(model, loader, class_weights, device, amp_dtype=None, memory_format=None) -> dict:
     """Weighted-CE loss sums and foreground pixel counts of ``model`` over ``loader``.
 
     Returns ``loss_sum``/``weight_sum`` (their ratio is the mean weighted loss,
@@ -266,7 +282,10 @@ def evaluate_loader(model, loader, class_weights, device, use_amp: bool = False)
     with torch.no_grad():
         for x, y in loader:
             x, y = x.to(device), y.to(device)
-            with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=use_amp):
+            if memory_format is not None:
+                x = x.contiguous(memory_format=memory_format)
+            with torch.autocast(device_type=device.type, dtype=amp_dtype or torch.float32,
+                                enabled=amp_dtype is not None):
                 logits = model(x)
             logits = logits.float()
             totals["loss_sum"] += float(F.cross_entropy(logits, y, weight=weights, reduction="sum"))
