@@ -283,3 +283,21 @@ def test_cpu_bfloat16_training_saves_a_float32_model(tmp_path):
     assert all(p.dtype == torch.float32 for p in model.parameters())
     with torch.no_grad():
         assert model(torch.zeros(1, 3, 32, 32)).shape == (1, 2, 32, 32)
+
+
+def test_several_datasets_train_as_one_with_patients_kept(tmp_path):
+    from alonet.train.data import open_source
+
+    a = ArraySource(*tiny_arrays(n_patients=2, seed=1))
+    b = ArraySource(*tiny_arrays(n_patients=3, seed=2))
+    both = open_source([a, b])
+    assert len(both) == len(a) + len(b)
+    # rows of the second source follow the first, with their own pixels and patients
+    image, scalp, hairloss = both.sample(len(a) + 1)
+    expected = b.sample(1)
+    assert np.array_equal(image, expected[0]) and np.array_equal(scalp, expected[1])
+    assert [r.patient for r in both.records[len(a):]] == [r.patient for r in b.records]
+    # clashing stems are told apart, all stems unique
+    assert len({r.stem for r in both.records}) == len(both)
+    with pytest.raises(DatasetError):
+        open_source([])

@@ -21,7 +21,7 @@ def parse_views(text: str | None) -> tuple[str, ...] | None:
 
 
 @click.command("train")
-@click.argument("dataset", type=click.Path(file_okay=False, path_type=str))
+@click.argument("dataset", nargs=-1, required=True, type=click.Path(file_okay=False, path_type=str))
 @click.option("-o", "--output", "run_dir", required=True, type=click.Path(file_okay=False),
               help="Run folder: checkpoints, history.csv/png, split.json per task.")
 @click.option("--task", type=click.Choice(TASK_CHOICES), default="all", show_default=True,
@@ -65,7 +65,8 @@ def parse_views(text: str | None) -> tuple[str, ...] | None:
 def train_command(dataset, run_dir, task, epochs, batch_size, lr, lr_step, lr_gamma, base_width, depth,
                   input_size, val_fraction, views, max_train_images, max_val_images, seed, workers,
                   device, amp, cpu_bf16, hflip, augment, scale_rotate, imperfect_scalp_p, save_half, resume, quiet):
-    """Train the networks on DATASET (a folder made by `alonet convert`).
+    """Train the networks on DATASET (a folder made by `alonet convert`; give
+    several to train on all of them, e.g. phantoms plus your own photographs).
 
     Defaults follow the AloNet study: 320 px input, U-Net 64-1024 channels,
     Adam 5e-4, StepLR(7, 0.1), cross-entropy weighted 1:5, batch 24,
@@ -83,7 +84,7 @@ def train_command(dataset, run_dir, task, epochs, batch_size, lr, lr_step, lr_ga
         blur=augment, noise=augment, jpeg=augment, scale_rotate=scale_rotate, imperfect_scalp_p=imperfect_scalp_p,
         save_half=save_half,
     )
-    out = train(dataset, run_dir, cfg, tasks="all" if task == "all" else task, resume=resume,
+    out = train(list(dataset), run_dir, cfg, tasks="all" if task == "all" else task, resume=resume,
                 progress=not quiet)
     import os
 

@@ -161,10 +161,45 @@ class PhantomSource:
         return view.image, view.scalp.astype(bool), view.hairloss.astype(bool)
 
 
+class ConcatSource:
+    """Several sources seen as one (e.g. phantoms from real masks plus procedural
+    phantoms, or data from two clinics). Rows keep their patient ids, so the
+    patient-level split still holds; stems get the source's position as prefix
+    only where two sources share one."""
+
+    def __init__(self, sources: Sequence[Source]):
+        if not sources:
+            raise DatasetError("no dataset given", fix="pass at least one dataset folder")
+        self.sources = list(sources)
+        self.path = " + ".join(str(getattr(s, "path", "data")) for s in self.sources)
+        self._where: list[tuple[int, int]] = []
+        self.records = []
+        seen: set[str] = set()
+        for k, source in enumerate(self.sources):
+            for r in source.records:
+                stem = r.stem if r.stem not in seen else f"{k}:{r.stem}"
+                seen.add(stem)
+                self.records.append(Record(index=len(self._where), stem=stem, patient=r.patient,
+                                           visit=r.visit, view=r.view))
+                self._where.append((k, r.index))
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def sample(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        k, i = self._where[index]
+        return self.sources[k].sample(i)
+
+
 def open_source(dataset) -> Source:
-    """A source for ``dataset``: a converted-dataset path, or an object that already is one."""
+    """A source for ``dataset``: a converted-dataset path, an object that already
+    is one, or a list/tuple of those (concatenated)."""
     if hasattr(dataset, "records") and hasattr(dataset, "sample"):
         return dataset
+    if isinstance(dataset, (list, tuple)):
+        if len(dataset) == 1:
+            return open_source(dataset[0])
+        return ConcatSource([open_source(d) for d in dataset])
     return ConvertedSource(dataset)
 
 
