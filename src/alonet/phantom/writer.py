@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import io
+import multiprocessing
 import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -191,7 +192,10 @@ def write_phantoms(spec: PhantomSpec, log=None, progress: bool = True) -> WriteR
         bar = tqdm(total=len(jobs), desc="phantoms", unit="patient", file=sys.stderr, disable=not progress)
         try:
             if spec.workers > 1 and len(jobs) > 1:
-                with ProcessPoolExecutor(max_workers=min(spec.workers, len(jobs))) as pool:
+                # "spawn", not the Linux default "fork": a process forked after torch,
+                # onnxruntime or OpenCV started their thread pools can deadlock.
+                context = multiprocessing.get_context("spawn")
+                with ProcessPoolExecutor(max_workers=min(spec.workers, len(jobs)), mp_context=context) as pool:
                     for future in as_completed([pool.submit(_run, job) for job in jobs]):
                         index, rows, previews = future.result()
                         results[index] = (rows, previews)
