@@ -213,3 +213,20 @@ def test_importing_alonet_model_does_not_import_torch():
     code = "import sys, alonet.model; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_probabilities_divide_out_the_training_class_weights():
+    from alonet.model.unet import probabilities
+
+    cfg = ModelConfig(task="hairloss", class_weights=(1.0, 5.0))
+    assert ModelConfig.from_dict(cfg.to_dict()) == cfg
+    logits = torch.zeros(1, 2, 2, 2)
+    logits[0, 1, 0, 0] = float(np.log(5.0))  # weighted softmax 5/6, calibrated: even odds
+    p = probabilities(logits, cfg)
+    assert p[0, 0, 0].item() == pytest.approx(0.5, abs=1e-6)
+    assert p[0, 1, 1].item() == pytest.approx(1 / 6, abs=1e-6)  # equal logits: 1/(1+5)
+    # unweighted models (and no config) keep the plain softmax
+    assert probabilities(logits)[0, 1, 1].item() == pytest.approx(0.5)
+    assert probabilities(logits, ModelConfig(task="hairloss"))[0, 0, 0].item() == pytest.approx(5 / 6, abs=1e-6)
+    with pytest.raises(ModelError):
+        ModelConfig(task="hairloss", class_weights=(1.0, 0.0))

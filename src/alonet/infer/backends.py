@@ -103,14 +103,14 @@ class TorchBackend:
         import torch
 
         from alonet.model import normalize_images
+        from alonet.model.unet import probabilities
 
         cfg = self.configs[task]
         x = torch.from_numpy(normalize_images(_check_batch(task, images, cfg), cfg))
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         with torch.inference_mode():
-            logits = self._models[task](x)
-            prob = torch.softmax(logits.float(), dim=1)[:, 1]
+            prob = probabilities(self._models[task](x), cfg)
         return np.ascontiguousarray(prob.numpy(), dtype=np.float32)
 
 
@@ -162,14 +162,15 @@ def _state_sha256(model) -> str:
 def _onnx_for(task: str, model, cfg: ModelConfig, json_path: Path | None, cache: Path,
               allow_export: bool) -> Path:
     """Find or create the ONNX file of one network; raise ModelError if impossible."""
-    from alonet.infer.export import export_onnx, onnx_sha256, weights_sha256
+    from alonet.infer.export import export_key, export_onnx, onnx_sha256, weights_sha256
 
     sha = weights_sha256(json_path) if json_path is not None else None
+    sha = export_key(sha, cfg) if sha else None
     if json_path is not None:
         beside = json_path.with_suffix(".onnx")
         if beside.is_file() and sha and onnx_sha256(beside) == sha:
             return beside
-    sha = sha or _state_sha256(model)
+    sha = sha or export_key(_state_sha256(model), cfg)
     cached = cache / f"{task}-{sha[:20]}-{cfg.input_size}.onnx"
     if cached.is_file() and onnx_sha256(cached) == sha:
         return cached

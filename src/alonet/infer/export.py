@@ -25,13 +25,24 @@ from alonet.model.config import TASKS, ModelConfig
 #: ONNX opset used for export (supported by onnxruntime >= 1.17).
 OPSET = 17
 
-#: Metadata key holding the SHA-256 of the source weights.
-SHA_KEY = "alonet_weights_sha256"
+#: Metadata key holding the export key: SHA-256 of the source weights and configuration.
+SHA_KEY = "alonet_source_key"
 
 
-def _probability_module(model):
-    """Wrap a logits network so that it returns the class-1 probability map."""
+def export_key(weights_sha256: str, cfg: ModelConfig) -> str:
+    """What an export depends on: the weights and the configuration (input size,
+    normalisation, class weights). An ``.onnx`` whose key differs is stale."""
+    import hashlib
+
+    text = weights_sha256 + json.dumps(cfg.to_dict(), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _probability_module(model, cfg: ModelConfig):
+    """Wrap a logits network so that it returns the calibrated class-1 probability map."""
     import torch
+
+    from alonet.model.unet import probabilities
 
     class ProbabilityMap(torch.nn.Module):
         def __init__(self, net):
@@ -39,7 +50,7 @@ def _probability_module(model):
             self.net = net
 
         def forward(self, x):
-            return torch.softmax(self.net(x), dim=1)[:, 1]
+            return probabilities(self.net(x), cfg)
 
     return ProbabilityMap(model).eval()
 
@@ -81,7 +92,7 @@ def export_onnx(model, cfg: ModelConfig, path: str | Path, *, source_sha256: str
 
     from alonet.data.atomic import atomic_save
 
-    wrapped = _probability_module(model.eval())
+    wrapped = _probability_module(model.eval(), cfg)
     size = cfg.input_size
     example = torch.zeros(1, cfg.in_channels, size, size)
 
@@ -117,12 +128,14 @@ def compare_with_torch(model, cfg: ModelConfig, onnx_path: str | Path, batch: in
     import onnxruntime as ort
     import torch
 
+    from alonet.model.unet import probabilities
+
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((batch, cfg.in_channels, cfg.input_size, cfg.input_size)).astype(np.float32)
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     got = session.run(None, {session.get_inputs()[0].name: x})[0]
     with torch.inference_mode():
-        want = torch.softmax(model.eval()(torch.from_numpy(x)), dim=1)[:, 1].numpy()
+        want = probabilities(model.eval()(torch.from_numpy(x)), cfg).numpy()
     return float(np.max(np.abs(got - want)))
 
 
@@ -145,12 +158,19 @@ def export_model_set(models: str | Path, out_dir: str | Path, *, check: bool = T
         json_path = Path(paths[task])
         model, cfg = load_model(json_path)
         info = json.loads(json_path.read_text(encoding="utf-8"))
-        weights = json_path.parent / str(info.get("weights") or json_path.with_suffix(".safetensors").name)
+        weights = json_path.with_suffix(".safetensors")
+        if not weights.is_file():
+            weights = json_path.parent / str(info.get("weights") or weights.name)
         target_json = out / f"{task}.json"
         if json_path.resolve() != target_json.resolve():
             atomic_write_bytes(out / f"{task}.safetensors", weights.read_bytes())
             info["weights"] = f"{task}.safetensors"
             atomic_write_text(target_json, json.dumps(info, indent=2) + "\n")
         written[task] = export_onnx(model, cfg, out / f"{task}.onnx",
-                                    source_sha256=weights_sha256(json_path), check=check)
+                                    source_sha256=_key_of(json_path, cfg), check=check)
     return written
+
+
+def _key_of(json_path: Path | None, cfg: ModelConfig) -> str | None:
+    sha = weights_sha256(json_path) if json_path is not None else None
+    return export_key(sha, cfg) if sha else None

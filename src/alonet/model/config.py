@@ -54,9 +54,16 @@ class ModelConfig:
     fill_color: tuple[int, int, int] = FILL_COLOR
     mean: tuple[float, ...] = DEFAULT_MEAN
     std: tuple[float, ...] = DEFAULT_STD
+    #: Class weights of the cross-entropy the network was trained with. Weighted
+    #: training inflates the softmax of the up-weighted class (with 1:5 a pixel
+    #: the network thinks is 1/6 likely to be region scores 0.5);
+    #: :func:`alonet.model.unet.probabilities` divides the weights out again, so
+    #: the confidence maps are calibrated and 0.5 is the even-odds threshold.
+    class_weights: tuple[float, ...] = (1.0, 1.0)
 
     def __post_init__(self) -> None:
         # Normalise sequences (JSON gives lists) so configs compare equal.
+        object.__setattr__(self, "class_weights", tuple(float(v) for v in self.class_weights))
         object.__setattr__(self, "fill_color", tuple(int(v) for v in self.fill_color))
         object.__setattr__(self, "mean", tuple(float(v) for v in self.mean))
         object.__setattr__(self, "std", tuple(float(v) for v in self.std))
@@ -89,6 +96,8 @@ class ModelConfig:
             (len(self.mean) == self.in_channels and len(self.std) == self.in_channels,
              "mean and std need one value per input channel"),
             (all(s > 0 for s in self.std), "std values must be > 0"),
+            (len(self.class_weights) == self.num_classes and all(w > 0 for w in self.class_weights),
+             f"class_weights need one positive value per class (got {self.class_weights})"),
         ]
         for ok, message in checks:
             if not ok:
@@ -100,6 +109,7 @@ class ModelConfig:
         data["fill_color"] = list(self.fill_color)
         data["mean"] = list(self.mean)
         data["std"] = list(self.std)
+        data["class_weights"] = list(self.class_weights)
         return {"format": CONFIG_FORMAT, "version": CONFIG_VERSION, **data}
 
     @classmethod

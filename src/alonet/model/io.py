@@ -141,7 +141,12 @@ def load_model(path: str | Path, device: str = "cpu"):
     json_path = stem.with_suffix(".json")
     info = read_model_info(json_path)
     cfg: ModelConfig = info["config"]
-    weights_path = json_path.parent / str(info.get("weights") or stem.with_suffix(".safetensors").name)
+    # The weights are the JSON's namesake (so a copied/renamed pair, e.g. best.* ->
+    # hairloss.*, still loads); the name recorded at save time is the fallback.
+    # The checksum below catches a mismatched pair either way.
+    weights_path = json_path.with_suffix(".safetensors")
+    if not weights_path.is_file() and info.get("weights"):
+        weights_path = json_path.parent / str(info["weights"])
     if not weights_path.is_file():
         raise ModelError(f"weights file {weights_path} not found",
                          fix=f"keep the .safetensors file next to {json_path.name}")

@@ -118,9 +118,18 @@ def build_model(cfg: ModelConfig) -> UNet:
     return UNet(cfg)
 
 
-def probabilities(logits: torch.Tensor) -> torch.Tensor:
-    """Confidence map (N, H, W) in 0..1 that each pixel belongs to the region (class 1)."""
-    return torch.softmax(logits.float(), dim=1)[:, 1]
+def probabilities(logits: torch.Tensor, cfg: ModelConfig | None = None) -> torch.Tensor:
+    """Confidence map (N, H, W) in 0..1 that each pixel belongs to the region (class 1).
+
+    With ``cfg`` the training loss's class weights are divided out of the
+    softmax (``p_c ∝ exp(logit_c) / w_c``), which undoes the shift that
+    weighted cross-entropy gives the posterior, so 0.5 means even odds.
+    """
+    logits = logits.float()
+    if cfg is not None and any(w != 1.0 for w in cfg.class_weights):
+        log_w = torch.log(torch.tensor(cfg.class_weights, dtype=logits.dtype, device=logits.device))
+        logits = logits - log_w.view(1, -1, *([1] * (logits.dim() - 2)))
+    return torch.softmax(logits, dim=1)[:, 1]
 
 
 def count_parameters(model: nn.Module) -> int:

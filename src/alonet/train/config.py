@@ -136,7 +136,8 @@ class TrainConfig:
 
         try:
             return ModelConfig(task=self.task, base_width=self.base_width, depth=self.depth,
-                               dropout=self.dropout, input_size=self.input_size)
+                               dropout=self.dropout, input_size=self.input_size,
+                               class_weights=self.class_weights)
         except ModelError as exc:
             raise InvalidValueError(str(exc), fix="check --width, --depth and --input-size") from None
 
