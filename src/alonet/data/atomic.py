@@ -26,6 +26,13 @@ def _temp_name(target: Path, kind: str) -> Path:
     return target.with_name(f".{target.stem}.{kind}-{uuid.uuid4().hex[:8]}{target.suffix}")
 
 
+def current_umask() -> int:
+    """The process's umask (read by setting and restoring it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def _fsync_dir(folder: Path) -> None:
     """Flush a folder's entries to disk where the OS allows it (not on Windows)."""
     with contextlib.suppress(OSError, AttributeError):
@@ -109,6 +116,8 @@ def atomic_directory(path: str | Path, overwrite: bool = False) -> Iterator[Path
     target = check_can_write_directory(path, overwrite)
     target.parent.mkdir(parents=True, exist_ok=True)
     temp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    # mkdtemp makes a private (0700) folder; the result should be an ordinary one.
+    os.chmod(temp, 0o777 & ~current_umask())
     try:
         yield temp
         # Re-check: something may have appeared while we worked.
