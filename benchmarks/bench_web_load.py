@@ -22,7 +22,6 @@ the weights). Linux only (reads /proc for the server's memory).
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import re
@@ -38,32 +37,10 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 
-import numpy as np
+from bench_inference import phantom_photos  # same photographs as the latency benchmark
 
 HOST = "127.0.0.1"
 VIEWS = ("top", "back", "left", "right")
-
-
-def phantom_photos(side: int, seed: int = 0) -> dict[str, bytes]:
-    """Four phantom photographs (JPEG bytes) of one patient, longer side ``side``."""
-    import cv2
-    from PIL import Image
-
-    from alonet.phantom.render import render_view, sample_look
-
-    rng = np.random.default_rng(seed)
-    look = sample_look(rng)
-    scalp = np.zeros((480, 640), np.uint8)
-    cv2.ellipse(scalp, (320, 260), (240, 180), 0, 0, 360, 1, -1)
-    loss = np.zeros_like(scalp)
-    cv2.circle(loss, (280, 240), 80, 1, -1)
-    photos = {}
-    for view in VIEWS:
-        rendered = render_view(scalp.astype(bool), (loss & scalp).astype(bool), view, look, rng, out_size=side)
-        buffer = io.BytesIO()
-        Image.fromarray(rendered.image).save(buffer, format="JPEG", quality=92)
-        photos[view] = buffer.getvalue()
-    return photos
 
 
 def model_spec(folder: Path, width: int, depth: int) -> tuple[str, str]:
