@@ -180,7 +180,10 @@ def _train_task(source, run_dir: Path, cfg: TrainConfig, ctx, *, resume: bool,
     per_rank_batch = max(1, cfg.batch_size // ctx.world_size)
     sampler = DistributedSampler(train_ds, num_replicas=ctx.world_size, rank=ctx.rank,
                                  shuffle=True, seed=cfg.seed, drop_last=False)
-    loader_kw = {"num_workers": cfg.workers, "pin_memory": device.type == "cuda"}
+    loader_kw = {"num_workers": cfg.workers, "pin_memory": device.type == "cuda",
+                 "worker_init_fn": _init_data_worker if cfg.workers > 0 else None}
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed input size: let cuDNN pick the fastest kernels
     train_loader = DataLoader(train_ds, batch_size=per_rank_batch, sampler=sampler, **loader_kw)
     val_loader = DataLoader(val_ds, batch_size=per_rank_batch, shuffle=False, **loader_kw)
 
@@ -253,6 +256,13 @@ def _train_task(source, run_dir: Path, cfg: TrainConfig, ctx, *, resume: bool,
         ctx.barrier()
         if on_epoch_end is not None:
             on_epoch_end(EpochEnd(cfg.task, epoch + 1, cfg.epochs, row, model, ctx.rank, task_dir))
+
+
+def _init_data_worker(worker_id: int) -> None:
+    """Data-loading workers run one OpenCV thread each (the workers are the parallelism)."""
+    import cv2
+
+    cv2.setNumThreads(1)
 
 
 def autocast_dtype(cfg: TrainConfig, device):
