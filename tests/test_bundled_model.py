@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import numpy as np
 
@@ -28,8 +29,20 @@ def test_demo_with_the_bundled_model_is_near_the_truth(tmp_path, capsys):
     match = re.fullmatch(r"SALT predicted ([\d.]+) true ([\d.]+)", last)
     assert match, last
     predicted, true = map(float, match.groups())
-    # A regression guard on one fixed phantom patient (seed 7, SALT 36): the model
-    # card reports the test-split figures; an untrained or broken model is far off.
+    # Issue 5's bar on one fixed phantom patient (seed 7, SALT about 36): within 3
+    # points (the bundled model gives 36.9 vs 36.3 at this size); the model card
+    # reports the test-split figures. An untrained or broken model is far off.
     assert true > 20
-    assert abs(predicted - true) < 10
+    assert abs(predicted - true) <= 3
     assert np.isfinite(predicted)
+
+
+def test_candidate_models_are_complete_sets_with_their_metrics():
+    root = Path(__file__).resolve().parents[1] / "candidates"
+    folders = [p for p in sorted(root.iterdir()) if p.is_dir()]
+    assert 1 <= len(folders) <= 3  # the issue allows up to three
+    for folder in folders:
+        assert "SALT MAE" in (folder / "README.md").read_text(encoding="utf-8")
+        models = load_model_set(str(folder))
+        assert set(models) == {"scalp-temporal", "scalp-midline", "hairloss"}
+        assert sum(p.stat().st_size for p in folder.glob("*.safetensors")) < 30 * 2**20
