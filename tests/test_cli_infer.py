@@ -106,6 +106,26 @@ def test_score_writes_report_and_prints_salt(models, visit, tmp_path, capsys):
     assert html.count("data:image/jpeg;base64,") == 4
 
 
+def test_score_thresholds_change_the_masks_and_are_recorded(models, visit, tmp_path, capsys):
+    views = ["--top", visit["top"], "--back", visit["back"], "--left", visit["left"], "--right", visit["right"]]
+    documents = {}
+    for threshold in (0.05, 0.95):
+        report = tmp_path / f"t{threshold}"
+        code, _, stderr = run(["score", *views, "-o", report, "--model", models, "--backend", "torch",
+                               "--hairloss-threshold", threshold], capsys)
+        assert code == 0, stderr
+        documents[threshold] = json.loads((report / "report.json").read_text())
+        assert documents[threshold]["thresholds"] == {"scalp": 0.5, "hairloss": threshold}
+    low, high = documents[0.05], documents[0.95]
+    for view in VIEWS:  # the scalp does not move; a lower bar finds at least as much hair loss
+        assert low["views"][view]["scalp_pixels"] == high["views"][view]["scalp_pixels"]
+        assert low["views"][view]["loss_pct"] >= high["views"][view]["loss_pct"]
+    assert low["salt"] > high["salt"]
+    code, _, stderr = run(["score", *views, "-o", tmp_path / "bad", "--model", models,
+                           "--scalp-threshold", "1.5"], capsys)
+    assert code == 2 and "--scalp-threshold" in stderr and not (tmp_path / "bad").exists()
+
+
 def test_score_errors(models, visit, tmp_path, capsys):
     code, _, stderr = run(["score", "--top", visit["top"], "-o", tmp_path / "r", "--model", models], capsys)
     assert code == 2 and "missing view(s) back, left, right" in stderr

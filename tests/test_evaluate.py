@@ -171,7 +171,13 @@ def test_cli_writes_the_report(tmp_path, capsys):
                                                "loss_pct_by_view.png"}
     summary = json.loads((out / "summary.json").read_text())
     assert summary["images"] == 8 and summary["backend"] == "torch"
+    assert summary["thresholds"] == {"scalp": 0.5, "hairloss": 0.5}
     assert 0.0 <= summary["scalp"]["iou_micro"] <= 1.0
+    # a chosen hair-loss threshold is used and recorded
+    assert main(["evaluate", str(dataset), "--model", str(models), "-o", str(tmp_path / "t"), "--backend",
+                 "torch", "--quiet", "--hairloss-threshold", "0.3"]) == 0
+    assert json.loads((tmp_path / "t" / "summary.json").read_text())["thresholds"]["hairloss"] == 0.3
+    capsys.readouterr()
     with open(out / "per_image.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == 8 and rows[0]["true_loss_pct"] == "33.3333"

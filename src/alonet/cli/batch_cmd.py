@@ -6,7 +6,13 @@ from pathlib import Path
 
 import click
 
-from alonet.cli.predict_cmd import backend_option, build_pipeline, max_pixels_option, model_option
+from alonet.cli.predict_cmd import (
+    backend_option,
+    build_pipeline,
+    max_pixels_option,
+    model_option,
+    threshold_options,
+)
 
 
 @click.command("batch")
@@ -19,7 +25,9 @@ from alonet.cli.predict_cmd import backend_option, build_pipeline, max_pixels_op
 @model_option
 @backend_option
 @max_pixels_option
-def batch_command(manifest, out_dir, plots, reports, deidentify, model, backend, max_pixels):
+@threshold_options
+def batch_command(manifest, out_dir, plots, reports, deidentify, model, backend, max_pixels,
+                  scalp_threshold, hairloss_threshold):
     """Score a trial: MANIFEST is a CSV with columns patient,visit,view,path[,date].
 
     Writes OUT/results.csv (one row per visit: per-view %, SALT, grade, band and
@@ -30,7 +38,7 @@ def batch_command(manifest, out_dir, plots, reports, deidentify, model, backend,
     from alonet.report.batch import read_manifest, run_batch
 
     read_manifest(manifest)  # check the manifest before loading the networks
-    pipeline = build_pipeline(model, backend, max_pixels)
+    pipeline = build_pipeline(model, backend, max_pixels, scalp_threshold, hairloss_threshold)
     summary = run_batch(manifest, out_dir, pipeline, plots=plots, reports=reports, deidentify=deidentify)
     click.echo(f"scored {summary.scored} visit(s), {summary.errors} error(s), "
                f"{summary.skipped} already done -> {summary.results}")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from alonet.cli.predict_cmd import pipeline_config, threshold_options
+
 
 def _fmt(value, spec: str = ".3f") -> str:
     return "n/a" if value is None or value != value else format(value, spec)
@@ -23,7 +25,9 @@ def _fmt(value, spec: str = ".3f") -> str:
 @click.option("--batch", "batch_size", type=int, default=8, show_default=True)
 @click.option("--overwrite", is_flag=True, help="Replace an existing report folder.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def evaluate_command(dataset, model, out, split, views, backend, batch_size, overwrite, quiet):
+@threshold_options
+def evaluate_command(dataset, model, out, split, views, backend, batch_size, overwrite, quiet,
+                     scalp_threshold, hairloss_threshold):
     """Predict every photograph of DATASET (from `alonet convert`) and compare with its annotations.
 
     Reports foreground IoU/Dice of scalp and hair loss per photograph, the
@@ -34,7 +38,8 @@ def evaluate_command(dataset, model, out, split, views, backend, batch_size, ove
 
     view_list = None if views is None else [v.strip().lower() for v in views.split(",") if v.strip()]
     result = evaluate(dataset, model, out, backend=backend, views=view_list, split=split,
-                      batch_size=batch_size, overwrite=overwrite, progress=not quiet)
+                      batch_size=batch_size, overwrite=overwrite, progress=not quiet,
+                      pipeline_config=pipeline_config(None, scalp_threshold, hairloss_threshold))
     s = result.summary
     salt = s["salt"]
     click.echo(f"images: {s['images']}  scalp IoU {_fmt(s['scalp']['iou_micro'])} "

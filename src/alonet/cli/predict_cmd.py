@@ -37,11 +37,37 @@ def max_pixels_option(function):
     )(function)
 
 
-def build_pipeline(model: str, backend: str, max_pixels: int | None = None):
-    """Load the networks once for a command."""
-    from alonet.infer import Pipeline, PipelineConfig
+def threshold_options(function):
+    """``--scalp-threshold`` and ``--hairloss-threshold`` (post-processing step 1)."""
+    between = click.FloatRange(0.0, 1.0, min_open=True, max_open=True)
+    function = click.option(
+        "--hairloss-threshold", type=between, default=0.5, show_default=True,
+        help="Confidence at or above which a scalp pixel counts as hair loss (0.5 = even odds; "
+             "lower finds more loss).",
+    )(function)
+    return click.option(
+        "--scalp-threshold", type=between, default=0.5, show_default=True,
+        help="Confidence at or above which a pixel counts as scalp.",
+    )(function)
 
-    return Pipeline(model, backend=backend, config=PipelineConfig(max_pixels=max_pixels))
+
+def pipeline_config(max_pixels: int | None = None, scalp_threshold: float = 0.5,
+                    hairloss_threshold: float = 0.5):
+    """The PipelineConfig that the shared command-line options describe."""
+    from alonet.infer import PipelineConfig
+    from alonet.infer.postprocess import PostprocessConfig
+
+    return PipelineConfig(max_pixels=max_pixels, postprocess=PostprocessConfig(
+        scalp_threshold=scalp_threshold, hairloss_threshold=hairloss_threshold))
+
+
+def build_pipeline(model: str, backend: str, max_pixels: int | None = None,
+                   scalp_threshold: float = 0.5, hairloss_threshold: float = 0.5):
+    """Load the networks once for a command."""
+    from alonet.infer import Pipeline
+
+    return Pipeline(model, backend=backend,
+                    config=pipeline_config(max_pixels, scalp_threshold, hairloss_threshold))
 
 
 def format_flags(flags: list[dict]) -> str:
@@ -91,7 +117,9 @@ def read_views_csv(path: Path) -> list[tuple[Path, str]]:
 @model_option
 @backend_option
 @max_pixels_option
-def predict_command(images, view, views_csv, out_dir, overwrite, model, backend, max_pixels):
+@threshold_options
+def predict_command(images, view, views_csv, out_dir, overwrite, model, backend, max_pixels,
+                    scalp_threshold, hairloss_threshold):
     """Segment photographs: probability maps (8-bit, the photograph's size) and overlays.
 
     For each input, writes <stem>_scalp.png and <stem>_hairloss.png (probability
@@ -124,7 +152,7 @@ def predict_command(images, view, views_csv, out_dir, overwrite, model, backend,
                 if (out_dir / f"{stem}{kind}").exists():
                     raise OutputExistsError(f"output {out_dir / (stem + kind)} already exists",
                                             fix="choose another output folder or pass --overwrite")
-    pipeline = build_pipeline(model, backend, max_pixels)
+    pipeline = build_pipeline(model, backend, max_pixels, scalp_threshold, hairloss_threshold)
     failures = 0
     for path, item_view in items:
         try:

@@ -12,6 +12,7 @@ from alonet.cli.predict_cmd import (
     format_flags,
     max_pixels_option,
     model_option,
+    threshold_options,
 )
 
 
@@ -52,8 +53,9 @@ def print_visit(visit) -> None:
 @model_option
 @backend_option
 @max_pixels_option
+@threshold_options
 def score_command(top, back, left, right, report_dir, deidentify, incomplete, overwrite, model, backend,
-                  max_pixels):
+                  max_pixels, scalp_threshold, hairloss_threshold):
     """Score a visit: per-view % of scalp with hair loss, SALT, grade and AA-IGA band.
 
     Writes REPORT_DIR/report.html (self-contained), report.json, <view>_overlay.jpg,
@@ -68,9 +70,10 @@ def score_command(top, back, left, right, report_dir, deidentify, incomplete, ov
 
         raise MissingViewError("no photograph given", fix="pass --top, --back, --left and --right")
     check_can_write_directory(report_dir, overwrite)  # fail before the slow part
-    pipeline = build_pipeline(model, backend, max_pixels)
+    pipeline = build_pipeline(model, backend, max_pixels, scalp_threshold, hairloss_threshold)
     visit = pipeline.score_visit(images, missing="incomplete" if incomplete else "error")
     print_visit(visit)
     written = write_report(visit, report_dir, deidentify=deidentify, overwrite=overwrite,
-                           meta={"model": str(model), "backend": pipeline.backend_name})
+                           meta={"model": str(model), "backend": pipeline.backend_name,
+                                 "thresholds": {"scalp": scalp_threshold, "hairloss": hairloss_threshold}})
     click.echo(f"report: {written['html']}")
