@@ -9,7 +9,7 @@
 # evaluates on the phantom test split and copies the best checkpoints into
 # WORK_DIR/model (copy that folder to src/alonet/model/weights/default/).
 #
-# Time: about 9 minutes on one H100 GPU with 16 CPU cores (rendering and
+# Time: an estimated 12-15 minutes on one H100 GPU with 16 CPU cores (rendering and
 # augmentation are CPU-bound); on a 2-core CPU without a GPU expect about
 # 11 hours (bfloat16 autocast is used there). An interrupted run continues
 # where it stopped: rerun the script.
