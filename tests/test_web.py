@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from test_infer import make_model_set
 
 from alonet.cli.main import main
 from alonet.infer import Pipeline
@@ -35,22 +36,6 @@ WEB_DIR = Path(__file__).resolve().parents[1] / "src" / "alonet" / "web"
 
 
 # --------------------------------------------------------------------------- fixtures
-
-
-def make_model_set(folder: Path, seed: int = 0) -> Path:
-    """Tiny real model set: scalp heads biased to 'scalp', hair loss undecided."""
-    import torch
-
-    from alonet.model import ModelConfig, build_model, save_model
-
-    torch.manual_seed(seed)
-    for task in ("scalp-temporal", "scalp-midline", "hairloss"):
-        cfg = ModelConfig(task=task, base_width=4, depth=2, input_size=64)
-        model = build_model(cfg)
-        with torch.no_grad():
-            model.head.bias.copy_(torch.tensor([0.0, 3.0 if task.startswith("scalp") else 0.0]))
-        save_model(model, cfg, folder / task)
-    return folder
 
 
 @pytest.fixture(scope="module")

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from test_infer import make_model_set
 
 from alonet.cli.main import main
 from alonet.views import VIEWS
@@ -33,23 +34,6 @@ pytestmark = pytest.mark.browser
 
 CHROMIUM = os.environ.get("ALONET_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("ALONET_CHROMEDRIVER", "/usr/bin/chromedriver")
-
-
-def make_model_set(folder: Path, seed: int = 1) -> Path:
-    """Tiny real model set: scalp heads biased to "scalp", hair loss undecided (seed 1 gives
-    SALT about 9.5 on the phantom patient below: room to paint and a number worth comparing)."""
-    import torch
-
-    from alonet.model import ModelConfig, build_model, save_model
-
-    torch.manual_seed(seed)
-    for task in ("scalp-temporal", "scalp-midline", "hairloss"):
-        cfg = ModelConfig(task=task, base_width=4, depth=2, input_size=64)
-        model = build_model(cfg)
-        with torch.no_grad():
-            model.head.bias.copy_(torch.tensor([0.0, 3.0 if task.startswith("scalp") else 0.0]))
-        save_model(model, cfg, folder / task)
-    return folder
 
 
 def phantom_views(folder: Path, seed: int = 3) -> dict[str, Path]:
@@ -145,7 +129,8 @@ def test_browser_scores_corrects_and_downloads(tmp_path):
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
 
-    models = make_model_set(tmp_path / "models")
+    # seed 1 gives SALT about 9.5 on the phantom patient: room to paint and a number worth comparing
+    models = make_model_set(tmp_path / "models", seed=1)
     photos = phantom_views(tmp_path / "photos")
 
     # Reference: the CLI on the same files and model set.
