@@ -249,16 +249,21 @@ class SaltResult:
 
 def salt_result(percents: Mapping[str, float | None], missing: str = "error") -> SaltResult:
     """Like ``salt_score`` but returns the full ``SaltResult``."""
-    clean = _normalise_percents(percents, "hair loss")
-    salt, contributions, absent = _weighted(clean, missing)
+    return _result(_normalise_percents(percents, "hair loss"), missing)
+
+
+def _result(percents: Mapping[str, float | None], missing: str, regrowth_weighted: bool = False) -> SaltResult:
+    """Weigh checked per-view percentages into a ``SaltResult`` with grade and band."""
+    salt, contributions, absent = _weighted(percents, missing)
     return SaltResult(
         salt=salt,
         grade=salt_grade(salt),
         band=aa_iga_band(salt),
-        per_view={v: clean.get(v) for v in VIEWS},
+        per_view={v: percents.get(v) for v in VIEWS},
         contributions=contributions,
         missing=absent,
         missing_policy=missing,
+        regrowth_weighted=regrowth_weighted,
     )
 
 
@@ -306,17 +311,7 @@ def rw_salt(
                 fix="give partial regrowth only for scalp that is not counted as hair loss",
             )
         weighted[view] = None if value is None else min(100.0, value + REGROWTH_WEIGHT * extra)
-    salt, contributions, absent = _weighted(weighted, missing)
-    return SaltResult(
-        salt=salt,
-        grade=salt_grade(salt),
-        band=aa_iga_band(salt),
-        per_view={v: weighted.get(v) for v in VIEWS},
-        contributions=contributions,
-        missing=absent,
-        missing_policy=missing,
-        regrowth_weighted=True,
-    )
+    return _result(weighted, missing, regrowth_weighted=True)
 
 
 def rw_salt_from_masks(
