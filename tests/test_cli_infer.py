@@ -172,6 +172,13 @@ def test_batch_on_a_phantom_trial(models, visit, tmp_path, capsys):
     assert code == 0 and "scored 0 visit(s), 1 error(s), 2 already done" in stdout
     code, _, stderr = run(["batch", tmp_path / "none.csv", "-o", out, "--model", models], capsys)
     assert code == 2 and "none.csv not found" in stderr
+    # per-visit reports record how their numbers were made
+    code, _, stderr = run(["batch", manifest, "-o", tmp_path / "with-reports", "--model", models,
+                           "--backend", "torch", "--reports", "--hairloss-threshold", "0.3"], capsys)
+    assert code == 0, stderr
+    document = json.loads((tmp_path / "with-reports" / "reports" / "P1_1" / "report.json").read_text())
+    assert document["model"] == str(models) and document["backend"] == "torch"
+    assert document["thresholds"] == {"scalp": 0.5, "hairloss": 0.3}
 
 
 def test_export_onnx_model_set(models, visit, tmp_path, capsys):

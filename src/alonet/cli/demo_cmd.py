@@ -62,8 +62,7 @@ def demo_command(out_dir, seed, size, deidentify, model, backend):
         click.echo(f"{view:<6} predicted {predicted}   true {phantom.views[view].loss_pct:5.1f} %"
                    f"{format_flags(result.flags)}")
     written = write_report(visit, out_dir / "report", deidentify=deidentify, overwrite=True,
-                           meta={"model": str(model), "backend": pipeline.backend_name,
-                                 "phantom_seed": seed, "true_salt": round(phantom.salt, 2)},
+                           meta={**pipeline.provenance(), "phantom_seed": seed, "true_salt": round(phantom.salt, 2)},
                            title=f"AloNet demo: phantom patient (seed {seed})")
     atomic_write_text(out_dir / DEMO_MARKER, json.dumps({
         "seed": seed, "size": size, "model": str(model), "backend": pipeline.backend_name,

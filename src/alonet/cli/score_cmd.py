@@ -74,6 +74,5 @@ def score_command(top, back, left, right, report_dir, deidentify, incomplete, ov
     visit = pipeline.score_visit(images, missing="incomplete" if incomplete else "error")
     print_visit(visit)
     written = write_report(visit, report_dir, deidentify=deidentify, overwrite=overwrite,
-                           meta={"model": str(model), "backend": pipeline.backend_name,
-                                 "thresholds": {"scalp": scalp_threshold, "hairloss": hairloss_threshold}})
+                           meta=pipeline.provenance())
     click.echo(f"report: {written['html']}")

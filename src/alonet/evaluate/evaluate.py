@@ -301,10 +301,7 @@ def evaluate(dataset: str | Path, model: str | Path = "default", out: str | Path
             bar.update(len(chunk))
     result = summarize_images(scores)
     result.summary["dataset"] = str(ds.path)
-    result.summary["model"] = str(model)
-    result.summary["backend"] = pipeline.backend_name
-    post = pipeline.config.postprocess
-    result.summary["thresholds"] = {"scalp": post.scalp_threshold, "hairloss": post.hairloss_threshold}
+    result.summary.update(pipeline.provenance())
     result.summary["split"] = split
     if out is not None:
         write_report(result, out, overwrite=overwrite)

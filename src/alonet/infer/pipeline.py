@@ -232,6 +232,12 @@ class Pipeline:
     def backend_name(self) -> str:
         return self.backend.name
 
+    def provenance(self) -> dict:
+        """What a report should record about how its numbers were made."""
+        post = self.config.postprocess
+        return {"model": str(self.models_spec), "backend": self.backend_name,
+                "thresholds": {"scalp": post.scalp_threshold, "hairloss": post.hairloss_threshold}}
+
     # -- single photographs ------------------------------------------------------
 
     def predict_view(self, image, view: str) -> ViewResult:

@@ -302,6 +302,7 @@ def run_batch(manifest: str | Path, out_dir: str | Path, pipeline, *, plots: boo
 
                     folder = out / "reports" / f"{_safe_name(entry.patient)}_{_safe_name(entry.visit)}"
                     write_report(visit, folder, deidentify=deidentify, overwrite=True,
+                                 meta=pipeline.provenance(),
                                  title=f"AloNet SALT report: patient {entry.patient}, visit {entry.visit}")
             writer.writerow(row)
             handle.flush()
