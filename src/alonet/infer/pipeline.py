@@ -194,10 +194,11 @@ def _resize_mask(mask: np.ndarray, width: int, height: int) -> np.ndarray:
     return _resize_prob(mask.astype(np.float32), width, height) >= 0.5
 
 
-def _model_input(photo: np.ndarray, size: int) -> np.ndarray:
-    from alonet.data.imageio import resize_photo
+def _model_input(working: np.ndarray, size: int) -> np.ndarray:
+    """Network input from a photograph already at the working size (see ``prepare_input``)."""
+    from alonet.model.preprocess import prepare_input
 
-    return np.ascontiguousarray(resize_photo(photo, size), dtype=np.uint8)
+    return prepare_input(working, size)
 
 
 def _mirror(array: np.ndarray) -> np.ndarray:
@@ -256,11 +257,17 @@ class Pipeline:
             return []
         cfgs = self.backend.configs
         pp = self.config.postprocess
+        from alonet.model.preprocess import to_working_size
+
         resized: list[dict[int, np.ndarray]] = [{} for _ in prepared]  # per item: size -> input
+        working: list[np.ndarray | None] = [None] * len(prepared)
 
         def model_input(i: int, size: int) -> np.ndarray:
+            # Same route as training (prepare_input): photo -> working size -> network size.
             if size not in resized[i]:
-                resized[i][size] = _model_input(prepared[i][2], size)
+                if working[i] is None:
+                    working[i] = to_working_size(prepared[i][2])
+                resized[i][size] = _model_input(working[i], size)
             return resized[i][size]
 
         # Scalp networks, one batch per task.

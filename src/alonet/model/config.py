@@ -29,6 +29,12 @@ FILL_COLOR: tuple[int, int, int] = (0, 255, 255)
 DEFAULT_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
 DEFAULT_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
 
+#: Encoders a network can have: the study's plain U-Net encoder (trained from
+#: scratch) or EfficientNet-Lite0 started from ImageNet weights.
+ENCODERS: tuple[str, ...] = ("unet", "efficientnet-lite0")
+#: Deepest encoder level each encoder offers (``depth`` limit).
+MAX_DEPTH = {"unet": 7, "efficientnet-lite0": 5}
+
 CONFIG_FORMAT = "alonet-model-config"
 CONFIG_VERSION = 1
 
@@ -41,6 +47,10 @@ class ModelConfig:
     channels, bilinear upsampling, dropout 0.25 in the up path, 320 x 320 input.
     Smaller CPU variants only change ``base_width`` (e.g. 8, 16, 32) and/or
     ``depth``; they are the same code.
+
+    ``encoder="efficientnet-lite0"`` replaces the plain encoder by the first
+    ``depth`` stages of EfficientNet-Lite0 (output stride ``2 ** depth``);
+    ``base_width`` then sets the decoder's channels.
     """
 
     task: str = "hairloss"
@@ -60,6 +70,7 @@ class ModelConfig:
     #: :func:`alonet.model.unet.probabilities` divides the weights out again, so
     #: the confidence maps are calibrated and 0.5 is the even-odds threshold.
     class_weights: tuple[float, ...] = (1.0, 1.0)
+    encoder: str = "unet"
 
     def __post_init__(self) -> None:
         # Normalise sequences (JSON gives lists) so configs compare equal.
@@ -83,11 +94,15 @@ class ModelConfig:
         """Raise ModelError if a field is out of range."""
         if self.task not in TASKS:
             raise ModelError(f"unknown model task {self.task!r}", fix=f"use one of {', '.join(TASKS)}")
+        if self.encoder not in ENCODERS:
+            raise ModelError(f"unknown encoder {self.encoder!r}", fix=f"use one of {', '.join(ENCODERS)}")
+        max_depth = MAX_DEPTH[self.encoder]
         checks = [
             (self.in_channels >= 1, f"in_channels must be >= 1 (got {self.in_channels})"),
             (self.num_classes >= 2, f"num_classes must be >= 2 (got {self.num_classes})"),
             (self.base_width >= 1, f"base_width must be >= 1 (got {self.base_width})"),
-            (1 <= self.depth <= 7, f"depth must be between 1 and 7 (got {self.depth})"),
+            (1 <= self.depth <= max_depth,
+             f"depth must be between 1 and {max_depth} for the {self.encoder} encoder (got {self.depth})"),
             (0.0 <= self.dropout < 1.0, f"dropout must be in [0, 1) (got {self.dropout})"),
             (self.input_size >= self.divisor and self.input_size % self.divisor == 0,
              f"input_size must be a positive multiple of 2**depth={self.divisor} (got {self.input_size})"),

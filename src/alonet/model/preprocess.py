@@ -2,14 +2,58 @@
 
 Training, evaluation and both inference backends (torch and ONNX Runtime) use
 these functions so that every stage feeds the networks the same numbers.
+
+One route from photograph to network pixels (:func:`prepare_input`): the
+photograph is resized to the working size (``WORKING_SIZE``, the size
+``alonet convert`` stores) and from there to the network's input size, both
+times with ``resize_photo`` (anti-aliased Lanczos). ``alonet convert`` performs
+the first step and training the second, so a photograph reaches a network as
+the same array in training as in use. Masks go the same way with
+``resize_mask``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from alonet.data.imageio import resize_mask, resize_photo
 from alonet.errors import InvalidValueError
 from alonet.model.config import FILL_COLOR, ModelConfig
+
+#: Size (square) that photographs are brought to before the network size;
+#: ``alonet convert`` stores datasets at this size by default.
+WORKING_SIZE = 320
+
+
+def to_working_size(photo: np.ndarray, working_size: int = WORKING_SIZE) -> np.ndarray:
+    """First step of :func:`prepare_input`: the photograph at the working size (uint8).
+
+    Only photographs at least as large as the working size on both sides are
+    resized; smaller ones are passed on unchanged (upsampling them first would
+    only add ringing before the next step).
+    """
+    photo = np.asarray(photo)
+    if min(photo.shape[:2]) < working_size:
+        return photo
+    return resize_photo(photo, working_size)
+
+
+def prepare_input(photo: np.ndarray, size: int, working_size: int = WORKING_SIZE) -> np.ndarray:
+    """uint8 RGB photograph (H,W,3) -> uint8 (size, size, 3) network input.
+
+    Photograph -> working size -> ``size`` (both anti-aliased Lanczos). Used by
+    inference on photographs and by training on converted datasets (which
+    hold the working-size step already), so both feed the same pixels.
+    """
+    return np.ascontiguousarray(resize_photo(to_working_size(photo, working_size), size), dtype=np.uint8)
+
+
+def prepare_mask(mask: np.ndarray, size: int, working_size: int = WORKING_SIZE) -> np.ndarray:
+    """The mask counterpart of :func:`prepare_input` (bool, exactly binary)."""
+    mask = np.asarray(mask)
+    if min(mask.shape[:2]) >= working_size:
+        mask = resize_mask(mask, working_size)
+    return resize_mask(mask, size)
 
 
 def paint_outside_scalp(image: np.ndarray, scalp: np.ndarray,

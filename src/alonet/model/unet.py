@@ -63,6 +63,28 @@ class Up(nn.Module):
         return self.conv(self.dropout(x))
 
 
+def check_input(cfg: ModelConfig, x: torch.Tensor) -> None:
+    """Raise InvalidValueError with the fix if ``x`` is not a valid input for ``cfg``."""
+    if x.dim() != 4:
+        raise InvalidValueError(
+            f"model input must be a 4-D tensor (N, C, H, W); got shape {tuple(x.shape)}"
+        )
+    n, c, h, w = (int(v) for v in x.shape)
+    if c != cfg.in_channels:
+        raise InvalidValueError(
+            f"model input must have {cfg.in_channels} channels; got {c} "
+            f"(pass RGB images as (N, 3, H, W))"
+        )
+    d = cfg.divisor
+    if h % d or w % d or h == 0 or w == 0:
+        fit_h = max(d, math.ceil(h / d) * d)
+        fit_w = max(d, math.ceil(w / d) * d)
+        raise InvalidValueError(
+            f"model input height and width must be divisible by 2**depth={d}; "
+            f"got {h}x{w}, pad or resize to {fit_h}x{fit_w}"
+        )
+
+
 class UNet(nn.Module):
     """U-Net returning logits of shape (N, num_classes, H, W)."""
 
@@ -81,24 +103,7 @@ class UNet(nn.Module):
 
     def check_input(self, x: torch.Tensor) -> None:
         """Raise InvalidValueError with the fix if ``x`` has the wrong shape."""
-        if x.dim() != 4:
-            raise InvalidValueError(
-                f"model input must be a 4-D tensor (N, C, H, W); got shape {tuple(x.shape)}"
-            )
-        n, c, h, w = (int(v) for v in x.shape)
-        if c != self.cfg.in_channels:
-            raise InvalidValueError(
-                f"model input must have {self.cfg.in_channels} channels; got {c} "
-                f"(pass RGB images as (N, 3, H, W))"
-            )
-        d = self.cfg.divisor
-        if h % d or w % d or h == 0 or w == 0:
-            fit_h = max(d, math.ceil(h / d) * d)
-            fit_w = max(d, math.ceil(w / d) * d)
-            raise InvalidValueError(
-                f"model input height and width must be divisible by 2**depth={d}; "
-                f"got {h}x{w}, pad or resize to {fit_h}x{fit_w}"
-            )
+        check_input(self.cfg, x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not (torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()):
@@ -113,9 +118,21 @@ class UNet(nn.Module):
         return self.head(x)
 
 
-def build_model(cfg: ModelConfig) -> UNet:
-    """Create a freshly initialised network for ``cfg`` (train mode)."""
-    return UNet(cfg)
+def build_model(cfg: ModelConfig, pretrained: bool = False) -> nn.Module:
+    """Create a network for ``cfg`` (train mode), freshly initialised.
+
+    ``pretrained=True`` loads the ImageNet weights into a pretrained encoder
+    (``cfg.encoder`` other than ``"unet"``); it needs ``alonet[pretrained]``.
+    """
+    if cfg.encoder == "unet":
+        return UNet(cfg)
+    from alonet.model.efficientnet import load_imagenet_encoder
+    from alonet.model.encoder_unet import EncoderUNet
+
+    model = EncoderUNet(cfg)
+    if pretrained:
+        load_imagenet_encoder(model.encoder)
+    return model
 
 
 def probabilities(logits: torch.Tensor, cfg: ModelConfig | None = None) -> torch.Tensor:

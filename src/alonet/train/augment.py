@@ -26,15 +26,15 @@ def sample_seed(seed: int, epoch: int, index: int) -> int:
 
 
 def build_augmentation(cfg: TrainConfig, train: bool):
-    """Albumentations pipeline for image + ``scalp`` + ``hairloss`` masks.
+    """Albumentations pipeline for image + ``scalp`` + ``hairloss`` masks at network size.
 
-    Validation (``train=False``) only resizes to the network's input size.
+    The inputs are already at the network's input size (``TaskDataset`` resizes
+    them with ``prepare_input``/``prepare_mask``, the route inference uses), so
+    validation (``train=False``) changes nothing.
     """
     import albumentations as A
 
-    size = cfg.input_size
-    steps = [A.Resize(size, size, interpolation=cv2.INTER_LINEAR, mask_interpolation=cv2.INTER_NEAREST,
-                      area_for_downscale="image")]
+    steps = []
     if train:
         if cfg.hflip:
             steps.append(A.HorizontalFlip(p=0.5))

@@ -25,6 +25,19 @@ DEFAULT_TASK_VIEWS = {
     "hairloss": (*VIEWS, UNKNOWN_VIEW),
 }
 DEVICES = ("auto", "cpu", "cuda", "mps")
+#: ``freeze_bn`` choices: keep BatchNorm statistics of no layer / the pretrained
+#: encoder / every layer fixed ("auto": "all" when fine-tuning on fewer than
+#: ``FEW_IMAGES`` photographs, "encoder" for an ImageNet encoder, else "none").
+FREEZE_BN = ("auto", "none", "encoder", "all")
+FEW_IMAGES = 200
+#: Encoder learning-rate factor used by ``encoder_lr_scale=None`` when an
+#: encoder starts from ImageNet weights (keeps the real-image features).
+PRETRAINED_ENCODER_LR_SCALE = 0.1
+#: Recipe of ``alonet train --init`` for a clinic's own 10-200 photographs (the
+#: issue-13 probe on real clinical photographs: 80 steps of batch 8, Adam 2e-4,
+#: BatchNorm statistics frozen, flips and brightness jitter).
+FINETUNE_DEFAULTS = {"lr": 2e-4, "batch_size": 8, "steps": 80, "lr_step": 10_000, "lr_gamma": 1.0,
+                     "freeze_bn": "auto", "scale_rotate": True}
 
 
 @dataclass(frozen=True)
@@ -49,6 +62,23 @@ class TrainConfig:
     one eroded/dilated/shifted/warped) with probability ``imperfect_scalp_p``
     so the network learns what it will see at inference; the target is always
     hair loss inside the scalp used for painting.
+
+    Architecture: ``encoder`` ("unet": the study's encoder from scratch;
+    "efficientnet-lite0": ImageNet-pretrained when ``pretrained``), with the
+    encoder's learning rate scaled by ``encoder_lr_scale`` (None: 0.1 for an
+    ImageNet encoder, else 1), ``freeze_levels`` encoder levels not trained at
+    all and ``freeze_bn`` (see ``FREEZE_BN``).
+
+    Fine-tuning: ``init`` names a model ("default", a model-set folder or a
+    run folder) whose weights and architecture each task starts from; its
+    architecture replaces ``encoder``/``base_width``/``depth``/``dropout``/
+    ``input_size``/``class_weights``. ``steps`` (if set) fixes the number of
+    optimiser steps instead of ``epochs``; ``patience`` stops a task after
+    that many epochs without a better validation IoU. ``dataset_weights``
+    (one per dataset given) sets how often each dataset's photographs are
+    drawn, e.g. (1, 0.3) to mix in phantoms so the model does not forget;
+    ``epoch_size`` draws that many photographs (with replacement) per epoch,
+    for short epochs (frequent checkpoints) on large datasets.
 
     Precision: ``amp`` uses float16 autocast with gradient scaling on CUDA;
     ``cpu_bf16`` uses bfloat16 autocast (and channels-last tensors) on CPUs,
@@ -86,9 +116,23 @@ class TrainConfig:
     amp: bool = True
     cpu_bf16: bool = False
     save_half: bool = False
+    encoder: str = "unet"
+    pretrained: bool = True
+    encoder_lr_scale: float | None = None
+    freeze_levels: int = 0
+    freeze_bn: str = "auto"
+    init: str | None = None
+    steps: int | None = None
+    patience: int | None = None
+    dataset_weights: tuple[float, ...] | None = None
+    epoch_size: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "class_weights", tuple(float(w) for w in self.class_weights))
+        if self.dataset_weights is not None:
+            object.__setattr__(self, "dataset_weights", tuple(float(w) for w in self.dataset_weights))
+        if self.init is not None:
+            object.__setattr__(self, "init", str(self.init))
         if self.views is not None:
             object.__setattr__(self, "views", tuple(str(v).strip().lower() for v in self.views))
         self.validate()
@@ -119,6 +163,15 @@ class TrainConfig:
             (self.max_val_images is None or self.max_val_images >= 1, "max val images must be >= 1"),
             (0 <= self.imperfect_scalp_p <= 1, "imperfect scalp probability must be in [0, 1]"),
             (self.device in DEVICES, f"device must be one of {', '.join(DEVICES)}"),
+            (self.encoder_lr_scale is None or self.encoder_lr_scale >= 0, "encoder lr scale must be >= 0"),
+            (self.freeze_levels >= 0, "freeze levels must be >= 0"),
+            (self.freeze_bn in FREEZE_BN, f"freeze-bn must be one of {', '.join(FREEZE_BN)}"),
+            (self.steps is None or self.steps >= 1, "steps must be >= 1"),
+            (self.patience is None or self.patience >= 1, "patience must be >= 1"),
+            (self.epoch_size is None or self.epoch_size >= 1, "epoch size must be >= 1"),
+            (self.dataset_weights is None or (self.dataset_weights and all(w > 0 for w in self.dataset_weights))
+             and any(w > 0 for w in self.dataset_weights),
+             "dataset weights must be positive numbers, one per dataset"),
         ]
         for ok, message in checks:
             if not ok:
@@ -137,14 +190,38 @@ class TrainConfig:
         try:
             return ModelConfig(task=self.task, base_width=self.base_width, depth=self.depth,
                                dropout=self.dropout, input_size=self.input_size,
-                               class_weights=self.class_weights)
+                               class_weights=self.class_weights, encoder=self.encoder)
         except ModelError as exc:
-            raise InvalidValueError(str(exc), fix="check --width, --depth and --input-size") from None
+            raise InvalidValueError(str(exc), fix="check --encoder, --width, --depth and --input-size") from None
+
+    def adopt(self, model_cfg: ModelConfig) -> "TrainConfig":
+        """This config with the architecture of ``model_cfg`` (fine-tuning from it)."""
+        return replace(self, encoder=model_cfg.encoder, base_width=model_cfg.base_width,
+                       depth=model_cfg.depth, dropout=model_cfg.dropout,
+                       input_size=model_cfg.input_size, class_weights=tuple(model_cfg.class_weights[:2]))
+
+    def resolved_freeze_bn(self, train_images: int) -> str:
+        """``freeze_bn`` with "auto" decided for a run of ``train_images`` photographs."""
+        if self.freeze_bn != "auto":
+            return self.freeze_bn
+        if self.init is not None and train_images < FEW_IMAGES:
+            return "all"
+        if self.init is None and self.encoder != "unet" and self.pretrained:
+            return "encoder"
+        return "none"
+
+    def resolved_encoder_lr_scale(self) -> float:
+        if self.encoder_lr_scale is not None:
+            return self.encoder_lr_scale
+        if self.init is None and self.encoder != "unet" and self.pretrained:
+            return PRETRAINED_ENCODER_LR_SCALE
+        return 1.0
 
     def to_dict(self) -> dict:
         data = asdict(self)
         data["class_weights"] = list(self.class_weights)
         data["views"] = list(self.views) if self.views is not None else None
+        data["dataset_weights"] = list(self.dataset_weights) if self.dataset_weights is not None else None
         return {"format": "alonet-train-config", "version": 1, **data}
 
     @classmethod

@@ -326,12 +326,17 @@ class TaskDataset:
 
     def arrays(self, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(network input uint8 (S,S,3), target bool (S,S)) of item ``k`` as numpy."""
-        from alonet.model.preprocess import paint_outside_scalp
+        from alonet.model.preprocess import paint_outside_scalp, prepare_input, prepare_mask
         from alonet.train.augment import imperfect_scalp, sample_seed
 
         index = self.rows[k]
         record = self.source.records[index]
         image, scalp, hairloss = self.source.sample(index)
+        size = self.cfg.input_size
+        # The inference route (alonet.model.preprocess.prepare_input): the dataset holds the
+        # working-size step; the network-size step is the same function inference calls.
+        image = prepare_input(image, size)
+        scalp, hairloss = prepare_mask(scalp, size), prepare_mask(hairloss, size)
         if needs_mirror(record, self.cfg):
             image, scalp, hairloss = image[:, ::-1], scalp[:, ::-1], hairloss[:, ::-1]
         seed = sample_seed(self.cfg.seed, self.epoch if self.train else 0, index)

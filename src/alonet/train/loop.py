@@ -18,18 +18,22 @@ uninterrupted one.
 
 from __future__ import annotations
 
+import math
 import sys
 import time
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
 from alonet.errors import DatasetError, InvalidValueError
+from alonet.scoring.metrics import OverlapCounts
 from alonet.train.config import ALL_TASKS, TrainConfig
 
 CHECKPOINT_FORMAT = "alonet-checkpoint"
 #: Options that may differ when resuming (they do not change the result).
 RESUME_OVERRIDES = ("epochs", "workers", "device")
+#: File marking a task folder copied from the init model rather than trained.
+CARRIED_MARKER = "carried_over.json"
 
 
 @dataclass
@@ -77,6 +81,10 @@ def train(dataset, run_dir: str | Path, cfg: TrainConfig = TrainConfig(), *,
         for task in task_list:
             _train_task(source, run_dir, replace(cfg, task=task), ctx, resume=resume,
                         on_epoch_end=on_epoch_end, progress=progress)
+        if cfg.init is not None and ctx.is_main:
+            copied = carry_over(run_dir, cfg.init)
+            if copied:
+                _log(ctx, f"carried over from {cfg.init} (not trained in this run): {', '.join(copied)}")
     finally:
         ctx.close()
     return run_dir
@@ -114,21 +122,109 @@ def _resolve_config(task_dir: Path, cfg: TrainConfig, resume: bool, ctx):
     return merged, state
 
 
+@dataclass
+class TaskRun:
+    """Everything one task's training needs between epochs (built by ``_setup_task``)."""
+
+    cfg: TrainConfig
+    model_cfg: object
+    task_dir: Path
+    where: str
+    model: object
+    net: object
+    optimizer: object
+    scheduler: object
+    scaler: object
+    criterion: object
+    train_ds: object
+    sampler: object
+    train_loader: object
+    val_loader: object
+    device: object
+    amp_dtype: object
+    memory_format: object
+    epochs: int
+    n_train: int
+    n_val: int
+    start_epoch: int = 0
+    best_iou: float = -1.0
+    history: list = field(default_factory=list)
+    init_path: Path | None = None
+
+
 def _train_task(source, run_dir: Path, cfg: TrainConfig, ctx, *, resume: bool,
                 on_epoch_end, progress: bool) -> None:
+    run = _setup_task(source, run_dir, cfg, ctx, resume)
+    if run.start_epoch >= run.epochs:
+        _log(ctx, f"{cfg.task}: already trained for {run.start_epoch} epoch(s); nothing to do "
+                  "(raise --epochs to continue)")
+        return
+    cfg = run.cfg
+    _log(ctx, f"{cfg.task}: {run.n_train} training / {run.n_val} validation photographs, "
+              f"{cfg.input_size}px, {cfg.encoder} encoder, width {cfg.base_width}, depth {cfg.depth}, "
+              f"device {run.device}"
+              + (f" x {ctx.world_size} processes" if ctx.distributed else "")
+              + (f", from {run.init_path}" if run.init_path else "")
+              + (f", resuming after epoch {run.start_epoch}" if run.start_epoch else ""))
+    if run.init_path is not None and run.start_epoch == 0 and not run.history:
+        # Epoch 0: the starting model on the validation patients (the "before" of fine-tuning).
+        val = _validate(run, ctx)
+        row = {"epoch": 0, "lr": 0.0, "train_loss": float("nan"), **val, "seconds": 0.0, "best": True}
+        run.history.append(row)
+        run.best_iou = val["val_iou"]
+        _checkpoint(run, ctx, row, improved=True)
+        _log(ctx, f"{cfg.task} before training: val loss {val['val_loss']:.4f}, val IoU {val['val_iou']:.4f}")
+    stale = _epochs_since_best(run.history)
+    for epoch in range(run.start_epoch, run.epochs):
+        if cfg.patience is not None and stale >= cfg.patience:
+            _log(ctx, f"{cfg.task}: stopping early, no better validation IoU for {stale} epoch(s)")
+            break
+        started = time.perf_counter()
+        lr = run.optimizer.param_groups[0]["lr"]
+        train_loss = _train_epoch(run, epoch, ctx, progress)
+        val = _validate(run, ctx)
+        improved = val["val_iou"] > run.best_iou
+        run.best_iou = max(run.best_iou, val["val_iou"])
+        stale = 0 if improved else stale + 1
+        row = {"epoch": epoch + 1, "lr": lr, "train_loss": train_loss, **val,
+               "seconds": time.perf_counter() - started, "best": improved}
+        run.history.append(row)
+        _checkpoint(run, ctx, row, improved)
+        _log(ctx, f"{cfg.task} epoch {epoch + 1}/{run.epochs}: train loss {train_loss:.4f}, "
+                  f"val loss {val['val_loss']:.4f}, val IoU {val['val_iou']:.4f}, Dice {val['val_dice']:.4f}"
+                  + (" (best)" if improved else "") + f" [{row['seconds']:.0f}s]")
+        ctx.barrier()
+        if on_epoch_end is not None:
+            on_epoch_end(EpochEnd(cfg.task, epoch + 1, run.epochs, row, run.model, ctx.rank, run.task_dir))
+
+
+def _epochs_since_best(history: list[dict]) -> int:
+    stale = 0
+    for row in history:
+        stale = 0 if row.get("best") else stale + 1
+    return stale
+
+
+def _setup_task(source, run_dir: Path, cfg: TrainConfig, ctx, resume: bool) -> TaskRun:
+    """Resolve the config, split the patients, build model, optimiser and loaders."""
     import torch
     from torch import nn
     from torch.utils.data import DataLoader
     from torch.utils.data.distributed import DistributedSampler
-    from tqdm import tqdm
 
-    from alonet.model.io import save_model
+    from alonet.model.io import load_model, resolve_model_set
     from alonet.model.unet import build_model
     from alonet.train.data import TaskDataset, load_or_make_split, split_rows, subsample, task_rows
-    from alonet.train.history import plot_history, write_history_csv
+    from alonet.train.finetune import WeightedEpochSampler, apply_freezing, parameter_groups
 
     task_dir = run_dir / cfg.task
+    _drop_carried_over(task_dir)
     cfg, state = _resolve_config(task_dir, cfg, resume, ctx)
+    init_model = init_path = None
+    if cfg.init is not None:
+        init_path = resolve_model_set(cfg.init, [cfg.task])[cfg.task]
+        init_model, init_cfg = load_model(init_path)
+        cfg = cfg.adopt(init_cfg)
     where = str(getattr(source, "path", "the dataset"))
     rows = task_rows(source.records, cfg, where)
     if ctx.is_main:
@@ -151,12 +247,19 @@ def _train_task(source, run_dir: Path, cfg: TrainConfig, ctx, *, resume: bool,
     device = ctx.device
     model_cfg = cfg.model_config()
     torch.manual_seed(cfg.seed)
-    model = build_model(model_cfg).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if init_model is not None:
+        model = init_model
+        model.train()
+    else:
+        model = build_model(model_cfg, pretrained=cfg.pretrained and cfg.encoder != "unet" and state is None)
+    model = model.to(device)
+    freeze_bn = cfg.resolved_freeze_bn(len(train_rows))
+    apply_freezing(model, cfg.freeze_levels, freeze_bn)
+    optimizer = torch.optim.Adam(parameter_groups(model, cfg.lr, cfg.resolved_encoder_lr_scale()),
+                                 lr=cfg.lr, weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=cfg.lr_step, gamma=cfg.lr_gamma)
     amp_dtype = autocast_dtype(cfg, device)
-    use_amp = amp_dtype == torch.float16
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
     memory_format = torch.channels_last if amp_dtype == torch.bfloat16 else torch.contiguous_format
     model.to(memory_format=memory_format)
     start_epoch, best_iou, history = 0, -1.0, []
@@ -164,10 +267,10 @@ def _train_task(source, run_dir: Path, cfg: TrainConfig, ctx, *, resume: bool,
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-        if use_amp and state.get("scaler"):
+        if scaler.is_enabled() and state.get("scaler"):
             scaler.load_state_dict(state["scaler"])
-        start_epoch, best_iou, history = int(state["epoch"]), float(state["best_iou"]), list(state["history"])
-        history = [dict(r) for r in history]
+        start_epoch, best_iou = int(state["epoch"]), float(state["best_iou"])
+        history = [dict(r) for r in state["history"]]
     net = model
     if ctx.distributed:
         net = nn.parallel.DistributedDataParallel(
@@ -178,84 +281,138 @@ def _train_task(source, run_dir: Path, cfg: TrainConfig, ctx, *, resume: bool,
     train_ds = TaskDataset(source, train_rows, cfg, train=True)
     val_ds = TaskDataset(source, val_rows[ctx.rank::ctx.world_size], cfg, train=False)
     per_rank_batch = max(1, cfg.batch_size // ctx.world_size)
-    sampler = DistributedSampler(train_ds, num_replicas=ctx.world_size, rank=ctx.rank,
-                                 shuffle=True, seed=cfg.seed, drop_last=False)
+    if cfg.dataset_weights is not None or cfg.epoch_size is not None:
+        if ctx.distributed:
+            raise InvalidValueError("--dataset-weights and --epoch-size are not supported under torchrun",
+                                    fix="train in one process, or leave them out")
+        sampler = WeightedEpochSampler(source, train_rows, cfg.dataset_weights, cfg.seed, cfg.epoch_size)
+    else:
+        sampler = DistributedSampler(train_ds, num_replicas=ctx.world_size, rank=ctx.rank,
+                                     shuffle=True, seed=cfg.seed, drop_last=False)
     loader_kw = {"num_workers": cfg.workers, "pin_memory": device.type == "cuda",
                  "worker_init_fn": _init_data_worker if cfg.workers > 0 else None}
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed input size: let cuDNN pick the fastest kernels
     train_loader = DataLoader(train_ds, batch_size=per_rank_batch, sampler=sampler, **loader_kw)
     val_loader = DataLoader(val_ds, batch_size=per_rank_batch, shuffle=False, **loader_kw)
+    epochs = cfg.epochs
+    if cfg.steps is not None:
+        epochs = max(1, math.ceil(cfg.steps / max(1, len(train_loader))))
+    return TaskRun(cfg=cfg, model_cfg=model_cfg, task_dir=task_dir, where=where, model=model, net=net,
+                   optimizer=optimizer, scheduler=scheduler, scaler=scaler, criterion=criterion,
+                   train_ds=train_ds, sampler=sampler, train_loader=train_loader, val_loader=val_loader,
+                   device=device, amp_dtype=amp_dtype, memory_format=memory_format, epochs=epochs,
+                   n_train=len(train_rows), n_val=len(val_rows), start_epoch=start_epoch,
+                   best_iou=best_iou, history=history, init_path=init_path)
 
-    if start_epoch >= cfg.epochs:
-        _log(ctx, f"{cfg.task}: already trained for {start_epoch} epoch(s); nothing to do "
-                  "(raise --epochs to continue)")
+
+def _train_epoch(run: TaskRun, epoch: int, ctx, progress: bool) -> float:
+    """One pass over the training photographs; returns the mean training loss."""
+    import torch
+    from tqdm import tqdm
+
+    from alonet.train.finetune import set_train_mode
+
+    cfg = run.cfg
+    torch.manual_seed(cfg.seed * 100_003 + epoch * 101 + ctx.rank)
+    run.sampler.set_epoch(epoch)
+    run.train_ds.epoch = epoch
+    set_train_mode(run.model, cfg.freeze_levels, cfg.resolved_freeze_bn(run.n_train))
+    loss_sum, seen = 0.0, 0
+    bar = tqdm(run.train_loader, desc=f"{cfg.task} {epoch + 1}/{run.epochs}", unit="batch",
+               file=sys.stderr, leave=False, dynamic_ncols=True, disable=not (progress and ctx.is_main))
+    for x, y in bar:
+        x = x.to(run.device, non_blocking=True).contiguous(memory_format=run.memory_format)
+        y = y.to(run.device, non_blocking=True)
+        run.optimizer.zero_grad(set_to_none=True)
+        with torch.autocast(device_type=run.device.type, dtype=run.amp_dtype or torch.float32,
+                            enabled=run.amp_dtype is not None):
+            logits = run.net(x)
+        loss = run.criterion(logits.float(), y)
+        if not torch.isfinite(loss):
+            raise InvalidValueError(
+                f"{cfg.task}: the training loss became {float(loss)} in epoch {epoch + 1}",
+                fix="lower --lr, or train without mixed precision (--no-amp, no --cpu-bf16)")
+        run.scaler.scale(loss).backward()
+        run.scaler.step(run.optimizer)
+        run.scaler.update()
+        loss_sum += float(loss.detach()) * len(x)
+        seen += len(x)
+        bar.set_postfix(loss=f"{loss_sum / seen:.4f}")
+    bar.close()
+    run.scheduler.step()
+    ctx.broadcast_buffers(run.model)
+    loss_sum, seen = ctx.all_reduce_sum([loss_sum, seen])
+    return loss_sum / max(seen, 1)
+
+
+def _validate(run: TaskRun, ctx) -> dict:
+    """Validation loss, IoU and Dice (masks = calibrated confidence > 0.5, as inference)."""
+    val = evaluate_loader(run.model, run.val_loader, run.cfg.class_weights, run.device, run.amp_dtype,
+                          run.memory_format, model_cfg=run.model_cfg)
+    v_loss, v_weight, tp, fp, fn = ctx.all_reduce_sum([val[k] for k in ("loss_sum", "weight_sum", "tp", "fp", "fn")])
+    counts = OverlapCounts(tp=int(tp), fp=int(fp), fn=int(fn))
+    return {"val_loss": v_loss / max(v_weight, 1e-12), "val_iou": counts.iou, "val_dice": counts.dice}
+
+
+def _checkpoint(run: TaskRun, ctx, row: dict, improved: bool) -> None:
+    """Write best model (if improved), last.pt, history.csv/png; atomic, main process only."""
+    if not ctx.is_main:
         return
-    _log(ctx, f"{cfg.task}: {len(train_rows)} training / {len(val_rows)} validation photographs, "
-              f"{cfg.input_size}px, width {cfg.base_width}, depth {cfg.depth}, device {device}"
-              + (f" x {ctx.world_size} processes" if ctx.distributed else "")
-              + (f", resuming after epoch {start_epoch}" if start_epoch else ""))
+    from alonet.model.io import save_model
+    from alonet.train.history import plot_history, write_history_csv
 
-    for epoch in range(start_epoch, cfg.epochs):
-        started = time.perf_counter()
-        torch.manual_seed(cfg.seed * 100_003 + epoch * 101 + ctx.rank)
-        sampler.set_epoch(epoch)
-        train_ds.epoch = epoch
-        lr = optimizer.param_groups[0]["lr"]
-        net.train()
-        loss_sum, seen = 0.0, 0
-        bar = tqdm(train_loader, desc=f"{cfg.task} {epoch + 1}/{cfg.epochs}", unit="batch",
-                   file=sys.stderr, leave=False, dynamic_ncols=True,
-                   disable=not (progress and ctx.is_main))
-        for x, y in bar:
-            x = x.to(device, non_blocking=True).contiguous(memory_format=memory_format)
-            y = y.to(device, non_blocking=True)
-            optimizer.zero_grad(set_to_none=True)
-            with torch.autocast(device_type=device.type, dtype=amp_dtype or torch.float32,
-                                enabled=amp_dtype is not None):
-                logits = net(x)
-            loss = criterion(logits.float(), y)
-            if not torch.isfinite(loss):
-                raise InvalidValueError(
-                    f"{cfg.task}: the training loss became {float(loss)} in epoch {epoch + 1}",
-                    fix="lower --lr, or train without mixed precision (--no-amp, no --cpu-bf16)")
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-            loss_sum += float(loss.detach()) * len(x)
-            seen += len(x)
-            bar.set_postfix(loss=f"{loss_sum / seen:.4f}")
-        bar.close()
-        scheduler.step()
-        ctx.broadcast_buffers(model)
-        loss_sum, seen = ctx.all_reduce_sum([loss_sum, seen])
-        val = evaluate_loader(model, val_loader, cfg.class_weights, device, amp_dtype, memory_format)
-        val_sums = ctx.all_reduce_sum([val[k] for k in ("loss_sum", "weight_sum", "tp", "fp", "fn")])
-        v_loss, v_weight, tp, fp, fn = val_sums
-        iou = 1.0 if tp + fp + fn == 0 else tp / (tp + fp + fn)
-        dice = 1.0 if 2 * tp + fp + fn == 0 else 2 * tp / (2 * tp + fp + fn)
-        improved = iou > best_iou
-        best_iou = max(best_iou, iou)
-        row = {"epoch": epoch + 1, "lr": lr, "train_loss": loss_sum / max(seen, 1),
-               "val_loss": v_loss / max(v_weight, 1e-12), "val_iou": iou, "val_dice": dice,
-               "seconds": time.perf_counter() - started, "best": improved}
-        history.append(row)
-        if ctx.is_main:
-            if improved:
-                save_model(model, model_cfg, task_dir / "best", half=cfg.save_half, metadata={
-                    "epoch": epoch + 1, "val_iou": iou, "val_dice": dice,
-                    "dataset": where, "train_config": cfg.to_dict()})
-            _save_checkpoint(task_dir / "last.pt", model, optimizer, scheduler, scaler, cfg,
-                             epoch + 1, best_iou, history)
-            write_history_csv(task_dir / "history.csv", history)
-            plot_history(task_dir / "history.png", history,
-                         f"{cfg.task}: width {cfg.base_width}, depth {cfg.depth}, {cfg.input_size}px")
-            _log(ctx, f"{cfg.task} epoch {epoch + 1}/{cfg.epochs}: train loss {row['train_loss']:.4f}, "
-                      f"val loss {row['val_loss']:.4f}, val IoU {iou:.4f}, Dice {dice:.4f}"
-                      + (" (best)" if improved else "") + f" [{row['seconds']:.0f}s]")
-        ctx.barrier()
-        if on_epoch_end is not None:
-            on_epoch_end(EpochEnd(cfg.task, epoch + 1, cfg.epochs, row, model, ctx.rank, task_dir))
+    cfg = run.cfg
+    if improved:
+        save_model(run.model, run.model_cfg, run.task_dir / "best", half=cfg.save_half, metadata={
+            "epoch": row["epoch"], "val_iou": row["val_iou"], "val_dice": row["val_dice"],
+            "dataset": run.where, "train_config": cfg.to_dict(),
+            **({"init": str(run.init_path)} if run.init_path else {})})
+    _save_checkpoint(run.task_dir / "last.pt", run.model, run.optimizer, run.scheduler, run.scaler, cfg,
+                     row["epoch"], run.best_iou, run.history)
+    write_history_csv(run.task_dir / "history.csv", run.history)
+    plot_history(run.task_dir / "history.png", run.history,
+                 f"{cfg.task}: {cfg.encoder} width {cfg.base_width}, depth {cfg.depth}, {cfg.input_size}px")
+
+
+def _drop_carried_over(task_dir: Path) -> None:
+    """A task copied from the init model (see ``carry_over``) makes way for real training."""
+    marker = task_dir / CARRIED_MARKER
+    if marker.is_file() and not (task_dir / "last.pt").exists():
+        for name in ("best.json", "best.safetensors", CARRIED_MARKER):
+            (task_dir / name).unlink(missing_ok=True)
+
+
+def carry_over(run_dir: str | Path, init: str) -> list[str]:
+    """Copy the ``init`` model of every task the run has not trained into the run folder.
+
+    The run folder then is a complete model set (``--model RUN`` works) even
+    when only some tasks were fine-tuned. Returns the tasks copied.
+    """
+    import json
+    import shutil
+
+    from alonet.data.atomic import atomic_write_text
+    from alonet.model.config import TASKS
+    from alonet.model.io import resolve_model_set
+
+    run_dir = Path(run_dir)
+    copied = []
+    sources = resolve_model_set(init, TASKS)
+    for task in TASKS:
+        task_dir = run_dir / task
+        if (task_dir / "best.json").is_file():
+            continue
+        task_dir.mkdir(parents=True, exist_ok=True)
+        src = sources[task]
+        shutil.copyfile(src.with_suffix(".safetensors"), task_dir / "best.safetensors.tmp")
+        (task_dir / "best.safetensors.tmp").replace(task_dir / "best.safetensors")
+        shutil.copyfile(src, task_dir / "best.json.tmp")
+        (task_dir / "best.json.tmp").replace(task_dir / "best.json")
+        atomic_write_text(task_dir / CARRIED_MARKER,
+                          json.dumps({"carried_over_from": str(src), "init": str(init)}, indent=2) + "\n")
+        copied.append(task)
+    return copied
 
 
 def _init_data_worker(worker_id: int) -> None:
@@ -276,15 +433,19 @@ def autocast_dtype(cfg: TrainConfig, device):
     return None
 
 
-def evaluate_loader(model, loader, class_weights, device, amp_dtype=None, memory_format=None) -> dict:
+def evaluate_loader(model, loader, class_weights, device, amp_dtype=None, memory_format=None,
+                    model_cfg=None) -> dict:
     """Weighted-CE loss sums and foreground pixel counts of ``model`` over ``loader``.
 
     Returns ``loss_sum``/``weight_sum`` (their ratio is the mean weighted loss,
     as ``nn.CrossEntropyLoss`` computes it) and tp/fp/fn counts for micro IoU
-    and Dice (prediction = argmax, i.e. confidence > 0.5).
+    and Dice. With ``model_cfg`` the prediction is the calibrated confidence
+    > 0.5 (what inference thresholds); without it, the argmax of the logits.
     """
     import torch
     import torch.nn.functional as F
+
+    from alonet.model.unet import probabilities
 
     weights = torch.tensor(class_weights, dtype=torch.float32, device=device)
     totals = {"loss_sum": 0.0, "weight_sum": 0.0, "tp": 0.0, "fp": 0.0, "fn": 0.0}
@@ -300,7 +461,7 @@ def evaluate_loader(model, loader, class_weights, device, amp_dtype=None, memory
             logits = logits.float()
             totals["loss_sum"] += float(F.cross_entropy(logits, y, weight=weights, reduction="sum"))
             totals["weight_sum"] += float(weights[y].sum())
-            pred = logits.argmax(1) == 1
+            pred = probabilities(logits, model_cfg) > 0.5 if model_cfg is not None else logits.argmax(1) == 1
             true = y == 1
             totals["tp"] += float((pred & true).sum())
             totals["fp"] += float((pred & ~true).sum())

@@ -1,0 +1,170 @@
+"""Fine-tuning from a model (--init), freezing, dataset weights, and one image route for train and use."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from alonet.model import ModelConfig, build_model, load_model, resolve_model_set, save_model
+from alonet.model.config import TASKS
+from alonet.model.preprocess import normalize_images, prepare_input
+from alonet.train import TrainConfig, train
+from alonet.train.data import ArraySource, ConcatSource, TaskDataset
+from alonet.train.finetune import WeightedEpochSampler, encoder_levels
+from alonet.train.history import read_history_csv
+from test_train import tiny_arrays, tiny_source
+
+
+def tiny_init_set(folder, encoder="unet"):
+    """A small model set to fine-tune from (input 32; for the encoder model depth 3 -> stride 8)."""
+    torch.manual_seed(5)
+    depth = 2 if encoder == "unet" else 3
+    for task in TASKS:
+        cfg = ModelConfig(task=task, base_width=4, depth=depth, input_size=32, class_weights=(1.0, 5.0),
+                          encoder=encoder)
+        save_model(build_model(cfg), cfg, folder / task)
+    return folder
+
+
+def finetune_config(init, **kw):
+    base = dict(task="hairloss", init=str(init), steps=2, batch_size=4, lr=2e-4, lr_step=10_000,
+                lr_gamma=1.0, val_fraction=0.25, seed=3, hflip=False, color=False, blur=False, noise=False,
+                jpeg=False, scale_rotate=False, imperfect_scalp_p=0.0)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def val_loss_of(model_path, source, cfg, rows):
+    """The weighted cross-entropy of a saved model on ``rows`` (computed outside the training loop)."""
+    model, model_cfg = load_model(model_path)
+    ds = TaskDataset(source, rows, cfg.adopt(model_cfg), train=False)
+    xs, ys = zip(*(ds[k] for k in range(len(ds))))
+    with torch.no_grad():
+        logits = model(torch.stack(xs))
+    weights = torch.tensor(model_cfg.class_weights)
+    return float(torch.nn.functional.cross_entropy(logits, torch.stack(ys), weight=weights))
+
+
+@pytest.mark.parametrize("encoder", ["unet", "efficientnet-lite0"])
+def test_init_starts_from_the_model_and_the_run_is_a_complete_model_set(tmp_path, encoder):
+    init = tiny_init_set(tmp_path / "init", encoder)
+    source = tiny_source()
+    cfg = finetune_config(init)
+    run = train(source, tmp_path / "run", cfg, progress=False)
+
+    history = read_history_csv(run / "hairloss" / "history.csv")
+    assert [r["epoch"] for r in history][0] == 0  # the "before" row
+    split = json.loads((run / "split.json").read_text())
+    val_rows = [r.index for r in source.records if r.patient in split["val"]]
+    expected = val_loss_of(init / "hairloss", source, cfg, val_rows)
+    assert history[0]["val_loss"] == pytest.approx(expected, rel=1e-5)
+
+    # the architecture comes from the init model, whatever TrainConfig said
+    saved = TrainConfig.load(run / "hairloss" / "train_config.json")
+    assert (saved.encoder, saved.base_width, saved.input_size, saved.init) == (encoder, 4, 32, str(init))
+    # untrained tasks are carried over unchanged, so RUN is a complete model set
+    found = resolve_model_set(run)
+    assert set(found) == set(TASKS)
+    for task in ("scalp-temporal", "scalp-midline"):
+        assert (run / task / "carried_over.json").is_file()
+        assert (run / task / "best.safetensors").read_bytes() == (init / f"{task}.safetensors").read_bytes()
+    # a later run of another task into the same folder replaces the carried-over copy
+    train(source, run, finetune_config(init, task="scalp-midline"), progress=False)
+    assert not (run / "scalp-midline" / "carried_over.json").exists()
+    assert (run / "scalp-midline" / "last.pt").is_file()
+    assert (run / "hairloss" / "last.pt").is_file()  # untouched
+
+
+def test_steps_set_the_number_of_epochs_and_bn_is_frozen_on_few_images(tmp_path):
+    init = tiny_init_set(tmp_path / "init")
+    cfg = finetune_config(init, steps=5, batch_size=4)
+    run = train(tiny_source(), tmp_path / "run", cfg, progress=False)
+    # 3 training patients x 4 views = 12 photographs = 3 batches of 4 -> 5 steps need 2 epochs
+    history = read_history_csv(run / "hairloss" / "history.csv")
+    assert [r["epoch"] for r in history] == [0, 1, 2]
+    before, _ = load_model(init / "hairloss")
+    after = torch.load(run / "hairloss" / "last.pt", weights_only=True)["model"]
+    bn = "stem.1.running_mean"
+    assert torch.equal(after[bn], before.state_dict()[bn])  # statistics frozen ("auto" on < 200 images)
+    assert not torch.equal(after["stem.0.weight"], before.state_dict()["stem.0.weight"])  # weights learn
+
+
+def test_freeze_keeps_the_encoder_fixed(tmp_path):
+    init = tiny_init_set(tmp_path / "init", "efficientnet-lite0")
+    run = train(tiny_source(), tmp_path / "run", finetune_config(init, freeze_levels=99), progress=False)
+    before, _ = load_model(init / "hairloss")
+    after = torch.load(run / "hairloss" / "last.pt", weights_only=True)["model"]
+    enc = [k for k in after if k.startswith("encoder.")]
+    dec = [k for k in after if k.startswith("up.") and k.endswith("weight")]
+    assert all(torch.equal(after[k], before.state_dict()[k]) for k in enc)
+    assert any(not torch.equal(after[k], before.state_dict()[k]) for k in dec)
+    assert len(encoder_levels(before)) == 3
+
+
+def test_dataset_weights_draw_each_dataset_at_its_rate():
+    a = ArraySource(*tiny_arrays(n_patients=4, seed=0))
+    b = ArraySource(*tiny_arrays(n_patients=1, seed=1))
+    source = ConcatSource([a, b])
+    rows = list(range(len(source.records)))  # 16 from a, 4 from b
+    sampler = WeightedEpochSampler(source, rows, (1.0, 1.0), seed=0, size=20_000)
+    picks = np.array(list(sampler))
+    from_b = np.isin(picks, np.arange(16, 20)).mean()
+    assert from_b == pytest.approx(0.5, abs=0.02)  # equal weights: half the draws from the small set
+    sampler.set_epoch(1)
+    assert list(sampler)[:50] != list(picks[:50])
+
+
+def test_cli_init_uses_the_finetuning_recipe(tmp_path):
+    from alonet.cli.main import main
+    from alonet.data.dataset import write_dataset
+
+    images, scalp, hairloss, meta = tiny_arrays()
+    write_dataset(tmp_path / "ds", [(images[i], scalp[i], hairloss[i], meta[i]) for i in range(len(meta))], size=32)
+    init = tiny_init_set(tmp_path / "init")
+    code = main(["train", str(tmp_path / "ds"), "-o", str(tmp_path / "run"), "--init", str(init),
+                 "--task", "hairloss", "--steps", "2", "--quiet", "--val-fraction", "0.25"])
+    assert code in (0, None)
+    saved = TrainConfig.load(tmp_path / "run" / "hairloss" / "train_config.json")
+    assert (saved.lr, saved.batch_size, saved.steps, saved.lr_gamma) == (2e-4, 8, 2, 1.0)
+    assert saved.resolved_freeze_bn(12) == "all"
+
+
+def test_a_photograph_reaches_the_network_as_the_same_array_in_training_and_in_use(tmp_path):
+    from alonet.data.dataset import write_dataset
+    from alonet.infer.pipeline import Pipeline
+
+    rng = np.random.default_rng(4)
+    photo = np.asarray(
+        __import__("PIL.Image", fromlist=["Image"]).fromarray(
+            rng.integers(0, 256, (90, 120, 3), dtype=np.uint8)).resize((1200, 900)))
+    scalp = np.zeros((900, 1200), bool)
+    scalp[100:800, 200:1000] = True
+    write_dataset(tmp_path / "ds", [(photo, scalp, scalp, {"stem": "a", "patient": "p", "visit": "1",
+                                                           "view": "top"})], size=320)
+    cfg = TrainConfig(task="scalp-midline", input_size=160, base_width=4, depth=2)
+    from alonet.train.data import ConvertedSource
+
+    ds = TaskDataset(ConvertedSource(tmp_path / "ds"), [0], cfg, train=False)
+    trained_on, _ = ds.arrays(0)
+    used = prepare_input(photo, 160)
+    assert np.array_equal(trained_on, used)
+
+    # ... and the pipeline feeds exactly that array to its scalp network
+    seen = {}
+
+    class Spy:
+        name = "spy"
+        configs = {t: ModelConfig(task=t, base_width=4, depth=2, input_size=160 if t != "hairloss" else 64)
+                   for t in TASKS}
+
+        def predict(self, task, batch):
+            seen.setdefault(task, batch.copy())
+            return np.full(batch.shape[:3], 0.9 if task != "hairloss" else 0.1, np.float32)
+
+    Pipeline(None, backend=Spy()).predict_view(photo, "top")
+    assert np.array_equal(seen["scalp-midline"][0], used)
+    assert np.array_equal(normalize_images(used, Spy.configs["scalp-midline"])[0],
+                          ds[0][0].numpy())
