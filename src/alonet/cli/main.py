@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "phantom": "alonet.cli.phantom_cmd:phantom_command",
     "convert": "alonet.cli.convert_cmd:convert",
     "train": "alonet.cli.train_cmd:train_command",
+    "adapt": "alonet.cli.adapt_cmd:adapt_command",
     "evaluate": "alonet.cli.evaluate_cmd:evaluate_command",
     "predict": "alonet.cli.predict_cmd:predict_command",
     "score": "alonet.cli.score_cmd:score_command",

@@ -1,0 +1,137 @@
+"""What ``adapt`` writes beside the model: the before/after table, plot and model card."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from alonet.views import VIEWS
+
+ROWS = (("scalp IoU (micro)", "scalp_iou", ".3f"), ("hair-loss IoU (micro)", "hairloss_iou", ".3f"),
+        ("mean |Δ % loss| per photograph", "mean_abs_diff_pct", ".2f"),
+        ("SALT MAE (complete visits)", "salt_mae", ".2f"))
+
+
+def _fmt(value, spec: str) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "n/a"
+    return format(value, spec)
+
+
+def table_rows(before: dict, after: dict) -> list[tuple[str, str, str]]:
+    """(what, before, after) rows: overall numbers, then |Δ % loss| per view."""
+    rows = [(label, _fmt(before.get(key), spec), _fmt(after.get(key), spec)) for label, key, spec in ROWS]
+    for view in VIEWS:
+        b = before["views_mean_abs_diff_pct"].get(view)
+        a = after["views_mean_abs_diff_pct"].get(view)
+        if b is not None or a is not None:
+            rows.append((f"mean |Δ % loss|, {view}", _fmt(b, ".2f"), _fmt(a, ".2f")))
+    rows.append(("photographs tested", str(before["images"]), str(after["images"])))
+    rows.append(("complete visits", str(before["salt_visits"]), str(after["salt_visits"])))
+    return rows
+
+
+def markdown_table(before: dict, after: dict) -> str:
+    lines = ["| on the held-back patients | before | after |", "|---|---|---|"]
+    lines += [f"| {what} | {b} | {a} |" for what, b, a in table_rows(before, after)]
+    return "\n".join(lines)
+
+
+def _per_photo(report: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(true, predicted) % loss of each photograph with both, from a report's per_image.csv."""
+    true, pred = [], []
+    with open(report / "per_image.csv", newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            if row["true_loss_pct"] and row["pred_loss_pct"]:
+                true.append(float(row["true_loss_pct"]))
+                pred.append(float(row["pred_loss_pct"]))
+    return np.asarray(true), np.asarray(pred)
+
+
+def write_comparison(folder: Path, before: dict, after: dict, reports: dict) -> None:
+    """comparison.csv (the table) and comparison.png (per-view error bars, per-photograph Bland-Altman)."""
+    with open(folder / "comparison.csv", "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(["what", "before", "after"])
+        writer.writerows(table_rows(before, after))
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(11, 4.2), dpi=110)
+    ax_bar, ax_ba = fig.subplots(1, 2)
+    views = [v for v in VIEWS if v in before["views_mean_abs_diff_pct"]]
+    x = np.arange(len(views))
+    for shift, (name, data, colour) in zip((-0.2, 0.2), (("before", before, "0.6"), ("after", after, "C0"))):
+        ax_bar.bar(x + shift, [data["views_mean_abs_diff_pct"].get(v, np.nan) for v in views], 0.4,
+                   label=name, color=colour)
+    ax_bar.set_xticks(x, views)
+    ax_bar.set_ylabel("mean |predicted - true| % hair loss")
+    ax_bar.set_title("error per view, held-back patients")
+    ax_bar.legend()
+    ax_bar.grid(axis="y", alpha=0.3)
+    for name, colour in (("before", "0.55"), ("after", "C0")):
+        true, pred = _per_photo(folder / name)
+        if len(true):
+            mean, diff = (true + pred) / 2, pred - true
+            ax_ba.scatter(mean, diff, s=16, alpha=0.7, color=colour,
+                          label=f"{name}: bias {diff.mean():+.1f}, SD {diff.std(ddof=1) if len(diff) > 1 else 0:.1f}")
+            ax_ba.axhline(diff.mean(), color=colour, lw=1)
+    ax_ba.axhline(0, color="black", lw=0.6)
+    ax_ba.set_xlabel("mean of predicted and true % hair loss")
+    ax_ba.set_ylabel("predicted - true % hair loss")
+    ax_ba.set_title("Bland-Altman per photograph")
+    if ax_ba.get_legend_handles_labels()[0]:
+        ax_ba.legend(fontsize=8)
+    else:
+        ax_ba.text(0.5, 0.5, "no photograph with a % loss on both sides", ha="center",
+                   transform=ax_ba.transAxes)
+    ax_ba.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(folder / "comparison.png", format="png")
+
+
+def write_model_card(path: Path, info: dict) -> None:
+    """A model card of the adapted model set: data, recipe, before/after on held-back patients."""
+    c, r = info["counts"], info["recipe"]
+    verdict = ("**After is better than before** on the held-back patients." if info["better"] else
+               "**After is NOT better than before** on the held-back patients: keep using the previous "
+               "model, or correct more photographs and adapt again.")
+    notes = "".join(f"- {n}\n" for n in info["notes"])
+    text = f"""# Adapted AloNet model set
+
+Fine-tuned by `alonet adapt` on {info['created']} from the model `{info['init']}`
+with the photographs in `{info['source']}`.
+
+## Data
+- Learnt from: {c['photographs_learn']} photographs of {c['patients_learn']} patients
+  (of these, a {r['val_fraction']:.0%} share of patients chose the best epoch).
+- Tested on: {c['photographs_test']} photographs of {c['patients_test']} other patients, never trained on.
+- Networks fine-tuned: {', '.join(info['trained'])}; copied unchanged from the starting model:
+  {', '.join(info['carried_over']) or 'none'}.
+{notes}
+## Recipe
+`alonet train --init {info['init']}`: {r['steps']} steps of batch {r['batch_size']}, Adam
+learning rate {r['lr']:g} (constant), BatchNorm statistics frozen on fewer than 200
+photographs, horizontal flips and photometric jitter; the best epoch by validation IoU.
+
+## Before vs after (held-back patients)
+{verdict}
+
+{markdown_table(info['before'], info['after'])}
+
+`comparison.png` shows the error per view and a per-photograph Bland-Altman plot;
+`before/` and `after/` hold the full evaluation reports.
+
+## Use it
+`alonet score ... --model {path.parent}` and `alonet serve --model {path.parent}`.
+
+## Limits
+The test patients are few; the numbers above describe this clinic's photographs and may
+move by several points with other patients. Review the overlays of every scored visit.
+"""
+    path.write_text(text, encoding="utf-8")

@@ -1,0 +1,267 @@
+"""``adapt``: split by patient, fine-tune from the current model, evaluate before vs after.
+
+Work folder (``MODEL_DIR.work`` unless given; kept, so a rerun resumes)::
+
+    dataset/        the store's reviewed visits as a dataset (when SOURCE is a store)
+    held_out.json   the patients held back for testing (never trained on)
+    train_ds/       the other patients' photographs (fine-tuning + early stopping)
+    test_ds/        the held-back patients' photographs
+    run/            the fine-tuning run (alonet train --init), resumable
+    before/ after/  evaluation reports on test_ds
+
+``MODEL_DIR`` appears only when everything succeeded (atomic folder): the
+model set, ``MODEL_CARD.md``, ``adapt.json``, ``comparison.csv/png`` and the
+two reports.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import sys
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from alonet.errors import DatasetError, InvalidValueError
+from alonet.model.config import TASKS
+from alonet.train.config import FINETUNE_DEFAULTS
+
+#: Below these counts a before/after comparison on held-back patients says nothing.
+MIN_PHOTOS = 10
+MIN_PATIENTS = 4
+STORE_DB = "alonet.sqlite3"
+
+
+@dataclass(frozen=True)
+class AdaptConfig:
+    """How ``adapt`` splits, fine-tunes and evaluates (fine-tuning recipe of ``train --init``)."""
+
+    init: str = "default"
+    tasks: tuple[str, ...] | None = None  # None: every task with enough photographs
+    test_fraction: float = 0.3
+    val_fraction: float = 0.2
+    steps: int = FINETUNE_DEFAULTS["steps"]
+    batch_size: int = FINETUNE_DEFAULTS["batch_size"]
+    lr: float = FINETUNE_DEFAULTS["lr"]
+    seed: int = 0
+    include_all: bool = False
+    backend: str = "auto"
+
+    def __post_init__(self) -> None:
+        if not 0 < self.test_fraction < 1 or not 0 < self.val_fraction < 1:
+            raise InvalidValueError("test and validation fractions must be between 0 and 1")
+        if self.steps < 1 or self.batch_size < 1 or self.lr <= 0:
+            raise InvalidValueError("steps and batch size must be >= 1 and the learning rate > 0")
+        bad = [t for t in (self.tasks or ()) if t not in TASKS]
+        if bad:
+            raise InvalidValueError(f"unknown task(s) {', '.join(bad)}", fix=f"use {', '.join(TASKS)}")
+
+
+@dataclass
+class AdaptResult:
+    out: Path
+    counts: dict
+    trained: list[str]
+    carried: list[str]
+    before: dict
+    after: dict
+    better: bool
+    notes: list[str] = field(default_factory=list)
+
+
+def _log(message: str) -> None:
+    from tqdm import tqdm
+
+    tqdm.write(message, file=sys.stderr)
+
+
+def is_store(path: Path) -> bool:
+    return (Path(path) / STORE_DB).is_file()
+
+
+def _source_dataset(source: Path, work: Path, cfg: AdaptConfig, progress: bool) -> Path:
+    """SOURCE as a converted dataset folder (a store is exported into the work folder once)."""
+    if (source / "dataset.json").is_file():
+        return source
+    if is_store(source):
+        target = work / "dataset"
+        if not (target / "dataset.json").is_file():
+            from alonet.web.store_export import export_store
+
+            summary = export_store(source, target, include_all=cfg.include_all, progress=progress)
+            _log(f"exported {summary['views_exported']} photographs of {summary['visits_exported']} "
+                 f"visits from the store ({summary['views_corrected']} with corrected masks)")
+        return target
+    raise DatasetError(f"{source} is neither an AloNet store nor a converted dataset",
+                       fix="pass the folder given to `alonet serve --store`, or a folder made by "
+                           "`alonet convert`")
+
+
+def _split(dataset, cfg: AdaptConfig, work: Path) -> dict:
+    """Hold back patients for testing (stored in held_out.json, reused on rerun)."""
+    from alonet.data.atomic import atomic_write_text
+    from alonet.train.data import ConvertedSource, make_split
+
+    path = work / "held_out.json"
+    if path.is_file():
+        return json.loads(path.read_text(encoding="utf-8"))
+    records = ConvertedSource(dataset).records
+    patients = sorted({r.patient or r.stem for r in records})
+    if len(records) < MIN_PHOTOS or len(patients) < MIN_PATIENTS:
+        raise DatasetError(
+            f"{dataset}: {len(records)} photograph(s) of {len(patients)} patient(s) are too few to adapt "
+            f"and still test honestly (need at least {MIN_PHOTOS} photographs of {MIN_PATIENTS} patients)",
+            fix="review and correct more visits, then run adapt again (or pass --all for every stored visit)",
+        )
+    split = make_split(records, cfg.test_fraction, cfg.seed)
+    held = {"learn": split["train"], "test": split["val"], "seed": cfg.seed,
+            "test_fraction": cfg.test_fraction}
+    work.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, json.dumps(held, indent=2) + "\n")
+    return held
+
+
+def _subset(dataset, patients: set[str], out: Path) -> int:
+    """Write the rows of ``patients`` as their own dataset (once); returns the row count."""
+    from alonet.data.dataset import open_dataset, write_dataset
+
+    ds = open_dataset(dataset)
+    rows = [i for i, m in enumerate(ds.meta) if (str(m.get("patient") or "").strip() or str(m.get("stem"))) in patients]
+    if not (out / "dataset.json").is_file():
+        samples = [(np.asarray(ds.images[i]), np.asarray(ds.scalp[i]), np.asarray(ds.hairloss[i]),
+                    {k: v for k, v in ds.meta[i].items() if k != "index"}) for i in rows]
+        write_dataset(out, samples, size=ds.size)
+    return len(rows)
+
+
+def _finetune(train_ds: Path, run: Path, cfg: AdaptConfig, progress: bool) -> tuple[list[str], list[str], list[str]]:
+    """Fine-tune each task that has data; returns (trained, carried over, notes)."""
+    from alonet.train import TrainConfig, train
+    from alonet.train.data import ConvertedSource, task_rows
+    from alonet.train.loop import carry_over
+
+    source = ConvertedSource(train_ds)
+    trained, notes = [], []
+    for task in cfg.tasks or TASKS:
+        base = TrainConfig(task=task, init=cfg.init, steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr,
+                           lr_step=FINETUNE_DEFAULTS["lr_step"], lr_gamma=FINETUNE_DEFAULTS["lr_gamma"],
+                           val_fraction=cfg.val_fraction, seed=cfg.seed)
+        try:
+            rows = task_rows(source.records, base, str(train_ds))
+        except DatasetError as exc:
+            notes.append(f"{task}: not fine-tuned ({exc.message if hasattr(exc, 'message') else exc})")
+            continue
+        if len(rows) < 4:
+            notes.append(f"{task}: not fine-tuned (only {len(rows)} photograph(s) of its views)")
+            continue
+        try:
+            train(source, run, base, resume=True, progress=progress)
+        except DatasetError as exc:
+            notes.append(f"{task}: not fine-tuned ({str(exc).splitlines()[0]})")
+            continue
+        trained.append(task)
+    carried = carry_over(run, cfg.init)
+    return trained, carried, notes
+
+
+def _headline(summary: dict) -> dict:
+    """The numbers adapt compares: IoU (micro), mean |Δ % loss| per view and overall, SALT MAE."""
+    views = {v: s["mean_abs_diff_pct"] for v, s in summary["views"].items()}
+    diffs = [s["mean_abs_diff_pct"] * s["images_with_loss_pct"] for s in summary["views"].values()
+             if s["images_with_loss_pct"]]
+    n = sum(s["images_with_loss_pct"] for s in summary["views"].values())
+    salt = summary["salt"]
+    return {
+        "images": summary["images"],
+        "scalp_iou": summary["scalp"]["iou_micro"] if summary["scalp"] else None,
+        "hairloss_iou": summary["hairloss"]["iou_micro"] if summary["hairloss"] else None,
+        "mean_abs_diff_pct": (sum(diffs) / n) if n else None,
+        "views_mean_abs_diff_pct": views,
+        "salt_visits": salt["visits_scored"],
+        "salt_mae": salt["mae"] if salt["visits_scored"] else None,
+    }
+
+
+def judge(before: dict, after: dict) -> bool:
+    """'After' is better when the % loss error falls and neither IoU drops by more than 0.01."""
+    def val(d, k):
+        v = d.get(k)
+        return None if v is None or (isinstance(v, float) and math.isnan(v)) else v
+
+    err_b, err_a = val(before, "mean_abs_diff_pct"), val(after, "mean_abs_diff_pct")
+    if err_b is None or err_a is None or err_a >= err_b:
+        return False
+    for key in ("scalp_iou", "hairloss_iou"):
+        b, a = val(before, key), val(after, key)
+        if b is not None and a is not None and a < b - 0.01:
+            return False
+    return True
+
+
+def adapt(source: str | Path, out: str | Path, cfg: AdaptConfig = AdaptConfig(), *,
+          work: str | Path | None = None, overwrite: bool = False, progress: bool = True) -> AdaptResult:
+    """Fine-tune ``cfg.init`` on SOURCE (a store or a dataset) and write the adapted model set to ``out``."""
+    from alonet.data.atomic import atomic_directory, check_can_write_directory
+    from alonet.evaluate import evaluate
+
+    source, out = Path(source), Path(out)
+    if not source.is_dir():
+        raise DatasetError(f"{source} not found", fix="pass a store folder or a converted dataset")
+    check_can_write_directory(out, overwrite)
+    work = Path(work) if work is not None else out.with_name(out.name + ".work")
+    work.mkdir(parents=True, exist_ok=True)
+
+    dataset = _source_dataset(source, work, cfg, progress)
+    held = _split(dataset, cfg, work)
+    n_learn = _subset(dataset, set(held["learn"]), work / "train_ds")
+    n_test = _subset(dataset, set(held["test"]), work / "test_ds")
+    _log(f"adapt: {n_learn} photographs of {len(held['learn'])} patients to learn from, "
+         f"{n_test} of {len(held['test'])} held-back patients to test on")
+
+    trained, carried, notes = _finetune(work / "train_ds", work / "run", cfg, progress)
+    if not trained:
+        raise DatasetError("no network could be fine-tuned: " + "; ".join(notes),
+                           fix="add corrected photographs of more patients and views")
+    reports = {}
+    for name, model in (("before", cfg.init), ("after", work / "run")):
+        reports[name] = evaluate(work / "test_ds", model, work / name, backend=cfg.backend,
+                                 overwrite=True, progress=progress).summary
+    before, after = _headline(reports["before"]), _headline(reports["after"])
+    better = judge(before, after)
+    counts = {"photographs_learn": n_learn, "patients_learn": len(held["learn"]),
+              "photographs_test": n_test, "patients_test": len(held["test"])}
+    info = {
+        "format": "alonet-adapt", "version": 1,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "source": str(source), "init": str(cfg.init), "counts": counts, "trained": trained,
+        "carried_over": carried, "recipe": asdict(cfg), "before": before, "after": after,
+        "better": better, "notes": notes,
+    }
+    from alonet.adapt.card import write_comparison, write_model_card
+
+    with atomic_directory(out, overwrite=overwrite) as tmp:
+        for task in TASKS:
+            best = work / "run" / task / "best"
+            shutil.copyfile(best.with_suffix(".json"), tmp / f"{task}.json")
+            shutil.copyfile(best.with_suffix(".safetensors"), tmp / f"{task}.safetensors")
+        for name in ("before", "after"):
+            shutil.copytree(work / name, tmp / name)
+        (tmp / "adapt.json").write_text(json.dumps(_json_safe(info), indent=2) + "\n", encoding="utf-8")
+        write_comparison(tmp, before, after, reports)
+        write_model_card(tmp / "MODEL_CARD.md", info)
+    return AdaptResult(out=out, counts=counts, trained=trained, carried=carried, before=before,
+                       after=after, better=better, notes=notes)
+
+
+def _json_safe(value):
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value

@@ -1,0 +1,60 @@
+"""``alonet adapt``: fine-tune the model on a clinic's corrected photographs, with before/after."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command("adapt")
+@click.argument("source", type=click.Path(file_okay=False, path_type=str))
+@click.option("-o", "--output", "out", required=True, type=click.Path(file_okay=False),
+              help="Model-set folder to create (appears only when complete).")
+@click.option("--init", "init", default="default", show_default=True,
+              help="Model to start from: 'default', a model-set or run folder (e.g. an earlier adaptation).")
+@click.option("--task", "tasks", multiple=True,
+              type=click.Choice(["scalp-temporal", "scalp-midline", "hairloss"]),
+              help="Network(s) to fine-tune (repeatable) [default: every one with enough photographs].")
+@click.option("--steps", type=int, default=80, show_default=True, help="Optimiser steps per network.")
+@click.option("--batch", "batch_size", type=int, default=8, show_default=True)
+@click.option("--lr", type=float, default=2e-4, show_default=True)
+@click.option("--test-fraction", type=float, default=0.3, show_default=True,
+              help="Share of patients held back to test before vs after.")
+@click.option("--all", "include_all", is_flag=True, help="Store: use every stored visit, not only reviewed ones.")
+@click.option("--work", type=click.Path(file_okay=False), default=None,
+              help="Work folder (default: OUTPUT.work); rerun with the same one to resume.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def adapt_command(source, out, init, tasks, steps, batch_size, lr, test_fraction, include_all, work, seed,
+                  overwrite, quiet):
+    """Adapt AloNet to your photographs: SOURCE is a store (`alonet serve --store`; reviewed visits)
+    or a dataset (`alonet convert`).
+
+    Holds back a share of patients, fine-tunes the current model on the others,
+    and compares before vs after on the held-back patients (IoU, |Δ % loss| per
+    view, SALT MAE, Bland-Altman). Writes a model set with its own model card.
+    """
+    from alonet.adapt import AdaptConfig, adapt
+    from alonet.adapt.card import table_rows
+
+    cfg = AdaptConfig(init=init, tasks=tuple(tasks) or None, steps=steps, batch_size=batch_size, lr=lr,
+                      test_fraction=test_fraction, include_all=include_all, seed=seed)
+    result = adapt(source, out, cfg, work=work, overwrite=overwrite, progress=not quiet)
+    c = result.counts
+    click.echo(f"learnt from {c['photographs_learn']} photographs ({c['patients_learn']} patients); "
+               f"tested on {c['photographs_test']} photographs of {c['patients_test']} held-back patients")
+    click.echo(f"fine-tuned: {', '.join(result.trained)}"
+               + (f"; unchanged: {', '.join(result.carried)}" if result.carried else ""))
+    for note in result.notes:
+        click.echo(f"  note: {note}")
+    width = max(len(r[0]) for r in table_rows(result.before, result.after))
+    click.echo(f"{'':<{width}}  {'before':>8}  {'after':>8}")
+    for what, b, a in table_rows(result.before, result.after):
+        click.echo(f"{what:<{width}}  {b:>8}  {a:>8}")
+    if result.better:
+        click.echo("after is better than before on the held-back patients.")
+    else:
+        click.echo("after is NOT better than before on the held-back patients: keep the previous model, "
+                   "or correct more photographs and adapt again.")
+    click.echo(f"model set: {result.out} (see MODEL_CARD.md, comparison.png)")
+    click.echo(f"use it: alonet score ... --model {result.out}   |   alonet serve --model {result.out}")

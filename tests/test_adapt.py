@@ -1,0 +1,71 @@
+"""alonet adapt: patient split, fine-tuning, before/after on held-back patients, refusals."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from alonet.adapt import AdaptConfig, adapt
+from alonet.adapt.run import judge
+from alonet.errors import DatasetError
+from alonet.model import resolve_model_set
+from alonet.model.config import TASKS
+from test_finetune import tiny_init_set
+from test_train import tiny_arrays
+
+
+def tiny_dataset(path, n_patients):
+    from alonet.data.dataset import write_dataset
+
+    images, scalp, hairloss, meta = tiny_arrays(n_patients=n_patients)
+    return write_dataset(path, [(images[i], scalp[i], hairloss[i], meta[i]) for i in range(len(meta))], size=32)
+
+
+def test_adapt_writes_a_loadable_model_set_with_before_after_on_held_back_patients(tmp_path):
+    init = tiny_init_set(tmp_path / "init")
+    data = tiny_dataset(tmp_path / "ds", n_patients=7)
+    cfg = AdaptConfig(init=str(init), steps=2, batch_size=4, backend="torch")
+    result = adapt(data, tmp_path / "adapted", cfg, progress=False)
+
+    out = tmp_path / "adapted"
+    assert set(resolve_model_set(out)) == set(TASKS)
+    info = json.loads((out / "adapt.json").read_text())
+    held = json.loads((tmp_path / "adapted.work" / "held_out.json").read_text())
+    assert not set(held["learn"]) & set(held["test"])
+    assert info["counts"]["patients_test"] == len(held["test"]) == 2  # 30 % of 7 patients
+    assert info["counts"]["photographs_test"] == 8 and info["counts"]["photographs_learn"] == 20
+    # before/after are both measured on exactly the held-back photographs
+    assert info["before"]["images"] == info["after"]["images"] == 8
+    assert (out / "comparison.png").stat().st_size > 1000
+    assert "| on the held-back patients | before | after |" in (out / "MODEL_CARD.md").read_text()
+    assert result.trained == list(TASKS)
+    assert info["better"] == judge(info["before"], info["after"])
+    # a rerun resumes from the work folder (nothing trained again) and refuses to clobber the output
+    with pytest.raises(Exception, match="exists|overwrite"):
+        adapt(data, out, cfg, progress=False)
+
+
+def test_adapt_refuses_too_few_photographs(tmp_path):
+    init = tiny_init_set(tmp_path / "init")
+    data = tiny_dataset(tmp_path / "ds", n_patients=2)  # 8 photographs of 2 patients
+    with pytest.raises(DatasetError, match="too few to adapt"):
+        adapt(data, tmp_path / "adapted", AdaptConfig(init=str(init), backend="torch"), progress=False)
+    assert not (tmp_path / "adapted").exists()
+
+
+def test_cli_too_few_is_a_one_line_error(tmp_path, capsys):
+    from alonet.cli.main import main
+
+    init = tiny_init_set(tmp_path / "init")
+    data = tiny_dataset(tmp_path / "ds", n_patients=2)
+    code = main(["adapt", str(data), "-o", str(tmp_path / "out"), "--init", str(init), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error: ") and "too few to adapt" in err and "Traceback" not in err
+
+
+def test_judge_needs_a_lower_error_and_no_iou_drop():
+    base = {"mean_abs_diff_pct": 10.0, "scalp_iou": 0.8, "hairloss_iou": 0.6}
+    assert judge(base, {**base, "mean_abs_diff_pct": 5.0})
+    assert not judge(base, {**base, "mean_abs_diff_pct": 12.0})
+    assert not judge(base, {**base, "mean_abs_diff_pct": 5.0, "hairloss_iou": 0.5})
