@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from alonet.errors import DatasetError
 from alonet.model import ModelConfig, build_model, load_model, resolve_model_set, save_model
 from alonet.model.config import TASKS
 from alonet.model.preprocess import normalize_images, prepare_input
@@ -168,3 +169,39 @@ def test_a_photograph_reaches_the_network_as_the_same_array_in_training_and_in_u
     assert np.array_equal(seen["scalp-midline"][0], used)
     assert np.array_equal(normalize_images(used, Spy.configs["scalp-midline"])[0],
                           ds[0][0].numpy())
+
+
+def test_low_frequency_mix_takes_the_real_photographs_colour_and_keeps_the_layout():
+    from alonet.train.style import low_frequency_mix
+
+    rng = np.random.default_rng(0)
+    image = np.zeros((64, 64, 3), np.uint8)
+    image[16:48, 16:48] = (200, 150, 120)  # a "head" on black
+    style = np.clip(rng.normal((40, 90, 160), 20, (64, 64, 3)), 0, 255).astype(np.uint8)  # bluish photograph
+    assert np.array_equal(low_frequency_mix(image, style, 0.05, 0.0), image)
+    mixed = low_frequency_mix(image, style, 0.05, 1.0)
+    # the colour cast (mean, the zero frequency) moves to the style's ...
+    assert np.abs(mixed.reshape(-1, 3).mean(0) - style.reshape(-1, 3).mean(0)).max() < 12
+    # ... while the edges stay where they were (phases untouched)
+    grad = np.abs(np.diff(mixed.astype(float).mean(2), axis=1))
+    assert grad[:, 14:17].mean() > 3 * grad[:, 24:40].mean()
+
+
+def test_style_images_change_training_photographs_but_not_their_masks(tmp_path):
+    from PIL import Image
+
+    (tmp_path / "real").mkdir()
+    Image.fromarray(np.full((40, 40, 3), (30, 60, 200), np.uint8)).save(tmp_path / "real" / "a.jpg")
+    plain = dict(hflip=False, color=False, blur=False, noise=False, jpeg=False, scale_rotate=False,
+                 imperfect_scalp_p=0.0, input_size=32, base_width=4, depth=2)
+    source = tiny_source()
+    without = TaskDataset(source, [0, 1, 2], TrainConfig(**plain), train=True)
+    with_style = TaskDataset(source, [0, 1, 2], TrainConfig(**plain, style_images=str(tmp_path / "real"),
+                                                            style_p=1.0), train=True)
+    for k in range(3):
+        (x0, t0), (x1, t1) = without.arrays(k), with_style.arrays(k)
+        assert np.array_equal(t0, t1)
+        assert not np.array_equal(x0, x1)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DatasetError, match="no photographs"):
+        TaskDataset(source, [0], TrainConfig(**plain, style_images=str(tmp_path / "empty")), train=True)

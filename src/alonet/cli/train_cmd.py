@@ -113,6 +113,11 @@ def parse_views(text: str | None) -> tuple[str, ...] | None:
                    "second at 0.3 the rate of the first).")
 @click.option("--epoch-size", type=int, default=None,
               help="Photographs drawn per epoch (random each epoch): short epochs on big datasets.")
+@click.option("--style-images", type=click.Path(exists=True, file_okay=False), default=None,
+              help="Folder of unlabelled real photographs whose colour and light (low-frequency Fourier "
+                   "amplitudes) training photographs take on, e.g. ../shared/data/real-heads-cc-by/photos.")
+@click.option("--style-p", type=float, default=0.5, show_default=True,
+              help="Probability that a training photograph takes a real photograph's style.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run from its last checkpoint.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @click.pass_context
@@ -120,7 +125,7 @@ def train_command(ctx, dataset, run_dir, task, epochs, batch_size, lr, lr_step, 
                   input_size, val_fraction, views, max_train_images, max_val_images, seed, workers,
                   device, amp, cpu_bf16, hflip, augment, scale_rotate, imperfect_scalp_p, save_half,
                   encoder, no_pretrained, encoder_lr_scale, freeze, freeze_bn, init, steps, patience,
-                  dataset_weights, epoch_size, resume, quiet):
+                  dataset_weights, epoch_size, style_images, style_p, resume, quiet):
     """Train the networks on DATASET (a folder made by `alonet convert`; give
     several to train on all of them, e.g. phantoms plus your own photographs).
 
@@ -142,6 +147,7 @@ def train_command(ctx, dataset, run_dir, task, epochs, batch_size, lr, lr_step, 
         save_half=save_half, encoder=encoder, pretrained=not no_pretrained, encoder_lr_scale=encoder_lr_scale,
         freeze_levels=parse_freeze(freeze), freeze_bn=freeze_bn, init=init, steps=steps, patience=patience,
         dataset_weights=parse_weights(dataset_weights), epoch_size=epoch_size,
+        style_images=style_images, style_p=style_p,
     )
     if init is not None:
         # The fine-tuning recipe replaces the from-scratch defaults the user did not set.

@@ -80,6 +80,12 @@ class TrainConfig:
     ``epoch_size`` draws that many photographs (with replacement) per epoch,
     for short epochs (frequent checkpoints) on large datasets.
 
+    Real-photograph style: with ``style_images`` (a folder of unlabelled real
+    photographs), each training photograph takes, with probability
+    ``style_p``, the low-frequency Fourier amplitudes (colour cast, light) of
+    a random real photograph (``alonet.train.style``; ``style_beta`` = size of
+    the swapped band); masks are unchanged.
+
     Precision: ``amp`` uses float16 autocast with gradient scaling on CUDA;
     ``cpu_bf16`` uses bfloat16 autocast (and channels-last tensors) on CPUs,
     2-4x faster where the CPU has native bfloat16 (AVX512-BF16, AMX) and
@@ -126,6 +132,9 @@ class TrainConfig:
     patience: int | None = None
     dataset_weights: tuple[float, ...] | None = None
     epoch_size: int | None = None
+    style_images: str | None = None
+    style_p: float = 0.5
+    style_beta: float = 0.01
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "class_weights", tuple(float(w) for w in self.class_weights))
@@ -169,6 +178,8 @@ class TrainConfig:
             (self.steps is None or self.steps >= 1, "steps must be >= 1"),
             (self.patience is None or self.patience >= 1, "patience must be >= 1"),
             (self.epoch_size is None or self.epoch_size >= 1, "epoch size must be >= 1"),
+            (0 <= self.style_p <= 1, "style probability must be in [0, 1]"),
+            (0 < self.style_beta <= 0.5, "style beta must be in (0, 0.5]"),
             (self.dataset_weights is None or (self.dataset_weights and all(w > 0 for w in self.dataset_weights))
              and any(w > 0 for w in self.dataset_weights),
              "dataset weights must be positive numbers, one per dataset"),

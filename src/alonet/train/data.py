@@ -319,6 +319,11 @@ class TaskDataset:
         self.train = train
         self.model_cfg = cfg.model_config()
         self.augment = build_augmentation(cfg, train)
+        self.style_photos = []
+        if train and cfg.style_images:
+            from alonet.train.style import list_style_photos
+
+            self.style_photos = list_style_photos(cfg.style_images)
         self.epoch = 0
 
     def __len__(self) -> int:
@@ -345,9 +350,14 @@ class TaskDataset:
                            scalp=np.ascontiguousarray(scalp, dtype=np.uint8),
                            hairloss=np.ascontiguousarray(hairloss, dtype=np.uint8))
         image, scalp, hairloss = out["image"], out["scalp"] > 0, out["hairloss"] > 0
+        rng = np.random.default_rng(seed)
+        if self.train and self.style_photos and rng.random() < self.cfg.style_p:
+            from alonet.train.style import low_frequency_mix, read_style
+
+            style = read_style(self.style_photos[int(rng.integers(len(self.style_photos)))], size)
+            image = low_frequency_mix(image, style, self.cfg.style_beta, float(rng.uniform(0.15, 0.4)))
         if self.cfg.task != "hairloss":
             return image, scalp
-        rng = np.random.default_rng(seed)
         if self.train and rng.random() < self.cfg.imperfect_scalp_p:
             scalp = imperfect_scalp(scalp, rng)
         return paint_outside_scalp(image, scalp, self.model_cfg.fill_color), hairloss & scalp
