@@ -57,8 +57,8 @@ def get_state(app=None) -> AppState:
 
 
 def wants_json() -> bool:
-    """True for API calls and for the page's own fetch requests."""
-    if request.path.startswith("/api/"):
+    """True for API calls, JSON requests and the page's own fetch requests."""
+    if request.path.startswith("/api/") or request.is_json:
         return True
     return request.accept_mimetypes.best == "application/json"
 

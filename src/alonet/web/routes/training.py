@@ -67,7 +67,7 @@ def review(visit_id: int):
     if store.get_visit(visit_id) is None:
         abort(404, description=f"visit {visit_id} does not exist")
     stamp = store.set_reviewed(visit_id, _wanted_state())
-    if request.is_json or wants_json():
+    if wants_json():
         return jsonify(visit=visit_id, reviewed=stamp is not None, reviewed_at=stamp)
     return redirect(url_for("patients.visit", visit_id=visit_id), code=303)
 
