@@ -324,6 +324,12 @@ def test_marking_a_visit_reviewed_through_page_and_json(model_dir, pipeline, ima
     assert r.status_code == 400
     r = client.post("/visits/999/review", json={"reviewed": True}, headers=token)
     assert r.status_code == 404 and "does not exist" in r.get_json()["error"]
+    # The result page's save form can mark the visit at once.
+    url = score(client, images, ["back"])
+    assert 'name="reviewed" value="1"' in client.get(url).get_data(as_text=True)
+    second = save(client, url, patient="new", new_code="AA-8", visit_date="2024-01-03", reviewed="1")
+    assert store.get_visit(second).reviewed and store.visit_ids(reviewed_only=True) == [second]
+
     # Without --store the route says why.
     no_store = create_app(WebConfig(models=str(model_dir), backend="torch"), pipeline=pipeline).test_client()
     r = no_store.post("/visits/1/review", json={"reviewed": True}, headers={"X-CSRFToken": csrf_token(no_store)})
