@@ -308,7 +308,7 @@ def test_marking_a_visit_reviewed_through_page_and_json(model_dir, pipeline, ima
     stamp = store.get_visit(visit_id).reviewed_at
     assert stamp and store.visit_ids(reviewed_only=True) == [visit_id]
     page = client.get(f"/visits/{visit_id}").get_data(as_text=True)
-    assert "Do not use for training" in page and stamp in page
+    assert "Do not use for training" in page and stamp.replace("T", " ").replace("+00:00", " UTC") in page
     patient_page = client.get(f"/patients/{store.get_visit(visit_id).patient_id}").get_data(as_text=True)
     assert 'class="flag good"' in patient_page and ">reviewed<" in patient_page
 
@@ -336,7 +336,7 @@ def test_marking_a_visit_reviewed_through_page_and_json(model_dir, pipeline, ima
     assert r.status_code == 404 and "--store" in r.get_json()["error"]
 
 
-def test_schema_step_3_adds_review_to_old_stores(tmp_path):
+def test_the_review_schema_step_upgrades_old_stores(tmp_path):
     folder = tmp_path / "v2"
     folder.mkdir()
     with sqlite3.connect(folder / "alonet.sqlite3", isolation_level=None) as conn:
