@@ -26,12 +26,12 @@ from test_web import csrf_token, encode, mask_png, photo
 from alonet.cli.main import main
 from alonet.data.dataset import open_dataset
 from alonet.data.imageio import read_annotation, read_photo, resize_mask, resize_photo
-from alonet.errors import OutputExistsError
+from alonet.errors import AloNetError, DatasetError, InvalidValueError, OutputExistsError
 from alonet.infer import Pipeline
 from alonet.scoring.salt import view_loss_percent
 from alonet.web import WebConfig, create_app
 from alonet.web.model_info import adapt_rows, card_summary, describe_model_set
-from alonet.web.storage import SCHEMA_VERSION, Store, StoreError, migrate
+from alonet.web.storage import SCHEMA_VERSION, Store, migrate
 from alonet.web.store_export import export_store
 
 REPO = Path(__file__).resolve().parents[1]
@@ -284,7 +284,7 @@ def test_a_view_whose_files_are_gone_is_skipped_with_its_reason(model_dir, pipel
     assert summary["views_exported"] == 1 and summary["skip_reasons"] == {"unreadable": 1}
     assert "is missing" in summary["skipped"][0]["reason"]
     store.image_file(store.get_visit(visit_id).views["top"].scalp_file).write_bytes(b"not a png")
-    with pytest.raises(Exception, match="none of the 1 selected visits has a view that can be exported"):
+    with pytest.raises(DatasetError, match="none of the 1 selected visits has a view that can be exported"):
         export_store(tmp_path / "store", tmp_path / "out2", size=16, progress=False)
     assert not (tmp_path / "out2").exists()
 
@@ -350,7 +350,7 @@ def test_the_review_schema_step_upgrades_old_stores(tmp_path):
     assert visit.salt == 12.5 and visit.reviewed_at is None and not visit.reviewed
     assert store.visit_ids() == [1] and store.visit_ids(reviewed_only=True) == []
     assert store.set_reviewed(1, True) is not None and store.visit_ids(reviewed_only=True) == [1]
-    with pytest.raises(Exception, match="visit 5 does not exist"):
+    with pytest.raises(InvalidValueError, match="visit 5 does not exist"):
         store.set_reviewed(5, True)
 
 
@@ -443,7 +443,7 @@ def test_fill_store_script_stores_true_masks_through_the_web_api(model_dir, pipe
         assert np.array_equal(ds.hairloss[i], resize_mask(loss, 96).astype(np.uint8))
 
     # A second run into the same store stops at the first existing patient, with the reason.
-    with pytest.raises(Exception, match="already exists"):
+    with pytest.raises(AloNetError, match="already exists"):
         fill_store.fill_store(phantoms, tmp_path / "store", models=str(model_dir), backend="torch",
                               patients=1, offset=1, progress=False, pipeline=pipeline)
     assert fill_store.main([str(phantoms), str(tmp_path / "s2"), "--offset", "9"]) == 2
