@@ -366,9 +366,13 @@ def test_model_page_shows_name_card_and_adapt_numbers(model_dir, pipeline, tmp_p
         "# Clinic model — model card\n\n| a | b |\n|---|---|\n\n"
         "Fine-tuned from the **bundled** model on [our photographs](https://example.org).\nSecond line.\n\n"
         "## Data\nmore\n", encoding="utf-8")
-    adapt = {"created": "2026-12-03T10:00:00+00:00", "source": "store/", "counts": {"train_photographs": 40},
-             "before": {"hairloss_iou": 0.62, "salt_mae": 6.5, "per_view": {"top": 0.7}},
-             "after": {"hairloss_iou": 0.83, "salt_mae": 2.5, "per_view": {"top": 0.9}}, "better": True}
+    # adapt.json as `alonet adapt` writes it (headline metrics, per-view errors, counts).
+    adapt = {"created": "2026-12-03T10:00:00+00:00", "source": "store/", "counts": {"photographs_learn": 40},
+             "before": {"images": 12, "scalp_iou": 0.82, "hairloss_iou": 0.62, "mean_abs_diff_pct": 12.0,
+                        "views_mean_abs_diff_pct": {"top": 10.5}, "salt_visits": 3, "salt_mae": None},
+             "after": {"images": 12, "scalp_iou": 0.815, "hairloss_iou": 0.83, "mean_abs_diff_pct": 2.75,
+                       "views_mean_abs_diff_pct": {"top": 2.0}, "salt_visits": 3, "salt_mae": 1.5},
+             "better": True}
     (folder / "adapt.json").write_text(json.dumps(adapt), encoding="utf-8")
     app = create_app(WebConfig(models=str(folder), backend="torch"), pipeline=Pipeline(folder, backend="torch"))
     client = app.test_client()
@@ -376,9 +380,21 @@ def test_model_page_shows_name_card_and_adapt_numbers(model_dir, pipeline, tmp_p
     page = client.get("/model").get_data(as_text=True)
     assert "Clinic model — model card" in page
     assert "Fine-tuned from the bundled model on our photographs. Second line." in page
-    assert "after is better" in page and "train photographs: 40" in page
-    assert re.search(r"hairloss iou</th>\s*<td>0\.620</td>\s*<td>0\.830</td>\s*<td>\+0\.210</td>", page)
-    assert re.search(r"salt mae</th>\s*<td>6\.500</td>\s*<td>2\.500</td>\s*<td>-4\.000</td>", page)
+    assert "after is better" in page and "photographs learn: 40" in page
+    cells = r"</th>\s*<td>{}</td><td>{}</td>\s*<td>{}(?: <span class=\"flag (?:good|retake)\">(\w+)</span>)?</td>"
+    expected = {
+        "photographs": ("12", "12", "+0", None),
+        "scalp IoU": ("0.820", "0.815", "-0.005", "worse"),
+        "hair-loss IoU": ("0.620", "0.830", "+0.210", "better"),
+        "mean |Δ % loss|": ("12.000", "2.750", "-9.250", "better"),
+        "mean |Δ % loss| (top)": ("10.500", "2.000", "-8.500", "better"),
+        "SALT MAE": ("–", "1.500", "–", None),
+    }
+    for label, (before, after, change, verdict) in expected.items():
+        match = re.search(re.escape(f'<th scope="row">{label}') + cells.format(*map(re.escape, (before, after, change))),
+                          page)
+        assert match is not None, label
+        assert match.group(1) == verdict, label
     info = client.get("/api/model").get_json()
     assert info["name"] == "clinic-2026" and info["backend"] == "torch" and info["adapt"] == adapt
     assert info["card"] == {"file": "MODEL_CARD.md", "title": "Clinic model — model card",
@@ -398,10 +414,15 @@ def test_model_info_helpers():
     assert info.card_summary.startswith("Plain warning: this is a default trained only on synthetic photographs")
     assert info.adapt is None and info.adapt_error is None
     assert card_summary("no heading\nat all\n\n# later") == (None, "no heading at all")
-    rows = adapt_rows({"before": {"iou": 0.5, "n": 3, "flag": True}, "after": {"iou": 0.75, "extra": 1}})
-    assert rows == [{"metric": "iou", "before": 0.5, "after": 0.75, "change": 0.25},
-                    {"metric": "n", "before": 3.0, "after": None, "change": None},
-                    {"metric": "extra", "before": None, "after": 1.0, "change": None}]
+    rows = adapt_rows({"before": {"iou": 0.5, "n": 3, "flag": True, "salt_mae": 4.0, "per": {"a": {"b": 1}}},
+                       "after": {"iou": 0.75, "extra": 1, "salt_mae": 5.0, "per": {"a": {"b": 1}}}})
+    assert rows == [
+        {"metric": "iou", "label": "iou", "before": 0.5, "after": 0.75, "change": 0.25, "improved": True},
+        {"metric": "n", "label": "n", "before": 3, "after": None, "change": None, "improved": None},
+        {"metric": "salt_mae", "label": "SALT MAE", "before": 4.0, "after": 5.0, "change": 1.0, "improved": False},
+        {"metric": "per.a.b", "label": "per (a, b)", "before": 1, "after": 1, "change": 0, "improved": None},
+        {"metric": "extra", "label": "extra", "before": None, "after": 1, "change": None, "improved": None},
+    ]
 
 
 # --------------------------------------------------------------------------- fill_store.py

@@ -114,32 +114,66 @@ def card_summary(markdown: str) -> tuple[str | None, str | None]:
     return title, (plain(" ".join(paragraph)) or None)
 
 
-def _flatten(metrics: Any, prefix: str = "") -> dict[str, float]:
+#: Readable names of the metrics ``alonet adapt`` records (others keep their key).
+METRIC_LABELS: dict[str, str] = {
+    "images": "photographs",
+    "scalp_iou": "scalp IoU",
+    "hairloss_iou": "hair-loss IoU",
+    "mean_abs_diff_pct": "mean |Δ % loss|",
+    "views_mean_abs_diff_pct": "mean |Δ % loss|",
+    "salt_visits": "visits with a SALT",
+    "salt_mae": "SALT MAE",
+}
+#: Which way is better, by the end of a metric's name (+1 higher, -1 lower).
+_DIRECTIONS: tuple[tuple[str, int], ...] = (
+    ("iou", 1), ("dice", 1), ("accuracy", 1), ("mae", -1), ("abs_diff_pct", -1), ("error", -1),
+)
+
+
+def metric_label(name: str) -> str:
+    """``views_mean_abs_diff_pct.top`` -> ``mean |Δ % loss| (top)``."""
+    head, _, rest = name.partition(".")
+    label = METRIC_LABELS.get(head, head.replace("_", " "))
+    return f"{label} ({rest.replace('.', ', ')})" if rest else label
+
+
+def metric_direction(name: str) -> int:
+    """+1 if higher is better, -1 if lower is better, 0 if unknown (a count, say)."""
+    head = name.partition(".")[0].lower()
+    return next((sign for suffix, sign in _DIRECTIONS if head.endswith(suffix)), 0)
+
+
+def _flatten(metrics: Any, prefix: str = "") -> dict[str, int | float]:
     """Numbers of a (nested) metrics dict under dotted names; other values dropped."""
-    flat: dict[str, float] = {}
+    flat: dict[str, int | float] = {}
     if not isinstance(metrics, dict):
         return flat
     for key, value in metrics.items():
         name = f"{prefix}{key}"
         if isinstance(value, bool):
             continue
-        if isinstance(value, (int, float)) and math.isfinite(value):
-            flat[name] = float(value)
+        if isinstance(value, int) or (isinstance(value, float) and math.isfinite(value)):
+            flat[name] = value
         elif isinstance(value, dict):
             flat.update(_flatten(value, f"{name}."))
     return flat
 
 
 def adapt_rows(adapt: dict[str, Any]) -> list[dict[str, Any]]:
-    """The before/after metrics side by side: ``[{"metric", "before", "after", "change"}]``
-    (``None`` where one side lacks the metric), in the order the file gives them."""
+    """The before/after metrics side by side, in the order the file gives them:
+    ``[{"metric", "label", "before", "after", "change", "improved"}]``; ``None``
+    where one side lacks the metric; ``improved`` is True/False for metrics with
+    a known better direction (IoU up, errors down) that changed, else None."""
     before, after = _flatten(adapt.get("before")), _flatten(adapt.get("after"))
     names = list(before) + [k for k in after if k not in before]
     rows = []
     for name in names:
         b, a = before.get(name), after.get(name)
-        rows.append({"metric": name, "before": b, "after": a,
-                     "change": None if a is None or b is None else a - b})
+        change = None if a is None or b is None else a - b
+        sign = metric_direction(name)
+        improved = None if not change or not sign else (change * sign > 0)
+        rows.append({"metric": name, "label": metric_label(name), "before": b, "after": a,
+                     "change": change, "improved": improved})
     return rows
 
 
@@ -183,5 +217,6 @@ def describe_model_set(spec: str | Path, backend: str | None = None) -> ModelSet
     )
 
 
-__all__ = ["ADAPT_NAME", "CARD_NAMES", "ModelSetInfo", "adapt_rows", "card_summary", "describe_model_set",
-           "model_folder", "model_set_name", "plain", "read_adapt"]
+__all__ = ["ADAPT_NAME", "CARD_NAMES", "METRIC_LABELS", "ModelSetInfo", "adapt_rows", "card_summary",
+           "describe_model_set", "metric_direction", "metric_label", "model_folder", "model_set_name", "plain",
+           "read_adapt"]
