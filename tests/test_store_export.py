@@ -469,3 +469,39 @@ def test_fill_store_script_stores_true_masks_through_the_web_api(model_dir, pipe
                               patients=1, offset=1, progress=False, pipeline=pipeline)
     assert fill_store.main([str(phantoms), str(tmp_path / "s2"), "--offset", "9"]) == 2
     assert os.path.isdir(tmp_path / "store")
+
+
+def test_adapt_from_a_store_filled_through_the_web_gives_a_model_set_the_app_describes(model_dir, pipeline, tmp_path):
+    """The whole loop on a tiny scale: phantoms -> store (web API, true masks, reviewed)
+    -> ``alonet adapt STORE`` -> a model set whose /model page shows adapt.json."""
+    from test_finetune import tiny_init_set
+
+    from alonet.adapt import AdaptConfig, adapt
+    from alonet.model import resolve_model_set
+    from alonet.model.config import TASKS
+
+    phantoms = tmp_path / "phantoms"
+    assert main(["phantom", "-o", str(phantoms), "--patients", "5", "--size", "64", "--seed", "8"]) == 0
+    filled = load_fill_store().fill_store(phantoms, tmp_path / "store", models=str(model_dir), backend="torch",
+                                          progress=False, pipeline=pipeline)
+    assert (filled["visits"], filled["reviewed"]) == (5, 5)
+    init = tiny_init_set(tmp_path / "init")
+    cfg = AdaptConfig(init=str(init), steps=2, batch_size=4, backend="torch")
+    adapt(tmp_path / "store", tmp_path / "adapted", cfg, progress=False)
+
+    out = tmp_path / "adapted"
+    assert set(resolve_model_set(out)) == set(TASKS)
+    info = json.loads((out / "adapt.json").read_text(encoding="utf-8"))
+    counts = info["counts"]
+    assert counts["photographs_learn"] + counts["photographs_test"] == 20
+    assert counts["patients_learn"] + counts["patients_test"] == 5
+    assert info["before"]["images"] == info["after"]["images"] == counts["photographs_test"]
+
+    app = create_app(WebConfig(models=str(out), backend="torch"), pipeline=Pipeline(out, backend="torch"))
+    client = app.test_client()
+    described = client.get("/api/model").get_json()
+    assert described["name"] == "adapted" and described["adapt"]["counts"] == counts
+    assert described["card"]["file"] == "MODEL_CARD.md"
+    page = client.get("/model").get_data(as_text=True)
+    assert f"<td>{counts['photographs_test']}</td><td>{counts['photographs_test']}</td>" in page
+    assert ("after is better" in page) == info["better"] and ("not better than before" in page) != info["better"]
