@@ -1,4 +1,5 @@
-"""``alonet convert``: photographs + scalp and hair-loss annotations -> dataset folder."""
+"""``alonet convert``: photographs + scalp and hair-loss annotations -> dataset folder
+(or the reviewed visits of a web-app store, ``--from-store``)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,11 @@ import click
               help="Dataset folder to create (appears only when complete).")
 @click.option("--from", "phantom_dir", type=click.Path(file_okay=False, path_type=str), default=None,
               help="A phantom folder (photographs/, scalp/, hairloss/, manifest.csv) instead of three folders.")
+@click.option("--from-store", "store_dir", type=click.Path(file_okay=False, path_type=str), default=None,
+              help="A web-app store (`alonet serve --store DIR`): its visits marked reviewed, with the "
+                   "corrected masks, become the dataset.")
+@click.option("--all", "include_all", is_flag=True,
+              help="With --from-store: every stored visit, reviewed or not.")
 @click.option("--manifest", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="CSV with stem (or file), patient, visit (or visit_date), view.")
 @click.option("--size", type=click.IntRange(min=8), default=320, show_default=True,
@@ -24,21 +30,33 @@ import click
               help="Refuse images with more pixels than this (default 80 million).")
 @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True,
               help="Threads decoding images.")
-def convert(photos, scalp, hairloss, out, phantom_dir, manifest, size, skip_invalid, overwrite,
-            allow_empty_scalp, max_pixels, workers) -> None:
+def convert(photos, scalp, hairloss, out, phantom_dir, store_dir, include_all, manifest, size, skip_invalid,
+            overwrite, allow_empty_scalp, max_pixels, workers) -> None:
     """Convert PHOTOS, SCALP and HAIRLOSS folders (paired by file stem) into a dataset.
 
     Every pair is checked first and all problems are listed at once; nothing is
     written unless all pairs are valid (or --skip-invalid is given).
+
+    With --from-store DIR, the visits saved in the web app and marked "reviewed"
+    (all of them with --all) are exported instead, with the masks as corrected;
+    the photographs, full-size masks and a manifest are kept beside the arrays.
     """
+    folders = [p for p in (photos, scalp, hairloss) if p is not None]
+    if store_dir is not None:
+        if folders or phantom_dir is not None or manifest:
+            raise click.UsageError("give --from-store DIR alone, without PHOTOS SCALP HAIRLOSS, --from or --manifest")
+        _convert_store(store_dir, out, include_all=include_all, size=size, overwrite=overwrite)
+        return
+    if include_all:
+        raise click.UsageError("--all goes with --from-store DIR")
+
     from alonet.data.convert import convert_folders, convert_phantom
     from alonet.data.imageio import DEFAULT_MAX_PIXELS
 
-    folders = [p for p in (photos, scalp, hairloss) if p is not None]
     if phantom_dir is not None and (folders or manifest):
         raise click.UsageError("give either --from PHANTOM_DIR or PHOTOS SCALP HAIRLOSS [--manifest], not both")
     if phantom_dir is None and len(folders) != 3:
-        raise click.UsageError("give three folders PHOTOS SCALP HAIRLOSS, or --from PHANTOM_DIR")
+        raise click.UsageError("give three folders PHOTOS SCALP HAIRLOSS, --from PHANTOM_DIR or --from-store DIR")
 
     def log(line: str) -> None:
         click.echo(line, err=True)
@@ -63,3 +81,24 @@ def convert(photos, scalp, hairloss, out, phantom_dir, manifest, size, skip_inva
     skipped = dataset.info.get("skipped", 0)
     note = f"; {skipped} skipped (see {path / 'skipped.csv'})" if skipped else ""
     click.echo(f"converted {len(dataset)} pairs into {path} ({dataset.size}x{dataset.size}){note}")
+
+
+def _convert_store(store_dir: str, out: str, *, include_all: bool, size: int, overwrite: bool) -> None:
+    from alonet.web.store_export import export_store
+
+    summary = export_store(store_dir, out, include_all=include_all, size=size, overwrite=overwrite)
+    reasons = {
+        "not_reviewed": "visit(s) not marked reviewed",
+        "no_usable_view": "visit(s) without a usable view",
+        "empty_scalp": "view(s) with an empty scalp mask",
+        "unreadable": "view(s) with a missing or unreadable file",
+        "size_mismatch": "view(s) whose masks do not fit the photograph",
+    }
+    click.echo(
+        f"exported {summary['views_exported']} views of {summary['visits_exported']} visits "
+        f"({summary['patients']} patients, {summary['views_corrected']} views with corrected masks) "
+        f"into {summary['dataset']} ({summary['size']}x{summary['size']})"
+    )
+    if summary["skip_reasons"]:
+        parts = [f"{n} {reasons.get(code, code)}" for code, n in sorted(summary["skip_reasons"].items())]
+        click.echo(f"left out: {'; '.join(parts)} (listed in {summary['dataset']}/skipped.csv)")

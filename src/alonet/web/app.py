@@ -9,6 +9,7 @@ store, and registers the blueprints:
 ``patients``       patients and stored visits (only useful with ``--store``)
 ``api``            ``POST /api/score`` (JSON) and ``GET /api/health``
 ``auth``           login page for the access token
+``training``       mark stored visits reviewed for training; the model set page
 =================  ==========================================================
 
 Everything a request needs is in :class:`AppState` (``app.extensions["alonet"]``);
@@ -56,8 +57,8 @@ def get_state(app=None) -> AppState:
 
 
 def wants_json() -> bool:
-    """True for API calls and for the page's own fetch requests."""
-    if request.path.startswith("/api/"):
+    """True for API calls, JSON requests and the page's own fetch requests."""
+    if request.path.startswith("/api/") or request.is_json:
         return True
     return request.accept_mimetypes.best == "application/json"
 
@@ -96,12 +97,13 @@ def create_app(config: WebConfig | None = None, *, pipeline=None) -> Flask:
     if config.token:
         install_token_guard(app, config.token)
 
-    from alonet.web.routes import api, auth, patients, score
+    from alonet.web.routes import api, auth, patients, score, training
 
     app.register_blueprint(score.bp)
     app.register_blueprint(patients.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(auth.bp)
+    app.register_blueprint(training.bp)
     csrf.exempt(api.bp)
 
     from alonet.scoring.salt import AA_IGA_BANDS, SALT_GRADES

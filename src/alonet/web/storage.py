@@ -81,10 +81,16 @@ ALTER TABLE visits ADD COLUMN model TEXT NOT NULL DEFAULT '';
 CREATE INDEX visits_by_patient ON visits (patient_id, visit_date);
 """
 
+_V3 = """
+ALTER TABLE visits ADD COLUMN reviewed_at TEXT;
+CREATE INDEX visits_by_review ON visits (reviewed_at);
+"""
+
 #: Schema steps; step ``i`` takes a database from version ``i`` to ``i + 1``.
 #: Version 1: patients, visits, per-view images. Version 2: the model that
-#: scored each visit, and an index for the patient page.
-MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+#: scored each visit, and an index for the patient page. Version 3: when a
+#: visit was marked "reviewed — use for training" (NULL: not reviewed).
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -155,6 +161,12 @@ class Visit:
     summary: dict
     model: str
     views: dict[str, StoredView] = field(default_factory=dict)
+    #: When the visit was marked reviewed for training (UTC, ISO), or None.
+    reviewed_at: str | None = None
+
+    @property
+    def reviewed(self) -> bool:
+        return self.reviewed_at is not None
 
 
 @dataclass(frozen=True)
@@ -373,6 +385,29 @@ class Store:
         self._unlink(files)
         return bool(deleted)
 
+    def set_reviewed(self, visit_id: int, reviewed: bool) -> str | None:
+        """Mark a visit "reviewed — use for training" (or take the mark back).
+
+        Returns the visit's ``reviewed_at`` afterwards (None when not reviewed);
+        marking an already reviewed visit keeps its first time. Raises
+        InvalidValueError when the visit does not exist.
+        """
+        with self.transaction() as conn:
+            row = conn.execute("SELECT reviewed_at FROM visits WHERE id = ?", (visit_id,)).fetchone()
+            if row is None:
+                raise InvalidValueError(f"visit {visit_id} does not exist", fix="choose a visit from a patient's page")
+            stamp = (row["reviewed_at"] or _now()) if reviewed else None
+            conn.execute("UPDATE visits SET reviewed_at = ? WHERE id = ?", (stamp, visit_id))
+        return stamp
+
+    def visit_ids(self, reviewed_only: bool = False) -> list[int]:
+        """Ids of all stored visits (or only the reviewed ones), by patient code, date, id."""
+        condition = "WHERE v.reviewed_at IS NOT NULL" if reviewed_only else ""
+        query = (f"SELECT v.id FROM visits v JOIN patients p ON p.id = v.patient_id {condition} "
+                 "ORDER BY p.code COLLATE NOCASE, v.visit_date, v.id")
+        with self._raw() as conn:
+            return [int(row[0]) for row in conn.execute(query)]
+
     def image_file(self, name: str) -> Path:
         """Absolute path of a stored image file name (only names this store made)."""
         if not re.fullmatch(r"[0-9a-f]{32}\.(jpg|png)", name):
@@ -387,7 +422,7 @@ class Store:
             id=row["id"], patient_id=row["patient_id"], visit_date=row["visit_date"],
             created_at=row["created_at"], salt=row["salt"], grade=row["grade"], band=row["band"],
             missing=tuple(m for m in row["missing"].split(",") if m), summary=json.loads(row["summary"]),
-            model=row["model"], views=views or {},
+            model=row["model"], views=views or {}, reviewed_at=row["reviewed_at"],
         )
 
     def _files_where(self, conn: sqlite3.Connection, condition: str, params: tuple) -> list[Path]:

@@ -193,4 +193,6 @@ def save(visit_id: str):
         summary = visit.summary()
         views = new_views(visit.views)
     visit_id_db = store.add_visit(patient_id, visit_date, summary, views, model=visit.model)
+    if request.form.get("reviewed") == "1":
+        store.set_reviewed(visit_id_db, True)
     return redirect(url_for("patients.visit", visit_id=visit_id_db), code=303)

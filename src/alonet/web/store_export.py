@@ -1,0 +1,272 @@
+"""Stored visits -> an ordinary converted dataset (``alonet convert --from-store``).
+
+A store (``alonet serve --store DIR``) keeps each saved visit's photographs and
+the masks as they were when saved: the user's corrected masks where a view was
+corrected, the model's masks otherwise. :func:`export_store` turns the visits
+marked "reviewed — use for training" (or, with ``include_all``, every stored
+visit) into a dataset folder that ``alonet train`` and ``alonet evaluate`` read
+like any other (see ``alonet.data.dataset``)::
+
+    OUT/images.npy, scalp.npy, hairloss.npy, meta.csv, dataset.json
+    OUT/photographs/<stem>.jpg     the stored photographs, byte for byte
+    OUT/scalp/<stem>.png           the stored full-size masks (0/255), byte for byte
+    OUT/hairloss/<stem>.png
+    OUT/manifest.csv               stem, patient, visit, view, photo, scalp, hairloss,
+                                   visit_date, loss_pct, salt, corrected, reviewed_at
+    OUT/skipped.csv                what was left out and why (only when something was)
+
+The photographs, masks and manifest are laid out like ``alonet phantom``'s
+output, so they can be inspected with any image viewer or converted again at
+another size (``alonet convert --from OUT -o OTHER --size 256``). ``patient`` is
+the store's pseudonymous patient code and ``visit`` the store's visit number
+(unique per visit, so two visits on one day stay apart).
+
+Views left out, each with a reason: a scalp mask with no pixel (nothing to
+learn the scalp from), files that are missing or unreadable, masks whose size
+differs from the photograph. Everything is written into a temporary folder
+beside ``OUT`` that is renamed into place only when complete.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import shutil
+import sys
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from alonet.data.atomic import check_can_write_directory
+from alonet.data.dataset import DEFAULT_SIZE, DatasetWriter
+from alonet.errors import AloNetError, DatasetError, InvalidValueError
+from alonet.web.storage import DB_NAME, Store, StoreError, Visit
+
+#: Columns of the exported manifest.csv (phantom-style, plus the store's own).
+MANIFEST_COLUMNS: tuple[str, ...] = (
+    "stem", "patient", "visit", "view", "photo", "scalp", "hairloss",
+    "visit_date", "loss_pct", "salt", "corrected", "reviewed_at",
+)
+SKIPPED_COLUMNS: tuple[str, ...] = ("patient", "visit", "visit_date", "view", "code", "reason")
+
+#: Skip codes and what they mean.
+NOT_REVIEWED = "not_reviewed"
+EMPTY_SCALP = "empty_scalp"
+UNREADABLE = "unreadable"
+SIZE_MISMATCH = "size_mismatch"
+NO_USABLE_VIEW = "no_usable_view"
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A visit (``view`` empty) or one view left out of the export, and why."""
+
+    patient: str
+    visit: int
+    visit_date: str
+    view: str
+    code: str
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in SKIPPED_COLUMNS}
+
+
+def open_store(store_dir: str | Path) -> Store:
+    """Open an existing store folder; StoreError if it holds no AloNet database
+    (a store is never created here)."""
+    root = Path(store_dir)
+    if not root.is_dir():
+        raise StoreError(f"store folder {root} not found", path=root,
+                         fix="give the folder passed to `alonet serve --store`")
+    if not (root / DB_NAME).is_file():
+        raise StoreError(f"{root} is not an AloNet store (no {DB_NAME})", path=root,
+                         fix="give the folder passed to `alonet serve --store`")
+    return Store(root)
+
+
+def stem_for(patient: str, visit: Visit, view: str) -> str:
+    """File stem of one exported view: patient code, date, visit number, view
+    (only letters, digits, dot, dash and underscore)."""
+    code = re.sub(r"[^A-Za-z0-9._-]+", "-", patient).strip("-.") or "patient"
+    return f"{code}_{visit.visit_date}_v{visit.id}_{view}"
+
+
+def _load_view(store: Store, stored) -> tuple[Any, Any, Any]:
+    """Decode a stored view's photograph and masks (raises AloNetError)."""
+    from alonet.data.imageio import check_same_size, read_annotation, read_photo
+
+    photo_path = store.image_file(stored.photo_file)
+    scalp_path = store.image_file(stored.scalp_file)
+    loss_path = store.image_file(stored.hairloss_file)
+    for path in (photo_path, scalp_path, loss_path):
+        if not path.is_file():
+            raise DatasetError(f"stored file {path} is missing", path=path,
+                               fix="delete the visit in the web app and save it again")
+    photo = read_photo(photo_path, max_pixels=None)
+    scalp = read_annotation(scalp_path, max_pixels=None)
+    loss = read_annotation(loss_path, max_pixels=None)
+    check_same_size(photo.shape, scalp.shape, photo_path, scalp_path)
+    check_same_size(photo.shape, loss.shape, photo_path, loss_path)
+    return photo, scalp, loss
+
+
+def _skip_code(exc: AloNetError) -> str:
+    from alonet.errors import SizeMismatchError
+
+    return SIZE_MISMATCH if isinstance(exc, SizeMismatchError) else UNREADABLE
+
+
+def _write_csv(path: Path, columns: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(columns), restval="")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _select(store: Store, store_dir: Path, include_all: bool) -> tuple[list[int], int, list[Skipped]]:
+    """The visit ids to export, how many visits are stored, and the
+    not-reviewed visits left out."""
+    every = store.visit_ids()
+    if not every:
+        raise StoreError(f"the store {store_dir} holds no visits", path=store_dir,
+                         fix="score visits with `alonet serve --store` and save them first")
+    if include_all:
+        return every, len(every), []
+    reviewed = store.visit_ids(reviewed_only=True)
+    if not reviewed:
+        raise StoreError(
+            f"none of the {len(every)} visits in the store {store_dir} is marked reviewed", path=store_dir,
+            fix="check each visit's masks in the web app and press 'Mark reviewed — use for training', "
+            "or pass --all to export every stored visit",
+        )
+    chosen = set(reviewed)
+    skipped = []
+    for visit_id in every:
+        if visit_id in chosen:
+            continue
+        visit = store.get_visit(visit_id)
+        if visit is None:  # deleted meanwhile
+            continue
+        patient = store.get_patient(visit.patient_id)
+        skipped.append(Skipped(patient.code if patient else "", visit.id, visit.visit_date, "", NOT_REVIEWED,
+                               "not marked reviewed (pass --all to include it)"))
+    return reviewed, len(every), skipped
+
+
+def export_store(
+    store_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    include_all: bool = False,
+    size: int = DEFAULT_SIZE,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Write the store's reviewed visits (all with ``include_all``) as a dataset.
+
+    Returns a summary: ``dataset`` (the folder), ``size``, ``include_all``,
+    ``patients``, ``visits_stored``, ``visits_exported``, ``visits_skipped``,
+    ``views_exported``, ``views_corrected`` (exported views whose masks the
+    user corrected), ``views_skipped``, ``skipped`` (a list of dicts with
+    patient, visit, visit_date, view, code, reason; ``view`` is empty when a
+    whole visit was left out) and ``skip_reasons`` ({code: count}).
+
+    Raises StoreError when ``store_dir`` is not a store, holds no visits or no
+    reviewed visit (without ``include_all``); DatasetError when no view can be
+    exported; OutputExistsError when ``out_dir`` exists (unless ``overwrite``).
+    Nothing is written at ``out_dir`` unless the whole export succeeds.
+    """
+    from tqdm import tqdm
+
+    from alonet.scoring.salt import view_loss_percent
+
+    if int(size) < 8:
+        raise InvalidValueError(f"size {size} is too small", fix="use --size 8 or more (the study used 320)")
+    store_dir = Path(store_dir)
+    target = check_can_write_directory(out_dir, overwrite)
+    store = open_store(store_dir)
+    visit_ids, stored_count, skipped = _select(store, store_dir, include_all)
+    visits = [v for v in (store.get_visit(i) for i in visit_ids) if v is not None]
+    capacity = max(1, sum(len(v.views) for v in visits))
+    codes: dict[int, str] = {}
+    for visit in visits:
+        if visit.patient_id not in codes:
+            record = store.get_patient(visit.patient_id)
+            codes[visit.patient_id] = record.code if record else str(visit.patient_id)
+
+    info = {"source": {"store": str(store_dir.resolve()), "include_all": bool(include_all)}, "skipped": 0}
+    manifest: list[dict[str, Any]] = []
+    exported_visits: set[int] = set()
+    patients: set[str] = set()
+    corrected = 0
+    with DatasetWriter(target, count=capacity, size=int(size), overwrite=overwrite, info=info) as writer:
+        folders = {name: writer.folder / name for name in ("photographs", "scalp", "hairloss")}
+        for folder in folders.values():
+            folder.mkdir()
+        bar = tqdm(visits, desc="exporting", unit="visit", file=sys.stderr, disable=not progress)
+        for visit in bar:
+            patient = codes[visit.patient_id]
+            before = len(manifest)
+            for view, stored in visit.views.items():
+                try:
+                    photo, scalp, loss = _load_view(store, stored)
+                except AloNetError as exc:
+                    skipped.append(Skipped(patient, visit.id, visit.visit_date, view, _skip_code(exc), str(exc)))
+                    continue
+                if not scalp.any():
+                    skipped.append(Skipped(patient, visit.id, visit.visit_date, view, EMPTY_SCALP,
+                                           "the scalp mask is empty (draw the scalp in the web app, or retake)"))
+                    continue
+                stem = stem_for(patient, visit, view)
+                files = {"photo": f"{stem}.jpg", "scalp": f"{stem}.png", "hairloss": f"{stem}.png"}
+                shutil.copyfile(store.image_file(stored.photo_file), folders["photographs"] / files["photo"])
+                shutil.copyfile(store.image_file(stored.scalp_file), folders["scalp"] / files["scalp"])
+                shutil.copyfile(store.image_file(stored.hairloss_file), folders["hairloss"] / files["hairloss"])
+                writer.add(
+                    photo, scalp, loss, stem=stem, photo=f"photographs/{files['photo']}",
+                    scalp=f"scalp/{files['scalp']}", hairloss=f"hairloss/{files['hairloss']}",
+                    patient=patient, visit=str(visit.id), view=view, visit_date=visit.visit_date,
+                    corrected=int(stored.corrected),
+                )
+                manifest.append({
+                    "stem": stem, "patient": patient, "visit": str(visit.id), "view": view, **files,
+                    "visit_date": visit.visit_date,
+                    "loss_pct": round(view_loss_percent(loss, scalp, view=view), 4),
+                    "salt": "" if visit.salt is None else visit.salt,
+                    "corrected": int(stored.corrected), "reviewed_at": visit.reviewed_at or "",
+                })
+                corrected += int(stored.corrected)
+            if len(manifest) > before:
+                exported_visits.add(visit.id)
+                patients.add(patient)
+            else:
+                skipped.append(Skipped(patient, visit.id, visit.visit_date, "", NO_USABLE_VIEW,
+                                       "none of its views could be exported (see its views' rows)"))
+        if not manifest:
+            reasons = "; ".join(sorted({s.reason for s in skipped if s.view}))
+            raise DatasetError(f"none of the {len(visits)} selected visits has a view that can be exported: {reasons}",
+                               path=store_dir, fix="correct the visits' masks in the web app and save them again")
+        _write_csv(writer.folder / "manifest.csv", MANIFEST_COLUMNS, manifest)
+        views_skipped = sum(1 for s in skipped if s.view)
+        writer.info["skipped"] = views_skipped
+        if skipped:
+            _write_csv(writer.folder / "skipped.csv", SKIPPED_COLUMNS, [s.to_dict() for s in skipped])
+    return {
+        "dataset": str(target),
+        "size": int(size),
+        "include_all": bool(include_all),
+        "patients": len(patients),
+        "visits_stored": stored_count,
+        "visits_exported": len(exported_visits),
+        "visits_skipped": stored_count - len(exported_visits),
+        "views_exported": len(manifest),
+        "views_corrected": corrected,
+        "views_skipped": views_skipped,
+        "skipped": [s.to_dict() for s in skipped],
+        "skip_reasons": dict(Counter(s.code for s in skipped)),
+    }
+
+
+__all__ = ["MANIFEST_COLUMNS", "Skipped", "export_store", "open_store", "stem_for"]
