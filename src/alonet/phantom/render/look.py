@@ -14,6 +14,12 @@ The sampling weights lean towards what clinical alopecia-areata photographs
 most often show (the AloNet study comes from a Korean clinic: dark hair,
 Fitzpatrick II–IV skin, blue backdrops), while every category keeps enough
 weight that the model sees the whole range.
+
+Styles: ``sample_look(rng, style="train")`` is what training data is rendered
+with. ``style="heldout"`` draws the same patient and then swaps in one or more
+appearance families that the training sampler never produces (see
+:data:`HELDOUT_FAMILIES`), for a *style-held-out* test set: the gap between it
+and the ordinary test split stands in for the gap to real photographs.
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
+
+from alonet.errors import InvalidValueError
 
 RGB = tuple[float, float, float]
 
@@ -59,6 +67,28 @@ BACKGROUND_KINDS: dict[str, float] = {
     "wall": 0.15,
     "gradient": 0.08,
 }
+
+#: Look styles: what training sees, and appearance families training never sees.
+STYLES: tuple[str, ...] = ("train", "heldout")
+
+#: Appearance families of ``style="heldout"``; each held-out look has at least
+#: one. Every family lies outside what ``style="train"`` can produce (the
+#: bounds are the ones tests/test_phantom_style.py checks):
+#: - ``copper_hair``: vividly dyed copper/red/burgundy hair, green/red ratio
+#:   0.22-0.34 (every training hair colour has green/red ≥ 0.40; auburn, the
+#:   reddest, ≥ 0.40);
+#: - ``black_backdrop``: black velvet backdrop, brightest channel ≤ 0.11 (the
+#:   darkest training backdrop colour has its brightest channel ≥ 0.17);
+#: - ``side_light``: one low-key lamp from the side, light 55-75° off the camera
+#:   axis with ambient 0.06-0.16 (training: flash/ring light within 35° of
+#:   the axis, later visits within 45°, ambient ≥ 0.20).
+HELDOUT_FAMILIES: tuple[str, ...] = ("copper_hair", "black_backdrop", "side_light")
+
+#: Bounds separating the held-out families from training looks.
+COPPER_MAX_GREEN_RATIO = 0.36
+BLACK_BACKDROP_MAX = 0.12
+SIDE_LIGHT_MAX_AMBIENT = 0.18
+TRAIN_LIGHT_MAX_ANGLE = 45.0  # degrees off the camera axis, on any visit
 
 #: How the hair is combed; drives the flow field in :mod:`.hair`.
 HAIR_STYLES: tuple[str, ...] = ("side_part", "centre_part", "back", "forward", "messy")
@@ -101,6 +131,8 @@ class Look:
     clip_count: int  # 0..4 metal hair clips/pins used in this clinic visit style
     hands: float  # chance that fingers hold the hair aside in a view (0 for most patients)
     glove_rgb: RGB  # nitrile/latex glove colour, or the clinician's skin when bare-handed
+    style: str = "train"  # one of STYLES
+    heldout: tuple[str, ...] = ()  # the HELDOUT_FAMILIES this look uses (empty for "train")
 
 
 def _choice(rng: np.random.Generator, names: list[str], weights: list[float]) -> str:
@@ -138,12 +170,60 @@ def _background_colours(rng: np.random.Generator, kind: str) -> tuple[RGB, RGB]:
     return base, second  # type: ignore[return-value]
 
 
-def sample_look(rng: np.random.Generator) -> Look:
+def sample_look(rng: np.random.Generator, style: str = "train") -> Look:
     """Draw the appearance of one phantom patient.
 
+    ``style="train"`` (the default) is the training distribution;
+    ``style="heldout"`` draws the same kind of patient and then gives it one
+    or more of :data:`HELDOUT_FAMILIES`, which training never sees.
     Deterministic for a given generator state. The result is immutable and can
     be reused for every view and visit of the patient.
     """
+    if style not in STYLES:
+        raise InvalidValueError(f"unknown look style {style!r}", fix=f"use one of: {', '.join(STYLES)}")
+    look = _sample_train_look(rng)
+    return _heldout_look(look, rng) if style == "heldout" else look
+
+
+def _heldout_look(look: Look, rng: np.random.Generator) -> Look:
+    """``look`` with one or more held-out appearance families swapped in."""
+    chosen: tuple[str, ...] = ()
+    while not chosen:
+        chosen = tuple(f for f in HELDOUT_FAMILIES if rng.random() < 0.5)
+    changes: dict = {"style": "heldout", "heldout": chosen}
+    if "copper_hair" in chosen:
+        red = rng.uniform(0.38, 0.78)
+        green = red * rng.uniform(0.22, 0.34)
+        blue = red * rng.uniform(0.06, 0.32)
+        changes.update(hair_name="copper", hair_rgb=(float(red), float(green), float(blue)),
+                       grey_fraction=0.0)
+    if "black_backdrop" in chosen:
+        v = rng.uniform(0.015, 0.08)
+        base = (float(v * rng.uniform(0.9, 1.1)), float(v * rng.uniform(0.9, 1.1)), float(v * rng.uniform(0.9, 1.2)))
+        second = tuple(float(c * rng.uniform(0.55, 1.15)) for c in base)
+        changes.update(background="black", background_rgb=base, background_rgb2=second)
+    if "side_light" in chosen:
+        changes.update(light_dir=_side_light(rng), light_ambient=float(rng.uniform(0.06, 0.16)))
+    return replace(look, **changes)
+
+
+def _side_light(rng: np.random.Generator) -> tuple[float, float, float]:
+    """A lamp 55-75° off the camera axis, from any side."""
+    off = np.deg2rad(rng.uniform(55.0, 75.0))
+    az = rng.uniform(0, 2 * np.pi)
+    return (float(np.sin(off) * np.cos(az)), float(np.sin(off) * np.sin(az)), float(np.cos(off)))
+
+
+def _light_within(light: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Unit vector ``light`` with its angle to the camera axis clamped to
+    ``lo``..``hi`` degrees (same azimuth)."""
+    off = np.deg2rad(np.clip(np.rad2deg(np.arccos(np.clip(light[2], -1.0, 1.0))), lo, hi))
+    az = np.arctan2(light[1], light[0])
+    return np.array([np.sin(off) * np.cos(az), np.sin(off) * np.sin(az), np.cos(off)])
+
+
+def _sample_train_look(rng: np.random.Generator) -> Look:
+    """The training distribution of :func:`sample_look`."""
     fitz = int(rng.choice(6, p=np.asarray(FITZPATRICK_WEIGHTS) / sum(FITZPATRICK_WEIGHTS))) + 1
     skin = _jitter_rgb(rng, FITZPATRICK_SKIN[fitz - 1], 0.04)
     # Bald scalp: less sun, so paler; pink from blood flow, stronger on light skin.
@@ -222,6 +302,11 @@ def visit_look(look: Look, rng: np.random.Generator) -> Look:
     light = np.asarray(look.light_dir) + rng.normal(0.0, 0.1, 3)
     light[2] = abs(light[2])
     light /= np.linalg.norm(light)
+    ambient = float(np.clip(look.light_ambient + rng.normal(0, 0.05), 0.2, 0.6))
+    lo, hi = (55.0, 75.0) if "side_light" in look.heldout else (0.0, TRAIN_LIGHT_MAX_ANGLE)
+    light = _light_within(light, lo, hi)
+    if "side_light" in look.heldout:  # the same low-key lamp, moved a little: stays held-out
+        ambient = float(np.clip(look.light_ambient + rng.normal(0, 0.02), 0.06, 0.16))
     return replace(
         look,
         clothing_rgb=clothes,  # type: ignore[arg-type]
@@ -229,6 +314,6 @@ def visit_look(look: Look, rng: np.random.Generator) -> Look:
         hair_length=length,
         glasses=look.glasses if rng.random() < 0.9 else not look.glasses,
         light_dir=(float(light[0]), float(light[1]), float(light[2])),
-        light_ambient=float(np.clip(look.light_ambient + rng.normal(0, 0.05), 0.2, 0.6)),
+        light_ambient=ambient,
         clip_count=int(rng.choice(5, p=[0.45, 0.2, 0.17, 0.1, 0.08])),
     )

@@ -43,7 +43,9 @@ def lighting(layout: HeadLayout, look: Look, rng: np.random.Generator) -> tuple[
     hv = np.array([lx, ly, lz + 1.0])
     hv /= np.linalg.norm(hv)
     amb = look.light_ambient
-    norm = amb + (1 - amb) * lz
+    # exposure: set for a surface facing the camera, but never for less light
+    # than a lamp 45° off the axis gives (a side lamp leaves the near side dark)
+    norm = amb + (1 - amb) * max(lz, 0.7)
 
     def shade_of(e: Ellipse, soft: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         nx, ny, nz, r2 = dome_normals(e, g.xx, g.yy)
