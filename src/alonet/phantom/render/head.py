@@ -27,6 +27,11 @@ from alonet.phantom.render.look import Look
 from alonet.phantom.render.raster import ellipse_poly, fill_soft, smooth_noise, wide_blur
 
 
+#: Share of back and side views whose hair continues below the scalp region
+#: down the nape (the rest end near its lower edge).
+NAPE_HAIR_SHARE = 0.85
+
+
 @dataclass(frozen=True)
 class Ellipse:
     """A rotated ellipse (centre, semi-axes, angle in degrees)."""
@@ -277,8 +282,21 @@ def layout_head(
     if neck is not None:
         neck_mask = np.zeros((h, w), np.uint8)
         cv2.fillPoly(neck_mask, [np.round(neck).astype(np.int32)], 1)
-        below = _below_edge(scalp, rng.uniform(-0.01, 0.04) * H)
-        hair &= ~((neck_mask > 0) & below)
+        # the nape hairline: in most heads the hair goes on below the scalp
+        # region, down the nape (behind the ear in side views), with a ragged edge
+        if rng.random() < NAPE_HAIR_SHARE:
+            ragged = smooth_noise((1, w), int(max(4, w / max(W, 1.0) * 5)), rng)[0]
+            drop = (rng.uniform(0.06, 0.22) + 0.04 * ragged) * H
+        else:
+            drop = np.full(w, rng.uniform(-0.01, 0.04) * H)
+        below = _below_edge(scalp, drop)
+        on_neck = neck_mask > 0
+        if view != "top":
+            nape = on_neck & ~below
+            if view == "left":  # only behind the ear, not down the cheek
+                nape[:, : int(np.clip(ears[0].cx + 0.3 * ears[0].ax, 0, w))] = False
+            hair |= nape
+        hair &= ~(on_neck & below)
     hair |= scalp
     if view != "top":
         hair &= ear_mask == 0
@@ -290,9 +308,9 @@ def layout_head(
     )
 
 
-def _below_edge(scalp: np.ndarray, slack: float) -> np.ndarray:
-    """Pixels below the lowest scalp pixel of their column (plus ``slack``);
-    columns without scalp count as below everywhere."""
+def _below_edge(scalp: np.ndarray, slack: float | np.ndarray) -> np.ndarray:
+    """Pixels below the lowest scalp pixel of their column (plus ``slack``, one
+    number or one per column); columns without scalp count as below everywhere."""
     h, w = scalp.shape
     any_col = scalp.any(axis=0)
     last = h - 1 - np.argmax(scalp[::-1], axis=0)

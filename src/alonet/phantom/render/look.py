@@ -60,13 +60,26 @@ HAIR_COLOURS: dict[str, tuple[RGB, float]] = {
 
 #: Backdrop kinds and their weights (blue is the classic clinic backdrop).
 BACKGROUND_KINDS: dict[str, float] = {
-    "blue": 0.42,
-    "grey": 0.18,
-    "white": 0.10,
-    "green": 0.07,
-    "wall": 0.15,
-    "gradient": 0.08,
+    "blue": 0.52,
+    "grey": 0.13,
+    "white": 0.09,
+    "green": 0.10,
+    "wall": 0.10,
+    "gradient": 0.06,
 }
+
+#: Share of training looks with short-cropped hair (a few millimetres, evenly
+#: over the head; a hard negative: not loss) and hair lengths it is drawn from.
+CROPPED_SHARE = 0.12
+CROPPED_LENGTH = (0.008, 0.028)
+
+#: Share of training looks whose bald skin keeps scattered terminal hairs
+#: (diffuse loss where skin dominates: loss).
+REMNANT_SHARE = 0.35
+
+#: Share of training looks photographed with a studio flash close to the lens
+#: (a hard specular highlight on bald skin).
+FLASH_SHARE = 0.6
 
 #: Look styles: what training sees, and appearance families training never sees.
 STYLES: tuple[str, ...] = ("train", "heldout")
@@ -131,6 +144,11 @@ class Look:
     clip_count: int  # 0..4 metal hair clips/pins used in this clinic visit style
     hands: float  # chance that fingers hold the hair aside in a view (0 for most patients)
     glove_rgb: RGB  # nitrile/latex glove colour, or the clinician's skin when bare-handed
+    # photo-scale hair appearance (failure modes seen on real clinical photographs)
+    hair_texture: float = 0.0  # 0 separate strands .. 1 fine directional texture (dense hair at photo scale)
+    sheen: float = 0.3  # 0..1 strength of the light's sheen bands along the hair (1: strong highlights)
+    cropped: bool = False  # short-cropped hair (a few mm) evenly over the whole head: NOT loss
+    remnant_hairs: float = 0.0  # 0..1 scattered terminal hairs left inside loss (skin dominates): IS loss
     style: str = "train"  # one of STYLES
     heldout: tuple[str, ...] = ()  # the HELDOUT_FAMILIES this look uses (empty for "train")
 
@@ -258,7 +276,7 @@ def _sample_train_look(rng: np.random.Generator) -> Look:
     light = np.array([np.cos(az) * tilt, np.sin(az) * tilt, 1.0])
     light /= np.linalg.norm(light)
 
-    return Look(
+    look = Look(
         fitzpatrick=fitz,
         skin_rgb=skin,
         scalp_rgb=(float(scalp[0]), float(scalp[1]), float(scalp[2])),
@@ -290,6 +308,29 @@ def _sample_train_look(rng: np.random.Generator) -> Look:
         glove_rgb=_jitter_rgb(rng, [(0.35, 0.45, 0.85), (0.55, 0.4, 0.8), (0.92, 0.92, 0.9), (0.85, 0.68, 0.55),
                                     (0.2, 0.2, 0.22)][int(rng.choice(5, p=[0.4, 0.2, 0.15, 0.15, 0.1]))], 0.06),
     )
+    return _photo_scale(look, rng)
+
+
+def _photo_scale(look: Look, rng: np.random.Generator) -> Look:
+    """Drawn after everything else (so the draws above stay as they were):
+    how the hair reads at photo scale, cropped hair, hairs left in bald skin,
+    and the studio flash."""
+    dense = float(np.clip((look.hair_density - 0.45) / 0.4, 0.0, 1.0))
+    changes: dict = {
+        # dense hair is a fine directional texture, sparse hair shows strands
+        "hair_texture": float(np.clip(dense * rng.uniform(0.5, 1.0) + rng.uniform(-0.1, 0.2), 0.0, 1.0)),
+        # strong highlights on a third of the heads (a hard negative on dark hair)
+        "sheen": float(rng.uniform(0.55, 1.0) if rng.random() < 0.35 else rng.uniform(0.1, 0.5)),
+        "remnant_hairs": float(rng.uniform(0.2, 1.0)) if rng.random() < REMNANT_SHARE else 0.0,
+    }
+    if rng.random() < CROPPED_SHARE:
+        length = float(rng.uniform(*CROPPED_LENGTH))
+        changes.update(cropped=True, hair_length=length, hair_volume=float(rng.uniform(0.01, 0.05)),
+                       hair_density=float(rng.uniform(0.7, 1.0)), curl=0.0, hair_style="back",
+                       hair_texture=float(rng.uniform(0.6, 1.0)))
+    if rng.random() < FLASH_SHARE:  # flash: a hard, bright highlight on bald skin
+        changes["skin_shine"] = float(rng.uniform(0.6, 1.0))
+    return replace(look, **changes)
 
 
 def visit_look(look: Look, rng: np.random.Generator) -> Look:
@@ -298,7 +339,8 @@ def visit_look(look: Look, rng: np.random.Generator) -> Look:
     clinic's light set up slightly differently and another number of clips.
     Skin, hair colour, hairstyle and backdrop stay."""
     clothes = tuple(float(v) for v in np.clip(rng.uniform(0.1, 0.8, 3) * 0.6 + rng.uniform(0.1, 0.8) * 0.4, 0, 1))
-    length = float(np.clip(look.hair_length * np.exp(rng.normal(0.0, 0.25)), 0.03, 0.6))
+    shortest, longest = CROPPED_LENGTH if look.cropped else (0.03, 0.6)
+    length = float(np.clip(look.hair_length * np.exp(rng.normal(0.0, 0.25)), shortest, longest))
     light = np.asarray(look.light_dir) + rng.normal(0.0, 0.1, 3)
     light[2] = abs(light[2])
     light /= np.linalg.norm(light)
