@@ -79,7 +79,8 @@ def test_short_cropped_hair_over_the_whole_scalp_is_not_loss():
         assert view_loss_percent(bald.hairloss, bald.scalp, view="top") == 100.0
         lc, lb, lf = (np.median(luminance(r.image)[core]) for r in (cropped, bald, full))
         # the skin shows between the hairs: between bare skin and dense hair
-        assert lf + 15 < lc < lb - 40, (seed, lf, lc, lb)
+        gap = lb - lf
+        assert gap > 40 and lf + 0.15 * gap < lc < lb - 0.15 * gap, (seed, lf, lc, lb)
         # and it is a fine stipple (high-frequency contrast), unlike smooth bald skin
         assert _grain(cropped.image, core) > max(3.0 * _grain(bald.image, core), 8.0)
 

@@ -149,6 +149,7 @@ class Look:
     sheen: float = 0.3  # 0..1 strength of the light's sheen bands along the hair (1: strong highlights)
     cropped: bool = False  # short-cropped hair (a few mm) evenly over the whole head: NOT loss
     remnant_hairs: float = 0.0  # 0..1 scattered terminal hairs left inside loss (skin dominates): IS loss
+    clothing_pattern: str = "plain"  # "plain", "stripes" or "check"
     style: str = "train"  # one of STYLES
     heldout: tuple[str, ...] = ()  # the HELDOUT_FAMILIES this look uses (empty for "train")
 
@@ -330,6 +331,7 @@ def _photo_scale(look: Look, rng: np.random.Generator) -> Look:
                        hair_texture=float(rng.uniform(0.6, 1.0)))
     if rng.random() < FLASH_SHARE:  # flash: a hard, bright highlight on bald skin
         changes["skin_shine"] = float(rng.uniform(0.6, 1.0))
+    changes["clothing_pattern"] = _choice(rng, ["plain", "stripes", "check"], [0.75, 0.15, 0.10])
     return replace(look, **changes)
 
 
