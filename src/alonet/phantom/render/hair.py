@@ -148,6 +148,12 @@ def flow_texture(field: FlowField, shape: tuple[int, int], streak: float, rng: n
     Pixel noise (grain about one hair clump wide) plus ``coarse`` times noise
     three times coarser (locks), smeared over about ``streak`` px along the
     flow (a short line-integral convolution with straight steps)."""
+    if detail > 2.0:  # big canvases: make it at about twice the 320-px scale, then enlarge
+        k = 2.0 / detail
+        small = (max(2, int(round(shape[0] * k))), max(2, int(round(shape[1] * k))))
+        scaled = FlowField(field.dirs, field.step * k, field.density)
+        tex = flow_texture(scaled, small, streak * k, rng, 2.0, coarse)
+        return cv2.resize(tex, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
     h, w = shape
     noise = rng.standard_normal((h, w), dtype=np.float32)
     if detail > 1.5:
@@ -345,11 +351,6 @@ def render_hair(
         streak = (max(1.2 * detail, look.hair_length * layout.size * rng.uniform(0.5, 1.0)) if look.cropped
                   else layout.size * rng.uniform(0.04, 0.09))
         fine = flow_texture(field, (h, w), streak, rng, detail, 0.3 if look.cropped else 0.35)
-        amp = np.float32((0.8 if look.cropped else 0.35) * max(texture, 0.5))
-        lift = np.float32(0.06 * max(0.0, 0.3 - float(np.mean(base_col))) / 0.3)  # dark hair shows glints
-        grain = fine * amp
-        base_col = (base_col[None, None, :] * (1.0 + grain)[..., None]
-                    + (lift * np.maximum(fine, 0.0))[..., None]).astype(np.float32)
         if look.cropped:  # each hair is a dark dot: opacity follows the stipple
             base_alpha = np.clip(base_alpha * (1.0 + 0.9 * fine), 0.0, 1.0).astype(np.float32)
     outline, hang = silhouette(layout, look, rng)
@@ -359,6 +360,14 @@ def render_hair(
     albedo -= base_col  # in place: albedo + (base_col - albedo) * alpha
     albedo *= (1.0 - base_alpha)[..., None]
     albedo += base_col
+    if fine is not None:  # the texture: the hair colour times (1 + grain), plus glints on dark hair
+        rows, cols = np.flatnonzero(base_alpha.max(axis=1) > 0.01), np.flatnonzero(base_alpha.max(axis=0) > 0.01)
+        if rows.size:
+            box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+            amp = np.float32((0.8 if look.cropped else 0.35) * max(texture, 0.5))
+            lift = np.float32(0.06 * max(0.0, 0.3 - float(np.mean(base_col))) / 0.3)
+            a, f = base_alpha[box], fine[box]
+            albedo[box] += (a * f * amp)[..., None] * base_col + (a * lift * np.maximum(f, 0.0))[..., None]
     base = cv2.convertScaleAbs(albedo, alpha=255.0)
 
     # ---- strands
