@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from alonet.phantom.render import render_view, sample_look, visit_look
-from alonet.phantom.render.hair import FlowField, flow_texture
+from alonet.phantom.render.hair import REMNANT_MAX_COVER, FlowField, draw_remnant_hairs, flow_field, flow_texture
 from alonet.phantom.render.head import layout_head
 from alonet.phantom.render.look import CROPPED_LENGTH
 from alonet.scoring.salt import view_loss_percent
@@ -88,17 +88,26 @@ def test_short_cropped_hair_over_the_whole_scalp_is_not_loss():
 def test_scattered_hairs_in_diffuse_loss_stay_loss_and_skin_dominates():
     scalp, _ = midline_masks(240, 192)
     core = erode(scalp, 8)
-    with_hairs, without = [], []
-    for seed in range(4):
-        base = dataclasses.replace(dark_haired_look(seed), remnant_hairs=0.0, hair_length=0.2)
-        for remnant, out in ((1.0, with_hairs), (0.0, without)):
-            look = dataclasses.replace(base, remnant_hairs=remnant)
-            r = render_view(scalp, scalp, "top", look, np.random.default_rng(seed), camera=NO_JITTER)
-            assert view_loss_percent(r.hairloss, r.scalp, view="top") == 100.0
-            lum = luminance(r.image)
-            out.append(float((lum[core] < 0.6 * np.median(lum[core])).mean()))  # dark hair pixels
-    assert np.mean(with_hairs) > np.mean(without) + 0.03
-    assert max(with_hairs) < 0.45  # skin still dominates
+    # drawn alone on plain skin: hairs everywhere, skin dominating
+    covers = []
+    for seed in range(8):
+        look = dataclasses.replace(dark_haired_look(seed), remnant_hairs=1.0, hair_length=0.2)
+        rng = np.random.default_rng(seed)
+        layout = layout_head(scalp, "top", look, rng)
+        canvas = np.full(scalp.shape + (3,), 200, np.uint8)
+        draw_remnant_hairs(canvas, layout, look, scalp, flow_field(layout, look, rng), rng, 1.0)
+        dark = canvas.min(axis=2)[core] < 120
+        covers.append(float(dark.mean()))
+    drawn = [c for c in covers if c > 0]
+    assert len(drawn) >= 5  # 85 % of views with such a look show them
+    assert 0.06 < np.mean(drawn) and max(drawn) < REMNANT_MAX_COVER + 0.1
+    # in a full render the mask stays loss under them and skin still dominates
+    for seed in range(3):
+        look = dataclasses.replace(dark_haired_look(seed), remnant_hairs=1.0, hair_length=0.2)
+        r = render_view(scalp, scalp, "top", look, np.random.default_rng(seed), camera=NO_JITTER)
+        assert view_loss_percent(r.hairloss, r.scalp, view="top") == 100.0
+        lum = luminance(r.image)
+        assert float((lum[core] < 0.6 * np.median(lum[core])).mean()) < 0.45
 
 
 def test_hair_continues_below_the_scalp_region_down_the_nape():
