@@ -128,3 +128,14 @@ def test_hair_continues_below_the_scalp_region_down_the_nape():
     # NAPE_HAIR_SHARE = 0.85 of the heads have hair below the region's lower edge
     assert 0.65 * trials <= covered["back"] <= trials
     assert 0.5 * trials <= covered["left"] <= trials
+
+
+def test_clips_cast_a_soft_shadow_next_to_them():
+    from alonet.phantom.render.props import _clip_shadows
+
+    canvas = np.full((120, 120, 3), 150, np.uint8)
+    clip = (np.array([60.0, 60.0]), 40.0, 5.0, np.array([1.0, 0.0]))  # centre, length, width, direction
+    _clip_shadows(canvas, [clip], np.random.default_rng(0), 1.0)
+    lum = canvas[..., 0].astype(int)
+    assert lum[50:72, 40:80].min() < 110  # darkened under and beside the clip
+    assert (lum[:30] == 150).all() and (lum[95:] == 150).all()  # nowhere else
