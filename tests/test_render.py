@@ -41,7 +41,7 @@ def dark_haired_look(seed: int = 0) -> Look:
     return dataclasses.replace(
         look, hair_name="black", hair_rgb=(0.06, 0.05, 0.05), grey_fraction=0.0, hair_density=1.0,
         fitzpatrick=2, skin_rgb=(0.92, 0.77, 0.65), scalp_rgb=(0.93, 0.76, 0.68), hair_length=0.08,
-        clip_count=0, glasses=False,
+        clip_count=0, glasses=False, cropped=False,
     )
 
 

@@ -219,3 +219,10 @@ def test_batch_scores_a_trial_with_a_corrupt_photograph_and_resumes(pipeline, tm
     assert done[("P1", "v1")] == first  # finished rows kept as they were
     text = (out / "results.csv").read_text()
     assert "P9" not in text and text.endswith("\n")
+
+
+def test_batch_numbers_never_print_negative_zero():
+    from alonet.report.batch import _fmt
+
+    assert _fmt(-1e-9) == "0.00" and _fmt(-0.004) == "0.00" and _fmt(-0.006) == "-0.01"
+    assert _fmt(None) == "" and _fmt(12.345, 1) == "12.3" and _fmt(-0.04, 1) == "0.0"

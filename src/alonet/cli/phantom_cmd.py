@@ -63,11 +63,15 @@ class SizeOrRandom(click.ParamType):
 @click.option("--pattern", type=click.Choice(["none", "single", "multiple", "confluent", "ophiasis", "diffuse",
                                                "near_total", "total"]), default=None,
               help="Force one procedural hair-loss pattern (default: a mix weighted towards heavy loss).")
+@click.option("--style", type=click.Choice(["train", "heldout"]), default="train", show_default=True,
+              help="Look style: 'heldout' renders appearance training never sees (copper-dyed hair, black "
+                   "backdrop, low side light), for a style-held-out test set.")
 @click.option("--preview", is_flag=True, help="Also write preview.png, a contact sheet (one row per visit).")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="Processes rendering patients in parallel (output does not depend on it).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output folder (once the new one is complete).")
-def phantom_command(out, patients, visits, seed, masks_dir, size, split, pattern, preview, workers, overwrite) -> None:
+def phantom_command(out, patients, visits, seed, masks_dir, size, split, pattern, style, preview, workers,
+                    overwrite) -> None:
     """Write phantom patients: photographs with scalp and hair-loss annotations.
 
     The folder has the layout a real user brings, so `alonet convert --from
@@ -88,7 +92,7 @@ def phantom_command(out, patients, visits, seed, masks_dir, size, split, pattern
     spec = PhantomSpec(
         out=Path(out), patients=n_patients, visits=n_visits, seed=seed, size=size,
         masks_dir=Path(masks_dir) if real else None, split=split, preview=preview,
-        workers=workers, overwrite=overwrite, pattern=pattern,
+        workers=workers, overwrite=overwrite, pattern=pattern, style=style,
     )
     result = write_phantoms(spec, log=lambda line: click.echo(line, err=True))
     click.echo(f"wrote {result.patients} patients, {result.visits} visits, {result.views} photographs to {result.out}")

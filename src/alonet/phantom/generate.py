@@ -283,19 +283,22 @@ class PhantomVisit:
     split: str
     salt: float
     views: dict[str, PhantomView]
+    style: str = "train"  # look style: "train" or "heldout"
 
 
 def render_visits(plan: PatientPlan, seed: int, size: int | str = 320, masks: RealMaskSet | None = None,
-                  camera=None, pattern: str | None = None):
+                  camera=None, pattern: str | None = None, style: str = "train"):
     """Render every visit of ``plan``; yields :class:`PhantomVisit` in visit order.
 
     ``camera`` is passed to the renderer (``CameraConfig``); ``pattern`` forces
-    a procedural pattern (tests, demos).
+    a procedural pattern (tests, demos); ``style`` is the look style
+    (``"train"``, or ``"heldout"`` for appearance training never sees, see
+    :func:`alonet.phantom.render.sample_look`). Geometry does not depend on it.
     """
     from alonet.phantom.render import render_view, sample_look, visit_look
     from alonet.scoring.salt import salt_score, view_loss_percent
 
-    first_look = sample_look(rng_for(seed, plan.key, "look"))
+    first_look = sample_look(rng_for(seed, plan.key, "look"), style)
     needs_states = any(src.file is None for vp in plan.visits for src in vp.views.values())
     states = None
     if needs_states:
@@ -321,12 +324,12 @@ def render_visits(plan: PatientPlan, seed: int, size: int | str = 320, masks: Re
             pct = view_loss_percent(out.hairloss, out.scalp, view=view)
             views[view] = PhantomView(view, out.image, out.scalp, out.hairloss, pct, geo.source, geo.pattern)
         salt = salt_score({v: views[v].loss_pct for v in VIEWS})
-        yield PhantomVisit(plan.name, vp.visit, vp.date, plan.split, salt, views)
+        yield PhantomVisit(plan.name, vp.visit, vp.date, plan.split, salt, views, look.style)
 
 
 def render_patient(seed: int = 0, visits: int = 1, masks_dir: str | Path | RealMaskSet | None = None,
                    size: int | str = 320, *, patient: int = 0, split: str = "all", camera=None,
-                   pattern: str | None = None) -> list[PhantomVisit]:
+                   pattern: str | None = None, style: str = "train") -> list[PhantomVisit]:
     """Render one phantom patient in memory (nothing is written).
 
     Without ``masks_dir`` the patient is procedural patient number ``patient``
@@ -336,12 +339,15 @@ def render_patient(seed: int = 0, visits: int = 1, masks_dir: str | Path | RealM
     order, and ``visits`` caps how many of its visits are rendered. The result
     is identical to what ``alonet phantom`` writes for the same seed (before
     JPEG and PNG encoding). Views are weighted by :data:`alonet.views.VIEW_WEIGHTS`.
+    ``style="heldout"`` renders the same patient with appearance families
+    training never sees (a style-held-out test set).
     """
     if visits < 1:
         raise ValueError("visits must be at least 1")
+    _check_style(style)
     if masks_dir is None:
         plan = procedural_plan(patient, visits, seed)
-        return list(render_visits(plan, seed, size, None, camera, pattern))
+        return list(render_visits(plan, seed, size, None, camera, pattern, style))
     masks = masks_dir if isinstance(masks_dir, RealMaskSet) else RealMaskSet(masks_dir)
     order = real_patient_order(masks, split, seed)
     if not 0 <= patient < len(order):
@@ -351,7 +357,16 @@ def render_patient(seed: int = 0, visits: int = 1, masks_dir: str | Path | RealM
                                 fix="choose a patient index below that, or another split")
     pid = order[patient]
     plan = real_plan(patient, pid, masks.patients(split)[pid], masks, visits)
-    return list(render_visits(plan, seed, size, masks, camera))
+    return list(render_visits(plan, seed, size, masks, camera, style=style))
+
+
+def _check_style(style: str) -> None:
+    from alonet.phantom.render.look import STYLES
+
+    if style not in STYLES:
+        from alonet.errors import InvalidValueError
+
+        raise InvalidValueError(f"unknown phantom style {style!r}", fix=f"use one of: {', '.join(STYLES)}")
 
 
 __all__ = [

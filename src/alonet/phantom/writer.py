@@ -8,7 +8,9 @@ OUT/manifest.csv             one row per photograph (see MANIFEST_FIELDS)
 OUT/preview.png              contact sheet (with preview=True)
 ```
 
-``stem`` is ``<patient>_v<visit>_<view>``. ``loss_pct`` is the view's true %
+``stem`` is ``<patient>_v<visit>_<view>``. ``style`` is the look style the
+patient was rendered with (``train``, or ``heldout`` for appearance families
+training never sees). ``loss_pct`` is the view's true %
 hair loss and ``salt`` the visit's true SALT, both computed with
 :mod:`alonet.scoring.salt` from exactly the masks written. The folder appears
 complete or not at all (:func:`alonet.data.atomic.atomic_directory`). Output
@@ -35,7 +37,7 @@ from alonet.views import VIEWS
 #: Columns of manifest.csv, in order.
 MANIFEST_FIELDS = (
     "stem", "patient", "visit", "view", "photo", "scalp", "hairloss", "loss_pct", "salt",
-    "visit_date", "source", "pattern", "split", "width", "height",
+    "visit_date", "source", "pattern", "split", "width", "height", "style",
 )
 
 #: JPEG quality of the written photographs (the renderer has already applied
@@ -66,6 +68,7 @@ class PhantomSpec:
     workers: int = 1
     overwrite: bool = False
     pattern: str | None = None
+    style: str = "train"
 
     def check(self) -> None:
         """Raise InvalidValueError for values no run can use."""
@@ -82,6 +85,8 @@ class PhantomSpec:
             raise InvalidValueError(f"--workers {self.workers} must be at least 1", fix="use 1 or more")
         if self.split not in ("train", "val", "test", "all"):
             raise InvalidValueError(f"unknown split {self.split!r}", fix="use train, val, test or all")
+        if self.style not in ("train", "heldout"):
+            raise InvalidValueError(f"unknown style {self.style!r}", fix="use train or heldout")
 
 
 @dataclass(frozen=True)
@@ -138,7 +143,7 @@ def _write_patient(task: _Task, spec: PhantomSpec, folder: Path) -> tuple[list[d
         plan = real_plan(task.index, task.real_patient, records, masks, spec.visits)
     rows: list[dict] = []
     previews = []
-    for visit in render_visits(plan, spec.seed, spec.size, masks, pattern=spec.pattern):
+    for visit in render_visits(plan, spec.seed, spec.size, masks, pattern=spec.pattern, style=spec.style):
         thumbs, captions = {}, {}
         for view in VIEWS:
             pv = visit.views[view]
@@ -152,7 +157,7 @@ def _write_patient(task: _Task, spec: PhantomSpec, folder: Path) -> tuple[list[d
                 "photo": photo, "scalp": scalp, "hairloss": loss,
                 "loss_pct": f"{pv.loss_pct:.4f}", "salt": f"{visit.salt:.4f}",
                 "visit_date": visit.date, "source": pv.source, "pattern": pv.pattern, "split": visit.split,
-                "width": pv.image.shape[1], "height": pv.image.shape[0],
+                "width": pv.image.shape[1], "height": pv.image.shape[0], "style": visit.style,
             })
             if spec.preview:
                 thumbs[view] = thumbnail(pv.image, 150)

@@ -159,7 +159,12 @@ def read_manifest(path: str | Path) -> list[VisitEntry]:
 
 
 def _fmt(value: float | None, digits: int = 2) -> str:
-    return "" if value is None else f"{value:.{digits}f}"
+    """``value`` with ``digits`` decimals; a tiny negative that rounds to zero
+    prints as 0.00, never -0.00."""
+    if value is None:
+        return ""
+    text = f"{value:.{digits}f}"
+    return f"{0.0:.{digits}f}" if float(text) == 0.0 else text
 
 
 def _flag(value: bool) -> str:

@@ -256,9 +256,11 @@ def _render_scene(
     skin_vis = np.clip(1.0 - hair.cover, 0, 1) * layout.skull_mask
     # skin shine, broken up a little by the skin's fine relief
     grain = cv2.resize(rng.random((max(2, h // 3), max(2, w // 3)), dtype=np.float32), (w, h))
-    add = look.skin_shine * 0.45 * spec * skin_vis * (0.65 + 0.35 * grain)
-    sheen = rng.uniform(0.08, 0.3) * (1.0 - 0.6 * float(np.mean(look.hair_rgb)))
-    add += sheen * np.sqrt(np.sqrt(spec)) * (0.7 * hair.cover + 0.3 * hair.gloss)
+    add = look.skin_shine * 0.6 * spec * skin_vis * (0.65 + 0.35 * grain)
+    # sheen on hair: the light's anisotropic band across the flow, broken into
+    # glints along it (strong on some heads: a hard negative on dark hair)
+    sheen = (0.06 + 0.7 * look.sheen) * rng.uniform(0.7, 1.2) * (1.0 - 0.6 * float(np.mean(look.hair_rgb)))
+    add += sheen * (0.7 * hair.band + 0.3 * np.sqrt(np.sqrt(spec))) * (0.4 * hair.cover + 0.6 * hair.gloss)
     img += add[..., None] * np.array([1.0, 0.97, 0.97], np.float32)
     canvas = cv2.convertScaleAbs(img, alpha=255.0)
     hair_only = layout.hair_region & ~bald

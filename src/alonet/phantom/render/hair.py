@@ -11,7 +11,14 @@ group.
 Under the strands a soft *base layer* of hair colour stands for the hair that
 individual strands cannot resolve at photo scale; its opacity follows the
 density, so thin hair lets the scalp show through (a hard negative that is not
-hair loss).
+hair loss). Dense hair at photo scale is mostly a fine-grained *directional
+texture* (noise smeared along the flow, :func:`flow_texture`) rather than
+separate strands (``Look.hair_texture``), lit by anisotropic sheen bands
+across the flow (:func:`sheen_band`), broken into glints along it.
+Short-cropped hair (``Look.cropped``) is a stipple of millimetre-long hairs
+with the skin showing between them, evenly over the head: not loss.
+Scattered terminal hairs left in bald skin (``Look.remnant_hairs``) are drawn
+last, over the skin: skin dominates there and it stays loss.
 """
 
 from __future__ import annotations
@@ -43,6 +50,14 @@ class FlowField:
         m = np.float32([[k, 0, 0.5 * k - 0.5], [0, k, 0.5 * k - 0.5]])  # canvas px -> grid index
         return cv2.warpAffine(self.density, m, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                               borderMode=cv2.BORDER_REPLICATE)
+
+    def upsample(self, grid: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+        """A grid-shaped float32 array (gh, gw[, c]) at every canvas pixel (bilinear)."""
+        h, w = shape
+        k = 1.0 / self.step
+        m = np.float32([[k, 0, 0.5 * k - 0.5], [0, k, 0.5 * k - 0.5]])
+        return cv2.warpAffine(np.ascontiguousarray(grid, np.float32), m, (w, h),
+                              flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
 
     def sample(self, pts: np.ndarray) -> np.ndarray:
         """Directions at points (N, 2) (nearest grid cell)."""
@@ -126,6 +141,73 @@ def flow_field(layout: HeadLayout, look: Look, rng: np.random.Generator) -> Flow
     return FlowField(d.astype(np.float32), step, dens.astype(np.float32))
 
 
+def flow_texture(field: FlowField, shape: tuple[int, int], streak: float, rng: np.random.Generator,
+                 detail: float, coarse: float = 0.8) -> np.ndarray:
+    """Fine directional hair texture (h, w) float32, zero mean, unit std.
+
+    Pixel noise (grain about one hair clump wide) plus ``coarse`` times noise
+    three times coarser (locks), smeared over about ``streak`` px along the
+    flow (a short line-integral convolution with straight steps)."""
+    if detail > 2.0:  # big canvases: make it at about twice the 320-px scale, then enlarge
+        k = 2.0 / detail
+        small = (max(2, int(round(shape[0] * k))), max(2, int(round(shape[1] * k))))
+        scaled = FlowField(field.dirs, field.step * k, field.density)
+        tex = flow_texture(scaled, small, streak * k, rng, 2.0, coarse)
+        return cv2.resize(tex, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
+    h, w = shape
+    noise = rng.standard_normal((h, w), dtype=np.float32)
+    if detail > 1.5:
+        noise = cv2.GaussianBlur(noise, (0, 0), 0.35 * detail)
+    if coarse > 0:
+        small = rng.standard_normal((max(2, h // 3), max(2, w // 3)), dtype=np.float32)
+        noise += np.float32(coarse) * cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    dirs = field.upsample(field.dirs, shape)
+    xs = np.arange(w, dtype=np.float32)[None, :].repeat(h, 0)
+    ys = np.arange(h, dtype=np.float32)[:, None].repeat(w, 1)
+    # a box filter along the flow by doubling: average with copies shifted by
+    # ±1, ±2, ±4 ... px, so the taps are one pixel apart (no repeated copies)
+    acc = noise
+    off = 0.5 * max(1.0, 0.5 * detail)
+    while off < 0.5 * streak:
+        dx, dy = dirs[..., 0] * np.float32(off), dirs[..., 1] * np.float32(off)
+        acc = (cv2.remap(acc, xs + dx, ys + dy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+               + cv2.remap(acc, xs - dx, ys - dy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT))
+        off *= 2.0
+    acc = acc - acc.mean()
+    acc /= np.float32(acc.std() + 1e-6)
+    return acc
+
+
+def sheen_band(field: FlowField, layout: HeadLayout, look: Look, shape: tuple[int, int],
+               rng: np.random.Generator) -> np.ndarray:
+    """Anisotropic highlight of the hair (h, w) float32 0..1: bright where a
+    hair's tangent on the head dome is perpendicular to the half vector
+    between light and camera (a band across the flow, as studio light makes
+    on real hair). Computed on the flow grid and upsampled."""
+    gh, gw = field.dirs.shape[:2]
+    gx = (np.arange(gw, dtype=np.float32) + 0.5) * field.step
+    gy = (np.arange(gh, dtype=np.float32) + 0.5) * field.step
+    X, Y = np.meshgrid(gx, gy)
+    e = layout.skull
+    a = np.deg2rad(e.angle)
+    ca, sa = np.cos(a), np.sin(a)
+    u = ((X - e.cx) * ca + (Y - e.cy) * sa) / max(e.ax, 1.0)
+    v = (-(X - e.cx) * sa + (Y - e.cy) * ca) / max(e.ay, 1.0)
+    nz = np.sqrt(np.clip(1.0 - u * u - v * v, 0.04, 1.0))
+    nx, ny = u * ca - v * sa, u * sa + v * ca
+    tx, ty = field.dirs[..., 0], field.dirs[..., 1]
+    tz = -(nx * tx + ny * ty) / nz  # the tangent lies on the dome
+    tn = np.sqrt(tx * tx + ty * ty + tz * tz) + 1e-6
+    lx, ly, lz = look.light_dir
+    hv = np.array([lx, ly, lz + 1.0])
+    hv /= np.linalg.norm(hv)
+    th = (tx * hv[0] + ty * hv[1] + tz * hv[2]) / tn
+    band = np.power(np.clip(1.0 - th * th, 0.0, 1.0), rng.uniform(12.0, 60.0))
+    # the band is where hair faces the light: fades on the dome's rim
+    band *= np.clip(nz * 1.4, 0.0, 1.0)
+    return np.clip(field.upsample(band.astype(np.float32), shape), 0.0, 1.0)
+
+
 def sample_points(mask: np.ndarray, n: int, rng: np.random.Generator, weight: np.ndarray | None = None) -> np.ndarray:
     """``n`` random points (float px, (n, 2) x/y) inside ``mask``, optionally
     thinned by a 0..1 ``weight`` map (rejection). Empty mask: no points."""
@@ -196,6 +278,7 @@ class HairRender:
     canvas: np.ndarray  # uint8 (h, w, 3) RGB with hair drawn
     cover: np.ndarray  # float32 (h, w) 0..1 opacity of the hair over the skin
     gloss: np.ndarray  # float32 (h, w) 0..1 streaky strand highlights (modulates sheen)
+    band: np.ndarray  # float32 (h, w) 0..1 anisotropic sheen band of the light on the hair
 
 
 def silhouette(layout: HeadLayout, look: Look, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -251,12 +334,25 @@ def render_hair(
     dens = density * field.density_map((h, w))
     grow = layout.hair_region & ~bald
     # ---- base layer: hair the strands do not resolve; opacity from density
-    base_alpha = (0.3 + 0.68 * look.hair_density) * dens
+    texture = float(look.hair_texture)
+    if look.cropped:  # a few mm of hair: the skin shows evenly between the hairs
+        base_alpha = rng.uniform(0.4, 0.7) * dens
+    else:  # dense textured hair hides the skin completely
+        base_alpha = ((0.3 + 0.68 * look.hair_density) * (1 - texture) + (0.9 + 0.09 * look.hair_density) * texture) * dens
     tex = smooth_noise((h, w), int(max(8, layout.size / (5 * detail))), rng)
     base_alpha *= np.clip(0.92 + 0.1 * tex, 0, 1)
     soft = cv2.GaussianBlur(grow.astype(np.float32), (0, 0), max(0.7 * detail, 0.005 * layout.size))
     base_alpha = (base_alpha * soft).astype(np.float32)
-    base_col = hair_rgb * 0.75 * (1 - look.grey_fraction) + white * 0.7 * look.grey_fraction
+    # textured hair: the base is the hair itself (as bright as the strands on average)
+    base_col = hair_rgb * (0.75 + 0.2 * texture) * (1 - look.grey_fraction) + white * 0.7 * look.grey_fraction
+    fine = None
+    if texture > 0.05 or look.cropped:
+        # photo-scale texture: short streaks along the flow (a stipple for cropped hair)
+        streak = (max(1.2 * detail, look.hair_length * layout.size * rng.uniform(0.5, 1.0)) if look.cropped
+                  else layout.size * rng.uniform(0.04, 0.09))
+        fine = flow_texture(field, (h, w), streak, rng, detail, 0.3 if look.cropped else 0.35)
+        if look.cropped:  # each hair is a dark dot: opacity follows the stipple
+            base_alpha = np.clip(base_alpha * (1.0 + 0.9 * fine), 0.0, 1.0).astype(np.float32)
     outline, hang = silhouette(layout, look, rng)
     if hang.any():  # long hair hanging over ears, nape and neck: a thin veil under the strands
         hang_alpha = wide_blur(hang * clip, 0.03 * layout.size) * (0.08 + 0.22 * look.hair_density)
@@ -264,13 +360,21 @@ def render_hair(
     albedo -= base_col  # in place: albedo + (base_col - albedo) * alpha
     albedo *= (1.0 - base_alpha)[..., None]
     albedo += base_col
+    if fine is not None:  # the texture: the hair colour times (1 + grain), plus glints on dark hair
+        rows, cols = np.flatnonzero(base_alpha.max(axis=1) > 0.01), np.flatnonzero(base_alpha.max(axis=0) > 0.01)
+        if rows.size:
+            box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+            amp = np.float32((0.8 if look.cropped else 0.35) * max(texture, 0.5))
+            lift = np.float32(0.06 * max(0.0, 0.3 - float(np.mean(base_col))) / 0.3)
+            a, f = base_alpha[box], fine[box]
+            albedo[box] += (a * f * amp)[..., None] * base_col + (a * lift * np.maximum(f, 0.0))[..., None]
     base = cv2.convertScaleAbs(albedo, alpha=255.0)
 
     # ---- strands
     area = float(np.count_nonzero(grow))
     mean_len = max(3.0 * detail, look.hair_length * layout.size)
     budget = 130_000.0 * detail**2  # total strand length (px) we can afford
-    n = int(min(area * 0.5 * look.hair_density, budget / mean_len, 400_000))
+    n = int(min(area * 0.5 * look.hair_density, budget / mean_len, 400_000) * (1.0 - 0.75 * texture))
     n_steps = int(np.clip(mean_len / (3.0 * detail), 3, 14))
     gravity = 0.0 if layout.view == "top" else float(np.clip(look.hair_length * 2.5, 0.0, 1.5))
     # longer hair gathers into locks: strands of a lock follow one path and
@@ -317,11 +421,53 @@ def render_hair(
         gloss = cv2.subtract(cv2.cvtColor(canvas, cv2.COLOR_RGB2GRAY), cv2.cvtColor(base, cv2.COLOR_RGB2GRAY))
         # strands show inside the hair mass outline, not on the face, and
         # only a little way into bald skin
-        keep = (clip * outline * np.float32(rng.uniform(0.45, 0.75))).astype(np.float32)
+        keep = (clip * outline * np.float32(rng.uniform(0.45, 0.75) * (1.0 - 0.5 * texture))).astype(np.float32)
         base = cv2.blendLinear(canvas, base, keep, 1.0 - keep)
         gloss_f = cv2.GaussianBlur(gloss, (0, 0), 0.9 * detail).astype(np.float32) * (keep * np.float32(1 / 25))
         gloss_f = np.minimum(gloss_f, 1.0)
     else:
         gloss_f = np.zeros((h, w), np.float32)
+    if fine is not None:  # glints of the texture, elongated along the flow
+        glint = np.clip(0.35 + 0.35 * fine, 0.0, 1.0) * base_alpha * np.float32(max(texture, 0.4))
+        gloss_f = np.maximum(gloss_f, glint).astype(np.float32)
     cover = np.clip(np.maximum(base_alpha, 0.6 * gloss_f), 0, 1).astype(np.float32)
-    return HairRender(base, cover, gloss_f)
+    if look.remnant_hairs > 0:
+        draw_remnant_hairs(base, layout, look, bald, field, rng, detail)
+    band = sheen_band(field, layout, look, (h, w), rng)
+    return HairRender(base, cover, gloss_f, band)
+
+
+#: Most of bald skin that scattered remaining hairs may cover (skin dominates: still loss).
+REMNANT_MAX_COVER = 0.3
+
+
+def draw_remnant_hairs(canvas: np.ndarray, layout: HeadLayout, look: Look, bald: np.ndarray, field: FlowField,
+                       rng: np.random.Generator, detail: float) -> None:
+    """Scattered terminal hairs still growing in bald skin (diffuse alopecia
+    areata: skin dominates, hairs everywhere), drawn on the uint8 canvas in
+    place. Their length covers at most :data:`REMNANT_MAX_COVER` of the skin."""
+    inside = bald & (layout.hair_region | layout.scalp)
+    area = float(np.count_nonzero(inside))
+    if area < 16 or rng.random() > 0.85:
+        return
+    length = float(np.clip(look.hair_length * layout.size, 3.0 * detail, 0.12 * layout.size))
+    thick = max(1, int(detail / 3.0))
+    cover = REMNANT_MAX_COVER * look.remnant_hairs * rng.uniform(0.4, 1.0)
+    n = int(min(cover * area / (length * thick * 1.3), 60_000))
+    roots = sample_points(inside, n, rng)
+    if len(roots) == 0:
+        return
+    steps = int(np.clip(length / (3.0 * detail), 2, 8))
+    gravity = 0.0 if layout.view == "top" else float(np.clip(look.hair_length * 2.0, 0.0, 1.0))
+    lines = grow_strands(roots, field, length * rng.uniform(0.4, 1.1, len(roots)).astype(np.float32),
+                         steps, look.curl, gravity, rng)
+    hair_rgb = np.asarray(look.hair_rgb, np.float32)
+    white = np.asarray((0.86, 0.85, 0.82), np.float32)
+    greys = rng.random(len(lines)) < look.grey_fraction
+    over = canvas.copy()
+    for sel, rgb in ((~greys, hair_rgb), (greys, white)):
+        group = rng.integers(0, 2, len(lines))
+        for g, f in enumerate((0.8, 1.1)):
+            draw_polylines(over, lines[sel & (group == g)], tuple(np.clip(rgb * f, 0, 1) * 255), thick)
+    opacity = float(rng.uniform(0.7, 0.95))
+    cv2.addWeighted(over, opacity, canvas, 1.0 - opacity, 0.0, dst=canvas)

@@ -27,6 +27,14 @@ from alonet.phantom.render.look import Look
 from alonet.phantom.render.raster import ellipse_poly, fill_soft, smooth_noise, wide_blur
 
 
+#: Share of back and side views whose hair continues below the scalp region
+#: down the nape (the rest end near its lower edge).
+NAPE_HAIR_SHARE = 0.85
+
+#: Skull size (the head's outline, before hair volume) over the scalp box.
+SKULL_MARGIN = (1.07, 1.16)
+
+
 @dataclass(frozen=True)
 class Ellipse:
     """A rotated ellipse (centre, semi-axes, angle in degrees)."""
@@ -185,6 +193,9 @@ def layout_head(
     W, H = max(x1 - x0, 4.0), max(y1 - y0, 4.0)
     cx, cy = (x0 + x1) / 2.0, (y0 + y1) / 2.0
     vol = look.hair_volume * rng.uniform(0.8, 1.2) * float(np.clip(hair_left, 0.0, 1.0)) ** 0.7
+    # the head (skull) reaches beyond the scalp region even without hair: the
+    # region is a rounded shape inside the head's outline
+    margin = float(rng.uniform(*SKULL_MARGIN))
     ears: list[Ellipse] = []
     face_dome = face_poly = neck = body = collar = None
     extras: dict = {}
@@ -195,7 +206,7 @@ def layout_head(
         # forehead below the frontal hairline (the scalp's lower edge)
         below = rng.uniform(0.18, 0.32)
         skull = Ellipse(cx + rng.normal(0, 0.02) * W, cy - 0.04 * H + 0.5 * below * H,
-                        0.5 * W * (1.05 + vol), 0.5 * H * (1.03 + 0.8 * vol + below), rng.normal(0, 2))
+                        0.5 * W * (margin + vol), 0.5 * H * (margin - 0.02 + 0.8 * vol + below), rng.normal(0, 2))
         bottom = skull.cy + skull.ay
         face_poly = _forehead(scalp, box, skull, rng)
         for side in (-1, 1):
@@ -210,7 +221,7 @@ def layout_head(
         whorl = (cx + (look.whorl_offset[0] + rng.normal(0, 0.02)) * W, y0 + (0.2 + look.whorl_offset[1]) * H)
     elif view == "back":
         skull = Ellipse(cx + rng.normal(0, 0.02) * W, cy - 0.05 * H,
-                        0.5 * W * (1.06 + vol), 0.5 * H * (1.05 + vol * 0.8), rng.normal(0, 2))
+                        0.5 * W * (margin + 0.01 + vol), 0.5 * H * (margin + vol * 0.8), rng.normal(0, 2))
         nw = W * rng.uniform(0.27, 0.34)
         top_y = y1 - 0.3 * H
         neck = np.array([[cx - nw, top_y], [cx + nw, top_y], [cx + nw * 1.05, y1 + 0.45 * H],
@@ -236,7 +247,7 @@ def layout_head(
                       rng.uniform(-22, 5))
         ears.append(ear)
         skull = Ellipse(cx + 0.07 * W, cy - 0.04 * H,
-                        0.5 * W * (1.05 + vol), 0.5 * H * (1.05 + vol * 0.8), rng.normal(0, 3))
+                        0.5 * W * (margin + vol), 0.5 * H * (margin + vol * 0.8), rng.normal(0, 3))
         # the front hairline: the scalp's leftmost column at the eye's height
         rows = scalp[int(np.clip(ear.cy - e, 0, h - 1))]
         hx = float(np.argmax(rows)) if rows.any() else x0
@@ -277,8 +288,21 @@ def layout_head(
     if neck is not None:
         neck_mask = np.zeros((h, w), np.uint8)
         cv2.fillPoly(neck_mask, [np.round(neck).astype(np.int32)], 1)
-        below = _below_edge(scalp, rng.uniform(-0.01, 0.04) * H)
-        hair &= ~((neck_mask > 0) & below)
+        # the nape hairline: in most heads the hair goes on below the scalp
+        # region, down the nape (behind the ear in side views), with a ragged edge
+        if rng.random() < NAPE_HAIR_SHARE:
+            ragged = smooth_noise((1, w), int(max(4, w / max(W, 1.0) * 5)), rng)[0]
+            drop = (rng.uniform(0.06, 0.22) + 0.04 * ragged) * H
+        else:
+            drop = np.full(w, rng.uniform(-0.01, 0.04) * H)
+        below = _below_edge(scalp, drop)
+        on_neck = neck_mask > 0
+        if view != "top":
+            nape = on_neck & ~below
+            if view == "left":  # only behind the ear, not down the cheek
+                nape[:, : int(np.clip(ears[0].cx + 0.3 * ears[0].ax, 0, w))] = False
+            hair |= nape
+        hair &= ~(on_neck & below)
     hair |= scalp
     if view != "top":
         hair &= ear_mask == 0
@@ -290,9 +314,9 @@ def layout_head(
     )
 
 
-def _below_edge(scalp: np.ndarray, slack: float) -> np.ndarray:
-    """Pixels below the lowest scalp pixel of their column (plus ``slack``);
-    columns without scalp count as below everywhere."""
+def _below_edge(scalp: np.ndarray, slack: float | np.ndarray) -> np.ndarray:
+    """Pixels below the lowest scalp pixel of their column (plus ``slack``, one
+    number or one per column); columns without scalp count as below everywhere."""
     h, w = scalp.shape
     any_col = scalp.any(axis=0)
     last = h - 1 - np.argmax(scalp[::-1], axis=0)
@@ -311,6 +335,15 @@ def paint_body(img: np.ndarray, layout: HeadLayout, look: Look, rng: np.random.G
     if layout.body is not None:  # fabric with soft folds (smooth: made at quarter size)
         small = (max(2, h // 4), max(2, w // 4))
         col = np.clip(cloth * (1.0 + 0.08 * smooth_noise(small, 7, rng))[..., None], 0, 1).astype(np.float32)
+        if look.clothing_pattern != "plain":  # stripes or checks, a little askew
+            period = max(2.0, layout.size * rng.uniform(0.03, 0.09) / 4.0)
+            a = rng.uniform(-0.3, 0.3)
+            yy, xx = np.mgrid[0 : small[0], 0 : small[1]].astype(np.float32)
+            on = np.sin((yy * np.cos(a) + xx * np.sin(a)) * np.float32(2 * np.pi / period)) > 0
+            if look.clothing_pattern == "check":
+                on ^= np.sin((xx * np.cos(a) - yy * np.sin(a)) * np.float32(2 * np.pi / period)) > 0
+            second = np.clip(rng.uniform(0.1, 0.9, 3) if rng.random() < 0.5 else cloth * rng.uniform(0.3, 0.6), 0, 1)
+            col = np.where(on[..., None], col, (col * 0.3 + second * 0.7).astype(np.float32)).astype(np.float32)
         fill_soft(img, layout.body, cv2.resize(col, (w, h), interpolation=cv2.INTER_LINEAR), soft)
     if layout.collar is not None and look.collar_kind != "none":
         th = max(2, int(layout.size * (0.05 if look.collar_kind == "shirt" else 0.028)))

@@ -14,6 +14,12 @@ The sampling weights lean towards what clinical alopecia-areata photographs
 most often show (the AloNet study comes from a Korean clinic: dark hair,
 Fitzpatrick II–IV skin, blue backdrops), while every category keeps enough
 weight that the model sees the whole range.
+
+Styles: ``sample_look(rng, style="train")`` is what training data is rendered
+with. ``style="heldout"`` draws the same patient and then swaps in one or more
+appearance families that the training sampler never produces (see
+:data:`HELDOUT_FAMILIES`), for a *style-held-out* test set: the gap between it
+and the ordinary test split stands in for the gap to real photographs.
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
+
+from alonet.errors import InvalidValueError
 
 RGB = tuple[float, float, float]
 
@@ -52,13 +60,48 @@ HAIR_COLOURS: dict[str, tuple[RGB, float]] = {
 
 #: Backdrop kinds and their weights (blue is the classic clinic backdrop).
 BACKGROUND_KINDS: dict[str, float] = {
-    "blue": 0.42,
-    "grey": 0.18,
-    "white": 0.10,
-    "green": 0.07,
-    "wall": 0.15,
-    "gradient": 0.08,
+    "blue": 0.52,
+    "grey": 0.13,
+    "white": 0.09,
+    "green": 0.10,
+    "wall": 0.10,
+    "gradient": 0.06,
 }
+
+#: Share of training looks with short-cropped hair (a few millimetres, evenly
+#: over the head; a hard negative: not loss) and hair lengths it is drawn from.
+CROPPED_SHARE = 0.12
+CROPPED_LENGTH = (0.008, 0.028)
+
+#: Share of training looks whose bald skin keeps scattered terminal hairs
+#: (diffuse loss where skin dominates: loss).
+REMNANT_SHARE = 0.35
+
+#: Share of training looks photographed with a studio flash close to the lens
+#: (a hard specular highlight on bald skin).
+FLASH_SHARE = 0.6
+
+#: Look styles: what training sees, and appearance families training never sees.
+STYLES: tuple[str, ...] = ("train", "heldout")
+
+#: Appearance families of ``style="heldout"``; each held-out look has at least
+#: one. Every family lies outside what ``style="train"`` can produce (the
+#: bounds are the ones tests/test_phantom_style.py checks):
+#: - ``copper_hair``: vividly dyed copper/red/burgundy hair, green/red ratio
+#:   0.22-0.34 (every training hair colour has green/red ≥ 0.40; auburn, the
+#:   reddest, ≥ 0.40);
+#: - ``black_backdrop``: black velvet backdrop, brightest channel ≤ 0.11 (the
+#:   darkest training backdrop colour has its brightest channel ≥ 0.17);
+#: - ``side_light``: one low-key lamp from the side, light 55-75° off the camera
+#:   axis with ambient 0.06-0.16 (training: flash/ring light within 35° of
+#:   the axis, later visits within 45°, ambient ≥ 0.20).
+HELDOUT_FAMILIES: tuple[str, ...] = ("copper_hair", "black_backdrop", "side_light")
+
+#: Bounds separating the held-out families from training looks.
+COPPER_MAX_GREEN_RATIO = 0.36
+BLACK_BACKDROP_MAX = 0.12
+SIDE_LIGHT_MAX_AMBIENT = 0.18
+TRAIN_LIGHT_MAX_ANGLE = 45.0  # degrees off the camera axis, on any visit
 
 #: How the hair is combed; drives the flow field in :mod:`.hair`.
 HAIR_STYLES: tuple[str, ...] = ("side_part", "centre_part", "back", "forward", "messy")
@@ -101,6 +144,14 @@ class Look:
     clip_count: int  # 0..4 metal hair clips/pins used in this clinic visit style
     hands: float  # chance that fingers hold the hair aside in a view (0 for most patients)
     glove_rgb: RGB  # nitrile/latex glove colour, or the clinician's skin when bare-handed
+    # photo-scale hair appearance (failure modes seen on real clinical photographs)
+    hair_texture: float = 0.0  # 0 separate strands .. 1 fine directional texture (dense hair at photo scale)
+    sheen: float = 0.3  # 0..1 strength of the light's sheen bands along the hair (1: strong highlights)
+    cropped: bool = False  # short-cropped hair (a few mm) evenly over the whole head: NOT loss
+    remnant_hairs: float = 0.0  # 0..1 scattered terminal hairs left inside loss (skin dominates): IS loss
+    clothing_pattern: str = "plain"  # "plain", "stripes" or "check"
+    style: str = "train"  # one of STYLES
+    heldout: tuple[str, ...] = ()  # the HELDOUT_FAMILIES this look uses (empty for "train")
 
 
 def _choice(rng: np.random.Generator, names: list[str], weights: list[float]) -> str:
@@ -138,12 +189,60 @@ def _background_colours(rng: np.random.Generator, kind: str) -> tuple[RGB, RGB]:
     return base, second  # type: ignore[return-value]
 
 
-def sample_look(rng: np.random.Generator) -> Look:
+def sample_look(rng: np.random.Generator, style: str = "train") -> Look:
     """Draw the appearance of one phantom patient.
 
+    ``style="train"`` (the default) is the training distribution;
+    ``style="heldout"`` draws the same kind of patient and then gives it one
+    or more of :data:`HELDOUT_FAMILIES`, which training never sees.
     Deterministic for a given generator state. The result is immutable and can
     be reused for every view and visit of the patient.
     """
+    if style not in STYLES:
+        raise InvalidValueError(f"unknown look style {style!r}", fix=f"use one of: {', '.join(STYLES)}")
+    look = _sample_train_look(rng)
+    return _heldout_look(look, rng) if style == "heldout" else look
+
+
+def _heldout_look(look: Look, rng: np.random.Generator) -> Look:
+    """``look`` with one or more held-out appearance families swapped in."""
+    chosen: tuple[str, ...] = ()
+    while not chosen:
+        chosen = tuple(f for f in HELDOUT_FAMILIES if rng.random() < 0.5)
+    changes: dict = {"style": "heldout", "heldout": chosen}
+    if "copper_hair" in chosen:
+        red = rng.uniform(0.38, 0.78)
+        green = red * rng.uniform(0.22, 0.34)
+        blue = red * rng.uniform(0.06, 0.32)
+        changes.update(hair_name="copper", hair_rgb=(float(red), float(green), float(blue)),
+                       grey_fraction=0.0)
+    if "black_backdrop" in chosen:
+        v = rng.uniform(0.015, 0.08)
+        base = (float(v * rng.uniform(0.9, 1.1)), float(v * rng.uniform(0.9, 1.1)), float(v * rng.uniform(0.9, 1.2)))
+        second = tuple(float(c * rng.uniform(0.55, 1.15)) for c in base)
+        changes.update(background="black", background_rgb=base, background_rgb2=second)
+    if "side_light" in chosen:
+        changes.update(light_dir=_side_light(rng), light_ambient=float(rng.uniform(0.06, 0.16)))
+    return replace(look, **changes)
+
+
+def _side_light(rng: np.random.Generator) -> tuple[float, float, float]:
+    """A lamp 55-75° off the camera axis, from any side."""
+    off = np.deg2rad(rng.uniform(55.0, 75.0))
+    az = rng.uniform(0, 2 * np.pi)
+    return (float(np.sin(off) * np.cos(az)), float(np.sin(off) * np.sin(az)), float(np.cos(off)))
+
+
+def _light_within(light: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Unit vector ``light`` with its angle to the camera axis clamped to
+    ``lo``..``hi`` degrees (same azimuth)."""
+    off = np.deg2rad(np.clip(np.rad2deg(np.arccos(np.clip(light[2], -1.0, 1.0))), lo, hi))
+    az = np.arctan2(light[1], light[0])
+    return np.array([np.sin(off) * np.cos(az), np.sin(off) * np.sin(az), np.cos(off)])
+
+
+def _sample_train_look(rng: np.random.Generator) -> Look:
+    """The training distribution of :func:`sample_look`."""
     fitz = int(rng.choice(6, p=np.asarray(FITZPATRICK_WEIGHTS) / sum(FITZPATRICK_WEIGHTS))) + 1
     skin = _jitter_rgb(rng, FITZPATRICK_SKIN[fitz - 1], 0.04)
     # Bald scalp: less sun, so paler; pink from blood flow, stronger on light skin.
@@ -178,7 +277,7 @@ def sample_look(rng: np.random.Generator) -> Look:
     light = np.array([np.cos(az) * tilt, np.sin(az) * tilt, 1.0])
     light /= np.linalg.norm(light)
 
-    return Look(
+    look = Look(
         fitzpatrick=fitz,
         skin_rgb=skin,
         scalp_rgb=(float(scalp[0]), float(scalp[1]), float(scalp[2])),
@@ -210,6 +309,30 @@ def sample_look(rng: np.random.Generator) -> Look:
         glove_rgb=_jitter_rgb(rng, [(0.35, 0.45, 0.85), (0.55, 0.4, 0.8), (0.92, 0.92, 0.9), (0.85, 0.68, 0.55),
                                     (0.2, 0.2, 0.22)][int(rng.choice(5, p=[0.4, 0.2, 0.15, 0.15, 0.1]))], 0.06),
     )
+    return _photo_scale(look, rng)
+
+
+def _photo_scale(look: Look, rng: np.random.Generator) -> Look:
+    """Drawn after everything else (so the draws above stay as they were):
+    how the hair reads at photo scale, cropped hair, hairs left in bald skin,
+    and the studio flash."""
+    dense = float(np.clip((look.hair_density - 0.45) / 0.4, 0.0, 1.0))
+    changes: dict = {
+        # dense hair is a fine directional texture, sparse hair shows strands
+        "hair_texture": float(np.clip(dense * rng.uniform(0.5, 1.0) + rng.uniform(-0.1, 0.2), 0.0, 1.0)),
+        # strong highlights on a third of the heads (a hard negative on dark hair)
+        "sheen": float(rng.uniform(0.55, 1.0) if rng.random() < 0.35 else rng.uniform(0.1, 0.5)),
+        "remnant_hairs": float(rng.uniform(0.2, 1.0)) if rng.random() < REMNANT_SHARE else 0.0,
+    }
+    if rng.random() < CROPPED_SHARE:
+        length = float(rng.uniform(*CROPPED_LENGTH))
+        changes.update(cropped=True, hair_length=length, hair_volume=float(rng.uniform(0.01, 0.05)),
+                       hair_density=float(rng.uniform(0.7, 1.0)), curl=0.0, hair_style="back",
+                       hair_texture=float(rng.uniform(0.6, 1.0)))
+    if rng.random() < FLASH_SHARE:  # flash: a hard, bright highlight on bald skin
+        changes["skin_shine"] = float(rng.uniform(0.6, 1.0))
+    changes["clothing_pattern"] = _choice(rng, ["plain", "stripes", "check"], [0.75, 0.15, 0.10])
+    return replace(look, **changes)
 
 
 def visit_look(look: Look, rng: np.random.Generator) -> Look:
@@ -218,10 +341,16 @@ def visit_look(look: Look, rng: np.random.Generator) -> Look:
     clinic's light set up slightly differently and another number of clips.
     Skin, hair colour, hairstyle and backdrop stay."""
     clothes = tuple(float(v) for v in np.clip(rng.uniform(0.1, 0.8, 3) * 0.6 + rng.uniform(0.1, 0.8) * 0.4, 0, 1))
-    length = float(np.clip(look.hair_length * np.exp(rng.normal(0.0, 0.25)), 0.03, 0.6))
+    shortest, longest = CROPPED_LENGTH if look.cropped else (0.03, 0.6)
+    length = float(np.clip(look.hair_length * np.exp(rng.normal(0.0, 0.25)), shortest, longest))
     light = np.asarray(look.light_dir) + rng.normal(0.0, 0.1, 3)
     light[2] = abs(light[2])
     light /= np.linalg.norm(light)
+    ambient = float(np.clip(look.light_ambient + rng.normal(0, 0.05), 0.2, 0.6))
+    lo, hi = (55.0, 75.0) if "side_light" in look.heldout else (0.0, TRAIN_LIGHT_MAX_ANGLE)
+    light = _light_within(light, lo, hi)
+    if "side_light" in look.heldout:  # the same low-key lamp, moved a little: stays held-out
+        ambient = float(np.clip(look.light_ambient + rng.normal(0, 0.02), 0.06, 0.16))
     return replace(
         look,
         clothing_rgb=clothes,  # type: ignore[arg-type]
@@ -229,6 +358,6 @@ def visit_look(look: Look, rng: np.random.Generator) -> Look:
         hair_length=length,
         glasses=look.glasses if rng.random() < 0.9 else not look.glasses,
         light_dir=(float(light[0]), float(light[1]), float(light[2])),
-        light_ambient=float(np.clip(look.light_ambient + rng.normal(0, 0.05), 0.2, 0.6)),
+        light_ambient=ambient,
         clip_count=int(rng.choice(5, p=[0.45, 0.2, 0.17, 0.1, 0.08])),
     )

@@ -31,14 +31,16 @@ def draw_clips(
     if count <= 0:
         return
     pts = sample_points(where, count, rng)
+    clips = []
     for x, y in pts:
         length = layout.size * rng.uniform(0.12, 0.3)
         width = max(1.5 * detail, length * rng.uniform(0.06, 0.14))
         a = rng.uniform(0, np.pi)
-        d = np.array([np.cos(a), np.sin(a)])
+        clips.append((np.array([x, y]), length, width, np.array([np.cos(a), np.sin(a)])))
+    _clip_shadows(canvas, clips, rng, detail)
+    for c, length, width, d in clips:
         nrm = np.array([-d[1], d[0]])
         col = _metal_colour(rng)
-        c = np.array([x, y])
         if rng.random() < 0.5:  # bobby pin: two thin prongs, one wavy
             t = np.linspace(-0.5, 0.5, 12)[:, None] * length
             wave = np.sin(np.linspace(0, 4 * np.pi, 12))[:, None] * width * 0.25
@@ -65,6 +67,31 @@ def draw_clips(
         g = hl[len(hl) // 2]
         cv2.circle(canvas, (int(round(g[0] * 16)), int(round(g[1] * 16))),
                    int(round(max(1.0, width * 0.3) * 16)), (252, 252, 250), -1, cv2.LINE_AA, 4)
+
+
+def _clip_shadows(canvas: np.ndarray, clips: list, rng: np.random.Generator, detail: float) -> None:
+    """Soft shadows the clips cast on the hair under the flash (offset, blurred
+    darkening), in place; a hard negative that looks like a dark gap."""
+    if not clips:
+        return
+    h, w = canvas.shape[:2]
+    shadow = np.zeros((h, w), np.uint8)
+    for c, length, width, d in clips:
+        off = rng.normal(0, 1, 2) * width * 0.6 + np.array([0.0, 0.4]) * width
+        nrm = np.array([-d[1], d[0]])
+        poly = np.array([c - d * length / 2 - nrm * width * 0.7, c + d * length / 2 - nrm * width * 0.6,
+                         c + d * length / 2 + nrm * width * 0.6, c - d * length / 2 + nrm * width * 0.7]) + off
+        cv2.fillConvexPoly(shadow, np.round(poly * 16).astype(np.int32), 255, cv2.LINE_AA, 4)
+    ys, xs = np.nonzero(shadow)
+    if ys.size == 0:
+        return
+    pad = int(3 * max(1.0, 0.8 * detail)) + 4
+    y0, y1, x0, x1 = max(0, ys.min() - pad), min(h, ys.max() + pad + 1), max(0, xs.min() - pad), min(w, xs.max() + pad + 1)
+    soft = cv2.GaussianBlur(shadow[y0:y1, x0:x1].astype(np.float32) * np.float32(1 / 255), (0, 0),
+                            max(0.8, 0.8 * detail))
+    roi = canvas[y0:y1, x0:x1].astype(np.float32)
+    roi *= (1.0 - rng.uniform(0.35, 0.65) * soft)[..., None]
+    canvas[y0:y1, x0:x1] = np.clip(roi, 0, 255).astype(np.uint8)
 
 
 def draw_fingers(canvas: np.ndarray, layout: HeadLayout, where: np.ndarray, look_rgb, rng: np.random.Generator,

@@ -43,7 +43,9 @@ def lighting(layout: HeadLayout, look: Look, rng: np.random.Generator) -> tuple[
     hv = np.array([lx, ly, lz + 1.0])
     hv /= np.linalg.norm(hv)
     amb = look.light_ambient
-    norm = amb + (1 - amb) * lz
+    # exposure: set for a surface facing the camera, but never for less light
+    # than a lamp 45° off the axis gives (a side lamp leaves the near side dark)
+    norm = amb + (1 - amb) * max(lz, 0.7)
 
     def shade_of(e: Ellipse, soft: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         nx, ny, nz, r2 = dome_normals(e, g.xx, g.yy)
@@ -141,9 +143,13 @@ def bald_details(
         draw_polylines(over, lines, colour, 1)
         cv2.addWeighted(over, opacity, canvas, 1.0 - opacity, 0, dst=canvas)
 
-    # vellus: fine, pale, low-contrast hairs
+    # vellus: fine, pale, low-contrast hairs; in some patches a visible white
+    # down catches the flash (still loss)
     pts = sample_points(bald, int(frac * rng.uniform(150, 900)), rng)
     faint(segments(pts, 0.006, 0.016), tuple(np.clip(skin * 1.1 + 15, 0, 255)), rng.uniform(0.15, 0.35))
+    if rng.random() < 0.3:
+        pts = sample_points(bald, int(frac * rng.uniform(800, 2500)), rng)
+        faint(segments(pts, 0.008, 0.025), (238, 236, 230), rng.uniform(0.35, 0.65))
     zones = smooth_noise(bald.shape, int(rng.uniform(4, 10)), rng)
     r = rng.random()
     if r < 0.35:  # dark regrowth stubble in some zones

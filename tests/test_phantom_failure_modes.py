@@ -1,0 +1,141 @@
+"""Phantoms aimed at the failure modes seen on real clinical photographs:
+dense hair as photo-scale texture, short-cropped hair (not loss), scattered
+hairs left in diffuse loss (loss), hair below the scalp region, clinic
+photography (blue backdrops, flash)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import cv2
+import numpy as np
+
+from alonet.phantom.render import render_view, sample_look, visit_look
+from alonet.phantom.render.hair import REMNANT_MAX_COVER, FlowField, draw_remnant_hairs, flow_field, flow_texture
+from alonet.phantom.render.head import layout_head
+from alonet.phantom.render.look import CROPPED_LENGTH
+from alonet.scoring.salt import view_loss_percent
+from test_render import NO_JITTER, dark_haired_look, erode, luminance, midline_masks, temporal_masks
+
+
+def test_training_sampler_draws_each_failure_mode_at_its_share():
+    rng = np.random.default_rng(21)
+    looks = [sample_look(rng) for _ in range(4000)]
+    share = lambda pred: float(np.mean([pred(lk) for lk in looks]))  # noqa: E731
+    assert 0.09 < share(lambda lk: lk.cropped) < 0.15
+    assert 0.30 < share(lambda lk: lk.remnant_hairs > 0) < 0.40
+    assert 0.30 < share(lambda lk: lk.sheen >= 0.55) < 0.40
+    assert 0.60 < share(lambda lk: lk.skin_shine >= 0.6) < 0.75  # flash (60 %) plus bright non-flash skin
+    kinds = {k: share(lambda lk, k=k: lk.background == k) for k in ("blue", "green", "grey", "white")}
+    assert kinds["blue"] > 0.47 and all(v > 0.06 for v in kinds.values())
+    assert max(kinds, key=kinds.get) == "blue"
+    # dense hair is mostly photo-scale texture, thin hair mostly strands
+    dense = [lk.hair_texture for lk in looks if lk.hair_density > 0.85 and not lk.cropped]
+    thin = [lk.hair_texture for lk in looks if lk.hair_density < 0.45 and not lk.cropped]
+    assert np.mean(dense) > 0.6 and np.mean(thin) < 0.15
+    for lk in looks:
+        if lk.cropped:
+            assert CROPPED_LENGTH[0] <= lk.hair_length <= CROPPED_LENGTH[1] and lk.hair_volume <= 0.05
+            later = visit_look(lk, rng)
+            assert later.cropped and later.hair_length <= CROPPED_LENGTH[1]
+
+
+def test_flow_texture_streaks_run_along_the_flow():
+    shape = (96, 120)
+    dirs = np.zeros((13, 16, 2), np.float32)
+    dirs[..., 0] = 1.0  # hair lying along x
+    field = FlowField(dirs, 8.0, np.ones((13, 16), np.float32))
+    tex = flow_texture(field, shape, 6.0, np.random.default_rng(0), 1.0, coarse=0.0)
+    assert abs(float(tex.mean())) < 1e-3 and abs(float(tex.std()) - 1.0) < 1e-3
+    core = tex[8:-8, 8:-8]
+
+    def corr(a: np.ndarray, b: np.ndarray) -> float:
+        return float(np.corrcoef(a.ravel(), b.ravel())[0, 1])
+
+    along = corr(core[:, :-3], core[:, 3:])
+    across = corr(core[:-3], core[3:])
+    assert along > 0.6 and abs(across) < 0.1
+
+
+def _grain(img: np.ndarray, where: np.ndarray) -> float:
+    """Mean high-frequency contrast (luminance minus its 2-px blur) in ``where``."""
+    lum = luminance(img)
+    return float(np.abs(lum - cv2.GaussianBlur(lum, (0, 0), 2))[where].mean())
+
+
+def test_short_cropped_hair_over_the_whole_scalp_is_not_loss():
+    scalp, _ = midline_masks(240, 192)
+    none = np.zeros_like(scalp)
+    core = erode(scalp, 8)
+    for seed in range(3):
+        base = dataclasses.replace(dark_haired_look(seed), remnant_hairs=0.0)
+        crop = dataclasses.replace(base, cropped=True, hair_length=0.015, hair_volume=0.03, hair_texture=0.8,
+                                   hair_density=0.9)
+        cropped = render_view(scalp, none, "top", crop, np.random.default_rng(seed), camera=NO_JITTER)
+        bald = render_view(scalp, scalp, "top", crop, np.random.default_rng(seed), camera=NO_JITTER)
+        full = render_view(scalp, none, "top", dataclasses.replace(base, hair_texture=1.0),
+                           np.random.default_rng(seed), camera=NO_JITTER)
+        assert view_loss_percent(cropped.hairloss, cropped.scalp, view="top") == 0.0
+        assert view_loss_percent(bald.hairloss, bald.scalp, view="top") == 100.0
+        lc, lb, lf = (np.median(luminance(r.image)[core]) for r in (cropped, bald, full))
+        # the skin shows between the hairs: between bare skin and dense hair
+        gap = lb - lf
+        assert gap > 40 and lf + 0.15 * gap < lc < lb - 0.15 * gap, (seed, lf, lc, lb)
+        # and it is a fine stipple (high-frequency contrast), unlike smooth bald skin
+        assert _grain(cropped.image, core) > max(3.0 * _grain(bald.image, core), 8.0)
+
+
+def test_scattered_hairs_in_diffuse_loss_stay_loss_and_skin_dominates():
+    scalp, _ = midline_masks(240, 192)
+    core = erode(scalp, 8)
+    # drawn alone on plain skin: hairs everywhere, skin dominating
+    covers = []
+    for seed in range(8):
+        look = dataclasses.replace(dark_haired_look(seed), remnant_hairs=1.0, hair_length=0.2)
+        rng = np.random.default_rng(seed)
+        layout = layout_head(scalp, "top", look, rng)
+        canvas = np.full(scalp.shape + (3,), 200, np.uint8)
+        draw_remnant_hairs(canvas, layout, look, scalp, flow_field(layout, look, rng), rng, 1.0)
+        dark = canvas.min(axis=2)[core] < 120
+        covers.append(float(dark.mean()))
+    drawn = [c for c in covers if c > 0]
+    assert len(drawn) >= 5  # 85 % of views with such a look show them
+    assert 0.06 < np.mean(drawn) and max(drawn) < REMNANT_MAX_COVER + 0.1
+    # in a full render the mask stays loss under them and skin still dominates
+    for seed in range(3):
+        look = dataclasses.replace(dark_haired_look(seed), remnant_hairs=1.0, hair_length=0.2)
+        r = render_view(scalp, scalp, "top", look, np.random.default_rng(seed), camera=NO_JITTER)
+        assert view_loss_percent(r.hairloss, r.scalp, view="top") == 100.0
+        lum = luminance(r.image)
+        assert float((lum[core] < 0.6 * np.median(lum[core])).mean()) < 0.45
+
+
+def test_hair_continues_below_the_scalp_region_down_the_nape():
+    covered = {"back": 0, "left": 0}
+    trials = 30
+    for view, (scalp, _) in (("back", midline_masks(240, 192)), ("left", temporal_masks(240, 192))):
+        ys, xs = np.nonzero(scalp)
+        for seed in range(trials):
+            look = sample_look(np.random.default_rng(seed))
+            layout = layout_head(scalp, view, look, np.random.default_rng(seed))
+            if view == "back":
+                cols = slice(int(np.percentile(xs, 45)), int(np.percentile(xs, 55)))
+            else:  # behind the ear: the back third of the region
+                cols = slice(int(np.percentile(xs, 80)), int(np.percentile(xs, 90)))
+            bottom = max(int(ys[np.isin(xs, np.arange(cols.start, cols.stop))].max()), 0)
+            band = layout.hair_region[bottom + 3: bottom + 8, cols]
+            covered[view] += band.mean() > 0.8
+    # NAPE_HAIR_SHARE = 0.85 of the heads have hair below the region's lower edge
+    assert 0.65 * trials <= covered["back"] <= trials
+    assert 0.5 * trials <= covered["left"] <= trials
+
+
+def test_clips_cast_a_soft_shadow_next_to_them():
+    from alonet.phantom.render.props import _clip_shadows
+
+    canvas = np.full((120, 120, 3), 150, np.uint8)
+    clip = (np.array([60.0, 60.0]), 40.0, 5.0, np.array([1.0, 0.0]))  # centre, length, width, direction
+    _clip_shadows(canvas, [clip], np.random.default_rng(0), 1.0)
+    lum = canvas[..., 0].astype(int)
+    assert lum[50:72, 40:80].min() < 110  # darkened under and beside the clip
+    assert (lum[:30] == 150).all() and (lum[95:] == 150).all()  # nowhere else
