@@ -340,7 +340,7 @@ def render_hair(
     else:  # dense textured hair hides the skin completely
         base_alpha = ((0.3 + 0.68 * look.hair_density) * (1 - texture) + (0.9 + 0.09 * look.hair_density) * texture) * dens
     tex = smooth_noise((h, w), int(max(8, layout.size / (5 * detail))), rng)
-    base_alpha *= np.clip(0.92 + 0.1 * tex, 0, 1)
+    base_alpha *= np.clip(1.0 - (1.0 - texture) * (0.08 - 0.1 * tex), 0, 1)  # patchy only where strands show
     soft = cv2.GaussianBlur(grow.astype(np.float32), (0, 0), max(0.7 * detail, 0.005 * layout.size))
     base_alpha = (base_alpha * soft).astype(np.float32)
     # textured hair: the base is the hair itself (as bright as the strands on average)
@@ -365,7 +365,7 @@ def render_hair(
         if rows.size:
             box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
             amp = np.float32((0.8 if look.cropped else 0.35) * max(texture, 0.5))
-            lift = np.float32(0.06 * max(0.0, 0.3 - float(np.mean(base_col))) / 0.3)
+            lift = np.float32(0.1 * max(0.0, 0.3 - float(np.mean(base_col))) / 0.3)
             a, f = base_alpha[box], fine[box]
             albedo[box] += (a * f * amp)[..., None] * base_col + (a * lift * np.maximum(f, 0.0))[..., None]
     base = cv2.convertScaleAbs(albedo, alpha=255.0)
