@@ -300,6 +300,7 @@ def test_marking_a_visit_reviewed_through_page_and_json(model_dir, pipeline, ima
     page = client.get(f"/visits/{visit_id}").get_data(as_text=True)
     assert "Mark reviewed — use for training" in page and f'action="/visits/{visit_id}/review"' in page
     assert store.get_visit(visit_id).reviewed is False and store.visit_ids(reviewed_only=True) == []
+    assert "No visit is marked reviewed yet" in client.get("/patients").get_data(as_text=True)
 
     # The page's form (CSRF token required).
     assert client.post(f"/visits/{visit_id}/review", data={"reviewed": "1"}).status_code == 400
@@ -309,6 +310,8 @@ def test_marking_a_visit_reviewed_through_page_and_json(model_dir, pipeline, ima
     assert stamp and store.visit_ids(reviewed_only=True) == [visit_id]
     page = client.get(f"/visits/{visit_id}").get_data(as_text=True)
     assert "Do not use for training" in page and stamp.replace("T", " ").replace("+00:00", " UTC") in page
+    listing = client.get("/patients").get_data(as_text=True)
+    assert "1 visit marked reviewed" in listing and f"alonet adapt {tmp_path / 'store'} -o MODEL_DIR" in listing
     patient_page = client.get(f"/patients/{store.get_visit(visit_id).patient_id}").get_data(as_text=True)
     assert 'class="flag good"' in patient_page and ">reviewed<" in patient_page
 

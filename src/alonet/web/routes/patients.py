@@ -53,7 +53,9 @@ def _stored_visit(store: Store, visit_id: int):
 
 @bp.get("/patients")
 def patients():
-    return render_template("patients.html", patients=_store().list_patients(), error=None)
+    store = _store()
+    return render_template("patients.html", patients=store.list_patients(), error=None,
+                           reviewed=len(store.visit_ids(reviewed_only=True)), store_dir=str(store.root))
 
 
 @bp.post("/patients")
