@@ -34,8 +34,9 @@ import numpy as np
 
 from alonet.errors import InvalidValueError
 
-#: Flag codes that mean the photograph should be retaken.
-RETAKE_CODES = frozenset({"too_dark", "too_bright", "blurred", "scalp_not_found", "scalp_too_small"})
+#: Flag codes that mean the photograph should be retaken (with the gate's refusals).
+RETAKE_CODES = frozenset({"too_dark", "too_bright", "blurred", "scalp_not_found", "scalp_too_small",
+                          "too_small", "bad_aspect", "no_content", "noise", "not_a_head"})
 
 #: Flag code for a view whose segmentation a person should check.
 CHECK_CODE = "check"
