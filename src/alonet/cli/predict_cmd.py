@@ -31,9 +31,10 @@ def backend_option(function):
 
 def max_pixels_option(function):
     return click.option(
-        "--max-pixels", type=int, default=None,
+        "--max-pixels", type=click.IntRange(min=1), default=None,
         help="Largest photograph accepted, in pixels (default 80 million; a guard against "
-             "decompression bombs). Raise it only for trusted files.",
+             "decompression bombs). Raise it only for trusted files; above about 179 million it "
+             "also lifts Pillow's own guard for these reads.",
     )(function)
 
 

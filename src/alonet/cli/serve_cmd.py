@@ -37,9 +37,8 @@ def _bind(app, host: str, port: int, settings: dict):
     """waitress's server bound to ``host:port``; a busy or forbidden port is a one-line error."""
     import errno
 
-    from waitress.server import create_server
-
     from alonet.errors import AloNetError
+    from alonet.web.server import create_server
 
     try:
         return create_server(app, host=host, port=port, **settings)

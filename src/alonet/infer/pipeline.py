@@ -380,8 +380,16 @@ class Pipeline:
                     fix="draw the mask on the same photograph")
             masks.append(mask.astype(bool))
         s_mask, h_mask = masks
-        return self._result(view, photo, name, s_mask.astype(np.float32), h_mask.astype(np.float32),
-                            s_mask, h_mask, float(confidence_value))
+        result = self._result(view, photo, name, s_mask.astype(np.float32), h_mask.astype(np.float32),
+                              s_mask, h_mask, float(confidence_value))
+        if self.config.gate is not None:  # drawn masks do not make an unusable photograph usable
+            model_side = min(c.input_size for c in self.backend.configs.values())
+            refused = gate_photo(photo, self.config.gate, model_side=model_side)
+            if refused:
+                from dataclasses import replace
+
+                result = replace(result, flags=[*refused, *result.flags], retake=True)
+        return result
 
     # -- visits ------------------------------------------------------------------
 
