@@ -25,7 +25,9 @@ from below by the ear; the face side's leg of the arch is the shorter).
 * A side view makes the temporal network surer than the midline network and
   gives a notched (ear) region; a top or back view the reverse.
 * Which way a side view looks comes from the arch's legs, taken only when the
-  photograph and its mirror image agree.
+  photograph and its mirror image agree. A left/right swap leaves the SALT
+  unchanged (both weigh 0.18), so it is a ``side_mismatch`` flag that asks for a
+  look without withholding the score.
 * Top and back are both midline views and are not told apart (the networks
   see no difference between them reliably); a top/back swap is not flagged.
 
@@ -46,8 +48,12 @@ import numpy as np
 from alonet.errors import DuplicateViewError
 from alonet.views import VIEWS
 
-#: Flag code of a photograph that looks like another view than its label.
+#: Flag code of a photograph that looks like another kind of view than its label
+#: (a side view given as top or back, or the reverse); it withholds the SALT.
 MISMATCH_CODE = "view_mismatch"
+#: Flag code of a side view that seems to look the other way (left given as right).
+#: Left and right weigh the same in SALT, so it asks for a look and withholds nothing.
+SIDE_CODE = "side_mismatch"
 
 
 @dataclass(frozen=True)
@@ -168,6 +174,11 @@ def likely_view(label: str, evidence: ViewEvidence, config: ViewCheckConfig = Vi
 
 
 def mismatch_flag(label: str, likely: str) -> dict:
+    """The flag for a photograph labelled ``label`` that looks like ``likely``."""
+    if label in ("left", "right") and likely in ("left", "right"):
+        return {"code": SIDE_CODE,
+                "message": f"the photograph given as {label} seems to look the other way (a {likely} view); "
+                           "check the label"}
     return {"code": MISMATCH_CODE,
             "message": f"the photograph given as {label} looks like a {likely} view; check the labels "
                        "(swapped views give a wrong SALT)"}

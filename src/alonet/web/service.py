@@ -64,10 +64,10 @@ class Scorer:
         """
         from dataclasses import replace
 
-        from alonet.infer.viewcheck import MISMATCH_CODE
+        from alonet.infer.viewcheck import MISMATCH_CODE, SIDE_CODE
 
         result = self.pipeline.result_from_masks(state.photo, state.view, scalp, hairloss)
-        kept = [f for f in state.original.flags if f["code"] == MISMATCH_CODE]  # a label stays wrong
+        kept = [f for f in state.original.flags if f["code"] in (MISMATCH_CODE, SIDE_CODE)]  # a label stays wrong
         if kept:
             result = replace(result, flags=[*result.flags, *kept])
         state.correct(result)
