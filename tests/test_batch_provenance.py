@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import shutil
 
+import numpy as np
 import pytest
 from test_infer import make_model_set, phantom_visit
 from test_report import write_manifest
@@ -130,3 +131,24 @@ def test_batch_command_exit_status_and_recompute_message(models, photos, tmp_pat
     assert captured.err.strip().splitlines()[-1] == (
         f"error: 1 visit(s) failed and 0 visit(s) have no SALT (a photograph needs a retake) "
         f"(see the error and withheld columns of {out / 'results.csv'})")
+
+
+def test_withheld_rows_say_why_and_provisional_is_a_setting(models, photos, tmp_path, capsys):
+    manifest = trial(tmp_path, photos)
+    dark = tmp_path / "trial" / "P1_v2" / "back.jpg"
+    from PIL import Image
+
+    Image.fromarray((np.asarray(Image.open(dark)) // 8).astype(np.uint8)).save(dark, quality=92)
+    out = tmp_path / "out"
+    argv = ["batch", str(manifest), "-o", str(out), "--model", str(models), "--backend", "torch", "--no-plots"]
+    assert main(argv) == 3
+    assert "error: 0 visit(s) failed and 1 visit(s) have no SALT" in capsys.readouterr().err
+    rows = read(out / "results.csv")
+    assert rows[1]["salt"] == "" and rows[1]["withheld"].startswith("no SALT: back view: photograph too dark")
+    assert rows[0]["withheld"] == "" and rows[0]["salt"] != ""
+    assert main([*argv, "--provisional"]) == 0
+    stdout = capsys.readouterr().out
+    assert "recomputed patient P1 visit v2: --provisional changed" in stdout
+    rows = read(out / "results.csv")
+    assert rows[1]["salt"] != "" and rows[1]["provisional"] == "1"
+    assert rows[1]["withheld"].startswith("provisional SALT (asked for)")
