@@ -19,7 +19,12 @@ from alonet.cli.main import main
 from alonet.infer import Pipeline, PipelineConfig
 from alonet.infer.postprocess import PostprocessConfig
 from alonet.report.batch import RESULT_COLUMNS, run_batch
-from alonet.report.provenance import PROVENANCE_COLUMNS, file_sha256, inputs_sha256, stale_reason
+from alonet.report.provenance import (
+    PROVENANCE_COLUMNS,
+    file_sha256,
+    inputs_sha256,
+    stale_reason,
+)
 
 
 @pytest.fixture(scope="module")

@@ -14,8 +14,8 @@ from collections import namedtuple
 import pytest
 from test_infer import make_model_set, phantom_visit
 
-import alonet.data.preflight as preflight
 from alonet.cli.main import main
+from alonet.data import preflight
 from alonet.data.preflight import check_output_folder
 from alonet.errors import OutputNotWritableError
 from alonet.views import VIEWS
@@ -87,7 +87,7 @@ def test_a_full_disk_before_the_work_is_one_line(models, visit, tmp_path, capsys
 
 
 def test_a_write_error_during_the_work_is_one_line(models, visit, tmp_path, capsys, monkeypatch):
-    import alonet.report.writer as writer
+    from alonet.report import writer
 
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "report" / "report.html"))

@@ -16,7 +16,15 @@ import threading
 
 import numpy as np
 import pytest
-from test_web import csrf_token, encode, files_for, make_app, model_dir, photos, pipeline  # noqa: F401
+from test_web import (  # noqa: F401
+    csrf_token,
+    encode,
+    files_for,
+    make_app,
+    model_dir,
+    photos,
+    pipeline,
+)
 
 from alonet.views import VIEWS
 from alonet.web.storage import Store

@@ -33,8 +33,16 @@ from alonet.data.imageio import read_photo
 from alonet.infer import Pipeline
 from alonet.infer.gate import gate_photo
 from alonet.infer.quality import RETAKE_CODES
-from alonet.infer.viewcheck import MISMATCH_CODE, ViewCheckConfig, find_duplicates, hash_distance, likely_view, \
-    mismatch_flag, perceptual_hash, view_evidence
+from alonet.infer.viewcheck import (
+    MISMATCH_CODE,
+    ViewCheckConfig,
+    find_duplicates,
+    hash_distance,
+    likely_view,
+    mismatch_flag,
+    perceptual_hash,
+    view_evidence,
+)
 from alonet.views import VIEWS
 
 

@@ -39,9 +39,21 @@ import cv2
 import numpy as np
 
 from alonet.errors import InvalidValueError, MissingViewError
-from alonet.infer.postprocess import PostprocessConfig, clean_hairloss, clean_scalp, confidence
 from alonet.infer.gate import GateConfig, gate_photo
-from alonet.infer.quality import CHECK_CODE, QualityConfig, check_photo, check_scalp, flag, needs_retake
+from alonet.infer.postprocess import (
+    PostprocessConfig,
+    clean_hairloss,
+    clean_scalp,
+    confidence,
+)
+from alonet.infer.quality import (
+    CHECK_CODE,
+    QualityConfig,
+    check_photo,
+    check_scalp,
+    flag,
+    needs_retake,
+)
 from alonet.views import SCALP_TASK_FOR_VIEW, VIEW_WEIGHTS, VIEWS, normalize_view
 
 #: How ``score_visit`` treats absent views: raise, or return a result without SALT.
@@ -251,6 +263,13 @@ class Pipeline:
         return {"model": str(self.models_spec), "backend": self.backend_name,
                 "thresholds": {"scalp": post.scalp_threshold, "hairloss": post.hairloss_threshold}}
 
+    def gate(self, photo: np.ndarray) -> list[dict]:
+        """The photograph gate's flags for ``photo`` (empty: usable; see ``alonet.infer.gate``)."""
+        if self.config.gate is None:
+            return []
+        model_side = min(c.input_size for c in self.backend.configs.values())
+        return gate_photo(photo, self.config.gate, model_side=model_side)
+
     # -- single photographs ------------------------------------------------------
 
     def predict_view(self, image, view: str) -> ViewResult:
@@ -263,8 +282,7 @@ class Pipeline:
         for image, view in items:
             view = normalize_view(view)
             photo, name = _as_photo(image, self.config.max_pixels)
-            gate_flags = [] if self.config.gate is None else gate_photo(
-                photo, self.config.gate, model_side=min(c.input_size for c in self.backend.configs.values()))
+            gate_flags = self.gate(photo)
             if gate_flags:  # unusable: the networks never see it
                 order.append(("refused", len(refused)))
                 refused.append(refused_view(view, photo, name, gate_flags))
@@ -382,13 +400,11 @@ class Pipeline:
         s_mask, h_mask = masks
         result = self._result(view, photo, name, s_mask.astype(np.float32), h_mask.astype(np.float32),
                               s_mask, h_mask, float(confidence_value))
-        if self.config.gate is not None:  # drawn masks do not make an unusable photograph usable
-            model_side = min(c.input_size for c in self.backend.configs.values())
-            refused = gate_photo(photo, self.config.gate, model_side=model_side)
-            if refused:
-                from dataclasses import replace
+        refused = self.gate(photo)  # drawn masks do not make an unusable photograph usable
+        if refused:
+            from dataclasses import replace
 
-                result = replace(result, flags=[*refused, *result.flags], retake=True)
+            result = replace(result, flags=[*refused, *result.flags], retake=True)
         return result
 
     # -- visits ------------------------------------------------------------------
@@ -445,7 +461,6 @@ def visit_from_views(views: Mapping[str, ViewResult], *, provisional: bool = Fal
     """Combine per-view results into a VisitResult (SALT when all four are scorable
     and none needs a retake, or ``provisional``: see ``alonet.infer.policy``)."""
     from alonet.infer.policy import decide
-
     from alonet.scoring.salt import aa_iga_band, salt_grade, salt_score
 
     clean = {}
