@@ -103,7 +103,7 @@ def test_score_writes_report_and_prints_salt(models, visit, tmp_path, capsys):
     assert f"SALT {expected.salt:.1f}   grade {expected.grade}" in stdout
     html = (report / "report.html").read_text()
     assert "http://" not in html and "https://" not in html
-    assert html.count("data:image/jpeg;base64,") == 4
+    assert html.count("data:image/jpeg;base64,") == 8  # photograph and overlay per view
 
 
 def test_score_thresholds_change_the_masks_and_are_recorded(models, visit, tmp_path, capsys):

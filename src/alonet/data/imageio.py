@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 import threading
 import warnings
 from collections.abc import Iterator
@@ -164,11 +165,15 @@ def _opened_unguarded(source: ImageSource, max_pixels: int | None, label: str) -
             image = Image.open(stream, formats=[f for f in READ_FORMATS if f in Image.OPEN])
     except UnidentifiedImageError:
         raise NotAnImageError(f"{label}: not an image AloNet can read (needs {_SUPPORTED})", fix="export it as JPEG or PNG") from None
-    except Image.DecompressionBombError:
-        # Pillow's own guard fires while reading the header (only without a larger max_pixels).
+    except Image.DecompressionBombError as exc:
+        # Pillow's own guard fires while reading the header (only without a larger max_pixels);
+        # its wording stays out, the pixel count it found is kept.
+        found = re.search(r"\((\d+) pixels\)", str(exc))
         limit = 2 * (Image.MAX_IMAGE_PIXELS or 0)
+        size = (f"{int(found.group(1))} pixels ({int(found.group(1)) / 1e6:.0f} megapixels)" if found
+                else f"more than {limit / 1e6:.0f} megapixels")
         raise ImageTooLargeError(
-            f"{label}: image has more than {limit / 1e6:.0f} megapixels, too many to decode safely",
+            f"{label}: image has {size}, too many to decode safely",
             fix="downscale it, or accept it with --max-pixels N (N pixels) if the file is trusted",
         ) from None
     except (PermissionError, FileNotFoundError, IsADirectoryError) as exc:
