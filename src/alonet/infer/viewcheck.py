@@ -117,19 +117,19 @@ def find_duplicates(photos: Mapping[str, np.ndarray],
 
 def view_evidence(photos: list[np.ndarray], pipeline) -> list[ViewEvidence]:
     """Evidence for each photograph from the pipeline's scalp networks (batched)."""
-    from alonet.data.imageio import resize_photo
     from alonet.infer.postprocess import clean_scalp
+    from alonet.model.preprocess import prepare_input, to_working_size
     from alonet.phantom.realmasks import analyse_shape
 
     if not photos:
         return []
     configs = pipeline.backend.configs
     post = pipeline.config.postprocess
+    working = [to_working_size(p) for p in photos]  # the pipeline's own input route
 
     def batch(task: str, mirrored: bool) -> np.ndarray:
         size = configs[task].input_size
-        items = [np.ascontiguousarray(resize_photo(p[:, ::-1] if mirrored else p, size), dtype=np.uint8)
-                 for p in photos]
+        items = [prepare_input(np.ascontiguousarray(w[:, ::-1]) if mirrored else w, size) for w in working]
         return pipeline.backend.predict(task, np.stack(items))
 
     def certainty(prob: np.ndarray) -> float:
