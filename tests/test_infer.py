@@ -176,9 +176,9 @@ def test_no_scalp_found_means_retake_and_no_salt(tmp_path):
     result = pipe.predict_view(photo(7, 80, 100), "top")
     assert result.loss_pct is None and result.retake
     assert [f["code"] for f in result.flags][0] == "scalp_not_found"
-    visit = pipe.score_visit({v: photo(7, 80, 100) for v in VIEWS})
+    visit = pipe.score_visit({v: photo(7 + i, 80, 100) for i, v in enumerate(VIEWS)})
     assert visit.salt is None and visit.retake
-    assert any(f["code"] == "incomplete" and "top" in f["message"] for f in visit.flags)
+    assert any(f["code"] == "withheld" and "top view: no scalp found" in f["message"] for f in visit.flags)
 
 
 def test_result_from_masks_gives_known_salt(pipeline):

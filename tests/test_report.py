@@ -81,7 +81,7 @@ def test_html_report_is_self_contained_and_shows_the_numbers(known_visit):
     html = render_report_html(known_visit, meta={"model": "tiny <b>model</b>", "backend": "torch"})
     assert "http://" not in html and "https://" not in html
     assert not re.search(r"""(src|href)\s*=\s*["'](?!data:)""", html)  # every src is a data URI
-    assert html.count('src="data:image/jpeg;base64,') == 4
+    assert html.count('src="data:image/jpeg;base64,') == 8  # photograph and overlay per view
     assert '<div class="big" id="salt">40.0</div>' in html
     assert '<div class="big" id="grade">S2</div>' in html
     assert '<div class="big" id="band">moderate</div>' in html
@@ -177,9 +177,9 @@ def test_result_row_response_columns(pipeline, known_visit):
 
 
 def test_batch_scores_a_trial_with_a_corrupt_photograph_and_resumes(pipeline, tmp_path):
-    visit_a = phantom_visit(tmp_path / "p1v1", seed=1, out_size=160)
-    visit_b = phantom_visit(tmp_path / "p1v2", seed=2, out_size=160, loss_radius=60)
-    visit_c = phantom_visit(tmp_path / "p2v1", seed=3, out_size=160)
+    visit_a = phantom_visit(tmp_path / "p1v1", seed=1, out_size=320)
+    visit_b = phantom_visit(tmp_path / "p1v2", seed=2, out_size=320, loss_radius=60)
+    visit_c = phantom_visit(tmp_path / "p2v1", seed=3, out_size=320)
     corrupt = tmp_path / "p2v1" / "back.jpg"
     corrupt.write_bytes(corrupt.read_bytes()[:300])  # truncated JPEG
     rows = []
@@ -208,7 +208,7 @@ def test_batch_scores_a_trial_with_a_corrupt_photograph_and_resumes(pipeline, tm
     # skips the finished visits and scores only what is left.
     with open(out / "results.csv", "a") as fh:
         fh.write("P9,v1,,12.")
-    visit_c2 = phantom_visit(tmp_path / "p2v1", seed=3, out_size=160)  # the photograph is fixed
+    visit_c2 = phantom_visit(tmp_path / "p2v1", seed=3, out_size=320)  # the photograph is fixed
     assert visit_c2 == visit_c
     seen.clear()
     summary = run_batch(manifest, out, pipeline, progress=False, on_row=seen.append)

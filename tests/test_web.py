@@ -559,7 +559,9 @@ def test_waitress_keeps_large_uploads_in_memory(make_app, monkeypatch):
         with urllib.request.urlopen(request, timeout=60) as answer:
             assert answer.status == 200
             assert answer.headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
-            assert 0 <= json.loads(answer.read())["views"]["top"]["loss_pct"] <= 100
+            top = json.loads(answer.read())["views"]["top"]
+            # random noise passed through memory to the gate, which refuses it (issue 10)
+            assert top["loss_pct"] is None and top["flags"][0]["code"] == "noise"
     finally:
         server.close()
         thread.join(10)

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from conftest import require
 from test_infer import make_model_set
 
 from alonet.cli.main import main
@@ -90,9 +91,8 @@ def chromium(download_dir: Path, profile: Path):
     from selenium.webdriver.chrome.service import Service
 
     for path in (CHROMIUM, CHROMEDRIVER):
-        if not Path(path).is_file():
-            pytest.fail(f"{path} not found: install Debian's chromium and chromium-driver "
-                        "(apt-get install chromium chromium-driver; .ci/run does this)")
+        require(Path(path).is_file(), f"{path} not found: install Debian's chromium and chromium-driver "
+                                      "(apt-get install chromium chromium-driver; .ci/run does this)")
     options = Options()
     options.binary_location = CHROMIUM
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -78,3 +78,18 @@ class OutputExistsError(AloNetError):
 
 class ModelError(AloNetError):
     """A model file or model directory is missing or invalid."""
+
+
+class DuplicateViewError(AloNetError):
+    """The same photograph was given for two views of a visit."""
+
+
+class ScoreWithheldError(AloNetError):
+    """The work ran, but its result is withheld or partly failed: a visit's SALT
+    needs a retake, or some batch rows are errors. Exit status 3."""
+
+    exit_code = 3
+
+
+class OutputNotWritableError(AloNetError):
+    """An output folder cannot be written (permissions, full disk, a file in the way)."""

@@ -22,27 +22,45 @@ from alonet.cli.predict_cmd import (
 @click.option("--plots/--no-plots", default=True, show_default=True, help="One SALT-over-time PNG per patient.")
 @click.option("--reports", is_flag=True, help="Also write a report folder per visit under reports/.")
 @click.option("--deidentify", is_flag=True, help="With --reports: blur everything outside the scalp.")
+@click.option("--provisional", is_flag=True,
+              help="Give a (provisional) SALT also for visits whose photographs need a retake.")
 @model_option
 @backend_option
 @max_pixels_option
 @threshold_options
-def batch_command(manifest, out_dir, plots, reports, deidentify, model, backend, max_pixels,
+def batch_command(manifest, out_dir, plots, reports, deidentify, provisional, model, backend, max_pixels,
                   scalp_threshold, hairloss_threshold):
     """Score a trial: MANIFEST is a CSV with columns patient,visit,view,path[,date].
 
     Writes OUT/results.csv (one row per visit: per-view %, SALT, grade, band and
     response against the patient's first visit) and OUT/plots/<patient>.png.
     A photograph that cannot be read becomes an error row; the run continues.
-    Rerunning skips visits already in results.csv and retries error rows.
+    Rerunning keeps visits already in results.csv whose photographs, model,
+    backend and thresholds are unchanged, recomputes the others (and says so)
+    and retries error rows.
+
+    Exit status: 0 when every visit has a SALT; 3 when any visit failed (error
+    column) or has no SALT because a photograph needs a retake (withheld
+    column); 2 when nothing could be scored (bad manifest, output, model).
     """
+    from alonet.data.preflight import check_output_folder, report_bytes_estimate
     from alonet.report.batch import read_manifest, run_batch
 
-    read_manifest(manifest)  # check the manifest before loading the networks
+    entries = read_manifest(manifest)  # check the manifest before loading the networks
+    photos = [p for e in entries for p in e.views.values()]
+    check_output_folder(out_dir, report_bytes_estimate(photos) if reports else 200_000 * len(entries))
     pipeline = build_pipeline(model, backend, max_pixels, scalp_threshold, hairloss_threshold)
-    summary = run_batch(manifest, out_dir, pipeline, plots=plots, reports=reports, deidentify=deidentify)
-    click.echo(f"scored {summary.scored} visit(s), {summary.errors} error(s), "
-               f"{summary.skipped} already done -> {summary.results}")
+    summary = run_batch(manifest, out_dir, pipeline, plots=plots, reports=reports, deidentify=deidentify,
+                        provisional=provisional)
+    for patient, visit, reason in summary.recomputed:
+        click.echo(f"recomputed patient {patient} visit {visit}: {reason}")
+    click.echo(f"scored {summary.scored} visit(s) ({len(summary.recomputed)} recomputed because something "
+               f"changed), {summary.errors} error(s), {summary.skipped} unchanged and kept -> {summary.results}")
     if summary.plots:
         click.echo(f"plots: {summary.plots[0].parent} ({len(summary.plots)} patient(s))")
-    if summary.errors:
-        click.echo(f"{summary.errors} visit(s) failed: see the error column of {summary.results}", err=True)
+    if summary.errors or summary.withheld:
+        from alonet.errors import ScoreWithheldError
+
+        raise ScoreWithheldError(f"{summary.errors} visit(s) failed and {summary.withheld} visit(s) have no SALT "
+                                 f"(a photograph needs a retake)",
+                                 fix=f"see the error and withheld columns of {summary.results}")

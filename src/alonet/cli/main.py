@@ -84,6 +84,12 @@ def main(argv: list[str] | None = None) -> int:
     except MemoryError:
         click.echo("error: out of memory (try a smaller --size or batch)", err=True)
         return 2
+    except OSError as exc:  # a write (or read) the checks could not foresee: full disk, lost mount
+        where = f" {exc.filename}" if getattr(exc, "filename", None) else ""
+        reason = exc.strerror or " ".join(str(exc).split()) or exc.__class__.__name__
+        click.echo(f"error: cannot access{where}: {reason} (check the disk space and permissions, then "
+                   "run the command again)", err=True)
+        return 2
     return 0
 
 

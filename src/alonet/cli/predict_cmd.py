@@ -31,9 +31,10 @@ def backend_option(function):
 
 def max_pixels_option(function):
     return click.option(
-        "--max-pixels", type=int, default=None,
+        "--max-pixels", type=click.IntRange(min=1), default=None,
         help="Largest photograph accepted, in pixels (default 80 million; a guard against "
-             "decompression bombs). Raise it only for trusted files.",
+             "decompression bombs). Raise it only for trusted files; above about 179 million it "
+             "also lifts Pillow's own guard for these reads.",
     )(function)
 
 
@@ -152,6 +153,9 @@ def predict_command(images, view, views_csv, out_dir, overwrite, model, backend,
                 if (out_dir / f"{stem}{kind}").exists():
                     raise OutputExistsError(f"output {out_dir / (stem + kind)} already exists",
                                             fix="choose another output folder or pass --overwrite")
+    from alonet.data.preflight import check_output_folder, report_bytes_estimate
+
+    check_output_folder(out_dir, report_bytes_estimate(p for p, _ in items))  # before loading networks
     pipeline = build_pipeline(model, backend, max_pixels, scalp_threshold, hairloss_threshold)
     failures = 0
     for path, item_view in items:

@@ -28,10 +28,11 @@ def print_visit(visit) -> None:
         loss = "no scalp" if result.loss_pct is None else f"{result.loss_pct:5.1f} %"
         click.echo(f"{view:<6} {loss}   confidence {100 * result.confidence:3.0f}%{format_flags(result.flags)}")
     if visit.salt is None:
-        reasons = "; ".join(f["message"] for f in visit.flags if f["code"] == "incomplete")
+        reasons = "; ".join(f["message"] for f in visit.flags if f["code"] in ("incomplete", "withheld"))
         click.echo(f"SALT n/a ({reasons})")
     else:
-        click.echo(f"SALT {visit.salt:.1f}   grade {visit.grade}   AA-IGA {visit.band}")
+        marker = "   PROVISIONAL (photographs need a retake)" if getattr(visit, "provisional", False) else ""
+        click.echo(f"SALT {visit.salt:.1f}   grade {visit.grade}   AA-IGA {visit.band}{marker}")
     from alonet.infer.quality import RETAKE_CODES
 
     for f in visit.flags:
@@ -50,16 +51,32 @@ def print_visit(visit) -> None:
 @click.option("--incomplete", is_flag=True,
               help="Score the views given even if some are missing (no SALT is computed then).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing report folder.")
+@click.option("--provisional", is_flag=True,
+              help="Compute the SALT even when a photograph needs a retake (marked PROVISIONAL everywhere). "
+                   "Without it such a visit gets no SALT and the command exits with status 3.")
+@click.option("--overlay", type=click.Choice(["fill", "light", "outline"]), default="fill", show_default=True,
+              help="Hair-loss layer in the report: filled colour, a lighter fill, or outlines only.")
+@click.option("--show-paths", is_flag=True, help="Name the photographs' files in the report (off: paths may hold names).")
+@click.option("--patient-code", default=None, help="Patient code shown in the report (optional).")
+@click.option("--visit-date", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Visit date YYYY-MM-DD (optional).")
+@click.option("--photo-date", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="Date the photographs were taken, YYYY-MM-DD (optional).")
+@click.option("--reviewer", default=None, help="Who reviews the report (optional).")
 @model_option
 @backend_option
 @max_pixels_option
 @threshold_options
-def score_command(top, back, left, right, report_dir, deidentify, incomplete, overwrite, model, backend,
-                  max_pixels, scalp_threshold, hairloss_threshold):
+def score_command(top, back, left, right, report_dir, deidentify, incomplete, overwrite, provisional, overlay,
+                  show_paths, patient_code, visit_date, photo_date, reviewer, model,
+                  backend, max_pixels, scalp_threshold, hairloss_threshold):
     """Score a visit: per-view % of scalp with hair loss, SALT, grade and AA-IGA band.
 
     Writes REPORT_DIR/report.html (self-contained), report.json, <view>_overlay.jpg,
     <view>_scalp.png and <view>_hairloss.png.
+
+    A visit with a photograph that needs a retake (unusable, too dark, blurred,
+    no scalp, a view that looks mislabelled, ...) gets no SALT: the report says
+    which view and why, and the exit status is 3 (see --provisional).
     """
     from alonet.data.atomic import check_can_write_directory
     from alonet.report import write_report
@@ -70,9 +87,22 @@ def score_command(top, back, left, right, report_dir, deidentify, incomplete, ov
 
         raise MissingViewError("no photograph given", fix="pass --top, --back, --left and --right")
     check_can_write_directory(report_dir, overwrite)  # fail before the slow part
+    from alonet.data.preflight import check_output_folder, report_bytes_estimate
+
+    check_output_folder(report_dir, report_bytes_estimate(images.values()), what="report folder")
     pipeline = build_pipeline(model, backend, max_pixels, scalp_threshold, hairloss_threshold)
-    visit = pipeline.score_visit(images, missing="incomplete" if incomplete else "error")
+    visit = pipeline.score_visit(images, missing="incomplete" if incomplete else "error",
+                                 provisional=provisional)
     print_visit(visit)
+    review = {"patient_code": patient_code, "reviewer": reviewer,
+              "visit_date": visit_date.date().isoformat() if visit_date else None,
+              "photo_date": photo_date.date().isoformat() if photo_date else None}
     written = write_report(visit, report_dir, deidentify=deidentify, overwrite=overwrite,
-                           meta=pipeline.provenance())
+                           meta=pipeline.provenance(), show_paths=show_paths, review=review, overlay=overlay)
     click.echo(f"report: {written['html']}")
+    if visit.withheld:
+        from alonet.errors import ScoreWithheldError
+
+        raise ScoreWithheldError("SALT withheld: the " + ", ".join(visit.withheld) + " view(s) need a retake or a label check "
+                                 "(see above and the report)",
+                                 fix="retake those photographs, or pass --provisional for a provisional score")

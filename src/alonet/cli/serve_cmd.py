@@ -33,6 +33,27 @@ def waitress_settings(max_request_bytes: int, threads: int) -> dict:
     }
 
 
+def _bind(app, host: str, port: int, settings: dict):
+    """waitress's server bound to ``host:port``; a busy or forbidden port is a one-line error."""
+    import errno
+
+    from alonet.errors import AloNetError
+    from alonet.web.server import create_server
+
+    try:
+        return create_server(app, host=host, port=port, **settings)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise AloNetError(f"port {port} on {host} is already in use (another alonet serve or program is "
+                              "listening there)", fix=f"pick another with --port {port + 1 if port < 65535 else 8001}, "
+                              "or --port 0 for any free port") from None
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            raise AloNetError(f"not allowed to listen on port {port} of {host}",
+                              fix="ports below 1024 need administrator rights: pick --port 8000 or higher") from None
+        raise AloNetError(f"cannot listen on {host}:{port} ({exc.strerror or exc})",
+                          fix="check --host and --port") from None
+
+
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on. Anything but loopback needs --token.")
@@ -68,10 +89,7 @@ def serve_command(host, port, store, token, model, backend, max_file_mb, max_pix
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     app = create_app(config)
 
-    from waitress.server import create_server
-
-    server = create_server(app, host=host, port=port,
-                           **waitress_settings(config.max_request_bytes, threads))
+    server = _bind(app, host, port, waitress_settings(config.max_request_bytes, threads))
     bound_host, bound_port = server.effective_host, server.effective_port
     shown = f"[{bound_host}]" if ":" in str(bound_host) else bound_host
     click.echo(f"AloNet web application on http://{shown}:{bound_port}/ "

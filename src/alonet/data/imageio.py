@@ -36,6 +36,8 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
+import threading
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -51,6 +53,7 @@ from alonet.errors import (
     EmptyImageError,
     ImageReadError,
     ImageTooLargeError,
+    InvalidValueError,
     NotAnImageError,
     SizeMismatchError,
     TruncatedImageError,
@@ -74,6 +77,32 @@ _SUPPORTED = "JPEG, PNG, TIFF, BMP, WebP or GIF"
 _SIXTEEN_BIT = ("I;16", "I;16L", "I;16B", "I;16N", "I")
 _EXIF_ORIENTATION = 0x0112
 
+#: Serialises the rare reads that must lift Pillow's own pixel guard (see _pillow_guard).
+_PILLOW_GUARD_LOCK = threading.RLock()
+
+
+@contextlib.contextmanager
+def _pillow_guard(max_pixels: int | None) -> Iterator[None]:
+    """Let Pillow accept images up to ``max_pixels`` while one image is read.
+
+    Pillow refuses anything above ``2 * Image.MAX_IMAGE_PIXELS`` (about 179
+    megapixels) on its own, so a ``max_pixels`` above that could never be
+    reached. AloNet checks the size from the header itself, so Pillow's guard is
+    raised to ``max_pixels`` for the duration of the read (under a lock, and
+    restored afterwards) whenever the caller asked for more.
+    """
+    current = Image.MAX_IMAGE_PIXELS
+    if max_pixels is None or current is None or 2 * current >= max_pixels:
+        yield
+        return
+    with _PILLOW_GUARD_LOCK:
+        saved = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = max(int(max_pixels), saved or 0)
+        try:
+            yield
+        finally:
+            Image.MAX_IMAGE_PIXELS = saved
+
 
 # --------------------------------------------------------------------------- opening
 
@@ -92,6 +121,15 @@ def _label(source: ImageSource, name: str | None) -> str:
 @contextlib.contextmanager
 def _opened(source: ImageSource, max_pixels: int | None, label: str) -> Iterator[Image.Image]:
     """Open ``source`` (header only), check it, yield the Pillow image, close it."""
+    if max_pixels is not None and max_pixels < 1:
+        raise InvalidValueError(f"the pixel limit must be a positive number; got {max_pixels}",
+                                 fix="give --max-pixels a number above 0")
+    with _pillow_guard(max_pixels), _opened_unguarded(source, max_pixels, label) as image:
+        yield image
+
+
+@contextlib.contextmanager
+def _opened_unguarded(source: ImageSource, max_pixels: int | None, label: str) -> Iterator[Image.Image]:
     fix_file = "re-export or re-copy the file"
     if isinstance(source, (str, Path)):
         path = Path(source)
@@ -128,10 +166,15 @@ def _opened(source: ImageSource, max_pixels: int | None, label: str) -> Iterator
     except UnidentifiedImageError:
         raise NotAnImageError(f"{label}: not an image AloNet can read (needs {_SUPPORTED})", fix="export it as JPEG or PNG") from None
     except Image.DecompressionBombError as exc:
-        # Pillow's own guard (about 179 megapixels) fires while reading the header.
+        # Pillow's own guard fires while reading the header (only without a larger max_pixels);
+        # its wording stays out, the pixel count it found is kept.
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        limit = 2 * (Image.MAX_IMAGE_PIXELS or 0)
+        size = (f"{int(found.group(1))} pixels ({int(found.group(1)) / 1e6:.0f} megapixels)" if found
+                else f"more than {limit / 1e6:.0f} megapixels")
         raise ImageTooLargeError(
-            f"{label}: image is too large to decode safely ({' '.join(str(exc).split())})",
-            fix="downscale it below the pixel limit",
+            f"{label}: image has {size}, too many to decode safely",
+            fix="downscale it, or accept it with --max-pixels N (N pixels) if the file is trusted",
         ) from None
     except (PermissionError, FileNotFoundError, IsADirectoryError) as exc:
         raise ImageReadError(f"{label}: cannot open the file ({exc.strerror or exc})", fix="check the path and its permissions") from None
@@ -162,7 +205,8 @@ def _load(image: Image.Image, label: str) -> None:
     except MemoryError:
         raise
     except Image.DecompressionBombError:
-        raise ImageTooLargeError(f"{label}: image is far too large to decode safely", fix="downscale it") from None
+        raise ImageTooLargeError(f"{label}: image (or one of its frames) has too many pixels to decode safely",
+                                 fix="downscale it, or raise --max-pixels if the file is trusted") from None
     except Exception as exc:  # Pillow raises OSError, SyntaxError, ValueError, EOFError...
         raise TruncatedImageError(
             f"{label}: image data is truncated or corrupt ({' '.join(str(exc).split()) or type(exc).__name__})",

@@ -39,8 +39,21 @@ import cv2
 import numpy as np
 
 from alonet.errors import InvalidValueError, MissingViewError
-from alonet.infer.postprocess import PostprocessConfig, clean_hairloss, clean_scalp, confidence
-from alonet.infer.quality import CHECK_CODE, QualityConfig, check_photo, check_scalp, flag, needs_retake
+from alonet.infer.gate import GateConfig, gate_photo
+from alonet.infer.postprocess import (
+    PostprocessConfig,
+    clean_hairloss,
+    clean_scalp,
+    confidence,
+)
+from alonet.infer.quality import (
+    CHECK_CODE,
+    QualityConfig,
+    check_photo,
+    check_scalp,
+    flag,
+    needs_retake,
+)
 from alonet.views import SCALP_TASK_FOR_VIEW, VIEW_WEIGHTS, VIEWS, normalize_view
 
 #: How ``score_visit`` treats absent views: raise, or return a result without SALT.
@@ -54,7 +67,10 @@ class PipelineConfig:
     ``cache_dir``: where ONNX exports are cached (None: ``$ALONET_CACHE_DIR`` or
     ``~/.cache/alonet``); ``threads``: ONNX Runtime intra-op threads (None: all
     available cores); ``max_pixels``: largest photograph accepted (None: the
-    reader's default cap); ``check_quality``: run the exposure and blur checks.
+    reader's default cap); ``check_quality``: run the exposure and blur checks;
+    ``gate``: the photograph gate run before the networks (``alonet.infer.gate``;
+    None switches it off); ``check_views``: ``score_visit`` runs the view checks
+    (``alonet.infer.viewcheck``: duplicates, label/content mismatch).
     """
 
     postprocess: PostprocessConfig = field(default_factory=PostprocessConfig)
@@ -63,6 +79,8 @@ class PipelineConfig:
     threads: int | None = None
     max_pixels: int | None = None
     check_quality: bool = True
+    gate: GateConfig | None = field(default_factory=GateConfig)
+    check_views: bool = True
 
 
 @dataclass(frozen=True, eq=False)
@@ -130,6 +148,10 @@ class VisitResult:
     band: str | None
     missing: list[str] = field(default_factory=list)
     flags: list[dict] = field(default_factory=list)
+    #: Views whose retake withheld the SALT (``alonet.infer.policy``); empty when it was given.
+    withheld: list[str] = field(default_factory=list)
+    #: True when the SALT was computed on request although a view needs a retake.
+    provisional: bool = False
 
     @property
     def complete(self) -> bool:
@@ -152,6 +174,8 @@ class VisitResult:
             "band": self.band,
             "complete": self.complete,
             "retake": self.retake,
+            "provisional": self.provisional,
+            "withheld": list(self.withheld),
             "missing": list(self.missing),
             "views": {v: self.views[v].to_dict() for v in VIEWS if v in self.views},
             "flags": [dict(f) for f in self.flags],
@@ -239,6 +263,13 @@ class Pipeline:
         return {"model": str(self.models_spec), "backend": self.backend_name,
                 "thresholds": {"scalp": post.scalp_threshold, "hairloss": post.hairloss_threshold}}
 
+    def gate(self, photo: np.ndarray) -> list[dict]:
+        """The photograph gate's flags for ``photo`` (empty: usable; see ``alonet.infer.gate``)."""
+        if self.config.gate is None:
+            return []
+        model_side = min(c.input_size for c in self.backend.configs.values())
+        return gate_photo(photo, self.config.gate, model_side=model_side)
+
     # -- single photographs ------------------------------------------------------
 
     def predict_view(self, image, view: str) -> ViewResult:
@@ -247,14 +278,25 @@ class Pipeline:
 
     def predict_views(self, items) -> list[ViewResult]:
         """Segment several ``(image, view)`` pairs, batching each network's passes."""
-        prepared = []
+        prepared, refused, order = [], [], []
         for image, view in items:
             view = normalize_view(view)
             photo, name = _as_photo(image, self.config.max_pixels)
+            gate_flags = self.gate(photo)
+            if gate_flags:  # unusable: the networks never see it
+                order.append(("refused", len(refused)))
+                refused.append(refused_view(view, photo, name, gate_flags))
+                continue
             work = _mirror(photo) if view == "right" else photo
+            order.append(("scored", len(prepared)))
             prepared.append((view, photo, work, name))
         if not prepared:
-            return []
+            return list(refused)
+        scored = self._predict_prepared(prepared)
+        return [scored[i] if kind == "scored" else refused[i] for kind, i in order]
+
+    def _predict_prepared(self, prepared) -> list[ViewResult]:
+        """Run the networks on gated ``(view, photo, work, name)`` items."""
         cfgs = self.backend.configs
         pp = self.config.postprocess
         from alonet.model.preprocess import to_working_size
@@ -356,16 +398,28 @@ class Pipeline:
                     fix="draw the mask on the same photograph")
             masks.append(mask.astype(bool))
         s_mask, h_mask = masks
-        return self._result(view, photo, name, s_mask.astype(np.float32), h_mask.astype(np.float32),
-                            s_mask, h_mask, float(confidence_value))
+        result = self._result(view, photo, name, s_mask.astype(np.float32), h_mask.astype(np.float32),
+                              s_mask, h_mask, float(confidence_value))
+        refused = self.gate(photo)  # drawn masks do not make an unusable photograph usable
+        if refused:
+            from dataclasses import replace
+
+            result = replace(result, flags=[*refused, *result.flags], retake=True)
+        return result
 
     # -- visits ------------------------------------------------------------------
 
-    def score_visit(self, images: Mapping[str, Any], missing: str = "error") -> VisitResult:
+    def score_visit(self, images: Mapping[str, Any], missing: str = "error", *,
+                    provisional: bool = False, check_views: bool | None = None) -> VisitResult:
         """Score a visit: ``{view: image, array, path or bytes}`` -> VisitResult.
 
         ``missing="error"`` raises MissingViewError unless all four views are
         given; ``missing="incomplete"`` scores the views given and leaves SALT None.
+        A view that needs a retake withholds the SALT unless ``provisional``
+        (``alonet.infer.policy``). ``check_views`` (default: the config's) runs
+        the view checks (``alonet.infer.viewcheck``): the same photograph given
+        for two views raises DuplicateViewError; a photograph that looks like
+        another view gets a ``view_mismatch`` flag.
         """
         if missing not in MISSING_MODES:
             raise InvalidValueError(f"unknown missing-view mode {missing!r}", fix="use error or incomplete")
@@ -381,16 +435,32 @@ class Pipeline:
             raise MissingViewError("missing view(s) " + ", ".join(absent) + " for the SALT score",
                                    fix="give photographs of all four views: top, back, left, right")
         order = [v for v in VIEWS if v in given]
-        results = self.predict_views([(given[v], v) for v in order])
-        return self.visit_from_views(dict(zip(order, results)))
+        results = dict(zip(order, self.predict_views([(given[v], v) for v in order])))
+        if self.config.check_views if check_views is None else check_views:
+            from alonet.infer.viewcheck import check_views as run_view_checks
 
-    def visit_from_views(self, views: Mapping[str, ViewResult]) -> VisitResult:
+            results = run_view_checks(results, self)
+        return self.visit_from_views(results, provisional=provisional)
+
+    def visit_from_views(self, views: Mapping[str, ViewResult], *, provisional: bool = False) -> VisitResult:
         """Combine per-view results into a VisitResult (SALT when all four are scorable)."""
-        return visit_from_views(views)
+        return visit_from_views(views, provisional=provisional)
 
 
-def visit_from_views(views: Mapping[str, ViewResult]) -> VisitResult:
-    """Combine per-view results into a VisitResult (SALT when all four are scorable)."""
+def refused_view(view: str, photo: np.ndarray, name: str | None, flags: list[dict]) -> ViewResult:
+    """The result of a photograph the gate refused: no masks, no percentage, retake."""
+    height, width = photo.shape[:2]
+    empty = np.zeros((height, width), np.float32)
+    none = np.zeros((height, width), bool)
+    return ViewResult(view=view, image=photo, scalp_prob=empty, hairloss_prob=empty.copy(),
+                      scalp_mask=none, hairloss_mask=none.copy(), loss_pct=None, confidence=0.0,
+                      flags=list(flags), retake=True, source=name)
+
+
+def visit_from_views(views: Mapping[str, ViewResult], *, provisional: bool = False) -> VisitResult:
+    """Combine per-view results into a VisitResult (SALT when all four are scorable
+    and none needs a retake, or ``provisional``: see ``alonet.infer.policy``)."""
+    from alonet.infer.policy import decide
     from alonet.scoring.salt import aa_iga_band, salt_grade, salt_score
 
     clean = {}
@@ -403,14 +473,22 @@ def visit_from_views(views: Mapping[str, ViewResult]) -> VisitResult:
     flags = [{"view": v, **f} for v in VIEWS if v in clean for f in clean[v].flags]
     unscorable = [v for v in VIEWS if v in clean and clean[v].loss_pct is None]
     salt = grade = band = None
+    decision = decide(clean, provisional=provisional)
+    withheld: list[str] = []
     if absent:
         flags.append({"view": None, "code": "incomplete",
                       "message": "no SALT: missing view(s) " + ", ".join(absent)})
+    elif not decision.allowed:
+        withheld = decision.retake_views
+        flags.append(decision.flag)
     elif unscorable:
         flags.append({"view": None, "code": "incomplete",
                       "message": "no SALT: no scalp found in the " + ", ".join(unscorable) + " view(s)"})
     else:
         salt = salt_score({v: min(100.0, max(0.0, clean[v].loss_pct)) for v in VIEWS})
         grade, band = salt_grade(salt), aa_iga_band(salt)
+        if decision.provisional:
+            flags.append(decision.flag)
     return VisitResult(views={v: clean[v] for v in VIEWS if v in clean}, salt=salt, grade=grade,
-                       band=band, missing=absent, flags=flags)
+                       band=band, missing=absent, flags=flags, withheld=withheld,
+                       provisional=salt is not None and decision.provisional)

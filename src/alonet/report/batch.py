@@ -17,10 +17,17 @@ Output folder::
     reports/<patient>_<visit>/   (optional) a full report folder per visit
 
 Rows are appended and flushed to disk as each visit finishes, so a killed run
-keeps every finished visit. A rerun reads results.csv, keeps the finished
-rows, drops error rows and any half-written last line, and scores only what is
-left. A photograph that cannot be scored becomes a row whose ``error`` column
-gives the reason; the run continues.
+keeps every finished visit. Each row records what made it
+(``alonet.report.provenance``: model checksum, backend, thresholds, a hash of
+its photographs). A rerun reads results.csv, keeps the finished rows whose
+provenance still matches, recomputes those whose photographs, model, backend or
+thresholds changed (and says so), retries error rows, drops any half-written
+last line, and scores what is left; a visit whose baseline changed is
+recomputed too (its response columns depend on it). When the run ends the file
+is rewritten in manifest order. A photograph that cannot be scored becomes a
+row whose ``error`` column gives the reason; a visit with a photograph that
+needs a retake gets no SALT and its ``withheld`` column says which view and why
+(``alonet.infer.policy``); the run continues.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ from datetime import date
 from pathlib import Path
 
 from alonet.errors import AloNetError, DatasetError
+from alonet.report.provenance import PROVENANCE_COLUMNS, batch_settings, inputs_sha256, stale_reason
 from alonet.views import VIEWS, normalize_view
 
 RESULT_COLUMNS: tuple[str, ...] = (
@@ -43,7 +51,8 @@ RESULT_COLUMNS: tuple[str, ...] = (
     "salt", "grade", "band",
     "baseline_visit", "baseline_salt", "change", "percent_change",
     "salt50", "salt75", "salt90", "salt100", "salt_le_20", "salt_le_10", "worsening_20",
-    "retake", "flags", "error",
+    "retake", "flags", "withheld", "error",
+    *PROVENANCE_COLUMNS,
 )
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("patient", "visit", "view", "path")
@@ -74,6 +83,10 @@ class BatchSummary:
     skipped: int = 0
     errors: int = 0
     total: int = 0
+    #: Visits without SALT because a photograph needs a retake (all rows of the manifest).
+    withheld: int = 0
+    #: ``(patient, visit, reason)`` of finished rows that were recomputed because something changed.
+    recomputed: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- manifest
@@ -186,6 +199,8 @@ def result_row(entry: VisitEntry, visit=None, error: str | None = None,
         row[f"{view}_pct"] = _fmt(None if result is None else result.loss_pct)
     row.update(salt=_fmt(visit.salt), grade=visit.grade or "", band=visit.band or "",
                retake=_flag(visit.retake))
+    row["withheld"] = " ".join("; ".join(f["message"] for f in visit.flags
+                                         if f["code"] in ("withheld", "provisional")).split())
     row["flags"] = "; ".join(
         f"{f['view']}: {f['code']}" if f.get("view") else f["code"] for f in visit.flags)
     if baseline is not None:
@@ -265,7 +280,8 @@ def write_plots(entries: list[VisitEntry], rows: dict[tuple[str, str], dict[str,
 
 def run_batch(manifest: str | Path, out_dir: str | Path, pipeline, *, plots: bool = True,
               reports: bool = False, deidentify: bool = False, progress: bool = True,
-              on_row: Callable[[dict[str, str]], None] | None = None) -> BatchSummary:
+              on_row: Callable[[dict[str, str]], None] | None = None,
+              provisional: bool = False) -> BatchSummary:
     """Score every visit of ``manifest`` with ``pipeline`` into ``out_dir`` (see module doc)."""
     from tqdm import tqdm
 
@@ -273,25 +289,38 @@ def run_batch(manifest: str | Path, out_dir: str | Path, pipeline, *, plots: boo
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     results = out / "results.csv"
+    settings = batch_settings(pipeline, provisional=provisional)
+    provenance = {entry.key: {**settings, "inputs_sha256": inputs_sha256(entry.views)} for entry in entries}
     done = read_results(results)
-    _write_rows(results, list(done.values()))  # a clean file: header, finished rows, no torn line
-    rows = dict(done)
+    stale = {key: reason for key, row in done.items() if key in provenance
+             and (reason := stale_reason(row, provenance[key])) is not None}
+    fresh = {key: row for key, row in done.items() if key not in stale}
+    _write_rows(results, list(fresh.values()))  # a clean file: header, kept rows, no torn line
+    rows = dict(fresh)
     summary = BatchSummary(results=results, total=len(entries))
     first: dict[str, VisitEntry] = {}
     for entry in entries:
         first.setdefault(entry.patient, entry)
-    todo = [e for e in entries if e.key not in done]
-    summary.skipped = len(entries) - len(todo)
     with open(results, "a", encoding="utf-8", newline="") as handle, tqdm(
-        total=len(entries), initial=summary.skipped, unit="visit", desc="scoring", disable=not progress,
+        total=len(entries), unit="visit", desc="scoring", disable=not progress,
     ) as bar:
         writer = csv.DictWriter(handle, fieldnames=RESULT_COLUMNS, lineterminator="\n")
-        for entry in todo:
+        for entry in entries:
             baseline_entry = first[entry.patient]
             base_row = rows.get(baseline_entry.key)
             base_salt = float(base_row["salt"]) if base_row and base_row.get("salt") else None
+            kept = rows.get(entry.key)
+            if kept is not None and entry is not baseline_entry and kept["baseline_salt"] != _fmt(base_salt):
+                stale[entry.key] = "baseline visit changed"
+                kept = None
+            if kept is not None:
+                summary.skipped += 1
+                bar.update(1)
+                continue
+            if entry.key in stale:
+                summary.recomputed.append((entry.patient, entry.visit, stale[entry.key]))
             try:
-                visit = pipeline.score_visit(entry.views, missing="error")
+                visit = pipeline.score_visit(entry.views, missing="error", provisional=provisional)
             except (KeyboardInterrupt, MemoryError):
                 raise
             except AloNetError as exc:
@@ -309,6 +338,7 @@ def run_batch(manifest: str | Path, out_dir: str | Path, pipeline, *, plots: boo
                     write_report(visit, folder, deidentify=deidentify, overwrite=True,
                                  meta=pipeline.provenance(),
                                  title=f"AloNet SALT report: patient {entry.patient}, visit {entry.visit}")
+            row.update(provenance[entry.key])
             writer.writerow(row)
             handle.flush()
             os.fsync(handle.fileno())
@@ -320,6 +350,9 @@ def run_batch(manifest: str | Path, out_dir: str | Path, pipeline, *, plots: boo
             if on_row is not None:
                 on_row(row)
             bar.update(1)
+    order = [e.key for e in entries]
+    _write_rows(results, [rows[k] for k in order if k in rows] + [r for k, r in rows.items() if k not in provenance])
+    summary.withheld = sum(1 for k in order if k in rows and rows[k]["withheld"] and not rows[k]["salt"])
     if plots:
         summary.plots = write_plots(entries, rows, out / "plots")
     return summary

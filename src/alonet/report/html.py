@@ -20,6 +20,30 @@ from alonet.views import VIEW_WEIGHTS, VIEWS
 #: Longest side of the overlay pictures embedded in the report (pixels).
 REPORT_IMAGE_SIDE = 1024
 
+#: Hair-loss layer styles a reviewer can choose (``--overlay``): a filled colour,
+#: a lighter fill that lets the skin show, or only the outline of each patch.
+OVERLAY_STYLES: dict[str, OverlayStyle] = {
+    "fill": OverlayStyle(),
+    "light": OverlayStyle(hairloss_alpha=0.22),
+    "outline": OverlayStyle(hairloss_alpha=0.0, hairloss_outline=True),
+}
+
+#: Optional review fields shown in the report header and stored in report.json.
+REVIEW_FIELDS: tuple[tuple[str, str], ...] = (
+    ("patient_code", "Patient code"), ("visit_date", "Visit date"), ("photo_date", "Photograph date"),
+    ("reviewer", "Reviewed by"),
+)
+
+#: Shown next to the SALT while the bundled model (trained on phantoms only) is used.
+SYNTHETIC_WARNING = ("The bundled model was trained only on synthetic (phantom) photographs and has not been "
+                     "validated on real patients: check every overlay before using this number.")
+
+
+def uses_bundled_model(meta: Mapping | None) -> bool:
+    """True when the report's numbers come from the bundled default model."""
+    model = str((meta or {}).get("model", ""))
+    return model == "default" or model.startswith("default ")
+
 
 def _kind(code: str) -> str:
     from alonet.infer.quality import CHECK_CODE, RETAKE_CODES
@@ -62,14 +86,18 @@ def render_report_html(visit, images: Mapping[str, np.ndarray] | None = None, *,
                        title: str = "AloNet SALT report", meta: Mapping | None = None,
                        max_side: int | None = REPORT_IMAGE_SIDE, style: OverlayStyle = OverlayStyle(),
                        created: datetime | None = None,
-                       overlays: Mapping[str, np.ndarray] | None = None) -> str:
+                       overlays: Mapping[str, np.ndarray] | None = None,
+                       show_paths: bool = False, review: Mapping[str, str] | None = None) -> str:
     """Render ``visit`` (a VisitResult) as a self-contained HTML page.
 
     ``images``: photographs per view (defaults to those kept in the results);
     ``deidentify``: blur everything outside the scalp in the pictures;
     ``meta``: optional ``{"model": ..., "backend": ...}`` shown in the header;
     ``overlays``: already rendered overlay pictures per view (reused, shrunk to
-    ``max_side``) instead of rendering them again.
+    ``max_side``) instead of rendering them again; ``show_paths``: name the
+    photographs' files in the captions (off by default: paths may hold names);
+    ``review``: optional :data:`REVIEW_FIELDS` values shown in the header.
+    Each view shows the plain photograph beside its overlay.
     """
     from alonet import __version__
 
@@ -96,22 +124,39 @@ def render_report_html(visit, images: Mapping[str, np.ndarray] | None = None, *,
             "confidence": f"{100 * result.confidence:.0f}%",
             "flags": flags,
         })
-        caption = ("no scalp found" if loss is None else f"{loss:.1f}% of the scalp with hair loss")
-        if result.source:
-            caption += f" ({result.source})" if not deidentify else ""
+        caption = ("not measured" if loss is None else f"{loss:.1f}% of the scalp with hair loss")
+        if result.source and show_paths and not deidentify:
+            caption += f" ({result.source})"
+        photo = result.image if images is None or view not in images else np.asarray(images[view])
+        if deidentify:
+            from alonet.report.overlay import deidentify as blur_outside
+
+            photo = blur_outside(photo, result.scalp_mask)
         figures.append({"name": view, "src": data_uri(encode_jpeg(overlays[view])),
+                        "photo_src": data_uri(encode_jpeg(fit_within(photo, max_side))),
                         "alt": f"{view} view with scalp outline and hair loss", "caption": caption})
     visit_flags = [{"view": f.get("view"), "code": f["code"], "message": f["message"], "kind": _kind(f["code"])}
                    for f in visit.flags]
     created = created or datetime.now(timezone.utc)
+    thresholds = meta.get("thresholds") or {}
+    withheld_reason = "; ".join(f["message"] for f in visit.flags if f["code"] == "withheld")
+    salt_text = "n/a" if visit.salt is None else f"{visit.salt:.1f}"
+    if getattr(visit, "withheld", None):
+        salt_text = "withheld"
+    review_rows = [(label, str(review[key])) for key, label in REVIEW_FIELDS if review and review.get(key)]
     return _template().render(
+        thresholds=", ".join(f"{k} {v:g}" for k, v in thresholds.items()),
+        withheld_reason=withheld_reason,
+        provisional=bool(getattr(visit, "provisional", False)),
+        synthetic_warning=SYNTHETIC_WARNING if uses_bundled_model(meta) else None,
+        review_rows=review_rows,
         title=title,
         version=__version__,
         created=created.strftime("%Y-%m-%d %H:%M UTC"),
         model=meta.get("model"),
         backend=meta.get("backend"),
         deidentified=deidentify,
-        salt_text="n/a" if visit.salt is None else f"{visit.salt:.1f}",
+        salt_text=salt_text,
         grade=visit.grade,
         band=visit.band,
         retake=visit.retake,

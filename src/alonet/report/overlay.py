@@ -26,6 +26,8 @@ class OverlayStyle:
     hairloss_alpha: float = 0.45
     #: Outline thickness as a fraction of the longer image side (at least 1 pixel).
     outline_fraction: float = 0.004
+    #: Also draw the outline of each hair-loss patch (in the hair-loss colour).
+    hairloss_outline: bool = False
 
 
 def _check(image: np.ndarray, *masks: np.ndarray) -> np.ndarray:
@@ -74,6 +76,11 @@ def render_overlay(image: np.ndarray, scalp_mask: np.ndarray, hairloss_mask: np.
         colour = np.asarray(style.hairloss_color, dtype=np.float32)
         blended = out[loss].astype(np.float32) * (1 - style.hairloss_alpha) + colour * style.hairloss_alpha
         out[loss] = np.clip(np.round(blended), 0, 255).astype(np.uint8)
+        if style.hairloss_outline and loss.any():
+            thickness = max(1, int(round(style.outline_fraction * max(image.shape[:2]))))
+            contours, _ = cv2.findContours(loss.astype(np.uint8), cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
+            cv2.drawContours(out, contours, -1, tuple(int(c) for c in style.hairloss_color), thickness,
+                             lineType=cv2.LINE_AA)
     if scalp.any():
         thickness = max(1, int(round(style.outline_fraction * max(image.shape[:2]))))
         contours, _ = cv2.findContours(scalp.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)

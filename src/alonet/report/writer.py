@@ -35,18 +35,26 @@ def report_files(view: str) -> dict[str, str]:
 
 
 def report_json(visit, *, meta: Mapping | None = None, deidentify: bool = False,
-                created: datetime | None = None) -> dict:
+                created: datetime | None = None, show_paths: bool = False,
+                review: Mapping[str, str] | None = None) -> dict:
     """The JSON document of a report (a dict ready for ``json.dumps``).
 
-    With ``deidentify=True`` the photographs' file names are left out.
+    The photographs' file paths are left out unless ``show_paths`` (and never
+    with ``deidentify=True``): paths often hold patients' names. ``review``:
+    optional patient code, visit date, photograph date and reviewer
+    (``REVIEW_FIELDS``), stored under ``"review"``.
     """
     from alonet import __version__
+    from alonet.report.html import REVIEW_FIELDS, SYNTHETIC_WARNING, uses_bundled_model
 
     body = visit.to_dict()
     for view, summary in body["views"].items():
-        if deidentify:
+        if deidentify or not show_paths:
             summary["source"] = None
         summary["files"] = report_files(view)
+    body["review"] = {key: (review or {}).get(key) or None for key, _ in REVIEW_FIELDS}
+    if uses_bundled_model(meta):
+        body["warning"] = SYNTHETIC_WARNING
     return {
         "format": REPORT_FORMAT,
         "version": REPORT_VERSION,
@@ -60,19 +68,25 @@ def report_json(visit, *, meta: Mapping | None = None, deidentify: bool = False,
 
 def write_report(visit, out_dir: str | Path, images: Mapping[str, np.ndarray] | None = None, *,
                  deidentify: bool = False, meta: Mapping | None = None, overwrite: bool = False,
-                 title: str = "AloNet SALT report") -> dict[str, Path]:
+                 title: str = "AloNet SALT report", show_paths: bool = False,
+                 review: Mapping[str, str] | None = None, overlay: str = "fill") -> dict[str, Path]:
     """Write the report folder of ``visit`` to ``out_dir`` atomically.
 
     ``out_dir`` must not hold anything yet unless ``overwrite=True``
     (OutputExistsError). Returns ``{"html": ..., "json": ..., "<view>_<kind>": ...}``.
+    ``overlay`` names the hair-loss layer style (``OVERLAY_STYLES``: fill,
+    light, outline); ``show_paths``/``review``: see :func:`report_json`.
     """
     from alonet.data.atomic import atomic_directory
+    from alonet.report.html import OVERLAY_STYLES
+
+    style = OVERLAY_STYLES[overlay]
 
     created = datetime.now(timezone.utc)
     target = Path(out_dir)
     written: dict[str, Path] = {}
     with atomic_directory(target, overwrite=overwrite) as tmp:
-        overlays = report_overlays(visit, images, deidentify=deidentify, max_side=None)
+        overlays = report_overlays(visit, images, deidentify=deidentify, max_side=None, style=style)
         for view, result in visit.views.items():
             names = report_files(view)
             (tmp / names["overlay"]).write_bytes(encode_jpeg(overlays[view], quality=90))
@@ -81,9 +95,11 @@ def write_report(visit, out_dir: str | Path, images: Mapping[str, np.ndarray] | 
             for key, name in names.items():
                 written[f"{view}_{key}"] = target / name
         html = render_report_html(visit, images, deidentify=deidentify, title=title, meta=meta,
-                                  max_side=REPORT_IMAGE_SIDE, created=created, overlays=overlays)
+                                  max_side=REPORT_IMAGE_SIDE, created=created, overlays=overlays,
+                                  style=style, show_paths=show_paths, review=review)
         (tmp / "report.html").write_text(html, encoding="utf-8")
-        document = report_json(visit, meta=meta, deidentify=deidentify, created=created)
+        document = report_json(visit, meta=meta, deidentify=deidentify, created=created,
+                               show_paths=show_paths, review=review)
         (tmp / "report.json").write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     written["html"] = target / "report.html"
     written["json"] = target / "report.json"

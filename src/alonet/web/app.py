@@ -108,7 +108,10 @@ def create_app(config: WebConfig | None = None, *, pipeline=None) -> Flask:
 
     from alonet.scoring.salt import AA_IGA_BANDS, SALT_GRADES
 
+    from alonet.report.html import SYNTHETIC_WARNING, uses_bundled_model
+
     template_globals = {
+        "synthetic_warning": SYNTHETIC_WARNING if uses_bundled_model({"model": scorer.description}) else None,
         "version": __version__,
         "store_enabled": store is not None,
         "token_enabled": bool(config.token),
@@ -179,8 +182,13 @@ def _install_request_log(app: Flask) -> None:
 
     @app.after_request
     def _log(response):
-        t0 = g.get("alonet_t0")
-        if t0 is not None and request.endpoint != "static":
-            LOG.info("%s %s %s %.0f ms", request.method, request.path, response.status_code,
-                     1000 * (time.perf_counter() - t0))
+        if request.endpoint == "static":
+            return response
+        t0 = g.get("alonet_t0")  # None when an earlier hook (the token guard) answered first
+        elapsed = "-" if t0 is None else f"{1000 * (time.perf_counter() - t0):.0f}"
+        if response.status_code >= 400:  # refused requests (401, 404, 413, ...) are logged as warnings
+            LOG.warning("%s %s %s %s ms (refused, from %s)", request.method, request.path,
+                        response.status_code, elapsed, request.remote_addr or "-")
+        else:
+            LOG.info("%s %s %s %s ms", request.method, request.path, response.status_code, elapsed)
         return response

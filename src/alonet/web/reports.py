@@ -23,7 +23,7 @@ STORED_JPEG_QUALITY = 95
 
 
 def report_response(views: Mapping[str, ViewState], model: str, kind: str, deidentify: bool,
-                    scorer=None) -> Response:
+                    scorer=None, provisional: bool = False, review: Mapping[str, str] | None = None) -> Response:
     """The visit's report as a download: ``kind`` is ``html`` or ``json``."""
     from alonet.report import render_report_html, report_json
     from alonet.web.app import get_state
@@ -31,15 +31,16 @@ def report_response(views: Mapping[str, ViewState], model: str, kind: str, deide
     if kind not in ("html", "json"):
         abort(404, description=f"unknown report type {kind!r}; use report.html or report.json")
     scorer = scorer or get_state().scorer
-    visit = scorer.visit_result(views)
+    visit = scorer.visit_result(views, provisional=provisional)
     corrected = [v for v, st in views.items() if st.corrected]
     meta = {"model": model, "backend": getattr(scorer.pipeline, "backend_name", None)}
     stamp = _dt.date.today().isoformat()
     if kind == "html":
-        body = render_report_html(visit, deidentify=deidentify, meta=meta)
+        body = render_report_html(visit, deidentify=deidentify, meta=meta, review=review)
         mimetype = "text/html; charset=utf-8"
     else:
-        document = report_json(visit, meta={**meta, "corrected_views": corrected}, deidentify=deidentify)
+        document = report_json(visit, meta={**meta, "corrected_views": corrected}, deidentify=deidentify,
+                               review=review)
         body = json.dumps(document, indent=2)
         mimetype = "application/json"
     suffix = "-deidentified" if deidentify else ""

@@ -43,9 +43,18 @@ class Scorer:
     def score(self, images: Mapping[str, np.ndarray]) -> dict[str, ViewState]:
         """Run the model on each view's photograph; return the views' states."""
         order = list(images)
-        job = self._model_thread.submit(self.pipeline.predict_views, [(images[v], v) for v in order])
+        job = self._model_thread.submit(self._predict_and_check, [(images[v], v) for v in order])
         results = job.result()
-        return {v: ViewState(view=v, result=r) for v, r in zip(order, results)}
+        return {v: ViewState(view=v, result=results[v]) for v in order}
+
+    def _predict_and_check(self, items) -> dict:
+        """Predict, then the view checks (duplicates raise; mismatches are flagged)."""
+        from alonet.infer.viewcheck import check_views
+
+        results = dict(zip([v for _, v in items], self.pipeline.predict_views(items)))
+        if getattr(self.pipeline.config, "check_views", True):
+            results = check_views(results, self.pipeline)
+        return results
 
     def correct(self, state: ViewState, scalp: np.ndarray, hairloss: np.ndarray) -> None:
         """Replace a view's masks with corrected ones (the photograph's size).
@@ -53,10 +62,18 @@ class Scorer:
         The new result comes from ``Pipeline.result_from_masks`` (quality checks
         rerun; no network involved, so no lock is needed).
         """
-        state.correct(self.pipeline.result_from_masks(state.photo, state.view, scalp, hairloss))
+        from dataclasses import replace
 
-    def visit_result(self, views: Mapping[str, ViewState]):
+        from alonet.infer.viewcheck import MISMATCH_CODE, SIDE_CODE
+
+        result = self.pipeline.result_from_masks(state.photo, state.view, scalp, hairloss)
+        kept = [f for f in state.original.flags if f["code"] in (MISMATCH_CODE, SIDE_CODE)]  # a label stays wrong
+        if kept:
+            result = replace(result, flags=[*result.flags, *kept])
+        state.correct(result)
+
+    def visit_result(self, views: Mapping[str, ViewState], provisional: bool = False):
         """The ``alonet.infer.VisitResult`` of the views as they are now (for reports)."""
         from alonet.infer import visit_from_views
 
-        return visit_from_views({v: st.result for v, st in views.items()})
+        return visit_from_views({v: st.result for v, st in views.items()}, provisional=provisional)

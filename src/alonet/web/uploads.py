@@ -31,7 +31,7 @@ from alonet.errors import AloNetError, ImageTooLargeError
 from alonet.views import VIEWS
 
 #: Non-file form fields that may accompany photographs.
-ALLOWED_FORM_FIELDS = frozenset({"csrf_token"})
+ALLOWED_FORM_FIELDS = frozenset({"csrf_token", "provisional"})
 
 
 class UploadRejected(AloNetError):

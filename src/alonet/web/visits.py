@@ -106,13 +106,16 @@ class ViewState:
         self.recompute()
 
 
-def summarize(views: dict[str, ViewState]) -> dict:
+def summarize(views: dict[str, ViewState], provisional: bool = False) -> dict:
     """The visit's numbers from its views' masks, JSON-ready.
 
     ``salt``, ``grade`` and ``band`` are None unless all four views are scored
-    (a view whose scalp mask is empty counts as missing). ``partial_salt`` is
+    (a view whose scalp mask is empty counts as missing) and none needs a retake
+    (``alonet.infer.policy``: ``withheld`` names those views and
+    ``withheld_reason`` says why), unless ``provisional``. ``partial_salt`` is
     the sum of the scored views' contributions, a lower bound of the SALT.
     """
+    from alonet.infer.policy import decide
     from alonet.scoring.salt import aa_iga_band, aa_iga_level, salt_grade, salt_result
 
     percents = {v: (views[v].loss_pct if v in views else None) for v in VIEWS}
@@ -137,9 +140,13 @@ def summarize(views: dict[str, ViewState]) -> dict:
         partial = salt_result(percents, missing="zero").salt
     else:
         partial = None
-    salt = partial if complete else None
+    decision = decide(views, provisional=provisional)
+    salt = partial if complete and decision.allowed else None
     return {
         "complete": complete,
+        "withheld": [] if decision.allowed else list(decision.retake_views),
+        "withheld_reason": None if decision.allowed else decision.flag["message"],
+        "provisional": salt is not None and decision.provisional,
         "missing": missing,
         "unscorable": unscorable,
         "salt": None if salt is None else round(salt, 2),
@@ -160,9 +167,15 @@ class ScoredVisit:
     model: str
     created: float = field(default_factory=time.time)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    #: The user asked for a provisional SALT despite photographs that need a retake.
+    provisional: bool = False
+    #: One-time token of the save form: a visit is stored once however often Save is sent.
+    submission: str = field(default_factory=lambda: secrets.token_urlsafe(16))
+    #: Store id of this visit once saved (a repeated save answers with it).
+    saved_as: int | None = None
 
     def summary(self) -> dict:
-        return summarize(self.views)
+        return summarize(self.views, self.provisional)
 
 
 class VisitCache:
@@ -175,8 +188,8 @@ class VisitCache:
         self._items: OrderedDict[str, tuple[float, ScoredVisit]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def add(self, views: dict[str, ViewState], model: str) -> ScoredVisit:
-        visit = ScoredVisit(id=secrets.token_urlsafe(18), views=views, model=model)
+    def add(self, views: dict[str, ViewState], model: str, provisional: bool = False) -> ScoredVisit:
+        visit = ScoredVisit(id=secrets.token_urlsafe(18), views=views, model=model, provisional=provisional)
         with self._lock:
             self._expire()
             self._items[visit.id] = (time.monotonic(), visit)

@@ -34,8 +34,11 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 def score():
     state = get_state()
     images = read_photo_uploads(request.files, request.form, state.config.max_pixels)
+    from alonet.web.routes.score import wants_provisional
+
+    provisional = wants_provisional()
     views = state.scorer.score(images)
-    summary = _summary(views)
+    summary = _summary(views, provisional)
     with_masks = request.args.get("masks", "1") not in ("0", "false", "no")
     payload_views = {}
     for view, st in views.items():
@@ -47,19 +50,21 @@ def score():
             row["scalp_mask"] = png_data_url(st.scalp)
             row["hairloss_mask"] = png_data_url(st.hairloss)
         payload_views[view] = row
-    visit = state.scorer.visit_result(views)
+    visit = state.scorer.visit_result(views, provisional=provisional)
     return jsonify(
         salt=summary["salt"], grade=summary["grade"], band=summary["band"], band_level=summary["band_level"],
+        withheld=summary["withheld"], withheld_reason=summary["withheld_reason"],
+        provisional=summary["provisional"],
         complete=summary["complete"], missing=summary["missing"], unscorable=summary["unscorable"],
         partial_salt=summary["partial_salt"], views=payload_views, flags=[dict(f) for f in visit.flags],
         model=state.scorer.description, version=__version__,
     )
 
 
-def _summary(views):
+def _summary(views, provisional: bool = False):
     from alonet.web.visits import summarize
 
-    return summarize(views)
+    return summarize(views, provisional)
 
 
 @bp.get("/health")

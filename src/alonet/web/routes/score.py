@@ -34,6 +34,20 @@ from alonet.web.uploads import (
 
 bp = Blueprint("score", __name__)
 
+#: Optional review fields of the report form (``alonet.report.html.REVIEW_FIELDS``), max 64 characters.
+REVIEW_FORM_FIELDS = ("patient_code", "visit_date", "photo_date", "reviewer")
+
+
+def wants_provisional() -> bool:
+    """True when the request asks for a provisional SALT (form field or query ``provisional``)."""
+    value = request.form.get("provisional") or request.args.get("provisional") or ""
+    return value.lower() in ("1", "true", "on", "yes")
+
+
+def review_fields() -> dict[str, str]:
+    """The report's optional review fields from the query string (trimmed, at most 64 characters)."""
+    return {k: " ".join(request.args.get(k, "").split())[:64] for k in REVIEW_FORM_FIELDS if request.args.get(k)}
+
 LAYERS = ("scalp", "hairloss")
 
 
@@ -68,7 +82,7 @@ def score():
     state = get_state()
     images = read_photo_uploads(request.files, request.form, state.config.max_pixels)
     views = state.scorer.score(images)
-    visit = state.cache.add(views, state.scorer.description)
+    visit = state.cache.add(views, state.scorer.description, provisional=wants_provisional())
     url = url_for("score.result", visit_id=visit.id)
     if wants_json():
         return jsonify(url=url, summary=visit.summary())
@@ -164,7 +178,8 @@ def report(visit_id: str, kind: str):
     visit = _visit(visit_id)
     deidentify = request.args.get("deidentify", "0") in ("1", "true", "on", "yes")
     with visit.lock:
-        return report_response(visit.views, visit.model, kind, deidentify)
+        return report_response(visit.views, visit.model, kind, deidentify, provisional=visit.provisional,
+                               review=review_fields())
 
 
 @bp.post("/result/<visit_id>/save")
@@ -178,21 +193,26 @@ def save(visit_id: str):
 
     visit = _visit(visit_id)
     store = state.store
+    submission = request.form.get("submission")
+    if submission is not None and submission != visit.submission:
+        abort(400, description="this save form belongs to another scoring of the photographs; reload the page")
     visit_date = check_visit_date(request.form.get("visit_date"))
     choice = request.form.get("patient", "").strip()
-    if choice == "new" or not choice:
-        patient_id = store.create_patient(request.form.get("new_code", ""))
-    else:
-        try:
-            patient_id = int(choice)
-        except ValueError:
-            abort(400, description="choose a patient from the list")
-        if store.get_patient(patient_id) is None:
-            abort(404, description=f"patient {patient_id} does not exist")
+    # One save per scored visit: a second Save (double click, resent form) waits for
+    # the first and then answers with the visit it stored, creating nothing.
     with visit.lock:
-        summary = visit.summary()
-        views = new_views(visit.views)
-    visit_id_db = store.add_visit(patient_id, visit_date, summary, views, model=visit.model)
-    if request.form.get("reviewed") == "1":
-        store.set_reviewed(visit_id_db, True)
-    return redirect(url_for("patients.visit", visit_id=visit_id_db), code=303)
+        if visit.saved_as is None:
+            if choice == "new" or not choice:
+                patient_id = store.create_patient(request.form.get("new_code", ""))
+            else:
+                try:
+                    patient_id = int(choice)
+                except ValueError:
+                    abort(400, description="choose a patient from the list")
+                if store.get_patient(patient_id) is None:
+                    abort(404, description=f"patient {patient_id} does not exist")
+            visit.saved_as = store.add_visit(patient_id, visit_date, visit.summary(), new_views(visit.views),
+                                             model=visit.model)
+            if request.form.get("reviewed") == "1":
+                store.set_reviewed(visit.saved_as, True)
+    return redirect(url_for("patients.visit", visit_id=visit.saved_as), code=303)

@@ -31,6 +31,7 @@
   var syncTimer = null;
   var syncing = null;      // promise of the request in flight
   var serverPercent = {};  // view -> % from the server's latest summary
+  var withheld = [];  // views whose retake withholds the SALT (from the server's latest summary)
 
   var COLORS = {
     loss: [235, 30, 30, 215],      // hair loss inside the scalp
@@ -293,7 +294,12 @@
       setText("contrib-" + v, pct === null ? "–" : (weights[v] * pct).toFixed(2));
       setText("caption-loss-" + v, pct === null ? "" : "· " + pct.toFixed(1) + "% hair loss");
     });
-    if (complete) {
+    if (complete && withheld.length) {
+      complete = false;  // a view needs a retake: no SALT (alonet.infer.policy)
+      setText("salt-value", "withheld");
+      setText("grade", "–");
+      setText("band", "–");
+    } else if (complete) {
       setText("salt-value", salt.toFixed(1));
       setText("grade", gradeOf(salt));
       setText("band", bandOf(salt));
@@ -328,6 +334,10 @@
   // Take the server's recomputed summary.
   function applySummary(summary) {
     var perView = {};
+    withheld = summary.withheld || [];
+    setText("withheld-reason", summary.withheld_reason || "");
+    var withheldNote = $("withheld-note");
+    if (withheldNote) { withheldNote.hidden = !withheld.length; }
     ALL_VIEWS.forEach(function (v) {
       var row = summary.views[v];
       if (!row || !row.present) { return; }

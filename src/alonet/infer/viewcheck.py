@@ -1,0 +1,211 @@
+"""View checks: is each photograph the view it is labelled as?
+
+Two mistakes make a confident, wrong SALT: the same photograph given for two
+views, and photographs given under the wrong view (top and left swapped moves
+weight 0.40 onto a side view's percentage).
+
+**Duplicates** (an error). Each photograph gets a 64-bit perceptual hash
+(:func:`perceptual_hash`: the signs of the lowest 8x8 frequencies of a 32x32
+grey copy's DCT against their median). Two views whose hashes differ in at most
+``max_duplicate_distance`` bits show the same picture, also after re-encoding,
+resizing or a slight exposure change; the visit is refused with
+:class:`alonet.errors.DuplicateViewError`. Different views of one head differ in
+about half of the bits.
+
+**Label/content mismatch** (a ``view_mismatch`` flag naming the likely view;
+it withholds the SALT like a retake, see ``alonet.infer.policy``).
+The evidence comes from what a real photograph shows, not from how phantoms are
+drawn: the scalp networks themselves. Each photograph is shown to the midline
+network (top/back) and to the temporal network (side views) both as it is and
+mirrored; :func:`view_evidence` records how *sure* each network is (mean of
+``|2p - 1|`` over the picture) and the shape of the scalp region each one finds
+(``alonet.phantom.realmasks.analyse_shape``: a side view's scalp is an arch cut
+from below by the ear; the face side's leg of the arch is the shorter).
+
+* A side view makes the temporal network surer than the midline network and
+  gives a notched (ear) region; a top or back view the reverse.
+* Which way a side view looks comes from the arch's legs, taken only when the
+  photograph and its mirror image agree. A left/right swap leaves the SALT
+  unchanged (both weigh 0.18), so it is a ``side_mismatch`` flag that asks for a
+  look without withholding the score.
+* Top and back are both midline views and are not told apart (the networks
+  see no difference between them reliably); a top/back swap is not flagged.
+
+The thresholds in :class:`ViewCheckConfig` favour precision (a flag should
+mean a real mistake); the README's Reliability section gives the precision and
+recall measured on phantom visits with deliberately swapped views
+(``scripts/dev/measure_reliability.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+import cv2
+import numpy as np
+
+from alonet.errors import DuplicateViewError
+from alonet.views import VIEWS
+
+#: Flag code of a photograph that looks like another kind of view than its label
+#: (a side view given as top or back, or the reverse); it withholds the SALT.
+MISMATCH_CODE = "view_mismatch"
+#: Flag code of a side view that seems to look the other way (left given as right).
+#: Left and right weigh the same in SALT, so it asks for a look and withholds nothing.
+SIDE_CODE = "side_mismatch"
+
+
+@dataclass(frozen=True)
+class ViewCheckConfig:
+    """Thresholds of the view checks (see the module doc)."""
+
+    #: Hashes this close (bits of 64) are the same photograph.
+    max_duplicate_distance: int = 8
+    #: Temporal minus midline certainty above which a photograph looks like a side view ...
+    side_margin: float = 0.02
+    #: ... and below which (negated) it looks like a top or back view.
+    midline_margin: float = 0.01
+    #: A side view's scalp region has an ear notch at least this deep (fraction of its height).
+    min_side_notch: float = 0.15
+    #: A top/back view's temporal-network region has a notch no deeper than this.
+    max_midline_notch: float = 0.12
+
+
+@dataclass(frozen=True)
+class ViewEvidence:
+    """What the scalp networks say about one photograph (see the module doc)."""
+
+    midline_certainty: float
+    temporal_certainty: float
+    temporal_notch: float
+    facing: str | None  # "left" / "right" when the photograph and its mirror agree, else None
+
+    @property
+    def margin(self) -> float:
+        """Temporal minus midline certainty: > 0 looks like a side view."""
+        return self.temporal_certainty - self.midline_certainty
+
+
+def perceptual_hash(image: np.ndarray) -> int:
+    """64-bit DCT hash of an RGB photograph (see the module doc)."""
+    grey = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY)
+    small = cv2.resize(grey, (32, 32), interpolation=cv2.INTER_AREA).astype(np.float32)
+    low = cv2.dct(small)[:8, :8].ravel()
+    bits = low[1:] > np.median(low[1:])  # the DC term only says how bright the picture is
+    return int(sum(1 << i for i, b in enumerate(bits) if b))
+
+
+def hash_distance(a: int, b: int) -> int:
+    """Number of differing bits."""
+    return int(bin(a ^ b).count("1"))
+
+
+def find_duplicates(photos: Mapping[str, np.ndarray],
+                    config: ViewCheckConfig = ViewCheckConfig()) -> list[tuple[str, str, int]]:
+    """Pairs ``(view, view, distance)`` of photographs that show the same picture."""
+    hashes = {view: perceptual_hash(photo) for view, photo in photos.items()}
+    names = list(hashes)
+    pairs = []
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            distance = hash_distance(hashes[a], hashes[b])
+            if distance <= config.max_duplicate_distance:
+                pairs.append((a, b, distance))
+    return pairs
+
+
+def view_evidence(photos: list[np.ndarray], pipeline) -> list[ViewEvidence]:
+    """Evidence for each photograph from the pipeline's scalp networks (batched)."""
+    from alonet.infer.postprocess import clean_scalp
+    from alonet.model.preprocess import prepare_input, to_working_size
+    from alonet.phantom.realmasks import analyse_shape
+
+    if not photos:
+        return []
+    configs = pipeline.backend.configs
+    post = pipeline.config.postprocess
+    working = [to_working_size(p) for p in photos]  # the pipeline's own input route
+
+    def batch(task: str, mirrored: bool) -> np.ndarray:
+        size = configs[task].input_size
+        items = [prepare_input(np.ascontiguousarray(w[:, ::-1]) if mirrored else w, size) for w in working]
+        return pipeline.backend.predict(task, np.stack(items))
+
+    def certainty(prob: np.ndarray) -> float:
+        return float(np.mean(np.abs(2.0 * prob - 1.0)))
+
+    midline = batch("scalp-midline", False)
+    as_is = batch("scalp-temporal", False)
+    mirror = batch("scalp-temporal", True)
+    out = []
+    for m, a, b in zip(midline, as_is, mirror):
+        shape_a = analyse_shape(clean_scalp(a, post))
+        shape_b = analyse_shape(clean_scalp(b, post))
+        facing = None
+        if shape_a.facing is not None and shape_b.facing is not None and shape_a.facing != shape_b.facing:
+            facing = shape_a.facing  # canonical "left" = the face looks to the image's left
+        out.append(ViewEvidence(
+            midline_certainty=certainty(m),
+            temporal_certainty=max(certainty(a), certainty(b)),
+            temporal_notch=max(shape_a.notch_depth, shape_b.notch_depth),
+            facing=facing,
+        ))
+    return out
+
+
+def likely_view(label: str, evidence: ViewEvidence, config: ViewCheckConfig = ViewCheckConfig()) -> str | None:
+    """The view a photograph labelled ``label`` more likely shows, or None when it fits.
+
+    Returns ``"left"``/``"right"``, ``"left or right"`` (a side view, direction
+    unclear) or ``"top or back"``.
+    """
+    side_like = evidence.margin > config.side_margin and evidence.temporal_notch >= config.min_side_notch
+    midline_like = evidence.margin < -config.midline_margin and evidence.temporal_notch <= config.max_midline_notch
+    if label in ("top", "back"):
+        if side_like:
+            return evidence.facing or "left or right"
+        return None
+    if midline_like:
+        return "top or back"
+    if side_like and evidence.facing is not None and evidence.facing != label:
+        return evidence.facing
+    return None
+
+
+def mismatch_flag(label: str, likely: str) -> dict:
+    """The flag for a photograph labelled ``label`` that looks like ``likely``."""
+    if label in ("left", "right") and likely in ("left", "right"):
+        return {"code": SIDE_CODE,
+                "message": f"the photograph given as {label} seems to look the other way (a {likely} view); "
+                           "check the label"}
+    return {"code": MISMATCH_CODE,
+            "message": f"the photograph given as {label} looks like a {likely} view; check the labels "
+                       "(swapped views give a wrong SALT)"}
+
+
+def check_views(results: Mapping, pipeline, config: ViewCheckConfig = ViewCheckConfig()) -> dict:
+    """Run both checks on a visit's ``{view: ViewResult}``; return them with mismatch flags.
+
+    Raises DuplicateViewError when two views show the same photograph. Views the
+    gate refused (no scalp measured) are left out of the mismatch check.
+    """
+    from alonet.infer.quality import needs_retake
+
+    duplicates = find_duplicates({v: r.image for v, r in results.items()}, config)
+    if duplicates:
+        a, b, distance = duplicates[0]
+        names = {v: results[v].source for v in (a, b)}
+        shown = "" if not all(names.values()) else f" ({names[a]} and {names[b]})"
+        raise DuplicateViewError(
+            f"the {a} and {b} photographs are the same picture{shown}; each view needs its own photograph",
+            fix="give the photograph of each view under its own label")
+    checkable = [v for v in VIEWS if v in results and results[v].loss_pct is not None]
+    evidence = view_evidence([results[v].image for v in checkable], pipeline)
+    out = dict(results)
+    for view, found in zip(checkable, evidence):
+        likely = likely_view(view, found, config)
+        if likely is not None:
+            flags = [*results[view].flags, mismatch_flag(view, likely)]
+            out[view] = replace(results[view], flags=flags, retake=needs_retake(flags))
+    return out

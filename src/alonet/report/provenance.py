@@ -1,0 +1,118 @@
+"""Provenance of a result: which model, engine, settings and input files made it.
+
+A batch row is only worth keeping while what made it is unchanged. Each row of
+``results.csv`` records (:data:`PROVENANCE_COLUMNS`):
+
+``model``            the model set as given (``default``, a folder)
+``model_sha256``     SHA-256 over every model file of the set (JSON + weights),
+                     so a retrained model in the same folder is a different model
+``backend``          the inference engine (``torch`` / ``onnx``)
+``scalp_threshold``, ``hairloss_threshold``  post-processing thresholds
+``provisional``      1 when SALTs were computed from photographs needing a retake
+``inputs_sha256``    SHA-256 over the visit's photographs (view name + file hash)
+
+:func:`stale_reason` compares a stored row with what a rerun would use and
+says why it must be recomputed (or None to keep it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from pathlib import Path
+
+PROVENANCE_COLUMNS: tuple[str, ...] = (
+    "model", "model_sha256", "backend", "scalp_threshold", "hairloss_threshold", "provisional",
+    "inputs_sha256",
+)
+
+#: Columns compared on a rerun, with the words used to say what changed.
+_CHANGES: tuple[tuple[str, str], ...] = (
+    ("inputs_sha256", "photographs changed"),
+    ("model_sha256", "model changed"),
+    ("backend", "backend changed"),
+    ("scalp_threshold", "scalp threshold changed"),
+    ("hairloss_threshold", "hair-loss threshold changed"),
+    ("provisional", "--provisional changed"),
+)
+
+_CHUNK = 1 << 20
+
+
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a file's bytes (read in chunks)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(_CHUNK), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def inputs_sha256(views: Mapping[str, str | Path]) -> str:
+    """One SHA-256 over a visit's photographs; an unreadable file counts as ``missing``."""
+    digest = hashlib.sha256()
+    for view in sorted(views):
+        try:
+            value = file_sha256(views[view])
+        except OSError:
+            value = "missing"
+        digest.update(f"{view}:{value}\n".encode())
+    return digest.hexdigest()
+
+
+def _model_files_sha256(spec) -> str | None:
+    from alonet.model.io import resolve_model_set
+
+    try:
+        jsons = resolve_model_set(spec)
+    except Exception:  # noqa: BLE001 - in-memory or unusual specs: fall back to the weights
+        return None
+    digest = hashlib.sha256()
+    for task in sorted(jsons):
+        for path in (jsons[task], jsons[task].with_suffix(".safetensors")):
+            if path.is_file():
+                digest.update(f"{task}/{path.suffix}:{file_sha256(path)}\n".encode())
+    return digest.hexdigest()
+
+
+def _weights_sha256(backend) -> str | None:
+    models = getattr(backend, "_models", None)
+    if not models:
+        return None
+    digest = hashlib.sha256()
+    for task in sorted(models):
+        for name, tensor in sorted(models[task].state_dict().items()):
+            digest.update(f"{task}/{name}".encode())
+            digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def model_sha256(pipeline) -> str:
+    """Checksum of the pipeline's model set: its files, else its weights, else ``unknown``."""
+    spec = getattr(pipeline, "models_spec", None)
+    found = None
+    if spec is not None and str(spec) != "<in memory>":
+        found = _model_files_sha256(spec)
+    if found is None:
+        found = _weights_sha256(pipeline.backend)
+    return found or "unknown"
+
+
+def batch_settings(pipeline, *, provisional: bool = False) -> dict[str, str]:
+    """The provenance columns shared by every row of one batch run (all but the inputs)."""
+    info = pipeline.provenance()
+    thresholds = info.get("thresholds", {})
+    return {
+        "model": str(info.get("model", "")),
+        "model_sha256": model_sha256(pipeline),
+        "backend": str(info.get("backend", "")),
+        "scalp_threshold": f"{float(thresholds.get('scalp', 0.5)):g}",
+        "hairloss_threshold": f"{float(thresholds.get('hairloss', 0.5)):g}",
+        "provisional": "1" if provisional else "0",
+    }
+
+
+def stale_reason(row: Mapping[str, str], current: Mapping[str, str]) -> str | None:
+    """Why a stored row no longer matches ``current`` provenance (None: keep it)."""
+    reasons = [words for column, words in _CHANGES if row.get(column, "") != current.get(column, "")]
+    return ", ".join(reasons) if reasons else None

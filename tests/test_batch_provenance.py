@@ -1,0 +1,159 @@
+"""Batch provenance and exit status (issue 10, defect 3).
+
+Before, a rerun after the photographs, the model or a threshold changed said
+"2 already done" and kept the old numbers, results.csv did not say which model
+or thresholds made a row, and ``alonet batch`` exited 0 when visits failed.
+"""
+
+from __future__ import annotations
+
+import csv
+import shutil
+
+import numpy as np
+import pytest
+from test_infer import make_model_set, phantom_visit
+from test_report import write_manifest
+
+from alonet.cli.main import main
+from alonet.infer import Pipeline, PipelineConfig
+from alonet.infer.postprocess import PostprocessConfig
+from alonet.report.batch import RESULT_COLUMNS, run_batch
+from alonet.report.provenance import (
+    PROVENANCE_COLUMNS,
+    file_sha256,
+    inputs_sha256,
+    stale_reason,
+)
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    return make_model_set(tmp_path_factory.mktemp("prov-models"))
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    root = tmp_path_factory.mktemp("prov-photos")
+    return {name: phantom_visit(root / name, seed=seed, out_size=320, loss_radius=radius)
+            for name, seed, radius in (("a", 1, 40), ("b", 2, 60), ("c", 3, 30))}
+
+
+def trial(tmp_path, photos, visits=(("P1", "v1", "a"), ("P1", "v2", "b"))):
+    folder = tmp_path / "trial"
+    rows = []
+    for patient, visit, name in visits:
+        target = folder / f"{patient}_{visit}"
+        shutil.copytree(photos[name]["top"].parent, target, dirs_exist_ok=True)
+        rows += [(patient, visit, view, str(target / f"{view}.jpg"), "") for view in ("top", "back", "left", "right")]
+    return write_manifest(folder / "manifest.csv", rows, header=("patient", "visit", "view", "path", "date"))
+
+
+def read(path):
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def pipeline_with(models, hairloss=0.5):
+    return Pipeline(models, backend="torch",
+                    config=PipelineConfig(postprocess=PostprocessConfig(hairloss_threshold=hairloss)))
+
+
+def test_rows_record_model_backend_thresholds_and_inputs(models, photos, tmp_path):
+    manifest = trial(tmp_path, photos)
+    summary = run_batch(manifest, tmp_path / "out", pipeline_with(models), progress=False, plots=False)
+    assert (summary.scored, summary.errors, summary.withheld) == (2, 0, 0)
+    rows = read(tmp_path / "out" / "results.csv")
+    assert set(PROVENANCE_COLUMNS) <= set(RESULT_COLUMNS) and tuple(rows[0]) == RESULT_COLUMNS
+    for row in rows:
+        assert row["model"] == str(models) and len(row["model_sha256"]) == 64
+        assert row["backend"] == "torch" and row["scalp_threshold"] == "0.5" and row["hairloss_threshold"] == "0.5"
+        assert len(row["inputs_sha256"]) == 64 and row["provisional"] == "0"
+    assert rows[0]["inputs_sha256"] != rows[1]["inputs_sha256"]
+    # the model checksum covers the files: the same folder re-saved with other weights differs
+    other = make_model_set(tmp_path / "other", seed=5)
+    again = run_batch(manifest, tmp_path / "out2", pipeline_with(other), progress=False, plots=False)
+    assert again.scored == 2
+    assert read(tmp_path / "out2" / "results.csv")[0]["model_sha256"] != rows[0]["model_sha256"]
+
+
+def test_rerun_recomputes_changed_photographs_settings_and_dependent_visits(models, photos, tmp_path):
+    manifest = trial(tmp_path, photos)
+    out = tmp_path / "out"
+    run_batch(manifest, out, pipeline_with(models), progress=False, plots=False)
+    first = read(out / "results.csv")
+    unchanged = run_batch(manifest, out, pipeline_with(models), progress=False, plots=False)
+    assert (unchanged.scored, unchanged.skipped, unchanged.recomputed) == (0, 2, [])
+    assert read(out / "results.csv") == first
+    # a photograph of the follow-up visit is replaced: only that visit is recomputed
+    follow_up = tmp_path / "trial" / "P1_v2"
+    shutil.copy(photos["c"]["top"], follow_up / "top.jpg")
+    changed = run_batch(manifest, out, pipeline_with(models), progress=False, plots=False)
+    assert changed.recomputed == [("P1", "v2", "photographs changed")] and changed.skipped == 1
+    rows = read(out / "results.csv")
+    assert [r["visit"] for r in rows] == ["v1", "v2"]
+    assert rows[1]["inputs_sha256"] != first[1]["inputs_sha256"] and rows[1]["top_pct"] != first[1]["top_pct"]
+    # the baseline's photograph changes: the follow-up's response columns depend on it
+    shutil.copy(photos["b"]["back"], tmp_path / "trial" / "P1_v1" / "back.jpg")
+    base = run_batch(manifest, out, pipeline_with(models), progress=False, plots=False)
+    assert base.recomputed == [("P1", "v1", "photographs changed"), ("P1", "v2", "baseline visit changed")]
+    rows = read(out / "results.csv")
+    assert rows[1]["baseline_salt"] == rows[0]["salt"] != first[0]["salt"]
+    # a threshold changes: every row is recomputed and says why
+    lower = run_batch(manifest, out, pipeline_with(models, hairloss=0.3), progress=False, plots=False)
+    assert [r for _, _, r in lower.recomputed] == ["hair-loss threshold changed"] * 2
+    assert {r["hairloss_threshold"] for r in read(out / "results.csv")} == {"0.3"}
+
+
+def test_stale_reason_and_hashes(tmp_path):
+    a, b = tmp_path / "a.jpg", tmp_path / "b.jpg"
+    a.write_bytes(b"one")
+    b.write_bytes(b"two")
+    assert file_sha256(a) != file_sha256(b)
+    assert inputs_sha256({"top": a, "back": b}) != inputs_sha256({"top": b, "back": a})
+    assert inputs_sha256({"top": tmp_path / "gone.jpg"}) == inputs_sha256({"top": tmp_path / "gone2.jpg"})
+    row = {"inputs_sha256": "x", "model_sha256": "m", "backend": "torch", "scalp_threshold": "0.5",
+           "hairloss_threshold": "0.5", "provisional": "0"}
+    assert stale_reason(row, row) is None
+    assert stale_reason(row, {**row, "model_sha256": "n", "backend": "onnx"}) == "model changed, backend changed"
+
+
+def test_batch_command_exit_status_and_recompute_message(models, photos, tmp_path, capsys):
+    manifest = trial(tmp_path, photos)
+    out = tmp_path / "out"
+    argv = ["batch", str(manifest), "-o", str(out), "--model", str(models), "--backend", "torch", "--no-plots"]
+    assert main(argv) == 0
+    capsys.readouterr()
+    shutil.copy(photos["c"]["left"], tmp_path / "trial" / "P1_v2" / "left.jpg")
+    assert main(argv) == 0
+    stdout = capsys.readouterr().out
+    assert "recomputed patient P1 visit v2: photographs changed" in stdout
+    assert "scored 1 visit(s) (1 recomputed because something changed), 0 error(s), 1 unchanged" in stdout
+    (tmp_path / "trial" / "P1_v2" / "back.jpg").write_bytes(b"not a picture")
+    code = main(argv)
+    captured = capsys.readouterr()
+    assert code == 3
+    assert captured.err.strip().splitlines()[-1] == (
+        f"error: 1 visit(s) failed and 0 visit(s) have no SALT (a photograph needs a retake) "
+        f"(see the error and withheld columns of {out / 'results.csv'})")
+
+
+def test_withheld_rows_say_why_and_provisional_is_a_setting(models, photos, tmp_path, capsys):
+    manifest = trial(tmp_path, photos)
+    dark = tmp_path / "trial" / "P1_v2" / "back.jpg"
+    from PIL import Image
+
+    Image.fromarray((np.asarray(Image.open(dark)) // 8).astype(np.uint8)).save(dark, quality=92)
+    out = tmp_path / "out"
+    argv = ["batch", str(manifest), "-o", str(out), "--model", str(models), "--backend", "torch", "--no-plots"]
+    assert main(argv) == 3
+    assert "error: 0 visit(s) failed and 1 visit(s) have no SALT" in capsys.readouterr().err
+    rows = read(out / "results.csv")
+    assert rows[1]["salt"] == "" and rows[1]["withheld"].startswith("no SALT: back view: photograph too dark")
+    assert rows[0]["withheld"] == "" and rows[0]["salt"] != ""
+    assert main([*argv, "--provisional"]) == 0
+    stdout = capsys.readouterr().out
+    assert "recomputed patient P1 visit v2: --provisional changed" in stdout
+    rows = read(out / "results.csv")
+    assert rows[1]["salt"] != "" and rows[1]["provisional"] == "1"
+    assert rows[1]["withheld"].startswith("provisional SALT (asked for)")

@@ -1,0 +1,100 @@
+"""View checks (issue 10, defect 2): the same photograph for several views is an
+error; a photograph given under the wrong view is flagged with the likely view
+and the SALT is withheld. Before, both were accepted without a word (top and
+left swapped gave SALT 25.2 instead of 10.0)."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+from test_infer import make_model_set
+
+from alonet.cli.main import main
+from alonet.errors import DuplicateViewError
+from alonet.infer import Pipeline
+from alonet.infer.viewcheck import (
+    MISMATCH_CODE,
+    ViewCheckConfig,
+    ViewEvidence,
+    find_duplicates,
+    hash_distance,
+    likely_view,
+    perceptual_hash,
+)
+from alonet.views import VIEWS
+
+
+@pytest.fixture(scope="module")
+def phantom():
+    from alonet.phantom import render_patient
+
+    visit = render_patient(31, visits=1, size=320)[0]
+    return {v: visit.views[v].image for v in VIEWS}
+
+
+def jpeg_roundtrip(image: np.ndarray, quality: int, scale: float = 1.0) -> np.ndarray:
+    picture = Image.fromarray(image)
+    if scale != 1.0:
+        picture = picture.resize((round(picture.width * scale), round(picture.height * scale)))
+    buffer = io.BytesIO()
+    picture.save(buffer, format="JPEG", quality=quality)
+    return np.asarray(Image.open(io.BytesIO(buffer.getvalue())).convert("RGB"))
+
+
+def test_hash_survives_reencoding_and_resizing_but_separates_views(phantom):
+    top = phantom["top"]
+    assert hash_distance(perceptual_hash(top), perceptual_hash(jpeg_roundtrip(top, 60, 0.5))) <= 4
+    brighter = np.clip(top.astype(int) + 12, 0, 255).astype(np.uint8)
+    assert hash_distance(perceptual_hash(top), perceptual_hash(brighter)) <= ViewCheckConfig().max_duplicate_distance
+    distances = [hash_distance(perceptual_hash(phantom[a]), perceptual_hash(phantom[b]))
+                 for i, a in enumerate(VIEWS) for b in VIEWS[i + 1:]]
+    assert min(distances) > 8, distances
+
+
+def test_find_duplicates_names_the_pairs(phantom):
+    photos = dict(phantom)
+    photos["right"] = jpeg_roundtrip(phantom["left"], 80)
+    assert [(a, b) for a, b, _ in find_duplicates(photos)] == [("left", "right")]
+    assert find_duplicates(phantom) == []
+
+
+def test_the_same_photograph_for_all_views_is_an_error(tmp_path, phantom, capsys):
+    models = make_model_set(tmp_path / "models")
+    pipeline = Pipeline(models, backend="torch")
+    with pytest.raises(DuplicateViewError, match="the top and back photographs are the same picture"):
+        pipeline.score_visit({v: phantom["top"] for v in VIEWS})
+    path = tmp_path / "same.jpg"
+    Image.fromarray(phantom["top"]).save(path, quality=90)
+    code = main(["score", *[a for v in VIEWS for a in (f"--{v}", str(path))], "-o", str(tmp_path / "r"),
+                 "--model", str(models), "--backend", "torch"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error: the top and back photographs are the same picture")
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("label, evidence, expected", [
+    ("top", ViewEvidence(0.90, 0.95, 0.35, "left"), "left"),
+    ("back", ViewEvidence(0.90, 0.95, 0.35, None), "left or right"),
+    ("top", ViewEvidence(0.95, 0.92, 0.05, None), None),
+    ("left", ViewEvidence(0.96, 0.90, 0.05, None), "top or back"),
+    ("left", ViewEvidence(0.90, 0.96, 0.35, "right"), "right"),
+    ("right", ViewEvidence(0.90, 0.96, 0.35, "right"), None),
+    ("left", ViewEvidence(0.95, 0.95, 0.30, "right"), None),  # unsure: no flag
+])
+def test_likely_view_rules(label, evidence, expected):
+    assert likely_view(label, evidence) == expected
+
+
+def test_swapped_views_are_flagged_and_the_salt_withheld(phantom):
+    pipeline = Pipeline("default", backend="torch")
+    right = pipeline.score_visit(phantom)
+    assert right.salt is not None and not [f for f in right.flags if f["code"] == MISMATCH_CODE]
+    swapped = pipeline.score_visit({**phantom, "top": phantom["left"], "left": phantom["top"]})
+    flags = [f for f in swapped.views["top"].flags if f["code"] == MISMATCH_CODE]
+    assert len(flags) == 1 and "given as top looks like a left view" in flags[0]["message"]
+    assert swapped.salt is None and "top" in swapped.withheld
+    withheld = [f for f in swapped.flags if f["code"] == "withheld"][0]["message"]
+    assert "top view: the photograph given as top looks like a left view" in withheld
