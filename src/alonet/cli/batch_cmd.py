@@ -8,9 +8,10 @@ import click
 
 from alonet.cli.predict_cmd import (
     backend_option,
-    build_pipeline,
     max_pixels_option,
     model_option,
+    pipeline_config,
+    speed_options,
     threshold_options,
 )
 
@@ -26,8 +27,12 @@ from alonet.cli.predict_cmd import (
 @backend_option
 @max_pixels_option
 @threshold_options
+@speed_options
+@click.option("--workers", type=click.IntRange(1, 64), default=None,
+              help="Visits scored at once, each in its own process (default: one per available core). "
+                   "With several workers --threads defaults to 1.")
 def batch_command(manifest, out_dir, plots, reports, deidentify, model, backend, max_pixels,
-                  scalp_threshold, hairloss_threshold):
+                  scalp_threshold, hairloss_threshold, precision, threads, workers):
     """Score a trial: MANIFEST is a CSV with columns patient,visit,view,path[,date].
 
     Writes OUT/results.csv (one row per visit: per-view %, SALT, grade, band and
@@ -36,10 +41,16 @@ def batch_command(manifest, out_dir, plots, reports, deidentify, model, backend,
     Rerunning skips visits already in results.csv and retries error rows.
     """
     from alonet.report.batch import read_manifest, run_batch
+    from alonet.report.batch_workers import PipelineSpec, default_workers
 
-    read_manifest(manifest)  # check the manifest before loading the networks
-    pipeline = build_pipeline(model, backend, max_pixels, scalp_threshold, hairloss_threshold)
-    summary = run_batch(manifest, out_dir, pipeline, plots=plots, reports=reports, deidentify=deidentify)
+    visits = len(read_manifest(manifest))  # check the manifest before loading the networks
+    workers = workers or default_workers(visits)
+    if workers > 1 and threads is None:
+        threads = 1
+    config = pipeline_config(max_pixels, scalp_threshold, hairloss_threshold, threads=threads, precision=precision)
+    spec = PipelineSpec(model, backend, config)
+    summary = run_batch(manifest, out_dir, spec, plots=plots, reports=reports, deidentify=deidentify,
+                        workers=workers)
     click.echo(f"scored {summary.scored} visit(s), {summary.errors} error(s), "
                f"{summary.skipped} already done -> {summary.results}")
     if summary.plots:

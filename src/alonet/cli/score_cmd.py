@@ -12,6 +12,7 @@ from alonet.cli.predict_cmd import (
     format_flags,
     max_pixels_option,
     model_option,
+    speed_options,
     threshold_options,
 )
 
@@ -54,8 +55,9 @@ def print_visit(visit) -> None:
 @backend_option
 @max_pixels_option
 @threshold_options
+@speed_options
 def score_command(top, back, left, right, report_dir, deidentify, incomplete, overwrite, model, backend,
-                  max_pixels, scalp_threshold, hairloss_threshold):
+                  max_pixels, scalp_threshold, hairloss_threshold, precision, threads):
     """Score a visit: per-view % of scalp with hair loss, SALT, grade and AA-IGA band.
 
     Writes REPORT_DIR/report.html (self-contained), report.json, <view>_overlay.jpg,
@@ -70,7 +72,8 @@ def score_command(top, back, left, right, report_dir, deidentify, incomplete, ov
 
         raise MissingViewError("no photograph given", fix="pass --top, --back, --left and --right")
     check_can_write_directory(report_dir, overwrite)  # fail before the slow part
-    pipeline = build_pipeline(model, backend, max_pixels, scalp_threshold, hairloss_threshold)
+    pipeline = build_pipeline(model, backend, max_pixels, scalp_threshold, hairloss_threshold,
+                              threads=threads, precision=precision)
     visit = pipeline.score_visit(images, missing="incomplete" if incomplete else "error")
     print_visit(visit)
     written = write_report(visit, report_dir, deidentify=deidentify, overwrite=overwrite,

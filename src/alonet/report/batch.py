@@ -263,11 +263,28 @@ def write_plots(entries: list[VisitEntry], rows: dict[tuple[str, str], dict[str,
     return written
 
 
+def write_visit_report(out: Path, deidentify: bool, entry: VisitEntry, visit, provenance: dict) -> None:
+    """The report folder of one batch visit (run where the visit was scored)."""
+    from alonet.report.writer import write_report
+
+    folder = out / "reports" / f"{_safe_name(entry.patient)}_{_safe_name(entry.visit)}"
+    write_report(visit, folder, deidentify=deidentify, overwrite=True, meta=provenance,
+                 title=f"AloNet SALT report: patient {entry.patient}, visit {entry.visit}")
+
+
 def run_batch(manifest: str | Path, out_dir: str | Path, pipeline, *, plots: bool = True,
               reports: bool = False, deidentify: bool = False, progress: bool = True,
-              on_row: Callable[[dict[str, str]], None] | None = None) -> BatchSummary:
-    """Score every visit of ``manifest`` with ``pipeline`` into ``out_dir`` (see module doc)."""
+              on_row: Callable[[dict[str, str]], None] | None = None, workers: int = 1) -> BatchSummary:
+    """Score every visit of ``manifest`` with ``pipeline`` into ``out_dir`` (see module doc).
+
+    ``workers > 1`` scores visits in that many processes; ``pipeline`` is then a
+    ``alonet.report.batch_workers.PipelineSpec`` (each worker builds its own).
+    """
+    from functools import partial
+
     from tqdm import tqdm
+
+    from alonet.report.batch_workers import VisitScorer
 
     entries = read_manifest(manifest)
     out = Path(out_dir)
@@ -282,33 +299,22 @@ def run_batch(manifest: str | Path, out_dir: str | Path, pipeline, *, plots: boo
         first.setdefault(entry.patient, entry)
     todo = [e for e in entries if e.key not in done]
     summary.skipped = len(entries) - len(todo)
-    with open(results, "a", encoding="utf-8", newline="") as handle, tqdm(
-        total=len(entries), initial=summary.skipped, unit="visit", desc="scoring", disable=not progress,
-    ) as bar:
+    report = partial(write_visit_report, out, deidentify) if reports else None
+    with VisitScorer(pipeline, workers, report) as scorer, \
+            open(results, "a", encoding="utf-8", newline="") as handle, tqdm(
+            total=len(entries), initial=summary.skipped, unit="visit", desc="scoring", disable=not progress,
+            ) as bar:
         writer = csv.DictWriter(handle, fieldnames=RESULT_COLUMNS, lineterminator="\n")
-        for entry in todo:
+        for entry, visit, error in scorer.score(todo):
             baseline_entry = first[entry.patient]
             base_row = rows.get(baseline_entry.key)
             base_salt = float(base_row["salt"]) if base_row and base_row.get("salt") else None
-            try:
-                visit = pipeline.score_visit(entry.views, missing="error")
-            except (KeyboardInterrupt, MemoryError):
-                raise
-            except AloNetError as exc:
-                row = result_row(entry, error=str(exc))
-            except Exception as exc:  # noqa: BLE001 - one bad visit must not stop a trial
-                row = result_row(entry, error=f"unexpected {exc.__class__.__name__}: {exc}")
+            if error is not None:
+                row = result_row(entry, error=error)
             else:
                 if entry is baseline_entry:
                     base_salt = visit.salt
                 row = result_row(entry, visit, baseline=(baseline_entry.visit, base_salt))
-                if reports:
-                    from alonet.report.writer import write_report
-
-                    folder = out / "reports" / f"{_safe_name(entry.patient)}_{_safe_name(entry.visit)}"
-                    write_report(visit, folder, deidentify=deidentify, overwrite=True,
-                                 meta=pipeline.provenance(),
-                                 title=f"AloNet SALT report: patient {entry.patient}, visit {entry.visit}")
             writer.writerow(row)
             handle.flush()
             os.fsync(handle.fileno())
