@@ -110,6 +110,12 @@ def store_weights_fp16(proto) -> int:
     return converted
 
 
+def _float_tensors(proto) -> int:
+    from onnx import TensorProto
+
+    return sum(1 for init in proto.graph.initializer if init.data_type in (TensorProto.FLOAT, TensorProto.FLOAT16))
+
+
 def _torch_export(model, cfg: ModelConfig, target: str, *, fold_batchnorm: bool) -> None:
     """torch.onnx export of the probability map; batch normalisation folded or kept."""
     import torch
@@ -142,9 +148,11 @@ def export_onnx(model, cfg: ModelConfig, path: str | Path, *, source_sha256: str
     """Export one network to ``path`` (written atomically) and return the path.
 
     ``compact=True`` keeps batch normalisation as its own operator (ONNX Runtime
-    fuses it when it opens the file) so that float16-saved weights can be stored
-    as float16 (:func:`store_weights_fp16`), about half the size of a folded
-    float32 export. With ``check=True`` the ONNX Runtime output on a random
+    fuses it when it opens the file) so that float16-saved weights
+    (``save_model(..., half=True)``) can be stored as float16
+    (:func:`store_weights_fp16`), about half the size of a folded float32
+    export. Networks saved in float32 are exported with batch normalisation
+    folded in, as float32. With ``check=True`` the ONNX Runtime output on a random
     batch is compared with torch's and a ModelError is raised if they differ
     by more than ``tolerance``.
     """
@@ -153,10 +161,15 @@ def export_onnx(model, cfg: ModelConfig, path: str | Path, *, source_sha256: str
     from alonet.data.atomic import atomic_save
 
     def write(tmp: Path) -> None:
-        _torch_export(model, cfg, str(tmp), fold_batchnorm=not compact)
-        proto = onnx.load(str(tmp))
+        proto = None
         if compact:
-            store_weights_fp16(proto)
+            _torch_export(model, cfg, str(tmp), fold_batchnorm=False)
+            proto = onnx.load(str(tmp))
+            if store_weights_fp16(proto) < _float_tensors(proto) // 2:
+                proto = None  # float32 weights: the folded export is smaller and as exact
+        if proto is None:
+            _torch_export(model, cfg, str(tmp), fold_batchnorm=True)
+            proto = onnx.load(str(tmp))
         add_metadata(proto, cfg, source_sha256, "fp32")
         onnx.save(proto, str(tmp))
         if check:
