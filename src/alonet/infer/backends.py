@@ -10,13 +10,16 @@ read-only state after construction (torch modules in eval mode under
 ``inference_mode``; ONNX Runtime sessions, whose ``run`` is thread-safe).
 
 ``backend="auto"`` picks ONNX Runtime, which runs these U-Nets several times
-faster than eager PyTorch on CPU (see ``benchmarks/bench_inference.py``): it
-uses ``<task>.onnx`` lying beside a model when its recorded weights checksum
-matches, otherwise it exports the model once into the cache folder
-(``$ALONET_CACHE_DIR``, else ``$XDG_CACHE_HOME/alonet``, else
-``~/.cache/alonet``) and reuses it afterwards. If ONNX Runtime or the export
-is unavailable it falls back to PyTorch with a warning. It never writes into
-the installed package.
+faster than eager PyTorch on CPU (see ``benchmarks/bench_inference.py``). When
+exports are already on disk -- ``<stem>.onnx`` (or ``<stem>.int8.onnx`` for
+``precision="int8"``) beside each model's JSON, written by ``alonet export
+--into``, or an earlier export in the cache folder (``$ALONET_CACHE_DIR``,
+else ``$XDG_CACHE_HOME/alonet``, else ``~/.cache/alonet``) -- the engine
+starts without importing torch or onnx (``alonet.infer.onnx_runtime``; a file
+whose recorded weights-and-configuration key does not match the model's JSON
+is ignored). Otherwise the networks are loaded with PyTorch and exported once
+into the cache. If ONNX Runtime or the export is unavailable it falls back to
+PyTorch with a warning. It never writes into the installed package.
 """
 
 from __future__ import annotations

@@ -248,7 +248,8 @@ def export_model_set(models: str | Path, out_dir: str | Path | None = None, *, c
         from alonet.infer.quantize import CalibrationConfig, calibration_images, quantize_int8
 
         configs = {task: cfg for task, (_, cfg) in loaded.items()}
-        images = calibration_images(configs, calibration or CalibrationConfig(), progress=progress)
+        calibration = calibration or CalibrationConfig()
+        images = calibration_images(configs, calibration, progress=progress)
         with tempfile.TemporaryDirectory(prefix="alonet-int8-") as work:
             for task in TASKS:
                 model, cfg = loaded[task]
@@ -256,7 +257,7 @@ def export_model_set(models: str | Path, out_dir: str | Path | None = None, *, c
                 export_onnx(model, cfg, folded, compact=False, check=False)
                 target = targets[task]
                 quantize_int8(folded, target.with_name(onnx_file_name(target.stem, "int8")), images[task], cfg,
-                              _key_of(Path(paths[task]), cfg))
+                              _key_of(Path(paths[task]), cfg), calibration.method)
     return written
 
 

@@ -14,7 +14,8 @@ Where an export may lie, first match wins:
   the first run of a model set that ships no export.
 
 Sessions never spin-wait (``allow_spinning = 0``): on a shared or busy machine
-spinning threads steal the CPU from the threads doing the work.
+spinning threads steal the CPU from the threads doing the work. They also do
+without ONNX Runtime's memory arena, which kept the peak of the largest batch.
 """
 
 from __future__ import annotations
@@ -79,6 +80,9 @@ def session_options(threads: int | None = None):
     options.intra_op_num_threads = int(threads or available_threads())
     options.inter_op_num_threads = 1
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # Without the arena a score process peaks at about 300 MiB instead of 400 MiB, for a few
+    # per cent of speed (paired rounds on the loaded 2-core machine: 0.90-1.18x, median 1.03x).
+    options.enable_cpu_mem_arena = False
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.add_session_config_entry("session.inter_op.allow_spinning", "0")
     return options

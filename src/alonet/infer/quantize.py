@@ -12,6 +12,9 @@ network. Nothing is read from or written to disk apart from the model files.
 
 from __future__ import annotations
 
+import contextlib
+import io
+import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,14 +27,15 @@ from alonet.views import SCALP_TASK_FOR_VIEW
 
 @dataclass(frozen=True)
 class CalibrationConfig:
-    """How many phantom patients (one visit of four views each) to calibrate on, and the seed.
-
-    The seed is kept apart from the phantom test split's seeds used for evaluation.
+    """How many phantom patients (one visit of four views each) to calibrate on, the seed
+    (apart from the seeds of the phantom evaluation splits), the rendering size and how
+    activation ranges are chosen (``minmax`` or ``percentile``, ONNX Runtime's methods).
     """
 
     patients: int = 12
     seed: int = 7301
     size: int = 320
+    method: str = "minmax"
 
 
 def calibration_images(configs: Mapping[str, ModelConfig], calibration: CalibrationConfig = CalibrationConfig(),
@@ -75,8 +79,26 @@ class _Reader:
         return next(self._items, None)
 
 
+@contextlib.contextmanager
+def _quiet():
+    """Hide the quantiser's prints and its advice (logged on the root logger) to run a
+    pre-processing step: shape inference cannot complete on these graphs' Resize nodes, and
+    the step made no difference to speed here."""
+    root = logging.getLogger()
+
+    def drop(record: logging.LogRecord) -> bool:
+        return "pre-processing" not in record.getMessage()
+
+    root.addFilter(drop)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
+    finally:
+        root.removeFilter(drop)
+
+
 def quantize_int8(fp32_folded: str | Path, out_path: str | Path, images: np.ndarray, cfg: ModelConfig,
-                  source_key: str | None) -> Path:
+                  source_key: str | None, method: str = "minmax") -> Path:
     """Quantise one fp32 export (batch normalisation folded) to int8 QDQ at ``out_path`` (atomic)."""
     import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
@@ -87,12 +109,14 @@ def quantize_int8(fp32_folded: str | Path, out_path: str | Path, images: np.ndar
     input_name = onnx.load(str(fp32_folded), load_external_data=False).graph.input[0].name
 
     def write(tmp: Path) -> None:
-        quantize_static(
-            str(fp32_folded), str(tmp), _Reader(images, cfg, input_name),
-            quant_format=QuantFormat.QDQ, per_channel=True,
-            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-            calibrate_method=CalibrationMethod.MinMax,
-        )
+        with _quiet():
+            quantize_static(
+                str(fp32_folded), str(tmp), _Reader(images, cfg, input_name),
+                quant_format=QuantFormat.QDQ, per_channel=True,
+                activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                calibrate_method={"minmax": CalibrationMethod.MinMax,
+                                  "percentile": CalibrationMethod.Percentile}[method],
+            )
         proto = onnx.load(str(tmp))
         add_metadata(proto, cfg, source_key, "int8")
         onnx.save(proto, str(tmp))

@@ -19,7 +19,7 @@ import multiprocessing
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 
@@ -147,7 +147,7 @@ class VisitScorer:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
-    def __enter__(self) -> VisitScorer:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:
