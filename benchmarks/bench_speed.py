@@ -41,8 +41,9 @@ from bench_inference import TimedBackend, model_set, phantom_photos
 SRC = Path(__file__).resolve().parents[1] / "src"
 
 #: Runs a command-line call of alonet and prints its peak RSS (KiB) as the last stderr line.
+#: VmHWM, not ru_maxrss: after fork + exec ru_maxrss still counts the (large) parent.
 RSS_WRAPPER = (
-    "import resource, runpy, sys\n"
+    "import runpy, sys\n"
     "sys.argv = ['alonet'] + sys.argv[1:]\n"
     "try:\n"
     "    runpy.run_module('alonet', run_name='__main__')\n"
@@ -50,7 +51,8 @@ RSS_WRAPPER = (
     "    code = stop.code\n"
     "else:\n"
     "    code = 0\n"
-    "print('maxrss_kib', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+    "hwm = [l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')][0]\n"
+    "print('maxrss_kib', hwm, file=sys.stderr)\n"
     "sys.exit(code)\n"
 )
 
