@@ -4,7 +4,7 @@ ONNX Runtime's static quantiser (QDQ format: unsigned 8-bit activations,
 signed 8-bit per-channel weights, min-max calibration) runs on an fp32 export
 with batch normalisation folded into the convolutions. Calibration images are
 phantom visits rendered on the fly (``alonet.phantom.render_patient``), fed to
-each network the way the pipeline feeds it: the raw photograph for the scalp
+each network the way the pipeline feeds it (``prepare_input``): the photograph for the scalp
 networks (right views mirrored, temporal networks for left/right, midline for
 top/back) and the photograph painted outside the true scalp for the hair-loss
 network. Nothing is read from or written to disk apart from the model files.
@@ -43,8 +43,8 @@ def calibration_images(configs: Mapping[str, ModelConfig], calibration: Calibrat
     """``{task: uint8 (N, S, S, 3)}`` network inputs from freshly rendered phantoms."""
     from tqdm import tqdm
 
-    from alonet.data.imageio import resize_mask, resize_photo
     from alonet.model import paint_outside_scalp
+    from alonet.model.preprocess import prepare_input, prepare_mask
     from alonet.phantom import render_patient
 
     batches: dict[str, list[np.ndarray]] = {task: [] for task in TASKS}
@@ -58,11 +58,11 @@ def calibration_images(configs: Mapping[str, ModelConfig], calibration: Calibrat
                     image, scalp = image[:, ::-1], scalp[:, ::-1]
                 image = np.ascontiguousarray(image)
                 task = SCALP_TASK_FOR_VIEW[view]
-                batches[task].append(resize_photo(image, configs[task].input_size))
+                batches[task].append(prepare_input(image, configs[task].input_size))
                 size = hl_cfg.input_size
-                mask = resize_mask(np.ascontiguousarray(scalp), size)
+                mask = prepare_mask(np.ascontiguousarray(scalp), size)
                 batches["hairloss"].append(
-                    paint_outside_scalp(resize_photo(image, size), mask, hl_cfg.fill_color))
+                    paint_outside_scalp(prepare_input(image, size), mask, hl_cfg.fill_color))
     return {task: np.stack(images).astype(np.uint8) for task, images in batches.items()}
 
 
