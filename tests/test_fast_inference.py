@@ -196,3 +196,25 @@ def test_batch_in_worker_processes_equals_one_process(shipped, visit, tmp_path):
     assert report["backend"] == "onnx" and report["views"]["top"]["scalp_pixels"] > 0
     with pytest.raises(AloNetError, match="not found"):
         run_batch(manifest, tmp_path / "three", PipelineSpec(str(tmp_path / "nowhere")), progress=False, workers=2)
+
+
+def test_onnx_files_shipped_with_the_bundled_model_are_current_and_small():
+    """A shipped export goes stale when the weights or the model configuration change (then
+    every start would load PyTorch and export into the cache): re-run
+    ``alonet export --into src/alonet/model/weights/default [--int8]``."""
+    from alonet.infer.onnx_runtime import PRECISIONS, find_exports, onnx_file_name
+    from alonet.model import resolve_model_set
+
+    paths = resolve_model_set("default")
+    found = 0
+    for precision in PRECISIONS:
+        files = [p.with_name(onnx_file_name(p.stem, precision)) for p in paths.values()]
+        present = [f for f in files if f.is_file()]
+        if not present:
+            continue
+        found += len(present)
+        assert len(present) == len(TASKS), f"{precision}: only {[f.name for f in present]} shipped"
+        assert find_exports(paths, None, precision=precision) is not None, f"stale {precision} ONNX files"
+        assert sum(f.stat().st_size for f in present) < 16 * 2**20
+    if not found:
+        pytest.skip("the bundled model ships no ONNX files (alonet export --into ... writes them)")

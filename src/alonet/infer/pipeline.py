@@ -54,8 +54,8 @@ class PipelineConfig:
     ``cache_dir``: where ONNX exports are cached (None: ``$ALONET_CACHE_DIR`` or
     ``~/.cache/alonet``); ``threads``: ONNX Runtime intra-op threads (None: all
     available cores); ``precision``: ``fp32`` or ``int8`` (an int8 export beside
-    the models, see ``alonet export --int8``); ``max_pixels``: largest photograph accepted (None: the
-    reader's default cap); ``check_quality``: run the exposure and blur checks.
+    the models, see ``alonet export --int8``); ``max_pixels``: largest photograph
+    accepted (None: the reader's default cap); ``check_quality``: run the exposure and blur checks.
     """
 
     postprocess: PostprocessConfig = field(default_factory=PostprocessConfig)
