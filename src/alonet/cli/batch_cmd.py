@@ -8,9 +8,10 @@ import click
 
 from alonet.cli.predict_cmd import (
     backend_option,
-    build_pipeline,
     max_pixels_option,
     model_option,
+    pipeline_config,
+    speed_options,
     threshold_options,
 )
 
@@ -28,8 +29,12 @@ from alonet.cli.predict_cmd import (
 @backend_option
 @max_pixels_option
 @threshold_options
+@speed_options
+@click.option("--workers", type=click.IntRange(1, 64), default=None,
+              help="Visits scored at once, each in its own process (default: one per available core). "
+                   "With several workers --threads defaults to 1.")
 def batch_command(manifest, out_dir, plots, reports, deidentify, provisional, model, backend, max_pixels,
-                  scalp_threshold, hairloss_threshold):
+                  scalp_threshold, hairloss_threshold, precision, threads, workers):
     """Score a trial: MANIFEST is a CSV with columns patient,visit,view,path[,date].
 
     Writes OUT/results.csv (one row per visit: per-view %, SALT, grade, band and
@@ -45,13 +50,18 @@ def batch_command(manifest, out_dir, plots, reports, deidentify, provisional, mo
     """
     from alonet.data.preflight import check_output_folder, report_bytes_estimate
     from alonet.report.batch import read_manifest, run_batch
+    from alonet.report.batch_workers import PipelineSpec, default_workers
 
     entries = read_manifest(manifest)  # check the manifest before loading the networks
     photos = [p for e in entries for p in e.views.values()]
     check_output_folder(out_dir, report_bytes_estimate(photos) if reports else 200_000 * len(entries))
-    pipeline = build_pipeline(model, backend, max_pixels, scalp_threshold, hairloss_threshold)
-    summary = run_batch(manifest, out_dir, pipeline, plots=plots, reports=reports, deidentify=deidentify,
-                        provisional=provisional)
+    workers = workers or default_workers(len(entries))
+    if workers > 1 and threads is None:
+        threads = 1
+    config = pipeline_config(max_pixels, scalp_threshold, hairloss_threshold, threads=threads, precision=precision)
+    spec = PipelineSpec(model, backend, config)
+    summary = run_batch(manifest, out_dir, spec, plots=plots, reports=reports, deidentify=deidentify,
+                        provisional=provisional, workers=workers)
     for patient, visit, reason in summary.recomputed:
         click.echo(f"recomputed patient {patient} visit {visit}: {reason}")
     click.echo(f"scored {summary.scored} visit(s) ({len(summary.recomputed)} recomputed because something "

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from alonet.cli.predict_cmd import backend_option, build_pipeline, format_flags, model_option
+from alonet.cli.predict_cmd import backend_option, build_pipeline, format_flags, model_option, speed_options
 
 #: Marker file that identifies a folder written by ``alonet demo`` (safe to replace).
 DEMO_MARKER = "demo.json"
@@ -28,7 +28,8 @@ DEMO_MARKER = "demo.json"
 @click.option("--deidentify", is_flag=True, help="Blur everything outside the scalp in the report images.")
 @model_option
 @backend_option
-def demo_command(out_dir, seed, size, deidentify, model, backend):
+@speed_options
+def demo_command(out_dir, seed, size, deidentify, model, backend, precision, threads):
     """Score a phantom patient end to end and compare with its true SALT.
 
     Writes OUT/photographs/<view>.jpg, OUT/truth/<view>_{scalp,hairloss}.png and
@@ -47,7 +48,7 @@ def demo_command(out_dir, seed, size, deidentify, model, backend):
     if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / DEMO_MARKER).is_file():
         raise OutputExistsError(f"output {out_dir} already exists and was not written by alonet demo",
                                 fix="choose another folder with -o")
-    pipeline = build_pipeline(model, backend)
+    pipeline = build_pipeline(model, backend, threads=threads, precision=precision)
     phantom = render_patient(seed=seed, visits=1, size=size)[0]
     photos = {}
     for view in VIEWS:

@@ -22,11 +22,13 @@ def _fmt(value, spec: str = ".3f") -> str:
 @click.option("--views", default=None,
               help="Comma-separated views to evaluate (default: all rows; rows without a view are refused).")
 @click.option("--backend", type=click.Choice(["auto", "torch", "onnx"]), default="auto", show_default=True)
+@click.option("--precision", type=click.Choice(("fp32", "int8")), default="fp32", show_default=True,
+              help="Network precision (int8 needs an int8 export: alonet export --int8 --into MODEL_SET).")
 @click.option("--batch", "batch_size", type=int, default=8, show_default=True)
 @click.option("--overwrite", is_flag=True, help="Replace an existing report folder.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @threshold_options
-def evaluate_command(dataset, model, out, split, views, backend, batch_size, overwrite, quiet,
+def evaluate_command(dataset, model, out, split, views, backend, precision, batch_size, overwrite, quiet,
                      scalp_threshold, hairloss_threshold):
     """Predict every photograph of DATASET (from `alonet convert`) and compare with its annotations.
 
@@ -39,7 +41,8 @@ def evaluate_command(dataset, model, out, split, views, backend, batch_size, ove
     view_list = None if views is None else [v.strip().lower() for v in views.split(",") if v.strip()]
     result = evaluate(dataset, model, out, backend=backend, views=view_list, split=split,
                       batch_size=batch_size, overwrite=overwrite, progress=not quiet,
-                      pipeline_config=pipeline_config(None, scalp_threshold, hairloss_threshold))
+                      pipeline_config=pipeline_config(None, scalp_threshold, hairloss_threshold,
+                                                      precision=precision))
     s = result.summary
     salt = s["salt"]
     click.echo(f"images: {s['images']}  scalp IoU {_fmt(s['scalp']['iou_micro'])} "

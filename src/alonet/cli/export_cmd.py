@@ -10,22 +10,40 @@ from alonet.cli.predict_cmd import model_option
 
 
 @click.command("export")
-@click.option("--onnx", "onnx_format", is_flag=True, help="Export to ONNX (the only format so far).")
-@click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Folder for the exported model set (<task>.onnx beside <task>.json/.safetensors).")
+@click.option("--onnx", "onnx_format", is_flag=True, help="Export to ONNX (the only format; implied by --into).")
+@click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for a new model set (<task>.onnx beside a copy of <task>.json/.safetensors).")
+@click.option("--into", "into", type=click.Path(file_okay=False, path_type=Path),
+              help="Write the ONNX files into this existing model set, beside each model's JSON "
+                   "(e.g. to ship them with a model so that no first-run export is needed).")
+@click.option("--int8", is_flag=True,
+              help="Also write <task>.int8.onnx: static int8 (QDQ, per-channel), calibrated on phantom "
+                   "photographs rendered on the fly. Use with --precision int8.")
 @click.option("--no-check", is_flag=True, help="Skip comparing ONNX Runtime with PyTorch outputs.")
 @model_option
-def export_command(onnx_format, out_dir, no_check, model):
-    """Export the three networks to ONNX; OUT becomes a model set that runs on ONNX Runtime.
+def export_command(onnx_format, out_dir, into, int8, no_check, model):
+    """Export the three networks to ONNX Runtime files.
 
-    Use it with --model OUT. Each export is checked against PyTorch (max
-    difference <= 1e-4) unless --no-check.
+    Either into a new model set (-o OUT, from --model) or into an existing one
+    (--into MODEL_SET). Inference then starts without importing PyTorch. Each
+    fp32 export is checked against PyTorch (max difference <= 1e-4) unless --no-check.
     """
     from alonet.errors import InvalidValueError
     from alonet.infer.export import export_model_set
 
-    if not onnx_format:
-        raise InvalidValueError("no export format chosen", fix="pass --onnx")
-    written = export_model_set(model, out_dir, check=not no_check)
+    if into is not None:
+        if out_dir is not None:
+            raise InvalidValueError("give either -o OUT or --into MODEL_SET, not both")
+        if model != "default":
+            raise InvalidValueError("--into exports the model set it names; --model is not used with it",
+                                    fix="drop --model, or use --model SET -o OUT")
+        written = export_model_set(into, None, check=not no_check, int8=int8)
+    else:
+        if not onnx_format:
+            raise InvalidValueError("no export format chosen", fix="pass --onnx -o OUT, or --into MODEL_SET")
+        if out_dir is None:
+            raise InvalidValueError("no output folder", fix="pass -o OUT, or --into MODEL_SET")
+        written = export_model_set(model, out_dir, check=not no_check, int8=int8)
     for task, path in written.items():
-        click.echo(f"{task}: {path}")
+        extra = f" and {path.with_name(path.stem + '.int8.onnx').name}" if int8 else ""
+        click.echo(f"{task}: {path}{extra}")

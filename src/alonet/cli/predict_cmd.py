@@ -38,6 +38,19 @@ def max_pixels_option(function):
     )(function)
 
 
+def speed_options(function):
+    """``--precision`` and ``--threads`` (ONNX Runtime)."""
+    function = click.option(
+        "--threads", type=click.IntRange(1, 256), default=None,
+        help="ONNX Runtime threads per network pass (default: the cores this process may use).",
+    )(function)
+    return click.option(
+        "--precision", type=click.Choice(("fp32", "int8")), default="fp32", show_default=True,
+        help="Network precision: fp32, or int8 (needs <task>.int8.onnx beside the models: "
+             "alonet export --int8 --into MODEL_SET).",
+    )(function)
+
+
 def threshold_options(function):
     """``--scalp-threshold`` and ``--hairloss-threshold`` (post-processing step 1)."""
     between = click.FloatRange(0.0, 1.0, min_open=True, max_open=True)
@@ -53,22 +66,25 @@ def threshold_options(function):
 
 
 def pipeline_config(max_pixels: int | None = None, scalp_threshold: float = 0.5,
-                    hairloss_threshold: float = 0.5):
+                    hairloss_threshold: float = 0.5, *, threads: int | None = None, precision: str = "fp32"):
     """The PipelineConfig that the shared command-line options describe."""
     from alonet.infer import PipelineConfig
     from alonet.infer.postprocess import PostprocessConfig
 
-    return PipelineConfig(max_pixels=max_pixels, postprocess=PostprocessConfig(
+    return PipelineConfig(max_pixels=max_pixels, threads=threads, precision=precision,
+                          postprocess=PostprocessConfig(
         scalp_threshold=scalp_threshold, hairloss_threshold=hairloss_threshold))
 
 
 def build_pipeline(model: str, backend: str, max_pixels: int | None = None,
-                   scalp_threshold: float = 0.5, hairloss_threshold: float = 0.5):
+                   scalp_threshold: float = 0.5, hairloss_threshold: float = 0.5, *,
+                   threads: int | None = None, precision: str = "fp32"):
     """Load the networks once for a command."""
     from alonet.infer import Pipeline
 
     return Pipeline(model, backend=backend,
-                    config=pipeline_config(max_pixels, scalp_threshold, hairloss_threshold))
+                    config=pipeline_config(max_pixels, scalp_threshold, hairloss_threshold,
+                                           threads=threads, precision=precision))
 
 
 def format_flags(flags: list[dict]) -> str:
@@ -119,8 +135,9 @@ def read_views_csv(path: Path) -> list[tuple[Path, str]]:
 @backend_option
 @max_pixels_option
 @threshold_options
+@speed_options
 def predict_command(images, view, views_csv, out_dir, overwrite, model, backend, max_pixels,
-                    scalp_threshold, hairloss_threshold):
+                    scalp_threshold, hairloss_threshold, precision, threads):
     """Segment photographs: probability maps (8-bit, the photograph's size) and overlays.
 
     For each input, writes <stem>_scalp.png and <stem>_hairloss.png (probability
@@ -156,7 +173,8 @@ def predict_command(images, view, views_csv, out_dir, overwrite, model, backend,
     from alonet.data.preflight import check_output_folder, report_bytes_estimate
 
     check_output_folder(out_dir, report_bytes_estimate(p for p, _ in items))  # before loading networks
-    pipeline = build_pipeline(model, backend, max_pixels, scalp_threshold, hairloss_threshold)
+    pipeline = build_pipeline(model, backend, max_pixels, scalp_threshold, hairloss_threshold,
+                              threads=threads, precision=precision)
     failures = 0
     for path, item_view in items:
         try:

@@ -12,6 +12,7 @@ from alonet.cli.predict_cmd import (
     format_flags,
     max_pixels_option,
     model_option,
+    speed_options,
     threshold_options,
 )
 
@@ -66,9 +67,10 @@ def print_visit(visit) -> None:
 @backend_option
 @max_pixels_option
 @threshold_options
+@speed_options
 def score_command(top, back, left, right, report_dir, deidentify, incomplete, overwrite, provisional, overlay,
                   show_paths, patient_code, visit_date, photo_date, reviewer, model,
-                  backend, max_pixels, scalp_threshold, hairloss_threshold):
+                  backend, max_pixels, scalp_threshold, hairloss_threshold, precision, threads):
     """Score a visit: per-view % of scalp with hair loss, SALT, grade and AA-IGA band.
 
     Writes REPORT_DIR/report.html (self-contained), report.json, <view>_overlay.jpg,
@@ -90,7 +92,8 @@ def score_command(top, back, left, right, report_dir, deidentify, incomplete, ov
     from alonet.data.preflight import check_output_folder, report_bytes_estimate
 
     check_output_folder(report_dir, report_bytes_estimate(images.values()), what="report folder")
-    pipeline = build_pipeline(model, backend, max_pixels, scalp_threshold, hairloss_threshold)
+    pipeline = build_pipeline(model, backend, max_pixels, scalp_threshold, hairloss_threshold,
+                              threads=threads, precision=precision)
     visit = pipeline.score_visit(images, missing="incomplete" if incomplete else "error",
                                  provisional=provisional)
     print_visit(visit)

@@ -10,13 +10,16 @@ read-only state after construction (torch modules in eval mode under
 ``inference_mode``; ONNX Runtime sessions, whose ``run`` is thread-safe).
 
 ``backend="auto"`` picks ONNX Runtime, which runs these U-Nets several times
-faster than eager PyTorch on CPU (see ``benchmarks/bench_inference.py``): it
-uses ``<task>.onnx`` lying beside a model when its recorded weights checksum
-matches, otherwise it exports the model once into the cache folder
-(``$ALONET_CACHE_DIR``, else ``$XDG_CACHE_HOME/alonet``, else
-``~/.cache/alonet``) and reuses it afterwards. If ONNX Runtime or the export
-is unavailable it falls back to PyTorch with a warning. It never writes into
-the installed package.
+faster than eager PyTorch on CPU (see ``benchmarks/bench_inference.py``). When
+exports are already on disk -- ``<stem>.onnx`` (or ``<stem>.int8.onnx`` for
+``precision="int8"``) beside each model's JSON, written by ``alonet export
+--into``, or an earlier export in the cache folder (``$ALONET_CACHE_DIR``,
+else ``$XDG_CACHE_HOME/alonet``, else ``~/.cache/alonet``) -- the engine
+starts without importing torch or onnx (``alonet.infer.onnx_runtime``; a file
+whose recorded weights-and-configuration key does not match the model's JSON
+is ignored). Otherwise the networks are loaded with PyTorch and exported once
+into the cache. If ONNX Runtime or the export is unavailable it falls back to
+PyTorch with a warning. It never writes into the installed package.
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ class Backend(Protocol):
 
 
 def available_threads() -> int:
-    """CPU cores this process may use."""
+    """CPU cores this process may use (its affinity mask)."""
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - not Linux
@@ -115,26 +118,23 @@ class TorchBackend:
 
 
 class OnnxBackend:
-    """ONNX Runtime on CPU with ``intra_op_num_threads`` = available cores."""
+    """ONNX Runtime on CPU: ``threads`` intra-op threads (None: available cores), no spin-waiting.
+
+    ``sessions`` (``{task: open session}``, see ``alonet.infer.onnx_runtime``)
+    skips opening the files again when they were already opened to check them.
+    """
 
     name = "onnx"
 
     def __init__(self, onnx_paths: Mapping[str, str | Path], configs: Mapping[str, ModelConfig],
-                 threads: int | None = None):
-        import onnxruntime as ort
+                 threads: int | None = None, *, sessions: Mapping | None = None, precision: str = "fp32"):
+        from alonet.infer.onnx_runtime import open_session
 
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = int(threads or available_threads())
-        options.inter_op_num_threads = 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self._sessions = {}
         self.paths = {task: Path(p) for task, p in onnx_paths.items()}
+        self.precision = precision
+        self._sessions = {}
         for task, path in self.paths.items():
-            try:
-                session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-            except Exception as exc:  # noqa: BLE001 - onnxruntime raises several private types
-                raise ModelError(f"{path}: cannot open ONNX model ({str(exc).splitlines()[0][:200]})",
-                                 fix="re-export it with alonet export --onnx, or use --backend torch") from None
+            session = (sessions or {}).get(task) or open_session(path, threads)
             self._sessions[task] = (session, session.get_inputs()[0].name)
         self.configs = dict(configs)
 
@@ -161,24 +161,24 @@ def _state_sha256(model) -> str:
 
 def _onnx_for(task: str, model, cfg: ModelConfig, json_path: Path | None, cache: Path,
               allow_export: bool) -> Path:
-    """Find or create the ONNX file of one network; raise ModelError if impossible."""
-    from alonet.infer.export import export_key, export_onnx, onnx_sha256, weights_sha256
+    """Find or create the fp32 ONNX file of one loaded network; raise ModelError if impossible."""
+    from alonet.infer.export import export_onnx
+    from alonet.infer.onnx_runtime import cache_file_name, export_key, matching_session, model_key
 
-    sha = weights_sha256(json_path) if json_path is not None else None
-    sha = export_key(sha, cfg) if sha else None
+    key = model_key(json_path)[0] if json_path is not None else None
     if json_path is not None:
         beside = json_path.with_suffix(".onnx")
-        if beside.is_file() and sha and onnx_sha256(beside) == sha:
+        if matching_session(beside, key, "fp32", 1) is not None:
             return beside
-    sha = sha or export_key(_state_sha256(model), cfg)
-    cached = cache / f"{task}-{sha[:20]}-{cfg.input_size}.onnx"
-    if cached.is_file() and onnx_sha256(cached) == sha:
+    key = key or export_key(_state_sha256(model), cfg.to_dict())
+    cached = cache / cache_file_name(task, key, cfg.input_size)
+    if matching_session(cached, key, "fp32", 1) is not None:
         return cached
     if not allow_export:
-        raise ModelError(f"no ONNX export of the {task} model", fix="run alonet export --onnx")
+        raise ModelError(f"no ONNX export of the {task} model", fix="run alonet export --into MODEL_SET")
     try:
         cache.mkdir(parents=True, exist_ok=True)
-        return export_onnx(model, cfg, cached, source_sha256=sha)
+        return export_onnx(model, cfg, cached, source_sha256=key)
     except OSError as exc:
         raise ModelError(f"cannot write the ONNX cache {cache} ({exc.strerror})",
                          fix="set ALONET_CACHE_DIR to a writable folder, or use --backend torch") from None
@@ -218,16 +218,59 @@ def load_models(models) -> tuple[dict[str, tuple], dict[str, Path | None]]:
     return loaded, sources
 
 
+def _ready_exports(models, cache: Path, precision: str, threads: int | None):
+    """The torch-free start: open exports that are already on disk, or None."""
+    from alonet.infer.onnx_runtime import find_exports
+    from alonet.model import resolve_model_set
+
+    if isinstance(models, Mapping):
+        if not all(isinstance(models.get(t), (str, Path)) for t in TASKS):
+            return None
+        json_paths = {t: Path(models[t]).with_suffix(".json") for t in TASKS}
+    else:
+        json_paths = resolve_model_set(models)
+    found = find_exports(json_paths, cache, precision=precision, threads=threads)
+    if found is None:
+        return None
+    sessions, paths, configs = found
+    return OnnxBackend(paths, configs, threads, sessions=sessions, precision=precision)
+
+
 def create_backend(models, backend: str = "auto", *, cache_dir: str | Path | None = None,
-                   threads: int | None = None, channels_last: bool = True) -> Backend:
-    """Load ``models`` (see :func:`load_models`) and return the chosen engine."""
+                   threads: int | None = None, channels_last: bool = True,
+                   precision: str = "fp32") -> Backend:
+    """Load ``models`` (see :func:`load_models`) and return the chosen engine.
+
+    With ONNX exports already on disk (beside the models or in the cache) the
+    ONNX Runtime engine starts without importing torch. ``precision="int8"``
+    needs an int8 export beside the models (``alonet export --int8 --into``).
+    """
+    from alonet.infer.onnx_runtime import check_precision
+
     if backend not in BACKENDS:
         raise InvalidValueError(f"unknown backend {backend!r}", fix="use auto, torch or onnx")
+    check_precision(precision)
+    if precision != "fp32" and backend == "torch":
+        raise InvalidValueError(f"{precision} inference runs on ONNX Runtime only",
+                                fix="use --backend auto or onnx, or --precision fp32")
+    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    if backend != "torch":
+        try:
+            ready = _ready_exports(models, cache, precision, threads)
+        except ImportError as exc:
+            if backend == "onnx" or precision != "fp32":
+                raise ModelError(f"ONNX Runtime backend unavailable ({exc})", fix="use --backend torch") from None
+            ready = None
+        if ready is not None:
+            return ready
+        if precision != "fp32":
+            raise ModelError(f"no {precision} export of the model set {models}",
+                             fix=f"run alonet export --{precision} --into MODEL_SET and pass --model MODEL_SET, "
+                                 "or use --precision fp32")
     loaded, sources = load_models(models)
     configs = {task: cfg for task, (_, cfg) in loaded.items()}
     if backend == "torch":
         return TorchBackend(loaded, channels_last=channels_last)
-    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     try:
         paths = {task: _onnx_for(task, model, cfg, sources[task], cache, allow_export=True)
                  for task, (model, cfg) in loaded.items()}

@@ -20,22 +20,21 @@ from pathlib import Path
 import numpy as np
 
 from alonet.errors import ModelError
+from alonet.infer.onnx_runtime import PRECISION_KEY, SOURCE_KEY
+from alonet.infer.onnx_runtime import export_key as _export_key
 from alonet.model.config import TASKS, ModelConfig
 
 #: ONNX opset used for export (supported by onnxruntime >= 1.17).
 OPSET = 17
 
 #: Metadata key holding the export key: SHA-256 of the source weights and configuration.
-SHA_KEY = "alonet_source_key"
+SHA_KEY = SOURCE_KEY
 
 
 def export_key(weights_sha256: str, cfg: ModelConfig) -> str:
     """What an export depends on: the weights and the configuration (input size,
     normalisation, class weights). An ``.onnx`` whose key differs is stale."""
-    import hashlib
-
-    text = weights_sha256 + json.dumps(cfg.to_dict(), sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return _export_key(weights_sha256, cfg.to_dict())
 
 
 def _probability_module(model, cfg: ModelConfig):
@@ -66,52 +65,112 @@ def weights_sha256(model_json: str | Path) -> str | None:
 
 
 def onnx_sha256(path: str | Path) -> str | None:
-    """The source-weights checksum stored in an exported ``.onnx`` (None if absent/unreadable)."""
-    import onnx
+    """The export key stored in an ``.onnx`` (None if absent or unreadable); needs no torch or onnx."""
+    from alonet.infer.onnx_runtime import open_session, session_metadata
 
     try:
-        proto = onnx.load(str(path), load_external_data=False)
-    except Exception:  # noqa: BLE001 - any unreadable file is simply "not usable"
+        return session_metadata(open_session(path, 1)).get(SOURCE_KEY)
+    except ModelError:
         return None
-    for prop in proto.metadata_props:
-        if prop.key == SHA_KEY:
-            return prop.value
-    return None
 
 
-def export_onnx(model, cfg: ModelConfig, path: str | Path, *, source_sha256: str | None = None,
-                check: bool = True, tolerance: float = 1e-4) -> Path:
-    """Export one network to ``path`` (written atomically) and return the path.
+def store_weights_fp16(proto) -> int:
+    """Store every float32 initializer that float16 holds exactly as float16 plus a Cast.
 
-    With ``check=True`` the ONNX Runtime output on a random batch is compared
-    with torch's and a ModelError is raised if they differ by more than
-    ``tolerance``.
+    Weights saved as float16 (``save_model``'s default) survive the export
+    unchanged when batch normalisation is not folded into the convolutions, so
+    this halves the file at no cost in accuracy: ONNX Runtime folds the Casts
+    (and the batch normalisation) into float32 constants when it opens the
+    file. Tensors float16 cannot hold exactly stay float32. Returns the number
+    of tensors converted.
     """
-    import onnx
-    import torch
+    from onnx import TensorProto, helper, numpy_helper
 
-    from alonet.data.atomic import atomic_save
+    graph = proto.graph
+    casts, kept, converted = [], [], 0
+    for init in graph.initializer:
+        if init.data_type != TensorProto.FLOAT:
+            kept.append(init)
+            continue
+        value = numpy_helper.to_array(init)
+        half = value.astype(np.float16)
+        if value.size < 16 or not np.array_equal(half.astype(np.float32), value):
+            kept.append(init)
+            continue
+        stored = numpy_helper.from_array(half, name=f"{init.name}__fp16")
+        kept.append(stored)
+        casts.append(helper.make_node("Cast", [stored.name], [init.name], to=TensorProto.FLOAT,
+                                      name=f"{init.name}__to_fp32"))
+        converted += 1
+    del graph.initializer[:]
+    graph.initializer.extend(kept)
+    nodes = casts + list(graph.node)
+    del graph.node[:]
+    graph.node.extend(nodes)
+    return converted
+
+
+def _float_tensors(proto) -> int:
+    from onnx import TensorProto
+
+    return sum(1 for init in proto.graph.initializer if init.data_type in (TensorProto.FLOAT, TensorProto.FLOAT16))
+
+
+def _torch_export(model, cfg: ModelConfig, target: str, *, fold_batchnorm: bool) -> None:
+    """torch.onnx export of the probability map; batch normalisation folded or kept."""
+    import torch
 
     wrapped = _probability_module(model.eval(), cfg)
     size = cfg.input_size
     example = torch.zeros(1, cfg.in_channels, size, size)
+    mode = torch.onnx.TrainingMode.EVAL if fold_batchnorm else torch.onnx.TrainingMode.PRESERVE
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # The TorchScript-based exporter: fast, and needs no onnxscript at run time.
+        torch.onnx.export(
+            wrapped, (example,), target, dynamo=False, opset_version=OPSET, training=mode,
+            input_names=["image"], output_names=["probability"],
+            dynamic_axes={"image": {0: "batch"}, "probability": {0: "batch"}},
+        )
+
+
+def add_metadata(proto, cfg: ModelConfig, source_sha256: str | None, precision: str) -> None:
+    meta = {"alonet_task": cfg.task, "alonet_config": json.dumps(cfg.to_dict()), PRECISION_KEY: precision}
+    if source_sha256:
+        meta[SHA_KEY] = source_sha256
+    for key, value in meta.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+
+
+def export_onnx(model, cfg: ModelConfig, path: str | Path, *, source_sha256: str | None = None,
+                check: bool = True, tolerance: float = 1e-4, compact: bool = True) -> Path:
+    """Export one network to ``path`` (written atomically) and return the path.
+
+    ``compact=True`` keeps batch normalisation as its own operator (ONNX Runtime
+    fuses it when it opens the file) so that float16-saved weights
+    (``save_model(..., half=True)``) can be stored as float16
+    (:func:`store_weights_fp16`), about half the size of a folded float32
+    export. Networks saved in float32 are exported with batch normalisation
+    folded in, as float32. With ``check=True`` the ONNX Runtime output on a random
+    batch is compared with torch's and a ModelError is raised if they differ
+    by more than ``tolerance``.
+    """
+    import onnx
+
+    from alonet.data.atomic import atomic_save
 
     def write(tmp: Path) -> None:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            # The TorchScript-based exporter: fast, and needs no onnxscript at run time.
-            torch.onnx.export(
-                wrapped, (example,), str(tmp), dynamo=False, opset_version=OPSET,
-                input_names=["image"], output_names=["probability"],
-                dynamic_axes={"image": {0: "batch"}, "probability": {0: "batch"}},
-            )
-        proto = onnx.load(str(tmp))
-        meta = {"alonet_task": cfg.task, "alonet_config": json.dumps(cfg.to_dict())}
-        if source_sha256:
-            meta[SHA_KEY] = source_sha256
-        for key, value in meta.items():
-            entry = proto.metadata_props.add()
-            entry.key, entry.value = key, value
+        proto = None
+        if compact:
+            _torch_export(model, cfg, str(tmp), fold_batchnorm=False)
+            proto = onnx.load(str(tmp))
+            if store_weights_fp16(proto) < _float_tensors(proto) // 2:
+                proto = None  # float32 weights: the folded export is smaller and as exact
+        if proto is None:
+            _torch_export(model, cfg, str(tmp), fold_batchnorm=True)
+            proto = onnx.load(str(tmp))
+        add_metadata(proto, cfg, source_sha256, "fp32")
         onnx.save(proto, str(tmp))
         if check:
             difference = compare_with_torch(model, cfg, tmp)
@@ -139,24 +198,36 @@ def compare_with_torch(model, cfg: ModelConfig, onnx_path: str | Path, batch: in
     return float(np.max(np.abs(got - want)))
 
 
-def export_model_set(models: str | Path, out_dir: str | Path, *, check: bool = True) -> dict[str, Path]:
-    """Export all three networks of a model set into ``out_dir``.
+def export_model_set(models: str | Path, out_dir: str | Path | None = None, *, check: bool = True,
+                     int8: bool = False, calibration=None, progress: bool = True) -> dict[str, Path]:
+    """Export all three networks of a model set; return ``{task: fp32 onnx path}``.
 
     ``out_dir`` becomes a complete model set: each task's ``.json`` and
     ``.safetensors`` are copied beside its new ``.onnx``, so
-    ``Pipeline(models=out_dir)`` finds and uses the ONNX files. Returns
-    ``{task: onnx path}``.
+    ``Pipeline(models=out_dir)`` finds and uses the ONNX files. With
+    ``out_dir=None`` the exports are written into the model set itself, beside
+    each model's JSON (e.g. to ship them with a bundled model). ``int8=True``
+    also writes ``<stem>.int8.onnx`` per network (see ``alonet.infer.quantize``;
+    ``calibration`` is its ``CalibrationConfig``).
     """
+    import tempfile
+
     from alonet.data.atomic import atomic_write_bytes, atomic_write_text
+    from alonet.infer.onnx_runtime import onnx_file_name
     from alonet.model import load_model, resolve_model_set
 
     paths = resolve_model_set(models)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    written: dict[str, Path] = {}
+    targets: dict[str, Path] = {}
+    out = Path(out_dir) if out_dir is not None else None
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+    loaded = {}
     for task in TASKS:
         json_path = Path(paths[task])
-        model, cfg = load_model(json_path)
+        loaded[task] = load_model(json_path)
+        if out is None:
+            targets[task] = json_path
+            continue
         info = json.loads(json_path.read_text(encoding="utf-8"))
         weights = json_path.with_suffix(".safetensors")
         if not weights.is_file():
@@ -166,8 +237,27 @@ def export_model_set(models: str | Path, out_dir: str | Path, *, check: bool = T
             atomic_write_bytes(out / f"{task}.safetensors", weights.read_bytes())
             info["weights"] = f"{task}.safetensors"
             atomic_write_text(target_json, json.dumps(info, indent=2) + "\n")
-        written[task] = export_onnx(model, cfg, out / f"{task}.onnx",
-                                    source_sha256=_key_of(json_path, cfg), check=check)
+        targets[task] = target_json
+    written: dict[str, Path] = {}
+    for task in TASKS:
+        model, cfg = loaded[task]
+        target = targets[task]
+        written[task] = export_onnx(model, cfg, target.with_name(onnx_file_name(target.stem, "fp32")),
+                                    source_sha256=_key_of(Path(paths[task]), cfg), check=check)
+    if int8:
+        from alonet.infer.quantize import CalibrationConfig, calibration_images, quantize_int8
+
+        configs = {task: cfg for task, (_, cfg) in loaded.items()}
+        calibration = calibration or CalibrationConfig()
+        images = calibration_images(configs, calibration, progress=progress)
+        with tempfile.TemporaryDirectory(prefix="alonet-int8-") as work:
+            for task in TASKS:
+                model, cfg = loaded[task]
+                folded = Path(work) / f"{task}.onnx"
+                export_onnx(model, cfg, folded, compact=False, check=False)
+                target = targets[task]
+                quantize_int8(folded, target.with_name(onnx_file_name(target.stem, "int8")), images[task], cfg,
+                              _key_of(Path(paths[task]), cfg), calibration.method)
     return written
 
 

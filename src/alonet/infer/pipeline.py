@@ -66,17 +66,19 @@ class PipelineConfig:
 
     ``cache_dir``: where ONNX exports are cached (None: ``$ALONET_CACHE_DIR`` or
     ``~/.cache/alonet``); ``threads``: ONNX Runtime intra-op threads (None: all
-    available cores); ``max_pixels``: largest photograph accepted (None: the
-    reader's default cap); ``check_quality``: run the exposure and blur checks;
-    ``gate``: the photograph gate run before the networks (``alonet.infer.gate``;
-    None switches it off); ``check_views``: ``score_visit`` runs the view checks
-    (``alonet.infer.viewcheck``: duplicates, label/content mismatch).
+    available cores); ``precision``: ``fp32`` or ``int8`` (an int8 export beside
+    the models, see ``alonet export --int8``); ``max_pixels``: largest photograph
+    accepted (None: the reader's default cap); ``check_quality``: run the exposure
+    and blur checks; ``gate``: the photograph gate run before the networks
+    (``alonet.infer.gate``; None switches it off); ``check_views``: ``score_visit``
+    runs the view checks (``alonet.infer.viewcheck``: duplicates, label/content mismatch).
     """
 
     postprocess: PostprocessConfig = field(default_factory=PostprocessConfig)
     quality: QualityConfig = field(default_factory=QualityConfig)
     cache_dir: str | Path | None = None
     threads: int | None = None
+    precision: str = "fp32"
     max_pixels: int | None = None
     check_quality: bool = True
     gate: GateConfig | None = field(default_factory=GateConfig)
@@ -249,7 +251,7 @@ class Pipeline:
         self.models_spec = models if isinstance(models, (str, Path)) else "<in memory>"
         if isinstance(backend, str):
             self.backend = create_backend(models, backend, cache_dir=self.config.cache_dir,
-                                          threads=self.config.threads)
+                                          threads=self.config.threads, precision=self.config.precision)
         else:
             self.backend = backend
 
@@ -261,6 +263,7 @@ class Pipeline:
         """What a report should record about how its numbers were made."""
         post = self.config.postprocess
         return {"model": str(self.models_spec), "backend": self.backend_name,
+                "precision": getattr(self.backend, "precision", "fp32"),
                 "thresholds": {"scalp": post.scalp_threshold, "hairloss": post.hairloss_threshold}}
 
     def gate(self, photo: np.ndarray) -> list[dict]:

@@ -278,78 +278,90 @@ def write_plots(entries: list[VisitEntry], rows: dict[tuple[str, str], dict[str,
     return written
 
 
+def write_visit_report(out: Path, deidentify: bool, entry: VisitEntry, visit, provenance: dict) -> None:
+    """The report folder of one batch visit (run where the visit was scored)."""
+    from alonet.report.writer import write_report
+
+    folder = out / "reports" / f"{_safe_name(entry.patient)}_{_safe_name(entry.visit)}"
+    write_report(visit, folder, deidentify=deidentify, overwrite=True, meta=provenance,
+                 title=f"AloNet SALT report: patient {entry.patient}, visit {entry.visit}")
+
+
 def run_batch(manifest: str | Path, out_dir: str | Path, pipeline, *, plots: bool = True,
               reports: bool = False, deidentify: bool = False, progress: bool = True,
               on_row: Callable[[dict[str, str]], None] | None = None,
-              provisional: bool = False) -> BatchSummary:
-    """Score every visit of ``manifest`` with ``pipeline`` into ``out_dir`` (see module doc)."""
+              provisional: bool = False, workers: int = 1) -> BatchSummary:
+    """Score every visit of ``manifest`` with ``pipeline`` into ``out_dir`` (see module doc).
+
+    ``workers > 1`` scores visits in that many processes; ``pipeline`` is then a
+    ``alonet.report.batch_workers.PipelineSpec`` (each worker builds its own).
+    Which visits to (re)score is decided before scoring starts: visits without a
+    row, rows whose photographs or settings changed, and every visit of a patient
+    whose baseline (first) visit is rescored or whose stored baseline SALT differs.
+    """
+    from functools import partial
+
     from tqdm import tqdm
+
+    from alonet.report.batch_workers import VisitScorer
 
     entries = read_manifest(manifest)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     results = out / "results.csv"
-    settings = batch_settings(pipeline, provisional=provisional)
-    provenance = {entry.key: {**settings, "inputs_sha256": inputs_sha256(entry.views)} for entry in entries}
-    done = read_results(results)
-    stale = {key: reason for key, row in done.items() if key in provenance
-             and (reason := stale_reason(row, provenance[key])) is not None}
-    fresh = {key: row for key, row in done.items() if key not in stale}
-    _write_rows(results, list(fresh.values()))  # a clean file: header, kept rows, no torn line
-    rows = dict(fresh)
-    summary = BatchSummary(results=results, total=len(entries))
-    first: dict[str, VisitEntry] = {}
-    for entry in entries:
-        first.setdefault(entry.patient, entry)
-    with open(results, "a", encoding="utf-8", newline="") as handle, tqdm(
-        total=len(entries), unit="visit", desc="scoring", disable=not progress,
-    ) as bar:
-        writer = csv.DictWriter(handle, fieldnames=RESULT_COLUMNS, lineterminator="\n")
+    report = partial(write_visit_report, out, deidentify) if reports else None
+    with VisitScorer(pipeline, workers, report, provisional=provisional) as scorer:
+        settings = batch_settings(pipeline, provisional=provisional, provenance=scorer.provenance)
+        provenance = {entry.key: {**settings, "inputs_sha256": inputs_sha256(entry.views)} for entry in entries}
+        done = read_results(results)
+        stale = {key: reason for key, row in done.items() if key in provenance
+                 and (reason := stale_reason(row, provenance[key])) is not None}
+        fresh = {key: row for key, row in done.items() if key not in stale}
+        _write_rows(results, list(fresh.values()))  # a clean file: header, kept rows, no torn line
+        rows = dict(fresh)
+        summary = BatchSummary(results=results, total=len(entries))
+        first: dict[str, VisitEntry] = {}
         for entry in entries:
-            baseline_entry = first[entry.patient]
-            base_row = rows.get(baseline_entry.key)
-            base_salt = float(base_row["salt"]) if base_row and base_row.get("salt") else None
-            kept = rows.get(entry.key)
-            if kept is not None and entry is not baseline_entry and kept["baseline_salt"] != _fmt(base_salt):
-                stale[entry.key] = "baseline visit changed"
-                kept = None
-            if kept is not None:
-                summary.skipped += 1
-                bar.update(1)
+            first.setdefault(entry.patient, entry)
+        todo_keys = {e.key for e in entries if e.key not in rows}
+        rebased = {e.patient for e in entries if e.key in todo_keys and first[e.patient] is e}
+        for entry in entries:
+            if entry.key in todo_keys or first[entry.patient] is entry:
                 continue
-            if entry.key in stale:
-                summary.recomputed.append((entry.patient, entry.visit, stale[entry.key]))
-            try:
-                visit = pipeline.score_visit(entry.views, missing="error", provisional=provisional)
-            except (KeyboardInterrupt, MemoryError):
-                raise
-            except AloNetError as exc:
-                row = result_row(entry, error=str(exc))
-            except Exception as exc:  # noqa: BLE001 - one bad visit must not stop a trial
-                row = result_row(entry, error=f"unexpected {exc.__class__.__name__}: {exc}")
-            else:
-                if entry is baseline_entry:
-                    base_salt = visit.salt
-                row = result_row(entry, visit, baseline=(baseline_entry.visit, base_salt))
-                if reports:
-                    from alonet.report.writer import write_report
-
-                    folder = out / "reports" / f"{_safe_name(entry.patient)}_{_safe_name(entry.visit)}"
-                    write_report(visit, folder, deidentify=deidentify, overwrite=True,
-                                 meta=pipeline.provenance(),
-                                 title=f"AloNet SALT report: patient {entry.patient}, visit {entry.visit}")
-            row.update(provenance[entry.key])
-            writer.writerow(row)
-            handle.flush()
-            os.fsync(handle.fileno())
-            rows[entry.key] = row
-            if row["error"]:
-                summary.errors += 1
-            else:
-                summary.scored += 1
-            if on_row is not None:
-                on_row(row)
-            bar.update(1)
+            base_row = rows.get(first[entry.patient].key)
+            base_salt = float(base_row["salt"]) if base_row and base_row.get("salt") else None
+            if entry.patient in rebased or rows[entry.key]["baseline_salt"] != _fmt(base_salt):
+                todo_keys.add(entry.key)
+                stale[entry.key] = "baseline visit changed"
+        todo = [e for e in entries if e.key in todo_keys]
+        summary.skipped = len(entries) - len(todo)
+        summary.recomputed = [(e.patient, e.visit, stale[e.key]) for e in todo if e.key in stale]
+        with open(results, "a", encoding="utf-8", newline="") as handle, tqdm(
+            total=len(entries), initial=summary.skipped, unit="visit", desc="scoring", disable=not progress,
+        ) as bar:
+            writer = csv.DictWriter(handle, fieldnames=RESULT_COLUMNS, lineterminator="\n")
+            for entry, visit, error in scorer.score(todo):
+                baseline_entry = first[entry.patient]
+                base_row = rows.get(baseline_entry.key)
+                base_salt = float(base_row["salt"]) if base_row and base_row.get("salt") else None
+                if error is not None:
+                    row = result_row(entry, error=error)
+                else:
+                    if entry is baseline_entry:
+                        base_salt = visit.salt
+                    row = result_row(entry, visit, baseline=(baseline_entry.visit, base_salt))
+                row.update(provenance[entry.key])
+                writer.writerow(row)
+                handle.flush()
+                os.fsync(handle.fileno())
+                rows[entry.key] = row
+                if row["error"]:
+                    summary.errors += 1
+                else:
+                    summary.scored += 1
+                if on_row is not None:
+                    on_row(row)
+                bar.update(1)
     order = [e.key for e in entries]
     _write_rows(results, [rows[k] for k in order if k in rows] + [r for k, r in rows.items() if k not in provenance])
     summary.withheld = sum(1 for k in order if k in rows and rows[k]["withheld"] and not rows[k]["salt"])

@@ -89,18 +89,21 @@ def _weights_sha256(backend) -> str | None:
 
 def model_sha256(pipeline) -> str:
     """Checksum of the pipeline's model set: its files, else its weights, else ``unknown``."""
-    spec = getattr(pipeline, "models_spec", None)
+    spec = getattr(pipeline, "models_spec", getattr(pipeline, "models", None))  # a Pipeline or a PipelineSpec
     found = None
-    if spec is not None and str(spec) != "<in memory>":
+    if isinstance(spec, (str, Path)) and str(spec) != "<in memory>":
         found = _model_files_sha256(spec)
-    if found is None:
+    if found is None and hasattr(pipeline, "backend") and not isinstance(pipeline.backend, str):
         found = _weights_sha256(pipeline.backend)
     return found or "unknown"
 
 
-def batch_settings(pipeline, *, provisional: bool = False) -> dict[str, str]:
-    """The provenance columns shared by every row of one batch run (all but the inputs)."""
-    info = pipeline.provenance()
+def batch_settings(pipeline, *, provisional: bool = False, provenance: dict | None = None) -> dict[str, str]:
+    """The provenance columns shared by every row of one batch run (all but the inputs).
+
+    ``pipeline`` is a Pipeline, or a PipelineSpec with its workers' ``provenance``.
+    """
+    info = provenance if provenance is not None else pipeline.provenance()
     thresholds = info.get("thresholds", {})
     return {
         "model": str(info.get("model", "")),

@@ -1,0 +1,158 @@
+"""Scoring the visits of a batch run in order, in this process or in worker processes.
+
+ONNX Runtime cannot keep two cores busy on one small visit: much of a visit
+is single-threaded work outside the networks (decoding JPEGs, resizing,
+post-processing). Scoring whole visits in parallel processes, each with one
+intra-op thread, uses every core. Results come back in manifest order, so the
+caller writes rows and computes baselines exactly as in a sequential run.
+
+A worker writes the visit's report folder itself (it holds the full-size
+arrays) and sends back a *summary* of the visit: the same ``VisitResult``
+with every per-view array replaced by an empty one, so the numbers, flags and
+grades are there but not megabytes of masks per photograph.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Self
+
+import numpy as np
+
+from alonet.errors import AloNetError
+
+#: ``report(entry, visit, provenance)`` writes a visit's report folder; it must be picklable.
+ReportWriter = Callable[[Any, Any, dict], None]
+
+
+@dataclass(frozen=True)
+class PipelineSpec:
+    """What a worker needs to build its own Pipeline (``alonet.infer.Pipeline`` arguments)."""
+
+    models: Any = "default"
+    backend: str = "auto"
+    config: Any = None
+
+    def build(self):
+        from alonet.infer import Pipeline
+
+        return Pipeline(self.models, backend=self.backend, config=self.config)
+
+
+def default_workers(visits: int) -> int:
+    """One worker per available core, no more than there are visits."""
+    from alonet.infer.backends import available_threads
+
+    return max(1, min(available_threads(), visits))
+
+
+def summary_of(visit):
+    """``visit`` with each view's arrays replaced by empty ones (numbers and flags kept)."""
+    empty2 = np.zeros((0, 0), np.float32)
+    views = {
+        name: dataclasses.replace(
+            view, image=np.zeros((0, 0, 3), np.uint8), scalp_prob=empty2, hairloss_prob=empty2,
+            scalp_mask=empty2.astype(bool), hairloss_mask=empty2.astype(bool))
+        for name, view in visit.views.items()
+    }
+    return dataclasses.replace(visit, views=views)
+
+
+def _score(pipeline, entry, report: ReportWriter | None, provenance: dict, provisional: bool = False):
+    """``(visit, None)`` or ``(None, error message)`` for one manifest visit."""
+    try:
+        visit = pipeline.score_visit(entry.views, missing="error", provisional=provisional)
+        if report is not None:
+            report(entry, visit, provenance)
+    except (KeyboardInterrupt, MemoryError):
+        raise
+    except AloNetError as exc:
+        return None, str(exc)
+    except Exception as exc:  # noqa: BLE001 - one bad visit must not stop a trial
+        return None, f"unexpected {exc.__class__.__name__}: {exc}"
+    return visit, None
+
+
+class _Worker:
+    """The state of one worker process: its pipeline (built once by the initializer)."""
+
+    pipeline = None
+    report: ReportWriter | None = None
+    error: str | None = None
+    provisional: bool = False
+
+
+def _init_worker(spec: PipelineSpec, report: ReportWriter | None, provisional: bool = False) -> None:
+    try:
+        _Worker.pipeline = spec.build()
+    except AloNetError as exc:  # reported by the parent, which can print it as one line
+        _Worker.error = str(exc)
+    _Worker.report = report
+    _Worker.provisional = provisional
+
+
+def _score_in_worker(entry):
+    pipeline = _Worker.pipeline
+    visit, error = _score(pipeline, entry, _Worker.report, pipeline.provenance(), _Worker.provisional)
+    return (None if visit is None else summary_of(visit)), error, pipeline.provenance()
+
+
+def _provenance_in_worker(_: int) -> tuple[dict | None, str | None]:
+    if _Worker.error is not None:
+        return None, _Worker.error
+    return _Worker.pipeline.provenance(), None
+
+
+class VisitScorer:
+    """Score manifest visits in order with a Pipeline (``workers=1``) or a PipelineSpec.
+
+    Use as a context manager; :meth:`score` yields ``(entry, visit or None,
+    error or None)``. ``provenance`` describes the pipeline that scores.
+    """
+
+    def __init__(self, pipeline, workers: int = 1, report: ReportWriter | None = None,
+                 provisional: bool = False):
+        self.workers = max(1, int(workers))
+        self.report = report
+        self.provisional = provisional
+        self._pool = None
+        if self.workers == 1:
+            self._pipeline = pipeline.build() if isinstance(pipeline, PipelineSpec) else pipeline
+            self.provenance = self._pipeline.provenance()
+            return
+        if not isinstance(pipeline, PipelineSpec):
+            raise TypeError("parallel scoring needs a PipelineSpec (each worker builds its own pipeline)")
+        # spawn: a clean interpreter per worker (no copied ONNX Runtime thread pools)
+        context = multiprocessing.get_context("spawn")
+        self._pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_init_worker,
+                                         initargs=(pipeline, report, provisional))
+        provenance, error = self._pool.submit(_provenance_in_worker, 0).result()
+        if error is not None:
+            self.close()
+            raise AloNetError(error)
+        self.provenance = provenance
+
+    def score(self, entries: Iterable) -> Iterator[tuple[Any, Any, str | None]]:
+        entries = list(entries)
+        if self._pool is None:
+            for entry in entries:
+                visit, error = _score(self._pipeline, entry, self.report, self.provenance, self.provisional)
+                yield entry, visit, error
+            return
+        for entry, (visit, error, _) in zip(entries, self._pool.map(_score_in_worker, entries)):
+            yield entry, visit, error
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
