@@ -30,6 +30,7 @@ from typing import Sequence
 
 import numpy as np
 
+from alonet.data.split import read_split, row_key
 from alonet.errors import DatasetError, InvalidValueError
 from alonet.evaluate.agreement import (
     bias,
@@ -245,8 +246,6 @@ def select_rows(meta: Sequence[dict], views: Sequence[str] | None, where: str) -
 
 
 def _split_patients(model: str | Path, part: str) -> set[str]:
-    from alonet.train.data import read_split
-
     path = Path(model) / "split.json"
     if str(model) == "default" or not path.is_file():
         raise InvalidValueError(
@@ -273,7 +272,6 @@ def evaluate(dataset: str | Path, model: str | Path = "default", out: str | Path
     from alonet.data.atomic import check_can_write_directory
     from alonet.data.dataset import open_dataset
     from alonet.infer import Pipeline
-    from alonet.train.data import Record, patient_key
 
     if split not in ("all", "train", "val"):
         raise InvalidValueError(f"unknown split {split!r}", fix="use all, train or val")
@@ -285,8 +283,7 @@ def evaluate(dataset: str | Path, model: str | Path = "default", out: str | Path
     rows = select_rows(ds.meta, views, str(ds.path))
     if split != "all":
         members = _split_patients(model, split)
-        rows = [i for i in rows if patient_key(Record(i, str(ds.meta[i]["stem"]), ds.meta[i]["patient"],
-                                                      ds.meta[i]["visit"], ds.meta[i]["view"])) in members]
+        rows = [i for i in rows if row_key(ds.meta[i]["patient"], str(ds.meta[i]["stem"])) in members]
     if not rows:
         raise DatasetError(f"{ds.path}: no photographs to evaluate", fix="check --views and --split")
     pipeline = Pipeline(models=model, backend=backend, config=pipeline_config)

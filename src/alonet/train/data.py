@@ -1,4 +1,6 @@
-"""Training data: where samples come from, which rows a task uses, the patient split.
+"""Training data: where samples come from, which rows a task uses.
+
+The patient split lives in ``alonet.data.split`` (re-exported here).
 
 A *source* is anything with ``records`` (one :class:`Record` per row, with
 patient, visit and view) and ``sample(i) -> (image, scalp, hairloss)`` giving
@@ -14,19 +16,23 @@ for the temporal network, augments, paints the hair-loss input and returns
 
 from __future__ import annotations
 
-import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, Sequence
 
 import numpy as np
 
+from alonet.data.split import (  # noqa: F401 - the split lives in alonet.data.split
+    SPLIT_FORMAT,
+    load_or_make_split,
+    make_split,
+    patient_key,
+    read_split,
+    split_rows,
+)
 from alonet.errors import DatasetError
 from alonet.train.config import UNKNOWN_VIEW, TrainConfig
 from alonet.views import VIEWS
-
-SPLIT_FORMAT = "alonet-split"
 
 
 @dataclass(frozen=True)
@@ -229,68 +235,6 @@ def task_rows(records: Sequence[Record], cfg: TrainConfig, where: str = "the dat
 def needs_mirror(record: Record, cfg: TrainConfig) -> bool:
     """Right views are mirrored for the temporal network (to look like left views)."""
     return cfg.task == "scalp-temporal" and cfg.mirror_right and record.view == "right"
-
-
-def patient_key(record: Record) -> str:
-    """The unit of the split: the patient, or the row itself when no patient is known."""
-    return record.patient or f"row:{record.stem}"
-
-
-def make_split(records: Sequence[Record], val_fraction: float, seed: int) -> dict:
-    """Assign whole patients to train or validation (pure; deterministic for a seed)."""
-    patients = sorted({patient_key(r) for r in records})
-    if len(patients) < 2:
-        raise DatasetError(
-            f"the dataset has {len(patients)} patient(s); a train/validation split needs at least 2",
-            fix="add photographs of more patients (or fill the patient column of meta.csv)",
-        )
-    order = np.random.default_rng(seed).permutation(len(patients))
-    n_val = min(len(patients) - 1, max(1, math.floor(val_fraction * len(patients) + 0.5)))
-    val = sorted(patients[i] for i in order[:n_val])
-    train = sorted(patients[i] for i in order[n_val:])
-    unlabelled = sum(1 for r in records if not r.patient)
-    return {"format": SPLIT_FORMAT, "version": 1, "seed": seed, "val_fraction": val_fraction,
-            "rows_without_patient": unlabelled, "train": train, "val": val}
-
-
-def load_or_make_split(run_dir: Path, records: Sequence[Record], cfg: TrainConfig,
-                       write: bool = True) -> dict:
-    """Reuse ``RUN_DIR/split.json`` if it exists (checking it covers the dataset), else make it."""
-    path = Path(run_dir) / "split.json"
-    if path.is_file():
-        split = read_split(path)
-        known = set(split["train"]) | set(split["val"])
-        new = sorted({patient_key(r) for r in records} - known)
-        if new:
-            raise DatasetError(
-                f"{path}: the dataset has {len(new)} patient(s) not in this run's split "
-                f"(e.g. {new[0]}); the dataset changed since the run started",
-                fix="train into a new run folder",
-            )
-        return split
-    split = make_split(records, cfg.val_fraction, cfg.seed)
-    if write:
-        from alonet.data.atomic import atomic_write_text
-
-        atomic_write_text(path, json.dumps(split, indent=2) + "\n")
-    return split
-
-
-def read_split(path: Path) -> dict:
-    try:
-        split = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise DatasetError(f"{path}: cannot read the split ({exc.__class__.__name__})",
-                           fix="delete it to make a new split, or restore it") from None
-    if not isinstance(split, dict) or split.get("format") != SPLIT_FORMAT:
-        raise DatasetError(f"{path}: not an AloNet split file")
-    return split
-
-
-def split_rows(records: Sequence[Record], rows: Sequence[int], split: dict, part: str) -> list[int]:
-    """The rows of ``rows`` whose patient is in ``split[part]`` ("train" or "val")."""
-    members = set(split[part])
-    return [i for i in rows if patient_key(records[i]) in members]
 
 
 def subsample(rows: Sequence[int], limit: int | None, seed: int) -> list[int]:
