@@ -12,7 +12,7 @@ store, and registers the blueprints:
 ``training``       mark stored visits reviewed for training; the model set page
 =================  ==========================================================
 
-Everything a request needs is in :class:`AppState` (``app.extensions["alonet"]``);
+Everything a request needs is in ``alonet.web.state.AppState`` (``app.extensions["alonet"]``);
 there is no module-level state, so several apps can live in one process.
 """
 
@@ -21,46 +21,28 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from dataclasses import dataclass
 
 from flask import Flask, g, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from alonet import __version__
 from alonet.errors import AloNetError
+from alonet.report.html import SYNTHETIC_WARNING, uses_bundled_model
+from alonet.scoring.salt import AA_IGA_BANDS, SALT_GRADES
 from alonet.views import VIEW_WEIGHTS, VIEWS
 from alonet.web.config import WebConfig
+from alonet.web.routes import api, auth, patients, score, training
 from alonet.web.security import install_csrf, install_security_headers, install_token_guard
 from alonet.web.service import Scorer
+from alonet.web.state import AppState, get_state, wants_json
 from alonet.web.storage import Store
 from alonet.web.uploads import InMemoryRequest, UploadRejected, too_large_message
 from alonet.web.visits import VisitCache
 
 LOG = logging.getLogger("alonet.web")
 
-
-@dataclass
-class AppState:
-    """What the routes share: settings, the model, scored visits, the store."""
-
-    config: WebConfig
-    scorer: Scorer
-    cache: VisitCache
-    store: Store | None
-
-
-def get_state(app=None) -> AppState:
-    """The AloNet state of ``app`` (default: the current app)."""
-    from flask import current_app
-
-    return (app or current_app).extensions["alonet"]
-
-
-def wants_json() -> bool:
-    """True for API calls, JSON requests and the page's own fetch requests."""
-    if request.path.startswith("/api/") or request.is_json:
-        return True
-    return request.accept_mimetypes.best == "application/json"
+__all__ = ["AppState", "create_app", "get_state", "wants_json"]
 
 
 def create_app(config: WebConfig | None = None, *, pipeline=None) -> Flask:
@@ -97,18 +79,12 @@ def create_app(config: WebConfig | None = None, *, pipeline=None) -> Flask:
     if config.token:
         install_token_guard(app, config.token)
 
-    from alonet.web.routes import api, auth, patients, score, training
-
     app.register_blueprint(score.bp)
     app.register_blueprint(patients.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(training.bp)
     csrf.exempt(api.bp)
-
-    from alonet.scoring.salt import AA_IGA_BANDS, SALT_GRADES
-
-    from alonet.report.html import SYNTHETIC_WARNING, uses_bundled_model
 
     template_globals = {
         "synthetic_warning": SYNTHETIC_WARNING if uses_bundled_model({"model": scorer.description}) else None,
@@ -143,8 +119,6 @@ def _error_response(message: str, status: int):
 
 
 def _install_error_handlers(app: Flask) -> None:
-    from flask_wtf.csrf import CSRFError
-
     @app.errorhandler(UploadRejected)
     def _upload(exc: UploadRejected):
         return _error_response(str(exc), exc.status)

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 
 from flask import Response, abort
 
+from alonet.web.state import get_state
 from alonet.web.storage import NewView, Store, Visit
 from alonet.web.uploads import jpeg_bytes, png_bytes
 from alonet.web.visits import ViewState
@@ -26,7 +27,6 @@ def report_response(views: Mapping[str, ViewState], model: str, kind: str, deide
                     scorer=None, provisional: bool = False, review: Mapping[str, str] | None = None) -> Response:
     """The visit's report as a download: ``kind`` is ``html`` or ``json``."""
     from alonet.report import render_report_html, report_json
-    from alonet.web.app import get_state
 
     if kind not in ("html", "json"):
         abort(404, description=f"unknown report type {kind!r}; use report.html or report.json")

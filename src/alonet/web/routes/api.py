@@ -24,7 +24,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from alonet import __version__
-from alonet.web.app import get_state
+from alonet.web.state import get_state
 from alonet.web.uploads import png_data_url, read_photo_uploads
 
 bp = Blueprint("api", __name__, url_prefix="/api")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, session, url_for
 
-from alonet.web.app import get_state
+from alonet.web.state import get_state
 from alonet.web.security import SESSION_KEY, token_matches
 
 bp = Blueprint("auth", __name__)

@@ -20,7 +20,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, redirect, render_template, request, send_file, url_for
 
 from alonet.views import VIEWS
-from alonet.web.app import get_state
+from alonet.web.state import get_state
 from alonet.web.charts import salt_chart
 from alonet.web.storage import Store, response_rows
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, jsonify, redirect, render_template, request, url_for
 
 from alonet.views import VIEWS
-from alonet.web.app import get_state, wants_json
+from alonet.web.state import get_state, wants_json
 from alonet.web.uploads import (
     UploadRejected,
     edit_size,

@@ -23,7 +23,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, jsonify, redirect, render_template, request, url_for
 
 from alonet.errors import InvalidValueError
-from alonet.web.app import get_state, wants_json
+from alonet.web.state import get_state, wants_json
 from alonet.web.model_info import describe_model_set, model_set_name
 
 bp = Blueprint("training", __name__)
