@@ -107,6 +107,35 @@ def test_report_json_numbers_and_deidentification(known_visit):
     assert report_json(known_visit, deidentify=True)["views"]["top"]["source"] is None
 
 
+def test_a_visit_has_one_json_shape_with_its_salt_result(pipeline, known_visit):
+    """report.json, the web API and batch rows all come from VisitResult.to_dict()."""
+    assert known_visit.score.salt == pytest.approx(40.0) and known_visit.score.missing == ()
+    doc = known_visit.to_dict()
+    assert doc["salt"] == 40.0 and doc["partial_salt"] == 40.0 and doc["band_level"] == 2
+    assert doc["complete"] is True and doc["missing"] == [] and doc["unscorable"] == []
+    assert {v: doc["views"][v]["contribution"] for v in VIEWS} == {"top": 10.0, "back": 12.0,
+                                                                  "left": 0.0, "right": 18.0}
+    assert all(doc["views"][v]["present"] and not doc["views"][v]["corrected"] for v in VIEWS)
+    body = {k: v for k, v in report_json(known_visit).items()
+            if k not in ("format", "version", "alonet_version", "created", "deidentified")}
+    for view in VIEWS:
+        assert body["views"][view].pop("files")["overlay"] == f"{view}_overlay.jpg"
+    assert body == doc
+    # A view without scalp counts as missing: no SALT, but the scored views' lower bound.
+    image = photo(2, 120, 200)
+    empty = np.zeros((120, 200), bool)
+    views = dict(known_visit.views)
+    views["left"] = pipeline.result_from_masks(image, "left", empty, empty)
+    del views["back"]
+    partial = pipeline.visit_from_views(views)
+    doc = partial.to_dict()
+    assert partial.salt is None and partial.grade is None and not partial.complete
+    assert doc["missing"] == ["back"] and doc["unscorable"] == ["left"]
+    assert doc["partial_salt"] == pytest.approx(0.4 * 25 + 0.18 * 100) and doc["band_level"] is None
+    assert doc["views"]["left"]["contribution"] is None and sorted(doc["views"]) == ["left", "right", "top"]
+    assert partial.score.missing_policy == "zero" and partial.score.missing == ("back", "left")
+
+
 def test_write_report_folder(known_visit, tmp_path):
     out = tmp_path / "report"
     written = write_report(known_visit, out, meta={"model": "m", "backend": "torch"})

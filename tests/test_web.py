@@ -184,6 +184,11 @@ def test_api_scores_four_views_like_the_pipeline(make_app, pipeline, photos):
                                              content_type="multipart/form-data").get_json()
     assert "scalp_mask" not in no_masks["views"]["top"]
     assert no_masks["salt"] == body["salt"]
+    # One JSON shape: the API answers VisitResult.to_dict() plus the model and version.
+    shape = expected.to_dict()
+    assert set(no_masks) == set(shape) | {"model", "version"}
+    assert set(no_masks["views"]["top"]) == set(shape["views"]["top"])
+    assert set(body["views"]["top"]) == set(shape["views"]["top"]) | {"scalp_mask", "hairloss_mask"}
 
 
 def test_api_scores_a_subset_and_names_the_missing_views(make_app, pipeline, photos):

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,20 +40,10 @@ import numpy as np
 
 from alonet.errors import InvalidValueError, MissingViewError
 from alonet.infer.gate import GateConfig, gate_photo
-from alonet.infer.postprocess import (
-    PostprocessConfig,
-    clean_hairloss,
-    clean_scalp,
-    confidence,
-)
-from alonet.infer.quality import (
-    CHECK_CODE,
-    QualityConfig,
-    check_photo,
-    check_scalp,
-    flag,
-    needs_retake,
-)
+from alonet.infer.policy import decide
+from alonet.infer.postprocess import PostprocessConfig, clean_hairloss, clean_scalp, confidence
+from alonet.infer.quality import CHECK_CODE, QualityConfig, check_photo, check_scalp, flag, needs_retake
+from alonet.scoring.salt import SaltResult, aa_iga_level, salt_result, view_loss_percent
 from alonet.views import SCALP_TASK_FOR_VIEW, VIEW_WEIGHTS, VIEWS, normalize_view
 
 #: How ``score_visit`` treats absent views: raise, or return a result without SALT.
@@ -97,7 +87,8 @@ class ViewResult:
     None when no scalp was found. ``confidence`` (0..1) is the share of scalp
     pixels the networks were sure about (see ``alonet.infer.postprocess``).
     ``flags`` are ``{"code", "message"}`` dicts; ``retake`` is True when one of
-    them asks for a new photograph.
+    them asks for a new photograph. ``corrected`` is True for masks a person
+    corrected (see ``Pipeline.result_from_masks``).
     """
 
     view: str
@@ -111,6 +102,7 @@ class ViewResult:
     flags: list[dict] = field(default_factory=list)
     retake: bool = False
     source: str | None = None
+    corrected: bool = False
 
     @property
     def size(self) -> tuple[int, int]:
@@ -131,23 +123,31 @@ class ViewResult:
             "hairloss_pixels": int(np.count_nonzero(self.hairloss_mask)),
             "flags": [dict(f) for f in self.flags],
             "retake": self.retake,
+            "corrected": self.corrected,
+            "present": True,
         }
 
 
 @dataclass(frozen=True, eq=False)
 class VisitResult:
-    """The four views of a visit and their SALT score.
+    """The views of a visit and their SALT score.
 
-    ``salt`` (0..100), ``grade`` ("S0".."S5") and ``band`` (AA-IGA) are None when
-    the visit is incomplete: a view is missing (listed in ``missing``) or a
-    photograph showed no scalp. ``flags`` collects every view's flags with a
-    ``view`` key, plus visit-level flags (``view`` None).
+    ``score`` is the ``alonet.scoring.salt.SaltResult`` of the views that could
+    be scored. A view counts as missing when it was not given (listed in
+    ``missing``) or when its photograph showed no scalp (``unscorable``). With
+    all four views scored, ``score`` uses ``missing="error"`` and the visit is
+    ``complete``; otherwise it uses ``missing="zero"``, so ``score.salt`` is the
+    sum of the scored views' contributions, a lower bound of the SALT
+    (``partial_salt`` in ``to_dict``); ``score`` is None when no view was scored.
+    ``salt`` (0..100), ``grade`` ("S0".."S5") and ``band`` (AA-IGA) are None
+    unless the visit is complete and no view needs a retake (``withheld`` lists
+    those views, ``alonet.infer.policy``) or the SALT was asked for anyway
+    (``provisional``). ``flags`` collects every view's flags with a ``view``
+    key, plus visit-level flags (``view`` None).
     """
 
     views: dict[str, ViewResult]
-    salt: float | None
-    grade: str | None
-    band: str | None
+    score: SaltResult | None
     missing: list[str] = field(default_factory=list)
     flags: list[dict] = field(default_factory=list)
     #: Views whose retake withheld the SALT (``alonet.infer.policy``); empty when it was given.
@@ -157,7 +157,30 @@ class VisitResult:
 
     @property
     def complete(self) -> bool:
-        return self.salt is not None
+        """All four views were given and scored (the SALT may still be withheld)."""
+        return self.score is not None and not self.score.missing
+
+    @property
+    def salt(self) -> float | None:
+        return self.score.salt if self.complete and not self.withheld else None
+
+    @property
+    def grade(self) -> str | None:
+        return None if self.salt is None else self.score.grade
+
+    @property
+    def band(self) -> str | None:
+        return None if self.salt is None else self.score.band
+
+    @property
+    def withheld_reason(self) -> str | None:
+        """The message of the ``withheld`` flag, when the SALT is withheld."""
+        return next((f["message"] for f in self.flags if f.get("code") == "withheld"), None)
+
+    @property
+    def unscorable(self) -> list[str]:
+        """Views given whose photograph showed no scalp."""
+        return [v for v in VIEWS if v in self.views and self.views[v].loss_pct is None]
 
     @property
     def retake(self) -> bool:
@@ -169,17 +192,30 @@ class VisitResult:
         return {v: (self.views[v].loss_pct if v in self.views else None) for v in VIEWS}
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready summary of the visit (no arrays)."""
+        """The JSON shape of a scored visit (no arrays), shared by ``report.json``,
+        the web API and pages, and ``alonet batch`` (see the README)."""
+        score, shown = self.score, self.salt is not None
+        views = {}
+        for v in VIEWS:
+            if v in self.views:
+                row = self.views[v].to_dict()
+                scored = score is not None and row["loss_pct"] is not None
+                row["contribution"] = round(score.contributions[v], 2) if scored else None
+                views[v] = row
         return {
-            "salt": None if self.salt is None else round(self.salt, 2),
-            "grade": self.grade,
-            "band": self.band,
+            "salt": round(score.salt, 2) if shown else None,
+            "grade": score.grade if shown else None,
+            "band": score.band if shown else None,
+            "band_level": aa_iga_level(score.salt) if shown else None,
             "complete": self.complete,
             "retake": self.retake,
             "provisional": self.provisional,
             "withheld": list(self.withheld),
+            "withheld_reason": self.withheld_reason,
             "missing": list(self.missing),
-            "views": {v: self.views[v].to_dict() for v in VIEWS if v in self.views},
+            "unscorable": self.unscorable,
+            "partial_salt": None if score is None else round(score.salt, 2),
+            "views": views,
             "flags": [dict(f) for f in self.flags],
         }
 
@@ -362,15 +398,14 @@ class Pipeline:
         s_prob, h_prob, s_mask, h_mask = maps
         return self._result(view, photo, name, s_prob, h_prob, s_mask, h_mask, conf)
 
-    def _result(self, view, photo, name, s_prob, h_prob, s_mask, h_mask, conf) -> ViewResult:
+    def _result(self, view, photo, name, s_prob, h_prob, s_mask, h_mask, conf,
+                corrected: bool = False) -> ViewResult:
         """Assemble a ViewResult: restrict hair loss to the scalp, measure, flag."""
         if self.config.postprocess.restrict_to_scalp:
             h_mask = h_mask & s_mask
         flags = check_scalp(s_mask, self.config.quality)
         scalp_pixels = int(np.count_nonzero(s_mask))
-        loss = None
-        if scalp_pixels:
-            loss = 100.0 * int(np.count_nonzero(h_mask & s_mask)) / scalp_pixels
+        loss = view_loss_percent(h_mask, s_mask, view=view) if scalp_pixels else None
         if self.config.check_quality:
             flags += check_photo(photo, s_mask if scalp_pixels else None, self.config.quality)
         if scalp_pixels and conf < self.config.postprocess.min_confidence:
@@ -378,16 +413,18 @@ class Pipeline:
                                           f"{100 * (1 - conf):.0f}% of the scalp; review the overlay"))
         return ViewResult(view=view, image=photo, scalp_prob=s_prob, hairloss_prob=h_prob,
                           scalp_mask=s_mask, hairloss_mask=h_mask, loss_pct=loss, confidence=conf,
-                          flags=flags, retake=needs_retake(flags), source=name)
+                          flags=flags, retake=needs_retake(flags), source=name, corrected=corrected)
 
     def result_from_masks(self, image, view: str, scalp_mask: np.ndarray,
-                          hairloss_mask: np.ndarray, *, confidence_value: float = 1.0) -> ViewResult:
+                          hairloss_mask: np.ndarray, *, confidence_value: float = 1.0,
+                          corrected: bool = False) -> ViewResult:
         """A ViewResult for masks given by a person (e.g. corrected in the web app).
 
         The masks (bool, the photograph's size) are taken as they are, except that
         hair loss is restricted to the scalp; the probability maps are the masks
         as 0/1. Quality checks run as for predictions; ``confidence_value`` is
-        reported as given (1.0: a person drew it).
+        reported as given (1.0: a person drew it); ``corrected=True`` marks the
+        result as a person's correction of the model's masks.
         """
         view = normalize_view(view)
         photo, name = _as_photo(image, self.config.max_pixels)
@@ -402,11 +439,9 @@ class Pipeline:
             masks.append(mask.astype(bool))
         s_mask, h_mask = masks
         result = self._result(view, photo, name, s_mask.astype(np.float32), h_mask.astype(np.float32),
-                              s_mask, h_mask, float(confidence_value))
+                              s_mask, h_mask, float(confidence_value), corrected=bool(corrected))
         refused = self.gate(photo)  # drawn masks do not make an unusable photograph usable
         if refused:
-            from dataclasses import replace
-
             result = replace(result, flags=[*refused, *result.flags], retake=True)
         return result
 
@@ -463,9 +498,6 @@ def refused_view(view: str, photo: np.ndarray, name: str | None, flags: list[dic
 def visit_from_views(views: Mapping[str, ViewResult], *, provisional: bool = False) -> VisitResult:
     """Combine per-view results into a VisitResult (SALT when all four are scorable
     and none needs a retake, or ``provisional``: see ``alonet.infer.policy``)."""
-    from alonet.infer.policy import decide
-    from alonet.scoring.salt import aa_iga_band, salt_grade, salt_score
-
     clean = {}
     for name, result in views.items():
         view = normalize_view(name)
@@ -474,8 +506,9 @@ def visit_from_views(views: Mapping[str, ViewResult], *, provisional: bool = Fal
         clean[view] = result
     absent = [v for v in VIEWS if v not in clean]
     flags = [{"view": v, **f} for v in VIEWS if v in clean for f in clean[v].flags]
-    unscorable = [v for v in VIEWS if v in clean and clean[v].loss_pct is None]
-    salt = grade = band = None
+    percents = {v: (None if clean[v].loss_pct is None else min(100.0, max(0.0, clean[v].loss_pct)))
+                for v in VIEWS if v in clean}
+    unscorable = [v for v in VIEWS if v in percents and percents[v] is None]
     decision = decide(clean, provisional=provisional)
     withheld: list[str] = []
     if absent:
@@ -487,11 +520,10 @@ def visit_from_views(views: Mapping[str, ViewResult], *, provisional: bool = Fal
     elif unscorable:
         flags.append({"view": None, "code": "incomplete",
                       "message": "no SALT: no scalp found in the " + ", ".join(unscorable) + " view(s)"})
-    else:
-        salt = salt_score({v: min(100.0, max(0.0, clean[v].loss_pct)) for v in VIEWS})
-        grade, band = salt_grade(salt), aa_iga_band(salt)
-        if decision.provisional:
-            flags.append(decision.flag)
-    return VisitResult(views={v: clean[v] for v in VIEWS if v in clean}, salt=salt, grade=grade,
-                       band=band, missing=absent, flags=flags, withheld=withheld,
-                       provisional=salt is not None and decision.provisional)
+    elif decision.provisional:
+        flags.append(decision.flag)
+    scored = any(p is not None for p in percents.values())
+    score = salt_result(percents, missing="zero" if absent or unscorable else "error") if scored else None
+    complete = score is not None and not score.missing
+    return VisitResult(views={v: clean[v] for v in VIEWS if v in clean}, score=score, missing=absent,
+                       flags=flags, withheld=withheld, provisional=complete and decision.provisional)

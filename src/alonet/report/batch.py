@@ -186,7 +186,9 @@ def _flag(value: bool) -> str:
 
 def result_row(entry: VisitEntry, visit=None, error: str | None = None,
                baseline: tuple[str, float | None] | None = None) -> dict[str, str]:
-    """The results.csv row of a scored visit (``visit``) or a failed one (``error``)."""
+    """The results.csv row of a scored visit (``visit``, flattened from its
+    ``to_dict()``) or a failed one (``error``). The response to the baseline is
+    computed from the unrounded SALT."""
     from alonet.scoring.salt import response
 
     row = {c: "" for c in RESULT_COLUMNS}
@@ -194,15 +196,16 @@ def result_row(entry: VisitEntry, visit=None, error: str | None = None,
     if error is not None:
         row["error"] = " ".join(str(error).split())
         return row
+    doc = visit.to_dict()  # the visit's one JSON shape; the row flattens it
     for view in VIEWS:
-        result = visit.views.get(view)
-        row[f"{view}_pct"] = _fmt(None if result is None else result.loss_pct)
-    row.update(salt=_fmt(visit.salt), grade=visit.grade or "", band=visit.band or "",
-               retake=_flag(visit.retake))
-    row["withheld"] = " ".join("; ".join(f["message"] for f in visit.flags
+        summary = doc["views"].get(view)
+        row[f"{view}_pct"] = _fmt(None if summary is None else summary["loss_pct"])
+    row.update(salt=_fmt(doc["salt"]), grade=doc["grade"] or "", band=doc["band"] or "",
+               retake=_flag(doc["retake"]))
+    row["withheld"] = " ".join("; ".join(f["message"] for f in doc["flags"]
                                          if f["code"] in ("withheld", "provisional")).split())
     row["flags"] = "; ".join(
-        f"{f['view']}: {f['code']}" if f.get("view") else f["code"] for f in visit.flags)
+        f"{f['view']}: {f['code']}" if f.get("view") else f["code"] for f in doc["flags"])
     if baseline is not None:
         base_visit, base_salt = baseline
         row["baseline_visit"] = base_visit

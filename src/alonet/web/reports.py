@@ -77,6 +77,7 @@ def stored_view_states(store: Store, visit: Visit, scorer) -> dict[str, ViewStat
         scalp = read_annotation(store.image_file(stored.scalp_file), max_pixels=None)
         hairloss = read_annotation(store.image_file(stored.hairloss_file), max_pixels=None)
         conf = 1.0 if stored.confidence is None else float(stored.confidence)
-        result = scorer.pipeline.result_from_masks(photo, view, scalp, hairloss, confidence_value=conf)
-        states[view] = ViewState(view=view, result=result, corrected=stored.corrected)
+        result = scorer.pipeline.result_from_masks(photo, view, scalp, hairloss, confidence_value=conf,
+                                                   corrected=stored.corrected)
+        states[view] = ViewState(view=view, result=result)
     return states

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from alonet.web.visits import ViewState
+from alonet.web.visits import ViewState, visit_result
 
 
 class Scorer:
@@ -66,7 +66,7 @@ class Scorer:
 
         from alonet.infer.viewcheck import MISMATCH_CODE, SIDE_CODE
 
-        result = self.pipeline.result_from_masks(state.photo, state.view, scalp, hairloss)
+        result = self.pipeline.result_from_masks(state.photo, state.view, scalp, hairloss, corrected=True)
         kept = [f for f in state.original.flags if f["code"] in (MISMATCH_CODE, SIDE_CODE)]  # a label stays wrong
         if kept:
             result = replace(result, flags=[*result.flags, *kept])
@@ -74,6 +74,4 @@ class Scorer:
 
     def visit_result(self, views: Mapping[str, ViewState], provisional: bool = False):
         """The ``alonet.infer.VisitResult`` of the views as they are now (for reports)."""
-        from alonet.infer import visit_from_views
-
-        return visit_from_views({v: st.result for v, st in views.items()}, provisional=provisional)
+        return visit_result(views, provisional)

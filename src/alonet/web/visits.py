@@ -3,8 +3,9 @@
 A :class:`ScoredVisit` lives in the server's memory (a :class:`VisitCache`
 owned by the app, bounded in count and age) from the moment it is scored until
 it is saved, downloaded or forgotten. Corrections from the page replace a
-view's masks; every number shown, stored or reported is then recomputed from
-the masks with ``alonet.scoring.salt`` (:func:`summarize`), so the corrected
+view's ``alonet.infer.ViewResult`` with one built from the corrected masks, and
+every number shown, stored or reported is the ``alonet.infer.VisitResult`` of
+the current results (:func:`summarize` is its ``to_dict()``), so the corrected
 masks are what the report and the stored visit use.
 """
 
@@ -18,8 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from alonet.errors import EmptyAnnotationError
-from alonet.views import VIEW_WEIGHTS, VIEWS
+from alonet.infer.pipeline import ViewResult, VisitResult, visit_from_views
 
 
 def normalize_flags(flags) -> list[dict]:
@@ -34,36 +34,22 @@ def normalize_flags(flags) -> list[dict]:
     return result
 
 
-def loss_percent(hairloss: np.ndarray, scalp: np.ndarray, view: str) -> float | None:
-    """Percent of the scalp with hair loss, or None when the scalp mask is empty."""
-    from alonet.scoring.salt import view_loss_percent
-
-    try:
-        return view_loss_percent(hairloss, scalp, view=view)
-    except EmptyAnnotationError:
-        return None
-
-
 @dataclass
 class ViewState:
     """One view of a visit as the page shows it.
 
     ``result`` is the current ``alonet.infer.ViewResult``: the model's until the
     user corrects the masks, then one built from the corrected masks (see
-    :meth:`correct`); ``original`` keeps the model's. ``loss_pct`` is always
-    recomputed from ``result``'s masks with ``alonet.scoring.salt``.
+    :meth:`correct`); ``original`` keeps the model's.
     """
 
     view: str
-    result: object
-    original: object = None
-    corrected: bool = False
-    loss_pct: float | None = field(default=None)
+    result: ViewResult
+    original: ViewResult | None = None
 
     def __post_init__(self) -> None:
         if self.original is None:
             self.original = self.result
-        self.recompute()
 
     @property
     def photo(self) -> np.ndarray:
@@ -78,84 +64,46 @@ class ViewState:
         return self.result.hairloss_mask
 
     @property
-    def confidence(self) -> float | None:
-        return getattr(self.result, "confidence", None)
+    def loss_pct(self) -> float | None:
+        """Percent of the scalp with hair loss (None when the scalp mask is empty)."""
+        return self.result.loss_pct
+
+    @property
+    def corrected(self) -> bool:
+        return self.result.corrected
+
+    @property
+    def confidence(self) -> float:
+        return self.result.confidence
 
     @property
     def flags(self) -> list[dict]:
-        return normalize_flags(getattr(self.result, "flags", ()))
+        return normalize_flags(self.result.flags)
 
     @property
     def retake(self) -> bool:
-        return bool(getattr(self.result, "retake", False))
+        return self.result.retake
 
     @property
     def shape(self) -> tuple[int, int]:
         return tuple(self.photo.shape[:2])  # type: ignore[return-value]
 
-    def recompute(self) -> None:
-        """Recompute ``loss_pct`` from the current masks."""
-        self.loss_pct = loss_percent(self.hairloss, self.scalp, self.view)
-
-    def correct(self, result) -> None:
+    def correct(self, result: ViewResult) -> None:
         """Take ``result`` (a ViewResult built from corrected masks) as current."""
         if tuple(result.scalp_mask.shape) != self.shape or tuple(result.hairloss_mask.shape) != self.shape:
             raise ValueError("corrected masks must have the photograph's size")
         self.result = result
-        self.corrected = True
-        self.recompute()
+
+
+def visit_result(views: dict[str, ViewState], provisional: bool = False) -> VisitResult:
+    """The ``alonet.infer.VisitResult`` of the views as they are now."""
+    return visit_from_views({v: st.result for v, st in views.items()}, provisional=provisional)
 
 
 def summarize(views: dict[str, ViewState], provisional: bool = False) -> dict:
-    """The visit's numbers from its views' masks, JSON-ready.
-
-    ``salt``, ``grade`` and ``band`` are None unless all four views are scored
-    (a view whose scalp mask is empty counts as missing) and none needs a retake
-    (``alonet.infer.policy``: ``withheld`` names those views and
-    ``withheld_reason`` says why), unless ``provisional``. ``partial_salt`` is
-    the sum of the scored views' contributions, a lower bound of the SALT.
-    """
-    from alonet.infer.policy import decide
-    from alonet.scoring.salt import aa_iga_band, aa_iga_level, salt_grade, salt_result
-
-    percents = {v: (views[v].loss_pct if v in views else None) for v in VIEWS}
-    missing = [v for v in VIEWS if v not in views]
-    unscorable = [v for v in VIEWS if v in views and percents[v] is None]
-    complete = not missing and not unscorable
-    per_view = {}
-    for v in VIEWS:
-        state = views.get(v)
-        pct = percents[v]
-        per_view[v] = {
-            "present": state is not None,
-            "weight": VIEW_WEIGHTS[v],
-            "loss_pct": None if pct is None else round(pct, 2),
-            "contribution": None if pct is None else round(VIEW_WEIGHTS[v] * pct, 2),
-            "confidence": None if state is None or state.confidence is None else round(float(state.confidence), 3),
-            "flags": [] if state is None else state.flags,
-            "retake": bool(state and state.retake),
-            "corrected": bool(state and state.corrected),
-        }
-    if any(p is not None for p in percents.values()):
-        partial = salt_result(percents, missing="zero").salt
-    else:
-        partial = None
-    decision = decide(views, provisional=provisional)
-    salt = partial if complete and decision.allowed else None
-    return {
-        "complete": complete,
-        "withheld": [] if decision.allowed else list(decision.retake_views),
-        "withheld_reason": None if decision.allowed else decision.flag["message"],
-        "provisional": salt is not None and decision.provisional,
-        "missing": missing,
-        "unscorable": unscorable,
-        "salt": None if salt is None else round(salt, 2),
-        "grade": None if salt is None else salt_grade(salt),
-        "band": None if salt is None else aa_iga_band(salt),
-        "band_level": None if salt is None else aa_iga_level(salt),
-        "partial_salt": None if partial is None else round(partial, 2),
-        "views": per_view,
-    }
+    """The visit's numbers from its views' current masks: ``VisitResult.to_dict()``
+    (``provisional``: give the SALT although a view needs a retake, ``alonet.infer.policy``)."""
+    return visit_result(views, provisional).to_dict()
 
 
 @dataclass
