@@ -755,3 +755,25 @@ def test_logs_hold_no_image_data(make_app, photos, caplog):
     assert any(re.fullmatch(r"POST /api/score 200 \d+ ms", line) for line in lines)
     for line in lines:
         assert len(line) < 300 and "base64" not in line and "\x89PNG" not in line
+
+
+def test_the_summary_renders_new_and_previously_stored_shapes(make_app, pipeline, photos):
+    """Visits stored before the one JSON shape list absent views with "present": false."""
+    from flask import render_template
+
+    app = make_app()
+    new = pipeline.score_visit({"top": photos["top"]}, missing="incomplete").to_dict()
+    old = {"complete": False, "missing": ["back", "left", "right"], "unscorable": [], "salt": None,
+           "grade": None, "band": None, "band_level": None, "partial_salt": 4.0,
+           "views": {v: {"present": v == "top", "weight": VIEW_WEIGHTS[v],
+                         "loss_pct": 10.0 if v == "top" else None,
+                         "contribution": 4.0 if v == "top" else None, "confidence": 0.9,
+                         "flags": [], "retake": False, "corrected": False} for v in VIEWS}}
+    with app.test_request_context():
+        pages = [render_template("_summary.html", summary=s) for s in (new, old)]
+    for html in pages:
+        for view in ("back", "left", "right"):
+            assert f'<td id="loss-{view}">missing</td>' in html
+        assert '<td>40%</td>' in html and '<td>18%</td>' in html
+    assert f'<td id="loss-top">{new["views"]["top"]["loss_pct"]:.1f}%</td>' in pages[0]
+    assert '<td id="loss-top">10.0%</td>' in pages[1] and '<td id="contrib-top">4.00</td>' in pages[1]
