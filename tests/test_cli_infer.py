@@ -232,3 +232,13 @@ def test_demo_renders_scores_and_reports_a_phantom_patient(models, tmp_path, cap
     code, _, stderr = run(["demo", "-o", foreign, "--model", models], capsys)
     assert code == 2 and "not written by alonet demo" in stderr
     assert (foreign / "notes.txt").read_text() == "keep me"
+
+
+def test_pipeline_options_keep_the_config_defaults():
+    from alonet.cli.options import pipeline_config
+    from alonet.infer import PipelineConfig
+
+    assert pipeline_config() == PipelineConfig()
+    config = pipeline_config(1000, scalp_threshold=0.3)
+    assert config.max_pixels == 1000 and config.postprocess.scalp_threshold == 0.3
+    assert config.postprocess.hairloss_threshold == PipelineConfig().postprocess.hairloss_threshold == 0.5

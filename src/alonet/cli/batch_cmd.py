@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from alonet.cli.predict_cmd import (
+from alonet.cli.options import (
     backend_option,
     max_pixels_option,
     model_option,

@@ -11,7 +11,14 @@ from pathlib import Path
 
 import click
 
-from alonet.cli.predict_cmd import backend_option, build_pipeline, format_flags, model_option, speed_options
+from alonet.cli.options import (
+    backend_option,
+    build_pipeline,
+    format_flags,
+    model_option,
+    pipeline_config,
+    speed_options,
+)
 
 #: Marker file that identifies a folder written by ``alonet demo`` (safe to replace).
 DEMO_MARKER = "demo.json"
@@ -48,7 +55,7 @@ def demo_command(out_dir, seed, size, deidentify, model, backend, precision, thr
     if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / DEMO_MARKER).is_file():
         raise OutputExistsError(f"output {out_dir} already exists and was not written by alonet demo",
                                 fix="choose another folder with -o")
-    pipeline = build_pipeline(model, backend, threads=threads, precision=precision)
+    pipeline = build_pipeline(model, backend, pipeline_config(threads=threads, precision=precision))
     phantom = render_patient(seed=seed, visits=1, size=size)[0]
     photos = {}
     for view in VIEWS:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from alonet.cli.predict_cmd import pipeline_config, threshold_options
+from alonet.cli.options import backend_option, model_option, pipeline_config, threshold_options
 
 
 def _fmt(value, spec: str = ".3f") -> str:
@@ -13,17 +13,16 @@ def _fmt(value, spec: str = ".3f") -> str:
 
 @click.command("evaluate")
 @click.argument("dataset", type=click.Path(file_okay=False, path_type=str))
-@click.option("--model", default="default", show_default=True,
-              help="'default' (bundled), a model-set folder or a training run folder.")
+@model_option
 @click.option("-o", "--output", "out", required=True, type=click.Path(file_okay=False),
               help="Report folder: per_image.csv, per_visit.csv, summary.json, plots.")
 @click.option("--split", type=click.Choice(["all", "val", "train"]), default="all", show_default=True,
               help="Only the validation/training patients of the run given as --model.")
 @click.option("--views", default=None,
               help="Comma-separated views to evaluate (default: all rows; rows without a view are refused).")
-@click.option("--backend", type=click.Choice(["auto", "torch", "onnx"]), default="auto", show_default=True)
-@click.option("--precision", type=click.Choice(("fp32", "int8")), default="fp32", show_default=True,
-              help="Network precision (int8 needs an int8 export: alonet export --int8 --into MODEL_SET).")
+@backend_option
+@click.option("--precision", type=click.Choice(("fp32", "int8")), default=None,
+              help="Network precision: fp32 (default), or int8 (needs an int8 export: alonet export --int8 --into MODEL_SET).")
 @click.option("--batch", "batch_size", type=int, default=8, show_default=True)
 @click.option("--overwrite", is_flag=True, help="Replace an existing report folder.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from alonet.cli.predict_cmd import model_option
+from alonet.cli.options import model_option
 
 
 @click.command("export")

@@ -1,8 +1,4 @@
-"""``alonet predict``: probability maps and overlays for single photographs.
-
-Also holds the options shared by the inference verbs (``--model``,
-``--backend``) and the helper that builds a Pipeline from them.
-"""
+"""``alonet predict``: probability maps and overlays for single photographs."""
 
 from __future__ import annotations
 
@@ -11,84 +7,17 @@ from pathlib import Path
 
 import click
 
-BACKEND_CHOICES = ("auto", "torch", "onnx")
-VIEW_CHOICES = ("top", "back", "left", "right")
-
-
-def model_option(function):
-    return click.option(
-        "--model", "model", default="default", show_default=True,
-        help="Model set: 'default' (bundled), a model-set folder or a training-run folder.",
-    )(function)
-
-
-def backend_option(function):
-    return click.option(
-        "--backend", type=click.Choice(BACKEND_CHOICES), default="auto", show_default=True,
-        help="Inference engine: auto (ONNX Runtime when available, else PyTorch), torch or onnx.",
-    )(function)
-
-
-def max_pixels_option(function):
-    return click.option(
-        "--max-pixels", type=click.IntRange(min=1), default=None,
-        help="Largest photograph accepted, in pixels (default 80 million; a guard against "
-             "decompression bombs). Raise it only for trusted files; above about 179 million it "
-             "also lifts Pillow's own guard for these reads.",
-    )(function)
-
-
-def speed_options(function):
-    """``--precision`` and ``--threads`` (ONNX Runtime)."""
-    function = click.option(
-        "--threads", type=click.IntRange(1, 256), default=None,
-        help="ONNX Runtime threads per network pass (default: the cores this process may use).",
-    )(function)
-    return click.option(
-        "--precision", type=click.Choice(("fp32", "int8")), default="fp32", show_default=True,
-        help="Network precision: fp32, or int8 (needs <task>.int8.onnx beside the models: "
-             "alonet export --int8 --into MODEL_SET).",
-    )(function)
-
-
-def threshold_options(function):
-    """``--scalp-threshold`` and ``--hairloss-threshold`` (post-processing step 1)."""
-    between = click.FloatRange(0.0, 1.0, min_open=True, max_open=True)
-    function = click.option(
-        "--hairloss-threshold", type=between, default=0.5, show_default=True,
-        help="Confidence at or above which a scalp pixel counts as hair loss (0.5 = even odds; "
-             "lower finds more loss).",
-    )(function)
-    return click.option(
-        "--scalp-threshold", type=between, default=0.5, show_default=True,
-        help="Confidence at or above which a pixel counts as scalp.",
-    )(function)
-
-
-def pipeline_config(max_pixels: int | None = None, scalp_threshold: float = 0.5,
-                    hairloss_threshold: float = 0.5, *, threads: int | None = None, precision: str = "fp32"):
-    """The PipelineConfig that the shared command-line options describe."""
-    from alonet.infer import PipelineConfig
-    from alonet.infer.postprocess import PostprocessConfig
-
-    return PipelineConfig(max_pixels=max_pixels, threads=threads, precision=precision,
-                          postprocess=PostprocessConfig(
-        scalp_threshold=scalp_threshold, hairloss_threshold=hairloss_threshold))
-
-
-def build_pipeline(model: str, backend: str, max_pixels: int | None = None,
-                   scalp_threshold: float = 0.5, hairloss_threshold: float = 0.5, *,
-                   threads: int | None = None, precision: str = "fp32"):
-    """Load the networks once for a command."""
-    from alonet.infer import Pipeline
-
-    return Pipeline(model, backend=backend,
-                    config=pipeline_config(max_pixels, scalp_threshold, hairloss_threshold,
-                                           threads=threads, precision=precision))
-
-
-def format_flags(flags: list[dict]) -> str:
-    return "" if not flags else "  [" + ", ".join(f["code"] for f in flags) + "]"
+from alonet.cli.options import (
+    VIEW_CHOICES,
+    backend_option,
+    build_pipeline,
+    format_flags,
+    max_pixels_option,
+    model_option,
+    pipeline_config,
+    speed_options,
+    threshold_options,
+)
 
 
 def read_views_csv(path: Path) -> list[tuple[Path, str]]:
@@ -173,8 +102,8 @@ def predict_command(images, view, views_csv, out_dir, overwrite, model, backend,
     from alonet.data.preflight import check_output_folder, report_bytes_estimate
 
     check_output_folder(out_dir, report_bytes_estimate(p for p, _ in items))  # before loading networks
-    pipeline = build_pipeline(model, backend, max_pixels, scalp_threshold, hairloss_threshold,
-                              threads=threads, precision=precision)
+    pipeline = build_pipeline(model, backend, pipeline_config(max_pixels, scalp_threshold, hairloss_threshold,
+                                                              threads=threads, precision=precision))
     failures = 0
     for path, item_view in items:
         try:

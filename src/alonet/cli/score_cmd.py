@@ -6,13 +6,14 @@ from pathlib import Path
 
 import click
 
-from alonet.cli.predict_cmd import (
+from alonet.cli.options import (
     backend_option,
     build_pipeline,
     format_flags,
     max_pixels_option,
     model_option,
     speed_options,
+    pipeline_config,
     threshold_options,
 )
 
@@ -92,8 +93,8 @@ def score_command(top, back, left, right, report_dir, deidentify, incomplete, ov
     from alonet.data.preflight import check_output_folder, report_bytes_estimate
 
     check_output_folder(report_dir, report_bytes_estimate(images.values()), what="report folder")
-    pipeline = build_pipeline(model, backend, max_pixels, scalp_threshold, hairloss_threshold,
-                              threads=threads, precision=precision)
+    pipeline = build_pipeline(model, backend, pipeline_config(max_pixels, scalp_threshold, hairloss_threshold,
+                                                              threads=threads, precision=precision))
     visit = pipeline.score_visit(images, missing="incomplete" if incomplete else "error",
                                  provisional=provisional)
     print_visit(visit)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from alonet.cli.predict_cmd import backend_option, model_option
+from alonet.cli.options import backend_option, model_option, pipeline_config, threshold_options
 
 MIB = 1024 * 1024
 
@@ -66,13 +66,15 @@ def _bind(app, host: str, port: int, settings: dict):
               "or enter it once on the login page.")
 @model_option
 @backend_option
+@threshold_options
 @click.option("--max-file-mb", default=20.0, show_default=True, type=click.FloatRange(0.1, 1024),
               help="Largest accepted photograph file (MiB).")
 @click.option("--max-pixels", default=40_000_000, show_default=True, type=click.IntRange(1),
               help="Largest accepted photograph in pixels.")
 @click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64),
               help="waitress worker threads (the model itself runs one request at a time).")
-def serve_command(host, port, store, token, model, backend, max_file_mb, max_pixels, threads):
+def serve_command(host, port, store, token, model, backend, scalp_threshold, hairloss_threshold, max_file_mb,
+                  max_pixels, threads):
     """Serve the web application: score visits in the browser, correct the masks, keep patients.
 
     Binds to 127.0.0.1 by default. Any other --host needs --token and the server
@@ -85,7 +87,8 @@ def serve_command(host, port, store, token, model, backend, max_file_mb, max_pix
 
     check_bind(host, token)
     config = WebConfig(models=model, backend=backend, store=store, token=token or None,
-                       max_file_bytes=int(max_file_mb * MIB), max_pixels=max_pixels)
+                       max_file_bytes=int(max_file_mb * MIB), max_pixels=max_pixels,
+                       pipeline=pipeline_config(None, scalp_threshold, hairloss_threshold))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     app = create_app(config)
 

@@ -49,8 +49,8 @@ def create_app(config: WebConfig | None = None, *, pipeline=None) -> Flask:
     """Build the AloNet web application.
 
     ``pipeline`` may pass an already loaded ``alonet.infer.Pipeline`` (used as
-    is); otherwise one is loaded from ``config.models`` now, so a missing or
-    broken model stops the server before it starts listening.
+    is); otherwise one is loaded from ``config.models`` with ``config.pipeline``
+    now, so a missing or broken model stops the server before it starts listening.
     """
     config = config or WebConfig()
     app = Flask(__name__)
@@ -69,7 +69,7 @@ def create_app(config: WebConfig | None = None, *, pipeline=None) -> Flask:
         TEMPLATES_AUTO_RELOAD=False,
     )
     store = Store(config.store) if config.store is not None else None
-    scorer = Scorer(config.models, config.backend, pipeline=pipeline)
+    scorer = Scorer(config.models, config.backend, pipeline=pipeline, config=config.pipeline)
     app.extensions["alonet"] = AppState(
         config=config, scorer=scorer, cache=VisitCache(config.cache_visits, config.cache_ttl_s), store=store
     )

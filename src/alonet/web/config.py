@@ -7,10 +7,11 @@ server from a hostile or mistaken upload lives here, so tests can shrink them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from alonet.errors import InvalidValueError
+from alonet.infer.pipeline import PipelineConfig
 
 MIB = 1024 * 1024
 
@@ -19,8 +20,8 @@ MIB = 1024 * 1024
 class WebConfig:
     """How the web application scores, limits, stores and guards.
 
-    ``models``/``backend`` are passed to ``alonet.infer.Pipeline`` (loaded once
-    per process). ``store`` is the folder for the SQLite database and stored
+    ``models``/``backend``/``pipeline`` (thresholds, post-processing and quality
+    checks) are passed to ``alonet.infer.Pipeline`` (loaded once per process). ``store`` is the folder for the SQLite database and stored
     images; ``None`` means nothing is ever written to disk. ``token``, when set,
     must accompany every request (``Authorization: Bearer``, ``X-AloNet-Token``
     or the login page's session cookie).
@@ -28,6 +29,7 @@ class WebConfig:
 
     models: str | Path = "default"
     backend: str = "auto"
+    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     store: Path | None = None
     token: str | None = None
     #: Largest accepted photograph file (bytes); a larger one gets HTTP 413.

@@ -33,7 +33,7 @@ def report_response(views: Mapping[str, ViewState], model: str, kind: str, deide
     scorer = scorer or get_state().scorer
     visit = scorer.visit_result(views, provisional=provisional)
     corrected = [v for v, st in views.items() if st.corrected]
-    meta = {"model": model, "backend": getattr(scorer.pipeline, "backend_name", None)}
+    meta = {**scorer.pipeline.provenance(), "model": model}
     stamp = _dt.date.today().isoformat()
     if kind == "html":
         body = render_report_html(visit, deidentify=deidentify, meta=meta, review=review)

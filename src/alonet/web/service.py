@@ -18,17 +18,17 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from alonet.infer.pipeline import Pipeline, PipelineConfig
 from alonet.web.visits import ViewState, visit_result
 
 
 class Scorer:
     """Score photographs with one shared ``Pipeline`` on one model thread (thread-safe)."""
 
-    def __init__(self, models="default", backend: str = "auto", pipeline=None):
+    def __init__(self, models="default", backend: str = "auto", pipeline=None,
+                 config: PipelineConfig | None = None):
         if pipeline is None:
-            from alonet.infer import Pipeline
-
-            pipeline = Pipeline(models=models, backend=backend)
+            pipeline = Pipeline(models=models, backend=backend, config=config)
         self.pipeline = pipeline
         self.models = str(models)
         self._model_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="alonet-model")
