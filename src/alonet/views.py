@@ -5,6 +5,8 @@ from __future__ import annotations
 from enum import Enum
 from types import MappingProxyType
 
+from alonet.errors import InvalidValueError
+
 
 class View(str, Enum):
     TOP = "top"
@@ -29,8 +31,6 @@ SCALP_TASK_FOR_VIEW = MappingProxyType(
 
 def normalize_view(name: str) -> str:
     """Return the canonical view name for ``name`` (case-insensitive) or raise."""
-    from alonet.errors import InvalidValueError
-
     key = str(name).strip().lower()
     if key not in VIEW_WEIGHTS:
         raise InvalidValueError(

@@ -19,6 +19,8 @@ from alonet.cli.options import (
     pipeline_config,
     speed_options,
 )
+from alonet.errors import InvalidValueError, OutputExistsError
+from alonet.views import VIEWS
 
 #: Marker file that identifies a folder written by ``alonet demo`` (safe to replace).
 DEMO_MARKER = "demo.json"
@@ -45,10 +47,8 @@ def demo_command(out_dir, seed, size, deidentify, model, backend, precision, thr
     """
     from alonet.data.atomic import atomic_write_text
     from alonet.data.imageio import save_mask_png, save_photo_jpeg
-    from alonet.errors import InvalidValueError, OutputExistsError
     from alonet.phantom import render_patient
     from alonet.report import write_report
-    from alonet.views import VIEWS
 
     if size < 64:
         raise InvalidValueError(f"--size {size} is too small", fix="use at least 64 pixels")

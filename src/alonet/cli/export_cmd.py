@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from alonet.cli.options import model_option
+from alonet.errors import InvalidValueError
 
 
 @click.command("export")
@@ -28,7 +29,6 @@ def export_command(onnx_format, out_dir, into, int8, no_check, model):
     (--into MODEL_SET). Inference then starts without importing PyTorch. Each
     fp32 export is checked against PyTorch (max difference <= 1e-4) unless --no-check.
     """
-    from alonet.errors import InvalidValueError
     from alonet.infer.export import export_model_set
 
     if into is not None:

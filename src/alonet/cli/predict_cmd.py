@@ -18,13 +18,13 @@ from alonet.cli.options import (
     speed_options,
     threshold_options,
 )
+from alonet.errors import AloNetError, DatasetError, InvalidValueError, OutputExistsError
+from alonet.views import normalize_view
+
 
 
 def read_views_csv(path: Path) -> list[tuple[Path, str]]:
     """Rows ``file,view`` (header optional; relative files resolved against the CSV's folder)."""
-    from alonet.errors import DatasetError, InvalidValueError
-    from alonet.views import normalize_view
-
     try:
         rows = list(csv.reader(path.read_text(encoding="utf-8-sig").splitlines()))
     except (OSError, UnicodeDecodeError) as exc:
@@ -73,7 +73,6 @@ def predict_command(images, view, views_csv, out_dir, overwrite, model, backend,
     0..1 stored as 0..255) and <stem>_overlay.jpg (scalp outline, hair loss filled).
     """
     from alonet.data.atomic import atomic_write_bytes
-    from alonet.errors import AloNetError, InvalidValueError, OutputExistsError
     from alonet.report.overlay import encode_jpeg, encode_png, probability_to_uint8, render_overlay
 
     if views_csv is not None:

@@ -16,12 +16,12 @@ from alonet.cli.options import (
     pipeline_config,
     threshold_options,
 )
+from alonet.errors import MissingViewError
+from alonet.views import VIEWS
 
 
 def print_visit(visit) -> None:
     """Per-view percentages and the SALT line, for people."""
-    from alonet.views import VIEWS
-
     for view in VIEWS:
         result = visit.views.get(view)
         if result is None:
@@ -86,8 +86,6 @@ def score_command(top, back, left, right, report_dir, deidentify, incomplete, ov
 
     images = {v: p for v, p in (("top", top), ("back", back), ("left", left), ("right", right)) if p}
     if not images:
-        from alonet.errors import MissingViewError
-
         raise MissingViewError("no photograph given", fix="pass --top, --back, --left and --right")
     check_can_write_directory(report_dir, overwrite)  # fail before the slow part
     from alonet.data.preflight import check_output_folder, report_bytes_estimate

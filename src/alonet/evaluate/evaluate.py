@@ -30,8 +30,11 @@ from typing import Sequence
 
 import numpy as np
 
+from alonet.data.atomic import atomic_directory, check_can_write_directory
+from alonet.data.dataset import open_dataset
 from alonet.data.split import read_split, row_key
 from alonet.errors import DatasetError, InvalidValueError
+from alonet.evaluate import plots
 from alonet.evaluate.agreement import (
     bias,
     bland_altman,
@@ -39,6 +42,7 @@ from alonet.evaluate.agreement import (
     icc_agreement,
     mean_absolute_error,
 )
+from alonet.infer import Pipeline
 from alonet.scoring.metrics import OverlapCounts, summarize_counts
 from alonet.views import SCALP_TASK_FOR_VIEW, VIEW_WEIGHTS, VIEWS
 
@@ -269,9 +273,6 @@ def evaluate(dataset: str | Path, model: str | Path = "default", out: str | Path
 
     from tqdm import tqdm
 
-    from alonet.data.atomic import check_can_write_directory
-    from alonet.data.dataset import open_dataset
-    from alonet.infer import Pipeline
 
     if split not in ("all", "train", "val"):
         raise InvalidValueError(f"unknown split {split!r}", fix="use all, train or val")
@@ -310,8 +311,6 @@ def write_report(result: EvaluationResult, out: str | Path, overwrite: bool = Fa
     import csv
     import json
 
-    from alonet.data.atomic import atomic_directory
-    from alonet.evaluate import plots
 
     with atomic_directory(out, overwrite=overwrite) as tmp:
         for name, columns, rows in (("per_image.csv", IMAGE_COLUMNS, result.images),

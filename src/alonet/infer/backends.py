@@ -34,6 +34,17 @@ from typing import Protocol
 import numpy as np
 
 from alonet.errors import InvalidValueError, ModelError
+from alonet.infer.export import export_onnx
+from alonet.infer.onnx_runtime import (
+    cache_file_name,
+    check_precision,
+    export_key,
+    find_exports,
+    matching_session,
+    model_key,
+    open_session,
+)
+from alonet.model import load_model, normalize_images, resolve_model_set
 from alonet.model.config import TASKS, ModelConfig
 
 log = logging.getLogger(__name__)
@@ -49,14 +60,6 @@ class Backend(Protocol):
 
     def predict(self, task: str, images: np.ndarray) -> np.ndarray:
         """uint8 (N, S, S, 3) -> float32 probabilities (N, S, S)."""
-
-
-def available_threads() -> int:
-    """CPU cores this process may use (its affinity mask)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
 
 
 def default_cache_dir() -> Path:
@@ -105,7 +108,6 @@ class TorchBackend:
     def predict(self, task: str, images: np.ndarray) -> np.ndarray:
         import torch
 
-        from alonet.model import normalize_images
         from alonet.model.unet import probabilities
 
         cfg = self.configs[task]
@@ -128,8 +130,6 @@ class OnnxBackend:
 
     def __init__(self, onnx_paths: Mapping[str, str | Path], configs: Mapping[str, ModelConfig],
                  threads: int | None = None, *, sessions: Mapping | None = None, precision: str = "fp32"):
-        from alonet.infer.onnx_runtime import open_session
-
         self.paths = {task: Path(p) for task, p in onnx_paths.items()}
         self.precision = precision
         self._sessions = {}
@@ -139,8 +139,6 @@ class OnnxBackend:
         self.configs = dict(configs)
 
     def predict(self, task: str, images: np.ndarray) -> np.ndarray:
-        from alonet.model import normalize_images
-
         cfg = self.configs[task]
         x = normalize_images(_check_batch(task, images, cfg), cfg)
         session, input_name = self._sessions[task]
@@ -162,9 +160,6 @@ def _state_sha256(model) -> str:
 def _onnx_for(task: str, model, cfg: ModelConfig, json_path: Path | None, cache: Path,
               allow_export: bool) -> Path:
     """Find or create the fp32 ONNX file of one loaded network; raise ModelError if impossible."""
-    from alonet.infer.export import export_onnx
-    from alonet.infer.onnx_runtime import cache_file_name, export_key, matching_session, model_key
-
     key = model_key(json_path)[0] if json_path is not None else None
     if json_path is not None:
         beside = json_path.with_suffix(".onnx")
@@ -190,8 +185,6 @@ def load_models(models) -> tuple[dict[str, tuple], dict[str, Path | None]]:
     ``models`` is ``"default"``, a model-set folder, a training-run folder, or a
     dict ``{task: (model, cfg)}`` / ``{task: path}``.
     """
-    from alonet.model import load_model, resolve_model_set
-
     if isinstance(models, Mapping):
         missing = [t for t in TASKS if t not in models]
         if missing:
@@ -220,9 +213,6 @@ def load_models(models) -> tuple[dict[str, tuple], dict[str, Path | None]]:
 
 def _ready_exports(models, cache: Path, precision: str, threads: int | None):
     """The torch-free start: open exports that are already on disk, or None."""
-    from alonet.infer.onnx_runtime import find_exports
-    from alonet.model import resolve_model_set
-
     if isinstance(models, Mapping):
         if not all(isinstance(models.get(t), (str, Path)) for t in TASKS):
             return None
@@ -245,8 +235,6 @@ def create_backend(models, backend: str = "auto", *, cache_dir: str | Path | Non
     ONNX Runtime engine starts without importing torch. ``precision="int8"``
     needs an int8 export beside the models (``alonet export --int8 --into``).
     """
-    from alonet.infer.onnx_runtime import check_precision
-
     if backend not in BACKENDS:
         raise InvalidValueError(f"unknown backend {backend!r}", fix="use auto, torch or onnx")
     check_precision(precision)

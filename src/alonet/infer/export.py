@@ -19,9 +19,18 @@ from pathlib import Path
 
 import numpy as np
 
+from alonet.data.atomic import atomic_save, atomic_write_bytes, atomic_write_text
 from alonet.errors import ModelError
-from alonet.infer.onnx_runtime import PRECISION_KEY, SOURCE_KEY
+from alonet.infer.onnx_runtime import (
+    SOURCE_KEY,
+    add_metadata,
+    onnx_file_name,
+    open_session,
+    session_metadata,
+)
 from alonet.infer.onnx_runtime import export_key as _export_key
+from alonet.infer.quantize import CalibrationConfig, calibration_images, quantize_int8
+from alonet.model import load_model, resolve_model_set
 from alonet.model.config import TASKS, ModelConfig
 
 #: ONNX opset used for export (supported by onnxruntime >= 1.17).
@@ -66,8 +75,6 @@ def weights_sha256(model_json: str | Path) -> str | None:
 
 def onnx_sha256(path: str | Path) -> str | None:
     """The export key stored in an ``.onnx`` (None if absent or unreadable); needs no torch or onnx."""
-    from alonet.infer.onnx_runtime import open_session, session_metadata
-
     try:
         return session_metadata(open_session(path, 1)).get(SOURCE_KEY)
     except ModelError:
@@ -134,15 +141,6 @@ def _torch_export(model, cfg: ModelConfig, target: str, *, fold_batchnorm: bool)
         )
 
 
-def add_metadata(proto, cfg: ModelConfig, source_sha256: str | None, precision: str) -> None:
-    meta = {"alonet_task": cfg.task, "alonet_config": json.dumps(cfg.to_dict()), PRECISION_KEY: precision}
-    if source_sha256:
-        meta[SHA_KEY] = source_sha256
-    for key, value in meta.items():
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = key, value
-
-
 def export_onnx(model, cfg: ModelConfig, path: str | Path, *, source_sha256: str | None = None,
                 check: bool = True, tolerance: float = 1e-4, compact: bool = True) -> Path:
     """Export one network to ``path`` (written atomically) and return the path.
@@ -158,7 +156,6 @@ def export_onnx(model, cfg: ModelConfig, path: str | Path, *, source_sha256: str
     """
     import onnx
 
-    from alonet.data.atomic import atomic_save
 
     def write(tmp: Path) -> None:
         proto = None
@@ -212,9 +209,6 @@ def export_model_set(models: str | Path, out_dir: str | Path | None = None, *, c
     """
     import tempfile
 
-    from alonet.data.atomic import atomic_write_bytes, atomic_write_text
-    from alonet.infer.onnx_runtime import onnx_file_name
-    from alonet.model import load_model, resolve_model_set
 
     paths = resolve_model_set(models)
     targets: dict[str, Path] = {}
@@ -245,8 +239,6 @@ def export_model_set(models: str | Path, out_dir: str | Path | None = None, *, c
         written[task] = export_onnx(model, cfg, target.with_name(onnx_file_name(target.stem, "fp32")),
                                     source_sha256=_key_of(Path(paths[task]), cfg), check=check)
     if int8:
-        from alonet.infer.quantize import CalibrationConfig, calibration_images, quantize_int8
-
         configs = {task: cfg for task, (_, cfg) in loaded.items()}
         calibration = calibration or CalibrationConfig()
         images = calibration_images(configs, calibration, progress=progress)

@@ -21,6 +21,7 @@ without ONNX Runtime's memory arena, which kept the peak of the largest batch.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -73,8 +74,6 @@ def cache_file_name(task: str, key: str, size: int) -> str:
 def session_options(threads: int | None = None):
     """ONNX Runtime options: ``threads`` intra-op threads (None: available cores), no spinning."""
     import onnxruntime as ort
-
-    from alonet.infer.backends import available_threads
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = int(threads or available_threads())
@@ -140,3 +139,21 @@ def find_exports(json_paths: Mapping[str, Path], cache: Path | None, *, precisio
         else:
             return None
     return sessions, paths, configs
+
+
+def available_threads() -> int:
+    """CPU cores this process may use (its affinity mask)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def add_metadata(proto, cfg, source_sha256: str | None, precision: str) -> None:
+    """Record the task, its ModelConfig, the precision and the source weights' key in an ONNX file."""
+    meta = {"alonet_task": cfg.task, "alonet_config": json.dumps(cfg.to_dict()), PRECISION_KEY: precision}
+    if source_sha256:
+        meta[SOURCE_KEY] = source_sha256
+    for key, value in meta.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value

@@ -38,11 +38,16 @@ from typing import Any
 import cv2
 import numpy as np
 
+from alonet.data.imageio import read_photo
 from alonet.errors import InvalidValueError, MissingViewError
+from alonet.infer.backends import create_backend
 from alonet.infer.gate import GateConfig, gate_photo
 from alonet.infer.policy import decide
 from alonet.infer.postprocess import PostprocessConfig, clean_hairloss, clean_scalp, confidence
 from alonet.infer.quality import CHECK_CODE, QualityConfig, check_photo, check_scalp, flag, needs_retake
+from alonet.infer.viewcheck import check_views as run_view_checks
+from alonet.model import paint_outside_scalp
+from alonet.model.preprocess import prepare_input, to_working_size
 from alonet.scoring.salt import SaltResult, aa_iga_level, salt_result, view_loss_percent
 from alonet.views import SCALP_TASK_FOR_VIEW, VIEW_WEIGHTS, VIEWS, normalize_view
 
@@ -232,7 +237,6 @@ def _as_photo(image, max_pixels: int | None) -> tuple[np.ndarray, str | None]:
                 f"{image.dtype} {image.shape}", fix="convert the image to 8-bit RGB"
             )
         return np.ascontiguousarray(image), None
-    from alonet.data.imageio import read_photo
 
     kwargs = {} if max_pixels is None else {"max_pixels": max_pixels}
     if isinstance(image, (bytes, bytearray, memoryview)):
@@ -258,8 +262,6 @@ def _resize_mask(mask: np.ndarray, width: int, height: int) -> np.ndarray:
 
 def _model_input(working: np.ndarray, size: int) -> np.ndarray:
     """Network input from a photograph already at the working size (see ``prepare_input``)."""
-    from alonet.model.preprocess import prepare_input
-
     return prepare_input(working, size)
 
 
@@ -281,8 +283,6 @@ class Pipeline:
     """
 
     def __init__(self, models="default", backend="auto", config: PipelineConfig | None = None):
-        from alonet.infer.backends import create_backend
-
         self.config = config or PipelineConfig()
         self.models_spec = models if isinstance(models, (str, Path)) else "<in memory>"
         if isinstance(backend, str):
@@ -338,7 +338,6 @@ class Pipeline:
         """Run the networks on gated ``(view, photo, work, name)`` items."""
         cfgs = self.backend.configs
         pp = self.config.postprocess
-        from alonet.model.preprocess import to_working_size
 
         resized: list[dict[int, np.ndarray]] = [{} for _ in prepared]  # per item: size -> input
         working: list[np.ndarray | None] = [None] * len(prepared)
@@ -361,8 +360,6 @@ class Pipeline:
                 scalp_prob[i] = p
 
         # Hair-loss network on the scalp-masked photographs, one batch.
-        from alonet.model import paint_outside_scalp
-
         hl_cfg = cfgs["hairloss"]
         hl_size = hl_cfg.input_size
         scalp_small, hl_inputs = [], []
@@ -475,8 +472,6 @@ class Pipeline:
         order = [v for v in VIEWS if v in given]
         results = dict(zip(order, self.predict_views([(given[v], v) for v in order])))
         if self.config.check_views if check_views is None else check_views:
-            from alonet.infer.viewcheck import check_views as run_view_checks
-
             results = run_view_checks(results, self)
         return self.visit_from_views(results, provisional=provisional)
 

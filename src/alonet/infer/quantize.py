@@ -104,7 +104,7 @@ def quantize_int8(fp32_folded: str | Path, out_path: str | Path, images: np.ndar
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
     from alonet.data.atomic import atomic_save
-    from alonet.infer.export import add_metadata
+    from alonet.infer.onnx_runtime import add_metadata
 
     input_name = onnx.load(str(fp32_folded), load_external_data=False).graph.input[0].name
 

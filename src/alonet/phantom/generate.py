@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from alonet.errors import InvalidValueError
 from alonet.phantom.geometry import ViewGeometry, frame_shape, procedural_scalp, view_kind
 from alonet.phantom.patterns import (
     PatientPattern,
@@ -35,6 +36,9 @@ from alonet.phantom.patterns import (
     visit_growth,
 )
 from alonet.phantom.realmasks import RealMaskSet, RealRecord, split_of
+from alonet.phantom.render import render_view, sample_look, visit_look
+from alonet.phantom.render.look import STYLES
+from alonet.scoring.salt import salt_score, view_loss_percent
 from alonet.views import VIEWS
 
 #: Long side of the reference raster on which patterns are sampled and evolved
@@ -295,9 +299,6 @@ def render_visits(plan: PatientPlan, seed: int, size: int | str = 320, masks: Re
     (``"train"``, or ``"heldout"`` for appearance training never sees, see
     :func:`alonet.phantom.render.sample_look`). Geometry does not depend on it.
     """
-    from alonet.phantom.render import render_view, sample_look, visit_look
-    from alonet.scoring.salt import salt_score, view_loss_percent
-
     first_look = sample_look(rng_for(seed, plan.key, "look"), style)
     needs_states = any(src.file is None for vp in plan.visits for src in vp.views.values())
     states = None
@@ -351,8 +352,6 @@ def render_patient(seed: int = 0, visits: int = 1, masks_dir: str | Path | RealM
     masks = masks_dir if isinstance(masks_dir, RealMaskSet) else RealMaskSet(masks_dir)
     order = real_patient_order(masks, split, seed)
     if not 0 <= patient < len(order):
-        from alonet.errors import InvalidValueError
-
         raise InvalidValueError(f"the {split} split of {masks.root} has {len(order)} patients, no number {patient}",
                                 fix="choose a patient index below that, or another split")
     pid = order[patient]
@@ -361,11 +360,7 @@ def render_patient(seed: int = 0, visits: int = 1, masks_dir: str | Path | RealM
 
 
 def _check_style(style: str) -> None:
-    from alonet.phantom.render.look import STYLES
-
     if style not in STYLES:
-        from alonet.errors import InvalidValueError
-
         raise InvalidValueError(f"unknown phantom style {style!r}", fix=f"use one of: {', '.join(STYLES)}")
 
 

@@ -52,6 +52,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from alonet.data.imageio import check_same_size, read_annotation
 from alonet.errors import DatasetError, InvalidValueError
 
 #: Patient-level split of the real annotations: name -> fraction.
@@ -261,7 +262,6 @@ class RealMaskSet:
         if key in self._cache:
             self._cache.move_to_end(key)
             return self._cache[key]
-        from alonet.data.imageio import check_same_size, read_annotation
 
         scalp_path, loss_path = self._paths(file)
         for p in (scalp_path, loss_path):

@@ -31,7 +31,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from alonet.data.atomic import atomic_directory, atomic_write_text, check_can_write_directory
 from alonet.errors import InvalidValueError
+from alonet.phantom.generate import procedural_plan, real_patient_order, real_plan, render_visits
+from alonet.phantom.preview import PreviewRow, contact_sheet, thumbnail
+from alonet.phantom.realmasks import RealMaskSet
 from alonet.views import VIEWS
 
 #: Columns of manifest.csv, in order.
@@ -108,8 +112,6 @@ class _Task:
 def _tasks(spec: PhantomSpec, log) -> list[_Task]:
     if spec.masks_dir is None:
         return [_Task(i, None) for i in range(int(spec.patients or 0))]
-    from alonet.phantom.generate import real_patient_order
-    from alonet.phantom.realmasks import RealMaskSet
 
     order = real_patient_order(RealMaskSet(spec.masks_dir), spec.split, spec.seed)
     if not order:
@@ -128,15 +130,10 @@ def _save_png(path: Path, mask: np.ndarray) -> None:
 
 def _write_patient(task: _Task, spec: PhantomSpec, folder: Path) -> tuple[list[dict], list]:
     """Render and write one patient; returns its manifest rows and preview rows."""
-    from alonet.phantom.generate import procedural_plan, real_plan, render_visits
-    from alonet.phantom.preview import PreviewRow, thumbnail
-
     masks = None
     if task.real_patient is None:
         plan = procedural_plan(task.index, int(spec.visits or 1), spec.seed)
     else:
-        from alonet.phantom.realmasks import RealMaskSet
-
         working = spec.size if isinstance(spec.size, int) else None
         masks = RealMaskSet(spec.masks_dir, working_side=working)  # type: ignore[arg-type]
         records = masks.patients("all")[task.real_patient]
@@ -181,8 +178,6 @@ def write_phantoms(spec: PhantomSpec, log=None, progress: bool = True) -> WriteR
     """Write the phantom dataset described by ``spec`` (see the module doc)."""
     from tqdm import tqdm
 
-    from alonet.data.atomic import atomic_directory, atomic_write_text, check_can_write_directory
-    from alonet.phantom.preview import contact_sheet
 
     spec.check()
     say = log or (lambda line: print(line, file=sys.stderr))

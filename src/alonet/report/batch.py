@@ -41,8 +41,13 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from alonet.data.atomic import atomic_write_bytes, atomic_write_text
 from alonet.errors import AloNetError, DatasetError
+from alonet.report.batch_workers import VisitScorer
+from alonet.report.plots import salt_over_time_png
 from alonet.report.provenance import PROVENANCE_COLUMNS, batch_settings, inputs_sha256, stale_reason
+from alonet.report.writer import write_report
+from alonet.scoring.salt import response
 from alonet.views import VIEWS, normalize_view
 
 RESULT_COLUMNS: tuple[str, ...] = (
@@ -189,8 +194,6 @@ def result_row(entry: VisitEntry, visit=None, error: str | None = None,
     """The results.csv row of a scored visit (``visit``, flattened from its
     ``to_dict()``) or a failed one (``error``). The response to the baseline is
     computed from the unrounded SALT."""
-    from alonet.scoring.salt import response
-
     row = {c: "" for c in RESULT_COLUMNS}
     row.update(patient=entry.patient, visit=entry.visit, date=entry.date or "")
     if error is not None:
@@ -243,8 +246,6 @@ def read_results(path: Path) -> dict[tuple[str, str], dict[str, str]]:
 
 
 def _write_rows(path: Path, rows: list[dict[str, str]]) -> None:
-    from alonet.data.atomic import atomic_write_text
-
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=RESULT_COLUMNS, lineterminator="\n")
     writer.writeheader()
@@ -259,9 +260,6 @@ def _safe_name(text: str) -> str:
 def write_plots(entries: list[VisitEntry], rows: dict[tuple[str, str], dict[str, str]],
                 folder: Path) -> list[Path]:
     """One SALT-over-time PNG per patient; returns the paths."""
-    from alonet.data.atomic import atomic_write_bytes
-    from alonet.report.plots import salt_over_time_png
-
     patients: dict[str, list[VisitEntry]] = {}
     for entry in entries:
         patients.setdefault(entry.patient, []).append(entry)
@@ -283,8 +281,6 @@ def write_plots(entries: list[VisitEntry], rows: dict[tuple[str, str], dict[str,
 
 def write_visit_report(out: Path, deidentify: bool, entry: VisitEntry, visit, provenance: dict) -> None:
     """The report folder of one batch visit (run where the visit was scored)."""
-    from alonet.report.writer import write_report
-
     folder = out / "reports" / f"{_safe_name(entry.patient)}_{_safe_name(entry.visit)}"
     write_report(visit, folder, deidentify=deidentify, overwrite=True, meta=provenance,
                  title=f"AloNet SALT report: patient {entry.patient}, visit {entry.visit}")
@@ -306,7 +302,6 @@ def run_batch(manifest: str | Path, out_dir: str | Path, pipeline, *, plots: boo
 
     from tqdm import tqdm
 
-    from alonet.report.batch_workers import VisitScorer
 
     entries = read_manifest(manifest)
     out = Path(out_dir)

@@ -45,7 +45,7 @@ class PipelineSpec:
 
 def default_workers(visits: int) -> int:
     """One worker per available core, no more than there are visits."""
-    from alonet.infer.backends import available_threads
+    from alonet.infer.onnx_runtime import available_threads
 
     return max(1, min(available_threads(), visits))
 

@@ -14,6 +14,8 @@ from datetime import datetime, timezone
 
 import numpy as np
 
+from alonet import __version__
+from alonet.infer.quality import CHECK_CODE, RETAKE_CODES
 from alonet.report.overlay import OverlayStyle, encode_jpeg, fit_within, render_overlay
 from alonet.views import VIEW_WEIGHTS, VIEWS
 
@@ -46,8 +48,6 @@ def uses_bundled_model(meta: Mapping | None) -> bool:
 
 
 def _kind(code: str) -> str:
-    from alonet.infer.quality import CHECK_CODE, RETAKE_CODES
-
     if code in RETAKE_CODES:
         return "retake"
     return "check" if code == CHECK_CODE else "info"
@@ -99,8 +99,6 @@ def render_report_html(visit, images: Mapping[str, np.ndarray] | None = None, *,
     ``review``: optional :data:`REVIEW_FIELDS` values shown in the header.
     Each view shows the plain photograph beside its overlay.
     """
-    from alonet import __version__
-
     meta = dict(meta or {})
     if overlays is None:
         overlays = report_overlays(visit, images, deidentify=deidentify, max_side=max_side, style=style)

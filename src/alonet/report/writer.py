@@ -21,7 +21,17 @@ from pathlib import Path
 
 import numpy as np
 
-from alonet.report.html import REPORT_IMAGE_SIDE, render_report_html, report_overlays
+from alonet import __version__
+from alonet.data.atomic import atomic_directory
+from alonet.report.html import (
+    OVERLAY_STYLES,
+    REPORT_IMAGE_SIDE,
+    REVIEW_FIELDS,
+    SYNTHETIC_WARNING,
+    render_report_html,
+    report_overlays,
+    uses_bundled_model,
+)
 from alonet.report.overlay import encode_jpeg, encode_png
 
 REPORT_FORMAT = "alonet-report"
@@ -44,9 +54,6 @@ def report_json(visit, *, meta: Mapping | None = None, deidentify: bool = False,
     optional patient code, visit date, photograph date and reviewer
     (``REVIEW_FIELDS``), stored under ``"review"``.
     """
-    from alonet import __version__
-    from alonet.report.html import REVIEW_FIELDS, SYNTHETIC_WARNING, uses_bundled_model
-
     body = visit.to_dict()
     for view, summary in body["views"].items():
         if deidentify or not show_paths:
@@ -77,9 +84,6 @@ def write_report(visit, out_dir: str | Path, images: Mapping[str, np.ndarray] | 
     ``overlay`` names the hair-loss layer style (``OVERLAY_STYLES``: fill,
     light, outline); ``show_paths``/``review``: see :func:`report_json`.
     """
-    from alonet.data.atomic import atomic_directory
-    from alonet.report.html import OVERLAY_STYLES
-
     style = OVERLAY_STYLES[overlay]
 
     created = datetime.now(timezone.utc)

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 
 from flask import Response, abort
 
+from alonet.data.imageio import read_annotation, read_photo
+from alonet.report import render_report_html, report_json
 from alonet.web.state import get_state
 from alonet.web.storage import NewView, Store, Visit
 from alonet.web.uploads import jpeg_bytes, png_bytes
@@ -26,8 +28,6 @@ STORED_JPEG_QUALITY = 95
 def report_response(views: Mapping[str, ViewState], model: str, kind: str, deidentify: bool,
                     scorer=None, provisional: bool = False, review: Mapping[str, str] | None = None) -> Response:
     """The visit's report as a download: ``kind`` is ``html`` or ``json``."""
-    from alonet.report import render_report_html, report_json
-
     if kind not in ("html", "json"):
         abort(404, description=f"unknown report type {kind!r}; use report.html or report.json")
     scorer = scorer or get_state().scorer
@@ -69,8 +69,6 @@ def new_views(views: Mapping[str, ViewState]) -> list[NewView]:
 
 def stored_view_states(store: Store, visit: Visit, scorer) -> dict[str, ViewState]:
     """Rebuild a stored visit's view states from its files (for its report)."""
-    from alonet.data.imageio import read_annotation, read_photo
-
     states = {}
     for view, stored in visit.views.items():
         photo = read_photo(store.image_file(stored.photo_file), max_pixels=None)

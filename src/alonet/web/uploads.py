@@ -27,6 +27,7 @@ import numpy as np
 from flask import Request, current_app
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from alonet.data import imageio
 from alonet.errors import AloNetError, ImageTooLargeError
 from alonet.views import VIEWS
 
@@ -84,12 +85,10 @@ def too_large_message(exc: RequestEntityTooLarge, max_request_bytes: int) -> str
 
 def decode_photo(data: bytes, view: str, max_pixels: int) -> np.ndarray:
     """Decode one uploaded photograph (H, W, 3 uint8 RGB) or raise UploadRejected."""
-    from alonet.data.imageio import read_photo
-
     if not data:
         raise UploadRejected(f"the {view} photograph is an empty file (0 bytes); choose the photograph again")
     try:
-        return read_photo(data, max_pixels=max_pixels, name=f"{view} photograph")
+        return imageio.read_photo(data, max_pixels=max_pixels, name=f"{view} photograph")
     except ImageTooLargeError as exc:
         raise UploadTooLarge(str(exc)) from None
     except AloNetError as exc:
@@ -135,12 +134,10 @@ def read_mask_upload(data: bytes, what: str, shape: tuple[int, int], max_pixels:
     Decoded by ``alonet.data.imageio.read_annotation`` (white = inside); it must
     have exactly ``shape`` (height, width), the size the page edits.
     """
-    from alonet.data.imageio import read_annotation
-
     if not data:
         raise UploadRejected(f"the corrected {what} mask is an empty file")
     try:
-        mask = read_annotation(data, max_pixels=max_pixels, name=f"corrected {what} mask")
+        mask = imageio.read_annotation(data, max_pixels=max_pixels, name=f"corrected {what} mask")
     except AloNetError as exc:
         raise UploadRejected(str(exc)) from None
     if mask.shape != tuple(shape):
@@ -190,17 +187,13 @@ def edit_size(height: int, width: int, max_side: int) -> tuple[int, int]:
 
 def resize_image(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """Anti-aliased resize of an RGB image to (height, width)."""
-    from alonet.data.imageio import resize_photo
-
     if image.shape[:2] == tuple(shape):
         return image
-    return resize_photo(image, (shape[1], shape[0]))
+    return imageio.resize_photo(image, (shape[1], shape[0]))
 
 
 def resize_mask(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """Resize a mask to (height, width); stays binary (see ``alonet.data.imageio``)."""
-    from alonet.data.imageio import resize_mask as _resize
-
     if mask.shape[:2] == tuple(shape):
         return mask.astype(bool, copy=False)
-    return _resize(mask, (shape[1], shape[0]))
+    return imageio.resize_mask(mask, (shape[1], shape[0]))

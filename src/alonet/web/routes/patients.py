@@ -19,9 +19,11 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, redirect, render_template, request, send_file, url_for
 
+from alonet.scoring.salt import response
 from alonet.views import VIEWS
 from alonet.web.state import get_state
 from alonet.web.charts import salt_chart
+from alonet.web.reports import report_response, stored_view_states
 from alonet.web.storage import Store, response_rows
 
 bp = Blueprint("patients", __name__)
@@ -67,8 +69,6 @@ def create_patient():
 
 @bp.get("/patients/<int:patient_id>")
 def patient(patient_id: int):
-    from alonet.scoring.salt import response
-
     store = _store()
     record = _patient(store, patient_id)
     visits = store.list_visits(patient_id)
@@ -127,8 +127,6 @@ def mask(visit_id: int, view: str, layer: str):
 
 @bp.get("/visits/<int:visit_id>/report.<kind>")
 def report(visit_id: int, kind: str):
-    from alonet.web.reports import report_response, stored_view_states
-
     store = _store()
     record = _stored_visit(store, visit_id)
     deidentify = request.args.get("deidentify", "0") in ("1", "true", "on", "yes")

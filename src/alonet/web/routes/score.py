@@ -20,7 +20,9 @@ from __future__ import annotations
 from flask import Blueprint, abort, jsonify, redirect, render_template, request, url_for
 
 from alonet.views import VIEWS
+from alonet.web.reports import new_views, report_response
 from alonet.web.state import get_state, wants_json
+from alonet.web.storage import check_visit_date
 from alonet.web.uploads import (
     UploadRejected,
     edit_size,
@@ -173,8 +175,6 @@ def masks(visit_id: str):
 
 @bp.get("/result/<visit_id>/report.<kind>")
 def report(visit_id: str, kind: str):
-    from alonet.web.reports import report_response
-
     visit = _visit(visit_id)
     deidentify = request.args.get("deidentify", "0") in ("1", "true", "on", "yes")
     with visit.lock:
@@ -184,12 +184,9 @@ def report(visit_id: str, kind: str):
 
 @bp.post("/result/<visit_id>/save")
 def save(visit_id: str):
-    from alonet.web.reports import new_views
-
     state = get_state()
     if state.store is None:
         abort(404, description="visits are stored only when the server runs with --store DIR")
-    from alonet.web.storage import check_visit_date
 
     visit = _visit(visit_id)
     store = state.store
