@@ -1,0 +1,154 @@
+"""The package's import structure: no circles, and arrows that only point back down the pipeline.
+
+Read from the source with ``ast`` (nothing is imported), counting every
+``import`` of an AloNet module, also those inside functions. The stage order
+is documented in DEVELOPERS.md ("Layout").
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+PACKAGE = SRC / "alonet"
+
+#: Pipeline stages, earliest first. A module may import modules of its own stage or an earlier one.
+STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("foundation", ("alonet", "alonet.errors", "alonet.views")),
+    ("scoring", ("alonet.scoring",)),
+    ("data", ("alonet.data",)),
+    ("phantom", ("alonet.phantom",)),
+    ("model", ("alonet.model",)),
+    ("train", ("alonet.train",)),
+    ("infer", ("alonet.infer",)),
+    ("evaluate", ("alonet.evaluate",)),
+    ("report", ("alonet.report",)),
+    ("web", ("alonet.web",)),
+    ("cli", ("alonet.cli", "alonet.__main__")),
+)
+
+
+def module_files() -> dict[str, Path]:
+    """Dotted module name -> file, for every module of the package (packages by their __init__)."""
+    modules = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = list(path.relative_to(SRC).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        modules[".".join(parts)] = path
+    return modules
+
+
+def imported_modules(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
+    """The AloNet modules that ``name`` imports anywhere in its file."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package
+                for _ in range(node.level - 1):
+                    anchor = anchor.rpartition(".")[0]
+                base = f"{anchor}.{base}" if base else anchor
+            # `from alonet.web.routes import api` imports the submodule, not just the package.
+            targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in modules else base for a in node.names]
+        else:
+            continue
+        for target in targets:
+            while target and target not in modules:  # `import alonet.x.y` of a name inside a module
+                target = target.rpartition(".")[0]
+            if target and target != name and target.split(".")[0] == "alonet":
+                found.add(target)
+    return found
+
+
+def import_graph() -> dict[str, set[str]]:
+    modules = module_files()
+    return {name: imported_modules(name, path, modules) for name, path in modules.items()}
+
+
+def stage_of(module: str) -> int:
+    best, best_len = None, -1
+    for index, (_, prefixes) in enumerate(STAGES):
+        for prefix in prefixes:
+            matches = module == prefix or (prefix != "alonet" and module.startswith(prefix + "."))
+            if matches and len(prefix) > best_len:
+                best, best_len = index, len(prefix)
+    if best is None:
+        raise AssertionError(f"{module} belongs to no stage; add it to STAGES and DEVELOPERS.md")
+    return best
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import circle as a list of modules (first == last), or None."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return path[path.index(nxt):] + [nxt]
+            if nxt not in state:
+                cycle = visit(nxt)
+                if cycle:
+                    return cycle
+        path.pop()
+        state[node] = 2
+        return None
+
+    for start in sorted(graph):
+        if start not in state:
+            cycle = visit(start)
+            if cycle:
+                return cycle
+    return None
+
+
+def test_the_checker_sees_cycles_and_stage_breaks():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": set()}) is None
+    assert stage_of("alonet.views") == 0 and stage_of("alonet") == 0
+    assert stage_of("alonet.web.routes.api") > stage_of("alonet.infer.pipeline") > stage_of("alonet.model.io")
+    graph = import_graph()
+    # The walk finds imports inside functions and `from package import submodule`.
+    assert "alonet.model.unet" in graph["alonet.infer.backends"]
+    assert "alonet.web.routes.api" in graph["alonet.web.app"]
+    assert "alonet.data.split" in graph["alonet.evaluate.evaluate"]
+
+
+def test_no_import_cycle_in_the_package():
+    cycle = find_cycle(import_graph())
+    assert cycle is None, "import circle: " + " -> ".join(cycle)
+
+
+def test_no_module_imports_a_later_pipeline_stage():
+    bad = []
+    for module, targets in sorted(import_graph().items()):
+        for target in sorted(targets):
+            if stage_of(target) > stage_of(module):
+                bad.append(f"{module} ({STAGES[stage_of(module)][0]}) imports {target} "
+                           f"({STAGES[stage_of(target)][0]})")
+    assert not bad, "imports against the pipeline order:\n" + "\n".join(bad)
+
+
+@pytest.mark.parametrize("code, absent", [
+    ("from alonet.cli.main import main; main(['--help'])", ("torch", "numpy", "onnxruntime", "flask")),
+    ("import alonet.infer, alonet.web, alonet.evaluate, alonet.report", ("torch", "onnxruntime")),
+])
+def test_light_entry_points_do_not_import_heavy_libraries(code, absent):
+    script = f"import sys\n{code}\nprint(sorted(m for m in {absent!r} if m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "PYTHONPATH": str(SRC)})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "[]", result.stdout
