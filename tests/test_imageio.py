@@ -4,7 +4,6 @@ generated on the fly (plus one real annotation from the shared set)."""
 
 from __future__ import annotations
 
-import io
 import struct
 import zlib
 from pathlib import Path

@@ -12,7 +12,7 @@ from PIL import Image
 from alonet.errors import InvalidValueError, MissingViewError, ModelError
 from alonet.infer import Pipeline, PipelineConfig, ViewResult, VisitResult
 from alonet.model.config import TASKS
-from alonet.scoring.salt import salt_from_masks, salt_score
+from alonet.scoring.salt import salt_from_masks
 from alonet.views import VIEWS
 
 

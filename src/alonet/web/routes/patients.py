@@ -91,7 +91,7 @@ def visit(visit_id: int):
     record = _stored_visit(store, visit_id)
     patient = _patient(store, record.patient_id)
     views = []
-    for view, stored in record.views.items():
+    for view in record.views:
         views.append({
             "view": view,
             "photo_url": url_for("patients.photo", visit_id=visit_id, view=view),
