@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from alonet.model.io import default_model_dir
+
 CARD_NAMES: tuple[str, ...] = ("MODEL_CARD.md", "model_card.md", "README.md")
 ADAPT_NAME = "adapt.json"
 #: Longest card text kept for the page (a card is a few kB; this bounds a stray large file).
@@ -65,8 +67,6 @@ def model_folder(spec: str | Path) -> Path | None:
     if text.startswith("<"):
         return None
     if text == "default":
-        from alonet.model.io import default_model_dir
-
         return default_model_dir()
     return Path(text)
 

@@ -40,7 +40,9 @@ from typing import Any
 
 from alonet.data.atomic import check_can_write_directory
 from alonet.data.dataset import DEFAULT_SIZE, DatasetWriter
-from alonet.errors import AloNetError, DatasetError, InvalidValueError
+from alonet.data.imageio import check_same_size, read_annotation, read_photo
+from alonet.errors import AloNetError, DatasetError, InvalidValueError, SizeMismatchError
+from alonet.scoring.salt import view_loss_percent
 from alonet.web.storage import DB_NAME, Store, StoreError, Visit
 
 #: Columns of the exported manifest.csv (phantom-style, plus the store's own).
@@ -95,8 +97,6 @@ def stem_for(patient: str, visit: Visit, view: str) -> str:
 
 def _load_view(store: Store, stored) -> tuple[Any, Any, Any]:
     """Decode a stored view's photograph and masks (raises AloNetError)."""
-    from alonet.data.imageio import check_same_size, read_annotation, read_photo
-
     photo_path = store.image_file(stored.photo_file)
     scalp_path = store.image_file(stored.scalp_file)
     loss_path = store.image_file(stored.hairloss_file)
@@ -113,8 +113,6 @@ def _load_view(store: Store, stored) -> tuple[Any, Any, Any]:
 
 
 def _skip_code(exc: AloNetError) -> str:
-    from alonet.errors import SizeMismatchError
-
     return SIZE_MISMATCH if isinstance(exc, SizeMismatchError) else UNREADABLE
 
 
@@ -179,8 +177,6 @@ def export_store(
     Nothing is written at ``out_dir`` unless the whole export succeeds.
     """
     from tqdm import tqdm
-
-    from alonet.scoring.salt import view_loss_percent
 
     if int(size) < 8:
         raise InvalidValueError(f"size {size} is too small", fix="use --size 8 or more (the study used 320)")
