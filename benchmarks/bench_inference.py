@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from alonet.infer.backends import available_threads
+    from alonet.infer.onnx_runtime import available_threads
     from alonet.model import load_model_set
     from alonet.errors import ModelError
 

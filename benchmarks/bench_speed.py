@@ -98,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
 
     sys.path.insert(0, str(SRC))
     from alonet.infer import Pipeline, PipelineConfig
-    from alonet.infer.backends import available_threads, create_backend
+    from alonet.infer.backends import create_backend
+    from alonet.infer.onnx_runtime import available_threads
     from alonet.model import resolve_model_set
 
     work = Path(tempfile.mkdtemp(prefix="alonet-bench-"))
@@ -174,7 +175,9 @@ def main(argv: list[str] | None = None) -> int:
                 add("baseline batch", 60 * args.batch_visits / seconds)
 
         n = len(rows["cold score"])
-        ratio = lambda a, b: [x / y for x, y in zip(rows[a], rows[b])]  # paired per round
+        def ratio(a, b):  # paired per round
+            return [x / y for x, y in zip(rows[a], rows[b])]
+
         print(f"\n{available_threads()} cores; photographs {args.photo_side} px; {n} rounds; "
               f"min / median / max. Export with --int8 took {export_seconds:.0f} s; ONNX sizes (MB): "
               + json.dumps({k: round(v, 2) for k, v in sizes.items()}))

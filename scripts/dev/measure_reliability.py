@@ -112,7 +112,7 @@ def main() -> None:
         fn = sum(c[2] for c in table.values())
         print(f"{kind} mismatch flags over {len(visits)} visits x {len(swaps)} label sets: precision "
               f"{tp / max(1, tp + fp):.3f} recall {tp / max(1, tp + fn):.3f} (tp {tp}, fp {fp}, fn {fn})")
-        for swap, (tp_, fp_, fn_, pos) in table.items():
+        for swap, (tp_, fp_, _fn, pos) in table.items():
             name = "unswapped" if swap is None else f"{swap[0]}<->{swap[1]}"
             print(f"  {name:<12} flagged {tp_}/{pos} swapped views, {fp_} false flag(s)")
 

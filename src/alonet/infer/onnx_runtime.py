@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from alonet.errors import InvalidValueError, ModelError
+from alonet.model import read_model_info
 
 #: Numerical precisions of the exported networks.
 PRECISIONS: tuple[str, ...] = ("fp32", "int8")
@@ -54,8 +55,6 @@ def export_key(weights_sha256: str, cfg_dict: Mapping) -> str:
 
 def model_key(json_path: str | Path):
     """``(export key or None, ModelConfig)`` of a saved model, from its JSON alone."""
-    from alonet.model import read_model_info
-
     info = read_model_info(json_path)
     cfg = info["config"]
     sha = info.get("weights_sha256")

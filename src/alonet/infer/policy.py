@@ -32,6 +32,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from alonet.infer.quality import RETAKE_CODES
+from alonet.infer.viewcheck import MISMATCH_CODE
 from alonet.views import VIEWS
 
 #: Visit-level flag code: the SALT is withheld because a view needs a retake.
@@ -52,9 +54,6 @@ class SaltDecision:
 
 def withholding_codes() -> frozenset[str]:
     """Flag codes that withhold the SALT: every retake code and ``view_mismatch``."""
-    from alonet.infer.quality import RETAKE_CODES
-    from alonet.infer.viewcheck import MISMATCH_CODE
-
     return RETAKE_CODES | {MISMATCH_CODE}
 
 

@@ -21,7 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
+from alonet.data.atomic import atomic_save
+from alonet.infer.onnx_runtime import add_metadata
+from alonet.model import normalize_images, paint_outside_scalp
 from alonet.model.config import TASKS, ModelConfig
+from alonet.model.preprocess import prepare_input, prepare_mask
+from alonet.phantom import render_patient
 from alonet.views import SCALP_TASK_FOR_VIEW
 
 
@@ -43,9 +48,6 @@ def calibration_images(configs: Mapping[str, ModelConfig], calibration: Calibrat
     """``{task: uint8 (N, S, S, 3)}`` network inputs from freshly rendered phantoms."""
     from tqdm import tqdm
 
-    from alonet.model import paint_outside_scalp
-    from alonet.model.preprocess import prepare_input, prepare_mask
-    from alonet.phantom import render_patient
 
     batches: dict[str, list[np.ndarray]] = {task: [] for task in TASKS}
     hl_cfg = configs["hairloss"]
@@ -70,8 +72,6 @@ class _Reader:
     """ONNX Runtime calibration data reader: one normalised image per call."""
 
     def __init__(self, images: np.ndarray, cfg: ModelConfig, input_name: str):
-        from alonet.model import normalize_images
-
         self._items: Iterator = iter(
             {input_name: normalize_images(images[i:i + 1], cfg)} for i in range(len(images)))
 
@@ -103,8 +103,6 @@ def quantize_int8(fp32_folded: str | Path, out_path: str | Path, images: np.ndar
     import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
-    from alonet.data.atomic import atomic_save
-    from alonet.infer.onnx_runtime import add_metadata
 
     input_name = onnx.load(str(fp32_folded), load_external_data=False).graph.input[0].name
 

@@ -46,6 +46,10 @@ import cv2
 import numpy as np
 
 from alonet.errors import DuplicateViewError
+from alonet.infer.postprocess import clean_scalp
+from alonet.infer.quality import needs_retake
+from alonet.model.preprocess import prepare_input, to_working_size
+from alonet.phantom.realmasks import analyse_shape
 from alonet.views import VIEWS
 
 #: Flag code of a photograph that looks like another kind of view than its label
@@ -117,10 +121,6 @@ def find_duplicates(photos: Mapping[str, np.ndarray],
 
 def view_evidence(photos: list[np.ndarray], pipeline) -> list[ViewEvidence]:
     """Evidence for each photograph from the pipeline's scalp networks (batched)."""
-    from alonet.infer.postprocess import clean_scalp
-    from alonet.model.preprocess import prepare_input, to_working_size
-    from alonet.phantom.realmasks import analyse_shape
-
     if not photos:
         return []
     configs = pipeline.backend.configs
@@ -190,8 +190,6 @@ def check_views(results: Mapping, pipeline, config: ViewCheckConfig = ViewCheckC
     Raises DuplicateViewError when two views show the same photograph. Views the
     gate refused (no scalp measured) are left out of the mismatch check.
     """
-    from alonet.infer.quality import needs_retake
-
     duplicates = find_duplicates({v: r.image for v, r in results.items()}, config)
     if duplicates:
         a, b, distance = duplicates[0]

@@ -24,6 +24,8 @@ from typing import Any, Self
 import numpy as np
 
 from alonet.errors import AloNetError
+from alonet.infer import Pipeline
+from alonet.infer.onnx_runtime import available_threads
 
 #: ``report(entry, visit, provenance)`` writes a visit's report folder; it must be picklable.
 ReportWriter = Callable[[Any, Any, dict], None]
@@ -38,15 +40,11 @@ class PipelineSpec:
     config: Any = None
 
     def build(self):
-        from alonet.infer import Pipeline
-
         return Pipeline(self.models, backend=self.backend, config=self.config)
 
 
 def default_workers(visits: int) -> int:
     """One worker per available core, no more than there are visits."""
-    from alonet.infer.onnx_runtime import available_threads
-
     return max(1, min(available_threads(), visits))
 
 

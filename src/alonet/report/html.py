@@ -16,7 +16,13 @@ import numpy as np
 
 from alonet import __version__
 from alonet.infer.quality import CHECK_CODE, RETAKE_CODES
-from alonet.report.overlay import OverlayStyle, encode_jpeg, fit_within, render_overlay
+from alonet.report.overlay import (
+    OverlayStyle,
+    deidentify as blur_outside,
+    encode_jpeg,
+    fit_within,
+    render_overlay,
+)
 from alonet.views import VIEW_WEIGHTS, VIEWS
 
 #: Longest side of the overlay pictures embedded in the report (pixels).
@@ -127,8 +133,6 @@ def render_report_html(visit, images: Mapping[str, np.ndarray] | None = None, *,
             caption += f" ({result.source})"
         photo = result.image if images is None or view not in images else np.asarray(images[view])
         if deidentify:
-            from alonet.report.overlay import deidentify as blur_outside
-
             photo = blur_outside(photo, result.scalp_mask)
         figures.append({"name": view, "src": data_uri(encode_jpeg(overlays[view])),
                         "photo_src": data_uri(encode_jpeg(fit_within(photo, max_side))),

@@ -21,6 +21,8 @@ import hashlib
 from collections.abc import Mapping
 from pathlib import Path
 
+from alonet.model.io import resolve_model_set
+
 PROVENANCE_COLUMNS: tuple[str, ...] = (
     "model", "model_sha256", "backend", "scalp_threshold", "hairloss_threshold", "provisional",
     "inputs_sha256",
@@ -61,8 +63,6 @@ def inputs_sha256(views: Mapping[str, str | Path]) -> str:
 
 
 def _model_files_sha256(spec) -> str | None:
-    from alonet.model.io import resolve_model_set
-
     try:
         jsons = resolve_model_set(spec)
     except Exception:  # noqa: BLE001 - in-memory or unusual specs: fall back to the weights

@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from alonet.infer.pipeline import Pipeline, PipelineConfig
+from alonet.infer.viewcheck import MISMATCH_CODE, SIDE_CODE, check_views
 from alonet.web.visits import ViewState, visit_result
 
 
@@ -49,8 +50,6 @@ class Scorer:
 
     def _predict_and_check(self, items) -> dict:
         """Predict, then the view checks (duplicates raise; mismatches are flagged)."""
-        from alonet.infer.viewcheck import check_views
-
         results = dict(zip([v for _, v in items], self.pipeline.predict_views(items)))
         if getattr(self.pipeline.config, "check_views", True):
             results = check_views(results, self.pipeline)
@@ -64,7 +63,6 @@ class Scorer:
         """
         from dataclasses import replace
 
-        from alonet.infer.viewcheck import MISMATCH_CODE, SIDE_CODE
 
         result = self.pipeline.result_from_masks(state.photo, state.view, scalp, hairloss, corrected=True)
         kept = [f for f in state.original.flags if f["code"] in (MISMATCH_CODE, SIDE_CODE)]  # a label stays wrong

@@ -16,6 +16,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from alonet import __version__
+from alonet.web.routes.score import wants_provisional
 from alonet.web.state import get_state
 from alonet.web.uploads import png_data_url, read_photo_uploads
 from alonet.web.visits import visit_result
@@ -27,7 +28,6 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 def score():
     state = get_state()
     images = read_photo_uploads(request.files, request.form, state.config.max_pixels)
-    from alonet.web.routes.score import wants_provisional
 
     provisional = wants_provisional()
     views = state.scorer.score(images)
