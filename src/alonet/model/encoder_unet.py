@@ -15,7 +15,7 @@ from torch import nn
 
 from alonet.model.config import ModelConfig
 from alonet.model.efficientnet import EfficientNetLite0Encoder
-from alonet.model.unet import Up, check_input
+from alonet.model.blocks import Up, check_input
 
 
 class EncoderUNet(nn.Module):

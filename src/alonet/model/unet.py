@@ -14,75 +14,14 @@ spatial sizes always match because the input is required to be divisible by
 
 from __future__ import annotations
 
-import math
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from alonet.errors import InvalidValueError
+from alonet.model.blocks import DoubleConv, Up, check_input
+from alonet.model.efficientnet import load_imagenet_encoder
+from alonet.model.encoder_unet import EncoderUNet
 from alonet.model.config import ModelConfig
-
-
-class DoubleConv(nn.Sequential):
-    """(3x3 conv -> BatchNorm -> ReLU) twice."""
-
-    def __init__(self, in_channels: int, out_channels: int):
-        super().__init__(
-            nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1, bias=False),
-            nn.BatchNorm2d(out_channels),
-            nn.ReLU(inplace=True),
-            nn.Conv2d(out_channels, out_channels, kernel_size=3, padding=1, bias=False),
-            nn.BatchNorm2d(out_channels),
-            nn.ReLU(inplace=True),
-        )
-
-
-class Up(nn.Module):
-    """Upsample x2, concatenate the skip tensor, dropout, double conv."""
-
-    def __init__(self, in_channels: int, skip_channels: int, out_channels: int,
-                 dropout: float, bilinear: bool):
-        super().__init__()
-        self.bilinear = bilinear
-        if bilinear:
-            self.transpose = None
-            up_channels = in_channels
-        else:
-            self.transpose = nn.ConvTranspose2d(in_channels, in_channels // 2, kernel_size=2, stride=2)
-            up_channels = in_channels // 2
-        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
-        self.conv = DoubleConv(up_channels + skip_channels, out_channels)
-
-    def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
-        if self.transpose is None:
-            x = F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
-        else:
-            x = self.transpose(x)
-        x = torch.cat([skip, x], dim=1)
-        return self.conv(self.dropout(x))
-
-
-def check_input(cfg: ModelConfig, x: torch.Tensor) -> None:
-    """Raise InvalidValueError with the fix if ``x`` is not a valid input for ``cfg``."""
-    if x.dim() != 4:
-        raise InvalidValueError(
-            f"model input must be a 4-D tensor (N, C, H, W); got shape {tuple(x.shape)}"
-        )
-    n, c, h, w = (int(v) for v in x.shape)
-    if c != cfg.in_channels:
-        raise InvalidValueError(
-            f"model input must have {cfg.in_channels} channels; got {c} "
-            f"(pass RGB images as (N, 3, H, W))"
-        )
-    d = cfg.divisor
-    if h % d or w % d or h == 0 or w == 0:
-        fit_h = max(d, math.ceil(h / d) * d)
-        fit_w = max(d, math.ceil(w / d) * d)
-        raise InvalidValueError(
-            f"model input height and width must be divisible by 2**depth={d}; "
-            f"got {h}x{w}, pad or resize to {fit_h}x{fit_w}"
-        )
 
 
 class UNet(nn.Module):
@@ -126,9 +65,6 @@ def build_model(cfg: ModelConfig, pretrained: bool = False) -> nn.Module:
     """
     if cfg.encoder == "unet":
         return UNet(cfg)
-    from alonet.model.efficientnet import load_imagenet_encoder
-    from alonet.model.encoder_unet import EncoderUNet
-
     model = EncoderUNet(cfg)
     if pretrained:
         load_imagenet_encoder(model.encoder)
