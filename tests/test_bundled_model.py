@@ -37,6 +37,28 @@ def test_demo_with_the_bundled_model_is_near_the_truth(tmp_path, capsys):
     assert np.isfinite(predicted)
 
 
+def test_loss_measured_at_network_size_matches_the_full_size_masks():
+    # The pipeline measures % hair loss on the masks at network size (no full-size
+    # work unless the maps are read). On the bundled model's smooth masks that is
+    # the % of the enlarged masks to 0.1 points, here on 1200-px phantom photographs.
+    from alonet.infer import Pipeline
+    from alonet.phantom.generate import render_patient
+    from alonet.scoring.salt import view_loss_percent
+
+    pipeline = Pipeline("default")
+    worst = 0.0
+    for patient in range(3):
+        visit = render_patient(seed=11, patient=patient, size=1200)[0]
+        for view, truth in visit.views.items():
+            result = pipeline.predict_view(truth.image, view)
+            if result.loss_pct is None:
+                continue
+            assert max(result.image.shape) == 1200
+            full = view_loss_percent(result.hairloss_mask, result.scalp_mask)
+            worst = max(worst, abs(result.loss_pct - full))
+    assert worst <= 0.1, worst
+
+
 def test_candidate_models_are_complete_sets_with_their_metrics():
     root = Path(__file__).resolve().parents[1] / "candidates"
     folders = [p for p in sorted(root.iterdir()) if p.is_dir()]

@@ -9,16 +9,16 @@ For each view::
       -> scalp post-processing (threshold, largest region, holes, smooth edge)
       -> paint everything outside the scalp with the hair-loss model's fill colour
       -> hair-loss model -> hair-loss post-processing (threshold, inside scalp, specks)
-      -> probabilities and masks back at the photograph's own size
-      -> [right view: mirror back]
-      -> % of the scalp with hair loss, confidence, quality flags
+      -> % of the scalp with hair loss, confidence, quality flags (at network size)
+      -> probabilities and masks at the photograph's own size, when read
+         (and for a right view mirrored back)
 
 and for a visit the SALT score, its grade and AA-IGA band.
 
-Post-processing runs at the network's resolution, where the information is;
-masks are brought to the photograph's size by bilinear interpolation of the
-clean masks and re-thresholding at 0.5, which gives smooth outlines at any
-camera resolution at little cost. A right view is processed entirely in the
+Post-processing and measuring run at the network's resolution, where the
+information is; maps are brought to the photograph's size only when someone
+reads them (``alonet.infer.viewmaps``: bilinear interpolation of the clean
+masks and re-thresholding at 0.5, smooth outlines at any camera resolution). A right view is processed entirely in the
 mirrored frame (both networks), so ``predict_view(img, "right")`` equals the
 mirror image of ``predict_view(mirror(img), "left")`` exactly.
 
@@ -35,7 +35,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from alonet.data.imageio import read_photo
@@ -46,6 +45,7 @@ from alonet.infer.policy import decide
 from alonet.infer.postprocess import PostprocessConfig, clean_hairloss, clean_scalp, confidence
 from alonet.infer.quality import CHECK_CODE, QualityConfig, check_photo, check_scalp, flag, needs_retake
 from alonet.infer.viewcheck import check_views as run_view_checks
+from alonet.infer.viewmaps import ViewMaps, mirror, resize_mask, resize_prob
 from alonet.model import paint_outside_scalp
 from alonet.model.preprocess import prepare_input, to_working_size
 from alonet.scoring.salt import SaltResult, aa_iga_level, salt_result, view_loss_percent
@@ -84,12 +84,14 @@ class PipelineConfig:
 class ViewResult:
     """Everything the pipeline found in one photograph.
 
-    Arrays have the photograph's own size (H, W) after EXIF orientation:
-    ``image`` (uint8 RGB, the photograph the masks belong to), ``scalp_prob``
-    and ``hairloss_prob`` (float32 0..1, the networks' raw confidence maps),
-    ``scalp_mask`` and ``hairloss_mask`` (bool, after post-processing; hair loss
-    lies inside the scalp). ``loss_pct`` is ``100 * |hair loss| / |scalp|``, or
-    None when no scalp was found. ``confidence`` (0..1) is the share of scalp
+    ``image`` is the photograph the masks belong to (uint8 RGB, after EXIF
+    orientation). ``scalp_prob`` and ``hairloss_prob`` (float32 0..1, the
+    networks' raw confidence maps), ``scalp_mask`` and ``hairloss_mask`` (bool,
+    after post-processing; hair loss lies inside the scalp) have the
+    photograph's own size (H, W); they are kept at network size in ``maps``
+    and enlarged the first time they are read (``alonet.infer.viewmaps``).
+    ``loss_pct`` is ``100 * |hair loss| / |scalp|`` measured on the masks at
+    network size, or None when no scalp was found. ``confidence`` (0..1) is the share of scalp
     pixels the networks were sure about (see ``alonet.infer.postprocess``).
     ``flags`` are ``{"code", "message"}`` dicts; ``retake`` is True when one of
     them asks for a new photograph. ``corrected`` is True for masks a person
@@ -98,10 +100,7 @@ class ViewResult:
 
     view: str
     image: np.ndarray
-    scalp_prob: np.ndarray
-    hairloss_prob: np.ndarray
-    scalp_mask: np.ndarray
-    hairloss_mask: np.ndarray
+    maps: ViewMaps
     loss_pct: float | None
     confidence: float
     flags: list[dict] = field(default_factory=list)
@@ -113,6 +112,22 @@ class ViewResult:
     def size(self) -> tuple[int, int]:
         """(width, height) of the photograph."""
         return int(self.image.shape[1]), int(self.image.shape[0])
+
+    @property
+    def scalp_prob(self) -> np.ndarray:
+        return self.maps.full("scalp_prob")
+
+    @property
+    def hairloss_prob(self) -> np.ndarray:
+        return self.maps.full("hairloss_prob")
+
+    @property
+    def scalp_mask(self) -> np.ndarray:
+        return self.maps.full("scalp_mask")
+
+    @property
+    def hairloss_mask(self) -> np.ndarray:
+        return self.maps.full("hairloss_mask")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary (no arrays)."""
@@ -245,28 +260,9 @@ def _as_photo(image, max_pixels: int | None) -> tuple[np.ndarray, str | None]:
     return read_photo(image, **kwargs), (str(name) if name is not None else None)
 
 
-def _resize_prob(prob: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Bilinear resize of a float map, clipped to 0..1."""
-    if prob.shape == (height, width):
-        return prob.astype(np.float32, copy=True)
-    out = cv2.resize(prob.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
-    return np.clip(out, 0.0, 1.0, out=out)
-
-
-def _resize_mask(mask: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Resize a binary mask with smooth outlines: bilinear on 0/1, threshold 0.5."""
-    if mask.shape == (height, width):
-        return mask.copy()
-    return _resize_prob(mask.astype(np.float32), width, height) >= 0.5
-
-
 def _model_input(working: np.ndarray, size: int) -> np.ndarray:
     """Network input from a photograph already at the working size (see ``prepare_input``)."""
     return prepare_input(working, size)
-
-
-def _mirror(array: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(array[:, ::-1])
 
 
 # --------------------------------------------------------------------------- pipeline
@@ -326,7 +322,7 @@ class Pipeline:
                 order.append(("refused", len(refused)))
                 refused.append(refused_view(view, photo, name, gate_flags))
                 continue
-            work = _mirror(photo) if view == "right" else photo
+            work = mirror(photo) if view == "right" else photo
             order.append(("scored", len(prepared)))
             prepared.append((view, photo, work, name))
         if not prepared:
@@ -366,8 +362,8 @@ class Pipeline:
         for i in range(len(prepared)):
             mask = clean_scalp(scalp_prob[i], pp)
             if mask.shape != (hl_size, hl_size):
-                mask = _resize_mask(mask, hl_size, hl_size)
-                scalp_prob[i] = _resize_prob(scalp_prob[i], hl_size, hl_size)
+                mask = resize_mask(mask, hl_size, hl_size)
+                scalp_prob[i] = resize_prob(scalp_prob[i], hl_size, hl_size)
             scalp_small.append(mask)
             hl_inputs.append(paint_outside_scalp(model_input(i, hl_size), mask, hl_cfg.fill_color))
         hairloss_prob = self.backend.predict("hairloss", np.stack(hl_inputs))
@@ -379,37 +375,39 @@ class Pipeline:
 
     def _finish(self, view: str, photo: np.ndarray, name: str | None, scalp_p: np.ndarray,
                 hairloss_p: np.ndarray, scalp_small: np.ndarray) -> ViewResult:
-        """Post-process at model size, bring everything to the photograph's size."""
+        """Post-process and measure at model size; the maps reach the photograph's
+        size only when read (``ViewMaps``)."""
         pp = self.config.postprocess
         hairloss_small = clean_hairloss(hairloss_p, scalp_small, pp)
         conf = confidence(scalp_p, hairloss_p, scalp_small, pp)
         height, width = photo.shape[:2]
-        maps = [
-            _resize_prob(scalp_p, width, height),
-            _resize_prob(hairloss_p, width, height),
-            _resize_mask(scalp_small, width, height),
-            _resize_mask(hairloss_small, width, height),
-        ]
-        if view == "right":
-            maps = [_mirror(m) for m in maps]
-        s_prob, h_prob, s_mask, h_mask = maps
-        return self._result(view, photo, name, s_prob, h_prob, s_mask, h_mask, conf)
+        maps = ViewMaps(small={"scalp_prob": scalp_p, "hairloss_prob": hairloss_p,
+                               "scalp_mask": scalp_small, "hairloss_mask": hairloss_small},
+                        width=width, height=height, mirrored=view == "right")
+        return self._result(view, photo, name, maps, conf)
 
-    def _result(self, view, photo, name, s_prob, h_prob, s_mask, h_mask, conf,
-                corrected: bool = False) -> ViewResult:
-        """Assemble a ViewResult: restrict hair loss to the scalp, measure, flag."""
-        if self.config.postprocess.restrict_to_scalp:
-            h_mask = h_mask & s_mask
+    def _result(self, view, photo, name, maps: ViewMaps, conf, corrected: bool = False) -> ViewResult:
+        """Assemble a ViewResult: restrict hair loss to the scalp, measure, flag.
+
+        Everything is measured on ``maps.small``: the % of hair loss, the scalp's
+        share of the picture and the exposure of the scalp (the quality checks
+        reduce the photograph to their own analysis size anyway).
+        """
+        s_mask, h_mask = maps.small["scalp_mask"], maps.small["hairloss_mask"]
+        if self.config.postprocess.restrict_to_scalp and np.any(h_mask & ~s_mask):
+            maps = ViewMaps(small={**maps.small, "hairloss_mask": h_mask & s_mask}, width=maps.width,
+                            height=maps.height, mirrored=maps.mirrored)
+            h_mask = maps.small["hairloss_mask"]
         flags = check_scalp(s_mask, self.config.quality)
         scalp_pixels = int(np.count_nonzero(s_mask))
         loss = view_loss_percent(h_mask, s_mask, view=view) if scalp_pixels else None
         if self.config.check_quality:
-            flags += check_photo(photo, s_mask if scalp_pixels else None, self.config.quality)
+            flags += check_photo(photo, maps.oriented("scalp_mask") if scalp_pixels else None,
+                                 self.config.quality)
         if scalp_pixels and conf < self.config.postprocess.min_confidence:
             flags.append(flag(CHECK_CODE, f"the networks are unsure about "
                                           f"{100 * (1 - conf):.0f}% of the scalp; review the overlay"))
-        return ViewResult(view=view, image=photo, scalp_prob=s_prob, hairloss_prob=h_prob,
-                          scalp_mask=s_mask, hairloss_mask=h_mask, loss_pct=loss, confidence=conf,
+        return ViewResult(view=view, image=photo, maps=maps, loss_pct=loss, confidence=conf,
                           flags=flags, retake=needs_retake(flags), source=name, corrected=corrected)
 
     def result_from_masks(self, image, view: str, scalp_mask: np.ndarray,
@@ -435,8 +433,8 @@ class Pipeline:
                     fix="draw the mask on the same photograph")
             masks.append(mask.astype(bool))
         s_mask, h_mask = masks
-        result = self._result(view, photo, name, s_mask.astype(np.float32), h_mask.astype(np.float32),
-                              s_mask, h_mask, float(confidence_value), corrected=bool(corrected))
+        maps = ViewMaps.at_full_size(s_mask.astype(np.float32), h_mask.astype(np.float32), s_mask, h_mask)
+        result = self._result(view, photo, name, maps, float(confidence_value), corrected=bool(corrected))
         refused = self.gate(photo)  # drawn masks do not make an unusable photograph usable
         if refused:
             result = replace(result, flags=[*refused, *result.flags], retake=True)
@@ -485,8 +483,8 @@ def refused_view(view: str, photo: np.ndarray, name: str | None, flags: list[dic
     height, width = photo.shape[:2]
     empty = np.zeros((height, width), np.float32)
     none = np.zeros((height, width), bool)
-    return ViewResult(view=view, image=photo, scalp_prob=empty, hairloss_prob=empty.copy(),
-                      scalp_mask=none, hairloss_mask=none.copy(), loss_pct=None, confidence=0.0,
+    maps = ViewMaps.at_full_size(empty, empty.copy(), none, none.copy())
+    return ViewResult(view=view, image=photo, maps=maps, loss_pct=None, confidence=0.0,
                       flags=list(flags), retake=True, source=name)
 
 

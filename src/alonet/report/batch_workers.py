@@ -26,6 +26,7 @@ import numpy as np
 from alonet.errors import AloNetError
 from alonet.infer import Pipeline
 from alonet.infer.onnx_runtime import available_threads
+from alonet.infer.viewmaps import ViewMaps
 
 #: ``report(entry, visit, provenance)`` writes a visit's report folder; it must be picklable.
 ReportWriter = Callable[[Any, Any, dict], None]
@@ -53,8 +54,8 @@ def summary_of(visit):
     empty2 = np.zeros((0, 0), np.float32)
     views = {
         name: dataclasses.replace(
-            view, image=np.zeros((0, 0, 3), np.uint8), scalp_prob=empty2, hairloss_prob=empty2,
-            scalp_mask=empty2.astype(bool), hairloss_mask=empty2.astype(bool))
+            view, image=np.zeros((0, 0, 3), np.uint8),
+            maps=ViewMaps.at_full_size(empty2, empty2, empty2.astype(bool), empty2.astype(bool)))
         for name, view in visit.views.items()
     }
     return dataclasses.replace(visit, views=views)

@@ -8,6 +8,8 @@ and the store need.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import datetime as _dt
 import json
 from collections.abc import Mapping
@@ -77,5 +79,9 @@ def stored_view_states(store: Store, visit: Visit, scorer) -> dict[str, ViewStat
         conf = 1.0 if stored.confidence is None else float(stored.confidence)
         result = scorer.pipeline.result_from_masks(photo, view, scalp, hairloss, confidence_value=conf,
                                                    corrected=stored.corrected)
+        if not stored.corrected and stored.loss_pct is not None and result.loss_pct is not None:
+            # The networks' % was measured at network size; the stored full-size masks
+            # give it to about 0.1 points. Show the number that was saved.
+            result = replace(result, loss_pct=float(stored.loss_pct))
         states[view] = ViewState(view=view, result=result)
     return states

@@ -1,0 +1,115 @@
+"""A view's probability maps and masks, kept at network size and enlarged on demand.
+
+The networks and the post-processing work at the network's resolution
+(160-320 px); a camera photograph has millions of pixels. Bringing four
+maps per view to the photograph's size costs more than the networks on a
+9-megapixel photograph, and most callers never look at them: the % of hair
+loss is measured at network size (``alonet.infer.pipeline``), a batch keeps
+only numbers. :class:`ViewMaps` therefore keeps the small maps and makes a
+full-size map the first time it is read, once per map.
+
+Enlarging is bilinear on the float map, clipped to 0..1; a mask is enlarged
+as 0/1 floats and re-thresholded at 0.5, which gives smooth outlines at any
+camera resolution.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+#: The maps a view has, in the order ``ViewMaps`` takes them.
+MAP_NAMES: tuple[str, ...] = ("scalp_prob", "hairloss_prob", "scalp_mask", "hairloss_mask")
+
+
+def resize_prob(prob: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Bilinear resize of a float map to (height, width), clipped to 0..1 (a new array)."""
+    if prob.shape == (height, width):
+        return prob.astype(np.float32, copy=True)
+    out = cv2.resize(prob.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
+    return np.clip(out, 0.0, 1.0, out=out)
+
+
+def resize_mask(mask: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Resize a binary mask with smooth outlines: bilinear on 0/1, threshold 0.5 (a new array)."""
+    if mask.shape == (height, width):
+        return mask.astype(bool, copy=True)
+    return resize_prob(mask.astype(np.float32), width, height) >= 0.5
+
+
+def mirror(array: np.ndarray) -> np.ndarray:
+    """Left-right mirror image (contiguous copy)."""
+    return np.ascontiguousarray(array[:, ::-1])
+
+
+@dataclass(frozen=True, eq=False)
+class ViewMaps:
+    """Four maps of one photograph of ``width`` x ``height`` pixels.
+
+    ``small`` holds ``scalp_prob``, ``hairloss_prob`` (float32 0..1),
+    ``scalp_mask`` and ``hairloss_mask`` (bool) at any one resolution, all of
+    the same shape; ``mirrored``: they are in the mirror image of the
+    photograph (a right view, processed as a left one). ``full(name)`` gives
+    the map at the photograph's size and orientation; ``oriented(name)`` the
+    small map in the photograph's orientation. Safe to share between threads.
+    """
+
+    small: dict[str, np.ndarray]
+    width: int
+    height: int
+    mirrored: bool = False
+    _full: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self) -> None:
+        missing = [n for n in MAP_NAMES if n not in self.small]
+        if missing:
+            raise ValueError(f"ViewMaps needs the maps {', '.join(missing)}")
+        shapes = {self.small[n].shape for n in MAP_NAMES}
+        if len(shapes) != 1 or len(next(iter(shapes))) != 2:
+            raise ValueError(f"ViewMaps maps must be 2-D and of one shape; got {sorted(shapes)}")
+
+    @classmethod
+    def at_full_size(cls, scalp_prob, hairloss_prob, scalp_mask, hairloss_mask) -> "ViewMaps":
+        """Maps already at the photograph's size (e.g. masks a person drew)."""
+        small = {"scalp_prob": np.asarray(scalp_prob, np.float32),
+                 "hairloss_prob": np.asarray(hairloss_prob, np.float32),
+                 "scalp_mask": np.asarray(scalp_mask, bool), "hairloss_mask": np.asarray(hairloss_mask, bool)}
+        height, width = small["scalp_mask"].shape
+        return cls(small=small, width=int(width), height=int(height))
+
+    def __reduce__(self):
+        # Pickle (e.g. from a batch worker process) the small maps only: no lock, no enlargements.
+        return (type(self), (self.small, self.width, self.height, self.mirrored))
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(height, width) of the small maps."""
+        return tuple(self.small["scalp_mask"].shape)
+
+    def oriented(self, name: str) -> np.ndarray:
+        """The small map ``name`` in the photograph's orientation (not enlarged)."""
+        array = self.small[name]
+        return mirror(array) if self.mirrored else array
+
+    def full(self, name: str) -> np.ndarray:
+        """The map ``name`` at the photograph's size, made on first use and then kept."""
+        cached = self._full.get(name)
+        if cached is not None:
+            return cached
+        with self._lock:
+            cached = self._full.get(name)
+            if cached is None:
+                resize = resize_mask if name.endswith("_mask") else resize_prob
+                cached = resize(self.small[name], self.width, self.height)
+                if self.mirrored:
+                    cached = mirror(cached)
+                self._full[name] = cached
+        return cached
+
+    def is_enlarged(self, name: str) -> bool:
+        """True once ``full(name)`` has been made (for tests and benchmarks)."""
+        return name in self._full
