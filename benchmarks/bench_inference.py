@@ -118,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bundled-depth", type=int, default=4)
     parser.add_argument("--engines", default="torch,onnx", help="comma-separated: torch,onnx")
     parser.add_argument("--skip-study", action="store_true", help="only the bundled model")
+    parser.add_argument("--model", action="append", default=[], metavar="SPEC",
+                        help="also time this model set (folder or run; repeat), e.g. a candidate")
     args = parser.parse_args(argv)
 
     import torch
@@ -137,6 +139,10 @@ def main(argv: list[str] | None = None) -> int:
     cfg = bundled["hairloss"][1]
     bundled_label += f", w{cfg.base_width} d{cfg.depth} {cfg.input_size}px"
     rows = [(bundled_label, bundled, args.repeats)]
+    for spec in args.model:
+        extra = load_model_set(spec)
+        cfg = extra["hairloss"][1]
+        rows.append((f"{Path(spec).name} ({cfg.encoder}, {cfg.input_size}px)", extra, args.repeats))
     if not args.skip_study:
         rows.append(("study U-Net (width 64, depth 4, 320px)", model_set(64, 4, 320), args.study_repeats))
 
