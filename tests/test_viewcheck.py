@@ -98,3 +98,24 @@ def test_swapped_views_are_flagged_and_the_salt_withheld(phantom):
     assert swapped.salt is None and "top" in swapped.withheld
     withheld = [f for f in swapped.flags if f["code"] == "withheld"][0]["message"]
     assert "top view: the photograph given as top looks like a left view" in withheld
+
+
+def test_evidence_reuses_the_pipelines_scalp_passes_with_the_same_result(phantom):
+    # score_visit hands the view checks the scalp-network outputs it already has
+    # (midline on top/back, temporal on left and on the mirrored right view), so
+    # 4 of the 12 evidence passes are not run again -- and nothing changes.
+    from alonet.infer.viewcheck import view_evidence
+
+    pipeline = Pipeline("default", backend="torch")
+    calls = []
+    predict = pipeline.backend.predict
+    pipeline.backend.predict = lambda task, batch: calls.append((task, len(batch))) or predict(task, batch)
+    _, known = pipeline._predict_views([(phantom[v], v) for v in VIEWS])
+    calls.clear()
+    photos = [phantom[v] for v in VIEWS]
+    reused = view_evidence(photos, pipeline, known)
+    assert sum(n for _, n in calls) == 8
+    calls.clear()
+    fresh = view_evidence(photos, pipeline)
+    assert sum(n for _, n in calls) == 12
+    assert reused == fresh

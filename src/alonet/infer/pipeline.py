@@ -313,6 +313,12 @@ class Pipeline:
 
     def predict_views(self, items) -> list[ViewResult]:
         """Segment several ``(image, view)`` pairs, batching each network's passes."""
+        return self._predict_views(items)[0]
+
+    def _predict_views(self, items) -> tuple[list[ViewResult], list[dict]]:
+        """``predict_views`` plus, per item, the scalp network's raw output as
+        ``{(task, mirrored): map}`` (empty for refused photographs), which the view
+        checks reuse instead of running the same pass again."""
         prepared, refused, order = [], [], []
         for image, view in items:
             view = normalize_view(view)
@@ -326,11 +332,13 @@ class Pipeline:
             order.append(("scored", len(prepared)))
             prepared.append((view, photo, work, name))
         if not prepared:
-            return list(refused)
-        scored = self._predict_prepared(prepared)
-        return [scored[i] if kind == "scored" else refused[i] for kind, i in order]
+            return list(refused), [{} for _ in refused]
+        scored, raw = self._predict_prepared(prepared)
+        results = [scored[i] if kind == "scored" else refused[i] for kind, i in order]
+        known = [raw[i] if kind == "scored" else {} for kind, i in order]
+        return results, known
 
-    def _predict_prepared(self, prepared) -> list[ViewResult]:
+    def _predict_prepared(self, prepared) -> tuple[list[ViewResult], list[dict]]:
         """Run the networks on gated ``(view, photo, work, name)`` items."""
         cfgs = self.backend.configs
         pp = self.config.postprocess
@@ -354,6 +362,7 @@ class Pipeline:
             probs = self.backend.predict(task, batch)
             for i, p in zip(idx, probs):
                 scalp_prob[i] = p
+        raw = [{(SCALP_TASK_FOR_VIEW[v], v == "right"): scalp_prob[i]} for i, (v, *_) in enumerate(prepared)]
 
         # Hair-loss network on the scalp-masked photographs, one batch.
         hl_cfg = cfgs["hairloss"]
@@ -368,10 +377,11 @@ class Pipeline:
             hl_inputs.append(paint_outside_scalp(model_input(i, hl_size), mask, hl_cfg.fill_color))
         hairloss_prob = self.backend.predict("hairloss", np.stack(hl_inputs))
 
-        return [
+        results = [
             self._finish(view, photo, name, scalp_prob[i], hairloss_prob[i], scalp_small[i])
             for i, (view, photo, _, name) in enumerate(prepared)
         ]
+        return results, raw
 
     def _finish(self, view: str, photo: np.ndarray, name: str | None, scalp_p: np.ndarray,
                 hairloss_p: np.ndarray, scalp_small: np.ndarray) -> ViewResult:
@@ -468,10 +478,20 @@ class Pipeline:
             raise MissingViewError("missing view(s) " + ", ".join(absent) + " for the SALT score",
                                    fix="give photographs of all four views: top, back, left, right")
         order = [v for v in VIEWS if v in given]
-        results = dict(zip(order, self.predict_views([(given[v], v) for v in order])))
-        if self.config.check_views if check_views is None else check_views:
-            results = run_view_checks(results, self)
+        results = self.predict_checked([(given[v], v) for v in order], check_views=check_views)
         return self.visit_from_views(results, provisional=provisional)
+
+    def predict_checked(self, items, *, check_views: bool | None = None) -> dict[str, ViewResult]:
+        """``{view: ViewResult}`` for ``(image, view)`` pairs (one per view), with the
+        view checks run when ``check_views`` (default: the config's) asks for them.
+        The checks reuse the scalp passes the prediction made."""
+        items = [(image, normalize_view(view)) for image, view in items]
+        scored, known = self._predict_views(items)
+        views = [v for _, v in items]
+        results = dict(zip(views, scored))
+        if self.config.check_views if check_views is None else check_views:
+            results = run_view_checks(results, self, known=dict(zip(views, known)))
+        return results
 
     def visit_from_views(self, views: Mapping[str, ViewResult], *, provisional: bool = False) -> VisitResult:
         """Combine per-view results into a VisitResult (SALT when all four are scorable)."""

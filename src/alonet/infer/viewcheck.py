@@ -119,18 +119,34 @@ def find_duplicates(photos: Mapping[str, np.ndarray],
     return pairs
 
 
-def view_evidence(photos: list[np.ndarray], pipeline) -> list[ViewEvidence]:
-    """Evidence for each photograph from the pipeline's scalp networks (batched)."""
+def view_evidence(photos: list[np.ndarray], pipeline,
+                  known: list[Mapping[tuple[str, bool], np.ndarray]] | None = None) -> list[ViewEvidence]:
+    """Evidence for each photograph from the pipeline's scalp networks (batched).
+
+    ``known`` (aligned with ``photos``) holds outputs the pipeline already has,
+    ``{(task, mirrored): probability map}`` -- e.g. the midline network on a top
+    view -- so that only the missing passes run (same inputs, same outputs).
+    """
     if not photos:
         return []
     configs = pipeline.backend.configs
     post = pipeline.config.postprocess
-    working = [to_working_size(p) for p in photos]  # the pipeline's own input route
+    known = known if known is not None else [{} for _ in photos]
+    working: list[np.ndarray | None] = [None] * len(photos)
 
-    def batch(task: str, mirrored: bool) -> np.ndarray:
+    def batch(task: str, mirrored: bool) -> list[np.ndarray]:
         size = configs[task].input_size
-        items = [prepare_input(np.ascontiguousarray(w[:, ::-1]) if mirrored else w, size) for w in working]
-        return pipeline.backend.predict(task, np.stack(items))
+        out = [known[i].get((task, mirrored)) for i in range(len(photos))]
+        todo = [i for i, prob in enumerate(out) if prob is None]
+        items = []
+        for i in todo:
+            if working[i] is None:
+                working[i] = to_working_size(photos[i])  # the pipeline's own input route
+            items.append(prepare_input(np.ascontiguousarray(working[i][:, ::-1]) if mirrored else working[i], size))
+        if items:
+            for i, prob in zip(todo, pipeline.backend.predict(task, np.stack(items))):
+                out[i] = prob
+        return out
 
     def certainty(prob: np.ndarray) -> float:
         return float(np.mean(np.abs(2.0 * prob - 1.0)))
@@ -184,11 +200,14 @@ def mismatch_flag(label: str, likely: str) -> dict:
                        "(swapped views give a wrong SALT)"}
 
 
-def check_views(results: Mapping, pipeline, config: ViewCheckConfig = ViewCheckConfig()) -> dict:
+def check_views(results: Mapping, pipeline, config: ViewCheckConfig = ViewCheckConfig(),
+                known: Mapping[str, Mapping[tuple[str, bool], np.ndarray]] | None = None) -> dict:
     """Run both checks on a visit's ``{view: ViewResult}``; return them with mismatch flags.
 
     Raises DuplicateViewError when two views show the same photograph. Views the
     gate refused (no scalp measured) are left out of the mismatch check.
+    ``known``: per view, scalp-network outputs the pipeline already computed
+    (see :func:`view_evidence`).
     """
     duplicates = find_duplicates({v: r.image for v, r in results.items()}, config)
     if duplicates:
@@ -199,7 +218,9 @@ def check_views(results: Mapping, pipeline, config: ViewCheckConfig = ViewCheckC
             f"the {a} and {b} photographs are the same picture{shown}; each view needs its own photograph",
             fix="give the photograph of each view under its own label")
     checkable = [v for v in VIEWS if v in results and results[v].loss_pct is not None]
-    evidence = view_evidence([results[v].image for v in checkable], pipeline)
+    known = known or {}
+    evidence = view_evidence([results[v].image for v in checkable], pipeline,
+                             [known.get(v, {}) for v in checkable])
     out = dict(results)
     for view, found in zip(checkable, evidence):
         likely = likely_view(view, found, config)

@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from alonet.infer.pipeline import Pipeline, PipelineConfig
-from alonet.infer.viewcheck import MISMATCH_CODE, SIDE_CODE, check_views
+from alonet.infer.viewcheck import MISMATCH_CODE, SIDE_CODE
 from alonet.web.visits import ViewState, visit_result
 
 
@@ -50,10 +50,7 @@ class Scorer:
 
     def _predict_and_check(self, items) -> dict:
         """Predict, then the view checks (duplicates raise; mismatches are flagged)."""
-        results = dict(zip([v for _, v in items], self.pipeline.predict_views(items)))
-        if getattr(self.pipeline.config, "check_views", True):
-            results = check_views(results, self.pipeline)
-        return results
+        return self.pipeline.predict_checked(items)
 
     def correct(self, state: ViewState, scalp: np.ndarray, hairloss: np.ndarray) -> None:
         """Replace a view's masks with corrected ones (the photograph's size).
