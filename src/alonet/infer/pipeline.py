@@ -44,6 +44,7 @@ from alonet.infer.gate import GateConfig, gate_photo
 from alonet.infer.policy import decide
 from alonet.infer.postprocess import PostprocessConfig, clean_hairloss, clean_scalp, confidence
 from alonet.infer.quality import CHECK_CODE, QualityConfig, check_photo, check_scalp, flag, needs_retake
+from alonet.infer.viewcheck import KnownPasses
 from alonet.infer.viewcheck import check_views as run_view_checks
 from alonet.infer.viewmaps import ViewMaps, mirror, resize_mask, resize_prob
 from alonet.model import paint_outside_scalp
@@ -315,10 +316,10 @@ class Pipeline:
         """Segment several ``(image, view)`` pairs, batching each network's passes."""
         return self._predict_views(items)[0]
 
-    def _predict_views(self, items) -> tuple[list[ViewResult], list[dict]]:
-        """``predict_views`` plus, per item, the scalp network's raw output as
-        ``{(task, mirrored): map}`` (empty for refused photographs), which the view
-        checks reuse instead of running the same pass again."""
+    def _predict_views(self, items) -> tuple[list[ViewResult], list[KnownPasses | None]]:
+        """``predict_views`` plus, per item, the working-size photograph and the scalp
+        network's raw output (None for refused photographs), which the view checks
+        reuse instead of computing them again."""
         prepared, refused, order = [], [], []
         for image, view in items:
             view = normalize_view(view)
@@ -332,13 +333,13 @@ class Pipeline:
             order.append(("scored", len(prepared)))
             prepared.append((view, photo, work, name))
         if not prepared:
-            return list(refused), [{} for _ in refused]
+            return list(refused), [None for _ in refused]
         scored, raw = self._predict_prepared(prepared)
         results = [scored[i] if kind == "scored" else refused[i] for kind, i in order]
-        known = [raw[i] if kind == "scored" else {} for kind, i in order]
+        known = [raw[i] if kind == "scored" else None for kind, i in order]
         return results, known
 
-    def _predict_prepared(self, prepared) -> tuple[list[ViewResult], list[dict]]:
+    def _predict_prepared(self, prepared) -> tuple[list[ViewResult], list[KnownPasses]]:
         """Run the networks on gated ``(view, photo, work, name)`` items."""
         cfgs = self.backend.configs
         pp = self.config.postprocess
@@ -362,7 +363,9 @@ class Pipeline:
             probs = self.backend.predict(task, batch)
             for i, p in zip(idx, probs):
                 scalp_prob[i] = p
-        raw = [{(SCALP_TASK_FOR_VIEW[v], v == "right"): scalp_prob[i]} for i, (v, *_) in enumerate(prepared)]
+        raw = [KnownPasses(working=mirror(working[i]) if v == "right" else working[i],
+                           outputs={(SCALP_TASK_FOR_VIEW[v], v == "right"): scalp_prob[i]})
+               for i, (v, *_) in enumerate(prepared)]
 
         # Hair-loss network on the scalp-masked photographs, one batch.
         hl_cfg = cfgs["hairloss"]

@@ -40,7 +40,7 @@ recall measured on phantom visits with deliberately swapped views
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -119,24 +119,33 @@ def find_duplicates(photos: Mapping[str, np.ndarray],
     return pairs
 
 
+@dataclass(frozen=True, eq=False)
+class KnownPasses:
+    """What the pipeline already computed for a photograph: the photograph at the
+    working size (in its own orientation) and scalp-network outputs
+    ``{(task, mirrored): probability map}`` (e.g. the midline network on a top view)."""
+
+    working: np.ndarray | None = None
+    outputs: Mapping[tuple[str, bool], np.ndarray] = field(default_factory=dict)
+
+
 def view_evidence(photos: list[np.ndarray], pipeline,
-                  known: list[Mapping[tuple[str, bool], np.ndarray]] | None = None) -> list[ViewEvidence]:
+                  known: list[KnownPasses | None] | None = None) -> list[ViewEvidence]:
     """Evidence for each photograph from the pipeline's scalp networks (batched).
 
-    ``known`` (aligned with ``photos``) holds outputs the pipeline already has,
-    ``{(task, mirrored): probability map}`` -- e.g. the midline network on a top
-    view -- so that only the missing passes run (same inputs, same outputs).
+    ``known`` (aligned with ``photos``) holds what the pipeline already has, so
+    that only the missing passes run (same inputs, same outputs).
     """
     if not photos:
         return []
     configs = pipeline.backend.configs
     post = pipeline.config.postprocess
-    known = known if known is not None else [{} for _ in photos]
-    working: list[np.ndarray | None] = [None] * len(photos)
+    known = [k or KnownPasses() for k in (known or [None] * len(photos))]
+    working: list[np.ndarray | None] = [k.working for k in known]
 
     def batch(task: str, mirrored: bool) -> list[np.ndarray]:
         size = configs[task].input_size
-        out = [known[i].get((task, mirrored)) for i in range(len(photos))]
+        out = [known[i].outputs.get((task, mirrored)) for i in range(len(photos))]
         todo = [i for i, prob in enumerate(out) if prob is None]
         items = []
         for i in todo:
@@ -201,7 +210,7 @@ def mismatch_flag(label: str, likely: str) -> dict:
 
 
 def check_views(results: Mapping, pipeline, config: ViewCheckConfig = ViewCheckConfig(),
-                known: Mapping[str, Mapping[tuple[str, bool], np.ndarray]] | None = None) -> dict:
+                known: Mapping[str, KnownPasses] | None = None) -> dict:
     """Run both checks on a visit's ``{view: ViewResult}``; return them with mismatch flags.
 
     Raises DuplicateViewError when two views show the same photograph. Views the
@@ -220,7 +229,7 @@ def check_views(results: Mapping, pipeline, config: ViewCheckConfig = ViewCheckC
     checkable = [v for v in VIEWS if v in results and results[v].loss_pct is not None]
     known = known or {}
     evidence = view_evidence([results[v].image for v in checkable], pipeline,
-                             [known.get(v, {}) for v in checkable])
+                             [known.get(v) for v in checkable])
     out = dict(results)
     for view, found in zip(checkable, evidence):
         likely = likely_view(view, found, config)
