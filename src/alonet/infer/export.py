@@ -188,7 +188,9 @@ def compare_with_torch(model, cfg: ModelConfig, onnx_path: str | Path, batch: in
 
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((batch, cfg.in_channels, cfg.input_size, cfg.input_size)).astype(np.float32)
-    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    options = ort.SessionOptions()
+    options.log_severity_level = 3  # errors only (see onnx_runtime.session_options)
+    session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
     got = session.run(None, {session.get_inputs()[0].name: x})[0]
     with torch.inference_mode():
         want = probabilities(model.eval()(torch.from_numpy(x)), cfg).numpy()
