@@ -67,7 +67,9 @@ class ViewCheckConfig:
     #: Hashes this close (bits of 64) are the same photograph.
     max_duplicate_distance: int = 8
     #: Temporal minus midline certainty above which a photograph looks like a side view ...
-    side_margin: float = 0.02
+    #: (0.02 for the U-Net default of 2026-11-26; the EfficientNet scalp networks are about
+    #: as sure on side views with either network but separate them by the ear notch)
+    side_margin: float = 0.0
     #: ... and below which (negated) it looks like a top or back view.
     midline_margin: float = 0.01
     #: A side view's scalp region has an ear notch at least this deep (fraction of its height).
