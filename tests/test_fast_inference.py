@@ -215,8 +215,10 @@ def test_onnx_files_shipped_with_the_bundled_model_are_current_and_compact():
         found += len(present)
         assert len(present) == len(TASKS), f"{precision}: only {[f.name for f in present]} shipped"
         assert find_exports(paths, None, precision=precision) is not None, f"stale {precision} ONNX files"
-        # fp32 files store float16-saved weights as float16: no larger than the weights themselves
+        # fp32 files store float16-saved weights as float16: about the size of the weights
+        # (the EfficientNet graph adds ~9 % of nodes and padding constants); float32 copies
+        # would double it
         weights = sum(p.with_suffix(".safetensors").stat().st_size for p in paths.values())
-        assert sum(f.stat().st_size for f in present) < 1.05 * weights
+        assert sum(f.stat().st_size for f in present) < 1.2 * weights
     if not found:
         pytest.skip("the bundled model ships no ONNX files (alonet export --into ... writes them)")

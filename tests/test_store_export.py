@@ -414,7 +414,7 @@ def test_model_page_shows_name_card_and_adapt_numbers(model_dir, pipeline, tmp_p
 def test_model_info_helpers():
     info = describe_model_set("default")
     assert info.name == "default (bundled)" and info.card_file == "MODEL_CARD.md"
-    assert info.card_summary.startswith("Plain warning: this is a default trained only on synthetic photographs")
+    assert info.card_summary.startswith("Plain warning: this model was trained on synthetic photographs")
     assert info.adapt is None and info.adapt_error is None
     assert card_summary("no heading\nat all\n\n# later") == (None, "no heading at all")
     rows = adapt_rows({"before": {"iou": 0.5, "n": 3, "flag": True, "salt_mae": 4.0, "per": {"a": {"b": 1}}},
