@@ -11,7 +11,7 @@
 #                    (temporal) epochs of 200 photographs; the hair-loss network continues
 #                    candidates/effl0-early's for 750 steps of 8 at 256 px.
 #                    This is the exact recipe of the bundled model: on 2 CPU cores the three
-#                    jobs took about 1.5 hours side by side (two at a time, one thread each).
+#                    jobs took about 1.7 hours side by side (two at a time, one thread each).
 # A effl0-phantoms   the same encoder and sizes, the same phantoms, no real-photograph style,
 #                    hair loss from the ImageNet weights (ablation; ONLY=A).
 # Each set ends with an evaluation on the phantom test split (seed 303) and on a
