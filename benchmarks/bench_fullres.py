@@ -19,18 +19,14 @@ network size and the % of the enlarged masks.
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 
 from bench_inference import phantom_photos
+from bench_speed import spread
 
 from alonet.infer import Pipeline
 from alonet.infer.viewmaps import MAP_NAMES
 from alonet.scoring.salt import view_loss_percent
-
-
-def spread(values: list[float], digits: int = 3) -> str:
-    return f"{min(values):.{digits}f} / {statistics.median(values):.{digits}f} / {max(values):.{digits}f}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
                     full = view_loss_percent(result.hairloss_mask, result.scalp_mask)
                     worst = max(worst, abs(result.loss_pct - full))
         ratios = [e / lz for e, lz in zip(eager, lazy)]
-        print(f"{side:>5} px  lazy {spread(lazy)}  eager {spread(eager)}  eager/lazy {spread(ratios, 2)}  "
+        print(f"{side:>5} px  lazy {spread(lazy, 3)}  eager {spread(eager, 3)}  eager/lazy {spread(ratios, 2)}  "
               f"max |% at network size - % full size| {worst:.3f}")
     return 0
 

@@ -18,7 +18,8 @@ and for a visit the SALT score, its grade and AA-IGA band.
 Post-processing and measuring run at the network's resolution, where the
 information is; maps are brought to the photograph's size only when someone
 reads them (``alonet.infer.viewmaps``: bilinear interpolation of the clean
-masks and re-thresholding at 0.5, smooth outlines at any camera resolution). A right view is processed entirely in the
+masks and re-thresholding at 0.5, smooth outlines at any camera resolution).
+A right view is processed entirely in the
 mirrored frame (both networks), so ``predict_view(img, "right")`` equals the
 mirror image of ``predict_view(mirror(img), "left")`` exactly.
 
@@ -46,7 +47,7 @@ from alonet.infer.postprocess import PostprocessConfig, clean_hairloss, clean_sc
 from alonet.infer.quality import CHECK_CODE, QualityConfig, check_photo, check_scalp, flag, needs_retake
 from alonet.infer.viewcheck import KnownPasses
 from alonet.infer.viewcheck import check_views as run_view_checks
-from alonet.infer.viewmaps import ViewMaps, mirror, resize_mask, resize_prob
+from alonet.infer.viewmaps import ViewMaps, full_size_map, mirror, resize_mask, resize_prob
 from alonet.model import paint_outside_scalp
 from alonet.model.preprocess import prepare_input, to_working_size
 from alonet.scoring.salt import SaltResult, aa_iga_level, salt_result, view_loss_percent
@@ -92,8 +93,8 @@ class ViewResult:
     photograph's own size (H, W); they are kept at network size in ``maps``
     and enlarged the first time they are read (``alonet.infer.viewmaps``).
     ``loss_pct`` is ``100 * |hair loss| / |scalp|`` measured on the masks at
-    network size, or None when no scalp was found. ``confidence`` (0..1) is the share of scalp
-    pixels the networks were sure about (see ``alonet.infer.postprocess``).
+    network size, or None when no scalp was found. ``confidence`` (0..1) is the
+    share of scalp pixels the networks were sure about (see ``alonet.infer.postprocess``).
     ``flags`` are ``{"code", "message"}`` dicts; ``retake`` is True when one of
     them asks for a new photograph. ``corrected`` is True for masks a person
     corrected (see ``Pipeline.result_from_masks``).
@@ -114,21 +115,10 @@ class ViewResult:
         """(width, height) of the photograph."""
         return int(self.image.shape[1]), int(self.image.shape[0])
 
-    @property
-    def scalp_prob(self) -> np.ndarray:
-        return self.maps.full("scalp_prob")
-
-    @property
-    def hairloss_prob(self) -> np.ndarray:
-        return self.maps.full("hairloss_prob")
-
-    @property
-    def scalp_mask(self) -> np.ndarray:
-        return self.maps.full("scalp_mask")
-
-    @property
-    def hairloss_mask(self) -> np.ndarray:
-        return self.maps.full("hairloss_mask")
+    scalp_prob = full_size_map("scalp_prob")
+    hairloss_prob = full_size_map("hairloss_prob")
+    scalp_mask = full_size_map("scalp_mask")
+    hairloss_mask = full_size_map("hairloss_mask")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary (no arrays)."""

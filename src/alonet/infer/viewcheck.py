@@ -48,6 +48,7 @@ import numpy as np
 from alonet.errors import DuplicateViewError
 from alonet.infer.postprocess import clean_scalp
 from alonet.infer.quality import needs_retake
+from alonet.infer.viewmaps import mirror
 from alonet.model.preprocess import prepare_input, to_working_size
 from alonet.phantom.realmasks import analyse_shape
 from alonet.views import VIEWS
@@ -153,7 +154,7 @@ def view_evidence(photos: list[np.ndarray], pipeline,
         for i in todo:
             if working[i] is None:
                 working[i] = to_working_size(photos[i])  # the pipeline's own input route
-            items.append(prepare_input(np.ascontiguousarray(working[i][:, ::-1]) if mirrored else working[i], size))
+            items.append(prepare_input(mirror(working[i]) if mirrored else working[i], size))
         if items:
             for i, prob in zip(todo, pipeline.backend.predict(task, np.stack(items))):
                 out[i] = prob
@@ -164,9 +165,9 @@ def view_evidence(photos: list[np.ndarray], pipeline,
 
     midline = batch("scalp-midline", False)
     as_is = batch("scalp-temporal", False)
-    mirror = batch("scalp-temporal", True)
+    mirrored_view = batch("scalp-temporal", True)
     out = []
-    for m, a, b in zip(midline, as_is, mirror):
+    for m, a, b in zip(midline, as_is, mirrored_view):
         shape_a = analyse_shape(clean_scalp(a, post))
         shape_b = analyse_shape(clean_scalp(b, post))
         facing = None

@@ -113,3 +113,9 @@ class ViewMaps:
     def is_enlarged(self, name: str) -> bool:
         """True once ``full(name)`` has been made (for tests and benchmarks)."""
         return name in self._full
+
+
+def full_size_map(name: str) -> property:
+    """A read-only attribute giving ``self.maps.full(name)`` (for results that hold a ViewMaps)."""
+    return property(lambda self: self.maps.full(name),
+                    doc=f"``{name}`` at the photograph's size (made on first read, then kept).")
