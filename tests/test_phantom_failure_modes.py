@@ -15,7 +15,7 @@ from alonet.phantom.render.hair import REMNANT_MAX_COVER, FlowField, draw_remnan
 from alonet.phantom.render.head import layout_head
 from alonet.phantom.render.look import CROPPED_LENGTH
 from alonet.scoring.salt import view_loss_percent
-from test_render import NO_JITTER, dark_haired_look, erode, luminance, midline_masks, temporal_masks
+from test_render import CLEAN, NO_JITTER, dark_haired_look, erode, luminance, midline_masks, temporal_masks
 
 
 def test_training_sampler_draws_each_failure_mode_at_its_share():
@@ -139,3 +139,45 @@ def test_clips_cast_a_soft_shadow_next_to_them():
     lum = canvas[..., 0].astype(int)
     assert lum[50:72, 40:80].min() < 110  # darkened under and beside the clip
     assert (lum[:30] == 150).all() and (lum[95:] == 150).all()  # nowhere else
+
+
+def test_side_views_get_beards_outside_the_scalp_region_at_their_share():
+    rng = np.random.default_rng(5)
+    looks = [sample_look(rng) for _ in range(3000)]
+    kinds = {k: float(np.mean([lk.beard == k for lk in looks])) for k in ("none", "sideburns", "stubble", "full")}
+    assert 0.40 < kinds["none"] < 0.50 and all(v > 0.10 for v in kinds.values())
+    assert all((lk.beard == "none") == (lk.beard_density == 0.0) for lk in looks)
+
+    scalp, loss = temporal_masks(240, 192)
+    base = dataclasses.replace(dark_haired_look(3), beard="none", beard_density=0.0, glasses=False)
+    plain = render_view(scalp, loss, "left", base, np.random.default_rng(3), camera=CLEAN)
+    for kind in ("stubble", "full"):
+        bearded = render_view(scalp, loss, "left", dataclasses.replace(base, beard=kind, beard_density=0.9),
+                              np.random.default_rng(3), camera=CLEAN)
+        # the labels are the same: a beard is never scalp and never hair loss
+        assert np.array_equal(bearded.scalp, plain.scalp) and np.array_equal(bearded.hairloss, plain.hairloss)
+        changed = np.abs(luminance(bearded.image) - luminance(plain.image)) > 8
+        assert changed.mean() > 0.01  # the beard shows ...
+        assert not (changed & erode(scalp, 2)).any()  # ... and only outside the scalp region
+        darker = luminance(bearded.image)[changed].mean() < luminance(plain.image)[changed].mean()
+        assert darker  # dark hair on skin
+    # a top view has no face in profile: no beard drawn
+    top_scalp, top_loss = midline_masks(240, 192)
+    a = render_view(top_scalp, top_loss, "top", base, np.random.default_rng(4), camera=CLEAN)
+    b = render_view(top_scalp, top_loss, "top", dataclasses.replace(base, beard="full", beard_density=0.9),
+                    np.random.default_rng(4), camera=CLEAN)
+    assert np.array_equal(a.image, b.image)
+
+
+def test_zoomed_out_framing_shows_a_smaller_head():
+    from alonet.phantom.render.camera import CameraConfig
+
+    scalp, loss = temporal_masks(240, 192)
+    look = dark_haired_look(1)
+    near = CameraConfig(zoom_out_prob=0.0, photometric=False, jpeg=False)
+    far = CameraConfig(zoom_out_prob=1.0, zoom_out_range=(0.65, 0.7), photometric=False, jpeg=False)
+    share_near = np.mean([render_view(scalp, loss, "left", look, np.random.default_rng(s), camera=near).scalp.mean()
+                          for s in range(4)])
+    share_far = np.mean([render_view(scalp, loss, "left", look, np.random.default_rng(s), camera=far).scalp.mean()
+                         for s in range(4)])
+    assert share_far < 0.7 * share_near  # about (0.65..0.7)^2 / ~1 of the area

@@ -35,9 +35,9 @@ VIEWS = ("top", "back", "left", "right")
 CELL = 256
 
 
-def choose(manifest: Path, n: int, seed: int) -> list[dict]:
-    """``n`` rows, one per source group, round-robin over Norwood levels (deterministic)."""
-    rows = [r for r in csv.DictReader(manifest.open()) if r["view"] in VIEWS]
+def choose(manifest: Path, n: int, seed: int, views: tuple[str, ...] = VIEWS) -> list[dict]:
+    """``n`` rows of ``views``, one per source group, round-robin over Norwood levels (deterministic)."""
+    rows = [r for r in csv.DictReader(manifest.open()) if r["view"] in views]
     rng = np.random.default_rng(seed)
     rng.shuffle(rows)
     by_level: dict[str, list[dict]] = {}
@@ -68,10 +68,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", action="append", required=True, help="model set (repeat)")
     parser.add_argument("-n", type=int, default=16)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--views", default=",".join(VIEWS), help="comma-separated views to pick from")
     parser.add_argument("-o", "--output", type=Path, required=True)
     args = parser.parse_args(argv)
 
-    rows = choose(args.folder / "manifest.csv", args.n, args.seed)
+    views = tuple(v.strip() for v in args.views.split(",") if v.strip())
+    unknown = sorted(set(views) - set(VIEWS))
+    if unknown:
+        parser.error(f"unknown view(s) {', '.join(unknown)}; use {', '.join(VIEWS)}")
+    rows = choose(args.folder / "manifest.csv", args.n, args.seed, views)
     pipelines = [Pipeline(m) for m in args.model]
     args.output.mkdir(parents=True, exist_ok=True)
     sheet_rows, table = [], []

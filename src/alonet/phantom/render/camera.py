@@ -31,6 +31,10 @@ class CameraConfig:
     photometric: bool = True
     jpeg: bool = True
     scale_range: tuple[float, float] = (0.86, 1.08)
+    # now and then the camera stands further back: more face, neck and backdrop
+    # around a smaller head (as in many side views taken outside a trial)
+    zoom_out_prob: float = 0.2
+    zoom_out_range: tuple[float, float] = (0.62, 0.86)
     max_rotation_deg: float = 10.0
     max_shift: float = 0.05  # fraction of the frame size
     max_perspective: float = 0.06  # corner displacement, fraction of the frame size
@@ -72,6 +76,8 @@ def sample_framing(height: int, width: int, cfg: CameraConfig, rng: np.random.Ge
     cx, cy = (width - 1) / 2.0, (height - 1) / 2.0
     size = max(height, width)
     s = rng.uniform(*cfg.scale_range)
+    if rng.random() < cfg.zoom_out_prob:
+        s = rng.uniform(*cfg.zoom_out_range)
     a = np.deg2rad(rng.uniform(-cfg.max_rotation_deg, cfg.max_rotation_deg))
     tx, ty = rng.uniform(-cfg.max_shift, cfg.max_shift, 2) * size
     rot = np.array([[s * np.cos(a), -s * np.sin(a), 0], [s * np.sin(a), s * np.cos(a), 0], [0, 0, 1]])

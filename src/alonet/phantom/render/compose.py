@@ -42,6 +42,7 @@ from alonet.phantom.render.head import (
     draw_glasses,
     layout_head,
     paint_body,
+    paint_beard,
     paint_face,
 )
 from alonet.phantom.render.look import Look
@@ -224,6 +225,7 @@ def _render_scene(
     paint_body(img, layout, look, rng, detail)
     paint_head_skin(img, layout, look, detail)
     paint_face(img, layout, look, detail)
+    paint_beard(img, layout, look, rng, detail)
     ears_over_hair = look.hair_length < 0.2
     if not ears_over_hair:
         paint_ears(img, layout, look, detail)

@@ -174,6 +174,20 @@ def _side_profile(ex: float, ey: float, e: float, hx: float, y0: float, rng: np.
     return np.asarray(pts, np.float64)
 
 
+def _beard_outlines(ex: float, ey: float, e: float) -> tuple[np.ndarray, np.ndarray]:
+    """Float polygons (left view, from the ear centre in ear semi-lengths ``e``)
+    of a sideburn in front of the ear and of a full beard: sideburn, cheek
+    below the cheekbone, jaw, chin and upper lip. Both reach past the face
+    outline; the painter keeps only what lies on face skin."""
+    sideburn = np.array([(ex - 1.0 * e, ey - 1.8 * e), (ex - 0.15 * e, ey - 1.8 * e),
+                         (ex - 0.3 * e, ey + 0.45 * e), (ex - 0.9 * e, ey + 0.55 * e)], np.float64)
+    beard = np.array([(ex - 1.0 * e, ey - 1.8 * e), (ex - 0.15 * e, ey - 1.8 * e), (ex - 0.2 * e, ey + 0.4 * e),
+                      (ex + 0.5 * e, ey + 1.2 * e), (ex - 0.6 * e, ey + 3.0 * e), (ex - 2.6 * e, ey + 3.9 * e),
+                      (ex - 4.6 * e, ey + 3.9 * e), (ex - 4.6 * e, ey + 0.95 * e), (ex - 3.0 * e, ey + 0.85 * e),
+                      (ex - 2.0 * e, ey + 0.95 * e), (ex - 0.95 * e, ey + 0.55 * e)], np.float64)
+    return sideburn, beard
+
+
 def layout_head(
     scalp: np.ndarray, view: str, look: Look, rng: np.random.Generator, detail: float = 1.0, hair_left: float = 1.0
 ) -> HeadLayout:
@@ -258,6 +272,7 @@ def layout_head(
         # individual features: brow thickness, arch and darkness; eye size
         extras["brow_style"] = (rng.uniform(0.1, 0.22), rng.uniform(-0.1, 0.2), rng.uniform(0.35, 0.85))
         extras["eye_scale"] = rng.uniform(0.8, 1.2)
+        extras["sideburn"], extras["beard"] = _beard_outlines(ear.cx, ear.cy, e)
         nx = ear.cx + 0.9 * e
         nape = min(x1 - 0.08 * W, ear.cx + rng.uniform(2.2, 3.0) * e)
         neck = np.array([[ear.cx - 1.0 * e, ear.cy + 2.2 * e], [ear.cx + 0.2 * e, ear.cy + 0.6 * e],
@@ -394,6 +409,48 @@ def paint_face(img: np.ndarray, layout: HeadLayout, look: Look, detail: float) -
         fill_soft(img, [iris], np.array([0.12, 0.08, 0.06], np.float32), 0.3 * detail)
         lid = ellipse_poly(ex - 0.35 * e, ey - 0.1 * k, 0.42 * k, 0.07 * k, 6)
         fill_soft(img, [lid], skin * 0.55, 0.5 * detail, 0.8)
+
+
+def paint_beard(img: np.ndarray, layout: HeadLayout, look: Look, rng: np.random.Generator, detail: float) -> None:
+    """Facial hair of a side view (``look.beard``) on the face skin, in place on
+    the float32 canvas: stubble as fine dark grain, sideburns and full beards as
+    short hairs along the jaw. It lies outside the scalp region, so it teaches
+    the scalp network that hair-like texture on the cheek is not scalp."""
+    if layout.view != "left" or look.beard == "none" or "beard" not in layout.extras:
+        return
+    # its own stream (spawning does not advance ``rng``): the rest of the
+    # photograph is drawn exactly as without a beard
+    rng = rng.spawn(1)[0]
+    poly = layout.extras["sideburn" if look.beard == "sideburns" else "beard"]
+    mask = np.zeros(layout.shape, np.uint8)
+    cv2.fillPoly(mask, [np.round(poly * 16).astype(np.int32)], 1, cv2.LINE_8, 4)
+    region = (mask > 0) & layout.face_mask & ~layout.hair_region
+    ys, xs = np.nonzero(region)
+    if ys.size == 0:
+        return
+    m = int(2 + 3 * detail)
+    y0, y1 = max(0, ys.min() - m), min(layout.shape[0], ys.max() + m + 1)
+    x0, x1 = max(0, xs.min() - m), min(layout.shape[1], xs.max() + m + 1)
+    bh, bw = y1 - y0, x1 - x0
+    # a soft, ragged edge and patchy growth
+    soft = cv2.GaussianBlur(region[y0:y1, x0:x1].astype(np.float32), (0, 0), max(1.0, 2.0 * detail))
+    soft += 0.2 * smooth_noise((bh, bw), 6, rng)
+    alpha = np.clip((soft - 0.3) / 0.4, 0.0, 1.0)
+    alpha *= np.clip(0.8 + 0.25 * smooth_noise((bh, bw), 5, rng), 0.3, 1.0)
+    grain = rng.random((bh, bw), dtype=np.float32)
+    if look.beard == "stubble":  # separate dark points: hair stumps
+        cover = cv2.GaussianBlur((grain < 0.55 * look.beard_density).astype(np.float32), (0, 0), 0.45 * detail)
+        cover = np.clip(cover * 2.0, 0.0, 0.9)
+    else:  # short hairs pointing down and back along the jaw
+        k = max(3, int(round(3.5 * detail)) | 1)
+        line = np.zeros((k, k), np.float32)
+        cv2.line(line, (k // 2 - k // 4, 0), (k // 2 + k // 4, k - 1), 1.0, 1)
+        strands = cv2.filter2D((grain < 0.4).astype(np.float32), -1, line / line.sum())
+        cover = np.clip(strands * 2.2 * look.beard_density + 0.25 * look.beard_density, 0.0, 0.97)
+    hair = np.asarray(look.hair_rgb, np.float32)
+    colour = hair * (1.0 - look.grey_fraction) + np.float32(0.82) * look.grey_fraction
+    roi = img[y0:y1, x0:x1]
+    roi += (colour - roi) * (alpha * cover)[..., None]
 
 
 def draw_glasses(canvas: np.ndarray, layout: HeadLayout, look: Look, detail: float) -> None:

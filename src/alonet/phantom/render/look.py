@@ -103,6 +103,12 @@ BLACK_BACKDROP_MAX = 0.12
 SIDE_LIGHT_MAX_AMBIENT = 0.18
 TRAIN_LIGHT_MAX_ANGLE = 45.0  # degrees off the camera axis, on any visit
 
+#: Facial hair (side views) and its weights: hair-like texture on cheek, jaw
+#: and in front of the ear that is *outside* the scalp region (a hard negative
+#: for the scalp network, which on real side views spread over beards).
+BEARDS: dict[str, float] = {"none": 0.45, "sideburns": 0.15, "stubble": 0.25, "full": 0.15}
+BEARD_DENSITY: dict[str, tuple[float, float]] = {"sideburns": (0.6, 1.0), "stubble": (0.25, 0.6), "full": (0.7, 1.0)}
+
 #: How the hair is combed; drives the flow field in :mod:`.hair`.
 HAIR_STYLES: tuple[str, ...] = ("side_part", "centre_part", "back", "forward", "messy")
 
@@ -150,6 +156,8 @@ class Look:
     cropped: bool = False  # short-cropped hair (a few mm) evenly over the whole head: NOT loss
     remnant_hairs: float = 0.0  # 0..1 scattered terminal hairs left inside loss (skin dominates): IS loss
     clothing_pattern: str = "plain"  # "plain", "stripes" or "check"
+    beard: str = "none"  # one of BEARDS: facial hair on the cheek and jaw (side views; never scalp)
+    beard_density: float = 0.0  # 0..1 how much of the beard area its hairs cover
     style: str = "train"  # one of STYLES
     heldout: tuple[str, ...] = ()  # the HELDOUT_FAMILIES this look uses (empty for "train")
 
@@ -332,6 +340,10 @@ def _photo_scale(look: Look, rng: np.random.Generator) -> Look:
     if rng.random() < FLASH_SHARE:  # flash: a hard, bright highlight on bald skin
         changes["skin_shine"] = float(rng.uniform(0.6, 1.0))
     changes["clothing_pattern"] = _choice(rng, ["plain", "stripes", "check"], [0.75, 0.15, 0.10])
+    # facial hair, drawn last so that every draw above stays as it was
+    beard = _choice(rng, list(BEARDS), list(BEARDS.values()))
+    if beard != "none":
+        changes.update(beard=beard, beard_density=float(rng.uniform(*BEARD_DENSITY[beard])))
     return replace(look, **changes)
 
 
