@@ -93,6 +93,28 @@ def test_steps_set_the_number_of_epochs_and_bn_is_frozen_on_few_images(tmp_path)
     assert not torch.equal(after["stem.0.weight"], before.state_dict()["stem.0.weight"])  # weights learn
 
 
+def test_keep_last_saves_the_final_epoch_whatever_validation_says(tmp_path):
+    init = tiny_init_set(tmp_path / "init")
+    source = tiny_source()
+    for keep in ("best", "last"):
+        # a learning rate far too high: the epochs get worse than the start on validation
+        cfg = finetune_config(init, steps=9, batch_size=4, lr=0.5, keep=keep)
+        run = train(source, tmp_path / keep, cfg, progress=False)
+        history = read_history_csv(run / "hairloss" / "history.csv")
+        kept = json.loads((run / "hairloss" / "best.json").read_text())
+        final = torch.load(run / "hairloss" / "last.pt", weights_only=True)["model"]
+        model, _ = load_model(run / "hairloss" / "best")
+        same = all(torch.allclose(model.state_dict()[k].float(), v.float()) for k, v in final.items())
+        if keep == "last":
+            assert kept["metadata"]["epoch"] == history[-1]["epoch"] == 3 and same
+        else:
+            best = max(history, key=lambda r: r["val_iou"])
+            assert kept["metadata"]["epoch"] == best["epoch"]
+            assert same == (best["epoch"] == history[-1]["epoch"])
+    with pytest.raises(Exception, match="keep must be one of"):
+        finetune_config(init, keep="first")
+
+
 def test_freeze_keeps_the_encoder_fixed(tmp_path):
     init = tiny_init_set(tmp_path / "init", "efficientnet-lite0")
     run = train(tiny_source(), tmp_path / "run", finetune_config(init, freeze_levels=99), progress=False)

@@ -108,6 +108,10 @@ def parse_views(text: str | None) -> tuple[str, ...] | None:
               help="Train for this many optimiser steps (sets the number of epochs) [--init: 80].")
 @click.option("--patience", type=int, default=None,
               help="Stop a task after this many epochs without a better validation IoU.")
+@click.option("--keep", type=click.Choice(["best", "last"]), default="best", show_default=True,
+              help="Which epoch's weights the run keeps as its model: the best validation IoU, or the "
+                   "last epoch (when the validation set favours the starting model, e.g. pseudo-labels "
+                   "made by it).")
 @click.option("--dataset-weights", default=None, metavar="W1,W2,...",
               help="How often each DATASET is drawn, one weight per dataset (e.g. '1,0.3' mixes in the "
                    "second at 0.3 the rate of the first).")
@@ -125,7 +129,7 @@ def train_command(ctx, dataset, run_dir, task, epochs, batch_size, lr, lr_step, 
                   input_size, val_fraction, views, max_train_images, max_val_images, seed, workers,
                   device, amp, cpu_bf16, hflip, augment, scale_rotate, imperfect_scalp_p, save_half,
                   encoder, no_pretrained, encoder_lr_scale, freeze, freeze_bn, init, steps, patience,
-                  dataset_weights, epoch_size, style_images, style_p, resume, quiet):
+                  keep, dataset_weights, epoch_size, style_images, style_p, resume, quiet):
     """Train the networks on DATASET (a folder made by `alonet convert`; give
     several to train on all of them, e.g. phantoms plus your own photographs).
 
@@ -145,7 +149,7 @@ def train_command(ctx, dataset, run_dir, task, epochs, batch_size, lr, lr_step, 
         seed=seed, workers=workers, device=device, amp=amp, cpu_bf16=cpu_bf16, hflip=hflip, color=augment,
         blur=augment, noise=augment, jpeg=augment, scale_rotate=scale_rotate, imperfect_scalp_p=imperfect_scalp_p,
         save_half=save_half, encoder=encoder, pretrained=not no_pretrained, encoder_lr_scale=encoder_lr_scale,
-        freeze_levels=parse_freeze(freeze), freeze_bn=freeze_bn, init=init, steps=steps, patience=patience,
+        freeze_levels=parse_freeze(freeze), freeze_bn=freeze_bn, init=init, steps=steps, patience=patience, keep=keep,
         dataset_weights=parse_weights(dataset_weights), epoch_size=epoch_size,
         style_images=style_images, style_p=style_p,
     )

@@ -30,6 +30,8 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 #: ``FEW_IMAGES`` photographs, "encoder" for an ImageNet encoder, else "none").
 FREEZE_BN = ("auto", "none", "encoder", "all")
 FEW_IMAGES = 200
+#: ``keep`` choices: which epoch's weights a task saves as ``best.*``.
+KEEP = ("best", "last")
 #: Encoder learning-rate factor used by ``encoder_lr_scale=None`` when an
 #: encoder starts from ImageNet weights (keeps the real-image features).
 PRETRAINED_ENCODER_LR_SCALE = 0.1
@@ -74,7 +76,10 @@ class TrainConfig:
     architecture replaces ``encoder``/``base_width``/``depth``/``dropout``/
     ``input_size``/``class_weights``. ``steps`` (if set) fixes the number of
     optimiser steps instead of ``epochs``; ``patience`` stops a task after
-    that many epochs without a better validation IoU. ``dataset_weights``
+    that many epochs without a better validation IoU; ``keep`` says which
+    epoch's weights become ``best.*``: ``"best"`` (highest validation IoU,
+    the default) or ``"last"`` (the final epoch, for when the validation set
+    favours the starting model, e.g. pseudo-labels that model made). ``dataset_weights``
     (one per dataset given) sets how often each dataset's photographs are
     drawn, e.g. (1, 0.3) to mix in phantoms so the model does not forget;
     ``epoch_size`` draws that many photographs (with replacement) per epoch,
@@ -130,6 +135,7 @@ class TrainConfig:
     init: str | None = None
     steps: int | None = None
     patience: int | None = None
+    keep: str = "best"
     dataset_weights: tuple[float, ...] | None = None
     epoch_size: int | None = None
     style_images: str | None = None
@@ -177,6 +183,7 @@ class TrainConfig:
             (self.freeze_bn in FREEZE_BN, f"freeze-bn must be one of {', '.join(FREEZE_BN)}"),
             (self.steps is None or self.steps >= 1, "steps must be >= 1"),
             (self.patience is None or self.patience >= 1, "patience must be >= 1"),
+            (self.keep in KEEP, f"keep must be one of {', '.join(KEEP)}"),
             (self.epoch_size is None or self.epoch_size >= 1, "epoch size must be >= 1"),
             (0 <= self.style_p <= 1, "style probability must be in [0, 1]"),
             (0 < self.style_beta <= 0.5, "style beta must be in (0, 0.5]"),

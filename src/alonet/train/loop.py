@@ -189,7 +189,7 @@ def _train_task(source, run_dir: Path, cfg: TrainConfig, ctx, *, resume: bool,
         row = {"epoch": epoch + 1, "lr": lr, "train_loss": train_loss, **val,
                "seconds": time.perf_counter() - started, "best": improved}
         run.history.append(row)
-        _checkpoint(run, ctx, row, improved)
+        _checkpoint(run, ctx, row, improved or cfg.keep == "last")
         _log(ctx, f"{cfg.task} epoch {epoch + 1}/{run.epochs}: train loss {train_loss:.4f}, "
                   f"val loss {val['val_loss']:.4f}, val IoU {val['val_iou']:.4f}, Dice {val['val_dice']:.4f}"
                   + (" (best)" if improved else "") + f" [{row['seconds']:.0f}s]")
@@ -356,7 +356,8 @@ def _validate(run: TaskRun, ctx) -> dict:
 
 
 def _checkpoint(run: TaskRun, ctx, row: dict, improved: bool) -> None:
-    """Write best model (if improved), last.pt, history.csv/png; atomic, main process only."""
+    """Write the kept model ``best.*`` (if ``improved``: a better validation IoU, or every
+    epoch with ``keep="last"``), last.pt, history.csv/png; atomic, main process only."""
     if not ctx.is_main:
         return
     from alonet.model.io import save_model
