@@ -188,7 +188,11 @@ def test_browser_scores_corrects_and_downloads(tmp_path):
         status = driver.find_element(By.ID, "sync-status")
         wait_for(lambda: status.get_attribute("data-state") == "synced", 20, "corrections applied")
         painted = salt()
-        assert painted == pytest.approx(live, abs=0.006)  # the server agrees with the page
+        # The server agrees with the page. Page vs server (here and below) within 0.01: the
+        # server's summary rounds SALT and each view's % to 2 decimals (up to 0.005), and the
+        # page's live SALT adds its own exact % to the server's rounded % of untouched views
+        # (up to 0.6 x 0.005).
+        assert painted == pytest.approx(live, abs=0.01)
         assert driver.find_element(By.ID, "conf-top").text == "corrected"
 
         # Erase part of it again, then undo the erasing.
@@ -197,10 +201,10 @@ def test_browser_scores_corrects_and_downloads(tmp_path):
             .move_by_offset(int(width * 0.2), 0).release().perform()
         erased = salt()
         assert erased < painted - 0.5
-        wait_for(lambda: status.get_attribute("data-state") == "synced" and salt() == pytest.approx(erased, abs=0.006),
+        wait_for(lambda: status.get_attribute("data-state") == "synced" and salt() == pytest.approx(erased, abs=0.01),
                  20, "erasing applied")
         driver.find_element(By.ID, "undo").click()
-        assert salt() == pytest.approx(painted, abs=0.006)
+        assert salt() == pytest.approx(painted, abs=0.01)
         wait_for(lambda: status.get_attribute("data-state") == "synced" and salt() == pytest.approx(painted, abs=0.006),
                  20, "undo applied")
 
