@@ -35,9 +35,12 @@ VIEWS = ("top", "back", "left", "right")
 CELL = 256
 
 
-def choose(manifest: Path, n: int, seed: int, views: tuple[str, ...] = VIEWS) -> list[dict]:
-    """``n`` rows of ``views``, one per source group, round-robin over Norwood levels (deterministic)."""
-    rows = [r for r in csv.DictReader(manifest.open()) if r["view"] in views]
+def choose(manifest: Path, n: int, seed: int, views: tuple[str, ...] = VIEWS,
+           splits: tuple[str, ...] | None = None) -> list[dict]:
+    """``n`` rows of ``views`` (and publisher ``splits``), one per source group, round-robin
+    over Norwood levels (deterministic)."""
+    rows = [r for r in csv.DictReader(manifest.open())
+            if r["view"] in views and (splits is None or r["split"] in splits)]
     rng = np.random.default_rng(seed)
     rng.shuffle(rows)
     by_level: dict[str, list[dict]] = {}
@@ -69,6 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-n", type=int, default=16)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--views", default=",".join(VIEWS), help="comma-separated views to pick from")
+    parser.add_argument("--splits", default=None,
+                        help="comma-separated publisher splits to pick from (e.g. test: photographs that "
+                             "scripts/dev/pseudo_label.py never labels)")
     parser.add_argument("-o", "--output", type=Path, required=True)
     args = parser.parse_args(argv)
 
@@ -76,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     unknown = sorted(set(views) - set(VIEWS))
     if unknown:
         parser.error(f"unknown view(s) {', '.join(unknown)}; use {', '.join(VIEWS)}")
-    rows = choose(args.folder / "manifest.csv", args.n, args.seed, views)
+    splits = None if args.splits is None else tuple(s.strip() for s in args.splits.split(",") if s.strip())
+    rows = choose(args.folder / "manifest.csv", args.n, args.seed, views, splits)
     pipelines = [Pipeline(m) for m in args.model]
     args.output.mkdir(parents=True, exist_ok=True)
     sheet_rows, table = [], []
