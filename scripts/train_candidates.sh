@@ -12,8 +12,18 @@
 #                    candidates/effl0-early's for 750 steps of 8 at 256 px.
 #                    This is the exact recipe of the bundled model: on 2 CPU cores the three
 #                    jobs took about 1.7 hours side by side (two at a time, one thread each).
+#                    The bundled midline and hair-loss networks were trained on the renderer as
+#                    it was before facial hair and zoomed-out framing (commit 72f076a); its
+#                    temporal network on the current renderer (2 threads, about 45 minutes).
+#                    Rerunning B today trains all three on the current renderer.
 # A effl0-phantoms   the same encoder and sizes, the same phantoms, no real-photograph style,
 #                    hair loss from the ImageNet weights (ablation; ONLY=A).
+# C effl0-realpseudo the bundled default with its hair-loss network fine-tuned on phantoms plus
+#                    real head photographs labelled by the default itself (top/back views of the
+#                    publisher's train/valid splits, confident photographs only, specks of loss
+#                    dropped: scripts/dev/pseudo_label.py), 3:1, 300 steps, the last epoch kept
+#                    (the validation set holds such pseudo-labels, which favour the start);
+#                    about 50 minutes on one thread (ONLY=C).
 # Each set ends with an evaluation on the phantom test split (seed 303) and on a
 # style-held-out split (test-split patients, one visit each, --style heldout: copper hair,
 # black backdrop, low side light -- looks no training set contains).
@@ -77,6 +87,23 @@ if [[ " $ONLY " == *" A "* ]]; then
   ( scalp effl0-phantoms-sc scalp-midline 45; scalp effl0-phantoms-sc scalp-temporal 30 ) &
   wait
   assemble effl0-phantoms
+fi
+if [[ " $ONLY " == *" C "* ]]; then
+  [ -d real_pseudo ] || python "$HERE/scripts/dev/pseudo_label.py" "$(dirname "$REAL")" --model default -o real_pseudo
+  [ -d ds_real ] || alonet convert --from real_pseudo -o ds_real --workers "$WORKERS"
+  resume=(); [ -f effl0-realpseudo-hl/hairloss/last.pt ] && resume=(--resume)
+  OMP_NUM_THREADS=${THREADS:-1} alonet train ds_train ds_real -o effl0-realpseudo-hl --task hairloss --init default \
+    --dataset-weights 3,1 --steps 300 --lr 1e-4 --lr-step 8 --lr-gamma 0.3 --freeze-bn encoder \
+    --encoder-lr-scale 0.1 --keep last --style-images "$REAL" "${COMMON[@]}" "${resume[@]}"
+  mkdir -p effl0-realpseudo-set
+  cp effl0-realpseudo-hl/hairloss/best.json effl0-realpseudo-set/hairloss.json
+  cp effl0-realpseudo-hl/hairloss/best.safetensors effl0-realpseudo-set/hairloss.safetensors
+  for task in scalp-midline scalp-temporal; do
+    cp "$HERE/src/alonet/model/weights/default/$task.json" "$HERE/src/alonet/model/weights/default/$task.safetensors" \
+      effl0-realpseudo-set/
+  done
+  alonet evaluate ds_test --model effl0-realpseudo-set -o eval_effl0-realpseudo_test --overwrite --quiet
+  alonet evaluate ds_test_heldout --model effl0-realpseudo-set -o eval_effl0-realpseudo_heldout --overwrite --quiet
 fi
 alonet evaluate ds_test --model default -o eval_default_test --overwrite --quiet
 alonet evaluate ds_test_heldout --model default -o eval_default_heldout --overwrite --quiet
