@@ -16,6 +16,7 @@ in the same run, with min / median / max over ``--rounds`` interleaved rounds.
 * peak RSS of each process kind (``ru_maxrss``).
 
     python benchmarks/bench_speed.py --baseline-src ../main/src      # about 10 minutes on 2 cores
+    python benchmarks/bench_speed.py --baseline-src ../old/src --baseline-model own   # vs what its users had
 
 The model set is ``--model`` (default: the bundled one), copied into a
 temporary folder where ``alonet export --into ... --int8`` writes its ONNX
@@ -91,6 +92,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="default", help="model set to measure (copied, then exported)")
     parser.add_argument("--baseline-src", type=Path, default=None,
                         help="the src folder of the code to compare with (e.g. ../main/src)")
+    parser.add_argument("--baseline-model", default=None,
+                        help="model set the baseline scores with: a folder, or 'own' for the baseline "
+                             "checkout's bundled default (what its users had); default: the same as --model")
     parser.add_argument("--photo-side", type=int, default=1024)
     parser.add_argument("--batch-visits", type=int, default=8)
     parser.add_argument("--study-rounds", type=int, default=2, help="warm rounds of the study network")
@@ -137,9 +141,15 @@ def main(argv: list[str] | None = None) -> int:
             pipeline.score_visit(encoded)
             return time.perf_counter() - start
 
+        if args.baseline_model is None:
+            base_model = str(plain)
+        elif args.baseline_model == "own":
+            base_model = "default"  # resolved by the baseline's own code: its bundled model
+        else:
+            base_model = str(Path(args.baseline_model).resolve())
         if args.baseline_src is not None:  # fill the baseline's ONNX cache once (not timed)
             base_env = dict(os.environ, ALONET_CACHE_DIR=str(work / "cache-baseline"))
-            run_alonet(["score", *score_args, "-o", str(work / "r0"), "--model", str(plain)],
+            run_alonet(["score", *score_args, "-o", str(work / "r0"), "--model", base_model],
                        args.baseline_src.resolve(), base_env)
 
         manifest = write_manifest(work / "trial.csv", photos, args.batch_visits)
@@ -167,17 +177,20 @@ def main(argv: list[str] | None = None) -> int:
                 add(f"batch {workers} rss", rss)
             if args.baseline_src is not None:
                 seconds, rss = run_alonet(["score", *score_args, "-o", str(work / f"r{number}-old"),
-                                           "--model", str(plain)], args.baseline_src.resolve(), base_env)
+                                           "--model", base_model], args.baseline_src.resolve(), base_env)
                 add("baseline cold score", seconds)
                 add("baseline cold score rss", rss)
                 seconds, _ = run_alonet(["batch", str(manifest), "-o", str(work / f"b{number}-old"),
-                                         "--model", str(plain), "--no-plots"], args.baseline_src.resolve(), base_env)
+                                         "--model", base_model, "--no-plots"], args.baseline_src.resolve(), base_env)
                 add("baseline batch", 60 * args.batch_visits / seconds)
 
         n = len(rows["cold score"])
         def ratio(a, b):  # paired per round
             return [x / y for x, y in zip(rows[a], rows[b])]
 
+        if args.baseline_src is not None:
+            print(f"\nbaseline: {args.baseline_src} scoring with "
+                  f"{'the same model set' if args.baseline_model is None else args.baseline_model}")
         print(f"\n{available_threads()} cores; photographs {args.photo_side} px; {n} rounds; "
               f"min / median / max. Export with --int8 took {export_seconds:.0f} s; ONNX sizes (MB): "
               + json.dumps({k: round(v, 2) for k, v in sizes.items()}))
