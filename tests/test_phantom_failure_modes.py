@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 
 from alonet.phantom.render import render_view, sample_look, visit_look
+from alonet.phantom.render.camera import CameraConfig
 from alonet.phantom.render.hair import REMNANT_MAX_COVER, FlowField, draw_remnant_hairs, flow_field, flow_texture
 from alonet.phantom.render.head import layout_head
 from alonet.phantom.render.look import CROPPED_LENGTH
@@ -170,8 +171,6 @@ def test_side_views_get_beards_outside_the_scalp_region_at_their_share():
 
 
 def test_zoomed_out_framing_shows_a_smaller_head():
-    from alonet.phantom.render.camera import CameraConfig
-
     scalp, loss = temporal_masks(240, 192)
     look = dark_haired_look(1)
     near = CameraConfig(zoom_out_prob=0.0, photometric=False, jpeg=False)

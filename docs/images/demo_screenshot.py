@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 
 from PIL import Image
+from web_screenshot import save_palette_png  # this folder is on sys.path when run as a script
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,10 +55,7 @@ def main(argv: list[str] | None = None) -> int:
             driver.save_screenshot(str(shot))
         finally:
             driver.quit()
-        image = Image.open(shot).convert("RGB").resize((args.width, args.height), Image.Resampling.LANCZOS)
-        image.quantize(colors=128, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(
-            args.output, optimize=True)
-    print(f"{args.output} ({args.output.stat().st_size // 1024} KB)")
+        save_palette_png(Image.open(shot).convert("RGB"), args.output, (args.width, args.height))
     return 0
 
 

@@ -99,12 +99,16 @@ def main(argv: list[str] | None = None) -> int:
             proc.terminate()
             proc.wait(timeout=20)
         image = Image.open(shot).convert("RGB")
-        height = round(image.height * args.width / image.width)
-        small = image.resize((args.width, height), Image.Resampling.LANCZOS)
-        small.quantize(colors=128, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(
-            args.output, optimize=True)
-    print(f"{args.output} ({args.output.stat().st_size // 1024} KB)")
+        save_palette_png(image, args.output, (args.width, round(image.height * args.width / image.width)))
     return 0
+
+
+def save_palette_png(image: Image.Image, path: Path, size: tuple[int, int]) -> None:
+    """``image`` shrunk to ``size`` (width, height) and saved as a small 128-colour PNG."""
+    small = image.resize(size, Image.Resampling.LANCZOS)
+    small.quantize(colors=128, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(
+        path, optimize=True)
+    print(f"{path} ({path.stat().st_size // 1024} KB)")
 
 
 if __name__ == "__main__":
