@@ -88,3 +88,33 @@ def test_encoder_model_exports_to_onnx_with_the_same_output(tmp_path):
     torch_probs = create_backend(tmp_path / "set", "torch").predict("hairloss", images)
     onnx_probs = create_backend(tmp_path / "set", "onnx", cache_dir=tmp_path / "cache").predict("hairloss", images)
     assert np.abs(torch_probs - onnx_probs).max() < 1e-4
+
+
+def test_same_padding_matches_tensorflow_for_every_stride_and_parity():
+    """Stride-1 layers pad inside the convolution; the result is TF "SAME" (pad, then convolve)."""
+    import torch.nn.functional as F
+
+    from alonet.model.efficientnet import SameConv2d
+
+    torch.manual_seed(0)
+    for kernel, stride in ((3, 1), (5, 1), (1, 1), (3, 2), (5, 2)):
+        conv = SameConv2d(4, 4, kernel, stride, groups=4).eval()
+        assert conv.static_padding == (stride == 1)
+        for side in (15, 16):
+            x = torch.randn(1, 4, side, side)
+            total = max((-(-side // stride) - 1) * stride + kernel - side, 0)
+            padded = F.pad(x, [total // 2, total - total // 2] * 2)
+            want = F.conv2d(padded, conv.weight, None, stride, 0, 1, 4)
+            got = conv(x)
+            assert got.shape[-1] == -(-side // stride)
+            assert torch.allclose(got, want, atol=1e-6)
+
+
+def test_two_class_probability_is_the_weighted_softmax():
+    from alonet.model.unet import probabilities
+
+    cfg = ModelConfig(task="hairloss", class_weights=(1.0, 5.0))
+    logits = torch.randn(2, 2, 8, 8) * 4
+    weighted = torch.softmax(logits - torch.log(torch.tensor([1.0, 5.0])).view(1, 2, 1, 1), dim=1)[:, 1]
+    assert torch.allclose(probabilities(logits, cfg), weighted, atol=1e-6)
+    assert torch.allclose(probabilities(logits), torch.softmax(logits, dim=1)[:, 1], atol=1e-6)

@@ -2,7 +2,7 @@
 
 The exported graph takes the *normalised* image batch (float32 (N, 3, S, S),
 see ``alonet.model.normalize_images``) and returns the region probability
-(float32 (N, S, S), the softmax of class 1), so the torch and ONNX backends
+(float32 (N, S, S), the calibrated probability of class 1), so the torch and ONNX backends
 share the same numpy pre-processing and differ only in the engine. The batch
 dimension is dynamic; the spatial size is fixed to the model's ``input_size``.
 

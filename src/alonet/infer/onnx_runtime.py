@@ -44,12 +44,22 @@ def check_precision(precision: str) -> str:
     return precision
 
 
+#: Version of the exported graph's layout. Raise it when the export itself changes
+#: (not the weights), so that files exported by older code are re-exported.
+#: 2: stride-1 "SAME" padding inside the convolutions, a sigmoid of the logit difference
+#: instead of a two-class softmax (same probabilities, faster).
+GRAPH_VERSION = 2
+
+
 def export_key(weights_sha256: str, cfg_dict: Mapping) -> str:
-    """What an export depends on: the weights and the configuration (input size,
-    normalisation, class weights). An ``.onnx`` whose key differs is stale."""
+    """What an export depends on: the weights, the configuration (input size,
+    normalisation, class weights) and :data:`GRAPH_VERSION`. An ``.onnx`` whose
+    key differs is stale."""
     import hashlib
 
     text = weights_sha256 + json.dumps(dict(cfg_dict), sort_keys=True)
+    if GRAPH_VERSION != 1:  # version 1 keys (before the constant existed) stay as they were
+        text += f"graph{GRAPH_VERSION}"
     return hashlib.sha256(text.encode()).hexdigest()
 
 

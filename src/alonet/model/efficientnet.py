@@ -68,14 +68,24 @@ def level_channels(depth: int) -> tuple[int, ...]:
 
 
 class SameConv2d(nn.Conv2d):
-    """Conv2d with TensorFlow "SAME" padding (asymmetric for stride 2)."""
+    """Conv2d with TensorFlow "SAME" padding (asymmetric for stride 2).
+
+    At stride 1 (odd kernels) "SAME" is the same on every side for any input
+    size, so it is the convolution's own padding: no separate pad step, which
+    also keeps the exported ONNX graph free of Pad nodes and size arithmetic
+    there. At stride 2 the padding depends on the input size and is computed.
+    """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
                  groups: int = 1):
-        super().__init__(in_channels, out_channels, kernel_size, stride=stride, padding=0,
-                         groups=groups, bias=False)
+        static = stride == 1 and kernel_size % 2 == 1
+        super().__init__(in_channels, out_channels, kernel_size, stride=stride,
+                         padding=(kernel_size - 1) // 2 if static else 0, groups=groups, bias=False)
+        self.static_padding = static
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.static_padding:
+            return super().forward(x)
         k, s = self.kernel_size[0], self.stride[0]
         h, w = x.shape[-2:]
         pad_h = max((-(-h // s) - 1) * s + k - h, 0)

@@ -14,6 +14,7 @@ spatial sizes always match because the input is required to be divisible by
 
 from __future__ import annotations
 
+import math
 
 import torch
 from torch import nn
@@ -79,10 +80,17 @@ def probabilities(logits: torch.Tensor, cfg: ModelConfig | None = None) -> torch
     weighted cross-entropy gives the posterior, so 0.5 means even odds.
     """
     logits = logits.float()
+    if logits.shape[1] != 2:
+        if cfg is not None and any(w != 1.0 for w in cfg.class_weights):
+            log_w = torch.log(torch.tensor(cfg.class_weights, dtype=logits.dtype, device=logits.device))
+            logits = logits - log_w.view(1, -1, *([1] * (logits.dim() - 2)))
+        return torch.softmax(logits, dim=1)[:, 1]
+    # two classes: the softmax of class 1 is the sigmoid of the logit difference
+    # (one channel instead of two, and a cheaper operation in the exported graph)
+    shift = 0.0
     if cfg is not None and any(w != 1.0 for w in cfg.class_weights):
-        log_w = torch.log(torch.tensor(cfg.class_weights, dtype=logits.dtype, device=logits.device))
-        logits = logits - log_w.view(1, -1, *([1] * (logits.dim() - 2)))
-    return torch.softmax(logits, dim=1)[:, 1]
+        shift = math.log(cfg.class_weights[1]) - math.log(cfg.class_weights[0])
+    return torch.sigmoid(logits[:, 1] - logits[:, 0] - shift)
 
 
 def count_parameters(model: nn.Module) -> int:
