@@ -11,8 +11,9 @@ in the same run, with min / median / max over ``--rounds`` interleaved rounds.
   also that code's cold score of the plain model set with its ONNX cache filled;
 * warm 4-view patient: fp32 vs int8 vs the study network (width 64, depth 4,
   320 px, random weights, fp32), the ONNX Runtime engine for all;
-* ``alonet batch`` as a process: visits per minute with 1 and 2 workers (and
-  the baseline's, given ``--baseline-src``);
+* ``alonet batch`` as a process: visits per minute with 1 and 2 workers, and with
+  2 workers and ``--no-view-checks`` (the baseline had no view checks); the
+  baseline's, given ``--baseline-src``;
 * peak RSS of each process kind (``ru_maxrss``).
 
     python benchmarks/bench_speed.py --baseline-src ../main/src      # about 10 minutes on 2 cores
@@ -175,6 +176,10 @@ def main(argv: list[str] | None = None) -> int:
                                           SRC, fresh)
                 add(f"batch {workers}", 60 * args.batch_visits / seconds)
                 add(f"batch {workers} rss", rss)
+            seconds, _ = run_alonet(["batch", str(manifest), "-o", str(work / f"b{number}-nochecks"),
+                                     "--model", str(models), "--workers", "2", "--no-plots", "--no-view-checks"],
+                                    SRC, fresh)
+            add("batch no checks", 60 * args.batch_visits / seconds)
             if args.baseline_src is not None:
                 seconds, rss = run_alonet(["score", *score_args, "-o", str(work / f"r{number}-old"),
                                            "--model", base_model], args.baseline_src.resolve(), base_env)
@@ -206,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
             ("batch visits/min, 1 worker", rows["batch 1"]),
             ("batch visits/min, 2 workers", rows["batch 2"]),
             ("batch 2 workers / 1 worker (x)", ratio("batch 2", "batch 1")),
+            ("batch visits/min, 2 workers, --no-view-checks", rows["batch no checks"]),
             ("peak RSS cold score, MiB", rows["cold score rss"]),
             ("peak RSS batch 1 worker (parent), MiB", rows["batch 1 rss"]),
         ]
@@ -215,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
                 ("baseline cold / new cold (x)", ratio("baseline cold score", "cold score")),
                 ("baseline batch visits/min", rows["baseline batch"]),
                 ("new batch (2 workers) / baseline batch (x)", ratio("batch 2", "baseline batch")),
+                ("new batch --no-view-checks / baseline batch (x)", ratio("batch no checks", "baseline batch")),
                 ("peak RSS baseline cold score, MiB", rows["baseline cold score rss"]),
             ]
         for label, values in lines:

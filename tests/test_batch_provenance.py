@@ -157,3 +157,34 @@ def test_withheld_rows_say_why_and_provisional_is_a_setting(models, photos, tmp_
     rows = read(out / "results.csv")
     assert rows[1]["salt"] != "" and rows[1]["provisional"] == "1"
     assert rows[1]["withheld"].startswith("provisional SALT (asked for)")
+
+
+def test_view_checks_can_be_switched_off_and_are_recorded(models, photos, tmp_path, capsys):
+    manifest = trial(tmp_path, photos, visits=(("P1", "v1", "a"),))
+    out = tmp_path / "out"
+    assert main(["batch", str(manifest), "-o", str(out), "--model", str(models), "--backend", "torch",
+                 "--no-plots", "--workers", "1", "--no-view-checks"]) in (0, 3)
+    assert read(out / "results.csv")[0]["view_checks"] == "0"
+    capsys.readouterr()
+    main(["batch", str(manifest), "-o", str(out), "--model", str(models), "--backend", "torch",
+          "--no-plots", "--workers", "1"])
+    assert "recomputed patient P1 visit v1: view checks switched on or off" in capsys.readouterr().out
+    assert read(out / "results.csv")[0]["view_checks"] == "1"
+    # results.csv written before the column existed: its rows ran the checks and are kept
+    rows = read(out / "results.csv")
+    older = [c for c in RESULT_COLUMNS if c != "view_checks"]
+    with open(out / "results.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=older, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    summary = run_batch(manifest, out, pipeline_with(models), progress=False, plots=False)
+    assert (summary.scored, summary.skipped, summary.recomputed) == (0, 1, [])
+    assert read(out / "results.csv")[0]["view_checks"] == "1"
+
+
+def test_a_visit_scored_without_view_checks_keeps_swapped_labels_unflagged(models, photos):
+    pipeline = Pipeline(models, backend="torch", config=PipelineConfig(check_views=False))
+    views = photos["a"]
+    same = pipeline.score_visit({**views, "back": views["top"]})  # the duplicate check is off too
+    assert same.salt is not None and pipeline.provenance()["view_checks"] is False
+    assert not [f for f in same.flags if f["code"] in ("view_mismatch", "side_mismatch")]

@@ -13,6 +13,7 @@ from alonet.cli.options import (
     pipeline_config,
     speed_options,
     threshold_options,
+    view_check_option,
 )
 
 
@@ -30,11 +31,12 @@ from alonet.cli.options import (
 @max_pixels_option
 @threshold_options
 @speed_options
+@view_check_option
 @click.option("--workers", type=click.IntRange(1, 64), default=None,
               help="Visits scored at once, each in its own process (default: one per available core). "
                    "With several workers --threads defaults to 1.")
 def batch_command(manifest, out_dir, plots, reports, deidentify, provisional, model, backend, max_pixels,
-                  scalp_threshold, hairloss_threshold, precision, threads, workers):
+                  scalp_threshold, hairloss_threshold, precision, threads, view_checks, workers):
     """Score a trial: MANIFEST is a CSV with columns patient,visit,view,path[,date].
 
     Writes OUT/results.csv (one row per visit: per-view %, SALT, grade, band and
@@ -58,7 +60,8 @@ def batch_command(manifest, out_dir, plots, reports, deidentify, provisional, mo
     workers = workers or default_workers(len(entries))
     if workers > 1 and threads is None:
         threads = 1
-    config = pipeline_config(max_pixels, scalp_threshold, hairloss_threshold, threads=threads, precision=precision)
+    config = pipeline_config(max_pixels, scalp_threshold, hairloss_threshold, threads=threads, precision=precision,
+                             view_checks=view_checks)
     spec = PipelineSpec(model, backend, config)
     summary = run_batch(manifest, out_dir, spec, plots=plots, reports=reports, deidentify=deidentify,
                         provisional=provisional, workers=workers)

@@ -15,6 +15,7 @@ from alonet.cli.options import (
     speed_options,
     pipeline_config,
     threshold_options,
+    view_check_option,
 )
 from alonet.errors import MissingViewError
 from alonet.views import VIEWS
@@ -69,9 +70,10 @@ def print_visit(visit) -> None:
 @max_pixels_option
 @threshold_options
 @speed_options
+@view_check_option
 def score_command(top, back, left, right, report_dir, deidentify, incomplete, overwrite, provisional, overlay,
                   show_paths, patient_code, visit_date, photo_date, reviewer, model,
-                  backend, max_pixels, scalp_threshold, hairloss_threshold, precision, threads):
+                  backend, max_pixels, scalp_threshold, hairloss_threshold, precision, threads, view_checks):
     """Score a visit: per-view % of scalp with hair loss, SALT, grade and AA-IGA band.
 
     Writes REPORT_DIR/report.html (self-contained), report.json, <view>_overlay.jpg,
@@ -92,7 +94,8 @@ def score_command(top, back, left, right, report_dir, deidentify, incomplete, ov
 
     check_output_folder(report_dir, report_bytes_estimate(images.values()), what="report folder")
     pipeline = build_pipeline(model, backend, pipeline_config(max_pixels, scalp_threshold, hairloss_threshold,
-                                                              threads=threads, precision=precision))
+                                                              threads=threads, precision=precision,
+                                                              view_checks=view_checks))
     visit = pipeline.score_visit(images, missing="incomplete" if incomplete else "error",
                                  provisional=provisional)
     print_visit(visit)

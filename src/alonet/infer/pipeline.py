@@ -287,7 +287,8 @@ class Pipeline:
         post = self.config.postprocess
         return {"model": str(self.models_spec), "backend": self.backend_name,
                 "precision": getattr(self.backend, "precision", "fp32"),
-                "thresholds": {"scalp": post.scalp_threshold, "hairloss": post.hairloss_threshold}}
+                "thresholds": {"scalp": post.scalp_threshold, "hairloss": post.hairloss_threshold},
+                "view_checks": bool(self.config.check_views)}
 
     def gate(self, photo: np.ndarray) -> list[dict]:
         """The photograph gate's flags for ``photo`` (empty: usable; see ``alonet.infer.gate``)."""

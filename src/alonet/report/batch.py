@@ -45,7 +45,13 @@ from alonet.data.atomic import atomic_write_bytes, atomic_write_text
 from alonet.errors import AloNetError, DatasetError
 from alonet.report.batch_workers import VisitScorer
 from alonet.report.plots import salt_over_time_png
-from alonet.report.provenance import PROVENANCE_COLUMNS, batch_settings, inputs_sha256, stale_reason
+from alonet.report.provenance import (
+    ADDED_COLUMNS,
+    PROVENANCE_COLUMNS,
+    batch_settings,
+    inputs_sha256,
+    stale_reason,
+)
 from alonet.report.writer import write_report
 from alonet.scoring.salt import response
 from alonet.views import VIEWS, normalize_view
@@ -234,14 +240,15 @@ def read_results(path: Path) -> dict[tuple[str, str], dict[str, str]]:
     reader = csv.DictReader(io.StringIO(text))
     if reader.fieldnames is None:
         return {}
-    if tuple(reader.fieldnames) != RESULT_COLUMNS:
+    older = tuple(c for c in RESULT_COLUMNS if c not in ADDED_COLUMNS)  # before columns were added
+    if tuple(reader.fieldnames) not in (RESULT_COLUMNS, older):
         raise DatasetError(f"{path} was written by another version of alonet batch (different columns)",
                            fix="choose a new output folder or delete the old results.csv")
     done = {}
     for row in reader:
         if None in row or any(v is None for v in row.values()) or row["error"]:
             continue
-        done[(row["patient"], row["visit"])] = row
+        done[(row["patient"], row["visit"])] = {**ADDED_COLUMNS, **row}
     return done
 
 

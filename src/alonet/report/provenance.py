@@ -9,6 +9,7 @@ A batch row is only worth keeping while what made it is unchanged. Each row of
 ``backend``          the inference engine (``torch`` / ``onnx``)
 ``scalp_threshold``, ``hairloss_threshold``  post-processing thresholds
 ``provisional``      1 when SALTs were computed from photographs needing a retake
+``view_checks``      1 when the view checks ran (``--no-view-checks``: 0)
 ``inputs_sha256``    SHA-256 over the visit's photographs (view name + file hash)
 
 :func:`stale_reason` compares a stored row with what a rerun would use and
@@ -25,7 +26,7 @@ from alonet.model.io import resolve_model_set
 
 PROVENANCE_COLUMNS: tuple[str, ...] = (
     "model", "model_sha256", "backend", "scalp_threshold", "hairloss_threshold", "provisional",
-    "inputs_sha256",
+    "view_checks", "inputs_sha256",
 )
 
 #: Columns compared on a rerun, with the words used to say what changed.
@@ -36,7 +37,11 @@ _CHANGES: tuple[tuple[str, str], ...] = (
     ("scalp_threshold", "scalp threshold changed"),
     ("hairloss_threshold", "hair-loss threshold changed"),
     ("provisional", "--provisional changed"),
+    ("view_checks", "view checks switched on or off"),
 )
+
+#: Columns added after the first version, with the value rows written before them mean.
+ADDED_COLUMNS: dict[str, str] = {"view_checks": "1"}
 
 _CHUNK = 1 << 20
 
@@ -112,10 +117,14 @@ def batch_settings(pipeline, *, provisional: bool = False, provenance: dict | No
         "scalp_threshold": f"{float(thresholds.get('scalp', 0.5)):g}",
         "hairloss_threshold": f"{float(thresholds.get('hairloss', 0.5)):g}",
         "provisional": "1" if provisional else "0",
+        "view_checks": "0" if info.get("view_checks") is False else "1",
     }
 
 
 def stale_reason(row: Mapping[str, str], current: Mapping[str, str]) -> str | None:
     """Why a stored row no longer matches ``current`` provenance (None: keep it)."""
-    reasons = [words for column, words in _CHANGES if row.get(column, "") != current.get(column, "")]
+    def value(values: Mapping[str, str], column: str) -> str:
+        return values.get(column) or ADDED_COLUMNS.get(column, "")
+
+    reasons = [words for column, words in _CHANGES if value(row, column) != value(current, column)]
     return ", ".join(reasons) if reasons else None
