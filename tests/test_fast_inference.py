@@ -94,7 +94,8 @@ def test_cold_score_with_shipped_onnx_never_imports_torch_or_onnx(shipped, visit
         "import json, sys\n"
         "from alonet.cli.main import main\n"
         "code = main(sys.argv[1:])\n"
-        "print(json.dumps({'code': code, 'torch': 'torch' in sys.modules, 'onnx': 'onnx' in sys.modules}))\n"
+        "print(json.dumps({'code': code, 'torch': 'torch' in sys.modules, 'onnx': 'onnx' in sys.modules,\n"
+        "                  'renderer': 'alonet.phantom.generate' in sys.modules}))\n"
     )
     argv = ["score", *[a for v in VIEWS for a in (f"--{v}", str(visit[v]))], "-o", str(tmp_path / "report"),
             "--model", str(shipped)]
@@ -104,7 +105,7 @@ def test_cold_score_with_shipped_onnx_never_imports_torch_or_onnx(shipped, visit
                           timeout=300)
     assert done.returncode == 0, done.stderr
     status = json.loads(done.stdout.strip().splitlines()[-1])
-    assert status == {"code": 0, "torch": False, "onnx": False}
+    assert status == {"code": 0, "torch": False, "onnx": False, "renderer": False}
     assert "SALT" in done.stdout and (tmp_path / "report" / "report.json").is_file()
     assert not cache.exists()  # nothing exported at run time
     document = json.loads((tmp_path / "report" / "report.json").read_text())

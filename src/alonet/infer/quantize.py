@@ -26,7 +26,6 @@ from alonet.infer.onnx_runtime import add_metadata
 from alonet.model import normalize_images, paint_outside_scalp
 from alonet.model.config import TASKS, ModelConfig
 from alonet.model.preprocess import prepare_input, prepare_mask
-from alonet.phantom import render_patient
 from alonet.views import SCALP_TASK_FOR_VIEW
 
 
@@ -48,6 +47,7 @@ def calibration_images(configs: Mapping[str, ModelConfig], calibration: Calibrat
     """``{task: uint8 (N, S, S, 3)}`` network inputs from freshly rendered phantoms."""
     from tqdm import tqdm
 
+    from alonet.phantom import render_patient  # here: inference never needs the renderer
 
     batches: dict[str, list[np.ndarray]] = {task: [] for task in TASKS}
     hl_cfg = configs["hairloss"]

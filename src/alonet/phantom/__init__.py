@@ -8,6 +8,21 @@ Stages: :mod:`.geometry` (procedural scalp regions per view), :mod:`.patterns`
 real user brings). ``render_patient`` is the in-memory entry point.
 """
 
-from alonet.phantom.generate import PhantomView, PhantomVisit, render_patient
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from alonet.phantom.generate import PhantomView, PhantomVisit, render_patient
 
 __all__ = ["PhantomView", "PhantomVisit", "render_patient"]
+
+
+def __getattr__(name: str):
+    # The renderer loads on first use, so that inference (which only reads the
+    # shape analysis of .realmasks) starts without it.
+    if name in __all__:
+        from alonet.phantom import generate
+
+        return getattr(generate, name)
+    raise AttributeError(f"module 'alonet.phantom' has no attribute {name!r}")
