@@ -24,6 +24,10 @@
 #                    dropped: scripts/dev/pseudo_label.py), 3:1, 300 steps, the last epoch kept
 #                    (the validation set holds such pseudo-labels, which favour the start);
 #                    about 50 minutes on one thread (ONLY=C).
+# D effl0-diffuse    the bundled default since the sixth session: effl0-realstyle's hair-loss
+#                    network fine-tuned on phantoms plus phantoms of diffuse loss (many fine
+#                    hairs over the skin of every loss region: scripts/dev/render_diffuse.py),
+#                    3:1, 300 steps, best epoch; about 22 minutes on 2 threads (ONLY=D).
 # Each set ends with an evaluation on the phantom test split (seed 303) and on a
 # style-held-out split (test-split patients, one visit each, --style heldout: copper hair,
 # black backdrop, low side light -- looks no training set contains).
@@ -104,6 +108,30 @@ if [[ " $ONLY " == *" C "* ]]; then
   done
   alonet evaluate ds_test --model effl0-realpseudo-set -o eval_effl0-realpseudo_test --overwrite --quiet
   alonet evaluate ds_test_heldout --model effl0-realpseudo-set -o eval_effl0-realpseudo_heldout --overwrite --quiet
+fi
+if [[ " $ONLY " == *" D "* ]]; then
+  # The default since the sixth session: effl0-realstyle's hair-loss network fine-tuned on the
+  # ordinary phantoms plus phantoms of diffuse loss (scripts/dev/render_diffuse.py), 3 : 1.
+  # Start from candidates/effl0-realstyle (the default before it). About 22 minutes on 2 threads.
+  [ -d ph_diffuse ] || PYTHONPATH="$HERE/src" python "$HERE/scripts/dev/render_diffuse.py" -o ph_diffuse \
+    --masks "$MASKS" --split train --patients 150 --visits 1 --seed 909
+  [ -d ds_diffuse ] || alonet convert --from ph_diffuse -o ds_diffuse --workers "$WORKERS"
+  [ -d ph_diffuse_test ] || PYTHONPATH="$HERE/src" python "$HERE/scripts/dev/render_diffuse.py" -o ph_diffuse_test \
+    --masks "$MASKS" --split test --patients 40 --visits 1 --seed 313
+  [ -d ds_diffuse_test ] || alonet convert --from ph_diffuse_test -o ds_diffuse_test --workers "$WORKERS"
+  resume=(); [ -f effl0-diffuse-hl/hairloss/last.pt ] && resume=(--resume)
+  OMP_NUM_THREADS=${THREADS:-2} alonet train ds_train ds_diffuse -o effl0-diffuse-hl --task hairloss \
+    --init "$HERE/candidates/effl0-realstyle" --dataset-weights 3,1 --steps 300 --lr 1e-4 --lr-step 8 \
+    --lr-gamma 0.3 --freeze-bn encoder --encoder-lr-scale 0.1 --style-images "$REAL" "${COMMON[@]}" "${resume[@]}"
+  mkdir -p effl0-diffuse-set
+  cp effl0-diffuse-hl/hairloss/best.json effl0-diffuse-set/hairloss.json
+  cp effl0-diffuse-hl/hairloss/best.safetensors effl0-diffuse-set/hairloss.safetensors
+  for task in scalp-midline scalp-temporal; do
+    cp "$HERE/candidates/effl0-realstyle/$task.json" "$HERE/candidates/effl0-realstyle/$task.safetensors" effl0-diffuse-set/
+  done
+  for set in test test_heldout diffuse_test; do
+    alonet evaluate "ds_$set" --model effl0-diffuse-set -o "eval_effl0-diffuse_$set" --overwrite --quiet
+  done
 fi
 alonet evaluate ds_test --model default -o eval_default_test --overwrite --quiet
 alonet evaluate ds_test_heldout --model default -o eval_default_heldout --overwrite --quiet

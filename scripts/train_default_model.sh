@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Re-create the U-Net model set that AloNet bundled from 2026-11-26 to 2026-12-03 (kept as
-# candidates/unet-2026-11-26) from the shared AloNet annotations. The bundled default since
-# 2026-12-03 is made by scripts/train_candidates.sh (set B).
+# Re-create the U-Net model set that AloNet bundled from 2026-11-26 to 2026-12-03 (later
+# candidates/unet-2026-11-26, now in git history) from the shared AloNet annotations. The
+# bundled default since 2026-12-03 is made by scripts/train_candidates.sh (set B, then set D).
 #
 #   scripts/train_default_model.sh [WORK_DIR] [ANNOTATIONS_DIR]
 #
