@@ -6,6 +6,10 @@ photography (blue backdrops, flash)."""
 from __future__ import annotations
 
 import dataclasses
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -180,3 +184,24 @@ def test_zoomed_out_framing_shows_a_smaller_head():
     share_far = np.mean([render_view(scalp, loss, "left", look, np.random.default_rng(s), camera=far).scalp.mean()
                          for s in range(4)])
     assert share_far < 0.7 * share_near  # about (0.65..0.7)^2 / ~1 of the area
+
+
+def test_render_diffuse_script_writes_phantoms_with_more_remaining_hairs(tmp_path):
+    """scripts/dev/render_diffuse.py (training set D) runs in its own process and leaves
+    the renderer's defaults alone here."""
+    import alonet.phantom.render.hair as hair
+    import alonet.phantom.render.look as look
+
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "ph"
+    done = subprocess.run([sys.executable, str(root / "scripts" / "dev" / "render_diffuse.py"), "-o", str(out),
+                           "--patients", "1", "--visits", "1", "--size", "96", "--seed", "3"],
+                          capture_output=True, text=True, timeout=300, check=False,
+                          env={**os.environ, "PYTHONPATH": str(root / "src")})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert len(list((out / "photographs").iterdir())) == 4 and (out / "manifest.csv").is_file()
+    assert (look.REMNANT_SHARE, hair.REMNANT_MAX_COVER) == (0.35, 0.3)
+    bad = subprocess.run([sys.executable, str(root / "scripts" / "dev" / "render_diffuse.py"), "-o",
+                          str(tmp_path / "x"), "--max-cover", "1.5"], capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "PYTHONPATH": str(root / "src")})
+    assert bad.returncode == 2 and "--max-cover" in bad.stderr
