@@ -41,12 +41,9 @@ from tqdm import tqdm
 
 from alonet.data.imageio import read_photo
 from alonet.infer import Pipeline
+from alonet.infer.viewcheck import certainty
 from alonet.model.preprocess import prepare_input
 from alonet.views import SCALP_TASK_FOR_VIEW
-
-
-def certainty(prob: np.ndarray) -> float:
-    return float(np.mean(np.abs(2.0 * prob - 1.0)))
 
 
 def drop_specks(mask: np.ndarray, min_pixels: float) -> np.ndarray:

@@ -94,6 +94,11 @@ class ViewEvidence:
         return self.temporal_certainty - self.midline_certainty
 
 
+def certainty(prob: np.ndarray) -> float:
+    """How sure a network is of a probability map: mean of ``|2p - 1|`` (0 unsure .. 1 sure)."""
+    return float(np.mean(np.abs(2.0 * prob - 1.0)))
+
+
 def perceptual_hash(image: np.ndarray) -> int:
     """64-bit DCT hash of an RGB photograph (see the module doc)."""
     grey = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY)
@@ -159,9 +164,6 @@ def view_evidence(photos: list[np.ndarray], pipeline,
             for i, prob in zip(todo, pipeline.backend.predict(task, np.stack(items))):
                 out[i] = prob
         return out
-
-    def certainty(prob: np.ndarray) -> float:
-        return float(np.mean(np.abs(2.0 * prob - 1.0)))
 
     midline = batch("scalp-midline", False)
     as_is = batch("scalp-temporal", False)
