@@ -12,7 +12,7 @@ import torch
 from alonet.errors import DatasetError, InvalidValueError
 from alonet.model import load_model, resolve_model_set
 from alonet.train import TrainConfig, train
-from alonet.train.augment import imperfect_scalp, sample_seed
+from alonet.train.augment import build_augmentation, imperfect_scalp, sample_seed
 from alonet.train.data import ArraySource, TaskDataset, make_split, task_rows
 from alonet.train.history import read_history_csv
 
@@ -198,6 +198,32 @@ def test_hairloss_input_is_painted_and_target_stays_inside_scalp():
     assert changed >= 2
     tensor_x, tensor_y = ds[0]
     assert tensor_x.shape == (3, 32, 32) and tensor_y.dtype == torch.int64
+
+
+def test_relight_changes_light_smoothly_and_leaves_masks_alone():
+    assert not TrainConfig().relight  # not part of the study's recipe
+    only_light = dict(hflip=False, color=False, blur=False, noise=False, jpeg=False, scale_rotate=False)
+    grey = np.full((64, 64, 3), 128, np.uint8)
+    scalp = np.zeros((64, 64), np.uint8)
+    scalp[16:48, 16:48] = 1
+    loss = scalp.copy()
+    loss[16:32] = 0
+    changed = []
+    for seed in range(6):
+        aug = build_augmentation(TrainConfig(relight=True, relight_p=1.0, seed=seed, **only_light), train=True)
+        out = aug(image=grey, scalp=scalp, hairloss=loss)
+        assert np.array_equal(out["scalp"], scalp) and np.array_equal(out["hairloss"], loss)
+        delta = out["image"].astype(float) - grey
+        changed.append(np.abs(delta).mean())
+        # uneven light is a smooth field: neighbouring pixels change almost alike
+        assert np.abs(np.diff(delta[..., 0], axis=1)).mean() < 2.0
+        again = build_augmentation(TrainConfig(relight=True, relight_p=1.0, seed=seed, **only_light), train=True)
+        assert np.array_equal(again(image=grey, scalp=scalp, hairloss=loss)["image"], out["image"])
+    assert min(changed) > 1.0  # every draw changes the light (grey levels)
+    off = build_augmentation(TrainConfig(**only_light), train=True)
+    assert np.array_equal(off(image=grey, scalp=scalp, hairloss=loss)["image"], grey)
+    with pytest.raises(InvalidValueError, match="relight probability"):
+        TrainConfig(relight=True, relight_p=1.5)
 
 
 def test_imperfect_scalp_and_sample_seed():

@@ -79,6 +79,9 @@ def parse_views(text: str | None) -> tuple[str, ...] | None:
 @click.option("--hflip/--no-hflip", default=True, show_default=True, help="Random horizontal flips.")
 @click.option("--augment/--no-augment", default=True, show_default=True,
               help="Colour, blur, noise and JPEG augmentation.")
+@click.option("--relight", "relight_p", type=float, default=0.0, show_default=True,
+              help="Probability of uneven light (a smooth brightness gradient, spot or corner) on a "
+                   "training photograph; 0 = off (the study's recipe).")
 @click.option("--scale-rotate/--no-scale-rotate", default=True, show_default=True,
               help="Random scaling, shifting and rotation.")
 @click.option("--imperfect-scalp", "imperfect_scalp_p", type=float, default=0.5, show_default=True,
@@ -127,7 +130,7 @@ def parse_views(text: str | None) -> tuple[str, ...] | None:
 @click.pass_context
 def train_command(ctx, dataset, run_dir, task, epochs, batch_size, lr, lr_step, lr_gamma, base_width, depth,
                   input_size, val_fraction, views, max_train_images, max_val_images, seed, workers,
-                  device, amp, cpu_bf16, hflip, augment, scale_rotate, imperfect_scalp_p, save_half,
+                  device, amp, cpu_bf16, hflip, augment, relight_p, scale_rotate, imperfect_scalp_p, save_half,
                   encoder, no_pretrained, encoder_lr_scale, freeze, freeze_bn, init, steps, patience,
                   keep, dataset_weights, epoch_size, style_images, style_p, resume, quiet):
     """Train the networks on DATASET (a folder made by `alonet convert`; give
@@ -147,7 +150,8 @@ def train_command(ctx, dataset, run_dir, task, epochs, batch_size, lr, lr_step, 
         base_width=base_width, depth=depth, input_size=input_size, val_fraction=val_fraction,
         views=parse_views(views), max_train_images=max_train_images, max_val_images=max_val_images,
         seed=seed, workers=workers, device=device, amp=amp, cpu_bf16=cpu_bf16, hflip=hflip, color=augment,
-        blur=augment, noise=augment, jpeg=augment, scale_rotate=scale_rotate, imperfect_scalp_p=imperfect_scalp_p,
+        blur=augment, noise=augment, jpeg=augment, relight=relight_p > 0, relight_p=relight_p,
+        scale_rotate=scale_rotate, imperfect_scalp_p=imperfect_scalp_p,
         save_half=save_half, encoder=encoder, pretrained=not no_pretrained, encoder_lr_scale=encoder_lr_scale,
         freeze_levels=parse_freeze(freeze), freeze_bn=freeze_bn, init=init, steps=steps, patience=patience, keep=keep,
         dataset_weights=parse_weights(dataset_weights), epoch_size=epoch_size,

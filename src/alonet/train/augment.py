@@ -45,6 +45,13 @@ def build_augmentation(cfg: TrainConfig, train: bool):
             steps.append(A.ColorJitter(brightness=(0.7, 1.3), contrast=(0.7, 1.3), saturation=(0.7, 1.3),
                                        hue=(-0.04, 0.04), p=0.8))
             steps.append(A.RandomGamma(gamma_limit=(80, 125), p=0.3))
+        if cfg.relight:
+            steps.append(A.OneOf([
+                A.Illumination(mode="linear", intensity_range=(0.05, 0.2), effect_type="both"),
+                A.Illumination(mode="gaussian", intensity_range=(0.05, 0.2), effect_type="both",
+                               sigma_range=(0.2, 0.6)),
+                A.Illumination(mode="corner", intensity_range=(0.05, 0.2), effect_type="both"),
+            ], p=cfg.relight_p))
         if cfg.blur:
             steps.append(A.OneOf([A.GaussianBlur(blur_limit=(3, 5)), A.MotionBlur(blur_limit=(3, 7))], p=0.25))
         if cfg.noise:

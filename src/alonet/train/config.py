@@ -59,7 +59,12 @@ class TrainConfig:
     Augmentation (albumentations, applied jointly to image and masks):
     horizontal flips (``hflip``), photometric jitter (``color``: brightness,
     contrast, saturation, hue, gamma), ``blur``, ``noise``, ``jpeg``
-    re-compression and ``scale_rotate`` (random affine). Hair-loss training
+    re-compression and ``scale_rotate`` (random affine). ``relight`` adds uneven
+    light with probability ``relight_p``: a smooth brightness gradient across the
+    picture, a soft spot of light or shade, or a lit or shaded corner
+    (albumentations ``Illumination``), so that shading, sheen and shadows are not
+    read as hair or skin (real failure mode: dense hair with strong highlights or clip
+    shadows called loss). Hair-loss training
     paints the photograph outside a *predicted-like* scalp mask (the annotated
     one eroded/dilated/shifted/warped) with probability ``imperfect_scalp_p``
     so the network learns what it will see at inference; the target is always
@@ -121,6 +126,8 @@ class TrainConfig:
     blur: bool = True
     noise: bool = True
     jpeg: bool = True
+    relight: bool = False
+    relight_p: float = 0.5
     scale_rotate: bool = True
     imperfect_scalp_p: float = 0.5
     device: str = "auto"
@@ -186,6 +193,7 @@ class TrainConfig:
             (self.keep in KEEP, f"keep must be one of {', '.join(KEEP)}"),
             (self.epoch_size is None or self.epoch_size >= 1, "epoch size must be >= 1"),
             (0 <= self.style_p <= 1, "style probability must be in [0, 1]"),
+            (0 <= self.relight_p <= 1, "relight probability must be in [0, 1]"),
             (0 < self.style_beta <= 0.5, "style beta must be in (0, 0.5]"),
             (self.dataset_weights is None or (self.dataset_weights and all(w > 0 for w in self.dataset_weights))
              and any(w > 0 for w in self.dataset_weights),
