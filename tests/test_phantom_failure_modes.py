@@ -38,6 +38,7 @@ def test_training_sampler_draws_each_failure_mode_at_its_share():
     dense = [lk.hair_texture for lk in looks if lk.hair_density > 0.85 and not lk.cropped]
     thin = [lk.hair_texture for lk in looks if lk.hair_density < 0.45 and not lk.cropped]
     assert np.mean(dense) > 0.6 and np.mean(thin) < 0.15
+    assert not any(lk.shaved for lk in looks)  # shaved stubble only where a script asks for it
     for lk in looks:
         if lk.cropped:
             assert CROPPED_LENGTH[0] <= lk.hair_length <= CROPPED_LENGTH[1] and lk.hair_volume <= 0.05
@@ -184,6 +185,54 @@ def test_zoomed_out_framing_shows_a_smaller_head():
     share_far = np.mean([render_view(scalp, loss, "left", look, np.random.default_rng(s), camera=far).scalp.mean()
                          for s in range(4)])
     assert share_far < 0.7 * share_near  # about (0.65..0.7)^2 / ~1 of the area
+
+
+def test_shaved_stubble_is_a_faint_even_shadow_and_not_loss(monkeypatch):
+    import alonet.phantom.render.look as look
+
+    scalp, _ = midline_masks(240, 192)
+    none = np.zeros_like(scalp)
+    core = erode(scalp, 8)
+    for seed in range(3):
+        base = dataclasses.replace(dark_haired_look(seed), remnant_hairs=0.0)
+        crop = dataclasses.replace(base, cropped=True, hair_length=0.015, hair_volume=0.03, hair_texture=0.8,
+                                   hair_density=0.9)
+        stubble = dataclasses.replace(crop, shaved=True, hair_length=0.004)
+        views = [render_view(scalp, truth, "top", lk, np.random.default_rng(seed), camera=NO_JITTER)
+                 for lk, truth in ((stubble, none), (crop, none), (crop, scalp))]
+        shaved, cropped, bald = views
+        assert view_loss_percent(shaved.hairloss, shaved.scalp, view="top") == 0.0
+        ls, lc, lb = (np.median(luminance(r.image)[core]) for r in views)
+        # a shadow over the skin: darker than bare skin, lighter than cropped hair
+        assert lc < ls < lb - 8, (seed, lc, ls, lb)
+        # a finer, fainter grain than cropped hair, but not smooth skin
+        assert _grain(bald.image, core) < _grain(shaved.image, core) < _grain(cropped.image, core)
+    # the sampler draws shaved heads among the cropped ones when the share is raised
+    monkeypatch.setattr(look, "CROPPED_SHARE", 1.0)
+    monkeypatch.setattr(look, "SHAVED_SHARE", 0.5)
+    rng = np.random.default_rng(5)
+    looks = [sample_look(rng) for _ in range(200)]
+    shaved_looks = [lk for lk in looks if lk.shaved]
+    assert all(lk.cropped for lk in looks) and 0.35 < len(shaved_looks) / len(looks) < 0.65
+    assert all(look.SHAVED_LENGTH[0] <= lk.hair_length <= look.SHAVED_LENGTH[1] for lk in shaved_looks)
+    assert all(visit_look(lk, rng).hair_length <= look.SHAVED_LENGTH[1] for lk in shaved_looks)
+
+
+def test_render_shaved_script_writes_phantoms_and_leaves_the_defaults(tmp_path):
+    import alonet.phantom.render.look as look
+
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "ph"
+    env = {**os.environ, "PYTHONPATH": str(root / "src")}
+    done = subprocess.run([sys.executable, str(root / "scripts" / "dev" / "render_shaved.py"), "-o", str(out),
+                           "--patients", "1", "--visits", "1", "--size", "96", "--seed", "3"],
+                          capture_output=True, text=True, timeout=300, check=False, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert len(list((out / "photographs").iterdir())) == 4 and (out / "manifest.csv").is_file()
+    assert (look.CROPPED_SHARE, look.SHAVED_SHARE) == (0.12, 0.0)
+    bad = subprocess.run([sys.executable, str(root / "scripts" / "dev" / "render_shaved.py"), "-o",
+                          str(tmp_path / "x"), "--shaved", "2"], capture_output=True, text=True, timeout=60, env=env)
+    assert bad.returncode == 2 and "--shaved" in bad.stderr
 
 
 def test_render_diffuse_script_writes_phantoms_with_more_remaining_hairs(tmp_path):

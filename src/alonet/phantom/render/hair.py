@@ -32,6 +32,10 @@ from alonet.phantom.render.head import HeadLayout
 from alonet.phantom.render.look import Look
 from alonet.phantom.render.raster import Coarse, smooth_noise, wide_blur
 
+#: Shaved stubble (``Look.shaved``) is drawn as this grey-blue mixed half and half with
+#: the hair colour: hairs cut at the skin show as a shadow, not in their own colour.
+SHADOW_RGB = (0.30, 0.33, 0.38)
+
 
 @dataclass(frozen=True)
 class FlowField:
@@ -335,7 +339,9 @@ def render_hair(
     grow = layout.hair_region & ~bald
     # ---- base layer: hair the strands do not resolve; opacity from density
     texture = float(look.hair_texture)
-    if look.cropped:  # a few mm of hair: the skin shows evenly between the hairs
+    if look.shaved:  # stubble: a faint even shadow over the skin
+        base_alpha = rng.uniform(0.18, 0.42) * dens
+    elif look.cropped:  # a few mm of hair: the skin shows evenly between the hairs
         base_alpha = rng.uniform(0.4, 0.7) * dens
     else:  # dense textured hair hides the skin completely
         base_alpha = ((0.3 + 0.68 * look.hair_density) * (1 - texture) + (0.9 + 0.09 * look.hair_density) * texture) * dens
@@ -345,6 +351,8 @@ def render_hair(
     base_alpha = (base_alpha * soft).astype(np.float32)
     # textured hair: the base is the hair itself (as bright as the strands on average)
     base_col = hair_rgb * (0.75 + 0.2 * texture) * (1 - look.grey_fraction) + white * 0.7 * look.grey_fraction
+    if look.shaved:  # stubble under the skin reads as a grey-blue shadow, not as the hair colour
+        base_col = (0.5 * base_col + 0.5 * np.asarray(SHADOW_RGB, np.float32)).astype(np.float32)
     fine = None
     if texture > 0.05 or look.cropped:
         # photo-scale texture: short streaks along the flow (a stipple for cropped hair)
@@ -364,7 +372,7 @@ def render_hair(
         rows, cols = np.flatnonzero(base_alpha.max(axis=1) > 0.01), np.flatnonzero(base_alpha.max(axis=0) > 0.01)
         if rows.size:
             box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
-            amp = np.float32((0.8 if look.cropped else 0.35) * max(texture, 0.5))
+            amp = np.float32((0.3 if look.shaved else 0.8 if look.cropped else 0.35) * max(texture, 0.5))
             lift = np.float32(0.1 * max(0.0, 0.3 - float(np.mean(base_col))) / 0.3)
             a, f = base_alpha[box], fine[box]
             albedo[box] += (a * f * amp)[..., None] * base_col + (a * lift * np.maximum(f, 0.0))[..., None]

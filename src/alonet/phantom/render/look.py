@@ -72,6 +72,13 @@ BACKGROUND_KINDS: dict[str, float] = {
 #: over the head; a hard negative: not loss) and hair lengths it is drawn from.
 CROPPED_SHARE = 0.12
 CROPPED_LENGTH = (0.008, 0.028)
+#: Share of the cropped looks that are *shaved* (stubble of under a millimetre: a
+#: grey-blue shadow over the skin with a fine grain, no visible hairs; still NOT
+#: loss). 0 in the renderer's defaults, so no random draw is made and every
+#: phantom stays as it was; ``scripts/dev/render_shaved.py`` raises it for a
+#: supplementary training set (real failure mode 2: shaved heads read as bald).
+SHAVED_SHARE = 0.0
+SHAVED_LENGTH = (0.002, 0.006)
 
 #: Share of training looks whose bald skin keeps scattered terminal hairs
 #: (diffuse loss where skin dominates: loss).
@@ -154,6 +161,7 @@ class Look:
     hair_texture: float = 0.0  # 0 separate strands .. 1 fine directional texture (dense hair at photo scale)
     sheen: float = 0.3  # 0..1 strength of the light's sheen bands along the hair (1: strong highlights)
     cropped: bool = False  # short-cropped hair (a few mm) evenly over the whole head: NOT loss
+    shaved: bool = False  # cropped to stubble (< 1 mm): a grey-blue shadow with fine grain: NOT loss
     remnant_hairs: float = 0.0  # 0..1 scattered terminal hairs left inside loss (skin dominates): IS loss
     clothing_pattern: str = "plain"  # "plain", "stripes" or "check"
     beard: str = "none"  # one of BEARDS: facial hair on the cheek and jaw (side views; never scalp)
@@ -337,6 +345,8 @@ def _photo_scale(look: Look, rng: np.random.Generator) -> Look:
         changes.update(cropped=True, hair_length=length, hair_volume=float(rng.uniform(0.01, 0.05)),
                        hair_density=float(rng.uniform(0.7, 1.0)), curl=0.0, hair_style="back",
                        hair_texture=float(rng.uniform(0.6, 1.0)))
+        if SHAVED_SHARE > 0 and rng.random() < SHAVED_SHARE:  # no draw at all with the default 0
+            changes.update(shaved=True, hair_length=float(rng.uniform(*SHAVED_LENGTH)))
     if rng.random() < FLASH_SHARE:  # flash: a hard, bright highlight on bald skin
         changes["skin_shine"] = float(rng.uniform(0.6, 1.0))
     changes["clothing_pattern"] = _choice(rng, ["plain", "stripes", "check"], [0.75, 0.15, 0.10])
@@ -353,7 +363,7 @@ def visit_look(look: Look, rng: np.random.Generator) -> Look:
     clinic's light set up slightly differently and another number of clips.
     Skin, hair colour, hairstyle and backdrop stay."""
     clothes = tuple(float(v) for v in np.clip(rng.uniform(0.1, 0.8, 3) * 0.6 + rng.uniform(0.1, 0.8) * 0.4, 0, 1))
-    shortest, longest = CROPPED_LENGTH if look.cropped else (0.03, 0.6)
+    shortest, longest = SHAVED_LENGTH if look.shaved else CROPPED_LENGTH if look.cropped else (0.03, 0.6)
     length = float(np.clip(look.hair_length * np.exp(rng.normal(0.0, 0.25)), shortest, longest))
     light = np.asarray(look.light_dir) + rng.normal(0.0, 0.1, 3)
     light[2] = abs(light[2])
