@@ -28,6 +28,9 @@
 #                    network fine-tuned on phantoms plus phantoms of diffuse loss (many fine
 #                    hairs over the skin of every loss region: scripts/dev/render_diffuse.py),
 #                    3:1, 300 steps, best epoch; about 22 minutes on 2 threads (ONLY=D).
+# G effl0-shaved     the default's hair-loss network fine-tuned on ordinary, diffuse-loss and
+#                    cropped/shaved phantoms (scripts/dev/render_shaved.py), 3:1:1, --relight 0.5,
+#                    300 steps from the bundled default, best epoch (ONLY=G).
 # Each set ends with an evaluation on the phantom test split (seed 303) and on a
 # style-held-out split (test-split patients, one visit each, --style heldout: copper hair,
 # black backdrop, low side light -- looks no training set contains).
@@ -131,6 +134,43 @@ if [[ " $ONLY " == *" D "* ]]; then
   done
   for set in test test_heldout diffuse_test; do
     alonet evaluate "ds_$set" --model effl0-diffuse-set -o "eval_effl0-diffuse_$set" --overwrite --quiet
+  done
+fi
+if [[ " $ONLY " == *" G "* ]]; then
+  # The default's hair-loss network fine-tuned on ordinary, diffuse-loss and cropped/shaved
+  # phantoms (scripts/dev/render_shaved.py: hard negatives for real failure mode 2), 3 : 1 : 1,
+  # with uneven light (--relight 0.5). 300 steps from the bundled default; about 35 minutes on
+  # 2 threads. Needs set D's diffuse-loss phantoms (rendered here if missing).
+  [ -d ph_diffuse ] || PYTHONPATH="$HERE/src" python "$HERE/scripts/dev/render_diffuse.py" -o ph_diffuse \
+    --masks "$MASKS" --split train --patients 150 --visits 1 --seed 909
+  [ -d ds_diffuse ] || alonet convert --from ph_diffuse -o ds_diffuse --workers "$WORKERS"
+  [ -d ph_shaved ] || PYTHONPATH="$HERE/src" python "$HERE/scripts/dev/render_shaved.py" -o ph_shaved \
+    --masks "$MASKS" --split train --patients 150 --visits 1 --seed 919
+  [ -d ds_shaved ] || alonet convert --from ph_shaved -o ds_shaved --workers "$WORKERS"
+  resume=(); [ -f effl0-shaved-hl/hairloss/last.pt ] && resume=(--resume)
+  OMP_NUM_THREADS=${THREADS:-2} alonet train ds_train ds_diffuse ds_shaved -o effl0-shaved-hl --task hairloss \
+    --init default --dataset-weights 3,1,1 --steps 300 --lr 1e-4 --lr-step 8 --lr-gamma 0.3 \
+    --freeze-bn encoder --encoder-lr-scale 0.1 --relight 0.5 --style-images "$REAL" "${COMMON[@]}" "${resume[@]}"
+  mkdir -p effl0-shaved-set
+  cp effl0-shaved-hl/hairloss/best.json effl0-shaved-set/hairloss.json
+  cp effl0-shaved-hl/hairloss/best.safetensors effl0-shaved-set/hairloss.safetensors
+  for task in scalp-midline scalp-temporal; do
+    cp "$HERE/src/alonet/model/weights/default/$task.json" "$HERE/src/alonet/model/weights/default/$task.safetensors" \
+      effl0-shaved-set/
+  done
+fi
+if [[ " $ONLY " == *" D "* || " $ONLY " == *" G "* ]]; then
+  [ -d ph_diffuse_test ] || PYTHONPATH="$HERE/src" python "$HERE/scripts/dev/render_diffuse.py" -o ph_diffuse_test \
+    --masks "$MASKS" --split test --patients 40 --visits 1 --seed 313
+  [ -d ds_diffuse_test ] || alonet convert --from ph_diffuse_test -o ds_diffuse_test --workers "$WORKERS"
+  [ -d ph_shaved_test ] || PYTHONPATH="$HERE/src" python "$HERE/scripts/dev/render_shaved.py" -o ph_shaved_test \
+    --masks "$MASKS" --split test --patients 40 --visits 1 --seed 323
+  [ -d ds_shaved_test ] || alonet convert --from ph_shaved_test -o ds_shaved_test --workers "$WORKERS"
+  for set in diffuse_test shaved_test; do
+    alonet evaluate "ds_$set" --model default -o "eval_default_$set" --overwrite --quiet
+  done
+  [[ " $ONLY " == *" G "* ]] && for set in test test_heldout diffuse_test shaved_test; do
+    alonet evaluate "ds_$set" --model effl0-shaved-set -o "eval_effl0-shaved_$set" --overwrite --quiet
   done
 fi
 alonet evaluate ds_test --model default -o eval_default_test --overwrite --quiet
