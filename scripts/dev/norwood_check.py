@@ -1,0 +1,152 @@
+"""A real-photograph check with no masks: does % hair loss rise with the Norwood level?
+
+Usage::
+
+    PYTHONPATH=src python scripts/dev/norwood_check.py ../shared/data/real-heads-cc-by \\
+        --model default --model candidates/effl0-realstyle -o /tmp/norwood
+
+The real head photographs (``../shared/data/real-heads-cc-by``, CC BY 4.0) carry the
+publisher's Norwood level (2-7) of androgenetic hair loss, no masks. On top and back
+views, Norwood 2-3 heads have a full crown (little or no loss in view) and Norwood 6-7
+heads a large bare top and crown. That is not alopecia areata and not a SALT reference,
+but it is an ordinal label on *real* photographs, which the phantom sets cannot give:
+
+* ``spearman``: rank correlation between a model's % loss and the Norwood level (per
+  source photograph; higher is better, 1 = perfectly ordered);
+* ``low_mean``: mean % loss on Norwood 2-3 heads (hair over the whole crown, often cropped
+  short: the false-positive side, real failure modes 1 and 2; lower is better);
+* ``high_mean``: mean % loss on Norwood 6-7 heads (the miss side; higher is better);
+* ``auc``: chance that a random Norwood 6-7 head gets a higher % than a random Norwood
+  2-3 head (0.5 = no better than chance).
+
+Each source photograph appears up to three times, rotated by a multiple of 90° (see the
+folder's README); its copies' percentages are averaged (median) into one value per
+``source_group``, so a source counts once. Writes ``percents.csv`` (one row per
+photograph), ``summary.json`` / ``summary.csv`` (one row per model and view) and
+``norwood.png`` (mean % per Norwood level, one line per model, one panel per view).
+The photographs are third-party: keep the outputs outside the repository and the docs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import mannwhitneyu, spearmanr
+from tqdm import tqdm
+
+from alonet.data.imageio import read_photo
+from alonet.infer import Pipeline
+
+LOW = (2, 3)
+HIGH = (6, 7)
+
+
+def group_percents(records: list[dict], key: str) -> list[tuple[int, float]]:
+    """(Norwood level, median % of its copies) per source group, for records holding ``key``."""
+    groups: dict[str, list[float]] = defaultdict(list)
+    level: dict[str, int] = {}
+    for record in records:
+        if record.get(key) is not None:
+            groups[record["source_group"]].append(record[key])
+            level[record["source_group"]] = record["norwood"]
+    return [(level[g], float(np.median(values))) for g, values in sorted(groups.items())]
+
+
+def summarise(pairs: list[tuple[int, float]]) -> dict:
+    """Spearman, low/high means, AUC and per-level means of (level, %) pairs."""
+    levels = np.array([p[0] for p in pairs])
+    pct = np.array([p[1] for p in pairs])
+    low, high = pct[np.isin(levels, LOW)], pct[np.isin(levels, HIGH)]
+    out = {"sources": int(len(pairs))}
+    out["spearman"] = float(spearmanr(levels, pct).statistic) if len(pairs) > 2 else float("nan")
+    out["low_mean"] = float(low.mean()) if len(low) else float("nan")
+    out["high_mean"] = float(high.mean()) if len(high) else float("nan")
+    if len(low) and len(high):
+        u = mannwhitneyu(high, low).statistic
+        out["auc"] = float(u / (len(low) * len(high)))
+    else:
+        out["auc"] = float("nan")
+    out["by_level"] = {int(k): float(pct[levels == k].mean()) for k in sorted(set(levels.tolist()))}
+    return out
+
+
+def plot(summary: dict, views: list[str], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(views), figsize=(5 * len(views), 4), squeeze=False)
+    for ax, view in zip(axes[0], views):
+        for name, per_view in summary.items():
+            by_level = per_view[view]["by_level"]
+            ax.plot(list(by_level), list(by_level.values()), marker="o",
+                    label=f"{name} (rho {per_view[view]['spearman']:.2f})")
+        ax.set_title(f"{view} views: mean % hair loss per Norwood level")
+        ax.set_xlabel("Norwood level (publisher's label)")
+        ax.set_ylabel("predicted % of scalp with hair loss")
+        ax.set_ylim(0, 100)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("folder", type=Path, help="folder with manifest.csv and photos/")
+    parser.add_argument("--model", action="append", required=True, help="model set (repeat)")
+    parser.add_argument("--views", default="top,back", help="comma-separated views (top, back)")
+    parser.add_argument("--splits", default=None, help="comma-separated publisher splits (default: all)")
+    parser.add_argument("--limit", type=int, default=None, help="at most this many photographs (a quick look)")
+    parser.add_argument("-o", "--output", type=Path, required=True)
+    args = parser.parse_args(argv)
+
+    views = [v.strip() for v in args.views.split(",") if v.strip()]
+    splits = None if args.splits is None else {s.strip() for s in args.splits.split(",")}
+    rows = [r for r in csv.DictReader((args.folder / "manifest.csv").open())
+            if r["view"] in views and (splits is None or r["split"] in splits)]
+    rows = rows[: args.limit] if args.limit else rows
+    names = [Path(m).name for m in args.model]
+    pipelines = [Pipeline(m) for m in args.model]
+    records = []
+    for row in tqdm(rows, unit="photo"):
+        photo = read_photo(args.folder / row["file"])
+        record = {"file": row["file"], "view": row["view"], "norwood": int(row["norwood_level"]),
+                  "split": row["split"], "source_group": row["source_group"]}
+        for name, pipeline in zip(names, pipelines):
+            result = pipeline.predict_view(photo, row["view"])
+            record[name] = None if result.loss_pct is None else float(result.loss_pct)
+        records.append(record)
+
+    args.output.mkdir(parents=True, exist_ok=True)
+    with (args.output / "percents.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(records[0]))
+        writer.writeheader()
+        writer.writerows(records)
+    summary = {name: {view: summarise(group_percents([r for r in records if r["view"] == view], name))
+                      for view in views} for name in names}
+    (args.output / "summary.json").write_text(json.dumps(summary, indent=2))
+    with (args.output / "summary.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["model", "view", "sources", "spearman", "auc", "low_mean", "high_mean"])
+        for name in names:
+            for view in views:
+                s = summary[name][view]
+                writer.writerow([name, view, s["sources"], f"{s['spearman']:.3f}", f"{s['auc']:.3f}",
+                                 f"{s['low_mean']:.1f}", f"{s['high_mean']:.1f}"])
+                print(f"{name:>20} {view:>5}: {s['sources']} sources, spearman {s['spearman']:.3f}, "
+                      f"AUC {s['auc']:.3f}, Norwood 2-3 {s['low_mean']:.1f} %, 6-7 {s['high_mean']:.1f} %")
+    plot(summary, views, args.output / "norwood.png")
+    print(f"wrote {args.output}/percents.csv, summary.json, summary.csv, norwood.png")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
