@@ -49,3 +49,14 @@ def test_auc_counts_ties_as_half(norwood):
     s = norwood.summarise([(2, 50.0), (3, 10.0), (6, 50.0), (7, 60.0)])
     # high {50, 60} vs low {50, 10}: pairs won 1 + 1 + 1, tied 1 -> (3 + 0.5) / 4
     assert s["auc"] == pytest.approx(0.875)
+
+
+def test_paired_difference_of_a_model_with_itself_is_zero_and_of_a_reversed_one_negative(norwood):
+    records = [{"source_group": str(i), "norwood": level, "a": pct, "b": 100.0 - pct}
+               for i, (level, pct) in enumerate([(2, 1.0), (3, 5.0), (4, 20.0), (5, 35.0), (6, 70.0), (7, 90.0)] * 3)]
+    levels, first, other = norwood.paired(records, "a", "a")
+    assert norwood.paired_rho_difference(levels, first, other, rounds=50) == (0.0, 0.0, 0.0)
+    levels, first, other = norwood.paired(records, "a", "b")
+    point, low, high = norwood.paired_rho_difference(levels, first, other, rounds=50)
+    assert point == pytest.approx(-2.0)
+    assert low <= point <= high < 0

@@ -17,7 +17,10 @@ but it is an ordinal label on *real* photographs, which the phantom sets cannot 
   short: the false-positive side, real failure modes 1 and 2; lower is better);
 * ``high_mean``: mean % loss on Norwood 6-7 heads (the miss side; higher is better);
 * ``auc``: chance that a random Norwood 6-7 head gets a higher % than a random Norwood
-  2-3 head (0.5 = no better than chance).
+  2-3 head (0.5 = no better than chance);
+* with several models, each one's Spearman minus the first model's, with a 95 % interval
+  from a paired bootstrap over source photographs (``delta_vs_first``): an interval that
+  excludes 0 is a difference this set can tell apart.
 
 Each source photograph appears up to three times, rotated by a multiple of 90° (see the
 folder's README); its copies' percentages are averaged (median) into one value per
@@ -46,15 +49,20 @@ LOW = (2, 3)
 HIGH = (6, 7)
 
 
-def group_percents(records: list[dict], key: str) -> list[tuple[int, float]]:
-    """(Norwood level, median % of its copies) per source group, for records holding ``key``."""
+def per_source(records: list[dict], key: str) -> list[tuple[int, str, float]]:
+    """(Norwood level, source group, median % of its copies) per source group holding ``key``."""
     groups: dict[str, list[float]] = defaultdict(list)
     level: dict[str, int] = {}
     for record in records:
         if record.get(key) is not None:
             groups[record["source_group"]].append(record[key])
             level[record["source_group"]] = record["norwood"]
-    return [(level[g], float(np.median(values))) for g, values in sorted(groups.items())]
+    return [(level[g], g, float(np.median(values))) for g, values in sorted(groups.items())]
+
+
+def group_percents(records: list[dict], key: str) -> list[tuple[int, float]]:
+    """(Norwood level, median % of its copies) per source group, for records holding ``key``."""
+    return [(level, pct) for level, _, pct in per_source(records, key)]
 
 
 def summarise(pairs: list[tuple[int, float]]) -> dict:
@@ -73,6 +81,27 @@ def summarise(pairs: list[tuple[int, float]]) -> dict:
         out["auc"] = float("nan")
     out["by_level"] = {int(k): float(pct[levels == k].mean()) for k in sorted(set(levels.tolist()))}
     return out
+
+
+def paired_rho_difference(levels: np.ndarray, first: np.ndarray, other: np.ndarray,
+                          rounds: int = 2000, seed: int = 0) -> tuple[float, float, float]:
+    """Spearman(levels, other) - Spearman(levels, first) and its 95 % paired-bootstrap interval."""
+    rng = np.random.default_rng(seed)
+    point = float(spearmanr(levels, other).statistic - spearmanr(levels, first).statistic)
+    draws = []
+    for _ in range(rounds):
+        i = rng.integers(0, len(levels), len(levels))
+        draws.append(spearmanr(levels[i], other[i]).statistic - spearmanr(levels[i], first[i]).statistic)
+    low, high = np.nanpercentile(draws, [2.5, 97.5])
+    return point, float(low), float(high)
+
+
+def paired(records: list[dict], first: str, other: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Levels and both models' per-source medians, for sources both models scored."""
+    a = dict(((lv, g), p) for lv, g, p in per_source(records, first))
+    b = dict(((lv, g), p) for lv, g, p in per_source(records, other))
+    keys = sorted(set(a) & set(b))
+    return (np.array([k[0] for k in keys]), np.array([a[k] for k in keys]), np.array([b[k] for k in keys]))
 
 
 def plot(summary: dict, views: list[str], path: Path) -> None:
@@ -132,6 +161,12 @@ def main(argv: list[str] | None = None) -> int:
         writer.writerows(records)
     summary = {name: {view: summarise(group_percents([r for r in records if r["view"] == view], name))
                       for view in views} for name in names}
+    for name in names[1:]:
+        for view in views:
+            levels, first, other = paired([r for r in records if r["view"] == view], names[0], name)
+            point, low, high = paired_rho_difference(levels, first, other)
+            summary[name][view]["delta_vs_first"] = {"vs": names[0], "spearman": point, "low": low, "high": high}
+            print(f"{name:>20} {view:>5}: Spearman minus {names[0]}'s {point:+.3f} (95 % {low:+.3f} .. {high:+.3f})")
     (args.output / "summary.json").write_text(json.dumps(summary, indent=2))
     with (args.output / "summary.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
