@@ -142,7 +142,7 @@ fi
 if [[ " $ONLY " == *" G "* ]]; then
   # The default's hair-loss network fine-tuned on ordinary, diffuse-loss and cropped/shaved
   # phantoms (scripts/dev/render_shaved.py: hard negatives for real failure mode 2), 3 : 1 : 1,
-  # with uneven light (--relight 0.5). 300 steps from the bundled default; about 35 minutes on
+  # with uneven light (--relight 0.5). 300 steps from the bundled default; about 18 minutes on
   # 2 threads. Needs set D's diffuse-loss phantoms (rendered here if missing).
   [ -d ph_diffuse ] || PYTHONPATH="$HERE/src" python "$HERE/scripts/dev/render_diffuse.py" -o ph_diffuse \
     --masks "$MASKS" --split train --patients 150 --visits 1 --seed 909
