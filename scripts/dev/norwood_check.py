@@ -23,9 +23,11 @@ but it is an ordinal label on *real* photographs, which the phantom sets cannot 
   excludes 0 is a difference this set can tell apart.
 
 Each source photograph appears up to three times, rotated by a multiple of 90° (see the
-folder's README); its copies' percentages are averaged (median) into one value per
-``source_group``, so a source counts once. Writes ``percents.csv`` (one row per
-photograph), ``summary.json`` / ``summary.csv`` (one row per model and view) and
+folder's README). Clinical photographs are upright, so each source (``source_group`` and
+view) is scored once, upright: every copy in its four rotations goes through the *first*
+model's scalp network and the copy and rotation it is surest about is taken
+(``pseudo_label.upright``); every model then scores that same photograph. Writes
+``percents.csv`` (one row per source, upright), ``summary.json`` / ``summary.csv`` (one row per model and view) and
 ``norwood.png`` (mean % per Norwood level, one line per model, one panel per view).
 The photographs are third-party: keep the outputs outside the repository and the docs.
 """
@@ -35,6 +37,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -50,7 +53,7 @@ HIGH = (6, 7)
 
 
 def per_source(records: list[dict], key: str) -> list[tuple[int, str, float]]:
-    """(Norwood level, source group, median % of its copies) per source group holding ``key``."""
+    """(Norwood level, source group, median % of its records) per source group holding ``key``."""
     groups: dict[str, list[float]] = defaultdict(list)
     level: dict[str, int] = {}
     for record in records:
@@ -61,7 +64,7 @@ def per_source(records: list[dict], key: str) -> list[tuple[int, str, float]]:
 
 
 def group_percents(records: list[dict], key: str) -> list[tuple[int, float]]:
-    """(Norwood level, median % of its copies) per source group, for records holding ``key``."""
+    """(Norwood level, median % of its records) per source group, for records holding ``key``."""
     return [(level, pct) for level, _, pct in per_source(records, key)]
 
 
@@ -133,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", action="append", required=True, help="model set (repeat)")
     parser.add_argument("--views", default="top,back", help="comma-separated views (top, back)")
     parser.add_argument("--splits", default=None, help="comma-separated publisher splits (default: all)")
-    parser.add_argument("--limit", type=int, default=None, help="at most this many photographs (a quick look)")
+    parser.add_argument("--limit", type=int, default=None, help="at most this many sources (a quick look)")
     parser.add_argument("-o", "--output", type=Path, required=True)
     args = parser.parse_args(argv)
 
@@ -141,16 +144,23 @@ def main(argv: list[str] | None = None) -> int:
     splits = None if args.splits is None else {s.strip() for s in args.splits.split(",")}
     rows = [r for r in csv.DictReader((args.folder / "manifest.csv").open())
             if r["view"] in views and (splits is None or r["split"] in splits)]
-    rows = rows[: args.limit] if args.limit else rows
+    sources: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for row in rows:
+        sources[(row["source_group"], row["view"])].append(row)
+    chosen = sorted(sources.items())[: args.limit] if args.limit else sorted(sources.items())
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from pseudo_label import upright
+
     names = [Path(m).name for m in args.model]
     pipelines = [Pipeline(m) for m in args.model]
     records = []
-    for row in tqdm(rows, unit="photo"):
-        photo = read_photo(args.folder / row["file"])
-        record = {"file": row["file"], "view": row["view"], "norwood": int(row["norwood_level"]),
-                  "split": row["split"], "source_group": row["source_group"]}
+    for (group, view), copies in tqdm(chosen, unit="source"):
+        photo = upright(pipelines[0], [read_photo(args.folder / c["file"]) for c in copies], view)
+        row = copies[0]
+        record = {"files": " ".join(c["file"] for c in copies), "view": view,
+                  "norwood": int(row["norwood_level"]), "split": row["split"], "source_group": group}
         for name, pipeline in zip(names, pipelines):
-            result = pipeline.predict_view(photo, row["view"])
+            result = pipeline.predict_view(photo, view)
             record[name] = None if result.loss_pct is None else float(result.loss_pct)
         records.append(record)
 
