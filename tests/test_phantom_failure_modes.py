@@ -254,3 +254,46 @@ def test_render_diffuse_script_writes_phantoms_with_more_remaining_hairs(tmp_pat
                           str(tmp_path / "x"), "--max-cover", "1.5"], capture_output=True, text=True, timeout=60,
                          env={**os.environ, "PYTHONPATH": str(root / "src")})
     assert bad.returncode == 2 and "--max-cover" in bad.stderr
+
+
+def test_glossy_bald_skin_is_a_broad_bright_area_and_still_loss(monkeypatch):
+    import alonet.phantom.render.look as look
+
+    scalp, _ = midline_masks(240, 192)
+    core = erode(scalp, 8)
+    assert not any(lk.skin_gloss for lk in (sample_look(np.random.default_rng(s)) for s in range(200)))
+    for seed in range(3):
+        matte = dataclasses.replace(dark_haired_look(seed), remnant_hairs=0.0, skin_shine=0.0)
+        glossy = dataclasses.replace(matte, skin_gloss=0.8)
+        views = [render_view(scalp, scalp, "top", lk, np.random.default_rng(seed), camera=NO_JITTER)
+                 for lk in (matte, glossy)]
+        assert all(view_loss_percent(v.hairloss, v.scalp, view="top") == 100.0 for v in views)
+        lm, lg = (luminance(v.image)[core] for v in views)
+        gain, room = lg - lm, lm < 200  # skin already near white cannot get brighter
+        # brighter over a broad area (most of the unsaturated bald dome gains 20+ grey levels), not a spot
+        assert room.mean() < 0.3 or np.mean(gain[room] > 20) > 0.5, seed
+        assert np.percentile(gain, 5) > -8, seed
+        assert np.array_equal(views[0].scalp, views[1].scalp)
+    # the sampler draws glossy skin only when a script raises the share
+    monkeypatch.setattr(look, "GLOSS_SHARE", 0.5)
+    rng = np.random.default_rng(6)
+    strengths = [lk.skin_gloss for lk in (sample_look(rng) for _ in range(300))]
+    assert 0.4 < np.mean([g > 0 for g in strengths]) < 0.6
+    assert all(g == 0 or look.GLOSS_STRENGTH[0] <= g <= look.GLOSS_STRENGTH[1] for g in strengths)
+
+
+def test_render_glossy_script_writes_phantoms_and_leaves_the_default(tmp_path):
+    import alonet.phantom.render.look as look
+
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "ph"
+    env = {**os.environ, "PYTHONPATH": str(root / "src")}
+    done = subprocess.run([sys.executable, str(root / "scripts" / "dev" / "render_glossy.py"), "-o", str(out),
+                           "--patients", "1", "--visits", "1", "--size", "96", "--seed", "3"],
+                          capture_output=True, text=True, timeout=300, check=False, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert len(list((out / "photographs").iterdir())) == 4 and (out / "manifest.csv").is_file()
+    assert look.GLOSS_SHARE == 0.0
+    bad = subprocess.run([sys.executable, str(root / "scripts" / "dev" / "render_glossy.py"), "-o",
+                          str(tmp_path / "x"), "--share", "-1"], capture_output=True, text=True, timeout=60, env=env)
+    assert bad.returncode == 2 and "--share" in bad.stderr

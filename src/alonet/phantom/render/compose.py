@@ -259,6 +259,8 @@ def _render_scene(
     # skin shine, broken up a little by the skin's fine relief
     grain = cv2.resize(rng.random((max(2, h // 3), max(2, w // 3)), dtype=np.float32), (w, h))
     add = look.skin_shine * 0.6 * spec * skin_vis * (0.65 + 0.35 * grain)
+    if look.skin_gloss > 0:  # broad soft highlight: the same lobe widened (spec ** 0.12), no draw
+        add += look.skin_gloss * 0.6 * np.power(spec, 0.12) * skin_vis * (0.8 + 0.2 * grain)
     # sheen on hair: the light's anisotropic band across the flow, broken into
     # glints along it (strong on some heads: a hard negative on dark hair)
     sheen = (0.06 + 0.7 * look.sheen) * rng.uniform(0.7, 1.2) * (1.0 - 0.6 * float(np.mean(look.hair_rgb)))

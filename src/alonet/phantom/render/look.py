@@ -80,6 +80,15 @@ CROPPED_LENGTH = (0.008, 0.028)
 SHAVED_SHARE = 0.0
 SHAVED_LENGTH = (0.002, 0.006)
 
+#: Share of looks whose bald skin is glossy: a broad soft highlight over much of the
+#: dome (oily or freshly washed skin under household or window light), besides the
+#: flash's small hard one; still loss. 0 in the renderer's defaults, so no random draw
+#: is made and every phantom stays as it was; ``scripts/dev/render_glossy.py`` raises
+#: it for a supplementary training set (real bald tops with large bright areas were
+#: partly read as hair-bearing: the Norwood check, eighth session).
+GLOSS_SHARE = 0.0
+GLOSS_STRENGTH = (0.35, 0.9)
+
 #: Share of training looks whose bald skin keeps scattered terminal hairs
 #: (diffuse loss where skin dominates: loss).
 REMNANT_SHARE = 0.35
@@ -162,6 +171,7 @@ class Look:
     sheen: float = 0.3  # 0..1 strength of the light's sheen bands along the hair (1: strong highlights)
     cropped: bool = False  # short-cropped hair (a few mm) evenly over the whole head: NOT loss
     shaved: bool = False  # cropped to stubble (< 1 mm): a grey-blue shadow with fine grain: NOT loss
+    skin_gloss: float = 0.0  # 0..1 broad soft highlight on bald skin (glossy skin): still loss
     remnant_hairs: float = 0.0  # 0..1 scattered terminal hairs left inside loss (skin dominates): IS loss
     clothing_pattern: str = "plain"  # "plain", "stripes" or "check"
     beard: str = "none"  # one of BEARDS: facial hair on the cheek and jaw (side views; never scalp)
@@ -349,6 +359,8 @@ def _photo_scale(look: Look, rng: np.random.Generator) -> Look:
             changes.update(shaved=True, hair_length=float(rng.uniform(*SHAVED_LENGTH)))
     if rng.random() < FLASH_SHARE:  # flash: a hard, bright highlight on bald skin
         changes["skin_shine"] = float(rng.uniform(0.6, 1.0))
+    if GLOSS_SHARE > 0 and rng.random() < GLOSS_SHARE:  # no draw at all with the default 0
+        changes["skin_gloss"] = float(rng.uniform(*GLOSS_STRENGTH))
     changes["clothing_pattern"] = _choice(rng, ["plain", "stripes", "check"], [0.75, 0.15, 0.10])
     # facial hair, drawn last so that every draw above stays as it was
     beard = _choice(rng, list(BEARDS), list(BEARDS.values()))
