@@ -7,7 +7,9 @@ Usage::
 
 Picks ``-n`` photographs of the top/back/left/right views from the folder's
 manifest.csv (one per source group, spread over the Norwood levels, fixed by
-``--seed``), scores each with every model set and writes
+``--seed``), turns each upright (the copy of its source and the rotation the first
+model's scalp network is surest about: ``pseudo_label.upright``; the publisher rotated
+the copies, clinics send upright photographs), scores it with every model set and writes
 
 * ``sheet.png``: one row per photograph: the photograph, then each model's
   overlay (scalp outline, hair loss in colour) with its % of hair loss;
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import sys
 from pathlib import Path
 
 import cv2
@@ -85,10 +88,17 @@ def main(argv: list[str] | None = None) -> int:
     splits = None if args.splits is None else tuple(s.strip() for s in args.splits.split(",") if s.strip())
     rows = choose(args.folder / "manifest.csv", args.n, args.seed, views, splits)
     pipelines = [Pipeline(m) for m in args.model]
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from pseudo_label import upright
+
+    copies: dict[tuple[str, str], list[str]] = {}
+    for r in csv.DictReader((args.folder / "manifest.csv").open()):
+        copies.setdefault((r["source_group"], r["view"]), []).append(r["file"])
     args.output.mkdir(parents=True, exist_ok=True)
     sheet_rows, table = [], []
     for row in tqdm(rows, unit="photo"):
-        photo = read_photo(args.folder / row["file"])
+        files = copies[(row["source_group"], row["view"])]
+        photo = upright(pipelines[0], [read_photo(args.folder / f) for f in files], row["view"])
         small = cv2.resize(photo, (CELL, CELL), interpolation=cv2.INTER_AREA)
         cells = [label(small, f"{row['view']} N{row['norwood_level']}")]
         record = {"file": row["file"], "view": row["view"], "norwood": row["norwood_level"]}
