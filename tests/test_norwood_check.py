@@ -60,3 +60,42 @@ def test_paired_difference_of_a_model_with_itself_is_zero_and_of_a_reversed_one_
     point, low, high = norwood.paired_rho_difference(levels, first, other, rounds=50)
     assert point == pytest.approx(-2.0)
     assert low <= point <= high < 0
+
+
+def test_the_script_scores_one_upright_photograph_per_source(tmp_path, norwood):
+    """End to end on a tiny folder laid out like the real-heads one: phantom photographs
+    stand in for the heads, one source given as two copies (one turned sideways)."""
+    import csv
+    import json
+
+    import cv2
+    import numpy as np
+
+    from alonet.phantom import render_patient
+
+    photos = tmp_path / "heads" / "photos"
+    photos.mkdir(parents=True)
+    rows = []
+    for patient, level in enumerate((2, 4, 7)):
+        visit = render_patient(seed=11, visits=1, size=256, patient=patient)[0]
+        for view in ("top", "back"):
+            image = cv2.cvtColor(visit.views[view].image, cv2.COLOR_RGB2BGR)
+            copies = [image, np.ascontiguousarray(np.rot90(image))] if patient == 0 else [image]
+            for c, copy in enumerate(copies):
+                name = f"{patient}-{view}-{c}.jpg"
+                cv2.imwrite(str(photos / name), copy)
+                rows.append({"file": f"photos/{name}", "view": view, "norwood_level": level,
+                             "split": "train", "source_group": str(10 * patient + (view == "back"))})
+    with (tmp_path / "heads" / "manifest.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+    out = tmp_path / "out"
+    assert norwood.main([str(tmp_path / "heads"), "--model", "default", "-o", str(out)]) == 0
+    table = list(csv.DictReader((out / "percents.csv").open()))
+    assert len(table) == 6  # one row per source and view, the sideways copy folded in
+    assert all(0.0 <= float(r["default"]) <= 100.0 for r in table)  # none withheld
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["default"]["top"]["sources"] == 3 and summary["default"]["back"]["sources"] == 3
+    assert (out / "norwood.png").stat().st_size > 1000
