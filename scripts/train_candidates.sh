@@ -87,6 +87,35 @@ assemble() {  # run -> model set folder run-set (best checkpoint of each task, f
   alonet evaluate ds_test_heldout --model "$run-set" -o "eval_${run}_heldout" --overwrite --quiet
 }
 
+dev_render() {  # name script options...: phantoms from a scripts/dev renderer, then a dataset
+  local name=$1 script=$2; shift 2
+  [ -d "ph_$name" ] || PYTHONPATH="$HERE/src" python "$HERE/scripts/dev/$script" -o "ph_$name" --masks "$MASKS" "$@"
+  [ -d "ds_$name" ] || alonet convert --from "ph_$name" -o "ds_$name" --workers "$WORKERS"
+}
+finetune() {  # run "datasets" options...: a resumable hair-loss fine-tune into run-hl
+  local run=$1 datasets=$2; shift 2
+  local resume=(); [ -f "$run-hl/hairloss/last.pt" ] && resume=(--resume)
+  # shellcheck disable=SC2086  # datasets is a list of folder names
+  alonet train $datasets -o "$run-hl" --task hairloss --steps 300 --lr 1e-4 --lr-step 8 --lr-gamma 0.3 \
+    --freeze-bn encoder --encoder-lr-scale 0.1 --style-images "$REAL" "${COMMON[@]}" "${resume[@]}" "$@"
+}
+hairloss_set() {  # run scalp-folder: run-set = run-hl's kept hair-loss network + the folder's scalp networks
+  local run=$1 scalp_from=$2; mkdir -p "$run-set"
+  cp "$run-hl/hairloss/best.json" "$run-set/hairloss.json"
+  cp "$run-hl/hairloss/best.safetensors" "$run-set/hairloss.safetensors"
+  for task in scalp-midline scalp-temporal; do
+    cp "$scalp_from/$task.json" "$scalp_from/$task.safetensors" "$run-set/"
+  done
+}
+evaluate_set() {  # run sets...: evaluate run-set (or the bundled default) on ds_<set> into eval_<run>_<set>
+  local run=$1 model="$1-set"; shift
+  [ "$run" = default ] && model=default
+  for set in "$@"; do
+    alonet evaluate "ds_$set" --model "$model" -o "eval_${run}_$set" --overwrite --quiet
+  done
+}
+DEFAULT="$HERE/src/alonet/model/weights/default"
+
 if [[ " $ONLY " == *" B "* ]]; then
   # Two run folders, so that the jobs running side by side never write the same file.
   train effl0-realstyle-hl hairloss --init "$HERE/candidates/effl0-early" --steps 750 --lr 3e-4 \
@@ -106,17 +135,8 @@ fi
 if [[ " $ONLY " == *" C "* ]]; then
   [ -d real_pseudo ] || python "$HERE/scripts/dev/pseudo_label.py" "$(dirname "$REAL")" --model default -o real_pseudo
   [ -d ds_real ] || alonet convert --from real_pseudo -o ds_real --workers "$WORKERS"
-  resume=(); [ -f effl0-realpseudo-hl/hairloss/last.pt ] && resume=(--resume)
-  OMP_NUM_THREADS=${THREADS:-1} alonet train ds_train ds_real -o effl0-realpseudo-hl --task hairloss --init default \
-    --dataset-weights 3,1 --steps 300 --lr 1e-4 --lr-step 8 --lr-gamma 0.3 --freeze-bn encoder \
-    --encoder-lr-scale 0.1 --keep last --style-images "$REAL" "${COMMON[@]}" "${resume[@]}"
-  mkdir -p effl0-realpseudo-set
-  cp effl0-realpseudo-hl/hairloss/best.json effl0-realpseudo-set/hairloss.json
-  cp effl0-realpseudo-hl/hairloss/best.safetensors effl0-realpseudo-set/hairloss.safetensors
-  for task in scalp-midline scalp-temporal; do
-    cp "$HERE/src/alonet/model/weights/default/$task.json" "$HERE/src/alonet/model/weights/default/$task.safetensors" \
-      effl0-realpseudo-set/
-  done
+  OMP_NUM_THREADS=${THREADS:-1} finetune effl0-realpseudo "ds_train ds_real" --init default --dataset-weights 3,1 --keep last
+  hairloss_set effl0-realpseudo "$DEFAULT"
   alonet evaluate ds_test --model effl0-realpseudo-set -o eval_effl0-realpseudo_test --overwrite --quiet
   alonet evaluate ds_test_heldout --model effl0-realpseudo-set -o eval_effl0-realpseudo_heldout --overwrite --quiet
 fi
@@ -124,88 +144,39 @@ if [[ " $ONLY " == *" D "* ]]; then
   # The default since the sixth session: effl0-realstyle's hair-loss network fine-tuned on the
   # ordinary phantoms plus phantoms of diffuse loss (scripts/dev/render_diffuse.py), 3 : 1.
   # Start from candidates/effl0-realstyle (the default before it). About 22 minutes on 2 threads.
-  [ -d ph_diffuse ] || PYTHONPATH="$HERE/src" python "$HERE/scripts/dev/render_diffuse.py" -o ph_diffuse \
-    --masks "$MASKS" --split train --patients 150 --visits 1 --seed 909
-  [ -d ds_diffuse ] || alonet convert --from ph_diffuse -o ds_diffuse --workers "$WORKERS"
-  [ -d ph_diffuse_test ] || PYTHONPATH="$HERE/src" python "$HERE/scripts/dev/render_diffuse.py" -o ph_diffuse_test \
-    --masks "$MASKS" --split test --patients 40 --visits 1 --seed 313
-  [ -d ds_diffuse_test ] || alonet convert --from ph_diffuse_test -o ds_diffuse_test --workers "$WORKERS"
-  resume=(); [ -f effl0-diffuse-hl/hairloss/last.pt ] && resume=(--resume)
-  OMP_NUM_THREADS=${THREADS:-2} alonet train ds_train ds_diffuse -o effl0-diffuse-hl --task hairloss \
-    --init "$HERE/candidates/effl0-realstyle" --dataset-weights 3,1 --steps 300 --lr 1e-4 --lr-step 8 \
-    --lr-gamma 0.3 --freeze-bn encoder --encoder-lr-scale 0.1 --style-images "$REAL" "${COMMON[@]}" "${resume[@]}"
-  mkdir -p effl0-diffuse-set
-  cp effl0-diffuse-hl/hairloss/best.json effl0-diffuse-set/hairloss.json
-  cp effl0-diffuse-hl/hairloss/best.safetensors effl0-diffuse-set/hairloss.safetensors
-  for task in scalp-midline scalp-temporal; do
-    cp "$HERE/candidates/effl0-realstyle/$task.json" "$HERE/candidates/effl0-realstyle/$task.safetensors" effl0-diffuse-set/
-  done
-  for set in test test_heldout diffuse_test; do
-    alonet evaluate "ds_$set" --model effl0-diffuse-set -o "eval_effl0-diffuse_$set" --overwrite --quiet
-  done
+  dev_render diffuse render_diffuse.py --split train --patients 150 --visits 1 --seed 909
+  dev_render diffuse_test render_diffuse.py --split test --patients 40 --visits 1 --seed 313
+  OMP_NUM_THREADS=${THREADS:-2} finetune effl0-diffuse "ds_train ds_diffuse" --init "$HERE/candidates/effl0-realstyle" \
+    --dataset-weights 3,1
+  hairloss_set effl0-diffuse "$HERE/candidates/effl0-realstyle"
+  evaluate_set effl0-diffuse test test_heldout diffuse_test
 fi
 if [[ " $ONLY " == *" G "* ]]; then
   # The default's hair-loss network fine-tuned on ordinary, diffuse-loss and cropped/shaved
   # phantoms (scripts/dev/render_shaved.py: hard negatives for real failure mode 2), 3 : 1 : 1,
   # with uneven light (--relight 0.5). 300 steps from the bundled default; about 18 minutes on
   # 2 threads. Needs set D's diffuse-loss phantoms (rendered here if missing).
-  [ -d ph_diffuse ] || PYTHONPATH="$HERE/src" python "$HERE/scripts/dev/render_diffuse.py" -o ph_diffuse \
-    --masks "$MASKS" --split train --patients 150 --visits 1 --seed 909
-  [ -d ds_diffuse ] || alonet convert --from ph_diffuse -o ds_diffuse --workers "$WORKERS"
-  [ -d ph_shaved ] || PYTHONPATH="$HERE/src" python "$HERE/scripts/dev/render_shaved.py" -o ph_shaved \
-    --masks "$MASKS" --split train --patients 150 --visits 1 --seed 919
-  [ -d ds_shaved ] || alonet convert --from ph_shaved -o ds_shaved --workers "$WORKERS"
-  resume=(); [ -f effl0-shaved-hl/hairloss/last.pt ] && resume=(--resume)
-  OMP_NUM_THREADS=${THREADS:-2} alonet train ds_train ds_diffuse ds_shaved -o effl0-shaved-hl --task hairloss \
-    --init default --dataset-weights 3,1,1 --steps 300 --lr 1e-4 --lr-step 8 --lr-gamma 0.3 \
-    --freeze-bn encoder --encoder-lr-scale 0.1 --relight 0.5 --keep last --style-images "$REAL" "${COMMON[@]}" "${resume[@]}"
-  mkdir -p effl0-shaved-set
-  cp effl0-shaved-hl/hairloss/best.json effl0-shaved-set/hairloss.json
-  cp effl0-shaved-hl/hairloss/best.safetensors effl0-shaved-set/hairloss.safetensors
-  for task in scalp-midline scalp-temporal; do
-    cp "$HERE/src/alonet/model/weights/default/$task.json" "$HERE/src/alonet/model/weights/default/$task.safetensors" \
-      effl0-shaved-set/
-  done
+  dev_render diffuse render_diffuse.py --split train --patients 150 --visits 1 --seed 909
+  dev_render shaved render_shaved.py --split train --patients 150 --visits 1 --seed 919
+  OMP_NUM_THREADS=${THREADS:-2} finetune effl0-shaved "ds_train ds_diffuse ds_shaved" --init default \
+    --dataset-weights 3,1,1 --relight 0.5 --keep last
+  hairloss_set effl0-shaved "$DEFAULT"
 fi
 if [[ " $ONLY " == *" H "* ]]; then
-  [ -d ph_diffuse ] || PYTHONPATH="$HERE/src" python "$HERE/scripts/dev/render_diffuse.py" -o ph_diffuse \
-    --masks "$MASKS" --split train --patients 150 --visits 1 --seed 909
-  [ -d ds_diffuse ] || alonet convert --from ph_diffuse -o ds_diffuse --workers "$WORKERS"
-  [ -d ph_glossy ] || PYTHONPATH="$HERE/src" python "$HERE/scripts/dev/render_glossy.py" -o ph_glossy \
-    --masks "$MASKS" --split train --patients 150 --visits 1 --seed 929
-  [ -d ds_glossy ] || alonet convert --from ph_glossy -o ds_glossy --workers "$WORKERS"
-  resume=(); [ -f effl0-glossy-hl/hairloss/last.pt ] && resume=(--resume)
-  OMP_NUM_THREADS=${THREADS:-2} alonet train ds_train ds_diffuse ds_glossy -o effl0-glossy-hl --task hairloss \
-    --init default --dataset-weights 3,1,1 --steps 300 --lr 1e-4 --lr-step 8 --lr-gamma 0.3 \
-    --freeze-bn encoder --encoder-lr-scale 0.1 --keep last --style-images "$REAL" "${COMMON[@]}" "${resume[@]}"
-  mkdir -p effl0-glossy-set
-  cp effl0-glossy-hl/hairloss/best.json effl0-glossy-set/hairloss.json
-  cp effl0-glossy-hl/hairloss/best.safetensors effl0-glossy-set/hairloss.safetensors
-  for task in scalp-midline scalp-temporal; do
-    cp "$HERE/src/alonet/model/weights/default/$task.json" "$HERE/src/alonet/model/weights/default/$task.safetensors" \
-      effl0-glossy-set/
-  done
+  # The default's hair-loss network fine-tuned on ordinary, diffuse-loss and glossy-bald-skin
+  # phantoms (scripts/dev/render_glossy.py), 3 : 1 : 1. About 15 minutes on 2 threads.
+  dev_render diffuse render_diffuse.py --split train --patients 150 --visits 1 --seed 909
+  dev_render glossy render_glossy.py --split train --patients 150 --visits 1 --seed 929
+  OMP_NUM_THREADS=${THREADS:-2} finetune effl0-glossy "ds_train ds_diffuse ds_glossy" --init default \
+    --dataset-weights 3,1,1 --keep last
+  hairloss_set effl0-glossy "$DEFAULT"
 fi
 if [[ " $ONLY " == *" D "* || " $ONLY " == *" G "* || " $ONLY " == *" H "* ]]; then
-  [ -d ph_diffuse_test ] || PYTHONPATH="$HERE/src" python "$HERE/scripts/dev/render_diffuse.py" -o ph_diffuse_test \
-    --masks "$MASKS" --split test --patients 40 --visits 1 --seed 313
-  [ -d ds_diffuse_test ] || alonet convert --from ph_diffuse_test -o ds_diffuse_test --workers "$WORKERS"
-  [ -d ph_shaved_test ] || PYTHONPATH="$HERE/src" python "$HERE/scripts/dev/render_shaved.py" -o ph_shaved_test \
-    --masks "$MASKS" --split test --patients 40 --visits 1 --seed 323
-  [ -d ds_shaved_test ] || alonet convert --from ph_shaved_test -o ds_shaved_test --workers "$WORKERS"
-  for set in diffuse_test shaved_test; do
-    alonet evaluate "ds_$set" --model default -o "eval_default_$set" --overwrite --quiet
-  done
-  if [[ " $ONLY " == *" G "* ]]; then
-    for set in test test_heldout diffuse_test shaved_test; do
-      alonet evaluate "ds_$set" --model effl0-shaved-set -o "eval_effl0-shaved_$set" --overwrite --quiet
-    done
-  fi
-  if [[ " $ONLY " == *" H "* ]]; then
-    for set in test test_heldout diffuse_test shaved_test; do
-      alonet evaluate "ds_$set" --model effl0-glossy-set -o "eval_effl0-glossy_$set" --overwrite --quiet
-    done
-  fi
+  dev_render diffuse_test render_diffuse.py --split test --patients 40 --visits 1 --seed 313
+  dev_render shaved_test render_shaved.py --split test --patients 40 --visits 1 --seed 323
+  evaluate_set default diffuse_test shaved_test
+  if [[ " $ONLY " == *" G "* ]]; then evaluate_set effl0-shaved test test_heldout diffuse_test shaved_test; fi
+  if [[ " $ONLY " == *" H "* ]]; then evaluate_set effl0-glossy test test_heldout diffuse_test shaved_test; fi
 fi
 alonet evaluate ds_test --model default -o eval_default_test --overwrite --quiet
 alonet evaluate ds_test_heldout --model default -o eval_default_heldout --overwrite --quiet
