@@ -13,6 +13,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 
 from alonet.phantom.render import render_view, sample_look, visit_look
 from alonet.phantom.render.camera import CameraConfig
@@ -218,44 +219,6 @@ def test_shaved_stubble_is_a_faint_even_shadow_and_not_loss(monkeypatch):
     assert all(visit_look(lk, rng).hair_length <= look.SHAVED_LENGTH[1] for lk in shaved_looks)
 
 
-def test_render_shaved_script_writes_phantoms_and_leaves_the_defaults(tmp_path):
-    import alonet.phantom.render.look as look
-
-    root = Path(__file__).resolve().parents[1]
-    out = tmp_path / "ph"
-    env = {**os.environ, "PYTHONPATH": str(root / "src")}
-    done = subprocess.run([sys.executable, str(root / "scripts" / "dev" / "render_shaved.py"), "-o", str(out),
-                           "--patients", "1", "--visits", "1", "--size", "96", "--seed", "3"],
-                          capture_output=True, text=True, timeout=300, check=False, env=env)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert len(list((out / "photographs").iterdir())) == 4 and (out / "manifest.csv").is_file()
-    assert (look.CROPPED_SHARE, look.SHAVED_SHARE) == (0.12, 0.0)
-    bad = subprocess.run([sys.executable, str(root / "scripts" / "dev" / "render_shaved.py"), "-o",
-                          str(tmp_path / "x"), "--shaved", "2"], capture_output=True, text=True, timeout=60, env=env)
-    assert bad.returncode == 2 and "--shaved" in bad.stderr
-
-
-def test_render_diffuse_script_writes_phantoms_with_more_remaining_hairs(tmp_path):
-    """scripts/dev/render_diffuse.py (training set D) runs in its own process and leaves
-    the renderer's defaults alone here."""
-    import alonet.phantom.render.hair as hair
-    import alonet.phantom.render.look as look
-
-    root = Path(__file__).resolve().parents[1]
-    out = tmp_path / "ph"
-    done = subprocess.run([sys.executable, str(root / "scripts" / "dev" / "render_diffuse.py"), "-o", str(out),
-                           "--patients", "1", "--visits", "1", "--size", "96", "--seed", "3"],
-                          capture_output=True, text=True, timeout=300, check=False,
-                          env={**os.environ, "PYTHONPATH": str(root / "src")})
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert len(list((out / "photographs").iterdir())) == 4 and (out / "manifest.csv").is_file()
-    assert (look.REMNANT_SHARE, hair.REMNANT_MAX_COVER) == (0.35, 0.3)
-    bad = subprocess.run([sys.executable, str(root / "scripts" / "dev" / "render_diffuse.py"), "-o",
-                          str(tmp_path / "x"), "--max-cover", "1.5"], capture_output=True, text=True, timeout=60,
-                         env={**os.environ, "PYTHONPATH": str(root / "src")})
-    assert bad.returncode == 2 and "--max-cover" in bad.stderr
-
-
 def test_glossy_bald_skin_is_a_broad_bright_area_and_still_loss(monkeypatch):
     import alonet.phantom.render.look as look
 
@@ -282,18 +245,30 @@ def test_glossy_bald_skin_is_a_broad_bright_area_and_still_loss(monkeypatch):
     assert all(g == 0 or look.GLOSS_STRENGTH[0] <= g <= look.GLOSS_STRENGTH[1] for g in strengths)
 
 
-def test_render_glossy_script_writes_phantoms_and_leaves_the_default(tmp_path):
+def _renderer_defaults() -> tuple:
+    import alonet.phantom.render.hair as hair
     import alonet.phantom.render.look as look
 
+    return look.CROPPED_SHARE, look.SHAVED_SHARE, look.GLOSS_SHARE, look.REMNANT_SHARE, hair.REMNANT_MAX_COVER
+
+
+@pytest.mark.parametrize("script, bad_option, bad_value", [
+    ("render_shaved.py", "--shaved", "2"),          # training set G
+    ("render_diffuse.py", "--max-cover", "1.5"),    # training set D
+    ("render_glossy.py", "--share", "-1"),          # training set H
+])
+def test_dev_render_scripts_write_phantoms_and_leave_the_defaults(tmp_path, script, bad_option, bad_value):
+    """Each scripts/dev renderer runs in its own process, writes a phantom folder, refuses an
+    out-of-range value with a usage error, and leaves the renderer's defaults alone here."""
     root = Path(__file__).resolve().parents[1]
     out = tmp_path / "ph"
     env = {**os.environ, "PYTHONPATH": str(root / "src")}
-    done = subprocess.run([sys.executable, str(root / "scripts" / "dev" / "render_glossy.py"), "-o", str(out),
+    done = subprocess.run([sys.executable, str(root / "scripts" / "dev" / script), "-o", str(out),
                            "--patients", "1", "--visits", "1", "--size", "96", "--seed", "3"],
                           capture_output=True, text=True, timeout=300, check=False, env=env)
     assert done.returncode == 0, done.stderr[-2000:]
     assert len(list((out / "photographs").iterdir())) == 4 and (out / "manifest.csv").is_file()
-    assert look.GLOSS_SHARE == 0.0
-    bad = subprocess.run([sys.executable, str(root / "scripts" / "dev" / "render_glossy.py"), "-o",
-                          str(tmp_path / "x"), "--share", "-1"], capture_output=True, text=True, timeout=60, env=env)
-    assert bad.returncode == 2 and "--share" in bad.stderr
+    assert _renderer_defaults() == (0.12, 0.0, 0.0, 0.35, 0.3)
+    bad = subprocess.run([sys.executable, str(root / "scripts" / "dev" / script), "-o",
+                          str(tmp_path / "x"), bad_option, bad_value], capture_output=True, text=True, timeout=60, env=env)
+    assert bad.returncode == 2 and bad_option in bad.stderr
