@@ -9,7 +9,8 @@
 #                    (--style-images: unlabelled, ../shared/data/real-heads-cc-by, CC BY 4.0);
 #                    scalp networks from the ImageNet weights, 160 px, 45 (midline) and 30
 #                    (temporal) epochs of 200 photographs; the hair-loss network continues
-#                    candidates/effl0-early's for 750 steps of 8 at 256 px.
+#                    effl0-early's (a candidate until 2026-12-04, taken from git history,
+#                    commit 64b7e3a) for 750 steps of 8 at 256 px.
 #                    This is the exact recipe of the bundled model: on 2 CPU cores the three
 #                    jobs took about 1.7 hours side by side (two at a time, one thread each).
 #                    The bundled midline and hair-loss networks were trained on the renderer as
@@ -118,7 +119,16 @@ DEFAULT="$HERE/src/alonet/model/weights/default"
 
 if [[ " $ONLY " == *" B "* ]]; then
   # Two run folders, so that the jobs running side by side never write the same file.
-  train effl0-realstyle-hl hairloss --init "$HERE/candidates/effl0-early" --steps 750 --lr 3e-4 \
+  # effl0-early left candidates/ on 2026-12-04 (for effl0-gpu); its files come from git history.
+  if [ ! -d effl0-early ]; then
+    mkdir -p effl0-early.tmp
+    for f in hairloss.json hairloss.safetensors scalp-midline.json scalp-midline.safetensors \
+             scalp-temporal.json scalp-temporal.safetensors; do
+      git -C "$HERE" show "64b7e3a:candidates/effl0-early/$f" > "effl0-early.tmp/$f"
+    done
+    mv effl0-early.tmp effl0-early
+  fi
+  train effl0-realstyle-hl hairloss --init effl0-early --steps 750 --lr 3e-4 \
     --lr-step 20 --lr-gamma 0.3 --freeze-bn encoder --encoder-lr-scale 0.1 --style-images "$REAL" &
   ( scalp effl0-realstyle-sc scalp-midline 45 --style-images "$REAL"
     scalp effl0-realstyle-sc scalp-temporal 30 --style-images "$REAL" ) &
