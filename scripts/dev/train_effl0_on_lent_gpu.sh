@@ -22,19 +22,11 @@
 #   run: bash scripts/dev/train_effl0_on_lent_gpu.sh, carry [".whl", "gpu"]
 #   MINI=1 OUT=/tmp/x bash scripts/dev/train_effl0_on_lent_gpu.sh   (local CPU rehearsal)
 set -uo pipefail
-T0=$(date +%s)
 BUDGET=${BUDGET:-530}
-REPO=$PWD
-W=${WORK:-/tmp/w}
-mkdir -p "$W" "$OUT"
-exec > >(tee -a "$OUT/log.txt") 2>&1
-left() { echo $(( BUDGET - ($(date +%s) - T0) )); }
-stamp() { echo "[$(( $(date +%s) - T0 ))s] $*"; }
-waitall() { local p; for p in $(jobs -p); do wait "$p"; done; }  # not plain wait: it would wait for tee
+. "$PWD/scripts/dev/lent_gpu_common.sh"  # T0, REPO, W, log.txt, left, stamp, waitall, use_wheels
 
 if [ -z "${MINI:-}" ]; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 3
-  export PYTHONPATH=/tmp/site:$REPO/src
+  use_wheels
   P_TRAIN=""; P_DIFF="--patients 38"; RW=6; DEV=cuda; BATCH=16; ESIZE=2000
   E_SCALP=30; S_SCALP=20; E_HL=16; S_HL=11; E_FT=16; S_FT=6; WK_S=3; WK_H=5
   E_ENC=10; S_ENC=7; WK_E=4; [ "${PLAN:-sets}" = encoder ] && RW=12

@@ -11,19 +11,11 @@
 #   MINI=1 OUT=/tmp/x bash gpu/run.sh     (local dry run first: tiny sizes, CPU)
 # Users with their own GPU want scripts/train_default_model.sh instead.
 set -uo pipefail
-T0=$(date +%s)
 BUDGET=${BUDGET:-555}
-REPO=$PWD
-W=${WORK:-/tmp/w}
-mkdir -p "$W" "$OUT"
-exec > >(tee -a "$OUT/log.txt") 2>&1
-left() { echo $(( BUDGET - ($(date +%s) - T0) )); }
-stamp() { echo "[$(( $(date +%s) - T0 ))s] $*"; }
-waitall() { local p; for p in $(jobs -p); do wait "$p"; done; }  # not plain wait: it would wait for tee
+. "$PWD/scripts/dev/lent_gpu_common.sh"  # T0, REPO, W, log.txt, left, stamp, waitall, use_wheels
 
 if [ -z "${MINI:-}" ]; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 3
-  export PYTHONPATH=/tmp/site:$REPO/src
+  use_wheels
   NCPU=$(nproc)
   P_TRAIN=""; P_PROC="--patients 500"; E_SCALP=30; S_SCALP=12; E_HL=24; S_HL=10; E_CAND=20; S_CAND=8; BATCH=32
   WK=14; WK2=7; RW=6
