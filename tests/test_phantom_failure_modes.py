@@ -245,17 +245,43 @@ def test_glossy_bald_skin_is_a_broad_bright_area_and_still_loss(monkeypatch):
     assert all(g == 0 or look.GLOSS_STRENGTH[0] <= g <= look.GLOSS_STRENGTH[1] for g in strengths)
 
 
+def test_front_top_views_show_a_forehead_below_the_region_that_is_not_scalp(monkeypatch):
+    """Top views shot from in front (drawn only when a script raises the share): skin with
+    brows runs from the region's lower edge to the frame's edge, outside the region; the
+    region and the loss mask are those given."""
+    import alonet.phantom.render.head as head
+
+    scalp, loss = midline_masks(240, 192)
+    lk = dark_haired_look(4)
+    rows = np.nonzero(scalp.any(axis=1))[0]
+    assert "front" not in layout_head(scalp, "top", lk, np.random.default_rng(1)).extras
+    monkeypatch.setattr(head, "FRONT_TOP_SHARE", 1.0)
+    lay = layout_head(scalp, "top", lk, np.random.default_rng(1))
+    # (the hairline frays a few pixels into the region, as for every forehead)
+    assert "front" in lay.extras and (lay.face_mask & scalp).sum() < 0.005 * scalp.sum()
+    below = lay.face_mask[rows[-1] + 2:]
+    # the forehead reaches the frame's lower edge, wider than the skull is at its bottom
+    assert below[-1].any() and (lay.face_mask & ~lay.skull_mask).sum() > 0
+    assert rows[-1] < lay.extras["front"]["brow_y"]
+    view = render_view(scalp, loss, "top", lk, np.random.default_rng(2), camera=NO_JITTER)
+    assert np.array_equal(view.scalp, scalp) and np.array_equal(view.hairloss, loss)
+
+
 def _renderer_defaults() -> tuple:
     import alonet.phantom.render.hair as hair
     import alonet.phantom.render.look as look
 
-    return look.CROPPED_SHARE, look.SHAVED_SHARE, look.GLOSS_SHARE, look.REMNANT_SHARE, hair.REMNANT_MAX_COVER
+    import alonet.phantom.render.head as head
+
+    return (look.CROPPED_SHARE, look.SHAVED_SHARE, look.GLOSS_SHARE, look.REMNANT_SHARE, hair.REMNANT_MAX_COVER,
+            head.FRONT_TOP_SHARE)
 
 
 @pytest.mark.parametrize("script, bad_option, bad_value", [
     ("render_shaved.py", "--shaved", "2"),          # training set G
     ("render_diffuse.py", "--max-cover", "1.5"),    # training set D
     ("render_glossy.py", "--share", "-1"),          # training set H
+    ("render_front_top.py", "--share", "1.5"),      # training set I
 ])
 def test_dev_render_scripts_write_phantoms_and_leave_the_defaults(tmp_path, script, bad_option, bad_value):
     """Each scripts/dev renderer runs in its own process, writes a phantom folder, refuses an
@@ -268,7 +294,7 @@ def test_dev_render_scripts_write_phantoms_and_leave_the_defaults(tmp_path, scri
                           capture_output=True, text=True, timeout=300, check=False, env=env)
     assert done.returncode == 0, done.stderr[-2000:]
     assert len(list((out / "photographs").iterdir())) == 4 and (out / "manifest.csv").is_file()
-    assert _renderer_defaults() == (0.12, 0.0, 0.0, 0.35, 0.3)
+    assert _renderer_defaults() == (0.12, 0.0, 0.0, 0.35, 0.3, 0.0)
     bad = subprocess.run([sys.executable, str(root / "scripts" / "dev" / script), "-o",
                           str(tmp_path / "x"), bad_option, bad_value], capture_output=True, text=True, timeout=60, env=env)
     assert bad.returncode == 2 and bad_option in bad.stderr

@@ -34,6 +34,13 @@ NAPE_HAIR_SHARE = 0.85
 #: Skull size (the head's outline, before hair volume) over the scalp box.
 SKULL_MARGIN = (1.07, 1.16)
 
+#: Share of top views shot from in front and above: the forehead runs from the
+#: frontal hairline (the scalp region's lower edge) down to eyebrows, eyes and
+#: nose at the frame's lower edge, as in many real top views. 0 (the default)
+#: makes no random draw, so default phantoms do not change;
+#: ``scripts/dev/render_front_top.py`` raises it for an experiment.
+FRONT_TOP_SHARE = 0.0
+
 
 @dataclass(frozen=True)
 class Ellipse:
@@ -146,6 +153,29 @@ def _forehead(scalp: np.ndarray, box: tuple[float, float, float, float], skull: 
     return np.concatenate([top, low], 0)
 
 
+def _front_face(forehead: np.ndarray, box: tuple[float, float, float, float], h: int,
+                rng: np.random.Generator) -> tuple[np.ndarray, dict]:
+    """A top view shot from in front and above: the forehead polygon's hairline
+    edge kept, the skin carried down past the frame's lower edge, and where
+    brows, eyes and nose tip lie on it (``extras["front"]``)."""
+    x0, y0, x1, y1 = box
+    W, H = x1 - x0, y1 - y0
+    n = len(forehead) // 2
+    top = forehead[:n]
+    hairline = float(np.median(top[:, 1]))
+    # the brows: 0.35-0.7 of the scalp box's height below the hairline
+    brow_y = hairline + rng.uniform(0.35, 0.7) * H
+    spread = rng.uniform(1.0, 1.12)
+    cheeks = np.array([[top[-1, 0] + 0.05 * W * spread, brow_y],
+                       [top[-1, 0] + 0.02 * W, h + 0.3 * H], [top[0, 0] - 0.02 * W, h + 0.3 * H],
+                       [top[0, 0] - 0.05 * W * spread, brow_y]])
+    cx = float(top[:, 0].mean())
+    front = {"brow_y": brow_y, "cx": cx, "half": 0.5 * (top[-1, 0] - top[0, 0]),
+             "eye_gap": rng.uniform(0.1, 0.14) * W, "arch": rng.uniform(0.02, 0.06) * H,
+             "thick": rng.uniform(0.025, 0.05) * H, "dark": rng.uniform(0.55, 0.9)}
+    return np.concatenate([top, cheeks], 0), front
+
+
 def _side_profile(ex: float, ey: float, e: float, hx: float, y0: float, rng: np.random.Generator) -> np.ndarray:
     """Float polygon of face skin in a left view: forehead, brow, nose, lips,
     chin, jaw and cheek, from the ear centre (ex, ey) in ear semi-lengths ``e``;
@@ -218,11 +248,14 @@ def layout_head(
     if view == "top":
         # one egg-shaped head seen from above: crown towards the image top,
         # forehead below the frontal hairline (the scalp's lower edge)
+        front = FRONT_TOP_SHARE > 0 and rng.random() < FRONT_TOP_SHARE  # no draw with the default 0
         below = rng.uniform(0.18, 0.32)
         skull = Ellipse(cx + rng.normal(0, 0.02) * W, cy - 0.04 * H + 0.5 * below * H,
                         0.5 * W * (margin + vol), 0.5 * H * (margin - 0.02 + 0.8 * vol + below), rng.normal(0, 2))
         bottom = skull.cy + skull.ay
         face_poly = _forehead(scalp, box, skull, rng)
+        if front and face_poly is not None:
+            face_poly, extras["front"] = _front_face(face_poly, box, h, rng)
         for side in (-1, 1):
             ex = cx + side * (skull.ax * rng.uniform(0.9, 1.0))
             ears.append(Ellipse(ex, bottom - rng.uniform(0.25, 0.4) * H, 0.06 * W, 0.13 * H, side * 12))
@@ -297,7 +330,7 @@ def layout_head(
     ear_mask = np.zeros((h, w), np.uint8)
     for el in ears:
         el.fill(ear_mask)
-    if view == "top":  # the forehead is the front of the same head
+    if view == "top" and "front" not in extras:  # the forehead is the front of the same head
         face_mask &= skull_mask
     hair = (skull_mask > 0) & (face_mask == 0)
     if neck is not None:
@@ -409,6 +442,33 @@ def paint_face(img: np.ndarray, layout: HeadLayout, look: Look, detail: float) -
         fill_soft(img, [iris], np.array([0.12, 0.08, 0.06], np.float32), 0.3 * detail)
         lid = ellipse_poly(ex - 0.35 * e, ey - 0.1 * k, 0.42 * k, 0.07 * k, 6)
         fill_soft(img, [lid], skin * 0.55, 0.5 * detail, 0.8)
+    elif layout.view == "top" and "front" in layout.extras:
+        _paint_front_features(img, layout.extras["front"], skin, brow, detail)
+
+
+def _paint_front_features(img: np.ndarray, f: dict, skin: np.ndarray, brow: tuple, detail: float) -> None:
+    """Brows, eyes and nose tip of a top view shot from in front (foreshortened:
+    seen from above, the features are flattened vertically)."""
+    cx, by, g, arch = f["cx"], f["brow_y"], f["eye_gap"], f["arch"]
+    w = f["half"] * 0.42
+    brow_img = img.copy()
+    for side in (-1, 1):
+        inner, outer = cx + side * 0.5 * g, cx + side * (0.5 * g + w)
+        pts = np.array([[inner, by], [0.5 * (inner + outer), by - arch], [outer, by + 0.3 * arch]])
+        cv2.polylines(brow_img, [np.round(pts * 16).astype(np.int32)], False, brow, max(1, int(f["thick"])),
+                      cv2.LINE_AA, 4)
+    cv2.addWeighted(brow_img, f["dark"], img, 1.0 - f["dark"], 0, dst=img)
+    ey = by + 1.6 * f["thick"] + arch
+    for side in (-1, 1):
+        ex = cx + side * (0.5 * g + 0.5 * w)
+        fill_soft(img, [ellipse_poly(ex, ey, 0.45 * w, 0.12 * w)], skin * 0.45, 0.5 * detail)
+        fill_soft(img, [ellipse_poly(ex, ey + 0.02 * w, 0.2 * w, 0.08 * w)], np.array([0.1, 0.07, 0.05], np.float32),
+                  0.3 * detail)
+    ny = ey + 0.5 * w
+    fill_soft(img, [ellipse_poly(cx, ny, 0.16 * w, 0.55 * w)], skin * 1.08, 1.5 * detail, 0.7)
+    for side in (-1, 1):
+        fill_soft(img, [ellipse_poly(cx + side * 0.1 * w, ny + 0.5 * w, 0.06 * w, 0.035 * w)], skin * 0.35,
+                  0.5 * detail, 0.8)
 
 
 def paint_beard(img: np.ndarray, layout: HeadLayout, look: Look, rng: np.random.Generator, detail: float) -> None:
