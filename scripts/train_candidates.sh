@@ -40,6 +40,9 @@
 #                    highlight on bald skin, still loss), 3:1:1, 300 steps from the bundled
 #                    default, last epoch (ONLY=H; aimed at real bald tops read as hair-bearing,
 #                    seen with scripts/dev/norwood_check.py).
+# I effl0-front      the default with its midline scalp network fine-tuned on ordinary phantoms
+#                    plus phantoms whose top views are shot from in front and above (forehead,
+#                    brows, eyes: scripts/dev/render_front_top.py), 1 : 1, 300 steps (ONLY=I).
 # Each set ends with an evaluation on the phantom test split (seed 303) and on a
 # style-held-out split (test-split patients, one visit each, --style heldout: copper hair,
 # black backdrop, low side light -- looks no training set contains).
@@ -180,6 +183,25 @@ if [[ " $ONLY " == *" H "* ]]; then
   OMP_NUM_THREADS=${THREADS:-2} finetune effl0-glossy "ds_train ds_diffuse ds_glossy" --init default \
     --dataset-weights 3,1,1 --keep last
   hairloss_set effl0-glossy "$DEFAULT"
+fi
+if [[ " $ONLY " == *" I "* ]]; then
+  # The default's midline scalp network fine-tuned on ordinary phantoms plus phantoms whose top
+  # views are all shot from in front and above (scripts/dev/render_front_top.py: forehead, brows,
+  # eyes and nose below the frontal hairline, skin that is not scalp), 1 : 1, 300 steps of 8 at
+  # 2e-4, last epoch; the default's temporal and hair-loss networks (ONLY=I). Aimed at real top
+  # views whose scalp region runs down the forehead (scripts/dev/norwood_check.py, Norwood 2-3).
+  dev_render front render_front_top.py --split train --patients 150 --visits 1 --seed 939
+  dev_render front_test render_front_top.py --split test --patients 40 --visits 1 --seed 949
+  resume=(); [ -f effl0-front-sc/scalp-midline/last.pt ] && resume=(--resume)
+  OMP_NUM_THREADS=${THREADS:-2} alonet train ds_train ds_front -o effl0-front-sc --task scalp-midline \
+    --init default --steps 300 --lr 2e-4 --dataset-weights 1,1 --keep last --style-images "$REAL" \
+    "${COMMON[@]}" "${resume[@]}"
+  mkdir -p effl0-front-set
+  cp effl0-front-sc/scalp-midline/best.json effl0-front-set/scalp-midline.json
+  cp effl0-front-sc/scalp-midline/best.safetensors effl0-front-set/scalp-midline.safetensors
+  for task in hairloss scalp-temporal; do cp "$DEFAULT/$task.json" "$DEFAULT/$task.safetensors" effl0-front-set/; done
+  evaluate_set effl0-front test test_heldout front_test
+  evaluate_set default front_test
 fi
 if [[ " $ONLY " == *" D "* || " $ONLY " == *" G "* || " $ONLY " == *" H "* ]]; then
   dev_render diffuse_test render_diffuse.py --split test --patients 40 --visits 1 --seed 313
