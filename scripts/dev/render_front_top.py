@@ -6,8 +6,10 @@ scalp region runs onto it and its skin is called loss (the Norwood check's Norwo
 20-51 %). Phantom top views look straight down with a small forehead below the region. This
 script renders a supplementary training set in which a share of the top views
 (``--share``) gets the front-above forehead (``head.FRONT_TOP_SHARE``); it changes one renderer
-constant for this process only. Once an experiment shows an effect on real photographs, the
-renderer's defaults are the place for it.
+constant for this process only. Experiment I (``ONLY=I scripts/train_candidates.sh``,
+DEVELOPERS.md, twelfth session) fine-tuned the midline scalp network on such phantoms: the
+phantom forehead was learned, the real one was not (Norwood 2-3 tops 5.2 -> 5.1 %), so the
+renderer's default share stays 0.
 
     PYTHONPATH=src python scripts/dev/render_front_top.py -o /tmp/ph_front \\
         --masks ../shared/data/alonet-annotations --split train --patients 300 --visits 1 --seed 939
