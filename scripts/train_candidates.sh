@@ -103,13 +103,16 @@ finetune() {  # run "datasets" options...: a resumable hair-loss fine-tune into 
   alonet train $datasets -o "$run-hl" --task hairloss --steps 300 --lr 1e-4 --lr-step 8 --lr-gamma 0.3 \
     --freeze-bn encoder --encoder-lr-scale 0.1 --style-images "$REAL" "${COMMON[@]}" "${resume[@]}" "$@"
 }
-hairloss_set() {  # run scalp-folder: run-set = run-hl's kept hair-loss network + the folder's scalp networks
-  local run=$1 scalp_from=$2; mkdir -p "$run-set"
-  cp "$run-hl/hairloss/best.json" "$run-set/hairloss.json"
-  cp "$run-hl/hairloss/best.safetensors" "$run-set/hairloss.safetensors"
-  for task in scalp-midline scalp-temporal; do
-    cp "$scalp_from/$task.json" "$scalp_from/$task.safetensors" "$run-set/"
+one_network_set() {  # run task trained base: run-set = base's networks, task's kept one from trained/task
+  local run=$1 task=$2 trained=$3 base=$4; mkdir -p "$run-set"
+  for other in hairloss scalp-midline scalp-temporal; do
+    [ "$other" = "$task" ] || cp "$base/$other.json" "$base/$other.safetensors" "$run-set/"
   done
+  cp "$trained/$task/best.json" "$run-set/$task.json"
+  cp "$trained/$task/best.safetensors" "$run-set/$task.safetensors"
+}
+hairloss_set() {  # run scalp-folder: run-set = run-hl's kept hair-loss network + the folder's scalp networks
+  one_network_set "$1" hairloss "$1-hl" "$2"
 }
 evaluate_set() {  # run sets...: evaluate run-set (or the bundled default) on ds_<set> into eval_<run>_<set>
   local run=$1 model="$1-set"; shift
@@ -196,10 +199,7 @@ if [[ " $ONLY " == *" I "* ]]; then
   OMP_NUM_THREADS=${THREADS:-2} alonet train ds_train ds_front -o effl0-front-sc --task scalp-midline \
     --init default --steps 300 --lr 2e-4 --dataset-weights 1,1 --keep last --style-images "$REAL" \
     "${COMMON[@]}" "${resume[@]}"
-  mkdir -p effl0-front-set
-  cp effl0-front-sc/scalp-midline/best.json effl0-front-set/scalp-midline.json
-  cp effl0-front-sc/scalp-midline/best.safetensors effl0-front-set/scalp-midline.safetensors
-  for task in hairloss scalp-temporal; do cp "$DEFAULT/$task.json" "$DEFAULT/$task.safetensors" effl0-front-set/; done
+  one_network_set effl0-front scalp-midline effl0-front-sc "$DEFAULT"
   evaluate_set effl0-front test test_heldout front_test
   evaluate_set default front_test
 fi
