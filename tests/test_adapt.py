@@ -39,7 +39,7 @@ def test_adapt_writes_a_loadable_model_set_with_before_after_on_held_back_patien
     assert info["before"]["images"] == info["after"]["images"] == 8
     assert (out / "comparison.png").stat().st_size > 1000
     assert "| on the held-back patients | before | after |" in (out / "MODEL_CARD.md").read_text()
-    assert result.trained == list(TASKS)
+    assert result.trained == list(TASKS) and result.carried == []
     assert info["better"] == judge(info["before"], info["after"])
     # a rerun resumes from the work folder (nothing trained again) and refuses to clobber the output
     with pytest.raises(Exception, match="exists|overwrite"):
@@ -69,3 +69,47 @@ def test_judge_needs_a_lower_error_and_no_iou_drop():
     assert judge(base, {**base, "mean_abs_diff_pct": 5.0})
     assert not judge(base, {**base, "mean_abs_diff_pct": 12.0})
     assert not judge(base, {**base, "mean_abs_diff_pct": 5.0, "hairloss_iou": 0.5})
+
+
+def test_judge_of_scalp_only_corrections_uses_the_scalp_iou():
+    before = {"scalp_only": True, "scalp_iou": 0.75, "views_scalp_iou": {"back": 0.74, "top": 0.80}}
+    assert judge(before, {**before, "scalp_iou": 0.90, "views_scalp_iou": {"back": 0.91, "top": 0.795}})
+    assert not judge(before, {**before, "scalp_iou": 0.75})  # no gain
+    # a gain overall that costs one view more than 0.01 is not better
+    assert not judge(before, {**before, "scalp_iou": 0.90, "views_scalp_iou": {"back": 0.95, "top": 0.78}})
+
+
+def test_scalp_only_adapt_trains_scalp_networks_and_reports_no_hair_loss_numbers(tmp_path):
+    init = tiny_init_set(tmp_path / "init")
+    data = tiny_dataset(tmp_path / "ds", n_patients=7)
+    cfg = AdaptConfig(init=str(init), steps=2, batch_size=4, backend="torch", scalp_only=True)
+    result = adapt(data, tmp_path / "adapted", cfg, progress=False)
+
+    assert set(result.trained) <= {"scalp-temporal", "scalp-midline"} and result.trained
+    assert "hairloss" in result.carried
+    info = json.loads((tmp_path / "adapted" / "adapt.json").read_text())
+    for side in ("before", "after"):
+        assert info[side]["scalp_only"] is True
+        assert info[side]["hairloss_iou"] is None and info[side]["mean_abs_diff_pct"] is None
+        assert set(info[side]["views_scalp_iou"]) == {"top", "back", "left", "right"}
+    assert info["better"] == (info["after"]["scalp_iou"] > info["before"]["scalp_iou"]
+                              and judge(info["before"], info["after"]))
+    card = (tmp_path / "adapted" / "MODEL_CARD.md").read_text()
+    assert "| hair loss | not annotated | not annotated |" in card and "Scalp-only corrections" in card
+
+
+def test_scalp_only_refuses_to_train_the_hair_loss_network():
+    from alonet.errors import InvalidValueError
+
+    with pytest.raises(InvalidValueError, match="scalp-only"):
+        AdaptConfig(scalp_only=True, tasks=("hairloss",))
+
+
+def test_adapt_of_one_network_names_the_others_as_copied_unchanged(tmp_path):
+    init = tiny_init_set(tmp_path / "init")
+    data = tiny_dataset(tmp_path / "ds", n_patients=7)
+    cfg = AdaptConfig(init=str(init), steps=2, batch_size=4, backend="torch", tasks=("scalp-midline",))
+    result = adapt(data, tmp_path / "adapted", cfg, progress=False)
+    assert result.trained == ["scalp-midline"] and result.carried == ["scalp-temporal", "hairloss"]
+    card = (tmp_path / "adapted" / "MODEL_CARD.md").read_text()
+    assert "copied unchanged from the starting model:\n  scalp-temporal, hairloss." in card

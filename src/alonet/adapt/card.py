@@ -21,7 +21,17 @@ def _fmt(value, spec: str) -> str:
 
 
 def table_rows(before: dict, after: dict) -> list[tuple[str, str, str]]:
-    """(what, before, after) rows: overall numbers, then |Δ % loss| per view."""
+    """(what, before, after) rows: overall numbers, then |Δ % loss| per view (scalp IoU per view
+    for scalp-only corrections, whose hair loss is not annotated)."""
+    if before.get("scalp_only"):
+        rows = [("scalp IoU (micro)", _fmt(before.get("scalp_iou"), ".3f"), _fmt(after.get("scalp_iou"), ".3f"))]
+        for view in VIEWS:
+            b, a = before["views_scalp_iou"].get(view), after["views_scalp_iou"].get(view)
+            if b is not None or a is not None:
+                rows.append((f"scalp IoU, {view}", _fmt(b, ".3f"), _fmt(a, ".3f")))
+        rows.append(("hair loss", "not annotated", "not annotated"))
+        rows.append(("photographs tested", str(before["images"]), str(after["images"])))
+        return rows
     rows = [(label, _fmt(before.get(key), spec), _fmt(after.get(key), spec)) for label, key, spec in ROWS]
     for view in VIEWS:
         b = before["views_mean_abs_diff_pct"].get(view)
@@ -62,6 +72,9 @@ def write_comparison(folder: Path, before: dict, after: dict, reports: dict) -> 
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
 
+    if before.get("scalp_only"):
+        _scalp_only_plot(folder, before, after)
+        return
     fig = Figure(figsize=(11, 4.2), dpi=110)
     ax_bar, ax_ba = fig.subplots(1, 2)
     views = [v for v in VIEWS if v in before["views_mean_abs_diff_pct"]]
@@ -95,6 +108,26 @@ def write_comparison(folder: Path, before: dict, after: dict, reports: dict) -> 
     fig.savefig(folder / "comparison.png", format="png")
 
 
+def _scalp_only_plot(folder: Path, before: dict, after: dict) -> None:
+    """comparison.png for scalp-only corrections: scalp IoU per view, before vs after."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, 4.2), dpi=110)
+    ax = fig.subplots()
+    views = [v for v in VIEWS if v in before["views_scalp_iou"]]
+    x = np.arange(len(views))
+    for shift, (name, data, colour) in zip((-0.2, 0.2), (("before", before, "0.6"), ("after", after, "C0"))):
+        ax.bar(x + shift, [data["views_scalp_iou"].get(v, np.nan) for v in views], 0.4, label=name, color=colour)
+    ax.set_xticks(x, views)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("scalp IoU (micro)")
+    ax.set_title("scalp region per view, held-back patients (hair loss not annotated)")
+    ax.legend(loc="lower right")
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(folder / "comparison.png", format="png")
+
+
 def write_model_card(path: Path, info: dict) -> None:
     """A model card of the adapted model set: data, recipe, before/after on held-back patients."""
     c, r = info["counts"], info["recipe"]
@@ -102,6 +135,9 @@ def write_model_card(path: Path, info: dict) -> None:
                "**After is NOT better than before** on the held-back patients: keep using the previous "
                "model, or correct more photographs and adapt again.")
     notes = "".join(f"- {n}\n" for n in info["notes"])
+    if r.get("scalp_only"):
+        notes += ("- Scalp-only corrections: the photographs' scalp regions were annotated, their hair loss "
+                  "was not, so only the scalp networks were fine-tuned and the verdict uses the scalp IoU.\n")
     text = f"""# Adapted AloNet model set
 
 Fine-tuned by `alonet adapt` on {info['created']} from the model `{info['init']}`

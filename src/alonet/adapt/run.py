@@ -32,6 +32,8 @@ from alonet.train.config import FINETUNE_DEFAULTS
 
 #: Below these counts a before/after comparison on held-back patients says nothing.
 MIN_PHOTOS = 10
+#: The networks a scalp-only correction (hair loss not annotated) can teach.
+SCALP_TASKS = ("scalp-temporal", "scalp-midline")
 MIN_PATIENTS = 4
 STORE_DB = "alonet.sqlite3"
 
@@ -49,6 +51,7 @@ class AdaptConfig:
     lr: float = FINETUNE_DEFAULTS["lr"]
     seed: int = 0
     include_all: bool = False
+    scalp_only: bool = False  # the corrections mark the scalp region only; hair loss is not annotated
     backend: str = "auto"
 
     def __post_init__(self) -> None:
@@ -59,6 +62,16 @@ class AdaptConfig:
         bad = [t for t in (self.tasks or ()) if t not in TASKS]
         if bad:
             raise InvalidValueError(f"unknown task(s) {', '.join(bad)}", fix=f"use {', '.join(TASKS)}")
+        if self.scalp_only and "hairloss" in (self.tasks or ()):
+            raise InvalidValueError("--scalp-only corrections cannot fine-tune the hair-loss network",
+                                    fix="drop --task hairloss, or annotate hair loss and drop --scalp-only")
+
+    @property
+    def task_list(self) -> tuple[str, ...]:
+        """The networks to try fine-tuning, in order."""
+        if self.tasks:
+            return self.tasks
+        return SCALP_TASKS if self.scalp_only else TASKS
 
 
 @dataclass
@@ -146,7 +159,7 @@ def _finetune(train_ds: Path, run: Path, cfg: AdaptConfig, progress: bool) -> tu
 
     source = ConvertedSource(train_ds)
     trained, notes = [], []
-    for task in cfg.tasks or TASKS:
+    for task in cfg.task_list:
         base = TrainConfig(task=task, init=cfg.init, steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr,
                            lr_step=FINETUNE_DEFAULTS["lr_step"], lr_gamma=FINETUNE_DEFAULTS["lr_gamma"],
                            val_fraction=cfg.val_fraction, seed=cfg.seed)
@@ -164,12 +177,24 @@ def _finetune(train_ds: Path, run: Path, cfg: AdaptConfig, progress: bool) -> tu
             notes.append(f"{task}: not fine-tuned ({str(exc).splitlines()[0]})")
             continue
         trained.append(task)
-    carried = carry_over(run, cfg.init)
+    carry_over(run, cfg.init)  # train() already copies the others once a task is trained; this covers none trained
+    carried = [task for task in TASKS if task not in trained]
     return trained, carried, notes
 
 
-def _headline(summary: dict) -> dict:
-    """The numbers adapt compares: IoU (micro), mean |Δ % loss| per view and overall, SALT MAE."""
+def _headline(summary: dict, scalp_only: bool = False) -> dict:
+    """The numbers adapt compares: IoU (micro), mean |Δ % loss| per view and overall, SALT MAE.
+
+    With ``scalp_only`` the hair-loss masks are not annotations, so only the scalp IoU is
+    kept (per view as well); every number that needs true hair loss is None.
+    """
+    if scalp_only:
+        return {"images": summary["images"],
+                "scalp_iou": summary["scalp"]["iou_micro"] if summary["scalp"] else None,
+                "hairloss_iou": None, "mean_abs_diff_pct": None, "views_mean_abs_diff_pct": {},
+                "views_scalp_iou": {v: s["scalp"]["iou_micro"] for v, s in summary["views"].items()
+                                    if s.get("scalp")},
+                "salt_visits": 0, "salt_mae": None, "scalp_only": True}
     views = {v: s["mean_abs_diff_pct"] for v, s in summary["views"].items()}
     diffs = [s["mean_abs_diff_pct"] * s["images_with_loss_pct"] for s in summary["views"].values()
              if s["images_with_loss_pct"]]
@@ -187,10 +212,21 @@ def _headline(summary: dict) -> dict:
 
 
 def judge(before: dict, after: dict) -> bool:
-    """'After' is better when the % loss error falls and neither IoU drops by more than 0.01."""
+    """'After' is better when the % loss error falls and neither IoU drops by more than 0.01.
+
+    For scalp-only corrections (``before["scalp_only"]``): when the scalp IoU rises overall
+    and falls by no more than 0.01 on any view.
+    """
     def val(d, k):
         v = d.get(k)
         return None if v is None or (isinstance(v, float) and math.isnan(v)) else v
+
+    if before.get("scalp_only"):
+        b, a = val(before, "scalp_iou"), val(after, "scalp_iou")
+        if b is None or a is None or a <= b:
+            return False
+        views_b, views_a = before.get("views_scalp_iou", {}), after.get("views_scalp_iou", {})
+        return all(views_a.get(v, 0.0) >= iou - 0.01 for v, iou in views_b.items())
 
     err_b, err_a = val(before, "mean_abs_diff_pct"), val(after, "mean_abs_diff_pct")
     if err_b is None or err_a is None or err_a >= err_b:
@@ -230,7 +266,8 @@ def adapt(source: str | Path, out: str | Path, cfg: AdaptConfig = AdaptConfig(),
     for name, model in (("before", cfg.init), ("after", work / "run")):
         reports[name] = evaluate(work / "test_ds", model, work / name, backend=cfg.backend,
                                  overwrite=True, progress=progress).summary
-    before, after = _headline(reports["before"]), _headline(reports["after"])
+    before = _headline(reports["before"], cfg.scalp_only)
+    after = _headline(reports["after"], cfg.scalp_only)
     better = judge(before, after)
     counts = {"photographs_learn": n_learn, "patients_learn": len(held["learn"]),
               "photographs_test": n_test, "patients_test": len(held["test"])}

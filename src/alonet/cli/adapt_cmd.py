@@ -19,13 +19,16 @@ import click
 @click.option("--lr", type=float, default=2e-4, show_default=True)
 @click.option("--test-fraction", type=float, default=0.3, show_default=True,
               help="Share of patients held back to test before vs after.")
+@click.option("--scalp-only", is_flag=True,
+              help="The corrections mark the scalp region only (hair loss not annotated): fine-tune the scalp "
+                   "networks and judge them by scalp IoU.")
 @click.option("--all", "include_all", is_flag=True, help="Store: use every stored visit, not only reviewed ones.")
 @click.option("--work", type=click.Path(file_okay=False), default=None,
               help="Work folder (default: OUTPUT.work); rerun with the same one to resume.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def adapt_command(source, out, init, tasks, steps, batch_size, lr, test_fraction, include_all, work, seed,
+def adapt_command(source, out, init, tasks, steps, batch_size, lr, test_fraction, scalp_only, include_all, work, seed,
                   overwrite, quiet):
     """Adapt AloNet to your photographs: SOURCE is a store (`alonet serve --store`; reviewed visits)
     or a dataset (`alonet convert`).
@@ -38,7 +41,7 @@ def adapt_command(source, out, init, tasks, steps, batch_size, lr, test_fraction
     from alonet.adapt.card import table_rows
 
     cfg = AdaptConfig(init=init, tasks=tuple(tasks) or None, steps=steps, batch_size=batch_size, lr=lr,
-                      test_fraction=test_fraction, include_all=include_all, seed=seed)
+                      test_fraction=test_fraction, scalp_only=scalp_only, include_all=include_all, seed=seed)
     result = adapt(source, out, cfg, work=work, overwrite=overwrite, progress=not quiet)
     c = result.counts
     click.echo(f"learnt from {c['photographs_learn']} photographs ({c['patients_learn']} patients); "
