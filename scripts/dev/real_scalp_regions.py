@@ -1,0 +1,163 @@
+"""Hand-drawn scalp regions on real back-view head photographs: a real-photograph scalp test.
+
+Usage::
+
+    # scalp IoU of model sets on the held-out part (and an overlay sheet to look at)
+    PYTHONPATH=src python scripts/dev/real_scalp_regions.py score ../shared/data/real-heads-cc-by \\
+        --model default --model candidates/effl0-gpu --part test -o /tmp/real_scalp
+
+    # the learn part as photographs + masks, then a dataset for `alonet train` / `alonet adapt`
+    PYTHONPATH=src python scripts/dev/real_scalp_regions.py folder ../shared/data/real-heads-cc-by \\
+        --part learn -o /tmp/real_backs
+    alonet convert /tmp/real_backs/photographs /tmp/real_backs/scalp /tmp/real_backs/hairloss \\
+        --manifest /tmp/real_backs/manifest.csv -o /tmp/ds_real_backs
+
+The regions (``real_back_regions.json`` beside this script: its ``about`` says how they were
+drawn) are polygons on upright copies of photographs in the CC BY 4.0 real-head folder, which
+has no masks. They are the only scalp-region truth on real photographs the project has: the
+phantom sets cannot show where a network's region ends on a real neck. ``score`` reports, per
+model, the mean IoU with the drawn region and how much of the predicted region lies *below*
+the drawn bottom edge (neck and nape, real failure mode 4) and *above* its top edge.
+
+Hair loss is not annotated: ``folder`` writes empty hair-loss masks (so that ``convert``
+accepts the pairs), which are not a statement that the head has no loss. Train only the
+scalp networks on it (``--task scalp-midline``), and never read hair-loss numbers from it.
+The photographs are third-party: keep the outputs outside the repository and the docs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image
+from tqdm import tqdm
+
+from alonet.data.imageio import read_photo
+
+REGIONS = Path(__file__).with_name("real_back_regions.json")
+CELL = 320
+
+
+def load_regions(part: str) -> list[dict]:
+    """The drawn regions of ``part`` (learn, test or all)."""
+    regions = json.loads(REGIONS.read_text(encoding="utf-8"))["regions"]
+    return [r for r in regions if part == "all" or r["part"] == part]
+
+
+def upright_photo(root: Path, region: dict) -> np.ndarray:
+    return np.ascontiguousarray(np.rot90(read_photo(root / region["file"]), region["rot90"]))
+
+
+def region_mask(region: dict, shape: tuple[int, int]) -> np.ndarray:
+    mask = np.zeros(shape, np.uint8)
+    cv2.fillPoly(mask, [np.asarray(region["polygon"], np.int32)], 1)
+    return mask.astype(bool)
+
+
+def compare(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    """IoU, and the predicted area outside the drawn region's vertical extent, as a share of
+    the drawn area (``below``: under its lowest row, ``above``: over its highest row)."""
+    rows = np.nonzero(truth.any(axis=1))[0]
+    area = max(int(truth.sum()), 1)
+    union = int((pred | truth).sum())
+    return {
+        "iou": float((pred & truth).sum() / union) if union else 1.0,
+        "below": float(pred[rows[-1] + 1:].sum() / area),
+        "above": float(pred[:rows[0]].sum() / area),
+    }
+
+
+def write_folder(root: Path, part: str, out: Path) -> int:
+    """Photographs (upright JPEG), drawn scalp masks, empty hair-loss masks and a manifest
+    (patient = source group), the layout `alonet convert --manifest` reads."""
+    regions = load_regions(part)
+    for sub in ("photographs", "scalp", "hairloss"):
+        (out / sub).mkdir(parents=True, exist_ok=True)
+    rows = []
+    for region in tqdm(regions, unit="photo"):
+        stem = Path(region["file"]).stem
+        photo = upright_photo(root, region)
+        Image.fromarray(photo).save(out / "photographs" / f"{stem}.jpg", quality=95)
+        mask = region_mask(region, photo.shape[:2])
+        Image.fromarray(mask).save(out / "scalp" / f"{stem}.gif")
+        Image.fromarray(np.zeros_like(mask)).save(out / "hairloss" / f"{stem}.gif")
+        rows.append({"stem": stem, "patient": f"real{region['source_group']}", "visit": 1, "view": region["view"]})
+    with (out / "manifest.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return len(rows)
+
+
+def score(root: Path, models: list[str], part: str, out: Path) -> dict[str, dict[str, float]]:
+    """Each model's scalp region against the drawn ones; writes scores.csv, summary.json, sheet.png."""
+    from alonet.infer import Pipeline
+
+    regions = load_regions(part)
+    pipelines = [Pipeline(m) for m in models]
+    colours = [(0, 255, 0), (255, 0, 255), (255, 160, 0), (0, 160, 255)]
+    out.mkdir(parents=True, exist_ok=True)
+    table, cells = [], []
+    for region in tqdm(regions, unit="photo"):
+        photo = upright_photo(root, region)
+        truth = region_mask(region, photo.shape[:2])
+        canvas = photo.copy()
+        cv2.polylines(canvas, [np.asarray(region["polygon"], np.int32)], True, (0, 255, 255), 3)
+        row = {"file": region["file"], "norwood": region["norwood"]}
+        for name, pipeline, colour in zip(models, pipelines, colours):
+            pred = pipeline.predict_view(photo, region["view"]).scalp_mask
+            if pred.shape != truth.shape:
+                pred = cv2.resize(pred.astype(np.uint8), truth.shape[::-1], interpolation=cv2.INTER_NEAREST) > 0
+            for key, value in compare(pred.astype(bool), truth).items():
+                row[f"{Path(name).name}_{key}"] = round(value, 4)
+            contours, _ = cv2.findContours(pred.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+            cv2.drawContours(canvas, contours, -1, colour, 2)
+        table.append(row)
+        cells.append(cv2.resize(canvas, (CELL, CELL), interpolation=cv2.INTER_AREA))
+    summary = {}
+    for name in models:
+        key = Path(name).name
+        summary[name] = {f"mean_{k}": float(np.mean([r[f"{key}_{k}"] for r in table])) for k in ("iou", "below", "above")}
+        summary[name]["min_iou"] = float(np.min([r[f"{key}_iou"] for r in table]))
+        summary[name]["photographs"] = len(table)
+    with (out / "scores.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(table[0]))
+        writer.writeheader()
+        writer.writerows(table)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    while len(cells) % 5:
+        cells.append(np.zeros_like(cells[0]))
+    sheet = np.concatenate([np.concatenate(cells[i:i + 5], axis=1) for i in range(0, len(cells), 5)], axis=0)
+    cv2.imwrite(str(out / "sheet.png"), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("what", choices=("score", "folder"))
+    parser.add_argument("folder", type=Path, help="the real-head folder (manifest.csv, photos/)")
+    parser.add_argument("--model", action="append", default=[], help="model set (repeat; score only)")
+    parser.add_argument("--part", choices=("learn", "test", "all"), default="test")
+    parser.add_argument("-o", "--output", type=Path, required=True)
+    args = parser.parse_args(argv)
+    if args.what == "folder":
+        print(f"wrote {write_folder(args.folder, args.part, args.output)} photographs to {args.output}")
+        return 0
+    if not args.model:
+        parser.error("score needs at least one --model")
+    summary = score(args.folder, args.model, args.part, args.output)
+    print(f"{'model':<40} {'IoU':>6} {'min':>6} {'below':>6} {'above':>6}  ({args.part}, "
+          f"{next(iter(summary.values()))['photographs']} photographs; drawn outline cyan)")
+    for name, s in summary.items():
+        print(f"{name:<40} {s['mean_iou']:6.3f} {s['min_iou']:6.3f} {s['mean_below']:6.3f} {s['mean_above']:6.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
