@@ -38,7 +38,10 @@ def test_adapt_writes_a_loadable_model_set_with_before_after_on_held_back_patien
     # before/after are both measured on exactly the held-back photographs
     assert info["before"]["images"] == info["after"]["images"] == 8
     assert (out / "comparison.png").stat().st_size > 1000
-    assert "| on the held-back patients | before | after |" in (out / "MODEL_CARD.md").read_text()
+    card = (out / "MODEL_CARD.md").read_text()
+    assert "| on the held-back patients | before | after |" in card
+    # the card names the folder the set lives in, not the temporary one it was written in
+    assert f"--model {out}`" in card and ".tmp" not in card
     assert result.trained == list(TASKS) and result.carried == []
     assert info["better"] == judge(info["before"], info["after"])
     # a rerun resumes from the work folder (nothing trained again) and refuses to clobber the output
@@ -96,6 +99,7 @@ def test_scalp_only_adapt_trains_scalp_networks_and_reports_no_hair_loss_numbers
                               and judge(info["before"], info["after"]))
     card = (tmp_path / "adapted" / "MODEL_CARD.md").read_text()
     assert "| hair loss | not annotated | not annotated |" in card and "Scalp-only corrections" in card
+    assert "`comparison.png` shows the scalp IoU per view" in card
 
 
 def test_scalp_only_refuses_to_train_the_hair_loss_network():

@@ -128,9 +128,16 @@ def _scalp_only_plot(folder: Path, before: dict, after: dict) -> None:
     fig.savefig(folder / "comparison.png", format="png")
 
 
-def write_model_card(path: Path, info: dict) -> None:
-    """A model card of the adapted model set: data, recipe, before/after on held-back patients."""
+def write_model_card(path: Path, info: dict, model_dir: Path | None = None) -> None:
+    """A model card of the adapted model set: data, recipe, before/after on held-back patients.
+
+    ``model_dir``: where the set will live (the card may be written in a temporary folder
+    that is renamed when complete); default: the card's own folder.
+    """
+    model_dir = path.parent if model_dir is None else model_dir
     c, r = info["counts"], info["recipe"]
+    plots = ("the scalp IoU per view" if r.get("scalp_only") else
+             "the error per view and a per-photograph Bland-Altman plot")
     verdict = ("**After is better than before** on the held-back patients." if info["better"] else
                "**After is NOT better than before** on the held-back patients: keep using the previous "
                "model, or correct more photographs and adapt again.")
@@ -160,11 +167,11 @@ photographs, horizontal flips and photometric jitter; the best epoch by validati
 
 {markdown_table(info['before'], info['after'])}
 
-`comparison.png` shows the error per view and a per-photograph Bland-Altman plot;
+`comparison.png` shows {plots};
 `before/` and `after/` hold the full evaluation reports.
 
 ## Use it
-`alonet score ... --model {path.parent}` and `alonet serve --model {path.parent}`.
+`alonet score ... --model {model_dir}` and `alonet serve --model {model_dir}`.
 
 ## Limits
 The test patients are few; the numbers above describe this clinic's photographs and may

@@ -50,10 +50,12 @@ def adapt_command(source, out, init, tasks, steps, batch_size, lr, test_fraction
                + (f"; unchanged: {', '.join(result.carried)}" if result.carried else ""))
     for note in result.notes:
         click.echo(f"  note: {note}")
-    width = max(len(r[0]) for r in table_rows(result.before, result.after))
-    click.echo(f"{'':<{width}}  {'before':>8}  {'after':>8}")
-    for what, b, a in table_rows(result.before, result.after):
-        click.echo(f"{what:<{width}}  {b:>8}  {a:>8}")
+    rows = table_rows(result.before, result.after)
+    width = max(len(r[0]) for r in rows)
+    col = max(8, *(len(r[i]) for r in rows for i in (1, 2)))
+    click.echo(f"{'':<{width}}  {'before':>{col}}  {'after':>{col}}")
+    for what, b, a in rows:
+        click.echo(f"{what:<{width}}  {b:>{col}}  {a:>{col}}")
     if result.better:
         click.echo("after is better than before on the held-back patients.")
     else:
