@@ -6,9 +6,10 @@ Usage::
     PYTHONPATH=src python scripts/dev/real_scalp_regions.py score ../shared/data/real-heads-cc-by \\
         --model default --model candidates/effl0-gpu --part test -o /tmp/real_scalp
 
-    # the learn part as photographs + masks, then a dataset for `alonet train` / `alonet adapt`
+    # the learn part as photographs + masks (--cut default: the default's own region cut at
+    # the drawn bottom edge), then a dataset for `alonet train` / `alonet adapt`
     PYTHONPATH=src python scripts/dev/real_scalp_regions.py folder ../shared/data/real-heads-cc-by \\
-        --part learn -o /tmp/real_backs
+        --part learn --cut default -o /tmp/real_backs
     alonet convert /tmp/real_backs/photographs /tmp/real_backs/scalp /tmp/real_backs/hairloss \\
         --manifest /tmp/real_backs/manifest.csv -o /tmp/ds_real_backs
 
@@ -78,18 +79,47 @@ def compare(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
     }
 
 
-def write_folder(root: Path, part: str, out: Path) -> int:
-    """Photographs (upright JPEG), drawn scalp masks, empty hair-loss masks and a manifest
-    (patient = source group), the layout `alonet convert --manifest` reads."""
+def lower_edge(mask: np.ndarray) -> np.ndarray:
+    """Per column, the lowest row of ``mask`` (columns left or right of it take the nearest
+    edge column's value)."""
+    cols = np.nonzero(mask.any(axis=0))[0]
+    lowest = mask.shape[0] - 1 - np.argmax(mask[::-1], axis=0)
+    edge = lowest.copy()
+    edge[:cols[0]], edge[cols[-1] + 1:] = lowest[cols[0]], lowest[cols[-1]]
+    return edge
+
+
+def cut_at_bottom(pred: np.ndarray, drawn: np.ndarray) -> np.ndarray:
+    """``pred`` without what lies below ``drawn``'s bottom edge: the drawn region's one edge
+    the clinical feedback supports, the model's own sides and top."""
+    return pred & (np.arange(pred.shape[0])[:, None] <= lower_edge(drawn)[None, :])
+
+
+def write_folder(root: Path, part: str, out: Path, cut_model: str | None = None) -> int:
+    """Photographs (upright JPEG), scalp masks, empty hair-loss masks and a manifest
+    (patient = source group), the layout `alonet convert --manifest` reads.
+
+    Scalp masks: the drawn polygons, or with ``cut_model`` that model set's own scalp region
+    cut at the drawn bottom edge (``cut_at_bottom``)."""
     regions = load_regions(part)
     for sub in ("photographs", "scalp", "hairloss"):
         (out / sub).mkdir(parents=True, exist_ok=True)
+    pipeline = None
+    if cut_model is not None:
+        from alonet.infer import Pipeline
+
+        pipeline = Pipeline(cut_model)
     rows = []
     for region in tqdm(regions, unit="photo"):
         stem = Path(region["file"]).stem
         photo = upright_photo(root, region)
         Image.fromarray(photo).save(out / "photographs" / f"{stem}.jpg", quality=95)
         mask = region_mask(region, photo.shape[:2])
+        if pipeline is not None:
+            pred = pipeline.predict_view(photo, region["view"]).scalp_mask
+            if pred.shape != mask.shape:
+                pred = cv2.resize(pred.astype(np.uint8), mask.shape[::-1], interpolation=cv2.INTER_NEAREST) > 0
+            mask = cut_at_bottom(pred.astype(bool), mask)
         Image.fromarray(mask).save(out / "scalp" / f"{stem}.gif")
         Image.fromarray(np.zeros_like(mask)).save(out / "hairloss" / f"{stem}.gif")
         rows.append({"stem": stem, "patient": f"real{region['source_group']}", "visit": 1, "view": region["view"]})
@@ -149,10 +179,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("folder", type=Path, help="the real-head folder (manifest.csv, photos/)")
     parser.add_argument("--model", action="append", default=[], help="model set (repeat; score only)")
     parser.add_argument("--part", choices=("learn", "test", "all"), default="test")
+    parser.add_argument("--cut", metavar="MODEL", default=None,
+                        help="folder only: scalp masks = MODEL's region cut at the drawn bottom edge")
     parser.add_argument("-o", "--output", type=Path, required=True)
     args = parser.parse_args(argv)
     if args.what == "folder":
-        print(f"wrote {write_folder(args.folder, args.part, args.output)} photographs to {args.output}")
+        print(f"wrote {write_folder(args.folder, args.part, args.output, args.cut)} photographs to {args.output}")
         return 0
     if not args.model:
         parser.error("score needs at least one --model")
