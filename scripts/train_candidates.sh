@@ -43,6 +43,9 @@
 # I effl0-front      the default with its midline scalp network fine-tuned on ordinary phantoms
 #                    plus phantoms whose top views are shot from in front and above (forehead,
 #                    brows, eyes: scripts/dev/render_front_top.py), 1 : 1, 300 steps (ONLY=I).
+# J effl0-realcut    the 2026-12-04 default with its midline scalp network fine-tuned on ordinary
+#                    phantoms plus 32 real back views whose targets stop above the nape (their
+#                    hand-drawn bottom edge + CUT_MARGIN px), 1 : 1, 300 steps (ONLY=J).
 # Each set ends with an evaluation on the phantom test split (seed 303) and on a
 # style-held-out split (test-split patients, one visit each, --style heldout: copper hair,
 # black backdrop, low side light -- looks no training set contains).
@@ -202,6 +205,26 @@ if [[ " $ONLY " == *" I "* ]]; then
   one_network_set effl0-front scalp-midline effl0-front-sc "$DEFAULT"
   evaluate_set effl0-front test test_heldout front_test
   evaluate_set default front_test
+fi
+if [[ " $ONLY " == *" J "* ]]; then
+  # The midline scalp network of the 2026-12-04 default (candidates/default-2026-12-04) fine-tuned
+  # on ordinary phantoms plus 32 real back views (the learn part of scripts/dev/real_back_regions.json)
+  # whose targets are that model's own scalp region cut CUT_MARGIN px below the hand-drawn bottom
+  # edge (real_scalp_regions.py folder --cut: the region stops above the nape, real failure mode
+  # 4), 1 : 1, 300 steps of 8 at 2e-4, last epoch; its temporal and hair-loss networks (ONLY=J).
+  PREV="$HERE/candidates/default-2026-12-04"
+  [ -d real_cut ] || PYTHONPATH="$HERE/src" python "$HERE/scripts/dev/real_scalp_regions.py" folder \
+    "$(dirname "$REAL")" --part learn --cut "$PREV" --margin "${CUT_MARGIN:-30}" -o real_cut
+  [ -d ds_real_cut ] || alonet convert real_cut/photographs real_cut/scalp real_cut/hairloss \
+    --manifest real_cut/manifest.csv -o ds_real_cut
+  resume=(); [ -f effl0-realcut-sc/scalp-midline/last.pt ] && resume=(--resume)
+  OMP_NUM_THREADS=${THREADS:-2} alonet train ds_train ds_real_cut -o effl0-realcut-sc --task scalp-midline \
+    --init "$PREV" --steps 300 --lr 2e-4 --dataset-weights 1,1 --keep last --style-images "$REAL" \
+    "${COMMON[@]}" "${resume[@]}"
+  one_network_set effl0-realcut scalp-midline effl0-realcut-sc "$PREV"
+  evaluate_set effl0-realcut test test_heldout
+  PYTHONPATH="$HERE/src" python "$HERE/scripts/dev/real_scalp_regions.py" score "$(dirname "$REAL")" \
+    --model "$PREV" --model effl0-realcut-set --part test -o score_realcut
 fi
 if [[ " $ONLY " == *" D "* || " $ONLY " == *" G "* || " $ONLY " == *" H "* ]]; then
   dev_render diffuse_test render_diffuse.py --split test --patients 40 --visits 1 --seed 313

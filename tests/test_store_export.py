@@ -508,3 +508,12 @@ def test_adapt_from_a_store_filled_through_the_web_gives_a_model_set_the_app_des
     page = client.get("/model").get_data(as_text=True)
     assert f"<td>{counts['photographs_test']}</td><td>{counts['photographs_test']}</td>" in page
     assert ("after is better" in page) == info["better"] and ("not better than before" in page) != info["better"]
+
+
+def test_scalp_only_adapt_numbers_have_readable_labels_and_directions():
+    adapt = {"before": {"scalp_iou": 0.75, "views_scalp_iou": {"back": 0.74}, "hairloss_iou": None},
+             "after": {"scalp_iou": 0.90, "views_scalp_iou": {"back": 0.91}, "hairloss_iou": None}}
+    rows = {r["metric"]: r for r in adapt_rows(adapt)}
+    assert rows["views_scalp_iou.back"]["label"] == "scalp IoU (back)"
+    assert rows["views_scalp_iou.back"]["improved"] is True
+    assert "hairloss_iou" not in rows  # not annotated: no row rather than a row of blanks

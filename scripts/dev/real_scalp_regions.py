@@ -89,18 +89,19 @@ def lower_edge(mask: np.ndarray) -> np.ndarray:
     return edge
 
 
-def cut_at_bottom(pred: np.ndarray, drawn: np.ndarray) -> np.ndarray:
-    """``pred`` without what lies below ``drawn``'s bottom edge: the drawn region's one edge
-    the clinical feedback supports, the model's own sides and top."""
-    return pred & (np.arange(pred.shape[0])[:, None] <= lower_edge(drawn)[None, :])
+def cut_at_bottom(pred: np.ndarray, drawn: np.ndarray, margin: int = 0) -> np.ndarray:
+    """``pred`` without what lies more than ``margin`` rows below ``drawn``'s bottom edge: the
+    drawn region's one edge the clinical feedback supports, the model's own sides and top."""
+    return pred & (np.arange(pred.shape[0])[:, None] <= lower_edge(drawn)[None, :] + margin)
 
 
-def write_folder(root: Path, part: str, out: Path, cut_model: str | None = None) -> int:
+def write_folder(root: Path, part: str, out: Path, cut_model: str | None = None, margin: int = 0) -> int:
     """Photographs (upright JPEG), scalp masks, empty hair-loss masks and a manifest
     (patient = source group), the layout `alonet convert --manifest` reads.
 
     Scalp masks: the drawn polygons, or with ``cut_model`` that model set's own scalp region
-    cut at the drawn bottom edge (``cut_at_bottom``)."""
+    cut ``margin`` pixels (of the 640-px photograph) below the drawn bottom edge
+    (``cut_at_bottom``)."""
     regions = load_regions(part)
     for sub in ("photographs", "scalp", "hairloss"):
         (out / sub).mkdir(parents=True, exist_ok=True)
@@ -119,7 +120,7 @@ def write_folder(root: Path, part: str, out: Path, cut_model: str | None = None)
             pred = pipeline.predict_view(photo, region["view"]).scalp_mask
             if pred.shape != mask.shape:
                 pred = cv2.resize(pred.astype(np.uint8), mask.shape[::-1], interpolation=cv2.INTER_NEAREST) > 0
-            mask = cut_at_bottom(pred.astype(bool), mask)
+            mask = cut_at_bottom(pred.astype(bool), mask, margin)
         Image.fromarray(mask).save(out / "scalp" / f"{stem}.gif")
         Image.fromarray(np.zeros_like(mask)).save(out / "hairloss" / f"{stem}.gif")
         rows.append({"stem": stem, "patient": f"real{region['source_group']}", "visit": 1, "view": region["view"]})
@@ -181,10 +182,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--part", choices=("learn", "test", "all"), default="test")
     parser.add_argument("--cut", metavar="MODEL", default=None,
                         help="folder only: scalp masks = MODEL's region cut at the drawn bottom edge")
+    parser.add_argument("--margin", type=int, default=0,
+                        help="with --cut: cut this many pixels below the drawn bottom edge")
     parser.add_argument("-o", "--output", type=Path, required=True)
     args = parser.parse_args(argv)
     if args.what == "folder":
-        print(f"wrote {write_folder(args.folder, args.part, args.output, args.cut)} photographs to {args.output}")
+        print(f"wrote {write_folder(args.folder, args.part, args.output, args.cut, args.margin)} photographs to {args.output}")
         return 0
     if not args.model:
         parser.error("score needs at least one --model")

@@ -121,6 +121,7 @@ METRIC_LABELS: dict[str, str] = {
     "hairloss_iou": "hair-loss IoU",
     "mean_abs_diff_pct": "mean |Δ % loss|",
     "views_mean_abs_diff_pct": "mean |Δ % loss|",
+    "views_scalp_iou": "scalp IoU",
     "salt_visits": "visits with a SALT",
     "salt_mae": "SALT MAE",
 }
