@@ -66,6 +66,14 @@ def region_mask(region: dict, shape: tuple[int, int]) -> np.ndarray:
     return mask.astype(bool)
 
 
+def predicted_scalp(pipeline, photo: np.ndarray, view: str, shape: tuple[int, int]) -> np.ndarray:
+    """The pipeline's scalp region of ``photo`` as a bool mask of ``shape``."""
+    pred = pipeline.predict_view(photo, view).scalp_mask.astype(np.uint8)
+    if pred.shape != shape:
+        pred = cv2.resize(pred, shape[::-1], interpolation=cv2.INTER_NEAREST)
+    return pred > 0
+
+
 def compare(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
     """IoU, and the predicted area outside the drawn region's vertical extent, as a share of
     the drawn area (``below``: under its lowest row, ``above``: over its highest row)."""
@@ -117,10 +125,7 @@ def write_folder(root: Path, part: str, out: Path, cut_model: str | None = None,
         Image.fromarray(photo).save(out / "photographs" / f"{stem}.jpg", quality=95)
         mask = region_mask(region, photo.shape[:2])
         if pipeline is not None:
-            pred = pipeline.predict_view(photo, region["view"]).scalp_mask
-            if pred.shape != mask.shape:
-                pred = cv2.resize(pred.astype(np.uint8), mask.shape[::-1], interpolation=cv2.INTER_NEAREST) > 0
-            mask = cut_at_bottom(pred.astype(bool), mask, margin)
+            mask = cut_at_bottom(predicted_scalp(pipeline, photo, region["view"], mask.shape), mask, margin)
         Image.fromarray(mask).save(out / "scalp" / f"{stem}.gif")
         Image.fromarray(np.zeros_like(mask)).save(out / "hairloss" / f"{stem}.gif")
         rows.append({"stem": stem, "patient": f"real{region['source_group']}", "visit": 1, "view": region["view"]})
@@ -147,10 +152,8 @@ def score(root: Path, models: list[str], part: str, out: Path) -> dict[str, dict
         cv2.polylines(canvas, [np.asarray(region["polygon"], np.int32)], True, (0, 255, 255), 3)
         row = {"file": region["file"], "norwood": region["norwood"]}
         for name, pipeline, colour in zip(models, pipelines, colours):
-            pred = pipeline.predict_view(photo, region["view"]).scalp_mask
-            if pred.shape != truth.shape:
-                pred = cv2.resize(pred.astype(np.uint8), truth.shape[::-1], interpolation=cv2.INTER_NEAREST) > 0
-            for key, value in compare(pred.astype(bool), truth).items():
+            pred = predicted_scalp(pipeline, photo, region["view"], truth.shape)
+            for key, value in compare(pred, truth).items():
                 row[f"{Path(name).name}_{key}"] = round(value, 4)
             contours, _ = cv2.findContours(pred.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
             cv2.drawContours(canvas, contours, -1, colour, 2)

@@ -29,13 +29,14 @@ import numpy as np
 from alonet.errors import DatasetError, InvalidValueError
 from alonet.model.config import TASKS
 from alonet.train.config import FINETUNE_DEFAULTS
+from alonet.views import SCALP_TASK_FOR_VIEW
 
 #: Below these counts a before/after comparison on held-back patients says nothing.
 MIN_PHOTOS = 10
-#: The networks a scalp-only correction (hair loss not annotated) can teach.
-SCALP_TASKS = ("scalp-temporal", "scalp-midline")
 MIN_PATIENTS = 4
 STORE_DB = "alonet.sqlite3"
+#: The networks a scalp-only correction (hair loss not annotated) can teach, in TASKS order.
+SCALP_TASKS = tuple(t for t in TASKS if t in set(SCALP_TASK_FOR_VIEW.values()))
 
 
 @dataclass(frozen=True)
@@ -194,7 +195,7 @@ def _headline(summary: dict, scalp_only: bool = False) -> dict:
                 "hairloss_iou": None, "mean_abs_diff_pct": None, "views_mean_abs_diff_pct": {},
                 "views_scalp_iou": {v: s["scalp"]["iou_micro"] for v, s in summary["views"].items()
                                     if s.get("scalp")},
-                "salt_visits": 0, "salt_mae": None, "scalp_only": True}
+                "salt_visits": None, "salt_mae": None, "scalp_only": True}
     views = {v: s["mean_abs_diff_pct"] for v, s in summary["views"].items()}
     diffs = [s["mean_abs_diff_pct"] * s["images_with_loss_pct"] for s in summary["views"].values()
              if s["images_with_loss_pct"]]
