@@ -58,9 +58,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("phantoms", type=Path)
     parser.add_argument("--model", default="default")
+    parser.add_argument("--side-margin", type=float, default=ViewCheckConfig.side_margin,
+                        help="ViewCheckConfig.side_margin to measure (default: the current one)")
+    parser.add_argument("--midline-margin", type=float, default=ViewCheckConfig.midline_margin,
+                        help="ViewCheckConfig.midline_margin to measure (default: the current one)")
     args = parser.parse_args()
     pipeline = Pipeline(args.model)
-    config = ViewCheckConfig()
+    config = ViewCheckConfig(side_margin=args.side_margin, midline_margin=args.midline_margin)
     visits = visits_of(args.phantoms)
     refused, photos_seen, min_distance, dup_caught = [], 0, 64, 0
     retakes, withheld = [], []
