@@ -123,3 +123,39 @@ def test_evidence_reuses_the_pipelines_scalp_passes_with_the_same_result(phantom
     fresh = view_evidence(photos, pipeline)
     assert sum(n for _, n in calls) == 12
     assert reused == fresh
+
+
+def test_a_model_set_carries_its_own_view_check_margins(tmp_path, phantom):
+    import json
+    import shutil
+
+    from alonet.errors import ModelError
+    from alonet.infer.viewcheck import view_check_config_for
+    from alonet.model.io import default_model_dir
+
+    # The bundled midline network and the previous default's each name the margins
+    # measured for them (scripts/dev/measure_reliability.py); in-memory models get
+    # the defaults, which are the bundled network's.
+    assert view_check_config_for("default") == ViewCheckConfig()
+    from pathlib import Path
+
+    old = view_check_config_for(Path(__file__).resolve().parents[1] / "candidates" / "default-2026-12-04")
+    assert (old.side_margin, old.midline_margin) == (0.0, 0.01)
+    assert view_check_config_for({"scalp-midline": object()}) == ViewCheckConfig()
+
+    # A copy of the bundled set whose midline JSON asks for an impossible side margin
+    # stops flagging the swap the bundled set flags: the pipeline reads the file.
+    folder = tmp_path / "set"
+    shutil.copytree(default_model_dir(), folder, ignore=shutil.ignore_patterns("*.onnx", "*.md"))
+    info = json.loads((folder / "scalp-midline.json").read_text())
+    info["metadata"]["view_check"] = {"side_margin": 0.5}
+    (folder / "scalp-midline.json").write_text(json.dumps(info))
+    swapped = {**phantom, "top": phantom["left"], "left": phantom["top"]}
+    for models, flagged in (("default", True), (folder, False)):
+        result = Pipeline(models, backend="torch").score_visit(swapped)
+        assert any(f["code"] == MISMATCH_CODE for f in result.views["top"].flags) == flagged
+
+    info["metadata"]["view_check"] = {"side_margin": 0.5, "ear": 1}
+    (folder / "scalp-midline.json").write_text(json.dumps(info))
+    with pytest.raises(ModelError, match="unknown view_check setting.*ear"):
+        view_check_config_for(folder)

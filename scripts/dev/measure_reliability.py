@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import csv
 import itertools
+from dataclasses import replace
 from pathlib import Path
 
 from tqdm import tqdm
@@ -35,7 +36,6 @@ from alonet.infer.gate import gate_photo
 from alonet.infer.quality import RETAKE_CODES
 from alonet.infer.viewcheck import (
     MISMATCH_CODE,
-    ViewCheckConfig,
     find_duplicates,
     hash_distance,
     likely_view,
@@ -58,13 +58,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("phantoms", type=Path)
     parser.add_argument("--model", default="default")
-    parser.add_argument("--side-margin", type=float, default=ViewCheckConfig.side_margin,
-                        help="ViewCheckConfig.side_margin to measure (default: the current one)")
-    parser.add_argument("--midline-margin", type=float, default=ViewCheckConfig.midline_margin,
-                        help="ViewCheckConfig.midline_margin to measure (default: the current one)")
+    parser.add_argument("--side-margin", type=float,
+                        help="side_margin to measure (default: the model set's own, see view_check_config_for)")
+    parser.add_argument("--midline-margin", type=float,
+                        help="midline_margin to measure (default: the model set's own)")
     args = parser.parse_args()
     pipeline = Pipeline(args.model)
-    config = ViewCheckConfig(side_margin=args.side_margin, midline_margin=args.midline_margin)
+    config = pipeline.view_check_config
+    if args.side_margin is not None:
+        config = replace(config, side_margin=args.side_margin)
+    if args.midline_margin is not None:
+        config = replace(config, midline_margin=args.midline_margin)
+    pipeline.view_check_config = config  # the whole pipeline's checks, not only the swap counts
+    print(f"view-check margins: side {config.side_margin}, midline {config.midline_margin}")
     visits = visits_of(args.phantoms)
     refused, photos_seen, min_distance, dup_caught = [], 0, 64, 0
     retakes, withheld = [], []

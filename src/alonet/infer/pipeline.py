@@ -47,6 +47,7 @@ from alonet.infer.postprocess import PostprocessConfig, clean_hairloss, clean_sc
 from alonet.infer.quality import CHECK_CODE, QualityConfig, check_photo, check_scalp, flag, needs_retake
 from alonet.infer.viewcheck import KnownPasses
 from alonet.infer.viewcheck import check_views as run_view_checks
+from alonet.infer.viewcheck import view_check_config_for
 from alonet.infer.viewmaps import ViewMaps, full_size_map, mirror, resize_mask, resize_prob
 from alonet.model import paint_outside_scalp
 from alonet.model.preprocess import prepare_input, to_working_size
@@ -277,6 +278,9 @@ class Pipeline:
                                           threads=self.config.threads, precision=self.config.precision)
         else:
             self.backend = backend
+        #: The view checks' thresholds: the midline network's own (its JSON's
+        #: ``metadata.view_check``) or the defaults (``alonet.infer.viewcheck``).
+        self.view_check_config = view_check_config_for(models)
 
     @property
     def backend_name(self) -> str:
@@ -484,7 +488,7 @@ class Pipeline:
         views = [v for _, v in items]
         results = dict(zip(views, scored))
         if self.config.check_views if check_views is None else check_views:
-            results = run_view_checks(results, self, known=dict(zip(views, known)))
+            results = run_view_checks(results, self, self.view_check_config, known=dict(zip(views, known)))
         return results
 
     def visit_from_views(self, views: Mapping[str, ViewResult], *, provisional: bool = False) -> VisitResult:

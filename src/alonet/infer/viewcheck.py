@@ -34,21 +34,26 @@ from below by the ear; the face side's leg of the arch is the shorter).
 The thresholds in :class:`ViewCheckConfig` favour precision (a flag should
 mean a real mistake); the README's Reliability section gives the precision and
 recall measured on phantom visits with deliberately swapped views
-(``scripts/dev/measure_reliability.py``).
+(``scripts/dev/measure_reliability.py``). The certainty margins depend on the
+midline network, so a model set may carry its own in the midline network's JSON
+(``metadata.view_check``, read by :func:`view_check_config_for`); without them
+the defaults, calibrated for the bundled model, apply.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
 
 import cv2
 import numpy as np
 
-from alonet.errors import DuplicateViewError
+from alonet.errors import DuplicateViewError, ModelError
 from alonet.infer.postprocess import clean_scalp
 from alonet.infer.quality import needs_retake
 from alonet.infer.viewmaps import mirror
+from alonet.model.io import read_model_info, resolve_model_set
 from alonet.model.preprocess import prepare_input, to_working_size
 from alonet.phantom.realmasks import analyse_shape
 from alonet.views import VIEWS
@@ -70,8 +75,9 @@ class ViewCheckConfig:
     #: Temporal minus midline certainty above which a photograph looks like a side view ...
     #: Calibrated for the bundled model's midline network (scripts/dev/measure_reliability.py,
     #: precision first): -0.01 since 2026-12-05, whose real-back fine-tune made it surer of
-    #: itself on every view (0.0 for the 2026-12-03/04 defaults, 0.02 for the U-Net of
-    #: 2026-11-26); the ear notch below does most of the separating.
+    #: itself on every view (0.0 for the 2026-12-03/04 defaults, which the candidates keep in
+    #: their JSON, see view_check_config_for; 0.02 for the U-Net of 2026-11-26); the ear notch
+    #: below does most of the separating.
     side_margin: float = -0.01
     #: ... and below which (negated) it looks like a top or back view (0.01 before 2026-12-05).
     midline_margin: float = 0.03
@@ -79,6 +85,35 @@ class ViewCheckConfig:
     min_side_notch: float = 0.15
     #: A top/back view's temporal-network region has a notch no deeper than this.
     max_midline_notch: float = 0.12
+
+
+def view_check_config_for(models) -> ViewCheckConfig:
+    """The view-check thresholds of a model set: its midline network's own, or the defaults.
+
+    ``models`` is what :class:`alonet.infer.Pipeline` takes. A midline network's
+    JSON may hold ``metadata.view_check``, e.g. ``{"side_margin": 0.0,
+    "midline_margin": 0.01}``: the margins measured for that network with
+    ``scripts/dev/measure_reliability.py``. In-memory networks and networks
+    without it (a fresh training or adaptation) get the defaults.
+    """
+    if isinstance(models, Mapping):
+        value = models.get("scalp-midline")
+        if not isinstance(value, (str, Path)):
+            return ViewCheckConfig()
+        json_path = Path(value).with_suffix(".json")
+    else:
+        json_path = resolve_model_set(models, tasks=("scalp-midline",))["scalp-midline"]
+    settings = read_model_info(json_path).get("metadata", {}).get("view_check", {})
+    known = {f.name for f in fields(ViewCheckConfig)}
+    unknown = sorted(set(settings) - known) if isinstance(settings, dict) else ["(not a dict)"]
+    if unknown:
+        raise ModelError(f"{json_path}: unknown view_check setting(s) {', '.join(map(str, unknown))}",
+                         fix=f"use only {', '.join(sorted(known))} in metadata.view_check")
+    try:
+        return ViewCheckConfig(**{k: type(getattr(ViewCheckConfig, k))(v) for k, v in settings.items()})
+    except (TypeError, ValueError):
+        raise ModelError(f"{json_path}: metadata.view_check holds a value that is not a number",
+                         fix="give numbers, e.g. {\"side_margin\": 0.0}") from None
 
 
 @dataclass(frozen=True)
