@@ -42,9 +42,10 @@ REVIEW_FIELDS: tuple[tuple[str, str], ...] = (
     ("reviewer", "Reviewed by"),
 )
 
-#: Shown next to the SALT while the bundled model (trained on phantoms only) is used.
-SYNTHETIC_WARNING = ("The bundled model was trained only on synthetic (phantom) photographs and has not been "
-                     "validated on real patients: check every overlay before using this number.")
+#: Shown next to the SALT while the bundled model is used: it learned hair loss from phantoms
+#: only (its midline scalp network also saw 32 real back views of heads, no alopecia masks).
+SYNTHETIC_WARNING = ("The bundled model learned hair loss from synthetic (phantom) photographs only and has not "
+                     "been validated on real patients: check every overlay before using this number.")
 
 
 def uses_bundled_model(meta: Mapping | None) -> bool:
