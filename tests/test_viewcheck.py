@@ -142,6 +142,7 @@ def test_a_model_set_carries_its_own_view_check_margins(tmp_path, phantom):
     old = view_check_config_for(Path(__file__).resolve().parents[1] / "candidates" / "default-2026-12-04")
     assert (old.side_margin, old.midline_margin) == (0.0, 0.01)
     assert view_check_config_for({"scalp-midline": object()}) == ViewCheckConfig()
+    assert view_check_config_for(None) == ViewCheckConfig()
 
     # A copy of the bundled set whose midline JSON asks for an impossible side margin
     # stops flagging the swap the bundled set flags: the pipeline reads the file.

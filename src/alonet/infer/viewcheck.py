@@ -90,7 +90,7 @@ class ViewCheckConfig:
 def view_check_config_for(models) -> ViewCheckConfig:
     """The view-check thresholds of a model set: its midline network's own, or the defaults.
 
-    ``models`` is what :class:`alonet.infer.Pipeline` takes. A midline network's
+    ``models`` is what :class:`alonet.infer.Pipeline` takes (None: no files). A midline network's
     JSON may hold ``metadata.view_check``, e.g. ``{"side_margin": 0.0,
     "midline_margin": 0.01}``: the margins measured for that network with
     ``scripts/dev/measure_reliability.py``. In-memory networks and networks
@@ -101,8 +101,10 @@ def view_check_config_for(models) -> ViewCheckConfig:
         if not isinstance(value, (str, Path)):
             return ViewCheckConfig()
         json_path = Path(value).with_suffix(".json")
-    else:
+    elif isinstance(models, (str, Path)):
         json_path = resolve_model_set(models, tasks=("scalp-midline",))["scalp-midline"]
+    else:  # no model files (a pipeline built round a ready backend)
+        return ViewCheckConfig()
     settings = read_model_info(json_path).get("metadata", {}).get("view_check", {})
     known = {f.name for f in fields(ViewCheckConfig)}
     unknown = sorted(set(settings) - known) if isinstance(settings, dict) else ["(not a dict)"]
