@@ -25,7 +25,7 @@ def tiny_dataset(path, n_patients):
 def test_adapt_writes_a_loadable_model_set_with_before_after_on_held_back_patients(tmp_path):
     init = tiny_init_set(tmp_path / "init")
     data = tiny_dataset(tmp_path / "ds", n_patients=7)
-    cfg = AdaptConfig(init=str(init), steps=2, batch_size=4, backend="torch")
+    cfg = AdaptConfig(init=str(init), steps=2, batch_size=4, backend="torch", view_check_patients=3)
     result = adapt(data, tmp_path / "adapted", cfg, progress=False)
 
     out = tmp_path / "adapted"
@@ -44,6 +44,13 @@ def test_adapt_writes_a_loadable_model_set_with_before_after_on_held_back_patien
     assert f"--model {out}`" in card and ".tmp" not in card
     assert result.trained == list(TASKS) and result.carried == []
     assert info["better"] == judge(info["before"], info["after"])
+    # the midline network changed, so the view checks' margins were re-fitted and travel with it
+    from alonet.infer.viewcheck import view_check_config_for
+
+    fitted = view_check_config_for(out)
+    assert info["view_check"] == {"side_margin": fitted.side_margin, "midline_margin": fitted.midline_margin}
+    assert -0.05 <= fitted.side_margin <= 0.05 and 0 <= fitted.midline_margin <= 0.05
+    assert "view checks: margins re-fitted" in card
     # a rerun resumes from the work folder (nothing trained again) and refuses to clobber the output
     with pytest.raises(Exception, match="exists|overwrite"):
         adapt(data, out, cfg, progress=False)
@@ -85,7 +92,7 @@ def test_judge_of_scalp_only_corrections_uses_the_scalp_iou():
 def test_scalp_only_adapt_trains_scalp_networks_and_reports_no_hair_loss_numbers(tmp_path):
     init = tiny_init_set(tmp_path / "init")
     data = tiny_dataset(tmp_path / "ds", n_patients=7)
-    cfg = AdaptConfig(init=str(init), steps=2, batch_size=4, backend="torch", scalp_only=True)
+    cfg = AdaptConfig(init=str(init), steps=2, batch_size=4, backend="torch", scalp_only=True, view_check_patients=3)
     result = adapt(data, tmp_path / "adapted", cfg, progress=False)
 
     assert set(result.trained) <= {"scalp-temporal", "scalp-midline"} and result.trained
@@ -112,7 +119,7 @@ def test_scalp_only_refuses_to_train_the_hair_loss_network():
 def test_adapt_of_one_network_names_the_others_as_copied_unchanged(tmp_path):
     init = tiny_init_set(tmp_path / "init")
     data = tiny_dataset(tmp_path / "ds", n_patients=7)
-    cfg = AdaptConfig(init=str(init), steps=2, batch_size=4, backend="torch", tasks=("scalp-midline",))
+    cfg = AdaptConfig(init=str(init), steps=2, batch_size=4, backend="torch", tasks=("scalp-midline",), view_check_patients=3)
     result = adapt(data, tmp_path / "adapted", cfg, progress=False)
     assert result.trained == ["scalp-midline"] and result.carried == ["scalp-temporal", "hairloss"]
     card = (tmp_path / "adapted" / "MODEL_CARD.md").read_text()

@@ -489,7 +489,7 @@ def test_adapt_from_a_store_filled_through_the_web_gives_a_model_set_the_app_des
                                           progress=False, pipeline=pipeline)
     assert (filled["visits"], filled["reviewed"]) == (5, 5)
     init = tiny_init_set(tmp_path / "init")
-    cfg = AdaptConfig(init=str(init), steps=2, batch_size=4, backend="torch")
+    cfg = AdaptConfig(init=str(init), steps=2, batch_size=4, backend="torch", view_check_patients=3)
     adapt(tmp_path / "store", tmp_path / "adapted", cfg, progress=False)
 
     out = tmp_path / "adapted"

@@ -160,3 +160,22 @@ def test_a_model_set_carries_its_own_view_check_margins(tmp_path, phantom):
     (folder / "scalp-midline.json").write_text(json.dumps(info))
     with pytest.raises(ModelError, match="unknown view_check setting.*ear"):
         view_check_config_for(folder)
+
+
+def test_fit_margins_flags_none_of_the_correct_photographs():
+    from alonet.infer.viewcheck import fit_margins
+
+    evidence = [
+        ("top", ViewEvidence(0.95, 0.933, 0.20, None)),   # margin -0.017, notched: bounds side_margin
+        ("back", ViewEvidence(0.95, 0.99, 0.05, None)),   # margin +0.04 but no notch: no constraint
+        ("left", ViewEvidence(0.95, 0.94, 0.10, "left")),  # margin -0.010, flat: bounds midline_margin
+        ("right", ViewEvidence(0.90, 0.80, 0.30, "right")),  # notched: no constraint
+    ]
+    fitted = fit_margins(evidence)
+    # -0.017 rounds up to -0.015, plus one step; 0.010 stays 0.010, plus one step
+    assert (fitted.side_margin, fitted.midline_margin) == (-0.01, 0.015)
+    assert all(likely_view(view, e, fitted) is None for view, e in evidence)
+    # nothing constrains a margin: the base's stays; extremes are clipped
+    assert fit_margins([]) == ViewCheckConfig()
+    wild = fit_margins([("top", ViewEvidence(0.5, 0.9, 0.5, None))])
+    assert wild.side_margin == 0.05

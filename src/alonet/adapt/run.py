@@ -54,12 +54,17 @@ class AdaptConfig:
     include_all: bool = False
     scalp_only: bool = False  # the corrections mark the scalp region only; hair loss is not annotated
     backend: str = "auto"
+    #: Phantom patients (4 photographs each) the view checks' margins are re-fitted on
+    #: when the midline network is fine-tuned (alonet.infer.viewcheck.calibrate_view_checks).
+    view_check_patients: int = 50
 
     def __post_init__(self) -> None:
         if not 0 < self.test_fraction < 1 or not 0 < self.val_fraction < 1:
             raise InvalidValueError("test and validation fractions must be between 0 and 1")
         if self.steps < 1 or self.batch_size < 1 or self.lr <= 0:
             raise InvalidValueError("steps and batch size must be >= 1 and the learning rate > 0")
+        if self.view_check_patients < 1:
+            raise InvalidValueError("view_check_patients must be >= 1")
         bad = [t for t in (self.tasks or ()) if t not in TASKS]
         if bad:
             raise InvalidValueError(f"unknown task(s) {', '.join(bad)}", fix=f"use {', '.join(TASKS)}")
@@ -183,6 +188,26 @@ def _finetune(train_ds: Path, run: Path, cfg: AdaptConfig, progress: bool) -> tu
     return trained, carried, notes
 
 
+def _view_check_margins(run: Path, cfg: AdaptConfig, trained: list[str], notes: list[str],
+                        progress: bool) -> dict | None:
+    """Re-fit the view checks' certainty margins when the midline network was fine-tuned.
+
+    They depend on how sure that network is of itself (``alonet.infer.viewcheck``);
+    a carried-over midline network keeps its JSON, margins included.
+    """
+    if "scalp-midline" not in trained:
+        return None
+    from alonet.infer import Pipeline
+    from alonet.infer.viewcheck import calibrate_view_checks
+
+    fitted, photographs = calibrate_view_checks(Pipeline(run, backend=cfg.backend),
+                                                patients=cfg.view_check_patients, progress=progress)
+    margins = {"side_margin": fitted.side_margin, "midline_margin": fitted.midline_margin}
+    notes.append(f"view checks: margins re-fitted for the adapted midline network on {photographs} "
+                 f"phantom photographs (side {fitted.side_margin:+.3f}, midline {fitted.midline_margin:.3f})")
+    return margins
+
+
 def _headline(summary: dict, scalp_only: bool = False) -> dict:
     """The numbers adapt compares: IoU (micro), mean |Δ % loss| per view and overall, SALT MAE.
 
@@ -263,6 +288,7 @@ def adapt(source: str | Path, out: str | Path, cfg: AdaptConfig = AdaptConfig(),
     if not trained:
         raise DatasetError("no network could be fine-tuned: " + "; ".join(notes),
                            fix="add corrected photographs of more patients and views")
+    view_check = _view_check_margins(work / "run", cfg, trained, notes, progress)
     reports = {}
     for name, model in (("before", cfg.init), ("after", work / "run")):
         reports[name] = evaluate(work / "test_ds", model, work / name, backend=cfg.backend,
@@ -277,7 +303,7 @@ def adapt(source: str | Path, out: str | Path, cfg: AdaptConfig = AdaptConfig(),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "source": str(source), "init": str(cfg.init), "counts": counts, "trained": trained,
         "carried_over": carried, "recipe": asdict(cfg), "before": before, "after": after,
-        "better": better, "notes": notes,
+        "better": better, "notes": notes, "view_check": view_check,
     }
     from alonet.adapt.card import write_comparison, write_model_card
 
@@ -286,6 +312,10 @@ def adapt(source: str | Path, out: str | Path, cfg: AdaptConfig = AdaptConfig(),
             best = work / "run" / task / "best"
             shutil.copyfile(best.with_suffix(".json"), tmp / f"{task}.json")
             shutil.copyfile(best.with_suffix(".safetensors"), tmp / f"{task}.safetensors")
+        if view_check is not None:
+            midline = json.loads((tmp / "scalp-midline.json").read_text(encoding="utf-8"))
+            midline.setdefault("metadata", {})["view_check"] = view_check
+            (tmp / "scalp-midline.json").write_text(json.dumps(midline, indent=2) + "\n", encoding="utf-8")
         for name in ("before", "after"):
             shutil.copytree(work / name, tmp / name)
         (tmp / "adapt.json").write_text(json.dumps(_json_safe(info), indent=2) + "\n", encoding="utf-8")

@@ -42,7 +42,8 @@ the defaults, calibrated for the bundled model, apply.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
@@ -116,6 +117,53 @@ def view_check_config_for(models) -> ViewCheckConfig:
     except (TypeError, ValueError):
         raise ModelError(f"{json_path}: metadata.view_check holds a value that is not a number",
                          fix="give numbers, e.g. {\"side_margin\": 0.0}") from None
+
+
+def fit_margins(evidence: Sequence[tuple[str, "ViewEvidence"]], base: ViewCheckConfig = ViewCheckConfig(),
+                step: float = 0.005, limit: float = 0.05) -> ViewCheckConfig:
+    """Certainty margins that flag none of these correctly labelled photographs (precision first).
+
+    ``evidence``: ``(true view, ViewEvidence)`` pairs. ``side_margin`` becomes the
+    smallest multiple of ``step`` at or above every top/back photograph's margin
+    that passes the ear-notch test of a side view, plus one ``step``;
+    ``midline_margin`` likewise for the side photographs' negated margins that
+    pass a midline view's notch test. Where no photograph constrains a margin,
+    ``base``'s stays. Both are clipped to ``[-limit, limit]`` (``midline_margin``
+    to ``[0, limit]``).
+    """
+    def above(values: list[float], keep: float) -> float:
+        if not values:
+            return keep
+        return math.ceil(round(max(values) / step, 6)) * step + step
+
+    midline = [e.margin for view, e in evidence
+               if view in ("top", "back") and e.temporal_notch >= base.min_side_notch]
+    side = [-e.margin for view, e in evidence
+            if view in ("left", "right") and e.temporal_notch <= base.max_midline_notch]
+    side_margin = min(limit, max(-limit, above(midline, base.side_margin)))
+    midline_margin = min(limit, max(0.0, above(side, base.midline_margin)))
+    return replace(base, side_margin=round(side_margin, 4), midline_margin=round(midline_margin, 4))
+
+
+def calibrate_view_checks(pipeline, patients: int = 50, seed: int = 5000, size: int = 320,
+                          progress: bool = False) -> tuple[ViewCheckConfig, int]:
+    """Fit a pipeline's view-check margins on procedural phantom visits (correct labels).
+
+    Renders ``patients`` phantom patients (one visit, four views each, seeds
+    ``seed``, ``seed + 1``, ...), takes the scalp networks' evidence and returns
+    ``(fit_margins(...), photographs used)``. Used by ``alonet adapt`` when it
+    fine-tunes the midline network, whose certainty the margins depend on.
+    """
+    from tqdm import tqdm
+
+    from alonet.phantom import render_patient
+
+    evidence: list[tuple[str, ViewEvidence]] = []
+    for number in tqdm(range(patients), desc="view-check margins", unit="patient", disable=not progress):
+        visit = render_patient(seed + number, visits=1, size=size)[0]
+        photos = [visit.views[v].image for v in VIEWS]
+        evidence += list(zip(VIEWS, view_evidence(photos, pipeline)))
+    return fit_margins(evidence, pipeline.view_check_config), len(evidence)
 
 
 @dataclass(frozen=True)
