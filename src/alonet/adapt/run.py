@@ -192,17 +192,23 @@ def _view_check_margins(run: Path, cfg: AdaptConfig, trained: list[str], notes: 
                         progress: bool) -> dict | None:
     """Re-fit the view checks' certainty margins when the midline network was fine-tuned.
 
-    They depend on how sure that network is of itself (``alonet.infer.viewcheck``);
-    a carried-over midline network keeps its JSON, margins included.
+    They depend on how sure that network is of itself (``alonet.infer.viewcheck``), so
+    they are written into its JSON in the run folder and travel with it; a carried-over
+    midline network keeps its JSON, margins included.
     """
     if "scalp-midline" not in trained:
         return None
+    from alonet.data.atomic import atomic_write_text
     from alonet.infer import Pipeline
     from alonet.infer.viewcheck import calibrate_view_checks
 
     fitted, photographs = calibrate_view_checks(Pipeline(run, backend=cfg.backend),
                                                 patients=cfg.view_check_patients, progress=progress)
     margins = {"side_margin": fitted.side_margin, "midline_margin": fitted.midline_margin}
+    best = run / "scalp-midline" / "best.json"
+    midline = json.loads(best.read_text(encoding="utf-8"))
+    midline.setdefault("metadata", {})["view_check"] = margins
+    atomic_write_text(best, json.dumps(midline, indent=2) + "\n")
     notes.append(f"view checks: margins re-fitted for the adapted midline network on {photographs} "
                  f"phantom photographs (side {fitted.side_margin:+.3f}, midline {fitted.midline_margin:.3f})")
     return margins
@@ -312,10 +318,6 @@ def adapt(source: str | Path, out: str | Path, cfg: AdaptConfig = AdaptConfig(),
             best = work / "run" / task / "best"
             shutil.copyfile(best.with_suffix(".json"), tmp / f"{task}.json")
             shutil.copyfile(best.with_suffix(".safetensors"), tmp / f"{task}.safetensors")
-        if view_check is not None:
-            midline = json.loads((tmp / "scalp-midline.json").read_text(encoding="utf-8"))
-            midline.setdefault("metadata", {})["view_check"] = view_check
-            (tmp / "scalp-midline.json").write_text(json.dumps(midline, indent=2) + "\n", encoding="utf-8")
         for name in ("before", "after"):
             shutil.copytree(work / name, tmp / name)
         (tmp / "adapt.json").write_text(json.dumps(_json_safe(info), indent=2) + "\n", encoding="utf-8")

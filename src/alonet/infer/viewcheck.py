@@ -119,7 +119,7 @@ def view_check_config_for(models) -> ViewCheckConfig:
                          fix="give numbers, e.g. {\"side_margin\": 0.0}") from None
 
 
-def fit_margins(evidence: Sequence[tuple[str, "ViewEvidence"]], base: ViewCheckConfig = ViewCheckConfig(),
+def fit_margins(evidence: Sequence[tuple[str, ViewEvidence]], base: ViewCheckConfig = ViewCheckConfig(),
                 step: float = 0.005, limit: float = 0.05) -> ViewCheckConfig:
     """Certainty margins that flag none of these correctly labelled photographs (precision first).
 
