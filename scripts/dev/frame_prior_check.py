@@ -39,6 +39,7 @@ from alonet.infer import Pipeline
 from alonet.infer.viewmaps import mirror
 from alonet.model.preprocess import prepare_input, prepare_mask
 from alonet.phantom.realmasks import RealMaskSet
+from alonet.scoring.metrics import iou
 
 KINDS = ("midline", "temporal")
 FRAME = 64
@@ -69,11 +70,6 @@ def blended(prob: np.ndarray, prior: np.ndarray, weight: float) -> np.ndarray:
     """The region where the network's logit plus ``weight`` x the prior's logit is positive."""
     prob = np.clip(prob, 1e-4, 1.0 - 1e-4)
     return np.log(prob / (1.0 - prob)) + weight * prior > 0
-
-
-def iou(a: np.ndarray, b: np.ndarray) -> float:
-    union = int((a | b).sum())
-    return float((a & b).sum() / union) if union else 1.0
 
 
 def check_phantoms(pipeline: Pipeline, folder: Path, priors: dict, weights: list[float]) -> dict:

@@ -134,7 +134,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("folder", type=Path, help="folder with manifest.csv and photos/")
     parser.add_argument("--model", action="append", required=True, help="model set (repeat)")
-    parser.add_argument("--views", default="top,back", help="comma-separated views (top, back; left/right run, but the upright choice often turns side views sideways: see DEVELOPERS, fifteenth session)")
+    parser.add_argument("--views", default="top,back",
+                        help="comma-separated views (top, back; left/right run, but the upright choice often "
+                             "turns side views sideways: see DEVELOPERS, fifteenth session)")
     parser.add_argument("--splits", default=None, help="comma-separated publisher splits (default: all)")
     parser.add_argument("--limit", type=int, default=None, help="at most this many sources (a quick look)")
     parser.add_argument("-o", "--output", type=Path, required=True)
