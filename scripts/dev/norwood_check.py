@@ -26,7 +26,11 @@ Each source photograph appears up to three times, rotated by a multiple of 90° 
 folder's README). Clinical photographs are upright, so each source (``source_group`` and
 view) is scored once, upright: every copy in its four rotations goes through the *first*
 model's scalp network and the copy and rotation it is surest about is taken
-(``pseudo_label.upright``); every model then scores that same photograph. Writes
+(``pseudo_label.upright``); every model then scores that same photograph. That choice is
+reliable on top and back views but not on side views (it turns many sideways), so for left
+and right views ``--upright real_side_upright.json`` (beside this script) takes the copy and
+quarter turn chosen by hand instead, and the side the face looks to after turning as the
+view; sources it leaves out are skipped. Writes
 ``percents.csv`` (one row per source, upright), ``summary.json`` / ``summary.csv`` (one row per model and view) and
 ``norwood.png`` (mean % per Norwood level, one line per model, one panel per view).
 The photographs are third-party: keep the outputs outside the repository and the docs.
@@ -135,8 +139,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("folder", type=Path, help="folder with manifest.csv and photos/")
     parser.add_argument("--model", action="append", required=True, help="model set (repeat)")
     parser.add_argument("--views", default="top,back",
-                        help="comma-separated views (top, back; left/right run, but the upright choice often "
-                             "turns side views sideways: see DEVELOPERS, fifteenth session)")
+                        help="comma-separated views (top, back, left, right; for side views give --upright)")
+    parser.add_argument("--upright", type=Path, default=None,
+                        help="JSON of hand-turned photographs ({'photos': {file: {'rot90': k, 'view': v}}}, "
+                             "e.g. scripts/dev/real_side_upright.json): sources of the views it covers are "
+                             "taken from it, and skipped where it has none of their copies")
     parser.add_argument("--splits", default=None, help="comma-separated publisher splits (default: all)")
     parser.add_argument("--limit", type=int, default=None, help="at most this many sources (a quick look)")
     parser.add_argument("-o", "--output", type=Path, required=True)
@@ -151,13 +158,21 @@ def main(argv: list[str] | None = None) -> int:
         sources[(row["source_group"], row["view"])].append(row)
     chosen = sorted(sources.items())[: args.limit] if args.limit else sorted(sources.items())
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from pseudo_label import upright
+    from pseudo_label import hand_upright, load_turned, upright
 
     names = [Path(m).name for m in args.model]
     pipelines = [Pipeline(m) for m in args.model]
+    turned = load_turned(args.upright)
+    turned_views = {"left", "right"} if turned else set()
     records = []
     for (group, view), copies in tqdm(chosen, unit="source"):
-        photo = upright(pipelines[0], [read_photo(args.folder / c["file"]) for c in copies], view)
+        if view in turned_views:
+            found = hand_upright(args.folder, [c["file"] for c in copies], turned)
+            if found is None:
+                continue
+            photo, view = found
+        else:
+            photo = upright(pipelines[0], [read_photo(args.folder / c["file"]) for c in copies], view)
         row = copies[0]
         record = {"files": " ".join(c["file"] for c in copies), "view": view,
                   "norwood": int(row["norwood_level"]), "split": row["split"], "source_group": group}

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 from collections import defaultdict
 from pathlib import Path
 
@@ -65,6 +66,20 @@ def upright(pipeline: Pipeline, photos: list[np.ndarray], view: str) -> np.ndarr
         inputs = [prepare_input(c, size) for c in candidates]
     probs = pipeline.backend.predict(task, np.stack(inputs))
     return candidates[int(np.argmax([certainty(p) for p in probs]))]
+
+
+def load_turned(path: Path | None) -> dict[str, dict]:
+    """Hand-turned photographs (``real_side_upright.json``): ``{file: {"rot90": k, "view": v}}``."""
+    return {} if path is None else json.loads(Path(path).read_text())["photos"]
+
+
+def hand_upright(folder: Path, files: list[str], turned: dict[str, dict]) -> tuple[np.ndarray, str] | None:
+    """The first of ``files`` that ``turned`` lists, turned upright, and its view; None if none is listed."""
+    for name in files:
+        if name in turned:
+            photo = read_photo(Path(folder) / name)
+            return np.ascontiguousarray(np.rot90(photo, turned[name]["rot90"])), turned[name]["view"]
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,7 +9,9 @@ Picks ``-n`` photographs of the top/back/left/right views from the folder's
 manifest.csv (one per source group, spread over the Norwood levels, fixed by
 ``--seed``), turns each upright (the copy of its source and the rotation the first
 model's scalp network is surest about: ``pseudo_label.upright``; the publisher rotated
-the copies, clinics send upright photographs), scores it with every model set and writes
+the copies, clinics send upright photographs; that choice often turns side views sideways,
+so ``--upright real_side_upright.json`` takes side views turned by hand, and only those),
+scores it with every model set and writes
 
 * ``sheet.png``: one row per photograph: the photograph, then each model's
   overlay (scalp outline, hair loss in colour) with its % of hair loss;
@@ -39,11 +41,11 @@ CELL = 256
 
 
 def choose(manifest: Path, n: int, seed: int, views: tuple[str, ...] = VIEWS,
-           splits: tuple[str, ...] | None = None) -> list[dict]:
-    """``n`` rows of ``views`` (and publisher ``splits``), one per source group, round-robin
-    over Norwood levels (deterministic)."""
+           splits: tuple[str, ...] | None = None, keep=None) -> list[dict]:
+    """``n`` rows of ``views`` (and publisher ``splits``, and where ``keep(row)``), one per
+    source group, round-robin over Norwood levels (deterministic)."""
     rows = [r for r in csv.DictReader(manifest.open())
-            if r["view"] in views and (splits is None or r["split"] in splits)]
+            if r["view"] in views and (splits is None or r["split"] in splits) and (keep is None or keep(r))]
     rng = np.random.default_rng(seed)
     rng.shuffle(rows)
     by_level: dict[str, list[dict]] = {}
@@ -78,6 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--splits", default=None,
                         help="comma-separated publisher splits to pick from (e.g. test: photographs that "
                              "scripts/dev/pseudo_label.py never labels)")
+    parser.add_argument("--upright", type=Path, default=None,
+                        help="JSON of hand-turned side views (scripts/dev/real_side_upright.json): side views "
+                             "are picked only among the sources it lists and turned as it says")
     parser.add_argument("-o", "--output", type=Path, required=True)
     args = parser.parse_args(argv)
 
@@ -86,24 +91,32 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown view(s) {', '.join(unknown)}; use {', '.join(VIEWS)}")
     splits = None if args.splits is None else tuple(s.strip() for s in args.splits.split(",") if s.strip())
-    rows = choose(args.folder / "manifest.csv", args.n, args.seed, views, splits)
-    pipelines = [Pipeline(m) for m in args.model]
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from pseudo_label import upright
+    from pseudo_label import hand_upright, load_turned, upright
 
+    turned = load_turned(args.upright)
     copies: dict[tuple[str, str], list[str]] = {}
     for r in csv.DictReader((args.folder / "manifest.csv").open()):
         copies.setdefault((r["source_group"], r["view"]), []).append(r["file"])
+    listed = {key for key, files in copies.items() if any(f in turned for f in files)}
+    rows = choose(args.folder / "manifest.csv", args.n, args.seed, views, splits,
+                  keep=None if not turned else lambda r: r["view"] not in ("left", "right")
+                  or (r["source_group"], r["view"]) in listed)
+    pipelines = [Pipeline(m) for m in args.model]
     args.output.mkdir(parents=True, exist_ok=True)
     sheet_rows, table = [], []
     for row in tqdm(rows, unit="photo"):
         files = copies[(row["source_group"], row["view"])]
-        photo = upright(pipelines[0], [read_photo(args.folder / f) for f in files], row["view"])
+        view = row["view"]
+        if turned and view in ("left", "right"):
+            photo, view = hand_upright(args.folder, files, turned)
+        else:
+            photo = upright(pipelines[0], [read_photo(args.folder / f) for f in files], view)
         small = cv2.resize(photo, (CELL, CELL), interpolation=cv2.INTER_AREA)
-        cells = [label(small, f"{row['view']} N{row['norwood_level']}")]
-        record = {"file": row["file"], "view": row["view"], "norwood": row["norwood_level"]}
+        cells = [label(small, f"{view} N{row['norwood_level']}")]
+        record = {"file": row["file"], "view": view, "norwood": row["norwood_level"]}
         for name, pipeline in zip(args.model, pipelines):
-            result = pipeline.predict_view(photo, row["view"])
+            result = pipeline.predict_view(photo, view)
             overlay = render_overlay(photo, result.scalp_mask, result.hairloss_mask)
             overlay = cv2.resize(overlay, (CELL, CELL), interpolation=cv2.INTER_AREA)
             pct = "-" if result.loss_pct is None else f"{result.loss_pct:.0f}%"
