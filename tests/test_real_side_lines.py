@@ -1,0 +1,92 @@
+"""scripts/dev/real_side_lines.py and the hand-made side-view files it reads."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+DEV = Path(__file__).resolve().parents[1] / "scripts" / "dev"
+
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(name, DEV / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(DEV))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(DEV))
+    return module
+
+
+@pytest.fixture(scope="module")
+def lines():
+    return _load("real_side_lines")
+
+
+def _entry(view: str) -> dict:
+    # a vertical front line at x = 40 and the ear-lobe row at y = 70, on a 100 x 100 frame
+    return {"view": view, "front": [[40, 10], [40, 60]], "bottom": 70}
+
+
+def test_the_allowed_zone_lies_behind_the_front_line_and_above_the_bottom_row(lines):
+    left = lines.allowed_zone(_entry("left"), (100, 100))   # face looks left: x < 40 is face
+    assert not left[20, 10] and left[20, 60] and left[20, 40]
+    assert left[70, 60] and not left[71, 60]                 # the bottom row is the last one kept
+    assert int(left.sum()) == 71 * 60
+
+    right = lines.allowed_zone(_entry("right"), (100, 100))  # face looks right: x > 40 is face
+    assert right[20, 10] and not right[20, 60]
+    assert int(right.sum()) == 71 * 41
+
+
+def test_a_slanted_front_line_keeps_the_side_away_from_the_face(lines):
+    entry = {"view": "left", "front": [[20, 0], [60, 80]], "bottom": 99}  # leans back going down
+    zone = lines.allowed_zone(entry, (100, 100))
+    assert zone[0, 30] and not zone[0, 10]      # at the top the line is at x = 20
+    assert zone[80, 70] and not zone[80, 50]    # at row 80 it is at x = 60
+
+
+def test_compare_gives_the_share_of_the_region_past_the_limits(lines):
+    allowed = lines.allowed_zone(_entry("left"), (100, 100))
+    pred = np.zeros((100, 100), bool)
+    pred[20:40, 20:60] = True                  # 20 x 40 = 800 px, of which 20 x 20 in front of x = 40
+    out = lines.compare(pred, allowed)
+    assert out["outside"] == pytest.approx(0.5)
+    assert out["inside"] == pytest.approx(400 / 10_000)
+    assert lines.compare(np.zeros((100, 100), bool), allowed) == {"outside": 0.0, "inside": 0.0}
+
+
+def test_the_drawn_limits_are_consistent_with_the_hand_turned_photographs():
+    turned = json.loads((DEV / "real_side_upright.json").read_text())["photos"]
+    assert len(turned) > 200
+    assert all(t["rot90"] in (0, 1, 2, 3) and t["view"] in ("left", "right") for t in turned.values())
+    entries = json.loads((DEV / "real_side_lines.json").read_text())["lines"]
+    assert len(entries) >= 90 and len({e["file"] for e in entries}) == len(entries)
+    for e in entries:
+        assert turned[e["file"]] == {"rot90": e["rot90"], "view": e["view"]}
+        (x1, y1), (x2, y2) = e["front"]
+        assert 0 <= min(x1, x2) and max(x1, x2) < 640 and 0 <= y1 < y2 <= e["bottom"] < 640
+        test = int(hashlib.sha1(e["source_group"].encode()).hexdigest(), 16) % 3 == 0
+        assert e["part"] == ("test" if test else "learn")
+    assert {e["part"] for e in entries} == {"learn", "test"}
+
+
+def test_hand_upright_turns_the_listed_copy(tmp_path):
+    from PIL import Image
+
+    pseudo = _load("pseudo_label")
+    image = np.zeros((20, 30, 3), np.uint8)
+    image[0, 0] = 255                                      # a bright top-left corner
+    Image.fromarray(image).save(tmp_path / "a.png")
+    turned = {"a.png": {"rot90": 1, "view": "right"}}
+    photo, view = pseudo.hand_upright(tmp_path, ["b.png", "a.png"], turned)
+    assert view == "right" and photo.shape == (30, 20, 3)
+    assert photo[29, 0].max() == 255                       # a quarter turn anticlockwise
+    assert pseudo.hand_upright(tmp_path, ["b.png"], turned) is None
