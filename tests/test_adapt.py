@@ -124,3 +124,22 @@ def test_adapt_of_one_network_names_the_others_as_copied_unchanged(tmp_path):
     assert result.trained == ["scalp-midline"] and result.carried == ["scalp-temporal", "hairloss"]
     card = (tmp_path / "adapted" / "MODEL_CARD.md").read_text()
     assert "copied unchanged from the starting model:\n  scalp-temporal, hairloss." in card
+
+
+def test_adapting_only_the_temporal_network_refits_the_view_check_margins(tmp_path):
+    """The margins compare the two scalp networks' certainty, so a fine-tuned temporal
+    network gets margins fitted for it, stored in the carried-over midline JSON."""
+    from alonet.infer.viewcheck import view_check_config_for
+
+    init = tiny_init_set(tmp_path / "init")
+    data = tiny_dataset(tmp_path / "ds", n_patients=7)
+    cfg = AdaptConfig(init=str(init), steps=2, batch_size=4, backend="torch", tasks=("scalp-temporal",),
+                      view_check_patients=3)
+    result = adapt(data, tmp_path / "adapted", cfg, progress=False)
+    assert result.trained == ["scalp-temporal"] and "scalp-midline" in result.carried
+    info = json.loads((tmp_path / "adapted" / "adapt.json").read_text())
+    fitted = view_check_config_for(tmp_path / "adapted")
+    assert info["view_check"] == {"side_margin": fitted.side_margin, "midline_margin": fitted.midline_margin}
+    midline = json.loads((tmp_path / "adapted" / "scalp-midline.json").read_text())
+    assert midline["metadata"]["view_check"] == info["view_check"]
+    assert any("margins re-fitted for the adapted scalp-temporal network" in n for n in result.notes)

@@ -55,7 +55,7 @@ class AdaptConfig:
     scalp_only: bool = False  # the corrections mark the scalp region only; hair loss is not annotated
     backend: str = "auto"
     #: Phantom patients (4 photographs each) the view checks' margins are re-fitted on
-    #: when the midline network is fine-tuned (alonet.infer.viewcheck.calibrate_view_checks).
+    #: when a scalp network is fine-tuned (alonet.infer.viewcheck.calibrate_view_checks).
     view_check_patients: int = 50
 
     def __post_init__(self) -> None:
@@ -190,13 +190,16 @@ def _finetune(train_ds: Path, run: Path, cfg: AdaptConfig, progress: bool) -> tu
 
 def _view_check_margins(run: Path, cfg: AdaptConfig, trained: list[str], notes: list[str],
                         progress: bool) -> dict | None:
-    """Re-fit the view checks' certainty margins when the midline network was fine-tuned.
+    """Re-fit the view checks' certainty margins when a scalp network was fine-tuned.
 
-    They depend on how sure that network is of itself (``alonet.infer.viewcheck``), so
-    they are written into its JSON in the run folder and travel with it; a carried-over
-    midline network keeps its JSON, margins included.
+    They compare how sure the midline and the temporal network are of a photograph
+    (``alonet.infer.viewcheck``), so a change to either moves them: fine-tuning the temporal
+    network with real side views moved the bundled set's side margin from -0.01 to 0.005
+    (DEVELOPERS, sixteenth session). They are written into the midline network's JSON in
+    the run folder (adapted or carried over) and travel with it; when only the hair-loss
+    network was fine-tuned, the starting set's margins stay.
     """
-    if "scalp-midline" not in trained:
+    if not {"scalp-midline", "scalp-temporal"} & set(trained):
         return None
     from alonet.data.atomic import atomic_write_text
     from alonet.infer import Pipeline
@@ -209,7 +212,8 @@ def _view_check_margins(run: Path, cfg: AdaptConfig, trained: list[str], notes: 
     midline = json.loads(best.read_text(encoding="utf-8"))
     midline.setdefault("metadata", {})["view_check"] = margins
     atomic_write_text(best, json.dumps(midline, indent=2) + "\n")
-    notes.append(f"view checks: margins re-fitted for the adapted midline network on {photographs} "
+    adapted = " and ".join(t for t in ("scalp-midline", "scalp-temporal") if t in trained)
+    notes.append(f"view checks: margins re-fitted for the adapted {adapted} network on {photographs} "
                  f"phantom photographs (side {fitted.side_margin:+.3f}, midline {fitted.midline_margin:.3f})")
     return margins
 
