@@ -6,6 +6,10 @@ Usage::
     PYTHONPATH=src python scripts/dev/real_side_lines.py score ../shared/data/real-heads-cc-by \\
         --model default --model candidates/effl0-gpu --part test -o /tmp/real_sides
 
+    # sheets for drawing more limits (the next 48 of the random order the first 96 came from)
+    PYTHONPATH=src python scripts/dev/real_side_lines.py sheets ../shared/data/real-heads-cc-by \\
+        --start 96 --count 48 -o /tmp/side_sheets
+
     # the learn part as photographs + masks (a model's own region cut at the drawn limits),
     # then a dataset for `alonet train --task scalp-temporal`
     PYTHONPATH=src python scripts/dev/real_side_lines.py folder ../shared/data/real-heads-cc-by \\
@@ -168,20 +172,63 @@ def score(root: Path, models: list[str], part: str, out: Path) -> dict[str, dict
     return summary
 
 
+def drawing_sheets(root: Path, model: str, seed: int, start: int, count: int, out: Path) -> int:
+    """Sheets for drawing more limits: photographs ``start`` .. ``start + count`` of a seeded
+    random order of the hand-turned side views, six per sheet at 400 px with a 10 % grid
+    (the 50 % lines yellow) and ``model``'s region in green; ``pick.json`` lists them."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from pseudo_label import hand_upright, load_turned
+
+    from alonet.infer import Pipeline
+
+    turned = load_turned(Path(__file__).with_name("real_side_upright.json"))
+    files = sorted(turned)
+    pick = [files[i] for i in np.random.default_rng(seed).permutation(len(files))[start:start + count]]
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "pick.json").write_text(json.dumps(pick, indent=1) + "\n", encoding="utf-8")
+    pipeline, size, cells = Pipeline(model), 400, []
+    for number, name in enumerate(tqdm(pick, unit="photo"), start=start):
+        photo, view = hand_upright(root, [name], turned)
+        mask, _ = predicted(pipeline, photo, view, (size, size))
+        cell = cv2.resize(photo, (size, size), interpolation=cv2.INTER_AREA)
+        for k in range(1, 10):
+            colour = (255, 255, 0) if k == 5 else (200, 200, 200)
+            cv2.line(cell, (k * size // 10, 0), (k * size // 10, size), colour, 1)
+            cv2.line(cell, (0, k * size // 10), (size, k * size // 10), colour, 1)
+        contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+        cv2.drawContours(cell, contours, -1, (0, 255, 0), 2)
+        cv2.rectangle(cell, (0, 0), (90, 20), (0, 0, 0), -1)
+        cv2.putText(cell, f"{number} {view[0]}", (3, 15), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (255, 255, 255), 1)
+        cells.append(cell)
+    for first in range(0, len(cells), 6):
+        six = cells[first:first + 6] + [np.zeros_like(cells[0])] * (6 - len(cells[first:first + 6]))
+        sheet = np.concatenate([np.concatenate(six[:3], axis=1), np.concatenate(six[3:], axis=1)], axis=0)
+        cv2.imwrite(str(out / f"sheet_{first // 6}.png"), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
+    return len(pick)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("what", choices=("score", "folder"))
+    parser.add_argument("what", choices=("score", "folder", "sheets"))
     parser.add_argument("folder", type=Path, help="the real-head folder (manifest.csv, photos/)")
     parser.add_argument("--model", action="append", default=[], help="model set (repeat; score only)")
     parser.add_argument("--part", choices=("learn", "test", "all"), default="test")
     parser.add_argument("--cut", metavar="MODEL", default=None,
                         help="folder only: scalp masks = MODEL's region within the drawn limits")
+    parser.add_argument("--seed", type=int, default=61, help="sheets only: order of the photographs")
+    parser.add_argument("--start", type=int, default=96, help="sheets only: first photograph of that order")
+    parser.add_argument("--count", type=int, default=48, help="sheets only: how many")
     parser.add_argument("-o", "--output", type=Path, required=True)
     args = parser.parse_args(argv)
     if args.what == "folder":
         if args.cut is None:
             parser.error("folder needs --cut MODEL (only the region's limits are drawn, not the region)")
         print(f"wrote {write_folder(args.folder, args.part, args.output, args.cut)} photographs to {args.output}")
+        return 0
+    if args.what == "sheets":
+        model = args.model[0] if args.model else "default"
+        done = drawing_sheets(args.folder, model, args.seed, args.start, args.count, args.output)
+        print(f"wrote sheets of {done} photographs to {args.output}")
         return 0
     if not args.model:
         parser.error("score needs at least one --model")
