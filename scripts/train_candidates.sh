@@ -44,12 +44,20 @@
 # I effl0-front      the default with its midline scalp network fine-tuned on ordinary phantoms
 #                    plus phantoms whose top views are shot from in front and above (forehead,
 #                    brows, eyes: scripts/dev/render_front_top.py), 1 : 1, 300 steps (ONLY=I).
-# J effl0-realcut    THE BUNDLED DEFAULT since 2026-12-05: the 2026-12-04 default with its
+# J effl0-realcut    the default of 2026-12-05 (candidates/default-2026-12-05): the 2026-12-04 default with its
 #                    midline scalp network fine-tuned on ordinary phantoms plus 32 real back
 #                    views whose targets stop above the nape (their hand-drawn bottom edge +
 #                    CUT_MARGIN px, default 0), 1 : 1, 300 steps, seed 1 (ONLY=J; about 17
-#                    minutes of training on 2 threads). The bundled midline network is this
+#                    minutes of training on 2 threads). The bundled midline network is still this
 #                    run's; with seed 0 a first run gave nearly the same numbers.
+# K effl0-realside  THE BUNDLED DEFAULT since 2026-12-06: the 2026-12-05 default (set J) with its
+#                    temporal scalp network fine-tuned on ordinary phantoms plus 60 real side
+#                    views whose targets are that model's own temporal region cut at hand-drawn
+#                    limits (a front line at the temple and sideburn, the ear-lobe row:
+#                    scripts/dev/real_side_lines.py folder --cut), 1 : 1, 300 steps of 8 at 2e-4,
+#                    last epoch, seed 1 (ONLY=K; about 15 minutes of training on 2 threads
+#                    alone). With WEIGHTS=2,1 (phantoms twice as often) a second run gave nearly
+#                    the same figures (DEVELOPERS, sixteenth session).
 # Each set ends with an evaluation on the phantom test split (seed 303) and on a
 # style-held-out split (test-split patients, one visit each, --style heldout: copper hair,
 # black backdrop, low side light -- looks no training set contains).
@@ -221,8 +229,9 @@ if [[ " $ONLY " == *" J "* ]]; then
   # whose targets are that model's own scalp region cut CUT_MARGIN px below the hand-drawn bottom
   # edge (real_scalp_regions.py folder --cut: the region stops above the nape, real failure mode
   # 4), 1 : 1, 300 steps of 8 at 2e-4, last epoch; its temporal and hair-loss networks (ONLY=J).
-  # The bundled default since 2026-12-05 is this set with CUT_MARGIN=0 and SEED=1.
-  PREV="$HERE/candidates/default-2026-12-04"
+  # The default of 2026-12-05 (candidates/default-2026-12-05) is this set with CUT_MARGIN=0 and SEED=1.
+  from_history default-2026-12-04 dad72a8  # a candidate until 2026-12-06
+  PREV="$PWD/default-2026-12-04"
   [ -d real_cut ] || PYTHONPATH="$HERE/src" python "$HERE/scripts/dev/real_scalp_regions.py" folder \
     "$(dirname "$REAL")" --part learn --cut "$PREV" --margin "${CUT_MARGIN:-0}" -o real_cut
   [ -d ds_real_cut ] || alonet convert real_cut/photographs real_cut/scalp real_cut/hairloss \
@@ -235,6 +244,26 @@ if [[ " $ONLY " == *" J "* ]]; then
   evaluate_set effl0-realcut test test_heldout
   PYTHONPATH="$HERE/src" python "$HERE/scripts/dev/real_scalp_regions.py" score "$(dirname "$REAL")" \
     --model "$PREV" --model effl0-realcut-set --part test -o score_realcut
+fi
+if [[ " $ONLY " == *" K "* ]]; then
+  # The temporal scalp network of the 2026-12-05 default (candidates/default-2026-12-05) fine-tuned on
+  # ordinary phantoms plus the 60 real side views of the learn part of scripts/dev/real_side_lines.json,
+  # whose targets are that model's own temporal region within the hand-drawn limits (the region stops
+  # at the temple and sideburn, not on the face, and above the ear lobe), 1 : 1, 300 steps of 8 at
+  # 2e-4, last epoch, seed 1; its midline and hair-loss networks (ONLY=K).
+  PREV="$HERE/candidates/default-2026-12-05"
+  [ -d real_sides_cut ] || PYTHONPATH="$HERE/src" python "$HERE/scripts/dev/real_side_lines.py" folder \
+    "$(dirname "$REAL")" --part learn --cut "$PREV" -o real_sides_cut
+  [ -d ds_real_sides ] || alonet convert real_sides_cut/photographs real_sides_cut/scalp \
+    real_sides_cut/hairloss --manifest real_sides_cut/manifest.csv -o ds_real_sides
+  resume=(); [ -f effl0-realside-sc/scalp-temporal/last.pt ] && resume=(--resume)
+  OMP_NUM_THREADS=${THREADS:-2} alonet train ds_train ds_real_sides -o effl0-realside-sc --task scalp-temporal \
+    --init "$PREV" --steps 300 --lr 2e-4 --dataset-weights "${WEIGHTS:-1,1}" --keep last \
+    --style-images "$REAL" --seed "${SEED:-1}" "${COMMON[@]}" "${resume[@]}"
+  one_network_set effl0-realside scalp-temporal effl0-realside-sc "$PREV"
+  evaluate_set effl0-realside test test_heldout
+  PYTHONPATH="$HERE/src" python "$HERE/scripts/dev/real_side_lines.py" score "$(dirname "$REAL")" \
+    --model "$PREV" --model effl0-realside-set --part test -o score_realside
 fi
 if [[ " $ONLY " == *" D "* || " $ONLY " == *" G "* || " $ONLY " == *" H "* ]]; then
   dev_render diffuse_test render_diffuse.py --split test --patients 40 --visits 1 --seed 313

@@ -86,7 +86,8 @@ def test_the_same_photograph_for_all_views_is_an_error(tmp_path, phantom, capsys
     ("left", ViewEvidence(0.90, 0.96, 0.35, "right"), "right"),
     ("right", ViewEvidence(0.90, 0.96, 0.35, "right"), None),
     ("left", ViewEvidence(0.96, 0.95, 0.30, "right"), None),  # unsure: no flag
-    ("back", ViewEvidence(0.955, 0.95, 0.30, "left"), "left"),  # side_margin is -0.01
+    ("back", ViewEvidence(0.94, 0.95, 0.30, "left"), "left"),  # margin +0.01 > side_margin 0.005
+    ("back", ViewEvidence(0.947, 0.95, 0.30, "left"), None),  # margin +0.003: not sure enough
 ])
 def test_likely_view_rules(label, evidence, expected):
     assert likely_view(label, evidence) == expected
@@ -133,14 +134,17 @@ def test_a_model_set_carries_its_own_view_check_margins(tmp_path, phantom):
     from alonet.infer.viewcheck import view_check_config_for
     from alonet.model.io import default_model_dir
 
-    # The bundled midline network and the previous default's each name the margins
-    # measured for them (scripts/dev/measure_reliability.py); in-memory models get
+    # The bundled midline network and the previous defaults' each name the margins
+    # measured for their pair of scalp networks (scripts/dev/measure_reliability.py); in-memory models get
     # the defaults, which are the bundled network's.
     assert view_check_config_for("default") == ViewCheckConfig()
     from pathlib import Path
 
-    old = view_check_config_for(Path(__file__).resolve().parents[1] / "candidates" / "default-2026-12-04")
-    assert (old.side_margin, old.midline_margin) == (0.0, 0.01)
+    candidates = Path(__file__).resolve().parents[1] / "candidates"
+    old = view_check_config_for(candidates / "default-2026-12-05")
+    assert (old.side_margin, old.midline_margin) == (-0.01, 0.03)
+    older = view_check_config_for(candidates / "effl0-enc001")  # the 2026-12-04 scalp networks
+    assert (older.side_margin, older.midline_margin) == (0.0, 0.01)
     assert view_check_config_for({"scalp-midline": object()}) == ViewCheckConfig()
     assert view_check_config_for(None) == ViewCheckConfig()
 

@@ -3,7 +3,7 @@
 Usage::
 
     PYTHONPATH=src python scripts/dev/norwood_check.py ../shared/data/real-heads-cc-by \\
-        --model default --model candidates/default-2026-12-04 -o /tmp/norwood
+        --model default --model candidates/default-2026-12-05 -o /tmp/norwood
 
 The real head photographs (``../shared/data/real-heads-cc-by``, CC BY 4.0) carry the
 publisher's Norwood level (2-7) of androgenetic hair loss, no masks. On top and back

@@ -3,7 +3,7 @@
 Usage::
 
     PYTHONPATH=src python scripts/dev/real_head_sheet.py ../shared/data/real-heads-cc-by \\
-        --model default --model candidates/default-2026-12-04 -n 16 -o /tmp/sheet
+        --model default --model candidates/default-2026-12-05 -n 16 -o /tmp/sheet
 
 Picks ``-n`` photographs of the top/back/left/right views from the folder's
 manifest.csv (one per source group, spread over the Norwood levels, fixed by
