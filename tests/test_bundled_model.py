@@ -34,7 +34,8 @@ def test_demo_with_the_bundled_model_is_near_the_truth(tmp_path, capsys):
     # EfficientNet default of 2026-12-03 (never trained on procedural phantoms) gives
     # 31.9 and, with the renderer and temporal network of 2026-12-03 (second look), 35.5
     # (29.2 at the demo's 640 px); the diffuse-loss fine-tune of the sixth session 35.8 (30.2);
-    # the real-back midline fine-tune of 2026-12-05 36.6 (30.8): at 640 px it reads much of
+    # the real-back midline fine-tune of 2026-12-05 36.6 (30.8); the real-side temporal
+    # fine-tune of 2026-12-06 36.5 (30.8): at 640 px it reads much of
     # the top view's patch of scattered hairs over bare skin as hair-bearing (MODEL_CARD.md,
     # "Limits"). An untrained or broken model is far off
     # (random weights give about 0 or 100 % per view); the test split's figures are in
