@@ -66,12 +66,48 @@ def region_mask(region: dict, shape: tuple[int, int]) -> np.ndarray:
     return mask.astype(bool)
 
 
-def predicted_scalp(pipeline, photo: np.ndarray, view: str, shape: tuple[int, int]) -> np.ndarray:
-    """The pipeline's scalp region of ``photo`` as a bool mask of ``shape``."""
-    pred = pipeline.predict_view(photo, view).scalp_mask.astype(np.uint8)
+def predicted(pipeline, photo: np.ndarray, view: str, shape: tuple[int, int]) -> tuple[np.ndarray, float | None]:
+    """The pipeline's scalp region of ``photo`` as a bool mask of ``shape``, and its % hair loss."""
+    result = pipeline.predict_view(photo, view)
+    pred = result.scalp_mask.astype(np.uint8)
     if pred.shape != shape:
         pred = cv2.resize(pred, shape[::-1], interpolation=cv2.INTER_NEAREST)
-    return pred > 0
+    return pred > 0, result.loss_pct
+
+
+def predicted_scalp(pipeline, photo: np.ndarray, view: str, shape: tuple[int, int]) -> np.ndarray:
+    """The pipeline's scalp region of ``photo`` as a bool mask of ``shape``."""
+    return predicted(pipeline, photo, view, shape)[0]
+
+
+def draw_outline(canvas: np.ndarray, mask: np.ndarray, colour: tuple[int, int, int]) -> None:
+    """The outer outline of ``mask`` on ``canvas``, 2 px, in place."""
+    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    cv2.drawContours(canvas, contours, -1, colour, 2)
+
+
+def write_pair(out: Path, stem: str, photo: np.ndarray, scalp: np.ndarray) -> None:
+    """One photograph (JPEG), its scalp mask and an empty hair-loss mask (GIFs) under ``out``'s
+    photographs/, scalp/ and hairloss/ (hair loss is not annotated on these photographs)."""
+    for sub in ("photographs", "scalp", "hairloss"):
+        (out / sub).mkdir(parents=True, exist_ok=True)
+    Image.fromarray(photo).save(out / "photographs" / f"{stem}.jpg", quality=95)
+    Image.fromarray(scalp).save(out / "scalp" / f"{stem}.gif")
+    Image.fromarray(np.zeros_like(scalp)).save(out / "hairloss" / f"{stem}.gif")
+
+
+def write_csv(path: Path, rows: list[dict]) -> None:
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def write_sheet(cells: list[np.ndarray], path: Path, columns: int = 5) -> None:
+    """RGB cells of one size as a grid image (rows of ``columns``, padded with black)."""
+    cells = cells + [np.zeros_like(cells[0])] * (-len(cells) % columns)
+    sheet = np.concatenate([np.concatenate(cells[i:i + columns], axis=1) for i in range(0, len(cells), columns)], axis=0)
+    cv2.imwrite(str(path), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
 
 
 def compare(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
@@ -111,8 +147,6 @@ def write_folder(root: Path, part: str, out: Path, cut_model: str | None = None,
     cut ``margin`` pixels (of the 640-px photograph) below the drawn bottom edge
     (``cut_at_bottom``)."""
     regions = load_regions(part)
-    for sub in ("photographs", "scalp", "hairloss"):
-        (out / sub).mkdir(parents=True, exist_ok=True)
     pipeline = None
     if cut_model is not None:
         from alonet.infer import Pipeline
@@ -122,17 +156,12 @@ def write_folder(root: Path, part: str, out: Path, cut_model: str | None = None,
     for region in tqdm(regions, unit="photo"):
         stem = Path(region["file"]).stem
         photo = upright_photo(root, region)
-        Image.fromarray(photo).save(out / "photographs" / f"{stem}.jpg", quality=95)
         mask = region_mask(region, photo.shape[:2])
         if pipeline is not None:
             mask = cut_at_bottom(predicted_scalp(pipeline, photo, region["view"], mask.shape), mask, margin)
-        Image.fromarray(mask).save(out / "scalp" / f"{stem}.gif")
-        Image.fromarray(np.zeros_like(mask)).save(out / "hairloss" / f"{stem}.gif")
+        write_pair(out, stem, photo, mask)
         rows.append({"stem": stem, "patient": f"real{region['source_group']}", "visit": 1, "view": region["view"]})
-    with (out / "manifest.csv").open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(out / "manifest.csv", rows)
     return len(rows)
 
 
@@ -155,8 +184,7 @@ def score(root: Path, models: list[str], part: str, out: Path) -> dict[str, dict
             pred = predicted_scalp(pipeline, photo, region["view"], truth.shape)
             for key, value in compare(pred, truth).items():
                 row[f"{Path(name).name}_{key}"] = round(value, 4)
-            contours, _ = cv2.findContours(pred.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-            cv2.drawContours(canvas, contours, -1, colour, 2)
+            draw_outline(canvas, pred, colour)
         table.append(row)
         cells.append(cv2.resize(canvas, (CELL, CELL), interpolation=cv2.INTER_AREA))
     summary = {}
@@ -165,15 +193,9 @@ def score(root: Path, models: list[str], part: str, out: Path) -> dict[str, dict
         summary[name] = {f"mean_{k}": float(np.mean([r[f"{key}_{k}"] for r in table])) for k in ("iou", "below", "above")}
         summary[name]["min_iou"] = float(np.min([r[f"{key}_iou"] for r in table]))
         summary[name]["photographs"] = len(table)
-    with (out / "scores.csv").open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(table[0]))
-        writer.writeheader()
-        writer.writerows(table)
+    write_csv(out / "scores.csv", table)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    while len(cells) % 5:
-        cells.append(np.zeros_like(cells[0]))
-    sheet = np.concatenate([np.concatenate(cells[i:i + 5], axis=1) for i in range(0, len(cells), 5)], axis=0)
-    cv2.imwrite(str(out / "sheet.png"), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
+    write_sheet(cells, out / "sheet.png")
     return summary
 
 

@@ -38,17 +38,15 @@ keep the outputs outside the repository and the docs.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image
+from pseudo_label import hand_upright, load_turned
+from real_scalp_regions import draw_outline, predicted, upright_photo, write_csv, write_pair, write_sheet
 from tqdm import tqdm
-
-from alonet.data.imageio import read_photo
 
 LINES = Path(__file__).with_name("real_side_lines.json")
 CELL = 320
@@ -60,10 +58,6 @@ def load_lines(part: str) -> list[dict]:
     return [e for e in entries if part == "all" or e["part"] == part]
 
 
-def upright_photo(root: Path, entry: dict) -> np.ndarray:
-    return np.ascontiguousarray(np.rot90(read_photo(root / entry["file"]), entry["rot90"]))
-
-
 def allowed_zone(entry: dict, shape: tuple[int, int]) -> np.ndarray:
     """Pixels a side view's scalp region may cover: behind the front line (away from the face,
     which looks to the image's ``entry['view']`` side) and not below the bottom row."""
@@ -72,15 +66,6 @@ def allowed_zone(entry: dict, shape: tuple[int, int]) -> np.ndarray:
     side = (x2 - x1) * (yy - y1) - (y2 - y1) * (xx - x1)  # > 0 left of the line going down
     behind = side <= 0 if entry["view"] == "left" else side >= 0
     return behind & (yy <= entry["bottom"])
-
-
-def predicted(pipeline, photo: np.ndarray, view: str, shape: tuple[int, int]):
-    """The pipeline's scalp region (bool, ``shape``) and % hair loss of ``photo``."""
-    result = pipeline.predict_view(photo, view)
-    mask = result.scalp_mask.astype(np.uint8)
-    if mask.shape != shape:
-        mask = cv2.resize(mask, shape[::-1], interpolation=cv2.INTER_NEAREST)
-    return mask > 0, result.loss_pct
 
 
 def compare(pred: np.ndarray, allowed: np.ndarray) -> dict[str, float]:
@@ -108,22 +93,14 @@ def write_folder(root: Path, part: str, out: Path, cut_model: str) -> int:
     from alonet.infer import Pipeline
 
     pipeline = Pipeline(cut_model)
-    for sub in ("photographs", "scalp", "hairloss"):
-        (out / sub).mkdir(parents=True, exist_ok=True)
     rows = []
     for entry in tqdm(load_lines(part), unit="photo"):
         stem = Path(entry["file"]).stem
         photo = upright_photo(root, entry)
-        Image.fromarray(photo).save(out / "photographs" / f"{stem}.jpg", quality=95)
         mask, _ = predicted(pipeline, photo, entry["view"], photo.shape[:2])
-        mask &= allowed_zone(entry, photo.shape[:2])
-        Image.fromarray(mask).save(out / "scalp" / f"{stem}.gif")
-        Image.fromarray(np.zeros_like(mask)).save(out / "hairloss" / f"{stem}.gif")
+        write_pair(out, stem, photo, mask & allowed_zone(entry, photo.shape[:2]))
         rows.append({"stem": stem, "patient": f"real{entry['source_group']}", "visit": 1, "view": entry["view"]})
-    with (out / "manifest.csv").open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(out / "manifest.csv", rows)
     return len(rows)
 
 
@@ -147,8 +124,7 @@ def score(root: Path, models: list[str], part: str, out: Path) -> dict[str, dict
             for key, value in compare(pred, allowed).items():
                 row[f"{Path(name).name}_{key}"] = round(value, 4)
             row[f"{Path(name).name}_loss"] = None if loss is None else round(float(loss), 2)
-            contours, _ = cv2.findContours(pred.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-            cv2.drawContours(canvas, contours, -1, colour, 2)
+            draw_outline(canvas, pred, colour)
         table.append(row)
         cells.append(cv2.resize(canvas, (CELL, CELL), interpolation=cv2.INTER_AREA))
     summary = {}
@@ -160,15 +136,9 @@ def score(root: Path, models: list[str], part: str, out: Path) -> dict[str, dict
         summary[name]["mean_loss"] = float(np.mean(losses)) if losses else float("nan")
         summary[name]["mean_loss_norwood_2_3"] = float(np.mean(low)) if low else float("nan")
         summary[name]["photographs"] = len(table)
-    with (out / "scores.csv").open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(table[0]))
-        writer.writeheader()
-        writer.writerows(table)
+    write_csv(out / "scores.csv", table)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    while len(cells) % 5:
-        cells.append(np.zeros_like(cells[0]))
-    sheet = np.concatenate([np.concatenate(cells[i:i + 5], axis=1) for i in range(0, len(cells), 5)], axis=0)
-    cv2.imwrite(str(out / "sheet.png"), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
+    write_sheet(cells, out / "sheet.png")
     return summary
 
 
@@ -176,9 +146,6 @@ def drawing_sheets(root: Path, model: str, seed: int, start: int, count: int, ou
     """Sheets for drawing more limits: photographs ``start`` .. ``start + count`` of a seeded
     random order of the hand-turned side views, six per sheet at 400 px with a 10 % grid
     (the 50 % lines yellow) and ``model``'s region in green; ``pick.json`` lists them."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from pseudo_label import hand_upright, load_turned
-
     from alonet.infer import Pipeline
 
     turned = load_turned(Path(__file__).with_name("real_side_upright.json"))
@@ -195,15 +162,12 @@ def drawing_sheets(root: Path, model: str, seed: int, start: int, count: int, ou
             colour = (255, 255, 0) if k == 5 else (200, 200, 200)
             cv2.line(cell, (k * size // 10, 0), (k * size // 10, size), colour, 1)
             cv2.line(cell, (0, k * size // 10), (size, k * size // 10), colour, 1)
-        contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-        cv2.drawContours(cell, contours, -1, (0, 255, 0), 2)
+        draw_outline(cell, mask, (0, 255, 0))
         cv2.rectangle(cell, (0, 0), (90, 20), (0, 0, 0), -1)
         cv2.putText(cell, f"{number} {view[0]}", (3, 15), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (255, 255, 255), 1)
         cells.append(cell)
     for first in range(0, len(cells), 6):
-        six = cells[first:first + 6] + [np.zeros_like(cells[0])] * (6 - len(cells[first:first + 6]))
-        sheet = np.concatenate([np.concatenate(six[:3], axis=1), np.concatenate(six[3:], axis=1)], axis=0)
-        cv2.imwrite(str(out / f"sheet_{first // 6}.png"), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
+        write_sheet(cells[first:first + 6], out / f"sheet_{first // 6}.png", columns=3)
     return len(pick)
 
 
