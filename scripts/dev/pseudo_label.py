@@ -70,7 +70,7 @@ def upright(pipeline: Pipeline, photos: list[np.ndarray], view: str) -> np.ndarr
 
 def load_turned(path: Path | None) -> dict[str, dict]:
     """Hand-turned photographs (``real_side_upright.json``): ``{file: {"rot90": k, "view": v}}``."""
-    return {} if path is None else json.loads(Path(path).read_text())["photos"]
+    return {} if path is None else json.loads(Path(path).read_text(encoding="utf-8"))["photos"]
 
 
 def hand_upright(folder: Path, files: list[str], turned: dict[str, dict]) -> tuple[np.ndarray, str] | None:

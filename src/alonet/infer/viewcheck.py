@@ -76,7 +76,7 @@ class ViewCheckConfig:
     #: Temporal minus midline certainty above which a photograph looks like a side view ...
     #: Calibrated for the bundled model's two scalp networks (scripts/dev/measure_reliability.py,
     #: precision first): 0.005 since 2026-12-06, whose temporal network, fine-tuned with real
-    #: side views, is less sure of itself on top and back views' faces and ears; -0.01 for the
+    #: side views, gave some correctly labelled top and back views a margin above -0.01; -0.01 for the
     #: 2026-12-05 default (its real-back midline network is surer of itself on every view), 0.0
     #: for the 2026-12-03/04 networks (the candidates keep theirs in their JSON, see
     #: view_check_config_for), 0.02 for the U-Net of 2026-11-26. The ear notch below does most
