@@ -90,3 +90,35 @@ def test_hand_upright_turns_the_listed_copy(tmp_path):
     assert view == "right" and photo.shape == (30, 20, 3)
     assert photo[29, 0].max() == 255                       # a quarter turn anticlockwise
     assert pseudo.hand_upright(tmp_path, ["b.png"], turned) is None
+
+
+def test_part_of_is_the_split_the_drawn_limits_use():
+    pseudo = _load("pseudo_label")
+    entries = json.loads((DEV / "real_side_lines.json").read_text())["lines"]
+    assert all(pseudo.part_of(e["source_group"]) == e["part"] for e in entries)
+    parts = [pseudo.part_of(str(g)) for g in range(600)]
+    assert 0.25 < parts.count("test") / len(parts) < 0.42     # about a third held out
+
+
+def test_norwood_pairs_take_norwood_2_and_only_with_positives_6_and_7_top_views():
+    pairs = _load("real_norwood_pairs")
+    pseudo = _load("pseudo_label")
+    groups = [str(g) for g in range(40)]
+    learn = [g for g in groups if pseudo.part_of(g) == "learn" and int(g) % 4 == 0]   # Norwood 2, learn
+    rows = [{"source_group": g, "view": view, "norwood_level": str(level), "file": f"{g}-{view}.jpg"}
+            for level, g in zip([2, 3, 6, 7] * 10, groups) for view in ("top", "front")]
+    rows.append({"source_group": learn[0], "view": "top", "norwood_level": "2", "file": "copy.jpg"})
+    sys.path.insert(0, str(DEV))
+    try:
+        negatives = pairs.pick_sources(rows, {"top"}, "learn", positives=False)
+        both = pairs.pick_sources(rows, {"top"}, "learn", positives=True)
+        every = pairs.pick_sources(rows, {"top", "front"}, "all", positives=True)
+    finally:
+        sys.path.remove(str(DEV))
+    assert {int(r["norwood_level"]) for c in negatives.values() for r in c} == {2}
+    assert all(pseudo.part_of(g) == "learn" and v == "top" for g, v in both)
+    assert {int(c[0]["norwood_level"]) for c in both.values()} == {2, 6, 7}
+    front = pairs.pick_sources(rows, {"front"}, "all", positives=True)
+    assert {int(c[0]["norwood_level"]) for c in front.values()} == {2}  # positives are top views only
+    assert len(negatives[(learn[0], "top")]) == 2                    # copies of one source stay together
+    assert len(every) == 10 * 2 + 20                                 # Norwood 3 never

@@ -145,6 +145,9 @@ def main(argv: list[str] | None = None) -> int:
                              "e.g. scripts/dev/real_side_upright.json): sources of the views it covers are "
                              "taken from it, and skipped where it has none of their copies")
     parser.add_argument("--splits", default=None, help="comma-separated publisher splits (default: all)")
+    parser.add_argument("--part", choices=("learn", "test", "all"), default="all",
+                        help="sources of this part only (pseudo_label.part_of: the split the hand-drawn "
+                             "side limits and real_norwood_pairs.py use; test = never trained on)")
     parser.add_argument("--limit", type=int, default=None, help="at most this many sources (a quick look)")
     parser.add_argument("-o", "--output", type=Path, required=True)
     args = parser.parse_args(argv)
@@ -153,12 +156,14 @@ def main(argv: list[str] | None = None) -> int:
     splits = None if args.splits is None else {s.strip() for s in args.splits.split(",")}
     rows = [r for r in csv.DictReader((args.folder / "manifest.csv").open())
             if r["view"] in views and (splits is None or r["split"] in splits)]
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from pseudo_label import hand_upright, load_turned, part_of, upright
+
+    rows = [r for r in rows if args.part == "all" or part_of(r["source_group"]) == args.part]
     sources: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for row in rows:
         sources[(row["source_group"], row["view"])].append(row)
     chosen = sorted(sources.items())[: args.limit] if args.limit else sorted(sources.items())
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from pseudo_label import hand_upright, load_turned, upright
 
     names = [Path(m).name for m in args.model]
     pipelines = [Pipeline(m) for m in args.model]

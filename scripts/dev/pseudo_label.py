@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
 from collections import defaultdict
 from pathlib import Path
@@ -66,6 +67,13 @@ def upright(pipeline: Pipeline, photos: list[np.ndarray], view: str) -> np.ndarr
         inputs = [prepare_input(c, size) for c in candidates]
     probs = pipeline.backend.predict(task, np.stack(inputs))
     return candidates[int(np.argmax([certainty(p) for p in probs]))]
+
+
+def part_of(source_group: str) -> str:
+    """``test`` or ``learn``: the split by source group that the hand-drawn side limits use
+    (sha1 of the group's name, modulo 3 == 0 is test), so every real-head experiment holds
+    out the same sources."""
+    return "test" if int(hashlib.sha1(str(source_group).encode()).hexdigest(), 16) % 3 == 0 else "learn"
 
 
 def load_turned(path: Path | None) -> dict[str, dict]:
