@@ -58,6 +58,15 @@
 #                    last epoch, seed 1 (ONLY=K; about 15 minutes of training on 2 threads
 #                    alone). With WEIGHTS=2,1 (phantoms twice as often) a second run gave nearly
 #                    the same figures (DEVELOPERS, sixteenth session).
+# L effl0-norwood    candidates/effl0-norwood: the default's hair-loss network fine-tuned on
+#                    ordinary, diffuse-loss and cropped/shaved phantoms plus real head photographs
+#                    labelled by their Norwood level (scripts/dev/real_norwood_pairs.py, learn
+#                    part: 62 Norwood-2 top/back/side views with empty hair loss and 24 Norwood
+#                    6-7 top views whose whole region is loss), 3 : 1 : 1 : 1, the set G recipe
+#                    (300 steps of 8 at 1e-4, last epoch, no relighting), seed 1 (ONLY=L; about
+#                    25 minutes on 1 thread with a second run beside it). NO_SHAVED=1 leaves the
+#                    shaved phantoms out (3 : 1 : 1) and NEGATIVES_ONLY=1 the Norwood 6-7 tops:
+#                    both ablations are in DEVELOPERS (seventeenth session).
 # Each set ends with an evaluation on the phantom test split (seed 303) and on a
 # style-held-out split (test-split patients, one visit each, --style heldout: copper hair,
 # black backdrop, low side light -- looks no training set contains).
@@ -150,7 +159,8 @@ from_history() {  # name commit: a model set that left candidates/, copied out o
 
 if [[ " $ONLY " == *" B "* ]]; then
   # Two run folders, so that the jobs running side by side never write the same file.
-  # effl0-early left candidates/ on 2026-12-04 (for effl0-gpu); its files come from git history.
+  # effl0-early left candidates/ on 2026-12-04 (for effl0-gpu, itself in git history since 2026-12-06,
+  # commit 7bc2a2e); its files come from git history.
   from_history effl0-early 64b7e3a
   train effl0-realstyle-hl hairloss --init effl0-early --steps 750 --lr 3e-4 \
     --lr-step 20 --lr-gamma 0.3 --freeze-bn encoder --encoder-lr-scale 0.1 --style-images "$REAL" &
@@ -264,6 +274,27 @@ if [[ " $ONLY " == *" K "* ]]; then
   evaluate_set effl0-realside test test_heldout
   PYTHONPATH="$HERE/src" python "$HERE/scripts/dev/real_side_lines.py" score "$(dirname "$REAL")" \
     --model "$PREV" --model effl0-realside-set --part test -o score_realside
+fi
+if [[ " $ONLY " == *" L "* ]]; then
+  # The default's hair-loss network, real Norwood-labelled pairs (see the header), set G's recipe.
+  dev_render diffuse render_diffuse.py --split train --patients 150 --visits 1 --seed 909
+  name=real_norwood_pos; pos=(--positives); [ "${NEGATIVES_ONLY:-0}" = 1 ] && { name=real_norwood; pos=(); }
+  [ -d "$name" ] || PYTHONPATH="$HERE/src" python "$HERE/scripts/dev/real_norwood_pairs.py" "$(dirname "$REAL")" \
+    --model "$DEFAULT" --part learn "${pos[@]}" -o "$name"
+  [ -d "ds_$name" ] || alonet convert "$name/photographs" "$name/scalp" "$name/hairloss" \
+    --manifest "$name/manifest.csv" -o "ds_$name"
+  datasets="ds_train ds_diffuse ds_shaved ds_$name" weights=3,1,1,1 run=effl0-norwood
+  if [ "${NO_SHAVED:-0}" = 1 ]; then datasets="ds_train ds_diffuse ds_$name" weights=3,1,1 run=effl0-$name; else
+    dev_render shaved render_shaved.py --split train --patients 150 --visits 1 --seed 919; fi
+  OMP_NUM_THREADS=${THREADS:-2} finetune "$run" "$datasets" --init "$DEFAULT" \
+    --dataset-weights "$weights" --keep last --seed "${SEED:-1}"
+  hairloss_set "$run" "$DEFAULT"
+  evaluate_set "$run" test test_heldout
+  PYTHONPATH="$HERE/src" python "$HERE/scripts/dev/norwood_check.py" "$(dirname "$REAL")" --model "$DEFAULT" \
+    --model "$run-set" --part test -o "norwood_$run"
+  PYTHONPATH="$HERE/src" python "$HERE/scripts/dev/norwood_check.py" "$(dirname "$REAL")" --model "$DEFAULT" \
+    --model "$run-set" --part test --views left,right --upright "$HERE/scripts/dev/real_side_upright.json" \
+    -o "norwood_${run}_sides"
 fi
 if [[ " $ONLY " == *" D "* || " $ONLY " == *" G "* || " $ONLY " == *" H "* ]]; then
   dev_render diffuse_test render_diffuse.py --split test --patients 40 --visits 1 --seed 313

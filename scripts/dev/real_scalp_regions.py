@@ -4,7 +4,7 @@ Usage::
 
     # scalp IoU of model sets on the held-out part (and an overlay sheet to look at)
     PYTHONPATH=src python scripts/dev/real_scalp_regions.py score ../shared/data/real-heads-cc-by \\
-        --model default --model candidates/effl0-gpu --part test -o /tmp/real_scalp
+        --model default --model candidates/effl0-enc001 --part test -o /tmp/real_scalp
 
     # the learn part as photographs + masks (--cut default: the default's own region cut at
     # the drawn bottom edge), then a dataset for `alonet train` / `alonet adapt`

@@ -4,7 +4,7 @@ Usage::
 
     # how much of each model set's side-view scalp region lies on the face or below the ear
     PYTHONPATH=src python scripts/dev/real_side_lines.py score ../shared/data/real-heads-cc-by \\
-        --model default --model candidates/effl0-gpu --part test -o /tmp/real_sides
+        --model default --model candidates/effl0-enc001 --part test -o /tmp/real_sides
 
     # sheets for drawing more limits (the next 48 of the random order the first 96 came from)
     PYTHONPATH=src python scripts/dev/real_side_lines.py sheets ../shared/data/real-heads-cc-by \\
