@@ -38,8 +38,6 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-import numpy as np
-from PIL import Image
 from tqdm import tqdm
 
 from alonet.data.imageio import read_photo
@@ -68,6 +66,7 @@ def write_folder(root: Path, model: str, views: set[str], part: str, positives: 
                  upright_json: Path | None, out: Path) -> dict[str, int]:
     """Writes the pairs and manifest.csv under ``out``; returns counts per kind."""
     from pseudo_label import hand_upright, load_turned, upright
+    from real_scalp_regions import write_csv, write_pair
 
     from alonet.infer import Pipeline
 
@@ -75,8 +74,6 @@ def write_folder(root: Path, model: str, views: set[str], part: str, positives: 
     turned = load_turned(upright_json)
     rows = list(csv.DictReader((root / "manifest.csv").open()))
     manifest, counts = [], {"negative": 0, "positive": 0, "skipped": 0}
-    for sub in ("photographs", "scalp", "hairloss"):
-        (out / sub).mkdir(parents=True, exist_ok=True)
     for (group, view), copies in tqdm(pick_sources(rows, views, part, positives).items(), unit="source"):
         if view in ("left", "right"):
             found = hand_upright(root, [c["file"] for c in copies], turned)
@@ -92,17 +89,13 @@ def write_folder(root: Path, model: str, views: set[str], part: str, positives: 
             continue
         negative = int(copies[0]["norwood_level"]) in NEGATIVE
         scalp = result.scalp_mask.astype(bool)
-        loss = np.zeros_like(scalp) if negative else scalp
         stem = f"nw{copies[0]['norwood_level']}_{group}_{view}"
-        Image.fromarray(photo).save(out / "photographs" / f"{stem}.jpg", quality=95)
-        Image.fromarray(scalp.astype(np.uint8) * 255).save(out / "scalp" / f"{stem}.gif")
-        Image.fromarray(loss.astype(np.uint8) * 255).save(out / "hairloss" / f"{stem}.gif")
+        write_pair(out, stem, photo, scalp, None if negative else scalp)
         manifest.append({"stem": stem, "patient": f"real{group}", "visit": 1, "view": view})
         counts["negative" if negative else "positive"] += 1
-    with (out / "manifest.csv").open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["stem", "patient", "visit", "view"])
-        writer.writeheader()
-        writer.writerows(manifest)
+    if not manifest:
+        raise SystemExit(f"no Norwood pairs in part {part!r} of views {sorted(views)}: check the folder and --views")
+    write_csv(out / "manifest.csv", manifest)
     return counts
 
 

@@ -86,14 +86,15 @@ def draw_outline(canvas: np.ndarray, mask: np.ndarray, colour: tuple[int, int, i
     cv2.drawContours(canvas, contours, -1, colour, 2)
 
 
-def write_pair(out: Path, stem: str, photo: np.ndarray, scalp: np.ndarray) -> None:
-    """One photograph (JPEG), its scalp mask and an empty hair-loss mask (GIFs) under ``out``'s
-    photographs/, scalp/ and hairloss/ (hair loss is not annotated on these photographs)."""
+def write_pair(out: Path, stem: str, photo: np.ndarray, scalp: np.ndarray, hairloss: np.ndarray | None = None) -> None:
+    """One photograph (JPEG), its scalp mask and its hair-loss mask (GIFs) under ``out``'s
+    photographs/, scalp/ and hairloss/. Without ``hairloss`` the mask is empty: hair loss is
+    not annotated on these photographs, and ``alonet convert`` needs a mask."""
     for sub in ("photographs", "scalp", "hairloss"):
         (out / sub).mkdir(parents=True, exist_ok=True)
     Image.fromarray(photo).save(out / "photographs" / f"{stem}.jpg", quality=95)
     Image.fromarray(scalp).save(out / "scalp" / f"{stem}.gif")
-    Image.fromarray(np.zeros_like(scalp)).save(out / "hairloss" / f"{stem}.gif")
+    Image.fromarray(np.zeros_like(scalp) if hairloss is None else hairloss).save(out / "hairloss" / f"{stem}.gif")
 
 
 def write_csv(path: Path, rows: list[dict]) -> None:
