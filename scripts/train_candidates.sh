@@ -67,6 +67,12 @@
 #                    25 minutes on 1 thread with a second run beside it). NO_SHAVED=1 leaves the
 #                    shaved phantoms out (3 : 1 : 1) and NEGATIVES_ONLY=1 the Norwood 6-7 tops:
 #                    both ablations are in DEVELOPERS (seventeenth session).
+# N fringe CV        not a candidate: a 3-fold cross-validation of set L's recipe plus real Norwood
+#                    6-7 back views whose hair loss is the region above a hand-drawn fringe line
+#                    (scripts/dev/real_back_fringe.py; 24 sources, folds by source group), 3 : 1 :
+#                    1 : 1 : 1, each fold scored on the lines it never saw (ONLY=N; three runs of
+#                    about 25 minutes, two side by side). It lowered the held-out hair-loss IoU
+#                    (DEVELOPERS, eighteenth session), so the lines stay a test.
 # Each set ends with an evaluation on the phantom test split (seed 303) and on a
 # style-held-out split (test-split patients, one visit each, --style heldout: copper hair,
 # black backdrop, low side light -- looks no training set contains).
@@ -295,6 +301,27 @@ if [[ " $ONLY " == *" L "* ]]; then
   PYTHONPATH="$HERE/src" python "$HERE/scripts/dev/norwood_check.py" "$(dirname "$REAL")" --model "$DEFAULT" \
     --model "$run-set" --part test --views left,right --upright "$HERE/scripts/dev/real_side_upright.json" \
     -o "norwood_${run}_sides"
+fi
+if [[ " $ONLY " == *" N "* ]]; then
+  # Set L's data and recipe plus the fringe-line pairs of two folds; scored on the third.
+  dev_render diffuse render_diffuse.py --split train --patients 150 --visits 1 --seed 909
+  dev_render shaved render_shaved.py --split train --patients 150 --visits 1 --seed 919
+  [ -d real_norwood_pos ] || PYTHONPATH="$HERE/src" python "$HERE/scripts/dev/real_norwood_pairs.py" \
+    "$(dirname "$REAL")" --model "$DEFAULT" --part learn --positives -o real_norwood_pos
+  [ -d ds_real_norwood_pos ] || alonet convert real_norwood_pos/photographs real_norwood_pos/scalp \
+    real_norwood_pos/hairloss --manifest real_norwood_pos/manifest.csv -o ds_real_norwood_pos
+  for fold in 0 1 2; do
+    [ -d "fringe_no$fold" ] || PYTHONPATH="$HERE/src" python "$HERE/scripts/dev/real_back_fringe.py" folder \
+      "$(dirname "$REAL")" --fold "$fold" --model "$DEFAULT" -o "fringe_no$fold"
+    [ -d "ds_fringe_no$fold" ] || alonet convert "fringe_no$fold/photographs" "fringe_no$fold/scalp" \
+      "fringe_no$fold/hairloss" --manifest "fringe_no$fold/manifest.csv" -o "ds_fringe_no$fold"
+    OMP_NUM_THREADS=${THREADS:-2} finetune "fringe$fold" \
+      "ds_train ds_diffuse ds_shaved ds_real_norwood_pos ds_fringe_no$fold" --init "$DEFAULT" \
+      --dataset-weights 3,1,1,1,1 --keep last --seed "${SEED:-1}"
+    hairloss_set "fringe$fold" "$DEFAULT"
+    PYTHONPATH="$HERE/src" python "$HERE/scripts/dev/real_back_fringe.py" score "$(dirname "$REAL")" \
+      --fold "$fold" --model "$DEFAULT" --model "fringe$fold-set" -o "score_fringe$fold"
+  done
 fi
 if [[ " $ONLY " == *" D "* || " $ONLY " == *" G "* || " $ONLY " == *" H "* ]]; then
   dev_render diffuse_test render_diffuse.py --split test --patients 40 --visits 1 --seed 313

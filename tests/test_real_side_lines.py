@@ -122,3 +122,39 @@ def test_norwood_pairs_take_norwood_2_and_only_with_positives_6_and_7_top_views(
     assert {int(c[0]["norwood_level"]) for c in front.values()} == {2}  # positives are top views only
     assert len(negatives[(learn[0], "top")]) == 2                    # copies of one source stay together
     assert len(every) == 10 * 2 + 20                                 # Norwood 3 never
+
+
+def test_the_fringe_line_splits_the_region_into_loss_above_and_hair_below():
+    fringe = _load("real_back_fringe")
+    # a line from (0, 20) to (99, 60) on a 100 x 100 frame: row 20 at the left edge, 60 at the right
+    above = fringe.above_line([[99, 60], [0, 20]], (100, 100))   # drawn right to left: sorted by x
+    assert above[19, 0] and not above[20, 0] and above[59, 99] and not above[60, 99]
+    assert above[39, 50] and not above[41, 50]                    # 40 at the middle column
+    flat = fringe.above_line([[30, 10], [70, 10]], (100, 100))    # the ends continue to the edges
+    assert flat[9, 0] and not flat[10, 0] and flat[9, 99]
+    region = np.zeros((100, 100), bool)
+    region[0:50, 0:100] = True                                    # 5000 px, 1000 of them above row 10
+    pred = np.zeros((100, 100), bool)
+    pred[0:20, 0:50] = True                                       # 1000 px: 500 right, 500 too low
+    out = fringe.compare(pred, region, flat)
+    assert out["iou"] == pytest.approx(500 / 1500)
+    assert out["loss"] == pytest.approx(20.0) and out["label"] == pytest.approx(20.0)
+    assert fringe.compare(np.zeros_like(region), region, np.zeros_like(region))["iou"] == 1.0
+
+
+def test_the_drawn_fringe_lines_are_in_the_frame_and_split_like_the_other_real_files():
+    fringe = _load("real_back_fringe")
+    pseudo = _load("pseudo_label")
+    doc = json.loads((DEV / "real_back_fringe.json").read_text())
+    entries = doc["lines"]
+    assert len(entries) >= 20 and len({e["source_group"] for e in entries}) == len(entries)
+    assert not {e["file"] for e in entries} & {s["file"] for s in doc["skipped"]}
+    for e in entries:
+        xs, ys = np.asarray(e["fringe"]).T
+        assert e["norwood"] in (6, 7) and e["rot90"] in (0, 1, 2, 3) and len(xs) >= 2
+        assert xs.min() >= 0 and xs.max() <= 640 and ys.min() >= 0 and ys.max() < 640
+        assert e["part"] == pseudo.part_of(e["source_group"])
+        assert (fringe.fold_of(e["source_group"]) == 0) == (e["part"] == "test")
+    folds = [fringe.load_lines("all", k) for k in range(3)]
+    assert sum(map(len, folds)) == len(entries)
+    assert len(fringe.load_lines("all", 1, leave_out=True)) == len(entries) - len(folds[1])
