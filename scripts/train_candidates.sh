@@ -301,6 +301,8 @@ if [[ " $ONLY " == *" L "* ]]; then
   PYTHONPATH="$HERE/src" python "$HERE/scripts/dev/norwood_check.py" "$(dirname "$REAL")" --model "$DEFAULT" \
     --model "$run-set" --part test --views left,right --upright "$HERE/scripts/dev/real_side_upright.json" \
     -o "norwood_${run}_sides"
+  PYTHONPATH="$HERE/src" python "$HERE/scripts/dev/real_back_fringe.py" score "$(dirname "$REAL")" --part all \
+    --model "$DEFAULT" --model "$run-set" -o "fringe_$run"
 fi
 if [[ " $ONLY " == *" N "* ]]; then
   # Set L's data and recipe plus the fringe-line pairs of two folds; scored on the third.
