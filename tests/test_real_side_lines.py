@@ -158,3 +158,13 @@ def test_the_drawn_fringe_lines_are_in_the_frame_and_split_like_the_other_real_f
     folds = [fringe.load_lines("all", k) for k in range(3)]
     assert sum(map(len, folds)) == len(entries)
     assert len(fringe.load_lines("all", 1, leave_out=True)) == len(entries) - len(folds[1])
+
+
+def test_the_paired_difference_is_the_mean_difference_with_an_interval_around_it():
+    fringe = _load("real_back_fringe")
+    first = np.array([0.2, 0.4, 0.6, 0.8])
+    same = fringe.paired_mean_difference(first, first)
+    assert same == (0.0, 0.0, 0.0)
+    point, low, high = fringe.paired_mean_difference(first, first + np.array([0.1, 0.1, 0.1, 0.3]))
+    assert point == pytest.approx(0.15)
+    assert 0.1 - 1e-9 <= low < point < high <= 0.3 + 1e-9         # resampled means lie between 0.1 and 0.3

@@ -27,7 +27,8 @@ between dense dark hair and bald skin that real failure modes 1 and 3 of issue 1
 ``score`` reports per model the hair-loss IoU inside its own scalp region (prediction against
 the region's part above the line) and ``|delta %|``, the difference between its % loss and
 the share of its region above the line, i.e. the maintainers' two hair-loss measures on a
-label that does not depend on the scalp convention. ``folder`` writes the photographs with a
+label that does not depend on the scalp convention; for every model after the first, the
+paired difference to the first with its 95 % bootstrap interval over photographs. ``folder`` writes the photographs with a
 model's own region as the scalp mask and the region above the line as the hair-loss mask
 (train only ``hairloss`` on it: the regions are the model's, not annotations). Sources are
 split as every real-head experiment is (``pseudo_label.part_of``). The photographs are
@@ -85,6 +86,16 @@ def compare(pred_loss: np.ndarray, region: np.ndarray, above: np.ndarray) -> dic
             "loss": 100.0 * pred.sum() / area, "label": 100.0 * truth.sum() / area}
 
 
+def paired_mean_difference(first: np.ndarray, other: np.ndarray, rounds: int = 5000,
+                           seed: int = 0) -> tuple[float, float, float]:
+    """Mean of ``other - first`` over photographs and its 95 % paired-bootstrap interval."""
+    diff = np.asarray(other, np.float64) - np.asarray(first, np.float64)
+    rng = np.random.default_rng(seed)
+    draws = diff[rng.integers(0, len(diff), (rounds, len(diff)))].mean(axis=1)
+    low, high = np.percentile(draws, [2.5, 97.5])
+    return float(diff.mean()), float(low), float(high)
+
+
 def upright_photo(root: Path, entry: dict) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(read_photo(root / entry["file"]), entry["rot90"]))
 
@@ -137,15 +148,21 @@ def score(root: Path, models: list[str], entries: list[dict], out: Path) -> dict
             draw(canvas, loss & region, colour)
         table.append(row)
         cells.append(cv2.resize(canvas, (CELL, CELL), interpolation=cv2.INTER_AREA))
-    summary = {}
+    summary, per_model = {}, {}
     for name in models:
         key = Path(name).name
         ious = np.array([r[f"{key}_iou"] for r in table])
         deltas = np.array([r[f"{key}_loss"] - r[f"{key}_label"] for r in table])
+        per_model[name] = (ious, np.abs(deltas))
         summary[name] = {"hairloss_iou": float(ious.mean()), "abs_delta_pct": float(np.abs(deltas).mean()),
                          "bias_pct": float(deltas.mean()),
                          "label_pct": float(np.mean([r[f"{key}_label"] for r in table])),
                          "photographs": len(table)}
+        if name != models[0]:  # paired over photographs against the first model
+            summary[name]["delta_vs_first"] = {
+                "vs": models[0],
+                "hairloss_iou": paired_mean_difference(per_model[models[0]][0], ious),
+                "abs_delta_pct": paired_mean_difference(per_model[models[0]][1], np.abs(deltas))}
     write_csv(out / "scores.csv", table)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     write_sheet(cells, out / "sheet.png")
@@ -249,7 +266,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'model':<40} {'HL IoU':>7} {'|d %|':>6} {'bias':>6} {'label %':>8}  ({chosen}, "
           f"{next(iter(summary.values()))['photographs']} photographs; drawn line cyan)")
     for name, s in summary.items():
-        print(f"{name:<40} {s['hairloss_iou']:7.3f} {s['abs_delta_pct']:6.1f} {s['bias_pct']:+6.1f} {s['label_pct']:8.1f}")
+        versus = ""
+        if "delta_vs_first" in s:
+            (di, li, hi), (dd, ld, hd) = s["delta_vs_first"]["hairloss_iou"], s["delta_vs_first"]["abs_delta_pct"]
+            versus = f"   vs first: IoU {di:+.3f} ({li:+.3f} .. {hi:+.3f}), |d| {dd:+.1f} ({ld:+.1f} .. {hd:+.1f})"
+        print(f"{name:<40} {s['hairloss_iou']:7.3f} {s['abs_delta_pct']:6.1f} {s['bias_pct']:+6.1f} "
+              f"{s['label_pct']:8.1f}{versus}")
     return 0
 
 
