@@ -56,17 +56,24 @@ def drop_specks(mask: np.ndarray, min_pixels: float) -> np.ndarray:
     return keep[labels]
 
 
-def upright(pipeline: Pipeline, photos: list[np.ndarray], view: str) -> np.ndarray:
-    """The copy and rotation (of ``photos``) the scalp network is surest about."""
+def upright_choice(pipeline: Pipeline, photos: list[np.ndarray], view: str) -> tuple[int, int]:
+    """``(index into photos, np.rot90 k)`` of the copy and rotation the scalp network is surest about."""
     task = SCALP_TASK_FOR_VIEW[view]
     size = pipeline.backend.configs[task].input_size
-    candidates = [np.ascontiguousarray(np.rot90(p, k)) for p in photos for k in range(4)]
+    choices = [(i, k) for i in range(len(photos)) for k in range(4)]
+    candidates = [np.rot90(photos[i], k) for i, k in choices]
     if view == "right":  # the temporal network sees right views mirrored
-        inputs = [prepare_input(c[:, ::-1], size) for c in candidates]
+        inputs = [prepare_input(np.ascontiguousarray(c[:, ::-1]), size) for c in candidates]
     else:
-        inputs = [prepare_input(c, size) for c in candidates]
+        inputs = [prepare_input(np.ascontiguousarray(c), size) for c in candidates]
     probs = pipeline.backend.predict(task, np.stack(inputs))
-    return candidates[int(np.argmax([certainty(p) for p in probs]))]
+    return choices[int(np.argmax([certainty(p) for p in probs]))]
+
+
+def upright(pipeline: Pipeline, photos: list[np.ndarray], view: str) -> np.ndarray:
+    """The copy and rotation (of ``photos``) the scalp network is surest about."""
+    index, k = upright_choice(pipeline, photos, view)
+    return np.ascontiguousarray(np.rot90(photos[index], k))
 
 
 def part_of(source_group: str) -> str:

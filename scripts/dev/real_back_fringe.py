@@ -46,6 +46,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from pseudo_label import part_of, upright_choice
+from real_scalp_regions import draw_outline, grid_cell, upright_photo, write_csv, write_pair, write_sheet
 from tqdm import tqdm
 
 from alonet.data.imageio import read_photo
@@ -96,10 +98,6 @@ def paired_mean_difference(first: np.ndarray, other: np.ndarray, rounds: int = 5
     return float(diff.mean()), float(low), float(high)
 
 
-def upright_photo(root: Path, entry: dict) -> np.ndarray:
-    return np.ascontiguousarray(np.rot90(read_photo(root / entry["file"]), entry["rot90"]))
-
-
 def masks(pipeline, photo: np.ndarray) -> tuple[np.ndarray, np.ndarray, float | None]:
     """A back view's scalp region and hair-loss mask at the photograph's size, and % loss."""
     result = pipeline.predict_view(photo, "back")
@@ -113,11 +111,6 @@ def masks(pipeline, photo: np.ndarray) -> tuple[np.ndarray, np.ndarray, float | 
     return out[0], out[1], result.loss_pct
 
 
-def draw(canvas: np.ndarray, mask: np.ndarray, colour: tuple[int, int, int]) -> None:
-    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-    cv2.drawContours(canvas, contours, -1, colour, 2)
-
-
 def draw_line(canvas: np.ndarray, points: list[list[float]]) -> None:
     cv2.polylines(canvas, [np.asarray(points, np.int32)], False, (0, 255, 255), 3)
 
@@ -125,8 +118,6 @@ def draw_line(canvas: np.ndarray, points: list[list[float]]) -> None:
 def score(root: Path, models: list[str], entries: list[dict], out: Path) -> dict[str, dict[str, float]]:
     """Each model against the drawn lines; writes scores.csv, summary.json and sheet.png
     (line cyan; per model the scalp region and hair loss outlined in its colour)."""
-    from real_scalp_regions import write_csv, write_sheet
-
     from alonet.infer import Pipeline
 
     pipelines = [Pipeline(m) for m in models]
@@ -144,8 +135,8 @@ def score(root: Path, models: list[str], entries: list[dict], out: Path) -> dict
             key = Path(name).name
             found = compare(loss, region, above)
             row.update({f"{key}_{k}": round(v, 4) for k, v in found.items()})
-            draw(canvas, region, colour)
-            draw(canvas, loss & region, colour)
+            draw_outline(canvas, region, colour)
+            draw_outline(canvas, loss & region, colour)
         table.append(row)
         cells.append(cv2.resize(canvas, (CELL, CELL), interpolation=cv2.INTER_AREA))
     summary, per_model = {}, {}
@@ -172,8 +163,6 @@ def score(root: Path, models: list[str], entries: list[dict], out: Path) -> dict
 def write_folder(root: Path, entries: list[dict], model: str, out: Path) -> int:
     """Photographs, ``model``'s region as scalp and its part above the line as hair loss, and a
     manifest (patient = source group) for `alonet convert`."""
-    from real_scalp_regions import write_csv, write_pair
-
     from alonet.infer import Pipeline
 
     pipeline = Pipeline(model)
@@ -194,9 +183,6 @@ def drawing_sheets(root: Path, model: str, out: Path) -> int:
     """One upright copy (the scalp network's surest) per Norwood 6-7 back-view source group, six
     per sheet at 400 px with a 10 % grid (50 % lines yellow), ``model``'s region green and its
     hair loss magenta; ``pick.json`` lists number, file, rotation, level, group and part."""
-    from pseudo_label import part_of
-    from real_scalp_regions import write_sheet
-
     from alonet.infer import Pipeline
 
     rows = [r for r in csv.DictReader((root / "manifest.csv").open())
@@ -205,30 +191,18 @@ def drawing_sheets(root: Path, model: str, out: Path) -> int:
     for row in rows:
         groups.setdefault(row["source_group"], []).append(row)
     pipeline, size, cells, pick = Pipeline(model), 400, [], []
-    task = "scalp-midline"
-    scalp_size = pipeline.backend.configs[task].input_size
-    from alonet.infer.viewcheck import certainty
-    from alonet.model.preprocess import prepare_input
-
     for number, (group, copies) in enumerate(tqdm(sorted(groups.items(), key=lambda g: int(g[0])), unit="source")):
-        candidates = [(c["file"], k) for c in copies for k in range(4)]
-        photos = {c["file"]: read_photo(root / c["file"]) for c in copies}
-        turned = [np.ascontiguousarray(np.rot90(photos[f], k)) for f, k in candidates]
-        probs = pipeline.backend.predict(task, np.stack([prepare_input(t, scalp_size) for t in turned]))
-        best = int(np.argmax([certainty(p) for p in probs]))
-        photo = turned[best]
-        pick.append({"number": number, "file": candidates[best][0], "rot90": candidates[best][1],
+        photos = [read_photo(root / c["file"]) for c in copies]
+        index, k = upright_choice(pipeline, photos, "back")
+        photo = np.ascontiguousarray(np.rot90(photos[index], k))
+        pick.append({"number": number, "file": copies[index]["file"], "rot90": k,
                      "norwood": int(copies[0]["norwood_level"]), "source_group": group, "part": part_of(group),
                      "shape": list(photo.shape[:2])})
         region, loss, pct = masks(pipeline, photo)
-        cell = cv2.resize(photo, (size, size), interpolation=cv2.INTER_AREA)
-        small = [cv2.resize(m.astype(np.uint8), (size, size), interpolation=cv2.INTER_NEAREST) for m in (region, loss)]
-        for k in range(1, 10):
-            colour = (255, 255, 0) if k == 5 else (200, 200, 200)
-            cv2.line(cell, (k * size // 10, 0), (k * size // 10, size), colour, 1)
-            cv2.line(cell, (0, k * size // 10), (size, k * size // 10), colour, 1)
-        draw(cell, small[0] > 0, (0, 255, 0))
-        draw(cell, (small[1] > 0) & (small[0] > 0), (255, 0, 255))
+        cell = grid_cell(photo, size)
+        small = [cv2.resize(m.astype(np.uint8), (size, size), interpolation=cv2.INTER_NEAREST) > 0 for m in (region, loss)]
+        draw_outline(cell, small[0], (0, 255, 0))
+        draw_outline(cell, small[1] & small[0], (255, 0, 255))
         cv2.rectangle(cell, (0, 0), (130, 20), (0, 0, 0), -1)
         cv2.putText(cell, f"{number} N{copies[0]['norwood_level']} {pct or 0:.0f}%", (3, 15),
                     cv2.FONT_HERSHEY_SIMPLEX, 0.55, (255, 255, 255), 1)
@@ -251,7 +225,6 @@ def main(argv: list[str] | None = None) -> int:
                         help="cross-validation: score that fold's photographs; folder writes all but that fold's")
     parser.add_argument("-o", "--output", type=Path, required=True)
     args = parser.parse_args(argv)
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
     models = args.model or ["default"]
     args.part = args.part or ("learn" if args.what == "folder" else "test")
     if args.what == "sheets":

@@ -86,6 +86,17 @@ def draw_outline(canvas: np.ndarray, mask: np.ndarray, colour: tuple[int, int, i
     cv2.drawContours(canvas, contours, -1, colour, 2)
 
 
+def grid_cell(photo: np.ndarray, size: int = 400) -> np.ndarray:
+    """``photo`` at ``size`` x ``size`` with a 10 % grid (the 50 % lines yellow), for reading
+    coordinates off by eye when drawing."""
+    cell = cv2.resize(photo, (size, size), interpolation=cv2.INTER_AREA)
+    for k in range(1, 10):
+        colour = (255, 255, 0) if k == 5 else (200, 200, 200)
+        cv2.line(cell, (k * size // 10, 0), (k * size // 10, size), colour, 1)
+        cv2.line(cell, (0, k * size // 10), (size, k * size // 10), colour, 1)
+    return cell
+
+
 def write_pair(out: Path, stem: str, photo: np.ndarray, scalp: np.ndarray, hairloss: np.ndarray | None = None) -> None:
     """One photograph (JPEG), its scalp mask and its hair-loss mask (GIFs) under ``out``'s
     photographs/, scalp/ and hairloss/. Without ``hairloss`` the mask is empty: hair loss is

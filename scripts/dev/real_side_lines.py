@@ -45,7 +45,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 from pseudo_label import hand_upright, load_turned
-from real_scalp_regions import draw_outline, predicted, upright_photo, write_csv, write_pair, write_sheet
+from real_scalp_regions import (draw_outline, grid_cell, predicted, upright_photo, write_csv, write_pair,
+                                write_sheet)
 from tqdm import tqdm
 
 LINES = Path(__file__).with_name("real_side_lines.json")
@@ -157,11 +158,7 @@ def drawing_sheets(root: Path, model: str, seed: int, start: int, count: int, ou
     for number, name in enumerate(tqdm(pick, unit="photo"), start=start):
         photo, view = hand_upright(root, [name], turned)
         mask, _ = predicted(pipeline, photo, view, (size, size))
-        cell = cv2.resize(photo, (size, size), interpolation=cv2.INTER_AREA)
-        for k in range(1, 10):
-            colour = (255, 255, 0) if k == 5 else (200, 200, 200)
-            cv2.line(cell, (k * size // 10, 0), (k * size // 10, size), colour, 1)
-            cv2.line(cell, (0, k * size // 10), (size, k * size // 10), colour, 1)
+        cell = grid_cell(photo, size)
         draw_outline(cell, mask, (0, 255, 0))
         cv2.rectangle(cell, (0, 0), (90, 20), (0, 0, 0), -1)
         cv2.putText(cell, f"{number} {view[0]}", (3, 15), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (255, 255, 255), 1)
