@@ -76,11 +76,15 @@ def upright(pipeline: Pipeline, photos: list[np.ndarray], view: str) -> np.ndarr
     return np.ascontiguousarray(np.rot90(photos[index], k))
 
 
+def fold_of(source_group: str) -> int:
+    """0, 1 or 2: sha1 of the source group's name modulo 3 (fold 0 is :func:`part_of`'s test part)."""
+    return int(hashlib.sha1(str(source_group).encode()).hexdigest(), 16) % 3
+
+
 def part_of(source_group: str) -> str:
     """``test`` or ``learn``: the split by source group that the hand-drawn side limits use
-    (sha1 of the group's name, modulo 3 == 0 is test), so every real-head experiment holds
-    out the same sources."""
-    return "test" if int(hashlib.sha1(str(source_group).encode()).hexdigest(), 16) % 3 == 0 else "learn"
+    (:func:`fold_of` 0 is test), so every real-head experiment holds out the same sources."""
+    return "test" if fold_of(source_group) == 0 else "learn"
 
 
 def load_turned(path: Path | None) -> dict[str, dict]:

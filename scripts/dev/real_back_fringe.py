@@ -39,14 +39,13 @@ from __future__ import annotations
 
 import argparse
 import csv
-import hashlib
 import json
 import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
-from pseudo_label import part_of, upright_choice
+from pseudo_label import fold_of, part_of, upright_choice
 from real_scalp_regions import draw_outline, grid_cell, upright_photo, write_csv, write_pair, write_sheet
 from tqdm import tqdm
 
@@ -55,11 +54,6 @@ from alonet.data.imageio import read_photo
 LINES = Path(__file__).with_name("real_back_fringe.json")
 LEVELS = ("6", "7")
 CELL = 320
-
-
-def fold_of(source_group: str) -> int:
-    """0, 1 or 2: sha1 of the group's name modulo 3, so fold 0 is ``pseudo_label.part_of``'s test part."""
-    return int(hashlib.sha1(str(source_group).encode()).hexdigest(), 16) % 3
 
 
 def load_lines(part: str, fold: int | None = None, leave_out: bool = False) -> list[dict]:
