@@ -143,3 +143,49 @@ def test_adapting_only_the_temporal_network_refits_the_view_check_margins(tmp_pa
     midline = json.loads((tmp_path / "adapted" / "scalp-midline.json").read_text())
     assert midline["metadata"]["view_check"] == info["view_check"]
     assert any("margins re-fitted for the adapted scalp-temporal network" in n for n in result.notes)
+
+
+def test_adapt_with_replay_trains_on_both_but_validates_and_tests_on_clinic_patients_only(tmp_path):
+    """The replay dataset shares patient ids with the clinic's here (the same tiny patients):
+    its patients are namespaced, always train, and never reach validation or the test."""
+    from alonet.adapt.run import ReplaySource
+
+    init = tiny_init_set(tmp_path / "init")
+    data = tiny_dataset(tmp_path / "ds", n_patients=7)
+    replay = tiny_dataset(tmp_path / "replay", n_patients=5)
+    cfg = AdaptConfig(init=str(init), steps=2, batch_size=4, backend="torch", tasks=("hairloss",),
+                      view_check_patients=3, replay=str(replay), replay_weight=0.5, keep="last")
+    result = adapt(data, tmp_path / "adapted", cfg, progress=False)
+    assert result.trained == ["hairloss"]
+
+    work = tmp_path / "adapted.work"
+    held = json.loads((work / "held_out.json").read_text())
+    split = json.loads((work / "run" / "split.json").read_text())
+    replay_patients = {r.patient for r in ReplaySource(replay).records}
+    assert len(replay_patients) == 5 and all(p.startswith("replay:") for p in replay_patients)
+    assert replay_patients <= set(split["train"])
+    assert set(split["val"]) <= set(held["learn"]) and split["val"]  # clinic patients only
+    assert set(split["train"]) - replay_patients == set(held["learn"]) - set(split["val"])
+    info = json.loads((tmp_path / "adapted" / "adapt.json").read_text())
+    assert info["recipe"]["replay"] == str(replay) and info["recipe"]["keep"] == "last"
+    assert info["before"]["images"] == info["after"]["images"] == 8  # the 2 held-back clinic patients
+    task = json.loads((work / "run" / "hairloss" / "train_config.json").read_text())
+    assert task["dataset_weights"] == [1.0, 0.5] and task["keep"] == "last"
+    card = (tmp_path / "adapted" / "MODEL_CARD.md").read_text()
+    assert "the last epoch's weights" in card and "(1 : 0.5 against the clinic's photographs)" in card
+
+
+def test_cli_replay_that_is_not_a_dataset_is_a_one_line_error_before_anything_is_written(tmp_path, capsys):
+    from alonet.cli.main import main
+
+    init = tiny_init_set(tmp_path / "init")
+    data = tiny_dataset(tmp_path / "ds", n_patients=7)
+    (tmp_path / "photos").mkdir()
+    code = main(["adapt", str(data), "-o", str(tmp_path / "out"), "--init", str(init), "--quiet",
+                 "--replay", str(tmp_path / "photos")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error: ") and "not a converted dataset" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists() and not (tmp_path / "out.work").exists()
+    code = main(["adapt", str(data), "-o", str(tmp_path / "out"), "--init", str(init), "--quiet",
+                 "--replay", str(data), "--replay-weight", "0"])
+    assert code == 2 and "replay weight must be > 0" in capsys.readouterr().err

@@ -142,6 +142,11 @@ def write_model_card(path: Path, info: dict, model_dir: Path | None = None) -> N
                "**After is NOT better than before** on the held-back patients: keep using the previous "
                "model, or correct more photographs and adapt again.")
     notes = "".join(f"- {n}\n" for n in info["notes"])
+    keep = ("the last epoch's weights" if r.get("keep") == "last" else
+            "the best epoch by validation IoU")
+    replay = (f"\nEvery epoch mixed in photographs of `{r['replay']}` (1 : {r['replay_weight']:g} against the "
+              "clinic's photographs) so the networks keep what they knew; they never validated or tested."
+              if r.get("replay") else "")
     if r.get("scalp_only"):
         notes += ("- Scalp-only corrections: the photographs' scalp regions were annotated, their hair loss "
                   "was not, so only the scalp networks were fine-tuned and the verdict uses the scalp IoU.\n")
@@ -152,7 +157,7 @@ with the photographs in `{info['source']}`.
 
 ## Data
 - Learnt from: {c['photographs_learn']} photographs of {c['patients_learn']} patients
-  (of these, a {r['val_fraction']:.0%} share of patients chose the best epoch).
+  (of these, a {r['val_fraction']:.0%} share of patients validated each epoch).
 - Tested on: {c['photographs_test']} photographs of {c['patients_test']} other patients, never trained on.
 - Networks fine-tuned: {', '.join(info['trained'])}; copied unchanged from the starting model:
   {', '.join(info['carried_over']) or 'none'}.
@@ -160,7 +165,7 @@ with the photographs in `{info['source']}`.
 ## Recipe
 `alonet train --init {info['init']}`: {r['steps']} steps of batch {r['batch_size']}, Adam
 learning rate {r['lr']:g} (constant), BatchNorm statistics frozen on fewer than 200
-photographs, horizontal flips and photometric jitter; the best epoch by validation IoU.
+photographs, horizontal flips and photometric jitter; {keep}.{replay}
 
 ## Before vs after (held-back patients)
 {verdict}

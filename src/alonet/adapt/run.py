@@ -6,7 +6,8 @@ Work folder (``MODEL_DIR.work`` unless given; kept, so a rerun resumes)::
     held_out.json   the patients held back for testing (never trained on)
     train_ds/       the other patients' photographs (fine-tuning + early stopping)
     test_ds/        the held-back patients' photographs
-    run/            the fine-tuning run (alonet train --init), resumable
+    run/            the fine-tuning run (alonet train --init), resumable; with a replay
+                    dataset its split.json validates on the clinic's patients only
     before/ after/  evaluation reports on test_ds
 
 ``MODEL_DIR`` appears only when everything succeeded (atomic folder): the
@@ -57,6 +58,14 @@ class AdaptConfig:
     #: Phantom patients (4 photographs each) the view checks' margins are re-fitted on
     #: when a scalp network is fine-tuned (alonet.infer.viewcheck.calibrate_view_checks).
     view_check_patients: int = 50
+    #: A converted dataset (e.g. ``alonet phantom`` + ``alonet convert``) mixed into every
+    #: epoch so the networks keep what they knew; its patients only ever train, never validate.
+    replay: str | None = None
+    #: Share of draws from the replay dataset relative to the clinic's photographs (1 : weight).
+    replay_weight: float = 0.3
+    #: Which epoch each network keeps: the best validation IoU on the clinic's validation
+    #: patients, or the last one (see README, "Adapt AloNet to your photographs").
+    keep: str = "best"
 
     def __post_init__(self) -> None:
         if not 0 < self.test_fraction < 1 or not 0 < self.val_fraction < 1:
@@ -65,6 +74,11 @@ class AdaptConfig:
             raise InvalidValueError("steps and batch size must be >= 1 and the learning rate > 0")
         if self.view_check_patients < 1:
             raise InvalidValueError("view_check_patients must be >= 1")
+        if not self.replay_weight > 0:
+            raise InvalidValueError(f"the replay weight must be > 0 (got {self.replay_weight:g})",
+                                    fix="e.g. --replay-weight 0.3 (one replay photograph per three clinic ones)")
+        if self.keep not in ("best", "last"):
+            raise InvalidValueError(f"keep must be 'best' or 'last' (got {self.keep!r})")
         bad = [t for t in (self.tasks or ()) if t not in TASKS]
         if bad:
             raise InvalidValueError(f"unknown task(s) {', '.join(bad)}", fix=f"use {', '.join(TASKS)}")
@@ -157,20 +171,74 @@ def _subset(dataset, patients: set[str], out: Path) -> int:
     return len(rows)
 
 
+class ReplaySource:
+    """A dataset mixed into fine-tuning whose patient ids are prefixed with ``replay:``,
+    so none of them can be mistaken for (or split with) a clinic patient of the same id."""
+
+    PREFIX = "replay:"
+
+    def __init__(self, path: str | Path):
+        from dataclasses import replace
+
+        from alonet.train.data import ConvertedSource
+
+        self.inner = ConvertedSource(path)
+        self.path = self.inner.path
+        self.records = [replace(r, patient=self.PREFIX + (r.patient or f"row:{r.stem}"))
+                        for r in self.inner.records]
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def sample(self, index: int):
+        return self.inner.sample(index)
+
+
+def _check_replay(path: str) -> Path:
+    replay = Path(path)
+    if not (replay / "dataset.json").is_file():
+        raise DatasetError(f"--replay {replay}: not a converted dataset (no dataset.json)",
+                           fix="make one first, e.g. `alonet phantom -n 40 -o replay-photos` and "
+                               "`alonet convert replay-photos -o replay-ds`, then pass --replay replay-ds")
+    return replay
+
+
+def _clinic_only_split(run: Path, clinic, replay, cfg: AdaptConfig) -> None:
+    """Write ``run/split.json`` (once): validation patients drawn from the clinic's only,
+    every replay patient in training. ``alonet train`` reuses it for each network."""
+    from alonet.data.atomic import atomic_write_text
+    from alonet.data.split import make_split, patient_key
+
+    path = run / "split.json"
+    if path.is_file():
+        return
+    split = make_split(clinic.records, cfg.val_fraction, cfg.seed)
+    split["train"] = sorted(set(split["train"]) | {patient_key(r) for r in replay.records})
+    split["replay"] = str(replay.path)
+    run.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, json.dumps(split, indent=2) + "\n")
+
+
 def _finetune(train_ds: Path, run: Path, cfg: AdaptConfig, progress: bool) -> tuple[list[str], list[str], list[str]]:
     """Fine-tune each task that has data; returns (trained, carried over, notes)."""
     from alonet.train import TrainConfig, train
-    from alonet.train.data import ConvertedSource, task_rows
+    from alonet.train.data import ConcatSource, ConvertedSource, task_rows
     from alonet.train.loop import carry_over
 
-    source = ConvertedSource(train_ds)
+    clinic = ConvertedSource(train_ds)
+    source, weights = clinic, None
+    if cfg.replay:
+        replay = ReplaySource(_check_replay(cfg.replay))
+        source, weights = ConcatSource([clinic, replay]), (1.0, cfg.replay_weight)
+        _clinic_only_split(run, clinic, replay, cfg)
     trained, notes = [], []
     for task in cfg.task_list:
         base = TrainConfig(task=task, init=cfg.init, steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr,
                            lr_step=FINETUNE_DEFAULTS["lr_step"], lr_gamma=FINETUNE_DEFAULTS["lr_gamma"],
-                           val_fraction=cfg.val_fraction, seed=cfg.seed)
+                           val_fraction=cfg.val_fraction, seed=cfg.seed, keep=cfg.keep,
+                           dataset_weights=weights)
         try:
-            rows = task_rows(source.records, base, str(train_ds))
+            rows = task_rows(clinic.records, base, str(train_ds))
         except DatasetError as exc:
             notes.append(f"{task}: not fine-tuned ({exc.message if hasattr(exc, 'message') else exc})")
             continue
@@ -283,6 +351,8 @@ def adapt(source: str | Path, out: str | Path, cfg: AdaptConfig = AdaptConfig(),
     source, out = Path(source), Path(out)
     if not source.is_dir():
         raise DatasetError(f"{source} not found", fix="pass a store folder or a converted dataset")
+    if cfg.replay:
+        _check_replay(cfg.replay)
     check_can_write_directory(out, overwrite)
     work = Path(work) if work is not None else out.with_name(out.name + ".work")
     work.mkdir(parents=True, exist_ok=True)

@@ -22,14 +22,22 @@ import click
 @click.option("--scalp-only", is_flag=True,
               help="The corrections mark the scalp region only (hair loss not annotated): fine-tune the scalp "
                    "networks and judge them by scalp IoU.")
+@click.option("--replay", type=click.Path(file_okay=False), default=None,
+              help="A converted dataset (e.g. phantoms: `alonet phantom` + `alonet convert`) mixed into every "
+                   "epoch so the networks keep what they knew; its patients never validate or test.")
+@click.option("--replay-weight", type=float, default=0.3, show_default=True,
+              help="Draws from --replay per clinic draw (1 : weight).")
+@click.option("--keep", type=click.Choice(["best", "last"]), default="best", show_default=True,
+              help="Which epoch each network keeps: best validation IoU on the clinic's validation patients, "
+                   "or the last.")
 @click.option("--all", "include_all", is_flag=True, help="Store: use every stored visit, not only reviewed ones.")
 @click.option("--work", type=click.Path(file_okay=False), default=None,
               help="Work folder (default: OUTPUT.work); rerun with the same one to resume.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def adapt_command(source, out, init, tasks, steps, batch_size, lr, test_fraction, scalp_only, include_all, work, seed,
-                  overwrite, quiet):
+def adapt_command(source, out, init, tasks, steps, batch_size, lr, test_fraction, scalp_only, replay, replay_weight,
+                  keep, include_all, work, seed, overwrite, quiet):
     """Adapt AloNet to your photographs: SOURCE is a store (`alonet serve --store`; reviewed visits)
     or a dataset (`alonet convert`).
 
@@ -41,7 +49,8 @@ def adapt_command(source, out, init, tasks, steps, batch_size, lr, test_fraction
     from alonet.adapt.card import table_rows
 
     cfg = AdaptConfig(init=init, tasks=tuple(tasks) or None, steps=steps, batch_size=batch_size, lr=lr,
-                      test_fraction=test_fraction, scalp_only=scalp_only, include_all=include_all, seed=seed)
+                      test_fraction=test_fraction, scalp_only=scalp_only, include_all=include_all, seed=seed,
+                      replay=replay, replay_weight=replay_weight, keep=keep)
     result = adapt(source, out, cfg, work=work, overwrite=overwrite, progress=not quiet)
     c = result.counts
     click.echo(f"learnt from {c['photographs_learn']} photographs ({c['patients_learn']} patients); "
