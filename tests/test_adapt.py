@@ -152,7 +152,7 @@ def test_adapt_with_replay_trains_on_both_but_validates_and_tests_on_clinic_pati
 
     init = tiny_init_set(tmp_path / "init")
     data = tiny_dataset(tmp_path / "ds", n_patients=7)
-    replay = tiny_dataset(tmp_path / "replay", n_patients=5)
+    replay = tiny_dataset(tmp_path / "replay", n_patients=50)  # 200 photographs: more than FEW_IMAGES with the clinic's
     cfg = AdaptConfig(init=str(init), steps=2, batch_size=4, backend="torch", tasks=("hairloss",),
                       view_check_patients=3, replay=str(replay), replay_weight=0.5, keep="last")
     result = adapt(data, tmp_path / "adapted", cfg, progress=False)
@@ -162,7 +162,7 @@ def test_adapt_with_replay_trains_on_both_but_validates_and_tests_on_clinic_pati
     held = json.loads((work / "held_out.json").read_text())
     split = json.loads((work / "run" / "split.json").read_text())
     replay_patients = {r.patient for r in ReplaySource(replay).records}
-    assert len(replay_patients) == 5 and all(p.startswith("replay:") for p in replay_patients)
+    assert len(replay_patients) == 50 and all(p.startswith("replay:") for p in replay_patients)
     assert replay_patients <= set(split["train"])
     assert set(split["val"]) <= set(held["learn"]) and split["val"]  # clinic patients only
     assert set(split["train"]) - replay_patients == set(held["learn"]) - set(split["val"])
@@ -171,6 +171,8 @@ def test_adapt_with_replay_trains_on_both_but_validates_and_tests_on_clinic_pati
     assert info["before"]["images"] == info["after"]["images"] == 8  # the 2 held-back clinic patients
     task = json.loads((work / "run" / "hairloss" / "train_config.json").read_text())
     assert task["dataset_weights"] == [1.0, 0.5] and task["keep"] == "last"
+    # BatchNorm statistics fixed as for the clinic's few photographs alone, not unfixed by the replay
+    assert task["freeze_bn"] == "all"
     card = (tmp_path / "adapted" / "MODEL_CARD.md").read_text()
     assert "the last epoch's weights" in card and "(1 : 0.5 against the clinic's photographs)" in card
 
