@@ -44,6 +44,8 @@ def test_adapt_writes_a_loadable_model_set_with_before_after_on_held_back_patien
     assert f"--model {out}`" in card and ".tmp" not in card
     assert result.trained == list(TASKS) and result.carried == []
     assert info["better"] == judge(info["before"], info["after"])
+    # the tiny networks mark no scalp, so no photograph has a predicted % loss to compare
+    assert info["changes"] == {"mean_abs_diff_pct": None, "salt_mae": None}
     # the midline network changed, so the view checks' margins were re-fitted and travel with it
     from alonet.infer.viewcheck import view_check_config_for
 
@@ -191,3 +193,29 @@ def test_cli_replay_that_is_not_a_dataset_is_a_one_line_error_before_anything_is
     code = main(["adapt", str(data), "-o", str(tmp_path / "out"), "--init", str(init), "--quiet",
                  "--replay", str(data), "--replay-weight", "0"])
     assert code == 2 and "replay weight must be > 0" in capsys.readouterr().err
+
+
+def test_paired_changes_pair_photographs_and_visits_of_the_same_patients(tmp_path):
+    """Visit numbers repeat across patients; rows without a number are left out."""
+    from alonet.adapt.card import change_lines
+    from alonet.adapt.run import paired_changes
+
+    def report(folder, photo_errors, visit_errors):
+        folder.mkdir()
+        (folder / "per_image.csv").write_text("stem,patient,abs_diff_pct\n" + "".join(
+            f"{stem},{patient},{err}\n" for stem, patient, err in photo_errors))
+        (folder / "per_visit.csv").write_text("patient,visit,abs_error\n" + "".join(
+            f"{patient},{visit},{err}\n" for patient, visit, err in visit_errors))
+
+    report(tmp_path / "before", [("a_top", "a", 10), ("a_back", "a", 10), ("b_top", "b", 4), ("c_top", "c", "")],
+           [("a", 1, 8.0), ("b", 1, 2.0)])
+    report(tmp_path / "after", [("a_top", "a", 4), ("a_back", "a", 4), ("b_top", "b", 1), ("c_top", "c", 3)],
+           [("a", 1, 5.0), ("b", 1, 1.0)])
+    changes = paired_changes(tmp_path / "before", tmp_path / "after")
+    photo, salt = changes["mean_abs_diff_pct"], changes["salt_mae"]
+    assert photo["items"] == 3 and photo["groups"] == 2 and photo["change"] == -5.0  # (-6 - 6 - 3) / 3
+    assert photo["low"] == -6.0 and photo["high"] == -3.0 and photo["clear"]
+    assert salt["items"] == 2 and salt["change"] == -2.0 and (salt["low"], salt["high"]) == (-3.0, -1.0)
+    lines = change_lines(changes)
+    assert lines[0].startswith("change in mean |Δ % loss| per photograph: -5.00 points (95 % interval -6.00 to -3.00")
+    assert lines[0].endswith("bootstrap over 2 patients) - clear")

@@ -214,3 +214,21 @@ def test_runner_matches_the_pure_function_and_refuses_unknown_views(tmp_path):
         evaluate(unknown, models, backend="torch", progress=False)
     only_top = evaluate(unknown, models, backend="torch", views=["top"], progress=False)
     assert only_top.summary["images"] == 2 and only_top.summary["salt"]["visits_scored"] == 0
+
+
+def test_paired_change_resamples_whole_patients():
+    from alonet.evaluate.agreement import paired_change
+
+    # every photograph 5 points better: the change is -5 whatever the resampling
+    same = paired_change([10, 10, 10, 10], [5, 5, 5, 5], ["a", "a", "b", "b"])
+    assert same.change == -5.0 and same.low == same.high == -5.0 and same.clear
+    assert (same.groups, same.items) == (2, 4)
+    # one patient 6 points better (3 photographs), one 6 points worse (1 photograph): the mean
+    # over photographs is -3, but resampling patients spans -6 (only the first) to +6 (only the second)
+    mixed = paired_change([0, 0, 0, 0], [-6, -6, -6, 6], ["a", "a", "a", "b"], rounds=4000, seed=1)
+    assert mixed.change == -3.0 and not mixed.clear
+    assert mixed.low == pytest.approx(-6.0) and mixed.high == pytest.approx(6.0)
+    # deterministic for a seed
+    assert paired_change([0, 0, 0, 0], [-6, -6, -6, 6], ["a", "a", "a", "b"], rounds=4000, seed=1) == mixed
+    with pytest.raises(InvalidValueError, match="group labels"):
+        paired_change([1, 2], [1, 2], ["a"])

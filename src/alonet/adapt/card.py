@@ -43,6 +43,22 @@ def table_rows(before: dict, after: dict) -> list[tuple[str, str, str]]:
     return rows
 
 
+CHANGE_LABELS = {"mean_abs_diff_pct": "mean |Δ % loss| per photograph", "salt_mae": "SALT error per visit"}
+
+
+def change_lines(changes: dict | None) -> list[str]:
+    """One line per error: after - before, its 95 % interval over patients, and whether it is clear."""
+    lines = []
+    for key, label in CHANGE_LABELS.items():
+        c = (changes or {}).get(key)
+        if not c:
+            continue
+        verdict = ("clear" if c["clear"] else "not clear: the interval includes 0")
+        lines.append(f"change in {label}: {c['change']:+.2f} points (95 % interval {c['low']:+.2f} to "
+                     f"{c['high']:+.2f}, bootstrap over {c['groups']} patients) - {verdict}")
+    return lines
+
+
 def markdown_table(before: dict, after: dict) -> str:
     lines = ["| on the held-back patients | before | after |", "|---|---|---|"]
     lines += [f"| {what} | {b} | {a} |" for what, b, a in table_rows(before, after)]
@@ -142,6 +158,13 @@ def write_model_card(path: Path, info: dict, model_dir: Path | None = None) -> N
                "**After is NOT better than before** on the held-back patients: keep using the previous "
                "model, or correct more photographs and adapt again.")
     notes = "".join(f"- {n}\n" for n in info["notes"])
+    changes = change_lines(info.get("changes"))
+    uncertain = any("not clear" in line for line in changes)
+    if info["better"] and uncertain:
+        verdict += (" The change is within what these few patients can tell apart (see the intervals "
+                    "below): check the adapted model on your next visits before relying on it.")
+    change_text = ("\nAfter minus before (negative = fewer errors), with 95 % intervals from resampling "
+                   "the held-back patients:\n\n" + "".join(f"- {line}\n" for line in changes)) if changes else ""
     keep = ("the last epoch's weights" if r.get("keep") == "last" else
             "the best epoch by validation IoU")
     replay = (f"\nEvery epoch mixed in photographs of `{r['replay']}` (1 : {r['replay_weight']:g} against the "
@@ -171,7 +194,7 @@ photographs, horizontal flips and photometric jitter; {keep}.{replay}
 {verdict}
 
 {markdown_table(info['before'], info['after'])}
-
+{change_text}
 `comparison.png` shows {plots};
 `before/` and `after/` hold the full evaluation reports.
 

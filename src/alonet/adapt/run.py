@@ -104,6 +104,7 @@ class AdaptResult:
     after: dict
     better: bool
     notes: list[str] = field(default_factory=list)
+    changes: dict | None = None  # paired_changes(): after - before with bootstrap intervals
 
 
 def _log(message: str) -> None:
@@ -320,6 +321,37 @@ def _headline(summary: dict, scalp_only: bool = False) -> dict:
     }
 
 
+def _read_rows(path: Path, key: str, value: str) -> dict[str, tuple[str, float]]:
+    """{patient/key column: (patient, value)} of a report CSV's rows that have the value
+    (the patient is part of the key: visit numbers repeat across patients)."""
+    import csv
+
+    with open(path, newline="", encoding="utf-8") as fh:
+        return {f"{row['patient']}/{row[key]}": (row["patient"], float(row[value]))
+                for row in csv.DictReader(fh) if row.get(value)}
+
+
+def paired_changes(before_dir: Path, after_dir: Path) -> dict:
+    """How much after changes each error against before on the same held-back photographs
+    and visits, with a 95 % bootstrap interval over patients (``PairedChange`` as a dict; None
+    where no pair has the number). Nine or so patients give wide intervals: this says when
+    the test cannot tell the two models apart."""
+    from alonet.evaluate.agreement import paired_change
+
+    out = {}
+    for name, csv_name, key, value in (("mean_abs_diff_pct", "per_image.csv", "stem", "abs_diff_pct"),
+                                       ("salt_mae", "per_visit.csv", "visit", "abs_error")):
+        b = _read_rows(before_dir / csv_name, key, value) if (before_dir / csv_name).is_file() else {}
+        a = _read_rows(after_dir / csv_name, key, value) if (after_dir / csv_name).is_file() else {}
+        both = sorted(set(b) & set(a))
+        if not both:
+            out[name] = None
+            continue
+        change = paired_change([b[k][1] for k in both], [a[k][1] for k in both], [b[k][0] for k in both])
+        out[name] = {**asdict(change), "clear": change.clear}
+    return out
+
+
 def judge(before: dict, after: dict) -> bool:
     """'After' is better when the % loss error falls and neither IoU drops by more than 0.01.
 
@@ -381,6 +413,7 @@ def adapt(source: str | Path, out: str | Path, cfg: AdaptConfig = AdaptConfig(),
     before = _headline(reports["before"], cfg.scalp_only)
     after = _headline(reports["after"], cfg.scalp_only)
     better = judge(before, after)
+    changes = None if cfg.scalp_only else paired_changes(work / "before", work / "after")
     counts = {"photographs_learn": n_learn, "patients_learn": len(held["learn"]),
               "photographs_test": n_test, "patients_test": len(held["test"])}
     info = {
@@ -388,7 +421,7 @@ def adapt(source: str | Path, out: str | Path, cfg: AdaptConfig = AdaptConfig(),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "source": str(source), "init": str(cfg.init), "counts": counts, "trained": trained,
         "carried_over": carried, "recipe": asdict(cfg), "before": before, "after": after,
-        "better": better, "notes": notes, "view_check": view_check,
+        "better": better, "changes": changes, "notes": notes, "view_check": view_check,
     }
     from alonet.adapt.card import write_comparison, write_model_card
 
@@ -403,7 +436,7 @@ def adapt(source: str | Path, out: str | Path, cfg: AdaptConfig = AdaptConfig(),
         write_comparison(tmp, before, after, reports)
         write_model_card(tmp / "MODEL_CARD.md", info, model_dir=out)
     return AdaptResult(out=out, counts=counts, trained=trained, carried=carried, before=before,
-                       after=after, better=better, notes=notes)
+                       after=after, better=better, notes=notes, changes=changes)
 
 
 def _json_safe(value):

@@ -109,3 +109,41 @@ def decision_flip_rate(pred, true, threshold: float) -> float:
     """Fraction of pairs where ``value <= threshold`` differs between pred and true."""
     p, t = _pair(pred, true)
     return float(np.mean((p <= threshold) != (t <= threshold)))
+
+
+@dataclass(frozen=True)
+class PairedChange:
+    """Change of a mean error between two models on the same items, with a bootstrap interval."""
+
+    change: float  # mean(after) - mean(before)
+    low: float
+    high: float
+    groups: int  # independent units resampled (patients)
+    items: int
+
+    @property
+    def clear(self) -> bool:
+        """True when the interval excludes zero (the items tell the two models apart)."""
+        return self.high < 0 or self.low > 0
+
+
+def paired_change(before, after, groups, *, rounds: int = 2000, level: float = 0.95,
+                  seed: int = 0) -> PairedChange:
+    """Change of the mean from ``before`` to ``after`` (one pair per item), with a percentile
+    bootstrap interval that resamples whole ``groups`` (e.g. patients: their photographs are
+    not independent). Deterministic for a seed."""
+    a, b = _pair(after, before)
+    keys = np.asarray([str(g) for g in groups])
+    if keys.size != a.size:
+        raise InvalidValueError(f"{keys.size} group labels for {a.size} pairs", fix="pass one group per pair")
+    if not 0 < level < 1 or rounds < 1:
+        raise InvalidValueError("level must be between 0 and 1 and rounds >= 1")
+    names, members = np.unique(keys, return_inverse=True)
+    diff_sum = np.bincount(members, weights=a - b, minlength=names.size)
+    count = np.bincount(members, minlength=names.size).astype(np.float64)
+    picks = np.random.default_rng(seed).integers(0, names.size, size=(rounds, names.size))
+    draws = diff_sum[picks].sum(axis=1) / count[picks].sum(axis=1)
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(draws, [tail, 100 - tail])
+    return PairedChange(change=float((a - b).mean()), low=float(low), high=float(high),
+                        groups=int(names.size), items=int(a.size))
