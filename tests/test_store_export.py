@@ -375,7 +375,10 @@ def test_model_page_shows_name_card_and_adapt_numbers(model_dir, pipeline, tmp_p
                         "views_mean_abs_diff_pct": {"top": 10.5}, "salt_visits": 3, "salt_mae": None},
              "after": {"images": 12, "scalp_iou": 0.815, "hairloss_iou": 0.83, "mean_abs_diff_pct": 2.75,
                        "views_mean_abs_diff_pct": {"top": 2.0}, "salt_visits": 3, "salt_mae": 1.5},
-             "better": True}
+             "better": True,
+             "changes": {"mean_abs_diff_pct": {"change": -9.25, "low": -15.5, "high": 1.25, "groups": 4, "items": 12,
+                                               "clear": False},
+                         "salt_mae": {"change": "broken", "low": 0, "high": 1}}}
     (folder / "adapt.json").write_text(json.dumps(adapt), encoding="utf-8")
     app = create_app(WebConfig(models=str(folder), backend="torch"), pipeline=Pipeline(folder, backend="torch"))
     client = app.test_client()
@@ -384,6 +387,11 @@ def test_model_page_shows_name_card_and_adapt_numbers(model_dir, pipeline, tmp_p
     assert "Clinic model — model card" in page
     assert "Fine-tuned from the bundled model on our photographs. Second line." in page
     assert "after is better" in page and "photographs learn: 40" in page
+    # the change with its interval over held-back patients; a malformed entry is left out, not raised
+    changes = re.sub(r"\s+", " ", page.split('id="adapt-changes"')[1].split("</ul>")[0])
+    assert ("Change in mean |Δ % loss| per photograph: -9.25 points (95 % interval -15.50 to +1.25, "
+            "resampling 4 held-back patients) — <span class=\"flag retake\">not clear</span>") in changes
+    assert "SALT error" not in changes
     cells = r"</th>\s*<td>{}</td><td>{}</td>\s*<td>{}(?: <span class=\"flag (?:good|retake)\">(\w+)</span>)?</td>"
     expected = {
         "photographs": ("12", "12", "+0", None),
