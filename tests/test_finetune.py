@@ -227,3 +227,18 @@ def test_style_images_change_training_photographs_but_not_their_masks(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(DatasetError, match="no photographs"):
         TaskDataset(source, [0], TrainConfig(**plain, style_images=str(tmp_path / "empty")), train=True)
+
+
+def test_resuming_a_fine_tune_names_only_options_the_user_changed(tmp_path, capsys):
+    """The run saved the architecture it adopted from its starting model; resuming with the
+    same command must not report those as ignored changes, but a changed option still is."""
+    init = tiny_init_set(tmp_path / "init")
+    source = tiny_source()
+    cfg = finetune_config(init)
+    train(source, tmp_path / "run", cfg, progress=False)
+    capsys.readouterr()
+    train(source, tmp_path / "run", cfg, resume=True, progress=False)
+    assert "ignoring" not in capsys.readouterr().err
+    train(source, tmp_path / "run", finetune_config(init, lr=1e-3), resume=True, progress=False)
+    err = capsys.readouterr().err
+    assert "ignoring the new value(s) of lr (" in err

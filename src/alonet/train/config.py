@@ -220,6 +220,9 @@ class TrainConfig:
         except ModelError as exc:
             raise InvalidValueError(str(exc), fix="check --encoder, --width, --depth and --input-size") from None
 
+    #: Options a fine-tuning run takes from its starting model (``adopt``), not from the user.
+    ADOPTED = ("encoder", "base_width", "depth", "dropout", "input_size", "class_weights")
+
     def adopt(self, model_cfg: ModelConfig) -> "TrainConfig":
         """This config with the architecture of ``model_cfg`` (fine-tuning from it)."""
         return replace(self, encoder=model_cfg.encoder, base_width=model_cfg.base_width,

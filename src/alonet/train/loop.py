@@ -113,8 +113,10 @@ def _resolve_config(task_dir: Path, cfg: TrainConfig, resume: bool, ctx):
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise InvalidValueError(f"{last}: not an AloNet training checkpoint")
     saved = TrainConfig.from_dict(state["train_config"])
+    # a fine-tune saved the architecture it adopted from its starting model: not a user's change
+    adopted = TrainConfig.ADOPTED if saved.init is not None else ()
     ignored = [f.name for f in fields(TrainConfig)
-               if f.name not in (*RESUME_OVERRIDES, "task") and getattr(cfg, f.name) != getattr(saved, f.name)]
+               if f.name not in (*RESUME_OVERRIDES, "task", *adopted) and getattr(cfg, f.name) != getattr(saved, f.name)]
     if ignored:
         _log(ctx, f"{cfg.task}: resuming with the run's saved options; ignoring the new value(s) of "
                   f"{', '.join(ignored)} (only {', '.join(RESUME_OVERRIDES)} may change on --resume)")
