@@ -46,6 +46,11 @@ def table_rows(before: dict, after: dict) -> list[tuple[str, str, str]]:
 CHANGE_LABELS = {"mean_abs_diff_pct": "mean |Δ % loss| per photograph", "salt_mae": "SALT error per visit"}
 
 
+def unclear(changes: dict | None) -> bool:
+    """True when some change's interval includes 0 (the held-back patients cannot tell)."""
+    return any(c and not c["clear"] for c in (changes or {}).values())
+
+
 def change_lines(changes: dict | None) -> list[str]:
     """One line per error: after - before, its 95 % interval over patients, and whether it is clear."""
     lines = []
@@ -159,8 +164,7 @@ def write_model_card(path: Path, info: dict, model_dir: Path | None = None) -> N
                "model, or correct more photographs and adapt again.")
     notes = "".join(f"- {n}\n" for n in info["notes"])
     changes = change_lines(info.get("changes"))
-    uncertain = any("not clear" in line for line in changes)
-    if info["better"] and uncertain:
+    if info["better"] and unclear(info.get("changes")):
         verdict += (" The change is within what these few patients can tell apart (see the intervals "
                     "below): check the adapted model on your next visits before relying on it.")
     change_text = ("\nAfter minus before (negative = fewer errors), with 95 % intervals from resampling "

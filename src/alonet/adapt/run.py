@@ -179,12 +179,12 @@ class ReplaySource:
     PREFIX = "replay:"
 
     def __init__(self, path: str | Path):
+        from alonet.data.split import patient_key
         from alonet.train.data import ConvertedSource
 
         self.inner = ConvertedSource(path)
         self.path = self.inner.path
-        self.records = [replace(r, patient=self.PREFIX + (r.patient or f"row:{r.stem}"))
-                        for r in self.inner.records]
+        self.records = [replace(r, patient=self.PREFIX + patient_key(r)) for r in self.inner.records]
 
     def __len__(self) -> int:
         return len(self.records)
@@ -228,7 +228,7 @@ def _finetune(train_ds: Path, run: Path, cfg: AdaptConfig, progress: bool) -> tu
     clinic = ConvertedSource(train_ds)
     source, weights = clinic, None
     if cfg.replay:
-        replay = ReplaySource(_check_replay(cfg.replay))
+        replay = ReplaySource(cfg.replay)  # adapt() checked it is a dataset
         source, weights = ConcatSource([clinic, replay]), (1.0, cfg.replay_weight)
         _clinic_only_split(run, clinic, replay, cfg)
     trained, notes = [], []

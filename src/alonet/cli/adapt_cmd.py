@@ -46,7 +46,7 @@ def adapt_command(source, out, init, tasks, steps, batch_size, lr, test_fraction
     view, SALT MAE, Bland-Altman). Writes a model set with its own model card.
     """
     from alonet.adapt import AdaptConfig, adapt
-    from alonet.adapt.card import change_lines, table_rows
+    from alonet.adapt.card import change_lines, table_rows, unclear
 
     cfg = AdaptConfig(init=init, tasks=tuple(tasks) or None, steps=steps, batch_size=batch_size, lr=lr,
                       test_fraction=test_fraction, scalp_only=scalp_only, include_all=include_all, seed=seed,
@@ -70,7 +70,7 @@ def adapt_command(source, out, init, tasks, steps, batch_size, lr, test_fraction
     if result.better:
         click.echo("after is better than before on the held-back patients."
                    + (" The change is within what these patients can tell apart: check the adapted model "
-                      "on your next visits." if any("not clear" in ln for ln in change_lines(result.changes)) else ""))
+                      "on your next visits." if unclear(result.changes) else ""))
     else:
         click.echo("after is NOT better than before on the held-back patients: keep the previous model, "
                    "or correct more photographs and adapt again.")
