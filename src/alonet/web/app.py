@@ -25,6 +25,7 @@ import time
 from flask import Flask, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.routing import IntegerConverter
 
 from alonet import __version__
 from alonet.errors import AloNetError
@@ -36,13 +37,21 @@ from alonet.web.routes import api, auth, patients, score, training
 from alonet.web.security import install_csrf, install_security_headers, install_token_guard
 from alonet.web.service import Scorer
 from alonet.web.state import AppState, get_state, wants_json
-from alonet.web.storage import Store
+from alonet.web.storage import MAX_ID, Store
 from alonet.web.uploads import InMemoryRequest, UploadRejected, too_large_message
 from alonet.web.visits import VisitCache
 
 LOG = logging.getLogger("alonet.web")
 
 __all__ = ["AppState", "create_app", "get_state", "wants_json"]
+
+
+class StoreIdConverter(IntegerConverter):
+    """``<id:name>`` in a route: a stored record's id, 1 to :data:`MAX_ID` (SQLite's
+    integer range); anything else is not a route, so the answer is 404."""
+
+    def __init__(self, url_map):
+        super().__init__(url_map, min=1, max=MAX_ID)
 
 
 def create_app(config: WebConfig | None = None, *, pipeline=None) -> Flask:
@@ -55,6 +64,7 @@ def create_app(config: WebConfig | None = None, *, pipeline=None) -> Flask:
     config = config or WebConfig()
     app = Flask(__name__)
     app.request_class = InMemoryRequest
+    app.url_map.converters["id"] = StoreIdConverter
     app.config.update(
         SECRET_KEY=config.secret_key or secrets.token_bytes(32),
         MAX_CONTENT_LENGTH=config.max_request_bytes,
@@ -70,14 +80,15 @@ def create_app(config: WebConfig | None = None, *, pipeline=None) -> Flask:
     )
     store = Store(config.store) if config.store is not None else None
     scorer = Scorer(config.models, config.backend, pipeline=pipeline, config=config.pipeline)
-    app.extensions["alonet"] = AppState(
+    state = AppState(
         config=config, scorer=scorer, cache=VisitCache(config.cache_visits, config.cache_ttl_s), store=store
     )
+    app.extensions["alonet"] = state
 
     csrf = install_csrf(app)
     install_security_headers(app)
     if config.token:
-        install_token_guard(app, config.token)
+        install_token_guard(app, config.token, state.logins)
 
     app.register_blueprint(score.bp)
     app.register_blueprint(patients.bp)

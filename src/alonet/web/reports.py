@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from flask import Response, abort
 
 from alonet.data.imageio import read_annotation, read_photo
+from alonet.errors import AloNetError
 from alonet.report import render_report_html, report_json
 from alonet.web.state import get_state
 from alonet.web.storage import NewView, Store, Visit
@@ -39,7 +40,7 @@ def report_response(views: Mapping[str, ViewState], model: str, kind: str, deide
     stamp = _dt.date.today().isoformat()
     if kind == "html":
         body = render_report_html(visit, deidentify=deidentify, meta=meta, review=review)
-        mimetype = "text/html; charset=utf-8"
+        mimetype = "text/html"  # werkzeug adds "; charset=utf-8"
     else:
         document = report_json(visit, meta={**meta, "corrected_views": corrected}, deidentify=deidentify,
                                review=review)
@@ -69,13 +70,32 @@ def new_views(views: Mapping[str, ViewState]) -> list[NewView]:
     ]
 
 
+MISSING_FILE = ("a stored image of visit {visit} ({view}) is missing from the store folder "
+                "(moved or deleted outside AloNet); its numbers are kept, its pictures are lost")
+
+
+def open_stored_file(store: Store, name: str, visit_id: int, view: str):
+    """A stored image file opened for reading; 404 with a sentence when it is gone."""
+    try:
+        return open(store.image_file(name), "rb")
+    except FileNotFoundError:
+        abort(404, description=MISSING_FILE.format(visit=visit_id, view=view))
+
+
 def stored_view_states(store: Store, visit: Visit, scorer) -> dict[str, ViewState]:
     """Rebuild a stored visit's view states from its files (for its report)."""
     states = {}
     for view, stored in visit.views.items():
-        photo = read_photo(store.image_file(stored.photo_file), max_pixels=None)
-        scalp = read_annotation(store.image_file(stored.scalp_file), max_pixels=None)
-        hairloss = read_annotation(store.image_file(stored.hairloss_file), max_pixels=None)
+        paths = [store.image_file(n) for n in (stored.photo_file, stored.scalp_file, stored.hairloss_file)]
+        if not all(p.is_file() for p in paths):
+            abort(404, description=MISSING_FILE.format(visit=visit.id, view=view))
+        try:
+            photo = read_photo(paths[0], max_pixels=None)
+            scalp = read_annotation(paths[1], max_pixels=None)
+            hairloss = read_annotation(paths[2], max_pixels=None)
+        except AloNetError:
+            abort(500, description=f"a stored image of visit {visit.id} ({view}) cannot be read (damaged in the "
+                                   "store folder); restore the store from a backup")
         conf = 1.0 if stored.confidence is None else float(stored.confidence)
         result = scorer.pipeline.result_from_masks(photo, view, scalp, hairloss, confidence_value=conf,
                                                    corrected=stored.corrected)

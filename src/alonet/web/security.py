@@ -8,7 +8,9 @@
   ``Authorization: Bearer <token>``, as ``X-AloNet-Token: <token>``, or through
   the session cookie set once by the login page. Requests without it get 401
   (the login form for pages, JSON for ``/api/``). Tokens are compared in
-  constant time.
+  constant time. A :class:`LoginGuard` remembers which login sessions are open
+  (logging out ends a session on the server too, so a copied cookie stops
+  working) and answers 429 to an address after repeated wrong tokens.
 * **CSRF** (flask-wtf's ``CSRFProtect``): every state-changing form and the
   browser's ``fetch`` calls carry the session's CSRF token. ``POST /api/score``
   is exempt: it changes no state (nothing is stored) and, when the server is
@@ -25,7 +27,11 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import secrets
 import socket
+import threading
+import time
+from collections import OrderedDict, deque
 
 from alonet.errors import AloNetError
 
@@ -94,7 +100,67 @@ def presented_token(request) -> str | None:
     return request.headers.get(TOKEN_HEADER)
 
 
-def install_token_guard(app, token: str) -> None:
+class LoginGuard:
+    """Open login sessions, and a brake on guessing the token.
+
+    A session opened by the login page carries a random id; only ids in
+    :attr:`open` count, so :meth:`close` (logout) ends it on the server although
+    the signed cookie itself stays valid. At most ``max_sessions`` are kept (the
+    oldest closes first). An address with ``max_failures`` wrong tokens in the
+    last ``window_s`` seconds is refused until the oldest of them ages out.
+    """
+
+    def __init__(self, max_failures: int = 5, window_s: float = 60.0, max_sessions: int = 10_000):
+        self.max_failures = int(max_failures)
+        self.window_s = float(window_s)
+        self.max_sessions = int(max_sessions)
+        self._sessions: OrderedDict[str, None] = OrderedDict()
+        self._failures: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def open(self) -> str:
+        """A new session id (kept until :meth:`close` or until too many newer ones)."""
+        sid = secrets.token_urlsafe(24)
+        with self._lock:
+            self._sessions[sid] = None
+            while len(self._sessions) > self.max_sessions:
+                self._sessions.popitem(last=False)
+        return sid
+
+    def is_open(self, sid: object) -> bool:
+        with self._lock:
+            return isinstance(sid, str) and sid in self._sessions
+
+    def close(self, sid: object) -> None:
+        with self._lock:
+            if isinstance(sid, str):
+                self._sessions.pop(sid, None)
+
+    def retry_after(self, address: str, now: float | None = None) -> int:
+        """Seconds ``address`` must wait before it may try a token again (0: it may now)."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            recent = self._recent(address, now)
+            if len(recent) < self.max_failures:
+                return 0
+            return max(1, int(recent[0] + self.window_s - now) + 1)
+
+    def failed(self, address: str, now: float | None = None) -> None:
+        """Record a wrong token from ``address``."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            self._recent(address, now).append(now)
+            for key in [k for k, times in self._failures.items() if not times]:
+                del self._failures[key]
+
+    def _recent(self, address: str, now: float) -> deque[float]:
+        times = self._failures.setdefault(address, deque())
+        while times and times[0] <= now - self.window_s:
+            times.popleft()
+        return times
+
+
+def install_token_guard(app, token: str, logins: LoginGuard) -> None:
     """Require ``token`` on every request but the public endpoints (see module doc)."""
     from flask import jsonify, render_template, request, session
 
@@ -102,7 +168,7 @@ def install_token_guard(app, token: str) -> None:
     def _require_token():
         if request.endpoint in PUBLIC_ENDPOINTS:
             return None
-        if session.get(SESSION_KEY) is True or token_matches(presented_token(request), token):
+        if logins.is_open(session.get(SESSION_KEY)) or token_matches(presented_token(request), token):
             return None
         if request.path.startswith("/api/"):
             response = jsonify(error="missing or wrong access token",

@@ -8,11 +8,12 @@ below both the app factory and the route modules, so the routes never import
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from flask import current_app, request
 
 from alonet.web.config import WebConfig
+from alonet.web.security import LoginGuard
 from alonet.web.service import Scorer
 from alonet.web.storage import Store
 from alonet.web.visits import VisitCache
@@ -20,12 +21,13 @@ from alonet.web.visits import VisitCache
 
 @dataclass
 class AppState:
-    """What the routes share: settings, the model, scored visits, the store."""
+    """What the routes share: settings, the model, scored visits, the store, login sessions."""
 
     config: WebConfig
     scorer: Scorer
     cache: VisitCache
     store: Store | None
+    logins: LoginGuard = field(default_factory=LoginGuard)
 
 
 def get_state(app=None) -> AppState:

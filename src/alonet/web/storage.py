@@ -38,6 +38,19 @@ DB_NAME = "alonet.sqlite3"
 IMAGES_DIR = "images"
 
 
+#: Largest id SQLite can hold (its INTEGER is 64-bit signed); ids start at 1.
+MAX_ID = 2**63 - 1
+
+
+def parse_id(text: str | None) -> int | None:
+    """A record id typed in a form ("12"), or None when it is not one (empty, text, 0, too large)."""
+    try:
+        value = int((text or "").strip())
+    except ValueError:
+        return None
+    return value if 1 <= value <= MAX_ID else None
+
+
 class StoreError(AloNetError):
     """The store folder or database cannot be used as it is."""
 
@@ -86,11 +99,22 @@ ALTER TABLE visits ADD COLUMN reviewed_at TEXT;
 CREATE INDEX visits_by_review ON visits (reviewed_at);
 """
 
+_V4 = """
+CREATE TABLE id_high_water (
+    name  TEXT PRIMARY KEY,
+    last  INTEGER NOT NULL
+);
+INSERT INTO id_high_water (name, last) SELECT 'patients', COALESCE(MAX(id), 0) FROM patients;
+INSERT INTO id_high_water (name, last) SELECT 'visits', COALESCE(MAX(id), 0) FROM visits;
+"""
+
 #: Schema steps; step ``i`` takes a database from version ``i`` to ``i + 1``.
 #: Version 1: patients, visits, per-view images. Version 2: the model that
 #: scored each visit, and an index for the patient page. Version 3: when a
 #: visit was marked "reviewed — use for training" (NULL: not reviewed).
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
+#: Version 4: the highest patient and visit id ever given, so ids are never
+#: reused (a page or form naming a deleted record cannot reach a newer one).
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -198,15 +222,42 @@ def check_patient_code(code: str) -> str:
     return text
 
 
-def check_visit_date(value: str | None) -> str:
-    """Return an ISO date (YYYY-MM-DD); empty means today."""
+def check_date(value: str | None, what: str = "visit date") -> str | None:
+    """An ISO date (YYYY-MM-DD) typed in a form, or None when empty; refuses text and future dates.
+
+    A day of slack covers a clinic whose clock is ahead of the server's.
+    """
     text = (value or "").strip()
     if not text:
-        return _dt.date.today().isoformat()
+        return None
     try:
-        return _dt.date.fromisoformat(text).isoformat()
+        date = _dt.date.fromisoformat(text)
     except ValueError:
-        raise InvalidValueError(f"visit date {text[:30]!r} is not a date", fix="use YYYY-MM-DD") from None
+        raise InvalidValueError(f"{what} {text[:30]!r} is not a date", fix="use YYYY-MM-DD") from None
+    if date > _dt.date.today() + _dt.timedelta(days=1):
+        raise InvalidValueError(f"{what} {date.isoformat()} is in the future", fix="give the day it happened")
+    return date.isoformat()
+
+
+def check_visit_date(value: str | None) -> str:
+    """Return an ISO date (YYYY-MM-DD); empty means today (see :func:`check_date`)."""
+    return check_date(value) or _dt.date.today().isoformat()
+
+
+def _next_id(conn: sqlite3.Connection, table: str) -> int:
+    """The id of a new row of ``table`` (patients or visits), inside the caller's transaction:
+    one above every id the table ever held, deleted rows included."""
+    (last,) = conn.execute("SELECT last FROM id_high_water WHERE name = ?", (table,)).fetchone()
+    (top,) = conn.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}").fetchone()
+    new = max(int(last), int(top)) + 1
+    conn.execute("UPDATE id_high_water SET last = ? WHERE name = ?", (new, table))
+    return new
+
+
+def _summary_columns(summary: dict) -> tuple:
+    """The ``visits`` columns taken from a visit's summary: salt, grade, band, missing, summary JSON."""
+    return (summary.get("salt"), summary.get("grade"), summary.get("band"),
+            ",".join(summary.get("missing") or ()), json.dumps(summary, sort_keys=True))
 
 
 def _now() -> str:
@@ -276,8 +327,10 @@ class Store:
         code = check_patient_code(code)
         try:
             with self.transaction() as conn:
-                cur = conn.execute("INSERT INTO patients (code, created_at) VALUES (?, ?)", (code, _now()))
-                return int(cur.lastrowid)
+                patient_id = _next_id(conn, "patients")
+                conn.execute("INSERT INTO patients (id, code, created_at) VALUES (?, ?, ?)",
+                             (patient_id, code, _now()))
+                return patient_id
         except sqlite3.IntegrityError:
             raise InvalidValueError(f"a patient with code {code!r} already exists",
                                     fix="choose that patient from the list or use another code") from None
@@ -321,35 +374,49 @@ class Store:
         visit_date = check_visit_date(visit_date)
         written: list[Path] = []
         try:
-            rows = []
-            for item in views:
-                if item.view not in VIEWS:
-                    raise InvalidValueError(f"unknown view {item.view!r}", fix="use top, back, left or right")
-                photo = self._write_file(item.photo_jpeg, ".jpg", written)
-                scalp = self._write_file(item.scalp_png, ".png", written)
-                loss = self._write_file(item.hairloss_png, ".png", written)
-                rows.append((item.view, photo, scalp, loss, item.loss_pct, item.confidence,
-                             json.dumps(list(item.flags)), int(bool(item.corrected))))
+            rows = self._view_rows(views, written)
             with self.transaction() as conn:
                 if conn.execute("SELECT 1 FROM patients WHERE id = ?", (patient_id,)).fetchone() is None:
                     raise InvalidValueError(f"patient {patient_id} does not exist", fix="choose a patient from the list")
-                cur = conn.execute(
-                    "INSERT INTO visits (patient_id, visit_date, created_at, salt, grade, band, missing, summary, model)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (patient_id, visit_date, _now(), summary.get("salt"), summary.get("grade"),
-                     summary.get("band"), ",".join(summary.get("missing") or ()),
-                     json.dumps(summary, sort_keys=True), model),
+                visit_id = _next_id(conn, "visits")
+                conn.execute(
+                    "INSERT INTO visits (id, patient_id, visit_date, created_at, salt, grade, band, missing, summary,"
+                    " model) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (visit_id, patient_id, visit_date, _now(), *_summary_columns(summary), model),
                 )
-                visit_id = int(cur.lastrowid)
-                conn.executemany(
-                    "INSERT INTO view_images (visit_id, view, photo_file, scalp_file, hairloss_file,"
-                    " loss_pct, confidence, flags, corrected) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [(visit_id, *row) for row in rows],
-                )
+                self._insert_view_rows(conn, visit_id, rows)
             return visit_id
         except BaseException:
             self._unlink(written)
             raise
+
+    def update_visit(self, visit_id: int, visit_date: str, summary: dict, views: Sequence[NewView],
+                     model: str = "") -> None:
+        """Replace a stored visit's date, numbers, masks and photographs (a save after more corrections).
+
+        The patient, creation time and review mark stay. New files are written
+        first; the old ones are removed only after the rows point to the new
+        ones, so a failure leaves the visit as it was.
+        """
+        visit_date = check_visit_date(visit_date)
+        written: list[Path] = []
+        try:
+            rows = self._view_rows(views, written)
+            with self.transaction() as conn:
+                old_files = self._files_where(conn, "v.id = ?", (visit_id,))
+                updated = conn.execute(
+                    "UPDATE visits SET visit_date = ?, salt = ?, grade = ?, band = ?, missing = ?, summary = ?,"
+                    " model = ? WHERE id = ?",
+                    (visit_date, *_summary_columns(summary), model, visit_id),
+                ).rowcount
+                if not updated:
+                    raise InvalidValueError(f"visit {visit_id} does not exist", fix="save it as a new visit")
+                conn.execute("DELETE FROM view_images WHERE visit_id = ?", (visit_id,))
+                self._insert_view_rows(conn, visit_id, rows)
+        except BaseException:
+            self._unlink(written)
+            raise
+        self._unlink(old_files)
 
     def list_visits(self, patient_id: int) -> list[Visit]:
         """A patient's visits in date order (oldest first), without per-view rows."""
@@ -423,6 +490,27 @@ class Store:
             created_at=row["created_at"], salt=row["salt"], grade=row["grade"], band=row["band"],
             missing=tuple(m for m in row["missing"].split(",") if m), summary=json.loads(row["summary"]),
             model=row["model"], views=views or {}, reviewed_at=row["reviewed_at"],
+        )
+
+    def _view_rows(self, views: Sequence[NewView], written: list[Path]) -> list[tuple]:
+        """Write each view's files; return its ``view_images`` values (without the visit id)."""
+        rows = []
+        for item in views:
+            if item.view not in VIEWS:
+                raise InvalidValueError(f"unknown view {item.view!r}", fix="use top, back, left or right")
+            photo = self._write_file(item.photo_jpeg, ".jpg", written)
+            scalp = self._write_file(item.scalp_png, ".png", written)
+            loss = self._write_file(item.hairloss_png, ".png", written)
+            rows.append((item.view, photo, scalp, loss, item.loss_pct, item.confidence,
+                         json.dumps(list(item.flags)), int(bool(item.corrected))))
+        return rows
+
+    @staticmethod
+    def _insert_view_rows(conn: sqlite3.Connection, visit_id: int, rows: Sequence[tuple]) -> None:
+        conn.executemany(
+            "INSERT INTO view_images (visit_id, view, photo_file, scalp_file, hairloss_file,"
+            " loss_pct, confidence, flags, corrected) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(visit_id, *row) for row in rows],
         )
 
     def _files_where(self, conn: sqlite3.Connection, condition: str, params: tuple) -> list[Path]:

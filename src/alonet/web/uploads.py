@@ -111,6 +111,11 @@ def read_photo_uploads(files, form, max_pixels: int) -> dict[str, np.ndarray]:
     text_views = sorted({k for k in form.keys() if k in VIEWS})
     if text_views:
         raise UploadRejected(f"the field {text_views[0]!r} must be a file upload, not text")
+    other = sorted({k for k in form.keys() if k not in ALLOWED_FORM_FIELDS})
+    if other:
+        raise UploadRejected(f"unexpected form field {other[0][:40]!r}; besides the photographs only "
+                             f"{', '.join(sorted(ALLOWED_FORM_FIELDS))} may be sent (thresholds are set when "
+                             "the server starts: alonet serve --help)")
     images: dict[str, np.ndarray] = {}
     for view in VIEWS:
         parts = files.getlist(view)

@@ -121,6 +121,10 @@ class ScoredVisit:
     submission: str = field(default_factory=lambda: secrets.token_urlsafe(16))
     #: Store id of this visit once saved (a repeated save answers with it).
     saved_as: int | None = None
+    #: Counts the corrections applied; ``saved_revision`` is its value at the last save,
+    #: so a save after later corrections updates the stored visit.
+    revision: int = 0
+    saved_revision: int | None = None
 
     def summary(self) -> dict:
         return summarize(self.views, self.provisional)
@@ -128,12 +132,18 @@ class ScoredVisit:
 
 class VisitCache:
     """Scored visits by random id, at most ``capacity`` of them, each forgotten
-    ``ttl_s`` seconds after its last use (least recently used go first)."""
+    ``ttl_s`` seconds after its last use (least recently used go first).
 
-    def __init__(self, capacity: int, ttl_s: float):
+    The ids of the last ``remember`` forgotten visits are kept with the reason
+    (:meth:`why_gone`), so a page can say why a result is no longer there.
+    """
+
+    def __init__(self, capacity: int, ttl_s: float, remember: int = 1000):
         self.capacity = int(capacity)
         self.ttl_s = float(ttl_s)
+        self.remember = int(remember)
         self._items: OrderedDict[str, tuple[float, ScoredVisit]] = OrderedDict()
+        self._gone: OrderedDict[str, str] = OrderedDict()
         self._lock = threading.Lock()
 
     def add(self, views: dict[str, ViewState], model: str, provisional: bool = False) -> ScoredVisit:
@@ -142,7 +152,8 @@ class VisitCache:
             self._expire()
             self._items[visit.id] = (time.monotonic(), visit)
             while len(self._items) > self.capacity:
-                self._items.popitem(last=False)
+                key, _ = self._items.popitem(last=False)
+                self._forget(key, "replaced")
         return visit
 
     def get(self, visit_id: str) -> ScoredVisit | None:
@@ -154,6 +165,11 @@ class VisitCache:
             self._items[visit_id] = (time.monotonic(), item[1])
             self._items.move_to_end(visit_id)
             return item[1]
+
+    def why_gone(self, visit_id: str) -> str | None:
+        """"replaced" (newer visits pushed it out), "expired" (unused for ``ttl_s``), or None (unknown id)."""
+        with self._lock:
+            return self._gone.get(visit_id)
 
     def discard(self, visit_id: str) -> None:
         with self._lock:
@@ -167,3 +183,9 @@ class VisitCache:
         limit = time.monotonic() - self.ttl_s
         for key in [k for k, (t, _) in self._items.items() if t < limit]:
             del self._items[key]
+            self._forget(key, "expired")
+
+    def _forget(self, key: str, reason: str) -> None:
+        self._gone[key] = reason
+        while len(self._gone) > self.remember:
+            self._gone.popitem(last=False)

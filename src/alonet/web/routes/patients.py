@@ -23,7 +23,7 @@ from alonet.scoring.salt import response
 from alonet.views import VIEWS
 from alonet.web.state import get_state
 from alonet.web.charts import salt_chart
-from alonet.web.reports import report_response, stored_view_states
+from alonet.web.reports import open_stored_file, report_response, stored_view_states
 from alonet.web.storage import Store, response_rows
 
 bp = Blueprint("patients", __name__)
@@ -67,7 +67,7 @@ def create_patient():
     return redirect(url_for("patients.patient", patient_id=patient_id), code=303)
 
 
-@bp.get("/patients/<int:patient_id>")
+@bp.get("/patients/<id:patient_id>")
 def patient(patient_id: int):
     store = _store()
     record = _patient(store, patient_id)
@@ -77,7 +77,7 @@ def patient(patient_id: int):
     return render_template("patient.html", patient=record, rows=rows, chart=chart)
 
 
-@bp.post("/patients/<int:patient_id>/delete")
+@bp.post("/patients/<id:patient_id>/delete")
 def delete_patient(patient_id: int):
     store = _store()
     _patient(store, patient_id)
@@ -85,7 +85,7 @@ def delete_patient(patient_id: int):
     return redirect(url_for("patients.patients"), code=303)
 
 
-@bp.get("/visits/<int:visit_id>")
+@bp.get("/visits/<id:visit_id>")
 def visit(visit_id: int):
     store = _store()
     record = _stored_visit(store, visit_id)
@@ -108,24 +108,24 @@ def _stored_view(record, view: str):
     return stored
 
 
-@bp.get("/visits/<int:visit_id>/photo/<view>.jpg")
+@bp.get("/visits/<id:visit_id>/photo/<view>.jpg")
 def photo(visit_id: int, view: str):
     store = _store()
     stored = _stored_view(_stored_visit(store, visit_id), view)
-    return send_file(store.image_file(stored.photo_file), mimetype="image/jpeg", max_age=0)
+    return send_file(open_stored_file(store, stored.photo_file, visit_id, view), mimetype="image/jpeg", max_age=0)
 
 
-@bp.get("/visits/<int:visit_id>/mask/<view>/<layer>.png")
+@bp.get("/visits/<id:visit_id>/mask/<view>/<layer>.png")
 def mask(visit_id: int, view: str, layer: str):
     if layer not in LAYERS:
         abort(404, description=f"unknown mask layer {layer!r}; use scalp or hairloss")
     store = _store()
     stored = _stored_view(_stored_visit(store, visit_id), view)
     name = stored.scalp_file if layer == "scalp" else stored.hairloss_file
-    return send_file(store.image_file(name), mimetype="image/png", max_age=0)
+    return send_file(open_stored_file(store, name, visit_id, view), mimetype="image/png", max_age=0)
 
 
-@bp.get("/visits/<int:visit_id>/report.<kind>")
+@bp.get("/visits/<id:visit_id>/report.<kind>")
 def report(visit_id: int, kind: str):
     store = _store()
     record = _stored_visit(store, visit_id)
@@ -134,7 +134,7 @@ def report(visit_id: int, kind: str):
     return report_response(views, record.model, kind, deidentify)
 
 
-@bp.post("/visits/<int:visit_id>/delete")
+@bp.post("/visits/<id:visit_id>/delete")
 def delete_visit(visit_id: int):
     store = _store()
     record = _stored_visit(store, visit_id)

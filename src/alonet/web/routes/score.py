@@ -22,7 +22,7 @@ from flask import Blueprint, abort, jsonify, redirect, render_template, request,
 from alonet.views import VIEWS
 from alonet.web.reports import new_views, report_response
 from alonet.web.state import get_state, wants_json
-from alonet.web.storage import check_visit_date
+from alonet.web.storage import check_date, check_patient_code, check_visit_date, parse_id
 from alonet.web.uploads import (
     UploadRejected,
     edit_size,
@@ -46,19 +46,37 @@ def wants_provisional() -> bool:
     return value.lower() in ("1", "true", "on", "yes")
 
 
+#: Review fields that hold a date (checked like a visit date).
+DATE_FIELDS = {"visit_date": "visit date", "photo_date": "photograph date"}
+
+
 def review_fields() -> dict[str, str]:
-    """The report's optional review fields from the query string (trimmed, at most 64 characters)."""
-    return {k: " ".join(request.args.get(k, "").split())[:64] for k in REVIEW_FORM_FIELDS if request.args.get(k)}
+    """The report's optional review fields from the query string (trimmed, at most 64 characters;
+    dates must be real, past dates)."""
+    fields = {k: " ".join(request.args.get(k, "").split())[:64] for k in REVIEW_FORM_FIELDS if request.args.get(k)}
+    for key, what in DATE_FIELDS.items():
+        if key in fields:
+            fields[key] = check_date(fields[key], what)
+    return fields
 
 LAYERS = ("scalp", "hairloss")
 
 
 def _visit(visit_id: str):
-    visit = get_state().cache.get(visit_id)
-    if visit is None:
-        abort(404, description="this result is no longer in memory (results are kept for a limited time "
-                               "and are never written to disk); score the photographs again")
-    return visit
+    cache = get_state().cache
+    visit = cache.get(visit_id)
+    if visit is not None:
+        return visit
+    reason = cache.why_gone(visit_id)
+    if reason == "replaced":
+        why = (f"the server keeps only the last {cache.capacity} scored visits that are open, and newer ones "
+               "replaced it")
+    elif reason == "expired":
+        why = f"it was not used for {cache.ttl_s / 60:.0f} minutes"
+    else:
+        why = "results are kept in memory for a limited time and never written to disk, or the server restarted"
+    abort(404, description=f"this result is no longer in memory ({why}); score the photographs again, "
+                           "and save or download corrections before moving on")
 
 
 def _view(visit, view: str):
@@ -115,8 +133,12 @@ def result(visit_id: str):
     visit = _visit(visit_id)
     state = get_state()
     patients = state.store.list_patients() if state.store is not None else []
+    saved = saved_patient = None
+    if state.store is not None and visit.saved_as is not None:
+        saved = state.store.get_visit(visit.saved_as)
+        saved_patient = state.store.get_patient(saved.patient_id) if saved is not None else None
     return render_template("result.html", visit=visit, summary=visit.summary(), edit_views=_edit_views(visit),
-                           patients=patients)
+                           patients=patients, saved=saved, saved_patient=saved_patient)
 
 
 @bp.get("/result/<visit_id>/photo/<view>.jpg")
@@ -169,6 +191,7 @@ def masks(visit_id: str):
     with visit.lock:
         for view, (scalp, loss) in corrections.items():
             scorer.correct(visit.views[view], scalp, loss)
+        visit.revision += 1
         summary = visit.summary()
     return jsonify(summary=summary)
 
@@ -182,8 +205,34 @@ def report(visit_id: str, kind: str):
                                review=review_fields())
 
 
+def _patient_for_save(store, choice: str, new_code: str) -> int:
+    """The patient a first save goes to: the chosen one, or a new one with ``new_code``."""
+    if choice == "new" or not choice:
+        return store.create_patient(new_code)
+    patient_id = parse_id(choice)
+    if patient_id is None:
+        abort(400, description="choose a patient from the list")
+    if store.get_patient(patient_id) is None:
+        abort(404, description=f"patient {patient_id} does not exist (deleted?); reload the page and choose again")
+    return patient_id
+
+
+def _check_same_patient(store, stored, choice: str, new_code: str) -> None:
+    """A saved visit is saved again only for its own patient (a resent form, or later corrections)."""
+    patient = store.get_patient(stored.patient_id)
+    same = (parse_id(choice) == stored.patient_id if choice not in ("", "new")
+            else patient is not None and check_patient_code(new_code) == patient.code)
+    if not same:
+        code = patient.code if patient is not None else stored.patient_id
+        abort(409, description=f"this visit is already saved as visit {stored.id} of patient {code}; "
+                               "to file it under another patient, delete that visit first and save again")
+
+
 @bp.post("/result/<visit_id>/save")
 def save(visit_id: str):
+    """Store the visit. The first save adds it for the chosen patient; a later save (a resent
+    form, or a save after more corrections) updates that stored visit and creates nothing.
+    If the stored visit was deleted meanwhile, the save adds it again."""
     state = get_state()
     if state.store is None:
         abort(404, description="visits are stored only when the server runs with --store DIR")
@@ -193,23 +242,24 @@ def save(visit_id: str):
     submission = request.form.get("submission")
     if submission is not None and submission != visit.submission:
         abort(400, description="this save form belongs to another scoring of the photographs; reload the page")
-    visit_date = check_visit_date(request.form.get("visit_date"))
+    typed_date = (request.form.get("visit_date") or "").strip()
+    visit_date = check_visit_date(typed_date)
     choice = request.form.get("patient", "").strip()
-    # One save per scored visit: a second Save (double click, resent form) waits for
-    # the first and then answers with the visit it stored, creating nothing.
-    with visit.lock:
-        if visit.saved_as is None:
-            if choice == "new" or not choice:
-                patient_id = store.create_patient(request.form.get("new_code", ""))
-            else:
-                try:
-                    patient_id = int(choice)
-                except ValueError:
-                    abort(400, description="choose a patient from the list")
-                if store.get_patient(patient_id) is None:
-                    abort(404, description=f"patient {patient_id} does not exist")
+    new_code = request.form.get("new_code", "")
+    with visit.lock:  # a second Save (double click) waits for the first
+        stored = store.get_visit(visit.saved_as) if visit.saved_as is not None else None
+        if stored is not None and not typed_date:
+            visit_date = stored.visit_date  # an empty date field keeps the stored date
+        if stored is None:
+            patient_id = _patient_for_save(store, choice, new_code)
             visit.saved_as = store.add_visit(patient_id, visit_date, visit.summary(), new_views(visit.views),
                                              model=visit.model)
-            if request.form.get("reviewed") == "1":
-                store.set_reviewed(visit.saved_as, True)
+        else:
+            _check_same_patient(store, stored, choice, new_code)
+            if visit.revision != visit.saved_revision or visit_date != stored.visit_date:
+                store.update_visit(stored.id, visit_date, visit.summary(), new_views(visit.views),
+                                   model=visit.model)
+        visit.saved_revision = visit.revision
+        if request.form.get("reviewed") == "1":
+            store.set_reviewed(visit.saved_as, True)
     return redirect(url_for("patients.visit", visit_id=visit.saved_as), code=303)

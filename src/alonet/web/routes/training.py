@@ -59,7 +59,7 @@ def _wanted_state() -> bool:
     raise InvalidValueError("say reviewed=1 (use for training) or reviewed=0 (do not)")
 
 
-@bp.post("/visits/<int:visit_id>/review")
+@bp.post("/visits/<id:visit_id>/review")
 def review(visit_id: int):
     store = get_state().store
     if store is None:
