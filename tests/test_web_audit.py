@@ -47,18 +47,18 @@ def login(client, token=TOKEN, next_path=None):
 
 @pytest.mark.parametrize("target", ["/\t/evil.example", "/\n/evil.example", "/\r\n/evil.example",
                                     "/ /evil.example", "http://evil.example/", "/%09/x\x7f"])
-def test_login_next_never_leaves_the_site_and_never_fails(make_app, target):
+def test_login_next_never_leaves_the_site_and_never_fails(make_app, target):  # noqa: F811
     client = make_app(token=TOKEN).test_client()
     response = login(client, next_path=target)
     assert response.status_code == 303 and response.headers["Location"] == "/"
 
 
-def test_login_next_keeps_a_local_path_with_its_query(make_app):
+def test_login_next_keeps_a_local_path_with_its_query(make_app):  # noqa: F811
     response = login(make_app(token=TOKEN).test_client(), next_path="/patients?sort=code")
     assert response.headers["Location"] == "/patients?sort=code"
 
 
-def test_logout_ends_the_session_on_the_server_too(make_app):
+def test_logout_ends_the_session_on_the_server_too(make_app):  # noqa: F811
     client = make_app(token=TOKEN).test_client()
     assert login(client).status_code == 303
     cookie = client.get_cookie("alonet_session").value
@@ -69,7 +69,7 @@ def test_logout_ends_the_session_on_the_server_too(make_app):
     assert copied.get("/").status_code == 401  # the cookie copied before logout no longer opens pages
 
 
-def test_repeated_wrong_tokens_are_refused_for_a_while(make_app):
+def test_repeated_wrong_tokens_are_refused_for_a_while(make_app):  # noqa: F811
     client = make_app(token=TOKEN).test_client()
     for _ in range(5):
         assert login(client, token="wrong-token-xyz").status_code == 401
@@ -92,7 +92,7 @@ def test_login_guard_window_and_sessions():
     assert not guard.is_open(second) and not guard.is_open(None) and not guard.is_open(True)
 
 
-def test_ids_beyond_sqlite_are_not_found_rather_than_failing(make_app, tmp_path):
+def test_ids_beyond_sqlite_are_not_found_rather_than_failing(make_app, tmp_path):  # noqa: F811
     client = make_app(store=tmp_path / "store").test_client()
     huge = str(MAX_ID + 1)
     for path in (f"/patients/{huge}", f"/visits/{huge}", f"/visits/{huge}/report.json",
@@ -105,14 +105,14 @@ def test_ids_beyond_sqlite_are_not_found_rather_than_failing(make_app, tmp_path)
     assert parse_id(huge) is None and parse_id("0") is None and parse_id("x") is None and parse_id(None) is None
 
 
-def test_save_with_a_patient_id_too_large_is_a_form_error(make_app, photos, tmp_path):
+def test_save_with_a_patient_id_too_large_is_a_form_error(make_app, photos, tmp_path):  # noqa: F811
     client = make_app(store=tmp_path / "store").test_client()
     url = score_in_browser_form(client, photos)
     r = client.post(f"{url}/save", data={"csrf_token": csrf_token(client), "patient": "9" * 30})
     assert r.status_code == 400 and "choose a patient" in r.get_data(as_text=True)
 
 
-def test_ids_of_deleted_patients_and_visits_are_never_given_again(make_app, photos, tmp_path):
+def test_ids_of_deleted_patients_and_visits_are_never_given_again(make_app, photos, tmp_path):  # noqa: F811
     store_dir = tmp_path / "store"
     client = make_app(store=store_dir).test_client()
     store = Store(store_dir)
@@ -141,7 +141,7 @@ def correct_top(client, url, scalp, loss):
     return r.get_json()["summary"]
 
 
-def test_save_after_more_corrections_updates_the_stored_visit(make_app, pipeline, photos, tmp_path):
+def test_save_after_more_corrections_updates_the_stored_visit(make_app, pipeline, photos, tmp_path):  # noqa: F811
     store_dir = tmp_path / "store"
     client = make_app(store=store_dir).test_client()
     store = Store(store_dir)
@@ -181,7 +181,7 @@ def test_save_after_more_corrections_updates_the_stored_visit(make_app, pipeline
     assert anew != visit_url and store.get_visit(int(anew.rsplit("/", 1)[1])) is not None
 
 
-def test_a_result_pushed_out_by_newer_visits_says_so(make_app, photos):
+def test_a_result_pushed_out_by_newer_visits_says_so(make_app, photos):  # noqa: F811
     client = make_app(cache_visits=1).test_client()
     first = score_in_browser_form(client, photos)
     score_in_browser_form(client, photos)
@@ -192,7 +192,7 @@ def test_a_result_pushed_out_by_newer_visits_says_so(make_app, photos):
     assert "newer ones" not in unknown and "no longer in memory" in unknown
 
 
-def test_a_stored_file_missing_from_the_store_is_a_404_with_a_sentence(make_app, photos, tmp_path):
+def test_a_stored_file_missing_from_the_store_is_a_404_with_a_sentence(make_app, photos, tmp_path):  # noqa: F811
     store_dir = tmp_path / "store"
     client = make_app(store=store_dir).test_client()
     url = score_in_browser_form(client, photos)
@@ -208,7 +208,7 @@ def test_a_stored_file_missing_from_the_store_is_a_404_with_a_sentence(make_app,
     assert client.get(f"{visit_url}/mask/top/scalp.png").status_code == 200  # the rest still shows
 
 
-def test_report_content_type_names_its_charset_once(make_app, photos):
+def test_report_content_type_names_its_charset_once(make_app, photos):  # noqa: F811
     client = make_app().test_client()
     url = score_in_browser_form(client, photos)
     assert client.get(f"{url}/report.html").headers["Content-Type"] == "text/html; charset=utf-8"
@@ -216,7 +216,7 @@ def test_report_content_type_names_its_charset_once(make_app, photos):
 
 @pytest.mark.parametrize("query, words", [("visit_date=not-a-date", "is not a date"),
                                           ("photo_date=9999-12-31", "is in the future")])
-def test_report_review_dates_are_checked(make_app, photos, query, words):
+def test_report_review_dates_are_checked(make_app, photos, query, words):  # noqa: F811
     client = make_app().test_client()
     url = score_in_browser_form(client, photos)
     r = client.get(f"{url}/report.json?{query}")
@@ -225,7 +225,7 @@ def test_report_review_dates_are_checked(make_app, photos, query, words):
     assert "2024-05-06" in str(ok)
 
 
-def test_a_future_visit_date_is_refused_when_saving(make_app, photos, tmp_path):
+def test_a_future_visit_date_is_refused_when_saving(make_app, photos, tmp_path):  # noqa: F811
     client = make_app(store=tmp_path / "store").test_client()
     url = score_in_browser_form(client, photos)
     r = client.post(f"{url}/save", data={"csrf_token": csrf_token(client), "patient": "new", "new_code": "AA-8",
@@ -234,7 +234,7 @@ def test_a_future_visit_date_is_refused_when_saving(make_app, photos, tmp_path):
     assert Store(tmp_path / "store").list_patients() == []
 
 
-def test_unknown_form_fields_are_refused(make_app, photos):
+def test_unknown_form_fields_are_refused(make_app, photos):  # noqa: F811
     data = files_for(photos, ("top",))
     data["threshold"] = "abc"
     r = make_app().test_client().post("/api/score", data=data, content_type="multipart/form-data")

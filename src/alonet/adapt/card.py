@@ -81,16 +81,13 @@ def _per_photo(report: Path) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(true), np.asarray(pred)
 
 
-def write_comparison(folder: Path, before: dict, after: dict, reports: dict) -> None:
+def write_comparison(folder: Path, before: dict, after: dict) -> None:
     """comparison.csv (the table) and comparison.png (per-view error bars, per-photograph Bland-Altman)."""
     with open(folder / "comparison.csv", "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh, lineterminator="\n")
         writer.writerow(["what", "before", "after"])
         writer.writerows(table_rows(before, after))
 
-    import matplotlib
-
-    matplotlib.use("Agg")
     from matplotlib.figure import Figure
 
     if before.get("scalp_only"):

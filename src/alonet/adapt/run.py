@@ -434,7 +434,7 @@ def adapt(source: str | Path, out: str | Path, cfg: AdaptConfig = AdaptConfig(),
         for name in ("before", "after"):
             shutil.copytree(work / name, tmp / name)
         (tmp / "adapt.json").write_text(json.dumps(_json_safe(info), indent=2) + "\n", encoding="utf-8")
-        write_comparison(tmp, before, after, reports)
+        write_comparison(tmp, before, after)
         write_model_card(tmp / "MODEL_CARD.md", info, model_dir=out)
     return AdaptResult(out=out, counts=counts, trained=trained, carried=carried, before=before,
                        after=after, better=better, notes=notes, changes=changes)

@@ -19,9 +19,6 @@ from alonet.views import VIEWS
 
 
 def _figure(width: float, height: float):
-    import matplotlib
-
-    matplotlib.use("Agg")
     from matplotlib.figure import Figure
 
     return Figure(figsize=(width, height), dpi=110)

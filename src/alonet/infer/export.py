@@ -22,11 +22,8 @@ import numpy as np
 from alonet.data.atomic import atomic_save, atomic_write_bytes, atomic_write_text
 from alonet.errors import ModelError
 from alonet.infer.onnx_runtime import (
-    SOURCE_KEY,
     add_metadata,
     onnx_file_name,
-    open_session,
-    session_metadata,
 )
 from alonet.infer.onnx_runtime import export_key as _export_key
 from alonet.infer.quantize import CalibrationConfig, calibration_images, quantize_int8
@@ -35,10 +32,6 @@ from alonet.model.config import TASKS, ModelConfig
 
 #: ONNX opset used for export (supported by onnxruntime >= 1.17).
 OPSET = 17
-
-#: Metadata key holding the export key: SHA-256 of the source weights and configuration.
-SHA_KEY = SOURCE_KEY
-
 
 def export_key(weights_sha256: str, cfg: ModelConfig) -> str:
     """What an export depends on: the weights and the configuration (input size,
@@ -71,14 +64,6 @@ def weights_sha256(model_json: str | Path) -> str | None:
         return None
     value = info.get("weights_sha256") if isinstance(info, dict) else None
     return str(value) if value else None
-
-
-def onnx_sha256(path: str | Path) -> str | None:
-    """The export key stored in an ``.onnx`` (None if absent or unreadable); needs no torch or onnx."""
-    try:
-        return session_metadata(open_session(path, 1)).get(SOURCE_KEY)
-    except ModelError:
-        return None
 
 
 def store_weights_fp16(proto) -> int:

@@ -44,6 +44,3 @@ class EncoderUNet(nn.Module):
         for block, skip in zip(self.up, reversed(skips)):
             y = block(y, skip)
         return self.head(y)
-
-    def encoder_batchnorms(self) -> list[nn.BatchNorm2d]:
-        return [m for m in self.encoder.modules() if isinstance(m, nn.BatchNorm2d)]

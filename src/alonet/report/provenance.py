@@ -22,6 +22,7 @@ import hashlib
 from collections.abc import Mapping
 from pathlib import Path
 
+from alonet.errors import AloNetError
 from alonet.model.io import resolve_model_set
 
 PROVENANCE_COLUMNS: tuple[str, ...] = (
@@ -70,7 +71,7 @@ def inputs_sha256(views: Mapping[str, str | Path]) -> str:
 def _model_files_sha256(spec) -> str | None:
     try:
         jsons = resolve_model_set(spec)
-    except Exception:  # noqa: BLE001 - in-memory or unusual specs: fall back to the weights
+    except (AloNetError, OSError):  # not a model set on disk: fall back to the weights
         return None
     digest = hashlib.sha256()
     for task in sorted(jsons):

@@ -273,6 +273,3 @@ class TrainConfig:
             return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
         except (OSError, json.JSONDecodeError) as exc:
             raise InvalidValueError(f"{path}: cannot read training configuration ({exc})") from None
-
-    def with_task(self, task: str) -> "TrainConfig":
-        return replace(self, task=task)

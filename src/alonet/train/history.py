@@ -45,9 +45,6 @@ def _fmt(value) -> str:
 
 def plot_history(path: Path, rows: Sequence[dict], title: str) -> None:
     """Two panels: train/val loss, and validation IoU/Dice, against the epoch."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     from matplotlib.figure import Figure
 
     epochs = [r["epoch"] for r in rows]
