@@ -27,10 +27,22 @@ from pathlib import Path
 
 import numpy as np
 
+from alonet.adapt.card import write_comparison, write_model_card
+from alonet.data.atomic import atomic_directory, atomic_write_text, check_can_write_directory
+from alonet.data.dataset import open_dataset, write_dataset
+from alonet.data.split import make_split, patient_key, read_split, split_rows
 from alonet.errors import DatasetError, InvalidValueError
+from alonet.evaluate import evaluate
+from alonet.evaluate.agreement import paired_change
+from alonet.infer import Pipeline
+from alonet.infer.viewcheck import calibrate_view_checks
 from alonet.model.config import TASKS
+from alonet.train import TrainConfig, train
 from alonet.train.config import FINETUNE_DEFAULTS
+from alonet.train.data import ConcatSource, ConvertedSource, task_rows
+from alonet.train.loop import carry_over
 from alonet.views import SCALP_TASK_FOR_VIEW
+from alonet.web.store_export import export_store
 
 #: Below these counts a before/after comparison on held-back patients says nothing.
 MIN_PHOTOS = 10
@@ -124,8 +136,6 @@ def _source_dataset(source: Path, work: Path, cfg: AdaptConfig, progress: bool) 
     if is_store(source):
         target = work / "dataset"
         if not (target / "dataset.json").is_file():
-            from alonet.web.store_export import export_store
-
             summary = export_store(source, target, include_all=cfg.include_all, progress=progress)
             _log(f"exported {summary['views_exported']} photographs of {summary['visits_exported']} "
                  f"visits from the store ({summary['views_corrected']} with corrected masks)")
@@ -137,9 +147,6 @@ def _source_dataset(source: Path, work: Path, cfg: AdaptConfig, progress: bool) 
 
 def _split(dataset, cfg: AdaptConfig, work: Path) -> dict:
     """Hold back patients for testing (stored in held_out.json, reused on rerun)."""
-    from alonet.data.atomic import atomic_write_text
-    from alonet.train.data import ConvertedSource, make_split
-
     path = work / "held_out.json"
     if path.is_file():
         return json.loads(path.read_text(encoding="utf-8"))
@@ -161,8 +168,6 @@ def _split(dataset, cfg: AdaptConfig, work: Path) -> dict:
 
 def _subset(dataset, patients: set[str], out: Path) -> int:
     """Write the rows of ``patients`` as their own dataset (once); returns the row count."""
-    from alonet.data.dataset import open_dataset, write_dataset
-
     ds = open_dataset(dataset)
     rows = [i for i, m in enumerate(ds.meta) if (str(m.get("patient") or "").strip() or str(m.get("stem"))) in patients]
     if not (out / "dataset.json").is_file():
@@ -179,9 +184,6 @@ class ReplaySource:
     PREFIX = "replay:"
 
     def __init__(self, path: str | Path):
-        from alonet.data.split import patient_key
-        from alonet.train.data import ConvertedSource
-
         self.inner = ConvertedSource(path)
         self.path = self.inner.path
         self.records = [replace(r, patient=self.PREFIX + patient_key(r)) for r in self.inner.records]
@@ -205,9 +207,6 @@ def _check_replay(path: str) -> Path:
 def _clinic_only_split(run: Path, clinic, replay, cfg: AdaptConfig) -> None:
     """Write ``run/split.json`` (once): validation patients drawn from the clinic's only,
     every replay patient in training. ``alonet train`` reuses it for each network."""
-    from alonet.data.atomic import atomic_write_text
-    from alonet.data.split import make_split, patient_key
-
     path = run / "split.json"
     if path.is_file():
         return
@@ -220,11 +219,6 @@ def _clinic_only_split(run: Path, clinic, replay, cfg: AdaptConfig) -> None:
 
 def _finetune(train_ds: Path, run: Path, cfg: AdaptConfig, progress: bool) -> tuple[list[str], list[str], list[str]]:
     """Fine-tune each task that has data; returns (trained, carried over, notes)."""
-    from alonet.data.split import read_split, split_rows
-    from alonet.train import TrainConfig, train
-    from alonet.train.data import ConcatSource, ConvertedSource, task_rows
-    from alonet.train.loop import carry_over
-
     clinic = ConvertedSource(train_ds)
     source, weights = clinic, None
     if cfg.replay:
@@ -276,9 +270,6 @@ def _view_check_margins(run: Path, cfg: AdaptConfig, trained: list[str], notes: 
     """
     if not {"scalp-midline", "scalp-temporal"} & set(trained):
         return None
-    from alonet.data.atomic import atomic_write_text
-    from alonet.infer import Pipeline
-    from alonet.infer.viewcheck import calibrate_view_checks
 
     fitted, photographs = calibrate_view_checks(Pipeline(run, backend=cfg.backend),
                                                 patients=cfg.view_check_patients, progress=progress)
@@ -337,8 +328,6 @@ def paired_changes(before_dir: Path, after_dir: Path) -> dict:
     and visits, with a 95 % bootstrap interval over patients (``PairedChange`` as a dict; None
     where no pair has the number). Nine or so patients give wide intervals: this says when
     the test cannot tell the two models apart."""
-    from alonet.evaluate.agreement import paired_change
-
     out = {}
     for name, csv_name, key, value in (("mean_abs_diff_pct", "per_image.csv", "stem", "abs_diff_pct"),
                                        ("salt_mae", "per_visit.csv", "visit", "abs_error")):
@@ -383,9 +372,6 @@ def judge(before: dict, after: dict) -> bool:
 def adapt(source: str | Path, out: str | Path, cfg: AdaptConfig = AdaptConfig(), *,
           work: str | Path | None = None, overwrite: bool = False, progress: bool = True) -> AdaptResult:
     """Fine-tune ``cfg.init`` on SOURCE (a store or a dataset) and write the adapted model set to ``out``."""
-    from alonet.data.atomic import atomic_directory, check_can_write_directory
-    from alonet.evaluate import evaluate
-
     source, out = Path(source), Path(out)
     if not source.is_dir():
         raise DatasetError(f"{source} not found", fix="pass a store folder or a converted dataset")
@@ -424,7 +410,6 @@ def adapt(source: str | Path, out: str | Path, cfg: AdaptConfig = AdaptConfig(),
         "carried_over": carried, "recipe": asdict(cfg), "before": before, "after": after,
         "better": better, "changes": changes, "notes": notes, "view_check": view_check,
     }
-    from alonet.adapt.card import write_comparison, write_model_card
 
     with atomic_directory(out, overwrite=overwrite) as tmp:
         for task in TASKS:

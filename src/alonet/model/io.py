@@ -28,6 +28,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Iterable
 
+from alonet.data.atomic import current_umask
 from alonet.errors import ModelError
 from alonet.model.config import TASKS, ModelConfig
 
@@ -52,8 +53,6 @@ def _sha256(path: Path) -> str:
 
 
 def _temp_path(target: Path) -> Path:
-    from alonet.data.atomic import current_umask
-
     fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     os.chmod(name, 0o666 & ~current_umask())  # mkstemp's files are private (0600)

@@ -10,7 +10,8 @@ import json
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
-from alonet.errors import InvalidValueError
+from alonet.data.atomic import atomic_write_text
+from alonet.errors import InvalidValueError, ModelError
 from alonet.model.config import TASKS, ModelConfig
 from alonet.views import VIEWS
 
@@ -211,8 +212,6 @@ class TrainConfig:
 
     def model_config(self) -> ModelConfig:
         """The network this run trains."""
-        from alonet.errors import ModelError
-
         try:
             return ModelConfig(task=self.task, base_width=self.base_width, depth=self.depth,
                                dropout=self.dropout, input_size=self.input_size,
@@ -263,7 +262,6 @@ class TrainConfig:
         return cls(**data)
 
     def save(self, path: Path) -> None:
-        from alonet.data.atomic import atomic_write_text
 
         atomic_write_text(Path(path), json.dumps(self.to_dict(), indent=2) + "\n")
 

@@ -22,6 +22,7 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
+from alonet.data.dataset import open_dataset
 from alonet.data.split import (  # noqa: F401 - the split lives in alonet.data.split
     SPLIT_FORMAT,
     load_or_make_split,
@@ -31,7 +32,11 @@ from alonet.data.split import (  # noqa: F401 - the split lives in alonet.data.s
     split_rows,
 )
 from alonet.errors import DatasetError
+from alonet.model.preprocess import normalize_images, paint_outside_scalp, prepare_input, prepare_mask
+from alonet.phantom import render_patient
+from alonet.train.augment import build_augmentation, imperfect_scalp, sample_seed
 from alonet.train.config import UNKNOWN_VIEW, TrainConfig
+from alonet.train.style import list_style_photos, low_frequency_mix, read_style
 from alonet.views import VIEWS
 
 
@@ -61,8 +66,6 @@ class ConvertedSource:
     """A converted dataset folder (memory-mapped; cheap to share with workers)."""
 
     def __init__(self, path: str | Path):
-        from alonet.data.dataset import open_dataset
-
         self.path = Path(path)
         self.dataset = open_dataset(self.path)
         self.size = int(self.dataset.size)
@@ -88,8 +91,6 @@ class ConvertedSource:
         return state
 
     def __setstate__(self, state: dict) -> None:
-        from alonet.data.dataset import open_dataset
-
         self.__dict__.update(state)
         self.dataset = open_dataset(self.path)
 
@@ -154,8 +155,6 @@ class PhantomSource:
         return len(self.records)
 
     def sample(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        from alonet.phantom import render_patient
-
         patient, j = divmod(int(index), len(VIEWS))
         if patient not in self._rendered:
             visit = render_patient(self.seed, visits=1, masks_dir=self.masks, size=self.size,
@@ -255,8 +254,6 @@ class TaskDataset:
     """
 
     def __init__(self, source: Source, rows: Sequence[int], cfg: TrainConfig, train: bool):
-        from alonet.train.augment import build_augmentation
-
         self.source = source
         self.rows = list(rows)
         self.cfg = cfg
@@ -265,8 +262,6 @@ class TaskDataset:
         self.augment = build_augmentation(cfg, train)
         self.style_photos = []
         if train and cfg.style_images:
-            from alonet.train.style import list_style_photos
-
             self.style_photos = list_style_photos(cfg.style_images)
         self.epoch = 0
 
@@ -275,9 +270,6 @@ class TaskDataset:
 
     def arrays(self, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(network input uint8 (S,S,3), target bool (S,S)) of item ``k`` as numpy."""
-        from alonet.model.preprocess import paint_outside_scalp, prepare_input, prepare_mask
-        from alonet.train.augment import imperfect_scalp, sample_seed
-
         index = self.rows[k]
         record = self.source.records[index]
         image, scalp, hairloss = self.source.sample(index)
@@ -296,8 +288,6 @@ class TaskDataset:
         image, scalp, hairloss = out["image"], out["scalp"] > 0, out["hairloss"] > 0
         rng = np.random.default_rng(seed)
         if self.train and self.style_photos and rng.random() < self.cfg.style_p:
-            from alonet.train.style import low_frequency_mix, read_style
-
             style = read_style(self.style_photos[int(rng.integers(len(self.style_photos)))], size)
             image = low_frequency_mix(image, style, self.cfg.style_beta, float(rng.uniform(0.15, 0.4)))
         if self.cfg.task != "hairloss":
@@ -309,7 +299,6 @@ class TaskDataset:
     def __getitem__(self, k: int):
         import torch
 
-        from alonet.model.preprocess import normalize_images
 
         image, target = self.arrays(k)
         x = normalize_images(image, self.model_cfg)[0]

@@ -25,9 +25,15 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
+from alonet.data.atomic import atomic_save, atomic_write_text
 from alonet.errors import DatasetError, InvalidValueError
+from alonet.model.config import TASKS
+from alonet.model.io import load_model, resolve_model_set, save_model
 from alonet.scoring.metrics import OverlapCounts
 from alonet.train.config import ALL_TASKS, TrainConfig
+from alonet.train.data import TaskDataset, load_or_make_split, open_source, split_rows, subsample, task_rows
+from alonet.train.distributed import setup
+from alonet.train.history import plot_history, write_history_csv
 
 CHECKPOINT_FORMAT = "alonet-checkpoint"
 #: Options that may differ when resuming (they do not change the result).
@@ -65,9 +71,6 @@ def train(dataset, run_dir: str | Path, cfg: TrainConfig = TrainConfig(), *,
     ``alonet.train.data``). Returns ``run_dir``, which can then be passed as
     a model set (``<task>/best.json``) to evaluation and inference.
     """
-    from alonet.train.data import open_source
-    from alonet.train.distributed import setup
-
     if tasks is None:
         task_list = [cfg.task]
     elif tasks == "all":
@@ -214,9 +217,7 @@ def _setup_task(source, run_dir: Path, cfg: TrainConfig, ctx, resume: bool) -> T
     from torch.utils.data import DataLoader
     from torch.utils.data.distributed import DistributedSampler
 
-    from alonet.model.io import load_model, resolve_model_set
     from alonet.model.unet import build_model
-    from alonet.train.data import TaskDataset, load_or_make_split, split_rows, subsample, task_rows
     from alonet.train.finetune import WeightedEpochSampler, apply_freezing, parameter_groups
 
     task_dir = run_dir / cfg.task
@@ -362,8 +363,6 @@ def _checkpoint(run: TaskRun, ctx, row: dict, improved: bool) -> None:
     epoch with ``keep="last"``), last.pt, history.csv/png; atomic, main process only."""
     if not ctx.is_main:
         return
-    from alonet.model.io import save_model
-    from alonet.train.history import plot_history, write_history_csv
 
     cfg = run.cfg
     if improved:
@@ -395,9 +394,6 @@ def carry_over(run_dir: str | Path, init: str) -> list[str]:
     import json
     import shutil
 
-    from alonet.data.atomic import atomic_write_text
-    from alonet.model.config import TASKS
-    from alonet.model.io import resolve_model_set
 
     run_dir = Path(run_dir)
     copied = []
@@ -476,7 +472,6 @@ def _save_checkpoint(path: Path, model, optimizer, scheduler, scaler, cfg: Train
                      epoch: int, best_iou: float, history: list[dict]) -> None:
     import torch
 
-    from alonet.data.atomic import atomic_save
 
     state = {
         "format": CHECKPOINT_FORMAT,

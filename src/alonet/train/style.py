@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from alonet.data.imageio import read_photo, resize_photo
 from alonet.errors import DatasetError
 
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png")
@@ -57,6 +58,4 @@ def list_style_photos(folder: str | Path) -> list[Path]:
 
 def read_style(path: Path, size: int) -> np.ndarray:
     """A style photograph at the network size (uint8 RGB)."""
-    from alonet.data.imageio import read_photo, resize_photo
-
     return resize_photo(read_photo(path), size)
