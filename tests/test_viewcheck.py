@@ -20,6 +20,7 @@ from alonet.infer.viewcheck import (
     ViewCheckConfig,
     ViewEvidence,
     find_duplicates,
+    is_flat,
     hash_distance,
     likely_view,
     perceptual_hash,
@@ -76,6 +77,18 @@ def test_the_same_photograph_for_all_views_is_an_error(tmp_path, phantom, capsys
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("error: the top and back photographs are the same picture")
     assert not (tmp_path / "r").exists()
+
+
+def test_blank_frames_are_not_duplicates_and_keep_their_own_gate_flags(tmp_path, phantom):
+    black, white = np.zeros((8, 8, 3), np.uint8), np.full((300, 400, 3), 255, np.uint8)
+    assert is_flat(black) and is_flat(white) and not is_flat(phantom["top"])
+    assert find_duplicates({"top": black, "back": white}) == []  # their hashes are equal, and meaningless
+    pipeline = Pipeline(make_model_set(tmp_path / "models"), backend="torch")
+    visit = pipeline.score_visit({"top": black, "back": white, "left": phantom["left"], "right": phantom["right"]})
+    codes = {v: [f["code"] for f in visit.views[v].flags] for v in ("top", "back")}
+    assert "too_small" in codes["top"] and "no_content" in codes["back"] and visit.salt is None
+    with pytest.raises(DuplicateViewError, match="left and right"):  # real duplicates are still found
+        pipeline.score_visit({"top": black, "back": white, "left": phantom["left"], "right": phantom["left"]})
 
 
 @pytest.mark.parametrize("label, evidence, expected", [

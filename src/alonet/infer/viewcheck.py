@@ -51,6 +51,7 @@ import cv2
 import numpy as np
 
 from alonet.errors import DuplicateViewError, ModelError
+from alonet.infer.gate import GATE_CODES
 from alonet.infer.postprocess import clean_scalp
 from alonet.infer.quality import needs_retake
 from alonet.infer.viewmaps import mirror
@@ -202,10 +203,20 @@ def hash_distance(a: int, b: int) -> int:
     return int(bin(a ^ b).count("1"))
 
 
+def is_flat(image: np.ndarray) -> bool:
+    """True for a picture with (almost) nothing in it: its 32x32 grey copy varies by under
+    one grey level, so its hash is noise and says nothing about which picture it is."""
+    grey = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY)
+    return float(cv2.resize(grey, (32, 32), interpolation=cv2.INTER_AREA).std()) < 1.0
+
+
 def find_duplicates(photos: Mapping[str, np.ndarray],
                     config: ViewCheckConfig = ViewCheckConfig()) -> list[tuple[str, str, int]]:
-    """Pairs ``(view, view, distance)`` of photographs that show the same picture."""
-    hashes = {view: perceptual_hash(photo) for view, photo in photos.items()}
+    """Pairs ``(view, view, distance)`` of photographs that show the same picture.
+
+    Flat pictures (:func:`is_flat`) are left out: two blank frames are not "the same photograph".
+    """
+    hashes = {view: perceptual_hash(photo) for view, photo in photos.items() if not is_flat(photo)}
     names = list(hashes)
     pairs = []
     for i, a in enumerate(names):
@@ -312,7 +323,10 @@ def check_views(results: Mapping, pipeline, config: ViewCheckConfig = ViewCheckC
     ``known``: per view, scalp-network outputs the pipeline already computed
     (see :func:`view_evidence`).
     """
-    duplicates = find_duplicates({v: r.image for v, r in results.items()}, config)
+    # Photographs the gate refused (too small, no content, ...) already carry their own flag.
+    comparable = {v: r.image for v, r in results.items()
+                  if not any(isinstance(f, dict) and f.get("code") in GATE_CODES for f in r.flags)}
+    duplicates = find_duplicates(comparable, config)
     if duplicates:
         a, b, distance = duplicates[0]
         names = {v: results[v].source for v in (a, b)}
