@@ -32,7 +32,7 @@ from alonet.scoring.salt import view_loss_percent
 from alonet.web import WebConfig, create_app
 from alonet.web.model_info import adapt_rows, card_summary, describe_model_set
 from alonet.web.storage import SCHEMA_VERSION, Store, migrate
-from alonet.web.store_export import export_store
+from alonet.web.store_export import export_store, store_fingerprint
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -151,7 +151,9 @@ def test_round_trip_keeps_corrected_masks_exactly(filled, pipeline, images, tmp_
 
     ds = open_dataset(out)
     assert len(ds) == 7 and ds.size == 64 and ds.info["skipped"] == 1
-    assert ds.info["source"] == {"store": str(filled["store"].resolve()), "include_all": False}
+    assert ds.info["source"] == {"store": str(filled["store"].resolve()), "include_all": False,
+                                 "fingerprint": store_fingerprint(filled["store"])}
+    assert re.fullmatch(r"[0-9a-f]{64}", ds.info["source"]["fingerprint"])
     rows = {(m["patient"], m["visit"], m["view"]): i for i, m in enumerate(ds.meta)}
     a, c = str(filled["A"]), str(filled["C"])
     assert set(rows) == {("AA-001", a, v) for v in SHAPES} | {("AA 002", c, v) for v in ("top", "back", "left")}
@@ -525,3 +527,37 @@ def test_scalp_only_adapt_numbers_have_readable_labels_and_directions():
     assert rows["views_scalp_iou.back"]["label"] == "scalp IoU (back)"
     assert rows["views_scalp_iou.back"]["improved"] is True
     assert "hairloss_iou" not in rows  # not annotated: no row rather than a row of blanks
+
+
+def test_adapt_refused_for_too_few_patients_leaves_no_work_folder_and_sees_a_changed_store(
+        model_dir, pipeline, tmp_path):
+    """Before: a refused adapt left an empty OUT.work behind, and a work folder reused its
+    first export after more visits were saved, so adding patients never helped."""
+    from test_finetune import tiny_init_set
+
+    from alonet.adapt import AdaptConfig, adapt
+    from alonet.errors import DatasetError
+
+    phantoms = tmp_path / "phantoms"
+    assert main(["phantom", "-o", str(phantoms), "--patients", "5", "--size", "64", "--seed", "8"]) == 0
+    fill = load_fill_store().fill_store
+    store = tmp_path / "store"
+    fill(phantoms, store, models=str(model_dir), backend="torch", patients=3, progress=False, pipeline=pipeline)
+    cfg = AdaptConfig(init=str(tiny_init_set(tmp_path / "init")), steps=2, batch_size=4, backend="torch",
+                      view_check_patients=3)
+    with pytest.raises(DatasetError, match="3 patient"):
+        adapt(store, tmp_path / "adapted", cfg, progress=False)
+    assert not (tmp_path / "adapted.work").exists() and not (tmp_path / "adapted").exists()
+
+    work = tmp_path / "kept.work"  # a work folder the user made keeps its export
+    work.mkdir()
+    with pytest.raises(DatasetError, match="3 patient"):
+        adapt(store, tmp_path / "adapted", cfg, work=work, progress=False)
+    assert (work / "dataset" / "dataset.json").is_file()
+    fill(phantoms, store, models=str(model_dir), backend="torch", offset=3, progress=False, pipeline=pipeline)
+    result = adapt(store, tmp_path / "adapted", cfg, work=work, progress=False)  # exported again: 5 patients
+    assert result.counts["patients_learn"] + result.counts["patients_test"] == 5
+
+    review(make_client(model_dir, pipeline, store), Store(store).visit_ids()[0], reviewed=False)
+    with pytest.raises(DatasetError, match="the store changed since"):  # training started: a new work folder
+        adapt(store, tmp_path / "adapted2", cfg, work=work, progress=False)

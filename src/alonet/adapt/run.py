@@ -42,7 +42,7 @@ from alonet.train.config import FINETUNE_DEFAULTS
 from alonet.train.data import ConcatSource, ConvertedSource, task_rows
 from alonet.train.loop import carry_over
 from alonet.views import SCALP_TASK_FOR_VIEW
-from alonet.web.store_export import export_store
+from alonet.web.store_export import export_store, store_fingerprint
 
 #: Below these counts a before/after comparison on held-back patients says nothing.
 MIN_PHOTOS = 10
@@ -130,11 +130,22 @@ def is_store(path: Path) -> bool:
 
 
 def _source_dataset(source: Path, work: Path, cfg: AdaptConfig, progress: bool) -> Path:
-    """SOURCE as a converted dataset folder (a store is exported into the work folder once)."""
+    """SOURCE as a converted dataset folder (a store is exported into the work folder once,
+    and again when the store changed before any training started)."""
     if (source / "dataset.json").is_file():
         return source
     if is_store(source):
         target = work / "dataset"
+        if (target / "dataset.json").is_file() and _store_changed(source, target, cfg):
+            if (work / "run").exists():
+                raise DatasetError(
+                    f"the store changed since {work} was made (visits saved, corrected, deleted or marked "
+                    "reviewed); the fine-tune there belongs to the earlier photographs",
+                    fix=f"start afresh in another work folder (--work {work.name}-2), or delete {work}")
+            _log("the store changed since the last export: exporting it again")
+            for name in ("dataset", "train_ds", "test_ds"):
+                shutil.rmtree(work / name, ignore_errors=True)
+            (work / "held_out.json").unlink(missing_ok=True)
         if not (target / "dataset.json").is_file():
             summary = export_store(source, target, include_all=cfg.include_all, progress=progress)
             _log(f"exported {summary['views_exported']} photographs of {summary['visits_exported']} "
@@ -143,6 +154,14 @@ def _source_dataset(source: Path, work: Path, cfg: AdaptConfig, progress: bool) 
     raise DatasetError(f"{source} is neither an AloNet store nor a converted dataset",
                        fix="pass the folder given to `alonet serve --store`, or a folder made by "
                            "`alonet convert`")
+
+
+def _store_changed(store: Path, exported: Path, cfg: AdaptConfig) -> bool:
+    """True when ``exported`` (a dataset exported from ``store``) no longer matches the store.
+    Exports made before fingerprints were recorded count as current."""
+    info = json.loads((exported / "dataset.json").read_text(encoding="utf-8"))
+    then = (info.get("source") or {}).get("fingerprint") if isinstance(info, dict) else None
+    return then is not None and then != store_fingerprint(store, cfg.include_all)
 
 
 def _split(dataset, cfg: AdaptConfig, work: Path) -> dict:
@@ -379,12 +398,18 @@ def adapt(source: str | Path, out: str | Path, cfg: AdaptConfig = AdaptConfig(),
         _check_replay(cfg.replay)
     check_can_write_directory(out, overwrite)
     work = Path(work) if work is not None else out.with_name(out.name + ".work")
+    fresh = not work.exists()
     work.mkdir(parents=True, exist_ok=True)
 
-    dataset = _source_dataset(source, work, cfg, progress)
-    held = _split(dataset, cfg, work)
-    n_learn = _subset(dataset, set(held["learn"]), work / "train_ds")
-    n_test = _subset(dataset, set(held["test"]), work / "test_ds")
+    try:
+        dataset = _source_dataset(source, work, cfg, progress)
+        held = _split(dataset, cfg, work)
+        n_learn = _subset(dataset, set(held["learn"]), work / "train_ds")
+        n_test = _subset(dataset, set(held["test"]), work / "test_ds")
+    except BaseException:
+        if fresh:  # refused before any training: leave no work folder behind
+            shutil.rmtree(work, ignore_errors=True)
+        raise
     _log(f"adapt: {n_learn} photographs of {len(held['learn'])} patients to learn from, "
          f"{n_test} of {len(held['test'])} held-back patients to test on")
 

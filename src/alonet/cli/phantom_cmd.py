@@ -83,6 +83,12 @@ def phantom_command(out, patients, visits, seed, masks_dir, size, split, pattern
     from alonet.phantom.writer import PhantomSpec, write_phantoms
 
     real = masks_dir is not None
+    if split != "all" and not real:
+        from alonet.errors import InvalidValueError
+
+        raise InvalidValueError(f"--split {split} picks patients of real annotations, but no --masks folder was given "
+                                "(procedural patients have no split)",
+                                fix="add --masks ../shared/data/alonet-annotations, or leave out --split")
     n_patients = None if patients == "all" else patients
     n_visits = None if visits == "all" else visits
     if patients is None:

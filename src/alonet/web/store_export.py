@@ -30,6 +30,7 @@ beside ``OUT`` that is renamed into place only when complete.
 from __future__ import annotations
 
 import csv
+import hashlib
 import re
 import shutil
 import sys
@@ -153,6 +154,23 @@ def _select(store: Store, store_dir: Path, include_all: bool) -> tuple[list[int]
     return reviewed, len(every), skipped
 
 
+def store_fingerprint(store_dir: str | Path, include_all: bool = False) -> str:
+    """A checksum of what :func:`export_store` would export now: the chosen visits, their
+    patients and their stored files (a save after more corrections writes new files), so a
+    dataset exported earlier can tell that the store has changed since."""
+    store_dir = Path(store_dir)
+    store = open_store(store_dir)
+    visit_ids, _, _ = _select(store, store_dir, include_all)
+    digest = hashlib.sha256()
+    for visit_id in visit_ids:
+        visit = store.get_visit(visit_id)
+        if visit is None:
+            continue
+        files = [f"{v.view}:{v.photo_file}:{v.scalp_file}:{v.hairloss_file}" for v in visit.views.values()]
+        digest.update(f"{visit.id}|{visit.patient_id}|{visit.visit_date}|{'|'.join(files)}\n".encode())
+    return digest.hexdigest()
+
+
 def export_store(
     store_dir: str | Path,
     out_dir: str | Path,
@@ -192,7 +210,8 @@ def export_store(
             record = store.get_patient(visit.patient_id)
             codes[visit.patient_id] = record.code if record else str(visit.patient_id)
 
-    info = {"source": {"store": str(store_dir.resolve()), "include_all": bool(include_all)}, "skipped": 0}
+    info = {"source": {"store": str(store_dir.resolve()), "include_all": bool(include_all),
+                       "fingerprint": store_fingerprint(store_dir, include_all)}, "skipped": 0}
     manifest: list[dict[str, Any]] = []
     exported_visits: set[int] = set()
     patients: set[str] = set()
