@@ -23,7 +23,9 @@ from alonet.cli.options import (
               help="Output folder: results.csv and plots/ (a rerun continues where it stopped).")
 @click.option("--plots/--no-plots", default=True, show_default=True, help="One SALT-over-time PNG per patient.")
 @click.option("--reports", is_flag=True, help="Also write a report folder per visit under reports/.")
-@click.option("--deidentify", is_flag=True, help="With --reports: blur everything outside the scalp.")
+@click.option("--deidentify", is_flag=True,
+              help="With --reports: blur everything outside the scalp in the report pictures (an error without "
+                   "--reports; results.csv and the plots keep the patient and visit labels).")
 @click.option("--provisional", is_flag=True,
               help="Give a (provisional) SALT also for visits whose photographs need a retake.")
 @model_option
@@ -51,9 +53,15 @@ def batch_command(manifest, out_dir, plots, reports, deidentify, provisional, mo
     column); 2 when nothing could be scored (bad manifest, output, model).
     """
     from alonet.data.preflight import check_output_folder, report_bytes_estimate
+    from alonet.errors import InvalidValueError
     from alonet.report.batch import read_manifest, run_batch
     from alonet.report.batch_workers import PipelineSpec, default_workers
 
+    if deidentify and not reports:
+        # results.csv and the plots hold no pictures; silently ignoring the option
+        # would let someone believe they had a de-identified output.
+        raise InvalidValueError("--deidentify only blurs the pictures of the report folders, and without "
+                                "--reports none are written", fix="add --reports, or leave out --deidentify")
     entries = read_manifest(manifest)  # check the manifest before loading the networks
     photos = [p for e in entries for p in e.views.values()]
     check_output_folder(out_dir, report_bytes_estimate(photos) if reports else 200_000 * len(entries))

@@ -16,6 +16,12 @@ Output folder::
     plots/<patient>.png  SALT over time per patient
     reports/<patient>_<visit>/   (optional) a full report folder per visit
 
+A patient or visit label that is not a plain file name (``X/1``, ``Visit 2``),
+or a visit label with ``_`` in it, gets a name made safe plus ``-`` and a
+short hash of the label itself (``plots/X_1-56acec98.png``), so two visits
+never share a report folder and each visit keeps its folder on every rerun
+(see :func:`output_name`).
+
 Rows are appended and flushed to disk as each visit finishes, so a killed run
 keeps every finished visit. Each row records what made it
 (``alonet.report.provenance``: model checksum, backend, thresholds, a hash of
@@ -33,6 +39,7 @@ needs a retake gets no SALT and its ``withheld`` column says which view and why
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import os
 import re
@@ -42,7 +49,13 @@ from datetime import date
 from pathlib import Path
 
 from alonet.data.atomic import atomic_write_bytes, atomic_write_text
-from alonet.errors import AloNetError, DatasetError
+from alonet.errors import (
+    AloNetError,
+    DatasetError,
+    InvalidValueError,
+    OutputExistsError,
+    OutputNotWritableError,
+)
 from alonet.report.batch_workers import VisitScorer
 from alonet.report.plots import salt_over_time_png
 from alonet.report.provenance import (
@@ -230,25 +243,56 @@ def result_row(entry: VisitEntry, visit=None, error: str | None = None,
     return row
 
 
+_MOVE_ASIDE = "move it out of the way or choose another output folder with -o/--output"
+
+
 def read_results(path: Path) -> dict[tuple[str, str], dict[str, str]]:
-    """Finished rows of an earlier run's results.csv (error rows and a torn last line dropped)."""
+    """Finished rows of an earlier run's results.csv (error rows and a torn last line dropped).
+
+    Anything at ``path`` that is not a results table of alonet batch (a folder,
+    a file that is not UTF-8 text, a table with other columns) is refused with
+    a one-line error and left as it is: the run would otherwise replace it.
+    """
+    if not path.exists():
+        return {}
     if not path.is_file():
-        return {}
-    text = path.read_text(encoding="utf-8")
-    if text and not text.endswith("\n"):
-        text = text[: text.rfind("\n") + 1]  # a line cut off by a kill
+        kind = "a folder" if path.is_dir() else "not a regular file"
+        raise OutputNotWritableError(f"{path} is {kind}, so the results table cannot be written there",
+                                     path=path, fix=_MOVE_ASIDE)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise OutputNotWritableError(f"cannot read {path} ({exc.strerror or exc.__class__.__name__})",
+                                     path=path, fix=f"fix its permissions, or {_MOVE_ASIDE}") from None
+    if data and b"\n" not in data:
+        # Every results.csv starts with a complete header line (it is written in one
+        # atomic step), so a file without any line end was not written by batch.
+        raise OutputExistsError(f"{path} is not a results table of alonet batch (no complete line)",
+                                path=path, fix=_MOVE_ASIDE)
+    # Cut a line torn by a kill in bytes, before decoding: the cut may split a
+    # multi-byte character of a patient name.
+    data = data[: data.rfind(b"\n") + 1]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise OutputExistsError(f"{path} is not a results table of alonet batch "
+                                f"(not UTF-8 text at byte offset {exc.start})", path=path, fix=_MOVE_ASIDE) from None
     reader = csv.DictReader(io.StringIO(text))
-    if reader.fieldnames is None:
-        return {}
-    older = tuple(c for c in RESULT_COLUMNS if c not in ADDED_COLUMNS)  # before columns were added
-    if tuple(reader.fieldnames) not in (RESULT_COLUMNS, older):
-        raise DatasetError(f"{path} was written by another version of alonet batch (different columns)",
-                           fix="choose a new output folder or delete the old results.csv")
-    done = {}
-    for row in reader:
-        if None in row or any(v is None for v in row.values()) or row["error"]:
-            continue
-        done[(row["patient"], row["visit"])] = {**ADDED_COLUMNS, **row}
+    try:
+        if reader.fieldnames is None:
+            return {}
+        older = tuple(c for c in RESULT_COLUMNS if c not in ADDED_COLUMNS)  # before columns were added
+        if tuple(reader.fieldnames) not in (RESULT_COLUMNS, older):
+            raise DatasetError(f"{path} was written by another version of alonet batch (different columns)",
+                               fix="choose a new output folder or delete the old results.csv")
+        done = {}
+        for row in reader:
+            if None in row or any(v is None for v in row.values()) or row["error"]:
+                continue
+            done[(row["patient"], row["visit"])] = {**ADDED_COLUMNS, **row}
+    except csv.Error as exc:
+        raise OutputExistsError(f"{path} is not a results table of alonet batch "
+                                f"(line {reader.line_num}: {exc})", path=path, fix=_MOVE_ASIDE) from None
     return done
 
 
@@ -260,8 +304,47 @@ def _write_rows(path: Path, rows: list[dict[str, str]]) -> None:
     atomic_write_text(path, buffer.getvalue())
 
 
-def _safe_name(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "patient"
+def _safe_name(text: str, fallback: str = "patient") -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or fallback
+
+
+def output_name(*parts: str) -> str:
+    """The file or folder name of a patient (``parts = (patient,)``) or a visit
+    (``(patient, visit)``) under plots/ and reports/.
+
+    The parts are joined with ``_`` as they are when each is already a safe
+    name (letters, digits, ``.``, ``_``, ``-``; no ``.`` or ``_`` at either end)
+    and no part but the first holds a ``_``: such a name splits back into its
+    parts at its last ``_``, so no two keys share it. Any other key gets its
+    parts made safe plus ``-`` and the first 8 hex digits of the SHA-256 of the
+    raw parts, so ``X/1`` and ``X_1`` get different names. The name depends on
+    the key alone, never on the other rows of the manifest, so a rerun puts
+    each visit in the same place. :func:`check_output_names` catches the
+    remaining (contrived) clashes before anything is written.
+    """
+    plain = all(part and _safe_name(part, "") == part for part in parts) and not any("_" in part for part in parts[1:])
+    if plain:
+        return "_".join(parts)
+    fallbacks = ("patient", "visit")
+    safe = "_".join(_safe_name(part, fallbacks[min(i, 1)]) for i, part in enumerate(parts))
+    digest = hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()[:8]
+    return f"{safe}-{digest}"
+
+
+def check_output_names(entries: list[VisitEntry], *, plots: bool, reports: bool) -> None:
+    """Raise DatasetError if two patients would share a plot or two visits a report folder."""
+    kinds = [("plot", lambda e: (e.patient,))] if plots else []
+    kinds += [("report folder", lambda e: e.key)] if reports else []
+    for what, parts_of in kinds:
+        seen: dict[str, tuple[str, ...]] = {}
+        for entry in entries:
+            parts = parts_of(entry)
+            name = output_name(*parts)
+            other = seen.setdefault(name, parts)
+            if other != parts:
+                label = "patient {} visit {}" if len(parts) == 2 else "patient {}"
+                raise DatasetError(f"{label.format(*other)} and {label.format(*parts)} would share "
+                                   f"the {what} name {name!r}", fix="rename one of them in the manifest")
 
 
 def write_plots(entries: list[VisitEntry], rows: dict[tuple[str, str], dict[str, str]],
@@ -270,16 +353,13 @@ def write_plots(entries: list[VisitEntry], rows: dict[tuple[str, str], dict[str,
     patients: dict[str, list[VisitEntry]] = {}
     for entry in entries:
         patients.setdefault(entry.patient, []).append(entry)
-    written, used = [], set()
+    written = []
     for patient, visits in patients.items():
         salts = []
         for entry in visits:
             value = rows.get(entry.key, {}).get("salt", "")
             salts.append(float(value) if value else None)
-        name = _safe_name(patient)
-        while name in used:
-            name += "_"
-        used.add(name)
+        name = output_name(patient)
         labels = [e.visit if not e.date else f"{e.visit}\n{e.date}" for e in visits]
         png = salt_over_time_png(patient, labels, salts, baseline=salts[0] if salts else None)
         written.append(atomic_write_bytes(folder / f"{name}.png", png))
@@ -288,7 +368,7 @@ def write_plots(entries: list[VisitEntry], rows: dict[tuple[str, str], dict[str,
 
 def write_visit_report(out: Path, deidentify: bool, entry: VisitEntry, visit, provenance: dict) -> None:
     """The report folder of one batch visit (run where the visit was scored)."""
-    folder = out / "reports" / f"{_safe_name(entry.patient)}_{_safe_name(entry.visit)}"
+    folder = out / "reports" / output_name(entry.patient, entry.visit)
     write_report(visit, folder, deidentify=deidentify, overwrite=True, meta=provenance,
                  title=f"AloNet SALT report: patient {entry.patient}, visit {entry.visit}")
 
@@ -309,16 +389,19 @@ def run_batch(manifest: str | Path, out_dir: str | Path, pipeline, *, plots: boo
 
     from tqdm import tqdm
 
-
+    if deidentify and not reports:
+        raise InvalidValueError("deidentify=True does nothing without reports=True: only the report "
+                                "folders have pictures to blur", fix="pass reports=True too, or leave deidentify out")
     entries = read_manifest(manifest)
+    check_output_names(entries, plots=plots, reports=reports)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     results = out / "results.csv"
+    done = read_results(results)  # before the networks load: a bad results.csv stops the run at once
     report = partial(write_visit_report, out, deidentify) if reports else None
     with VisitScorer(pipeline, workers, report, provisional=provisional) as scorer:
         settings = batch_settings(pipeline, provisional=provisional, provenance=scorer.provenance)
         provenance = {entry.key: {**settings, "inputs_sha256": inputs_sha256(entry.views)} for entry in entries}
-        done = read_results(results)
         stale = {key: reason for key, row in done.items() if key in provenance
                  and (reason := stale_reason(row, provenance[key])) is not None}
         fresh = {key: row for key, row in done.items() if key not in stale}

@@ -1,0 +1,235 @@
+"""Bad input to ``alonet batch`` (audit of the batch command).
+
+Before: an existing results.csv that is not UTF-8 text gave a traceback; a
+results.csv that is a folder gave an error naming a hidden temporary file;
+``X/1`` and ``X_1`` wrote their visit reports into the same folder (the second
+overwrote the first); ``--deidentify`` without ``--reports`` was silently
+ignored.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import random
+import shutil
+
+import pytest
+from test_infer import make_model_set, phantom_visit
+from test_report import write_manifest
+
+from alonet.cli.main import main
+from alonet.errors import DatasetError, InvalidValueError, OutputExistsError
+from alonet.infer import Pipeline
+from alonet.report.batch import RESULT_COLUMNS, output_name, read_results, run_batch
+
+VIEW_NAMES = ("top", "back", "left", "right")
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    return make_model_set(tmp_path_factory.mktemp("inputs-models"))
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    root = tmp_path_factory.mktemp("inputs-photos")
+    return {name: phantom_visit(root / name, seed=seed, out_size=200, loss_radius=radius)
+            for name, seed, radius in (("a", 1, 25), ("b", 2, 70), ("c", 3, 45))}
+
+
+@pytest.fixture(autouse=True)
+def onnx_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("ALONET_CACHE_DIR", str(tmp_path / "onnx-cache"))
+
+
+def trial(tmp_path, photos, visits):
+    """A manifest whose visits each get a copy of one phantom visit's photographs."""
+    folder = tmp_path / "trial"
+    rows = []
+    for number, (patient, visit, name) in enumerate(visits):
+        target = folder / f"visit{number}"
+        shutil.copytree(photos[name]["top"].parent, target, dirs_exist_ok=True)
+        rows += [(patient, visit, view, str(target / f"{view}.jpg"), "") for view in VIEW_NAMES]
+    return write_manifest(folder / "manifest.csv", rows)
+
+
+def read(path):
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def batch(manifest, out, models, capsys, *extra):
+    code = main(["batch", str(manifest), "-o", str(out), "--model", str(models), "--backend", "torch",
+                 "--workers", "1", *map(str, extra)])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def hidden_files(folder):
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+
+
+# --------------------------------------------------------------------------- defect 1
+
+
+def test_results_csv_that_is_not_utf8_is_a_one_line_error_and_is_kept(models, photos, tmp_path, capsys):
+    manifest = trial(tmp_path, photos, [("P1", "1", "a")])
+    out = tmp_path / "out"
+    out.mkdir()
+    garbage = b"id,x\n\xff" + bytes(random.Random(7).randrange(256) for _ in range(500)) + b"\n"
+    (out / "results.csv").write_bytes(garbage)
+    code, stdout, stderr = batch(manifest, out, models, capsys)
+    assert code == 2 and stdout == ""
+    assert stderr.count("\n") == 1 and "Traceback" not in stderr
+    assert stderr == (f"error: {out / 'results.csv'} is not a results table of alonet batch (not UTF-8 text "
+                      f"at byte offset 5) (move it out of the way or choose another output folder with -o/--output)\n")
+    assert (out / "results.csv").read_bytes() == garbage  # nothing was deleted or rewritten
+    assert sorted(p.name for p in out.iterdir()) == ["results.csv"]  # and nothing else written
+
+    # bytes without any line end are not a torn results table either: refused, not replaced
+    (out / "results.csv").write_bytes(b"\x89PNG\x00\x01 no line end")
+    code, _, stderr = batch(manifest, out, models, capsys)
+    assert code == 2 and "(no complete line)" in stderr and stderr.count("\n") == 1
+    assert (out / "results.csv").read_bytes() == b"\x89PNG\x00\x01 no line end"
+
+    # moved out of the way, as the message says: the run works
+    (out / "results.csv").rename(tmp_path / "old.csv")
+    code, _, stderr = batch(manifest, out, models, capsys)
+    assert code in (0, 3), stderr
+    assert [r["patient"] for r in read(out / "results.csv")] == ["P1"]
+
+
+def test_unreadable_results_csv_raises_before_anything_is_written(tmp_path):
+    path = tmp_path / "results.csv"
+    path.write_bytes(b"patient,visit\n\xc3\x28broken\n")
+    with pytest.raises(OutputExistsError, match=r"at byte offset 14\)"):
+        read_results(path)
+    huge = ",".join(RESULT_COLUMNS) + "\n\"" + "x" * 200_000 + "\",1\n"  # a field csv refuses to read
+    path.write_text(huge, encoding="utf-8")
+    with pytest.raises(OutputExistsError, match="field larger than field limit"):
+        read_results(path)
+    assert path.read_text(encoding="utf-8") == huge
+
+
+def test_a_line_torn_inside_a_multibyte_character_is_dropped_and_the_rest_kept(models, photos, tmp_path):
+    manifest = trial(tmp_path, photos, [("Müller", "1", "a"), ("Zoë", "1", "b")])
+    out = tmp_path / "out"
+    pipeline = Pipeline(models, backend="torch")
+    first = run_batch(manifest, out, pipeline, progress=False, plots=False)
+    assert (first.scored, first.errors) == (2, 0)
+    rows = read(out / "results.csv")
+    data = (out / "results.csv").read_bytes()
+    last = data.rindex("Zoë".encode())
+    torn = data[: last + len("Zo".encode()) + 1]  # ends with the first byte of "ë" (0xc3)
+    assert torn[-1] == 0xC3
+    (out / "results.csv").write_bytes(torn)
+    again = run_batch(manifest, out, pipeline, progress=False, plots=False)
+    assert (again.scored, again.skipped, again.errors) == (1, 1, 0)
+    assert read(out / "results.csv") == rows
+
+
+# --------------------------------------------------------------------------- defect 2
+
+
+def test_output_names_are_unique_and_depend_on_the_key_alone():
+    def short(*parts):
+        return hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()[:8]
+
+    assert output_name("P1", "1") == "P1_1" and output_name("P1") == "P1"
+    assert output_name("P_01", "2024-01-05") == "P_01_2024-01-05"
+    assert output_name("X/1", "1") == f"X_1_1-{short('X/1', '1')}"
+    assert output_name("X_1", "1") == "X_1_1"
+    assert output_name("X/1") == f"X_1-{short('X/1')}" and output_name("X_1") == "X_1"
+    # both labels already safe, but the "_" join is ambiguous: the visit with "_" gets a hash
+    assert output_name("A_B", "1") == "A_B_1"
+    assert output_name("A", "B_1") == f"A_B_1-{short('A', 'B_1')}"
+    assert output_name("患者", "訪問") == f"patient_visit-{short('患者', '訪問')}"
+    keys = [("X/1", "1"), ("X_1", "1"), ("X 1", "1"), ("X_1_", "1"), ("X", "1_1"), ("X_1", "1_"),
+            ("A_B", "1"), ("A", "B_1"), ("a", "b"), (".a", "b"), ("a.", "b"), ("患者", "訪問"), ("病人", "訪問")]
+    assert len({output_name(*key) for key in keys}) == len(keys)
+
+
+def test_reports_of_colliding_labels_get_separate_stable_folders(models, photos, tmp_path, capsys):
+    visits = [("X/1", "1", "a"), ("X_1", "1", "b"), ("A_B", "1", "c"), ("A", "B_1", "a")]
+    manifest = trial(tmp_path, photos, visits)
+    out = tmp_path / "out"
+    code, _, stderr = batch(manifest, out, models, capsys, "--reports")
+    assert code in (0, 3), stderr
+    rows = {(r["patient"], r["visit"]): r for r in read(out / "results.csv")}
+    folders = {key: out / "reports" / output_name(*key) for key in rows}
+    assert len(rows) == 4 and len(set(folders.values())) == 4
+    assert sorted(p.name for p in (out / "reports").iterdir()) == sorted(p.name for p in folders.values())
+    for key, folder in folders.items():
+        document = json.loads((folder / "report.json").read_text())
+        assert f"{document['salt']:.2f}" == rows[key]["salt"]
+        assert f"patient {key[0]}, visit {key[1]}" in (folder / "report.html").read_text()
+    # the X/1 and X_1 visits have different photographs, so different numbers, each in its own folder
+    assert rows[("X/1", "1")]["salt"] != rows[("X_1", "1")]["salt"]
+    assert sorted(p.name for p in (out / "plots").iterdir()) == sorted(
+        f"{output_name(patient)}.png" for patient in ("X/1", "X_1", "A_B", "A"))
+
+    # rerun after X_1's photographs change: only it is rescored, into the same folder; X/1's report is untouched
+    kept = (folders[("X/1", "1")] / "report.json").read_bytes()
+    for view in VIEW_NAMES:
+        shutil.copy(photos["c"][view], tmp_path / "trial" / "visit1" / f"{view}.jpg")
+    code, stdout, stderr = batch(manifest, out, models, capsys, "--reports")
+    assert code in (0, 3), stderr
+    assert "recomputed patient X_1 visit 1: photographs changed" in stdout
+    assert sorted(p.name for p in (out / "reports").iterdir()) == sorted(p.name for p in folders.values())
+    assert (folders[("X/1", "1")] / "report.json").read_bytes() == kept
+    new = {(r["patient"], r["visit"]): r for r in read(out / "results.csv")}
+    assert f"{json.loads((folders[('X_1', '1')] / 'report.json').read_text())['salt']:.2f}" \
+        == new[("X_1", "1")]["salt"] == rows[("A_B", "1")]["salt"]  # the same photographs as A_B's visit
+
+
+def test_a_contrived_name_clash_is_refused_before_anything_is_written(models, photos, tmp_path, capsys):
+    clash = output_name("X/1", "1").removeprefix("X_1_")  # a visit label that spells out X/1's hash
+    manifest = trial(tmp_path, photos, [("X/1", "1", "a"), ("X_1", clash, "b")])
+    out = tmp_path / "out"
+    code, _, stderr = batch(manifest, out, models, capsys, "--reports")
+    assert code == 2 and stderr.count("\n") == 1
+    assert stderr == (f"error: patient X/1 visit 1 and patient X_1 visit {clash} would share the report folder "
+                      f"name '{output_name('X/1', '1')}' (rename one of them in the manifest)\n")
+    assert not out.exists()
+    code, _, stderr = batch(manifest, out, models, capsys, "--no-plots")  # without reports there is no clash
+    assert code in (0, 3), stderr
+    with pytest.raises(DatasetError, match="would share the plot name"):
+        run_batch(trial(tmp_path / "p", photos, [("X/1", "1", "a"), (output_name("X/1"), "1", "b")]),
+                  tmp_path / "p-out", Pipeline(models, backend="torch"), progress=False)
+
+
+# --------------------------------------------------------------------------- defect 3
+
+
+def test_deidentify_without_reports_is_an_error(models, photos, tmp_path, capsys):
+    manifest = trial(tmp_path, photos, [("P1", "1", "a")])
+    out = tmp_path / "out"
+    code, stdout, stderr = batch(manifest, out, models, capsys, "--deidentify")
+    assert code == 2 and stdout == ""
+    assert stderr == ("error: --deidentify only blurs the pictures of the report folders, and without --reports "
+                      "none are written (add --reports, or leave out --deidentify)\n")
+    assert not out.exists()
+    with pytest.raises(InvalidValueError, match="deidentify=True does nothing without reports=True"):
+        run_batch(manifest, out, Pipeline(models, backend="torch"), deidentify=True, progress=False)
+    assert not out.exists()
+    code, _, stderr = batch(manifest, out, models, capsys, "--deidentify", "--reports", "--no-plots")
+    assert code in (0, 3), stderr
+    assert json.loads((out / "reports" / "P1_1" / "report.json").read_text())["deidentified"] is True
+
+
+# --------------------------------------------------------------------------- defect 4
+
+
+def test_results_csv_that_is_a_folder_is_named_in_the_error(models, photos, tmp_path, capsys):
+    manifest = trial(tmp_path, photos, [("P1", "1", "a")])
+    out = tmp_path / "out"
+    (out / "results.csv").mkdir(parents=True)
+    (out / "results.csv" / "notes.txt").write_text("keep me")
+    code, _, stderr = batch(manifest, out, models, capsys)
+    assert code == 2 and ".tmp" not in stderr and stderr.count("\n") == 1
+    assert stderr == (f"error: {out / 'results.csv'} is a folder, so the results table cannot be written there "
+                      f"(move it out of the way or choose another output folder with -o/--output)\n")
+    assert (out / "results.csv" / "notes.txt").read_text() == "keep me"
+    assert hidden_files(out) == [] and sorted(p.name for p in out.iterdir()) == ["results.csv"]
