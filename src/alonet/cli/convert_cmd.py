@@ -21,8 +21,8 @@ import click
               help="With --from-store: every stored visit, reviewed or not.")
 @click.option("--manifest", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="CSV with stem (or file), patient, visit (or visit_date), view.")
-@click.option("--size", type=click.IntRange(min=8), default=320, show_default=True,
-              help="Side of the square arrays (the study used 320).")
+@click.option("--size", type=click.IntRange(min=8, max=4096), default=320, show_default=True,
+              help="Side of the square arrays (the study used 320; at most 4096: 48 MiB per photograph).")
 @click.option("--skip-invalid", is_flag=True, help="Convert the valid pairs and list the others in skipped.csv.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output folder (only once the new one is complete).")
 @click.option("--allow-empty-scalp", is_flag=True, help="Accept scalp annotations with no marked pixel.")

@@ -18,30 +18,46 @@ from alonet.cli.options import (
     speed_options,
     threshold_options,
 )
-from alonet.errors import AloNetError, DatasetError, InvalidValueError, OutputExistsError
+from alonet.errors import AloNetError, DatasetError, InvalidValueError, OutputExistsError, ScoreWithheldError
 from alonet.views import normalize_view
 
 
 
+#: The columns of a --views-csv file, and its optional header row.
+VIEWS_CSV_COLUMNS = ("file", "view")
+
+
 def read_views_csv(path: Path) -> list[tuple[Path, str]]:
-    """Rows ``file,view`` (header optional; relative files resolved against the CSV's folder)."""
+    """Rows ``file,view``; relative files are resolved against the CSV's folder.
+
+    The first row may be the header ``file,view`` (case-insensitive; further
+    columns are ignored). Any other first row is read as a photograph, so a
+    first row whose view is not a view is an error that names the expected
+    header, rather than a guess at what the columns mean.
+    """
     try:
         rows = list(csv.reader(path.read_text(encoding="utf-8-sig").splitlines()))
     except (OSError, UnicodeDecodeError) as exc:
         raise DatasetError(f"{path}: cannot read ({exc.__class__.__name__})",
                            fix="give a UTF-8 CSV with rows file,view") from None
+    header = ",".join(VIEWS_CSV_COLUMNS)
     items = []
     for number, row in enumerate(rows, start=1):
         cells = [c.strip() for c in row]
         if not any(cells):
             continue
-        if number == 1 and [c.lower() for c in cells[:2]] == ["file", "view"]:
+        if number == 1 and tuple(c.lower() for c in cells[:2]) == VIEWS_CSV_COLUMNS:
             continue
         if len(cells) < 2 or not cells[0] or not cells[1]:
-            raise DatasetError(f"{path}:{number}: expected 'file,view'", fix="write one photograph and its view per row")
+            raise DatasetError(f"{path}:{number}: expected '{header}'", fix="write one photograph and its view per row")
         try:
             view = normalize_view(cells[1])
         except InvalidValueError:
+            if number == 1:
+                raise DatasetError(f"{path}:1: {','.join(cells)!r} is neither the header '{header}' nor a "
+                                   f"photograph row (unknown view {cells[1]!r})",
+                                   fix=f"name the columns exactly {header}, or leave the header out; "
+                                       "views are top, back, left or right") from None
             raise DatasetError(f"{path}:{number}: unknown view {cells[1]!r}",
                                fix="use top, back, left or right") from None
         file = Path(cells[0])
@@ -56,7 +72,8 @@ def read_views_csv(path: Path) -> list[tuple[Path, str]]:
 @click.option("--view", type=click.Choice(VIEW_CHOICES, case_sensitive=False),
               help="View of every IMAGE (use --views-csv for mixed views).")
 @click.option("--views-csv", type=click.Path(dir_okay=False, exists=True, path_type=Path),
-              help="CSV with rows file,view (instead of IMAGE... --view).")
+              help="CSV with rows file,view (instead of IMAGE... --view); an optional first row "
+                   "file,view is the header.")
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder for <stem>_scalp.png, <stem>_hairloss.png and <stem>_overlay.jpg.")
 @click.option("--overwrite", is_flag=True, help="Replace output files that already exist.")
@@ -71,6 +88,8 @@ def predict_command(images, view, views_csv, out_dir, overwrite, model, backend,
 
     For each input, writes <stem>_scalp.png and <stem>_hairloss.png (probability
     0..1 stored as 0..255) and <stem>_overlay.jpg (scalp outline, hair loss filled).
+    Exit status 2 when a file could not be processed; 3 when all were, but a
+    photograph needs a retake (its flags are printed; its outputs are still written).
     """
     from alonet.data.atomic import atomic_write_bytes
     from alonet.report.overlay import encode_jpeg, encode_png, probability_to_uint8, render_overlay
@@ -103,7 +122,7 @@ def predict_command(images, view, views_csv, out_dir, overwrite, model, backend,
     check_output_folder(out_dir, report_bytes_estimate(p for p, _ in items))  # before loading networks
     pipeline = build_pipeline(model, backend, pipeline_config(max_pixels, scalp_threshold, hairloss_threshold,
                                                               threads=threads, precision=precision))
-    failures = 0
+    failures, retakes = 0, 0
     for path, item_view in items:
         try:
             result = pipeline.predict_view(path, item_view)
@@ -119,6 +138,12 @@ def predict_command(images, view, views_csv, out_dir, overwrite, model, backend,
         loss = "no scalp" if result.loss_pct is None else f"{result.loss_pct:5.1f} % hair loss"
         click.echo(f"{path.name}  {item_view:<5}  {loss}  confidence {100 * result.confidence:3.0f}%"
                    f"{format_flags(result.flags)}")
+        retakes += bool(result.retake)
+    retaken = f"; {retakes} need a retake" if retakes else ""
     if failures:
-        raise AloNetError(f"{failures} of {len(items)} photograph(s) could not be processed (see above)",
+        raise AloNetError(f"{failures} of {len(items)} photograph(s) could not be processed (see above){retaken}",
                           fix="fix or remove those files and run them again")
+    if retakes:
+        raise ScoreWithheldError(f"{retakes} of {len(items)} photograph(s) need a retake (flags above); "
+                                 "their maps and overlays were written all the same",
+                                 fix="retake those photographs before relying on their masks")

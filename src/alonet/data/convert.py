@@ -13,6 +13,16 @@ This covers both AloNet's own manifests (phantoms) and the manifest of the
 shared AloNet annotations (``file, patient, case, visit_date, photo_index``).
 Other columns are kept as extra columns of meta.csv.
 
+A manifest must have the stem and patient columns, and every row a patient
+(training splits by patient). Errors of a row make its pair invalid (listed
+with the other problems, naming the manifest line): an empty patient, an
+empty visit while other rows have one, a ``visit_date`` that is not
+YYYY-MM-DD, the same view twice in one visit. Allowed, with a printed warning:
+a visit label of another kind than most (a word among numbers), no view column or empty views (documented as optional; evaluate then cannot
+use those rows), no visit labels at all (single photographs), visits without
+all four views, and rows that name no file of the three folders (a subset of
+a larger manifest, such as the published one; those rows are left out).
+
 Conversion runs in two passes:
 
 1. *check* -- pairing, manifest rows and every file's header (format, pixel
@@ -30,11 +40,13 @@ inside the dataset. The dataset folder appears only when complete.
 from __future__ import annotations
 
 import csv
+import re
 import sys
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +66,7 @@ from alonet.data.imageio import (
     resize_photo,
 )
 from alonet.errors import AloNetError, DatasetError, InvalidValueError
-from alonet.views import normalize_view
+from alonet.views import VIEWS, normalize_view
 
 #: Folders and manifest of a phantom set (``alonet phantom``), relative to its root.
 PHANTOM_LAYOUT = {"photos": "photographs", "scalp": "scalp", "hairloss": "hairloss", "manifest": "manifest.csv"}
@@ -134,8 +146,32 @@ def _scan(folder: Path, extensions: tuple[str, ...], what: str) -> tuple[dict[st
     return {key: paths[0] for key, paths in found.items() if len(paths) == 1}, problems
 
 
-def read_manifest(path: str | Path) -> dict[str, dict[str, str]]:
-    """Manifest rows keyed by lower-case stem: {"patient", "visit", "view", extras...}."""
+@dataclass(frozen=True)
+class ManifestRow:
+    """One manifest row: its line number, stem and fields (patient, visit, view, extras)."""
+
+    line: int
+    stem: str
+    fields: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A parsed manifest: where it is, which columns it has and its rows by lower-case stem."""
+
+    path: Path
+    columns: tuple[str, ...]
+    visit_column: str | None
+    rows: dict[str, ManifestRow]
+
+    @property
+    def has_view_column(self) -> bool:
+        return "view" in self.columns
+
+
+def load_manifest(path: str | Path) -> Manifest:
+    """Parse a manifest (see the module doc). Raises DatasetError when it has no
+    stem/file or patient column, a non-blank row without a stem, or a stem twice."""
     manifest = Path(path)
     if not manifest.is_file():
         raise DatasetError(f"manifest {manifest} not found", path=manifest, fix="check the --manifest path")
@@ -143,20 +179,40 @@ def read_manifest(path: str | Path) -> dict[str, dict[str, str]]:
         with open(manifest, newline="", encoding="utf-8-sig") as handle:
             reader = csv.DictReader(handle)
             columns = [c.strip() for c in (reader.fieldnames or [])]
+            listed = ", ".join(columns) or "none"
             stem_column = next((c for c in _STEM_COLUMNS if c in columns), None)
             if stem_column is None:
                 raise DatasetError(
-                    f"manifest {manifest} has no 'stem' or 'file' column (columns: {', '.join(columns) or 'none'})",
+                    f"manifest {manifest} has no 'stem' or 'file' column (columns: {listed})",
                     path=manifest,
                     fix="add a 'stem' column with each photograph's file name without extension",
                 )
+            if "patient" not in columns:
+                raise DatasetError(
+                    f"manifest {manifest} has no 'patient' column (columns: {listed})",
+                    path=manifest,
+                    fix="add a 'patient' column: training splits the photographs by patient and "
+                        "evaluation groups a patient's views into visits",
+                )
             visit_column = next((c for c in _VISIT_COLUMNS if c in columns), None)
-            rows: dict[str, dict[str, str]] = {}
+            rows: dict[str, ManifestRow] = {}
             for line, raw in enumerate(reader, start=2):
+                if None in raw:  # DictReader's key for cells beyond the header
+                    raise DatasetError(
+                        f"manifest {manifest} line {line} has more cells than the header has columns",
+                        path=manifest,
+                        fix="quote cells that contain commas, or add names for the extra columns",
+                    )
                 row = {(k or "").strip(): (v or "").strip() for k, v in raw.items()}
+                if not any(row.values()):
+                    continue  # a blank line (or one of empty cells, as spreadsheets write)
                 stem = Path(row[stem_column]).stem if stem_column == "file" else row[stem_column]
                 if not stem:
-                    continue
+                    raise DatasetError(
+                        f"manifest {manifest} line {line}: empty '{stem_column}' cell",
+                        path=manifest,
+                        fix="name the photograph of every row, or delete the row",
+                    )
                 key = stem.casefold()
                 if key in rows:
                     raise DatasetError(
@@ -171,12 +227,129 @@ def read_manifest(path: str | Path) -> dict[str, dict[str, str]]:
                 }
                 skip = {stem_column, visit_column, "patient", "view"} | _OWN_COLUMNS
                 entry.update({k: v for k, v in row.items() if k and k not in skip})
-                rows[key] = entry
+                rows[key] = ManifestRow(line, stem, entry)
     except UnicodeDecodeError:
         raise DatasetError(f"manifest {manifest} is not UTF-8 text", path=manifest, fix="save it as UTF-8 CSV") from None
     except csv.Error as exc:
         raise DatasetError(f"manifest {manifest} is not valid CSV ({exc})", path=manifest, fix="fix the CSV") from None
-    return rows
+    return Manifest(manifest, tuple(columns), visit_column, rows)
+
+
+def read_manifest(path: str | Path) -> dict[str, dict[str, str]]:
+    """Manifest rows keyed by lower-case stem: {"patient", "visit", "view", extras...}."""
+    return {key: dict(row.fields) for key, row in load_manifest(path).rows.items()}
+
+
+def _visit_kind(label: str) -> str:
+    """"number", "date" (YYYY-MM-DD) or "label": the kind of a visit label."""
+    if re.fullmatch(r"\d+", label):
+        return "number"
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", label):
+        try:
+            date.fromisoformat(label)
+            return "date"
+        except ValueError:
+            pass
+    return "label"
+
+
+def _lines(numbers: list[int], limit: int = 5) -> str:
+    shown = ", ".join(str(n) for n in numbers[:limit])
+    return shown + (f" and {len(numbers) - limit} more" if len(numbers) > limit else "")
+
+
+def _check_manifest_rows(
+    manifest: Manifest, matched: list[tuple[Pair, ManifestRow]]
+) -> tuple[list[Pair], list[Problem], list[str]]:
+    """Check the manifest rows of the pairs found: (pairs kept, problems, warnings).
+
+    Errors (the pair is invalid): an empty patient cell; an empty visit cell
+    while other rows have one; a ``visit_date`` that is not a date; the same
+    view twice in one visit. Warnings: a visit label of another kind (number /
+    date / free label) than most of the column's ("baseline" among numbers may
+    be meant), no view column or empty views (evaluate refuses rows without a
+    known view), no visit labels (no SALT per visit), visits without all four
+    views (no SALT for them).
+    """
+    where = f"manifest {manifest.path}"
+    reasons: dict[str, list[str]] = {}
+    warnings: list[str] = []
+
+    def problem(row: ManifestRow, reason: str) -> None:
+        reasons.setdefault(row.stem.casefold(), []).append(f"{where} line {row.line}: {reason}")
+
+    for pair, row in matched:
+        if not pair.patient:
+            problem(row, "empty 'patient' cell (fill in the patient of every photograph; "
+                         "training splits by patient)")
+
+    column = manifest.visit_column
+    labelled = [(pair, row) for pair, row in matched if pair.visit]
+    if column and labelled:
+        for pair, row in matched:
+            if not pair.visit:
+                problem(row, f"empty '{column}' cell while other rows have one (fill it in)")
+        kinds = Counter(_visit_kind(pair.visit) for pair, _ in labelled)
+        expected = "date" if column == "visit_date" else kinds.most_common(1)[0][0]
+        if expected != "label":
+            wanted = "a date YYYY-MM-DD" if expected == "date" else "a number"
+            others = "" if column == "visit_date" else f" like {kinds[expected]} of the {len(labelled)} visit labels"
+            odd = [(pair, row) for pair, row in labelled if _visit_kind(pair.visit) != expected]
+            for pair, row in odd:
+                if column == "visit_date":
+                    problem(row, f"'{column}' {pair.visit!r} is not {wanted} (correct it)")
+            if odd and column != "visit_date":  # "baseline" among numbers may be meant: say it, do not refuse
+                listed = ", ".join(f"line {row.line} {pair.visit!r}" for pair, row in odd[:5])
+                warnings.append(f"{where}: visit label(s) {listed} are not {wanted}{others}; "
+                                "check them (a typo splits a visit in two)")
+
+    seen: dict[tuple[str, str, str], list[ManifestRow]] = {}
+    for pair, row in matched:
+        if pair.patient and pair.visit and pair.view:
+            seen.setdefault((pair.patient, pair.visit, pair.view), []).append(row)
+    for (patient, visit, view), rows in seen.items():
+        if len(rows) > 1:
+            lines = ", ".join(str(n) for n in sorted(r.line for r in rows))
+            for row in rows:
+                problem(row, f"patient {patient!r} visit {visit!r} has the {view} view twice (lines {lines}; "
+                             "keep one photograph per view and visit)")
+
+    problems = [Problem(row.stem, str(manifest.path), reason)
+                for _, row in matched for reason in reasons.get(row.stem.casefold(), [])]
+    kept = [pair for pair, row in matched if row.stem.casefold() not in reasons]
+
+    if not matched:
+        return kept, problems, warnings
+    if not manifest.has_view_column:
+        warnings.append(f"{where} has no 'view' column: every view stays empty, so `alonet evaluate` "
+                        "cannot use the dataset and no visit gets a SALT (add a view column: top, back, "
+                        "left or right)")
+    else:
+        no_view = [row.line for pair, row in matched if not pair.view]
+        if no_view:
+            warnings.append(f"{where}: {len(no_view)} of {len(matched)} rows have an empty view "
+                            f"(line(s) {_lines(no_view)}); `alonet evaluate` needs --views to skip them")
+    if not labelled:
+        what = f"an empty '{column}' column" if column else "no 'visit' or 'visit_date' column"
+        warnings.append(f"{where} has {what}: the photographs are not grouped into visits, so no visit "
+                        "gets a SALT (add visit labels if the photographs are visits)")
+    elif any(pair.view for pair in kept):
+        visits: dict[tuple[str, str], set[str]] = {}
+        for pair in kept:
+            if pair.patient and pair.visit:
+                visits.setdefault((pair.patient, pair.visit), set()).add(pair.view)
+        short = [f"{patient} visit {visit} (no {', '.join(v for v in VIEWS if v not in views)})"
+                 for (patient, visit), views in sorted(visits.items()) if not set(VIEWS) <= views]
+        if short:
+            more = f" and {len(short) - 5} more" if len(short) > 5 else ""
+            valid = " among the valid rows" if problems else ""
+            warnings.append(f"{where}: {len(short)} of {len(visits)} visits lack a view{valid}, so they get no "
+                            f"SALT: {'; '.join(short[:5])}{more}")
+    return kept, problems, warnings
+
+
+def _warn_stderr(message: str) -> None:
+    _stderr(f"warning: {message}")
 
 
 def find_pairs(
@@ -184,20 +357,29 @@ def find_pairs(
     scalp: str | Path,
     hairloss: str | Path,
     manifest: str | Path | None = None,
+    *,
+    warn: Callable[[str], None] = _warn_stderr,
 ) -> tuple[list[Pair], list[Problem]]:
     """Pair photographs and annotations by stem; report unpaired files and
-    manifest problems. Pairs come sorted by stem (case-insensitive)."""
+    manifest problems. Pairs come sorted by stem (case-insensitive).
+
+    With a manifest, its rows are checked too (``_check_manifest_rows``);
+    ``warn`` receives one line per warning (default: stderr), among them the
+    manifest rows that name no file of the three folders (they are left out).
+    """
     photo_files, problems = _scan(Path(photos), PHOTO_EXTENSIONS, "photograph")
     scalp_files, more = _scan(Path(scalp), MASK_EXTENSIONS, "scalp annotation")
     problems += more
     loss_files, more = _scan(Path(hairloss), MASK_EXTENSIONS, "hair-loss annotation")
     problems += more
-    rows = read_manifest(manifest) if manifest is not None else None
+    table = load_manifest(manifest) if manifest is not None else None
     ext_photo = "/".join(e.lstrip(".") for e in PHOTO_EXTENSIONS)
     ext_mask = "/".join(e.lstrip(".") for e in MASK_EXTENSIONS)
 
     pairs: list[Pair] = []
-    for key in sorted(set(photo_files) | set(scalp_files) | set(loss_files)):
+    matched: list[tuple[Pair, ManifestRow]] = []
+    keys = set(photo_files) | set(scalp_files) | set(loss_files)
+    for key in sorted(keys):
         photo, area, loss = photo_files.get(key), scalp_files.get(key), loss_files.get(key)
         stem = next(p.stem for p in (photo, area, loss) if p is not None)
         anchor = str(next(p for p in (photo, area, loss) if p is not None))
@@ -212,30 +394,47 @@ def find_pairs(
             problems.append(Problem(stem, anchor, "unpaired: " + "; ".join(missing)))
             continue
         fields: dict[str, Any] = {}
-        if rows is not None:
-            row = rows.get(key)
+        row = None
+        if table is not None:
+            row = table.rows.get(key)
             if row is None:
                 problems.append(Problem(stem, anchor, f"not in the manifest {manifest} (add a row for it)"))
                 continue
-            fields = dict(row)
+            fields = dict(row.fields)
             if fields.get("view"):
                 try:
                     fields["view"] = normalize_view(fields["view"])
                 except InvalidValueError:
-                    problems.append(Problem(stem, str(manifest), f"manifest view {fields['view']!r} is not top, back, left or right"))
+                    problems.append(Problem(stem, str(manifest), f"manifest {manifest} line {row.line}: view "
+                                                                 f"{fields['view']!r} is not top, back, left or right"))
                     continue
-        pairs.append(
-            Pair(
-                stem=stem,
-                photo=photo,
-                scalp=area,
-                hairloss=loss,
-                patient=str(fields.pop("patient", "")),
-                visit=str(fields.pop("visit", "")),
-                view=str(fields.pop("view", "")),
-                extra={k: str(v) for k, v in fields.items()},
-            )
+        pair = Pair(
+            stem=stem,
+            photo=photo,
+            scalp=area,
+            hairloss=loss,
+            patient=str(fields.pop("patient", "")),
+            visit=str(fields.pop("visit", "")),
+            view=str(fields.pop("view", "")),
+            extra={k: str(v) for k, v in fields.items()},
         )
+        if row is None:
+            pairs.append(pair)
+        else:
+            matched.append((pair, row))
+    if table is None:
+        return pairs, problems
+
+    pairs, more, warnings = _check_manifest_rows(table, matched)
+    problems += more
+    unused = sorted((row for key, row in table.rows.items() if key not in keys), key=lambda r: r.line)
+    if unused:
+        shown = "; ".join(f"line {r.line} ({r.stem})" for r in unused[:5])
+        more_rows = f" and {len(unused) - 5} more" if len(unused) > 5 else ""
+        warnings.insert(0, f"manifest {manifest}: {len(unused)} of {len(table.rows)} rows name no file in "
+                           f"{photos}, {scalp} or {hairloss} and are left out: {shown}{more_rows}")
+    for message in warnings:
+        warn(message)
     return pairs, problems
 
 
@@ -442,7 +641,7 @@ def convert_folders(
         progress=progress,
     )
     check_can_write_directory(out, overwrite)  # fail before scanning large folders
-    pairs, problems = find_pairs(photos, scalp, hairloss, manifest)
+    pairs, problems = find_pairs(photos, scalp, hairloss, manifest, warn=lambda message: log(f"warning: {message}"))
     source = {"photos": str(photos), "scalp": str(scalp), "hairloss": str(hairloss), "manifest": str(manifest or "")}
     return convert_pairs(pairs, out, options, problems=problems, log=log, source=source)
 
