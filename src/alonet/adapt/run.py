@@ -175,7 +175,8 @@ def _split(dataset, cfg: AdaptConfig, work: Path) -> dict:
         raise DatasetError(
             f"{dataset}: {len(records)} photograph(s) of {len(patients)} patient(s) are too few to adapt "
             f"and still test honestly (need at least {MIN_PHOTOS} photographs of {MIN_PATIENTS} patients)",
-            fix="review and correct more visits, then run adapt again (or pass --all for every stored visit)",
+            fix="review and correct more visits, then run adapt again (from a store, --all also takes the "
+                "visits not marked reviewed)",
         )
     split = make_split(records, cfg.test_fraction, cfg.seed)
     held = {"learn": split["train"], "test": split["val"], "seed": cfg.seed,

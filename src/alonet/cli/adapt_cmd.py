@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from alonet.cli.options import SEED
+
 
 @click.command("adapt")
 @click.argument("source", type=click.Path(file_okay=False, path_type=str))
@@ -33,7 +35,7 @@ import click
 @click.option("--all", "include_all", is_flag=True, help="Store: use every stored visit, not only reviewed ones.")
 @click.option("--work", type=click.Path(file_okay=False), default=None,
               help="Work folder (default: OUTPUT.work); rerun with the same one to resume.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def adapt_command(source, out, init, tasks, steps, batch_size, lr, test_fraction, scalp_only, replay, replay_weight,

@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from alonet.cli.options import (
+    SEED,
     backend_option,
     build_pipeline,
     format_flags,
@@ -24,16 +25,27 @@ from alonet.views import VIEWS
 
 #: Marker file that identifies a folder written by ``alonet demo`` (safe to replace).
 DEMO_MARKER = "demo.json"
+#: Largest phantom photograph the demo draws (a 4-view visit at 4096 px needs about 2 GB).
+MAX_SIZE = 4096
+
+
+def written_by_demo(folder: Path) -> bool:
+    """True when ``folder`` holds a ``demo.json`` that ``alonet demo`` wrote (not just any file of that name)."""
+    try:
+        info = json.loads((folder / DEMO_MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(info, dict) and {"seed", "true_salt", "predicted_salt"} <= set(info)
 
 
 @click.command("demo")
 @click.option("-o", "--output", "out_dir", default="alonet-demo", show_default=True,
               type=click.Path(file_okay=False, path_type=Path),
               help="Folder for the phantom photographs, their true masks and the report.")
-@click.option("--seed", type=int, default=7, show_default=True,
+@click.option("--seed", type=SEED, default=7, show_default=True,
               help="Which phantom patient to draw (7: confluent patches, SALT about 36).")
-@click.option("--size", type=int, default=640, show_default=True,
-              help="Longer side of the phantom photographs in pixels.")
+@click.option("--size", type=click.IntRange(max=MAX_SIZE), default=640, show_default=True,
+              help=f"Longer side of the phantom photographs in pixels (64 to {MAX_SIZE}).")
 @click.option("--deidentify", is_flag=True, help="Blur everything outside the scalp in the report images.")
 @model_option
 @backend_option
@@ -52,7 +64,7 @@ def demo_command(out_dir, seed, size, deidentify, model, backend, precision, thr
 
     if size < 64:
         raise InvalidValueError(f"--size {size} is too small", fix="use at least 64 pixels")
-    if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / DEMO_MARKER).is_file():
+    if out_dir.exists() and any(out_dir.iterdir()) and not written_by_demo(out_dir):
         raise OutputExistsError(f"output {out_dir} already exists and was not written by alonet demo",
                                 fix="choose another folder with -o")
     pipeline = build_pipeline(model, backend, pipeline_config(threads=threads, precision=precision))

@@ -43,6 +43,9 @@ def export_command(onnx_format, out_dir, into, int8, no_check, model):
             raise InvalidValueError("no export format chosen", fix="pass --onnx -o OUT, or --into MODEL_SET")
         if out_dir is None:
             raise InvalidValueError("no output folder", fix="pass -o OUT, or --into MODEL_SET")
+        if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+            raise InvalidValueError(f"output {out_dir} already exists; -o makes a new model set",
+                                    fix=f"choose a new folder, or add ONNX files to a model set with --into {out_dir}")
         written = export_model_set(model, out_dir, check=not no_check, int8=int8)
     for task, path in written.items():
         extra = f" and {path.with_name(path.stem + '.int8.onnx').name}" if int8 else ""

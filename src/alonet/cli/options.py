@@ -15,6 +15,8 @@ import click
 
 BACKEND_CHOICES = ("auto", "torch", "onnx")
 VIEW_CHOICES = ("top", "back", "left", "right")
+#: Random seeds: what every random generator used here takes (numpy, torch, Python).
+SEED = click.IntRange(0, 2**32 - 1)
 
 
 def model_option(function):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from alonet.cli.options import SEED
+
 
 class CountOrAll(click.ParamType):
     """A whole number ≥ 1, or ``all``."""
@@ -52,7 +54,7 @@ class SizeOrRandom(click.ParamType):
               help="Phantom patients to write [default: 10; with --masks: all of the split].")
 @click.option("--visits", type=CountOrAll(), default=None,
               help="Visits per patient [default: 1; with --masks: all recorded visits].")
-@click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same files (byte for byte).")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Same seed, same files (byte for byte).")
 @click.option("--masks", "masks_dir", type=click.Path(file_okay=False, path_type=str), default=None,
               help="Real annotations (mask/, target/, manifest.csv, e.g. ../shared/data/alonet-annotations) "
                    "to use as geometry instead of the procedural generator.")

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import click
 
+from alonet.cli.options import SEED
+
 TASK_CHOICES = ("scalp-temporal", "scalp-midline", "hairloss", "all")
+
+
+def given(ctx, name: str) -> bool:
+    """True when the user set option ``name`` on the command line (or through the environment)."""
+    source = ctx.get_parameter_source(name)
+    return source is not None and source != click.core.ParameterSource.DEFAULT
 
 
 def parse_freeze(text: str) -> int:
@@ -69,7 +77,7 @@ def parse_views(text: str | None) -> tuple[str, ...] | None:
                    "default: left,right (temporal), top,back (midline), every row (hair loss).")
 @click.option("--max-train-images", type=int, default=None, help="Use at most this many training photographs.")
 @click.option("--max-val-images", type=int, default=None, help="Use at most this many validation photographs.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--workers", type=int, default=0, show_default=True, help="Data-loading worker processes.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto", show_default=True)
 @click.option("--amp/--no-amp", default=True, show_default=True, help="Mixed precision (float16) on CUDA.")
@@ -161,8 +169,9 @@ def train_command(ctx, dataset, run_dir, task, epochs, batch_size, lr, lr_step, 
         # The fine-tuning recipe replaces the from-scratch defaults the user did not set.
         cli_names = {"batch_size": "batch_size"}
         for key, value in FINETUNE_DEFAULTS.items():
-            source = ctx.get_parameter_source(cli_names.get(key, key))
-            if source is None or source == click.core.ParameterSource.DEFAULT:
+            if key == "steps" and given(ctx, "epochs"):
+                continue  # --epochs given: it sets the length, not the recipe's step count
+            if not given(ctx, cli_names.get(key, key)):
                 options[key] = value
     cfg = TrainConfig(**options)
     out = train(list(dataset), run_dir, cfg, tasks="all" if task == "all" else task, resume=resume,

@@ -84,10 +84,23 @@ def _is_empty_dir(path: Path) -> bool:
 def check_can_write_directory(path: str | Path, overwrite: bool = False) -> Path:
     """Raise OutputExistsError if ``path`` holds something that must not be clobbered.
 
-    An absent path or an empty folder is always fine; anything else needs
-    ``overwrite=True``. Call it before long work so users learn early.
+    An absent path or an empty folder is always fine; another folder needs
+    ``overwrite=True``. Never allowed, even with it: a file (an output folder
+    does not replace a file), and the current folder, a folder containing it,
+    the home folder or a file-system root (replacing one would delete far more
+    than an earlier output). Call it before long work so users learn early.
     """
     target = Path(path)
+    absolute = Path(os.path.abspath(target))
+    protected = {Path.cwd().resolve(), *Path.cwd().resolve().parents, Path.home().resolve()}
+    if absolute.resolve() in protected or absolute.parent == absolute:
+        raise OutputExistsError(
+            f"output {target} is the current folder, a folder containing it, the home folder or a root",
+            fix="give the output a folder of its own, e.g. -o results",
+        )
+    if target.exists() and not target.is_dir():
+        raise OutputExistsError(f"output {target} is a file, not a folder",
+                                fix="choose another output folder (a file is never replaced by a folder)")
     if target.exists() or target.is_symlink():
         if not overwrite and not _is_empty_dir(target):
             raise OutputExistsError(
@@ -113,7 +126,7 @@ def atomic_directory(path: str | Path, overwrite: bool = False) -> Iterator[Path
     folder is first moved aside, the new one moved in, and only then is the old
     one deleted (if the move fails the old one is put back).
     """
-    target = check_can_write_directory(path, overwrite)
+    target = Path(os.path.abspath(check_can_write_directory(path, overwrite)))  # "results/.." has no name
     target.parent.mkdir(parents=True, exist_ok=True)
     temp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     # mkdtemp makes a private (0700) folder; the result should be an ordinary one.

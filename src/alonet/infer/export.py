@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from alonet.data.atomic import atomic_save, atomic_write_bytes, atomic_write_text
+from alonet.data.atomic import atomic_directory, atomic_save, atomic_write_bytes, atomic_write_text
 from alonet.errors import ModelError
 from alonet.infer.onnx_runtime import (
     add_metadata,
@@ -192,16 +192,24 @@ def export_model_set(models: str | Path, out_dir: str | Path | None = None, *, c
     ``out_dir=None`` the exports are written into the model set itself, beside
     each model's JSON (e.g. to ship them with a bundled model). ``int8=True``
     also writes ``<stem>.int8.onnx`` per network (see ``alonet.infer.quantize``;
-    ``calibration`` is its ``CalibrationConfig``).
+    ``calibration`` is its ``CalibrationConfig``). A new ``out_dir`` appears
+    complete or not at all; an existing one that is not empty is refused
+    (OutputExistsError), so no model set is ever overwritten by another.
     """
-    import tempfile
+    if out_dir is None:
+        return _export_into(models, None, check, int8, calibration, progress)
+    out = Path(out_dir)
+    with atomic_directory(out) as tmp:
+        written = _export_into(models, tmp, check, int8, calibration, progress)
+    return {task: out / path.name for task, path in written.items()}
 
+
+def _export_into(models, out: Path | None, check: bool, int8: bool, calibration, progress: bool) -> dict[str, Path]:
+    """:func:`export_model_set`'s work: into ``out`` (a new, empty folder) or beside each JSON (None)."""
+    import tempfile
 
     paths = resolve_model_set(models)
     targets: dict[str, Path] = {}
-    out = Path(out_dir) if out_dir is not None else None
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
     loaded = {}
     for task in TASKS:
         json_path = Path(paths[task])

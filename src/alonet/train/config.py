@@ -7,6 +7,7 @@ the checkpoints, so every run records exactly how it was trained.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
@@ -174,7 +175,7 @@ class TrainConfig:
         checks = [
             (self.epochs >= 1, "epochs must be >= 1"),
             (self.batch_size >= 1, "batch size must be >= 1"),
-            (self.lr > 0, "learning rate must be > 0"),
+            (0 < self.lr < math.inf, "learning rate must be a positive number"),
             (self.lr_step >= 1, "lr step must be >= 1"),
             (0 < self.lr_gamma <= 1, "lr gamma must be in (0, 1]"),
             (self.weight_decay >= 0, "weight decay must be >= 0"),

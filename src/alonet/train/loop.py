@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from alonet.data.atomic import atomic_save, atomic_write_text
-from alonet.errors import DatasetError, InvalidValueError
+from alonet.errors import DatasetError, InvalidValueError, OutputExistsError
 from alonet.model.config import TASKS
 from alonet.model.io import load_model, resolve_model_set, save_model
 from alonet.scoring.metrics import OverlapCounts
@@ -78,6 +78,9 @@ def train(dataset, run_dir: str | Path, cfg: TrainConfig = TrainConfig(), *,
     else:
         task_list = [tasks] if isinstance(tasks, str) else list(tasks)
     run_dir = Path(run_dir)
+    check_run_folder(run_dir)
+    if cfg.init is not None:
+        resolve_model_set(cfg.init)  # a missing or incomplete starting model fails now, not after training
     source = open_source(dataset)
     ctx = setup(cfg.device)
     try:
@@ -91,6 +94,27 @@ def train(dataset, run_dir: str | Path, cfg: TrainConfig = TrainConfig(), *,
     finally:
         ctx.close()
     return run_dir
+
+
+#: Files that only a training run writes: its split, and in each task folder its checkpoints and history.
+RUN_FILES = ("split.json",)
+TASK_RUN_FILES = ("last.pt", "best.json", "train_config.json", "history.csv")
+
+
+def check_run_folder(run_dir: Path) -> None:
+    """Refuse a run folder that exists and is not one: training writes task folders into it
+    (a phantom folder's ``hairloss/`` annotations, say, would get checkpoints)."""
+    if not run_dir.exists():
+        return
+    if not run_dir.is_dir():
+        raise OutputExistsError(f"output {run_dir} is a file, not a run folder", fix="choose a new folder with -o")
+    if not any(run_dir.iterdir()):
+        return
+    if any((run_dir / name).is_file() for name in RUN_FILES) or any(
+            (run_dir / task / name).exists() for task in ALL_TASKS for name in TASK_RUN_FILES):
+        return
+    raise OutputExistsError(f"output {run_dir} exists and is not an AloNet training run (no split.json or "
+                            "checkpoints in it)", fix="choose a new run folder with -o")
 
 
 def _resolve_config(task_dir: Path, cfg: TrainConfig, resume: bool, ctx):

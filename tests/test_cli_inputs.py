@@ -1,0 +1,104 @@
+"""Bad command-line input found by an audit on 2026-12-06 (twenty-second session).
+
+Before: a negative or too large --seed gave a traceback; ``-o .`` gave a
+traceback (and with --overwrite could have replaced the current folder);
+``phantom --overwrite`` replaced a file with a folder; ``export -o`` into an
+existing model set replaced its weights; ``train -o`` wrote checkpoints into a
+folder that was not a run (a phantom folder's ``hairloss/``); ``train --init``
+found a missing starting model only after training, and ignored ``--epochs``;
+``--lr inf`` was accepted; ``demo`` took any ``demo.json`` for its own and any size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+
+import pytest
+from test_finetune import tiny_init_set
+from test_train import write_tiny_dataset
+
+from alonet.cli.main import main
+from alonet.train.config import TrainConfig
+
+TINY = ["--width", "4", "--depth", "2", "--input-size", "32", "--batch", "4", "--quiet"]
+
+
+def run(capsys, *argv) -> tuple[int, str]:
+    code = main(list(argv))
+    return code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [
+    ["phantom", "-o", "{tmp}/ph", "--patients", "1", "--seed", "-1"],
+    ["phantom", "-o", "{tmp}/ph", "--patients", "1", "--seed", "99999999999999999999"],
+    ["demo", "-o", "{tmp}/demo", "--seed", "-1"],
+    ["train", "{tmp}", "-o", "{tmp}/run", "--seed", "99999999999999999999"],
+    ["adapt", "{tmp}", "-o", "{tmp}/out", "--seed", "-1"],
+])
+def test_seeds_out_of_range_are_usage_errors(tmp_path, capsys, argv):
+    code, err = run(capsys, *[a.format(tmp=tmp_path) for a in argv])
+    assert code == 2 and "Invalid value for '--seed'" in err and "Traceback" not in err
+    assert sorted(os.listdir(tmp_path)) == []  # nothing was written
+
+
+def test_the_current_folder_and_files_are_never_output_folders(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "notes.txt").write_text("keep me")
+    for target in (".", "sub/..", str(tmp_path.parent)):
+        code, err = run(capsys, "phantom", "-o", target, "--patients", "1", "--size", "64", "--overwrite")
+        assert code == 2 and "is the current folder, a folder containing it" in err, target
+    code, err = run(capsys, "phantom", "-o", "notes.txt", "--patients", "1", "--size", "64", "--overwrite")
+    assert code == 2 and "notes.txt is a file, not a folder" in err
+    assert (tmp_path / "notes.txt").read_text() == "keep me" and sorted(os.listdir(tmp_path)) == ["notes.txt"]
+
+
+def test_export_never_writes_over_an_existing_model_set(tmp_path, capsys):
+    init = tiny_init_set(tmp_path / "set")
+    before = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in init.iterdir()}
+    code, err = run(capsys, "export", "--onnx", "-o", str(init), "--model", "default", "--no-check")
+    assert code == 2 and "already exists; -o makes a new model set" in err and f"--into {init}" in err
+    assert {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in init.iterdir()} == before
+
+
+def test_train_refuses_a_folder_that_is_not_a_run_and_checks_init_first(tmp_path, capsys):
+    dataset = write_tiny_dataset(tmp_path / "ds")
+    phantom_like = tmp_path / "ph"
+    (phantom_like / "hairloss").mkdir(parents=True)
+    (phantom_like / "hairloss" / "P1_top.png").write_bytes(b"mask")
+    args = [str(dataset), "--task", "hairloss", "--epochs", "1", *TINY]
+    for resume in ([], ["--resume"]):
+        code, err = run(capsys, "train", *args, "-o", str(phantom_like), *resume)
+        assert code == 2 and "exists and is not an AloNet training run" in err
+    assert sorted(p.name for p in (phantom_like / "hairloss").iterdir()) == ["P1_top.png"]
+
+    partial = tiny_init_set(tmp_path / "init")
+    (partial / "scalp-midline.json").unlink()
+    code, err = run(capsys, "train", *args, "-o", str(tmp_path / "run"), "--init", str(partial))
+    assert code == 2 and "scalp-midline" in err
+    assert not (tmp_path / "run").exists()  # refused before any training
+
+    code, err = run(capsys, "train", *args, "-o", str(tmp_path / "run"), "--lr", "inf")
+    assert code == 2 and "learning rate must be a positive number" in err and "Warning" not in err
+
+
+def test_epochs_given_with_init_set_the_length_instead_of_the_recipes_steps(tmp_path, capsys):
+    dataset = write_tiny_dataset(tmp_path / "ds")
+    init = tiny_init_set(tmp_path / "init")
+    code, err = run(capsys, "train", str(dataset), "-o", str(tmp_path / "run"), "--init", str(init),
+                    "--task", "hairloss", "--epochs", "1", "--val-fraction", "0.25", "--quiet")
+    assert code == 0, err
+    saved = TrainConfig.load(tmp_path / "run" / "hairloss" / "train_config.json")
+    assert (saved.epochs, saved.steps, saved.lr, saved.batch_size) == (1, None, 2e-4, 8)  # the rest of the recipe
+
+
+def test_demo_replaces_only_its_own_folder_and_caps_the_size(tmp_path, capsys):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "demo.json").write_text(json.dumps({"my": "notes"}))
+    code, err = run(capsys, "demo", "-o", str(mine), "--size", "64")
+    assert code == 2 and "was not written by alonet demo" in err
+    assert json.loads((mine / "demo.json").read_text()) == {"my": "notes"}
+    code, err = run(capsys, "demo", "-o", str(tmp_path / "big"), "--size", "100000")
+    assert code == 2 and "Invalid value for '--size'" in err and not (tmp_path / "big").exists()
