@@ -17,6 +17,7 @@ two reports.
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import shutil
@@ -336,8 +337,6 @@ def _headline(summary: dict, scalp_only: bool = False) -> dict:
 def _read_rows(path: Path, key: str, value: str) -> dict[str, tuple[str, float]]:
     """{patient/key column: (patient, value)} of a report CSV's rows that have the value
     (the patient is part of the key: visit numbers repeat across patients)."""
-    import csv
-
     with open(path, newline="", encoding="utf-8") as fh:
         return {f"{row['patient']}/{row[key]}": (row["patient"], float(row[value]))
                 for row in csv.DictReader(fh) if row.get(value)}

@@ -22,7 +22,10 @@ same code and post-processing users get) and writes the report folder.
 
 from __future__ import annotations
 
+import csv
+import json
 import math
+import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -269,10 +272,7 @@ def evaluate(dataset: str | Path, model: str | Path = "default", out: str | Path
     training run given as ``model``. Writes the report to ``out`` (atomically)
     when given.
     """
-    import sys
-
     from tqdm import tqdm
-
 
     if split not in ("all", "train", "val"):
         raise InvalidValueError(f"unknown split {split!r}", fix="use all, train or val")
@@ -308,10 +308,6 @@ def evaluate(dataset: str | Path, model: str | Path = "default", out: str | Path
 
 def write_report(result: EvaluationResult, out: str | Path, overwrite: bool = False) -> Path:
     """Write per_image.csv, per_visit.csv, summary.json and the plots into ``out`` atomically."""
-    import csv
-    import json
-
-
     with atomic_directory(out, overwrite=overwrite) as tmp:
         for name, columns, rows in (("per_image.csv", IMAGE_COLUMNS, result.images),
                                     ("per_visit.csv", VISIT_COLUMNS, result.visits)):

@@ -14,6 +14,7 @@ to a model that was retrained later is recognised as stale and not used.
 from __future__ import annotations
 
 import json
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -141,7 +142,6 @@ def export_onnx(model, cfg: ModelConfig, path: str | Path, *, source_sha256: str
     """
     import onnx
 
-
     def write(tmp: Path) -> None:
         proto = None
         if compact:
@@ -206,8 +206,6 @@ def export_model_set(models: str | Path, out_dir: str | Path | None = None, *, c
 
 def _export_into(models, out: Path | None, check: bool, int8: bool, calibration, progress: bool) -> dict[str, Path]:
     """:func:`export_model_set`'s work: into ``out`` (a new, empty folder) or beside each JSON (None)."""
-    import tempfile
-
     paths = resolve_model_set(models)
     targets: dict[str, Path] = {}
     loaded = {}

@@ -20,6 +20,7 @@ without ONNX Runtime's memory arena, which kept the peak of the largest batch.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Mapping
@@ -55,8 +56,6 @@ def export_key(weights_sha256: str, cfg_dict: Mapping) -> str:
     """What an export depends on: the weights, the configuration (input size,
     normalisation, class weights) and :data:`GRAPH_VERSION`. An ``.onnx`` whose
     key differs is stale."""
-    import hashlib
-
     text = weights_sha256 + json.dumps(dict(cfg_dict), sort_keys=True)
     if GRAPH_VERSION != 1:  # version 1 keys (before the constant existed) stay as they were
         text += f"graph{GRAPH_VERSION}"

@@ -103,7 +103,6 @@ def quantize_int8(fp32_folded: str | Path, out_path: str | Path, images: np.ndar
     import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
-
     input_name = onnx.load(str(fp32_folded), load_external_data=False).graph.input[0].name
 
     def write(tmp: Path) -> None:

@@ -178,7 +178,6 @@ def write_phantoms(spec: PhantomSpec, log=None, progress: bool = True) -> WriteR
     """Write the phantom dataset described by ``spec`` (see the module doc)."""
     from tqdm import tqdm
 
-
     spec.check()
     say = log or (lambda line: print(line, file=sys.stderr))
     out = Path(spec.out)

@@ -46,6 +46,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
 from pathlib import Path
 
 from alonet.data.atomic import atomic_write_bytes, atomic_write_text
@@ -385,8 +386,6 @@ def run_batch(manifest: str | Path, out_dir: str | Path, pipeline, *, plots: boo
     row, rows whose photographs or settings changed, and every visit of a patient
     whose baseline (first) visit is rescored or whose stored baseline SALT differs.
     """
-    from functools import partial
-
     from tqdm import tqdm
 
     if deidentify and not reports:

@@ -299,7 +299,6 @@ class TaskDataset:
     def __getitem__(self, k: int):
         import torch
 
-
         image, target = self.arrays(k)
         x = normalize_images(image, self.model_cfg)[0]
         return torch.from_numpy(x), torch.from_numpy(target.astype(np.int64))

@@ -18,7 +18,10 @@ uninterrupted one.
 
 from __future__ import annotations
 
+import functools
+import json
 import math
+import shutil
 import sys
 import time
 from dataclasses import dataclass, field, fields, replace
@@ -415,10 +418,6 @@ def carry_over(run_dir: str | Path, init: str) -> list[str]:
     The run folder then is a complete model set (``--model RUN`` works) even
     when only some tasks were fine-tuned. Returns the tasks copied.
     """
-    import json
-    import shutil
-
-
     run_dir = Path(run_dir)
     copied = []
     sources = resolve_model_set(init, TASKS)
@@ -428,10 +427,8 @@ def carry_over(run_dir: str | Path, init: str) -> list[str]:
             continue
         task_dir.mkdir(parents=True, exist_ok=True)
         src = sources[task]
-        shutil.copyfile(src.with_suffix(".safetensors"), task_dir / "best.safetensors.tmp")
-        (task_dir / "best.safetensors.tmp").replace(task_dir / "best.safetensors")
-        shutil.copyfile(src, task_dir / "best.json.tmp")
-        (task_dir / "best.json.tmp").replace(task_dir / "best.json")
+        for source, name in ((src.with_suffix(".safetensors"), "best.safetensors"), (src, "best.json")):
+            atomic_save(task_dir / name, functools.partial(shutil.copyfile, source))
         atomic_write_text(task_dir / CARRIED_MARKER,
                           json.dumps({"carried_over_from": str(src), "init": str(init)}, indent=2) + "\n")
         copied.append(task)
@@ -495,7 +492,6 @@ def evaluate_loader(model, loader, class_weights, device, amp_dtype=None, memory
 def _save_checkpoint(path: Path, model, optimizer, scheduler, scaler, cfg: TrainConfig,
                      epoch: int, best_iou: float, history: list[dict]) -> None:
     import torch
-
 
     state = {
         "format": CHECKPOINT_FORMAT,

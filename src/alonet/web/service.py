@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import numpy as np
 
@@ -58,9 +59,6 @@ class Scorer:
         The new result comes from ``Pipeline.result_from_masks`` (quality checks
         rerun; no network involved, so no lock is needed).
         """
-        from dataclasses import replace
-
-
         result = self.pipeline.result_from_masks(state.photo, state.view, scalp, hairloss, corrected=True)
         kept = [f for f in state.original.flags if f["code"] in (MISMATCH_CODE, SIDE_CODE)]  # a label stays wrong
         if kept:
