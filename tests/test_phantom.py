@@ -17,6 +17,7 @@ from PIL import Image
 
 from alonet.cli.main import main
 from alonet.data.imageio import read_annotation
+from alonet.data.maskshape import analyse_shape
 from alonet.phantom import render_patient
 from alonet.phantom.generate import procedural_frame, real_plan, real_plans, render_visits, rng_for, visit_size
 from alonet.phantom.geometry import fill_polygon, midline_outline, place_outline, temporal_outline
@@ -29,7 +30,7 @@ from alonet.phantom.patterns import (
     sample_patient_pattern,
     sample_state,
 )
-from alonet.phantom.realmasks import SPLIT_FRACTIONS, RealMaskSet, analyse_shape, split_of
+from alonet.phantom.realmasks import SPLIT_FRACTIONS, RealMaskSet, split_of
 from alonet.phantom.render import CameraConfig, render_view, sample_look
 from alonet.phantom.writer import MANIFEST_FIELDS, PhantomSpec, write_phantoms
 from alonet.scoring.salt import salt_score, view_loss_percent

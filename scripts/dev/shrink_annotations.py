@@ -23,7 +23,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from alonet.data.imageio import read_annotation
-from alonet.phantom.realmasks import reduce_mask
+from alonet.data.maskshape import reduce_mask
 
 
 def shrink_pair(name: str, source: Path, target: Path, long_side: int) -> str:

@@ -19,7 +19,7 @@ drawn: the scalp networks themselves. Each photograph is shown to the midline
 network (top/back) and to the temporal network (side views) both as it is and
 mirrored; :func:`view_evidence` records how *sure* each network is (mean of
 ``|2p - 1|`` over the picture) and the shape of the scalp region each one finds
-(``alonet.phantom.realmasks.analyse_shape``: a side view's scalp is an arch cut
+(``alonet.data.maskshape.analyse_shape``: a side view's scalp is an arch cut
 from below by the ear; the face side's leg of the arch is the shorter).
 
 * A side view makes the temporal network surer than the midline network and
@@ -50,6 +50,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from alonet.data.maskshape import analyse_shape
 from alonet.errors import DuplicateViewError, ModelError
 from alonet.infer.gate import GATE_CODES
 from alonet.infer.postprocess import clean_scalp
@@ -57,7 +58,6 @@ from alonet.infer.quality import needs_retake
 from alonet.infer.viewmaps import mirror
 from alonet.model.io import read_model_info, resolve_model_set
 from alonet.model.preprocess import prepare_input, to_working_size
-from alonet.phantom.realmasks import analyse_shape
 from alonet.views import VIEWS
 
 #: Flag code of a photograph that looks like another kind of view than its label
