@@ -5,7 +5,8 @@ application. Importing this package does not import torch or onnxruntime;
 they load when a Pipeline is created.
 """
 
-from alonet.infer.pipeline import Pipeline, PipelineConfig, ViewResult, VisitResult, visit_from_views
+from alonet.infer.pipeline import Pipeline, PipelineConfig
+from alonet.infer.results import ViewResult, VisitResult, visit_from_views
 from alonet.infer.postprocess import PostprocessConfig
 from alonet.infer.quality import QualityConfig
 

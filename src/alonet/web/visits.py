@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from alonet.infer.pipeline import ViewResult, VisitResult, visit_from_views
+from alonet.infer.results import ViewResult, VisitResult, visit_from_views
 
 
 def normalize_flags(flags) -> list[dict]:
