@@ -224,6 +224,9 @@ def test_result_from_masks_gives_known_salt(pipeline):
     assert visit.grade == "S2" and visit.band == "moderate"
     with pytest.raises(InvalidValueError, match="size"):
         pipeline.result_from_masks(image, "top", scalp[:50], scalp[:50])
+    erased = pipeline.result_from_masks(image, "top", np.zeros_like(scalp), np.zeros_like(scalp), corrected=True)
+    assert erased.loss_pct is None and [f["code"] for f in erased.flags] == ["scalp_not_found"]
+    assert erased.flags[0]["message"].startswith("the scalp mask drawn for this view is empty")
 
 
 def test_low_confidence_is_flagged_check(pipeline):

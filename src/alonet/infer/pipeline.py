@@ -293,6 +293,11 @@ class Pipeline:
         s_mask, h_mask = masks
         maps = ViewMaps.at_full_size(s_mask.astype(np.float32), h_mask.astype(np.float32), s_mask, h_mask)
         result = self._result(view, photo, name, maps, float(confidence_value), corrected=bool(corrected))
+        if not s_mask.any():  # a person drew no scalp: say that, not "check the view and frame the scalp"
+            result = replace(result, flags=[
+                flag("scalp_not_found", "the scalp mask drawn for this view is empty; draw the scalp region "
+                                        "(or leave the view out)") if f.get("code") == "scalp_not_found" else f
+                for f in result.flags])
         refused = self.gate(photo)  # drawn masks do not make an unusable photograph usable
         if refused:
             result = replace(result, flags=[*refused, *result.flags], retake=True)
