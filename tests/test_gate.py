@@ -134,9 +134,12 @@ def test_retake_withholds_salt_unless_provisional(pipeline, good_views):
     assert visit.views["back"].loss_pct is not None  # measured ...
     assert visit.salt is None and visit.withheld == ["back"]  # ... but no SALT
     assert visit.to_dict()["withheld"] == ["back"] and visit.to_dict()["salt"] is None
+    assert visit.to_dict()["partial_salt"] is None  # not given under another name either
+    assert all(row["contribution"] is None for row in visit.to_dict()["views"].values())
     provisional = pipeline.score_visit(images, check_views=False, provisional=True)
     assert provisional.salt is not None and provisional.provisional
     assert provisional.withheld == []
+    assert provisional.to_dict()["partial_salt"] == pytest.approx(provisional.salt, abs=0.006)
     assert [f["code"] for f in provisional.flags if f["view"] is None] == ["provisional"]
     good = pipeline.score_visit(good_views[0], check_views=False)
     assert good.withheld == [] and not good.provisional

@@ -61,6 +61,20 @@ def test_report_has_review_fields_thresholds_photo_beside_overlay_and_no_paths(m
     assert "PatientSmith" in json.loads((tmp_path / "paths" / "report.json").read_text())["views"]["top"]["source"]
 
 
+def test_a_deidentified_report_leaves_out_the_patient_code_and_dates(models, visit, tmp_path, capsys):
+    """Before: --deidentify kept the patient code and full dates beside "deidentified": true."""
+    assert score(models, visit, tmp_path / "d", "--deidentify", "--show-paths", "--patient-code", "JANE-DOE-123",
+                 "--visit-date", "2024-05-06", "--photo-date", "2024-05-05", "--reviewer", "Dr Ng") == 0
+    capsys.readouterr()
+    html = (tmp_path / "d" / "report.html").read_text()
+    document = json.loads((tmp_path / "d" / "report.json").read_text())
+    assert document["deidentified"] is True
+    assert document["review"] == {"patient_code": None, "visit_date": None, "photo_date": None, "reviewer": "Dr Ng"}
+    for text in ("JANE-DOE-123", "2024-05-06", "2024-05-05", "PatientSmith"):
+        assert text not in html and text not in json.dumps(document), text
+    assert "<dt>Reviewed by</dt><dd>Dr Ng</dd>" in html
+
+
 def test_review_dates_must_be_dates(models, visit, tmp_path, capsys):
     assert score(models, visit, tmp_path / "bad", "--visit-date", "yesterday") == 2
     assert "yesterday" in capsys.readouterr().err

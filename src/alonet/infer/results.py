@@ -153,7 +153,7 @@ class VisitResult:
             if v in self.views:
                 row = self.views[v].to_dict()
                 scored = score is not None and row["loss_pct"] is not None
-                row["contribution"] = round(score.contributions[v], 2) if scored else None
+                row["contribution"] = round(score.contributions[v], 2) if scored and not self.withheld else None
                 views[v] = row
         return {
             "salt": round(score.salt, 2) if shown else None,
@@ -167,7 +167,8 @@ class VisitResult:
             "withheld_reason": self.withheld_reason,
             "missing": list(self.missing),
             "unscorable": self.unscorable,
-            "partial_salt": None if score is None else round(score.salt, 2),
+            # a withheld SALT is not given under another name
+            "partial_salt": None if score is None or self.withheld else round(score.salt, 2),
             "views": views,
             "flags": [dict(f) for f in self.flags],
         }

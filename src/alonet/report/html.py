@@ -42,6 +42,17 @@ REVIEW_FIELDS: tuple[tuple[str, str], ...] = (
     ("reviewer", "Reviewed by"),
 )
 
+#: Review fields a de-identified report leaves out: a patient code and full dates identify a
+#: patient (dates are identifiers under HIPAA's Safe Harbor rule); the reviewer is kept.
+IDENTIFYING_REVIEW_FIELDS = frozenset({"patient_code", "visit_date", "photo_date"})
+
+
+def shown_review(review: Mapping[str, str] | None, deidentify: bool) -> dict[str, str]:
+    """The review fields a report shows: those given, less the identifying ones when ``deidentify``."""
+    return {key: value for key, value in dict(review or {}).items()
+            if value and not (deidentify and key in IDENTIFYING_REVIEW_FIELDS)}
+
+
 #: Shown next to the SALT while the bundled model is used: it learned hair loss from phantoms
 #: only (its midline scalp network also saw 32 real back views of heads, no alopecia masks).
 SYNTHETIC_WARNING = ("The bundled model learned hair loss from synthetic (phantom) photographs only and has not "
@@ -125,7 +136,7 @@ def render_report_html(visit, images: Mapping[str, np.ndarray] | None = None, *,
             "name": view,
             "weight": f"{weight:.2f}",
             "loss": "n/a" if loss is None else f"{loss:.1f}",
-            "points": "" if loss is None else f"{weight * loss:.1f}",
+            "points": "" if loss is None else "withheld" if visit.withheld else f"{weight * loss:.1f}",
             "confidence": f"{100 * result.confidence:.0f}%",
             "flags": flags,
         })
@@ -146,7 +157,8 @@ def render_report_html(visit, images: Mapping[str, np.ndarray] | None = None, *,
     salt_text = "n/a" if visit.salt is None else f"{visit.salt:.1f}"
     if getattr(visit, "withheld", None):
         salt_text = "withheld"
-    review_rows = [(label, str(review[key])) for key, label in REVIEW_FIELDS if review and review.get(key)]
+    review = shown_review(review, deidentify)
+    review_rows = [(label, str(review[key])) for key, label in REVIEW_FIELDS if review.get(key)]
     return _template().render(
         thresholds=", ".join(f"{k} {v:g}" for k, v in thresholds.items()),
         withheld_reason=withheld_reason,

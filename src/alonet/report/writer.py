@@ -28,6 +28,7 @@ from alonet.report.html import (
     REPORT_IMAGE_SIDE,
     REVIEW_FIELDS,
     SYNTHETIC_WARNING,
+    shown_review,
     render_report_html,
     report_overlays,
     uses_bundled_model,
@@ -52,14 +53,16 @@ def report_json(visit, *, meta: Mapping | None = None, deidentify: bool = False,
     The photographs' file paths are left out unless ``show_paths`` (and never
     with ``deidentify=True``): paths often hold patients' names. ``review``:
     optional patient code, visit date, photograph date and reviewer
-    (``REVIEW_FIELDS``), stored under ``"review"``.
+    (``REVIEW_FIELDS``), stored under ``"review"``; a de-identified report keeps only the
+    reviewer (``shown_review``).
     """
     body = visit.to_dict()
     for view, summary in body["views"].items():
         if deidentify or not show_paths:
             summary["source"] = None
         summary["files"] = report_files(view)
-    body["review"] = {key: (review or {}).get(key) or None for key, _ in REVIEW_FIELDS}
+    review = shown_review(review, deidentify)
+    body["review"] = {key: review.get(key) or None for key, _ in REVIEW_FIELDS}
     if uses_bundled_model(meta):
         body["warning"] = SYNTHETIC_WARNING
     return {
