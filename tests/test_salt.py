@@ -108,9 +108,9 @@ def test_unknown_or_duplicate_view_is_an_error():
 @pytest.mark.parametrize(
     "salt,grade",
     [
-        (0, "S0"), (0.49, "S0"), (0.5, "S1"), (1, "S1"), (24, "S1"), (24.49, "S1"),
-        (24.5, "S2"), (25, "S2"), (49, "S2"), (50, "S3"), (74, "S3"), (74.5, "S4"),
-        (75, "S4"), (99, "S4"), (99.49, "S4"), (99.5, "S5"), (100, "S5"),
+        (0, "S0"), (0.44, "S0"), (0.46, "S1"), (0.5, "S1"), (1, "S1"), (24, "S1"), (24.44, "S1"),
+        (24.46, "S2"), (24.5, "S2"), (25, "S2"), (49, "S2"), (50, "S3"), (74, "S3"), (74.5, "S4"),
+        (75, "S4"), (99, "S4"), (99.44, "S4"), (99.46, "S5"), (99.5, "S5"), (100, "S5"),
     ],
 )
 def test_salt_grades_at_every_boundary(salt, grade):
@@ -133,7 +133,17 @@ def test_aa_iga_bands_at_every_boundary(salt, level, name):
 def test_category_rounding_is_half_up_and_robust_to_float_noise():
     assert category_value(0.1 + 0.2 + 24.2) == 25  # 24.500000000000004 -> 25
     assert category_value(24.499999999999996) == 25  # float noise of 24.5 -> 25
-    assert category_value(24.4999) == 24
+    assert category_value(24.4999) == 25 and f"{24.4999:.1f}" == "24.5"  # the value shown decides
+    assert category_value(24.44) == 24 and f"{24.44:.1f}" == "24.4"
+
+
+@pytest.mark.parametrize("salt, band, le_20", [(20.0, "limited", True), (20.4, "limited", True),
+                                               (20.46, "moderate", False), (20.5, "moderate", False)])
+def test_the_salt_le_20_endpoint_agrees_with_the_aa_iga_band(salt, band, le_20):
+    """Before: 20.4 was AA-IGA "limited" (rounded) but SALT <= 20 "no" (unrounded)."""
+    assert aa_iga_band(salt) == band
+    assert response(60.0, salt).salt_le_20 is le_20
+    assert (band in ("none", "limited")) is le_20
     assert aa_iga_description(100) == "nearly complete or complete scalp hair loss"
     with pytest.raises(InvalidValueError):
         salt_grade(101)
@@ -198,3 +208,17 @@ def test_rw_salt_from_percentages_and_masks():
     # top 50 + 12.5 = 62.5: 25 + 4.8 + 0 + 18 = 47.8
     assert result.salt == pytest.approx(47.8)
     assert result.per_view["top"] == pytest.approx(62.5)
+
+
+def test_salt_command_shows_the_weights_it_used_and_refuses_a_response_from_missing_views(capsys):
+    from alonet.cli.main import main
+
+    assert main(["salt", "--top", "50", "--back", "20", "--missing", "renormalize"]) == 0
+    out = capsys.readouterr().out
+    assert "SALT 38.8" in out and "50.0 %  x 0.62 = 31.25" in out and "20.0 %  x 0.38 =  7.50" in out
+    assert main(["salt", "--top", "40", "--missing", "zero", "--baseline", "60"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --baseline needs all four views") and "a lower bound" in err
+    assert main(["salt", "--top", "51", "--back", "0", "--left", "0", "--right", "0", "--baseline", "60"]) == 0
+    out = capsys.readouterr().out
+    assert "AA-IGA limited" in out and "SALT<=20 yes" in out and "worsening>=20 no" in out

@@ -12,6 +12,7 @@ import json
 
 import click
 
+from alonet.errors import InvalidValueError
 from alonet.views import VIEW_WEIGHTS, VIEWS
 
 #: Percentages are plain floats here; alonet.scoring.salt checks 0..100 with typed errors.
@@ -38,12 +39,14 @@ def _view_options(prefix: str, what: str):
 
 def _format_text(result, response, rw) -> str:
     lines = [f"SALT {result.salt:.1f}  grade {result.grade}  AA-IGA {result.band}"]
+    scale = 1.0  # --missing renormalize rescales the weights of the views given to sum to 1
+    if result.missing and result.missing_policy == "renormalize":
+        scale = 1.0 / sum(VIEW_WEIGHTS[v] for v in VIEWS if result.per_view[v] is not None)
     for view in VIEWS:
         value = result.per_view[view]
         shown = "missing" if value is None else f"{value:5.1f} %"
-        lines.append(
-            f"  {view:<5} {shown:>8}  x {VIEW_WEIGHTS[view]:.2f} = {result.contributions[view]:5.2f}"
-        )
+        weight = VIEW_WEIGHTS[view] * (scale if value is not None else 1.0)
+        lines.append(f"  {view:<5} {shown:>8}  x {weight:.2f} = {result.contributions[view]:5.2f}")
     if result.missing:
         lines.append(f"  missing view(s) {', '.join(result.missing)} treated as: {result.missing_policy}")
     if rw is not None:
@@ -57,7 +60,7 @@ def _format_text(result, response, rw) -> str:
         lines.append(
             f"  SALT50 {yes(response.salt50)}  SALT75 {yes(response.salt75)}  SALT90 {yes(response.salt90)}"
             f"  SALT100 {yes(response.salt100)}  SALT<=20 {yes(response.salt_le_20)}"
-            f"  SALT<=10 {yes(response.salt_le_10)}  loss of benefit {yes(response.loss_of_benefit)}"
+            f"  SALT<=10 {yes(response.salt_le_10)}  worsening>=20 {yes(response.loss_of_benefit)}"
         )
     return "\n".join(lines)
 
@@ -68,13 +71,14 @@ def _format_text(result, response, rw) -> str:
 @click.option("--missing", type=click.Choice(["error", "zero", "renormalize"]), default="error", show_default=True,
               help="How to treat views not given: an error, 0 % hair loss, or rescale the weights of the others.")
 @click.option("--baseline", type=_PERCENT, default=None, metavar="SALT",
-              help="Baseline SALT: also print the response (change, SALT50/75/90/100, SALT<=20/10, loss of benefit).")
+              help="Baseline SALT: also print the response (change, SALT50/75/90/100, SALT<=20/10, worsening by 20 points or more).")
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON instead of text.")
 def salt(missing: str, baseline: float | None, as_json: bool, **values: float | None) -> None:
     """Compute SALT from each view's percent of scalp with hair loss.
 
     SALT = 0.40 x top + 0.24 x back + 0.18 x left + 0.18 x right. The grade
-    (S0-S5) and AA-IGA band are read from SALT rounded to a whole number.
+    (S0-S5), AA-IGA band and SALT<=20/10 are read from the SALT as shown (one
+    decimal) rounded half up to a whole number.
     --regrowth-VIEW options add the regrowth-weighted SALT (rwSALT).
     """
     from alonet.scoring.salt import response as salt_response
@@ -84,6 +88,11 @@ def salt(missing: str, baseline: float | None, as_json: bool, **values: float | 
     result = salt_result(percents, missing=missing)
     regrowth = {view: values[f"regrowth_{view}"] for view in VIEWS if values[f"regrowth_{view}"] is not None}
     rw = rw_salt(percents, regrowth, missing=missing) if regrowth else None
+    if baseline is not None and result.missing:
+        raise InvalidValueError(
+            f"--baseline needs all four views; {', '.join(result.missing)} missing makes the SALT "
+            + ("a lower bound" if missing == "zero" else "an estimate") + ", and response endpoints from it "
+            "would not be trial endpoints", fix="give every view's percent, or leave out --baseline")
     response = salt_response(baseline, result.salt) if baseline is not None else None
 
     if as_json:

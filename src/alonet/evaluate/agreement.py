@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from alonet.errors import InvalidValueError
+from alonet.scoring.salt import category_value
 
 
 def _pair(pred, true) -> tuple[np.ndarray, np.ndarray]:
@@ -106,9 +107,11 @@ def bland_altman(pred, true) -> BlandAltman:
 
 
 def decision_flip_rate(pred, true, threshold: float) -> float:
-    """Fraction of pairs where ``value <= threshold`` differs between pred and true."""
+    """Fraction of pairs where ``SALT <= threshold`` differs between pred and true, decided on
+    each SALT's ``category_value`` (one decimal, then half up) as the response flags are."""
     p, t = _pair(pred, true)
-    return float(np.mean((p <= threshold) != (t <= threshold)))
+    flips = [(category_value(a) <= threshold) != (category_value(b) <= threshold) for a, b in zip(p, t)]
+    return float(np.mean(flips))
 
 
 @dataclass(frozen=True)

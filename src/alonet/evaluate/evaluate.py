@@ -47,6 +47,7 @@ from alonet.evaluate.agreement import (
 )
 from alonet.infer import Pipeline
 from alonet.scoring.metrics import OverlapCounts, summarize_counts
+from alonet.scoring.salt import category_value
 from alonet.views import SCALP_TASK_FOR_VIEW, VIEW_WEIGHTS, VIEWS
 
 #: Responder thresholds: a visit "responds" when SALT <= threshold.
@@ -143,7 +144,7 @@ def _visit_rows(rows: Sequence[dict]) -> tuple[list[dict], dict]:
         row = {"patient": patient, "visit": visit, "true_salt": true_salt, "pred_salt": pred_salt,
                "error": pred_salt - true_salt, "abs_error": abs(pred_salt - true_salt)}
         for t in RESPONDER_THRESHOLDS:
-            row[f"flip_at_{int(t)}"] = (pred_salt <= t) != (true_salt <= t)
+            row[f"flip_at_{int(t)}"] = (category_value(pred_salt) <= t) != (category_value(true_salt) <= t)
         visits.append(row)
     return visits, skipped
 

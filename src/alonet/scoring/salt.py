@@ -9,15 +9,20 @@ scalp with hair loss is measured as a percentage, and
 
 so SALT runs from 0 (no hair loss) to 100 (complete scalp hair loss).
 
-Rounding rule for categories
-----------------------------
+Rounding rule for categories and endpoints
+------------------------------------------
 Olsen's grades (S0 = 0, S1 = 1-24, S2 = 25-49, S3 = 50-74, S4 = 75-99,
-S5 = 100) and the AA-IGA bands (0 / 1-20 / 21-49 / 50-94 / 95-100) are
-defined on whole numbers, while a measured SALT is continuous. Both are looked
-up on the SALT **rounded half up to the nearest whole number** (``category_value``):
-0.4 -> 0 -> S0; 0.5 -> 1 -> S1; 24.5 -> 25 -> S2; 99.4 -> 99 -> S4;
-99.6 -> 100 -> S5. Clinicians report SALT as a whole number, so a category is
-what a clinician would write down for the same measurement.
+S5 = 100), the AA-IGA bands (0 / 1-20 / 21-49 / 50-94 / 95-100) and the trial
+endpoints SALT <= 20 and <= 10 are defined on whole numbers, while a measured
+SALT is continuous. All of them are looked up on one value (``category_value``):
+the SALT **as reports show it (one decimal), rounded half up to a whole number**:
+0.4 -> 0 -> S0; 0.5 -> 1 -> S1; 24.46 (shown 24.5) -> 25 -> S2; 99.4 -> 99 -> S4;
+99.6 -> 100 -> S5; 20.4 -> 20 -> AA-IGA "limited" and SALT <= 20. Clinicians
+report SALT as a whole number, so a category is what a clinician would write
+down for the number on the page, and the AA-IGA band is "none" or "limited"
+exactly when SALT <= 20 holds. The relative responses (SALT50 ... SALT100) and
+the worsening by 20 points use the measured values: SALT100 needs a measured 0,
+while S0 and AA-IGA 0 only need a SALT below 0.5.
 """
 
 from __future__ import annotations
@@ -335,10 +340,10 @@ def rw_salt_from_masks(
 
 
 def category_value(salt: float) -> int:
-    """The whole number a SALT is categorised by: rounded half up (see module doc)."""
+    """The whole number a SALT is categorised by: the SALT as shown (one decimal, Python's
+    correctly rounded ``round``/``f"{x:.1f}"``), then rounded half up (see module doc)."""
     value = check_percent(salt, "SALT")
-    # Round to 9 decimals first so float noise such as 24.4999999999 does not decide.
-    return int(math.floor(round(value, 9) + 0.5))
+    return int(math.floor(round(value, 1) + 0.5))
 
 
 def salt_grade(salt: float) -> str:
@@ -384,8 +389,9 @@ class Response:
     ``improvement_percent`` = its negation, both None when the baseline is 0
     (relative change is undefined; the SALTxx flags are then False).
     ``saltNN`` is True when SALT improved by at least NN % of the baseline;
-    ``salt_le_20`` / ``salt_le_10`` test the current SALT; ``loss_of_benefit`` is
-    a worsening of at least 20 SALT points.
+    ``salt_le_20`` / ``salt_le_10`` test the current SALT's ``category_value`` (as the
+    AA-IGA band does); ``loss_of_benefit`` is a worsening of at least 20 SALT points
+    (shown as "worsening>=20": a working definition, not a published one).
     """
 
     baseline: float
@@ -431,8 +437,8 @@ def response(baseline: float, current: float) -> Response:
         "salt75": improved_by(75),
         "salt90": improved_by(90),
         "salt100": improved_by(100),
-        "salt_le_20": now <= 20 + _EPS,
-        "salt_le_10": now <= 10 + _EPS,
+        "salt_le_20": category_value(now) <= 20,
+        "salt_le_10": category_value(now) <= 10,
         "loss_of_benefit": change >= 20 - _EPS,
     }
     names = {
@@ -442,7 +448,7 @@ def response(baseline: float, current: float) -> Response:
         "salt100": "SALT100",
         "salt_le_20": "SALT<=20",
         "salt_le_10": "SALT<=10",
-        "loss_of_benefit": "loss of benefit",
+        "loss_of_benefit": "worsening>=20",
     }
     return Response(
         baseline=base,
