@@ -270,7 +270,8 @@
 
   // ------------------------------------------------------------------ numbers
 
-  function categoryValue(salt) { return Math.floor(Math.round(salt * 1e9) / 1e9 + 0.5); }
+  // the SALT as shown (one decimal), then half up: alonet.scoring.salt.category_value
+  function categoryValue(salt) { return Math.floor(parseFloat(salt.toFixed(1)) + 0.5); }
 
   function gradeOf(salt) {
     var v = categoryValue(salt);
