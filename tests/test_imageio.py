@@ -205,7 +205,7 @@ def test_huge_image_is_refused_from_its_header(tmp_path):
     medium = _png_header_only(tmp_path / "medium.png", 10000, 9000)
     with pytest.raises(ImageTooLargeError, match=r"medium.png: image is 10000x9000 = 90.0 megapixels"):
         read_photo(medium)
-    with pytest.raises(ImageTooLargeError, match="limit of 0.0"):
+    with pytest.raises(ImageTooLargeError, match="more than the limit of 1000 pixels"):
         read_annotation(medium, max_pixels=1000)
     info = image_info(medium, max_pixels=None)
     assert (info.width, info.height, info.format) == (10000, 9000, "PNG")

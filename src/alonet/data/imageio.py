@@ -188,13 +188,23 @@ def _opened_unguarded(source: ImageSource, max_pixels: int | None, label: str) -
         width, height = image.size
         if width == 0 or height == 0:
             raise EmptyImageError(f"{label}: image has zero width or height", fix=fix_file)
-        if max_pixels is not None and width * height > max_pixels:
-            raise ImageTooLargeError(
-                f"{label}: image is {width}x{height} = {width * height / 1e6:.1f} megapixels, "
-                f"more than the limit of {max_pixels / 1e6:.1f}",
-                fix="downscale it, or raise max_pixels (--max-pixels) if the file is trusted",
-            )
+        check_pixels(width, height, max_pixels, label)
         yield image
+
+
+def pixel_count(n: int) -> str:
+    """A pixel count for messages: megapixels with one decimal, or pixels below 0.1 MP."""
+    return f"{n / 1e6:.1f} megapixels" if n >= 100_000 else f"{n} pixels"
+
+
+def check_pixels(width: int, height: int, max_pixels: int | None, label: str) -> None:
+    """Raise ImageTooLargeError when a ``width`` x ``height`` picture is over ``max_pixels`` (None: no cap)."""
+    if max_pixels is not None and width * height > max_pixels:
+        raise ImageTooLargeError(
+            f"{label}: image is {width}x{height} = {pixel_count(width * height)}, "
+            f"more than the limit of {pixel_count(max_pixels)}",
+            fix="downscale it, or raise max_pixels (--max-pixels) if the file is trusted",
+        )
 
 
 def _load(image: Image.Image, label: str) -> None:

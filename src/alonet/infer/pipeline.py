@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from alonet.data.imageio import read_photo
+from alonet.data.imageio import check_pixels, read_photo
 from alonet.errors import InvalidValueError, MissingViewError
 from alonet.infer.backends import create_backend
 from alonet.infer.gate import GateConfig, gate_photo
@@ -85,19 +85,22 @@ class PipelineConfig:
 # --------------------------------------------------------------------------- helpers
 
 
-def _as_photo(image, max_pixels: int | None) -> tuple[np.ndarray, str | None]:
-    """Photograph as (H, W, 3) uint8 RGB plus a name for messages."""
+def _as_photo(image, max_pixels: int | None, view: str = "") -> tuple[np.ndarray, str | None]:
+    """Photograph as (H, W, 3) uint8 RGB plus a name for messages (``view`` names
+    arrays and bytes in errors, which have no file name)."""
+    label = f"the {view} photograph" if view else "the photograph"
     if isinstance(image, np.ndarray):
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8 or 0 in image.shape:
             raise InvalidValueError(
-                f"expected an RGB photograph as a (height, width, 3) uint8 array; got "
+                f"{label}: expected an RGB photograph as a (height, width, 3) uint8 array; got "
                 f"{image.dtype} {image.shape}", fix="convert the image to 8-bit RGB"
             )
+        check_pixels(image.shape[1], image.shape[0], max_pixels, label)  # the cap files have, for arrays too
         return np.ascontiguousarray(image), None
 
     kwargs = {} if max_pixels is None else {"max_pixels": max_pixels}
     if isinstance(image, (bytes, bytearray, memoryview)):
-        return read_photo(io.BytesIO(bytes(image)), **kwargs), None
+        return read_photo(io.BytesIO(bytes(image)), name=f"{label} (bytes)", **kwargs), None
     name = str(image) if isinstance(image, (str, Path)) else getattr(image, "name", None)
     return read_photo(image, **kwargs), (str(name) if name is not None else None)
 
@@ -126,8 +129,11 @@ class Pipeline:
         if isinstance(backend, str):
             self.backend = create_backend(models, backend, cache_dir=self.config.cache_dir,
                                           threads=self.config.threads, precision=self.config.precision)
+        elif hasattr(backend, "predict") and hasattr(backend, "configs"):
+            self.backend = backend  # a ready engine (alonet.infer.backends)
         else:
-            self.backend = backend
+            raise InvalidValueError(f"backend must be 'auto', 'torch', 'onnx' or a loaded engine, not {backend!r}",
+                                    fix="leave backend out (auto)")
         #: The view checks' thresholds: the midline network's own (its JSON's
         #: ``metadata.view_check``) or the defaults (``alonet.infer.viewcheck``).
         self.view_check_config = view_check_config_for(models)
@@ -168,7 +174,7 @@ class Pipeline:
         prepared, refused, order = [], [], []
         for image, view in items:
             view = normalize_view(view)
-            photo, name = _as_photo(image, self.config.max_pixels)
+            photo, name = _as_photo(image, self.config.max_pixels, view)
             gate_flags = self.gate(photo)
             if gate_flags:  # unusable: the networks never see it
                 order.append(("refused", len(refused)))
@@ -280,7 +286,7 @@ class Pipeline:
         result as a person's correction of the model's masks.
         """
         view = normalize_view(view)
-        photo, name = _as_photo(image, self.config.max_pixels)
+        photo, name = _as_photo(image, self.config.max_pixels, view)
         masks = []
         for what, mask in (("scalp", scalp_mask), ("hair-loss", hairloss_mask)):
             mask = np.asarray(mask)
@@ -319,6 +325,9 @@ class Pipeline:
         """
         if missing not in MISSING_MODES:
             raise InvalidValueError(f"unknown missing-view mode {missing!r}", fix="use error or incomplete")
+        if not isinstance(images, Mapping):
+            raise InvalidValueError(f"a visit is a mapping {{view: photograph}}, not {type(images).__name__}",
+                                    fix='e.g. {"top": "top.jpg", "back": ..., "left": ..., "right": ...}')
         given: dict[str, Any] = {}
         for name, image in images.items():
             view = normalize_view(name)

@@ -200,7 +200,13 @@ def resolve_model_set(spec: str | Path = DEFAULT_SPEC, tasks: Iterable[str] = TA
                 fix="reinstall alonet, or pass --model with a model-set folder or training run",
             )
     else:
+        if not isinstance(spec, (str, Path)):
+            raise ModelError(f"a model set is named by 'default' or a folder, not {type(spec).__name__}",
+                             fix="pass 'default', a model-set folder or a training run folder")
         folder = Path(spec)
+        if folder.is_file():
+            raise ModelError(f"{folder} is a file; a model set is a folder",
+                             fix="pass the folder that holds <task>.json and <task>.safetensors")
         if not folder.is_dir():
             raise ModelError(f"model folder {folder} not found",
                              fix="pass 'default', a model-set folder or a training run folder")

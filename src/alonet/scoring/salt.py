@@ -97,13 +97,26 @@ def _check_policy(missing: str) -> str:
 
 
 def _as_bool_mask(mask: np.ndarray, what: str) -> np.ndarray:
+    """A mask as bool: bool as it is, integers non-zero = inside (0/1 or 0/255), floats only
+    when they hold nothing but 0 and 1 (a probability map would count every pixel > 0)."""
     array = np.asarray(mask)
     if array.ndim != 2:
         raise InvalidValueError(
             f"{what} must be a 2-D mask, got shape {array.shape}",
             fix="pass one (height, width) mask per view",
         )
-    return array if array.dtype == bool else array != 0
+    if array.dtype == bool:
+        return array
+    if np.issubdtype(array.dtype, np.floating):
+        if not np.all((array == 0) | (array == 1)):
+            raise InvalidValueError(
+                f"{what} holds values other than 0 and 1 (a probability map?)",
+                fix="threshold it first, e.g. prob >= 0.5, or pass the pipeline's *_mask",
+            )
+        return array == 1
+    if not np.issubdtype(array.dtype, np.integer):
+        raise InvalidValueError(f"{what} has dtype {array.dtype}, not a mask", fix="pass a bool or 0/1 array")
+    return array != 0
 
 
 # --------------------------------------------------------------------------- per view
@@ -174,6 +187,8 @@ def rw_view_loss_percent(
 
 def _normalise_percents(percents: Mapping[str, float | None], what: str) -> dict[str, float | None]:
     """Canonical view names -> validated percentages (None stays None = missing)."""
+    if not isinstance(percents, Mapping):
+        raise InvalidValueError(f"{what} must be a mapping {{view: percent}}", fix='e.g. {"top": 25.0, ...}')
     result: dict[str, float | None] = {}
     for name, value in percents.items():
         view = normalize_view(name)
@@ -275,11 +290,23 @@ def _result(percents: Mapping[str, float | None], missing: str, regrowth_weighte
 def salt_from_masks(
     masks: Mapping[str, tuple[np.ndarray, np.ndarray]], missing: str = "error"
 ) -> SaltResult:
-    """SALT from masks: ``{view: (hairloss, scalp)}`` -> ``SaltResult``."""
-    percents = {
-        normalize_view(v): view_loss_percent(loss, area, view=normalize_view(v))
-        for v, (loss, area) in masks.items()
-    }
+    """SALT from masks: ``{view: (hairloss, scalp)}`` -> ``SaltResult`` (None = a missing view)."""
+    if not isinstance(masks, Mapping):
+        raise InvalidValueError("masks must be a mapping {view: (hairloss, scalp)}",
+                                fix='e.g. {"top": (hairloss_mask, scalp_mask), ...}')
+    percents: dict[str, float | None] = {}
+    for name, pair in masks.items():
+        view = normalize_view(name)
+        if view in percents:
+            raise InvalidValueError(f"view {view!r} is given twice", fix="give each of top, back, left, right once")
+        if pair is None:
+            percents[view] = None
+            continue
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise InvalidValueError(f"the {view} view needs a (hairloss, scalp) pair of masks",
+                                    fix=f'e.g. {{"{view}": (hairloss_mask, scalp_mask)}}')
+        loss, area = pair
+        percents[view] = view_loss_percent(loss, area, view=view)
     return salt_result(percents, missing)
 
 
