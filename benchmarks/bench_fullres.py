@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import time
 
+from bench_args import positive_int, run
 from bench_inference import phantom_photos
 from bench_speed import spread
 
@@ -31,9 +32,9 @@ from alonet.scoring.salt import view_loss_percent
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sides", type=int, nargs="+", default=[1024, 3000],
+    parser.add_argument("--sides", type=positive_int, nargs="+", default=[1024, 3000],
                         help="longer side of the photographs in pixels")
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=positive_int, default=5)
     parser.add_argument("--model", default="default")
     args = parser.parse_args(argv)
 
@@ -66,4 +67,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run(main)

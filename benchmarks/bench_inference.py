@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from bench_args import positive_int, run
 
 TARGET_SECONDS = 0.4
 
@@ -110,12 +111,12 @@ def measure(backend, photos: dict[str, bytes], repeats: int) -> tuple[float, flo
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeats", type=int, default=5, help="timed runs per bundled-model row")
-    parser.add_argument("--study-repeats", type=int, default=1,
+    parser.add_argument("--repeats", type=positive_int, default=5, help="timed runs per bundled-model row")
+    parser.add_argument("--study-repeats", type=positive_int, default=1,
                         help="timed runs per study-width row (each takes seconds)")
-    parser.add_argument("--photo-side", type=int, default=1024, help="longer side of the test photographs")
-    parser.add_argument("--bundled-width", type=int, default=16)
-    parser.add_argument("--bundled-depth", type=int, default=4)
+    parser.add_argument("--photo-side", type=positive_int, default=1024, help="longer side of the test photographs")
+    parser.add_argument("--bundled-width", type=positive_int, default=16)
+    parser.add_argument("--bundled-depth", type=positive_int, default=4)
     parser.add_argument("--engines", default="torch,onnx", help="comma-separated: torch,onnx")
     parser.add_argument("--skip-study", action="store_true", help="only the bundled model")
     parser.add_argument("--model", action="append", default=[], metavar="SPEC",
@@ -124,9 +125,9 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
+    from alonet.errors import ModelError
     from alonet.infer.onnx_runtime import available_threads
     from alonet.model import load_model_set
-    from alonet.errors import ModelError
 
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
     photos = phantom_photos(args.photo_side)
@@ -136,10 +137,12 @@ def main(argv: list[str] | None = None) -> int:
     except ModelError:
         bundled = model_set(args.bundled_width, args.bundled_depth, 320)
         bundled_label = f"bundled arch. (width {args.bundled_width}, random weights)"
-    cfg = bundled["hairloss"][1]
-    bundled_label += f", w{cfg.base_width} d{cfg.depth} {cfg.input_size}px"
+    cfg, scalp_cfg = bundled["hairloss"][1], bundled["scalp-midline"][1]
+    bundled_label += f", {cfg.encoder} w{cfg.base_width} d{cfg.depth}, {scalp_cfg.input_size}/{cfg.input_size}px"
     rows = [(bundled_label, bundled, args.repeats)]
     for spec in args.model:
+        if spec == "default":
+            continue  # the bundled model is always the first row
         extra = load_model_set(spec)
         cfg = extra["hairloss"][1]
         rows.append((f"{Path(spec).name} ({cfg.encoder}, {cfg.input_size}px)", extra, args.repeats))
@@ -176,4 +179,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run(main)

@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 
 import cv2
+from bench_args import positive_int, run
 
 from alonet.phantom.generate import ViewSource, procedural_frame, procedural_states, real_geometry, rng_for
 from alonet.phantom.patterns import rasterize
@@ -94,8 +95,8 @@ def bench(views: int, size: int, masks_dir: Path | None) -> list[tuple[str, tupl
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--views", type=int, default=24, help="views timed per row")
-    parser.add_argument("--size", type=int, default=320, help="long side of the photographs")
+    parser.add_argument("--views", type=positive_int, default=24, help="views timed per row")
+    parser.add_argument("--size", type=positive_int, default=320, help="long side of the photographs")
     parser.add_argument("--masks", type=Path, default=DEFAULT_MASKS, help="shared annotations ('' to skip)")
     args = parser.parse_args()
     masks = args.masks if str(args.masks) and (args.masks / "manifest.csv").is_file() else None
@@ -112,4 +113,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

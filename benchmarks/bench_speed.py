@@ -38,6 +38,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_args import positive_int, run
 from bench_inference import TimedBackend, model_set, phantom_photos
 
 SRC = Path(__file__).resolve().parents[1] / "src"
@@ -89,16 +90,16 @@ def write_manifest(path: Path, photos: dict[str, Path], visits: int) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=positive_int, default=5)
     parser.add_argument("--model", default="default", help="model set to measure (copied, then exported)")
     parser.add_argument("--baseline-src", type=Path, default=None,
                         help="the src folder of the code to compare with (e.g. ../main/src)")
     parser.add_argument("--baseline-model", default=None,
                         help="model set the baseline scores with: a folder, or 'own' for the baseline "
                              "checkout's bundled default (what its users had); default: the same as --model")
-    parser.add_argument("--photo-side", type=int, default=1024)
-    parser.add_argument("--batch-visits", type=int, default=8)
-    parser.add_argument("--study-rounds", type=int, default=2, help="warm rounds of the study network")
+    parser.add_argument("--photo-side", type=positive_int, default=1024)
+    parser.add_argument("--batch-visits", type=positive_int, default=8)
+    parser.add_argument("--study-rounds", type=positive_int, default=2, help="warm rounds of the study network")
     args = parser.parse_args(argv)
 
     sys.path.insert(0, str(SRC))
@@ -234,4 +235,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run(main)

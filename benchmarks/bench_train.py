@@ -19,6 +19,7 @@ import statistics
 import time
 
 import numpy as np
+from bench_args import positive_int, run
 
 
 def time_training_steps(width: int, depth: int, size: int, batch: int, steps: int, seed: int = 0,
@@ -77,10 +78,10 @@ def main(argv=None) -> None:
     import torch
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=2, help="timed steps per width (after one warm-up)")
-    parser.add_argument("--batch", type=int, default=4)
-    parser.add_argument("--size", type=int, default=320)
-    parser.add_argument("--depth", type=int, default=4)
+    parser.add_argument("--steps", type=positive_int, default=2, help="timed steps per width (after one warm-up)")
+    parser.add_argument("--batch", type=positive_int, default=4)
+    parser.add_argument("--size", type=positive_int, default=320)
+    parser.add_argument("--depth", type=positive_int, default=4)
     parser.add_argument("--widths", default="64,32,16,8", help="comma-separated; the first is the baseline")
     parser.add_argument("--bf16", action="store_true",
                         help="also time bfloat16 mixed precision (alonet train --cpu-bf16) for each width")
@@ -111,4 +112,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

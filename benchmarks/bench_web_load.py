@@ -37,6 +37,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 
+from bench_args import positive_int, run
 from bench_inference import phantom_photos  # same photographs as the latency benchmark
 
 HOST = "127.0.0.1"
@@ -128,9 +129,9 @@ def start_server(model: str, backend: str, env: dict) -> tuple[subprocess.Popen,
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--requests", type=int, default=50, help="concurrent requests to send (<= 500)")
-    parser.add_argument("--concurrency", type=int, default=50, help="client threads sending at once")
-    parser.add_argument("--baseline", type=int, default=3, help="sequential requests for the baseline")
+    parser.add_argument("--requests", type=positive_int, default=50, help="concurrent requests to send (<= 500)")
+    parser.add_argument("--concurrency", type=positive_int, default=50, help="client threads sending at once")
+    parser.add_argument("--baseline", type=positive_int, default=3, help="sequential requests for the baseline")
     parser.add_argument("--photo-side", type=int, default=640, help="longer side of the photographs")
     parser.add_argument("--backend", default="auto", choices=("auto", "torch", "onnx"))
     parser.add_argument("--width", type=int, default=16, help="width of the random model set (no bundled model)")
@@ -201,4 +202,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run(main)

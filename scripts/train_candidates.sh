@@ -80,6 +80,8 @@
 # Resumable: rerun the same command after a stop (a stage is skipped once done, a training
 # continues from its last epoch). ONLY="A B" picks the sets (default: B).
 set -euo pipefail
+# -h / --help: print the comment block above and stop.
+case "${1:-}" in -h|--help) sed -n '2,/^[^#]/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;; esac
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 WORK=${1:-candidates-work}
 MASKS=${2:-../shared/data/alonet-annotations}

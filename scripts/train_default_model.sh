@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Re-create the U-Net model set that AloNet bundled from 2026-11-26 to 2026-12-03 (later
 # candidates/unet-2026-11-26, now in git history) from the shared AloNet annotations. The
-# bundled default since 2026-12-03 is made by scripts/train_candidates.sh (set B, then set D).
+# bundled default since 2026-12-03 is made by scripts/train_candidates.sh (sets B and D, then J
+# and K for its scalp networks; see the model card).
 #
 #   scripts/train_default_model.sh [WORK_DIR] [ANNOTATIONS_DIR]
 #
@@ -19,6 +20,8 @@
 # Environment: WORKERS (data-loading and rendering processes, default: CPU
 # count), BATCH (default 32).
 set -euo pipefail
+# -h / --help: print the comment block above and stop.
+case "${1:-}" in -h|--help) sed -n '2,/^[^#]/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;; esac
 WORK=${1:-default-model-work}
 MASKS=${2:-../shared/data/alonet-annotations}
 CPUS=$(python3 -c "import os; print(len(os.sched_getaffinity(0)))")

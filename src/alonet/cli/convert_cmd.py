@@ -21,7 +21,7 @@ import click
               help="With --from-store: every stored visit, reviewed or not.")
 @click.option("--manifest", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="CSV with stem (or file), patient, visit (or visit_date), view.")
-@click.option("--size", type=click.IntRange(min=8, max=4096), default=320, show_default=True,
+@click.option("--size", type=click.IntRange(min=8, max=4096), default=320, show_default=True,  # dataset.MAX_SIZE
               help="Side of the square arrays (the study used 320; at most 4096: 48 MiB per photograph).")
 @click.option("--skip-invalid", is_flag=True, help="Convert the valid pairs and list the others in skipped.csv.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output folder (only once the new one is complete).")

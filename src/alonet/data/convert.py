@@ -52,7 +52,7 @@ from typing import Any
 
 import numpy as np
 
-from alonet.data.dataset import DEFAULT_SIZE, META_COLUMNS, DatasetWriter
+from alonet.data.dataset import DEFAULT_SIZE, META_COLUMNS, DatasetWriter, check_size
 from alonet.data.atomic import check_can_write_directory
 from alonet.data.imageio import (
     DEFAULT_MAX_PIXELS,
@@ -631,8 +631,11 @@ def convert_folders(
     ConversionError (after logging every problem) if any pair is invalid and
     ``skip_invalid`` is False; nothing is written then.
     """
+    for what, folder in (("photos", photos), ("scalp", scalp), ("hairloss", hairloss), ("out", out)):
+        if not isinstance(folder, (str, Path)):
+            raise InvalidValueError(f"{what} must be a folder path, not {type(folder).__name__}")
     options = ConvertOptions(
-        size=size,
+        size=check_size(size),
         max_pixels=max_pixels,
         skip_invalid=skip_invalid,
         overwrite=overwrite,

@@ -33,12 +33,24 @@ import numpy as np
 from alonet import __version__
 from alonet.data.atomic import atomic_directory
 from alonet.data.imageio import resize_mask, resize_photo
-from alonet.errors import DatasetError
+from alonet.errors import DatasetError, InvalidValueError
 from alonet.views import normalize_view
 
 DATASET_FORMAT = "alonet-dataset"
 DATASET_VERSION = 1
 DEFAULT_SIZE = 320
+#: Largest array side a dataset may have: 4096 x 4096 x 3 is 48 MiB per photograph.
+MAX_SIZE = 4096
+
+
+def check_size(size) -> int:
+    """The side of a dataset's square arrays as an int in 8..MAX_SIZE, or InvalidValueError."""
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)):
+        raise InvalidValueError(f"size must be a whole number of pixels, not {size!r}",
+                                fix=f"e.g. size={DEFAULT_SIZE} (the study's)")
+    if not 8 <= int(size) <= MAX_SIZE:
+        raise InvalidValueError(f"size {size} is outside 8..{MAX_SIZE}", fix=f"e.g. {DEFAULT_SIZE} (the study's)")
+    return int(size)
 
 #: Columns of meta.csv, in order; extra columns follow them.
 META_COLUMNS: tuple[str, ...] = (
@@ -228,11 +240,9 @@ class DatasetWriter:
     ):
         if int(count) < 1:
             raise DatasetError(f"cannot write an empty dataset to {path}", path=path, fix="give at least one sample")
-        if int(size) < 1:
-            raise ValueError(f"size must be positive, got {size}")
         self.path = Path(path)
         self.capacity = int(count)
-        self.size = int(size)
+        self.size = check_size(size)
         self.overwrite = overwrite
         self.info = dict(info or {})
         self.meta: list[dict[str, Any]] = []
