@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+from dataclasses import replace
 
 import pytest
 
@@ -25,10 +27,12 @@ def tiny_dataset(path, n_patients):
 def test_adapt_writes_a_loadable_model_set_with_before_after_on_held_back_patients(tmp_path):
     init = tiny_init_set(tmp_path / "init")
     data = tiny_dataset(tmp_path / "ds", n_patients=7)
-    cfg = AdaptConfig(init=str(init), steps=2, batch_size=4, backend="torch", view_check_patients=3)
+    # keep="last": every network really changes (the tiny networks' best epoch would be the start)
+    cfg = AdaptConfig(init=str(init), steps=2, batch_size=4, backend="torch", view_check_patients=3, keep="last")
     result = adapt(data, tmp_path / "adapted", cfg, progress=False)
 
     out = tmp_path / "adapted"
+    assert result.kept_start == [] and info_kept(out) == []
     assert set(resolve_model_set(out)) == set(TASKS)
     info = json.loads((out / "adapt.json").read_text())
     held = json.loads((tmp_path / "adapted.work" / "held_out.json").read_text())
@@ -56,6 +60,67 @@ def test_adapt_writes_a_loadable_model_set_with_before_after_on_held_back_patien
     # a rerun resumes from the work folder (nothing trained again) and refuses to clobber the output
     with pytest.raises(Exception, match="exists|overwrite"):
         adapt(data, out, cfg, progress=False)
+
+
+def info_kept(out):
+    return json.loads((out / "adapt.json").read_text())["kept_start"]
+
+
+def test_networks_whose_start_validated_best_are_not_called_fine_tuned(tmp_path):
+    """Before: a network that kept epoch 0 (its starting weights) was listed as fine-tuned, and
+    the view-check margins were 're-fitted for the adapted network'."""
+    init = tiny_init_set(tmp_path / "init")
+    data = tiny_dataset(tmp_path / "ds", n_patients=7)
+    cfg = AdaptConfig(init=str(init), steps=2, batch_size=4, backend="torch", view_check_patients=3)
+    result = adapt(data, tmp_path / "adapted", cfg, progress=False)
+    out, run = tmp_path / "adapted", tmp_path / "adapted.work" / "run"
+    epochs = {t: json.loads((run / t / "best.json").read_text())["metadata"]["epoch"] for t in TASKS}
+    kept = [t for t in TASKS if epochs[t] == 0]
+    assert kept, epochs  # the tiny networks validate no better than they started
+    assert result.kept_start == info_kept(out) == kept
+    card = (out / "MODEL_CARD.md").read_text()
+    assert f"kept their starting weights (no epoch validated better): {', '.join(kept)}" in card
+    if not {"scalp-midline", "scalp-temporal"} - set(kept):
+        assert json.loads((out / "adapt.json").read_text())["view_check"] is None
+        assert "margins re-fitted" not in card
+
+
+def test_a_work_folder_is_never_mixed_with_other_options_or_data(tmp_path):
+    """Before: --steps/--keep/--seed/--init changes on a reused work folder were ignored but
+    recorded as used, and a dataset source with more patients silently trained on the old ones."""
+    init = tiny_init_set(tmp_path / "init")
+    data = tiny_dataset(tmp_path / "ds", n_patients=7)
+    cfg = AdaptConfig(init=str(init), steps=2, batch_size=4, backend="torch", view_check_patients=3)
+    adapt(data, tmp_path / "a", cfg, progress=False)
+    work = tmp_path / "a.work"
+    for changed, words in ((replace(cfg, steps=3), "steps 2 -> 3"), (replace(cfg, seed=1), "seed 0 -> 1"),
+                           (replace(cfg, keep="last"), "keep 'best' -> 'last'")):
+        with pytest.raises(DatasetError, match=words) as refused:
+            adapt(data, tmp_path / "b", changed, work=work, progress=False)
+        assert f"--work {tmp_path / 'a.work-2'}" in str(refused.value)
+    shutil.rmtree(data)
+    more = tiny_dataset(tmp_path / "ds", n_patients=9)  # the same folder, now with more patients
+    with pytest.raises(DatasetError, match="the source's photographs or masks"):
+        adapt(more, tmp_path / "b", cfg, work=work, progress=False)
+    assert not (tmp_path / "b").exists()
+
+
+def test_adapting_an_adaptation_never_tests_on_patients_it_learnt_from(tmp_path):
+    init = tiny_init_set(tmp_path / "init")
+    data = tiny_dataset(tmp_path / "ds", n_patients=7)
+    cfg = AdaptConfig(init=str(init), steps=2, batch_size=4, backend="torch", view_check_patients=3)
+    adapt(data, tmp_path / "v1", cfg, progress=False)
+    first = json.loads((tmp_path / "v1.work" / "held_out.json").read_text())
+    info = json.loads((tmp_path / "v1" / "adapt.json").read_text())
+    assert len(info["learnt_patients"]) == len(first["learn"])
+    assert not set(first["learn"]) & set(info["learnt_patients"])  # digests, not the codes
+    bigger = tiny_dataset(tmp_path / "ds2", n_patients=10)  # the same 7 patients and 3 new ones
+    second_result = adapt(bigger, tmp_path / "v2", replace(cfg, init=str(tmp_path / "v1"), seed=3), progress=False)
+    second = json.loads((tmp_path / "v2.work" / "held_out.json").read_text())
+    assert not set(second["test"]) & set(first["learn"])
+    assert second["kept_out_of_test"] == len(first["learn"])
+    assert second_result.counts["patients_kept_out_of_test"] == len(first["learn"])
+    assert "patients the starting model learnt from were kept out of the test" in (tmp_path / "v2" / "MODEL_CARD.md").read_text()
 
 
 def test_adapt_refuses_too_few_photographs(tmp_path):
@@ -136,7 +201,7 @@ def test_adapting_only_the_temporal_network_refits_the_view_check_margins(tmp_pa
     init = tiny_init_set(tmp_path / "init")
     data = tiny_dataset(tmp_path / "ds", n_patients=7)
     cfg = AdaptConfig(init=str(init), steps=2, batch_size=4, backend="torch", tasks=("scalp-temporal",),
-                      view_check_patients=3)
+                      view_check_patients=3, keep="last")  # last: the tiny network really changes
     result = adapt(data, tmp_path / "adapted", cfg, progress=False)
     assert result.trained == ["scalp-temporal"] and "scalp-midline" in result.carried
     info = json.loads((tmp_path / "adapted" / "adapt.json").read_text())
@@ -218,4 +283,4 @@ def test_paired_changes_pair_photographs_and_visits_of_the_same_patients(tmp_pat
     assert salt["items"] == 2 and salt["change"] == -2.0 and (salt["low"], salt["high"]) == (-3.0, -1.0)
     lines = change_lines(changes)
     assert lines[0].startswith("change in mean |Δ % loss| per photograph: -5.00 points (95 % interval -6.00 to -3.00")
-    assert lines[0].endswith("bootstrap over 2 patients) - clear")
+    assert lines[0].endswith("bootstrap over 2 patients) - clear; with 2 patients the interval says little")

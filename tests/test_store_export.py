@@ -559,5 +559,5 @@ def test_adapt_refused_for_too_few_patients_leaves_no_work_folder_and_sees_a_cha
     assert result.counts["patients_learn"] + result.counts["patients_test"] == 5
 
     review(make_client(model_dir, pipeline, store), Store(store).visit_ids()[0], reviewed=False)
-    with pytest.raises(DatasetError, match="the store changed since"):  # training started: a new work folder
+    with pytest.raises(DatasetError, match="photographs or masks"):  # training started: a new work folder
         adapt(store, tmp_path / "adapted2", cfg, work=work, progress=False)

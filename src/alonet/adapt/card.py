@@ -43,6 +43,9 @@ def table_rows(before: dict, after: dict) -> list[tuple[str, str, str]]:
     return rows
 
 
+#: Below this many held-back patients a bootstrap interval is little more than their own values.
+FEW_PATIENTS = 5
+
 CHANGE_LABELS = {"mean_abs_diff_pct": "mean |Δ % loss| per photograph", "salt_mae": "SALT error per visit"}
 
 
@@ -59,6 +62,8 @@ def change_lines(changes: dict | None) -> list[str]:
         if not c:
             continue
         verdict = ("clear" if c["clear"] else "not clear: the interval includes 0")
+        if c["groups"] < FEW_PATIENTS:
+            verdict += f"; with {c['groups']} patients the interval says little"
         lines.append(f"change in {label}: {c['change']:+.2f} points (95 % interval {c['low']:+.2f} to "
                      f"{c['high']:+.2f}, bootstrap over {c['groups']} patients) - {verdict}")
     return lines
@@ -174,6 +179,18 @@ def write_model_card(path: Path, info: dict, model_dir: Path | None = None) -> N
     if r.get("scalp_only"):
         notes += ("- Scalp-only corrections: the photographs' scalp regions were annotated, their hair loss "
                   "was not, so only the scalp networks were fine-tuned and the verdict uses the scalp IoU.\n")
+    kept = list(info.get("kept_start") or [])
+    changed = [t for t in info["trained"] if t not in kept]
+    kept_text = (f"fine-tuned but kept their starting weights (no epoch validated better): {', '.join(kept)}; "
+                 if kept else "")
+    tested_note = ""
+    corrected = c.get("photographs_test_corrected")
+    if corrected is not None and corrected < c["photographs_test"]:
+        tested_note += (f" ({corrected} with masks corrected by hand; the other {c['photographs_test'] - corrected} "
+                        "were accepted as the model drew them, which favours \"before\")")
+    if c.get("patients_kept_out_of_test"):
+        tested_note += (f"; {c['patients_kept_out_of_test']} patients the starting model learnt from were kept "
+                        "out of the test")
     text = f"""# Adapted AloNet model set
 
 Fine-tuned by `alonet adapt` on {info['created']} from the model `{info['init']}`
@@ -182,8 +199,8 @@ with the photographs in `{info['source']}`.
 ## Data
 - Learnt from: {c['photographs_learn']} photographs of {c['patients_learn']} patients
   (of these, a {r['val_fraction']:.0%} share of patients validated each epoch).
-- Tested on: {c['photographs_test']} photographs of {c['patients_test']} other patients, never trained on.
-- Networks fine-tuned: {', '.join(info['trained'])}; copied unchanged from the starting model:
+- Tested on: {c['photographs_test']} photographs of {c['patients_test']} other patients, never trained on{tested_note}.
+- Networks fine-tuned: {', '.join(changed) or 'none'}; {kept_text}copied unchanged from the starting model:
   {', '.join(info['carried_over']) or 'none'}.
 {notes}
 ## Recipe

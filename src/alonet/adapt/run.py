@@ -18,6 +18,7 @@ two reports.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import math
 import shutil
@@ -31,7 +32,7 @@ import numpy as np
 from alonet.adapt.card import write_comparison, write_model_card
 from alonet.data.atomic import atomic_directory, atomic_write_text, check_can_write_directory
 from alonet.data.dataset import open_dataset, write_dataset
-from alonet.data.split import make_split, patient_key, read_split, split_rows
+from alonet.data.split import make_split, patient_key, read_split, row_key, split_rows
 from alonet.errors import DatasetError, InvalidValueError
 from alonet.evaluate import evaluate
 from alonet.evaluate.agreement import paired_change
@@ -118,6 +119,7 @@ class AdaptResult:
     better: bool
     notes: list[str] = field(default_factory=list)
     changes: dict | None = None  # paired_changes(): after - before with bootstrap intervals
+    kept_start: list[str] = field(default_factory=list)  # trained, but the starting weights validated best
 
 
 def _log(message: str) -> None:
@@ -131,22 +133,11 @@ def is_store(path: Path) -> bool:
 
 
 def _source_dataset(source: Path, work: Path, cfg: AdaptConfig, progress: bool) -> Path:
-    """SOURCE as a converted dataset folder (a store is exported into the work folder once,
-    and again when the store changed before any training started)."""
+    """SOURCE as a converted dataset folder (a store is exported into the work folder once)."""
     if (source / "dataset.json").is_file():
         return source
     if is_store(source):
         target = work / "dataset"
-        if (target / "dataset.json").is_file() and _store_changed(source, target, cfg):
-            if (work / "run").exists():
-                raise DatasetError(
-                    f"the store changed since {work} was made (visits saved, corrected, deleted or marked "
-                    "reviewed); the fine-tune there belongs to the earlier photographs",
-                    fix=f"start afresh in another work folder (--work {work.name}-2), or delete {work}")
-            _log("the store changed since the last export: exporting it again")
-            for name in ("dataset", "train_ds", "test_ds"):
-                shutil.rmtree(work / name, ignore_errors=True)
-            (work / "held_out.json").unlink(missing_ok=True)
         if not (target / "dataset.json").is_file():
             summary = export_store(source, target, include_all=cfg.include_all, progress=progress)
             _log(f"exported {summary['views_exported']} photographs of {summary['visits_exported']} "
@@ -157,21 +148,94 @@ def _source_dataset(source: Path, work: Path, cfg: AdaptConfig, progress: bool) 
                            "`alonet convert`")
 
 
-def _store_changed(store: Path, exported: Path, cfg: AdaptConfig) -> bool:
-    """True when ``exported`` (a dataset exported from ``store``) no longer matches the store.
-    Exports made before fingerprints were recorded count as current."""
-    info = json.loads((exported / "dataset.json").read_text(encoding="utf-8"))
-    then = (info.get("source") or {}).get("fingerprint") if isinstance(info, dict) else None
-    return then is not None and then != store_fingerprint(store, cfg.include_all)
+#: The work folder's record of what it was made from (see :func:`_check_work_recipe`).
+WORK_RECIPE = "recipe.json"
+#: Options that do not change what the work folder holds.
+_RECIPE_IGNORED = ("backend",)
+
+
+def source_fingerprint(source: Path, cfg: AdaptConfig) -> str:
+    """What SOURCE holds now: a store's ``store_fingerprint`` (its chosen visits and their
+    files), or a dataset's ``dataset.json`` and ``meta.csv``."""
+    if is_store(source):
+        return store_fingerprint(source, cfg.include_all)
+    digest = hashlib.sha256()
+    for name in ("dataset.json", "meta.csv"):
+        path = source / name
+        digest.update(path.read_bytes() if path.is_file() else b"")
+    return digest.hexdigest()
+
+
+def work_recipe(source: Path, cfg: AdaptConfig) -> dict:
+    """What a work folder's contents depend on: the source (folder and contents) and every option."""
+    options = {k: v for k, v in asdict(cfg).items() if k not in _RECIPE_IGNORED}
+    return json.loads(json.dumps({"source": str(source.resolve()), "source_fingerprint":
+                                  source_fingerprint(source, cfg), "options": options}))
+
+
+def _recipe_changes(then: dict, now: dict) -> list[str]:
+    """'name: old -> new' for what differs between two work recipes."""
+    changes = []
+    if then.get("source") != now["source"]:
+        changes.append(f"source {then.get('source')} -> {now['source']}")
+    elif then.get("source_fingerprint") != now["source_fingerprint"]:
+        changes.append("the source's photographs or masks (visits saved, corrected, deleted or marked reviewed)")
+    old, new = then.get("options", {}), now["options"]
+    changes += [f"{k} {old.get(k)!r} -> {new.get(k)!r}" for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+    return changes
+
+
+def _check_work_recipe(work: Path, recipe: dict) -> None:
+    """Make sure everything in ``work`` was made from this source with these options.
+
+    A work folder made otherwise is started afresh when no network was trained yet, and
+    refused once one was (its fine-tune belongs to the other source or options). A work
+    folder from before recipes were recorded is taken as it is.
+    """
+    path = work / WORK_RECIPE
+    if path.is_file():
+        changes = _recipe_changes(json.loads(path.read_text(encoding="utf-8")), recipe)
+        if changes and (work / "run").exists():
+            fresh = work.with_name(work.name + "-2")
+            raise DatasetError(
+                f"the work folder {work} was made from another source or with other options "
+                f"({'; '.join(changes)}); the fine-tune there belongs to those",
+                fix=f"rerun with the same source and options to resume it, or start afresh with --work {fresh} "
+                    f"(or delete {work})")
+        if changes:
+            _log(f"the source or options changed since {work} was made ({'; '.join(changes)}): starting it afresh")
+            for name in ("dataset", "train_ds", "test_ds", "before", "after"):
+                shutil.rmtree(work / name, ignore_errors=True)
+            (work / "held_out.json").unlink(missing_ok=True)
+    atomic_write_text(path, json.dumps(recipe, indent=2) + "\n")
+
+
+def patient_digest(patient: str) -> str:
+    """A patient key as adapt.json records it: not the code itself (model sets travel)."""
+    return hashlib.sha256(patient.encode("utf-8")).hexdigest()[:16]
+
+
+def learnt_by(init: str) -> set[str]:
+    """Digests of the patients an adapted starting model learnt from (its ``adapt.json``;
+    empty for the bundled model and other model sets)."""
+    path = Path(init) / "adapt.json"
+    if str(init) == "default" or not path.is_file():
+        return set()
+    info = json.loads(path.read_text(encoding="utf-8"))
+    return set(info.get("learnt_patients") or [])
 
 
 def _split(dataset, cfg: AdaptConfig, work: Path) -> dict:
-    """Hold back patients for testing (stored in held_out.json, reused on rerun)."""
+    """Hold back patients for testing (stored in held_out.json, reused on rerun).
+
+    Patients an adapted starting model learnt from (``learnt_by``) are never held back:
+    testing on them would favour "before"; they may be learnt from again.
+    """
     path = work / "held_out.json"
     if path.is_file():
         return json.loads(path.read_text(encoding="utf-8"))
     records = ConvertedSource(dataset).records
-    patients = sorted({r.patient or r.stem for r in records})
+    patients = sorted({patient_key(r) for r in records})
     if len(records) < MIN_PHOTOS or len(patients) < MIN_PATIENTS:
         raise DatasetError(
             f"{dataset}: {len(records)} photograph(s) of {len(patients)} patient(s) are too few to adapt "
@@ -179,18 +243,49 @@ def _split(dataset, cfg: AdaptConfig, work: Path) -> dict:
             fix="review and correct more visits, then run adapt again (from a store, --all also takes the "
                 "visits not marked reviewed)",
         )
-    split = make_split(records, cfg.test_fraction, cfg.seed)
-    held = {"learn": split["train"], "test": split["val"], "seed": cfg.seed,
-            "test_fraction": cfg.test_fraction}
+    seen = learnt_by(cfg.init)
+    known = sorted(p for p in patients if patient_digest(p) in seen)
+    new = [r for r in records if patient_key(r) not in set(known)]
+    new_patients = {patient_key(r) for r in new}
+    wanted = max(1, round(cfg.test_fraction * len(patients)))
+    if known and len(new_patients) < 2:
+        raise DatasetError(
+            f"{dataset}: the starting model {cfg.init} learnt from {len(known)} of these {len(patients)} patients, "
+            f"which leaves {len(new_patients)} to test on", fix="add visits of new patients, or adapt from the "
+            "model that one was adapted from")
+    split = make_split(new, min(0.9, wanted / len(new_patients)), cfg.seed)
+    test = split["val"]
+    held = {"learn": sorted(set(patients) - set(test)), "test": test, "seed": cfg.seed,
+            "test_fraction": cfg.test_fraction, "kept_out_of_test": len(known)}
     work.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, json.dumps(held, indent=2) + "\n")
     return held
 
 
+def _corrected_count(dataset: Path) -> int | None:
+    """How many photographs of a dataset have masks a person corrected (None: not recorded)."""
+    meta = open_dataset(dataset).meta
+    if not meta or "corrected" not in meta[0]:
+        return None
+    return sum(str(m.get("corrected", "")).strip() in ("1", "True", "true") for m in meta)
+
+
+def _kept_start(run: Path, trained: list[str]) -> list[str]:
+    """The trained networks whose best epoch was epoch 0: no fine-tuned epoch validated better,
+    so they keep their starting weights."""
+    kept = []
+    for task in trained:
+        info = json.loads((run / task / "best.json").read_text(encoding="utf-8"))
+        if (info.get("metadata") or {}).get("epoch") == 0:
+            kept.append(task)
+    return kept
+
+
 def _subset(dataset, patients: set[str], out: Path) -> int:
     """Write the rows of ``patients`` as their own dataset (once); returns the row count."""
     ds = open_dataset(dataset)
-    rows = [i for i, m in enumerate(ds.meta) if (str(m.get("patient") or "").strip() or str(m.get("stem"))) in patients]
+    rows = [i for i, m in enumerate(ds.meta)
+            if row_key(str(m.get("patient") or "").strip(), str(m.get("stem"))) in patients]
     if not (out / "dataset.json").is_file():
         samples = [(np.asarray(ds.images[i]), np.asarray(ds.scalp[i]), np.asarray(ds.hairloss[i]),
                     {k: v for k, v in ds.meta[i].items() if k != "index"}) for i in rows]
@@ -268,12 +363,12 @@ def _finetune(train_ds: Path, run: Path, cfg: AdaptConfig, progress: bool) -> tu
             learn = split_rows(clinic.records, rows, read_split(run / "split.json"), "train")
             base = replace(base, freeze_bn=base.resolved_freeze_bn(len(learn)))
         try:
-            train(source, run, base, resume=True, progress=progress)
+            train(source, run, base, resume=True, progress=progress, carry_rest=False)
         except DatasetError as exc:
             notes.append(f"{task}: not fine-tuned ({str(exc).splitlines()[0]})")
             continue
         trained.append(task)
-    carry_over(run, cfg.init)  # train() already copies the others once a task is trained; this covers none trained
+    carry_over(run, cfg.init)  # the networks not fine-tuned, copied once all tasks are done
     carried = [task for task in TASKS if task not in trained]
     return trained, carried, notes
 
@@ -402,6 +497,7 @@ def adapt(source: str | Path, out: str | Path, cfg: AdaptConfig = AdaptConfig(),
     work.mkdir(parents=True, exist_ok=True)
 
     try:
+        _check_work_recipe(work, work_recipe(source, cfg))
         dataset = _source_dataset(source, work, cfg, progress)
         held = _split(dataset, cfg, work)
         n_learn = _subset(dataset, set(held["learn"]), work / "train_ds")
@@ -417,7 +513,12 @@ def adapt(source: str | Path, out: str | Path, cfg: AdaptConfig = AdaptConfig(),
     if not trained:
         raise DatasetError("no network could be fine-tuned: " + "; ".join(notes),
                            fix="add corrected photographs of more patients and views")
-    view_check = _view_check_margins(work / "run", cfg, trained, notes, progress)
+    kept = _kept_start(work / "run", trained)
+    if kept:
+        notes.append(f"{', '.join(kept)}: no fine-tuned epoch did better on the validation patients than the "
+                     "starting network, so its starting weights are kept"
+                     + (" (the adapted set equals the starting model)" if set(kept) == set(trained) else ""))
+    view_check = _view_check_margins(work / "run", cfg, [t for t in trained if t not in kept], notes, progress)
     reports = {}
     for name, model in (("before", cfg.init), ("after", work / "run")):
         reports[name] = evaluate(work / "test_ds", model, work / name, backend=cfg.backend,
@@ -427,13 +528,16 @@ def adapt(source: str | Path, out: str | Path, cfg: AdaptConfig = AdaptConfig(),
     better = judge(before, after)
     changes = None if cfg.scalp_only else paired_changes(work / "before", work / "after")
     counts = {"photographs_learn": n_learn, "patients_learn": len(held["learn"]),
-              "photographs_test": n_test, "patients_test": len(held["test"])}
+              "photographs_test": n_test, "patients_test": len(held["test"]),
+              "photographs_test_corrected": _corrected_count(work / "test_ds"),
+              "patients_kept_out_of_test": held.get("kept_out_of_test", 0)}
     info = {
         "format": "alonet-adapt", "version": 1,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "source": str(source), "init": str(cfg.init), "counts": counts, "trained": trained,
-        "carried_over": carried, "recipe": asdict(cfg), "before": before, "after": after,
+        "kept_start": kept, "carried_over": carried, "recipe": asdict(cfg), "before": before, "after": after,
         "better": better, "changes": changes, "notes": notes, "view_check": view_check,
+        "learnt_patients": sorted({patient_digest(p) for p in held["learn"]} | learnt_by(cfg.init)),
     }
 
     with atomic_directory(out, overwrite=overwrite) as tmp:
@@ -447,7 +551,7 @@ def adapt(source: str | Path, out: str | Path, cfg: AdaptConfig = AdaptConfig(),
         write_comparison(tmp, before, after)
         write_model_card(tmp / "MODEL_CARD.md", info, model_dir=out)
     return AdaptResult(out=out, counts=counts, trained=trained, carried=carried, before=before,
-                       after=after, better=better, notes=notes, changes=changes)
+                       after=after, better=better, notes=notes, changes=changes, kept_start=kept)
 
 
 def _json_safe(value):

@@ -53,12 +53,26 @@ def adapt_command(source, out, init, tasks, steps, batch_size, lr, test_fraction
     cfg = AdaptConfig(init=init, tasks=tuple(tasks) or None, steps=steps, batch_size=batch_size, lr=lr,
                       test_fraction=test_fraction, scalp_only=scalp_only, include_all=include_all, seed=seed,
                       replay=replay, replay_weight=replay_weight, keep=keep)
-    result = adapt(source, out, cfg, work=work, overwrite=overwrite, progress=not quiet)
+    try:
+        result = adapt(source, out, cfg, work=work, overwrite=overwrite, progress=not quiet)
+    except KeyboardInterrupt:
+        from pathlib import Path
+
+        folder = work or Path(out).with_name(Path(out).name + ".work")
+        click.echo(f"adapt stopped: rerun the same command to resume from {folder}", err=True)
+        raise
     c = result.counts
     click.echo(f"learnt from {c['photographs_learn']} photographs ({c['patients_learn']} patients); "
                f"tested on {c['photographs_test']} photographs of {c['patients_test']} held-back patients")
-    click.echo(f"fine-tuned: {', '.join(result.trained)}"
+    changed = [t for t in result.trained if t not in result.kept_start]
+    click.echo(f"fine-tuned: {', '.join(changed) or 'none'}"
+               + (f"; kept their starting weights (no better epoch): {', '.join(result.kept_start)}"
+                  if result.kept_start else "")
                + (f"; unchanged: {', '.join(result.carried)}" if result.carried else ""))
+    if c.get("photographs_test_corrected") is not None and c["photographs_test_corrected"] < c["photographs_test"]:
+        click.echo(f"  note: {c['photographs_test'] - c['photographs_test_corrected']} of the "
+                   f"{c['photographs_test']} test photographs were accepted as the model drew them, not "
+                   "corrected; they favour 'before'")
     for note in result.notes:
         click.echo(f"  note: {note}")
     rows = table_rows(result.before, result.after)

@@ -67,12 +67,15 @@ def _log(ctx, message: str) -> None:
 
 def train(dataset, run_dir: str | Path, cfg: TrainConfig = TrainConfig(), *,
           tasks: str | Sequence[str] | None = None, resume: bool = False,
-          on_epoch_end: Callable[[EpochEnd], None] | None = None, progress: bool = True) -> Path:
+          on_epoch_end: Callable[[EpochEnd], None] | None = None, progress: bool = True,
+          carry_rest: bool = True) -> Path:
     """Train ``cfg.task`` (or each of ``tasks``; ``"all"`` = the three) on ``dataset``.
 
     ``dataset`` is a converted-dataset folder or a source object (see
     ``alonet.train.data``). Returns ``run_dir``, which can then be passed as
-    a model set (``<task>/best.json``) to evaluation and inference.
+    a model set (``<task>/best.json``) to evaluation and inference. With
+    ``cfg.init`` the tasks not trained are copied from it (``carry_over``) unless
+    ``carry_rest`` is False (a caller training the tasks one by one copies them at the end).
     """
     if tasks is None:
         task_list = [cfg.task]
@@ -90,7 +93,7 @@ def train(dataset, run_dir: str | Path, cfg: TrainConfig = TrainConfig(), *,
         for task in task_list:
             _train_task(source, run_dir, replace(cfg, task=task), ctx, resume=resume,
                         on_epoch_end=on_epoch_end, progress=progress)
-        if cfg.init is not None and ctx.is_main:
+        if cfg.init is not None and carry_rest and ctx.is_main:
             copied = carry_over(run_dir, cfg.init)
             if copied:
                 _log(ctx, f"carried over from {cfg.init} (not trained in this run): {', '.join(copied)}")
@@ -189,7 +192,7 @@ def _train_task(source, run_dir: Path, cfg: TrainConfig, ctx, *, resume: bool,
     run = _setup_task(source, run_dir, cfg, ctx, resume)
     if run.start_epoch >= run.epochs:
         _log(ctx, f"{cfg.task}: already trained for {run.start_epoch} epoch(s); nothing to do "
-                  "(raise --epochs to continue)")
+                  "(give more epochs or steps to continue)")
         return
     cfg = run.cfg
     _log(ctx, f"{cfg.task}: {run.n_train} training / {run.n_val} validation photographs, "
