@@ -193,6 +193,39 @@ def test_a_photograph_reaches_the_network_as_the_same_array_in_training_and_in_u
                           ds[0][0].numpy())
 
 
+def test_a_right_view_reaches_the_hair_loss_network_mirrored_in_training_as_in_use(tmp_path):
+    """Before: inference mirrored right views for both networks, training only for the
+    temporal one, so the hair-loss network trained on right views the other way round."""
+    from alonet.data.dataset import write_dataset
+    from alonet.infer.pipeline import Pipeline
+    from alonet.train.data import ConvertedSource
+
+    rng = np.random.default_rng(5)
+    small = rng.integers(0, 256, (60, 80, 3), dtype=np.uint8)
+    small[:, :10] = 255  # a marker at the left edge
+    photo = np.asarray(__import__("PIL.Image", fromlist=["Image"]).fromarray(small).resize((1000, 750)))
+    scalp = np.ones((750, 1000), bool)  # the whole picture is scalp: nothing painted either way
+    write_dataset(tmp_path / "ds", [(photo, scalp, scalp, {"stem": "r", "patient": "p", "visit": "1",
+                                                           "view": "right"})], size=320)
+    seen = {}
+
+    class Spy:
+        name = "spy"
+        configs = {t: ModelConfig(task=t, base_width=4, depth=2, input_size=160 if t != "hairloss" else 64)
+                   for t in TASKS}
+
+        def predict(self, task, batch):
+            seen.setdefault(task, batch.copy())
+            return np.full(batch.shape[:3], 0.9 if task != "hairloss" else 0.1, np.float32)
+
+    Pipeline(None, backend=Spy()).predict_view(photo, "right")
+    for task, size in (("scalp-temporal", 160), ("hairloss", 64)):
+        cfg = TrainConfig(task=task, input_size=size, base_width=4, depth=2, views=("right",))
+        trained_on, _ = TaskDataset(ConvertedSource(tmp_path / "ds"), [0], cfg, train=False).arrays(0)
+        assert np.array_equal(trained_on, seen[task][0]), task
+        assert trained_on[:, -2:].min() == 255  # mirrored: the marker is at the right edge
+
+
 def test_low_frequency_mix_takes_the_real_photographs_colour_and_keeps_the_layout():
     from alonet.train.style import low_frequency_mix
 

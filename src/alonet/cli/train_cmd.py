@@ -144,9 +144,11 @@ def train_command(ctx, dataset, run_dir, task, epochs, batch_size, lr, lr_step, 
     """Train the networks on DATASET (a folder made by `alonet convert`; give
     several to train on all of them, e.g. phantoms plus your own photographs).
 
-    Defaults follow the AloNet study: 320 px input, U-Net 64-1024 channels,
-    Adam 5e-4, StepLR(7, 0.1), cross-entropy weighted 1:5, batch 24,
-    horizontal flips. Runs data-parallel under torchrun, e.g.
+    The network and optimiser follow the AloNet study: 320 px input, U-Net
+    64-1024 channels, Adam 5e-4, StepLR(7, 0.1), cross-entropy weighted 1:5,
+    batch 24, horizontal flips; the default augmentation adds colour, blur,
+    noise, JPEG and scale/rotate (the study's flips only: --no-augment
+    --no-scale-rotate --imperfect-scalp 0). Runs data-parallel under torchrun, e.g.
     `torchrun --nproc_per_node=4 -m alonet.cli.main train DATASET -o RUN`.
     """
     from alonet.train import TrainConfig, train

@@ -231,9 +231,16 @@ def task_rows(records: Sequence[Record], cfg: TrainConfig, where: str = "the dat
     return rows
 
 
+#: The networks that see right views mirrored, as inference feeds them (``alonet.infer.pipeline``
+#: processes a right view entirely in the mirrored frame: temporal scalp network and hair loss).
+MIRRORED_TASKS = ("scalp-temporal", "hairloss")
+
+
 def needs_mirror(record: Record, cfg: TrainConfig) -> bool:
-    """Right views are mirrored for the temporal network (to look like left views)."""
-    return cfg.task == "scalp-temporal" and cfg.mirror_right and record.view == "right"
+    """Right views are mirrored (to look like left views) for the networks inference shows them
+    mirrored to. Before 2026-12-06 the hair-loss network saw them unmirrored in training
+    (only its random flips showed it the other orientation)."""
+    return cfg.task in MIRRORED_TASKS and cfg.mirror_right and record.view == "right"
 
 
 def subsample(rows: Sequence[int], limit: int | None, seed: int) -> list[int]:
@@ -274,12 +281,12 @@ class TaskDataset:
         record = self.source.records[index]
         image, scalp, hairloss = self.source.sample(index)
         size = self.cfg.input_size
-        # The inference route (alonet.model.preprocess.prepare_input): the dataset holds the
-        # working-size step; the network-size step is the same function inference calls.
+        # The inference route: mirror first (a right view), then alonet.model.preprocess.prepare_input;
+        # the dataset holds the working-size step, the network-size step is the function inference calls.
+        if needs_mirror(record, self.cfg):
+            image, scalp, hairloss = (np.ascontiguousarray(a[:, ::-1]) for a in (image, scalp, hairloss))
         image = prepare_input(image, size)
         scalp, hairloss = prepare_mask(scalp, size), prepare_mask(hairloss, size)
-        if needs_mirror(record, self.cfg):
-            image, scalp, hairloss = image[:, ::-1], scalp[:, ::-1], hairloss[:, ::-1]
         seed = sample_seed(self.cfg.seed, self.epoch if self.train else 0, index)
         self.augment.set_random_seed(seed)
         out = self.augment(image=np.ascontiguousarray(image),

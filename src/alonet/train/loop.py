@@ -380,7 +380,7 @@ def _train_epoch(run: TaskRun, epoch: int, ctx, progress: bool) -> float:
 
 
 def _validate(run: TaskRun, ctx) -> dict:
-    """Validation loss, IoU and Dice (masks = calibrated confidence > 0.5, as inference)."""
+    """Validation loss, IoU and Dice (masks = calibrated confidence >= 0.5, as inference)."""
     val = evaluate_loader(run.model, run.val_loader, run.cfg.class_weights, run.device, run.amp_dtype,
                           run.memory_format, model_cfg=run.model_cfg)
     v_loss, v_weight, tp, fp, fn = ctx.all_reduce_sum([val[k] for k in ("loss_sum", "weight_sum", "tp", "fp", "fn")])
@@ -463,7 +463,7 @@ def evaluate_loader(model, loader, class_weights, device, amp_dtype=None, memory
     Returns ``loss_sum``/``weight_sum`` (their ratio is the mean weighted loss,
     as ``nn.CrossEntropyLoss`` computes it) and tp/fp/fn counts for micro IoU
     and Dice. With ``model_cfg`` the prediction is the calibrated confidence
-    > 0.5 (what inference thresholds); without it, the argmax of the logits.
+    >= 0.5 (what inference thresholds); without it, the argmax of the logits.
     """
     import torch
     import torch.nn.functional as F
@@ -484,7 +484,7 @@ def evaluate_loader(model, loader, class_weights, device, amp_dtype=None, memory
             logits = logits.float()
             totals["loss_sum"] += float(F.cross_entropy(logits, y, weight=weights, reduction="sum"))
             totals["weight_sum"] += float(weights[y].sum())
-            pred = probabilities(logits, model_cfg) > 0.5 if model_cfg is not None else logits.argmax(1) == 1
+            pred = probabilities(logits, model_cfg) >= 0.5 if model_cfg is not None else logits.argmax(1) == 1
             true = y == 1
             totals["tp"] += float((pred & true).sum())
             totals["fp"] += float((pred & ~true).sum())
