@@ -95,6 +95,18 @@ def test_html_report_is_self_contained_and_shows_the_numbers(known_visit):
     assert picture.size == (200, 120)
 
 
+def test_html_report_marks_views_corrected_by_hand(pipeline, known_visit):
+    """Before: a corrected view showed "100%" confidence and no flag; only the JSON said so."""
+    plain = render_report_html(known_visit, meta={"model": "m", "backend": "torch"})
+    assert "corrected by hand" not in plain
+    top = known_visit.views["top"]
+    edited = pipeline.result_from_masks(top.image, "top", top.scalp_mask, top.hairloss_mask, corrected=True)
+    visit = pipeline.visit_from_views({**known_visit.views, "top": edited})
+    html = render_report_html(visit, meta={"model": "m", "backend": "torch"})
+    assert html.count('title="masks corrected by hand">corrected</span>') == 1
+    assert '<td class="num">corrected</td>' in html
+
+
 def test_report_json_numbers_and_deidentification(known_visit):
     document = report_json(known_visit, meta={"model": "m"})
     assert document["format"] == "alonet-report" and document["salt"] == 40.0

@@ -164,7 +164,7 @@ def _opened_unguarded(source: ImageSource, max_pixels: int | None, label: str) -
             Image.init()  # register every plugin (idempotent) so READ_FORMATS are all known
             image = Image.open(stream, formats=[f for f in READ_FORMATS if f in Image.OPEN])
     except UnidentifiedImageError:
-        raise NotAnImageError(f"{label}: not an image AloNet can read (needs {_SUPPORTED})", fix="export it as JPEG or PNG") from None
+        raise NotAnImageError(f"{label}: not an image AloNet can read; it reads {_SUPPORTED}", fix="export it as JPEG or PNG") from None
     except Image.DecompressionBombError as exc:
         # Pillow's own guard fires while reading the header (only without a larger max_pixels);
         # its wording stays out, the pixel count it found is kept.

@@ -132,12 +132,14 @@ def render_report_html(visit, images: Mapping[str, np.ndarray] | None = None, *,
             continue
         loss = result.loss_pct
         flags = [{"code": f["code"], "message": f["message"], "kind": _kind(f["code"])} for f in result.flags]
+        if getattr(result, "corrected", False):  # a person's masks: say so where the number is
+            flags.insert(0, {"code": "corrected", "message": "masks corrected by hand", "kind": "info"})
         rows.append({
             "name": view,
             "weight": f"{weight:.2f}",
             "loss": "n/a" if loss is None else f"{loss:.1f}",
             "points": "" if loss is None else "withheld" if visit.withheld else f"{weight * loss:.1f}",
-            "confidence": f"{100 * result.confidence:.0f}%",
+            "confidence": "corrected" if getattr(result, "corrected", False) else f"{100 * result.confidence:.0f}%",
             "flags": flags,
         })
         caption = ("not measured" if loss is None else f"{loss:.1f}% of the scalp with hair loss")

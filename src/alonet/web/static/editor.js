@@ -33,11 +33,12 @@
   var serverPercent = {};  // view -> % from the server's latest summary
   var withheld = [];  // views whose retake withholds the SALT (from the server's latest summary)
 
+  // The report's colours (alonet.report.overlay.OverlayStyle): green scalp outline, magenta hair loss.
   var COLORS = {
-    loss: [235, 30, 30, 215],      // hair loss inside the scalp
-    lossOut: [235, 30, 30, 90],    // hair loss drawn outside the scalp (does not count)
-    scalp: [30, 110, 240, 80],
-    scalpEdge: [30, 110, 240, 255]
+    loss: [255, 40, 200, 215],     // hair loss inside the scalp
+    lossOut: [255, 40, 200, 80],   // hair loss drawn outside the scalp (does not count)
+    scalp: [40, 230, 90, 60],
+    scalpEdge: [40, 230, 90, 255]
   };
 
   function $(id) { return document.getElementById(id); }
@@ -436,7 +437,19 @@
       var submitter = event.submitter;
       clearTimeout(syncTimer);
       Promise.resolve(sync()).then(function () {
-        if (Object.keys(dirty).length) { return; }
+        var note = form.querySelector(".form-error");
+        if (Object.keys(dirty).length) {  // the server refused the corrections: say so here, where the user looks
+          if (!note) {
+            note = document.createElement("p");
+            note.className = "form-error";
+            note.setAttribute("role", "alert");
+            form.appendChild(note);
+          }
+          note.textContent = "Waiting for the corrections, which the server did not apply (" +
+            $("sync-status").textContent + "). Press the button again to retry.";
+          return;
+        }
+        if (note) { note.remove(); }
         if (form.requestSubmit) { form.requestSubmit(submitter); } else { form.submit(); }
       });
     });
@@ -476,6 +489,12 @@
     setOpacity();
     if (editable) {
       document.addEventListener("keydown", function (event) {
+        // Typing in a form field (patient code, reviewer, date) keeps its own keys: no undo, no brush size.
+        var target = event.target;
+        if (target && target.closest && target.closest(
+            'textarea, select, [contenteditable], input:not([type="range"]):not([type="radio"]):not([type="checkbox"])')) {
+          return;
+        }
         if ((event.ctrlKey || event.metaKey) && event.key.toLowerCase() === "z") { event.preventDefault(); undo(); }
         if (event.key === "[" && size) { size.value = Math.max(2, Number(size.value) - 4); size.dispatchEvent(new Event("input")); }
         if (event.key === "]" && size) { size.value = Math.min(200, Number(size.value) + 4); size.dispatchEvent(new Event("input")); }
