@@ -19,7 +19,7 @@ import multiprocessing
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import Any
 
 import numpy as np
 
@@ -150,7 +150,7 @@ class VisitScorer:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
-    def __enter__(self) -> Self:
+    def __enter__(self) -> "VisitScorer":
         return self
 
     def __exit__(self, *exc) -> None:
