@@ -239,3 +239,21 @@ def test_unknown_form_fields_are_refused(make_app, photos):  # noqa: F811
     data["threshold"] = "abc"
     r = make_app().test_client().post("/api/score", data=data, content_type="multipart/form-data")
     assert r.status_code == 400 and "unexpected form field 'threshold'" in r.get_json()["error"]
+
+
+def test_undoing_every_stroke_of_a_view_takes_the_models_result_back(make_app, pipeline, photos):  # noqa: F811
+    """Before: after Undo back to the model's masks the view stayed "corrected" with a % that
+    moved by about 0.1 (counted at editing size instead of network size)."""
+    client = make_app().test_client()
+    url = score_in_browser_form(client, photos)
+    model = client.get(f"{url}/report.json").get_json()["views"]["top"]
+    scalp = pipeline.predict_view(photos["top"], "top").scalp_mask
+    edited = correct_top(client, url, scalp, np.zeros_like(scalp))
+    assert edited["views"]["top"]["corrected"] is True
+    r = client.post(f"{url}/masks", data={"revert": "top"}, headers={"X-CSRFToken": csrf_token(client)})
+    back = r.get_json()["summary"]["views"]["top"]
+    assert r.status_code == 200 and back["corrected"] is False
+    assert (back["loss_pct"], back["confidence"]) == (model["loss_pct"], model["confidence"])
+    bad = client.post(f"{url}/masks", data={"revert": "front"},
+                      headers={"X-CSRFToken": csrf_token(client), "Accept": "application/json"})
+    assert bad.status_code == 400 and "not a view of this visit" in bad.get_json()["error"]

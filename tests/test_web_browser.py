@@ -225,6 +225,20 @@ def test_browser_scores_corrects_and_downloads(tmp_path):
         html = downloaded(downloads, ".html").read_text()
         assert f"{painted:.1f}" in html and "<script" not in html.lower()
 
+        # Typing in a form field never undoes a stroke; undoing the last stroke gives the
+        # model's own result back (its %, not "corrected").
+        from selenium.webdriver.common.keys import Keys
+
+        driver.find_element(By.CSS_SELECTOR, "#report-form input[name='patient_code']").send_keys(
+            "AA-1", Keys.CONTROL, "z")
+        assert salt() == pytest.approx(painted, abs=0.01)
+        driver.find_element(By.ID, "undo").click()
+        wait_for(lambda: status.get_attribute("data-state") == "synced" and salt() == pytest.approx(original, abs=0.006),
+                 20, "revert applied")
+        assert driver.find_element(By.ID, "conf-top").text != "corrected"
+        assert float(driver.find_element(By.ID, "loss-top").text.rstrip("%")) == pytest.approx(
+            cli["views"]["top"]["loss_pct"], abs=0.051)
+
         driver.execute_script("window.scrollTo(0, 0)")
         shot = tmp_path / "web.png"
         assert driver.save_screenshot(str(shot))

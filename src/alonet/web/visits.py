@@ -88,6 +88,10 @@ class ViewState:
     def shape(self) -> tuple[int, int]:
         return tuple(self.photo.shape[:2])  # type: ignore[return-value]
 
+    def revert(self) -> None:
+        """Take the model's own result back (all corrections of this view undone)."""
+        self.result = self.original
+
     def correct(self, result: ViewResult) -> None:
         """Take ``result`` (a ViewResult built from corrected masks) as current."""
         if tuple(result.scalp_mask.shape) != self.shape or tuple(result.hairloss_mask.shape) != self.shape:

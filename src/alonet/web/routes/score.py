@@ -163,14 +163,18 @@ def mask(visit_id: str, view: str, layer: str):
 @bp.post("/result/<visit_id>/masks")
 def masks(visit_id: str):
     """Corrected masks from the page (fields ``scalp_<view>``, ``hairloss_<view>``,
-    PNG at editing size); both layers of a view come together. Returns the
-    recomputed summary as JSON."""
+    PNG at editing size; both layers of a view come together), or ``revert=<view>``
+    to take the model's own result back. Returns the recomputed summary as JSON."""
     visit = _visit(visit_id)
     max_side = get_state().config.edit_max_side
     expected = {f"{layer}_{view}" for layer in LAYERS for view in visit.views}
     unknown = sorted(set(request.files) - expected)
     if unknown:
         raise UploadRejected(f"unexpected mask field {unknown[0]!r}")
+    reverts = request.form.getlist("revert")
+    bad = [v for v in reverts if v not in visit.views]
+    if bad:
+        raise UploadRejected(f"cannot revert {bad[0][:20]!r}: not a view of this visit")
     corrections = {}
     for view, st in visit.views.items():
         names = [f"{layer}_{view}" for layer in LAYERS]
@@ -185,12 +189,16 @@ def masks(visit_id: str):
             for n, layer in zip(names, LAYERS)
         )
         corrections[view] = (resize_mask(scalp, st.shape), resize_mask(loss, st.shape))
-    if not corrections:
+    if set(corrections) & set(reverts):
+        raise UploadRejected("a view is either corrected or reverted, not both")
+    if not corrections and not reverts:
         raise UploadRejected("no corrected mask was sent")
     scorer = get_state().scorer
     with visit.lock:
         for view, (scalp, loss) in corrections.items():
             scorer.correct(visit.views[view], scalp, loss)
+        for view in reverts:  # every stroke undone: the model's own result again
+            visit.views[view].revert()
         visit.revision += 1
         summary = visit.summary()
     return jsonify(summary=summary)

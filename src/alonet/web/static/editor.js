@@ -244,8 +244,15 @@
 
   // ------------------------------------------------------------------ undo
 
+  // Strokes per view since the page loaded: undoing a view's last one sends "revert", so the
+  // server takes the model's own result back (its %, its confidence, not "corrected").
+  var strokes = {};
+  var reverted = {};
+
   function pushUndo(editor, layer) {
     var source = layer === "scalp" ? editor.scalp : editor.hairloss;
+    strokes[editor.name] = (strokes[editor.name] || 0) + 1;
+    delete reverted[editor.name];
     undoStack.push({ view: editor.name, layer: layer, data: source.slice() });
     if (undoStack.length > UNDO_LIMIT) { undoStack.shift(); }
     updateUndoButton();
@@ -261,6 +268,8 @@
     editor.touched = true;
     editor.render(0, 0, editor.width, editor.height);
     liveUpdate();
+    strokes[item.view] = Math.max(0, (strokes[item.view] || 0) - 1);
+    if (strokes[item.view] === 0 && editor.loadedAsModel) { reverted[item.view] = true; }
     markDirty(editor.name);
   }
 
@@ -398,6 +407,7 @@
     var blobs = [];
     views.forEach(function (v) {
       var ed = editors[v];
+      if (reverted[v]) { form.append("revert", v); return; }  // back to the model's own masks
       blobs.push(ed.maskBlob(ed.scalp).then(function (b) { form.append("scalp_" + v, b, "scalp.png"); }));
       blobs.push(ed.maskBlob(ed.hairloss).then(function (b) { form.append("hairloss_" + v, b, "hairloss.png"); }));
     });
@@ -510,7 +520,13 @@
     editors[figure.dataset.view] = new ViewEditor(figure);
   });
   bindControls();
-  if (root.dataset.summary) { applySummary(JSON.parse(root.dataset.summary)); }
+  if (root.dataset.summary) {
+    var initial = JSON.parse(root.dataset.summary);
+    Object.keys(editors).forEach(function (v) {  // a view the model drew (not corrected before this page)
+      editors[v].loadedAsModel = !(initial.views[v] && initial.views[v].corrected);
+    });
+    applySummary(initial);
+  }
   Promise.all(Object.keys(editors).map(function (v) { return editors[v].load(); })).then(function () {
     root.dataset.ready = "1";
   }).catch(function (error) {
