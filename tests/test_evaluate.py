@@ -180,7 +180,7 @@ def test_cli_writes_the_report(tmp_path, capsys):
     capsys.readouterr()
     with open(out / "per_image.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
-    assert len(rows) == 8 and rows[0]["true_loss_pct"] == "33.3333"
+    assert len(rows) == 8 and rows[0]["true_loss_pct"] == "33.333333"  # 6 decimals
     # the output is not overwritten without --overwrite
     assert main(["evaluate", str(dataset), "--model", str(models), "-o", str(out), "--backend", "torch",
                  "--quiet"]) == 2
@@ -232,3 +232,20 @@ def test_paired_change_resamples_whole_patients():
     assert paired_change([0, 0, 0, 0], [-6, -6, -6, 6], ["a", "a", "a", "b"], rounds=4000, seed=1) == mixed
     with pytest.raises(InvalidValueError, match="group labels"):
         paired_change([1, 2], [1, 2], ["a"])
+
+
+def test_split_refuses_a_dataset_the_run_was_not_trained_on(tmp_path):
+    """Before: --split val filtered by patient id only, so another dataset sharing an id was
+    partly scored and its other patients silently dropped."""
+    from alonet.evaluate import evaluate
+
+    run = _tiny_model_set(tmp_path / "run")
+    dataset = _tiny_dataset(tmp_path / "ds")  # patients p0 and p1
+    (run / "split.json").write_text(json.dumps({"format": "alonet-split", "version": 1, "seed": 0,
+                                                "val_fraction": 0.5, "train": ["p0"], "val": ["p1"]}))
+    result = evaluate(dataset, run, split="val", backend="torch", progress=False)
+    assert result.summary["images"] == 4 and result.summary["split_patients"] == 1
+    (run / "split.json").write_text(json.dumps({"format": "alonet-split", "version": 1, "seed": 0,
+                                                "val_fraction": 0.5, "train": ["p0"], "val": ["other"]}))
+    with pytest.raises(DatasetError, match="1 patient\\(s\\) are not in the run's split \\(e.g. p1\\)"):
+        evaluate(dataset, run, split="val", backend="torch", progress=False)

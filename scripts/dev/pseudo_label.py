@@ -119,7 +119,11 @@ def main(argv: list[str] | None = None) -> int:
     test_groups = {r["source_group"] for r in rows if r["split"] == "test"}
     groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for r in rows:
-        if r["view"] in views and r["split"] in splits and r["source_group"] not in test_groups:
+        # never the sources every real-head check scores (part_of "test"): before 2026-12-06 this
+        # script used the publisher's split alone, so effl0-realpseudo saw 77 of the Norwood
+        # check's 85 test groups and every fringe-test photograph (its numbers there are optimistic)
+        if (r["view"] in views and r["split"] in splits and r["source_group"] not in test_groups
+                and part_of(r["source_group"]) == "learn"):
             groups[(r["source_group"], r["view"])].append(r)
 
     pipeline = Pipeline(args.model)

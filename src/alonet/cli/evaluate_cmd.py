@@ -49,13 +49,18 @@ def evaluate_command(dataset, model, out, split, views, backend, precision, batc
                f"Dice {_fmt(s['hairloss']['dice_micro'])} (micro)")
     for view, v in s["views"].items():
         click.echo(f"  {view:<6} n={v['images']:<4} mean |Δ loss %| {_fmt(v['mean_abs_diff_pct'], '.2f')}")
+    skipped = {k: v for k, v in salt["visits_skipped"].items() if v}
+    left_out = "; left out: " + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in skipped.items()) if skipped else ""
     if salt["visits_scored"]:
         ba = salt["bland_altman"]
         flips = salt["responder_flips"]
-        click.echo(f"SALT over {salt['visits_scored']} visits: MAE {_fmt(salt['mae'], '.2f')}, "
+        plural = "visit" if salt["visits_scored"] == 1 else "visits"
+        click.echo(f"SALT over {salt['visits_scored']} {plural}: MAE {_fmt(salt['mae'], '.2f')}, "
                    f"bias {_fmt(salt['bias'], '+.2f')}, ICC(2,1) {_fmt(salt['icc_2_1'])}, "
                    f"limits of agreement {_fmt(ba['lower'], '+.1f')}..{_fmt(ba['upper'], '+.1f')}, "
-                   f"responder flips: {flips['salt<=20']['count']} at <=20, {flips['salt<=10']['count']} at <=10")
+                   f"responder flips: {flips['salt<=20']['count']} at <=20, {flips['salt<=10']['count']} at <=10"
+                   + left_out)
     else:
-        click.echo("SALT: no complete visits (need top, back, left and right of the same patient and visit)")
+        click.echo("SALT: no visit could be scored (a visit needs top, back, left and right of the same patient "
+                   "and visit, each with a true and a predicted scalp)" + left_out)
     click.echo(f"report: {out}")

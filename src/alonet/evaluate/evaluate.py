@@ -120,10 +120,14 @@ def _metrics(counts: list[OverlapCounts]) -> dict | None:
 def _visit_rows(rows: Sequence[dict]) -> tuple[list[dict], dict]:
     """Group rows into visits; return scored visit rows and counts of the others."""
     groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    unlabelled = 0
     for row in rows:
         if row["patient"] and row["visit"] and row["view"] in VIEWS:
             groups[(row["patient"], row["visit"])].append(row)
-    visits, skipped = [], {"incomplete": 0, "duplicate_view": 0, "no_true_scalp": 0, "no_predicted_scalp": 0}
+        else:
+            unlabelled += 1
+    visits, skipped = [], {"incomplete": 0, "duplicate_view": 0, "no_true_scalp": 0, "no_predicted_scalp": 0,
+                           "photographs_without_visit": unlabelled}
     for (patient, visit), members in sorted(groups.items()):
         views = [r["view"] for r in members]
         if len(set(views)) != len(views):
@@ -158,7 +162,7 @@ def _salt_summary(visits: Sequence[dict], skipped: dict) -> dict:
     summary.update({
         "mae": mean_absolute_error(pred, true),
         "bias": bias(pred, true),
-        "icc_2_1": icc_agreement(pred, true) if len(visits) >= 2 else math.nan,
+        "icc_2_1": (icc_agreement(pred, true) + 0.0) if len(visits) >= 2 else math.nan,  # + 0.0: no "-0.0"
         "bland_altman": bland_altman(pred, true).to_dict(),
         "responder_flips": {
             f"salt<={int(t)}": {"fraction": decision_flip_rate(pred, true, t),
@@ -283,9 +287,19 @@ def evaluate(dataset: str | Path, model: str | Path = "default", out: str | Path
         check_can_write_directory(out, overwrite)
     ds = open_dataset(dataset)
     rows = select_rows(ds.meta, views, str(ds.path))
+    split_patients = None
     if split != "all":
         members = _split_patients(model, split)
+        everyone = _split_patients(model, "train") | _split_patients(model, "val")
+        keys = {row_key(ds.meta[i]["patient"], str(ds.meta[i]["stem"])) for i in rows}
+        unknown = sorted(keys - everyone)
+        if unknown:
+            raise DatasetError(
+                f"{ds.path}: {len(unknown)} patient(s) are not in the run's split (e.g. {', '.join(unknown[:3])}), "
+                "so this is not the dataset the run was trained on", fix="evaluate the run's own dataset with "
+                "--split, or leave --split out to score every photograph")
         rows = [i for i in rows if row_key(ds.meta[i]["patient"], str(ds.meta[i]["stem"])) in members]
+        split_patients = len({row_key(ds.meta[i]["patient"], str(ds.meta[i]["stem"])) for i in rows})
     if not rows:
         raise DatasetError(f"{ds.path}: no photographs to evaluate", fix="check --views and --split")
     pipeline = Pipeline(models=model, backend=backend, config=pipeline_config)
@@ -302,6 +316,8 @@ def evaluate(dataset: str | Path, model: str | Path = "default", out: str | Path
     result.summary["dataset"] = str(ds.path)
     result.summary.update(pipeline.provenance())
     result.summary["split"] = split
+    if split_patients is not None:
+        result.summary["split_patients"] = split_patients
     if out is not None:
         write_report(result, out, overwrite=overwrite)
     return result
@@ -329,7 +345,7 @@ def _csv_value(value) -> str:
     if isinstance(value, bool):
         return "1" if value else "0"
     if isinstance(value, float):
-        return "" if not math.isfinite(value) else f"{value:.6g}"
+        return "" if not math.isfinite(value) else f"{round(value, 6):.10g}"  # 6 decimals, not 6 digits
     return str(value)
 
 

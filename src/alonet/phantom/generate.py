@@ -144,7 +144,8 @@ def real_plan(index: int, patient: str, records: list[RealRecord], masks: RealMa
     orientation), and when both of a pair look the same way the second takes
     the other side. A view the visit lacks is taken from the nearest visit of
     the same patient that has one (one real patient never lends masks to
-    another), else it is procedural. ``index`` is the patient's place in the
+    another), failing that from another photograph of this visit (one mask
+    then serves two views), else it is procedural. ``index`` is the patient's place in the
     run (used in its name only through the real id).
     """
     by_date: dict[str, list[tuple[RealRecord, str, bool]]] = {}
