@@ -284,3 +284,21 @@ def test_paired_changes_pair_photographs_and_visits_of_the_same_patients(tmp_pat
     lines = change_lines(changes)
     assert lines[0].startswith("change in mean |Δ % loss| per photograph: -5.00 points (95 % interval -6.00 to -3.00")
     assert lines[0].endswith("bootstrap over 2 patients) - clear; with 2 patients the interval says little")
+
+
+def test_work_folders_and_model_sets_of_an_older_alonet_are_not_trusted_blindly(tmp_path):
+    """An older AloNet recorded neither a work folder's recipe nor an adapted set's patients."""
+    init = tiny_init_set(tmp_path / "init")
+    data = tiny_dataset(tmp_path / "ds", n_patients=7)
+    cfg = AdaptConfig(init=str(init), steps=2, batch_size=4, backend="torch", view_check_patients=3)
+    adapt(data, tmp_path / "v1", cfg, progress=False)
+    (tmp_path / "v1.work" / "recipe.json").unlink()  # as an older version left it
+    with pytest.raises(DatasetError, match="made by an older AloNet that did not record its source"):
+        adapt(data, tmp_path / "again", cfg, work=tmp_path / "v1.work", progress=False)
+    info_path = tmp_path / "v1" / "adapt.json"
+    info = json.loads(info_path.read_text())
+    del info["learnt_patients"]
+    info_path.write_text(json.dumps(info))
+    with pytest.raises(DatasetError, match="did not record which patients it learnt from"):
+        adapt(data, tmp_path / "v2", replace(cfg, init=str(tmp_path / "v1")), progress=False)
+    assert not (tmp_path / "v2.work").exists()

@@ -200,6 +200,16 @@ def test_a_contrived_name_clash_is_refused_before_anything_is_written(models, ph
                   tmp_path / "p-out", Pipeline(models, backend="torch"), progress=False)
 
 
+def test_labels_differing_only_in_case_are_refused(models, photos, tmp_path, capsys):
+    """AA-1 and aa-1 would be one report folder on macOS and Windows disks."""
+    manifest = trial(tmp_path, photos, [("AA-1", "1", "a"), ("aa-1", "1", "b")])
+    code, _, stderr = batch(manifest, tmp_path / "out", models, capsys, "--reports")
+    assert code == 2 and "patient AA-1 and patient aa-1 would share the plot name" in stderr
+    assert not (tmp_path / "out").exists()
+    code, _, stderr = batch(manifest, tmp_path / "out", models, capsys, "--reports", "--no-plots")
+    assert code == 2 and "would share the report folder name" in stderr
+
+
 # --------------------------------------------------------------------------- defect 3
 
 

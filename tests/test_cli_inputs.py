@@ -102,3 +102,16 @@ def test_demo_replaces_only_its_own_folder_and_caps_the_size(tmp_path, capsys):
     assert json.loads((mine / "demo.json").read_text()) == {"my": "notes"}
     code, err = run(capsys, "demo", "-o", str(tmp_path / "big"), "--size", "100000")
     assert code == 2 and "Invalid value for '--size'" in err and not (tmp_path / "big").exists()
+
+
+def test_output_folders_are_checked_without_a_home_folder(tmp_path, monkeypatch):
+    """Before: with HOME unset and no passwd entry, every output command crashed in Path.home()."""
+    from pathlib import Path
+
+    from alonet.data.atomic import check_can_write_directory
+
+    def no_home():
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.setattr(Path, "home", staticmethod(no_home))
+    assert check_can_write_directory(tmp_path / "out") == tmp_path / "out"

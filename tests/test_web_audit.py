@@ -257,3 +257,28 @@ def test_undoing_every_stroke_of_a_view_takes_the_models_result_back(make_app, p
     bad = client.post(f"{url}/masks", data={"revert": "front"},
                       headers={"X-CSRFToken": csrf_token(client), "Accept": "application/json"})
     assert bad.status_code == 400 and "not a view of this visit" in bad.get_json()["error"]
+
+
+def test_header_tokens_count_against_the_brake_and_open_sessions_keep_working(make_app):  # noqa: F811
+    client = make_app(token=TOKEN).test_client()
+    assert login(client).status_code == 303  # a session opened before the guessing starts
+    guesser = client.application.test_client()
+    for _ in range(5):
+        assert guesser.get("/api/health", headers={"X-AloNet-Token": "wrong-token-xyz"}).status_code == 401
+    refused = guesser.get("/api/health", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1
+    assert client.get("/api/health").status_code == 200  # the open session is not locked out
+
+
+def test_ids_too_long_for_int_are_not_found(make_app, tmp_path):  # noqa: F811
+    client = make_app(store=tmp_path / "store").test_client()
+    for digits in (20, 4301, 5000):
+        assert client.get("/patients/" + "1" * digits).status_code == 404, digits
+
+
+def test_login_guard_forgets_addresses_whose_failures_aged_out():
+    guard = LoginGuard(max_failures=5, window_s=10.0)
+    for i in range(1000):
+        guard.failed(f"10.0.{i // 256}.{i % 256}", now=0.0)
+    guard.failed("10.9.9.9", now=20.0)
+    assert len(guard._failures) == 1

@@ -190,9 +190,19 @@ def _check_work_recipe(work: Path, recipe: dict) -> None:
 
     A work folder made otherwise is started afresh when no network was trained yet, and
     refused once one was (its fine-tune belongs to the other source or options). A work
-    folder from before recipes were recorded is taken as it is.
+    folder from before recipes were recorded counts as made otherwise.
     """
     path = work / WORK_RECIPE
+    if not path.is_file() and (work / "run").exists():
+        fresh = work.with_name(work.name + "-2")
+        raise DatasetError(
+            f"the work folder {work} was made by an older AloNet that did not record its source and options, "
+            "so resuming it could mix other photographs or options into this run",
+            fix=f"start afresh with --work {fresh} (or delete {work}); adapting takes minutes")
+    if not path.is_file() and any(work.iterdir()):  # an older export or split, no training yet
+        for name in ("dataset", "train_ds", "test_ds", "before", "after"):
+            shutil.rmtree(work / name, ignore_errors=True)
+        (work / "held_out.json").unlink(missing_ok=True)
     if path.is_file():
         changes = _recipe_changes(json.loads(path.read_text(encoding="utf-8")), recipe)
         if changes and (work / "run").exists():
@@ -211,18 +221,22 @@ def _check_work_recipe(work: Path, recipe: dict) -> None:
 
 
 def patient_digest(patient: str) -> str:
-    """A patient key as adapt.json records it: not the code itself (model sets travel)."""
+    """A patient key as adapt.json records it: a hash, so the code is not written in plain
+    text where model sets travel. Pseudonymous codes with few possibilities (``AA-001`` ...)
+    can still be recovered by trying them all: share an adapted set only where its clinic's
+    codes may be known."""
     return hashlib.sha256(patient.encode("utf-8")).hexdigest()[:16]
 
 
-def learnt_by(init: str) -> set[str]:
+def learnt_by(init: str) -> set[str] | None:
     """Digests of the patients an adapted starting model learnt from (its ``adapt.json``;
-    empty for the bundled model and other model sets)."""
+    empty for the bundled model and other model sets; None for a set adapted by an AloNet
+    older than 2026-12-06, which did not record them)."""
     path = Path(init) / "adapt.json"
     if str(init) == "default" or not path.is_file():
         return set()
     info = json.loads(path.read_text(encoding="utf-8"))
-    return set(info.get("learnt_patients") or [])
+    return set(info["learnt_patients"]) if "learnt_patients" in info else None
 
 
 def _split(dataset, cfg: AdaptConfig, work: Path) -> dict:
@@ -244,10 +258,15 @@ def _split(dataset, cfg: AdaptConfig, work: Path) -> dict:
                 "visits not marked reviewed)",
         )
     seen = learnt_by(cfg.init)
+    if seen is None:
+        raise DatasetError(
+            f"the starting model {cfg.init} was adapted by an older AloNet that did not record which patients "
+            "it learnt from, so the held-back patients could include them and favour 'before'",
+            fix="adapt from the model it was adapted from (e.g. --init default) with all the corrected visits")
     known = sorted(p for p in patients if patient_digest(p) in seen)
     new = [r for r in records if patient_key(r) not in set(known)]
     new_patients = {patient_key(r) for r in new}
-    wanted = max(1, round(cfg.test_fraction * len(patients)))
+    wanted = max(1, math.floor(cfg.test_fraction * len(patients) + 0.5))  # as make_split rounds
     if known and len(new_patients) < 2:
         raise DatasetError(
             f"{dataset}: the starting model {cfg.init} learnt from {len(known)} of these {len(patients)} patients, "
@@ -537,7 +556,7 @@ def adapt(source: str | Path, out: str | Path, cfg: AdaptConfig = AdaptConfig(),
         "source": str(source), "init": str(cfg.init), "counts": counts, "trained": trained,
         "kept_start": kept, "carried_over": carried, "recipe": asdict(cfg), "before": before, "after": after,
         "better": better, "changes": changes, "notes": notes, "view_check": view_check,
-        "learnt_patients": sorted({patient_digest(p) for p in held["learn"]} | learnt_by(cfg.init)),
+        "learnt_patients": sorted({patient_digest(p) for p in held["learn"]} | (learnt_by(cfg.init) or set())),
     }
 
     with atomic_directory(out, overwrite=overwrite) as tmp:

@@ -92,7 +92,11 @@ def check_can_write_directory(path: str | Path, overwrite: bool = False) -> Path
     """
     target = Path(path)
     absolute = Path(os.path.abspath(target))
-    protected = {Path.cwd().resolve(), *Path.cwd().resolve().parents, Path.home().resolve()}
+    protected = {Path.cwd().resolve(), *Path.cwd().resolve().parents}
+    try:
+        protected.add(Path.home().resolve())
+    except (RuntimeError, KeyError):  # no HOME and no passwd entry (containers with any uid)
+        pass
     if absolute.resolve() in protected or absolute.parent == absolute:
         raise OutputExistsError(
             f"output {target} is the current folder, a folder containing it, the home folder or a root",

@@ -345,7 +345,7 @@ def _csv_value(value) -> str:
     if isinstance(value, bool):
         return "1" if value else "0"
     if isinstance(value, float):
-        return "" if not math.isfinite(value) else f"{round(value, 6):.10g}"  # 6 decimals, not 6 digits
+        return "" if not math.isfinite(value) else f"{round(value, 6) + 0.0:.10g}"  # 6 decimals; + 0.0: no "-0"
     return str(value)
 
 

@@ -333,7 +333,8 @@ def output_name(*parts: str) -> str:
 
 
 def check_output_names(entries: list[VisitEntry], *, plots: bool, reports: bool) -> None:
-    """Raise DatasetError if two patients would share a plot or two visits a report folder."""
+    """Raise DatasetError if two patients would share a plot or two visits a report folder
+    (compared without case: ``AA-1`` and ``aa-1`` are one folder on macOS and Windows)."""
     kinds = [("plot", lambda e: (e.patient,))] if plots else []
     kinds += [("report folder", lambda e: e.key)] if reports else []
     for what, parts_of in kinds:
@@ -341,7 +342,7 @@ def check_output_names(entries: list[VisitEntry], *, plots: bool, reports: bool)
         for entry in entries:
             parts = parts_of(entry)
             name = output_name(*parts)
-            other = seen.setdefault(name, parts)
+            other = seen.setdefault(name.casefold(), parts)  # one folder on macOS/Windows disks
             if other != parts:
                 label = "patient {} visit {}" if len(parts) == 2 else "patient {}"
                 raise DatasetError(f"{label.format(*other)} and {label.format(*parts)} would share "

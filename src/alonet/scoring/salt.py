@@ -22,7 +22,7 @@ report SALT as a whole number, so a category is what a clinician would write
 down for the number on the page, and the AA-IGA band is "none" or "limited"
 exactly when SALT <= 20 holds. The relative responses (SALT50 ... SALT100) and
 the worsening by 20 points use the measured values: SALT100 needs a measured 0,
-while S0 and AA-IGA 0 only need a SALT below 0.5.
+while S0 and AA-IGA 0 only need a SALT shown as 0.4 or less (below 0.45).
 """
 
 from __future__ import annotations

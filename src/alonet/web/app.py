@@ -50,6 +50,10 @@ class StoreIdConverter(IntegerConverter):
     """``<id:name>`` in a route: a stored record's id, 1 to :data:`MAX_ID` (SQLite's
     integer range); anything else is not a route, so the answer is 404."""
 
+    #: At most 19 digits (MAX_ID has 19): longer ones never reach int(), whose limit of 4300
+    #: digits would otherwise turn a long id into a 500.
+    regex = r"\d{1,19}"
+
     def __init__(self, url_map):
         super().__init__(url_map, min=1, max=MAX_ID)
 

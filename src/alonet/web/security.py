@@ -10,7 +10,9 @@
   (the login form for pages, JSON for ``/api/``). Tokens are compared in
   constant time. A :class:`LoginGuard` remembers which login sessions are open
   (logging out ends a session on the server too, so a copied cookie stops
-  working) and answers 429 to an address after repeated wrong tokens.
+  working) and answers 429 to an address after repeated wrong tokens, from the login form or
+  in headers; open sessions keep working. Behind a reverse proxy every client has the proxy's
+  address, so one person's typos make new logins wait a minute for everyone.
 * **CSRF** (flask-wtf's ``CSRFProtect``): every state-changing form and the
   browser's ``fetch`` calls carry the session's CSRF token. ``POST /api/score``
   is exempt: it changes no state (nothing is stored) and, when the server is
@@ -146,11 +148,11 @@ class LoginGuard:
             return max(1, int(recent[0] + self.window_s - now) + 1)
 
     def failed(self, address: str, now: float | None = None) -> None:
-        """Record a wrong token from ``address``."""
+        """Record a wrong token from ``address`` (addresses whose failures all aged out are forgotten)."""
         now = time.monotonic() if now is None else now
         with self._lock:
             self._recent(address, now).append(now)
-            for key in [k for k, times in self._failures.items() if not times]:
+            for key in [k for k, times in self._failures.items() if not times or times[-1] <= now - self.window_s]:
                 del self._failures[key]
 
     def _recent(self, address: str, now: float) -> deque[float]:
@@ -166,10 +168,20 @@ def install_token_guard(app, token: str, logins: LoginGuard) -> None:
 
     @app.before_request
     def _require_token():
-        if request.endpoint in PUBLIC_ENDPOINTS:
+        if request.endpoint in PUBLIC_ENDPOINTS or logins.is_open(session.get(SESSION_KEY)):
             return None
-        if logins.is_open(session.get(SESSION_KEY)) or token_matches(presented_token(request), token):
-            return None
+        given = presented_token(request)
+        if given is not None:  # a header token counts against the same brake as the login form
+            address = request.remote_addr or "-"
+            wait = logins.retry_after(address)
+            if wait:
+                response = jsonify(error=f"too many wrong tokens; try again in {wait} s")
+                response.status_code = 429
+                response.headers["Retry-After"] = str(wait)
+                return response
+            if token_matches(given, token):
+                return None
+            logins.failed(address)
         if request.path.startswith("/api/"):
             response = jsonify(error="missing or wrong access token",
                                fix="send 'Authorization: Bearer <token>' or 'X-AloNet-Token: <token>'")

@@ -302,7 +302,8 @@
       if (!(v in perView)) { return; }
       var pct = perView[v];
       setText("loss-" + v, pct === null ? "no scalp" : pct.toFixed(1) + "%");
-      setText("contrib-" + v, pct === null ? "–" : (weights[v] * pct).toFixed(2));
+      // a withheld SALT is not shown as per-view points either (as in the report and JSON)
+      setText("contrib-" + v, pct === null || withheld.length ? "–" : (weights[v] * pct).toFixed(2));
       setText("caption-loss-" + v, pct === null ? "" : "· " + pct.toFixed(1) + "% hair loss");
     });
     if (complete && withheld.length) {
@@ -319,7 +320,7 @@
       setText("grade", "–");
       setText("band", "–");
     }
-    setText("partial-salt", partial === null ? "–" : partial.toFixed(1));
+    setText("partial-salt", partial === null || withheld.length ? "–" : partial.toFixed(1));
     var saltEl = $("salt-value");
     if (saltEl) { saltEl.dataset.salt = complete ? salt.toFixed(4) : ""; }
   }
