@@ -243,3 +243,16 @@ def test_results_csv_that_is_a_folder_is_named_in_the_error(models, photos, tmp_
                       f"(move it out of the way or choose another output folder with -o/--output)\n")
     assert (out / "results.csv" / "notes.txt").read_text() == "keep me"
     assert hidden_files(out) == [] and sorted(p.name for p in out.iterdir()) == ["results.csv"]
+
+
+def test_precision_is_recorded_and_a_change_recomputes_but_a_new_version_alone_does_not():
+    """Before: results.csv had no precision column, so an int8 rerun kept the fp32 rows."""
+    from alonet import __version__
+    from alonet.report.provenance import PROVENANCE_COLUMNS, stale_reason
+
+    assert PROVENANCE_COLUMNS[-2:] == ("precision", "alonet_version")
+    current = {"inputs_sha256": "a", "model_sha256": "m", "precision": "int8", "alonet_version": __version__}
+    assert stale_reason({**current, "precision": "fp32"}, current) == "precision changed"
+    older_table_row = {"inputs_sha256": "a", "model_sha256": "m"}  # written before the columns existed
+    assert stale_reason(older_table_row, {**current, "precision": "fp32"}) is None
+    assert stale_reason({**current, "alonet_version": "0.0.9"}, current) is None

@@ -223,6 +223,7 @@ def test_demo_renders_scores_and_reports_a_phantom_patient(models, tmp_path, cap
         true_scalp = np.asarray(Image.open(out / "truth" / f"{view}_scalp.png")) == 255
         np.testing.assert_array_equal(true_scalp, truth.views[view].scalp)
     assert (out / "report" / "report.html").is_file()
+    assert f"its true SALT is {truth.salt:.1f}" in (out / "report" / "report.html").read_text()
     # a rerun replaces its own folder; a foreign folder is refused
     code, _, stderr = run(["demo", "-o", out, "--seed", 3, "--size", 320, "--model", models,
                            "--backend", "torch"], capsys)

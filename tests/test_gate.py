@@ -172,7 +172,7 @@ def test_score_command_exits_3_and_reports_why(models, good_views, tmp_path, cap
     out, err = capsys.readouterr()
     assert code == 3
     assert "SALT n/a (no SALT: top view: photograph is only 1x1 pixels" in out
-    assert err.startswith("error: SALT withheld: the top view(s)") and "--provisional" in err
+    assert err.startswith("error: SALT withheld: the top photograph(s) need a retake") and "--provisional" in err
     document = json.loads((tmp_path / "report" / "report.json").read_text())
     assert document["salt"] is None and document["withheld"] == ["top"]
     html = (tmp_path / "report" / "report.html").read_text()

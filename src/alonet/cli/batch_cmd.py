@@ -71,8 +71,13 @@ def batch_command(manifest, out_dir, plots, reports, deidentify, provisional, mo
     config = pipeline_config(max_pixels, scalp_threshold, hairloss_threshold, threads=threads, precision=precision,
                              view_checks=view_checks)
     spec = PipelineSpec(model, backend, config)
-    summary = run_batch(manifest, out_dir, spec, plots=plots, reports=reports, deidentify=deidentify,
-                        provisional=provisional, workers=workers)
+    try:
+        summary = run_batch(manifest, out_dir, spec, plots=plots, reports=reports, deidentify=deidentify,
+                            provisional=provisional, workers=workers)
+    except KeyboardInterrupt:
+        click.echo(f"batch stopped: the visits finished so far are kept in {out_dir}/results.csv; rerun the "
+                   "same command to score the rest", err=True)
+        raise
     for patient, visit, reason in summary.recomputed:
         click.echo(f"recomputed patient {patient} visit {visit}: {reason}")
     click.echo(f"scored {summary.scored} visit(s) ({len(summary.recomputed)} recomputed because something "

@@ -83,7 +83,7 @@ def demo_command(out_dir, seed, size, deidentify, model, backend, precision, thr
                    f"{format_flags(result.flags)}")
     written = write_report(visit, out_dir / "report", deidentify=deidentify, overwrite=True,
                            meta={**pipeline.provenance(), "phantom_seed": seed, "true_salt": round(phantom.salt, 2)},
-                           title=f"AloNet demo: phantom patient (seed {seed})")
+                           title=f"AloNet demo: phantom patient (seed {seed}; its true SALT is {phantom.salt:.1f})")
     atomic_write_text(out_dir / DEMO_MARKER, json.dumps({
         "seed": seed, "size": size, "model": str(model), "backend": pipeline.backend_name,
         "true_salt": round(phantom.salt, 2),

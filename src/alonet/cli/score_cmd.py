@@ -108,6 +108,17 @@ def score_command(top, back, left, right, report_dir, deidentify, incomplete, ov
     if visit.withheld:
         from alonet.errors import ScoreWithheldError
 
-        raise ScoreWithheldError("SALT withheld: the " + ", ".join(visit.withheld) + " view(s) need a retake or a label check "
-                                 "(see above and the report)",
-                                 fix="retake those photographs, or pass --provisional for a provisional score")
+        from alonet.infer.viewcheck import MISMATCH_CODE
+
+        mislabelled = [v for v in visit.withheld
+                       if any(f.get("code") == MISMATCH_CODE for f in visit.views[v].flags)]
+        retake = [v for v in visit.withheld if v not in mislabelled]
+        what, fixes = [], []
+        if mislabelled:
+            what.append(f"the {', '.join(mislabelled)} photograph(s) look like another view")
+            fixes.append("check which photograph is which view and give each under its own label")
+        if retake:
+            what.append(f"the {', '.join(retake)} photograph(s) need a retake")
+            fixes.append("retake " + ("those photographs" if len(retake) > 1 else "that photograph"))
+        raise ScoreWithheldError(f"SALT withheld: {'; '.join(what)} (see above and the report; the report was "
+                                 "written)", fix="; ".join(fixes) + ", or pass --provisional for a provisional score")

@@ -338,7 +338,8 @@ class Pipeline:
         absent = [v for v in VIEWS if v not in given]
         if absent and missing == "error":
             raise MissingViewError("missing view(s) " + ", ".join(absent) + " for the SALT score",
-                                   fix="give photographs of all four views: top, back, left, right")
+                                   fix="give photographs of all four views: top, back, left, right (or, on "
+                                       "the command line, --incomplete to score the others without a SALT)")
         order = [v for v in VIEWS if v in given]
         results = self.predict_checked([(given[v], v) for v in order], check_views=check_views)
         return self.visit_from_views(results, provisional=provisional)

@@ -308,7 +308,7 @@ def mismatch_flag(label: str, likely: str) -> dict:
     if label in ("left", "right") and likely in ("left", "right"):
         return {"code": SIDE_CODE,
                 "message": f"the photograph given as {label} seems to look the other way (a {likely} view); "
-                           "check the label"}
+                           "check the label (left and right weigh the same, so the SALT is still given)"}
     return {"code": MISMATCH_CODE,
             "message": f"the photograph given as {label} looks like a {likely} view; check the labels "
                        "(swapped views give a wrong SALT)"}

@@ -233,7 +233,9 @@ def result_row(entry: VisitEntry, visit=None, error: str | None = None,
         base_visit, base_salt = baseline
         row["baseline_visit"] = base_visit
         row["baseline_salt"] = _fmt(base_salt)
-        if base_salt is not None and visit.salt is not None:
+        # the baseline visit has no response to itself: its response columns stay empty
+        # (0 there would count it as a non-responder)
+        if base_salt is not None and visit.salt is not None and base_visit != entry.visit:
             change = response(base_salt, visit.salt)
             row.update(
                 change=_fmt(change.absolute_change), percent_change=_fmt(change.percent_change),
@@ -282,8 +284,10 @@ def read_results(path: Path) -> dict[tuple[str, str], dict[str, str]]:
     try:
         if reader.fieldnames is None:
             return {}
-        older = tuple(c for c in RESULT_COLUMNS if c not in ADDED_COLUMNS)  # before columns were added
-        if tuple(reader.fieldnames) not in (RESULT_COLUMNS, older):
+        # a table of an earlier version lacks some of the columns added since (in order)
+        absent = [c for c in RESULT_COLUMNS if c not in reader.fieldnames]
+        earlier = [c for c in RESULT_COLUMNS if c in reader.fieldnames] == list(reader.fieldnames)
+        if not earlier or not set(absent) <= set(ADDED_COLUMNS):
             raise DatasetError(f"{path} was written by another version of alonet batch (different columns)",
                                fix="choose a new output folder or delete the old results.csv")
         done = {}

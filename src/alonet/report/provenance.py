@@ -22,12 +22,13 @@ import hashlib
 from collections.abc import Mapping
 from pathlib import Path
 
+from alonet import __version__
 from alonet.errors import AloNetError
 from alonet.model.io import resolve_model_set
 
 PROVENANCE_COLUMNS: tuple[str, ...] = (
     "model", "model_sha256", "backend", "scalp_threshold", "hairloss_threshold", "provisional",
-    "view_checks", "inputs_sha256",
+    "view_checks", "inputs_sha256", "precision", "alonet_version",
 )
 
 #: Columns compared on a rerun, with the words used to say what changed.
@@ -39,10 +40,12 @@ _CHANGES: tuple[tuple[str, str], ...] = (
     ("hairloss_threshold", "hair-loss threshold changed"),
     ("provisional", "--provisional changed"),
     ("view_checks", "view checks switched on or off"),
+    ("precision", "precision changed"),
 )
 
-#: Columns added after the first version, with the value rows written before them mean.
-ADDED_COLUMNS: dict[str, str] = {"view_checks": "1"}
+#: Columns added after the first version, with the value rows written before them mean
+#: (``alonet_version`` is a record only: a new version alone recomputes nothing).
+ADDED_COLUMNS: dict[str, str] = {"view_checks": "1", "precision": "fp32", "alonet_version": ""}
 
 _CHUNK = 1 << 20
 
@@ -119,6 +122,8 @@ def batch_settings(pipeline, *, provisional: bool = False, provenance: dict | No
         "hairloss_threshold": f"{float(thresholds.get('hairloss', 0.5)):g}",
         "provisional": "1" if provisional else "0",
         "view_checks": "0" if info.get("view_checks") is False else "1",
+        "precision": str(info.get("precision") or "fp32"),
+        "alonet_version": __version__,
     }
 
 
