@@ -256,3 +256,23 @@ def test_precision_is_recorded_and_a_change_recomputes_but_a_new_version_alone_d
     older_table_row = {"inputs_sha256": "a", "model_sha256": "m"}  # written before the columns existed
     assert stale_reason(older_table_row, {**current, "precision": "fp32"}) is None
     assert stale_reason({**current, "alonet_version": "0.0.9"}, current) is None
+
+
+def test_a_recomputed_row_is_kept_in_superseded_csv_and_its_old_report_moved_aside(models, photos, tmp_path,
+                                                                                   capsys):
+    """Before: a rerun with another threshold overwrote rows with no trace, and the old report
+    folders kept showing the old numbers beside the new table."""
+    manifest = trial(tmp_path, photos, [("P1", "1", "a")])
+    out = tmp_path / "out"
+    code, _, stderr = batch(manifest, out, models, capsys, "--reports", "--no-plots")
+    assert code in (0, 3), stderr
+    first = list(csv.DictReader(open(out / "results.csv")))[0]
+    assert not (out / "superseded.csv").exists()
+    code, stdout, stderr = batch(manifest, out, models, capsys, "--no-plots", "--hairloss-threshold", "0.4")
+    assert code in (0, 3), stderr
+    assert "hair-loss threshold changed" in stdout
+    kept = list(csv.DictReader(open(out / "superseded.csv")))
+    assert len(kept) == 1 and kept[0]["reason"] == "hair-loss threshold changed"
+    assert kept[0]["salt"] == first["salt"] and kept[0]["hairloss_threshold"] == "0.5" and kept[0]["superseded_at"]
+    assert (out / "reports" / "P1_1.superseded" / "report.json").is_file()
+    assert not (out / "reports" / "P1_1").exists()

@@ -15,6 +15,9 @@ Output folder::
     results.csv          one row per visit (RESULT_COLUMNS)
     plots/<patient>.png  SALT over time per patient
     reports/<patient>_<visit>/   (optional) a full report folder per visit
+    superseded.csv       every row a rerun recomputed, with when and why (the audit trail);
+                         without --reports, a recomputed visit's old report folder is
+                         renamed <name>.superseded so it is not read as current
 
 A patient or visit label that is not a plain file name (``X/1``, ``Visit 2``),
 or a visit label with ``_`` in it, gets a name made safe plus ``-`` and a
@@ -43,9 +46,10 @@ import hashlib
 import io
 import os
 import re
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timezone
 from functools import partial
 from pathlib import Path
 
@@ -372,6 +376,28 @@ def write_plots(entries: list[VisitEntry], rows: dict[tuple[str, str], dict[str,
     return written
 
 
+#: The audit trail of recomputed rows: every replaced row with when and why.
+SUPERSEDED = "superseded.csv"
+
+
+def _keep_superseded(out: Path, replaced: list[tuple[dict[str, str], str]]) -> None:
+    """Append the rows about to be recomputed to ``OUT/superseded.csv`` (rewritten atomically),
+    with the time and the reason, so no earlier result is lost without a trace."""
+    if not replaced:
+        return
+    path = out / SUPERSEDED
+    columns = ("superseded_at", "reason", *RESULT_COLUMNS)
+    old = path.read_text(encoding="utf-8") if path.is_file() else ""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n", extrasaction="ignore")
+    if not old:
+        writer.writeheader()
+    stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    for row, reason in replaced:
+        writer.writerow({**row, "superseded_at": stamp, "reason": reason})
+    atomic_write_text(path, old + buffer.getvalue())
+
+
 def write_visit_report(out: Path, deidentify: bool, entry: VisitEntry, visit, provenance: dict) -> None:
     """The report folder of one batch visit (run where the visit was scored)."""
     folder = out / "reports" / output_name(entry.patient, entry.visit)
@@ -428,6 +454,14 @@ def run_batch(manifest: str | Path, out_dir: str | Path, pipeline, *, plots: boo
         todo = [e for e in entries if e.key in todo_keys]
         summary.skipped = len(entries) - len(todo)
         summary.recomputed = [(e.patient, e.visit, stale[e.key]) for e in todo if e.key in stale]
+        _keep_superseded(out, [(done[e.key], stale[e.key]) for e in todo if e.key in stale and e.key in done])
+        if not reports:  # a recomputed visit's old report no longer matches its row: move it aside
+            for e in todo:
+                old = out / "reports" / output_name(e.patient, e.visit)
+                if e.key in stale and old.is_dir():
+                    target = old.with_name(old.name + ".superseded")
+                    shutil.rmtree(target, ignore_errors=True)
+                    old.rename(target)
         with open(results, "a", encoding="utf-8", newline="") as handle, tqdm(
             total=len(entries), initial=summary.skipped, unit="visit", desc="scoring", disable=not progress,
         ) as bar:
