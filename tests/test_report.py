@@ -240,6 +240,7 @@ def test_batch_scores_a_trial_with_a_corrupt_photograph_and_resumes(pipeline, tm
     assert second["baseline_salt"] == first["salt"]
     assert float(second["change"]) == pytest.approx(float(second["salt"]) - float(first["salt"]), abs=0.011)
     assert "back.jpg" in bad["error"] and "truncated" in bad["error"].lower() and bad["salt"] == ""
+    assert bad["status"] == "error" and first["status"] in ("scored", "withheld", "incomplete")
     assert sorted(p.name for p in (out / "plots").iterdir()) == ["P1.png", "P2.png"]
     assert Image.open(out / "plots" / "P1.png").format == "PNG"
 
@@ -265,3 +266,14 @@ def test_batch_numbers_never_print_negative_zero():
 
     assert _fmt(-1e-9) == "0.00" and _fmt(-0.004) == "0.00" and _fmt(-0.006) == "-0.01"
     assert _fmt(None) == "" and _fmt(12.345, 1) == "12.3" and _fmt(-0.04, 1) == "0.0"
+
+
+def test_row_status_names_what_became_of_a_visit():
+    from alonet.report.batch import row_status
+
+    assert row_status({"error": "missing view(s) right for the SALT score", "salt": ""}) == "incomplete"
+    assert row_status({"error": "top.jpg: image file is truncated", "salt": ""}) == "error"
+    assert row_status({"error": "", "salt": "", "withheld": "no SALT: top view: photograph too dark"}) == "withheld"
+    assert row_status({"error": "", "salt": "", "withheld": ""}) == "incomplete"  # a view without scalp
+    assert row_status({"error": "", "salt": "12.00", "withheld": "provisional SALT (asked for)"}) == "provisional"
+    assert row_status({"error": "", "salt": "12.00", "withheld": ""}) == "scored"

@@ -80,9 +80,23 @@ RESULT_COLUMNS: tuple[str, ...] = (
     "salt", "grade", "band",
     "baseline_visit", "baseline_salt", "change", "percent_change",
     "salt50", "salt75", "salt90", "salt100", "salt_le_20", "salt_le_10", "worsening_20",
-    "retake", "flags", "withheld", "error",
+    "retake", "flags", "withheld", "error", "status",
     *PROVENANCE_COLUMNS,
 )
+#: Columns of results.csv added after its first version that are not provenance.
+TABLE_ADDED_COLUMNS = {"status": ""}
+
+
+def row_status(row: dict[str, str]) -> str:
+    """What became of a visit, for filtering without reading messages: ``scored``,
+    ``provisional`` (SALT given on request despite a retake), ``withheld`` (a view needs a
+    retake or looks like another view), ``incomplete`` (a view missing or without scalp) or
+    ``error`` (a photograph could not be read)."""
+    if row.get("error"):
+        return "incomplete" if row["error"].startswith("missing view") else "error"
+    if not row.get("salt"):
+        return "withheld" if row.get("withheld") else "incomplete"
+    return "provisional" if row.get("withheld", "").startswith("provisional") else "scored"
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("patient", "visit", "view", "path")
 
@@ -291,14 +305,14 @@ def read_results(path: Path) -> dict[tuple[str, str], dict[str, str]]:
         # a table of an earlier version lacks some of the columns added since (in order)
         absent = [c for c in RESULT_COLUMNS if c not in reader.fieldnames]
         earlier = [c for c in RESULT_COLUMNS if c in reader.fieldnames] == list(reader.fieldnames)
-        if not earlier or not set(absent) <= set(ADDED_COLUMNS):
+        if not earlier or not set(absent) <= set(ADDED_COLUMNS) | set(TABLE_ADDED_COLUMNS):
             raise DatasetError(f"{path} was written by another version of alonet batch (different columns)",
                                fix="choose a new output folder or delete the old results.csv")
         done = {}
         for row in reader:
             if None in row or any(v is None for v in row.values()) or row["error"]:
                 continue
-            done[(row["patient"], row["visit"])] = {**ADDED_COLUMNS, **row}
+            done[(row["patient"], row["visit"])] = {**ADDED_COLUMNS, **TABLE_ADDED_COLUMNS, **row}
     except csv.Error as exc:
         raise OutputExistsError(f"{path} is not a results table of alonet batch "
                                 f"(line {reader.line_num}: {exc})", path=path, fix=_MOVE_ASIDE) from None
@@ -309,7 +323,7 @@ def _write_rows(path: Path, rows: list[dict[str, str]]) -> None:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=RESULT_COLUMNS, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({**row, "status": row_status(row)} for row in rows)
     atomic_write_text(path, buffer.getvalue())
 
 
@@ -477,6 +491,7 @@ def run_batch(manifest: str | Path, out_dir: str | Path, pipeline, *, plots: boo
                         base_salt = visit.salt
                     row = result_row(entry, visit, baseline=(baseline_entry.visit, base_salt))
                 row.update(provenance[entry.key])
+                row["status"] = row_status(row)
                 writer.writerow(row)
                 handle.flush()
                 os.fsync(handle.fileno())
