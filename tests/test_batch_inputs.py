@@ -16,7 +16,8 @@ import random
 import shutil
 
 import pytest
-from test_infer import make_model_set, phantom_visit
+from test_batch_provenance import models, read  # noqa: F401 - a fixture (used by name) and a helper
+from test_infer import phantom_visit
 from test_report import write_manifest
 
 from alonet.cli.main import main
@@ -25,11 +26,6 @@ from alonet.infer import Pipeline
 from alonet.report.batch import RESULT_COLUMNS, output_name, read_results, run_batch
 
 VIEW_NAMES = ("top", "back", "left", "right")
-
-
-@pytest.fixture(scope="module")
-def models(tmp_path_factory):
-    return make_model_set(tmp_path_factory.mktemp("inputs-models"))
 
 
 @pytest.fixture(scope="module")
@@ -53,11 +49,6 @@ def trial(tmp_path, photos, visits):
         shutil.copytree(photos[name]["top"].parent, target, dirs_exist_ok=True)
         rows += [(patient, visit, view, str(target / f"{view}.jpg"), "") for view in VIEW_NAMES]
     return write_manifest(folder / "manifest.csv", rows)
-
-
-def read(path):
-    with open(path, newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
 
 
 def batch(manifest, out, models, capsys, *extra):

@@ -155,6 +155,22 @@ def test_cli_init_uses_the_finetuning_recipe(tmp_path):
     assert saved.resolved_freeze_bn(12) == "all"
 
 
+class SpyBackend:
+    """An inference engine that keeps the first batch each network is given (scalp 160 px,
+    hair loss 64 px) and answers "scalp, no hair loss" everywhere."""
+
+    name = "spy"
+    configs = {t: ModelConfig(task=t, base_width=4, depth=2, input_size=160 if t != "hairloss" else 64)
+               for t in TASKS}
+
+    def __init__(self):
+        self.seen = {}
+
+    def predict(self, task, batch):
+        self.seen.setdefault(task, batch.copy())
+        return np.full(batch.shape[:3], 0.9 if task != "hairloss" else 0.1, np.float32)
+
+
 def test_a_photograph_reaches_the_network_as_the_same_array_in_training_and_in_use(tmp_path):
     from alonet.data.dataset import write_dataset
     from alonet.infer.pipeline import Pipeline
@@ -176,20 +192,10 @@ def test_a_photograph_reaches_the_network_as_the_same_array_in_training_and_in_u
     assert np.array_equal(trained_on, used)
 
     # ... and the pipeline feeds exactly that array to its scalp network
-    seen = {}
-
-    class Spy:
-        name = "spy"
-        configs = {t: ModelConfig(task=t, base_width=4, depth=2, input_size=160 if t != "hairloss" else 64)
-                   for t in TASKS}
-
-        def predict(self, task, batch):
-            seen.setdefault(task, batch.copy())
-            return np.full(batch.shape[:3], 0.9 if task != "hairloss" else 0.1, np.float32)
-
-    Pipeline(None, backend=Spy()).predict_view(photo, "top")
-    assert np.array_equal(seen["scalp-midline"][0], used)
-    assert np.array_equal(normalize_images(used, Spy.configs["scalp-midline"])[0],
+    spy = SpyBackend()
+    Pipeline(None, backend=spy).predict_view(photo, "top")
+    assert np.array_equal(spy.seen["scalp-midline"][0], used)
+    assert np.array_equal(normalize_images(used, spy.configs["scalp-midline"])[0],
                           ds[0][0].numpy())
 
 
@@ -207,22 +213,12 @@ def test_a_right_view_reaches_the_hair_loss_network_mirrored_in_training_as_in_u
     scalp = np.ones((750, 1000), bool)  # the whole picture is scalp: nothing painted either way
     write_dataset(tmp_path / "ds", [(photo, scalp, scalp, {"stem": "r", "patient": "p", "visit": "1",
                                                            "view": "right"})], size=320)
-    seen = {}
-
-    class Spy:
-        name = "spy"
-        configs = {t: ModelConfig(task=t, base_width=4, depth=2, input_size=160 if t != "hairloss" else 64)
-                   for t in TASKS}
-
-        def predict(self, task, batch):
-            seen.setdefault(task, batch.copy())
-            return np.full(batch.shape[:3], 0.9 if task != "hairloss" else 0.1, np.float32)
-
-    Pipeline(None, backend=Spy()).predict_view(photo, "right")
+    spy = SpyBackend()
+    Pipeline(None, backend=spy).predict_view(photo, "right")
     for task, size in (("scalp-temporal", 160), ("hairloss", 64)):
         cfg = TrainConfig(task=task, input_size=size, base_width=4, depth=2, views=("right",))
         trained_on, _ = TaskDataset(ConvertedSource(tmp_path / "ds"), [0], cfg, train=False).arrays(0)
-        assert np.array_equal(trained_on, seen[task][0]), task
+        assert np.array_equal(trained_on, spy.seen[task][0]), task
         assert trained_on[:, -2:].min() == 255  # mirrored: the marker is at the right edge
 
 

@@ -257,14 +257,15 @@ def select_rows(meta: Sequence[dict], views: Sequence[str] | None, where: str) -
     return [i for i in known if meta[i]["view"] in wanted]
 
 
-def _split_patients(model: str | Path, part: str) -> set[str]:
+def _run_split(model: str | Path, part: str) -> dict:
+    """The training run's split (``split.json``) that ``--split part`` selects from."""
     path = Path(model) / "split.json"
     if str(model) == "default" or not path.is_file():
         raise InvalidValueError(
             f"--split {part} needs a training run folder with split.json as --model (got {model})",
             fix="pass the run folder of `alonet train`, or use --split all",
         )
-    return set(read_split(path)[part])
+    return read_split(path)
 
 
 def evaluate(dataset: str | Path, model: str | Path = "default", out: str | Path | None = None, *,
@@ -289,8 +290,8 @@ def evaluate(dataset: str | Path, model: str | Path = "default", out: str | Path
     rows = select_rows(ds.meta, views, str(ds.path))
     split_patients = None
     if split != "all":
-        members = _split_patients(model, split)
-        everyone = _split_patients(model, "train") | _split_patients(model, "val")
+        run_split = _run_split(model, split)
+        members, everyone = set(run_split[split]), set(run_split["train"]) | set(run_split["val"])
         keys = {row_key(ds.meta[i]["patient"], str(ds.meta[i]["stem"])) for i in rows}
         unknown = sorted(keys - everyone)
         if unknown:

@@ -189,10 +189,16 @@ def certainty(prob: np.ndarray) -> float:
     return float(np.mean(np.abs(2.0 * prob - 1.0)))
 
 
-def perceptual_hash(image: np.ndarray) -> int:
-    """64-bit DCT hash of an RGB photograph (see the module doc)."""
+def grey_thumbnail(image: np.ndarray) -> np.ndarray:
+    """The 32x32 grey copy (float32) that the hash and the flatness test read."""
     grey = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY)
-    small = cv2.resize(grey, (32, 32), interpolation=cv2.INTER_AREA).astype(np.float32)
+    return cv2.resize(grey, (32, 32), interpolation=cv2.INTER_AREA).astype(np.float32)
+
+
+def perceptual_hash(image: np.ndarray, thumbnail: np.ndarray | None = None) -> int:
+    """64-bit DCT hash of an RGB photograph (see the module doc); ``thumbnail``: its
+    :func:`grey_thumbnail`, when already made."""
+    small = grey_thumbnail(image) if thumbnail is None else thumbnail
     low = cv2.dct(small)[:8, :8].ravel()
     bits = low[1:] > np.median(low[1:])  # the DC term only says how bright the picture is
     return int(sum(1 << i for i, b in enumerate(bits) if b))
@@ -203,11 +209,11 @@ def hash_distance(a: int, b: int) -> int:
     return int(bin(a ^ b).count("1"))
 
 
-def is_flat(image: np.ndarray) -> bool:
+def is_flat(image: np.ndarray, thumbnail: np.ndarray | None = None) -> bool:
     """True for a picture with (almost) nothing in it: its 32x32 grey copy varies by under
     one grey level, so its hash is noise and says nothing about which picture it is."""
-    grey = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY)
-    return float(cv2.resize(grey, (32, 32), interpolation=cv2.INTER_AREA).std()) < 1.0
+    small = grey_thumbnail(image) if thumbnail is None else thumbnail
+    return float(small.std()) < 1.0
 
 
 def find_duplicates(photos: Mapping[str, np.ndarray],
@@ -216,7 +222,9 @@ def find_duplicates(photos: Mapping[str, np.ndarray],
 
     Flat pictures (:func:`is_flat`) are left out: two blank frames are not "the same photograph".
     """
-    hashes = {view: perceptual_hash(photo) for view, photo in photos.items() if not is_flat(photo)}
+    thumbnails = {view: grey_thumbnail(photo) for view, photo in photos.items()}  # one per photograph
+    hashes = {view: perceptual_hash(photos[view], small) for view, small in thumbnails.items()
+              if not is_flat(photos[view], small)}
     names = list(hashes)
     pairs = []
     for i, a in enumerate(names):
