@@ -34,11 +34,14 @@ from alonet.cli.options import (
 @threshold_options
 @speed_options
 @view_check_option
+@click.option("--only", nargs=2, multiple=True, metavar="PATIENT VISIT",
+              help="Score just this visit (repeat for more), even if nothing changed; every other row of "
+                   "results.csv stays as it is.")
 @click.option("--workers", type=click.IntRange(1, 64), default=None,
               help="Visits scored at once, each in its own process (default: one per available core). "
                    "With several workers --threads defaults to 1.")
 def batch_command(manifest, out_dir, plots, reports, deidentify, provisional, model, backend, max_pixels,
-                  scalp_threshold, hairloss_threshold, precision, threads, view_checks, workers):
+                  scalp_threshold, hairloss_threshold, precision, threads, view_checks, only, workers):
     """Score a trial: MANIFEST is a CSV with columns patient,visit,view,path[,date].
 
     Writes OUT/results.csv (one row per visit: per-view %, SALT, grade, band and
@@ -54,7 +57,7 @@ def batch_command(manifest, out_dir, plots, reports, deidentify, provisional, mo
     """
     from alonet.data.preflight import check_output_folder, report_bytes_estimate
     from alonet.errors import InvalidValueError
-    from alonet.report.batch import read_manifest, run_batch
+    from alonet.report.batch import chosen_keys, read_manifest, run_batch
     from alonet.report.batch_workers import PipelineSpec, default_workers
 
     if deidentify and not reports:
@@ -63,6 +66,9 @@ def batch_command(manifest, out_dir, plots, reports, deidentify, provisional, mo
         raise InvalidValueError("--deidentify only blurs the pictures of the report folders, and without "
                                 "--reports none are written", fix="add --reports, or leave out --deidentify")
     entries = read_manifest(manifest)  # check the manifest before loading the networks
+    if only:  # unknown labels are refused here; only the chosen visits' photographs are scored
+        chosen = chosen_keys(entries, only)
+        entries = [e for e in entries if e.key in chosen]
     photos = [p for e in entries for p in e.views.values()]
     check_output_folder(out_dir, report_bytes_estimate(photos) if reports else 200_000 * len(entries))
     workers = workers or default_workers(len(entries))
@@ -73,7 +79,7 @@ def batch_command(manifest, out_dir, plots, reports, deidentify, provisional, mo
     spec = PipelineSpec(model, backend, config)
     try:
         summary = run_batch(manifest, out_dir, spec, plots=plots, reports=reports, deidentify=deidentify,
-                            provisional=provisional, workers=workers)
+                            provisional=provisional, workers=workers, only=only or None)
     except KeyboardInterrupt:
         click.echo(f"batch stopped: the visits finished so far are kept in {out_dir}/results.csv; rerun the "
                    "same command to score the rest", err=True)
@@ -82,6 +88,9 @@ def batch_command(manifest, out_dir, plots, reports, deidentify, provisional, mo
         click.echo(f"recomputed patient {patient} visit {visit}: {reason}")
     click.echo(f"scored {summary.scored} visit(s) ({len(summary.recomputed)} recomputed because something "
                f"changed), {summary.errors} error(s), {summary.skipped} unchanged and kept -> {summary.results}")
+    if summary.left_out:
+        click.echo(f"{summary.left_out} visit(s) not chosen with --only are not scored yet or out of date: "
+                   "rerun without --only to score them")
     if summary.plots:
         click.echo(f"plots: {summary.plots[0].parent} ({len(summary.plots)} patient(s))")
     if summary.errors or summary.withheld:

@@ -13,6 +13,7 @@ baseline for the response columns.
 Output folder::
 
     results.csv          one row per visit (RESULT_COLUMNS)
+    results_columns.csv  what each column of results.csv means (the data dictionary)
     plots/<patient>.png  SALT over time per patient
     reports/<patient>_<visit>/   (optional) a full report folder per visit
     superseded.csv       every row a rerun recomputed, with when and why (the audit trail);
@@ -61,11 +62,11 @@ from alonet.errors import (
     OutputExistsError,
     OutputNotWritableError,
 )
+from alonet.report.batch_columns import COLUMNS_FILE, RESULT_COLUMNS, TABLE_ADDED_COLUMNS, columns_csv
 from alonet.report.batch_workers import VisitScorer
 from alonet.report.plots import salt_over_time_png
 from alonet.report.provenance import (
     ADDED_COLUMNS,
-    PROVENANCE_COLUMNS,
     batch_settings,
     inputs_sha256,
     stale_reason,
@@ -73,18 +74,6 @@ from alonet.report.provenance import (
 from alonet.report.writer import write_report
 from alonet.scoring.salt import response
 from alonet.views import VIEWS, normalize_view
-
-RESULT_COLUMNS: tuple[str, ...] = (
-    "patient", "visit", "date",
-    "top_pct", "back_pct", "left_pct", "right_pct",
-    "salt", "grade", "band",
-    "baseline_visit", "baseline_salt", "change", "percent_change",
-    "salt50", "salt75", "salt90", "salt100", "salt_le_20", "salt_le_10", "worsening_20",
-    "retake", "flags", "withheld", "error", "status",
-    *PROVENANCE_COLUMNS,
-)
-#: Columns of results.csv added after its first version that are not provenance.
-TABLE_ADDED_COLUMNS = {"status": ""}
 
 
 def row_status(row: dict[str, str]) -> str:
@@ -130,6 +119,8 @@ class BatchSummary:
     withheld: int = 0
     #: ``(patient, visit, reason)`` of finished rows that were recomputed because something changed.
     recomputed: list[tuple[str, str, str]] = field(default_factory=list)
+    #: With ``only``: visits not chosen that are unscored or out of date (a full run would score them).
+    left_out: int = 0
 
 
 # --------------------------------------------------------------------------- manifest
@@ -385,7 +376,12 @@ def write_plots(entries: list[VisitEntry], rows: dict[tuple[str, str], dict[str,
             salts.append(float(value) if value else None)
         name = output_name(patient)
         labels = [e.visit if not e.date else f"{e.visit}\n{e.date}" for e in visits]
-        png = salt_over_time_png(patient, labels, salts, baseline=salts[0] if salts else None)
+        days = None
+        if all(e.date for e in visits):  # read_manifest sorted them by date
+            start = date.fromisoformat(visits[0].date)
+            days = [(date.fromisoformat(e.date) - start).days for e in visits]
+            labels = [f"{e.visit} ({e.date})" for e in visits]
+        png = salt_over_time_png(patient, labels, salts, baseline=salts[0] if salts else None, days=days)
         written.append(atomic_write_bytes(folder / f"{name}.png", png))
     return written
 
@@ -419,10 +415,26 @@ def write_visit_report(out: Path, deidentify: bool, entry: VisitEntry, visit, pr
                  title=f"AloNet SALT report: patient {entry.patient}, visit {entry.visit}")
 
 
+def chosen_keys(entries: list[VisitEntry], only) -> set[tuple[str, str]]:
+    """The ``(patient, visit)`` keys of ``only``, each checked against the manifest."""
+    known = {e.key for e in entries}
+    chosen = set()
+    for patient, visit in only:
+        key = (str(patient), str(visit))
+        if key not in known:
+            visits = sorted(v for p, v in known if p == key[0])
+            hint = (f"patient {key[0]} has visit(s) {', '.join(visits)}" if visits
+                    else f"the manifest has no patient {key[0]}")
+            raise DatasetError(f"--only {key[0]} {key[1]}: no such visit in the manifest ({hint})",
+                               fix="give a patient and a visit label exactly as the manifest writes them")
+        chosen.add(key)
+    return chosen
+
+
 def run_batch(manifest: str | Path, out_dir: str | Path, pipeline, *, plots: bool = True,
               reports: bool = False, deidentify: bool = False, progress: bool = True,
               on_row: Callable[[dict[str, str]], None] | None = None,
-              provisional: bool = False, workers: int = 1) -> BatchSummary:
+              provisional: bool = False, workers: int = 1, only=None) -> BatchSummary:
     """Score every visit of ``manifest`` with ``pipeline`` into ``out_dir`` (see module doc).
 
     ``workers > 1`` scores visits in that many processes; ``pipeline`` is then a
@@ -430,6 +442,12 @@ def run_batch(manifest: str | Path, out_dir: str | Path, pipeline, *, plots: boo
     Which visits to (re)score is decided before scoring starts: visits without a
     row, rows whose photographs or settings changed, and every visit of a patient
     whose baseline (first) visit is rescored or whose stored baseline SALT differs.
+
+    ``only`` (``(patient, visit)`` pairs) scores just those visits, whether or not
+    they changed (the old rows go to superseded.csv), and leaves every other row as it
+    is; a later visit of the same patient is rescored only if the chosen baseline's
+    SALT came out different. ``summary.left_out`` counts the visits not chosen that a
+    full run would score.
     """
     from tqdm import tqdm
 
@@ -437,75 +455,106 @@ def run_batch(manifest: str | Path, out_dir: str | Path, pipeline, *, plots: boo
         raise InvalidValueError("deidentify=True does nothing without reports=True: only the report "
                                 "folders have pictures to blur", fix="pass reports=True too, or leave deidentify out")
     entries = read_manifest(manifest)
+    chosen = None if only is None else chosen_keys(entries, only)
     check_output_names(entries, plots=plots, reports=reports)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     results = out / "results.csv"
     done = read_results(results)  # before the networks load: a bad results.csv stops the run at once
+    atomic_write_text(out / COLUMNS_FILE, columns_csv())
     report = partial(write_visit_report, out, deidentify) if reports else None
     with VisitScorer(pipeline, workers, report, provisional=provisional) as scorer:
         settings = batch_settings(pipeline, provisional=provisional, provenance=scorer.provenance)
         provenance = {entry.key: {**settings, "inputs_sha256": inputs_sha256(entry.views)} for entry in entries}
         stale = {key: reason for key, row in done.items() if key in provenance
                  and (reason := stale_reason(row, provenance[key])) is not None}
-        fresh = {key: row for key, row in done.items() if key not in stale}
-        _write_rows(results, list(fresh.values()))  # a clean file: header, kept rows, no torn line
-        rows = dict(fresh)
-        summary = BatchSummary(results=results, total=len(entries))
         first: dict[str, VisitEntry] = {}
         for entry in entries:
             first.setdefault(entry.patient, entry)
-        todo_keys = {e.key for e in entries if e.key not in rows}
-        rebased = {e.patient for e in entries if e.key in todo_keys and first[e.patient] is e}
-        for entry in entries:
-            if entry.key in todo_keys or first[entry.patient] is entry:
-                continue
-            base_row = rows.get(first[entry.patient].key)
-            base_salt = float(base_row["salt"]) if base_row and base_row.get("salt") else None
-            if entry.patient in rebased or rows[entry.key]["baseline_salt"] != _fmt(base_salt):
-                todo_keys.add(entry.key)
-                stale[entry.key] = "baseline visit changed"
+        summary = BatchSummary(results=results, total=len(entries))
+        if chosen is None:
+            rows = {key: row for key, row in done.items() if key not in stale}
+            todo_keys = {e.key for e in entries if e.key not in rows}
+            rebased = {e.patient for e in entries if e.key in todo_keys and first[e.patient] is e}
+            for entry in entries:
+                if entry.key in todo_keys or first[entry.patient] is entry:
+                    continue
+                base_row = rows.get(first[entry.patient].key)
+                base_salt = float(base_row["salt"]) if base_row and base_row.get("salt") else None
+                if entry.patient in rebased or rows[entry.key]["baseline_salt"] != _fmt(base_salt):
+                    todo_keys.add(entry.key)
+                    stale[entry.key] = "baseline visit changed"
+        else:
+            for key in chosen & done.keys():
+                stale.setdefault(key, "chosen with --only")
+            summary.left_out = sum(1 for e in entries if e.key not in chosen and (e.key not in done or e.key in stale))
+            stale = {key: reason for key, reason in stale.items() if key in chosen}
+            rows = {key: row for key, row in done.items() if key not in chosen}
+            todo_keys = set(chosen)
         todo = [e for e in entries if e.key in todo_keys]
+        _write_rows(results, list(rows.values()))  # a clean file: header, kept rows, no torn line
         summary.skipped = len(entries) - len(todo)
         summary.recomputed = [(e.patient, e.visit, stale[e.key]) for e in todo if e.key in stale]
         _keep_superseded(out, [(done[e.key], stale[e.key]) for e in todo if e.key in stale and e.key in done])
-        if not reports:  # a recomputed visit's old report no longer matches its row: move it aside
-            for e in todo:
-                old = out / "reports" / output_name(e.patient, e.visit)
-                if e.key in stale and old.is_dir():
-                    target = old.with_name(old.name + ".superseded")
-                    shutil.rmtree(target, ignore_errors=True)
-                    old.rename(target)
         with open(results, "a", encoding="utf-8", newline="") as handle, tqdm(
-            total=len(entries), initial=summary.skipped, unit="visit", desc="scoring", disable=not progress,
+            total=len(todo), unit="visit", desc="scoring", disable=not progress,
         ) as bar:
             writer = csv.DictWriter(handle, fieldnames=RESULT_COLUMNS, lineterminator="\n")
-            for entry, visit, error in scorer.score(todo):
-                baseline_entry = first[entry.patient]
-                base_row = rows.get(baseline_entry.key)
-                base_salt = float(base_row["salt"]) if base_row and base_row.get("salt") else None
-                if error is not None:
-                    row = result_row(entry, error=error)
-                else:
-                    if entry is baseline_entry:
-                        base_salt = visit.salt
-                    row = result_row(entry, visit, baseline=(baseline_entry.visit, base_salt))
-                row.update(provenance[entry.key])
-                row["status"] = row_status(row)
-                writer.writerow(row)
-                handle.flush()
-                os.fsync(handle.fileno())
-                rows[entry.key] = row
-                if row["error"]:
-                    summary.errors += 1
-                else:
-                    summary.scored += 1
-                if on_row is not None:
-                    on_row(row)
-                bar.update(1)
+            score = partial(_score_visits, scorer, writer, handle, rows, first, provenance, summary, bar, on_row,
+                            None if reports else out)
+            score(todo, stale)
+            if chosen is not None:  # later visits whose chosen baseline's SALT moved
+                followers = [e for e in entries if e.key in rows and e.key not in chosen and first[e.patient].key
+                             in chosen and rows[e.key]["baseline_salt"] != rows[first[e.patient].key]["salt"]]
+                if followers:
+                    moved = {e.key: "baseline visit changed" for e in followers}
+                    summary.recomputed += [(e.patient, e.visit, moved[e.key]) for e in followers]
+                    summary.skipped -= len(followers)
+                    _keep_superseded(out, [(rows[e.key], moved[e.key]) for e in followers])
+                    bar.total += len(followers)
+                    score(followers, moved)
     order = [e.key for e in entries]
     _write_rows(results, [rows[k] for k in order if k in rows] + [r for k, r in rows.items() if k not in provenance])
     summary.withheld = sum(1 for k in order if k in rows and rows[k]["withheld"] and not rows[k]["salt"])
     if plots:
         summary.plots = write_plots(entries, rows, out / "plots")
     return summary
+
+
+def _score_visits(scorer, writer, handle, rows, first, provenance, summary, bar, on_row, move_reports_in,
+                  todo: list[VisitEntry], stale: dict[tuple[str, str], str]) -> None:
+    """Score ``todo`` in order, appending each row to results.csv (flushed) and to ``rows``.
+
+    Without --reports (``move_reports_in`` is the output folder), a recomputed visit's old
+    report folder is first renamed ``<name>.superseded``: it no longer matches its row.
+    """
+    if move_reports_in is not None:
+        for e in todo:
+            old = move_reports_in / "reports" / output_name(e.patient, e.visit)
+            if e.key in stale and old.is_dir():
+                target = old.with_name(old.name + ".superseded")
+                shutil.rmtree(target, ignore_errors=True)
+                old.rename(target)
+    for entry, visit, error in scorer.score(todo):
+        baseline_entry = first[entry.patient]
+        base_row = rows.get(baseline_entry.key)
+        base_salt = float(base_row["salt"]) if base_row and base_row.get("salt") else None
+        if error is not None:
+            row = result_row(entry, error=error)
+        else:
+            if entry is baseline_entry:
+                base_salt = visit.salt
+            row = result_row(entry, visit, baseline=(baseline_entry.visit, base_salt))
+        row.update(provenance[entry.key])
+        row["status"] = row_status(row)
+        writer.writerow(row)
+        handle.flush()
+        os.fsync(handle.fileno())
+        rows[entry.key] = row
+        if row["error"]:
+            summary.errors += 1
+        else:
+            summary.scored += 1
+        if on_row is not None:
+            on_row(row)
+        bar.update(1)

@@ -11,20 +11,26 @@ from collections.abc import Sequence
 
 
 def salt_over_time_png(patient: str, visits: Sequence[str], salts: Sequence[float | None],
-                       *, baseline: float | None = None, dpi: int = 110) -> bytes:
+                       *, baseline: float | None = None, days: Sequence[int] | None = None,
+                       dpi: int = 110) -> bytes:
     """PNG of SALT per visit for one patient.
 
     Visits without a SALT (errors, incomplete) are shown as gaps and marked
     "n/a". Dashed lines show SALT 20 and, when ``baseline`` is given, the
-    SALT50 and SALT75 response levels relative to it.
+    SALT50 and SALT75 response levels relative to it. With ``days`` (days since
+    the first visit, one per visit, ascending) the visits sit at their real
+    distances in time, so a gap between follow-ups looks like one; without
+    them they are evenly spaced.
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(6.4, 3.6), dpi=dpi)
+    fig = Figure(figsize=(6.4, 3.6 if days is None else 4.4), dpi=dpi)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
-    x = list(range(len(visits)))
+    if days is not None and len(days) != len(visits):
+        raise ValueError("days must give one number per visit")
+    x = list(range(len(visits))) if days is None else [int(d) for d in days]
     y = [float("nan") if s is None else float(s) for s in salts]
     ax.plot(x, y, marker="o", color="#3b5bdb", linewidth=2, label="SALT")
     for xi, s in zip(x, salts):
@@ -37,11 +43,19 @@ def salt_over_time_png(patient: str, visits: Sequence[str], salts: Sequence[floa
         ax.axhline(baseline * 0.5, color="#f08c00", linestyle=":", linewidth=1, label="SALT50 level")
         ax.axhline(baseline * 0.25, color="#e8590c", linestyle=":", linewidth=1, label="SALT75 level")
     ax.set_xticks(x)
-    ax.set_xticklabels([str(v) for v in visits], rotation=30 if len(visits) > 6 else 0, ha="right"
-                       if len(visits) > 6 else "center")
+    if days is None:
+        ax.set_xticklabels([str(v) for v in visits], rotation=30 if len(visits) > 6 else 0, ha="right"
+                           if len(visits) > 6 else "center")
+    else:  # upright labels at real distances would run into each other (week 2 beside week 4)
+        ax.set_xticklabels([str(v) for v in visits], rotation=90, fontsize=7)
     ax.set_ylim(0, 105)
-    ax.set_xlim(-0.5, max(0.5, len(visits) - 0.5))
-    ax.set_xlabel("visit")
+    if days is None:
+        ax.set_xlim(-0.5, max(0.5, len(visits) - 0.5))
+        ax.set_xlabel("visit")
+    else:
+        margin = max(1.0, 0.05 * (max(x) - min(x)))
+        ax.set_xlim(min(x) - margin, max(x) + margin)
+        ax.set_xlabel("visit (date), placed by days since the first visit")
     ax.set_ylabel("SALT (% scalp hair loss)")
     ax.set_title(f"Patient {patient}")
     ax.grid(alpha=0.3)

@@ -1,0 +1,134 @@
+"""``alonet batch --only``, the data dictionary next to results.csv, and plots spaced by date.
+
+Asked for by a trial analyst's walkthrough: re-running one chosen visit meant
+deleting its row by hand; nothing said what the 36 columns of results.csv mean;
+the SALT-over-time plot spaced a 2-week and a 6-month follow-up alike.
+"""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+import pytest
+from test_batch_provenance import pipeline_with, read, trial
+from test_infer import make_model_set, phantom_visit
+
+import alonet.report.batch as batch
+from alonet.cli.main import main
+from alonet.errors import DatasetError
+from alonet.report.batch import VisitEntry, run_batch, write_plots
+from alonet.report.batch_columns import COLUMN_MEANINGS, COLUMNS_FILE, RESULT_COLUMNS, columns_csv
+from alonet.report.plots import salt_over_time_png
+
+VISITS = (("P1", "v1", "a"), ("P1", "v2", "b"), ("P2", "v1", "c"))
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    return make_model_set(tmp_path_factory.mktemp("only-models"))
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    root = tmp_path_factory.mktemp("only-photos")
+    return {name: phantom_visit(root / name, seed=seed, out_size=320, loss_radius=radius)
+            for name, seed, radius in (("a", 1, 40), ("b", 2, 60), ("c", 3, 30))}
+
+
+def test_only_rescores_the_chosen_visit_and_keeps_every_other_row(models, photos, tmp_path):
+    manifest = trial(tmp_path, photos, VISITS)
+    out = tmp_path / "out"
+    run_batch(manifest, out, pipeline_with(models), progress=False, plots=False)
+    before = read(out / "results.csv")
+    again = run_batch(manifest, out, pipeline_with(models), progress=False, plots=False, only=[("P1", "v2")])
+    assert (again.scored, again.skipped, again.left_out) == (1, 2, 0)
+    assert again.recomputed == [("P1", "v2", "chosen with --only")]
+    assert read(out / "results.csv") == before  # the same photographs and model give the same row
+    trail = read(out / "superseded.csv")
+    assert [(r["patient"], r["visit"], r["reason"]) for r in trail] == [("P1", "v2", "chosen with --only")]
+    assert trail[0]["salt"] == before[1]["salt"]
+
+
+def test_only_on_a_fresh_folder_scores_just_that_visit_and_says_what_is_left(models, photos, tmp_path, capsys):
+    manifest = trial(tmp_path, photos, VISITS)
+    out = tmp_path / "out"
+    argv = ["batch", str(manifest), "-o", str(out), "--model", str(models), "--backend", "torch", "--no-plots",
+            "--only", "P2", "v1"]
+    assert main(argv) == 0
+    stdout = capsys.readouterr().out
+    assert [(r["patient"], r["visit"]) for r in read(out / "results.csv")] == [("P2", "v1")]
+    assert "2 visit(s) not chosen with --only are not scored yet or out of date" in stdout
+    # a full rerun scores the other two and keeps P2's row
+    kept = read(out / "results.csv")[0]
+    summary = run_batch(manifest, out, pipeline_with(models), progress=False, plots=False)
+    assert (summary.scored, summary.skipped) == (2, 1)
+    rows = read(out / "results.csv")
+    assert [(r["patient"], r["visit"]) for r in rows] == [("P1", "v1"), ("P1", "v2"), ("P2", "v1")]
+    assert rows[2] == kept
+
+
+def test_only_refuses_a_visit_the_manifest_does_not_have(models, photos, tmp_path, capsys):
+    manifest = trial(tmp_path, photos, VISITS)
+    with pytest.raises(DatasetError, match=r"--only P1 v3: no such visit in the manifest \(patient P1 has visit\(s\) "
+                                           r"v1, v2\)"):
+        run_batch(manifest, tmp_path / "out", pipeline_with(models), progress=False, only=[("P1", "v3")])
+    code = main(["batch", str(manifest), "-o", str(tmp_path / "out2"), "--model", str(models), "--only", "P9", "1"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "the manifest has no patient P9" in err[0]
+    assert not (tmp_path / "out2").exists()  # refused before anything was written
+
+
+def test_only_a_baseline_rescores_later_visits_only_when_its_salt_moved(models, photos, tmp_path):
+    manifest = trial(tmp_path, photos, VISITS)
+    out = tmp_path / "out"
+    run_batch(manifest, out, pipeline_with(models), progress=False, plots=False)
+    same = run_batch(manifest, out, pipeline_with(models), progress=False, plots=False, only=[("P1", "v1")])
+    assert same.recomputed == [("P1", "v1", "chosen with --only")] and same.scored == 1
+    # the baseline's photograph is replaced: its SALT moves, so the follow-up's response columns follow
+    shutil.copy(photos["b"]["back"], tmp_path / "trial" / "P1_v1" / "back.jpg")
+    moved = run_batch(manifest, out, pipeline_with(models), progress=False, plots=False, only=[("P1", "v1")])
+    assert moved.recomputed == [("P1", "v1", "photographs changed"), ("P1", "v2", "baseline visit changed")]
+    assert (moved.scored, moved.skipped) == (2, 1)
+    rows = read(out / "results.csv")
+    assert rows[1]["baseline_salt"] == rows[0]["salt"]
+    # float(change) is the follow-up's SALT minus the new baseline's, to the printed 2 decimals
+    assert abs(float(rows[1]["change"]) - (float(rows[1]["salt"]) - float(rows[0]["salt"]))) <= 0.011
+
+
+def test_data_dictionary_lists_every_column_and_is_written_next_to_results(models, photos, tmp_path):
+    assert set(COLUMN_MEANINGS) == set(RESULT_COLUMNS)
+    table = list(csv.DictReader(columns_csv().splitlines()))
+    assert [r["column"] for r in table] == list(RESULT_COLUMNS)
+    assert all(r["meaning"] and r["values"] for r in table)
+    grade = next(r for r in table if r["column"] == "grade")
+    assert "S0" in grade["values"] and "S5" in grade["values"]
+    manifest = trial(tmp_path, photos, VISITS[:1])
+    run_batch(manifest, tmp_path / "out", pipeline_with(models), progress=False, plots=False)
+    assert (tmp_path / "out" / COLUMNS_FILE).read_text(encoding="utf-8") == columns_csv()
+    assert set(read(tmp_path / "out" / "results.csv")[0]) == {r["column"] for r in table}
+
+
+def test_plots_space_dated_visits_by_days(monkeypatch, tmp_path):
+    seen = {}
+
+    def spy(patient, labels, salts, *, baseline=None, days=None):
+        seen[patient] = (labels, days)
+        return salt_over_time_png(patient, labels, salts, baseline=baseline, days=days)
+
+    monkeypatch.setattr(batch, "salt_over_time_png", spy)
+    views = {"top": Path("t.jpg")}
+    entries = [VisitEntry("A", "screening", "2025-01-06", views), VisitEntry("A", "week 2", "2025-01-20", views),
+               VisitEntry("A", "week 24", "2025-06-23", views), VisitEntry("B", "1", None, views),
+               VisitEntry("B", "2", "2025-02-01", views)]
+    rows = {("A", "screening"): {"salt": "60.00"}, ("A", "week 2"): {"salt": "55.50"}, ("A", "week 24"): {"salt": ""},
+            ("B", "1"): {"salt": "10.00"}}
+    written = write_plots(entries, rows, tmp_path)
+    assert [p.name for p in written] == ["A.png", "B.png"]
+    assert seen["A"] == (["screening (2025-01-06)", "week 2 (2025-01-20)", "week 24 (2025-06-23)"],
+                         [0, 14, 168])
+    assert seen["B"][1] is None  # one visit without a date: evenly spaced
+    assert all(p.read_bytes().startswith(b"\x89PNG") for p in written)
+    with pytest.raises(ValueError, match="one number per visit"):
+        salt_over_time_png("A", ["1", "2"], [1.0, 2.0], days=[0])
