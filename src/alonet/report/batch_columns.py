@@ -63,7 +63,10 @@ COLUMN_MEANINGS: dict[str, tuple[str, str]] = {
     "withheld": ("why the visit has no SALT (a view needs a retake or looks like another view), or "
                  "'provisional ...' when --provisional gave one anyway", "text or empty"),
     "error": ("why the visit could not be scored (unreadable or missing photograph)", "text or empty"),
-    "status": ("what became of the visit", "scored, provisional, withheld, incomplete, error"),
+    "status": ("what became of the visit: scored; provisional (SALT given with --provisional despite a retake); "
+               "withheld (a view needs a retake or looks like another view); incomplete (a view missing or "
+               "without scalp); error (a photograph could not be read)",
+               "scored, provisional, withheld, incomplete, error"),
     "model": ("the model set as given on the command line", "default or a folder"),
     "model_sha256": ("SHA-256 over every file of the model set (a retrained model differs)", "64 hex digits"),
     "backend": ("inference engine", "torch or onnx"),
