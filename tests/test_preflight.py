@@ -98,7 +98,7 @@ def test_a_write_error_during_the_work_is_one_line(models, visit, tmp_path, caps
     err = capsys.readouterr().err
     assert code == 2
     assert err == (f"error: cannot access {tmp_path / 'report' / 'report.html'}: No space left on device "
-                   "(check the disk space and permissions, then run the command again)\n")
+                   "(the disk is full: free some space, then run the command again)\n")
     assert not (tmp_path / "report").exists()  # the atomic writer left nothing half-written
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".report")]
 

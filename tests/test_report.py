@@ -241,7 +241,7 @@ def test_batch_scores_a_trial_with_a_corrupt_photograph_and_resumes(pipeline, tm
     assert float(second["change"]) == pytest.approx(float(second["salt"]) - float(first["salt"]), abs=0.011)
     assert "back.jpg" in bad["error"] and "truncated" in bad["error"].lower() and bad["salt"] == ""
     assert bad["status"] == "error" and first["status"] in ("scored", "withheld", "incomplete")
-    assert sorted(p.name for p in (out / "plots").iterdir()) == ["P1.png", "P2.png"]
+    assert sorted(p.name for p in (out / "plots").iterdir()) == ["P1.png", "P2.png", "index.csv"]
     assert Image.open(out / "plots" / "P1.png").format == "PNG"
 
     # A run killed while writing leaves a torn line; the rerun drops it and the error row,

@@ -7,6 +7,7 @@ To add a verb, add one line to ``COMMANDS``.
 
 from __future__ import annotations
 
+import errno
 import importlib
 import sys
 
@@ -63,8 +64,34 @@ def cli() -> None:
     """
 
 
+def _tolerant_console() -> None:
+    """Print what the console cannot encode as escapes instead of failing.
+
+    A Windows console redirected to a file or pipe encodes with the ANSI code page,
+    which has no 中文 or many accented letters: a photograph's or patient's name
+    would otherwise end the command with a UnicodeEncodeError after the work was done.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None and (getattr(stream, "encoding", "") or "").lower().replace("-", "") != "utf8":
+            try:
+                reconfigure(errors="backslashreplace")
+            except (ValueError, OSError):  # a closed or detached stream: leave it as it is
+                pass
+
+
+#: errno -> what to do, for OS errors the checks before a command could not foresee.
+_OS_FIXES: dict[int, str] = {
+    errno.ENAMETOOLONG: "a file name or path is too long: use a shorter output folder path or shorter labels",
+    errno.ENOSPC: "the disk is full: free some space, then run the command again",
+    errno.EACCES: "permission denied: fix the permissions or choose another folder, then run the command again",
+    errno.EROFS: "the disk is read-only: choose another output folder",
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; turn AloNet errors into one line on stderr and exit status 2."""
+    _tolerant_console()
     try:
         cli.main(args=argv, prog_name="alonet", standalone_mode=False)
     except AloNetError as exc:
@@ -87,8 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:  # a write (or read) the checks could not foresee: full disk, lost mount
         where = f" {exc.filename}" if getattr(exc, "filename", None) else ""
         reason = exc.strerror or " ".join(str(exc).split()) or exc.__class__.__name__
-        click.echo(f"error: cannot access{where}: {reason} (check the disk space and permissions, then "
-                   "run the command again)", err=True)
+        fix = _OS_FIXES.get(exc.errno, "check the disk space and permissions, then run the command again")
+        click.echo(f"error: cannot access{where}: {reason} ({fix})", err=True)
         return 2
     return 0
 

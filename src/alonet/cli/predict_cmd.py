@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import unicodedata
 from pathlib import Path
 
 import click
@@ -106,10 +107,12 @@ def predict_command(images, view, views_csv, out_dir, overwrite, model, backend,
                                     fix="add --view top|back|left|right, or use --views-csv")
         items = [(Path(p), view.lower()) for p in images]
     stems = [p.stem for p, _ in items]
-    clashes = sorted({s for s in stems if stems.count(s) > 1})
+    # compared without case and with accents composed: IMG_1 and img_1 are one file on macOS and Windows
+    keys = [unicodedata.normalize("NFC", s).casefold() for s in stems]
+    clashes = sorted({s for s, k in zip(stems, keys) if keys.count(k) > 1})
     if clashes:
-        raise InvalidValueError(f"several inputs share the name {clashes[0]!r}; their outputs would collide",
-                                fix="rename the files or run them into different output folders")
+        raise InvalidValueError(f"several inputs share the name {clashes[0]!r} (ignoring case); their outputs "
+                                "would collide", fix="rename the files or run them into different output folders")
     kinds = ("_scalp.png", "_hairloss.png", "_overlay.jpg")
     if not overwrite:
         for stem in stems:

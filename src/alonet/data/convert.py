@@ -42,6 +42,7 @@ from __future__ import annotations
 import csv
 import re
 import sys
+import unicodedata
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -128,6 +129,13 @@ class Problem:
 # --------------------------------------------------------------------------- pairing
 
 
+def stem_key(stem: str) -> str:
+    """How file stems are compared: without case, and with accents composed (NFC), since
+    macOS file names hold ``é`` as ``e`` plus a combining accent while a manifest typed by
+    hand holds one character."""
+    return unicodedata.normalize("NFC", stem).casefold()
+
+
 def _scan(folder: Path, extensions: tuple[str, ...], what: str) -> tuple[dict[str, Path], list[Problem]]:
     """Files of ``folder`` with the given extensions, keyed by lower-case stem."""
     if not folder.is_dir():
@@ -136,7 +144,7 @@ def _scan(folder: Path, extensions: tuple[str, ...], what: str) -> tuple[dict[st
     for path in sorted(folder.iterdir()):
         if path.name.startswith(".") or not path.is_file() or path.suffix.lower() not in extensions:
             continue
-        found.setdefault(path.stem.casefold(), []).append(path)
+        found.setdefault(stem_key(path.stem), []).append(path)
     problems = [
         Problem(paths[0].stem, str(paths[0]), f"several {what} files share this stem: " + ", ".join(p.name for p in paths)
                 + " (keep one)")
@@ -213,7 +221,7 @@ def load_manifest(path: str | Path) -> Manifest:
                         path=manifest,
                         fix="name the photograph of every row, or delete the row",
                     )
-                key = stem.casefold()
+                key = stem_key(stem)
                 if key in rows:
                     raise DatasetError(
                         f"manifest {manifest} line {line}: stem {stem!r} appears twice",
@@ -276,7 +284,7 @@ def _check_manifest_rows(
     warnings: list[str] = []
 
     def problem(row: ManifestRow, reason: str) -> None:
-        reasons.setdefault(row.stem.casefold(), []).append(f"{where} line {row.line}: {reason}")
+        reasons.setdefault(stem_key(row.stem), []).append(f"{where} line {row.line}: {reason}")
 
     for pair, row in matched:
         if not pair.patient:
@@ -315,8 +323,8 @@ def _check_manifest_rows(
                              "keep one photograph per view and visit)")
 
     problems = [Problem(row.stem, str(manifest.path), reason)
-                for _, row in matched for reason in reasons.get(row.stem.casefold(), [])]
-    kept = [pair for pair, row in matched if row.stem.casefold() not in reasons]
+                for _, row in matched for reason in reasons.get(stem_key(row.stem), [])]
+    kept = [pair for pair, row in matched if stem_key(row.stem) not in reasons]
 
     if not matched:
         return kept, problems, warnings
@@ -559,7 +567,7 @@ def convert_pairs(
         raise InvalidValueError(f"size {options.size} is too small", fix="use --size 8 or more (the study used 320)")
     target = check_can_write_directory(out, options.overwrite)
     problems = list(problems or [])
-    total = len(pairs) + len({p.stem.casefold() for p in problems})
+    total = len(pairs) + len({stem_key(p.stem) for p in problems})
     if total == 0:
         raise DatasetError("no photographs or annotations found", fix="check the input folders")
 
@@ -572,9 +580,9 @@ def convert_pairs(
             problems.append(problem)
 
     def fail() -> None:
-        bad = len({p.stem.casefold() for p in problems})
+        bad = len({stem_key(p.stem) for p in problems})
         log(f"{bad} of {total} pairs are invalid:")
-        for problem in sorted(problems, key=lambda p: p.stem.casefold()):
+        for problem in sorted(problems, key=lambda p: stem_key(p.stem)):
             log(f"  {problem}")
         if bad < total and not options.skip_invalid:
             raise ConversionError(
@@ -600,11 +608,11 @@ def convert_pairs(
         if problems:
             if not options.skip_invalid or writer.written == 0:
                 fail()  # raises inside the block: the temporary folder is removed
-            skipped = sorted(problems, key=lambda p: p.stem.casefold())
-            log(f"skipped {len({p.stem.casefold() for p in skipped})} of {total} pairs:")
+            skipped = sorted(problems, key=lambda p: stem_key(p.stem))
+            log(f"skipped {len({stem_key(p.stem) for p in skipped})} of {total} pairs:")
             for problem in skipped:
                 log(f"  {problem}")
-            writer.info["skipped"] = len({p.stem.casefold() for p in skipped})
+            writer.info["skipped"] = len({stem_key(p.stem) for p in skipped})
             _write_skipped(writer.folder, skipped)
     return target
 

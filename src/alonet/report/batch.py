@@ -15,6 +15,7 @@ Output folder::
     results.csv          one row per visit (RESULT_COLUMNS)
     results_columns.csv  what each column of results.csv means (the data dictionary)
     plots/<patient>.png  SALT over time per patient
+    plots/index.csv      patient -> plot file (hashed names cannot be read back)
     reports/<patient>_<visit>/   (optional) a full report folder per visit
     superseded.csv       every row a rerun recomputed, with when and why (the audit trail);
                          without --reports, a recomputed visit's old report folder is
@@ -141,6 +142,20 @@ def _number(label: str) -> float | None:
         return None
 
 
+def manifest_path(text: str, base: Path) -> Path:
+    """A manifest's photograph path, relative ones read from ``base`` (the manifest's folder).
+
+    A manifest written on Windows separates folders with ``\\``, which is an ordinary
+    character in Linux and macOS file names: where no file has the name as written,
+    the backslashes are read as folder separators.
+    """
+    photo = Path(text)
+    photo = photo if photo.is_absolute() else base / photo
+    if "\\" in text and os.sep == "/" and not photo.exists():
+        return manifest_path(text.replace("\\", "/"), base)
+    return photo
+
+
 def read_manifest(path: str | Path) -> list[VisitEntry]:
     """Read and check a batch manifest; return visits in scoring order (see module doc)."""
     path = Path(path)
@@ -177,8 +192,7 @@ def read_manifest(path: str | Path) -> list[VisitEntry]:
         if view in entry["views"]:
             raise DatasetError(f"{where}: the {view} view of patient {key[0]} visit {key[1]} is listed twice",
                                fix="keep one photograph per view and visit")
-        photo = Path(values["path"])
-        entry["views"][view] = photo if photo.is_absolute() else base / photo
+        entry["views"][view] = manifest_path(values["path"], base)
         entry["lines"].append(number)
         if values.get("date"):
             day = _parse_date(values["date"], where)
@@ -322,6 +336,14 @@ def _safe_name(text: str, fallback: str = "patient") -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or fallback
 
 
+#: Names Windows keeps for devices (``CON.png`` is the console there), compared without case.
+_WINDOWS_DEVICES = frozenset({"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)),
+                              *(f"lpt{i}" for i in range(1, 10))})
+#: Longest name made from labels (file systems allow 255 bytes; a report folder's files and the
+#: atomic writer's temporary names add to it, and Windows paths are short).
+MAX_NAME = 100
+
+
 def output_name(*parts: str) -> str:
     """The file or folder name of a patient (``parts = (patient,)``) or a visit
     (``(patient, visit)``) under plots/ and reports/.
@@ -331,18 +353,22 @@ def output_name(*parts: str) -> str:
     and no part but the first holds a ``_``: such a name splits back into its
     parts at its last ``_``, so no two keys share it. Any other key gets its
     parts made safe plus ``-`` and the first 8 hex digits of the SHA-256 of the
-    raw parts, so ``X/1`` and ``X_1`` get different names. The name depends on
-    the key alone, never on the other rows of the manifest, so a rerun puts
-    each visit in the same place. :func:`check_output_names` catches the
-    remaining (contrived) clashes before anything is written.
+    raw parts, so ``X/1`` and ``X_1`` get different names; so does a name longer
+    than :data:`MAX_NAME` (cut to fit) or one Windows keeps for a device (``CON``).
+    The name depends on the key alone, never on the other rows of the manifest,
+    so a rerun puts each visit in the same place. :func:`check_output_names`
+    catches the remaining (contrived) clashes before anything is written.
     """
-    plain = all(part and _safe_name(part, "") == part for part in parts) and not any("_" in part for part in parts[1:])
+    joined = "_".join(parts)
+    plain = (all(part and _safe_name(part, "") == part for part in parts)
+             and not any("_" in part for part in parts[1:])
+             and len(joined) <= MAX_NAME and joined.split(".")[0].casefold() not in _WINDOWS_DEVICES)
     if plain:
-        return "_".join(parts)
+        return joined
     fallbacks = ("patient", "visit")
     safe = "_".join(_safe_name(part, fallbacks[min(i, 1)]) for i, part in enumerate(parts))
     digest = hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()[:8]
-    return f"{safe}-{digest}"
+    return f"{safe[: MAX_NAME - 9]}-{digest}"
 
 
 def check_output_names(entries: list[VisitEntry], *, plots: bool, reports: bool) -> None:
@@ -360,6 +386,10 @@ def check_output_names(entries: list[VisitEntry], *, plots: bool, reports: bool)
                 label = "patient {} visit {}" if len(parts) == 2 else "patient {}"
                 raise DatasetError(f"{label.format(*other)} and {label.format(*parts)} would share "
                                    f"the {what} name {name!r}", fix="rename one of them in the manifest")
+
+
+#: Under plots/: which plot file belongs to which patient.
+PLOT_INDEX = "index.csv"
 
 
 def write_plots(entries: list[VisitEntry], rows: dict[tuple[str, str], dict[str, str]],
@@ -383,6 +413,12 @@ def write_plots(entries: list[VisitEntry], rows: dict[tuple[str, str], dict[str,
             labels = [f"{e.visit} ({e.date})" for e in visits]
         png = salt_over_time_png(patient, labels, salts, baseline=salts[0] if salts else None, days=days)
         written.append(atomic_write_bytes(folder / f"{name}.png", png))
+    # which file is whose: a label that is not a plain file name gets a hashed file name
+    buffer = io.StringIO()
+    table = csv.writer(buffer, lineterminator="\n")
+    table.writerow(("patient", "plot"))
+    table.writerows((patient, f"{output_name(patient)}.png") for patient in patients)
+    atomic_write_text(folder / PLOT_INDEX, buffer.getvalue())
     return written
 
 

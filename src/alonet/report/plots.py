@@ -8,6 +8,27 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from functools import lru_cache
+
+
+@lru_cache(maxsize=1)
+def _default_font():
+    """The FT2Font matplotlib draws text with (DejaVu Sans unless configured otherwise)."""
+    from matplotlib import font_manager
+    from matplotlib.ft2font import FT2Font
+
+    return FT2Font(font_manager.findfont(font_manager.FontProperties()))
+
+
+def drawable(text: str) -> str:
+    """``text`` as it can be drawn: when the font lacks a character (中文 in DejaVu Sans would
+    come out as empty boxes, so nobody could tell whose chart it is), the text with those
+    characters written as escapes (``\\u4e2d``), which still tell one label from another."""
+    font = _default_font()
+    if all(ch.isspace() or font.get_char_index(ord(ch)) for ch in text):
+        return text
+    return "".join(ch if ch.isspace() or font.get_char_index(ord(ch)) else ch.encode("ascii", "backslashreplace")
+                   .decode("ascii") for ch in text)
 
 
 def salt_over_time_png(patient: str, visits: Sequence[str], salts: Sequence[float | None],
@@ -44,10 +65,10 @@ def salt_over_time_png(patient: str, visits: Sequence[str], salts: Sequence[floa
         ax.axhline(baseline * 0.25, color="#e8590c", linestyle=":", linewidth=1, label="SALT75 level")
     ax.set_xticks(x)
     if days is None:
-        ax.set_xticklabels([str(v) for v in visits], rotation=30 if len(visits) > 6 else 0, ha="right"
+        ax.set_xticklabels([drawable(str(v)) for v in visits], rotation=30 if len(visits) > 6 else 0, ha="right"
                            if len(visits) > 6 else "center")
     else:  # upright labels at real distances would run into each other (week 2 beside week 4)
-        ax.set_xticklabels([str(v) for v in visits], rotation=90, fontsize=7)
+        ax.set_xticklabels([drawable(str(v)) for v in visits], rotation=90, fontsize=7)
     ax.set_ylim(0, 105)
     if days is None:
         ax.set_xlim(-0.5, max(0.5, len(visits) - 0.5))
@@ -57,7 +78,7 @@ def salt_over_time_png(patient: str, visits: Sequence[str], salts: Sequence[floa
         ax.set_xlim(min(x) - margin, max(x) + margin)
         ax.set_xlabel("visit (date), placed by days since the first visit")
     ax.set_ylabel("SALT (% scalp hair loss)")
-    ax.set_title(f"Patient {patient}")
+    ax.set_title(f"Patient {drawable(patient)}")
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize=8)
     fig.tight_layout()

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import logging
 import os
 import re
 import secrets
@@ -537,8 +538,15 @@ class Store:
 
     @staticmethod
     def _unlink(paths: Sequence[Path]) -> None:
+        """Delete files the database no longer names. Runs after the commit, so a file that
+        cannot be deleted (on Windows: still being sent to a browser) must not fail the request
+        that already succeeded; it is logged with its path for deleting by hand."""
         for path in paths:
-            path.unlink(missing_ok=True)
+            try:
+                path.unlink(missing_ok=True)
+            except OSError as exc:
+                logging.getLogger(__name__).warning("could not delete %s (%s); delete it by hand", path,
+                                                    exc.strerror or exc.__class__.__name__)
 
 
 def response_rows(visits: Sequence[Visit], response_fn: Callable[[float, float], object]) -> list[dict]:
