@@ -343,8 +343,49 @@ def read_photo(
 # --------------------------------------------------------------------------- annotations
 
 
-def _binarise(value: np.ndarray, half: float, opaque: np.ndarray | None) -> np.ndarray:
-    """Apply the two-level / half-range rule of the module doc."""
+#: A mask with at most this many levels (0 included) whose middle levels cover a large share
+#: of its marked pixels is a label map, not an anti-aliased mask (see :func:`label_map_levels`).
+LABEL_MAP_MAX_LEVELS = 8
+LABEL_MAP_MIN_SHARE = 0.10
+#: ... and has at least this many marked pixels (a few pixels say nothing about regions).
+LABEL_MAP_MIN_MARKED = 1000
+
+
+def label_map_levels(value: np.ndarray, half: float) -> list[int] | None:
+    """The levels of an integer mask that looks like a label map (0 background, 1 scalp,
+    2 hair loss, as nnU-Net and similar tools write), else None.
+
+    A label map has a few levels, each a whole region; an anti-aliased or JPEG-saved
+    mask has its in-between levels only in thin bands along edges. So: more than two
+    levels, and either every level below half the range (the half-range rule would
+    find nothing inside), or at most :data:`LABEL_MAP_MAX_LEVELS` levels of which the
+    ones between 0 and the top hold at least :data:`LABEL_MAP_MIN_SHARE` of at least
+    :data:`LABEL_MAP_MIN_MARKED` marked pixels.
+    """
+    if not np.issubdtype(value.dtype, np.integer) or value.size == 0:
+        return None
+    counts = np.bincount(value.ravel().astype(np.int64, copy=False))
+    levels = np.flatnonzero(counts)
+    if len(levels) <= 2:
+        return None
+    marked = counts[1:].sum()
+    middle = counts[levels[1:-1]].sum()
+    few_regions = (len(levels) <= LABEL_MAP_MAX_LEVELS and marked >= LABEL_MAP_MIN_MARKED
+                   and middle >= LABEL_MAP_MIN_SHARE * marked)
+    if levels[-1] < half or few_regions:
+        return [int(v) for v in levels]
+    return None
+
+
+def _binarise(value: np.ndarray, half: float, opaque: np.ndarray | None, label: str = "mask") -> np.ndarray:
+    """Apply the two-level / half-range rule of the module doc (label maps refused)."""
+    levels = label_map_levels(value if opaque is None else value[opaque], half)  # transparent pixels say nothing
+    if levels is not None:
+        shown = ", ".join(str(v) for v in levels[:LABEL_MAP_MAX_LEVELS])
+        raise UnsupportedImageModeError(
+            f"{label}: holds {len(levels)} levels ({shown}), like a label map, not a black-and-white mask",
+            fix="save one 0/255 mask per region, e.g. scalp = label > 0 and hair loss = label == 2",
+        )
     top = value.max() if value.size else 0
     if top <= 0:
         inside = np.zeros(value.shape, dtype=bool)
@@ -384,17 +425,17 @@ def _mask_from_image(image: Image.Image, label: str) -> np.ndarray:
         value_lut, alpha_lut = _palette_luts(image)
         index = np.asarray(image)
         opaque = None if alpha_lut.min() >= 128 else alpha_lut[index] >= 128
-        return _binarise(value_lut[index], 128, opaque)
+        return _binarise(value_lut[index], 128, opaque, label)
     if mode == "L":
-        return _binarise(np.asarray(image), 128, None)
+        return _binarise(np.asarray(image), 128, None, label)
     if mode in ("LA", "La"):
         array = np.asarray(image)
-        return _binarise(array[..., 0], 128, array[..., 1] >= 128)
+        return _binarise(array[..., 0], 128, array[..., 1] >= 128, label)
     if mode in _SIXTEEN_BIT:
         array = np.asarray(image)
         if array.size and array.min() < 0:
             raise UnsupportedImageModeError(f"{label}: negative mask values", fix="export the mask as 0/255 PNG")
-        return _binarise(array, 32768, None)
+        return _binarise(array, 32768, None, label)
     if mode == "F":
         array = np.asarray(image, dtype=np.float32)
         if not np.isfinite(array).all() or array.min() < 0 or array.max() > 1:
@@ -404,7 +445,7 @@ def _mask_from_image(image: Image.Image, label: str) -> np.ndarray:
         return _binarise(array, 0.5, None)
     if mode in ("RGBA", "RGBa", "PA"):
         array = np.asarray(image.convert("RGBA"))
-        return _binarise(array[..., :3].max(axis=2), 128, array[..., 3] >= 128)
+        return _binarise(array[..., :3].max(axis=2), 128, array[..., 3] >= 128, label)
     try:
         array = np.asarray(image.convert("RGB"))
     except (ValueError, OSError):
@@ -412,7 +453,7 @@ def _mask_from_image(image: Image.Image, label: str) -> np.ndarray:
             f"{label}: colour mode {mode} is not supported for annotations",
             fix="export the mask as black-and-white PNG or GIF",
         ) from None
-    return _binarise(array.max(axis=2), 128, None)
+    return _binarise(array.max(axis=2), 128, None, label)
 
 
 def read_annotation(

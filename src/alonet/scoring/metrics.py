@@ -10,24 +10,29 @@ high even for a useless prediction (the seed study reported it as "Jaccard").
 
 Convention for empty masks: when prediction and truth are both empty the
 prediction is perfect, so IoU and Dice are 1.0 (no division by zero). When
-only one is empty they are 0.0.
+only one is empty they are 0.0. The macro means include such pairs;
+``MetricSummary`` also counts them (``both_empty``) and gives the macro means
+without them (``*_macro_nonempty``), the way nnU-Net and MONAI leave them out.
 
 Dataset-level reductions:
 - *micro*: sum the intersections and unions (or sizes) over all masks, then
   divide once -- large regions weigh more;
 - *macro*: the mean of the per-mask values -- every mask weighs the same.
 
-Masks may be bool or numeric; any non-zero value counts as inside.
+Masks may be bool, 0/1 or 0/255 (``alonet.scoring.masks``); probability and label maps are
+refused rather than read as "any non-zero value is inside".
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 
 from alonet.errors import InvalidValueError, SizeMismatchError
+from alonet.scoring.masks import as_bool_mask
 
 #: IoU / Dice when both masks are empty (a perfect prediction of "nothing").
 EMPTY_SCORE = 1.0
@@ -41,7 +46,7 @@ def _pair(pred: np.ndarray, true: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             f"prediction {p.shape} and ground truth {t.shape} differ in size",
             fix="compare masks of the same image at the same size",
         )
-    return (p if p.dtype == bool else p != 0), (t if t.dtype == bool else t != 0)
+    return as_bool_mask(p, "prediction", two_d=False), as_bool_mask(t, "ground truth", two_d=False)
 
 
 @dataclass(frozen=True)
@@ -155,6 +160,11 @@ class MetricSummary:
     dice_micro: float
     dice_macro: float
     pixel_accuracy: float
+    #: Pairs where prediction and truth are both empty (each scores :data:`EMPTY_SCORE` in the macro means).
+    both_empty: int = 0
+    #: Macro means over the other pairs, as nnU-Net and MONAI report them (NaN when every pair is empty).
+    iou_macro_nonempty: float = math.nan
+    dice_macro_nonempty: float = math.nan
 
     def to_dict(self) -> dict:
         return {k: (v if isinstance(v, int) else round(v, 6)) for k, v in self.__dict__.items()}
@@ -171,6 +181,7 @@ def summarize_counts(counts: Iterable[OverlapCounts]) -> MetricSummary:
     if not items:
         raise InvalidValueError("no mask pairs to score", fix="pass at least one (prediction, truth) pair")
     total = sum(items, OverlapCounts())
+    marked = [c for c in items if c.tp + c.fp + c.fn > 0]
     return MetricSummary(
         count=len(items),
         iou_micro=total.iou,
@@ -178,4 +189,7 @@ def summarize_counts(counts: Iterable[OverlapCounts]) -> MetricSummary:
         dice_micro=total.dice,
         dice_macro=float(np.mean([c.dice for c in items])),
         pixel_accuracy=total.pixel_accuracy,
+        both_empty=len(items) - len(marked),
+        iou_macro_nonempty=float(np.mean([c.iou for c in marked])) if marked else math.nan,
+        dice_macro_nonempty=float(np.mean([c.dice for c in marked])) if marked else math.nan,
     )

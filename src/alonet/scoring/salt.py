@@ -39,6 +39,7 @@ from alonet.errors import (
     MissingViewError,
     SizeMismatchError,
 )
+from alonet.scoring.masks import as_bool_mask
 from alonet.views import VIEW_WEIGHTS, VIEWS, normalize_view
 
 #: How ``salt_score`` treats a view that is absent (or ``None``):
@@ -96,29 +97,6 @@ def _check_policy(missing: str) -> str:
     return missing
 
 
-def _as_bool_mask(mask: np.ndarray, what: str) -> np.ndarray:
-    """A mask as bool: bool as it is, integers non-zero = inside (0/1 or 0/255), floats only
-    when they hold nothing but 0 and 1 (a probability map would count every pixel > 0)."""
-    array = np.asarray(mask)
-    if array.ndim != 2:
-        raise InvalidValueError(
-            f"{what} must be a 2-D mask, got shape {array.shape}",
-            fix="pass one (height, width) mask per view",
-        )
-    if array.dtype == bool:
-        return array
-    if np.issubdtype(array.dtype, np.floating):
-        if not np.all((array == 0) | (array == 1)):
-            raise InvalidValueError(
-                f"{what} holds values other than 0 and 1 (a probability map?)",
-                fix="threshold it first, e.g. prob >= 0.5, or pass the pipeline's *_mask",
-            )
-        return array == 1
-    if not np.issubdtype(array.dtype, np.integer):
-        raise InvalidValueError(f"{what} has dtype {array.dtype}, not a mask", fix="pass a bool or 0/1 array")
-    return array != 0
-
-
 # --------------------------------------------------------------------------- per view
 
 
@@ -129,8 +107,8 @@ def view_loss_percent(hairloss: np.ndarray, scalp: np.ndarray, *, view: str | No
     outside the scalp is ignored. An empty scalp mask raises EmptyAnnotationError
     (there is nothing to score); ``view`` only improves that message.
     """
-    loss = _as_bool_mask(hairloss, "hair-loss mask")
-    area = _as_bool_mask(scalp, "scalp mask")
+    loss = as_bool_mask(hairloss, "hair-loss mask")
+    area = as_bool_mask(scalp, "scalp mask")
     if loss.shape != area.shape:
         raise SizeMismatchError(
             f"hair-loss mask {loss.shape} and scalp mask {area.shape} differ in size",
@@ -152,9 +130,9 @@ def regrowth_percent(
     """Percent of the scalp with partial regrowth not already counted as hair loss:
     ``100 * |regrowth & scalp & ~hairloss| / |scalp|``."""
     view_loss_percent(hairloss, scalp, view=view)  # validates shapes and the scalp
-    loss = _as_bool_mask(hairloss, "hair-loss mask")
-    area = _as_bool_mask(scalp, "scalp mask")
-    partial = _as_bool_mask(regrowth, "regrowth mask")
+    loss = as_bool_mask(hairloss, "hair-loss mask")
+    area = as_bool_mask(scalp, "scalp mask")
+    partial = as_bool_mask(regrowth, "regrowth mask")
     if partial.shape != area.shape:
         raise SizeMismatchError(
             f"regrowth mask {partial.shape} and scalp mask {area.shape} differ in size",
