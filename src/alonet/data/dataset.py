@@ -33,6 +33,7 @@ import numpy as np
 from alonet import __version__
 from alonet.data.atomic import atomic_directory
 from alonet.data.imageio import resize_mask, resize_photo
+from alonet.data.preflight import check_output_folder
 from alonet.errors import DatasetError, InvalidValueError
 from alonet.views import normalize_view
 
@@ -264,6 +265,10 @@ class DatasetWriter:
         return len(self.meta)
 
     def __enter__(self) -> "DatasetWriter":
+        # The arrays are memory-mapped files, filled as samples arrive: on a disk that fills up
+        # the process would die of SIGBUS without a word, so the space is checked first.
+        s, n = self.size, self.capacity
+        check_output_folder(self.path, n * s * s * 5 + 4096 * 3, what="dataset folder")
         stack = contextlib.ExitStack()
         self._folder = stack.enter_context(atomic_directory(self.path, overwrite=self.overwrite))
         self._stack = stack

@@ -46,6 +46,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import math
 import os
 import re
 import shutil
@@ -324,6 +325,31 @@ def read_results(path: Path) -> dict[tuple[str, str], dict[str, str]]:
     return done
 
 
+#: Columns of results.csv that hold a number (or nothing).
+NUMBER_COLUMNS = ("top_pct", "back_pct", "left_pct", "right_pct", "salt", "baseline_salt", "change",
+                  "percent_change")
+
+
+def row_problem(row: dict[str, str]) -> str | None:
+    """Why a finished row of results.csv cannot be kept (a number edited by hand into text), or None."""
+    for column in NUMBER_COLUMNS:
+        text = row.get(column, "")
+        try:
+            if text and not math.isfinite(float(text)):
+                raise ValueError
+        except ValueError:
+            return f"row edited by hand ({column} {text!r} is not a number)"
+    return None
+
+
+def salt_of(row: dict[str, str] | None) -> float | None:
+    """The SALT of a results.csv row, or None (no row, no SALT, or not a number)."""
+    try:
+        return float(row["salt"]) if row and row.get("salt") else None
+    except ValueError:
+        return None
+
+
 def _write_rows(path: Path, rows: list[dict[str, str]]) -> None:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=RESULT_COLUMNS, lineterminator="\n")
@@ -400,10 +426,7 @@ def write_plots(entries: list[VisitEntry], rows: dict[tuple[str, str], dict[str,
         patients.setdefault(entry.patient, []).append(entry)
     written = []
     for patient, visits in patients.items():
-        salts = []
-        for entry in visits:
-            value = rows.get(entry.key, {}).get("salt", "")
-            salts.append(float(value) if value else None)
+        salts = [salt_of(rows.get(entry.key)) for entry in visits]
         name = output_name(patient)
         labels = [e.visit if not e.date else f"{e.visit}\n{e.date}" for e in visits]
         days = None
@@ -503,7 +526,7 @@ def run_batch(manifest: str | Path, out_dir: str | Path, pipeline, *, plots: boo
         settings = batch_settings(pipeline, provisional=provisional, provenance=scorer.provenance)
         provenance = {entry.key: {**settings, "inputs_sha256": inputs_sha256(entry.views)} for entry in entries}
         stale = {key: reason for key, row in done.items() if key in provenance
-                 and (reason := stale_reason(row, provenance[key])) is not None}
+                 and (reason := row_problem(row) or stale_reason(row, provenance[key])) is not None}
         first: dict[str, VisitEntry] = {}
         for entry in entries:
             first.setdefault(entry.patient, entry)
@@ -516,7 +539,7 @@ def run_batch(manifest: str | Path, out_dir: str | Path, pipeline, *, plots: boo
                 if entry.key in todo_keys or first[entry.patient] is entry:
                     continue
                 base_row = rows.get(first[entry.patient].key)
-                base_salt = float(base_row["salt"]) if base_row and base_row.get("salt") else None
+                base_salt = salt_of(base_row)
                 if entry.patient in rebased or rows[entry.key]["baseline_salt"] != _fmt(base_salt):
                     todo_keys.add(entry.key)
                     stale[entry.key] = "baseline visit changed"
@@ -528,10 +551,11 @@ def run_batch(manifest: str | Path, out_dir: str | Path, pipeline, *, plots: boo
             rows = {key: row for key, row in done.items() if key not in chosen}
             todo_keys = set(chosen)
         todo = [e for e in entries if e.key in todo_keys]
+        # the rows about to be replaced reach the audit trail before they leave results.csv
+        _keep_superseded(out, [(done[e.key], stale[e.key]) for e in todo if e.key in stale and e.key in done])
         _write_rows(results, list(rows.values()))  # a clean file: header, kept rows, no torn line
         summary.skipped = len(entries) - len(todo)
         summary.recomputed = [(e.patient, e.visit, stale[e.key]) for e in todo if e.key in stale]
-        _keep_superseded(out, [(done[e.key], stale[e.key]) for e in todo if e.key in stale and e.key in done])
         with open(results, "a", encoding="utf-8", newline="") as handle, tqdm(
             total=len(todo), unit="visit", desc="scoring", disable=not progress,
         ) as bar:
@@ -574,7 +598,7 @@ def _score_visits(scorer, writer, handle, rows, first, provenance, summary, bar,
     for entry, visit, error in scorer.score(todo):
         baseline_entry = first[entry.patient]
         base_row = rows.get(baseline_entry.key)
-        base_salt = float(base_row["salt"]) if base_row and base_row.get("salt") else None
+        base_salt = salt_of(base_row)
         if error is not None:
             row = result_row(entry, error=error)
         else:

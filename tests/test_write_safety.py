@@ -1,0 +1,79 @@
+"""Reruns and writes that must not lose or choke on earlier results (an interruption audit, 2026-12-07).
+
+A rerun rewrote results.csv without the rows it was about to recompute *before* copying them to
+superseded.csv, so a failed write of the audit trail lost them from both; a number edited by
+hand into text (``12.x``) ended the rerun with a traceback.
+"""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+from test_batch_only import VISITS, models, photos  # noqa: F401  (fixtures)
+from test_batch_provenance import pipeline_with, read, trial
+
+import alonet.report.batch as batch
+from alonet.report.batch import row_problem, run_batch
+
+
+def test_rows_reach_the_audit_trail_before_they_leave_results(models, photos, tmp_path, monkeypatch):  # noqa: F811
+    manifest = trial(tmp_path, photos, VISITS[:2])
+    out = tmp_path / "out"
+    run_batch(manifest, out, pipeline_with(models), progress=False, plots=False)
+    before = read(out / "results.csv")
+    real_write = batch.atomic_write_text
+
+    def full_disk(path, text, *args, **kwargs):
+        if path.name == batch.SUPERSEDED:
+            raise OSError(28, "No space left on device", str(path))
+        return real_write(path, text, *args, **kwargs)
+
+    monkeypatch.setattr(batch, "atomic_write_text", full_disk)
+    with pytest.raises(OSError):
+        run_batch(manifest, out, pipeline_with(models, hairloss=0.3), progress=False, plots=False)
+    assert read(out / "results.csv") == before  # nothing left results.csv before the trail had it
+    monkeypatch.setattr(batch, "atomic_write_text", real_write)
+    again = run_batch(manifest, out, pipeline_with(models, hairloss=0.3), progress=False, plots=False)
+    assert [r for _, _, r in again.recomputed] == ["hair-loss threshold changed"] * 2
+    assert [r["salt"] for r in read(out / "superseded.csv")] == [r["salt"] for r in before]
+
+
+def test_a_number_edited_by_hand_is_recomputed_not_a_traceback(models, photos, tmp_path):  # noqa: F811
+    manifest = trial(tmp_path, photos, VISITS[:2])
+    out = tmp_path / "out"
+    run_batch(manifest, out, pipeline_with(models), progress=False, plots=False)
+    before = read(out / "results.csv")
+    edited = [dict(r) for r in before]
+    edited[0]["salt"] = "12.x"
+    with open(out / "results.csv", "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(before[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(edited)
+    summary = run_batch(manifest, out, pipeline_with(models), progress=False, plots=False)
+    assert summary.recomputed[0] == ("P1", "v1", "row edited by hand (salt '12.x' is not a number)")
+    assert read(out / "results.csv") == before  # the same photographs and model give the same rows again
+    assert read(out / "superseded.csv")[0]["salt"] == "12.x"
+    assert row_problem({"salt": "inf"}) and row_problem({"top_pct": "12,5"}) and row_problem({"salt": ""}) is None
+
+
+def test_a_dataset_that_cannot_fit_on_the_disk_is_refused_before_writing(tmp_path, monkeypatch):
+    """convert wrote memory-mapped arrays; a disk that filled up killed it with SIGBUS, no word said."""
+    from collections import namedtuple
+
+    import alonet.data.preflight as preflight
+    from alonet.data.dataset import DatasetWriter
+    from alonet.errors import OutputNotWritableError
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(preflight.shutil, "disk_usage", lambda path: usage(10**9, 10**9 - 60 * 10**6, 60 * 10**6))
+    with pytest.raises(OutputNotWritableError, match=r"only 60 MB free .* the dataset folder needs about 102 MB"):
+        with DatasetWriter(tmp_path / "ds", count=1000, size=128):  # 1000 x 128 x 128 x 5 bytes = 82 MB
+            pass
+    assert list(tmp_path.iterdir()) == []
+    import numpy as np
+
+    with DatasetWriter(tmp_path / "small", count=10, size=128) as writer:  # 0.8 MB fits
+        writer.add(np.zeros((128, 128, 3), np.uint8), np.ones((128, 128), np.uint8), np.zeros((128, 128), np.uint8),
+                   patient="P1", visit="1", view="top")
+    assert (tmp_path / "small" / "images.npy").is_file()
