@@ -188,3 +188,30 @@ def test_a_visit_scored_without_view_checks_keeps_swapped_labels_unflagged(model
     same = pipeline.score_visit({**views, "back": views["top"]})  # the duplicate check is off too
     assert same.salt is not None and pipeline.provenance()["view_checks"] is False
     assert not [f for f in same.flags if f["code"] in ("view_mismatch", "side_mismatch")]
+
+
+def test_reports_record_the_same_model_and_photograph_checksums_as_the_rows(models, photos, tmp_path, capsys):
+    """report.json said only ``model: default``: two retrainings of the bundled weights gave the
+    same record and different SALTs (a reproducibility audit, 2026-12-07)."""
+    import json
+
+    manifest = trial(tmp_path, photos)
+    out = tmp_path / "out"
+    run_batch(manifest, out, pipeline_with(models), progress=False, plots=False, reports=True)
+    rows = read(out / "results.csv")
+    for row in rows:
+        document = json.loads((out / "reports" / f"P1_{row['visit']}" / "report.json").read_text())
+        assert document["model_sha256"] == row["model_sha256"] and len(row["model_sha256"]) == 64
+        assert document["inputs_sha256"] == row["inputs_sha256"]
+        html = (out / "reports" / f"P1_{row['visit']}" / "report.html").read_text()
+        assert f"(checksum {row['model_sha256'][:12]})" in html
+    visit = photos["a"]
+    argv = ["score", *[a for v in ("top", "back", "left", "right") for a in (f"--{v}", str(visit[v]))],
+            "--model", str(models), "--backend", "torch"]
+    assert main([*argv, "-o", str(tmp_path / "one")]) in (0, 3)
+    document = json.loads((tmp_path / "one" / "report.json").read_text())
+    assert document["model_sha256"] == rows[0]["model_sha256"]
+    assert document["inputs_sha256"] == inputs_sha256({v: visit[v] for v in ("top", "back", "left", "right")})
+    assert main([*argv, "-o", str(tmp_path / "anon"), "--deidentify"]) in (0, 3)
+    anonymous = json.loads((tmp_path / "anon" / "report.json").read_text())
+    assert "inputs_sha256" not in anonymous and anonymous["model_sha256"] == rows[0]["model_sha256"]

@@ -85,6 +85,7 @@ def score_command(top, back, left, right, report_dir, deidentify, incomplete, ov
     """
     from alonet.data.atomic import check_can_write_directory
     from alonet.report import write_report
+    from alonet.report.provenance import visit_provenance
 
     images = {v: p for v, p in (("top", top), ("back", back), ("left", left), ("right", right)) if p}
     if not images:
@@ -103,7 +104,8 @@ def score_command(top, back, left, right, report_dir, deidentify, incomplete, ov
               "visit_date": visit_date.date().isoformat() if visit_date else None,
               "photo_date": photo_date.date().isoformat() if photo_date else None}
     written = write_report(visit, report_dir, deidentify=deidentify, overwrite=overwrite,
-                           meta=pipeline.provenance(), show_paths=show_paths, review=review, overlay=overlay)
+                           meta=visit_provenance(pipeline, images), show_paths=show_paths, review=review,
+                           overlay=overlay)
     click.echo(f"report: {written['html']}")
     if visit.withheld:
         from alonet.errors import ScoreWithheldError

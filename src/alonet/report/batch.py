@@ -71,6 +71,7 @@ from alonet.report.provenance import (
     ADDED_COLUMNS,
     batch_settings,
     inputs_sha256,
+    model_sha256,
     stale_reason,
 )
 from alonet.report.writer import write_report
@@ -467,10 +468,13 @@ def _keep_superseded(out: Path, replaced: list[tuple[dict[str, str], str]]) -> N
     atomic_write_text(path, old + buffer.getvalue())
 
 
-def write_visit_report(out: Path, deidentify: bool, entry: VisitEntry, visit, provenance: dict) -> None:
-    """The report folder of one batch visit (run where the visit was scored)."""
+def write_visit_report(out: Path, deidentify: bool, model_hash: str, entry: VisitEntry, visit,
+                       provenance: dict) -> None:
+    """The report folder of one batch visit (run where the visit was scored); it records the
+    same model and photograph checksums as the visit's row of results.csv."""
     folder = out / "reports" / output_name(entry.patient, entry.visit)
-    write_report(visit, folder, deidentify=deidentify, overwrite=True, meta=provenance,
+    meta = {**provenance, "model_sha256": model_hash, "inputs_sha256": inputs_sha256(entry.views)}
+    write_report(visit, folder, deidentify=deidentify, overwrite=True, meta=meta,
                  title=f"AloNet SALT report: patient {entry.patient}, visit {entry.visit}")
 
 
@@ -521,7 +525,7 @@ def run_batch(manifest: str | Path, out_dir: str | Path, pipeline, *, plots: boo
     results = out / "results.csv"
     done = read_results(results)  # before the networks load: a bad results.csv stops the run at once
     atomic_write_text(out / COLUMNS_FILE, columns_csv())
-    report = partial(write_visit_report, out, deidentify) if reports else None
+    report = partial(write_visit_report, out, deidentify, model_sha256(pipeline)) if reports else None
     with VisitScorer(pipeline, workers, report, provisional=provisional) as scorer:
         settings = batch_settings(pipeline, provisional=provisional, provenance=scorer.provenance)
         provenance = {entry.key: {**settings, "inputs_sha256": inputs_sha256(entry.views)} for entry in entries}

@@ -134,3 +134,10 @@ def stale_reason(row: Mapping[str, str], current: Mapping[str, str]) -> str | No
 
     reasons = [words for column, words in _CHANGES if value(row, column) != value(current, column)]
     return ", ".join(reasons) if reasons else None
+
+
+def visit_provenance(pipeline, views: Mapping[str, str | Path]) -> dict:
+    """What a visit's report records about how its numbers were made: the pipeline's settings
+    plus the checksums that tell one model set, and one set of photographs, from another
+    (``model`` alone says ``default`` through every retraining of the bundled weights)."""
+    return {**pipeline.provenance(), "model_sha256": model_sha256(pipeline), "inputs_sha256": inputs_sha256(views)}

@@ -71,7 +71,10 @@ def report_json(visit, *, meta: Mapping | None = None, deidentify: bool = False,
         "alonet_version": __version__,
         "created": (created or datetime.now(timezone.utc)).isoformat(timespec="seconds"),
         "deidentified": bool(deidentify),
-        **{k: v for k, v in dict(meta or {}).items() if k not in ("format", "version")},
+        # a de-identified report leaves out the photographs' checksum: it would link the
+        # report to the identified original files
+        **{k: v for k, v in dict(meta or {}).items()
+           if k not in ("format", "version") and not (deidentify and k == "inputs_sha256")},
         **body,
     }
 
