@@ -18,6 +18,8 @@ from flask import Response, abort
 
 from alonet.data.imageio import read_annotation, read_photo
 from alonet.errors import AloNetError
+from alonet.infer.quality import RETAKE_CODES
+from alonet.infer.results import ViewResult
 from alonet.report import render_report_html, report_json
 from alonet.web.state import get_state
 from alonet.web.storage import NewView, Store, Visit
@@ -103,5 +105,17 @@ def stored_view_states(store: Store, visit: Visit, scorer) -> dict[str, ViewStat
             # The networks' % was measured at network size; the stored full-size masks
             # give it to about 0.1 points. Show the number that was saved.
             result = replace(result, loss_pct=float(stored.loss_pct))
+        result = with_stored_flags(result, stored.flags)
         states[view] = ViewState(view=view, result=result)
     return states
+
+
+def with_stored_flags(result: ViewResult, flags) -> ViewResult:
+    """``result`` (rebuilt from stored masks) with the flags the view had when it was saved.
+
+    Rebuilding from masks reruns only the photograph's own checks; what the model and the
+    view checks found when the visit was scored (``view_mismatch``, low confidence, ...) is
+    known only from the stored flags, and the SALT policy must see exactly what the page saw.
+    """
+    kept = [dict(f) for f in flags]
+    return replace(result, flags=kept, retake=any(f.get("code") in RETAKE_CODES for f in kept))
