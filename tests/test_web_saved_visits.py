@@ -9,7 +9,10 @@ stored report had no patient code or visit date.
 
 from __future__ import annotations
 
+import re
 
+import numpy as np
+import pytest
 from test_web import (  # noqa: F401
     csrf_token,
     files_for,
@@ -24,6 +27,7 @@ from test_web import (  # noqa: F401
 
 from alonet.infer.viewcheck import MISMATCH_CODE
 from alonet.web.state import get_state
+from alonet.web.storage import Store
 
 
 def mislabel_top(app) -> None:
@@ -62,3 +66,62 @@ def test_a_withheld_salt_stays_withheld_once_saved(make_app, photos, tmp_path): 
     assert '<div class="big" id="salt">withheld</div>' in html
     page = client.get(visit_url).get_data(as_text=True)
     assert '<span id="salt-value" class="salt-value">withheld</span>' in page
+
+
+def score_form(client, images, **fields) -> str:
+    data = files_for(images)
+    data.update(fields, csrf_token=csrf_token(client))
+    response = client.post("/score", data=data, content_type="multipart/form-data")
+    assert response.status_code == 303, response.get_data(as_text=True)[:300]
+    return response.headers["Location"]
+
+
+def test_a_provisional_salt_stays_marked_once_saved_and_is_never_the_baseline(make_app, photos, tmp_path):  # noqa: F811
+    client = make_app(store=tmp_path / "store").test_client()
+    dark = {**photos, "back": (photos["back"] // 8).astype(np.uint8)}  # far too dark: a retake
+    url = score_form(client, dark, provisional="1")
+    live = client.get(f"{url}/report.json").get_json()
+    assert live["provisional"] is True and live["salt"] is not None
+    first = save_visit(client, url, patient="new", new_code="AA-7", visit_date="2024-01-10")
+    stored = client.get(f"{first}/report.json").get_json()
+    assert stored["provisional"] is True and stored["withheld"] == []
+    assert stored["salt"] == pytest.approx(live["salt"], abs=1e-9) and stored["grade"] == live["grade"]
+    assert "PROVISIONAL" in client.get(f"{first}/report.html").get_data(as_text=True)
+    assert 'id="provisional-mark"' in client.get(first).get_data(as_text=True)
+
+    store = Store(tmp_path / "store")
+    pid = store.get_visit(visit_id_of(first)).patient_id
+    second = save_visit(client, score_form(client, photos), patient=str(pid), visit_date="2024-02-10")
+    page = client.get(f"/patients/{pid}").get_data(as_text=True)
+    rows = re.findall(r'<tr data-visit="(\d+)">(.*?)</tr>', page, re.S)
+    by_id = {int(i): body for i, body in rows}
+    provisional_row, normal_row = by_id[visit_id_of(first)], by_id[visit_id_of(second)]
+    assert "provisional" in provisional_row and "baseline" not in provisional_row
+    assert "baseline" in normal_row and "provisional" not in normal_row  # the first non-provisional visit
+    assert page.count('class="point provisional"') == 1 and "(provisional)" in page
+    listing = client.get("/patients").get_data(as_text=True)
+    aa7 = re.search(r'>AA-7</a>.*?</tr>', listing, re.S).group(0)
+    assert "provisional" not in aa7  # the latest visit (2024-02-10) is not provisional
+    store.delete_visit(visit_id_of(second))
+    aa7 = re.search(r'>AA-7</a>.*?</tr>', client.get("/patients").get_data(as_text=True), re.S).group(0)
+    assert "provisional" in aa7
+
+
+def test_response_rows_and_chart_skip_a_provisional_baseline():
+    from alonet.scoring.salt import response
+    from alonet.web.charts import salt_chart
+    from alonet.web.storage import Visit, response_rows, salt_status
+
+    def visit(i, salt, provisional=False, withheld=()):
+        summary = {"salt": salt, "provisional": provisional, "withheld": list(withheld)}
+        return Visit(id=i, patient_id=1, visit_date=f"2024-0{i}-01", created_at="", salt=salt, grade=None,
+                     band=None, missing=(), summary=summary, model="")
+
+    visits = [visit(1, 60.0, provisional=True), visit(2, None, withheld=["top"]), visit(3, 40.0), visit(4, 10.0)]
+    rows = response_rows(visits, response)
+    assert [r["baseline"] for r in rows] == [False, False, True, False]
+    assert rows[0]["response"] is None and rows[3]["response"].absolute_change == pytest.approx(-30.0)
+    assert [salt_status(v.summary) for v in visits] == ["provisional", "withheld", "scored", "scored"]
+    chart = salt_chart([("2024-01-01", 60.0), ("2024-03-01", 40.0)], provisional=[True, False])
+    assert chart.points[0].provisional and chart.points[0].label == "2024-01-01: SALT 60.0 (provisional)"
+    assert chart.baseline_y == chart.points[1].y  # the dashed baseline is the first non-provisional SALT

@@ -149,6 +149,15 @@ def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
 # --------------------------------------------------------------------------- records
 
 
+def salt_status(summary: dict) -> str:
+    """What a visit's summary (``VisitResult.to_dict()``) says about its SALT: ``scored``,
+    ``provisional`` (computed on request despite a retake), ``withheld`` (all four views,
+    but one needs a retake or is mislabelled) or ``incomplete`` (a view missing or without scalp)."""
+    if summary.get("salt") is not None:
+        return "provisional" if summary.get("provisional") else "scored"
+    return "withheld" if summary.get("withheld") else "incomplete"
+
+
 @dataclass(frozen=True)
 class Patient:
     id: int
@@ -157,6 +166,8 @@ class Patient:
     visit_count: int = 0
     last_salt: float | None = None
     last_visit: str | None = None
+    #: :func:`salt_status` of the latest visit (None without visits).
+    last_status: str | None = None
 
 
 @dataclass(frozen=True)
@@ -192,6 +203,16 @@ class Visit:
     @property
     def reviewed(self) -> bool:
         return self.reviewed_at is not None
+
+    @property
+    def provisional(self) -> bool:
+        """The SALT was computed on request from photographs that need a retake."""
+        return self.salt is not None and bool(self.summary.get("provisional"))
+
+    @property
+    def status(self) -> str:
+        """What the stored SALT is: see :func:`salt_status`."""
+        return salt_status(self.summary)
 
 
 @dataclass(frozen=True)
@@ -343,11 +364,19 @@ class Store:
                    (SELECT COUNT(*) FROM visits v WHERE v.patient_id = p.id) AS visit_count,
                    (SELECT v.salt FROM visits v WHERE v.patient_id = p.id
                      ORDER BY v.visit_date DESC, v.id DESC LIMIT 1) AS last_salt,
-                   (SELECT MAX(v.visit_date) FROM visits v WHERE v.patient_id = p.id) AS last_visit
+                   (SELECT MAX(v.visit_date) FROM visits v WHERE v.patient_id = p.id) AS last_visit,
+                   (SELECT v.summary FROM visits v WHERE v.patient_id = p.id
+                     ORDER BY v.visit_date DESC, v.id DESC LIMIT 1) AS last_summary
             FROM patients p ORDER BY p.code COLLATE NOCASE
         """
         with self._raw() as conn:
-            return [Patient(**dict(row)) for row in conn.execute(query)]
+            rows = [dict(row) for row in conn.execute(query)]
+        patients = []
+        for row in rows:
+            summary = row.pop("last_summary")
+            status = None if summary is None else salt_status(json.loads(summary))
+            patients.append(Patient(**row, last_status=status))
+        return patients
 
     def get_patient(self, patient_id: int) -> Patient | None:
         with self._raw() as conn:
@@ -550,18 +579,21 @@ class Store:
 
 
 def response_rows(visits: Sequence[Visit], response_fn: Callable[[float, float], object]) -> list[dict]:
-    """Each visit with its response against the baseline (the first complete visit).
+    """Each visit with its response against the baseline (the first visit with a SALT that
+    is not provisional).
 
     Returns dicts ``{"visit": Visit, "baseline": bool, "response": Response | None}``;
-    visits before the baseline, incomplete visits and the baseline itself have no
-    response. ``response_fn`` is ``alonet.scoring.salt.response``.
+    visits before the baseline, incomplete, withheld and provisional visits and the
+    baseline itself have no response: a provisional SALT was computed from photographs
+    that need a retake, so it is neither a baseline nor compared with one.
+    ``response_fn`` is ``alonet.scoring.salt.response``.
     """
-    baseline = next((v for v in visits if v.salt is not None), None)
+    baseline = next((v for v in visits if v.salt is not None and not v.provisional), None)
     rows = []
     for visit in visits:
         is_base = baseline is not None and visit.id == baseline.id
         result = None
-        if baseline is not None and not is_base and visit.salt is not None and (
+        if baseline is not None and not is_base and visit.salt is not None and not visit.provisional and (
             (visit.visit_date, visit.id) > (baseline.visit_date, baseline.id)
         ):
             result = response_fn(baseline.salt, visit.salt)

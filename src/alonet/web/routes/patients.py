@@ -73,7 +73,8 @@ def patient(patient_id: int):
     record = _patient(store, patient_id)
     visits = store.list_visits(patient_id)
     rows = response_rows(visits, response)
-    chart = salt_chart([(v.visit_date, v.salt) for v in visits if v.salt is not None])
+    chart = salt_chart([(v.visit_date, v.salt) for v in visits if v.salt is not None],
+                       provisional=[v.provisional for v in visits if v.salt is not None])
     return render_template("patient.html", patient=record, rows=rows, chart=chart)
 
 
@@ -131,7 +132,7 @@ def report(visit_id: int, kind: str):
     record = _stored_visit(store, visit_id)
     deidentify = request.args.get("deidentify", "0") in ("1", "true", "on", "yes")
     views = stored_view_states(store, record, get_state().scorer)
-    return report_response(views, record.model, kind, deidentify)
+    return report_response(views, record.model, kind, deidentify, provisional=record.provisional)
 
 
 @bp.post("/visits/<id:visit_id>/delete")
