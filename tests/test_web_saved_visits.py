@@ -125,3 +125,64 @@ def test_response_rows_and_chart_skip_a_provisional_baseline():
     chart = salt_chart([("2024-01-01", 60.0), ("2024-03-01", 40.0)], provisional=[True, False])
     assert chart.points[0].provisional and chart.points[0].label == "2024-01-01: SALT 60.0 (provisional)"
     assert chart.baseline_y == chart.points[1].y  # the dashed baseline is the first non-provisional SALT
+
+
+def test_a_stored_report_states_what_scored_the_visit_not_the_server_now(make_app, model_dir, photos, tmp_path):  # noqa: F811, E501
+    from alonet.infer import Pipeline, PipelineConfig
+    from alonet.infer.postprocess import PostprocessConfig
+    from alonet.report.provenance import model_sha256
+    from alonet.web import WebConfig, create_app
+
+    store_dir = tmp_path / "store"
+    client = make_app(store=store_dir).test_client()
+    visit_url = save_visit(client, score_form(client, photos), patient="new", new_code="AA-3",
+                           visit_date="2024-04-01")
+    # the server restarted with --hairloss-threshold 0.35
+    other = Pipeline(model_dir, backend="torch", config=PipelineConfig(postprocess=PostprocessConfig(
+        hairloss_threshold=0.35)))
+    restarted = create_app(WebConfig(models=str(model_dir), backend="torch", store=store_dir), pipeline=other)
+    report = restarted.test_client().get(f"{visit_url}/report.json").get_json()
+    assert report["thresholds"] == {"scalp": 0.5, "hairloss": 0.5}
+    assert report["model_sha256"] == model_sha256(other) and len(report["model_sha256"]) == 64
+    assert report["backend"] == "torch"
+    html = restarted.test_client().get(f"{visit_url}/report.html").get_data(as_text=True)
+    assert "hairloss 0.5" in html and "hairloss 0.35" not in html
+    stored = Store(store_dir).get_visit(visit_id_of(visit_url))
+    assert stored.scored_with["thresholds"]["hairloss"] == 0.5
+
+
+def test_a_visit_saved_before_schema_5_reports_only_its_model(tmp_path):
+    import sqlite3
+
+    from alonet.web.reports import report_meta
+    from alonet.web.storage import SCHEMA_VERSION, migrate
+
+    folder = tmp_path / "v4"
+    folder.mkdir()
+    with sqlite3.connect(folder / "alonet.sqlite3", isolation_level=None) as conn:
+        assert migrate(conn, target=4) == 0
+        conn.execute("INSERT INTO patients (id, code, created_at) VALUES (1, 'P1', '2024-01-01')")
+        conn.execute("INSERT INTO visits (id, patient_id, visit_date, created_at, salt, summary, model) "
+                     "VALUES (1, 1, '2024-01-02', '2024-01-02', 12.5, '{}', 'old-model (torch)')")
+    store = Store(folder)
+    assert store.schema_version() == SCHEMA_VERSION == 5
+    visit = store.get_visit(1)
+    assert visit.scored_with == {} and visit.salt == 12.5
+    assert report_meta(visit.model, visit.scored_with) == {"model": "old-model (torch)"}  # no current thresholds
+
+
+def test_a_stored_report_names_the_patient_code_and_visit_date(make_app, photos, tmp_path):  # noqa: F811
+    client = make_app(store=tmp_path / "store").test_client()
+    visit_url = save_visit(client, score_form(client, photos), patient="new", new_code="AA 101",
+                           visit_date="2024-04-03")
+    response = client.get(f"{visit_url}/report.json")
+    assert response.get_json()["review"]["patient_code"] == "AA 101"
+    assert response.get_json()["review"]["visit_date"] == "2024-04-03"
+    assert response.headers["Content-Disposition"] == 'attachment; filename="alonet-report-AA-101-2024-04-03.json"'
+    html = client.get(f"{visit_url}/report.html")
+    assert "AA 101" in html.get_data(as_text=True) and "2024-04-03" in html.get_data(as_text=True)
+    assert html.headers["Content-Disposition"].endswith('alonet-report-AA-101-2024-04-03.html"')
+    hidden = client.get(f"{visit_url}/report.json?deidentify=1")
+    assert hidden.get_json()["review"]["patient_code"] is None
+    assert "AA-101" not in hidden.headers["Content-Disposition"] and "2024-04-03" not in hidden.headers[
+        "Content-Disposition"]

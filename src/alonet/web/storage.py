@@ -109,13 +109,19 @@ INSERT INTO id_high_water (name, last) SELECT 'patients', COALESCE(MAX(id), 0) F
 INSERT INTO id_high_water (name, last) SELECT 'visits', COALESCE(MAX(id), 0) FROM visits;
 """
 
+_V5 = """
+ALTER TABLE visits ADD COLUMN scored_with TEXT NOT NULL DEFAULT '{}';
+"""
+
 #: Schema steps; step ``i`` takes a database from version ``i`` to ``i + 1``.
 #: Version 1: patients, visits, per-view images. Version 2: the model that
 #: scored each visit, and an index for the patient page. Version 3: when a
 #: visit was marked "reviewed — use for training" (NULL: not reviewed).
 #: Version 4: the highest patient and visit id ever given, so ids are never
 #: reused (a page or form naming a deleted record cannot reach a newer one).
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
+#: Version 5: what scored each visit (``scored_with``: the pipeline's provenance with the
+#: model checksum and thresholds, JSON; ``{}`` for visits saved before it was recorded).
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -199,6 +205,9 @@ class Visit:
     views: dict[str, StoredView] = field(default_factory=dict)
     #: When the visit was marked reviewed for training (UTC, ISO), or None.
     reviewed_at: str | None = None
+    #: What scored the visit (model, model_sha256, backend, precision, thresholds, view_checks);
+    #: empty for visits saved before schema 5.
+    scored_with: dict = field(default_factory=dict)
 
     @property
     def reviewed(self) -> bool:
@@ -394,11 +403,12 @@ class Store:
     # ------------------------------------------------------------------- visits
 
     def add_visit(self, patient_id: int, visit_date: str, summary: dict, views: Sequence[NewView],
-                  model: str = "") -> int:
+                  model: str = "", scored_with: dict | None = None) -> int:
         """Store a visit: write its image files, then its rows in one transaction.
 
         ``summary`` is the visit's JSON-ready result (SALT, grade, band, missing,
-        per-view numbers); it is kept verbatim for reports. If anything fails the
+        per-view numbers); it is kept verbatim for reports. ``scored_with`` records what
+        scored it (the pipeline's provenance, JSON-ready). If anything fails the
         files written so far are removed again.
         """
         visit_date = check_visit_date(visit_date)
@@ -411,8 +421,9 @@ class Store:
                 visit_id = _next_id(conn, "visits")
                 conn.execute(
                     "INSERT INTO visits (id, patient_id, visit_date, created_at, salt, grade, band, missing, summary,"
-                    " model) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (visit_id, patient_id, visit_date, _now(), *_summary_columns(summary), model),
+                    " model, scored_with) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (visit_id, patient_id, visit_date, _now(), *_summary_columns(summary), model,
+                     json.dumps(scored_with or {}, sort_keys=True)),
                 )
                 self._insert_view_rows(conn, visit_id, rows)
             return visit_id
@@ -421,7 +432,7 @@ class Store:
             raise
 
     def update_visit(self, visit_id: int, visit_date: str, summary: dict, views: Sequence[NewView],
-                     model: str = "") -> None:
+                     model: str = "", scored_with: dict | None = None) -> None:
         """Replace a stored visit's date, numbers, masks and photographs (a save after more corrections).
 
         The patient, creation time and review mark stay. New files are written
@@ -436,8 +447,9 @@ class Store:
                 old_files = self._files_where(conn, "v.id = ?", (visit_id,))
                 updated = conn.execute(
                     "UPDATE visits SET visit_date = ?, salt = ?, grade = ?, band = ?, missing = ?, summary = ?,"
-                    " model = ? WHERE id = ?",
-                    (visit_date, *_summary_columns(summary), model, visit_id),
+                    " model = ?, scored_with = ? WHERE id = ?",
+                    (visit_date, *_summary_columns(summary), model, json.dumps(scored_with or {}, sort_keys=True),
+                     visit_id),
                 ).rowcount
                 if not updated:
                     raise InvalidValueError(f"visit {visit_id} does not exist", fix="save it as a new visit")
@@ -520,6 +532,7 @@ class Store:
             created_at=row["created_at"], salt=row["salt"], grade=row["grade"], band=row["band"],
             missing=tuple(m for m in row["missing"].split(",") if m), summary=json.loads(row["summary"]),
             model=row["model"], views=views or {}, reviewed_at=row["reviewed_at"],
+            scored_with=json.loads(row["scored_with"] or "{}"),
         )
 
     def _view_rows(self, views: Sequence[NewView], written: list[Path]) -> list[tuple]:

@@ -129,6 +129,8 @@ class ScoredVisit:
     #: so a save after later corrections updates the stored visit.
     revision: int = 0
     saved_revision: int | None = None
+    #: What scored the visit (``Scorer.provenance()`` at scoring time), stored with it.
+    scored_with: dict = field(default_factory=dict)
 
     def summary(self) -> dict:
         return summarize(self.views, self.provisional)
@@ -150,8 +152,10 @@ class VisitCache:
         self._gone: OrderedDict[str, str] = OrderedDict()
         self._lock = threading.Lock()
 
-    def add(self, views: dict[str, ViewState], model: str, provisional: bool = False) -> ScoredVisit:
-        visit = ScoredVisit(id=secrets.token_urlsafe(18), views=views, model=model, provisional=provisional)
+    def add(self, views: dict[str, ViewState], model: str, provisional: bool = False,
+            scored_with: dict | None = None) -> ScoredVisit:
+        visit = ScoredVisit(id=secrets.token_urlsafe(18), views=views, model=model, provisional=provisional,
+                            scored_with=dict(scored_with or {}))
         with self._lock:
             self._expire()
             self._items[visit.id] = (time.monotonic(), visit)

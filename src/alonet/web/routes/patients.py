@@ -23,7 +23,7 @@ from alonet.scoring.salt import response
 from alonet.views import VIEWS
 from alonet.web.state import get_state
 from alonet.web.charts import salt_chart
-from alonet.web.reports import open_stored_file, report_response, stored_view_states
+from alonet.web.reports import open_stored_file, report_meta, report_response, stored_view_states
 from alonet.web.storage import Store, response_rows
 
 bp = Blueprint("patients", __name__)
@@ -132,7 +132,10 @@ def report(visit_id: int, kind: str):
     record = _stored_visit(store, visit_id)
     deidentify = request.args.get("deidentify", "0") in ("1", "true", "on", "yes")
     views = stored_view_states(store, record, get_state().scorer)
-    return report_response(views, record.model, kind, deidentify, provisional=record.provisional)
+    patient = _patient(store, record.patient_id)
+    review = {"patient_code": patient.code, "visit_date": record.visit_date}
+    return report_response(views, report_meta(record.model, record.scored_with), kind, deidentify,
+                           provisional=record.provisional, review=review)
 
 
 @bp.post("/visits/<id:visit_id>/delete")

@@ -20,7 +20,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, jsonify, redirect, render_template, request, url_for
 
 from alonet.views import VIEWS
-from alonet.web.reports import new_views, report_response
+from alonet.web.reports import new_views, report_meta, report_response
 from alonet.web.state import get_state, wants_json
 from alonet.web.storage import check_date, check_patient_code, check_visit_date, parse_id
 from alonet.web.uploads import (
@@ -102,7 +102,8 @@ def score():
     state = get_state()
     images = read_photo_uploads(request.files, request.form, state.config.max_pixels)
     views = state.scorer.score(images)
-    visit = state.cache.add(views, state.scorer.description, provisional=wants_provisional())
+    visit = state.cache.add(views, state.scorer.description, provisional=wants_provisional(),
+                            scored_with=state.scorer.provenance())
     url = url_for("score.result", visit_id=visit.id)
     if wants_json():
         return jsonify(url=url, summary=visit.summary())
@@ -209,8 +210,8 @@ def report(visit_id: str, kind: str):
     visit = _visit(visit_id)
     deidentify = request.args.get("deidentify", "0") in ("1", "true", "on", "yes")
     with visit.lock:
-        return report_response(visit.views, visit.model, kind, deidentify, provisional=visit.provisional,
-                               review=review_fields())
+        return report_response(visit.views, report_meta(visit.model, visit.scored_with), kind, deidentify,
+                               provisional=visit.provisional, review=review_fields())
 
 
 def _patient_for_save(store, choice: str, new_code: str) -> int:
@@ -261,12 +262,12 @@ def save(visit_id: str):
         if stored is None:
             patient_id = _patient_for_save(store, choice, new_code)
             visit.saved_as = store.add_visit(patient_id, visit_date, visit.summary(), new_views(visit.views),
-                                             model=visit.model)
+                                             model=visit.model, scored_with=visit.scored_with)
         else:
             _check_same_patient(store, stored, choice, new_code)
             if visit.revision != visit.saved_revision or visit_date != stored.visit_date:
                 store.update_visit(stored.id, visit_date, visit.summary(), new_views(visit.views),
-                                   model=visit.model)
+                                   model=visit.model, scored_with=visit.scored_with)
         visit.saved_revision = visit.revision
         if request.form.get("reviewed") == "1":
             store.set_reviewed(visit.saved_as, True)
