@@ -26,6 +26,7 @@ from test_web import (  # noqa: F401
 )
 
 from alonet.infer.viewcheck import MISMATCH_CODE
+from alonet.views import VIEWS
 from alonet.web.state import get_state
 from alonet.web.storage import Store
 
@@ -186,3 +187,52 @@ def test_a_stored_report_names_the_patient_code_and_visit_date(make_app, photos,
     assert hidden.get_json()["review"]["patient_code"] is None
     assert "AA-101" not in hidden.headers["Content-Disposition"] and "2024-04-03" not in hidden.headers[
         "Content-Disposition"]
+
+
+def correct_all(client, url, masks: dict) -> dict:
+    import io
+
+    data = {}
+    for view, (scalp, loss) in masks.items():
+        data[f"scalp_{view}"] = (io.BytesIO(mask_png(scalp)), "s.png")
+        data[f"hairloss_{view}"] = (io.BytesIO(mask_png(loss)), "h.png")
+    r = client.post(f"{url}/masks", data=data, content_type="multipart/form-data",
+                    headers={"X-CSRFToken": csrf_token(client)})
+    assert r.status_code == 200, r.get_data(as_text=True)[:300]
+    return r.get_json()["summary"]
+
+
+def test_the_salt_is_shown_once_rounded_everywhere(make_app, photos, tmp_path):  # noqa: F811
+    from alonet.scoring.salt import category_value, shown_salt
+
+    client = make_app(store=tmp_path / "store").test_client()
+    url = score_form(client, photos)
+    height, width = photos["top"].shape[:2]
+    full = np.ones((height, width), bool)
+    loss = np.zeros(height * width, bool)
+    loss[:9817] = True  # top: 100 * 9817 / 19200 % -> SALT = 0.4 * that = 20.4521 (others 0)
+    masks = {v: (full, np.zeros_like(full)) for v in VIEWS}
+    masks["top"] = (full, loss.reshape(height, width))
+    summary = correct_all(client, url, masks)
+    exact = 0.4 * 100 * 9817 / (height * width)
+    assert exact == pytest.approx(20.45208, abs=1e-5)
+    assert summary["salt"] == 20.45 and "%.1f" % summary["salt"] == "20.4"  # why formatting it is wrong
+    assert summary["salt_shown"] == shown_salt(exact) == "20.5" and category_value(exact) == 21
+    assert summary["grade"] == "S1" and summary["band"] == "moderate"  # 21: not SALT <= 20
+    assert '<span id="salt-value" class="salt-value">20.5</span>' in client.get(url).get_data(as_text=True)
+    assert '<div class="big" id="salt">20.5</div>' in client.get(f"{url}/report.html").get_data(as_text=True)
+
+    visit_url = save_visit(client, url, patient="new", new_code="AA-20", visit_date="2024-06-01")
+    store = Store(tmp_path / "store")
+    stored = store.get_visit(visit_id_of(visit_url))
+    assert stored.salt == pytest.approx(exact, abs=1e-9)  # unrounded, so its category is the page's
+    assert '<span id="salt-value" class="salt-value">20.5</span>' in client.get(visit_url).get_data(as_text=True)
+    report = client.get(f"{visit_url}/report.json").get_json()
+    assert report["salt_shown"] == "20.5" and report["salt"] == 20.45 and report["band"] == "moderate"
+    assert '<div class="big" id="salt">20.5</div>' in client.get(f"{visit_url}/report.html").get_data(as_text=True)
+    page = client.get(f"/patients/{stored.patient_id}").get_data(as_text=True)
+    row = re.search(r'<tr data-visit="\d+">(.*?)</tr>', page, re.S).group(1)
+    assert re.search(r'<td class="salt">20\.5</td>\s*<td>S1</td><td>moderate</td>', row)
+    assert "2024-06-01: SALT 20.5" in page
+    listing = client.get("/patients").get_data(as_text=True)
+    assert '<td class="salt">20.5</td>' in listing

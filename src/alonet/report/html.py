@@ -16,6 +16,7 @@ import numpy as np
 
 from alonet import __version__
 from alonet.infer.quality import CHECK_CODE, RETAKE_CODES
+from alonet.scoring.salt import shown_salt
 from alonet.report.overlay import (
     OverlayStyle,
     deidentify as blur_outside,
@@ -156,7 +157,7 @@ def render_report_html(visit, images: Mapping[str, np.ndarray] | None = None, *,
     created = created or datetime.now(timezone.utc)
     thresholds = meta.get("thresholds") or {}
     withheld_reason = "; ".join(f["message"] for f in visit.flags if f["code"] == "withheld")
-    salt_text = "n/a" if visit.salt is None else f"{visit.salt:.1f}"
+    salt_text = "n/a" if visit.salt is None else shown_salt(visit.salt)
     if getattr(visit, "withheld", None):
         salt_text = "withheld"
     review = shown_review(review, deidentify)

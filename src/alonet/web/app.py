@@ -30,7 +30,7 @@ from werkzeug.routing import IntegerConverter
 from alonet import __version__
 from alonet.errors import AloNetError
 from alonet.report.html import SYNTHETIC_WARNING, uses_bundled_model
-from alonet.scoring.salt import AA_IGA_BANDS, SALT_GRADES
+from alonet.scoring.salt import AA_IGA_BANDS, SALT_GRADES, shown_salt
 from alonet.views import VIEW_WEIGHTS, VIEWS
 from alonet.web.config import WebConfig
 from alonet.web.routes import api, auth, patients, score, training
@@ -116,6 +116,9 @@ def create_app(config: WebConfig | None = None, *, pipeline=None) -> Flask:
     @app.context_processor
     def _globals():
         return template_globals
+
+    # one way to show a SALT on every page: its unrounded value with one decimal
+    app.add_template_filter(shown_salt, "salt")
 
     _install_error_handlers(app)
     _install_request_log(app)

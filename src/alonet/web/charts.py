@@ -14,6 +14,8 @@ import datetime as _dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from alonet.scoring.salt import shown_salt
+
 
 @dataclass(frozen=True)
 class ChartPoint:
@@ -67,7 +69,7 @@ def salt_chart(points: Sequence[tuple[str, float]], width: int = 640, height: in
 
     chart_points = tuple(
         ChartPoint(x=x_of(day), y=y_of(salt), date=d, salt=float(salt), provisional=bool(mark),
-                   label=f"{d}: SALT {salt:.1f}" + (" (provisional)" if mark else ""))
+                   label=f"{d}: SALT {shown_salt(salt)}" + (" (provisional)" if mark else ""))
         for day, (d, salt), mark in zip(dates, points, marks)
     )
     baseline = next((p for p in chart_points if not p.provisional), None)

@@ -110,6 +110,16 @@ def summarize(views: dict[str, ViewState], provisional: bool = False) -> dict:
     return visit_result(views, provisional).to_dict()
 
 
+def exact_summary(result: VisitResult) -> dict:
+    """``result.to_dict()`` with the SALT unrounded (``to_dict`` rounds it to 0.01, and
+    formatting a rounded value to one decimal can differ from the SALT shown: 20.452 is
+    shown 20.5, its 0.01-rounded 20.45 formats as 20.4)."""
+    summary = result.to_dict()
+    if summary["salt"] is not None:
+        summary["salt"] = float(result.salt)
+    return summary
+
+
 @dataclass
 class ScoredVisit:
     """A visit held in memory between scoring and saving/downloading."""
@@ -134,6 +144,11 @@ class ScoredVisit:
 
     def summary(self) -> dict:
         return summarize(self.views, self.provisional)
+
+    def stored_summary(self) -> dict:
+        """:meth:`summary` as the store keeps it: ``salt`` unrounded, so the SALT the store gives
+        back (visit rows, patient list, chart) shows and categorises exactly as the page did."""
+        return exact_summary(visit_result(self.views, self.provisional))
 
 
 class VisitCache:

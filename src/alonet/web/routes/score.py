@@ -261,12 +261,12 @@ def save(visit_id: str):
             visit_date = stored.visit_date  # an empty date field keeps the stored date
         if stored is None:
             patient_id = _patient_for_save(store, choice, new_code)
-            visit.saved_as = store.add_visit(patient_id, visit_date, visit.summary(), new_views(visit.views),
+            visit.saved_as = store.add_visit(patient_id, visit_date, visit.stored_summary(), new_views(visit.views),
                                              model=visit.model, scored_with=visit.scored_with)
         else:
             _check_same_patient(store, stored, choice, new_code)
             if visit.revision != visit.saved_revision or visit_date != stored.visit_date:
-                store.update_visit(stored.id, visit_date, visit.summary(), new_views(visit.views),
+                store.update_visit(stored.id, visit_date, visit.stored_summary(), new_views(visit.views),
                                    model=visit.model, scored_with=visit.scored_with)
         visit.saved_revision = visit.revision
         if request.form.get("reviewed") == "1":

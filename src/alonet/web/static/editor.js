@@ -375,6 +375,8 @@
       setText("grade", summary.grade);
       setText("band", summary.band);
     }
+    // the server's one-decimal SALT of the unrounded value (summary.salt is rounded to 0.01)
+    if (summary.salt_shown) { setText("salt-value", summary.salt_shown); }
     var note = $("incomplete-note");
     if (note) { note.hidden = summary.complete; }
   }
