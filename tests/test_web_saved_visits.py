@@ -10,6 +10,7 @@ stored report had no patient code or visit date.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -29,6 +30,8 @@ from alonet.infer.viewcheck import MISMATCH_CODE
 from alonet.views import VIEWS
 from alonet.web.state import get_state
 from alonet.web.storage import Store
+
+WEB_DIR = Path(__file__).resolve().parents[1] / "src" / "alonet" / "web"
 
 
 def mislabel_top(app) -> None:
@@ -236,3 +239,47 @@ def test_the_salt_is_shown_once_rounded_everywhere(make_app, photos, tmp_path): 
     assert "2024-06-01: SALT 20.5" in page
     listing = client.get("/patients").get_data(as_text=True)
     assert '<td class="salt">20.5</td>' in listing
+
+
+def test_a_correction_from_a_stale_page_is_refused_with_409(make_app, photos):  # noqa: F811
+    import io
+
+    client = make_app().test_client()
+    url = score_form(client, photos)
+    page = client.get(url).get_data(as_text=True)
+    assert 'data-revision="0"' in page
+    height, width = photos["top"].shape[:2]
+    full, empty = np.ones((height, width), bool), np.zeros((height, width), bool)
+
+    def send(revision, loss):
+        data = {"revision": str(revision), "scalp_top": (io.BytesIO(mask_png(full)), "s.png"),
+                "hairloss_top": (io.BytesIO(mask_png(loss)), "h.png")}
+        return client.post(f"{url}/masks", data=data, content_type="multipart/form-data",
+                           headers={"X-CSRFToken": csrf_token(client), "Accept": "application/json"})
+
+    first = send(0, full)  # user A: all of the top is hair loss
+    assert first.status_code == 200 and first.get_json()["revision"] == 1
+    assert first.get_json()["summary"]["views"]["top"]["loss_pct"] == 100.0
+    second = send(0, empty)  # user B's page also started at revision 0
+    assert second.status_code == 409
+    assert "reload the page" in second.get_json()["error"] and "someone else corrected" in second.get_json()["error"]
+    report = client.get(f"{url}/report.json").get_json()
+    assert report["views"]["top"]["loss_pct"] == 100.0  # user A's stroke is kept
+    assert send(1, empty).status_code == 200  # after a reload B builds on revision 1
+    editor = (WEB_DIR / "static" / "editor.js").read_text()
+    assert 'form.append("revision", revision)' in editor
+
+
+def test_the_result_page_says_when_corrections_since_the_save_are_unsaved(make_app, photos, tmp_path):  # noqa: F811
+    client = make_app(store=tmp_path / "store").test_client()
+    url = score_form(client, photos)
+    save_visit(client, url, patient="new", new_code="AA-8", visit_date="2024-06-02")
+    note = re.compile(r'<p id="unsaved-note" class="warning"( hidden)?>')
+    assert note.search(client.get(url).get_data(as_text=True)).group(1) == " hidden"
+    height, width = photos["top"].shape[:2]
+    full = np.ones((height, width), bool)
+    answer = correct_all(client, url, {"top": (full, full)})
+    assert note.search(client.get(url).get_data(as_text=True)).group(1) is None  # shown
+    save_visit(client, url, patient="new", new_code="AA-8")
+    assert note.search(client.get(url).get_data(as_text=True)).group(1) == " hidden"
+    assert answer["views"]["top"]["loss_pct"] == 100.0

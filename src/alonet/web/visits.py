@@ -145,6 +145,11 @@ class ScoredVisit:
     def summary(self) -> dict:
         return summarize(self.views, self.provisional)
 
+    @property
+    def unsaved(self) -> bool:
+        """Saved once, and corrected since: the stored visit does not have the latest masks."""
+        return self.saved_as is not None and self.revision != self.saved_revision
+
     def stored_summary(self) -> dict:
         """:meth:`summary` as the store keeps it: ``salt`` unrounded, so the SALT the store gives
         back (visit rows, patient list, chart) shows and categorises exactly as the page did."""

@@ -165,8 +165,14 @@ def mask(visit_id: str, view: str, layer: str):
 def masks(visit_id: str):
     """Corrected masks from the page (fields ``scalp_<view>``, ``hairloss_<view>``,
     PNG at editing size; both layers of a view come together), or ``revert=<view>``
-    to take the model's own result back. Returns the recomputed summary as JSON."""
+    to take the model's own result back. ``revision``: the correction count the page
+    started from; when another page corrected the result since, the answer is 409 and
+    nothing changes (scripts that leave it out are not checked). Returns the recomputed
+    summary, the new revision and whether corrections are unsaved, as JSON."""
     visit = _visit(visit_id)
+    started = request.form.get("revision")
+    if started is not None and not started.strip().isdigit():
+        raise UploadRejected(f"revision {started[:20]!r} is not a number; reload the page")
     max_side = get_state().config.edit_max_side
     expected = {f"{layer}_{view}" for layer in LAYERS for view in visit.views}
     unknown = sorted(set(request.files) - expected)
@@ -196,13 +202,18 @@ def masks(visit_id: str):
         raise UploadRejected("no corrected mask was sent")
     scorer = get_state().scorer
     with visit.lock:
+        if started is not None and int(started) != visit.revision:
+            abort(409, description=f"someone else corrected this result since your page loaded it (it is at "
+                                   f"correction {visit.revision}, your page at {int(started)}); your last stroke "
+                                   "was not applied: reload the page to see their correction, then correct again")
         for view, (scalp, loss) in corrections.items():
             scorer.correct(visit.views[view], scalp, loss)
         for view in reverts:  # every stroke undone: the model's own result again
             visit.views[view].revert()
         visit.revision += 1
         summary = visit.summary()
-    return jsonify(summary=summary)
+        revision, unsaved = visit.revision, visit.unsaved
+    return jsonify(summary=summary, revision=revision, unsaved=unsaved)
 
 
 @bp.get("/result/<visit_id>/report.<kind>")
