@@ -283,3 +283,24 @@ def test_the_result_page_says_when_corrections_since_the_save_are_unsaved(make_a
     save_visit(client, url, patient="new", new_code="AA-8")
     assert note.search(client.get(url).get_data(as_text=True)).group(1) == " hidden"
     assert answer["views"]["top"]["loss_pct"] == 100.0
+
+
+def test_the_report_says_its_rounded_view_points_need_not_add_up(make_app, photos):  # noqa: F811
+    client = make_app().test_client()
+    url = score_form(client, photos)
+    height, width = photos["top"].shape[:2]
+    full = np.ones((height, width), bool)
+
+    def loss(count):
+        flat = np.zeros(height * width, bool)
+        flat[:count] = True
+        return flat.reshape(height, width)
+
+    # top 4750 / 19200 px = 24.74 % -> 9.90 points, left 15.30 % -> 2.75, right 4.80 % -> 0.86
+    summary = correct_all(client, url, {"top": (full, loss(4750)), "back": (full, loss(0)),
+                                        "left": (full, loss(2938)), "right": (full, loss(922))})
+    assert summary["salt_shown"] == "13.5"
+    html = client.get(f"{url}/report.html").get_data(as_text=True)
+    points = re.findall(r'<td class="num">(\d+\.\d)</td>\s*<td class="num">(?:\d+%|corrected)</td>', html)
+    assert points == ["9.9", "0.0", "2.8", "0.9"]
+    assert "SALT points are rounded to 0.1, so they add up to 13.6; the SALT 13.5 is the sum of the unrounded" in html
