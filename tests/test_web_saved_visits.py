@@ -304,3 +304,62 @@ def test_the_report_says_its_rounded_view_points_need_not_add_up(make_app, photo
     points = re.findall(r'<td class="num">(\d+\.\d)</td>\s*<td class="num">(?:\d+%|corrected)</td>', html)
     assert points == ["9.9", "0.0", "2.8", "0.9"]
     assert "SALT points are rounded to 0.1, so they add up to 13.6; the SALT 13.5 is the sum of the unrounded" in html
+
+
+def test_a_correction_after_the_session_ended_says_to_log_in_again(make_app, photos):  # noqa: F811
+    app = make_app()
+    client = app.test_client()
+    url = score_form(client, photos)
+    token = csrf_token(client)
+    stranger = app.test_client()  # logged out in another tab / server restarted: no session cookie
+    r = stranger.post(f"{url}/masks", data={"revert": "top"}, headers={"X-CSRFToken": token,
+                                                                       "Accept": "application/json"})
+    assert r.status_code == 400
+    error = r.get_json()["error"]
+    assert error.startswith("your session has ended") and "log in again" in error and "CSRF" not in error
+
+
+def test_a_withheld_visit_is_listed_as_withheld(make_app, photos, tmp_path):  # noqa: F811
+    app = make_app(store=tmp_path / "store")
+    mislabel_top(app)
+    client = app.test_client()
+    visit_url = save_visit(client, score_form(client, photos), patient="new", new_code="AA-55",
+                           visit_date="2024-05-05")
+    pid = Store(tmp_path / "store").get_visit(visit_id_of(visit_url)).patient_id
+    page = client.get(f"/patients/{pid}").get_data(as_text=True)
+    assert '<td class="salt">withheld</td>' in page and "incomplete" not in page
+    listing = client.get("/patients").get_data(as_text=True)
+    assert re.search(r'>AA-55</a>.*?<td class="salt">withheld</td>', listing, re.S)
+
+
+def test_patient_codes_differing_only_in_case_are_one_patient(tmp_path):
+    from alonet.errors import InvalidValueError
+
+    store = Store(tmp_path / "store")
+    store.create_patient("AA-101")
+    with pytest.raises(InvalidValueError, match="patient 'AA-101' already exists") as caught:
+        store.create_patient("aa-101")
+    assert "choose AA-101 from the list" in str(caught.value)
+    with pytest.raises(InvalidValueError, match="already exists"):
+        store.create_patient("AA-101")
+    assert [p.code for p in store.list_patients()] == ["AA-101"]
+
+
+def test_a_change_of_49_6_percent_is_not_shown_as_50(make_app, tmp_path):  # noqa: F811
+    store_dir = tmp_path / "store"
+    client = make_app(store=store_dir).test_client()
+    store = Store(store_dir)
+    pid = store.create_patient("AA-49")
+    for date, salt in (("2024-01-01", 40.0), ("2024-03-01", 20.16)):
+        store.add_visit(pid, date, {"salt": salt, "grade": "S1", "band": "limited", "withheld": []}, [])
+    page = client.get(f"/patients/{pid}").get_data(as_text=True)
+    assert "-19.8 points (-49.6%)" in page and "SALT50" not in page
+
+
+def test_a_photograph_refused_by_the_gate_is_said_to_be_refused(make_app, photos):  # noqa: F811
+    client = make_app().test_client()
+    blank = {**photos, "back": np.full_like(photos["back"], 128)}
+    url = score_form(client, blank)
+    page = client.get(url).get_data(as_text=True)
+    reason = re.search(r'<span id="incomplete-reason">(.*?)</span>', page, re.S).group(1)
+    assert reason.startswith("the back photograph was refused (") and "no scalp found" not in reason

@@ -354,10 +354,18 @@ class Store:
     # ----------------------------------------------------------------- patients
 
     def create_patient(self, code: str) -> int:
-        """Add a patient with a unique pseudonymous ``code``; return its id."""
+        """Add a patient with a unique pseudonymous ``code``; return its id. A code equal to an
+        existing one ignoring case is refused, naming the existing one (the UNIQUE index is
+        case-sensitive, and old stores may hold both spellings already: those stay)."""
         code = check_patient_code(code)
         try:
             with self.transaction() as conn:
+                same = conn.execute("SELECT code FROM patients WHERE code = ? COLLATE NOCASE ORDER BY id LIMIT 1",
+                                    (code,)).fetchone()
+                if same is not None and same["code"] != code:  # AA-101 and aa-101 are one patient
+                    raise InvalidValueError(
+                        f"patient {same['code']!r} already exists (codes that differ only in case are the same "
+                        "patient)", fix=f"choose {same['code']} from the list, or use another code")
                 patient_id = _next_id(conn, "patients")
                 conn.execute("INSERT INTO patients (id, code, created_at) VALUES (?, ?, ?)",
                              (patient_id, code, _now()))

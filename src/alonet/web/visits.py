@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from alonet.infer.gate import GATE_CODES
 from alonet.infer.results import ViewResult, VisitResult, visit_from_views
 
 
@@ -32,6 +33,23 @@ def normalize_flags(flags) -> list[dict]:
         else:
             result.append({"code": str(item), "message": str(item)})
     return result
+
+
+def incomplete_reasons(summary: dict) -> list[str]:
+    """Why a visit's SALT is incomplete, one phrase per cause, from its summary
+    (``VisitResult.to_dict()``): views missing, photographs the gate refused (with its
+    reason), and photographs in which no scalp was found."""
+    reasons = []
+    if summary.get("missing"):
+        reasons.append("missing " + ", ".join(summary["missing"]))
+    for view in summary.get("unscorable") or ():
+        flags = (summary.get("views", {}).get(view) or {}).get("flags") or []
+        refused = [f for f in flags if f.get("code") in GATE_CODES]
+        if refused:
+            reasons.append(f"the {view} photograph was refused ({refused[0].get('message', refused[0]['code'])})")
+        else:
+            reasons.append(f"no scalp found in {view}")
+    return reasons
 
 
 @dataclass
