@@ -363,3 +363,48 @@ def test_a_photograph_refused_by_the_gate_is_said_to_be_refused(make_app, photos
     page = client.get(url).get_data(as_text=True)
     reason = re.search(r'<span id="incomplete-reason">(.*?)</span>', page, re.S).group(1)
     assert reason.startswith("the back photograph was refused (") and "no scalp found" not in reason
+
+
+def test_a_second_visit_the_same_day_needs_the_form_to_say_so(make_app, photos, tmp_path):  # noqa: F811
+    store_dir = tmp_path / "store"
+    client = make_app(store=store_dir).test_client()
+    first = save_visit(client, score_form(client, photos), patient="new", new_code="AA-12", visit_date="2024-07-01")
+    pid = Store(store_dir).get_visit(visit_id_of(first)).patient_id
+    url = score_form(client, photos)
+    twice = client.post(f"{url}/save", data={"csrf_token": csrf_token(client), "patient": str(pid),
+                                             "visit_date": "2024-07-01"})
+    assert twice.status_code == 409
+    message = twice.get_data(as_text=True)
+    assert f"already has a visit on 2024-07-01 (visit {visit_id_of(first)})" in message
+    assert "another visit the same day" in message
+    assert len(Store(store_dir).list_visits(pid)) == 1
+    second = save_visit(client, url, patient=str(pid), visit_date="2024-07-01", same_day="1")
+    assert second != first and len(Store(store_dir).list_visits(pid)) == 2
+    assert 'name="same_day" value="1"' in client.get(url).get_data(as_text=True)
+
+
+def test_the_patient_page_names_each_visits_model_and_marks_a_change(make_app, tmp_path):  # noqa: F811
+    from alonet.report.html import SYNTHETIC_WARNING
+
+    store_dir = tmp_path / "store"
+    client = make_app(store=store_dir).test_client()  # serves the tests' model, not the bundled one
+    store = Store(store_dir)
+    pid = store.create_patient("AA-15")
+    summary = {"salt": 30.0, "salt_shown": "30.0", "grade": "S2", "band": "moderate", "band_level": 2,
+               "complete": True, "retake": False, "provisional": False, "withheld": [], "withheld_reason": None,
+               "missing": [], "unscorable": [], "partial_salt": 30.0, "views": {}, "flags": []}
+    first = store.add_visit(pid, "2024-01-01", summary, [], model="default (onnx)",
+                            scored_with={"model_sha256": "a" * 64})
+    second = store.add_visit(pid, "2024-02-01", summary, [], model="default (onnx)",
+                             scored_with={"model_sha256": "b" * 64})  # retrained in place: same name
+    third = store.add_visit(pid, "2024-03-01", summary, [], model="default (onnx)",
+                            scored_with={"model_sha256": "b" * 64})
+    page = client.get(f"/patients/{pid}").get_data(as_text=True)
+    rows = dict(re.findall(r'<tr data-visit="(\d+)">(.*?)</tr>', page, re.S))
+    assert all("default (onnx)" in rows[str(v)] for v in (first, second, third))
+    assert ["model changed" in rows[str(v)] for v in (first, second, third)] == [False, True, False]
+    # the bundled-model warning follows the visit's model, not the served one
+    visit_page = client.get(f"/visits/{first}").get_data(as_text=True)
+    assert 'id="synthetic-warning"' in visit_page and SYNTHETIC_WARNING[:40] in visit_page
+    other = store.add_visit(pid, "2024-04-01", summary, [], model="clinic-2026 (torch)")
+    assert 'id="synthetic-warning"' not in client.get(f"/visits/{other}").get_data(as_text=True)

@@ -468,6 +468,13 @@ class Store:
             raise
         self._unlink(old_files)
 
+    def visits_on(self, patient_id: int, visit_date: str) -> list[int]:
+        """Ids of the patient's visits filed on ``visit_date`` (YYYY-MM-DD)."""
+        with self._raw() as conn:
+            rows = conn.execute("SELECT id FROM visits WHERE patient_id = ? AND visit_date = ? ORDER BY id",
+                                (patient_id, visit_date)).fetchall()
+        return [int(row[0]) for row in rows]
+
     def list_visits(self, patient_id: int) -> list[Visit]:
         """A patient's visits in date order (oldest first), without per-view rows."""
         with self._raw() as conn:
@@ -599,11 +606,23 @@ class Store:
                                                     exc.strerror or exc.__class__.__name__)
 
 
+def model_changed(previous: Visit | None, visit: Visit) -> bool:
+    """True when ``visit`` was scored by another model than ``previous`` (by checksum when both
+    recorded one, schema 5; else by the model's name)."""
+    if previous is None:
+        return False
+    old, new = previous.scored_with.get("model_sha256"), visit.scored_with.get("model_sha256")
+    if old and new and "unknown" not in (old, new):
+        return old != new
+    return previous.model != visit.model
+
+
 def response_rows(visits: Sequence[Visit], response_fn: Callable[[float, float], object]) -> list[dict]:
     """Each visit with its response against the baseline (the first visit with a SALT that
     is not provisional).
 
-    Returns dicts ``{"visit": Visit, "baseline": bool, "response": Response | None}``;
+    Returns dicts ``{"visit": Visit, "baseline": bool, "response": Response | None,
+    "model_changed": bool}`` (``model_changed``: scored by another model than the visit before);
     visits before the baseline, incomplete, withheld and provisional visits and the
     baseline itself have no response: a provisional SALT was computed from photographs
     that need a retake, so it is neither a baseline nor compared with one.
@@ -618,5 +637,6 @@ def response_rows(visits: Sequence[Visit], response_fn: Callable[[float, float],
             (visit.visit_date, visit.id) > (baseline.visit_date, baseline.id)
         ):
             result = response_fn(baseline.salt, visit.salt)
-        rows.append({"visit": visit, "baseline": is_base, "response": result})
+        rows.append({"visit": visit, "baseline": is_base, "response": result,
+                     "model_changed": model_changed(rows[-1]["visit"] if rows else None, visit)})
     return rows

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, redirect, render_template, request, send_file, url_for
 
+from alonet.report.html import SYNTHETIC_WARNING, uses_bundled_model
 from alonet.scoring.salt import response
 from alonet.views import VIEWS
 from alonet.web.state import get_state
@@ -99,7 +100,10 @@ def visit(visit_id: int):
             "scalp_url": url_for("patients.mask", visit_id=visit_id, view=view, layer="scalp"),
             "hairloss_url": url_for("patients.mask", visit_id=visit_id, view=view, layer="hairloss"),
         })
-    return render_template("visit.html", visit=record, patient=patient, summary=record.summary, edit_views=views)
+    # the warning about the bundled model follows the model this visit was scored with, not the served one
+    warning = SYNTHETIC_WARNING if uses_bundled_model({"model": record.model}) else None
+    return render_template("visit.html", visit=record, patient=patient, summary=record.summary, edit_views=views,
+                           synthetic_warning=warning)
 
 
 def _stored_view(record, view: str):

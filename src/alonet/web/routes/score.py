@@ -237,6 +237,16 @@ def _patient_for_save(store, choice: str, new_code: str) -> int:
     return patient_id
 
 
+def _check_no_visit_that_day(store, patient_id: int, visit_date: str, allowed: bool) -> None:
+    """A second visit of a patient on one date is filed only when the form says so (``same_day=1``):
+    otherwise it is usually the same visit saved twice (two identical rows on the patient page)."""
+    earlier = store.visits_on(patient_id, visit_date)
+    if earlier and not allowed:
+        patient = store.get_patient(patient_id)
+        abort(409, description=f"patient {patient.code} already has a visit on {visit_date} (visit {earlier[0]}); "
+                               "open that visit instead, or tick \"another visit the same day\" and save again")
+
+
 def _check_same_patient(store, stored, choice: str, new_code: str) -> None:
     """A saved visit is saved again only for its own patient (a resent form, or later corrections)."""
     patient = store.get_patient(stored.patient_id)
@@ -272,6 +282,7 @@ def save(visit_id: str):
             visit_date = stored.visit_date  # an empty date field keeps the stored date
         if stored is None:
             patient_id = _patient_for_save(store, choice, new_code)
+            _check_no_visit_that_day(store, patient_id, visit_date, request.form.get("same_day") == "1")
             visit.saved_as = store.add_visit(patient_id, visit_date, visit.stored_summary(), new_views(visit.views),
                                              model=visit.model, scored_with=visit.scored_with)
         else:
