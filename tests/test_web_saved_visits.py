@@ -408,3 +408,31 @@ def test_the_patient_page_names_each_visits_model_and_marks_a_change(make_app, t
     assert 'id="synthetic-warning"' in visit_page and SYNTHETIC_WARNING[:40] in visit_page
     other = store.add_visit(pid, "2024-04-01", summary, [], model="clinic-2026 (torch)")
     assert 'id="synthetic-warning"' not in client.get(f"/visits/{other}").get_data(as_text=True)
+
+
+def test_a_stored_visit_can_be_reopened_and_corrected_after_a_restart(make_app, photos, tmp_path):  # noqa: F811
+    store_dir = tmp_path / "store"
+    client = make_app(store=store_dir).test_client()
+    visit_url = save_visit(client, score_form(client, photos), patient="new", new_code="AA-70",
+                           visit_date="2024-08-01")
+    vid = visit_id_of(visit_url)
+    before = Store(store_dir).get_visit(vid)
+    restarted = make_app(store=store_dir).test_client()  # the result left the server's memory
+    assert 'id="correct-visit"' in restarted.get(visit_url).get_data(as_text=True)
+    opened = restarted.post(f"{visit_url}/correct", data={"csrf_token": csrf_token(restarted)})
+    assert opened.status_code == 303 and opened.headers["Location"].startswith("/result/")
+    url = opened.headers["Location"]
+    page = restarted.get(url).get_data(as_text=True)
+    assert f"visit {vid}</a>" in page and 'id="unsaved-note" class="warning" hidden' in page
+    live = restarted.get(f"{url}/report.json").get_json()
+    assert live["salt"] == pytest.approx(before.salt, abs=0.006)
+    height, width = photos["top"].shape[:2]
+    full = np.ones((height, width), bool)
+    summary = correct_all(restarted, url, {"top": (full, full)})
+    again = save_visit(restarted, url, patient=str(before.patient_id))
+    assert again == visit_url
+    after = Store(store_dir).get_visit(vid)
+    assert after.views["top"].loss_pct == 100.0 and after.views["top"].corrected
+    assert after.salt == pytest.approx(summary["salt"], abs=0.006) and after.salt != before.salt
+    assert after.scored_with == before.scored_with and after.visit_date == "2024-08-01"
+    assert len(Store(store_dir).list_visits(before.patient_id)) == 1

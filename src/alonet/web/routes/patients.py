@@ -9,6 +9,7 @@
 ``GET  /visits/<id>/photo/<view>.jpg``         stored photograph (EXIF-free)
 ``GET  /visits/<id>/mask/<view>/<layer>.png``  stored mask
 ``GET  /visits/<id>/report.html|.json``        report of the stored visit
+``POST /visits/<id>/correct``                  reopen it for correction (303 to a result page)
 ``POST /visits/<id>/delete``                   delete the visit and its files
 =============================================  ==============================
 
@@ -140,6 +141,21 @@ def report(visit_id: int, kind: str):
     review = {"patient_code": patient.code, "visit_date": record.visit_date}
     return report_response(views, report_meta(record.model, record.scored_with), kind, deidentify,
                            provisional=record.provisional, review=review)
+
+
+@bp.post("/visits/<id:visit_id>/correct")
+def correct_visit(visit_id: int):
+    """Open a stored visit for correction: its stored photographs, masks and flags become a
+    scored visit in memory (what the model found is then the stored masks, so "revert"
+    goes back to them), already saved as this visit, so Save updates it
+    (``Store.update_visit``) with what scored it kept."""
+    store = _store()
+    record = _stored_visit(store, visit_id)
+    state = get_state()
+    views = stored_view_states(store, record, state.scorer)
+    visit = state.cache.add(views, record.model, provisional=record.provisional, scored_with=record.scored_with)
+    visit.saved_as, visit.saved_revision = record.id, visit.revision
+    return redirect(url_for("score.result", visit_id=visit.id), code=303)
 
 
 @bp.post("/visits/<id:visit_id>/delete")
