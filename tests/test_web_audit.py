@@ -161,7 +161,7 @@ def test_save_after_more_corrections_updates_the_stored_visit(make_app, pipeline
     assert again == visit_url
     after = store.get_visit(visit_id)
     assert after.views["top"].loss_pct == pytest.approx(100.0)
-    assert after.salt == pytest.approx(summary["salt"]) and after.salt > before.salt
+    assert after.salt == pytest.approx(summary["salt"], abs=0.006) and after.salt > before.salt
     assert after.visit_date == "2024-03-01" and after.views["top"].corrected
     assert len(store.list_patients()) == 1 and len(store.list_visits(after.patient_id)) == 1
     files_after = sorted(p.name for p in (store_dir / "images").iterdir())

@@ -20,7 +20,7 @@ import numpy as np
 from alonet.errors import InvalidValueError
 from alonet.infer.policy import decide
 from alonet.infer.viewmaps import ViewMaps, full_size_map
-from alonet.scoring.salt import SaltResult, aa_iga_level, salt_result
+from alonet.scoring.salt import SaltResult, aa_iga_level, salt_result, shown_salt
 from alonet.views import VIEW_WEIGHTS, VIEWS, normalize_view
 
 
@@ -157,6 +157,8 @@ class VisitResult:
                 views[v] = row
         return {
             "salt": round(score.salt, 2) if shown else None,
+            # the SALT as shown (one decimal, from the unrounded value): grade and band follow it
+            "salt_shown": shown_salt(score.salt) if shown else None,
             "grade": score.grade if shown else None,
             "band": score.band if shown else None,
             "band_level": aa_iga_level(score.salt) if shown else None,

@@ -16,6 +16,7 @@ import numpy as np
 
 from alonet import __version__
 from alonet.infer.quality import CHECK_CODE, RETAKE_CODES
+from alonet.scoring.salt import shown_salt
 from alonet.report.overlay import (
     OverlayStyle,
     deidentify as blur_outside,
@@ -156,14 +157,21 @@ def render_report_html(visit, images: Mapping[str, np.ndarray] | None = None, *,
     created = created or datetime.now(timezone.utc)
     thresholds = meta.get("thresholds") or {}
     withheld_reason = "; ".join(f["message"] for f in visit.flags if f["code"] == "withheld")
-    salt_text = "n/a" if visit.salt is None else f"{visit.salt:.1f}"
+    salt_text = "n/a" if visit.salt is None else shown_salt(visit.salt)
     if getattr(visit, "withheld", None):
         salt_text = "withheld"
+    points_note = None
+    if visit.salt is not None:  # the rows show each view's points to 0.1: say when those do not add up
+        shown_sum = sum(float(row["points"]) for row in rows if row["points"])
+        if f"{shown_sum:.1f}" != salt_text:
+            points_note = (f"Each view's SALT points are rounded to 0.1, so they add up to {shown_sum:.1f}; "
+                           f"the SALT {salt_text} is the sum of the unrounded points.")
     review = shown_review(review, deidentify)
     review_rows = [(label, str(review[key])) for key, label in REVIEW_FIELDS if review.get(key)]
     return _template().render(
         thresholds=", ".join(f"{k} {v:g}" for k, v in thresholds.items()),
         withheld_reason=withheld_reason,
+        points_note=points_note,
         provisional=bool(getattr(visit, "provisional", False)),
         synthetic_warning=SYNTHETIC_WARNING if uses_bundled_model(meta) else None,
         review_rows=review_rows,

@@ -15,7 +15,7 @@ Olsen's grades (S0 = 0, S1 = 1-24, S2 = 25-49, S3 = 50-74, S4 = 75-99,
 S5 = 100), the AA-IGA bands (0 / 1-20 / 21-49 / 50-94 / 95-100) and the trial
 endpoints SALT <= 20 and <= 10 are defined on whole numbers, while a measured
 SALT is continuous. All of them are looked up on one value (``category_value``):
-the SALT **as reports show it (one decimal), rounded half up to a whole number**:
+the SALT **as reports show it (one decimal, ``shown_salt``), rounded half up to a whole number**:
 0.4 -> 0 -> S0; 0.5 -> 1 -> S1; 24.46 (shown 24.5) -> 25 -> S2; 99.4 -> 99 -> S4;
 99.6 -> 100 -> S5; 20.4 -> 20 -> AA-IGA "limited" and SALT <= 20. Clinicians
 report SALT as a whole number, so a category is what a clinician would write
@@ -342,6 +342,14 @@ def rw_salt_from_masks(
 
 
 # --------------------------------------------------------------------------- categories
+
+
+def shown_salt(salt: float) -> str:
+    """The SALT as every page and report shows it: the measured value with one decimal
+    (correctly rounded, "20.452" -> "20.5"). Format the unrounded SALT with this, never a
+    value rounded before (20.452 -> 20.45 -> "20.4"); ``category_value`` is this number
+    rounded half up, so the shown number and its grade and band always agree."""
+    return f"{check_percent(salt, 'SALT'):.1f}"
 
 
 def category_value(salt: float) -> int:

@@ -30,7 +30,7 @@ from werkzeug.routing import IntegerConverter
 from alonet import __version__
 from alonet.errors import AloNetError
 from alonet.report.html import SYNTHETIC_WARNING, uses_bundled_model
-from alonet.scoring.salt import AA_IGA_BANDS, SALT_GRADES
+from alonet.scoring.salt import AA_IGA_BANDS, SALT_GRADES, shown_salt
 from alonet.views import VIEW_WEIGHTS, VIEWS
 from alonet.web.config import WebConfig
 from alonet.web.routes import api, auth, patients, score, training
@@ -39,9 +39,13 @@ from alonet.web.service import Scorer
 from alonet.web.state import AppState, get_state, wants_json
 from alonet.web.storage import MAX_ID, Store
 from alonet.web.uploads import InMemoryRequest, UploadRejected, too_large_message
-from alonet.web.visits import VisitCache
+from alonet.web.visits import VisitCache, incomplete_reasons
 
 LOG = logging.getLogger("alonet.web")
+
+#: A form or correction sent without a session (logged out in another tab, or a server restart).
+SESSION_ENDED = ("your session has ended (you logged out, perhaps in another tab, or the server restarted); "
+                 "reload the page, log in again if asked, and repeat the last step")
 
 __all__ = ["AppState", "create_app", "get_state", "wants_json"]
 
@@ -107,6 +111,7 @@ def create_app(config: WebConfig | None = None, *, pipeline=None) -> Flask:
         "store_enabled": store is not None,
         "token_enabled": bool(config.token),
         "VIEWS": VIEWS,
+        "incomplete_reasons": incomplete_reasons,
         "VIEW_WEIGHTS": dict(VIEW_WEIGHTS),
         # Category tables for the page's live grade/band (same source as the server's).
         "SALT_GRADES": [[name, low, high] for name, low, high, _ in SALT_GRADES],
@@ -116,6 +121,9 @@ def create_app(config: WebConfig | None = None, *, pipeline=None) -> Flask:
     @app.context_processor
     def _globals():
         return template_globals
+
+    # one way to show a SALT on every page: its unrounded value with one decimal
+    app.add_template_filter(shown_salt, "salt")
 
     _install_error_handlers(app)
     _install_request_log(app)
@@ -144,6 +152,8 @@ def _install_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def _csrf(exc: CSRFError):
+        if "session token is missing" in (exc.description or ""):
+            return _error_response(SESSION_ENDED, 400)
         return _error_response(
             f"the form was refused ({exc.description.rstrip('.')}); reload the page and try again", 400
         )

@@ -4,6 +4,8 @@
 SVG drawn by the template ``_salt_chart.html``: x is proportional to the days
 since the first visit, y runs from SALT 0 (bottom) to 100 (top). The
 horizontal guides mark SALT 50, 75 and 100 and the SALT <= 20 / <= 10 targets.
+A provisional SALT (computed on request from photographs that need a retake) is
+drawn as a red dashed circle labelled "provisional" and is never the baseline.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 import datetime as _dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from alonet.scoring.salt import shown_salt
 
 
 @dataclass(frozen=True)
@@ -20,6 +24,7 @@ class ChartPoint:
     date: str
     salt: float
     label: str
+    provisional: bool = False
 
 
 @dataclass(frozen=True)
@@ -42,8 +47,13 @@ class Chart:
         return " ".join(f"{p.x:.1f},{p.y:.1f}" for p in self.points)
 
 
-def salt_chart(points: Sequence[tuple[str, float]], width: int = 640, height: int = 260) -> Chart:
-    """Chart coordinates for ``points`` = [(YYYY-MM-DD, SALT 0..100), ...] in date order."""
+def salt_chart(points: Sequence[tuple[str, float]], width: int = 640, height: int = 260,
+               provisional: Sequence[bool] | None = None) -> Chart:
+    """Chart coordinates for ``points`` = [(YYYY-MM-DD, SALT 0..100), ...] in date order;
+    ``provisional`` marks the points whose SALT is provisional (one bool per point)."""
+    marks = list(provisional) if provisional is not None else [False] * len(points)
+    if len(marks) != len(points):
+        raise ValueError("give one provisional mark per point")
     left, right, top, bottom = 44.0, width - 16.0, 26.0, height - 34.0
 
     def y_of(salt: float) -> float:
@@ -58,9 +68,11 @@ def salt_chart(points: Sequence[tuple[str, float]], width: int = 640, height: in
         return left + (right - left) * (day - dates[0]).days / span
 
     chart_points = tuple(
-        ChartPoint(x=x_of(day), y=y_of(salt), date=d, salt=float(salt), label=f"{d}: SALT {salt:.1f}")
-        for day, (d, salt) in zip(dates, points)
+        ChartPoint(x=x_of(day), y=y_of(salt), date=d, salt=float(salt), provisional=bool(mark),
+                   label=f"{d}: SALT {shown_salt(salt)}" + (" (provisional)" if mark else ""))
+        for day, (d, salt), mark in zip(dates, points, marks)
     )
+    baseline = next((p for p in chart_points if not p.provisional), None)
     y_ticks = tuple((y_of(v), v) for v in (0, 10, 20, 50, 75, 100))
     x_ticks: tuple[tuple[float, str, str], ...] = ()
     if dates and span == 0:
@@ -70,5 +82,5 @@ def salt_chart(points: Sequence[tuple[str, float]], width: int = 640, height: in
     return Chart(
         width=width, height=height, left=left, right=right, top=top, bottom=bottom,
         points=chart_points, y_ticks=y_ticks, x_ticks=x_ticks,
-        baseline_y=chart_points[0].y if chart_points else None,
+        baseline_y=baseline.y if baseline is not None else None,
     )

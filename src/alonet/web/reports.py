@@ -12,32 +12,37 @@ from dataclasses import replace
 
 import datetime as _dt
 import json
+import re
 from collections.abc import Mapping
 
 from flask import Response, abort
 
 from alonet.data.imageio import read_annotation, read_photo
 from alonet.errors import AloNetError
+from alonet.infer.quality import RETAKE_CODES
+from alonet.infer.results import ViewResult
 from alonet.report import render_report_html, report_json
-from alonet.web.state import get_state
 from alonet.web.storage import NewView, Store, Visit
 from alonet.web.uploads import jpeg_bytes, png_bytes
-from alonet.web.visits import ViewState
+from alonet.web.visits import ViewState, visit_result
 
 #: JPEG quality of stored photographs (re-encoded from pixels, so without EXIF).
 STORED_JPEG_QUALITY = 95
 
 
-def report_response(views: Mapping[str, ViewState], model: str, kind: str, deidentify: bool,
-                    scorer=None, provisional: bool = False, review: Mapping[str, str] | None = None) -> Response:
-    """The visit's report as a download: ``kind`` is ``html`` or ``json``."""
+def report_response(views: Mapping[str, ViewState], meta: Mapping, kind: str, deidentify: bool,
+                    provisional: bool = False, review: Mapping[str, str] | None = None) -> Response:
+    """The visit's report as a download: ``kind`` is ``html`` or ``json``.
+
+    ``meta`` says what scored the visit (``Scorer.provenance()`` when it was scored, or what
+    a stored visit recorded: :func:`report_meta`), never what the server runs now. The file is
+    named after the review's patient code and visit date when given (and not de-identified).
+    """
     if kind not in ("html", "json"):
         abort(404, description=f"unknown report type {kind!r}; use report.html or report.json")
-    scorer = scorer or get_state().scorer
-    visit = scorer.visit_result(views, provisional=provisional)
+    visit = visit_result(views, provisional=provisional)
     corrected = [v for v, st in views.items() if st.corrected]
-    meta = {**scorer.pipeline.provenance(), "model": model}
-    stamp = _dt.date.today().isoformat()
+    meta = dict(meta)
     if kind == "html":
         body = render_report_html(visit, deidentify=deidentify, meta=meta, review=review)
         mimetype = "text/html"  # werkzeug adds "; charset=utf-8"
@@ -46,11 +51,30 @@ def report_response(views: Mapping[str, ViewState], model: str, kind: str, deide
                                review=review)
         body = json.dumps(document, indent=2)
         mimetype = "application/json"
-    suffix = "-deidentified" if deidentify else ""
+    name = report_file_name(review, deidentify, kind, _dt.date.today().isoformat())
     return Response(body, mimetype=mimetype, headers={
-        "Content-Disposition": f'attachment; filename="alonet-report-{stamp}{suffix}.{kind}"',
+        "Content-Disposition": f'attachment; filename="{name}"',
         "Cache-Control": "no-store",
     })
+
+
+def report_meta(model: str, scored_with: Mapping | None) -> dict:
+    """The provenance a stored visit's report states: what the visit was stored with (model
+    name, and for visits saved since schema 5 its checksum, backend, thresholds); nothing
+    is taken from the server running now."""
+    return {**dict(scored_with or {}), "model": model or (scored_with or {}).get("model") or "unknown"}
+
+
+def report_file_name(review: Mapping[str, str] | None, deidentify: bool, kind: str, today: str) -> str:
+    """``alonet-report-<code>-<visit date>.<kind>`` from the review fields (letters, digits, ``.``,
+    ``_`` and ``-`` kept, anything else a ``-``); today's date without a visit date; a
+    de-identified report names neither code nor visit date (``alonet-report-<today>-deidentified``)."""
+    review = dict(review or {})
+    if deidentify:
+        return f"alonet-report-{today}-deidentified.{kind}"
+    parts = [review.get("patient_code") or "", review.get("visit_date") or today]
+    safe = [re.sub(r"[^A-Za-z0-9._-]+", "-", part).strip("-.") for part in parts]
+    return "-".join(["alonet-report", *[p for p in safe if p]]) + f".{kind}"
 
 
 def new_views(views: Mapping[str, ViewState]) -> list[NewView]:
@@ -103,5 +127,17 @@ def stored_view_states(store: Store, visit: Visit, scorer) -> dict[str, ViewStat
             # The networks' % was measured at network size; the stored full-size masks
             # give it to about 0.1 points. Show the number that was saved.
             result = replace(result, loss_pct=float(stored.loss_pct))
+        result = with_stored_flags(result, stored.flags)
         states[view] = ViewState(view=view, result=result)
     return states
+
+
+def with_stored_flags(result: ViewResult, flags) -> ViewResult:
+    """``result`` (rebuilt from stored masks) with the flags the view had when it was saved.
+
+    Rebuilding from masks reruns only the photograph's own checks; what the model and the
+    view checks found when the visit was scored (``view_mismatch``, low confidence, ...) is
+    known only from the stored flags, and the SALT policy must see exactly what the page saw.
+    """
+    kept = [dict(f) for f in flags]
+    return replace(result, flags=kept, retake=any(f.get("code") in RETAKE_CODES for f in kept))

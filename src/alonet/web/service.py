@@ -21,6 +21,7 @@ import numpy as np
 
 from alonet.infer.pipeline import Pipeline, PipelineConfig
 from alonet.infer.viewcheck import MISMATCH_CODE, SIDE_CODE
+from alonet.report.provenance import model_sha256
 from alonet.web.visits import ViewState, visit_result
 
 
@@ -33,6 +34,8 @@ class Scorer:
             pipeline = Pipeline(models=models, backend=backend, config=config)
         self.pipeline = pipeline
         self.models = str(models)
+        #: Checksum of the model set, computed once (``alonet.report.provenance.model_sha256``).
+        self.model_sha256 = model_sha256(pipeline)
         self._model_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="alonet-model")
 
     @property
@@ -41,6 +44,11 @@ class Scorer:
         spec = getattr(self.pipeline, "models_spec", None) or self.models
         backend = getattr(self.pipeline, "backend_name", None)
         return f"{spec} ({backend})" if backend else str(spec)
+
+    def provenance(self) -> dict:
+        """What scores a visit now, as stored with it and stated in its report: the pipeline's
+        provenance (backend, precision, thresholds, view checks) with this model's name and checksum."""
+        return {**self.pipeline.provenance(), "model": self.description, "model_sha256": self.model_sha256}
 
     def score(self, images: Mapping[str, np.ndarray]) -> dict[str, ViewState]:
         """Run the model on each view's photograph; return the views' states."""

@@ -109,13 +109,19 @@ INSERT INTO id_high_water (name, last) SELECT 'patients', COALESCE(MAX(id), 0) F
 INSERT INTO id_high_water (name, last) SELECT 'visits', COALESCE(MAX(id), 0) FROM visits;
 """
 
+_V5 = """
+ALTER TABLE visits ADD COLUMN scored_with TEXT NOT NULL DEFAULT '{}';
+"""
+
 #: Schema steps; step ``i`` takes a database from version ``i`` to ``i + 1``.
 #: Version 1: patients, visits, per-view images. Version 2: the model that
 #: scored each visit, and an index for the patient page. Version 3: when a
 #: visit was marked "reviewed — use for training" (NULL: not reviewed).
 #: Version 4: the highest patient and visit id ever given, so ids are never
 #: reused (a page or form naming a deleted record cannot reach a newer one).
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
+#: Version 5: what scored each visit (``scored_with``: the pipeline's provenance with the
+#: model checksum and thresholds, JSON; ``{}`` for visits saved before it was recorded).
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -149,6 +155,15 @@ def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
 # --------------------------------------------------------------------------- records
 
 
+def salt_status(summary: dict) -> str:
+    """What a visit's summary (``VisitResult.to_dict()``) says about its SALT: ``scored``,
+    ``provisional`` (computed on request despite a retake), ``withheld`` (all four views,
+    but one needs a retake or is mislabelled) or ``incomplete`` (a view missing or without scalp)."""
+    if summary.get("salt") is not None:
+        return "provisional" if summary.get("provisional") else "scored"
+    return "withheld" if summary.get("withheld") else "incomplete"
+
+
 @dataclass(frozen=True)
 class Patient:
     id: int
@@ -157,6 +172,8 @@ class Patient:
     visit_count: int = 0
     last_salt: float | None = None
     last_visit: str | None = None
+    #: :func:`salt_status` of the latest visit (None without visits).
+    last_status: str | None = None
 
 
 @dataclass(frozen=True)
@@ -188,10 +205,23 @@ class Visit:
     views: dict[str, StoredView] = field(default_factory=dict)
     #: When the visit was marked reviewed for training (UTC, ISO), or None.
     reviewed_at: str | None = None
+    #: What scored the visit (model, model_sha256, backend, precision, thresholds, view_checks);
+    #: empty for visits saved before schema 5.
+    scored_with: dict = field(default_factory=dict)
 
     @property
     def reviewed(self) -> bool:
         return self.reviewed_at is not None
+
+    @property
+    def provisional(self) -> bool:
+        """The SALT was computed on request from photographs that need a retake."""
+        return self.salt is not None and bool(self.summary.get("provisional"))
+
+    @property
+    def status(self) -> str:
+        """What the stored SALT is: see :func:`salt_status`."""
+        return salt_status(self.summary)
 
 
 @dataclass(frozen=True)
@@ -324,10 +354,18 @@ class Store:
     # ----------------------------------------------------------------- patients
 
     def create_patient(self, code: str) -> int:
-        """Add a patient with a unique pseudonymous ``code``; return its id."""
+        """Add a patient with a unique pseudonymous ``code``; return its id. A code equal to an
+        existing one ignoring case is refused, naming the existing one (the UNIQUE index is
+        case-sensitive, and old stores may hold both spellings already: those stay)."""
         code = check_patient_code(code)
         try:
             with self.transaction() as conn:
+                same = conn.execute("SELECT code FROM patients WHERE code = ? COLLATE NOCASE ORDER BY id LIMIT 1",
+                                    (code,)).fetchone()
+                if same is not None and same["code"] != code:  # AA-101 and aa-101 are one patient
+                    raise InvalidValueError(
+                        f"patient {same['code']!r} already exists (codes that differ only in case are the same "
+                        "patient)", fix=f"choose {same['code']} from the list, or use another code")
                 patient_id = _next_id(conn, "patients")
                 conn.execute("INSERT INTO patients (id, code, created_at) VALUES (?, ?, ?)",
                              (patient_id, code, _now()))
@@ -343,11 +381,19 @@ class Store:
                    (SELECT COUNT(*) FROM visits v WHERE v.patient_id = p.id) AS visit_count,
                    (SELECT v.salt FROM visits v WHERE v.patient_id = p.id
                      ORDER BY v.visit_date DESC, v.id DESC LIMIT 1) AS last_salt,
-                   (SELECT MAX(v.visit_date) FROM visits v WHERE v.patient_id = p.id) AS last_visit
+                   (SELECT MAX(v.visit_date) FROM visits v WHERE v.patient_id = p.id) AS last_visit,
+                   (SELECT v.summary FROM visits v WHERE v.patient_id = p.id
+                     ORDER BY v.visit_date DESC, v.id DESC LIMIT 1) AS last_summary
             FROM patients p ORDER BY p.code COLLATE NOCASE
         """
         with self._raw() as conn:
-            return [Patient(**dict(row)) for row in conn.execute(query)]
+            rows = [dict(row) for row in conn.execute(query)]
+        patients = []
+        for row in rows:
+            summary = row.pop("last_summary")
+            status = None if summary is None else salt_status(json.loads(summary))
+            patients.append(Patient(**row, last_status=status))
+        return patients
 
     def get_patient(self, patient_id: int) -> Patient | None:
         with self._raw() as conn:
@@ -365,11 +411,12 @@ class Store:
     # ------------------------------------------------------------------- visits
 
     def add_visit(self, patient_id: int, visit_date: str, summary: dict, views: Sequence[NewView],
-                  model: str = "") -> int:
+                  model: str = "", scored_with: dict | None = None) -> int:
         """Store a visit: write its image files, then its rows in one transaction.
 
         ``summary`` is the visit's JSON-ready result (SALT, grade, band, missing,
-        per-view numbers); it is kept verbatim for reports. If anything fails the
+        per-view numbers); it is kept verbatim for reports. ``scored_with`` records what
+        scored it (the pipeline's provenance, JSON-ready). If anything fails the
         files written so far are removed again.
         """
         visit_date = check_visit_date(visit_date)
@@ -382,8 +429,9 @@ class Store:
                 visit_id = _next_id(conn, "visits")
                 conn.execute(
                     "INSERT INTO visits (id, patient_id, visit_date, created_at, salt, grade, band, missing, summary,"
-                    " model) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (visit_id, patient_id, visit_date, _now(), *_summary_columns(summary), model),
+                    " model, scored_with) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (visit_id, patient_id, visit_date, _now(), *_summary_columns(summary), model,
+                     json.dumps(scored_with or {}, sort_keys=True)),
                 )
                 self._insert_view_rows(conn, visit_id, rows)
             return visit_id
@@ -392,7 +440,7 @@ class Store:
             raise
 
     def update_visit(self, visit_id: int, visit_date: str, summary: dict, views: Sequence[NewView],
-                     model: str = "") -> None:
+                     model: str = "", scored_with: dict | None = None) -> None:
         """Replace a stored visit's date, numbers, masks and photographs (a save after more corrections).
 
         The patient, creation time and review mark stay. New files are written
@@ -407,8 +455,9 @@ class Store:
                 old_files = self._files_where(conn, "v.id = ?", (visit_id,))
                 updated = conn.execute(
                     "UPDATE visits SET visit_date = ?, salt = ?, grade = ?, band = ?, missing = ?, summary = ?,"
-                    " model = ? WHERE id = ?",
-                    (visit_date, *_summary_columns(summary), model, visit_id),
+                    " model = ?, scored_with = ? WHERE id = ?",
+                    (visit_date, *_summary_columns(summary), model, json.dumps(scored_with or {}, sort_keys=True),
+                     visit_id),
                 ).rowcount
                 if not updated:
                     raise InvalidValueError(f"visit {visit_id} does not exist", fix="save it as a new visit")
@@ -418,6 +467,13 @@ class Store:
             self._unlink(written)
             raise
         self._unlink(old_files)
+
+    def visits_on(self, patient_id: int, visit_date: str) -> list[int]:
+        """Ids of the patient's visits filed on ``visit_date`` (YYYY-MM-DD)."""
+        with self._raw() as conn:
+            rows = conn.execute("SELECT id FROM visits WHERE patient_id = ? AND visit_date = ? ORDER BY id",
+                                (patient_id, visit_date)).fetchall()
+        return [int(row[0]) for row in rows]
 
     def list_visits(self, patient_id: int) -> list[Visit]:
         """A patient's visits in date order (oldest first), without per-view rows."""
@@ -491,6 +547,7 @@ class Store:
             created_at=row["created_at"], salt=row["salt"], grade=row["grade"], band=row["band"],
             missing=tuple(m for m in row["missing"].split(",") if m), summary=json.loads(row["summary"]),
             model=row["model"], views=views or {}, reviewed_at=row["reviewed_at"],
+            scored_with=json.loads(row["scored_with"] or "{}"),
         )
 
     def _view_rows(self, views: Sequence[NewView], written: list[Path]) -> list[tuple]:
@@ -549,21 +606,37 @@ class Store:
                                                     exc.strerror or exc.__class__.__name__)
 
 
-def response_rows(visits: Sequence[Visit], response_fn: Callable[[float, float], object]) -> list[dict]:
-    """Each visit with its response against the baseline (the first complete visit).
+def model_changed(previous: Visit | None, visit: Visit) -> bool:
+    """True when ``visit`` was scored by another model than ``previous`` (by checksum when both
+    recorded one, schema 5; else by the model's name)."""
+    if previous is None:
+        return False
+    old, new = previous.scored_with.get("model_sha256"), visit.scored_with.get("model_sha256")
+    if old and new and "unknown" not in (old, new):
+        return old != new
+    return previous.model != visit.model
 
-    Returns dicts ``{"visit": Visit, "baseline": bool, "response": Response | None}``;
-    visits before the baseline, incomplete visits and the baseline itself have no
-    response. ``response_fn`` is ``alonet.scoring.salt.response``.
+
+def response_rows(visits: Sequence[Visit], response_fn: Callable[[float, float], object]) -> list[dict]:
+    """Each visit with its response against the baseline (the first visit with a SALT that
+    is not provisional).
+
+    Returns dicts ``{"visit": Visit, "baseline": bool, "response": Response | None,
+    "model_changed": bool}`` (``model_changed``: scored by another model than the visit before);
+    visits before the baseline, incomplete, withheld and provisional visits and the
+    baseline itself have no response: a provisional SALT was computed from photographs
+    that need a retake, so it is neither a baseline nor compared with one.
+    ``response_fn`` is ``alonet.scoring.salt.response``.
     """
-    baseline = next((v for v in visits if v.salt is not None), None)
+    baseline = next((v for v in visits if v.salt is not None and not v.provisional), None)
     rows = []
     for visit in visits:
         is_base = baseline is not None and visit.id == baseline.id
         result = None
-        if baseline is not None and not is_base and visit.salt is not None and (
+        if baseline is not None and not is_base and visit.salt is not None and not visit.provisional and (
             (visit.visit_date, visit.id) > (baseline.visit_date, baseline.id)
         ):
             result = response_fn(baseline.salt, visit.salt)
-        rows.append({"visit": visit, "baseline": is_base, "response": result})
+        rows.append({"visit": visit, "baseline": is_base, "response": result,
+                     "model_changed": model_changed(rows[-1]["visit"] if rows else None, visit)})
     return rows

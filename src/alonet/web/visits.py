@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from alonet.infer.gate import GATE_CODES
 from alonet.infer.results import ViewResult, VisitResult, visit_from_views
 
 
@@ -32,6 +33,23 @@ def normalize_flags(flags) -> list[dict]:
         else:
             result.append({"code": str(item), "message": str(item)})
     return result
+
+
+def incomplete_reasons(summary: dict) -> list[str]:
+    """Why a visit's SALT is incomplete, one phrase per cause, from its summary
+    (``VisitResult.to_dict()``): views missing, photographs the gate refused (with its
+    reason), and photographs in which no scalp was found."""
+    reasons = []
+    if summary.get("missing"):
+        reasons.append("missing " + ", ".join(summary["missing"]))
+    for view in summary.get("unscorable") or ():
+        flags = (summary.get("views", {}).get(view) or {}).get("flags") or []
+        refused = [f for f in flags if f.get("code") in GATE_CODES]
+        if refused:
+            reasons.append(f"the {view} photograph was refused ({refused[0].get('message', refused[0]['code'])})")
+        else:
+            reasons.append(f"no scalp found in {view}")
+    return reasons
 
 
 @dataclass
@@ -110,6 +128,16 @@ def summarize(views: dict[str, ViewState], provisional: bool = False) -> dict:
     return visit_result(views, provisional).to_dict()
 
 
+def exact_summary(result: VisitResult) -> dict:
+    """``result.to_dict()`` with the SALT unrounded (``to_dict`` rounds it to 0.01, and
+    formatting a rounded value to one decimal can differ from the SALT shown: 20.452 is
+    shown 20.5, its 0.01-rounded 20.45 formats as 20.4)."""
+    summary = result.to_dict()
+    if summary["salt"] is not None:
+        summary["salt"] = float(result.salt)
+    return summary
+
+
 @dataclass
 class ScoredVisit:
     """A visit held in memory between scoring and saving/downloading."""
@@ -129,9 +157,21 @@ class ScoredVisit:
     #: so a save after later corrections updates the stored visit.
     revision: int = 0
     saved_revision: int | None = None
+    #: What scored the visit (``Scorer.provenance()`` at scoring time), stored with it.
+    scored_with: dict = field(default_factory=dict)
 
     def summary(self) -> dict:
         return summarize(self.views, self.provisional)
+
+    @property
+    def unsaved(self) -> bool:
+        """Saved once, and corrected since: the stored visit does not have the latest masks."""
+        return self.saved_as is not None and self.revision != self.saved_revision
+
+    def stored_summary(self) -> dict:
+        """:meth:`summary` as the store keeps it: ``salt`` unrounded, so the SALT the store gives
+        back (visit rows, patient list, chart) shows and categorises exactly as the page did."""
+        return exact_summary(visit_result(self.views, self.provisional))
 
 
 class VisitCache:
@@ -150,8 +190,10 @@ class VisitCache:
         self._gone: OrderedDict[str, str] = OrderedDict()
         self._lock = threading.Lock()
 
-    def add(self, views: dict[str, ViewState], model: str, provisional: bool = False) -> ScoredVisit:
-        visit = ScoredVisit(id=secrets.token_urlsafe(18), views=views, model=model, provisional=provisional)
+    def add(self, views: dict[str, ViewState], model: str, provisional: bool = False,
+            scored_with: dict | None = None) -> ScoredVisit:
+        visit = ScoredVisit(id=secrets.token_urlsafe(18), views=views, model=model, provisional=provisional,
+                            scored_with=dict(scored_with or {}))
         with self._lock:
             self._expire()
             self._items[visit.id] = (time.monotonic(), visit)

@@ -9,6 +9,7 @@
 ``GET  /visits/<id>/photo/<view>.jpg``         stored photograph (EXIF-free)
 ``GET  /visits/<id>/mask/<view>/<layer>.png``  stored mask
 ``GET  /visits/<id>/report.html|.json``        report of the stored visit
+``POST /visits/<id>/correct``                  reopen it for correction (303 to a result page)
 ``POST /visits/<id>/delete``                   delete the visit and its files
 =============================================  ==============================
 
@@ -19,11 +20,12 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, redirect, render_template, request, send_file, url_for
 
+from alonet.report.html import SYNTHETIC_WARNING, uses_bundled_model
 from alonet.scoring.salt import response
 from alonet.views import VIEWS
 from alonet.web.state import get_state
 from alonet.web.charts import salt_chart
-from alonet.web.reports import open_stored_file, report_response, stored_view_states
+from alonet.web.reports import open_stored_file, report_meta, report_response, stored_view_states
 from alonet.web.storage import Store, response_rows
 
 bp = Blueprint("patients", __name__)
@@ -73,7 +75,8 @@ def patient(patient_id: int):
     record = _patient(store, patient_id)
     visits = store.list_visits(patient_id)
     rows = response_rows(visits, response)
-    chart = salt_chart([(v.visit_date, v.salt) for v in visits if v.salt is not None])
+    chart = salt_chart([(v.visit_date, v.salt) for v in visits if v.salt is not None],
+                       provisional=[v.provisional for v in visits if v.salt is not None])
     return render_template("patient.html", patient=record, rows=rows, chart=chart)
 
 
@@ -98,7 +101,10 @@ def visit(visit_id: int):
             "scalp_url": url_for("patients.mask", visit_id=visit_id, view=view, layer="scalp"),
             "hairloss_url": url_for("patients.mask", visit_id=visit_id, view=view, layer="hairloss"),
         })
-    return render_template("visit.html", visit=record, patient=patient, summary=record.summary, edit_views=views)
+    # the warning about the bundled model follows the model this visit was scored with, not the served one
+    warning = SYNTHETIC_WARNING if uses_bundled_model({"model": record.model}) else None
+    return render_template("visit.html", visit=record, patient=patient, summary=record.summary, edit_views=views,
+                           synthetic_warning=warning)
 
 
 def _stored_view(record, view: str):
@@ -131,7 +137,25 @@ def report(visit_id: int, kind: str):
     record = _stored_visit(store, visit_id)
     deidentify = request.args.get("deidentify", "0") in ("1", "true", "on", "yes")
     views = stored_view_states(store, record, get_state().scorer)
-    return report_response(views, record.model, kind, deidentify)
+    patient = _patient(store, record.patient_id)
+    review = {"patient_code": patient.code, "visit_date": record.visit_date}
+    return report_response(views, report_meta(record.model, record.scored_with), kind, deidentify,
+                           provisional=record.provisional, review=review)
+
+
+@bp.post("/visits/<id:visit_id>/correct")
+def correct_visit(visit_id: int):
+    """Open a stored visit for correction: its stored photographs, masks and flags become a
+    scored visit in memory (what the model found is then the stored masks, so "revert"
+    goes back to them), already saved as this visit, so Save updates it
+    (``Store.update_visit``) with what scored it kept."""
+    store = _store()
+    record = _stored_visit(store, visit_id)
+    state = get_state()
+    views = stored_view_states(store, record, state.scorer)
+    visit = state.cache.add(views, record.model, provisional=record.provisional, scored_with=record.scored_with)
+    visit.saved_as, visit.saved_revision = record.id, visit.revision
+    return redirect(url_for("score.result", visit_id=visit.id), code=303)
 
 
 @bp.post("/visits/<id:visit_id>/delete")

@@ -20,7 +20,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, jsonify, redirect, render_template, request, url_for
 
 from alonet.views import VIEWS
-from alonet.web.reports import new_views, report_response
+from alonet.web.reports import new_views, report_meta, report_response
 from alonet.web.state import get_state, wants_json
 from alonet.web.storage import check_date, check_patient_code, check_visit_date, parse_id
 from alonet.web.uploads import (
@@ -102,7 +102,8 @@ def score():
     state = get_state()
     images = read_photo_uploads(request.files, request.form, state.config.max_pixels)
     views = state.scorer.score(images)
-    visit = state.cache.add(views, state.scorer.description, provisional=wants_provisional())
+    visit = state.cache.add(views, state.scorer.description, provisional=wants_provisional(),
+                            scored_with=state.scorer.provenance())
     url = url_for("score.result", visit_id=visit.id)
     if wants_json():
         return jsonify(url=url, summary=visit.summary())
@@ -164,8 +165,14 @@ def mask(visit_id: str, view: str, layer: str):
 def masks(visit_id: str):
     """Corrected masks from the page (fields ``scalp_<view>``, ``hairloss_<view>``,
     PNG at editing size; both layers of a view come together), or ``revert=<view>``
-    to take the model's own result back. Returns the recomputed summary as JSON."""
+    to take the model's own result back. ``revision``: the correction count the page
+    started from; when another page corrected the result since, the answer is 409 and
+    nothing changes (scripts that leave it out are not checked). Returns the recomputed
+    summary, the new revision and whether corrections are unsaved, as JSON."""
     visit = _visit(visit_id)
+    started = request.form.get("revision")
+    if started is not None and not started.strip().isdigit():
+        raise UploadRejected(f"revision {started[:20]!r} is not a number; reload the page")
     max_side = get_state().config.edit_max_side
     expected = {f"{layer}_{view}" for layer in LAYERS for view in visit.views}
     unknown = sorted(set(request.files) - expected)
@@ -195,13 +202,18 @@ def masks(visit_id: str):
         raise UploadRejected("no corrected mask was sent")
     scorer = get_state().scorer
     with visit.lock:
+        if started is not None and int(started) != visit.revision:
+            abort(409, description=f"someone else corrected this result since your page loaded it (it is at "
+                                   f"correction {visit.revision}, your page at {int(started)}); your last stroke "
+                                   "was not applied: reload the page to see their correction, then correct again")
         for view, (scalp, loss) in corrections.items():
             scorer.correct(visit.views[view], scalp, loss)
         for view in reverts:  # every stroke undone: the model's own result again
             visit.views[view].revert()
         visit.revision += 1
         summary = visit.summary()
-    return jsonify(summary=summary)
+        revision, unsaved = visit.revision, visit.unsaved
+    return jsonify(summary=summary, revision=revision, unsaved=unsaved)
 
 
 @bp.get("/result/<visit_id>/report.<kind>")
@@ -209,8 +221,8 @@ def report(visit_id: str, kind: str):
     visit = _visit(visit_id)
     deidentify = request.args.get("deidentify", "0") in ("1", "true", "on", "yes")
     with visit.lock:
-        return report_response(visit.views, visit.model, kind, deidentify, provisional=visit.provisional,
-                               review=review_fields())
+        return report_response(visit.views, report_meta(visit.model, visit.scored_with), kind, deidentify,
+                               provisional=visit.provisional, review=review_fields())
 
 
 def _patient_for_save(store, choice: str, new_code: str) -> int:
@@ -223,6 +235,16 @@ def _patient_for_save(store, choice: str, new_code: str) -> int:
     if store.get_patient(patient_id) is None:
         abort(404, description=f"patient {patient_id} does not exist (deleted?); reload the page and choose again")
     return patient_id
+
+
+def _check_no_visit_that_day(store, patient_id: int, visit_date: str, allowed: bool) -> None:
+    """A second visit of a patient on one date is filed only when the form says so (``same_day=1``):
+    otherwise it is usually the same visit saved twice (two identical rows on the patient page)."""
+    earlier = store.visits_on(patient_id, visit_date)
+    if earlier and not allowed:
+        patient = store.get_patient(patient_id)
+        abort(409, description=f"patient {patient.code} already has a visit on {visit_date} (visit {earlier[0]}); "
+                               "open that visit instead, or tick \"another visit the same day\" and save again")
 
 
 def _check_same_patient(store, stored, choice: str, new_code: str) -> None:
@@ -260,13 +282,14 @@ def save(visit_id: str):
             visit_date = stored.visit_date  # an empty date field keeps the stored date
         if stored is None:
             patient_id = _patient_for_save(store, choice, new_code)
-            visit.saved_as = store.add_visit(patient_id, visit_date, visit.summary(), new_views(visit.views),
-                                             model=visit.model)
+            _check_no_visit_that_day(store, patient_id, visit_date, request.form.get("same_day") == "1")
+            visit.saved_as = store.add_visit(patient_id, visit_date, visit.stored_summary(), new_views(visit.views),
+                                             model=visit.model, scored_with=visit.scored_with)
         else:
             _check_same_patient(store, stored, choice, new_code)
             if visit.revision != visit.saved_revision or visit_date != stored.visit_date:
-                store.update_visit(stored.id, visit_date, visit.summary(), new_views(visit.views),
-                                   model=visit.model)
+                store.update_visit(stored.id, visit_date, visit.stored_summary(), new_views(visit.views),
+                                   model=visit.model, scored_with=visit.scored_with)
         visit.saved_revision = visit.revision
         if request.form.get("reviewed") == "1":
             store.set_reviewed(visit.saved_as, True)

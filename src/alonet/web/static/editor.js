@@ -28,6 +28,7 @@
   var undoStack = [];
   var dirty = {};          // view -> true while its corrections are not on the server
   var generation = 0;      // bumped by every change; stale server answers are ignored
+  var revision = root.dataset.revision || "";  // the server's correction count this page builds on
   var syncTimer = null;
   var syncing = null;      // promise of the request in flight
   var serverPercent = {};  // view -> % from the server's latest summary
@@ -375,6 +376,8 @@
       setText("grade", summary.grade);
       setText("band", summary.band);
     }
+    // the server's one-decimal SALT of the unrounded value (summary.salt is rounded to 0.01)
+    if (summary.salt_shown) { setText("salt-value", summary.salt_shown); }
     var note = $("incomplete-note");
     if (note) { note.hidden = summary.complete; }
   }
@@ -405,6 +408,7 @@
     var sentGeneration = generation;
     setSync("syncing", "Applying corrections…");
     var form = new FormData();
+    if (revision !== "") { form.append("revision", revision); }  // the server refuses it if someone else corrected since
     var blobs = [];
     views.forEach(function (v) {
       var ed = editors[v];
@@ -425,6 +429,9 @@
         return body;
       });
     }).then(function (body) {
+      if (body.revision !== undefined) { revision = String(body.revision); }
+      var unsavedNote = $("unsaved-note");
+      if (unsavedNote) { unsavedNote.hidden = !body.unsaved; }
       if (generation === sentGeneration) {
         applySummary(body.summary);
         setSync("synced", "Corrections applied");

@@ -1,0 +1,438 @@
+"""A saved visit says what its page said (audit of a clinic day over HTTP, twenty-third session).
+
+Before: a visit whose SALT the page withheld (a mislabelled view) had a SALT in its
+stored report; a provisional SALT lost its mark once saved and became the baseline;
+a stored report stated the thresholds of the server running now; the SALT was
+rounded twice (20.452 -> 20.45 -> "20.4" on the page, 20.5 in the report); a
+stored report had no patient code or visit date.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_web import (  # noqa: F401
+    csrf_token,
+    files_for,
+    make_app,
+    mask_png,
+    model_dir,
+    photos,
+    pipeline,
+    save_visit,
+    score_in_browser_form,
+)
+
+from alonet.infer.viewcheck import MISMATCH_CODE
+from alonet.views import VIEWS
+from alonet.web.state import get_state
+from alonet.web.storage import Store
+
+WEB_DIR = Path(__file__).resolve().parents[1] / "src" / "alonet" / "web"
+
+
+def mislabel_top(app) -> None:
+    """Make the app's view checks flag the top photograph as a left view (as a swapped top/left does
+    with the bundled model; the tests' tiny model cannot tell views apart)."""
+    scorer = get_state(app).scorer
+    checked = scorer.pipeline.predict_checked
+
+    def predict_checked(items):
+        results = checked(items)
+        from dataclasses import replace
+        top = results["top"]
+        flag = {"code": MISMATCH_CODE, "message": "the photograph given as top looks like a left view"}
+        results["top"] = replace(top, flags=[*top.flags, flag])
+        return results
+
+    scorer._predict_and_check = predict_checked
+
+
+def visit_id_of(url: str) -> int:
+    return int(url.rsplit("/", 1)[1])
+
+
+def test_a_withheld_salt_stays_withheld_once_saved(make_app, photos, tmp_path):  # noqa: F811
+    app = make_app(store=tmp_path / "store")
+    mislabel_top(app)
+    client = app.test_client()
+    url = score_in_browser_form(client, photos)
+    live = client.get(f"{url}/report.json").get_json()
+    assert live["salt"] is None and live["withheld"] == ["top"]
+    visit_url = save_visit(client, url, patient="new", new_code="AA-101", visit_date="2024-05-02")
+    stored = client.get(f"{visit_url}/report.json").get_json()
+    assert stored["salt"] is None and stored["grade"] is None and stored["withheld"] == ["top"]
+    assert "looks like a left view" in stored["withheld_reason"]
+    html = client.get(f"{visit_url}/report.html").get_data(as_text=True)
+    assert '<div class="big" id="salt">withheld</div>' in html
+    page = client.get(visit_url).get_data(as_text=True)
+    assert '<span id="salt-value" class="salt-value">withheld</span>' in page
+
+
+def score_form(client, images, **fields) -> str:
+    data = files_for(images)
+    data.update(fields, csrf_token=csrf_token(client))
+    response = client.post("/score", data=data, content_type="multipart/form-data")
+    assert response.status_code == 303, response.get_data(as_text=True)[:300]
+    return response.headers["Location"]
+
+
+def test_a_provisional_salt_stays_marked_once_saved_and_is_never_the_baseline(make_app, photos, tmp_path):  # noqa: F811
+    client = make_app(store=tmp_path / "store").test_client()
+    dark = {**photos, "back": (photos["back"] // 8).astype(np.uint8)}  # far too dark: a retake
+    url = score_form(client, dark, provisional="1")
+    live = client.get(f"{url}/report.json").get_json()
+    assert live["provisional"] is True and live["salt"] is not None
+    first = save_visit(client, url, patient="new", new_code="AA-7", visit_date="2024-01-10")
+    stored = client.get(f"{first}/report.json").get_json()
+    assert stored["provisional"] is True and stored["withheld"] == []
+    assert stored["salt"] == pytest.approx(live["salt"], abs=1e-9) and stored["grade"] == live["grade"]
+    assert "PROVISIONAL" in client.get(f"{first}/report.html").get_data(as_text=True)
+    assert 'id="provisional-mark"' in client.get(first).get_data(as_text=True)
+
+    store = Store(tmp_path / "store")
+    pid = store.get_visit(visit_id_of(first)).patient_id
+    second = save_visit(client, score_form(client, photos), patient=str(pid), visit_date="2024-02-10")
+    page = client.get(f"/patients/{pid}").get_data(as_text=True)
+    rows = re.findall(r'<tr data-visit="(\d+)">(.*?)</tr>', page, re.S)
+    by_id = {int(i): body for i, body in rows}
+    provisional_row, normal_row = by_id[visit_id_of(first)], by_id[visit_id_of(second)]
+    assert "provisional" in provisional_row and "baseline" not in provisional_row
+    assert "baseline" in normal_row and "provisional" not in normal_row  # the first non-provisional visit
+    assert page.count('class="point provisional"') == 1 and "(provisional)" in page
+    listing = client.get("/patients").get_data(as_text=True)
+    aa7 = re.search(r'>AA-7</a>.*?</tr>', listing, re.S).group(0)
+    assert "provisional" not in aa7  # the latest visit (2024-02-10) is not provisional
+    store.delete_visit(visit_id_of(second))
+    aa7 = re.search(r'>AA-7</a>.*?</tr>', client.get("/patients").get_data(as_text=True), re.S).group(0)
+    assert "provisional" in aa7
+
+
+def test_response_rows_and_chart_skip_a_provisional_baseline():
+    from alonet.scoring.salt import response
+    from alonet.web.charts import salt_chart
+    from alonet.web.storage import Visit, response_rows, salt_status
+
+    def visit(i, salt, provisional=False, withheld=()):
+        summary = {"salt": salt, "provisional": provisional, "withheld": list(withheld)}
+        return Visit(id=i, patient_id=1, visit_date=f"2024-0{i}-01", created_at="", salt=salt, grade=None,
+                     band=None, missing=(), summary=summary, model="")
+
+    visits = [visit(1, 60.0, provisional=True), visit(2, None, withheld=["top"]), visit(3, 40.0), visit(4, 10.0)]
+    rows = response_rows(visits, response)
+    assert [r["baseline"] for r in rows] == [False, False, True, False]
+    assert rows[0]["response"] is None and rows[3]["response"].absolute_change == pytest.approx(-30.0)
+    assert [salt_status(v.summary) for v in visits] == ["provisional", "withheld", "scored", "scored"]
+    chart = salt_chart([("2024-01-01", 60.0), ("2024-03-01", 40.0)], provisional=[True, False])
+    assert chart.points[0].provisional and chart.points[0].label == "2024-01-01: SALT 60.0 (provisional)"
+    assert chart.baseline_y == chart.points[1].y  # the dashed baseline is the first non-provisional SALT
+
+
+def test_a_stored_report_states_what_scored_the_visit_not_the_server_now(make_app, model_dir, photos, tmp_path):  # noqa: F811, E501
+    from alonet.infer import Pipeline, PipelineConfig
+    from alonet.infer.postprocess import PostprocessConfig
+    from alonet.report.provenance import model_sha256
+    from alonet.web import WebConfig, create_app
+
+    store_dir = tmp_path / "store"
+    client = make_app(store=store_dir).test_client()
+    visit_url = save_visit(client, score_form(client, photos), patient="new", new_code="AA-3",
+                           visit_date="2024-04-01")
+    # the server restarted with --hairloss-threshold 0.35
+    other = Pipeline(model_dir, backend="torch", config=PipelineConfig(postprocess=PostprocessConfig(
+        hairloss_threshold=0.35)))
+    restarted = create_app(WebConfig(models=str(model_dir), backend="torch", store=store_dir), pipeline=other)
+    report = restarted.test_client().get(f"{visit_url}/report.json").get_json()
+    assert report["thresholds"] == {"scalp": 0.5, "hairloss": 0.5}
+    assert report["model_sha256"] == model_sha256(other) and len(report["model_sha256"]) == 64
+    assert report["backend"] == "torch"
+    html = restarted.test_client().get(f"{visit_url}/report.html").get_data(as_text=True)
+    assert "hairloss 0.5" in html and "hairloss 0.35" not in html
+    stored = Store(store_dir).get_visit(visit_id_of(visit_url))
+    assert stored.scored_with["thresholds"]["hairloss"] == 0.5
+
+
+def test_a_visit_saved_before_schema_5_reports_only_its_model(tmp_path):
+    import sqlite3
+
+    from alonet.web.reports import report_meta
+    from alonet.web.storage import SCHEMA_VERSION, migrate
+
+    folder = tmp_path / "v4"
+    folder.mkdir()
+    with sqlite3.connect(folder / "alonet.sqlite3", isolation_level=None) as conn:
+        assert migrate(conn, target=4) == 0
+        conn.execute("INSERT INTO patients (id, code, created_at) VALUES (1, 'P1', '2024-01-01')")
+        conn.execute("INSERT INTO visits (id, patient_id, visit_date, created_at, salt, summary, model) "
+                     "VALUES (1, 1, '2024-01-02', '2024-01-02', 12.5, '{}', 'old-model (torch)')")
+    store = Store(folder)
+    assert store.schema_version() == SCHEMA_VERSION == 5
+    visit = store.get_visit(1)
+    assert visit.scored_with == {} and visit.salt == 12.5
+    assert report_meta(visit.model, visit.scored_with) == {"model": "old-model (torch)"}  # no current thresholds
+
+
+def test_a_stored_report_names_the_patient_code_and_visit_date(make_app, photos, tmp_path):  # noqa: F811
+    client = make_app(store=tmp_path / "store").test_client()
+    visit_url = save_visit(client, score_form(client, photos), patient="new", new_code="AA 101",
+                           visit_date="2024-04-03")
+    response = client.get(f"{visit_url}/report.json")
+    assert response.get_json()["review"]["patient_code"] == "AA 101"
+    assert response.get_json()["review"]["visit_date"] == "2024-04-03"
+    assert response.headers["Content-Disposition"] == 'attachment; filename="alonet-report-AA-101-2024-04-03.json"'
+    html = client.get(f"{visit_url}/report.html")
+    assert "AA 101" in html.get_data(as_text=True) and "2024-04-03" in html.get_data(as_text=True)
+    assert html.headers["Content-Disposition"].endswith('alonet-report-AA-101-2024-04-03.html"')
+    hidden = client.get(f"{visit_url}/report.json?deidentify=1")
+    assert hidden.get_json()["review"]["patient_code"] is None
+    assert "AA-101" not in hidden.headers["Content-Disposition"] and "2024-04-03" not in hidden.headers[
+        "Content-Disposition"]
+
+
+def correct_all(client, url, masks: dict) -> dict:
+    import io
+
+    data = {}
+    for view, (scalp, loss) in masks.items():
+        data[f"scalp_{view}"] = (io.BytesIO(mask_png(scalp)), "s.png")
+        data[f"hairloss_{view}"] = (io.BytesIO(mask_png(loss)), "h.png")
+    r = client.post(f"{url}/masks", data=data, content_type="multipart/form-data",
+                    headers={"X-CSRFToken": csrf_token(client)})
+    assert r.status_code == 200, r.get_data(as_text=True)[:300]
+    return r.get_json()["summary"]
+
+
+def test_the_salt_is_shown_once_rounded_everywhere(make_app, photos, tmp_path):  # noqa: F811
+    from alonet.scoring.salt import category_value, shown_salt
+
+    client = make_app(store=tmp_path / "store").test_client()
+    url = score_form(client, photos)
+    height, width = photos["top"].shape[:2]
+    full = np.ones((height, width), bool)
+    loss = np.zeros(height * width, bool)
+    loss[:9817] = True  # top: 100 * 9817 / 19200 % -> SALT = 0.4 * that = 20.4521 (others 0)
+    masks = {v: (full, np.zeros_like(full)) for v in VIEWS}
+    masks["top"] = (full, loss.reshape(height, width))
+    summary = correct_all(client, url, masks)
+    exact = 0.4 * 100 * 9817 / (height * width)
+    assert exact == pytest.approx(20.45208, abs=1e-5)
+    assert summary["salt"] == 20.45 and "%.1f" % summary["salt"] == "20.4"  # why formatting it is wrong
+    assert summary["salt_shown"] == shown_salt(exact) == "20.5" and category_value(exact) == 21
+    assert summary["grade"] == "S1" and summary["band"] == "moderate"  # 21: not SALT <= 20
+    assert '<span id="salt-value" class="salt-value">20.5</span>' in client.get(url).get_data(as_text=True)
+    assert '<div class="big" id="salt">20.5</div>' in client.get(f"{url}/report.html").get_data(as_text=True)
+
+    visit_url = save_visit(client, url, patient="new", new_code="AA-20", visit_date="2024-06-01")
+    store = Store(tmp_path / "store")
+    stored = store.get_visit(visit_id_of(visit_url))
+    assert stored.salt == pytest.approx(exact, abs=1e-9)  # unrounded, so its category is the page's
+    assert '<span id="salt-value" class="salt-value">20.5</span>' in client.get(visit_url).get_data(as_text=True)
+    report = client.get(f"{visit_url}/report.json").get_json()
+    assert report["salt_shown"] == "20.5" and report["salt"] == 20.45 and report["band"] == "moderate"
+    assert '<div class="big" id="salt">20.5</div>' in client.get(f"{visit_url}/report.html").get_data(as_text=True)
+    page = client.get(f"/patients/{stored.patient_id}").get_data(as_text=True)
+    row = re.search(r'<tr data-visit="\d+">(.*?)</tr>', page, re.S).group(1)
+    assert re.search(r'<td class="salt">20\.5</td>\s*<td>S1</td><td>moderate</td>', row)
+    assert "2024-06-01: SALT 20.5" in page
+    listing = client.get("/patients").get_data(as_text=True)
+    assert '<td class="salt">20.5</td>' in listing
+
+
+def test_a_correction_from_a_stale_page_is_refused_with_409(make_app, photos):  # noqa: F811
+    import io
+
+    client = make_app().test_client()
+    url = score_form(client, photos)
+    page = client.get(url).get_data(as_text=True)
+    assert 'data-revision="0"' in page
+    height, width = photos["top"].shape[:2]
+    full, empty = np.ones((height, width), bool), np.zeros((height, width), bool)
+
+    def send(revision, loss):
+        data = {"revision": str(revision), "scalp_top": (io.BytesIO(mask_png(full)), "s.png"),
+                "hairloss_top": (io.BytesIO(mask_png(loss)), "h.png")}
+        return client.post(f"{url}/masks", data=data, content_type="multipart/form-data",
+                           headers={"X-CSRFToken": csrf_token(client), "Accept": "application/json"})
+
+    first = send(0, full)  # user A: all of the top is hair loss
+    assert first.status_code == 200 and first.get_json()["revision"] == 1
+    assert first.get_json()["summary"]["views"]["top"]["loss_pct"] == 100.0
+    second = send(0, empty)  # user B's page also started at revision 0
+    assert second.status_code == 409
+    assert "reload the page" in second.get_json()["error"] and "someone else corrected" in second.get_json()["error"]
+    report = client.get(f"{url}/report.json").get_json()
+    assert report["views"]["top"]["loss_pct"] == 100.0  # user A's stroke is kept
+    assert send(1, empty).status_code == 200  # after a reload B builds on revision 1
+    editor = (WEB_DIR / "static" / "editor.js").read_text()
+    assert 'form.append("revision", revision)' in editor
+
+
+def test_the_result_page_says_when_corrections_since_the_save_are_unsaved(make_app, photos, tmp_path):  # noqa: F811
+    client = make_app(store=tmp_path / "store").test_client()
+    url = score_form(client, photos)
+    save_visit(client, url, patient="new", new_code="AA-8", visit_date="2024-06-02")
+    note = re.compile(r'<p id="unsaved-note" class="warning"( hidden)?>')
+    assert note.search(client.get(url).get_data(as_text=True)).group(1) == " hidden"
+    height, width = photos["top"].shape[:2]
+    full = np.ones((height, width), bool)
+    answer = correct_all(client, url, {"top": (full, full)})
+    assert note.search(client.get(url).get_data(as_text=True)).group(1) is None  # shown
+    save_visit(client, url, patient="new", new_code="AA-8")
+    assert note.search(client.get(url).get_data(as_text=True)).group(1) == " hidden"
+    assert answer["views"]["top"]["loss_pct"] == 100.0
+
+
+def test_the_report_says_its_rounded_view_points_need_not_add_up(make_app, photos):  # noqa: F811
+    client = make_app().test_client()
+    url = score_form(client, photos)
+    height, width = photos["top"].shape[:2]
+    full = np.ones((height, width), bool)
+
+    def loss(count):
+        flat = np.zeros(height * width, bool)
+        flat[:count] = True
+        return flat.reshape(height, width)
+
+    # top 4750 / 19200 px = 24.74 % -> 9.90 points, left 15.30 % -> 2.75, right 4.80 % -> 0.86
+    summary = correct_all(client, url, {"top": (full, loss(4750)), "back": (full, loss(0)),
+                                        "left": (full, loss(2938)), "right": (full, loss(922))})
+    assert summary["salt_shown"] == "13.5"
+    html = client.get(f"{url}/report.html").get_data(as_text=True)
+    points = re.findall(r'<td class="num">(\d+\.\d)</td>\s*<td class="num">(?:\d+%|corrected)</td>', html)
+    assert points == ["9.9", "0.0", "2.8", "0.9"]
+    assert "SALT points are rounded to 0.1, so they add up to 13.6; the SALT 13.5 is the sum of the unrounded" in html
+
+
+def test_a_correction_after_the_session_ended_says_to_log_in_again(make_app, photos):  # noqa: F811
+    app = make_app()
+    client = app.test_client()
+    url = score_form(client, photos)
+    token = csrf_token(client)
+    stranger = app.test_client()  # logged out in another tab / server restarted: no session cookie
+    r = stranger.post(f"{url}/masks", data={"revert": "top"}, headers={"X-CSRFToken": token,
+                                                                       "Accept": "application/json"})
+    assert r.status_code == 400
+    error = r.get_json()["error"]
+    assert error.startswith("your session has ended") and "log in again" in error and "CSRF" not in error
+
+
+def test_a_withheld_visit_is_listed_as_withheld(make_app, photos, tmp_path):  # noqa: F811
+    app = make_app(store=tmp_path / "store")
+    mislabel_top(app)
+    client = app.test_client()
+    visit_url = save_visit(client, score_form(client, photos), patient="new", new_code="AA-55",
+                           visit_date="2024-05-05")
+    pid = Store(tmp_path / "store").get_visit(visit_id_of(visit_url)).patient_id
+    page = client.get(f"/patients/{pid}").get_data(as_text=True)
+    assert '<td class="salt">withheld</td>' in page and "incomplete" not in page
+    listing = client.get("/patients").get_data(as_text=True)
+    assert re.search(r'>AA-55</a>.*?<td class="salt">withheld</td>', listing, re.S)
+
+
+def test_patient_codes_differing_only_in_case_are_one_patient(tmp_path):
+    from alonet.errors import InvalidValueError
+
+    store = Store(tmp_path / "store")
+    store.create_patient("AA-101")
+    with pytest.raises(InvalidValueError, match="patient 'AA-101' already exists") as caught:
+        store.create_patient("aa-101")
+    assert "choose AA-101 from the list" in str(caught.value)
+    with pytest.raises(InvalidValueError, match="already exists"):
+        store.create_patient("AA-101")
+    assert [p.code for p in store.list_patients()] == ["AA-101"]
+
+
+def test_a_change_of_49_6_percent_is_not_shown_as_50(make_app, tmp_path):  # noqa: F811
+    store_dir = tmp_path / "store"
+    client = make_app(store=store_dir).test_client()
+    store = Store(store_dir)
+    pid = store.create_patient("AA-49")
+    for date, salt in (("2024-01-01", 40.0), ("2024-03-01", 20.16)):
+        store.add_visit(pid, date, {"salt": salt, "grade": "S1", "band": "limited", "withheld": []}, [])
+    page = client.get(f"/patients/{pid}").get_data(as_text=True)
+    assert "-19.8 points (-49.6%)" in page and "SALT50" not in page
+
+
+def test_a_photograph_refused_by_the_gate_is_said_to_be_refused(make_app, photos):  # noqa: F811
+    client = make_app().test_client()
+    blank = {**photos, "back": np.full_like(photos["back"], 128)}
+    url = score_form(client, blank)
+    page = client.get(url).get_data(as_text=True)
+    reason = re.search(r'<span id="incomplete-reason">(.*?)</span>', page, re.S).group(1)
+    assert reason.startswith("the back photograph was refused (") and "no scalp found" not in reason
+
+
+def test_a_second_visit_the_same_day_needs_the_form_to_say_so(make_app, photos, tmp_path):  # noqa: F811
+    store_dir = tmp_path / "store"
+    client = make_app(store=store_dir).test_client()
+    first = save_visit(client, score_form(client, photos), patient="new", new_code="AA-12", visit_date="2024-07-01")
+    pid = Store(store_dir).get_visit(visit_id_of(first)).patient_id
+    url = score_form(client, photos)
+    twice = client.post(f"{url}/save", data={"csrf_token": csrf_token(client), "patient": str(pid),
+                                             "visit_date": "2024-07-01"})
+    assert twice.status_code == 409
+    message = twice.get_data(as_text=True)
+    assert f"already has a visit on 2024-07-01 (visit {visit_id_of(first)})" in message
+    assert "another visit the same day" in message
+    assert len(Store(store_dir).list_visits(pid)) == 1
+    second = save_visit(client, url, patient=str(pid), visit_date="2024-07-01", same_day="1")
+    assert second != first and len(Store(store_dir).list_visits(pid)) == 2
+    assert 'name="same_day" value="1"' in client.get(url).get_data(as_text=True)
+
+
+def test_the_patient_page_names_each_visits_model_and_marks_a_change(make_app, tmp_path):  # noqa: F811
+    from alonet.report.html import SYNTHETIC_WARNING
+
+    store_dir = tmp_path / "store"
+    client = make_app(store=store_dir).test_client()  # serves the tests' model, not the bundled one
+    store = Store(store_dir)
+    pid = store.create_patient("AA-15")
+    summary = {"salt": 30.0, "salt_shown": "30.0", "grade": "S2", "band": "moderate", "band_level": 2,
+               "complete": True, "retake": False, "provisional": False, "withheld": [], "withheld_reason": None,
+               "missing": [], "unscorable": [], "partial_salt": 30.0, "views": {}, "flags": []}
+    first = store.add_visit(pid, "2024-01-01", summary, [], model="default (onnx)",
+                            scored_with={"model_sha256": "a" * 64})
+    second = store.add_visit(pid, "2024-02-01", summary, [], model="default (onnx)",
+                             scored_with={"model_sha256": "b" * 64})  # retrained in place: same name
+    third = store.add_visit(pid, "2024-03-01", summary, [], model="default (onnx)",
+                            scored_with={"model_sha256": "b" * 64})
+    page = client.get(f"/patients/{pid}").get_data(as_text=True)
+    rows = dict(re.findall(r'<tr data-visit="(\d+)">(.*?)</tr>', page, re.S))
+    assert all("default (onnx)" in rows[str(v)] for v in (first, second, third))
+    assert ["model changed" in rows[str(v)] for v in (first, second, third)] == [False, True, False]
+    # the bundled-model warning follows the visit's model, not the served one
+    visit_page = client.get(f"/visits/{first}").get_data(as_text=True)
+    assert 'id="synthetic-warning"' in visit_page and SYNTHETIC_WARNING[:40] in visit_page
+    other = store.add_visit(pid, "2024-04-01", summary, [], model="clinic-2026 (torch)")
+    assert 'id="synthetic-warning"' not in client.get(f"/visits/{other}").get_data(as_text=True)
+
+
+def test_a_stored_visit_can_be_reopened_and_corrected_after_a_restart(make_app, photos, tmp_path):  # noqa: F811
+    store_dir = tmp_path / "store"
+    client = make_app(store=store_dir).test_client()
+    visit_url = save_visit(client, score_form(client, photos), patient="new", new_code="AA-70",
+                           visit_date="2024-08-01")
+    vid = visit_id_of(visit_url)
+    before = Store(store_dir).get_visit(vid)
+    restarted = make_app(store=store_dir).test_client()  # the result left the server's memory
+    assert 'id="correct-visit"' in restarted.get(visit_url).get_data(as_text=True)
+    opened = restarted.post(f"{visit_url}/correct", data={"csrf_token": csrf_token(restarted)})
+    assert opened.status_code == 303 and opened.headers["Location"].startswith("/result/")
+    url = opened.headers["Location"]
+    page = restarted.get(url).get_data(as_text=True)
+    assert f"visit {vid}</a>" in page and 'id="unsaved-note" class="warning" hidden' in page
+    live = restarted.get(f"{url}/report.json").get_json()
+    assert live["salt"] == pytest.approx(before.salt, abs=0.006)
+    height, width = photos["top"].shape[:2]
+    full = np.ones((height, width), bool)
+    summary = correct_all(restarted, url, {"top": (full, full)})
+    again = save_visit(restarted, url, patient=str(before.patient_id))
+    assert again == visit_url
+    after = Store(store_dir).get_visit(vid)
+    assert after.views["top"].loss_pct == 100.0 and after.views["top"].corrected
+    assert after.salt == pytest.approx(summary["salt"], abs=0.006) and after.salt != before.salt
+    assert after.scored_with == before.scored_with and after.visit_date == "2024-08-01"
+    assert len(Store(store_dir).list_visits(before.patient_id)) == 1
