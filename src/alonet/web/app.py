@@ -18,8 +18,11 @@ there is no module-level state, so several apps can live in one process.
 
 from __future__ import annotations
 
+import errno
 import logging
+import re
 import secrets
+import sqlite3
 import time
 
 from flask import Flask, g, jsonify, render_template, request
@@ -165,6 +168,19 @@ def _install_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
         return _error_response(f"{exc.code} {exc.name}: {exc.description}", exc.code or 500)
+
+    @app.errorhandler(sqlite3.OperationalError)
+    @app.errorhandler(OSError)
+    def _disk(exc: Exception):
+        # a full or failing disk under the store: nothing was saved (the transaction rolled
+        # back), and the user can do something about it
+        LOG.exception("store write failed on %s %s", request.method, request.path)
+        if isinstance(exc, OSError) and exc.errno not in (errno.ENOSPC, errno.EIO, errno.EROFS, getattr(errno, "EDQUOT", -1)):
+            return _internal(exc)
+        if isinstance(exc, sqlite3.OperationalError) and not re.search(r"disk|full|read-only|readonly", str(exc)):
+            return _internal(exc)
+        return _error_response("the store could not be written (its disk is full, read-only or failing); nothing "
+                               "was saved: free some space or fix the disk, then try again", 507)
 
     @app.errorhandler(Exception)
     def _internal(exc: Exception):

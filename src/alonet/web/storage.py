@@ -309,13 +309,30 @@ class Store:
         except OSError as exc:
             raise StoreError(f"cannot create the store folder: {exc.strerror}", path=self.root,
                              fix="give --store a folder you can write to") from None
+        self._check_not_orphaned()
         try:
             with self._raw() as conn:
                 conn.execute("PRAGMA journal_mode = WAL")
                 migrate(conn)
+                problems = [row[0] for row in conn.execute("PRAGMA quick_check(3)")]
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"the database cannot be opened: {exc}", path=self.db_path,
                              fix="give --store a folder with an AloNet database, or an empty folder") from None
+        if problems != ["ok"]:
+            raise StoreError(f"the database is damaged ({'; '.join(problems)})", path=self.db_path,
+                             fix=f"restore {DB_NAME} from a backup (the photographs in {IMAGES_DIR}/ are kept)")
+
+    def _check_not_orphaned(self) -> None:
+        """Refuse a missing or empty database beside stored photographs: starting a new, empty
+        store there would silently orphan every saved visit's files."""
+        if self.db_path.is_file() and self.db_path.stat().st_size > 0:
+            return
+        files = sum(1 for p in self.images.iterdir() if p.is_file() and not p.name.startswith("."))
+        if files:
+            state = "is empty" if self.db_path.is_file() else "is missing"
+            raise StoreError(f"the database {state}, but {IMAGES_DIR}/ holds {files} stored file(s)",
+                             path=self.db_path,
+                             fix=f"restore {DB_NAME} from a backup, or move {IMAGES_DIR}/ aside to start a new store")
 
     @property
     def db_path(self) -> Path:
