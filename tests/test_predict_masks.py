@@ -129,3 +129,13 @@ def test_existing_mask_or_npy_files_are_not_overwritten(models, visit, tmp_path,
                        "--backend", "torch")
     assert code == 0, err  # without --npy that file is not an output
     assert (out / "left_scalp_mask.png").is_file() and (out / "left_hairloss_prob.npy").read_bytes() == b"keep"
+
+
+def test_npy_space_estimate_reads_photograph_sizes(visit, tmp_path):
+    from alonet.cli.predict_cmd import npy_bytes_estimate
+
+    width, height = Image.open(visit["top"]).size
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"not a jpeg")
+    # two float32 maps per photograph; a file that cannot be read is left to the run to report
+    assert npy_bytes_estimate([visit["top"], broken, tmp_path / "absent.jpg"]) == 2 * 4 * width * height

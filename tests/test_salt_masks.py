@@ -242,3 +242,11 @@ def test_salt_from_masks_needs_no_torch(tmp_path):
               "print('torch' in sys.modules, code)")
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert result.stdout.splitlines()[-1] == "False 0", result.stderr
+
+
+def test_max_pixels_guards_mask_files(tmp_path, capsys):
+    write_folder(tmp_path / "m")  # the top masks have 20 x 10 = 200 pixels, the others fewer
+    err = fails(capsys, "salt", "--masks", tmp_path / "m", "--max-pixels", "199")
+    assert "top_scalp.png" in err and "--max-pixels" in err
+    code, out, _ = run(capsys, "salt", "--masks", tmp_path / "m", "--max-pixels", "200")
+    assert code == 0 and out.startswith("SALT 40.0")
