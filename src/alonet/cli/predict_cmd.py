@@ -1,8 +1,11 @@
-"""``alonet predict``: probability maps and overlays for single photographs."""
+"""``alonet predict``: probability maps and overlays for single photographs, and on
+request the final masks (``--masks``, the ones ``alonet score`` uses) and float32
+probabilities (``--npy``)."""
 
 from __future__ import annotations
 
 import csv
+import io
 import unicodedata
 from pathlib import Path
 
@@ -22,6 +25,35 @@ from alonet.cli.options import (
 from alonet.errors import AloNetError, DatasetError, InvalidValueError, OutputExistsError, ScoreWithheldError
 from alonet.views import normalize_view
 
+
+
+#: Output file endings: always, with --masks, with --npy.
+MAP_KINDS = ("_scalp.png", "_hairloss.png", "_overlay.jpg")
+MASK_KINDS = ("_scalp_mask.png", "_hairloss_mask.png")
+NPY_KINDS = ("_scalp_prob.npy", "_hairloss_prob.npy")
+
+
+def npy_bytes(array) -> bytes:
+    """``array`` in NumPy's .npy format (for an atomic write)."""
+    import numpy as np
+
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return buffer.getvalue()
+
+
+def npy_bytes_estimate(paths) -> int:
+    """Bytes of the two float32 maps per photograph (8 per pixel), read from the headers."""
+    from alonet.data.imageio import image_info
+
+    total = 0
+    for path in paths:
+        try:
+            width, height = image_info(path, max_pixels=None).oriented_size
+        except AloNetError:
+            continue  # reported when the photograph is processed
+        total += 8 * width * height
+    return total
 
 
 #: The columns of a --views-csv file, and its optional header row.
@@ -77,22 +109,33 @@ def read_views_csv(path: Path) -> list[tuple[Path, str]]:
                    "file,view is the header.")
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder for <stem>_scalp.png, <stem>_hairloss.png and <stem>_overlay.jpg.")
+@click.option("--masks", "write_masks", is_flag=True,
+              help="Also write the final masks (after post-processing; the ones alonet score uses and "
+                   "alonet salt --masks reads) as <stem>_scalp_mask.png and <stem>_hairloss_mask.png "
+                   "(0/255, the photograph's size).")
+@click.option("--npy", "write_npy", is_flag=True,
+              help="Also write the probabilities as float32 .npy arrays at the photograph's size: "
+                   "<stem>_scalp_prob.npy and <stem>_hairloss_prob.npy (8 bytes per pixel).")
 @click.option("--overwrite", is_flag=True, help="Replace output files that already exist.")
 @model_option
 @backend_option
 @max_pixels_option
 @threshold_options
 @speed_options
-def predict_command(images, view, views_csv, out_dir, overwrite, model, backend, max_pixels,
+def predict_command(images, view, views_csv, out_dir, write_masks, write_npy, overwrite, model, backend, max_pixels,
                     scalp_threshold, hairloss_threshold, precision, threads):
     """Segment photographs: probability maps (8-bit, the photograph's size) and overlays.
 
     For each input, writes <stem>_scalp.png and <stem>_hairloss.png (probability
     0..1 stored as 0..255) and <stem>_overlay.jpg (scalp outline, hair loss filled).
+    Thresholding these maps is not the final result: --masks writes the masks after
+    post-processing, --npy the probabilities unrounded.
     Exit status 2 when a file could not be processed; 3 when all were, but a
     photograph needs a retake (its flags are printed; its outputs are still written).
     """
     from alonet.data.atomic import atomic_write_bytes
+    from alonet.data.imageio import save_mask_png
+    from alonet.data.maskpairs import PROBABILITY_PNG_KEY, PROBABILITY_PNG_VALUE
     from alonet.report.overlay import encode_jpeg, encode_png, probability_to_uint8, render_overlay
 
     if views_csv is not None:
@@ -113,7 +156,7 @@ def predict_command(images, view, views_csv, out_dir, overwrite, model, backend,
     if clashes:
         raise InvalidValueError(f"several inputs share the name {clashes[0]!r} (ignoring case); their outputs "
                                 "would collide", fix="rename the files or run them into different output folders")
-    kinds = ("_scalp.png", "_hairloss.png", "_overlay.jpg")
+    kinds = MAP_KINDS + (MASK_KINDS if write_masks else ()) + (NPY_KINDS if write_npy else ())
     if not overwrite:
         for stem in stems:
             for kind in kinds:
@@ -122,7 +165,8 @@ def predict_command(images, view, views_csv, out_dir, overwrite, model, backend,
                                             fix="choose another output folder or pass --overwrite")
     from alonet.data.preflight import check_output_folder, report_bytes_estimate
 
-    check_output_folder(out_dir, report_bytes_estimate(p for p, _ in items))  # before loading networks
+    need = report_bytes_estimate(p for p, _ in items) + (npy_bytes_estimate(p for p, _ in items) if write_npy else 0)
+    check_output_folder(out_dir, need)  # before loading networks
     pipeline = build_pipeline(model, backend, pipeline_config(max_pixels, scalp_threshold, hairloss_threshold,
                                                               threads=threads, precision=precision))
     failures, retakes = 0, 0
@@ -134,8 +178,17 @@ def predict_command(images, view, views_csv, out_dir, overwrite, model, backend,
             click.echo(f"error: {exc}", err=True)
             continue
         stem = path.stem
-        atomic_write_bytes(out_dir / f"{stem}_scalp.png", encode_png(probability_to_uint8(result.scalp_prob)))
-        atomic_write_bytes(out_dir / f"{stem}_hairloss.png", encode_png(probability_to_uint8(result.hairloss_prob)))
+        marker = {PROBABILITY_PNG_KEY: PROBABILITY_PNG_VALUE}  # alonet salt --masks refuses these files
+        atomic_write_bytes(out_dir / f"{stem}_scalp.png",
+                           encode_png(probability_to_uint8(result.scalp_prob), text=marker))
+        atomic_write_bytes(out_dir / f"{stem}_hairloss.png",
+                           encode_png(probability_to_uint8(result.hairloss_prob), text=marker))
+        if write_masks:
+            save_mask_png(out_dir / f"{stem}_scalp_mask.png", result.scalp_mask)
+            save_mask_png(out_dir / f"{stem}_hairloss_mask.png", result.hairloss_mask)
+        if write_npy:
+            atomic_write_bytes(out_dir / f"{stem}_scalp_prob.npy", npy_bytes(result.scalp_prob))
+            atomic_write_bytes(out_dir / f"{stem}_hairloss_prob.npy", npy_bytes(result.hairloss_prob))
         overlay = render_overlay(result.image, result.scalp_mask, result.hairloss_mask)
         atomic_write_bytes(out_dir / f"{stem}_overlay.jpg", encode_jpeg(overlay, quality=90))
         loss = "no scalp" if result.loss_pct is None else f"{result.loss_pct:5.1f} % hair loss"

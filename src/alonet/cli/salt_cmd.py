@@ -1,18 +1,22 @@
-"""``alonet salt``: SALT arithmetic from per-view percentages (no images needed).
+"""``alonet salt``: SALT arithmetic from per-view percentages, or from mask files.
 
 Example::
 
     alonet salt --top 50 --back 20 --left 0 --right 100
     alonet salt --top 50 --back 20 --left 0 --right 100 --baseline 85 --json
+    alonet salt --masks reports/visit1              # <view>_scalp.png + <view>_hairloss.png
+    alonet salt --mask top t_scalp.png t_loss.png --mask back b_scalp.png b_loss.png ...
 """
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
-from alonet.errors import InvalidValueError
+from alonet.cli.options import VIEW_CHOICES, max_pixels_option
+from alonet.errors import EmptyAnnotationError, InvalidValueError
 from alonet.views import VIEW_WEIGHTS, VIEWS
 
 #: Percentages are plain floats here; alonet.scoring.salt checks 0..100 with typed errors.
@@ -37,7 +41,35 @@ def _view_options(prefix: str, what: str):
     return decorate
 
 
-def _format_text(result, response, rw) -> str:
+def _mask_line(pair) -> str:
+    """One text line on where a view's percent came from (masks only)."""
+    height, width = pair.scalp.shape
+    files = f"  masks {pair.view + ':':<6} {pair.scalp_path}, {pair.hairloss_path} ({width}x{height})"
+    if pair.scalp_pixels == 0:
+        return f"{files}: the scalp mask is empty, the view counts as missing"
+    line = f"{files}: {pair.hairloss_pixels} of {pair.scalp_pixels} scalp pixels with hair loss"
+    if pair.outside_pixels:
+        line += f"; {pair.outside_pixels} hair-loss pixels outside the scalp not counted"
+    return line
+
+
+def _read_masks(masks_dir, mask_files, max_pixels) -> dict:
+    """{view: ViewMaskPair} from --masks DIR and --mask VIEW SCALP HAIRLOSS (each view once)."""
+    from alonet.data.imageio import DEFAULT_MAX_PIXELS
+    from alonet.data.maskpairs import read_mask_folder, read_mask_pair
+
+    limit = DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels
+    pairs = dict(read_mask_folder(masks_dir, limit)) if masks_dir is not None else {}
+    for view, scalp, hairloss in mask_files:
+        view = view.lower()
+        if view in pairs:
+            raise InvalidValueError(f"the {view} view's masks are given twice ({pairs[view].scalp_path} and "
+                                    f"{scalp})", fix=f"give the {view} view once: in --masks DIR or with --mask")
+        pairs[view] = read_mask_pair(view, scalp, hairloss, limit)
+    return {view: pairs[view] for view in VIEWS if view in pairs}
+
+
+def _format_text(result, response, rw, pairs=None) -> str:
     lines = [f"SALT {result.salt:.1f}  grade {result.grade}  AA-IGA {result.band}"]
     scale = 1.0  # --missing renormalize rescales the weights of the views given to sum to 1
     if result.missing and result.missing_policy == "renormalize":
@@ -47,6 +79,7 @@ def _format_text(result, response, rw) -> str:
         shown = "missing" if value is None else f"{value:5.1f} %"
         weight = VIEW_WEIGHTS[view] * (scale if value is not None else 1.0)
         lines.append(f"  {view:<5} {shown:>8}  x {weight:.2f} = {result.contributions[view]:5.2f}")
+    lines.extend(_mask_line(pair) for pair in (pairs or {}).values())
     if result.missing:
         lines.append(f"  missing view(s) {', '.join(result.missing)} treated as: {result.missing_policy}")
     if rw is not None:
@@ -72,19 +105,47 @@ def _format_text(result, response, rw) -> str:
               help="How to treat views not given: an error, 0 % hair loss, or rescale the weights of the others.")
 @click.option("--baseline", type=_PERCENT, default=None, metavar="SALT",
               help="Baseline SALT: also print the response (change, SALT50/75/90/100, SALT<=20/10, worsening by 20 points or more).")
+@click.option("--masks", "masks_dir", type=click.Path(path_type=Path), default=None, metavar="DIR",
+              help="Folder of mask files to measure the percents from: <view>_scalp.png and "
+                   "<view>_hairloss.png (an alonet score report folder), or <view>_scalp_mask.png and "
+                   "<view>_hairloss_mask.png (alonet predict --masks); .gif/.tif/.bmp too.")
+@click.option("--mask", "mask_files", multiple=True, metavar="VIEW SCALP HAIRLOSS",
+              type=(click.Choice(VIEW_CHOICES, case_sensitive=False), click.Path(path_type=Path),
+                    click.Path(path_type=Path)),
+              help="One view's scalp mask and hair-loss mask, any file names (repeat per view).")
+@max_pixels_option
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON instead of text.")
-def salt(missing: str, baseline: float | None, as_json: bool, **values: float | None) -> None:
+def salt(missing: str, baseline: float | None, masks_dir: Path | None, mask_files: tuple,
+         max_pixels: int | None, as_json: bool, **values: float | None) -> None:
     """Compute SALT from each view's percent of scalp with hair loss.
 
     SALT = 0.40 x top + 0.24 x back + 0.18 x left + 0.18 x right. The grade
     (S0-S5), AA-IGA band and SALT<=20/10 are read from the SALT as shown (one
     decimal) rounded half up to a whole number.
     --regrowth-VIEW options add the regrowth-weighted SALT (rwSALT).
+
+    With --masks/--mask a view's percent is measured on black-and-white masks
+    (0/1, 0/255, palette GIF) of one photograph: 100 x hair-loss pixels inside
+    the scalp / scalp pixels. Hair loss drawn outside the scalp is not counted;
+    a view with an empty scalp mask counts as missing. A view may come from
+    masks or a percent option, not both.
     """
     from alonet.scoring.salt import response as salt_response
     from alonet.scoring.salt import rw_salt, salt_result
 
     percents = {view: values[view] for view in VIEWS if values[view] is not None}
+    pairs = _read_masks(masks_dir, mask_files, max_pixels) if masks_dir is not None or mask_files else {}
+    for view, pair in pairs.items():
+        if view in percents:
+            raise InvalidValueError(f"the {view} view is given twice: --{view} {percents[view]:g} and the mask "
+                                    f"{pair.scalp_path}", fix=f"leave out --{view} or the {view} view's masks")
+        if pair.loss_pct is None:
+            if missing == "error":
+                raise EmptyAnnotationError(
+                    f"the {view} view's scalp mask {pair.scalp_path} is empty, so its hair loss cannot be measured",
+                    fix="check that mask, or pass --missing zero|renormalize to score the other views")
+            continue
+        percents[view] = pair.loss_pct
     result = salt_result(percents, missing=missing)
     regrowth = {view: values[f"regrowth_{view}"] for view in VIEWS if values[f"regrowth_{view}"] is not None}
     rw = rw_salt(percents, regrowth, missing=missing) if regrowth else None
@@ -101,6 +162,8 @@ def salt(missing: str, baseline: float | None, as_json: bool, **values: float | 
             data["rw_salt"] = rw.to_dict()
         if response is not None:
             data["response"] = response.to_dict()
+        if pairs:
+            data["masks"] = {view: pair.to_dict() for view, pair in pairs.items()}
         click.echo(json.dumps(data, indent=2))
     else:
-        click.echo(_format_text(result, response, rw))
+        click.echo(_format_text(result, response, rw, pairs))

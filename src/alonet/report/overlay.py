@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from PIL import Image
+from PIL import Image, PngImagePlugin
 
 from alonet.errors import InvalidValueError
 
@@ -112,8 +112,13 @@ def encode_jpeg(image: np.ndarray, quality: int = 88) -> bytes:
     return buffer.getvalue()
 
 
-def encode_png(array: np.ndarray) -> bytes:
-    """Encode a uint8 grey (H, W) or RGB (H, W, 3) array as PNG bytes."""
+def encode_png(array: np.ndarray, text: dict[str, str] | None = None) -> bytes:
+    """Encode a uint8 grey (H, W) or RGB (H, W, 3) array as PNG bytes (``text``: tEXt chunks)."""
     buffer = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(array)).save(buffer, format="PNG")
+    info = None
+    if text:
+        info = PngImagePlugin.PngInfo()
+        for key, value in text.items():
+            info.add_text(key, value)
+    Image.fromarray(np.ascontiguousarray(array)).save(buffer, format="PNG", pnginfo=info)
     return buffer.getvalue()
