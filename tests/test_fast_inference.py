@@ -164,6 +164,13 @@ def test_precision_errors(trained, tmp_path, capsys, visit):
                  "--model", str(trained), "--precision", "int8"])
     assert code == 2 and "error: no int8 export" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
+    # an int8 file that is there but cut short is not "no export": it says so
+    cut = tmp_path / "cut"
+    shutil.copytree(trained, cut)
+    (cut / "hairloss.int8.onnx").write_bytes(b"\x08\x01" * 100)
+    with pytest.raises(ModelError, match=r"the int8 export .* cannot be used \(hairloss.int8.onnx: damaged, or made "
+                                         r"from other weights\).*export --int8 --into MODEL_SET again"):
+        Pipeline(cut, config=PipelineConfig(precision="int8", cache_dir=tmp_path))
 
 
 def test_sessions_do_not_spin_and_take_the_thread_count():

@@ -33,7 +33,7 @@ from typing import Protocol
 
 import numpy as np
 
-from alonet.errors import InvalidValueError, ModelError
+from alonet.errors import AloNetError, InvalidValueError, ModelError
 from alonet.infer.export import export_onnx
 from alonet.infer.onnx_runtime import (
     cache_file_name,
@@ -42,6 +42,7 @@ from alonet.infer.onnx_runtime import (
     find_exports,
     matching_session,
     model_key,
+    onnx_file_name,
     open_session,
 )
 from alonet.model import load_model, normalize_images, resolve_model_set
@@ -226,6 +227,18 @@ def _ready_exports(models, cache: Path, precision: str, threads: int | None):
     return OnnxBackend(paths, configs, threads, sessions=sessions, precision=precision)
 
 
+def _present_exports(models, precision: str) -> list[str]:
+    """Names of the ``precision`` exports that lie beside a model set on disk (usable or not)."""
+    if not isinstance(models, (str, Path)):
+        return []
+    try:
+        jsons = resolve_model_set(models)
+    except (AloNetError, OSError, ValueError):
+        return []
+    names = [onnx_file_name(path.stem, precision) for path in jsons.values()]
+    return [name for path, name in zip(jsons.values(), names) if (path.parent / name).is_file()]
+
+
 def create_backend(models, backend: str = "auto", *, cache_dir: str | Path | None = None,
                    threads: int | None = None, channels_last: bool = True,
                    precision: str = "fp32") -> Backend:
@@ -252,6 +265,11 @@ def create_backend(models, backend: str = "auto", *, cache_dir: str | Path | Non
         if ready is not None:
             return ready
         if precision != "fp32":
+            present = _present_exports(models, precision)
+            if present:  # there, but truncated, damaged or made from other weights
+                raise ModelError(f"the {precision} export beside the model set {models} cannot be used "
+                                 f"({', '.join(present)}: damaged, or made from other weights)",
+                                 fix=f"run alonet export --{precision} --into MODEL_SET again, or use --precision fp32")
             raise ModelError(f"no {precision} export of the model set {models}",
                              fix=f"run alonet export --{precision} --into MODEL_SET and pass --model MODEL_SET, "
                                  "or use --precision fp32")
