@@ -184,9 +184,12 @@ def test_api_scores_four_views_like_the_pipeline(make_app, pipeline, photos):
                                              content_type="multipart/form-data").get_json()
     assert "scalp_mask" not in no_masks["views"]["top"]
     assert no_masks["salt"] == body["salt"]
-    # One JSON shape: the API answers VisitResult.to_dict() plus the model and version.
+    # One JSON shape: the API answers VisitResult.to_dict() plus the model, version and provenance.
     shape = expected.to_dict()
-    assert set(no_masks) == set(shape) | {"model", "version"}
+    assert set(no_masks) == set(shape) | {"model", "version", "provenance"}
+    made = no_masks["provenance"]  # what made the numbers: two thresholds give two SALTs, so it must say
+    assert made["thresholds"] == {"scalp": 0.5, "hairloss": 0.5} and made["backend"] == "torch"
+    assert len(made["model_sha256"]) == 64 and made["precision"] == "fp32" and made["view_checks"] is True
     assert set(no_masks["views"]["top"]) == set(shape["views"]["top"])
     assert set(body["views"]["top"]) == set(shape["views"]["top"]) | {"scalp_mask", "hairloss_mask"}
 

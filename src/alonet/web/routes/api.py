@@ -3,7 +3,8 @@
 ``POST /api/score`` takes multipart fields ``top``, ``back``, ``left``,
 ``right`` (any subset, at least one) and answers with the visit's JSON shape
 (``alonet.infer.VisitResult.to_dict()``, the same as ``report.json``; see the
-README), plus ``model`` and ``version``; each view also carries its masks as
+README), plus ``model``, ``version`` and ``provenance`` (model checksum, backend, precision,
+thresholds, view checks: what made the numbers); each view also carries its masks as
 ``scalp_mask`` and ``hairloss_mask`` (``data:image/png;base64,...``).
 ``?masks=0`` leaves the mask data URLs out. Bad uploads get 400/413 with
 ``{"error": "<one line>"}``. The endpoint is exempt from CSRF (it stores
@@ -36,7 +37,8 @@ def score():
         for view, st in views.items():
             body["views"][view]["scalp_mask"] = png_data_url(st.scalp)
             body["views"][view]["hairloss_mask"] = png_data_url(st.hairloss)
-    return jsonify(**body, model=state.scorer.description, version=__version__)
+    return jsonify(**body, model=state.scorer.description, version=__version__,
+                   provenance=state.scorer.provenance())
 
 
 @bp.get("/health")
