@@ -63,3 +63,50 @@ def test_a_full_disk_under_the_store_says_so(make_app, tmp_path, monkeypatch):  
     monkeypatch.setattr(Store, "create_patient", full)
     r = client.post("/patients", data={"csrf_token": csrf_token(client), "code": "AA-001"})
     assert r.status_code == 507 and "its disk is full" in r.get_data(as_text=True)
+
+
+def test_visits_saved_before_step_5_get_the_salt_their_report_weighs(tmp_path):
+    """An upgrade check (2026-12-07): a schema-4 store kept SALT 16.65 (2 decimals of 16.652): the
+    pages said 16.6 and the report, weighing the per-view numbers, 16.7."""
+    import json
+
+    from alonet.scoring.salt import shown_salt
+    from alonet.web.storage import migrate
+
+    root = tmp_path / "old"
+    root.mkdir()
+    (root / IMAGES_DIR).mkdir()
+    percents = {"top": 20.0, "back": 10.0, "left": 17.0, "right": 17.73}
+    with sqlite3.connect(root / DB_NAME, isolation_level=None) as conn:
+        assert migrate(conn, target=4) == 0
+        conn.execute("INSERT INTO patients (id, code, created_at) VALUES (1, 'AA-101', '2026-01-01')")
+        summary = {"salt": 16.65, "grade": "S1", "band": "limited", "withheld": [], "retake": False}
+        conn.execute("INSERT INTO visits (id, patient_id, visit_date, created_at, salt, grade, band, missing, summary,"
+                     " model) VALUES (1, 1, '2026-01-02', '2026-01-02', 16.65, 'S1', 'limited', '', ?, 'default')",
+                     (json.dumps(summary),))
+        for i, (view, pct) in enumerate(percents.items()):
+            conn.execute("INSERT INTO view_images (visit_id, view, photo_file, scalp_file, hairloss_file, loss_pct,"
+                         " confidence, flags, corrected) VALUES (1, ?, ?, ?, ?, ?, 1.0, '[]', 0)",
+                         (view, f"p{i}.jpg", f"s{i}.png", f"h{i}.png", pct))
+    assert shown_salt(16.65) == "16.6"
+    visit = Store(root).get_visit(1)
+    expected = 0.4 * 20.0 + 0.24 * 10.0 + 0.18 * 17.0 + 0.18 * 17.73
+    assert visit.salt == pytest.approx(expected) and shown_salt(visit.salt) == "16.7"
+    assert visit.summary["salt"] == pytest.approx(expected) and visit.grade == "S1"
+    assert visit.scored_with == {}
+
+
+@pytest.mark.parametrize("summary, asked", [
+    ({"provisional_requested": True, "provisional": False, "withheld": [], "retake": True}, True),
+    ({"provisional_requested": False, "provisional": False, "withheld": ["back"], "retake": True}, False),
+    ({"provisional": False, "withheld": [], "retake": True}, True),   # saved before it was recorded: incomplete
+    ({"provisional": False, "withheld": ["back"], "retake": True}, False),
+    ({"provisional": True, "withheld": [], "retake": True}, True),
+])
+def test_a_visit_remembers_that_a_provisional_salt_was_asked_for(summary, asked):
+    """A provisional request that ended "incomplete" came back "withheld" in its report and when reopened."""
+    from alonet.web.storage import Visit
+
+    visit = Visit(id=1, patient_id=1, visit_date="2026-01-01", created_at="", salt=None, grade=None, band=None,
+                  missing=(), summary=summary, model="default")
+    assert visit.provisional_requested is asked and visit.provisional is False

@@ -123,9 +123,10 @@ def stored_view_states(store: Store, visit: Visit, scorer) -> dict[str, ViewStat
         conf = 1.0 if stored.confidence is None else float(stored.confidence)
         result = scorer.pipeline.result_from_masks(photo, view, scalp, hairloss, confidence_value=conf,
                                                    corrected=stored.corrected)
-        if not stored.corrected and stored.loss_pct is not None and result.loss_pct is not None:
-            # The networks' % was measured at network size; the stored full-size masks
-            # give it to about 0.1 points. Show the number that was saved.
+        if stored.loss_pct is not None and result.loss_pct is not None:
+            # The networks' % was measured at network size, a correction's on the page's masks;
+            # the stored full-size masks give it to about 0.1 points. Show the number that was
+            # saved, the one the visit's stored SALT was weighed from.
             result = replace(result, loss_pct=float(stored.loss_pct))
         result = with_stored_flags(result, stored.flags)
         states[view] = ViewState(view=view, result=result)

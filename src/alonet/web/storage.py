@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from alonet.errors import AloNetError, InvalidValueError
+from alonet.scoring.salt import salt_result
 from alonet.views import VIEWS
 
 DB_NAME = "alonet.sqlite3"
@@ -125,6 +126,27 @@ MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
+def _salts_from_view_numbers(conn: sqlite3.Connection) -> None:
+    """Step 5's data part: visits saved before it kept their SALT rounded to 2 decimals, while
+    their report weighs the per-view numbers again, so at a 0.05 boundary the pages said 16.6
+    and the report 16.7. Their SALT, grade and band are re-derived from the stored per-view
+    numbers, as every report does (:func:`alonet.web.reports.stored_view_states`)."""
+    rows = conn.execute("SELECT id, summary FROM visits WHERE salt IS NOT NULL").fetchall()
+    for visit_id, summary_text in rows:
+        percents = dict(conn.execute("SELECT view, loss_pct FROM view_images WHERE visit_id = ?", (visit_id,)))
+        if set(percents) != set(VIEWS) or any(p is None for p in percents.values()):
+            continue
+        score = salt_result(percents)
+        summary = json.loads(summary_text)
+        summary["salt"] = score.salt
+        conn.execute("UPDATE visits SET salt = ?, grade = ?, band = ?, summary = ? WHERE id = ?",
+                     (score.salt, score.grade, score.band, json.dumps(summary), visit_id))
+
+
+#: Data changes that run inside a schema step's transaction, after its SQL (by the version reached).
+AFTER_STEP = {5: _salts_from_view_numbers}
+
+
 def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
     """Bring the database on ``conn`` to schema ``target``; return the version it had.
 
@@ -144,6 +166,8 @@ def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
         try:
             for statement in statements:
                 conn.execute(statement)
+            if version + 1 in AFTER_STEP:
+                AFTER_STEP[version + 1](conn)
             conn.execute(f"PRAGMA user_version = {version + 1}")
             conn.execute("COMMIT")
         except BaseException:
@@ -217,6 +241,17 @@ class Visit:
     def provisional(self) -> bool:
         """The SALT was computed on request from photographs that need a retake."""
         return self.salt is not None and bool(self.summary.get("provisional"))
+
+    @property
+    def provisional_requested(self) -> bool:
+        """The visit was scored asking for a provisional SALT (whether or not it got one): its
+        report and a reopened page must apply the same policy, or a visit the page called
+        "incomplete" comes back "withheld". Visits saved before this was recorded: a visit
+        without a withheld SALT although a view needed a retake can only have been scored so."""
+        if "provisional_requested" in self.summary:
+            return bool(self.summary["provisional_requested"])
+        return bool(self.summary.get("provisional")) or (
+            not self.summary.get("withheld") and bool(self.summary.get("retake")))
 
     @property
     def status(self) -> str:

@@ -171,7 +171,7 @@ class ScoredVisit:
     def stored_summary(self) -> dict:
         """:meth:`summary` as the store keeps it: ``salt`` unrounded, so the SALT the store gives
         back (visit rows, patient list, chart) shows and categorises exactly as the page did."""
-        return exact_summary(visit_result(self.views, self.provisional))
+        return {**exact_summary(visit_result(self.views, self.provisional)), "provisional_requested": self.provisional}
 
 
 class VisitCache:

@@ -140,7 +140,7 @@ def report(visit_id: int, kind: str):
     patient = _patient(store, record.patient_id)
     review = {"patient_code": patient.code, "visit_date": record.visit_date}
     return report_response(views, report_meta(record.model, record.scored_with), kind, deidentify,
-                           provisional=record.provisional, review=review)
+                           provisional=record.provisional_requested, review=review)
 
 
 @bp.post("/visits/<id:visit_id>/correct")
@@ -153,7 +153,8 @@ def correct_visit(visit_id: int):
     record = _stored_visit(store, visit_id)
     state = get_state()
     views = stored_view_states(store, record, state.scorer)
-    visit = state.cache.add(views, record.model, provisional=record.provisional, scored_with=record.scored_with)
+    visit = state.cache.add(views, record.model, provisional=record.provisional_requested,
+                            scored_with=record.scored_with)
     visit.saved_as, visit.saved_revision = record.id, visit.revision
     return redirect(url_for("score.result", visit_id=visit.id), code=303)
 
