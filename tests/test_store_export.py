@@ -291,6 +291,24 @@ def test_a_view_whose_files_are_gone_is_skipped_with_its_reason(model_dir, pipel
     assert not (tmp_path / "out2").exists()
 
 
+def test_a_view_flagged_as_another_view_is_not_exported(model_dir, pipeline, images, tmp_path):
+    """Its label is wrong, so it would teach the other scalp network (an upgrade check, 2026-12-07)."""
+    import json
+    import sqlite3
+
+    client = make_client(model_dir, pipeline, tmp_path / "store")
+    url = score(client, images, ["top", "back"])
+    visit_id = save(client, url, patient="new", new_code="P9", visit_date="2024-06-01")
+    flag = {"code": "view_mismatch", "view": "top", "message": "the photograph given as top looks like a left view"}
+    with sqlite3.connect(tmp_path / "store" / "alonet.sqlite3") as conn:
+        conn.execute("UPDATE view_images SET flags = ? WHERE visit_id = ? AND view = 'top'",
+                     (json.dumps([flag]), visit_id))
+    summary = export_store(tmp_path / "store", tmp_path / "out", size=16, include_all=True, progress=False)
+    assert summary["views_exported"] == 1 and summary["skip_reasons"] == {"view_mismatch": 1}
+    assert "looks like a left view" in summary["skipped"][0]["reason"]
+    assert (tmp_path / "out" / "skipped.csv").read_text().count("view_mismatch") == 1
+
+
 # --------------------------------------------------------------------------- review in the web app
 
 

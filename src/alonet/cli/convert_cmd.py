@@ -97,6 +97,7 @@ def _convert_store(store_dir: str, out: str, *, include_all: bool, size: int, ov
         "empty_scalp": "view(s) with an empty scalp mask",
         "unreadable": "view(s) with a missing or unreadable file",
         "size_mismatch": "view(s) whose masks do not fit the photograph",
+        "view_mismatch": "view(s) that look like another view (mislabelled)",
     }
     click.echo(
         f"exported {summary['views_exported']} views of {summary['visits_exported']} visits "

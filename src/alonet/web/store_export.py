@@ -59,6 +59,7 @@ EMPTY_SCALP = "empty_scalp"
 UNREADABLE = "unreadable"
 SIZE_MISMATCH = "size_mismatch"
 NO_USABLE_VIEW = "no_usable_view"
+VIEW_MISMATCH = "view_mismatch"
 
 
 @dataclass(frozen=True)
@@ -225,6 +226,12 @@ def export_store(
             patient = codes[visit.patient_id]
             before = len(manifest)
             for view, stored in visit.views.items():
+                mismatch = next((f for f in stored.flags if f.get("code") == VIEW_MISMATCH), None)
+                if mismatch is not None:  # its label is wrong: it would train the other scalp network
+                    skipped.append(Skipped(patient, visit.id, visit.visit_date, view, VIEW_MISMATCH,
+                                           f"{mismatch.get('message', 'looks like another view')} (label the "
+                                           "photographs right and score the visit again)"))
+                    continue
                 try:
                     photo, scalp, loss = _load_view(store, stored)
                 except AloNetError as exc:
