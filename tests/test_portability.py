@@ -137,3 +137,15 @@ def test_os_errors_say_what_to_do(code, words, tmp_path, capsys, monkeypatch):
     assert main(["salt", "--top", "10", "--back", "10", "--left", "10", "--right", "10"]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"error: cannot access {tmp_path / 'x'}: ") and words in err and err.count("\n") == 1
+
+
+def test_an_os_error_without_a_file_name_still_reads_as_a_sentence(capsys, monkeypatch):
+    import alonet.cli.salt_cmd as salt_cmd
+
+    def fail(*args, **kwargs):
+        raise OSError(errno.EFBIG, "File too large")
+
+    monkeypatch.setattr(salt_cmd, "_format_text", fail)
+    assert main(["salt", "--top", "10", "--back", "10", "--left", "10", "--right", "10"]) == 2
+    assert capsys.readouterr().err.startswith("error: a file could not be read or written: File too large (")
+

@@ -112,10 +112,12 @@ def main(argv: list[str] | None = None) -> int:
         click.echo("error: out of memory (try a smaller --size or batch)", err=True)
         return 2
     except OSError as exc:  # a write (or read) the checks could not foresee: full disk, lost mount
-        where = f" {exc.filename}" if getattr(exc, "filename", None) else ""
         reason = exc.strerror or " ".join(str(exc).split()) or exc.__class__.__name__
         fix = _OS_FIXES.get(exc.errno, "check the disk space and permissions, then run the command again")
-        click.echo(f"error: cannot access{where}: {reason} ({fix})", err=True)
+        if getattr(exc, "filename", None):
+            click.echo(f"error: cannot access {exc.filename}: {reason} ({fix})", err=True)
+        else:  # a write through an open file (a full disk, a file-size limit) names no file
+            click.echo(f"error: a file could not be read or written: {reason} ({fix})", err=True)
         return 2
     return 0
 
