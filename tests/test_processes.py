@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from alonet.processes import pid_alive, worker_pool
+from alonet.data.processes import pid_alive, worker_pool
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 HAS_PROC = Path("/proc/self/stat").is_file()
@@ -27,7 +27,7 @@ PARENT = """
 import os, sys, time
 from pathlib import Path
 
-from alonet.processes import worker_pool
+from alonet.data.processes import worker_pool
 
 
 def record(folder):

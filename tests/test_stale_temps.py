@@ -26,7 +26,7 @@ from alonet.data.atomic import (
     scratch_directory,
     temp_path_for,
 )
-from alonet.processes import host_tag, pid_alive
+from alonet.data.processes import host_tag, pid_alive
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 

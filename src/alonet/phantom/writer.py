@@ -31,11 +31,11 @@ import numpy as np
 from PIL import Image
 
 from alonet.data.atomic import atomic_directory, atomic_write_text, check_can_write_directory
+from alonet.data.processes import worker_pool
 from alonet.errors import InvalidValueError
 from alonet.phantom.generate import procedural_plan, real_patient_order, real_plan, render_visits
 from alonet.phantom.preview import PreviewRow, contact_sheet, thumbnail
 from alonet.phantom.realmasks import RealMaskSet
-from alonet.processes import worker_pool
 from alonet.views import VIEWS
 
 #: Columns of manifest.csv, in order.
@@ -191,7 +191,7 @@ def write_phantoms(spec: PhantomSpec, log=None, progress: bool = True) -> WriteR
         bar = tqdm(total=len(jobs), desc="phantoms", unit="patient", file=sys.stderr, disable=not progress)
         try:
             if spec.workers > 1 and len(jobs) > 1:
-                # "spawn" workers that exit if this process is killed (alonet.processes)
+                # "spawn" workers that exit if this process is killed (alonet.data.processes)
                 with worker_pool(min(spec.workers, len(jobs))) as pool:
                     for future in as_completed([pool.submit(_run, job) for job in jobs]):
                         index, rows, previews = future.result()

@@ -21,11 +21,11 @@ from typing import Any
 
 import numpy as np
 
+from alonet.data.processes import worker_pool
 from alonet.errors import AloNetError
 from alonet.infer import Pipeline
 from alonet.infer.onnx_runtime import available_threads
 from alonet.infer.viewmaps import ViewMaps
-from alonet.processes import worker_pool
 
 #: ``report(entry, visit, provenance)`` writes a visit's report folder; it must be picklable.
 ReportWriter = Callable[[Any, Any, dict], None]
