@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -41,14 +42,29 @@ def trained(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def shipped(trained, tmp_path_factory):
-    """A copy of the model set with fp32 and int8 ONNX files written into it."""
+    """A copy of the model set with fp32 and int8 ONNX files written into it.
+
+    On the way, the int8 work folder that a killed export left under the system's
+    temporary folder is removed, and the export's own is removed at its end.
+    """
     from alonet.infer.export import export_model_set
     from alonet.infer.quantize import CalibrationConfig
+    from alonet.data.processes import host_tag
 
     folder = tmp_path_factory.mktemp("shipped") / "set"
     shutil.copytree(trained, folder)
-    export_model_set(folder, None, int8=True, calibration=CalibrationConfig(patients=2, size=160),
-                     progress=False)
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()
+    left = Path(tempfile.gettempdir()) / f"alonet-int8-{host_tag()}-{ended.pid}-0123abcd"
+    try:
+        left.mkdir()
+        (left / "hairloss.onnx").write_bytes(b"half an export")
+        export_model_set(folder, None, int8=True, calibration=CalibrationConfig(patients=2, size=160),
+                         progress=False)
+        assert not left.exists()
+        assert not list(Path(tempfile.gettempdir()).glob(f"alonet-int8-{host_tag()}-{os.getpid()}-*"))
+    finally:
+        shutil.rmtree(left, ignore_errors=True)
     return folder
 
 

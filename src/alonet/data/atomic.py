@@ -5,12 +5,21 @@ folder, so the same file system) and then moved into place with ``os.replace``
 / ``os.rename``, which is atomic on POSIX and Windows. If the work fails or is
 interrupted, the temporary name is removed and whatever was at the target
 before is left untouched.
+
+A process killed outright (``kill -9``, a power cut) cannot remove its
+temporary name. So every temporary name says which process on which machine
+made it, ``.NAME.tmp-<host>-<pid>-<random>`` (``.STEM.tmp-...SUFFIX`` for a
+file, keeping its suffix), and each write of NAME first removes those that a
+process on this machine that is no longer running left beside it (a running
+writer's are kept; see :func:`remove_stale_temps`). :func:`scratch_directory`
+does the same for work folders under the system's temporary folder.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import tempfile
 import uuid
@@ -18,12 +27,83 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from alonet.errors import OutputExistsError
+from alonet.data.processes import host_tag, pid_alive
+
+#: What follows "tmp-" / "old-" in a temporary name: host tag, process id, random part.
+_OWNER = r"(?P<host>[0-9a-f]{8})-(?P<pid>[1-9][0-9]{0,9})-[0-9a-f]{8}"
 
 
-def _temp_name(target: Path, kind: str) -> Path:
-    """A hidden, unique name in the target's folder, keeping its suffix (so that
-    libraries that pick a format from the extension still see the right one)."""
-    return target.with_name(f".{target.stem}.{kind}-{uuid.uuid4().hex[:8]}{target.suffix}")
+def _owner_tag() -> str:
+    return f"{host_tag()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+def _temp_name(target: Path, kind: str, keep_suffix: bool = True) -> Path:
+    """A hidden, unique name in the target's folder naming this process and machine.
+
+    Files keep their suffix (libraries that pick a format from the extension
+    still see the right one): ``.STEM.KIND-OWNER.SUFFIX``; folders get
+    ``.NAME.KIND-OWNER``.
+    """
+    if keep_suffix:
+        return target.with_name(f".{target.stem}.{kind}-{_owner_tag()}{target.suffix}")
+    return target.with_name(f".{target.name}.{kind}-{_owner_tag()}")
+
+
+def temp_path_for(target: str | Path) -> Path:
+    """A temporary name beside ``target`` (same folder and suffix) for writing it atomically.
+
+    The name follows this module's pattern, so that what a killed process left
+    under it is removed by the next write of ``target`` (:func:`remove_stale_temps`).
+    """
+    return _temp_name(Path(target), "tmp")
+
+
+def _left_by_ended_process(match: re.Match | None) -> bool:
+    return (match is not None and match.group("host") == host_tag()
+            and not pid_alive(int(match.group("pid"))))
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
+def remove_stale_temps(target: str | Path) -> list[Path]:
+    """Remove what writers of ``target`` that are no longer running left beside it; return it.
+
+    Only names of exactly this module's pattern for ``target`` are considered
+    (``.NAME.tmp-<host>-<pid>-<random>`` for a folder, ``.STEM.tmp-...SUFFIX``
+    for a file), and only those whose process ran on this machine and has
+    ended: another process may be writing ``target`` right now. A folder moved
+    aside to be replaced (``.NAME.old-...``) is removed only once ``target``
+    exists again (until then it is the only copy of the old output).
+    Anything that cannot be removed is left; nothing here raises.
+    """
+    target = Path(target)
+    forms = [re.escape(f".{target.name}.") + r"(?P<kind>tmp|old)-" + _OWNER]  # a folder's
+    if target.suffix:  # a file's
+        forms.append(re.escape(f".{target.stem}.") + r"(?P<kind>tmp|old)-" + _OWNER + re.escape(target.suffix))
+    patterns = [re.compile(form) for form in forms]
+    removed: list[Path] = []
+    try:
+        with os.scandir(target.parent) as listing:
+            names = [entry.name for entry in listing]
+    except OSError:
+        return removed
+    for name in names:
+        match = next((m for m in (p.fullmatch(name) for p in patterns) if m is not None), None)
+        if match is None or not _left_by_ended_process(match):
+            continue
+        if match.group("kind") == "old" and not (target.exists() or target.is_symlink()):
+            continue
+        path = target.parent / name
+        _remove(path)
+        if not os.path.lexists(path):
+            removed.append(path)
+    return removed
 
 
 def current_umask() -> int:
@@ -52,6 +132,7 @@ def atomic_save(path: str | Path, write: Callable[[Path], object]) -> Path:
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(target)
     temp = _temp_name(target, "tmp")
     try:
         write(temp)
@@ -114,6 +195,19 @@ def check_can_write_directory(path: str | Path, overwrite: bool = False) -> Path
     return target
 
 
+def _new_directory(target: Path, kind: str) -> Path:
+    """Create an empty folder under a fresh temporary name for ``target`` (an ordinary
+    folder: permissions as the umask says)."""
+    for _ in range(100):
+        temp = _temp_name(target, kind, keep_suffix=False)
+        try:
+            temp.mkdir()
+        except FileExistsError:
+            continue
+        return temp
+    raise FileExistsError(f"no free temporary name beside {target}")
+
+
 @contextlib.contextmanager
 def atomic_directory(path: str | Path, overwrite: bool = False) -> Iterator[Path]:
     """Build a folder under a temporary name, then move it to ``path``.
@@ -132,9 +226,8 @@ def atomic_directory(path: str | Path, overwrite: bool = False) -> Iterator[Path
     """
     target = Path(os.path.abspath(check_can_write_directory(path, overwrite)))  # "results/.." has no name
     target.parent.mkdir(parents=True, exist_ok=True)
-    temp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    # mkdtemp makes a private (0700) folder; the result should be an ordinary one.
-    os.chmod(temp, 0o777 & ~current_umask())
+    remove_stale_temps(target)
+    temp = _new_directory(target, "tmp")
     try:
         yield temp
         # Re-check: something may have appeared while we worked.
@@ -155,7 +248,7 @@ def _move_into_place(temp: Path, target: Path) -> None:
         target.rmdir()
         os.rename(temp, target)
         return
-    aside = _temp_name(target, "old")
+    aside = _temp_name(target, "old", keep_suffix=False)
     os.rename(target, aside)
     try:
         os.rename(temp, target)
@@ -166,3 +259,36 @@ def _move_into_place(temp: Path, target: Path) -> None:
         shutil.rmtree(aside, ignore_errors=True)
     else:
         aside.unlink()
+
+
+@contextlib.contextmanager
+def scratch_directory(label: str, parent: str | Path | None = None) -> Iterator[Path]:
+    """A private work folder under the system's temporary folder, removed at the end.
+
+    It is named ``alonet-LABEL-<host>-<pid>-<random>`` (under ``parent`` if
+    given); work folders of the same label that processes no longer running
+    on this machine left there are removed first, as :func:`remove_stale_temps`
+    does beside a target.
+    """
+    if not re.fullmatch(r"[a-z0-9]+", label):
+        raise ValueError(f"scratch folder label {label!r}: lower-case letters and digits only")
+    base = Path(parent) if parent is not None else Path(tempfile.gettempdir())
+    pattern = re.compile(re.escape(f"alonet-{label}-") + _OWNER)
+    stale: list[str] = []
+    with contextlib.suppress(OSError), os.scandir(base) as listing:
+        stale = [entry.name for entry in listing if _left_by_ended_process(pattern.fullmatch(entry.name))]
+    for name in stale:
+        _remove(base / name)
+    for _ in range(100):
+        folder = base / f"alonet-{label}-{_owner_tag()}"
+        try:
+            folder.mkdir(mode=0o700)
+        except FileExistsError:
+            continue
+        break
+    else:
+        raise FileExistsError(f"no free scratch folder name in {base}")
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -14,13 +14,18 @@ to a model that was retrained later is recognised as stale and not used.
 from __future__ import annotations
 
 import json
-import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-from alonet.data.atomic import atomic_directory, atomic_save, atomic_write_bytes, atomic_write_text
+from alonet.data.atomic import (
+    atomic_directory,
+    atomic_save,
+    atomic_write_bytes,
+    atomic_write_text,
+    scratch_directory,
+)
 from alonet.errors import ModelError
 from alonet.infer.onnx_runtime import (
     add_metadata,
@@ -235,10 +240,10 @@ def _export_into(models, out: Path | None, check: bool, int8: bool, calibration,
         configs = {task: cfg for task, (_, cfg) in loaded.items()}
         calibration = calibration or CalibrationConfig()
         images = calibration_images(configs, calibration, progress=progress)
-        with tempfile.TemporaryDirectory(prefix="alonet-int8-") as work:
+        with scratch_directory("int8") as work:  # what killed runs left there is removed first
             for task in TASKS:
                 model, cfg = loaded[task]
-                folded = Path(work) / f"{task}.onnx"
+                folded = work / f"{task}.onnx"
                 export_onnx(model, cfg, folded, compact=False, check=False)
                 target = targets[task]
                 quantize_int8(folded, target.with_name(onnx_file_name(target.stem, "int8")), images[task], cfg,

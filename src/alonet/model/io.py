@@ -23,12 +23,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from importlib import resources
 from pathlib import Path
 from typing import Iterable
 
-from alonet.data.atomic import current_umask
+from alonet.data.atomic import remove_stale_temps, temp_path_for
 from alonet.errors import ModelError
 from alonet.model.config import TASKS, ModelConfig
 
@@ -53,10 +52,9 @@ def _sha256(path: Path) -> str:
 
 
 def _temp_path(target: Path) -> Path:
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    os.chmod(name, 0o666 & ~current_umask())  # mkstemp's files are private (0600)
-    return Path(name)
+    """A temporary name beside ``target``, after removing those that killed writers left there."""
+    remove_stale_temps(target)
+    return temp_path_for(target)
 
 
 def save_model(model, cfg: ModelConfig, path_stem: str | Path, metadata: dict | None = None,

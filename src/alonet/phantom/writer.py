@@ -22,9 +22,8 @@ from __future__ import annotations
 
 import csv
 import io
-import multiprocessing
 import sys
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +31,7 @@ import numpy as np
 from PIL import Image
 
 from alonet.data.atomic import atomic_directory, atomic_write_text, check_can_write_directory
+from alonet.data.processes import worker_pool
 from alonet.errors import InvalidValueError
 from alonet.phantom.generate import procedural_plan, real_patient_order, real_plan, render_visits
 from alonet.phantom.preview import PreviewRow, contact_sheet, thumbnail
@@ -191,10 +191,8 @@ def write_phantoms(spec: PhantomSpec, log=None, progress: bool = True) -> WriteR
         bar = tqdm(total=len(jobs), desc="phantoms", unit="patient", file=sys.stderr, disable=not progress)
         try:
             if spec.workers > 1 and len(jobs) > 1:
-                # "spawn", not the Linux default "fork": a process forked after torch,
-                # onnxruntime or OpenCV started their thread pools can deadlock.
-                context = multiprocessing.get_context("spawn")
-                with ProcessPoolExecutor(max_workers=min(spec.workers, len(jobs)), mp_context=context) as pool:
+                # "spawn" workers that exit if this process is killed (alonet.data.processes)
+                with worker_pool(min(spec.workers, len(jobs))) as pool:
                     for future in as_completed([pool.submit(_run, job) for job in jobs]):
                         index, rows, previews = future.result()
                         results[index] = (rows, previews)

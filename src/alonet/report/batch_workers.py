@@ -15,14 +15,13 @@ grades are there but not megabytes of masks per photograph.
 from __future__ import annotations
 
 import dataclasses
-import multiprocessing
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from alonet.data.processes import worker_pool
 from alonet.errors import AloNetError
 from alonet.infer import Pipeline
 from alonet.infer.onnx_runtime import available_threads
@@ -125,10 +124,9 @@ class VisitScorer:
             return
         if not isinstance(pipeline, PipelineSpec):
             raise TypeError("parallel scoring needs a PipelineSpec (each worker builds its own pipeline)")
-        # spawn: a clean interpreter per worker (no copied ONNX Runtime thread pools)
-        context = multiprocessing.get_context("spawn")
-        self._pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_init_worker,
-                                         initargs=(pipeline, report, provisional))
+        # spawn (a clean interpreter per worker, no copied ONNX Runtime thread pools);
+        # the workers exit if this process is killed
+        self._pool = worker_pool(self.workers, _init_worker, (pipeline, report, provisional))
         provenance, error = self._pool.submit(_provenance_in_worker, 0).result()
         if error is not None:
             self.close()

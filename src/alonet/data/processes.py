@@ -1,0 +1,158 @@
+"""Processes: whether one is still running, and worker pools whose workers end with their parent.
+
+A worker of a ``ProcessPoolExecutor`` is not told when its parent is killed
+outright (``kill -9``, the out-of-memory killer, "End task" on Windows): it
+finishes what it was doing and then waits for work forever, holding its memory.
+(It never sees the end of its task queue: every worker holds that queue's
+writing end too.) :func:`worker_pool` starts workers that watch their parent
+and exit within about a second of its death.
+
+:func:`pid_alive` is also how :mod:`alonet.data.atomic` tells a temporary file
+that a killed writer left behind from one that a running writer is still
+filling.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+#: Seconds between two looks at the parent (when no multiprocessing sentinel
+#: says at once that it ended).
+PARENT_POLL_S = 1.0
+
+#: Exit status of a worker that stopped because its parent had died.
+PARENT_GONE_EXIT = 3
+
+_WINDOWS_STILL_ACTIVE = 259
+_WINDOWS_ACCESS_DENIED = 5
+_WINDOWS_QUERY_LIMITED_INFORMATION = 0x1000
+
+
+def _linux_state(pid: int) -> str | None:
+    """The state letter in ``/proc/PID/stat`` (``Z`` for a zombie), None where there is no /proc."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return None
+    # "PID (COMMAND) STATE ...": the command may itself hold spaces and parentheses.
+    rest = text[text.rfind(")") + 1:].split()
+    return rest[0] if rest else None
+
+
+def _windows_pid_alive(pid: int) -> bool:
+    import ctypes
+    from ctypes import wintypes
+
+    kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
+    kernel32.OpenProcess.restype = wintypes.HANDLE
+    kernel32.OpenProcess.argtypes = (wintypes.DWORD, wintypes.BOOL, wintypes.DWORD)
+    kernel32.GetExitCodeProcess.argtypes = (wintypes.HANDLE, ctypes.POINTER(wintypes.DWORD))
+    kernel32.CloseHandle.argtypes = (wintypes.HANDLE,)
+    handle = kernel32.OpenProcess(_WINDOWS_QUERY_LIMITED_INFORMATION, False, pid)
+    if not handle:
+        # Access denied: the process exists (another user's). Otherwise (invalid
+        # parameter) there is no such process.
+        return ctypes.get_last_error() == _WINDOWS_ACCESS_DENIED
+    try:
+        code = wintypes.DWORD()
+        if not kernel32.GetExitCodeProcess(handle, ctypes.byref(code)):
+            return True  # cannot tell: count it as running
+        return code.value == _WINDOWS_STILL_ACTIVE
+    finally:
+        kernel32.CloseHandle(handle)
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id is running on this machine.
+
+    Errs towards "running" whenever it cannot tell (another user's process,
+    an unexpected error), so a caller that deletes what a dead process left
+    never deletes a live one's work. A zombie (ended, not yet reaped by its
+    parent) counts as ended where ``/proc`` tells (Linux). On Windows this
+    never calls ``os.kill``, which there would terminate the process.
+    """
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    if pid == os.getpid():
+        return True
+    if sys.platform == "win32":
+        return _windows_pid_alive(pid)
+    try:
+        os.kill(pid, 0)  # signal 0: only checks that the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, belongs to another user
+    except OSError:
+        return True
+    return _linux_state(pid) not in ("Z", "X")
+
+
+def host_tag() -> str:
+    """Eight hex digits naming this machine (a digest of its host name).
+
+    Process ids are only meaningful on the machine that issued them; a
+    temporary name carrying this tag is judged only by a process on the same
+    machine (a folder may be shared over the network).
+    """
+    try:
+        name = socket.gethostname()
+    except OSError:
+        name = ""
+    return hashlib.sha256(name.encode("utf-8", "replace")).hexdigest()[:8]
+
+
+def _parent_gone(parent_pid: int, parent) -> bool:
+    if parent is not None and not parent.is_alive():
+        return True
+    if sys.platform != "win32" and os.getppid() != parent_pid:
+        return True  # POSIX: an orphan is adopted by init (or a sub-reaper)
+    return parent is None and not pid_alive(parent_pid)
+
+
+def _watch_parent(parent_pid: int, poll_s: float) -> None:
+    parent = multiprocessing.parent_process()  # None outside a multiprocessing child
+    while not _parent_gone(parent_pid, parent):
+        if parent is not None:
+            parent.join(poll_s)  # returns as soon as the parent ends
+        else:
+            time.sleep(poll_s)
+    # The parent can no longer take results: stop now, whatever is running.
+    # Half-written outputs are temporary names that the next write removes.
+    os._exit(PARENT_GONE_EXIT)
+
+
+def watch_parent(parent_pid: int, poll_s: float = PARENT_POLL_S) -> threading.Thread:
+    """Start a daemon thread that ends this process once ``parent_pid`` has ended."""
+    thread = threading.Thread(target=_watch_parent, args=(parent_pid, poll_s),
+                              name="alonet-parent-watch", daemon=True)
+    thread.start()
+    return thread
+
+
+def _start_worker(parent_pid: int, initializer: Callable[..., object] | None, initargs: tuple) -> None:
+    watch_parent(parent_pid)
+    if initializer is not None:
+        initializer(*initargs)
+
+
+def worker_pool(workers: int, initializer: Callable[..., object] | None = None,
+                initargs: tuple = ()) -> ProcessPoolExecutor:
+    """A ``ProcessPoolExecutor`` of ``workers`` "spawn" processes that exit when this process dies.
+
+    "spawn", not the Linux default "fork": a process forked after torch,
+    ONNX Runtime or OpenCV started their thread pools can deadlock.
+    ``initializer(*initargs)`` runs in each worker as with the executor's own
+    argument (both must be picklable).
+    """
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_start_worker, initargs=(os.getpid(), initializer, initargs))
