@@ -110,3 +110,15 @@ def test_a_visit_remembers_that_a_provisional_salt_was_asked_for(summary, asked)
     visit = Visit(id=1, patient_id=1, visit_date="2026-01-01", created_at="", salt=None, grade=None, band=None,
                   missing=(), summary=summary, model="default")
     assert visit.provisional_requested is asked and visit.provisional is False
+
+
+def test_upload_temporaries_left_by_a_killed_server_are_removed(tmp_path):
+    root = tmp_path / "store"
+    Store(root)
+    old, fresh = root / IMAGES_DIR / ".incoming-abc", root / IMAGES_DIR / ".incoming-def"
+    old.write_bytes(b"half a photograph")
+    fresh.write_bytes(b"a write in progress")
+    hours_ago = old.stat().st_mtime - 2 * Store.STALE_INCOMING_S
+    os.utime(old, (hours_ago, hours_ago))
+    Store(root)
+    assert not old.exists() and fresh.exists()

@@ -344,6 +344,7 @@ class Store:
         except OSError as exc:
             raise StoreError(f"cannot create the store folder: {exc.strerror}", path=self.root,
                              fix="give --store a folder you can write to") from None
+        self._remove_stale_incoming()
         self._check_not_orphaned()
         try:
             with self._raw() as conn:
@@ -356,6 +357,20 @@ class Store:
         if problems != ["ok"]:
             raise StoreError(f"the database is damaged ({'; '.join(problems)})", path=self.db_path,
                              fix=f"restore {DB_NAME} from a backup (the photographs in {IMAGES_DIR}/ are kept)")
+
+    #: An upload's temporary file older than this was left by a server that was killed mid-write.
+    STALE_INCOMING_S = 3600
+
+    def _remove_stale_incoming(self) -> None:
+        """Delete ``images/.incoming-*`` files a killed server left (a write takes well under a
+        second; one an hour old belongs to no running request)."""
+        cutoff = _dt.datetime.now().timestamp() - self.STALE_INCOMING_S
+        for path in self.images.glob(".incoming-*"):
+            try:
+                if path.is_file() and path.stat().st_mtime < cutoff:
+                    path.unlink()
+            except OSError:
+                pass
 
     def _check_not_orphaned(self) -> None:
         """Refuse a missing or empty database beside stored photographs: starting a new, empty
