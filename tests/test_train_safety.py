@@ -1,13 +1,19 @@
-"""Training survives bad states and interruptions: a meta.csv that is not UTF-8 is one line."""
+"""Training survives bad states and interruptions: a meta.csv that is not UTF-8 is one line; model
+files get the mode of ordinary files."""
 
 from __future__ import annotations
 
+import os
+
+import numpy as np
 import pytest
 
 from alonet.cli.main import main
 from alonet.data.dataset import open_dataset
 from alonet.errors import DatasetError
-from test_train import write_tiny_dataset
+from alonet.train import train
+from alonet.train.history import read_history_csv
+from test_train import tiny_config, tiny_source, write_tiny_dataset
 
 
 def cli_args(dataset, run, *extra):
@@ -32,3 +38,23 @@ def test_a_meta_csv_that_is_not_utf8_is_one_line(tmp_path, capsys):
     assert main(cli_args(dataset, tmp_path / "run", "--task", "hairloss", "--epochs", "1")) == 2
     line = one_error_line(capsys.readouterr().err)
     assert str(dataset / "meta.csv") in line and "alonet convert" in line
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX mode bits")
+@pytest.mark.parametrize("umask", [0o022, 0o027])
+def test_model_files_get_the_same_ordinary_mode(tmp_path, umask):
+    from alonet.model import save_model
+    from alonet.model.config import ModelConfig
+    from alonet.model.unet import build_model
+
+    cfg = ModelConfig(task="hairloss", base_width=4, depth=2, input_size=32)
+    old = os.umask(umask)
+    try:
+        json_path = save_model(build_model(cfg), cfg, tmp_path / "model")
+        run = train(tiny_source(), tmp_path / "run", tiny_config(task="scalp-midline"), progress=False)
+    finally:
+        os.umask(old)
+    expected = 0o666 & ~umask
+    for path in (json_path, json_path.with_suffix(".safetensors"), *(run / "scalp-midline").iterdir()):
+        assert os.stat(path).st_mode & 0o777 == expected, path
+    assert np.isfinite(read_history_csv(run / "scalp-midline" / "history.csv")[0]["val_iou"])
