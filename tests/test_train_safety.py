@@ -1,5 +1,6 @@
 """Training survives bad states and interruptions: a meta.csv that is not UTF-8 is one line; model
-files get the mode of ordinary files."""
+files get the mode of ordinary files; a failed checkpoint write is one line that says to
+--resume."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import os
 
 import numpy as np
 import pytest
+import torch
 
 from alonet.cli.main import main
 from alonet.data.dataset import open_dataset
@@ -14,6 +16,8 @@ from alonet.errors import DatasetError
 from alonet.train import train
 from alonet.train.history import read_history_csv
 from test_train import tiny_config, tiny_source, write_tiny_dataset
+
+TORCH_WRITE_ERROR = "[enforce fail at inline_container.cc:672] . unexpected pos 704 vs 598"
 
 
 def cli_args(dataset, run, *extra):
@@ -27,6 +31,44 @@ def one_error_line(err: str) -> str:
     assert lines[-1].startswith("error: ") and "Traceback" not in err, err
     assert [line for line in lines if line.startswith("error")] == lines[-1:], err
     return lines[-1]
+
+
+def test_a_failed_checkpoint_write_is_one_line_and_keeps_the_last_one(tmp_path, monkeypatch, capsys):
+    dataset = write_tiny_dataset(tmp_path / "ds")
+    run = tmp_path / "run"
+    args = cli_args(dataset, run, "--task", "scalp-temporal", "--keep", "last")
+    assert main([*args, "--epochs", "1"]) == 0
+    task_dir = run / "scalp-temporal"
+    before = (task_dir / "last.pt").read_bytes()
+    capsys.readouterr()
+
+    def torch_full_disk(*args, **kwargs):
+        raise RuntimeError(TORCH_WRITE_ERROR)
+
+    monkeypatch.setattr(torch, "save", torch_full_disk)
+    assert main([*args, "--epochs", "2", "--resume"]) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert line.startswith(f"error: cannot write {task_dir / 'last.pt'}: the write stopped part-way")
+    assert "free some disk space" in line and "rerun the same command with --resume" in line
+    assert (task_dir / "last.pt").read_bytes() == before
+    assert sorted(p.name for p in task_dir.iterdir() if p.name.startswith(".")) == []  # no temp files left
+    monkeypatch.undo()
+
+    # safetensors reports a failed write as SafetensorError: it is the OSError it was
+    import safetensors.torch
+    from safetensors import SafetensorError
+
+    def weights_full_disk(*args, **kwargs):
+        raise SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
+
+    monkeypatch.setattr(safetensors.torch, "save_file", weights_full_disk)
+    assert main([*args, "--epochs", "2", "--resume"]) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert line.startswith(f"error: cannot write {task_dir / 'best.safetensors'}: No space left on device")
+    assert "--resume" in line
+    monkeypatch.undo()
+    assert main([*args, "--epochs", "2", "--resume"]) == 0
+    assert [r["epoch"] for r in read_history_csv(task_dir / "history.csv")] == [1, 2]
 
 
 def test_a_meta_csv_that_is_not_utf8_is_one_line(tmp_path, capsys):

@@ -18,9 +18,11 @@ uninterrupted one.
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import math
+import re
 import shutil
 import sys
 import time
@@ -29,7 +31,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from alonet.data.atomic import atomic_save, atomic_write_text
-from alonet.errors import DatasetError, InvalidValueError, OutputExistsError
+from alonet.errors import DatasetError, InvalidValueError, OutputExistsError, OutputNotWritableError
 from alonet.model.config import TASKS
 from alonet.model.io import load_model, resolve_model_set, save_model
 from alonet.scoring.metrics import OverlapCounts
@@ -395,16 +397,33 @@ def _checkpoint(run: TaskRun, ctx, row: dict, improved: bool) -> None:
         return
 
     cfg = run.cfg
-    if improved:
-        save_model(run.model, run.model_cfg, run.task_dir / "best", half=cfg.save_half, metadata={
-            "epoch": row["epoch"], "val_iou": row["val_iou"], "val_dice": row["val_dice"],
-            "dataset": run.where, "train_config": cfg.to_dict(),
-            **({"init": str(run.init_path)} if run.init_path else {})})
-    _save_checkpoint(run.task_dir / "last.pt", run.model, run.optimizer, run.scheduler, run.scaler, cfg,
-                     row["epoch"], run.best_iou, run.history)
-    write_history_csv(run.task_dir / "history.csv", run.history)
-    plot_history(run.task_dir / "history.png", run.history,
-                 f"{cfg.task}: {cfg.encoder} width {cfg.base_width}, depth {cfg.depth}, {cfg.input_size}px")
+    # best.* first: a failure before last.pt is written leaves the previous last.pt, and
+    # --resume then trains this epoch again (and saves its best model again)
+    try:
+        if improved:
+            save_model(run.model, run.model_cfg, run.task_dir / "best", half=cfg.save_half, metadata={
+                "epoch": row["epoch"], "val_iou": row["val_iou"], "val_dice": row["val_dice"],
+                "dataset": run.where, "train_config": cfg.to_dict(),
+                **({"init": str(run.init_path)} if run.init_path else {})})
+        _save_checkpoint(run.task_dir / "last.pt", run.model, run.optimizer, run.scheduler, run.scaler, cfg,
+                         row["epoch"], run.best_iou, run.history)
+        write_history_csv(run.task_dir / "history.csv", run.history)
+        plot_history(run.task_dir / "history.png", run.history,
+                     f"{cfg.task}: {cfg.encoder} width {cfg.base_width}, depth {cfg.depth}, {cfg.input_size}px")
+    except OSError as exc:
+        where = exc.filename or run.task_dir
+        raise _write_failed(where, exc.strerror or str(exc) or exc.__class__.__name__, exc.errno) from None
+
+
+def _write_failed(path, reason: str, code: int | None = None) -> OutputNotWritableError:
+    """A checkpoint write that failed part-way (full disk, file-size limit, lost permission)."""
+    if code in (errno.EACCES, errno.EPERM, errno.EROFS):
+        todo = f"make {Path(path).parent} writable again"
+    else:
+        todo = "free some disk space or raise the file-size limit"
+    return OutputNotWritableError(
+        f"cannot write {path}: {reason}",
+        fix=f"{todo}, then rerun the same command with --resume; the epochs finished before are kept")
 
 
 def _drop_carried_over(task_dir: Path) -> None:
@@ -494,8 +513,6 @@ def evaluate_loader(model, loader, class_weights, device, amp_dtype=None, memory
 
 def _save_checkpoint(path: Path, model, optimizer, scheduler, scaler, cfg: TrainConfig,
                      epoch: int, best_iou: float, history: list[dict]) -> None:
-    import torch
-
     state = {
         "format": CHECKPOINT_FORMAT,
         "version": 1,
@@ -508,5 +525,23 @@ def _save_checkpoint(path: Path, model, optimizer, scheduler, scaler, cfg: Train
         "scheduler": scheduler.state_dict(),
         "scaler": scaler.state_dict() if scaler.is_enabled() else {},
     }
-    atomic_save(path, lambda temp: torch.save(state, temp))
+    atomic_save(path, functools.partial(_torch_save, state, path))
+
+
+#: How torch.save words a failed write (its C++ writer raises RuntimeError, not OSError).
+_TORCH_WRITE_FAILED = re.compile(r"unexpected pos|write failed|failed writing", re.IGNORECASE)
+
+
+def _torch_save(state: dict, shown: Path, temp: Path) -> None:
+    import torch
+
+    try:
+        torch.save(state, temp)
+    except RuntimeError as exc:
+        if not _TORCH_WRITE_FAILED.search(str(exc)):
+            raise
+        detail = " ".join(str(exc).split())[:120]
+        raise _write_failed(shown, f"the write stopped part-way (full disk or file-size limit? torch: {detail})") \
+            from None
+
 
