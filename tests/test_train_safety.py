@@ -1,9 +1,10 @@
 """Training survives bad states and interruptions: a meta.csv that is not UTF-8 is one line; model
 files get the mode of ordinary files; a failed checkpoint write is one line that says to
---resume."""
+--resume; a lost or damaged last.pt never costs the best model."""
 
 from __future__ import annotations
 
+import json
 import os
 
 import numpy as np
@@ -12,7 +13,7 @@ import torch
 
 from alonet.cli.main import main
 from alonet.data.dataset import open_dataset
-from alonet.errors import DatasetError
+from alonet.errors import DatasetError, InvalidValueError
 from alonet.train import train
 from alonet.train.history import read_history_csv
 from test_train import tiny_config, tiny_source, write_tiny_dataset
@@ -31,6 +32,77 @@ def one_error_line(err: str) -> str:
     assert lines[-1].startswith("error: ") and "Traceback" not in err, err
     assert [line for line in lines if line.startswith("error")] == lines[-1:], err
     return lines[-1]
+
+
+def snapshot(folder, names=("best.json", "best.safetensors", "history.csv")):
+    return {name: (folder / name).read_bytes() for name in names}
+
+
+def test_a_lost_or_damaged_checkpoint_never_replaces_the_best_model(tmp_path):
+    run = tmp_path / "run"
+    train(tiny_source(), run, tiny_config(epochs=2), progress=False)
+    task_dir = run / "hairloss"
+    kept = snapshot(task_dir)
+    best_epoch = json.loads(kept["best.json"])["metadata"]["epoch"]
+
+    last = task_dir / "last.pt"
+    last.write_bytes(last.read_bytes()[: last.stat().st_size // 2])  # truncated, as by a full disk
+    with pytest.raises(InvalidValueError) as caught:
+        train(tiny_source(), run, tiny_config(epochs=3), resume=True, progress=False)
+    message = str(caught.value)
+    assert "checkpoint is unreadable" in message and f"a best model (epoch {best_epoch}," in message
+    assert f"rename {task_dir}" in message and "delete it" not in message
+    assert "--init" not in message  # the run holds one task: it is no model set to start from
+
+    # following the old advice (delete last.pt) is refused too, and nothing is replaced
+    last.unlink()
+    with pytest.raises(InvalidValueError, match=r"holds a best model \(epoch \d, validation IoU [0-9.]+\) and "
+                                                r"history.csv but no checkpoint \(last.pt\)"):
+        train(tiny_source(), run, tiny_config(epochs=3), resume=True, progress=False)
+    assert snapshot(task_dir) == kept
+
+    # the advice given: rename the task folder, then --resume trains the task from epoch 1
+    task_dir.rename(run / "hairloss.old")
+    train(tiny_source(), run, tiny_config(epochs=1), resume=True, progress=False)
+    assert [r["epoch"] for r in read_history_csv(task_dir / "history.csv")] == [1]
+    assert snapshot(run / "hairloss.old") == kept
+
+
+def test_a_complete_run_is_offered_as_init_and_that_advice_works(tmp_path, capsys):
+    dataset = write_tiny_dataset(tmp_path / "ds")
+    run = tmp_path / "run"
+    assert main(cli_args(dataset, run, "--task", "all", "--epochs", "1")) == 0
+    (run / "hairloss" / "last.pt").unlink()
+    (run / "hairloss" / "history.csv").unlink()  # a best model alone (epoch 1) ...
+    (run / "hairloss" / "best.json").write_text(
+        (run / "hairloss" / "best.json").read_text().replace('"epoch": 1,', '"epoch": 2,'))  # ... of a later epoch
+    capsys.readouterr()
+    assert main(cli_args(dataset, run, "--task", "all", "--epochs", "1", "--resume")) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert "holds a best model (epoch 2," in line and f"--init {run} -o NEW_RUN" in line
+    new = tmp_path / "new"
+    assert main(cli_args(dataset, new, "--task", "hairloss", "--epochs", "1", "--init", str(run))) == 0
+    assert json.loads((new / "hairloss" / "best.json").read_text())["metadata"]["init"].startswith(str(run))
+
+
+def test_a_first_epoch_whose_checkpoint_failed_is_trained_again(tmp_path, monkeypatch, capsys):
+    """best.* is written before last.pt: when the first last.pt fails, --resume starts over
+    (that model is made again by the same epoch), after the error said to --resume."""
+    dataset = write_tiny_dataset(tmp_path / "ds")
+    run = tmp_path / "run"
+
+    def full_disk(*args, **kwargs):
+        raise RuntimeError(TORCH_WRITE_ERROR)
+
+    monkeypatch.setattr(torch, "save", full_disk)
+    assert main(cli_args(dataset, run, "--task", "scalp-midline", "--epochs", "1")) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert "--resume" in line
+    task_dir = run / "scalp-midline"
+    assert (task_dir / "best.json").is_file() and not (task_dir / "last.pt").exists()
+    monkeypatch.undo()
+    assert main(cli_args(dataset, run, "--task", "scalp-midline", "--epochs", "1", "--resume")) == 0
+    assert [r["epoch"] for r in read_history_csv(task_dir / "history.csv")] == [1]
 
 
 def test_a_failed_checkpoint_write_is_one_line_and_keeps_the_last_one(tmp_path, monkeypatch, capsys):

@@ -11,7 +11,8 @@ Run folder layout (``RUN_DIR``)::
 
 All files are written atomically at the end of every epoch, so killing the
 process loses at most the epoch in progress; ``resume=True`` continues from
-``last.pt``. Randomness (shuffling, dropout, augmentation) is re-seeded from
+``last.pt``. A task folder whose best model or history would be lost by
+training from epoch 1 (no readable ``last.pt``) is refused, never replaced. Randomness (shuffling, dropout, augmentation) is re-seeded from
 (seed, epoch) at every epoch, so a resumed run follows the same path as an
 uninterrupted one.
 """
@@ -31,9 +32,15 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from alonet.data.atomic import atomic_save, atomic_write_text
-from alonet.errors import DatasetError, InvalidValueError, OutputExistsError, OutputNotWritableError
+from alonet.errors import (
+    DatasetError,
+    InvalidValueError,
+    ModelError,
+    OutputExistsError,
+    OutputNotWritableError,
+)
 from alonet.model.config import TASKS
-from alonet.model.io import load_model, resolve_model_set, save_model
+from alonet.model.io import load_model, read_model_info, resolve_model_set, save_model
 from alonet.scoring.metrics import OverlapCounts
 from alonet.train.config import ALL_TASKS, TrainConfig
 from alonet.train.data import TaskDataset, load_or_make_split, open_source, split_rows, subsample, task_rows
@@ -87,6 +94,7 @@ def train(dataset, run_dir: str | Path, cfg: TrainConfig = TrainConfig(), *,
         task_list = [tasks] if isinstance(tasks, str) else list(tasks)
     run_dir = Path(run_dir)
     check_run_folder(run_dir)
+    _check_task_folders(run_dir, task_list, resume)
     if cfg.init is not None:
         resolve_model_set(cfg.init)  # a missing or incomplete starting model fails now, not after training
     source = open_source(dataset)
@@ -125,8 +133,19 @@ def check_run_folder(run_dir: Path) -> None:
                             "checkpoints in it)", fix="choose a new run folder with -o")
 
 
-def _resolve_config(task_dir: Path, cfg: TrainConfig, resume: bool, ctx):
-    """Return (config to use, checkpoint dict or None)."""
+def _check_task_folders(run_dir: Path, tasks: Sequence[str], resume: bool) -> None:
+    """Refuse, before any training, a task folder that cannot be trained as asked (so that
+    ``--task all`` does not fail at its last task after training the others)."""
+    for task in tasks:
+        task_dir = run_dir / task
+        if not _is_carried_over(task_dir):
+            _read_checkpoint(task_dir, resume)
+
+
+def _read_checkpoint(task_dir: Path, resume: bool) -> dict | None:
+    """The task's last.pt to resume from, or None to train from epoch 1. Raises when the folder
+    must not be trained as asked: a run without --resume, or a best model or history that
+    training from epoch 1 would replace (last.pt missing, unreadable or not a checkpoint)."""
     import torch
 
     last = task_dir / "last.pt"
@@ -136,17 +155,32 @@ def _resolve_config(task_dir: Path, cfg: TrainConfig, resume: bool, ctx):
                 f"{task_dir} already holds a training run",
                 fix="pass --resume to continue it, or choose a new output folder with -o",
             )
-        return cfg, None
+        return None
     if not last.is_file():
-        _log(ctx, f"{cfg.task}: no checkpoint in {task_dir}; starting from epoch 1")
-        return cfg, None
+        kept = _kept_work(task_dir)
+        if kept:
+            raise InvalidValueError(
+                f"{task_dir} holds {kept} but no checkpoint (last.pt), so --resume cannot continue it "
+                "and training from epoch 1 would replace them", fix=_restart_fix(task_dir))
+        return None
     try:
         state = torch.load(last, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unpickling failure means a bad file
-        raise InvalidValueError(f"{last}: checkpoint is unreadable ({exc.__class__.__name__})",
-                                fix="delete it to restart the task from its last best model") from None
+        raise _bad_checkpoint(last, f"checkpoint is unreadable ({exc.__class__.__name__})") from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-        raise InvalidValueError(f"{last}: not an AloNet training checkpoint")
+        raise _bad_checkpoint(last, "not an AloNet training checkpoint")
+    if not CHECKPOINT_KEYS <= set(state):
+        raise _bad_checkpoint(last, f"checkpoint lacks {', '.join(sorted(CHECKPOINT_KEYS - set(state)))}")
+    return state
+
+
+def _resolve_config(task_dir: Path, cfg: TrainConfig, resume: bool, ctx):
+    """Return (config to use, checkpoint dict or None)."""
+    state = _read_checkpoint(task_dir, resume)
+    if state is None:
+        if resume:
+            _log(ctx, f"{cfg.task}: no checkpoint in {task_dir}; starting from epoch 1")
+        return cfg, None
     saved = TrainConfig.from_dict(state["train_config"])
     # a fine-tune saved the architecture it adopted from its starting model: not a user's change
     adopted = TrainConfig.ADOPTED if saved.init is not None else ()
@@ -157,6 +191,55 @@ def _resolve_config(task_dir: Path, cfg: TrainConfig, resume: bool, ctx):
                   f"{', '.join(ignored)} (only {', '.join(RESUME_OVERRIDES)} may change on --resume)")
     merged = replace(saved, **{k: getattr(cfg, k) for k in RESUME_OVERRIDES})
     return merged, state
+
+
+#: What ``_save_checkpoint`` writes and resuming reads.
+CHECKPOINT_KEYS = frozenset({"epoch", "best_iou", "history", "train_config", "model", "optimizer", "scheduler"})
+
+
+def _kept_work(task_dir: Path) -> str | None:
+    """What a task folder without a usable last.pt holds that training from epoch 1 would
+    replace, in words (None: nothing). Only a first epoch's model with no history is not
+    kept: the first checkpoint failed after it was saved, and training makes it again."""
+    history = (task_dir / "history.csv").is_file()
+    best = (task_dir / "best.json").is_file() or (task_dir / "best.safetensors").is_file()
+    if not (history or best):
+        return None
+    epoch = iou = None
+    try:
+        metadata = read_model_info(task_dir / "best.json")["metadata"]
+        epoch, iou = int(metadata["epoch"]), float(metadata["val_iou"])
+    except (ModelError, KeyError, TypeError, ValueError):
+        pass
+    if not history and epoch is not None and epoch <= 1:
+        return None
+    parts = []
+    if best:
+        parts.append("a best model" + (f" (epoch {epoch}, validation IoU {iou:.3f})" if epoch is not None else ""))
+    if history:
+        parts.append("history.csv")
+    return " and ".join(parts)
+
+
+def _restart_fix(task_dir: Path) -> str:
+    """How to go on without a usable last.pt, keeping the task's best model and history."""
+    run_dir = task_dir.parent
+    fix = (f"to keep them, rename {task_dir} (e.g. to {task_dir.name}.old) first; then --resume trains "
+           "the task again from epoch 1")
+    try:
+        resolve_model_set(run_dir)
+    except ModelError:
+        return fix
+    return fix + f"; or fine-tune a new run from this run's best models with --init {run_dir} -o NEW_RUN"
+
+
+def _bad_checkpoint(last: Path, problem: str) -> InvalidValueError:
+    kept = _kept_work(last.parent)
+    if kept:
+        fix = f"the run cannot continue from it; the folder also holds {kept}: " + _restart_fix(last.parent)
+    else:
+        fix = "delete it, then --resume trains the task again from epoch 1"
+    return InvalidValueError(f"{last}: {problem}", fix=fix)
 
 
 @dataclass
@@ -426,10 +509,14 @@ def _write_failed(path, reason: str, code: int | None = None) -> OutputNotWritab
         fix=f"{todo}, then rerun the same command with --resume; the epochs finished before are kept")
 
 
+def _is_carried_over(task_dir: Path) -> bool:
+    """Whether the task folder holds a model copied from the init model (see ``carry_over``)."""
+    return (task_dir / CARRIED_MARKER).is_file() and not (task_dir / "last.pt").exists()
+
+
 def _drop_carried_over(task_dir: Path) -> None:
     """A task copied from the init model (see ``carry_over``) makes way for real training."""
-    marker = task_dir / CARRIED_MARKER
-    if marker.is_file() and not (task_dir / "last.pt").exists():
+    if _is_carried_over(task_dir):
         for name in ("best.json", "best.safetensors", CARRIED_MARKER):
             (task_dir / name).unlink(missing_ok=True)
 
@@ -543,5 +630,4 @@ def _torch_save(state: dict, shown: Path, temp: Path) -> None:
         detail = " ".join(str(exc).split())[:120]
         raise _write_failed(shown, f"the write stopped part-way (full disk or file-size limit? torch: {detail})") \
             from None
-
 
