@@ -1,6 +1,7 @@
 """Training survives bad states and interruptions: a meta.csv that is not UTF-8 is one line; model
 files get the mode of ordinary files; a failed checkpoint write is one line that says to
---resume; a lost or damaged last.pt never costs the best model."""
+--resume; a lost or damaged last.pt never costs the best model; Ctrl-C says that the finished
+epochs are kept and to --resume."""
 
 from __future__ import annotations
 
@@ -141,6 +142,29 @@ def test_a_failed_checkpoint_write_is_one_line_and_keeps_the_last_one(tmp_path, 
     monkeypatch.undo()
     assert main([*args, "--epochs", "2", "--resume"]) == 0
     assert [r["epoch"] for r in read_history_csv(task_dir / "history.csv")] == [1, 2]
+
+
+def test_ctrl_c_says_the_finished_epochs_are_kept_and_to_resume(tmp_path, monkeypatch, capsys):
+    import alonet.train.loop as loop
+
+    dataset = write_tiny_dataset(tmp_path / "ds")
+    run = tmp_path / "run"
+    args = cli_args(dataset, run, "--task", "scalp-temporal", "--epochs", "2")
+    real_epoch = loop._train_epoch
+
+    def ctrl_c_in_second_epoch(train_run, epoch, ctx, progress):
+        if epoch == 1:
+            raise KeyboardInterrupt
+        return real_epoch(train_run, epoch, ctx, progress)
+
+    monkeypatch.setattr(loop, "_train_epoch", ctrl_c_in_second_epoch)
+    assert main(args) == 130
+    err = capsys.readouterr().err
+    assert f"the epochs finished so far are kept in {run}" in err
+    assert "rerun the same command with --resume" in err
+    monkeypatch.undo()
+    assert main([*args, "--resume"]) == 0
+    assert [r["epoch"] for r in read_history_csv(run / "scalp-temporal" / "history.csv")] == [1, 2]
 
 
 def test_a_meta_csv_that_is_not_utf8_is_one_line(tmp_path, capsys):
