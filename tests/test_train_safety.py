@@ -1,12 +1,15 @@
 """Training survives bad states and interruptions: a meta.csv that is not UTF-8 is one line; model
 files get the mode of ordinary files; a failed checkpoint write is one line that says to
 --resume; a lost or damaged last.pt never costs the best model; Ctrl-C says that the finished
-epochs are kept and to --resume."""
+epochs are kept and to --resume; one run folder has one trainer at a time (train.lock)."""
 
 from __future__ import annotations
 
 import json
 import os
+import socket
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -14,9 +17,10 @@ import torch
 
 from alonet.cli.main import main
 from alonet.data.dataset import open_dataset
-from alonet.errors import DatasetError, InvalidValueError
+from alonet.errors import DatasetError, InvalidValueError, RunInUseError
 from alonet.train import train
 from alonet.train.history import read_history_csv
+from alonet.train.lock import LOCK_NAME, pid_alive
 from test_train import tiny_config, tiny_source, write_tiny_dataset
 
 TORCH_WRITE_ERROR = "[enforce fail at inline_container.cc:672] . unexpected pos 704 vs 598"
@@ -162,9 +166,74 @@ def test_ctrl_c_says_the_finished_epochs_are_kept_and_to_resume(tmp_path, monkey
     err = capsys.readouterr().err
     assert f"the epochs finished so far are kept in {run}" in err
     assert "rerun the same command with --resume" in err
+    assert not (run / LOCK_NAME).exists()
     monkeypatch.undo()
     assert main([*args, "--resume"]) == 0
     assert [r["epoch"] for r in read_history_csv(run / "scalp-temporal" / "history.csv")] == [1, 2]
+
+
+def dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    assert not pid_alive(child.pid)
+    return child.pid
+
+
+def write_lock(run, pid, host=None):
+    run.mkdir(parents=True, exist_ok=True)
+    owner = {"pid": pid, "host": host or socket.gethostname(), "started": "2026-12-06T10:00:00+00:00"}
+    (run / LOCK_NAME).write_text(json.dumps(owner) + "\n")
+
+
+def test_a_second_trainer_of_one_run_folder_is_refused(tmp_path, capsys):
+    dataset = write_tiny_dataset(tmp_path / "ds")
+    run = tmp_path / "run"
+    args = cli_args(dataset, run, "--task", "scalp-midline", "--epochs", "1")
+    assert main(args) == 0
+    assert not (run / LOCK_NAME).exists()
+    kept = snapshot(run / "scalp-midline")
+
+    # another live process holds the folder (the test's parent stands in for it)
+    other = os.getppid()
+    assert pid_alive(other)
+    write_lock(run, other)
+    capsys.readouterr()
+    assert main([*args[:-1], "2", "--resume"]) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert f"in use by another `alonet train` (process {other} on {socket.gethostname()}" in line
+    assert f"delete {run / LOCK_NAME}" in line
+    assert snapshot(run / "scalp-midline") == kept and (run / LOCK_NAME).is_file()
+
+    # a lock from another host cannot be checked: respected, with how to clear it
+    write_lock(run, dead_pid(), host="elsewhere.example")
+    with pytest.raises(RunInUseError, match="if no training runs on elsewhere.example"):
+        train(dataset, run, tiny_config(task="scalp-midline", epochs=2), resume=True, progress=False)
+
+    # a stale lock (dead process on this host) is taken over, held while training, removed after
+    write_lock(run, dead_pid())
+    held = []
+
+    def during(event):
+        held.append(json.loads((run / LOCK_NAME).read_text())["pid"])
+        with pytest.raises(RunInUseError, match="another training in this process"):
+            train(dataset, run, tiny_config(task="scalp-midline", epochs=2), resume=True, progress=False)
+
+    train(dataset, run, tiny_config(task="scalp-midline", epochs=2), resume=True, progress=False,
+          on_epoch_end=during)
+    assert held == [os.getpid()] and not (run / LOCK_NAME).exists()
+    assert [r["epoch"] for r in read_history_csv(run / "scalp-midline" / "history.csv")] == [1, 2]
+
+    # this process's own id in a lock it does not hold: left by an earlier run (containers reuse ids)
+    write_lock(run, os.getpid())
+    train(dataset, run, tiny_config(task="scalp-midline", epochs=3), resume=True, progress=False)
+    assert not (run / LOCK_NAME).exists()
+
+
+def test_a_folder_left_with_only_a_lock_is_still_a_run_folder(tmp_path):
+    run = tmp_path / "run"
+    write_lock(run, dead_pid())  # killed right after taking the lock
+    train(tiny_source(), run, tiny_config(task="scalp-midline"), progress=False)
+    assert (run / "scalp-midline" / "best.json").is_file()
 
 
 def test_a_meta_csv_that_is_not_utf8_is_one_line(tmp_path, capsys):

@@ -8,6 +8,7 @@ Run folder layout (``RUN_DIR``)::
     <task>/history.png            loss and validation IoU/Dice plot
     <task>/best.json|.safetensors the model with the best validation IoU so far
     <task>/last.pt                full state after the last finished epoch (for --resume)
+    train.lock                    while a process trains into the folder (see alonet.train.lock)
 
 All files are written atomically at the end of every epoch, so killing the
 process loses at most the epoch in progress; ``resume=True`` continues from
@@ -19,6 +20,7 @@ uninterrupted one.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import json
@@ -38,6 +40,7 @@ from alonet.errors import (
     ModelError,
     OutputExistsError,
     OutputNotWritableError,
+    RunInUseError,
 )
 from alonet.model.config import TASKS
 from alonet.model.io import load_model, read_model_info, resolve_model_set, save_model
@@ -46,6 +49,7 @@ from alonet.train.config import ALL_TASKS, TrainConfig
 from alonet.train.data import TaskDataset, load_or_make_split, open_source, split_rows, subsample, task_rows
 from alonet.train.distributed import setup
 from alonet.train.history import plot_history, write_history_csv
+from alonet.train.lock import LOCK_NAME, acquire, release
 
 CHECKPOINT_FORMAT = "alonet-checkpoint"
 #: Options that may differ when resuming (they do not change the result).
@@ -100,20 +104,41 @@ def train(dataset, run_dir: str | Path, cfg: TrainConfig = TrainConfig(), *,
     source = open_source(dataset)
     ctx = setup(cfg.device)
     try:
-        for task in task_list:
-            _train_task(source, run_dir, replace(cfg, task=task), ctx, resume=resume,
-                        on_epoch_end=on_epoch_end, progress=progress)
-        if cfg.init is not None and carry_rest and ctx.is_main:
-            copied = carry_over(run_dir, cfg.init)
-            if copied:
-                _log(ctx, f"carried over from {cfg.init} (not trained in this run): {', '.join(copied)}")
+        with _locked(run_dir, ctx):
+            for task in task_list:
+                _train_task(source, run_dir, replace(cfg, task=task), ctx, resume=resume,
+                            on_epoch_end=on_epoch_end, progress=progress)
+            if cfg.init is not None and carry_rest and ctx.is_main:
+                copied = carry_over(run_dir, cfg.init)
+                if copied:
+                    _log(ctx, f"carried over from {cfg.init} (not trained in this run): {', '.join(copied)}")
     finally:
         ctx.close()
     return run_dir
 
 
+@contextlib.contextmanager
+def _locked(run_dir: Path, ctx):
+    """Hold the run folder's lock file (rank 0 takes it; under torchrun every rank learns
+    whether it got it, so that all stop together when another training holds the folder)."""
+    held = error = None
+    if ctx.is_main:
+        try:
+            held = acquire(run_dir)
+        except Exception as exc:  # noqa: BLE001 - re-raised below, after the other ranks know
+            error = exc
+    if ctx.all_reduce_sum([0.0 if error is None else 1.0])[0]:
+        raise error or RunInUseError(f"{run_dir}: rank 0 could not take the run folder's lock",
+                                     fix="see the error of rank 0")
+    try:
+        yield
+    finally:
+        if held is not None:
+            release(*held)
+
+
 #: Files that only a training run writes: its split, and in each task folder its checkpoints and history.
-RUN_FILES = ("split.json",)
+RUN_FILES = ("split.json", LOCK_NAME)
 TASK_RUN_FILES = ("last.pt", "best.json", "train_config.json", "history.csv")
 
 
