@@ -93,3 +93,7 @@ class ScoreWithheldError(AloNetError):
 
 class OutputNotWritableError(AloNetError):
     """An output folder cannot be written (permissions, full disk, a file in the way)."""
+
+
+class RunInUseError(AloNetError):
+    """A training run folder is being written by another process (its lock file names it)."""

@@ -176,9 +176,16 @@ def train_command(ctx, dataset, run_dir, task, epochs, batch_size, lr, lr_step, 
             if not given(ctx, cli_names.get(key, key)):
                 options[key] = value
     cfg = TrainConfig(**options)
-    out = train(list(dataset), run_dir, cfg, tasks="all" if task == "all" else task, resume=resume,
-                progress=not quiet)
     import os
 
-    if int(os.environ.get("RANK", "0")) == 0:
+    main_rank = int(os.environ.get("RANK", "0")) == 0
+    try:
+        out = train(list(dataset), run_dir, cfg, tasks="all" if task == "all" else task, resume=resume,
+                    progress=not quiet)
+    except KeyboardInterrupt:
+        if main_rank:
+            click.echo(f"train stopped: the epochs finished so far are kept in {run_dir} (only the epoch in "
+                       "progress is lost); rerun the same command with --resume to continue", err=True)
+        raise
+    if main_rank:
         click.echo(f"run folder: {out} (use it with `alonet evaluate DATASET --model {out}`)")

@@ -138,20 +138,26 @@ def _load_array(folder: Path, name: str) -> np.ndarray:
 def _read_meta(path: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         raise DatasetError(f"{path} is missing", path=path, fix=_FIX_RECONVERT)
-    with open(path, newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        missing = [c for c in META_COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise DatasetError(f"{path} lacks column(s) {', '.join(missing)}", path=path, fix=_FIX_RECONVERT)
-        rows = []
-        for line, row in enumerate(reader, start=2):
-            clean: dict[str, Any] = {k: (v if v is not None else "") for k, v in row.items() if k is not None}
-            try:
-                for column in _INT_COLUMNS:
-                    clean[column] = int(clean[column])
-            except ValueError:
-                raise DatasetError(f"{path} line {line}: {column} is not a whole number", path=path, fix=_FIX_RECONVERT) from None
-            rows.append(clean)
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            missing = [c for c in META_COLUMNS if c not in (reader.fieldnames or [])]
+            if missing:
+                raise DatasetError(f"{path} lacks column(s) {', '.join(missing)}", path=path, fix=_FIX_RECONVERT)
+            rows = []
+            for line, row in enumerate(reader, start=2):
+                clean: dict[str, Any] = {k: (v if v is not None else "") for k, v in row.items() if k is not None}
+                try:
+                    for column in _INT_COLUMNS:
+                        clean[column] = int(clean[column])
+                except ValueError:
+                    raise DatasetError(f"{path} line {line}: {column} is not a whole number", path=path,
+                                       fix=_FIX_RECONVERT) from None
+                rows.append(clean)
+    except UnicodeDecodeError:  # convert writes UTF-8; other bytes mean the file was edited or damaged
+        raise DatasetError(f"{path} is not UTF-8 text (edited or damaged)", path=path, fix=_FIX_RECONVERT) from None
+    except csv.Error as exc:
+        raise DatasetError(f"{path} is not a readable CSV table ({exc})", path=path, fix=_FIX_RECONVERT) from None
     return rows
 
 

@@ -23,11 +23,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Iterable
 
-from alonet.data.atomic import remove_stale_temps, temp_path_for
+from alonet.data.atomic import current_umask, remove_stale_temps, temp_path_for
 from alonet.errors import ModelError
 from alonet.model.config import TASKS, ModelConfig
 
@@ -57,6 +58,30 @@ def _temp_path(target: Path) -> Path:
     return temp_path_for(target)
 
 
+def _ordinary_mode(path: Path) -> None:
+    """Give ``path`` the mode of a newly created ordinary file (0666 less the umask)."""
+    os.chmod(path, 0o666 & ~current_umask())
+
+
+def _save_weights(state: dict, path: Path, shown: Path) -> None:
+    """``safetensors`` ``save_file`` to ``path``, with a failed write (full disk, file-size limit)
+    raised as the OSError it was, naming ``shown`` (safetensors reports it as a SafetensorError
+    "... (os error 28)", which would end the command with a traceback)."""
+    from safetensors import SafetensorError
+    from safetensors.torch import save_file
+
+    try:
+        save_file(state, str(path), metadata={"format": MODEL_FORMAT})
+    except SafetensorError as exc:
+        found = re.search(r"\(os error (\d+)\)", str(exc))
+        if found is None:
+            raise
+        code = int(found.group(1))
+        raise OSError(code, os.strerror(code), str(shown)) from None
+    # save_file writes a new file of its own (mode 0600) in place of the one it was given
+    _ordinary_mode(path)
+
+
 def save_model(model, cfg: ModelConfig, path_stem: str | Path, metadata: dict | None = None,
                *, half: bool = False) -> Path:
     """Write ``<stem>.safetensors`` and ``<stem>.json`` atomically; return the JSON path.
@@ -66,7 +91,6 @@ def save_model(model, cfg: ModelConfig, path_stem: str | Path, metadata: dict | 
     (training data, epoch, scores...).
     """
     import torch
-    from safetensors.torch import save_file
 
     stem = _stem(path_stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
@@ -80,7 +104,7 @@ def save_model(model, cfg: ModelConfig, path_stem: str | Path, metadata: dict | 
     tmp_weights = _temp_path(weights_path)
     tmp_json = _temp_path(json_path)
     try:
-        save_file(state, str(tmp_weights), metadata={"format": MODEL_FORMAT})
+        _save_weights(state, tmp_weights, weights_path)
         info = {
             "format": MODEL_FORMAT,
             "version": MODEL_VERSION,

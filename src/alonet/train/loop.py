@@ -8,19 +8,24 @@ Run folder layout (``RUN_DIR``)::
     <task>/history.png            loss and validation IoU/Dice plot
     <task>/best.json|.safetensors the model with the best validation IoU so far
     <task>/last.pt                full state after the last finished epoch (for --resume)
+    train.lock                    while a process trains into the folder (see alonet.train.lock)
 
 All files are written atomically at the end of every epoch, so killing the
 process loses at most the epoch in progress; ``resume=True`` continues from
-``last.pt``. Randomness (shuffling, dropout, augmentation) is re-seeded from
+``last.pt``. A task folder whose best model or history would be lost by
+training from epoch 1 (no readable ``last.pt``) is refused, never replaced. Randomness (shuffling, dropout, augmentation) is re-seeded from
 (seed, epoch) at every epoch, so a resumed run follows the same path as an
 uninterrupted one.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import functools
 import json
 import math
+import re
 import shutil
 import sys
 import time
@@ -29,14 +34,22 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from alonet.data.atomic import atomic_save, atomic_write_text
-from alonet.errors import DatasetError, InvalidValueError, OutputExistsError
+from alonet.errors import (
+    DatasetError,
+    InvalidValueError,
+    ModelError,
+    OutputExistsError,
+    OutputNotWritableError,
+    RunInUseError,
+)
 from alonet.model.config import TASKS
-from alonet.model.io import load_model, resolve_model_set, save_model
+from alonet.model.io import load_model, read_model_info, resolve_model_set, save_model
 from alonet.scoring.metrics import OverlapCounts
 from alonet.train.config import ALL_TASKS, TrainConfig
 from alonet.train.data import TaskDataset, load_or_make_split, open_source, split_rows, subsample, task_rows
 from alonet.train.distributed import setup
 from alonet.train.history import plot_history, write_history_csv
+from alonet.train.lock import LOCK_NAME, acquire, release
 
 CHECKPOINT_FORMAT = "alonet-checkpoint"
 #: Options that may differ when resuming (they do not change the result).
@@ -85,25 +98,47 @@ def train(dataset, run_dir: str | Path, cfg: TrainConfig = TrainConfig(), *,
         task_list = [tasks] if isinstance(tasks, str) else list(tasks)
     run_dir = Path(run_dir)
     check_run_folder(run_dir)
+    _check_task_folders(run_dir, task_list, resume)
     if cfg.init is not None:
         resolve_model_set(cfg.init)  # a missing or incomplete starting model fails now, not after training
     source = open_source(dataset)
     ctx = setup(cfg.device)
     try:
-        for task in task_list:
-            _train_task(source, run_dir, replace(cfg, task=task), ctx, resume=resume,
-                        on_epoch_end=on_epoch_end, progress=progress)
-        if cfg.init is not None and carry_rest and ctx.is_main:
-            copied = carry_over(run_dir, cfg.init)
-            if copied:
-                _log(ctx, f"carried over from {cfg.init} (not trained in this run): {', '.join(copied)}")
+        with _locked(run_dir, ctx):
+            for task in task_list:
+                _train_task(source, run_dir, replace(cfg, task=task), ctx, resume=resume,
+                            on_epoch_end=on_epoch_end, progress=progress)
+            if cfg.init is not None and carry_rest and ctx.is_main:
+                copied = carry_over(run_dir, cfg.init)
+                if copied:
+                    _log(ctx, f"carried over from {cfg.init} (not trained in this run): {', '.join(copied)}")
     finally:
         ctx.close()
     return run_dir
 
 
+@contextlib.contextmanager
+def _locked(run_dir: Path, ctx):
+    """Hold the run folder's lock file (rank 0 takes it; under torchrun every rank learns
+    whether it got it, so that all stop together when another training holds the folder)."""
+    held = error = None
+    if ctx.is_main:
+        try:
+            held = acquire(run_dir)
+        except Exception as exc:  # noqa: BLE001 - re-raised below, after the other ranks know
+            error = exc
+    if ctx.all_reduce_sum([0.0 if error is None else 1.0])[0]:
+        raise error or RunInUseError(f"{run_dir}: rank 0 could not take the run folder's lock",
+                                     fix="see the error of rank 0")
+    try:
+        yield
+    finally:
+        if held is not None:
+            release(*held)
+
+
 #: Files that only a training run writes: its split, and in each task folder its checkpoints and history.
-RUN_FILES = ("split.json",)
+RUN_FILES = ("split.json", LOCK_NAME)
 TASK_RUN_FILES = ("last.pt", "best.json", "train_config.json", "history.csv")
 
 
@@ -123,8 +158,19 @@ def check_run_folder(run_dir: Path) -> None:
                             "checkpoints in it)", fix="choose a new run folder with -o")
 
 
-def _resolve_config(task_dir: Path, cfg: TrainConfig, resume: bool, ctx):
-    """Return (config to use, checkpoint dict or None)."""
+def _check_task_folders(run_dir: Path, tasks: Sequence[str], resume: bool) -> None:
+    """Refuse, before any training, a task folder that cannot be trained as asked (so that
+    ``--task all`` does not fail at its last task after training the others)."""
+    for task in tasks:
+        task_dir = run_dir / task
+        if not _is_carried_over(task_dir):
+            _read_checkpoint(task_dir, resume)
+
+
+def _read_checkpoint(task_dir: Path, resume: bool) -> dict | None:
+    """The task's last.pt to resume from, or None to train from epoch 1. Raises when the folder
+    must not be trained as asked: a run without --resume, or a best model or history that
+    training from epoch 1 would replace (last.pt missing, unreadable or not a checkpoint)."""
     import torch
 
     last = task_dir / "last.pt"
@@ -134,17 +180,32 @@ def _resolve_config(task_dir: Path, cfg: TrainConfig, resume: bool, ctx):
                 f"{task_dir} already holds a training run",
                 fix="pass --resume to continue it, or choose a new output folder with -o",
             )
-        return cfg, None
+        return None
     if not last.is_file():
-        _log(ctx, f"{cfg.task}: no checkpoint in {task_dir}; starting from epoch 1")
-        return cfg, None
+        kept = _kept_work(task_dir)
+        if kept:
+            raise InvalidValueError(
+                f"{task_dir} holds {kept} but no checkpoint (last.pt), so --resume cannot continue it "
+                "and training from epoch 1 would replace them", fix=_restart_fix(task_dir))
+        return None
     try:
         state = torch.load(last, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unpickling failure means a bad file
-        raise InvalidValueError(f"{last}: checkpoint is unreadable ({exc.__class__.__name__})",
-                                fix="delete it to restart the task from its last best model") from None
+        raise _bad_checkpoint(last, f"checkpoint is unreadable ({exc.__class__.__name__})") from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-        raise InvalidValueError(f"{last}: not an AloNet training checkpoint")
+        raise _bad_checkpoint(last, "not an AloNet training checkpoint")
+    if not CHECKPOINT_KEYS <= set(state):
+        raise _bad_checkpoint(last, f"checkpoint lacks {', '.join(sorted(CHECKPOINT_KEYS - set(state)))}")
+    return state
+
+
+def _resolve_config(task_dir: Path, cfg: TrainConfig, resume: bool, ctx):
+    """Return (config to use, checkpoint dict or None)."""
+    state = _read_checkpoint(task_dir, resume)
+    if state is None:
+        if resume:
+            _log(ctx, f"{cfg.task}: no checkpoint in {task_dir}; starting from epoch 1")
+        return cfg, None
     saved = TrainConfig.from_dict(state["train_config"])
     # a fine-tune saved the architecture it adopted from its starting model: not a user's change
     adopted = TrainConfig.ADOPTED if saved.init is not None else ()
@@ -155,6 +216,55 @@ def _resolve_config(task_dir: Path, cfg: TrainConfig, resume: bool, ctx):
                   f"{', '.join(ignored)} (only {', '.join(RESUME_OVERRIDES)} may change on --resume)")
     merged = replace(saved, **{k: getattr(cfg, k) for k in RESUME_OVERRIDES})
     return merged, state
+
+
+#: What ``_save_checkpoint`` writes and resuming reads.
+CHECKPOINT_KEYS = frozenset({"epoch", "best_iou", "history", "train_config", "model", "optimizer", "scheduler"})
+
+
+def _kept_work(task_dir: Path) -> str | None:
+    """What a task folder without a usable last.pt holds that training from epoch 1 would
+    replace, in words (None: nothing). Only a first epoch's model with no history is not
+    kept: the first checkpoint failed after it was saved, and training makes it again."""
+    history = (task_dir / "history.csv").is_file()
+    best = (task_dir / "best.json").is_file() or (task_dir / "best.safetensors").is_file()
+    if not (history or best):
+        return None
+    epoch = iou = None
+    try:
+        metadata = read_model_info(task_dir / "best.json")["metadata"]
+        epoch, iou = int(metadata["epoch"]), float(metadata["val_iou"])
+    except (ModelError, KeyError, TypeError, ValueError):
+        pass
+    if not history and epoch is not None and epoch <= 1:
+        return None
+    parts = []
+    if best:
+        parts.append("a best model" + (f" (epoch {epoch}, validation IoU {iou:.3f})" if epoch is not None else ""))
+    if history:
+        parts.append("history.csv")
+    return " and ".join(parts)
+
+
+def _restart_fix(task_dir: Path) -> str:
+    """How to go on without a usable last.pt, keeping the task's best model and history."""
+    run_dir = task_dir.parent
+    fix = (f"to keep them, rename {task_dir} (e.g. to {task_dir.name}.old) first; then --resume trains "
+           "the task again from epoch 1")
+    try:
+        resolve_model_set(run_dir)
+    except ModelError:
+        return fix
+    return fix + f"; or fine-tune a new run from this run's best models with --init {run_dir} -o NEW_RUN"
+
+
+def _bad_checkpoint(last: Path, problem: str) -> InvalidValueError:
+    kept = _kept_work(last.parent)
+    if kept:
+        fix = f"the run cannot continue from it; the folder also holds {kept}: " + _restart_fix(last.parent)
+    else:
+        fix = "delete it, then --resume trains the task again from epoch 1"
+    return InvalidValueError(f"{last}: {problem}", fix=fix)
 
 
 @dataclass
@@ -395,22 +505,43 @@ def _checkpoint(run: TaskRun, ctx, row: dict, improved: bool) -> None:
         return
 
     cfg = run.cfg
-    if improved:
-        save_model(run.model, run.model_cfg, run.task_dir / "best", half=cfg.save_half, metadata={
-            "epoch": row["epoch"], "val_iou": row["val_iou"], "val_dice": row["val_dice"],
-            "dataset": run.where, "train_config": cfg.to_dict(),
-            **({"init": str(run.init_path)} if run.init_path else {})})
-    _save_checkpoint(run.task_dir / "last.pt", run.model, run.optimizer, run.scheduler, run.scaler, cfg,
-                     row["epoch"], run.best_iou, run.history)
-    write_history_csv(run.task_dir / "history.csv", run.history)
-    plot_history(run.task_dir / "history.png", run.history,
-                 f"{cfg.task}: {cfg.encoder} width {cfg.base_width}, depth {cfg.depth}, {cfg.input_size}px")
+    # best.* first: a failure before last.pt is written leaves the previous last.pt, and
+    # --resume then trains this epoch again (and saves its best model again)
+    try:
+        if improved:
+            save_model(run.model, run.model_cfg, run.task_dir / "best", half=cfg.save_half, metadata={
+                "epoch": row["epoch"], "val_iou": row["val_iou"], "val_dice": row["val_dice"],
+                "dataset": run.where, "train_config": cfg.to_dict(),
+                **({"init": str(run.init_path)} if run.init_path else {})})
+        _save_checkpoint(run.task_dir / "last.pt", run.model, run.optimizer, run.scheduler, run.scaler, cfg,
+                         row["epoch"], run.best_iou, run.history)
+        write_history_csv(run.task_dir / "history.csv", run.history)
+        plot_history(run.task_dir / "history.png", run.history,
+                     f"{cfg.task}: {cfg.encoder} width {cfg.base_width}, depth {cfg.depth}, {cfg.input_size}px")
+    except OSError as exc:
+        where = exc.filename or run.task_dir
+        raise _write_failed(where, exc.strerror or str(exc) or exc.__class__.__name__, exc.errno) from None
+
+
+def _write_failed(path, reason: str, code: int | None = None) -> OutputNotWritableError:
+    """A checkpoint write that failed part-way (full disk, file-size limit, lost permission)."""
+    if code in (errno.EACCES, errno.EPERM, errno.EROFS):
+        todo = f"make {Path(path).parent} writable again"
+    else:
+        todo = "free some disk space or raise the file-size limit"
+    return OutputNotWritableError(
+        f"cannot write {path}: {reason}",
+        fix=f"{todo}, then rerun the same command with --resume; the epochs finished before are kept")
+
+
+def _is_carried_over(task_dir: Path) -> bool:
+    """Whether the task folder holds a model copied from the init model (see ``carry_over``)."""
+    return (task_dir / CARRIED_MARKER).is_file() and not (task_dir / "last.pt").exists()
 
 
 def _drop_carried_over(task_dir: Path) -> None:
     """A task copied from the init model (see ``carry_over``) makes way for real training."""
-    marker = task_dir / CARRIED_MARKER
-    if marker.is_file() and not (task_dir / "last.pt").exists():
+    if _is_carried_over(task_dir):
         for name in ("best.json", "best.safetensors", CARRIED_MARKER):
             (task_dir / name).unlink(missing_ok=True)
 
@@ -494,8 +625,6 @@ def evaluate_loader(model, loader, class_weights, device, amp_dtype=None, memory
 
 def _save_checkpoint(path: Path, model, optimizer, scheduler, scaler, cfg: TrainConfig,
                      epoch: int, best_iou: float, history: list[dict]) -> None:
-    import torch
-
     state = {
         "format": CHECKPOINT_FORMAT,
         "version": 1,
@@ -508,5 +637,22 @@ def _save_checkpoint(path: Path, model, optimizer, scheduler, scaler, cfg: Train
         "scheduler": scheduler.state_dict(),
         "scaler": scaler.state_dict() if scaler.is_enabled() else {},
     }
-    atomic_save(path, lambda temp: torch.save(state, temp))
+    atomic_save(path, functools.partial(_torch_save, state, path))
+
+
+#: How torch.save words a failed write (its C++ writer raises RuntimeError, not OSError).
+_TORCH_WRITE_FAILED = re.compile(r"unexpected pos|write failed|failed writing", re.IGNORECASE)
+
+
+def _torch_save(state: dict, shown: Path, temp: Path) -> None:
+    import torch
+
+    try:
+        torch.save(state, temp)
+    except RuntimeError as exc:
+        if not _TORCH_WRITE_FAILED.search(str(exc)):
+            raise
+        detail = " ".join(str(exc).split())[:120]
+        raise _write_failed(shown, f"the write stopped part-way (full disk or file-size limit? torch: {detail})") \
+            from None
 

@@ -1,0 +1,267 @@
+"""Training survives bad states and interruptions: a meta.csv that is not UTF-8 is one line; model
+files get the mode of ordinary files; a failed checkpoint write is one line that says to
+--resume; a lost or damaged last.pt never costs the best model; Ctrl-C says that the finished
+epochs are kept and to --resume; one run folder has one trainer at a time (train.lock)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from alonet.cli.main import main
+from alonet.data.dataset import open_dataset
+from alonet.errors import DatasetError, InvalidValueError, RunInUseError
+from alonet.train import train
+from alonet.train.history import read_history_csv
+from alonet.train.lock import LOCK_NAME, pid_alive
+from test_train import tiny_config, tiny_source, write_tiny_dataset
+
+TORCH_WRITE_ERROR = "[enforce fail at inline_container.cc:672] . unexpected pos 704 vs 598"
+
+
+def cli_args(dataset, run, *extra):
+    return ["train", str(dataset), "-o", str(run), "--width", "4", "--depth", "2", "--input-size", "32",
+            "--batch", "4", "--quiet", *extra]
+
+
+def one_error_line(err: str) -> str:
+    """The error a command ended with: one line, the last on stderr (progress lines may come before)."""
+    lines = err.strip().splitlines()
+    assert lines[-1].startswith("error: ") and "Traceback" not in err, err
+    assert [line for line in lines if line.startswith("error")] == lines[-1:], err
+    return lines[-1]
+
+
+def snapshot(folder, names=("best.json", "best.safetensors", "history.csv")):
+    return {name: (folder / name).read_bytes() for name in names}
+
+
+def test_a_lost_or_damaged_checkpoint_never_replaces_the_best_model(tmp_path):
+    run = tmp_path / "run"
+    train(tiny_source(), run, tiny_config(epochs=2), progress=False)
+    task_dir = run / "hairloss"
+    kept = snapshot(task_dir)
+    best_epoch = json.loads(kept["best.json"])["metadata"]["epoch"]
+
+    last = task_dir / "last.pt"
+    last.write_bytes(last.read_bytes()[: last.stat().st_size // 2])  # truncated, as by a full disk
+    with pytest.raises(InvalidValueError) as caught:
+        train(tiny_source(), run, tiny_config(epochs=3), resume=True, progress=False)
+    message = str(caught.value)
+    assert "checkpoint is unreadable" in message and f"a best model (epoch {best_epoch}," in message
+    assert f"rename {task_dir}" in message and "delete it" not in message
+    assert "--init" not in message  # the run holds one task: it is no model set to start from
+
+    # following the old advice (delete last.pt) is refused too, and nothing is replaced
+    last.unlink()
+    with pytest.raises(InvalidValueError, match=r"holds a best model \(epoch \d, validation IoU [0-9.]+\) and "
+                                                r"history.csv but no checkpoint \(last.pt\)"):
+        train(tiny_source(), run, tiny_config(epochs=3), resume=True, progress=False)
+    assert snapshot(task_dir) == kept
+
+    # the advice given: rename the task folder, then --resume trains the task from epoch 1
+    task_dir.rename(run / "hairloss.old")
+    train(tiny_source(), run, tiny_config(epochs=1), resume=True, progress=False)
+    assert [r["epoch"] for r in read_history_csv(task_dir / "history.csv")] == [1]
+    assert snapshot(run / "hairloss.old") == kept
+
+
+def test_a_complete_run_is_offered_as_init_and_that_advice_works(tmp_path, capsys):
+    dataset = write_tiny_dataset(tmp_path / "ds")
+    run = tmp_path / "run"
+    assert main(cli_args(dataset, run, "--task", "all", "--epochs", "1")) == 0
+    (run / "hairloss" / "last.pt").unlink()
+    (run / "hairloss" / "history.csv").unlink()  # a best model alone (epoch 1) ...
+    (run / "hairloss" / "best.json").write_text(
+        (run / "hairloss" / "best.json").read_text().replace('"epoch": 1,', '"epoch": 2,'))  # ... of a later epoch
+    capsys.readouterr()
+    assert main(cli_args(dataset, run, "--task", "all", "--epochs", "1", "--resume")) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert "holds a best model (epoch 2," in line and f"--init {run} -o NEW_RUN" in line
+    new = tmp_path / "new"
+    assert main(cli_args(dataset, new, "--task", "hairloss", "--epochs", "1", "--init", str(run))) == 0
+    assert json.loads((new / "hairloss" / "best.json").read_text())["metadata"]["init"].startswith(str(run))
+
+
+def test_a_first_epoch_whose_checkpoint_failed_is_trained_again(tmp_path, monkeypatch, capsys):
+    """best.* is written before last.pt: when the first last.pt fails, --resume starts over
+    (that model is made again by the same epoch), after the error said to --resume."""
+    dataset = write_tiny_dataset(tmp_path / "ds")
+    run = tmp_path / "run"
+
+    def full_disk(*args, **kwargs):
+        raise RuntimeError(TORCH_WRITE_ERROR)
+
+    monkeypatch.setattr(torch, "save", full_disk)
+    assert main(cli_args(dataset, run, "--task", "scalp-midline", "--epochs", "1")) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert "--resume" in line
+    task_dir = run / "scalp-midline"
+    assert (task_dir / "best.json").is_file() and not (task_dir / "last.pt").exists()
+    monkeypatch.undo()
+    assert main(cli_args(dataset, run, "--task", "scalp-midline", "--epochs", "1", "--resume")) == 0
+    assert [r["epoch"] for r in read_history_csv(task_dir / "history.csv")] == [1]
+
+
+def test_a_failed_checkpoint_write_is_one_line_and_keeps_the_last_one(tmp_path, monkeypatch, capsys):
+    dataset = write_tiny_dataset(tmp_path / "ds")
+    run = tmp_path / "run"
+    args = cli_args(dataset, run, "--task", "scalp-temporal", "--keep", "last")
+    assert main([*args, "--epochs", "1"]) == 0
+    task_dir = run / "scalp-temporal"
+    before = (task_dir / "last.pt").read_bytes()
+    capsys.readouterr()
+
+    def torch_full_disk(*args, **kwargs):
+        raise RuntimeError(TORCH_WRITE_ERROR)
+
+    monkeypatch.setattr(torch, "save", torch_full_disk)
+    assert main([*args, "--epochs", "2", "--resume"]) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert line.startswith(f"error: cannot write {task_dir / 'last.pt'}: the write stopped part-way")
+    assert "free some disk space" in line and "rerun the same command with --resume" in line
+    assert (task_dir / "last.pt").read_bytes() == before
+    assert sorted(p.name for p in task_dir.iterdir() if p.name.startswith(".")) == []  # no temp files left
+    monkeypatch.undo()
+
+    # safetensors reports a failed write as SafetensorError: it is the OSError it was
+    import safetensors.torch
+    from safetensors import SafetensorError
+
+    def weights_full_disk(*args, **kwargs):
+        raise SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
+
+    monkeypatch.setattr(safetensors.torch, "save_file", weights_full_disk)
+    assert main([*args, "--epochs", "2", "--resume"]) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert line.startswith(f"error: cannot write {task_dir / 'best.safetensors'}: No space left on device")
+    assert "--resume" in line
+    monkeypatch.undo()
+    assert main([*args, "--epochs", "2", "--resume"]) == 0
+    assert [r["epoch"] for r in read_history_csv(task_dir / "history.csv")] == [1, 2]
+
+
+def test_ctrl_c_says_the_finished_epochs_are_kept_and_to_resume(tmp_path, monkeypatch, capsys):
+    import alonet.train.loop as loop
+
+    dataset = write_tiny_dataset(tmp_path / "ds")
+    run = tmp_path / "run"
+    args = cli_args(dataset, run, "--task", "scalp-temporal", "--epochs", "2")
+    real_epoch = loop._train_epoch
+
+    def ctrl_c_in_second_epoch(train_run, epoch, ctx, progress):
+        if epoch == 1:
+            raise KeyboardInterrupt
+        return real_epoch(train_run, epoch, ctx, progress)
+
+    monkeypatch.setattr(loop, "_train_epoch", ctrl_c_in_second_epoch)
+    assert main(args) == 130
+    err = capsys.readouterr().err
+    assert f"the epochs finished so far are kept in {run}" in err
+    assert "rerun the same command with --resume" in err
+    assert not (run / LOCK_NAME).exists()
+    monkeypatch.undo()
+    assert main([*args, "--resume"]) == 0
+    assert [r["epoch"] for r in read_history_csv(run / "scalp-temporal" / "history.csv")] == [1, 2]
+
+
+def dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    assert not pid_alive(child.pid)
+    return child.pid
+
+
+def write_lock(run, pid, host=None):
+    run.mkdir(parents=True, exist_ok=True)
+    owner = {"pid": pid, "host": host or socket.gethostname(), "started": "2026-12-06T10:00:00+00:00"}
+    (run / LOCK_NAME).write_text(json.dumps(owner) + "\n")
+
+
+def test_a_second_trainer_of_one_run_folder_is_refused(tmp_path, capsys):
+    dataset = write_tiny_dataset(tmp_path / "ds")
+    run = tmp_path / "run"
+    args = cli_args(dataset, run, "--task", "scalp-midline", "--epochs", "1")
+    assert main(args) == 0
+    assert not (run / LOCK_NAME).exists()
+    kept = snapshot(run / "scalp-midline")
+
+    # another live process holds the folder (the test's parent stands in for it)
+    other = os.getppid()
+    assert pid_alive(other)
+    write_lock(run, other)
+    capsys.readouterr()
+    assert main([*args[:-1], "2", "--resume"]) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert f"in use by another `alonet train` (process {other} on {socket.gethostname()}" in line
+    assert f"delete {run / LOCK_NAME}" in line
+    assert snapshot(run / "scalp-midline") == kept and (run / LOCK_NAME).is_file()
+
+    # a lock from another host cannot be checked: respected, with how to clear it
+    write_lock(run, dead_pid(), host="elsewhere.example")
+    with pytest.raises(RunInUseError, match="if no training runs on elsewhere.example"):
+        train(dataset, run, tiny_config(task="scalp-midline", epochs=2), resume=True, progress=False)
+
+    # a stale lock (dead process on this host) is taken over, held while training, removed after
+    write_lock(run, dead_pid())
+    held = []
+
+    def during(event):
+        held.append(json.loads((run / LOCK_NAME).read_text())["pid"])
+        with pytest.raises(RunInUseError, match="another training in this process"):
+            train(dataset, run, tiny_config(task="scalp-midline", epochs=2), resume=True, progress=False)
+
+    train(dataset, run, tiny_config(task="scalp-midline", epochs=2), resume=True, progress=False,
+          on_epoch_end=during)
+    assert held == [os.getpid()] and not (run / LOCK_NAME).exists()
+    assert [r["epoch"] for r in read_history_csv(run / "scalp-midline" / "history.csv")] == [1, 2]
+
+    # this process's own id in a lock it does not hold: left by an earlier run (containers reuse ids)
+    write_lock(run, os.getpid())
+    train(dataset, run, tiny_config(task="scalp-midline", epochs=3), resume=True, progress=False)
+    assert not (run / LOCK_NAME).exists()
+
+
+def test_a_folder_left_with_only_a_lock_is_still_a_run_folder(tmp_path):
+    run = tmp_path / "run"
+    write_lock(run, dead_pid())  # killed right after taking the lock
+    train(tiny_source(), run, tiny_config(task="scalp-midline"), progress=False)
+    assert (run / "scalp-midline" / "best.json").is_file()
+
+
+def test_a_meta_csv_that_is_not_utf8_is_one_line(tmp_path, capsys):
+    dataset = write_tiny_dataset(tmp_path / "ds")
+    with open(dataset / "meta.csv", "ab") as handle:
+        handle.write(b"\xff\xfe")
+    with pytest.raises(DatasetError, match="meta.csv is not UTF-8 text"):
+        open_dataset(dataset)
+    assert main(cli_args(dataset, tmp_path / "run", "--task", "hairloss", "--epochs", "1")) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert str(dataset / "meta.csv") in line and "alonet convert" in line
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX mode bits")
+@pytest.mark.parametrize("umask", [0o022, 0o027])
+def test_model_files_get_the_same_ordinary_mode(tmp_path, umask):
+    from alonet.model import save_model
+    from alonet.model.config import ModelConfig
+    from alonet.model.unet import build_model
+
+    cfg = ModelConfig(task="hairloss", base_width=4, depth=2, input_size=32)
+    old = os.umask(umask)
+    try:
+        json_path = save_model(build_model(cfg), cfg, tmp_path / "model")
+        run = train(tiny_source(), tmp_path / "run", tiny_config(task="scalp-midline"), progress=False)
+    finally:
+        os.umask(old)
+    expected = 0o666 & ~umask
+    for path in (json_path, json_path.with_suffix(".safetensors"), *(run / "scalp-midline").iterdir()):
+        assert os.stat(path).st_mode & 0o777 == expected, path
+    assert np.isfinite(read_history_csv(run / "scalp-midline" / "history.csv")[0]["val_iou"])
