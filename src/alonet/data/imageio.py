@@ -371,10 +371,25 @@ def label_map_levels(value: np.ndarray, half: float) -> list[int] | None:
     marked = counts[1:].sum()
     middle = counts[levels[1:-1]].sum()
     few_regions = (len(levels) <= LABEL_MAP_MAX_LEVELS and marked >= LABEL_MAP_MIN_MARKED
-                   and middle >= LABEL_MAP_MIN_SHARE * marked)
+                   and middle >= LABEL_MAP_MIN_SHARE * marked and _mostly_interior(value, levels[0], levels[-1]))
     if levels[-1] < half or few_regions:
         return [int(v) for v in levels]
     return None
+
+
+def _mostly_interior(value: np.ndarray, low: int, top: int) -> bool:
+    """True when most in-between pixels (neither ``low`` nor ``top``) lie inside a region of
+    their own level (all four neighbours the same value), as a label map's do; an anti-aliased
+    or downsampled mask has them in edge bands, next to other levels."""
+    if value.ndim != 2 or min(value.shape) < 3:
+        return True
+    centre = value[1:-1, 1:-1]
+    middle = (centre != low) & (centre != top)
+    if not middle.any():
+        return False
+    same = ((centre == value[:-2, 1:-1]) & (centre == value[2:, 1:-1])
+            & (centre == value[1:-1, :-2]) & (centre == value[1:-1, 2:]))
+    return int((same & middle).sum()) >= 0.5 * int(middle.sum())
 
 
 def _binarise(value: np.ndarray, half: float, opaque: np.ndarray | None, label: str = "mask") -> np.ndarray:
