@@ -60,6 +60,7 @@ def test_only_on_a_fresh_folder_scores_just_that_visit_and_says_what_is_left(mod
     stdout = capsys.readouterr().out
     assert [(r["patient"], r["visit"]) for r in read(out / "results.csv")] == [("P2", "v1")]
     assert "2 visit(s) not chosen with --only are not scored yet or out of date" in stdout
+    assert "0 error(s), 0 unchanged and kept" in stdout  # the two never scored were not "kept"
     # a full rerun scores the other two and keeps P2's row
     kept = read(out / "results.csv")[0]
     summary = run_batch(manifest, out, pipeline_with(models), progress=False, plots=False)
@@ -90,7 +91,7 @@ def test_only_a_baseline_rescores_later_visits_only_when_its_salt_moved(models, 
     shutil.copy(photos["b"]["back"], tmp_path / "trial" / "P1_v1" / "back.jpg")
     moved = run_batch(manifest, out, pipeline_with(models), progress=False, plots=False, only=[("P1", "v1")])
     assert moved.recomputed == [("P1", "v1", "photographs changed"), ("P1", "v2", "baseline visit changed")]
-    assert (moved.scored, moved.skipped) == (2, 1)
+    assert (moved.scored, moved.skipped, moved.left_out) == (2, 1, 0)
     rows = read(out / "results.csv")
     assert rows[1]["baseline_salt"] == rows[0]["salt"]
     # float(change) is the follow-up's SALT minus the new baseline's, to the printed 2 decimals
@@ -132,3 +133,35 @@ def test_plots_space_dated_visits_by_days(monkeypatch, tmp_path):
     assert all(p.read_bytes().startswith(b"\x89PNG") for p in written)
     with pytest.raises(ValueError, match="one number per visit"):
         salt_over_time_png("A", ["1", "2"], [1.0, 2.0], days=[0])
+
+
+def test_the_shown_salt_travels_with_the_two_decimal_one(tmp_path, capsys):
+    """salt 20.45 (2 decimals of 20.452) with band "moderate": a reader of results.csv or of
+    `salt --json` could not tell which number the band came from (a review, 2026-12-07)."""
+    import json
+
+    from alonet.report.batch import read_results
+
+    assert main(["salt", "--top", "51.13", "--back", "0", "--left", "0", "--right", "0", "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert (document["salt"], document["salt_shown"], document["band"]) == (20.45, "20.5", "moderate")
+    # a results.csv from before the column: the shown SALT is derived from its salt
+    older = [c for c in RESULT_COLUMNS if c not in ("salt_shown", "status")]
+    row = {c: "" for c in older} | {"patient": "A", "visit": "1", "salt": "33.25", "model_sha256": "x"}
+    path = tmp_path / "results.csv"
+    path.write_text(",".join(older) + "\n" + ",".join(row[c] for c in older) + "\n", encoding="utf-8")
+    assert read_results(path)[("A", "1")]["salt_shown"] == "33.2"
+
+
+def test_only_does_not_count_a_rescored_follower_as_left_out(models, photos, tmp_path):
+    manifest = trial(tmp_path, photos, VISITS)
+    out = tmp_path / "out"
+    run_batch(manifest, out, pipeline_with(models), progress=False, plots=False)
+    shutil.copy(photos["c"]["back"], tmp_path / "trial" / "P1_v1" / "back.jpg")
+    shutil.copy(photos["a"]["left"], tmp_path / "trial" / "P1_v2" / "left.jpg")
+    summary = run_batch(manifest, out, pipeline_with(models), progress=False, plots=False, only=[("P1", "v1")])
+    assert [k for *k, _ in summary.recomputed] == [["P1", "v1"], ["P1", "v2"]]
+    assert (summary.left_out, summary.skipped) == (0, 1)
+    again = run_batch(manifest, out, pipeline_with(models), progress=False, plots=False)
+    assert again.recomputed == [] and again.scored == 0  # the advice "rerun without --only" had nothing left
+

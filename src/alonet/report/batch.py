@@ -75,7 +75,7 @@ from alonet.report.provenance import (
     stale_reason,
 )
 from alonet.report.writer import write_report
-from alonet.scoring.salt import response
+from alonet.scoring.salt import response, shown_salt
 from alonet.views import VIEWS, normalize_view
 
 
@@ -248,7 +248,8 @@ def result_row(entry: VisitEntry, visit=None, error: str | None = None,
     for view in VIEWS:
         summary = doc["views"].get(view)
         row[f"{view}_pct"] = _fmt(None if summary is None else summary["loss_pct"])
-    row.update(salt=_fmt(doc["salt"]), grade=doc["grade"] or "", band=doc["band"] or "",
+    row.update(salt=_fmt(doc["salt"]), salt_shown=doc.get("salt_shown") or "", grade=doc["grade"] or "",
+               band=doc["band"] or "",
                retake=_flag(doc["retake"]))
     row["withheld"] = " ".join("; ".join(f["message"] for f in doc["flags"]
                                          if f["code"] in ("withheld", "provisional")).split())
@@ -319,7 +320,10 @@ def read_results(path: Path) -> dict[tuple[str, str], dict[str, str]]:
         for row in reader:
             if None in row or any(v is None for v in row.values()) or row["error"]:
                 continue
-            done[(row["patient"], row["visit"])] = {**ADDED_COLUMNS, **TABLE_ADDED_COLUMNS, **row}
+            kept = {**ADDED_COLUMNS, **TABLE_ADDED_COLUMNS, **row}
+            if not kept["salt_shown"] and salt_of(kept) is not None:  # a row from before the column
+                kept["salt_shown"] = shown_salt(salt_of(kept))
+            done[(row["patient"], row["visit"])] = kept
     except csv.Error as exc:
         raise OutputExistsError(f"{path} is not a results table of alonet batch "
                                 f"(line {reader.line_num}: {exc})", path=path, fix=_MOVE_ASIDE) from None
@@ -550,7 +554,7 @@ def run_batch(manifest: str | Path, out_dir: str | Path, pipeline, *, plots: boo
         else:
             for key in chosen & done.keys():
                 stale.setdefault(key, "chosen with --only")
-            summary.left_out = sum(1 for e in entries if e.key not in chosen and (e.key not in done or e.key in stale))
+            pending = {e.key for e in entries if e.key not in chosen and (e.key not in done or e.key in stale)}
             stale = {key: reason for key, reason in stale.items() if key in chosen}
             rows = {key: row for key, row in done.items() if key not in chosen}
             todo_keys = set(chosen)
@@ -558,7 +562,10 @@ def run_batch(manifest: str | Path, out_dir: str | Path, pipeline, *, plots: boo
         # the rows about to be replaced reach the audit trail before they leave results.csv
         _keep_superseded(out, [(done[e.key], stale[e.key]) for e in todo if e.key in stale and e.key in done])
         _write_rows(results, list(rows.values()))  # a clean file: header, kept rows, no torn line
-        summary.skipped = len(entries) - len(todo)
+        if chosen is None:
+            pending = set()
+        summary.skipped = len(entries) - len(todo) - len(pending)  # kept as they were, and up to date
+        summary.left_out = len(pending)
         summary.recomputed = [(e.patient, e.visit, stale[e.key]) for e in todo if e.key in stale]
         with open(results, "a", encoding="utf-8", newline="") as handle, tqdm(
             total=len(todo), unit="visit", desc="scoring", disable=not progress,
@@ -573,7 +580,8 @@ def run_batch(manifest: str | Path, out_dir: str | Path, pipeline, *, plots: boo
                 if followers:
                     moved = {e.key: "baseline visit changed" for e in followers}
                     summary.recomputed += [(e.patient, e.visit, moved[e.key]) for e in followers]
-                    summary.skipped -= len(followers)
+                    summary.skipped -= len({e.key for e in followers} - pending)
+                    summary.left_out = len(pending - {e.key for e in followers})
                     _keep_superseded(out, [(rows[e.key], moved[e.key]) for e in followers])
                     bar.total += len(followers)
                     score(followers, moved)

@@ -16,14 +16,14 @@ from alonet.report.provenance import PROVENANCE_COLUMNS
 RESULT_COLUMNS: tuple[str, ...] = (
     "patient", "visit", "date",
     "top_pct", "back_pct", "left_pct", "right_pct",
-    "salt", "grade", "band",
+    "salt", "salt_shown", "grade", "band",
     "baseline_visit", "baseline_salt", "change", "percent_change",
     "salt50", "salt75", "salt90", "salt100", "salt_le_20", "salt_le_10", "worsening_20",
     "retake", "flags", "withheld", "error", "status",
     *PROVENANCE_COLUMNS,
 )
 #: Columns of results.csv added after its first version that are not provenance.
-TABLE_ADDED_COLUMNS = {"status": ""}
+TABLE_ADDED_COLUMNS = {"status": "", "salt_shown": ""}
 
 _RESPONSE = "empty for the baseline visit itself and when either SALT is missing"
 
@@ -38,9 +38,12 @@ COLUMN_MEANINGS: dict[str, tuple[str, str]] = {
     "right_pct": ("hair loss in the right view, % of that view's scalp region", "0-100, 2 decimals"),
     "salt": ("SALT score: 0.40 top + 0.24 back + 0.18 left + 0.18 right (% of the whole scalp with hair "
              "loss); empty when withheld, incomplete or an error", "0-100, 2 decimals"),
-    "grade": ("Olsen SALT grade of the SALT as shown (one decimal, then rounded half up)",
+    "salt_shown": ("the SALT as every report shows it: the unrounded SALT with one decimal; grade, band and "
+                   "the <= 20 / <= 10 columns come from it (the 2-decimal salt column can round across a "
+                   "boundary: 20.452 is salt 20.45 but shown 20.5)", "0.0-100.0, 1 decimal"),
+    "grade": ("Olsen SALT grade of the SALT as shown (salt_shown, rounded half up)",
               "S0 (0), S1 (1-24), S2 (25-49), S3 (50-74), S4 (75-99), S5 (100)"),
-    "band": ("AA-IGA band of the SALT as shown (one decimal, then rounded half up)",
+    "band": ("AA-IGA band of the SALT as shown (salt_shown, rounded half up)",
              "none (0), limited (1-20), moderate (21-49), severe (50-94), very severe (95-100)"),
     "baseline_visit": ("the patient's first visit (by date, else numeric label, else manifest order)", "text"),
     "baseline_salt": ("SALT of the baseline visit", "0-100, 2 decimals, or empty"),
@@ -55,8 +58,8 @@ COLUMN_MEANINGS: dict[str, tuple[str, str]] = {
                "0 or 1"),
     "salt100": (f"SALT improved by 100 % of the baseline SALT (0 when the baseline is 0); {_RESPONSE}",
                 "0 or 1"),
-    "salt_le_20": (f"SALT as shown (one decimal, then half up) at most 20; {_RESPONSE}", "0 or 1"),
-    "salt_le_10": (f"SALT as shown (one decimal, then half up) at most 10; {_RESPONSE}", "0 or 1"),
+    "salt_le_20": (f"SALT as shown (salt_shown, then half up) at most 20; {_RESPONSE}", "0 or 1"),
+    "salt_le_10": (f"SALT as shown (salt_shown, then half up) at most 10; {_RESPONSE}", "0 or 1"),
     "worsening_20": (f"SALT at least 20 points above the baseline; {_RESPONSE}", "0 or 1"),
     "retake": ("1 when a photograph of the visit should be retaken (see flags)", "0 or 1"),
     "flags": ("quality and view-check findings, as view: code; separated by '; '", "text"),

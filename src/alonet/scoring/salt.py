@@ -238,6 +238,9 @@ class SaltResult:
         """Plain JSON-ready dict (numbers rounded to 0.01; missing views as null)."""
         data = asdict(self)
         data["salt"] = round(self.salt, 2)
+        # the number to show and to categorise by (grade and band come from it, not from the
+        # 2-decimal ``salt``: 20.452 gives "salt": 20.45 and "salt_shown": "20.5", moderate)
+        data["salt_shown"] = shown_salt(self.salt)
         data["per_view"] = {k: (None if v is None else round(v, 2)) for k, v in self.per_view.items()}
         data["contributions"] = {k: round(v, 2) for k, v in self.contributions.items()}
         data["missing"] = list(self.missing)
