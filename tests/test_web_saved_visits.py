@@ -436,3 +436,100 @@ def test_a_stored_visit_can_be_reopened_and_corrected_after_a_restart(make_app, 
     assert after.salt == pytest.approx(summary["salt"], abs=0.006) and after.salt != before.salt
     assert after.scored_with == before.scored_with and after.visit_date == "2024-08-01"
     assert len(Store(store_dir).list_visits(before.patient_id)) == 1
+
+
+# --------------------------------------------------------------------------- a review of the day's diff
+
+
+def reopen(client, visit_url) -> str:
+    opened = client.post(f"{visit_url}/correct", data={"csrf_token": csrf_token(client)})
+    assert opened.status_code == 303
+    return opened.headers["Location"]
+
+
+def test_two_reopenings_of_one_visit_do_not_overwrite_each_other(make_app, photos, tmp_path):  # noqa: F811
+    store_dir = tmp_path / "store"
+    client = make_app(store=store_dir).test_client()
+    visit_url = save_visit(client, score_form(client, photos), patient="new", new_code="AA-80", visit_date="2024-08-01")
+    vid = visit_id_of(visit_url)
+    patient = str(Store(store_dir).get_visit(vid).patient_id)
+    first, second = reopen(client, visit_url), reopen(client, visit_url)
+    height, width = photos["top"].shape[:2]
+    full = np.ones((height, width), bool)
+    correct_all(client, first, {"top": (full, full)})
+    save_visit(client, first, patient=patient)
+    assert Store(store_dir).get_visit(vid).views["top"].loss_pct == 100.0
+    correct_all(client, second, {"back": (full, full)})
+    r = client.post(f"{second}/save", data={"csrf_token": csrf_token(client), "patient": patient})
+    assert r.status_code == 409 and "saved from another page" in r.get_data(as_text=True)
+    kept = Store(store_dir).get_visit(vid)
+    assert kept.views["top"].loss_pct == 100.0 and kept.views["back"].loss_pct != 100.0  # the first save stands
+    # the page that saved last may save again (its own later corrections)
+    correct_all(client, first, {"back": (full, full)})
+    save_visit(client, first, patient=patient)
+    assert Store(store_dir).get_visit(vid).views["back"].loss_pct == 100.0
+
+
+def test_a_reopened_visit_keeps_its_stored_photographs(make_app, photos, tmp_path):  # noqa: F811
+    store_dir = tmp_path / "store"
+    client = make_app(store=store_dir).test_client()
+    visit_url = save_visit(client, score_form(client, photos), patient="new", new_code="AA-81", visit_date="2024-08-01")
+    vid = visit_id_of(visit_url)
+    before = Store(store_dir).get_visit(vid)
+    for _ in range(2):  # each save of a reopened visit encoded every photograph as JPEG again
+        url = reopen(client, visit_url)
+        height, width = photos["top"].shape[:2]
+        correct_all(client, url, {"top": (np.ones((height, width), bool), np.zeros((height, width), bool))})
+        save_visit(client, url, patient=str(before.patient_id))
+    after = Store(store_dir).get_visit(vid)
+    assert {v: s.photo_file for v, s in after.views.items()} == {v: s.photo_file for v, s in before.views.items()}
+    assert all(Store(store_dir).image_file(s.photo_file).is_file() for s in after.views.values())
+    assert after.views["top"].scalp_file != before.views["top"].scalp_file  # the corrected masks are new files
+
+
+def test_a_failed_save_with_a_new_patient_leaves_no_patient(make_app, photos, tmp_path, monkeypatch):  # noqa: F811
+    import errno
+
+    store_dir = tmp_path / "store"
+    client = make_app(store=store_dir).test_client()
+    url = score_form(client, photos)
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Store, "add_visit", full)
+    r = client.post(f"{url}/save", data={"csrf_token": csrf_token(client), "patient": "new", "new_code": "AA-9",
+                                         "visit_date": "2024-01-01"})
+    assert r.status_code == 507 and "nothing was saved" in r.get_data(as_text=True)
+    assert Store(store_dir).list_patients() == []
+    monkeypatch.undo()
+    save_visit(client, url, patient="new", new_code="AA-9", visit_date="2024-01-01")  # the retry works
+
+
+def test_moving_a_saved_visit_onto_another_visits_day_needs_the_form_to_say_so(make_app, photos, tmp_path):  # noqa: F811, E501
+    store_dir = tmp_path / "store"
+    client = make_app(store=store_dir).test_client()
+    save_visit(client, score_form(client, photos), patient="new", new_code="AA-82", visit_date="2024-01-01")
+    patient = str(Store(store_dir).list_patients()[0].id)
+    url = score_form(client, photos)
+    save_visit(client, url, patient=patient, visit_date="2024-02-01")
+    r = client.post(f"{url}/save", data={"csrf_token": csrf_token(client), "patient": patient,
+                                         "visit_date": "2024-01-01"})
+    assert r.status_code == 409 and "already has a visit on 2024-01-01" in r.get_data(as_text=True)
+    save_visit(client, url, patient=patient, visit_date="2024-01-01", same_day="1")
+    assert sorted(v.visit_date for v in Store(store_dir).list_visits(int(patient))) == ["2024-01-01", "2024-01-01"]
+
+
+def test_a_resave_with_the_code_in_other_case_is_the_same_patient(make_app, photos, tmp_path):  # noqa: F811
+    client = make_app(store=tmp_path / "store").test_client()
+    url = score_form(client, photos)
+    first = save_visit(client, url, patient="new", new_code="AA-77", visit_date="2024-01-01")
+    assert save_visit(client, url, patient="new", new_code="aa-77", visit_date="2024-01-01") == first
+
+
+def test_a_revision_that_is_not_an_ascii_number_is_a_400(make_app, photos):  # noqa: F811
+    client = make_app().test_client()
+    url = score_form(client, photos)
+    r = client.post(f"{url}/masks", data={"revision": "²", "revert": "top"},
+                    headers={"X-CSRFToken": csrf_token(client)})
+    assert r.status_code == 400 and "is not a number" in r.get_data(as_text=True)

@@ -89,6 +89,7 @@ def new_views(views: Mapping[str, ViewState]) -> list[NewView]:
             confidence=st.confidence,
             flags=st.flags,
             corrected=st.corrected,
+            photo_file=st.stored_photo,
         )
         for v, st in views.items()
     ]
@@ -129,7 +130,7 @@ def stored_view_states(store: Store, visit: Visit, scorer) -> dict[str, ViewStat
             # saved, the one the visit's stored SALT was weighed from.
             result = replace(result, loss_pct=float(stored.loss_pct))
         result = with_stored_flags(result, stored.flags)
-        states[view] = ViewState(view=view, result=result)
+        states[view] = ViewState(view=view, result=result, stored_photo=stored.photo_file)
     return states
 
 

@@ -20,6 +20,7 @@ files.
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import json
 import logging
 import os
@@ -271,6 +272,13 @@ class NewView:
     confidence: float | None
     flags: Sequence[dict]
     corrected: bool
+    #: A file of the store already holding this photograph (a reopened visit): kept, not
+    #: written again from ``photo_jpeg``, when it is still there.
+    photo_file: str | None = None
+
+
+class VisitChangedError(StoreError):
+    """A stored visit changed (saved from another page) since the page saving over it opened it."""
 
 
 _CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$")
@@ -507,19 +515,26 @@ class Store:
             raise
 
     def update_visit(self, visit_id: int, visit_date: str, summary: dict, views: Sequence[NewView],
-                     model: str = "", scored_with: dict | None = None) -> None:
+                     model: str = "", scored_with: dict | None = None, expect_stamp: str | None = None) -> None:
         """Replace a stored visit's date, numbers, masks and photographs (a save after more corrections).
 
         The patient, creation time and review mark stay. New files are written
         first; the old ones are removed only after the rows point to the new
-        ones, so a failure leaves the visit as it was.
+        ones, so a failure leaves the visit as it was. With ``expect_stamp`` the
+        update happens only if the visit still has that :meth:`visit_stamp`
+        (else :class:`VisitChangedError`, nothing changed).
         """
         visit_date = check_visit_date(visit_date)
         written: list[Path] = []
         try:
             rows = self._view_rows(views, written)
             with self.transaction() as conn:
-                old_files = self._files_where(conn, "v.id = ?", (visit_id,))
+                if expect_stamp is not None and self._stamp(conn, visit_id) != expect_stamp:
+                    raise VisitChangedError(f"visit {visit_id} was saved from another page since this one opened it",
+                                            fix="open the visit again from its page to see those changes, then "
+                                                "correct and save")
+                kept = {row[1] for row in rows}  # photographs kept from the stored visit
+                old_files = [f for f in self._files_where(conn, "v.id = ?", (visit_id,)) if f.name not in kept]
                 updated = conn.execute(
                     "UPDATE visits SET visit_date = ?, salt = ?, grade = ?, band = ?, missing = ?, summary = ?,"
                     " model = ?, scored_with = ? WHERE id = ?",
@@ -534,6 +549,23 @@ class Store:
             self._unlink(written)
             raise
         self._unlink(old_files)
+
+    def visit_stamp(self, visit_id: int) -> str | None:
+        """A fingerprint of what a save changes in a stored visit (date, numbers, model, files),
+        or None when it does not exist. The review mark is not part of it."""
+        with self._raw() as conn:
+            return self._stamp(conn, visit_id)
+
+    @staticmethod
+    def _stamp(conn: sqlite3.Connection, visit_id: int) -> str | None:
+        row = conn.execute("SELECT visit_date, salt, summary, model, scored_with FROM visits WHERE id = ?",
+                           (visit_id,)).fetchone()
+        if row is None:
+            return None
+        files = conn.execute("SELECT view, photo_file, scalp_file, hairloss_file FROM view_images "
+                             "WHERE visit_id = ? ORDER BY view", (visit_id,)).fetchall()
+        text = json.dumps([list(row), [list(f) for f in files]], default=str)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
     def visits_on(self, patient_id: int, visit_date: str) -> list[int]:
         """Ids of the patient's visits filed on ``visit_date`` (YYYY-MM-DD)."""
@@ -623,7 +655,10 @@ class Store:
         for item in views:
             if item.view not in VIEWS:
                 raise InvalidValueError(f"unknown view {item.view!r}", fix="use top, back, left or right")
-            photo = self._write_file(item.photo_jpeg, ".jpg", written)
+            if item.photo_file and self.image_file(item.photo_file).is_file():
+                photo = item.photo_file
+            else:
+                photo = self._write_file(item.photo_jpeg, ".jpg", written)
             scalp = self._write_file(item.scalp_png, ".png", written)
             loss = self._write_file(item.hairloss_png, ".png", written)
             rows.append((item.view, photo, scalp, loss, item.loss_pct, item.confidence,

@@ -64,6 +64,9 @@ class ViewState:
     view: str
     result: ViewResult
     original: ViewResult | None = None
+    #: The store's file of this photograph when the view was reopened from a stored visit: a
+    #: save keeps that file instead of encoding the JPEG again (each encoding loses a little).
+    stored_photo: str | None = None
 
     def __post_init__(self) -> None:
         if self.original is None:
@@ -159,6 +162,9 @@ class ScoredVisit:
     saved_revision: int | None = None
     #: What scored the visit (``Scorer.provenance()`` at scoring time), stored with it.
     scored_with: dict = field(default_factory=dict)
+    #: ``Store.visit_stamp`` of the stored visit as this page last saved or opened it: a save
+    #: over a stored visit that someone else saved since is refused (409), not merged blindly.
+    stored_stamp: str | None = None
 
     def summary(self) -> dict:
         return summarize(self.views, self.provisional)

@@ -156,6 +156,7 @@ def correct_visit(visit_id: int):
     visit = state.cache.add(views, record.model, provisional=record.provisional_requested,
                             scored_with=record.scored_with)
     visit.saved_as, visit.saved_revision = record.id, visit.revision
+    visit.stored_stamp = store.visit_stamp(record.id)  # a save over someone else's later save is refused
     return redirect(url_for("score.result", visit_id=visit.id), code=303)
 
 

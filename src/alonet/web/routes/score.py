@@ -22,7 +22,7 @@ from flask import Blueprint, abort, jsonify, redirect, render_template, request,
 from alonet.views import VIEWS
 from alonet.web.reports import new_views, report_meta, report_response
 from alonet.web.state import get_state, wants_json
-from alonet.web.storage import check_date, check_patient_code, check_visit_date, parse_id
+from alonet.web.storage import VisitChangedError, check_date, check_patient_code, check_visit_date, parse_id
 from alonet.web.uploads import (
     UploadRejected,
     edit_size,
@@ -171,7 +171,7 @@ def masks(visit_id: str):
     summary, the new revision and whether corrections are unsaved, as JSON."""
     visit = _visit(visit_id)
     started = request.form.get("revision")
-    if started is not None and not started.strip().isdigit():
+    if started is not None and not (started.strip().isascii() and started.strip().isdigit()):
         raise UploadRejected(f"revision {started[:20]!r} is not a number; reload the page")
     max_side = get_state().config.edit_max_side
     expected = {f"{layer}_{view}" for layer in LAYERS for view in visit.views}
@@ -237,10 +237,11 @@ def _patient_for_save(store, choice: str, new_code: str) -> int:
     return patient_id
 
 
-def _check_no_visit_that_day(store, patient_id: int, visit_date: str, allowed: bool) -> None:
+def _check_no_visit_that_day(store, patient_id: int, visit_date: str, allowed: bool, itself: int | None = None) -> None:
     """A second visit of a patient on one date is filed only when the form says so (``same_day=1``):
-    otherwise it is usually the same visit saved twice (two identical rows on the patient page)."""
-    earlier = store.visits_on(patient_id, visit_date)
+    otherwise it is usually the same visit saved twice (two identical rows on the patient page).
+    ``itself``: the stored visit being moved to ``visit_date`` (not a second visit of that day)."""
+    earlier = [v for v in store.visits_on(patient_id, visit_date) if v != itself]
     if earlier and not allowed:
         patient = store.get_patient(patient_id)
         abort(409, description=f"patient {patient.code} already has a visit on {visit_date} (visit {earlier[0]}); "
@@ -250,8 +251,8 @@ def _check_no_visit_that_day(store, patient_id: int, visit_date: str, allowed: b
 def _check_same_patient(store, stored, choice: str, new_code: str) -> None:
     """A saved visit is saved again only for its own patient (a resent form, or later corrections)."""
     patient = store.get_patient(stored.patient_id)
-    same = (parse_id(choice) == stored.patient_id if choice not in ("", "new")
-            else patient is not None and check_patient_code(new_code) == patient.code)
+    same = (parse_id(choice) == stored.patient_id if choice not in ("", "new")  # codes are one patient ignoring case
+            else patient is not None and check_patient_code(new_code).casefold() == patient.code.casefold())
     if not same:
         code = patient.code if patient is not None else stored.patient_id
         abort(409, description=f"this visit is already saved as visit {stored.id} of patient {code}; "
@@ -281,15 +282,30 @@ def save(visit_id: str):
         if stored is not None and not typed_date:
             visit_date = stored.visit_date  # an empty date field keeps the stored date
         if stored is None:
+            created = choice in ("", "new")
             patient_id = _patient_for_save(store, choice, new_code)
-            _check_no_visit_that_day(store, patient_id, visit_date, request.form.get("same_day") == "1")
-            visit.saved_as = store.add_visit(patient_id, visit_date, visit.stored_summary(), new_views(visit.views),
-                                             model=visit.model, scored_with=visit.scored_with)
+            try:
+                _check_no_visit_that_day(store, patient_id, visit_date, request.form.get("same_day") == "1")
+                visit.saved_as = store.add_visit(patient_id, visit_date, visit.stored_summary(),
+                                                 new_views(visit.views), model=visit.model,
+                                                 scored_with=visit.scored_with)
+            except BaseException:
+                if created:  # the patient was made for this visit: nothing of the save stays
+                    store.delete_patient(patient_id)
+                raise
         else:
             _check_same_patient(store, stored, choice, new_code)
+            if visit_date != stored.visit_date:
+                _check_no_visit_that_day(store, stored.patient_id, visit_date, request.form.get("same_day") == "1",
+                                         itself=stored.id)
             if visit.revision != visit.saved_revision or visit_date != stored.visit_date:
-                store.update_visit(stored.id, visit_date, visit.stored_summary(), new_views(visit.views),
-                                   model=visit.model, scored_with=visit.scored_with)
+                try:
+                    store.update_visit(stored.id, visit_date, visit.stored_summary(), new_views(visit.views),
+                                       model=visit.model, scored_with=visit.scored_with,
+                                       expect_stamp=visit.stored_stamp)
+                except VisitChangedError as exc:
+                    abort(409, description=str(exc))
+        visit.stored_stamp = store.visit_stamp(visit.saved_as)
         visit.saved_revision = visit.revision
         if request.form.get("reviewed") == "1":
             store.set_reviewed(visit.saved_as, True)

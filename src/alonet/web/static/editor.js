@@ -282,7 +282,18 @@
   // ------------------------------------------------------------------ numbers
 
   // the SALT as shown (one decimal), then half up: alonet.scoring.salt.category_value
-  function categoryValue(salt) { return Math.floor(parseFloat(salt.toFixed(1)) + 0.5); }
+  // One decimal as the server writes it (Python's correctly rounded format). The only exact ties
+  // are odd multiples of 0.25 (20.25, 20.75): Python takes the even digit (20.2, 20.8), toFixed
+  // the larger (20.3, 20.8); every other value is rounded alike by both.
+  function oneDecimal(x) {
+    const q = x * 4;
+    if (Number.isInteger(q) && Math.abs(q) % 2 === 1) {
+      const n = Math.floor(x * 10);
+      return ((n % 2 === 0 ? n : n + 1) / 10).toFixed(1);
+    }
+    return x.toFixed(1);
+  }
+  function categoryValue(salt) { return Math.floor(parseFloat(oneDecimal(salt)) + 0.5); }
 
   function gradeOf(salt) {
     var v = categoryValue(salt);
@@ -302,10 +313,10 @@
     ALL_VIEWS.forEach(function (v) {
       if (!(v in perView)) { return; }
       var pct = perView[v];
-      setText("loss-" + v, pct === null ? "no scalp" : pct.toFixed(1) + "%");
+      setText("loss-" + v, pct === null ? "no scalp" : oneDecimal(pct) + "%");
       // a withheld SALT is not shown as per-view points either (as in the report and JSON)
       setText("contrib-" + v, pct === null || withheld.length ? "–" : (weights[v] * pct).toFixed(2));
-      setText("caption-loss-" + v, pct === null ? "" : "· " + pct.toFixed(1) + "% hair loss");
+      setText("caption-loss-" + v, pct === null ? "" : "· " + oneDecimal(pct) + "% hair loss");
     });
     if (complete && withheld.length) {
       complete = false;  // a view needs a retake: no SALT (alonet.infer.policy)
@@ -313,7 +324,7 @@
       setText("grade", "–");
       setText("band", "–");
     } else if (complete) {
-      setText("salt-value", salt.toFixed(1));
+      setText("salt-value", oneDecimal(salt));
       setText("grade", gradeOf(salt));
       setText("band", bandOf(salt));
     } else {
@@ -321,7 +332,7 @@
       setText("grade", "–");
       setText("band", "–");
     }
-    setText("partial-salt", partial === null || withheld.length ? "–" : partial.toFixed(1));
+    setText("partial-salt", partial === null || withheld.length ? "–" : oneDecimal(partial));
     var saltEl = $("salt-value");
     if (saltEl) { saltEl.dataset.salt = complete ? salt.toFixed(4) : ""; }
   }
