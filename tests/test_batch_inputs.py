@@ -168,7 +168,10 @@ def test_reports_of_colliding_labels_get_separate_stable_folders(models, photos,
     code, stdout, stderr = batch(manifest, out, models, capsys, "--reports")
     assert code in (0, 3), stderr
     assert "recomputed patient X_1 visit 1: photographs changed" in stdout
-    assert sorted(p.name for p in (out / "reports").iterdir()) == sorted(p.name for p in folders.values())
+    current = sorted(p.name for p in (out / "reports").iterdir() if ".superseded-" not in p.name)
+    assert current == sorted(p.name for p in folders.values())
+    (aside,) = (out / "reports").glob("*.superseded-*")  # X_1's old report, kept beside the new one
+    assert aside.name.startswith(folders[("X_1", "1")].name + ".superseded-")
     assert (folders[("X/1", "1")] / "report.json").read_bytes() == kept
     new = {(r["patient"], r["visit"]): r for r in read(out / "results.csv")}
     assert f"{json.loads((folders[('X_1', '1')] / 'report.json').read_text())['salt']:.2f}" \
@@ -265,5 +268,14 @@ def test_a_recomputed_row_is_kept_in_superseded_csv_and_its_old_report_moved_asi
     kept = list(csv.DictReader(open(out / "superseded.csv")))
     assert len(kept) == 1 and kept[0]["reason"] == "hair-loss threshold changed"
     assert kept[0]["salt"] == first["salt"] and kept[0]["hairloss_threshold"] == "0.5" and kept[0]["superseded_at"]
-    assert (out / "reports" / "P1_1.superseded" / "report.json").is_file()
-    assert not (out / "reports" / "P1_1").exists()
+    (aside,) = (out / "reports").glob("P1_1.superseded-*")
+    assert (aside / "report.json").is_file() and not (out / "reports" / "P1_1").exists()
+    # a second recompute keeps the first superseded folder too (it was replaced), and with --reports
+    # the old folder is moved aside as well before the new report is written
+    code, _, stderr = batch(manifest, out, models, capsys, "--reports", "--no-plots", "--hairloss-threshold", "0.3")
+    assert code in (0, 3), stderr
+    assert len(list((out / "reports").glob("P1_1.superseded-*"))) == 1  # P1_1 was gone: nothing to move
+    assert (out / "reports" / "P1_1" / "report.json").is_file()
+    code, _, stderr = batch(manifest, out, models, capsys, "--reports", "--no-plots", "--hairloss-threshold", "0.35")
+    assert code in (0, 3), stderr
+    assert len(list((out / "reports").glob("P1_1.superseded-*"))) == 2

@@ -8,6 +8,7 @@ the SALT-over-time plot spaced a 2-week and a 6-month follow-up alike.
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 from pathlib import Path
 
@@ -165,3 +166,49 @@ def test_only_does_not_count_a_rescored_follower_as_left_out(models, photos, tmp
     again = run_batch(manifest, out, pipeline_with(models), progress=False, plots=False)
     assert again.recomputed == [] and again.scored == 0  # the advice "rerun without --only" had nothing left
 
+
+
+def dated(manifest, dates):
+    """Rewrite a manifest from ``trial`` with a date per (patient, visit)."""
+    with open(manifest, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    for row in rows:
+        row["date"] = dates[(row["patient"], row["visit"])]
+    with open(manifest, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def test_a_changed_date_or_baseline_recomputes_the_rows_it_touches(models, photos, tmp_path):
+    """A fresh user's walkthrough (2026-12-07): a changed date never reached results.csv, and a
+    visit moved before the baseline kept its old response columns."""
+    manifest = trial(tmp_path, photos, VISITS)
+    dates = {("P1", "v1"): "2024-01-01", ("P1", "v2"): "2024-03-01", ("P2", "v1"): "2024-01-05"}
+    dated(manifest, dates)
+    out = tmp_path / "out"
+    run_batch(manifest, out, pipeline_with(models), progress=False, plots=False)
+    dated(manifest, {**dates, ("P1", "v2"): "2024-03-03"})
+    moved = run_batch(manifest, out, pipeline_with(models), progress=False, plots=False)
+    assert moved.recomputed == [("P1", "v2", "visit date changed")]
+    assert {r["visit"]: r["date"] for r in read(out / "results.csv") if r["patient"] == "P1"}["v2"] == "2024-03-03"
+    dated(manifest, {**dates, ("P1", "v2"): "2023-12-01"})  # v2 is now the baseline
+    rebased = run_batch(manifest, out, pipeline_with(models), progress=False, plots=False)
+    assert sorted(rebased.recomputed) == [("P1", "v1", "baseline visit changed"), ("P1", "v2", "visit date changed")]
+    rows = {r["visit"]: r for r in read(out / "results.csv") if r["patient"] == "P1"}
+    assert rows["v1"]["baseline_visit"] == rows["v2"]["baseline_visit"] == "v2"
+    assert rows["v2"]["change"] == "" and rows["v1"]["baseline_salt"] == rows["v2"]["salt"]
+
+
+def test_with_reports_a_missing_report_folder_is_written_again(models, photos, tmp_path):
+    manifest = trial(tmp_path, photos, VISITS[:1])
+    out = tmp_path / "out"
+    run_batch(manifest, out, pipeline_with(models), progress=False, plots=False, reports=True)
+    folder = out / "reports" / "P1_v1"
+    shutil.rmtree(folder)
+    summary = run_batch(manifest, out, pipeline_with(models), progress=False, plots=False, reports=True)
+    assert summary.recomputed == [("P1", "v1", "report folder missing")] and (folder / "report.json").is_file()
+    document = json.loads((folder / "report.json").read_text())
+    assert document["review"]["patient_code"] == "P1"
+    quiet = run_batch(manifest, out, pipeline_with(models), progress=False, plots=False)  # no reports asked: no reason
+    assert quiet.recomputed == []

@@ -128,7 +128,7 @@ def test_batch_command_exit_status_and_recompute_message(models, photos, tmp_pat
     assert main(argv) == 0
     stdout = capsys.readouterr().out
     assert "recomputed patient P1 visit v2: photographs changed" in stdout
-    assert "scored 1 visit(s) (1 recomputed because something changed), 0 error(s), 1 unchanged" in stdout
+    assert "scored 1 visit(s) (1 recomputed, reasons above), 0 error(s), 1 unchanged" in stdout
     (tmp_path / "trial" / "P1_v2" / "back.jpg").write_bytes(b"not a picture")
     code = main(argv)
     captured = capsys.readouterr()

@@ -45,11 +45,13 @@ def batch_command(manifest, out_dir, plots, reports, deidentify, provisional, mo
     """Score a trial: MANIFEST is a CSV with columns patient,visit,view,path[,date].
 
     Writes OUT/results.csv (one row per visit: per-view %, SALT, grade, band and
-    response against the patient's first visit) and OUT/plots/<patient>.png.
+    response against the patient's first visit), OUT/results_columns.csv (what
+    each column means) and OUT/plots/<patient>.png (OUT/plots/index.csv: whose).
     A photograph that cannot be read becomes an error row; the run continues.
-    Rerunning keeps visits already in results.csv whose photographs, model,
-    backend and thresholds are unchanged, recomputes the others (and says so)
-    and retries error rows.
+    Rerunning keeps visits already in results.csv whose photographs, date,
+    baseline, model, backend and thresholds are unchanged, recomputes the others
+    (and says why; the old rows go to OUT/superseded.csv, old report folders to
+    <name>.superseded-<time>) and retries error rows.
 
     Exit status: 0 when every visit has a SALT; 3 when any visit failed (error
     column) or has no SALT because a photograph needs a retake (withheld
@@ -86,8 +88,10 @@ def batch_command(manifest, out_dir, plots, reports, deidentify, provisional, mo
         raise
     for patient, visit, reason in summary.recomputed:
         click.echo(f"recomputed patient {patient} visit {visit}: {reason}")
-    click.echo(f"scored {summary.scored} visit(s) ({len(summary.recomputed)} recomputed because something "
-               f"changed), {summary.errors} error(s), {summary.skipped} unchanged and kept -> {summary.results}")
+    click.echo(f"scored {summary.scored} visit(s) ({len(summary.recomputed)} recomputed, reasons above), "
+               f"{summary.errors} error(s), {summary.skipped} unchanged and kept -> {summary.results}")
+    if reports:
+        click.echo(f"reports: {summary.results.parent / 'reports'}")
     if summary.left_out:
         click.echo(f"{summary.left_out} visit(s) not chosen with --only are not scored yet or out of date: "
                    "rerun without --only to score them")

@@ -18,8 +18,8 @@ Output folder::
     plots/index.csv      patient -> plot file (hashed names cannot be read back)
     reports/<patient>_<visit>/   (optional) a full report folder per visit
     superseded.csv       every row a rerun recomputed, with when and why (the audit trail);
-                         without --reports, a recomputed visit's old report folder is
-                         renamed <name>.superseded so it is not read as current
+                         a recomputed visit's old report folder is renamed
+                         <name>.superseded-<UTC time> so it is not read as current
 
 A patient or visit label that is not a plain file name (``X/1``, ``Visit 2``),
 or a visit label with ``_`` in it, gets a name made safe plus ``-`` and a
@@ -49,7 +49,6 @@ import io
 import math
 import os
 import re
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -347,6 +346,20 @@ def row_problem(row: dict[str, str]) -> str | None:
     return None
 
 
+def table_reason(row: dict[str, str], entry: VisitEntry, first: dict[str, VisitEntry],
+                 reports_in: Path | None) -> str | None:
+    """Why a finished row no longer fits the manifest although its photographs and settings are
+    unchanged: its date was changed, another visit became the patient's baseline (or it
+    did), or (``reports_in``: the output folder of a run with reports) its report folder is gone."""
+    if row.get("date", "") != (entry.date or ""):
+        return "visit date changed"
+    if row.get("baseline_visit", "") != first[entry.patient].visit:
+        return "baseline visit changed"
+    if reports_in is not None and not (reports_in / "reports" / output_name(entry.patient, entry.visit)).is_dir():
+        return "report folder missing"
+    return None
+
+
 def salt_of(row: dict[str, str] | None) -> float | None:
     """The SALT of a results.csv row, or None (no row, no SALT, or not a number)."""
     try:
@@ -478,7 +491,8 @@ def write_visit_report(out: Path, deidentify: bool, model_hash: str, entry: Visi
     same model and photograph checksums as the visit's row of results.csv."""
     folder = out / "reports" / output_name(entry.patient, entry.visit)
     meta = {**provenance, "model_sha256": model_hash, "inputs_sha256": inputs_sha256(entry.views)}
-    write_report(visit, folder, deidentify=deidentify, overwrite=True, meta=meta,
+    review = {"patient_code": entry.patient, "visit_date": entry.date}  # left out when de-identified
+    write_report(visit, folder, deidentify=deidentify, overwrite=True, meta=meta, review=review,
                  title=f"AloNet SALT report: patient {entry.patient}, visit {entry.visit}")
 
 
@@ -530,14 +544,16 @@ def run_batch(manifest: str | Path, out_dir: str | Path, pipeline, *, plots: boo
     done = read_results(results)  # before the networks load: a bad results.csv stops the run at once
     atomic_write_text(out / COLUMNS_FILE, columns_csv())
     report = partial(write_visit_report, out, deidentify, model_sha256(pipeline)) if reports else None
+    entries_by_key = {entry.key: entry for entry in entries}
     with VisitScorer(pipeline, workers, report, provisional=provisional) as scorer:
         settings = batch_settings(pipeline, provisional=provisional, provenance=scorer.provenance)
         provenance = {entry.key: {**settings, "inputs_sha256": inputs_sha256(entry.views)} for entry in entries}
-        stale = {key: reason for key, row in done.items() if key in provenance
-                 and (reason := row_problem(row) or stale_reason(row, provenance[key])) is not None}
         first: dict[str, VisitEntry] = {}
         for entry in entries:
             first.setdefault(entry.patient, entry)
+        stale = {key: reason for key, row in done.items() if key in provenance
+                 and (reason := row_problem(row) or stale_reason(row, provenance[key])
+                      or table_reason(row, entries_by_key[key], first, out if reports else None)) is not None}
         summary = BatchSummary(results=results, total=len(entries))
         if chosen is None:
             rows = {key: row for key, row in done.items() if key not in stale}
@@ -572,7 +588,7 @@ def run_batch(manifest: str | Path, out_dir: str | Path, pipeline, *, plots: boo
         ) as bar:
             writer = csv.DictWriter(handle, fieldnames=RESULT_COLUMNS, lineterminator="\n")
             score = partial(_score_visits, scorer, writer, handle, rows, first, provenance, summary, bar, on_row,
-                            None if reports else out)
+                            out)
             score(todo, stale)
             if chosen is not None:  # later visits whose chosen baseline's SALT moved
                 followers = [e for e in entries if e.key in rows and e.key not in chosen and first[e.patient].key
@@ -597,16 +613,19 @@ def _score_visits(scorer, writer, handle, rows, first, provenance, summary, bar,
                   todo: list[VisitEntry], stale: dict[tuple[str, str], str]) -> None:
     """Score ``todo`` in order, appending each row to results.csv (flushed) and to ``rows``.
 
-    Without --reports (``move_reports_in`` is the output folder), a recomputed visit's old
-    report folder is first renamed ``<name>.superseded``: it no longer matches its row.
+    A recomputed visit's old report folder (under ``move_reports_in``, the output folder) is
+    first renamed ``<name>.superseded-<UTC time>``: it no longer matches its row, and like the
+    row in superseded.csv it is kept, never replaced.
     """
-    if move_reports_in is not None:
-        for e in todo:
-            old = move_reports_in / "reports" / output_name(e.patient, e.visit)
-            if e.key in stale and old.is_dir():
-                target = old.with_name(old.name + ".superseded")
-                shutil.rmtree(target, ignore_errors=True)
-                old.rename(target)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    for e in todo:
+        old = move_reports_in / "reports" / output_name(e.patient, e.visit)
+        if e.key in stale and old.is_dir():
+            target, n = old.with_name(f"{old.name}.superseded-{stamp}"), 1
+            while target.exists():
+                n += 1
+                target = old.with_name(f"{old.name}.superseded-{stamp}-{n}")
+            old.rename(target)
     for entry, visit, error in scorer.score(todo):
         baseline_entry = first[entry.patient]
         base_row = rows.get(baseline_entry.key)
