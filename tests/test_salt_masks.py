@@ -250,3 +250,33 @@ def test_max_pixels_guards_mask_files(tmp_path, capsys):
     assert "top_scalp.png" in err and "--max-pixels" in err
     code, out, _ = run(capsys, "salt", "--masks", tmp_path / "m", "--max-pixels", "200")
     assert code == 0 and out.startswith("SALT 40.0")
+
+
+def test_prefixed_predict_names_pair_up_and_one_file_cannot_be_both(tmp_path, capsys):
+    """A fresh user's walkthrough (2026-12-07): predict --masks of P0002_v02_top.jpg writes
+    P0002_v02_top_scalp_mask.png, which salt --masks did not find; and a 0/1 label map of a view
+    without loss given as both masks read as 100 % loss."""
+    import numpy as np
+    from PIL import Image
+
+    from alonet.cli.main import main
+
+    scalp = np.zeros((40, 40), np.uint8)
+    scalp[5:35, 5:35] = 255
+    loss = np.zeros_like(scalp)
+    loss[5:20, 5:35] = 255  # half the scalp
+    folder = tmp_path / "masks"
+    folder.mkdir()
+    for view in ("top", "back", "left", "right"):
+        Image.fromarray(scalp).save(folder / f"P0002_v02_{view}_scalp_mask.png")
+        Image.fromarray(loss).save(folder / f"P0002_v02_{view}_hairloss_mask.png")
+    assert main(["salt", "--masks", str(folder), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["salt"] == 50.0
+    Image.fromarray(loss).save(folder / "P0003_v01_top_hairloss_mask.png")  # a second visit's file
+    assert main(["salt", "--masks", str(folder)]) == 2
+    assert "the top view's masks are not one pair" in capsys.readouterr().err
+    label = (scalp > 0).astype(np.uint8)  # 0/1: a label map of a view with no hair loss
+    Image.fromarray(label).save(tmp_path / "labels.png")
+    assert main(["salt", "--mask", "top", str(tmp_path / "labels.png"), str(tmp_path / "labels.png"),
+                 "--missing", "renormalize"]) == 2
+    assert "scalp and hair-loss masks are the same file" in capsys.readouterr().err

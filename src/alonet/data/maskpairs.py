@@ -9,7 +9,9 @@ extensions (``MASK_EXTENSIONS``):
   folder then also holds predict's probability maps under the next names);
 - ``<view>_scalp.png`` / ``<view>_hairloss.png``: what ``alonet score`` writes into its
   report folder (``alonet.report.writer.report_files``), so a report folder is re-scored
-  from its own masks.
+  from its own masks;
+- otherwise the one pair whose names end in ``_<view>_scalp_mask`` / ``_<view>_hairloss_mask``
+  (``predict --masks`` of ``P01_v2_top.jpg``).
 
 A pair comes from one naming pattern; a view with neither file is missing; one file
 without its partner is an error. Masks are read with ``read_annotation`` (0/1, 0/255,
@@ -139,11 +141,33 @@ def find_mask_files(folder: str | Path) -> dict[str, tuple[Path, Path]]:
                                        f"to leave the {view} view out")
             pairs[view] = (hits[0][0], hits[1][0])
             break
+        else:
+            found = _prefixed_pair(folder, files, view)
+            if found is not None:
+                pairs[view] = found
     if not pairs:
         raise DatasetError(f"{folder}: no mask pair found",
-                           fix="name the files <view>_scalp.png and <view>_hairloss.png "
-                               "(view = top, back, left, right), or give --mask VIEW SCALP HAIRLOSS")
+                           fix="name the files <view>_scalp_mask.png and <view>_hairloss_mask.png (what alonet "
+                               "predict --masks writes, also with a prefix: P01_top_scalp_mask.png) or "
+                               "<view>_scalp.png and <view>_hairloss.png (view = top, back, left, right), or "
+                               "give --mask VIEW SCALP HAIRLOSS")
     return pairs
+
+
+def _prefixed_pair(folder: Path, files: dict[str, list[Path]], view: str) -> tuple[Path, Path] | None:
+    """``predict --masks`` output of a photograph not named after its view (``P01_v2_top.jpg`` gives
+    ``P01_v2_top_scalp_mask.png``): the one pair whose names end in ``_<view>_<kind>_mask``."""
+    hits = []
+    for kind in MASK_KINDS:
+        endings = (f"_{view}_{kind}_mask", f"-{view}_{kind}_mask")
+        hits.append([p for key, paths in files.items() if key.endswith(endings) for p in paths])
+    if not any(hits):
+        return None
+    if len(hits[0]) != 1 or len(hits[1]) != 1:
+        shown = ", ".join(p.name for p in hits[0] + hits[1])
+        raise DatasetError(f"{folder}: the {view} view's masks are not one pair ({shown})",
+                           fix=f"keep one visit's masks in the folder, or give --mask {view} SCALP HAIRLOSS")
+    return hits[0][0], hits[1][0]
 
 
 def _refuse_probability_map(path: Path) -> None:
@@ -163,6 +187,11 @@ def _refuse_probability_map(path: Path) -> None:
 def read_mask_pair(view: str, scalp_path: str | Path, hairloss_path: str | Path,
                    max_pixels: int | None = DEFAULT_MAX_PIXELS) -> ViewMaskPair:
     """Read one view's two masks; they must have the same size (SizeMismatchError naming both)."""
+    if Path(scalp_path).resolve() == Path(hairloss_path).resolve():
+        # a two-level label map (0/1: no loss) given as both would read as 100 % loss
+        raise DatasetError(f"the {view} view's scalp and hair-loss masks are the same file ({scalp_path})",
+                           fix="give a scalp mask and a hair-loss mask; from a label map save scalp = label > 0 "
+                               "and hair loss = label == 2 as two 0/255 masks")
     masks = []
     for path in (Path(scalp_path), Path(hairloss_path)):
         if path.is_file():

@@ -208,10 +208,18 @@ def summarize_images(scores: Sequence[ImageScore]) -> EvaluationResult:
         "salt": _salt_summary(visits, skipped),
         "definitions": {
             "iou": "foreground intersection over union; micro pools pixels over images, macro averages images "
-                   "(a pair with prediction and truth both empty scores 1 and is counted in both_empty; "
-                   "*_macro_nonempty leaves such pairs out, as nnU-Net and MONAI do)",
+                   "(a pair with prediction and truth both empty scores 1 and is part of the macro mean)",
+            "both_empty": "pairs whose prediction and truth are both empty",
+            "macro_nonempty": "iou_macro_nonempty / dice_macro_nonempty: the macro mean without the both_empty "
+                              "pairs (as nnU-Net reports; MONAI's DiceMetric by default also leaves out images "
+                              "whose truth is empty but the prediction is not)",
+            "pixel_accuracy": "share of all pixels labelled right (inside and outside); high even for a poor mask",
+            "mean_abs_diff_pct": "mean over images of |predicted - true % loss|; images_with_loss_pct counts the "
+                                 "images where both are defined (a scalp in both)",
+            "bias": "mean of predicted - true SALT (negative: AloNet under-calls)",
             "resolution": "masks are compared at the dataset's size (alonet convert --size, 320 by default), "
-                          "not the photographs' own; % loss moves by about 0.1 point between the two",
+                          "not the photographs' own; a view's % loss can move by about half a point between "
+                          "the two (0.45 measured on a 640-px phantom view, 0.12 on the test split)",
             "hairloss_masks": "predicted hair loss inside predicted scalp vs true hair loss inside true scalp",
             "loss_pct": "100 * |hair loss & scalp| / |scalp|",
             "salt": "0.40 top + 0.24 back + 0.18 left + 0.18 right loss %; visits with all four views",
