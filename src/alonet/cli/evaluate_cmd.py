@@ -23,7 +23,8 @@ def _fmt(value, spec: str = ".3f") -> str:
 @backend_option
 @click.option("--precision", type=click.Choice(("fp32", "int8")), default=None,
               help="Network precision: fp32 (default), or int8 (needs an int8 export: alonet export --int8 --into MODEL_SET).")
-@click.option("--batch", "batch_size", type=int, default=8, show_default=True)
+@click.option("--batch", "batch_size", type=click.IntRange(1, 256), default=8, show_default=True,
+              help="Photographs per network pass (memory against speed; the numbers do not change).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing report folder.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @threshold_options

@@ -106,7 +106,7 @@ def read_views_csv(path: Path) -> list[tuple[Path, str]]:
               help="View of every IMAGE (use --views-csv for mixed views).")
 @click.option("--views-csv", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="CSV with rows file,view (instead of IMAGE... --view); an optional first row "
-                   "file,view is the header.")
+                   "file,view is the header; relative file paths are read from the CSV's folder.")
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder for <stem>_scalp.png, <stem>_hairloss.png and <stem>_overlay.jpg.")
 @click.option("--masks", "write_masks", is_flag=True,
