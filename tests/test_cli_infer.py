@@ -217,6 +217,7 @@ def test_demo_renders_scores_and_reports_a_phantom_patient(models, tmp_path, cap
     document = json.loads((out / "report" / "report.json").read_text())
     assert abs(float(match.group(1)) - document["salt"]) <= 0.051
     assert document["true_salt"] == round(truth.salt, 2)
+    assert len(document["model_sha256"]) == 64 and len(document["inputs_sha256"]) == 64  # what made it
     for view in VIEWS:
         photo = np.asarray(Image.open(out / "photographs" / f"{view}.jpg"))
         assert photo.shape == truth.views[view].image.shape

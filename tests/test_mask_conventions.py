@@ -85,3 +85,15 @@ def test_scoring_refuses_probability_and_label_maps(labels):
     with pytest.raises(InvalidValueError, match=r"prediction holds 3 values \(0, 1, 2\)"):
         iou(labels, scalp)
     assert iou(probability >= 128, loss) == pytest.approx(iou(loss, loss))
+
+
+def test_evaluate_predictions_refuses_label_maps_too(labels):
+    """A docs check (2026-12-07): evaluate_predictions read a label map as "non-zero is inside"."""
+    from alonet.evaluate.evaluate import evaluate_predictions
+
+    scalp = disc() * np.uint8(255)
+    meta = [{"patient": "P", "visit": "1", "view": "top"}]
+    with pytest.raises(InvalidValueError, match=r"predicted scalp mask holds 3 values \(0, 1, 2\)"):
+        evaluate_predictions([labels], [scalp], [scalp], [scalp], meta)
+    result = evaluate_predictions([scalp], [scalp // 255], [scalp], [scalp > 0], meta)
+    assert result.summary["scalp"]["iou_micro"] == 1.0

@@ -20,7 +20,8 @@ from alonet.cli.options import (
 @click.command("batch")
 @click.argument("manifest", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Output folder: results.csv and plots/ (a rerun continues where it stopped).")
+              help="Output folder: results.csv, results_columns.csv, superseded.csv, plots/ and reports/ (a rerun "
+                   "continues where it stopped).")
 @click.option("--plots/--no-plots", default=True, show_default=True, help="One SALT-over-time PNG per patient.")
 @click.option("--reports", is_flag=True, help="Also write a report folder per visit under reports/.")
 @click.option("--deidentify", is_flag=True,
@@ -36,7 +37,7 @@ from alonet.cli.options import (
 @view_check_option
 @click.option("--only", nargs=2, multiple=True, metavar="PATIENT VISIT",
               help="Score just this visit (repeat for more), even if nothing changed; every other row of "
-                   "results.csv stays as it is.")
+                   "results.csv stays as it is, except later visits of a chosen baseline whose SALT moved.")
 @click.option("--workers", type=click.IntRange(1, 64), default=None,
               help="Visits scored at once, each in its own process (default: one per available core). "
                    "With several workers --threads defaults to 1.")

@@ -61,6 +61,7 @@ def demo_command(out_dir, seed, size, deidentify, model, backend, precision, thr
     from alonet.data.imageio import save_mask_png, save_photo_jpeg
     from alonet.phantom import render_patient
     from alonet.report import write_report
+    from alonet.report.provenance import visit_provenance
 
     if size < 64:
         raise InvalidValueError(f"--size {size} is too small", fix="use at least 64 pixels")
@@ -82,7 +83,8 @@ def demo_command(out_dir, seed, size, deidentify, model, backend, precision, thr
         click.echo(f"{view:<6} predicted {predicted}   true {phantom.views[view].loss_pct:5.1f} %"
                    f"{format_flags(result.flags)}")
     written = write_report(visit, out_dir / "report", deidentify=deidentify, overwrite=True,
-                           meta={**pipeline.provenance(), "phantom_seed": seed, "true_salt": round(phantom.salt, 2)},
+                           meta={**visit_provenance(pipeline, photos), "phantom_seed": seed,
+                                 "true_salt": round(phantom.salt, 2)},
                            title=f"AloNet demo: phantom patient (seed {seed}; its true SALT is {phantom.salt:.1f})")
     atomic_write_text(out_dir / DEMO_MARKER, json.dumps({
         "seed": seed, "size": size, "model": str(model), "backend": pipeline.backend_name,

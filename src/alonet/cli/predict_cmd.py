@@ -110,9 +110,9 @@ def read_views_csv(path: Path) -> list[tuple[Path, str]]:
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder for <stem>_scalp.png, <stem>_hairloss.png and <stem>_overlay.jpg.")
 @click.option("--masks", "write_masks", is_flag=True,
-              help="Also write the final masks (after post-processing; the ones alonet score uses and "
-                   "alonet salt --masks reads) as <stem>_scalp_mask.png and <stem>_hairloss_mask.png "
-                   "(0/255, the photograph's size).")
+              help="Also write the final masks (after post-processing; the ones alonet score uses) as "
+                   "<stem>_scalp_mask.png and <stem>_hairloss_mask.png (0/255, the photograph's size); "
+                   "alonet salt --masks finds them when the stems end in the view (top, P01_top).")
 @click.option("--npy", "write_npy", is_flag=True,
               help="Also write the probabilities as float32 .npy arrays at the photograph's size: "
                    "<stem>_scalp_prob.npy and <stem>_hairloss_prob.npy (8 bytes per pixel).")

@@ -108,7 +108,8 @@ def _format_text(result, response, rw, pairs=None) -> str:
 @click.option("--masks", "masks_dir", type=click.Path(path_type=Path), default=None, metavar="DIR",
               help="Folder of mask files to measure the percents from: <view>_scalp.png and "
                    "<view>_hairloss.png (an alonet score report folder), or <view>_scalp_mask.png and "
-                   "<view>_hairloss_mask.png (alonet predict --masks); .gif/.tif/.bmp too.")
+                   "<view>_hairloss_mask.png, also with a prefix such as P01_top_scalp_mask.png (alonet "
+                   "predict --masks of photographs whose names end in the view); .gif/.tif/.bmp too.")
 @click.option("--mask", "mask_files", multiple=True, metavar="VIEW SCALP HAIRLOSS",
               type=(click.Choice(VIEW_CHOICES, case_sensitive=False), click.Path(path_type=Path),
                     click.Path(path_type=Path)),

@@ -46,6 +46,7 @@ from alonet.evaluate.agreement import (
     mean_absolute_error,
 )
 from alonet.infer import Pipeline
+from alonet.scoring.masks import as_bool_mask
 from alonet.scoring.metrics import OverlapCounts, summarize_counts
 from alonet.scoring.salt import category_value
 from alonet.views import SCALP_TASK_FOR_VIEW, VIEW_WEIGHTS, VIEWS
@@ -87,8 +88,9 @@ def _loss_pct(hairloss: np.ndarray, scalp: np.ndarray) -> float | None:
 
 def score_image(pred_scalp, pred_hairloss, true_scalp, true_hairloss, meta: dict) -> ImageScore:
     """Compare one photograph's predicted masks with the annotated ones (pure)."""
-    ps, ph = np.asarray(pred_scalp).astype(bool), np.asarray(pred_hairloss).astype(bool)
-    ts, th = np.asarray(true_scalp).astype(bool), np.asarray(true_hairloss).astype(bool)
+    # one rule for what a mask is (alonet.scoring.masks): label and probability maps are refused
+    ps, ph = as_bool_mask(pred_scalp, "predicted scalp mask"), as_bool_mask(pred_hairloss, "predicted hair-loss mask")
+    ts, th = as_bool_mask(true_scalp, "true scalp mask"), as_bool_mask(true_hairloss, "true hair-loss mask")
     shapes = {ps.shape, ph.shape, ts.shape, th.shape}
     if len(shapes) != 1 or ps.ndim != 2:
         raise InvalidValueError(f"masks of {meta.get('stem', 'an image')} differ in size: {sorted(shapes)}",
