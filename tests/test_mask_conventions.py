@@ -66,6 +66,10 @@ def test_anti_aliased_masks_are_still_read_by_the_half_range_rule(tmp_path):
     small = cv2.resize(patches, (200, 200), interpolation=cv2.INTER_AREA)
     assert 3 <= len(np.unique(small)) <= 8
     np.testing.assert_array_equal(read_annotation(save(tmp_path, "patches.png", small)), small >= 128)
+    for mode in ("LA", "RGBA"):  # the same mask with an (opaque) alpha channel reads the same
+        path = tmp_path / f"patches-{mode}.png"
+        Image.fromarray(small).convert(mode).save(path)
+        np.testing.assert_array_equal(read_annotation(path), small >= 128)
     two = disc() * np.uint8(1)  # 0/1 stays every non-zero pixel inside
     np.testing.assert_array_equal(read_annotation(save(tmp_path, "01.png", two)), disc())
 

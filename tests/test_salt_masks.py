@@ -274,9 +274,46 @@ def test_prefixed_predict_names_pair_up_and_one_file_cannot_be_both(tmp_path, ca
     assert json.loads(capsys.readouterr().out)["salt"] == 50.0
     Image.fromarray(loss).save(folder / "P0003_v01_top_hairloss_mask.png")  # a second visit's file
     assert main(["salt", "--masks", str(folder)]) == 2
-    assert "the top view's masks are not one pair" in capsys.readouterr().err
+    assert "holds the masks of more than one set of photographs (p0002_v02, p0003_v01)" in capsys.readouterr().err
     label = (scalp > 0).astype(np.uint8)  # 0/1: a label map of a view with no hair loss
     Image.fromarray(label).save(tmp_path / "labels.png")
     assert main(["salt", "--mask", "top", str(tmp_path / "labels.png"), str(tmp_path / "labels.png"),
                  "--missing", "renormalize"]) == 2
     assert "scalp and hair-loss masks are the same file" in capsys.readouterr().err
+
+
+def test_masks_of_two_visits_in_one_folder_are_refused_not_mixed(tmp_path, capsys):
+    import os
+
+    import numpy as np
+    from PIL import Image
+
+    from alonet.cli.main import main
+
+    mask = np.zeros((20, 20), np.uint8)
+    mask[2:18, 2:18] = 255
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    for prefix, views in (("P01", ("top", "back")), ("P02", ("left", "right"))):
+        for view in views:
+            for kind in ("scalp", "hairloss"):
+                Image.fromarray(mask).save(folder / f"{prefix}_{view}_{kind}_mask.png")
+    assert main(["salt", "--masks", str(folder)]) == 2
+    assert "holds the masks of more than one set of photographs (p01, p02)" in capsys.readouterr().err
+    lone = tmp_path / "lone"
+    lone.mkdir()
+    Image.fromarray(mask).save(lone / "P01_top_scalp_mask.png")
+    Image.fromarray(mask).save(lone / "P02-top_hairloss_mask.png")
+    assert main(["salt", "--masks", str(lone), "--missing", "renormalize"]) == 2
+    both = tmp_path / "both"
+    both.mkdir()
+    for name in ("top_scalp_mask", "top_hairloss_mask", "P02_back_scalp_mask", "P02_back_hairloss_mask"):
+        Image.fromarray(mask).save(both / f"{name}.png")
+    assert main(["salt", "--masks", str(both), "--missing", "renormalize"]) == 2
+    assert "unprefixed names" in capsys.readouterr().err
+    Image.fromarray(mask).save(tmp_path / "a.png")
+    os.link(tmp_path / "a.png", tmp_path / "b.png")  # one file under two names
+    assert main(["salt", "--mask", "top", str(tmp_path / "a.png"), str(tmp_path / "b.png"),
+                 "--missing", "renormalize"]) == 2
+    assert "are the same file" in capsys.readouterr().err
+

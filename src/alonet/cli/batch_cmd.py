@@ -89,7 +89,8 @@ def batch_command(manifest, out_dir, plots, reports, deidentify, provisional, mo
         raise
     for patient, visit, reason in summary.recomputed:
         click.echo(f"recomputed patient {patient} visit {visit}: {reason}")
-    click.echo(f"scored {summary.scored} visit(s) ({len(summary.recomputed)} recomputed, reasons above), "
+    why = ", reasons above" if summary.recomputed else ""
+    click.echo(f"scored {summary.scored} visit(s) ({len(summary.recomputed)} recomputed{why}), "
                f"{summary.errors} error(s), {summary.skipped} unchanged and kept -> {summary.results}")
     if reports:
         click.echo(f"reports: {summary.results.parent / 'reports'}")

@@ -394,7 +394,9 @@ def _mostly_interior(value: np.ndarray, low: int, top: int) -> bool:
 
 def _binarise(value: np.ndarray, half: float, opaque: np.ndarray | None, label: str = "mask") -> np.ndarray:
     """Apply the two-level / half-range rule of the module doc (label maps refused)."""
-    levels = label_map_levels(value if opaque is None else value[opaque], half)  # transparent pixels say nothing
+    # transparent pixels say nothing: they count as background (0), and the picture stays 2-D for
+    # the region test
+    levels = label_map_levels(value if opaque is None else np.where(opaque, value, 0).astype(value.dtype), half)
     if levels is not None:
         shown = ", ".join(str(v) for v in levels[:LABEL_MAP_MAX_LEVELS])
         raise UnsupportedImageModeError(

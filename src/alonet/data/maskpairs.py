@@ -28,6 +28,7 @@ scored and counts as missing.
 
 from __future__ import annotations
 
+import os
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,10 +142,7 @@ def find_mask_files(folder: str | Path) -> dict[str, tuple[Path, Path]]:
                                        f"to leave the {view} view out")
             pairs[view] = (hits[0][0], hits[1][0])
             break
-        else:
-            found = _prefixed_pair(folder, files, view)
-            if found is not None:
-                pairs[view] = found
+    pairs.update(_prefixed_pairs(folder, files, pairs))
     if not pairs:
         raise DatasetError(f"{folder}: no mask pair found",
                            fix="name the files <view>_scalp_mask.png and <view>_hairloss_mask.png (what alonet "
@@ -154,20 +152,43 @@ def find_mask_files(folder: str | Path) -> dict[str, tuple[Path, Path]]:
     return pairs
 
 
-def _prefixed_pair(folder: Path, files: dict[str, list[Path]], view: str) -> tuple[Path, Path] | None:
-    """``predict --masks`` output of a photograph not named after its view (``P01_v2_top.jpg`` gives
-    ``P01_v2_top_scalp_mask.png``): the one pair whose names end in ``_<view>_<kind>_mask``."""
-    hits = []
-    for kind in MASK_KINDS:
-        endings = (f"_{view}_{kind}_mask", f"-{view}_{kind}_mask")
-        hits.append([p for key, paths in files.items() if key.endswith(endings) for p in paths])
-    if not any(hits):
-        return None
-    if len(hits[0]) != 1 or len(hits[1]) != 1:
-        shown = ", ".join(p.name for p in hits[0] + hits[1])
-        raise DatasetError(f"{folder}: the {view} view's masks are not one pair ({shown})",
-                           fix=f"keep one visit's masks in the folder, or give --mask {view} SCALP HAIRLOSS")
-    return hits[0][0], hits[1][0]
+def _prefixed(files: dict[str, list[Path]]) -> dict[tuple[str, str, str], list[Path]]:
+    """Mask files named ``<prefix>_<view>_<kind>_mask`` (or ``-``), by (prefix, view, kind)."""
+    found: dict[tuple[str, str, str], list[Path]] = {}
+    for key, paths in files.items():
+        for view in VIEWS:
+            for kind in MASK_KINDS:
+                for sep in ("_", "-"):
+                    ending = f"{sep}{view}_{kind}_mask"
+                    if key.endswith(ending) and len(key) > len(ending):
+                        found.setdefault((key[: -len(ending)], view, kind), []).extend(paths)
+    return found
+
+
+def _prefixed_pairs(folder: Path, files: dict[str, list[Path]], plain: dict) -> dict[str, tuple[Path, Path]]:
+    """``predict --masks`` output of photographs not named after their views (``P01_v2_top.jpg``
+    gives ``P01_v2_top_scalp_mask.png``): the pairs of one prefix. Masks of several prefixes (two
+    visits), or beside plainly named ones, are refused rather than mixed into one SALT."""
+    found = _prefixed(files)
+    if not found:
+        return {}
+    prefixes = sorted({prefix for prefix, _, _ in found})
+    if len(prefixes) > 1 or plain:
+        shown = ", ".join(prefixes) + (" and unprefixed names" if plain else "")
+        raise DatasetError(f"{folder}: holds the masks of more than one set of photographs ({shown})",
+                           fix="keep one visit's masks in the folder, or give --mask VIEW SCALP HAIRLOSS per view")
+    pairs = {}
+    for view in VIEWS:
+        hits = [found.get((prefixes[0], view, kind), []) for kind in MASK_KINDS]
+        if not any(hits):
+            continue
+        if len(hits[0]) != 1 or len(hits[1]) != 1:
+            shown = ", ".join(p.name for p in hits[0] + hits[1])
+            raise DatasetError(f"{folder}: the {view} view's masks are not one pair ({shown or 'none'})",
+                               fix=f"keep one scalp and one hair-loss mask per view, or give --mask {view} "
+                                   "SCALP HAIRLOSS")
+        pairs[view] = (hits[0][0], hits[1][0])
+    return pairs
 
 
 def _refuse_probability_map(path: Path) -> None:
@@ -187,7 +208,10 @@ def _refuse_probability_map(path: Path) -> None:
 def read_mask_pair(view: str, scalp_path: str | Path, hairloss_path: str | Path,
                    max_pixels: int | None = DEFAULT_MAX_PIXELS) -> ViewMaskPair:
     """Read one view's two masks; they must have the same size (SizeMismatchError naming both)."""
-    if Path(scalp_path).resolve() == Path(hairloss_path).resolve():
+    same = Path(scalp_path).resolve() == Path(hairloss_path).resolve()
+    if not same and Path(scalp_path).is_file() and Path(hairloss_path).is_file():
+        same = os.path.samefile(scalp_path, hairloss_path)  # also a hard link of one file
+    if same:
         # a two-level label map (0/1: no loss) given as both would read as 100 % loss
         raise DatasetError(f"the {view} view's scalp and hair-loss masks are the same file ({scalp_path})",
                            fix="give a scalp mask and a hair-loss mask; from a label map save scalp = label > 0 "

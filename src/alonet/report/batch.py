@@ -320,8 +320,8 @@ def read_results(path: Path) -> dict[tuple[str, str], dict[str, str]]:
             if None in row or any(v is None for v in row.values()) or row["error"]:
                 continue
             kept = {**ADDED_COLUMNS, **TABLE_ADDED_COLUMNS, **row}
-            if not kept["salt_shown"] and salt_of(kept) is not None:  # a row from before the column
-                kept["salt_shown"] = shown_salt(salt_of(kept))
+            if not kept["salt_shown"]:  # a row from before the column
+                kept["salt_shown"] = _shown_from_two_decimals(kept.get("salt", ""))
             done[(row["patient"], row["visit"])] = kept
     except csv.Error as exc:
         raise OutputExistsError(f"{path} is not a results table of alonet batch "
@@ -346,6 +346,10 @@ def row_problem(row: dict[str, str]) -> str | None:
     return None
 
 
+#: Reasons of :func:`table_reason` that do not touch the visit's SALT.
+TABLE_ONLY_REASONS = ("visit date changed", "report folder missing", "baseline visit changed")
+
+
 def table_reason(row: dict[str, str], entry: VisitEntry, first: dict[str, VisitEntry],
                  reports_in: Path | None) -> str | None:
     """Why a finished row no longer fits the manifest although its photographs and settings are
@@ -366,6 +370,18 @@ def salt_of(row: dict[str, str] | None) -> float | None:
         return float(row["salt"]) if row and row.get("salt") else None
     except ValueError:
         return None
+
+
+def _shown_from_two_decimals(text: str) -> str:
+    """The one-decimal SALT of a row that kept only two decimals, where they decide it: a second
+    decimal 5 (20.45) may come from 20.445 or 20.454, on either side of 20.45, so it stays empty."""
+    try:
+        value = float(text)
+    except ValueError:
+        return ""
+    if not math.isfinite(value) or round(value * 100) % 10 == 5:
+        return ""
+    return shown_salt(value)
 
 
 def _write_rows(path: Path, rows: list[dict[str, str]]) -> None:
@@ -558,11 +574,17 @@ def run_batch(manifest: str | Path, out_dir: str | Path, pipeline, *, plots: boo
         if chosen is None:
             rows = {key: row for key, row in done.items() if key not in stale}
             todo_keys = {e.key for e in entries if e.key not in rows}
-            rebased = {e.patient for e in entries if e.key in todo_keys and first[e.patient] is e}
+            # a baseline redone for the table alone (its date, its report folder) keeps its SALT:
+            # the later visits' response columns stand; another baseline visit reaches them through
+            # their own baseline_visit (table_reason)
+            rebased = {e.patient for e in entries if e.key in todo_keys and first[e.patient] is e
+                       and stale.get(e.key) not in TABLE_ONLY_REASONS}
             for entry in entries:
                 if entry.key in todo_keys or first[entry.patient] is entry:
                     continue
-                base_row = rows.get(first[entry.patient].key)
+                base_key = first[entry.patient].key
+                base_row = rows.get(base_key) or (done.get(base_key) if stale.get(base_key) in TABLE_ONLY_REASONS
+                                                  else None)  # redone for the table: its SALT stands
                 base_salt = salt_of(base_row)
                 if entry.patient in rebased or rows[entry.key]["baseline_salt"] != _fmt(base_salt):
                     todo_keys.add(entry.key)
@@ -613,14 +635,15 @@ def _score_visits(scorer, writer, handle, rows, first, provenance, summary, bar,
                   todo: list[VisitEntry], stale: dict[tuple[str, str], str]) -> None:
     """Score ``todo`` in order, appending each row to results.csv (flushed) and to ``rows``.
 
-    A recomputed visit's old report folder (under ``move_reports_in``, the output folder) is
-    first renamed ``<name>.superseded-<UTC time>``: it no longer matches its row, and like the
-    row in superseded.csv it is kept, never replaced.
+    A visit's earlier report folder (under ``move_reports_in``, the output folder), left by a
+    recomputed row or by a run whose table is gone, is first renamed
+    ``<name>.superseded-<UTC time>``: it no longer matches the row, and like the row in
+    superseded.csv it is kept, never replaced.
     """
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     for e in todo:
         old = move_reports_in / "reports" / output_name(e.patient, e.visit)
-        if e.key in stale and old.is_dir():
+        if old.is_dir():  # a report of this visit from before: kept, never written over
             target, n = old.with_name(f"{old.name}.superseded-{stamp}"), 1
             while target.exists():
                 n += 1
