@@ -302,3 +302,24 @@ def test_work_folders_and_model_sets_of_an_older_alonet_are_not_trusted_blindly(
     with pytest.raises(DatasetError, match="did not record which patients it learnt from"):
         adapt(data, tmp_path / "v2", replace(cfg, init=str(tmp_path / "v1")), progress=False)
     assert not (tmp_path / "v2.work").exists()
+
+
+def test_a_second_adapt_into_one_work_folder_is_refused_at_the_start(tmp_path):
+    """An adapt check (2026-12-07): the lock covered each network's training only, so a second run
+    started between networks or during the evaluations went on and redid the first one's work."""
+    import os
+    import socket
+
+    from alonet.errors import RunInUseError
+    from alonet.train.lock import LOCK_NAME
+
+    init = tiny_init_set(tmp_path / "init")
+    data = tiny_dataset(tmp_path / "ds", n_patients=7)
+    work = tmp_path / "adapted.work"
+    work.mkdir()
+    other = os.getppid()  # a live process stands in for the first adapt
+    (work / LOCK_NAME).write_text(json.dumps({"pid": other, "host": socket.gethostname(), "started": "now"}) + "\n")
+    cfg = AdaptConfig(init=str(init), steps=1, batch_size=4, backend="torch", view_check_patients=3)
+    with pytest.raises(RunInUseError, match=f"in use by another `alonet train` or `alonet adapt` \\(process {other}"):
+        adapt(data, tmp_path / "adapted", cfg, progress=False)
+    assert sorted(p.name for p in work.iterdir()) == [LOCK_NAME]  # nothing started

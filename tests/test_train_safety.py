@@ -110,6 +110,20 @@ def test_a_first_epoch_whose_checkpoint_failed_is_trained_again(tmp_path, monkey
     assert [r["epoch"] for r in read_history_csv(task_dir / "history.csv")] == [1]
 
 
+def test_weights_without_their_json_are_a_cut_first_save_and_trained_again(tmp_path):
+    """An adapt check (2026-12-07): a kill between save_model's two moves at the first epoch left
+    best.safetensors alone, and every rerun was refused as if a best model were kept."""
+    run = tmp_path / "run"
+    train(tiny_source(), run, tiny_config(epochs=1), progress=False)
+    task_dir = run / "hairloss"
+    for name in ("best.json", "last.pt", "history.csv"):
+        (task_dir / name).unlink()
+    assert (task_dir / "best.safetensors").is_file()
+    train(tiny_source(), run, tiny_config(epochs=1), resume=True, progress=False)
+    assert [r["epoch"] for r in read_history_csv(task_dir / "history.csv")] == [1]
+    assert (task_dir / "best.json").is_file()
+
+
 def test_a_failed_checkpoint_write_is_one_line_and_keeps_the_last_one(tmp_path, monkeypatch, capsys):
     dataset = write_tiny_dataset(tmp_path / "ds")
     run = tmp_path / "run"
@@ -200,7 +214,7 @@ def test_a_second_trainer_of_one_run_folder_is_refused(tmp_path, capsys):
     capsys.readouterr()
     assert main([*args[:-1], "2", "--resume"]) == 2
     line = one_error_line(capsys.readouterr().err)
-    assert f"in use by another `alonet train` (process {other} on {socket.gethostname()}" in line
+    assert f"in use by another `alonet train` or `alonet adapt` (process {other} on {socket.gethostname()}" in line
     assert f"delete {run / LOCK_NAME}" in line
     assert snapshot(run / "scalp-midline") == kept and (run / LOCK_NAME).is_file()
 

@@ -42,6 +42,7 @@ from alonet.model.config import TASKS
 from alonet.train import TrainConfig, train
 from alonet.train.config import FINETUNE_DEFAULTS
 from alonet.train.data import ConcatSource, ConvertedSource, task_rows
+from alonet.train.lock import run_lock
 from alonet.train.loop import carry_over
 from alonet.views import SCALP_TASK_FOR_VIEW
 from alonet.web.store_export import export_store, store_fingerprint
@@ -514,7 +515,14 @@ def adapt(source: str | Path, out: str | Path, cfg: AdaptConfig = AdaptConfig(),
     work = Path(work) if work is not None else out.with_name(out.name + ".work")
     fresh = not work.exists()
     work.mkdir(parents=True, exist_ok=True)
+    # one adapt per work folder for the whole run (training locks each network's run only)
+    with run_lock(work):
+        return _adapt_in(work, fresh, source, out, cfg, overwrite, progress)
 
+
+def _adapt_in(work: Path, fresh: bool, source: Path, out: Path, cfg: AdaptConfig, overwrite: bool,
+              progress: bool) -> AdaptResult:
+    """:func:`adapt` in its locked work folder."""
     try:
         _check_work_recipe(work, work_recipe(source, cfg))
         dataset = _source_dataset(source, work, cfg, progress)

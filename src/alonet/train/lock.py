@@ -86,7 +86,7 @@ def _is_stale(path: Path, owner: dict | None) -> bool:
 
 def _in_use(run_dir: Path, path: Path, owner: dict | None) -> RunInUseError:
     if owner is None:
-        return RunInUseError(f"{run_dir} is in use by another `alonet train` (its lock file {path} is being written)",
+        return RunInUseError(f"{run_dir} is in use by another `alonet train` or `alonet adapt` (its lock file {path} is being written)",
                              fix=f"wait a minute and try again; if no training runs in it, delete {path}")
     since = f", since {owner['started']}" if owner.get("started") else ""
     if owner["host"] == socket.gethostname() and owner["pid"] == os.getpid():
@@ -97,7 +97,7 @@ def _in_use(run_dir: Path, path: Path, owner: dict | None) -> RunInUseError:
                f"delete {path}")
     else:
         fix = f"if no training runs on {owner['host']} in this folder any more, delete {path}"
-    return RunInUseError(f"{run_dir} is in use by another `alonet train` (process {owner['pid']} on "
+    return RunInUseError(f"{run_dir} is in use by another `alonet train` or `alonet adapt` (process {owner['pid']} on "
                          f"{owner['host']}{since})", fix=fix)
 
 

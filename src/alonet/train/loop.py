@@ -225,9 +225,11 @@ CHECKPOINT_KEYS = frozenset({"epoch", "best_iou", "history", "train_config", "mo
 def _kept_work(task_dir: Path) -> str | None:
     """What a task folder without a usable last.pt holds that training from epoch 1 would
     replace, in words (None: nothing). Only a first epoch's model with no history is not
-    kept: the first checkpoint failed after it was saved, and training makes it again."""
+    kept: the first checkpoint failed after it was saved, and training makes it again. Nor
+    is weights without their JSON and no history: the first save was cut between its two
+    files (``save_model`` moves the weights into place first), so no model was finished."""
     history = (task_dir / "history.csv").is_file()
-    best = (task_dir / "best.json").is_file() or (task_dir / "best.safetensors").is_file()
+    best = (task_dir / "best.json").is_file()
     if not (history or best):
         return None
     epoch = iou = None
