@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import io
-import unicodedata
 from pathlib import Path
 
 import click
@@ -134,6 +133,7 @@ def predict_command(images, view, views_csv, out_dir, write_masks, write_npy, ov
     photograph needs a retake (its flags are printed; its outputs are still written).
     """
     from alonet.data.atomic import atomic_write_bytes
+    from alonet.data.convert import stem_key
     from alonet.data.imageio import save_mask_png
     from alonet.data.maskpairs import PROBABILITY_PNG_KEY, PROBABILITY_PNG_VALUE
     from alonet.report.overlay import encode_jpeg, encode_png, probability_to_uint8, render_overlay
@@ -151,7 +151,7 @@ def predict_command(images, view, views_csv, out_dir, write_masks, write_npy, ov
         items = [(Path(p), view.lower()) for p in images]
     stems = [p.stem for p, _ in items]
     # compared without case and with accents composed: IMG_1 and img_1 are one file on macOS and Windows
-    keys = [unicodedata.normalize("NFC", s).casefold() for s in stems]
+    keys = [stem_key(s) for s in stems]
     clashes = sorted({s for s, k in zip(stems, keys) if keys.count(k) > 1})
     if clashes:
         raise InvalidValueError(f"several inputs share the name {clashes[0]!r} (ignoring case); their outputs "

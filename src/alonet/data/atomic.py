@@ -88,9 +88,10 @@ def remove_stale_temps(target: str | Path) -> list[Path]:
         forms.append(re.escape(f".{target.stem}.") + r"(?P<kind>tmp|old)-" + _OWNER + re.escape(target.suffix))
     patterns = [re.compile(form) for form in forms]
     removed: list[Path] = []
+    prefixes = (f".{target.name}.", f".{target.stem}.")  # every candidate starts so: the regexes see few names
     try:
         with os.scandir(target.parent) as listing:
-            names = [entry.name for entry in listing]
+            names = [entry.name for entry in listing if entry.name.startswith(prefixes)]
     except OSError:
         return removed
     for name in names:

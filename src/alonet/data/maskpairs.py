@@ -29,13 +29,13 @@ scored and counts as missing.
 from __future__ import annotations
 
 import os
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from alonet.data.convert import stem_key
 from alonet.data.imageio import DEFAULT_MAX_PIXELS, MASK_EXTENSIONS, read_annotation
 from alonet.errors import (
     DatasetError,
@@ -96,10 +96,6 @@ class ViewMaskPair:
                 "hairloss_outside_scalp_pixels": self.outside_pixels, "empty_scalp": self.scalp_pixels == 0}
 
 
-def _key(name: str) -> str:
-    return unicodedata.normalize("NFC", name).casefold()
-
-
 def _folder_files(folder: Path) -> dict[str, list[Path]]:
     """Mask files of ``folder`` by case-folded stem (several when only case or extension differ)."""
     if not folder.is_dir():
@@ -109,7 +105,7 @@ def _folder_files(folder: Path) -> dict[str, list[Path]]:
     found: dict[str, list[Path]] = {}
     for path in sorted(folder.iterdir()):
         if path.is_file() and path.suffix.lower() in MASK_EXTENSIONS:
-            found.setdefault(_key(path.stem), []).append(path)
+            found.setdefault(stem_key(path.stem), []).append(path)
     return found
 
 
@@ -126,7 +122,7 @@ def find_mask_files(folder: str | Path) -> dict[str, tuple[Path, Path]]:
     for view in VIEWS:
         for pattern in NAME_PATTERNS:
             names = [pattern.format(view=view, kind=kind) for kind in MASK_KINDS]
-            hits = [files.get(_key(name), []) for name in names]
+            hits = [files.get(stem_key(name), []) for name in names]
             for name, paths in zip(names, hits):
                 if len(paths) > 1:
                     raise DatasetError(f"{folder}: {len(paths)} files fit the {view} view's {name} mask "

@@ -21,6 +21,7 @@ import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
+from alonet.data.processes import pid_alive
 from alonet.errors import RunInUseError
 
 LOCK_NAME = "train.lock"
@@ -28,38 +29,6 @@ LOCK_NAME = "train.lock"
 UNREADABLE_GRACE_S = 30.0
 #: The lock files this process holds (resolved paths): its own id in any other lock file is a leftover.
 _HELD: set[str] = set()
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether a process with id ``pid`` runs on this machine (POSIX and Windows)."""
-    if pid <= 0:
-        return False
-    if os.name == "nt":
-        return _windows_pid_alive(pid)
-    try:
-        os.kill(pid, 0)  # signal 0: only checks that the process exists
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # it exists but belongs to another user
-        return True
-    return True
-
-
-def _windows_pid_alive(pid: int) -> bool:
-    import ctypes
-
-    kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
-    query_limited_information, still_active, access_denied = 0x1000, 259, 5
-    handle = kernel32.OpenProcess(query_limited_information, False, pid)
-    if not handle:
-        return ctypes.get_last_error() == access_denied
-    try:
-        code = ctypes.c_ulong()
-        if not kernel32.GetExitCodeProcess(handle, ctypes.byref(code)):
-            return True
-        return code.value == still_active
-    finally:
-        kernel32.CloseHandle(handle)
 
 
 def _owner(text: str) -> dict | None:
