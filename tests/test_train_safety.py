@@ -194,9 +194,11 @@ def dead_pid() -> int:
     return child.pid
 
 
-def write_lock(run, pid, host=None):
+def write_lock(run, pid, host=None, token=None):
     run.mkdir(parents=True, exist_ok=True)
     owner = {"pid": pid, "host": host or socket.gethostname(), "started": "2026-12-06T10:00:00+00:00"}
+    if token is not None:
+        owner["token"] = token
     (run / LOCK_NAME).write_text(json.dumps(owner) + "\n")
 
 
@@ -241,6 +243,10 @@ def test_a_second_trainer_of_one_run_folder_is_refused(tmp_path, capsys):
     # this process's own id in a lock it does not hold: left by an earlier run (containers reuse ids)
     write_lock(run, os.getpid())
     train(dataset, run, tiny_config(task="scalp-midline", epochs=3), resume=True, progress=False)
+    assert not (run / LOCK_NAME).exists()
+    # ... also when that earlier run wrote its own token
+    write_lock(run, os.getpid(), token="0" * 32)
+    train(dataset, run, tiny_config(task="scalp-midline", epochs=4), resume=True, progress=False)
     assert not (run / LOCK_NAME).exists()
 
 

@@ -4,8 +4,9 @@
 NFSv3 and later) and holds the process id, host name and start time of its
 owner as JSON; it is removed when training ends, however it ends. A lock left
 by a killed process is *stale* when it names this host and a process id that is
-no longer alive, or this process's own id while this process holds no such
-lock (a container may give every run the same id); a stale lock is taken over.
+no longer alive, or this process's own id with another process's token (a
+container may give every run the same id: each process writes a random token
+drawn when the module is imported); a stale lock is taken over.
 A lock from another host cannot be checked from here and is always respected:
 the error says to delete it when no training runs there any more.
 """
@@ -27,8 +28,8 @@ from alonet.errors import RunInUseError
 LOCK_NAME = "train.lock"
 #: A lock file that holds no readable owner is taken for one being written for this long (seconds).
 UNREADABLE_GRACE_S = 30.0
-#: The lock files this process holds (resolved paths): its own id in any other lock file is a leftover.
-_HELD: set[str] = set()
+#: Drawn once per process: a lock file with this process's id but another token is a leftover.
+PROCESS_TOKEN = uuid.uuid4().hex
 
 
 def _owner(text: str) -> dict | None:
@@ -49,7 +50,7 @@ def _is_stale(path: Path, owner: dict | None) -> bool:
     if owner["host"] != socket.gethostname():
         return False
     if owner["pid"] == os.getpid():
-        return str(path.resolve()) not in _HELD
+        return owner.get("token") != PROCESS_TOKEN
     return not pid_alive(owner["pid"])
 
 
@@ -79,7 +80,7 @@ def acquire(run_dir: str | Path) -> tuple[Path, str]:
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     path = run_dir / LOCK_NAME
-    mine = json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+    mine = json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "token": PROCESS_TOKEN,
                        "started": datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")}) + "\n"
     for _ in range(5):
         try:
@@ -96,7 +97,6 @@ def acquire(run_dir: str | Path) -> tuple[Path, str]:
             continue
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(mine)
-        _HELD.add(str(path.resolve()))
         return path, mine
     raise RunInUseError(f"{run_dir}: could not take its lock file {path} (other processes keep taking it)",
                         fix="make sure only one `alonet train` writes this run folder, then try again")
@@ -122,7 +122,6 @@ def _take_away(path: Path, stale_text: str) -> None:
 
 def release(path: Path, text: str) -> None:
     """Remove the lock file if it still holds ``text`` (this process's lock)."""
-    _HELD.discard(str(path.resolve()))
     with contextlib.suppress(OSError):
         if path.read_text(encoding="utf-8", errors="replace") == text:
             path.unlink()
