@@ -57,7 +57,7 @@
 #                    scripts/dev/real_side_lines.py folder --cut), 1 : 1, 300 steps of 8 at 2e-4,
 #                    last epoch, seed 1 (ONLY=K; about 15 minutes of training on 2 threads
 #                    alone). With WEIGHTS=2,1 (phantoms twice as often) a second run gave nearly
-#                    the same figures (DEVELOPERS, sixteenth session).
+#                    the same figures (docs/history.md, sixteenth session).
 # L effl0-norwood    candidates/effl0-norwood: the default's hair-loss network fine-tuned on
 #                    ordinary, diffuse-loss and cropped/shaved phantoms plus real head photographs
 #                    labelled by their Norwood level (scripts/dev/real_norwood_pairs.py, learn
@@ -66,13 +66,13 @@
 #                    (300 steps of 8 at 1e-4, last epoch, no relighting), seed 1 (ONLY=L; about
 #                    25 minutes on 1 thread with a second run beside it). NO_SHAVED=1 leaves the
 #                    shaved phantoms out (3 : 1 : 1) and NEGATIVES_ONLY=1 the Norwood 6-7 tops:
-#                    both ablations are in DEVELOPERS (seventeenth session).
+#                    both ablations are in docs/history.md (seventeenth session).
 # N fringe CV        not a candidate: a 3-fold cross-validation of set L's recipe plus real Norwood
 #                    6-7 back views whose hair loss is the region above a hand-drawn fringe line
 #                    (scripts/dev/real_back_fringe.py; 24 sources, folds by source group), 3 : 1 :
 #                    1 : 1 : 1, each fold scored on the lines it never saw (ONLY=N; three runs of
 #                    about 25 minutes, two side by side). It lowered the held-out hair-loss IoU
-#                    (DEVELOPERS, eighteenth session), so the lines stay a test.
+#                    (docs/history.md, eighteenth session), so the lines stay a test.
 # Each set ends with an evaluation on the phantom test split (seed 303) and on a
 # style-held-out split (test-split patients, one visit each, --style heldout: copper hair,
 # black backdrop, low side light -- looks no training set contains).

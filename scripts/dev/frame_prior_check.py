@@ -18,7 +18,7 @@ Everything is measured at the networks' input size.
     PYTHONPATH=src python scripts/dev/frame_prior_check.py ../shared/data/alonet-annotations \\
         --real ../shared/data/real-heads-cc-by --phantoms /tmp/ph_test --phantoms /tmp/ph_test_heldout
 
-Result (DEVELOPERS.md, fifteenth session): every ``w > 0`` lowered IoU on every set, real
+Result (docs/history.md, fifteenth session): every ``w > 0`` lowered IoU on every set, real
 backs included, so no prior was shipped. The frequency map is written to ``--prior``
 (an .npz, reused on the next run: reading the 2,222 training masks takes about 15 minutes).
 """

@@ -23,7 +23,7 @@ share of the drawn area. **Read ``below``, not IoU**: the drawn bottom edge foll
 clinical feedback (the region stops above the nape), but the drawn sides and top hug the head
 outline, wider and higher than the phantoms' regions (real annotation shapes, inset from the
 hair on every side). A network fine-tuned on the polygons as drawn learnt that: real-head
-IoU 0.761 -> 0.911, phantom back-view scalp IoU 0.909 -> 0.774 (DEVELOPERS, thirteenth session).
+IoU 0.761 -> 0.911, phantom back-view scalp IoU 0.909 -> 0.774 (docs/history.md, thirteenth session).
 
 Hair loss is not annotated: ``folder`` writes empty hair-loss masks (so that ``convert``
 accepts the pairs), which are not a statement that the head has no loss. Train only the

@@ -7,7 +7,7 @@ scalp region runs onto it and its skin is called loss (the Norwood check's Norwo
 script renders a supplementary training set in which a share of the top views
 (``--share``) gets the front-above forehead (``head.FRONT_TOP_SHARE``); it changes one renderer
 constant for this process only. Experiment I (``ONLY=I scripts/train_candidates.sh``,
-DEVELOPERS.md, twelfth session) fine-tuned the midline scalp network on such phantoms: the
+docs/history.md, twelfth session) fine-tuned the midline scalp network on such phantoms: the
 phantom forehead was learned, the real one was not (Norwood 2-3 tops 5.2 -> 5.1 %), so the
 renderer's default share stays 0.
 

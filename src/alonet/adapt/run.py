@@ -400,7 +400,7 @@ def _view_check_margins(run: Path, cfg: AdaptConfig, trained: list[str], notes: 
     They compare how sure the midline and the temporal network are of a photograph
     (``alonet.infer.viewcheck``), so a change to either moves them: fine-tuning the temporal
     network with real side views moved the bundled set's side margin from -0.01 to 0.005
-    (DEVELOPERS, sixteenth session). They are written into the midline network's JSON in
+    (docs/history.md, sixteenth session). They are written into the midline network's JSON in
     the run folder (adapted or carried over) and travel with it; when only the hair-loss
     network was fine-tuned, the starting set's margins stay.
     """
