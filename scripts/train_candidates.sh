@@ -4,7 +4,7 @@
 #   scripts/train_candidates.sh [WORK_DIR] [ANNOTATIONS_DIR] [REAL_HEADS_DIR]
 #
 # B effl0-realstyle  the bundled default of 2026-12-03 and the start of every later one
-#                    (candidates/README.md; its scalp-temporal network is still the bundled one):
+#                    (candidates/README.md; its scalp-temporal network is in default-2026-12-05 and effl0-enc001):
 #                    phantoms of the current renderer (train split, seed 101), every other
 #                    training photograph given the colour and light of a real head photograph
 #                    (--style-images: unlabelled, ../shared/data/real-heads-cc-by, CC BY 4.0);
@@ -14,9 +14,10 @@
 #                    commit 64b7e3a) for 750 steps of 8 at 256 px.
 #                    This is the exact recipe of those networks: on 2 CPU cores the three
 #                    jobs took about 1.7 hours side by side (two at a time, one thread each).
-#                    The bundled midline and hair-loss networks were trained on the renderer as
+#                    Set B's midline and hair-loss networks were trained on the renderer as
 #                    it was before facial hair and zoomed-out framing (commit 72f076a); its
 #                    temporal network on the current renderer (2 threads, about 45 minutes).
+#                    The bundled networks' later fine-tunes (D, J, K) used the current renderer.
 #                    Rerunning B today trains all three on the current renderer.
 # A effl0-phantoms   the same encoder and sizes, the same phantoms, no real-photograph style,
 #                    hair loss from the ImageNet weights (ablation; ONLY=A).
@@ -242,7 +243,7 @@ if [[ " $ONLY " == *" I "* ]]; then
   evaluate_set default front_test
 fi
 if [[ " $ONLY " == *" J "* ]]; then
-  # The midline scalp network of the 2026-12-04 default (candidates/default-2026-12-04) fine-tuned
+  # The midline scalp network of the 2026-12-04 default (default-2026-12-04, git history dad72a8) fine-tuned
   # on ordinary phantoms plus 32 real back views (the learn part of scripts/dev/real_back_regions.json)
   # whose targets are that model's own scalp region cut CUT_MARGIN px below the hand-drawn bottom
   # edge (real_scalp_regions.py folder --cut: the region stops above the nape, real failure mode
