@@ -286,3 +286,33 @@ def test_model_files_get_the_same_ordinary_mode(tmp_path, umask):
     for path in (json_path, json_path.with_suffix(".safetensors"), *(run / "scalp-midline").iterdir()):
         assert os.stat(path).st_mode & 0o777 == expected, path
     assert np.isfinite(read_history_csv(run / "scalp-midline" / "history.csv")[0]["val_iou"])
+
+
+def test_a_resumed_fine_tune_carries_the_other_networks_over_without_init_again(tmp_path, capsys):
+    dataset = write_tiny_dataset(tmp_path / "ds")
+    start = train(dataset, tmp_path / "start", tiny_config(), tasks="all", progress=False)
+    run = tmp_path / "ft"
+
+    def stop(event):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):  # killed after its first epoch, as Ctrl-C does
+        train(dataset, run, tiny_config(init=str(start), epochs=2, batch_size=8, lr=2e-4), progress=False,
+              on_epoch_end=stop)
+    assert sorted(p.name for p in run.iterdir() if p.is_dir()) == ["hairloss"]
+    capsys.readouterr()
+    # the Ctrl-C hint: the same command with --resume; here a user leaves out --init and the recipe
+    assert main(cli_args(dataset, run, "--task", "hairloss", "--epochs", "2", "--batch", "8", "--resume")) == 0
+    err = capsys.readouterr().err
+    assert f"carried over from {start} (not trained in this run): scalp-temporal, scalp-midline" in err
+    assert "ignoring" not in err  # nothing typed differs from the saved recipe (lr, init were not typed)
+    for task in ("scalp-temporal", "scalp-midline"):
+        assert (run / task / "best.json").is_file()
+    from alonet.model.io import resolve_model_set
+    assert sorted(resolve_model_set(str(run))) == ["hairloss", "scalp-midline", "scalp-temporal"]
+    # a typed option that differs is named; nothing to do says how to go on
+    assert main(cli_args(dataset, run, "--task", "hairloss", "--epochs", "2", "--batch", "8", "--lr", "0.1",
+                         "--resume")) == 0
+    err = capsys.readouterr().err
+    assert "ignoring the new value(s) of lr (only" in err
+    assert "already trained for 2 epoch(s); nothing to do (rerun with --resume and more --epochs" in err

@@ -15,6 +15,17 @@ def given(ctx, name: str) -> bool:
     return source is not None and source != click.core.ParameterSource.DEFAULT
 
 
+#: Command-line options that set TrainConfig fields of other names.
+OPTION_FIELDS = {"augment": ("color", "blur", "noise", "jpeg"), "no_pretrained": ("pretrained",),
+                 "freeze": ("freeze_levels",), "relight_p": ("relight", "relight_p")}
+
+
+def given_fields(ctx) -> frozenset[str]:
+    """The TrainConfig fields the user set on the command line (for --resume's notes)."""
+    names = [p.name for p in ctx.command.params if p.name and given(ctx, p.name)]
+    return frozenset(field for name in names for field in OPTION_FIELDS.get(name, (name,)))
+
+
 def parse_freeze(text: str) -> int:
     """``--freeze`` value -> number of encoder levels (``encoder`` = all of them)."""
     from alonet.errors import InvalidValueError
@@ -181,7 +192,7 @@ def train_command(ctx, dataset, run_dir, task, epochs, batch_size, lr, lr_step, 
     main_rank = int(os.environ.get("RANK", "0")) == 0
     try:
         out = train(list(dataset), run_dir, cfg, tasks="all" if task == "all" else task, resume=resume,
-                    progress=not quiet)
+                    progress=not quiet, explicit=given_fields(ctx))
     except KeyboardInterrupt:
         if main_rank:
             click.echo(f"train stopped: the epochs finished so far are kept in {run_dir} (only the epoch in "

@@ -31,7 +31,7 @@ import sys
 import time
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Collection, Sequence
 
 from alonet.data.atomic import atomic_save, atomic_write_text
 from alonet.errors import (
@@ -81,14 +81,17 @@ def _log(ctx, message: str) -> None:
 def train(dataset, run_dir: str | Path, cfg: TrainConfig = TrainConfig(), *,
           tasks: str | Sequence[str] | None = None, resume: bool = False,
           on_epoch_end: Callable[[EpochEnd], None] | None = None, progress: bool = True,
-          carry_rest: bool = True) -> Path:
+          carry_rest: bool = True, explicit: Collection[str] | None = None) -> Path:
     """Train ``cfg.task`` (or each of ``tasks``; ``"all"`` = the three) on ``dataset``.
 
     ``dataset`` is a converted-dataset folder or a source object (see
     ``alonet.train.data``). Returns ``run_dir``, which can then be passed as
     a model set (``<task>/best.json``) to evaluation and inference. With
     ``cfg.init`` the tasks not trained are copied from it (``carry_over``) unless
-    ``carry_rest`` is False (a caller training the tasks one by one copies them at the end).
+    ``carry_rest`` is False (a caller training the tasks one by one copies them at the end);
+    a resumed fine-tune that is not given ``init`` again copies them from the starting model
+    its checkpoints saved. ``explicit`` names the options the user set (the CLI's); on
+    ``resume`` only those are reported as ignored (None: every option that differs).
     """
     if tasks is None:
         task_list = [cfg.task]
@@ -105,16 +108,33 @@ def train(dataset, run_dir: str | Path, cfg: TrainConfig = TrainConfig(), *,
     ctx = setup(cfg.device)
     try:
         with _locked(run_dir, ctx):
-            for task in task_list:
-                _train_task(source, run_dir, replace(cfg, task=task), ctx, resume=resume,
-                            on_epoch_end=on_epoch_end, progress=progress)
-            if cfg.init is not None and carry_rest and ctx.is_main:
-                copied = carry_over(run_dir, cfg.init)
+            used = [_train_task(source, run_dir, replace(cfg, task=task), ctx, resume=resume,
+                                on_epoch_end=on_epoch_end, progress=progress, explicit=explicit)
+                    for task in task_list]
+            init = cfg.init if cfg.init is not None else _saved_init(used, ctx)
+            if init is not None and carry_rest and ctx.is_main:
+                copied = carry_over(run_dir, init)
                 if copied:
-                    _log(ctx, f"carried over from {cfg.init} (not trained in this run): {', '.join(copied)}")
+                    _log(ctx, f"carried over from {init} (not trained in this run): {', '.join(copied)}")
     finally:
         ctx.close()
     return run_dir
+
+
+def _saved_init(used: list[TrainConfig], ctx) -> str | None:
+    """The starting model that resumed fine-tunes saved (None: none, or several differing)."""
+    inits = sorted({str(c.init) for c in used if c.init is not None})
+    if len(inits) > 1:
+        _log(ctx, f"the tasks of this run started from different models ({', '.join(inits)}); the other "
+                  "networks are not carried over: give --init MODEL to choose where they come from")
+        return None
+    if inits:
+        try:
+            resolve_model_set(inits[0])
+        except ModelError as exc:
+            _log(ctx, f"the other networks cannot be carried over from this run's starting model: {exc}")
+            return None
+    return inits[0] if inits else None
 
 
 @contextlib.contextmanager
@@ -199,7 +219,8 @@ def _read_checkpoint(task_dir: Path, resume: bool) -> dict | None:
     return state
 
 
-def _resolve_config(task_dir: Path, cfg: TrainConfig, resume: bool, ctx):
+def _resolve_config(task_dir: Path, cfg: TrainConfig, resume: bool, ctx,
+                    explicit: Collection[str] | None = None):
     """Return (config to use, checkpoint dict or None)."""
     state = _read_checkpoint(task_dir, resume)
     if state is None:
@@ -210,7 +231,8 @@ def _resolve_config(task_dir: Path, cfg: TrainConfig, resume: bool, ctx):
     # a fine-tune saved the architecture it adopted from its starting model: not a user's change
     adopted = TrainConfig.ADOPTED if saved.init is not None else ()
     ignored = [f.name for f in fields(TrainConfig)
-               if f.name not in (*RESUME_OVERRIDES, "task", *adopted) and getattr(cfg, f.name) != getattr(saved, f.name)]
+               if f.name not in (*RESUME_OVERRIDES, "task", *adopted) and getattr(cfg, f.name) != getattr(saved, f.name)
+               and (explicit is None or f.name in explicit)]
     if ignored:
         _log(ctx, f"{cfg.task}: resuming with the run's saved options; ignoring the new value(s) of "
                   f"{', '.join(ignored)} (only {', '.join(RESUME_OVERRIDES)} may change on --resume)")
@@ -300,12 +322,17 @@ class TaskRun:
 
 
 def _train_task(source, run_dir: Path, cfg: TrainConfig, ctx, *, resume: bool,
-                on_epoch_end, progress: bool) -> None:
-    run = _setup_task(source, run_dir, cfg, ctx, resume)
+                on_epoch_end, progress: bool, explicit: Collection[str] | None = None) -> TrainConfig:
+    """Train one task; return the config it used (the saved one when resuming)."""
+    run = _setup_task(source, run_dir, cfg, ctx, resume, explicit)
     if run.start_epoch >= run.epochs:
-        _log(ctx, f"{cfg.task}: already trained for {run.start_epoch} epoch(s); nothing to do "
-                  "(give more epochs or steps to continue)")
-        return
+        if run.cfg.steps is not None:
+            more = (f"its length is fixed by the run's {run.cfg.steps} steps; to train further, start a new "
+                    f"run with --init {run_dir}")
+        else:
+            more = "rerun with --resume and more --epochs to continue"
+        _log(ctx, f"{cfg.task}: already trained for {run.start_epoch} epoch(s); nothing to do ({more})")
+        return run.cfg
     cfg = run.cfg
     _log(ctx, f"{cfg.task}: {run.n_train} training / {run.n_val} validation photographs, "
               f"{cfg.input_size}px, {cfg.encoder} encoder, width {cfg.base_width}, depth {cfg.depth}, "
@@ -343,6 +370,7 @@ def _train_task(source, run_dir: Path, cfg: TrainConfig, ctx, *, resume: bool,
         ctx.barrier()
         if on_epoch_end is not None:
             on_epoch_end(EpochEnd(cfg.task, epoch + 1, run.epochs, row, run.model, ctx.rank, run.task_dir))
+    return cfg
 
 
 def _epochs_since_best(history: list[dict]) -> int:
@@ -352,7 +380,8 @@ def _epochs_since_best(history: list[dict]) -> int:
     return stale
 
 
-def _setup_task(source, run_dir: Path, cfg: TrainConfig, ctx, resume: bool) -> TaskRun:
+def _setup_task(source, run_dir: Path, cfg: TrainConfig, ctx, resume: bool,
+                explicit: Collection[str] | None = None) -> TaskRun:
     """Resolve the config, split the patients, build model, optimiser and loaders."""
     import torch
     from torch import nn
@@ -364,7 +393,7 @@ def _setup_task(source, run_dir: Path, cfg: TrainConfig, ctx, resume: bool) -> T
 
     task_dir = run_dir / cfg.task
     _drop_carried_over(task_dir)
-    cfg, state = _resolve_config(task_dir, cfg, resume, ctx)
+    cfg, state = _resolve_config(task_dir, cfg, resume, ctx, explicit)
     init_model = init_path = None
     if cfg.init is not None:
         init_path = resolve_model_set(cfg.init, [cfg.task])[cfg.task]
