@@ -244,7 +244,9 @@ def resolve_model_set(spec: str | Path = DEFAULT_SPEC, tasks: Iterable[str] = TA
     if missing:
         raise ModelError(
             f"{folder}: no model for {', '.join(missing)} (looked for <task>.json and <task>/best.json)",
-            fix="train the missing task(s) with alonet train --task, or use --model default",
+            fix=("a fine-tune (--init) copies the networks it did not train at its end: rerun its "
+                 "`alonet train ... --resume`; otherwise train the missing task(s) with alonet train --task, "
+                 "or use --model default"),
         )
     return found
 
