@@ -131,6 +131,20 @@ def test_adapt_refuses_too_few_photographs(tmp_path):
     assert not (tmp_path / "adapted").exists()
 
 
+@pytest.mark.parametrize("blank", ["patient", "view"])
+def test_adapt_refuses_photographs_without_patient_or_view_before_training(tmp_path, blank):
+    from alonet.data.dataset import write_dataset
+
+    init = tiny_init_set(tmp_path / "init")
+    images, scalp, hairloss, meta = tiny_arrays(n_patients=7)
+    meta[5] = {**meta[5], blank: ""}  # as a dataset converted without a manifest has it
+    data = write_dataset(tmp_path / "ds", [(images[i], scalp[i], hairloss[i], meta[i]) for i in range(len(meta))],
+                         size=32)
+    with pytest.raises(DatasetError, match=f"1 without a {blank} of 28 photographs .first: p1_"):
+        adapt(data, tmp_path / "adapted", AdaptConfig(init=str(init), backend="torch"), progress=False)
+    assert not (tmp_path / "adapted").exists() and not (tmp_path / "adapted.work" / "run").exists()
+
+
 def test_cli_too_few_is_a_one_line_error(tmp_path, capsys):
     from alonet.cli.main import main
 

@@ -316,3 +316,17 @@ def test_a_resumed_fine_tune_carries_the_other_networks_over_without_init_again(
     err = capsys.readouterr().err
     assert "ignoring the new value(s) of lr (only" in err
     assert "already trained for 2 epoch(s); nothing to do (rerun with --resume and more --epochs" in err
+
+
+def test_training_on_photographs_without_patients_warns_that_the_split_is_per_photograph(tmp_path, capsys):
+    from alonet.data.dataset import write_dataset
+    from test_train import tiny_arrays
+
+    images, scalp, hairloss, meta = tiny_arrays(n_patients=3)
+    meta = [{**m, "patient": "" if i < 5 else m["patient"]} for i, m in enumerate(meta)]
+    dataset = write_dataset(tmp_path / "ds", [(images[i], scalp[i], hairloss[i], meta[i]) for i in range(12)], size=32)
+    assert main(cli_args(dataset, tmp_path / "run", "--task", "hairloss", "--epochs", "1")) == 0
+    assert "warning: 5 of 12 photographs have no patient" in capsys.readouterr().err
+    assert main(cli_args(write_tiny_dataset(tmp_path / "ds2"), tmp_path / "run2", "--task", "hairloss",
+                         "--epochs", "1")) == 0
+    assert "have no patient" not in capsys.readouterr().err

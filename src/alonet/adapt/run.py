@@ -39,6 +39,7 @@ from alonet.evaluate.agreement import paired_change
 from alonet.infer import Pipeline
 from alonet.infer.viewcheck import calibrate_view_checks
 from alonet.model.config import TASKS
+from alonet.views import VIEWS
 from alonet.train import TrainConfig, train
 from alonet.train.config import FINETUNE_DEFAULTS
 from alonet.train.data import ConcatSource, ConvertedSource, task_rows
@@ -240,6 +241,23 @@ def learnt_by(init: str) -> set[str] | None:
     return set(info["learnt_patients"]) if "learnt_patients" in info else None
 
 
+def _check_patients_and_views(dataset, records) -> None:
+    """adapt holds back whole patients and scores their visits' SALT: every photograph needs
+    its patient and view (a dataset converted without a manifest has neither). Checked before
+    any training."""
+    no_patient = [r.stem for r in records if not r.patient]
+    no_view = [r.stem for r in records if r.view not in VIEWS]
+    if no_patient or no_view:
+        what = [f"{len(no_patient)} without a patient" if no_patient else "",
+                f"{len(no_view)} without a view" if no_view else ""]
+        first = (no_patient or no_view)[0]
+        raise DatasetError(
+            f"{dataset}: {' and '.join(w for w in what if w)} of {len(records)} photographs (first: {first}); "
+            "adapt holds back whole patients and scores their visits, so it needs both",
+            fix="convert again with --manifest giving patient, visit and view for every photograph "
+                "(a store export has them)")
+
+
 def _split(dataset, cfg: AdaptConfig, work: Path) -> dict:
     """Hold back patients for testing (stored in held_out.json, reused on rerun).
 
@@ -250,6 +268,7 @@ def _split(dataset, cfg: AdaptConfig, work: Path) -> dict:
     if path.is_file():
         return json.loads(path.read_text(encoding="utf-8"))
     records = ConvertedSource(dataset).records
+    _check_patients_and_views(dataset, records)
     patients = sorted({patient_key(r) for r in records})
     if len(records) < MIN_PHOTOS or len(patients) < MIN_PATIENTS:
         raise DatasetError(

@@ -107,6 +107,11 @@ def train(dataset, run_dir: str | Path, cfg: TrainConfig = TrainConfig(), *,
     source = open_source(dataset)
     ctx = setup(cfg.device)
     try:
+        unknown = sum(1 for r in source.records if not r.patient)
+        if unknown:
+            _log(ctx, f"warning: {unknown} of {len(source.records)} photographs have no patient, so each is its own "
+                      "unit of the train/validation split and views of one head can land on both sides "
+                      "(validation IoU then flatters the model); convert with --manifest giving each photograph's patient")
         with _locked(run_dir, ctx):
             used = [_train_task(source, run_dir, replace(cfg, task=task), ctx, resume=resume,
                                 on_epoch_end=on_epoch_end, progress=progress, explicit=explicit)
