@@ -146,3 +146,19 @@ def test_max_pixels_really_lifts_pillows_guard_and_messages_are_ours(monkeypatch
     assert Image.MAX_IMAGE_PIXELS == 1000  # ... and restored afterwards
     with pytest.raises(ImageTooLargeError, match=r"100x100 = 10000 pixels, more than the limit of 5000 pixels"):
         read_photo(data, max_pixels=5_000)
+
+
+def test_the_synthetic_warning_follows_the_hair_loss_weights_not_the_model_name(models, tmp_path):
+    import shutil
+
+    from alonet.infer import Pipeline
+    from alonet.model.io import default_model_dir, has_bundled_network
+    from alonet.report.html import uses_bundled_model
+
+    copy = tmp_path / "my-copy"
+    shutil.copytree(default_model_dir(), copy)  # the bundled set under another name
+    assert has_bundled_network(copy, "hairloss") and not has_bundled_network(models, "hairloss")
+    assert uses_bundled_model(Pipeline(str(copy), backend="torch").provenance())
+    assert not uses_bundled_model(Pipeline(models, backend="torch").provenance())
+    # a record from before the checksum was recorded: by name, as before
+    assert uses_bundled_model({"model": "default (onnx)"}) and not uses_bundled_model({"model": str(copy)})

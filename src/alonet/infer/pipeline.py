@@ -30,6 +30,7 @@ concurrent requests from several threads.
 
 from __future__ import annotations
 
+import functools
 import io
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -49,6 +50,7 @@ from alonet.infer.viewcheck import KnownPasses, view_check_config_for
 from alonet.infer.viewcheck import check_views as run_view_checks
 from alonet.infer.viewmaps import ViewMaps, mirror, resize_mask, resize_prob
 from alonet.model import paint_outside_scalp
+from alonet.model.io import has_bundled_network
 from alonet.model.preprocess import prepare_input, to_working_size
 from alonet.scoring.salt import view_loss_percent
 from alonet.views import SCALP_TASK_FOR_VIEW, VIEWS, normalize_view
@@ -148,7 +150,15 @@ class Pipeline:
         return {"model": str(self.models_spec), "backend": self.backend_name,
                 "precision": getattr(self.backend, "precision", "fp32"),
                 "thresholds": {"scalp": post.scalp_threshold, "hairloss": post.hairloss_threshold},
-                "view_checks": bool(self.config.check_views)}
+                "view_checks": bool(self.config.check_views),
+                "synthetic_hair_loss": self.synthetic_hair_loss}
+
+    @functools.cached_property
+    def synthetic_hair_loss(self) -> bool:
+        """True when the hair-loss network is the bundled one (learnt from phantoms), whatever
+        the model set is called: a copy or an adaptation that kept it carries the warning too."""
+        spec = self.models_spec
+        return isinstance(spec, (str, Path)) and has_bundled_network(spec, "hairloss")
 
     def gate(self, photo: np.ndarray) -> list[dict]:
         """The photograph gate's flags for ``photo`` (empty: usable; see ``alonet.infer.gate``)."""

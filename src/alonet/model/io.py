@@ -255,3 +255,14 @@ def load_model_set(spec: str | Path = DEFAULT_SPEC, tasks: Iterable[str] = TASKS
                    device: str = "cpu") -> dict[str, tuple]:
     """Load every task's model: ``{task: (model, cfg)}`` (eval mode)."""
     return {task: load_model(path, device=device) for task, path in resolve_model_set(spec, tasks).items()}
+
+
+def has_bundled_network(spec, task: str) -> bool:
+    """True when model set ``spec``'s ``task`` network has the bundled default's weights
+    (compared by the ``weights_sha256`` its JSON records; False when either cannot be read)."""
+    try:
+        mine = read_model_info(resolve_model_set(spec, [task])[task]).get("weights_sha256")
+        bundled = read_model_info(resolve_model_set(DEFAULT_SPEC, [task])[task]).get("weights_sha256")
+    except (ModelError, OSError, TypeError):
+        return False
+    return bool(mine) and mine == bundled

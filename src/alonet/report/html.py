@@ -61,8 +61,13 @@ SYNTHETIC_WARNING = ("The bundled model learned hair loss from synthetic (phanto
 
 
 def uses_bundled_model(meta: Mapping | None) -> bool:
-    """True when the report's numbers come from the bundled default model."""
-    model = str((meta or {}).get("model", ""))
+    """True when the report's numbers come from the bundled hair-loss network: the provenance
+    says so (``synthetic_hair_loss``, by checksum), or, for records made before it did, the
+    model set is called ``default``."""
+    meta = meta or {}
+    if "synthetic_hair_loss" in meta:
+        return bool(meta["synthetic_hair_loss"])
+    model = str(meta.get("model", ""))
     return model == "default" or model.startswith("default ")
 
 

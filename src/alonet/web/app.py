@@ -109,7 +109,7 @@ def create_app(config: WebConfig | None = None, *, pipeline=None) -> Flask:
     csrf.exempt(api.bp)
 
     template_globals = {
-        "synthetic_warning": SYNTHETIC_WARNING if uses_bundled_model({"model": scorer.description}) else None,
+        "synthetic_warning": SYNTHETIC_WARNING if uses_bundled_model(scorer.provenance()) else None,
         "version": __version__,
         "store_enabled": store is not None,
         "token_enabled": bool(config.token),

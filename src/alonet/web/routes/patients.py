@@ -102,7 +102,7 @@ def visit(visit_id: int):
             "hairloss_url": url_for("patients.mask", visit_id=visit_id, view=view, layer="hairloss"),
         })
     # the warning about the bundled model follows the model this visit was scored with, not the served one
-    warning = SYNTHETIC_WARNING if uses_bundled_model({"model": record.model}) else None
+    warning = SYNTHETIC_WARNING if uses_bundled_model({"model": record.model, **(record.scored_with or {})}) else None
     return render_template("visit.html", visit=record, patient=patient, summary=record.summary, edit_views=views,
                            synthetic_warning=warning)
 
