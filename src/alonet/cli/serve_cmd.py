@@ -33,6 +33,15 @@ def waitress_settings(max_request_bytes: int, threads: int) -> dict:
     }
 
 
+def served_host_names(host: str, token: str | None, allowed_hosts) -> tuple[str, ...]:
+    """``--allowed-host`` names plus the bound ``--host`` when the Host check is on (no token, or
+    names given); a wildcard address (0.0.0.0, ::) is no name a browser sends."""
+    names = tuple(allowed_hosts)
+    if (names or not token) and host.strip("[]") not in ("", "0.0.0.0", "::", "*"):
+        names += (host,)
+    return names
+
+
 def _bind(app, host: str, port: int, settings: dict):
     """waitress's server bound to ``host:port``; a busy or forbidden port is a one-line error."""
     import errno
@@ -64,6 +73,10 @@ def _bind(app, host: str, port: int, settings: dict):
 @click.option("--token", envvar="ALONET_TOKEN", help="Access token (or $ALONET_TOKEN); required "
               "for a non-loopback --host. Send as 'Authorization: Bearer T' or 'X-AloNet-Token: T', "
               "or enter it once on the login page.")
+@click.option("--allowed-host", "allowed_hosts", multiple=True, metavar="NAME",
+              help="A host name the browser may use for this server besides localhost/127.0.0.1/[::1] "
+              "(repeatable; e.g. the proxy's public name). Without --token only loopback names and these are "
+              "answered; with --token giving any turns the Host check on.")
 @model_option
 @backend_option
 @threshold_options
@@ -73,7 +86,7 @@ def _bind(app, host: str, port: int, settings: dict):
               help="Largest accepted photograph in pixels.")
 @click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64),
               help="waitress worker threads (the model itself runs one request at a time).")
-def serve_command(host, port, store, token, model, backend, scalp_threshold, hairloss_threshold, max_file_mb,
+def serve_command(host, port, store, token, allowed_hosts, model, backend, scalp_threshold, hairloss_threshold, max_file_mb,
                   max_pixels, threads):
     """Serve the web application: score visits in the browser, correct the masks, keep patients.
 
@@ -87,6 +100,7 @@ def serve_command(host, port, store, token, model, backend, scalp_threshold, hai
 
     check_bind(host, token)
     config = WebConfig(models=model, backend=backend, store=store, token=token or None,
+                       allowed_hosts=served_host_names(host, token, allowed_hosts),
                        max_file_bytes=int(max_file_mb * MIB), max_pixels=max_pixels,
                        pipeline=pipeline_config(None, scalp_threshold, hairloss_threshold))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")

@@ -37,7 +37,7 @@ from alonet.scoring.salt import AA_IGA_BANDS, SALT_GRADES, shown_salt
 from alonet.views import VIEW_WEIGHTS, VIEWS
 from alonet.web.config import WebConfig
 from alonet.web.routes import api, auth, patients, score, training
-from alonet.web.security import install_csrf, install_security_headers, install_token_guard
+from alonet.web.security import install_csrf, install_host_check, install_security_headers, install_token_guard
 from alonet.web.service import Scorer
 from alonet.web.state import AppState, get_state, wants_json
 from alonet.web.storage import MAX_ID, Store
@@ -96,6 +96,8 @@ def create_app(config: WebConfig | None = None, *, pipeline=None) -> Flask:
     )
     app.extensions["alonet"] = state
 
+    if not config.token or config.allowed_hosts:  # a page on a re-pointed name must not reach the store
+        install_host_check(app, config.allowed_hosts, LOG)
     csrf = install_csrf(app)
     install_security_headers(app)
     if config.token:

@@ -48,6 +48,10 @@ class WebConfig:
     secret_key: bytes | None = None
     #: Set the ``Secure`` flag on cookies (when served behind HTTPS).
     secure_cookies: bool = False
+    #: Host names (``Host`` header, without port) the app answers to besides loopback names.
+    #: Without a token only loopback names and these are answered (DNS-rebinding guard);
+    #: with a token the check is on only when some are given.
+    allowed_hosts: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.store is not None:
@@ -60,6 +64,11 @@ class WebConfig:
         for name in ("max_file_bytes", "max_pixels", "edit_max_side", "cache_visits"):
             if int(getattr(self, name)) < 1:
                 raise InvalidValueError(f"{name} must be at least 1", fix=f"give a positive {name}")
+        object.__setattr__(self, "allowed_hosts", tuple(str(h).strip() for h in self.allowed_hosts))
+        bad = [h for h in self.allowed_hosts if not h or any(c.isspace() or c in "/@?#" for c in h)]
+        if bad:
+            raise InvalidValueError(f"allowed host {bad[0]!r} is not a host name",
+                                    fix="give a name such as alonet.example or 192.0.2.10, without scheme or path")
         if self.max_request_bytes is None:
             object.__setattr__(self, "max_request_bytes", 4 * self.max_file_bytes + MIB)
         elif self.max_request_bytes < 1:

@@ -3,6 +3,12 @@
 * **Binding rule** (:func:`check_bind`): the server listens on a loopback
   address unless an access token is given; ``alonet serve`` refuses to start
   otherwise.
+* **Host names** (:class:`HostGuard`): without a token the app answers only requests whose
+  ``Host`` is a loopback name (``localhost``, a loopback address such as ``127.0.0.1`` or
+  ``[::1]``, any port) or one of the configured ``allowed_hosts``; anything else gets a
+  plain-text 400 before Flask sees it. A web page whose own name was re-pointed at
+  127.0.0.1 (DNS rebinding) is therefore refused. With a token the check is on only when
+  ``allowed_hosts`` are given.
 * **Token** (:func:`install_token_guard`): when the app has a token, every
   request except the login page and static files must carry it, as
   ``Authorization: Bearer <token>``, as ``X-AloNet-Token: <token>``, or through
@@ -57,6 +63,10 @@ SESSION_KEY = "alonet_authenticated"
 PUBLIC_ENDPOINTS = frozenset({"auth.login", "static"})
 
 
+#: Host names every guarded app answers to (with any port), besides other loopback addresses.
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
+
+
 class UnsafeBindError(AloNetError):
     """The server was asked to listen beyond this machine without a token."""
 
@@ -85,6 +95,62 @@ def check_bind(host: str, token: str | None) -> None:
             f"refusing to listen on {host} without an access token: photographs are health data",
             fix="add --token <secret> (at least 8 characters), or use --host 127.0.0.1",
         )
+
+
+def host_name(host: str) -> str:
+    """A Host header's name without its port, lower case: ``"[::1]:8000"`` -> ``"[::1]"``,
+    ``"LocalHost:80"`` -> ``"localhost"``; a bare IPv6 address gets its brackets."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[:host.find("]") + 1] if "]" in host else host
+    if host.count(":") == 1:
+        return host.split(":", 1)[0]
+    return f"[{host}]" if ":" in host else host
+
+
+def host_allowed(host: str, allowed: frozenset[str]) -> bool:
+    """True if the Host header ``host`` names ``allowed`` or a loopback address (any port)."""
+    name = host_name(host)
+    if name in allowed or name in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(name.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class HostGuard:
+    """WSGI middleware: a request whose ``Host`` is not allowed (:func:`host_allowed`) gets a
+    short plain-text 400 naming the accepted names; nothing of the app runs for it (no
+    session, no template), so the refusal itself cannot fail."""
+
+    def __init__(self, wsgi_app, allowed_hosts=(), log=None):
+        self.wsgi_app = wsgi_app
+        self.allowed = frozenset(host_name(h) for h in allowed_hosts)
+        self.log = log
+        names = ", ".join(dict.fromkeys([*LOOPBACK_NAMES, *sorted(self.allowed)]))
+        self.message = (f"400 Bad Request: this server answers only to the host names {names} (any port); "
+                        "open it under one of them, e.g. http://127.0.0.1:<port>/\n").encode("utf-8")
+
+    def __call__(self, environ, start_response):
+        # no Host header at all (HTTP/1.0, never a browser): the bound address, as werkzeug reads it
+        host = environ["HTTP_HOST"] if "HTTP_HOST" in environ else environ.get("SERVER_NAME", "")
+        if host_allowed(host, self.allowed):
+            return self.wsgi_app(environ, start_response)
+        if self.log is not None:
+            self.log.warning("%s %s 400 - ms (refused: Host %r is not an accepted host name, from %s)",
+                             environ.get("REQUEST_METHOD", "-"), environ.get("PATH_INFO", "-"), host[:100],
+                             environ.get("REMOTE_ADDR", "-"))
+        start_response("400 Bad Request", [("Content-Type", "text/plain; charset=utf-8"),
+                                           ("Content-Length", str(len(self.message))),
+                                           ("Cache-Control", "no-store"), ("X-Content-Type-Options", "nosniff"),
+                                           ("Connection", "close")])
+        return [self.message]
+
+
+def install_host_check(app, allowed_hosts=(), log=None) -> None:
+    """Answer only requests for loopback names and ``allowed_hosts`` (see :class:`HostGuard`)."""
+    app.wsgi_app = HostGuard(app.wsgi_app, allowed_hosts, log)
 
 
 def token_matches(given: str | None, expected: str) -> bool:
