@@ -6,6 +6,10 @@ rebinding) could read and delete the store of a loopback server without a token.
 
 from __future__ import annotations
 
+import re
+import socket
+import threading
+
 import pytest
 from test_web import (  # noqa: F401
     csrf_token,
@@ -18,8 +22,10 @@ from test_web import (  # noqa: F401
     score_in_browser_form,
 )
 
-from alonet.cli.serve_cmd import served_host_names
+from alonet.cli.serve_cmd import served_host_names, waitress_settings
 from alonet.web.security import host_allowed, host_name
+from alonet.web.server import create_server
+from alonet.web.uploads import InMemoryRequest
 
 TOKEN = "s3cret-token-for-tests"
 FOREIGN = {"Host": "rebind.attacker.example:8000"}
@@ -73,3 +79,109 @@ def test_allowed_hosts_and_the_bound_host(make_app):  # noqa: F811
     assert served_host_names("0.0.0.0", TOKEN, ("a.example",)) == ("a.example",)
     assert host_name("[::1]:8000") == "[::1]" and host_name("::1") == "[::1]" and host_name("A.b:1") == "a.b"
     assert host_allowed("127.9.9.9", frozenset()) and not host_allowed("10.0.0.1", frozenset())
+
+
+# --------------------------------------------------------------------------- bodies before login
+
+
+def login(client, token=TOKEN):
+    page = client.get("/login").get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    return client.post("/login", data={"token": token, "csrf_token": csrf})
+
+
+def count_file_streams(monkeypatch) -> list:
+    """Every file buffer the request parser makes (one per uploaded file it reads)."""
+    made = []
+    original = InMemoryRequest._get_file_stream
+
+    def spy(self, *args, **kwargs):
+        made.append(args)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(InMemoryRequest, "_get_file_stream", spy)
+    return made
+
+
+def test_no_upload_is_parsed_before_login(make_app, photos, monkeypatch):  # noqa: F811
+    client = make_app(token=TOKEN).test_client()
+    page = client.get("/login").get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # a valid CSRF token, no login
+    made = count_file_streams(monkeypatch)
+    answer = client.post("/score", data={**files_for(photos), "csrf_token": csrf}, content_type="multipart/form-data")
+    assert answer.status_code == 401 and made == []
+    # the public login form takes no large body either
+    answer = client.post("/login", data={"csrf_token": csrf, "token": "x" * 100_000})
+    assert answer.status_code == 413 and "64 KiB" in answer.get_json()["error"]
+    assert login(client).status_code == 303
+    answer = client.post("/score", data={**files_for(photos, ["top"]), "csrf_token": csrf_token(client)},
+                         content_type="multipart/form-data")
+    assert answer.status_code == 303 and len(made) == 1
+
+
+def test_the_body_gate_decides_from_the_header(make_app):  # noqa: F811
+    app = make_app(token=TOKEN)
+    gate = app.extensions["alonet"].gate
+    client = app.test_client()
+    assert login(client).status_code == 303
+    cookie = client.get_cookie("alonet_session").value
+    big = 50 * 1024 * 1024
+    assert gate({"COOKIE": f"alonet_session={cookie}"}, big, "10.0.0.1") is None
+    assert gate({"AUTHORIZATION": f"Bearer {TOKEN}"}, big, "10.0.0.1") is None
+    assert gate({"X_ALONET_TOKEN": TOKEN}, None, "10.0.0.1") is None  # chunked
+    assert gate({}, 1000, "10.0.0.1") is None  # small bodies: the app decides (login form)
+    assert gate({}, big, "10.0.0.1")[0] == 401
+    assert gate({"COOKIE": "alonet_session=forged.cookie.value"}, big, "10.0.0.1")[0] == 401
+    assert gate({}, None, "10.0.0.1")[0] == 401
+    for _ in range(5):
+        assert gate({"AUTHORIZATION": "Bearer wrong-token"}, big, "10.0.0.2")[0] == 401
+    assert gate({"AUTHORIZATION": "Bearer wrong-token"}, big, "10.0.0.2")[0] == 429  # the same brake
+    # logging out closes the session for the gate too
+    client.post("/logout", data={"csrf_token": csrf_token(client)})
+    assert gate({"COOKIE": f"alonet_session={cookie}"}, big, "10.0.0.1")[0] == 401
+    # without a token only the Host is checked
+    open_gate = make_app().extensions["alonet"].gate
+    assert open_gate({"HOST": "127.0.0.1:8000"}, big, "127.0.0.1") is None
+    assert open_gate({"HOST": "rebind.attacker.example"}, 10, "127.0.0.1")[0] == 400
+
+
+def raw_request(port: int, head: bytes) -> bytes:
+    """Send a request header only (its body never follows) and read the answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(head)
+        answer = b""
+        while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+    return answer
+
+
+def test_waitress_refuses_a_body_before_reading_it(make_app):  # noqa: F811
+    """A real waitress server with `alonet serve`'s settings answers a large upload without the
+    token from its header alone: the 50 MiB body is never sent, and the answer still comes."""
+    app = make_app(token=TOKEN)
+    settings = waitress_settings(app.extensions["alonet"].config.max_request_bytes, threads=4)
+    assert settings["connection_limit"] == 12
+    assert settings["max_request_body_size"] == app.config["MAX_CONTENT_LENGTH"] + 1024 * 1024
+    server = create_server(app, gate=app.extensions["alonet"].gate, host="127.0.0.1", port=0, **settings)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        port = server.effective_port
+        head = (b"POST /api/score HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+                b"Content-Length: 52428800\r\nExpect: 100-continue\r\n\r\n")
+        answer = raw_request(port, head)
+        assert answer.startswith(b"HTTP/1.1 401 ") and b"100 Continue" not in answer
+        assert b'"error": "missing or wrong access token: a request with a body needs it' in answer
+        answer = raw_request(port, head.replace(b"Host: 127.0.0.1", b"Host: 127.0.0.1\r\nX-AloNet-Token: wrong!!"))
+        assert answer.startswith(b"HTTP/1.1 401 ")
+        # with the token the request goes to the app (a small malformed body: the app's own 400)
+        body = b"--b\r\nContent-Disposition: form-data; name=\"top\"; filename=\"t.png\"\r\n\r\nnot a png\r\n--b--\r\n"
+        answer = raw_request(port, head.replace(b"52428800", str(len(body)).encode()).replace(
+            b"Expect: 100-continue", f"Authorization: Bearer {TOKEN}".encode()) + body)
+        assert answer.startswith(b"HTTP/1.1 400 ") and b"not an image" in answer
+    finally:
+        server.close()
+        thread.join(10)

@@ -19,18 +19,28 @@ def waitress_settings(max_request_bytes: int, threads: int) -> dict:
     accepted request/response so a photograph never touches the disk.
     ``max_request_body_size`` stops anything far beyond Flask's own limit before
     it is buffered (Flask answers requests slightly over the limit with a
-    readable 413 page).
+    readable 413 page). At most ``connection_limit`` connections are open at once
+    (2 per thread and 4 more), so bodies held in memory stay bounded: about
+    ``connection_limit`` x ``max_request_body_size`` from clients allowed to send
+    them (the app's ``BodyGate`` refuses the others' bodies before reading them).
     """
-    body_cap = max_request_bytes + 4 * MIB
+    body_cap = max_request_bytes + MIB
     return {
         "threads": threads,
+        "connection_limit": connection_limit(threads),
         "max_request_body_size": body_cap,
+        "max_request_header_size": 64 * 1024,
         "inbuf_overflow": body_cap + MIB,
         "outbuf_overflow": 1024 * MIB,
         "ident": "AloNet",
         "clear_untrusted_proxy_headers": True,
         "channel_timeout": 120,
     }
+
+
+def connection_limit(threads: int) -> int:
+    """Open connections waitress accepts at once (more wait in the listen backlog)."""
+    return 2 * threads + 4
 
 
 def served_host_names(host: str, token: str | None, allowed_hosts) -> tuple[str, ...]:
@@ -42,7 +52,7 @@ def served_host_names(host: str, token: str | None, allowed_hosts) -> tuple[str,
     return names
 
 
-def _bind(app, host: str, port: int, settings: dict):
+def _bind(app, host: str, port: int, settings: dict, gate=None):
     """waitress's server bound to ``host:port``; a busy or forbidden port is a one-line error."""
     import errno
 
@@ -50,7 +60,7 @@ def _bind(app, host: str, port: int, settings: dict):
     from alonet.web.server import create_server
 
     try:
-        return create_server(app, host=host, port=port, **settings)
+        return create_server(app, gate=gate, host=host, port=port, **settings)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             raise AloNetError(f"port {port} on {host} is already in use (another alonet serve or program is "
@@ -106,7 +116,8 @@ def serve_command(host, port, store, token, allowed_hosts, model, backend, scalp
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     app = create_app(config)
 
-    server = _bind(app, host, port, waitress_settings(config.max_request_bytes, threads))
+    server = _bind(app, host, port, waitress_settings(config.max_request_bytes, threads),
+                   gate=app.extensions["alonet"].gate)
     bound_host, bound_port = server.effective_host, server.effective_port
     shown = f"[{bound_host}]" if ":" in str(bound_host) else bound_host
     click.echo(f"AloNet web application on http://{shown}:{bound_port}/ "

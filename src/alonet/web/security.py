@@ -17,7 +17,9 @@
   constant time. A :class:`LoginGuard` remembers which login sessions are open
   (logging out ends a session on the server too, so a copied cookie stops
   working) and answers 429 to an address after repeated wrong tokens, from the login form or
-  in headers; open sessions keep working. Behind a reverse proxy every client has the proxy's
+  in headers; open sessions keep working. The token is checked before CSRF, so no form
+  is parsed before it; a :class:`BodyGate` lets waitress refuse a large body from a client
+  without the token before reading it. Behind a reverse proxy every client has the proxy's
   address, so one person's typos make new logins wait a minute for everyone.
 * **CSRF** (flask-wtf's ``CSRFProtect``): every state-changing form and the
   browser's ``fetch`` calls carry the session's CSRF token. ``POST /api/score``
@@ -61,6 +63,8 @@ TOKEN_HEADER = "X-AloNet-Token"
 SESSION_KEY = "alonet_authenticated"
 #: Endpoints reachable without the token (login itself and static files).
 PUBLIC_ENDPOINTS = frozenset({"auth.login", "static"})
+#: Largest body a client without the token may send (the login form is far smaller).
+PUBLIC_BODY_BYTES = 64 * 1024
 
 
 #: Host names every guarded app answers to (with any port), besides other loopback addresses.
@@ -148,9 +152,10 @@ class HostGuard:
         return [self.message]
 
 
-def install_host_check(app, allowed_hosts=(), log=None) -> None:
+def install_host_check(app, allowed_hosts=(), log=None) -> HostGuard:
     """Answer only requests for loopback names and ``allowed_hosts`` (see :class:`HostGuard`)."""
-    app.wsgi_app = HostGuard(app.wsgi_app, allowed_hosts, log)
+    app.wsgi_app = guard = HostGuard(app.wsgi_app, allowed_hosts, log)
+    return guard
 
 
 def token_matches(given: str | None, expected: str) -> bool:
@@ -160,12 +165,17 @@ def token_matches(given: str | None, expected: str) -> bool:
     return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
 
 
-def presented_token(request) -> str | None:
-    """The token a request carries in its headers, if any."""
-    auth = request.headers.get("Authorization", "")
+def token_from(authorization: str | None, custom: str | None) -> str | None:
+    """The token in an ``Authorization: Bearer`` value, else the ``X-AloNet-Token`` value."""
+    auth = authorization or ""
     if auth[:7].lower() == "bearer ":
         return auth[7:].strip()
-    return request.headers.get(TOKEN_HEADER)
+    return custom
+
+
+def presented_token(request) -> str | None:
+    """The token a request carries in its headers, if any."""
+    return token_from(request.headers.get("Authorization"), request.headers.get(TOKEN_HEADER))
 
 
 class LoginGuard:
@@ -234,8 +244,15 @@ def install_token_guard(app, token: str, logins: LoginGuard) -> None:
 
     @app.before_request
     def _require_token():
-        if request.endpoint in PUBLIC_ENDPOINTS or logins.is_open(session.get(SESSION_KEY)):
+        if logins.is_open(session.get(SESSION_KEY)):
             return None
+        if request.endpoint in PUBLIC_ENDPOINTS:
+            if (request.content_length or 0) <= PUBLIC_BODY_BYTES:
+                return None
+            response = jsonify(error=f"request refused: {request.content_length} bytes sent before logging in, "
+                                     f"more than the {PUBLIC_BODY_BYTES // 1024} KiB a login needs")
+            response.status_code = 413
+            return response
         given = presented_token(request)
         if given is not None:  # a header token counts against the same brake as the login form
             address = request.remote_addr or "-"
@@ -256,6 +273,55 @@ def install_token_guard(app, token: str, logins: LoginGuard) -> None:
             return response
         next_path = request.full_path.rstrip("?") if request.method == "GET" else None
         return render_template("login.html", error=None, next_path=next_path), 401
+
+
+class BodyGate:
+    """Whether a client may send a request's body, decided from its header alone (waitress asks
+    before reading the body: ``alonet.web.server``). ``headers`` are waitress's (``"HOST"``,
+    ``"AUTHORIZATION"``, ``"X_ALONET_TOKEN"``, ``"COOKIE"``), ``length`` the body's size (None:
+    chunked, not known yet). Returns ``(status, reason, sentence)`` to refuse, else None (the app
+    decides as usual).
+
+    Refused: a ``Host`` the app does not answer to (when ``hosts`` is given, see :class:`HostGuard`);
+    with a ``token``, a body over :data:`PUBLIC_BODY_BYTES` from a client that sends neither the
+    right token nor the cookie of an open login session (wrong tokens count against ``logins``'
+    brake, as in the app).
+    """
+
+    def __init__(self, app, token: str | None, logins: LoginGuard, hosts: HostGuard | None = None):
+        self.app, self.token, self.logins, self.hosts = app, token, logins, hosts
+
+    def __call__(self, headers, length: int | None, client: str):
+        if self.hosts is not None and not host_allowed(headers.get("HOST", ""), self.hosts.allowed):
+            return 400, "Bad Request", self.hosts.message.decode("utf-8").strip()
+        if not self.token or (length is not None and length <= PUBLIC_BODY_BYTES):
+            return None
+        given = token_from(headers.get("AUTHORIZATION"), headers.get(TOKEN_HEADER.upper().replace("-", "_")))
+        if given is not None:
+            wait = self.logins.retry_after(client)
+            if wait:
+                return 429, "Too Many Requests", f"too many wrong tokens; try again in {wait} s"
+            if token_matches(given, self.token):
+                return None
+            self.logins.failed(client)
+        elif self._open_session(headers.get("COOKIE", "")):
+            return None
+        return 401, "Unauthorized", ("missing or wrong access token: a request with a body needs it (send "
+                                     "'Authorization: Bearer <token>' or 'X-AloNet-Token: <token>', or log in first)")
+
+    def _open_session(self, cookie_header: str) -> bool:
+        from itsdangerous import BadSignature
+        from werkzeug.http import parse_cookie
+
+        value = parse_cookie(cookie_header).get(self.app.config["SESSION_COOKIE_NAME"])
+        serializer = self.app.session_interface.get_signing_serializer(self.app)
+        if not value or serializer is None:
+            return False
+        try:
+            data = serializer.loads(value, max_age=int(self.app.permanent_session_lifetime.total_seconds()))
+        except BadSignature:
+            return False
+        return isinstance(data, dict) and self.logins.is_open(data.get(SESSION_KEY))
 
 
 def install_security_headers(app) -> None:

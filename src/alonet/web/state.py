@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from flask import current_app, request
 
 from alonet.web.config import WebConfig
-from alonet.web.security import LoginGuard
+from alonet.web.security import BodyGate, LoginGuard
 from alonet.web.service import Scorer
 from alonet.web.storage import Store
 from alonet.web.visits import VisitCache
@@ -28,6 +28,8 @@ class AppState:
     cache: VisitCache
     store: Store | None
     logins: LoginGuard = field(default_factory=LoginGuard)
+    #: Asked by waitress before a request's body is read (``alonet.web.security.BodyGate``).
+    gate: BodyGate | None = None
 
 
 def get_state(app=None) -> AppState:
