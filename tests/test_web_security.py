@@ -6,13 +6,16 @@ rebinding) could read and delete the store of a loopback server without a token.
 
 from __future__ import annotations
 
+import io
 import re
 import socket
 import threading
 
+import numpy as np
 import pytest
 from test_web import (  # noqa: F401
     csrf_token,
+    encode,
     files_for,
     make_app,
     model_dir,
@@ -22,6 +25,7 @@ from test_web import (  # noqa: F401
     score_in_browser_form,
 )
 
+from alonet.data import imageio
 from alonet.cli.serve_cmd import served_host_names, waitress_settings
 from alonet.web.security import host_allowed, host_name
 from alonet.web.server import create_server
@@ -166,7 +170,13 @@ def test_waitress_refuses_a_body_before_reading_it(make_app):  # noqa: F811
     assert settings["connection_limit"] == 12
     assert settings["max_request_body_size"] == app.config["MAX_CONTENT_LENGTH"] + 1024 * 1024
     server = create_server(app, gate=app.extensions["alonet"].gate, host="127.0.0.1", port=0, **settings)
-    thread = threading.Thread(target=server.run, daemon=True)
+    stop = threading.Event()
+
+    def serve():  # server.run() in steps, so it stops before the socket closes
+        while not stop.is_set():
+            server.asyncore.loop(timeout=0.05, map=server._map, count=1)
+
+    thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     try:
         port = server.effective_port
@@ -183,5 +193,89 @@ def test_waitress_refuses_a_body_before_reading_it(make_app):  # noqa: F811
             b"Expect: 100-continue", f"Authorization: Bearer {TOKEN}".encode()) + body)
         assert answer.startswith(b"HTTP/1.1 400 ") and b"not an image" in answer
     finally:
-        server.close()
+        stop.set()
         thread.join(10)
+        server.close()
+
+
+# --------------------------------------------------------------------------- decompression bombs, cross-site API
+
+
+def flat_png(width: int, height: int) -> bytes:
+    """A one-colour PNG: a few KiB on the wire, width x height x 3 bytes once decoded."""
+    return encode(np.full((height, width, 3), 200, np.uint8))
+
+
+def count_decodes(monkeypatch) -> list:
+    made = []
+    original = imageio.read_photo
+
+    def spy(*args, **kwargs):
+        made.append(kwargs.get("name"))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(imageio, "read_photo", spy)
+    return made
+
+
+def test_pixels_per_request_are_capped_before_any_decode(make_app, monkeypatch):  # noqa: F811
+    client = make_app(max_pixels=5_000_000, max_request_pixels=6_000_000).test_client()
+    bomb = flat_png(2000, 2000)  # 4 MP each
+    assert len(bomb) < 100_000
+    decodes = count_decodes(monkeypatch)
+    answer = client.post("/api/score?masks=0", data={"top": (io.BytesIO(bomb), "t.png"),
+                                                     "back": (io.BytesIO(bomb), "b.png")})
+    assert answer.status_code == 413 and decodes == []
+    assert answer.get_json()["error"] == (
+        "upload refused: with the back photograph (4.0 megapixels) this request has 8.0 megapixels, more than the "
+        "6.0 megapixels accepted per request; send smaller photographs (12 megapixels each is plenty) or fewer at "
+        "a time")
+    # one photograph over the per-photograph cap: refused from its header too
+    answer = client.post("/api/score?masks=0", data={"top": (io.BytesIO(flat_png(2500, 2500)), "t.png")})
+    assert answer.status_code == 413 and "6.2 megapixels, more than the limit of 5.0" in answer.get_json()["error"]
+    assert decodes == []
+    # the browser form gets the same sentence on its page
+    page = client.post("/score", data={"top": (io.BytesIO(bomb), "t.png"), "back": (io.BytesIO(bomb), "b.png"),
+                                       "csrf_token": csrf_token(client)}, content_type="multipart/form-data")
+    assert page.status_code == 413 and "accepted per request" in page.get_data(as_text=True)
+    answer = client.post("/api/score?masks=0", data={"top": (io.BytesIO(bomb), "t.png")})
+    assert answer.status_code == 200 and decodes == ["top photograph"]
+    assert make_app().extensions["alonet"].config.max_request_pixels == 80_000_000  # twice --max-pixels
+
+
+def test_scoring_slots_are_per_app_and_a_long_wait_is_503(make_app, photos):  # noqa: F811
+    app = make_app(scoring_slots=1, busy_wait_s=0.05)
+    other = make_app(scoring_slots=1)
+    slots = app.extensions["alonet"].scoring
+    assert slots is not other.extensions["alonet"].scoring
+    assert slots.acquire(blocking=False)  # another request is decoding now
+    try:
+        answer = app.test_client().post("/api/score?masks=0", data=files_for(photos, ["top"]))
+        assert answer.status_code == 503 and "busy scoring other photographs" in answer.get_json()["error"]
+        # the other app's slot is its own
+        assert other.test_client().post("/api/score?masks=0", data=files_for(photos, ["top"])).status_code == 200
+    finally:
+        slots.release()
+    assert app.test_client().post("/api/score?masks=0", data=files_for(photos, ["top"])).status_code == 200
+    assert slots.acquire(blocking=False)  # the request gave its slot back
+    slots.release()
+
+
+@pytest.mark.parametrize("headers", [{"Origin": "https://evil.example"}, {"Origin": "null"},
+                                     {"Sec-Fetch-Site": "cross-site"}, {"Sec-Fetch-Site": "same-site"},
+                                     {"Origin": "http://localhost:9999"}])
+def test_the_api_refuses_other_sites_pages_without_a_token(make_app, photos, headers):  # noqa: F811
+    client = make_app().test_client(use_cookies=False)
+    answer = client.post("/api/score?masks=0", data=files_for(photos, ["top"]), headers=headers)
+    assert answer.status_code == 403 and "not a page of another site" in answer.get_json()["error"]
+
+
+def test_the_api_serves_its_own_pages_and_scripts(make_app, photos):  # noqa: F811
+    client = make_app().test_client(use_cookies=False)
+    for headers in ({}, {"Origin": "http://localhost"}, {"Sec-Fetch-Site": "same-origin"}, {"Sec-Fetch-Site": "none"}):
+        assert client.post("/api/score?masks=0", data=files_for(photos, ["top"]), headers=headers).status_code == 200
+    # with a token the token header decides, as before
+    guarded = make_app(token=TOKEN).test_client(use_cookies=False)
+    answer = guarded.post("/api/score?masks=0", data=files_for(photos, ["top"]),
+                          headers={"Origin": "https://tool.example", "Authorization": f"Bearer {TOKEN}"})
+    assert answer.status_code == 200

@@ -94,10 +94,13 @@ def _bind(app, host: str, port: int, settings: dict, gate=None):
               help="Largest accepted photograph file (MiB).")
 @click.option("--max-pixels", default=40_000_000, show_default=True, type=click.IntRange(1),
               help="Largest accepted photograph in pixels.")
+@click.option("--max-request-pixels", type=click.IntRange(1),
+              help="Most pixels of all photographs of one request together (read from their headers before "
+              "decoding).  [default: twice --max-pixels]")
 @click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64),
               help="waitress worker threads (the model itself runs one request at a time).")
 def serve_command(host, port, store, token, allowed_hosts, model, backend, scalp_threshold, hairloss_threshold, max_file_mb,
-                  max_pixels, threads):
+                  max_pixels, max_request_pixels, threads):
     """Serve the web application: score visits in the browser, correct the masks, keep patients.
 
     Binds to 127.0.0.1 by default. Any other --host needs --token and the server
@@ -112,6 +115,7 @@ def serve_command(host, port, store, token, allowed_hosts, model, backend, scalp
     config = WebConfig(models=model, backend=backend, store=store, token=token or None,
                        allowed_hosts=served_host_names(host, token, allowed_hosts),
                        max_file_bytes=int(max_file_mb * MIB), max_pixels=max_pixels,
+                       max_request_pixels=max_request_pixels,
                        pipeline=pipeline_config(None, scalp_threshold, hairloss_threshold))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     app = create_app(config)

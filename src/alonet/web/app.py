@@ -23,6 +23,7 @@ import logging
 import re
 import secrets
 import sqlite3
+import threading
 import time
 
 from flask import Flask, g, jsonify, render_template, request
@@ -92,7 +93,8 @@ def create_app(config: WebConfig | None = None, *, pipeline=None) -> Flask:
     store = Store(config.store) if config.store is not None else None
     scorer = Scorer(config.models, config.backend, pipeline=pipeline, config=config.pipeline)
     state = AppState(
-        config=config, scorer=scorer, cache=VisitCache(config.cache_visits, config.cache_ttl_s), store=store
+        config=config, scorer=scorer, cache=VisitCache(config.cache_visits, config.cache_ttl_s), store=store,
+        scoring=threading.BoundedSemaphore(config.scoring_slots),
     )
     app.extensions["alonet"] = state
 

@@ -36,8 +36,14 @@ class WebConfig:
     max_file_bytes: int = 20 * MIB
     #: Largest accepted request body (bytes); ``None`` = four files plus 1 MiB of form fields.
     max_request_bytes: int | None = None
-    #: Largest accepted photograph in pixels (decompression-bomb guard).
+    #: Largest accepted photograph in pixels (decompression-bomb guard, read from the header).
     max_pixels: int = 40_000_000
+    #: Most pixels of all photographs of one request together; ``None`` = twice ``max_pixels``.
+    max_request_pixels: int | None = None
+    #: Requests that may decode and score photographs at once (others wait, up to ``busy_wait_s``).
+    scoring_slots: int = 2
+    #: Seconds a request waits for a scoring slot before it is answered 503.
+    busy_wait_s: float = 120.0
     #: Longest side of the images and masks the browser edits (larger photographs are shown scaled).
     edit_max_side: int = 1280
     #: Scored visits kept in memory for correction and report download.
@@ -61,7 +67,10 @@ class WebConfig:
                 "the access token is shorter than 8 characters",
                 fix="choose a longer --token, e.g. from `python -c \"import secrets; print(secrets.token_urlsafe())\"`",
             )
-        for name in ("max_file_bytes", "max_pixels", "edit_max_side", "cache_visits"):
+        if self.max_request_pixels is None:
+            object.__setattr__(self, "max_request_pixels", 2 * int(self.max_pixels))
+        for name in ("max_file_bytes", "max_pixels", "max_request_pixels", "edit_max_side", "cache_visits",
+                     "scoring_slots"):
             if int(getattr(self, name)) < 1:
                 raise InvalidValueError(f"{name} must be at least 1", fix=f"give a positive {name}")
         object.__setattr__(self, "allowed_hosts", tuple(str(h).strip() for h in self.allowed_hosts))

@@ -25,7 +25,8 @@
   browser's ``fetch`` calls carry the session's CSRF token. ``POST /api/score``
   is exempt: it changes no state (nothing is stored) and, when the server is
   reachable from other machines, it is guarded by the token header, which a
-  cross-site form cannot send.
+  cross-site form cannot send. Without a token, ``/api/`` refuses requests that a
+  browser marks as sent by a page of another site (:func:`foreign_origin`, 403).
 * **Headers** (:func:`install_security_headers`): a strict
   Content-Security-Policy (scripts, styles, fonts only from this server; no
   inline scripts; images also from ``data:``/``blob:`` URLs made by the page's
@@ -42,6 +43,7 @@ import socket
 import threading
 import time
 from collections import OrderedDict, deque
+from urllib.parse import urlsplit
 
 from alonet.errors import AloNetError
 
@@ -156,6 +158,18 @@ def install_host_check(app, allowed_hosts=(), log=None) -> HostGuard:
     """Answer only requests for loopback names and ``allowed_hosts`` (see :class:`HostGuard`)."""
     app.wsgi_app = guard = HostGuard(app.wsgi_app, allowed_hosts, log)
     return guard
+
+
+def foreign_origin(headers, host: str) -> str | None:
+    """Why a request was sent by a page of another site (its ``Sec-Fetch-Site`` or ``Origin``),
+    or None: same-origin, or not from a browser at all (scripts send neither header)."""
+    site = headers.get("Sec-Fetch-Site")
+    if site and site.lower() not in ("same-origin", "none"):
+        return f"Sec-Fetch-Site: {site[:40]}"
+    origin = headers.get("Origin")
+    if origin is not None and (origin == "null" or urlsplit(origin).netloc.lower() != host.lower()):
+        return f"Origin: {origin[:80]}"
+    return None
 
 
 def token_matches(given: str | None, expected: str) -> bool:
