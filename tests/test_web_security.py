@@ -30,6 +30,7 @@ from alonet.cli.serve_cmd import served_host_names, waitress_settings
 from alonet.web.security import host_allowed, host_name
 from alonet.web.server import create_server
 from alonet.web.uploads import InMemoryRequest
+from alonet.web.visits import visit_nbytes
 
 TOKEN = "s3cret-token-for-tests"
 FOREIGN = {"Host": "rebind.attacker.example:8000"}
@@ -279,3 +280,34 @@ def test_the_api_serves_its_own_pages_and_scripts(make_app, photos):  # noqa: F8
     answer = guarded.post("/api/score?masks=0", data=files_for(photos, ["top"]),
                           headers={"Origin": "https://tool.example", "Authorization": f"Bearer {TOKEN}"})
     assert answer.status_code == 200
+
+
+# --------------------------------------------------------------------------- the result cache in bytes
+
+
+def test_the_result_cache_is_capped_in_bytes_oldest_first(make_app, photos):  # noqa: F811
+    sizing = make_app()
+    client = sizing.test_client()
+    first = score_in_browser_form(client, photos)
+    one_visit = visit_nbytes(sizing.extensions["alonet"].cache.get(first.rsplit("/", 1)[1]))
+    assert one_visit > sum(p.nbytes for p in photos.values())  # the photographs and the maps are counted
+
+    app = make_app(cache_visits=6, cache_bytes=int(2.5 * one_visit))
+    cache = app.extensions["alonet"].cache
+    client = app.test_client()
+    urls = [score_in_browser_form(client, photos) for _ in range(3)]
+    assert len(cache) == 2 and cache.nbytes() <= 2.5 * one_visit
+    gone = client.get(urls[0])
+    assert gone.status_code == 404
+    text = " ".join(gone.get_data(as_text=True).split())
+    assert (f"the server keeps only the last 6 scored visits that are open (and at most "
+            f"{int(2.5 * one_visit) / 1024 / 1024:.4g} MiB of their photographs and masks), and newer ones "
+            "replaced it") in text
+    assert all(client.get(url).status_code == 200 for url in urls[1:])
+
+    tiny = make_app(cache_bytes=1)  # a visit larger than the whole cap still stays until the next one
+    client = tiny.test_client()
+    url = score_in_browser_form(client, photos, ["top"])
+    assert client.get(url).status_code == 200 and len(tiny.extensions["alonet"].cache) == 1
+    score_in_browser_form(client, photos, ["top"])
+    assert client.get(url).status_code == 404 and len(tiny.extensions["alonet"].cache) == 1

@@ -93,7 +93,7 @@ def create_app(config: WebConfig | None = None, *, pipeline=None) -> Flask:
     store = Store(config.store) if config.store is not None else None
     scorer = Scorer(config.models, config.backend, pipeline=pipeline, config=config.pipeline)
     state = AppState(
-        config=config, scorer=scorer, cache=VisitCache(config.cache_visits, config.cache_ttl_s), store=store,
+        config=config, scorer=scorer, cache=VisitCache(config.cache_visits, config.cache_ttl_s, max_bytes=config.cache_bytes), store=store,
         scoring=threading.BoundedSemaphore(config.scoring_slots),
     )
     app.extensions["alonet"] = state

@@ -50,6 +50,9 @@ class WebConfig:
     cache_visits: int = 6
     #: Seconds a scored visit stays in memory after its last use.
     cache_ttl_s: float = 3600.0
+    #: Bytes of photographs and masks the scored visits in memory may hold together (the
+    #: latest visit always stays, however large).
+    cache_bytes: int = 1024 * MIB
     #: Key that signs session cookies; ``None`` = a fresh random key per process.
     secret_key: bytes | None = None
     #: Set the ``Secure`` flag on cookies (when served behind HTTPS).
@@ -70,7 +73,7 @@ class WebConfig:
         if self.max_request_pixels is None:
             object.__setattr__(self, "max_request_pixels", 2 * int(self.max_pixels))
         for name in ("max_file_bytes", "max_pixels", "max_request_pixels", "edit_max_side", "cache_visits",
-                     "scoring_slots"):
+                     "cache_bytes", "scoring_slots"):
             if int(getattr(self, name)) < 1:
                 raise InvalidValueError(f"{name} must be at least 1", fix=f"give a positive {name}")
         object.__setattr__(self, "allowed_hosts", tuple(str(h).strip() for h in self.allowed_hosts))

@@ -69,8 +69,10 @@ def _visit(visit_id: str):
         return visit
     reason = cache.why_gone(visit_id)
     if reason == "replaced":
-        why = (f"the server keeps only the last {cache.capacity} scored visits that are open, and newer ones "
-               "replaced it")
+        memory = "" if cache.max_bytes is None else (f" (and at most {cache.max_bytes / (1024 * 1024):.4g} MiB of "
+                                                     "their photographs and masks)")
+        why = (f"the server keeps only the last {cache.capacity} scored visits that are open{memory}, and newer "
+               "ones replaced it")
     elif reason == "expired":
         why = f"it was not used for {cache.ttl_s / 60:.0f} minutes"
     else:
