@@ -25,7 +25,9 @@ from test_web import (  # noqa: F401
     score_in_browser_form,
 )
 
+from alonet.cli.main import main
 from alonet.data import imageio
+from alonet.errors import AloNetError
 from alonet.cli.serve_cmd import served_host_names, waitress_settings
 from alonet.web.security import host_allowed, host_name
 from alonet.web.server import create_server
@@ -311,3 +313,113 @@ def test_the_result_cache_is_capped_in_bytes_oldest_first(make_app, photos):  # 
     assert client.get(url).status_code == 200 and len(tiny.extensions["alonet"].cache) == 1
     score_in_browser_form(client, photos, ["top"])
     assert client.get(url).status_code == 404 and len(tiny.extensions["alonet"].cache) == 1
+
+
+# --------------------------------------------------------------------------- masks, cookies, the token, the store race
+
+
+def test_a_corrected_mask_of_the_wrong_size_is_refused_from_its_header(make_app, photos, monkeypatch):  # noqa: F811
+    client = make_app().test_client()
+    url = score_in_browser_form(client, photos, ["top"])
+    decodes = []
+    original = imageio.read_annotation
+    monkeypatch.setattr(imageio, "read_annotation", lambda *a, **k: decodes.append(1) or original(*a, **k))
+    huge = encode(np.zeros((3000, 3000), np.uint8))  # 3000x3000 on a page that edits 160x120
+    answer = client.post(f"{url}/masks", data={"scalp_top": (io.BytesIO(huge), "s.png"),
+                                               "hairloss_top": (io.BytesIO(huge), "h.png")},
+                         headers={"X-CSRFToken": csrf_token(client), "Accept": "application/json"})
+    assert answer.status_code == 400 and decodes == []
+    assert answer.get_json()["error"] == "the corrected scalp (top) mask is 3000x3000 pixels, expected 160x120"
+    right = encode(np.zeros((120, 160), np.uint8))
+    answer = client.post(f"{url}/masks", data={"scalp_top": (io.BytesIO(right), "s.png"),
+                                               "hairloss_top": (io.BytesIO(right), "h.png")},
+                         headers={"X-CSRFToken": csrf_token(client), "Accept": "application/json"})
+    assert answer.status_code == 200 and len(decodes) == 2
+
+
+def serve_config(monkeypatch, args) -> tuple[int, object]:
+    """The WebConfig `alonet serve ARGS` builds (the app is not built, no server starts)."""
+    import alonet.web
+
+    seen = []
+
+    def fake_create_app(config):
+        seen.append(config)
+        raise AloNetError("stop here")
+
+    monkeypatch.setattr(alonet.web, "create_app", fake_create_app)
+    return main(["serve", *args]), seen[0]
+
+
+def test_secure_cookies_and_allowed_hosts_are_reachable_from_serve(make_app, model_dir, monkeypatch, capsys):  # noqa: F811
+    code, config = serve_config(monkeypatch, ["--model", str(model_dir), "--secure-cookies",
+                                              "--allowed-host", "alonet.lan"])
+    assert code == 2 and config.secure_cookies and config.allowed_hosts == ("alonet.lan", "127.0.0.1")
+    assert "warning" not in capsys.readouterr().err
+    client = make_app(token=TOKEN, secure_cookies=True).test_client()
+    answer = login(client)
+    assert answer.status_code == 303 and "; Secure" in answer.headers["Set-Cookie"]
+    assert "; Secure" not in login(make_app(token=TOKEN).test_client()).headers["Set-Cookie"]
+
+
+def test_a_token_on_the_command_line_is_warned_about(model_dir, monkeypatch, capsys):  # noqa: F811
+    code, config = serve_config(monkeypatch, ["--model", str(model_dir), "--token", TOKEN])
+    assert config.token == TOKEN and "set ALONET_TOKEN in the environment instead" in capsys.readouterr().err
+    monkeypatch.setenv("ALONET_TOKEN", TOKEN)
+    code, config = serve_config(monkeypatch, ["--model", str(model_dir)])
+    assert config.token == TOKEN and "warning" not in capsys.readouterr().err
+
+
+def reopen(client, visit_id: int) -> str:
+    answer = client.post(f"/visits/{visit_id}/correct", data={"csrf_token": csrf_token(client)})
+    assert answer.status_code == 303
+    return answer.headers["Location"]
+
+
+def test_a_save_racing_a_delete_never_loses_the_photograph(make_app, photos, tmp_path):  # noqa: F811
+    """The save of a reopened visit, forced between the delete of that visit and the removal
+    of its files (and between the save's own file writing and its transaction): the new visit
+    still has its photograph."""
+    app = make_app(store=tmp_path / "store")
+    store = app.extensions["alonet"].store
+    client = app.test_client()
+    save_visit(client, score_in_browser_form(client, photos, ["top"]), new_code="AA-9")
+    token = csrf_token(client)
+
+    # 1. the save runs after the delete's commit, before its files are removed
+    reopened = reopen(client, 1)
+    unlink = store._unlink
+    saves = []
+
+    def save_then_unlink(paths):
+        if any(p.suffix == ".jpg" for p in paths) and not saves:
+            saves.append(client.post(f"{reopened}/save", data={"csrf_token": token, "patient": "1",
+                                                               "visit_date": "2024-01-01"}))
+        unlink(paths)
+
+    store._unlink = save_then_unlink
+    assert client.post("/visits/1/delete", data={"csrf_token": token}).status_code == 303
+    store._unlink = unlink
+    assert saves[0].status_code == 303 and saves[0].headers["Location"].endswith("/visits/2")
+    assert client.get("/visits/2/photo/top.jpg").status_code == 200
+
+    # 2. the delete's files go after the save chose to keep the photograph, before its transaction
+    reopened = reopen(client, 2)
+    held, view_rows = [], store._view_rows
+    store._unlink = held.extend  # the delete commits; its files are removed later
+    assert client.post("/visits/2/delete", data={"csrf_token": token}).status_code == 303
+    store._unlink = unlink
+
+    def rows_then_unlink(views, written):
+        rows = view_rows(views, written)
+        unlink(held)
+        return rows
+
+    store._view_rows = rows_then_unlink
+    answer = client.post(f"{reopened}/save", data={"csrf_token": token, "patient": "1", "visit_date": "2024-01-01"})
+    store._view_rows = view_rows
+    assert held and answer.status_code == 303 and answer.headers["Location"].endswith("/visits/3")
+    assert client.get("/visits/3/photo/top.jpg").status_code == 200
+    # and a deleted visit's files are gone when nothing names them
+    assert store.delete_visit(3)
+    assert [p.name for p in store.images.iterdir() if not p.name.startswith(".")] == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from alonet.cli.options import backend_option, model_option, pipeline_config, threshold_options
 
@@ -97,10 +98,13 @@ def _bind(app, host: str, port: int, settings: dict, gate=None):
 @click.option("--max-request-pixels", type=click.IntRange(1),
               help="Most pixels of all photographs of one request together (read from their headers before "
               "decoding).  [default: twice --max-pixels]")
+@click.option("--secure-cookies", is_flag=True,
+              help="Mark the login cookie Secure (sent only over https): use it behind a TLS proxy, which "
+              "should also send Strict-Transport-Security.")
 @click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64),
               help="waitress worker threads (the model itself runs one request at a time).")
 def serve_command(host, port, store, token, allowed_hosts, model, backend, scalp_threshold, hairloss_threshold, max_file_mb,
-                  max_pixels, max_request_pixels, threads):
+                  max_pixels, max_request_pixels, secure_cookies, threads):
     """Serve the web application: score visits in the browser, correct the masks, keep patients.
 
     Binds to 127.0.0.1 by default. Any other --host needs --token and the server
@@ -112,10 +116,13 @@ def serve_command(host, port, store, token, allowed_hosts, model, backend, scalp
     from alonet.web.security import check_bind
 
     check_bind(host, token)
+    if token and click.get_current_context().get_parameter_source("token") == ParameterSource.COMMANDLINE:
+        click.echo("warning: a --token on the command line can be read by every user of this machine (ps); "
+                   "set ALONET_TOKEN in the environment instead", err=True)
     config = WebConfig(models=model, backend=backend, store=store, token=token or None,
                        allowed_hosts=served_host_names(host, token, allowed_hosts),
                        max_file_bytes=int(max_file_mb * MIB), max_pixels=max_pixels,
-                       max_request_pixels=max_request_pixels,
+                       max_request_pixels=max_request_pixels, secure_cookies=secure_cookies,
                        pipeline=pipeline_config(None, scalp_threshold, hairloss_threshold))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     app = create_app(config)

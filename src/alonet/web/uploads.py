@@ -172,19 +172,23 @@ def read_mask_upload(data: bytes, what: str, shape: tuple[int, int], max_pixels:
     """Decode a corrected mask (an image from the page's canvas) as (H, W) bool.
 
     Decoded by ``alonet.data.imageio.read_annotation`` (white = inside); it must
-    have exactly ``shape`` (height, width), the size the page edits.
+    have exactly ``shape`` (height, width), the size the page edits, which is checked
+    from the header before any pixel is decoded.
     """
     if not data:
         raise UploadRejected(f"the corrected {what} mask is an empty file")
+    name = f"corrected {what} mask"
     try:
-        mask = imageio.read_annotation(data, max_pixels=max_pixels, name=f"corrected {what} mask")
+        info = imageio.image_info(data, max_pixels=max_pixels, name=name)  # the header only
+        if (info.height, info.width) != tuple(shape):
+            raise UploadRejected(
+                f"the corrected {what} mask is {info.width}x{info.height} pixels, expected {shape[1]}x{shape[0]}"
+            )
+        return imageio.read_annotation(data, max_pixels=shape[0] * shape[1], name=name)
+    except UploadRejected:
+        raise
     except AloNetError as exc:
         raise UploadRejected(str(exc)) from None
-    if mask.shape != tuple(shape):
-        raise UploadRejected(
-            f"the corrected {what} mask is {mask.shape[1]}x{mask.shape[0]} pixels, expected {shape[1]}x{shape[0]}"
-        )
-    return mask
 
 
 # --------------------------------------------------------------------------- encoding
