@@ -68,7 +68,7 @@ class WebConfig:
         if self.token is not None and len(self.token) < 8:
             raise InvalidValueError(
                 "the access token is shorter than 8 characters",
-                fix="choose a longer --token, e.g. from `python -c \"import secrets; print(secrets.token_urlsafe())\"`",
+                fix="choose a longer token (ALONET_TOKEN or --token), e.g. from `python -c \"import secrets; print(secrets.token_urlsafe())\"`",
             )
         if self.max_request_pixels is None:
             object.__setattr__(self, "max_request_pixels", 2 * int(self.max_pixels))

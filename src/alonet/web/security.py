@@ -99,7 +99,7 @@ def check_bind(host: str, token: str | None) -> None:
     if not token and not is_loopback(host):
         raise UnsafeBindError(
             f"refusing to listen on {host} without an access token: photographs are health data",
-            fix="add --token <secret> (at least 8 characters), or use --host 127.0.0.1",
+            fix="set a token of at least 8 characters in ALONET_TOKEN (or --token), or use --host 127.0.0.1",
         )
 
 
