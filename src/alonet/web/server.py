@@ -46,9 +46,11 @@ class JsonErrorTask(ErrorTask):
         LOG.warning("%s %s %s - ms (refused by the server, from %s): %s",
                     getattr(self.request, "command", "") or "-", getattr(self.request, "path", "") or "-",
                     error.code, client[0] if client else "-", message)
-        body = (json.dumps({"error": message}) + "\n").encode("utf-8")
+        plain = getattr(error, "plain", False)
+        body = ((message if plain else json.dumps({"error": message})) + "\n").encode("utf-8")
         self.status = f"{error.code} {error.reason}"
-        self.response_headers.extend([("Content-Type", "application/json"), ("Connection", "close")])
+        kind = "text/plain; charset=utf-8" if plain else "application/json"
+        self.response_headers.extend([("Content-Type", kind), ("Connection", "close")])
         self.set_close_on_finish()
         self.content_length = len(body)
         self.write(body)
@@ -59,11 +61,13 @@ class JsonErrorChannel(HTTPChannel):
 
 
 class Refused(Error):
-    """A request refused by the gate before its body was read (``code``/``reason`` set per refusal)."""
+    """A request refused by the gate before its body was read (``code``/``reason`` set per refusal;
+    a 400 for a wrong host name is answered in plain text, as the app itself answers it)."""
 
     def __init__(self, code: int, reason: str, body: str):
         super().__init__(body)
         self.code, self.reason = code, reason
+        self.plain = code == 400
 
 
 class GatedParser(HTTPRequestParser):
