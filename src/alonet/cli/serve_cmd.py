@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from alonet.cli.options import backend_option, model_option, pipeline_config, threshold_options
 
@@ -19,12 +20,17 @@ def waitress_settings(max_request_bytes: int, threads: int) -> dict:
     accepted request/response so a photograph never touches the disk.
     ``max_request_body_size`` stops anything far beyond Flask's own limit before
     it is buffered (Flask answers requests slightly over the limit with a
-    readable 413 page).
+    readable 413 page). At most ``connection_limit`` connections are open at once
+    (2 per thread and 4 more), so bodies held in memory stay bounded: about
+    ``connection_limit`` x ``max_request_body_size`` from clients allowed to send
+    them (the app's ``BodyGate`` refuses the others' bodies before reading them).
     """
-    body_cap = max_request_bytes + 4 * MIB
+    body_cap = max_request_bytes + MIB
     return {
         "threads": threads,
+        "connection_limit": connection_limit(threads),
         "max_request_body_size": body_cap,
+        "max_request_header_size": 64 * 1024,
         "inbuf_overflow": body_cap + MIB,
         "outbuf_overflow": 1024 * MIB,
         "ident": "AloNet",
@@ -33,7 +39,21 @@ def waitress_settings(max_request_bytes: int, threads: int) -> dict:
     }
 
 
-def _bind(app, host: str, port: int, settings: dict):
+def connection_limit(threads: int) -> int:
+    """Open connections waitress accepts at once (more wait in the listen backlog)."""
+    return 2 * threads + 4
+
+
+def served_host_names(host: str, token: str | None, allowed_hosts) -> tuple[str, ...]:
+    """``--allowed-host`` names plus the bound ``--host`` when the Host check is on (no token, or
+    names given); a wildcard address (0.0.0.0, ::) is no name a browser sends."""
+    names = tuple(allowed_hosts)
+    if (names or not token) and host.strip("[]") not in ("", "0.0.0.0", "::", "*"):
+        names += (host,)
+    return names
+
+
+def _bind(app, host: str, port: int, settings: dict, gate=None):
     """waitress's server bound to ``host:port``; a busy or forbidden port is a one-line error."""
     import errno
 
@@ -41,7 +61,7 @@ def _bind(app, host: str, port: int, settings: dict):
     from alonet.web.server import create_server
 
     try:
-        return create_server(app, host=host, port=port, **settings)
+        return create_server(app, gate=gate, host=host, port=port, **settings)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             raise AloNetError(f"port {port} on {host} is already in use (another alonet serve or program is "
@@ -64,6 +84,10 @@ def _bind(app, host: str, port: int, settings: dict):
 @click.option("--token", envvar="ALONET_TOKEN", help="Access token (or $ALONET_TOKEN); required "
               "for a non-loopback --host. Send as 'Authorization: Bearer T' or 'X-AloNet-Token: T', "
               "or enter it once on the login page.")
+@click.option("--allowed-host", "allowed_hosts", multiple=True, metavar="NAME",
+              help="A host name the browser may use for this server besides localhost/127.0.0.1/[::1] "
+              "(repeatable; e.g. the proxy's public name). Without --token only loopback names and these are "
+              "answered; with --token giving any turns the Host check on.")
 @model_option
 @backend_option
 @threshold_options
@@ -71,10 +95,16 @@ def _bind(app, host: str, port: int, settings: dict):
               help="Largest accepted photograph file (MiB).")
 @click.option("--max-pixels", default=40_000_000, show_default=True, type=click.IntRange(1),
               help="Largest accepted photograph in pixels.")
+@click.option("--max-request-pixels", type=click.IntRange(1),
+              help="Most pixels of all photographs of one request together (read from their headers before "
+              "decoding).  [default: twice --max-pixels]")
+@click.option("--secure-cookies", is_flag=True,
+              help="Mark the login cookie Secure (sent only over https): use it behind a TLS proxy, which "
+              "should also send Strict-Transport-Security.")
 @click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64),
               help="waitress worker threads (the model itself runs one request at a time).")
-def serve_command(host, port, store, token, model, backend, scalp_threshold, hairloss_threshold, max_file_mb,
-                  max_pixels, threads):
+def serve_command(host, port, store, token, allowed_hosts, model, backend, scalp_threshold, hairloss_threshold, max_file_mb,
+                  max_pixels, max_request_pixels, secure_cookies, threads):
     """Serve the web application: score visits in the browser, correct the masks, keep patients.
 
     Binds to 127.0.0.1 by default. Any other --host needs --token and the server
@@ -86,13 +116,19 @@ def serve_command(host, port, store, token, model, backend, scalp_threshold, hai
     from alonet.web.security import check_bind
 
     check_bind(host, token)
+    if token and click.get_current_context().get_parameter_source("token") == ParameterSource.COMMANDLINE:
+        click.echo("warning: a --token on the command line can be read by every user of this machine (ps); "
+                   "set ALONET_TOKEN in the environment instead", err=True)
     config = WebConfig(models=model, backend=backend, store=store, token=token or None,
+                       allowed_hosts=served_host_names(host, token, allowed_hosts),
                        max_file_bytes=int(max_file_mb * MIB), max_pixels=max_pixels,
+                       max_request_pixels=max_request_pixels, secure_cookies=secure_cookies,
                        pipeline=pipeline_config(None, scalp_threshold, hairloss_threshold))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     app = create_app(config)
 
-    server = _bind(app, host, port, waitress_settings(config.max_request_bytes, threads))
+    server = _bind(app, host, port, waitress_settings(config.max_request_bytes, threads),
+                   gate=app.extensions["alonet"].gate)
     bound_host, bound_port = server.effective_host, server.effective_port
     shown = f"[{bound_host}]" if ":" in str(bound_host) else bound_host
     click.echo(f"AloNet web application on http://{shown}:{bound_port}/ "

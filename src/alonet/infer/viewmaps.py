@@ -110,6 +110,11 @@ class ViewMaps:
                 self._full[name] = cached
         return cached
 
+    def arrays(self) -> list[np.ndarray]:
+        """Every array these maps hold now: the small maps and the enlargements made so far."""
+        with self._lock:
+            return [*self.small.values(), *self._full.values()]
+
     def is_enlarged(self, name: str) -> bool:
         """True once ``full(name)`` has been made (for tests and benchmarks)."""
         return name in self._full

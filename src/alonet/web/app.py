@@ -23,6 +23,7 @@ import logging
 import re
 import secrets
 import sqlite3
+import threading
 import time
 
 from flask import Flask, g, jsonify, render_template, request
@@ -37,7 +38,7 @@ from alonet.scoring.salt import AA_IGA_BANDS, SALT_GRADES, shown_salt
 from alonet.views import VIEW_WEIGHTS, VIEWS
 from alonet.web.config import WebConfig
 from alonet.web.routes import api, auth, patients, score, training
-from alonet.web.security import install_csrf, install_security_headers, install_token_guard
+from alonet.web.security import BodyGate, install_csrf, install_host_check, install_security_headers, install_token_guard
 from alonet.web.service import Scorer
 from alonet.web.state import AppState, get_state, wants_json
 from alonet.web.storage import MAX_ID, Store
@@ -92,14 +93,19 @@ def create_app(config: WebConfig | None = None, *, pipeline=None) -> Flask:
     store = Store(config.store) if config.store is not None else None
     scorer = Scorer(config.models, config.backend, pipeline=pipeline, config=config.pipeline)
     state = AppState(
-        config=config, scorer=scorer, cache=VisitCache(config.cache_visits, config.cache_ttl_s), store=store
+        config=config, scorer=scorer, cache=VisitCache(config.cache_visits, config.cache_ttl_s, max_bytes=config.cache_bytes), store=store,
+        scoring=threading.BoundedSemaphore(config.scoring_slots),
     )
     app.extensions["alonet"] = state
 
+    hosts = None
+    if not config.token or config.allowed_hosts:  # a page on a re-pointed name must not reach the store
+        hosts = install_host_check(app, config.allowed_hosts, LOG)
+    state.gate = BodyGate(app, config.token, state.logins, hosts)
+    if config.token:  # before CSRF, whose check reads the form: no body is parsed before the login
+        install_token_guard(app, config.token, state.logins)
     csrf = install_csrf(app)
     install_security_headers(app)
-    if config.token:
-        install_token_guard(app, config.token, state.logins)
 
     app.register_blueprint(score.bp)
     app.register_blueprint(patients.bp)

@@ -3,6 +3,12 @@
 * **Binding rule** (:func:`check_bind`): the server listens on a loopback
   address unless an access token is given; ``alonet serve`` refuses to start
   otherwise.
+* **Host names** (:class:`HostGuard`): without a token the app answers only requests whose
+  ``Host`` is a loopback name (``localhost``, a loopback address such as ``127.0.0.1`` or
+  ``[::1]``, any port) or one of the configured ``allowed_hosts``; anything else gets a
+  plain-text 400 before Flask sees it. A web page whose own name was re-pointed at
+  127.0.0.1 (DNS rebinding) is therefore refused. With a token the check is on only when
+  ``allowed_hosts`` are given.
 * **Token** (:func:`install_token_guard`): when the app has a token, every
   request except the login page and static files must carry it, as
   ``Authorization: Bearer <token>``, as ``X-AloNet-Token: <token>``, or through
@@ -11,13 +17,16 @@
   constant time. A :class:`LoginGuard` remembers which login sessions are open
   (logging out ends a session on the server too, so a copied cookie stops
   working) and answers 429 to an address after repeated wrong tokens, from the login form or
-  in headers; open sessions keep working. Behind a reverse proxy every client has the proxy's
+  in headers; open sessions keep working. The token is checked before CSRF, so no form
+  is parsed before it; a :class:`BodyGate` lets waitress refuse a large body from a client
+  without the token before reading it. Behind a reverse proxy every client has the proxy's
   address, so one person's typos make new logins wait a minute for everyone.
 * **CSRF** (flask-wtf's ``CSRFProtect``): every state-changing form and the
   browser's ``fetch`` calls carry the session's CSRF token. ``POST /api/score``
   is exempt: it changes no state (nothing is stored) and, when the server is
   reachable from other machines, it is guarded by the token header, which a
-  cross-site form cannot send.
+  cross-site form cannot send. Without a token, ``/api/`` refuses requests that a
+  browser marks as sent by a page of another site (:func:`foreign_origin`, 403).
 * **Headers** (:func:`install_security_headers`): a strict
   Content-Security-Policy (scripts, styles, fonts only from this server; no
   inline scripts; images also from ``data:``/``blob:`` URLs made by the page's
@@ -34,6 +43,7 @@ import socket
 import threading
 import time
 from collections import OrderedDict, deque
+from urllib.parse import urlsplit
 
 from alonet.errors import AloNetError
 
@@ -55,6 +65,12 @@ TOKEN_HEADER = "X-AloNet-Token"
 SESSION_KEY = "alonet_authenticated"
 #: Endpoints reachable without the token (login itself and static files).
 PUBLIC_ENDPOINTS = frozenset({"auth.login", "static"})
+#: Largest body a client without the token may send (the login form is far smaller).
+PUBLIC_BODY_BYTES = 64 * 1024
+
+
+#: Host names every guarded app answers to (with any port), besides other loopback addresses.
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
 
 
 class UnsafeBindError(AloNetError):
@@ -83,8 +99,77 @@ def check_bind(host: str, token: str | None) -> None:
     if not token and not is_loopback(host):
         raise UnsafeBindError(
             f"refusing to listen on {host} without an access token: photographs are health data",
-            fix="add --token <secret> (at least 8 characters), or use --host 127.0.0.1",
+            fix="set a token of at least 8 characters in ALONET_TOKEN (or --token), or use --host 127.0.0.1",
         )
+
+
+def host_name(host: str) -> str:
+    """A Host header's name without its port, lower case: ``"[::1]:8000"`` -> ``"[::1]"``,
+    ``"LocalHost:80"`` -> ``"localhost"``; a bare IPv6 address gets its brackets."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[:host.find("]") + 1] if "]" in host else host
+    if host.count(":") == 1:
+        return host.split(":", 1)[0]
+    return f"[{host}]" if ":" in host else host
+
+
+def host_allowed(host: str, allowed: frozenset[str]) -> bool:
+    """True if the Host header ``host`` names ``allowed`` or a loopback address (any port)."""
+    name = host_name(host)
+    if name in allowed or name in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(name.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class HostGuard:
+    """WSGI middleware: a request whose ``Host`` is not allowed (:func:`host_allowed`) gets a
+    short plain-text 400 naming the accepted names; nothing of the app runs for it (no
+    session, no template), so the refusal itself cannot fail."""
+
+    def __init__(self, wsgi_app, allowed_hosts=(), log=None):
+        self.wsgi_app = wsgi_app
+        self.allowed = frozenset(host_name(h) for h in allowed_hosts)
+        self.log = log
+        names = ", ".join(dict.fromkeys([*LOOPBACK_NAMES, *sorted(self.allowed)]))
+        self.message = (f"400 Bad Request: this server answers only to the host names {names} (any port); "
+                        "open it under one of them, e.g. http://127.0.0.1:<port>/\n").encode("utf-8")
+
+    def __call__(self, environ, start_response):
+        # no Host header at all (HTTP/1.0, never a browser): the bound address, as werkzeug reads it
+        host = environ["HTTP_HOST"] if "HTTP_HOST" in environ else environ.get("SERVER_NAME", "")
+        if host_allowed(host, self.allowed):
+            return self.wsgi_app(environ, start_response)
+        if self.log is not None:
+            self.log.warning("%s %s 400 - ms (refused: Host %r is not an accepted host name, from %s)",
+                             environ.get("REQUEST_METHOD", "-"), environ.get("PATH_INFO", "-"), host[:100],
+                             environ.get("REMOTE_ADDR", "-"))
+        start_response("400 Bad Request", [("Content-Type", "text/plain; charset=utf-8"),
+                                           ("Content-Length", str(len(self.message))),
+                                           ("Cache-Control", "no-store"), ("X-Content-Type-Options", "nosniff"),
+                                           ("Connection", "close")])
+        return [self.message]
+
+
+def install_host_check(app, allowed_hosts=(), log=None) -> HostGuard:
+    """Answer only requests for loopback names and ``allowed_hosts`` (see :class:`HostGuard`)."""
+    app.wsgi_app = guard = HostGuard(app.wsgi_app, allowed_hosts, log)
+    return guard
+
+
+def foreign_origin(headers, host: str) -> str | None:
+    """Why a request was sent by a page of another site (its ``Sec-Fetch-Site`` or ``Origin``),
+    or None: same-origin, or not from a browser at all (scripts send neither header)."""
+    site = headers.get("Sec-Fetch-Site")
+    if site and site.lower() not in ("same-origin", "none"):
+        return f"Sec-Fetch-Site: {site[:40]}"
+    origin = headers.get("Origin")
+    if origin is not None and (origin == "null" or urlsplit(origin).netloc.lower() != host.lower()):
+        return f"Origin: {origin[:80]}"
+    return None
 
 
 def token_matches(given: str | None, expected: str) -> bool:
@@ -94,12 +179,17 @@ def token_matches(given: str | None, expected: str) -> bool:
     return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
 
 
-def presented_token(request) -> str | None:
-    """The token a request carries in its headers, if any."""
-    auth = request.headers.get("Authorization", "")
+def token_from(authorization: str | None, custom: str | None) -> str | None:
+    """The token in an ``Authorization: Bearer`` value, else the ``X-AloNet-Token`` value."""
+    auth = authorization or ""
     if auth[:7].lower() == "bearer ":
         return auth[7:].strip()
-    return request.headers.get(TOKEN_HEADER)
+    return custom
+
+
+def presented_token(request) -> str | None:
+    """The token a request carries in its headers, if any."""
+    return token_from(request.headers.get("Authorization"), request.headers.get(TOKEN_HEADER))
 
 
 class LoginGuard:
@@ -168,8 +258,15 @@ def install_token_guard(app, token: str, logins: LoginGuard) -> None:
 
     @app.before_request
     def _require_token():
-        if request.endpoint in PUBLIC_ENDPOINTS or logins.is_open(session.get(SESSION_KEY)):
+        if logins.is_open(session.get(SESSION_KEY)):
             return None
+        if request.endpoint in PUBLIC_ENDPOINTS:
+            if (request.content_length or 0) <= PUBLIC_BODY_BYTES:
+                return None
+            response = jsonify(error=f"request refused: {request.content_length} bytes sent before logging in, "
+                                     f"more than the {PUBLIC_BODY_BYTES // 1024} KiB a login needs")
+            response.status_code = 413
+            return response
         given = presented_token(request)
         if given is not None:  # a header token counts against the same brake as the login form
             address = request.remote_addr or "-"
@@ -190,6 +287,55 @@ def install_token_guard(app, token: str, logins: LoginGuard) -> None:
             return response
         next_path = request.full_path.rstrip("?") if request.method == "GET" else None
         return render_template("login.html", error=None, next_path=next_path), 401
+
+
+class BodyGate:
+    """Whether a client may send a request's body, decided from its header alone (waitress asks
+    before reading the body: ``alonet.web.server``). ``headers`` are waitress's (``"HOST"``,
+    ``"AUTHORIZATION"``, ``"X_ALONET_TOKEN"``, ``"COOKIE"``), ``length`` the body's size (None:
+    chunked, not known yet). Returns ``(status, reason, sentence)`` to refuse, else None (the app
+    decides as usual).
+
+    Refused: a ``Host`` the app does not answer to (when ``hosts`` is given, see :class:`HostGuard`);
+    with a ``token``, a body over :data:`PUBLIC_BODY_BYTES` from a client that sends neither the
+    right token nor the cookie of an open login session (wrong tokens count against ``logins``'
+    brake, as in the app).
+    """
+
+    def __init__(self, app, token: str | None, logins: LoginGuard, hosts: HostGuard | None = None):
+        self.app, self.token, self.logins, self.hosts = app, token, logins, hosts
+
+    def __call__(self, headers, length: int | None, client: str):
+        if self.hosts is not None and not host_allowed(headers.get("HOST", ""), self.hosts.allowed):
+            return 400, "Bad Request", self.hosts.message.decode("utf-8").strip()
+        if not self.token or (length is not None and length <= PUBLIC_BODY_BYTES):
+            return None
+        given = token_from(headers.get("AUTHORIZATION"), headers.get(TOKEN_HEADER.upper().replace("-", "_")))
+        if given is not None:
+            wait = self.logins.retry_after(client)
+            if wait:
+                return 429, "Too Many Requests", f"too many wrong tokens; try again in {wait} s"
+            if token_matches(given, self.token):
+                return None
+            self.logins.failed(client)
+        elif self._open_session(headers.get("COOKIE", "")):
+            return None
+        return 401, "Unauthorized", ("missing or wrong access token: a request with a body needs it (send "
+                                     "'Authorization: Bearer <token>' or 'X-AloNet-Token: <token>', or log in first)")
+
+    def _open_session(self, cookie_header: str) -> bool:
+        from itsdangerous import BadSignature
+        from werkzeug.http import parse_cookie
+
+        value = parse_cookie(cookie_header).get(self.app.config["SESSION_COOKIE_NAME"])
+        serializer = self.app.session_interface.get_signing_serializer(self.app)
+        if not value or serializer is None:
+            return False
+        try:
+            data = serializer.loads(value, max_age=int(self.app.permanent_session_lifetime.total_seconds()))
+        except BadSignature:
+            return False
+        return isinstance(data, dict) and self.logins.is_open(data.get(SESSION_KEY))
 
 
 def install_security_headers(app) -> None:

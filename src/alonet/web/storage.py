@@ -480,6 +480,7 @@ class Store:
         with self.transaction() as conn:
             files = self._files_where(conn, "v.patient_id = ?", (patient_id,))
             deleted = conn.execute("DELETE FROM patients WHERE id = ?", (patient_id,)).rowcount
+            files = self._unreferenced(conn, files)
         self._unlink(files)
         return bool(deleted)
 
@@ -499,6 +500,7 @@ class Store:
         try:
             rows = self._view_rows(views, written)
             with self.transaction() as conn:
+                rows = self._claim_photos(conn, rows, views, written)
                 if conn.execute("SELECT 1 FROM patients WHERE id = ?", (patient_id,)).fetchone() is None:
                     raise InvalidValueError(f"patient {patient_id} does not exist", fix="choose a patient from the list")
                 visit_id = _next_id(conn, "visits")
@@ -533,8 +535,8 @@ class Store:
                     raise VisitChangedError(f"visit {visit_id} was saved from another page since this one opened it",
                                             fix="open the visit again from its page to see those changes, then "
                                                 "correct and save")
-                kept = {row[1] for row in rows}  # photographs kept from the stored visit
-                old_files = [f for f in self._files_where(conn, "v.id = ?", (visit_id,)) if f.name not in kept]
+                rows = self._claim_photos(conn, rows, views, written)
+                old_files = self._files_where(conn, "v.id = ?", (visit_id,))
                 updated = conn.execute(
                     "UPDATE visits SET visit_date = ?, salt = ?, grade = ?, band = ?, missing = ?, summary = ?,"
                     " model = ?, scored_with = ? WHERE id = ?",
@@ -545,6 +547,7 @@ class Store:
                     raise InvalidValueError(f"visit {visit_id} does not exist", fix="save it as a new visit")
                 conn.execute("DELETE FROM view_images WHERE visit_id = ?", (visit_id,))
                 self._insert_view_rows(conn, visit_id, rows)
+                old_files = self._unreferenced(conn, old_files)  # photographs kept stay
         except BaseException:
             self._unlink(written)
             raise
@@ -605,6 +608,7 @@ class Store:
         with self.transaction() as conn:
             files = self._files_where(conn, "v.id = ?", (visit_id,))
             deleted = conn.execute("DELETE FROM visits WHERE id = ?", (visit_id,)).rowcount
+            files = self._unreferenced(conn, files)  # a reopened copy saved as a new visit may share its photograph
         self._unlink(files)
         return bool(deleted)
 
@@ -650,7 +654,9 @@ class Store:
         )
 
     def _view_rows(self, views: Sequence[NewView], written: list[Path]) -> list[tuple]:
-        """Write each view's files; return its ``view_images`` values (without the visit id)."""
+        """Write each view's files; return its ``view_images`` values (without the visit id). A
+        photograph the store may still hold (``photo_file``) is not written here: the transaction
+        decides (:meth:`_claim_photos`)."""
         rows = []
         for item in views:
             if item.view not in VIEWS:
@@ -664,6 +670,31 @@ class Store:
             rows.append((item.view, photo, scalp, loss, item.loss_pct, item.confidence,
                          json.dumps(list(item.flags)), int(bool(item.corrected))))
         return rows
+
+    def _claim_photos(self, conn: sqlite3.Connection, rows: list[tuple], views: Sequence[NewView],
+                      written: list[Path]) -> list[tuple]:
+        """Inside the write transaction: keep a reopened visit's photograph file only while a row
+        still names it and it is there; otherwise (its visit was deleted meanwhile, and the delete
+        removes files no row names) write the photograph again under a new name. Deletes run in
+        the same kind of transaction, so a kept file is never removed under the new row."""
+        claimed = []
+        for row, item in zip(rows, views):
+            photo = row[1]
+            if item.photo_file and photo == item.photo_file and not (
+                    self._referenced(conn, photo) and self.image_file(photo).is_file()):
+                row = (row[0], self._write_file(item.photo_jpeg, ".jpg", written), *row[2:])
+            claimed.append(row)
+        return claimed
+
+    @staticmethod
+    def _referenced(conn: sqlite3.Connection, name: str) -> bool:
+        """True if a ``view_images`` row names the stored file ``name``."""
+        return conn.execute("SELECT 1 FROM view_images WHERE photo_file = ?1 OR scalp_file = ?1 OR hairloss_file = ?1"
+                            " LIMIT 1", (name,)).fetchone() is not None
+
+    def _unreferenced(self, conn: sqlite3.Connection, paths: Sequence[Path]) -> list[Path]:
+        """The files of ``paths`` that no row names any more (safe to delete after the commit)."""
+        return [p for p in dict.fromkeys(paths) if not self._referenced(conn, p.name)]
 
     @staticmethod
     def _insert_view_rows(conn: sqlite3.Connection, visit_id: int, rows: Sequence[tuple]) -> None:

@@ -11,6 +11,10 @@ Rules (each broken rule is an :class:`UploadRejected` with HTTP status 400 or
 * the content is checked by decoding it with ``alonet.data.imageio.read_photo``,
   never by the file name or the MIME header: not an image, truncated, empty
   (400) or more pixels than the cap (413) are refused;
+* before any photograph is decoded, every header is read: a photograph over the
+  per-photograph cap, or photographs over the per-request cap together (413), are
+  refused without decoding a pixel (a small, highly compressed file can decode to
+  hundreds of megabytes); a corrected mask must have the page's size from its header;
 * upload file names are never used for anything but being ignored.
 
 Images leave the server re-encoded from their pixels (:func:`jpeg_bytes`,
@@ -95,13 +99,41 @@ def decode_photo(data: bytes, view: str, max_pixels: int) -> np.ndarray:
         raise UploadRejected(str(exc)) from None
 
 
-def read_photo_uploads(files, form, max_pixels: int) -> dict[str, np.ndarray]:
+def photo_pixels(data: bytes, view: str, max_pixels: int) -> int:
+    """Pixels of an uploaded photograph from its header alone (no pixel decoded), or UploadRejected."""
+    if not data:
+        raise UploadRejected(f"the {view} photograph is an empty file (0 bytes); choose the photograph again")
+    try:
+        info = imageio.image_info(data, max_pixels=max_pixels, name=f"{view} photograph")
+    except ImageTooLargeError as exc:
+        raise UploadTooLarge(str(exc)) from None
+    except AloNetError as exc:
+        raise UploadRejected(str(exc)) from None
+    return info.width * info.height
+
+
+def check_request_pixels(sizes: dict[str, int], max_request_pixels: int) -> None:
+    """Raise UploadTooLarge when the photographs' pixels together exceed ``max_request_pixels``,
+    naming the photograph that brings the request over it."""
+    total = 0
+    for view, pixels in sizes.items():
+        total += pixels
+        if total > max_request_pixels:
+            raise UploadTooLarge(
+                f"upload refused: with the {view} photograph ({imageio.pixel_count(pixels)}) this request has "
+                f"{imageio.pixel_count(total)}, more than the {imageio.pixel_count(max_request_pixels)} accepted "
+                "per request; send smaller photographs (12 megapixels each is plenty) or fewer at a time")
+
+
+def read_photo_uploads(files, form, max_pixels: int, max_request_pixels: int | None = None) -> dict[str, np.ndarray]:
     """The photographs of a request as ``{view: image}`` in view order.
 
     ``files``/``form`` are the request's multidicts. A file input left empty by
     a browser (no file name, no bytes) counts as not given. Raises
     UploadRejected for unknown fields, repeated fields, undecodable images and
-    when no photograph is given at all.
+    when no photograph is given at all. Every header is checked first (``max_pixels``
+    per photograph, ``max_request_pixels`` together) so nothing is decoded when
+    one of them is too large.
     """
     unknown = sorted({k for k in files.keys() if k not in VIEWS})
     if unknown:
@@ -116,7 +148,7 @@ def read_photo_uploads(files, form, max_pixels: int) -> dict[str, np.ndarray]:
         raise UploadRejected(f"unexpected form field {other[0][:40]!r}; besides the photographs only "
                              f"{', '.join(sorted(ALLOWED_FORM_FIELDS))} may be sent (thresholds are set when "
                              "the server starts: alonet serve --help)")
-    images: dict[str, np.ndarray] = {}
+    uploads: dict[str, bytes] = {}
     for view in VIEWS:
         parts = files.getlist(view)
         if len(parts) > 1:
@@ -127,29 +159,36 @@ def read_photo_uploads(files, form, max_pixels: int) -> dict[str, np.ndarray]:
         data = part.stream.read()
         if not data and not part.filename:
             continue  # an empty <input type=file>: the view was not given
-        images[view] = decode_photo(data, view, max_pixels)
-    if not images:
+        uploads[view] = data
+    if not uploads:
         raise UploadRejected("no photograph was uploaded; add at least one of top, back, left, right")
-    return images
+    sizes = {view: photo_pixels(data, view, max_pixels) for view, data in uploads.items()}
+    if max_request_pixels is not None:
+        check_request_pixels(sizes, max_request_pixels)
+    return {view: decode_photo(data, view, max_pixels) for view, data in uploads.items()}
 
 
 def read_mask_upload(data: bytes, what: str, shape: tuple[int, int], max_pixels: int) -> np.ndarray:
     """Decode a corrected mask (an image from the page's canvas) as (H, W) bool.
 
     Decoded by ``alonet.data.imageio.read_annotation`` (white = inside); it must
-    have exactly ``shape`` (height, width), the size the page edits.
+    have exactly ``shape`` (height, width), the size the page edits, which is checked
+    from the header before any pixel is decoded.
     """
     if not data:
         raise UploadRejected(f"the corrected {what} mask is an empty file")
+    name = f"corrected {what} mask"
     try:
-        mask = imageio.read_annotation(data, max_pixels=max_pixels, name=f"corrected {what} mask")
+        info = imageio.image_info(data, max_pixels=max_pixels, name=name)  # the header only
+        if (info.height, info.width) != tuple(shape):
+            raise UploadRejected(
+                f"the corrected {what} mask is {info.width}x{info.height} pixels, expected {shape[1]}x{shape[0]}"
+            )
+        return imageio.read_annotation(data, max_pixels=shape[0] * shape[1], name=name)
+    except UploadRejected:
+        raise
     except AloNetError as exc:
         raise UploadRejected(str(exc)) from None
-    if mask.shape != tuple(shape):
-        raise UploadRejected(
-            f"the corrected {what} mask is {mask.shape[1]}x{mask.shape[0]} pixels, expected {shape[1]}x{shape[0]}"
-        )
-    return mask
 
 
 # --------------------------------------------------------------------------- encoding

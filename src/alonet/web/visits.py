@@ -1,7 +1,7 @@
 """A scored visit while it is open in the browser: photographs, masks, numbers.
 
 A :class:`ScoredVisit` lives in the server's memory (a :class:`VisitCache`
-owned by the app, bounded in count and age) from the moment it is scored until
+owned by the app, bounded in count, bytes and age) from the moment it is scored until
 it is saved, downloaded or forgotten. Corrections from the page replace a
 view's ``alonet.infer.ViewResult`` with one built from the corrected masks, and
 every number shown, stored or reported is the ``alonet.infer.VisitResult`` of
@@ -180,18 +180,34 @@ class ScoredVisit:
         return {**exact_summary(visit_result(self.views, self.provisional)), "provisional_requested": self.provisional}
 
 
+def visit_nbytes(visit: ScoredVisit) -> int:
+    """Bytes of the arrays a scored visit holds now: each view's photograph and maps (small and
+    enlarged), current and original (an array shared by both counts once)."""
+    seen: set[int] = set()
+    total = 0
+    for st in list(visit.views.values()):
+        for result in (st.result, st.original):
+            for array in (result.image, *result.maps.arrays()):
+                if id(array) not in seen:
+                    seen.add(id(array))
+                    total += int(array.nbytes)
+    return total
+
+
 class VisitCache:
-    """Scored visits by random id, at most ``capacity`` of them, each forgotten
-    ``ttl_s`` seconds after its last use (least recently used go first).
+    """Scored visits by random id, at most ``capacity`` of them holding at most ``max_bytes``
+    of arrays together (:func:`visit_nbytes`; the visit just added or used always stays), each
+    forgotten ``ttl_s`` seconds after its last use (least recently used go first).
 
     The ids of the last ``remember`` forgotten visits are kept with the reason
     (:meth:`why_gone`), so a page can say why a result is no longer there.
     """
 
-    def __init__(self, capacity: int, ttl_s: float, remember: int = 1000):
+    def __init__(self, capacity: int, ttl_s: float, remember: int = 1000, max_bytes: int | None = None):
         self.capacity = int(capacity)
         self.ttl_s = float(ttl_s)
         self.remember = int(remember)
+        self.max_bytes = None if max_bytes is None else int(max_bytes)
         self._items: OrderedDict[str, tuple[float, ScoredVisit]] = OrderedDict()
         self._gone: OrderedDict[str, str] = OrderedDict()
         self._lock = threading.Lock()
@@ -203,9 +219,7 @@ class VisitCache:
         with self._lock:
             self._expire()
             self._items[visit.id] = (time.monotonic(), visit)
-            while len(self._items) > self.capacity:
-                key, _ = self._items.popitem(last=False)
-                self._forget(key, "replaced")
+            self._trim(visit.id)
         return visit
 
     def get(self, visit_id: str) -> ScoredVisit | None:
@@ -216,6 +230,7 @@ class VisitCache:
                 return None
             self._items[visit_id] = (time.monotonic(), item[1])
             self._items.move_to_end(visit_id)
+            self._trim(visit_id)  # corrections and enlarged masks make a visit grow
             return item[1]
 
     def why_gone(self, visit_id: str) -> str | None:
@@ -230,6 +245,28 @@ class VisitCache:
     def __len__(self) -> int:
         with self._lock:
             return len(self._items)
+
+    def nbytes(self) -> int:
+        """Bytes of the arrays of all visits held now."""
+        with self._lock:
+            return sum(visit_nbytes(v) for _, v in self._items.values())
+
+    def _trim(self, keep: str) -> None:
+        """Forget the least recently used visits (never ``keep``) until at most ``capacity`` are
+        held, with at most ``max_bytes`` of arrays together."""
+        while len(self._items) > self.capacity:
+            key, _ = self._items.popitem(last=False)
+            self._forget(key, "replaced")
+        if self.max_bytes is None:
+            return
+        sizes = {key: visit_nbytes(visit) for key, (_, visit) in self._items.items()}
+        total = sum(sizes.values())
+        for key in [k for k in sizes if k != keep]:  # oldest first
+            if total <= self.max_bytes:
+                break
+            del self._items[key]
+            self._forget(key, "replaced")
+            total -= sizes[key]
 
     def _expire(self) -> None:
         limit = time.monotonic() - self.ttl_s

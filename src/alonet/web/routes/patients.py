@@ -23,7 +23,7 @@ from flask import Blueprint, abort, redirect, render_template, request, send_fil
 from alonet.report.html import SYNTHETIC_WARNING, uses_bundled_model
 from alonet.scoring.salt import response
 from alonet.views import VIEWS
-from alonet.web.state import get_state
+from alonet.web.state import get_state, scoring_slot
 from alonet.web.charts import salt_chart
 from alonet.web.reports import open_stored_file, report_meta, report_response, stored_view_states
 from alonet.web.storage import Store, response_rows
@@ -152,7 +152,8 @@ def correct_visit(visit_id: int):
     store = _store()
     record = _stored_visit(store, visit_id)
     state = get_state()
-    views = stored_view_states(store, record, state.scorer)
+    with scoring_slot():
+        views = stored_view_states(store, record, state.scorer)
     visit = state.cache.add(views, record.model, provisional=record.provisional_requested,
                             scored_with=record.scored_with)
     visit.saved_as, visit.saved_revision = record.id, visit.revision

@@ -21,7 +21,7 @@ from flask import Blueprint, abort, jsonify, redirect, render_template, request,
 
 from alonet.views import VIEWS
 from alonet.web.reports import new_views, report_meta, report_response
-from alonet.web.state import get_state, wants_json
+from alonet.web.state import get_state, scoring_slot, wants_json
 from alonet.web.storage import VisitChangedError, check_date, check_patient_code, check_visit_date, parse_id
 from alonet.web.uploads import (
     UploadRejected,
@@ -69,8 +69,10 @@ def _visit(visit_id: str):
         return visit
     reason = cache.why_gone(visit_id)
     if reason == "replaced":
-        why = (f"the server keeps only the last {cache.capacity} scored visits that are open, and newer ones "
-               "replaced it")
+        memory = "" if cache.max_bytes is None else (f" (and at most {cache.max_bytes / (1024 * 1024):.4g} MiB of "
+                                                     "their photographs and masks)")
+        why = (f"the server keeps only the last {cache.capacity} scored visits that are open{memory}, and newer "
+               "ones replaced it")
     elif reason == "expired":
         why = f"it was not used for {cache.ttl_s / 60:.0f} minutes"
     else:
@@ -100,8 +102,10 @@ def index():
 @bp.post("/score")
 def score():
     state = get_state()
-    images = read_photo_uploads(request.files, request.form, state.config.max_pixels)
-    views = state.scorer.score(images)
+    with scoring_slot():
+        images = read_photo_uploads(request.files, request.form, state.config.max_pixels,
+                                    state.config.max_request_pixels)
+        views = state.scorer.score(images)
     visit = state.cache.add(views, state.scorer.description, provisional=wants_provisional(),
                             scored_with=state.scorer.provenance())
     url = url_for("score.result", visit_id=visit.id)

@@ -1,0 +1,425 @@
+"""Web application defects found by the security audit of 2026-12 (twenty-fourth session).
+
+Before: any ``Host`` was served, so a page whose name was re-pointed at 127.0.0.1 (DNS
+rebinding) could read and delete the store of a loopback server without a token.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import socket
+import threading
+
+import numpy as np
+import pytest
+from test_web import (  # noqa: F401
+    csrf_token,
+    encode,
+    files_for,
+    make_app,
+    model_dir,
+    photos,
+    pipeline,
+    save_visit,
+    score_in_browser_form,
+)
+
+from alonet.cli.main import main
+from alonet.data import imageio
+from alonet.errors import AloNetError
+from alonet.cli.serve_cmd import served_host_names, waitress_settings
+from alonet.web.security import host_allowed, host_name
+from alonet.web.server import create_server
+from alonet.web.uploads import InMemoryRequest
+from alonet.web.visits import visit_nbytes
+
+TOKEN = "s3cret-token-for-tests"
+FOREIGN = {"Host": "rebind.attacker.example:8000"}
+
+
+# --------------------------------------------------------------------------- Host names (DNS rebinding)
+
+
+def test_a_foreign_host_gets_a_plain_400_and_touches_nothing(make_app, photos, tmp_path):  # noqa: F811
+    app = make_app(store=tmp_path / "store")
+    client = app.test_client()
+    save_visit(client, score_in_browser_form(client, photos, ["top"]), new_code="AA-SECRET-7")
+    store = app.extensions["alonet"].store
+    assert [p.code for p in store.list_patients()] == ["AA-SECRET-7"]
+
+    evil = app.test_client()
+    for method, path in [("GET", "/patients"), ("GET", "/"), ("POST", "/patients/1/delete"), ("GET", "/static/x"),
+                         ("GET", "/no-such-page"), ("POST", "/api/score")]:
+        answer = evil.open(path, method=method, headers=FOREIGN)
+        assert answer.status_code == 400, (method, path)
+        assert answer.mimetype == "text/plain"
+        text = answer.get_data(as_text=True)
+        assert "AA-SECRET-7" not in text and "Set-Cookie" not in answer.headers
+        assert "localhost, 127.0.0.1, [::1]" in text and text.count("\n") == 1
+    assert [p.code for p in store.list_patients()] == ["AA-SECRET-7"]  # nothing deleted
+
+
+@pytest.mark.parametrize("host", ["localhost", "localhost:8000", "LOCALHOST:1", "127.0.0.1", "127.0.0.1:8000",
+                                  "127.0.0.2:8000", "[::1]", "[::1]:8000"])
+def test_loopback_host_names_are_served(make_app, host):  # noqa: F811
+    assert make_app().test_client().get("/", headers={"Host": host}).status_code == 200
+
+
+@pytest.mark.parametrize("host", ["rebind.attacker.example", "localhost.", "localhost.attacker.example:8000",
+                                  "127.0.0.1.nip.io", "192.168.1.10:8000", "[::ffff:8.8.8.8]:80", ""])
+def test_other_host_names_are_refused(make_app, host):  # noqa: F811
+    assert make_app().test_client().get("/", headers={"Host": host}).status_code == 400
+
+
+def test_allowed_hosts_and_the_bound_host(make_app):  # noqa: F811
+    client = make_app(allowed_hosts=("alonet.lan",)).test_client()
+    assert client.get("/", headers={"Host": "alonet.lan:8000"}).status_code == 200
+    assert client.get("/", headers={"Host": "other.lan"}).status_code == 400
+    # with a token the Host is not checked unless names are given
+    assert make_app(token=TOKEN).test_client().get("/api/health", headers=FOREIGN).status_code == 401
+    guarded = make_app(token=TOKEN, allowed_hosts=("alonet.example",)).test_client()
+    assert guarded.get("/api/health", headers=FOREIGN).status_code == 400
+    assert guarded.get("/api/health", headers={"Host": "alonet.example"}).status_code == 401
+    assert served_host_names("127.0.0.1", None, ()) == ("127.0.0.1",)
+    assert served_host_names("0.0.0.0", TOKEN, ()) == ()
+    assert served_host_names("0.0.0.0", TOKEN, ("a.example",)) == ("a.example",)
+    assert host_name("[::1]:8000") == "[::1]" and host_name("::1") == "[::1]" and host_name("A.b:1") == "a.b"
+    assert host_allowed("127.9.9.9", frozenset()) and not host_allowed("10.0.0.1", frozenset())
+
+
+# --------------------------------------------------------------------------- bodies before login
+
+
+def login(client, token=TOKEN):
+    page = client.get("/login").get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    return client.post("/login", data={"token": token, "csrf_token": csrf})
+
+
+def count_file_streams(monkeypatch) -> list:
+    """Every file buffer the request parser makes (one per uploaded file it reads)."""
+    made = []
+    original = InMemoryRequest._get_file_stream
+
+    def spy(self, *args, **kwargs):
+        made.append(args)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(InMemoryRequest, "_get_file_stream", spy)
+    return made
+
+
+def test_no_upload_is_parsed_before_login(make_app, photos, monkeypatch):  # noqa: F811
+    client = make_app(token=TOKEN).test_client()
+    page = client.get("/login").get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # a valid CSRF token, no login
+    made = count_file_streams(monkeypatch)
+    answer = client.post("/score", data={**files_for(photos), "csrf_token": csrf}, content_type="multipart/form-data")
+    assert answer.status_code == 401 and made == []
+    # the public login form takes no large body either
+    answer = client.post("/login", data={"csrf_token": csrf, "token": "x" * 100_000})
+    assert answer.status_code == 413 and "64 KiB" in answer.get_json()["error"]
+    assert login(client).status_code == 303
+    answer = client.post("/score", data={**files_for(photos, ["top"]), "csrf_token": csrf_token(client)},
+                         content_type="multipart/form-data")
+    assert answer.status_code == 303 and len(made) == 1
+
+
+def test_the_body_gate_decides_from_the_header(make_app):  # noqa: F811
+    app = make_app(token=TOKEN)
+    gate = app.extensions["alonet"].gate
+    client = app.test_client()
+    assert login(client).status_code == 303
+    cookie = client.get_cookie("alonet_session").value
+    big = 50 * 1024 * 1024
+    assert gate({"COOKIE": f"alonet_session={cookie}"}, big, "10.0.0.1") is None
+    assert gate({"AUTHORIZATION": f"Bearer {TOKEN}"}, big, "10.0.0.1") is None
+    assert gate({"X_ALONET_TOKEN": TOKEN}, None, "10.0.0.1") is None  # chunked
+    assert gate({}, 1000, "10.0.0.1") is None  # small bodies: the app decides (login form)
+    assert gate({}, big, "10.0.0.1")[0] == 401
+    assert gate({"COOKIE": "alonet_session=forged.cookie.value"}, big, "10.0.0.1")[0] == 401
+    assert gate({}, None, "10.0.0.1")[0] == 401
+    for _ in range(5):
+        assert gate({"AUTHORIZATION": "Bearer wrong-token"}, big, "10.0.0.2")[0] == 401
+    assert gate({"AUTHORIZATION": "Bearer wrong-token"}, big, "10.0.0.2")[0] == 429  # the same brake
+    # logging out closes the session for the gate too
+    client.post("/logout", data={"csrf_token": csrf_token(client)})
+    assert gate({"COOKIE": f"alonet_session={cookie}"}, big, "10.0.0.1")[0] == 401
+    # without a token only the Host is checked
+    open_gate = make_app().extensions["alonet"].gate
+    assert open_gate({"HOST": "127.0.0.1:8000"}, big, "127.0.0.1") is None
+    assert open_gate({"HOST": "rebind.attacker.example"}, 10, "127.0.0.1")[0] == 400
+
+
+def raw_request(port: int, head: bytes) -> bytes:
+    """Send a request header only (its body never follows) and read the answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(head)
+        answer = b""
+        while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+    return answer
+
+
+def test_waitress_refuses_a_body_before_reading_it(make_app):  # noqa: F811
+    """A real waitress server with `alonet serve`'s settings answers a large upload without the
+    token from its header alone: the 50 MiB body is never sent, and the answer still comes."""
+    app = make_app(token=TOKEN)
+    settings = waitress_settings(app.extensions["alonet"].config.max_request_bytes, threads=4)
+    assert settings["connection_limit"] == 12
+    assert settings["max_request_body_size"] == app.config["MAX_CONTENT_LENGTH"] + 1024 * 1024
+    server = create_server(app, gate=app.extensions["alonet"].gate, host="127.0.0.1", port=0, **settings)
+    stop = threading.Event()
+
+    def serve():  # server.run() in steps, so it stops before the socket closes
+        while not stop.is_set():
+            server.asyncore.loop(timeout=0.05, map=server._map, count=1)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        port = server.effective_port
+        head = (b"POST /api/score HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+                b"Content-Length: 52428800\r\nExpect: 100-continue\r\n\r\n")
+        answer = raw_request(port, head)
+        assert answer.startswith(b"HTTP/1.1 401 ") and b"100 Continue" not in answer
+        assert b'"error": "missing or wrong access token: a request with a body needs it' in answer
+        answer = raw_request(port, head.replace(b"Host: 127.0.0.1", b"Host: 127.0.0.1\r\nX-AloNet-Token: wrong!!"))
+        assert answer.startswith(b"HTTP/1.1 401 ")
+        # with the token the request goes to the app (a small malformed body: the app's own 400)
+        body = b"--b\r\nContent-Disposition: form-data; name=\"top\"; filename=\"t.png\"\r\n\r\nnot a png\r\n--b--\r\n"
+        answer = raw_request(port, head.replace(b"52428800", str(len(body)).encode()).replace(
+            b"Expect: 100-continue", f"Authorization: Bearer {TOKEN}".encode()) + body)
+        assert answer.startswith(b"HTTP/1.1 400 ") and b"not an image" in answer
+    finally:
+        stop.set()
+        thread.join(10)
+        server.close()
+
+
+# --------------------------------------------------------------------------- decompression bombs, cross-site API
+
+
+def flat_png(width: int, height: int) -> bytes:
+    """A one-colour PNG: a few KiB on the wire, width x height x 3 bytes once decoded."""
+    return encode(np.full((height, width, 3), 200, np.uint8))
+
+
+def count_decodes(monkeypatch) -> list:
+    made = []
+    original = imageio.read_photo
+
+    def spy(*args, **kwargs):
+        made.append(kwargs.get("name"))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(imageio, "read_photo", spy)
+    return made
+
+
+def test_pixels_per_request_are_capped_before_any_decode(make_app, monkeypatch):  # noqa: F811
+    client = make_app(max_pixels=5_000_000, max_request_pixels=6_000_000).test_client()
+    bomb = flat_png(2000, 2000)  # 4 MP each
+    assert len(bomb) < 100_000
+    decodes = count_decodes(monkeypatch)
+    answer = client.post("/api/score?masks=0", data={"top": (io.BytesIO(bomb), "t.png"),
+                                                     "back": (io.BytesIO(bomb), "b.png")})
+    assert answer.status_code == 413 and decodes == []
+    assert answer.get_json()["error"] == (
+        "upload refused: with the back photograph (4.0 megapixels) this request has 8.0 megapixels, more than the "
+        "6.0 megapixels accepted per request; send smaller photographs (12 megapixels each is plenty) or fewer at "
+        "a time")
+    # one photograph over the per-photograph cap: refused from its header too
+    answer = client.post("/api/score?masks=0", data={"top": (io.BytesIO(flat_png(2500, 2500)), "t.png")})
+    assert answer.status_code == 413 and "6.2 megapixels, more than the limit of 5.0" in answer.get_json()["error"]
+    assert decodes == []
+    # the browser form gets the same sentence on its page
+    page = client.post("/score", data={"top": (io.BytesIO(bomb), "t.png"), "back": (io.BytesIO(bomb), "b.png"),
+                                       "csrf_token": csrf_token(client)}, content_type="multipart/form-data")
+    assert page.status_code == 413 and "accepted per request" in page.get_data(as_text=True)
+    answer = client.post("/api/score?masks=0", data={"top": (io.BytesIO(bomb), "t.png")})
+    assert answer.status_code == 200 and decodes == ["top photograph"]
+    assert make_app().extensions["alonet"].config.max_request_pixels == 80_000_000  # twice --max-pixels
+
+
+def test_scoring_slots_are_per_app_and_a_long_wait_is_503(make_app, photos):  # noqa: F811
+    app = make_app(scoring_slots=1, busy_wait_s=0.05)
+    other = make_app(scoring_slots=1)
+    slots = app.extensions["alonet"].scoring
+    assert slots is not other.extensions["alonet"].scoring
+    assert slots.acquire(blocking=False)  # another request is decoding now
+    try:
+        answer = app.test_client().post("/api/score?masks=0", data=files_for(photos, ["top"]))
+        assert answer.status_code == 503 and "busy scoring other photographs" in answer.get_json()["error"]
+        # the other app's slot is its own
+        assert other.test_client().post("/api/score?masks=0", data=files_for(photos, ["top"])).status_code == 200
+    finally:
+        slots.release()
+    assert app.test_client().post("/api/score?masks=0", data=files_for(photos, ["top"])).status_code == 200
+    assert slots.acquire(blocking=False)  # the request gave its slot back
+    slots.release()
+
+
+@pytest.mark.parametrize("headers", [{"Origin": "https://evil.example"}, {"Origin": "null"},
+                                     {"Sec-Fetch-Site": "cross-site"}, {"Sec-Fetch-Site": "same-site"},
+                                     {"Origin": "http://localhost:9999"}])
+def test_the_api_refuses_other_sites_pages_without_a_token(make_app, photos, headers):  # noqa: F811
+    client = make_app().test_client(use_cookies=False)
+    answer = client.post("/api/score?masks=0", data=files_for(photos, ["top"]), headers=headers)
+    assert answer.status_code == 403 and "not a page of another site" in answer.get_json()["error"]
+
+
+def test_the_api_serves_its_own_pages_and_scripts(make_app, photos):  # noqa: F811
+    client = make_app().test_client(use_cookies=False)
+    for headers in ({}, {"Origin": "http://localhost"}, {"Sec-Fetch-Site": "same-origin"}, {"Sec-Fetch-Site": "none"}):
+        assert client.post("/api/score?masks=0", data=files_for(photos, ["top"]), headers=headers).status_code == 200
+    # with a token the token header decides, as before
+    guarded = make_app(token=TOKEN).test_client(use_cookies=False)
+    answer = guarded.post("/api/score?masks=0", data=files_for(photos, ["top"]),
+                          headers={"Origin": "https://tool.example", "Authorization": f"Bearer {TOKEN}"})
+    assert answer.status_code == 200
+
+
+# --------------------------------------------------------------------------- the result cache in bytes
+
+
+def test_the_result_cache_is_capped_in_bytes_oldest_first(make_app, photos):  # noqa: F811
+    sizing = make_app()
+    client = sizing.test_client()
+    first = score_in_browser_form(client, photos)
+    one_visit = visit_nbytes(sizing.extensions["alonet"].cache.get(first.rsplit("/", 1)[1]))
+    assert one_visit > sum(p.nbytes for p in photos.values())  # the photographs and the maps are counted
+
+    app = make_app(cache_visits=6, cache_bytes=int(2.5 * one_visit))
+    cache = app.extensions["alonet"].cache
+    client = app.test_client()
+    urls = [score_in_browser_form(client, photos) for _ in range(3)]
+    assert len(cache) == 2 and cache.nbytes() <= 2.5 * one_visit
+    gone = client.get(urls[0])
+    assert gone.status_code == 404
+    text = " ".join(gone.get_data(as_text=True).split())
+    assert (f"the server keeps only the last 6 scored visits that are open (and at most "
+            f"{int(2.5 * one_visit) / 1024 / 1024:.4g} MiB of their photographs and masks), and newer ones "
+            "replaced it") in text
+    assert all(client.get(url).status_code == 200 for url in urls[1:])
+
+    tiny = make_app(cache_bytes=1)  # a visit larger than the whole cap still stays until the next one
+    client = tiny.test_client()
+    url = score_in_browser_form(client, photos, ["top"])
+    assert client.get(url).status_code == 200 and len(tiny.extensions["alonet"].cache) == 1
+    score_in_browser_form(client, photos, ["top"])
+    assert client.get(url).status_code == 404 and len(tiny.extensions["alonet"].cache) == 1
+
+
+# --------------------------------------------------------------------------- masks, cookies, the token, the store race
+
+
+def test_a_corrected_mask_of_the_wrong_size_is_refused_from_its_header(make_app, photos, monkeypatch):  # noqa: F811
+    client = make_app().test_client()
+    url = score_in_browser_form(client, photos, ["top"])
+    decodes = []
+    original = imageio.read_annotation
+    monkeypatch.setattr(imageio, "read_annotation", lambda *a, **k: decodes.append(1) or original(*a, **k))
+    huge = encode(np.zeros((3000, 3000), np.uint8))  # 3000x3000 on a page that edits 160x120
+    answer = client.post(f"{url}/masks", data={"scalp_top": (io.BytesIO(huge), "s.png"),
+                                               "hairloss_top": (io.BytesIO(huge), "h.png")},
+                         headers={"X-CSRFToken": csrf_token(client), "Accept": "application/json"})
+    assert answer.status_code == 400 and decodes == []
+    assert answer.get_json()["error"] == "the corrected scalp (top) mask is 3000x3000 pixels, expected 160x120"
+    right = encode(np.zeros((120, 160), np.uint8))
+    answer = client.post(f"{url}/masks", data={"scalp_top": (io.BytesIO(right), "s.png"),
+                                               "hairloss_top": (io.BytesIO(right), "h.png")},
+                         headers={"X-CSRFToken": csrf_token(client), "Accept": "application/json"})
+    assert answer.status_code == 200 and len(decodes) == 2
+
+
+def serve_config(monkeypatch, args) -> tuple[int, object]:
+    """The WebConfig `alonet serve ARGS` builds (the app is not built, no server starts)."""
+    import alonet.web
+
+    seen = []
+
+    def fake_create_app(config):
+        seen.append(config)
+        raise AloNetError("stop here")
+
+    monkeypatch.setattr(alonet.web, "create_app", fake_create_app)
+    return main(["serve", *args]), seen[0]
+
+
+def test_secure_cookies_and_allowed_hosts_are_reachable_from_serve(make_app, model_dir, monkeypatch, capsys):  # noqa: F811
+    code, config = serve_config(monkeypatch, ["--model", str(model_dir), "--secure-cookies",
+                                              "--allowed-host", "alonet.lan"])
+    assert code == 2 and config.secure_cookies and config.allowed_hosts == ("alonet.lan", "127.0.0.1")
+    assert "warning" not in capsys.readouterr().err
+    client = make_app(token=TOKEN, secure_cookies=True).test_client()
+    answer = login(client)
+    assert answer.status_code == 303 and "; Secure" in answer.headers["Set-Cookie"]
+    assert "; Secure" not in login(make_app(token=TOKEN).test_client()).headers["Set-Cookie"]
+
+
+def test_a_token_on_the_command_line_is_warned_about(model_dir, monkeypatch, capsys):  # noqa: F811
+    code, config = serve_config(monkeypatch, ["--model", str(model_dir), "--token", TOKEN])
+    assert config.token == TOKEN and "set ALONET_TOKEN in the environment instead" in capsys.readouterr().err
+    monkeypatch.setenv("ALONET_TOKEN", TOKEN)
+    code, config = serve_config(monkeypatch, ["--model", str(model_dir)])
+    assert config.token == TOKEN and "warning" not in capsys.readouterr().err
+
+
+def reopen(client, visit_id: int) -> str:
+    answer = client.post(f"/visits/{visit_id}/correct", data={"csrf_token": csrf_token(client)})
+    assert answer.status_code == 303
+    return answer.headers["Location"]
+
+
+def test_a_save_racing_a_delete_never_loses_the_photograph(make_app, photos, tmp_path):  # noqa: F811
+    """The save of a reopened visit, forced between the delete of that visit and the removal
+    of its files (and between the save's own file writing and its transaction): the new visit
+    still has its photograph."""
+    app = make_app(store=tmp_path / "store")
+    store = app.extensions["alonet"].store
+    client = app.test_client()
+    save_visit(client, score_in_browser_form(client, photos, ["top"]), new_code="AA-9")
+    token = csrf_token(client)
+
+    # 1. the save runs after the delete's commit, before its files are removed
+    reopened = reopen(client, 1)
+    unlink = store._unlink
+    saves = []
+
+    def save_then_unlink(paths):
+        if any(p.suffix == ".jpg" for p in paths) and not saves:
+            saves.append(client.post(f"{reopened}/save", data={"csrf_token": token, "patient": "1",
+                                                               "visit_date": "2024-01-01"}))
+        unlink(paths)
+
+    store._unlink = save_then_unlink
+    assert client.post("/visits/1/delete", data={"csrf_token": token}).status_code == 303
+    store._unlink = unlink
+    assert saves[0].status_code == 303 and saves[0].headers["Location"].endswith("/visits/2")
+    assert client.get("/visits/2/photo/top.jpg").status_code == 200
+
+    # 2. the delete's files go after the save chose to keep the photograph, before its transaction
+    reopened = reopen(client, 2)
+    held, view_rows = [], store._view_rows
+    store._unlink = held.extend  # the delete commits; its files are removed later
+    assert client.post("/visits/2/delete", data={"csrf_token": token}).status_code == 303
+    store._unlink = unlink
+
+    def rows_then_unlink(views, written):
+        rows = view_rows(views, written)
+        unlink(held)
+        return rows
+
+    store._view_rows = rows_then_unlink
+    answer = client.post(f"{reopened}/save", data={"csrf_token": token, "patient": "1", "visit_date": "2024-01-01"})
+    store._view_rows = view_rows
+    assert held and answer.status_code == 303 and answer.headers["Location"].endswith("/visits/3")
+    assert client.get("/visits/3/photo/top.jpg").status_code == 200
+    # and a deleted visit's files are gone when nothing names them
+    assert store.delete_visit(3)
+    assert [p.name for p in store.images.iterdir() if not p.name.startswith(".")] == []
