@@ -139,21 +139,32 @@ def _tiny_model_set(folder):
     return folder
 
 
-def _tiny_dataset(path, views=("top", "back", "left", "right")):
+def _head(rng, size=32):
+    """A picture the photograph gate lets through: a skin-coloured disc on a brown gradient."""
+    yy, xx = np.mgrid[:size, :size]
+    img = (60 + 2 * yy[..., None] + np.array([30, 15, 0]) + rng.integers(0, 10, (size, size, 1))).astype(np.uint8)
+    img[(yy - size // 2) ** 2 + (xx - size // 2) ** 2 < (size // 4) ** 2] = (200, 160, 140)
+    return img
+
+
+def _tiny_dataset(path, views=("top", "back", "left", "right"), noise=(), size=32):
+    """Two patients' visits; the stems in ``noise`` get random noise, which the gate refuses."""
     from alonet.data.dataset import write_dataset
 
     rng = np.random.default_rng(0)
     samples = []
     for p in range(2):
         for v in views:
-            img = rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)
+            img = _head(rng)
+            if f"p{p}_{v or 'x'}" in noise:
+                img = rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)
             scalp = np.zeros((32, 32), np.uint8)
             scalp[4:28, 4:28] = 1
             loss = np.zeros((32, 32), np.uint8)
             loss[4:12, 4:28] = 1
             samples.append((img, scalp, loss, {"stem": f"p{p}_{v or 'x'}", "patient": f"p{p}",
                                                "visit": "1", "view": v}))
-    return write_dataset(path, samples, size=32)
+    return write_dataset(path, samples, size=size)
 
 
 def test_cli_writes_the_report(tmp_path, capsys):
@@ -249,3 +260,66 @@ def test_split_refuses_a_dataset_the_run_was_not_trained_on(tmp_path):
                                                 "val_fraction": 0.5, "train": ["p0"], "val": ["other"]}))
     with pytest.raises(DatasetError, match="1 patient\\(s\\) are not in the run's split \\(e.g. p1\\)"):
         evaluate(dataset, run, split="val", backend="torch", progress=False)
+
+
+def test_a_dataset_smaller_than_the_networks_is_refused_before_predicting(tmp_path, capsys):
+    """Before: a dataset converted at 128 px for 160-px networks scored IoU 0.000 everywhere,
+    every photograph refused by the gate as too_small and scored as an empty prediction."""
+    from alonet.cli.main import main
+
+    models = _tiny_model_set(tmp_path / "models")  # networks of input size 32
+    small = _tiny_dataset(tmp_path / "ds16", size=16)
+    with pytest.raises(DatasetError, match="are 16x16 pixels, but the model's networks need at least 32 pixels"):
+        evaluate(small, models, backend="torch", progress=False)
+    out = tmp_path / "report"
+    assert main(["evaluate", str(small), "--model", str(models), "-o", str(out), "--backend", "torch",
+                 "--quiet"]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1 and "alonet convert --size 32 or more" in err[0] and not out.exists()
+
+
+def test_photographs_the_gate_refuses_are_named_and_left_out_of_every_figure(tmp_path, capsys):
+    """Before: a refused photograph was scored as an empty prediction (IoU 0), silently."""
+    from alonet.cli.main import main
+    from alonet.data.dataset import open_dataset
+    from alonet.infer import Pipeline
+
+    models = _tiny_model_set(tmp_path / "models")
+    dataset = _tiny_dataset(tmp_path / "ds", noise=("p1_top",))
+    out = tmp_path / "report"
+    assert main(["evaluate", str(dataset), "--model", str(models), "-o", str(out), "--backend", "torch",
+                 "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "images: 7 " in printed
+    assert "left out of every figure: 1 photograph(s) refused by the photograph gate (1 noise: " in printed
+    assert printed.split("left out of every figure: ")[1].splitlines()[0].endswith("): p1_top")
+    summary = json.loads((out / "summary.json").read_text())
+    refused = summary["photographs_refused"]
+    assert summary["images"] == 7 and refused["count"] == 1 and refused["by_code"] == {"noise": 1}
+    assert [(r["stem"], r["patient"], r["view"], r["code"]) for r in refused["photographs"]] == [
+        ("p1_top", "p1", "top", "noise")]
+    assert summary["salt"]["visits_skipped"]["refused_photograph"] == 1
+    assert summary["salt"]["visits_scored"] + summary["salt"]["visits_skipped"]["no_predicted_scalp"] == 1
+    assert "photographs_refused" in summary["definitions"]
+    with open(out / "per_image.csv", newline="") as fh:
+        assert [row["stem"] for row in csv.DictReader(fh)] == ["p0_top", "p0_back", "p0_left", "p0_right",
+                                                                "p1_back", "p1_left", "p1_right"]
+    # the figures are those of the seven photographs scored, as the pure function gives them
+    ds = open_dataset(dataset)
+    kept = [i for i in range(len(ds)) if ds.meta[i]["stem"] != "p1_top"]
+    preds = Pipeline(models, backend="torch").predict_views([(np.asarray(ds.images[i]), ds.meta[i]["view"])
+                                                             for i in kept])
+    direct = evaluate_predictions([p.scalp_mask for p in preds], [p.hairloss_mask for p in preds],
+                                  np.asarray(ds.scalp)[kept] > 0, np.asarray(ds.hairloss)[kept] > 0,
+                                  [ds.meta[i] for i in kept])
+    assert summary["scalp"]["iou_micro"] == pytest.approx(direct.summary["scalp"]["iou_micro"], abs=1e-6)
+    assert summary["hairloss"]["iou_micro"] == pytest.approx(direct.summary["hairloss"]["iou_micro"], abs=1e-6)
+    assert direct.summary["photographs_refused"]["count"] == 0  # nothing refused: figures as before
+
+
+def test_nothing_to_score_when_the_gate_refuses_every_photograph(tmp_path):
+    models = _tiny_model_set(tmp_path / "models")
+    dataset = _tiny_dataset(tmp_path / "ds", views=("top",), noise=("p0_top", "p1_top"))
+    with pytest.raises(DatasetError, match="nothing to score: 2 photograph\\(s\\) refused by the photograph gate "
+                                           "\\(2 noise: .*\\): p0_top, p1_top"):
+        evaluate(dataset, models, backend="torch", progress=False)

@@ -37,6 +37,7 @@ def evaluate_command(dataset, model, out, split, views, backend, precision, batc
     MAE, bias, ICC(2,1), Bland-Altman limits and responder-status flips.
     """
     from alonet.evaluate import evaluate
+    from alonet.evaluate.evaluate import describe_refused
 
     view_list = None if views is None else [v.strip().lower() for v in views.split(",") if v.strip()]
     result = evaluate(dataset, model, out, backend=backend, views=view_list, split=split,
@@ -48,6 +49,9 @@ def evaluate_command(dataset, model, out, split, views, backend, precision, batc
     click.echo(f"images: {s['images']}  scalp IoU {_fmt(s['scalp']['iou_micro'])} "
                f"Dice {_fmt(s['scalp']['dice_micro'])}  hair-loss IoU {_fmt(s['hairloss']['iou_micro'])} "
                f"Dice {_fmt(s['hairloss']['dice_micro'])} (micro)")
+    refused = s["photographs_refused"]["photographs"]
+    if refused:
+        click.echo(f"left out of every figure: {describe_refused(refused)}")
     for view, v in s["views"].items():
         click.echo(f"  {view:<6} n={v['images']:<4} mean |Δ loss %| {_fmt(v['mean_abs_diff_pct'], '.2f')}")
     skipped = {k: v for k, v in salt["visits_skipped"].items() if v}

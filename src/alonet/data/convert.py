@@ -2,7 +2,12 @@
 
 Input: a folder of photographs, a folder of scalp annotations and a folder of
 hair-loss annotations, paired by file stem (case-insensitive; any extension in
-``PHOTO_EXTENSIONS`` / ``MASK_EXTENSIONS``), and optionally a manifest CSV.
+``PHOTO_EXTENSIONS`` / ``MASK_EXTENSIONS``; a photograph's nnU-Net channel
+suffix ``_0000`` is dropped when that makes the pair), and optionally a manifest
+CSV (comma-, semicolon- or tab-separated). One folder or file as both
+annotations is refused (a label map: split it); a file of another format with
+a pair's stem (a JPEG mask) is named as found and refused, not as missing.
+Without a manifest a warning says that the split will be by photograph.
 Output: a dataset folder (see ``alonet.data.dataset``) with every photograph
 resized to ``size`` x ``size`` with anti-aliasing and every mask resized so that
 it stays exactly binary (``resize_mask``).
@@ -40,6 +45,7 @@ inside the dataset. The dataset folder appears only when complete.
 from __future__ import annotations
 
 import csv
+import os
 import re
 import sys
 import unicodedata
@@ -77,6 +83,15 @@ _STEM_COLUMNS = ("stem", "file")
 _VISIT_COLUMNS = ("visit", "visit_date")
 #: meta.csv columns that convert fills itself (a manifest cannot override them).
 _OWN_COLUMNS = {"index", "stem", "photo", "scalp", "hairloss", "orig_width", "orig_height"}
+#: nnU-Net's channel suffix on image file names (``case_0001_0000.png`` for the labels' ``case_0001.png``).
+NNUNET_CHANNEL_SUFFIX = "_0000"
+#: Printed when a dataset is converted without a manifest.
+NO_MANIFEST_WARNING = ("no manifest: the photographs get no patient or view, so `alonet train` and `alonet adapt` "
+                       "split them by photograph (the views of one head can land on both sides of the split) and "
+                       "`alonet evaluate` cannot use them (pass --manifest with columns stem, patient, visit, view)")
+#: How to turn a label map into the two masks AloNet reads (the fix of every "same file as both" refusal).
+SPLIT_LABEL_MAP = ("give a scalp mask and a hair-loss mask; from a label map save scalp = label > 0 "
+                   "and hair loss = label == 2 as two 0/255 masks")
 
 
 class ConversionError(DatasetError):
@@ -136,22 +151,60 @@ def stem_key(stem: str) -> str:
     return unicodedata.normalize("NFC", stem).casefold()
 
 
-def _scan(folder: Path, extensions: tuple[str, ...], what: str) -> tuple[dict[str, Path], list[Problem]]:
-    """Files of ``folder`` with the given extensions, keyed by lower-case stem."""
+def same_file(first: str | Path, second: str | Path) -> bool:
+    """True when two paths name one file or folder: the same path after resolving links,
+    or a hard link of one file (``os.path.samefile``)."""
+    if Path(first).resolve() == Path(second).resolve():
+        return True
+    try:
+        return os.path.samefile(first, second)
+    except OSError:  # one of them does not exist
+        return False
+
+
+@dataclass(frozen=True)
+class Scan:
+    """The files of one input folder: ``files`` with a supported extension by stem key,
+    ``problems`` (several files share a stem) and ``others``, files of another extension by
+    stem key (a JPEG mask is not missing, it is refused: ``unsupported``)."""
+
+    files: dict[str, Path]
+    problems: list[Problem]
+    others: dict[str, list[Path]]
+
+
+def _scan(folder: Path, extensions: tuple[str, ...], what: str) -> Scan:
+    """Files of ``folder``, keyed by lower-case stem (``stem_key``)."""
     if not folder.is_dir():
         raise DatasetError(f"{what} folder {folder} not found", path=folder, fix="check the path")
     found: dict[str, list[Path]] = {}
+    others: dict[str, list[Path]] = {}
     for path in sorted(folder.iterdir()):
-        if path.name.startswith(".") or not path.is_file() or path.suffix.lower() not in extensions:
+        if path.name.startswith(".") or not path.is_file():
             continue
-        found.setdefault(stem_key(path.stem), []).append(path)
+        chosen = found if path.suffix.lower() in extensions else others
+        chosen.setdefault(stem_key(path.stem), []).append(path)
     problems = [
         Problem(paths[0].stem, str(paths[0]), f"several {what} files share this stem: " + ", ".join(p.name for p in paths)
                 + " (keep one)")
         for paths in found.values()
         if len(paths) > 1
     ]
-    return {key: paths[0] for key, paths in found.items() if len(paths) == 1}, problems
+    return Scan({key: paths[0] for key, paths in found.items() if len(paths) == 1}, problems, others)
+
+
+def _absent(what: str, folder: Path, stem: str, scan: Scan, extensions: tuple[str, ...]) -> str:
+    """Why ``what`` of ``stem`` is missing: no such file, or one of a format that is not read."""
+    refused = scan.others.get(stem_key(stem), [])
+    if not refused:
+        listed = "/".join(e.lstrip(".") for e in extensions)
+        return f"no {what} {folder / stem}.{{{listed}}}"
+    found = refused[0]
+    if what != "photograph" and found.suffix.lower() in (".jpg", ".jpeg"):
+        return (f"{what} {found} was found but is refused: JPEG is lossy and blurs a mask's edges into grey "
+                "levels (save the mask as PNG)")
+    return (f"{what} {found} was found but its format ({found.suffix or 'no extension'}) is not read "
+            f"(save it as {' '.join(extensions)})")
 
 
 @dataclass(frozen=True)
@@ -177,6 +230,13 @@ class Manifest:
         return "view" in self.columns
 
 
+def _delimiter(header: str) -> str:
+    """The cell separator of a manifest from its header line: a comma, or a semicolon (what
+    Excel writes as "CSV" where the decimal separator is a comma) or a tab when the header
+    holds more of those than commas."""
+    return max((",", ";", "\t"), key=header.count)
+
+
 def load_manifest(path: str | Path) -> Manifest:
     """Parse a manifest (see the module doc). Raises DatasetError when it has no
     stem/file or patient column, a non-blank row without a stem, or a stem twice."""
@@ -185,7 +245,9 @@ def load_manifest(path: str | Path) -> Manifest:
         raise DatasetError(f"manifest {manifest} not found", path=manifest, fix="check the --manifest path")
     try:
         with open(manifest, newline="", encoding="utf-8-sig") as handle:
-            reader = csv.DictReader(handle)
+            delimiter = _delimiter(handle.readline())
+            handle.seek(0)
+            reader = csv.DictReader(handle, delimiter=delimiter)
             columns = [c.strip() for c in (reader.fieldnames or [])]
             listed = ", ".join(columns) or "none"
             stem_column = next((c for c in _STEM_COLUMNS if c in columns), None)
@@ -360,6 +422,37 @@ def _warn_stderr(message: str) -> None:
     _stderr(f"warning: {message}")
 
 
+def _check_two_folders(scalp: Path, hairloss: Path) -> None:
+    """Refuse one folder given as both annotation folders (a label map would pair with itself)."""
+    if same_file(scalp, hairloss):
+        raise DatasetError(f"the scalp and hair-loss annotation folders are the same folder ({scalp}), so every "
+                           "photograph's hair loss would be its whole scalp", path=scalp, fix=SPLIT_LABEL_MAP)
+
+
+def _strip_channel_suffix(photos: dict[str, Path], masks: set[str]) -> tuple[dict[str, Path], list[str]]:
+    """Photographs keyed as their annotations when nnU-Net's ``_0000`` channel suffix is all
+    that keeps them apart; returns (photographs by key, stems renamed)."""
+    suffix = stem_key(NNUNET_CHANNEL_SUFFIX)
+    keyed: dict[str, Path] = {}
+    renamed: list[str] = []
+    for key, path in photos.items():
+        short = key[: -len(suffix)] if key.endswith(suffix) else key
+        if short != key and short in masks and key not in masks and short not in photos:
+            keyed[short] = path
+            renamed.append(path.stem)
+        else:
+            keyed[key] = path
+    return keyed, renamed
+
+
+def _pair_stem(key: str, photo: Path | None, area: Path | None, loss: Path | None) -> str:
+    """A pair's stem: the photograph's, or the annotations' when the photograph's carries
+    nnU-Net's ``_0000`` (``_strip_channel_suffix``)."""
+    if photo is not None and stem_key(photo.stem) == key:
+        return photo.stem
+    return next(p.stem for p in (area, loss, photo) if p is not None)
+
+
 def find_pairs(
     photos: str | Path,
     scalp: str | Path,
@@ -371,40 +464,55 @@ def find_pairs(
     """Pair photographs and annotations by stem; report unpaired files and
     manifest problems. Pairs come sorted by stem (case-insensitive).
 
+    A photograph whose stem ends in nnU-Net's channel suffix ``_0000`` pairs with
+    annotations of the stem without it (when no annotation has the full stem);
+    such pairs take the annotations' stem. Refused: one folder as both annotation
+    folders, and one file as both annotations of a pair (a label map).
+
     With a manifest, its rows are checked too (``_check_manifest_rows``);
     ``warn`` receives one line per warning (default: stderr), among them the
     manifest rows that name no file of the three folders (they are left out).
     """
-    photo_files, problems = _scan(Path(photos), PHOTO_EXTENSIONS, "photograph")
-    scalp_files, more = _scan(Path(scalp), MASK_EXTENSIONS, "scalp annotation")
-    problems += more
-    loss_files, more = _scan(Path(hairloss), MASK_EXTENSIONS, "hair-loss annotation")
-    problems += more
+    _check_two_folders(Path(scalp), Path(hairloss))
+    photo_scan = _scan(Path(photos), PHOTO_EXTENSIONS, "photograph")
+    scalp_scan = _scan(Path(scalp), MASK_EXTENSIONS, "scalp annotation")
+    loss_scan = _scan(Path(hairloss), MASK_EXTENSIONS, "hair-loss annotation")
+    problems = photo_scan.problems + scalp_scan.problems + loss_scan.problems
+    scalp_files, loss_files = scalp_scan.files, loss_scan.files
+    photo_files, renamed = _strip_channel_suffix(photo_scan.files, set(scalp_files) | set(loss_files))
     table = load_manifest(manifest) if manifest is not None else None
-    ext_photo = "/".join(e.lstrip(".") for e in PHOTO_EXTENSIONS)
-    ext_mask = "/".join(e.lstrip(".") for e in MASK_EXTENSIONS)
+    warnings: list[str] = []
+    if renamed:
+        warnings.append(f"{len(renamed)} photograph(s) end in nnU-Net's channel suffix {NNUNET_CHANNEL_SUFFIX} "
+                        f"(e.g. {renamed[0]}); paired with the annotations of the stem without it, whose stem "
+                        "the dataset keeps")
 
     pairs: list[Pair] = []
     matched: list[tuple[Pair, ManifestRow]] = []
     keys = set(photo_files) | set(scalp_files) | set(loss_files)
     for key in sorted(keys):
         photo, area, loss = photo_files.get(key), scalp_files.get(key), loss_files.get(key)
-        stem = next(p.stem for p in (photo, area, loss) if p is not None)
+        stem = _pair_stem(key, photo, area, loss)
         anchor = str(next(p for p in (photo, area, loss) if p is not None))
         missing = []
         if photo is None:
-            missing.append(f"no photograph {Path(photos) / stem}.{{{ext_photo}}}")
+            missing.append(_absent("photograph", Path(photos), stem, photo_scan, PHOTO_EXTENSIONS))
         if area is None:
-            missing.append(f"no scalp annotation {Path(scalp) / stem}.{{{ext_mask}}}")
+            missing.append(_absent("scalp annotation", Path(scalp), stem, scalp_scan, MASK_EXTENSIONS))
         if loss is None:
-            missing.append(f"no hair-loss annotation {Path(hairloss) / stem}.{{{ext_mask}}}")
+            missing.append(_absent("hair-loss annotation", Path(hairloss), stem, loss_scan, MASK_EXTENSIONS))
         if missing:
             problems.append(Problem(stem, anchor, "unpaired: " + "; ".join(missing)))
+            continue
+        if same_file(area, loss):
+            problems.append(Problem(stem, str(area), f"the scalp and hair-loss annotations are the same file "
+                                                     f"({area} and {loss}), so its hair loss would be its whole "
+                                                     f"scalp ({SPLIT_LABEL_MAP})"))
             continue
         fields: dict[str, Any] = {}
         row = None
         if table is not None:
-            row = table.rows.get(key)
+            row = table.rows.get(key) or table.rows.get(stem_key(photo.stem))
             if row is None:
                 problems.append(Problem(stem, anchor, f"not in the manifest {manifest} (add a row for it)"))
                 continue
@@ -430,17 +538,17 @@ def find_pairs(
             pairs.append(pair)
         else:
             matched.append((pair, row))
-    if table is None:
-        return pairs, problems
-
-    pairs, more, warnings = _check_manifest_rows(table, matched)
-    problems += more
-    unused = sorted((row for key, row in table.rows.items() if key not in keys), key=lambda r: r.line)
-    if unused:
-        shown = "; ".join(f"line {r.line} ({r.stem})" for r in unused[:5])
-        more_rows = f" and {len(unused) - 5} more" if len(unused) > 5 else ""
-        warnings.insert(0, f"manifest {manifest}: {len(unused)} of {len(table.rows)} rows name no file in "
-                           f"{photos}, {scalp} or {hairloss} and are left out: {shown}{more_rows}")
+    if table is not None:
+        pairs, more, checked = _check_manifest_rows(table, matched)
+        problems += more
+        warnings += checked
+        named = keys | set(photo_scan.files)
+        unused = sorted((row for key, row in table.rows.items() if key not in named), key=lambda r: r.line)
+        if unused:
+            shown = "; ".join(f"line {r.line} ({r.stem})" for r in unused[:5])
+            more_rows = f" and {len(unused) - 5} more" if len(unused) > 5 else ""
+            warnings.insert(0, f"manifest {manifest}: {len(unused)} of {len(table.rows)} rows name no file in "
+                               f"{photos}, {scalp} or {hairloss} and are left out: {shown}{more_rows}")
     for message in warnings:
         warn(message)
     return pairs, problems
@@ -654,7 +762,10 @@ def convert_folders(
     check_can_write_directory(out, overwrite)  # fail before scanning large folders
     pairs, problems = find_pairs(photos, scalp, hairloss, manifest, warn=lambda message: log(f"warning: {message}"))
     source = {"photos": str(photos), "scalp": str(scalp), "hairloss": str(hairloss), "manifest": str(manifest or "")}
-    return convert_pairs(pairs, out, options, problems=problems, log=log, source=source)
+    target = convert_pairs(pairs, out, options, problems=problems, log=log, source=source)
+    if manifest is None:  # said once the dataset exists: a failed conversion has other things to fix first
+        log(f"warning: {NO_MANIFEST_WARNING}")
+    return target
 
 
 def phantom_paths(phantom_dir: str | Path) -> dict[str, Path]:

@@ -28,14 +28,13 @@ scored and counts as missing.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from alonet.data.convert import stem_key
+from alonet.data.convert import SPLIT_LABEL_MAP, same_file, stem_key
 from alonet.data.imageio import DEFAULT_MAX_PIXELS, MASK_EXTENSIONS, read_annotation
 from alonet.errors import (
     DatasetError,
@@ -204,14 +203,10 @@ def _refuse_probability_map(path: Path) -> None:
 def read_mask_pair(view: str, scalp_path: str | Path, hairloss_path: str | Path,
                    max_pixels: int | None = DEFAULT_MAX_PIXELS) -> ViewMaskPair:
     """Read one view's two masks; they must have the same size (SizeMismatchError naming both)."""
-    same = Path(scalp_path).resolve() == Path(hairloss_path).resolve()
-    if not same and Path(scalp_path).is_file() and Path(hairloss_path).is_file():
-        same = os.path.samefile(scalp_path, hairloss_path)  # also a hard link of one file
-    if same:
+    if same_file(scalp_path, hairloss_path):  # also a hard link of one file
         # a two-level label map (0/1: no loss) given as both would read as 100 % loss
         raise DatasetError(f"the {view} view's scalp and hair-loss masks are the same file ({scalp_path})",
-                           fix="give a scalp mask and a hair-loss mask; from a label map save scalp = label > 0 "
-                               "and hair loss = label == 2 as two 0/255 masks")
+                           fix=SPLIT_LABEL_MAP)
     masks = []
     for path in (Path(scalp_path), Path(hairloss_path)):
         if path.is_file():

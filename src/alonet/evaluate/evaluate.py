@@ -14,7 +14,11 @@ Definitions (documented in the report as well):
 * loss %: ``100 * |hair loss & scalp| / |scalp|`` (None when the scalp is empty);
 * a visit is scored when its four views are present once each and every view
   has a loss % on both sides; SALT error = predicted - true SALT;
-* micro = pooled pixel counts over the images, macro = mean of per-image values.
+* micro = pooled pixel counts over the images, macro = mean of per-image values;
+* a photograph the photograph gate refuses (``alonet.infer.gate``: too small, not
+  a head, ...) gets no masks and no % loss from the app, which asks for a retake;
+  it is left out of every image figure, named in ``photographs_refused`` and its
+  visit gets no SALT (``visits_skipped.refused_photograph``).
 
 ``evaluate`` is the runner: it predicts with the inference ``Pipeline`` (the
 same code and post-processing users get) and writes the report folder.
@@ -26,7 +30,7 @@ import csv
 import json
 import math
 import sys
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -46,6 +50,7 @@ from alonet.evaluate.agreement import (
     mean_absolute_error,
 )
 from alonet.infer import Pipeline
+from alonet.infer.gate import GATE_CODES
 from alonet.scoring.masks import as_bool_mask
 from alonet.scoring.metrics import OverlapCounts, summarize_counts
 from alonet.scoring.salt import category_value
@@ -119,18 +124,31 @@ def _metrics(counts: list[OverlapCounts]) -> dict | None:
     return summarize_counts(counts).to_dict() if counts else None
 
 
-def _visit_rows(rows: Sequence[dict]) -> tuple[list[dict], dict]:
-    """Group rows into visits; return scored visit rows and counts of the others."""
+def _visit_key(row: dict) -> tuple[str, str] | None:
+    """(patient, visit) of a row that belongs to a visit; None otherwise."""
+    if row["patient"] and row["visit"] and row["view"] in VIEWS:
+        return row["patient"], row["visit"]
+    return None
+
+
+def _visit_rows(rows: Sequence[dict], refused: Sequence[dict] = ()) -> tuple[list[dict], dict]:
+    """Group rows into visits; return scored visit rows and counts of the others.
+    ``refused``: rows of photographs the gate refused (their visits get no SALT)."""
     groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
     unlabelled = 0
     for row in rows:
-        if row["patient"] and row["visit"] and row["view"] in VIEWS:
-            groups[(row["patient"], row["visit"])].append(row)
-        else:
+        key = _visit_key(row)
+        if key is None:
             unlabelled += 1
+        else:
+            groups[key].append(row)
+    held = {key for key in map(_visit_key, refused) if key is not None}
     visits, skipped = [], {"incomplete": 0, "duplicate_view": 0, "no_true_scalp": 0, "no_predicted_scalp": 0,
-                           "photographs_without_visit": unlabelled}
+                           "refused_photograph": len(held - set(groups)), "photographs_without_visit": unlabelled}
     for (patient, visit), members in sorted(groups.items()):
+        if (patient, visit) in held:
+            skipped["refused_photograph"] += 1
+            continue
         views = [r["view"] for r in members]
         if len(set(views)) != len(views):
             skipped["duplicate_view"] += 1
@@ -175,8 +193,37 @@ def _salt_summary(visits: Sequence[dict], skipped: dict) -> dict:
     return summary
 
 
-def summarize_images(scores: Sequence[ImageScore]) -> EvaluationResult:
-    """Pool per-image scores into per-view, per-task and per-visit results (pure)."""
+def refused_row(meta: dict, flags: Sequence[dict]) -> dict | None:
+    """The ``photographs_refused`` entry of a photograph whose result carries a gate flag
+    (``alonet.infer.gate``); None when the gate let it through."""
+    gate = [f for f in flags if f.get("code") in GATE_CODES]
+    if not gate:
+        return None
+    return {"index": meta.get("index", ""), "stem": str(meta.get("stem", "")),
+            "patient": str(meta.get("patient", "") or ""), "visit": str(meta.get("visit", "") or ""),
+            "view": str(meta.get("view", "") or ""), "code": gate[0]["code"], "message": gate[0]["message"]}
+
+
+def _refused_summary(refused: Sequence[dict]) -> dict:
+    return {"count": len(refused), "by_code": dict(sorted(Counter(r["code"] for r in refused).items())),
+            "photographs": [dict(r) for r in refused]}
+
+
+def describe_refused(refused: Sequence[dict], limit: int = 5) -> str:
+    """One line: how many photographs the gate refused, why, and which (the first ``limit``)."""
+    codes = Counter(r["code"] for r in refused)
+    why = ", ".join(f"{n} {code}" for code, n in sorted(codes.items()))
+    stems = ", ".join(r["stem"] for r in refused[:limit]) + (f" and {len(refused) - limit} more"
+                                                              if len(refused) > limit else "")
+    return f"{len(refused)} photograph(s) refused by the photograph gate ({why}: {refused[0]['message']}): {stems}"
+
+
+def summarize_images(scores: Sequence[ImageScore], refused: Sequence[dict] = ()) -> EvaluationResult:
+    """Pool per-image scores into per-view, per-task and per-visit results (pure).
+
+    ``refused``: photographs the gate refused (``refused_row``); they are left out of
+    every image figure, listed in ``photographs_refused`` and withhold their visit's SALT.
+    """
     if not scores:
         raise InvalidValueError("no images were evaluated", fix="check the dataset and --views")
     rows = [s.row for s in scores]
@@ -200,15 +247,21 @@ def summarize_images(scores: Sequence[ImageScore]) -> EvaluationResult:
             "mean_abs_diff_pct": float(np.mean(diffs)) if diffs else math.nan,
             "images_with_loss_pct": len(diffs),
         }
-    visits, skipped = _visit_rows(rows)
+    visits, skipped = _visit_rows(rows, refused)
     summary = {
         "images": len(rows),
+        "photographs_refused": _refused_summary(refused),
         "scalp": _metrics([s.scalp_counts for s in scores]),
         "scalp_by_task": {task: _metrics(c) for task, c in sorted(per_task.items())},
         "hairloss": _metrics([s.hairloss_counts for s in scores]),
         "views": views_summary,
         "salt": _salt_summary(visits, skipped),
         "definitions": {
+            "images": "photographs scored: every selected photograph but those in photographs_refused",
+            "photographs_refused": "photographs the photograph gate refused (too_small, bad_aspect, no_content, "
+                                   "noise, not_a_head): the app measures nothing and asks for a retake, so they "
+                                   "are left out of every IoU, Dice and % loss figure and their visits get no "
+                                   "SALT (visits_skipped.refused_photograph)",
             "iou": "foreground intersection over union; micro pools pixels over images, macro averages images "
                    "(a pair with prediction and truth both empty scores 1 and is part of the macro mean)",
             "both_empty": "pairs whose prediction and truth are both empty",
@@ -271,6 +324,16 @@ def select_rows(meta: Sequence[dict], views: Sequence[str] | None, where: str) -
     return [i for i in known if meta[i]["view"] in wanted]
 
 
+def _check_size(size: int, needed: int | None, where: Path) -> None:
+    """Refuse a dataset converted smaller than the photograph gate lets through: every
+    photograph would be refused as too_small (and, before, scored as an empty mask)."""
+    if needed is not None and size < needed:
+        raise DatasetError(
+            f"{where}: the dataset's photographs are {size}x{size} pixels, but the model's networks need at least "
+            f"{needed} pixels on a side, so the photograph gate would refuse every one as too small",
+            fix=f"convert the dataset again with alonet convert --size {needed} or more; 320 is the default")
+
+
 def _run_split(model: str | Path, part: str) -> dict:
     """The training run's split (``split.json``) that ``--split part`` selects from."""
     path = Path(model) / "split.json"
@@ -318,16 +381,24 @@ def evaluate(dataset: str | Path, model: str | Path = "default", out: str | Path
     if not rows:
         raise DatasetError(f"{ds.path}: no photographs to evaluate", fix="check --views and --split")
     pipeline = Pipeline(models=model, backend=backend, config=pipeline_config)
-    scores = []
+    _check_size(ds.size, pipeline.min_photo_side(), ds.path)
+    scores, refused = [], []
     with tqdm(total=len(rows), desc="evaluate", unit="img", file=sys.stderr, disable=not progress) as bar:
         for start in range(0, len(rows), batch_size):
             chunk = rows[start:start + batch_size]
             results = pipeline.predict_views([(np.asarray(ds.images[i]), ds.meta[i]["view"]) for i in chunk])
             for i, res in zip(chunk, results):
+                gated = refused_row(ds.meta[i], res.flags)
+                if gated is not None:
+                    refused.append(gated)
+                    continue
                 scores.append(score_image(res.scalp_mask, res.hairloss_mask, np.asarray(ds.scalp[i]) > 0,
                                           np.asarray(ds.hairloss[i]) > 0, ds.meta[i]))
             bar.update(len(chunk))
-    result = summarize_images(scores)
+    if not scores:
+        raise DatasetError(f"{ds.path}: nothing to score: {describe_refused(refused)}",
+                           fix="evaluate photographs the app would measure (see the photograph gate in the README)")
+    result = summarize_images(scores, refused)
     result.summary["dataset"] = str(ds.path)
     result.summary.update(pipeline.provenance())
     result.summary["split"] = split

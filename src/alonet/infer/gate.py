@@ -136,6 +136,11 @@ def gate_measurements(image: np.ndarray, config: GateConfig = GateConfig()) -> d
 DEFAULT_MIN_SIDE = 160
 
 
+def required_side(config: GateConfig = GateConfig(), model_side: int | None = None) -> int:
+    """The fewest pixels a photograph's shorter side needs to pass the ``too_small`` check."""
+    return config.min_side or model_side or DEFAULT_MIN_SIDE
+
+
 def gate_photo(image: np.ndarray, config: GateConfig = GateConfig(), *, model_side: int | None = None) -> list[dict]:
     """Flags that make ``image`` (H, W, 3 uint8 RGB) unusable; empty when it may be scored.
 
@@ -151,7 +156,7 @@ def gate_photo(image: np.ndarray, config: GateConfig = GateConfig(), *, model_si
     if aspect > config.max_aspect:
         return [flag("bad_aspect", f"photograph is {w}x{h} pixels, {aspect:.1f} times longer than wide "
                                    f"(at most {config.max_aspect:g}); send the whole uncropped photograph")]
-    min_side = config.min_side or model_side or DEFAULT_MIN_SIDE
+    min_side = required_side(config, model_side)
     if min(h, w) < min_side:
         return [flag("too_small", f"photograph is only {w}x{h} pixels; the networks need at "
                                   f"least {min_side} pixels on its shorter side (send the "

@@ -42,7 +42,7 @@ import numpy as np
 from alonet.data.imageio import check_pixels, read_photo
 from alonet.errors import InvalidValueError, MissingViewError
 from alonet.infer.backends import create_backend
-from alonet.infer.gate import GateConfig, gate_photo
+from alonet.infer.gate import GateConfig, gate_photo, required_side
 from alonet.infer.postprocess import PostprocessConfig, clean_hairloss, clean_scalp, confidence
 from alonet.infer.quality import CHECK_CODE, QualityConfig, check_photo, check_scalp, flag, needs_retake
 from alonet.infer.results import ViewResult, VisitResult, refused_view, visit_from_views
@@ -164,8 +164,17 @@ class Pipeline:
         """The photograph gate's flags for ``photo`` (empty: usable; see ``alonet.infer.gate``)."""
         if self.config.gate is None:
             return []
-        model_side = min(c.input_size for c in self.backend.configs.values())
-        return gate_photo(photo, self.config.gate, model_side=model_side)
+        return gate_photo(photo, self.config.gate, model_side=self._model_side())
+
+    def _model_side(self) -> int:
+        return min(c.input_size for c in self.backend.configs.values())
+
+    def min_photo_side(self) -> int | None:
+        """The fewest pixels on a photograph's shorter side that the gate lets through
+        (None: the gate is off)."""
+        if self.config.gate is None:
+            return None
+        return required_side(self.config.gate, self._model_side())
 
     # -- single photographs ------------------------------------------------------
 
