@@ -145,6 +145,13 @@ def test_adapt_refuses_photographs_without_patient_or_view_before_training(tmp_p
     assert not (tmp_path / "adapted").exists() and not (tmp_path / "adapted.work" / "run").exists()
 
 
+def test_adapt_refuses_a_dataset_smaller_than_the_networks_need_before_training(tmp_path):
+    data = tiny_dataset(tmp_path / "ds", n_patients=7)  # 32 px; the bundled networks need 160
+    with pytest.raises(DatasetError, match="photographs are 32x32 pixels, but the model's networks need at least 160"):
+        adapt(data, tmp_path / "adapted", AdaptConfig(init="default", backend="torch"), progress=False)
+    assert not (tmp_path / "adapted").exists() and not (tmp_path / "adapted.work").exists()
+
+
 def test_cli_too_few_is_a_one_line_error(tmp_path, capsys):
     from alonet.cli.main import main
 

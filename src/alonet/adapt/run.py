@@ -35,6 +35,7 @@ from alonet.data.dataset import open_dataset, write_dataset
 from alonet.data.split import make_split, patient_key, read_split, row_key, split_rows
 from alonet.errors import DatasetError, InvalidValueError
 from alonet.evaluate import evaluate
+from alonet.evaluate.evaluate import check_dataset_size
 from alonet.evaluate.agreement import paired_change
 from alonet.infer import Pipeline
 from alonet.infer.viewcheck import calibrate_view_checks
@@ -545,6 +546,10 @@ def _adapt_in(work: Path, fresh: bool, source: Path, out: Path, cfg: AdaptConfig
     try:
         _check_work_recipe(work, work_recipe(source, cfg))
         dataset = _source_dataset(source, work, cfg, progress)
+        # the before/after evaluation runs the photograph gate: a dataset it would refuse
+        # whole fails now, not after the training
+        check_dataset_size(open_dataset(dataset).size, Pipeline(cfg.init, backend=cfg.backend).min_photo_side(),
+                           Path(dataset))
         held = _split(dataset, cfg, work)
         n_learn = _subset(dataset, set(held["learn"]), work / "train_ds")
         n_test = _subset(dataset, set(held["test"]), work / "test_ds")

@@ -324,7 +324,7 @@ def select_rows(meta: Sequence[dict], views: Sequence[str] | None, where: str) -
     return [i for i in known if meta[i]["view"] in wanted]
 
 
-def _check_size(size: int, needed: int | None, where: Path) -> None:
+def check_dataset_size(size: int, needed: int | None, where: Path) -> None:
     """Refuse a dataset converted smaller than the photograph gate lets through: every
     photograph would be refused as too_small (and, before, scored as an empty mask)."""
     if needed is not None and size < needed:
@@ -381,7 +381,7 @@ def evaluate(dataset: str | Path, model: str | Path = "default", out: str | Path
     if not rows:
         raise DatasetError(f"{ds.path}: no photographs to evaluate", fix="check --views and --split")
     pipeline = Pipeline(models=model, backend=backend, config=pipeline_config)
-    _check_size(ds.size, pipeline.min_photo_side(), ds.path)
+    check_dataset_size(ds.size, pipeline.min_photo_side(), ds.path)
     scores, refused = [], []
     with tqdm(total=len(rows), desc="evaluate", unit="img", file=sys.stderr, disable=not progress) as bar:
         for start in range(0, len(rows), batch_size):
