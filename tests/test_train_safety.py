@@ -330,3 +330,18 @@ def test_training_on_photographs_without_patients_warns_that_the_split_is_per_ph
     assert main(cli_args(write_tiny_dataset(tmp_path / "ds2"), tmp_path / "run2", "--task", "hairloss",
                          "--epochs", "1")) == 0
     assert "have no patient" not in capsys.readouterr().err
+
+
+def test_validation_photographs_without_hair_loss_are_warned_about(tmp_path, capsys):
+    from alonet.data.dataset import write_dataset
+    from test_train import tiny_arrays
+
+    images, scalp, hairloss, meta = tiny_arrays(n_patients=4)
+    hairloss[:] = False  # no patient has hair loss
+    dataset = write_dataset(tmp_path / "ds", [(images[i], scalp[i], hairloss[i], meta[i]) for i in range(16)], size=32)
+    assert main(cli_args(dataset, tmp_path / "run", "--task", "hairloss", "--epochs", "2")) == 0
+    err = capsys.readouterr().err
+    assert err.count("warning: hairloss: the validation photographs show no hair loss") == 1
+    assert main(cli_args(write_tiny_dataset(tmp_path / "ds2"), tmp_path / "run2", "--task", "hairloss",
+                         "--epochs", "1")) == 0
+    assert "show no hair loss" not in capsys.readouterr().err

@@ -323,6 +323,7 @@ class TaskRun:
     start_epoch: int = 0
     best_iou: float = -1.0
     history: list = field(default_factory=list)
+    warned_empty_truth: bool = False
     init_path: Path | None = None
 
 
@@ -526,11 +527,20 @@ def _train_epoch(run: TaskRun, epoch: int, ctx, progress: bool) -> float:
 
 
 def _validate(run: TaskRun, ctx) -> dict:
-    """Validation loss, IoU and Dice (masks = calibrated confidence >= 0.5, as inference)."""
+    """Validation loss, IoU and Dice (masks = calibrated confidence >= 0.5, as inference).
+
+    Warns (once per task and process) when the validation photographs hold no pixel of the
+    task's region: IoU is then 0 or 1 whatever the model does and cannot choose an epoch."""
     val = evaluate_loader(run.model, run.val_loader, run.cfg.class_weights, run.device, run.amp_dtype,
                           run.memory_format, model_cfg=run.model_cfg)
     v_loss, v_weight, tp, fp, fn = ctx.all_reduce_sum([val[k] for k in ("loss_sum", "weight_sum", "tp", "fp", "fn")])
     counts = OverlapCounts(tp=int(tp), fp=int(fp), fn=int(fn))
+    if counts.tp + counts.fn == 0 and not run.warned_empty_truth:
+        run.warned_empty_truth = True
+        what = "hair loss" if run.cfg.task == "hairloss" else "scalp region"
+        _log(ctx, f"warning: {run.cfg.task}: the validation photographs show no {what}, so validation IoU is 1 "
+                  "for a model that marks none and 0 for any other and cannot choose an epoch fairly; add "
+                  "patients with it to the data, or choose another --seed for the split")
     return {"val_loss": v_loss / max(v_weight, 1e-12), "val_iou": counts.iou, "val_dice": counts.dice}
 
 
