@@ -38,6 +38,9 @@ def test_adapt_writes_a_loadable_model_set_with_before_after_on_held_back_patien
     held = json.loads((tmp_path / "adapted.work" / "held_out.json").read_text())
     assert not set(held["learn"]) & set(held["test"])
     assert info["counts"]["patients_test"] == len(held["test"]) == 2  # 30 % of 7 patients
+    validated = len(json.loads((tmp_path / "adapted.work" / "run" / "split.json").read_text())["val"])
+    assert info["counts"]["patients_validated"] == validated
+    assert f"(of these, {validated} validated each epoch)" in (out / "MODEL_CARD.md").read_text()
     assert info["counts"]["photographs_test"] == 8 and info["counts"]["photographs_learn"] == 20
     # before/after are both measured on exactly the held-back photographs
     assert info["before"]["images"] == info["after"]["images"] == 8
@@ -304,7 +307,9 @@ def test_paired_changes_pair_photographs_and_visits_of_the_same_patients(tmp_pat
     assert salt["items"] == 2 and salt["change"] == -2.0 and (salt["low"], salt["high"]) == (-3.0, -1.0)
     lines = change_lines(changes)
     assert lines[0].startswith("change in mean |Δ % loss| per photograph: -5.00 points (95 % interval -6.00 to -3.00")
-    assert lines[0].endswith("bootstrap over 2 patients) - clear; with 2 patients the interval says little")
+    assert lines[0].endswith("bootstrap over 2 patients) - too few patients to tell: with 2 the interval says little")
+    from alonet.adapt.card import unclear
+    assert unclear(changes)  # the interval excludes 0, but 2 patients cannot make it clear
 
 
 def test_work_folders_and_model_sets_of_an_older_alonet_are_not_trusted_blindly(tmp_path):

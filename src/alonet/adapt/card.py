@@ -50,8 +50,9 @@ CHANGE_LABELS = {"mean_abs_diff_pct": "mean |Δ % loss| per photograph", "salt_m
 
 
 def unclear(changes: dict | None) -> bool:
-    """True when some change's interval includes 0 (the held-back patients cannot tell)."""
-    return any(c and not c["clear"] for c in (changes or {}).values())
+    """True when some change's interval includes 0 or rests on too few patients (the
+    held-back patients cannot tell)."""
+    return any(c and (not c["clear"] or c["groups"] < FEW_PATIENTS) for c in (changes or {}).values())
 
 
 def change_lines(changes: dict | None) -> list[str]:
@@ -61,9 +62,10 @@ def change_lines(changes: dict | None) -> list[str]:
         c = (changes or {}).get(key)
         if not c:
             continue
-        verdict = ("clear" if c["clear"] else "not clear: the interval includes 0")
         if c["groups"] < FEW_PATIENTS:
-            verdict += f"; with {c['groups']} patients the interval says little"
+            verdict = f"too few patients to tell: with {c['groups']} the interval says little"
+        else:
+            verdict = "clear" if c["clear"] else "not clear: the interval includes 0"
         lines.append(f"change in {label}: {c['change']:+.2f} points (95 % interval {c['low']:+.2f} to "
                      f"{c['high']:+.2f}, bootstrap over {c['groups']} patients) - {verdict}")
     return lines
@@ -191,6 +193,9 @@ def write_model_card(path: Path, info: dict, model_dir: Path | None = None) -> N
     if c.get("patients_kept_out_of_test"):
         tested_note += (f"; {c['patients_kept_out_of_test']} patients the starting model learnt from were kept "
                         "out of the test")
+    n_val = c.get("patients_validated")
+    validated = (f"of these, {n_val} validated each epoch" if n_val is not None
+                 else f"of these, a {r['val_fraction']:.0%} share of patients validated each epoch")
     text = f"""# Adapted AloNet model set
 
 Fine-tuned by `alonet adapt` on {info['created']} from the model `{info['init']}`
@@ -198,7 +203,7 @@ with the photographs in `{info['source']}`.
 
 ## Data
 - Learnt from: {c['photographs_learn']} photographs of {c['patients_learn']} patients
-  (of these, a {r['val_fraction']:.0%} share of patients validated each epoch).
+  ({validated}).
 - Tested on: {c['photographs_test']} photographs of {c['patients_test']} other patients, never trained on{tested_note}.
 - Networks fine-tuned: {', '.join(changed) or 'none'}; {kept_text}copied unchanged from the starting model:
   {', '.join(info['carried_over']) or 'none'}.

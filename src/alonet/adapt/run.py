@@ -373,6 +373,14 @@ def _clinic_only_split(run: Path, clinic, replay, cfg: AdaptConfig) -> None:
     atomic_write_text(path, json.dumps(split, indent=2) + "\n")
 
 
+def _validated_patients(run: Path) -> int | None:
+    """How many of the learning patients validated each epoch (the training's split.json)."""
+    try:
+        return len(read_split(run / "split.json")["val"])
+    except (DatasetError, OSError, KeyError):
+        return None
+
+
 def _finetune(train_ds: Path, run: Path, cfg: AdaptConfig, progress: bool) -> tuple[list[str], list[str], list[str]]:
     """Fine-tune each task that has data; returns (trained, carried over, notes)."""
     clinic = ConvertedSource(train_ds)
@@ -581,7 +589,8 @@ def _adapt_in(work: Path, fresh: bool, source: Path, out: Path, cfg: AdaptConfig
     counts = {"photographs_learn": n_learn, "patients_learn": len(held["learn"]),
               "photographs_test": n_test, "patients_test": len(held["test"]),
               "photographs_test_corrected": _corrected_count(work / "test_ds"),
-              "patients_kept_out_of_test": held.get("kept_out_of_test", 0)}
+              "patients_kept_out_of_test": held.get("kept_out_of_test", 0),
+              "patients_validated": _validated_patients(work / "run")}
     info = {
         "format": "alonet-adapt", "version": 1,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
