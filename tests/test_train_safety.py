@@ -345,3 +345,29 @@ def test_validation_photographs_without_hair_loss_are_warned_about(tmp_path, cap
     assert main(cli_args(write_tiny_dataset(tmp_path / "ds2"), tmp_path / "run2", "--task", "hairloss",
                          "--epochs", "1")) == 0
     assert "show no hair loss" not in capsys.readouterr().err
+
+
+def test_a_resumed_fine_tune_given_another_init_still_copies_from_its_own_start(tmp_path, capsys):
+    from alonet.model.io import read_model_info
+
+    dataset = write_tiny_dataset(tmp_path / "ds")
+    a = train(dataset, tmp_path / "a", tiny_config(seed=3), tasks="all", progress=False)
+    b = train(dataset, tmp_path / "b", tiny_config(seed=4), tasks="all", progress=False)
+    run = tmp_path / "ft"
+
+    def stop(event):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(dataset, run, tiny_config(init=str(a), epochs=2), progress=False, on_epoch_end=stop)
+    capsys.readouterr()
+    assert main(cli_args(dataset, run, "--task", "hairloss", "--epochs", "2", "--init", str(b), "--resume")) == 0
+    err = capsys.readouterr().err
+    assert "ignoring the new value(s) of" in err and "init" in err
+    assert f"carried over from {a} (not trained in this run)" in err
+
+    def weights(folder, task):
+        return read_model_info(folder / task / "best.json")["weights_sha256"]
+
+    assert weights(a, "scalp-midline") != weights(b, "scalp-midline")
+    assert weights(run, "scalp-midline") == weights(a, "scalp-midline")

@@ -89,8 +89,8 @@ def train(dataset, run_dir: str | Path, cfg: TrainConfig = TrainConfig(), *,
     a model set (``<task>/best.json``) to evaluation and inference. With
     ``cfg.init`` the tasks not trained are copied from it (``carry_over``) unless
     ``carry_rest`` is False (a caller training the tasks one by one copies them at the end);
-    a resumed fine-tune that is not given ``init`` again copies them from the starting model
-    its checkpoints saved. ``explicit`` names the options the user set (the CLI's); on
+    a resumed fine-tune copies them from the starting model its checkpoints saved (given
+    ``init`` again or not, and whatever it names). ``explicit`` names the options the user set (the CLI's); on
     ``resume`` only those are reported as ignored (None: every option that differs).
     """
     if tasks is None:
@@ -116,7 +116,9 @@ def train(dataset, run_dir: str | Path, cfg: TrainConfig = TrainConfig(), *,
             used = [_train_task(source, run_dir, replace(cfg, task=task), ctx, resume=resume,
                                 on_epoch_end=on_epoch_end, progress=progress, explicit=explicit)
                     for task in task_list]
-            init = cfg.init if cfg.init is not None else _saved_init(used, ctx)
+            # the starting model the tasks really used (a resumed task keeps its saved one, even
+            # when --init names another), so the copied networks never come from elsewhere
+            init = _used_init(used, ctx)
             if init is not None and carry_rest and ctx.is_main:
                 copied = carry_over(run_dir, init)
                 if copied:
@@ -126,8 +128,9 @@ def train(dataset, run_dir: str | Path, cfg: TrainConfig = TrainConfig(), *,
     return run_dir
 
 
-def _saved_init(used: list[TrainConfig], ctx) -> str | None:
-    """The starting model that resumed fine-tunes saved (None: none, or several differing)."""
+def _used_init(used: list[TrainConfig], ctx) -> str | None:
+    """The starting model the trained tasks used, as given or as their checkpoints saved
+    (None: none, or several differing)."""
     inits = sorted({str(c.init) for c in used if c.init is not None})
     if len(inits) > 1:
         _log(ctx, f"the tasks of this run started from different models ({', '.join(inits)}); the other "
