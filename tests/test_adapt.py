@@ -303,7 +303,8 @@ def test_paired_changes_pair_photographs_and_visits_of_the_same_patients(tmp_pat
     changes = paired_changes(tmp_path / "before", tmp_path / "after")
     photo, salt = changes["mean_abs_diff_pct"], changes["salt_mae"]
     assert photo["items"] == 3 and photo["groups"] == 2 and photo["change"] == -5.0  # (-6 - 6 - 3) / 3
-    assert photo["low"] == -6.0 and photo["high"] == -3.0 and photo["clear"]
+    assert photo["low"] == -6.0 and photo["high"] == -3.0  # excludes 0, but over 2 patients:
+    assert not photo["clear"] and photo["too_few"]
     assert salt["items"] == 2 and salt["change"] == -2.0 and (salt["low"], salt["high"]) == (-3.0, -1.0)
     lines = change_lines(changes)
     assert lines[0].startswith("change in mean |Δ % loss| per photograph: -5.00 points (95 % interval -6.00 to -3.00")

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from alonet.adapt.card import write_comparison, write_model_card
+from alonet.adapt.card import FEW_PATIENTS, write_comparison, write_model_card
 from alonet.data.atomic import atomic_directory, atomic_write_text, check_can_write_directory
 from alonet.data.dataset import open_dataset, write_dataset
 from alonet.data.split import make_split, patient_key, read_split, row_key, split_rows
@@ -488,8 +488,9 @@ def _read_rows(path: Path, key: str, value: str) -> dict[str, tuple[str, float]]
 def paired_changes(before_dir: Path, after_dir: Path) -> dict:
     """How much after changes each error against before on the same held-back photographs
     and visits, with a 95 % bootstrap interval over patients (``PairedChange`` as a dict; None
-    where no pair has the number). Nine or so patients give wide intervals: this says when
-    the test cannot tell the two models apart."""
+    where no pair has the number; ``clear`` when the interval excludes 0 over at least
+    ``FEW_PATIENTS`` patients, ``too_few`` below that). Nine or so patients give wide intervals:
+    this says when the test cannot tell the two models apart."""
     out = {}
     for name, csv_name, key, value in (("mean_abs_diff_pct", "per_image.csv", "stem", "abs_diff_pct"),
                                        ("salt_mae", "per_visit.csv", "visit", "abs_error")):
@@ -500,7 +501,8 @@ def paired_changes(before_dir: Path, after_dir: Path) -> dict:
             out[name] = None
             continue
         change = paired_change([b[k][1] for k in both], [a[k][1] for k in both], [b[k][0] for k in both])
-        out[name] = {**asdict(change), "clear": change.clear}
+        too_few = change.groups < FEW_PATIENTS  # an interval over so few patients says little
+        out[name] = {**asdict(change), "clear": change.clear and not too_few, "too_few": too_few}
     return out
 
 
