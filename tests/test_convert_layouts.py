@@ -136,3 +136,41 @@ def test_a_jpeg_mask_is_named_as_found_and_refused_not_as_missing(tmp_path, caps
             "lossy and blurs a mask's edges into grey levels (save the mask as PNG)") in err
     assert f"P2_v1_back: unpaired: photograph {photos / 'P2_v1_back.heic'} was found but its format (.heic)" in err
     assert "no scalp annotation" not in err and "no photograph" not in err
+
+
+def test_a_numbered_photograph_series_is_not_taken_for_the_channel_suffix(tmp_path):
+    """P7_0000 and P7_0001 each have masks of their own name except P7_0000, whose masks are
+    named P7: _0000 numbers photographs here, so P7's masks are not given to P7_0000."""
+    root = phantom_folder(tmp_path / "in")
+    photos, scalp, hairloss = folders(root)
+    (photos / "P1_v1_top.png").rename(photos / "P1_v1_top_0000.png")
+    (photos / "P1_v1_back.png").rename(photos / "P1_v1_top_0001.png")
+    for folder in (scalp, hairloss):
+        (folder / "P1_v1_back.png").rename(folder / "P1_v1_top_0001.png")
+    notes: list[str] = []
+    pairs, problems = find_pairs(photos, scalp, hairloss, warn=notes.append)
+    assert "P1_v1_top_0001" in {p.stem for p in pairs}
+    assert {p.stem for p in problems} >= {"P1_v1_top", "P1_v1_top_0000"}  # left unpaired, not guessed
+    assert not any("channel suffix" in note for note in notes)
+
+
+def test_the_separator_is_read_from_the_header_as_csv_and_an_excel_sep_line_is_honoured(tmp_path, capsys):
+    root = phantom_folder(tmp_path / "in")
+    rows = [{**row, "note; a; b; c": "x"} for row in default_rows()]  # semicolons inside a quoted column name
+    with open(root / "manifest.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    code, _, err = convert(["--from", root, "-o", tmp_path / "ds"], capsys)
+    assert code == 0, err
+    assert {row["patient"] for row in open_dataset(tmp_path / "ds").meta} == {"P1", "P2"}
+    with open(root / "manifest.csv", "w", newline="") as handle:  # Excel's "sep=;" first line
+        handle.write("sep=;\n")
+        writer = csv.DictWriter(handle, list(default_rows()[0]), delimiter=";")
+        writer.writeheader()
+        writer.writerows(default_rows())
+        handle.write("P9;P9\n")  # a row naming no file, on line 11 of the file
+    code, _, err = convert(["--from", root, "-o", tmp_path / "ds2"], capsys)
+    assert code == 0, err
+    assert {row["view"] for row in open_dataset(tmp_path / "ds2").meta} == {"top", "back", "left", "right"}
+    assert "line 11 (P9)" in err  # line numbers count the sep= line

@@ -231,10 +231,22 @@ class Manifest:
 
 
 def _delimiter(header: str) -> str:
-    """The cell separator of a manifest from its header line: a comma, or a semicolon (what
-    Excel writes as "CSV" where the decimal separator is a comma) or a tab when the header
-    holds more of those than commas."""
-    return max((",", ";", "\t"), key=header.count)
+    """The cell separator of a manifest from its header line: a comma, a semicolon (what
+    Excel writes as "CSV" where the decimal separator is a comma) or a tab. The header is
+    read as CSV under each (quotes respected): the first that yields a stem or file column
+    wins, else the one that yields the most columns (a comma on a tie)."""
+    def cells(delimiter: str) -> list[str]:
+        return [c.strip().lower() for c in next(csv.reader([header], delimiter=delimiter), [])]
+
+    candidates = (",", ";", "\t")
+    named = [d for d in candidates if set(cells(d)) & set(_STEM_COLUMNS)]
+    return named[0] if named else max(candidates, key=lambda d: len(cells(d)))
+
+
+def _excel_separator(line: str) -> str | None:
+    """The separator an Excel ``sep=;`` first line declares (None: not such a line)."""
+    text = line.strip()
+    return text[4] if len(text) == 5 and text.lower().startswith("sep=") else None
 
 
 def load_manifest(path: str | Path) -> Manifest:
@@ -245,8 +257,11 @@ def load_manifest(path: str | Path) -> Manifest:
         raise DatasetError(f"manifest {manifest} not found", path=manifest, fix="check the --manifest path")
     try:
         with open(manifest, newline="", encoding="utf-8-sig") as handle:
-            delimiter = _delimiter(handle.readline())
-            handle.seek(0)
+            first = handle.readline()
+            delimiter, first_line = _excel_separator(first), 3
+            if delimiter is None:  # no "sep=" line: the first line is the header
+                delimiter, first_line = _delimiter(first), 2
+                handle.seek(0)
             reader = csv.DictReader(handle, delimiter=delimiter)
             columns = [c.strip() for c in (reader.fieldnames or [])]
             listed = ", ".join(columns) or "none"
@@ -266,7 +281,7 @@ def load_manifest(path: str | Path) -> Manifest:
                 )
             visit_column = next((c for c in _VISIT_COLUMNS if c in columns), None)
             rows: dict[str, ManifestRow] = {}
-            for line, raw in enumerate(reader, start=2):
+            for line, raw in enumerate(reader, start=first_line):
                 if None in raw:  # DictReader's key for cells beyond the header
                     raise DatasetError(
                         f"manifest {manifest} line {line} has more cells than the header has columns",
@@ -437,12 +452,20 @@ def _strip_channel_suffix(photos: dict[str, Path], masks: set[str]) -> tuple[dic
     renamed: list[str] = []
     for key, path in photos.items():
         short = key[: -len(suffix)] if key.endswith(suffix) else key
-        if short != key and short in masks and key not in masks and short not in photos:
+        if short != key and short in masks and key not in masks and short not in photos \
+                and not _numbered_siblings(short, photos, masks):
             keyed[short] = path
             renamed.append(path.stem)
         else:
             keyed[key] = path
     return keyed, renamed
+
+
+def _numbered_siblings(short: str, photos: dict[str, Path], masks: set[str]) -> bool:
+    """True when another photograph ``<short>_NNNN`` has annotations of its own: then
+    ``_0000`` numbers photographs rather than naming nnU-Net's first channel."""
+    return any(key.startswith(short + "_") and key[len(short) + 1:].isdigit() and key in masks
+               for key in photos)
 
 
 def _pair_stem(key: str, photo: Path | None, area: Path | None, loss: Path | None) -> str:
