@@ -55,7 +55,9 @@ def evaluate_command(dataset, model, out, split, views, backend, precision, batc
     for view, v in s["views"].items():
         click.echo(f"  {view:<6} n={v['images']:<4} mean |Δ loss %| {_fmt(v['mean_abs_diff_pct'], '.2f')}")
     skipped = {k: v for k, v in salt["visits_skipped"].items() if v}
-    left_out = "; left out: " + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in skipped.items()) if skipped else ""
+    words = {"refused_photograph": "with a refused photograph"}
+    left_out = ("; left out: " + ", ".join(f"{v} {words.get(k, k.replace('_', ' '))}" for k, v in skipped.items())
+                if skipped else "")
     if salt["visits_scored"]:
         ba = salt["bland_altman"]
         flips = salt["responder_flips"]

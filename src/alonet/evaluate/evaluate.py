@@ -215,7 +215,8 @@ def describe_refused(refused: Sequence[dict], limit: int = 5) -> str:
     why = ", ".join(f"{n} {code}" for code, n in sorted(codes.items()))
     stems = ", ".join(r["stem"] for r in refused[:limit]) + (f" and {len(refused) - limit} more"
                                                               if len(refused) > limit else "")
-    return f"{len(refused)} photograph(s) refused by the photograph gate ({why}: {refused[0]['message']}): {stems}"
+    example = f"; e.g. {refused[0]['stem']}: {refused[0]['message']}" if refused else ""
+    return f"{len(refused)} photograph(s) refused by the photograph gate ({why}): {stems}{example}"
 
 
 def summarize_images(scores: Sequence[ImageScore], refused: Sequence[dict] = ()) -> EvaluationResult:
