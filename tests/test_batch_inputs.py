@@ -13,6 +13,7 @@ import csv
 import hashlib
 import json
 import random
+import re
 import shutil
 
 import pytest
@@ -168,9 +169,9 @@ def test_reports_of_colliding_labels_get_separate_stable_folders(models, photos,
     code, stdout, stderr = batch(manifest, out, models, capsys, "--reports")
     assert code in (0, 3), stderr
     assert "recomputed patient X_1 visit 1: photographs changed" in stdout
-    current = sorted(p.name for p in (out / "reports").iterdir() if ".superseded-" not in p.name)
+    current = sorted(p.name for p in (out / "reports").iterdir())
     assert current == sorted(p.name for p in folders.values())
-    (aside,) = (out / "reports").glob("*.superseded-*")  # X_1's old report, kept beside the new one
+    (aside,) = (out / "superseded-reports").glob("*.superseded-*")  # X_1's old report, kept out of reports/
     assert aside.name.startswith(folders[("X_1", "1")].name + ".superseded-")
     assert (folders[("X/1", "1")] / "report.json").read_bytes() == kept
     new = {(r["patient"], r["visit"]): r for r in read(out / "results.csv")}
@@ -220,7 +221,41 @@ def test_deidentify_without_reports_is_an_error(models, photos, tmp_path, capsys
     assert not out.exists()
     code, _, stderr = batch(manifest, out, models, capsys, "--deidentify", "--reports", "--no-plots")
     assert code in (0, 3), stderr
-    assert json.loads((out / "reports" / "P1_1" / "report.json").read_text())["deidentified"] is True
+    (folder,) = (out / "reports").iterdir()
+    assert json.loads((folder / "report.json").read_text())["deidentified"] is True
+
+
+def test_deidentified_batch_reports_name_no_patient_and_replace_identified_ones(models, photos, tmp_path, capsys):
+    """The privacy audit: a de-identified report's title and folder held the patient label, and
+    a rerun with --deidentify kept the identified reports of an earlier run in reports/."""
+    label = "Müller, Anna (1961-04-02)"
+    manifest = trial(tmp_path, photos, [(label, "1", "a")])
+    out = tmp_path / "out"
+    code, _, stderr = batch(manifest, out, models, capsys, "--reports", "--no-plots")  # identified first
+    assert code in (0, 3), stderr
+    (identified,) = (out / "reports").iterdir()
+    assert "M_ller" in identified.name
+    code, stdout, stderr = batch(manifest, out, models, capsys, "--reports", "--deidentify", "--no-plots")
+    assert code in (0, 3), stderr
+    assert f"recomputed patient {label} visit 1: report de-identification changed" in stdout
+    (folder,) = (out / "reports").iterdir()  # only the de-identified report is left in reports/
+    assert re.fullmatch(r"visit-[0-9a-f]{16}", folder.name)
+    document = json.loads((folder / "report.json").read_text())
+    html = (folder / "report.html").read_text()
+    assert document["deidentified"] is True and "Müller" not in html and "1961" not in html
+    assert "<title>AloNet SALT report</title>" in html
+    (aside,) = (out / "superseded-reports").iterdir()
+    assert aside.name.startswith(identified.name + ".superseded-")
+    with open(out / "reports_index.csv", newline="", encoding="utf-8") as handle:
+        assert list(csv.DictReader(handle)) == [{"patient": label, "visit": "1", "folder": folder.name}]
+    assert oct((out / ".report-key").stat().st_mode & 0o777) == "0o600"
+    # the same run again keeps it; without --deidentify it is identified again, the other moved aside
+    code, stdout, _ = batch(manifest, out, models, capsys, "--reports", "--deidentify", "--no-plots")
+    assert "(0 recomputed)" in stdout and [p.name for p in (out / "reports").iterdir()] == [folder.name]
+    code, stdout, _ = batch(manifest, out, models, capsys, "--reports", "--no-plots")
+    assert "report de-identification changed" in stdout
+    assert [p.name for p in (out / "reports").iterdir()] == [identified.name]
+    assert len(list((out / "superseded-reports").iterdir())) == 2
 
 
 # --------------------------------------------------------------------------- defect 4
@@ -268,14 +303,14 @@ def test_a_recomputed_row_is_kept_in_superseded_csv_and_its_old_report_moved_asi
     kept = list(csv.DictReader(open(out / "superseded.csv")))
     assert len(kept) == 1 and kept[0]["reason"] == "hair-loss threshold changed"
     assert kept[0]["salt"] == first["salt"] and kept[0]["hairloss_threshold"] == "0.5" and kept[0]["superseded_at"]
-    (aside,) = (out / "reports").glob("P1_1.superseded-*")
+    (aside,) = (out / "superseded-reports").glob("P1_1.superseded-*")
     assert (aside / "report.json").is_file() and not (out / "reports" / "P1_1").exists()
     # a second recompute keeps the first superseded folder too (it was replaced), and with --reports
     # the old folder is moved aside as well before the new report is written
     code, _, stderr = batch(manifest, out, models, capsys, "--reports", "--no-plots", "--hairloss-threshold", "0.3")
     assert code in (0, 3), stderr
-    assert len(list((out / "reports").glob("P1_1.superseded-*"))) == 1  # P1_1 was gone: nothing to move
+    assert len(list((out / "superseded-reports").glob("P1_1.superseded-*"))) == 1  # P1_1 was gone: nothing to move
     assert (out / "reports" / "P1_1" / "report.json").is_file()
     code, _, stderr = batch(manifest, out, models, capsys, "--reports", "--no-plots", "--hairloss-threshold", "0.35")
     assert code in (0, 3), stderr
-    assert len(list((out / "reports").glob("P1_1.superseded-*"))) == 2
+    assert len(list((out / "superseded-reports").glob("P1_1.superseded-*"))) == 2

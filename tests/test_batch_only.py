@@ -237,6 +237,6 @@ def test_an_earlier_report_folder_is_never_written_over(models, photos, tmp_path
     before = (out / "reports" / "P1_v1" / "report.json").read_bytes()
     (out / "results.csv").rename(tmp_path / "results-moved.csv")  # the table is gone; the report is not
     run_batch(manifest, out, pipeline_with(models, hairloss=0.7), progress=False, plots=False, reports=True)
-    (aside,) = (out / "reports").glob("P1_v1.superseded-*")
+    (aside,) = (out / "superseded-reports").glob("P1_v1.superseded-*")
     assert (aside / "report.json").read_bytes() == before and (out / "reports" / "P1_v1" / "report.json").is_file()
 

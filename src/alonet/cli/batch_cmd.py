@@ -25,8 +25,9 @@ from alonet.cli.options import (
 @click.option("--plots/--no-plots", default=True, show_default=True, help="One SALT-over-time PNG per patient.")
 @click.option("--reports", is_flag=True, help="Also write a report folder per visit under reports/.")
 @click.option("--deidentify", is_flag=True,
-              help="With --reports: blur everything outside the scalp in the report pictures (an error without "
-                   "--reports; results.csv and the plots keep the patient and visit labels).")
+              help="With --reports: blur everything outside the scalp in the report pictures, leave labels and "
+                   "dates out of the reports and name their folders reports/visit-<hash> (reports_index.csv says "
+                   "whose); an error without --reports; results.csv and the plots keep the labels.")
 @click.option("--provisional", is_flag=True,
               help="Give a (provisional) SALT also for visits whose photographs need a retake.")
 @model_option

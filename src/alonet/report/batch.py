@@ -16,10 +16,12 @@ Output folder::
     results_columns.csv  what each column of results.csv means (the data dictionary)
     plots/<patient>.png  SALT over time per patient
     plots/index.csv      patient -> plot file (hashed names cannot be read back)
-    reports/<patient>_<visit>/   (optional) a full report folder per visit
+    reports/<patient>_<visit>/   (optional) a full report folder per visit; with
+                         --deidentify reports/visit-<16 hex>/ (``batch_folders``)
+    reports_index.csv    (with reports) patient, visit -> report folder
     superseded.csv       every row a rerun recomputed, with when and why (the audit trail);
-                         a recomputed visit's old report folder is renamed
-                         <name>.superseded-<UTC time> so it is not read as current
+    superseded-reports/  a recomputed visit's old report folder, moved out of reports/ as
+                         <name>.superseded-<UTC time> so it is not read (or shared) as current
 
 A patient or visit label that is not a plain file name (``X/1``, ``Visit 2``),
 or a visit label with ``_`` in it, gets a name made safe plus ``-`` and a
@@ -64,6 +66,7 @@ from alonet.errors import (
     OutputNotWritableError,
 )
 from alonet.report.batch_columns import COLUMNS_FILE, RESULT_COLUMNS, TABLE_ADDED_COLUMNS, columns_csv
+from alonet.report.batch_folders import KEY_FILE, deidentified_name, report_key, supersede, was_deidentified, write_index
 from alonet.report.batch_workers import VisitScorer
 from alonet.report.plots import salt_over_time_png
 from alonet.report.provenance import (
@@ -347,20 +350,35 @@ def row_problem(row: dict[str, str]) -> str | None:
 
 
 #: Reasons of :func:`table_reason` that do not touch the visit's SALT.
-TABLE_ONLY_REASONS = ("visit date changed", "report folder missing", "baseline visit changed")
+TABLE_ONLY_REASONS = ("visit date changed", "report folder missing", "baseline visit changed",
+                      "report de-identification changed")
+
+
+def report_folder(out: Path, patient: str, visit: str, key: bytes | None) -> Path:
+    """A visit's report folder: named by its labels, or (``key``: de-identified) by their HMAC."""
+    name = output_name(patient, visit) if key is None else deidentified_name(key, patient, visit)
+    return Path(out) / "reports" / name
 
 
 def table_reason(row: dict[str, str], entry: VisitEntry, first: dict[str, VisitEntry],
-                 reports_in: Path | None) -> str | None:
+                 reports_in: Path | None, key: bytes | None = None, old_key: bytes | None = None) -> str | None:
     """Why a finished row no longer fits the manifest although its photographs and settings are
     unchanged: its date was changed, another visit became the patient's baseline (or it
-    did), or (``reports_in``: the output folder of a run with reports) its report folder is gone."""
+    did), or (``reports_in``: the output folder of a run with reports; ``key``: a
+    de-identified run's; ``old_key``: an earlier de-identified run's, when this one is not) its
+    report folder is gone or was written with(out) --deidentify."""
     if row.get("date", "") != (entry.date or ""):
         return "visit date changed"
     if row.get("baseline_visit", "") != first[entry.patient].visit:
         return "baseline visit changed"
-    if reports_in is not None and not (reports_in / "reports" / output_name(entry.patient, entry.visit)).is_dir():
-        return "report folder missing"
+    if reports_in is not None:
+        folder = report_folder(reports_in, entry.patient, entry.visit, key)
+        if not folder.is_dir():
+            others = ([None] if key is not None else []) + ([old_key] if key is None and old_key else [])
+            changed = any(report_folder(reports_in, entry.patient, entry.visit, k).is_dir() for k in others)
+            return "report de-identification changed" if changed else "report folder missing"
+        if was_deidentified(folder) is not None and was_deidentified(folder) != (key is not None):
+            return "report de-identification changed"
     return None
 
 
@@ -501,15 +519,17 @@ def _keep_superseded(out: Path, replaced: list[tuple[dict[str, str], str]]) -> N
     atomic_write_text(path, old + buffer.getvalue())
 
 
-def write_visit_report(out: Path, deidentify: bool, model_hash: str, entry: VisitEntry, visit,
+def write_visit_report(out: Path, key: bytes | None, model_hash: str, entry: VisitEntry, visit,
                        provenance: dict) -> None:
-    """The report folder of one batch visit (run where the visit was scored); it records the
-    same model and photograph checksums as the visit's row of results.csv."""
-    folder = out / "reports" / output_name(entry.patient, entry.visit)
+    """The report folder of one batch visit (run where the visit was scored; ``key``: a
+    de-identified run's, see ``batch_folders``); it records the same model and photograph
+    checksums as the visit's row of results.csv."""
+    deidentify = key is not None
+    folder = report_folder(out, entry.patient, entry.visit, key)
     meta = {**provenance, "model_sha256": model_hash, "inputs_sha256": inputs_sha256(entry.views)}
     review = {"patient_code": entry.patient, "visit_date": entry.date}  # left out when de-identified
-    write_report(visit, folder, deidentify=deidentify, overwrite=True, meta=meta, review=review,
-                 title=f"AloNet SALT report: patient {entry.patient}, visit {entry.visit}")
+    title = "AloNet SALT report" if deidentify else f"AloNet SALT report: patient {entry.patient}, visit {entry.visit}"
+    write_report(visit, folder, deidentify=deidentify, overwrite=True, meta=meta, review=review, title=title)
 
 
 def chosen_keys(entries: list[VisitEntry], only) -> set[tuple[str, str]]:
@@ -559,7 +579,10 @@ def run_batch(manifest: str | Path, out_dir: str | Path, pipeline, *, plots: boo
     results = out / "results.csv"
     done = read_results(results)  # before the networks load: a bad results.csv stops the run at once
     atomic_write_text(out / COLUMNS_FILE, columns_csv())
-    report = partial(write_visit_report, out, deidentify, model_sha256(pipeline)) if reports else None
+    name_key = report_key(out) if reports and deidentify else None  # de-identified folder names
+    # the other naming's folders of an earlier run, to move aside when their visit is redone
+    old_key = report_key(out) if reports and not deidentify and (out / KEY_FILE).is_file() else None
+    report = partial(write_visit_report, out, name_key, model_sha256(pipeline)) if reports else None
     entries_by_key = {entry.key: entry for entry in entries}
     with VisitScorer(pipeline, workers, report, provisional=provisional) as scorer:
         settings = batch_settings(pipeline, provisional=provisional, provenance=scorer.provenance)
@@ -569,7 +592,8 @@ def run_batch(manifest: str | Path, out_dir: str | Path, pipeline, *, plots: boo
             first.setdefault(entry.patient, entry)
         stale = {key: reason for key, row in done.items() if key in provenance
                  and (reason := row_problem(row) or stale_reason(row, provenance[key])
-                      or table_reason(row, entries_by_key[key], first, out if reports else None)) is not None}
+                      or table_reason(row, entries_by_key[key], first, out if reports else None, name_key, old_key))
+                 is not None}
         summary = BatchSummary(results=results, total=len(entries))
         if chosen is None:
             rows = {key: row for key, row in done.items() if key not in stale}
@@ -610,7 +634,7 @@ def run_batch(manifest: str | Path, out_dir: str | Path, pipeline, *, plots: boo
         ) as bar:
             writer = csv.DictWriter(handle, fieldnames=RESULT_COLUMNS, lineterminator="\n")
             score = partial(_score_visits, scorer, writer, handle, rows, first, provenance, summary, bar, on_row,
-                            out)
+                            out, [k for k in (name_key, old_key) if k is not None])
             score(todo, stale)
             if chosen is not None:  # later visits whose chosen baseline's SALT moved
                 followers = [e for e in entries if e.key in rows and e.key not in chosen and first[e.patient].key
@@ -628,27 +652,26 @@ def run_batch(manifest: str | Path, out_dir: str | Path, pipeline, *, plots: boo
     summary.withheld = sum(1 for k in order if k in rows and rows[k]["withheld"] and not rows[k]["salt"])
     if plots:
         summary.plots = write_plots(entries, rows, out / "plots")
+    if reports:
+        write_index(out, [(e.patient, e.visit, report_folder(out, e.patient, e.visit, name_key).name)
+                          for e in entries])
     return summary
 
 
 def _score_visits(scorer, writer, handle, rows, first, provenance, summary, bar, on_row, move_reports_in,
-                  todo: list[VisitEntry], stale: dict[tuple[str, str], str]) -> None:
+                  keys: list[bytes], todo: list[VisitEntry], stale: dict[tuple[str, str], str]) -> None:
     """Score ``todo`` in order, appending each row to results.csv (flushed) and to ``rows``.
 
-    A visit's earlier report folder (under ``move_reports_in``, the output folder), left by a
-    recomputed row or by a run whose table is gone, is first renamed
-    ``<name>.superseded-<UTC time>``: it no longer matches the row, and like the row in
-    superseded.csv it is kept, never replaced.
+    A visit's earlier report folders (under ``move_reports_in``, the output folder; named by
+    its labels or, with one of ``keys``, de-identified), left by a recomputed row or by a run
+    whose table is gone, first move to ``superseded-reports/<name>.superseded-<UTC time>``:
+    they no longer match the row, and like the row in superseded.csv they are kept, never
+    replaced, and out of ``reports/``.
     """
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     for e in todo:
-        old = move_reports_in / "reports" / output_name(e.patient, e.visit)
-        if old.is_dir():  # a report of this visit from before: kept, never written over
-            target, n = old.with_name(f"{old.name}.superseded-{stamp}"), 1
-            while target.exists():
-                n += 1
-                target = old.with_name(f"{old.name}.superseded-{stamp}-{n}")
-            old.rename(target)
+        supersede(move_reports_in, [report_folder(move_reports_in, e.patient, e.visit, k) for k in (None, *keys)],
+                  stamp)
     for entry, visit, error in scorer.score(todo):
         baseline_entry = first[entry.patient]
         base_row = rows.get(baseline_entry.key)
