@@ -118,6 +118,24 @@ def test_report_json_numbers_and_deidentification(known_visit):
     assert report_json(known_visit, deidentify=True)["views"]["top"]["source"] is None
 
 
+
+def test_a_deidentified_report_keeps_only_the_year_and_no_model_path(known_visit):
+    """The privacy audit: the creation time (usually the visit's date, to the minute) and the
+    model folder's path (which may hold a name) were in de-identified reports."""
+    from datetime import datetime, timezone
+
+    made = datetime(2024, 5, 6, 9, 30, tzinfo=timezone.utc)
+    meta = {"model": "/home/dr/Müller_clinic_model", "model_sha256": "ab" * 32}
+    document = report_json(known_visit, meta=meta, deidentify=True, created=made)
+    assert document["created"] == "2024" and document["model"] == "own model set"
+    assert document["model_sha256"] == "ab" * 32  # which model stays exact
+    assert report_json(known_visit, meta={"model": "default (onnx)"}, deidentify=True)["model"] == "default (onnx)"
+    identified = report_json(known_visit, meta=meta, created=made)
+    assert identified["created"] == "2024-05-06T09:30:00+00:00" and identified["model"] == meta["model"]
+    html = render_report_html(known_visit, meta=meta, deidentify=True, created=made)
+    assert "Generated 2024 by AloNet" in html and "Müller" not in html and "05-06" not in html
+
+
 def test_a_visit_has_one_json_shape_with_its_salt_result(pipeline, known_visit):
     """report.json, the web API and batch rows all come from VisitResult.to_dict()."""
     assert known_visit.score.salt == pytest.approx(40.0) and known_visit.score.missing == ()

@@ -71,6 +71,23 @@ def uses_bundled_model(meta: Mapping | None) -> bool:
     return model == "default" or model.startswith("default ")
 
 
+def shown_model(model, deidentify: bool):
+    """The model as a report names it: as given, or in a de-identified report only ``default``
+    (the bundled set) or ``own model set`` (a folder's path may hold a user's, clinic's or
+    patient's name; the checksum beside it still says exactly which model)."""
+    if not deidentify or model is None:
+        return model
+    return model if str(model).split(" (")[0] == "default" else "own model set"
+
+
+def shown_created(created: datetime, deidentify: bool, *, iso: bool) -> str:
+    """When a report was made: to the minute (or ISO second), or in a de-identified report
+    the year alone (the day a visit is scored is usually its visit date)."""
+    if deidentify:
+        return created.strftime("%Y")
+    return created.isoformat(timespec="seconds") if iso else created.strftime("%Y-%m-%d %H:%M UTC")
+
+
 def _kind(code: str) -> str:
     if code in RETAKE_CODES:
         return "retake"
@@ -182,8 +199,8 @@ def render_report_html(visit, images: Mapping[str, np.ndarray] | None = None, *,
         review_rows=review_rows,
         title=title,
         version=__version__,
-        created=created.strftime("%Y-%m-%d %H:%M UTC"),
-        model=meta.get("model"),
+        created=shown_created(created, deidentify, iso=False),
+        model=shown_model(meta.get("model"), deidentify),
         model_sha256=(meta.get("model_sha256") or "")[:12] if meta.get("model_sha256") != "unknown" else "",
         backend=meta.get("backend"),
         deidentified=deidentify,

@@ -28,6 +28,8 @@ from alonet.report.html import (
     REPORT_IMAGE_SIDE,
     REVIEW_FIELDS,
     SYNTHETIC_WARNING,
+    shown_created,
+    shown_model,
     shown_review,
     render_report_html,
     report_overlays,
@@ -69,11 +71,11 @@ def report_json(visit, *, meta: Mapping | None = None, deidentify: bool = False,
         "format": REPORT_FORMAT,
         "version": REPORT_VERSION,
         "alonet_version": __version__,
-        "created": (created or datetime.now(timezone.utc)).isoformat(timespec="seconds"),
+        "created": shown_created(created or datetime.now(timezone.utc), deidentify, iso=True),
         "deidentified": bool(deidentify),
         # a de-identified report leaves out the photographs' checksum: it would link the
-        # report to the identified original files
-        **{k: v for k, v in dict(meta or {}).items()
+        # report to the identified original files; the model's path becomes a generic name
+        **{k: (shown_model(v, deidentify) if k == "model" else v) for k, v in dict(meta or {}).items()
            if k not in ("format", "version") and not (deidentify and k == "inputs_sha256")},
         **body,
     }
