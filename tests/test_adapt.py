@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import json
+import re
 import shutil
 from dataclasses import replace
 
@@ -29,7 +31,7 @@ def test_adapt_writes_a_loadable_model_set_with_before_after_on_held_back_patien
     data = tiny_dataset(tmp_path / "ds", n_patients=7)
     # keep="last": every network really changes (the tiny networks' best epoch would be the start)
     cfg = AdaptConfig(init=str(init), steps=2, batch_size=4, backend="torch", view_check_patients=3, keep="last")
-    result = adapt(data, tmp_path / "adapted", cfg, progress=False)
+    result = adapt(data, tmp_path / "adapted", cfg, progress=False, keep_work=True)
 
     out = tmp_path / "adapted"
     assert result.kept_start == [] and info_kept(out) == []
@@ -69,13 +71,38 @@ def info_kept(out):
     return json.loads((out / "adapt.json").read_text())["kept_start"]
 
 
+def test_an_adapted_set_carries_no_patient_code_and_its_work_folder_goes(tmp_path):
+    """The privacy audit: the model set's before/after folders listed the held-back patients'
+    codes (and stems, which may hold codes and dates), and the work folder with a copy of
+    every photograph stayed beside the model."""
+    from alonet.adapt.run import patient_digest
+
+    init = tiny_init_set(tmp_path / "init")
+    data = tiny_dataset(tmp_path / "ds", n_patients=7)  # patients p0 ... p6, stems p<n>_<view>
+    cfg = AdaptConfig(init=str(init), steps=2, batch_size=4, backend="torch", view_check_patients=3)
+    adapt(data, tmp_path / "adapted", cfg, progress=False)
+    out = tmp_path / "adapted"
+    assert not (tmp_path / "adapted.work").exists()
+    texts = {p.relative_to(out): p.read_text(encoding="utf-8") for p in out.rglob("*")
+             if p.suffix in (".csv", ".json", ".md")}
+    codes = [f"p{n}" for n in range(7)]
+    leaks = [(str(name), code) for name, text in texts.items() for code in codes
+             if re.search(rf"\b{code}(_|\b)", text)]
+    assert leaks == []
+    with open(out / "after" / "per_image.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert {row["patient"] for row in rows} <= {patient_digest(code) for code in codes} and len(rows) == 8
+    summary = json.loads((out / "after" / "summary.json").read_text())
+    assert summary["dataset"] == "the held-back patients' photographs" and summary["model"] == "this model set"
+
+
 def test_networks_whose_start_validated_best_are_not_called_fine_tuned(tmp_path):
     """Before: a network that kept epoch 0 (its starting weights) was listed as fine-tuned, and
     the view-check margins were 're-fitted for the adapted network'."""
     init = tiny_init_set(tmp_path / "init")
     data = tiny_dataset(tmp_path / "ds", n_patients=7)
     cfg = AdaptConfig(init=str(init), steps=2, batch_size=4, backend="torch", view_check_patients=3)
-    result = adapt(data, tmp_path / "adapted", cfg, progress=False)
+    result = adapt(data, tmp_path / "adapted", cfg, progress=False, keep_work=True)
     out, run = tmp_path / "adapted", tmp_path / "adapted.work" / "run"
     epochs = {t: json.loads((run / t / "best.json").read_text())["metadata"]["epoch"] for t in TASKS}
     kept = [t for t in TASKS if epochs[t] == 0]
@@ -94,7 +121,7 @@ def test_a_work_folder_is_never_mixed_with_other_options_or_data(tmp_path):
     init = tiny_init_set(tmp_path / "init")
     data = tiny_dataset(tmp_path / "ds", n_patients=7)
     cfg = AdaptConfig(init=str(init), steps=2, batch_size=4, backend="torch", view_check_patients=3)
-    adapt(data, tmp_path / "a", cfg, progress=False)
+    adapt(data, tmp_path / "a", cfg, progress=False, keep_work=True)
     work = tmp_path / "a.work"
     for changed, words in ((replace(cfg, steps=3), "steps 2 -> 3"), (replace(cfg, seed=1), "seed 0 -> 1"),
                            (replace(cfg, keep="last"), "keep 'best' -> 'last'")):
@@ -112,13 +139,13 @@ def test_adapting_an_adaptation_never_tests_on_patients_it_learnt_from(tmp_path)
     init = tiny_init_set(tmp_path / "init")
     data = tiny_dataset(tmp_path / "ds", n_patients=7)
     cfg = AdaptConfig(init=str(init), steps=2, batch_size=4, backend="torch", view_check_patients=3)
-    adapt(data, tmp_path / "v1", cfg, progress=False)
+    adapt(data, tmp_path / "v1", cfg, progress=False, keep_work=True)
     first = json.loads((tmp_path / "v1.work" / "held_out.json").read_text())
     info = json.loads((tmp_path / "v1" / "adapt.json").read_text())
     assert len(info["learnt_patients"]) == len(first["learn"])
     assert not set(first["learn"]) & set(info["learnt_patients"])  # digests, not the codes
     bigger = tiny_dataset(tmp_path / "ds2", n_patients=10)  # the same 7 patients and 3 new ones
-    second_result = adapt(bigger, tmp_path / "v2", replace(cfg, init=str(tmp_path / "v1"), seed=3), progress=False)
+    second_result = adapt(bigger, tmp_path / "v2", replace(cfg, init=str(tmp_path / "v1"), seed=3), progress=False, keep_work=True)
     second = json.loads((tmp_path / "v2.work" / "held_out.json").read_text())
     assert not set(second["test"]) & set(first["learn"])
     assert second["kept_out_of_test"] == len(first["learn"])
@@ -246,7 +273,7 @@ def test_adapt_with_replay_trains_on_both_but_validates_and_tests_on_clinic_pati
     replay = tiny_dataset(tmp_path / "replay", n_patients=50)  # 200 photographs: more than FEW_IMAGES with the clinic's
     cfg = AdaptConfig(init=str(init), steps=2, batch_size=4, backend="torch", tasks=("hairloss",),
                       view_check_patients=3, replay=str(replay), replay_weight=0.5, keep="last")
-    result = adapt(data, tmp_path / "adapted", cfg, progress=False)
+    result = adapt(data, tmp_path / "adapted", cfg, progress=False, keep_work=True)
     assert result.trained == ["hairloss"]
 
     work = tmp_path / "adapted.work"
@@ -318,7 +345,7 @@ def test_work_folders_and_model_sets_of_an_older_alonet_are_not_trusted_blindly(
     init = tiny_init_set(tmp_path / "init")
     data = tiny_dataset(tmp_path / "ds", n_patients=7)
     cfg = AdaptConfig(init=str(init), steps=2, batch_size=4, backend="torch", view_check_patients=3)
-    adapt(data, tmp_path / "v1", cfg, progress=False)
+    adapt(data, tmp_path / "v1", cfg, progress=False, keep_work=True)
     (tmp_path / "v1.work" / "recipe.json").unlink()  # as an older version left it
     with pytest.raises(DatasetError, match="made by an older AloNet that did not record its source"):
         adapt(data, tmp_path / "again", cfg, work=tmp_path / "v1.work", progress=False)

@@ -573,7 +573,7 @@ def test_adapt_refused_for_too_few_patients_leaves_no_work_folder_and_sees_a_cha
         adapt(store, tmp_path / "adapted", cfg, work=work, progress=False)
     assert (work / "dataset" / "dataset.json").is_file()
     fill(phantoms, store, models=str(model_dir), backend="torch", offset=3, progress=False, pipeline=pipeline)
-    result = adapt(store, tmp_path / "adapted", cfg, work=work, progress=False)  # exported again: 5 patients
+    result = adapt(store, tmp_path / "adapted", cfg, work=work, progress=False, keep_work=True)  # exported again: 5 patients
     assert result.counts["patients_learn"] + result.counts["patients_test"] == 5
 
     review(make_client(model_dir, pipeline, store), Store(store).visit_ids()[0], reviewed=False)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import math
 import shutil
@@ -534,8 +535,13 @@ def judge(before: dict, after: dict) -> bool:
 
 
 def adapt(source: str | Path, out: str | Path, cfg: AdaptConfig = AdaptConfig(), *,
-          work: str | Path | None = None, overwrite: bool = False, progress: bool = True) -> AdaptResult:
-    """Fine-tune ``cfg.init`` on SOURCE (a store or a dataset) and write the adapted model set to ``out``."""
+          work: str | Path | None = None, overwrite: bool = False, progress: bool = True,
+          keep_work: bool = False) -> AdaptResult:
+    """Fine-tune ``cfg.init`` on SOURCE (a store or a dataset) and write the adapted model set to ``out``.
+
+    The work folder (``OUT.work`` unless ``work``) holds what a stopped run resumes from: a
+    copy of every photograph with its patient code and dates, the split by patient code. It
+    is removed once the model set is in place, unless ``keep_work``."""
     source, out = Path(source), Path(out)
     if not source.is_dir():
         raise DatasetError(f"{source} not found", fix="pass a store folder or a converted dataset")
@@ -547,7 +553,12 @@ def adapt(source: str | Path, out: str | Path, cfg: AdaptConfig = AdaptConfig(),
     work.mkdir(parents=True, exist_ok=True)
     # one adapt per work folder for the whole run (training locks each network's run only)
     with run_lock(work):
-        return _adapt_in(work, fresh, source, out, cfg, overwrite, progress)
+        result = _adapt_in(work, fresh, source, out, cfg, overwrite, progress)
+    if not keep_work:
+        shutil.rmtree(work, ignore_errors=True)
+        _log(f"adapt: removed its work folder {work} (a copy of the photographs with the patient codes; "
+             "--keep-work keeps it)")
+    return result
 
 
 def _adapt_in(work: Path, fresh: bool, source: Path, out: Path, cfg: AdaptConfig, overwrite: bool,
@@ -608,12 +619,44 @@ def _adapt_in(work: Path, fresh: bool, source: Path, out: Path, cfg: AdaptConfig
             shutil.copyfile(best.with_suffix(".json"), tmp / f"{task}.json")
             shutil.copyfile(best.with_suffix(".safetensors"), tmp / f"{task}.safetensors")
         for name in ("before", "after"):
-            shutil.copytree(work / name, tmp / name)
+            shareable_evaluation(work / name, tmp / name, "the starting model" if name == "before" else "this model set")
         (tmp / "adapt.json").write_text(json.dumps(_json_safe(info), indent=2) + "\n", encoding="utf-8")
         write_comparison(tmp, before, after)
         write_model_card(tmp / "MODEL_CARD.md", info, model_dir=out)
     return AdaptResult(out=out, counts=counts, trained=trained, carried=carried, before=before,
                        after=after, better=better, notes=notes, changes=changes, kept_start=kept)
+
+
+def shareable_evaluation(src: Path, dst: Path, model: str) -> None:
+    """Copy an evaluation folder into the model set, where it travels: patient codes become
+    :func:`patient_digest` hashes, photograph stems (which may hold codes and dates) become
+    ``<hash>-<row>``, and the work folder's paths become words."""
+    shutil.copytree(src, dst)
+    for name in ("per_image.csv", "per_visit.csv"):
+        path = dst / name
+        if not path.is_file():
+            continue
+        with open(path, newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            columns, rows = reader.fieldnames or [], list(reader)
+        for n, row in enumerate(rows):
+            if "stem" in row:
+                row["stem"] = f"{patient_digest(row.get('patient', ''))}-{n}"
+            if "patient" in row:
+                row["patient"] = patient_digest(row["patient"])
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        path.write_text(buffer.getvalue(), encoding="utf-8")
+    summary_path = dst / "summary.json"
+    if summary_path.is_file():
+        summary = json.loads(summary_path.read_text(encoding="utf-8"))
+        summary.update(dataset="the held-back patients' photographs", model=model)
+        for n, item in enumerate((summary.get("photographs_refused") or {}).get("photographs", [])):
+            digest = patient_digest(str(item.get("patient", "")))
+            item.update(stem=f"{digest}-refused-{n}", patient=digest)
+        summary_path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
 
 
 def _json_safe(value):

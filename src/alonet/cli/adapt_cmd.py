@@ -35,11 +35,14 @@ from alonet.cli.options import SEED
 @click.option("--all", "include_all", is_flag=True, help="Store: use every stored visit, not only reviewed ones.")
 @click.option("--work", type=click.Path(file_okay=False), default=None,
               help="Work folder (default: OUTPUT.work); rerun with the same one to resume.")
+@click.option("--keep-work", is_flag=True,
+              help="Keep the work folder after success (it holds a copy of every photograph with its patient "
+                   "code and dates; removed by default).")
 @click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def adapt_command(source, out, init, tasks, steps, batch_size, lr, test_fraction, scalp_only, replay, replay_weight,
-                  keep, include_all, work, seed, overwrite, quiet):
+                  keep, include_all, work, keep_work, seed, overwrite, quiet):
     """Adapt AloNet to your photographs: SOURCE is a store (`alonet serve --store`; reviewed visits)
     or a dataset (`alonet convert`).
 
@@ -54,7 +57,7 @@ def adapt_command(source, out, init, tasks, steps, batch_size, lr, test_fraction
                       test_fraction=test_fraction, scalp_only=scalp_only, include_all=include_all, seed=seed,
                       replay=replay, replay_weight=replay_weight, keep=keep)
     try:
-        result = adapt(source, out, cfg, work=work, overwrite=overwrite, progress=not quiet)
+        result = adapt(source, out, cfg, work=work, overwrite=overwrite, progress=not quiet, keep_work=keep_work)
     except KeyboardInterrupt:
         from pathlib import Path
 
