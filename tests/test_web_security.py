@@ -423,3 +423,71 @@ def test_a_save_racing_a_delete_never_loses_the_photograph(make_app, photos, tmp
     # and a deleted visit's files are gone when nothing names them
     assert store.delete_visit(3)
     assert [p.name for p in store.images.iterdir() if not p.name.startswith(".")] == []
+
+
+# --------------------------------------------------------------------------- review of the hardening (2026-12)
+class LiveServer:
+    """A real waitress server in a thread (the loop stops before the sockets close)."""
+
+    def __init__(self, app, gate=None):
+        settings = waitress_settings(app.extensions["alonet"].config.max_request_bytes, threads=2)
+        self.server = create_server(app, gate=gate, host="127.0.0.1", port=0, **settings)
+        self.port = self.server.effective_port
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _serve(self):
+        while not self.stop.is_set():
+            self.server.asyncore.loop(timeout=0.05, map=self.server._map, count=1)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join(10)
+        self.server.task_dispatcher.shutdown()
+        self.server.close()
+
+    def ask(self, request: bytes) -> bytes:
+        """Send ``request`` and read until the server closes the connection."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=30) as sock:
+            sock.sendall(request)
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+        return answer
+
+
+def test_a_request_without_a_host_header_is_served_with_and_without_the_gate(make_app, caplog):  # noqa: F811
+    """Before: the gate refused an HTTP/1.0 request without Host (HAProxy's health check) with 400,
+    though HostGuard serves it; both now decide with one function."""
+    app = make_app()
+    gate = app.extensions["alonet"].gate
+    assert gate({}, 0, "127.0.0.1") is None and gate({"HOST": ""}, 0, "127.0.0.1")[0] == 400
+    for with_gate in (True, False):
+        with LiveServer(app, gate if with_gate else None) as live:
+            answer = live.ask(b"GET /api/health HTTP/1.0\r\n\r\n")
+            assert answer.startswith(b"HTTP/1.0 200 "), (with_gate, answer[:300])
+            answer = live.ask(b"OPTIONS / HTTP/1.0\r\n\r\n")
+            assert b" 400 " not in answer.split(b"\r\n", 1)[0], (with_gate, answer[:300])
+            answer = live.ask(b"GET /api/health HTTP/1.0\r\nHost:\r\n\r\n")  # an empty Host is still refused
+            assert answer.startswith(b"HTTP/1.0 400 "), (with_gate, answer[:300])
+
+
+def test_the_host_refusal_works_under_a_plain_wsgi_server_and_names_the_fix(make_app, caplog):  # noqa: F811
+    """Before: HostGuard's 400 set the hop-by-hop header Connection, which PEP 3333 servers reject
+    (waitress without the gate answered 500); and neither answer nor log named --allowed-host."""
+    app = make_app()
+    with caplog.at_level("WARNING", logger="alonet.web"), LiveServer(app) as live:  # no gate: HostGuard answers
+        answer = live.ask(b"GET /patients HTTP/1.1\r\nHost: public.example\r\nConnection: close\r\n\r\n")
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 ") and b"text/plain" in head, answer[:300]
+    text = body.decode("utf-8")
+    assert text.count("\n") == 1 and "alonet serve --allowed-host NAME" in text
+    assert "hop-by-hop" not in caplog.text and "Traceback" not in caplog.text
+    assert any("refused: Host 'public.example'" in r.getMessage() and "--allowed-host NAME" in r.getMessage()
+               for r in caplog.records)
+    # the gate's own answer (under alonet serve) says the same
+    assert "alonet serve --allowed-host NAME" in app.extensions["alonet"].gate({"HOST": "public.example"}, 0, "-")[2]
