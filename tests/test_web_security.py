@@ -170,7 +170,7 @@ def test_waitress_refuses_a_body_before_reading_it(make_app):  # noqa: F811
     token from its header alone: the 50 MiB body is never sent, and the answer still comes."""
     app = make_app(token=TOKEN)
     settings = waitress_settings(app.extensions["alonet"].config.max_request_bytes, threads=4)
-    assert settings["connection_limit"] == 12
+    assert settings["connection_limit"] == 102  # 100 clients: waitress counts its listener and trigger too
     assert settings["max_request_body_size"] == app.config["MAX_CONTENT_LENGTH"] + 1024 * 1024
     server = create_server(app, gate=app.extensions["alonet"].gate, host="127.0.0.1", port=0, **settings)
     stop = threading.Event()
@@ -426,6 +426,66 @@ def test_a_save_racing_a_delete_never_loses_the_photograph(make_app, photos, tmp
 
 
 # --------------------------------------------------------------------------- review of the hardening (2026-12)
+def pump(server, done, rounds: int = 3000) -> bool:
+    """Run the server's loop in this thread until ``done()`` (False if it never happens)."""
+    for _ in range(rounds):
+        if done():
+            return True
+        server.asyncore.loop(timeout=0.01, map=server._map, count=1)
+    return done()
+
+
+def answered(sock) -> bool:
+    import select
+
+    return bool(select.select([sock], [], [], 0)[0])
+
+
+def test_a_hundred_idle_keep_alive_connections_are_all_served(make_app):  # noqa: F811
+    """Before: connection_limit 2 x threads + 4 (and waitress counts its listener and trigger), so
+    10 idle keep-alive connections -- two browsers -- locked every other client out for minutes."""
+    app = make_app()
+    settings = waitress_settings(app.extensions["alonet"].config.max_request_bytes, threads=4)
+    assert settings["channel_timeout"] <= 30  # idle keep-alive connections are let go sooner
+    server = create_server(app, gate=app.extensions["alonet"].gate, host="127.0.0.1", port=0, **settings)
+    clients = []
+    try:
+        for number in range(1, 101):
+            sock = socket.create_connection(("127.0.0.1", server.effective_port), timeout=30)
+            clients.append(sock)
+            sock.sendall(b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")  # then stays open, idle
+            assert pump(server, lambda sock=sock: answered(sock)), f"connection {number} got no answer"
+            assert sock.recv(65536).startswith(b"HTTP/1.1 200 "), number
+            assert server.readable() == (number < 100), number  # the 100th fills the limit, not one before
+    finally:
+        for sock in clients:
+            sock.close()
+        server.task_dispatcher.shutdown()
+        server.close()
+
+
+def test_the_listeners_of_several_addresses_all_get_the_gate(make_app):  # noqa: F811
+    """Before: a host with two addresses (a waitress MultiSocketServer) kept waitress's plain channel,
+    so the body gate was not asked; the connection limit also counts each listener and trigger."""
+    from waitress.server import BaseWSGIServer
+
+    from alonet.web.server import GatedChannel
+
+    app = make_app(token=TOKEN)
+    settings = waitress_settings(app.extensions["alonet"].config.max_request_bytes, threads=1)
+    settings.pop("threads")
+    try:
+        server = create_server(app, gate=app.extensions["alonet"].gate, listen="127.0.0.1:0 [::1]:0", **settings)
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    try:
+        listeners = [each for each in server.map.values() if isinstance(each, BaseWSGIServer)]
+        assert len(listeners) == 2 and all(issubclass(each.channel_class, GatedChannel) for each in listeners)
+        assert listeners[0].adj.connection_limit - len(server.map) == 100
+    finally:
+        server.close()
+
+
 class LiveServer:
     """A real waitress server in a thread (the loop stops before the sockets close)."""
 
