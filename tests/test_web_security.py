@@ -243,7 +243,7 @@ def test_pixels_per_request_are_capped_before_any_decode(make_app, monkeypatch):
     assert page.status_code == 413 and "accepted per request" in page.get_data(as_text=True)
     answer = client.post("/api/score?masks=0", data={"top": (io.BytesIO(bomb), "t.png")})
     assert answer.status_code == 200 and decodes == ["top photograph"]
-    assert make_app().extensions["alonet"].config.max_request_pixels == 80_000_000  # twice --max-pixels
+    assert make_app().extensions["alonet"].config.max_request_pixels == 160_000_000  # 4 x --max-pixels
 
 
 def test_scoring_slots_are_per_app_and_a_long_wait_is_503(make_app, photos):  # noqa: F811
@@ -426,6 +426,35 @@ def test_a_save_racing_a_delete_never_loses_the_photograph(make_app, photos, tmp
 
 
 # --------------------------------------------------------------------------- review of the hardening (2026-12)
+
+
+def test_four_24_megapixel_photographs_fit_one_request(make_app, monkeypatch):  # noqa: F811
+    """Before: the default cap per request was twice --max-pixels (80 MP), so the four views from a
+    24 MP camera (96 MP) were refused with 413. Now it is 4 x --max-pixels."""
+    app = make_app()
+    assert app.extensions["alonet"].config.max_request_pixels == 4 * 40_000_000
+    camera = flat_png(6000, 4000)  # 24 MP, a few hundred KiB on the wire
+    decoded = []
+
+    def small_decode(data, max_pixels=None, name=None):  # score small stand-ins: the caps are what is tested
+        decoded.append(name)
+        return np.full((120, 160, 3), 128, np.uint8)
+
+    monkeypatch.setattr(imageio, "read_photo", small_decode)
+    answer = app.test_client().post("/api/score?masks=0", data={
+        view: (io.BytesIO(camera), f"{view}.png") for view in ("top", "back", "left", "right")})
+    assert answer.status_code == 200, answer.get_json()
+    assert len(decoded) == 4
+    # four photographs at the per-photograph cap still fit, one pixel more does not
+    client = make_app(max_pixels=2_000_000).test_client()
+    at_cap = flat_png(2000, 1000)
+    views = {view: (io.BytesIO(at_cap), f"{view}.png") for view in ("top", "back", "left")}
+    assert client.post("/api/score?masks=0", data={**views, "right": (io.BytesIO(at_cap), "r.png")}).status_code == 200
+    views = {view: (io.BytesIO(at_cap), f"{view}.png") for view in ("top", "back", "left")}
+    answer = client.post("/api/score?masks=0", data={**views, "right": (io.BytesIO(flat_png(2001, 1000)), "r.png")})
+    assert answer.status_code == 413
+
+
 def pump(server, done, rounds: int = 3000) -> bool:
     """Run the server's loop in this thread until ``done()`` (False if it never happens)."""
     for _ in range(rounds):

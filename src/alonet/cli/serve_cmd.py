@@ -108,7 +108,7 @@ def _bind(app, host: str, port: int, settings: dict, gate=None):
               help="Largest accepted photograph in pixels.")
 @click.option("--max-request-pixels", type=click.IntRange(1),
               help="Most pixels of all photographs of one request together (read from their headers before "
-              "decoding).  [default: twice --max-pixels]")
+              "decoding).  [default: 4 x --max-pixels, four photographs at the per-photograph cap]")
 @click.option("--secure-cookies", is_flag=True,
               help="Mark the login cookie Secure (sent only over https): use it behind a TLS proxy, which "
               "should also send Strict-Transport-Security.")
