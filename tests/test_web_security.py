@@ -580,3 +580,35 @@ def test_the_host_refusal_works_under_a_plain_wsgi_server_and_names_the_fix(make
                for r in caplog.records)
     # the gate's own answer (under alonet serve) says the same
     assert "alonet serve --allowed-host NAME" in app.extensions["alonet"].gate({"HOST": "public.example"}, 0, "-")[2]
+
+
+def test_a_change_over_too_few_patients_is_never_shown_as_clear(model_dir, tmp_path):  # noqa: F811
+    """Before: an adapt.json written before the rule (clear: true over 3 patients) showed a plain
+    interval on the Model page and "clear": true in /api/model."""
+    import json
+    import shutil
+
+    from alonet.adapt.card import FEW_PATIENTS as CARD_FEW_PATIENTS
+    from alonet.web import WebConfig, create_app
+    from alonet.web.model_info import FEW_PATIENTS
+
+    assert FEW_PATIENTS == CARD_FEW_PATIENTS == 5  # web may not import adapt: the two must agree
+    folder = tmp_path / "adapted"
+    shutil.copytree(model_dir, folder)
+    few = {"change": -1.2, "low": -2.0, "high": -0.4, "groups": 3, "items": 12, "clear": True}
+    enough = {"change": -1.5, "low": -2.5, "high": -0.5, "groups": 5, "items": 20, "clear": True}
+    (folder / "adapt.json").write_text(json.dumps({
+        "created": "x", "source": "s", "before": {}, "after": {}, "better": True,
+        "changes": {"mean_abs_diff_pct": few, "salt_mae": enough}}), encoding="utf-8")
+    from alonet.infer import Pipeline
+
+    client = create_app(WebConfig(models=str(folder), backend="torch"),
+                        pipeline=Pipeline(folder, backend="torch")).test_client()
+    page = client.get("/model").get_data(as_text=True)
+    lines = re.sub(r"<[^>]+>", "", page.split('id="adapt-changes"')[1].split("</ul>")[0])
+    lines = [" ".join(line.split()) for line in lines.split("Change in")[1:]]
+    assert "resampling 3 held-back patients) — too few patients to tell: with 3 the interval says little" in lines[0]
+    assert lines[1].endswith("resampling 5 held-back patients)")  # enough patients, interval clear of 0
+    changes = client.get("/api/model").get_json()["adapt"]["changes"]
+    assert changes["mean_abs_diff_pct"] == {**few, "clear": False, "too_few": True}
+    assert changes["salt_mae"] == enough
