@@ -612,3 +612,23 @@ def test_a_change_over_too_few_patients_is_never_shown_as_clear(model_dir, tmp_p
     changes = client.get("/api/model").get_json()["adapt"]["changes"]
     assert changes["mean_abs_diff_pct"] == {**few, "clear": False, "too_few": True}
     assert changes["salt_mae"] == enough
+
+
+def test_a_slow_enlargement_does_not_hold_up_other_cache_lookups(make_app, photos):  # noqa: F811
+    """Before: the cache measured every visit (ViewMaps.arrays) under its own lock, so one visit whose
+    map was being enlarged (under the maps' lock) held up every lookup of every visit."""
+    app = make_app()
+    cache = app.extensions["alonet"].cache
+    client = app.test_client()
+    busy = cache.get(score_in_browser_form(client, photos, ["top"]).rsplit("/", 1)[1])
+    other = score_in_browser_form(client, photos, ["top"]).rsplit("/", 1)[1]
+    maps = busy.views["top"].result.maps
+    found = []
+    with maps._lock:  # as ViewMaps.full holds it while it enlarges a map
+        lookup = threading.Thread(target=lambda: found.append(cache.get(other)), daemon=True)
+        lookup.start()
+        lookup.join(30)
+        finished = not lookup.is_alive()
+    lookup.join(30)
+    assert finished, "a cache lookup waited for another visit's enlargement"
+    assert found[0].id == other and cache.get(busy.id) is busy
