@@ -410,7 +410,8 @@ def test_model_page_shows_name_card_and_adapt_numbers(model_dir, pipeline, tmp_p
     # the change with its interval over held-back patients; a malformed entry is left out, not raised
     changes = re.sub(r"\s+", " ", page.split('id="adapt-changes"')[1].split("</ul>")[0])
     assert ("Change in mean |Δ % loss| per photograph: -9.25 points (95 % interval -15.50 to +1.25, "
-            "resampling 4 held-back patients) — <span class=\"flag retake\">not clear</span>") in changes
+            "resampling 4 held-back patients) — <span class=\"flag retake\">too few patients to tell</span>: "
+            "with 4 the interval says little") in changes
     assert "SALT error" not in changes
     cells = r"</th>\s*<td>{}</td><td>{}</td>\s*<td>{}(?: <span class=\"flag (?:good|retake)\">(\w+)</span>)?</td>"
     expected = {
@@ -427,7 +428,10 @@ def test_model_page_shows_name_card_and_adapt_numbers(model_dir, pipeline, tmp_p
         assert match is not None, label
         assert match.group(1) == verdict, label
     info = client.get("/api/model").get_json()
-    assert info["name"] == "clinic-2026" and info["backend"] == "torch" and info["adapt"] == adapt
+    assert info["name"] == "clinic-2026" and info["backend"] == "torch"
+    # fewer than 5 held-back patients: never clear (web/model_info.patient_rule), as adapt writes it now
+    adapt["changes"]["mean_abs_diff_pct"]["too_few"] = True
+    assert info["adapt"] == adapt
     assert info["card"] == {"file": "MODEL_CARD.md", "title": "Clinic model — model card",
                             "summary": "Fine-tuned from the bundled model on our photographs. Second line."}
     assert "## Data" in client.get("/api/model?card=1").get_json()["card"]["text"]

@@ -553,7 +553,13 @@ def test_waitress_keeps_large_uploads_in_memory(make_app, monkeypatch):
     settings = waitress_settings(app.extensions["alonet"].config.max_request_bytes, threads=2)
     assert settings["inbuf_overflow"] > settings["max_request_body_size"] > app.config["MAX_CONTENT_LENGTH"]
     server = create_server(app, host="127.0.0.1", port=0, **settings)
-    thread = threading.Thread(target=server.run, daemon=True)
+    stop = threading.Event()
+
+    def serve():  # server.run() in steps, so the loop stops before the sockets close
+        while not stop.is_set():
+            server.asyncore.loop(timeout=0.05, map=server._map, count=1)
+
+    thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     temporary_files = spy_on_temporary_files(monkeypatch)
     try:
@@ -571,8 +577,9 @@ def test_waitress_keeps_large_uploads_in_memory(make_app, monkeypatch):
             # random noise passed through memory to the gate, which refuses it (issue 10)
             assert top["loss_pct"] is None and top["flags"][0]["code"] == "noise"
     finally:
-        server.close()
+        stop.set()
         thread.join(10)
+        server.close()
     assert temporary_files == []
 
 

@@ -148,7 +148,13 @@ def test_a_huge_body_gets_json_413_from_the_server_and_is_logged(make_app, caplo
     app = make_app(max_file_bytes=1024 * 1024)
     settings = waitress_settings(app.extensions["alonet"].config.max_request_bytes, threads=1)
     server = create_server(app, host="127.0.0.1", port=0, **settings)
-    thread = threading.Thread(target=server.run, daemon=True)
+    stop = threading.Event()
+
+    def serve():  # server.run() in steps, so the loop stops before the sockets close
+        while not stop.is_set():
+            server.asyncore.loop(timeout=0.05, map=server._map, count=1)
+
+    thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     try:
         with caplog.at_level(logging.INFO, logger="alonet.web"), socket.create_connection(
@@ -165,8 +171,9 @@ def test_a_huge_body_gets_json_413_from_the_server_and_is_logged(make_app, caplo
         assert json.loads(body)["error"].startswith("upload refused: the request is larger than this server accepts")
         assert any("413" in r.getMessage() and "refused by the server" in r.getMessage() for r in caplog.records)
     finally:
-        server.close()
+        stop.set()
         thread.join(10)
+        server.close()
 
 
 def test_flask_413_is_json_and_logged(make_app, caplog):  # noqa: F811

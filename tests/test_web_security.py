@@ -170,7 +170,7 @@ def test_waitress_refuses_a_body_before_reading_it(make_app):  # noqa: F811
     token from its header alone: the 50 MiB body is never sent, and the answer still comes."""
     app = make_app(token=TOKEN)
     settings = waitress_settings(app.extensions["alonet"].config.max_request_bytes, threads=4)
-    assert settings["connection_limit"] == 12
+    assert settings["connection_limit"] == 102  # 100 clients: waitress counts its listener and trigger too
     assert settings["max_request_body_size"] == app.config["MAX_CONTENT_LENGTH"] + 1024 * 1024
     server = create_server(app, gate=app.extensions["alonet"].gate, host="127.0.0.1", port=0, **settings)
     stop = threading.Event()
@@ -243,7 +243,7 @@ def test_pixels_per_request_are_capped_before_any_decode(make_app, monkeypatch):
     assert page.status_code == 413 and "accepted per request" in page.get_data(as_text=True)
     answer = client.post("/api/score?masks=0", data={"top": (io.BytesIO(bomb), "t.png")})
     assert answer.status_code == 200 and decodes == ["top photograph"]
-    assert make_app().extensions["alonet"].config.max_request_pixels == 80_000_000  # twice --max-pixels
+    assert make_app().extensions["alonet"].config.max_request_pixels == 160_000_000  # 4 x --max-pixels
 
 
 def test_scoring_slots_are_per_app_and_a_long_wait_is_503(make_app, photos):  # noqa: F811
@@ -423,3 +423,212 @@ def test_a_save_racing_a_delete_never_loses_the_photograph(make_app, photos, tmp
     # and a deleted visit's files are gone when nothing names them
     assert store.delete_visit(3)
     assert [p.name for p in store.images.iterdir() if not p.name.startswith(".")] == []
+
+
+# --------------------------------------------------------------------------- review of the hardening (2026-12)
+
+
+def test_four_24_megapixel_photographs_fit_one_request(make_app, monkeypatch):  # noqa: F811
+    """Before: the default cap per request was twice --max-pixels (80 MP), so the four views from a
+    24 MP camera (96 MP) were refused with 413. Now it is 4 x --max-pixels."""
+    app = make_app()
+    assert app.extensions["alonet"].config.max_request_pixels == 4 * 40_000_000
+    camera = flat_png(6000, 4000)  # 24 MP, a few hundred KiB on the wire
+    decoded = []
+
+    def small_decode(data, max_pixels=None, name=None):  # score small stand-ins: the caps are what is tested
+        decoded.append(name)
+        return np.full((120, 160, 3), 128, np.uint8)
+
+    monkeypatch.setattr(imageio, "read_photo", small_decode)
+    answer = app.test_client().post("/api/score?masks=0", data={
+        view: (io.BytesIO(camera), f"{view}.png") for view in ("top", "back", "left", "right")})
+    assert answer.status_code == 200, answer.get_json()
+    assert len(decoded) == 4
+    # four photographs at the per-photograph cap still fit, one pixel more does not
+    client = make_app(max_pixels=2_000_000).test_client()
+    at_cap = flat_png(2000, 1000)
+    views = {view: (io.BytesIO(at_cap), f"{view}.png") for view in ("top", "back", "left")}
+    assert client.post("/api/score?masks=0", data={**views, "right": (io.BytesIO(at_cap), "r.png")}).status_code == 200
+    views = {view: (io.BytesIO(at_cap), f"{view}.png") for view in ("top", "back", "left")}
+    answer = client.post("/api/score?masks=0", data={**views, "right": (io.BytesIO(flat_png(2001, 1000)), "r.png")})
+    assert answer.status_code == 413
+
+
+def pump(server, done, rounds: int = 3000) -> bool:
+    """Run the server's loop in this thread until ``done()`` (False if it never happens)."""
+    for _ in range(rounds):
+        if done():
+            return True
+        server.asyncore.loop(timeout=0.01, map=server._map, count=1)
+    return done()
+
+
+def answered(sock) -> bool:
+    import select
+
+    return bool(select.select([sock], [], [], 0)[0])
+
+
+def test_a_hundred_idle_keep_alive_connections_are_all_served(make_app):  # noqa: F811
+    """Before: connection_limit 2 x threads + 4 (and waitress counts its listener and trigger), so
+    10 idle keep-alive connections -- two browsers -- locked every other client out for minutes."""
+    app = make_app()
+    settings = waitress_settings(app.extensions["alonet"].config.max_request_bytes, threads=4)
+    assert settings["channel_timeout"] <= 30  # idle keep-alive connections are let go sooner
+    server = create_server(app, gate=app.extensions["alonet"].gate, host="127.0.0.1", port=0, **settings)
+    clients = []
+    try:
+        for number in range(1, 101):
+            sock = socket.create_connection(("127.0.0.1", server.effective_port), timeout=30)
+            clients.append(sock)
+            sock.sendall(b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")  # then stays open, idle
+            assert pump(server, lambda sock=sock: answered(sock)), f"connection {number} got no answer"
+            assert sock.recv(65536).startswith(b"HTTP/1.1 200 "), number
+            assert server.readable() == (number < 100), number  # the 100th fills the limit, not one before
+    finally:
+        for sock in clients:
+            sock.close()
+        server.task_dispatcher.shutdown()
+        server.close()
+
+
+def test_the_listeners_of_several_addresses_all_get_the_gate(make_app):  # noqa: F811
+    """Before: a host with two addresses (a waitress MultiSocketServer) kept waitress's plain channel,
+    so the body gate was not asked; the connection limit also counts each listener and trigger."""
+    from waitress.server import BaseWSGIServer
+
+    from alonet.web.server import GatedChannel
+
+    app = make_app(token=TOKEN)
+    settings = waitress_settings(app.extensions["alonet"].config.max_request_bytes, threads=1)
+    settings.pop("threads")
+    try:
+        server = create_server(app, gate=app.extensions["alonet"].gate, listen="127.0.0.1:0 [::1]:0", **settings)
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    try:
+        listeners = [each for each in server.map.values() if isinstance(each, BaseWSGIServer)]
+        assert len(listeners) == 2 and all(issubclass(each.channel_class, GatedChannel) for each in listeners)
+        assert listeners[0].adj.connection_limit - len(server.map) == 100
+    finally:
+        server.close()
+
+
+class LiveServer:
+    """A real waitress server in a thread (the loop stops before the sockets close)."""
+
+    def __init__(self, app, gate=None):
+        settings = waitress_settings(app.extensions["alonet"].config.max_request_bytes, threads=2)
+        self.server = create_server(app, gate=gate, host="127.0.0.1", port=0, **settings)
+        self.port = self.server.effective_port
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _serve(self):
+        while not self.stop.is_set():
+            self.server.asyncore.loop(timeout=0.05, map=self.server._map, count=1)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join(10)
+        self.server.task_dispatcher.shutdown()
+        self.server.close()
+
+    def ask(self, request: bytes) -> bytes:
+        """Send ``request`` and read until the server closes the connection."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=30) as sock:
+            sock.sendall(request)
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+        return answer
+
+
+def test_a_request_without_a_host_header_is_served_with_and_without_the_gate(make_app, caplog):  # noqa: F811
+    """Before: the gate refused an HTTP/1.0 request without Host (HAProxy's health check) with 400,
+    though HostGuard serves it; both now decide with one function."""
+    app = make_app()
+    gate = app.extensions["alonet"].gate
+    assert gate({}, 0, "127.0.0.1") is None and gate({"HOST": ""}, 0, "127.0.0.1")[0] == 400
+    for with_gate in (True, False):
+        with LiveServer(app, gate if with_gate else None) as live:
+            answer = live.ask(b"GET /api/health HTTP/1.0\r\n\r\n")
+            assert answer.startswith(b"HTTP/1.0 200 "), (with_gate, answer[:300])
+            answer = live.ask(b"OPTIONS / HTTP/1.0\r\n\r\n")
+            assert b" 400 " not in answer.split(b"\r\n", 1)[0], (with_gate, answer[:300])
+            answer = live.ask(b"GET /api/health HTTP/1.0\r\nHost:\r\n\r\n")  # an empty Host is still refused
+            assert answer.startswith(b"HTTP/1.0 400 "), (with_gate, answer[:300])
+
+
+def test_the_host_refusal_works_under_a_plain_wsgi_server_and_names_the_fix(make_app, caplog):  # noqa: F811
+    """Before: HostGuard's 400 set the hop-by-hop header Connection, which PEP 3333 servers reject
+    (waitress without the gate answered 500); and neither answer nor log named --allowed-host."""
+    app = make_app()
+    with caplog.at_level("WARNING", logger="alonet.web"), LiveServer(app) as live:  # no gate: HostGuard answers
+        answer = live.ask(b"GET /patients HTTP/1.1\r\nHost: public.example\r\nConnection: close\r\n\r\n")
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 ") and b"text/plain" in head, answer[:300]
+    text = body.decode("utf-8")
+    assert text.count("\n") == 1 and "alonet serve --allowed-host NAME" in text
+    assert "hop-by-hop" not in caplog.text and "Traceback" not in caplog.text
+    assert any("refused: Host 'public.example'" in r.getMessage() and "--allowed-host NAME" in r.getMessage()
+               for r in caplog.records)
+    # the gate's own answer (under alonet serve) says the same
+    assert "alonet serve --allowed-host NAME" in app.extensions["alonet"].gate({"HOST": "public.example"}, 0, "-")[2]
+
+
+def test_a_change_over_too_few_patients_is_never_shown_as_clear(model_dir, tmp_path):  # noqa: F811
+    """Before: an adapt.json written before the rule (clear: true over 3 patients) showed a plain
+    interval on the Model page and "clear": true in /api/model."""
+    import json
+    import shutil
+
+    from alonet.adapt.card import FEW_PATIENTS as CARD_FEW_PATIENTS
+    from alonet.web import WebConfig, create_app
+    from alonet.web.model_info import FEW_PATIENTS
+
+    assert FEW_PATIENTS == CARD_FEW_PATIENTS == 5  # web may not import adapt: the two must agree
+    folder = tmp_path / "adapted"
+    shutil.copytree(model_dir, folder)
+    few = {"change": -1.2, "low": -2.0, "high": -0.4, "groups": 3, "items": 12, "clear": True}
+    enough = {"change": -1.5, "low": -2.5, "high": -0.5, "groups": 5, "items": 20, "clear": True}
+    (folder / "adapt.json").write_text(json.dumps({
+        "created": "x", "source": "s", "before": {}, "after": {}, "better": True,
+        "changes": {"mean_abs_diff_pct": few, "salt_mae": enough}}), encoding="utf-8")
+    from alonet.infer import Pipeline
+
+    client = create_app(WebConfig(models=str(folder), backend="torch"),
+                        pipeline=Pipeline(folder, backend="torch")).test_client()
+    page = client.get("/model").get_data(as_text=True)
+    lines = re.sub(r"<[^>]+>", "", page.split('id="adapt-changes"')[1].split("</ul>")[0])
+    lines = [" ".join(line.split()) for line in lines.split("Change in")[1:]]
+    assert "resampling 3 held-back patients) — too few patients to tell: with 3 the interval says little" in lines[0]
+    assert lines[1].endswith("resampling 5 held-back patients)")  # enough patients, interval clear of 0
+    changes = client.get("/api/model").get_json()["adapt"]["changes"]
+    assert changes["mean_abs_diff_pct"] == {**few, "clear": False, "too_few": True}
+    assert changes["salt_mae"] == enough
+
+
+def test_a_slow_enlargement_does_not_hold_up_other_cache_lookups(make_app, photos):  # noqa: F811
+    """Before: the cache measured every visit (ViewMaps.arrays) under its own lock, so one visit whose
+    map was being enlarged (under the maps' lock) held up every lookup of every visit."""
+    app = make_app()
+    cache = app.extensions["alonet"].cache
+    client = app.test_client()
+    busy = cache.get(score_in_browser_form(client, photos, ["top"]).rsplit("/", 1)[1])
+    other = score_in_browser_form(client, photos, ["top"]).rsplit("/", 1)[1]
+    maps = busy.views["top"].result.maps
+    found = []
+    with maps._lock:  # as ViewMaps.full holds it while it enlarges a map
+        lookup = threading.Thread(target=lambda: found.append(cache.get(other)), daemon=True)
+        lookup.start()
+        lookup.join(30)
+        finished = not lookup.is_alive()
+    lookup.join(30)
+    assert finished, "a cache lookup waited for another visit's enlargement"
+    assert found[0].id == other and cache.get(busy.id) is busy

@@ -12,6 +12,14 @@ from alonet.cli.options import backend_option, model_option, pipeline_config, th
 MIB = 1024 * 1024
 
 
+#: Client connections waitress keeps open at once (its own default); more wait in the listen backlog.
+MAX_CONNECTIONS = 100
+#: Seconds an idle connection (a browser's keep-alive) stays open; one that is receiving a body or
+#: waiting for its answer is never idle. Checked every ``CLEANUP_INTERVAL_S`` seconds.
+IDLE_TIMEOUT_S = 30
+CLEANUP_INTERVAL_S = 10
+
+
 def waitress_settings(max_request_bytes: int, threads: int) -> dict:
     """waitress options that keep uploads in memory and bounded.
 
@@ -20,28 +28,31 @@ def waitress_settings(max_request_bytes: int, threads: int) -> dict:
     accepted request/response so a photograph never touches the disk.
     ``max_request_body_size`` stops anything far beyond Flask's own limit before
     it is buffered (Flask answers requests slightly over the limit with a
-    readable 413 page). At most ``connection_limit`` connections are open at once
-    (2 per thread and 4 more), so bodies held in memory stay bounded: about
-    ``connection_limit`` x ``max_request_body_size`` from clients allowed to send
-    them (the app's ``BodyGate`` refuses the others' bodies before reading them).
+    readable 413 page). Memory is bounded per request by that cap and, for clients without
+    the token, by the app's ``BodyGate`` (it refuses their bodies over 64 KiB before reading
+    them); decoding is bounded by the scoring slots. Up to :data:`MAX_CONNECTIONS` clients are
+    connected at once (a few browsers keep several idle keep-alive connections each), and an
+    idle one is closed after :data:`IDLE_TIMEOUT_S` seconds.
     """
     body_cap = max_request_bytes + MIB
     return {
         "threads": threads,
-        "connection_limit": connection_limit(threads),
+        "connection_limit": connection_limit(),
         "max_request_body_size": body_cap,
         "max_request_header_size": 64 * 1024,
         "inbuf_overflow": body_cap + MIB,
         "outbuf_overflow": 1024 * MIB,
         "ident": "AloNet",
         "clear_untrusted_proxy_headers": True,
-        "channel_timeout": 120,
+        "channel_timeout": IDLE_TIMEOUT_S,
+        "cleanup_interval": CLEANUP_INTERVAL_S,
     }
 
 
-def connection_limit(threads: int) -> int:
-    """Open connections waitress accepts at once (more wait in the listen backlog)."""
-    return 2 * threads + 4
+def connection_limit(clients: int = MAX_CONNECTIONS) -> int:
+    """waitress's ``connection_limit`` for ``clients`` client connections: waitress counts every
+    socket in its map, which also holds its listening socket and its wake-up trigger."""
+    return clients + 2
 
 
 def served_host_names(host: str, token: str | None, allowed_hosts) -> tuple[str, ...]:
@@ -97,7 +108,7 @@ def _bind(app, host: str, port: int, settings: dict, gate=None):
               help="Largest accepted photograph in pixels.")
 @click.option("--max-request-pixels", type=click.IntRange(1),
               help="Most pixels of all photographs of one request together (read from their headers before "
-              "decoding).  [default: twice --max-pixels]")
+              "decoding).  [default: 4 x --max-pixels, four photographs at the per-photograph cap]")
 @click.option("--secure-cookies", is_flag=True,
               help="Mark the login cookie Secure (sent only over https): use it behind a TLS proxy, which "
               "should also send Strict-Transport-Security.")
@@ -129,9 +140,11 @@ def serve_command(host, port, store, token, allowed_hosts, model, backend, scalp
 
     server = _bind(app, host, port, waitress_settings(config.max_request_bytes, threads),
                    gate=app.extensions["alonet"].gate)
-    bound_host, bound_port = server.effective_host, server.effective_port
-    shown = f"[{bound_host}]" if ":" in str(bound_host) else bound_host
-    click.echo(f"AloNet web application on http://{shown}:{bound_port}/ "
+    from alonet.web.server import listening_servers
+
+    addresses = [(each.effective_host, each.effective_port) for each in listening_servers(server)]
+    urls = " and ".join(f"http://{f'[{h}]' if ':' in str(h) else h}:{p}/" for h, p in addresses)
+    click.echo(f"AloNet web application on {urls} "
                f"(model {app.extensions['alonet'].scorer.description}; "
                f"{'store ' + str(store) if store else 'nothing is written to disk'}"
                f"{'; token required' if token else ''}). Ctrl+C stops it.", err=True)

@@ -38,7 +38,8 @@ class WebConfig:
     max_request_bytes: int | None = None
     #: Largest accepted photograph in pixels (decompression-bomb guard, read from the header).
     max_pixels: int = 40_000_000
-    #: Most pixels of all photographs of one request together; ``None`` = twice ``max_pixels``.
+    #: Most pixels of all photographs of one request together; ``None`` = 4 x ``max_pixels`` (the four
+    #: views at the per-photograph cap; the scoring slots bound how many requests decode at once).
     max_request_pixels: int | None = None
     #: Requests that may decode and score photographs at once (others wait, up to ``busy_wait_s``).
     scoring_slots: int = 2
@@ -71,7 +72,7 @@ class WebConfig:
                 fix="choose a longer token (ALONET_TOKEN or --token), e.g. from `python -c \"import secrets; print(secrets.token_urlsafe())\"`",
             )
         if self.max_request_pixels is None:
-            object.__setattr__(self, "max_request_pixels", 2 * int(self.max_pixels))
+            object.__setattr__(self, "max_request_pixels", 4 * int(self.max_pixels))
         for name in ("max_file_bytes", "max_pixels", "max_request_pixels", "edit_max_side", "cache_visits",
                      "cache_bytes", "scoring_slots"):
             if int(getattr(self, name)) < 1:

@@ -8,7 +8,8 @@
   the summary (Markdown emphasis and links reduced to plain text);
 * ``adapt.json``, written by ``alonet adapt`` (``created``, ``source``,
   ``counts``, ``before`` and ``after`` metrics, ``better``); the metrics are
-  shown side by side (:func:`adapt_rows`).
+  shown side by side (:func:`adapt_rows`); a change over fewer than
+  :data:`FEW_PATIENTS` held-back patients is never clear (:func:`patient_rule`).
 
 Nothing here needs Flask or torch; a folder without a card or ``adapt.json``
 simply has none (a broken ``adapt.json`` is reported as such, never raised).
@@ -178,6 +179,29 @@ def adapt_rows(adapt: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+#: Below this many held-back patients a change is "too few patients to tell", never clear: the
+#: same number as ``alonet.adapt.card.FEW_PATIENTS`` (``alonet adapt``'s card), which the web stage
+#: may not import (adapt comes after web in the pipeline order, tests/test_imports.py);
+#: tests/test_web_security.py checks that the two agree.
+FEW_PATIENTS = 5
+
+
+def patient_rule(adapt: dict[str, Any]) -> dict[str, Any]:
+    """``adapt.json`` with every change over fewer than :data:`FEW_PATIENTS` held-back patients
+    marked ``"clear": false, "too_few": true``, as ``alonet adapt`` writes it now; files written
+    before may call such a change clear. Other entries are kept as they are (a copy)."""
+    changes = adapt.get("changes")
+    if not isinstance(changes, dict):
+        return adapt
+    fixed = {}
+    for key, change in changes.items():
+        groups = change.get("groups") if isinstance(change, dict) else None
+        if isinstance(groups, int) and not isinstance(groups, bool) and groups < FEW_PATIENTS:
+            change = {**change, "clear": False, "too_few": True}
+        fixed[key] = change
+    return {**adapt, "changes": fixed}
+
+
 def read_adapt(folder: Path) -> tuple[dict[str, Any] | None, str | None]:
     """(``adapt.json`` as a dict, or None; a one-line problem, or None)."""
     path = folder / ADAPT_NAME
@@ -189,7 +213,7 @@ def read_adapt(folder: Path) -> tuple[dict[str, Any] | None, str | None]:
         return None, f"{path.name} cannot be read ({' '.join(str(exc).split())})"
     if not isinstance(data, dict):
         return None, f"{path.name} is not a JSON object"
-    return data, None
+    return patient_rule(data), None
 
 
 def describe_model_set(spec: str | Path, backend: str | None = None) -> ModelSetInfo:
@@ -218,6 +242,6 @@ def describe_model_set(spec: str | Path, backend: str | None = None) -> ModelSet
     )
 
 
-__all__ = ["ADAPT_NAME", "CARD_NAMES", "METRIC_LABELS", "ModelSetInfo", "adapt_rows", "card_summary",
-           "describe_model_set", "metric_direction", "metric_label", "model_folder", "model_set_name", "plain",
-           "read_adapt"]
+__all__ = ["ADAPT_NAME", "CARD_NAMES", "FEW_PATIENTS", "METRIC_LABELS", "ModelSetInfo", "adapt_rows", "card_summary",
+           "describe_model_set", "metric_direction", "metric_label", "model_folder", "model_set_name", "patient_rule",
+           "plain", "read_adapt"]

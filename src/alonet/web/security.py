@@ -6,7 +6,8 @@
 * **Host names** (:class:`HostGuard`): without a token the app answers only requests whose
   ``Host`` is a loopback name (``localhost``, a loopback address such as ``127.0.0.1`` or
   ``[::1]``, any port) or one of the configured ``allowed_hosts``; anything else gets a
-  plain-text 400 before Flask sees it. A web page whose own name was re-pointed at
+  plain-text 400 before Flask sees it, naming ``--allowed-host``; a request without any ``Host``
+  header (HTTP/1.0 health checks; browsers always send one) is served. A web page whose own name was re-pointed at
   127.0.0.1 (DNS rebinding) is therefore refused. With a token the check is on only when
   ``allowed_hosts`` are given.
 * **Token** (:func:`install_token_guard`): when the app has a token, every
@@ -71,6 +72,8 @@ PUBLIC_BODY_BYTES = 64 * 1024
 
 #: Host names every guarded app answers to (with any port), besides other loopback addresses.
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
+#: How an operator makes the server answer to another host name (named in every Host refusal).
+ALLOWED_HOST_FIX = "alonet serve --allowed-host NAME (README: Web application, Safety and privacy)"
 
 
 class UnsafeBindError(AloNetError):
@@ -114,8 +117,13 @@ def host_name(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def host_allowed(host: str, allowed: frozenset[str]) -> bool:
-    """True if the Host header ``host`` names ``allowed`` or a loopback address (any port)."""
+def host_allowed(host: str | None, allowed: frozenset[str]) -> bool:
+    """True if the Host header ``host`` names ``allowed`` or a loopback address (any port), or if
+    the request has no Host header at all (``None``: HTTP/1.0 health checks and scripts; a browser
+    always sends one, so a DNS-rebinding page cannot leave it out). An empty Host is refused.
+    :class:`HostGuard` and :class:`BodyGate` both decide with this function."""
+    if host is None:
+        return True
     name = host_name(host)
     if name in allowed or name in LOOPBACK_NAMES:
         return True
@@ -136,21 +144,22 @@ class HostGuard:
         self.log = log
         names = ", ".join(dict.fromkeys([*LOOPBACK_NAMES, *sorted(self.allowed)]))
         self.message = (f"400 Bad Request: this server answers only to the host names {names} (any port); "
-                        "open it under one of them, e.g. http://127.0.0.1:<port>/\n").encode("utf-8")
+                        "open it under one of them, e.g. http://127.0.0.1:<port>/, or start it with "
+                        f"{ALLOWED_HOST_FIX}\n").encode("utf-8")
 
     def __call__(self, environ, start_response):
-        # no Host header at all (HTTP/1.0, never a browser): the bound address, as werkzeug reads it
-        host = environ["HTTP_HOST"] if "HTTP_HOST" in environ else environ.get("SERVER_NAME", "")
+        host = environ.get("HTTP_HOST")  # None: no Host header at all (see host_allowed)
         if host_allowed(host, self.allowed):
             return self.wsgi_app(environ, start_response)
         if self.log is not None:
-            self.log.warning("%s %s 400 - ms (refused: Host %r is not an accepted host name, from %s)",
-                             environ.get("REQUEST_METHOD", "-"), environ.get("PATH_INFO", "-"), host[:100],
-                             environ.get("REMOTE_ADDR", "-"))
+            self.log.warning("%s %s 400 - ms (refused: Host %r is not an accepted host name, from %s; "
+                             "to serve it, start %s)", environ.get("REQUEST_METHOD", "-"),
+                             environ.get("PATH_INFO", "-"), host[:100], environ.get("REMOTE_ADDR", "-"),
+                             ALLOWED_HOST_FIX)
+        # no Connection header: hop-by-hop headers are the server's (PEP 3333), an app may not set them
         start_response("400 Bad Request", [("Content-Type", "text/plain; charset=utf-8"),
                                            ("Content-Length", str(len(self.message))),
-                                           ("Cache-Control", "no-store"), ("X-Content-Type-Options", "nosniff"),
-                                           ("Connection", "close")])
+                                           ("Cache-Control", "no-store"), ("X-Content-Type-Options", "nosniff")])
         return [self.message]
 
 
@@ -306,7 +315,7 @@ class BodyGate:
         self.app, self.token, self.logins, self.hosts = app, token, logins, hosts
 
     def __call__(self, headers, length: int | None, client: str):
-        if self.hosts is not None and not host_allowed(headers.get("HOST", ""), self.hosts.allowed):
+        if self.hosts is not None and not host_allowed(headers.get("HOST"), self.hosts.allowed):
             return 400, "Bad Request", self.hosts.message.decode("utf-8").strip()
         if not self.token or (length is not None and length <= PUBLIC_BODY_BYTES):
             return None

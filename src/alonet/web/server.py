@@ -102,11 +102,28 @@ class GatedChannel(JsonErrorChannel):
 
 def create_server(app, gate=None, **settings):
     """``waitress.server.create_server`` whose own refusals are JSON and logged; with ``gate``,
-    requests are asked about before their body is read (see the module doc)."""
+    requests are asked about before their body is read (see the module doc).
+
+    waitress counts its listening socket and its wake-up trigger against ``connection_limit``, so
+    ``connection_limit - 2`` clients can connect; when the host has several addresses (``localhost``
+    on IPv4 and IPv6) each further listener brings two more, and the limit is raised by as many so
+    the number of clients stays the same."""
     from waitress.server import create_server as waitress_server
 
     server = waitress_server(app, **settings)
     channel = JsonErrorChannel if gate is None else type("GatedChannel", (GatedChannel,), {"gate": staticmethod(gate)})
-    for each in getattr(server, "servers", None) or [server]:  # MultiSocketServer holds several
+    listeners = listening_servers(server)
+    for each in listeners:
         each.channel_class = channel
+    listeners[0].adj.connection_limit += 2 * (len(listeners) - 1)  # one Adjustments shared by all
     return server
+
+
+def listening_servers(server) -> list:
+    """The listening servers of what ``waitress.server.create_server`` returned: itself, or the
+    ones a ``MultiSocketServer`` (several addresses) keeps in its map (it has no list of them)."""
+    from waitress.server import BaseWSGIServer
+
+    if isinstance(server, BaseWSGIServer):
+        return [server]
+    return [each for each in server.map.values() if isinstance(each, BaseWSGIServer)]

@@ -199,6 +199,10 @@ class VisitCache:
     of arrays together (:func:`visit_nbytes`; the visit just added or used always stays), each
     forgotten ``ttl_s`` seconds after its last use (least recently used go first).
 
+    A visit's size is measured outside the cache's lock, when it is added and each time it is
+    used, and kept: measuring reads its maps (``ViewMaps.arrays``), which wait while one of them
+    is being enlarged, and that wait must not hold up the lookups of every other visit.
+
     The ids of the last ``remember`` forgotten visits are kept with the reason
     (:meth:`why_gone`), so a page can say why a result is no longer there.
     """
@@ -209,6 +213,7 @@ class VisitCache:
         self.remember = int(remember)
         self.max_bytes = None if max_bytes is None else int(max_bytes)
         self._items: OrderedDict[str, tuple[float, ScoredVisit]] = OrderedDict()
+        self._sizes: dict[str, int] = {}  # bytes of each visit held, as last measured
         self._gone: OrderedDict[str, str] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -216,9 +221,11 @@ class VisitCache:
             scored_with: dict | None = None) -> ScoredVisit:
         visit = ScoredVisit(id=secrets.token_urlsafe(18), views=views, model=model, provisional=provisional,
                             scored_with=dict(scored_with or {}))
+        size = self._measure(visit)
         with self._lock:
             self._expire()
             self._items[visit.id] = (time.monotonic(), visit)
+            self._sizes[visit.id] = size
             self._trim(visit.id)
         return visit
 
@@ -230,8 +237,12 @@ class VisitCache:
                 return None
             self._items[visit_id] = (time.monotonic(), item[1])
             self._items.move_to_end(visit_id)
-            self._trim(visit_id)  # corrections and enlarged masks make a visit grow
-            return item[1]
+        size = self._measure(item[1])  # corrections and enlarged masks make a visit grow
+        with self._lock:
+            if visit_id in self._items:
+                self._sizes[visit_id] = size
+                self._trim(visit_id)
+        return item[1]
 
     def why_gone(self, visit_id: str) -> str | None:
         """"replaced" (newer visits pushed it out), "expired" (unused for ``ttl_s``), or None (unknown id)."""
@@ -241,32 +252,37 @@ class VisitCache:
     def discard(self, visit_id: str) -> None:
         with self._lock:
             self._items.pop(visit_id, None)
+            self._sizes.pop(visit_id, None)
 
     def __len__(self) -> int:
         with self._lock:
             return len(self._items)
 
     def nbytes(self) -> int:
-        """Bytes of the arrays of all visits held now."""
+        """Bytes of the arrays of all visits held now (measured now, outside the lock)."""
         with self._lock:
-            return sum(visit_nbytes(v) for _, v in self._items.values())
+            visits = [v for _, v in self._items.values()]
+        return sum(visit_nbytes(v) for v in visits)
+
+    def _measure(self, visit: ScoredVisit) -> int:
+        """:func:`visit_nbytes`, only when the cache has a byte cap (never called under the lock)."""
+        return 0 if self.max_bytes is None else visit_nbytes(visit)
 
     def _trim(self, keep: str) -> None:
         """Forget the least recently used visits (never ``keep``) until at most ``capacity`` are
-        held, with at most ``max_bytes`` of arrays together."""
+        held, with at most ``max_bytes`` of arrays together (by their measured sizes)."""
         while len(self._items) > self.capacity:
             key, _ = self._items.popitem(last=False)
             self._forget(key, "replaced")
         if self.max_bytes is None:
             return
-        sizes = {key: visit_nbytes(visit) for key, (_, visit) in self._items.items()}
-        total = sum(sizes.values())
-        for key in [k for k in sizes if k != keep]:  # oldest first
+        total = sum(self._sizes.get(key, 0) for key in self._items)
+        for key in [k for k in self._items if k != keep]:  # oldest first
             if total <= self.max_bytes:
                 break
+            total -= self._sizes.get(key, 0)
             del self._items[key]
             self._forget(key, "replaced")
-            total -= sizes[key]
 
     def _expire(self) -> None:
         limit = time.monotonic() - self.ttl_s
@@ -275,6 +291,7 @@ class VisitCache:
             self._forget(key, "expired")
 
     def _forget(self, key: str, reason: str) -> None:
+        self._sizes.pop(key, None)
         self._gone[key] = reason
         while len(self._gone) > self.remember:
             self._gone.popitem(last=False)
