@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from alonet.evaluate.agreement import FEW_PATIENTS
 from alonet.views import VIEWS
 
 ROWS = (("scalp IoU (micro)", "scalp_iou", ".3f"), ("hair-loss IoU (micro)", "hairloss_iou", ".3f"),
@@ -43,8 +44,6 @@ def table_rows(before: dict, after: dict) -> list[tuple[str, str, str]]:
     return rows
 
 
-#: Below this many held-back patients a bootstrap interval is little more than their own values.
-FEW_PATIENTS = 5
 
 CHANGE_LABELS = {"mean_abs_diff_pct": "mean |Δ % loss| per photograph", "salt_mae": "SALT error per visit"}
 

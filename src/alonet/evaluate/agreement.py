@@ -114,6 +114,12 @@ def decision_flip_rate(pred, true, threshold: float) -> float:
     return float(np.mean(flips))
 
 
+#: Below this many independent groups (patients) a bootstrap interval is little more than their
+#: own values: a change over fewer is "too few patients to tell", never clear (adapt's card,
+#: adapt.json, the web app's model page).
+FEW_PATIENTS = 5
+
+
 @dataclass(frozen=True)
 class PairedChange:
     """Change of a mean error between two models on the same items, with a bootstrap interval."""

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from alonet.evaluate.agreement import FEW_PATIENTS
 from alonet.model.io import default_model_dir
 
 CARD_NAMES: tuple[str, ...] = ("MODEL_CARD.md", "model_card.md", "README.md")
@@ -179,11 +180,6 @@ def adapt_rows(adapt: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-#: Below this many held-back patients a change is "too few patients to tell", never clear: the
-#: same number as ``alonet.adapt.card.FEW_PATIENTS`` (``alonet adapt``'s card), which the web stage
-#: may not import (adapt comes after web in the pipeline order, tests/test_imports.py);
-#: tests/test_web_security.py checks that the two agree.
-FEW_PATIENTS = 5
 
 
 def patient_rule(adapt: dict[str, Any]) -> dict[str, Any]:
@@ -242,6 +238,6 @@ def describe_model_set(spec: str | Path, backend: str | None = None) -> ModelSet
     )
 
 
-__all__ = ["ADAPT_NAME", "CARD_NAMES", "FEW_PATIENTS", "METRIC_LABELS", "ModelSetInfo", "adapt_rows", "card_summary",
+__all__ = ["ADAPT_NAME", "CARD_NAMES", "METRIC_LABELS", "ModelSetInfo", "adapt_rows", "card_summary",
            "describe_model_set", "metric_direction", "metric_label", "model_folder", "model_set_name", "patient_rule",
            "plain", "read_adapt"]
