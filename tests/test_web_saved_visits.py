@@ -190,6 +190,8 @@ def test_a_stored_report_names_the_patient_code_and_visit_date(make_app, photos,
     assert hidden.get_json()["review"]["patient_code"] is None
     assert "AA-101" not in hidden.headers["Content-Disposition"] and "2024-04-03" not in hidden.headers[
         "Content-Disposition"]
+    # no date at all: the day a report is made is usually the visit's (privacy audit F5)
+    assert hidden.headers["Content-Disposition"] == 'attachment; filename="alonet-report-deidentified.json"'
 
 
 def correct_all(client, url, masks: dict) -> dict:

@@ -68,10 +68,11 @@ def report_meta(model: str, scored_with: Mapping | None) -> dict:
 def report_file_name(review: Mapping[str, str] | None, deidentify: bool, kind: str, today: str) -> str:
     """``alonet-report-<code>-<visit date>.<kind>`` from the review fields (letters, digits, ``.``,
     ``_`` and ``-`` kept, anything else a ``-``); today's date without a visit date; a
-    de-identified report names neither code nor visit date (``alonet-report-<today>-deidentified``)."""
+    de-identified report names no code and no date at all (``alonet-report-deidentified.<kind>``:
+    the day a report is made is usually the visit's)."""
     review = dict(review or {})
     if deidentify:
-        return f"alonet-report-{today}-deidentified.{kind}"
+        return f"alonet-report-deidentified.{kind}"
     parts = [review.get("patient_code") or "", review.get("visit_date") or today]
     safe = [re.sub(r"[^A-Za-z0-9._-]+", "-", part).strip("-.") for part in parts]
     return "-".join(["alonet-report", *[p for p in safe if p]]) + f".{kind}"
