@@ -214,14 +214,16 @@ def test_report_content_type_names_its_charset_once(make_app, photos):  # noqa: 
     assert client.get(f"{url}/report.html").headers["Content-Type"] == "text/html; charset=utf-8"
 
 
-@pytest.mark.parametrize("query, words", [("visit_date=not-a-date", "is not a date"),
-                                          ("photo_date=9999-12-31", "is in the future")])
-def test_report_review_dates_are_checked(make_app, photos, query, words):  # noqa: F811
+@pytest.mark.parametrize("field, value, words", [("visit_date", "not-a-date", "is not a date"),
+                                                 ("photo_date", "9999-12-31", "is in the future")])
+def test_report_review_dates_are_checked(make_app, photos, field, value, words):  # noqa: F811
     client = make_app().test_client()
     url = score_in_browser_form(client, photos)
-    r = client.get(f"{url}/report.json?{query}")
+    token = csrf_token(client)
+    r = client.post(f"{url}/report.json", data={"csrf_token": token, field: value})
     assert r.status_code == 400 and words in r.get_data(as_text=True)
-    ok = client.get(f"{url}/report.json?visit_date=2024-05-06&reviewer=Dr%20A").get_json()
+    ok = client.post(f"{url}/report.json", data={"csrf_token": token, "visit_date": "2024-05-06",
+                                                 "reviewer": "Dr A"}).get_json()
     assert "2024-05-06" in str(ok)
 
 

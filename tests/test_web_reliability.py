@@ -120,10 +120,13 @@ def test_api_refuses_a_tiny_photograph_and_duplicate_views(make_app, photos):  #
 def test_report_review_fields_and_no_paths(make_app, photos):  # noqa: F811
     client = make_app().test_client()
     url = score_page(client, photos)
-    document = client.get(f"{url}/report.json?patient_code=AA-17&reviewer=Dr+K&visit_date=2024-03-01").get_json()
+    token = csrf_token(client)
+    document = client.post(f"{url}/report.json", data={"csrf_token": token, "patient_code": "AA-17",
+                                                       "reviewer": "Dr K", "visit_date": "2024-03-01"}).get_json()
     assert document["review"] == {"patient_code": "AA-17", "visit_date": "2024-03-01", "photo_date": None,
                                   "reviewer": "Dr K"}
-    html = client.get(f"{url}/report.html?patient_code=AA-17&reviewer=Dr+K").get_data(as_text=True)
+    html = client.post(f"{url}/report.html", data={"csrf_token": token, "patient_code": "AA-17",
+                                                   "reviewer": "Dr K"}).get_data(as_text=True)
     assert "<dt>Patient code</dt><dd>AA-17</dd>" in html and "<dt>Reviewed by</dt><dd>Dr K</dd>" in html
     page = client.get(url).get_data(as_text=True)
     for field in ("patient_code", "visit_date", "photo_date", "reviewer"):

@@ -7,7 +7,8 @@
 ``GET  /result/<id>/photo/<view>.jpg``     photograph at editing size (no EXIF)
 ``GET  /result/<id>/mask/<view>/<layer>``  scalp / hairloss mask PNG, editing size
 ``POST /result/<id>/masks``                corrected masks -> recomputed numbers
-``GET  /result/<id>/report.html|.json``    the report (``?deidentify=1``)
+``POST /result/<id>/report.html|.json``    the report (form: ``deidentify``, review fields)
+``GET  /result/<id>/report.html|.json``    the report without review fields (``?deidentify=1``)
 ``POST /result/<id>/save``                 store the visit for a patient
 =========================================  ===================================
 
@@ -50,10 +51,22 @@ def wants_provisional() -> bool:
 DATE_FIELDS = {"visit_date": "visit date", "photo_date": "photograph date"}
 
 
+#: Why review fields are refused in a report's address.
+REVIEW_IN_URL = ("the report's review fields ({fields}) are not taken from the address: addresses are kept in "
+                 "the browser's history and in proxy logs; send them in the body of a POST with the session's "
+                 "CSRF token (the result page's Report form does), or leave them out of the address for a "
+                 "report without them")
+
+
 def review_fields() -> dict[str, str]:
-    """The report's optional review fields from the query string (trimmed, at most 64 characters;
-    dates must be real, past dates)."""
-    fields = {k: " ".join(request.args.get(k, "").split())[:64] for k in REVIEW_FORM_FIELDS if request.args.get(k)}
+    """The report's optional review fields from a POSTed form body (trimmed, at most 64 characters;
+    dates must be real, past dates). A review field in the query string is refused (400), also
+    in a POST: patient codes and dates must not travel in addresses (privacy audit F6)."""
+    in_url = [k for k in REVIEW_FORM_FIELDS if request.args.get(k, "").strip()]
+    if in_url:
+        raise UploadRejected(REVIEW_IN_URL.format(fields=", ".join(in_url)))
+    form = request.form if request.method == "POST" else {}
+    fields = {k: " ".join(form.get(k, "").split())[:64] for k in REVIEW_FORM_FIELDS if form.get(k)}
     for key, what in DATE_FIELDS.items():
         if key in fields:
             fields[key] = check_date(fields[key], what)
@@ -220,10 +233,14 @@ def masks(visit_id: str):
     return jsonify(summary=summary, revision=revision, unsaved=unsaved)
 
 
-@bp.get("/result/<visit_id>/report.<kind>")
+@bp.route("/result/<visit_id>/report.<kind>", methods=["GET", "POST"])
 def report(visit_id: str, kind: str):
+    """The report as a download. The result page POSTs its Report form (``deidentify`` and the
+    review fields in the body, with the CSRF token); a plain GET, with at most ``?deidentify=1``,
+    gives the report without review fields. Review fields in the address are refused."""
     visit = _visit(visit_id)
-    deidentify = request.args.get("deidentify", "0") in ("1", "true", "on", "yes")
+    source = request.form if request.method == "POST" else request.args
+    deidentify = source.get("deidentify", "0") in ("1", "true", "on", "yes")
     with visit.lock:
         return report_response(visit.views, report_meta(visit.model, visit.scored_with), kind, deidentify,
                                provisional=visit.provisional, review=review_fields())
