@@ -10,7 +10,11 @@ was accepted without a word.
 
 from __future__ import annotations
 
+import logging
+import os
 import re
+import sqlite3
+import stat
 
 import pytest
 from test_web import (  # noqa: F401
@@ -24,6 +28,7 @@ from test_web import (  # noqa: F401
 )
 
 from alonet.web.reports import report_file_name
+from alonet.web.storage import DB_NAME, Store
 
 REVIEW = {"patient_code": "AA-17", "visit_date": "2024-03-01", "photo_date": "2024-03-01", "reviewer": "Dr K"}
 
@@ -83,3 +88,57 @@ def test_a_deidentified_report_file_name_has_no_date(kind):
     # identified reports keep their code and visit date (today's date only without one)
     assert report_file_name(REVIEW, False, kind, "2026-12-07") == f"alonet-report-AA-17-2024-03-01.{kind}"
     assert report_file_name(None, False, kind, "2026-12-07") == f"alonet-report-2026-12-07.{kind}"
+
+
+# --------------------------------------------------------------- F12: a private store
+
+
+needs_posix = pytest.mark.skipif(os.name == "nt", reason="file modes are POSIX")
+
+
+@pytest.fixture
+def umask_022():
+    old = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+@needs_posix
+def test_a_new_store_is_private_under_umask_022(tmp_path, umask_022):
+    store = Store(tmp_path / "clinic" / "store")
+    mode = lambda p: stat.S_IMODE(p.stat().st_mode)  # noqa: E731
+    assert mode(store.root) == 0o700 and mode(store.images) == 0o700
+    assert mode(store.db_path) == 0o600
+    assert mode(tmp_path / "clinic") == 0o755  # a parent it had to make is the user's as usual
+    store.create_patient("AA-1")
+    # while a connection is open SQLite keeps -wal and -shm beside the database: 0600 too
+    conn = sqlite3.connect(store.db_path)
+    try:
+        conn.execute("SELECT COUNT(*) FROM patients").fetchone()
+        side = [store.root / f"{DB_NAME}-{s}" for s in ("wal", "shm")]
+        assert all(p.is_file() for p in side)
+        assert [mode(p) for p in side] == [0o600, 0o600]
+    finally:
+        conn.close()
+    assert store.open_to_others() == []
+
+
+@needs_posix
+def test_an_existing_open_store_keeps_its_modes_and_serve_warns(make_app, tmp_path, umask_022, caplog):  # noqa: F811
+    root = tmp_path / "store"
+    (root / "images").mkdir(parents=True)
+    sqlite3.connect(root / DB_NAME).close()  # as an AloNet before this change made it: 0644
+    assert stat.S_IMODE((root / DB_NAME).stat().st_mode) == 0o644
+    with caplog.at_level(logging.WARNING, logger="alonet.web"):
+        make_app(store=root)
+    assert stat.S_IMODE(root.stat().st_mode) == 0o755  # not changed behind the owner's back
+    assert stat.S_IMODE((root / DB_NAME).stat().st_mode) == 0o644
+    warning = " ".join(r.getMessage() for r in caplog.records)
+    assert "can be read by other users" in warning and f"chmod -R go-rwx {root}" in warning
+    assert f"{DB_NAME} (644)" in warning
+    os.chmod(root, 0o700)
+    os.chmod(root / "images", 0o700)
+    os.chmod(root / DB_NAME, 0o600)
+    assert Store(root).open_to_others() == []

@@ -91,6 +91,8 @@ def create_app(config: WebConfig | None = None, *, pipeline=None) -> Flask:
         TEMPLATES_AUTO_RELOAD=False,
     )
     store = Store(config.store) if config.store is not None else None
+    if store is not None:
+        _warn_open_store(store)
     scorer = Scorer(config.models, config.backend, pipeline=pipeline, config=config.pipeline)
     state = AppState(
         config=config, scorer=scorer, cache=VisitCache(config.cache_visits, config.cache_ttl_s, max_bytes=config.cache_bytes), store=store,
@@ -137,6 +139,17 @@ def create_app(config: WebConfig | None = None, *, pipeline=None) -> Flask:
     _install_error_handlers(app)
     _install_request_log(app)
     return app
+
+
+def _warn_open_store(store: Store) -> None:
+    """Say which parts of an existing store other users of the machine can read (new stores are
+    created private; an existing one is not changed behind its owner's back)."""
+    found = store.open_to_others()
+    if found:
+        shown = ", ".join(f"{path.name or path} ({mode:o})" for path, mode in found)
+        LOG.warning("the store %s can be read by other users of this machine: %s; it holds patient codes, dates "
+                    "and photographs. AloNet creates new stores private but leaves an existing one as it is: "
+                    "`chmod -R go-rwx %s` makes it private", store.root, shown, store.root)
 
 
 def _error_response(message: str, status: int):

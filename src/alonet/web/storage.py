@@ -6,7 +6,10 @@ Layout of a store folder::
     DIR/images/<hex>.jpg    photographs (re-encoded from pixels: no EXIF, GPS, device or dates)
     DIR/images/<hex>.png    scalp and hair-loss masks (0/255)
 
-File names are random hex chosen here, never taken from an upload. The schema
+File names are random hex chosen here, never taken from an upload. A new store's
+folders are created 0700 and its database (and SQLite's -wal/-shm beside it) 0600,
+whatever the umask; an existing store keeps its modes (:meth:`Store.open_to_others`
+lists what other users can read, and ``alonet serve`` warns). The schema
 version is SQLite's ``PRAGMA user_version``; :data:`MIGRATIONS` lists the steps
 from an empty database to the current schema, and :class:`Store` applies the
 missing ones when it opens a folder (each step in one transaction). A database
@@ -340,6 +343,42 @@ def _now() -> str:
 
 # --------------------------------------------------------------------------- store
 
+#: Modes of what a new store creates, whatever the umask: the owner alone may read the
+#: database (patient codes, dates, scores) and the photographs.
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
+
+
+def _private_dir(path: Path, parents: bool = False) -> None:
+    """Create ``path`` with mode 0700 (its missing parents as the umask says); an existing
+    folder keeps its mode."""
+    if path.is_dir():
+        return
+    if parents:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(mode=PRIVATE_DIR_MODE)
+    except FileExistsError:
+        if not path.is_dir():
+            raise
+        return  # made by another process meanwhile
+    if os.name != "nt":
+        os.chmod(path, PRIVATE_DIR_MODE)  # exactly 0700, also under an unusual umask
+
+
+def _private_file(path: Path) -> None:
+    """Create an empty database file with mode 0600 before SQLite first opens it (SQLite gives
+    its -wal and -shm files the database file's mode); an existing file keeps its mode."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+    except FileExistsError:
+        return
+    try:
+        if os.name != "nt":
+            os.fchmod(fd, PRIVATE_FILE_MODE)
+    finally:
+        os.close(fd)
+
 
 class Store:
     """A store folder: SQLite database plus image files (see module doc)."""
@@ -347,13 +386,18 @@ class Store:
     def __init__(self, root: str | Path):
         self.root = Path(root)
         try:
-            self.root.mkdir(parents=True, exist_ok=True)
-            self.images.mkdir(exist_ok=True)
+            _private_dir(self.root, parents=True)
+            _private_dir(self.images)
         except OSError as exc:
             raise StoreError(f"cannot create the store folder: {exc.strerror}", path=self.root,
                              fix="give --store a folder you can write to") from None
         self._remove_stale_incoming()
         self._check_not_orphaned()
+        try:
+            _private_file(self.db_path)
+        except OSError as exc:
+            raise StoreError(f"cannot create the database: {exc.strerror}", path=self.db_path,
+                             fix="give --store a folder you can write to") from None
         try:
             with self._raw() as conn:
                 conn.execute("PRAGMA journal_mode = WAL")
@@ -391,6 +435,23 @@ class Store:
             raise StoreError(f"the database {state}, but {IMAGES_DIR}/ holds {files} stored file(s)",
                              path=self.db_path,
                              fix=f"restore {DB_NAME} from a backup, or move {IMAGES_DIR}/ aside to start a new store")
+
+    def open_to_others(self) -> list[tuple[Path, int]]:
+        """The store folder, ``images/`` and the database files (with their modes) that other users
+        of the machine may read or enter: a store made by AloNet before 2026-12-07, under a umask
+        such as 022, or changed by hand. They are left as they are (the owner may share them on
+        purpose); ``alonet serve`` warns about them. Empty on Windows, whose modes say nothing."""
+        if os.name == "nt":
+            return []
+        found = []
+        for path in (self.root, self.images, self.db_path, *(self.root / (DB_NAME + s) for s in ("-wal", "-shm"))):
+            try:
+                mode = path.stat().st_mode & 0o777
+            except OSError:
+                continue
+            if mode & 0o007:
+                found.append((path, mode))
+        return found
 
     @property
     def db_path(self) -> Path:
