@@ -160,8 +160,10 @@ def test_round_trip_keeps_corrected_masks_exactly(filled, pipeline, images, tmp_
     store = Store(filled["store"])
     for (patient, visit, view), i in rows.items():
         meta = ds.meta[i]
+        assert meta["patient"] == patient  # the code is in the columns
         stored = store.get_visit(int(visit)).views[view]
-        assert meta["stem"] == f"{patient.replace(' ', '-')}_{meta['visit_date']}_v{visit}_{view}"
+        assert meta["stem"] == f"v{visit}_{view}"  # no patient code, no date (privacy audit F8)
+        assert meta["photo"] == f"photographs/v{visit}_{view}.jpg"
         assert (meta["orig_height"], meta["orig_width"]) == SHAPES[view]
         # Files beside the arrays are the stored ones, byte for byte.
         for column, name in (("photo", stored.photo_file), ("scalp", stored.scalp_file),
@@ -189,6 +191,57 @@ def test_round_trip_keeps_corrected_masks_exactly(filled, pipeline, images, tmp_
     assert top["reviewed_at"] and top["corrected"] == "1"
     with open(out / "skipped.csv", newline="", encoding="utf-8") as handle:
         assert len(list(csv.DictReader(handle))) == 2
+    # No file name anywhere in the export holds a patient code or a visit date; the manifest's
+    # columns keep them.
+    names = [p.name for p in out.rglob("*")]
+    for secret in ("AA-001", "AA 002", "AA-002", *{m["visit_date"] for m in ds.meta}):
+        assert not [n for n in names if secret in n], secret
+    assert {row["patient"] for row in manifest.values()} == {"AA-001", "AA 002"}
+    assert all(re.fullmatch(r"\d{4}-\d{2}-\d{2}", row["visit_date"]) for row in manifest.values())
+
+
+def old_store_fingerprint(store_dir: Path, visit_ids: list[int]) -> str:
+    """store_fingerprint as AloNet computed it before exports were named v<visit id>_<view>."""
+    import hashlib
+
+    store, digest = Store(store_dir), hashlib.sha256()
+    for visit_id in visit_ids:
+        visit = store.get_visit(visit_id)
+        files = [f"{v.view}:{v.photo_file}:{v.scalp_file}:{v.hairloss_file}" for v in visit.views.values()]
+        digest.update(f"{visit.id}|{visit.patient_id}|{visit.visit_date}|{'|'.join(files)}\n".encode())
+    return digest.hexdigest()
+
+
+def test_an_adapt_work_folder_exported_with_the_old_names_is_not_resumed_as_is(filled, tmp_path):
+    """A work folder that `alonet adapt` filled before exports were renamed holds a dataset whose
+    files carry the patient code and date: it starts afresh (nothing trained yet) or is refused
+    (a fine-tune there), never resumed with the old export (privacy audit F8)."""
+    from alonet.adapt import AdaptConfig
+    from alonet.adapt.run import WORK_RECIPE, _check_work_recipe, _source_dataset, work_recipe
+
+    store_dir = filled["store"]
+    old = old_store_fingerprint(store_dir, Store(store_dir).visit_ids(reviewed_only=True))
+    assert store_fingerprint(store_dir) != old
+    cfg = AdaptConfig(init="default", backend="torch")
+    recipe = work_recipe(store_dir, cfg)
+    work = tmp_path / "model.work"
+    old_export = work / "dataset" / "photographs"
+    old_export.mkdir(parents=True)
+    (old_export / f"AA-001_2024-01-10_v{filled['A']}_top.jpg").write_bytes(b"old")
+    (work / "dataset" / "dataset.json").write_text("{}")
+    (work / "held_out.json").write_text('{"learn": ["AA-001"], "test": ["AA 002"]}')
+    (work / WORK_RECIPE).write_text(json.dumps({**recipe, "source_fingerprint": old}))
+    (work / "run").mkdir()  # a fine-tune had started: refused, with how to start afresh
+    with pytest.raises(DatasetError, match="made from another source or with other options") as refused:
+        _check_work_recipe(work, recipe)
+    assert f"--work {tmp_path / 'model.work-2'}" in str(refused.value)
+    (work / "run").rmdir()  # nothing trained yet: the old export is removed and made again
+    _check_work_recipe(work, recipe)
+    assert not (work / "held_out.json").exists() and not (work / "dataset").exists()
+    dataset = _source_dataset(store_dir, work, cfg, progress=False)
+    names = sorted(p.name for p in (dataset / "photographs").iterdir())
+    assert names and all(re.fullmatch(r"v\d+_(top|back|left|right)\.jpg", n) for n in names), names
+    assert json.loads((work / WORK_RECIPE).read_text())["source_fingerprint"] == store_fingerprint(store_dir)
 
 
 def test_the_export_folder_converts_again_like_a_phantom_folder(filled, tmp_path):

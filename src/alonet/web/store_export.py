@@ -8,7 +8,7 @@ visit) into a dataset folder that ``alonet train`` and ``alonet evaluate`` read
 like any other (see ``alonet.data.dataset``)::
 
     OUT/images.npy, scalp.npy, hairloss.npy, meta.csv, dataset.json
-    OUT/photographs/<stem>.jpg     the stored photographs, byte for byte
+    OUT/photographs/<stem>.jpg     the stored photographs, byte for byte (stem: v<visit id>_<view>)
     OUT/scalp/<stem>.png           the stored full-size masks (0/255), byte for byte
     OUT/hairloss/<stem>.png
     OUT/manifest.csv               stem, patient, visit, view, photo, scalp, hairloss,
@@ -19,7 +19,9 @@ The photographs, masks and manifest are laid out like ``alonet phantom``'s
 output, so they can be inspected with any image viewer or converted again at
 another size (``alonet convert --from OUT -o OTHER --size 256``). ``patient`` is
 the store's pseudonymous patient code and ``visit`` the store's visit number
-(unique per visit, so two visits on one day stay apart).
+(unique per visit, so two visits on one day stay apart). File names hold only the visit
+number and the view (``v12_top.jpg``): the patient code and the visit date are in the
+manifest's (and ``meta.csv``'s) columns, never in a file name.
 
 Views left out, each with a reason: a scalp mask with no pixel (nothing to
 learn the scalp from), files that are missing or unreadable, masks whose size
@@ -31,7 +33,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import re
 import shutil
 import sys
 from collections import Counter
@@ -90,11 +91,17 @@ def open_store(store_dir: str | Path) -> Store:
     return Store(root)
 
 
-def stem_for(patient: str, visit: Visit, view: str) -> str:
-    """File stem of one exported view: patient code, date, visit number, view
-    (only letters, digits, dot, dash and underscore)."""
-    code = re.sub(r"[^A-Za-z0-9._-]+", "-", patient).strip("-.") or "patient"
-    return f"{code}_{visit.visit_date}_v{visit.id}_{view}"
+#: How exported files are named (see :func:`stem_for`); part of :func:`store_fingerprint`, so a
+#: work folder that ``alonet adapt`` filled with an export named otherwise is not resumed as is.
+STEM_SCHEME = "v<visit id>_<view>"
+
+
+def stem_for(visit: Visit | int, view: str) -> str:
+    """File stem of one exported view: ``v<visit id>_<view>``, e.g. ``v12_top``. The store's
+    visit ids are unique, so the stems are; the patient code and the visit date are kept out
+    of file names (a shared folder or zip lists those), and only the manifest has them."""
+    visit_id = visit if isinstance(visit, int) else visit.id
+    return f"v{int(visit_id)}_{view}"
 
 
 def _load_view(store: Store, stored) -> tuple[Any, Any, Any]:
@@ -157,12 +164,13 @@ def _select(store: Store, store_dir: Path, include_all: bool) -> tuple[list[int]
 
 def store_fingerprint(store_dir: str | Path, include_all: bool = False) -> str:
     """A checksum of what :func:`export_store` would export now: the chosen visits, their
-    patients and their stored files (a save after more corrections writes new files), so a
-    dataset exported earlier can tell that the store has changed since."""
+    patients and their stored files (a save after more corrections writes new files), and how
+    the exported files are named (:data:`STEM_SCHEME`), so a dataset exported earlier can tell
+    that the store, or its export, has changed since."""
     store_dir = Path(store_dir)
     store = open_store(store_dir)
     visit_ids, _, _ = _select(store, store_dir, include_all)
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(f"stems {STEM_SCHEME}\n".encode())
     for visit_id in visit_ids:
         visit = store.get_visit(visit_id)
         if visit is None:
@@ -241,7 +249,7 @@ def export_store(
                     skipped.append(Skipped(patient, visit.id, visit.visit_date, view, EMPTY_SCALP,
                                            "the scalp mask is empty (draw the scalp in the web app, or retake)"))
                     continue
-                stem = stem_for(patient, visit, view)
+                stem = stem_for(visit, view)
                 files = {"photo": f"{stem}.jpg", "scalp": f"{stem}.png", "hairloss": f"{stem}.png"}
                 shutil.copyfile(store.image_file(stored.photo_file), folders["photographs"] / files["photo"])
                 shutil.copyfile(store.image_file(stored.scalp_file), folders["scalp"] / files["scalp"])
@@ -291,4 +299,4 @@ def export_store(
     }
 
 
-__all__ = ["MANIFEST_COLUMNS", "Skipped", "export_store", "open_store", "stem_for"]
+__all__ = ["MANIFEST_COLUMNS", "STEM_SCHEME", "Skipped", "export_store", "open_store", "stem_for"]
