@@ -10,11 +10,14 @@ was accepted without a word.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
+import shutil
 import sqlite3
 import stat
+import subprocess
 
 import pytest
 from test_web import (  # noqa: F401
@@ -28,7 +31,7 @@ from test_web import (  # noqa: F401
 )
 
 from alonet.web.reports import report_file_name
-from alonet.web.storage import DB_NAME, Store
+from alonet.web.storage import CODE_DATE_PATTERN, DB_NAME, Store, identifying_code_reason
 
 REVIEW = {"patient_code": "AA-17", "visit_date": "2024-03-01", "photo_date": "2024-03-01", "reviewer": "Dr K"}
 
@@ -142,3 +145,68 @@ def test_an_existing_open_store_keeps_its_modes_and_serve_warns(make_app, tmp_pa
     os.chmod(root / "images", 0o700)
     os.chmod(root / DB_NAME, 0o600)
     assert Store(root).open_to_others() == []
+
+
+# --------------------------------------------------------------- F13: names and birth dates as codes
+
+IDENTIFYING = ["Mueller Anna 1961-04-02", "Schmidt_Hans_1955-12-24", "Erika Mustermann", "PATNAME Weber",
+               "Mustermann.Erika", "1961-04-02", "AA-02.04.1961", "P 2/4/61", "02_04_1961", "Anna Mueller-Lang"]
+#: Every code the tests use, and other study-code shapes: never flagged.
+PSEUDONYMOUS = ["AA-001", "AA 002", "AA-SECRET-7", "P1", "P9", "aa-77", "AA 101", "PAT-OLD", "OTHER-9",
+                "AA-015-" + "x" * 40, "01-002", "SITE3-0042", "AA-2024", "CTRL PLAC 7", "Ab", "AA-1-2-003"]
+
+
+def test_codes_that_look_like_names_or_birth_dates_are_told_apart():
+    for code in IDENTIFYING:
+        assert identifying_code_reason(code) is not None, code
+    for code in PSEUDONYMOUS:
+        assert identifying_code_reason(code) is None, code
+    assert "a date" in identifying_code_reason("Schmidt_Hans_1955-12-24")
+    assert "a name" in identifying_code_reason("Erika Mustermann")
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs node")
+def test_the_page_flags_the_same_dates_as_the_server():
+    """common.js runs CODE_DATE_PATTERN (from the template) in the browser: same answers in JavaScript."""
+    script = ("const re = new RegExp(process.argv[1]);"
+              "console.log(JSON.stringify(JSON.parse(process.argv[2]).map(c => re.test(c))));")
+    codes = IDENTIFYING + PSEUDONYMOUS
+    done = subprocess.run(["node", "-e", script, CODE_DATE_PATTERN, json.dumps(codes)], capture_output=True,
+                          text=True, timeout=60, check=True)
+    assert json.loads(done.stdout) == [bool(re.search(CODE_DATE_PATTERN, c)) for c in codes]
+
+
+def test_a_new_patient_named_like_a_person_needs_the_tick(make_app, tmp_path):  # noqa: F811
+    client = make_app(store=tmp_path / "store").test_client()
+    page = client.get("/patients").get_data(as_text=True)
+    assert 'name="code_is_pseudonymous"' in page and "data-date-pattern=" in page
+    for code in ("Erika Mustermann", "Schmidt_Hans_1955-12-24"):
+        r = client.post("/patients", data={"csrf_token": csrf_token(client), "code": code})
+        text = r.get_data(as_text=True)
+        assert r.status_code == 400 and "use a pseudonymous study code" in text
+        assert "tick &#34;this code is pseudonymous&#34;" in text or 'tick "this code is pseudonymous"' in text
+    assert Store(tmp_path / "store").list_patients() == []
+    r = client.post("/patients", data={"csrf_token": csrf_token(client), "code": "Erika Mustermann",
+                                       "code_is_pseudonymous": "1"})
+    assert r.status_code == 303
+    r = client.post("/patients", data={"csrf_token": csrf_token(client), "code": "AA-017"})
+    assert r.status_code == 303  # a study code needs no tick
+    assert [p.code for p in Store(tmp_path / "store").list_patients()] == ["AA-017", "Erika Mustermann"]
+
+
+def test_saving_a_visit_for_a_new_patient_checks_the_code_too(make_app, photos, tmp_path):  # noqa: F811
+    client = make_app(store=tmp_path / "store").test_client()
+    url = score_in_browser_form(client, photos, ["top"])
+    assert 'name="code_is_pseudonymous"' in client.get(url).get_data(as_text=True)
+    form = {"csrf_token": csrf_token(client), "patient": "new", "new_code": "Mueller Anna 1961-04-02",
+            "visit_date": "2024-05-06"}
+    r = client.post(f"{url}/save", data=form)
+    assert r.status_code == 400 and "holds a date (a date of birth?)" in r.get_data(as_text=True)
+    store = Store(tmp_path / "store")
+    assert store.list_patients() == [] and store.visit_ids() == []
+    visit_url = save_visit(client, url, patient="new", new_code="Mueller Anna 1961-04-02",
+                           visit_date="2024-05-06", code_is_pseudonymous="1")
+    patient = store.list_patients()[0]
+    assert patient.code == "Mueller Anna 1961-04-02"
+    # an existing patient is never asked again (saving again, or another visit of theirs)
+    assert save_visit(client, url, patient=str(patient.id), visit_date="2024-05-06") == visit_url

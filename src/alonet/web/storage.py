@@ -299,6 +299,48 @@ def check_patient_code(code: str) -> str:
     return text
 
 
+#: A date in a patient code (a date of birth?): 1961-04-02, 1961.4.2, 02.04.1961, 2/4/61, 02_04_1961
+#: (year 19xx/20xx or two digits, day and month in range, separated by - . / _ or a space). The same
+#: pattern runs in the page (``static/common.js``), which takes it from the template.
+CODE_DATE_PATTERN = (r"(?:^|[^0-9])(?:(?:19|20)[0-9]{2}[-./_ ](?:0?[1-9]|1[0-2])[-./_ ](?:0?[1-9]|[12][0-9]|3[01])"
+                     r"|(?:0?[1-9]|[12][0-9]|3[01])[-./_ ](?:0?[1-9]|[12][0-9]|3[01])[-./_ ](?:(?:19|20)[0-9]{2}"
+                     r"|[0-9]{2}))(?:$|[^0-9])")
+_CODE_DATE_RE = re.compile(CODE_DATE_PATTERN)
+#: A word of a name: a capital and at least one more letter (``Erika``, ``PATNAME``).
+_NAME_WORD_RE = re.compile(r"[A-Z][A-Za-z]+")
+#: The form field by which the user says that a flagged code is pseudonymous after all.
+CODE_CONFIRM_FIELD = "code_is_pseudonymous"
+
+
+def identifying_code_reason(code: str) -> str | None:
+    """Why a patient code looks like it identifies the patient, or None: it holds a date (a date of
+    birth?), or two or more capitalised words of letters, at least one with lower case (``Erika
+    Mustermann``, ``Schmidt_Hans``, ``PATNAME Weber``; not ``AA-SECRET-7`` or ``AA 002``). A
+    heuristic: it catches the usual ways names and birth dates are typed, not every one."""
+    text = (code or "").strip()
+    if _CODE_DATE_RE.search(text):
+        return "holds a date (a date of birth?)"
+    words = [w for w in re.split(r"[ ._-]+", text) if _NAME_WORD_RE.fullmatch(w)]
+    if len(words) >= 2 and any(any(c.islower() for c in w) for w in words):
+        return "looks like a name (two or more capitalised words)"
+    return None
+
+
+def check_new_patient_code(code: str, confirmed: bool) -> str:
+    """:func:`check_patient_code` for a patient the web app is about to create: a code that looks
+    like a name or holds a date (:func:`identifying_code_reason`) is refused unless the user ticked
+    that it is pseudonymous (``confirmed``). Existing patients are never checked again."""
+    text = check_patient_code(code)
+    reason = identifying_code_reason(text)
+    if reason is not None and not confirmed:
+        raise InvalidValueError(
+            f"patient code {text!r} {reason}; the store, its exports and adapted models keep patient codes, "
+            "so use a pseudonymous study code such as AA-017",
+            fix="if this code is pseudonymous all the same, tick \"this code is pseudonymous\" beside it and "
+                "send the form again")
+    return text
+
+
 def check_date(value: str | None, what: str = "visit date") -> str | None:
     """An ISO date (YYYY-MM-DD) typed in a form, or None when empty; refuses text and future dates.
 

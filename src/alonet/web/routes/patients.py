@@ -2,7 +2,7 @@
 
 =============================================  ==============================
 ``GET  /patients``                             list, and a form to add one
-``POST /patients``                             add a patient (pseudonymous code)
+``POST /patients``                             add a patient (pseudonymous code: see below)
 ``GET  /patients/<id>``                        SALT-over-time chart, visits, response
 ``POST /patients/<id>/delete``                 delete patient, visits, image files
 ``GET  /visits/<id>``                          a stored visit with its overlays
@@ -13,7 +13,10 @@
 ``POST /visits/<id>/delete``                   delete the visit and its files
 =============================================  ==============================
 
-Without ``--store`` every route answers 404 with a sentence saying so.
+Without ``--store`` every route answers 404 with a sentence saying so. A new patient's code
+that looks like a name or holds a date (``storage.identifying_code_reason``) is refused
+unless the form says ``code_is_pseudonymous=1`` (the page shows that tick when the code
+looks so); saving a visit for a new patient checks its code the same way.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from alonet.views import VIEWS
 from alonet.web.state import get_state, scoring_slot
 from alonet.web.charts import salt_chart
 from alonet.web.reports import open_stored_file, report_meta, report_response, stored_view_states
-from alonet.web.storage import Store, response_rows
+from alonet.web.storage import CODE_CONFIRM_FIELD, Store, check_new_patient_code, response_rows
 
 bp = Blueprint("patients", __name__)
 
@@ -65,7 +68,8 @@ def patients():
 @bp.post("/patients")
 def create_patient():
     store = _store()
-    patient_id = store.create_patient(request.form.get("code", ""))
+    confirmed = request.form.get(CODE_CONFIRM_FIELD) == "1"
+    patient_id = store.create_patient(check_new_patient_code(request.form.get("code", ""), confirmed))
     return redirect(url_for("patients.patient", patient_id=patient_id), code=303)
 
 

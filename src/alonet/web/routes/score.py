@@ -23,7 +23,15 @@ from flask import Blueprint, abort, jsonify, redirect, render_template, request,
 from alonet.views import VIEWS
 from alonet.web.reports import new_views, report_meta, report_response
 from alonet.web.state import get_state, scoring_slot, wants_json
-from alonet.web.storage import VisitChangedError, check_date, check_patient_code, check_visit_date, parse_id
+from alonet.web.storage import (
+    CODE_CONFIRM_FIELD,
+    VisitChangedError,
+    check_date,
+    check_new_patient_code,
+    check_patient_code,
+    check_visit_date,
+    parse_id,
+)
 from alonet.web.uploads import (
     UploadRejected,
     edit_size,
@@ -249,7 +257,8 @@ def report(visit_id: str, kind: str):
 def _patient_for_save(store, choice: str, new_code: str) -> int:
     """The patient a first save goes to: the chosen one, or a new one with ``new_code``."""
     if choice == "new" or not choice:
-        return store.create_patient(new_code)
+        confirmed = request.form.get(CODE_CONFIRM_FIELD) == "1"
+        return store.create_patient(check_new_patient_code(new_code, confirmed))
     patient_id = parse_id(choice)
     if patient_id is None:
         abort(400, description="choose a patient from the list")

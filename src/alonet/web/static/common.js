@@ -9,4 +9,31 @@
       }
     });
   });
+
+  // A new patient code that looks like a name or a date of birth (storage.identifying_code_reason:
+  // a date, or two capitalised words, one with lower case) is refused by the server unless
+  // "this code is pseudonymous" is ticked: show that tick, as a warning, only then.
+  document.querySelectorAll("[data-code-confirm]").forEach(function (box) {
+    var form = box.closest("form");
+    var input = form && form.querySelector('input[name="' + box.dataset.codeConfirm + '"]');
+    var tick = box.querySelector('input[type="checkbox"]');
+    if (!input || !tick) { return; }
+    var date = new RegExp(box.dataset.datePattern);
+    var why = box.querySelector(".code-confirm-why");
+    var update = function () {
+      var code = input.value.trim();
+      var words = code.split(/[ ._-]+/).filter(function (w) { return /^[A-Z][A-Za-z]+$/.test(w); });
+      var isDate = date.test(code);
+      var isName = words.length >= 2 && words.some(function (w) { return /[a-z]/.test(w); });
+      box.hidden = !(isDate || isName);
+      box.classList.toggle("warning", isDate || isName);
+      if (why) {
+        why.textContent = (isDate ? "This code holds a date (a date of birth?)" : "This code looks like a name") +
+          ": use a pseudonymous study code such as AA-017, or, if it is one, tick";
+      }
+      if (box.hidden) { tick.checked = false; }
+    };
+    input.addEventListener("input", update);
+    update();
+  });
 })();
