@@ -12,7 +12,7 @@ import pytest
 
 from alonet.adapt import AdaptConfig, adapt
 from alonet.adapt.run import judge
-from alonet.errors import DatasetError
+from alonet.errors import DatasetError, InvalidValueError
 from alonet.model import resolve_model_set
 from alonet.model.config import TASKS
 from test_finetune import tiny_init_set
@@ -94,6 +94,23 @@ def test_an_adapted_set_carries_no_patient_code_and_its_work_folder_goes(tmp_pat
     assert {row["patient"] for row in rows} <= {patient_digest(code) for code in codes} and len(rows) == 8
     summary = json.loads((out / "after" / "summary.json").read_text())
     assert summary["dataset"] == "the held-back patients' photographs" and summary["model"] == "this model set"
+
+
+def test_a_work_folder_of_the_user_keeps_the_users_files_and_may_not_hold_the_output(tmp_path):
+    """The second review: removing the work folder after success removed whatever --work named."""
+    init = tiny_init_set(tmp_path / "init")
+    data = tiny_dataset(tmp_path / "ds", n_patients=7)
+    cfg = AdaptConfig(init=str(init), steps=2, batch_size=4, backend="torch", view_check_patients=3)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    (scratch / "notes.txt").write_text("mine")
+    adapt(data, tmp_path / "adapted", cfg, work=scratch, progress=False)
+    assert sorted(p.name for p in scratch.iterdir()) == ["notes.txt"]
+    with pytest.raises(InvalidValueError, match="is or holds the output folder"):
+        adapt(data, tmp_path / "models" / "v2", cfg, work=tmp_path / "models", progress=False)
+    with pytest.raises(InvalidValueError, match="is or holds the source"):
+        adapt(data, tmp_path / "elsewhere" / "v3", cfg, work=tmp_path / "ds", progress=False)
+    assert (tmp_path / "adapted" / "adapt.json").is_file()
 
 
 def test_networks_whose_start_validated_best_are_not_called_fine_tuned(tmp_path):

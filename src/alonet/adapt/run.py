@@ -549,16 +549,47 @@ def adapt(source: str | Path, out: str | Path, cfg: AdaptConfig = AdaptConfig(),
         _check_replay(cfg.replay)
     check_can_write_directory(out, overwrite)
     work = Path(work) if work is not None else out.with_name(out.name + ".work")
+    _check_work_folder(work, out, source)
     fresh = not work.exists()
     work.mkdir(parents=True, exist_ok=True)
     # one adapt per work folder for the whole run (training locks each network's run only)
     with run_lock(work):
         result = _adapt_in(work, fresh, source, out, cfg, overwrite, progress)
     if not keep_work:
-        shutil.rmtree(work, ignore_errors=True)
+        _remove_work(work)
+    return result
+
+
+#: What adapt writes into its work folder (all of it, and only it, is removed after success).
+WORK_ENTRIES = ("dataset", "train_ds", "test_ds", "run", "before", "after", "held_out.json", "recipe.json")
+
+
+def _check_work_folder(work: Path, out: Path, source: Path) -> None:
+    """A work folder of its own: not the output or the source, and holding neither."""
+    w = work.resolve()
+    for what, path in (("output folder", out.resolve()), ("source", source.resolve())):
+        if path == w or w in path.parents:
+            raise InvalidValueError(f"the work folder {work} is or holds the {what} {path}",
+                                    fix=f"give --work a folder of its own (the default is {out}.work)")
+
+
+def _remove_work(work: Path) -> None:
+    """Remove what adapt wrote into ``work`` (a copy of every photograph with its patient code
+    and dates, the split by code), and the folder itself when nothing else is left in it."""
+    for name in WORK_ENTRIES:
+        path = work / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    left = sorted(p.name for p in work.iterdir()) if work.is_dir() else []
+    if not left:
+        work.rmdir()
         _log(f"adapt: removed its work folder {work} (a copy of the photographs with the patient codes; "
              "--keep-work keeps it)")
-    return result
+    else:
+        _log(f"adapt: removed its files from the work folder {work}; kept the folder, which also holds "
+             f"{', '.join(left[:3])}{' ...' if len(left) > 3 else ''}")
 
 
 def _adapt_in(work: Path, fresh: bool, source: Path, out: Path, cfg: AdaptConfig, overwrite: bool,
