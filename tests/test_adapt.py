@@ -92,6 +92,7 @@ def test_an_adapted_set_carries_no_patient_code_and_its_work_folder_goes(tmp_pat
     with open(out / "after" / "per_image.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert {row["patient"] for row in rows} <= {patient_digest(code) for code in codes} and len(rows) == 8
+    assert {row["visit"] for row in rows} == {"1"}  # the label ("v1"; a date in some datasets) as an order
     summary = json.loads((out / "after" / "summary.json").read_text())
     assert summary["dataset"] == "the held-back patients' photographs" and summary["model"] == "this model set"
 

@@ -660,21 +660,32 @@ def _adapt_in(work: Path, fresh: bool, source: Path, out: Path, cfg: AdaptConfig
 
 def shareable_evaluation(src: Path, dst: Path, model: str) -> None:
     """Copy an evaluation folder into the model set, where it travels: patient codes become
-    :func:`patient_digest` hashes, photograph stems (which may hold codes and dates) become
-    ``<hash>-<row>``, and the work folder's paths become words."""
+    :func:`patient_digest` hashes, visit labels (which may be dates) their order within the
+    patient (1, 2, ...), photograph stems (which may hold codes and dates) ``<hash>-<row>``,
+    and the work folder's paths words."""
     shutil.copytree(src, dst)
+    tables = {}
     for name in ("per_image.csv", "per_visit.csv"):
+        if (dst / name).is_file():
+            with open(dst / name, newline="", encoding="utf-8") as handle:
+                reader = csv.DictReader(handle)
+                tables[name] = (reader.fieldnames or [], list(reader))
+    visits: dict[str, set[str]] = {}
+    for _, rows in tables.values():
+        for row in rows:
+            visits.setdefault(row.get("patient", ""), set()).add(row.get("visit", ""))
+    order = {(p, v): str(n) for p, labels in visits.items()
+             for n, v in enumerate(sorted(labels, key=_visit_order), start=1)}
+    for name, (columns, rows) in tables.items():
         path = dst / name
-        if not path.is_file():
-            continue
-        with open(path, newline="", encoding="utf-8") as handle:
-            reader = csv.DictReader(handle)
-            columns, rows = reader.fieldnames or [], list(reader)
         for n, row in enumerate(rows):
+            patient = row.get("patient", "")
             if "stem" in row:
-                row["stem"] = f"{patient_digest(row.get('patient', ''))}-{n}"
+                row["stem"] = f"{patient_digest(patient)}-{n}"
+            if "visit" in row:
+                row["visit"] = order[(patient, row["visit"])] if row["visit"] else ""
             if "patient" in row:
-                row["patient"] = patient_digest(row["patient"])
+                row["patient"] = patient_digest(patient)
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
         writer.writeheader()
@@ -685,9 +696,18 @@ def shareable_evaluation(src: Path, dst: Path, model: str) -> None:
         summary = json.loads(summary_path.read_text(encoding="utf-8"))
         summary.update(dataset="the held-back patients' photographs", model=model)
         for n, item in enumerate((summary.get("photographs_refused") or {}).get("photographs", [])):
-            digest = patient_digest(str(item.get("patient", "")))
-            item.update(stem=f"{digest}-refused-{n}", patient=digest)
+            patient = str(item.get("patient", ""))
+            item.update(stem=f"{patient_digest(patient)}-refused-{n}", patient=patient_digest(patient),
+                        visit=order.get((patient, str(item.get("visit", ""))), ""))
         summary_path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+
+
+def _visit_order(label: str):
+    """Visit labels in their natural order: numbers by value, then the rest (dates, words) as text."""
+    try:
+        return (0, float(label), "")
+    except ValueError:
+        return (1, 0.0, label)
 
 
 def _json_safe(value):
