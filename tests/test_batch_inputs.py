@@ -258,6 +258,38 @@ def test_deidentified_batch_reports_name_no_patient_and_replace_identified_ones(
     assert len(list((out / "superseded-reports").iterdir())) == 2
 
 
+def test_deidentified_folders_follow_their_rows_and_the_key(models, photos, tmp_path, capsys):
+    """The second review: a rerun without --reports left stale de-identified reports in reports/;
+    yesterday's *.superseded-* folders stayed in reports/; a damaged key was silently replaced
+    and a deleted one left unmappable folders; the index named folders that do not exist."""
+    manifest = trial(tmp_path, photos, [("P1", "1", "a"), ("P2", "1", "b")])
+    out = tmp_path / "out"
+    (out / "reports" / "P1_1.superseded-20261206T000000Z").mkdir(parents=True)  # as an older AloNet left it
+    code, _, stderr = batch(manifest, out, models, capsys, "--reports", "--deidentify", "--no-plots")
+    assert code in (0, 3), stderr
+    assert (out / "superseded-reports" / "P1_1.superseded-20261206T000000Z").is_dir()
+    first = sorted(p.name for p in (out / "reports").iterdir())
+    assert len(first) == 2 and all(name.startswith("visit-") for name in first)
+    # a rerun without --reports that recomputes the rows moves their reports out of reports/
+    code, stdout, _ = batch(manifest, out, models, capsys, "--no-plots", "--hairloss-threshold", "0.4")
+    assert "hair-loss threshold changed" in stdout and not any((out / "reports").iterdir())
+    # a deleted key: the next de-identified run cannot map the old folders, so they move aside
+    code, _, _ = batch(manifest, out, models, capsys, "--reports", "--deidentify", "--no-plots")
+    (out / ".report-key").unlink()
+    code, _, stderr = batch(manifest, out, models, capsys, "--reports", "--deidentify", "--no-plots")
+    assert code in (0, 3), stderr
+    current = sorted(p.name for p in (out / "reports").iterdir())
+    assert len(current) == 2 and set(current).isdisjoint(first)
+    with open(out / "reports_index.csv", newline="") as handle:
+        assert sorted(row["folder"] for row in csv.DictReader(handle)) == current
+    # a damaged key is one line, and nothing is rewritten
+    (out / ".report-key").write_text("not a key\n")
+    code, _, stderr = batch(manifest, out, models, capsys, "--reports", "--deidentify", "--no-plots")
+    assert code == 2 and stderr.startswith("error: ") and ".report-key is damaged" in stderr
+    assert "Traceback" not in stderr
+    assert sorted(p.name for p in (out / "reports").iterdir()) == current
+
+
 # --------------------------------------------------------------------------- defect 4
 
 

@@ -174,3 +174,10 @@ def test_the_separator_is_read_from_the_header_as_csv_and_an_excel_sep_line_is_h
     assert code == 0, err
     assert {row["view"] for row in open_dataset(tmp_path / "ds2").meta} == {"top", "back", "left", "right"}
     assert "line 11 (P9)" in err  # line numbers count the sep= line
+    with open(root / "manifest.csv", "w", newline="") as handle:  # "sep=" and a tab
+        handle.write("sep=\t\n")
+        writer = csv.DictWriter(handle, list(default_rows()[0]), delimiter="\t")
+        writer.writeheader()
+        writer.writerows(default_rows())
+    code, _, err = convert(["--from", root, "-o", tmp_path / "ds3"], capsys)
+    assert code == 0, err

@@ -245,7 +245,7 @@ def _delimiter(header: str) -> str:
 
 def _excel_separator(line: str) -> str | None:
     """The separator an Excel ``sep=;`` first line declares (None: not such a line)."""
-    text = line.strip()
+    text = line.rstrip("\r\n")  # not strip(): the separator may be a tab
     return text[4] if len(text) == 5 and text.lower().startswith("sep=") else None
 
 
@@ -448,12 +448,12 @@ def _strip_channel_suffix(photos: dict[str, Path], masks: set[str]) -> tuple[dic
     """Photographs keyed as their annotations when nnU-Net's ``_0000`` channel suffix is all
     that keeps them apart; returns (photographs by key, stems renamed)."""
     suffix = stem_key(NNUNET_CHANNEL_SUFFIX)
+    numbered = _numbered_with_masks(photos, masks)
     keyed: dict[str, Path] = {}
     renamed: list[str] = []
     for key, path in photos.items():
         short = key[: -len(suffix)] if key.endswith(suffix) else key
-        if short != key and short in masks and key not in masks and short not in photos \
-                and not _numbered_siblings(short, photos, masks):
+        if short != key and short in masks and key not in masks and short not in photos and short not in numbered:
             keyed[short] = path
             renamed.append(path.stem)
         else:
@@ -461,11 +461,15 @@ def _strip_channel_suffix(photos: dict[str, Path], masks: set[str]) -> tuple[dic
     return keyed, renamed
 
 
-def _numbered_siblings(short: str, photos: dict[str, Path], masks: set[str]) -> bool:
-    """True when another photograph ``<short>_NNNN`` has annotations of its own: then
+def _numbered_with_masks(photos: dict[str, Path], masks: set[str]) -> set[str]:
+    """Stems ``S`` with a photograph ``S_NNNN`` that has annotations of its own: for them
     ``_0000`` numbers photographs rather than naming nnU-Net's first channel."""
-    return any(key.startswith(short + "_") and key[len(short) + 1:].isdigit() and key in masks
-               for key in photos)
+    found = set()
+    for key in photos:
+        base, sep, number = key.rpartition("_")
+        if sep and number.isdigit() and key in masks:
+            found.add(base)
+    return found
 
 
 def _pair_stem(key: str, photo: Path | None, area: Path | None, loss: Path | None) -> str:

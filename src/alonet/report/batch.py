@@ -66,7 +66,15 @@ from alonet.errors import (
     OutputNotWritableError,
 )
 from alonet.report.batch_columns import COLUMNS_FILE, RESULT_COLUMNS, TABLE_ADDED_COLUMNS, columns_csv
-from alonet.report.batch_folders import KEY_FILE, deidentified_name, report_key, supersede, was_deidentified, write_index
+from alonet.report.batch_folders import (
+    deidentified_name,
+    read_key,
+    report_key,
+    supersede,
+    tidy_reports,
+    was_deidentified,
+    write_index,
+)
 from alonet.report.batch_workers import VisitScorer
 from alonet.report.plots import salt_over_time_png
 from alonet.report.provenance import (
@@ -579,9 +587,13 @@ def run_batch(manifest: str | Path, out_dir: str | Path, pipeline, *, plots: boo
     results = out / "results.csv"
     done = read_results(results)  # before the networks load: a bad results.csv stops the run at once
     atomic_write_text(out / COLUMNS_FILE, columns_csv())
+    known_key = read_key(out)  # a damaged key file stops the run here
     name_key = report_key(out) if reports and deidentify else None  # de-identified folder names
+    if reports:
+        tidy_reports(out, datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ"),
+                     key_is_new=name_key is not None and known_key is None)
     # the other naming's folders of an earlier run, to move aside when their visit is redone
-    old_key = report_key(out) if reports and not deidentify and (out / KEY_FILE).is_file() else None
+    old_key = known_key if not deidentify else None
     report = partial(write_visit_report, out, name_key, model_sha256(pipeline)) if reports else None
     entries_by_key = {entry.key: entry for entry in entries}
     with VisitScorer(pipeline, workers, report, provisional=provisional) as scorer:

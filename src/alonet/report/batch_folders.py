@@ -24,27 +24,68 @@ import os
 import secrets
 from pathlib import Path
 
-from alonet.data.atomic import atomic_write_text
+from alonet.data.atomic import atomic_write_text, temp_path_for
+from alonet.errors import DatasetError
 
 KEY_FILE = ".report-key"
 INDEX_FILE = "reports_index.csv"
 SUPERSEDED_DIR = "superseded-reports"
 
 
-def report_key(out: Path) -> bytes:
-    """The output folder's key for de-identified folder names (made on first use, mode 0600)."""
+def read_key(out: Path) -> bytes | None:
+    """The output folder's key for de-identified folder names, or None when it has none yet.
+    Raises DatasetError for a damaged key file (its folders could no longer be found)."""
     path = Path(out) / KEY_FILE
     try:
         text = path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError):
+        text = ""
+    try:
         if len(text) == 64:
             return bytes.fromhex(text)
-    except (FileNotFoundError, ValueError, UnicodeDecodeError):
+    except ValueError:
         pass
-    text = secrets.token_hex(32)
-    atomic_write_text(path, text + "\n")
-    with contextlib.suppress(OSError):
-        os.chmod(path, 0o600)
-    return bytes.fromhex(text)
+    raise DatasetError(f"{path} is damaged: it names the de-identified report folders of {Path(out) / 'reports'}",
+                       path=path, fix=f"restore it from a backup, or move {Path(out) / 'reports'} aside and delete it")
+
+
+def report_key(out: Path) -> bytes:
+    """The output folder's key (:func:`read_key`), made on first use: readable by its owner
+    only from the start, written under a temporary name and moved into place."""
+    key = read_key(out)
+    if key is not None:
+        return key
+    path = Path(out) / KEY_FILE
+    temp = temp_path_for(path)
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            handle.write(secrets.token_hex(32) + "\n")
+        os.replace(temp, path)
+    finally:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+    return read_key(out)
+
+
+def tidy_reports(out: Path, stamp: str, key_is_new: bool) -> None:
+    """Keep ``reports/`` to current reports: folders renamed ``*.superseded-*`` inside it (as
+    runs before 2026-12-07 left them) move to ``superseded-reports/``; with a key just made,
+    de-identified folders of an earlier key (deleted since: nobody can say whose they are)
+    move there too."""
+    reports = Path(out) / "reports"
+    if not reports.is_dir():
+        return
+    old = [p for p in reports.iterdir() if p.is_dir() and ".superseded-" in p.name]
+    target_dir = Path(out) / SUPERSEDED_DIR
+    for folder in old:
+        target_dir.mkdir(exist_ok=True)
+        if not (target_dir / folder.name).exists():
+            folder.rename(target_dir / folder.name)
+    if key_is_new:
+        supersede(out, [p for p in reports.iterdir() if p.is_dir() and p.name.startswith("visit-")], stamp)
 
 
 def deidentified_name(key: bytes, patient: str, visit: str) -> str:
@@ -76,7 +117,8 @@ def supersede(out: Path, folders: list[Path], stamp: str) -> None:
 
 
 def write_index(out: Path, rows: list[tuple[str, str, str]]) -> None:
-    """``OUT/reports_index.csv``: patient, visit and report folder of each visit (atomic)."""
+    """``OUT/reports_index.csv``: patient, visit and report folder of each visit that has one (atomic)."""
+    rows = [row for row in rows if (Path(out) / "reports" / row[2]).is_dir()]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["patient", "visit", "folder"])
