@@ -183,7 +183,8 @@ def _recipe_changes(then: dict, now: dict) -> list[str]:
     if then.get("source") != now["source"]:
         changes.append(f"source {then.get('source')} -> {now['source']}")
     elif then.get("source_fingerprint") != now["source_fingerprint"]:
-        changes.append("the source's photographs or masks (visits saved, corrected, deleted or marked reviewed)")
+        changes.append("the source's photographs or masks (visits saved, corrected, deleted or marked reviewed, "
+                       "or an AloNet update that names exported files differently)")
     old, new = then.get("options", {}), now["options"]
     changes += [f"{k} {old.get(k)!r} -> {new.get(k)!r}" for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
     return changes
