@@ -230,11 +230,12 @@ def test_an_adapt_work_folder_exported_with_the_old_names_is_not_resumed_as_is(f
     (old_export / f"AA-001_2024-01-10_v{filled['A']}_top.jpg").write_bytes(b"old")
     (work / "dataset" / "dataset.json").write_text("{}")
     (work / "held_out.json").write_text('{"learn": ["AA-001"], "test": ["AA 002"]}')
-    (work / WORK_RECIPE).write_text(json.dumps({**recipe, "source_fingerprint": old}))
+    before = {k: v for k, v in recipe.items() if k != "export_naming"}  # as the older AloNet wrote it
+    (work / WORK_RECIPE).write_text(json.dumps({**before, "source_fingerprint": old}))
     (work / "run").mkdir()  # a fine-tune had started: refused, with how to start afresh
-    with pytest.raises(DatasetError, match="made from another source or with other options") as refused:
+    with pytest.raises(DatasetError, match="an AloNet update changed how store exports are named") as refused:
         _check_work_recipe(work, recipe)
-    assert f"--work {tmp_path / 'model.work-2'}" in str(refused.value)
+    assert f"this AloNet cannot resume it: start afresh with --work {tmp_path / 'model.work-2'}" in str(refused.value)
     (work / "run").rmdir()  # nothing trained yet: the old export is removed and made again
     _check_work_recipe(work, recipe)
     assert not (work / "held_out.json").exists() and not (work / "dataset").exists()
@@ -247,6 +248,8 @@ def test_an_adapt_work_folder_exported_with_the_old_names_is_not_resumed_as_is(f
 def test_the_export_folder_converts_again_like_a_phantom_folder(filled, tmp_path):
     out = tmp_path / "dataset"
     export_store(filled["store"], out, size=48, progress=False)
+    if os.name != "nt":  # the store's photographs and codes: private like the store
+        assert out.stat().st_mode & 0o777 == 0o700
     assert main(["convert", "--from", str(out), "-o", str(tmp_path / "again"), "--size", "48"]) == 0
     first, again = open_dataset(out), open_dataset(tmp_path / "again")
     order = [m["stem"] for m in first.meta]
@@ -459,7 +462,8 @@ def test_model_page_shows_name_card_and_adapt_numbers(model_dir, pipeline, tmp_p
     page = client.get("/model").get_data(as_text=True)
     assert "Clinic model — model card" in page
     assert "Fine-tuned from the bundled model on our photographs. Second line." in page
-    assert "after is better" in page and "photographs learn: 40" in page
+    # lower errors, but the change is not clear: the headline says so instead of "after is better"
+    assert 'id="adapt-unsure"' in page and "after is better" not in page and "photographs learn: 40" in page
     # the change with its interval over held-back patients; a malformed entry is left out, not raised
     changes = re.sub(r"\s+", " ", page.split('id="adapt-changes"')[1].split("</ul>")[0])
     assert ("Change in mean |Δ % loss| per photograph: -9.25 points (95 % interval -15.50 to +1.25, "

@@ -150,10 +150,12 @@ def test_an_existing_open_store_keeps_its_modes_and_serve_warns(make_app, tmp_pa
 # --------------------------------------------------------------- F13: names and birth dates as codes
 
 IDENTIFYING = ["Mueller Anna 1961-04-02", "Schmidt_Hans_1955-12-24", "Erika Mustermann", "PATNAME Weber",
-               "Mustermann.Erika", "1961-04-02", "AA-02.04.1961", "P 2/4/61", "02_04_1961", "Anna Mueller-Lang"]
+               "Mustermann.Erika", "1961-04-02", "AA-02.04.1961", "P 02.04.61", "02_04_1961", "Anna Mueller-Lang",
+               "Berlin Site Erika Weber"]
 #: Every code the tests use, and other study-code shapes: never flagged.
 PSEUDONYMOUS = ["AA-001", "AA 002", "AA-SECRET-7", "P1", "P9", "aa-77", "AA 101", "PAT-OLD", "OTHER-9",
-                "AA-015-" + "x" * 40, "01-002", "SITE3-0042", "AA-2024", "CTRL PLAC 7", "Ab", "AA-1-2-003"]
+                "AA-015-" + "x" * 40, "01-002", "SITE3-0042", "AA-2024", "CTRL PLAC 7", "Ab", "AA-1-2-003",
+                "AA-01-02-03", "S1-12-05-21", "Site A Patient 3", "Study Subject 7", "Berlin Site 03"]
 
 
 def test_codes_that_look_like_names_or_birth_dates_are_told_apart():

@@ -606,6 +606,7 @@ def test_a_change_over_too_few_patients_is_never_shown_as_clear(model_dir, tmp_p
     lines = [" ".join(line.split()) for line in lines.split("Change in")[1:]]
     assert "resampling 3 held-back patients) — too few patients to tell: with 3 the interval says little" in lines[0]
     assert lines[1].endswith("resampling 5 held-back patients)")  # enough patients, interval clear of 0
+    assert 'id="adapt-unsure"' in page and "after is better</span>" not in page  # the headline says it too
     changes = client.get("/api/model").get_json()["adapt"]["changes"]
     assert changes["mean_abs_diff_pct"] == {**few, "clear": False, "too_few": True}
     assert changes["salt_mae"] == enough

@@ -48,7 +48,7 @@ from alonet.train.data import ConcatSource, ConvertedSource, task_rows
 from alonet.train.lock import run_lock
 from alonet.train.loop import carry_over
 from alonet.views import SCALP_TASK_FOR_VIEW
-from alonet.web.store_export import export_store, store_fingerprint
+from alonet.web.store_export import STEM_SCHEME, export_store, store_fingerprint
 
 #: Below these counts a before/after comparison on held-back patients says nothing.
 MIN_PHOTOS = 10
@@ -174,7 +174,13 @@ def work_recipe(source: Path, cfg: AdaptConfig) -> dict:
     """What a work folder's contents depend on: the source (folder and contents) and every option."""
     options = {k: v for k, v in asdict(cfg).items() if k not in _RECIPE_IGNORED}
     return json.loads(json.dumps({"source": str(source.resolve()), "source_fingerprint":
-                                  source_fingerprint(source, cfg), "options": options}))
+                                  source_fingerprint(source, cfg), "options": options,
+                                  "export_naming": STEM_SCHEME if is_store(source) else None}))
+
+
+def _naming_changed(then: dict, now: dict) -> bool:
+    """True when a store's export is named otherwise than when the work folder was made (an update)."""
+    return now.get("export_naming") is not None and then.get("export_naming") != now["export_naming"]
 
 
 def _recipe_changes(then: dict, now: dict) -> list[str]:
@@ -182,9 +188,10 @@ def _recipe_changes(then: dict, now: dict) -> list[str]:
     changes = []
     if then.get("source") != now["source"]:
         changes.append(f"source {then.get('source')} -> {now['source']}")
+    elif _naming_changed(then, now):
+        changes.append("an AloNet update changed how store exports are named")
     elif then.get("source_fingerprint") != now["source_fingerprint"]:
-        changes.append("the source's photographs or masks (visits saved, corrected, deleted or marked reviewed, "
-                       "or an AloNet update that names exported files differently)")
+        changes.append("the source's photographs or masks (visits saved, corrected, deleted or marked reviewed)")
     old, new = then.get("options", {}), now["options"]
     changes += [f"{k} {old.get(k)!r} -> {new.get(k)!r}" for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
     return changes
@@ -209,14 +216,16 @@ def _check_work_recipe(work: Path, recipe: dict) -> None:
             shutil.rmtree(work / name, ignore_errors=True)
         (work / "held_out.json").unlink(missing_ok=True)
     if path.is_file():
-        changes = _recipe_changes(json.loads(path.read_text(encoding="utf-8")), recipe)
+        then = json.loads(path.read_text(encoding="utf-8"))
+        changes = _recipe_changes(then, recipe)
         if changes and (work / "run").exists():
             fresh = work.with_name(work.name + "-2")
+            resume = ("this AloNet cannot resume it: " if _naming_changed(then, recipe)
+                      else "rerun with the same source and options to resume it, or ")
             raise DatasetError(
                 f"the work folder {work} was made from another source or with other options "
                 f"({'; '.join(changes)}); the fine-tune there belongs to those",
-                fix=f"rerun with the same source and options to resume it, or start afresh with --work {fresh} "
-                    f"(or delete {work})")
+                fix=f"{resume}start afresh with --work {fresh} (or delete {work})")
         if changes:
             _log(f"the source or options changed since {work} was made ({'; '.join(changes)}): starting it afresh")
             for name in ("dataset", "train_ds", "test_ds", "before", "after"):

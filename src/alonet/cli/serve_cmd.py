@@ -28,9 +28,10 @@ def waitress_settings(max_request_bytes: int, threads: int) -> dict:
     accepted request/response so a photograph never touches the disk.
     ``max_request_body_size`` stops anything far beyond Flask's own limit before
     it is buffered (Flask answers requests slightly over the limit with a
-    readable 413 page). Memory is bounded per request by that cap and, for clients without
-    the token, by the app's ``BodyGate`` (it refuses their bodies over 64 KiB before reading
-    them); decoding is bounded by the scoring slots. Up to :data:`MAX_CONNECTIONS` clients are
+    readable 413 page). Memory is bounded per request by that cap and, when a token is set,
+    for clients without it by the app's ``BodyGate`` (it refuses their bodies over 64 KiB
+    before reading them; without a token the server answers loopback clients only);
+    decoding is bounded by the scoring slots. Up to :data:`MAX_CONNECTIONS` clients are
     connected at once (a few browsers keep several idle keep-alive connections each), and an
     idle one is closed after :data:`IDLE_TIMEOUT_S` seconds.
     """

@@ -22,6 +22,7 @@ files.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import hashlib
 import json
@@ -299,12 +300,17 @@ def check_patient_code(code: str) -> str:
     return text
 
 
-#: A date in a patient code (a date of birth?): 1961-04-02, 1961.4.2, 02.04.1961, 2/4/61, 02_04_1961
-#: (year 19xx/20xx or two digits, day and month in range, separated by - . / _ or a space). The same
-#: pattern runs in the page (``static/common.js``), which takes it from the template.
-CODE_DATE_PATTERN = (r"(?:^|[^0-9])(?:(?:19|20)[0-9]{2}[-./_ ](?:0?[1-9]|1[0-2])[-./_ ](?:0?[1-9]|[12][0-9]|3[01])"
-                     r"|(?:0?[1-9]|[12][0-9]|3[01])[-./_ ](?:0?[1-9]|[12][0-9]|3[01])[-./_ ](?:(?:19|20)[0-9]{2}"
-                     r"|[0-9]{2}))(?:$|[^0-9])")
+#: A date in a patient code (a date of birth?): 1961-04-02, 1961.4.2, 02.04.1961, 02_04_1961,
+#: 02.04.61 (a four-digit year 19xx/20xx with day and month in range, separated by - . _ or a
+#: space; a two-digit year only between dots, so that number triplets such as AA-01-02-03 pass).
+#: The same pattern runs in the page (``static/common.js``), which takes it from the template.
+CODE_DATE_PATTERN = (r"(?:^|[^0-9])(?:(?:19|20)[0-9]{2}[-._ ](?:0?[1-9]|1[0-2])[-._ ](?:0?[1-9]|[12][0-9]|3[01])"
+                     r"|(?:0?[1-9]|[12][0-9]|3[01])[-._ ](?:0?[1-9]|[12][0-9]|3[01])[-._ ](?:19|20)[0-9]{2}"
+                     r"|(?:0?[1-9]|[12][0-9]|3[01])\.(?:0?[1-9]|1[0-2])\.[0-9]{2})(?:$|[^0-9])")
+#: Words that study codes use and names do not: they never count as name words.
+CODE_STUDY_WORDS = ("site", "patient", "subject", "study", "center", "centre", "clinic", "hospital", "visit",
+                    "arm", "group", "cohort", "case", "control", "trial", "baseline", "screening", "week",
+                    "month", "day", "pilot", "phase", "part")
 _CODE_DATE_RE = re.compile(CODE_DATE_PATTERN)
 #: A word of a name: a capital and at least one more letter (``Erika``, ``PATNAME``).
 _NAME_WORD_RE = re.compile(r"[A-Z][A-Za-z]+")
@@ -315,12 +321,14 @@ CODE_CONFIRM_FIELD = "code_is_pseudonymous"
 def identifying_code_reason(code: str) -> str | None:
     """Why a patient code looks like it identifies the patient, or None: it holds a date (a date of
     birth?), or two or more capitalised words of letters, at least one with lower case (``Erika
-    Mustermann``, ``Schmidt_Hans``, ``PATNAME Weber``; not ``AA-SECRET-7`` or ``AA 002``). A
+    Mustermann``, ``Schmidt_Hans``, ``PATNAME Weber``; not ``AA-SECRET-7``, ``AA 002`` or ``Site A
+    Patient 3``: :data:`CODE_STUDY_WORDS` do not count). A
     heuristic: it catches the usual ways names and birth dates are typed, not every one."""
     text = (code or "").strip()
     if _CODE_DATE_RE.search(text):
         return "holds a date (a date of birth?)"
-    words = [w for w in re.split(r"[ ._-]+", text) if _NAME_WORD_RE.fullmatch(w)]
+    words = [w for w in re.split(r"[ ._-]+", text)
+             if _NAME_WORD_RE.fullmatch(w) and w.lower() not in CODE_STUDY_WORDS]
     if len(words) >= 2 and any(any(c.islower() for c in w) for w in words):
         return "looks like a name (two or more capitalised words)"
     return None
@@ -405,7 +413,8 @@ def _private_dir(path: Path, parents: bool = False) -> None:
             raise
         return  # made by another process meanwhile
     if os.name != "nt":
-        os.chmod(path, PRIVATE_DIR_MODE)  # exactly 0700, also under an unusual umask
+        with contextlib.suppress(OSError):  # FAT/exFAT and some FUSE mounts have no modes to set
+            os.chmod(path, PRIVATE_DIR_MODE)  # exactly 0700, also under an unusual umask
 
 
 def _private_file(path: Path) -> None:
@@ -417,7 +426,8 @@ def _private_file(path: Path) -> None:
         return
     try:
         if os.name != "nt":
-            os.fchmod(fd, PRIVATE_FILE_MODE)
+            with contextlib.suppress(OSError):  # file systems without modes
+                os.fchmod(fd, PRIVATE_FILE_MODE)
     finally:
         os.close(fd)
 

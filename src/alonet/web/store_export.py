@@ -31,8 +31,10 @@ beside ``OUT`` that is renamed into place only when complete.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
+import os
 import shutil
 import sys
 from collections import Counter
@@ -226,6 +228,9 @@ def export_store(
     patients: set[str] = set()
     corrected = 0
     with DatasetWriter(target, count=capacity, size=int(size), overwrite=overwrite, info=info) as writer:
+        if os.name != "nt":  # the export holds the store's photographs and codes: private like the store
+            with contextlib.suppress(OSError):
+                os.chmod(writer.folder, 0o700)
         folders = {name: writer.folder / name for name in ("photographs", "scalp", "hairloss")}
         for folder in folders.values():
             folder.mkdir()

@@ -19,10 +19,13 @@
     var tick = box.querySelector('input[type="checkbox"]');
     if (!input || !tick) { return; }
     var date = new RegExp(box.dataset.datePattern);
+    var studyWords = (box.dataset.studyWords || "").split(" ");
     var why = box.querySelector(".code-confirm-why");
     var update = function () {
       var code = input.value.trim();
-      var words = code.split(/[ ._-]+/).filter(function (w) { return /^[A-Z][A-Za-z]+$/.test(w); });
+      var words = code.split(/[ ._-]+/).filter(function (w) {
+        return /^[A-Z][A-Za-z]+$/.test(w) && studyWords.indexOf(w.toLowerCase()) < 0;
+      });
       var isDate = date.test(code);
       var isName = words.length >= 2 && words.some(function (w) { return /[a-z]/.test(w); });
       box.hidden = !(isDate || isName);
