@@ -13,6 +13,7 @@ import threading
 
 import numpy as np
 import pytest
+from test_web_audit import TOKEN, login
 from test_web import (  # noqa: F401
     csrf_token,
     encode,
@@ -34,7 +35,6 @@ from alonet.web.server import create_server
 from alonet.web.uploads import InMemoryRequest
 from alonet.web.visits import visit_nbytes
 
-TOKEN = "s3cret-token-for-tests"
 FOREIGN = {"Host": "rebind.attacker.example:8000"}
 
 
@@ -89,12 +89,6 @@ def test_allowed_hosts_and_the_bound_host(make_app):  # noqa: F811
 
 
 # --------------------------------------------------------------------------- bodies before login
-
-
-def login(client, token=TOKEN):
-    page = client.get("/login").get_data(as_text=True)
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    return client.post("/login", data={"token": token, "csrf_token": csrf})
 
 
 def count_file_streams(monkeypatch) -> list:
