@@ -39,8 +39,10 @@ from alonet.evaluate import evaluate
 from alonet.evaluate.evaluate import check_dataset_size
 from alonet.evaluate.agreement import paired_change
 from alonet.infer import Pipeline
+from alonet.infer.gate import GateConfig, required_side
 from alonet.infer.viewcheck import calibrate_view_checks
 from alonet.model.config import TASKS
+from alonet.model.io import read_model_info, resolve_model_set
 from alonet.views import VIEWS
 from alonet.train import TrainConfig, train
 from alonet.train.config import FINETUNE_DEFAULTS
@@ -197,6 +199,22 @@ def _recipe_changes(then: dict, now: dict) -> list[str]:
     return changes
 
 
+#: What adapt writes into its work folder (all of it, and only it, is removed after success) ...
+WORK_ENTRIES = ("dataset", "train_ds", "test_ds", "run", "before", "after", "held_out.json", WORK_RECIPE)
+#: ... and what a work folder whose source or options changed loses while nothing is trained yet.
+UNTRAINED_ENTRIES = ("dataset", "train_ds", "test_ds", "before", "after", "held_out.json")
+
+
+def _clear_work(work: Path, names) -> None:
+    """Remove the entries ``names`` of the work folder (folders and files)."""
+    for name in names:
+        path = work / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+
+
 def _check_work_recipe(work: Path, recipe: dict) -> None:
     """Make sure everything in ``work`` was made from this source with these options.
 
@@ -212,9 +230,7 @@ def _check_work_recipe(work: Path, recipe: dict) -> None:
             "so resuming it could mix other photographs or options into this run",
             fix=f"start afresh with --work {fresh} (or delete {work}); adapting takes minutes")
     if not path.is_file() and any(work.iterdir()):  # an older export or split, no training yet
-        for name in ("dataset", "train_ds", "test_ds", "before", "after"):
-            shutil.rmtree(work / name, ignore_errors=True)
-        (work / "held_out.json").unlink(missing_ok=True)
+        _clear_work(work, UNTRAINED_ENTRIES)
     if path.is_file():
         then = json.loads(path.read_text(encoding="utf-8"))
         changes = _recipe_changes(then, recipe)
@@ -228,9 +244,7 @@ def _check_work_recipe(work: Path, recipe: dict) -> None:
                 fix=f"{resume}start afresh with --work {fresh} (or delete {work})")
         if changes:
             _log(f"the source or options changed since {work} was made ({'; '.join(changes)}): starting it afresh")
-            for name in ("dataset", "train_ds", "test_ds", "before", "after"):
-                shutil.rmtree(work / name, ignore_errors=True)
-            (work / "held_out.json").unlink(missing_ok=True)
+            _clear_work(work, UNTRAINED_ENTRIES)
     atomic_write_text(path, json.dumps(recipe, indent=2) + "\n")
 
 
@@ -570,8 +584,13 @@ def adapt(source: str | Path, out: str | Path, cfg: AdaptConfig = AdaptConfig(),
     return result
 
 
-#: What adapt writes into its work folder (all of it, and only it, is removed after success).
-WORK_ENTRIES = ("dataset", "train_ds", "test_ds", "run", "before", "after", "held_out.json", "recipe.json")
+
+
+def _gate_side(init: str) -> int:
+    """The fewest pixels a photograph's shorter side needs to pass the evaluation's photograph
+    gate with model set ``init`` (from its JSON files: no network is loaded)."""
+    sides = [read_model_info(path)["config"].input_size for path in resolve_model_set(init).values()]
+    return required_side(GateConfig(), min(sides))
 
 
 def _check_work_folder(work: Path, out: Path, source: Path) -> None:
@@ -586,12 +605,7 @@ def _check_work_folder(work: Path, out: Path, source: Path) -> None:
 def _remove_work(work: Path) -> None:
     """Remove what adapt wrote into ``work`` (a copy of every photograph with its patient code
     and dates, the split by code), and the folder itself when nothing else is left in it."""
-    for name in WORK_ENTRIES:
-        path = work / name
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            path.unlink(missing_ok=True)
+    _clear_work(work, WORK_ENTRIES)
     left = sorted(p.name for p in work.iterdir()) if work.is_dir() else []
     if not left:
         work.rmdir()
@@ -610,8 +624,7 @@ def _adapt_in(work: Path, fresh: bool, source: Path, out: Path, cfg: AdaptConfig
         dataset = _source_dataset(source, work, cfg, progress)
         # the before/after evaluation runs the photograph gate: a dataset it would refuse
         # whole fails now, not after the training
-        check_dataset_size(open_dataset(dataset).size, Pipeline(cfg.init, backend=cfg.backend).min_photo_side(),
-                           Path(dataset))
+        check_dataset_size(open_dataset(dataset).size, _gate_side(cfg.init), Path(dataset))
         held = _split(dataset, cfg, work)
         n_learn = _subset(dataset, set(held["learn"]), work / "train_ds")
         n_test = _subset(dataset, set(held["test"]), work / "test_ds")
