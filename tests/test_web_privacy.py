@@ -10,6 +10,7 @@ was accepted without a word.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -19,6 +20,7 @@ import sqlite3
 import stat
 import subprocess
 
+import numpy as np
 import pytest
 from test_web import (  # noqa: F401
     csrf_token,
@@ -212,3 +214,53 @@ def test_saving_a_visit_for_a_new_patient_checks_the_code_too(make_app, photos, 
     assert patient.code == "Mueller Anna 1961-04-02"
     # an existing patient is never asked again (saving again, or another visit of theirs)
     assert save_visit(client, url, patient=str(patient.id), visit_date="2024-05-06") == visit_url
+
+
+# --------------------------------------------------------------- stored photographs: metadata out, pixels kept
+
+
+def test_a_stored_jpeg_is_the_upload_without_metadata_and_scores_the_same(make_app, photos, tmp_path):  # noqa: F811
+    from test_jpegmeta import SECRETS, camera_jpeg
+
+    from alonet.data.imageio import read_photo
+    from alonet.data.jpegmeta import strip_jpeg_metadata
+
+    store_dir = tmp_path / "store"
+    client = make_app(store=store_dir).test_client()
+    uploads = {v: camera_jpeg(photos[v], orientation=6 if v == "left" else None) for v in ("top", "left")}
+    data = {v: (io.BytesIO(b), f"IMG_{v}.jpg") for v, b in uploads.items()}
+    data["csrf_token"] = csrf_token(client)
+    url = client.post("/score", data=data, content_type="multipart/form-data").headers["Location"]
+    scored = client.get(f"{url}/report.json").get_json()
+    visit_url = save_visit(client, url, patient="new", new_code="AA-101", visit_date="2024-01-10")
+
+    store = Store(store_dir)
+    visit = store.get_visit(int(visit_url.rsplit("/", 1)[1]))
+    for view, upload in uploads.items():
+        stored = store.image_file(visit.views[view].photo_file).read_bytes()
+        assert stored == strip_jpeg_metadata(upload)
+        assert np.array_equal(read_photo(stored), read_photo(upload))
+        assert not any(secret in stored for secret in SECRETS)
+        downloaded = client.get(f"{visit_url}/photo/{view}.jpg").get_data()
+        assert downloaded == stored
+    assert read_photo(stored).shape[:2] == photos["left"].shape[1::-1]  # turned upright as uploaded
+
+    # Scoring the downloaded photographs again gives the saved numbers exactly.
+    again = {v: (io.BytesIO(client.get(f"{visit_url}/photo/{v}.jpg").get_data()), f"{v}.jpg") for v in uploads}
+    body = client.post("/api/score?masks=0", data=again, content_type="multipart/form-data").get_json()
+    for view in uploads:
+        assert body["views"][view]["loss_pct"] == scored["views"][view]["loss_pct"]
+
+
+def test_a_png_upload_is_stored_as_a_jpeg_of_its_pixels(make_app, photos, tmp_path):  # noqa: F811
+    store_dir = tmp_path / "store"
+    client = make_app(store=store_dir).test_client()
+    url = score_in_browser_form(client, photos, ("top",))
+    visit_url = save_visit(client, url, patient="new", new_code="AA-102", visit_date="2024-01-10")
+    store = Store(store_dir)
+    visit = store.get_visit(int(visit_url.rsplit("/", 1)[1]))
+    stored = store.image_file(visit.views["top"].photo_file).read_bytes()
+    from PIL import Image
+
+    with Image.open(io.BytesIO(stored)) as img:
+        assert img.format == "JPEG" and img.size == photos["top"].shape[1::-1]

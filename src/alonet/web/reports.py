@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from flask import Response, abort
 
 from alonet.data.imageio import read_annotation, read_photo
+from alonet.data.jpegmeta import decodes_to
 from alonet.errors import AloNetError
 from alonet.infer.quality import RETAKE_CODES
 from alonet.infer.results import ViewResult
@@ -26,7 +27,7 @@ from alonet.web.storage import NewView, Store, Visit
 from alonet.web.uploads import jpeg_bytes, png_bytes
 from alonet.web.visits import ViewState, visit_result
 
-#: JPEG quality of stored photographs (re-encoded from pixels, so without EXIF).
+#: JPEG quality of stored photographs that are not kept as uploaded (see :func:`stored_photo_jpeg`).
 STORED_JPEG_QUALITY = 95
 
 
@@ -79,11 +80,11 @@ def report_file_name(review: Mapping[str, str] | None, deidentify: bool, kind: s
 
 
 def new_views(views: Mapping[str, ViewState]) -> list[NewView]:
-    """Encode each view for the store: photograph as EXIF-free JPEG, masks as PNG."""
+    """Encode each view for the store: masks as PNG, the photograph as :func:`stored_photo_jpeg`."""
     return [
         NewView(
             view=v,
-            photo_jpeg=jpeg_bytes(st.photo, quality=STORED_JPEG_QUALITY),
+            photo_jpeg=stored_photo_jpeg(st),
             scalp_png=png_bytes(st.scalp),
             hairloss_png=png_bytes(st.hairloss),
             loss_pct=st.loss_pct,
@@ -94,6 +95,15 @@ def new_views(views: Mapping[str, ViewState]) -> list[NewView]:
         )
         for v, st in views.items()
     ]
+
+
+def stored_photo_jpeg(state: ViewState) -> bytes:
+    """The photograph as the store keeps it: the uploaded JPEG without its metadata when it
+    decodes to the pixels that were scored (so scoring the stored file again gives the same
+    numbers), otherwise (another format, an unusual JPEG) a JPEG encoded from the pixels."""
+    if state.upload_jpeg is not None and decodes_to(state.upload_jpeg, state.photo):
+        return state.upload_jpeg
+    return jpeg_bytes(state.photo, quality=STORED_JPEG_QUALITY)
 
 
 MISSING_FILE = ("a stored image of visit {visit} ({view}) is missing from the store folder "

@@ -50,12 +50,15 @@ class Scorer:
         provenance (backend, precision, thresholds, view checks) with this model's name and checksum."""
         return {**self.pipeline.provenance(), "model": self.description, "model_sha256": self.model_sha256}
 
-    def score(self, images: Mapping[str, np.ndarray]) -> dict[str, ViewState]:
-        """Run the model on each view's photograph; return the views' states."""
+    def score(self, images: Mapping[str, np.ndarray],
+              uploads: Mapping[str, bytes | None] | None = None) -> dict[str, ViewState]:
+        """Run the model on each view's photograph; return the views' states (``uploads``: each
+        view's uploaded JPEG without metadata, kept for the store: ``ViewState.upload_jpeg``)."""
         order = list(images)
         job = self._model_thread.submit(self._predict_and_check, [(images[v], v) for v in order])
         results = job.result()
-        return {v: ViewState(view=v, result=results[v]) for v in order}
+        uploads = uploads or {}
+        return {v: ViewState(view=v, result=results[v], upload_jpeg=uploads.get(v)) for v in order}
 
     def _predict_and_check(self, items) -> dict:
         """Predict, then the view checks (duplicates raise; mismatches are flagged)."""

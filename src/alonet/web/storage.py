@@ -3,7 +3,7 @@
 Layout of a store folder::
 
     DIR/alonet.sqlite3      patients, visits and per-view rows
-    DIR/images/<hex>.jpg    photographs (re-encoded from pixels: no EXIF, GPS, device or dates)
+    DIR/images/<hex>.jpg    photographs (the uploaded JPEG without metadata: no GPS, device or dates)
     DIR/images/<hex>.png    scalp and hair-loss masks (0/255)
 
 File names are random hex chosen here, never taken from an upload. A new store's

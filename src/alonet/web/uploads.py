@@ -17,9 +17,11 @@ Rules (each broken rule is an :class:`UploadRejected` with HTTP status 400 or
   hundreds of megabytes); a corrected mask must have the page's size from its header;
 * upload file names are never used for anything but being ignored.
 
-Images leave the server re-encoded from their pixels (:func:`jpeg_bytes`,
-:func:`png_bytes`), so stored and downloaded files carry no EXIF (GPS, device,
-dates).
+Images leave the server without metadata (EXIF GPS, device, dates; XMP; comments):
+masks and pictures for the page are encoded from their pixels (:func:`jpeg_bytes`,
+:func:`png_bytes`); a stored photograph is the uploaded JPEG with its metadata
+segments removed (``alonet.data.jpegmeta``, pixels untouched), or, for other formats,
+encoded from its pixels.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from flask import Request, current_app
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from alonet.data import imageio
+from alonet.data.jpegmeta import stripped_or_none
 from alonet.errors import AloNetError, ImageTooLargeError
 from alonet.views import VIEWS
 
@@ -126,7 +129,15 @@ def check_request_pixels(sizes: dict[str, int], max_request_pixels: int) -> None
 
 
 def read_photo_uploads(files, form, max_pixels: int, max_request_pixels: int | None = None) -> dict[str, np.ndarray]:
-    """The photographs of a request as ``{view: image}`` in view order.
+    """The photographs of a request as ``{view: image}`` in view order (see :func:`read_photo_files`)."""
+    return read_photo_files(files, form, max_pixels, max_request_pixels)[0]
+
+
+def read_photo_files(files, form, max_pixels: int, max_request_pixels: int | None = None
+                     ) -> tuple[dict[str, np.ndarray], dict[str, bytes | None]]:
+    """The photographs of a request as ``{view: image}`` in view order, and ``{view: jpeg}``:
+    each JPEG upload without its metadata (``alonet.data.jpegmeta``; None for other formats),
+    which a save stores instead of re-encoding the pixels.
 
     ``files``/``form`` are the request's multidicts. A file input left empty by
     a browser (no file name, no bytes) counts as not given. Raises
@@ -165,7 +176,8 @@ def read_photo_uploads(files, form, max_pixels: int, max_request_pixels: int | N
     sizes = {view: photo_pixels(data, view, max_pixels) for view, data in uploads.items()}
     if max_request_pixels is not None:
         check_request_pixels(sizes, max_request_pixels)
-    return {view: decode_photo(data, view, max_pixels) for view, data in uploads.items()}
+    images = {view: decode_photo(data, view, max_pixels) for view, data in uploads.items()}
+    return images, {view: stripped_or_none(data) for view, data in uploads.items()}
 
 
 def read_mask_upload(data: bytes, what: str, shape: tuple[int, int], max_pixels: int) -> np.ndarray:

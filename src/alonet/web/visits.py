@@ -67,6 +67,10 @@ class ViewState:
     #: The store's file of this photograph when the view was reopened from a stored visit: a
     #: save keeps that file instead of encoding the JPEG again (each encoding loses a little).
     stored_photo: str | None = None
+    #: The uploaded JPEG without its metadata (``alonet.data.jpegmeta``): a save stores it,
+    #: when it decodes to ``photo``, instead of a JPEG encoded from the pixels (which would
+    #: score a little differently when the stored photograph is scored again).
+    upload_jpeg: bytes | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.original is None:
@@ -182,7 +186,7 @@ class ScoredVisit:
 
 def visit_nbytes(visit: ScoredVisit) -> int:
     """Bytes of the arrays a scored visit holds now: each view's photograph and maps (small and
-    enlarged), current and original (an array shared by both counts once)."""
+    enlarged), current and original (an array shared by both counts once), and its uploaded JPEG."""
     seen: set[int] = set()
     total = 0
     for st in list(visit.views.values()):
@@ -191,6 +195,7 @@ def visit_nbytes(visit: ScoredVisit) -> int:
                 if id(array) not in seen:
                     seen.add(id(array))
                     total += int(array.nbytes)
+        total += len(st.upload_jpeg or b"")
     return total
 
 

@@ -38,7 +38,7 @@ from alonet.web.uploads import (
     jpeg_bytes,
     png_bytes,
     read_mask_upload,
-    read_photo_uploads,
+    read_photo_files,
     resize_image,
     resize_mask,
 )
@@ -124,9 +124,9 @@ def index():
 def score():
     state = get_state()
     with scoring_slot():
-        images = read_photo_uploads(request.files, request.form, state.config.max_pixels,
-                                    state.config.max_request_pixels)
-        views = state.scorer.score(images)
+        images, jpegs = read_photo_files(request.files, request.form, state.config.max_pixels,
+                                         state.config.max_request_pixels)
+        views = state.scorer.score(images, uploads=jpegs)
     visit = state.cache.add(views, state.scorer.description, provisional=wants_provisional(),
                             scored_with=state.scorer.provenance())
     url = url_for("score.result", visit_id=visit.id)
