@@ -136,6 +136,20 @@ def test_a_deidentified_report_keeps_only_the_year_and_no_model_path(known_visit
     assert "Generated 2024 by AloNet" in html and "Müller" not in html and "05-06" not in html
 
 
+def test_a_deidentified_report_folder_keeps_only_the_year_in_its_file_times(known_visit, tmp_path):
+    """The files' own modification times told the day a de-identified report was made (usually
+    the visit's) to whoever received a copy made with ``cp -p`` or a zip."""
+    import os
+    from datetime import datetime, timezone
+
+    year_start = datetime(datetime.now(timezone.utc).year, 1, 1, tzinfo=timezone.utc).timestamp()
+    out = write_report(known_visit, tmp_path / "anon", deidentify=True)["html"].parent
+    times = {p.name: os.stat(p).st_mtime for p in [out, *out.iterdir()]}
+    assert len(times) > 2 and set(times.values()) == {year_start}, times
+    named = write_report(known_visit, tmp_path / "named")["html"].parent
+    assert all(os.stat(p).st_mtime > year_start for p in named.iterdir())
+
+
 def test_a_visit_has_one_json_shape_with_its_salt_result(pipeline, known_visit):
     """report.json, the web API and batch rows all come from VisitResult.to_dict()."""
     assert known_visit.score.salt == pytest.approx(40.0) and known_visit.score.missing == ()

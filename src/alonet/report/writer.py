@@ -15,6 +15,7 @@ complete, so a crash never leaves half a report.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
@@ -81,6 +82,17 @@ def report_json(visit, *, meta: Mapping | None = None, deidentify: bool = False,
     }
 
 
+def stamp_year_start(folder: Path, created: datetime) -> None:
+    """Set the modification and access times of ``folder`` and the files in it to 1 January of
+    ``created``'s year (UTC): a de-identified report says only the year, and its files' own
+    times (kept by ``cp -p``, zip and most file sharing) would otherwise tell the day it was
+    made, usually the visit's."""
+    moment = datetime(created.year, 1, 1, tzinfo=timezone.utc).timestamp()
+    for path in folder.iterdir():
+        os.utime(path, (moment, moment))
+    os.utime(folder, (moment, moment))
+
+
 def write_report(visit, out_dir: str | Path, images: Mapping[str, np.ndarray] | None = None, *,
                  deidentify: bool = False, meta: Mapping | None = None, overwrite: bool = False,
                  title: str = "AloNet SALT report", show_paths: bool = False,
@@ -113,6 +125,8 @@ def write_report(visit, out_dir: str | Path, images: Mapping[str, np.ndarray] | 
         document = report_json(visit, meta=meta, deidentify=deidentify, created=created,
                                show_paths=show_paths, review=review)
         (tmp / "report.json").write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+        if deidentify:
+            stamp_year_start(tmp, created)
     written["html"] = target / "report.html"
     written["json"] = target / "report.json"
     return written
