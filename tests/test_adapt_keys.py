@@ -169,6 +169,18 @@ def test_a_missing_or_unreadable_key_file_is_refused_and_no_key_is_made(tmp_path
     with pytest.raises(KeyFileError, match="the patient key cannot be read"):
         load_patient_key(tmp_path / "a-folder")
     assert not (tmp_path / "out").exists() and not (tmp_path / "out.work").exists()
+    default_key_path().parent.write_text("a file where the key's folder belongs")
+    code, err = cli(capsys, data, "-o", tmp_path / "out")
+    assert code == 2 and "cannot make a patient key at" in err and "--patient-key FILE" in err
+    assert "Traceback" not in err
+
+
+def test_a_key_is_never_made_over_an_existing_file(tmp_path):
+    from alonet.adapt.keys import create_patient_key
+
+    path = write_key(tmp_path / "patient-key", OTHER_KEY)  # as another process made it meanwhile
+    assert create_patient_key(path) == OTHER_KEY and read_patient_key(path) == OTHER_KEY
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["patient-key"]  # no temporary file left
 
 
 def test_a_set_adapted_with_another_key_is_refused_before_training(tmp_path, capsys):

@@ -67,7 +67,7 @@ def read_patient_key(path: str | Path) -> bytes | None:
     path = Path(path)
     try:
         data = path.read_bytes()
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # no such file (a file where a folder of it belongs)
         return None
     except OSError as exc:
         raise KeyFileError(f"{path}: the patient key cannot be read ({exc.strerror or exc})", path=path,
@@ -85,6 +85,20 @@ def create_patient_key(path: str | Path) -> bytes:
     folder 0700 and file 0600 from the start, written under a temporary name and linked
     into place, which fails rather than overwrite a key another process made meanwhile."""
     path = Path(path)
+    try:
+        _write_new_key(path)
+    except OSError as exc:
+        raise KeyFileError(f"cannot make a patient key at {path} ({exc.strerror or exc})", path=path,
+                           fix=f"make {path.parent} writable, or pass --patient-key FILE") from None
+    key = read_patient_key(path)
+    if key is None:
+        raise KeyFileError(f"{path}: the new patient key vanished as it was made", path=path,
+                           fix="run again, or pass --patient-key FILE")
+    return key
+
+
+def _write_new_key(path: Path) -> None:
+    """:func:`create_patient_key`'s writing (OSError when the folder cannot be written)."""
     folder_is_new = not path.parent.exists()
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     if folder_is_new:
@@ -108,11 +122,6 @@ def create_patient_key(path: str | Path) -> bytes:
     finally:
         with contextlib.suppress(OSError):
             temp.unlink()
-    key = read_patient_key(path)
-    if key is None:
-        raise KeyFileError(f"{path}: the new patient key vanished as it was made", path=path,
-                           fix="run again, or pass --patient-key FILE")
-    return key
 
 
 def _create_in_place(path: Path, text: str) -> None:
