@@ -591,7 +591,6 @@ def adapt(source: str | Path, out: str | Path, cfg: AdaptConfig = AdaptConfig(),
 
 
 
-
 def _gate_side(init: str) -> int:
     """The fewest pixels a photograph's shorter side needs to pass the evaluation's photograph
     gate with model set ``init`` (from its JSON files: no network is loaded)."""
@@ -698,9 +697,9 @@ def _adapt_in(work: Path, fresh: bool, source: Path, out: Path, cfg: AdaptConfig
 
 def shareable_evaluation(src: Path, dst: Path, model: str, key: bytes) -> None:
     """Copy an evaluation folder into the model set, where it travels: patient codes become
-    :func:`~alonet.adapt.keys.patient_digest` HMACs under ``key``, visit labels (which may be dates) their order within the
-    patient (1, 2, ...), photograph stems (which may hold codes and dates) ``<hash>-<row>``,
-    and the work folder's paths words."""
+    :func:`~alonet.adapt.keys.patient_digest` HMACs under ``key``, visit labels (which may be
+    dates) their order within the patient (1, 2, ...), photograph stems (which may hold codes
+    and dates) ``<hash>-<row>``, and the work folder's paths words."""
     shutil.copytree(src, dst)
     tables = {}
     for name in ("per_image.csv", "per_visit.csv"):
