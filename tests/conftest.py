@@ -38,6 +38,17 @@ def require(available: bool, reason: str) -> None:
     pytest.skip(f"{reason} (skipped outside CI; CI sets ALONET_CI=1 and runs it)")
 
 
+@pytest.fixture(autouse=True)
+def own_config_folder(tmp_path_factory, monkeypatch) -> Path:
+    """Every test gets an empty per-user config folder of its own, never the real
+    ``~/.config`` (or ``%APPDATA%``): ``alonet adapt`` makes its patient key there on first use."""
+    config = tmp_path_factory.mktemp("config")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(config))
+    monkeypatch.setenv("APPDATA", str(config))
+    monkeypatch.delenv("ALONET_PATIENT_KEY", raising=False)
+    return config
+
+
 @pytest.fixture(scope="session")
 def shared_annotations() -> Path:
     path = shared_annotations_dir()

@@ -75,7 +75,7 @@ def test_an_adapted_set_carries_no_patient_code_and_its_work_folder_goes(tmp_pat
     """The privacy audit: the model set's before/after folders listed the held-back patients'
     codes (and stems, which may hold codes and dates), and the work folder with a copy of
     every photograph stayed beside the model."""
-    from alonet.adapt.run import patient_digest
+    from alonet.adapt.keys import default_key_path, patient_digest, read_patient_key
 
     init = tiny_init_set(tmp_path / "init")
     data = tiny_dataset(tmp_path / "ds", n_patients=7)  # patients p0 ... p6, stems p<n>_<view>
@@ -91,7 +91,8 @@ def test_an_adapted_set_carries_no_patient_code_and_its_work_folder_goes(tmp_pat
     assert leaks == []
     with open(out / "after" / "per_image.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
-    assert {row["patient"] for row in rows} <= {patient_digest(code) for code in codes} and len(rows) == 8
+    key = read_patient_key(default_key_path())
+    assert {row["patient"] for row in rows} <= {patient_digest(key, code) for code in codes} and len(rows) == 8
     assert {row["visit"] for row in rows} == {"1"}  # the label ("v1"; a date in some datasets) as an order
     summary = json.loads((out / "after" / "summary.json").read_text())
     assert summary["dataset"] == "the held-back patients' photographs" and summary["model"] == "this model set"

@@ -223,7 +223,7 @@ def test_an_adapt_work_folder_exported_with_the_old_names_is_not_resumed_as_is(f
     old = old_store_fingerprint(store_dir, Store(store_dir).visit_ids(reviewed_only=True))
     assert store_fingerprint(store_dir) != old
     cfg = AdaptConfig(init="default", backend="torch")
-    recipe = work_recipe(store_dir, cfg)
+    recipe = work_recipe(store_dir, cfg, "0123456789ab")
     work = tmp_path / "model.work"
     old_export = work / "dataset" / "photographs"
     old_export.mkdir(parents=True)

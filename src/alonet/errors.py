@@ -95,5 +95,9 @@ class OutputNotWritableError(AloNetError):
     """An output folder cannot be written (permissions, full disk, a file in the way)."""
 
 
+class KeyFileError(AloNetError):
+    """A secret key file is missing, cannot be read, is damaged, or is not the key the data needs."""
+
+
 class RunInUseError(AloNetError):
     """A training run folder is being written by another process (its lock file names it)."""

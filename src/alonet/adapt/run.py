@@ -12,7 +12,8 @@ Work folder (``MODEL_DIR.work`` unless given; kept, so a rerun resumes)::
 
 ``MODEL_DIR`` appears only when everything succeeded (atomic folder): the
 model set, ``MODEL_CARD.md``, ``adapt.json``, ``comparison.csv/png`` and the
-two reports.
+two reports. They name patients only by an HMAC under the clinic's patient key, which
+stays on this machine (:mod:`alonet.adapt.keys`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,14 @@ from pathlib import Path
 import numpy as np
 
 from alonet.adapt.card import FEW_PATIENTS, write_comparison, write_model_card
+from alonet.adapt.keys import (
+    Learnt,
+    key_for_init,
+    key_id,
+    learnt_by,
+    patient_digest,
+    unkeyed_digest,
+)
 from alonet.data.atomic import atomic_directory, atomic_write_text, check_can_write_directory
 from alonet.data.dataset import open_dataset, write_dataset
 from alonet.data.split import make_split, patient_key, read_split, row_key, split_rows
@@ -126,6 +135,9 @@ class AdaptResult:
     notes: list[str] = field(default_factory=list)
     changes: dict | None = None  # paired_changes(): after - before with bootstrap intervals
     kept_start: list[str] = field(default_factory=list)  # trained, but the starting weights validated best
+    patient_key_file: Path | None = None  # the key the set's patient digests are made with,
+    patient_key_id: str | None = None  # its fingerprint (adapt.json "patient_key_id"),
+    patient_key_new: bool = False  # and whether this run made it (the user's first adapt)
 
 
 def _log(message: str) -> None:
@@ -172,12 +184,15 @@ def source_fingerprint(source: Path, cfg: AdaptConfig) -> str:
     return digest.hexdigest()
 
 
-def work_recipe(source: Path, cfg: AdaptConfig) -> dict:
-    """What a work folder's contents depend on: the source (folder and contents) and every option."""
+def work_recipe(source: Path, cfg: AdaptConfig, patient_key_id: str) -> dict:
+    """What a work folder's contents depend on: the source (folder and contents), every option
+    and the patient key (its :func:`~alonet.adapt.keys.key_id`: the split recognised the
+    starting model's patients with it)."""
     options = {k: v for k, v in asdict(cfg).items() if k not in _RECIPE_IGNORED}
     return json.loads(json.dumps({"source": str(source.resolve()), "source_fingerprint":
                                   source_fingerprint(source, cfg), "options": options,
-                                  "export_naming": STEM_SCHEME if is_store(source) else None}))
+                                  "export_naming": STEM_SCHEME if is_store(source) else None,
+                                  "patient_key_id": patient_key_id}))
 
 
 def _naming_changed(then: dict, now: dict) -> bool:
@@ -196,6 +211,9 @@ def _recipe_changes(then: dict, now: dict) -> list[str]:
         changes.append("the source's photographs or masks (visits saved, corrected, deleted or marked reviewed)")
     old, new = then.get("options", {}), now["options"]
     changes += [f"{k} {old.get(k)!r} -> {new.get(k)!r}" for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+    # a recipe from before patient keys has none: its split matched the same patients (unkeyed)
+    if "patient_key_id" in then and then["patient_key_id"] != now.get("patient_key_id"):
+        changes.append(f"patient key {then['patient_key_id']} -> {now.get('patient_key_id')}")
     return changes
 
 
@@ -248,25 +266,6 @@ def _check_work_recipe(work: Path, recipe: dict) -> None:
     atomic_write_text(path, json.dumps(recipe, indent=2) + "\n")
 
 
-def patient_digest(patient: str) -> str:
-    """A patient key as adapt.json records it: a hash, so the code is not written in plain
-    text where model sets travel. Pseudonymous codes with few possibilities (``AA-001`` ...)
-    can still be recovered by trying them all: share an adapted set only where its clinic's
-    codes may be known."""
-    return hashlib.sha256(patient.encode("utf-8")).hexdigest()[:16]
-
-
-def learnt_by(init: str) -> set[str] | None:
-    """Digests of the patients an adapted starting model learnt from (its ``adapt.json``;
-    empty for the bundled model and other model sets; None for a set adapted by an AloNet
-    older than 2026-12-06, which did not record them)."""
-    path = Path(init) / "adapt.json"
-    if str(init) == "default" or not path.is_file():
-        return set()
-    info = json.loads(path.read_text(encoding="utf-8"))
-    return set(info["learnt_patients"]) if "learnt_patients" in info else None
-
-
 def _check_patients_and_views(dataset, records) -> None:
     """adapt holds back whole patients and scores their visits' SALT: every photograph needs
     its patient and view (a dataset converted without a manifest has neither). Checked before
@@ -284,11 +283,12 @@ def _check_patients_and_views(dataset, records) -> None:
                 "(a store export has them)")
 
 
-def _split(dataset, cfg: AdaptConfig, work: Path) -> dict:
+def _split(dataset, cfg: AdaptConfig, work: Path, key: bytes, seen: Learnt | None) -> dict:
     """Hold back patients for testing (stored in held_out.json, reused on rerun).
 
-    Patients an adapted starting model learnt from (``learnt_by``) are never held back:
-    testing on them would favour "before"; they may be learnt from again.
+    Patients an adapted starting model learnt from (``seen``, its ``learnt_by``; recognised
+    with the patient ``key``) are never held back: testing on them would favour "before";
+    they may be learnt from again.
     """
     path = work / "held_out.json"
     if path.is_file():
@@ -303,13 +303,12 @@ def _split(dataset, cfg: AdaptConfig, work: Path) -> dict:
             fix="review and correct more visits, then run adapt again (from a store, --all also takes the "
                 "visits not marked reviewed)",
         )
-    seen = learnt_by(cfg.init)
     if seen is None:
         raise DatasetError(
             f"the starting model {cfg.init} was adapted by an older AloNet that did not record which patients "
             "it learnt from, so the held-back patients could include them and favour 'before'",
             fix="adapt from the model it was adapted from (e.g. --init default) with all the corrected visits")
-    known = sorted(p for p in patients if patient_digest(p) in seen)
+    known = sorted(p for p in patients if seen.knows(key, p))
     new = [r for r in records if patient_key(r) not in set(known)]
     new_patients = {patient_key(r) for r in new}
     wanted = max(1, math.floor(cfg.test_fraction * len(patients) + 0.5))  # as make_split rounds
@@ -560,28 +559,34 @@ def judge(before: dict, after: dict) -> bool:
 
 def adapt(source: str | Path, out: str | Path, cfg: AdaptConfig = AdaptConfig(), *,
           work: str | Path | None = None, overwrite: bool = False, progress: bool = True,
-          keep_work: bool = False) -> AdaptResult:
+          keep_work: bool = False, patient_key: str | Path | None = None) -> AdaptResult:
     """Fine-tune ``cfg.init`` on SOURCE (a store or a dataset) and write the adapted model set to ``out``.
 
     The work folder (``OUT.work`` unless ``work``) holds what a stopped run resumes from: a
     copy of every photograph with its patient code and dates, the split by patient code. It
-    is removed once the model set is in place, unless ``keep_work``."""
+    is removed once the model set is in place, unless ``keep_work``.
+
+    The model set names patients by an HMAC under the patient key in the file
+    ``patient_key`` (default: this user's, made on first use; :mod:`alonet.adapt.keys`).
+    A starting set adapted with another key is refused before anything is written."""
     source, out = Path(source), Path(out)
     if not source.is_dir():
         raise DatasetError(f"{source} not found", fix="pass a store folder or a converted dataset")
     if cfg.replay:
         _check_replay(cfg.replay)
     check_can_write_directory(out, overwrite)
+    seen = learnt_by(cfg.init)
+    key, key_file, made = key_for_init(patient_key, seen, cfg.init)
     work = Path(work) if work is not None else out.with_name(out.name + ".work")
     _check_work_folder(work, out, source)
     fresh = not work.exists()
     work.mkdir(parents=True, exist_ok=True)
     # one adapt per work folder for the whole run (training locks each network's run only)
     with run_lock(work):
-        result = _adapt_in(work, fresh, source, out, cfg, overwrite, progress)
+        result = _adapt_in(work, fresh, source, out, cfg, overwrite, progress, key, seen)
     if not keep_work:
         _remove_work(work)
-    return result
+    return replace(result, patient_key_file=key_file, patient_key_id=key_id(key), patient_key_new=made)
 
 
 
@@ -617,15 +622,16 @@ def _remove_work(work: Path) -> None:
 
 
 def _adapt_in(work: Path, fresh: bool, source: Path, out: Path, cfg: AdaptConfig, overwrite: bool,
-              progress: bool) -> AdaptResult:
-    """:func:`adapt` in its locked work folder."""
+              progress: bool, key: bytes, seen: Learnt | None) -> AdaptResult:
+    """:func:`adapt` in its locked work folder, with the patient key and the patients the
+    starting model learnt from."""
     try:
-        _check_work_recipe(work, work_recipe(source, cfg))
+        _check_work_recipe(work, work_recipe(source, cfg, key_id(key)))
         dataset = _source_dataset(source, work, cfg, progress)
         # the before/after evaluation runs the photograph gate: a dataset it would refuse
         # whole fails now, not after the training
         check_dataset_size(open_dataset(dataset).size, _gate_side(cfg.init), Path(dataset))
-        held = _split(dataset, cfg, work)
+        held = _split(dataset, cfg, work, key, seen)
         n_learn = _subset(dataset, set(held["learn"]), work / "train_ds")
         n_test = _subset(dataset, set(held["test"]), work / "test_ds")
     except BaseException:
@@ -658,14 +664,21 @@ def _adapt_in(work: Path, fresh: bool, source: Path, out: Path, cfg: AdaptConfig
               "photographs_test_corrected": _corrected_count(work / "test_ds"),
               "patients_kept_out_of_test": held.get("kept_out_of_test", 0),
               "patients_validated": _validated_patients(work / "run")}
+    learnt = seen or Learnt()
     info = {
-        "format": "alonet-adapt", "version": 1,
+        "format": "alonet-adapt", "version": 2,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "source": str(source), "init": str(cfg.init), "counts": counts, "trained": trained,
         "kept_start": kept, "carried_over": carried, "recipe": asdict(cfg), "before": before, "after": after,
         "better": better, "changes": changes, "notes": notes, "view_check": view_check,
-        "learnt_patients": sorted({patient_digest(p) for p in held["learn"]} | (learnt_by(cfg.init) or set())),
+        "patient_key_id": key_id(key),
+        "learnt_patients": sorted({patient_digest(key, p) for p in held["learn"]} | learnt.keyed),
     }
+    # digests of a set adapted before patient keys, for patients not in this source (the
+    # others are learnt again here and named keyed): a further adapt must still recognise them
+    unkeyed = learnt.unkeyed - {unkeyed_digest(p) for p in held["learn"]}
+    if unkeyed:
+        info["learnt_patients_unkeyed"] = sorted(unkeyed)
 
     with atomic_directory(out, overwrite=overwrite) as tmp:
         for task in TASKS:
@@ -673,7 +686,8 @@ def _adapt_in(work: Path, fresh: bool, source: Path, out: Path, cfg: AdaptConfig
             shutil.copyfile(best.with_suffix(".json"), tmp / f"{task}.json")
             shutil.copyfile(best.with_suffix(".safetensors"), tmp / f"{task}.safetensors")
         for name in ("before", "after"):
-            shareable_evaluation(work / name, tmp / name, "the starting model" if name == "before" else "this model set")
+            shareable_evaluation(work / name, tmp / name, "the starting model" if name == "before" else "this model set",
+                                 key)
         (tmp / "adapt.json").write_text(json.dumps(_json_safe(info), indent=2) + "\n", encoding="utf-8")
         write_comparison(tmp, before, after)
         write_model_card(tmp / "MODEL_CARD.md", info, model_dir=out)
@@ -681,11 +695,11 @@ def _adapt_in(work: Path, fresh: bool, source: Path, out: Path, cfg: AdaptConfig
                        after=after, better=better, notes=notes, changes=changes, kept_start=kept)
 
 
-def shareable_evaluation(src: Path, dst: Path, model: str) -> None:
+def shareable_evaluation(src: Path, dst: Path, model: str, key: bytes) -> None:
     """Copy an evaluation folder into the model set, where it travels: patient codes become
-    :func:`patient_digest` hashes, visit labels (which may be dates) their order within the
-    patient (1, 2, ...), photograph stems (which may hold codes and dates) ``<hash>-<row>``,
-    and the work folder's paths words."""
+    :func:`~alonet.adapt.keys.patient_digest` HMACs under ``key``, visit labels (which may be
+    dates) their order within the patient (1, 2, ...), photograph stems (which may hold codes
+    and dates) ``<hash>-<row>``, and the work folder's paths words."""
     shutil.copytree(src, dst)
     tables = {}
     for name in ("per_image.csv", "per_visit.csv"):
@@ -704,11 +718,11 @@ def shareable_evaluation(src: Path, dst: Path, model: str) -> None:
         for n, row in enumerate(rows):
             patient = row.get("patient", "")
             if "stem" in row:
-                row["stem"] = f"{patient_digest(patient)}-{n}"
+                row["stem"] = f"{patient_digest(key, patient)}-{n}"
             if "visit" in row:
                 row["visit"] = order[(patient, row["visit"])] if row["visit"] else ""
             if "patient" in row:
-                row["patient"] = patient_digest(patient)
+                row["patient"] = patient_digest(key, patient)
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
         writer.writeheader()
@@ -720,7 +734,8 @@ def shareable_evaluation(src: Path, dst: Path, model: str) -> None:
         summary.update(dataset="the held-back patients' photographs", model=model)
         for n, item in enumerate((summary.get("photographs_refused") or {}).get("photographs", [])):
             patient = str(item.get("patient", ""))
-            item.update(stem=f"{patient_digest(patient)}-refused-{n}", patient=patient_digest(patient),
+            digest = patient_digest(key, patient)
+            item.update(stem=f"{digest}-refused-{n}", patient=digest,
                         visit=order.get((patient, str(item.get("visit", ""))), ""))
         summary_path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
 

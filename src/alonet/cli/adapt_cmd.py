@@ -38,17 +38,24 @@ from alonet.cli.options import SEED
 @click.option("--keep-work", is_flag=True,
               help="Keep the work folder after success (it holds a copy of every photograph with its patient "
                    "code and dates; removed by default).")
+@click.option("--patient-key", "patient_key", type=click.Path(dir_okay=False), envvar="ALONET_PATIENT_KEY",
+              show_envvar=True, default=None,
+              help="Key file for the model set's patient hashes [default: your own key, made on first use: "
+                   "$XDG_CONFIG_HOME/alonet/patient-key or ~/.config/alonet/patient-key; "
+                   "%APPDATA%\\alonet\\patient-key on Windows]. It never goes into the model set; adapting "
+                   "the set again needs the same key.")
 @click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def adapt_command(source, out, init, tasks, steps, batch_size, lr, test_fraction, scalp_only, replay, replay_weight,
-                  keep, include_all, work, keep_work, seed, overwrite, quiet):
+                  keep, include_all, work, keep_work, patient_key, seed, overwrite, quiet):
     """Adapt AloNet to your photographs: SOURCE is a store (`alonet serve --store`; reviewed visits)
     or a dataset (`alonet convert`).
 
     Holds back a share of patients, fine-tunes the current model on the others,
     and compares before vs after on the held-back patients (IoU, |Δ % loss| per
     view, SALT MAE, Bland-Altman). Writes a model set with its own model card.
+    The set names patients only by keyed hashes; the key stays on this machine.
     """
     from alonet.adapt import AdaptConfig, adapt
     from alonet.adapt.card import change_lines, table_rows, unclear
@@ -57,7 +64,8 @@ def adapt_command(source, out, init, tasks, steps, batch_size, lr, test_fraction
                       test_fraction=test_fraction, scalp_only=scalp_only, include_all=include_all, seed=seed,
                       replay=replay, replay_weight=replay_weight, keep=keep)
     try:
-        result = adapt(source, out, cfg, work=work, overwrite=overwrite, progress=not quiet, keep_work=keep_work)
+        result = adapt(source, out, cfg, work=work, overwrite=overwrite, progress=not quiet, keep_work=keep_work,
+                       patient_key=patient_key)
     except KeyboardInterrupt:
         from pathlib import Path
 
@@ -94,4 +102,7 @@ def adapt_command(source, out, init, tasks, steps, batch_size, lr, test_fraction
         click.echo("after is NOT better than before on the held-back patients: keep the previous model, "
                    "or correct more photographs and adapt again.")
     click.echo(f"model set: {result.out} (see MODEL_CARD.md, comparison.png)")
+    click.echo(f"patient key: {result.patient_key_file} ({'made now, ' if result.patient_key_new else ''}key id "
+               f"{result.patient_key_id}); adapting this set again needs it: keep it, and on another machine "
+               "copy it there or pass --patient-key")
     click.echo(f"use it: alonet score ... --model {result.out}   |   alonet serve --model {result.out}")
