@@ -1,0 +1,270 @@
+"""Accessibility of the web application (WCAG 2.1 AA essentials), checked on the real pages.
+
+Every page is rendered by the app (Flask's test client, the tiny model set of test_web) and
+read with a small tree builder over ``html.parser``; colours are read from alonet.css and
+compared with the WCAG relative-luminance contrast ratio. What a browser would do with the
+JavaScript (announcements, keys) is checked in the script's text, since no browser runs here.
+"""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from test_web import csrf_token, files_for, model_dir, photos, pipeline, save_visit  # noqa: F401
+
+from alonet.views import VIEWS
+from alonet.web import WebConfig, create_app
+
+WEB_DIR = Path(__file__).resolve().parents[1] / "src" / "alonet" / "web"
+CSS = (WEB_DIR / "static" / "alonet.css").read_text()
+TOKEN = "a11y-token-for-tests"
+
+# --------------------------------------------------------------------------- a small HTML tree
+
+VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+
+
+class Node:
+    def __init__(self, tag: str, attrs: dict, parent: Node | None):
+        self.tag, self.attrs, self.parent = tag, attrs, parent
+        self.children: list[Node | str] = []
+
+    def get(self, name: str, default=None):
+        return self.attrs.get(name, default)
+
+    def iter(self, tag: str | None = None):
+        for child in self.children:
+            if isinstance(child, Node):
+                if tag is None or child.tag == tag:
+                    yield child
+                yield from child.iter(tag)
+
+    def text(self, skip_hidden: bool = False) -> str:
+        parts = []
+        for child in self.children:
+            if isinstance(child, str):
+                parts.append(child)
+            elif not (skip_hidden and "hidden" in child.attrs):
+                parts.append(child.text(skip_hidden))
+        return re.sub(r"\s+", " ", " ".join(parts)).strip()
+
+    def ancestors(self):
+        node = self.parent
+        while node is not None:
+            yield node
+            node = node.parent
+
+    def classes(self) -> set[str]:
+        return set((self.get("class") or "").split())
+
+
+class TreeBuilder(HTMLParser):
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.root = Node("#document", {}, None)
+        self.current = self.root
+
+    def handle_starttag(self, tag, attrs):
+        node = Node(tag, {k: (v if v is not None else "") for k, v in attrs}, self.current)
+        self.current.children.append(node)
+        if tag not in VOID:
+            self.current = node
+
+    def handle_startendtag(self, tag, attrs):
+        node = Node(tag, {k: (v if v is not None else "") for k, v in attrs}, self.current)
+        self.current.children.append(node)
+
+    def handle_endtag(self, tag):
+        node = self.current
+        while node is not self.root and node.tag != tag:
+            node = node.parent
+        if node is not self.root:
+            self.current = node.parent
+
+    def handle_data(self, data):
+        self.current.children.append(data)
+
+
+def parse(html: str) -> Node:
+    builder = TreeBuilder()
+    builder.feed(html)
+    return builder.root
+
+
+def by_id(doc: Node, ident: str) -> Node:
+    found = [n for n in doc.iter() if n.get("id") == ident]
+    assert len(found) == 1, f"{len(found)} elements with id {ident!r}"
+    return found[0]
+
+
+def accessible_name(doc: Node, control: Node) -> str:
+    """The name a screen reader gives a form control: aria-labelledby, aria-label, <label for>,
+    or the label around it (text of hidden elements left out, as browsers do)."""
+    if control.get("aria-labelledby"):
+        return " ".join(by_id(doc, i).text() for i in control.get("aria-labelledby").split())
+    if control.get("aria-label"):
+        return control.get("aria-label").strip()
+    names = [lab.text(skip_hidden=True) for lab in doc.iter("label")
+             if control.get("id") and lab.get("for") == control.get("id")]
+    names += [a.text(skip_hidden=True) for a in control.ancestors() if a.tag == "label"]
+    return " ".join(n for n in names if n)
+
+
+def is_hidden(node: Node) -> bool:
+    return "hidden" in node.attrs or any("hidden" in a.attrs for a in node.ancestors())
+
+
+# --------------------------------------------------------------------------- colours
+
+
+def _linear(channel: int) -> float:
+    c = channel / 255
+    return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+
+def rgb(colour: str) -> tuple[int, int, int]:
+    h = colour.strip().lstrip("#")
+    if len(h) == 3:
+        h = "".join(ch * 2 for ch in h)
+    assert re.fullmatch(r"[0-9a-fA-F]{6}", h), colour
+    return int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16)
+
+
+def luminance(colour) -> float:
+    r, g, b = (_linear(c) for c in (rgb(colour) if isinstance(colour, str) else colour))
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast(a, b) -> float:
+    """WCAG 2.1 contrast ratio of two colours (hex strings or RGB tuples), 1 to 21."""
+    hi, lo = sorted((luminance(a), luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def blend(colour, background, alpha: float) -> tuple[int, int, int]:
+    """``colour`` drawn with opacity ``alpha`` over ``background``."""
+    fg, bg = rgb(colour), rgb(background)
+    return tuple(round(f * alpha + g * (1 - alpha)) for f, g in zip(fg, bg))
+
+
+def test_contrast_function_matches_known_ratios():
+    assert contrast("#000", "#fff") == pytest.approx(21.0)
+    assert contrast("#fff", "#fff") == pytest.approx(1.0)
+    assert contrast("#777777", "#ffffff") == pytest.approx(4.48, abs=0.01)  # the classic just-failing grey
+
+
+CSS_VARS = dict(re.findall(r"--([a-z-]+):\s*(#[0-9a-fA-F]{3,6})", CSS.split("}", 1)[0]))
+
+
+def css_colour(value: str) -> str:
+    value = value.strip()
+    m = re.fullmatch(r"var\(--([a-z-]+)\)", value)
+    return CSS_VARS[m.group(1)] if m else value
+
+
+def css_rule(selector: str) -> dict[str, str]:
+    """Declarations of the rule(s) whose selector list contains ``selector`` exactly (later wins)."""
+    found: dict[str, str] = {}
+    body = re.sub(r"/\*.*?\*/", "", CSS, flags=re.S)
+    for selectors, decls in re.findall(r"([^{}]+)\{([^{}]*)\}", body):
+        if selector in [s.strip() for s in selectors.split(",")]:
+            for decl in decls.split(";"):
+                if ":" in decl:
+                    key, value = decl.split(":", 1)
+                    found[key.strip()] = value.strip()
+    assert found, f"no rule for {selector!r} in alonet.css"
+    return found
+
+
+# --------------------------------------------------------------------------- pages
+
+
+@pytest.fixture(scope="module")
+def pages(model_dir, pipeline, photos, tmp_path_factory) -> dict[str, str]:  # noqa: F811
+    """Every page of the app as HTML: upload, result (before and after saving), patients,
+    patient (with a chart), stored visit, model, an error page and the login page."""
+    store = tmp_path_factory.mktemp("a11y-store")
+    app = create_app(WebConfig(models=str(model_dir), backend="torch", store=store), pipeline=pipeline)
+    app.testing = True
+    client = app.test_client()
+    out = {"index": client.get("/").get_data(as_text=True)}
+
+    def score() -> str:
+        data = files_for(photos)
+        data["csrf_token"] = csrf_token(client)
+        response = client.post("/score", data=data, content_type="multipart/form-data")
+        assert response.status_code == 303
+        return response.headers["Location"]
+
+    url = score()
+    out["result"] = client.get(url).get_data(as_text=True)
+    out["result_url"] = url
+    visit_url = save_visit(client, url, patient="new", new_code="AA-001", visit_date="2024-01-10")
+    out["result_saved"] = client.get(url).get_data(as_text=True)
+    save_visit(client, score(), patient="1", visit_date="2024-03-10")
+    out["patients"] = client.get("/patients").get_data(as_text=True)
+    out["patient"] = client.get("/patients/1").get_data(as_text=True)
+    out["visit"] = client.get(visit_url).get_data(as_text=True)
+    out["model"] = client.get("/model").get_data(as_text=True)
+    missing = client.get("/patients/999")
+    assert missing.status_code == 404
+    out["error"] = missing.get_data(as_text=True)
+    guarded = create_app(WebConfig(models=str(model_dir), backend="torch", token=TOKEN), pipeline=pipeline)
+    guarded.testing = True
+    out["login"] = guarded.test_client().get("/login").get_data(as_text=True)
+    return out
+
+
+PAGE_NAMES = ["index", "result", "result_saved", "patients", "patient", "visit", "model", "error", "login"]
+
+
+def test_every_page_renders(pages):
+    for name in PAGE_NAMES:
+        assert pages[name].lstrip().lower().startswith("<!doctype html>"), name
+
+
+# --------------------------------------------------------------------------- upload page
+
+
+def test_upload_controls_name_their_view(pages):
+    """Before: the four file inputs were all called "Drop a photograph here or click to choose a
+    file", the camera inputs "Take photo" and the buttons "Remove": a screen reader could not tell
+    which view each belonged to."""
+    doc = parse(pages["index"])
+    for view in VIEWS:
+        file_input = by_id(doc, f"file-{view}")
+        name = accessible_name(doc, file_input).lower()
+        assert view in name and "drop a photograph here" in name, name  # the visible words stay in it
+        camera = by_id(doc, f"camera-{view}")
+        name = accessible_name(doc, camera).lower()
+        assert view in name and "take photo" in name, name
+        slot = by_id(doc, f"slot-{view}")
+        remove = [b for b in slot.iter("button") if "slot-clear" in b.classes()]
+        assert len(remove) == 1 and view in remove[0].text().lower() and "remove" in remove[0].text().lower()
+
+
+def test_upload_progress_is_announced_and_labelled(pages):
+    """Before: the progress text's live region sat inside a container that is display:none until
+    the upload starts, and the text was written in the same moment it was shown, which screen
+    readers do not reliably announce; the <progress> bar had no name."""
+    doc = parse(pages["index"])
+    status = by_id(doc, "progress-text")
+    assert status.get("role") == "status" and status.get("aria-live") == "polite"
+    assert not is_hidden(status), "the live region must exist (rendered, empty) before it speaks"
+    bar = by_id(doc, "progress-bar")
+    assert bar.get("aria-label") or bar.get("aria-labelledby")
+    upload_js = (WEB_DIR / "static" / "upload.js").read_text()
+    assert 'text.textContent = ""' in upload_js or "busy(false, \"\")" in upload_js
+
+
+def test_a_focused_camera_input_shows_focus_on_its_own_button():
+    """Before: the hidden camera input's focus lit up the drop area (.slot:focus-within), so the
+    keyboard user saw the wrong control as focused and "Take photo" never showed focus."""
+    rule = css_rule(".slot-camera:focus-visible + .button")
+    assert "outline" in rule
+    assert css_rule(".slot-file:focus-visible + .slot-drop")
+    body = re.sub(r"/\*.*?\*/", "", CSS, flags=re.S)
+    assert ".slot:focus-within .slot-drop" not in body
