@@ -268,3 +268,56 @@ def test_a_focused_camera_input_shows_focus_on_its_own_button():
     assert css_rule(".slot-file:focus-visible + .slot-drop")
     body = re.sub(r"/\*.*?\*/", "", CSS, flags=re.S)
     assert ".slot:focus-within .slot-drop" not in body
+
+
+# --------------------------------------------------------------------------- images and overlays
+
+
+@pytest.mark.parametrize("name", PAGE_NAMES)
+def test_every_image_has_a_text_alternative(pages, name):
+    doc = parse(pages[name])
+    for img in doc.iter("img"):
+        assert (img.get("alt") or "").strip(), f"{name}: <img> without alt text: {img.attrs}"
+    for canvas in doc.iter("canvas"):
+        # a canvas has no role of its own: an aria-label on it is ignored unless it is an image
+        if canvas.get("aria-hidden") != "true":
+            assert canvas.get("role") == "img" and canvas.get("aria-label"), f"{name}: {canvas.attrs}"
+
+
+@pytest.mark.parametrize("name", ["result", "visit"])
+def test_overlays_say_which_view_and_what_the_colours_and_forms_mean(pages, name):
+    """Before: each overlay canvas had an aria-label ("top overlay") that screen readers ignore
+    (a canvas has no role), and the legend gave two colour swatches and the words "scalp" and
+    "hair loss": nothing said which colour was which or that the scalp is drawn as an outline
+    and hair loss as a fill, the difference that remains without colour vision."""
+    doc = parse(pages[name])
+    legend = by_id(doc, "overlay-legend")
+    text = legend.text().lower()
+    assert "green outline" in text and "magenta fill" in text, text
+    assert all(s.get("aria-hidden") == "true" for s in legend.iter("span") if "swatch" in s.classes())
+    figures = [f for f in doc.iter("figure") if "view" in f.classes()]
+    assert [f.get("data-view") for f in figures] == list(VIEWS)
+    for figure in figures:
+        view = figure.get("data-view")
+        (canvas,) = [c for c in figure.iter("canvas") if "overlay" in c.classes()]
+        label = canvas.get("aria-label", "").lower()
+        assert canvas.get("role") == "img" and view in label and "hair loss" in label and "scalp" in label
+        assert canvas.get("aria-describedby") == "overlay-legend"
+        (photo,) = figure.iter("img")
+        assert view in photo.get("alt").lower()
+    # the scalp swatch is drawn as an outline, hair loss as a fill, like the overlay itself
+    assert "border" in css_rule(".swatch.scalp") and "background" in css_rule(".swatch.hairloss")
+
+
+def test_the_legend_colours_are_the_overlay_colours():
+    """The legend's names (green, magenta) hold for the colours actually drawn: the report's
+    OverlayStyle, the page's CSS swatches and editor.js agree. The defaults are kept (report
+    images are compared in tests); under simulated deuteranopia and protanopia green turns
+    yellowish and magenta bluish, so they stay apart, and the forms differ anyway."""
+    from alonet.report.overlay import OverlayStyle
+
+    style = OverlayStyle()
+    assert rgb(css_colour("var(--scalp)")) == style.outline_color == (40, 230, 90)
+    assert rgb(css_colour("var(--loss)")) == style.hairloss_color == (255, 40, 200)
+    editor = (WEB_DIR / "static" / "editor.js").read_text()
+    assert "loss: [255, 40, 200," in editor and "scalpEdge: [40, 230, 90," in editor
