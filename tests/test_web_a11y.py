@@ -321,3 +321,36 @@ def test_the_legend_colours_are_the_overlay_colours():
     assert rgb(css_colour("var(--loss)")) == style.hairloss_color == (255, 40, 200)
     editor = (WEB_DIR / "static" / "editor.js").read_text()
     assert "loss: [255, 40, 200," in editor and "scalpEdge: [40, 230, 90," in editor
+
+
+# --------------------------------------------------------------------------- the SALT chart
+
+
+def test_the_salt_chart_has_a_text_alternative_with_every_point(pages):
+    """Before: the chart was an image named "SALT over time" and nothing more; the values were only
+    in each circle's tooltip, which neither a screen reader (inside role=img) nor a keyboard reaches."""
+    doc = parse(pages["patient"])
+    chart = by_id(doc, "salt-chart")
+    assert chart.get("role") == "img"
+    title = by_id(doc, chart.get("aria-labelledby"))
+    desc = by_id(doc, chart.get("aria-describedby"))
+    assert title.tag == "title" and title.text() == "SALT over time"
+    assert desc.tag == "desc"
+    text = desc.text()
+    assert "2 visits" in text and "Visits table" in text
+    for point in (t.text() for c in chart.iter("circle") for t in c.iter("title")):
+        assert point in text, (point, text)
+    assert re.search(r"2024-01-10: SALT \d+\.\d", text) and re.search(r"2024-03-10: SALT \d+\.\d", text)
+
+
+def test_chart_lines_that_carry_meaning_have_3_to_1_contrast():
+    """Before: the SALT 10/20 target lines (#b9c2cb, 1.8:1 on the white card) and the baseline
+    (the accent at 60 % opacity, 2.4:1) were too faint to see for many (WCAG 1.4.11)."""
+    target = css_rule("svg.chart .grid.target")
+    assert contrast(css_colour(target["stroke"]), "#ffffff") >= 3.0
+    base = css_rule("svg.chart .baseline")
+    alpha = float(base.get("opacity", "1"))
+    assert contrast(blend(css_colour(base["stroke"]), "#ffffff", alpha), (255, 255, 255)) >= 3.0
+    for rule in ("svg.chart .series", "svg.chart .point"):
+        assert contrast(css_colour(css_rule(rule)["stroke"]), "#ffffff") >= 3.0
+    assert contrast(css_colour(css_rule("svg.chart .point.provisional")["stroke"]), "#ffffff") >= 3.0
