@@ -354,3 +354,55 @@ def test_chart_lines_that_carry_meaning_have_3_to_1_contrast():
     for rule in ("svg.chart .series", "svg.chart .point"):
         assert contrast(css_colour(css_rule(rule)["stroke"]), "#ffffff") >= 3.0
     assert contrast(css_colour(css_rule("svg.chart .point.provisional")["stroke"]), "#ffffff") >= 3.0
+
+
+# --------------------------------------------------------------------------- contrast
+
+
+def _pair(selector: str) -> tuple[str, str]:
+    rule = css_rule(selector)
+    return css_colour(rule["color"]), css_colour(rule["background"].split()[0])
+
+
+def test_text_colours_have_4_5_to_1_contrast():
+    """Every text colour of alonet.css on the backgrounds it is used on (normal-size text)."""
+    v = CSS_VARS
+    pairs = {
+        "ink on page": (v["ink"], v["bg"]), "ink on card": (v["ink"], v["card"]),
+        "muted on page": (v["muted"], v["bg"]), "muted on card": (v["muted"], v["card"]),
+        "muted on a warning": (v["muted"], css_colour(css_rule(".warning")["background"])),
+        "table head": _pair(".views-table thead th"),
+        "drop area hint": _pair(".slot-drop"),
+        "header": _pair("header.site"),
+        "primary button": _pair("button.primary"),
+        "danger button": (css_colour(css_rule("button.danger")["color"]), "#ffffff"),
+        "error": _pair(".error"), "warning": _pair(".warning"),
+        "sync ok": (css_colour(css_rule(".sync[data-state=synced]")["color"]), v["card"]),
+        "sync error": (css_colour(css_rule(".sync[data-state=error]")["color"]), v["card"]),
+        "flag": _pair(".flag"), "flag retake": _pair(".flag.retake"), "flag good": _pair(".flag.good"),
+        "flag base": _pair(".flag.base"),
+    }
+    header_fg, header_bg = pairs["header"]
+    alpha = float(css_rule("header.site nav a")["opacity"])
+    pairs["header link"] = (blend(header_fg, header_bg, alpha), header_bg)
+    low = {name: round(contrast(a, b), 2) for name, (a, b) in pairs.items() if contrast(a, b) < 4.5}
+    assert not low, low
+
+
+def test_form_field_borders_and_focus_ring_have_3_to_1_contrast():
+    """Before: text, password and date fields and selects were outlined in --line (#d7dde3), 1.4:1
+    on white and 1.3:1 on the page: a field's extent was hard to see (WCAG 1.4.11)."""
+    rule = css_rule("input[type=text]")
+    edge = css_colour(rule["border"].split()[-1])
+    for background in (CSS_VARS["card"], CSS_VARS["bg"]):
+        assert contrast(edge, background) >= 3.0, (edge, background)
+    ring = css_colour(css_rule("a:focus-visible")["outline"].split()[-1])
+    for background in (CSS_VARS["card"], CSS_VARS["bg"], css_colour(css_rule("header.site")["background"])):
+        assert contrast(ring, background) >= 3.0, (ring, background)
+
+
+def test_no_focus_outline_is_removed():
+    body = re.sub(r"/\*.*?\*/", "", CSS, flags=re.S)
+    assert not re.search(r"outline\s*:\s*(none|0)\b", body)
+    for name in ("common.js", "upload.js", "editor.js"):
+        assert not re.search(r"outline\s*=\s*[\"'](none|0)", (WEB_DIR / "static" / name).read_text())
