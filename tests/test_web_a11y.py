@@ -166,9 +166,11 @@ def css_colour(value: str) -> str:
 
 
 def css_rule(selector: str) -> dict[str, str]:
-    """Declarations of the rule(s) whose selector list contains ``selector`` exactly (later wins)."""
+    """Declarations of the top-level rule(s) whose selector list contains ``selector`` exactly (later
+    wins; rules inside @media blocks are left out: see media_rules)."""
     found: dict[str, str] = {}
     body = re.sub(r"/\*.*?\*/", "", CSS, flags=re.S)
+    body = re.sub(r"@media[^{]*\{(?:[^{}]*\{[^{}]*\})*[^{}]*\}", "", body)
     for selectors, decls in re.findall(r"([^{}]+)\{([^{}]*)\}", body):
         if selector in [s.strip() for s in selectors.split(",")]:
             for decl in decls.split(";"):
@@ -406,3 +408,44 @@ def test_no_focus_outline_is_removed():
     assert not re.search(r"outline\s*:\s*(none|0)\b", body)
     for name in ("common.js", "upload.js", "editor.js"):
         assert not re.search(r"outline\s*=\s*[\"'](none|0)", (WEB_DIR / "static" / name).read_text())
+
+
+# --------------------------------------------------------------------------- zoom and narrow windows
+
+
+def media_rules(condition_part: str) -> str:
+    """The rules inside the @media blocks whose condition contains ``condition_part``."""
+    body = re.sub(r"/\*.*?\*/", "", CSS, flags=re.S)
+    found = []
+    for m in re.finditer(r"@media([^{]*)\{", body):
+        if condition_part not in m.group(1):
+            continue
+        depth, i = 1, m.end()
+        while depth:
+            depth += {"{": 1, "}": -1}.get(body[i], 0)
+            i += 1
+        found.append(body[m.end():i - 1])
+    return "\n".join(found)
+
+
+def test_rows_wrap_instead_of_running_off_a_narrow_or_zoomed_window(pages):
+    """Before: the header (brand, three links, the model's name, Log out) and the Score row (button,
+    a 220 px bar, the status) were flex rows that never wrapped: at 320 px (a phone, or 400 % zoom)
+    they ran off the side of the page (WCAG 1.4.10)."""
+    for selector in ("header.site", "header.site nav", ".submit-row", ".overlay-controls", "form.inline"):
+        assert css_rule(selector).get("flex-wrap") == "wrap", selector
+    assert "max-width" in css_rule(".progress progress")
+    doc = parse(pages["index"])
+    (viewport,) = [m for m in doc.iter("meta") if m.get("name") == "viewport"]
+    assert "width=device-width" in viewport.get("content") and "user-scalable" not in viewport.get("content")
+    assert "maximum-scale" not in viewport.get("content")
+
+
+def test_the_sticky_tool_bar_lets_go_on_narrow_or_short_windows():
+    """Before: the overlay tool bar stayed stuck to the top at any size; zoomed to 200 % it wraps
+    to several rows and covered about half of a laptop's window while scrolling the photographs."""
+    assert css_rule(".overlay-controls").get("position") == "sticky"  # kept on a large screen
+    narrow = media_rules("max-width: 640px")
+    short = media_rules("max-height")
+    for block in (narrow, short):
+        assert re.search(r"\.overlay-controls\s*\{[^}]*position:\s*static", block), block
