@@ -216,11 +216,17 @@ def pages(model_dir, pipeline, photos, tmp_path_factory) -> dict[str, str]:  # n
     out["error"] = missing.get_data(as_text=True)
     guarded = create_app(WebConfig(models=str(model_dir), backend="torch", token=TOKEN), pipeline=pipeline)
     guarded.testing = True
-    out["login"] = guarded.test_client().get("/login").get_data(as_text=True)
+    guarded_client = guarded.test_client()
+    out["login"] = guarded_client.get("/login").get_data(as_text=True)
+    login_csrf = re.search(r'name="csrf_token" value="([^"]+)"', out["login"]).group(1)
+    wrong = guarded_client.post("/login", data={"token": "not-the-token", "csrf_token": login_csrf})
+    assert wrong.status_code == 401
+    out["login_error"] = wrong.get_data(as_text=True)
     return out
 
 
-PAGE_NAMES = ["index", "result", "result_saved", "patients", "patient", "visit", "model", "error", "login"]
+PAGE_NAMES = ["index", "result", "result_saved", "patients", "patient", "visit", "model", "error", "login",
+              "login_error"]
 
 
 def test_every_page_renders(pages):
@@ -449,3 +455,81 @@ def test_the_sticky_tool_bar_lets_go_on_narrow_or_short_windows():
     short = media_rules("max-height")
     for block in (narrow, short):
         assert re.search(r"\.overlay-controls\s*\{[^}]*position:\s*static", block), block
+
+
+# --------------------------------------------------------------------------- structure and navigation
+
+
+@pytest.mark.parametrize("name", PAGE_NAMES)
+def test_language_title_one_h1_headings_in_order_and_landmarks(pages, name):
+    doc = parse(pages[name])
+    (html,) = doc.iter("html")
+    assert html.get("lang") == "en"
+    (title,) = [t for t in doc.iter("title") if not any(a.tag == "svg" for a in t.ancestors())]
+    assert re.fullmatch(r".+ · AloNet", title.text()) and not title.text().startswith("AloNet")
+    headings = [int(h.tag[1]) for h in doc.iter() if re.fullmatch(r"h[1-6]", h.tag)]
+    assert headings.count(1) == 1 and headings[0] == 1, headings
+    assert all(b <= a + 1 for a, b in zip(headings, headings[1:])), f"a heading level is skipped: {headings}"
+    assert len(list(doc.iter("main"))) == 1 and list(doc.iter("header")) and list(doc.iter("footer"))
+    navs = list(doc.iter("nav"))
+    assert navs
+    if len(navs) > 1:  # several navigation landmarks: each says which it is
+        assert all(n.get("aria-label") for n in navs)
+
+
+@pytest.mark.parametrize("name", PAGE_NAMES)
+def test_a_skip_link_comes_first_and_leads_to_main(pages, name):
+    """Before: a keyboard user tabbed through the header's links on every page to reach its content."""
+    doc = parse(pages[name])
+    (body,) = doc.iter("body")
+    first = next(n for n in body.iter() if n.tag in ("a", "button", "input", "select", "textarea"))
+    assert first.tag == "a" and first.get("href") == "#main" and "skip" in first.text().lower()
+    (main,) = doc.iter("main")
+    assert main.get("id") == "main"
+    assert css_rule(".skip-link:focus").get("top")  # shown when focused
+
+
+@pytest.mark.parametrize("name, link", [("index", "Score a visit"), ("patients", "Patients"), ("model", "Model")])
+def test_the_navigation_marks_the_current_page(pages, name, link):
+    doc = parse(pages[name])
+    (nav,) = [n for n in doc.iter("nav") if n.get("aria-label") == "Main"]
+    current = [a.text() for a in nav.iter("a") if a.get("aria-current") == "page"]
+    assert len(current) == 1 and current[0].startswith(link), current
+
+
+def test_a_visit_page_names_its_patient_in_its_title(pages):
+    """Before: a visit's title was "Visit 2024-01-10": among several open visits of several patients,
+    the tab and window list (read out by screen readers) did not say whose visit it was."""
+    doc = parse(pages["visit"])
+    (title,) = [t for t in doc.iter("title") if not any(a.tag == "svg" for a in t.ancestors())]
+    assert "2024-01-10" in title.text() and "AA-001" in title.text()
+    (h1,) = doc.iter("h1")
+    assert "AA-001" in h1.text()
+
+
+@pytest.mark.parametrize("name", PAGE_NAMES)
+def test_table_headers_and_buttons_are_named_and_repeated_buttons_tell_apart(pages, name):
+    """Before: the patient page's last column had an empty header, and each row's button was just
+    "Delete": a screen reader listing the buttons heard "Delete, Delete, Delete"."""
+    doc = parse(pages[name])
+    for th in doc.iter("th"):
+        assert th.text(), f"{name}: empty table header"
+    for link in doc.iter("a"):
+        assert link.text() or link.get("aria-label"), f"{name}: link without text {link.attrs}"
+    names: dict[str, list[str]] = {}
+    for button in doc.iter("button"):
+        text = button.get("aria-label") or button.text()
+        assert text, f"{name}: button without a name"
+        form = next((a for a in button.ancestors() if a.tag == "form"), None)
+        target = button.get("formaction") or (form.get("action") if form is not None else None) or button.get("id")
+        names.setdefault(text, []).append(target)
+    clashes = {t: ts for t, ts in names.items() if len(set(ts)) > 1}
+    assert not clashes, f"{name}: buttons with one name doing different things: {clashes}"
+
+
+def test_a_wrong_token_is_tied_to_its_field(pages):
+    doc = parse(pages["login_error"])
+    (field,) = [i for i in doc.iter("input") if i.get("name") == "token"]
+    assert field.get("aria-invalid") == "true"
+    error = by_id(doc, field.get("aria-describedby"))
+    assert error.get("role") == "alert" and "wrong access token" in error.text()
