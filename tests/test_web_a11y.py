@@ -533,3 +533,38 @@ def test_a_wrong_token_is_tied_to_its_field(pages):
     assert field.get("aria-invalid") == "true"
     error = by_id(doc, field.get("aria-describedby"))
     assert error.get("role") == "alert" and "wrong access token" in error.text()
+
+
+# --------------------------------------------------------------------------- live updates
+
+
+@pytest.mark.parametrize("name", ["result", "result_saved"])
+def test_applied_corrections_are_announced_with_the_new_salt(pages, name):
+    """Before: after a correction (a stroke, Undo or Ctrl+Z) the polite status said only "Corrections
+    applied": the SALT, grade and band changed silently, so a screen reader user never heard the
+    new numbers."""
+    doc = parse(pages[name])
+    status = by_id(doc, "sync-status")
+    assert status.get("role") == "status" and status.get("aria-live") == "polite" and not is_hidden(status)
+    for ident in ("salt-value", "grade", "band"):
+        by_id(doc, ident)  # what the sentence is made of
+    editor = (WEB_DIR / "static" / "editor.js").read_text()
+    assert re.search(r'setSync\("synced", "Corrections applied: " \+ resultSentence\(\)', editor)
+    sentence = editor.split("function resultSentence()", 1)[1].split("\n  }\n", 1)[0]
+    assert all(ident in sentence for ident in ('"salt-value"', '"grade"', '"band"'))
+
+
+@pytest.mark.parametrize("name", ["patients", "result"])
+def test_the_pseudonym_tick_is_announced_when_it_appears(pages, name):
+    """Before: typing a code that looks like a name showed a warning and a tick box, silently; a
+    screen reader user learnt of it only from the server's refusal after pressing Save."""
+    doc = parse(pages[name])
+    boxes = [n for n in doc.iter() if "data-code-confirm" in n.attrs]
+    assert boxes
+    for box in boxes:
+        siblings = [c for c in box.parent.children if isinstance(c, Node)]
+        status = siblings[siblings.index(box) + 1]
+        assert "data-code-confirm-status" in status.attrs
+        assert status.get("role") == "status" and status.get("aria-live") == "polite" and not is_hidden(status)
+    common = (WEB_DIR / "static" / "common.js").read_text()
+    assert "data-code-confirm-status" in common and "status.textContent" in common

@@ -395,6 +395,18 @@
 
   // ------------------------------------------------------------------ sync
 
+  // What the server's answer changed, in words, for the sync status: it is a polite live region, so a
+  // screen reader user hears the new SALT once the corrections are applied (the numbers that move
+  // while painting are not announced: that would be a stream of numbers).
+  function resultSentence() {
+    var text = "SALT " + ($("salt-value") ? $("salt-value").textContent.trim() : "–");
+    [["grade", "grade "], ["band", "AA-IGA "]].forEach(function (pair) {
+      var el = $(pair[0]);
+      if (el && el.textContent.trim() !== "–") { text += ", " + pair[1] + el.textContent.trim(); }
+    });
+    return text;
+  }
+
   function setSync(state, message) {
     var el = $("sync-status");
     if (!el) { return; }
@@ -445,7 +457,8 @@
       if (unsavedNote) { unsavedNote.hidden = !body.unsaved; }
       if (generation === sentGeneration) {
         applySummary(body.summary);
-        setSync("synced", "Corrections applied");
+        setSync("synced", "Corrections applied: " + resultSentence() + "." +
+          (unsavedNote && body.unsaved ? " Not stored yet: press Save visit." : ""));
       }
     }).catch(function (error) {
       views.forEach(function (v) { dirty[v] = true; });
