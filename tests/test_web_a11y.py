@@ -13,7 +13,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from test_web import csrf_token, files_for, model_dir, photos, pipeline, save_visit  # noqa: F401
+from test_web import csrf_token, files_for, make_app, model_dir, photos, pipeline, save_visit  # noqa: F401
 
 from alonet.views import VIEWS
 from alonet.web import WebConfig, create_app
@@ -568,3 +568,80 @@ def test_the_pseudonym_tick_is_announced_when_it_appears(pages, name):
         assert status.get("role") == "status" and status.get("aria-live") == "polite" and not is_hidden(status)
     common = (WEB_DIR / "static" / "common.js").read_text()
     assert "data-code-confirm-status" in common and "status.textContent" in common
+
+
+# --------------------------------------------------------------------------- correcting masks without a pointer
+
+
+def test_the_result_page_offers_mask_correction_without_a_pointer(pages):
+    """Before: masks could only be corrected by painting on a canvas (mouse, pen or touch); the page
+    did not say how else. Now a form under the photographs takes corrected mask files, with links to
+    download the current ones at the size the page edits, and the legend points to it."""
+    doc = parse(pages["result"])
+    legend = by_id(doc, "overlay-legend")
+    assert any(a.get("href") == "#mask-files" for a in legend.iter("a"))
+    details = by_id(doc, "mask-files")
+    (summary,) = details.iter("summary")
+    assert "from files" in summary.text() and "mouse" in summary.text()
+    form = by_id(doc, "mask-files-form")
+    assert form.get("enctype") == "multipart/form-data" and form.get("action").endswith("/masks")
+    hidden = {i.get("name"): i.get("value") for i in form.iter("input") if i.get("type") == "hidden"}
+    assert hidden.keys() == {"csrf_token", "revision", "then"} and hidden["then"] == "page"
+    figures = {f.get("data-view"): f for f in doc.iter("figure")}
+    for view in VIEWS:
+        (fieldset,) = [f for f in form.iter("fieldset") if f.get("data-view") == view]
+        (legend_el,) = fieldset.iter("legend")
+        assert view in legend_el.text().lower() and "pixels" in legend_el.text()
+        links = {a.get("href"): a.text() for a in fieldset.iter("a")}
+        assert links == {figures[view].get("data-scalp"): f"{view} scalp mask",
+                         figures[view].get("data-hairloss"): f"{view} hair-loss mask"}
+        for layer, words in (("scalp", "scalp mask"), ("hairloss", "hair-loss mask")):
+            (field,) = [i for i in fieldset.iter("input") if i.get("name") == f"{layer}_{view}"]
+            assert field.get("type") == "file"
+            name = accessible_name(doc, field).lower()
+            assert view in name and words in name, name
+    status = by_id(doc, "mask-files-status")
+    assert status.get("role") == "status" and status.get("aria-live") == "polite"
+    assert "mask-files-form" not in pages["visit"]  # a stored visit is corrected via "Correct the masks"
+    editor = (WEB_DIR / "static" / "editor.js").read_text()
+    assert "if (editable) { bindMaskFiles(); }" in editor
+
+
+def test_the_mask_files_form_works_as_posted_without_javascript(make_app, photos):  # noqa: F811
+    """The form as rendered, sent by a browser without JavaScript: the top view's downloaded masks
+    with the hair loss cleared, the other views' file fields left empty (a browser sends those as
+    empty parts without a file name). The server applies the top view and answers with the page."""
+    import io
+
+    from PIL import Image
+
+    client = make_app().test_client()
+    data = files_for(photos)
+    data["csrf_token"] = csrf_token(client)
+    url = client.post("/score", data=data, content_type="multipart/form-data").headers["Location"]
+    doc = parse(client.get(url).get_data(as_text=True))
+    form = by_id(doc, "mask-files-form")
+    fields: dict = {i.get("name"): i.get("value") for i in form.iter("input") if i.get("type") == "hidden"}
+    top = [f for f in form.iter("fieldset") if f.get("data-view") == "top"][0]
+    scalp_url = [a.get("href") for a in top.iter("a") if "scalp" in a.text()][0]
+    scalp_png = client.get(scalp_url).data
+    size = Image.open(io.BytesIO(scalp_png)).size
+    empty = io.BytesIO()
+    Image.new("L", size, 0).save(empty, format="PNG")
+    for i in form.iter("input"):
+        if i.get("type") == "file":
+            fields[i.get("name")] = (io.BytesIO(b""), "")
+    fields["scalp_top"] = (io.BytesIO(scalp_png), "top_scalp.png")
+    fields["hairloss_top"] = (io.BytesIO(empty.getvalue()), "top_hairloss.png")
+    answer = client.post(form.get("action"), data=fields, content_type="multipart/form-data")
+    assert answer.status_code == 303 and answer.headers["Location"] == url, answer.get_data(as_text=True)[:300]
+    page = parse(client.get(url).get_data(as_text=True))
+    assert by_id(page, "loss-top").text() == "0.0%" and by_id(page, "conf-top").text() == "corrected"
+    assert by_id(page, "conf-back").text() != "corrected"
+    report = client.get(f"{url}/report.json").get_json()
+    assert report["corrected_views"] == ["top"] and report["views"]["top"]["loss_pct"] == 0.0
+    # the same fields from a script (no then=page) still get the JSON answer
+    fields = {"scalp_top": (io.BytesIO(scalp_png), "s.png"), "hairloss_top": (io.BytesIO(empty.getvalue()), "h.png"),
+              "csrf_token": fields["csrf_token"]}
+    answer = client.post(form.get("action"), data=fields, content_type="multipart/form-data")
+    assert answer.status_code == 200 and answer.get_json()["summary"]["views"]["top"]["loss_pct"] == 0.0
