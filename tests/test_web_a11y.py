@@ -645,3 +645,23 @@ def test_the_mask_files_form_works_as_posted_without_javascript(make_app, photos
               "csrf_token": fields["csrf_token"]}
     answer = client.post(form.get("action"), data=fields, content_type="multipart/form-data")
     assert answer.status_code == 200 and answer.get_json()["summary"]["views"]["top"]["loss_pct"] == 0.0
+
+
+# --------------------------------------------------------------------------- keys
+
+
+def test_single_key_shortcuts_act_only_over_a_photograph(pages):
+    """Before: [ and ] changed the brush size wherever the focus was (outside text fields), a
+    single-character shortcut that speech input or a stray key could set off (WCAG 2.1.4). Now they
+    act only while the pointer is over a photograph, where the brush is; Ctrl+Z is named on Undo."""
+    editor = (WEB_DIR / "static" / "editor.js").read_text()
+    keys = editor.split('document.addEventListener("keydown"', 1)[1].split("\n      });", 1)[0]
+    guard = keys.index("if (!pointerOverView) { return; }")
+    assert guard < keys.index('event.key === "["') and guard < keys.index('event.key === "]"')
+    assert guard > keys.index('=== "z"')  # Ctrl+Z (with a modifier) works wherever the focus is
+    assert "pointerOverView = true" in editor and "pointerOverView = false" in editor
+    undo = by_id(parse(pages["result"]), "undo")
+    assert undo.tag == "button" and undo.get("aria-keyshortcuts") == "Control+Z"
+    # the brush size is also a plain range input (arrow keys), named by its label
+    doc = parse(pages["result"])
+    assert "size" in accessible_name(doc, by_id(doc, "brush-size")).lower()

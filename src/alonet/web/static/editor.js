@@ -33,6 +33,7 @@
   var syncing = null;      // promise of the request in flight
   var serverPercent = {};  // view -> % from the server's latest summary
   var withheld = [];  // views whose retake withholds the SALT (from the server's latest summary)
+  var pointerOverView = false;  // [ and ] resize the brush only while the pointer is over a photograph
 
   // The report's colours (alonet.report.overlay.OverlayStyle): green scalp outline, magenta hair loss.
   var COLORS = {
@@ -238,7 +239,8 @@
     }
     canvas.addEventListener("pointerup", end);
     canvas.addEventListener("pointercancel", end);
-    canvas.addEventListener("pointerleave", function () { self.drawCursor(null); });
+    canvas.addEventListener("pointerenter", function () { pointerOverView = true; });
+    canvas.addEventListener("pointerleave", function () { pointerOverView = false; self.drawCursor(null); });
   };
 
   ViewEditor.prototype.maskBlob = function (mask) {
@@ -622,6 +624,9 @@
           return;
         }
         if ((event.ctrlKey || event.metaKey) && event.key.toLowerCase() === "z") { event.preventDefault(); undo(); }
+        // Single keys act only where the brush is (WCAG 2.1.4): elsewhere [ and ] stay plain keys,
+        // so speech input or a stray key press does not change the brush.
+        if (!pointerOverView) { return; }
         if (event.key === "[" && size) { size.value = Math.max(2, Number(size.value) - 4); size.dispatchEvent(new Event("input")); }
         if (event.key === "]" && size) { size.value = Math.min(200, Number(size.value) + 4); size.dispatchEvent(new Event("input")); }
       });
