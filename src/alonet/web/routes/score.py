@@ -193,14 +193,23 @@ def masks(visit_id: str):
     to take the model's own result back. ``revision``: the correction count the page
     started from; when another page corrected the result since, the answer is 409 and
     nothing changes (scripts that leave it out are not checked). Returns the recomputed
-    summary, the new revision and whether corrections are unsaved, as JSON."""
+    summary, the new revision and whether corrections are unsaved, as JSON; the page's
+    "correct the masks from files" form sent without JavaScript (``then=page``) is answered
+    with the result page instead. A file field sent empty and without a file name (a form's
+    file input left empty) counts as not sent."""
     visit = _visit(visit_id)
     started = request.form.get("revision")
     if started is not None and not (started.strip().isascii() and started.strip().isdigit()):
         raise UploadRejected(f"revision {started[:20]!r} is not a number; reload the page")
     max_side = get_state().config.edit_max_side
+    sent = {}
+    for name in request.files:
+        storage = request.files[name]
+        data = storage.stream.read()
+        if data or storage.filename:
+            sent[name] = data
     expected = {f"{layer}_{view}" for layer in LAYERS for view in visit.views}
-    unknown = sorted(set(request.files) - expected)
+    unknown = sorted(set(sent) - expected)
     if unknown:
         raise UploadRejected(f"unexpected mask field {unknown[0]!r}")
     reverts = request.form.getlist("revert")
@@ -210,14 +219,14 @@ def masks(visit_id: str):
     corrections = {}
     for view, st in visit.views.items():
         names = [f"{layer}_{view}" for layer in LAYERS]
-        given = [n in request.files for n in names]
+        given = [n in sent for n in names]
         if not any(given):
             continue
         if not all(given):
             raise UploadRejected(f"send both the scalp and the hair-loss mask of the {view} view")
         shape = edit_size(*st.shape, max_side)
         scalp, loss = (
-            read_mask_upload(request.files[n].stream.read(), f"{layer} ({view})", shape, get_state().config.max_pixels)
+            read_mask_upload(sent[n], f"{layer} ({view})", shape, get_state().config.max_pixels)
             for n, layer in zip(names, LAYERS)
         )
         corrections[view] = (resize_mask(scalp, st.shape), resize_mask(loss, st.shape))
@@ -238,6 +247,8 @@ def masks(visit_id: str):
         visit.revision += 1
         summary = visit.summary()
         revision, unsaved = visit.revision, visit.unsaved
+    if request.form.get("then") == "page" and not wants_json():
+        return redirect(url_for("score.result", visit_id=visit.id), code=303)
     return jsonify(summary=summary, revision=revision, unsaved=unsaved)
 
 

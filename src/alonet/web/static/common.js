@@ -21,7 +21,10 @@
     var date = new RegExp(box.dataset.datePattern);
     var studyWords = (box.dataset.studyWords || "").split(" ");
     var why = box.querySelector(".code-confirm-why");
+    var status = box.nextElementSibling;  // the polite live region after the box (_code_confirm.html)
+    if (status && !status.hasAttribute("data-code-confirm-status")) { status = null; }
     var update = function () {
+      var wasHidden = box.hidden;
       var code = input.value.trim();
       var words = code.split(/[ ._-]+/).filter(function (w) {
         return /^[A-Z][A-Za-z]+$/.test(w) && studyWords.indexOf(w.toLowerCase()) < 0;
@@ -35,8 +38,13 @@
           ": use a pseudonymous study code such as AA-017, or, if it is one, tick";
       }
       if (box.hidden) { tick.checked = false; }
+      // say it once when the tick appears (not at every key press), and clear it when it goes
+      if (status && box.hidden !== wasHidden) {
+        status.textContent = box.hidden ? "" : (why ? why.textContent : "") + " \"this code is pseudonymous\".";
+      }
     };
-    input.addEventListener("input", update);
     update();
+    if (status) { status.textContent = ""; }  // nothing to say when the page opens
+    input.addEventListener("input", update);
   });
 })();

@@ -33,6 +33,7 @@
   var syncing = null;      // promise of the request in flight
   var serverPercent = {};  // view -> % from the server's latest summary
   var withheld = [];  // views whose retake withholds the SALT (from the server's latest summary)
+  var pointerOverView = false;  // [ and ] resize the brush only while the pointer is over a photograph
 
   // The report's colours (alonet.report.overlay.OverlayStyle): green scalp outline, magenta hair loss.
   var COLORS = {
@@ -98,6 +99,19 @@
         self.ready = true;
         if (editable) { self.bind(); }
         fig.classList.add("ready");
+      });
+  };
+
+  // Take the server's masks again (after corrected masks were uploaded as files). The address
+  // changes with the revision so that no copy the browser kept of the older masks is used.
+  ViewEditor.prototype.reloadMasks = function (tag) {
+    var self = this, fig = this.figure;
+    return Promise.all([loadImage(fig.dataset.scalp + "?r=" + tag), loadImage(fig.dataset.hairloss + "?r=" + tag)])
+      .then(function (imgs) {
+        self.scalp = maskFromImage(imgs[0], self.width, self.height);
+        self.hairloss = maskFromImage(imgs[1], self.width, self.height);
+        self.recount();
+        self.render(0, 0, self.width, self.height);
       });
   };
 
@@ -225,7 +239,8 @@
     }
     canvas.addEventListener("pointerup", end);
     canvas.addEventListener("pointercancel", end);
-    canvas.addEventListener("pointerleave", function () { self.drawCursor(null); });
+    canvas.addEventListener("pointerenter", function () { pointerOverView = true; });
+    canvas.addEventListener("pointerleave", function () { pointerOverView = false; self.drawCursor(null); });
   };
 
   ViewEditor.prototype.maskBlob = function (mask) {
@@ -395,6 +410,18 @@
 
   // ------------------------------------------------------------------ sync
 
+  // What the server's answer changed, in words, for the sync status: it is a polite live region, so a
+  // screen reader user hears the new SALT once the corrections are applied (the numbers that move
+  // while painting are not announced: that would be a stream of numbers).
+  function resultSentence() {
+    var text = "SALT " + ($("salt-value") ? $("salt-value").textContent.trim() : "–");
+    [["grade", "grade "], ["band", "AA-IGA "]].forEach(function (pair) {
+      var el = $(pair[0]);
+      if (el && el.textContent.trim() !== "–") { text += ", " + pair[1] + el.textContent.trim(); }
+    });
+    return text;
+  }
+
   function setSync(state, message) {
     var el = $("sync-status");
     if (!el) { return; }
@@ -445,7 +472,8 @@
       if (unsavedNote) { unsavedNote.hidden = !body.unsaved; }
       if (generation === sentGeneration) {
         applySummary(body.summary);
-        setSync("synced", "Corrections applied");
+        setSync("synced", "Corrections applied: " + resultSentence() + "." +
+          (unsavedNote && body.unsaved ? " Not stored yet: press Save visit." : ""));
       }
     }).catch(function (error) {
       views.forEach(function (v) { dirty[v] = true; });
@@ -480,6 +508,77 @@
         }
         if (note) { note.remove(); }
         if (form.requestSubmit) { form.requestSubmit(submitter); } else { form.submit(); }
+      });
+    });
+  }
+
+  // ------------------------------------------------------------------ masks from files
+
+  // The keyboard way to correct (painting needs a pointer): both masks of a view chosen as files in
+  // the form under the photographs, sent like a painted correction once earlier strokes are applied.
+  function bindMaskFiles() {
+    var form = $("mask-files-form");
+    if (!form) { return; }
+    var status = $("mask-files-status");
+    var button = $("mask-files-apply");
+    var say = function (message) { status.textContent = message; };
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var data = new FormData();
+      var views = [], half = [];
+      ALL_VIEWS.forEach(function (v) {
+        var scalp = form.elements["scalp_" + v], loss = form.elements["hairloss_" + v];
+        if (!scalp || !loss) { return; }
+        var chosen = [scalp.files[0], loss.files[0]];
+        if (chosen[0] && chosen[1]) {
+          data.append("scalp_" + v, chosen[0]);
+          data.append("hairloss_" + v, chosen[1]);
+          views.push(v);
+        } else if (chosen[0] || chosen[1]) {
+          half.push(v);
+        }
+      });
+      if (half.length) { say("Choose both masks (scalp and hair loss) of the " + half.join(" and ") + " view."); return; }
+      if (!views.length) { say("Choose the two corrected masks of at least one view."); return; }
+      button.disabled = true;
+      say("Applying the masks of the " + views.join(", ") + " view" + (views.length > 1 ? "s" : "") + "…");
+      clearTimeout(syncTimer);
+      Promise.resolve(sync()).then(function () {
+        if (Object.keys(dirty).length) { throw new Error("the painted corrections before it were not applied; try again"); }
+        if (revision !== "") { data.append("revision", revision); }
+        return fetch(root.dataset.masksUrl, {
+          method: "POST",
+          body: data,
+          credentials: "same-origin",
+          headers: { "X-CSRFToken": csrf, "Accept": "application/json" }
+        });
+      }).then(function (response) {
+        return response.json().then(function (body) {
+          if (!response.ok) { throw new Error(body.error || ("server answered " + response.status)); }
+          return body;
+        });
+      }).then(function (body) {
+        if (body.revision !== undefined) { revision = String(body.revision); }
+        generation++;
+        var unsavedNote = $("unsaved-note");
+        if (unsavedNote) { unsavedNote.hidden = !body.unsaved; }
+        // Undo works on strokes; an upload replaces the view's masks, so its strokes are forgotten.
+        undoStack = undoStack.filter(function (item) { return views.indexOf(item.view) < 0; });
+        updateUndoButton();
+        views.forEach(function (v) { strokes[v] = 0; delete reverted[v]; editors[v].loadedAsModel = false; });
+        return Promise.all(views.filter(function (v) { return editors[v] && editors[v].ready; }).map(function (v) {
+          return editors[v].reloadMasks(revision);
+        })).then(function () {
+          applySummary(body.summary);
+          form.reset();
+          var message = "Masks applied to the " + views.join(", ") + " view" + (views.length > 1 ? "s" : "") +
+            ": " + resultSentence() + ".";
+          say(message);  // this form's own live region: the tool bar's status is not repeated
+        });
+      }).catch(function (error) {
+        say("Masks not applied: " + error.message);
+      }).then(function () {
+        button.disabled = false;
       });
     });
   }
@@ -525,6 +624,9 @@
           return;
         }
         if ((event.ctrlKey || event.metaKey) && event.key.toLowerCase() === "z") { event.preventDefault(); undo(); }
+        // Single keys act only where the brush is (WCAG 2.1.4): elsewhere [ and ] stay plain keys,
+        // so speech input or a stray key press does not change the brush.
+        if (!pointerOverView) { return; }
         if (event.key === "[" && size) { size.value = Math.max(2, Number(size.value) - 4); size.dispatchEvent(new Event("input")); }
         if (event.key === "]" && size) { size.value = Math.min(200, Number(size.value) + 4); size.dispatchEvent(new Event("input")); }
       });
@@ -539,6 +641,7 @@
     editors[figure.dataset.view] = new ViewEditor(figure);
   });
   bindControls();
+  if (editable) { bindMaskFiles(); }
   if (root.dataset.summary) {
     var initial = JSON.parse(root.dataset.summary);
     Object.keys(editors).forEach(function (v) {  // a view the model drew (not corrected before this page)

@@ -7,7 +7,6 @@
   if (!form) { return; }
   var errorBox = document.getElementById("upload-error");
   var button = document.getElementById("score-button");
-  var progress = document.getElementById("progress");
   var bar = document.getElementById("progress-bar");
   var text = document.getElementById("progress-text");
 
@@ -75,7 +74,7 @@
 
   function busy(on, message) {
     button.disabled = on;
-    progress.hidden = !on;
+    bar.hidden = !on;  // the status text beside it stays in the page: it is the live region
     form.classList.toggle("busy", on);
     if (message !== undefined) { text.textContent = message; }
   }
