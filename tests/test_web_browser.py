@@ -239,6 +239,23 @@ def test_browser_scores_corrects_and_downloads(tmp_path):
         assert float(driver.find_element(By.ID, "loss-top").text.rstrip("%")) == pytest.approx(
             cli["views"]["top"]["loss_pct"], abs=0.051)
 
+        # Without a pointer: the "correct the masks from files" form. An all-white scalp and
+        # hair-loss mask for the top view make it 100 % loss; the page updates in place.
+        legend = driver.find_element(By.CSS_SELECTOR, "fieldset.mask-files-view[data-view='top'] legend")
+        legend = legend.get_attribute("textContent")  # the form is folded away: .text would be empty
+        width_px, height_px = map(int, re.search(r"(\d+) × (\d+) pixels", legend).groups())
+        page_url = driver.current_url
+        white = tmp_path / "white.png"
+        Image.new("L", (width_px, height_px), 255).save(white)
+        driver.find_element(By.CSS_SELECTOR, "#mask-files summary").click()
+        driver.find_element(By.CSS_SELECTOR, "input[name='scalp_top']").send_keys(str(white))
+        driver.find_element(By.CSS_SELECTOR, "input[name='hairloss_top']").send_keys(str(white))
+        driver.find_element(By.ID, "mask-files-apply").click()
+        wait_for(lambda: driver.find_element(By.ID, "loss-top").text.startswith("100.0"), 20, "the uploaded masks")
+        assert driver.find_element(By.ID, "conf-top").text == "corrected"
+        assert salt() > original and driver.find_element(By.ID, "mask-files-status").text
+        assert driver.current_url == page_url  # applied in place, no page load
+
         driver.execute_script("window.scrollTo(0, 0)")
         shot = tmp_path / "web.png"
         assert driver.save_screenshot(str(shot))
