@@ -68,27 +68,43 @@ def test_the_pixels_stay_and_the_metadata_goes(options):
 
 
 @pytest.mark.parametrize("orientation", [3, 6, 8])
-def test_the_orientation_stays_alone(orientation):
-    image = photo(2)
-    data = camera_jpeg(image, orientation=orientation)
+def test_a_turned_photograph_loses_its_orientation_and_so_is_not_kept(orientation):
+    """Kept with its orientation tag, a sideways photograph would travel in store exports with
+    raw pixels that do not line up with its upright masks; it is encoded again instead."""
+    data = camera_jpeg(photo(2), orientation=orientation)
     stripped = strip_jpeg_metadata(data)
-    upright = read_photo(data)
-    assert upright.shape != image.shape or orientation == 3
-    assert np.array_equal(read_photo(stripped), upright)
     with Image.open(io.BytesIO(stripped)) as img:
-        assert dict(img.getexif()) == {0x0112: orientation}
-    assert decodes_to(stripped, upright)
+        assert not img.getexif()
+    assert not decodes_to(stripped, read_photo(data))
+    upright = camera_jpeg(photo(2), orientation=1)
+    assert decodes_to(strip_jpeg_metadata(upright), read_photo(upright))
 
 
-def test_an_icc_profile_and_the_adobe_segment_are_kept_byte_for_byte():
+def icc_with_secrets() -> bytes:
+    """The sRGB profile with a creation date, device maker and model, and text after its end."""
+    profile = bytearray(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    profile[24:36] = (2024).to_bytes(2, "big") + bytes([0, 1, 0, 2, 0, 3, 0, 4, 0, 5])
+    profile[48:56] = b"APPLiPh9"
+    return bytes(profile) + b"AA-017 Jane Doe"
+
+
+def test_the_colour_profile_stays_without_date_device_or_trailing_bytes():
     image = photo(3)
-    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
     buf = io.BytesIO()
-    Image.fromarray(image).convert("CMYK").save(buf, format="JPEG", quality=90, icc_profile=profile, exif=exif())
+    Image.fromarray(image).convert("CMYK").save(buf, format="JPEG", quality=90, icc_profile=icc_with_secrets(),
+                                                 exif=exif())
     data = buf.getvalue()
+    adobe = data.index(b"Adobe")
+    data = data[:adobe - 2] + (2 + 12 + 4).to_bytes(2, "big") + data[adobe:adobe + 12] + b"JD17" + data[adobe + 12:]
     stripped = strip_jpeg_metadata(data)
-    assert b"ICC_PROFILE\x00" in stripped and b"Adobe" in stripped and b"PhoneMaker" not in stripped
+    assert b"ICC_PROFILE\x00" in stripped and b"Adobe" in stripped
+    for secret in (b"PhoneMaker", b"APPLiPh9", b"Jane Doe", b"JD17", (2024).to_bytes(2, "big") + b"\x00\x01"):
+        assert secret in data and secret not in stripped, secret
+    with Image.open(io.BytesIO(stripped)) as img:
+        kept = img.info["icc_profile"]
+    assert len(kept) == int.from_bytes(kept[:4], "big") and kept[36:40] == b"acsp"
     assert np.array_equal(read_photo(stripped), read_photo(data))
+    assert decodes_to(stripped, read_photo(data))
 
 
 def test_fill_bytes_before_a_marker_are_read():

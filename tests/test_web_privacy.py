@@ -22,6 +22,7 @@ import subprocess
 
 import numpy as np
 import pytest
+from PIL import Image
 from test_web import (  # noqa: F401
     csrf_token,
     make_app,
@@ -226,8 +227,10 @@ def test_a_stored_jpeg_is_the_upload_without_metadata_and_scores_the_same(make_a
     from alonet.data.jpegmeta import strip_jpeg_metadata
 
     store_dir = tmp_path / "store"
-    client = make_app(store=store_dir).test_client()
-    uploads = {v: camera_jpeg(photos[v], orientation=6 if v == "left" else None) for v in ("top", "left")}
+    app = make_app(store=store_dir)
+    client = app.test_client()
+    uploads = {"top": camera_jpeg(photos["top"]), "back": camera_jpeg(photos["back"]),
+               "left": camera_jpeg(photos["left"], orientation=6)}
     data = {v: (io.BytesIO(b), f"IMG_{v}.jpg") for v, b in uploads.items()}
     data["csrf_token"] = csrf_token(client)
     url = client.post("/score", data=data, content_type="multipart/form-data").headers["Location"]
@@ -236,20 +239,36 @@ def test_a_stored_jpeg_is_the_upload_without_metadata_and_scores_the_same(make_a
 
     store = Store(store_dir)
     visit = store.get_visit(int(visit_url.rsplit("/", 1)[1]))
+    stored = {v: store.image_file(visit.views[v].photo_file).read_bytes() for v in uploads}
     for view, upload in uploads.items():
-        stored = store.image_file(visit.views[view].photo_file).read_bytes()
-        assert stored == strip_jpeg_metadata(upload)
-        assert np.array_equal(read_photo(stored), read_photo(upload))
-        assert not any(secret in stored for secret in SECRETS)
-        downloaded = client.get(f"{visit_url}/photo/{view}.jpg").get_data()
-        assert downloaded == stored
-    assert read_photo(stored).shape[:2] == photos["left"].shape[1::-1]  # turned upright as uploaded
+        assert np.array_equal(read_photo(stored[view]), read_photo(upload)) or view == "left"
+        assert not any(secret in stored[view] for secret in SECRETS)
+        assert client.get(f"{visit_url}/photo/{view}.jpg").get_data() == stored[view]
+        with Image.open(io.BytesIO(stored[view])) as img:
+            assert not img.getexif()
+            # stored upright: raw pixels and the upright masks line up in store exports too
+            assert img.size == read_photo(upload).shape[1::-1]
+    for view in ("top", "back"):
+        assert stored[view] == strip_jpeg_metadata(uploads[view])
+    assert stored["left"] != strip_jpeg_metadata(uploads["left"])  # a turned photograph is encoded upright
 
     # Scoring the downloaded photographs again gives the saved numbers exactly.
-    again = {v: (io.BytesIO(client.get(f"{visit_url}/photo/{v}.jpg").get_data()), f"{v}.jpg") for v in uploads}
+    again = {v: (io.BytesIO(client.get(f"{visit_url}/photo/{v}.jpg").get_data()), f"{v}.jpg") for v in ("top", "back")}
     body = client.post("/api/score?masks=0", data=again, content_type="multipart/form-data").get_json()
-    for view in uploads:
+    for view in ("top", "back"):
         assert body["views"][view]["loss_pct"] == scored["views"][view]["loss_pct"]
+
+
+def test_uploaded_files_are_kept_in_memory_only_where_a_save_can_store_them(make_app, photos, tmp_path):  # noqa: F811
+    from test_jpegmeta import camera_jpeg
+
+    for store in (None, tmp_path / "store"):
+        app = make_app(store=store)
+        client = app.test_client()
+        data = {"top": (io.BytesIO(camera_jpeg(photos["top"])), "top.jpg"), "csrf_token": csrf_token(client)}
+        url = client.post("/score", data=data, content_type="multipart/form-data").headers["Location"]
+        visit = app.extensions["alonet"].cache.get(url.rsplit("/", 1)[1])
+        assert (visit.views["top"].upload_jpeg is not None) == (store is not None)
 
 
 def test_a_png_upload_is_stored_as_a_jpeg_of_its_pixels(make_app, photos, tmp_path):  # noqa: F811
@@ -260,7 +279,5 @@ def test_a_png_upload_is_stored_as_a_jpeg_of_its_pixels(make_app, photos, tmp_pa
     store = Store(store_dir)
     visit = store.get_visit(int(visit_url.rsplit("/", 1)[1]))
     stored = store.image_file(visit.views["top"].photo_file).read_bytes()
-    from PIL import Image
-
     with Image.open(io.BytesIO(stored)) as img:
         assert img.format == "JPEG" and img.size == photos["top"].shape[1::-1]

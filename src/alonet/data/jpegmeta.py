@@ -5,17 +5,20 @@ DHT, DAC, DRI), the frame header (SOFn) and the scans (SOS and the entropy-coded
 data after it); metadata rides in application segments (APP0-APP15) and comments
 (COM), and cameras append more after the end of the picture (a second MPO frame,
 a depth map). :func:`strip_jpeg_metadata` copies the picture's segments byte for
-byte and keeps only what changes how the pixels are read:
+byte and keeps, of the rest, only what changes how the pixels are read:
 
-* APP2 ``ICC_PROFILE`` segments (the colour space: ``alonet.data.imageio``
-  converts it to sRGB);
-* APP14 ``Adobe`` (how the colour channels are coded);
-* the EXIF orientation, rewritten as an EXIF block holding that one tag (the
-  photograph then still decodes upright); every other EXIF tag (GPS, device,
-  dates, owner) is dropped with the rest of the block.
+* the APP2 ``ICC_PROFILE`` segments (the colour space: ``alonet.data.imageio``
+  converts it to sRGB), with the profile's creation date, device maker and model
+  and profile ID blanked and anything after the profile's stated size cut off;
+* the first 12 bytes of an APP14 ``Adobe`` segment (how the colour channels are
+  coded), nothing after them.
 
-The entropy-coded data are never decoded or re-encoded, so the result decodes to
-the same pixels as the upload; :func:`decodes_to` checks that by decoding it.
+Everything else goes: EXIF (GPS, device, dates, owner, thumbnails; the orientation
+too, so a photograph stored sideways with an orientation tag no longer decodes
+upright and is not kept this way), XMP, comments, other APPn segments, DNL, and
+whatever follows the end of the picture. The entropy-coded data are never decoded
+or re-encoded; :func:`decodes_to` checks that the result decodes to the pixels
+that were scored.
 """
 
 from __future__ import annotations
@@ -23,10 +26,9 @@ from __future__ import annotations
 import numpy as np
 
 SOI, EOI, SOS = 0xD8, 0xD9, 0xDA
-APP0, APP1, APP2, APP14, APP15, COM = 0xE0, 0xE1, 0xE2, 0xEE, 0xEF, 0xFE
+APP0, APP2, APP14, APP15, COM, DNL = 0xE0, 0xE2, 0xEE, 0xEF, 0xFE, 0xDC
 #: Markers without a length field (RSTn, SOI, EOI, TEM).
 STANDALONE = frozenset({*range(0xD0, 0xD8), SOI, EOI, 0x01})
-ORIENTATION_TAG = 0x0112
 
 
 class NotAJpeg(ValueError):
@@ -82,53 +84,50 @@ def _scan_end(data: bytes, pos: int) -> int:
             return pos
 
 
-def _orientation(segment: bytes) -> int | None:
-    """The orientation tag of an APP1 EXIF segment's body, None when absent or unreadable."""
-    from PIL import Image
-
-    if not segment.startswith(b"Exif\x00\x00"):
-        return None
-    try:
-        exif = Image.Exif()
-        exif.load(segment)
-        value = exif.get(ORIENTATION_TAG)
-    except Exception:  # a malformed block: imageio ignores it too
-        return None
-    return int(value) if isinstance(value, int) and 1 <= value <= 8 else None
+#: Byte ranges of an ICC profile header that say when and on which device it was made, and
+#: its ID (an MD5 over the header, void once the date changes): blanked, no colour depends on them.
+ICC_BLANKED = ((24, 36), (48, 56), (84, 100))
+ICC_MARK = b"ICC_PROFILE\x00"
+ADOBE_LENGTH = 12  # "Adobe", version, flags0, flags1, colour transform
 
 
-def _orientation_segment(orientation: int) -> bytes:
-    """An APP1 segment holding an EXIF block with the orientation tag only."""
-    from PIL import Image
+def _icc_segment(body: bytes) -> bytes:
+    """An APP2 ICC_PROFILE segment's body with the profile header's date, device and ID blanked
+    (in the first chunk, which holds the header) and a lone chunk cut at the profile's size."""
+    head, data = body[:len(ICC_MARK) + 2], bytearray(body[len(ICC_MARK) + 2:])
+    sequence, count = head[-2], head[-1]
+    if sequence == 1 and len(data) >= 128:
+        for start, end in ICC_BLANKED:
+            data[start:end] = bytes(end - start)
+        if count == 1:
+            del data[int.from_bytes(data[:4], "big"):]
+    return head + bytes(data)
 
-    exif = Image.Exif()
-    exif[ORIENTATION_TAG] = orientation
-    body = exif.tobytes()
-    return bytes([0xFF, APP1]) + (len(body) + 2).to_bytes(2, "big") + body
+
+def _app_kept(marker: int, body: bytes) -> bytes | None:
+    """What is kept of an APPn segment's body (None: the segment is dropped)."""
+    if marker == APP2 and body.startswith(ICC_MARK) and len(body) > len(ICC_MARK) + 2:
+        return _icc_segment(body)
+    if marker == APP14 and body.startswith(b"Adobe") and len(body) >= ADOBE_LENGTH:
+        return body[:ADOBE_LENGTH]
+    return None
 
 
-def _kept_app(marker: int, body: bytes) -> bool:
-    return (marker == APP2 and body.startswith(b"ICC_PROFILE\x00")) or (marker == APP14 and body.startswith(b"Adobe"))
+def _segment(marker: int, body: bytes) -> bytes:
+    return bytes([0xFF, marker]) + (len(body) + 2).to_bytes(2, "big") + body
 
 
 def strip_jpeg_metadata(data: bytes) -> bytes:
     """The JPEG ``data`` without its metadata (see the module doc); raises NotAJpeg when the
     bytes are not a JPEG file whose segments can be walked."""
     out = [b"\xff\xd8"]
-    orientation = None
     for marker, start, end in _segments(data):
         if APP0 <= marker <= APP15:
-            body = data[start + 4:end]
-            if marker == APP1 and orientation is None:
-                orientation = _orientation(body)
-            if _kept_app(marker, body):
-                out.append(data[start:end])
-            continue
-        if marker == COM:
-            continue
-        out.append(data[start:end])
-    if orientation not in (None, 1):
-        out.insert(1, _orientation_segment(orientation))
+            kept = _app_kept(marker, data[start + 4:end])
+            if kept is not None:
+                out.append(_segment(marker, kept))
+        elif marker not in (COM, DNL):
+            out.append(data[start:end])
     return b"".join(out)
 
 

@@ -101,7 +101,12 @@ def stored_photo_jpeg(state: ViewState) -> bytes:
     """The photograph as the store keeps it: the uploaded JPEG without its metadata when it
     decodes to the pixels that were scored (so scoring the stored file again gives the same
     numbers), otherwise (another format, an unusual JPEG) a JPEG encoded from the pixels."""
-    if state.upload_jpeg is not None and decodes_to(state.upload_jpeg, state.photo):
+    if state.upload_jpeg is not None and not state.upload_checked:
+        # checked once (a full decode): later saves of the visit reuse the answer
+        if not decodes_to(state.upload_jpeg, state.photo):
+            state.upload_jpeg = None
+        state.upload_checked = True
+    if state.upload_jpeg is not None:
         return state.upload_jpeg
     return jpeg_bytes(state.photo, quality=STORED_JPEG_QUALITY)
 

@@ -71,6 +71,8 @@ class ViewState:
     #: when it decodes to ``photo``, instead of a JPEG encoded from the pixels (which would
     #: score a little differently when the stored photograph is scored again).
     upload_jpeg: bytes | None = field(default=None, repr=False)
+    #: ``upload_jpeg`` was decoded and compared with ``photo`` (it is None when it differed).
+    upload_checked: bool = False
 
     def __post_init__(self) -> None:
         if self.original is None:

@@ -126,7 +126,8 @@ def score():
     with scoring_slot():
         images, jpegs = read_photo_files(request.files, request.form, state.config.max_pixels,
                                          state.config.max_request_pixels)
-        views = state.scorer.score(images, uploads=jpegs)
+        # the uploaded files are kept only where a save can store them
+        views = state.scorer.score(images, uploads=jpegs if state.store is not None else None)
     visit = state.cache.add(views, state.scorer.description, provisional=wants_provisional(),
                             scored_with=state.scorer.provenance())
     url = url_for("score.result", visit_id=visit.id)
