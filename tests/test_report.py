@@ -142,9 +142,9 @@ def test_a_deidentified_report_folder_keeps_only_the_year_in_its_file_times(know
     import os
     from datetime import datetime, timezone
 
-    year_start = datetime(datetime.now(timezone.utc).year, 1, 1, tzinfo=timezone.utc).timestamp()
+    year_start = datetime(datetime.now(timezone.utc).year, 1, 1, 12, tzinfo=timezone.utc).timestamp()
     out = write_report(known_visit, tmp_path / "anon", deidentify=True)["html"].parent
-    times = {p.name: os.stat(p).st_mtime for p in [out, *out.iterdir()]}
+    times = {p.name: os.stat(p).st_mtime for p in [out, *out.iterdir()]}  # noon: 1 January in every zone
     assert len(times) > 2 and set(times.values()) == {year_start}, times
     named = write_report(known_visit, tmp_path / "named")["html"].parent
     assert all(os.stat(p).st_mtime > year_start for p in named.iterdir())

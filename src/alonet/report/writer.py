@@ -83,11 +83,12 @@ def report_json(visit, *, meta: Mapping | None = None, deidentify: bool = False,
 
 
 def stamp_year_start(folder: Path, created: datetime) -> None:
-    """Set the modification and access times of ``folder`` and the files in it to 1 January of
-    ``created``'s year (UTC): a de-identified report says only the year, and its files' own
-    times (kept by ``cp -p``, zip and most file sharing) would otherwise tell the day it was
-    made, usually the visit's."""
-    moment = datetime(created.year, 1, 1, tzinfo=timezone.utc).timestamp()
+    """Set the modification and access times of ``folder`` and the files in it to noon UTC on
+    1 January of ``created``'s year (the same date in every time zone): a de-identified report
+    says only the year, and its files' modification times (kept by ``cp -p``, zip and most file
+    sharing) would otherwise tell the day it was made, usually the visit's. The change time
+    cannot be set, and reading a file sets its access time again."""
+    moment = datetime(created.year, 1, 1, 12, tzinfo=timezone.utc).timestamp()
     for path in folder.iterdir():
         os.utime(path, (moment, moment))
     os.utime(folder, (moment, moment))
