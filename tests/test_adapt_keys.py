@@ -243,3 +243,41 @@ def test_a_set_adapted_before_keys_still_keeps_its_patients_out_of_the_test(tmp_
     # and a further adapt still recognises all of them
     seen = learnt_by(str(tmp_path / "v2"))
     assert all(seen.knows(key, p) for p in learnt + held["learn"]) and seen.key_id == key_id(key)
+
+
+@pytest.mark.parametrize("content", ["{broken", '{"learnt_patients": 5}', '["a list"]',
+                                     '{"learnt_patients": ["a"], "learnt_patients_unkeyed": [1]}'])
+def test_a_damaged_adapt_json_of_the_start_is_a_one_line_error(tmp_path, capsys, content):
+    init = tiny_init_set(tmp_path / "clinic-v1")
+    (init / "adapt.json").write_text(content)
+    data = tiny_dataset(tmp_path / "ds", n_patients=7)
+    code, err = cli(capsys, data, "-o", tmp_path / "v2", "--init", init)
+    assert code == 2 and err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
+    assert "adapt.json is damaged" in err and "restore" in err
+    assert not (tmp_path / "v2").exists()
+
+
+def test_a_key_write_that_fails_without_hard_links_leaves_no_empty_key(tmp_path, monkeypatch):
+    """Where a file system has no hard links the key is written in place; a write that failed
+    there (a full disk) left an empty file that every later run called a damaged key."""
+    from alonet.adapt import keys
+
+    def no_links(*args):
+        raise PermissionError("no hard links here")
+
+    real_fsync, calls = os.fsync, []
+
+    def full_disk_the_second_time(fd):
+        calls.append(fd)
+        if len(calls) == 2:  # the temporary file's went through; the key file's fails
+            raise OSError(28, "No space left on device")
+        return real_fsync(fd)
+
+    path = tmp_path / "alonet" / "patient-key"
+    monkeypatch.setattr(keys.os, "link", no_links)
+    monkeypatch.setattr(keys.os, "fsync", full_disk_the_second_time)
+    with pytest.raises(KeyFileError, match="cannot make a patient key"):
+        keys.create_patient_key(path)
+    assert len(calls) == 2 and not path.exists() and list(path.parent.iterdir()) == []
+    key = keys.create_patient_key(path)  # the next run makes one
+    assert read_patient_key(path) == key

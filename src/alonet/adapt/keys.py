@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from alonet.data.atomic import temp_path_for
-from alonet.errors import KeyFileError
+from alonet.errors import DatasetError, KeyFileError
 
 KEY_NAME = "patient-key"
 #: The environment variable that may name the key file (``--patient-key`` wins).
@@ -125,13 +125,22 @@ def _write_new_key(path: Path) -> None:
 
 
 def _create_in_place(path: Path, text: str) -> None:
-    """Write ``text`` to a new file ``path`` (0600); an existing file is left as it is."""
+    """Write ``text`` to a new file ``path`` (0600); an existing file is left as it is. A write
+    that fails removes the file it made, so no empty or partial key is left to be taken for
+    a damaged one."""
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         return
-    with os.fdopen(fd, "w", encoding="ascii") as handle:
-        handle.write(text)
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException:
+        with contextlib.suppress(OSError):
+            path.unlink()
+        raise
 
 
 def load_patient_key(path: str | Path | None) -> tuple[bytes, Path, bool]:
@@ -187,13 +196,28 @@ def learnt_by(init: str) -> Learnt | None:
     path = Path(init) / "adapt.json"
     if str(init) == "default" or not path.is_file():
         return Learnt()
-    info = json.loads(path.read_text(encoding="utf-8"))
-    if "learnt_patients" not in info:
-        return None
-    carried = frozenset(info.get("learnt_patients_unkeyed", ()))
-    if "patient_key_id" not in info:
-        return Learnt(unkeyed=frozenset(info["learnt_patients"]) | carried)
-    return Learnt(keyed=frozenset(info["learnt_patients"]), unkeyed=carried, key_id=str(info["patient_key_id"]))
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(info, dict):
+            raise ValueError("not an object")
+        if "learnt_patients" not in info:
+            return None
+        learnt = _digests(info["learnt_patients"])
+        carried = _digests(info.get("learnt_patients_unkeyed", []))
+        if "patient_key_id" not in info:
+            return Learnt(unkeyed=learnt | carried)
+        return Learnt(keyed=learnt, unkeyed=carried, key_id=str(info["patient_key_id"]))
+    except (OSError, ValueError, TypeError):
+        raise DatasetError(f"{path} is damaged: it lists the patients {init} learnt from", path=path,
+                           fix=f"restore {init} from a backup or a copy (adapting it without that list could "
+                               "test on patients it learnt from)") from None
+
+
+def _digests(value) -> frozenset[str]:
+    """A list of digests from adapt.json (ValueError for anything else)."""
+    if not isinstance(value, list) or not all(isinstance(d, str) for d in value):
+        raise ValueError("not a list of digests")
+    return frozenset(value)
 
 
 def key_for_init(path: str | Path | None, learnt: Learnt | None, init: str) -> tuple[bytes, Path, bool]:
