@@ -250,11 +250,35 @@ def test_browser_scores_corrects_and_downloads(tmp_path):
         driver.find_element(By.CSS_SELECTOR, "#mask-files summary").click()
         driver.find_element(By.CSS_SELECTOR, "input[name='scalp_top']").send_keys(str(white))
         driver.find_element(By.CSS_SELECTOR, "input[name='hairloss_top']").send_keys(str(white))
+        # On a slow link (the upload held 2 s) a report asked for at once waits for the masks.
+        driver.execute_script("""
+          var send = window.fetch;
+          window.fetch = function (url, options) {
+            if (options && options.method === 'POST' && String(url).endsWith('/masks')) {
+              return new Promise(function (go) { setTimeout(go, 2000); }).then(function () { return send(url, options); });
+            }
+            return send(url, options);
+          };""")
+        for old in downloads.iterdir():
+            old.unlink()
         driver.find_element(By.ID, "mask-files-apply").click()
+        driver.find_element(By.ID, "download-json").click()
+        report = json.loads(downloaded(downloads, ".json").read_text())
+        assert report["views"]["top"]["loss_pct"] == 100.0 and report["corrected_views"] == ["top"]
         wait_for(lambda: driver.find_element(By.ID, "loss-top").text.startswith("100.0"), 20, "the uploaded masks")
         assert driver.find_element(By.ID, "conf-top").text == "corrected"
-        assert salt() > original and driver.find_element(By.ID, "mask-files-status").text
+        assert salt() > original
+        announced = driver.find_element(By.ID, "mask-files-status").text
+        assert announced.startswith("Masks applied to the top view: SALT ") and f"{salt():.1f}" in announced
         assert driver.current_url == page_url  # applied in place, no page load
+
+        # [ and ] resize the brush only while the pointer is over a photograph (WCAG 2.1.4).
+        size = driver.find_element(By.ID, "brush-size")
+        before = size.get_attribute("value")
+        ActionChains(driver).move_to_element(driver.find_element(By.ID, "salt-value")).send_keys("]").perform()
+        assert size.get_attribute("value") == before
+        ActionChains(driver).move_to_element(canvas).send_keys("]").perform()
+        assert int(size.get_attribute("value")) == int(before) + 4
 
         driver.execute_script("window.scrollTo(0, 0)")
         shot = tmp_path / "web.png"

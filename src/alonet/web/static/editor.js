@@ -454,7 +454,7 @@
       blobs.push(ed.maskBlob(ed.scalp).then(function (b) { form.append("scalp_" + v, b, "scalp.png"); }));
       blobs.push(ed.maskBlob(ed.hairloss).then(function (b) { form.append("hairloss_" + v, b, "hairloss.png"); }));
     });
-    syncing = Promise.all(blobs).then(function () {
+    var chain = Promise.all(blobs).then(function () {
       return fetch(root.dataset.masksUrl, {
         method: "POST",
         body: form,
@@ -479,11 +479,12 @@
       views.forEach(function (v) { dirty[v] = true; });
       setSync("error", "Corrections not applied: " + error.message);
     }).then(function () {
-      syncing = null;
+      if (syncing === chain) { syncing = null; }  // (a file upload queued behind it keeps its own)
       if (Object.keys(dirty).length && $("sync-status").dataset.state !== "error") { return sync(); }
       return null;
     });
-    return syncing;
+    syncing = chain;
+    return chain;
   }
 
   // Downloads and saving wait until the server has the latest corrections.
@@ -543,7 +544,9 @@
       button.disabled = true;
       say("Applying the masks of the " + views.join(", ") + " view" + (views.length > 1 ? "s" : "") + "…");
       clearTimeout(syncTimer);
-      Promise.resolve(sync()).then(function () {
+      // The upload takes the place of a sync: strokes painted meanwhile, Report, Save and leaving
+      // the page wait for it (they wait on `syncing`), and strokes then go with its new revision.
+      var upload = Promise.resolve(sync()).then(function () {
         if (Object.keys(dirty).length) { throw new Error("the painted corrections before it were not applied; try again"); }
         if (revision !== "") { data.append("revision", revision); }
         return fetch(root.dataset.masksUrl, {
@@ -579,7 +582,9 @@
         say("Masks not applied: " + error.message);
       }).then(function () {
         button.disabled = false;
+        if (syncing === upload) { syncing = null; }
       });
+      syncing = upload;
     });
   }
 
