@@ -628,15 +628,31 @@ def test_the_mask_files_form_works_as_posted_without_javascript(make_app, photos
     size = Image.open(io.BytesIO(scalp_png)).size
     empty = io.BytesIO()
     Image.new("L", size, 0).save(empty, format="PNG")
-    for i in form.iter("input"):
-        if i.get("type") == "file":
-            fields[i.get("name")] = (io.BytesIO(b""), "")
-    fields["scalp_top"] = (io.BytesIO(scalp_png), "top_scalp.png")
-    fields["hairloss_top"] = (io.BytesIO(empty.getvalue()), "top_hairloss.png")
+    hidden = dict(fields)
+
+    def form_fields() -> dict:
+        sent = dict(hidden)
+        for i in form.iter("input"):
+            if i.get("type") == "file":
+                sent[i.get("name")] = (io.BytesIO(b""), "")
+        sent["scalp_top"] = (io.BytesIO(scalp_png), "top_scalp.png")
+        sent["hairloss_top"] = (io.BytesIO(empty.getvalue()), "top_hairloss.png")
+        return sent
+
+    fields = form_fields()
     answer = client.post(form.get("action"), data=fields, content_type="multipart/form-data")
-    assert answer.status_code == 303 and answer.headers["Location"] == url, answer.get_data(as_text=True)[:300]
-    page = parse(client.get(url).get_data(as_text=True))
+    assert answer.status_code == 303 and answer.headers["Location"] == f"{url}?applied=top", \
+        answer.get_data(as_text=True)[:300]
+    page = parse(client.get(answer.headers["Location"]).get_data(as_text=True))
     assert by_id(page, "loss-top").text() == "0.0%" and by_id(page, "conf-top").text() == "corrected"
+    notice = by_id(page, "masks-applied")  # said on the page, not only by the numbers
+    assert notice.get("role") == "status" and "Masks applied to the top view" in notice.text()
+    assert 'id="masks-applied"' not in client.get(url).get_data(as_text=True)
+    # the same form sent again (Back, then Apply): out of date, said as such, with the way back
+    again = client.post(form.get("action"), data=form_fields(), content_type="multipart/form-data")
+    text = again.get_data(as_text=True)
+    assert again.status_code == 409 and "this page is out of date" in text and "someone else" not in text
+    assert f'href="{url}"' in text and "Back to the result" in text
     assert by_id(page, "conf-back").text() != "corrected"
     report = client.get(f"{url}/report.json").get_json()
     assert report["corrected_views"] == ["top"] and report["views"]["top"]["loss_pct"] == 0.0

@@ -294,3 +294,38 @@ def test_browser_scores_corrects_and_downloads(tmp_path):
     assert any(re.search(r"POST /score 200 \d+ ms", line) for line in server.lines)
     assert list(server_tmp.iterdir()) == [] and list(server_cwd.iterdir()) == []
     shutil.rmtree(tmp_path / "profile", ignore_errors=True)
+
+
+def test_browser_announces_the_pseudonym_tick_once(tmp_path):
+    """A new patient code that looks like a name shows the "this code is pseudonymous" tick and
+    says why in a live region, once; a study code hides it and clears the message."""
+    from selenium.webdriver.common.by import By
+
+    models = make_model_set(tmp_path / "models", seed=1)
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    server = Server(["--port", "0", "--model", str(models), "--backend", "torch", "--store", str(tmp_path / "store")],
+                    dict(os.environ, PYTHONUNBUFFERED="1"), cwd)
+    driver = None
+    try:
+        url = server.wait()
+        driver = chromium(tmp_path / "downloads", tmp_path / "profile")
+        driver.get(url + "patients")
+        code = driver.find_element(By.CSS_SELECTOR, "input[name='code']")
+        box = driver.find_element(By.CSS_SELECTOR, "[data-code-confirm]")
+        status = driver.find_element(By.CSS_SELECTOR, "[data-code-confirm-status]")
+        assert not box.is_displayed() and status.get_attribute("textContent") == ""
+        code.send_keys("Jane Doe")
+        said = status.get_attribute("textContent")
+        assert box.is_displayed() and said.startswith("This code looks like a name") and "pseudonymous" in said
+        code.send_keys("x")  # more typing while it shows: not said again, nor changed
+        assert status.get_attribute("textContent") == said
+        code.clear()
+        code.send_keys("AA-017")
+        assert not box.is_displayed() and status.get_attribute("textContent") == ""
+        severe = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+        assert not severe, severe
+    finally:
+        if driver is not None:
+            driver.quit()
+        server.stop()

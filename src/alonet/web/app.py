@@ -26,7 +26,7 @@ import sqlite3
 import threading
 import time
 
-from flask import Flask, g, jsonify, render_template, request
+from flask import Flask, g, jsonify, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.routing import IntegerConverter
@@ -162,7 +162,10 @@ def _error_response(message: str, status: int):
         return response
     if request.endpoint in ("score.score", "score.index"):
         return render_template("index.html", error=message), status
-    return render_template("error.html", message=message, status=status), status
+    back = None
+    if request.endpoint == "score.masks" and request.view_args:  # the no-JavaScript masks form
+        back = url_for("score.result", visit_id=request.view_args["visit_id"])
+    return render_template("error.html", message=message, status=status, back=back), status
 
 
 def _install_error_handlers(app: Flask) -> None:

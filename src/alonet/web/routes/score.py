@@ -164,8 +164,10 @@ def result(visit_id: str):
     if state.store is not None and visit.saved_as is not None:
         saved = state.store.get_visit(visit.saved_as)
         saved_patient = state.store.get_patient(saved.patient_id) if saved is not None else None
+    # after the no-JavaScript masks form: which views it applied, said on the page
+    applied = [v for v in request.args.get("applied", "").split(",") if v in visit.views]
     return render_template("result.html", visit=visit, summary=visit.summary(), edit_views=_edit_views(visit),
-                           patients=patients, saved=saved, saved_patient=saved_patient)
+                           patients=patients, saved=saved, saved_patient=saved_patient, applied=applied)
 
 
 @bp.get("/result/<visit_id>/photo/<view>.jpg")
@@ -199,6 +201,7 @@ def masks(visit_id: str):
     with the result page instead. A file field sent empty and without a file name (a form's
     file input left empty) counts as not sent."""
     visit = _visit(visit_id)
+    from_form = request.form.get("then") == "page" and not wants_json()
     started = request.form.get("revision")
     if started is not None and not (started.strip().isascii() and started.strip().isdigit()):
         raise UploadRejected(f"revision {started[:20]!r} is not a number; reload the page")
@@ -237,6 +240,10 @@ def masks(visit_id: str):
         raise UploadRejected("no corrected mask was sent")
     scorer = get_state().scorer
     with visit.lock:
+        if started is not None and int(started) != visit.revision and from_form:
+            abort(409, description=f"this page is out of date: the result was corrected after it loaded (it is at "
+                                   f"correction {visit.revision}, the page at {int(started)}), so these masks were "
+                                   "not applied: open the result again and choose the files again")
         if started is not None and int(started) != visit.revision:
             abort(409, description=f"someone else corrected this result since your page loaded it (it is at "
                                    f"correction {visit.revision}, your page at {int(started)}); your last stroke "
@@ -248,8 +255,9 @@ def masks(visit_id: str):
         visit.revision += 1
         summary = visit.summary()
         revision, unsaved = visit.revision, visit.unsaved
-    if request.form.get("then") == "page" and not wants_json():
-        return redirect(url_for("score.result", visit_id=visit.id), code=303)
+    if from_form:
+        applied = [v for v in visit.views if v in corrections or v in reverts]
+        return redirect(url_for("score.result", visit_id=visit.id, applied=",".join(applied)), code=303)
     return jsonify(summary=summary, revision=revision, unsaved=unsaved)
 
 
