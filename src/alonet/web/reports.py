@@ -100,7 +100,8 @@ def new_views(views: Mapping[str, ViewState]) -> list[NewView]:
 def stored_photo_jpeg(state: ViewState) -> bytes:
     """The photograph as the store keeps it: the uploaded JPEG without its metadata when it
     decodes to the pixels that were scored (so scoring the stored file again gives the same
-    numbers), otherwise (another format, an unusual JPEG) a JPEG encoded from the pixels."""
+    numbers), otherwise (another format, a photograph turned by its EXIF orientation, an
+    unusual JPEG) a JPEG encoded from the pixels, upright."""
     if state.upload_jpeg is not None and not state.upload_checked:
         # checked once (a full decode): later saves of the visit reuse the answer
         if not decodes_to(state.upload_jpeg, state.photo):

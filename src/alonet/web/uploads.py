@@ -20,8 +20,8 @@ Rules (each broken rule is an :class:`UploadRejected` with HTTP status 400 or
 Images leave the server without metadata (EXIF GPS, device, dates; XMP; comments):
 masks and pictures for the page are encoded from their pixels (:func:`jpeg_bytes`,
 :func:`png_bytes`); a stored photograph is the uploaded JPEG with its metadata
-segments removed (``alonet.data.jpegmeta``, pixels untouched), or, for other formats,
-encoded from its pixels.
+segments removed (``alonet.data.jpegmeta``, pixels untouched), or, for other formats
+and photographs turned by an EXIF orientation, encoded upright from its pixels.
 """
 
 from __future__ import annotations
