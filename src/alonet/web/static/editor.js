@@ -437,6 +437,25 @@
     syncTimer = setTimeout(sync, SYNC_DELAY_MS);
   }
 
+  // POST corrected masks (or reverts) to the server; resolves with its answer, whose revision and
+  // unsaved state the page takes at once, or rejects with the server's one-line reason.
+  function postMasks(form) {
+    return fetch(root.dataset.masksUrl, {
+      method: "POST",
+      body: form,
+      credentials: "same-origin",
+      headers: { "X-CSRFToken": csrf, "Accept": "application/json" }
+    }).then(function (response) {
+      return response.json().then(function (body) {
+        if (!response.ok) { throw new Error(body.error || ("server answered " + response.status)); }
+        if (body.revision !== undefined) { revision = String(body.revision); }
+        var unsavedNote = $("unsaved-note");
+        if (unsavedNote) { unsavedNote.hidden = !body.unsaved; }
+        return body;
+      });
+    });
+  }
+
   function sync() {
     syncTimer = null;
     if (syncing) { return syncing.then(function () { return Object.keys(dirty).length ? sync() : null; }); }
@@ -455,21 +474,9 @@
       blobs.push(ed.maskBlob(ed.hairloss).then(function (b) { form.append("hairloss_" + v, b, "hairloss.png"); }));
     });
     var chain = Promise.all(blobs).then(function () {
-      return fetch(root.dataset.masksUrl, {
-        method: "POST",
-        body: form,
-        credentials: "same-origin",
-        headers: { "X-CSRFToken": csrf, "Accept": "application/json" }
-      });
-    }).then(function (response) {
-      return response.json().then(function (body) {
-        if (!response.ok) { throw new Error(body.error || ("server answered " + response.status)); }
-        return body;
-      });
+      return postMasks(form);
     }).then(function (body) {
-      if (body.revision !== undefined) { revision = String(body.revision); }
       var unsavedNote = $("unsaved-note");
-      if (unsavedNote) { unsavedNote.hidden = !body.unsaved; }
       if (generation === sentGeneration) {
         applySummary(body.summary);
         setSync("synced", "Corrections applied: " + resultSentence() + "." +
@@ -549,22 +556,9 @@
       var upload = Promise.resolve(sync()).then(function () {
         if (Object.keys(dirty).length) { throw new Error("the painted corrections before it were not applied; try again"); }
         if (revision !== "") { data.append("revision", revision); }
-        return fetch(root.dataset.masksUrl, {
-          method: "POST",
-          body: data,
-          credentials: "same-origin",
-          headers: { "X-CSRFToken": csrf, "Accept": "application/json" }
-        });
-      }).then(function (response) {
-        return response.json().then(function (body) {
-          if (!response.ok) { throw new Error(body.error || ("server answered " + response.status)); }
-          return body;
-        });
+        return postMasks(data);
       }).then(function (body) {
-        if (body.revision !== undefined) { revision = String(body.revision); }
         generation++;
-        var unsavedNote = $("unsaved-note");
-        if (unsavedNote) { unsavedNote.hidden = !body.unsaved; }
         // Undo works on strokes; an upload replaces the view's masks, so its strokes are forgotten.
         undoStack = undoStack.filter(function (item) { return views.indexOf(item.view) < 0; });
         updateUndoButton();
