@@ -390,6 +390,7 @@ def test_marking_a_visit_reviewed_through_page_and_json(model_dir, pipeline, ima
     assert "1 visit marked reviewed" in listing and f"alonet adapt {tmp_path / 'store'} -o MODEL_DIR" in listing
     patient_page = client.get(f"/patients/{store.get_visit(visit_id).patient_id}").get_data(as_text=True)
     assert 'class="flag good"' in patient_page and ">reviewed<" in patient_page
+    assert f'<span class="muted">{stamp[:10]}</span>' in patient_page  # when: visible, not a tooltip
 
     # JSON: marking again keeps the first time; taking it back clears it.
     assert review(client, visit_id, True) == {"visit": visit_id, "reviewed": True, "reviewed_at": stamp}

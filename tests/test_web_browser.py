@@ -329,3 +329,45 @@ def test_browser_announces_the_pseudonym_tick_once(tmp_path):
         if driver is not None:
             driver.quit()
         server.stop()
+
+
+def test_browser_warns_before_a_result_is_forgotten_and_keeps_it(tmp_path):
+    """With ``--keep-minutes 0.1`` (6 s; the page warns 3 s before) the result page shows an alert
+    with the time, its "Keep this result" button keeps it for another 6 s, and when that runs out
+    unused the page says the result is no longer on the server."""
+    from selenium.webdriver.common.by import By
+
+    models = make_model_set(tmp_path / "models", seed=1)
+    photos = phantom_views(tmp_path / "photos")
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    server = Server(["--port", "0", "--model", str(models), "--backend", "torch", "--keep-minutes", "0.1"],
+                    dict(os.environ, PYTHONUNBUFFERED="1"), cwd)
+    driver = None
+    try:
+        url = server.wait()
+        driver = chromium(tmp_path / "downloads", tmp_path / "profile")
+        driver.get(url)
+        for view, path in photos.items():
+            driver.find_element(By.ID, f"file-{view}").send_keys(str(path))
+        wait_for(lambda: len(driver.find_elements(By.CSS_SELECTOR, ".slot.filled")) == 4, 10, "four previews")
+        driver.find_element(By.ID, "score-button").click()
+        wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "#editor[data-ready='1']"), 60, "the result page")
+        assert "forgets it 6 seconds after its last use" in driver.find_element(By.ID, "memory-note").text
+        box, text = driver.find_element(By.ID, "lease-warning"), driver.find_element(By.ID, "lease-text")
+        assert text.get_attribute("role") == "alert"
+        wait_for(box.is_displayed, 10, "the warning")
+        assert "Not stored: the server forgets this result at" in text.text and "download the report" in text.text
+        driver.find_element(By.ID, "lease-keep").click()
+        wait_for(lambda: text.text.startswith("Kept: the server now keeps this result until"), 5, "the confirmation")
+        kept_at = time.monotonic()
+        wait_for(lambda: "no longer on the server" in text.text, 15, "the result forgotten")
+        assert time.monotonic() - kept_at > 5  # the press kept it for another 6 s
+        assert "not used for 6 seconds" in text.text and not driver.find_element(By.ID, "lease-keep").is_displayed()
+        severe = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"
+                  and "/lease" not in entry["message"]]  # the last ask is answered 404, as it should be
+        assert not severe, severe
+    finally:
+        if driver is not None:
+            driver.quit()
+        server.stop()

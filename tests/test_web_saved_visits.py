@@ -405,6 +405,10 @@ def test_the_patient_page_names_each_visits_model_and_marks_a_change(make_app, t
     rows = dict(re.findall(r'<tr data-visit="(\d+)">(.*?)</tr>', page, re.S))
     assert all("default (onnx)" in rows[str(v)] for v in (first, second, third))
     assert ["model changed" in rows[str(v)] for v in (first, second, third)] == [False, True, False]
+    # what the flag means is on the page, not in a tooltip only a mouse can open
+    assert 'aria-describedby="model-changed-note"' in rows[str(second)] and "title=" not in rows[str(second)]
+    note = re.search(r'<p class="muted" id="model-changed-note">(.*?)</p>', page, re.S).group(1)
+    assert "scored by another model set than the visit before it" in " ".join(note.split())
     # the bundled-model warning follows the visit's model, not the served one
     visit_page = client.get(f"/visits/{first}").get_data(as_text=True)
     assert 'id="synthetic-warning"' in visit_page and SYNTHETIC_WARNING[:40] in visit_page

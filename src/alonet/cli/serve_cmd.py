@@ -113,10 +113,13 @@ def _bind(app, host: str, port: int, settings: dict, gate=None):
 @click.option("--secure-cookies", is_flag=True,
               help="Mark the login cookie Secure (sent only over https): use it behind a TLS proxy, which "
               "should also send Strict-Transport-Security.")
+@click.option("--keep-minutes", default=60.0, show_default=True, type=click.FloatRange(0.1, 7 * 24 * 60),
+              help="Minutes an unsaved result stays in memory after its last use (the result page warns "
+              "before it is forgotten and can keep it longer).")
 @click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64),
               help="waitress worker threads (the model itself runs one request at a time).")
 def serve_command(host, port, store, token, allowed_hosts, model, backend, scalp_threshold, hairloss_threshold, max_file_mb,
-                  max_pixels, max_request_pixels, secure_cookies, threads):
+                  max_pixels, max_request_pixels, secure_cookies, keep_minutes, threads):
     """Serve the web application: score visits in the browser, correct the masks, keep patients.
 
     Binds to 127.0.0.1 by default. Any other --host needs --token and the server
@@ -135,6 +138,7 @@ def serve_command(host, port, store, token, allowed_hosts, model, backend, scalp
                        allowed_hosts=served_host_names(host, token, allowed_hosts),
                        max_file_bytes=int(max_file_mb * MIB), max_pixels=max_pixels,
                        max_request_pixels=max_request_pixels, secure_cookies=secure_cookies,
+                       cache_ttl_s=keep_minutes * 60,
                        pipeline=pipeline_config(None, scalp_threshold, hairloss_threshold))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     app = create_app(config)

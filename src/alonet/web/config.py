@@ -77,6 +77,8 @@ class WebConfig:
                      "cache_bytes", "scoring_slots"):
             if int(getattr(self, name)) < 1:
                 raise InvalidValueError(f"{name} must be at least 1", fix=f"give a positive {name}")
+        if not float(self.cache_ttl_s) > 0:
+            raise InvalidValueError("cache_ttl_s must be more than 0 seconds", fix="give the minutes to keep a result")
         object.__setattr__(self, "allowed_hosts", tuple(str(h).strip() for h in self.allowed_hosts))
         bad = [h for h in self.allowed_hosts if not h or any(c.isspace() or c in "/@?#" for c in h)]
         if bad:

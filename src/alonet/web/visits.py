@@ -15,6 +15,7 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -201,6 +202,15 @@ def visit_nbytes(visit: ScoredVisit) -> int:
     return total
 
 
+def keep_words(seconds: float) -> str:
+    """How long a result is kept, for the page: "60 minutes", "1 minute", "45 seconds"."""
+    if seconds >= 60 and round(seconds) % 60 == 0:
+        minutes = round(seconds) // 60
+        return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    whole = max(1, round(seconds))
+    return f"{whole} second{'s' if whole != 1 else ''}"
+
+
 class VisitCache:
     """Scored visits by random id, at most ``capacity`` of them holding at most ``max_bytes``
     of arrays together (:func:`visit_nbytes`; the visit just added or used always stays), each
@@ -214,7 +224,9 @@ class VisitCache:
     (:meth:`why_gone`), so a page can say why a result is no longer there.
     """
 
-    def __init__(self, capacity: int, ttl_s: float, remember: int = 1000, max_bytes: int | None = None):
+    def __init__(self, capacity: int, ttl_s: float, remember: int = 1000, max_bytes: int | None = None,
+                 clock: Callable[[], float] = time.monotonic):
+        self.clock = clock  # seconds, never going back (tests pass their own)
         self.capacity = int(capacity)
         self.ttl_s = float(ttl_s)
         self.remember = int(remember)
@@ -231,7 +243,7 @@ class VisitCache:
         size = self._measure(visit)
         with self._lock:
             self._expire()
-            self._items[visit.id] = (time.monotonic(), visit)
+            self._items[visit.id] = (self.clock(), visit)
             self._sizes[visit.id] = size
             self._trim(visit.id)
         return visit
@@ -242,7 +254,7 @@ class VisitCache:
             item = self._items.get(visit_id)
             if item is None:
                 return None
-            self._items[visit_id] = (time.monotonic(), item[1])
+            self._items[visit_id] = (self.clock(), item[1])
             self._items.move_to_end(visit_id)
         size = self._measure(item[1])  # corrections and enlarged masks make a visit grow
         with self._lock:
@@ -250,6 +262,14 @@ class VisitCache:
                 self._sizes[visit_id] = size
                 self._trim(visit_id)
         return item[1]
+
+    def expires_in(self, visit_id: str) -> float | None:
+        """Seconds until the visit is forgotten for want of use (it may go sooner, pushed out by
+        newer visits), or None when it is not held; asking does not count as a use."""
+        with self._lock:
+            self._expire()
+            item = self._items.get(visit_id)
+            return None if item is None else max(0.0, item[0] + self.ttl_s - self.clock())
 
     def why_gone(self, visit_id: str) -> str | None:
         """"replaced" (newer visits pushed it out), "expired" (unused for ``ttl_s``), or None (unknown id)."""
@@ -292,7 +312,7 @@ class VisitCache:
             self._forget(key, "replaced")
 
     def _expire(self) -> None:
-        limit = time.monotonic() - self.ttl_s
+        limit = self.clock() - self.ttl_s
         for key in [k for k, (t, _) in self._items.items() if t < limit]:
             del self._items[key]
             self._forget(key, "expired")

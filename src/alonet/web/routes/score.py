@@ -42,6 +42,7 @@ from alonet.web.uploads import (
     resize_image,
     resize_mask,
 )
+from alonet.web.visits import keep_words
 
 bp = Blueprint("score", __name__)
 
@@ -95,7 +96,7 @@ def _visit(visit_id: str):
         why = (f"the server keeps only the last {cache.capacity} scored visits that are open{memory}, and newer "
                "ones replaced it")
     elif reason == "expired":
-        why = f"it was not used for {cache.ttl_s / 60:.0f} minutes"
+        why = f"it was not used for {keep_words(cache.ttl_s)}"
     else:
         why = "results are kept in memory for a limited time and never written to disk, or the server restarted"
     abort(404, description=f"this result is no longer in memory ({why}); score the photographs again, "
@@ -167,7 +168,23 @@ def result(visit_id: str):
     # after the no-JavaScript masks form: which views it applied, said on the page
     applied = [v for v in request.args.get("applied", "").split(",") if v in visit.views]
     return render_template("result.html", visit=visit, summary=visit.summary(), edit_views=_edit_views(visit),
-                           patients=patients, saved=saved, saved_patient=saved_patient, applied=applied)
+                           patients=patients, saved=saved, saved_patient=saved_patient, applied=applied,
+                           keep_for=keep_words(state.cache.ttl_s), ttl_s=state.cache.ttl_s)
+
+
+@bp.route("/result/<visit_id>/lease", methods=["GET", "POST"])
+def lease(visit_id: str):
+    """How long the server still keeps this result in memory: ``expires_in_s`` (seconds until it
+    is forgotten unless used) and ``ttl_s`` (the time each use gives it). GET asks without
+    counting as a use; POST (the page's "Keep this result" button) counts as one. A result no
+    longer held is a 404 that says why."""
+    cache = get_state().cache
+    if request.method == "POST":
+        _visit(visit_id)  # a use: the time starts again
+    left = cache.expires_in(visit_id)
+    if left is None:
+        _visit(visit_id)  # aborts with the reason it is gone
+    return jsonify(expires_in_s=round(left, 1), ttl_s=cache.ttl_s)
 
 
 @bp.get("/result/<visit_id>/photo/<view>.jpg")

@@ -391,7 +391,6 @@
           var span = document.createElement("span");
           span.className = "flag" + (f.code !== "check" ? " retake" : "");
           span.textContent = f.message;
-          span.title = f.message;
           cell.appendChild(span);
         });
         if (!row.flags.length) { cell.textContent = "ok"; }
@@ -449,6 +448,7 @@
       return response.json().then(function (body) {
         if (!response.ok) { throw new Error(body.error || ("server answered " + response.status)); }
         if (body.revision !== undefined) { revision = String(body.revision); }
+        lease.used();
         var unsavedNote = $("unsaved-note");
         if (unsavedNote) { unsavedNote.hidden = !body.unsaved; }
         return body;
@@ -582,6 +582,97 @@
     });
   }
 
+  // ------------------------------------------------------------------ time limit
+
+  // The server forgets a result some time after its last use (serve --keep-minutes). Shortly before
+  // then the page says when, in an alert, with one button that keeps it (WCAG 2.2.1). Asking how long
+  // is left does not count as a use: an idle page does not keep a result alive by itself.
+  var lease = { used: function () {} };
+
+  function bindLease() {
+    var box = $("lease-warning"), text = $("lease-text"), keep = $("lease-keep");
+    var url = root.dataset.leaseUrl;
+    if (!box || !text || !keep || !url) { return; }
+    var ttl = Number(root.dataset.ttlS) || 3600;
+    var warnBefore = Math.min(300, ttl / 2);  // seconds
+    var deadline = Date.now() + ttl * 1000;
+    var timer = null;
+    var gone = false;
+
+    var clock = function (ms) { return new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }); };
+    var inWords = function (s) {
+      if (s >= 90) { return "in about " + Math.round(s / 60) + " minutes"; }
+      return s >= 60 ? "in about a minute" : "in " + Math.max(1, Math.round(s)) + " seconds";
+    };
+    var savedAlready = function () {
+      var note = $("unsaved-note");
+      return Boolean($("saved-as") && note && note.hidden);
+    };
+    var ask = function (method) {
+      return fetch(url, { method: method, credentials: "same-origin",
+                          headers: { "X-CSRFToken": csrf, "Accept": "application/json" } })
+        .then(function (response) {
+          return response.json().then(function (body) {
+            if (!response.ok) { throw new Error(body.error || ("server answered " + response.status)); }
+            return body;
+          });
+        });
+    };
+    var wakeAt = function (ms, fn) { clearTimeout(timer); timer = setTimeout(fn, Math.max(0, ms - Date.now())); };
+    var plan = function (expiresIn) {
+      deadline = Date.now() + expiresIn * 1000;
+      wakeAt(deadline - warnBefore * 1000, check);
+    };
+    var forgotten = function (message) {
+      gone = true;
+      clearTimeout(timer);
+      box.hidden = false;
+      keep.hidden = true;
+      text.textContent = "This result is no longer on the server: " + message;
+    };
+    function check() {
+      if (gone) { return; }
+      ask("GET").then(function (body) {
+        if (body.expires_in_s > warnBefore + 1) { box.hidden = true; plan(body.expires_in_s); return; }  // used since
+        deadline = Date.now() + body.expires_in_s * 1000;
+        box.hidden = false;
+        keep.hidden = false;
+        box.dataset.state = "warning";
+        text.textContent = (savedAlready()
+          ? "The server forgets this page's copy of the result at " + clock(deadline) + " (" +
+            inWords(body.expires_in_s) + ") unless it is used; the saved visit stays in the store."
+          : "Not stored: the server forgets this result at " + clock(deadline) + " (" + inWords(body.expires_in_s) +
+            ") unless it is used. Keep it, or " + ($("save-form") ? "save the visit or " : "") +
+            "download the report.");
+        wakeAt(deadline + 1000, check);
+      }).catch(function (error) { forgotten(error.message); });
+    }
+    keep.addEventListener("click", function () {
+      keep.disabled = true;
+      ask("POST").then(function (body) {
+        plan(body.expires_in_s);
+        box.dataset.state = "kept";
+        text.textContent = "Kept: the server now keeps this result until " + clock(deadline) +
+          ", and longer while it is used.";
+      }).catch(function (error) { forgotten(error.message); }).then(function () { keep.disabled = false; });
+    });
+    // the confirmation goes once the user moves on (focus leaves it, or the next correction)
+    box.addEventListener("focusout", function (event) {
+      if (box.dataset.state === "kept" && !box.contains(event.relatedTarget)) { box.hidden = true; }
+    });
+    document.addEventListener("visibilitychange", function () {  // timers of a hidden tab run late
+      if (!document.hidden && !gone && Date.now() >= deadline - warnBefore * 1000) { check(); }
+    });
+    var reportForm = $("report-form");  // a download is a use too
+    if (reportForm) { reportForm.addEventListener("submit", function () { lease.used(); }); }
+    lease.used = function () {
+      if (gone) { return; }
+      plan(ttl);
+      if (!box.hidden) { box.hidden = true; }
+    };
+    plan(ttl);
+  }
+
   // ------------------------------------------------------------------ controls
 
   function bindControls() {
@@ -640,7 +731,7 @@
     editors[figure.dataset.view] = new ViewEditor(figure);
   });
   bindControls();
-  if (editable) { bindMaskFiles(); }
+  if (editable) { bindMaskFiles(); bindLease(); }
   if (root.dataset.summary) {
     var initial = JSON.parse(root.dataset.summary);
     Object.keys(editors).forEach(function (v) {  // a view the model drew (not corrected before this page)
