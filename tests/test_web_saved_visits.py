@@ -476,17 +476,22 @@ def test_two_reopenings_of_one_visit_do_not_overwrite_each_other(make_app, photo
     assert Store(store_dir).get_visit(vid).views["back"].loss_pct == 100.0
 
 
-def test_a_reopened_visit_keeps_its_stored_photographs(make_app, photos, tmp_path):  # noqa: F811
+def test_a_reopened_visit_keeps_its_stored_photographs(make_app, photos, tmp_path, monkeypatch):  # noqa: F811
+    import alonet.web.reports as reports
+
     store_dir = tmp_path / "store"
     client = make_app(store=store_dir).test_client()
     visit_url = save_visit(client, score_form(client, photos), patient="new", new_code="AA-81", visit_date="2024-08-01")
     vid = visit_id_of(visit_url)
     before = Store(store_dir).get_visit(vid)
+    encoded = []
+    monkeypatch.setattr(reports, "jpeg_bytes", lambda image, **kw: encoded.append(image.shape) or b"never stored")
     for _ in range(2):  # each save of a reopened visit encoded every photograph as JPEG again
         url = reopen(client, visit_url)
         height, width = photos["top"].shape[:2]
         correct_all(client, url, {"top": (np.ones((height, width), bool), np.zeros((height, width), bool))})
         save_visit(client, url, patient=str(before.patient_id))
+    assert encoded == []  # and none was encoded only to be thrown away
     after = Store(store_dir).get_visit(vid)
     assert {v: s.photo_file for v, s in after.views.items()} == {v: s.photo_file for v, s in before.views.items()}
     assert all(Store(store_dir).image_file(s.photo_file).is_file() for s in after.views.values())

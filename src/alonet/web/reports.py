@@ -14,6 +14,7 @@ import datetime as _dt
 import json
 import re
 from collections.abc import Mapping
+from functools import partial
 
 from flask import Response, abort
 
@@ -84,7 +85,8 @@ def new_views(views: Mapping[str, ViewState]) -> list[NewView]:
     return [
         NewView(
             view=v,
-            photo_jpeg=stored_photo_jpeg(st),
+            # a reopened visit keeps its stored file: encoded only if that file is gone by then
+            photo_jpeg=partial(stored_photo_jpeg, st) if st.stored_photo else stored_photo_jpeg(st),
             scalp_png=png_bytes(st.scalp),
             hairloss_png=png_bytes(st.hairloss),
             loss_pct=st.loss_pct,

@@ -269,7 +269,9 @@ class NewView:
     """What :meth:`Store.add_visit` needs for one view: encoded files and numbers."""
 
     view: str
-    photo_jpeg: bytes
+    #: The photograph as JPEG bytes, or a function giving them: a reopened visit's photograph
+    #: is encoded only when its stored file has to be written again (:meth:`photo_bytes`).
+    photo_jpeg: bytes | Callable[[], bytes]
     scalp_png: bytes
     hairloss_png: bytes
     loss_pct: float | None
@@ -279,6 +281,9 @@ class NewView:
     #: A file of the store already holding this photograph (a reopened visit): kept, not
     #: written again from ``photo_jpeg``, when it is still there.
     photo_file: str | None = None
+
+    def photo_bytes(self) -> bytes:
+        return self.photo_jpeg() if callable(self.photo_jpeg) else self.photo_jpeg
 
 
 class VisitChangedError(StoreError):
@@ -777,7 +782,7 @@ class Store:
             if item.photo_file and self.image_file(item.photo_file).is_file():
                 photo = item.photo_file
             else:
-                photo = self._write_file(item.photo_jpeg, ".jpg", written)
+                photo = self._write_file(item.photo_bytes(), ".jpg", written)
             scalp = self._write_file(item.scalp_png, ".png", written)
             loss = self._write_file(item.hairloss_png, ".png", written)
             rows.append((item.view, photo, scalp, loss, item.loss_pct, item.confidence,
@@ -795,7 +800,7 @@ class Store:
             photo = row[1]
             if item.photo_file and photo == item.photo_file and not (
                     self._referenced(conn, photo) and self.image_file(photo).is_file()):
-                row = (row[0], self._write_file(item.photo_jpeg, ".jpg", written), *row[2:])
+                row = (row[0], self._write_file(item.photo_bytes(), ".jpg", written), *row[2:])
             claimed.append(row)
         return claimed
 
