@@ -371,3 +371,75 @@ def test_browser_warns_before_a_result_is_forgotten_and_keeps_it(tmp_path):
         if driver is not None:
             driver.quit()
         server.stop()
+
+
+#: Roles a user operates or reads as a unit: each needs a name in the accessibility tree.
+NAMED_ROLES = {"button", "link", "textbox", "searchbox", "checkbox", "radio", "combobox", "slider", "spinbutton",
+               "image", "img", "Date", "DisclosureTriangle", "switch", "tab", "menuitem", "option"}
+
+
+def unnamed_controls(driver) -> list[str]:
+    """Controls and images without a name in Chromium's accessibility tree (what a screen reader
+    reads out), as ``role (DOM node id)``."""
+    nodes = driver.execute_cdp_cmd("Accessibility.getFullAXTree", {})["nodes"]
+    assert len(nodes) > 20  # the tree was built
+    bad = []
+    for node in nodes:
+        role = (node.get("role") or {}).get("value")
+        name = str((node.get("name") or {}).get("value", ""))
+        if not node.get("ignored") and role in NAMED_ROLES and not re.search(r"\w", name):
+            bad.append(f"{role} ({node.get('backendDOMNodeId')}) {name!r}")
+    return bad
+
+
+def test_browser_accessibility_tree_names_every_control(tmp_path):
+    """What a screen reader is given, from Chromium's own accessibility tree, on the result page
+    (before and after saving), the stored visit, the patient, the patients list and the model
+    page: every control and image has a name, and the sliders say their values in units."""
+    from selenium.webdriver.common.by import By
+
+    models = make_model_set(tmp_path / "models", seed=1)
+    photos = phantom_views(tmp_path / "photos")
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    server = Server(["--port", "0", "--model", str(models), "--backend", "torch", "--store", str(tmp_path / "store")],
+                    dict(os.environ, PYTHONUNBUFFERED="1"), cwd)
+    driver = None
+    try:
+        url = server.wait()
+        driver = chromium(tmp_path / "downloads", tmp_path / "profile")
+        driver.get(url)
+        assert unnamed_controls(driver) == []
+        for view, path in photos.items():
+            driver.find_element(By.ID, f"file-{view}").send_keys(str(path))
+        wait_for(lambda: len(driver.find_elements(By.CSS_SELECTOR, ".slot.filled")) == 4, 10, "four previews")
+        assert unnamed_controls(driver) == []  # with the previews and their remove buttons
+        driver.find_element(By.ID, "score-button").click()
+        wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "#editor[data-ready='1']"), 60, "the result page")
+        driver.find_element(By.CSS_SELECTOR, "#mask-files summary").click()  # the folded form's fields too
+        assert unnamed_controls(driver) == []
+        nodes = driver.execute_cdp_cmd("Accessibility.getFullAXTree", {})["nodes"]
+        sliders = sorted(str(n["name"]["value"]) for n in nodes if (n.get("role") or {}).get("value") == "slider")
+        assert sliders == ["Brush size", "Opacity"]
+        size = driver.find_element(By.ID, "brush-size")
+        assert size.get_attribute("aria-valuetext") == "30 pixels"
+        driver.execute_script("var s = document.getElementById('brush-size'); s.value = 70;"
+                              "s.dispatchEvent(new Event('input'));")
+        assert size.get_attribute("aria-valuetext") == "70 pixels"
+        assert driver.find_element(By.ID, "opacity").get_attribute("aria-valuetext") == "80 %"
+
+        driver.find_element(By.CSS_SELECTOR, "#save-form input[name='new_code']").send_keys("AA-017")
+        driver.execute_script("document.querySelector(\"#save-form input[name='visit_date']\").value = '2024-01-10';")
+        result_url = driver.current_url
+        driver.find_element(By.CSS_SELECTOR, "#save-form button[type='submit']").click()
+        wait_for(lambda: "/visits/" in driver.current_url, 20, "the saved visit's page")
+        for page in (result_url, driver.current_url, url + "patients/1", url + "patients", url + "model"):
+            driver.get(page)
+            wait_for(lambda: driver.execute_script("return document.readyState") == "complete", 20, page)
+            assert unnamed_controls(driver) == [], page
+        severe = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+        assert not severe, severe
+    finally:
+        if driver is not None:
+            driver.quit()
+        server.stop()

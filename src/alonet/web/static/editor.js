@@ -684,7 +684,11 @@
     });
     var size = $("brush-size");
     if (size) {
-      var setSize = function () { tool.size = Number(size.value); setText("brush-size-value", size.value); };
+      var setSize = function () {
+        tool.size = Number(size.value);
+        setText("brush-size-value", size.value + "\u00a0px");
+        size.setAttribute("aria-valuetext", size.value + " pixels");
+      };
       size.addEventListener("input", setSize);
       setSize();
     }
@@ -701,6 +705,7 @@
     var opacity = $("opacity");
     var setOpacity = function () {
       display.opacity = Number(opacity.value) / 100;
+      opacity.setAttribute("aria-valuetext", opacity.value + " %");
       Object.keys(editors).forEach(function (v) { editors[v].canvas.style.opacity = String(display.opacity); });
     };
     opacity.addEventListener("input", setOpacity);
