@@ -21,6 +21,7 @@ from alonet.cli.options import (
     speed_options,
     threshold_options,
 )
+from alonet.data.csvtable import row_reader
 from alonet.errors import AloNetError, DatasetError, InvalidValueError, OutputExistsError, ScoreWithheldError
 from alonet.views import normalize_view
 
@@ -68,25 +69,26 @@ def read_views_csv(path: Path) -> list[tuple[Path, str]]:
     header, rather than a guess at what the columns mean.
     """
     try:
-        rows = list(csv.reader(path.read_text(encoding="utf-8-sig").splitlines()))
-    except (OSError, UnicodeDecodeError) as exc:
+        reader, first_line = row_reader(path.read_text(encoding="utf-8-sig"), VIEWS_CSV_COLUMNS)
+        rows = list(reader)
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise DatasetError(f"{path}: cannot read ({exc.__class__.__name__})",
                            fix="give a UTF-8 CSV with rows file,view") from None
     header = ",".join(VIEWS_CSV_COLUMNS)
     items = []
-    for number, row in enumerate(rows, start=1):
+    for number, row in enumerate(rows, start=first_line):
         cells = [c.strip() for c in row]
         if not any(cells):
             continue
-        if number == 1 and tuple(c.lower() for c in cells[:2]) == VIEWS_CSV_COLUMNS:
+        if number == first_line and tuple(c.lower() for c in cells[:2]) == VIEWS_CSV_COLUMNS:
             continue
         if len(cells) < 2 or not cells[0] or not cells[1]:
             raise DatasetError(f"{path}:{number}: expected '{header}'", fix="write one photograph and its view per row")
         try:
             view = normalize_view(cells[1])
         except InvalidValueError:
-            if number == 1:
-                raise DatasetError(f"{path}:1: {','.join(cells)!r} is neither the header '{header}' nor a "
+            if number == first_line:
+                raise DatasetError(f"{path}:{number}: {','.join(cells)!r} is neither the header '{header}' nor a "
                                    f"photograph row (unknown view {cells[1]!r})",
                                    fix=f"name the columns exactly {header}, or leave the header out; "
                                        "views are top, back, left or right") from None

@@ -61,6 +61,7 @@ import numpy as np
 
 from alonet.data.dataset import DEFAULT_SIZE, META_COLUMNS, DatasetWriter, check_size
 from alonet.data.atomic import check_can_write_directory
+from alonet.data.csvtable import dict_reader
 from alonet.data.imageio import (
     DEFAULT_MAX_PIXELS,
     MASK_EXTENSIONS,
@@ -230,25 +231,6 @@ class Manifest:
         return "view" in self.columns
 
 
-def _delimiter(header: str) -> str:
-    """The cell separator of a manifest from its header line: a comma, a semicolon (what
-    Excel writes as "CSV" where the decimal separator is a comma) or a tab. The header is
-    read as CSV under each (quotes respected): the first that yields a stem or file column
-    wins, else the one that yields the most columns (a comma on a tie)."""
-    def cells(delimiter: str) -> list[str]:
-        return [c.strip().lower() for c in next(csv.reader([header], delimiter=delimiter), [])]
-
-    candidates = (",", ";", "\t")
-    named = [d for d in candidates if set(cells(d)) & set(_STEM_COLUMNS)]
-    return named[0] if named else max(candidates, key=lambda d: len(cells(d)))
-
-
-def _excel_separator(line: str) -> str | None:
-    """The separator an Excel ``sep=;`` first line declares (None: not such a line)."""
-    text = line.rstrip("\r\n")  # not strip(): the separator may be a tab
-    return text[4] if len(text) == 5 and text.lower().startswith("sep=") else None
-
-
 def load_manifest(path: str | Path) -> Manifest:
     """Parse a manifest (see the module doc). Raises DatasetError when it has no
     stem/file or patient column, a non-blank row without a stem, or a stem twice."""
@@ -257,12 +239,8 @@ def load_manifest(path: str | Path) -> Manifest:
         raise DatasetError(f"manifest {manifest} not found", path=manifest, fix="check the --manifest path")
     try:
         with open(manifest, newline="", encoding="utf-8-sig") as handle:
-            first = handle.readline()
-            delimiter, first_line = _excel_separator(first), 3
-            if delimiter is None:  # no "sep=" line: the first line is the header
-                delimiter, first_line = _delimiter(first), 2
-                handle.seek(0)
-            reader = csv.DictReader(handle, delimiter=delimiter)
+            # a comma, semicolon or tab table; the first of them with a stem or file column
+            reader, first_line = dict_reader(handle.read(), _STEM_COLUMNS)
             columns = [c.strip() for c in (reader.fieldnames or [])]
             listed = ", ".join(columns) or "none"
             stem_column = next((c for c in _STEM_COLUMNS if c in columns), None)

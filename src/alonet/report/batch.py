@@ -58,6 +58,7 @@ from functools import partial
 from pathlib import Path
 
 from alonet.data.atomic import atomic_write_bytes, atomic_write_text
+from alonet.data.csvtable import dict_reader
 from alonet.errors import (
     AloNetError,
     DatasetError,
@@ -178,15 +179,23 @@ def read_manifest(path: str | Path) -> list[VisitEntry]:
     except (OSError, UnicodeDecodeError) as exc:
         raise DatasetError(f"{path}: cannot read the manifest ({exc.__class__.__name__})",
                            fix="save it as a UTF-8 CSV file") from None
-    reader = csv.DictReader(io.StringIO(text))
+    try:
+        return _visit_entries(path, *dict_reader(text, REQUIRED_COLUMNS))
+    except csv.Error as exc:
+        raise DatasetError(f"{path}: not a valid CSV file ({exc})", fix="save the manifest again as CSV") from None
+
+
+def _visit_entries(path: Path, reader: csv.DictReader, first_line: int) -> list[VisitEntry]:
+    """The visits of a batch manifest's rows (``reader`` from :func:`alonet.data.csvtable.dict_reader`)."""
     header = {(name or "").strip().lower(): name for name in (reader.fieldnames or [])}
     absent = [c for c in REQUIRED_COLUMNS if c not in header]
     if absent:
-        raise DatasetError(f"{path}: manifest lacks column(s) {', '.join(absent)}",
-                           fix="use the header patient,visit,view,path[,date]")
+        found = ", ".join(name.strip() for name in (reader.fieldnames or []) if name and name.strip()) or "none"
+        raise DatasetError(f"{path}: manifest lacks column(s) {', '.join(absent)} (its columns: {found})",
+                           fix="use the header patient,visit,view,path[,date], separated by commas, semicolons or tabs")
     base = path.parent
     visits: dict[tuple[str, str], dict] = {}
-    for number, row in enumerate(reader, start=2):
+    for number, row in enumerate(reader, start=first_line):
         where = f"{path}:{number}"
         values = {c: (row.get(header[c]) or "").strip() for c in header}
         if not any(values.values()):
