@@ -157,6 +157,27 @@ def test_withheld_rows_say_why_and_provisional_is_a_setting(models, photos, tmp_
     rows = read(out / "results.csv")
     assert rows[1]["salt"] != "" and rows[1]["provisional"] == "1"
     assert rows[1]["withheld"].startswith("provisional SALT (asked for)")
+    # a provisional SALT is not compared with the baseline (as on the web app's patient page)
+    assert rows[1]["baseline_visit"] == "v1" and rows[1]["baseline_salt"] == rows[0]["salt"] != ""
+    assert [rows[1][c] for c in ("change", "percent_change", "salt50", "worsening_20")] == ["", "", "", ""]
+
+
+def test_a_provisional_baseline_gives_no_responses(models, photos, tmp_path, capsys):
+    """The first visit is the baseline, but a provisional SALT (its photographs need a retake)
+    is never one: the later visit names it and its SALT, with empty response columns."""
+    from PIL import Image
+
+    manifest = trial(tmp_path, photos)
+    dark = tmp_path / "trial" / "P1_v1" / "back.jpg"
+    Image.fromarray((np.asarray(Image.open(dark)) // 8).astype(np.uint8)).save(dark, quality=92)
+    out = tmp_path / "out"
+    assert main(["batch", str(manifest), "-o", str(out), "--model", str(models), "--backend", "torch",
+                 "--provisional"]) == 0
+    rows = read(out / "results.csv")
+    assert [r["status"] for r in rows] == ["provisional", "scored"]
+    assert rows[1]["baseline_visit"] == "v1" and rows[1]["baseline_salt"] == rows[0]["salt"] != ""
+    assert [rows[1][c] for c in ("change", "percent_change", "salt50", "salt_le_20")] == ["", "", "", ""]
+    assert (out / "plots" / "P1.png").is_file()  # drawn without the baseline's guide lines
 
 
 def test_view_checks_can_be_switched_off_and_are_recorded(models, photos, tmp_path, capsys):

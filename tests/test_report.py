@@ -236,13 +236,15 @@ def test_result_row_response_columns(pipeline, known_visit):
     from alonet.report.batch import VisitEntry
 
     entry = VisitEntry("P", "w12", "2024-06-01", {})
-    row = result_row(entry, known_visit, baseline=("w0", 90.0))  # 90 -> 40: improvement 55.6 %
+    row = result_row(entry, known_visit, baseline=("w0", 90.0, False))  # 90 -> 40: improvement 55.6 %
     assert row["salt"] == "40.00" and row["grade"] == "S2" and row["band"] == "moderate"
     assert row["top_pct"] == "25.00" and row["right_pct"] == "100.00"
     assert (row["salt50"], row["salt75"], row["salt_le_20"], row["worsening_20"]) == ("1", "0", "0", "0")
     assert row["change"] == "-50.00" and row["percent_change"] == "-55.56"
-    worse = result_row(entry, known_visit, baseline=("w0", 15.0))  # +25 points
+    worse = result_row(entry, known_visit, baseline=("w0", 15.0, False))  # +25 points
     assert worse["worsening_20"] == "1" and worse["salt50"] == "0"
+    untrusted = result_row(entry, known_visit, baseline=("w0", 90.0, True))  # a provisional baseline SALT
+    assert untrusted["baseline_salt"] == "90.00" and untrusted["change"] == untrusted["salt50"] == ""
     failed = result_row(entry, error="top.jpg: image data is truncated\n(re-copy)")
     assert failed["error"] == "top.jpg: image data is truncated (re-copy)" and failed["salt"] == ""
 

@@ -222,3 +222,13 @@ def test_salt_command_shows_the_weights_it_used_and_refuses_a_response_from_miss
     assert main(["salt", "--top", "51", "--back", "0", "--left", "0", "--right", "0", "--baseline", "60"]) == 0
     out = capsys.readouterr().out
     assert "AA-IGA limited" in out and "SALT<=20 yes" in out and "worsening>=20 no" in out
+
+
+def test_baseline_response_only_between_two_scored_not_provisional_salts():
+    from alonet.scoring.salt import baseline_response
+
+    assert baseline_response(40.0, 10.0).flags == response(40.0, 10.0).flags == ("SALT50", "SALT75", "SALT<=20", "SALT<=10")
+    assert baseline_response(40.0, 10.0).percent_change == pytest.approx(-75.0)
+    assert baseline_response(None, 10.0) is None and baseline_response(40.0, None) is None
+    assert baseline_response(40.0, 10.0, provisional=True) is None
+    assert baseline_response(40.0, 10.0, baseline_provisional=True) is None

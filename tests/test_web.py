@@ -749,7 +749,7 @@ def test_response_rows_use_the_first_complete_visit_as_baseline():
                      missing=(), summary={}, model="")
 
     rows = response_rows([v(1, "2024-01-01", None), v(2, "2024-02-01", 60.0), v(3, "2024-03-01", 12.0),
-                          v(4, "2024-04-01", None)], response)
+                          v(4, "2024-04-01", None)])
     assert [r["baseline"] for r in rows] == [False, True, False, False]
     assert rows[0]["response"] is None and rows[1]["response"] is None and rows[3]["response"] is None
     assert rows[2]["response"].flags == ("SALT50", "SALT75", "SALT<=20")  # 80 % better

@@ -112,7 +112,6 @@ def test_a_provisional_salt_stays_marked_once_saved_and_is_never_the_baseline(ma
 
 
 def test_response_rows_and_chart_skip_a_provisional_baseline():
-    from alonet.scoring.salt import response
     from alonet.web.charts import salt_chart
     from alonet.web.storage import Visit, response_rows, salt_status
 
@@ -122,7 +121,7 @@ def test_response_rows_and_chart_skip_a_provisional_baseline():
                      band=None, missing=(), summary=summary, model="")
 
     visits = [visit(1, 60.0, provisional=True), visit(2, None, withheld=["top"]), visit(3, 40.0), visit(4, 10.0)]
-    rows = response_rows(visits, response)
+    rows = response_rows(visits)
     assert [r["baseline"] for r in rows] == [False, False, True, False]
     assert rows[0]["response"] is None and rows[3]["response"].absolute_change == pytest.approx(-30.0)
     assert [salt_status(v.summary) for v in visits] == ["provisional", "withheld", "scored", "scored"]

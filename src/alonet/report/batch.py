@@ -86,7 +86,7 @@ from alonet.report.provenance import (
     stale_reason,
 )
 from alonet.report.writer import write_report
-from alonet.scoring.salt import response, shown_salt
+from alonet.scoring.salt import baseline_response, shown_salt
 from alonet.views import VIEWS, normalize_view
 
 
@@ -254,10 +254,11 @@ def _flag(value: bool) -> str:
 
 
 def result_row(entry: VisitEntry, visit=None, error: str | None = None,
-               baseline: tuple[str, float | None] | None = None) -> dict[str, str]:
+               baseline: tuple[str, float | None, bool] | None = None) -> dict[str, str]:
     """The results.csv row of a scored visit (``visit``, flattened from its
-    ``to_dict()``) or a failed one (``error``). The response to the baseline is
-    computed from the unrounded SALT."""
+    ``to_dict()``) or a failed one (``error``). ``baseline``: the baseline visit's label,
+    SALT and whether that SALT is provisional. The response to the baseline is computed
+    from the unrounded SALT, where :func:`alonet.scoring.salt.baseline_response` gives one."""
     row = {c: "" for c in RESULT_COLUMNS}
     row.update(patient=entry.patient, visit=entry.visit, date=entry.date or "")
     if error is not None:
@@ -275,13 +276,14 @@ def result_row(entry: VisitEntry, visit=None, error: str | None = None,
     row["flags"] = "; ".join(
         f"{f['view']}: {f['code']}" if f.get("view") else f["code"] for f in doc["flags"])
     if baseline is not None:
-        base_visit, base_salt = baseline
+        base_visit, base_salt, base_provisional = baseline
         row["baseline_visit"] = base_visit
         row["baseline_salt"] = _fmt(base_salt)
         # the baseline visit has no response to itself: its response columns stay empty
-        # (0 there would count it as a non-responder)
-        if base_salt is not None and visit.salt is not None and base_visit != entry.visit:
-            change = response(base_salt, visit.salt)
+        # (0 there would count it as a non-responder); nor has a provisional SALT, on either side
+        change = None if base_visit == entry.visit else baseline_response(
+            base_salt, visit.salt, baseline_provisional=base_provisional, provisional=visit.provisional)
+        if change is not None:
             row.update(
                 change=_fmt(change.absolute_change), percent_change=_fmt(change.percent_change),
                 salt50=_flag(change.salt50), salt75=_flag(change.salt75), salt90=_flag(change.salt90),
@@ -496,6 +498,8 @@ def write_plots(entries: list[VisitEntry], rows: dict[tuple[str, str], dict[str,
     written = []
     for patient, visits in patients.items():
         salts = [salt_of(rows.get(entry.key)) for entry in visits]
+        # the guide lines of the baseline's SALT: not for a provisional one (never a baseline)
+        first_provisional = row_status(rows.get(visits[0].key) or {}) == "provisional"
         name = output_name(patient)
         labels = [e.visit if not e.date else f"{e.visit}\n{e.date}" for e in visits]
         days = None
@@ -503,7 +507,8 @@ def write_plots(entries: list[VisitEntry], rows: dict[tuple[str, str], dict[str,
             start = date.fromisoformat(visits[0].date)
             days = [(date.fromisoformat(e.date) - start).days for e in visits]
             labels = [f"{e.visit} ({e.date})" for e in visits]
-        png = salt_over_time_png(patient, labels, salts, baseline=salts[0] if salts else None, days=days)
+        png = salt_over_time_png(patient, labels, salts, baseline=None if first_provisional else salts[0],
+                                 days=days)
         written.append(atomic_write_bytes(folder / f"{name}.png", png))
     # which file is whose: a label that is not a plain file name gets a hashed file name
     buffer = io.StringIO()
@@ -696,13 +701,13 @@ def _score_visits(scorer, writer, handle, rows, first, provenance, summary, bar,
     for entry, visit, error in scorer.score(todo):
         baseline_entry = first[entry.patient]
         base_row = rows.get(baseline_entry.key)
-        base_salt = salt_of(base_row)
+        base_salt, base_provisional = salt_of(base_row), base_row is not None and row_status(base_row) == "provisional"
         if error is not None:
             row = result_row(entry, error=error)
         else:
             if entry is baseline_entry:
-                base_salt = visit.salt
-            row = result_row(entry, visit, baseline=(baseline_entry.visit, base_salt))
+                base_salt, base_provisional = visit.salt, visit.provisional
+            row = result_row(entry, visit, baseline=(baseline_entry.visit, base_salt, base_provisional))
         row.update(provenance[entry.key])
         row["status"] = row_status(row)
         writer.writerow(row)

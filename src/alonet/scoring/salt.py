@@ -475,3 +475,15 @@ def response(baseline: float, current: float) -> Response:
         flags=tuple(names[k] for k, v in values.items() if v),
         **values,
     )
+
+
+
+def baseline_response(baseline_salt: float | None, salt: float | None, *, baseline_provisional: bool = False,
+                      provisional: bool = False) -> Response | None:
+    """:func:`response` of a visit to its baseline, or None where none is given: a SALT missing on
+    either side (withheld, not scored) or a provisional one (computed from photographs that need a
+    retake: such a SALT is neither a baseline nor compared with one). The one rule of
+    ``alonet batch``'s response columns and the web app's patient page."""
+    if baseline_salt is None or salt is None or baseline_provisional or provisional:
+        return None
+    return response(baseline_salt, salt)

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from alonet.errors import AloNetError, InvalidValueError
-from alonet.scoring.salt import salt_result
+from alonet.scoring.salt import baseline_response, salt_result
 from alonet.views import VIEWS
 
 DB_NAME = "alonet.sqlite3"
@@ -868,7 +868,7 @@ def model_changed(previous: Visit | None, visit: Visit) -> bool:
     return previous.model != visit.model
 
 
-def response_rows(visits: Sequence[Visit], response_fn: Callable[[float, float], object]) -> list[dict]:
+def response_rows(visits: Sequence[Visit]) -> list[dict]:
     """Each visit with its response against the baseline (the first visit with a SALT that
     is not provisional).
 
@@ -876,18 +876,17 @@ def response_rows(visits: Sequence[Visit], response_fn: Callable[[float, float],
     "model_changed": bool}`` (``model_changed``: scored by another model than the visit before);
     visits before the baseline, incomplete, withheld and provisional visits and the
     baseline itself have no response: a provisional SALT was computed from photographs
-    that need a retake, so it is neither a baseline nor compared with one.
-    ``response_fn`` is ``alonet.scoring.salt.response``.
+    that need a retake, so it is neither a baseline nor compared with one
+    (:func:`alonet.scoring.salt.baseline_response`, the rule of ``alonet batch`` too; batch's
+    baseline is the first visit whatever its SALT, as a trial protocol fixes it).
     """
     baseline = next((v for v in visits if v.salt is not None and not v.provisional), None)
     rows = []
     for visit in visits:
         is_base = baseline is not None and visit.id == baseline.id
         result = None
-        if baseline is not None and not is_base and visit.salt is not None and not visit.provisional and (
-            (visit.visit_date, visit.id) > (baseline.visit_date, baseline.id)
-        ):
-            result = response_fn(baseline.salt, visit.salt)
+        if baseline is not None and not is_base and (visit.visit_date, visit.id) > (baseline.visit_date, baseline.id):
+            result = baseline_response(baseline.salt, visit.salt, provisional=visit.provisional)
         rows.append({"visit": visit, "baseline": is_base, "response": result,
                      "model_changed": model_changed(rows[-1]["visit"] if rows else None, visit)})
     return rows

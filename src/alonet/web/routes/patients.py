@@ -24,7 +24,6 @@ from __future__ import annotations
 from flask import Blueprint, abort, redirect, render_template, request, send_file, url_for
 
 from alonet.report.html import SYNTHETIC_WARNING, uses_bundled_model
-from alonet.scoring.salt import response
 from alonet.views import VIEWS
 from alonet.web.state import get_state, scoring_slot
 from alonet.web.charts import salt_chart
@@ -78,7 +77,7 @@ def patient(patient_id: int):
     store = _store()
     record = _patient(store, patient_id)
     visits = store.list_visits(patient_id)
-    rows = response_rows(visits, response)
+    rows = response_rows(visits)
     chart = salt_chart([(v.visit_date, v.salt) for v in visits if v.salt is not None],
                        provisional=[v.provisional for v in visits if v.salt is not None])
     return render_template("patient.html", patient=record, rows=rows, chart=chart)
