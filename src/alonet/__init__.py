@@ -1,17 +1,20 @@
 """AloNet: scalp hair-loss segmentation and SALT scoring for alopecia areata.
 
-The package is laid out by pipeline stage::
+The package is laid out by pipeline stage, earliest first; a module imports only from its
+own stage or earlier ones (``tests/test_imports.py`` holds the order)::
 
-    data      reading photographs and annotations, dataset conversion
-    phantom   synthetic clinical photographs rendered from mask geometry
+    errors, views  the error types and the four views with their SALT weights
     scoring   pure SALT arithmetic and segmentation metrics (no torch)
+    data      reading photographs and annotations, dataset conversion, atomic writes
+    phantom   synthetic clinical photographs rendered from mask geometry
     model     U-Net definitions, save/load, the bundled default model
-    train     training loop, augmentation, distributed training
+    train     training loop, augmentation, fine-tuning
+    infer     photograph -> masks -> SALT (the Pipeline), quality and view checks
     evaluate  evaluation of a model on a dataset
-    infer     photograph -> masks -> SALT (the Pipeline)
     report    HTML/JSON reports, overlays, batch scoring
-    web       the Flask application
-    cli       the ``alonet`` command, one verb per stage
+    web       the Flask application and its patient store
+    adapt     a clinic's corrected visits -> a fine-tuned model set (before/after)
+    cli       the ``alonet`` command, one verb per task
 
 Heavy modules (torch, onnxruntime, flask) are imported lazily so that
 ``import alonet`` and the pure SALT functions stay fast.

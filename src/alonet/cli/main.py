@@ -59,8 +59,9 @@ class LazyGroup(click.Group):
 def cli() -> None:
     """AloNet: measure scalp hair loss in alopecia areata and compute the SALT score.
 
-    Pipeline: convert/phantom (data) -> train -> evaluate -> predict/score/batch
-    (inference and reports) -> serve (web application).
+    Pipeline: convert/phantom (data) -> train -> evaluate -> export -> predict/score/batch
+    (inference and reports) -> serve (web application) -> adapt (a clinic's corrections
+    fine-tune the model).
     """
 
 
