@@ -23,14 +23,15 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("foundation", ("alonet", "alonet.errors", "alonet.views")),
     ("scoring", ("alonet.scoring",)),
     ("data", ("alonet.data",)),
+    ("store", ("alonet.store",)),
     ("phantom", ("alonet.phantom",)),
     ("model", ("alonet.model",)),
     ("train", ("alonet.train",)),
     ("infer", ("alonet.infer",)),
     ("evaluate", ("alonet.evaluate",)),
+    ("adapt", ("alonet.adapt",)),
     ("report", ("alonet.report",)),
     ("web", ("alonet.web",)),
-    ("adapt", ("alonet.adapt",)),
     ("cli", ("alonet.cli", "alonet.__main__")),
 )
 

@@ -27,7 +27,7 @@ from alonet.data.convert import stem_key
 from alonet.report.batch import MAX_NAME, PLOT_INDEX, VisitEntry, output_name, read_manifest, write_plots
 from alonet.report.plots import drawable
 from alonet.views import VIEWS
-from alonet.web.storage import Store
+from alonet.store.storage import Store
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
@@ -119,7 +119,7 @@ def test_a_file_that_cannot_be_deleted_does_not_fail_the_request(tmp_path, monke
     monkeypatch.setattr(Path, "unlink", busy)
     other = tmp_path / "other.jpg"
     other.write_bytes(b"x")
-    with caplog.at_level(logging.WARNING, logger="alonet.web.storage"):
+    with caplog.at_level(logging.WARNING, logger="alonet.store.storage"):
         Store._unlink([kept, other])
     assert kept.exists() and not other.exists()
     assert f"could not delete {kept}" in caplog.text

@@ -31,7 +31,7 @@ from test_web import (  # noqa: F401
 )
 
 from alonet.web.security import LoginGuard
-from alonet.web.storage import MAX_ID, Store, parse_id
+from alonet.store.storage import MAX_ID, Store, parse_id
 
 TOKEN = "s3cret-token-for-tests"
 

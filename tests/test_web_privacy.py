@@ -34,7 +34,7 @@ from test_web import (  # noqa: F401
 )
 
 from alonet.web.reports import report_file_name
-from alonet.web.storage import CODE_DATE_PATTERN, DB_NAME, Store, identifying_code_reason
+from alonet.store.storage import CODE_DATE_PATTERN, DB_NAME, Store, identifying_code_reason
 
 REVIEW = {"patient_code": "AA-17", "visit_date": "2024-03-01", "photo_date": "2024-03-01", "reviewer": "Dr K"}
 

@@ -27,7 +27,7 @@ from test_web import (  # noqa: F401
 )
 
 from alonet.views import VIEWS
-from alonet.web.storage import Store
+from alonet.store.storage import Store
 
 
 def score_page(client, images):

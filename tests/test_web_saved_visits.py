@@ -29,7 +29,7 @@ from test_web import (  # noqa: F401
 from alonet.infer.viewcheck import MISMATCH_CODE
 from alonet.views import VIEWS
 from alonet.web.state import get_state
-from alonet.web.storage import Store
+from alonet.store.storage import Store
 
 WEB_DIR = Path(__file__).resolve().parents[1] / "src" / "alonet" / "web"
 
@@ -113,7 +113,7 @@ def test_a_provisional_salt_stays_marked_once_saved_and_is_never_the_baseline(ma
 
 def test_response_rows_and_chart_skip_a_provisional_baseline():
     from alonet.web.charts import salt_chart
-    from alonet.web.storage import Visit, response_rows, salt_status
+    from alonet.store.storage import Visit, response_rows, salt_status
 
     def visit(i, salt, provisional=False, withheld=()):
         summary = {"salt": salt, "provisional": provisional, "withheld": list(withheld)}
@@ -158,7 +158,7 @@ def test_a_visit_saved_before_schema_5_reports_only_its_model(tmp_path):
     import sqlite3
 
     from alonet.web.reports import report_meta
-    from alonet.web.storage import SCHEMA_VERSION, migrate
+    from alonet.store.storage import SCHEMA_VERSION, migrate
 
     folder = tmp_path / "v4"
     folder.mkdir()

@@ -6,14 +6,15 @@ own stage or earlier ones (``tests/test_imports.py`` holds the order)::
     errors, views  the error types and the four views with their SALT weights
     scoring   pure SALT arithmetic and segmentation metrics (no torch)
     data      reading photographs and annotations, dataset conversion, atomic writes
+    store     the visit store (SQLite + image files) and its export as a dataset
     phantom   synthetic clinical photographs rendered from mask geometry
     model     U-Net definitions, save/load, the bundled default model
     train     training loop, augmentation, fine-tuning
     infer     photograph -> masks -> SALT (the Pipeline), quality and view checks
     evaluate  evaluation of a model on a dataset
-    report    HTML/JSON reports, overlays, batch scoring
-    web       the Flask application and its patient store
     adapt     a clinic's corrected visits -> a fine-tuned model set (before/after)
+    report    HTML/JSON reports, overlays, batch scoring
+    web       the Flask application
     cli       the ``alonet`` command, one verb per task
 
 Heavy modules (torch, onnxruntime, flask) are imported lazily so that

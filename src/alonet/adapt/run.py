@@ -59,7 +59,7 @@ from alonet.train.data import ConcatSource, ConvertedSource, task_rows
 from alonet.train.lock import run_lock
 from alonet.train.loop import carry_over
 from alonet.views import SCALP_TASK_FOR_VIEW
-from alonet.web.store_export import STEM_SCHEME, export_store, store_fingerprint
+from alonet.store.export import STEM_SCHEME, export_store, store_fingerprint
 
 #: Below these counts a before/after comparison on held-back patients says nothing.
 MIN_PHOTOS = 10

@@ -88,7 +88,7 @@ def convert(photos, scalp, hairloss, out, phantom_dir, store_dir, include_all, m
 
 
 def _convert_store(store_dir: str, out: str, *, include_all: bool, size: int, overwrite: bool) -> None:
-    from alonet.web.store_export import export_store
+    from alonet.store.export import export_store
 
     summary = export_store(store_dir, out, include_all=include_all, size=size, overwrite=overwrite)
     reasons = {

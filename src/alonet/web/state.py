@@ -18,7 +18,7 @@ from flask import abort, current_app, request
 from alonet.web.config import WebConfig
 from alonet.web.security import BodyGate, LoginGuard
 from alonet.web.service import Scorer
-from alonet.web.storage import Store
+from alonet.store.storage import Store
 from alonet.web.visits import VisitCache
 
 

@@ -28,7 +28,7 @@ from alonet.views import VIEWS
 from alonet.web.state import get_state, scoring_slot
 from alonet.web.charts import salt_chart
 from alonet.web.reports import open_stored_file, report_meta, report_response, stored_view_states
-from alonet.web.storage import CODE_CONFIRM_FIELD, Store, check_new_patient_code, response_rows
+from alonet.store.storage import CODE_CONFIRM_FIELD, Store, check_new_patient_code, response_rows
 
 bp = Blueprint("patients", __name__)
 

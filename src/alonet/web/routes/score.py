@@ -23,7 +23,7 @@ from flask import Blueprint, abort, jsonify, redirect, render_template, request,
 from alonet.views import VIEWS
 from alonet.web.reports import new_views, report_meta, report_response
 from alonet.web.state import get_state, scoring_slot, wants_json
-from alonet.web.storage import (
+from alonet.store.storage import (
     CODE_CONFIRM_FIELD,
     VisitChangedError,
     check_date,

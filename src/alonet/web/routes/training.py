@@ -15,7 +15,7 @@ The review route changes the store, so it needs the session's CSRF token like
 every form (the page's ``fetch`` sends it as ``X-CSRFToken``). It answers JSON
 ``{"visit": id, "reviewed": bool, "reviewed_at": str | null}`` to JSON requests
 and redirects forms back to the visit. Reviewed visits become a dataset with
-``alonet convert --from-store DIR -o DATASET`` (see ``alonet.web.store_export``).
+``alonet convert --from-store DIR -o DATASET`` (see ``alonet.store.export``).
 """
 
 from __future__ import annotations

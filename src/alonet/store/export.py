@@ -47,7 +47,7 @@ from alonet.data.dataset import DEFAULT_SIZE, DatasetWriter
 from alonet.data.imageio import check_same_size, read_annotation, read_photo
 from alonet.errors import AloNetError, DatasetError, InvalidValueError, SizeMismatchError
 from alonet.scoring.salt import view_loss_percent
-from alonet.web.storage import DB_NAME, Store, StoreError, Visit
+from alonet.store.storage import DB_NAME, Store, StoreError, Visit
 
 #: Columns of the exported manifest.csv (phantom-style, plus the store's own).
 MANIFEST_COLUMNS: tuple[str, ...] = (
