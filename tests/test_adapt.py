@@ -67,6 +67,34 @@ def test_adapt_writes_a_loadable_model_set_with_before_after_on_held_back_patien
         adapt(data, out, cfg, progress=False)
 
 
+def test_after_is_the_adapted_set_and_before_the_start_on_the_same_photographs(tmp_path):
+    """The audit: the tiny starting networks mark no scalp, so "before" and "after" were both
+    empty and an "after" measured on the starting model passed. Here the start finds scalp
+    (every photograph has a % loss) and keep="last" really changes the weights."""
+    from alonet.adapt.run import _headline
+    from alonet.evaluate import evaluate
+    from test_infer import make_model_set
+
+    init = make_model_set(tmp_path / "init", scalp_bias=3.0, input_size=32)
+    data = tiny_dataset(tmp_path / "ds", n_patients=7)
+    cfg = AdaptConfig(init=str(init), steps=2, batch_size=4, backend="torch", view_check_patients=3, keep="last")
+    adapt(data, tmp_path / "adapted", cfg, progress=False, keep_work=True)
+    out, work = tmp_path / "adapted", tmp_path / "adapted.work"
+    info = json.loads((out / "adapt.json").read_text())
+    assert info["before"]["mean_abs_diff_pct"] is not None  # the start finds scalp: numbers to compare
+    own = {name: evaluate(work / "test_ds", model, tmp_path / f"own-{name}", backend="torch", progress=False)
+           for name, model in (("before", init), ("after", out))}
+    for name in ("before", "after"):
+        assert info[name] == json.loads(json.dumps(_headline(own[name].summary)))
+    rows = {}
+    for name in ("before", "after"):
+        with open(tmp_path / f"own-{name}" / "per_image.csv", newline="") as handle:
+            rows[name] = [row["pred_loss_pct"] for row in csv.DictReader(handle)]
+    assert rows["before"] != rows["after"]  # the adapted weights predict otherwise than the start
+    assert info["before"] != info["after"]
+    assert info["changes"]["mean_abs_diff_pct"] is not None
+
+
 def info_kept(out):
     return json.loads((out / "adapt.json").read_text())["kept_start"]
 

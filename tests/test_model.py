@@ -57,9 +57,23 @@ def test_output_shape_and_probabilities():
     assert torch.allclose(p, expected, atol=1e-6)
 
 
-def test_transposed_convolution_variant_runs():
-    net = build_model(tiny(bilinear=False)).eval()
-    assert net(torch.zeros(1, 3, 16, 16)).shape == (1, 2, 16, 16)
+def test_transposed_convolution_variant_runs(tmp_path):
+    """bilinear=False builds (and runs, and saves as) the ConvTranspose2d up path; True has none."""
+    transposed, bilinear = build_model(tiny(bilinear=False)).eval(), build_model(tiny(bilinear=True)).eval()
+    ups = [m for m in transposed.modules() if isinstance(m, torch.nn.ConvTranspose2d)]
+    assert len(ups) == 2  # one per up step (depth 2)
+    assert not any(isinstance(m, torch.nn.ConvTranspose2d) for m in bilinear.modules())
+    assert count_parameters(transposed) != count_parameters(bilinear)
+    calls = []
+    for up in ups:
+        up.register_forward_hook(lambda module, inputs, output: calls.append(tuple(output.shape)))
+    assert transposed(torch.zeros(1, 3, 16, 16)).shape == (1, 2, 16, 16)
+    assert sorted(calls) == [(1, 4, 16, 16), (1, 8, 8, 8)]  # the forward pass goes through them
+    save_model(transposed, tiny(bilinear=False), tmp_path / "net")
+    loaded, cfg = load_model(tmp_path / "net")
+    assert cfg.bilinear is False and any(isinstance(m, torch.nn.ConvTranspose2d) for m in loaded.modules())
+    x = torch.rand(1, 3, 16, 16)
+    assert torch.equal(loaded(x), transposed(x))
 
 
 def test_wrong_input_size_says_how_to_fix():

@@ -77,6 +77,27 @@ def test_written_masks_and_npy_are_the_pipelines_arrays(models, visit, predicted
         assert result.scalp_mask.any()  # a real comparison, not two empty masks
 
 
+def test_predict_thresholds_reach_the_masks(visit, tmp_path, capsys):
+    """`predict --scalp-threshold/--hairloss-threshold` give the masks of a pipeline with those
+    thresholds, each on its own network, and not those of the default thresholds (0.5)."""
+    from alonet.infer import Pipeline, PipelineConfig, PostprocessConfig
+
+    models = make_model_set(tmp_path / "models", scalp_bias=0.0)  # both networks near 0.5: thresholds matter
+    out = tmp_path / "out"
+    code, _, err = run(capsys, "predict", visit["top"], "--view", "top", "-o", out, "--masks",
+                       "--scalp-threshold", 0.3, "--hairloss-threshold", 0.7, "--model", models, "--backend", "torch")
+    assert code == 0, err
+    config = PipelineConfig(postprocess=PostprocessConfig(scalp_threshold=0.3, hairloss_threshold=0.7))
+    chosen = Pipeline(models, backend="torch", config=config).predict_view(visit["top"], "top")
+    default = Pipeline(models, backend="torch").predict_view(visit["top"], "top")
+    stem = visit["top"].stem
+    for kind in ("scalp", "hairloss"):
+        mask = np.asarray(Image.open(out / f"{stem}_{kind}_mask.png")) == 255
+        assert np.array_equal(mask, getattr(chosen, f"{kind}_mask"))
+        assert not np.array_equal(mask, getattr(default, f"{kind}_mask")), kind
+    assert chosen.scalp_mask.sum() > default.scalp_mask.sum() and chosen.hairloss_mask.sum() < default.hairloss_mask.sum()
+
+
 def test_predict_masks_equal_score_report_masks_and_rescore_alike(models, visit, predicted, tmp_path, capsys):
     report = tmp_path / "report"
     code, _, err = run(capsys, "score", *[a for v in VIEWS for a in (f"--{v}", visit[v])], "-o", report,

@@ -789,19 +789,29 @@ def test_the_summary_renders_new_and_previously_stored_shapes(make_app, pipeline
     assert '<td id="loss-top">10.0%</td>' in pages[1] and '<td id="contrib-top">4.00</td>' in pages[1]
 
 
-def test_serve_thresholds_reach_the_pipeline_and_the_report(model_dir, photos):
-    """`alonet serve --scalp-threshold/--hairloss-threshold` -> WebConfig.pipeline -> Pipeline."""
-    from alonet.cli.options import pipeline_config
-    from alonet.cli.serve_cmd import serve_command
+def test_serve_thresholds_reach_the_pipeline_and_the_report(model_dir, photos, monkeypatch):
+    """`alonet serve --scalp-threshold/--hairloss-threshold` -> WebConfig.pipeline -> Pipeline:
+    the config `serve` itself builds (caught where it would start the app) scores with them."""
+    import alonet.web
+    from alonet.errors import AloNetError
 
-    names = {p.name for p in serve_command.params}
-    assert {"scalp_threshold", "hairloss_threshold"} <= names
-    config = WebConfig(models=str(model_dir), backend="torch",
-                       pipeline=pipeline_config(None, scalp_threshold=0.3, hairloss_threshold=0.7))
-    app = create_app(config)
+    def served_config(*args):
+        seen = []
+
+        def fake_create_app(config):
+            seen.append(config)
+            raise AloNetError("stop here")  # no server starts
+
+        monkeypatch.setattr(alonet.web, "create_app", fake_create_app)
+        assert main(["serve", "--model", str(model_dir), "--backend", "torch", *args]) == 2
+        return seen[0]
+
+    default = served_config().pipeline.postprocess
+    assert (default.scalp_threshold, default.hairloss_threshold) == (0.5, 0.5)
+    config = served_config("--scalp-threshold", "0.3", "--hairloss-threshold", "0.7")
+    app = create_app(config)  # the real one (imported before the patch)
     post = app.extensions["alonet"].scorer.pipeline.config.postprocess
     assert (post.scalp_threshold, post.hairloss_threshold) == (0.3, 0.7)
-    assert WebConfig().pipeline.postprocess.hairloss_threshold == 0.5
     client = app.test_client()
     url = score_in_browser_form(client, photos, ("top",))
     assert client.get(f"{url}/report.json").get_json()["thresholds"] == {"scalp": 0.3, "hairloss": 0.7}

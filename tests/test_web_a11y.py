@@ -264,8 +264,7 @@ def test_upload_progress_is_announced_and_labelled(pages):
     assert not is_hidden(status), "the live region must exist (rendered, empty) before it speaks"
     bar = by_id(doc, "progress-bar")
     assert bar.get("aria-label") or bar.get("aria-labelledby")
-    upload_js = (WEB_DIR / "static" / "upload.js").read_text()
-    assert 'text.textContent = ""' in upload_js or "busy(false, \"\")" in upload_js
+    # that a refused upload empties the status text: test_web_browser.py (in Chromium)
 
 
 def test_a_focused_camera_input_shows_focus_on_its_own_button():
@@ -569,10 +568,7 @@ def test_applied_corrections_are_announced_with_the_new_salt(pages, name):
     assert status.get("role") == "status" and status.get("aria-live") == "polite" and not is_hidden(status)
     for ident in ("salt-value", "grade", "band"):
         by_id(doc, ident)  # what the sentence is made of
-    editor = (WEB_DIR / "static" / "editor.js").read_text()
-    assert re.search(r'setSync\("synced", "Corrections applied: " \+ resultSentence\(\)', editor)
-    sentence = editor.split("function resultSentence()", 1)[1].split("\n  }\n", 1)[0]
-    assert all(ident in sentence for ident in ('"salt-value"', '"grade"', '"band"'))
+    # that the sentence carries the server's new numbers: test_web_browser.py (in Chromium)
 
 
 @pytest.mark.parametrize("name", ["patients", "result"])

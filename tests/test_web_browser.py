@@ -152,6 +152,18 @@ def test_browser_scores_corrects_and_downloads(tmp_path):
         url = server.wait()
         driver = chromium(downloads, tmp_path / "profile")
         driver.get(url)
+        # An upload the server refuses (not a photograph): the error shows and the progress live
+        # region is emptied, not left saying "Scoring 1 view..." beside it.
+        not_a_photo = tmp_path / "notes.jpg"
+        not_a_photo.write_text("not a photograph")
+        driver.find_element(By.ID, "file-top").send_keys(str(not_a_photo))
+        driver.find_element(By.ID, "score-button").click()
+        error = driver.find_element(By.ID, "upload-error")
+        wait_for(error.is_displayed, 20, "the refused upload's error")
+        assert error.text.strip()
+        assert driver.find_element(By.ID, "progress-text").get_attribute("textContent") == ""
+        assert driver.find_element(By.ID, "score-button").is_enabled()
+        assert not driver.find_element(By.ID, "progress-bar").is_displayed()
         for view, path in photos.items():
             driver.find_element(By.ID, f"file-{view}").send_keys(str(path))
         wait_for(lambda: len(driver.find_elements(By.CSS_SELECTOR, ".slot.filled")) == 4, 10, "four previews")
@@ -174,6 +186,29 @@ def test_browser_scores_corrects_and_downloads(tmp_path):
             assert float(cell.rstrip("%")) == pytest.approx(cli["views"][view]["loss_pct"], abs=0.051)
         original = salt()
 
+        # A second tab on the same result stays at revision 0: once the first tab has corrected,
+        # its page is stale, and its corrections must be refused rather than overwrite the first's.
+        first_tab, result_url = driver.current_window_handle, driver.current_url
+        driver.switch_to.new_window("tab")
+        driver.get(result_url)
+        wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "#editor[data-ready='1']"), 30, "the second tab")
+        stale_tab = driver.current_window_handle
+        driver.switch_to.window(first_tab)
+
+        # While the first correction is on its way the page's numbers are put back to those before
+        # the stroke: the announcement must read the server's answer, not what the page showed.
+        numbers = ("salt-value", "grade", "band")
+        before = {ident: driver.find_element(By.ID, ident).text for ident in numbers}
+        driver.execute_script("""
+          var send = window.fetch, before = arguments[0];
+          window.fetch = function (url, options) {
+            if (options && options.method === 'POST' && String(url).endsWith('/masks')) {
+              window.fetch = send;
+              Object.keys(before).forEach(function (id) { document.getElementById(id).textContent = before[id]; });
+            }
+            return send.apply(this, arguments);
+          };""", before)
+
         # Paint hair loss across the top view with a big brush: SALT rises at once.
         driver.execute_script("var s = document.getElementById('brush-size'); s.value = 70;"
                               "s.dispatchEvent(new Event('input'));")
@@ -194,6 +229,23 @@ def test_browser_scores_corrects_and_downloads(tmp_path):
         # (up to 0.6 x 0.005).
         assert painted == pytest.approx(live, abs=0.01)
         assert driver.find_element(By.ID, "conf-top").text == "corrected"
+        # The polite live region announces the new SALT, grade and band, as the page now shows them.
+        after = {ident: driver.find_element(By.ID, ident).text for ident in numbers}
+        assert float(after["salt-value"]) == pytest.approx(painted, abs=0.051) and after != before
+        assert status.get_attribute("textContent").startswith(
+            f"Corrections applied: SALT {after['salt-value']}, grade {after['grade']}, AA-IGA {after['band']}.")
+
+        # The stale tab's stroke is refused (it sends the revision its page was built on).
+        driver.switch_to.window(stale_tab)
+        stale_canvas = driver.find_element(By.CSS_SELECTOR, "figure[data-view='top'] canvas.overlay")
+        ActionChains(driver).move_to_element_with_offset(stale_canvas, 0, 0).click_and_hold() \
+            .move_by_offset(int(width * 0.1), 0).release().perform()
+        stale_status = driver.find_element(By.ID, "sync-status")
+        state = wait_for(lambda: stale_status.get_attribute("data-state") in ("error", "synced")
+                         and stale_status.get_attribute("data-state"), 20, "the stale tab's answer")
+        assert state == "error" and "reload" in stale_status.get_attribute("textContent")
+        driver.close()
+        driver.switch_to.window(first_tab)
 
         # Erase part of it again, then undo the erasing.
         driver.find_element(By.CSS_SELECTOR, "input[name='tool'][value='eraser']").click()
@@ -285,7 +337,11 @@ def test_browser_scores_corrects_and_downloads(tmp_path):
         assert driver.save_screenshot(str(shot))
         assert Image.open(shot).size[0] >= 1000
 
-        severe = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+        # the refused upload and the stale tab's refused stroke are answered as they should be
+        expected = re.compile(r"(/score - .* status of 400|/masks - .* status of 409) ")
+        log = driver.get_log("browser")
+        severe = [entry for entry in log if entry["level"] == "SEVERE" and not (
+            entry.get("source") == "network" and expected.search(entry["message"]))]
         assert not severe, severe  # CSP violations and script errors show up here
     finally:
         if driver is not None:

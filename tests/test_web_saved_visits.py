@@ -267,8 +267,7 @@ def test_a_correction_from_a_stale_page_is_refused_with_409(make_app, photos):  
     report = client.get(f"{url}/report.json").get_json()
     assert report["views"]["top"]["loss_pct"] == 100.0  # user A's stroke is kept
     assert send(1, empty).status_code == 200  # after a reload B builds on revision 1
-    editor = (WEB_DIR / "static" / "editor.js").read_text()
-    assert 'form.append("revision", revision)' in editor
+    # that the page sends its revision (a stale tab's stroke is refused): test_web_browser.py
 
 
 def test_the_result_page_says_when_corrections_since_the_save_are_unsaved(make_app, photos, tmp_path):  # noqa: F811
