@@ -347,3 +347,38 @@ def test_icc_profiles_are_applied_or_safely_ignored(tmp_path):
     broken = _save(Image.fromarray(array), tmp_path / "broken.png", icc_profile=b"not a profile")
     np.testing.assert_array_equal(read_photo(broken), array)  # unusable profile: plain conversion
     np.testing.assert_array_equal(read_photo(with_profile, color_manage=False), array)
+
+
+def test_pillow_guard_compares_inside_the_lock(monkeypatch):
+    """A read that needs Pillow's guard lifted must not trust a value another read lifted
+    for a while: it would read with the low value once that read restored it."""
+    import threading
+
+    from alonet.data import imageio
+
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # Pillow alone accepts up to 2000 pixels
+    a_inside, a_may_leave, a_left = threading.Event(), threading.Event(), threading.Event()
+    seen = []
+
+    def big_read():  # lifts the guard to 100 000 and holds it until told
+        with imageio._pillow_guard(100_000):
+            a_inside.set()
+            a_may_leave.wait(10)
+        a_left.set()
+
+    def medium_read():  # needs 5 000: more than Pillow's own 2000, less than A's lifted value
+        with imageio._pillow_guard(5_000):
+            a_left.wait(10)  # old code: got here at once, then A restored 1000 under it
+            seen.append(Image.MAX_IMAGE_PIXELS)
+
+    a = threading.Thread(target=big_read)
+    a.start()
+    assert a_inside.wait(10)
+    c = threading.Thread(target=medium_read)
+    c.start()
+    c.join(0.2)  # C waits for the lock (or, with the race, already sits inside the guard)
+    a_may_leave.set()
+    a.join(10)
+    c.join(10)
+    assert seen and 2 * seen[0] >= 5_000
+    assert Image.MAX_IMAGE_PIXELS == 1000

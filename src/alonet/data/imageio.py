@@ -90,18 +90,26 @@ def _pillow_guard(max_pixels: int | None) -> Iterator[None]:
     reached. AloNet checks the size from the header itself, so Pillow's guard is
     raised to ``max_pixels`` for the duration of the read (under a lock, and
     restored afterwards) whenever the caller asked for more.
+
+    The "no need to raise it" comparison is made inside the lock: outside it,
+    a thread could see another thread's temporarily raised value, skip the
+    lock, and then read with the lower value once that thread restores it.
+    Inside the lock the value seen is the one every holder restores, so a read
+    it is enough for may run without the lock.
     """
-    current = Image.MAX_IMAGE_PIXELS
-    if max_pixels is None or current is None or 2 * current >= max_pixels:
+    if max_pixels is None:
         yield
         return
     with _PILLOW_GUARD_LOCK:
         saved = Image.MAX_IMAGE_PIXELS
-        Image.MAX_IMAGE_PIXELS = max(int(max_pixels), saved or 0)
-        try:
-            yield
-        finally:
-            Image.MAX_IMAGE_PIXELS = saved
+        if saved is not None and 2 * saved < max_pixels:
+            Image.MAX_IMAGE_PIXELS = max(int(max_pixels), saved)
+            try:
+                yield  # the lock is held for the whole read
+            finally:
+                Image.MAX_IMAGE_PIXELS = saved
+            return
+    yield
 
 
 # --------------------------------------------------------------------------- opening
