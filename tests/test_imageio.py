@@ -13,6 +13,7 @@ import pytest
 from PIL import Image, ImageFile
 
 from alonet.data.imageio import (
+    as_rgb_photo,
     check_same_size,
     image_info,
     read_annotation,
@@ -27,6 +28,7 @@ from alonet.errors import (
     EmptyImageError,
     ImageReadError,
     ImageTooLargeError,
+    InvalidValueError,
     NotAnImageError,
     SizeMismatchError,
     TruncatedImageError,
@@ -382,3 +384,25 @@ def test_pillow_guard_compares_inside_the_lock(monkeypatch):
     c.join(10)
     assert seen and 2 * seen[0] >= 5_000
     assert Image.MAX_IMAGE_PIXELS == 1000
+
+
+def test_as_rgb_photo_is_the_one_photograph_check(tmp_path):
+    from alonet.infer.gate import gate_photo
+    from alonet.model.preprocess import paint_outside_scalp
+    from alonet.report.overlay import deidentify
+
+    good = _two_colour()
+    assert as_rgb_photo(good) is good
+    assert as_rgb_photo(np.zeros((2, 4, 4, 3), np.uint8), batch=True).shape == (2, 4, 4, 3)
+    bad = {"float": good.astype(np.float32), "grey": good[..., 0], "rgba": np.zeros((4, 4, 4), np.uint8),
+           "empty": np.zeros((0, 4, 3), np.uint8), "batch": np.zeros((2, 4, 4, 3), np.uint8)}
+    for array in bad.values():
+        with pytest.raises(InvalidValueError, match=r"the top photograph: expected an RGB photograph .* "
+                                                    r"\(convert the image to 8-bit RGB"):
+            as_rgb_photo(array, "the top photograph")
+    users = [lambda a: gate_photo(a), lambda a: deidentify(a, np.ones(a.shape[:2], bool)),
+             lambda a: paint_outside_scalp(a, np.ones(a.shape[:-1], bool)),
+             lambda a: save_photo_jpeg(tmp_path / "p.jpg", a)]
+    for use in users:
+        with pytest.raises(InvalidValueError, match="expected an RGB photograph"):
+            use(good.astype(np.float32))

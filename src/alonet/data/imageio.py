@@ -348,6 +348,23 @@ def read_photo(
         return _photo_to_rgb(oriented, label, color_manage)
 
 
+def as_rgb_photo(image, what: str = "the photograph", *, batch: bool = False) -> np.ndarray:
+    """``image`` as an (H, W, 3) uint8 RGB array (``np.asarray``, not copied), as
+    ``read_photo`` returns it; anything else raises ``InvalidValueError``.
+
+    ``what`` names the array in the message. ``batch`` also accepts a stack of
+    photographs, (N, H, W, 3). Like ``alonet.scoring.masks.as_bool_mask`` for masks:
+    every stage that takes a photograph as an array checks it here.
+    """
+    array = np.asarray(image)
+    shape = array.shape[1:] if batch and array.ndim == 4 else array.shape
+    if len(shape) != 3 or shape[2] != 3 or array.dtype != np.uint8 or 0 in shape:
+        expected = "a (height, width, 3) uint8 array" + (" or a stack of them" if batch else "")
+        raise InvalidValueError(f"{what}: expected an RGB photograph as {expected}; got {array.dtype} {array.shape}",
+                                fix="convert the image to 8-bit RGB (alonet.data.imageio.read_photo reads files so)")
+    return array
+
+
 # --------------------------------------------------------------------------- annotations
 
 
@@ -592,8 +609,6 @@ def save_mask_png(path: str | Path, mask: np.ndarray) -> Path:
 
 def save_photo_jpeg(path: str | Path, image: np.ndarray, quality: int = 92) -> Path:
     """Save an (H, W, 3) uint8 RGB array as a JPEG, atomically."""
-    array = np.asarray(image)
-    if array.ndim != 3 or array.shape[2] != 3:
-        raise ValueError(f"a photograph must be (H, W, 3), got shape {array.shape}")
-    picture = Image.fromarray(np.ascontiguousarray(array, dtype=np.uint8))
+    array = as_rgb_photo(image, f"photograph for {Path(path).name}")
+    picture = Image.fromarray(np.ascontiguousarray(array))
     return atomic_save(path, lambda temp: picture.save(temp, format="JPEG", quality=int(quality)))
