@@ -203,7 +203,8 @@ class TrainConfig:
         ]
         for ok, message in checks:
             if not ok:
-                raise InvalidValueError(f"invalid training option: {message}")
+                raise InvalidValueError(f"invalid training option: {message}",
+                                        fix="correct that alonet train option (alonet train --help lists them)")
         self.model_config()  # checks width, depth, input size
 
     @property
@@ -218,7 +219,7 @@ class TrainConfig:
                                dropout=self.dropout, input_size=self.input_size,
                                class_weights=self.class_weights, encoder=self.encoder)
         except ModelError as exc:
-            raise InvalidValueError(str(exc), fix="check --encoder, --width, --depth and --input-size") from None
+            raise InvalidValueError(exc.reason, fix="check --encoder, --width, --depth and --input-size") from None
 
     #: Options a fine-tuning run takes from its starting model (``adopt``), not from the user.
     ADOPTED = ("encoder", "base_width", "depth", "dropout", "input_size", "class_weights")
@@ -259,7 +260,8 @@ class TrainConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise InvalidValueError(f"unknown training options in saved config: {', '.join(unknown)}")
+            raise InvalidValueError(f"unknown training options in saved config: {', '.join(unknown)}",
+                                    fix="the run was made by a newer AloNet: upgrade alonet, or start a new run folder")
         return cls(**data)
 
     def save(self, path: Path) -> None:
@@ -271,4 +273,5 @@ class TrainConfig:
         try:
             return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
         except (OSError, json.JSONDecodeError) as exc:
-            raise InvalidValueError(f"{path}: cannot read training configuration ({exc})") from None
+            raise InvalidValueError(f"{path}: cannot read training configuration ({exc})",
+                                    fix="restore train_config.json, or start a new run folder (-o)") from None
