@@ -16,6 +16,7 @@ is the confidence (0..1) that a pixel belongs to the region.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
+from types import MappingProxyType
 
 from alonet.errors import ModelError
 
@@ -33,7 +34,7 @@ DEFAULT_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
 #: scratch) or EfficientNet-Lite0 started from ImageNet weights.
 ENCODERS: tuple[str, ...] = ("unet", "efficientnet-lite0")
 #: Deepest encoder level each encoder offers (``depth`` limit).
-MAX_DEPTH = {"unet": 7, "efficientnet-lite0": 5}
+MAX_DEPTH = MappingProxyType({"unet": 7, "efficientnet-lite0": 5})
 
 CONFIG_FORMAT = "alonet-model-config"
 CONFIG_VERSION = 1

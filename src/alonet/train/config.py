@@ -10,6 +10,7 @@ import json
 import math
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
+from types import MappingProxyType
 
 from alonet.data.atomic import atomic_write_text
 from alonet.errors import InvalidValueError, ModelError
@@ -21,11 +22,11 @@ ALL_TASKS = TASKS
 #: Pseudo-view for dataset rows whose view is empty or not one of VIEWS.
 UNKNOWN_VIEW = "unknown"
 #: Views each task uses by default.
-DEFAULT_TASK_VIEWS = {
+DEFAULT_TASK_VIEWS = MappingProxyType({
     "scalp-temporal": ("left", "right"),
     "scalp-midline": ("top", "back"),
     "hairloss": (*VIEWS, UNKNOWN_VIEW),
-}
+})
 DEVICES = ("auto", "cpu", "cuda", "mps")
 #: ``freeze_bn`` choices: keep BatchNorm statistics of no layer / the pretrained
 #: encoder / every layer fixed ("auto": "all" when fine-tuning on fewer than
@@ -40,8 +41,8 @@ PRETRAINED_ENCODER_LR_SCALE = 0.1
 #: Recipe of ``alonet train --init`` for a clinic's own 10-200 photographs (the
 #: issue-13 probe on real clinical photographs: 80 steps of batch 8, Adam 2e-4,
 #: BatchNorm statistics frozen, flips and brightness jitter).
-FINETUNE_DEFAULTS = {"lr": 2e-4, "batch_size": 8, "steps": 80, "lr_step": 10_000, "lr_gamma": 1.0,
-                     "freeze_bn": "auto", "scale_rotate": True}
+FINETUNE_DEFAULTS = MappingProxyType({"lr": 2e-4, "batch_size": 8, "steps": 80, "lr_step": 10_000, "lr_gamma": 1.0,
+                                      "freeze_bn": "auto", "scale_rotate": True})
 
 
 @dataclass(frozen=True)
