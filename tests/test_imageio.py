@@ -13,6 +13,7 @@ import pytest
 from PIL import Image, ImageFile
 
 from alonet.data.imageio import (
+    as_rgb_photo,
     check_same_size,
     image_info,
     read_annotation,
@@ -27,6 +28,7 @@ from alonet.errors import (
     EmptyImageError,
     ImageReadError,
     ImageTooLargeError,
+    InvalidValueError,
     NotAnImageError,
     SizeMismatchError,
     TruncatedImageError,
@@ -347,3 +349,60 @@ def test_icc_profiles_are_applied_or_safely_ignored(tmp_path):
     broken = _save(Image.fromarray(array), tmp_path / "broken.png", icc_profile=b"not a profile")
     np.testing.assert_array_equal(read_photo(broken), array)  # unusable profile: plain conversion
     np.testing.assert_array_equal(read_photo(with_profile, color_manage=False), array)
+
+
+def test_pillow_guard_compares_inside_the_lock(monkeypatch):
+    """A read that needs Pillow's guard lifted must not trust a value another read lifted
+    for a while: it would read with the low value once that read restored it."""
+    import threading
+
+    from alonet.data import imageio
+
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # Pillow alone accepts up to 2000 pixels
+    a_inside, a_may_leave, a_left = threading.Event(), threading.Event(), threading.Event()
+    seen = []
+
+    def big_read():  # lifts the guard to 100 000 and holds it until told
+        with imageio._pillow_guard(100_000):
+            a_inside.set()
+            a_may_leave.wait(10)
+        a_left.set()
+
+    def medium_read():  # needs 5 000: more than Pillow's own 2000, less than A's lifted value
+        with imageio._pillow_guard(5_000):
+            a_left.wait(10)  # old code: got here at once, then A restored 1000 under it
+            seen.append(Image.MAX_IMAGE_PIXELS)
+
+    a = threading.Thread(target=big_read)
+    a.start()
+    assert a_inside.wait(10)
+    c = threading.Thread(target=medium_read)
+    c.start()
+    c.join(0.2)  # C waits for the lock (or, with the race, already sits inside the guard)
+    a_may_leave.set()
+    a.join(10)
+    c.join(10)
+    assert seen and 2 * seen[0] >= 5_000
+    assert Image.MAX_IMAGE_PIXELS == 1000
+
+
+def test_as_rgb_photo_is_the_one_photograph_check(tmp_path):
+    from alonet.infer.gate import gate_photo
+    from alonet.model.preprocess import paint_outside_scalp
+    from alonet.report.overlay import deidentify
+
+    good = _two_colour()
+    assert as_rgb_photo(good) is good
+    assert as_rgb_photo(np.zeros((2, 4, 4, 3), np.uint8), batch=True).shape == (2, 4, 4, 3)
+    bad = {"float": good.astype(np.float32), "grey": good[..., 0], "rgba": np.zeros((4, 4, 4), np.uint8),
+           "empty": np.zeros((0, 4, 3), np.uint8), "batch": np.zeros((2, 4, 4, 3), np.uint8)}
+    for array in bad.values():
+        with pytest.raises(InvalidValueError, match=r"the top photograph: expected an RGB photograph .* "
+                                                    r"\(convert the image to 8-bit RGB"):
+            as_rgb_photo(array, "the top photograph")
+    users = [lambda a: gate_photo(a), lambda a: deidentify(a, np.ones(a.shape[:2], bool)),
+             lambda a: paint_outside_scalp(a, np.ones(a.shape[:-1], bool)),
+             lambda a: save_photo_jpeg(tmp_path / "p.jpg", a)]
+    for use in users:
+        with pytest.raises(InvalidValueError, match="expected an RGB photograph"):
+            use(good.astype(np.float32))

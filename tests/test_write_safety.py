@@ -77,3 +77,32 @@ def test_a_dataset_that_cannot_fit_on_the_disk_is_refused_before_writing(tmp_pat
         writer.add(np.zeros((128, 128, 3), np.uint8), np.ones((128, 128), np.uint8), np.zeros((128, 128), np.uint8),
                    patient="P1", visit="1", view="top")
     assert (tmp_path / "small" / "images.npy").is_file()
+
+
+def test_the_report_key_is_never_written_over_one_another_run_just_made(tmp_path, monkeypatch):
+    """Two ``alonet batch --deidentify`` runs into one folder: the second to finish moved its
+    new key over the first one's (os.replace), so the folders the first had named could no
+    longer be found. Now the key another run made meanwhile is kept and used."""
+    import secrets
+
+    from alonet.report.batch_folders import KEY_FILE, read_key, report_key
+
+    theirs = "ab" * 32
+    real_token_hex = secrets.token_hex
+
+    def another_run_finishes_first(n):
+        (tmp_path / KEY_FILE).write_text(theirs + "\n")  # after this run found no key
+        return real_token_hex(n)
+
+    monkeypatch.setattr(secrets, "token_hex", another_run_finishes_first)
+    assert report_key(tmp_path) == bytes.fromhex(theirs)
+    assert read_key(tmp_path) == bytes.fromhex(theirs)
+    assert [p.name for p in tmp_path.iterdir()] == [KEY_FILE]  # no temporary file left
+
+
+def test_a_new_report_key_is_private_and_kept(tmp_path):
+    from alonet.report.batch_folders import KEY_FILE, read_key, report_key
+
+    key = report_key(tmp_path)
+    assert len(key) == 32 and read_key(tmp_path) == key and report_key(tmp_path) == key
+    assert oct((tmp_path / KEY_FILE).stat().st_mode & 0o777) == "0o600"

@@ -19,6 +19,8 @@ class AloNetError(Exception):
         text = message
         if path is not None and str(path) not in message:
             text = f"{path}: {message}"
+        #: The message without the fix, for an error that wraps this one and gives its own fix.
+        self.reason = " ".join(text.split())
         if fix:
             text = f"{text} ({fix})"
         super().__init__(" ".join(text.split()))  # always a single line

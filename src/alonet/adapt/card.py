@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 
@@ -45,7 +46,8 @@ def table_rows(before: dict, after: dict) -> list[tuple[str, str, str]]:
 
 
 
-CHANGE_LABELS = {"mean_abs_diff_pct": "mean |Δ % loss| per photograph", "salt_mae": "SALT error per visit"}
+CHANGE_LABELS = MappingProxyType({"mean_abs_diff_pct": "mean |Δ % loss| per photograph",
+                                  "salt_mae": "SALT error per visit"})
 
 
 def unclear(changes: dict | None) -> bool:

@@ -28,13 +28,12 @@ import hashlib
 import hmac
 import json
 import os
-import secrets
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from alonet.data.atomic import temp_path_for
+from alonet.data.atomic import create_hex_key, read_hex_key
 from alonet.errors import DatasetError, KeyFileError
 
 KEY_NAME = "patient-key"
@@ -66,15 +65,12 @@ def read_patient_key(path: str | Path) -> bytes | None:
     with it need that key, so it is never replaced."""
     path = Path(path)
     try:
-        data = path.read_bytes()
-    except (FileNotFoundError, NotADirectoryError):  # no such file (a file where a folder of it belongs)
-        return None
+        return read_hex_key(path)  # None: no such file (or a file where a folder of it belongs)
     except OSError as exc:
         raise KeyFileError(f"{path}: the patient key cannot be read ({exc.strerror or exc})", path=path,
                            fix="make it readable by this user, or pass --patient-key with a copy of it") from None
-    text = data.strip()
-    if len(text) == 64 and all(c in b"0123456789abcdefABCDEF" for c in text):
-        return bytes.fromhex(text.decode("ascii"))
+    except ValueError:
+        pass
     raise KeyFileError(f"{path} is not an AloNet patient key (64 hexadecimal digits): it is damaged or another file",
                        path=path, fix="restore it from a backup or another workstation that adapts your model sets; "
                                       "delete it only if no adapted set was made with it")
@@ -83,7 +79,8 @@ def read_patient_key(path: str | Path) -> bytes | None:
 def create_patient_key(path: str | Path) -> bytes:
     """Make a new key at ``path`` unless a file is there already (then that key is returned):
     folder 0700 and file 0600 from the start, written under a temporary name and linked
-    into place, which fails rather than overwrite a key another process made meanwhile."""
+    into place, which fails rather than overwrite a key another process made meanwhile
+    (``alonet.data.atomic.create_hex_key``)."""
     path = Path(path)
     try:
         _write_new_key(path)
@@ -104,43 +101,7 @@ def _write_new_key(path: Path) -> None:
     if folder_is_new:
         with contextlib.suppress(OSError):  # best effort: some file systems have no modes
             path.parent.chmod(0o700)
-    temp = temp_path_for(path)
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="ascii") as handle:
-            handle.write(secrets.token_hex(32) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        with contextlib.suppress(OSError):
-            temp.chmod(0o600)
-        try:
-            os.link(temp, path)
-        except FileExistsError:
-            pass  # another process made it first: use theirs
-        except OSError:  # no hard links here (some network or FAT file systems)
-            _create_in_place(path, temp.read_text(encoding="ascii"))
-    finally:
-        with contextlib.suppress(OSError):
-            temp.unlink()
-
-
-def _create_in_place(path: Path, text: str) -> None:
-    """Write ``text`` to a new file ``path`` (0600); an existing file is left as it is. A write
-    that fails removes the file it made, so no empty or partial key is left to be taken for
-    a damaged one."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return
-    try:
-        with os.fdopen(fd, "w", encoding="ascii") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-    except BaseException:
-        with contextlib.suppress(OSError):
-            path.unlink()
-        raise
+    create_hex_key(path)
 
 
 def load_patient_key(path: str | Path | None) -> tuple[bytes, Path, bool]:

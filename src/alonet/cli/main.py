@@ -10,6 +10,8 @@ from __future__ import annotations
 import errno
 import importlib
 import sys
+from collections.abc import Mapping
+from types import MappingProxyType
 
 import click
 
@@ -17,7 +19,7 @@ from alonet import __version__
 from alonet.errors import AloNetError
 
 #: verb -> "module:attribute" of its click command, in pipeline order.
-COMMANDS: dict[str, str] = {
+COMMANDS: Mapping[str, str] = MappingProxyType({
     "phantom": "alonet.cli.phantom_cmd:phantom_command",
     "convert": "alonet.cli.convert_cmd:convert",
     "train": "alonet.cli.train_cmd:train_command",
@@ -30,13 +32,13 @@ COMMANDS: dict[str, str] = {
     "demo": "alonet.cli.demo_cmd:demo_command",
     "salt": "alonet.cli.salt_cmd:salt",
     "serve": "alonet.cli.serve_cmd:serve_command",
-}
+})
 
 
 class LazyGroup(click.Group):
     """A click group that imports each verb's module on first use."""
 
-    def __init__(self, *args, lazy: dict[str, str] | None = None, **kwargs):
+    def __init__(self, *args, lazy: Mapping[str, str] | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.lazy = dict(lazy or {})
 
@@ -82,12 +84,12 @@ def _tolerant_console() -> None:
 
 
 #: errno -> what to do, for OS errors the checks before a command could not foresee.
-_OS_FIXES: dict[int, str] = {
+_OS_FIXES: Mapping[int, str] = MappingProxyType({
     errno.ENAMETOOLONG: "a file name or path is too long: use a shorter output folder path or shorter labels",
     errno.ENOSPC: "the disk is full: free some space, then run the command again",
     errno.EACCES: "permission denied: fix the permissions or choose another folder, then run the command again",
     errno.EROFS: "the disk is read-only: choose another output folder",
-}
+})
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 import click
 
 from alonet.cli.options import SEED
@@ -16,8 +18,8 @@ def given(ctx, name: str) -> bool:
 
 
 #: Command-line options that set TrainConfig fields of other names.
-OPTION_FIELDS = {"augment": ("color", "blur", "noise", "jpeg"), "no_pretrained": ("pretrained",),
-                 "freeze": ("freeze_levels",), "relight_p": ("relight", "relight_p")}
+OPTION_FIELDS = MappingProxyType({"augment": ("color", "blur", "noise", "jpeg"), "no_pretrained": ("pretrained",),
+                                  "freeze": ("freeze_levels",), "relight_p": ("relight", "relight_p")})
 
 
 def given_fields(ctx) -> frozenset[str]:

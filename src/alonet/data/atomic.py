@@ -13,6 +13,9 @@ file, keeping its suffix), and each write of NAME first removes those that a
 process on this machine that is no longer running left beside it (a running
 writer's are kept; see :func:`remove_stale_temps`). :func:`scratch_directory`
 does the same for work folders under the system's temporary folder.
+
+Secret key files (:func:`create_hex_key`, :func:`read_hex_key`) are the one
+kind of file that is never replaced: made once, 0600, linked into place.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import secrets
 import shutil
 import tempfile
 import uuid
@@ -157,6 +161,79 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
 def atomic_write_text(path: str | Path, text: str, encoding: str = "utf-8") -> Path:
     """Write ``text`` to ``path`` atomically (newlines are written as given)."""
     return atomic_save(path, lambda temp: temp.write_text(text, encoding=encoding, newline=""))
+
+
+# --------------------------------------------------------------------------- secret key files
+
+_HEX_DIGITS = b"0123456789abcdefABCDEF"
+
+
+def read_hex_key(path: str | Path) -> bytes | None:
+    """The 32-byte key a file made by :func:`create_hex_key` holds (64 hexadecimal digits;
+    surrounding white space is ignored), or None when there is no such file (or no folder
+    for it). Raises OSError when it cannot be read and ValueError when it holds anything
+    else; callers turn both into their own errors (the data their key names needs it, so
+    such a file is never replaced)."""
+    try:
+        data = Path(path).read_bytes()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    text = data.strip()
+    if len(text) == 64 and all(c in _HEX_DIGITS for c in text):
+        return bytes.fromhex(text.decode("ascii"))
+    raise ValueError(f"{path} does not hold 64 hexadecimal digits")
+
+
+def create_hex_key(path: str | Path) -> None:
+    """Make a new random 32-byte key (64 hexadecimal digits and a newline) at ``path``
+    unless a file is there already: then that one is kept, whoever made it.
+
+    The file is 0600 from the start, written and flushed to disk under a temporary name
+    and hard-linked into place, which fails rather than overwrite a key another process
+    made meanwhile. Where there are no hard links (some network or FAT file systems) it is
+    created in place with ``O_EXCL``. The folder must exist. Raises OSError when it cannot
+    be written; a failed write leaves no empty or partial key behind. Read it back with
+    :func:`read_hex_key`.
+    """
+    path = Path(path)
+    temp = temp_path_for(path)
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            handle.write(secrets.token_hex(32) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        with contextlib.suppress(OSError):
+            temp.chmod(0o600)
+        try:
+            os.link(temp, path)
+        except FileExistsError:
+            pass  # another process made it first: use theirs
+        except OSError:  # no hard links here
+            _create_in_place(path, temp.read_text(encoding="ascii"))
+    finally:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+    _fsync_dir(path.parent)
+
+
+def _create_in_place(path: Path, text: str) -> None:
+    """Write ``text`` to a new file ``path`` (0600); an existing file is left as it is. A write
+    that fails removes the file it made, so no empty or partial key is left to be taken for
+    a damaged one."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException:
+        with contextlib.suppress(OSError):
+            path.unlink()
+        raise
 
 
 def _is_empty_dir(path: Path) -> bool:

@@ -702,7 +702,8 @@ def convert_pairs(
                 f"{bad} of {total} pairs are invalid (listed above); fix them or pass --skip-invalid",
                 problems,
             )
-        raise ConversionError(f"none of the {total} pairs is valid (listed above); nothing to convert", problems)
+        raise ConversionError(f"none of the {total} pairs is valid (listed above); nothing to convert", problems,
+                              fix="fix the pairs listed above (names must match across the three folders)")
 
     if not valid:
         fail()

@@ -32,7 +32,7 @@ import numpy as np
 
 from alonet import __version__
 from alonet.data.atomic import atomic_directory
-from alonet.data.imageio import resize_mask, resize_photo
+from alonet.data.imageio import as_rgb_photo, resize_mask, resize_photo
 from alonet.data.preflight import check_output_folder
 from alonet.errors import DatasetError, InvalidValueError
 from alonet.views import normalize_view
@@ -297,9 +297,7 @@ class DatasetWriter:
             raise RuntimeError("use DatasetWriter in a `with` block")
         if self.written >= self.capacity:
             raise DatasetError(f"more than {self.capacity} samples added to {self.path}", path=self.path, fix="raise count")
-        photo = np.asarray(image)
-        if photo.ndim != 3 or photo.shape[2] != 3 or photo.dtype != np.uint8:
-            raise ValueError(f"image must be (H, W, 3) uint8, got {photo.shape} {photo.dtype}")
+        photo = as_rgb_photo(image, f"sample {self.written} of {self.path}")
         area, loss = np.asarray(scalp), np.asarray(hairloss)
         if area.ndim != 2 or loss.ndim != 2:
             raise ValueError(f"masks must be 2-D, got {area.shape} and {loss.shape}")

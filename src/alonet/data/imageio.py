@@ -90,18 +90,26 @@ def _pillow_guard(max_pixels: int | None) -> Iterator[None]:
     reached. AloNet checks the size from the header itself, so Pillow's guard is
     raised to ``max_pixels`` for the duration of the read (under a lock, and
     restored afterwards) whenever the caller asked for more.
+
+    The "no need to raise it" comparison is made inside the lock: outside it,
+    a thread could see another thread's temporarily raised value, skip the
+    lock, and then read with the lower value once that thread restores it.
+    Inside the lock the value seen is the one every holder restores, so a read
+    it is enough for may run without the lock.
     """
-    current = Image.MAX_IMAGE_PIXELS
-    if max_pixels is None or current is None or 2 * current >= max_pixels:
+    if max_pixels is None:
         yield
         return
     with _PILLOW_GUARD_LOCK:
         saved = Image.MAX_IMAGE_PIXELS
-        Image.MAX_IMAGE_PIXELS = max(int(max_pixels), saved or 0)
-        try:
-            yield
-        finally:
-            Image.MAX_IMAGE_PIXELS = saved
+        if saved is not None and 2 * saved < max_pixels:
+            Image.MAX_IMAGE_PIXELS = max(int(max_pixels), saved)
+            try:
+                yield  # the lock is held for the whole read
+            finally:
+                Image.MAX_IMAGE_PIXELS = saved
+            return
+    yield
 
 
 # --------------------------------------------------------------------------- opening
@@ -338,6 +346,23 @@ def read_photo(
         except Exception:  # malformed EXIF: keep the stored orientation
             oriented = image
         return _photo_to_rgb(oriented, label, color_manage)
+
+
+def as_rgb_photo(image, what: str = "the photograph", *, batch: bool = False) -> np.ndarray:
+    """``image`` as an (H, W, 3) uint8 RGB array (``np.asarray``, not copied), as
+    ``read_photo`` returns it; anything else raises ``InvalidValueError``.
+
+    ``what`` names the array in the message. ``batch`` also accepts a stack of
+    photographs, (N, H, W, 3). Like ``alonet.scoring.masks.as_bool_mask`` for masks:
+    every stage that takes a photograph as an array checks it here.
+    """
+    array = np.asarray(image)
+    shape = array.shape[1:] if batch and array.ndim == 4 else array.shape
+    if len(shape) != 3 or shape[2] != 3 or array.dtype != np.uint8 or 0 in shape:
+        expected = "a (height, width, 3) uint8 array" + (" or a stack of them" if batch else "")
+        raise InvalidValueError(f"{what}: expected an RGB photograph as {expected}; got {array.dtype} {array.shape}",
+                                fix="convert the image to 8-bit RGB (alonet.data.imageio.read_photo reads files so)")
+    return array
 
 
 # --------------------------------------------------------------------------- annotations
@@ -584,8 +609,6 @@ def save_mask_png(path: str | Path, mask: np.ndarray) -> Path:
 
 def save_photo_jpeg(path: str | Path, image: np.ndarray, quality: int = 92) -> Path:
     """Save an (H, W, 3) uint8 RGB array as a JPEG, atomically."""
-    array = np.asarray(image)
-    if array.ndim != 3 or array.shape[2] != 3:
-        raise ValueError(f"a photograph must be (H, W, 3), got shape {array.shape}")
-    picture = Image.fromarray(np.ascontiguousarray(array, dtype=np.uint8))
+    array = as_rgb_photo(image, f"photograph for {Path(path).name}")
+    picture = Image.fromarray(np.ascontiguousarray(array))
     return atomic_save(path, lambda temp: picture.save(temp, format="JPEG", quality=int(quality)))

@@ -97,7 +97,7 @@ def read_split(path: Path) -> dict:
         raise DatasetError(f"{path}: cannot read the split ({exc.__class__.__name__})",
                            fix="delete it to make a new split, or restore it") from None
     if not isinstance(split, dict) or split.get("format") != SPLIT_FORMAT:
-        raise DatasetError(f"{path}: not an AloNet split file")
+        raise DatasetError(f"{path}: not an AloNet split file", fix="delete it to make a new split, or restore it")
     return split
 
 

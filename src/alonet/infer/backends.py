@@ -166,7 +166,7 @@ def _onnx_for(task: str, model, cfg: ModelConfig, json_path: Path | None, cache:
         beside = json_path.with_suffix(".onnx")
         if matching_session(beside, key, "fp32", 1) is not None:
             return beside
-    key = key or export_key(_state_sha256(model), cfg.to_dict())
+    key = key or export_key(_state_sha256(model), cfg)
     cached = cache / cache_file_name(task, key, cfg.input_size)
     if matching_session(cached, key, "fp32", 1) is not None:
         return cached

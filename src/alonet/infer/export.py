@@ -29,21 +29,15 @@ from alonet.data.atomic import (
 from alonet.errors import ModelError
 from alonet.infer.onnx_runtime import (
     add_metadata,
+    export_key,
     onnx_file_name,
 )
-from alonet.infer.onnx_runtime import export_key as _export_key
 from alonet.infer.quantize import CalibrationConfig, calibration_images, quantize_int8
 from alonet.model import load_model, resolve_model_set
 from alonet.model.config import TASKS, ModelConfig
 
 #: ONNX opset used for export (supported by onnxruntime >= 1.17).
 OPSET = 17
-
-def export_key(weights_sha256: str, cfg: ModelConfig) -> str:
-    """What an export depends on: the weights and the configuration (input size,
-    normalisation, class weights). An ``.onnx`` whose key differs is stale."""
-    return _export_key(weights_sha256, cfg.to_dict())
-
 
 def _probability_module(model, cfg: ModelConfig):
     """Wrap a logits network so that it returns the calibrated class-1 probability map."""

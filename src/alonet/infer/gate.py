@@ -42,16 +42,13 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from alonet.data.imageio import as_rgb_photo
 from alonet.errors import InvalidValueError
+from alonet.infer.quality import flag
 
 #: Flag codes the gate raises; every one means "retake" (they are part of
 #: ``alonet.infer.quality.RETAKE_CODES``), and the view is not measured.
 GATE_CODES = frozenset({"too_small", "bad_aspect", "no_content", "noise", "not_a_head"})
-
-
-def flag(code: str, message: str) -> dict:
-    """A flag as stored in results and reports."""
-    return {"code": code, "message": message}
 
 
 @dataclass(frozen=True)
@@ -147,10 +144,7 @@ def gate_photo(image: np.ndarray, config: GateConfig = GateConfig(), *, model_si
     ``model_side``: the smallest input size of the networks that will see the
     picture (used when ``config.min_side`` is None).
     """
-    image = np.asarray(image)
-    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8 or 0 in image.shape:
-        raise InvalidValueError(f"expected an RGB photograph as a (height, width, 3) uint8 array; got "
-                                f"{image.dtype} {image.shape}")
+    image = as_rgb_photo(image)
     h, w = image.shape[:2]
     aspect = max(h, w) / min(h, w)
     if aspect > config.max_aspect:

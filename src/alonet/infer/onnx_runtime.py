@@ -28,6 +28,7 @@ from pathlib import Path
 
 from alonet.errors import InvalidValueError, ModelError
 from alonet.model import read_model_info
+from alonet.model.config import ModelConfig
 
 #: Numerical precisions of the exported networks.
 PRECISIONS: tuple[str, ...] = ("fp32", "int8")
@@ -52,11 +53,12 @@ def check_precision(precision: str) -> str:
 GRAPH_VERSION = 2
 
 
-def export_key(weights_sha256: str, cfg_dict: Mapping) -> str:
+def export_key(weights_sha256: str, cfg: ModelConfig | Mapping) -> str:
     """What an export depends on: the weights, the configuration (input size,
     normalisation, class weights) and :data:`GRAPH_VERSION`. An ``.onnx`` whose
-    key differs is stale."""
-    text = weights_sha256 + json.dumps(dict(cfg_dict), sort_keys=True)
+    key differs is stale. ``cfg`` is a ``ModelConfig`` or its ``to_dict()``."""
+    cfg_dict = cfg.to_dict() if isinstance(cfg, ModelConfig) else dict(cfg)
+    text = weights_sha256 + json.dumps(cfg_dict, sort_keys=True)
     if GRAPH_VERSION != 1:  # version 1 keys (before the constant existed) stay as they were
         text += f"graph{GRAPH_VERSION}"
     return hashlib.sha256(text.encode()).hexdigest()
@@ -67,7 +69,7 @@ def model_key(json_path: str | Path):
     info = read_model_info(json_path)
     cfg = info["config"]
     sha = info.get("weights_sha256")
-    return (export_key(str(sha), cfg.to_dict()) if sha else None), cfg
+    return (export_key(str(sha), cfg) if sha else None), cfg
 
 
 def onnx_file_name(stem: str, precision: str) -> str:

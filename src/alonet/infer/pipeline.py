@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from alonet.data.imageio import check_pixels, read_photo
+from alonet.data.imageio import as_rgb_photo, check_pixels, read_photo
 from alonet.errors import InvalidValueError, MissingViewError
 from alonet.infer.backends import create_backend
 from alonet.infer.gate import GateConfig, gate_photo, required_side
@@ -92,11 +92,7 @@ def _as_photo(image, max_pixels: int | None, view: str = "") -> tuple[np.ndarray
     arrays and bytes in errors, which have no file name)."""
     label = f"the {view} photograph" if view else "the photograph"
     if isinstance(image, np.ndarray):
-        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8 or 0 in image.shape:
-            raise InvalidValueError(
-                f"{label}: expected an RGB photograph as a (height, width, 3) uint8 array; got "
-                f"{image.dtype} {image.shape}", fix="convert the image to 8-bit RGB"
-            )
+        as_rgb_photo(image, label)
         check_pixels(image.shape[1], image.shape[0], max_pixels, label)  # the cap files have, for arrays too
         return np.ascontiguousarray(image), None
 

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from alonet.data.imageio import as_rgb_photo
 from alonet.errors import InvalidValueError
 
 #: Flag codes that mean the photograph should be retaken (with the gate's refusals).
@@ -77,13 +78,7 @@ def needs_retake(flags: list[dict]) -> bool:
 
 
 def _check_image(image: np.ndarray) -> np.ndarray:
-    image = np.asarray(image)
-    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8 or 0 in image.shape:
-        raise InvalidValueError(
-            f"expected an RGB photograph as a (height, width, 3) uint8 array; got "
-            f"{image.dtype} {image.shape}"
-        )
-    return image
+    return as_rgb_photo(image)
 
 
 def analysis_luminance(image: np.ndarray, size: int = 512) -> np.ndarray:

@@ -16,6 +16,7 @@ is the confidence (0..1) that a pixel belongs to the region.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
+from types import MappingProxyType
 
 from alonet.errors import ModelError
 
@@ -33,10 +34,12 @@ DEFAULT_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
 #: scratch) or EfficientNet-Lite0 started from ImageNet weights.
 ENCODERS: tuple[str, ...] = ("unet", "efficientnet-lite0")
 #: Deepest encoder level each encoder offers (``depth`` limit).
-MAX_DEPTH = {"unet": 7, "efficientnet-lite0": 5}
+MAX_DEPTH = MappingProxyType({"unet": 7, "efficientnet-lite0": 5})
 
 CONFIG_FORMAT = "alonet-model-config"
 CONFIG_VERSION = 1
+
+_RESTORE_CONFIG = "restore the model's .json from its run folder, or train again"
 
 
 @dataclass(frozen=True)
@@ -116,7 +119,7 @@ class ModelConfig:
         ]
         for ok, message in checks:
             if not ok:
-                raise ModelError(f"invalid model configuration: {message}")
+                raise ModelError(f"invalid model configuration: {message}", fix=_RESTORE_CONFIG)
 
     def to_dict(self) -> dict:
         """A JSON-ready dict with a format tag and version."""
@@ -131,12 +134,13 @@ class ModelConfig:
     def from_dict(cls, data: dict) -> "ModelConfig":
         """Inverse of :meth:`to_dict`; raises ModelError on a foreign or newer format."""
         if not isinstance(data, dict):
-            raise ModelError("model configuration is not a JSON object")
+            raise ModelError("model configuration is not a JSON object", fix="pass a model saved by alonet train")
         data = dict(data)
         fmt = data.pop("format", CONFIG_FORMAT)
         version = data.pop("version", CONFIG_VERSION)
         if fmt != CONFIG_FORMAT:
-            raise ModelError(f"not an AloNet model configuration (format {fmt!r})")
+            raise ModelError(f"not an AloNet model configuration (format {fmt!r})",
+                             fix="pass a model saved by alonet train")
         if not isinstance(version, int) or version > CONFIG_VERSION:
             raise ModelError(
                 f"model configuration version {version!r} is newer than this AloNet supports "
@@ -146,8 +150,9 @@ class ModelConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ModelError(f"unknown model configuration fields: {', '.join(unknown)}")
+            raise ModelError(f"unknown model configuration fields: {', '.join(unknown)}",
+                             fix="the model was saved by a newer AloNet: upgrade alonet")
         try:
             return cls(**data)
         except TypeError as exc:
-            raise ModelError(f"invalid model configuration: {exc}") from None
+            raise ModelError(f"invalid model configuration: {exc}", fix=_RESTORE_CONFIG) from None

@@ -137,14 +137,15 @@ def read_model_info(path: str | Path) -> dict:
         raise ModelError(f"{json_path}: model description is corrupt ({exc.__class__.__name__})",
                          fix="re-save or re-download the model") from None
     if not isinstance(info, dict) or info.get("format") != MODEL_FORMAT:
-        raise ModelError(f"{json_path}: not an AloNet model description")
+        raise ModelError(f"{json_path}: not an AloNet model description",
+                         fix="pass the .json that alonet train or alonet adapt saved beside the .safetensors")
     if not isinstance(info.get("version"), int) or info["version"] > MODEL_VERSION:
         raise ModelError(f"{json_path}: model format version {info.get('version')!r} is not supported",
                          fix="upgrade alonet")
     try:
         info["config"] = ModelConfig.from_dict(info.get("config"))
     except ModelError as exc:
-        raise ModelError(f"{json_path}: {exc}") from None
+        raise ModelError(f"{json_path}: {exc.reason}", fix=exc.fix or "re-save or re-download the model") from None
     return info
 
 
@@ -184,7 +185,8 @@ def load_model(path: str | Path, device: str = "cpu"):
     try:
         state = load_file(str(weights_path), device="cpu")
     except (SafetensorError, OSError, ValueError) as exc:
-        raise ModelError(f"{weights_path}: weights file is corrupt ({exc})") from None
+        raise ModelError(f"{weights_path}: weights file is corrupt ({exc})",
+                         fix="re-download the model, or copy the .safetensors again") from None
     state = {k: (v.float() if v.is_floating_point() else v) for k, v in state.items()}
     model = build_model(cfg)
     try:
@@ -192,7 +194,9 @@ def load_model(path: str | Path, device: str = "cpu"):
     except RuntimeError as exc:
         first = str(exc).strip().splitlines()[0]
         raise ModelError(f"{weights_path}: weights do not fit the configuration in "
-                         f"{json_path.name} ({first})") from None
+                         f"{json_path.name} ({first})",
+                         fix="keep the .json and .safetensors of one save together; "
+                             "if you edited the .json, restore it") from None
     model.to(torch.device(device))
     model.eval()
     return model, cfg

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from alonet.data.imageio import resize_mask, resize_photo
+from alonet.data.imageio import as_rgb_photo, resize_mask, resize_photo
 from alonet.errors import InvalidValueError
 from alonet.model.config import FILL_COLOR, ModelConfig
 
@@ -64,9 +64,9 @@ def paint_outside_scalp(image: np.ndarray, scalp: np.ndarray,
     scalp region, everything else one fixed colour (cyan in the study).
     ``image`` may also be a batch (N,H,W,3) with ``scalp`` (N,H,W).
     """
-    image = np.asarray(image)
+    image = as_rgb_photo(image, "the photograph to paint", batch=True)
     scalp = np.asarray(scalp).astype(bool)
-    if image.shape[:-1] != scalp.shape or image.shape[-1] != 3:
+    if image.shape[:-1] != scalp.shape:
         raise InvalidValueError(
             f"scalp mask shape {scalp.shape} does not match image shape {image.shape}"
         )

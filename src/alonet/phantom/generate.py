@@ -19,6 +19,7 @@ import datetime as _dt
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 
@@ -50,7 +51,8 @@ REFERENCE_SIDE = 256
 RANDOM_SMALL_SHARE = 0.55
 RANDOM_MAX_SIDE = 3000
 
-_PURPOSES = {"look": 1, "pattern": 2, "scalp": 3, "state": 4, "render": 5, "date": 6, "size": 7, "negatives": 8}
+_PURPOSES = MappingProxyType({"look": 1, "pattern": 2, "scalp": 3, "state": 4, "render": 5, "date": 6, "size": 7,
+                              "negatives": 8})
 
 
 def rng_for(seed: int, *key: int | str) -> np.random.Generator:

@@ -30,7 +30,9 @@ fewer strands.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from types import MappingProxyType
 
 import cv2
 import numpy as np
@@ -38,7 +40,7 @@ import numpy as np
 from alonet.phantom.geometry import fill_polygon, view_kind
 
 #: Patient-level patterns and their sampling weights.
-PATTERNS: dict[str, float] = {
+PATTERNS: Mapping[str, float] = MappingProxyType({
     "none": 0.05,
     "single": 0.1,
     "multiple": 0.15,
@@ -47,13 +49,14 @@ PATTERNS: dict[str, float] = {
     "diffuse": 0.12,
     "near_total": 0.17,
     "total": 0.12,
-}
+})
 
 #: Patient-level longitudinal trends and their sampling weights.
-TRENDS: dict[str, float] = {"progressing": 0.3, "regrowing": 0.35, "stable": 0.15, "fluctuating": 0.2}
+TRENDS: Mapping[str, float] = MappingProxyType({"progressing": 0.3, "regrowing": 0.35, "stable": 0.15,
+                                                "fluctuating": 0.2})
 
 #: Mean log growth of patch radii per visit for each trend.
-_GROWTH: dict[str, float] = {"progressing": 0.28, "regrowing": -0.4, "stable": 0.0}
+_GROWTH: Mapping[str, float] = MappingProxyType({"progressing": 0.28, "regrowing": -0.4, "stable": 0.0})
 
 #: Patches smaller than this (radius, in scalp half-sizes) have regrown.
 _MIN_RADIUS = 0.04
@@ -103,7 +106,7 @@ class PatientPattern:
     main_view: str
 
 
-def _choice(rng: np.random.Generator, table: dict[str, float]) -> str:
+def _choice(rng: np.random.Generator, table: Mapping[str, float]) -> str:
     names = list(table)
     p = np.asarray([table[n] for n in names], float)
     return names[int(rng.choice(len(names), p=p / p.sum()))]

@@ -38,8 +38,10 @@ from __future__ import annotations
 import csv
 import hashlib
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 
@@ -48,12 +50,12 @@ from alonet.data.maskshape import ANALYSIS_SIDE, ShapeInfo, analyse_shape, reduc
 from alonet.errors import DatasetError, InvalidValueError
 
 #: Patient-level split of the real annotations: name -> fraction.
-SPLIT_FRACTIONS: dict[str, float] = {"train": 0.8, "val": 0.1, "test": 0.1}
+SPLIT_FRACTIONS: Mapping[str, float] = MappingProxyType({"train": 0.8, "val": 0.1, "test": 0.1})
 
 MANIFEST_COLUMNS = ("file", "patient", "visit_date", "photo_index")
 
 
-def split_of(patient: str, fractions: dict[str, float] | None = None) -> str:
+def split_of(patient: str, fractions: Mapping[str, float] | None = None) -> str:
     """The split (``train``/``val``/``test``) of a real patient id: a fixed hash
     of the id mapped onto the cumulative ``fractions``."""
     table = fractions or SPLIT_FRACTIONS

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Mapping
+from types import MappingProxyType
 
 from alonet.report.provenance import PROVENANCE_COLUMNS
 
@@ -23,12 +25,12 @@ RESULT_COLUMNS: tuple[str, ...] = (
     *PROVENANCE_COLUMNS,
 )
 #: Columns of results.csv added after its first version that are not provenance.
-TABLE_ADDED_COLUMNS = {"status": "", "salt_shown": ""}
+TABLE_ADDED_COLUMNS = MappingProxyType({"status": "", "salt_shown": ""})
 
 _RESPONSE = "empty for the baseline visit itself and when either SALT is missing"
 
 #: column -> (meaning, values). Kept beside :data:`RESULT_COLUMNS`; a test checks both list the same columns.
-COLUMN_MEANINGS: dict[str, tuple[str, str]] = {
+COLUMN_MEANINGS: Mapping[str, tuple[str, str]] = MappingProxyType({
     "patient": ("patient label as written in the manifest", "text"),
     "visit": ("visit label as written in the manifest", "text"),
     "date": ("visit date from the manifest", "YYYY-MM-DD or empty"),
@@ -82,7 +84,7 @@ COLUMN_MEANINGS: dict[str, tuple[str, str]] = {
     "precision": ("network arithmetic", "fp32 or int8"),
     "alonet_version": ("AloNet version that wrote the row (a record: a new version recomputes nothing)",
                        "version string"),
-}
+})
 
 #: File name of the data dictionary written next to results.csv.
 COLUMNS_FILE = "results_columns.csv"

@@ -14,17 +14,14 @@ the folders a rerun replaces.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import hashlib
 import hmac
 import io
 import json
-import os
-import secrets
 from pathlib import Path
 
-from alonet.data.atomic import atomic_write_text, temp_path_for
+from alonet.data.atomic import atomic_write_text, create_hex_key, read_hex_key
 from alonet.errors import DatasetError
 
 KEY_FILE = ".report-key"
@@ -37,15 +34,8 @@ def read_key(out: Path) -> bytes | None:
     Raises DatasetError for a damaged key file (its folders could no longer be found)."""
     path = Path(out) / KEY_FILE
     try:
-        text = path.read_text(encoding="ascii").strip()
-    except FileNotFoundError:
-        return None
-    except (OSError, UnicodeDecodeError):
-        text = ""
-    try:
-        if len(text) == 64:
-            return bytes.fromhex(text)
-    except ValueError:
+        return read_hex_key(path)
+    except (OSError, ValueError):
         pass
     raise DatasetError(f"{path} is damaged: it names the de-identified report folders of {Path(out) / 'reports'}",
                        path=path, fix=f"restore it from a backup, or move {Path(out) / 'reports'} aside and delete it")
@@ -53,20 +43,12 @@ def read_key(out: Path) -> bytes | None:
 
 def report_key(out: Path) -> bytes:
     """The output folder's key (:func:`read_key`), made on first use: readable by its owner
-    only from the start, written under a temporary name and moved into place."""
+    only from the start, and never written over a key another run made meanwhile (then
+    that one is used; ``alonet.data.atomic.create_hex_key``)."""
     key = read_key(out)
     if key is not None:
         return key
-    path = Path(out) / KEY_FILE
-    temp = temp_path_for(path)
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="ascii") as handle:
-            handle.write(secrets.token_hex(32) + "\n")
-        os.replace(temp, path)
-    finally:
-        with contextlib.suppress(OSError):
-            temp.unlink()
+    create_hex_key(Path(out) / KEY_FILE)
     return read_key(out)
 
 

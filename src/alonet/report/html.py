@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Mapping
 from datetime import datetime, timezone
+from types import MappingProxyType
 
 import numpy as np
 
@@ -31,11 +32,11 @@ REPORT_IMAGE_SIDE = 1024
 
 #: Hair-loss layer styles a reviewer can choose (``--overlay``): a filled colour,
 #: a lighter fill that lets the skin show, or only the outline of each patch.
-OVERLAY_STYLES: dict[str, OverlayStyle] = {
+OVERLAY_STYLES: Mapping[str, OverlayStyle] = MappingProxyType({
     "fill": OverlayStyle(),
     "light": OverlayStyle(hairloss_alpha=0.22),
     "outline": OverlayStyle(hairloss_alpha=0.0, hairloss_outline=True),
-}
+})
 
 #: Optional review fields shown in the report header and stored in report.json.
 REVIEW_FIELDS: tuple[tuple[str, str], ...] = (

@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 from PIL import Image, PngImagePlugin
 
+from alonet.data.imageio import as_rgb_photo
 from alonet.errors import InvalidValueError
 
 
@@ -31,9 +32,7 @@ class OverlayStyle:
 
 
 def _check(image: np.ndarray, *masks: np.ndarray) -> np.ndarray:
-    image = np.asarray(image)
-    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-        raise InvalidValueError(f"overlay needs an (H, W, 3) uint8 photograph; got {image.dtype} {image.shape}")
+    image = as_rgb_photo(image, "the overlay's photograph")
     for mask in masks:
         if mask is not None and np.asarray(mask).shape != image.shape[:2]:
             raise InvalidValueError(

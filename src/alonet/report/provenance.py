@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 
 from alonet import __version__
 from alonet.errors import AloNetError
@@ -45,7 +46,7 @@ _CHANGES: tuple[tuple[str, str], ...] = (
 
 #: Columns added after the first version, with the value rows written before them mean
 #: (``alonet_version`` is a record only: a new version alone recomputes nothing).
-ADDED_COLUMNS: dict[str, str] = {"view_checks": "1", "precision": "fp32", "alonet_version": ""}
+ADDED_COLUMNS: Mapping[str, str] = MappingProxyType({"view_checks": "1", "precision": "fp32", "alonet_version": ""})
 
 _CHUNK = 1 << 20
 

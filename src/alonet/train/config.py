@@ -10,6 +10,7 @@ import json
 import math
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
+from types import MappingProxyType
 
 from alonet.data.atomic import atomic_write_text
 from alonet.errors import InvalidValueError, ModelError
@@ -21,11 +22,11 @@ ALL_TASKS = TASKS
 #: Pseudo-view for dataset rows whose view is empty or not one of VIEWS.
 UNKNOWN_VIEW = "unknown"
 #: Views each task uses by default.
-DEFAULT_TASK_VIEWS = {
+DEFAULT_TASK_VIEWS = MappingProxyType({
     "scalp-temporal": ("left", "right"),
     "scalp-midline": ("top", "back"),
     "hairloss": (*VIEWS, UNKNOWN_VIEW),
-}
+})
 DEVICES = ("auto", "cpu", "cuda", "mps")
 #: ``freeze_bn`` choices: keep BatchNorm statistics of no layer / the pretrained
 #: encoder / every layer fixed ("auto": "all" when fine-tuning on fewer than
@@ -40,8 +41,8 @@ PRETRAINED_ENCODER_LR_SCALE = 0.1
 #: Recipe of ``alonet train --init`` for a clinic's own 10-200 photographs (the
 #: issue-13 probe on real clinical photographs: 80 steps of batch 8, Adam 2e-4,
 #: BatchNorm statistics frozen, flips and brightness jitter).
-FINETUNE_DEFAULTS = {"lr": 2e-4, "batch_size": 8, "steps": 80, "lr_step": 10_000, "lr_gamma": 1.0,
-                     "freeze_bn": "auto", "scale_rotate": True}
+FINETUNE_DEFAULTS = MappingProxyType({"lr": 2e-4, "batch_size": 8, "steps": 80, "lr_step": 10_000, "lr_gamma": 1.0,
+                                      "freeze_bn": "auto", "scale_rotate": True})
 
 
 @dataclass(frozen=True)
@@ -203,7 +204,8 @@ class TrainConfig:
         ]
         for ok, message in checks:
             if not ok:
-                raise InvalidValueError(f"invalid training option: {message}")
+                raise InvalidValueError(f"invalid training option: {message}",
+                                        fix="correct that alonet train option (alonet train --help lists them)")
         self.model_config()  # checks width, depth, input size
 
     @property
@@ -218,7 +220,7 @@ class TrainConfig:
                                dropout=self.dropout, input_size=self.input_size,
                                class_weights=self.class_weights, encoder=self.encoder)
         except ModelError as exc:
-            raise InvalidValueError(str(exc), fix="check --encoder, --width, --depth and --input-size") from None
+            raise InvalidValueError(exc.reason, fix="check --encoder, --width, --depth and --input-size") from None
 
     #: Options a fine-tuning run takes from its starting model (``adopt``), not from the user.
     ADOPTED = ("encoder", "base_width", "depth", "dropout", "input_size", "class_weights")
@@ -259,7 +261,8 @@ class TrainConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise InvalidValueError(f"unknown training options in saved config: {', '.join(unknown)}")
+            raise InvalidValueError(f"unknown training options in saved config: {', '.join(unknown)}",
+                                    fix="the run was made by a newer AloNet: upgrade alonet, or start a new run folder")
         return cls(**data)
 
     def save(self, path: Path) -> None:
@@ -271,4 +274,5 @@ class TrainConfig:
         try:
             return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
         except (OSError, json.JSONDecodeError) as exc:
-            raise InvalidValueError(f"{path}: cannot read training configuration ({exc})") from None
+            raise InvalidValueError(f"{path}: cannot read training configuration ({exc})",
+                                    fix="restore train_config.json, or start a new run folder (-o)") from None

@@ -111,7 +111,8 @@ class ArraySource:
     def __init__(self, images, scalp, hairloss, meta: Sequence[dict], path: str = "in-memory data"):
         self.images, self.scalp, self.hairloss = images, scalp, hairloss
         if not (len(images) == len(scalp) == len(hairloss) == len(meta)):
-            raise DatasetError(f"{path}: images, masks and meta differ in length")
+            raise DatasetError(f"{path}: images, masks and meta differ in length",
+                               fix="convert the dataset again with alonet convert")
         self.path = path
         self.records = [
             Record(index=i, stem=str(row.get("stem") or i), patient=str(row.get("patient") or "").strip(),

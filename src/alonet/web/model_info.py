@@ -20,8 +20,10 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from alonet.evaluate.agreement import FEW_PATIENTS
@@ -117,7 +119,7 @@ def card_summary(markdown: str) -> tuple[str | None, str | None]:
 
 
 #: Readable names of the metrics ``alonet adapt`` records (others keep their key).
-METRIC_LABELS: dict[str, str] = {
+METRIC_LABELS: Mapping[str, str] = MappingProxyType({
     "images": "photographs",
     "scalp_iou": "scalp IoU",
     "hairloss_iou": "hair-loss IoU",
@@ -126,7 +128,7 @@ METRIC_LABELS: dict[str, str] = {
     "views_scalp_iou": "scalp IoU",
     "salt_visits": "visits with a SALT",
     "salt_mae": "SALT MAE",
-}
+})
 #: Which way is better, by the end of a metric's name (+1 higher, -1 lower).
 _DIRECTIONS: tuple[tuple[str, int], ...] = (
     ("iou", 1), ("dice", 1), ("accuracy", 1), ("mae", -1), ("abs_diff_pct", -1), ("error", -1),

@@ -24,7 +24,9 @@ and the ordinary test split stands in for the gap to real photographs.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from types import MappingProxyType
 
 import numpy as np
 
@@ -45,7 +47,7 @@ FITZPATRICK_WEIGHTS: tuple[float, ...] = (0.08, 0.22, 0.34, 0.20, 0.09, 0.07)
 
 #: Hair colour families: name -> (base colour, weight). Grey/white looks mix in
 #: white strands through ``grey_fraction`` instead of a single flat colour.
-HAIR_COLOURS: dict[str, tuple[RGB, float]] = {
+HAIR_COLOURS: Mapping[str, tuple[RGB, float]] = MappingProxyType({
     "black": ((0.07, 0.06, 0.06), 0.34),
     "dark_brown": ((0.17, 0.12, 0.09), 0.20),
     "brown": ((0.32, 0.22, 0.15), 0.11),
@@ -56,17 +58,17 @@ HAIR_COLOURS: dict[str, tuple[RGB, float]] = {
     "salt_pepper": ((0.12, 0.10, 0.09), 0.08),
     "grey": ((0.55, 0.54, 0.52), 0.04),
     "white": ((0.86, 0.85, 0.82), 0.02),
-}
+})
 
 #: Backdrop kinds and their weights (blue is the classic clinic backdrop).
-BACKGROUND_KINDS: dict[str, float] = {
+BACKGROUND_KINDS: Mapping[str, float] = MappingProxyType({
     "blue": 0.52,
     "grey": 0.13,
     "white": 0.09,
     "green": 0.10,
     "wall": 0.10,
     "gradient": 0.06,
-}
+})
 
 #: Share of training looks with short-cropped hair (a few millimetres, evenly
 #: over the head; a hard negative: not loss) and hair lengths it is drawn from.
@@ -122,8 +124,9 @@ TRAIN_LIGHT_MAX_ANGLE = 45.0  # degrees off the camera axis, on any visit
 #: Facial hair (side views) and its weights: hair-like texture on cheek, jaw
 #: and in front of the ear that is *outside* the scalp region (a hard negative
 #: for the scalp network, which on real side views spread over beards).
-BEARDS: dict[str, float] = {"none": 0.45, "sideburns": 0.15, "stubble": 0.25, "full": 0.15}
-BEARD_DENSITY: dict[str, tuple[float, float]] = {"sideburns": (0.6, 1.0), "stubble": (0.25, 0.6), "full": (0.7, 1.0)}
+BEARDS: Mapping[str, float] = MappingProxyType({"none": 0.45, "sideburns": 0.15, "stubble": 0.25, "full": 0.15})
+BEARD_DENSITY: Mapping[str, tuple[float, float]] = MappingProxyType(
+    {"sideburns": (0.6, 1.0), "stubble": (0.25, 0.6), "full": (0.7, 1.0)})
 
 #: How the hair is combed; drives the flow field in :mod:`.hair`.
 HAIR_STYLES: tuple[str, ...] = ("side_part", "centre_part", "back", "forward", "messy")

@@ -18,6 +18,8 @@ disk except ``save``, which needs ``--store``.
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 from flask import Blueprint, abort, jsonify, redirect, render_template, request, url_for
 
 from alonet.views import VIEWS
@@ -57,7 +59,7 @@ def wants_provisional() -> bool:
 
 
 #: Review fields that hold a date (checked like a visit date).
-DATE_FIELDS = {"visit_date": "visit date", "photo_date": "photograph date"}
+DATE_FIELDS = MappingProxyType({"visit_date": "visit date", "photo_date": "photograph date"})
 
 
 #: Why review fields are refused in a report's address.
