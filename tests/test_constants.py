@@ -14,10 +14,7 @@ import pkgutil
 import alonet
 
 #: (module, name) -> why it is still a plain container. Delete an entry once it is fixed.
-PENDING: dict[tuple[str, str], str] = {
-    ("alonet.data.convert", "PHANTOM_LAYOUT"): "convert.py is being reworked in another branch (manifest reading)",
-    ("alonet.web.storage", "AFTER_STEP"): "web/storage.py is being reworked in another branch (baseline visit)",
-}
+PENDING: dict[tuple[str, str], str] = {}
 
 
 def mutable_constants() -> dict[tuple[str, str], str]:

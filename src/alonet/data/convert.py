@@ -55,6 +55,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -77,13 +78,14 @@ from alonet.errors import AloNetError, DatasetError, InvalidValueError
 from alonet.views import VIEWS, normalize_view
 
 #: Folders and manifest of a phantom set (``alonet phantom``), relative to its root.
-PHANTOM_LAYOUT = {"photos": "photographs", "scalp": "scalp", "hairloss": "hairloss", "manifest": "manifest.csv"}
+PHANTOM_LAYOUT = MappingProxyType(
+    {"photos": "photographs", "scalp": "scalp", "hairloss": "hairloss", "manifest": "manifest.csv"})
 
 #: Manifest columns that name the pair (first found wins) and their aliases.
 _STEM_COLUMNS = ("stem", "file")
 _VISIT_COLUMNS = ("visit", "visit_date")
 #: meta.csv columns that convert fills itself (a manifest cannot override them).
-_OWN_COLUMNS = {"index", "stem", "photo", "scalp", "hairloss", "orig_width", "orig_height"}
+_OWN_COLUMNS = frozenset({"index", "stem", "photo", "scalp", "hairloss", "orig_width", "orig_height"})
 #: nnU-Net's channel suffix on image file names (``case_0001_0000.png`` for the labels' ``case_0001.png``).
 NNUNET_CHANNEL_SUFFIX = "_0000"
 #: Printed when a dataset is converted without a manifest.

@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 
 from alonet.errors import AloNetError, InvalidValueError
 from alonet.scoring.salt import baseline_response, salt_result
@@ -149,7 +150,7 @@ def _salts_from_view_numbers(conn: sqlite3.Connection) -> None:
 
 
 #: Data changes that run inside a schema step's transaction, after its SQL (by the version reached).
-AFTER_STEP = {5: _salts_from_view_numbers}
+AFTER_STEP = MappingProxyType({5: _salts_from_view_numbers})
 
 
 def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
