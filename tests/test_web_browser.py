@@ -21,6 +21,7 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -123,6 +124,40 @@ def downloaded(folder: Path, suffix: str) -> Path:
         return files[0] if files and files[0].stat().st_size > 0 else None
 
     return wait_for(done, 20, f"a downloaded {suffix} file")
+
+
+@contextmanager
+def browser_on_server(tmp_path: Path, *args: str, store: bool = False):
+    """``alonet serve`` on a tiny model set (extra ``args``; ``store``: with ``--store``) and a
+    headless Chromium; yields ``(url, driver)`` and stops both."""
+    models = make_model_set(tmp_path / "models", seed=1)
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    argv = ["--port", "0", "--model", str(models), "--backend", "torch", *args]
+    if store:
+        argv += ["--store", str(tmp_path / "store")]
+    server = Server(argv, dict(os.environ, PYTHONUNBUFFERED="1"), cwd)
+    driver = None
+    try:
+        url = server.wait()
+        driver = chromium(tmp_path / "downloads", tmp_path / "profile")
+        yield url, driver
+    finally:
+        if driver is not None:
+            driver.quit()
+        server.stop()
+
+
+def score_in_browser(driver, url: str, photos: dict[str, Path]) -> None:
+    """Upload the four photographs on the upload page, score them, wait for the result page."""
+    from selenium.webdriver.common.by import By
+
+    driver.get(url)
+    for view, path in photos.items():
+        driver.find_element(By.ID, f"file-{view}").send_keys(str(path))
+    wait_for(lambda: len(driver.find_elements(By.CSS_SELECTOR, ".slot.filled")) == 4, 10, "four previews")
+    driver.find_element(By.ID, "score-button").click()
+    wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "#editor[data-ready='1']"), 60, "the result page")
 
 
 def test_browser_scores_corrects_and_downloads(tmp_path):
@@ -357,15 +392,7 @@ def test_browser_announces_the_pseudonym_tick_once(tmp_path):
     says why in a live region, once; a study code hides it and clears the message."""
     from selenium.webdriver.common.by import By
 
-    models = make_model_set(tmp_path / "models", seed=1)
-    cwd = tmp_path / "cwd"
-    cwd.mkdir()
-    server = Server(["--port", "0", "--model", str(models), "--backend", "torch", "--store", str(tmp_path / "store")],
-                    dict(os.environ, PYTHONUNBUFFERED="1"), cwd)
-    driver = None
-    try:
-        url = server.wait()
-        driver = chromium(tmp_path / "downloads", tmp_path / "profile")
+    with browser_on_server(tmp_path, store=True) as (url, driver):
         driver.get(url + "patients")
         code = driver.find_element(By.CSS_SELECTOR, "input[name='code']")
         box = driver.find_element(By.CSS_SELECTOR, "[data-code-confirm]")
@@ -381,10 +408,6 @@ def test_browser_announces_the_pseudonym_tick_once(tmp_path):
         assert not box.is_displayed() and status.get_attribute("textContent") == ""
         severe = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
         assert not severe, severe
-    finally:
-        if driver is not None:
-            driver.quit()
-        server.stop()
 
 
 def test_browser_warns_before_a_result_is_forgotten_and_keeps_it(tmp_path):
@@ -393,22 +416,9 @@ def test_browser_warns_before_a_result_is_forgotten_and_keeps_it(tmp_path):
     unused the page says the result is no longer on the server."""
     from selenium.webdriver.common.by import By
 
-    models = make_model_set(tmp_path / "models", seed=1)
     photos = phantom_views(tmp_path / "photos")
-    cwd = tmp_path / "cwd"
-    cwd.mkdir()
-    server = Server(["--port", "0", "--model", str(models), "--backend", "torch", "--keep-minutes", "0.1"],
-                    dict(os.environ, PYTHONUNBUFFERED="1"), cwd)
-    driver = None
-    try:
-        url = server.wait()
-        driver = chromium(tmp_path / "downloads", tmp_path / "profile")
-        driver.get(url)
-        for view, path in photos.items():
-            driver.find_element(By.ID, f"file-{view}").send_keys(str(path))
-        wait_for(lambda: len(driver.find_elements(By.CSS_SELECTOR, ".slot.filled")) == 4, 10, "four previews")
-        driver.find_element(By.ID, "score-button").click()
-        wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "#editor[data-ready='1']"), 60, "the result page")
+    with browser_on_server(tmp_path, "--keep-minutes", "0.1") as (url, driver):
+        score_in_browser(driver, url, photos)
         assert "forgets it 6 seconds after its last use" in driver.find_element(By.ID, "memory-note").text
         box, text = driver.find_element(By.ID, "lease-warning"), driver.find_element(By.ID, "lease-text")
         assert text.get_attribute("role") == "alert"
@@ -423,10 +433,6 @@ def test_browser_warns_before_a_result_is_forgotten_and_keeps_it(tmp_path):
         severe = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"
                   and "/lease" not in entry["message"]]  # the last ask is answered 404, as it should be
         assert not severe, severe
-    finally:
-        if driver is not None:
-            driver.quit()
-        server.stop()
 
 
 #: Roles a user operates or reads as a unit: each needs a name in the accessibility tree.
@@ -454,16 +460,8 @@ def test_browser_accessibility_tree_names_every_control(tmp_path):
     page: every control and image has a name, and the sliders say their values in units."""
     from selenium.webdriver.common.by import By
 
-    models = make_model_set(tmp_path / "models", seed=1)
     photos = phantom_views(tmp_path / "photos")
-    cwd = tmp_path / "cwd"
-    cwd.mkdir()
-    server = Server(["--port", "0", "--model", str(models), "--backend", "torch", "--store", str(tmp_path / "store")],
-                    dict(os.environ, PYTHONUNBUFFERED="1"), cwd)
-    driver = None
-    try:
-        url = server.wait()
-        driver = chromium(tmp_path / "downloads", tmp_path / "profile")
+    with browser_on_server(tmp_path, store=True) as (url, driver):
         driver.get(url)
         assert unnamed_controls(driver) == []
         for view, path in photos.items():
@@ -495,7 +493,3 @@ def test_browser_accessibility_tree_names_every_control(tmp_path):
             assert unnamed_controls(driver) == [], page
         severe = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
         assert not severe, severe
-    finally:
-        if driver is not None:
-            driver.quit()
-        server.stop()
