@@ -387,6 +387,93 @@ def test_browser_scores_corrects_and_downloads(tmp_path):
     shutil.rmtree(tmp_path / "profile", ignore_errors=True)
 
 
+def test_browser_stale_tab_mask_files_are_refused_and_the_save_stands(tmp_path):
+    """Two tabs on one result. The first applies masks from files (the top view all hair loss)
+    and saves the visit; the second, still at the correction its page loaded, then applies other
+    mask files (the top view without hair loss) with the "correct the masks from files" form.
+    Those are refused, and the form's status says the page is out of date and what to do; the
+    store and the result keep the first tab's masks. Reloaded as told, the second tab applies its
+    files, and the page says they are not stored yet."""
+    import numpy as np
+    from selenium.webdriver.common.by import By
+
+    from alonet.store.storage import Store
+
+    def ready(what: str) -> None:
+        wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "#editor[data-ready='1']"), 30, what)
+
+    def apply_files(scalp: Path, hairloss: Path) -> str:
+        """Choose the top view's two masks in the form, apply them, and return what it says."""
+        driver.find_element(By.CSS_SELECTOR, "#mask-files summary").click()
+        driver.find_element(By.CSS_SELECTOR, "input[name='scalp_top']").send_keys(str(scalp))
+        driver.find_element(By.CSS_SELECTOR, "input[name='hairloss_top']").send_keys(str(hairloss))
+        driver.find_element(By.ID, "mask-files-apply").click()
+        status = driver.find_element(By.ID, "mask-files-status")
+        return wait_for(lambda: (status.text.startswith(("Masks applied", "Masks not applied")) and status.text),
+                        30, "the form's answer")
+
+    def stored_top(store: Store, visit_id: int) -> tuple:
+        """What the store has of the top view: its loss, and its two mask files' pixels."""
+        top = store.get_visit(visit_id).views["top"]
+        masks = (np.asarray(Image.open(store.image_file(name))) for name in (top.scalp_file, top.hairloss_file))
+        return (top.loss_pct, *(m.tobytes() for m in masks))
+
+    photos = phantom_views(tmp_path / "photos")
+    with browser_on_server(tmp_path, store=True) as (url, driver):
+        score_in_browser(driver, url, photos)
+        legend = driver.find_element(By.CSS_SELECTOR, "fieldset.mask-files-view[data-view='top'] legend")
+        size = tuple(map(int, re.search(r"(\d+) × (\d+) pixels", legend.get_attribute("textContent")).groups()))
+        white, black = tmp_path / "white.png", tmp_path / "black.png"
+        Image.new("L", size, 255).save(white)
+        Image.new("L", size, 0).save(black)
+        model_loss = driver.find_element(By.ID, "loss-top").text
+        assert model_loss not in ("100.0%", "0.0%")  # both uploads below change what the page shows
+
+        first_tab, result_url = driver.current_window_handle, driver.current_url
+        driver.switch_to.new_window("tab")
+        driver.get(result_url)
+        ready("the second tab")
+        stale_tab = driver.current_window_handle
+
+        # the first tab: all of the top is hair loss, then Save
+        driver.switch_to.window(first_tab)
+        assert apply_files(white, white).startswith("Masks applied to the top view")
+        assert driver.find_element(By.ID, "loss-top").text == "100.0%"
+        driver.find_element(By.CSS_SELECTOR, "#save-form input[name='new_code']").send_keys("AA-021")
+        driver.execute_script("document.querySelector(\"#save-form input[name='visit_date']\").value = '2024-02-01';")
+        driver.find_element(By.CSS_SELECTOR, "#save-form button[type='submit']").click()
+        wait_for(lambda: "/visits/" in driver.current_url, 20, "the saved visit's page")
+        visit_id = int(driver.current_url.rstrip("/").rsplit("/", 1)[1])
+        store = Store(tmp_path / "store")
+        saved, stamp = stored_top(store, visit_id), store.visit_stamp(visit_id)
+        assert saved[0] == 100.0
+
+        # the second tab, built on the result before that correction: its files are refused
+        driver.switch_to.window(stale_tab)
+        said = apply_files(white, black)
+        assert said.startswith("Masks not applied: ") and "this page is out of date" in said, said
+        assert "reload the page" in said and "choose the files again" in said, said
+        assert "stroke" not in said, said  # no stroke was painted: the words fit what was done
+        assert driver.find_element(By.ID, "loss-top").text == model_loss  # the page shows nothing it did not apply
+        assert driver.find_element(By.ID, "mask-files-apply").is_enabled()
+        assert stored_top(store, visit_id) == saved and store.visit_stamp(visit_id) == stamp
+
+        # as the message says: reload (the first tab's correction shows, already saved), choose again
+        driver.refresh()
+        ready("the second tab reloaded")
+        assert driver.find_element(By.ID, "loss-top").text == "100.0%"
+        assert not driver.find_element(By.ID, "unsaved-note").is_displayed()
+        assert apply_files(white, black).startswith("Masks applied to the top view")
+        wait_for(lambda: driver.find_element(By.ID, "loss-top").text == "0.0%", 20, "the reloaded tab's masks")
+        assert driver.find_element(By.ID, "unsaved-note").is_displayed()  # applied, not yet saved
+        assert stored_top(store, visit_id) == saved and store.visit_stamp(visit_id) == stamp
+
+        expected = re.compile(r"/masks - .* status of 409 ")  # the refused upload, answered as it should be
+        severe = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE" and not (
+            entry.get("source") == "network" and expected.search(entry["message"]))]
+        assert not severe, severe
+
+
 def test_browser_announces_the_pseudonym_tick_once(tmp_path):
     """A new patient code that looks like a name shows the "this code is pseudonymous" tick and
     says why in a live region, once; a study code hides it and clears the message."""

@@ -208,6 +208,22 @@ def mask(visit_id: str, view: str, layer: str):
     return _image_response(png_bytes(resize_mask(data, shape)), "image/png")
 
 
+def stale_page_message(now: int, page: int, sent_by: str) -> str:
+    """Why corrections from a page built on correction ``page`` of a result now at correction
+    ``now`` were refused (409), in the words of what the user did: ``sent_by`` is "strokes"
+    (painted on the page, or a script's masks), "files" (the "correct the masks from files" form,
+    sent by the page's script) or "form" (that form posted without JavaScript: the answer is a
+    page of its own, with a link back to the result)."""
+    if sent_by == "strokes":
+        return (f"someone else corrected this result since your page loaded it (it is at correction {now}, your "
+                f"page at {page}); your last stroke was not applied: reload the page to see their correction, "
+                "then correct again")
+    again = ("open the result again and choose the files again" if sent_by == "form" else
+             "reload the page to see that correction, then choose the files again")
+    return (f"this page is out of date: the result was corrected after it loaded (it is at correction {now}, the "
+            f"page at {page}), so these masks were not applied: {again}")
+
+
 @bp.post("/result/<visit_id>/masks")
 def masks(visit_id: str):
     """Corrected masks from the page (fields ``scalp_<view>``, ``hairloss_<view>``,
@@ -217,8 +233,9 @@ def masks(visit_id: str):
     nothing changes (scripts that leave it out are not checked). Returns the recomputed
     summary, the new revision and whether corrections are unsaved, as JSON; the page's
     "correct the masks from files" form sent without JavaScript (``then=page``) is answered
-    with the result page instead. A file field sent empty and without a file name (a form's
-    file input left empty) counts as not sent."""
+    with the result page instead; sent by the page's script it says ``source=files`` (only the
+    words of a 409 differ: :func:`stale_page_message`). A file field sent empty and without a
+    file name (a form's file input left empty) counts as not sent."""
     visit = _visit(visit_id)
     from_form = request.form.get("then") == "page" and not wants_json()
     started = request.form.get("revision")
@@ -259,14 +276,9 @@ def masks(visit_id: str):
         raise UploadRejected("no corrected mask was sent")
     scorer = get_state().scorer
     with visit.lock:
-        if started is not None and int(started) != visit.revision and from_form:
-            abort(409, description=f"this page is out of date: the result was corrected after it loaded (it is at "
-                                   f"correction {visit.revision}, the page at {int(started)}), so these masks were "
-                                   "not applied: open the result again and choose the files again")
         if started is not None and int(started) != visit.revision:
-            abort(409, description=f"someone else corrected this result since your page loaded it (it is at "
-                                   f"correction {visit.revision}, your page at {int(started)}); your last stroke "
-                                   "was not applied: reload the page to see their correction, then correct again")
+            sent_by = "form" if from_form else "files" if request.form.get("source") == "files" else "strokes"
+            abort(409, description=stale_page_message(visit.revision, int(started), sent_by))
         for view, (scalp, loss) in corrections.items():
             scorer.correct(visit.views[view], scalp, loss)
         for view in reverts:  # every stroke undone: the model's own result again

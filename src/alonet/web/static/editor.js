@@ -556,6 +556,7 @@
       var upload = Promise.resolve(sync()).then(function () {
         if (Object.keys(dirty).length) { throw new Error("the painted corrections before it were not applied; try again"); }
         if (revision !== "") { data.append("revision", revision); }
+        data.append("source", "files");  // a refusal (out of date) then speaks of files, not strokes
         return postMasks(data);
       }).then(function (body) {
         generation++;
