@@ -270,6 +270,65 @@ def test_a_correction_from_a_stale_page_is_refused_with_409(make_app, photos):  
     # that the page sends its revision (a stale tab's stroke is refused): test_web_browser.py
 
 
+def test_mask_files_from_a_page_older_than_a_save_are_refused_and_the_save_stands(make_app, photos, tmp_path):  # noqa: F811
+    """Two pages on one result: A corrects the top view and saves the visit; B, loaded before
+    that, then sends its "correct the masks from files" form, posted without JavaScript
+    (``then=page``) and as the page's script sends it (``source=files``). Both are refused (409)
+    in words that fit files chosen in a form (not "stroke"), with the way on; the store and the
+    result keep A's masks. (In a browser, two tabs: test_web_browser.py.)"""
+    import io
+
+    store_dir = tmp_path / "store"
+    client = make_app(store=store_dir).test_client()
+    url = score_form(client, photos)
+    form_b = client.get(url).get_data(as_text=True).split('id="mask-files-form"', 1)[1].split("</form>", 1)[0]
+    revision_b = re.search(r'name="revision" value="(\d+)"', form_b).group(1)
+    assert revision_b == "0" and 'name="then" value="page"' in form_b
+    height, width = photos["top"].shape[:2]
+    full, empty = np.ones((height, width), bool), np.zeros((height, width), bool)
+
+    def top_files(loss, **fields) -> dict:
+        return {"scalp_top": (io.BytesIO(mask_png(full)), "top_scalp.png"),
+                "hairloss_top": (io.BytesIO(mask_png(loss)), "top_hairloss.png"), **fields}
+
+    json_headers = {"X-CSRFToken": csrf_token(client), "Accept": "application/json"}
+    first = client.post(f"{url}/masks", data=top_files(full, revision="0", source="files"),
+                        content_type="multipart/form-data", headers=json_headers)
+    assert first.status_code == 200 and first.get_json()["revision"] == 1
+    vid = visit_id_of(save_visit(client, url, patient="new", new_code="AA-90", visit_date="2024-09-01"))
+    store = Store(store_dir)
+    saved, stamp = store.get_visit(vid), store.visit_stamp(vid)
+    assert saved.views["top"].loss_pct == 100.0
+    saved_files = {name: store.image_file(name).read_bytes()
+                   for name in (saved.views["top"].scalp_file, saved.views["top"].hairloss_file)}
+
+    # without JavaScript: B's form posts itself and is answered with a page of its own
+    answer = client.post(f"{url}/masks", data=top_files(empty, csrf_token=csrf_token(client), revision=revision_b,
+                                                         then="page"), content_type="multipart/form-data")
+    text = answer.get_data(as_text=True)
+    assert answer.status_code == 409 and "this page is out of date" in text and "choose the files again" in text
+    assert "stroke" not in text and "Traceback" not in text
+    assert f'href="{url}"' in text and "Back to the result" in text
+    # B's page script: the message shows in the form's status, on the page itself
+    answer = client.post(f"{url}/masks", data=top_files(empty, revision=revision_b, source="files"),
+                         content_type="multipart/form-data", headers=json_headers)
+    error = answer.get_json()["error"]
+    assert answer.status_code == 409 and "this page is out of date" in error, error
+    assert "reload the page" in error and "choose the files again" in error and "stroke" not in error, error
+    # a painted stroke from B's page is still said as a stroke
+    answer = client.post(f"{url}/masks", data=top_files(empty, revision=revision_b),
+                         content_type="multipart/form-data", headers=json_headers)
+    assert answer.status_code == 409 and "your last stroke was not applied" in answer.get_json()["error"]
+
+    # nothing of A's is lost: the stored visit, its mask files, and the result in memory
+    assert store.visit_stamp(vid) == stamp
+    kept = store.get_visit(vid).views["top"]
+    assert kept.loss_pct == 100.0 and (kept.scalp_file, kept.hairloss_file) == tuple(saved_files)
+    assert {name: store.image_file(name).read_bytes() for name in saved_files} == saved_files
+    assert client.get(f"{url}/report.json").get_json()["views"]["top"]["loss_pct"] == 100.0
+    assert 'id="unsaved-note" class="warning" hidden' in client.get(url).get_data(as_text=True)
+
+
 def test_the_result_page_says_when_corrections_since_the_save_are_unsaved(make_app, photos, tmp_path):  # noqa: F811
     client = make_app(store=tmp_path / "store").test_client()
     url = score_form(client, photos)
