@@ -158,7 +158,9 @@ from pathlib import Path
 from PIL import Image
 
 import alonet.data.convert as convert_module
-from alonet.data.convert import ConversionError, convert_folders, convert_phantom, find_pairs, read_manifest
+from alonet.data.convert import ConversionError, convert_folders, convert_phantom
+from alonet.data.manifest import read_manifest
+from alonet.data.pairing import find_pairs
 from alonet.data.imageio import read_annotation, read_photo, resize_photo
 
 
