@@ -30,7 +30,7 @@ import sys
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -259,36 +259,26 @@ def convert_folders(
     scalp: str | Path,
     hairloss: str | Path,
     out: str | Path,
+    options: ConvertOptions = ConvertOptions(),
     *,
     manifest: str | Path | None = None,
-    size: int = DEFAULT_SIZE,
-    skip_invalid: bool = False,
-    overwrite: bool = False,
-    max_pixels: int | None = DEFAULT_MAX_PIXELS,
-    allow_empty_scalp: bool = False,
-    workers: int = 2,
-    progress: bool = True,
     log: Callable[[str], None] = _stderr,
 ) -> Path:
     """Convert three folders (and an optional manifest) into a dataset at ``out``.
 
-    Mirrors ``alonet convert PHOTOS SCALP HAIRLOSS -o OUT``. Raises
-    ConversionError (after logging every problem) if any pair is invalid and
-    ``skip_invalid`` is False; nothing is written then.
+    Mirrors ``alonet convert PHOTOS SCALP HAIRLOSS -o OUT``; ``options`` are its
+    settings (``size`` must be 8..MAX_SIZE). Raises ConversionError (after logging
+    every problem) if any pair is invalid and ``options.skip_invalid`` is False;
+    nothing is written then.
     """
     for what, folder in (("photos", photos), ("scalp", scalp), ("hairloss", hairloss), ("out", out)):
         if not isinstance(folder, (str, Path)):
             raise InvalidValueError(f"{what} must be a folder path, not {type(folder).__name__}")
-    options = ConvertOptions(
-        size=check_size(size),
-        max_pixels=max_pixels,
-        skip_invalid=skip_invalid,
-        overwrite=overwrite,
-        allow_empty_scalp=allow_empty_scalp,
-        workers=workers,
-        progress=progress,
-    )
-    check_can_write_directory(out, overwrite)  # fail before scanning large folders
+    if not isinstance(options, ConvertOptions):
+        raise InvalidValueError(f"options must be a ConvertOptions, not {type(options).__name__}",
+                                fix="e.g. ConvertOptions(size=320, skip_invalid=True)")
+    options = replace(options, size=check_size(options.size))
+    check_can_write_directory(out, options.overwrite)  # fail before scanning large folders
     pairs, problems = find_pairs(photos, scalp, hairloss, manifest, warn=lambda message: log(f"warning: {message}"))
     source = {"photos": str(photos), "scalp": str(scalp), "hairloss": str(hairloss), "manifest": str(manifest or "")}
     target = convert_pairs(pairs, out, options, problems=problems, log=log, source=source)
@@ -313,11 +303,18 @@ def phantom_paths(phantom_dir: str | Path) -> dict[str, Path]:
     return paths
 
 
-def convert_phantom(phantom_dir: str | Path, out: str | Path, **kwargs: Any) -> Path:
-    """Convert a phantom folder (``alonet convert --from PHANTOM_DIR``); keyword
-    arguments as for ``convert_folders``."""
+def convert_phantom(
+    phantom_dir: str | Path,
+    out: str | Path,
+    options: ConvertOptions = ConvertOptions(),
+    *,
+    log: Callable[[str], None] = _stderr,
+) -> Path:
+    """Convert a phantom folder (``alonet convert --from PHANTOM_DIR``); ``options``
+    and ``log`` as for ``convert_folders``."""
     paths = phantom_paths(phantom_dir)
-    return convert_folders(paths["photos"], paths["scalp"], paths["hairloss"], out, manifest=paths["manifest"], **kwargs)
+    return convert_folders(paths["photos"], paths["scalp"], paths["hairloss"], out, options,
+                           manifest=paths["manifest"], log=log)
 
 
 __all__ = [
