@@ -79,10 +79,10 @@ def test_visit_errors_name_the_view_and_arrays_obey_the_pixel_cap(pipeline):
 @pytest.mark.parametrize("size, words", [("320", "whole number"), (None, "whole number"), (100_000, "outside 8..4096"),
                                          (4, "outside 8..4096")])
 def test_convert_folders_checks_the_size_before_reading_anything(tmp_path, size, words):
-    from alonet.data.convert import convert_folders
+    from alonet.data.convert import ConvertOptions, convert_folders
 
     with pytest.raises(InvalidValueError, match=words):
-        convert_folders(tmp_path / "p", tmp_path / "s", tmp_path / "h", tmp_path / "out", size=size)
+        convert_folders(tmp_path / "p", tmp_path / "s", tmp_path / "h", tmp_path / "out", ConvertOptions(size=size))
     assert not (tmp_path / "out").exists()
     with pytest.raises(InvalidValueError, match="out must be a folder path"):
         convert_folders(tmp_path / "p", tmp_path / "s", tmp_path / "h", None)

@@ -158,7 +158,9 @@ from pathlib import Path
 from PIL import Image
 
 import alonet.data.convert as convert_module
-from alonet.data.convert import ConversionError, convert_folders, convert_phantom, find_pairs, read_manifest
+from alonet.data.convert import ConversionError, ConvertOptions, convert_folders, convert_phantom
+from alonet.data.manifest import read_manifest
+from alonet.data.pairing import find_pairs
 from alonet.data.imageio import read_annotation, read_photo, resize_photo
 
 
@@ -194,8 +196,8 @@ def _shared_input(tmp_path: Path, root: Path, count: int = 10) -> tuple[Path, Pa
 @pytest.mark.shared
 def test_convert_real_shared_pairs_round_trips_exactly(tmp_path, shared_annotations):
     photos, scalp, hairloss = _shared_input(tmp_path, shared_annotations, 10)
-    out = convert_folders(photos, scalp, hairloss, tmp_path / "ds", manifest=shared_annotations / "manifest.csv",
-                          size=64, progress=False)
+    out = convert_folders(photos, scalp, hairloss, tmp_path / "ds", ConvertOptions(size=64, progress=False),
+                          manifest=shared_annotations / "manifest.csv")
     ds = open_dataset(out)
     assert len(ds) == 10 and ds.images.shape == (10, 64, 64, 3)
     manifest = {row["file"]: row for row in csv.DictReader(open(shared_annotations / "manifest.csv"))}
@@ -220,7 +222,7 @@ def test_convert_real_shared_pairs_round_trips_exactly(tmp_path, shared_annotati
 def test_interrupted_conversion_leaves_no_partial_output_and_keeps_old(tmp_path, shared_annotations, monkeypatch):
     photos, scalp, hairloss = _shared_input(tmp_path, shared_annotations, 8)
     out = tmp_path / "ds"
-    convert_folders(photos, scalp, hairloss, out, size=16, progress=False)
+    convert_folders(photos, scalp, hairloss, out, ConvertOptions(size=16, progress=False))
     before = {p.name: p.read_bytes() for p in out.iterdir()}
 
     calls = []
@@ -236,7 +238,8 @@ def test_interrupted_conversion_leaves_no_partial_output_and_keeps_old(tmp_path,
     for target, overwrite in ((tmp_path / "fresh", False), (out, True)):
         calls.clear()
         with pytest.raises(KeyboardInterrupt):
-            convert_folders(photos, scalp, hairloss, target, size=32, overwrite=overwrite, workers=2, progress=False)
+            convert_folders(photos, scalp, hairloss, target,
+                            ConvertOptions(size=32, overwrite=overwrite, workers=2, progress=False))
         assert len(calls) >= 5
     assert not (tmp_path / "fresh").exists()
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # older output intact
@@ -270,7 +273,8 @@ def test_all_problems_reported_at_once_and_nothing_written(tmp_path):
     photos, scalp, hairloss = _tiny_set(tmp_path)
     lines: list[str] = []
     with pytest.raises(ConversionError) as info:
-        convert_folders(photos, scalp, hairloss, tmp_path / "ds", size=8, progress=False, log=lines.append)
+        convert_folders(photos, scalp, hairloss, tmp_path / "ds", ConvertOptions(size=8, progress=False),
+                        log=lines.append)
     assert str(info.value) == "4 of 6 pairs are invalid (listed above); fix them or pass --skip-invalid"
     assert {p.stem for p in info.value.problems} == {"trunc", "mismatch", "emptyscalp", "unpaired"}
     text = "\n".join(lines)
@@ -284,8 +288,8 @@ def test_all_problems_reported_at_once_and_nothing_written(tmp_path):
 
 def test_skip_invalid_converts_good_pairs_and_lists_the_rest(tmp_path):
     photos, scalp, hairloss = _tiny_set(tmp_path)
-    out = convert_folders(photos, scalp, hairloss, tmp_path / "ds", size=8, skip_invalid=True, progress=False,
-                          log=lambda line: None)
+    out = convert_folders(photos, scalp, hairloss, tmp_path / "ds",
+                          ConvertOptions(size=8, skip_invalid=True, progress=False), log=lambda line: None)
     ds = open_dataset(out)
     assert [m["stem"] for m in ds.meta] == ["good1", "Good2"] and ds.info["skipped"] == 4
     rows = list(csv.DictReader(open(out / "skipped.csv")))
@@ -295,8 +299,9 @@ def test_skip_invalid_converts_good_pairs_and_lists_the_rest(tmp_path):
     assert files["mismatch"] == "hairloss/mismatch.png" and files["emptyscalp"] == "scalp/emptyscalp.png"
     assert files["trunc"] == "photos/trunc.jpg"
     # the empty scalp annotation may be allowed explicitly
-    out2 = convert_folders(photos, scalp, hairloss, tmp_path / "ds2", size=8, skip_invalid=True,
-                           allow_empty_scalp=True, progress=False, log=lambda line: None)
+    out2 = convert_folders(photos, scalp, hairloss, tmp_path / "ds2",
+                           ConvertOptions(size=8, skip_invalid=True, allow_empty_scalp=True, progress=False),
+                           log=lambda line: None)
     assert "emptyscalp" in [m["stem"] for m in open_dataset(out2).meta]
 
 
@@ -332,7 +337,7 @@ def test_convert_phantom_layout(tmp_path):
         Image.fromarray(mask[:, ::-1] * (i % 2)).save(root / "hairloss" / f"{stem}.png")
         rows.append(f"{stem},p1,v1,{view},{stem}.jpg,{stem}.png,{stem}.png,{50 * (i % 2)},21")
     (root / "manifest.csv").write_text("\n".join(rows) + "\n")
-    ds = open_dataset(convert_phantom(root, tmp_path / "ds", size=10, progress=False))
+    ds = open_dataset(convert_phantom(root, tmp_path / "ds", ConvertOptions(size=10, progress=False)))
     assert [m["view"] for m in ds.meta] == ["back", "left", "right", "top"]  # sorted by stem
     assert ds.meta[0]["loss_pct"] == "50" and ds.meta[0]["salt"] == "21"
     assert ds.meta[0]["photo"].endswith("p1_v1_back.jpg")  # the real path, not the manifest's

@@ -14,7 +14,8 @@ from test_infer import make_model_set, phantom_visit
 
 from alonet.cli.main import main
 from alonet.cli.predict_cmd import read_views_csv
-from alonet.data.convert import find_pairs, read_manifest
+from alonet.data.manifest import read_manifest
+from alonet.data.pairing import find_pairs
 from alonet.data.dataset import open_dataset
 from alonet.errors import DatasetError
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from test_convert_inputs import default_rows, error_line, phantom_folder, run
 
-from alonet.data.convert import find_pairs, same_file
+from alonet.data.pairing import find_pairs, same_file
 from alonet.data.dataset import open_dataset
 from alonet.errors import DatasetError
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from alonet.cli.main import main
-from alonet.data.convert import stem_key
+from alonet.data.pairs import stem_key
 from alonet.report.batch import MAX_NAME, PLOT_INDEX, VisitEntry, output_name, read_manifest, write_plots
 from alonet.report.plots import drawable
 from alonet.views import VIEWS

@@ -50,7 +50,7 @@ def convert(photos, scalp, hairloss, out, phantom_dir, store_dir, include_all, m
     if include_all:
         raise click.UsageError("--all goes with --from-store DIR")
 
-    from alonet.data.convert import convert_folders, convert_phantom
+    from alonet.data.convert import ConvertOptions, convert_folders, convert_phantom
     from alonet.data.imageio import DEFAULT_MAX_PIXELS
 
     if phantom_dir is not None and (folders or manifest):
@@ -65,19 +65,18 @@ def convert(photos, scalp, hairloss, out, phantom_dir, store_dir, include_all, m
     def log(line: str) -> None:
         click.echo(line, err=True)
 
-    kwargs = dict(
+    options = ConvertOptions(
         size=size,
         skip_invalid=skip_invalid,
         overwrite=overwrite,
         allow_empty_scalp=allow_empty_scalp,
         max_pixels=max_pixels or DEFAULT_MAX_PIXELS,
         workers=workers,
-        log=log,
     )
     if phantom_dir is not None:
-        path = convert_phantom(phantom_dir, out, **kwargs)
+        path = convert_phantom(phantom_dir, out, options, log=log)
     else:
-        path = convert_folders(photos, scalp, hairloss, out, manifest=manifest, **kwargs)
+        path = convert_folders(photos, scalp, hairloss, out, options, manifest=manifest, log=log)
 
     from alonet.data.dataset import open_dataset
 

@@ -135,9 +135,9 @@ def predict_command(images, view, views_csv, out_dir, write_masks, write_npy, ov
     photograph needs a retake (its flags are printed; its outputs are still written).
     """
     from alonet.data.atomic import atomic_write_bytes
-    from alonet.data.convert import stem_key
     from alonet.data.imageio import save_mask_png
     from alonet.data.maskpairs import PROBABILITY_PNG_KEY, PROBABILITY_PNG_VALUE
+    from alonet.data.pairs import stem_key
     from alonet.report.overlay import encode_jpeg, encode_png, probability_to_uint8, render_overlay
 
     if views_csv is not None:

@@ -1,3 +1,4 @@
 """Data stage: reading images and annotations (``imageio``), atomic writes
 (``atomic``), converting folders of photographs and annotations into a dataset
-(``convert``) and opening a converted dataset (``dataset``)."""
+(``convert``, which pairs the files with ``pairing`` and checks the manifest with
+``manifest``) and opening a converted dataset (``dataset``)."""
