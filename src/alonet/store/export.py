@@ -47,7 +47,9 @@ from alonet.data.dataset import DEFAULT_SIZE, DatasetWriter
 from alonet.data.imageio import check_same_size, read_annotation, read_photo
 from alonet.errors import AloNetError, DatasetError, InvalidValueError, SizeMismatchError
 from alonet.scoring.salt import view_loss_percent
-from alonet.store.storage import DB_NAME, Store, StoreError, Visit
+from alonet.store.errors import StoreError
+from alonet.store.records import Visit
+from alonet.store.storage import DB_NAME, Store
 
 #: Columns of the exported manifest.csv (phantom-style, plus the store's own).
 MANIFEST_COLUMNS: tuple[str, ...] = (
