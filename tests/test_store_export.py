@@ -31,7 +31,8 @@ from alonet.infer import Pipeline
 from alonet.scoring.salt import view_loss_percent
 from alonet.web import WebConfig, create_app
 from alonet.web.model_info import adapt_rows, card_summary, describe_model_set
-from alonet.store.storage import SCHEMA_VERSION, Store, migrate
+from alonet.store.schema import SCHEMA_VERSION, migrate
+from alonet.store.storage import Store
 from alonet.store.export import export_store, store_fingerprint
 
 REPO = Path(__file__).resolve().parents[1]

@@ -30,7 +30,10 @@ from alonet.views import VIEW_WEIGHTS, VIEWS
 from alonet.web import WebConfig, create_app
 from alonet.web.charts import salt_chart
 from alonet.web.security import CONTENT_SECURITY_POLICY, UnsafeBindError, check_bind, is_loopback
-from alonet.store.storage import SCHEMA_VERSION, Store, StoreError, migrate, response_rows
+from alonet.store.errors import StoreError
+from alonet.store.responses import response_rows
+from alonet.store.schema import SCHEMA_VERSION, migrate
+from alonet.store.storage import Store
 
 WEB_DIR = Path(__file__).resolve().parents[1] / "src" / "alonet" / "web"
 
@@ -742,7 +745,7 @@ def test_salt_chart_geometry():
 
 
 def test_response_rows_use_the_first_complete_visit_as_baseline():
-    from alonet.store.storage import Visit
+    from alonet.store.records import Visit
 
     def v(i, date, salt):
         return Visit(id=i, patient_id=1, visit_date=date, created_at="", salt=salt, grade=None, band=None,

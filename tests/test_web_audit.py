@@ -31,7 +31,8 @@ from test_web import (  # noqa: F401
 )
 
 from alonet.web.security import LoginGuard
-from alonet.store.storage import MAX_ID, Store, parse_id
+from alonet.store.checks import MAX_ID, parse_id
+from alonet.store.storage import Store
 
 TOKEN = "s3cret-token-for-tests"
 

@@ -34,7 +34,8 @@ from test_web import (  # noqa: F401
 )
 
 from alonet.web.reports import report_file_name
-from alonet.store.storage import CODE_DATE_PATTERN, DB_NAME, Store, identifying_code_reason
+from alonet.store.checks import CODE_DATE_PATTERN, identifying_code_reason
+from alonet.store.storage import DB_NAME, Store
 
 REVIEW = {"patient_code": "AA-17", "visit_date": "2024-03-01", "photo_date": "2024-03-01", "reviewer": "Dr K"}
 

@@ -113,7 +113,8 @@ def test_a_provisional_salt_stays_marked_once_saved_and_is_never_the_baseline(ma
 
 def test_response_rows_and_chart_skip_a_provisional_baseline():
     from alonet.web.charts import salt_chart
-    from alonet.store.storage import Visit, response_rows, salt_status
+    from alonet.store.records import Visit, salt_status
+    from alonet.store.responses import response_rows
 
     def visit(i, salt, provisional=False, withheld=()):
         summary = {"salt": salt, "provisional": provisional, "withheld": list(withheld)}
@@ -158,7 +159,7 @@ def test_a_visit_saved_before_schema_5_reports_only_its_model(tmp_path):
     import sqlite3
 
     from alonet.web.reports import report_meta
-    from alonet.store.storage import SCHEMA_VERSION, migrate
+    from alonet.store.schema import SCHEMA_VERSION, migrate
 
     folder = tmp_path / "v4"
     folder.mkdir()

@@ -13,7 +13,8 @@ import pytest
 from test_web import csrf_token, make_app, model_dir, pipeline  # noqa: F401
 
 
-from alonet.store.storage import DB_NAME, IMAGES_DIR, Store, StoreError
+from alonet.store.errors import StoreError
+from alonet.store.storage import DB_NAME, IMAGES_DIR, Store
 
 
 def filled_store(root, patients=60):
@@ -71,7 +72,7 @@ def test_visits_saved_before_step_5_get_the_salt_their_report_weighs(tmp_path):
     import json
 
     from alonet.scoring.salt import shown_salt
-    from alonet.store.storage import migrate
+    from alonet.store.schema import migrate
 
     root = tmp_path / "old"
     root.mkdir()
@@ -105,7 +106,7 @@ def test_visits_saved_before_step_5_get_the_salt_their_report_weighs(tmp_path):
 ])
 def test_a_visit_remembers_that_a_provisional_salt_was_asked_for(summary, asked):
     """A provisional request that ended "incomplete" came back "withheld" in its report and when reopened."""
-    from alonet.store.storage import Visit
+    from alonet.store.records import Visit
 
     visit = Visit(id=1, patient_id=1, visit_date="2026-01-01", created_at="", salt=None, grade=None, band=None,
                   missing=(), summary=summary, model="default")

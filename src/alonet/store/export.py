@@ -47,7 +47,9 @@ from alonet.data.dataset import DEFAULT_SIZE, DatasetWriter
 from alonet.data.imageio import check_same_size, read_annotation, read_photo
 from alonet.errors import AloNetError, DatasetError, InvalidValueError, SizeMismatchError
 from alonet.scoring.salt import view_loss_percent
-from alonet.store.storage import DB_NAME, Store, StoreError, Visit
+from alonet.store.errors import StoreError
+from alonet.store.records import StoredView, Visit
+from alonet.store.storage import DB_NAME, Store
 
 #: Columns of the exported manifest.csv (phantom-style, plus the store's own).
 MANIFEST_COLUMNS: tuple[str, ...] = (
@@ -106,7 +108,7 @@ def stem_for(visit: Visit | int, view: str) -> str:
     return f"v{int(visit_id)}_{view}"
 
 
-def _load_view(store: Store, stored) -> tuple[Any, Any, Any]:
+def _load_view(store: Store, stored: StoredView) -> tuple[Any, Any, Any]:
     """Decode a stored view's photograph and masks (raises AloNetError)."""
     photo_path = store.image_file(stored.photo_file)
     scalp_path = store.image_file(stored.scalp_file)
@@ -182,6 +184,63 @@ def store_fingerprint(store_dir: str | Path, include_all: bool = False) -> str:
     return digest.hexdigest()
 
 
+def _export_view(store: Store, writer: DatasetWriter, folders: dict[str, Path], patient: str, visit: Visit,
+                 view: str, stored: StoredView) -> dict[str, Any] | Skipped:
+    """Export one stored view: copy its files into ``folders`` and add it to ``writer``. Returns
+    its manifest row, or the :class:`Skipped` row saying why it was left out."""
+    def skip(code: str, reason: str) -> Skipped:
+        return Skipped(patient, visit.id, visit.visit_date, view, code, reason)
+
+    mismatch = next((f for f in stored.flags if f.get("code") == VIEW_MISMATCH), None)
+    if mismatch is not None:  # its label is wrong: it would train the other scalp network
+        return skip(VIEW_MISMATCH, f"{mismatch.get('message', 'looks like another view')} (label the "
+                                   "photographs right and score the visit again)")
+    try:
+        photo, scalp, loss = _load_view(store, stored)
+    except AloNetError as exc:
+        return skip(_skip_code(exc), str(exc))
+    if not scalp.any():
+        return skip(EMPTY_SCALP, "the scalp mask is empty (draw the scalp in the web app, or retake)")
+    stem = stem_for(visit, view)
+    files = {"photo": f"{stem}.jpg", "scalp": f"{stem}.png", "hairloss": f"{stem}.png"}
+    shutil.copyfile(store.image_file(stored.photo_file), folders["photographs"] / files["photo"])
+    shutil.copyfile(store.image_file(stored.scalp_file), folders["scalp"] / files["scalp"])
+    shutil.copyfile(store.image_file(stored.hairloss_file), folders["hairloss"] / files["hairloss"])
+    writer.add(
+        photo, scalp, loss, stem=stem, photo=f"photographs/{files['photo']}",
+        scalp=f"scalp/{files['scalp']}", hairloss=f"hairloss/{files['hairloss']}",
+        patient=patient, visit=str(visit.id), view=view, visit_date=visit.visit_date,
+        corrected=int(stored.corrected),
+    )
+    return {
+        "stem": stem, "patient": patient, "visit": str(visit.id), "view": view, **files,
+        "visit_date": visit.visit_date,
+        "loss_pct": round(view_loss_percent(loss, scalp, view=view), 4),
+        "salt": "" if visit.salt is None else visit.salt,
+        "corrected": int(stored.corrected), "reviewed_at": visit.reviewed_at or "",
+    }
+
+
+def _summary(target: Path, size: int, include_all: bool, stored_count: int, manifest: list[dict[str, Any]],
+             skipped: list[Skipped]) -> dict[str, Any]:
+    """What :func:`export_store` returns, from the manifest rows written and the rows left out."""
+    exported_visits = {row["visit"] for row in manifest}
+    return {
+        "dataset": str(target),
+        "size": int(size),
+        "include_all": bool(include_all),
+        "patients": len({row["patient"] for row in manifest}),
+        "visits_stored": stored_count,
+        "visits_exported": len(exported_visits),
+        "visits_skipped": stored_count - len(exported_visits),
+        "views_exported": len(manifest),
+        "views_corrected": sum(row["corrected"] for row in manifest),
+        "views_skipped": sum(1 for s in skipped if s.view),
+        "skipped": [s.to_dict() for s in skipped],
+        "skip_reasons": dict(Counter(s.code for s in skipped)),
+    }
+
+
 def export_store(
     store_dir: str | Path,
     out_dir: str | Path,
@@ -224,9 +283,6 @@ def export_store(
     info = {"source": {"store": str(store_dir.resolve()), "include_all": bool(include_all),
                        "fingerprint": store_fingerprint(store_dir, include_all)}, "skipped": 0}
     manifest: list[dict[str, Any]] = []
-    exported_visits: set[int] = set()
-    patients: set[str] = set()
-    corrected = 0
     with DatasetWriter(target, count=capacity, size=int(size), overwrite=overwrite, info=info) as writer:
         if os.name != "nt":  # the export holds the store's photographs and codes: private like the store
             with contextlib.suppress(OSError):
@@ -239,44 +295,12 @@ def export_store(
             patient = codes[visit.patient_id]
             before = len(manifest)
             for view, stored in visit.views.items():
-                mismatch = next((f for f in stored.flags if f.get("code") == VIEW_MISMATCH), None)
-                if mismatch is not None:  # its label is wrong: it would train the other scalp network
-                    skipped.append(Skipped(patient, visit.id, visit.visit_date, view, VIEW_MISMATCH,
-                                           f"{mismatch.get('message', 'looks like another view')} (label the "
-                                           "photographs right and score the visit again)"))
-                    continue
-                try:
-                    photo, scalp, loss = _load_view(store, stored)
-                except AloNetError as exc:
-                    skipped.append(Skipped(patient, visit.id, visit.visit_date, view, _skip_code(exc), str(exc)))
-                    continue
-                if not scalp.any():
-                    skipped.append(Skipped(patient, visit.id, visit.visit_date, view, EMPTY_SCALP,
-                                           "the scalp mask is empty (draw the scalp in the web app, or retake)"))
-                    continue
-                stem = stem_for(visit, view)
-                files = {"photo": f"{stem}.jpg", "scalp": f"{stem}.png", "hairloss": f"{stem}.png"}
-                shutil.copyfile(store.image_file(stored.photo_file), folders["photographs"] / files["photo"])
-                shutil.copyfile(store.image_file(stored.scalp_file), folders["scalp"] / files["scalp"])
-                shutil.copyfile(store.image_file(stored.hairloss_file), folders["hairloss"] / files["hairloss"])
-                writer.add(
-                    photo, scalp, loss, stem=stem, photo=f"photographs/{files['photo']}",
-                    scalp=f"scalp/{files['scalp']}", hairloss=f"hairloss/{files['hairloss']}",
-                    patient=patient, visit=str(visit.id), view=view, visit_date=visit.visit_date,
-                    corrected=int(stored.corrected),
-                )
-                manifest.append({
-                    "stem": stem, "patient": patient, "visit": str(visit.id), "view": view, **files,
-                    "visit_date": visit.visit_date,
-                    "loss_pct": round(view_loss_percent(loss, scalp, view=view), 4),
-                    "salt": "" if visit.salt is None else visit.salt,
-                    "corrected": int(stored.corrected), "reviewed_at": visit.reviewed_at or "",
-                })
-                corrected += int(stored.corrected)
-            if len(manifest) > before:
-                exported_visits.add(visit.id)
-                patients.add(patient)
-            else:
+                row = _export_view(store, writer, folders, patient, visit, view, stored)
+                if isinstance(row, Skipped):
+                    skipped.append(row)
+                else:
+                    manifest.append(row)
+            if len(manifest) == before:
                 skipped.append(Skipped(patient, visit.id, visit.visit_date, "", NO_USABLE_VIEW,
                                        "none of its views could be exported (see its views' rows)"))
         if not manifest:
@@ -284,24 +308,10 @@ def export_store(
             raise DatasetError(f"none of the {len(visits)} selected visits has a view that can be exported: {reasons}",
                                path=store_dir, fix="correct the visits' masks in the web app and save them again")
         _write_csv(writer.folder / "manifest.csv", MANIFEST_COLUMNS, manifest)
-        views_skipped = sum(1 for s in skipped if s.view)
-        writer.info["skipped"] = views_skipped
+        writer.info["skipped"] = sum(1 for s in skipped if s.view)
         if skipped:
             _write_csv(writer.folder / "skipped.csv", SKIPPED_COLUMNS, [s.to_dict() for s in skipped])
-    return {
-        "dataset": str(target),
-        "size": int(size),
-        "include_all": bool(include_all),
-        "patients": len(patients),
-        "visits_stored": stored_count,
-        "visits_exported": len(exported_visits),
-        "visits_skipped": stored_count - len(exported_visits),
-        "views_exported": len(manifest),
-        "views_corrected": corrected,
-        "views_skipped": views_skipped,
-        "skipped": [s.to_dict() for s in skipped],
-        "skip_reasons": dict(Counter(s.code for s in skipped)),
-    }
+    return _summary(target, size, include_all, stored_count, manifest, skipped)
 
 
 __all__ = ["MANIFEST_COLUMNS", "STEM_SCHEME", "Skipped", "export_store", "open_store", "stem_for"]

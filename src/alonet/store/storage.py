@@ -1,4 +1,4 @@
-"""Patients and visits in SQLite (``--store DIR`` only).
+"""Patients and visits in SQLite (``--store DIR`` only): the :class:`Store`.
 
 Layout of a store folder::
 
@@ -9,15 +9,14 @@ Layout of a store folder::
 File names are random hex chosen here, never taken from an upload. A new store's
 folders are created 0700 and its database (and SQLite's -wal/-shm beside it) 0600,
 whatever the umask; an existing store keeps its modes (:meth:`Store.open_to_others`
-lists what other users can read, and ``alonet serve`` warns). The schema
-version is SQLite's ``PRAGMA user_version``; :data:`MIGRATIONS` lists the steps
-from an empty database to the current schema, and :class:`Store` applies the
-missing ones when it opens a folder (each step in one transaction). A database
-written by a newer AloNet is refused rather than guessed at.
+lists what other users can read, and ``alonet serve`` warns). When it opens a folder,
+:class:`Store` brings the database to the current schema (:mod:`alonet.store.schema`: each
+missing step in one transaction; a database written by a newer AloNet is refused).
 
 Every method opens its own connection, so one ``Store`` can be shared by the
 server's threads. Deleting a patient or a visit removes its rows and its image
-files.
+files. The records it hands out are in :mod:`alonet.store.records`, the checks of what a
+user types in :mod:`alonet.store.checks`.
 """
 
 from __future__ import annotations
@@ -32,349 +31,19 @@ import re
 import secrets
 import sqlite3
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType
 
-from alonet.errors import AloNetError, InvalidValueError
-from alonet.scoring.salt import baseline_response, salt_result
+from alonet.errors import InvalidValueError
+from alonet.store.checks import check_patient_code, check_visit_date
+from alonet.store.errors import StoreError, VisitChangedError
+from alonet.store.records import NewView, Patient, StoredView, Visit, salt_status
+from alonet.store.schema import migrate
 from alonet.views import VIEWS
 
 DB_NAME = "alonet.sqlite3"
 IMAGES_DIR = "images"
-
-
-#: Largest id SQLite can hold (its INTEGER is 64-bit signed); ids start at 1.
-MAX_ID = 2**63 - 1
-
-
-def parse_id(text: str | None) -> int | None:
-    """A record id typed in a form ("12"), or None when it is not one (empty, text, 0, too large)."""
-    try:
-        value = int((text or "").strip())
-    except ValueError:
-        return None
-    return value if 1 <= value <= MAX_ID else None
-
-
-class StoreError(AloNetError):
-    """The store folder or database cannot be used as it is."""
-
-
-# --------------------------------------------------------------------------- schema
-
-_V1 = """
-CREATE TABLE patients (
-    id          INTEGER PRIMARY KEY,
-    code        TEXT NOT NULL UNIQUE,
-    created_at  TEXT NOT NULL
-);
-CREATE TABLE visits (
-    id          INTEGER PRIMARY KEY,
-    patient_id  INTEGER NOT NULL REFERENCES patients(id) ON DELETE CASCADE,
-    visit_date  TEXT NOT NULL,
-    created_at  TEXT NOT NULL,
-    salt        REAL,
-    grade       TEXT,
-    band        TEXT,
-    missing     TEXT NOT NULL DEFAULT '',
-    summary     TEXT NOT NULL
-);
-CREATE TABLE view_images (
-    id            INTEGER PRIMARY KEY,
-    visit_id      INTEGER NOT NULL REFERENCES visits(id) ON DELETE CASCADE,
-    view          TEXT NOT NULL,
-    photo_file    TEXT NOT NULL,
-    scalp_file    TEXT NOT NULL,
-    hairloss_file TEXT NOT NULL,
-    loss_pct      REAL,
-    confidence    REAL,
-    flags         TEXT NOT NULL DEFAULT '[]',
-    corrected     INTEGER NOT NULL DEFAULT 0,
-    UNIQUE (visit_id, view)
-);
-"""
-
-_V2 = """
-ALTER TABLE visits ADD COLUMN model TEXT NOT NULL DEFAULT '';
-CREATE INDEX visits_by_patient ON visits (patient_id, visit_date);
-"""
-
-_V3 = """
-ALTER TABLE visits ADD COLUMN reviewed_at TEXT;
-CREATE INDEX visits_by_review ON visits (reviewed_at);
-"""
-
-_V4 = """
-CREATE TABLE id_high_water (
-    name  TEXT PRIMARY KEY,
-    last  INTEGER NOT NULL
-);
-INSERT INTO id_high_water (name, last) SELECT 'patients', COALESCE(MAX(id), 0) FROM patients;
-INSERT INTO id_high_water (name, last) SELECT 'visits', COALESCE(MAX(id), 0) FROM visits;
-"""
-
-_V5 = """
-ALTER TABLE visits ADD COLUMN scored_with TEXT NOT NULL DEFAULT '{}';
-"""
-
-#: Schema steps; step ``i`` takes a database from version ``i`` to ``i + 1``.
-#: Version 1: patients, visits, per-view images. Version 2: the model that
-#: scored each visit, and an index for the patient page. Version 3: when a
-#: visit was marked "reviewed — use for training" (NULL: not reviewed).
-#: Version 4: the highest patient and visit id ever given, so ids are never
-#: reused (a page or form naming a deleted record cannot reach a newer one).
-#: Version 5: what scored each visit (``scored_with``: the pipeline's provenance with the
-#: model checksum and thresholds, JSON; ``{}`` for visits saved before it was recorded).
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5)
-SCHEMA_VERSION = len(MIGRATIONS)
-
-
-def _salts_from_view_numbers(conn: sqlite3.Connection) -> None:
-    """Step 5's data part: visits saved before it kept their SALT rounded to 2 decimals, while
-    their report weighs the per-view numbers again, so at a 0.05 boundary the pages said 16.6
-    and the report 16.7. Their SALT, grade and band are re-derived from the stored per-view
-    numbers, as every report does (:func:`alonet.web.reports.stored_view_states`)."""
-    rows = conn.execute("SELECT id, summary FROM visits WHERE salt IS NOT NULL").fetchall()
-    for visit_id, summary_text in rows:
-        percents = dict(conn.execute("SELECT view, loss_pct FROM view_images WHERE visit_id = ?", (visit_id,)))
-        if set(percents) != set(VIEWS) or any(p is None for p in percents.values()):
-            continue
-        score = salt_result(percents)
-        summary = json.loads(summary_text)
-        summary["salt"] = score.salt
-        conn.execute("UPDATE visits SET salt = ?, grade = ?, band = ?, summary = ? WHERE id = ?",
-                     (score.salt, score.grade, score.band, json.dumps(summary), visit_id))
-
-
-#: Data changes that run inside a schema step's transaction, after its SQL (by the version reached).
-AFTER_STEP = MappingProxyType({5: _salts_from_view_numbers})
-
-
-def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
-    """Bring the database on ``conn`` to schema ``target``; return the version it had.
-
-    Each step runs in its own transaction together with the version bump, so an
-    interrupted upgrade leaves the database at the last completed version.
-    """
-    current = int(conn.execute("PRAGMA user_version").fetchone()[0])
-    if current > SCHEMA_VERSION:
-        raise StoreError(
-            f"the database has schema version {current}, newer than this AloNet understands "
-            f"({SCHEMA_VERSION})",
-            fix="upgrade AloNet, or give --store a different folder",
-        )
-    for version in range(current, target):
-        statements = [s.strip() for s in MIGRATIONS[version].split(";") if s.strip()]
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            for statement in statements:
-                conn.execute(statement)
-            if version + 1 in AFTER_STEP:
-                AFTER_STEP[version + 1](conn)
-            conn.execute(f"PRAGMA user_version = {version + 1}")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-    return current
-
-
-# --------------------------------------------------------------------------- records
-
-
-def salt_status(summary: dict) -> str:
-    """What a visit's summary (``VisitResult.to_dict()``) says about its SALT: ``scored``,
-    ``provisional`` (computed on request despite a retake), ``withheld`` (all four views,
-    but one needs a retake or is mislabelled) or ``incomplete`` (a view missing or without scalp)."""
-    if summary.get("salt") is not None:
-        return "provisional" if summary.get("provisional") else "scored"
-    return "withheld" if summary.get("withheld") else "incomplete"
-
-
-@dataclass(frozen=True)
-class Patient:
-    id: int
-    code: str
-    created_at: str
-    visit_count: int = 0
-    last_salt: float | None = None
-    last_visit: str | None = None
-    #: :func:`salt_status` of the latest visit (None without visits).
-    last_status: str | None = None
-
-
-@dataclass(frozen=True)
-class StoredView:
-    """One view of a stored visit (file names are relative to ``images/``)."""
-
-    view: str
-    photo_file: str
-    scalp_file: str
-    hairloss_file: str
-    loss_pct: float | None
-    confidence: float | None
-    flags: tuple[dict, ...]
-    corrected: bool
-
-
-@dataclass(frozen=True)
-class Visit:
-    id: int
-    patient_id: int
-    visit_date: str
-    created_at: str
-    salt: float | None
-    grade: str | None
-    band: str | None
-    missing: tuple[str, ...]
-    summary: dict
-    model: str
-    views: dict[str, StoredView] = field(default_factory=dict)
-    #: When the visit was marked reviewed for training (UTC, ISO), or None.
-    reviewed_at: str | None = None
-    #: What scored the visit (model, model_sha256, backend, precision, thresholds, view_checks);
-    #: empty for visits saved before schema 5.
-    scored_with: dict = field(default_factory=dict)
-
-    @property
-    def reviewed(self) -> bool:
-        return self.reviewed_at is not None
-
-    @property
-    def provisional(self) -> bool:
-        """The SALT was computed on request from photographs that need a retake."""
-        return self.salt is not None and bool(self.summary.get("provisional"))
-
-    @property
-    def provisional_requested(self) -> bool:
-        """The visit was scored asking for a provisional SALT (whether or not it got one): its
-        report and a reopened page must apply the same policy, or a visit the page called
-        "incomplete" comes back "withheld". Visits saved before this was recorded: a visit
-        without a withheld SALT although a view needed a retake can only have been scored so."""
-        if "provisional_requested" in self.summary:
-            return bool(self.summary["provisional_requested"])
-        return bool(self.summary.get("provisional")) or (
-            not self.summary.get("withheld") and bool(self.summary.get("retake")))
-
-    @property
-    def status(self) -> str:
-        """What the stored SALT is: see :func:`salt_status`."""
-        return salt_status(self.summary)
-
-
-@dataclass(frozen=True)
-class NewView:
-    """What :meth:`Store.add_visit` needs for one view: encoded files and numbers."""
-
-    view: str
-    #: The photograph as JPEG bytes, or a function giving them: a reopened visit's photograph
-    #: is encoded only when its stored file has to be written again (:meth:`photo_bytes`).
-    photo_jpeg: bytes | Callable[[], bytes]
-    scalp_png: bytes
-    hairloss_png: bytes
-    loss_pct: float | None
-    confidence: float | None
-    flags: Sequence[dict]
-    corrected: bool
-    #: A file of the store already holding this photograph (a reopened visit): kept, not
-    #: written again from ``photo_jpeg``, when it is still there.
-    photo_file: str | None = None
-
-    def photo_bytes(self) -> bytes:
-        return self.photo_jpeg() if callable(self.photo_jpeg) else self.photo_jpeg
-
-
-class VisitChangedError(StoreError):
-    """A stored visit changed (saved from another page) since the page saving over it opened it."""
-
-
-_CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$")
-
-
-def check_patient_code(code: str) -> str:
-    """Return the trimmed patient code or raise: 1-64 letters, digits, space . _ -."""
-    text = (code or "").strip()
-    if not _CODE_RE.match(text):
-        raise InvalidValueError(
-            f"patient code {text[:70]!r} is not valid",
-            fix="use 1-64 letters, digits, spaces, dots, dashes or underscores "
-            "(a pseudonymous study code, not a name)",
-        )
-    return text
-
-
-#: A date in a patient code (a date of birth?): 1961-04-02, 1961.4.2, 02.04.1961, 02_04_1961,
-#: 02.04.61 (a four-digit year 19xx/20xx with day and month in range, separated by - . _ or a
-#: space; a two-digit year only between dots, so that number triplets such as AA-01-02-03 pass).
-#: The same pattern runs in the page (``static/common.js``), which takes it from the template.
-CODE_DATE_PATTERN = (r"(?:^|[^0-9])(?:(?:19|20)[0-9]{2}[-._ ](?:0?[1-9]|1[0-2])[-._ ](?:0?[1-9]|[12][0-9]|3[01])"
-                     r"|(?:0?[1-9]|[12][0-9]|3[01])[-._ ](?:0?[1-9]|[12][0-9]|3[01])[-._ ](?:19|20)[0-9]{2}"
-                     r"|(?:0?[1-9]|[12][0-9]|3[01])\.(?:0?[1-9]|1[0-2])\.[0-9]{2})(?:$|[^0-9])")
-#: Words that study codes use and names do not: they never count as name words.
-CODE_STUDY_WORDS = ("site", "patient", "subject", "study", "center", "centre", "clinic", "hospital", "visit",
-                    "arm", "group", "cohort", "case", "control", "trial", "baseline", "screening", "week",
-                    "month", "day", "pilot", "phase", "part")
-_CODE_DATE_RE = re.compile(CODE_DATE_PATTERN)
-#: A word of a name: a capital and at least one more letter (``Erika``, ``PATNAME``).
-_NAME_WORD_RE = re.compile(r"[A-Z][A-Za-z]+")
-#: The form field by which the user says that a flagged code is pseudonymous after all.
-CODE_CONFIRM_FIELD = "code_is_pseudonymous"
-
-
-def identifying_code_reason(code: str) -> str | None:
-    """Why a patient code looks like it identifies the patient, or None: it holds a date (a date of
-    birth?), or two or more capitalised words of letters, at least one with lower case (``Erika
-    Mustermann``, ``Schmidt_Hans``, ``PATNAME Weber``; not ``AA-SECRET-7``, ``AA 002`` or ``Site A
-    Patient 3``: :data:`CODE_STUDY_WORDS` do not count). A
-    heuristic: it catches the usual ways names and birth dates are typed, not every one."""
-    text = (code or "").strip()
-    if _CODE_DATE_RE.search(text):
-        return "holds a date (a date of birth?)"
-    words = [w for w in re.split(r"[ ._-]+", text)
-             if _NAME_WORD_RE.fullmatch(w) and w.lower() not in CODE_STUDY_WORDS]
-    if len(words) >= 2 and any(any(c.islower() for c in w) for w in words):
-        return "looks like a name (two or more capitalised words)"
-    return None
-
-
-def check_new_patient_code(code: str, confirmed: bool) -> str:
-    """:func:`check_patient_code` for a patient the web app is about to create: a code that looks
-    like a name or holds a date (:func:`identifying_code_reason`) is refused unless the user ticked
-    that it is pseudonymous (``confirmed``). Existing patients are never checked again."""
-    text = check_patient_code(code)
-    reason = identifying_code_reason(text)
-    if reason is not None and not confirmed:
-        raise InvalidValueError(
-            f"patient code {text!r} {reason}; the store, its exports and adapted models keep patient codes, "
-            "so use a pseudonymous study code such as AA-017",
-            fix="if this code is pseudonymous all the same, tick \"this code is pseudonymous\" beside it and "
-                "send the form again")
-    return text
-
-
-def check_date(value: str | None, what: str = "visit date") -> str | None:
-    """An ISO date (YYYY-MM-DD) typed in a form, or None when empty; refuses text and future dates.
-
-    A day of slack covers a clinic whose clock is ahead of the server's.
-    """
-    text = (value or "").strip()
-    if not text:
-        return None
-    try:
-        date = _dt.date.fromisoformat(text)
-    except ValueError:
-        raise InvalidValueError(f"{what} {text[:30]!r} is not a date", fix="use YYYY-MM-DD") from None
-    if date > _dt.date.today() + _dt.timedelta(days=1):
-        raise InvalidValueError(f"{what} {date.isoformat()} is in the future", fix="give the day it happened")
-    return date.isoformat()
-
-
-def check_visit_date(value: str | None) -> str:
-    """Return an ISO date (YYYY-MM-DD); empty means today (see :func:`check_date`)."""
-    return check_date(value) or _dt.date.today().isoformat()
 
 
 def _next_id(conn: sqlite3.Connection, table: str) -> int:
@@ -856,38 +525,3 @@ class Store:
             except OSError as exc:
                 logging.getLogger(__name__).warning("could not delete %s (%s); delete it by hand", path,
                                                     exc.strerror or exc.__class__.__name__)
-
-
-def model_changed(previous: Visit | None, visit: Visit) -> bool:
-    """True when ``visit`` was scored by another model than ``previous`` (by checksum when both
-    recorded one, schema 5; else by the model's name)."""
-    if previous is None:
-        return False
-    old, new = previous.scored_with.get("model_sha256"), visit.scored_with.get("model_sha256")
-    if old and new and "unknown" not in (old, new):
-        return old != new
-    return previous.model != visit.model
-
-
-def response_rows(visits: Sequence[Visit]) -> list[dict]:
-    """Each visit with its response against the baseline (the first visit with a SALT that
-    is not provisional).
-
-    Returns dicts ``{"visit": Visit, "baseline": bool, "response": Response | None,
-    "model_changed": bool}`` (``model_changed``: scored by another model than the visit before);
-    visits before the baseline, incomplete, withheld and provisional visits and the
-    baseline itself have no response: a provisional SALT was computed from photographs
-    that need a retake, so it is neither a baseline nor compared with one
-    (:func:`alonet.scoring.salt.baseline_response`, the rule of ``alonet batch`` too; batch's
-    baseline is the first visit whatever its SALT, as a trial protocol fixes it).
-    """
-    baseline = next((v for v in visits if v.salt is not None and not v.provisional), None)
-    rows = []
-    for visit in visits:
-        is_base = baseline is not None and visit.id == baseline.id
-        result = None
-        if baseline is not None and not is_base and (visit.visit_date, visit.id) > (baseline.visit_date, baseline.id):
-            result = baseline_response(baseline.salt, visit.salt, provisional=visit.provisional)
-        rows.append({"visit": visit, "baseline": is_base, "response": result,
-                     "model_changed": model_changed(rows[-1]["visit"] if rows else None, visit)})
-    return rows

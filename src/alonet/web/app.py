@@ -41,7 +41,8 @@ from alonet.web.routes import api, auth, patients, score, training
 from alonet.web.security import BodyGate, install_csrf, install_host_check, install_security_headers, install_token_guard
 from alonet.web.service import Scorer
 from alonet.web.state import AppState, get_state, wants_json
-from alonet.store.storage import CODE_DATE_PATTERN, CODE_STUDY_WORDS, MAX_ID, Store
+from alonet.store.checks import CODE_DATE_PATTERN, CODE_STUDY_WORDS, MAX_ID
+from alonet.store.storage import Store
 from alonet.web.uploads import InMemoryRequest, UploadRejected, too_large_message
 from alonet.web.visits import VisitCache, incomplete_reasons
 

@@ -24,7 +24,8 @@ from alonet.errors import AloNetError
 from alonet.infer.quality import RETAKE_CODES
 from alonet.infer.results import ViewResult
 from alonet.report import render_report_html, report_json
-from alonet.store.storage import NewView, Store, Visit
+from alonet.store.records import NewView, Visit
+from alonet.store.storage import Store
 from alonet.web.uploads import jpeg_bytes, png_bytes
 from alonet.web.visits import ViewState, visit_result
 

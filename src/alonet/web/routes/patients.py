@@ -14,7 +14,7 @@
 =============================================  ==============================
 
 Without ``--store`` every route answers 404 with a sentence saying so. A new patient's code
-that looks like a name or holds a date (``storage.identifying_code_reason``) is refused
+that looks like a name or holds a date (``checks.identifying_code_reason``) is refused
 unless the form says ``code_is_pseudonymous=1`` (the page shows that tick when the code
 looks so); saving a visit for a new patient checks its code the same way.
 """
@@ -28,7 +28,9 @@ from alonet.views import VIEWS
 from alonet.web.state import get_state, scoring_slot
 from alonet.web.charts import salt_chart
 from alonet.web.reports import open_stored_file, report_meta, report_response, stored_view_states
-from alonet.store.storage import CODE_CONFIRM_FIELD, Store, check_new_patient_code, response_rows
+from alonet.store.checks import CODE_CONFIRM_FIELD, check_new_patient_code
+from alonet.store.responses import response_rows
+from alonet.store.storage import Store
 
 bp = Blueprint("patients", __name__)
 

@@ -25,15 +25,15 @@ from flask import Blueprint, abort, jsonify, redirect, render_template, request,
 from alonet.views import VIEWS
 from alonet.web.reports import new_views, report_meta, report_response
 from alonet.web.state import get_state, scoring_slot, wants_json
-from alonet.store.storage import (
+from alonet.store.checks import (
     CODE_CONFIRM_FIELD,
-    VisitChangedError,
     check_date,
     check_new_patient_code,
     check_patient_code,
     check_visit_date,
     parse_id,
 )
+from alonet.store.errors import VisitChangedError
 from alonet.web.uploads import (
     UploadRejected,
     edit_size,

@@ -10,7 +10,7 @@
     });
   });
 
-  // A new patient code that looks like a name or a date of birth (storage.identifying_code_reason:
+  // A new patient code that looks like a name or a date of birth (checks.identifying_code_reason:
   // a date, or two capitalised words, one with lower case) is refused by the server unless
   // "this code is pseudonymous" is ticked: show that tick, as a warning, only then.
   document.querySelectorAll("[data-code-confirm]").forEach(function (box) {
