@@ -272,11 +272,6 @@ def _setup_task(source, run_dir: Path, cfg: TrainConfig, ctx, resume: bool,
     """Resolve the config, split the patients, build model, optimiser and loaders."""
     import torch
     from torch import nn
-    from torch.utils.data import DataLoader
-    from torch.utils.data.distributed import DistributedSampler
-
-    from alonet.model.unet import build_model
-    from alonet.train.finetune import WeightedEpochSampler, apply_freezing, parameter_groups
 
     task_dir = run_dir / cfg.task
     drop_carried_over(task_dir)
@@ -306,6 +301,54 @@ def _setup_task(source, run_dir: Path, cfg: TrainConfig, ctx, resume: bool,
         cfg.save(task_dir / "train_config.json")
 
     device = ctx.device
+    parts = _build_model_and_optimiser(cfg, state, init_model, device, n_train=len(train_rows))
+    net = parts.model
+    if ctx.distributed:
+        net = nn.parallel.DistributedDataParallel(
+            parts.model, device_ids=[device.index] if device.type == "cuda" else None)
+
+    weights = torch.tensor(cfg.class_weights, dtype=torch.float32, device=device)
+    criterion = nn.CrossEntropyLoss(weight=weights)
+    loaders = _build_loaders(source, train_rows, val_rows, cfg, ctx, device)
+    epochs = cfg.epochs
+    if cfg.steps is not None:
+        epochs = max(1, math.ceil(cfg.steps / max(1, len(loaders.train_loader))))
+    return TaskRun(cfg=cfg, model_cfg=parts.model_cfg, task_dir=task_dir, where=where, model=parts.model, net=net,
+                   optimizer=parts.optimizer, scheduler=parts.scheduler, scaler=parts.scaler, criterion=criterion,
+                   train_ds=loaders.train_ds, sampler=loaders.sampler, train_loader=loaders.train_loader,
+                   val_loader=loaders.val_loader, device=device, amp_dtype=parts.amp_dtype,
+                   memory_format=parts.memory_format, epochs=epochs, n_train=len(train_rows), n_val=len(val_rows),
+                   start_epoch=parts.start_epoch, best_iou=parts.best_iou, history=parts.history,
+                   init_path=init_path)
+
+
+@dataclass(frozen=True)
+class ModelParts:
+    """The network of one task, its optimiser, and where its checkpoint left them
+    (made by ``_build_model_and_optimiser``)."""
+
+    model_cfg: object
+    model: object  # the torch module, on the device (not wrapped for torchrun)
+    optimizer: object
+    scheduler: object
+    scaler: object
+    amp_dtype: object
+    memory_format: object
+    start_epoch: int
+    best_iou: float
+    history: list
+
+
+def _build_model_and_optimiser(cfg: TrainConfig, state: dict | None, init_model, device, *,
+                               n_train: int) -> ModelParts:
+    """The network (``init_model`` when fine-tuning, else a new one) with its frozen parts,
+    optimiser, learning-rate schedule and loss scaler, restored from ``state`` when resuming.
+    ``n_train`` (training photographs) decides whether BatchNorm is frozen."""
+    import torch
+
+    from alonet.model.unet import build_model
+    from alonet.train.finetune import apply_freezing, parameter_groups
+
     model_cfg = cfg.model_config()
     torch.manual_seed(cfg.seed)
     if init_model is not None:
@@ -314,7 +357,7 @@ def _setup_task(source, run_dir: Path, cfg: TrainConfig, ctx, resume: bool,
     else:
         model = build_model(model_cfg, pretrained=cfg.pretrained and cfg.encoder != "unet" and state is None)
     model = model.to(device)
-    freeze_bn = cfg.resolved_freeze_bn(len(train_rows))
+    freeze_bn = cfg.resolved_freeze_bn(n_train)
     apply_freezing(model, cfg.freeze_levels, freeze_bn)
     optimizer = torch.optim.Adam(parameter_groups(model, cfg.lr, cfg.resolved_encoder_lr_scale()),
                                  lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -332,13 +375,30 @@ def _setup_task(source, run_dir: Path, cfg: TrainConfig, ctx, resume: bool,
             scaler.load_state_dict(state["scaler"])
         start_epoch, best_iou = int(state["epoch"]), float(state["best_iou"])
         history = [dict(r) for r in state["history"]]
-    net = model
-    if ctx.distributed:
-        net = nn.parallel.DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None)
+    return ModelParts(model_cfg=model_cfg, model=model, optimizer=optimizer, scheduler=scheduler, scaler=scaler,
+                      amp_dtype=amp_dtype, memory_format=memory_format, start_epoch=start_epoch,
+                      best_iou=best_iou, history=history)
 
-    weights = torch.tensor(cfg.class_weights, dtype=torch.float32, device=device)
-    criterion = nn.CrossEntropyLoss(weight=weights)
+
+@dataclass(frozen=True)
+class Loaders:
+    """The data of one task's training (made by ``_build_loaders``)."""
+
+    train_ds: object  # TaskDataset; its ``epoch`` is set before each epoch
+    sampler: object  # DistributedSampler or WeightedEpochSampler; ``set_epoch`` before each epoch
+    train_loader: object
+    val_loader: object
+
+
+def _build_loaders(source, train_rows: Sequence[int], val_rows: Sequence[int], cfg: TrainConfig, ctx,
+                   device) -> Loaders:
+    """Training and validation loaders; under torchrun each rank gets its shard of both."""
+    import torch
+    from torch.utils.data import DataLoader
+    from torch.utils.data.distributed import DistributedSampler
+
+    from alonet.train.finetune import WeightedEpochSampler
+
     train_ds = TaskDataset(source, train_rows, cfg, train=True)
     val_ds = TaskDataset(source, val_rows[ctx.rank::ctx.world_size], cfg, train=False)
     per_rank_batch = max(1, cfg.batch_size // ctx.world_size)
@@ -356,15 +416,7 @@ def _setup_task(source, run_dir: Path, cfg: TrainConfig, ctx, resume: bool,
         torch.backends.cudnn.benchmark = True  # fixed input size: let cuDNN pick the fastest kernels
     train_loader = DataLoader(train_ds, batch_size=per_rank_batch, sampler=sampler, **loader_kw)
     val_loader = DataLoader(val_ds, batch_size=per_rank_batch, shuffle=False, **loader_kw)
-    epochs = cfg.epochs
-    if cfg.steps is not None:
-        epochs = max(1, math.ceil(cfg.steps / max(1, len(train_loader))))
-    return TaskRun(cfg=cfg, model_cfg=model_cfg, task_dir=task_dir, where=where, model=model, net=net,
-                   optimizer=optimizer, scheduler=scheduler, scaler=scaler, criterion=criterion,
-                   train_ds=train_ds, sampler=sampler, train_loader=train_loader, val_loader=val_loader,
-                   device=device, amp_dtype=amp_dtype, memory_format=memory_format, epochs=epochs,
-                   n_train=len(train_rows), n_val=len(val_rows), start_epoch=start_epoch,
-                   best_iou=best_iou, history=history, init_path=init_path)
+    return Loaders(train_ds=train_ds, sampler=sampler, train_loader=train_loader, val_loader=val_loader)
 
 
 def _train_epoch(run: TaskRun, epoch: int, ctx, progress: bool) -> float:
