@@ -14,6 +14,7 @@ all ranks meet at a barrier at the end of each epoch.
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 
 from alonet.errors import InvalidValueError
@@ -37,6 +38,13 @@ class DistContext:
     @property
     def distributed(self) -> bool:
         return self.world_size > 1
+
+    def log(self, message: str) -> None:
+        """Write ``message`` to stderr above any progress bar, from rank 0 only."""
+        if self.is_main:
+            from tqdm import tqdm
+
+            tqdm.write(message, file=sys.stderr)
 
     def barrier(self) -> None:
         if self.distributed:

@@ -21,41 +21,30 @@ uninterrupted one.
 from __future__ import annotations
 
 import contextlib
-import errno
-import functools
-import json
 import math
-import re
-import shutil
 import sys
 import time
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Collection, Sequence
 
-from alonet.data.atomic import atomic_save, atomic_write_text
-from alonet.errors import (
-    DatasetError,
-    InvalidValueError,
-    ModelError,
-    OutputExistsError,
-    OutputNotWritableError,
-    RunInUseError,
-)
-from alonet.model.config import TASKS
-from alonet.model.io import load_model, read_model_info, resolve_model_set, save_model
+from alonet.errors import DatasetError, InvalidValueError, ModelError, OutputExistsError, RunInUseError
+from alonet.model.io import load_model, resolve_model_set, save_model
 from alonet.scoring.metrics import OverlapCounts
+from alonet.train.checkpoint import (
+    carry_over,
+    drop_carried_over,
+    is_carried_over,
+    read_checkpoint,
+    resolve_config,
+    save_checkpoint,
+    write_failed,
+)
 from alonet.train.config import ALL_TASKS, TrainConfig
 from alonet.train.data import TaskDataset, load_or_make_split, open_source, split_rows, subsample, task_rows
 from alonet.train.distributed import setup
 from alonet.train.history import plot_history, write_history_csv
 from alonet.train.lock import LOCK_NAME, acquire, release
-
-CHECKPOINT_FORMAT = "alonet-checkpoint"
-#: Options that may differ when resuming (they do not change the result).
-RESUME_OVERRIDES = ("epochs", "workers", "device")
-#: File marking a task folder copied from the init model rather than trained.
-CARRIED_MARKER = "carried_over.json"
 
 
 @dataclass
@@ -69,13 +58,6 @@ class EpochEnd:
     model: object  # the (unwrapped) torch module
     rank: int
     task_dir: Path
-
-
-def _log(ctx, message: str) -> None:
-    if ctx.is_main:
-        from tqdm import tqdm
-
-        tqdm.write(message, file=sys.stderr)
 
 
 def train(dataset, run_dir: str | Path, cfg: TrainConfig = TrainConfig(), *,
@@ -109,9 +91,9 @@ def train(dataset, run_dir: str | Path, cfg: TrainConfig = TrainConfig(), *,
     try:
         unknown = sum(1 for r in source.records if not r.patient)
         if unknown:
-            _log(ctx, f"warning: {unknown} of {len(source.records)} photographs have no patient, so each is its own "
-                      "unit of the train/validation split and views of one head can land on both sides "
-                      "(validation IoU then flatters the model); convert with --manifest giving each photograph's patient")
+            ctx.log(f"warning: {unknown} of {len(source.records)} photographs have no patient, so each is its own "
+                    "unit of the train/validation split and views of one head can land on both sides "
+                    "(validation IoU then flatters the model); convert with --manifest giving each photograph's patient")
         with _locked(run_dir, ctx):
             used = [_train_task(source, run_dir, replace(cfg, task=task), ctx, resume=resume,
                                 on_epoch_end=on_epoch_end, progress=progress, explicit=explicit)
@@ -122,7 +104,7 @@ def train(dataset, run_dir: str | Path, cfg: TrainConfig = TrainConfig(), *,
             if init is not None and carry_rest and ctx.is_main:
                 copied = carry_over(run_dir, init)
                 if copied:
-                    _log(ctx, f"carried over from {init} (not trained in this run): {', '.join(copied)}")
+                    ctx.log(f"carried over from {init} (not trained in this run): {', '.join(copied)}")
     finally:
         ctx.close()
     return run_dir
@@ -133,14 +115,14 @@ def _used_init(used: list[TrainConfig], ctx) -> str | None:
     (None: none, or several differing)."""
     inits = sorted({str(c.init) for c in used if c.init is not None})
     if len(inits) > 1:
-        _log(ctx, f"the tasks of this run started from different models ({', '.join(inits)}); the other "
-                  "networks are not carried over: give --init MODEL to choose where they come from")
+        ctx.log(f"the tasks of this run started from different models ({', '.join(inits)}); the other "
+                "networks are not carried over: give --init MODEL to choose where they come from")
         return None
     if inits:
         try:
             resolve_model_set(inits[0])
         except ModelError as exc:
-            _log(ctx, f"the other networks cannot be carried over from this run's starting model: {exc}")
+            ctx.log(f"the other networks cannot be carried over from this run's starting model: {exc}")
             return None
     return inits[0] if inits else None
 
@@ -191,112 +173,8 @@ def _check_task_folders(run_dir: Path, tasks: Sequence[str], resume: bool) -> No
     ``--task all`` does not fail at its last task after training the others)."""
     for task in tasks:
         task_dir = run_dir / task
-        if not _is_carried_over(task_dir):
-            _read_checkpoint(task_dir, resume)
-
-
-def _read_checkpoint(task_dir: Path, resume: bool) -> dict | None:
-    """The task's last.pt to resume from, or None to train from epoch 1. Raises when the folder
-    must not be trained as asked: a run without --resume, or a best model or history that
-    training from epoch 1 would replace (last.pt missing, unreadable or not a checkpoint)."""
-    import torch
-
-    last = task_dir / "last.pt"
-    if not resume:
-        if last.exists() or (task_dir / "best.json").exists():
-            raise InvalidValueError(
-                f"{task_dir} already holds a training run",
-                fix="pass --resume to continue it, or choose a new output folder with -o",
-            )
-        return None
-    if not last.is_file():
-        kept = _kept_work(task_dir)
-        if kept:
-            raise InvalidValueError(
-                f"{task_dir} holds {kept} but no checkpoint (last.pt), so --resume cannot continue it "
-                "and training from epoch 1 would replace them", fix=_restart_fix(task_dir))
-        return None
-    try:
-        state = torch.load(last, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure means a bad file
-        raise _bad_checkpoint(last, f"checkpoint is unreadable ({exc.__class__.__name__})") from None
-    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-        raise _bad_checkpoint(last, "not an AloNet training checkpoint")
-    if not CHECKPOINT_KEYS <= set(state):
-        raise _bad_checkpoint(last, f"checkpoint lacks {', '.join(sorted(CHECKPOINT_KEYS - set(state)))}")
-    return state
-
-
-def _resolve_config(task_dir: Path, cfg: TrainConfig, resume: bool, ctx,
-                    explicit: Collection[str] | None = None):
-    """Return (config to use, checkpoint dict or None)."""
-    state = _read_checkpoint(task_dir, resume)
-    if state is None:
-        if resume:
-            _log(ctx, f"{cfg.task}: no checkpoint in {task_dir}; starting from epoch 1")
-        return cfg, None
-    saved = TrainConfig.from_dict(state["train_config"])
-    # a fine-tune saved the architecture it adopted from its starting model: not a user's change
-    adopted = TrainConfig.ADOPTED if saved.init is not None else ()
-    ignored = [f.name for f in fields(TrainConfig)
-               if f.name not in (*RESUME_OVERRIDES, "task", *adopted) and getattr(cfg, f.name) != getattr(saved, f.name)
-               and (explicit is None or f.name in explicit)]
-    if ignored:
-        _log(ctx, f"{cfg.task}: resuming with the run's saved options; ignoring the new value(s) of "
-                  f"{', '.join(ignored)} (only {', '.join(RESUME_OVERRIDES)} may change on --resume)")
-    merged = replace(saved, **{k: getattr(cfg, k) for k in RESUME_OVERRIDES})
-    return merged, state
-
-
-#: What ``_save_checkpoint`` writes and resuming reads.
-CHECKPOINT_KEYS = frozenset({"epoch", "best_iou", "history", "train_config", "model", "optimizer", "scheduler"})
-
-
-def _kept_work(task_dir: Path) -> str | None:
-    """What a task folder without a usable last.pt holds that training from epoch 1 would
-    replace, in words (None: nothing). Only a first epoch's model with no history is not
-    kept: the first checkpoint failed after it was saved, and training makes it again. Nor
-    is weights without their JSON and no history: the first save was cut between its two
-    files (``save_model`` moves the weights into place first), so no model was finished."""
-    history = (task_dir / "history.csv").is_file()
-    best = (task_dir / "best.json").is_file()
-    if not (history or best):
-        return None
-    epoch = iou = None
-    try:
-        metadata = read_model_info(task_dir / "best.json")["metadata"]
-        epoch, iou = int(metadata["epoch"]), float(metadata["val_iou"])
-    except (ModelError, KeyError, TypeError, ValueError):
-        pass
-    if not history and epoch is not None and epoch <= 1:
-        return None
-    parts = []
-    if best:
-        parts.append("a best model" + (f" (epoch {epoch}, validation IoU {iou:.3f})" if epoch is not None else ""))
-    if history:
-        parts.append("history.csv")
-    return " and ".join(parts)
-
-
-def _restart_fix(task_dir: Path) -> str:
-    """How to go on without a usable last.pt, keeping the task's best model and history."""
-    run_dir = task_dir.parent
-    fix = (f"to keep them, rename {task_dir} (e.g. to {task_dir.name}.old) first; then --resume trains "
-           "the task again from epoch 1")
-    try:
-        resolve_model_set(run_dir)
-    except ModelError:
-        return fix
-    return fix + f"; or fine-tune a new run from this run's best models with --init {run_dir} -o NEW_RUN"
-
-
-def _bad_checkpoint(last: Path, problem: str) -> InvalidValueError:
-    kept = _kept_work(last.parent)
-    if kept:
-        fix = f"the run cannot continue from it; the folder also holds {kept}: " + _restart_fix(last.parent)
-    else:
-        fix = "delete it, then --resume trains the task again from epoch 1"
-    return InvalidValueError(f"{last}: {problem}", fix=fix)
+        if not is_carried_over(task_dir):
+            read_checkpoint(task_dir, resume)
 
 
 @dataclass
@@ -340,15 +218,15 @@ def _train_task(source, run_dir: Path, cfg: TrainConfig, ctx, *, resume: bool,
                     f"run with --init {run_dir}")
         else:
             more = "rerun with --resume and more --epochs to continue"
-        _log(ctx, f"{cfg.task}: already trained for {run.start_epoch} epoch(s); nothing to do ({more})")
+        ctx.log(f"{cfg.task}: already trained for {run.start_epoch} epoch(s); nothing to do ({more})")
         return run.cfg
     cfg = run.cfg
-    _log(ctx, f"{cfg.task}: {run.n_train} training / {run.n_val} validation photographs, "
-              f"{cfg.input_size}px, {cfg.encoder} encoder, width {cfg.base_width}, depth {cfg.depth}, "
-              f"device {run.device}"
-              + (f" x {ctx.world_size} processes" if ctx.distributed else "")
-              + (f", from {run.init_path}" if run.init_path else "")
-              + (f", resuming after epoch {run.start_epoch}" if run.start_epoch else ""))
+    ctx.log(f"{cfg.task}: {run.n_train} training / {run.n_val} validation photographs, "
+            f"{cfg.input_size}px, {cfg.encoder} encoder, width {cfg.base_width}, depth {cfg.depth}, "
+            f"device {run.device}"
+            + (f" x {ctx.world_size} processes" if ctx.distributed else "")
+            + (f", from {run.init_path}" if run.init_path else "")
+            + (f", resuming after epoch {run.start_epoch}" if run.start_epoch else ""))
     if run.init_path is not None and run.start_epoch == 0 and not run.history:
         # Epoch 0: the starting model on the validation patients (the "before" of fine-tuning).
         val = _validate(run, ctx)
@@ -356,11 +234,11 @@ def _train_task(source, run_dir: Path, cfg: TrainConfig, ctx, *, resume: bool,
         run.history.append(row)
         run.best_iou = val["val_iou"]
         _checkpoint(run, ctx, row, improved=True)
-        _log(ctx, f"{cfg.task} before training: val loss {val['val_loss']:.4f}, val IoU {val['val_iou']:.4f}")
+        ctx.log(f"{cfg.task} before training: val loss {val['val_loss']:.4f}, val IoU {val['val_iou']:.4f}")
     stale = _epochs_since_best(run.history)
     for epoch in range(run.start_epoch, run.epochs):
         if cfg.patience is not None and stale >= cfg.patience:
-            _log(ctx, f"{cfg.task}: stopping early, no better validation IoU for {stale} epoch(s)")
+            ctx.log(f"{cfg.task}: stopping early, no better validation IoU for {stale} epoch(s)")
             break
         started = time.perf_counter()
         lr = run.optimizer.param_groups[0]["lr"]
@@ -373,9 +251,9 @@ def _train_task(source, run_dir: Path, cfg: TrainConfig, ctx, *, resume: bool,
                "seconds": time.perf_counter() - started, "best": improved}
         run.history.append(row)
         _checkpoint(run, ctx, row, improved or cfg.keep == "last")
-        _log(ctx, f"{cfg.task} epoch {epoch + 1}/{run.epochs}: train loss {train_loss:.4f}, "
-                  f"val loss {val['val_loss']:.4f}, val IoU {val['val_iou']:.4f}, Dice {val['val_dice']:.4f}"
-                  + (" (best)" if improved else "") + f" [{row['seconds']:.0f}s]")
+        ctx.log(f"{cfg.task} epoch {epoch + 1}/{run.epochs}: train loss {train_loss:.4f}, "
+                f"val loss {val['val_loss']:.4f}, val IoU {val['val_iou']:.4f}, Dice {val['val_dice']:.4f}"
+                + (" (best)" if improved else "") + f" [{row['seconds']:.0f}s]")
         ctx.barrier()
         if on_epoch_end is not None:
             on_epoch_end(EpochEnd(cfg.task, epoch + 1, run.epochs, row, run.model, ctx.rank, run.task_dir))
@@ -394,15 +272,10 @@ def _setup_task(source, run_dir: Path, cfg: TrainConfig, ctx, resume: bool,
     """Resolve the config, split the patients, build model, optimiser and loaders."""
     import torch
     from torch import nn
-    from torch.utils.data import DataLoader
-    from torch.utils.data.distributed import DistributedSampler
-
-    from alonet.model.unet import build_model
-    from alonet.train.finetune import WeightedEpochSampler, apply_freezing, parameter_groups
 
     task_dir = run_dir / cfg.task
-    _drop_carried_over(task_dir)
-    cfg, state = _resolve_config(task_dir, cfg, resume, ctx, explicit)
+    drop_carried_over(task_dir)
+    cfg, state = resolve_config(task_dir, cfg, resume, ctx, explicit)
     init_model = init_path = None
     if cfg.init is not None:
         init_path = resolve_model_set(cfg.init, [cfg.task])[cfg.task]
@@ -428,6 +301,54 @@ def _setup_task(source, run_dir: Path, cfg: TrainConfig, ctx, resume: bool,
         cfg.save(task_dir / "train_config.json")
 
     device = ctx.device
+    parts = _build_model_and_optimiser(cfg, state, init_model, device, n_train=len(train_rows))
+    net = parts.model
+    if ctx.distributed:
+        net = nn.parallel.DistributedDataParallel(
+            parts.model, device_ids=[device.index] if device.type == "cuda" else None)
+
+    weights = torch.tensor(cfg.class_weights, dtype=torch.float32, device=device)
+    criterion = nn.CrossEntropyLoss(weight=weights)
+    loaders = _build_loaders(source, train_rows, val_rows, cfg, ctx, device)
+    epochs = cfg.epochs
+    if cfg.steps is not None:
+        epochs = max(1, math.ceil(cfg.steps / max(1, len(loaders.train_loader))))
+    return TaskRun(cfg=cfg, model_cfg=parts.model_cfg, task_dir=task_dir, where=where, model=parts.model, net=net,
+                   optimizer=parts.optimizer, scheduler=parts.scheduler, scaler=parts.scaler, criterion=criterion,
+                   train_ds=loaders.train_ds, sampler=loaders.sampler, train_loader=loaders.train_loader,
+                   val_loader=loaders.val_loader, device=device, amp_dtype=parts.amp_dtype,
+                   memory_format=parts.memory_format, epochs=epochs, n_train=len(train_rows), n_val=len(val_rows),
+                   start_epoch=parts.start_epoch, best_iou=parts.best_iou, history=parts.history,
+                   init_path=init_path)
+
+
+@dataclass(frozen=True)
+class ModelParts:
+    """The network of one task, its optimiser, and where its checkpoint left them
+    (made by ``_build_model_and_optimiser``)."""
+
+    model_cfg: object
+    model: object  # the torch module, on the device (not wrapped for torchrun)
+    optimizer: object
+    scheduler: object
+    scaler: object
+    amp_dtype: object
+    memory_format: object
+    start_epoch: int
+    best_iou: float
+    history: list
+
+
+def _build_model_and_optimiser(cfg: TrainConfig, state: dict | None, init_model, device, *,
+                               n_train: int) -> ModelParts:
+    """The network (``init_model`` when fine-tuning, else a new one) with its frozen parts,
+    optimiser, learning-rate schedule and loss scaler, restored from ``state`` when resuming.
+    ``n_train`` (training photographs) decides whether BatchNorm is frozen."""
+    import torch
+
+    from alonet.model.unet import build_model
+    from alonet.train.finetune import apply_freezing, parameter_groups
+
     model_cfg = cfg.model_config()
     torch.manual_seed(cfg.seed)
     if init_model is not None:
@@ -436,7 +357,7 @@ def _setup_task(source, run_dir: Path, cfg: TrainConfig, ctx, resume: bool,
     else:
         model = build_model(model_cfg, pretrained=cfg.pretrained and cfg.encoder != "unet" and state is None)
     model = model.to(device)
-    freeze_bn = cfg.resolved_freeze_bn(len(train_rows))
+    freeze_bn = cfg.resolved_freeze_bn(n_train)
     apply_freezing(model, cfg.freeze_levels, freeze_bn)
     optimizer = torch.optim.Adam(parameter_groups(model, cfg.lr, cfg.resolved_encoder_lr_scale()),
                                  lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -454,13 +375,30 @@ def _setup_task(source, run_dir: Path, cfg: TrainConfig, ctx, resume: bool,
             scaler.load_state_dict(state["scaler"])
         start_epoch, best_iou = int(state["epoch"]), float(state["best_iou"])
         history = [dict(r) for r in state["history"]]
-    net = model
-    if ctx.distributed:
-        net = nn.parallel.DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None)
+    return ModelParts(model_cfg=model_cfg, model=model, optimizer=optimizer, scheduler=scheduler, scaler=scaler,
+                      amp_dtype=amp_dtype, memory_format=memory_format, start_epoch=start_epoch,
+                      best_iou=best_iou, history=history)
 
-    weights = torch.tensor(cfg.class_weights, dtype=torch.float32, device=device)
-    criterion = nn.CrossEntropyLoss(weight=weights)
+
+@dataclass(frozen=True)
+class Loaders:
+    """The data of one task's training (made by ``_build_loaders``)."""
+
+    train_ds: object  # TaskDataset; its ``epoch`` is set before each epoch
+    sampler: object  # DistributedSampler or WeightedEpochSampler; ``set_epoch`` before each epoch
+    train_loader: object
+    val_loader: object
+
+
+def _build_loaders(source, train_rows: Sequence[int], val_rows: Sequence[int], cfg: TrainConfig, ctx,
+                   device) -> Loaders:
+    """Training and validation loaders; under torchrun each rank gets its shard of both."""
+    import torch
+    from torch.utils.data import DataLoader
+    from torch.utils.data.distributed import DistributedSampler
+
+    from alonet.train.finetune import WeightedEpochSampler
+
     train_ds = TaskDataset(source, train_rows, cfg, train=True)
     val_ds = TaskDataset(source, val_rows[ctx.rank::ctx.world_size], cfg, train=False)
     per_rank_batch = max(1, cfg.batch_size // ctx.world_size)
@@ -478,15 +416,7 @@ def _setup_task(source, run_dir: Path, cfg: TrainConfig, ctx, resume: bool,
         torch.backends.cudnn.benchmark = True  # fixed input size: let cuDNN pick the fastest kernels
     train_loader = DataLoader(train_ds, batch_size=per_rank_batch, sampler=sampler, **loader_kw)
     val_loader = DataLoader(val_ds, batch_size=per_rank_batch, shuffle=False, **loader_kw)
-    epochs = cfg.epochs
-    if cfg.steps is not None:
-        epochs = max(1, math.ceil(cfg.steps / max(1, len(train_loader))))
-    return TaskRun(cfg=cfg, model_cfg=model_cfg, task_dir=task_dir, where=where, model=model, net=net,
-                   optimizer=optimizer, scheduler=scheduler, scaler=scaler, criterion=criterion,
-                   train_ds=train_ds, sampler=sampler, train_loader=train_loader, val_loader=val_loader,
-                   device=device, amp_dtype=amp_dtype, memory_format=memory_format, epochs=epochs,
-                   n_train=len(train_rows), n_val=len(val_rows), start_epoch=start_epoch,
-                   best_iou=best_iou, history=history, init_path=init_path)
+    return Loaders(train_ds=train_ds, sampler=sampler, train_loader=train_loader, val_loader=val_loader)
 
 
 def _train_epoch(run: TaskRun, epoch: int, ctx, progress: bool) -> float:
@@ -541,9 +471,9 @@ def _validate(run: TaskRun, ctx) -> dict:
     if counts.tp + counts.fn == 0 and not run.warned_empty_truth:
         run.warned_empty_truth = True
         what = "hair loss" if run.cfg.task == "hairloss" else "scalp region"
-        _log(ctx, f"warning: {run.cfg.task}: the validation photographs show no {what}, so validation IoU is 1 "
-                  "for a model that marks none and 0 for any other and cannot choose an epoch fairly; add "
-                  "patients with it to the data, or choose another --seed for the split")
+        ctx.log(f"warning: {run.cfg.task}: the validation photographs show no {what}, so validation IoU is 1 "
+                "for a model that marks none and 0 for any other and cannot choose an epoch fairly; add "
+                "patients with it to the data, or choose another --seed for the split")
     return {"val_loss": v_loss / max(v_weight, 1e-12), "val_iou": counts.iou, "val_dice": counts.dice}
 
 
@@ -562,60 +492,14 @@ def _checkpoint(run: TaskRun, ctx, row: dict, improved: bool) -> None:
                 "epoch": row["epoch"], "val_iou": row["val_iou"], "val_dice": row["val_dice"],
                 "dataset": run.where, "train_config": cfg.to_dict(),
                 **({"init": str(run.init_path)} if run.init_path else {})})
-        _save_checkpoint(run.task_dir / "last.pt", run.model, run.optimizer, run.scheduler, run.scaler, cfg,
+        save_checkpoint(run.task_dir / "last.pt", run.model, run.optimizer, run.scheduler, run.scaler, cfg,
                          row["epoch"], run.best_iou, run.history)
         write_history_csv(run.task_dir / "history.csv", run.history)
         plot_history(run.task_dir / "history.png", run.history,
                      f"{cfg.task}: {cfg.encoder} width {cfg.base_width}, depth {cfg.depth}, {cfg.input_size}px")
     except OSError as exc:
         where = exc.filename or run.task_dir
-        raise _write_failed(where, exc.strerror or str(exc) or exc.__class__.__name__, exc.errno) from None
-
-
-def _write_failed(path, reason: str, code: int | None = None) -> OutputNotWritableError:
-    """A checkpoint write that failed part-way (full disk, file-size limit, lost permission)."""
-    if code in (errno.EACCES, errno.EPERM, errno.EROFS):
-        todo = f"make {Path(path).parent} writable again"
-    else:
-        todo = "free some disk space or raise the file-size limit"
-    return OutputNotWritableError(
-        f"cannot write {path}: {reason}",
-        fix=f"{todo}, then rerun the same command with --resume; the epochs finished before are kept")
-
-
-def _is_carried_over(task_dir: Path) -> bool:
-    """Whether the task folder holds a model copied from the init model (see ``carry_over``)."""
-    return (task_dir / CARRIED_MARKER).is_file() and not (task_dir / "last.pt").exists()
-
-
-def _drop_carried_over(task_dir: Path) -> None:
-    """A task copied from the init model (see ``carry_over``) makes way for real training."""
-    if _is_carried_over(task_dir):
-        for name in ("best.json", "best.safetensors", CARRIED_MARKER):
-            (task_dir / name).unlink(missing_ok=True)
-
-
-def carry_over(run_dir: str | Path, init: str) -> list[str]:
-    """Copy the ``init`` model of every task the run has not trained into the run folder.
-
-    The run folder then is a complete model set (``--model RUN`` works) even
-    when only some tasks were fine-tuned. Returns the tasks copied.
-    """
-    run_dir = Path(run_dir)
-    copied = []
-    sources = resolve_model_set(init, TASKS)
-    for task in TASKS:
-        task_dir = run_dir / task
-        if (task_dir / "best.json").is_file():
-            continue
-        task_dir.mkdir(parents=True, exist_ok=True)
-        src = sources[task]
-        for source, name in ((src.with_suffix(".safetensors"), "best.safetensors"), (src, "best.json")):
-            atomic_save(task_dir / name, functools.partial(shutil.copyfile, source))
-        atomic_write_text(task_dir / CARRIED_MARKER,
-                          json.dumps({"carried_over_from": str(src), "init": str(init)}, indent=2) + "\n")
-        copied.append(task)
-    return copied
+        raise write_failed(where, exc.strerror or str(exc) or exc.__class__.__name__, exc.errno) from None
 
 
 def _init_data_worker(worker_id: int) -> None:
@@ -670,38 +554,3 @@ def evaluate_loader(model, loader, class_weights, device, amp_dtype=None, memory
             totals["fp"] += float((pred & ~true).sum())
             totals["fn"] += float((~pred & true).sum())
     return totals
-
-
-def _save_checkpoint(path: Path, model, optimizer, scheduler, scaler, cfg: TrainConfig,
-                     epoch: int, best_iou: float, history: list[dict]) -> None:
-    state = {
-        "format": CHECKPOINT_FORMAT,
-        "version": 1,
-        "epoch": epoch,
-        "best_iou": best_iou,
-        "history": [dict(r) for r in history],
-        "train_config": cfg.to_dict(),
-        "model": model.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "scheduler": scheduler.state_dict(),
-        "scaler": scaler.state_dict() if scaler.is_enabled() else {},
-    }
-    atomic_save(path, functools.partial(_torch_save, state, path))
-
-
-#: How torch.save words a failed write (its C++ writer raises RuntimeError, not OSError).
-_TORCH_WRITE_FAILED = re.compile(r"unexpected pos|write failed|failed writing", re.IGNORECASE)
-
-
-def _torch_save(state: dict, shown: Path, temp: Path) -> None:
-    import torch
-
-    try:
-        torch.save(state, temp)
-    except RuntimeError as exc:
-        if not _TORCH_WRITE_FAILED.search(str(exc)):
-            raise
-        detail = " ".join(str(exc).split())[:120]
-        raise _write_failed(shown, f"the write stopped part-way (full disk or file-size limit? torch: {detail})") \
-            from None
-
