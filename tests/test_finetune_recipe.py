@@ -87,3 +87,13 @@ def test_adapt_fine_tunes_each_task_with_the_recorded_config(tmp_path, monkeypat
 def test_adapt_defaults_are_the_recipe():
     cfg = AdaptConfig()
     assert (cfg.steps, cfg.batch_size, cfg.lr) == (RECIPE["steps"], RECIPE["batch_size"], RECIPE["lr"])
+
+
+def test_finetuning_takes_the_recipe_and_given_fields_win():
+    from alonet.train.config import FinetuneRecipe
+
+    cfg = TrainConfig.finetuning("default", task="scalp-midline", lr=1e-3)
+    assert cfg == TrainConfig(task="scalp-midline", init="default", lr=1e-3, batch_size=FinetuneRecipe.batch_size,
+                              steps=FinetuneRecipe.steps, lr_step=FinetuneRecipe.lr_step,
+                              lr_gamma=FinetuneRecipe.lr_gamma)
+    assert TrainConfig.finetuning("default", steps=None, epochs=3).steps is None

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from alonet.errors import InvalidValueError
 from alonet.model.config import TASKS
-from alonet.train.config import FINETUNE_DEFAULTS
+from alonet.train.config import FinetuneRecipe
 from alonet.views import SCALP_TASK_FOR_VIEW
 
 #: The networks a scalp-only correction (hair loss not annotated) can teach, in TASKS order.
@@ -22,9 +22,9 @@ class AdaptConfig:
     tasks: tuple[str, ...] | None = None  # None: every task with enough photographs
     test_fraction: float = 0.3
     val_fraction: float = 0.2
-    steps: int = FINETUNE_DEFAULTS["steps"]
-    batch_size: int = FINETUNE_DEFAULTS["batch_size"]
-    lr: float = FINETUNE_DEFAULTS["lr"]
+    steps: int = FinetuneRecipe.steps
+    batch_size: int = FinetuneRecipe.batch_size
+    lr: float = FinetuneRecipe.lr
     seed: int = 0
     include_all: bool = False
     scalp_only: bool = False  # the corrections mark the scalp region only; hair loss is not annotated

@@ -62,7 +62,6 @@ from alonet.model.config import TASKS
 from alonet.model.io import read_model_info, resolve_model_set
 from alonet.views import VIEWS
 from alonet.train import TrainConfig, train
-from alonet.train.config import FINETUNE_DEFAULTS
 from alonet.train.data import ConcatSource, ConvertedSource, task_rows
 from alonet.train.lock import run_lock
 from alonet.train.loop import carry_over
@@ -238,10 +237,9 @@ def _finetune(train_ds: Path, run: Path, cfg: AdaptConfig, progress: bool) -> tu
         _clinic_only_split(run, clinic, replay, cfg)
     trained, notes = [], []
     for task in cfg.task_list:
-        base = TrainConfig(task=task, init=cfg.init, steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr,
-                           lr_step=FINETUNE_DEFAULTS["lr_step"], lr_gamma=FINETUNE_DEFAULTS["lr_gamma"],
-                           val_fraction=cfg.val_fraction, seed=cfg.seed, keep=cfg.keep,
-                           dataset_weights=weights)
+        base = TrainConfig.finetuning(cfg.init, task=task, steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr,
+                                      val_fraction=cfg.val_fraction, seed=cfg.seed, keep=cfg.keep,
+                                      dataset_weights=weights)
         try:
             rows = task_rows(clinic.records, base, str(train_ds))
         except DatasetError as exc:
