@@ -11,7 +11,7 @@ from dataclasses import replace
 import pytest
 
 from alonet.adapt import AdaptConfig, adapt
-from alonet.adapt.run import judge
+from alonet.adapt.compare import judge
 from alonet.errors import DatasetError, InvalidValueError
 from alonet.model import resolve_model_set
 from alonet.model.config import TASKS
@@ -71,7 +71,7 @@ def test_after_is_the_adapted_set_and_before_the_start_on_the_same_photographs(t
     """The audit: the tiny starting networks mark no scalp, so "before" and "after" were both
     empty and an "after" measured on the starting model passed. Here the start finds scalp
     (every photograph has a % loss) and keep="last" really changes the weights."""
-    from alonet.adapt.run import _headline
+    from alonet.adapt.compare import _headline
     from alonet.evaluate import evaluate
     from test_infer import make_model_set
 
@@ -361,7 +361,7 @@ def test_cli_replay_that_is_not_a_dataset_is_a_one_line_error_before_anything_is
 def test_paired_changes_pair_photographs_and_visits_of_the_same_patients(tmp_path):
     """Visit numbers repeat across patients; rows without a number are left out."""
     from alonet.adapt.card import change_lines
-    from alonet.adapt.run import paired_changes
+    from alonet.adapt.compare import paired_changes
 
     def report(folder, photo_errors, visit_errors):
         folder.mkdir()

@@ -129,7 +129,7 @@ def test_adapt_names_patients_by_keyed_digests_under_a_key_made_once(tmp_path, o
 
 
 def test_a_work_folder_made_with_another_key_starts_afresh_while_nothing_is_trained(tmp_path):
-    from alonet.adapt.run import WORK_RECIPE, _check_work_recipe, work_recipe
+    from alonet.adapt.work import WORK_RECIPE, _check_work_recipe, work_recipe
 
     data = tiny_dataset(tmp_path / "ds", n_patients=4)
     cfg = AdaptConfig(init="default", backend="torch")

@@ -218,7 +218,8 @@ def test_an_adapt_work_folder_exported_with_the_old_names_is_not_resumed_as_is(f
     files carry the patient code and date: it starts afresh (nothing trained yet) or is refused
     (a fine-tune there), never resumed with the old export (privacy audit F8)."""
     from alonet.adapt import AdaptConfig
-    from alonet.adapt.run import WORK_RECIPE, _check_work_recipe, _source_dataset, work_recipe
+    from alonet.adapt.run import _source_dataset
+    from alonet.adapt.work import WORK_RECIPE, _check_work_recipe, work_recipe
 
     store_dir = filled["store"]
     old = old_store_fingerprint(store_dir, Store(store_dir).visit_ids(reviewed_only=True))

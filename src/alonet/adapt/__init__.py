@@ -9,6 +9,7 @@ because a store is one of its sources.
 
 from __future__ import annotations
 
-from alonet.adapt.run import AdaptConfig, AdaptResult, adapt
+from alonet.adapt.config import AdaptConfig, AdaptResult
+from alonet.adapt.run import adapt
 
 __all__ = ["AdaptConfig", "AdaptResult", "adapt"]

@@ -14,24 +14,25 @@ Work folder (``MODEL_DIR.work`` unless given; kept, so a rerun resumes)::
 model set, ``MODEL_CARD.md``, ``adapt.json``, ``comparison.csv/png`` and the
 two reports. They name patients only by an HMAC under the clinic's patient key, which
 stays on this machine (:mod:`alonet.adapt.keys`).
+
+The options are :mod:`alonet.adapt.config`, the work folder's recipe and clean-up
+:mod:`alonet.adapt.work`, the before/after comparison :mod:`alonet.adapt.compare`.
 """
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import io
 import json
 import math
 import shutil
-import sys
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
-from alonet.adapt.card import FEW_PATIENTS, write_comparison, write_model_card
+from alonet.adapt.card import write_comparison, write_model_card
+from alonet.adapt.compare import _headline, judge, paired_changes, shareable_evaluation
+from alonet.adapt.config import AdaptConfig, AdaptResult
 from alonet.adapt.keys import (
     Learnt,
     key_for_init,
@@ -40,13 +41,20 @@ from alonet.adapt.keys import (
     patient_digest,
     unkeyed_digest,
 )
+from alonet.adapt.work import (
+    _check_work_folder,
+    _check_work_recipe,
+    _remove_work,
+    is_store,
+    log,
+    work_recipe,
+)
 from alonet.data.atomic import atomic_directory, atomic_write_text, check_can_write_directory
 from alonet.data.dataset import open_dataset, write_dataset
 from alonet.data.split import make_split, patient_key, read_split, row_key, split_rows
-from alonet.errors import DatasetError, InvalidValueError
+from alonet.errors import DatasetError
 from alonet.evaluate import evaluate
 from alonet.evaluate.evaluate import check_dataset_size
-from alonet.evaluate.agreement import paired_change
 from alonet.infer import Pipeline
 from alonet.infer.gate import GateConfig, required_side
 from alonet.infer.viewcheck import calibrate_view_checks
@@ -54,100 +62,14 @@ from alonet.model.config import TASKS
 from alonet.model.io import read_model_info, resolve_model_set
 from alonet.views import VIEWS
 from alonet.train import TrainConfig, train
-from alonet.train.config import FINETUNE_DEFAULTS
 from alonet.train.data import ConcatSource, ConvertedSource, task_rows
 from alonet.train.lock import run_lock
 from alonet.train.loop import carry_over
-from alonet.views import SCALP_TASK_FOR_VIEW
-from alonet.store.export import STEM_SCHEME, export_store, store_fingerprint
+from alonet.store.export import export_store
 
 #: Below these counts a before/after comparison on held-back patients says nothing.
 MIN_PHOTOS = 10
 MIN_PATIENTS = 4
-STORE_DB = "alonet.sqlite3"
-#: The networks a scalp-only correction (hair loss not annotated) can teach, in TASKS order.
-SCALP_TASKS = tuple(t for t in TASKS if t in set(SCALP_TASK_FOR_VIEW.values()))
-
-
-@dataclass(frozen=True)
-class AdaptConfig:
-    """How ``adapt`` splits, fine-tunes and evaluates (fine-tuning recipe of ``train --init``)."""
-
-    init: str = "default"
-    tasks: tuple[str, ...] | None = None  # None: every task with enough photographs
-    test_fraction: float = 0.3
-    val_fraction: float = 0.2
-    steps: int = FINETUNE_DEFAULTS["steps"]
-    batch_size: int = FINETUNE_DEFAULTS["batch_size"]
-    lr: float = FINETUNE_DEFAULTS["lr"]
-    seed: int = 0
-    include_all: bool = False
-    scalp_only: bool = False  # the corrections mark the scalp region only; hair loss is not annotated
-    backend: str = "auto"
-    #: Phantom patients (4 photographs each) the view checks' margins are re-fitted on
-    #: when a scalp network is fine-tuned (alonet.infer.viewcheck.calibrate_view_checks).
-    view_check_patients: int = 50
-    #: A converted dataset (e.g. ``alonet phantom`` + ``alonet convert``) mixed into every
-    #: epoch so the networks keep what they knew; its patients only ever train, never validate.
-    replay: str | None = None
-    #: Share of draws from the replay dataset relative to the clinic's photographs (1 : weight).
-    replay_weight: float = 0.3
-    #: Which epoch each network keeps: the best validation IoU on the clinic's validation
-    #: patients, or the last one (see README, "Adapt AloNet to your photographs").
-    keep: str = "best"
-
-    def __post_init__(self) -> None:
-        if not 0 < self.test_fraction < 1 or not 0 < self.val_fraction < 1:
-            raise InvalidValueError("test and validation fractions must be between 0 and 1")
-        if self.steps < 1 or self.batch_size < 1 or self.lr <= 0:
-            raise InvalidValueError("steps and batch size must be >= 1 and the learning rate > 0")
-        if self.view_check_patients < 1:
-            raise InvalidValueError("view_check_patients must be >= 1")
-        if not self.replay_weight > 0:
-            raise InvalidValueError(f"the replay weight must be > 0 (got {self.replay_weight:g})",
-                                    fix="e.g. --replay-weight 0.3 (one replay photograph per three clinic ones)")
-        if self.keep not in ("best", "last"):
-            raise InvalidValueError(f"keep must be 'best' or 'last' (got {self.keep!r})")
-        bad = [t for t in (self.tasks or ()) if t not in TASKS]
-        if bad:
-            raise InvalidValueError(f"unknown task(s) {', '.join(bad)}", fix=f"use {', '.join(TASKS)}")
-        if self.scalp_only and "hairloss" in (self.tasks or ()):
-            raise InvalidValueError("--scalp-only corrections cannot fine-tune the hair-loss network",
-                                    fix="drop --task hairloss, or annotate hair loss and drop --scalp-only")
-
-    @property
-    def task_list(self) -> tuple[str, ...]:
-        """The networks to try fine-tuning, in order."""
-        if self.tasks:
-            return self.tasks
-        return SCALP_TASKS if self.scalp_only else TASKS
-
-
-@dataclass
-class AdaptResult:
-    out: Path
-    counts: dict
-    trained: list[str]
-    carried: list[str]
-    before: dict
-    after: dict
-    better: bool
-    notes: list[str] = field(default_factory=list)
-    changes: dict | None = None  # paired_changes(): after - before with bootstrap intervals
-    kept_start: list[str] = field(default_factory=list)  # trained, but the starting weights validated best
-    patient_key_file: Path | None = None  # the key the set's patient digests are made with,
-    patient_key_id: str | None = None  # its fingerprint (adapt.json "patient_key_id"),
-    patient_key_new: bool = False  # and whether this run made it (the user's first adapt)
-
-
-def _log(message: str) -> None:
-    from tqdm import tqdm
-
-    tqdm.write(message, file=sys.stderr)
-
-
-def is_store(path: Path) -> bool:
-    return (Path(path) / STORE_DB).is_file()
 
 
 def _source_dataset(source: Path, work: Path, cfg: AdaptConfig, progress: bool) -> Path:
@@ -158,112 +80,12 @@ def _source_dataset(source: Path, work: Path, cfg: AdaptConfig, progress: bool) 
         target = work / "dataset"
         if not (target / "dataset.json").is_file():
             summary = export_store(source, target, include_all=cfg.include_all, progress=progress)
-            _log(f"exported {summary['views_exported']} photographs of {summary['visits_exported']} "
-                 f"visits from the store ({summary['views_corrected']} with corrected masks)")
+            log(f"exported {summary['views_exported']} photographs of {summary['visits_exported']} "
+                f"visits from the store ({summary['views_corrected']} with corrected masks)")
         return target
     raise DatasetError(f"{source} is neither an AloNet store nor a converted dataset",
                        fix="pass the folder given to `alonet serve --store`, or a folder made by "
                            "`alonet convert`")
-
-
-#: The work folder's record of what it was made from (see :func:`_check_work_recipe`).
-WORK_RECIPE = "recipe.json"
-#: Options that do not change what the work folder holds.
-_RECIPE_IGNORED = ("backend",)
-
-
-def source_fingerprint(source: Path, cfg: AdaptConfig) -> str:
-    """What SOURCE holds now: a store's ``store_fingerprint`` (its chosen visits and their
-    files), or a dataset's ``dataset.json`` and ``meta.csv``."""
-    if is_store(source):
-        return store_fingerprint(source, cfg.include_all)
-    digest = hashlib.sha256()
-    for name in ("dataset.json", "meta.csv"):
-        path = source / name
-        digest.update(path.read_bytes() if path.is_file() else b"")
-    return digest.hexdigest()
-
-
-def work_recipe(source: Path, cfg: AdaptConfig, patient_key_id: str) -> dict:
-    """What a work folder's contents depend on: the source (folder and contents), every option
-    and the patient key (its :func:`~alonet.adapt.keys.key_id`: the split recognised the
-    starting model's patients with it)."""
-    options = {k: v for k, v in asdict(cfg).items() if k not in _RECIPE_IGNORED}
-    return json.loads(json.dumps({"source": str(source.resolve()), "source_fingerprint":
-                                  source_fingerprint(source, cfg), "options": options,
-                                  "export_naming": STEM_SCHEME if is_store(source) else None,
-                                  "patient_key_id": patient_key_id}))
-
-
-def _naming_changed(then: dict, now: dict) -> bool:
-    """True when a store's export is named otherwise than when the work folder was made (an update)."""
-    return now.get("export_naming") is not None and then.get("export_naming") != now["export_naming"]
-
-
-def _recipe_changes(then: dict, now: dict) -> list[str]:
-    """'name: old -> new' for what differs between two work recipes."""
-    changes = []
-    if then.get("source") != now["source"]:
-        changes.append(f"source {then.get('source')} -> {now['source']}")
-    elif _naming_changed(then, now):
-        changes.append("an AloNet update changed how store exports are named")
-    elif then.get("source_fingerprint") != now["source_fingerprint"]:
-        changes.append("the source's photographs or masks (visits saved, corrected, deleted or marked reviewed)")
-    old, new = then.get("options", {}), now["options"]
-    changes += [f"{k} {old.get(k)!r} -> {new.get(k)!r}" for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
-    # a recipe from before patient keys has none: its split matched the same patients (unkeyed)
-    if "patient_key_id" in then and then["patient_key_id"] != now.get("patient_key_id"):
-        changes.append(f"patient key {then['patient_key_id']} -> {now.get('patient_key_id')}")
-    return changes
-
-
-#: What adapt writes into its work folder (all of it, and only it, is removed after success) ...
-WORK_ENTRIES = ("dataset", "train_ds", "test_ds", "run", "before", "after", "held_out.json", WORK_RECIPE)
-#: ... and what a work folder whose source or options changed loses while nothing is trained yet.
-UNTRAINED_ENTRIES = ("dataset", "train_ds", "test_ds", "before", "after", "held_out.json")
-
-
-def _clear_work(work: Path, names) -> None:
-    """Remove the entries ``names`` of the work folder (folders and files)."""
-    for name in names:
-        path = work / name
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            path.unlink(missing_ok=True)
-
-
-def _check_work_recipe(work: Path, recipe: dict) -> None:
-    """Make sure everything in ``work`` was made from this source with these options.
-
-    A work folder made otherwise is started afresh when no network was trained yet, and
-    refused once one was (its fine-tune belongs to the other source or options). A work
-    folder from before recipes were recorded counts as made otherwise.
-    """
-    path = work / WORK_RECIPE
-    if not path.is_file() and (work / "run").exists():
-        fresh = work.with_name(work.name + "-2")
-        raise DatasetError(
-            f"the work folder {work} was made by an older AloNet that did not record its source and options, "
-            "so resuming it could mix other photographs or options into this run",
-            fix=f"start afresh with --work {fresh} (or delete {work}); adapting takes minutes")
-    if not path.is_file() and any(work.iterdir()):  # an older export or split, no training yet
-        _clear_work(work, UNTRAINED_ENTRIES)
-    if path.is_file():
-        then = json.loads(path.read_text(encoding="utf-8"))
-        changes = _recipe_changes(then, recipe)
-        if changes and (work / "run").exists():
-            fresh = work.with_name(work.name + "-2")
-            resume = ("this AloNet cannot resume it: " if _naming_changed(then, recipe)
-                      else "rerun with the same source and options to resume it, or ")
-            raise DatasetError(
-                f"the work folder {work} was made from another source or with other options "
-                f"({'; '.join(changes)}); the fine-tune there belongs to those",
-                fix=f"{resume}start afresh with --work {fresh} (or delete {work})")
-        if changes:
-            _log(f"the source or options changed since {work} was made ({'; '.join(changes)}): starting it afresh")
-            _clear_work(work, UNTRAINED_ENTRIES)
-    atomic_write_text(path, json.dumps(recipe, indent=2) + "\n")
 
 
 def _check_patients_and_views(dataset, records) -> None:
@@ -415,10 +237,9 @@ def _finetune(train_ds: Path, run: Path, cfg: AdaptConfig, progress: bool) -> tu
         _clinic_only_split(run, clinic, replay, cfg)
     trained, notes = [], []
     for task in cfg.task_list:
-        base = TrainConfig(task=task, init=cfg.init, steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr,
-                           lr_step=FINETUNE_DEFAULTS["lr_step"], lr_gamma=FINETUNE_DEFAULTS["lr_gamma"],
-                           val_fraction=cfg.val_fraction, seed=cfg.seed, keep=cfg.keep,
-                           dataset_weights=weights)
+        base = TrainConfig.finetuning(cfg.init, task=task, steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr,
+                                      val_fraction=cfg.val_fraction, seed=cfg.seed, keep=cfg.keep,
+                                      dataset_weights=weights)
         try:
             rows = task_rows(clinic.records, base, str(train_ds))
         except DatasetError as exc:
@@ -472,91 +293,6 @@ def _view_check_margins(run: Path, cfg: AdaptConfig, trained: list[str], notes: 
     return margins
 
 
-def _headline(summary: dict, scalp_only: bool = False) -> dict:
-    """The numbers adapt compares: IoU (micro), mean |Δ % loss| per view and overall, SALT MAE.
-
-    With ``scalp_only`` the hair-loss masks are not annotations, so only the scalp IoU is
-    kept (per view as well); every number that needs true hair loss is None.
-    """
-    if scalp_only:
-        return {"images": summary["images"],
-                "scalp_iou": summary["scalp"]["iou_micro"] if summary["scalp"] else None,
-                "hairloss_iou": None, "mean_abs_diff_pct": None, "views_mean_abs_diff_pct": {},
-                "views_scalp_iou": {v: s["scalp"]["iou_micro"] for v, s in summary["views"].items()
-                                    if s.get("scalp")},
-                "salt_visits": None, "salt_mae": None, "scalp_only": True}
-    views = {v: s["mean_abs_diff_pct"] for v, s in summary["views"].items()}
-    diffs = [s["mean_abs_diff_pct"] * s["images_with_loss_pct"] for s in summary["views"].values()
-             if s["images_with_loss_pct"]]
-    n = sum(s["images_with_loss_pct"] for s in summary["views"].values())
-    salt = summary["salt"]
-    return {
-        "images": summary["images"],
-        "scalp_iou": summary["scalp"]["iou_micro"] if summary["scalp"] else None,
-        "hairloss_iou": summary["hairloss"]["iou_micro"] if summary["hairloss"] else None,
-        "mean_abs_diff_pct": (sum(diffs) / n) if n else None,
-        "views_mean_abs_diff_pct": views,
-        "salt_visits": salt["visits_scored"],
-        "salt_mae": salt["mae"] if salt["visits_scored"] else None,
-    }
-
-
-def _read_rows(path: Path, key: str, value: str) -> dict[str, tuple[str, float]]:
-    """{patient/key column: (patient, value)} of a report CSV's rows that have the value
-    (the patient is part of the key: visit numbers repeat across patients)."""
-    with open(path, newline="", encoding="utf-8") as fh:
-        return {f"{row['patient']}/{row[key]}": (row["patient"], float(row[value]))
-                for row in csv.DictReader(fh) if row.get(value)}
-
-
-def paired_changes(before_dir: Path, after_dir: Path) -> dict:
-    """How much after changes each error against before on the same held-back photographs
-    and visits, with a 95 % bootstrap interval over patients (``PairedChange`` as a dict; None
-    where no pair has the number; ``clear`` when the interval excludes 0 over at least
-    ``FEW_PATIENTS`` patients, ``too_few`` below that). Nine or so patients give wide intervals:
-    this says when the test cannot tell the two models apart."""
-    out = {}
-    for name, csv_name, key, value in (("mean_abs_diff_pct", "per_image.csv", "stem", "abs_diff_pct"),
-                                       ("salt_mae", "per_visit.csv", "visit", "abs_error")):
-        b = _read_rows(before_dir / csv_name, key, value) if (before_dir / csv_name).is_file() else {}
-        a = _read_rows(after_dir / csv_name, key, value) if (after_dir / csv_name).is_file() else {}
-        both = sorted(set(b) & set(a))
-        if not both:
-            out[name] = None
-            continue
-        change = paired_change([b[k][1] for k in both], [a[k][1] for k in both], [b[k][0] for k in both])
-        too_few = change.groups < FEW_PATIENTS  # an interval over so few patients says little
-        out[name] = {**asdict(change), "clear": change.clear and not too_few, "too_few": too_few}
-    return out
-
-
-def judge(before: dict, after: dict) -> bool:
-    """'After' is better when the % loss error falls and neither IoU drops by more than 0.01.
-
-    For scalp-only corrections (``before["scalp_only"]``): when the scalp IoU rises overall
-    and falls by no more than 0.01 on any view.
-    """
-    def val(d, k):
-        v = d.get(k)
-        return None if v is None or (isinstance(v, float) and math.isnan(v)) else v
-
-    if before.get("scalp_only"):
-        b, a = val(before, "scalp_iou"), val(after, "scalp_iou")
-        if b is None or a is None or a <= b:
-            return False
-        views_b, views_a = before.get("views_scalp_iou", {}), after.get("views_scalp_iou", {})
-        return all(views_a.get(v, 0.0) >= iou - 0.01 for v, iou in views_b.items())
-
-    err_b, err_a = val(before, "mean_abs_diff_pct"), val(after, "mean_abs_diff_pct")
-    if err_b is None or err_a is None or err_a >= err_b:
-        return False
-    for key in ("scalp_iou", "hairloss_iou"):
-        b, a = val(before, key), val(after, key)
-        if b is not None and a is not None and a < b - 0.01:
-            return False
-    return True
-
-
 def adapt(source: str | Path, out: str | Path, cfg: AdaptConfig = AdaptConfig(), *,
           work: str | Path | None = None, overwrite: bool = False, progress: bool = True,
           keep_work: bool = False, patient_key: str | Path | None = None) -> AdaptResult:
@@ -589,36 +325,11 @@ def adapt(source: str | Path, out: str | Path, cfg: AdaptConfig = AdaptConfig(),
     return replace(result, patient_key_file=key_file, patient_key_id=key_id(key), patient_key_new=made)
 
 
-
-
 def _gate_side(init: str) -> int:
     """The fewest pixels a photograph's shorter side needs to pass the evaluation's photograph
     gate with model set ``init`` (from its JSON files: no network is loaded)."""
     sides = [read_model_info(path)["config"].input_size for path in resolve_model_set(init).values()]
     return required_side(GateConfig(), min(sides))
-
-
-def _check_work_folder(work: Path, out: Path, source: Path) -> None:
-    """A work folder of its own: not the output or the source, and holding neither."""
-    w = work.resolve()
-    for what, path in (("output folder", out.resolve()), ("source", source.resolve())):
-        if path == w or w in path.parents:
-            raise InvalidValueError(f"the work folder {work} is or holds the {what} {path}",
-                                    fix=f"give --work a folder of its own (the default is {out}.work)")
-
-
-def _remove_work(work: Path) -> None:
-    """Remove what adapt wrote into ``work`` (a copy of every photograph with its patient code
-    and dates, the split by code), and the folder itself when nothing else is left in it."""
-    _clear_work(work, WORK_ENTRIES)
-    left = sorted(p.name for p in work.iterdir()) if work.is_dir() else []
-    if not left:
-        work.rmdir()
-        _log(f"adapt: removed its work folder {work} (a copy of the photographs with the patient codes; "
-             "--keep-work keeps it)")
-    else:
-        _log(f"adapt: removed its files from the work folder {work}; kept the folder, which also holds "
-             f"{', '.join(left[:3])}{' ...' if len(left) > 3 else ''}")
 
 
 def _adapt_in(work: Path, fresh: bool, source: Path, out: Path, cfg: AdaptConfig, overwrite: bool,
@@ -638,8 +349,8 @@ def _adapt_in(work: Path, fresh: bool, source: Path, out: Path, cfg: AdaptConfig
         if fresh:  # refused before any training: leave no work folder behind
             shutil.rmtree(work, ignore_errors=True)
         raise
-    _log(f"adapt: {n_learn} photographs of {len(held['learn'])} patients to learn from, "
-         f"{n_test} of {len(held['test'])} held-back patients to test on")
+    log(f"adapt: {n_learn} photographs of {len(held['learn'])} patients to learn from, "
+        f"{n_test} of {len(held['test'])} held-back patients to test on")
 
     trained, carried, notes = _finetune(work / "train_ds", work / "run", cfg, progress)
     if not trained:
@@ -693,59 +404,6 @@ def _adapt_in(work: Path, fresh: bool, source: Path, out: Path, cfg: AdaptConfig
         write_model_card(tmp / "MODEL_CARD.md", info, model_dir=out)
     return AdaptResult(out=out, counts=counts, trained=trained, carried=carried, before=before,
                        after=after, better=better, notes=notes, changes=changes, kept_start=kept)
-
-
-def shareable_evaluation(src: Path, dst: Path, model: str, key: bytes) -> None:
-    """Copy an evaluation folder into the model set, where it travels: patient codes become
-    :func:`~alonet.adapt.keys.patient_digest` HMACs under ``key``, visit labels (which may be
-    dates) their order within the patient (1, 2, ...), photograph stems (which may hold codes
-    and dates) ``<hash>-<row>``, and the work folder's paths words."""
-    shutil.copytree(src, dst)
-    tables = {}
-    for name in ("per_image.csv", "per_visit.csv"):
-        if (dst / name).is_file():
-            with open(dst / name, newline="", encoding="utf-8") as handle:
-                reader = csv.DictReader(handle)
-                tables[name] = (reader.fieldnames or [], list(reader))
-    visits: dict[str, set[str]] = {}
-    for _, rows in tables.values():
-        for row in rows:
-            visits.setdefault(row.get("patient", ""), set()).add(row.get("visit", ""))
-    order = {(p, v): str(n) for p, labels in visits.items()
-             for n, v in enumerate(sorted(labels, key=_visit_order), start=1)}
-    for name, (columns, rows) in tables.items():
-        path = dst / name
-        for n, row in enumerate(rows):
-            patient = row.get("patient", "")
-            if "stem" in row:
-                row["stem"] = f"{patient_digest(key, patient)}-{n}"
-            if "visit" in row:
-                row["visit"] = order[(patient, row["visit"])] if row["visit"] else ""
-            if "patient" in row:
-                row["patient"] = patient_digest(key, patient)
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-        path.write_text(buffer.getvalue(), encoding="utf-8")
-    summary_path = dst / "summary.json"
-    if summary_path.is_file():
-        summary = json.loads(summary_path.read_text(encoding="utf-8"))
-        summary.update(dataset="the held-back patients' photographs", model=model)
-        for n, item in enumerate((summary.get("photographs_refused") or {}).get("photographs", [])):
-            patient = str(item.get("patient", ""))
-            digest = patient_digest(key, patient)
-            item.update(stem=f"{digest}-refused-{n}", patient=digest,
-                        visit=order.get((patient, str(item.get("visit", ""))), ""))
-        summary_path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-
-
-def _visit_order(label: str):
-    """Visit labels in their natural order: numbers by value, then the rest (dates, words) as text."""
-    try:
-        return (0, float(label), "")
-    except ValueError:
-        return (1, 0.0, label)
 
 
 def _json_safe(value):

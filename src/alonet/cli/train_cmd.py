@@ -164,8 +164,10 @@ def train_command(ctx, dataset, run_dir, task, epochs, batch_size, lr, lr_step, 
     --no-scale-rotate --imperfect-scalp 0). Runs data-parallel under torchrun, e.g.
     `torchrun --nproc_per_node=4 -m alonet.cli.main train DATASET -o RUN`.
     """
+    from dataclasses import fields
+
     from alonet.train import TrainConfig, train
-    from alonet.train.config import FINETUNE_DEFAULTS
+    from alonet.train.config import FinetuneRecipe
 
     first = "hairloss" if task == "all" else task
     options = dict(
@@ -180,15 +182,16 @@ def train_command(ctx, dataset, run_dir, task, epochs, batch_size, lr, lr_step, 
         dataset_weights=parse_weights(dataset_weights), epoch_size=epoch_size,
         style_images=style_images, style_p=style_p,
     )
-    if init is not None:
-        # The fine-tuning recipe replaces the from-scratch defaults the user did not set.
-        cli_names = {"batch_size": "batch_size"}
-        for key, value in FINETUNE_DEFAULTS.items():
-            if key == "steps" and given(ctx, "epochs"):
-                continue  # --epochs given: it sets the length, not the recipe's step count
-            if not given(ctx, cli_names.get(key, key)):
-                options[key] = value
-    cfg = TrainConfig(**options)
+    if init is None:
+        cfg = TrainConfig(**options)
+    else:
+        # The fine-tuning recipe replaces the from-scratch defaults the user did not set
+        # (its fields are named as the options are).
+        recipe = {f.name for f in fields(FinetuneRecipe)}
+        chosen = {k: v for k, v in options.items() if k not in recipe or given(ctx, k)}
+        if given(ctx, "epochs") and not given(ctx, "steps"):
+            chosen["steps"] = None  # --epochs sets the length, not the recipe's step count
+        cfg = TrainConfig.finetuning(**chosen)
     import os
 
     main_rank = int(os.environ.get("RANK", "0")) == 0

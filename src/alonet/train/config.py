@@ -38,11 +38,22 @@ KEEP = ("best", "last")
 #: Encoder learning-rate factor used by ``encoder_lr_scale=None`` when an
 #: encoder starts from ImageNet weights (keeps the real-image features).
 PRETRAINED_ENCODER_LR_SCALE = 0.1
-#: Recipe of ``alonet train --init`` for a clinic's own 10-200 photographs (the
-#: issue-13 probe on real clinical photographs: 80 steps of batch 8, Adam 2e-4,
-#: BatchNorm statistics frozen, flips and brightness jitter).
-FINETUNE_DEFAULTS = MappingProxyType({"lr": 2e-4, "batch_size": 8, "steps": 80, "lr_step": 10_000, "lr_gamma": 1.0,
-                                      "freeze_bn": "auto", "scale_rotate": True})
+
+
+@dataclass(frozen=True)
+class FinetuneRecipe:
+    """What a fine-tuning run (``alonet train --init``, ``alonet adapt``) changes from
+    ``TrainConfig``'s from-scratch defaults, for a clinic's own 10-200 photographs (the
+    issue-13 probe on real clinical photographs: 80 steps of batch 8, Adam 2e-4 at a constant
+    rate). The rest of that probe's recipe is ``TrainConfig``'s own default: BatchNorm
+    statistics frozen (``freeze_bn="auto"`` under ``FEW_IMAGES``), flips, photometric jitter
+    and scale/rotate. :meth:`TrainConfig.finetuning` builds a run from it."""
+
+    lr: float = 2e-4
+    batch_size: int = 8
+    steps: int = 80
+    lr_step: int = 10_000
+    lr_gamma: float = 1.0  # the learning rate stays constant
 
 
 @dataclass(frozen=True)
@@ -79,8 +90,9 @@ class TrainConfig:
     ImageNet encoder, else 1), ``freeze_levels`` encoder levels not trained at
     all and ``freeze_bn`` (see ``FREEZE_BN``).
 
-    Fine-tuning: ``init`` names a model ("default", a model-set folder or a
-    run folder) whose weights and architecture each task starts from; its
+    Fine-tuning (:meth:`finetuning` starts from :class:`FinetuneRecipe`): ``init``
+    names a model ("default", a model-set folder or a run folder) whose
+    weights and architecture each task starts from; its
     architecture replaces ``encoder``/``base_width``/``depth``/``dropout``/
     ``input_size``/``class_weights``. ``steps`` (if set) fixes the number of
     optimiser steps instead of ``epochs``; ``patience`` stops a task after
@@ -221,6 +233,13 @@ class TrainConfig:
                                class_weights=self.class_weights, encoder=self.encoder)
         except ModelError as exc:
             raise InvalidValueError(exc.reason, fix="check --encoder, --width, --depth and --input-size") from None
+
+    @classmethod
+    def finetuning(cls, init: str, **given) -> "TrainConfig":
+        """A run fine-tuning from model ``init``: :class:`FinetuneRecipe`'s values, this class's
+        defaults for every other field, and the ``given`` fields over both (``steps=None``:
+        ``epochs`` sets the length)."""
+        return cls(**{**asdict(FinetuneRecipe()), **given, "init": init})
 
     #: Options a fine-tuning run takes from its starting model (``adopt``), not from the user.
     ADOPTED = ("encoder", "base_width", "depth", "dropout", "input_size", "class_weights")
