@@ -19,8 +19,9 @@ from test_infer import make_model_set, phantom_visit
 import alonet.report.batch as batch
 from alonet.cli.main import main
 from alonet.errors import DatasetError
-from alonet.report.batch import VisitEntry, run_batch, write_plots
+from alonet.report.batch import run_batch, write_plots
 from alonet.report.batch_columns import COLUMN_MEANINGS, COLUMNS_FILE, RESULT_COLUMNS, columns_csv
+from alonet.report.batch_manifest import VisitEntry
 from alonet.report.plots import salt_over_time_png
 
 VISITS = (("P1", "v1", "a"), ("P1", "v2", "b"), ("P2", "v1", "c"))
