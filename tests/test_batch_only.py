@@ -142,7 +142,7 @@ def test_the_shown_salt_travels_with_the_two_decimal_one(tmp_path, capsys):
     `salt --json` could not tell which number the band came from (a review, 2026-12-07)."""
     import json
 
-    from alonet.report.batch import read_results
+    from alonet.report.batch_rows import read_results
 
     assert main(["salt", "--top", "51.13", "--back", "0", "--left", "0", "--right", "0", "--json"]) == 0
     document = json.loads(capsys.readouterr().out)

@@ -15,8 +15,9 @@ from test_infer import make_model_set, phantom_visit, photo
 from alonet.errors import DatasetError, OutputExistsError
 from alonet.infer import Pipeline
 from alonet.report import OverlayStyle, deidentify, render_overlay, render_report_html, report_json, write_report
-from alonet.report.batch import RESULT_COLUMNS, read_results, result_row, run_batch
+from alonet.report.batch import RESULT_COLUMNS, run_batch
 from alonet.report.batch_manifest import read_batch_manifest
+from alonet.report.batch_rows import read_results, result_row
 from alonet.views import VIEWS
 
 
@@ -298,14 +299,14 @@ def test_batch_scores_a_trial_with_a_corrupt_photograph_and_resumes(pipeline, tm
 
 
 def test_batch_numbers_never_print_negative_zero():
-    from alonet.report.batch import _fmt
+    from alonet.report.batch_rows import format_number
 
-    assert _fmt(-1e-9) == "0.00" and _fmt(-0.004) == "0.00" and _fmt(-0.006) == "-0.01"
-    assert _fmt(None) == "" and _fmt(12.345, 1) == "12.3" and _fmt(-0.04, 1) == "0.0"
+    assert format_number(-1e-9) == "0.00" and format_number(-0.004) == "0.00" and format_number(-0.006) == "-0.01"
+    assert format_number(None) == "" and format_number(12.345, 1) == "12.3" and format_number(-0.04, 1) == "0.0"
 
 
 def test_row_status_names_what_became_of_a_visit():
-    from alonet.report.batch import row_status
+    from alonet.report.batch_rows import row_status
 
     assert row_status({"error": "missing view(s) right for the SALT score", "salt": ""}) == "incomplete"
     assert row_status({"error": "top.jpg: image file is truncated", "salt": ""}) == "error"

@@ -23,8 +23,8 @@ short hash of the label itself (``plots/X_1-56acec98.png``), so two visits
 never share a report folder and each visit keeps its folder on every rerun
 (see :func:`output_name`).
 
-Rows are appended and flushed to disk as each visit finishes, so a killed run
-keeps every finished visit. Each row records what made it
+Rows (:mod:`alonet.report.batch_rows`) are appended and flushed to disk as each visit
+finishes, so a killed run keeps every finished visit. Each row records what made it
 (``alonet.report.provenance``: model checksum, backend, thresholds, a hash of
 its photographs). A rerun reads results.csv, keeps the finished rows whose
 provenance still matches, recomputes those whose photographs, model, backend or
@@ -42,7 +42,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import math
 import os
 import re
 from collections.abc import Callable
@@ -52,13 +51,8 @@ from functools import partial
 from pathlib import Path
 
 from alonet.data.atomic import atomic_write_bytes, atomic_write_text
-from alonet.errors import (
-    DatasetError,
-    InvalidValueError,
-    OutputExistsError,
-    OutputNotWritableError,
-)
-from alonet.report.batch_columns import COLUMNS_FILE, RESULT_COLUMNS, TABLE_ADDED_COLUMNS, columns_csv
+from alonet.errors import DatasetError, InvalidValueError
+from alonet.report.batch_columns import COLUMNS_FILE, RESULT_COLUMNS, columns_csv
 from alonet.report.batch_folders import (
     deidentified_name,
     read_key,
@@ -69,30 +63,20 @@ from alonet.report.batch_folders import (
     write_index,
 )
 from alonet.report.batch_manifest import VisitEntry, read_batch_manifest
+from alonet.report.batch_rows import (
+    TABLE_ONLY_REASONS,
+    format_number,
+    read_results,
+    result_row,
+    row_problem,
+    row_status,
+    salt_of,
+    table_reason,
+)
 from alonet.report.batch_workers import VisitScorer
 from alonet.report.plots import salt_over_time_png
-from alonet.report.provenance import (
-    ADDED_COLUMNS,
-    batch_settings,
-    inputs_sha256,
-    model_sha256,
-    stale_reason,
-)
+from alonet.report.provenance import batch_settings, inputs_sha256, model_sha256, stale_reason
 from alonet.report.writer import write_report
-from alonet.scoring.salt import baseline_response, shown_salt
-from alonet.views import VIEWS
-
-
-def row_status(row: dict[str, str]) -> str:
-    """What became of a visit, for filtering without reading messages: ``scored``,
-    ``provisional`` (SALT given on request despite a retake), ``withheld`` (a view needs a
-    retake or looks like another view), ``incomplete`` (a view missing or without scalp) or
-    ``error`` (a photograph could not be read)."""
-    if row.get("error"):
-        return "incomplete" if row["error"].startswith("missing view") else "error"
-    if not row.get("salt"):
-        return "withheld" if row.get("withheld") else "incomplete"
-    return "provisional" if row.get("withheld", "").startswith("provisional") else "scored"
 
 
 @dataclass
@@ -113,188 +97,24 @@ class BatchSummary:
     left_out: int = 0
 
 
-# --------------------------------------------------------------------------- results
-
-
-def _fmt(value: float | None, digits: int = 2) -> str:
-    """``value`` with ``digits`` decimals; a tiny negative that rounds to zero
-    prints as 0.00, never -0.00."""
-    if value is None:
-        return ""
-    text = f"{value:.{digits}f}"
-    return f"{0.0:.{digits}f}" if float(text) == 0.0 else text
-
-
-def _flag(value: bool) -> str:
-    return "1" if value else "0"
-
-
-def result_row(entry: VisitEntry, visit=None, error: str | None = None,
-               baseline: tuple[str, float | None, bool] | None = None) -> dict[str, str]:
-    """The results.csv row of a scored visit (``visit``, flattened from its
-    ``to_dict()``) or a failed one (``error``). ``baseline``: the baseline visit's label,
-    SALT and whether that SALT is provisional. The response to the baseline is computed
-    from the unrounded SALT, where :func:`alonet.scoring.salt.baseline_response` gives one."""
-    row = {c: "" for c in RESULT_COLUMNS}
-    row.update(patient=entry.patient, visit=entry.visit, date=entry.date or "")
-    if error is not None:
-        row["error"] = " ".join(str(error).split())
-        return row
-    doc = visit.to_dict()  # the visit's one JSON shape; the row flattens it
-    for view in VIEWS:
-        summary = doc["views"].get(view)
-        row[f"{view}_pct"] = _fmt(None if summary is None else summary["loss_pct"])
-    row.update(salt=_fmt(doc["salt"]), salt_shown=doc.get("salt_shown") or "", grade=doc["grade"] or "",
-               band=doc["band"] or "",
-               retake=_flag(doc["retake"]))
-    row["withheld"] = " ".join("; ".join(f["message"] for f in doc["flags"]
-                                         if f["code"] in ("withheld", "provisional")).split())
-    row["flags"] = "; ".join(
-        f"{f['view']}: {f['code']}" if f.get("view") else f["code"] for f in doc["flags"])
-    if baseline is not None:
-        base_visit, base_salt, base_provisional = baseline
-        row["baseline_visit"] = base_visit
-        row["baseline_salt"] = _fmt(base_salt)
-        # the baseline visit has no response to itself: its response columns stay empty
-        # (0 there would count it as a non-responder); nor has a provisional SALT, on either side
-        change = None if base_visit == entry.visit else baseline_response(
-            base_salt, visit.salt, baseline_provisional=base_provisional, provisional=visit.provisional)
-        if change is not None:
-            row.update(
-                change=_fmt(change.absolute_change), percent_change=_fmt(change.percent_change),
-                salt50=_flag(change.salt50), salt75=_flag(change.salt75), salt90=_flag(change.salt90),
-                salt100=_flag(change.salt100), salt_le_20=_flag(change.salt_le_20),
-                salt_le_10=_flag(change.salt_le_10), worsening_20=_flag(change.loss_of_benefit),
-            )
-    return row
-
-
-_MOVE_ASIDE = "move it out of the way or choose another output folder with -o/--output"
-
-
-def read_results(path: Path) -> dict[tuple[str, str], dict[str, str]]:
-    """Finished rows of an earlier run's results.csv (error rows and a torn last line dropped).
-
-    Anything at ``path`` that is not a results table of alonet batch (a folder,
-    a file that is not UTF-8 text, a table with other columns) is refused with
-    a one-line error and left as it is: the run would otherwise replace it.
-    """
-    if not path.exists():
-        return {}
-    if not path.is_file():
-        kind = "a folder" if path.is_dir() else "not a regular file"
-        raise OutputNotWritableError(f"{path} is {kind}, so the results table cannot be written there",
-                                     path=path, fix=_MOVE_ASIDE)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise OutputNotWritableError(f"cannot read {path} ({exc.strerror or exc.__class__.__name__})",
-                                     path=path, fix=f"fix its permissions, or {_MOVE_ASIDE}") from None
-    if data and b"\n" not in data:
-        # Every results.csv starts with a complete header line (it is written in one
-        # atomic step), so a file without any line end was not written by batch.
-        raise OutputExistsError(f"{path} is not a results table of alonet batch (no complete line)",
-                                path=path, fix=_MOVE_ASIDE)
-    # Cut a line torn by a kill in bytes, before decoding: the cut may split a
-    # multi-byte character of a patient name.
-    data = data[: data.rfind(b"\n") + 1]
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise OutputExistsError(f"{path} is not a results table of alonet batch "
-                                f"(not UTF-8 text at byte offset {exc.start})", path=path, fix=_MOVE_ASIDE) from None
-    reader = csv.DictReader(io.StringIO(text))
-    try:
-        if reader.fieldnames is None:
-            return {}
-        # a table of an earlier version lacks some of the columns added since (in order)
-        absent = [c for c in RESULT_COLUMNS if c not in reader.fieldnames]
-        earlier = [c for c in RESULT_COLUMNS if c in reader.fieldnames] == list(reader.fieldnames)
-        if not earlier or not set(absent) <= set(ADDED_COLUMNS) | set(TABLE_ADDED_COLUMNS):
-            raise DatasetError(f"{path} was written by another version of alonet batch (different columns)",
-                               fix="choose a new output folder or delete the old results.csv")
-        done = {}
-        for row in reader:
-            if None in row or any(v is None for v in row.values()) or row["error"]:
-                continue
-            kept = {**ADDED_COLUMNS, **TABLE_ADDED_COLUMNS, **row}
-            if not kept["salt_shown"]:  # a row from before the column
-                kept["salt_shown"] = _shown_from_two_decimals(kept.get("salt", ""))
-            done[(row["patient"], row["visit"])] = kept
-    except csv.Error as exc:
-        raise OutputExistsError(f"{path} is not a results table of alonet batch "
-                                f"(line {reader.line_num}: {exc})", path=path, fix=_MOVE_ASIDE) from None
-    return done
-
-
-#: Columns of results.csv that hold a number (or nothing).
-NUMBER_COLUMNS = ("top_pct", "back_pct", "left_pct", "right_pct", "salt", "baseline_salt", "change",
-                  "percent_change")
-
-
-def row_problem(row: dict[str, str]) -> str | None:
-    """Why a finished row of results.csv cannot be kept (a number edited by hand into text), or None."""
-    for column in NUMBER_COLUMNS:
-        text = row.get(column, "")
-        try:
-            if text and not math.isfinite(float(text)):
-                raise ValueError
-        except ValueError:
-            return f"row edited by hand ({column} {text!r} is not a number)"
-    return None
-
-
-#: Reasons of :func:`table_reason` that do not touch the visit's SALT.
-TABLE_ONLY_REASONS = ("visit date changed", "report folder missing", "baseline visit changed",
-                      "report de-identification changed")
-
-
 def report_folder(out: Path, patient: str, visit: str, key: bytes | None) -> Path:
     """A visit's report folder: named by its labels, or (``key``: de-identified) by their HMAC."""
     name = output_name(patient, visit) if key is None else deidentified_name(key, patient, visit)
     return Path(out) / "reports" / name
 
 
-def table_reason(row: dict[str, str], entry: VisitEntry, first: dict[str, VisitEntry],
-                 reports_in: Path | None, key: bytes | None = None, old_key: bytes | None = None) -> str | None:
-    """Why a finished row no longer fits the manifest although its photographs and settings are
-    unchanged: its date was changed, another visit became the patient's baseline (or it
-    did), or (``reports_in``: the output folder of a run with reports; ``key``: a
-    de-identified run's; ``old_key``: an earlier de-identified run's, when this one is not) its
-    report folder is gone or was written with(out) --deidentify."""
-    if row.get("date", "") != (entry.date or ""):
-        return "visit date changed"
-    if row.get("baseline_visit", "") != first[entry.patient].visit:
-        return "baseline visit changed"
-    if reports_in is not None:
-        folder = report_folder(reports_in, entry.patient, entry.visit, key)
-        if not folder.is_dir():
-            others = ([None] if key is not None else []) + ([old_key] if key is None and old_key else [])
-            changed = any(report_folder(reports_in, entry.patient, entry.visit, k).is_dir() for k in others)
-            return "report de-identification changed" if changed else "report folder missing"
-        if was_deidentified(folder) is not None and was_deidentified(folder) != (key is not None):
-            return "report de-identification changed"
+def report_folder_reason(out: Path, entry: VisitEntry, key: bytes | None, old_key: bytes | None = None) -> str | None:
+    """Why a finished row of a run with reports must be redone for its report folder (``out``: the
+    output folder; ``key``: a de-identified run's; ``old_key``: an earlier de-identified run's, when
+    this one is not): the folder is gone, or was written with(out) --deidentify. None: it fits."""
+    folder = report_folder(out, entry.patient, entry.visit, key)
+    if not folder.is_dir():
+        others = ([None] if key is not None else []) + ([old_key] if key is None and old_key else [])
+        changed = any(report_folder(out, entry.patient, entry.visit, k).is_dir() for k in others)
+        return "report de-identification changed" if changed else "report folder missing"
+    if was_deidentified(folder) is not None and was_deidentified(folder) != (key is not None):
+        return "report de-identification changed"
     return None
-
-
-def salt_of(row: dict[str, str] | None) -> float | None:
-    """The SALT of a results.csv row, or None (no row, no SALT, or not a number)."""
-    try:
-        return float(row["salt"]) if row and row.get("salt") else None
-    except ValueError:
-        return None
-
-
-def _shown_from_two_decimals(text: str) -> str:
-    """The one-decimal SALT of a row that kept only two decimals, where they decide it: a second
-    decimal 5 (20.45) may come from 20.445 or 20.454, on either side of 20.45, so it stays empty."""
-    try:
-        value = float(text)
-    except ValueError:
-        return ""
-    if not math.isfinite(value) or round(value * 100) % 10 == 5:
-        return ""
-    return shown_salt(value)
 
 
 def _write_rows(path: Path, rows: list[dict[str, str]]) -> None:
@@ -494,7 +314,8 @@ def run_batch(manifest: str | Path, out_dir: str | Path, pipeline, *, plots: boo
             first.setdefault(entry.patient, entry)
         stale = {key: reason for key, row in done.items() if key in provenance
                  and (reason := row_problem(row) or stale_reason(row, provenance[key])
-                      or table_reason(row, entries_by_key[key], first, out if reports else None, name_key, old_key))
+                      or table_reason(row, entries_by_key[key], first[key[0]])
+                      or (report_folder_reason(out, entries_by_key[key], name_key, old_key) if reports else None))
                  is not None}
         summary = BatchSummary(results=results, total=len(entries))
         if chosen is None:
@@ -512,7 +333,7 @@ def run_batch(manifest: str | Path, out_dir: str | Path, pipeline, *, plots: boo
                 base_row = rows.get(base_key) or (done.get(base_key) if stale.get(base_key) in TABLE_ONLY_REASONS
                                                   else None)  # redone for the table: its SALT stands
                 base_salt = salt_of(base_row)
-                if entry.patient in rebased or rows[entry.key]["baseline_salt"] != _fmt(base_salt):
+                if entry.patient in rebased or rows[entry.key]["baseline_salt"] != format_number(base_salt):
                     todo_keys.add(entry.key)
                     stale[entry.key] = "baseline visit changed"
         else:
