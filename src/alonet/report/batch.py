@@ -30,7 +30,8 @@ its photographs). A rerun reads results.csv, keeps the finished rows whose
 provenance still matches, recomputes those whose photographs, model, backend or
 thresholds changed (and says so), retries error rows, drops any half-written
 last line, and scores what is left; a visit whose baseline changed is
-recomputed too (its response columns depend on it). When the run ends the file
+recomputed too (its response columns depend on it; :mod:`alonet.report.batch_plan`
+decides all this before scoring starts). When the run ends the file
 is rewritten in manifest order. A photograph that cannot be scored becomes a
 row whose ``error`` column gives the reason; a visit with a photograph that
 needs a retake gets no SALT and its ``withheld`` column says which view and why
@@ -63,19 +64,11 @@ from alonet.report.batch_folders import (
     write_index,
 )
 from alonet.report.batch_manifest import VisitEntry, read_batch_manifest
-from alonet.report.batch_rows import (
-    TABLE_ONLY_REASONS,
-    format_number,
-    read_results,
-    result_row,
-    row_problem,
-    row_status,
-    salt_of,
-    table_reason,
-)
+from alonet.report.batch_plan import plan_rescoring
+from alonet.report.batch_rows import read_results, result_row, row_status, salt_of
 from alonet.report.batch_workers import VisitScorer
 from alonet.report.plots import salt_over_time_png
-from alonet.report.provenance import batch_settings, inputs_sha256, model_sha256, stale_reason
+from alonet.report.provenance import batch_settings, inputs_sha256, model_sha256
 from alonet.report.writer import write_report
 
 
@@ -305,60 +298,28 @@ def run_batch(manifest: str | Path, out_dir: str | Path, pipeline, *, plots: boo
     # the other naming's folders of an earlier run, to move aside when their visit is redone
     old_key = known_key if not deidentify else None
     report = partial(write_visit_report, out, name_key, model_sha256(pipeline)) if reports else None
-    entries_by_key = {entry.key: entry for entry in entries}
     with VisitScorer(pipeline, workers, report, provisional=provisional) as scorer:
         settings = batch_settings(pipeline, provisional=provisional, provenance=scorer.provenance)
         provenance = {entry.key: {**settings, "inputs_sha256": inputs_sha256(entry.views)} for entry in entries}
-        first: dict[str, VisitEntry] = {}
-        for entry in entries:
-            first.setdefault(entry.patient, entry)
-        stale = {key: reason for key, row in done.items() if key in provenance
-                 and (reason := row_problem(row) or stale_reason(row, provenance[key])
-                      or table_reason(row, entries_by_key[key], first[key[0]])
-                      or (report_folder_reason(out, entries_by_key[key], name_key, old_key) if reports else None))
-                 is not None}
+        report_reasons = {e.key: reason for e in entries if reports and e.key in done
+                          and (reason := report_folder_reason(out, e, name_key, old_key)) is not None}
+        plan = plan_rescoring(entries, done, provenance, chosen=chosen, report_reasons=report_reasons)
+        rows, todo, first, pending = dict(plan.rows), list(plan.todo), plan.baselines, plan.pending
         summary = BatchSummary(results=results, total=len(entries))
-        if chosen is None:
-            rows = {key: row for key, row in done.items() if key not in stale}
-            todo_keys = {e.key for e in entries if e.key not in rows}
-            # a baseline redone for the table alone (its date, its report folder) keeps its SALT:
-            # the later visits' response columns stand; another baseline visit reaches them through
-            # their own baseline_visit (table_reason)
-            rebased = {e.patient for e in entries if e.key in todo_keys and first[e.patient] is e
-                       and stale.get(e.key) not in TABLE_ONLY_REASONS}
-            for entry in entries:
-                if entry.key in todo_keys or first[entry.patient] is entry:
-                    continue
-                base_key = first[entry.patient].key
-                base_row = rows.get(base_key) or (done.get(base_key) if stale.get(base_key) in TABLE_ONLY_REASONS
-                                                  else None)  # redone for the table: its SALT stands
-                base_salt = salt_of(base_row)
-                if entry.patient in rebased or rows[entry.key]["baseline_salt"] != format_number(base_salt):
-                    todo_keys.add(entry.key)
-                    stale[entry.key] = "baseline visit changed"
-        else:
-            for key in chosen & done.keys():
-                stale.setdefault(key, "chosen with --only")
-            pending = {e.key for e in entries if e.key not in chosen and (e.key not in done or e.key in stale)}
-            stale = {key: reason for key, reason in stale.items() if key in chosen}
-            rows = {key: row for key, row in done.items() if key not in chosen}
-            todo_keys = set(chosen)
-        todo = [e for e in entries if e.key in todo_keys]
         # the rows about to be replaced reach the audit trail before they leave results.csv
-        _keep_superseded(out, [(done[e.key], stale[e.key]) for e in todo if e.key in stale and e.key in done])
+        _keep_superseded(out, [(done[e.key], plan.stale[e.key]) for e in todo
+                               if e.key in plan.stale and e.key in done])
         _write_rows(results, list(rows.values()))  # a clean file: header, kept rows, no torn line
-        if chosen is None:
-            pending = set()
         summary.skipped = len(entries) - len(todo) - len(pending)  # kept as they were, and up to date
         summary.left_out = len(pending)
-        summary.recomputed = [(e.patient, e.visit, stale[e.key]) for e in todo if e.key in stale]
+        summary.recomputed = plan.recomputed
         with open(results, "a", encoding="utf-8", newline="") as handle, tqdm(
             total=len(todo), unit="visit", desc="scoring", disable=not progress,
         ) as bar:
             writer = csv.DictWriter(handle, fieldnames=RESULT_COLUMNS, lineterminator="\n")
             score = partial(_score_visits, scorer, writer, handle, rows, first, provenance, summary, bar, on_row,
                             out, [k for k in (name_key, old_key) if k is not None])
-            score(todo, stale)
+            score(todo, plan.stale)
             if chosen is not None:  # later visits whose chosen baseline's SALT moved
                 followers = [e for e in entries if e.key in rows and e.key not in chosen and first[e.patient].key
                              in chosen and rows[e.key]["baseline_salt"] != rows[first[e.patient].key]["salt"]]
