@@ -45,11 +45,12 @@ import hashlib
 import io
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from alonet.data.atomic import atomic_write_bytes, atomic_write_text
 from alonet.errors import DatasetError, InvalidValueError
@@ -70,6 +71,9 @@ from alonet.report.batch_workers import VisitScorer
 from alonet.report.plots import salt_over_time_png
 from alonet.report.provenance import batch_settings, inputs_sha256, model_sha256
 from alonet.report.writer import write_report
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 
 @dataclass
@@ -317,9 +321,9 @@ def run_batch(manifest: str | Path, out_dir: str | Path, pipeline, *, plots: boo
             total=len(todo), unit="visit", desc="scoring", disable=not progress,
         ) as bar:
             writer = csv.DictWriter(handle, fieldnames=RESULT_COLUMNS, lineterminator="\n")
-            score = partial(_score_visits, scorer, writer, handle, rows, first, provenance, summary, bar, on_row,
-                            out, [k for k in (name_key, old_key) if k is not None])
-            score(todo, plan.stale)
+            run = _BatchRun(scorer, writer, handle, rows, first, provenance, summary, bar, on_row, out,
+                            tuple(k for k in (name_key, old_key) if k is not None))
+            _score_visits(run, todo)
             if chosen is not None:  # later visits whose chosen baseline's SALT moved
                 followers = [e for e in entries if e.key in rows and e.key not in chosen and first[e.patient].key
                              in chosen and rows[e.key]["baseline_salt"] != rows[first[e.patient].key]["salt"]]
@@ -330,7 +334,7 @@ def run_batch(manifest: str | Path, out_dir: str | Path, pipeline, *, plots: boo
                     summary.left_out = len(pending - {e.key for e in followers})
                     _keep_superseded(out, [(rows[e.key], moved[e.key]) for e in followers])
                     bar.total += len(followers)
-                    score(followers, moved)
+                    _score_visits(run, followers)
     order = [e.key for e in entries]
     _write_rows(results, [rows[k] for k in order if k in rows] + [r for k, r in rows.items() if k not in provenance])
     summary.withheld = sum(1 for k in order if k in rows and rows[k]["withheld"] and not rows[k]["salt"])
@@ -342,23 +346,39 @@ def run_batch(manifest: str | Path, out_dir: str | Path, pipeline, *, plots: boo
     return summary
 
 
-def _score_visits(scorer, writer, handle, rows, first, provenance, summary, bar, on_row, move_reports_in,
-                  keys: list[bytes], todo: list[VisitEntry], stale: dict[tuple[str, str], str]) -> None:
-    """Score ``todo`` in order, appending each row to results.csv (flushed) and to ``rows``.
+@dataclass(frozen=True)
+class _BatchRun:
+    """What scoring the visits of one :func:`run_batch` call reads and writes."""
 
-    A visit's earlier report folders (under ``move_reports_in``, the output folder; named by
-    its labels or, with one of ``keys``, de-identified), left by a recomputed row or by a run
-    whose table is gone, first move to ``superseded-reports/<name>.superseded-<UTC time>``:
-    they no longer match the row, and like the row in superseded.csv they are kept, never
-    replaced, and out of ``reports/``.
+    scorer: VisitScorer
+    writer: csv.DictWriter  # appends to results.csv ...
+    handle: io.TextIOBase  # ... through this file, flushed and synced after each row
+    rows: dict[tuple[str, str], dict[str, str]]  # results.csv's rows so far; each new row is added
+    baselines: Mapping[str, VisitEntry]  # patient -> baseline (first) visit
+    provenance: Mapping[tuple[str, str], dict[str, str]]  # each visit's provenance columns
+    summary: BatchSummary  # counts scored rows and errors
+    bar: tqdm  # the progress bar
+    on_row: Callable[[dict[str, str]], None] | None
+    out: Path  # the output folder, whose earlier report folders move aside
+    keys: tuple[bytes, ...]  # the keys of de-identified report folder names (this run's, an earlier one's)
+
+
+def _score_visits(run: _BatchRun, todo: list[VisitEntry]) -> None:
+    """Score ``todo`` in order, appending each row to results.csv (flushed) and to ``run.rows``.
+
+    A visit's earlier report folders (under ``run.out``, the output folder; named by its labels
+    or, with one of ``run.keys``, de-identified), left by a recomputed row or by a run whose
+    table is gone, first move to ``superseded-reports/<name>.superseded-<UTC time>``: they no
+    longer match the row, and like the row in superseded.csv they are kept, never replaced,
+    and out of ``reports/``.
     """
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     for e in todo:
-        supersede(move_reports_in, [report_folder(move_reports_in, e.patient, e.visit, k) for k in (None, *keys)],
+        supersede(run.out, [report_folder(run.out, e.patient, e.visit, k) for k in (None, *run.keys)],
                   stamp)
-    for entry, visit, error in scorer.score(todo):
-        baseline_entry = first[entry.patient]
-        base_row = rows.get(baseline_entry.key)
+    for entry, visit, error in run.scorer.score(todo):
+        baseline_entry = run.baselines[entry.patient]
+        base_row = run.rows.get(baseline_entry.key)
         base_salt, base_provisional = salt_of(base_row), base_row is not None and row_status(base_row) == "provisional"
         if error is not None:
             row = result_row(entry, error=error)
@@ -366,16 +386,16 @@ def _score_visits(scorer, writer, handle, rows, first, provenance, summary, bar,
             if entry is baseline_entry:
                 base_salt, base_provisional = visit.salt, visit.provisional
             row = result_row(entry, visit, baseline=(baseline_entry.visit, base_salt, base_provisional))
-        row.update(provenance[entry.key])
+        row.update(run.provenance[entry.key])
         row["status"] = row_status(row)
-        writer.writerow(row)
-        handle.flush()
-        os.fsync(handle.fileno())
-        rows[entry.key] = row
+        run.writer.writerow(row)
+        run.handle.flush()
+        os.fsync(run.handle.fileno())
+        run.rows[entry.key] = row
         if row["error"]:
-            summary.errors += 1
+            run.summary.errors += 1
         else:
-            summary.scored += 1
-        if on_row is not None:
-            on_row(row)
-        bar.update(1)
+            run.summary.scored += 1
+        if run.on_row is not None:
+            run.on_row(row)
+        run.bar.update(1)
