@@ -24,7 +24,8 @@ from test_report import write_manifest
 from alonet.cli.main import main
 from alonet.errors import DatasetError, InvalidValueError, OutputExistsError
 from alonet.infer import Pipeline
-from alonet.report.batch import RESULT_COLUMNS, output_name, read_results, run_batch
+from alonet.report.batch import RESULT_COLUMNS, output_name, run_batch
+from alonet.report.batch_rows import read_results
 
 VIEW_NAMES = ("top", "back", "left", "right")
 

@@ -24,7 +24,8 @@ import pytest
 
 from alonet.cli.main import main
 from alonet.data.pairs import stem_key
-from alonet.report.batch import MAX_NAME, PLOT_INDEX, VisitEntry, output_name, read_manifest, write_plots
+from alonet.report.batch import MAX_NAME, PLOT_INDEX, output_name, write_plots
+from alonet.report.batch_manifest import VisitEntry, read_batch_manifest
 from alonet.report.plots import drawable
 from alonet.views import VIEWS
 from alonet.store.storage import Store
@@ -102,7 +103,7 @@ def test_manifest_with_windows_separators_finds_the_photographs(tmp_path):
     manifest = tmp_path / "m.csv"
     manifest.write_text("patient,visit,view,path\n" + "".join(f"A,1,{v},photos\\v1\\{v}.jpg\n" for v in VIEWS),
                         encoding="utf-8")
-    (entry,) = read_manifest(manifest)
+    (entry,) = read_batch_manifest(manifest)
     assert entry.views["top"] == tmp_path / "photos" / "v1" / "top.jpg" and entry.views["top"].is_file()
 
 

@@ -15,7 +15,9 @@ from test_infer import make_model_set, phantom_visit, photo
 from alonet.errors import DatasetError, OutputExistsError
 from alonet.infer import Pipeline
 from alonet.report import OverlayStyle, deidentify, render_overlay, render_report_html, report_json, write_report
-from alonet.report.batch import RESULT_COLUMNS, read_manifest, read_results, result_row, run_batch
+from alonet.report.batch import RESULT_COLUMNS, run_batch
+from alonet.report.batch_manifest import read_batch_manifest
+from alonet.report.batch_rows import read_results, result_row
 from alonet.views import VIEWS
 
 
@@ -213,27 +215,28 @@ def test_manifest_order_and_errors(tmp_path):
     rows += [("P1", "a", v, f"{v}.jpg", "2024-01-01") for v in VIEWS]
     rows += [("P2", "10", v, f"x/{v}.jpg", "") for v in VIEWS]
     rows += [("P2", "9", v, f"/abs/{v}.jpg", "") for v in VIEWS]
-    entries = read_manifest(write_manifest(tmp_path / "m.csv", rows))
+    entries = read_batch_manifest(write_manifest(tmp_path / "m.csv", rows))
     assert [(e.patient, e.visit) for e in entries] == [("P1", "a"), ("P1", "b"), ("P2", "9"), ("P2", "10")]
     assert entries[0].views["top"] == tmp_path / "top.jpg"
     assert entries[3].views["left"] == tmp_path / "x" / "left.jpg"
     assert str(entries[2].views["left"]) == "/abs/left.jpg"
 
     with pytest.raises(DatasetError, match="lacks column"):
-        read_manifest(write_manifest(tmp_path / "a.csv", [("P", "1", "top")], header=("patient", "visit", "view")))
+        read_batch_manifest(write_manifest(tmp_path / "a.csv", [("P", "1", "top")],
+                                           header=("patient", "visit", "view")))
     with pytest.raises(DatasetError, match=r"b\.csv:3: the top view .* twice"):
-        read_manifest(write_manifest(tmp_path / "b.csv", [("P", "1", "top", "a.jpg", ""),
-                                                           ("P", "1", "top", "b.jpg", "")]))
+        read_batch_manifest(write_manifest(tmp_path / "b.csv", [("P", "1", "top", "a.jpg", ""),
+                                                                 ("P", "1", "top", "b.jpg", "")]))
     with pytest.raises(DatasetError, match="ISO date"):
-        read_manifest(write_manifest(tmp_path / "c.csv", [("P", "1", "top", "a.jpg", "1/2/2024")]))
+        read_batch_manifest(write_manifest(tmp_path / "c.csv", [("P", "1", "top", "a.jpg", "1/2/2024")]))
     with pytest.raises(DatasetError, match="unknown view"):
-        read_manifest(write_manifest(tmp_path / "d.csv", [("P", "1", "front", "a.jpg", "")]))
+        read_batch_manifest(write_manifest(tmp_path / "d.csv", [("P", "1", "front", "a.jpg", "")]))
     with pytest.raises(DatasetError, match="no photographs"):
-        read_manifest(write_manifest(tmp_path / "e.csv", []))
+        read_batch_manifest(write_manifest(tmp_path / "e.csv", []))
 
 
 def test_result_row_response_columns(pipeline, known_visit):
-    from alonet.report.batch import VisitEntry
+    from alonet.report.batch_manifest import VisitEntry
 
     entry = VisitEntry("P", "w12", "2024-06-01", {})
     row = result_row(entry, known_visit, baseline=("w0", 90.0, False))  # 90 -> 40: improvement 55.6 %
@@ -296,14 +299,14 @@ def test_batch_scores_a_trial_with_a_corrupt_photograph_and_resumes(pipeline, tm
 
 
 def test_batch_numbers_never_print_negative_zero():
-    from alonet.report.batch import _fmt
+    from alonet.report.batch_rows import format_number
 
-    assert _fmt(-1e-9) == "0.00" and _fmt(-0.004) == "0.00" and _fmt(-0.006) == "-0.01"
-    assert _fmt(None) == "" and _fmt(12.345, 1) == "12.3" and _fmt(-0.04, 1) == "0.0"
+    assert format_number(-1e-9) == "0.00" and format_number(-0.004) == "0.00" and format_number(-0.006) == "-0.01"
+    assert format_number(None) == "" and format_number(12.345, 1) == "12.3" and format_number(-0.04, 1) == "0.0"
 
 
 def test_row_status_names_what_became_of_a_visit():
-    from alonet.report.batch import row_status
+    from alonet.report.batch_rows import row_status
 
     assert row_status({"error": "missing view(s) right for the SALT score", "salt": ""}) == "incomplete"
     assert row_status({"error": "top.jpg: image file is truncated", "salt": ""}) == "error"

@@ -14,7 +14,8 @@ from test_batch_only import VISITS, models, photos  # noqa: F401  (fixtures)
 from test_batch_provenance import pipeline_with, read, trial
 
 import alonet.report.batch as batch
-from alonet.report.batch import row_problem, run_batch
+from alonet.report.batch import run_batch
+from alonet.report.batch_rows import row_problem
 
 
 def test_rows_reach_the_audit_trail_before_they_leave_results(models, photos, tmp_path, monkeypatch):  # noqa: F811

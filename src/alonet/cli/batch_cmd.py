@@ -61,7 +61,8 @@ def batch_command(manifest, out_dir, plots, reports, deidentify, provisional, mo
     """
     from alonet.data.preflight import check_output_folder, report_bytes_estimate
     from alonet.errors import InvalidValueError
-    from alonet.report.batch import chosen_keys, read_manifest, run_batch
+    from alonet.report.batch import chosen_keys, run_batch
+    from alonet.report.batch_manifest import read_batch_manifest
     from alonet.report.batch_workers import PipelineSpec, default_workers
 
     if deidentify and not reports:
@@ -69,7 +70,7 @@ def batch_command(manifest, out_dir, plots, reports, deidentify, provisional, mo
         # would let someone believe they had a de-identified output.
         raise InvalidValueError("--deidentify only blurs the pictures of the report folders, and without "
                                 "--reports none are written", fix="add --reports, or leave out --deidentify")
-    entries = read_manifest(manifest)  # check the manifest before loading the networks
+    entries = read_batch_manifest(manifest)  # check the manifest before loading the networks
     if only:  # unknown labels are refused here; only the chosen visits' photographs are scored
         chosen = chosen_keys(entries, only)
         entries = [e for e in entries if e.key in chosen]

@@ -1,14 +1,8 @@
 """Batch scoring of a whole trial from a manifest.
 
-Manifest (CSV, one row per photograph; header names are case-insensitive)::
-
-    patient,visit,view,path[,date]
-
-``path`` may be relative to the manifest's folder. A visit is all rows with the
-same patient and visit. Within a patient, visits are ordered by ``date``
-(ISO ``YYYY-MM-DD``) when every visit has one, else by the visit label when
-all labels are numbers, else in manifest order. The first visit is the
-baseline for the response columns.
+Manifest (CSV, one row per photograph: ``patient,visit,view,path[,date]``): read by
+:mod:`alonet.report.batch_manifest`, which also says how visits are ordered; each
+patient's first visit is the baseline for the response columns.
 
 Output folder::
 
@@ -29,14 +23,15 @@ short hash of the label itself (``plots/X_1-56acec98.png``), so two visits
 never share a report folder and each visit keeps its folder on every rerun
 (see :func:`output_name`).
 
-Rows are appended and flushed to disk as each visit finishes, so a killed run
-keeps every finished visit. Each row records what made it
+Rows (:mod:`alonet.report.batch_rows`) are appended and flushed to disk as each visit
+finishes, so a killed run keeps every finished visit. Each row records what made it
 (``alonet.report.provenance``: model checksum, backend, thresholds, a hash of
 its photographs). A rerun reads results.csv, keeps the finished rows whose
 provenance still matches, recomputes those whose photographs, model, backend or
 thresholds changed (and says so), retries error rows, drops any half-written
 last line, and scores what is left; a visit whose baseline changed is
-recomputed too (its response columns depend on it). When the run ends the file
+recomputed too (its response columns depend on it; :mod:`alonet.report.batch_plan`
+decides all this before scoring starts). When the run ends the file
 is rewritten in manifest order. A photograph that cannot be scored becomes a
 row whose ``error`` column gives the reason; a visit with a photograph that
 needs a retake gets no SALT and its ``withheld`` column says which view and why
@@ -48,25 +43,18 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import math
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from alonet.data.atomic import atomic_write_bytes, atomic_write_text
-from alonet.data.csvtable import dict_reader
-from alonet.errors import (
-    AloNetError,
-    DatasetError,
-    InvalidValueError,
-    OutputExistsError,
-    OutputNotWritableError,
-)
-from alonet.report.batch_columns import COLUMNS_FILE, RESULT_COLUMNS, TABLE_ADDED_COLUMNS, columns_csv
+from alonet.errors import DatasetError, InvalidValueError
+from alonet.report.batch_columns import COLUMNS_FILE, RESULT_COLUMNS, columns_csv
 from alonet.report.batch_folders import (
     deidentified_name,
     read_key,
@@ -76,47 +64,16 @@ from alonet.report.batch_folders import (
     was_deidentified,
     write_index,
 )
+from alonet.report.batch_manifest import VisitEntry, read_batch_manifest
+from alonet.report.batch_plan import plan_rescoring
+from alonet.report.batch_rows import read_results, result_row, row_status, salt_of
 from alonet.report.batch_workers import VisitScorer
 from alonet.report.plots import salt_over_time_png
-from alonet.report.provenance import (
-    ADDED_COLUMNS,
-    batch_settings,
-    inputs_sha256,
-    model_sha256,
-    stale_reason,
-)
+from alonet.report.provenance import batch_settings, inputs_sha256, model_sha256
 from alonet.report.writer import write_report
-from alonet.scoring.salt import baseline_response, shown_salt
-from alonet.views import VIEWS, normalize_view
 
-
-def row_status(row: dict[str, str]) -> str:
-    """What became of a visit, for filtering without reading messages: ``scored``,
-    ``provisional`` (SALT given on request despite a retake), ``withheld`` (a view needs a
-    retake or looks like another view), ``incomplete`` (a view missing or without scalp) or
-    ``error`` (a photograph could not be read)."""
-    if row.get("error"):
-        return "incomplete" if row["error"].startswith("missing view") else "error"
-    if not row.get("salt"):
-        return "withheld" if row.get("withheld") else "incomplete"
-    return "provisional" if row.get("withheld", "").startswith("provisional") else "scored"
-
-REQUIRED_COLUMNS: tuple[str, ...] = ("patient", "visit", "view", "path")
-
-
-@dataclass(frozen=True)
-class VisitEntry:
-    """One visit of the manifest: its photographs per view and manifest line numbers."""
-
-    patient: str
-    visit: str
-    date: str | None
-    views: dict[str, Path]
-    lines: tuple[int, ...] = ()
-
-    @property
-    def key(self) -> tuple[str, str]:
-        return self.patient, self.visit
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 
 @dataclass
@@ -137,288 +94,24 @@ class BatchSummary:
     left_out: int = 0
 
 
-# --------------------------------------------------------------------------- manifest
-
-
-def _parse_date(text: str, where: str) -> str:
-    try:
-        return date.fromisoformat(text.strip()).isoformat()
-    except ValueError:
-        raise DatasetError(f"{where}: date {text!r} is not an ISO date",
-                           fix="write dates as YYYY-MM-DD") from None
-
-
-def _number(label: str) -> float | None:
-    try:
-        return float(label)
-    except ValueError:
-        return None
-
-
-def manifest_path(text: str, base: Path) -> Path:
-    """A manifest's photograph path, relative ones read from ``base`` (the manifest's folder).
-
-    A manifest written on Windows separates folders with ``\\``, which is an ordinary
-    character in Linux and macOS file names: where no file has the name as written,
-    the backslashes are read as folder separators.
-    """
-    photo = Path(text)
-    photo = photo if photo.is_absolute() else base / photo
-    if "\\" in text and os.sep == "/" and not photo.exists():
-        return manifest_path(text.replace("\\", "/"), base)
-    return photo
-
-
-def read_manifest(path: str | Path) -> list[VisitEntry]:
-    """Read and check a batch manifest; return visits in scoring order (see module doc)."""
-    path = Path(path)
-    if not path.is_file():
-        raise DatasetError(f"manifest {path} not found", fix="give the path of a CSV file")
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DatasetError(f"{path}: cannot read the manifest ({exc.__class__.__name__})",
-                           fix="save it as a UTF-8 CSV file") from None
-    try:
-        return _visit_entries(path, *dict_reader(text, REQUIRED_COLUMNS))
-    except csv.Error as exc:
-        raise DatasetError(f"{path}: not a valid CSV file ({exc})", fix="save the manifest again as CSV") from None
-
-
-def _visit_entries(path: Path, reader: csv.DictReader, first_line: int) -> list[VisitEntry]:
-    """The visits of a batch manifest's rows (``reader`` from :func:`alonet.data.csvtable.dict_reader`)."""
-    header = {(name or "").strip().lower(): name for name in (reader.fieldnames or [])}
-    absent = [c for c in REQUIRED_COLUMNS if c not in header]
-    if absent:
-        found = ", ".join(name.strip() for name in (reader.fieldnames or []) if name and name.strip()) or "none"
-        raise DatasetError(f"{path}: manifest lacks column(s) {', '.join(absent)} (its columns: {found})",
-                           fix="use the header patient,visit,view,path[,date], separated by commas, semicolons or tabs")
-    base = path.parent
-    visits: dict[tuple[str, str], dict] = {}
-    for number, row in enumerate(reader, start=first_line):
-        where = f"{path}:{number}"
-        values = {c: (row.get(header[c]) or "").strip() for c in header}
-        if not any(values.values()):
-            continue  # blank line
-        for column in REQUIRED_COLUMNS:
-            if not values[column]:
-                raise DatasetError(f"{where}: empty {column}", fix=f"fill in the {column} column")
-        try:
-            view = normalize_view(values["view"])
-        except AloNetError:
-            raise DatasetError(f"{where}: unknown view {values['view']!r}",
-                               fix="use top, back, left or right") from None
-        key = (values["patient"], values["visit"])
-        entry = visits.setdefault(key, {"views": {}, "date": None, "lines": []})
-        if view in entry["views"]:
-            raise DatasetError(f"{where}: the {view} view of patient {key[0]} visit {key[1]} is listed twice",
-                               fix="keep one photograph per view and visit")
-        entry["views"][view] = manifest_path(values["path"], base)
-        entry["lines"].append(number)
-        if values.get("date"):
-            day = _parse_date(values["date"], where)
-            if entry["date"] not in (None, day):
-                raise DatasetError(f"{where}: patient {key[0]} visit {key[1]} has two dates "
-                                   f"({entry['date']} and {day})", fix="give each visit one date")
-            entry["date"] = day
-    if not visits:
-        raise DatasetError(f"{path}: manifest has no photographs", fix="add rows patient,visit,view,path")
-    by_patient: dict[str, list[VisitEntry]] = {}
-    for (patient, visit), entry in visits.items():
-        by_patient.setdefault(patient, []).append(
-            VisitEntry(patient, visit, entry["date"], dict(entry["views"]), tuple(entry["lines"])))
-    ordered: list[VisitEntry] = []
-    for entries in by_patient.values():
-        if all(e.date for e in entries):
-            entries = sorted(entries, key=lambda e: e.date)  # stable: ties keep manifest order
-        elif all(_number(e.visit) is not None for e in entries):
-            entries = sorted(entries, key=lambda e: _number(e.visit))
-        ordered.extend(entries)
-    return ordered
-
-
-# --------------------------------------------------------------------------- results
-
-
-def _fmt(value: float | None, digits: int = 2) -> str:
-    """``value`` with ``digits`` decimals; a tiny negative that rounds to zero
-    prints as 0.00, never -0.00."""
-    if value is None:
-        return ""
-    text = f"{value:.{digits}f}"
-    return f"{0.0:.{digits}f}" if float(text) == 0.0 else text
-
-
-def _flag(value: bool) -> str:
-    return "1" if value else "0"
-
-
-def result_row(entry: VisitEntry, visit=None, error: str | None = None,
-               baseline: tuple[str, float | None, bool] | None = None) -> dict[str, str]:
-    """The results.csv row of a scored visit (``visit``, flattened from its
-    ``to_dict()``) or a failed one (``error``). ``baseline``: the baseline visit's label,
-    SALT and whether that SALT is provisional. The response to the baseline is computed
-    from the unrounded SALT, where :func:`alonet.scoring.salt.baseline_response` gives one."""
-    row = {c: "" for c in RESULT_COLUMNS}
-    row.update(patient=entry.patient, visit=entry.visit, date=entry.date or "")
-    if error is not None:
-        row["error"] = " ".join(str(error).split())
-        return row
-    doc = visit.to_dict()  # the visit's one JSON shape; the row flattens it
-    for view in VIEWS:
-        summary = doc["views"].get(view)
-        row[f"{view}_pct"] = _fmt(None if summary is None else summary["loss_pct"])
-    row.update(salt=_fmt(doc["salt"]), salt_shown=doc.get("salt_shown") or "", grade=doc["grade"] or "",
-               band=doc["band"] or "",
-               retake=_flag(doc["retake"]))
-    row["withheld"] = " ".join("; ".join(f["message"] for f in doc["flags"]
-                                         if f["code"] in ("withheld", "provisional")).split())
-    row["flags"] = "; ".join(
-        f"{f['view']}: {f['code']}" if f.get("view") else f["code"] for f in doc["flags"])
-    if baseline is not None:
-        base_visit, base_salt, base_provisional = baseline
-        row["baseline_visit"] = base_visit
-        row["baseline_salt"] = _fmt(base_salt)
-        # the baseline visit has no response to itself: its response columns stay empty
-        # (0 there would count it as a non-responder); nor has a provisional SALT, on either side
-        change = None if base_visit == entry.visit else baseline_response(
-            base_salt, visit.salt, baseline_provisional=base_provisional, provisional=visit.provisional)
-        if change is not None:
-            row.update(
-                change=_fmt(change.absolute_change), percent_change=_fmt(change.percent_change),
-                salt50=_flag(change.salt50), salt75=_flag(change.salt75), salt90=_flag(change.salt90),
-                salt100=_flag(change.salt100), salt_le_20=_flag(change.salt_le_20),
-                salt_le_10=_flag(change.salt_le_10), worsening_20=_flag(change.loss_of_benefit),
-            )
-    return row
-
-
-_MOVE_ASIDE = "move it out of the way or choose another output folder with -o/--output"
-
-
-def read_results(path: Path) -> dict[tuple[str, str], dict[str, str]]:
-    """Finished rows of an earlier run's results.csv (error rows and a torn last line dropped).
-
-    Anything at ``path`` that is not a results table of alonet batch (a folder,
-    a file that is not UTF-8 text, a table with other columns) is refused with
-    a one-line error and left as it is: the run would otherwise replace it.
-    """
-    if not path.exists():
-        return {}
-    if not path.is_file():
-        kind = "a folder" if path.is_dir() else "not a regular file"
-        raise OutputNotWritableError(f"{path} is {kind}, so the results table cannot be written there",
-                                     path=path, fix=_MOVE_ASIDE)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise OutputNotWritableError(f"cannot read {path} ({exc.strerror or exc.__class__.__name__})",
-                                     path=path, fix=f"fix its permissions, or {_MOVE_ASIDE}") from None
-    if data and b"\n" not in data:
-        # Every results.csv starts with a complete header line (it is written in one
-        # atomic step), so a file without any line end was not written by batch.
-        raise OutputExistsError(f"{path} is not a results table of alonet batch (no complete line)",
-                                path=path, fix=_MOVE_ASIDE)
-    # Cut a line torn by a kill in bytes, before decoding: the cut may split a
-    # multi-byte character of a patient name.
-    data = data[: data.rfind(b"\n") + 1]
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise OutputExistsError(f"{path} is not a results table of alonet batch "
-                                f"(not UTF-8 text at byte offset {exc.start})", path=path, fix=_MOVE_ASIDE) from None
-    reader = csv.DictReader(io.StringIO(text))
-    try:
-        if reader.fieldnames is None:
-            return {}
-        # a table of an earlier version lacks some of the columns added since (in order)
-        absent = [c for c in RESULT_COLUMNS if c not in reader.fieldnames]
-        earlier = [c for c in RESULT_COLUMNS if c in reader.fieldnames] == list(reader.fieldnames)
-        if not earlier or not set(absent) <= set(ADDED_COLUMNS) | set(TABLE_ADDED_COLUMNS):
-            raise DatasetError(f"{path} was written by another version of alonet batch (different columns)",
-                               fix="choose a new output folder or delete the old results.csv")
-        done = {}
-        for row in reader:
-            if None in row or any(v is None for v in row.values()) or row["error"]:
-                continue
-            kept = {**ADDED_COLUMNS, **TABLE_ADDED_COLUMNS, **row}
-            if not kept["salt_shown"]:  # a row from before the column
-                kept["salt_shown"] = _shown_from_two_decimals(kept.get("salt", ""))
-            done[(row["patient"], row["visit"])] = kept
-    except csv.Error as exc:
-        raise OutputExistsError(f"{path} is not a results table of alonet batch "
-                                f"(line {reader.line_num}: {exc})", path=path, fix=_MOVE_ASIDE) from None
-    return done
-
-
-#: Columns of results.csv that hold a number (or nothing).
-NUMBER_COLUMNS = ("top_pct", "back_pct", "left_pct", "right_pct", "salt", "baseline_salt", "change",
-                  "percent_change")
-
-
-def row_problem(row: dict[str, str]) -> str | None:
-    """Why a finished row of results.csv cannot be kept (a number edited by hand into text), or None."""
-    for column in NUMBER_COLUMNS:
-        text = row.get(column, "")
-        try:
-            if text and not math.isfinite(float(text)):
-                raise ValueError
-        except ValueError:
-            return f"row edited by hand ({column} {text!r} is not a number)"
-    return None
-
-
-#: Reasons of :func:`table_reason` that do not touch the visit's SALT.
-TABLE_ONLY_REASONS = ("visit date changed", "report folder missing", "baseline visit changed",
-                      "report de-identification changed")
-
-
 def report_folder(out: Path, patient: str, visit: str, key: bytes | None) -> Path:
     """A visit's report folder: named by its labels, or (``key``: de-identified) by their HMAC."""
     name = output_name(patient, visit) if key is None else deidentified_name(key, patient, visit)
     return Path(out) / "reports" / name
 
 
-def table_reason(row: dict[str, str], entry: VisitEntry, first: dict[str, VisitEntry],
-                 reports_in: Path | None, key: bytes | None = None, old_key: bytes | None = None) -> str | None:
-    """Why a finished row no longer fits the manifest although its photographs and settings are
-    unchanged: its date was changed, another visit became the patient's baseline (or it
-    did), or (``reports_in``: the output folder of a run with reports; ``key``: a
-    de-identified run's; ``old_key``: an earlier de-identified run's, when this one is not) its
-    report folder is gone or was written with(out) --deidentify."""
-    if row.get("date", "") != (entry.date or ""):
-        return "visit date changed"
-    if row.get("baseline_visit", "") != first[entry.patient].visit:
-        return "baseline visit changed"
-    if reports_in is not None:
-        folder = report_folder(reports_in, entry.patient, entry.visit, key)
-        if not folder.is_dir():
-            others = ([None] if key is not None else []) + ([old_key] if key is None and old_key else [])
-            changed = any(report_folder(reports_in, entry.patient, entry.visit, k).is_dir() for k in others)
-            return "report de-identification changed" if changed else "report folder missing"
-        if was_deidentified(folder) is not None and was_deidentified(folder) != (key is not None):
-            return "report de-identification changed"
+def report_folder_reason(out: Path, entry: VisitEntry, key: bytes | None, old_key: bytes | None = None) -> str | None:
+    """Why a finished row of a run with reports must be redone for its report folder (``out``: the
+    output folder; ``key``: a de-identified run's; ``old_key``: an earlier de-identified run's, when
+    this one is not): the folder is gone, or was written with(out) --deidentify. None: it fits."""
+    folder = report_folder(out, entry.patient, entry.visit, key)
+    if not folder.is_dir():
+        others = ([None] if key is not None else []) + ([old_key] if key is None and old_key else [])
+        changed = any(report_folder(out, entry.patient, entry.visit, k).is_dir() for k in others)
+        return "report de-identification changed" if changed else "report folder missing"
+    if was_deidentified(folder) is not None and was_deidentified(folder) != (key is not None):
+        return "report de-identification changed"
     return None
-
-
-def salt_of(row: dict[str, str] | None) -> float | None:
-    """The SALT of a results.csv row, or None (no row, no SALT, or not a number)."""
-    try:
-        return float(row["salt"]) if row and row.get("salt") else None
-    except ValueError:
-        return None
-
-
-def _shown_from_two_decimals(text: str) -> str:
-    """The one-decimal SALT of a row that kept only two decimals, where they decide it: a second
-    decimal 5 (20.45) may come from 20.445 or 20.454, on either side of 20.45, so it stays empty."""
-    try:
-        value = float(text)
-    except ValueError:
-        return ""
-    if not math.isfinite(value) or round(value * 100) % 10 == 5:
-        return ""
-    return shown_salt(value)
 
 
 def _write_rows(path: Path, rows: list[dict[str, str]]) -> None:
@@ -503,7 +196,7 @@ def write_plots(entries: list[VisitEntry], rows: dict[tuple[str, str], dict[str,
         name = output_name(patient)
         labels = [e.visit if not e.date else f"{e.visit}\n{e.date}" for e in visits]
         days = None
-        if all(e.date for e in visits):  # read_manifest sorted them by date
+        if all(e.date for e in visits):  # read_batch_manifest sorted them by date
             start = date.fromisoformat(visits[0].date)
             days = [(date.fromisoformat(e.date) - start).days for e in visits]
             labels = [f"{e.visit} ({e.date})" for e in visits]
@@ -593,7 +286,7 @@ def run_batch(manifest: str | Path, out_dir: str | Path, pipeline, *, plots: boo
     if deidentify and not reports:
         raise InvalidValueError("deidentify=True does nothing without reports=True: only the report "
                                 "folders have pictures to blur", fix="pass reports=True too, or leave deidentify out")
-    entries = read_manifest(manifest)
+    entries = read_batch_manifest(manifest)
     chosen = None if only is None else chosen_keys(entries, only)
     check_output_names(entries, plots=plots, reports=reports)
     out = Path(out_dir)
@@ -609,59 +302,28 @@ def run_batch(manifest: str | Path, out_dir: str | Path, pipeline, *, plots: boo
     # the other naming's folders of an earlier run, to move aside when their visit is redone
     old_key = known_key if not deidentify else None
     report = partial(write_visit_report, out, name_key, model_sha256(pipeline)) if reports else None
-    entries_by_key = {entry.key: entry for entry in entries}
     with VisitScorer(pipeline, workers, report, provisional=provisional) as scorer:
         settings = batch_settings(pipeline, provisional=provisional, provenance=scorer.provenance)
         provenance = {entry.key: {**settings, "inputs_sha256": inputs_sha256(entry.views)} for entry in entries}
-        first: dict[str, VisitEntry] = {}
-        for entry in entries:
-            first.setdefault(entry.patient, entry)
-        stale = {key: reason for key, row in done.items() if key in provenance
-                 and (reason := row_problem(row) or stale_reason(row, provenance[key])
-                      or table_reason(row, entries_by_key[key], first, out if reports else None, name_key, old_key))
-                 is not None}
+        report_reasons = {e.key: reason for e in entries if reports and e.key in done
+                          and (reason := report_folder_reason(out, e, name_key, old_key)) is not None}
+        plan = plan_rescoring(entries, done, provenance, chosen=chosen, report_reasons=report_reasons)
+        rows, todo, first, pending = dict(plan.rows), list(plan.todo), plan.baselines, plan.pending
         summary = BatchSummary(results=results, total=len(entries))
-        if chosen is None:
-            rows = {key: row for key, row in done.items() if key not in stale}
-            todo_keys = {e.key for e in entries if e.key not in rows}
-            # a baseline redone for the table alone (its date, its report folder) keeps its SALT:
-            # the later visits' response columns stand; another baseline visit reaches them through
-            # their own baseline_visit (table_reason)
-            rebased = {e.patient for e in entries if e.key in todo_keys and first[e.patient] is e
-                       and stale.get(e.key) not in TABLE_ONLY_REASONS}
-            for entry in entries:
-                if entry.key in todo_keys or first[entry.patient] is entry:
-                    continue
-                base_key = first[entry.patient].key
-                base_row = rows.get(base_key) or (done.get(base_key) if stale.get(base_key) in TABLE_ONLY_REASONS
-                                                  else None)  # redone for the table: its SALT stands
-                base_salt = salt_of(base_row)
-                if entry.patient in rebased or rows[entry.key]["baseline_salt"] != _fmt(base_salt):
-                    todo_keys.add(entry.key)
-                    stale[entry.key] = "baseline visit changed"
-        else:
-            for key in chosen & done.keys():
-                stale.setdefault(key, "chosen with --only")
-            pending = {e.key for e in entries if e.key not in chosen and (e.key not in done or e.key in stale)}
-            stale = {key: reason for key, reason in stale.items() if key in chosen}
-            rows = {key: row for key, row in done.items() if key not in chosen}
-            todo_keys = set(chosen)
-        todo = [e for e in entries if e.key in todo_keys]
         # the rows about to be replaced reach the audit trail before they leave results.csv
-        _keep_superseded(out, [(done[e.key], stale[e.key]) for e in todo if e.key in stale and e.key in done])
+        _keep_superseded(out, [(done[e.key], plan.stale[e.key]) for e in todo
+                               if e.key in plan.stale and e.key in done])
         _write_rows(results, list(rows.values()))  # a clean file: header, kept rows, no torn line
-        if chosen is None:
-            pending = set()
         summary.skipped = len(entries) - len(todo) - len(pending)  # kept as they were, and up to date
         summary.left_out = len(pending)
-        summary.recomputed = [(e.patient, e.visit, stale[e.key]) for e in todo if e.key in stale]
+        summary.recomputed = plan.recomputed
         with open(results, "a", encoding="utf-8", newline="") as handle, tqdm(
             total=len(todo), unit="visit", desc="scoring", disable=not progress,
         ) as bar:
             writer = csv.DictWriter(handle, fieldnames=RESULT_COLUMNS, lineterminator="\n")
-            score = partial(_score_visits, scorer, writer, handle, rows, first, provenance, summary, bar, on_row,
-                            out, [k for k in (name_key, old_key) if k is not None])
-            score(todo, stale)
+            run = _BatchRun(scorer, writer, handle, rows, first, provenance, summary, bar, on_row, out,
+                            tuple(k for k in (name_key, old_key) if k is not None))
+            _score_visits(run, todo)
             if chosen is not None:  # later visits whose chosen baseline's SALT moved
                 followers = [e for e in entries if e.key in rows and e.key not in chosen and first[e.patient].key
                              in chosen and rows[e.key]["baseline_salt"] != rows[first[e.patient].key]["salt"]]
@@ -672,7 +334,7 @@ def run_batch(manifest: str | Path, out_dir: str | Path, pipeline, *, plots: boo
                     summary.left_out = len(pending - {e.key for e in followers})
                     _keep_superseded(out, [(rows[e.key], moved[e.key]) for e in followers])
                     bar.total += len(followers)
-                    score(followers, moved)
+                    _score_visits(run, followers)
     order = [e.key for e in entries]
     _write_rows(results, [rows[k] for k in order if k in rows] + [r for k, r in rows.items() if k not in provenance])
     summary.withheld = sum(1 for k in order if k in rows and rows[k]["withheld"] and not rows[k]["salt"])
@@ -684,23 +346,39 @@ def run_batch(manifest: str | Path, out_dir: str | Path, pipeline, *, plots: boo
     return summary
 
 
-def _score_visits(scorer, writer, handle, rows, first, provenance, summary, bar, on_row, move_reports_in,
-                  keys: list[bytes], todo: list[VisitEntry], stale: dict[tuple[str, str], str]) -> None:
-    """Score ``todo`` in order, appending each row to results.csv (flushed) and to ``rows``.
+@dataclass(frozen=True)
+class _BatchRun:
+    """What scoring the visits of one :func:`run_batch` call reads and writes."""
 
-    A visit's earlier report folders (under ``move_reports_in``, the output folder; named by
-    its labels or, with one of ``keys``, de-identified), left by a recomputed row or by a run
-    whose table is gone, first move to ``superseded-reports/<name>.superseded-<UTC time>``:
-    they no longer match the row, and like the row in superseded.csv they are kept, never
-    replaced, and out of ``reports/``.
+    scorer: VisitScorer
+    writer: csv.DictWriter  # appends to results.csv ...
+    handle: io.TextIOBase  # ... through this file, flushed and synced after each row
+    rows: dict[tuple[str, str], dict[str, str]]  # results.csv's rows so far; each new row is added
+    baselines: Mapping[str, VisitEntry]  # patient -> baseline (first) visit
+    provenance: Mapping[tuple[str, str], dict[str, str]]  # each visit's provenance columns
+    summary: BatchSummary  # counts scored rows and errors
+    bar: tqdm  # the progress bar
+    on_row: Callable[[dict[str, str]], None] | None
+    out: Path  # the output folder, whose earlier report folders move aside
+    keys: tuple[bytes, ...]  # the keys of de-identified report folder names (this run's, an earlier one's)
+
+
+def _score_visits(run: _BatchRun, todo: list[VisitEntry]) -> None:
+    """Score ``todo`` in order, appending each row to results.csv (flushed) and to ``run.rows``.
+
+    A visit's earlier report folders (under ``run.out``, the output folder; named by its labels
+    or, with one of ``run.keys``, de-identified), left by a recomputed row or by a run whose
+    table is gone, first move to ``superseded-reports/<name>.superseded-<UTC time>``: they no
+    longer match the row, and like the row in superseded.csv they are kept, never replaced,
+    and out of ``reports/``.
     """
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     for e in todo:
-        supersede(move_reports_in, [report_folder(move_reports_in, e.patient, e.visit, k) for k in (None, *keys)],
+        supersede(run.out, [report_folder(run.out, e.patient, e.visit, k) for k in (None, *run.keys)],
                   stamp)
-    for entry, visit, error in scorer.score(todo):
-        baseline_entry = first[entry.patient]
-        base_row = rows.get(baseline_entry.key)
+    for entry, visit, error in run.scorer.score(todo):
+        baseline_entry = run.baselines[entry.patient]
+        base_row = run.rows.get(baseline_entry.key)
         base_salt, base_provisional = salt_of(base_row), base_row is not None and row_status(base_row) == "provisional"
         if error is not None:
             row = result_row(entry, error=error)
@@ -708,16 +386,16 @@ def _score_visits(scorer, writer, handle, rows, first, provenance, summary, bar,
             if entry is baseline_entry:
                 base_salt, base_provisional = visit.salt, visit.provisional
             row = result_row(entry, visit, baseline=(baseline_entry.visit, base_salt, base_provisional))
-        row.update(provenance[entry.key])
+        row.update(run.provenance[entry.key])
         row["status"] = row_status(row)
-        writer.writerow(row)
-        handle.flush()
-        os.fsync(handle.fileno())
-        rows[entry.key] = row
+        run.writer.writerow(row)
+        run.handle.flush()
+        os.fsync(run.handle.fileno())
+        run.rows[entry.key] = row
         if row["error"]:
-            summary.errors += 1
+            run.summary.errors += 1
         else:
-            summary.scored += 1
-        if on_row is not None:
-            on_row(row)
-        bar.update(1)
+            run.summary.scored += 1
+        if run.on_row is not None:
+            run.on_row(row)
+        run.bar.update(1)
