@@ -71,7 +71,7 @@ def test_after_is_the_adapted_set_and_before_the_start_on_the_same_photographs(t
     """The audit: the tiny starting networks mark no scalp, so "before" and "after" were both
     empty and an "after" measured on the starting model passed. Here the start finds scalp
     (every photograph has a % loss) and keep="last" really changes the weights."""
-    from alonet.adapt.compare import _headline
+    from alonet.adapt.compare import headline
     from alonet.evaluate import evaluate
     from test_infer import make_model_set
 
@@ -85,7 +85,7 @@ def test_after_is_the_adapted_set_and_before_the_start_on_the_same_photographs(t
     own = {name: evaluate(work / "test_ds", model, tmp_path / f"own-{name}", backend="torch", progress=False)
            for name, model in (("before", init), ("after", out))}
     for name in ("before", "after"):
-        assert info[name] == json.loads(json.dumps(_headline(own[name].summary)))
+        assert info[name] == json.loads(json.dumps(headline(own[name].summary)))
     rows = {}
     for name in ("before", "after"):
         with open(tmp_path / f"own-{name}" / "per_image.csv", newline="") as handle:

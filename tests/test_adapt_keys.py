@@ -129,15 +129,15 @@ def test_adapt_names_patients_by_keyed_digests_under_a_key_made_once(tmp_path, o
 
 
 def test_a_work_folder_made_with_another_key_starts_afresh_while_nothing_is_trained(tmp_path):
-    from alonet.adapt.work import WORK_RECIPE, _check_work_recipe, work_recipe
+    from alonet.adapt.work import WORK_RECIPE, check_work_recipe, work_recipe
 
     data = tiny_dataset(tmp_path / "ds", n_patients=4)
     cfg = AdaptConfig(init="default", backend="torch")
     work = tmp_path / "model.work"
     work.mkdir()
-    _check_work_recipe(work, work_recipe(data, cfg, key_id(bytes(32))))
+    check_work_recipe(work, work_recipe(data, cfg, key_id(bytes(32))))
     (work / "held_out.json").write_text('{"learn": ["p0"], "test": ["p1"]}')
-    _check_work_recipe(work, work_recipe(data, cfg, key_id(OTHER_KEY)))
+    check_work_recipe(work, work_recipe(data, cfg, key_id(OTHER_KEY)))
     assert not (work / "held_out.json").exists()  # split again: its patients were recognised with the old key
     assert json.loads((work / WORK_RECIPE).read_text())["patient_key_id"] == key_id(OTHER_KEY)
 

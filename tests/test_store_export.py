@@ -219,7 +219,7 @@ def test_an_adapt_work_folder_exported_with_the_old_names_is_not_resumed_as_is(f
     (a fine-tune there), never resumed with the old export (privacy audit F8)."""
     from alonet.adapt import AdaptConfig
     from alonet.adapt.run import _source_dataset
-    from alonet.adapt.work import WORK_RECIPE, _check_work_recipe, work_recipe
+    from alonet.adapt.work import WORK_RECIPE, check_work_recipe, work_recipe
 
     store_dir = filled["store"]
     old = old_store_fingerprint(store_dir, Store(store_dir).visit_ids(reviewed_only=True))
@@ -236,10 +236,10 @@ def test_an_adapt_work_folder_exported_with_the_old_names_is_not_resumed_as_is(f
     (work / WORK_RECIPE).write_text(json.dumps({**before, "source_fingerprint": old}))
     (work / "run").mkdir()  # a fine-tune had started: refused, with how to start afresh
     with pytest.raises(DatasetError, match="an AloNet update changed how store exports are named") as refused:
-        _check_work_recipe(work, recipe)
+        check_work_recipe(work, recipe)
     assert f"this AloNet cannot resume it: start afresh with --work {tmp_path / 'model.work-2'}" in str(refused.value)
     (work / "run").rmdir()  # nothing trained yet: the old export is removed and made again
-    _check_work_recipe(work, recipe)
+    check_work_recipe(work, recipe)
     assert not (work / "held_out.json").exists() and not (work / "dataset").exists()
     dataset = _source_dataset(store_dir, work, cfg, progress=False)
     names = sorted(p.name for p in (dataset / "photographs").iterdir())

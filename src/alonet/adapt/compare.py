@@ -16,7 +16,7 @@ from alonet.adapt.keys import patient_digest
 from alonet.evaluate.agreement import paired_change
 
 
-def _headline(summary: dict, scalp_only: bool = False) -> dict:
+def headline(summary: dict, scalp_only: bool = False) -> dict:
     """The numbers adapt compares: IoU (micro), mean |Δ % loss| per view and overall, SALT MAE.
 
     With ``scalp_only`` the hair-loss masks are not annotations, so only the scalp IoU is

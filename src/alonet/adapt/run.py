@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from alonet.adapt.card import write_comparison, write_model_card
-from alonet.adapt.compare import _headline, judge, paired_changes, shareable_evaluation
+from alonet.adapt.compare import headline, judge, paired_changes, shareable_evaluation
 from alonet.adapt.config import AdaptConfig, AdaptResult
 from alonet.adapt.keys import (
     Learnt,
@@ -42,9 +42,9 @@ from alonet.adapt.keys import (
     unkeyed_digest,
 )
 from alonet.adapt.work import (
-    _check_work_folder,
-    _check_work_recipe,
-    _remove_work,
+    check_work_folder,
+    check_work_recipe,
+    remove_work,
     is_store,
     log,
     work_recipe,
@@ -314,14 +314,14 @@ def adapt(source: str | Path, out: str | Path, cfg: AdaptConfig = AdaptConfig(),
     seen = learnt_by(cfg.init)
     key, key_file, made = key_for_init(patient_key, seen, cfg.init)
     work = Path(work) if work is not None else out.with_name(out.name + ".work")
-    _check_work_folder(work, out, source)
+    check_work_folder(work, out, source)
     fresh = not work.exists()
     work.mkdir(parents=True, exist_ok=True)
     # one adapt per work folder for the whole run (training locks each network's run only)
     with run_lock(work):
         result = _adapt_in(work, fresh, source, out, cfg, overwrite, progress, key, seen)
     if not keep_work:
-        _remove_work(work)
+        remove_work(work)
     return replace(result, patient_key_file=key_file, patient_key_id=key_id(key), patient_key_new=made)
 
 
@@ -337,7 +337,7 @@ def _adapt_in(work: Path, fresh: bool, source: Path, out: Path, cfg: AdaptConfig
     """:func:`adapt` in its locked work folder, with the patient key and the patients the
     starting model learnt from."""
     try:
-        _check_work_recipe(work, work_recipe(source, cfg, key_id(key)))
+        check_work_recipe(work, work_recipe(source, cfg, key_id(key)))
         dataset = _source_dataset(source, work, cfg, progress)
         # the before/after evaluation runs the photograph gate: a dataset it would refuse
         # whole fails now, not after the training
@@ -366,8 +366,8 @@ def _adapt_in(work: Path, fresh: bool, source: Path, out: Path, cfg: AdaptConfig
     for name, model in (("before", cfg.init), ("after", work / "run")):
         reports[name] = evaluate(work / "test_ds", model, work / name, backend=cfg.backend,
                                  overwrite=True, progress=progress).summary
-    before = _headline(reports["before"], cfg.scalp_only)
-    after = _headline(reports["after"], cfg.scalp_only)
+    before = headline(reports["before"], cfg.scalp_only)
+    after = headline(reports["after"], cfg.scalp_only)
     better = judge(before, after)
     changes = None if cfg.scalp_only else paired_changes(work / "before", work / "after")
     counts = {"photographs_learn": n_learn, "patients_learn": len(held["learn"]),

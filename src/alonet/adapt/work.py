@@ -1,7 +1,7 @@
 """adapt's work folder: what it was made from (its recipe), and clearing or removing it.
 
 A rerun resumes from the work folder only when it was made from the same source (folder and
-contents) with the same options and patient key; see :func:`_check_work_recipe`.
+contents) with the same options and patient key; see :func:`check_work_recipe`.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def is_store(path: Path) -> bool:
     return (Path(path) / STORE_DB).is_file()
 
 
-#: The work folder's record of what it was made from (see :func:`_check_work_recipe`).
+#: The work folder's record of what it was made from (see :func:`check_work_recipe`).
 WORK_RECIPE = "recipe.json"
 #: Options that do not change what the work folder holds.
 _RECIPE_IGNORED = ("backend",)
@@ -99,7 +99,7 @@ def _clear_work(work: Path, names) -> None:
             path.unlink(missing_ok=True)
 
 
-def _check_work_recipe(work: Path, recipe: dict) -> None:
+def check_work_recipe(work: Path, recipe: dict) -> None:
     """Make sure everything in ``work`` was made from this source with these options.
 
     A work folder made otherwise is started afresh when no network was trained yet, and
@@ -132,7 +132,7 @@ def _check_work_recipe(work: Path, recipe: dict) -> None:
     atomic_write_text(path, json.dumps(recipe, indent=2) + "\n")
 
 
-def _check_work_folder(work: Path, out: Path, source: Path) -> None:
+def check_work_folder(work: Path, out: Path, source: Path) -> None:
     """A work folder of its own: not the output or the source, and holding neither."""
     w = work.resolve()
     for what, path in (("output folder", out.resolve()), ("source", source.resolve())):
@@ -141,7 +141,7 @@ def _check_work_folder(work: Path, out: Path, source: Path) -> None:
                                     fix=f"give --work a folder of its own (the default is {out}.work)")
 
 
-def _remove_work(work: Path) -> None:
+def remove_work(work: Path) -> None:
     """Remove what adapt wrote into ``work`` (a copy of every photograph with its patient code
     and dates, the split by code), and the folder itself when nothing else is left in it."""
     _clear_work(work, WORK_ENTRIES)
