@@ -579,12 +579,15 @@ def resize_photo(image: np.ndarray, size: Size) -> np.ndarray:
     return np.asarray(resized, dtype=np.uint8).copy()
 
 
-def resize_mask(mask: np.ndarray, size: Size) -> np.ndarray:
-    """Resize an (H, W) mask to ``size``; the result is bool and exactly binary.
+def area_resize_mask(mask: np.ndarray, size: Size) -> np.ndarray:
+    """Resize an (H, W) mask to ``size`` by area: bool and exactly binary.
 
-    Each output pixel is inside when at least half of the source area it covers
-    is inside (area average, then threshold 0.5). Pixel areas are aligned the
-    same way as ``resize_photo`` aligns them, so masks stay on their photograph.
+    ``size`` is an int (square) or (width, height). Rule: each output pixel is
+    inside when at least half of the source area it covers is inside (Pillow's
+    box filter on 0/1, then ``>= 0.5``), shrinking or enlarging alike. Any
+    non-zero value counts as inside. Pixel areas are aligned the same way as
+    ``resize_photo`` aligns them, so masks stay on their photograph. A mask
+    already of that size comes back as a bool copy.
     """
     width, height = _target_size(size)
     array = np.asarray(mask)
@@ -593,6 +596,11 @@ def resize_mask(mask: np.ndarray, size: Size) -> np.ndarray:
         return binary.copy()
     area = Image.fromarray(binary.astype(np.float32)).resize((width, height), Image.Resampling.BOX)
     return np.asarray(area) >= 0.5
+
+
+#: The old name of :func:`area_resize_mask`, still used by ``alonet.data.convert`` and its tests
+#: (being reorganised separately); new code uses ``area_resize_mask``.
+resize_mask = area_resize_mask
 
 
 # --------------------------------------------------------------------------- saving

@@ -246,10 +246,3 @@ def resize_image(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     if image.shape[:2] == tuple(shape):
         return image
     return imageio.resize_photo(image, (shape[1], shape[0]))
-
-
-def resize_mask(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Resize a mask to (height, width); stays binary (see ``alonet.data.imageio``)."""
-    if mask.shape[:2] == tuple(shape):
-        return mask.astype(bool, copy=False)
-    return imageio.resize_mask(mask, (shape[1], shape[0]))

@@ -22,6 +22,7 @@ from types import MappingProxyType
 
 from flask import Blueprint, abort, jsonify, redirect, render_template, request, url_for
 
+from alonet.data.imageio import area_resize_mask
 from alonet.views import VIEWS
 from alonet.web.reports import new_views, report_meta, report_response
 from alonet.web.state import get_state, scoring_slot, wants_json
@@ -42,7 +43,6 @@ from alonet.web.uploads import (
     read_mask_upload,
     read_photo_files,
     resize_image,
-    resize_mask,
 )
 from alonet.web.visits import keep_words
 
@@ -205,7 +205,8 @@ def mask(visit_id: str, view: str, layer: str):
     shape = edit_size(*st.shape, get_state().config.edit_max_side)
     with visit.lock:
         data = st.scalp if layer == "scalp" else st.hairloss
-    return _image_response(png_bytes(resize_mask(data, shape)), "image/png")
+    height, width = shape
+    return _image_response(png_bytes(area_resize_mask(data, (width, height))), "image/png")
 
 
 @bp.post("/result/<visit_id>/masks")
@@ -252,7 +253,8 @@ def masks(visit_id: str):
             read_mask_upload(sent[n], f"{layer} ({view})", shape, get_state().config.max_pixels)
             for n, layer in zip(names, LAYERS)
         )
-        corrections[view] = (resize_mask(scalp, st.shape), resize_mask(loss, st.shape))
+        height, width = st.shape
+        corrections[view] = (area_resize_mask(scalp, (width, height)), area_resize_mask(loss, (width, height)))
     if set(corrections) & set(reverts):
         raise UploadRejected("a view is either corrected or reverted, not both")
     if not corrections and not reverts:
