@@ -22,7 +22,13 @@ from types import MappingProxyType
 
 from flask import Blueprint, abort, jsonify, redirect, render_template, request, url_for
 
-from alonet.data.imageio import area_resize_mask
+from alonet.data.imageio import (
+    NO_CHROMA_SUBSAMPLING,
+    PHOTO_JPEG_QUALITY,
+    area_resize_mask,
+    encode_jpeg,
+    encode_mask_png,
+)
 from alonet.views import VIEWS
 from alonet.web.reports import new_views, report_meta, report_response
 from alonet.web.state import get_state, scoring_slot, wants_json
@@ -38,8 +44,6 @@ from alonet.store.storage import (
 from alonet.web.uploads import (
     UploadRejected,
     edit_size,
-    jpeg_bytes,
-    png_bytes,
     read_mask_upload,
     read_photo_files,
     resize_image,
@@ -193,7 +197,9 @@ def lease(visit_id: str):
 def photo(visit_id: str, view: str):
     st = _view(_visit(visit_id), view)
     shape = edit_size(*st.shape, get_state().config.edit_max_side)
-    return _image_response(jpeg_bytes(resize_image(st.photo, shape)), "image/jpeg")
+    picture = encode_jpeg(resize_image(st.photo, shape), quality=PHOTO_JPEG_QUALITY,
+                          subsampling=NO_CHROMA_SUBSAMPLING, optimize=True)
+    return _image_response(picture, "image/jpeg")
 
 
 @bp.get("/result/<visit_id>/mask/<view>/<layer>.png")
@@ -206,7 +212,7 @@ def mask(visit_id: str, view: str, layer: str):
     with visit.lock:
         data = st.scalp if layer == "scalp" else st.hairloss
     height, width = shape
-    return _image_response(png_bytes(area_resize_mask(data, (width, height))), "image/png")
+    return _image_response(encode_mask_png(area_resize_mask(data, (width, height))), "image/png")
 
 
 @bp.post("/result/<visit_id>/masks")
