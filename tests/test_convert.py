@@ -10,7 +10,7 @@ import json
 
 from alonet.data.atomic import atomic_directory, atomic_save, atomic_write_bytes, atomic_write_text
 from alonet.data.dataset import DatasetWriter, open_dataset, write_dataset
-from alonet.data.imageio import resize_mask
+from alonet.data.imageio import area_resize_mask
 from alonet.errors import DatasetError, InvalidValueError, OutputExistsError
 
 
@@ -98,8 +98,8 @@ def test_dataset_writer_and_open_dataset_round_trip(tmp_path):
     assert ds.images.shape == (3, 16, 16, 3) and ds.scalp.shape == (3, 16, 16)
     assert ds.images.dtype == ds.scalp.dtype == ds.hairloss.dtype == np.uint8
     np.testing.assert_array_equal(ds[0]["image"], samples[0][0])  # same size: stored as is
-    np.testing.assert_array_equal(ds[1]["scalp"], resize_mask(samples[1][1], 16).astype(np.uint8))
-    np.testing.assert_array_equal(ds[2]["hairloss"], resize_mask(samples[2][2], 16).astype(np.uint8))
+    np.testing.assert_array_equal(ds[1]["scalp"], area_resize_mask(samples[1][1], 16).astype(np.uint8))
+    np.testing.assert_array_equal(ds[2]["hairloss"], area_resize_mask(samples[2][2], 16).astype(np.uint8))
     assert set(np.unique(ds.hairloss)) == {0, 1}
     meta = ds[1]["meta"]
     assert meta["index"] == 1 and meta["orig_width"] == 24 and meta["orig_height"] == 40
@@ -207,8 +207,8 @@ def test_convert_real_shared_pairs_round_trips_exactly(tmp_path, shared_annotati
         photo_path = Path(meta["photo"])
         scalp_mask = read_annotation(meta["scalp"])
         np.testing.assert_array_equal(sample["image"], resize_photo(read_photo(photo_path), 64))
-        np.testing.assert_array_equal(sample["scalp"], resize_mask(scalp_mask, 64).astype(np.uint8))
-        np.testing.assert_array_equal(sample["hairloss"], resize_mask(read_annotation(meta["hairloss"]), 64).astype(np.uint8))
+        np.testing.assert_array_equal(sample["scalp"], area_resize_mask(scalp_mask, 64).astype(np.uint8))
+        np.testing.assert_array_equal(sample["hairloss"], area_resize_mask(read_annotation(meta["hairloss"]), 64).astype(np.uint8))
         row = manifest[meta["stem"] + ".gif"]
         assert (meta["patient"], meta["visit"], meta["case"], meta["photo_index"]) == (
             row["patient"], row["visit_date"], row["case"], row["photo_index"])

@@ -18,7 +18,7 @@ from alonet.data.imageio import (
     image_info,
     read_annotation,
     read_photo,
-    resize_mask,
+    area_resize_mask,
     resize_photo,
     save_mask_png,
     save_photo_jpeg,
@@ -298,14 +298,14 @@ def test_empty_annotation_where_required(tmp_path):
 def test_resize_mask_is_binary_aligned_and_area_true():
     mask = np.zeros((100, 100), bool)
     mask[20:60, 30:70] = True
-    small = resize_mask(mask, 50)
+    small = area_resize_mask(mask, 50)
     assert small.dtype == bool and small.shape == (50, 50)
     expected = np.zeros((50, 50), bool)
     expected[10:30, 15:35] = True
     np.testing.assert_array_equal(small, expected)
-    wide = resize_mask(mask.astype(np.uint8) * 255, (40, 10))  # (width, height)
+    wide = area_resize_mask(mask.astype(np.uint8) * 255, (40, 10))  # (width, height)
     assert wide.shape == (10, 40)
-    big = resize_mask(mask, 300)
+    big = area_resize_mask(mask, 300)
     assert big.dtype == bool and abs(big.mean() - mask.mean()) < 0.01
     # A photo edge and a mask edge stay together after resizing.
     photo = np.where(mask[..., None], 255, 0).astype(np.uint8).repeat(3, axis=2)
@@ -314,7 +314,7 @@ def test_resize_mask_is_binary_aligned_and_area_true():
 
 def test_resize_mask_threshold_is_half_the_area():
     mask = np.array([[1, 1, 1, 0], [0, 0, 0, 0]], bool)  # left block 2/4 inside, right block 1/4
-    np.testing.assert_array_equal(resize_mask(mask, (2, 1)), [[True, False]])
+    np.testing.assert_array_equal(area_resize_mask(mask, (2, 1)), [[True, False]])
 
 
 def test_resize_photo_antialiases():

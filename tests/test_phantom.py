@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 import pytest
 from PIL import Image
+from test_image_encoding import pillow_jpeg, pillow_mask_png
 
 from alonet.cli.main import main
 from alonet.data.imageio import read_annotation
@@ -155,6 +156,10 @@ def test_in_memory_patient_equals_the_written_one(written):
             stem = f"P0002_v{visit.visit:02d}_{view}"
             assert np.array_equal(read_annotation(written / "scalp" / f"{stem}.png"), pv.scalp)
             assert np.array_equal(read_annotation(written / "hairloss" / f"{stem}.png"), pv.hairloss)
+            # the files are Pillow's encodings of these arrays: JPEG quality 95, 0/255 PNG
+            assert (written / "photographs" / f"{stem}.jpg").read_bytes() == pillow_jpeg(pv.image, 95)
+            assert (written / "scalp" / f"{stem}.png").read_bytes() == pillow_mask_png(pv.scalp)
+            assert (written / "hairloss" / f"{stem}.png").read_bytes() == pillow_mask_png(pv.hairloss)
 
 
 def test_render_patient_in_memory_is_consistent():

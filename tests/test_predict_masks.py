@@ -12,12 +12,13 @@ import json
 import numpy as np
 import pytest
 from PIL import Image
+from test_image_encoding import pillow_jpeg, pillow_mask_png, pillow_png
 from test_infer import make_model_set, phantom_visit
 
 from alonet.cli.main import main
 from alonet.data.imageio import read_annotation
-from alonet.data.maskpairs import PROBABILITY_PNG_KEY
-from alonet.report.overlay import probability_to_uint8
+from alonet.data.maskpairs import PROBABILITY_PNG_KEY, PROBABILITY_PNG_VALUE
+from alonet.report.overlay import probability_to_uint8, render_overlay
 from alonet.scoring.salt import salt_from_masks
 from alonet.views import VIEWS
 
@@ -74,6 +75,12 @@ def test_written_masks_and_npy_are_the_pipelines_arrays(models, visit, predicted
             with Image.open(predicted / f"{view}_{kind}.png") as image:
                 assert PROBABILITY_PNG_KEY in image.info
                 assert np.array_equal(np.asarray(image), probability_to_uint8(prob))
+            # byte for byte Pillow's encodings: the marked 8-bit map, the 0/255 mask
+            marker = {PROBABILITY_PNG_KEY: PROBABILITY_PNG_VALUE}
+            assert (predicted / f"{view}_{kind}.png").read_bytes() == pillow_png(probability_to_uint8(prob), marker)
+            assert (predicted / f"{view}_{kind}_mask.png").read_bytes() == pillow_mask_png(png == 255)
+        overlay = render_overlay(result.image, result.scalp_mask, result.hairloss_mask)
+        assert (predicted / f"{view}_overlay.jpg").read_bytes() == pillow_jpeg(overlay, 90)
         assert result.scalp_mask.any()  # a real comparison, not two empty masks
 
 

@@ -10,6 +10,7 @@ import re
 import numpy as np
 import pytest
 from PIL import Image
+from test_image_encoding import pillow_jpeg, pillow_mask_png
 from test_infer import make_model_set, phantom_visit, photo
 
 from alonet.errors import DatasetError, OutputExistsError
@@ -18,6 +19,7 @@ from alonet.report import OverlayStyle, deidentify, render_overlay, render_repor
 from alonet.report.batch import RESULT_COLUMNS, run_batch
 from alonet.report.batch_manifest import read_batch_manifest
 from alonet.report.batch_rows import read_results, result_row
+from alonet.report.html import data_uri, report_overlays
 from alonet.views import VIEWS
 
 
@@ -192,6 +194,16 @@ def test_write_report_folder(known_visit, tmp_path):
     np.testing.assert_array_equal(mask == 255, known_visit.views["back"].hairloss_mask)
     assert set(np.unique(mask)) == {0, 255}
     assert json.loads((out / "report.json").read_text())["salt"] == 40.0
+    # the pictures are Pillow's encodings: overlay files at JPEG quality 90, masks as 0/255 PNG,
+    # the overlays and photographs inside the HTML at quality 88
+    overlays = report_overlays(known_visit, max_side=None)
+    html = (out / "report.html").read_text()
+    for view, result in known_visit.views.items():
+        assert (out / f"{view}_overlay.jpg").read_bytes() == pillow_jpeg(overlays[view], 90)
+        assert (out / f"{view}_scalp.png").read_bytes() == pillow_mask_png(result.scalp_mask)
+        assert (out / f"{view}_hairloss.png").read_bytes() == pillow_mask_png(result.hairloss_mask)
+        for picture in (overlays[view], result.image):
+            assert data_uri(pillow_jpeg(picture, 88)) in html
     with pytest.raises(OutputExistsError):
         write_report(known_visit, out)
     write_report(known_visit, out, overwrite=True, deidentify=True)

@@ -25,7 +25,7 @@ from test_web import csrf_token, encode, mask_png, photo
 
 from alonet.cli.main import main
 from alonet.data.dataset import open_dataset
-from alonet.data.imageio import read_annotation, read_photo, resize_mask, resize_photo
+from alonet.data.imageio import read_annotation, read_photo, area_resize_mask, resize_photo
 from alonet.errors import AloNetError, DatasetError, InvalidValueError, OutputExistsError
 from alonet.infer import Pipeline
 from alonet.scoring.salt import view_loss_percent
@@ -180,8 +180,8 @@ def test_round_trip_keeps_corrected_masks_exactly(filled, pipeline, images, tmp_
         # Full-size masks exactly as drawn / predicted; arrays = the project's own mask resize.
         assert np.array_equal(read_annotation(out / meta["scalp"]), scalp)
         assert np.array_equal(read_annotation(out / meta["hairloss"]), loss)
-        assert np.array_equal(ds.scalp[i], resize_mask(scalp, 64).astype(np.uint8))
-        assert np.array_equal(ds.hairloss[i], resize_mask(loss, 64).astype(np.uint8))
+        assert np.array_equal(ds.scalp[i], area_resize_mask(scalp, 64).astype(np.uint8))
+        assert np.array_equal(ds.hairloss[i], area_resize_mask(loss, 64).astype(np.uint8))
         assert np.array_equal(ds.images[i], resize_photo(read_photo(out / meta["photo"]), 64))
         assert int(ds.scalp[i].sum()) > 0
     # The drawn top mask has a known hair-loss share; the manifest records it.
@@ -555,8 +555,8 @@ def test_fill_store_script_stores_true_masks_through_the_web_api(model_dir, pipe
         loss = read_annotation(phantoms / "hairloss" / row["hairloss"])
         assert np.array_equal(read_annotation(out / meta["scalp"]), scalp)
         assert np.array_equal(read_annotation(out / meta["hairloss"]), loss)
-        assert np.array_equal(ds.scalp[i], resize_mask(scalp, 96).astype(np.uint8))
-        assert np.array_equal(ds.hairloss[i], resize_mask(loss, 96).astype(np.uint8))
+        assert np.array_equal(ds.scalp[i], area_resize_mask(scalp, 96).astype(np.uint8))
+        assert np.array_equal(ds.hairloss[i], area_resize_mask(loss, 96).astype(np.uint8))
 
     # A second run into the same store stops at the first existing patient, with the reason.
     with pytest.raises(AloNetError, match="already exists"):

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from test_image_encoding import pillow_jpeg, pillow_mask_png
 from test_infer import make_model_set
 
 from alonet.cli.main import main
@@ -323,6 +324,9 @@ def test_result_page_images_and_masks(make_app, pipeline, photos):
             assert png.status_code == 200 and png.mimetype == "image/png"
     served = np.asarray(Image.open(io.BytesIO(client.get(f"{url}/mask/top/hairloss.png").data))) > 127
     np.testing.assert_array_equal(served, ref.hairloss_mask)
+    # the page's pictures, byte for byte: JPEG quality 92 at full chroma with optimised tables; 0/255 PNG
+    assert client.get(f"{url}/photo/top.jpg").data == pillow_jpeg(photos["top"], 92, subsampling=0, optimize=True)
+    assert client.get(f"{url}/mask/top/hairloss.png").data == pillow_mask_png(ref.hairloss_mask)
     assert client.get(f"{url}/photo/back.jpg").status_code == 404
     assert client.get(f"{url}/mask/top/other.png").status_code == 404
     assert client.get("/result/not-a-visit").status_code == 404

@@ -543,7 +543,7 @@ def test_a_reopened_visit_keeps_its_stored_photographs(make_app, photos, tmp_pat
     vid = visit_id_of(visit_url)
     before = Store(store_dir).get_visit(vid)
     encoded = []
-    monkeypatch.setattr(reports, "jpeg_bytes", lambda image, **kw: encoded.append(image.shape) or b"never stored")
+    monkeypatch.setattr(reports, "encode_jpeg", lambda image, **kw: encoded.append(image.shape) or b"never stored")
     for _ in range(2):  # each save of a reopened visit encoded every photograph as JPEG again
         url = reopen(client, visit_url)
         height, width = photos["top"].shape[:2]

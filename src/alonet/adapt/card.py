@@ -9,6 +9,7 @@ from types import MappingProxyType
 import numpy as np
 
 from alonet.evaluate.agreement import FEW_PATIENTS
+from alonet.evaluate.evaluate import metric_text
 from alonet.views import VIEWS
 
 ROWS = (("scalp IoU (micro)", "scalp_iou", ".3f"), ("hair-loss IoU (micro)", "hairloss_iou", ".3f"),
@@ -16,30 +17,25 @@ ROWS = (("scalp IoU (micro)", "scalp_iou", ".3f"), ("hair-loss IoU (micro)", "ha
         ("SALT MAE (complete visits)", "salt_mae", ".2f"))
 
 
-def _fmt(value, spec: str) -> str:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return "n/a"
-    return format(value, spec)
-
-
 def table_rows(before: dict, after: dict) -> list[tuple[str, str, str]]:
     """(what, before, after) rows: overall numbers, then |Δ % loss| per view (scalp IoU per view
     for scalp-only corrections, whose hair loss is not annotated)."""
     if before.get("scalp_only"):
-        rows = [("scalp IoU (micro)", _fmt(before.get("scalp_iou"), ".3f"), _fmt(after.get("scalp_iou"), ".3f"))]
+        rows = [("scalp IoU (micro)", metric_text(before.get("scalp_iou"), ".3f"),
+                 metric_text(after.get("scalp_iou"), ".3f"))]
         for view in VIEWS:
             b, a = before["views_scalp_iou"].get(view), after["views_scalp_iou"].get(view)
             if b is not None or a is not None:
-                rows.append((f"scalp IoU, {view}", _fmt(b, ".3f"), _fmt(a, ".3f")))
+                rows.append((f"scalp IoU, {view}", metric_text(b, ".3f"), metric_text(a, ".3f")))
         rows.append(("hair loss", "not annotated", "not annotated"))
         rows.append(("photographs tested", str(before["images"]), str(after["images"])))
         return rows
-    rows = [(label, _fmt(before.get(key), spec), _fmt(after.get(key), spec)) for label, key, spec in ROWS]
+    rows = [(label, metric_text(before.get(key), spec), metric_text(after.get(key), spec)) for label, key, spec in ROWS]
     for view in VIEWS:
         b = before["views_mean_abs_diff_pct"].get(view)
         a = after["views_mean_abs_diff_pct"].get(view)
         if b is not None or a is not None:
-            rows.append((f"mean |Δ % loss|, {view}", _fmt(b, ".2f"), _fmt(a, ".2f")))
+            rows.append((f"mean |Δ % loss|, {view}", metric_text(b, ".2f"), metric_text(a, ".2f")))
     rows.append(("photographs tested", str(before["images"]), str(after["images"])))
     rows.append(("complete visits", str(before["salt_visits"]), str(after["salt_visits"])))
     return rows

@@ -73,7 +73,7 @@ def demo_command(out_dir, seed, size, deidentify, model, backend, precision, thr
     photos = {}
     for view in VIEWS:
         truth = phantom.views[view]
-        photos[view] = save_photo_jpeg(out_dir / "photographs" / f"{view}.jpg", truth.image, quality=92)
+        photos[view] = save_photo_jpeg(out_dir / "photographs" / f"{view}.jpg", truth.image)
         save_mask_png(out_dir / "truth" / f"{view}_scalp.png", truth.scalp)
         save_mask_png(out_dir / "truth" / f"{view}_hairloss.png", truth.hairloss)
     visit = pipeline.score_visit(photos)

@@ -7,10 +7,6 @@ import click
 from alonet.cli.options import backend_option, model_option, pipeline_config, threshold_options
 
 
-def _fmt(value, spec: str = ".3f") -> str:
-    return "n/a" if value is None or value != value else format(value, spec)
-
-
 @click.command("evaluate")
 @click.argument("dataset", type=click.Path(file_okay=False, path_type=str))
 @model_option
@@ -37,7 +33,7 @@ def evaluate_command(dataset, model, out, split, views, backend, precision, batc
     MAE, bias, ICC(2,1), Bland-Altman limits and responder-status flips.
     """
     from alonet.evaluate import evaluate
-    from alonet.evaluate.evaluate import describe_refused
+    from alonet.evaluate.evaluate import describe_refused, metric_text
 
     view_list = None if views is None else [v.strip().lower() for v in views.split(",") if v.strip()]
     result = evaluate(dataset, model, out, backend=backend, views=view_list, split=split,
@@ -46,14 +42,14 @@ def evaluate_command(dataset, model, out, split, views, backend, precision, batc
                                                       precision=precision))
     s = result.summary
     salt = s["salt"]
-    click.echo(f"images: {s['images']}  scalp IoU {_fmt(s['scalp']['iou_micro'])} "
-               f"Dice {_fmt(s['scalp']['dice_micro'])}  hair-loss IoU {_fmt(s['hairloss']['iou_micro'])} "
-               f"Dice {_fmt(s['hairloss']['dice_micro'])} (micro)")
+    click.echo(f"images: {s['images']}  scalp IoU {metric_text(s['scalp']['iou_micro'])} "
+               f"Dice {metric_text(s['scalp']['dice_micro'])}  hair-loss IoU {metric_text(s['hairloss']['iou_micro'])} "
+               f"Dice {metric_text(s['hairloss']['dice_micro'])} (micro)")
     refused = s["photographs_refused"]["photographs"]
     if refused:
         click.echo(f"left out of every figure: {describe_refused(refused)}")
     for view, v in s["views"].items():
-        click.echo(f"  {view:<6} n={v['images']:<4} mean |Δ loss %| {_fmt(v['mean_abs_diff_pct'], '.2f')}")
+        click.echo(f"  {view:<6} n={v['images']:<4} mean |Δ loss %| {metric_text(v['mean_abs_diff_pct'], '.2f')}")
     skipped = {k: v for k, v in salt["visits_skipped"].items() if v}
     words = {"refused_photograph": "with a refused photograph"}
     left_out = ("; left out: " + ", ".join(f"{v} {words.get(k, k.replace('_', ' '))}" for k, v in skipped.items())
@@ -62,9 +58,9 @@ def evaluate_command(dataset, model, out, split, views, backend, precision, batc
         ba = salt["bland_altman"]
         flips = salt["responder_flips"]
         plural = "visit" if salt["visits_scored"] == 1 else "visits"
-        click.echo(f"SALT over {salt['visits_scored']} {plural}: MAE {_fmt(salt['mae'], '.2f')}, "
-                   f"bias {_fmt(salt['bias'], '+.2f')}, ICC(2,1) {_fmt(salt['icc_2_1'])}, "
-                   f"limits of agreement {_fmt(ba['lower'], '+.1f')}..{_fmt(ba['upper'], '+.1f')}, "
+        click.echo(f"SALT over {salt['visits_scored']} {plural}: MAE {metric_text(salt['mae'], '.2f')}, "
+                   f"bias {metric_text(salt['bias'], '+.2f')}, ICC(2,1) {metric_text(salt['icc_2_1'])}, "
+                   f"limits of agreement {metric_text(ba['lower'], '+.1f')}..{metric_text(ba['upper'], '+.1f')}, "
                    f"responder flips: {flips['salt<=20']['count']} at <=20, {flips['salt<=10']['count']} at <=10"
                    + left_out)
     else:

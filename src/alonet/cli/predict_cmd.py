@@ -135,10 +135,10 @@ def predict_command(images, view, views_csv, out_dir, write_masks, write_npy, ov
     photograph needs a retake (its flags are printed; its outputs are still written).
     """
     from alonet.data.atomic import atomic_write_bytes
-    from alonet.data.imageio import save_mask_png
+    from alonet.data.imageio import OVERLAY_JPEG_QUALITY, encode_jpeg, encode_png, save_mask_png
     from alonet.data.maskpairs import PROBABILITY_PNG_KEY, PROBABILITY_PNG_VALUE
     from alonet.data.pairs import stem_key
-    from alonet.report.overlay import encode_jpeg, encode_png, probability_to_uint8, render_overlay
+    from alonet.report.overlay import probability_to_uint8, render_overlay
 
     if views_csv is not None:
         if images or view:
@@ -192,7 +192,7 @@ def predict_command(images, view, views_csv, out_dir, write_masks, write_npy, ov
             atomic_write_bytes(out_dir / f"{stem}_scalp_prob.npy", npy_bytes(result.scalp_prob))
             atomic_write_bytes(out_dir / f"{stem}_hairloss_prob.npy", npy_bytes(result.hairloss_prob))
         overlay = render_overlay(result.image, result.scalp_mask, result.hairloss_mask)
-        atomic_write_bytes(out_dir / f"{stem}_overlay.jpg", encode_jpeg(overlay, quality=90))
+        atomic_write_bytes(out_dir / f"{stem}_overlay.jpg", encode_jpeg(overlay, OVERLAY_JPEG_QUALITY))
         loss = "no scalp" if result.loss_pct is None else f"{result.loss_pct:5.1f} % hair loss"
         click.echo(f"{path.name}  {item_view:<5}  {loss}  confidence {100 * result.confidence:3.0f}%"
                    f"{format_flags(result.flags)}")

@@ -7,7 +7,7 @@ optionally a manifest CSV of patients, visits and views
 will be by photograph.
 Output: a dataset folder (see ``alonet.data.dataset``) with every photograph
 resized to ``size`` x ``size`` with anti-aliasing and every mask resized so that
-it stays exactly binary (``resize_mask``).
+it stays exactly binary (``area_resize_mask``).
 
 Conversion runs in two passes:
 
@@ -45,7 +45,7 @@ from alonet.data.imageio import (
     image_info,
     read_annotation,
     read_photo,
-    resize_mask,
+    area_resize_mask,
     resize_photo,
 )
 from alonet.data.pairing import find_pairs
@@ -132,8 +132,8 @@ def load_pair(pair: Pair, options: ConvertOptions) -> tuple[np.ndarray, np.ndarr
     }
     return (
         resize_photo(photo, options.size),
-        resize_mask(area, options.size),
-        resize_mask(loss, options.size),
+        area_resize_mask(area, options.size),
+        area_resize_mask(loss, options.size),
         meta,
     )
 

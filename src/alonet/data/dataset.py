@@ -32,7 +32,7 @@ import numpy as np
 
 from alonet import __version__
 from alonet.data.atomic import atomic_directory
-from alonet.data.imageio import as_rgb_photo, resize_mask, resize_photo
+from alonet.data.imageio import area_resize_mask, as_rgb_photo, resize_photo
 from alonet.data.preflight import check_output_folder
 from alonet.errors import DatasetError, InvalidValueError
 from alonet.views import normalize_view
@@ -230,7 +230,7 @@ class DatasetWriter:
 
     ``count`` is the capacity; if fewer samples are added the arrays are shrunk
     (chunk by chunk) when the block ends. Images and masks of another size are
-    resized with ``resize_photo`` / ``resize_mask``. The folder appears at
+    resized with ``resize_photo`` / ``area_resize_mask``. The folder appears at
     ``path`` only when the block ends without an exception; an existing
     non-empty ``path`` is refused unless ``overwrite=True`` (then it is replaced
     only after the new dataset is complete). ``info`` adds keys to dataset.json.
@@ -304,8 +304,8 @@ class DatasetWriter:
         index = self.written
         target = (self.size, self.size)
         self._arrays["images.npy"][index] = photo if photo.shape[:2] == target else resize_photo(photo, self.size)
-        self._arrays["scalp.npy"][index] = resize_mask(area, self.size)
-        self._arrays["hairloss.npy"][index] = resize_mask(loss, self.size)
+        self._arrays["scalp.npy"][index] = area_resize_mask(area, self.size)
+        self._arrays["hairloss.npy"][index] = area_resize_mask(loss, self.size)
         row: dict[str, Any] = {column: "" for column in META_COLUMNS}
         row.update({"orig_width": photo.shape[1], "orig_height": photo.shape[0]})
         row.update({k: ("" if v is None else v) for k, v in meta.items()})

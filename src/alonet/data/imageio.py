@@ -1,4 +1,4 @@
-"""Reading photographs and annotations, resizing them, and saving masks.
+"""Reading photographs and annotations, resizing them, encoding and saving images.
 
 Every later stage reads images through this module, so that a photograph means
 the same array in training, evaluation, inference and the web application.
@@ -45,9 +45,9 @@ from pathlib import Path
 from typing import BinaryIO, Union
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
-from alonet.data.atomic import atomic_save
+from alonet.data.atomic import atomic_write_bytes
 from alonet.errors import (
     EmptyAnnotationError,
     EmptyImageError,
@@ -579,12 +579,15 @@ def resize_photo(image: np.ndarray, size: Size) -> np.ndarray:
     return np.asarray(resized, dtype=np.uint8).copy()
 
 
-def resize_mask(mask: np.ndarray, size: Size) -> np.ndarray:
-    """Resize an (H, W) mask to ``size``; the result is bool and exactly binary.
+def area_resize_mask(mask: np.ndarray, size: Size) -> np.ndarray:
+    """Resize an (H, W) mask to ``size`` by area: bool and exactly binary.
 
-    Each output pixel is inside when at least half of the source area it covers
-    is inside (area average, then threshold 0.5). Pixel areas are aligned the
-    same way as ``resize_photo`` aligns them, so masks stay on their photograph.
+    ``size`` is an int (square) or (width, height). Rule: each output pixel is
+    inside when at least half of the source area it covers is inside (Pillow's
+    box filter on 0/1, then ``>= 0.5``), shrinking or enlarging alike. Any
+    non-zero value counts as inside. Pixel areas are aligned the same way as
+    ``resize_photo`` aligns them, so masks stay on their photograph. A mask
+    already of that size comes back as a bool copy.
     """
     width, height = _target_size(size)
     array = np.asarray(mask)
@@ -595,20 +598,66 @@ def resize_mask(mask: np.ndarray, size: Size) -> np.ndarray:
     return np.asarray(area) >= 0.5
 
 
-# --------------------------------------------------------------------------- saving
 
 
-def save_mask_png(path: str | Path, mask: np.ndarray) -> Path:
-    """Save a mask as an 8-bit PNG, 0 = outside and 255 = inside, atomically."""
+# --------------------------------------------------------------------------- encoding and saving
+
+#: JPEG quality of photographs AloNet saves or shows (``alonet demo``, the web page's pictures).
+PHOTO_JPEG_QUALITY = 92
+#: JPEG quality of overlay files (report folders, ``alonet predict``).
+OVERLAY_JPEG_QUALITY = 90
+#: JPEG quality of the pictures embedded in an HTML report (smaller files).
+EMBEDDED_JPEG_QUALITY = 88
+#: ``subsampling`` for :func:`encode_jpeg` that keeps full colour resolution (4:4:4).
+NO_CHROMA_SUBSAMPLING = 0
+
+
+def encode_jpeg(image: np.ndarray, quality: int, *, subsampling: int | None = None,
+                optimize: bool = False) -> bytes:
+    """A uint8 RGB (H, W, 3) or grey (H, W) array as JPEG bytes, encoded from its pixels
+    (no metadata).
+
+    ``subsampling``: Pillow's chroma subsampling (``NO_CHROMA_SUBSAMPLING`` = 4:4:4);
+    None keeps Pillow's default for ``quality``. ``optimize``: optimised Huffman tables
+    (smaller file, same pixels).
+    """
+    options: dict = {"quality": int(quality)}
+    if subsampling is not None:
+        options["subsampling"] = subsampling
+    if optimize:
+        options["optimize"] = True
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(image)).save(buffer, format="JPEG", **options)
+    return buffer.getvalue()
+
+
+def encode_png(array: np.ndarray, text: dict[str, str] | None = None) -> bytes:
+    """A uint8 grey (H, W) or RGB (H, W, 3) array as PNG bytes (Pillow's default
+    compression); ``text``: tEXt chunks (key: value), else no metadata."""
+    info = None
+    if text:
+        info = PngImagePlugin.PngInfo()
+        for key, value in text.items():
+            info.add_text(key, value)
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(array)).save(buffer, format="PNG", pnginfo=info)
+    return buffer.getvalue()
+
+
+def encode_mask_png(mask: np.ndarray) -> bytes:
+    """A 2-D mask as 8-bit PNG bytes: 0 = outside, 255 = inside (any non-zero value)."""
     array = np.asarray(mask)
     if array.ndim != 2:
         raise ValueError(f"a mask must be 2-D, got shape {array.shape}")
-    image = Image.fromarray(np.where(array != 0, 255, 0).astype(np.uint8))
-    return atomic_save(path, lambda temp: image.save(temp, format="PNG"))
+    return encode_png(np.where(array != 0, 255, 0).astype(np.uint8))
 
 
-def save_photo_jpeg(path: str | Path, image: np.ndarray, quality: int = 92) -> Path:
-    """Save an (H, W, 3) uint8 RGB array as a JPEG, atomically."""
+def save_mask_png(path: str | Path, mask: np.ndarray) -> Path:
+    """Save a mask as an 8-bit PNG (:func:`encode_mask_png`), atomically."""
+    return atomic_write_bytes(path, encode_mask_png(mask))
+
+
+def save_photo_jpeg(path: str | Path, image: np.ndarray, quality: int = PHOTO_JPEG_QUALITY) -> Path:
+    """Save an (H, W, 3) uint8 RGB array as a JPEG (:func:`encode_jpeg`), atomically."""
     array = as_rgb_photo(image, f"photograph for {Path(path).name}")
-    picture = Image.fromarray(np.ascontiguousarray(array))
-    return atomic_save(path, lambda temp: picture.save(temp, format="JPEG", quality=int(quality)))
+    return atomic_write_bytes(path, encode_jpeg(array, quality))

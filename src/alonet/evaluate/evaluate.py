@@ -426,6 +426,12 @@ def write_report(result: EvaluationResult, out: str | Path, overwrite: bool = Fa
     return Path(out)
 
 
+def metric_text(value, spec: str = ".3f") -> str:
+    """A summary figure as text, ``format(value, spec)``, or "n/a" when it is None or NaN
+    (nothing to measure it on, e.g. no complete visit)."""
+    return "n/a" if value is None or value != value else format(value, spec)
+
+
 def _csv_value(value) -> str:
     if value is None:
         return ""

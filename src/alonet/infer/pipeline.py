@@ -48,7 +48,7 @@ from alonet.infer.quality import CHECK_CODE, QualityConfig, check_photo, check_s
 from alonet.infer.results import ViewResult, VisitResult, refused_view, visit_from_views
 from alonet.infer.viewcheck import KnownPasses, view_check_config_for
 from alonet.infer.viewcheck import check_views as run_view_checks
-from alonet.infer.viewmaps import ViewMaps, mirror, resize_mask, resize_prob
+from alonet.infer.viewmaps import ViewMaps, mirror, resize_prob, smooth_resize_mask
 from alonet.model import paint_outside_scalp
 from alonet.model.io import has_bundled_network
 from alonet.model.preprocess import prepare_input, to_working_size
@@ -240,8 +240,8 @@ class Pipeline:
         for i in range(len(prepared)):
             mask = clean_scalp(scalp_prob[i], pp)
             if mask.shape != (hl_size, hl_size):
-                mask = resize_mask(mask, hl_size, hl_size)
-                scalp_prob[i] = resize_prob(scalp_prob[i], hl_size, hl_size)
+                mask = smooth_resize_mask(mask, (hl_size, hl_size))
+                scalp_prob[i] = resize_prob(scalp_prob[i], (hl_size, hl_size))
             scalp_small.append(mask)
             hl_inputs.append(paint_outside_scalp(model_input(i, hl_size), mask, hl_cfg.fill_color))
         hairloss_prob = self.backend.predict("hairloss", np.stack(hl_inputs))

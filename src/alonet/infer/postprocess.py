@@ -18,6 +18,9 @@ Each step is a small pure function on numpy arrays and can be switched off in
    ``min_speck_fraction`` of the scalp area (at least ``min_speck_pixels``) are
    dropped; they are noise, not alopecia patches.
 
+The steps that take a mask read it with ``alonet.scoring.masks.as_bool_mask`` (the
+pipeline passes bool masks; a 0/1 or 0/255 array works too, a probability map is refused).
+
 :func:`confidence` measures how decided the network was on the scalp: the share
 of scalp pixels whose scalp *and* hair-loss probabilities both lie at least
 ``confidence_margin`` away from their thresholds (with the defaults: below 0.25
@@ -33,6 +36,7 @@ import cv2
 import numpy as np
 
 from alonet.errors import InvalidValueError
+from alonet.scoring.masks import as_bool_mask
 
 
 @dataclass(frozen=True)
@@ -74,19 +78,12 @@ class PostprocessConfig:
                 raise InvalidValueError(f"invalid post-processing setting: {message}")
 
 
-def _as_mask(mask: np.ndarray) -> np.ndarray:
-    array = np.asarray(mask)
-    if array.ndim != 2:
-        raise InvalidValueError(f"a mask must be 2-D (height, width); got shape {array.shape}")
-    return array if array.dtype == bool else array != 0
-
-
 def largest_component(mask: np.ndarray) -> np.ndarray:
     """Keep the largest 8-connected region of ``mask`` (ties: the first in scan order).
 
     An empty mask stays empty.
     """
-    mask = _as_mask(mask)
+    mask = as_bool_mask(mask, "the mask")
     count, labels, stats, _ = cv2.connectedComponentsWithStats(
         mask.astype(np.uint8), connectivity=8
     )
@@ -102,7 +99,7 @@ def fill_holes(mask: np.ndarray) -> np.ndarray:
     The background is labelled with 4-connectivity (the dual of the 8-connected
     foreground), so a hole is any background pocket the region encloses.
     """
-    mask = _as_mask(mask)
+    mask = as_bool_mask(mask, "the mask")
     background = (~mask).astype(np.uint8)
     count, labels = cv2.connectedComponents(background, connectivity=4)
     if count <= 1:
@@ -118,7 +115,7 @@ def smooth_edges(mask: np.ndarray, sigma: float) -> np.ndarray:
     ``sigma <= 0`` returns the mask unchanged. Regions thinner than about
     ``2 * sigma`` shrink or disappear; straight edges stay where they are.
     """
-    mask = _as_mask(mask)
+    mask = as_bool_mask(mask, "the mask")
     if sigma <= 0 or not mask.any():
         return mask.copy()
     blurred = cv2.GaussianBlur(mask.astype(np.float32), (0, 0), sigmaX=float(sigma),
@@ -128,7 +125,7 @@ def smooth_edges(mask: np.ndarray, sigma: float) -> np.ndarray:
 
 def remove_specks(mask: np.ndarray, min_area: int) -> np.ndarray:
     """Drop 8-connected regions with fewer than ``min_area`` pixels."""
-    mask = _as_mask(mask)
+    mask = as_bool_mask(mask, "the mask")
     if min_area <= 1 or not mask.any():
         return mask.copy()
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
@@ -161,7 +158,7 @@ def clean_hairloss(hairloss_prob: np.ndarray, scalp: np.ndarray,
                    config: PostprocessConfig = PostprocessConfig()) -> np.ndarray:
     """Steps 1, 5 and 6 on the hair-loss probability map, given the clean scalp mask."""
     prob = np.asarray(hairloss_prob, dtype=np.float32)
-    scalp = _as_mask(scalp)
+    scalp = as_bool_mask(scalp, "the scalp mask")
     if prob.shape != scalp.shape:
         raise InvalidValueError(f"hair-loss map {prob.shape} and scalp mask {scalp.shape} differ in size")
     mask = prob >= config.hairloss_threshold
@@ -183,7 +180,7 @@ def confidence(scalp_prob: np.ndarray, hairloss_prob: np.ndarray, scalp: np.ndar
                config: PostprocessConfig = PostprocessConfig()) -> float:
     """Share (0..1) of scalp pixels where both maps are at least ``confidence_margin``
     away from their thresholds. An empty scalp has confidence 0."""
-    scalp = _as_mask(scalp)
+    scalp = as_bool_mask(scalp, "the scalp mask")
     pixels = int(np.count_nonzero(scalp))
     if pixels == 0:
         return 0.0

@@ -8,9 +8,9 @@ loss is measured at network size (``alonet.infer.pipeline``), a batch keeps
 only numbers. :class:`ViewMaps` therefore keeps the small maps and makes a
 full-size map the first time it is read, once per map.
 
-Enlarging is bilinear on the float map, clipped to 0..1; a mask is enlarged
-as 0/1 floats and re-thresholded at 0.5, which gives smooth outlines at any
-camera resolution.
+Enlarging is bilinear on the float map, clipped to 0..1 (:func:`resize_prob`);
+a mask is enlarged as 0/1 floats and re-thresholded at 0.5
+(:func:`smooth_resize_mask`), which gives smooth outlines at any camera resolution.
 """
 
 from __future__ import annotations
@@ -25,19 +25,27 @@ import numpy as np
 MAP_NAMES: tuple[str, ...] = ("scalp_prob", "hairloss_prob", "scalp_mask", "hairloss_mask")
 
 
-def resize_prob(prob: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Bilinear resize of a float map to (height, width), clipped to 0..1 (a new array)."""
+def resize_prob(prob: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Bilinear resize of a float map to ``size`` (width, height), clipped to 0..1 (a new array)."""
+    width, height = size
     if prob.shape == (height, width):
         return prob.astype(np.float32, copy=True)
     out = cv2.resize(prob.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
     return np.clip(out, 0.0, 1.0, out=out)
 
 
-def resize_mask(mask: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Resize a binary mask with smooth outlines: bilinear on 0/1, threshold 0.5 (a new array)."""
+def smooth_resize_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize a binary mask to ``size`` (width, height) with smooth outlines (a new bool array).
+
+    Rule: bilinear interpolation of the bool (or 0/1) mask as floats (OpenCV), inside
+    where the result is ``>= 0.5``; enlarged outlines are smooth lines rather than pixel
+    stairs. Unlike ``alonet.data.imageio.area_resize_mask`` it does not average areas
+    when shrinking.
+    """
+    width, height = size
     if mask.shape == (height, width):
         return mask.astype(bool, copy=True)
-    return resize_prob(mask.astype(np.float32), width, height) >= 0.5
+    return resize_prob(mask.astype(np.float32), (width, height)) >= 0.5
 
 
 def mirror(array: np.ndarray) -> np.ndarray:
@@ -103,8 +111,8 @@ class ViewMaps:
         with self._lock:
             cached = self._full.get(name)
             if cached is None:
-                resize = resize_mask if name.endswith("_mask") else resize_prob
-                cached = resize(self.small[name], self.width, self.height)
+                resize = smooth_resize_mask if name.endswith("_mask") else resize_prob
+                cached = resize(self.small[name], (self.width, self.height))
                 if self.mirrored:
                     cached = mirror(cached)
                 self._full[name] = cached

@@ -9,14 +9,14 @@ photograph is resized to the working size (``WORKING_SIZE``, the size
 times with ``resize_photo`` (anti-aliased Lanczos). ``alonet convert`` performs
 the first step and training the second, so a photograph reaches a network as
 the same array in training as in use. Masks go the same way with
-``resize_mask``.
+``area_resize_mask``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from alonet.data.imageio import as_rgb_photo, resize_mask, resize_photo
+from alonet.data.imageio import area_resize_mask, as_rgb_photo, resize_photo
 from alonet.errors import InvalidValueError
 from alonet.model.config import FILL_COLOR, ModelConfig
 
@@ -52,8 +52,8 @@ def prepare_mask(mask: np.ndarray, size: int, working_size: int = WORKING_SIZE) 
     """The mask counterpart of :func:`prepare_input` (bool, exactly binary)."""
     mask = np.asarray(mask)
     if min(mask.shape[:2]) >= working_size:
-        mask = resize_mask(mask, working_size)
-    return resize_mask(mask, size)
+        mask = area_resize_mask(mask, working_size)
+    return area_resize_mask(mask, size)
 
 
 def paint_outside_scalp(image: np.ndarray, scalp: np.ndarray,

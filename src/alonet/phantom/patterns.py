@@ -38,6 +38,7 @@ import cv2
 import numpy as np
 
 from alonet.phantom.geometry import fill_polygon, view_kind
+from alonet.phantom.sampling import weighted_choice
 
 #: Patient-level patterns and their sampling weights.
 PATTERNS: Mapping[str, float] = MappingProxyType({
@@ -106,18 +107,12 @@ class PatientPattern:
     main_view: str
 
 
-def _choice(rng: np.random.Generator, table: Mapping[str, float]) -> str:
-    names = list(table)
-    p = np.asarray([table[n] for n in names], float)
-    return names[int(rng.choice(len(names), p=p / p.sum()))]
-
-
 def sample_patient_pattern(rng: np.random.Generator, pattern: str | None = None) -> PatientPattern:
     """Draw a patient's pattern (or use ``pattern``), trend and main view."""
-    name = pattern if pattern is not None else _choice(rng, PATTERNS)
+    name = pattern if pattern is not None else weighted_choice(rng, list(PATTERNS), list(PATTERNS.values()))
     if name not in PATTERNS:
         raise ValueError(f"unknown pattern {name!r}; expected one of {', '.join(PATTERNS)}")
-    trend = _choice(rng, TRENDS)
+    trend = weighted_choice(rng, list(TRENDS), list(TRENDS.values()))
     main_view = str(rng.choice(["top", "top", "back", "left", "right"]))
     return PatientPattern(name, trend, main_view)
 

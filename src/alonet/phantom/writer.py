@@ -27,10 +27,10 @@ from concurrent.futures import as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 from PIL import Image
 
 from alonet.data.atomic import atomic_directory, atomic_write_text, check_can_write_directory
+from alonet.data.imageio import encode_jpeg, encode_mask_png
 from alonet.data.processes import worker_pool
 from alonet.errors import InvalidValueError
 from alonet.phantom.generate import procedural_plan, real_patient_order, real_plan, render_visits
@@ -124,10 +124,6 @@ def _tasks(spec: PhantomSpec, log) -> list[_Task]:
     return [_Task(i, p) for i, p in enumerate(order)]
 
 
-def _save_png(path: Path, mask: np.ndarray) -> None:
-    Image.fromarray(np.where(mask, 255, 0).astype(np.uint8)).save(path, format="PNG")
-
-
 def _write_patient(task: _Task, spec: PhantomSpec, folder: Path) -> tuple[list[dict], list]:
     """Render and write one patient; returns its manifest rows and preview rows."""
     masks = None
@@ -146,9 +142,10 @@ def _write_patient(task: _Task, spec: PhantomSpec, folder: Path) -> tuple[list[d
             pv = visit.views[view]
             stem = f"{visit.patient}_v{visit.visit:02d}_{view}"
             photo, scalp, loss = f"{stem}.jpg", f"{stem}.png", f"{stem}.png"
-            Image.fromarray(pv.image).save(folder / "photographs" / photo, format="JPEG", quality=JPEG_QUALITY)
-            _save_png(folder / "scalp" / scalp, pv.scalp)
-            _save_png(folder / "hairloss" / loss, pv.hairloss)
+            # plain writes: the whole folder appears at once (atomic_directory)
+            (folder / "photographs" / photo).write_bytes(encode_jpeg(pv.image, JPEG_QUALITY))
+            (folder / "scalp" / scalp).write_bytes(encode_mask_png(pv.scalp))
+            (folder / "hairloss" / loss).write_bytes(encode_mask_png(pv.hairloss))
             rows.append({
                 "stem": stem, "patient": visit.patient, "visit": visit.visit, "view": view,
                 "photo": photo, "scalp": scalp, "hairloss": loss,

@@ -16,12 +16,12 @@ from types import MappingProxyType
 import numpy as np
 
 from alonet import __version__
+from alonet.data.imageio import EMBEDDED_JPEG_QUALITY, encode_jpeg
 from alonet.infer.quality import CHECK_CODE, RETAKE_CODES
 from alonet.scoring.salt import shown_salt
 from alonet.report.overlay import (
     OverlayStyle,
     deidentify as blur_outside,
-    encode_jpeg,
     fit_within,
     render_overlay,
 )
@@ -172,8 +172,8 @@ def render_report_html(visit, images: Mapping[str, np.ndarray] | None = None, *,
         photo = result.image if images is None or view not in images else np.asarray(images[view])
         if deidentify:
             photo = blur_outside(photo, result.scalp_mask)
-        figures.append({"name": view, "src": data_uri(encode_jpeg(overlays[view])),
-                        "photo_src": data_uri(encode_jpeg(fit_within(photo, max_side))),
+        figures.append({"name": view, "src": data_uri(encode_jpeg(overlays[view], EMBEDDED_JPEG_QUALITY)),
+                        "photo_src": data_uri(encode_jpeg(fit_within(photo, max_side), EMBEDDED_JPEG_QUALITY)),
                         "alt": f"{view} view with scalp outline and hair loss", "caption": caption})
     visit_flags = [{"view": f.get("view"), "code": f["code"], "message": f["message"], "kind": _kind(f["code"])}
                    for f in visit.flags]

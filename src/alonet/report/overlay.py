@@ -2,17 +2,16 @@
 
 An overlay draws the scalp outline as a solid line and fills hair loss with a
 semi-transparent colour, so the photograph stays visible underneath. All
-functions are pure: they take arrays and return new arrays or encoded bytes.
+functions are pure: they take arrays and return new arrays (encoding them is
+``alonet.data.imageio.encode_jpeg`` / ``encode_png``).
 """
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from PIL import Image, PngImagePlugin
 
 from alonet.data.imageio import as_rgb_photo
 from alonet.errors import InvalidValueError
@@ -102,22 +101,3 @@ def fit_within(image: np.ndarray, max_side: int | None) -> np.ndarray:
     scale = max_side / max(height, width)
     return cv2.resize(image, (max(1, round(width * scale)), max(1, round(height * scale))),
                       interpolation=cv2.INTER_AREA)
-
-
-def encode_jpeg(image: np.ndarray, quality: int = 88) -> bytes:
-    """Encode an RGB uint8 array as JPEG bytes."""
-    buffer = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(image)).save(buffer, format="JPEG", quality=int(quality))
-    return buffer.getvalue()
-
-
-def encode_png(array: np.ndarray, text: dict[str, str] | None = None) -> bytes:
-    """Encode a uint8 grey (H, W) or RGB (H, W, 3) array as PNG bytes (``text``: tEXt chunks)."""
-    buffer = io.BytesIO()
-    info = None
-    if text:
-        info = PngImagePlugin.PngInfo()
-        for key, value in text.items():
-            info.add_text(key, value)
-    Image.fromarray(np.ascontiguousarray(array)).save(buffer, format="PNG", pnginfo=info)
-    return buffer.getvalue()

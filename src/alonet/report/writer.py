@@ -24,6 +24,7 @@ import numpy as np
 
 from alonet import __version__
 from alonet.data.atomic import atomic_directory
+from alonet.data.imageio import OVERLAY_JPEG_QUALITY, encode_jpeg, encode_mask_png
 from alonet.report.html import (
     OVERLAY_STYLES,
     REPORT_IMAGE_SIDE,
@@ -36,7 +37,6 @@ from alonet.report.html import (
     report_overlays,
     uses_bundled_model,
 )
-from alonet.report.overlay import encode_jpeg, encode_png
 
 REPORT_FORMAT = "alonet-report"
 REPORT_VERSION = 1
@@ -114,9 +114,9 @@ def write_report(visit, out_dir: str | Path, images: Mapping[str, np.ndarray] | 
         overlays = report_overlays(visit, images, deidentify=deidentify, max_side=None, style=style)
         for view, result in visit.views.items():
             names = report_files(view)
-            (tmp / names["overlay"]).write_bytes(encode_jpeg(overlays[view], quality=90))
+            (tmp / names["overlay"]).write_bytes(encode_jpeg(overlays[view], OVERLAY_JPEG_QUALITY))
             for key, mask in (("scalp_mask", result.scalp_mask), ("hairloss_mask", result.hairloss_mask)):
-                (tmp / names[key]).write_bytes(encode_png(np.where(mask, 255, 0).astype(np.uint8)))
+                (tmp / names[key]).write_bytes(encode_mask_png(mask))
             for key, name in names.items():
                 written[f"{view}_{key}"] = target / name
         html = render_report_html(visit, images, deidentify=deidentify, title=title, meta=meta,

@@ -18,7 +18,7 @@ from functools import partial
 
 from flask import Response, abort
 
-from alonet.data.imageio import read_annotation, read_photo
+from alonet.data.imageio import NO_CHROMA_SUBSAMPLING, encode_jpeg, encode_mask_png, read_annotation, read_photo
 from alonet.data.jpegmeta import decodes_to
 from alonet.errors import AloNetError
 from alonet.infer.quality import RETAKE_CODES
@@ -26,7 +26,6 @@ from alonet.infer.results import ViewResult
 from alonet.report import render_report_html, report_json
 from alonet.store.records import NewView, Visit
 from alonet.store.storage import Store
-from alonet.web.uploads import jpeg_bytes, png_bytes
 from alonet.web.visits import ViewState, visit_result
 
 #: JPEG quality of stored photographs that are not kept as uploaded (see :func:`stored_photo_jpeg`).
@@ -88,8 +87,8 @@ def new_views(views: Mapping[str, ViewState]) -> list[NewView]:
             view=v,
             # a reopened visit keeps its stored file: encoded only if that file is gone by then
             photo_jpeg=partial(stored_photo_jpeg, st) if st.stored_photo else stored_photo_jpeg(st),
-            scalp_png=png_bytes(st.scalp),
-            hairloss_png=png_bytes(st.hairloss),
+            scalp_png=encode_mask_png(st.scalp),
+            hairloss_png=encode_mask_png(st.hairloss),
             loss_pct=st.loss_pct,
             confidence=st.confidence,
             flags=st.flags,
@@ -112,7 +111,7 @@ def stored_photo_jpeg(state: ViewState) -> bytes:
         state.upload_checked = True
     if state.upload_jpeg is not None:
         return state.upload_jpeg
-    return jpeg_bytes(state.photo, quality=STORED_JPEG_QUALITY)
+    return encode_jpeg(state.photo, quality=STORED_JPEG_QUALITY, subsampling=NO_CHROMA_SUBSAMPLING, optimize=True)
 
 
 MISSING_FILE = ("a stored image of visit {visit} ({view}) is missing from the store folder "

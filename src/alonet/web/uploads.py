@@ -18,10 +18,11 @@ Rules (each broken rule is an :class:`UploadRejected` with HTTP status 400 or
 * upload file names are never used for anything but being ignored.
 
 Images leave the server without metadata (EXIF GPS, device, dates; XMP; comments):
-masks and pictures for the page are encoded from their pixels (:func:`jpeg_bytes`,
-:func:`png_bytes`); a stored photograph is the uploaded JPEG with its metadata
-segments removed (``alonet.data.jpegmeta``, pixels untouched), or, for other formats
-and photographs turned by an EXIF orientation, encoded upright from its pixels.
+masks and pictures for the page are encoded from their pixels
+(``alonet.data.imageio.encode_jpeg``, ``encode_mask_png``); a stored photograph is
+the uploaded JPEG with its metadata segments removed (``alonet.data.jpegmeta``,
+pixels untouched), or, for other formats and photographs turned by an EXIF
+orientation, encoded upright from its pixels.
 """
 
 from __future__ import annotations
@@ -206,32 +207,9 @@ def read_mask_upload(data: bytes, what: str, shape: tuple[int, int], max_pixels:
 # --------------------------------------------------------------------------- encoding
 
 
-def png_bytes(array: np.ndarray) -> bytes:
-    """PNG of a mask (bool -> 0/255 grey) or an RGB image; no metadata."""
-    from PIL import Image
-
-    arr = np.asarray(array)
-    if arr.dtype == bool:
-        arr = arr.astype(np.uint8) * 255
-    buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(arr)).save(buf, format="PNG", optimize=False, compress_level=6)
-    return buf.getvalue()
-
-
-def jpeg_bytes(image: np.ndarray, quality: int = 92) -> bytes:
-    """JPEG of an RGB image, encoded from its pixels (so without EXIF or other metadata)."""
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(image, dtype=np.uint8), "RGB").save(
-        buf, format="JPEG", quality=quality, subsampling=0, optimize=True
-    )
-    return buf.getvalue()
-
-
 def png_data_url(mask: np.ndarray) -> str:
     """A mask as a ``data:image/png;base64,...`` URL (for the JSON API)."""
-    return "data:image/png;base64," + base64.b64encode(png_bytes(mask)).decode("ascii")
+    return "data:image/png;base64," + base64.b64encode(imageio.encode_mask_png(mask)).decode("ascii")
 
 
 def edit_size(height: int, width: int, max_side: int) -> tuple[int, int]:
@@ -246,10 +224,3 @@ def resize_image(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     if image.shape[:2] == tuple(shape):
         return image
     return imageio.resize_photo(image, (shape[1], shape[0]))
-
-
-def resize_mask(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Resize a mask to (height, width); stays binary (see ``alonet.data.imageio``)."""
-    if mask.shape[:2] == tuple(shape):
-        return mask.astype(bool, copy=False)
-    return imageio.resize_mask(mask, (shape[1], shape[0]))

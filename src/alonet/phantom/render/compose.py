@@ -49,6 +49,7 @@ from alonet.phantom.render.look import Look
 from alonet.phantom.render.props import draw_clips, draw_fingers
 from alonet.phantom.render.raster import smooth_noise
 from alonet.phantom.render.skin import bald_details, lighting, paint_ears, paint_head_skin
+from alonet.scoring.masks import as_bool_mask
 from alonet.views import normalize_view
 
 #: Longest side rendered directly; larger outputs are rendered at this size
@@ -66,16 +67,21 @@ class RenderedView:
 
 
 def _as_mask(a: np.ndarray, name: str) -> np.ndarray:
+    """``a`` as a bool mask (``alonet.scoring.masks.as_bool_mask``) of at least 2x2 pixels."""
     a = np.asarray(a)
     if a.ndim != 2 or a.shape[0] < 2 or a.shape[1] < 2:
         raise InvalidValueError(f"{name} mask must be a 2-D array of at least 2×2, got shape {a.shape}",
                                 fix="pass a boolean (H, W) mask")
-    return a.astype(bool) if a.dtype != bool else a
+    return as_bool_mask(a, f"{name} mask")
 
 
-def _resize_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Resize a bool mask to (width, height): area-average then threshold when
-    shrinking (keeps thin parts fair), nearest when enlarging."""
+def _area_or_nearest_resize_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize a bool mask to ``size`` (width, height) (a new bool array).
+
+    Rule: when either side shrinks, OpenCV's area average of the mask as 0/255,
+    inside where it is ``>= 128`` (thin parts keep their fair share); when no side
+    shrinks, nearest neighbour, so every enlarged pixel is one drawn pixel.
+    """
     w, h = size
     if (mask.shape[1], mask.shape[0]) == (w, h):
         return mask.copy()
@@ -152,8 +158,8 @@ def render_view(
     detail = max(wh, ww) / 320.0
     canon = "left" if view in ("left", "right") else view
 
-    scalp_w = _resize_mask(scalp, (ww, wh))
-    loss_w = _resize_mask(hairloss, (ww, wh))
+    scalp_w = _area_or_nearest_resize_mask(scalp, (ww, wh))
+    loss_w = _area_or_nearest_resize_mask(hairloss, (ww, wh))
     framing = sample_framing(wh, ww, cfg, rng)
     csize, off = framing.canvas_size, framing.offset
     scalp_c = _place(scalp_w, off, csize)
@@ -191,8 +197,8 @@ def render_view(
         scalp_o = warp_mask(scalp_c, framing.homography, (ow, oh)) if cfg.geometric else scalp_w
         loss_o = warp_mask(loss_c, framing.homography, (ow, oh)) if cfg.geometric else loss_w
     else:
-        scalp_o = _resize_mask(scalp, (ow, oh))
-        loss_o = _resize_mask(hairloss, (ow, oh))
+        scalp_o = _area_or_nearest_resize_mask(scalp, (ow, oh))
+        loss_o = _area_or_nearest_resize_mask(hairloss, (ow, oh))
         if cfg.geometric:
             k = np.diag([ow / ww, oh / wh, 1.0])
             jit = framing.homography @ np.array([[1, 0, off[0]], [0, 1, off[1]], [0, 0, 1]], np.float64)

@@ -31,6 +31,7 @@ from types import MappingProxyType
 import numpy as np
 
 from alonet.errors import InvalidValueError
+from alonet.phantom.sampling import weighted_choice
 
 RGB = tuple[float, float, float]
 
@@ -183,11 +184,6 @@ class Look:
     heldout: tuple[str, ...] = ()  # the HELDOUT_FAMILIES this look uses (empty for "train")
 
 
-def _choice(rng: np.random.Generator, names: list[str], weights: list[float]) -> str:
-    p = np.asarray(weights, dtype=float)
-    return names[int(rng.choice(len(names), p=p / p.sum()))]
-
-
 def _jitter_rgb(rng: np.random.Generator, rgb: RGB, amount: float) -> RGB:
     """Vary a colour mostly in brightness (relative std ``amount``) and only a
     little in hue (a fifth of it per channel), both bounded at two std, so a
@@ -212,7 +208,7 @@ def _background_colours(rng: np.random.Generator, kind: str) -> tuple[RGB, RGB]:
     elif kind == "wall":
         base = (rng.uniform(0.70, 0.92), rng.uniform(0.65, 0.88), rng.uniform(0.55, 0.80))
     else:  # gradient: any of the above colours towards a darker/lighter second colour
-        base = _background_colours(rng, _choice(rng, ["blue", "grey", "green"], [3, 2, 1]))[0]
+        base = _background_colours(rng, weighted_choice(rng, ["blue", "grey", "green"], [3, 2, 1]))[0]
     base = tuple(float(v) for v in base)
     second = _jitter_rgb(rng, tuple(v * rng.uniform(0.55, 1.15) for v in base), 0.05)
     return base, second  # type: ignore[return-value]
@@ -281,14 +277,14 @@ def _sample_train_look(rng: np.random.Generator) -> Look:
     scalp = np.clip(scalp + pale * (1.0 - scalp) * 0.5, 0.0, 1.0)
 
     names = list(HAIR_COLOURS)
-    hair_name = _choice(rng, names, [HAIR_COLOURS[n][1] for n in names])
+    hair_name = weighted_choice(rng, names, [HAIR_COLOURS[n][1] for n in names])
     hair_rgb = _jitter_rgb(rng, HAIR_COLOURS[hair_name][0], 0.12)
     grey = {"salt_pepper": rng.uniform(0.2, 0.5), "grey": rng.uniform(0.5, 0.8),
             "white": rng.uniform(0.8, 1.0)}.get(hair_name, float(rng.uniform(0, 0.025)))
 
     length = float(np.exp(rng.uniform(np.log(0.035), np.log(0.55))))
-    style = _choice(rng, list(HAIR_STYLES), [0.35, 0.12, 0.25, 0.13, 0.15])
-    bg = _choice(rng, list(BACKGROUND_KINDS), list(BACKGROUND_KINDS.values()))
+    style = weighted_choice(rng, list(HAIR_STYLES), [0.35, 0.12, 0.25, 0.13, 0.15])
+    bg = weighted_choice(rng, list(BACKGROUND_KINDS), list(BACKGROUND_KINDS.values()))
     bg1, bg2 = _background_colours(rng, bg)
 
     clothes_kind = rng.integers(4)
@@ -323,7 +319,7 @@ def _sample_train_look(rng: np.random.Generator) -> Look:
         whorl_turn=float(rng.choice([-1, 1]) * rng.uniform(0.3, 1.2)),
         hair_volume=float(rng.uniform(0.06, 0.22) + 0.25 * length),
         clothing_rgb=clothing,  # type: ignore[arg-type]
-        collar_kind=_choice(rng, ["crew", "shirt", "gown", "none"], [0.4, 0.25, 0.2, 0.15]),
+        collar_kind=weighted_choice(rng, ["crew", "shirt", "gown", "none"], [0.4, 0.25, 0.2, 0.15]),
         glasses=bool(rng.random() < 0.2),
         glasses_rgb=_jitter_rgb(rng, (0.1, 0.08, 0.07) if rng.random() < 0.7 else (0.7, 0.7, 0.72), 0.2),
         background=bg,
@@ -364,9 +360,9 @@ def _photo_scale(look: Look, rng: np.random.Generator) -> Look:
         changes["skin_shine"] = float(rng.uniform(0.6, 1.0))
     if GLOSS_SHARE > 0 and rng.random() < GLOSS_SHARE:  # no draw at all with the default 0
         changes["skin_gloss"] = float(rng.uniform(*GLOSS_STRENGTH))
-    changes["clothing_pattern"] = _choice(rng, ["plain", "stripes", "check"], [0.75, 0.15, 0.10])
+    changes["clothing_pattern"] = weighted_choice(rng, ["plain", "stripes", "check"], [0.75, 0.15, 0.10])
     # facial hair, drawn last so that every draw above stays as it was
-    beard = _choice(rng, list(BEARDS), list(BEARDS.values()))
+    beard = weighted_choice(rng, list(BEARDS), list(BEARDS.values()))
     if beard != "none":
         changes.update(beard=beard, beard_density=float(rng.uniform(*BEARD_DENSITY[beard])))
     return replace(look, **changes)
@@ -391,7 +387,7 @@ def visit_look(look: Look, rng: np.random.Generator) -> Look:
     return replace(
         look,
         clothing_rgb=clothes,  # type: ignore[arg-type]
-        collar_kind=_choice(rng, ["crew", "shirt", "gown", "none"], [0.4, 0.25, 0.2, 0.15]),
+        collar_kind=weighted_choice(rng, ["crew", "shirt", "gown", "none"], [0.4, 0.25, 0.2, 0.15]),
         hair_length=length,
         glasses=look.glasses if rng.random() < 0.9 else not look.glasses,
         light_dir=(float(light[0]), float(light[1]), float(light[2])),

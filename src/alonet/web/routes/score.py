@@ -22,6 +22,13 @@ from types import MappingProxyType
 
 from flask import Blueprint, abort, jsonify, redirect, render_template, request, url_for
 
+from alonet.data.imageio import (
+    NO_CHROMA_SUBSAMPLING,
+    PHOTO_JPEG_QUALITY,
+    area_resize_mask,
+    encode_jpeg,
+    encode_mask_png,
+)
 from alonet.views import VIEWS
 from alonet.web.reports import new_views, report_meta, report_response
 from alonet.web.state import get_state, scoring_slot, wants_json
@@ -37,12 +44,9 @@ from alonet.store.errors import VisitChangedError
 from alonet.web.uploads import (
     UploadRejected,
     edit_size,
-    jpeg_bytes,
-    png_bytes,
     read_mask_upload,
     read_photo_files,
     resize_image,
-    resize_mask,
 )
 from alonet.web.visits import keep_words
 
@@ -193,7 +197,9 @@ def lease(visit_id: str):
 def photo(visit_id: str, view: str):
     st = _view(_visit(visit_id), view)
     shape = edit_size(*st.shape, get_state().config.edit_max_side)
-    return _image_response(jpeg_bytes(resize_image(st.photo, shape)), "image/jpeg")
+    picture = encode_jpeg(resize_image(st.photo, shape), quality=PHOTO_JPEG_QUALITY,
+                          subsampling=NO_CHROMA_SUBSAMPLING, optimize=True)
+    return _image_response(picture, "image/jpeg")
 
 
 @bp.get("/result/<visit_id>/mask/<view>/<layer>.png")
@@ -205,7 +211,8 @@ def mask(visit_id: str, view: str, layer: str):
     shape = edit_size(*st.shape, get_state().config.edit_max_side)
     with visit.lock:
         data = st.scalp if layer == "scalp" else st.hairloss
-    return _image_response(png_bytes(resize_mask(data, shape)), "image/png")
+    height, width = shape
+    return _image_response(encode_mask_png(area_resize_mask(data, (width, height))), "image/png")
 
 
 def stale_page_message(now: int, page: int, sent_by: str) -> str:
@@ -269,7 +276,8 @@ def masks(visit_id: str):
             read_mask_upload(sent[n], f"{layer} ({view})", shape, get_state().config.max_pixels)
             for n, layer in zip(names, LAYERS)
         )
-        corrections[view] = (resize_mask(scalp, st.shape), resize_mask(loss, st.shape))
+        height, width = st.shape
+        corrections[view] = (area_resize_mask(scalp, (width, height)), area_resize_mask(loss, (width, height)))
     if set(corrections) & set(reverts):
         raise UploadRejected("a view is either corrected or reverted, not both")
     if not corrections and not reverts:
