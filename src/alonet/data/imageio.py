@@ -598,8 +598,6 @@ def area_resize_mask(mask: np.ndarray, size: Size) -> np.ndarray:
     return np.asarray(area) >= 0.5
 
 
-
-
 # --------------------------------------------------------------------------- encoding and saving
 
 #: JPEG quality of photographs AloNet saves or shows (``alonet demo``, the web page's pictures).
