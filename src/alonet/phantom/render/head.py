@@ -218,6 +218,46 @@ def _beard_outlines(ex: float, ey: float, e: float) -> tuple[np.ndarray, np.ndar
     return sideburn, beard
 
 
+@dataclass(frozen=True)
+class _ScalpFrame:
+    """The scalp region's bounding box on the canvas (px) and the sizes of this
+    head drawn from it: ``vol`` (hair volume), ``margin`` (skull over scalp
+    box, :data:`SKULL_MARGIN`) and ``ear`` (an ear semi-length, the side
+    view's unit before the ear notch refines it)."""
+
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    W: float  # box sides, at least 4 px
+    H: float
+    cx: float  # box centre
+    cy: float
+    vol: float
+    margin: float
+    ear: float
+
+    @property
+    def box(self) -> tuple[float, float, float, float]:
+        return self.x0, self.y0, self.x1, self.y1
+
+
+@dataclass(frozen=True)
+class _HeadParts:
+    """The parts one view places around the scalp (see :class:`HeadLayout`)."""
+
+    skull: Ellipse
+    ears: list[Ellipse]
+    whorl: tuple[float, float]
+    ear_size: float
+    face_dome: Ellipse | None = None
+    face_poly: np.ndarray | None = None
+    neck: np.ndarray | None = None
+    body: list[np.ndarray] | None = None
+    collar: np.ndarray | None = None
+    extras: dict = field(default_factory=dict)
+
+
 def layout_head(
     scalp: np.ndarray, view: str, look: Look, rng: np.random.Generator, detail: float = 1.0, hair_left: float = 1.0
 ) -> HeadLayout:
@@ -230,6 +270,34 @@ def layout_head(
     region. An empty mask gets a head in the middle of the canvas.
     """
     h, w = scalp.shape
+    frame = _scalp_frame(scalp, look, rng, hair_left)
+    if view == "top":
+        parts = _top_parts(scalp, frame, look, rng)
+    elif view == "back":
+        parts = _back_parts(scalp, frame, look, rng)
+    else:  # left (temporal): face to the image left, ear in the notch
+        parts = _left_parts(scalp, frame, look, rng)
+    skull_mask = np.zeros((h, w), np.uint8)
+    parts.skull.fill(skull_mask)
+    face_mask = _face_mask(parts.face_poly, skull_mask, frame, detail, rng)
+    ear_mask = np.zeros((h, w), np.uint8)
+    for el in parts.ears:
+        el.fill(ear_mask)
+    if view == "top" and "front" not in parts.extras:  # the forehead is the front of the same head
+        face_mask &= skull_mask
+    hair = _hair_region(scalp, view, parts, skull_mask, face_mask, ear_mask, frame, rng)
+    return HeadLayout(
+        view=view, shape=(h, w), cx=frame.cx, cy=frame.cy, width=frame.W, height=frame.H, skull=parts.skull,
+        face_dome=parts.face_dome, face_poly=parts.face_poly, ears=parts.ears, neck=parts.neck, body=parts.body,
+        collar=parts.collar, scalp=scalp, hair_region=hair, face_mask=face_mask > 0, ear_mask=ear_mask > 0,
+        skull_mask=skull_mask > 0, whorl=parts.whorl, ear_size=float(parts.ear_size), extras=parts.extras,
+    )
+
+
+def _scalp_frame(scalp: np.ndarray, look: Look, rng: np.random.Generator, hair_left: float) -> _ScalpFrame:
+    """The scalp's box (the canvas middle when the mask is empty) and this
+    head's hair volume, skull margin and ear size."""
+    h, w = scalp.shape
     box = _bbox(scalp)
     if box is None:
         box = (0.3 * w, 0.25 * h, 0.7 * w, 0.75 * h)
@@ -240,126 +308,168 @@ def layout_head(
     # the head (skull) reaches beyond the scalp region even without hair: the
     # region is a rounded shape inside the head's outline
     margin = float(rng.uniform(*SKULL_MARGIN))
-    ears: list[Ellipse] = []
-    face_dome = face_poly = neck = body = collar = None
-    extras: dict = {}
     e = 0.13 * H * rng.uniform(0.9, 1.1)
+    return _ScalpFrame(x0, y0, x1, y1, W, H, cx, cy, vol, margin, e)
 
-    if view == "top":
-        # one egg-shaped head seen from above: crown towards the image top,
-        # forehead below the frontal hairline (the scalp's lower edge)
-        front = FRONT_TOP_SHARE > 0 and rng.random() < FRONT_TOP_SHARE  # no draw with the default 0
-        below = rng.uniform(0.18, 0.32)
-        skull = Ellipse(cx + rng.normal(0, 0.02) * W, cy - 0.04 * H + 0.5 * below * H,
-                        0.5 * W * (margin + vol), 0.5 * H * (margin - 0.02 + 0.8 * vol + below), rng.normal(0, 2))
-        bottom = skull.cy + skull.ay
-        face_poly = _forehead(scalp, box, skull, rng)
-        if front and face_poly is not None:
-            face_poly, extras["front"] = _front_face(face_poly, box, h, rng)
-        for side in (-1, 1):
-            ex = cx + side * (skull.ax * rng.uniform(0.9, 1.0))
-            ears.append(Ellipse(ex, bottom - rng.uniform(0.25, 0.4) * H, 0.06 * W, 0.13 * H, side * 12))
-        # shoulders seen from above: two rounded masses either side of the head
-        sy = y1 + rng.uniform(-0.05, 0.2) * H
-        spread = W * rng.uniform(0.75, 1.0)
-        body = [Ellipse(cx + side * spread, sy + rng.normal(0, 0.04) * H, W * rng.uniform(0.55, 0.75),
-                        H * rng.uniform(0.35, 0.55), side * rng.uniform(5, 25)).polygon() for side in (-1, 1)]
-        body = [body[0], Ellipse(cx, sy + 0.1 * H, spread, 0.4 * H).polygon(), body[1]]
-        whorl = (cx + (look.whorl_offset[0] + rng.normal(0, 0.02)) * W, y0 + (0.2 + look.whorl_offset[1]) * H)
-    elif view == "back":
-        skull = Ellipse(cx + rng.normal(0, 0.02) * W, cy - 0.05 * H,
-                        0.5 * W * (margin + 0.01 + vol), 0.5 * H * (margin + vol * 0.8), rng.normal(0, 2))
-        nw = W * rng.uniform(0.27, 0.34)
-        top_y = y1 - 0.3 * H
-        neck = np.array([[cx - nw, top_y], [cx + nw, top_y], [cx + nw * 1.05, y1 + 0.45 * H],
-                         [cx + nw * 1.6, h + 5], [cx - nw * 1.6, h + 5], [cx - nw * 1.05, y1 + 0.45 * H]])
-        for side in (-1, 1):
-            ex = cx + side * (0.5 * W + rng.uniform(0.0, 0.07) * W)
-            ears.append(Ellipse(ex, y1 - rng.uniform(0.15, 0.3) * H, 0.07 * W, 0.16 * H, side * 10))
-        sy = y1 + rng.uniform(0.3, 0.6) * H
-        body = [np.array([[cx - 2.2 * W, h + 5], [cx - 1.5 * W, sy + 0.35 * H], [cx - 0.9 * W, sy + 0.06 * H],
-                          [cx - nw * 1.5, sy - 0.04 * H], [cx + nw * 1.5, sy - 0.04 * H],
-                          [cx + 0.9 * W, sy + 0.06 * H], [cx + 1.5 * W, sy + 0.35 * H], [cx + 2.2 * W, h + 5]])]
-        collar = np.array([[cx - nw * 1.55, sy - 0.04 * H], [cx - nw * 0.8, sy + 0.0 * H], [cx, sy + 0.02 * H],
-                           [cx + nw * 0.8, sy + 0.0 * H], [cx + nw * 1.55, sy - 0.04 * H]])
-        whorl = (cx + (look.whorl_offset[0] + rng.normal(0, 0.02)) * W, y0 - 0.02 * H)
-    else:  # left (temporal): face to the image left, ear in the notch
-        notch = find_notch(scalp, box)
-        if notch is None:
-            ecx, ecy = x0 + 0.45 * W, y1 - 0.12 * H
-        else:
-            ecx, ecy, esz = notch
-            e = float(np.clip(esz * rng.uniform(0.45, 0.6), 0.1 * H, 0.17 * H))
-        ear = Ellipse(ecx + rng.normal(0, 0.03) * W, ecy + 0.35 * e, 0.58 * e * rng.uniform(0.85, 1.0), e,
-                      rng.uniform(-22, 5))
-        ears.append(ear)
-        skull = Ellipse(cx + 0.07 * W, cy - 0.04 * H,
-                        0.5 * W * (margin + vol), 0.5 * H * (margin + vol * 0.8), rng.normal(0, 3))
-        # the front hairline: the scalp's leftmost column at the eye's height
-        rows = scalp[int(np.clip(ear.cy - e, 0, h - 1))]
-        hx = float(np.argmax(rows)) if rows.any() else x0
-        face_poly = _side_profile(ear.cx, ear.cy, e, hx, y0, rng)
-        face_dome = Ellipse(ear.cx - 2.0 * e, ear.cy + 0.3 * e, 2.6 * e, 3.3 * e)
-        extras["brow"] = (ear.cx - 3.1 * e + rng.normal(0, 0.1) * e, ear.cy - 1.05 * e + rng.normal(0, 0.1) * e)
-        extras["eye"] = (ear.cx - 2.9 * e + rng.normal(0, 0.1) * e, ear.cy - 0.55 * e + rng.normal(0, 0.08) * e)
-        # individual features: brow thickness, arch and darkness; eye size
-        extras["brow_style"] = (rng.uniform(0.1, 0.22), rng.uniform(-0.1, 0.2), rng.uniform(0.35, 0.85))
-        extras["eye_scale"] = rng.uniform(0.8, 1.2)
-        extras["sideburn"], extras["beard"] = _beard_outlines(ear.cx, ear.cy, e)
-        nx = ear.cx + 0.9 * e
-        nape = min(x1 - 0.08 * W, ear.cx + rng.uniform(2.2, 3.0) * e)
-        neck = np.array([[ear.cx - 1.0 * e, ear.cy + 2.2 * e], [ear.cx + 0.2 * e, ear.cy + 0.6 * e],
-                         [nape, ear.cy - 0.5 * e], [nape + 0.2 * e, ear.cy + 2.5 * e],
-                         [nape + 0.6 * e, h + 5], [ear.cx - 3.0 * e, h + 5], [ear.cx - 2.6 * e, ear.cy + 3.2 * e]])
-        sy = ear.cy + rng.uniform(4.5, 6.0) * e
-        body = [np.array([[nx - 6 * e, h + 5], [nx - 5 * e, sy + 0.8 * e], [nx - 2.5 * e, sy],
-                          [nx + 2.0 * e, sy + 0.2 * e], [nx + 4.5 * e, sy + 1.2 * e], [nx + 7 * e, h + 5]])]
-        collar = np.array([[nx - 3.2 * e, sy + 0.1 * e], [nx - 0.8 * e, sy + 0.3 * e], [nx + 2.2 * e, sy + 0.2 * e]])
-        whorl = (x1 - (0.2 - look.whorl_offset[0]) * W, y0 - 0.05 * H)
 
-    skull_mask = np.zeros((h, w), np.uint8)
-    skull.fill(skull_mask)
+def _top_parts(scalp: np.ndarray, f: _ScalpFrame, look: Look, rng: np.random.Generator) -> _HeadParts:
+    """One egg-shaped head seen from above: crown towards the image top,
+    forehead below the frontal hairline (the scalp's lower edge), ears and
+    shoulders either side."""
+    h = scalp.shape[0]
+    y0, y1, W, H, cx, cy = f.y0, f.y1, f.W, f.H, f.cx, f.cy
+    extras: dict = {}
+    front = FRONT_TOP_SHARE > 0 and rng.random() < FRONT_TOP_SHARE  # no draw with the default 0
+    below = rng.uniform(0.18, 0.32)
+    skull = Ellipse(cx + rng.normal(0, 0.02) * W, cy - 0.04 * H + 0.5 * below * H,
+                    0.5 * W * (f.margin + f.vol), 0.5 * H * (f.margin - 0.02 + 0.8 * f.vol + below), rng.normal(0, 2))
+    bottom = skull.cy + skull.ay
+    face_poly = _forehead(scalp, f.box, skull, rng)
+    if front and face_poly is not None:
+        face_poly, extras["front"] = _front_face(face_poly, f.box, h, rng)
+    ears: list[Ellipse] = []
+    for side in (-1, 1):
+        ex = cx + side * (skull.ax * rng.uniform(0.9, 1.0))
+        ears.append(Ellipse(ex, bottom - rng.uniform(0.25, 0.4) * H, 0.06 * W, 0.13 * H, side * 12))
+    # shoulders seen from above: two rounded masses either side of the head
+    sy = y1 + rng.uniform(-0.05, 0.2) * H
+    spread = W * rng.uniform(0.75, 1.0)
+    body = [Ellipse(cx + side * spread, sy + rng.normal(0, 0.04) * H, W * rng.uniform(0.55, 0.75),
+                    H * rng.uniform(0.35, 0.55), side * rng.uniform(5, 25)).polygon() for side in (-1, 1)]
+    body = [body[0], Ellipse(cx, sy + 0.1 * H, spread, 0.4 * H).polygon(), body[1]]
+    whorl = (cx + (look.whorl_offset[0] + rng.normal(0, 0.02)) * W, y0 + (0.2 + look.whorl_offset[1]) * H)
+    return _HeadParts(skull, ears, whorl, f.ear, face_poly=face_poly, body=body, extras=extras)
+
+
+def _back_parts(scalp: np.ndarray, f: _ScalpFrame, look: Look, rng: np.random.Generator) -> _HeadParts:
+    """The back of the head: skull, neck below the scalp, the ears' backs
+    either side, shoulders and a collar."""
+    h = scalp.shape[0]
+    y0, y1, W, H, cx, cy = f.y0, f.y1, f.W, f.H, f.cx, f.cy
+    skull = Ellipse(cx + rng.normal(0, 0.02) * W, cy - 0.05 * H,
+                    0.5 * W * (f.margin + 0.01 + f.vol), 0.5 * H * (f.margin + f.vol * 0.8), rng.normal(0, 2))
+    nw = W * rng.uniform(0.27, 0.34)
+    top_y = y1 - 0.3 * H
+    neck = np.array([[cx - nw, top_y], [cx + nw, top_y], [cx + nw * 1.05, y1 + 0.45 * H],
+                     [cx + nw * 1.6, h + 5], [cx - nw * 1.6, h + 5], [cx - nw * 1.05, y1 + 0.45 * H]])
+    ears: list[Ellipse] = []
+    for side in (-1, 1):
+        ex = cx + side * (0.5 * W + rng.uniform(0.0, 0.07) * W)
+        ears.append(Ellipse(ex, y1 - rng.uniform(0.15, 0.3) * H, 0.07 * W, 0.16 * H, side * 10))
+    sy = y1 + rng.uniform(0.3, 0.6) * H
+    body = [np.array([[cx - 2.2 * W, h + 5], [cx - 1.5 * W, sy + 0.35 * H], [cx - 0.9 * W, sy + 0.06 * H],
+                      [cx - nw * 1.5, sy - 0.04 * H], [cx + nw * 1.5, sy - 0.04 * H],
+                      [cx + 0.9 * W, sy + 0.06 * H], [cx + 1.5 * W, sy + 0.35 * H], [cx + 2.2 * W, h + 5]])]
+    collar = np.array([[cx - nw * 1.55, sy - 0.04 * H], [cx - nw * 0.8, sy + 0.0 * H], [cx, sy + 0.02 * H],
+                       [cx + nw * 0.8, sy + 0.0 * H], [cx + nw * 1.55, sy - 0.04 * H]])
+    whorl = (cx + (look.whorl_offset[0] + rng.normal(0, 0.02)) * W, y0 - 0.02 * H)
+    return _HeadParts(skull, ears, whorl, f.ear, neck=neck, body=body, collar=collar)
+
+
+def _left_parts(scalp: np.ndarray, f: _ScalpFrame, look: Look, rng: np.random.Generator) -> _HeadParts:
+    """A left (temporal) view: face to the image left, the ear in the scalp's
+    notch; face, neck and body are placed in ear lengths from it."""
+    h = scalp.shape[0]
+    x0, y0, x1, y1, W, H, cx, cy = f.x0, f.y0, f.x1, f.y1, f.W, f.H, f.cx, f.cy
+    e = f.ear
+    notch = find_notch(scalp, f.box)
+    if notch is None:
+        ecx, ecy = x0 + 0.45 * W, y1 - 0.12 * H
+    else:
+        ecx, ecy, esz = notch
+        e = float(np.clip(esz * rng.uniform(0.45, 0.6), 0.1 * H, 0.17 * H))
+    ear = Ellipse(ecx + rng.normal(0, 0.03) * W, ecy + 0.35 * e, 0.58 * e * rng.uniform(0.85, 1.0), e,
+                  rng.uniform(-22, 5))
+    skull = Ellipse(cx + 0.07 * W, cy - 0.04 * H,
+                    0.5 * W * (f.margin + f.vol), 0.5 * H * (f.margin + f.vol * 0.8), rng.normal(0, 3))
+    # the front hairline: the scalp's leftmost column at the eye's height
+    rows = scalp[int(np.clip(ear.cy - e, 0, h - 1))]
+    hx = float(np.argmax(rows)) if rows.any() else x0
+    face_poly = _side_profile(ear.cx, ear.cy, e, hx, y0, rng)
+    face_dome = Ellipse(ear.cx - 2.0 * e, ear.cy + 0.3 * e, 2.6 * e, 3.3 * e)
+    extras = _side_features(ear, e, rng)
+    neck, body, collar = _side_neck_and_body(ear, e, x1, W, h, rng)
+    whorl = (x1 - (0.2 - look.whorl_offset[0]) * W, y0 - 0.05 * H)
+    return _HeadParts(skull, [ear], whorl, e, face_dome=face_dome, face_poly=face_poly, neck=neck, body=body,
+                      collar=collar, extras=extras)
+
+
+def _side_features(ear: Ellipse, e: float, rng: np.random.Generator) -> dict:
+    """Where brow and eye of a side view lie and how they look (individual
+    brow thickness, arch and darkness; eye size), and the outlines of a
+    sideburn and a beard."""
+    extras: dict = {}
+    extras["brow"] = (ear.cx - 3.1 * e + rng.normal(0, 0.1) * e, ear.cy - 1.05 * e + rng.normal(0, 0.1) * e)
+    extras["eye"] = (ear.cx - 2.9 * e + rng.normal(0, 0.1) * e, ear.cy - 0.55 * e + rng.normal(0, 0.08) * e)
+    extras["brow_style"] = (rng.uniform(0.1, 0.22), rng.uniform(-0.1, 0.2), rng.uniform(0.35, 0.85))
+    extras["eye_scale"] = rng.uniform(0.8, 1.2)
+    extras["sideburn"], extras["beard"] = _beard_outlines(ear.cx, ear.cy, e)
+    return extras
+
+
+def _side_neck_and_body(ear: Ellipse, e: float, x1: float, W: float, h: int,
+                        rng: np.random.Generator) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
+    """Float polygons of neck and shoulders and the collar polyline of a side
+    view, from the ear in ear semi-lengths ``e`` (the nape stays inside the
+    scalp box, which ends at ``x1`` and is ``W`` wide)."""
+    nx = ear.cx + 0.9 * e
+    nape = min(x1 - 0.08 * W, ear.cx + rng.uniform(2.2, 3.0) * e)
+    neck = np.array([[ear.cx - 1.0 * e, ear.cy + 2.2 * e], [ear.cx + 0.2 * e, ear.cy + 0.6 * e],
+                     [nape, ear.cy - 0.5 * e], [nape + 0.2 * e, ear.cy + 2.5 * e],
+                     [nape + 0.6 * e, h + 5], [ear.cx - 3.0 * e, h + 5], [ear.cx - 2.6 * e, ear.cy + 3.2 * e]])
+    sy = ear.cy + rng.uniform(4.5, 6.0) * e
+    body = [np.array([[nx - 6 * e, h + 5], [nx - 5 * e, sy + 0.8 * e], [nx - 2.5 * e, sy],
+                      [nx + 2.0 * e, sy + 0.2 * e], [nx + 4.5 * e, sy + 1.2 * e], [nx + 7 * e, h + 5]])]
+    collar = np.array([[nx - 3.2 * e, sy + 0.1 * e], [nx - 0.8 * e, sy + 0.3 * e], [nx + 2.2 * e, sy + 0.2 * e]])
+    return neck, body, collar
+
+
+def _face_mask(face_poly: np.ndarray | None, skull_mask: np.ndarray, f: _ScalpFrame, detail: float,
+               rng: np.random.Generator) -> np.ndarray:
+    """uint8 mask of face skin: the polygon, with a ragged edge where it meets
+    the hair on the skull (its outline against the backdrop stays clean)."""
+    h, w = skull_mask.shape
     face_mask = np.zeros((h, w), np.uint8)
     if face_poly is not None:
         cv2.fillPoly(face_mask, [np.round(face_poly * 16).astype(np.int32)], 1, cv2.LINE_8, 4)
-        # a ragged hairline: where the face meets the hair (on the skull) its
-        # edge frays a little; its outline against the backdrop stays clean
         fm = cv2.GaussianBlur(face_mask.astype(np.float32), (0, 0), max(1.0, 1.5 * detail))
-        fm += 0.18 * smooth_noise((h, w), int(max(8, 2.5 * max(W, H) / max(detail, 1.0) / 6)), rng)
+        fm += 0.18 * smooth_noise((h, w), int(max(8, 2.5 * max(f.W, f.H) / max(detail, 1.0) / 6)), rng)
         face_mask = np.where(skull_mask > 0, fm > 0.5, face_mask > 0).astype(np.uint8)
-    ear_mask = np.zeros((h, w), np.uint8)
-    for el in ears:
-        el.fill(ear_mask)
-    if view == "top" and "front" not in extras:  # the forehead is the front of the same head
-        face_mask &= skull_mask
+    return face_mask
+
+
+def _hair_region(scalp: np.ndarray, view: str, parts: _HeadParts, skull_mask: np.ndarray, face_mask: np.ndarray,
+                 ear_mask: np.ndarray, f: _ScalpFrame, rng: np.random.Generator) -> np.ndarray:
+    """Where terminal hair grows: the skull less the face, the nape hair down
+    the neck, the scalp itself; not on the ears (except from above)."""
+    h, w = scalp.shape
     hair = (skull_mask > 0) & (face_mask == 0)
-    if neck is not None:
+    if parts.neck is not None:
         neck_mask = np.zeros((h, w), np.uint8)
-        cv2.fillPoly(neck_mask, [np.round(neck).astype(np.int32)], 1)
-        # the nape hairline: in most heads the hair goes on below the scalp
-        # region, down the nape (behind the ear in side views), with a ragged edge
-        if rng.random() < NAPE_HAIR_SHARE:
-            ragged = smooth_noise((1, w), int(max(4, w / max(W, 1.0) * 5)), rng)[0]
-            drop = (rng.uniform(0.06, 0.22) + 0.04 * ragged) * H
-        else:
-            drop = np.full(w, rng.uniform(-0.01, 0.04) * H)
-        below = _below_edge(scalp, drop)
+        cv2.fillPoly(neck_mask, [np.round(parts.neck).astype(np.int32)], 1)
+        below = _below_edge(scalp, _nape_drop(w, f, rng))
         on_neck = neck_mask > 0
         if view != "top":
             nape = on_neck & ~below
             if view == "left":  # only behind the ear, not down the cheek
-                nape[:, : int(np.clip(ears[0].cx + 0.3 * ears[0].ax, 0, w))] = False
+                ear = parts.ears[0]
+                nape[:, : int(np.clip(ear.cx + 0.3 * ear.ax, 0, w))] = False
             hair |= nape
         hair &= ~(on_neck & below)
     hair |= scalp
     if view != "top":
         hair &= ear_mask == 0
-    return HeadLayout(
-        view=view, shape=(h, w), cx=cx, cy=cy, width=W, height=H, skull=skull, face_dome=face_dome,
-        face_poly=face_poly, ears=ears, neck=neck, body=body, collar=collar, scalp=scalp, hair_region=hair,
-        face_mask=face_mask > 0, ear_mask=ear_mask > 0, skull_mask=skull_mask > 0, whorl=whorl,
-        ear_size=float(e), extras=extras,
-    )
+    return hair
+
+
+def _nape_drop(w: int, f: _ScalpFrame, rng: np.random.Generator) -> np.ndarray | float:
+    """How far (px, per column) hair goes on below the scalp region: in most
+    heads down the nape (behind the ear in side views) with a ragged edge,
+    otherwise it ends near the region's lower edge."""
+    if rng.random() < NAPE_HAIR_SHARE:
+        ragged = smooth_noise((1, w), int(max(4, w / max(f.W, 1.0) * 5)), rng)[0]
+        return (rng.uniform(0.06, 0.22) + 0.04 * ragged) * f.H
+    return np.full(w, rng.uniform(-0.01, 0.04) * f.H)
 
 
 def _below_edge(scalp: np.ndarray, slack: float | np.ndarray) -> np.ndarray:
