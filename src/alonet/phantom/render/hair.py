@@ -36,6 +36,9 @@ from alonet.phantom.render.raster import Coarse, smooth_noise, wide_blur
 #: the hair colour: hairs cut at the skin show as a shadow, not in their own colour.
 SHADOW_RGB = (0.30, 0.33, 0.38)
 
+#: Colour of white strands in grey hair (and of the grey share of the base layer).
+GREY_STRAND_RGB = (0.88, 0.87, 0.84)
+
 
 @dataclass(frozen=True)
 class FlowField:
@@ -332,107 +335,27 @@ def render_hair(
     the output scale relative to a 320-px image.
     """
     h, w = layout.shape
-    hair_rgb = np.asarray(look.hair_rgb, np.float32)
-    white = np.asarray((0.88, 0.87, 0.84), np.float32)
     field = flow_field(layout, look, rng)
     dens = density * field.density_map((h, w))
     grow = layout.hair_region & ~bald
     # ---- base layer: hair the strands do not resolve; opacity from density
     texture = float(look.hair_texture)
-    if look.shaved:  # stubble: a faint even shadow over the skin
-        base_alpha = rng.uniform(0.18, 0.42) * dens
-    elif look.cropped:  # a few mm of hair: the skin shows evenly between the hairs
-        base_alpha = rng.uniform(0.4, 0.7) * dens
-    else:  # dense textured hair hides the skin completely
-        base_alpha = ((0.3 + 0.68 * look.hair_density) * (1 - texture) + (0.9 + 0.09 * look.hair_density) * texture) * dens
-    tex = smooth_noise((h, w), int(max(8, layout.size / (5 * detail))), rng)
-    base_alpha *= np.clip(1.0 - (1.0 - texture) * (0.08 - 0.1 * tex), 0, 1)  # patchy only where strands show
-    soft = cv2.GaussianBlur(grow.astype(np.float32), (0, 0), max(0.7 * detail, 0.005 * layout.size))
-    base_alpha = (base_alpha * soft).astype(np.float32)
-    # textured hair: the base is the hair itself (as bright as the strands on average)
-    base_col = hair_rgb * (0.75 + 0.2 * texture) * (1 - look.grey_fraction) + white * 0.7 * look.grey_fraction
-    if look.shaved:  # stubble under the skin reads as a grey-blue shadow, not as the hair colour
-        base_col = (0.5 * base_col + 0.5 * np.asarray(SHADOW_RGB, np.float32)).astype(np.float32)
+    base_alpha = _base_alpha(layout, look, dens, grow, rng, detail)
+    base_col = _base_colour(look)
     fine = None
     if texture > 0.05 or look.cropped:
-        # photo-scale texture: short streaks along the flow (a stipple for cropped hair)
-        streak = (max(1.2 * detail, look.hair_length * layout.size * rng.uniform(0.5, 1.0)) if look.cropped
-                  else layout.size * rng.uniform(0.04, 0.09))
-        fine = flow_texture(field, (h, w), streak, rng, detail, 0.3 if look.cropped else 0.35)
+        fine = _fine_texture(field, layout, look, rng, detail)
         if look.cropped:  # each hair is a dark dot: opacity follows the stipple
             base_alpha = np.clip(base_alpha * (1.0 + 0.9 * fine), 0.0, 1.0).astype(np.float32)
     outline, hang = silhouette(layout, look, rng)
     if hang.any():  # long hair hanging over ears, nape and neck: a thin veil under the strands
         hang_alpha = wide_blur(hang * clip, 0.03 * layout.size) * (0.08 + 0.22 * look.hair_density)
         base_alpha = np.maximum(base_alpha, hang_alpha.astype(np.float32))
-    albedo -= base_col  # in place: albedo + (base_col - albedo) * alpha
-    albedo *= (1.0 - base_alpha)[..., None]
-    albedo += base_col
-    if fine is not None:  # the texture: the hair colour times (1 + grain), plus glints on dark hair
-        rows, cols = np.flatnonzero(base_alpha.max(axis=1) > 0.01), np.flatnonzero(base_alpha.max(axis=0) > 0.01)
-        if rows.size:
-            box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
-            amp = np.float32((0.3 if look.shaved else 0.8 if look.cropped else 0.35) * max(texture, 0.5))
-            lift = np.float32(0.1 * max(0.0, 0.3 - float(np.mean(base_col))) / 0.3)
-            a, f = base_alpha[box], fine[box]
-            albedo[box] += (a * f * amp)[..., None] * base_col + (a * lift * np.maximum(f, 0.0))[..., None]
-    base = cv2.convertScaleAbs(albedo, alpha=255.0)
-
+    base = _paint_base_layer(albedo, base_alpha, base_col, fine, look)
     # ---- strands
-    area = float(np.count_nonzero(grow))
-    mean_len = max(3.0 * detail, look.hair_length * layout.size)
-    budget = 130_000.0 * detail**2  # total strand length (px) we can afford
-    n = int(min(area * 0.5 * look.hair_density, budget / mean_len, 400_000) * (1.0 - 0.75 * texture))
-    n_steps = int(np.clip(mean_len / (3.0 * detail), 3, 14))
-    gravity = 0.0 if layout.view == "top" else float(np.clip(look.hair_length * 2.5, 0.0, 1.5))
-    # longer hair gathers into locks: strands of a lock follow one path and
-    # draw together towards their tips
-    clumped = float(np.clip((look.hair_length - 0.05) / 0.25, 0.0, 0.85))
-    roots = sample_points(grow, int(n * (1 - clumped)), rng, dens)
-    lines = grow_strands(roots, field, mean_len * rng.uniform(0.4, 1.2, len(roots)).astype(np.float32),
-                         n_steps, look.curl, gravity, rng)
-    per_lock = 10
-    n_locks = int(n * clumped / per_lock)
-    if n_locks:
-        centres = sample_points(grow, n_locks, rng, dens)
-        lead = grow_strands(centres, field, mean_len * rng.uniform(0.5, 1.2, len(centres)).astype(np.float32),
-                            n_steps, look.curl, gravity, rng)
-        who = np.repeat(np.arange(len(centres)), per_lock)
-        spread = rng.normal(0, 0.012 * layout.size, (len(who), 2)).astype(np.float32)
-        taper = (1.0 - rng.uniform(0.4, 0.9) * np.linspace(0, 1, n_steps + 1, dtype=np.float32))
-        members = lead[who] + spread[:, None, :] * taper[None, :, None]
-        iy = np.clip(members[:, 0, 1].astype(int), 0, h - 1)
-        ix = np.clip(members[:, 0, 0].astype(int), 0, w - 1)
-        lines = np.concatenate([lines, members[grow[iy, ix]]], 0)
-    n = lines.shape[0]
-    if n:
-        canvas = base.copy()
-        thick = max(1, int(detail / 3.0))
-        group = rng.integers(0, 4, n)
-        grey_pick = rng.random(n) < look.grey_fraction
-        dark_hair = float(np.mean(hair_rgb)) < 0.2
-        shades = (0.6, 0.85, 1.05, 1.25)
-        for i, f in enumerate(shades):
-            # dark hair shows its texture through glints, light hair through shadows
-            lift = (0.0, 0.01, 0.04, 0.1)[i] if dark_hair else 0.0
-            col = np.clip(hair_rgb * f + lift, 0, 1) * 255
-            draw_polylines(canvas, lines[(group == i) & ~grey_pick], tuple(col), thick)
-        greys = lines[grey_pick]
-        third = len(greys) // 3
-        # a few stray grey hairs in dark hair are fine and half-hidden; grey
-        # and white heads show their white strands fully
-        mix = float(np.clip(look.grey_fraction * 4.0, 0.45, 1.0))
-        for i, f in enumerate((0.95, 0.8, 0.62)):
-            col = white * f * mix + hair_rgb * (1 - mix)
-            draw_polylines(canvas, greys[i * third : (i + 1) * third if i < 2 else None], tuple(col * 255), thick)
-        # the gloss: where strands are lighter than the hair beneath them
-        gloss = cv2.subtract(cv2.cvtColor(canvas, cv2.COLOR_RGB2GRAY), cv2.cvtColor(base, cv2.COLOR_RGB2GRAY))
-        # strands show inside the hair mass outline, not on the face, and
-        # only a little way into bald skin
-        keep = (clip * outline * np.float32(rng.uniform(0.45, 0.75) * (1.0 - 0.5 * texture))).astype(np.float32)
-        base = cv2.blendLinear(canvas, base, keep, 1.0 - keep)
-        gloss_f = cv2.GaussianBlur(gloss, (0, 0), 0.9 * detail).astype(np.float32) * (keep * np.float32(1 / 25))
-        gloss_f = np.minimum(gloss_f, 1.0)
+    lines = _strand_lines(layout, look, field, grow, dens, rng, detail)
+    if lines.shape[0]:
+        base, gloss_f = _draw_strands(base, lines, look, clip, outline, rng, detail)
     else:
         gloss_f = np.zeros((h, w), np.float32)
     if fine is not None:  # glints of the texture, elongated along the flow
@@ -443,6 +366,159 @@ def render_hair(
         draw_remnant_hairs(base, layout, look, bald, field, rng, detail)
     band = sheen_band(field, layout, look, (h, w), rng)
     return HairRender(base, cover, gloss_f, band)
+
+
+def _base_alpha(layout: HeadLayout, look: Look, dens: np.ndarray, grow: np.ndarray, rng: np.random.Generator,
+                detail: float) -> np.ndarray:
+    """Opacity (h, w) float32 of the base layer: from the density, patchy where
+    strands show, soft at the edge of where hair grows."""
+    h, w = layout.shape
+    texture = float(look.hair_texture)
+    if look.shaved:  # stubble: a faint even shadow over the skin
+        base_alpha = rng.uniform(0.18, 0.42) * dens
+    elif look.cropped:  # a few mm of hair: the skin shows evenly between the hairs
+        base_alpha = rng.uniform(0.4, 0.7) * dens
+    else:  # dense textured hair hides the skin completely
+        base_alpha = ((0.3 + 0.68 * look.hair_density) * (1 - texture) + (0.9 + 0.09 * look.hair_density) * texture) * dens
+    tex = smooth_noise((h, w), int(max(8, layout.size / (5 * detail))), rng)
+    base_alpha *= np.clip(1.0 - (1.0 - texture) * (0.08 - 0.1 * tex), 0, 1)  # patchy only where strands show
+    soft = cv2.GaussianBlur(grow.astype(np.float32), (0, 0), max(0.7 * detail, 0.005 * layout.size))
+    return (base_alpha * soft).astype(np.float32)
+
+
+def _base_colour(look: Look) -> np.ndarray:
+    """RGB of the base layer: textured hair is the hair itself (as bright as the
+    strands on average); shaved stubble under the skin reads as a grey-blue
+    shadow (:data:`SHADOW_RGB`), not as the hair colour."""
+    hair_rgb = np.asarray(look.hair_rgb, np.float32)
+    white = np.asarray(GREY_STRAND_RGB, np.float32)
+    texture = float(look.hair_texture)
+    base_col = hair_rgb * (0.75 + 0.2 * texture) * (1 - look.grey_fraction) + white * 0.7 * look.grey_fraction
+    if look.shaved:
+        base_col = (0.5 * base_col + 0.5 * np.asarray(SHADOW_RGB, np.float32)).astype(np.float32)
+    return base_col
+
+
+def _fine_texture(field: FlowField, layout: HeadLayout, look: Look, rng: np.random.Generator,
+                  detail: float) -> np.ndarray:
+    """Photo-scale hair texture: short streaks along the flow (a stipple for cropped hair)."""
+    streak = (max(1.2 * detail, look.hair_length * layout.size * rng.uniform(0.5, 1.0)) if look.cropped
+              else layout.size * rng.uniform(0.04, 0.09))
+    return flow_texture(field, layout.shape, streak, rng, detail, 0.3 if look.cropped else 0.35)
+
+
+def _paint_base_layer(albedo: np.ndarray, base_alpha: np.ndarray, base_col: np.ndarray, fine: np.ndarray | None,
+                      look: Look) -> np.ndarray:
+    """Blend the base layer into ``albedo`` (in place) with its texture: the hair
+    colour times (1 + grain), plus glints on dark hair; the result as uint8."""
+    albedo -= base_col  # in place: albedo + (base_col - albedo) * alpha
+    albedo *= (1.0 - base_alpha)[..., None]
+    albedo += base_col
+    if fine is not None:
+        texture = float(look.hair_texture)
+        rows, cols = np.flatnonzero(base_alpha.max(axis=1) > 0.01), np.flatnonzero(base_alpha.max(axis=0) > 0.01)
+        if rows.size:
+            box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+            amp = np.float32((0.3 if look.shaved else 0.8 if look.cropped else 0.35) * max(texture, 0.5))
+            lift = np.float32(0.1 * max(0.0, 0.3 - float(np.mean(base_col))) / 0.3)
+            a, f = base_alpha[box], fine[box]
+            albedo[box] += (a * f * amp)[..., None] * base_col + (a * lift * np.maximum(f, 0.0))[..., None]
+    return cv2.convertScaleAbs(albedo, alpha=255.0)
+
+
+@dataclass(frozen=True)
+class _StrandPlan:
+    """How many strands grow and how: ``n`` in all (a share ``clumped`` of them
+    in locks), ``mean_len`` px long in ``n_steps`` steps, pulled down by ``gravity``."""
+
+    n: int
+    mean_len: float
+    n_steps: int
+    gravity: float
+    clumped: float
+
+
+def _strand_plan(layout: HeadLayout, look: Look, grow: np.ndarray, detail: float) -> _StrandPlan:
+    """Strand count and length for the hair-bearing area, within a drawing budget."""
+    area = float(np.count_nonzero(grow))
+    mean_len = max(3.0 * detail, look.hair_length * layout.size)
+    budget = 130_000.0 * detail**2  # total strand length (px) we can afford
+    n = int(min(area * 0.5 * look.hair_density, budget / mean_len, 400_000) * (1.0 - 0.75 * float(look.hair_texture)))
+    n_steps = int(np.clip(mean_len / (3.0 * detail), 3, 14))
+    gravity = 0.0 if layout.view == "top" else float(np.clip(look.hair_length * 2.5, 0.0, 1.5))
+    # longer hair gathers into locks: strands of a lock follow one path and
+    # draw together towards their tips
+    clumped = float(np.clip((look.hair_length - 0.05) / 0.25, 0.0, 0.85))
+    return _StrandPlan(n, mean_len, n_steps, gravity, clumped)
+
+
+def _strand_lines(layout: HeadLayout, look: Look, field: FlowField, grow: np.ndarray, dens: np.ndarray,
+                  rng: np.random.Generator, detail: float) -> np.ndarray:
+    """(N, K, 2) float32 polylines of every strand: loose strands, then the
+    members of locks whose roots lie where hair grows."""
+    plan = _strand_plan(layout, look, grow, detail)
+    roots = sample_points(grow, int(plan.n * (1 - plan.clumped)), rng, dens)
+    lines = grow_strands(roots, field, plan.mean_len * rng.uniform(0.4, 1.2, len(roots)).astype(np.float32),
+                         plan.n_steps, look.curl, plan.gravity, rng)
+    per_lock = 10
+    n_locks = int(plan.n * plan.clumped / per_lock)
+    if n_locks:
+        members = _lock_members(layout, look, field, grow, dens, plan, n_locks, per_lock, rng)
+        h, w = layout.shape
+        iy = np.clip(members[:, 0, 1].astype(int), 0, h - 1)
+        ix = np.clip(members[:, 0, 0].astype(int), 0, w - 1)
+        lines = np.concatenate([lines, members[grow[iy, ix]]], 0)
+    return lines
+
+
+def _lock_members(layout: HeadLayout, look: Look, field: FlowField, grow: np.ndarray, dens: np.ndarray,
+                  plan: _StrandPlan, n_locks: int, per_lock: int, rng: np.random.Generator) -> np.ndarray:
+    """Polylines of ``per_lock`` strands per lock: each follows its lock's lead
+    strand, spread apart at the root and drawn together towards the tip."""
+    centres = sample_points(grow, n_locks, rng, dens)
+    lead = grow_strands(centres, field, plan.mean_len * rng.uniform(0.5, 1.2, len(centres)).astype(np.float32),
+                        plan.n_steps, look.curl, plan.gravity, rng)
+    who = np.repeat(np.arange(len(centres)), per_lock)
+    spread = rng.normal(0, 0.012 * layout.size, (len(who), 2)).astype(np.float32)
+    taper = (1.0 - rng.uniform(0.4, 0.9) * np.linspace(0, 1, plan.n_steps + 1, dtype=np.float32))
+    return lead[who] + spread[:, None, :] * taper[None, :, None]
+
+
+def _draw_strands(base: np.ndarray, lines: np.ndarray, look: Look, clip: np.ndarray, outline: np.ndarray,
+                  rng: np.random.Generator, detail: float) -> tuple[np.ndarray, np.ndarray]:
+    """The strands drawn over the uint8 ``base`` in four shades and three greys,
+    kept inside the hair mass ``outline`` and ``clip``; returns the new canvas
+    and the gloss (float32 0..1: where strands are lighter than the hair beneath)."""
+    hair_rgb = np.asarray(look.hair_rgb, np.float32)
+    white = np.asarray(GREY_STRAND_RGB, np.float32)
+    texture = float(look.hair_texture)
+    n = lines.shape[0]
+    canvas = base.copy()
+    thick = max(1, int(detail / 3.0))
+    group = rng.integers(0, 4, n)
+    grey_pick = rng.random(n) < look.grey_fraction
+    dark_hair = float(np.mean(hair_rgb)) < 0.2
+    shades = (0.6, 0.85, 1.05, 1.25)
+    for i, f in enumerate(shades):
+        # dark hair shows its texture through glints, light hair through shadows
+        lift = (0.0, 0.01, 0.04, 0.1)[i] if dark_hair else 0.0
+        col = np.clip(hair_rgb * f + lift, 0, 1) * 255
+        draw_polylines(canvas, lines[(group == i) & ~grey_pick], tuple(col), thick)
+    greys = lines[grey_pick]
+    third = len(greys) // 3
+    # a few stray grey hairs in dark hair are fine and half-hidden; grey
+    # and white heads show their white strands fully
+    mix = float(np.clip(look.grey_fraction * 4.0, 0.45, 1.0))
+    for i, f in enumerate((0.95, 0.8, 0.62)):
+        col = white * f * mix + hair_rgb * (1 - mix)
+        draw_polylines(canvas, greys[i * third : (i + 1) * third if i < 2 else None], tuple(col * 255), thick)
+    gloss = cv2.subtract(cv2.cvtColor(canvas, cv2.COLOR_RGB2GRAY), cv2.cvtColor(base, cv2.COLOR_RGB2GRAY))
+    # strands show inside the hair mass outline, not on the face, and
+    # only a little way into bald skin
+    keep = (clip * outline * np.float32(rng.uniform(0.45, 0.75) * (1.0 - 0.5 * texture))).astype(np.float32)
+    base = cv2.blendLinear(canvas, base, keep, 1.0 - keep)
+    gloss_f = cv2.GaussianBlur(gloss, (0, 0), 0.9 * detail).astype(np.float32) * (keep * np.float32(1 / 25))
+    return base, np.minimum(gloss_f, 1.0)
 
 
 #: Most of bald skin that scattered remaining hairs may cover (skin dominates: still loss).
