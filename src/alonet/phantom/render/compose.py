@@ -35,7 +35,14 @@ import numpy as np
 
 from alonet.errors import InvalidValueError
 from alonet.phantom.render.background import render_background
-from alonet.phantom.render.camera import CameraConfig, apply_optics, jpeg_roundtrip, sample_framing, warp_mask
+from alonet.phantom.render.camera import (
+    CameraConfig,
+    Framing,
+    apply_optics,
+    jpeg_roundtrip,
+    sample_framing,
+    warp_mask,
+)
 from alonet.phantom.render.hair import render_hair
 from alonet.phantom.render.head import (
     HeadLayout,
@@ -137,6 +144,32 @@ def render_view(
     """
     cfg = camera or CameraConfig()
     view = normalize_view(view)
+    scalp, hairloss = _checked_masks(scalp, hairloss, thinning)
+    sizes = _render_sizes(scalp.shape, out_size)
+    canvas = _canvas(scalp, hairloss, thinning, sizes, cfg, rng)
+    n_scalp = int(np.count_nonzero(canvas.scalp))
+    hair_left = 1.0 - (np.count_nonzero(canvas.loss & canvas.scalp) / n_scalp if n_scalp else 0.0)
+    canon = "left" if view in ("left", "right") else view
+    layout = layout_head(canvas.scalp, canon, look, rng, sizes.detail, hair_left)
+    density = canvas.density
+    # the hairline: hair thins out over a few px towards the face
+    face_only = layout.face_mask & ~layout.hair_region
+    if face_only.any():
+        dist_face = cv2.distanceTransform((~face_only).astype(np.uint8), cv2.DIST_L2, 3)
+        density *= np.clip(dist_face / (layout.size * rng.uniform(0.01, 0.05)), 0.15, 1.0)
+    bald = _bald_skin(canvas.scalp, canvas.loss, layout, rng)
+    img = _render_scene(layout, look, bald, density, rng, sizes.detail)
+    out = _through_camera(img, canvas.framing, sizes, cfg, rng)
+    scalp_o, loss_o = _output_masks(scalp, hairloss, canvas, sizes, cfg)
+    if view == "right":
+        out, scalp_o, loss_o = out[:, ::-1], scalp_o[:, ::-1], loss_o[:, ::-1]
+    return RenderedView(np.ascontiguousarray(out), np.ascontiguousarray(scalp_o), np.ascontiguousarray(loss_o))
+
+
+def _checked_masks(scalp: np.ndarray, hairloss: np.ndarray,
+                   thinning: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Scalp and hair-loss masks as bool arrays of one size (and a thinning
+    map of that size), or an error that says what to pass."""
     scalp = _as_mask(scalp, "scalp")
     hairloss = _as_mask(hairloss, "hair-loss")
     if hairloss.shape != scalp.shape:
@@ -145,7 +178,25 @@ def render_view(
     if thinning is not None and np.shape(thinning) != scalp.shape:
         raise InvalidValueError(f"thinning map {np.shape(thinning)} differs from the masks {scalp.shape}",
                                 fix="pass a thinning map of the masks' size")
-    h0, w0 = scalp.shape
+    return scalp, hairloss
+
+
+@dataclass(frozen=True)
+class _Sizes:
+    """Output size (``oh``, ``ow``), the size the scene is drawn at (``wh``,
+    ``ww``; at most :data:`MAX_RENDER_SIDE`) and ``detail``, that size's
+    scale relative to a 320-px image."""
+
+    oh: int
+    ow: int
+    wh: int
+    ww: int
+    detail: float
+
+
+def _render_sizes(shape: tuple[int, int], out_size: int | None) -> _Sizes:
+    """Output and drawing sizes for masks of ``shape`` and a long side ``out_size``."""
+    h0, w0 = shape
     if out_size is None:
         oh, ow = h0, w0
     else:
@@ -155,59 +206,76 @@ def render_view(
         oh, ow = max(2, int(round(h0 * s))), max(2, int(round(w0 * s)))
     ws = min(1.0, MAX_RENDER_SIDE / max(oh, ow))
     wh, ww = max(2, int(round(oh * ws))), max(2, int(round(ow * ws)))
-    detail = max(wh, ww) / 320.0
-    canon = "left" if view in ("left", "right") else view
+    return _Sizes(oh, ow, wh, ww, max(wh, ww) / 320.0)
 
+
+@dataclass(frozen=True)
+class _Canvas:
+    """The masks at drawing size (``scalp_w``, ``loss_w``), the framing jitter,
+    and masks and hair density (float32) placed on the canvas it needs."""
+
+    scalp_w: np.ndarray
+    loss_w: np.ndarray
+    framing: Framing
+    scalp: np.ndarray
+    loss: np.ndarray
+    density: np.ndarray
+
+
+def _canvas(scalp: np.ndarray, hairloss: np.ndarray, thinning: np.ndarray | None, sizes: _Sizes,
+            cfg: CameraConfig, rng: np.random.Generator) -> _Canvas:
+    """Draw the framing and place the resized masks and thinning on its canvas."""
+    ww, wh = sizes.ww, sizes.wh
     scalp_w = _area_or_nearest_resize_mask(scalp, (ww, wh))
     loss_w = _area_or_nearest_resize_mask(hairloss, (ww, wh))
     framing = sample_framing(wh, ww, cfg, rng)
     csize, off = framing.canvas_size, framing.offset
-    scalp_c = _place(scalp_w, off, csize)
-    loss_c = _place(loss_w, off, csize)
     density = np.ones((csize[1], csize[0]), np.float32)
     if thinning is not None:
         t = cv2.resize(np.asarray(thinning, np.float32), (ww, wh), interpolation=cv2.INTER_AREA)
         density = 1.0 - 0.5 * _place(np.clip(t, 0, 1), off, csize, np.float32)
+    return _Canvas(scalp_w, loss_w, framing, _place(scalp_w, off, csize), _place(loss_w, off, csize), density)
 
-    n_scalp = int(np.count_nonzero(scalp_c))
-    hair_left = 1.0 - (np.count_nonzero(loss_c & scalp_c) / n_scalp if n_scalp else 0.0)
-    layout = layout_head(scalp_c, canon, look, rng, detail, hair_left)
-    # the hairline: hair thins out over a few px towards the face
-    face_only = layout.face_mask & ~layout.hair_region
-    if face_only.any():
-        dist_face = cv2.distanceTransform((~face_only).astype(np.uint8), cv2.DIST_L2, 3)
-        density *= np.clip(dist_face / (layout.size * rng.uniform(0.01, 0.05)), 0.15, 1.0)
-    bald = _bald_skin(scalp_c, loss_c, layout, rng)
-    img = _render_scene(layout, look, bald, density, rng, detail)
 
-    # ---- camera: framing warp, optics, output size, JPEG
+def _through_camera(img: np.ndarray, framing: Framing, sizes: _Sizes, cfg: CameraConfig,
+                    rng: np.random.Generator) -> np.ndarray:
+    """The canvas scene as the camera sees it: framing warp, optics, output
+    size (with fine sensor noise at the full output resolution) and JPEG."""
+    ww, wh, ow, oh = sizes.ww, sizes.wh, sizes.ow, sizes.oh
     if cfg.geometric:
         img = cv2.warpPerspective(img, framing.homography, (ww, wh), flags=cv2.INTER_LINEAR,
                                   borderMode=cv2.BORDER_REPLICATE)
     out = apply_optics(img, cfg, rng)
     if (ww, wh) != (ow, oh):
         out = cv2.resize(out, (ow, oh), interpolation=cv2.INTER_CUBIC)
-        if cfg.photometric:  # fine sensor noise lives at the full output resolution
+        if cfg.photometric:
             noise = rng.standard_normal(out.shape, dtype=np.float32) * np.float32(rng.uniform(0.5, 3.0))
             out = np.clip(out + noise + 0.5, 0, 255).astype(np.uint8)
     if cfg.jpeg:
         out = jpeg_roundtrip(out, int(rng.integers(cfg.jpeg_quality[0], cfg.jpeg_quality[1] + 1)))
+    return out
 
+
+def _output_masks(scalp: np.ndarray, hairloss: np.ndarray, canvas: _Canvas, sizes: _Sizes,
+                  cfg: CameraConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Scalp and hair-loss masks taken through the same resize and warp as the
+    photograph (nearest neighbour): exactly the regions that were drawn."""
+    ww, wh, ow, oh = sizes.ww, sizes.wh, sizes.ow, sizes.oh
+    hom = canvas.framing.homography
     if (ww, wh) == (ow, oh):
-        scalp_o = warp_mask(scalp_c, framing.homography, (ow, oh)) if cfg.geometric else scalp_w
-        loss_o = warp_mask(loss_c, framing.homography, (ow, oh)) if cfg.geometric else loss_w
-    else:
-        scalp_o = _area_or_nearest_resize_mask(scalp, (ow, oh))
-        loss_o = _area_or_nearest_resize_mask(hairloss, (ow, oh))
-        if cfg.geometric:
-            k = np.diag([ow / ww, oh / wh, 1.0])
-            jit = framing.homography @ np.array([[1, 0, off[0]], [0, 1, off[1]], [0, 0, 1]], np.float64)
-            hom = k @ jit @ np.linalg.inv(k)
-            scalp_o = warp_mask(scalp_o, hom, (ow, oh))
-            loss_o = warp_mask(loss_o, hom, (ow, oh))
-    if view == "right":
-        out, scalp_o, loss_o = out[:, ::-1], scalp_o[:, ::-1], loss_o[:, ::-1]
-    return RenderedView(np.ascontiguousarray(out), np.ascontiguousarray(scalp_o), np.ascontiguousarray(loss_o))
+        scalp_o = warp_mask(canvas.scalp, hom, (ow, oh)) if cfg.geometric else canvas.scalp_w
+        loss_o = warp_mask(canvas.loss, hom, (ow, oh)) if cfg.geometric else canvas.loss_w
+        return scalp_o, loss_o
+    scalp_o = _area_or_nearest_resize_mask(scalp, (ow, oh))
+    loss_o = _area_or_nearest_resize_mask(hairloss, (ow, oh))
+    if cfg.geometric:  # the canvas warp, at the output size
+        off = canvas.framing.offset
+        k = np.diag([ow / ww, oh / wh, 1.0])
+        jit = hom @ np.array([[1, 0, off[0]], [0, 1, off[1]], [0, 0, 1]], np.float64)
+        out_hom = k @ jit @ np.linalg.inv(k)
+        scalp_o = warp_mask(scalp_o, out_hom, (ow, oh))
+        loss_o = warp_mask(loss_o, out_hom, (ow, oh))
+    return scalp_o, loss_o
 
 
 def _render_scene(
