@@ -43,7 +43,7 @@ from alonet.phantom.render.camera import (
     sample_framing,
     warp_mask,
 )
-from alonet.phantom.render.hair import render_hair
+from alonet.phantom.render.hair import HairRender, render_hair
 from alonet.phantom.render.head import (
     HeadLayout,
     draw_glasses,
@@ -284,18 +284,8 @@ def _render_scene(
     """The canvas scene (uint8 RGB) before the camera."""
     h, w = layout.shape
     img = render_background((h, w), look, rng)
-    if look.head_shadow > 0.05:  # the head's soft shadow on the backdrop
-        sil = np.zeros((h, w), np.uint8)
-        layout.skull.fill(sil)
-        for poly in layout.body or []:
-            cv2.fillPoly(sil, [np.round(poly).astype(np.int32)], 1)
-        small = cv2.resize(sil.astype(np.float32), (max(2, w // 4), max(2, h // 4)), interpolation=cv2.INTER_AREA)
-        small = cv2.GaussianBlur(small, (0, 0), max(1.0, 0.015 * layout.size))
-        dx, dy = rng.uniform(-0.02, 0.02, 2) * layout.size
-        shift = np.float32([[1, 0, dx], [0, 1, dy]])
-        small = cv2.warpAffine(small, shift, (small.shape[1], small.shape[0]), borderMode=cv2.BORDER_REPLICATE)
-        sh = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
-        img *= (1.0 - look.head_shadow * 0.55 * sh)[..., None]
+    if look.head_shadow > 0.05:
+        _cast_head_shadow(img, layout, look, rng)
     paint_body(img, layout, look, rng, detail)
     paint_head_skin(img, layout, look, detail)
     paint_face(img, layout, look, detail)
@@ -303,24 +293,54 @@ def _render_scene(
     ears_over_hair = look.hair_length < 0.2
     if not ears_over_hair:
         paint_ears(img, layout, look, detail)
-
-    # where strands may show: not on the face, only a short overhang into bald skin
-    face_only = (layout.face_mask & ~layout.hair_region).astype(np.float32)
-    clip = 1.0 - cv2.GaussianBlur(face_only, (0, 0), max(0.7, 1.2 * detail))
-    overhang = max(1.0, look.hair_length * layout.size * rng.uniform(0.1, 0.45))
-    dist_in = cv2.distanceTransform(bald.astype(np.uint8), cv2.DIST_L2, 3)
-    clip *= np.clip(1.0 - dist_in / overhang, 0.0, 1.0)
+    face_only = layout.face_mask & ~layout.hair_region
+    clip = _strand_clip(face_only, bald, layout, look, rng, detail)
     hair = render_hair(img, layout, look, bald, density, clip.astype(np.float32), rng, detail)
     canvas = hair.canvas
-    bald_skin = bald & (layout.hair_region | layout.skull_mask) & ~face_only.astype(bool)
+    bald_skin = bald & (layout.hair_region | layout.skull_mask) & ~face_only
     bald_details(canvas, bald_skin, layout.hair_region & ~bald, layout, look, rng, detail)
     img = canvas.astype(np.float32)
     img *= np.float32(1 / 255)
     if ears_over_hair:
         paint_ears(img, layout, look, detail)
+    _light(img, layout, look, hair, rng, detail)
+    canvas = cv2.convertScaleAbs(img, alpha=255.0)
+    _add_props(canvas, layout, look, bald, rng, detail)
+    return canvas
 
-    # ---- light: dome shading, contact shadow of the hair, stray shadows
-    # (one multiplier), then shine on bald skin and sheen on hair (one addend)
+
+def _cast_head_shadow(img: np.ndarray, layout: HeadLayout, look: Look, rng: np.random.Generator) -> None:
+    """The head's soft shadow on the backdrop (in place on the float32 canvas)."""
+    h, w = layout.shape
+    sil = np.zeros((h, w), np.uint8)
+    layout.skull.fill(sil)
+    for poly in layout.body or []:
+        cv2.fillPoly(sil, [np.round(poly).astype(np.int32)], 1)
+    small = cv2.resize(sil.astype(np.float32), (max(2, w // 4), max(2, h // 4)), interpolation=cv2.INTER_AREA)
+    small = cv2.GaussianBlur(small, (0, 0), max(1.0, 0.015 * layout.size))
+    dx, dy = rng.uniform(-0.02, 0.02, 2) * layout.size
+    shift = np.float32([[1, 0, dx], [0, 1, dy]])
+    small = cv2.warpAffine(small, shift, (small.shape[1], small.shape[0]), borderMode=cv2.BORDER_REPLICATE)
+    sh = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    img *= (1.0 - look.head_shadow * 0.55 * sh)[..., None]
+
+
+def _strand_clip(face_only: np.ndarray, bald: np.ndarray, layout: HeadLayout, look: Look,
+                 rng: np.random.Generator, detail: float) -> np.ndarray:
+    """Where strands may show (0..1): not on the face, only a short overhang into bald skin."""
+    clip = 1.0 - cv2.GaussianBlur(face_only.astype(np.float32), (0, 0), max(0.7, 1.2 * detail))
+    overhang = max(1.0, look.hair_length * layout.size * rng.uniform(0.1, 0.45))
+    dist_in = cv2.distanceTransform(bald.astype(np.uint8), cv2.DIST_L2, 3)
+    clip *= np.clip(1.0 - dist_in / overhang, 0.0, 1.0)
+    return clip
+
+
+def _light(img: np.ndarray, layout: HeadLayout, look: Look, hair: HairRender, rng: np.random.Generator,
+           detail: float) -> None:
+    """Light the float32 canvas in place: dome shading, contact shadow of the
+    hair, stray shadows (one multiplier), then shine on bald skin and sheen on
+    hair (one addend)."""
+    h, w = layout.shape
     shade, spec = lighting(layout, look, rng)
     occl = cv2.GaussianBlur(hair.cover, (0, 0), max(1.0, 1.5 * detail))
     mult = shade * (1.0 - rng.uniform(0.15, 0.35) * occl * (1.0 - hair.cover))
@@ -340,7 +360,11 @@ def _render_scene(
     sheen = (0.06 + 0.7 * look.sheen) * rng.uniform(0.7, 1.2) * (1.0 - 0.6 * float(np.mean(look.hair_rgb)))
     add += sheen * (0.7 * hair.band + 0.3 * np.sqrt(np.sqrt(spec))) * (0.4 * hair.cover + 0.6 * hair.gloss)
     img += add[..., None] * np.array([1.0, 0.97, 0.97], np.float32)
-    canvas = cv2.convertScaleAbs(img, alpha=255.0)
+
+
+def _add_props(canvas: np.ndarray, layout: HeadLayout, look: Look, bald: np.ndarray, rng: np.random.Generator,
+               detail: float) -> None:
+    """Hair clips, now and then fingers holding the hair aside, and glasses (in place on the uint8 canvas)."""
     hair_only = layout.hair_region & ~bald
     draw_clips(canvas, layout, hair_only, look.clip_count if rng.random() < 0.8 else 0, rng, detail)
     if look.hands > 0 and rng.random() < look.hands:
@@ -348,4 +372,3 @@ def _render_scene(
                             iterations=max(1, int(0.04 * layout.size))) > 0
         draw_fingers(canvas, layout, hair_only & ~margin, look.glove_rgb, rng, detail)
     draw_glasses(canvas, layout, look, detail)
-    return canvas
