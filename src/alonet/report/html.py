@@ -108,6 +108,11 @@ def data_uri(jpeg: bytes) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(jpeg).decode("ascii")
 
 
+def _photo(result, view: str, images: Mapping[str, np.ndarray] | None) -> np.ndarray:
+    """The photograph of ``view``: from ``images`` when given there, else the one kept in its result."""
+    return result.image if images is None or view not in images else np.asarray(images[view])
+
+
 def report_overlays(visit, images: Mapping[str, np.ndarray] | None = None, *, deidentify: bool = False,
                     max_side: int | None = REPORT_IMAGE_SIDE,
                     style: OverlayStyle = OverlayStyle()) -> dict[str, np.ndarray]:
@@ -117,8 +122,7 @@ def report_overlays(visit, images: Mapping[str, np.ndarray] | None = None, *, de
     """
     out = {}
     for view, result in visit.views.items():
-        photo = result.image if images is None or view not in images else np.asarray(images[view])
-        picture = render_overlay(photo, result.scalp_mask, result.hairloss_mask, style,
+        picture = render_overlay(_photo(result, view, images), result.scalp_mask, result.hairloss_mask, style,
                                  deidentify_outside=deidentify)
         out[view] = fit_within(picture, max_side)
     return out
@@ -148,56 +152,24 @@ def render_report_html(visit, images: Mapping[str, np.ndarray] | None = None, *,
         overlays = {view: fit_within(np.asarray(picture), max_side) for view, picture in overlays.items()}
     rows, figures = [], []
     for view in VIEWS:
-        weight = VIEW_WEIGHTS[view]
         result = visit.views.get(view)
-        if result is None:
-            rows.append({"name": view, "weight": f"{weight:.2f}", "loss": "missing", "points": "",
-                         "confidence": "", "flags": []})
-            continue
-        loss = result.loss_pct
-        flags = [{"code": f["code"], "message": f["message"], "kind": _kind(f["code"])} for f in result.flags]
-        if getattr(result, "corrected", False):  # a person's masks: say so where the number is
-            flags.insert(0, {"code": "corrected", "message": "masks corrected by hand", "kind": "info"})
-        rows.append({
-            "name": view,
-            "weight": f"{weight:.2f}",
-            "loss": "n/a" if loss is None else f"{loss:.1f}",
-            "points": "" if loss is None else "withheld" if visit.withheld else f"{weight * loss:.1f}",
-            "confidence": "corrected" if getattr(result, "corrected", False) else f"{100 * result.confidence:.0f}%",
-            "flags": flags,
-        })
-        caption = ("not measured" if loss is None else f"{loss:.1f}% of the scalp with hair loss")
-        if result.source and show_paths and not deidentify:
-            caption += f" ({result.source})"
-        photo = result.image if images is None or view not in images else np.asarray(images[view])
-        if deidentify:
-            photo = blur_outside(photo, result.scalp_mask)
-        figures.append({"name": view, "src": data_uri(encode_jpeg(overlays[view], EMBEDDED_JPEG_QUALITY)),
-                        "photo_src": data_uri(encode_jpeg(fit_within(photo, max_side), EMBEDDED_JPEG_QUALITY)),
-                        "alt": f"{view} view with scalp outline and hair loss", "caption": caption})
+        rows.append(_view_row(visit, view, result))
+        if result is not None:
+            photo = _photo(result, view, images)
+            figures.append(_view_figure(view, result, photo, overlays[view], deidentify, show_paths, max_side))
     visit_flags = [{"view": f.get("view"), "code": f["code"], "message": f["message"], "kind": _kind(f["code"])}
                    for f in visit.flags]
     created = created or datetime.now(timezone.utc)
     thresholds = meta.get("thresholds") or {}
-    withheld_reason = "; ".join(f["message"] for f in visit.flags if f["code"] == "withheld")
-    salt_text = "n/a" if visit.salt is None else shown_salt(visit.salt)
-    if getattr(visit, "withheld", None):
-        salt_text = "withheld"
-    points_note = None
-    if visit.salt is not None:  # the rows show each view's points to 0.1: say when those do not add up
-        shown_sum = sum(float(row["points"]) for row in rows if row["points"])
-        if f"{shown_sum:.1f}" != salt_text:
-            points_note = (f"Each view's SALT points are rounded to 0.1, so they add up to {shown_sum:.1f}; "
-                           f"the SALT {salt_text} is the sum of the unrounded points.")
+    salt_text = _salt_text(visit)
     review = shown_review(review, deidentify)
-    review_rows = [(label, str(review[key])) for key, label in REVIEW_FIELDS if review.get(key)]
     return _template().render(
         thresholds=", ".join(f"{k} {v:g}" for k, v in thresholds.items()),
-        withheld_reason=withheld_reason,
-        points_note=points_note,
+        withheld_reason="; ".join(f["message"] for f in visit.flags if f["code"] == "withheld"),
+        points_note=_points_note(visit, rows, salt_text),
         provisional=bool(getattr(visit, "provisional", False)),
         synthetic_warning=SYNTHETIC_WARNING if uses_bundled_model(meta) else None,
-        review_rows=review_rows,
+        review_rows=[(label, str(review[key])) for key, label in REVIEW_FIELDS if review.get(key)],
         title=title,
         version=__version__,
         created=shown_created(created, deidentify, iso=False),
@@ -215,3 +187,58 @@ def render_report_html(visit, images: Mapping[str, np.ndarray] | None = None, *,
         outline_color="rgb({}, {}, {})".format(*style.outline_color),
         hairloss_color="rgb({}, {}, {})".format(*style.hairloss_color),
     )
+
+
+def _view_row(visit, view: str, result) -> dict:
+    """The table row of one view: weight, % loss, SALT points, confidence and flags
+    (a missing view says so)."""
+    weight = VIEW_WEIGHTS[view]
+    if result is None:
+        return {"name": view, "weight": f"{weight:.2f}", "loss": "missing", "points": "", "confidence": "",
+                "flags": []}
+    loss = result.loss_pct
+    corrected = getattr(result, "corrected", False)
+    flags = [{"code": f["code"], "message": f["message"], "kind": _kind(f["code"])} for f in result.flags]
+    if corrected:  # a person's masks: say so where the number is
+        flags.insert(0, {"code": "corrected", "message": "masks corrected by hand", "kind": "info"})
+    return {
+        "name": view,
+        "weight": f"{weight:.2f}",
+        "loss": "n/a" if loss is None else f"{loss:.1f}",
+        "points": "" if loss is None else "withheld" if visit.withheld else f"{weight * loss:.1f}",
+        "confidence": "corrected" if corrected else f"{100 * result.confidence:.0f}%",
+        "flags": flags,
+    }
+
+
+def _view_figure(view: str, result, photo: np.ndarray, overlay: np.ndarray, deidentify: bool, show_paths: bool,
+                 max_side: int | None) -> dict:
+    """The figure of one view: its overlay and plain photograph (blurred outside
+    the scalp when ``deidentify``) as data URIs, and a caption."""
+    loss = result.loss_pct
+    caption = ("not measured" if loss is None else f"{loss:.1f}% of the scalp with hair loss")
+    if result.source and show_paths and not deidentify:
+        caption += f" ({result.source})"
+    if deidentify:
+        photo = blur_outside(photo, result.scalp_mask)
+    return {"name": view, "src": data_uri(encode_jpeg(overlay, EMBEDDED_JPEG_QUALITY)),
+            "photo_src": data_uri(encode_jpeg(fit_within(photo, max_side), EMBEDDED_JPEG_QUALITY)),
+            "alt": f"{view} view with scalp outline and hair loss", "caption": caption}
+
+
+def _salt_text(visit) -> str:
+    """The SALT as the report shows it: the number, ``n/a`` or ``withheld``."""
+    if getattr(visit, "withheld", None):
+        return "withheld"
+    return "n/a" if visit.salt is None else shown_salt(visit.salt)
+
+
+def _points_note(visit, rows: list[dict], salt_text: str) -> str | None:
+    """A note when the views' SALT points, each rounded to 0.1, do not add up to the SALT shown."""
+    if visit.salt is None:
+        return None
+    shown_sum = sum(float(row["points"]) for row in rows if row["points"])
+    if f"{shown_sum:.1f}" == salt_text:
+        return None
+    return (f"Each view's SALT points are rounded to 0.1, so they add up to {shown_sum:.1f}; "
+            f"the SALT {salt_text} is the sum of the unrounded points.")
