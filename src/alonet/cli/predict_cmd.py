@@ -26,7 +26,6 @@ from alonet.errors import AloNetError, DatasetError, InvalidValueError, OutputEx
 from alonet.views import normalize_view
 
 
-
 #: Output file endings: always, with --masks, with --npy.
 MAP_KINDS = ("_scalp.png", "_hairloss.png", "_overlay.jpg")
 MASK_KINDS = ("_scalp_mask.png", "_hairloss_mask.png")
@@ -134,37 +133,9 @@ def predict_command(images, view, views_csv, out_dir, write_masks, write_npy, ov
     Exit status 2 when a file could not be processed; 3 when all were, but a
     photograph needs a retake (its flags are printed; its outputs are still written).
     """
-    from alonet.data.atomic import atomic_write_bytes
-    from alonet.data.imageio import OVERLAY_JPEG_QUALITY, encode_jpeg, encode_png, save_mask_png
-    from alonet.data.maskpairs import PROBABILITY_PNG_KEY, PROBABILITY_PNG_VALUE
-    from alonet.data.pairs import stem_key
-    from alonet.report.overlay import probability_to_uint8, render_overlay
-
-    if views_csv is not None:
-        if images or view:
-            raise InvalidValueError("give either IMAGE... --view or --views-csv, not both")
-        items = read_views_csv(views_csv)
-    else:
-        if not images:
-            raise InvalidValueError("no photograph given", fix="pass IMAGE... --view VIEW or --views-csv FILE")
-        if not view:
-            raise InvalidValueError("--view is required with IMAGE arguments",
-                                    fix="add --view top|back|left|right, or use --views-csv")
-        items = [(Path(p), view.lower()) for p in images]
-    stems = [p.stem for p, _ in items]
-    # compared without case and with accents composed: IMG_1 and img_1 are one file on macOS and Windows
-    keys = [stem_key(s) for s in stems]
-    clashes = sorted({s for s, k in zip(stems, keys) if keys.count(k) > 1})
-    if clashes:
-        raise InvalidValueError(f"several inputs share the name {clashes[0]!r} (ignoring case); their outputs "
-                                "would collide", fix="rename the files or run them into different output folders")
+    items = _predict_items(images, view, views_csv)
     kinds = MAP_KINDS + (MASK_KINDS if write_masks else ()) + (NPY_KINDS if write_npy else ())
-    if not overwrite:
-        for stem in stems:
-            for kind in kinds:
-                if (out_dir / f"{stem}{kind}").exists():
-                    raise OutputExistsError(f"output {out_dir / (stem + kind)} already exists",
-                                            fix="choose another output folder or pass --overwrite")
+    _check_output_names([p.stem for p, _ in items], out_dir, kinds, overwrite)
     from alonet.data.preflight import check_output_folder, report_bytes_estimate
 
     need = report_bytes_estimate(p for p, _ in items) + (npy_bytes_estimate(p for p, _ in items) if write_npy else 0)
@@ -179,29 +150,75 @@ def predict_command(images, view, views_csv, out_dir, write_masks, write_npy, ov
             failures += 1
             click.echo(f"error: {exc}", err=True)
             continue
-        stem = path.stem
-        marker = {PROBABILITY_PNG_KEY: PROBABILITY_PNG_VALUE}  # alonet salt --masks refuses these files
-        atomic_write_bytes(out_dir / f"{stem}_scalp.png",
-                           encode_png(probability_to_uint8(result.scalp_prob), text=marker))
-        atomic_write_bytes(out_dir / f"{stem}_hairloss.png",
-                           encode_png(probability_to_uint8(result.hairloss_prob), text=marker))
-        if write_masks:
-            save_mask_png(out_dir / f"{stem}_scalp_mask.png", result.scalp_mask)
-            save_mask_png(out_dir / f"{stem}_hairloss_mask.png", result.hairloss_mask)
-        if write_npy:
-            atomic_write_bytes(out_dir / f"{stem}_scalp_prob.npy", npy_bytes(result.scalp_prob))
-            atomic_write_bytes(out_dir / f"{stem}_hairloss_prob.npy", npy_bytes(result.hairloss_prob))
-        overlay = render_overlay(result.image, result.scalp_mask, result.hairloss_mask)
-        atomic_write_bytes(out_dir / f"{stem}_overlay.jpg", encode_jpeg(overlay, OVERLAY_JPEG_QUALITY))
+        _write_prediction(out_dir, path.stem, result, write_masks=write_masks, write_npy=write_npy)
         loss = "no scalp" if result.loss_pct is None else f"{result.loss_pct:5.1f} % hair loss"
         click.echo(f"{path.name}  {item_view:<5}  {loss}  confidence {100 * result.confidence:3.0f}%"
                    f"{format_flags(result.flags)}")
         retakes += bool(result.retake)
+    _raise_for_failures(failures, retakes, len(items))
+
+
+def _predict_items(images, view: str | None, views_csv: Path | None) -> list[tuple[Path, str]]:
+    """(photograph, view) pairs from IMAGE... --view or from --views-csv (one of the two)."""
+    if views_csv is not None:
+        if images or view:
+            raise InvalidValueError("give either IMAGE... --view or --views-csv, not both")
+        return read_views_csv(views_csv)
+    if not images:
+        raise InvalidValueError("no photograph given", fix="pass IMAGE... --view VIEW or --views-csv FILE")
+    if not view:
+        raise InvalidValueError("--view is required with IMAGE arguments",
+                                fix="add --view top|back|left|right, or use --views-csv")
+    return [(Path(p), view.lower()) for p in images]
+
+
+def _check_output_names(stems: list[str], out_dir: Path, kinds: tuple[str, ...], overwrite: bool) -> None:
+    """Refuse inputs whose outputs would collide, and (without ``overwrite``) outputs that exist."""
+    from alonet.data.pairs import stem_key
+
+    # compared without case and with accents composed: IMG_1 and img_1 are one file on macOS and Windows
+    keys = [stem_key(s) for s in stems]
+    clashes = sorted({s for s, k in zip(stems, keys) if keys.count(k) > 1})
+    if clashes:
+        raise InvalidValueError(f"several inputs share the name {clashes[0]!r} (ignoring case); their outputs "
+                                "would collide", fix="rename the files or run them into different output folders")
+    if not overwrite:
+        for stem in stems:
+            for kind in kinds:
+                if (out_dir / f"{stem}{kind}").exists():
+                    raise OutputExistsError(f"output {out_dir / (stem + kind)} already exists",
+                                            fix="choose another output folder or pass --overwrite")
+
+
+def _write_prediction(out_dir: Path, stem: str, result, *, write_masks: bool, write_npy: bool) -> None:
+    """Write one photograph's outputs (atomically): the 8-bit probability maps (marked
+    as such), on request the final masks and float32 probabilities, and the overlay."""
+    from alonet.data.atomic import atomic_write_bytes
+    from alonet.data.imageio import OVERLAY_JPEG_QUALITY, encode_jpeg, encode_png, save_mask_png
+    from alonet.data.maskpairs import PROBABILITY_PNG_KEY, PROBABILITY_PNG_VALUE
+    from alonet.report.overlay import probability_to_uint8, render_overlay
+
+    marker = {PROBABILITY_PNG_KEY: PROBABILITY_PNG_VALUE}  # alonet salt --masks refuses these files
+    atomic_write_bytes(out_dir / f"{stem}_scalp.png", encode_png(probability_to_uint8(result.scalp_prob), text=marker))
+    atomic_write_bytes(out_dir / f"{stem}_hairloss.png",
+                       encode_png(probability_to_uint8(result.hairloss_prob), text=marker))
+    if write_masks:
+        save_mask_png(out_dir / f"{stem}_scalp_mask.png", result.scalp_mask)
+        save_mask_png(out_dir / f"{stem}_hairloss_mask.png", result.hairloss_mask)
+    if write_npy:
+        atomic_write_bytes(out_dir / f"{stem}_scalp_prob.npy", npy_bytes(result.scalp_prob))
+        atomic_write_bytes(out_dir / f"{stem}_hairloss_prob.npy", npy_bytes(result.hairloss_prob))
+    overlay = render_overlay(result.image, result.scalp_mask, result.hairloss_mask)
+    atomic_write_bytes(out_dir / f"{stem}_overlay.jpg", encode_jpeg(overlay, OVERLAY_JPEG_QUALITY))
+
+
+def _raise_for_failures(failures: int, retakes: int, total: int) -> None:
+    """Exit status 2 when a photograph could not be processed, 3 when one needs a retake."""
     retaken = f"; {retakes} need a retake" if retakes else ""
     if failures:
-        raise AloNetError(f"{failures} of {len(items)} photograph(s) could not be processed (see above){retaken}",
+        raise AloNetError(f"{failures} of {total} photograph(s) could not be processed (see above){retaken}",
                           fix="fix or remove those files and run them again")
     if retakes:
-        raise ScoreWithheldError(f"{retakes} of {len(items)} photograph(s) need a retake (flags above); "
+        raise ScoreWithheldError(f"{retakes} of {total} photograph(s) need a retake (flags above); "
                                  "their maps and overlays were written all the same",
                                  fix="retake those photographs before relying on their masks")
