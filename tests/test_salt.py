@@ -14,6 +14,7 @@ from alonet.scoring.salt import (
     aa_iga_description,
     aa_iga_level,
     category_value,
+    loss_percent_or_none,
     response,
     rw_salt,
     rw_salt_from_masks,
@@ -49,6 +50,14 @@ def test_view_loss_percent_rejects_empty_scalp_and_size_mismatch():
         view_loss_percent(np.ones((3, 3)), np.zeros((3, 3)), view="top")
     with pytest.raises(SizeMismatchError):
         view_loss_percent(np.ones((3, 3)), np.ones((3, 4)))
+
+
+def test_loss_percent_or_none_is_view_loss_percent_or_none_for_an_empty_scalp():
+    loss, scalp = _masks(8, 3)
+    assert loss_percent_or_none(loss, scalp) == view_loss_percent(loss, scalp) == pytest.approx(100 * 3 / 8)
+    assert loss_percent_or_none(np.ones((3, 3)), np.zeros((3, 3)), view="top") is None
+    with pytest.raises(SizeMismatchError):
+        loss_percent_or_none(np.ones((3, 3)), np.ones((3, 4)))
 
 
 @pytest.mark.parametrize("view,weight", [("top", 40.0), ("back", 24.0), ("left", 18.0), ("right", 18.0)])

@@ -43,7 +43,7 @@ from alonet.errors import (
     SizeMismatchError,
     UnsupportedImageModeError,
 )
-from alonet.scoring.salt import view_loss_percent
+from alonet.scoring.salt import loss_percent_or_none
 from alonet.views import VIEWS
 
 #: The two masks of a view, in the order ``(scalp, hairloss)``.
@@ -84,9 +84,7 @@ class ViewMaskPair:
     @property
     def loss_pct(self) -> float | None:
         """% of the scalp with hair loss (``view_loss_percent``); None for an empty scalp."""
-        if self.scalp_pixels == 0:
-            return None
-        return view_loss_percent(self.hairloss, self.scalp, view=self.view)
+        return loss_percent_or_none(self.hairloss, self.scalp, view=self.view)
 
     def to_dict(self) -> dict:
         """JSON-ready: files, size and pixel counts (no arrays)."""

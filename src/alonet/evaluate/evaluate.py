@@ -53,7 +53,7 @@ from alonet.infer import Pipeline
 from alonet.infer.gate import GATE_CODES
 from alonet.scoring.masks import as_bool_mask
 from alonet.scoring.metrics import OverlapCounts, summarize_counts
-from alonet.scoring.salt import category_value
+from alonet.scoring.salt import category_value, loss_percent_or_none
 from alonet.views import SCALP_TASK_FOR_VIEW, VIEW_WEIGHTS, VIEWS
 
 #: Responder thresholds: a visit "responds" when SALT <= threshold.
@@ -84,13 +84,6 @@ class EvaluationResult:
     image_scores: list[ImageScore] = field(default_factory=list, repr=False)
 
 
-def _loss_pct(hairloss: np.ndarray, scalp: np.ndarray) -> float | None:
-    area = int(np.count_nonzero(scalp))
-    if area == 0:
-        return None
-    return 100.0 * int(np.count_nonzero(hairloss & scalp)) / area
-
-
 def score_image(pred_scalp, pred_hairloss, true_scalp, true_hairloss, meta: dict) -> ImageScore:
     """Compare one photograph's predicted masks with the annotated ones (pure)."""
     # one rule for what a mask is (alonet.scoring.masks): label and probability maps are refused
@@ -102,7 +95,7 @@ def score_image(pred_scalp, pred_hairloss, true_scalp, true_hairloss, meta: dict
                                 fix="compare masks of the same photograph at the same size")
     scalp_counts = OverlapCounts.of(ps, ts)
     hairloss_counts = OverlapCounts.of(ph & ps, th & ts)
-    true_pct, pred_pct = _loss_pct(th, ts), _loss_pct(ph, ps)
+    true_pct, pred_pct = loss_percent_or_none(th, ts), loss_percent_or_none(ph, ps)
     row = {
         "index": meta.get("index", ""),
         "stem": str(meta.get("stem", "")),

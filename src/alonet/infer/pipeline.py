@@ -52,7 +52,7 @@ from alonet.infer.viewmaps import ViewMaps, mirror, resize_prob, smooth_resize_m
 from alonet.model import paint_outside_scalp
 from alonet.model.io import has_bundled_network
 from alonet.model.preprocess import prepare_input, to_working_size
-from alonet.scoring.salt import view_loss_percent
+from alonet.scoring.salt import loss_percent_or_none
 from alonet.views import SCALP_TASK_FOR_VIEW, VIEWS, normalize_view
 
 #: How ``score_visit`` treats absent views: raise, or return a result without SALT.
@@ -279,7 +279,7 @@ class Pipeline:
             h_mask = maps.small["hairloss_mask"]
         flags = check_scalp(s_mask, self.config.quality)
         scalp_pixels = int(np.count_nonzero(s_mask))
-        loss = view_loss_percent(h_mask, s_mask, view=view) if scalp_pixels else None
+        loss = loss_percent_or_none(h_mask, s_mask, view=view)
         if self.config.check_quality:
             flags += check_photo(photo, maps.oriented("scalp_mask") if scalp_pixels else None,
                                  self.config.quality)

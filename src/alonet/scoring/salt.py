@@ -124,6 +124,14 @@ def view_loss_percent(hairloss: np.ndarray, scalp: np.ndarray, *, view: str | No
     return 100.0 * int(np.count_nonzero(loss & area)) / scalp_pixels
 
 
+def loss_percent_or_none(hairloss: np.ndarray, scalp: np.ndarray, *, view: str | None = None) -> float | None:
+    """:func:`view_loss_percent`, or None when the scalp mask is empty: a view where no scalp
+    was found or drawn has no percentage (it counts as missing), which is not an error here."""
+    if not np.any(as_bool_mask(scalp, "scalp mask")):
+        return None
+    return view_loss_percent(hairloss, scalp, view=view)
+
+
 def regrowth_percent(
     hairloss: np.ndarray, scalp: np.ndarray, regrowth: np.ndarray, *, view: str | None = None
 ) -> float:

@@ -217,10 +217,3 @@ def edit_size(height: int, width: int, max_side: int) -> tuple[int, int]:
     longer side is at most ``max_side`` (aspect ratio kept, at least 1 pixel)."""
     scale = min(1.0, max_side / max(height, width))
     return max(1, round(height * scale)), max(1, round(width * scale))
-
-
-def resize_image(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Anti-aliased resize of an RGB image to (height, width)."""
-    if image.shape[:2] == tuple(shape):
-        return image
-    return imageio.resize_photo(image, (shape[1], shape[0]))

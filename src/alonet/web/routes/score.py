@@ -28,6 +28,7 @@ from alonet.data.imageio import (
     area_resize_mask,
     encode_jpeg,
     encode_mask_png,
+    resize_photo,
 )
 from alonet.views import VIEWS
 from alonet.web.reports import new_views, report_meta, report_response
@@ -46,7 +47,6 @@ from alonet.web.uploads import (
     edit_size,
     read_mask_upload,
     read_photo_files,
-    resize_image,
 )
 from alonet.web.visits import keep_words
 
@@ -196,8 +196,8 @@ def lease(visit_id: str):
 @bp.get("/result/<visit_id>/photo/<view>.jpg")
 def photo(visit_id: str, view: str):
     st = _view(_visit(visit_id), view)
-    shape = edit_size(*st.shape, get_state().config.edit_max_side)
-    picture = encode_jpeg(resize_image(st.photo, shape), quality=PHOTO_JPEG_QUALITY,
+    height, width = edit_size(*st.shape, get_state().config.edit_max_side)
+    picture = encode_jpeg(resize_photo(st.photo, (width, height)), quality=PHOTO_JPEG_QUALITY,
                           subsampling=NO_CHROMA_SUBSAMPLING, optimize=True)
     return _image_response(picture, "image/jpeg")
 
@@ -208,10 +208,9 @@ def mask(visit_id: str, view: str, layer: str):
         abort(404, description=f"unknown mask layer {layer!r}; use scalp or hairloss")
     visit = _visit(visit_id)
     st = _view(visit, view)
-    shape = edit_size(*st.shape, get_state().config.edit_max_side)
+    height, width = edit_size(*st.shape, get_state().config.edit_max_side)
     with visit.lock:
         data = st.scalp if layer == "scalp" else st.hairloss
-    height, width = shape
     return _image_response(encode_mask_png(area_resize_mask(data, (width, height))), "image/png")
 
 
