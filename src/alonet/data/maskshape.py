@@ -65,7 +65,13 @@ def reduce_mask(mask: np.ndarray, long_side: int) -> np.ndarray:
     threshold at one half); masks already that small are returned as they are.
 
     Fast on camera-sized masks: Pillow's integer box reduction first (to at
-    most twice the target), then an exact box resize.
+    most twice the target), then an exact box resize. That two-stage rule only
+    approximates :func:`alonet.data.imageio.area_resize_mask` (about 0.1 % of
+    pixels differ, on the edge) and is kept on purpose: phantoms drawn from real
+    annotations, the bundled models' training and test data, are rendered from
+    it and stay byte-identical, and it is 15-20 % faster when writing them
+    (measured 2026-12-07); the view-kind and facing decisions are the same either
+    way on all 2,716 shared annotation masks.
     """
     h, w = mask.shape
     scale = long_side / max(h, w)
