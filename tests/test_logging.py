@@ -105,3 +105,13 @@ def test_only_rank_0_of_a_distributed_run_logs(caplog):
         DistContext(rank=1, world_size=2).log(log.info, "from rank 1")
         DistContext(rank=0, world_size=2).log(log.warning, "warning: from rank 0")
     assert [(r.levelno, r.getMessage()) for r in caplog.records] == [(logging.WARNING, "warning: from rank 0")]
+
+
+def test_what_a_worker_process_logs_is_handled_by_its_parent(caplog):
+    from alonet.data.processes import worker_pool
+
+    with caplog.at_level(logging.INFO, logger="alonet"):
+        with worker_pool(1, logging.getLogger("alonet.test").warning, ("warning: from a worker",)) as pool:
+            worker = pool.submit(os.getpid).result()
+    [record] = [r for r in caplog.records if r.name == "alonet.test"]
+    assert record.getMessage() == "warning: from a worker" and record.process == worker != os.getpid()
