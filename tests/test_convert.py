@@ -269,15 +269,17 @@ def _tiny_set(tmp_path: Path) -> tuple[Path, Path, Path]:
     return photos, scalp, hairloss
 
 
-def test_all_problems_reported_at_once_and_nothing_written(tmp_path):
+def test_all_problems_reported_at_once_and_nothing_written(tmp_path, caplog):
     photos, scalp, hairloss = _tiny_set(tmp_path)
-    lines: list[str] = []
     with pytest.raises(ConversionError) as info:
-        convert_folders(photos, scalp, hairloss, tmp_path / "ds", ConvertOptions(size=8, progress=False),
-                        log=lines.append)
+        convert_folders(photos, scalp, hairloss, tmp_path / "ds", ConvertOptions(size=8, progress=False))
     assert str(info.value) == "4 of 6 pairs are invalid (listed above); fix them or pass --skip-invalid"
     assert {p.stem for p in info.value.problems} == {"trunc", "mismatch", "emptyscalp", "unpaired"}
+    # one record lists them: the headline, then one line per pair
+    [record] = [r for r in caplog.records if r.name == "alonet.data.convert"]
+    lines = record.getMessage().split("\n")
     text = "\n".join(lines)
+    assert record.levelname == "ERROR" and len(lines) == 5
     assert lines[0] == "4 of 6 pairs are invalid:"
     assert "trunc.jpg: image data is truncated" in text
     assert "mismatch.png is 11x12 pixels but photograph" in text
@@ -289,7 +291,7 @@ def test_all_problems_reported_at_once_and_nothing_written(tmp_path):
 def test_skip_invalid_converts_good_pairs_and_lists_the_rest(tmp_path):
     photos, scalp, hairloss = _tiny_set(tmp_path)
     out = convert_folders(photos, scalp, hairloss, tmp_path / "ds",
-                          ConvertOptions(size=8, skip_invalid=True, progress=False), log=lambda line: None)
+                          ConvertOptions(size=8, skip_invalid=True, progress=False))
     ds = open_dataset(out)
     assert [m["stem"] for m in ds.meta] == ["good1", "Good2"] and ds.info["skipped"] == 4
     rows = list(csv.DictReader(open(out / "skipped.csv")))
@@ -300,8 +302,7 @@ def test_skip_invalid_converts_good_pairs_and_lists_the_rest(tmp_path):
     assert files["trunc"] == "photos/trunc.jpg"
     # the empty scalp annotation may be allowed explicitly
     out2 = convert_folders(photos, scalp, hairloss, tmp_path / "ds2",
-                           ConvertOptions(size=8, skip_invalid=True, allow_empty_scalp=True, progress=False),
-                           log=lambda line: None)
+                           ConvertOptions(size=8, skip_invalid=True, allow_empty_scalp=True, progress=False))
     assert "emptyscalp" in [m["stem"] for m in open_dataset(out2).meta]
 
 

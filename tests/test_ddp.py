@@ -14,11 +14,13 @@ from alonet.train.history import read_history_csv
 
 SCRIPT = textwrap.dedent(
     """
+    import logging
     import sys
     import torch
     from alonet.train import TrainConfig, train
 
     dataset, run_dir, out = sys.argv[1:4]
+    logging.basicConfig(level=logging.INFO, format="%(message)s")  # every rank shows AloNet's log
 
     def keep_weights(event):
         # every rank stores the state it ended the epoch with

@@ -258,16 +258,18 @@ def test_style_images_change_training_photographs_but_not_their_masks(tmp_path):
         TaskDataset(source, [0], TrainConfig(**plain, style_images=str(tmp_path / "empty")), train=True)
 
 
-def test_resuming_a_fine_tune_names_only_options_the_user_changed(tmp_path, capsys):
+def test_resuming_a_fine_tune_names_only_options_the_user_changed(tmp_path, caplog):
     """The run saved the architecture it adopted from its starting model; resuming with the
     same command must not report those as ignored changes, but a changed option still is."""
     init = tiny_init_set(tmp_path / "init")
     source = tiny_source()
     cfg = finetune_config(init)
+    caplog.set_level("INFO", logger="alonet")
     train(source, tmp_path / "run", cfg, progress=False)
-    capsys.readouterr()
+    caplog.clear()
     train(source, tmp_path / "run", cfg, resume=True, progress=False)
-    assert "ignoring" not in capsys.readouterr().err
+    assert "ignoring" not in caplog.text
+    caplog.clear()
     train(source, tmp_path / "run", finetune_config(init, lr=1e-3), resume=True, progress=False)
-    err = capsys.readouterr().err
+    err = caplog.text
     assert "ignoring the new value(s) of lr (" in err

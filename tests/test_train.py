@@ -89,7 +89,7 @@ def test_learns_the_tiny_task(tmp_path):
     assert max(r["val_iou"] for r in rows) > 0.5
 
 
-def test_kill_and_resume_matches_an_uninterrupted_run(tmp_path, capsys):
+def test_kill_and_resume_matches_an_uninterrupted_run(tmp_path, caplog):
     cfg = tiny_config(epochs=2)
 
     class Killed(Exception):
@@ -123,10 +123,11 @@ def test_kill_and_resume_matches_an_uninterrupted_run(tmp_path, capsys):
     # resuming a finished run does nothing; raising --epochs continues it
     train(tiny_source(), tmp_path / "straight", cfg, resume=True, progress=False)
     assert len(read_history_csv(tmp_path / "straight" / "hairloss" / "history.csv")) == 2
-    capsys.readouterr()
-    train(tiny_source(), tmp_path / "straight", tiny_config(epochs=3, base_width=6), resume=True,
-          progress=False)
-    assert "ignoring the new value(s) of base_width" in capsys.readouterr().err
+    caplog.clear()
+    with caplog.at_level("INFO", logger="alonet"):
+        train(tiny_source(), tmp_path / "straight", tiny_config(epochs=3, base_width=6), resume=True,
+              progress=False)
+    assert "ignoring the new value(s) of base_width" in caplog.text
     rows = read_history_csv(tmp_path / "straight" / "hairloss" / "history.csv")
     assert [r["epoch"] for r in rows] == [1, 2, 3]
     state = torch.load(tmp_path / "straight" / "hairloss" / "last.pt", weights_only=True)

@@ -21,9 +21,15 @@ Heavy modules (torch, onnxruntime, flask) are imported lazily so that
 ``import alonet`` and the pure SALT functions stay fast.
 """
 
+import logging
+
 from alonet.errors import AloNetError
 from alonet.views import VIEWS, VIEW_WEIGHTS, View
 
 __version__ = "0.1.0"
+
+# A library's own logger stays silent until the program configures logging (the `alonet`
+# command does, in alonet.cli.console_log); without this, Python would print its warnings.
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = ["AloNetError", "VIEWS", "VIEW_WEIGHTS", "View", "__version__"]

@@ -22,6 +22,7 @@ The options are :mod:`alonet.adapt.config`, the work folder's recipe and clean-u
 from __future__ import annotations
 
 import json
+import logging
 import math
 import shutil
 from dataclasses import asdict, replace
@@ -46,7 +47,6 @@ from alonet.adapt.work import (
     check_work_recipe,
     remove_work,
     is_store,
-    log,
     work_recipe,
 )
 from alonet.data.atomic import atomic_directory, atomic_write_text, check_can_write_directory
@@ -67,6 +67,8 @@ from alonet.train.lock import run_lock
 from alonet.train.loop import carry_over
 from alonet.store.export import export_store
 
+LOG = logging.getLogger(__name__)
+
 #: Below these counts a before/after comparison on held-back patients says nothing.
 MIN_PHOTOS = 10
 MIN_PATIENTS = 4
@@ -80,8 +82,8 @@ def _source_dataset(source: Path, work: Path, cfg: AdaptConfig, progress: bool) 
         target = work / "dataset"
         if not (target / "dataset.json").is_file():
             summary = export_store(source, target, include_all=cfg.include_all, progress=progress)
-            log(f"exported {summary['views_exported']} photographs of {summary['visits_exported']} "
-                f"visits from the store ({summary['views_corrected']} with corrected masks)")
+            LOG.info(f"exported {summary['views_exported']} photographs of {summary['visits_exported']} "
+                     f"visits from the store ({summary['views_corrected']} with corrected masks)")
         return target
     raise DatasetError(f"{source} is neither an AloNet store nor a converted dataset",
                        fix="pass the folder given to `alonet serve --store`, or a folder made by "
@@ -349,8 +351,8 @@ def _adapt_in(work: Path, fresh: bool, source: Path, out: Path, cfg: AdaptConfig
         if fresh:  # refused before any training: leave no work folder behind
             shutil.rmtree(work, ignore_errors=True)
         raise
-    log(f"adapt: {n_learn} photographs of {len(held['learn'])} patients to learn from, "
-        f"{n_test} of {len(held['test'])} held-back patients to test on")
+    LOG.info(f"adapt: {n_learn} photographs of {len(held['learn'])} patients to learn from, "
+             f"{n_test} of {len(held['test'])} held-back patients to test on")
 
     trained, carried, notes = _finetune(work / "train_ds", work / "run", cfg, progress)
     if not trained:

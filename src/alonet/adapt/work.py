@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import shutil
-import sys
 from dataclasses import asdict
 from pathlib import Path
 
@@ -18,14 +18,9 @@ from alonet.data.atomic import atomic_write_text
 from alonet.errors import DatasetError, InvalidValueError
 from alonet.store.export import STEM_SCHEME, store_fingerprint
 
+LOG = logging.getLogger(__name__)
+
 STORE_DB = "alonet.sqlite3"
-
-
-def log(message: str) -> None:
-    """One line to stderr that does not break a progress bar."""
-    from tqdm import tqdm
-
-    tqdm.write(message, file=sys.stderr)
 
 
 def is_store(path: Path) -> bool:
@@ -127,7 +122,7 @@ def check_work_recipe(work: Path, recipe: dict) -> None:
                 f"({'; '.join(changes)}); the fine-tune there belongs to those",
                 fix=f"{resume}start afresh with --work {fresh} (or delete {work})")
         if changes:
-            log(f"the source or options changed since {work} was made ({'; '.join(changes)}): starting it afresh")
+            LOG.info(f"the source or options changed since {work} was made ({'; '.join(changes)}): starting it afresh")
             _clear_work(work, UNTRAINED_ENTRIES)
     atomic_write_text(path, json.dumps(recipe, indent=2) + "\n")
 
@@ -148,8 +143,8 @@ def remove_work(work: Path) -> None:
     left = sorted(p.name for p in work.iterdir()) if work.is_dir() else []
     if not left:
         work.rmdir()
-        log(f"adapt: removed its work folder {work} (a copy of the photographs with the patient codes; "
-            "--keep-work keeps it)")
+        LOG.info(f"adapt: removed its work folder {work} (a copy of the photographs with the patient codes; "
+                 "--keep-work keeps it)")
     else:
-        log(f"adapt: removed its files from the work folder {work}; kept the folder, which also holds "
-            f"{', '.join(left[:3])}{' ...' if len(left) > 3 else ''}")
+        LOG.info(f"adapt: removed its files from the work folder {work}; kept the folder, which also holds "
+                 f"{', '.join(left[:3])}{' ...' if len(left) > 3 else ''}")

@@ -62,9 +62,6 @@ def convert(photos, scalp, hairloss, out, phantom_dir, store_dir, include_all, m
 
     check_output_folder(out, what="dataset folder")  # before reading a single image
 
-    def log(line: str) -> None:
-        click.echo(line, err=True)
-
     options = ConvertOptions(
         size=size,
         skip_invalid=skip_invalid,
@@ -74,9 +71,9 @@ def convert(photos, scalp, hairloss, out, phantom_dir, store_dir, include_all, m
         workers=workers,
     )
     if phantom_dir is not None:
-        path = convert_phantom(phantom_dir, out, options, log=log)
+        path = convert_phantom(phantom_dir, out, options)
     else:
-        path = convert_folders(photos, scalp, hairloss, out, options, manifest=manifest, log=log)
+        path = convert_folders(photos, scalp, hairloss, out, options, manifest=manifest)
 
     from alonet.data.dataset import open_dataset
 

@@ -16,6 +16,7 @@ from types import MappingProxyType
 import click
 
 from alonet import __version__
+from alonet.cli.console_log import console_log
 from alonet.errors import AloNetError
 
 #: verb -> "module:attribute" of its click command, in pipeline order.
@@ -93,10 +94,13 @@ _OS_FIXES: Mapping[int, str] = MappingProxyType({
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; turn AloNet errors into one line on stderr and exit status 2."""
+    """Run the CLI; turn AloNet errors into one line on stderr and exit status 2.
+
+    AloNet's log records show on stderr while the command runs (:mod:`alonet.cli.console_log`)."""
     _tolerant_console()
     try:
-        cli.main(args=argv, prog_name="alonet", standalone_mode=False)
+        with console_log():
+            cli.main(args=argv, prog_name="alonet", standalone_mode=False)
     except AloNetError as exc:
         click.echo(f"error: {exc}", err=True)
         return exc.exit_code

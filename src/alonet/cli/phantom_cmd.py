@@ -102,7 +102,7 @@ def phantom_command(out, patients, visits, seed, masks_dir, size, split, pattern
         masks_dir=Path(masks_dir) if real else None, split=split, preview=preview,
         workers=workers, overwrite=overwrite, pattern=pattern, style=style,
     )
-    result = write_phantoms(spec, log=lambda line: click.echo(line, err=True))
+    result = write_phantoms(spec)
     click.echo(f"wrote {result.patients} patients, {result.visits} visits, {result.views} photographs to {result.out}")
     if result.preview is not None:
         click.echo(f"contact sheet: {result.preview}")

@@ -127,6 +127,7 @@ def serve_command(host, port, store, token, allowed_hosts, model, backend, scalp
     """
     import logging
 
+    from alonet.cli.console_log import SERVER_FORMAT, console_log
     from alonet.web import WebConfig, create_app
     from alonet.web.security import check_bind
 
@@ -140,22 +141,23 @@ def serve_command(host, port, store, token, allowed_hosts, model, backend, scalp
                        max_request_pixels=max_request_pixels, secure_cookies=secure_cookies,
                        cache_ttl_s=keep_minutes * 60,
                        pipeline=pipeline_config(None, scalp_threshold, hairloss_threshold))
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    app = create_app(config)
+    logging.basicConfig(level=logging.INFO, format=SERVER_FORMAT)  # waitress's own log, on the root logger
+    with console_log(SERVER_FORMAT):  # AloNet's (alonet.web), the same way
+        app = create_app(config)
 
-    server = _bind(app, host, port, waitress_settings(config.max_request_bytes, threads),
-                   gate=app.extensions["alonet"].gate)
-    from alonet.web.server import listening_servers
+        server = _bind(app, host, port, waitress_settings(config.max_request_bytes, threads),
+                       gate=app.extensions["alonet"].gate)
+        from alonet.web.server import listening_servers
 
-    addresses = [(each.effective_host, each.effective_port) for each in listening_servers(server)]
-    urls = " and ".join(f"http://{f'[{h}]' if ':' in str(h) else h}:{p}/" for h, p in addresses)
-    click.echo(f"AloNet web application on {urls} "
-               f"(model {app.extensions['alonet'].scorer.description}; "
-               f"{'store ' + str(store) if store else 'nothing is written to disk'}"
-               f"{'; token required' if token else ''}). Ctrl+C stops it.", err=True)
-    try:
-        server.run()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.close()
+        addresses = [(each.effective_host, each.effective_port) for each in listening_servers(server)]
+        urls = " and ".join(f"http://{f'[{h}]' if ':' in str(h) else h}:{p}/" for h, p in addresses)
+        click.echo(f"AloNet web application on {urls} "
+                   f"(model {app.extensions['alonet'].scorer.description}; "
+                   f"{'store ' + str(store) if store else 'nothing is written to disk'}"
+                   f"{'; token required' if token else ''}). Ctrl+C stops it.", err=True)
+        try:
+            server.run()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.close()

@@ -17,7 +17,7 @@ Conversion runs in two passes:
    annotation), resize and write through memory maps into a temporary folder.
 
 Every problem of both passes is collected. Unless ``skip_invalid`` is set, any
-problem means nothing is written: the problems are listed (one per line) and
+problem means nothing is written: the problems are logged (one per line) and
 a ``ConversionError`` says how many pairs are invalid. With ``skip_invalid``
 the valid pairs are converted and the rest are listed in ``skipped.csv``
 inside the dataset. The dataset folder appears only when complete.
@@ -26,6 +26,7 @@ inside the dataset. The dataset folder appears only when complete.
 from __future__ import annotations
 
 import csv
+import logging
 import sys
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -52,10 +53,12 @@ from alonet.data.pairing import find_pairs
 from alonet.data.pairs import Pair, Problem, stem_key
 from alonet.errors import AloNetError, DatasetError, InvalidValueError
 
+LOG = logging.getLogger(__name__)
+
 #: Folders and manifest of a phantom set (``alonet phantom``), relative to its root.
 PHANTOM_LAYOUT = MappingProxyType(
     {"photos": "photographs", "scalp": "scalp", "hairloss": "hairloss", "manifest": "manifest.csv"})
-#: Printed when a dataset is converted without a manifest.
+#: Logged (as a warning) when a dataset is converted without a manifest.
 NO_MANIFEST_WARNING = ("no manifest: the photographs get no patient or view, so `alonet train` and `alonet adapt` "
                        "split them by photograph (the views of one head can land on both sides of the split) and "
                        "`alonet evaluate` cannot use them (pass --manifest with columns stem, patient, visit, view)")
@@ -171,8 +174,9 @@ def _loaded(pairs: list[Pair], options: ConvertOptions) -> Iterator[tuple[Pair, 
 # --------------------------------------------------------------------------- converting
 
 
-def _stderr(line: str) -> None:
-    print(line, file=sys.stderr)
+def _listed(headline: str, problems: list[Problem]) -> str:
+    """``headline`` and below it one indented line per problem, by stem."""
+    return "\n".join([headline, *(f"  {p}" for p in sorted(problems, key=lambda p: stem_key(p.stem)))])
 
 
 def _write_skipped(folder: Path, problems: list[Problem]) -> None:
@@ -189,13 +193,13 @@ def convert_pairs(
     options: ConvertOptions = ConvertOptions(),
     *,
     problems: list[Problem] | None = None,
-    log: Callable[[str], None] = _stderr,
     source: dict[str, str] | None = None,
 ) -> Path:
     """Check and convert ``pairs`` into the dataset folder ``out`` (see the module doc).
 
-    ``problems`` are ones already found while pairing; ``log`` receives the
-    summary lines (default: stderr). Returns ``out``.
+    ``problems`` are ones already found while pairing; the invalid pairs are logged
+    (an error) before ConversionError, the skipped ones (a warning) once the rest
+    are converted, each with one line per pair. Returns ``out``.
     """
     from tqdm import tqdm
 
@@ -217,9 +221,7 @@ def convert_pairs(
 
     def fail() -> None:
         bad = len({stem_key(p.stem) for p in problems})
-        log(f"{bad} of {total} pairs are invalid:")
-        for problem in sorted(problems, key=lambda p: stem_key(p.stem)):
-            log(f"  {problem}")
+        LOG.error(_listed(f"{bad} of {total} pairs are invalid:", problems))
         if bad < total and not options.skip_invalid:
             raise ConversionError(
                 f"{bad} of {total} pairs are invalid (listed above); fix them or pass --skip-invalid",
@@ -246,9 +248,7 @@ def convert_pairs(
             if not options.skip_invalid or writer.written == 0:
                 fail()  # raises inside the block: the temporary folder is removed
             skipped = sorted(problems, key=lambda p: stem_key(p.stem))
-            log(f"skipped {len({stem_key(p.stem) for p in skipped})} of {total} pairs:")
-            for problem in skipped:
-                log(f"  {problem}")
+            LOG.warning(_listed(f"skipped {len({stem_key(p.stem) for p in skipped})} of {total} pairs:", skipped))
             writer.info["skipped"] = len({stem_key(p.stem) for p in skipped})
             _write_skipped(writer.folder, skipped)
     return target
@@ -262,7 +262,6 @@ def convert_folders(
     options: ConvertOptions = ConvertOptions(),
     *,
     manifest: str | Path | None = None,
-    log: Callable[[str], None] = _stderr,
 ) -> Path:
     """Convert three folders (and an optional manifest) into a dataset at ``out``.
 
@@ -279,11 +278,11 @@ def convert_folders(
                                 fix="e.g. ConvertOptions(size=320, skip_invalid=True)")
     options = replace(options, size=check_size(options.size))
     check_can_write_directory(out, options.overwrite)  # fail before scanning large folders
-    pairs, problems = find_pairs(photos, scalp, hairloss, manifest, warn=lambda message: log(f"warning: {message}"))
+    pairs, problems = find_pairs(photos, scalp, hairloss, manifest)  # its warnings are logged
     source = {"photos": str(photos), "scalp": str(scalp), "hairloss": str(hairloss), "manifest": str(manifest or "")}
-    target = convert_pairs(pairs, out, options, problems=problems, log=log, source=source)
+    target = convert_pairs(pairs, out, options, problems=problems, source=source)
     if manifest is None:  # said once the dataset exists: a failed conversion has other things to fix first
-        log(f"warning: {NO_MANIFEST_WARNING}")
+        LOG.warning("warning: %s", NO_MANIFEST_WARNING)
     return target
 
 
@@ -307,14 +306,12 @@ def convert_phantom(
     phantom_dir: str | Path,
     out: str | Path,
     options: ConvertOptions = ConvertOptions(),
-    *,
-    log: Callable[[str], None] = _stderr,
 ) -> Path:
     """Convert a phantom folder (``alonet convert --from PHANTOM_DIR``); ``options``
-    and ``log`` as for ``convert_folders``."""
+    as for ``convert_folders``."""
     paths = phantom_paths(phantom_dir)
     return convert_folders(paths["photos"], paths["scalp"], paths["hairloss"], out, options,
-                           manifest=paths["manifest"], log=log)
+                           manifest=paths["manifest"])
 
 
 __all__ = [

@@ -13,8 +13,8 @@ published one).
 
 from __future__ import annotations
 
+import logging
 import os
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -24,6 +24,8 @@ from alonet.data.manifest import Manifest, ManifestRow, check_manifest_rows, loa
 from alonet.data.pairs import Pair, Problem, stem_key
 from alonet.errors import DatasetError, InvalidValueError
 from alonet.views import normalize_view
+
+LOG = logging.getLogger(__name__)
 
 #: nnU-Net's channel suffix on image file names (``case_0001_0000.png`` for the labels' ``case_0001.png``).
 NNUNET_CHANNEL_SUFFIX = "_0000"
@@ -94,8 +96,8 @@ def _absent(what: str, folder: Path, stem: str, scan: Scan, extensions: tuple[st
             f"(save it as {' '.join(extensions)})")
 
 
-def _warn_stderr(message: str) -> None:
-    print(f"warning: {message}", file=sys.stderr)
+def _log_warning(message: str) -> None:
+    LOG.warning("warning: %s", message)
 
 
 def _check_two_folders(scalp: Path, hairloss: Path) -> None:
@@ -147,7 +149,7 @@ def find_pairs(
     hairloss: str | Path,
     manifest: str | Path | None = None,
     *,
-    warn: Callable[[str], None] = _warn_stderr,
+    warn: Callable[[str], None] = _log_warning,
 ) -> tuple[list[Pair], list[Problem]]:
     """Pair photographs and annotations by stem; report unpaired files and
     manifest problems. Pairs come sorted by stem (case-insensitive).
@@ -158,7 +160,7 @@ def find_pairs(
     folders, and one file as both annotations of a pair (a label map).
 
     With a manifest, its rows are checked too (``check_manifest_rows``);
-    ``warn`` receives one line per warning (default: stderr), among them the
+    ``warn`` receives one line per warning (default: logged as "warning: <line>"), among them the
     manifest rows that name no file of the three folders (they are left out).
     """
     _check_two_folders(Path(scalp), Path(hairloss))

@@ -5,7 +5,8 @@ outright (``kill -9``, the out-of-memory killer, "End task" on Windows): it
 finishes what it was doing and then waits for work forever, holding its memory.
 (It never sees the end of its task queue: every worker holds that queue's
 writing end too.) :func:`worker_pool` starts workers that watch their parent
-and exit within about a second of its death.
+and exit within about a second of its death, and whose log records the parent
+handles (a "spawn" worker has none of the parent's logging set-up).
 
 :func:`pid_alive` is also how :mod:`alonet.data.atomic` tells a temporary file
 that a killed writer left behind from one that a running writer is still
@@ -15,6 +16,7 @@ filling.
 from __future__ import annotations
 
 import hashlib
+import logging
 import multiprocessing
 import os
 import socket
@@ -23,6 +25,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from logging.handlers import QueueHandler, QueueListener
 from pathlib import Path
 
 #: Seconds between two looks at the parent (when no multiprocessing sentinel
@@ -139,8 +142,37 @@ def watch_parent(parent_pid: int, poll_s: float = PARENT_POLL_S) -> threading.Th
     return thread
 
 
-def _start_worker(parent_pid: int, initializer: Callable[..., object] | None, initargs: tuple) -> None:
+class _Forward(logging.Handler):
+    """Hands a worker's record to this process's logger of the same name (and so to whatever
+    this process set up: the ``alonet`` command's console, a program's own handlers)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        logging.getLogger(record.name).handle(record)
+
+
+class _Pool(ProcessPoolExecutor):
+    """A ``ProcessPoolExecutor`` that stops the listener of its workers' log records after shutdown."""
+
+    def __init__(self, *args, listener: QueueListener, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._listener: QueueListener | None = listener
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        try:
+            super().shutdown(wait=wait, cancel_futures=cancel_futures)
+        finally:
+            listener, self._listener = self._listener, None
+            if listener is not None:
+                listener.stop()  # handles what the workers logged before it returns
+
+
+def _start_worker(parent_pid: int, log_queue, log_level: int, initializer: Callable[..., object] | None,
+                  initargs: tuple) -> None:
     watch_parent(parent_pid)
+    logger = logging.getLogger("alonet")  # the worker's records go to the parent, at the parent's level
+    logger.addHandler(QueueHandler(log_queue))
+    logger.setLevel(log_level)
+    logger.propagate = False
     if initializer is not None:
         initializer(*initargs)
 
@@ -152,7 +184,13 @@ def worker_pool(workers: int, initializer: Callable[..., object] | None = None,
     "spawn", not the Linux default "fork": a process forked after torch,
     ONNX Runtime or OpenCV started their thread pools can deadlock.
     ``initializer(*initargs)`` runs in each worker as with the executor's own
-    argument (both must be picklable).
+    argument (both must be picklable). What the workers log on ``alonet`` loggers is
+    handled in this process, as if it had been logged here.
     """
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_start_worker, initargs=(os.getpid(), initializer, initargs))
+    context = multiprocessing.get_context("spawn")
+    log_queue = context.Queue()
+    listener = QueueListener(log_queue, _Forward())
+    listener.start()
+    level = logging.getLogger("alonet").getEffectiveLevel()
+    return _Pool(max_workers=workers, mp_context=context, initializer=_start_worker,
+                 initargs=(os.getpid(), log_queue, level, initializer, initargs), listener=listener)

@@ -48,7 +48,7 @@ from alonet.infer.onnx_runtime import (
 from alonet.model import load_model, normalize_images, resolve_model_set
 from alonet.model.config import TASKS, ModelConfig
 
-log = logging.getLogger(__name__)
+LOG = logging.getLogger(__name__)
 
 BACKENDS: tuple[str, ...] = ("auto", "torch", "onnx")
 
@@ -286,5 +286,5 @@ def create_backend(models, backend: str = "auto", *, cache_dir: str | Path | Non
             if isinstance(exc, ModelError):
                 raise
             raise ModelError(f"ONNX Runtime backend unavailable ({exc})", fix="use --backend torch") from None
-        log.warning("ONNX Runtime backend unavailable (%s); using PyTorch", exc)
+        LOG.warning("ONNX Runtime backend unavailable (%s); using PyTorch", exc)
         return TorchBackend(loaded, channels_last=channels_last)

@@ -81,9 +81,13 @@ class _Reader:
 
 @contextlib.contextmanager
 def _quiet():
-    """Hide the quantiser's prints and its advice (logged on the root logger) to run a
-    pre-processing step: shape inference cannot complete on these graphs' Resize nodes, and
-    the step made no difference to speed here."""
+    """Hide the quantiser's prints and its advice to run a pre-processing step: shape inference
+    cannot complete on these graphs' Resize nodes, and the step made no difference to speed here.
+
+    ONNX Runtime gives that advice with the module-level ``logging.warning``, so the record is
+    made on the root logger, and a logger's filters see only the records made on it: the filter
+    has to sit on the root logger (removed again on the way out). It never sees AloNet's own
+    records, which are made on ``alonet.*`` loggers."""
     root = logging.getLogger()
 
     def drop(record: logging.LogRecord) -> bool:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import sys
 from concurrent.futures import as_completed
 from dataclasses import dataclass
@@ -37,6 +38,8 @@ from alonet.phantom.generate import procedural_plan, real_patient_order, real_pl
 from alonet.phantom.preview import PreviewRow, contact_sheet, thumbnail
 from alonet.phantom.realmasks import RealMaskSet
 from alonet.views import VIEWS
+
+LOG = logging.getLogger(__name__)
 
 #: Columns of manifest.csv, in order.
 MANIFEST_FIELDS = (
@@ -109,7 +112,7 @@ class _Task:
     real_patient: str | None
 
 
-def _tasks(spec: PhantomSpec, log) -> list[_Task]:
+def _tasks(spec: PhantomSpec) -> list[_Task]:
     if spec.masks_dir is None:
         return [_Task(i, None) for i in range(int(spec.patients or 0))]
 
@@ -119,7 +122,7 @@ def _tasks(spec: PhantomSpec, log) -> list[_Task]:
                                 fix="choose another --split")
     if spec.patients is not None:
         if spec.patients > len(order):
-            log(f"note: the {spec.split} split has {len(order)} patients; writing all of them")
+            LOG.info("note: the %s split has %d patients; writing all of them", spec.split, len(order))
         order = order[: spec.patients]
     return [_Task(i, p) for i, p in enumerate(order)]
 
@@ -171,15 +174,15 @@ def _run(args: tuple[_Task, PhantomSpec, Path]) -> tuple[int, list[dict], list]:
     return task.index, rows, previews
 
 
-def write_phantoms(spec: PhantomSpec, log=None, progress: bool = True) -> WriteResult:
-    """Write the phantom dataset described by ``spec`` (see the module doc)."""
+def write_phantoms(spec: PhantomSpec, progress: bool = True) -> WriteResult:
+    """Write the phantom dataset described by ``spec`` (see the module doc); a request for
+    more patients than a split has is logged (a note) and all of them are written."""
     from tqdm import tqdm
 
     spec.check()
-    say = log or (lambda line: print(line, file=sys.stderr))
     out = Path(spec.out)
     check_can_write_directory(out, spec.overwrite)
-    tasks = _tasks(spec, say)
+    tasks = _tasks(spec)
     results: dict[int, tuple[list[dict], list]] = {}
     with atomic_directory(out, overwrite=spec.overwrite) as tmp:
         for sub in ("photographs", "scalp", "hairloss"):

@@ -42,6 +42,8 @@ from alonet.store.records import NewView, Patient, StoredView, Visit, salt_statu
 from alonet.store.schema import migrate
 from alonet.views import VIEWS
 
+LOG = logging.getLogger(__name__)
+
 DB_NAME = "alonet.sqlite3"
 IMAGES_DIR = "images"
 
@@ -523,5 +525,4 @@ class Store:
             try:
                 path.unlink(missing_ok=True)
             except OSError as exc:
-                logging.getLogger(__name__).warning("could not delete %s (%s); delete it by hand", path,
-                                                    exc.strerror or exc.__class__.__name__)
+                LOG.warning("could not delete %s (%s); delete it by hand", path, exc.strerror or exc.__class__.__name__)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import functools
 import json
+import logging
 import re
 import shutil
 from dataclasses import fields, replace
@@ -23,6 +24,8 @@ from alonet.errors import InvalidValueError, ModelError, OutputNotWritableError
 from alonet.model.config import TASKS
 from alonet.model.io import read_model_info, resolve_model_set
 from alonet.train.config import TrainConfig
+
+LOG = logging.getLogger(__name__)
 
 CHECKPOINT_FORMAT = "alonet-checkpoint"
 #: What ``save_checkpoint`` writes and resuming reads.
@@ -71,7 +74,7 @@ def resolve_config(task_dir: Path, cfg: TrainConfig, resume: bool, ctx,
     state = read_checkpoint(task_dir, resume)
     if state is None:
         if resume:
-            ctx.log(f"{cfg.task}: no checkpoint in {task_dir}; starting from epoch 1")
+            ctx.log(LOG.info, f"{cfg.task}: no checkpoint in {task_dir}; starting from epoch 1")
         return cfg, None
     saved = TrainConfig.from_dict(state["train_config"])
     # a fine-tune saved the architecture it adopted from its starting model: not a user's change
@@ -80,8 +83,8 @@ def resolve_config(task_dir: Path, cfg: TrainConfig, resume: bool, ctx,
                if f.name not in (*RESUME_OVERRIDES, "task", *adopted) and getattr(cfg, f.name) != getattr(saved, f.name)
                and (explicit is None or f.name in explicit)]
     if ignored:
-        ctx.log(f"{cfg.task}: resuming with the run's saved options; ignoring the new value(s) of "
-                f"{', '.join(ignored)} (only {', '.join(RESUME_OVERRIDES)} may change on --resume)")
+        ctx.log(LOG.info, f"{cfg.task}: resuming with the run's saved options; ignoring the new value(s) of "
+                          f"{', '.join(ignored)} (only {', '.join(RESUME_OVERRIDES)} may change on --resume)")
     merged = replace(saved, **{k: getattr(cfg, k) for k in RESUME_OVERRIDES})
     return merged, state
 

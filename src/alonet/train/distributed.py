@@ -7,14 +7,14 @@ The same ``alonet train`` command runs in one process or under ``torchrun``::
 ``torchrun`` sets RANK, WORLD_SIZE and LOCAL_RANK; ``setup`` then joins the
 process group (NCCL on CUDA, gloo on CPU) and each process trains on its
 shard of every epoch (DistributedSampler) with gradients averaged by
-DistributedDataParallel. Only rank 0 logs, shows progress and writes files;
+DistributedDataParallel. Only rank 0 logs (``DistContext.log``), shows progress and writes files;
 all ranks meet at a barrier at the end of each epoch.
 """
 
 from __future__ import annotations
 
 import os
-import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from alonet.errors import InvalidValueError
@@ -39,12 +39,11 @@ class DistContext:
     def distributed(self) -> bool:
         return self.world_size > 1
 
-    def log(self, message: str) -> None:
-        """Write ``message`` to stderr above any progress bar, from rank 0 only."""
+    def log(self, emit: Callable[[str], None], message: str) -> None:
+        """``emit(message)`` on rank 0 only; ``emit`` is the caller's logger method
+        (``LOG.info``, ``LOG.warning``), so every process's log says each thing once."""
         if self.is_main:
-            from tqdm import tqdm
-
-            tqdm.write(message, file=sys.stderr)
+            emit(message)
 
     def barrier(self) -> None:
         if self.distributed:

@@ -21,6 +21,7 @@ uninterrupted one.
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import sys
 import time
@@ -45,6 +46,8 @@ from alonet.train.data import TaskDataset, load_or_make_split, open_source, spli
 from alonet.train.distributed import setup
 from alonet.train.history import plot_history, write_history_csv
 from alonet.train.lock import LOCK_NAME, acquire, release
+
+LOG = logging.getLogger(__name__)
 
 
 @dataclass
@@ -91,7 +94,8 @@ def train(dataset, run_dir: str | Path, cfg: TrainConfig = TrainConfig(), *,
     try:
         unknown = sum(1 for r in source.records if not r.patient)
         if unknown:
-            ctx.log(f"warning: {unknown} of {len(source.records)} photographs have no patient, so each is its own "
+            ctx.log(LOG.warning,
+                    f"warning: {unknown} of {len(source.records)} photographs have no patient, so each is its own "
                     "unit of the train/validation split and views of one head can land on both sides "
                     "(validation IoU then flatters the model); convert with --manifest giving each photograph's patient")
         with _locked(run_dir, ctx):
@@ -104,7 +108,7 @@ def train(dataset, run_dir: str | Path, cfg: TrainConfig = TrainConfig(), *,
             if init is not None and carry_rest and ctx.is_main:
                 copied = carry_over(run_dir, init)
                 if copied:
-                    ctx.log(f"carried over from {init} (not trained in this run): {', '.join(copied)}")
+                    ctx.log(LOG.info, f"carried over from {init} (not trained in this run): {', '.join(copied)}")
     finally:
         ctx.close()
     return run_dir
@@ -115,14 +119,14 @@ def _used_init(used: list[TrainConfig], ctx) -> str | None:
     (None: none, or several differing)."""
     inits = sorted({str(c.init) for c in used if c.init is not None})
     if len(inits) > 1:
-        ctx.log(f"the tasks of this run started from different models ({', '.join(inits)}); the other "
-                "networks are not carried over: give --init MODEL to choose where they come from")
+        ctx.log(LOG.info, f"the tasks of this run started from different models ({', '.join(inits)}); the other "
+                          "networks are not carried over: give --init MODEL to choose where they come from")
         return None
     if inits:
         try:
             resolve_model_set(inits[0])
         except ModelError as exc:
-            ctx.log(f"the other networks cannot be carried over from this run's starting model: {exc}")
+            ctx.log(LOG.info, f"the other networks cannot be carried over from this run's starting model: {exc}")
             return None
     return inits[0] if inits else None
 
@@ -218,15 +222,15 @@ def _train_task(source, run_dir: Path, cfg: TrainConfig, ctx, *, resume: bool,
                     f"run with --init {run_dir}")
         else:
             more = "rerun with --resume and more --epochs to continue"
-        ctx.log(f"{cfg.task}: already trained for {run.start_epoch} epoch(s); nothing to do ({more})")
+        ctx.log(LOG.info, f"{cfg.task}: already trained for {run.start_epoch} epoch(s); nothing to do ({more})")
         return run.cfg
     cfg = run.cfg
-    ctx.log(f"{cfg.task}: {run.n_train} training / {run.n_val} validation photographs, "
-            f"{cfg.input_size}px, {cfg.encoder} encoder, width {cfg.base_width}, depth {cfg.depth}, "
-            f"device {run.device}"
-            + (f" x {ctx.world_size} processes" if ctx.distributed else "")
-            + (f", from {run.init_path}" if run.init_path else "")
-            + (f", resuming after epoch {run.start_epoch}" if run.start_epoch else ""))
+    ctx.log(LOG.info, f"{cfg.task}: {run.n_train} training / {run.n_val} validation photographs, "
+                      f"{cfg.input_size}px, {cfg.encoder} encoder, width {cfg.base_width}, depth {cfg.depth}, "
+                      f"device {run.device}"
+                      + (f" x {ctx.world_size} processes" if ctx.distributed else "")
+                      + (f", from {run.init_path}" if run.init_path else "")
+                      + (f", resuming after epoch {run.start_epoch}" if run.start_epoch else ""))
     if run.init_path is not None and run.start_epoch == 0 and not run.history:
         # Epoch 0: the starting model on the validation patients (the "before" of fine-tuning).
         val = _validate(run, ctx)
@@ -234,11 +238,11 @@ def _train_task(source, run_dir: Path, cfg: TrainConfig, ctx, *, resume: bool,
         run.history.append(row)
         run.best_iou = val["val_iou"]
         _checkpoint(run, ctx, row, improved=True)
-        ctx.log(f"{cfg.task} before training: val loss {val['val_loss']:.4f}, val IoU {val['val_iou']:.4f}")
+        ctx.log(LOG.info, f"{cfg.task} before training: val loss {val['val_loss']:.4f}, val IoU {val['val_iou']:.4f}")
     stale = _epochs_since_best(run.history)
     for epoch in range(run.start_epoch, run.epochs):
         if cfg.patience is not None and stale >= cfg.patience:
-            ctx.log(f"{cfg.task}: stopping early, no better validation IoU for {stale} epoch(s)")
+            ctx.log(LOG.info, f"{cfg.task}: stopping early, no better validation IoU for {stale} epoch(s)")
             break
         started = time.perf_counter()
         lr = run.optimizer.param_groups[0]["lr"]
@@ -251,9 +255,9 @@ def _train_task(source, run_dir: Path, cfg: TrainConfig, ctx, *, resume: bool,
                "seconds": time.perf_counter() - started, "best": improved}
         run.history.append(row)
         _checkpoint(run, ctx, row, improved or cfg.keep == "last")
-        ctx.log(f"{cfg.task} epoch {epoch + 1}/{run.epochs}: train loss {train_loss:.4f}, "
-                f"val loss {val['val_loss']:.4f}, val IoU {val['val_iou']:.4f}, Dice {val['val_dice']:.4f}"
-                + (" (best)" if improved else "") + f" [{row['seconds']:.0f}s]")
+        ctx.log(LOG.info, f"{cfg.task} epoch {epoch + 1}/{run.epochs}: train loss {train_loss:.4f}, "
+                          f"val loss {val['val_loss']:.4f}, val IoU {val['val_iou']:.4f}, Dice {val['val_dice']:.4f}"
+                          + (" (best)" if improved else "") + f" [{row['seconds']:.0f}s]")
         ctx.barrier()
         if on_epoch_end is not None:
             on_epoch_end(EpochEnd(cfg.task, epoch + 1, run.epochs, row, run.model, ctx.rank, run.task_dir))
@@ -471,7 +475,8 @@ def _validate(run: TaskRun, ctx) -> dict:
     if counts.tp + counts.fn == 0 and not run.warned_empty_truth:
         run.warned_empty_truth = True
         what = "hair loss" if run.cfg.task == "hairloss" else "scalp region"
-        ctx.log(f"warning: {run.cfg.task}: the validation photographs show no {what}, so validation IoU is 1 "
+        ctx.log(LOG.warning,
+                f"warning: {run.cfg.task}: the validation photographs show no {what}, so validation IoU is 1 "
                 "for a model that marks none and 0 for any other and cannot choose an epoch fairly; add "
                 "patients with it to the data, or choose another --seed for the split")
     return {"val_loss": v_loss / max(v_weight, 1e-12), "val_iou": counts.iou, "val_dice": counts.dice}

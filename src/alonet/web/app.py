@@ -46,6 +46,7 @@ from alonet.store.storage import Store
 from alonet.web.uploads import InMemoryRequest, UploadRejected, too_large_message
 from alonet.web.visits import VisitCache, incomplete_reasons
 
+#: The server log (app and waitress refusals alike): one name, shown on every `alonet serve` line.
 LOG = logging.getLogger("alonet.web")
 
 #: A form or correction sent without a session (logged out in another tab, or a server restart).

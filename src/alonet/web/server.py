@@ -24,6 +24,7 @@ from waitress.parser import HTTPRequestParser
 from waitress.task import ErrorTask
 from waitress.utilities import Error
 
+#: The server log (app and waitress refusals alike): one name, shown on every `alonet serve` line.
 LOG = logging.getLogger("alonet.web")
 
 
