@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -89,8 +90,15 @@ def test_learns_the_tiny_task(tmp_path):
     assert max(r["val_iou"] for r in rows) > 0.5
 
 
+def without_seconds(rows):
+    return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
+
+
 def test_kill_and_resume_matches_an_uninterrupted_run(tmp_path, capsys):
-    cfg = tiny_config(epochs=2)
+    """A resumed run continues the epoch count, the weights and optimiser, the learning-rate
+    schedule (halved after epoch 2 here) and the best validation IoU so far (the tiny model's
+    IoU stays 0, so a resumed run that forgot it would call epoch 2 "best")."""
+    cfg = tiny_config(epochs=2, lr_step=2, lr_gamma=0.5)
 
     class Killed(Exception):
         pass
@@ -115,22 +123,29 @@ def test_kill_and_resume_matches_an_uninterrupted_run(tmp_path, capsys):
 
     train(tiny_source(), tmp_path / "straight", cfg, progress=False)
     straight = read_history_csv(tmp_path / "straight" / "hairloss" / "history.csv")
-    assert [r["train_loss"] for r in resumed] == [r["train_loss"] for r in straight]
-    a = torch.load(tmp_path / "killed" / "hairloss" / "last.pt", weights_only=True)["model"]
-    b = torch.load(tmp_path / "straight" / "hairloss" / "last.pt", weights_only=True)["model"]
-    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert without_seconds(resumed) == without_seconds(straight)
+    assert [r["best"] for r in straight] == [True, False]  # IoU 0 twice: epoch 1 stays the best
+    assert json.loads((tmp_path / "killed" / "hairloss" / "best.json").read_text())["metadata"]["epoch"] == 1
+    a = torch.load(tmp_path / "killed" / "hairloss" / "last.pt", weights_only=True)
+    b = torch.load(tmp_path / "straight" / "hairloss" / "last.pt", weights_only=True)
+    assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
+    assert a["scheduler"] == b["scheduler"] and a["best_iou"] == b["best_iou"]
 
-    # resuming a finished run does nothing; raising --epochs continues it
+    # resuming a finished run does nothing; raising --epochs continues it, on the same schedule
     train(tiny_source(), tmp_path / "straight", cfg, resume=True, progress=False)
     assert len(read_history_csv(tmp_path / "straight" / "hairloss" / "history.csv")) == 2
     capsys.readouterr()
-    train(tiny_source(), tmp_path / "straight", tiny_config(epochs=3, base_width=6), resume=True,
+    train(tiny_source(), tmp_path / "straight", replace(cfg, epochs=3, base_width=6), resume=True,
           progress=False)
     assert "ignoring the new value(s) of base_width" in capsys.readouterr().err
     rows = read_history_csv(tmp_path / "straight" / "hairloss" / "history.csv")
     assert [r["epoch"] for r in rows] == [1, 2, 3]
+    assert [r["lr"] for r in rows] == pytest.approx([5e-4, 5e-4, 2.5e-4])
     state = torch.load(tmp_path / "straight" / "hairloss" / "last.pt", weights_only=True)
     assert state["epoch"] == 3 and state["train_config"]["base_width"] == 4
+    train(tiny_source(), tmp_path / "killed", replace(cfg, epochs=3), resume=True, progress=False)
+    assert without_seconds(read_history_csv(tmp_path / "killed" / "hairloss" / "history.csv")) == \
+        without_seconds(rows)
 
 
 def test_split_is_by_patient_and_reused(tmp_path):
