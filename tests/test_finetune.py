@@ -271,3 +271,26 @@ def test_resuming_a_fine_tune_names_only_options_the_user_changed(tmp_path, caps
     train(source, tmp_path / "run", finetune_config(init, lr=1e-3), resume=True, progress=False)
     err = capsys.readouterr().err
     assert "ignoring the new value(s) of lr (" in err
+
+
+def test_the_encoder_learning_rate_scale_reaches_the_optimiser(tmp_path):
+    """``encoder_lr_scale`` trains the encoder at lr x scale: the checkpoint's optimiser holds
+    the encoder's parameters in a group of their own at that rate (0 freezes them)."""
+    from alonet.train.finetune import encoder_modules
+
+    init = tiny_init_set(tmp_path / "init")
+    run = train(tiny_source(), tmp_path / "run", finetune_config(init, encoder_lr_scale=0.1), progress=False)
+    state = torch.load(run / "hairloss" / "last.pt", weights_only=True)
+    model, _ = load_model(init / "hairloss")
+    n_encoder = sum(1 for m in encoder_modules(model) for _ in m.parameters())
+    n_all = len(list(model.parameters()))
+    groups = sorted((g["lr"], len(g["params"])) for g in state["optimizer"]["param_groups"])
+    assert groups == [(pytest.approx(2e-5), n_encoder), (pytest.approx(2e-4), n_all - n_encoder)]
+
+    # the default scale: 0.1 only for an ImageNet encoder trained from scratch, else 1; given wins
+    assert TrainConfig(encoder="efficientnet-lite0").resolved_encoder_lr_scale() == 0.1
+    assert TrainConfig(encoder="efficientnet-lite0", pretrained=False).resolved_encoder_lr_scale() == 1.0
+    assert TrainConfig(encoder="efficientnet-lite0", init="default").resolved_encoder_lr_scale() == 1.0
+    assert TrainConfig().resolved_encoder_lr_scale() == 1.0
+    assert TrainConfig(encoder_lr_scale=0.5).resolved_encoder_lr_scale() == 0.5
+
