@@ -294,3 +294,29 @@ def test_the_encoder_learning_rate_scale_reaches_the_optimiser(tmp_path):
     assert TrainConfig().resolved_encoder_lr_scale() == 1.0
     assert TrainConfig(encoder_lr_scale=0.5).resolved_encoder_lr_scale() == 0.5
 
+
+def test_freeze_bn_keeps_the_named_batchnorm_layers_in_eval_mode_and_auto_decides_by_size():
+    from torch import nn
+
+    from alonet.train.config import FEW_IMAGES
+    from alonet.train.finetune import encoder_modules, set_train_mode
+
+    cfg = ModelConfig(task="hairloss", base_width=4, depth=3, input_size=32, encoder="efficientnet-lite0")
+    model = build_model(cfg)
+    encoder_bn = {id(m) for root in encoder_modules(model) for m in root.modules()
+                  if isinstance(m, nn.modules.batchnorm._BatchNorm)}
+    all_bn = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    assert encoder_bn and len(encoder_bn) < len(all_bn)
+    for freeze_bn, frozen in (("none", set()), ("encoder", encoder_bn), ("all", {id(m) for m in all_bn})):
+        model.eval()
+        set_train_mode(model, 0, freeze_bn)
+        assert {id(m) for m in all_bn if not m.training} == frozen, freeze_bn
+        assert model.training
+
+    # "auto": fine-tuning on fewer than FEW_IMAGES photographs freezes all, on more none;
+    # an ImageNet encoder trained from scratch keeps its own statistics
+    finetune = TrainConfig(init="default")
+    assert (finetune.resolved_freeze_bn(FEW_IMAGES - 1), finetune.resolved_freeze_bn(FEW_IMAGES)) == ("all", "none")
+    assert TrainConfig(encoder="efficientnet-lite0").resolved_freeze_bn(10) == "encoder"
+    assert TrainConfig().resolved_freeze_bn(10) == "none"
+    assert TrainConfig(init="default", freeze_bn="none").resolved_freeze_bn(10) == "none"
