@@ -367,6 +367,28 @@ def test_a_view_flagged_as_another_view_is_not_exported(model_dir, pipeline, ima
     assert (tmp_path / "out" / "skipped.csv").read_text().count("view_mismatch") == 1
 
 
+
+def test_the_fingerprint_changes_when_a_reviewed_visit_is_corrected_again(model_dir, pipeline, images, tmp_path):
+    """`alonet adapt` reuses an earlier export while the fingerprint stands, so a visit whose
+    masks were corrected and saved again must change it (the visit ids and dates stay)."""
+    store_dir = tmp_path / "store"
+    client = make_client(model_dir, pipeline, store_dir)
+    url = score(client, images, ["top", "back"])
+    visit_id = save(client, url, patient="new", new_code="AA-9", visit_date="2024-04-04")
+    review(client, visit_id)
+    first = store_fingerprint(store_dir)
+    assert store_fingerprint(store_dir) == first  # nothing changed: the same
+    opened = client.post(f"/visits/{visit_id}/correct", data={"csrf_token": csrf_token(client)})
+    assert opened.status_code == 303
+    correct(client, opened.headers["Location"], {"top": drawn_masks("top")})
+    patient_id = Store(store_dir).get_visit(visit_id).patient_id
+    assert save(client, opened.headers["Location"], patient=str(patient_id)) == visit_id
+    assert Store(store_dir).visit_ids(reviewed_only=True) == [visit_id]
+    assert store_fingerprint(store_dir) != first
+    export_store(store_dir, tmp_path / "out", size=16, progress=False)
+    assert np.array_equal(read_annotation(tmp_path / "out" / "scalp" / f"v{visit_id}_top.png"), drawn_masks("top")[0])
+
+
 # --------------------------------------------------------------------------- review in the web app
 
 
