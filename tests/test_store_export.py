@@ -189,7 +189,9 @@ def test_round_trip_keeps_corrected_masks_exactly(filled, pipeline, images, tmp_
         manifest = {row["stem"]: row for row in csv.DictReader(handle)}
     top = manifest[ds.meta[rows[("AA-001", a, "top")]]["stem"]]
     assert float(top["loss_pct"]) == pytest.approx(view_loss_percent(*drawn_masks("top")[::-1], view="top"), abs=1e-4)
-    assert top["reviewed_at"] and top["corrected"] == "1"
+    visit_a = store.get_visit(filled["A"])
+    assert top["reviewed_at"] == visit_a.reviewed_at and top["corrected"] == "1"
+    assert float(top["salt"]) == pytest.approx(visit_a.salt, abs=1e-9) and top["visit_date"] == "2024-01-10"
     with open(out / "skipped.csv", newline="", encoding="utf-8") as handle:
         assert len(list(csv.DictReader(handle))) == 2
     # No file name anywhere in the export holds a patient code or a visit date; the manifest's
