@@ -88,6 +88,21 @@ def test_allowed_hosts_and_the_bound_host(make_app):  # noqa: F811
     assert host_allowed("127.9.9.9", frozenset()) and not host_allowed("10.0.0.1", frozenset())
 
 
+
+@pytest.mark.parametrize("near", [TOKEN[:-1], TOKEN + "x", TOKEN.upper(), TOKEN[:8], TOKEN[::-1]])
+def test_a_token_that_is_nearly_right_is_refused_everywhere(make_app, near):  # noqa: F811
+    """Only the token itself opens the server: not a part of it, a longer string, another case."""
+    app = make_app(token=TOKEN)
+    answer = app.test_client().get("/api/health", headers={"Authorization": f"Bearer {near}"})
+    assert answer.status_code == 401
+    answer = app.test_client().get("/api/health", headers={"X-AloNet-Token": near})
+    assert answer.status_code == 401
+    client = app.test_client()
+    assert login(client, token=near).status_code != 303 and client.get("/").status_code == 401
+    assert app.extensions["alonet"].gate({"AUTHORIZATION": f"Bearer {near}"}, 50 * 1024 * 1024, "10.0.0.9")[0] == 401
+    assert app.test_client().get("/api/health", headers={"X-AloNet-Token": TOKEN}).status_code == 200
+
+
 # --------------------------------------------------------------------------- bodies before login
 
 
