@@ -368,7 +368,11 @@ def test_secure_cookies_and_allowed_hosts_are_reachable_from_serve(make_app, mod
     client = make_app(token=TOKEN, secure_cookies=True).test_client()
     answer = login(client)
     assert answer.status_code == 303 and "; Secure" in answer.headers["Set-Cookie"]
-    assert "; Secure" not in login(make_app(token=TOKEN).test_client()).headers["Set-Cookie"]
+    plain = login(make_app(token=TOKEN).test_client()).headers["Set-Cookie"]
+    assert "; Secure" not in plain
+    # with or without Secure: page scripts cannot read the session, other sites' requests do not carry it
+    for cookie in (answer.headers["Set-Cookie"], plain):
+        assert "; HttpOnly" in cookie and "; SameSite=Strict" in cookie, cookie
 
 
 def test_a_token_on_the_command_line_is_warned_about(model_dir, monkeypatch, capsys):  # noqa: F811
