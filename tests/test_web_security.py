@@ -375,6 +375,19 @@ def test_secure_cookies_and_allowed_hosts_are_reachable_from_serve(make_app, mod
         assert "; HttpOnly" in cookie and "; SameSite=Strict" in cookie, cookie
 
 
+def test_login_and_logout_forms_need_their_csrf_token(make_app):  # noqa: F811
+    """Another site's page cannot log this browser in or out (the two forms are CSRF-checked too)."""
+    client = make_app(token=TOKEN).test_client()
+    client.get("/login")  # a session with a CSRF token exists; the form just does not send it
+    assert client.post("/login", data={"token": TOKEN}).status_code == 400
+    assert client.get("/").status_code == 401  # not logged in
+    assert login(client).status_code == 303
+    assert client.post("/logout", data={}).status_code == 400
+    assert client.get("/").status_code == 200  # still logged in
+    assert client.post("/logout", data={"csrf_token": csrf_token(client)}).status_code == 303
+    assert client.get("/").status_code == 401
+
+
 def test_a_token_on_the_command_line_is_warned_about(model_dir, monkeypatch, capsys):  # noqa: F811
     code, config = serve_config(monkeypatch, ["--model", str(model_dir), "--token", TOKEN])
     assert config.token == TOKEN and "set ALONET_TOKEN in the environment instead" in capsys.readouterr().err
