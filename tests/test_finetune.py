@@ -116,14 +116,20 @@ def test_keep_last_saves_the_final_epoch_whatever_validation_says(tmp_path):
 
 
 def test_freeze_keeps_the_encoder_fixed(tmp_path):
+    """Frozen levels keep their weights and their BatchNorm statistics, even with freeze_bn
+    "none" (the decoder's statistics then do move)."""
     init = tiny_init_set(tmp_path / "init", "efficientnet-lite0")
-    run = train(tiny_source(), tmp_path / "run", finetune_config(init, freeze_levels=99), progress=False)
+    run = train(tiny_source(), tmp_path / "run", finetune_config(init, freeze_levels=99, freeze_bn="none"),
+                progress=False)
     before, _ = load_model(init / "hairloss")
     after = torch.load(run / "hairloss" / "last.pt", weights_only=True)["model"]
     enc = [k for k in after if k.startswith("encoder.")]
     dec = [k for k in after if k.startswith("up.") and k.endswith("weight")]
+    assert any(k.endswith("running_mean") for k in enc)
     assert all(torch.equal(after[k], before.state_dict()[k]) for k in enc)
     assert any(not torch.equal(after[k], before.state_dict()[k]) for k in dec)
+    dec_stats = [k for k in after if k.startswith("up.") and k.endswith("running_mean")]
+    assert dec_stats and any(not torch.equal(after[k], before.state_dict()[k]) for k in dec_stats)
     assert len(encoder_levels(before)) == 3
 
 
