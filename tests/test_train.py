@@ -241,6 +241,36 @@ def test_relight_changes_light_smoothly_and_leaves_masks_alone():
         TrainConfig(relight=True, relight_p=1.5)
 
 
+def test_each_augmentation_switch_turns_its_change_on_and_off():
+    """hflip and scale_rotate move image and masks together; color, blur, noise and jpeg change
+    the image only; a switch that is off changes nothing, and validation changes nothing."""
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    scalp = np.zeros((32, 32), np.uint8)
+    scalp[8:24, 3:19] = 1  # off-centre: a flip moves it
+    loss = scalp.copy()
+    loss[:, 11:] = 0
+    off = dict(hflip=False, color=False, blur=False, noise=False, jpeg=False, scale_rotate=False)
+    for seed in range(3):
+        out = build_augmentation(TrainConfig(seed=seed, **off), train=True)(image=image, scalp=scalp, hairloss=loss)
+        assert np.array_equal(out["image"], image) and np.array_equal(out["scalp"], scalp)
+    for flag, moves_masks in (("hflip", True), ("scale_rotate", True), ("color", False), ("blur", False),
+                              ("noise", False), ("jpeg", False)):
+        changed = moved = 0
+        for seed in range(12):
+            aug = build_augmentation(TrainConfig(seed=seed, **{**off, flag: True}), train=True)
+            out = aug(image=image, scalp=scalp, hairloss=loss)
+            changed += not np.array_equal(out["image"], image)
+            moved += not np.array_equal(out["scalp"], scalp)
+            if flag == "hflip" and not np.array_equal(out["scalp"], scalp):  # mirrored, all three alike
+                assert np.array_equal(out["image"], image[:, ::-1]) and np.array_equal(out["hairloss"], loss[:, ::-1])
+        assert changed > 0, flag
+        assert (moved > 0) == moves_masks, flag
+    everything = TrainConfig(seed=1, relight=True, relight_p=1.0)
+    out = build_augmentation(everything, train=False)(image=image, scalp=scalp, hairloss=loss)
+    assert np.array_equal(out["image"], image) and np.array_equal(out["scalp"], scalp)
+
+
 def test_imperfect_scalp_and_sample_seed():
     mask = np.zeros((100, 100), bool)
     mask[20:80, 20:80] = True
