@@ -281,12 +281,14 @@ def test_resuming_a_fine_tune_names_only_options_the_user_changed(tmp_path, caps
 
 def test_the_encoder_learning_rate_scale_reaches_the_optimiser(tmp_path):
     """``encoder_lr_scale`` trains the encoder at lr x scale: the checkpoint's optimiser holds
-    the encoder's parameters in a group of their own at that rate (0 freezes them)."""
+    the encoder's parameters in a group of their own at that rate; ``weight_decay`` reaches both."""
     from alonet.train.finetune import encoder_modules
 
     init = tiny_init_set(tmp_path / "init")
-    run = train(tiny_source(), tmp_path / "run", finetune_config(init, encoder_lr_scale=0.1), progress=False)
+    run = train(tiny_source(), tmp_path / "run", finetune_config(init, encoder_lr_scale=0.1, weight_decay=1e-3),
+                progress=False)
     state = torch.load(run / "hairloss" / "last.pt", weights_only=True)
+    assert [g["weight_decay"] for g in state["optimizer"]["param_groups"]] == [1e-3, 1e-3]
     model, _ = load_model(init / "hairloss")
     n_encoder = sum(1 for m in encoder_modules(model) for _ in m.parameters())
     n_all = len(list(model.parameters()))
