@@ -92,6 +92,8 @@ def test_every_changed_setting_is_named():
     done = finished(w12={"hairloss_threshold": "0.4", "backend": "onnx"})
     plan = plan_rescoring(ENTRIES, done, provenance())
     assert plan.recomputed == [("P1", "w12", "backend changed, hair-loss threshold changed")]
+    done = finished(w12={"scalp_threshold": "0.4"})
+    assert plan_rescoring(ENTRIES, done, provenance()).recomputed == [("P1", "w12", "scalp threshold changed")]
 
 
 def test_a_failed_row_is_retried_without_being_called_recomputed(tmp_path):

@@ -111,6 +111,9 @@ def test_stale_reason_and_hashes(tmp_path):
     b.write_bytes(b"two")
     assert file_sha256(a) != file_sha256(b)
     assert inputs_sha256({"top": a, "back": b}) != inputs_sha256({"top": b, "back": a})
+    # a photograph relabelled (a side view given as left, now as right: mirrored for the temporal
+    # network) is another input, though no file changed
+    assert inputs_sha256({"top": a, "left": b}) != inputs_sha256({"top": a, "right": b})
     assert inputs_sha256({"top": tmp_path / "gone.jpg"}) == inputs_sha256({"top": tmp_path / "gone2.jpg"})
     row = {"inputs_sha256": "x", "model_sha256": "m", "backend": "torch", "scalp_threshold": "0.5",
            "hairloss_threshold": "0.5", "provisional": "0"}

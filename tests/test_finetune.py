@@ -116,14 +116,20 @@ def test_keep_last_saves_the_final_epoch_whatever_validation_says(tmp_path):
 
 
 def test_freeze_keeps_the_encoder_fixed(tmp_path):
+    """Frozen levels keep their weights and their BatchNorm statistics, even with freeze_bn
+    "none" (the decoder's statistics then do move)."""
     init = tiny_init_set(tmp_path / "init", "efficientnet-lite0")
-    run = train(tiny_source(), tmp_path / "run", finetune_config(init, freeze_levels=99), progress=False)
+    run = train(tiny_source(), tmp_path / "run", finetune_config(init, freeze_levels=99, freeze_bn="none"),
+                progress=False)
     before, _ = load_model(init / "hairloss")
     after = torch.load(run / "hairloss" / "last.pt", weights_only=True)["model"]
     enc = [k for k in after if k.startswith("encoder.")]
     dec = [k for k in after if k.startswith("up.") and k.endswith("weight")]
+    assert any(k.endswith("running_mean") for k in enc)
     assert all(torch.equal(after[k], before.state_dict()[k]) for k in enc)
     assert any(not torch.equal(after[k], before.state_dict()[k]) for k in dec)
+    dec_stats = [k for k in after if k.startswith("up.") and k.endswith("running_mean")]
+    assert dec_stats and any(not torch.equal(after[k], before.state_dict()[k]) for k in dec_stats)
     assert len(encoder_levels(before)) == 3
 
 
@@ -273,3 +279,54 @@ def test_resuming_a_fine_tune_names_only_options_the_user_changed(tmp_path, capl
     train(source, tmp_path / "run", finetune_config(init, lr=1e-3), resume=True, progress=False)
     err = caplog.text
     assert "ignoring the new value(s) of lr (" in err
+
+
+def test_the_encoder_learning_rate_scale_reaches_the_optimiser(tmp_path):
+    """``encoder_lr_scale`` trains the encoder at lr x scale: the checkpoint's optimiser holds
+    the encoder's parameters in a group of their own at that rate; ``weight_decay`` reaches both."""
+    from alonet.train.finetune import encoder_modules
+
+    init = tiny_init_set(tmp_path / "init")
+    run = train(tiny_source(), tmp_path / "run", finetune_config(init, encoder_lr_scale=0.1, weight_decay=1e-3),
+                progress=False)
+    state = torch.load(run / "hairloss" / "last.pt", weights_only=True)
+    assert [g["weight_decay"] for g in state["optimizer"]["param_groups"]] == [1e-3, 1e-3]
+    model, _ = load_model(init / "hairloss")
+    n_encoder = sum(1 for m in encoder_modules(model) for _ in m.parameters())
+    n_all = len(list(model.parameters()))
+    groups = sorted((g["lr"], len(g["params"])) for g in state["optimizer"]["param_groups"])
+    assert groups == [(pytest.approx(2e-5), n_encoder), (pytest.approx(2e-4), n_all - n_encoder)]
+
+    # the default scale: 0.1 only for an ImageNet encoder trained from scratch, else 1; given wins
+    assert TrainConfig(encoder="efficientnet-lite0").resolved_encoder_lr_scale() == 0.1
+    assert TrainConfig(encoder="efficientnet-lite0", pretrained=False).resolved_encoder_lr_scale() == 1.0
+    assert TrainConfig(encoder="efficientnet-lite0", init="default").resolved_encoder_lr_scale() == 1.0
+    assert TrainConfig().resolved_encoder_lr_scale() == 1.0
+    assert TrainConfig(encoder_lr_scale=0.5).resolved_encoder_lr_scale() == 0.5
+
+
+def test_freeze_bn_keeps_the_named_batchnorm_layers_in_eval_mode_and_auto_decides_by_size():
+    from torch import nn
+
+    from alonet.train.config import FEW_IMAGES
+    from alonet.train.finetune import encoder_modules, set_train_mode
+
+    cfg = ModelConfig(task="hairloss", base_width=4, depth=3, input_size=32, encoder="efficientnet-lite0")
+    model = build_model(cfg)
+    encoder_bn = {id(m) for root in encoder_modules(model) for m in root.modules()
+                  if isinstance(m, nn.modules.batchnorm._BatchNorm)}
+    all_bn = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    assert encoder_bn and len(encoder_bn) < len(all_bn)
+    for freeze_bn, frozen in (("none", set()), ("encoder", encoder_bn), ("all", {id(m) for m in all_bn})):
+        model.eval()
+        set_train_mode(model, 0, freeze_bn)
+        assert {id(m) for m in all_bn if not m.training} == frozen, freeze_bn
+        assert model.training
+
+    # "auto": fine-tuning on fewer than FEW_IMAGES photographs freezes all, on more none;
+    # an ImageNet encoder trained from scratch keeps its own statistics
+    finetune = TrainConfig(init="default")
+    assert (finetune.resolved_freeze_bn(FEW_IMAGES - 1), finetune.resolved_freeze_bn(FEW_IMAGES)) == ("all", "none")
+    assert TrainConfig(encoder="efficientnet-lite0").resolved_freeze_bn(10) == "encoder"
+    assert TrainConfig().resolved_freeze_bn(10) == "none"
+    assert TrainConfig(init="default", freeze_bn="none").resolved_freeze_bn(10) == "none"

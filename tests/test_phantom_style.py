@@ -74,6 +74,10 @@ def test_heldout_looks_always_use_one_family_or_more_and_keep_it_on_later_visits
         assert _families(look) == set(look.heldout)
         later = visit_look(look, rng)
         assert later.style == "heldout" and _families(later) == set(look.heldout)
+        if "side_light" in look.heldout:  # both halves of the family, on every visit: low fill, side lamp
+            for each in (look, later):
+                assert each.light_ambient <= SIDE_LIGHT_MAX_AMBIENT, each.light_ambient
+                assert 55.0 - 1e-6 <= _light_angle(each) <= 75.0 + 1e-6, _light_angle(each)
         for f in look.heldout:
             counts[f] += 1
     # each family on its own 0.5 draw, re-drawn when none: 0.5 / 0.875 = 57 % of looks

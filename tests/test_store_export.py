@@ -189,7 +189,9 @@ def test_round_trip_keeps_corrected_masks_exactly(filled, pipeline, images, tmp_
         manifest = {row["stem"]: row for row in csv.DictReader(handle)}
     top = manifest[ds.meta[rows[("AA-001", a, "top")]]["stem"]]
     assert float(top["loss_pct"]) == pytest.approx(view_loss_percent(*drawn_masks("top")[::-1], view="top"), abs=1e-4)
-    assert top["reviewed_at"] and top["corrected"] == "1"
+    visit_a = store.get_visit(filled["A"])
+    assert top["reviewed_at"] == visit_a.reviewed_at and top["corrected"] == "1"
+    assert float(top["salt"]) == pytest.approx(visit_a.salt, abs=1e-9) and top["visit_date"] == "2024-01-10"
     with open(out / "skipped.csv", newline="", encoding="utf-8") as handle:
         assert len(list(csv.DictReader(handle))) == 2
     # No file name anywhere in the export holds a patient code or a visit date; the manifest's
@@ -365,6 +367,28 @@ def test_a_view_flagged_as_another_view_is_not_exported(model_dir, pipeline, ima
     assert summary["views_exported"] == 1 and summary["skip_reasons"] == {"view_mismatch": 1}
     assert "looks like a left view" in summary["skipped"][0]["reason"]
     assert (tmp_path / "out" / "skipped.csv").read_text().count("view_mismatch") == 1
+
+
+
+def test_the_fingerprint_changes_when_a_reviewed_visit_is_corrected_again(model_dir, pipeline, images, tmp_path):
+    """`alonet adapt` reuses an earlier export while the fingerprint stands, so a visit whose
+    masks were corrected and saved again must change it (the visit ids and dates stay)."""
+    store_dir = tmp_path / "store"
+    client = make_client(model_dir, pipeline, store_dir)
+    url = score(client, images, ["top", "back"])
+    visit_id = save(client, url, patient="new", new_code="AA-9", visit_date="2024-04-04")
+    review(client, visit_id)
+    first = store_fingerprint(store_dir)
+    assert store_fingerprint(store_dir) == first  # nothing changed: the same
+    opened = client.post(f"/visits/{visit_id}/correct", data={"csrf_token": csrf_token(client)})
+    assert opened.status_code == 303
+    correct(client, opened.headers["Location"], {"top": drawn_masks("top")})
+    patient_id = Store(store_dir).get_visit(visit_id).patient_id
+    assert save(client, opened.headers["Location"], patient=str(patient_id)) == visit_id
+    assert Store(store_dir).visit_ids(reviewed_only=True) == [visit_id]
+    assert store_fingerprint(store_dir) != first
+    export_store(store_dir, tmp_path / "out", size=16, progress=False)
+    assert np.array_equal(read_annotation(tmp_path / "out" / "scalp" / f"v{visit_id}_top.png"), drawn_masks("top")[0])
 
 
 # --------------------------------------------------------------------------- review in the web app

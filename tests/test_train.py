@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -89,8 +90,15 @@ def test_learns_the_tiny_task(tmp_path):
     assert max(r["val_iou"] for r in rows) > 0.5
 
 
+def without_seconds(rows):
+    return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
+
+
 def test_kill_and_resume_matches_an_uninterrupted_run(tmp_path, caplog):
-    cfg = tiny_config(epochs=2)
+    """A resumed run continues the epoch count, the weights and optimiser, the learning-rate
+    schedule (halved after epoch 2 here) and the best validation IoU so far (the tiny model's
+    IoU stays 0, so a resumed run that forgot it would call epoch 2 "best")."""
+    cfg = tiny_config(epochs=2, lr_step=2, lr_gamma=0.5)
 
     class Killed(Exception):
         pass
@@ -115,23 +123,30 @@ def test_kill_and_resume_matches_an_uninterrupted_run(tmp_path, caplog):
 
     train(tiny_source(), tmp_path / "straight", cfg, progress=False)
     straight = read_history_csv(tmp_path / "straight" / "hairloss" / "history.csv")
-    assert [r["train_loss"] for r in resumed] == [r["train_loss"] for r in straight]
-    a = torch.load(tmp_path / "killed" / "hairloss" / "last.pt", weights_only=True)["model"]
-    b = torch.load(tmp_path / "straight" / "hairloss" / "last.pt", weights_only=True)["model"]
-    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert without_seconds(resumed) == without_seconds(straight)
+    assert [r["best"] for r in straight] == [True, False]  # IoU 0 twice: epoch 1 stays the best
+    assert json.loads((tmp_path / "killed" / "hairloss" / "best.json").read_text())["metadata"]["epoch"] == 1
+    a = torch.load(tmp_path / "killed" / "hairloss" / "last.pt", weights_only=True)
+    b = torch.load(tmp_path / "straight" / "hairloss" / "last.pt", weights_only=True)
+    assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
+    assert a["scheduler"] == b["scheduler"] and a["best_iou"] == b["best_iou"]
 
-    # resuming a finished run does nothing; raising --epochs continues it
+    # resuming a finished run does nothing; raising --epochs continues it, on the same schedule
     train(tiny_source(), tmp_path / "straight", cfg, resume=True, progress=False)
     assert len(read_history_csv(tmp_path / "straight" / "hairloss" / "history.csv")) == 2
     caplog.clear()
     with caplog.at_level("INFO", logger="alonet"):
-        train(tiny_source(), tmp_path / "straight", tiny_config(epochs=3, base_width=6), resume=True,
+        train(tiny_source(), tmp_path / "straight", replace(cfg, epochs=3, base_width=6), resume=True,
               progress=False)
     assert "ignoring the new value(s) of base_width" in caplog.text
     rows = read_history_csv(tmp_path / "straight" / "hairloss" / "history.csv")
     assert [r["epoch"] for r in rows] == [1, 2, 3]
+    assert [r["lr"] for r in rows] == pytest.approx([5e-4, 5e-4, 2.5e-4])
     state = torch.load(tmp_path / "straight" / "hairloss" / "last.pt", weights_only=True)
     assert state["epoch"] == 3 and state["train_config"]["base_width"] == 4
+    train(tiny_source(), tmp_path / "killed", replace(cfg, epochs=3), resume=True, progress=False)
+    assert without_seconds(read_history_csv(tmp_path / "killed" / "hairloss" / "history.csv")) == \
+        without_seconds(rows)
 
 
 def test_split_is_by_patient_and_reused(tmp_path):
@@ -225,6 +240,36 @@ def test_relight_changes_light_smoothly_and_leaves_masks_alone():
     assert np.array_equal(off(image=grey, scalp=scalp, hairloss=loss)["image"], grey)
     with pytest.raises(InvalidValueError, match="relight probability"):
         TrainConfig(relight=True, relight_p=1.5)
+
+
+def test_each_augmentation_switch_turns_its_change_on_and_off():
+    """hflip and scale_rotate move image and masks together; color, blur, noise and jpeg change
+    the image only; a switch that is off changes nothing, and validation changes nothing."""
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    scalp = np.zeros((32, 32), np.uint8)
+    scalp[8:24, 3:19] = 1  # off-centre: a flip moves it
+    loss = scalp.copy()
+    loss[:, 11:] = 0
+    off = dict(hflip=False, color=False, blur=False, noise=False, jpeg=False, scale_rotate=False)
+    for seed in range(3):
+        out = build_augmentation(TrainConfig(seed=seed, **off), train=True)(image=image, scalp=scalp, hairloss=loss)
+        assert np.array_equal(out["image"], image) and np.array_equal(out["scalp"], scalp)
+    for flag, moves_masks in (("hflip", True), ("scale_rotate", True), ("color", False), ("blur", False),
+                              ("noise", False), ("jpeg", False)):
+        changed = moved = 0
+        for seed in range(12):
+            aug = build_augmentation(TrainConfig(seed=seed, **{**off, flag: True}), train=True)
+            out = aug(image=image, scalp=scalp, hairloss=loss)
+            changed += not np.array_equal(out["image"], image)
+            moved += not np.array_equal(out["scalp"], scalp)
+            if flag == "hflip" and not np.array_equal(out["scalp"], scalp):  # mirrored, all three alike
+                assert np.array_equal(out["image"], image[:, ::-1]) and np.array_equal(out["hairloss"], loss[:, ::-1])
+        assert changed > 0, flag
+        assert (moved > 0) == moves_masks, flag
+    everything = TrainConfig(seed=1, relight=True, relight_p=1.0)
+    out = build_augmentation(everything, train=False)(image=image, scalp=scalp, hairloss=loss)
+    assert np.array_equal(out["image"], image) and np.array_equal(out["scalp"], scalp)
 
 
 def test_imperfect_scalp_and_sample_seed():
@@ -328,3 +373,16 @@ def test_several_datasets_train_as_one_with_patients_kept(tmp_path):
     assert len({r.stem for r in both.records}) == len(both)
     with pytest.raises(DatasetError):
         open_source([])
+
+
+def test_patience_stops_a_task_early_and_a_resumed_run_remembers_why(tmp_path, capsys):
+    """The tiny hair-loss model's validation IoU stays 0: epoch 1 is the best, epoch 2 is not,
+    so patience 1 stops before epoch 3; resuming counts the stale epochs from the history."""
+    cfg = tiny_config(epochs=4, patience=1)
+    train(tiny_source(), tmp_path / "run", cfg, progress=False)
+    rows = read_history_csv(tmp_path / "run" / "hairloss" / "history.csv")
+    assert [(r["epoch"], r["best"], r["val_iou"]) for r in rows] == [(1, True, 0.0), (2, False, 0.0)]
+    assert "stopping early, no better validation IoU for 1 epoch(s)" in capsys.readouterr().err
+    train(tiny_source(), tmp_path / "run", cfg, resume=True, progress=False)
+    assert len(read_history_csv(tmp_path / "run" / "hairloss" / "history.csv")) == 2
+    assert "stopping early" in capsys.readouterr().err

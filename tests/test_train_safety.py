@@ -10,6 +10,7 @@ import os
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -134,7 +135,8 @@ def test_a_failed_checkpoint_write_is_one_line_and_keeps_the_last_one(tmp_path, 
     before = (task_dir / "last.pt").read_bytes()
     capsys.readouterr()
 
-    def torch_full_disk(*args, **kwargs):
+    def torch_full_disk(obj, file, *args, **kwargs):
+        Path(file).write_bytes(b"PK\x03\x04 half a checkpoint")  # the disk filled part-way through
         raise RuntimeError(TORCH_WRITE_ERROR)
 
     monkeypatch.setattr(torch, "save", torch_full_disk)

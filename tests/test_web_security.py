@@ -88,6 +88,21 @@ def test_allowed_hosts_and_the_bound_host(make_app):  # noqa: F811
     assert host_allowed("127.9.9.9", frozenset()) and not host_allowed("10.0.0.1", frozenset())
 
 
+
+@pytest.mark.parametrize("near", [TOKEN[:-1], TOKEN + "x", TOKEN.upper(), TOKEN[:8], TOKEN[::-1]])
+def test_a_token_that_is_nearly_right_is_refused_everywhere(make_app, near):  # noqa: F811
+    """Only the token itself opens the server: not a part of it, a longer string, another case."""
+    app = make_app(token=TOKEN)
+    answer = app.test_client().get("/api/health", headers={"Authorization": f"Bearer {near}"})
+    assert answer.status_code == 401
+    answer = app.test_client().get("/api/health", headers={"X-AloNet-Token": near})
+    assert answer.status_code == 401
+    client = app.test_client()
+    assert login(client, token=near).status_code != 303 and client.get("/").status_code == 401
+    assert app.extensions["alonet"].gate({"AUTHORIZATION": f"Bearer {near}"}, 50 * 1024 * 1024, "10.0.0.9")[0] == 401
+    assert app.test_client().get("/api/health", headers={"X-AloNet-Token": TOKEN}).status_code == 200
+
+
 # --------------------------------------------------------------------------- bodies before login
 
 
@@ -353,7 +368,24 @@ def test_secure_cookies_and_allowed_hosts_are_reachable_from_serve(make_app, mod
     client = make_app(token=TOKEN, secure_cookies=True).test_client()
     answer = login(client)
     assert answer.status_code == 303 and "; Secure" in answer.headers["Set-Cookie"]
-    assert "; Secure" not in login(make_app(token=TOKEN).test_client()).headers["Set-Cookie"]
+    plain = login(make_app(token=TOKEN).test_client()).headers["Set-Cookie"]
+    assert "; Secure" not in plain
+    # with or without Secure: page scripts cannot read the session, other sites' requests do not carry it
+    for cookie in (answer.headers["Set-Cookie"], plain):
+        assert "; HttpOnly" in cookie and "; SameSite=Strict" in cookie, cookie
+
+
+def test_login_and_logout_forms_need_their_csrf_token(make_app):  # noqa: F811
+    """Another site's page cannot log this browser in or out (the two forms are CSRF-checked too)."""
+    client = make_app(token=TOKEN).test_client()
+    client.get("/login")  # a session with a CSRF token exists; the form just does not send it
+    assert client.post("/login", data={"token": TOKEN}).status_code == 400
+    assert client.get("/").status_code == 401  # not logged in
+    assert login(client).status_code == 303
+    assert client.post("/logout", data={}).status_code == 400
+    assert client.get("/").status_code == 200  # still logged in
+    assert client.post("/logout", data={"csrf_token": csrf_token(client)}).status_code == 303
+    assert client.get("/").status_code == 401
 
 
 def test_a_token_on_the_command_line_is_warned_about(model_dir, monkeypatch, capsys):  # noqa: F811
