@@ -375,14 +375,17 @@ def test_several_datasets_train_as_one_with_patients_kept(tmp_path):
         open_source([])
 
 
-def test_patience_stops_a_task_early_and_a_resumed_run_remembers_why(tmp_path, capsys):
+def test_patience_stops_a_task_early_and_a_resumed_run_remembers_why(tmp_path, caplog):
     """The tiny hair-loss model's validation IoU stays 0: epoch 1 is the best, epoch 2 is not,
     so patience 1 stops before epoch 3; resuming counts the stale epochs from the history."""
     cfg = tiny_config(epochs=4, patience=1)
-    train(tiny_source(), tmp_path / "run", cfg, progress=False)
+    with caplog.at_level("INFO", logger="alonet"):
+        train(tiny_source(), tmp_path / "run", cfg, progress=False)
     rows = read_history_csv(tmp_path / "run" / "hairloss" / "history.csv")
     assert [(r["epoch"], r["best"], r["val_iou"]) for r in rows] == [(1, True, 0.0), (2, False, 0.0)]
-    assert "stopping early, no better validation IoU for 1 epoch(s)" in capsys.readouterr().err
-    train(tiny_source(), tmp_path / "run", cfg, resume=True, progress=False)
+    assert "stopping early, no better validation IoU for 1 epoch(s)" in caplog.text
+    caplog.clear()
+    with caplog.at_level("INFO", logger="alonet"):
+        train(tiny_source(), tmp_path / "run", cfg, resume=True, progress=False)
     assert len(read_history_csv(tmp_path / "run" / "hairloss" / "history.csv")) == 2
-    assert "stopping early" in capsys.readouterr().err
+    assert "stopping early" in caplog.text
