@@ -222,6 +222,18 @@ def test_adapt_refuses_photographs_without_patient_or_view_before_training(tmp_p
     assert not (tmp_path / "adapted").exists() and not (tmp_path / "adapted.work" / "run").exists()
 
 
+def test_adapt_refuses_a_damaged_starting_network_before_the_work_folder(tmp_path):
+    from alonet.errors import ModelError
+
+    init = tiny_init_set(tmp_path / "init")
+    weights = init / "hairloss.safetensors"  # the last network: found after fine-tuning the others before
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    data = tiny_dataset(tmp_path / "ds", n_patients=7)
+    with pytest.raises(ModelError, match="hairloss.safetensors does not match"):
+        adapt(data, tmp_path / "adapted", AdaptConfig(init=str(init), backend="torch", steps=2), progress=False)
+    assert not (tmp_path / "adapted").exists() and not (tmp_path / "adapted.work").exists()
+
+
 def test_adapt_refuses_a_dataset_smaller_than_the_networks_need_before_training(tmp_path):
     data = tiny_dataset(tmp_path / "ds", n_patients=7)  # 32 px; the bundled networks need 160
     with pytest.raises(DatasetError, match="photographs are 32x32 pixels, but the model's networks need at least 160"):

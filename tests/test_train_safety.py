@@ -371,3 +371,22 @@ def test_a_resumed_fine_tune_given_another_init_still_copies_from_its_own_start(
 
     assert weights(a, "scalp-midline") != weights(b, "scalp-midline")
     assert weights(run, "scalp-midline") == weights(a, "scalp-midline")
+
+
+@pytest.mark.parametrize("damage", ["weights", "json"])
+def test_a_damaged_starting_network_is_refused_before_any_task_trains(tmp_path, capsys, damage):
+    from test_finetune import tiny_init_set
+
+    dataset = write_tiny_dataset(tmp_path / "ds")
+    init = tiny_init_set(tmp_path / "init")
+    # the last task of --task all is the damaged one: it used to be found after the others had trained
+    if damage == "weights":
+        weights = init / "hairloss.safetensors"
+        weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    else:
+        (init / "hairloss.json").write_text("{", encoding="utf-8")
+    run = tmp_path / "run"
+    assert main(cli_args(dataset, run, "--task", "all", "--epochs", "1", "--init", str(init))) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert str(init / "hairloss") in line
+    assert not any(run.glob("*/best.json")) and not any(run.glob("*/last.pt"))

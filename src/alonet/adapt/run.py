@@ -59,7 +59,7 @@ from alonet.infer import Pipeline
 from alonet.infer.gate import GateConfig, required_side
 from alonet.infer.viewcheck import calibrate_view_checks
 from alonet.model.config import TASKS
-from alonet.model.io import read_model_info, resolve_model_set
+from alonet.model.io import check_model_set, read_model_info, resolve_model_set
 from alonet.views import VIEWS
 from alonet.train import TrainConfig, train
 from alonet.train.data import ConcatSource, ConvertedSource, task_rows
@@ -311,6 +311,7 @@ def adapt(source: str | Path, out: str | Path, cfg: AdaptConfig = AdaptConfig(),
     if cfg.replay:
         _check_replay(cfg.replay)
     check_can_write_directory(out, overwrite)
+    check_model_set(cfg.init)  # a damaged starting network fails before the work folder, not after training the others
     seen = learnt_by(cfg.init)
     key, key_file, made = key_for_init(patient_key, seen, cfg.init)
     work = Path(work) if work is not None else out.with_name(out.name + ".work")

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Callable, Collection, Sequence
 
 from alonet.errors import DatasetError, InvalidValueError, ModelError, OutputExistsError, RunInUseError
-from alonet.model.io import load_model, resolve_model_set, save_model
+from alonet.model.io import check_model_set, load_model, resolve_model_set, save_model
 from alonet.scoring.metrics import OverlapCounts
 from alonet.train.checkpoint import (
     carry_over,
@@ -85,7 +85,7 @@ def train(dataset, run_dir: str | Path, cfg: TrainConfig = TrainConfig(), *,
     check_run_folder(run_dir)
     _check_task_folders(run_dir, task_list, resume)
     if cfg.init is not None:
-        resolve_model_set(cfg.init)  # a missing or incomplete starting model fails now, not after training
+        check_model_set(cfg.init)  # a missing, incomplete or damaged starting model fails now, not after training
     source = open_source(dataset)
     ctx = setup(cfg.device)
     try:
