@@ -390,3 +390,25 @@ def test_a_damaged_starting_network_is_refused_before_any_task_trains(tmp_path, 
     line = one_error_line(capsys.readouterr().err)
     assert str(init / "hairloss") in line
     assert not any(run.glob("*/best.json")) and not any(run.glob("*/last.pt"))
+
+
+def test_dataset_weights_and_style_photographs_are_checked_before_the_run_folder_is_written(tmp_path, capsys):
+    from PIL import Image
+
+    dataset = write_tiny_dataset(tmp_path / "ds")
+    run = tmp_path / "run"
+    # a refused start used to leave split.json behind, which the next start reused whatever its --seed
+    assert main(cli_args(dataset, run, "--epochs", "1", "--dataset-weights", "1,0.3")) == 2
+    assert "2 dataset weight(s) given for 1 dataset(s)" in one_error_line(capsys.readouterr().err)
+    assert not run.exists()
+    style = tmp_path / "style"
+    style.mkdir()
+    for k in range(3):
+        Image.new("RGB", (48, 40), (90 + 40 * k, 70, 60)).save(style / f"real{k}.jpg")
+    whole = (style / "real0.jpg").read_bytes()
+    (style / "real3.jpg").write_bytes(whole[: len(whole) // 2])  # one cut short among good ones
+    # it used to be found only when an epoch drew it (or never, in a short run)
+    assert main(cli_args(dataset, run, "--task", "hairloss", "--epochs", "2", "--style-images", str(style))) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert str(style / "real3.jpg") in line and "truncated" in line
+    assert not run.exists()

@@ -45,6 +45,7 @@ from alonet.train.data import TaskDataset, load_or_make_split, open_source, spli
 from alonet.train.distributed import setup
 from alonet.train.history import plot_history, write_history_csv
 from alonet.train.lock import LOCK_NAME, acquire, release
+from alonet.train.style import check_style_photos
 
 
 @dataclass
@@ -87,6 +88,7 @@ def train(dataset, run_dir: str | Path, cfg: TrainConfig = TrainConfig(), *,
     if cfg.init is not None:
         check_model_set(cfg.init)  # a missing, incomplete or damaged starting model fails now, not after training
     source = open_source(dataset)
+    _check_inputs(source, cfg)
     ctx = setup(cfg.device)
     try:
         unknown = sum(1 for r in source.records if not r.patient)
@@ -108,6 +110,16 @@ def train(dataset, run_dir: str | Path, cfg: TrainConfig = TrainConfig(), *,
     finally:
         ctx.close()
     return run_dir
+
+
+def _check_inputs(source, cfg: TrainConfig) -> None:
+    """The options checked against the data before the run folder is written (a split.json left
+    by a refused start would be reused by the next one, whatever --seed or --val-fraction it gives)."""
+    from alonet.train.finetune import source_weights
+
+    source_weights(source, cfg.dataset_weights)
+    if cfg.style_images:
+        check_style_photos(cfg.style_images)
 
 
 def _used_init(used: list[TrainConfig], ctx) -> str | None:
