@@ -412,3 +412,15 @@ def test_dataset_weights_and_style_photographs_are_checked_before_the_run_folder
     line = one_error_line(capsys.readouterr().err)
     assert str(style / "real3.jpg") in line and "truncated" in line
     assert not run.exists()
+
+
+def test_a_training_loss_that_becomes_nan_is_one_line_without_a_torch_warning(tmp_path, capsys):
+    import warnings
+
+    dataset = write_tiny_dataset(tmp_path / "ds")
+    with warnings.catch_warnings(record=True) as caught:  # a user's console shows them on stderr
+        warnings.simplefilter("always")
+        code = main(cli_args(dataset, tmp_path / "run", "--task", "hairloss", "--epochs", "3", "--lr", "1e30"))
+    assert code == 2 and "the training loss became nan" in one_error_line(capsys.readouterr().err)
+    # torch's "Converting a tensor with requires_grad=True to a scalar ..." came before the error line
+    assert not [w for w in caught if "requires_grad" in str(w.message)]

@@ -456,7 +456,7 @@ def _train_epoch(run: TaskRun, epoch: int, ctx, progress: bool) -> float:
         loss = run.criterion(logits.float(), y)
         if not torch.isfinite(loss):
             raise InvalidValueError(
-                f"{cfg.task}: the training loss became {float(loss)} in epoch {epoch + 1}",
+                f"{cfg.task}: the training loss became {float(loss.detach())} in epoch {epoch + 1}",
                 fix="lower --lr, or train without mixed precision (--no-amp, no --cpu-bf16)")
         run.scaler.scale(loss).backward()
         run.scaler.step(run.optimizer)
