@@ -370,6 +370,25 @@ def test_cli_replay_that_is_not_a_dataset_is_a_one_line_error_before_anything_is
     assert code == 2 and "replay weight must be > 0" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("bad", ["lr", "replay-weight", "replay-arrays"])
+def test_cli_bad_options_and_a_damaged_replay_are_refused_before_the_work_folder(tmp_path, capsys, bad):
+    from alonet.cli.main import main
+
+    init = tiny_init_set(tmp_path / "init")
+    data = tiny_dataset(tmp_path / "ds", n_patients=7)
+    replay = tiny_dataset(tmp_path / "replay", n_patients=4)
+    options = {"lr": ["--lr", "nan"], "replay-weight": ["--replay", str(replay), "--replay-weight", "inf"],
+               "replay-arrays": ["--replay", str(replay)]}[bad]
+    if bad == "replay-arrays":
+        images = replay / "images.npy"
+        images.write_bytes(images.read_bytes()[:1000])
+    # each used to fail only after the work folder (a copy of every photograph) had been written
+    code = main(["adapt", str(data), "-o", str(tmp_path / "out"), "--init", str(init), "--quiet", *options])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error: ") and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "out").exists() and not (tmp_path / "out.work").exists()
+
+
 def test_paired_changes_pair_photographs_and_visits_of_the_same_patients(tmp_path):
     """Visit numbers repeat across patients; rows without a number are left out."""
     from alonet.adapt.card import change_lines

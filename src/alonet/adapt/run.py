@@ -203,6 +203,7 @@ def _check_replay(path: str) -> Path:
         raise DatasetError(f"--replay {replay}: not a converted dataset (no dataset.json)",
                            fix="make one first: `alonet phantom --patients 40 -o replay-photos`, "
                                "`alonet convert --from replay-photos -o replay-ds`, then --replay replay-ds")
+    open_dataset(replay)  # damaged arrays or meta.csv fail here, not after the work folder was made
     return replay
 
 
