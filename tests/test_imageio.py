@@ -4,6 +4,7 @@ generated on the fly (plus one real annotation from the shared set)."""
 
 from __future__ import annotations
 
+import os
 import struct
 import zlib
 from pathlib import Path
@@ -181,6 +182,17 @@ def test_zero_byte_file_and_missing_and_folder(tmp_path):
         read_photo(tmp_path / "nothing.jpg")
     with pytest.raises(NotAnImageError, match="folder"):
         read_photo(tmp_path)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_a_pipe_or_device_is_named_as_such_not_as_missing(tmp_path):
+    pipe = tmp_path / "photo.jpg"
+    os.mkfifo(pipe)
+    for path in (pipe, Path(os.devnull)):  # both used to be "file not found"
+        with pytest.raises(NotAnImageError, match="is not a regular file"):
+            read_photo(path)
+        with pytest.raises(NotAnImageError, match="is not a regular file"):
+            read_annotation(path)
 
 
 @pytest.mark.parametrize("fmt,suffix", [("JPEG", ".jpg"), ("PNG", ".png")])

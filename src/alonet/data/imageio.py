@@ -144,6 +144,9 @@ def _opened_unguarded(source: ImageSource, max_pixels: int | None, label: str) -
         if path.is_dir():
             raise NotAnImageError(f"{label} is a folder, not an image", fix="give the path of an image file")
         if not path.is_file():
+            if path.exists():  # a pipe, socket or device: reading one may never end
+                raise NotAnImageError(f"{label} is not a regular file (a pipe or device)",
+                                      fix="give the path of an image file")
             raise ImageReadError(f"{label}: file not found", fix="check the path")
         if path.stat().st_size == 0:
             raise EmptyImageError(f"{label}: file is empty (0 bytes)", fix=fix_file)
