@@ -311,7 +311,7 @@ def adapt(source: str | Path, out: str | Path, cfg: AdaptConfig = AdaptConfig(),
         raise DatasetError(f"{source} not found", fix="pass a store folder or a converted dataset")
     if cfg.replay:
         _check_replay(cfg.replay)
-    check_can_write_directory(out, overwrite)
+    check_can_write_directory(out, overwrite, inputs=(source, cfg.replay, cfg.init))
     check_model_set(cfg.init)  # a damaged starting network fails before the work folder, not after training the others
     seen = learnt_by(cfg.init)
     key, key_file, made = key_for_init(patient_key, seen, cfg.init)

@@ -178,7 +178,7 @@ def write_phantoms(spec: PhantomSpec, log=None, progress: bool = True) -> WriteR
     spec.check()
     say = log or (lambda line: print(line, file=sys.stderr))
     out = Path(spec.out)
-    check_can_write_directory(out, spec.overwrite)
+    check_can_write_directory(out, spec.overwrite, inputs=(spec.masks_dir,))
     tasks = _tasks(spec, say)
     results: dict[int, tuple[list[dict], list]] = {}
     with atomic_directory(out, overwrite=spec.overwrite) as tmp:
