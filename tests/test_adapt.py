@@ -222,6 +222,18 @@ def test_adapt_refuses_photographs_without_patient_or_view_before_training(tmp_p
     assert not (tmp_path / "adapted").exists() and not (tmp_path / "adapted.work" / "run").exists()
 
 
+def test_adapt_refuses_a_damaged_starting_network_before_the_work_folder(tmp_path):
+    from alonet.errors import ModelError
+
+    init = tiny_init_set(tmp_path / "init")
+    weights = init / "hairloss.safetensors"  # the last network: found after fine-tuning the others before
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    data = tiny_dataset(tmp_path / "ds", n_patients=7)
+    with pytest.raises(ModelError, match="hairloss.safetensors does not match"):
+        adapt(data, tmp_path / "adapted", AdaptConfig(init=str(init), backend="torch", steps=2), progress=False)
+    assert not (tmp_path / "adapted").exists() and not (tmp_path / "adapted.work").exists()
+
+
 def test_adapt_refuses_a_dataset_smaller_than_the_networks_need_before_training(tmp_path):
     data = tiny_dataset(tmp_path / "ds", n_patients=7)  # 32 px; the bundled networks need 160
     with pytest.raises(DatasetError, match="photographs are 32x32 pixels, but the model's networks need at least 160"):
@@ -356,6 +368,25 @@ def test_cli_replay_that_is_not_a_dataset_is_a_one_line_error_before_anything_is
     code = main(["adapt", str(data), "-o", str(tmp_path / "out"), "--init", str(init), "--quiet",
                  "--replay", str(data), "--replay-weight", "0"])
     assert code == 2 and "replay weight must be > 0" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("bad", ["lr", "replay-weight", "replay-arrays"])
+def test_cli_bad_options_and_a_damaged_replay_are_refused_before_the_work_folder(tmp_path, capsys, bad):
+    from alonet.cli.main import main
+
+    init = tiny_init_set(tmp_path / "init")
+    data = tiny_dataset(tmp_path / "ds", n_patients=7)
+    replay = tiny_dataset(tmp_path / "replay", n_patients=4)
+    options = {"lr": ["--lr", "nan"], "replay-weight": ["--replay", str(replay), "--replay-weight", "inf"],
+               "replay-arrays": ["--replay", str(replay)]}[bad]
+    if bad == "replay-arrays":
+        images = replay / "images.npy"
+        images.write_bytes(images.read_bytes()[:1000])
+    # each used to fail only after the work folder (a copy of every photograph) had been written
+    code = main(["adapt", str(data), "-o", str(tmp_path / "out"), "--init", str(init), "--quiet", *options])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error: ") and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "out").exists() and not (tmp_path / "out.work").exists()
 
 
 def test_paired_changes_pair_photographs_and_visits_of_the_same_patients(tmp_path):

@@ -13,8 +13,11 @@ import csv
 import hashlib
 import json
 import random
+import os
 import re
 import shutil
+import subprocess
+import sys
 
 import pytest
 from test_batch_provenance import models, read  # noqa: F401 - a fixture (used by name) and a helper
@@ -347,3 +350,17 @@ def test_a_recomputed_row_is_kept_in_superseded_csv_and_its_old_report_moved_asi
     code, _, stderr = batch(manifest, out, models, capsys, "--reports", "--no-plots", "--hairloss-threshold", "0.35")
     assert code in (0, 3), stderr
     assert len(list((out / "superseded-reports").glob("P1_1.superseded-*"))) == 2
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_a_pipe_named_as_a_photograph_is_an_error_row_not_a_hang(models, photos, tmp_path):  # noqa: F811
+    manifest = trial(tmp_path, photos, [("P1", "1", "a")])
+    right = tmp_path / "trial" / "visit0" / "right.jpg"
+    right.unlink()
+    os.mkfifo(right)  # nothing ever writes to it: the photographs' checksum used to wait on it for ever
+    run = subprocess.run([sys.executable, "-m", "alonet", "batch", str(manifest), "-o", str(tmp_path / "out"),
+                          "--model", str(models), "--backend", "torch", "--workers", "1", "--no-plots"],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 3, run.stderr
+    (row,) = read(tmp_path / "out" / "results.csv")
+    assert "right.jpg is not a regular file" in row["error"]

@@ -75,6 +75,17 @@ def test_salt_bad_input_exits_2_without_traceback(capsys, args, message):
     assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
+def test_out_of_memory_names_no_option_the_command_lacks(capsys, monkeypatch):
+    def no_memory(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr("alonet.scoring.salt.salt_result", no_memory)
+    assert main(["salt", "--top", "1", "--back", "2", "--left", "3", "--right", "4"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: out of memory") and len(err.strip().splitlines()) == 1
+    assert "--size or batch" not in err  # what it said for every command (salt, predict, score have neither)
+
+
 def test_salt_needs_no_torch():
     script = (
         "import sys; from alonet.cli.main import main; "

@@ -54,6 +54,33 @@ def test_the_current_folder_and_files_are_never_output_folders(tmp_path, capsys,
     assert (tmp_path / "notes.txt").read_text() == "keep me" and sorted(os.listdir(tmp_path)) == ["notes.txt"]
 
 
+@pytest.mark.parametrize("argv,keep", [
+    (["score", "--top", "{tmp}/visit/top.jpg", "--back", "{tmp}/visit/back.jpg", "--left", "{tmp}/visit/left.jpg",
+      "--right", "{tmp}/visit/right.jpg", "-o", "{tmp}/visit"], "visit"),
+    (["score", "--top", "{tmp}/visit/top.jpg", "--incomplete", "--model", "{tmp}/set", "-o", "{tmp}/set"], "set"),
+    (["convert", "--from", "{tmp}/phantoms", "-o", "{tmp}/phantoms"], "phantoms"),
+    (["convert", "{tmp}/phantoms/photographs", "{tmp}/phantoms/scalp", "{tmp}/phantoms/hairloss",
+      "-o", "{tmp}/phantoms/photographs"], "phantoms"),
+    (["evaluate", "{tmp}/ds", "-o", "{tmp}/ds", "--quiet"], "ds"),
+    (["evaluate", "{tmp}/ds", "--model", "{tmp}/set", "-o", "{tmp}/set", "--quiet"], "set"),
+    (["phantom", "--masks", "{tmp}/phantoms", "-o", "{tmp}/phantoms"], "phantoms"),
+    (["adapt", "{tmp}/ds", "-o", "{tmp}/ds", "--quiet"], "ds"),
+])
+def test_overwrite_never_replaces_a_folder_that_holds_the_commands_own_input(tmp_path, capsys, argv, keep):
+    """--overwrite replaced such a folder with the output: score -o the folder of the photographs
+    deleted the photographs, convert -o the phantom folder its annotations, evaluate -o the
+    dataset (or the model set) itself."""
+    for name in ("visit/top.jpg", "visit/back.jpg", "visit/left.jpg", "visit/right.jpg", "phantoms/manifest.csv",
+                 "phantoms/photographs/a.jpg", "phantoms/scalp/a.png", "phantoms/hairloss/a.png", "ds/dataset.json",
+                 "set/hairloss.json"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"users' data")
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    code, err = run(capsys, *[a.format(tmp=tmp_path) for a in argv], "--overwrite")
+    assert code == 2 and f"output {tmp_path / keep}" in err and "which this command reads" in err, err
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+
+
 def test_export_never_writes_over_an_existing_model_set(tmp_path, capsys):
     init = tiny_init_set(tmp_path / "set")
     before = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in init.iterdir()}

@@ -4,6 +4,7 @@ generated on the fly (plus one real annotation from the shared set)."""
 
 from __future__ import annotations
 
+import os
 import struct
 import zlib
 from pathlib import Path
@@ -183,6 +184,17 @@ def test_zero_byte_file_and_missing_and_folder(tmp_path):
         read_photo(tmp_path)
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_a_pipe_or_device_is_named_as_such_not_as_missing(tmp_path):
+    pipe = tmp_path / "photo.jpg"
+    os.mkfifo(pipe)
+    for path in (pipe, Path(os.devnull)):  # both used to be "file not found"
+        with pytest.raises(NotAnImageError, match="is not a regular file"):
+            read_photo(path)
+        with pytest.raises(NotAnImageError, match="is not a regular file"):
+            read_annotation(path)
+
+
 @pytest.mark.parametrize("fmt,suffix", [("JPEG", ".jpg"), ("PNG", ".png")])
 def test_truncated_files(tmp_path, fmt, suffix):
     rng = np.random.default_rng(0)
@@ -193,6 +205,32 @@ def test_truncated_files(tmp_path, fmt, suffix):
     with pytest.raises(TruncatedImageError) as info:
         read_photo(cut)
     assert f"cut{suffix}" in str(info.value) and "re-copy" in str(info.value)
+
+
+def _png_rows(width: int, height: int, rows: int, depth: int = 8, colour: int = 0) -> bytes:
+    """A PNG of width x height whose image data is one whole zlib stream holding only ``rows`` rows."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    row = b"\x00" + b"\xff" * ((width * depth * {0: 1, 2: 3}[colour] + 7) // 8)
+    ihdr = struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, 0)
+    body = zlib.compress(row * rows)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", body) + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize("depth,colour", [(1, 0), (8, 0), (8, 2), (16, 0)])
+def test_a_png_whose_image_data_ends_before_its_last_row_is_truncated(tmp_path, depth, colour):
+    """Pillow decodes such a file without a word, the missing rows black: a mask lost its lower
+    part (and its scalp and hair loss there) with nothing said."""
+    short = tmp_path / "short.png"
+    short.write_bytes(_png_rows(60, 50, 20, depth, colour))
+    for read in (read_photo, read_annotation):
+        for source in (short, short.read_bytes()):
+            with pytest.raises(TruncatedImageError, match="ends before the last row"):
+                read(source)
+    whole = tmp_path / "whole.png"
+    whole.write_bytes(_png_rows(60, 50, 50, depth, colour))
+    assert read_annotation(whole).all() and read_photo(whole).shape == (50, 60, 3)
 
 
 def test_huge_image_is_refused_from_its_header(tmp_path):

@@ -193,6 +193,10 @@ def test_cli_writes_and_refuses_to_overwrite(tmp_path, capsys):
     assert main(["phantom", "-o", str(tmp_path / "x"), "--masks", str(tmp_path / "nowhere")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error:") and "nowhere" in err
+    # without an upper bound --size 100000 ran out of memory (a smaller huge size may get the process killed)
+    assert main(["phantom", "-o", str(tmp_path / "huge"), "--patients", "1", "--size", "100000"]) == 2
+    assert "'100000' is too large (use at most 4096)" in capsys.readouterr().err
+    assert not (tmp_path / "huge").exists()
     assert main(["phantom", "-o", str(tmp_path / "y"), "--patients", "all"]) == 2
     assert "--masks" in capsys.readouterr().err
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from dataclasses import replace
 
 import numpy as np
@@ -293,6 +294,12 @@ def test_bad_options_are_clear_errors():
         TrainConfig(input_size=100)
     with pytest.raises(InvalidValueError, match="unknown task"):
         TrainConfig(task="beard")
+    # infinite values used to pass: an infinite dataset weight ended training in a traceback
+    # (probabilities contain NaN), an infinite encoder lr scale in a nan loss after an epoch
+    with pytest.raises(InvalidValueError, match="dataset weights must be positive numbers"):
+        TrainConfig(dataset_weights=(math.inf, 1.0))
+    with pytest.raises(InvalidValueError, match="encoder lr scale must be a number >= 0"):
+        TrainConfig(encoder_lr_scale=math.inf)
 
 
 def test_history_csv_is_readable(tmp_path):

@@ -373,3 +373,56 @@ def test_a_resumed_fine_tune_given_another_init_still_copies_from_its_own_start(
 
     assert weights(a, "scalp-midline") != weights(b, "scalp-midline")
     assert weights(run, "scalp-midline") == weights(a, "scalp-midline")
+
+
+@pytest.mark.parametrize("damage", ["weights", "json"])
+def test_a_damaged_starting_network_is_refused_before_any_task_trains(tmp_path, capsys, damage):
+    from test_finetune import tiny_init_set
+
+    dataset = write_tiny_dataset(tmp_path / "ds")
+    init = tiny_init_set(tmp_path / "init")
+    # the last task of --task all is the damaged one: it used to be found after the others had trained
+    if damage == "weights":
+        weights = init / "hairloss.safetensors"
+        weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    else:
+        (init / "hairloss.json").write_text("{", encoding="utf-8")
+    run = tmp_path / "run"
+    assert main(cli_args(dataset, run, "--task", "all", "--epochs", "1", "--init", str(init))) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert str(init / "hairloss") in line
+    assert not any(run.glob("*/best.json")) and not any(run.glob("*/last.pt"))
+
+
+def test_dataset_weights_and_style_photographs_are_checked_before_the_run_folder_is_written(tmp_path, capsys):
+    from PIL import Image
+
+    dataset = write_tiny_dataset(tmp_path / "ds")
+    run = tmp_path / "run"
+    # a refused start used to leave split.json behind, which the next start reused whatever its --seed
+    assert main(cli_args(dataset, run, "--epochs", "1", "--dataset-weights", "1,0.3")) == 2
+    assert "2 dataset weight(s) given for 1 dataset(s)" in one_error_line(capsys.readouterr().err)
+    assert not run.exists()
+    style = tmp_path / "style"
+    style.mkdir()
+    for k in range(3):
+        Image.new("RGB", (48, 40), (90 + 40 * k, 70, 60)).save(style / f"real{k}.jpg")
+    whole = (style / "real0.jpg").read_bytes()
+    (style / "real3.jpg").write_bytes(whole[: len(whole) // 2])  # one cut short among good ones
+    # it used to be found only when an epoch drew it (or never, in a short run)
+    assert main(cli_args(dataset, run, "--task", "hairloss", "--epochs", "2", "--style-images", str(style))) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert str(style / "real3.jpg") in line and "truncated" in line
+    assert not run.exists()
+
+
+def test_a_training_loss_that_becomes_nan_is_one_line_without_a_torch_warning(tmp_path, capsys):
+    import warnings
+
+    dataset = write_tiny_dataset(tmp_path / "ds")
+    with warnings.catch_warnings(record=True) as caught:  # a user's console shows them on stderr
+        warnings.simplefilter("always")
+        code = main(cli_args(dataset, tmp_path / "run", "--task", "hairloss", "--epochs", "3", "--lr", "1e30"))
+    assert code == 2 and "the training loss became nan" in one_error_line(capsys.readouterr().err)
+    # torch's "Converting a tensor with requires_grad=True to a scalar ..." came before the error line
+    assert not [w for w in caught if "requires_grad" in str(w.message)]

@@ -8,6 +8,7 @@ hand into text (``12.x``) ended the rerun with a traceback.
 from __future__ import annotations
 
 import csv
+import os
 
 import pytest
 from test_batch_only import VISITS, models, photos  # noqa: F401  (fixtures)
@@ -78,6 +79,40 @@ def test_a_dataset_that_cannot_fit_on_the_disk_is_refused_before_writing(tmp_pat
         writer.add(np.zeros((128, 128, 3), np.uint8), np.ones((128, 128), np.uint8), np.zeros((128, 128), np.uint8),
                    patient="P1", visit="1", view="top")
     assert (tmp_path / "small" / "images.npy").is_file()
+
+
+@pytest.mark.skipif(not hasattr(os, "posix_fallocate"), reason="no posix_fallocate on this system")
+def test_a_dataset_reserves_its_arrays_on_the_disk_before_the_samples_arrive(tmp_path):
+    """The check before writing cannot see a disk that another writer fills meanwhile: sparse
+    memory-mapped arrays then died of SIGBUS (convert exited 135, no word said, seen on a tmpfs
+    filled during the run). Reserved blocks make a full disk an OSError when the writer opens."""
+    import numpy as np
+
+    from alonet.data.dataset import DatasetWriter
+
+    with DatasetWriter(tmp_path / "ds", count=40, size=128) as writer:
+        for name in ("images.npy", "scalp.npy", "hairloss.npy"):
+            stat = os.stat(writer.folder / name)
+            assert stat.st_blocks * 512 >= stat.st_size, name  # every byte has its block
+        for _ in range(3):  # fewer samples than the capacity: the arrays are copied to shorter ones
+            writer.add(np.zeros((128, 128, 3), np.uint8), np.ones((128, 128), np.uint8),
+                       np.zeros((128, 128), np.uint8), patient="P1", visit="1", view="top")
+    assert np.load(tmp_path / "ds" / "scalp.npy").shape == (3, 128, 128)
+
+
+def test_a_disk_full_while_reserving_the_arrays_is_an_error_that_leaves_nothing(tmp_path, monkeypatch):
+    import errno
+
+    import alonet.data.dataset as dataset
+
+    def full(fd, offset, length):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(dataset.os, "posix_fallocate", full, raising=False)
+    with pytest.raises(OSError, match="No space left on device"):
+        with dataset.DatasetWriter(tmp_path / "ds", count=10, size=64):
+            pass
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_the_report_key_is_never_written_over_one_another_run_just_made(tmp_path, monkeypatch):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,11 +45,12 @@ class AdaptConfig:
     def __post_init__(self) -> None:
         if not 0 < self.test_fraction < 1 or not 0 < self.val_fraction < 1:
             raise InvalidValueError("test and validation fractions must be between 0 and 1")
-        if self.steps < 1 or self.batch_size < 1 or self.lr <= 0:
-            raise InvalidValueError("steps and batch size must be >= 1 and the learning rate > 0")
+        if self.steps < 1 or self.batch_size < 1 or not 0 < self.lr < math.inf:
+            raise InvalidValueError("steps and batch size must be >= 1 and the learning rate a number > 0",
+                                    fix="e.g. --steps 80 --batch 8 --lr 2e-4")
         if self.view_check_patients < 1:
             raise InvalidValueError("view_check_patients must be >= 1")
-        if not self.replay_weight > 0:
+        if not 0 < self.replay_weight < math.inf:
             raise InvalidValueError(f"the replay weight must be > 0 (got {self.replay_weight:g})",
                                     fix="e.g. --replay-weight 0.3 (one replay photograph per three clinic ones)")
         if self.keep not in ("best", "last"):

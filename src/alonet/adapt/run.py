@@ -59,7 +59,7 @@ from alonet.infer import Pipeline
 from alonet.infer.gate import GateConfig, required_side
 from alonet.infer.viewcheck import calibrate_view_checks
 from alonet.model.config import TASKS
-from alonet.model.io import read_model_info, resolve_model_set
+from alonet.model.io import check_model_set, read_model_info, resolve_model_set
 from alonet.views import VIEWS
 from alonet.train import TrainConfig, train
 from alonet.train.data import ConcatSource, ConvertedSource, task_rows
@@ -205,6 +205,7 @@ def _check_replay(path: str) -> Path:
         raise DatasetError(f"--replay {replay}: not a converted dataset (no dataset.json)",
                            fix="make one first: `alonet phantom --patients 40 -o replay-photos`, "
                                "`alonet convert --from replay-photos -o replay-ds`, then --replay replay-ds")
+    open_dataset(replay)  # damaged arrays or meta.csv fail here, not after the work folder was made
     return replay
 
 
@@ -312,7 +313,8 @@ def adapt(source: str | Path, out: str | Path, cfg: AdaptConfig = AdaptConfig(),
         raise DatasetError(f"{source} not found", fix="pass a store folder or a converted dataset")
     if cfg.replay:
         _check_replay(cfg.replay)
-    check_can_write_directory(out, overwrite)
+    check_can_write_directory(out, overwrite, inputs=(source, cfg.replay, cfg.init))
+    check_model_set(cfg.init)  # a damaged starting network fails before the work folder, not after training the others
     seen = learnt_by(cfg.init)
     key, key_file, made = key_for_init(patient_key, seen, cfg.init)
     work = Path(work) if work is not None else out.with_name(out.name + ".work")

@@ -116,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except MemoryError:
-        click.echo("error: out of memory (try a smaller --size or batch)", err=True)
+        click.echo("error: out of memory (close other programs, or lower what the command holds at once: "
+                   "--size, --batch, --workers or --max-pixels, where it has them)", err=True)
         return 2
     except OSError as exc:  # a write (or read) the checks could not foresee: full disk, lost mount
         reason = exc.strerror or " ".join(str(exc).split()) or exc.__class__.__name__

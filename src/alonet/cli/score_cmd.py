@@ -90,7 +90,7 @@ def score_command(top, back, left, right, report_dir, deidentify, incomplete, ov
     images = {v: p for v, p in (("top", top), ("back", back), ("left", left), ("right", right)) if p}
     if not images:
         raise MissingViewError("no photograph given", fix="pass --top, --back, --left and --right")
-    check_can_write_directory(report_dir, overwrite)  # fail before the slow part
+    check_can_write_directory(report_dir, overwrite, inputs=[*images.values(), model])  # fail before the slow part
     from alonet.data.preflight import check_output_folder, report_bytes_estimate
 
     check_output_folder(report_dir, report_bytes_estimate(images.values()), what="report folder")

@@ -27,7 +27,7 @@ import secrets
 import shutil
 import tempfile
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from alonet.errors import OutputExistsError
@@ -240,14 +240,17 @@ def _is_empty_dir(path: Path) -> bool:
     return path.is_dir() and not path.is_symlink() and not any(path.iterdir())
 
 
-def check_can_write_directory(path: str | Path, overwrite: bool = False) -> Path:
+def check_can_write_directory(path: str | Path, overwrite: bool = False, *,
+                              inputs: Iterable[object] = ()) -> Path:
     """Raise OutputExistsError if ``path`` holds something that must not be clobbered.
 
     An absent path or an empty folder is always fine; another folder needs
     ``overwrite=True``. Never allowed, even with it: a file (an output folder
-    does not replace a file), and the current folder, a folder containing it,
+    does not replace a file), the current folder, a folder containing it,
     the home folder or a file-system root (replacing one would delete far more
-    than an earlier output). Call it before long work so users learn early.
+    than an earlier output), and a folder that is or holds one of ``inputs``
+    (the paths the command reads; other values and paths that do not exist are
+    passed over). Call it before long work so users learn early.
     """
     target = Path(path)
     absolute = Path(os.path.abspath(target))
@@ -261,6 +264,13 @@ def check_can_write_directory(path: str | Path, overwrite: bool = False) -> Path
             f"output {target} is the current folder, a folder containing it, the home folder or a root",
             fix="give the output a folder of its own, e.g. -o results",
         )
+    real = Path(os.path.realpath(absolute))
+    for given in inputs:
+        if isinstance(given, (str, Path)) and os.path.lexists(given):
+            source = Path(os.path.realpath(given))
+            if source == real or real in source.parents:
+                raise OutputExistsError(f"output {target} is or holds {given}, which this command reads",
+                                        fix="give the output a folder of its own, e.g. -o results")
     if target.exists() and not target.is_dir():
         raise OutputExistsError(f"output {target} is a file, not a folder",
                                 fix="choose another output folder (a file is never replaced by a folder)")

@@ -277,7 +277,7 @@ def convert_folders(
         raise InvalidValueError(f"options must be a ConvertOptions, not {type(options).__name__}",
                                 fix="e.g. ConvertOptions(size=320, skip_invalid=True)")
     options = replace(options, size=check_size(options.size))
-    check_can_write_directory(out, options.overwrite)  # fail before scanning large folders
+    check_can_write_directory(out, options.overwrite, inputs=(photos, scalp, hairloss, manifest))  # before scanning
     pairs, problems = find_pairs(photos, scalp, hairloss, manifest)  # its warnings are logged
     source = {"photos": str(photos), "scalp": str(scalp), "hairloss": str(hairloss), "manifest": str(manifest or "")}
     target = convert_pairs(pairs, out, options, problems=problems, source=source)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import json
 import os
 import sys
@@ -219,6 +220,20 @@ def open_dataset(path: str | Path) -> Dataset:
 # --------------------------------------------------------------------------- writing
 
 
+def _reserve_space(path: Path) -> None:
+    """Allocate the disk blocks of a just-created (sparse) file now, so that a full disk is an
+    OSError here rather than SIGBUS when a memory-mapped page of it is first written. Where
+    the system or file system cannot reserve space (no ``posix_fallocate``), nothing is done."""
+    if not hasattr(os, "posix_fallocate"):
+        return
+    with open(path, "r+b") as handle:
+        try:
+            os.posix_fallocate(handle.fileno(), 0, os.fstat(handle.fileno()).st_size)
+        except OSError as exc:
+            if exc.errno not in (errno.EINVAL, errno.EOPNOTSUPP, errno.ENOSYS):
+                raise OSError(exc.errno, exc.strerror, str(path)) from None
+
+
 class DatasetWriter:
     """Write a dataset folder sample by sample, atomically and in bounded memory.
 
@@ -272,7 +287,8 @@ class DatasetWriter:
 
     def __enter__(self) -> "DatasetWriter":
         # The arrays are memory-mapped files, filled as samples arrive: on a disk that fills up
-        # the process would die of SIGBUS without a word, so the space is checked first.
+        # the process would die of SIGBUS without a word, so the space is checked first and
+        # then reserved (another writer may fill the disk while the samples arrive).
         s, n = self.size, self.capacity
         check_output_folder(self.path, n * s * s * 5 + 4096 * 3, what="dataset folder")
         stack = contextlib.ExitStack()
@@ -283,6 +299,7 @@ class DatasetWriter:
             shapes = {"images.npy": (n, s, s, 3), "scalp.npy": (n, s, s), "hairloss.npy": (n, s, s)}
             for name, shape in shapes.items():
                 self._arrays[name] = np.lib.format.open_memmap(self._folder / name, mode="w+", dtype=np.uint8, shape=shape)
+                _reserve_space(self._folder / name)
         except BaseException:
             self._arrays.clear()
             stack.__exit__(*sys.exc_info())
@@ -322,6 +339,7 @@ class DatasetWriter:
             old = self._arrays[name]
             temp = folder / f"{name}.part"
             new = np.lib.format.open_memmap(temp, mode="w+", dtype=np.uint8, shape=(n, *old.shape[1:]))
+            _reserve_space(temp)
             for start in range(0, n, _COPY_ROWS):
                 stop = min(start + _COPY_ROWS, n)
                 new[start:stop] = old[start:stop]

@@ -39,6 +39,7 @@ import io
 import re
 import threading
 import warnings
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,6 +145,9 @@ def _opened_unguarded(source: ImageSource, max_pixels: int | None, label: str) -
         if path.is_dir():
             raise NotAnImageError(f"{label} is a folder, not an image", fix="give the path of an image file")
         if not path.is_file():
+            if path.exists():  # a pipe, socket or device: reading one may never end
+                raise NotAnImageError(f"{label} is not a regular file (a pipe or device)",
+                                      fix="give the path of an image file")
             raise ImageReadError(f"{label}: file not found", fix="check the path")
         if path.stat().st_size == 0:
             raise EmptyImageError(f"{label}: file is empty (0 bytes)", fix=fix_file)
@@ -215,8 +219,51 @@ def check_pixels(width: int, height: int, max_pixels: int | None, label: str) ->
         )
 
 
+#: Samples per pixel of each PNG colour type (grey, RGB, palette, grey + alpha, RGBA).
+_PNG_SAMPLES: tuple[tuple[int, int], ...] = ((0, 1), (2, 3), (3, 1), (4, 2), (6, 4))
+
+
+def _png_rows_missing(data: bytes) -> bool:
+    """True when a non-interlaced PNG's image data (its IDAT chunks) is a whole zlib stream that
+    inflates to fewer bytes than its rows need. Pillow reports a file cut short, but decodes
+    such a stream without a word, leaving the missing rows black."""
+    need, got, pos = None, 0, 8
+    inflate = zlib.decompressobj()
+    try:
+        while pos + 8 <= len(data):
+            length, kind = int.from_bytes(data[pos:pos + 4], "big"), data[pos + 4:pos + 8]
+            body = data[pos + 8:pos + 8 + length]
+            if kind == b"IHDR" and len(body) == 13:
+                if body[12]:  # interlaced: seven passes of other sizes; not checked
+                    return False
+                width, height = int.from_bytes(body[:4], "big"), int.from_bytes(body[4:8], "big")
+                samples = dict(_PNG_SAMPLES).get(body[9], 1)
+                need = height * (1 + (width * body[8] * samples + 7) // 8)
+            elif kind == b"IDAT" and need is not None:
+                pending = body
+                while pending and got < need:
+                    got += len(inflate.decompress(pending, 1 << 20))
+                    pending = inflate.unconsumed_tail
+                if got >= need or inflate.eof:
+                    break
+            elif kind == b"IEND":
+                break
+            pos += 12 + length
+    except zlib.error:  # corrupt data: Pillow's decoder says so
+        return False
+    return need is not None and got < need and inflate.eof  # no end: a cut file, which Pillow reports
+
+
 def _load(image: Image.Image, label: str) -> None:
     """Decode the pixels (first frame), turning decoder failures into typed errors."""
+    if image.format == "PNG" and image.fp is not None:
+        start = image.fp.tell()
+        image.fp.seek(0)
+        data = image.fp.read()
+        image.fp.seek(start)
+        if _png_rows_missing(data):
+            raise TruncatedImageError(f"{label}: image data is truncated or corrupt (its PNG image data ends "
+                                      "before the last row)", fix="re-export or re-copy the file")
     try:
         image.seek(0)
         image.load()

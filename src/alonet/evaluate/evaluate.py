@@ -356,7 +356,7 @@ def evaluate(dataset: str | Path, model: str | Path = "default", out: str | Path
     if batch_size < 1:
         raise InvalidValueError("batch size must be >= 1")
     if out is not None:
-        check_can_write_directory(out, overwrite)
+        check_can_write_directory(out, overwrite, inputs=(dataset, model))
     ds = open_dataset(dataset)
     rows = select_rows(ds.meta, views, str(ds.path))
     split_patients = None

@@ -255,6 +255,16 @@ def resolve_model_set(spec: str | Path = DEFAULT_SPEC, tasks: Iterable[str] = TA
     return found
 
 
+def check_model_set(spec: str | Path = DEFAULT_SPEC, tasks: Iterable[str] = TASKS) -> dict[str, Path]:
+    """:func:`resolve_model_set`, with each network loaded once and let go: a damaged JSON or
+    weights file, or weights that do not fit their configuration, raise ModelError now rather
+    than when that network is needed (e.g. after the other networks were trained from it)."""
+    found = resolve_model_set(spec, tasks)
+    for path in found.values():
+        load_model(path)
+    return found
+
+
 def load_model_set(spec: str | Path = DEFAULT_SPEC, tasks: Iterable[str] = TASKS,
                    device: str = "cpu") -> dict[str, tuple]:
     """Load every task's model: ``{task: (model, cfg)}`` (eval mode)."""

@@ -181,7 +181,7 @@ def write_phantoms(spec: PhantomSpec, progress: bool = True) -> WriteResult:
 
     spec.check()
     out = Path(spec.out)
-    check_can_write_directory(out, spec.overwrite)
+    check_can_write_directory(out, spec.overwrite, inputs=(spec.masks_dir,))
     tasks = _tasks(spec)
     results: dict[int, tuple[list[dict], list]] = {}
     with atomic_directory(out, overwrite=spec.overwrite) as tmp:

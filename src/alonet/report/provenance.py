@@ -61,11 +61,12 @@ def file_sha256(path: str | Path) -> str:
 
 
 def inputs_sha256(views: Mapping[str, str | Path]) -> str:
-    """One SHA-256 over a visit's photographs; an unreadable file counts as ``missing``."""
+    """One SHA-256 over a visit's photographs; an unreadable file, or one that is not a regular
+    file (a pipe would block the read; the photograph reader refuses it), counts as ``missing``."""
     digest = hashlib.sha256()
     for view in sorted(views):
         try:
-            value = file_sha256(views[view])
+            value = file_sha256(views[view]) if Path(views[view]).is_file() else "missing"
         except OSError:
             value = "missing"
         digest.update(f"{view}:{value}\n".encode())

@@ -269,7 +269,7 @@ def export_store(
     if int(size) < 8:
         raise InvalidValueError(f"size {size} is too small", fix="use --size 8 or more (the study used 320)")
     store_dir = Path(store_dir)
-    target = check_can_write_directory(out_dir, overwrite)
+    target = check_can_write_directory(out_dir, overwrite, inputs=(store_dir,))
     store = open_store(store_dir)
     visit_ids, stored_count, skipped = _select(store, store_dir, include_all)
     visits = [v for v in (store.get_visit(i) for i in visit_ids) if v is not None]

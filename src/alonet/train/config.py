@@ -200,7 +200,8 @@ class TrainConfig:
             (self.max_val_images is None or self.max_val_images >= 1, "max val images must be >= 1"),
             (0 <= self.imperfect_scalp_p <= 1, "imperfect scalp probability must be in [0, 1]"),
             (self.device in DEVICES, f"device must be one of {', '.join(DEVICES)}"),
-            (self.encoder_lr_scale is None or self.encoder_lr_scale >= 0, "encoder lr scale must be >= 0"),
+            (self.encoder_lr_scale is None or 0 <= self.encoder_lr_scale < math.inf,
+             "encoder lr scale must be a number >= 0"),
             (self.freeze_levels >= 0, "freeze levels must be >= 0"),
             (self.freeze_bn in FREEZE_BN, f"freeze-bn must be one of {', '.join(FREEZE_BN)}"),
             (self.steps is None or self.steps >= 1, "steps must be >= 1"),
@@ -210,7 +211,7 @@ class TrainConfig:
             (0 <= self.style_p <= 1, "style probability must be in [0, 1]"),
             (0 <= self.relight_p <= 1, "relight probability must be in [0, 1]"),
             (0 < self.style_beta <= 0.5, "style beta must be in (0, 0.5]"),
-            (self.dataset_weights is None or (self.dataset_weights and all(w > 0 for w in self.dataset_weights))
+            (self.dataset_weights is None or (self.dataset_weights and all(0 < w < math.inf for w in self.dataset_weights))
              and any(w > 0 for w in self.dataset_weights),
              "dataset weights must be positive numbers, one per dataset"),
         ]

@@ -103,11 +103,7 @@ class WeightedEpochSampler:
                  size: int | None = None):
         owners = [source_of(source, r) for r in rows]
         n_sources = len(getattr(source, "sources", [source]))
-        weights = weights if weights is not None else [1.0] * n_sources
-        if len(weights) != n_sources:
-            raise InvalidValueError(
-                f"{len(weights)} dataset weight(s) given for {n_sources} dataset(s)",
-                fix="give one --dataset-weights value per dataset, e.g. 1,0.3")
+        weights = source_weights(source, weights)
         counts = np.bincount(owners, minlength=n_sources).astype(float)
         w = np.array([weights[k] / counts[k] for k in owners], dtype=float)
         self.probabilities = w / w.sum()
@@ -125,6 +121,19 @@ class WeightedEpochSampler:
         rng = np.random.default_rng([self.seed, self.epoch, 7])
         picks = rng.choice(len(self.probabilities), size=self.size, p=self.probabilities)
         return iter(int(i) for i in picks)
+
+
+def source_weights(source, weights: Sequence[float] | None) -> list[float]:
+    """One draw weight per dataset of ``source`` (a ConcatSource has several): ``weights``, or
+    1 each when None; InvalidValueError when their number differs from the datasets'."""
+    n_sources = len(getattr(source, "sources", [source]))
+    if weights is None:
+        return [1.0] * n_sources
+    if len(weights) != n_sources:
+        raise InvalidValueError(
+            f"{len(weights)} dataset weight(s) given for {n_sources} dataset(s)",
+            fix="give one --dataset-weights value per dataset, e.g. 1,0.3")
+    return list(weights)
 
 
 def source_of(source, row: int) -> int:

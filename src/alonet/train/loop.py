@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Callable, Collection, Sequence
 
 from alonet.errors import DatasetError, InvalidValueError, ModelError, OutputExistsError, RunInUseError
-from alonet.model.io import load_model, resolve_model_set, save_model
+from alonet.model.io import check_model_set, load_model, resolve_model_set, save_model
 from alonet.scoring.metrics import OverlapCounts
 from alonet.train.checkpoint import (
     carry_over,
@@ -46,6 +46,7 @@ from alonet.train.data import TaskDataset, load_or_make_split, open_source, spli
 from alonet.train.distributed import setup
 from alonet.train.history import plot_history, write_history_csv
 from alonet.train.lock import LOCK_NAME, acquire, release
+from alonet.train.style import check_style_photos
 
 LOG = logging.getLogger(__name__)
 
@@ -88,8 +89,9 @@ def train(dataset, run_dir: str | Path, cfg: TrainConfig = TrainConfig(), *,
     check_run_folder(run_dir)
     _check_task_folders(run_dir, task_list, resume)
     if cfg.init is not None:
-        resolve_model_set(cfg.init)  # a missing or incomplete starting model fails now, not after training
+        check_model_set(cfg.init)  # a missing, incomplete or damaged starting model fails now, not after training
     source = open_source(dataset)
+    _check_inputs(source, cfg)
     ctx = setup(cfg.device)
     try:
         unknown = sum(1 for r in source.records if not r.patient)
@@ -112,6 +114,16 @@ def train(dataset, run_dir: str | Path, cfg: TrainConfig = TrainConfig(), *,
     finally:
         ctx.close()
     return run_dir
+
+
+def _check_inputs(source, cfg: TrainConfig) -> None:
+    """The options checked against the data before the run folder is written (a split.json left
+    by a refused start would be reused by the next one, whatever --seed or --val-fraction it gives)."""
+    from alonet.train.finetune import source_weights
+
+    source_weights(source, cfg.dataset_weights)
+    if cfg.style_images:
+        check_style_photos(cfg.style_images)
 
 
 def _used_init(used: list[TrainConfig], ctx) -> str | None:
@@ -448,7 +460,7 @@ def _train_epoch(run: TaskRun, epoch: int, ctx, progress: bool) -> float:
         loss = run.criterion(logits.float(), y)
         if not torch.isfinite(loss):
             raise InvalidValueError(
-                f"{cfg.task}: the training loss became {float(loss)} in epoch {epoch + 1}",
+                f"{cfg.task}: the training loss became {float(loss.detach())} in epoch {epoch + 1}",
                 fix="lower --lr, or train without mixed precision (--no-amp, no --cpu-bf16)")
         run.scaler.scale(loss).backward()
         run.scaler.step(run.optimizer)

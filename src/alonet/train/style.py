@@ -56,6 +56,16 @@ def list_style_photos(folder: str | Path) -> list[Path]:
     return photos
 
 
+def check_style_photos(folder: str | Path) -> list[Path]:
+    """:func:`list_style_photos`, each photograph read once: an unreadable one (truncated, not
+    an image, too large) raises its one-line ImageReadError before training, not at the epoch
+    that first draws it (inside a data-loading worker, whose traceback its message then carried)."""
+    photos = list_style_photos(folder)
+    for path in photos:
+        read_photo(path)
+    return photos
+
+
 def read_style(path: Path, size: int) -> np.ndarray:
     """A style photograph at the network size (uint8 RGB)."""
     return resize_photo(read_photo(path), size)
