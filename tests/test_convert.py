@@ -306,6 +306,26 @@ def test_skip_invalid_converts_good_pairs_and_lists_the_rest(tmp_path):
     assert "emptyscalp" in [m["stem"] for m in open_dataset(out2).meta]
 
 
+def test_a_photograph_enlarged_more_than_four_times_is_refused_naming_it(tmp_path):
+    """A 10x12 photograph may become an 8- or 40-px sample, not a 41-px or 320-px one (a 1x1
+    picture upscaled to a training sample used to be accepted)."""
+    photos, scalp, hairloss = _tiny_set(tmp_path)
+    for stem in ("trunc", "mismatch", "emptyscalp"):
+        for path in (*photos.glob(f"{stem}.*"), scalp / f"{stem}.png", hairloss / f"{stem}.png"):
+            path.unlink()
+    out = convert_folders(photos, scalp, hairloss, tmp_path / "ds40", ConvertOptions(size=40, skip_invalid=True,
+                                                                                     progress=False))
+    assert [m["stem"] for m in open_dataset(out).meta] == ["good1", "Good2"]
+    with pytest.raises(ConversionError) as info:
+        convert_folders(photos, scalp, hairloss, tmp_path / "ds41", ConvertOptions(size=41, progress=False))
+    problems = {p.stem: p.reason for p in info.value.problems}
+    assert set(problems) == {"good1", "Good2", "unpaired"}
+    assert "good1.png is 10x12 pixels, too small for a 41x41 training sample (its shorter side must be at " \
+           "least 11 px)" in problems["good1"]
+    assert "smaller --size" in problems["good1"]
+    assert not (tmp_path / "ds41").exists()
+
+
 def test_manifest_formats_and_problems(tmp_path):
     photos, scalp, hairloss = _tiny_set(tmp_path)
     manifest = tmp_path / "m.csv"

@@ -50,6 +50,10 @@ class ImageTooLargeError(ImageReadError):
     """The image has more pixels than the configured cap (decompression-bomb guard)."""
 
 
+class ImageTooSmallError(ImageReadError):
+    """The image is too small for what it is asked to become (e.g. a training sample)."""
+
+
 class UnsupportedImageModeError(ImageReadError):
     """The image's colour mode cannot be turned into RGB or a binary mask."""
 

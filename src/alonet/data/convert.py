@@ -51,7 +51,7 @@ from alonet.data.imageio import (
 )
 from alonet.data.pairing import find_pairs
 from alonet.data.pairs import Pair, Problem, stem_key
-from alonet.errors import AloNetError, DatasetError, InvalidValueError
+from alonet.errors import AloNetError, DatasetError, ImageTooSmallError, InvalidValueError
 
 LOG = logging.getLogger(__name__)
 
@@ -87,6 +87,11 @@ class ConvertOptions:
 
 # --------------------------------------------------------------------------- checking
 
+#: A photograph is enlarged at most this many times on its shorter side to become a
+#: training sample; smaller ones (a thumbnail, a 1x1 picture) would be blur that no camera
+#: photograph looks like.
+MAX_UPSCALE = 4
+
 
 def _on_file(path: Path, read: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """``read(path, ...)``, with ``path`` recorded on any AloNetError it raises
@@ -113,6 +118,18 @@ def check_pair_headers(pair: Pair, max_pixels: int | None = DEFAULT_MAX_PIXELS) 
     return None
 
 
+def check_photo_side(shape: tuple[int, ...], size: int, path: str | Path) -> None:
+    """Raise ImageTooSmallError when a photograph of numpy ``shape`` would be enlarged more
+    than :data:`MAX_UPSCALE` times on its shorter side to become a ``size``-px sample."""
+    height, width = int(shape[0]), int(shape[1])
+    if min(height, width) * MAX_UPSCALE < size:
+        least = -(-size // MAX_UPSCALE)
+        raise ImageTooSmallError(
+            f"{path} is {width}x{height} pixels, too small for a {size}x{size} training sample "
+            f"(its shorter side must be at least {least} px)",
+            path=path, fix="use the original, full-size photograph, or convert with a smaller --size")
+
+
 def load_pair(pair: Pair, options: ConvertOptions) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
     """Decode and check one pair; return (image, scalp, hairloss) at ``options.size``
     plus its meta.csv fields. Raises AloNetError for any problem."""
@@ -121,6 +138,7 @@ def load_pair(pair: Pair, options: ConvertOptions) -> tuple[np.ndarray, np.ndarr
     loss = _on_file(pair.hairloss, read_annotation, options.max_pixels)
     check_same_size(photo.shape, area.shape, pair.photo, pair.scalp)
     check_same_size(photo.shape, loss.shape, pair.photo, pair.hairloss)
+    check_photo_side(photo.shape, options.size, pair.photo)
     meta = {
         **pair.extra,
         "stem": pair.stem,
