@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from alonet.cli.options import (
+    PHANTOM_MAX_SIZE,
     SEED,
     backend_option,
     build_pipeline,
@@ -25,8 +26,6 @@ from alonet.views import VIEWS
 
 #: Marker file that identifies a folder written by ``alonet demo`` (safe to replace).
 DEMO_MARKER = "demo.json"
-#: Largest phantom photograph the demo draws (a 4-view visit at 4096 px needs about 2 GB).
-MAX_SIZE = 4096
 
 
 def written_by_demo(folder: Path) -> bool:
@@ -44,8 +43,8 @@ def written_by_demo(folder: Path) -> bool:
               help="Folder for the phantom photographs, their true masks and the report.")
 @click.option("--seed", type=SEED, default=7, show_default=True,
               help="Which phantom patient to draw (7: confluent patches, SALT about 36).")
-@click.option("--size", type=click.IntRange(max=MAX_SIZE), default=640, show_default=True,
-              help=f"Longer side of the phantom photographs in pixels (64 to {MAX_SIZE}).")
+@click.option("--size", type=click.IntRange(max=PHANTOM_MAX_SIZE), default=640, show_default=True,
+              help=f"Longer side of the phantom photographs in pixels (64 to {PHANTOM_MAX_SIZE}).")
 @click.option("--deidentify", is_flag=True, help="Blur everything outside the scalp in the report images.")
 @model_option
 @backend_option

@@ -17,6 +17,10 @@ BACKEND_CHOICES = ("auto", "torch", "onnx")
 VIEW_CHOICES = ("top", "back", "left", "right")
 #: Random seeds: what every random generator used here takes (numpy, torch, Python).
 SEED = click.IntRange(0, 2**32 - 1)
+#: Longest side of a phantom photograph that ``alonet phantom`` and ``alonet demo`` draw (a
+#: 4-view visit at 4096 px needs about 2 GB; 30000 px would need some 60 GB, and photographs
+#: above about 10000 px are more pixels than any AloNet reader takes by default).
+PHANTOM_MAX_SIZE = 4096
 
 
 def model_option(function):

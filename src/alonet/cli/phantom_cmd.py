@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from alonet.cli.options import SEED
+from alonet.cli.options import PHANTOM_MAX_SIZE, SEED
 
 
 class CountOrAll(click.ParamType):
@@ -27,14 +27,8 @@ class CountOrAll(click.ParamType):
         return number
 
 
-#: Longest side ``--size`` takes, as ``alonet demo`` (one 4096-px patient needs about 1 GB and
-#: 45 s; 30000 px would need some 60 GB, and photographs above about 10000 px are more pixels
-#: than any AloNet reader takes by default).
-MAX_SIZE = 4096
-
-
 class SizeOrRandom(click.ParamType):
-    """A long side in pixels (64 to :data:`MAX_SIZE`), or ``random``."""
+    """A long side in pixels (64 to :data:`alonet.cli.options.PHANTOM_MAX_SIZE`), or ``random``."""
 
     name = "PX|random"
 
@@ -50,8 +44,8 @@ class SizeOrRandom(click.ParamType):
             self.fail(f"{value!r} is neither a size in pixels nor 'random'", param, ctx)
         if number < 64:
             self.fail(f"{value!r} is too small (use at least 64)", param, ctx)
-        if number > MAX_SIZE:
-            self.fail(f"{value!r} is too large (use at most {MAX_SIZE})", param, ctx)
+        if number > PHANTOM_MAX_SIZE:
+            self.fail(f"{value!r} is too large (use at most {PHANTOM_MAX_SIZE})", param, ctx)
         return number
 
 
@@ -67,7 +61,7 @@ class SizeOrRandom(click.ParamType):
               help="Real annotations (mask/, target/, manifest.csv, e.g. ../shared/data/alonet-annotations) "
                    "to use as geometry instead of the procedural generator.")
 @click.option("--size", type=SizeOrRandom(), default="320", show_default=True,
-              help=f"Long side of the photographs in pixels (64 to {MAX_SIZE}), or 'random' (320 px to about 7 MP).")
+              help=f"Long side of the photographs in pixels (64 to {PHANTOM_MAX_SIZE}), or 'random' (320 px to about 7 MP).")
 @click.option("--split", type=click.Choice(["train", "val", "test", "all"]), default="all", show_default=True,
               help="With --masks: which patient-level split of the real annotations to use.")
 @click.option("--pattern", type=click.Choice(["none", "single", "multiple", "confluent", "ophiasis", "diffuse",

@@ -43,6 +43,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import BinaryIO, Union
 
 import numpy as np
@@ -220,7 +221,7 @@ def check_pixels(width: int, height: int, max_pixels: int | None, label: str) ->
 
 
 #: Samples per pixel of each PNG colour type (grey, RGB, palette, grey + alpha, RGBA).
-_PNG_SAMPLES: tuple[tuple[int, int], ...] = ((0, 1), (2, 3), (3, 1), (4, 2), (6, 4))
+_PNG_SAMPLES = MappingProxyType({0: 1, 2: 3, 3: 1, 4: 2, 6: 4})
 
 
 def _png_rows_missing(data: bytes) -> bool:
@@ -237,7 +238,7 @@ def _png_rows_missing(data: bytes) -> bool:
                 if body[12]:  # interlaced: seven passes of other sizes; not checked
                     return False
                 width, height = int.from_bytes(body[:4], "big"), int.from_bytes(body[4:8], "big")
-                samples = dict(_PNG_SAMPLES).get(body[9], 1)
+                samples = _PNG_SAMPLES.get(body[9], 1)
                 need = height * (1 + (width * body[8] * samples + 7) // 8)
             elif kind == b"IDAT" and need is not None:
                 pending = body
