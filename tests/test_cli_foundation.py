@@ -214,3 +214,19 @@ def test_convert_from_phantom_folder(tmp_path, capsys):
     code, stdout, err = run(capsys, "convert", "--from", str(root), "-o", str(tmp_path / "ds"), "--size", "8")
     assert code == 0, err
     assert [m["view"] for m in open_dataset(tmp_path / "ds").meta] == ["left", "top"]
+
+
+# --------------------------------------------------------------------------- help texts
+
+
+@pytest.mark.parametrize("verb, names", [
+    # a rerun moves old report folders into OUT/superseded-reports/, not beside them in reports/
+    ("batch", ("superseded-reports/<name>.superseded-<time>", "superseded-reports/")),
+    ("demo", ("OUT/demo.json",)),
+])
+def test_help_names_the_files_the_command_writes(capsys, verb, names):
+    code, out, _ = run(capsys, verb, "--help")
+    assert code == 0
+    text = " ".join(out.split())  # click wraps the text
+    for name in names:
+        assert name in text, name

@@ -20,8 +20,8 @@ from alonet.cli.options import (
 @click.command("batch")
 @click.argument("manifest", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Output folder: results.csv, results_columns.csv, superseded.csv, plots/ and reports/ (a rerun "
-                   "continues where it stopped).")
+              help="Output folder: results.csv, results_columns.csv, superseded.csv, plots/, reports/ and "
+                   "superseded-reports/ (a rerun continues where it stopped).")
 @click.option("--plots/--no-plots", default=True, show_default=True, help="One SALT-over-time PNG per patient.")
 @click.option("--reports", is_flag=True, help="Also write a report folder per visit under reports/.")
 @click.option("--deidentify", is_flag=True,
@@ -53,7 +53,7 @@ def batch_command(manifest, out_dir, plots, reports, deidentify, provisional, mo
     Rerunning keeps visits already in results.csv whose photographs, date,
     baseline, model, backend and thresholds are unchanged, recomputes the others
     (and says why; the old rows go to OUT/superseded.csv, old report folders to
-    <name>.superseded-<time>) and retries error rows.
+    OUT/superseded-reports/<name>.superseded-<time>) and retries error rows.
 
     Exit status: 0 when every visit has a SALT; 3 when any visit failed (error
     column) or has no SALT because a photograph needs a retake (withheld

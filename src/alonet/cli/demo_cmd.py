@@ -52,9 +52,9 @@ def written_by_demo(folder: Path) -> bool:
 def demo_command(out_dir, seed, size, deidentify, model, backend, precision, threads):
     """Score a phantom patient end to end and compare with its true SALT.
 
-    Writes OUT/photographs/<view>.jpg, OUT/truth/<view>_{scalp,hairloss}.png and
-    OUT/report/ (report.html, report.json, overlays, masks). The last line printed
-    is `SALT predicted <x> true <y>`.
+    Writes OUT/photographs/<view>.jpg, OUT/truth/<view>_{scalp,hairloss}.png,
+    OUT/report/ (report.html, report.json, overlays, masks) and OUT/demo.json (the
+    predicted and true numbers). The last line printed is `SALT predicted <x> true <y>`.
     """
     from alonet.data.atomic import atomic_write_text
     from alonet.data.imageio import save_mask_png, save_photo_jpeg
