@@ -317,3 +317,16 @@ def test_masks_of_two_visits_in_one_folder_are_refused_not_mixed(tmp_path, capsy
                  "--missing", "renormalize"]) == 2
     assert "are the same file" in capsys.readouterr().err
 
+
+
+@pytest.mark.parametrize("policy, missing_weight", [("renormalize", "0.00"), ("zero", "0.18")])
+def test_the_weights_printed_are_the_weights_used(capsys, policy, missing_weight):
+    # renormalize hands a missing view's weight to the views given: printing 0.18 beside it made
+    # the weights shown add up to 1.36
+    code, out, err = run(capsys, "salt", "--top", "50", "--back", "20", "--missing", policy)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[3] == f"  left   missing  x {missing_weight} =  0.00"
+    assert lines[4] == f"  right  missing  x {missing_weight} =  0.00"
+    shown = [float(line.split(" x ")[1].split(" = ")[0]) for line in lines[1:5]]
+    assert sum(shown) == pytest.approx(1.0, abs=0.011)

@@ -77,7 +77,10 @@ def _format_text(result, response, rw, pairs=None) -> str:
     for view in VIEWS:
         value = result.per_view[view]
         shown = "missing" if value is None else f"{value:5.1f} %"
-        weight = VIEW_WEIGHTS[view] * (scale if value is not None else 1.0)
+        if value is None and result.missing_policy == "renormalize":
+            weight = 0.0  # its weight went to the views given
+        else:
+            weight = VIEW_WEIGHTS[view] * (scale if value is not None else 1.0)
         lines.append(f"  {view:<5} {shown:>8}  x {weight:.2f} = {result.contributions[view]:5.2f}")
     lines.extend(_mask_line(pair) for pair in (pairs or {}).values())
     if result.missing:
