@@ -36,7 +36,7 @@ def smooth_noise(shape: tuple[int, int], cells: int, rng: np.random.Generator) -
     h, w = shape
     gh = max(2, int(round(cells * h / max(h, w))) + 1)
     gw = max(2, int(round(cells * w / max(h, w))) + 1)
-    grid = rng.standard_normal((gh, gw)).astype(np.float32)
+    grid: np.ndarray = rng.standard_normal((gh, gw)).astype(np.float32)
     if gh * 8 < h and gw * 8 < w:  # smooth (bicubic) at 1/4 size, then cheap linear
         grid = cv2.resize(grid, (max(2, w // 4), max(2, h // 4)), interpolation=cv2.INTER_CUBIC)
         return cv2.resize(grid, (w, h), interpolation=cv2.INTER_LINEAR)
