@@ -119,6 +119,7 @@ class ViewState:
     def revert(self) -> None:
         """Take the model's own result back (all corrections of this view undone)."""
         self.result = self.original  # type: ignore[assignment]  # __post_init__ set it
+
     def correct(self, result: ViewResult) -> None:
         """Take ``result`` (a ViewResult built from corrected masks) as current."""
         if tuple(result.scalp_mask.shape) != self.shape or tuple(result.hairloss_mask.shape) != self.shape:

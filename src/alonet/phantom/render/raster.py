@@ -75,7 +75,7 @@ def poly_alpha(
     for p in polys:  # one call per polygon: their union (one call would XOR overlaps)
         pts = np.round((np.asarray(p, np.float64).reshape(-1, 2) - (x0, y0)) * 16).astype(np.int32)
         cv2.fillPoly(m, [pts], 255, cv2.LINE_AA, 4)
-    a = m.astype(np.float32) * np.float32(1 / 255)
+    a: np.ndarray = m.astype(np.float32) * np.float32(1 / 255)
     if blur > 0.3:
         a = cv2.GaussianBlur(a, (0, 0), blur)
     return a, (x0, y0, x1, y1)
