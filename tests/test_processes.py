@@ -155,3 +155,19 @@ def test_batch_and_phantom_pools_watch_their_parent(monkeypatch, tmp_path):
                               progress=False)
     assert made == [(2, batch_workers._init_worker), (2, None)]
     assert not (tmp_path / "ph").exists()
+
+
+def test_a_batch_worker_whose_pipeline_failed_to_build_reports_why_for_its_visits(tmp_path, monkeypatch):
+    """Only the worker that answers the first provenance request is checked for a failed
+    build; another worker whose build failed (a missing model set here) used to crash on
+    ``None.provenance()`` with an AttributeError for every visit it took. Now each of its
+    visits gets the build's own message as its error (found by mypy)."""
+    from alonet.report import batch_workers
+
+    for name in ("pipeline", "report", "error", "provisional"):
+        monkeypatch.setattr(batch_workers._Worker, name, getattr(batch_workers._Worker, name))
+    batch_workers._init_worker(batch_workers.PipelineSpec(models=str(tmp_path / "no-such-model-set")), None)
+    assert batch_workers._Worker.pipeline is None and batch_workers._Worker.error
+    visit, error, provenance = batch_workers._score_in_worker(object())
+    assert visit is None and provenance is None
+    assert error == batch_workers._Worker.error and "no-such-model-set" in error

@@ -142,3 +142,15 @@ def test_a_new_report_key_is_private_and_kept(tmp_path):
     key = report_key(tmp_path)
     assert len(key) == 32 and read_key(tmp_path) == key and report_key(tmp_path) == key
     assert oct((tmp_path / KEY_FILE).stat().st_mode & 0o777) == "0o600"
+
+
+def test_a_report_key_gone_as_soon_as_made_stops_with_a_message(tmp_path, monkeypatch):
+    """The key file deleted between its making and its reading (another program clearing the
+    folder): ``report_key`` returned None, which broke later as a TypeError in the HMAC of the
+    first de-identified folder name (found by mypy). Now it stops with a DatasetError."""
+    from alonet.errors import DatasetError
+    from alonet.report import batch_folders
+
+    monkeypatch.setattr(batch_folders, "create_hex_key", lambda path: None)  # made and deleted at once
+    with pytest.raises(DatasetError, match="disappeared"):
+        batch_folders.report_key(tmp_path)

@@ -10,6 +10,7 @@ import math
 import shutil
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from alonet.adapt.card import FEW_PATIENTS
 from alonet.adapt.keys import patient_digest
@@ -59,7 +60,7 @@ def paired_changes(before_dir: Path, after_dir: Path) -> dict:
     where no pair has the number; ``clear`` when the interval excludes 0 over at least
     ``FEW_PATIENTS`` patients, ``too_few`` below that). Nine or so patients give wide intervals:
     this says when the test cannot tell the two models apart."""
-    out = {}
+    out: dict[str, dict[str, Any] | None] = {}
     for name, csv_name, key, value in (("mean_abs_diff_pct", "per_image.csv", "stem", "abs_diff_pct"),
                                        ("salt_mae", "per_visit.csv", "visit", "abs_error")):
         b = _read_rows(before_dir / csv_name, key, value) if (before_dir / csv_name).is_file() else {}

@@ -62,7 +62,7 @@ from alonet.model.config import TASKS
 from alonet.model.io import check_model_set, read_model_info, resolve_model_set
 from alonet.views import VIEWS
 from alonet.train import TrainConfig, train
-from alonet.train.data import ConcatSource, ConvertedSource, task_rows
+from alonet.train.data import ConcatSource, ConvertedSource, Source, task_rows
 from alonet.train.lock import run_lock
 from alonet.train.loop import carry_over
 from alonet.store.export import export_store
@@ -233,6 +233,7 @@ def _validated_patients(run: Path) -> int | None:
 def _finetune(train_ds: Path, run: Path, cfg: AdaptConfig, progress: bool) -> tuple[list[str], list[str], list[str]]:
     """Fine-tune each task that has data; returns (trained, carried over, notes)."""
     clinic = ConvertedSource(train_ds)
+    source: Source
     source, weights = clinic, None
     if cfg.replay:
         replay = ReplaySource(cfg.replay)  # adapt() checked it is a dataset

@@ -96,8 +96,10 @@ def pipeline_config(max_pixels: int | None = None, scalp_threshold: float | None
                                                   ("hairloss_threshold", hairloss_threshold))
                   if value is not None}
     extra = {} if precision is None else {"precision": precision}
-    return PipelineConfig(max_pixels=max_pixels, threads=threads, postprocess=PostprocessConfig(**thresholds),
-                          check_views=view_checks, **extra)
+    # the ignores: only the keys named above; mypy checks a dict's values against every parameter
+    return PipelineConfig(max_pixels=max_pixels, threads=threads,
+                          postprocess=PostprocessConfig(**thresholds),  # type: ignore[arg-type]
+                          check_views=view_checks, **extra)  # type: ignore[arg-type]
 
 
 def build_pipeline(model: str, backend: str, config=None):

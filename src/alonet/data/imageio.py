@@ -47,7 +47,7 @@ from types import MappingProxyType
 from typing import BinaryIO, Union
 
 import numpy as np
-from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from alonet.data.atomic import atomic_write_bytes
 from alonet.errors import (
@@ -129,7 +129,7 @@ def _label(source: ImageSource, name: str | None) -> str:
 
 
 @contextlib.contextmanager
-def _opened(source: ImageSource, max_pixels: int | None, label: str) -> Iterator[Image.Image]:
+def _opened(source: ImageSource, max_pixels: int | None, label: str) -> Iterator[ImageFile.ImageFile]:
     """Open ``source`` (header only), check it, yield the Pillow image, close it."""
     if max_pixels is not None and max_pixels < 1:
         raise InvalidValueError(f"the pixel limit must be a positive number; got {max_pixels}",
@@ -139,7 +139,7 @@ def _opened(source: ImageSource, max_pixels: int | None, label: str) -> Iterator
 
 
 @contextlib.contextmanager
-def _opened_unguarded(source: ImageSource, max_pixels: int | None, label: str) -> Iterator[Image.Image]:
+def _opened_unguarded(source: ImageSource, max_pixels: int | None, label: str) -> Iterator[ImageFile.ImageFile]:
     fix_file = "re-export or re-copy the file"
     if isinstance(source, (str, Path)):
         path = Path(source)
@@ -255,7 +255,7 @@ def _png_rows_missing(data: bytes) -> bool:
     return need is not None and got < need and inflate.eof  # no end: a cut file, which Pillow reports
 
 
-def _load(image: Image.Image, label: str) -> None:
+def _load(image: ImageFile.ImageFile, label: str) -> None:
     """Decode the pixels (first frame), turning decoder failures into typed errors."""
     if image.format == "PNG" and image.fp is not None:
         start = image.fp.tell()
@@ -323,7 +323,9 @@ def _to_srgb(image: Image.Image) -> Image.Image:
             from PIL import ImageCms
 
             source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-            return ImageCms.profileToProfile(image, source, ImageCms.createProfile("sRGB"), outputMode="RGB")
+            # None only with inPlace=True
+            return ImageCms.profileToProfile(image, source, ImageCms.createProfile("sRGB"),  # type: ignore[return-value]
+                                             outputMode="RGB")
         except Exception:  # a broken or exotic profile: fall back to Pillow's conversion
             pass
     return image.convert("RGB")

@@ -173,9 +173,11 @@ def find_pairs(
 
     files = (photo_files, scalp_files, loss_files)
     keys = set(photo_files) | set(scalp_files) | set(loss_files)
-    found = [_pair_for_key(key, files, folders, scans) for key in sorted(keys)]
-    if table is not None:
-        found = [_with_manifest_row(f, table, manifest) if isinstance(f, Pair) else f for f in found]
+    found: list[Pair | tuple[Pair, ManifestRow] | Problem] = [
+        _pair_for_key(key, files, folders, scans) for key in sorted(keys)]
+    if table is not None:  # so manifest is not None either (the ignores)
+        found = [_with_manifest_row(f, table, manifest) if isinstance(f, Pair) else f  # type: ignore[arg-type]
+                 for f in found]
     problems += [f for f in found if isinstance(f, Problem)]
     warnings = [_renamed_warning(renamed)] if renamed else []
     if table is None:
@@ -183,7 +185,8 @@ def find_pairs(
     else:
         pairs, more, checked = check_manifest_rows(table, [f for f in found if isinstance(f, tuple)])
         problems += more
-        unused = _unused_rows_warning(table, keys | set(scans[0].files), manifest, (photos, scalp, hairloss))
+        unused = _unused_rows_warning(table, keys | set(scans[0].files), manifest,  # type: ignore[arg-type]
+                                      (photos, scalp, hairloss))
         warnings = ([unused] if unused else []) + warnings + checked
     for message in warnings:
         warn(message)
@@ -206,10 +209,11 @@ def _pair_for_key(
     ]
     if missing:
         return Problem(stem, anchor, "unpaired: " + "; ".join(missing))
-    if same_file(area, loss):
+    # no file is missing, so none is None (the ignores: mypy cannot tell from the list)
+    if same_file(area, loss):  # type: ignore[arg-type]
         return Problem(stem, str(area), f"the scalp and hair-loss annotations are the same file ({area} and {loss}), "
                                         f"so its hair loss would be its whole scalp ({SPLIT_LABEL_MAP})")
-    return Pair(stem=stem, photo=photo, scalp=area, hairloss=loss)
+    return Pair(stem=stem, photo=photo, scalp=area, hairloss=loss)  # type: ignore[arg-type]
 
 
 def _with_manifest_row(pair: Pair, table: Manifest, manifest: str | Path) -> tuple[Pair, ManifestRow] | Problem:

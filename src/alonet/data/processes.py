@@ -55,7 +55,8 @@ def _windows_pid_alive(pid: int) -> bool:
     import ctypes
     from ctypes import wintypes
 
-    kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
+    # the two ignores: Windows-only ctypes names, which mypy's stubs for other systems lack
+    kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)  # type: ignore[attr-defined]
     kernel32.OpenProcess.restype = wintypes.HANDLE
     kernel32.OpenProcess.argtypes = (wintypes.DWORD, wintypes.BOOL, wintypes.DWORD)
     kernel32.GetExitCodeProcess.argtypes = (wintypes.HANDLE, ctypes.POINTER(wintypes.DWORD))
@@ -64,7 +65,7 @@ def _windows_pid_alive(pid: int) -> bool:
     if not handle:
         # Access denied: the process exists (another user's). Otherwise (invalid
         # parameter) there is no such process.
-        return ctypes.get_last_error() == _WINDOWS_ACCESS_DENIED
+        return ctypes.get_last_error() == _WINDOWS_ACCESS_DENIED  # type: ignore[attr-defined]
     try:
         code = wintypes.DWORD()
         if not kernel32.GetExitCodeProcess(handle, ctypes.byref(code)):

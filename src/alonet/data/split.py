@@ -27,17 +27,23 @@ SPLIT_FORMAT = "alonet-split"
 
 
 class SplitRecord(Protocol):
-    """What the split needs to know about a dataset row."""
+    """What the split needs to know about a dataset row (read only)."""
 
-    stem: str
-    patient: str
+    @property
+    def stem(self) -> str: ...
+
+    @property
+    def patient(self) -> str | None: ...
 
 
 class SplitSettings(Protocol):
-    """The settings a new split is made with (a ``TrainConfig`` has them)."""
+    """The settings a new split is made with (a ``TrainConfig`` has them; read only)."""
 
-    val_fraction: float
-    seed: int
+    @property
+    def val_fraction(self) -> float: ...
+
+    @property
+    def seed(self) -> int: ...
 
 
 def row_key(patient: str | None, stem: str) -> str:

@@ -57,7 +57,9 @@ class Backend(Protocol):
     """What the pipeline needs from an inference engine."""
 
     name: str
-    configs: Mapping[str, ModelConfig]
+
+    @property
+    def configs(self) -> Mapping[str, ModelConfig]: ...
 
     def predict(self, task: str, images: np.ndarray) -> np.ndarray:
         """uint8 (N, S, S, 3) -> float32 probabilities (N, S, S)."""
@@ -190,7 +192,8 @@ def load_models(models) -> tuple[dict[str, tuple], dict[str, Path | None]]:
         missing = [t for t in TASKS if t not in models]
         if missing:
             raise ModelError(f"model set lacks {', '.join(missing)}", fix=f"give all of {', '.join(TASKS)}")
-        loaded, sources = {}, {}
+        loaded: dict[str, tuple] = {}
+        sources: dict[str, Path | None] = {}
         for task in TASKS:
             value = models[task]
             if isinstance(value, (str, Path)):

@@ -96,11 +96,12 @@ def _as_photo(image, max_pixels: int | None, view: str = "") -> tuple[np.ndarray
         check_pixels(image.shape[1], image.shape[0], max_pixels, label)  # the cap files have, for arrays too
         return np.ascontiguousarray(image), None
 
+    # the ignores: kwargs holds max_pixels only; mypy checks its value against every parameter
     kwargs = {} if max_pixels is None else {"max_pixels": max_pixels}
     if isinstance(image, (bytes, bytearray, memoryview)):
-        return read_photo(io.BytesIO(bytes(image)), name=f"{label} (bytes)", **kwargs), None
+        return read_photo(io.BytesIO(bytes(image)), name=f"{label} (bytes)", **kwargs), None  # type: ignore[arg-type]
     name = str(image) if isinstance(image, (str, Path)) else getattr(image, "name", None)
-    return read_photo(image, **kwargs), (str(name) if name is not None else None)
+    return read_photo(image, **kwargs), (str(name) if name is not None else None)  # type: ignore[arg-type]
 
 
 def _model_input(working: np.ndarray, size: int) -> np.ndarray:
@@ -186,7 +187,9 @@ class Pipeline:
         """``predict_views`` plus, per item, the working-size photograph and the scalp
         network's raw output (None for refused photographs), which the view checks
         reuse instead of computing them again."""
-        prepared, refused, order = [], [], []
+        prepared: list[tuple[str, np.ndarray, np.ndarray, str | None]] = []  # (view, photo, work, name)
+        refused: list[ViewResult] = []
+        order: list[tuple[str, int]] = []
         for image, view in items:
             view = normalize_view(view)
             photo, name = _as_photo(image, self.config.max_pixels, view)
@@ -218,18 +221,20 @@ class Pipeline:
             if size not in resized[i]:
                 if working[i] is None:
                     working[i] = to_working_size(prepared[i][2])
-                resized[i][size] = _model_input(working[i], size)
+                resized[i][size] = _model_input(working[i], size)  # type: ignore[arg-type]  # set just above
             return resized[i][size]
 
         # Scalp networks, one batch per task.
-        scalp_prob = [None] * len(prepared)
+        # every slot is filled by the task loop below before it is read
+        scalp_prob: list[np.ndarray] = [None] * len(prepared)  # type: ignore[list-item]
         for task in sorted({SCALP_TASK_FOR_VIEW[v] for v, *_ in prepared}):
             idx = [i for i, (v, *_) in enumerate(prepared) if SCALP_TASK_FOR_VIEW[v] == task]
             batch = np.stack([model_input(i, cfgs[task].input_size) for i in idx])
             probs = self.backend.predict(task, batch)
             for i, p in zip(idx, probs):
                 scalp_prob[i] = p
-        raw = [KnownPasses(working=mirror(working[i]) if v == "right" else working[i],
+        # working[i] was set by the scalp network's input
+        raw = [KnownPasses(working=mirror(working[i]) if v == "right" else working[i],  # type: ignore[arg-type]
                            outputs={(SCALP_TASK_FOR_VIEW[v], v == "right"): scalp_prob[i]})
                for i, (v, *_) in enumerate(prepared)]
 

@@ -113,17 +113,20 @@ class VisitResult:
         """All four views were given and scored (the SALT may still be withheld)."""
         return self.score is not None and not self.score.missing
 
+    # In these properties and to_dict the ignores are where ``complete``, ``salt`` or ``shown``
+    # being set means ``score`` is not None, which mypy cannot follow.
+
     @property
     def salt(self) -> float | None:
-        return self.score.salt if self.complete and not self.withheld else None
+        return self.score.salt if self.complete and not self.withheld else None  # type: ignore[union-attr]
 
     @property
     def grade(self) -> str | None:
-        return None if self.salt is None else self.score.grade
+        return None if self.salt is None else self.score.grade  # type: ignore[union-attr]
 
     @property
     def band(self) -> str | None:
-        return None if self.salt is None else self.score.band
+        return None if self.salt is None else self.score.band  # type: ignore[union-attr]
 
     @property
     def withheld_reason(self) -> str | None:
@@ -153,15 +156,16 @@ class VisitResult:
             if v in self.views:
                 row = self.views[v].to_dict()
                 scored = score is not None and row["loss_pct"] is not None
-                row["contribution"] = round(score.contributions[v], 2) if scored and not self.withheld else None
+                row["contribution"] = (round(score.contributions[v], 2)  # type: ignore[union-attr]
+                                       if scored and not self.withheld else None)
                 views[v] = row
         return {
-            "salt": round(score.salt, 2) if shown else None,
+            "salt": round(score.salt, 2) if shown else None,  # type: ignore[union-attr]
             # the SALT as shown (one decimal, from the unrounded value): grade and band follow it
-            "salt_shown": shown_salt(score.salt) if shown else None,
-            "grade": score.grade if shown else None,
-            "band": score.band if shown else None,
-            "band_level": aa_iga_level(score.salt) if shown else None,
+            "salt_shown": shown_salt(score.salt) if shown else None,  # type: ignore[union-attr]
+            "grade": score.grade if shown else None,  # type: ignore[union-attr]
+            "band": score.band if shown else None,  # type: ignore[union-attr]
+            "band_level": aa_iga_level(score.salt) if shown else None,  # type: ignore[union-attr]
             "complete": self.complete,
             "retake": self.retake,
             "provisional": self.provisional,
@@ -197,7 +201,8 @@ def visit_from_views(views: Mapping[str, ViewResult], *, provisional: bool = Fal
         clean[view] = result
     absent = [v for v in VIEWS if v not in clean]
     flags = [{"view": v, **f} for v in VIEWS if v in clean for f in clean[v].flags]
-    percents = {v: (None if clean[v].loss_pct is None else min(100.0, max(0.0, clean[v].loss_pct)))
+    percents = {v: (None if clean[v].loss_pct is None
+                    else min(100.0, max(0.0, clean[v].loss_pct)))  # type: ignore[type-var]  # not None: checked
                 for v in VIEWS if v in clean}
     unscorable = [v for v in VIEWS if v in percents and percents[v] is None]
     decision = decide(clean, provisional=provisional)
@@ -207,12 +212,12 @@ def visit_from_views(views: Mapping[str, ViewResult], *, provisional: bool = Fal
                       "message": "no SALT: missing view(s) " + ", ".join(absent)})
     elif not decision.allowed:
         withheld = decision.retake_views
-        flags.append(decision.flag)
+        flags.append(decision.flag)  # type: ignore[arg-type]  # a withheld SALT always has its flag
     elif unscorable:
         flags.append({"view": None, "code": "incomplete",
                       "message": "no SALT: no scalp found in the " + ", ".join(unscorable) + " view(s)"})
     elif decision.provisional:
-        flags.append(decision.flag)
+        flags.append(decision.flag)  # type: ignore[arg-type]  # so has a provisional one
     scored = any(p is not None for p in percents.values())
     score = salt_result(percents, missing="zero" if absent or unscorable else "error") if scored else None
     complete = score is not None and not score.missing

@@ -256,22 +256,24 @@ def view_evidence(photos: list[np.ndarray], pipeline,
         return []
     configs = pipeline.backend.configs
     post = pipeline.config.postprocess
+    # the ignores on ``known`` below: no None in it from here on (mypy keeps the parameter's type)
     known = [k or KnownPasses() for k in (known or [None] * len(photos))]
-    working: list[np.ndarray | None] = [k.working for k in known]
+    working: list[np.ndarray | None] = [k.working for k in known]  # type: ignore[union-attr]
 
     def batch(task: str, mirrored: bool) -> list[np.ndarray]:
         size = configs[task].input_size
-        out = [known[i].outputs.get((task, mirrored)) for i in range(len(photos))]
+        out = [known[i].outputs.get((task, mirrored)) for i in range(len(photos))]  # type: ignore[union-attr]
         todo = [i for i, prob in enumerate(out) if prob is None]
         items = []
         for i in todo:
             if working[i] is None:
                 working[i] = to_working_size(photos[i])  # the pipeline's own input route
-            items.append(prepare_input(mirror(working[i]) if mirrored else working[i], size))
+            items.append(prepare_input(mirror(working[i]) if mirrored else working[i],  # type: ignore[arg-type]
+                                       size))  # working[i]: set just above
         if items:
             for i, prob in zip(todo, pipeline.backend.predict(task, np.stack(items))):
                 out[i] = prob
-        return out
+        return out  # type: ignore[return-value]  # every None was just filled
 
     midline = batch("scalp-midline", False)
     as_is = batch("scalp-temporal", False)
@@ -323,7 +325,7 @@ def mismatch_flag(label: str, likely: str) -> dict:
 
 
 def check_views(results: Mapping, pipeline, config: ViewCheckConfig = ViewCheckConfig(),
-                known: Mapping[str, KnownPasses] | None = None) -> dict:
+                known: Mapping[str, KnownPasses | None] | None = None) -> dict:
     """Run both checks on a visit's ``{view: ViewResult}``; return them with mismatch flags.
 
     Raises DuplicateViewError when two views show the same photograph. Views the

@@ -131,7 +131,7 @@ class ModelConfig:
         return {"format": CONFIG_FORMAT, "version": CONFIG_VERSION, **data}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "ModelConfig":
+    def from_dict(cls, data: object) -> "ModelConfig":
         """Inverse of :meth:`to_dict`; raises ModelError on a foreign or newer format."""
         if not isinstance(data, dict):
             raise ModelError("model configuration is not a JSON object", fix="pass a model saved by alonet train")

@@ -204,7 +204,7 @@ def load_model(path: str | Path, device: str = "cpu"):
 
 def default_model_dir() -> Path:
     """Folder of the model set bundled with the package (may not exist in a source tree)."""
-    return Path(str(resources.files("alonet.model").joinpath("weights", "default")))
+    return Path(str(resources.files("alonet.model").joinpath("weights").joinpath("default")))
 
 
 def resolve_model_set(spec: str | Path = DEFAULT_SPEC, tasks: Iterable[str] = TASKS) -> dict[str, Path]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -115,7 +116,7 @@ def procedural_plan(index: int, visits: int, seed: int) -> PatientPlan:
 
 
 def _nearest(records_by_date: dict[str, list[tuple[RealRecord, str, bool]]], date: str, kind: str,
-             exclude: set[str]) -> tuple[RealRecord, bool] | None:
+             exclude: AbstractSet[str | None]) -> tuple[RealRecord, bool] | None:
     """The record of ``kind`` from the visit nearest in time to ``date``."""
     target = _dt.date.fromisoformat(date)
     best = None
@@ -254,7 +255,7 @@ def real_geometry(masks: RealMaskSet, source: ViewSource, view: str, size: int,
                   seed: int, patient: int, visit: int) -> ViewGeometry:
     """A real annotation pair as canonical geometry at long side ``size``, with
     some hard-negative thinning drawn on it."""
-    scalp, loss = masks.load(source.file, size)  # type: ignore[arg-type]
+    scalp, loss = masks.load(source.file, size)  # type: ignore[arg-type]  # a real view: its file is not None
     if source.mirror:
         scalp, loss = np.ascontiguousarray(scalp[:, ::-1]), np.ascontiguousarray(loss[:, ::-1])
     rng = rng_for(seed, patient, visit, view, "negatives")
@@ -316,7 +317,7 @@ def render_visits(plan: PatientPlan, seed: int, size: int | str = 320, masks: Re
             src = vp.views[view]
             if src.file is None:
                 scalp, _ = procedural_frame(seed, plan.key, view, side)
-                state = states[view][vi]  # type: ignore[index]
+                state = states[view][vi]  # type: ignore[index]  # made above when any view has no file
                 loss, thinning = rasterize(state, scalp)
                 geo = ViewGeometry(view, scalp, loss, thinning, state.pattern, "procedural")
             else:

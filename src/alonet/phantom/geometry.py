@@ -60,7 +60,7 @@ class ViewGeometry:
 
     @property
     def shape(self) -> tuple[int, int]:
-        return self.scalp.shape  # type: ignore[return-value]
+        return self.scalp.shape
 
 
 def view_kind(view: str) -> str:

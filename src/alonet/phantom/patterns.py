@@ -313,7 +313,7 @@ def _soft_field(blobs: tuple[Blob, ...], box, shape: tuple[int, int]) -> np.ndar
     out = np.zeros(shape, np.float32)
     sigma = 0.08 * float(np.sqrt(box[2] * box[3]))
     for b in blobs:
-        m = fill_polygon(blob_polygon(b, box), shape).astype(np.float32)
+        m: np.ndarray = fill_polygon(blob_polygon(b, box), shape).astype(np.float32)
         if sigma > 0.3:
             m = cv2.GaussianBlur(m, (0, 0), sigma)
         np.maximum(out, b.strength * m, out=out)

@@ -127,18 +127,19 @@ def _tasks(spec: PhantomSpec) -> list[_Task]:
     return [_Task(i, p) for i, p in enumerate(order)]
 
 
-def _write_patient(task: _Task, spec: PhantomSpec, folder: Path) -> tuple[list[dict], list]:
+def _write_patient(task: _Task, spec: PhantomSpec, folder: Path) -> tuple[list[dict], list[PreviewRow]]:
     """Render and write one patient; returns its manifest rows and preview rows."""
     masks = None
     if task.real_patient is None:
         plan = procedural_plan(task.index, int(spec.visits or 1), spec.seed)
     else:
         working = spec.size if isinstance(spec.size, int) else None
+        # real patients come only from spec.masks_dir, so it is not None here
         masks = RealMaskSet(spec.masks_dir, working_side=working)  # type: ignore[arg-type]
         records = masks.patients("all")[task.real_patient]
         plan = real_plan(task.index, task.real_patient, records, masks, spec.visits)
     rows: list[dict] = []
-    previews = []
+    previews: list[PreviewRow] = []
     for visit in render_visits(plan, spec.seed, spec.size, masks, pattern=spec.pattern, style=spec.style):
         thumbs, captions = {}, {}
         for view in VIEWS:

@@ -45,7 +45,7 @@ import hashlib
 import io
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from functools import partial
@@ -114,7 +114,7 @@ def report_folder_reason(out: Path, entry: VisitEntry, key: bytes | None, old_ke
     return None
 
 
-def _write_rows(path: Path, rows: list[dict[str, str]]) -> None:
+def _write_rows(path: Path, rows: Sequence[Mapping[str, str]]) -> None:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=RESULT_COLUMNS, lineterminator="\n")
     writer.writeheader()
@@ -182,7 +182,7 @@ def check_output_names(entries: list[VisitEntry], *, plots: bool, reports: bool)
 PLOT_INDEX = "index.csv"
 
 
-def write_plots(entries: list[VisitEntry], rows: dict[tuple[str, str], dict[str, str]],
+def write_plots(entries: list[VisitEntry], rows: Mapping[tuple[str, str], Mapping[str, str]],
                 folder: Path) -> list[Path]:
     """One SALT-over-time PNG per patient; returns the paths."""
     patients: dict[str, list[VisitEntry]] = {}
@@ -197,8 +197,8 @@ def write_plots(entries: list[VisitEntry], rows: dict[tuple[str, str], dict[str,
         labels = [e.visit if not e.date else f"{e.visit}\n{e.date}" for e in visits]
         days = None
         if all(e.date for e in visits):  # read_batch_manifest sorted them by date
-            start = date.fromisoformat(visits[0].date)
-            days = [(date.fromisoformat(e.date) - start).days for e in visits]
+            start = date.fromisoformat(visits[0].date)  # type: ignore[arg-type]  # all() above: no date is None
+            days = [(date.fromisoformat(e.date) - start).days for e in visits]  # type: ignore[arg-type]
             labels = [f"{e.visit} ({e.date})" for e in visits]
         png = salt_over_time_png(patient, labels, salts, baseline=None if first_provisional else salts[0],
                                  days=days)
@@ -216,7 +216,7 @@ def write_plots(entries: list[VisitEntry], rows: dict[tuple[str, str], dict[str,
 SUPERSEDED = "superseded.csv"
 
 
-def _keep_superseded(out: Path, replaced: list[tuple[dict[str, str], str]]) -> None:
+def _keep_superseded(out: Path, replaced: Sequence[tuple[Mapping[str, str], str]]) -> None:
     """Append the rows about to be recomputed to ``OUT/superseded.csv`` (rewritten atomically),
     with the time and the reason, so no earlier result is lost without a trace."""
     if not replaced:
@@ -353,9 +353,9 @@ class _BatchRun:
     scorer: VisitScorer
     writer: csv.DictWriter  # appends to results.csv ...
     handle: io.TextIOBase  # ... through this file, flushed and synced after each row
-    rows: dict[tuple[str, str], dict[str, str]]  # results.csv's rows so far; each new row is added
+    rows: dict[tuple[str, str], Mapping[str, str]]  # results.csv's rows so far; each new row is added
     baselines: Mapping[str, VisitEntry]  # patient -> baseline (first) visit
-    provenance: Mapping[tuple[str, str], dict[str, str]]  # each visit's provenance columns
+    provenance: Mapping[tuple[str, str], Mapping[str, str]]  # each visit's provenance columns
     summary: BatchSummary  # counts scored rows and errors
     bar: tqdm  # the progress bar
     on_row: Callable[[dict[str, str]], None] | None

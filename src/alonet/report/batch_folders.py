@@ -49,7 +49,12 @@ def report_key(out: Path) -> bytes:
     if key is not None:
         return key
     create_hex_key(Path(out) / KEY_FILE)
-    return read_key(out)
+    key = read_key(out)
+    if key is None:  # deleted as soon as it was made
+        raise DatasetError(f"{Path(out) / KEY_FILE} disappeared right after it was made",
+                           path=Path(out) / KEY_FILE,
+                           fix=f"make sure no other program deletes files in {out}, then run the command again")
+    return key
 
 
 def tidy_reports(out: Path, stamp: str, key_is_new: bool) -> None:

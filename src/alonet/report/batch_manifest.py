@@ -131,9 +131,11 @@ def _visit_entries(path: Path, reader: csv.DictReader, first_line: int) -> list[
             VisitEntry(patient, visit, entry["date"], dict(entry["views"]), tuple(entry["lines"])))
     ordered: list[VisitEntry] = []
     for entries in by_patient.values():
+        # the ignores: all() ruled out None, which mypy cannot see through; sorted is stable:
+        # ties keep manifest order
         if all(e.date for e in entries):
-            entries = sorted(entries, key=lambda e: e.date)  # stable: ties keep manifest order
+            entries = sorted(entries, key=lambda e: e.date)  # type: ignore[arg-type,return-value]
         elif all(_number(e.visit) is not None for e in entries):
-            entries = sorted(entries, key=lambda e: _number(e.visit))
+            entries = sorted(entries, key=lambda e: _number(e.visit))  # type: ignore[arg-type,return-value]
         ordered.extend(entries)
     return ordered

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+from collections.abc import Mapping
 from pathlib import Path
 
 from alonet.errors import DatasetError, OutputExistsError, OutputNotWritableError
@@ -20,7 +21,7 @@ from alonet.scoring.salt import baseline_response, shown_salt
 from alonet.views import VIEWS
 
 
-def row_status(row: dict[str, str]) -> str:
+def row_status(row: Mapping[str, str]) -> str:
     """What became of a visit, for filtering without reading messages: ``scored``,
     ``provisional`` (SALT given on request despite a retake), ``withheld`` (a view needs a
     retake or looks like another view), ``incomplete`` (a view missing or without scalp) or
@@ -148,7 +149,7 @@ NUMBER_COLUMNS = ("top_pct", "back_pct", "left_pct", "right_pct", "salt", "basel
                   "percent_change")
 
 
-def row_problem(row: dict[str, str]) -> str | None:
+def row_problem(row: Mapping[str, str]) -> str | None:
     """Why a finished row of results.csv cannot be kept (a number edited by hand into text), or None."""
     for column in NUMBER_COLUMNS:
         text = row.get(column, "")
@@ -166,7 +167,7 @@ TABLE_ONLY_REASONS = ("visit date changed", "report folder missing", "baseline v
                       "report de-identification changed")
 
 
-def table_reason(row: dict[str, str], entry: VisitEntry, baseline: VisitEntry) -> str | None:
+def table_reason(row: Mapping[str, str], entry: VisitEntry, baseline: VisitEntry) -> str | None:
     """Why a finished row no longer fits the manifest although its photographs and settings are
     unchanged: its date was changed, or another visit became the patient's baseline (``baseline``:
     the patient's first visit now) or it did. A run with reports also checks the visit's report
@@ -178,7 +179,7 @@ def table_reason(row: dict[str, str], entry: VisitEntry, baseline: VisitEntry) -
     return None
 
 
-def salt_of(row: dict[str, str] | None) -> float | None:
+def salt_of(row: Mapping[str, str] | None) -> float | None:
     """The SALT of a results.csv row, or None (no row, no SALT, or not a number)."""
     try:
         return float(row["salt"]) if row and row.get("salt") else None

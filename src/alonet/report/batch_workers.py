@@ -78,7 +78,7 @@ def _score(pipeline, entry, report: ReportWriter | None, provenance: dict, provi
 class _Worker:
     """The state of one worker process: its pipeline (built once by the initializer)."""
 
-    pipeline = None
+    pipeline: Pipeline | None = None
     report: ReportWriter | None = None
     error: str | None = None
     provisional: bool = False
@@ -95,6 +95,8 @@ def _init_worker(spec: PipelineSpec, report: ReportWriter | None, provisional: b
 
 def _score_in_worker(entry):
     pipeline = _Worker.pipeline
+    if pipeline is None:  # its build failed (``_init_worker``): each of its visits says why
+        return None, _Worker.error, None
     visit, error = _score(pipeline, entry, _Worker.report, pipeline.provenance(), _Worker.provisional)
     return (None if visit is None else summary_of(visit)), error, pipeline.provenance()
 
@@ -102,7 +104,7 @@ def _score_in_worker(entry):
 def _provenance_in_worker(_: int) -> tuple[dict | None, str | None]:
     if _Worker.error is not None:
         return None, _Worker.error
-    return _Worker.pipeline.provenance(), None
+    return _Worker.pipeline.provenance(), None  # type: ignore[union-attr]  # set whenever error is None
 
 
 class VisitScorer:

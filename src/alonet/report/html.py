@@ -49,7 +49,7 @@ REVIEW_FIELDS: tuple[tuple[str, str], ...] = (
 IDENTIFYING_REVIEW_FIELDS = frozenset({"patient_code", "visit_date", "photo_date"})
 
 
-def shown_review(review: Mapping[str, str] | None, deidentify: bool) -> dict[str, str]:
+def shown_review(review: Mapping[str, str | None] | None, deidentify: bool) -> dict[str, str]:
     """The review fields a report shows: those given, less the identifying ones when ``deidentify``."""
     return {key: value for key, value in dict(review or {}).items()
             if value and not (deidentify and key in IDENTIFYING_REVIEW_FIELDS)}
@@ -133,7 +133,7 @@ def render_report_html(visit, images: Mapping[str, np.ndarray] | None = None, *,
                        max_side: int | None = REPORT_IMAGE_SIDE, style: OverlayStyle = OverlayStyle(),
                        created: datetime | None = None,
                        overlays: Mapping[str, np.ndarray] | None = None,
-                       show_paths: bool = False, review: Mapping[str, str] | None = None) -> str:
+                       show_paths: bool = False, review: Mapping[str, str | None] | None = None) -> str:
     """Render ``visit`` (a VisitResult) as a self-contained HTML page.
 
     ``images``: photographs per view (defaults to those kept in the results);

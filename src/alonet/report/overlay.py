@@ -30,7 +30,7 @@ class OverlayStyle:
     hairloss_outline: bool = False
 
 
-def _check(image: np.ndarray, *masks: np.ndarray) -> np.ndarray:
+def _check(image: np.ndarray, *masks: np.ndarray | None) -> np.ndarray:
     image = as_rgb_photo(image, "the overlay's photograph")
     for mask in masks:
         if mask is not None and np.asarray(mask).shape != image.shape[:2]:

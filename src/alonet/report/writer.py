@@ -50,7 +50,7 @@ def report_files(view: str) -> dict[str, str]:
 
 def report_json(visit, *, meta: Mapping | None = None, deidentify: bool = False,
                 created: datetime | None = None, show_paths: bool = False,
-                review: Mapping[str, str] | None = None) -> dict:
+                review: Mapping[str, str | None] | None = None) -> dict:
     """The JSON document of a report (a dict ready for ``json.dumps``).
 
     The photographs' file paths are left out unless ``show_paths`` (and never
@@ -97,7 +97,7 @@ def stamp_year_start(folder: Path, created: datetime) -> None:
 def write_report(visit, out_dir: str | Path, images: Mapping[str, np.ndarray] | None = None, *,
                  deidentify: bool = False, meta: Mapping | None = None, overwrite: bool = False,
                  title: str = "AloNet SALT report", show_paths: bool = False,
-                 review: Mapping[str, str] | None = None, overlay: str = "fill") -> dict[str, Path]:
+                 review: Mapping[str, str | None] | None = None, overlay: str = "fill") -> dict[str, Path]:
     """Write the report folder of ``visit`` to ``out_dir`` atomically.
 
     ``out_dir`` must not hold anything yet unless ``overwrite=True``

@@ -206,7 +206,8 @@ def _weighted(percents: Mapping[str, float | None], missing: str) -> tuple[float
     scale = 1.0
     if missing == "renormalize":
         scale = 1.0 / sum(VIEW_WEIGHTS[v] for v in present)
-    contributions = {v: VIEW_WEIGHTS[v] * scale * float(percents[v]) for v in present}
+    # present views have a value (the ignore: mypy does not follow that through ``absent``)
+    contributions = {v: VIEW_WEIGHTS[v] * scale * float(percents[v]) for v in present}  # type: ignore[arg-type]
     for v in absent:
         contributions[v] = 0.0
     salt = math.fsum(contributions.values())
@@ -449,7 +450,7 @@ def response(baseline: float, current: float) -> Response:
     change = now - base
     if base > 0:
         percent_change: float | None = 100.0 * change / base
-        improvement: float | None = -percent_change
+        improvement: float | None = -percent_change  # type: ignore[operator]  # a float: assigned just above
     else:
         percent_change = improvement = None
 

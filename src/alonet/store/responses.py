@@ -4,6 +4,7 @@ scored it than the visit before (the patient page's rows)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from alonet.scoring.salt import baseline_response
 from alonet.store.records import Visit
@@ -20,7 +21,7 @@ def model_changed(previous: Visit | None, visit: Visit) -> bool:
     return previous.model != visit.model
 
 
-def response_rows(visits: Sequence[Visit]) -> list[dict]:
+def response_rows(visits: Sequence[Visit]) -> list[dict[str, Any]]:
     """Each visit with its response against the baseline (the first visit with a SALT that
     is not provisional).
 
@@ -33,7 +34,7 @@ def response_rows(visits: Sequence[Visit]) -> list[dict]:
     baseline is the first visit whatever its SALT, as a trial protocol fixes it).
     """
     baseline = next((v for v in visits if v.salt is not None and not v.provisional), None)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for visit in visits:
         is_base = baseline is not None and visit.id == baseline.id
         result = None

@@ -81,7 +81,7 @@ def imperfect_scalp(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     if rng.random() < 0.5:
         limit = max(1, round(0.03 * size))
         dx, dy = (int(v) for v in rng.integers(-limit, limit + 1, size=2))
-        matrix = np.float32([[1, 0, dx], [0, 1, dy]])
+        matrix = np.array([[1, 0, dx], [0, 1, dy]], np.float32)
         out = cv2.warpAffine(out, matrix, (w, h), flags=cv2.INTER_NEAREST, borderValue=0)
     if rng.random() < 0.5:
         # Smooth random displacement field: coarse noise upsampled, amplitude ~2 % of size.

@@ -249,7 +249,9 @@ class TrainConfig:
         """This config with the architecture of ``model_cfg`` (fine-tuning from it)."""
         return replace(self, encoder=model_cfg.encoder, base_width=model_cfg.base_width,
                        depth=model_cfg.depth, dropout=model_cfg.dropout,
-                       input_size=model_cfg.input_size, class_weights=tuple(model_cfg.class_weights[:2]))
+                       input_size=model_cfg.input_size,
+                       # two weights (mypy types a slice's tuple() tuple[float, ...])
+                       class_weights=tuple(model_cfg.class_weights[:2]))  # type: ignore[arg-type]
 
     def resolved_freeze_bn(self, train_images: int) -> str:
         """``freeze_bn`` with "auto" decided for a run of ``train_images`` photographs."""

@@ -52,7 +52,8 @@ class Record:
 
 
 class Source(Protocol):
-    records: Sequence[Record]
+    @property
+    def records(self) -> Sequence[Record]: ...
 
     def sample(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
 

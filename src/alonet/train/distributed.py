@@ -16,8 +16,12 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from alonet.errors import InvalidValueError
+
+if TYPE_CHECKING:  # torch is imported where it is used
+    import torch
 
 
 @dataclass
@@ -27,7 +31,7 @@ class DistContext:
     rank: int = 0
     world_size: int = 1
     local_rank: int = 0
-    device: object = "cpu"  # torch.device
+    device: torch.device | str = "cpu"
     backend: str | None = None
     owns_group: bool = False
 

@@ -37,7 +37,8 @@ def encoder_levels(model: nn.Module) -> list[list[nn.Module]]:
             levels.append(modules)
             start = end + 1
         return levels
-    return [[model.stem], *([block] for block in model.down)]
+    # the UNet's own stem and down blocks (modules); torch types a module's attributes Tensor | Module
+    return [[model.stem], *([block] for block in model.down)]  # type: ignore[list-item,union-attr]
 
 
 def encoder_modules(model: nn.Module) -> list[nn.Module]:

@@ -27,7 +27,7 @@ import sys
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Collection, Sequence
+from typing import TYPE_CHECKING, Callable, Collection, Sequence
 
 from alonet.errors import DatasetError, InvalidValueError, ModelError, OutputExistsError, RunInUseError
 from alonet.model.io import check_model_set, load_model, resolve_model_set, save_model
@@ -47,6 +47,15 @@ from alonet.train.distributed import setup
 from alonet.train.history import plot_history, write_history_csv
 from alonet.train.lock import LOCK_NAME, acquire, release
 from alonet.train.style import check_style_photos
+
+if TYPE_CHECKING:  # torch is imported where it is used (``import alonet`` stays light)
+    import torch
+    from torch import nn
+    from torch.utils.data import DataLoader
+    from torch.utils.data.distributed import DistributedSampler
+
+    from alonet.model.config import ModelConfig
+    from alonet.train.finetune import WeightedEpochSampler
 
 LOG = logging.getLogger(__name__)
 
@@ -198,22 +207,22 @@ class TaskRun:
     """Everything one task's training needs between epochs (built by ``_setup_task``)."""
 
     cfg: TrainConfig
-    model_cfg: object
+    model_cfg: ModelConfig
     task_dir: Path
     where: str
-    model: object
-    net: object
-    optimizer: object
-    scheduler: object
-    scaler: object
-    criterion: object
-    train_ds: object
-    sampler: object
-    train_loader: object
-    val_loader: object
-    device: object
-    amp_dtype: object
-    memory_format: object
+    model: nn.Module
+    net: nn.Module  # ``model``, wrapped in DistributedDataParallel under torchrun
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    scaler: torch.amp.GradScaler
+    criterion: nn.Module
+    train_ds: TaskDataset
+    sampler: DistributedSampler | WeightedEpochSampler
+    train_loader: DataLoader
+    val_loader: DataLoader
+    device: torch.device
+    amp_dtype: torch.dtype | None
+    memory_format: torch.memory_format
     epochs: int
     n_train: int
     n_val: int
@@ -343,13 +352,13 @@ class ModelParts:
     """The network of one task, its optimiser, and where its checkpoint left them
     (made by ``_build_model_and_optimiser``)."""
 
-    model_cfg: object
-    model: object  # the torch module, on the device (not wrapped for torchrun)
-    optimizer: object
-    scheduler: object
-    scaler: object
-    amp_dtype: object
-    memory_format: object
+    model_cfg: ModelConfig
+    model: nn.Module  # on the device (not wrapped for torchrun)
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    scaler: torch.amp.GradScaler
+    amp_dtype: torch.dtype | None
+    memory_format: torch.memory_format
     start_epoch: int
     best_iou: float
     history: list
@@ -400,10 +409,10 @@ def _build_model_and_optimiser(cfg: TrainConfig, state: dict | None, init_model,
 class Loaders:
     """The data of one task's training (made by ``_build_loaders``)."""
 
-    train_ds: object  # TaskDataset; its ``epoch`` is set before each epoch
-    sampler: object  # DistributedSampler or WeightedEpochSampler; ``set_epoch`` before each epoch
-    train_loader: object
-    val_loader: object
+    train_ds: TaskDataset  # its ``epoch`` is set before each epoch
+    sampler: DistributedSampler | WeightedEpochSampler  # ``set_epoch`` before each epoch
+    train_loader: DataLoader
+    val_loader: DataLoader
 
 
 def _build_loaders(source, train_rows: Sequence[int], val_rows: Sequence[int], cfg: TrainConfig, ctx,
@@ -418,20 +427,25 @@ def _build_loaders(source, train_rows: Sequence[int], val_rows: Sequence[int], c
     train_ds = TaskDataset(source, train_rows, cfg, train=True)
     val_ds = TaskDataset(source, val_rows[ctx.rank::ctx.world_size], cfg, train=False)
     per_rank_batch = max(1, cfg.batch_size // ctx.world_size)
+    sampler: DistributedSampler | WeightedEpochSampler
     if cfg.dataset_weights is not None or cfg.epoch_size is not None:
         if ctx.distributed:
             raise InvalidValueError("--dataset-weights and --epoch-size are not supported under torchrun",
                                     fix="train in one process, or leave them out")
         sampler = WeightedEpochSampler(source, train_rows, cfg.dataset_weights, cfg.seed, cfg.epoch_size)
     else:
-        sampler = DistributedSampler(train_ds, num_replicas=ctx.world_size, rank=ctx.rank,
+        # the ignores here and below: TaskDataset is a map-style dataset by its methods
+        # (__getitem__, __len__), which is all torch uses, not by class, which its stubs ask for
+        sampler = DistributedSampler(train_ds, num_replicas=ctx.world_size, rank=ctx.rank,  # type: ignore[arg-type]
                                      shuffle=True, seed=cfg.seed, drop_last=False)
     loader_kw = {"num_workers": cfg.workers, "pin_memory": device.type == "cuda",
                  "worker_init_fn": _init_data_worker if cfg.workers > 0 else None}
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed input size: let cuDNN pick the fastest kernels
-    train_loader = DataLoader(train_ds, batch_size=per_rank_batch, sampler=sampler, **loader_kw)
-    val_loader = DataLoader(val_ds, batch_size=per_rank_batch, shuffle=False, **loader_kw)
+    train_loader: DataLoader = DataLoader(train_ds, batch_size=per_rank_batch, sampler=sampler,  # type: ignore[arg-type]
+                                          **loader_kw)
+    val_loader: DataLoader = DataLoader(val_ds, batch_size=per_rank_batch, shuffle=False,  # type: ignore[arg-type]
+                                        **loader_kw)
     return Loaders(train_ds=train_ds, sampler=sampler, train_loader=train_loader, val_loader=val_loader)
 
 

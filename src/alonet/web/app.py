@@ -177,7 +177,8 @@ def _install_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(exc: RequestEntityTooLarge):
-        return _error_response(too_large_message(exc, get_state().config.max_request_bytes), 413)
+        limit = get_state().config.max_request_bytes  # never None after WebConfig.__post_init__
+        return _error_response(too_large_message(exc, limit), 413)  # type: ignore[arg-type]
 
     @app.errorhandler(CSRFError)
     def _csrf(exc: CSRFError):

@@ -52,7 +52,7 @@ class ModelSetInfo:
     adapt_rows: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self, with_card_text: bool = False) -> dict[str, Any]:
-        data = {
+        data: dict[str, Any] = {
             "name": self.name, "spec": self.spec, "folder": self.folder, "backend": self.backend,
             "card": None if self.card_file is None else {
                 "file": self.card_file, "title": self.card_title, "summary": self.card_summary,

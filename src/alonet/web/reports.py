@@ -33,7 +33,7 @@ STORED_JPEG_QUALITY = 95
 
 
 def report_response(views: Mapping[str, ViewState], meta: Mapping, kind: str, deidentify: bool,
-                    provisional: bool = False, review: Mapping[str, str] | None = None) -> Response:
+                    provisional: bool = False, review: Mapping[str, str | None] | None = None) -> Response:
     """The visit's report as a download: ``kind`` is ``html`` or ``json``.
 
     ``meta`` says what scored the visit (``Scorer.provenance()`` when it was scored, or what
@@ -67,7 +67,7 @@ def report_meta(model: str, scored_with: Mapping | None) -> dict:
     return {**dict(scored_with or {}), "model": model or (scored_with or {}).get("model") or "unknown"}
 
 
-def report_file_name(review: Mapping[str, str] | None, deidentify: bool, kind: str, today: str) -> str:
+def report_file_name(review: Mapping[str, str | None] | None, deidentify: bool, kind: str, today: str) -> str:
     """``alonet-report-<code>-<visit date>.<kind>`` from the review fields (letters, digits, ``.``,
     ``_`` and ``-`` kept, anything else a ``-``); today's date without a visit date; a
     de-identified report names no code and no date at all (``alonet-report-deidentified.<kind>``:

@@ -66,7 +66,7 @@ class CappedBuffer(io.BytesIO):
         super().__init__()
         self.limit = int(limit)
 
-    def write(self, data) -> int:  # type: ignore[override]
+    def write(self, data) -> int:
         if self.tell() + len(data) > self.limit:
             raise RequestEntityTooLarge(f"a file is larger than the {_mib(self.limit)} limit per file")
         return super().write(data)

@@ -15,7 +15,7 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -114,11 +114,11 @@ class ViewState:
 
     @property
     def shape(self) -> tuple[int, int]:
-        return tuple(self.photo.shape[:2])  # type: ignore[return-value]
+        return tuple(self.photo.shape[:2])
 
     def revert(self) -> None:
         """Take the model's own result back (all corrections of this view undone)."""
-        self.result = self.original
+        self.result = self.original  # type: ignore[assignment]  # __post_init__ set it
 
     def correct(self, result: ViewResult) -> None:
         """Take ``result`` (a ViewResult built from corrected masks) as current."""
@@ -127,7 +127,7 @@ class ViewState:
         self.result = result
 
 
-def visit_result(views: dict[str, ViewState], provisional: bool = False) -> VisitResult:
+def visit_result(views: Mapping[str, ViewState], provisional: bool = False) -> VisitResult:
     """The ``alonet.infer.VisitResult`` of the views as they are now."""
     return visit_from_views({v: st.result for v, st in views.items()}, provisional=provisional)
 
@@ -144,7 +144,7 @@ def exact_summary(result: VisitResult) -> dict:
     shown 20.5, its 0.01-rounded 20.45 formats as 20.4)."""
     summary = result.to_dict()
     if summary["salt"] is not None:
-        summary["salt"] = float(result.salt)
+        summary["salt"] = float(result.salt)  # type: ignore[arg-type]  # not None: to_dict gave a SALT
     return summary
 
 
@@ -194,7 +194,7 @@ def visit_nbytes(visit: ScoredVisit) -> int:
     total = 0
     for st in list(visit.views.values()):
         for result in (st.result, st.original):
-            for array in (result.image, *result.maps.arrays()):
+            for array in (result.image, *result.maps.arrays()):  # type: ignore[union-attr]  # original: set
                 if id(array) not in seen:
                     seen.add(id(array))
                     total += int(array.nbytes)

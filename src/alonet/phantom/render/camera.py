@@ -83,7 +83,7 @@ def sample_framing(height: int, width: int, cfg: CameraConfig, rng: np.random.Ge
     rot = np.array([[s * np.cos(a), -s * np.sin(a), 0], [s * np.sin(a), s * np.cos(a), 0], [0, 0, 1]])
     to_c = np.array([[1, 0, -cx], [0, 1, -cy], [0, 0, 1]], dtype=np.float64)
     back = np.array([[1, 0, cx + tx], [0, 1, cy + ty], [0, 0, 1]], dtype=np.float64)
-    src = np.float32([[0, 0], [width - 1, 0], [width - 1, height - 1], [0, height - 1]])
+    src = np.array([[0, 0], [width - 1, 0], [width - 1, height - 1], [0, height - 1]], np.float32)
     dst = src + rng.uniform(-cfg.max_perspective, cfg.max_perspective, (4, 2)).astype(np.float32) * size
     persp = cv2.getPerspectiveTransform(src, dst).astype(np.float64)
     jit = persp @ back @ rot @ to_c  # canonical frame -> output frame
@@ -162,4 +162,5 @@ def jpeg_roundtrip(img: np.ndarray, quality: int) -> np.ndarray:
     ok, buf = cv2.imencode(".jpg", cv2.cvtColor(img, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
     if not ok:  # pragma: no cover - OpenCV always encodes a valid uint8 image
         raise RuntimeError("JPEG encoding failed")
-    return cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    # imdecode gives None only for bytes it cannot decode, never for a JPEG it just encoded
+    return cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)  # type: ignore[arg-type]

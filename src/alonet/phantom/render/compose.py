@@ -112,7 +112,8 @@ def _bald_skin(scalp: np.ndarray, loss: np.ndarray, layout: HeadLayout, rng: np.
     inside = loss & scalp
     if not inside.any():
         return loss.copy()
-    frac = float(np.count_nonzero(inside)) / max(1, np.count_nonzero(scalp))
+    # max() of an int and a numpy integer is a number; mypy joins the two into a comparison protocol
+    frac = float(np.count_nonzero(inside)) / max(1, np.count_nonzero(scalp))  # type: ignore[operator]
     reach = layout.size * (rng.uniform(0.02, 0.12) + 0.8 * max(0.0, frac - 0.6) / 0.4)
     dist = cv2.distanceTransform((~inside).astype(np.uint8), cv2.DIST_L2, 3)
     return loss | (~scalp & (dist < reach))
@@ -230,7 +231,7 @@ def _canvas(scalp: np.ndarray, hairloss: np.ndarray, thinning: np.ndarray | None
     loss_w = _area_or_nearest_resize_mask(hairloss, (ww, wh))
     framing = sample_framing(wh, ww, cfg, rng)
     csize, off = framing.canvas_size, framing.offset
-    density = np.ones((csize[1], csize[0]), np.float32)
+    density: np.ndarray = np.ones((csize[1], csize[0]), np.float32)
     if thinning is not None:
         t = cv2.resize(np.asarray(thinning, np.float32), (ww, wh), interpolation=cv2.INTER_AREA)
         density = 1.0 - 0.5 * _place(np.clip(t, 0, 1), off, csize, np.float32)
@@ -319,7 +320,7 @@ def _cast_head_shadow(img: np.ndarray, layout: HeadLayout, look: Look, rng: np.r
     small = cv2.resize(sil.astype(np.float32), (max(2, w // 4), max(2, h // 4)), interpolation=cv2.INTER_AREA)
     small = cv2.GaussianBlur(small, (0, 0), max(1.0, 0.015 * layout.size))
     dx, dy = rng.uniform(-0.02, 0.02, 2) * layout.size
-    shift = np.float32([[1, 0, dx], [0, 1, dy]])
+    shift = np.array([[1, 0, dx], [0, 1, dy]], np.float32)
     small = cv2.warpAffine(small, shift, (small.shape[1], small.shape[0]), borderMode=cv2.BORDER_REPLICATE)
     sh = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
     img *= (1.0 - look.head_shadow * 0.55 * sh)[..., None]

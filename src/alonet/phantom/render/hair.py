@@ -54,7 +54,7 @@ class FlowField:
         """The density factor at every canvas pixel (bilinear between cell centres)."""
         h, w = shape
         k = 1.0 / self.step
-        m = np.float32([[k, 0, 0.5 * k - 0.5], [0, k, 0.5 * k - 0.5]])  # canvas px -> grid index
+        m = np.array([[k, 0, 0.5 * k - 0.5], [0, k, 0.5 * k - 0.5]], np.float32)  # canvas px -> grid index
         return cv2.warpAffine(self.density, m, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                               borderMode=cv2.BORDER_REPLICATE)
 
@@ -62,7 +62,7 @@ class FlowField:
         """A grid-shaped float32 array (gh, gw[, c]) at every canvas pixel (bilinear)."""
         h, w = shape
         k = 1.0 / self.step
-        m = np.float32([[k, 0, 0.5 * k - 0.5], [0, k, 0.5 * k - 0.5]])
+        m = np.array([[k, 0, 0.5 * k - 0.5], [0, k, 0.5 * k - 0.5]], np.float32)
         return cv2.warpAffine(np.ascontiguousarray(grid, np.float32), m, (w, h),
                               flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
 
@@ -157,12 +157,12 @@ def flow_texture(field: FlowField, shape: tuple[int, int], streak: float, rng: n
     flow (a short line-integral convolution with straight steps)."""
     if detail > 2.0:  # big canvases: make it at about twice the 320-px scale, then enlarge
         k = 2.0 / detail
-        small = (max(2, int(round(shape[0] * k))), max(2, int(round(shape[1] * k))))
+        small_shape = (max(2, int(round(shape[0] * k))), max(2, int(round(shape[1] * k))))
         scaled = FlowField(field.dirs, field.step * k, field.density)
-        tex = flow_texture(scaled, small, streak * k, rng, 2.0, coarse)
+        tex = flow_texture(scaled, small_shape, streak * k, rng, 2.0, coarse)
         return cv2.resize(tex, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
     h, w = shape
-    noise = rng.standard_normal((h, w), dtype=np.float32)
+    noise: np.ndarray = rng.standard_normal((h, w), dtype=np.float32)
     if detail > 1.5:
         noise = cv2.GaussianBlur(noise, (0, 0), 0.35 * detail)
     if coarse > 0:
@@ -245,7 +245,7 @@ def grow_strands(
     strand sinusoidal curl and pulled down by ``gravity`` (0 for top views,
     where the camera looks along gravity).
     """
-    n = roots.shape[0]
+    n: int = roots.shape[0]
     out = np.empty((n, n_steps + 1, 2), np.float32)
     out[:, 0] = roots
     p = roots.copy()

@@ -432,7 +432,7 @@ def _face_mask(face_poly: np.ndarray | None, skull_mask: np.ndarray, f: _ScalpFr
     face_mask = np.zeros((h, w), np.uint8)
     if face_poly is not None:
         cv2.fillPoly(face_mask, [np.round(face_poly * 16).astype(np.int32)], 1, cv2.LINE_8, 4)
-        fm = cv2.GaussianBlur(face_mask.astype(np.float32), (0, 0), max(1.0, 1.5 * detail))
+        fm: np.ndarray = cv2.GaussianBlur(face_mask.astype(np.float32), (0, 0), max(1.0, 1.5 * detail))
         fm += 0.18 * smooth_noise((h, w), int(max(8, 2.5 * max(f.W, f.H) / max(detail, 1.0) / 6)), rng)
         face_mask = np.where(skull_mask > 0, fm > 0.5, face_mask > 0).astype(np.uint8)
     return face_mask

@@ -209,9 +209,9 @@ def _background_colours(rng: np.random.Generator, kind: str) -> tuple[RGB, RGB]:
         base = (rng.uniform(0.70, 0.92), rng.uniform(0.65, 0.88), rng.uniform(0.55, 0.80))
     else:  # gradient: any of the above colours towards a darker/lighter second colour
         base = _background_colours(rng, weighted_choice(rng, ["blue", "grey", "green"], [3, 2, 1]))[0]
-    base = tuple(float(v) for v in base)
-    second = _jitter_rgb(rng, tuple(v * rng.uniform(0.55, 1.15) for v in base), 0.05)
-    return base, second  # type: ignore[return-value]
+    base = tuple(float(v) for v in base)  # type: ignore[assignment]  # 3 floats: mypy types tuple() of any iterable tuple[float, ...]
+    second = _jitter_rgb(rng, tuple(v * rng.uniform(0.55, 1.15) for v in base), 0.05)  # type: ignore[arg-type]
+    return base, second
 
 
 def sample_look(rng: np.random.Generator, style: str = "train") -> Look:
@@ -294,7 +294,7 @@ def _sample_train_look(rng: np.random.Generator) -> Look:
         clothing = _jitter_rgb(rng, (0.85, 0.85, 0.85), 0.08)
     else:  # coloured clothes, muted like most real fabrics
         vivid = rng.uniform(0.1, 0.8, 3)
-        clothing = tuple(float(v) for v in vivid * 0.6 + vivid.mean() * 0.4)
+        clothing = tuple(float(v) for v in vivid * 0.6 + vivid.mean() * 0.4)  # type: ignore[assignment]  # 3 floats
 
     # Main light mostly from the camera (flash or ring light), somewhat from above.
     az = rng.uniform(0, 2 * np.pi)
@@ -318,7 +318,7 @@ def _sample_train_look(rng: np.random.Generator) -> Look:
         whorl_offset=(float(rng.normal(0, 0.08)), float(rng.normal(0, 0.06))),
         whorl_turn=float(rng.choice([-1, 1]) * rng.uniform(0.3, 1.2)),
         hair_volume=float(rng.uniform(0.06, 0.22) + 0.25 * length),
-        clothing_rgb=clothing,  # type: ignore[arg-type]
+        clothing_rgb=clothing,
         collar_kind=weighted_choice(rng, ["crew", "shirt", "gown", "none"], [0.4, 0.25, 0.2, 0.15]),
         glasses=bool(rng.random() < 0.2),
         glasses_rgb=_jitter_rgb(rng, (0.1, 0.08, 0.07) if rng.random() < 0.7 else (0.7, 0.7, 0.72), 0.2),
@@ -386,7 +386,7 @@ def visit_look(look: Look, rng: np.random.Generator) -> Look:
         ambient = float(np.clip(look.light_ambient + rng.normal(0, 0.02), 0.06, 0.16))
     return replace(
         look,
-        clothing_rgb=clothes,  # type: ignore[arg-type]
+        clothing_rgb=clothes,  # type: ignore[arg-type]  # 3 floats: mypy types tuple() of an array tuple[float, ...]
         collar_kind=weighted_choice(rng, ["crew", "shirt", "gown", "none"], [0.4, 0.25, 0.2, 0.15]),
         hair_length=length,
         glasses=look.glasses if rng.random() < 0.9 else not look.glasses,

@@ -36,7 +36,7 @@ def smooth_noise(shape: tuple[int, int], cells: int, rng: np.random.Generator) -
     h, w = shape
     gh = max(2, int(round(cells * h / max(h, w))) + 1)
     gw = max(2, int(round(cells * w / max(h, w))) + 1)
-    grid = rng.standard_normal((gh, gw)).astype(np.float32)
+    grid: np.ndarray = rng.standard_normal((gh, gw)).astype(np.float32)
     if gh * 8 < h and gw * 8 < w:  # smooth (bicubic) at 1/4 size, then cheap linear
         grid = cv2.resize(grid, (max(2, w // 4), max(2, h // 4)), interpolation=cv2.INTER_CUBIC)
         return cv2.resize(grid, (w, h), interpolation=cv2.INTER_LINEAR)
@@ -75,7 +75,7 @@ def poly_alpha(
     for p in polys:  # one call per polygon: their union (one call would XOR overlaps)
         pts = np.round((np.asarray(p, np.float64).reshape(-1, 2) - (x0, y0)) * 16).astype(np.int32)
         cv2.fillPoly(m, [pts], 255, cv2.LINE_AA, 4)
-    a = m.astype(np.float32) * np.float32(1 / 255)
+    a: np.ndarray = m.astype(np.float32) * np.float32(1 / 255)
     if blur > 0.3:
         a = cv2.GaussianBlur(a, (0, 0), blur)
     return a, (x0, y0, x1, y1)

@@ -48,7 +48,7 @@ from alonet.web.uploads import (
     read_mask_upload,
     read_photo_files,
 )
-from alonet.web.visits import keep_words
+from alonet.web.visits import ScoredVisit, ViewState, keep_words
 
 bp = Blueprint("score", __name__)
 
@@ -73,7 +73,7 @@ REVIEW_IN_URL = ("the report's review fields ({fields}) are not taken from the a
                  "report without them")
 
 
-def review_fields() -> dict[str, str]:
+def review_fields() -> dict[str, str | None]:
     """The report's optional review fields from a POSTed form body (trimmed, at most 64 characters;
     dates must be real, past dates). A review field in the query string is refused (400), also
     in a POST: patient codes and dates must not travel in addresses (privacy audit F6)."""
@@ -81,7 +81,8 @@ def review_fields() -> dict[str, str]:
     if in_url:
         raise UploadRejected(REVIEW_IN_URL.format(fields=", ".join(in_url)))
     form = request.form if request.method == "POST" else {}
-    fields = {k: " ".join(form.get(k, "").split())[:64] for k in REVIEW_FORM_FIELDS if form.get(k)}
+    fields: dict[str, str | None] = {k: " ".join(form.get(k, "").split())[:64] for k in REVIEW_FORM_FIELDS
+                                     if form.get(k)}
     for key, what in DATE_FIELDS.items():
         if key in fields:
             fields[key] = check_date(fields[key], what)
@@ -90,7 +91,7 @@ def review_fields() -> dict[str, str]:
 LAYERS = ("scalp", "hairloss")
 
 
-def _visit(visit_id: str):
+def _visit(visit_id: str) -> ScoredVisit:
     cache = get_state().cache
     visit = cache.get(visit_id)
     if visit is not None:
@@ -109,7 +110,7 @@ def _visit(visit_id: str):
                            "and save or download corrections before moving on")
 
 
-def _view(visit, view: str):
+def _view(visit: ScoredVisit, view: str) -> ViewState:
     state = visit.views.get(view)
     if state is None:
         abort(404, description=f"the {view} view was not part of this visit")
@@ -143,7 +144,7 @@ def score():
     return redirect(url, code=303)
 
 
-def _edit_views(visit) -> list[dict]:
+def _edit_views(visit: ScoredVisit) -> list[dict]:
     max_side = get_state().config.edit_max_side
     rows = []
     for view in VIEWS:
@@ -190,7 +191,7 @@ def lease(visit_id: str):
     left = cache.expires_in(visit_id)
     if left is None:
         _visit(visit_id)  # aborts with the reason it is gone
-    return jsonify(expires_in_s=round(left, 1), ttl_s=cache.ttl_s)
+    return jsonify(expires_in_s=round(left, 1), ttl_s=cache.ttl_s)  # type: ignore[arg-type]  # _visit aborted if None
 
 
 @bp.get("/result/<visit_id>/photo/<view>.jpg")
@@ -393,8 +394,9 @@ def save(visit_id: str):
                                        expect_stamp=visit.stored_stamp)
                 except VisitChangedError as exc:
                     abort(409, description=str(exc))
-        visit.stored_stamp = store.visit_stamp(visit.saved_as)
+        # saved_as is set: added above, or the stored visit found by it
+        visit.stored_stamp = store.visit_stamp(visit.saved_as)  # type: ignore[arg-type]
         visit.saved_revision = visit.revision
         if request.form.get("reviewed") == "1":
-            store.set_reviewed(visit.saved_as, True)
+            store.set_reviewed(visit.saved_as, True)  # type: ignore[arg-type]
     return redirect(url_for("patients.visit", visit_id=visit.saved_as), code=303)
