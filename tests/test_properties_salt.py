@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -73,6 +73,26 @@ def test_salt_never_falls_when_one_view_loses_more_hair(visit, missing, data):
     view = data.draw(st.sampled_from(present))
     more = data.draw(st.floats(percents[view], 100.0))
     assert salt_score({**percents, view: more}, missing) >= salt_score(percents, missing)
+
+
+@FAST
+@given(present_views)
+@example(("left",))  # was 99.99999999999999
+def test_renormalized_salt_is_100_for_total_loss_and_0_for_none_whatever_views_are_present(present):
+    bald = {v: 100.0 for v in present}
+    assert salt_score(bald, "renormalize") == 100.0
+    assert salt_result(bald, "renormalize").grade == "S5"
+    assert salt_score({v: 0.0 for v in present}, "renormalize") == 0.0
+
+
+@FAST
+@given(present_views, any_percent)
+@example(("left",), 49.45)  # was 49.449999999999996: shown 49.4, S2, moderate instead of 49.5, S3, severe
+def test_renormalized_salt_of_equal_views_is_that_percentage(present, value):
+    # a weighted mean of equal numbers is that number, so it is shown, graded and banded alike
+    salt = salt_score({v: value for v in present}, "renormalize")
+    assert salt == value
+    assert shown_salt(salt) == shown_salt(value)
 
 
 @FAST
