@@ -11,6 +11,7 @@ CI (the ``alonet-ci`` profile of ``tests/conftest.py``).
 from __future__ import annotations
 
 import math
+import tracemalloc
 
 import numpy as np
 from hypothesis import assume, example, given, settings
@@ -199,6 +200,37 @@ def test_a_mask_of_two_values_is_never_a_label_map(values, pick):
     assume(len(levels) <= 2)
     assert label_map_levels(values, 128) is None
     assert label_map_levels(values.astype(np.int64) * (pick + 1), 32768) is None
+
+
+@FAST
+@given(region_maps(), st.sampled_from([1, 60, 85, 1000, 2**20, 2**28]))
+def test_a_label_maps_levels_scale_with_its_values(labels, factor):
+    levels = label_map_levels(labels, 128)
+    assume(levels is not None)
+    scaled = labels.astype(np.int64) * factor
+    assert label_map_levels(scaled, 128 * factor) == [v * factor for v in levels]
+
+
+@FAST
+@given(shapes.flatmap(lambda s: hnp.arrays(st.sampled_from([np.uint8, np.int16, np.int32, np.int64]), s)))
+def test_label_map_levels_are_none_or_the_masks_distinct_values(values):
+    levels = label_map_levels(values, 128)
+    assert levels is None or levels == sorted(int(v) for v in np.unique(values))
+
+
+@FAST
+@given(st.lists(st.integers(0, 2**31 - 1), min_size=3, max_size=64))
+@example([0, 2**31 - 1, 5])
+def test_label_map_levels_needs_memory_for_the_mask_not_for_its_largest_value(values):
+    # a 32-bit TIFF mask of 0 and 2**31 - 1 once made a table of 2**31 counts (16 GB, 7 s)
+    mask = np.asarray(values, np.int32).reshape(1, -1)
+    tracemalloc.start()
+    try:
+        label_map_levels(mask, 32768)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 1 << 20
 
 
 # --------------------------------------------------------------------------- post-processing

@@ -424,6 +424,11 @@ LABEL_MAP_MIN_SHARE = 0.10
 LABEL_MAP_MIN_MARKED = 1000
 
 
+#: Masks whose values all lie in 0..this (8 and 16 bits) have their levels counted in a table
+#: (fast); others are sorted.
+_COUNTED_LEVELS = 65535
+
+
 def label_map_levels(value: np.ndarray, half: float) -> list[int] | None:
     """The levels of an integer mask that looks like a label map (0 background, 1 scalp,
     2 hair loss, as nnU-Net and similar tools write), else None.
@@ -437,12 +442,18 @@ def label_map_levels(value: np.ndarray, half: float) -> list[int] | None:
     """
     if not np.issubdtype(value.dtype, np.integer) or value.size == 0:
         return None
-    counts = np.bincount(value.ravel().astype(np.int64, copy=False))
-    levels = np.flatnonzero(counts)
+    flat = value.ravel()
+    kind = np.iinfo(value.dtype)
+    if (kind.min >= 0 and kind.max <= _COUNTED_LEVELS) or (flat.min() >= 0 and flat.max() <= _COUNTED_LEVELS):
+        counts = np.bincount(flat.astype(np.int64, copy=False))
+        levels = np.flatnonzero(counts)
+        counts = counts[levels]
+    else:  # 32-bit values: a table of counts up to the largest would take up to 16 GB
+        levels, counts = np.unique(flat, return_counts=True)
     if len(levels) <= 2:
         return None
-    marked = counts[1:].sum()
-    middle = counts[levels[1:-1]].sum()
+    marked = counts[levels != 0].sum()
+    middle = counts[1:-1].sum()
     few_regions = (len(levels) <= LABEL_MAP_MAX_LEVELS and marked >= LABEL_MAP_MIN_MARKED
                    and middle >= LABEL_MAP_MIN_SHARE * marked and _mostly_interior(value, levels[0], levels[-1]))
     if levels[-1] < half or few_regions:
