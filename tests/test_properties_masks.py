@@ -99,6 +99,12 @@ def test_area_resize_commutes_with_mirroring_unless_a_pixel_centre_is_on_an_edge
         np.testing.assert_array_equal(area_resize_mask(mask[::-1], size), area_resize_mask(mask, size)[::-1])
 
 
+def test_area_resize_counts_a_pixel_cut_by_an_output_border_for_one_side_only():
+    # the rule its docstring gives (it once promised "at least half of the source area", which
+    # would make this [[False, False, False]]: the inside pixel is 40 % of the first output pixel)
+    np.testing.assert_array_equal(area_resize_mask(np.array([[0, 1, 0, 0, 0]], bool), (3, 1)), [[True, False, False]])
+
+
 @FAST
 @given(rectangles(), sizes)
 def test_area_resize_keeps_a_rectangles_share_of_the_picture(mask, size):

@@ -641,12 +641,18 @@ def resize_photo(image: np.ndarray, size: Size) -> np.ndarray:
 def area_resize_mask(mask: np.ndarray, size: Size) -> np.ndarray:
     """Resize an (H, W) mask to ``size`` by area: bool and exactly binary.
 
-    ``size`` is an int (square) or (width, height). Rule: each output pixel is
-    inside when at least half of the source area it covers is inside (Pillow's
-    box filter on 0/1, then ``>= 0.5``), shrinking or enlarging alike. Any
-    non-zero value counts as inside. Pixel areas are aligned the same way as
-    ``resize_photo`` aligns them, so masks stay on their photograph. A mask
-    already of that size comes back as a bool copy.
+    ``size`` is an int (square) or (width, height). Rule (Pillow's box filter on
+    0/1, then ``>= 0.5``): each source pixel counts, whole, for the output pixel
+    its centre falls in, and an output pixel is inside when at least half of the
+    source pixels it counts are inside. Shrinking by a whole factor, that is at
+    least half of the area it covers; otherwise a source pixel cut by the border
+    of two output pixels counts for one of them only (``0 1 0 0 0`` shrunk to 3
+    pixels gives ``1 0 0``, though the inside pixel is 40 % of the first one's
+    area), which moves an outline by less than one source pixel. Enlarging, each
+    output pixel takes the source pixel its centre falls in. Any non-zero value
+    counts as inside. Pixel areas are aligned the same way as ``resize_photo``
+    aligns them, so masks stay on their photograph. A mask already of that size
+    comes back as a bool copy.
     """
     width, height = _target_size(size)
     array = np.asarray(mask)
