@@ -26,6 +26,7 @@ from alonet.scoring.metrics import OverlapCounts, dice, iou, macro_iou, micro_di
 
 #: See tests/test_properties_salt.py.
 FAST = settings(max_examples=60, deadline=None)
+SLOW = settings(max_examples=30, deadline=None)
 
 side = st.integers(1, 24)
 shapes = st.tuples(side, side)
@@ -130,7 +131,7 @@ def test_smooth_resize_commutes_with_mirroring_except_at_exact_ties(mask, size):
     assert np.array_equal(mirrored[settled], straight[settled])
 
 
-@FAST
+@SLOW
 @given(shapes.flatmap(lambda s: hnp.arrays(bool, (s[0] * 11, s[1] * 11))), st.integers(4, 40))
 def test_reduce_mask_gives_the_long_side_asked_for(mask, long_side):
     out = reduce_mask(mask, long_side)
@@ -312,7 +313,7 @@ def test_micro_scores_are_the_scores_of_all_masks_side_by_side(pairs):
     assert micro_dice(pairs) == dice(pred, true)
 
 
-@FAST
+@SLOW
 @given(st.lists(mask_pairs(), min_size=1, max_size=6))
 def test_summary_counts_empty_pairs_and_its_means_stay_in_0_to_1(pairs):
     summary = summarize(pairs)

@@ -25,6 +25,7 @@ from alonet.report.batch_rows import TABLE_ONLY_REASONS, format_number
 
 #: See tests/test_properties_salt.py.
 FAST = settings(max_examples=60, deadline=None)
+SLOW = settings(max_examples=30, deadline=None)
 
 # --------------------------------------------------------------------------- CSV tables
 
@@ -145,7 +146,7 @@ def earlier_runs(draw):
     return entries, salts, done, changed
 
 
-@FAST
+@SLOW
 @given(earlier_runs())
 def test_every_visit_is_kept_or_scored_and_the_plan_changes_nothing_it_is_given(run):
     entries, _, done, _ = run
@@ -160,7 +161,7 @@ def test_every_visit_is_kept_or_scored_and_the_plan_changes_nothing_it_is_given(
     assert not plan.pending
 
 
-@FAST
+@SLOW
 @given(earlier_runs())
 def test_changed_rows_are_redone_and_a_baseline_redone_for_its_salt_takes_its_patient_along(run):
     entries, _, done, changed = run
@@ -177,7 +178,7 @@ def test_changed_rows_are_redone_and_a_baseline_redone_for_its_salt_takes_its_pa
             assert e.key in todo, (e.key, plan.stale.get(base.key))
 
 
-@FAST
+@SLOW
 @given(earlier_runs())
 def test_scoring_what_the_plan_says_leaves_nothing_to_do(run):
     entries, salts, done, _ = run
@@ -189,7 +190,7 @@ def test_scoring_what_the_plan_says_leaves_nothing_to_do(run):
     assert not again.todo, again.recomputed
 
 
-@FAST
+@SLOW
 @given(earlier_runs(), st.data())
 def test_only_scores_the_chosen_visits_and_keeps_every_other_row(run, data):
     entries, _, done, _ = run
