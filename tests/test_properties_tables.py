@@ -13,15 +13,18 @@ from __future__ import annotations
 import copy
 import csv
 import io
+import tempfile
+from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from alonet.data.csvtable import SEPARATORS, dict_reader, row_reader
+from alonet.errors import DatasetError
 from alonet.report.batch_columns import RESULT_COLUMNS
-from alonet.report.batch_manifest import VisitEntry
+from alonet.report.batch_manifest import VisitEntry, read_batch_manifest
 from alonet.report.batch_plan import plan_rescoring
-from alonet.report.batch_rows import TABLE_ONLY_REASONS, format_number
+from alonet.report.batch_rows import TABLE_ONLY_REASONS, format_number, read_results, results_writer
 
 #: See tests/test_properties_salt.py.
 FAST = settings(max_examples=60, deadline=None)
@@ -75,6 +78,37 @@ def test_rows_without_a_header_read_back_as_written(table):
     reader, first_line = row_reader(text, EXPECTED)
     assert list(reader) == [names, *rows]
     assert first_line == (2 if "sep=" in text.split("\n", 1)[0] else 1)
+
+
+#: Patient and visit labels as a spreadsheet cell can hold them (a lone \r, which Python's writer
+#: leaves unquoted under results.csv's "\n" line ends, reaches no label: the manifest is read as
+#: text with universal line ends, so it arrives as \n, which the writer quotes).
+label = st.text(st.sampled_from("Pa1 2-_,;\t\"\r\n\u00e9"), max_size=6)
+
+
+@SLOW
+@given(st.lists(st.tuples(label, label), min_size=1, max_size=4, unique=True))
+def test_every_label_a_manifest_accepts_comes_back_from_results_csv(labels):
+    with tempfile.TemporaryDirectory() as folder:
+        manifest = Path(folder) / "manifest.csv"
+        buffer = io.StringIO()
+        csv.writer(buffer).writerows([("patient", "visit", "view", "path"),
+                                      *((patient, visit, "top", "photo.jpg") for patient, visit in labels)])
+        manifest.write_text(buffer.getvalue(), encoding="utf-8", newline="")
+        try:
+            entries = read_batch_manifest(manifest)
+        except DatasetError as error:
+            stripped = [(p.strip(), v.strip()) for p, v in labels]
+            # refused only for an empty label or a visit listed twice
+            assert any(not text for pair in stripped for text in pair) or len(set(stripped)) < len(stripped), error
+            return
+        results = Path(folder) / "results.csv"
+        with open(results, "w", encoding="utf-8", newline="") as handle:
+            writer = results_writer(handle)
+            writer.writeheader()
+            writer.writerows({**dict.fromkeys(RESULT_COLUMNS, ""), "patient": e.patient, "visit": e.visit,
+                              "salt": "10.00", "status": "scored"} for e in entries)
+        assert set(read_results(results)) == {e.key for e in entries}
 
 
 # --------------------------------------------------------------------------- batch rerun plan
