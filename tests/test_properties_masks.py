@@ -20,7 +20,16 @@ from hypothesis.extra import numpy as hnp
 
 from alonet.data.imageio import area_resize_mask, label_map_levels
 from alonet.data.maskshape import analyse_shape, reduce_mask
-from alonet.infer.postprocess import fill_holes, largest_component, remove_specks, smooth_edges
+from alonet.infer.postprocess import (
+    PostprocessConfig,
+    confidence,
+    fill_holes,
+    largest_component,
+    postprocess,
+    remove_specks,
+    smooth_edges,
+    speck_area,
+)
 from alonet.infer.viewmaps import resize_prob, smooth_resize_mask
 from alonet.scoring.metrics import OverlapCounts, dice, iou, macro_iou, micro_dice, micro_iou, summarize
 
@@ -278,6 +287,21 @@ def test_remove_specks_only_removes_and_is_idempotent(mask, min_area):
 def test_smoothing_a_full_or_empty_mask_changes_nothing(shape, full, sigma):
     mask = np.full(shape, full)
     assert np.array_equal(smooth_edges(mask, sigma), mask)
+
+
+@SLOW
+@given(shapes.flatmap(lambda s: st.tuples(hnp.arrays(np.float32, s, elements=st.floats(0, 1, width=32)),
+                                          hnp.arrays(np.float32, s, elements=st.floats(0, 1, width=32)))),
+       st.booleans())
+def test_postprocess_gives_one_scalp_region_with_the_hair_loss_inside_it(maps, smooth):
+    scalp_prob, loss_prob = maps
+    config = PostprocessConfig(smooth_edges=smooth)
+    scalp, loss = postprocess(scalp_prob, loss_prob, config)
+    assert scalp.dtype == bool and loss.dtype == bool
+    assert not (loss & ~scalp).any()
+    assert np.array_equal(largest_component(scalp), scalp)  # one region (or none)
+    assert np.array_equal(remove_specks(loss, speck_area(int(scalp.sum()), config)), loss)
+    assert 0.0 <= confidence(scalp_prob, loss_prob, scalp, config) <= 1.0
 
 
 # --------------------------------------------------------------------------- overlap metrics

@@ -25,6 +25,7 @@ from alonet.report.batch_columns import RESULT_COLUMNS
 from alonet.report.batch_manifest import VisitEntry, read_batch_manifest
 from alonet.report.batch_plan import plan_rescoring
 from alonet.report.batch_rows import TABLE_ONLY_REASONS, format_number, read_results, results_writer
+from alonet.scoring.salt import shown_salt
 
 #: See tests/test_properties_salt.py.
 FAST = settings(max_examples=60, deadline=None)
@@ -109,6 +110,27 @@ def test_every_label_a_manifest_accepts_comes_back_from_results_csv(labels):
             writer.writerows({**dict.fromkeys(RESULT_COLUMNS, ""), "patient": e.patient, "visit": e.visit,
                               "salt": "10.00", "status": "scored"} for e in entries)
         assert set(read_results(results)) == {e.key for e in entries}
+
+
+@SLOW
+@given(st.lists(st.floats(0.0, 100.0), min_size=1, max_size=8))
+def test_a_table_from_before_salt_shown_gets_the_one_decimal_salt_only_where_two_decimals_decide_it(salts):
+    # results.csv of an earlier version kept the SALT with two decimals and no salt_shown column
+    columns = [c for c in RESULT_COLUMNS if c != "salt_shown"]
+    with tempfile.TemporaryDirectory() as folder:
+        results = Path(folder) / "results.csv"
+        with open(results, "w", encoding="utf-8", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=columns, lineterminator="\n")
+            writer.writeheader()
+            writer.writerows({**dict.fromkeys(columns, ""), "patient": "P", "visit": str(i), "salt": format_number(x)}
+                             for i, x in enumerate(salts))
+        rows = read_results(results)
+    for i, x in enumerate(salts):
+        text = format_number(x)
+        assert format_number(float(text)) == text and abs(float(text) - x) <= 0.005 + 1e-9
+        shown = rows[("P", str(i))]["salt_shown"]
+        assert shown in ("", shown_salt(x))  # never a one-decimal SALT the unrounded one would not show
+        assert (shown == "") == (text[-1] == "5")
 
 
 # --------------------------------------------------------------------------- batch rerun plan
