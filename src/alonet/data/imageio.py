@@ -426,6 +426,11 @@ LABEL_MAP_MIN_SHARE = 0.10
 LABEL_MAP_MIN_MARKED = 1000
 
 
+#: Masks whose values all lie in 0..this (8 and 16 bits) have their levels counted in a table
+#: (fast); others are sorted.
+_COUNTED_LEVELS = 65535
+
+
 def label_map_levels(value: np.ndarray, half: float) -> list[int] | None:
     """The levels of an integer mask that looks like a label map (0 background, 1 scalp,
     2 hair loss, as nnU-Net and similar tools write), else None.
@@ -439,12 +444,18 @@ def label_map_levels(value: np.ndarray, half: float) -> list[int] | None:
     """
     if not np.issubdtype(value.dtype, np.integer) or value.size == 0:
         return None
-    counts = np.bincount(value.ravel().astype(np.int64, copy=False))
-    levels = np.flatnonzero(counts)
+    flat = value.ravel()
+    kind = np.iinfo(value.dtype)
+    if (kind.min >= 0 and kind.max <= _COUNTED_LEVELS) or (flat.min() >= 0 and flat.max() <= _COUNTED_LEVELS):
+        counts = np.bincount(flat.astype(np.int64, copy=False))
+        levels = np.flatnonzero(counts)
+        counts = counts[levels]
+    else:  # 32-bit values: a table of counts up to the largest would take up to 16 GB
+        levels, counts = np.unique(flat, return_counts=True)
     if len(levels) <= 2:
         return None
-    marked = counts[1:].sum()
-    middle = counts[levels[1:-1]].sum()
+    marked = counts[levels != 0].sum()
+    middle = counts[1:-1].sum()
     few_regions = (len(levels) <= LABEL_MAP_MAX_LEVELS and marked >= LABEL_MAP_MIN_MARKED
                    and middle >= LABEL_MAP_MIN_SHARE * marked and _mostly_interior(value, levels[0], levels[-1]))
     if levels[-1] < half or few_regions:
@@ -632,12 +643,18 @@ def resize_photo(image: np.ndarray, size: Size) -> np.ndarray:
 def area_resize_mask(mask: np.ndarray, size: Size) -> np.ndarray:
     """Resize an (H, W) mask to ``size`` by area: bool and exactly binary.
 
-    ``size`` is an int (square) or (width, height). Rule: each output pixel is
-    inside when at least half of the source area it covers is inside (Pillow's
-    box filter on 0/1, then ``>= 0.5``), shrinking or enlarging alike. Any
-    non-zero value counts as inside. Pixel areas are aligned the same way as
-    ``resize_photo`` aligns them, so masks stay on their photograph. A mask
-    already of that size comes back as a bool copy.
+    ``size`` is an int (square) or (width, height). Rule (Pillow's box filter on
+    0/1, then ``>= 0.5``): each source pixel counts, whole, for the output pixel
+    its centre falls in, and an output pixel is inside when at least half of the
+    source pixels it counts are inside. Shrinking by a whole factor, that is at
+    least half of the area it covers; otherwise a source pixel cut by the border
+    of two output pixels counts for one of them only (``0 1 0 0 0`` shrunk to 3
+    pixels gives ``1 0 0``, though the inside pixel is 40 % of the first one's
+    area), which moves an outline by less than one source pixel. Enlarging, each
+    output pixel takes the source pixel its centre falls in. Any non-zero value
+    counts as inside. Pixel areas are aligned the same way as ``resize_photo``
+    aligns them, so masks stay on their photograph. A mask already of that size
+    comes back as a bool copy.
     """
     width, height = _target_size(size)
     array = np.asarray(mask)
