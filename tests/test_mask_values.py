@@ -47,8 +47,8 @@ def test_a_dataset_written_with_0_255_masks_is_refused_naming_file_values_and_fi
     with pytest.raises(DatasetError) as info:
         open_dataset(ds)
     message = str(info.value)
-    assert f"{ds / 'scalp.npy'} holds values 0, 255 in sample 0, but a dataset mask holds only 0 and 1" in message
-    assert "alonet convert" in message and "(masks >= 128).astype(np.uint8)" in message
+    assert f"{ds / 'scalp.npy'} holds values 0, 255 in sample 0, but dataset masks hold only 0 and 1" in message
+    assert "as `alonet convert` writes them" in message and "(masks >= 128).astype(np.uint8)" in message
     assert "\n" not in message
 
 

@@ -162,10 +162,10 @@ def check_mask_values(array: np.ndarray, path: str | Path, budget: int = MASK_CH
         levels = np.unique(block[bad])
         shown = ", ".join(str(v) for v in levels[:6]) + (", ..." if len(levels) > 6 else "")
         raise DatasetError(
-            f"{path} holds values {shown} in sample {start + bad * step}, but a dataset mask holds only 0 and 1 "
-            f"(written by another tool, or edited?)",
+            f"{path} holds values {shown} in sample {start + bad * step}, but dataset masks hold only 0 and 1, "
+            "as `alonet convert` writes them",
             path=path,
-            fix="convert the annotations again with `alonet convert`, or save the array as 0/1, "
+            fix="convert the annotations again, or save the array as 0/1, "
             "e.g. (masks >= 128).astype(np.uint8) for 0/255 or 0..255 masks",
         )
 
