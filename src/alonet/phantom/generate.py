@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
+from collections.abc import Iterator
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,6 +74,9 @@ def rng_for(seed: int, *key: int | str) -> np.random.Generator:
 
 # --------------------------------------------------------------------------- plans
 
+#: A real patient's photographs per visit date: (record, view kind, mirrored).
+_PhotosByDate = dict[str, list[tuple[RealRecord, str, bool]]]
+
 
 @dataclass(frozen=True)
 class ViewSource:
@@ -115,7 +119,7 @@ def procedural_plan(index: int, visits: int, seed: int) -> PatientPlan:
     return PatientPlan(name, index, split_of(name), tuple(plans))
 
 
-def _nearest(records_by_date: dict[str, list[tuple[RealRecord, str, bool]]], date: str, kind: str,
+def _nearest(records_by_date: _PhotosByDate, date: str, kind: str,
              exclude: AbstractSet[str | None]) -> tuple[RealRecord, bool] | None:
     """The record of ``kind`` from the visit nearest in time to ``date``."""
     target = _dt.date.fromisoformat(date)
@@ -136,6 +140,74 @@ def real_patient_key(patient: str) -> int:
     return (1 << 31) | (int.from_bytes(hashlib.sha256(f"real:{patient}".encode()).digest()[:4], "big") >> 1)
 
 
+def _photos_by_date(records: list[RealRecord], masks: RealMaskSet) -> _PhotosByDate:
+    """A patient's photographs per visit date in photo order, each with its
+    view kind (midline/temporal) and whether it is mirrored (looks right)."""
+    by_date: _PhotosByDate = {}
+    for rec in sorted(records, key=lambda r: (r.visit_date, r.photo_index, r.file)):
+        info = masks.shape(rec.file)
+        by_date.setdefault(rec.visit_date, []).append((rec, info.kind, info.mirrored))
+    return by_date
+
+
+def _round_views(mids: list[tuple[RealRecord, bool]], sides: list[tuple[RealRecord, bool]],
+                 j: int) -> dict[str, ViewSource]:
+    """The views that round ``j`` of a visit's photographs fills: two midline
+    photographs become top and back; a side photograph goes to the side it
+    looks towards, or to the other one when a photograph of the pair took it."""
+    views: dict[str, ViewSource] = {}
+    for view, (rec, mirror) in zip(("top", "back"), mids[2 * j: 2 * j + 2]):
+        views[view] = ViewSource(rec.file, mirror)
+    for rec, mirror in sides[2 * j: 2 * j + 2]:
+        own = "right" if mirror else "left"
+        other = "left" if own == "right" else "right"
+        views[own if own not in views else other] = ViewSource(rec.file, mirror)
+    return views
+
+
+def _borrowed(by_date: _PhotosByDate, date: str, kind: str,
+              used: AbstractSet[str | None]) -> tuple[RealRecord, bool] | None:
+    """A photograph of ``kind`` for a view the visit on ``date`` lacks: from the
+    nearest other visit, else an unused one of this visit, else any."""
+    near = _nearest({d: v for d, v in by_date.items() if d != date}, date, kind, used)
+    if near is None:
+        near = _nearest(by_date, date, kind, used)
+    if near is None:
+        near = _nearest(by_date, date, kind, set())
+    return near
+
+
+def _with_missing_views(views: dict[str, ViewSource], by_date: _PhotosByDate,
+                        date: str) -> dict[str, ViewSource]:
+    """``views`` completed to all of :data:`VIEWS` (in that order) with borrowed
+    photographs, procedural where the patient has none of the kind."""
+    views = dict(views)
+    used = {v.file for v in views.values()}
+    for view in VIEWS:
+        if view in views:
+            continue
+        near = _borrowed(by_date, date, view_kind(view), used)
+        if near is None:
+            views[view] = ViewSource()
+        else:
+            rec, mirror = near
+            views[view] = ViewSource(rec.file, mirror)
+            used.add(rec.file)
+    return {v: views[v] for v in VIEWS}
+
+
+def _real_visits(by_date: _PhotosByDate) -> Iterator[tuple[str, dict[str, ViewSource]]]:
+    """(date, views) of each phantom visit, in date order: one per two midline
+    or two side photographs of a real visit."""
+    for date in sorted(by_date):
+        items = by_date[date]
+        mids = [(r, m) for r, k, m in items if k == "midline"]
+        sides = [(r, m) for r, k, m in items if k == "temporal"]
+        rounds = max(1, -(-len(mids) // 2), -(-len(sides) // 2))
+        for j in range(rounds):
+            yield date, _with_missing_views(_round_views(mids, sides, j), by_date, date)
+
+
 def real_plan(index: int, patient: str, records: list[RealRecord], masks: RealMaskSet,
               max_visits: int | None = None) -> PatientPlan:
     """A phantom patient built from one real patient's annotations.
@@ -151,44 +223,11 @@ def real_plan(index: int, patient: str, records: list[RealRecord], masks: RealMa
     then serves two views), else it is procedural. ``index`` is the patient's place in the
     run (used in its name only through the real id).
     """
-    by_date: dict[str, list[tuple[RealRecord, str, bool]]] = {}
-    for rec in sorted(records, key=lambda r: (r.visit_date, r.photo_index, r.file)):
-        info = masks.shape(rec.file)
-        by_date.setdefault(rec.visit_date, []).append((rec, info.kind, info.mirrored))
     plans: list[VisitPlan] = []
-    for date in sorted(by_date):
-        items = by_date[date]
-        mids = [(r, m) for r, k, m in items if k == "midline"]
-        sides = [(r, m) for r, k, m in items if k == "temporal"]
-        rounds = max(1, -(-len(mids) // 2), -(-len(sides) // 2))
-        for j in range(rounds):
-            views: dict[str, ViewSource] = {}
-            pair = mids[2 * j: 2 * j + 2]
-            for view, (rec, mirror) in zip(("top", "back"), pair):
-                views[view] = ViewSource(rec.file, mirror)
-            for rec, mirror in sides[2 * j: 2 * j + 2]:
-                own = "right" if mirror else "left"
-                other = "left" if own == "right" else "right"
-                views[own if own not in views else other] = ViewSource(rec.file, mirror)
-            used = {v.file for v in views.values()}
-            for view in VIEWS:
-                if view in views:
-                    continue
-                kind = view_kind(view)
-                near = _nearest({d: v for d, v in by_date.items() if d != date}, date, kind, used)
-                if near is None:
-                    near = _nearest(by_date, date, kind, used)
-                if near is None:
-                    near = _nearest(by_date, date, kind, set())
-                if near is None:
-                    views[view] = ViewSource()
-                else:
-                    rec, mirror = near
-                    views[view] = ViewSource(rec.file, mirror)
-                    used.add(rec.file)
-            plans.append(VisitPlan(len(plans) + 1, date, {v: views[v] for v in VIEWS}))
-            if max_visits is not None and len(plans) >= max_visits:
-                return PatientPlan(f"R{patient}", real_patient_key(patient), split_of(patient), tuple(plans), patient)
+    for date, views in _real_visits(_photos_by_date(records, masks)):
+        plans.append(VisitPlan(len(plans) + 1, date, views))
+        if max_visits is not None and len(plans) >= max_visits:
+            break
     return PatientPlan(f"R{patient}", real_patient_key(patient), split_of(patient), tuple(plans), patient)
 
 

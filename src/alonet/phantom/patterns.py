@@ -30,7 +30,7 @@ fewer strands.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from types import MappingProxyType
 
@@ -170,62 +170,106 @@ def hard_negatives(rng: np.random.Generator, pts: np.ndarray, p: float = 0.35) -
     return tuple(out)
 
 
+@dataclass(frozen=True)
+class _Spot:
+    """Where a first visit's state is drawn: the view (as given), whether it is
+    the patient's main view, whether it is a side view, and the scalp's points."""
+
+    view: str
+    main: bool
+    temporal: bool
+    pts: np.ndarray
+
+
+def _single_patch(spot: _Spot, rng: np.random.Generator) -> dict:
+    """One round patch on the main view; a small one on a quarter of the others."""
+    if spot.main or rng.random() < 0.25:
+        r = rng.uniform(0.15, 0.5) if spot.main else rng.uniform(0.08, 0.2)
+        return {"loss": (_random_blob(rng, *_point_in(spot.pts, rng), r, irregular=0.08),)}
+    return {}
+
+
+def _multiple_patches(spot: _Spot, rng: np.random.Generator) -> dict:
+    """Several patches, some with satellites at their edge."""
+    loss: list[Blob] = []
+    for _ in range(int(rng.poisson(2.5)) + (1 if rng.random() < 0.7 else 0)):
+        b = _random_blob(rng, *_point_in(spot.pts, rng), rng.uniform(0.08, 0.32))
+        loss.append(b)
+        if rng.random() < 0.3:
+            loss.extend(_satellites(rng, b, int(rng.integers(1, 4))))
+    return {"loss": tuple(loss)}
+
+
+def _confluent_patches(spot: _Spot, rng: np.random.Generator) -> dict:
+    """One to three clusters of overlapping patches that merge."""
+    loss: list[Blob] = []
+    for _ in range(int(rng.integers(1, 4))):
+        cu, cv = _point_in(spot.pts, rng)
+        spread = rng.uniform(0.2, 0.5)
+        for _ in range(int(rng.integers(3, 8))):
+            loss.append(_random_blob(rng, cu + rng.normal(0, spread), cv + rng.normal(0, spread),
+                                     rng.uniform(0.15, 0.42), irregular=0.18))
+    return {"loss": tuple(loss)}
+
+
+def _ophiasis_band(spot: _Spot, rng: np.random.Generator) -> dict:
+    """A band along the lower margin (none on the top view) and a few patches."""
+    loss: list[Blob] = []
+    if spot.view == "top":
+        for _ in range(int(rng.poisson(0.8))):
+            loss.append(_random_blob(rng, *_point_in(spot.pts, rng), rng.uniform(0.08, 0.25)))
+        return {"loss": tuple(loss)}
+    band = float(rng.uniform(0.1, 0.3) if spot.temporal else rng.uniform(0.12, 0.35))
+    for _ in range(int(rng.poisson(0.7))):
+        loss.append(_random_blob(rng, *_point_in(spot.pts, rng), rng.uniform(0.08, 0.25)))
+    return {"loss": tuple(loss), "band": band}
+
+
+def _diffuse_field(spot: _Spot, rng: np.random.Generator) -> dict:
+    """A field of broad thinning, part of it lost where it is worst."""
+    field_blobs: list[Blob] = []
+    for _ in range(int(rng.integers(1, 4))):
+        b = _random_blob(rng, *_point_in(spot.pts, rng), rng.uniform(0.5, 1.2), irregular=0.2)
+        field_blobs.append(replace(b, strength=float(rng.uniform(0.7, 1.0))))
+    return {"field": tuple(field_blobs), "diffuse": float(rng.uniform(0.25, 0.75))}
+
+
+def _near_total_islands(spot: _Spot, rng: np.random.Generator) -> dict:
+    """Bald scalp with one to five islands of hair."""
+    islands = [_random_blob(rng, *_point_in(spot.pts, rng), rng.uniform(0.08, 0.35), irregular=0.2)
+               for _ in range(int(rng.integers(1, 6)))]
+    return {"base": True, "islands": tuple(islands)}
+
+
+def _all_bald(spot: _Spot, rng: np.random.Generator) -> dict:
+    """The whole scalp bald (no draws)."""
+    return {"base": True}
+
+
+#: How each pattern's first visit is drawn (fields of :class:`PatternState`); ``none`` has nothing.
+_FIRST_VISIT: Mapping[str, Callable[[_Spot, np.random.Generator], dict]] = MappingProxyType({
+    "single": _single_patch,
+    "multiple": _multiple_patches,
+    "confluent": _confluent_patches,
+    "ophiasis": _ophiasis_band,
+    "diffuse": _diffuse_field,
+    "near_total": _near_total_islands,
+    "total": _all_bald,
+})
+
+
 def sample_state(
     patient: PatientPattern, view: str, scalp: np.ndarray, rng: np.random.Generator
 ) -> PatternState:
     """The first visit's state of ``view`` for a patient with ``patient.pattern``,
     placed on the canonical ``scalp`` mask."""
-    name = patient.pattern
     pts = scalp_points(scalp)
-    temporal = view_kind(view) == "temporal"
+    spot = _Spot(view, view == patient.main_view, view_kind(view) == "temporal", pts)
     seed = int(rng.integers(0, 2**31 - 1))
     thin = hard_negatives(rng, pts)
-    loss: list[Blob] = []
-    islands: list[Blob] = []
-    field_blobs: list[Blob] = []
-    base = False
-    band = diffuse = 0.0
-
-    if name == "single":
-        if view == patient.main_view or rng.random() < 0.25:
-            r = rng.uniform(0.15, 0.5) if view == patient.main_view else rng.uniform(0.08, 0.2)
-            loss.append(_random_blob(rng, *_point_in(pts, rng), r, irregular=0.08))
-    elif name == "multiple":
-        for _ in range(int(rng.poisson(2.5)) + (1 if rng.random() < 0.7 else 0)):
-            b = _random_blob(rng, *_point_in(pts, rng), rng.uniform(0.08, 0.32))
-            loss.append(b)
-            if rng.random() < 0.3:
-                loss.extend(_satellites(rng, b, int(rng.integers(1, 4))))
-    elif name == "confluent":
-        for _ in range(int(rng.integers(1, 4))):
-            cu, cv = _point_in(pts, rng)
-            spread = rng.uniform(0.2, 0.5)
-            for _ in range(int(rng.integers(3, 8))):
-                loss.append(_random_blob(rng, cu + rng.normal(0, spread), cv + rng.normal(0, spread),
-                                         rng.uniform(0.15, 0.42), irregular=0.18))
-    elif name == "ophiasis":
-        if view == "top":
-            for _ in range(int(rng.poisson(0.8))):
-                loss.append(_random_blob(rng, *_point_in(pts, rng), rng.uniform(0.08, 0.25)))
-        else:
-            band = float(rng.uniform(0.1, 0.3) if temporal else rng.uniform(0.12, 0.35))
-            for _ in range(int(rng.poisson(0.7))):
-                loss.append(_random_blob(rng, *_point_in(pts, rng), rng.uniform(0.08, 0.25)))
-    elif name == "diffuse":
-        for _ in range(int(rng.integers(1, 4))):
-            b = _random_blob(rng, *_point_in(pts, rng), rng.uniform(0.5, 1.2), irregular=0.2)
-            field_blobs.append(replace(b, strength=float(rng.uniform(0.7, 1.0))))
-        diffuse = float(rng.uniform(0.25, 0.75))
-    elif name == "near_total":
-        base = True
-        for _ in range(int(rng.integers(1, 6))):
-            islands.append(_random_blob(rng, *_point_in(pts, rng), rng.uniform(0.08, 0.35), irregular=0.2))
-    elif name == "total":
-        base = True
-    return PatternState(
-        pattern=name, loss=tuple(loss), islands=tuple(islands), base=base, band=band,
-        diffuse=diffuse, thin=thin, field=tuple(field_blobs), seed=seed,
-    )
+    draw = _FIRST_VISIT.get(patient.pattern)
+    fields = draw(spot, rng) if draw is not None else {}
+    return PatternState(pattern=patient.pattern, thin=thin, seed=seed, **fields)
 
 
 # --------------------------------------------------------------------------- evolution

@@ -263,6 +263,54 @@ def chosen_keys(entries: list[VisitEntry], only) -> set[tuple[str, str]]:
     return chosen
 
 
+def _check_deidentify(deidentify: bool, reports: bool) -> None:
+    """Refuse ``deidentify`` without ``reports`` (it would change nothing)."""
+    if deidentify and not reports:
+        raise InvalidValueError("deidentify=True does nothing without reports=True: only the report "
+                                "folders have pictures to blur", fix="pass reports=True too, or leave deidentify out")
+
+
+def _open_output(out: Path, *, reports: bool, deidentify: bool) -> tuple[dict, bytes | None, bytes | None]:
+    """Make the output folder ready: the rows of an earlier results.csv (read first, so a bad one
+    stops the run before the networks load), the data dictionary, and with reports the
+    de-identified naming key and a tidy reports/. Returns the earlier rows, an earlier run's key
+    and this run's key (de-identified folder names; None when not de-identified)."""
+    out.mkdir(parents=True, exist_ok=True)
+    done = read_results(out / "results.csv")
+    atomic_write_text(out / COLUMNS_FILE, columns_csv())
+    known_key = read_key(out)  # a damaged key file stops the run here
+    name_key = report_key(out) if reports and deidentify else None
+    if reports:
+        tidy_reports(out, datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ"),
+                     key_is_new=name_key is not None and known_key is None)
+    return done, known_key, name_key
+
+
+def _rescore_moved_followers(run: _BatchRun, entries: list[VisitEntry], chosen: set[tuple[str, str]],
+                             pending: frozenset[tuple[str, str]]) -> None:
+    """After an ``only`` run: rescore the later visits of a chosen baseline whose SALT moved
+    (their response columns depend on it); their old rows go to superseded.csv."""
+    rows, first, summary = run.rows, run.baselines, run.summary
+    followers = [e for e in entries if e.key in rows and e.key not in chosen and first[e.patient].key
+                 in chosen and rows[e.key]["baseline_salt"] != rows[first[e.patient].key]["salt"]]
+    if not followers:
+        return
+    moved = {e.key: "baseline visit changed" for e in followers}
+    summary.recomputed += [(e.patient, e.visit, moved[e.key]) for e in followers]
+    summary.skipped -= len({e.key for e in followers} - pending)
+    summary.left_out = len(pending - {e.key for e in followers})
+    _keep_superseded(run.out, [(rows[e.key], moved[e.key]) for e in followers])
+    run.bar.total += len(followers)
+    _score_visits(run, followers)
+
+
+def _in_manifest_order(entries: Sequence[VisitEntry], rows: Mapping[tuple[str, str], Mapping[str, str]]
+                       ) -> list[Mapping[str, str]]:
+    """The rows of the manifest's visits in its order, then those of visits no longer in it."""
+    keys = {e.key for e in entries}
+    return [rows[e.key] for e in entries if e.key in rows] + [r for k, r in rows.items() if k not in keys]
+
+
 def run_batch(manifest: str | Path, out_dir: str | Path, pipeline, *, plots: bool = True,
               reports: bool = False, deidentify: bool = False, progress: bool = True,
               on_row: Callable[[dict[str, str]], None] | None = None,
@@ -283,22 +331,13 @@ def run_batch(manifest: str | Path, out_dir: str | Path, pipeline, *, plots: boo
     """
     from tqdm import tqdm
 
-    if deidentify and not reports:
-        raise InvalidValueError("deidentify=True does nothing without reports=True: only the report "
-                                "folders have pictures to blur", fix="pass reports=True too, or leave deidentify out")
+    _check_deidentify(deidentify, reports)
     entries = read_batch_manifest(manifest)
     chosen = None if only is None else chosen_keys(entries, only)
     check_output_names(entries, plots=plots, reports=reports)
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     results = out / "results.csv"
-    done = read_results(results)  # before the networks load: a bad results.csv stops the run at once
-    atomic_write_text(out / COLUMNS_FILE, columns_csv())
-    known_key = read_key(out)  # a damaged key file stops the run here
-    name_key = report_key(out) if reports and deidentify else None  # de-identified folder names
-    if reports:
-        tidy_reports(out, datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ"),
-                     key_is_new=name_key is not None and known_key is None)
+    done, known_key, name_key = _open_output(out, reports=reports, deidentify=deidentify)
     # the other naming's folders of an earlier run, to move aside when their visit is redone
     old_key = known_key if not deidentify else None
     report = partial(write_visit_report, out, name_key, model_sha256(pipeline)) if reports else None
@@ -308,36 +347,25 @@ def run_batch(manifest: str | Path, out_dir: str | Path, pipeline, *, plots: boo
         report_reasons = {e.key: reason for e in entries if reports and e.key in done
                           and (reason := report_folder_reason(out, e, name_key, old_key)) is not None}
         plan = plan_rescoring(entries, done, provenance, chosen=chosen, report_reasons=report_reasons)
-        rows, todo, first, pending = dict(plan.rows), list(plan.todo), plan.baselines, plan.pending
-        summary = BatchSummary(results=results, total=len(entries))
+        rows, todo = dict(plan.rows), list(plan.todo)
         # the rows about to be replaced reach the audit trail before they leave results.csv
         _keep_superseded(out, [(done[e.key], plan.stale[e.key]) for e in todo
                                if e.key in plan.stale and e.key in done])
         _write_rows(results, list(rows.values()))  # a clean file: header, kept rows, no torn line
-        summary.skipped = len(entries) - len(todo) - len(pending)  # kept as they were, and up to date
-        summary.left_out = len(pending)
-        summary.recomputed = plan.recomputed
+        summary = BatchSummary(results=results, total=len(entries), recomputed=plan.recomputed,
+                               skipped=len(entries) - len(todo) - len(plan.pending),  # kept, and up to date
+                               left_out=len(plan.pending))
         with open(results, "a", encoding="utf-8", newline="") as handle, tqdm(
             total=len(todo), unit="visit", desc="scoring", disable=not progress,
         ) as bar:
             writer = results_writer(handle)
-            run = _BatchRun(scorer, writer, handle, rows, first, provenance, summary, bar, on_row, out,
+            run = _BatchRun(scorer, writer, handle, rows, plan.baselines, provenance, summary, bar, on_row, out,
                             tuple(k for k in (name_key, old_key) if k is not None))
             _score_visits(run, todo)
-            if chosen is not None:  # later visits whose chosen baseline's SALT moved
-                followers = [e for e in entries if e.key in rows and e.key not in chosen and first[e.patient].key
-                             in chosen and rows[e.key]["baseline_salt"] != rows[first[e.patient].key]["salt"]]
-                if followers:
-                    moved = {e.key: "baseline visit changed" for e in followers}
-                    summary.recomputed += [(e.patient, e.visit, moved[e.key]) for e in followers]
-                    summary.skipped -= len({e.key for e in followers} - pending)
-                    summary.left_out = len(pending - {e.key for e in followers})
-                    _keep_superseded(out, [(rows[e.key], moved[e.key]) for e in followers])
-                    bar.total += len(followers)
-                    _score_visits(run, followers)
-    order = [e.key for e in entries]
-    _write_rows(results, [rows[k] for k in order if k in rows] + [r for k, r in rows.items() if k not in provenance])
-    summary.withheld = sum(1 for k in order if k in rows and rows[k]["withheld"] and not rows[k]["salt"])
+            if chosen is not None:
+                _rescore_moved_followers(run, entries, chosen, plan.pending)
+    _write_rows(results, _in_manifest_order(entries, rows))
+    summary.withheld = sum(1 for e in entries if e.key in rows and rows[e.key]["withheld"] and not rows[e.key]["salt"])
     if plots:
         summary.plots = write_plots(entries, rows, out / "plots")
     if reports:

@@ -241,6 +241,46 @@ def _summary(target: Path, size: int, include_all: bool, stored_count: int, mani
     }
 
 
+def _patient_codes(store: Store, visits: list[Visit]) -> dict[int, str]:
+    """Patient id -> the store's pseudonymous code (the id itself for a patient deleted meanwhile)."""
+    codes: dict[int, str] = {}
+    for visit in visits:
+        if visit.patient_id not in codes:
+            record = store.get_patient(visit.patient_id)
+            codes[visit.patient_id] = record.code if record else str(visit.patient_id)
+    return codes
+
+
+def _private_file_folders(writer: DatasetWriter) -> dict[str, Path]:
+    """Make the dataset folder private (it holds the store's photographs and codes, like the
+    store) and create its photographs/, scalp/ and hairloss/ folders."""
+    if os.name != "nt":
+        with contextlib.suppress(OSError):
+            os.chmod(writer.folder, 0o700)
+    folders = {name: writer.folder / name for name in ("photographs", "scalp", "hairloss")}
+    for folder in folders.values():
+        folder.mkdir()
+    return folders
+
+
+def _export_visit(store: Store, writer: DatasetWriter, folders: dict[str, Path], patient: str,
+                  visit: Visit) -> tuple[list[dict[str, Any]], list[Skipped]]:
+    """Export every view of one visit. Returns the manifest rows written and the rows left out
+    (in view order; then the visit itself when none of its views could be exported)."""
+    rows: list[dict[str, Any]] = []
+    skipped: list[Skipped] = []
+    for view, stored in visit.views.items():
+        row = _export_view(store, writer, folders, patient, visit, view, stored)
+        if isinstance(row, Skipped):
+            skipped.append(row)
+        else:
+            rows.append(row)
+    if not rows:
+        skipped.append(Skipped(patient, visit.id, visit.visit_date, "", NO_USABLE_VIEW,
+                               "none of its views could be exported (see its views' rows)"))
+    return rows, skipped
+
+
 def export_store(
     store_dir: str | Path,
     out_dir: str | Path,
@@ -274,35 +314,16 @@ def export_store(
     visit_ids, stored_count, skipped = _select(store, store_dir, include_all)
     visits = [v for v in (store.get_visit(i) for i in visit_ids) if v is not None]
     capacity = max(1, sum(len(v.views) for v in visits))
-    codes: dict[int, str] = {}
-    for visit in visits:
-        if visit.patient_id not in codes:
-            record = store.get_patient(visit.patient_id)
-            codes[visit.patient_id] = record.code if record else str(visit.patient_id)
-
+    codes = _patient_codes(store, visits)
     info = {"source": {"store": str(store_dir.resolve()), "include_all": bool(include_all),
                        "fingerprint": store_fingerprint(store_dir, include_all)}, "skipped": 0}
     manifest: list[dict[str, Any]] = []
     with DatasetWriter(target, count=capacity, size=int(size), overwrite=overwrite, info=info) as writer:
-        if os.name != "nt":  # the export holds the store's photographs and codes: private like the store
-            with contextlib.suppress(OSError):
-                os.chmod(writer.folder, 0o700)
-        folders = {name: writer.folder / name for name in ("photographs", "scalp", "hairloss")}
-        for folder in folders.values():
-            folder.mkdir()
-        bar = tqdm(visits, desc="exporting", unit="visit", file=sys.stderr, disable=not progress)
-        for visit in bar:
-            patient = codes[visit.patient_id]
-            before = len(manifest)
-            for view, stored in visit.views.items():
-                row = _export_view(store, writer, folders, patient, visit, view, stored)
-                if isinstance(row, Skipped):
-                    skipped.append(row)
-                else:
-                    manifest.append(row)
-            if len(manifest) == before:
-                skipped.append(Skipped(patient, visit.id, visit.visit_date, "", NO_USABLE_VIEW,
-                                       "none of its views could be exported (see its views' rows)"))
+        folders = _private_file_folders(writer)
+        for visit in tqdm(visits, desc="exporting", unit="visit", file=sys.stderr, disable=not progress):
+            rows, left_out = _export_visit(store, writer, folders, codes[visit.patient_id], visit)
+            manifest += rows
+            skipped += left_out
         if not manifest:
             reasons = "; ".join(sorted({s.reason for s in skipped if s.view}))
             raise DatasetError(f"none of the {len(visits)} selected visits has a view that can be exported: {reasons}",

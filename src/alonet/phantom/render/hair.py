@@ -78,8 +78,32 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def flow_field(layout: HeadLayout, look: Look, rng: np.random.Generator) -> FlowField:
-    """Direction of the hair over the canvas for this head, view and hairstyle."""
+@dataclass(frozen=True)
+class _FlowGrid:
+    """The flow field's coarse grid: canvas points ``X``, ``Y`` of the cell
+    centres and the same points relative to the head (``u``, ``v``: -1..1
+    across it), the whorl's ``v`` (``vw``), half the head's width in pixels,
+    the distance from the whorl (``r``) and the unit direction away from it
+    (``rad``)."""
+
+    step: float
+    X: np.ndarray
+    Y: np.ndarray
+    u: np.ndarray
+    v: np.ndarray
+    vw: float
+    half_width: float
+    r: np.ndarray
+    rad: np.ndarray  # (gh, gw, 2)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        height, width = self.u.shape
+        return height, width
+
+
+def _flow_grid(layout: HeadLayout) -> _FlowGrid:
+    """Cells of about a fortieth of the head size over the whole canvas."""
     h, w = layout.shape
     step = max(2.0, layout.size / 40.0)
     gw, gh = int(np.ceil(w / step)) + 1, int(np.ceil(h / step)) + 1
@@ -94,43 +118,65 @@ def flow_field(layout: HeadLayout, look: Look, rng: np.random.Generator) -> Flow
     dx, dy = u - uw, v - vw
     r = np.sqrt(dx**2 + dy**2) + 1e-3
     rad = np.stack([dx / r, dy / r], -1)
-    turn = look.whorl_turn * np.exp(-r / 0.35)
+    return _FlowGrid(step, X, Y, u, v, vw, hw, r, rad)
+
+
+def _whorl_spiral(grid: _FlowGrid, turn_at_whorl: float) -> np.ndarray:
+    """Radial directions turned by up to ``turn_at_whorl`` radians near the whorl."""
+    turn = turn_at_whorl * np.exp(-grid.r / 0.35)
     c, s = np.cos(turn), np.sin(turn)
-    spiral = np.stack([rad[..., 0] * c - rad[..., 1] * s, rad[..., 0] * s + rad[..., 1] * c], -1)
-    style = look.hair_style
-    one = np.ones_like(u)
-    dens = 1.0 - 0.5 * np.exp(-((r / 0.09) ** 2))  # scalp shows at the whorl
-    if layout.view == "top":
-        if style in ("side_part", "centre_part"):
-            p = look.part_offset if style == "side_part" else 0.3 * look.part_offset
-            side = np.tanh((u - p) / 0.06)
-            front = np.stack([side * 0.85, one * 0.5], -1)
-            # the parting: a thin line of skin in front of the whorl
-            part_w = max(0.012, 1.2 / hw) * (1.0 + 1.5 * (1.0 - look.hair_density))
-            on_line = np.exp(-(((u - p) / part_w) ** 2)) * _sigmoid((v - vw - 0.05) / 0.05)
-            on_line *= v < 1.02
-            dens = dens * (1.0 - 0.95 * on_line)
-        elif style == "back":
-            front = np.stack([0.35 * u, -one], -1)
-        elif style == "forward":
-            front = np.stack([0.35 * u, one], -1)
-        else:
-            front = rad
-        t = _sigmoid((v - vw) / 0.15)[..., None]
-        styled = rad * (1 - t) + front * t
-    elif layout.view == "back":
-        styled = np.stack([0.4 * u * np.clip(1.0 - v, 0.2, 2.0), one], -1)
+    rad = grid.rad
+    return np.stack([rad[..., 0] * c - rad[..., 1] * s, rad[..., 0] * s + rad[..., 1] * c], -1)
+
+
+def _parting_line(grid: _FlowGrid, look: Look) -> tuple[np.ndarray, float]:
+    """Where the hairstyle's parting shows skin (0..1) on a top view, and the
+    parting's position across the head."""
+    p = look.part_offset if look.hair_style == "side_part" else 0.3 * look.part_offset
+    part_w = max(0.012, 1.2 / grid.half_width) * (1.0 + 1.5 * (1.0 - look.hair_density))
+    on_line = np.exp(-(((grid.u - p) / part_w) ** 2)) * _sigmoid((grid.v - grid.vw - 0.05) / 0.05)
+    on_line *= grid.v < 1.02
+    return on_line, p
+
+
+def _top_style(grid: _FlowGrid, look: Look, dens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Top view: radial behind the whorl, combed along the hairstyle in front
+    of it (a parted style thins ``dens`` along its parting). Returns the
+    directions and the density."""
+    u, v, one, style = grid.u, grid.v, np.ones_like(grid.u), look.hair_style
+    if style in ("side_part", "centre_part"):
+        on_line, p = _parting_line(grid, look)
+        front = np.stack([np.tanh((u - p) / 0.06) * 0.85, one * 0.5], -1)
+        dens = dens * (1.0 - 0.95 * on_line)
+    elif style == "back":
+        front = np.stack([0.35 * u, -one], -1)
+    elif style == "forward":
+        front = np.stack([0.35 * u, one], -1)
     else:
-        lean = {"side_part": (0.45, 1.0), "back": (1.0, 0.45), "forward": (-0.5, 1.0)}.get(style, (0.15, 1.0))
-        styled = np.stack([lean[0] * one, lean[1] * one], -1)
-        for ear in layout.ears:  # hair parts round the ear
-            ex, ey = (X - ear.cx) / (2 * ear.ax), (Y - ear.cy) / (1.4 * ear.ay)
-            d2 = ex**2 + ey**2
-            styled = styled + np.stack([ex, ey], -1) * (1.5 * np.exp(-d2))[..., None]
-    wgt = np.exp(-((r / 0.4) ** 2))[..., None]
-    d = wgt * spiral + (1 - wgt) * styled
-    # extra partings: lines where the hair was combed apart for the photo
-    # (skin shows along them; a hard negative that is not hair loss)
+        front = grid.rad
+    t = _sigmoid((v - grid.vw) / 0.15)[..., None]
+    return grid.rad * (1 - t) + front * t, dens
+
+
+def _side_style(grid: _FlowGrid, layout: HeadLayout, style: str) -> np.ndarray:
+    """Side view: down and back (how far back depends on the hairstyle),
+    parting round each ear."""
+    one = np.ones_like(grid.u)
+    lean = {"side_part": (0.45, 1.0), "back": (1.0, 0.45), "forward": (-0.5, 1.0)}.get(style, (0.15, 1.0))
+    styled = np.stack([lean[0] * one, lean[1] * one], -1)
+    for ear in layout.ears:
+        ex, ey = (grid.X - ear.cx) / (2 * ear.ax), (grid.Y - ear.cy) / (1.4 * ear.ay)
+        d2 = ex**2 + ey**2
+        styled = styled + np.stack([ex, ey], -1) * (1.5 * np.exp(-d2))[..., None]
+    return styled
+
+
+def _combed_partings(grid: _FlowGrid, d: np.ndarray, dens: np.ndarray,
+                     rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Up to two extra partings, lines where the hair was combed apart for the
+    photograph: skin shows along them (a hard negative that is not hair loss)
+    and the hair is pushed away to both sides. Returns directions and density."""
+    u, v, one = grid.u, grid.v, np.ones_like(grid.u)
     for _ in range(int(rng.choice(3, p=[0.65, 0.25, 0.1]))):
         u0, v0 = rng.uniform(-0.6, 0.6, 2)
         ang = rng.uniform(0, np.pi)
@@ -138,14 +184,30 @@ def flow_field(layout: HeadLayout, look: Look, rng: np.random.Generator) -> Flow
         sd = (u - u0) * -dv + (v - v0) * du  # signed distance across the line
         along = (u - u0) * du + (v - v0) * dv
         reach = _sigmoid((rng.uniform(0.3, 0.9) - np.abs(along)) / 0.05)
-        width = max(0.012, 1.0 / hw) * rng.uniform(1.0, 2.5)
+        width = max(0.012, 1.0 / grid.half_width) * rng.uniform(1.0, 2.5)
         dens = dens * (1.0 - 0.92 * np.exp(-((sd / width) ** 2)) * reach)
         push = (np.sign(sd) * np.exp(-np.abs(sd) / 0.15) * reach)[..., None]
         d = d + 1.5 * push * np.stack([-dv * one, du * one], -1)
-    messy = 0.9 if style == "messy" else 0.25
-    d = d + messy * np.stack([smooth_noise((gh, gw), 6, rng), smooth_noise((gh, gw), 6, rng)], -1)
+    return d, dens
+
+
+def flow_field(layout: HeadLayout, look: Look, rng: np.random.Generator) -> FlowField:
+    """Direction of the hair over the canvas for this head, view and hairstyle."""
+    grid = _flow_grid(layout)
+    dens = 1.0 - 0.5 * np.exp(-((grid.r / 0.09) ** 2))  # scalp shows at the whorl
+    if layout.view == "top":
+        styled, dens = _top_style(grid, look, dens)
+    elif layout.view == "back":
+        styled = np.stack([0.4 * grid.u * np.clip(1.0 - grid.v, 0.2, 2.0), np.ones_like(grid.u)], -1)
+    else:
+        styled = _side_style(grid, layout, look.hair_style)
+    wgt = np.exp(-((grid.r / 0.4) ** 2))[..., None]
+    d = wgt * _whorl_spiral(grid, look.whorl_turn) + (1 - wgt) * styled
+    d, dens = _combed_partings(grid, d, dens, rng)
+    messy = 0.9 if look.hair_style == "messy" else 0.25
+    d = d + messy * np.stack([smooth_noise(grid.shape, 6, rng), smooth_noise(grid.shape, 6, rng)], -1)
     d = d / (np.linalg.norm(d, axis=-1, keepdims=True) + 1e-6)
-    return FlowField(d.astype(np.float32), step, dens.astype(np.float32))
+    return FlowField(d.astype(np.float32), grid.step, dens.astype(np.float32))
 
 
 def flow_texture(field: FlowField, shape: tuple[int, int], streak: float, rng: np.random.Generator,

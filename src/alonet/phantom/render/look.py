@@ -266,66 +266,74 @@ def _light_within(light: np.ndarray, lo: float, hi: float) -> np.ndarray:
     return np.array([np.sin(off) * np.cos(az), np.sin(off) * np.sin(az), np.cos(off)])
 
 
-def _sample_train_look(rng: np.random.Generator) -> Look:
-    """The training distribution of :func:`sample_look`."""
+def _skin_tones(rng: np.random.Generator) -> tuple[int, RGB, RGB]:
+    """Fitzpatrick type, face skin, and the bald scalp's skin: less sun, so
+    paler; pink from blood flow, stronger on light skin."""
     fitz = int(rng.choice(6, p=np.asarray(FITZPATRICK_WEIGHTS) / sum(FITZPATRICK_WEIGHTS))) + 1
     skin = _jitter_rgb(rng, FITZPATRICK_SKIN[fitz - 1], 0.04)
-    # Bald scalp: less sun, so paler; pink from blood flow, stronger on light skin.
     pink = rng.uniform(0.05, 0.28) * (1.2 - fitz / 7.0)
     pale = rng.uniform(0.0, 0.12)
     scalp = np.asarray(skin) * (1.0 - pink) + np.asarray((0.93, 0.62, 0.62)) * pink
     scalp = np.clip(scalp + pale * (1.0 - scalp) * 0.5, 0.0, 1.0)
+    return fitz, skin, (float(scalp[0]), float(scalp[1]), float(scalp[2]))
 
+
+def _hair_colour(rng: np.random.Generator) -> tuple[str, RGB, float]:
+    """Hair colour family, its colour, and the share of white strands."""
     names = list(HAIR_COLOURS)
     hair_name = weighted_choice(rng, names, [HAIR_COLOURS[n][1] for n in names])
     hair_rgb = _jitter_rgb(rng, HAIR_COLOURS[hair_name][0], 0.12)
+    # every one of the four shares is drawn, whichever family it is (the draws stay as they were)
     grey = {"salt_pepper": rng.uniform(0.2, 0.5), "grey": rng.uniform(0.5, 0.8),
             "white": rng.uniform(0.8, 1.0)}.get(hair_name, float(rng.uniform(0, 0.025)))
+    return hair_name, hair_rgb, float(grey)
 
-    length = float(np.exp(rng.uniform(np.log(0.035), np.log(0.55))))
-    style = weighted_choice(rng, list(HAIR_STYLES), [0.35, 0.12, 0.25, 0.13, 0.15])
-    bg = weighted_choice(rng, list(BACKGROUND_KINDS), list(BACKGROUND_KINDS.values()))
-    bg1, bg2 = _background_colours(rng, bg)
 
+def _clothing_colour(rng: np.random.Generator) -> RGB:
+    """Dark, white, or coloured clothes (muted like most real fabrics)."""
     clothes_kind = rng.integers(4)
     if clothes_kind == 0:
-        clothing = _jitter_rgb(rng, (0.1, 0.1, 0.12), 0.3)
-    elif clothes_kind == 1:
-        clothing = _jitter_rgb(rng, (0.85, 0.85, 0.85), 0.08)
-    else:  # coloured clothes, muted like most real fabrics
-        vivid = rng.uniform(0.1, 0.8, 3)
-        clothing = tuple(float(v) for v in vivid * 0.6 + vivid.mean() * 0.4)  # type: ignore[assignment]  # 3 floats
+        return _jitter_rgb(rng, (0.1, 0.1, 0.12), 0.3)
+    if clothes_kind == 1:
+        return _jitter_rgb(rng, (0.85, 0.85, 0.85), 0.08)
+    vivid = rng.uniform(0.1, 0.8, 3)
+    return tuple(float(v) for v in vivid * 0.6 + vivid.mean() * 0.4)  # type: ignore[return-value]
 
-    # Main light mostly from the camera (flash or ring light), somewhat from above.
+
+def _camera_light(rng: np.random.Generator) -> tuple[float, float, float]:
+    """Main light mostly from the camera (flash or ring light), somewhat from above."""
     az = rng.uniform(0, 2 * np.pi)
     tilt = rng.uniform(0.0, 0.7)
     light = np.array([np.cos(az) * tilt, np.sin(az) * tilt, 1.0])
     light /= np.linalg.norm(light)
+    return (float(light[0]), float(light[1]), float(light[2]))
 
-    look = Look(
-        fitzpatrick=fitz,
-        skin_rgb=skin,
-        scalp_rgb=(float(scalp[0]), float(scalp[1]), float(scalp[2])),
-        skin_shine=float(rng.beta(2, 3)),
-        hair_name=hair_name,
-        hair_rgb=hair_rgb,
-        grey_fraction=float(grey),
+
+def _hair_lie(rng: np.random.Generator, length: float) -> dict:
+    """How thick the hair is and how it lies (fields of :class:`Look`)."""
+    return dict(
         hair_density=float(np.clip(rng.beta(4, 1.6), 0.25, 1.0)),
-        hair_length=length,
         curl=float(rng.beta(1.1, 4.0)),
-        hair_style=style,
         part_offset=float(rng.uniform(-0.35, 0.35)),
         whorl_offset=(float(rng.normal(0, 0.08)), float(rng.normal(0, 0.06))),
         whorl_turn=float(rng.choice([-1, 1]) * rng.uniform(0.3, 1.2)),
         hair_volume=float(rng.uniform(0.06, 0.22) + 0.25 * length),
-        clothing_rgb=clothing,
+    )
+
+
+def _collar_and_glasses(rng: np.random.Generator) -> dict:
+    """Collar kind and glasses (fields of :class:`Look`)."""
+    return dict(
         collar_kind=weighted_choice(rng, ["crew", "shirt", "gown", "none"], [0.4, 0.25, 0.2, 0.15]),
         glasses=bool(rng.random() < 0.2),
         glasses_rgb=_jitter_rgb(rng, (0.1, 0.08, 0.07) if rng.random() < 0.7 else (0.7, 0.7, 0.72), 0.2),
-        background=bg,
-        background_rgb=bg1,
-        background_rgb2=bg2,
-        light_dir=(float(light[0]), float(light[1]), float(light[2])),
+    )
+
+
+def _clinic_set_up(rng: np.random.Generator) -> dict:
+    """Ambient light, light tint, head shadow, hair clips, and the hands (and
+    gloves) that hold hair aside (fields of :class:`Look`)."""
+    return dict(
         light_ambient=float(rng.uniform(0.25, 0.55)),
         light_warmth=float(rng.uniform(-1, 1)),
         head_shadow=float(rng.uniform(0.0, 0.6)),
@@ -333,6 +341,29 @@ def _sample_train_look(rng: np.random.Generator) -> Look:
         hands=float(rng.uniform(0.3, 0.7) if rng.random() < 0.08 else 0.0),
         glove_rgb=_jitter_rgb(rng, [(0.35, 0.45, 0.85), (0.55, 0.4, 0.8), (0.92, 0.92, 0.9), (0.85, 0.68, 0.55),
                                     (0.2, 0.2, 0.22)][int(rng.choice(5, p=[0.4, 0.2, 0.15, 0.15, 0.1]))], 0.06),
+    )
+
+
+def _sample_train_look(rng: np.random.Generator) -> Look:
+    """The training distribution of :func:`sample_look`. Every step draws from
+    ``rng`` in the order written (the order fixes every phantom)."""
+    fitz, skin, scalp = _skin_tones(rng)
+    hair_name, hair_rgb, grey = _hair_colour(rng)
+    length = float(np.exp(rng.uniform(np.log(0.035), np.log(0.55))))
+    style = weighted_choice(rng, list(HAIR_STYLES), [0.35, 0.12, 0.25, 0.13, 0.15])
+    bg = weighted_choice(rng, list(BACKGROUND_KINDS), list(BACKGROUND_KINDS.values()))
+    bg1, bg2 = _background_colours(rng, bg)
+    clothing = _clothing_colour(rng)
+    light = _camera_light(rng)
+    shine = float(rng.beta(2, 3))
+    lie = _hair_lie(rng, length)
+    dress = _collar_and_glasses(rng)
+    clinic = _clinic_set_up(rng)
+    look = Look(
+        fitzpatrick=fitz, skin_rgb=skin, scalp_rgb=scalp, skin_shine=shine,
+        hair_name=hair_name, hair_rgb=hair_rgb, grey_fraction=grey, hair_length=length, hair_style=style, **lie,
+        clothing_rgb=clothing, **dress,
+        background=bg, background_rgb=bg1, background_rgb2=bg2, light_dir=light, **clinic,
     )
     return _photo_scale(look, rng)
 

@@ -5,6 +5,8 @@ exclamation-mark hairs at the margins)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
@@ -108,6 +110,95 @@ def paint_ears(img: np.ndarray, layout: HeadLayout, look: Look, detail: float) -
                       tuple(float(c) for c in np.clip(skin * 1.1, 0, 1)), max(1, int(e.ax * 0.15)), cv2.LINE_8, 4)
 
 
+@dataclass(frozen=True)
+class _BaldSkin:
+    """Bald scalp skin being drawn on: the uint8 ``canvas`` (changed in place),
+    the ``mask`` of bald skin, the head ``size`` in px and the generator."""
+
+    canvas: np.ndarray
+    mask: np.ndarray
+    size: float
+    rng: np.random.Generator
+
+    @property
+    def frac(self) -> float:
+        """Bald area relative to the head size squared (counts scale with it)."""
+        return float(np.count_nonzero(self.mask)) / self.size**2
+
+    def segments(self, pts: np.ndarray, lo: float, hi: float) -> np.ndarray:
+        """Short hairs from ``pts`` in random directions, ``lo``..``hi`` of the head size long."""
+        a = self.rng.uniform(0, 2 * np.pi, len(pts))
+        length = self.rng.uniform(lo, hi, len(pts)) * self.size
+        d = np.stack([np.cos(a), np.sin(a)], -1) * length[:, None]
+        return np.stack([pts, pts + d], 1).astype(np.float32)
+
+    def faint(self, lines: np.ndarray, colour: tuple, opacity: float) -> None:
+        """Draw one-pixel ``lines`` at ``opacity`` over the canvas."""
+        if len(lines) == 0:
+            return
+        over = self.canvas.copy()
+        draw_polylines(over, lines, colour, 1)
+        cv2.addWeighted(over, opacity, self.canvas, 1.0 - opacity, 0, dst=self.canvas)
+
+
+def _vellus(b: _BaldSkin, skin: np.ndarray) -> None:
+    """Fine, pale, low-contrast hairs; in some patches a visible white down
+    that catches the flash (still loss)."""
+    rng = b.rng
+    pts = sample_points(b.mask, int(b.frac * rng.uniform(150, 900)), rng)
+    b.faint(b.segments(pts, 0.006, 0.016), tuple(np.clip(skin * 1.1 + 15, 0, 255)), rng.uniform(0.15, 0.35))
+    if rng.random() < 0.3:
+        pts = sample_points(b.mask, int(b.frac * rng.uniform(800, 2500)), rng)
+        b.faint(b.segments(pts, 0.008, 0.025), (238, 236, 230), rng.uniform(0.35, 0.65))
+
+
+def _regrowth(b: _BaldSkin, hair: np.ndarray) -> None:
+    """Dark regrowth stubble, or white (unpigmented) regrowth hairs, in some
+    zones of the bald skin; or neither."""
+    rng, size = b.rng, b.size
+    zones = smooth_noise(b.mask.shape, int(rng.uniform(4, 10)), rng)
+    r = rng.random()
+    if r < 0.35:  # dark regrowth stubble
+        z = b.mask & (zones > rng.uniform(-0.6, 0.9))
+        n = int(np.count_nonzero(z) / size**2 * rng.uniform(400, 3000))
+        b.faint(b.segments(sample_points(z, n, rng), 0.003, 0.009), tuple(np.clip(hair * 1.1 + 8, 0, 255)),
+                rng.uniform(0.5, 0.9))
+    elif r < 0.55:  # white regrowth hairs
+        z = b.mask & (zones > rng.uniform(-0.6, 0.6))
+        n = int(np.count_nonzero(z) / size**2 * rng.uniform(300, 2000))
+        b.faint(b.segments(sample_points(z, n, rng), 0.006, 0.02), (236, 233, 226), rng.uniform(0.5, 0.9))
+
+
+def _black_dots(b: _BaldSkin, hair: np.ndarray) -> None:
+    """Sometimes black dots: hairs broken off at the skin surface."""
+    if b.rng.random() < 0.35:
+        pts = sample_points(b.mask, int(b.frac * b.rng.uniform(80, 500)), b.rng)
+        dots = np.stack([pts, pts + 0.3], 1).astype(np.float32)
+        draw_polylines(b.canvas, dots, tuple(hair * 0.8), max(1, int(round(0.004 * b.size))))
+
+
+def _moles(b: _BaldSkin, skin: np.ndarray) -> None:
+    """A few moles or freckles (about four per head-size square of bald skin)."""
+    rng = b.rng
+    n_moles = int(rng.poisson(b.frac * 4.0))
+    if n_moles:
+        pts = sample_points(b.mask, n_moles, rng)
+        for (x, y), r in zip(pts, rng.uniform(0.003, 0.008, n_moles) * b.size):
+            col = tuple(float(c) for c in skin * rng.uniform(0.45, 0.75) * np.array([1.0, 0.85, 0.8]))
+            cv2.circle(b.canvas, (int(x * 16), int(y * 16)), max(8, int(r * 16)), col, -1, cv2.LINE_AA, 4)
+
+
+def _exclamation_marks(b: _BaldSkin, grow: np.ndarray, hair: np.ndarray) -> None:
+    """On half the heads, short exclamation-mark hairs along the margins of
+    bald skin next to hair (``grow``)."""
+    rng, size = b.rng, b.size
+    if rng.random() < 0.5:
+        near = cv2.distanceTransform((~grow).astype(np.uint8), cv2.DIST_L2, 3) < 0.015 * size
+        margin = b.mask & near
+        n = int(np.count_nonzero(margin) / (0.015 * size) * rng.uniform(0.05, 0.4))
+        b.faint(b.segments(sample_points(margin, n, rng), 0.005, 0.014), tuple(hair * 0.9), rng.uniform(0.6, 0.95))
+
+
 def bald_details(
     canvas: np.ndarray,
     bald: np.ndarray,
@@ -122,57 +213,13 @@ def bald_details(
     zones, black dots, and short exclamation-mark hairs along the margins
     next to hair (``grow``). Counts are per scalp area, so the look does not
     change with the resolution."""
-    area = float(np.count_nonzero(bald))
-    if area < 4:
+    if float(np.count_nonzero(bald)) < 4:
         return
-    size = layout.size
-    frac = area / size**2
     hair = np.asarray(look.hair_rgb, np.float32) * 255
     skin = np.asarray(look.scalp_rgb, np.float32) * 255
-
-    def segments(pts: np.ndarray, lo: float, hi: float) -> np.ndarray:
-        a = rng.uniform(0, 2 * np.pi, len(pts))
-        length = rng.uniform(lo, hi, len(pts)) * size
-        d = np.stack([np.cos(a), np.sin(a)], -1) * length[:, None]
-        return np.stack([pts, pts + d], 1).astype(np.float32)
-
-    def faint(lines: np.ndarray, colour: tuple, opacity: float) -> None:
-        if len(lines) == 0:
-            return
-        over = canvas.copy()
-        draw_polylines(over, lines, colour, 1)
-        cv2.addWeighted(over, opacity, canvas, 1.0 - opacity, 0, dst=canvas)
-
-    # vellus: fine, pale, low-contrast hairs; in some patches a visible white
-    # down catches the flash (still loss)
-    pts = sample_points(bald, int(frac * rng.uniform(150, 900)), rng)
-    faint(segments(pts, 0.006, 0.016), tuple(np.clip(skin * 1.1 + 15, 0, 255)), rng.uniform(0.15, 0.35))
-    if rng.random() < 0.3:
-        pts = sample_points(bald, int(frac * rng.uniform(800, 2500)), rng)
-        faint(segments(pts, 0.008, 0.025), (238, 236, 230), rng.uniform(0.35, 0.65))
-    zones = smooth_noise(bald.shape, int(rng.uniform(4, 10)), rng)
-    r = rng.random()
-    if r < 0.35:  # dark regrowth stubble in some zones
-        z = bald & (zones > rng.uniform(-0.6, 0.9))
-        n = int(np.count_nonzero(z) / size**2 * rng.uniform(400, 3000))
-        faint(segments(sample_points(z, n, rng), 0.003, 0.009), tuple(np.clip(hair * 1.1 + 8, 0, 255)),
-              rng.uniform(0.5, 0.9))
-    elif r < 0.55:  # white (unpigmented) regrowth hairs
-        z = bald & (zones > rng.uniform(-0.6, 0.6))
-        n = int(np.count_nonzero(z) / size**2 * rng.uniform(300, 2000))
-        faint(segments(sample_points(z, n, rng), 0.006, 0.02), (236, 233, 226), rng.uniform(0.5, 0.9))
-    if rng.random() < 0.35:  # black dots (broken hairs at the skin surface)
-        pts = sample_points(bald, int(frac * rng.uniform(80, 500)), rng)
-        dots = np.stack([pts, pts + 0.3], 1).astype(np.float32)
-        draw_polylines(canvas, dots, tuple(hair * 0.8), max(1, int(round(0.004 * size))))
-    n_moles = int(rng.poisson(frac * 4.0))
-    if n_moles:  # a few moles or freckles
-        pts = sample_points(bald, n_moles, rng)
-        for (x, y), r in zip(pts, rng.uniform(0.003, 0.008, n_moles) * size):
-            col = tuple(float(c) for c in skin * rng.uniform(0.45, 0.75) * np.array([1.0, 0.85, 0.8]))
-            cv2.circle(canvas, (int(x * 16), int(y * 16)), max(8, int(r * 16)), col, -1, cv2.LINE_AA, 4)
-    if rng.random() < 0.5:  # exclamation-mark hairs along margins next to hair
-        near = cv2.distanceTransform((~grow).astype(np.uint8), cv2.DIST_L2, 3) < 0.015 * size
-        margin = bald & near
-        n = int(np.count_nonzero(margin) / (0.015 * size) * rng.uniform(0.05, 0.4))
-        faint(segments(sample_points(margin, n, rng), 0.005, 0.014), tuple(hair * 0.9), rng.uniform(0.6, 0.95))
+    b = _BaldSkin(canvas, bald, layout.size, rng)
+    _vellus(b, skin)
+    _regrowth(b, hair)
+    _black_dots(b, hair)
+    _moles(b, skin)
+    _exclamation_marks(b, grow, hair)
