@@ -189,7 +189,8 @@ def _normalise_percents(percents: Mapping[str, float | None], what: str) -> dict
 def _weighted(percents: Mapping[str, float | None], missing: str) -> tuple[float, dict[str, float], tuple[str, ...]]:
     """Shared SALT sum: (salt, contributions, missing views) after the policy."""
     _check_policy(missing)
-    absent = tuple(v for v in VIEWS if percents.get(v) is None)
+    given = {v: pct for v in VIEWS if (pct := percents.get(v)) is not None}  # in view order
+    absent = tuple(v for v in VIEWS if v not in given)
     if absent and missing == "error":
         raise MissingViewError(
             "missing view(s) " + ", ".join(absent) + " for the SALT score",
@@ -197,17 +198,15 @@ def _weighted(percents: Mapping[str, float | None], missing: str) -> tuple[float
             "missing='zero' (count as no hair loss) or missing='renormalize' "
             "(rescale the weights of the views present); CLI: --missing zero|renormalize",
         )
-    present = [v for v in VIEWS if v not in absent]
-    if not present:
+    if not given:
         raise MissingViewError(
             "no view has a value, so no SALT score can be computed",
             fix="give at least one of top, back, left, right",
         )
     scale = 1.0
     if missing == "renormalize":
-        scale = 1.0 / sum(VIEW_WEIGHTS[v] for v in present)
-    # present views have a value (the ignore: mypy does not follow that through ``absent``)
-    contributions = {v: VIEW_WEIGHTS[v] * scale * float(percents[v]) for v in present}  # type: ignore[arg-type]
+        scale = 1.0 / sum(VIEW_WEIGHTS[v] for v in given)
+    contributions = {v: VIEW_WEIGHTS[v] * scale * float(p) for v, p in given.items()}
     for v in absent:
         contributions[v] = 0.0
     salt = math.fsum(contributions.values())
@@ -448,11 +447,11 @@ def response(baseline: float, current: float) -> Response:
     base = check_percent(baseline, "baseline SALT")
     now = check_percent(current, "current SALT")
     change = now - base
+    percent_change: float | None = None
+    improvement: float | None = None
     if base > 0:
-        percent_change: float | None = 100.0 * change / base
-        improvement: float | None = -percent_change  # type: ignore[operator]  # a float: assigned just above
-    else:
-        percent_change = improvement = None
+        percent_change = 100.0 * change / base
+        improvement = -percent_change
 
     def improved_by(threshold: float) -> bool:
         return improvement is not None and improvement >= threshold - _EPS
