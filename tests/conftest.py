@@ -7,6 +7,13 @@ fresh machine may lack (those annotations; Chromium and its driver for the
 browser test) call :func:`require`: on a developer's machine they are skipped
 with the reason printed in the summary (``-rs`` is on in pyproject.toml); in CI
 (``ALONET_CI=1``, set by ``.ci/run``) they fail, so CI never skips them.
+
+The property tests (``tests/test_properties_*.py``, hypothesis) run under one of two
+profiles chosen here, before any test module builds its ``@settings``: in CI a
+*derandomized* profile (the same examples on every run, so a red CI run is the code's
+doing and reruns alike, and no example database is written into the checkout); on a
+developer's machine hypothesis's own random search, which keeps finding new cases and
+remembers failing ones in ``.hypothesis/`` (ignored by git).
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -27,6 +35,11 @@ def shared_annotations_dir() -> Path:
 def in_ci() -> bool:
     """True in CI (``ALONET_CI`` set to anything but empty or 0), where nothing may be skipped."""
     return os.environ.get("ALONET_CI", "").strip() not in ("", "0")
+
+
+settings.register_profile("alonet-ci", derandomize=True, database=None, print_blob=True)
+if in_ci():
+    settings.load_profile("alonet-ci")
 
 
 def require(available: bool, reason: str) -> None:

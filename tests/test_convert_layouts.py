@@ -181,3 +181,33 @@ def test_the_separator_is_read_from_the_header_as_csv_and_an_excel_sep_line_is_h
         writer.writerows(default_rows())
     code, _, err = convert(["--from", root, "-o", tmp_path / "ds3"], capsys)
     assert code == 0, err
+
+
+def test_manifest_column_names_are_read_in_any_case(tmp_path, capsys):
+    """Before: 'no 'stem' or 'file' column (columns: Stem, Patient, Visit, View, loss_pct)', while
+    batch manifests were read in any case."""
+    root = phantom_folder(tmp_path / "in")
+    rows = [{key.capitalize() if key != "loss_pct" else key: value for key, value in row.items()}
+            for row in default_rows()]
+    with open(root / "manifest.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    out = tmp_path / "ds"
+    code, _, err = convert(["--from", root, "-o", out], capsys)
+    assert code == 0, err
+    meta = open_dataset(out).meta
+    assert {(row["patient"], row["visit"], row["view"]) for row in meta} == {
+        (f"P{p}", "1", view) for p in (1, 2) for view in ("top", "back", "left", "right")}
+
+
+def test_a_manifest_column_given_twice_in_two_cases_is_refused(tmp_path, capsys):
+    root = phantom_folder(tmp_path / "in")
+    rows = [{**row, "Patient": "X"} for row in default_rows()]
+    with open(root / "manifest.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    code, _, err = convert(["--from", root, "-o", tmp_path / "ds"], capsys)
+    assert code == 2 and not (tmp_path / "ds").exists()
+    assert "has the 'patient' column twice" in err and "read in any case" in err

@@ -330,3 +330,17 @@ def test_the_weights_printed_are_the_weights_used(capsys, policy, missing_weight
     assert lines[4] == f"  right  missing  x {missing_weight} =  0.00"
     shown = [float(line.split(" x ")[1].split(" = ")[0]) for line in lines[1:5]]
     assert sum(shown) == pytest.approx(1.0, abs=0.011)
+
+
+def test_a_photograph_given_as_a_mask_is_refused_not_thresholded(tmp_path, capsys):
+    # a smooth picture (here a shaded gradient, as photographs are) was read as "non-zero is
+    # inside" and gave a SALT from nothing anyone drew
+    yy, xx = np.mgrid[0:60, 0:80]
+    picture = np.stack([xx * 3, yy * 4, (xx + yy) * 2], -1).clip(0, 255).astype(np.uint8)
+    Image.fromarray(picture).save(tmp_path / "photo.png")
+    hairloss = np.zeros((60, 80), bool)
+    hairloss[10:30, 10:40] = True
+    write_0_255(tmp_path / "loss.png", hairloss)
+    err = fails(capsys, "salt", "--mask", "top", tmp_path / "photo.png", tmp_path / "loss.png",
+                "--missing", "zero")
+    assert "photo.png" in err and "shades between black and white" in err

@@ -530,8 +530,11 @@ NAMED_ROLES = {"button", "link", "textbox", "searchbox", "checkbox", "radio", "c
 def unnamed_controls(driver) -> list[str]:
     """Controls and images without a name in Chromium's accessibility tree (what a screen reader
     reads out), as ``role (DOM node id)``."""
-    nodes = driver.execute_cdp_cmd("Accessibility.getFullAXTree", {})["nodes"]
-    assert len(nodes) > 20  # the tree was built
+    def built_tree():  # built after the page has loaded: late on a busy machine (one node under load)
+        nodes = driver.execute_cdp_cmd("Accessibility.getFullAXTree", {})["nodes"]
+        return nodes if len(nodes) > 20 else None
+
+    nodes = wait_for(built_tree, 20, "the accessibility tree")
     bad = []
     for node in nodes:
         role = (node.get("role") or {}).get("value")

@@ -14,7 +14,8 @@ Conversion runs in two passes:
 1. *check* -- pairing, manifest rows and every file's header (format, pixel
    cap, size; photographs after EXIF rotation), without decoding pixels;
 2. *convert* -- decode, check again (truncated data, sizes, an empty scalp
-   annotation), resize and write through memory maps into a temporary folder.
+   annotation, an annotation that is a photograph or a smooth grey picture rather
+   than a mask), resize and write through memory maps into a temporary folder.
 
 Every problem of both passes is collected. Unless ``skip_invalid`` is set, any
 problem means nothing is written: the problems are logged (one per line) and
@@ -134,8 +135,10 @@ def load_pair(pair: Pair, options: ConvertOptions) -> tuple[np.ndarray, np.ndarr
     """Decode and check one pair; return (image, scalp, hairloss) at ``options.size``
     plus its meta.csv fields. Raises AloNetError for any problem."""
     photo = _on_file(pair.photo, read_photo, options.max_pixels)
-    area = _on_file(pair.scalp, read_annotation, options.max_pixels, require_nonempty=not options.allow_empty_scalp)
-    loss = _on_file(pair.hairloss, read_annotation, options.max_pixels)
+    # a photograph or a smooth grey picture given as an annotation is refused, not thresholded
+    area = _on_file(pair.scalp, read_annotation, options.max_pixels, require_nonempty=not options.allow_empty_scalp,
+                    refuse_pictures=True)
+    loss = _on_file(pair.hairloss, read_annotation, options.max_pixels, refuse_pictures=True)
     check_same_size(photo.shape, area.shape, pair.photo, pair.scalp)
     check_same_size(photo.shape, loss.shape, pair.photo, pair.hairloss)
     check_photo_side(photo.shape, options.size, pair.photo)

@@ -38,6 +38,14 @@ _STEM_COLUMNS = ("stem", "file")
 _VISIT_COLUMNS = ("visit", "visit_date")
 #: meta.csv columns that convert fills itself (a manifest cannot override them).
 _OWN_COLUMNS = frozenset({"index", "stem", "photo", "scalp", "hairloss", "orig_width", "orig_height"})
+#: Column names read in any case (``Patient``, ``STEM``), as batch manifests are.
+_KNOWN_COLUMNS = frozenset({*_STEM_COLUMNS, *_VISIT_COLUMNS, "patient", "view"})
+
+
+def _column_name(header: str) -> str:
+    """A header cell as the manifest's column name: a known column in lower case, any other as written."""
+    name = header.strip()
+    return name.lower() if name.lower() in _KNOWN_COLUMNS else name
 
 
 @dataclass(frozen=True)
@@ -73,8 +81,15 @@ def load_manifest(path: str | Path) -> Manifest:
         with open(manifest, newline="", encoding="utf-8-sig") as handle:
             # a comma, semicolon or tab table; the first of them with a stem or file column
             reader, first_line = dict_reader(handle.read(), _STEM_COLUMNS)
-            columns = [c.strip() for c in (reader.fieldnames or [])]
-            listed = ", ".join(columns) or "none"
+            columns = [_column_name(c) for c in (reader.fieldnames or [])]
+            listed = ", ".join(c.strip() for c in (reader.fieldnames or [])) or "none"
+            twice = sorted({c for c in columns if c in _KNOWN_COLUMNS and columns.count(c) > 1})
+            if twice:
+                raise DatasetError(
+                    f"manifest {manifest} has the '{twice[0]}' column twice (columns: {listed})",
+                    path=manifest,
+                    fix="keep one of them (column names are read in any case)",
+                )
             stem_column = next((c for c in _STEM_COLUMNS if c in columns), None)
             if stem_column is None:
                 raise DatasetError(
@@ -98,7 +113,7 @@ def load_manifest(path: str | Path) -> Manifest:
                         path=manifest,
                         fix="quote cells that contain commas, or add names for the extra columns",
                     )
-                row = {(k or "").strip(): (v or "").strip() for k, v in raw.items()}
+                row = {_column_name(k or ""): (v or "").strip() for k, v in raw.items()}
                 if not any(row.values()):
                     continue  # a blank line (or one of empty cells, as spreadsheets write)
                 stem = Path(row[stem_column]).stem if stem_column == "file" else row[stem_column]

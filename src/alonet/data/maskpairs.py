@@ -212,7 +212,7 @@ def read_mask_pair(view: str, scalp_path: str | Path, hairloss_path: str | Path,
             _refuse_probability_map(path)
         elif not path.exists():
             raise ImageReadError(f"{path}: mask file not found", fix=f"check the path of the {view} view's mask")
-        masks.append(read_annotation(path, max_pixels))
+        masks.append(read_annotation(path, max_pixels, refuse_pictures=True))  # a photograph is no mask
     scalp, hairloss = masks
     if scalp.shape != hairloss.shape:
         (sh, sw), (hh, hw) = scalp.shape, hairloss.shape

@@ -53,8 +53,8 @@ from alonet.infer import Pipeline
 from alonet.infer.gate import GATE_CODES
 from alonet.scoring.masks import as_bool_mask
 from alonet.scoring.metrics import OverlapCounts, summarize_counts
-from alonet.scoring.salt import category_value, loss_percent_or_none
-from alonet.views import SCALP_TASK_FOR_VIEW, VIEW_WEIGHTS, VIEWS
+from alonet.scoring.salt import category_value, loss_percent_or_none, salt_score
+from alonet.views import SCALP_TASK_FOR_VIEW, VIEWS
 
 #: Responder thresholds: a visit "responds" when SALT <= threshold.
 RESPONDER_THRESHOLDS: tuple[float, ...] = (20.0, 10.0)
@@ -156,8 +156,8 @@ def _visit_rows(rows: Sequence[dict], refused: Sequence[dict] = ()) -> tuple[lis
         if any(by_view[v]["pred_loss_pct"] is None for v in VIEWS):
             skipped["no_predicted_scalp"] += 1
             continue
-        true_salt = math.fsum(VIEW_WEIGHTS[v] * by_view[v]["true_loss_pct"] for v in VIEWS)
-        pred_salt = math.fsum(VIEW_WEIGHTS[v] * by_view[v]["pred_loss_pct"] for v in VIEWS)
+        true_salt = salt_score({v: by_view[v]["true_loss_pct"] for v in VIEWS})
+        pred_salt = salt_score({v: by_view[v]["pred_loss_pct"] for v in VIEWS})
         row = {"patient": patient, "visit": visit, "true_salt": true_salt, "pred_salt": pred_salt,
                "error": pred_salt - true_salt, "abs_error": abs(pred_salt - true_salt)}
         for t in RESPONDER_THRESHOLDS:

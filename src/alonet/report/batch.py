@@ -66,7 +66,7 @@ from alonet.report.batch_folders import (
 )
 from alonet.report.batch_manifest import VisitEntry, read_batch_manifest
 from alonet.report.batch_plan import plan_rescoring
-from alonet.report.batch_rows import read_results, result_row, row_status, salt_of
+from alonet.report.batch_rows import read_results, result_row, results_writer, row_status, salt_of
 from alonet.report.batch_workers import VisitScorer
 from alonet.report.plots import salt_over_time_png
 from alonet.report.provenance import batch_settings, inputs_sha256, model_sha256
@@ -116,7 +116,7 @@ def report_folder_reason(out: Path, entry: VisitEntry, key: bytes | None, old_ke
 
 def _write_rows(path: Path, rows: Sequence[Mapping[str, str]]) -> None:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=RESULT_COLUMNS, lineterminator="\n")
+    writer = results_writer(buffer)
     writer.writeheader()
     writer.writerows({**row, "status": row_status(row)} for row in rows)
     atomic_write_text(path, buffer.getvalue())
@@ -321,7 +321,7 @@ def run_batch(manifest: str | Path, out_dir: str | Path, pipeline, *, plots: boo
         with open(results, "a", encoding="utf-8", newline="") as handle, tqdm(
             total=len(todo), unit="visit", desc="scoring", disable=not progress,
         ) as bar:
-            writer = csv.DictWriter(handle, fieldnames=RESULT_COLUMNS, lineterminator="\n")
+            writer = results_writer(handle)
             run = _BatchRun(scorer, writer, handle, rows, first, provenance, summary, bar, on_row, out,
                             tuple(k for k in (name_key, old_key) if k is not None))
             _score_visits(run, todo)

@@ -89,6 +89,12 @@ def result_row(entry: VisitEntry, visit=None, error: str | None = None,
 _MOVE_ASIDE = "move it out of the way or choose another output folder with -o/--output"
 
 
+def results_writer(handle) -> csv.DictWriter:
+    """The writer of results.csv's rows (its columns, ``\n`` line ends), for a whole table and
+    for rows appended as visits finish; :func:`read_results` reads them back."""
+    return csv.DictWriter(handle, fieldnames=RESULT_COLUMNS, lineterminator="\n")
+
+
 def read_results(path: Path) -> dict[tuple[str, str], dict[str, str]]:
     """Finished rows of an earlier run's results.csv (error rows and a torn last line dropped).
 

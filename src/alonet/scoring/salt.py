@@ -30,6 +30,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+from types import MappingProxyType
 
 import numpy as np
 
@@ -46,6 +48,15 @@ from alonet.views import VIEW_WEIGHTS, VIEWS, normalize_view
 #: ``error`` raises MissingViewError; ``zero`` counts the view as 0 % hair loss;
 #: ``renormalize`` scores the present views and rescales their weights to sum to 1.
 MISSING_POLICIES: tuple[str, ...] = ("error", "zero", "renormalize")
+
+#: The view weights as the decimal fractions they are (2/5, 6/25, 9/50, 9/50, summing to exactly 1).
+#: The SALT is the exact weighted sum of the percentages (renormalised: their weighted mean over the
+#: views present) rounded once to a float, so a fully bald scalp is 100 and equal views give their
+#: own percentage whichever views are present. Float weights got both wrong by a last digit that
+#: the one-decimal SALT can show: 1 / 0.18 made a bald left view 99.99999999999999 and a left view
+#: of 49.45 % alone 49.449999999999996 (shown 49.4, S2, moderate instead of 49.5, S3, severe);
+#: four views of 90.45 % gave 90.44999999999999 (shown 90.4).
+_EXACT_WEIGHTS = MappingProxyType({view: Fraction(str(weight)) for view, weight in VIEW_WEIGHTS.items()})
 
 #: Weight of scalp with partial regrowth in the regrowth-weighted SALT (rwSALT).
 REGROWTH_WEIGHT = 0.5
@@ -189,8 +200,7 @@ def _normalise_percents(percents: Mapping[str, float | None], what: str) -> dict
 def _weighted(percents: Mapping[str, float | None], missing: str) -> tuple[float, dict[str, float], tuple[str, ...]]:
     """Shared SALT sum: (salt, contributions, missing views) after the policy."""
     _check_policy(missing)
-    given = {v: pct for v in VIEWS if (pct := percents.get(v)) is not None}  # in view order
-    absent = tuple(v for v in VIEWS if v not in given)
+    absent = tuple(v for v in VIEWS if percents.get(v) is None)
     if absent and missing == "error":
         raise MissingViewError(
             "missing view(s) " + ", ".join(absent) + " for the SALT score",
@@ -198,19 +208,17 @@ def _weighted(percents: Mapping[str, float | None], missing: str) -> tuple[float
             "missing='zero' (count as no hair loss) or missing='renormalize' "
             "(rescale the weights of the views present); CLI: --missing zero|renormalize",
         )
-    if not given:
+    present = [v for v in VIEWS if v not in absent]
+    if not present:
         raise MissingViewError(
             "no view has a value, so no SALT score can be computed",
             fix="give at least one of top, back, left, right",
         )
-    scale = 1.0
-    if missing == "renormalize":
-        scale = 1.0 / sum(VIEW_WEIGHTS[v] for v in given)
-    contributions = {v: VIEW_WEIGHTS[v] * scale * float(p) for v, p in given.items()}
-    for v in absent:
-        contributions[v] = 0.0
-    salt = math.fsum(contributions.values())
-    return min(100.0, max(0.0, salt)), {v: contributions[v] for v in VIEWS}, absent
+    given = {v: float(value) for v in VIEWS if (value := percents.get(v)) is not None}
+    total = sum(_EXACT_WEIGHTS[v] for v in given) if missing == "renormalize" else Fraction(1)
+    exact = {v: _EXACT_WEIGHTS[v] * Fraction(value) / total for v, value in given.items()}
+    salt = float(sum(exact.values()))  # rounded once (exact, so never above 100)
+    return salt, {v: float(exact.get(v, 0)) for v in VIEWS}, absent
 
 
 def salt_score(percents: Mapping[str, float | None], missing: str = "error") -> float:
