@@ -121,8 +121,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except OSError as exc:  # a write (or read) the checks could not foresee: full disk, lost mount
         reason = exc.strerror or " ".join(str(exc).split()) or exc.__class__.__name__
-        # errno None (an error without a code) gives the default; Mapping.get takes any key at run time
-        fix = _OS_FIXES.get(exc.errno, "check the disk space and permissions, then run the command again")  # type: ignore[arg-type]
+        fix = "check the disk space and permissions, then run the command again"
+        if exc.errno is not None:  # None: an error without a code
+            fix = _OS_FIXES.get(exc.errno, fix)
         if getattr(exc, "filename", None):
             click.echo(f"error: cannot access {exc.filename}: {reason} ({fix})", err=True)
         else:  # a write through an open file (a full disk, a file-size limit) names no file

@@ -382,7 +382,7 @@ class DatasetWriter:
                 new[start:stop] = old[start:stop]
             new.flush()
             del new
-            self._arrays[name] = None  # type: ignore[assignment]  # closes the old map
+            del self._arrays[name]  # the old map's last references: closes it
             del old
             os.replace(temp, folder / name)
 

@@ -326,9 +326,9 @@ def _to_srgb(image: Image.Image) -> Image.Image:
             from PIL import ImageCms
 
             source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-            # None only with inPlace=True
-            return ImageCms.profileToProfile(image, source, ImageCms.createProfile("sRGB"),  # type: ignore[return-value]
-                                             outputMode="RGB")
+            converted = ImageCms.profileToProfile(image, source, ImageCms.createProfile("sRGB"), outputMode="RGB")
+            if converted is not None:  # None only with inPlace=True
+                return converted
         except Exception:  # a broken or exotic profile: fall back to Pillow's conversion
             pass
     return image.convert("RGB")

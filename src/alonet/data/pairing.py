@@ -169,24 +169,21 @@ def find_pairs(
     problems = [problem for scan in scans for problem in scan.problems]
     scalp_files, loss_files = scans[1].files, scans[2].files
     photo_files, renamed = _strip_channel_suffix(scans[0].files, set(scalp_files) | set(loss_files))
-    table = load_manifest(manifest) if manifest is not None else None
 
     files = (photo_files, scalp_files, loss_files)
     keys = set(photo_files) | set(scalp_files) | set(loss_files)
-    found: list[Pair | tuple[Pair, ManifestRow] | Problem] = [
-        _pair_for_key(key, files, folders, scans) for key in sorted(keys)]
-    if table is not None:  # so manifest is not None either (the ignores)
-        found = [_with_manifest_row(f, table, manifest) if isinstance(f, Pair) else f  # type: ignore[arg-type]
-                 for f in found]
-    problems += [f for f in found if isinstance(f, Problem)]
+    found = [_pair_for_key(key, files, folders, scans) for key in sorted(keys)]
     warnings = [_renamed_warning(renamed)] if renamed else []
-    if table is None:
+    if manifest is None:
+        problems += [f for f in found if isinstance(f, Problem)]
         pairs = [f for f in found if isinstance(f, Pair)]
     else:
-        pairs, more, checked = check_manifest_rows(table, [f for f in found if isinstance(f, tuple)])
+        table = load_manifest(manifest)
+        rowed = [_with_manifest_row(f, table, manifest) if isinstance(f, Pair) else f for f in found]
+        problems += [f for f in rowed if isinstance(f, Problem)]
+        pairs, more, checked = check_manifest_rows(table, [f for f in rowed if isinstance(f, tuple)])
         problems += more
-        unused = _unused_rows_warning(table, keys | set(scans[0].files), manifest,  # type: ignore[arg-type]
-                                      (photos, scalp, hairloss))
+        unused = _unused_rows_warning(table, keys | set(scans[0].files), manifest, (photos, scalp, hairloss))
         warnings = ([unused] if unused else []) + warnings + checked
     for message in warnings:
         warn(message)
@@ -202,18 +199,17 @@ def _pair_for_key(
     photo, area, loss = (found.get(key) for found in files)
     stem = _pair_stem(key, photo, area, loss)
     anchor = str(next(p for p in (photo, area, loss) if p is not None))
-    missing = [
-        _absent(what, folder, stem, scan, extensions)
-        for path, folder, scan, (what, extensions) in zip((photo, area, loss), folders, scans, _FOLDER_KINDS)
-        if path is None
-    ]
-    if missing:
+    if photo is None or area is None or loss is None:
+        missing = [
+            _absent(what, folder, stem, scan, extensions)
+            for path, folder, scan, (what, extensions) in zip((photo, area, loss), folders, scans, _FOLDER_KINDS)
+            if path is None
+        ]
         return Problem(stem, anchor, "unpaired: " + "; ".join(missing))
-    # no file is missing, so none is None (the ignores: mypy cannot tell from the list)
-    if same_file(area, loss):  # type: ignore[arg-type]
+    if same_file(area, loss):
         return Problem(stem, str(area), f"the scalp and hair-loss annotations are the same file ({area} and {loss}), "
                                         f"so its hair loss would be its whole scalp ({SPLIT_LABEL_MAP})")
-    return Pair(stem=stem, photo=photo, scalp=area, hairloss=loss)  # type: ignore[arg-type]
+    return Pair(stem=stem, photo=photo, scalp=area, hairloss=loss)
 
 
 def _with_manifest_row(pair: Pair, table: Manifest, manifest: str | Path) -> tuple[Pair, ManifestRow] | Problem:

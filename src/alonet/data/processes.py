@@ -52,11 +52,12 @@ def _linux_state(pid: int) -> str | None:
 
 
 def _windows_pid_alive(pid: int) -> bool:
+    if sys.platform != "win32":  # called on Windows only (pid_alive); mypy checks the rest with --platform win32
+        raise RuntimeError("_windows_pid_alive is for Windows")
     import ctypes
     from ctypes import wintypes
 
-    # the two ignores: Windows-only ctypes names, which mypy's stubs for other systems lack
-    kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)  # type: ignore[attr-defined]
+    kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
     kernel32.OpenProcess.restype = wintypes.HANDLE
     kernel32.OpenProcess.argtypes = (wintypes.DWORD, wintypes.BOOL, wintypes.DWORD)
     kernel32.GetExitCodeProcess.argtypes = (wintypes.HANDLE, ctypes.POINTER(wintypes.DWORD))
@@ -65,7 +66,7 @@ def _windows_pid_alive(pid: int) -> bool:
     if not handle:
         # Access denied: the process exists (another user's). Otherwise (invalid
         # parameter) there is no such process.
-        return ctypes.get_last_error() == _WINDOWS_ACCESS_DENIED  # type: ignore[attr-defined]
+        return ctypes.get_last_error() == _WINDOWS_ACCESS_DENIED
     try:
         code = wintypes.DWORD()
         if not kernel32.GetExitCodeProcess(handle, ctypes.byref(code)):

@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from alonet.data.imageio import as_rgb_photo, check_pixels, read_photo
+from alonet.data.imageio import DEFAULT_MAX_PIXELS, as_rgb_photo, check_pixels, read_photo
 from alonet.errors import InvalidValueError, MissingViewError
 from alonet.infer.backends import create_backend
 from alonet.infer.gate import GateConfig, gate_photo, required_side
@@ -96,12 +96,11 @@ def _as_photo(image, max_pixels: int | None, view: str = "") -> tuple[np.ndarray
         check_pixels(image.shape[1], image.shape[0], max_pixels, label)  # the cap files have, for arrays too
         return np.ascontiguousarray(image), None
 
-    # the ignores: kwargs holds max_pixels only; mypy checks its value against every parameter
-    kwargs = {} if max_pixels is None else {"max_pixels": max_pixels}
+    limit = DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels  # None: the reader's default cap
     if isinstance(image, (bytes, bytearray, memoryview)):
-        return read_photo(io.BytesIO(bytes(image)), name=f"{label} (bytes)", **kwargs), None  # type: ignore[arg-type]
+        return read_photo(io.BytesIO(bytes(image)), limit, name=f"{label} (bytes)"), None
     name = str(image) if isinstance(image, (str, Path)) else getattr(image, "name", None)
-    return read_photo(image, **kwargs), (str(name) if name is not None else None)  # type: ignore[arg-type]
+    return read_photo(image, limit), (str(name) if name is not None else None)
 
 
 def _model_input(working: np.ndarray, size: int) -> np.ndarray:
@@ -214,27 +213,23 @@ class Pipeline:
         pp = self.config.postprocess
 
         resized: list[dict[int, np.ndarray]] = [{} for _ in prepared]  # per item: size -> input
-        working: list[np.ndarray | None] = [None] * len(prepared)
+        # Same route as training (prepare_input): photo -> working size -> network size.
+        # Every item's scalp network input needs its working size, so all are made here.
+        working = [to_working_size(work) for _, _, work, _ in prepared]
 
         def model_input(i: int, size: int) -> np.ndarray:
-            # Same route as training (prepare_input): photo -> working size -> network size.
             if size not in resized[i]:
-                if working[i] is None:
-                    working[i] = to_working_size(prepared[i][2])
-                resized[i][size] = _model_input(working[i], size)  # type: ignore[arg-type]  # set just above
+                resized[i][size] = _model_input(working[i], size)
             return resized[i][size]
 
-        # Scalp networks, one batch per task.
-        # every slot is filled by the task loop below before it is read
-        scalp_prob: list[np.ndarray] = [None] * len(prepared)  # type: ignore[list-item]
+        # Scalp networks, one batch per task (each item belongs to exactly one).
+        scalp_by_item: dict[int, np.ndarray] = {}
         for task in sorted({SCALP_TASK_FOR_VIEW[v] for v, *_ in prepared}):
             idx = [i for i, (v, *_) in enumerate(prepared) if SCALP_TASK_FOR_VIEW[v] == task]
             batch = np.stack([model_input(i, cfgs[task].input_size) for i in idx])
-            probs = self.backend.predict(task, batch)
-            for i, p in zip(idx, probs):
-                scalp_prob[i] = p
-        # working[i] was set by the scalp network's input
-        raw = [KnownPasses(working=mirror(working[i]) if v == "right" else working[i],  # type: ignore[arg-type]
+            scalp_by_item.update(zip(idx, self.backend.predict(task, batch)))
+        scalp_prob = [scalp_by_item[i] for i in range(len(prepared))]
+        raw = [KnownPasses(working=mirror(working[i]) if v == "right" else working[i],
                            outputs={(SCALP_TASK_FOR_VIEW[v], v == "right"): scalp_prob[i]})
                for i, (v, *_) in enumerate(prepared)]
 

@@ -113,20 +113,24 @@ class VisitResult:
         """All four views were given and scored (the SALT may still be withheld)."""
         return self.score is not None and not self.score.missing
 
-    # In these properties and to_dict the ignores are where ``complete``, ``salt`` or ``shown``
-    # being set means ``score`` is not None, which mypy cannot follow.
+    def _shown_score(self) -> SaltResult | None:
+        """``score`` when its SALT is given (the visit is complete and nothing withheld it), else None."""
+        return self.score if self.complete and not self.withheld else None
 
     @property
     def salt(self) -> float | None:
-        return self.score.salt if self.complete and not self.withheld else None  # type: ignore[union-attr]
+        shown = self._shown_score()
+        return None if shown is None else shown.salt
 
     @property
     def grade(self) -> str | None:
-        return None if self.salt is None else self.score.grade  # type: ignore[union-attr]
+        shown = self._shown_score()
+        return None if shown is None else shown.grade
 
     @property
     def band(self) -> str | None:
-        return None if self.salt is None else self.score.band  # type: ignore[union-attr]
+        shown = self._shown_score()
+        return None if shown is None else shown.band
 
     @property
     def withheld_reason(self) -> str | None:
@@ -150,22 +154,21 @@ class VisitResult:
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of a scored visit (no arrays), shared by ``report.json``,
         the web API and pages, and ``alonet batch`` (see the README)."""
-        score, shown = self.score, self.salt is not None
+        score, shown = self.score, self._shown_score()
         views = {}
         for v in VIEWS:
             if v in self.views:
                 row = self.views[v].to_dict()
-                scored = score is not None and row["loss_pct"] is not None
-                row["contribution"] = (round(score.contributions[v], 2)  # type: ignore[union-attr]
-                                       if scored and not self.withheld else None)
+                counted = row["loss_pct"] is not None and not self.withheld
+                row["contribution"] = round(score.contributions[v], 2) if score is not None and counted else None
                 views[v] = row
         return {
-            "salt": round(score.salt, 2) if shown else None,  # type: ignore[union-attr]
+            "salt": None if shown is None else round(shown.salt, 2),
             # the SALT as shown (one decimal, from the unrounded value): grade and band follow it
-            "salt_shown": shown_salt(score.salt) if shown else None,  # type: ignore[union-attr]
-            "grade": score.grade if shown else None,  # type: ignore[union-attr]
-            "band": score.band if shown else None,  # type: ignore[union-attr]
-            "band_level": aa_iga_level(score.salt) if shown else None,  # type: ignore[union-attr]
+            "salt_shown": None if shown is None else shown_salt(shown.salt),
+            "grade": None if shown is None else shown.grade,
+            "band": None if shown is None else shown.band,
+            "band_level": None if shown is None else aa_iga_level(shown.salt),
             "complete": self.complete,
             "retake": self.retake,
             "provisional": self.provisional,
@@ -190,6 +193,11 @@ def refused_view(view: str, photo: np.ndarray, name: str | None, flags: list[dic
                       flags=list(flags), retake=True, source=name)
 
 
+def _clipped_percent(loss_pct: float | None) -> float | None:
+    """A view's % of scalp with hair loss held to 0..100 (None, no scalp found, stays None)."""
+    return None if loss_pct is None else min(100.0, max(0.0, loss_pct))
+
+
 def visit_from_views(views: Mapping[str, ViewResult], *, provisional: bool = False) -> VisitResult:
     """Combine per-view results into a VisitResult (SALT when all four are scorable
     and none needs a retake, or ``provisional``: see ``alonet.infer.policy``)."""
@@ -201,9 +209,7 @@ def visit_from_views(views: Mapping[str, ViewResult], *, provisional: bool = Fal
         clean[view] = result
     absent = [v for v in VIEWS if v not in clean]
     flags = [{"view": v, **f} for v in VIEWS if v in clean for f in clean[v].flags]
-    percents = {v: (None if clean[v].loss_pct is None
-                    else min(100.0, max(0.0, clean[v].loss_pct)))  # type: ignore[type-var]  # not None: checked
-                for v in VIEWS if v in clean}
+    percents = {v: _clipped_percent(clean[v].loss_pct) for v in VIEWS if v in clean}
     unscorable = [v for v in VIEWS if v in percents and percents[v] is None]
     decision = decide(clean, provisional=provisional)
     withheld: list[str] = []
@@ -212,12 +218,14 @@ def visit_from_views(views: Mapping[str, ViewResult], *, provisional: bool = Fal
                       "message": "no SALT: missing view(s) " + ", ".join(absent)})
     elif not decision.allowed:
         withheld = decision.retake_views
-        flags.append(decision.flag)  # type: ignore[arg-type]  # a withheld SALT always has its flag
+        assert decision.flag is not None, "decide() gives a withheld SALT its flag"
+        flags.append(decision.flag)
     elif unscorable:
         flags.append({"view": None, "code": "incomplete",
                       "message": "no SALT: no scalp found in the " + ", ".join(unscorable) + " view(s)"})
     elif decision.provisional:
-        flags.append(decision.flag)  # type: ignore[arg-type]  # so has a provisional one
+        assert decision.flag is not None, "decide() gives a provisional SALT its flag"
+        flags.append(decision.flag)
     scored = any(p is not None for p in percents.values())
     score = salt_result(percents, missing="zero" if absent or unscorable else "error") if scored else None
     complete = score is not None and not score.missing

@@ -256,24 +256,27 @@ def view_evidence(photos: list[np.ndarray], pipeline,
         return []
     configs = pipeline.backend.configs
     post = pipeline.config.postprocess
-    # the ignores on ``known`` below: no None in it from here on (mypy keeps the parameter's type)
-    known = [k or KnownPasses() for k in (known or [None] * len(photos))]
-    working: list[np.ndarray | None] = [k.working for k in known]  # type: ignore[union-attr]
+    passes = [k or KnownPasses() for k in (known or [None] * len(photos))]
+    working = [k.working for k in passes]
+
+    def at_working_size(i: int) -> np.ndarray:
+        photo = working[i]
+        if photo is None:
+            photo = working[i] = to_working_size(photos[i])  # the pipeline's own input route
+        return photo
 
     def batch(task: str, mirrored: bool) -> list[np.ndarray]:
         size = configs[task].input_size
-        out = [known[i].outputs.get((task, mirrored)) for i in range(len(photos))]  # type: ignore[union-attr]
+        out = [passes[i].outputs.get((task, mirrored)) for i in range(len(photos))]
         todo = [i for i, prob in enumerate(out) if prob is None]
-        items = []
-        for i in todo:
-            if working[i] is None:
-                working[i] = to_working_size(photos[i])  # the pipeline's own input route
-            items.append(prepare_input(mirror(working[i]) if mirrored else working[i],  # type: ignore[arg-type]
-                                       size))  # working[i]: set just above
-        if items:
-            for i, prob in zip(todo, pipeline.backend.predict(task, np.stack(items))):
-                out[i] = prob
-        return out  # type: ignore[return-value]  # every None was just filled
+        made: dict[int, np.ndarray] = {}
+        if todo:
+            items = []
+            for i in todo:
+                photo = at_working_size(i)
+                items.append(prepare_input(mirror(photo) if mirrored else photo, size))
+            made = dict(zip(todo, pipeline.backend.predict(task, np.stack(items))))
+        return [made[i] if prob is None else prob for i, prob in enumerate(out)]
 
     midline = batch("scalp-midline", False)
     as_is = batch("scalp-temporal", False)

@@ -294,7 +294,10 @@ def real_geometry(masks: RealMaskSet, source: ViewSource, view: str, size: int,
                   seed: int, patient: int, visit: int) -> ViewGeometry:
     """A real annotation pair as canonical geometry at long side ``size``, with
     some hard-negative thinning drawn on it."""
-    scalp, loss = masks.load(source.file, size)  # type: ignore[arg-type]  # a real view: its file is not None
+    if source.file is None:
+        raise ValueError("real_geometry needs a real view (a ViewSource with its annotation file); "
+                         "a procedural view's geometry comes from procedural_frame")
+    scalp, loss = masks.load(source.file, size)
     if source.mirror:
         scalp, loss = np.ascontiguousarray(scalp[:, ::-1]), np.ascontiguousarray(loss[:, ::-1])
     rng = rng_for(seed, patient, visit, view, "negatives")
@@ -343,9 +346,8 @@ def render_visits(plan: PatientPlan, seed: int, size: int | str = 320, masks: Re
     :func:`alonet.phantom.render.sample_look`). Geometry does not depend on it.
     """
     first_look = sample_look(rng_for(seed, plan.key, "look"), style)
-    needs_states = any(src.file is None for vp in plan.visits for src in vp.views.values())
-    states = None
-    if needs_states:
+    states: dict[str, list[PatternState]] = {}  # per view, the state at each visit; only when a view has no file
+    if any(src.file is None for vp in plan.visits for src in vp.views.values()):
         _, states = procedural_states(seed, plan.key, len(plan.visits), pattern)
     for vi, vp in enumerate(plan.visits):
         # same patient, another day: other clothes, haircut, light set-up, clips
@@ -356,7 +358,7 @@ def render_visits(plan: PatientPlan, seed: int, size: int | str = 320, masks: Re
             src = vp.views[view]
             if src.file is None:
                 scalp, _ = procedural_frame(seed, plan.key, view, side)
-                state = states[view][vi]  # type: ignore[index]  # made above when any view has no file
+                state = states[view][vi]
                 loss, thinning = rasterize(state, scalp)
                 geo = ViewGeometry(view, scalp, loss, thinning, state.pattern, "procedural")
             else:

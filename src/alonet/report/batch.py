@@ -196,9 +196,10 @@ def write_plots(entries: list[VisitEntry], rows: Mapping[tuple[str, str], Mappin
         name = output_name(patient)
         labels = [e.visit if not e.date else f"{e.visit}\n{e.date}" for e in visits]
         days = None
-        if all(e.date for e in visits):  # read_batch_manifest sorted them by date
-            start = date.fromisoformat(visits[0].date)  # type: ignore[arg-type]  # all() above: no date is None
-            days = [(date.fromisoformat(e.date) - start).days for e in visits]  # type: ignore[arg-type]
+        dates = [e.date for e in visits if e.date]
+        if len(dates) == len(visits):  # every visit dated: read_batch_manifest sorted them by date
+            start = date.fromisoformat(dates[0])
+            days = [(date.fromisoformat(d) - start).days for d in dates]
             labels = [f"{e.visit} ({e.date})" for e in visits]
         png = salt_over_time_png(patient, labels, salts, baseline=None if first_provisional else salts[0],
                                  days=days)

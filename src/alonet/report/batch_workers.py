@@ -102,9 +102,10 @@ def _score_in_worker(entry):
 
 
 def _provenance_in_worker(_: int) -> tuple[dict | None, str | None]:
-    if _Worker.error is not None:
+    pipeline = _Worker.pipeline
+    if pipeline is None:  # its build failed (``_init_worker``), and error says why
         return None, _Worker.error
-    return _Worker.pipeline.provenance(), None  # type: ignore[union-attr]  # set whenever error is None
+    return pipeline.provenance(), None
 
 
 class VisitScorer:

@@ -455,11 +455,11 @@ def response(baseline: float, current: float) -> Response:
     base = check_percent(baseline, "baseline SALT")
     now = check_percent(current, "current SALT")
     change = now - base
+    percent_change: float | None = None
+    improvement: float | None = None
     if base > 0:
-        percent_change: float | None = 100.0 * change / base
-        improvement: float | None = -percent_change  # type: ignore[operator]  # a float: assigned just above
-    else:
-        percent_change = improvement = None
+        percent_change = 100.0 * change / base
+        improvement = -percent_change
 
     def improved_by(threshold: float) -> bool:
         return improvement is not None and improvement >= threshold - _EPS

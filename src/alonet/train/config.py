@@ -250,7 +250,8 @@ class TrainConfig:
         return replace(self, encoder=model_cfg.encoder, base_width=model_cfg.base_width,
                        depth=model_cfg.depth, dropout=model_cfg.dropout,
                        input_size=model_cfg.input_size,
-                       # two weights (mypy types a slice's tuple() tuple[float, ...])
+                       # two weights (mypy types a slice's tuple() tuple[float, ...]); not [0], [1]:
+                       # a model with one weight must meet __post_init__'s message, not an IndexError
                        class_weights=tuple(model_cfg.class_weights[:2]))  # type: ignore[arg-type]
 
     def resolved_freeze_bn(self, train_images: int) -> str:

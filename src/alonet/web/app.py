@@ -177,8 +177,9 @@ def _install_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(exc: RequestEntityTooLarge):
-        limit = get_state().config.max_request_bytes  # never None after WebConfig.__post_init__
-        return _error_response(too_large_message(exc, limit), 413)  # type: ignore[arg-type]
+        limit = get_state().config.max_request_bytes
+        assert limit is not None, "WebConfig.__post_init__ sets the default request size"
+        return _error_response(too_large_message(exc, limit), 413)
 
     @app.errorhandler(CSRFError)
     def _csrf(exc: CSRFError):

@@ -93,9 +93,9 @@ def is_loopback(host: str) -> bool:
         infos = socket.getaddrinfo(name, None)
     except socket.gaierror:
         return False
-    addresses = {info[4][0] for info in infos}  # IPv4/IPv6 socket addresses: the host is a str
-    return bool(addresses) and all(ipaddress.ip_address(a.split("%")[0]).is_loopback  # type: ignore[union-attr]
-                                   for a in addresses)
+    # IPv4/IPv6 socket addresses: the host is a str already (the stubs allow an int for other families)
+    addresses = {str(info[4][0]) for info in infos}
+    return bool(addresses) and all(ipaddress.ip_address(a.split("%")[0]).is_loopback for a in addresses)
 
 
 def check_bind(host: str, token: str | None) -> None:

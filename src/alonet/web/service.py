@@ -71,9 +71,8 @@ class Scorer:
         rerun; no network involved, so no lock is needed).
         """
         result = self.pipeline.result_from_masks(state.photo, state.view, scalp, hairloss, corrected=True)
-        # a label stays wrong (ViewState.__post_init__ set original)
-        kept = [f for f in state.original.flags  # type: ignore[union-attr]
-                if f["code"] in (MISMATCH_CODE, SIDE_CODE)]
+        # a label stays wrong
+        kept = [f for f in state.original.flags if f["code"] in (MISMATCH_CODE, SIDE_CODE)]
         if kept:
             result = replace(result, flags=[*result.flags, *kept])
         state.correct(result)

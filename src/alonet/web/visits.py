@@ -59,12 +59,12 @@ class ViewState:
 
     ``result`` is the current ``alonet.infer.ViewResult``: the model's until the
     user corrects the masks, then one built from the corrected masks (see
-    :meth:`correct`); ``original`` keeps the model's.
+    :meth:`correct`); ``original`` keeps the model's (the ``result`` it was made with).
     """
 
     view: str
     result: ViewResult
-    original: ViewResult | None = None
+    original: ViewResult = field(init=False)
     #: The store's file of this photograph when the view was reopened from a stored visit: a
     #: save keeps that file instead of encoding the JPEG again (each encoding loses a little).
     stored_photo: str | None = None
@@ -76,8 +76,7 @@ class ViewState:
     upload_checked: bool = False
 
     def __post_init__(self) -> None:
-        if self.original is None:
-            self.original = self.result
+        self.original = self.result
 
     @property
     def photo(self) -> np.ndarray:
@@ -118,7 +117,7 @@ class ViewState:
 
     def revert(self) -> None:
         """Take the model's own result back (all corrections of this view undone)."""
-        self.result = self.original  # type: ignore[assignment]  # __post_init__ set it
+        self.result = self.original
 
     def correct(self, result: ViewResult) -> None:
         """Take ``result`` (a ViewResult built from corrected masks) as current."""
@@ -142,9 +141,9 @@ def exact_summary(result: VisitResult) -> dict:
     """``result.to_dict()`` with the SALT unrounded (``to_dict`` rounds it to 0.01, and
     formatting a rounded value to one decimal can differ from the SALT shown: 20.452 is
     shown 20.5, its 0.01-rounded 20.45 formats as 20.4)."""
-    summary = result.to_dict()
-    if summary["salt"] is not None:
-        summary["salt"] = float(result.salt)  # type: ignore[arg-type]  # not None: to_dict gave a SALT
+    summary, salt = result.to_dict(), result.salt
+    if salt is not None:  # to_dict gave it rounded
+        summary["salt"] = float(salt)
     return summary
 
 
@@ -194,7 +193,7 @@ def visit_nbytes(visit: ScoredVisit) -> int:
     total = 0
     for st in list(visit.views.values()):
         for result in (st.result, st.original):
-            for array in (result.image, *result.maps.arrays()):  # type: ignore[union-attr]  # original: set
+            for array in (result.image, *result.maps.arrays()):
                 if id(array) not in seen:
                     seen.add(id(array))
                     total += int(array.nbytes)

@@ -112,7 +112,8 @@ def _bald_skin(scalp: np.ndarray, loss: np.ndarray, layout: HeadLayout, rng: np.
     inside = loss & scalp
     if not inside.any():
         return loss.copy()
-    # max() of an int and a numpy integer is a number; mypy joins the two into a comparison protocol
+    # max() of an int and a numpy integer is a number; mypy joins the two into a comparison protocol.
+    # Not int(...) instead: frac must stay a numpy float, or ``dist < reach`` compares in float32 (NEP 50)
     frac = float(np.count_nonzero(inside)) / max(1, np.count_nonzero(scalp))  # type: ignore[operator]
     reach = layout.size * (rng.uniform(0.02, 0.12) + 0.8 * max(0.0, frac - 0.6) / 0.4)
     dist = cv2.distanceTransform((~inside).astype(np.uint8), cv2.DIST_L2, 3)

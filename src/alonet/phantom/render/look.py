@@ -24,7 +24,7 @@ and the ordinary test split stands in for the gap to real photographs.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from types import MappingProxyType
 
@@ -184,6 +184,12 @@ class Look:
     heldout: tuple[str, ...] = ()  # the HELDOUT_FAMILIES this look uses (empty for "train")
 
 
+def _rgb(values: Iterable[float]) -> RGB:
+    """Three channel values as a colour of plain floats (a ValueError if not three)."""
+    r, g, b = (float(v) for v in values)
+    return r, g, b
+
+
 def _jitter_rgb(rng: np.random.Generator, rgb: RGB, amount: float) -> RGB:
     """Vary a colour mostly in brightness (relative std ``amount``) and only a
     little in hue (a fifth of it per channel), both bounded at two std, so a
@@ -209,8 +215,8 @@ def _background_colours(rng: np.random.Generator, kind: str) -> tuple[RGB, RGB]:
         base = (rng.uniform(0.70, 0.92), rng.uniform(0.65, 0.88), rng.uniform(0.55, 0.80))
     else:  # gradient: any of the above colours towards a darker/lighter second colour
         base = _background_colours(rng, weighted_choice(rng, ["blue", "grey", "green"], [3, 2, 1]))[0]
-    base = tuple(float(v) for v in base)  # type: ignore[assignment]  # 3 floats: mypy types tuple() of any iterable tuple[float, ...]
-    second = _jitter_rgb(rng, tuple(v * rng.uniform(0.55, 1.15) for v in base), 0.05)  # type: ignore[arg-type]
+    base = _rgb(base)
+    second = _jitter_rgb(rng, _rgb(v * rng.uniform(0.55, 1.15) for v in base), 0.05)
     return base, second
 
 
@@ -297,7 +303,7 @@ def _clothing_colour(rng: np.random.Generator) -> RGB:
     if clothes_kind == 1:
         return _jitter_rgb(rng, (0.85, 0.85, 0.85), 0.08)
     vivid = rng.uniform(0.1, 0.8, 3)
-    return tuple(float(v) for v in vivid * 0.6 + vivid.mean() * 0.4)  # type: ignore[return-value]
+    return _rgb(vivid * 0.6 + vivid.mean() * 0.4)
 
 
 def _camera_light(rng: np.random.Generator) -> tuple[float, float, float]:
@@ -404,7 +410,7 @@ def visit_look(look: Look, rng: np.random.Generator) -> Look:
     maybe a haircut or a little growth, glasses on or off now and then, the
     clinic's light set up slightly differently and another number of clips.
     Skin, hair colour, hairstyle and backdrop stay."""
-    clothes = tuple(float(v) for v in np.clip(rng.uniform(0.1, 0.8, 3) * 0.6 + rng.uniform(0.1, 0.8) * 0.4, 0, 1))
+    clothes = _rgb(np.clip(rng.uniform(0.1, 0.8, 3) * 0.6 + rng.uniform(0.1, 0.8) * 0.4, 0, 1))
     shortest, longest = SHAVED_LENGTH if look.shaved else CROPPED_LENGTH if look.cropped else (0.03, 0.6)
     length = float(np.clip(look.hair_length * np.exp(rng.normal(0.0, 0.25)), shortest, longest))
     light = np.asarray(look.light_dir) + rng.normal(0.0, 0.1, 3)
@@ -417,7 +423,7 @@ def visit_look(look: Look, rng: np.random.Generator) -> Look:
         ambient = float(np.clip(look.light_ambient + rng.normal(0, 0.02), 0.06, 0.16))
     return replace(
         look,
-        clothing_rgb=clothes,  # type: ignore[arg-type]  # 3 floats: mypy types tuple() of an array tuple[float, ...]
+        clothing_rgb=clothes,
         collar_kind=weighted_choice(rng, ["crew", "shirt", "gown", "none"], [0.4, 0.25, 0.2, 0.15]),
         hair_length=length,
         glasses=look.glasses if rng.random() < 0.9 else not look.glasses,

@@ -19,6 +19,7 @@ disk except ``save``, which needs ``--store``.
 from __future__ import annotations
 
 from types import MappingProxyType
+from typing import NoReturn
 
 from flask import Blueprint, abort, jsonify, redirect, render_template, request, url_for
 
@@ -96,6 +97,12 @@ def _visit(visit_id: str) -> ScoredVisit:
     visit = cache.get(visit_id)
     if visit is not None:
         return visit
+    _gone(visit_id)
+
+
+def _gone(visit_id: str) -> NoReturn:
+    """Abort with a 404 that says why the result ``visit_id`` is no longer held."""
+    cache = get_state().cache
     reason = cache.why_gone(visit_id)
     if reason == "replaced":
         memory = "" if cache.max_bytes is None else (f" (and at most {cache.max_bytes / (1024 * 1024):.4g} MiB of "
@@ -190,8 +197,8 @@ def lease(visit_id: str):
         _visit(visit_id)  # a use: the time starts again
     left = cache.expires_in(visit_id)
     if left is None:
-        _visit(visit_id)  # aborts with the reason it is gone
-    return jsonify(expires_in_s=round(left, 1), ttl_s=cache.ttl_s)  # type: ignore[arg-type]  # _visit aborted if None
+        _gone(visit_id)
+    return jsonify(expires_in_s=round(left, 1), ttl_s=cache.ttl_s)
 
 
 @bp.get("/result/<visit_id>/photo/<view>.jpg")
@@ -375,14 +382,15 @@ def save(visit_id: str):
             patient_id = _patient_for_save(store, choice, new_code)
             try:
                 _check_no_visit_that_day(store, patient_id, visit_date, request.form.get("same_day") == "1")
-                visit.saved_as = store.add_visit(patient_id, visit_date, visit.stored_summary(),
-                                                 new_views(visit.views), model=visit.model,
-                                                 scored_with=visit.scored_with)
+                visit.saved_as = saved_as = store.add_visit(patient_id, visit_date, visit.stored_summary(),
+                                                            new_views(visit.views), model=visit.model,
+                                                            scored_with=visit.scored_with)
             except BaseException:
                 if created:  # the patient was made for this visit: nothing of the save stays
                     store.delete_patient(patient_id)
                 raise
         else:
+            saved_as = stored.id  # the stored visit found by visit.saved_as
             _check_same_patient(store, stored, choice, new_code)
             if visit_date != stored.visit_date:
                 _check_no_visit_that_day(store, stored.patient_id, visit_date, request.form.get("same_day") == "1",
@@ -394,9 +402,8 @@ def save(visit_id: str):
                                        expect_stamp=visit.stored_stamp)
                 except VisitChangedError as exc:
                     abort(409, description=str(exc))
-        # saved_as is set: added above, or the stored visit found by it
-        visit.stored_stamp = store.visit_stamp(visit.saved_as)  # type: ignore[arg-type]
+        visit.stored_stamp = store.visit_stamp(saved_as)
         visit.saved_revision = visit.revision
         if request.form.get("reviewed") == "1":
-            store.set_reviewed(visit.saved_as, True)  # type: ignore[arg-type]
+            store.set_reviewed(saved_as, True)
     return redirect(url_for("patients.visit", visit_id=visit.saved_as), code=303)
