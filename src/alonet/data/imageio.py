@@ -24,8 +24,8 @@ range (128 of 255) is inside. Transparent pixels (alpha < 128, or a palette's
 transparency index such as index 2 of the AloNet GIFs) are outside. EXIF
 orientation is *not* applied to annotations. Multi-frame files use frame one.
 Refused: label maps (see ``label_map_levels``) and, with ``refuse_pictures=True``
-(``alonet convert``), pictures whose pixels are mostly shades between their darkest
-and brightest level (a photograph, a smooth grey image; see ``grey_share``).
+(``alonet convert``, ``alonet salt``), pictures whose pixels are mostly shades between
+their darkest and brightest level (a photograph, a smooth grey image; see ``grey_share``).
 
 Everything accepts a path, raw bytes, or a binary file object (web uploads);
 ``name=`` sets the name used in error messages. Every failure raises a subclass
