@@ -136,3 +136,23 @@ def test_convert_refuses_a_photograph_given_as_annotation_and_accepts_real_ones(
     assert code == 2 and not (tmp_path / "bad").exists()
     assert (f"{root / 'scalp' / 'P2_v1_back.png'}: " in err
             and "of its pixels are shades between black and white, like a photograph" in err)
+
+
+def test_a_training_worker_reopening_the_dataset_does_not_read_its_masks_again(tmp_path, monkeypatch):
+    # spawn workers (macOS, Windows) unpickle the source and reopen the memory maps: the parent
+    # checked the masks already, and up to 512 MiB per array would be read again in every worker
+    import pickle
+
+    import alonet.data.dataset as dataset_module
+    from alonet.train.data import ConvertedSource
+
+    small_dataset(tmp_path / "ds")
+    checked = []
+    real_check = dataset_module.check_mask_values
+    monkeypatch.setattr(dataset_module, "check_mask_values", lambda array, path, *a: checked.append(path)
+                        or real_check(array, path, *a))
+    source = ConvertedSource(tmp_path / "ds")
+    assert len(checked) == 2
+    copy = pickle.loads(pickle.dumps(source))
+    assert len(checked) == 2 and len(copy) == len(source) == 4
+    assert np.array_equal(copy.sample(1)[1], source.sample(1)[1])

@@ -196,12 +196,14 @@ def _read_meta(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def open_dataset(path: str | Path) -> Dataset:
+def open_dataset(path: str | Path, check_masks: bool = True) -> Dataset:
     """Open a dataset folder written by ``alonet convert`` (or ``DatasetWriter``).
 
     Raises DatasetError naming the file when the folder, a file or a column is
     missing, when array shapes, ``dataset.json`` and ``meta.csv`` disagree, or
-    when a mask array holds values other than 0 and 1 (:func:`check_mask_values`).
+    when a mask array holds values other than 0 and 1 (:func:`check_mask_values`;
+    ``check_masks=False`` skips that read of the masks, for a dataset this
+    process or its parent has opened already).
     """
     folder = Path(path)
     if not folder.is_dir():
@@ -249,8 +251,9 @@ def open_dataset(path: str | Path) -> Dataset:
         )
     if [row["index"] for row in meta] != list(range(count)):
         raise DatasetError(f"{folder / 'meta.csv'}: the index column is not 0..{count - 1} in order", path=folder / "meta.csv", fix=_FIX_RECONVERT)
-    check_mask_values(scalp, folder / "scalp.npy")
-    check_mask_values(hairloss, folder / "hairloss.npy")
+    if check_masks:
+        check_mask_values(scalp, folder / "scalp.npy")
+        check_mask_values(hairloss, folder / "hairloss.npy")
     return Dataset(path=folder, size=size, images=images, scalp=scalp, hairloss=hairloss, meta=meta, info=info)
 
 

@@ -93,7 +93,7 @@ class ConvertedSource:
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
-        self.dataset = open_dataset(self.path)
+        self.dataset = open_dataset(self.path, check_masks=False)  # the parent checked them
 
     def sample(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         ds = self.dataset
