@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 import pytest
-from test_convert_inputs import default_rows, error_line, phantom_folder, run
+from test_convert_inputs import default_rows, error_line, phantom_folder, run, write_manifest
 
 from alonet.data.pairing import find_pairs, same_file
 from alonet.data.dataset import open_dataset
@@ -189,10 +189,7 @@ def test_manifest_column_names_are_read_in_any_case(tmp_path, capsys):
     root = phantom_folder(tmp_path / "in")
     rows = [{key.capitalize() if key != "loss_pct" else key: value for key, value in row.items()}
             for row in default_rows()]
-    with open(root / "manifest.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_manifest(root / "manifest.csv", rows, list(rows[0]))
     out = tmp_path / "ds"
     code, _, err = convert(["--from", root, "-o", out], capsys)
     assert code == 0, err
@@ -204,10 +201,7 @@ def test_manifest_column_names_are_read_in_any_case(tmp_path, capsys):
 def test_a_manifest_column_given_twice_in_two_cases_is_refused(tmp_path, capsys):
     root = phantom_folder(tmp_path / "in")
     rows = [{**row, "Patient": "X"} for row in default_rows()]
-    with open(root / "manifest.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_manifest(root / "manifest.csv", rows, list(rows[0]))
     code, _, err = convert(["--from", root, "-o", tmp_path / "ds"], capsys)
     assert code == 2 and not (tmp_path / "ds").exists()
     assert "has the 'patient' column twice" in err and "read in any case" in err
