@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageFilter
 from test_image_encoding import pillow_jpeg, pillow_mask_png
 from test_infer import make_model_set
 
@@ -385,10 +385,25 @@ def test_bad_corrections_are_refused(make_app, pipeline, photos):
          "not an image"),
         ({"scalp_back": (io.BytesIO(good), "s.png")}, "unexpected mask field"),
         ({}, "no corrected mask"),
+        # the photograph itself chosen as the hair-loss mask in the files form
+        ({"scalp_top": (io.BytesIO(good), "s.png"), "hairloss_top": (io.BytesIO(encode(photos["top"])), "h.png")},
+         "corrected hairloss (top) mask: "),
     ]
     for data, needle in cases:
         r = client.post(f"{url}/masks", data=data, content_type="multipart/form-data", headers=headers)
         assert r.status_code == 400 and needle in r.get_json()["error"], (needle, r.get_json())
+    assert "like a photograph" in r.get_json()["error"] and client.get(f"{url}/report.json").get_json()[
+        "corrected_views"] == []
+    # a mask drawn elsewhere with anti-aliased edges (grey only along its outline) is read
+    soft = np.zeros((120, 160), np.uint8)
+    soft[30:90, 40:120] = 255
+    soft = np.asarray(Image.fromarray(soft).filter(ImageFilter.GaussianBlur(1.5)))
+    assert 0 < np.mean((soft > 16) & (soft < 239)) < 0.25
+    r = client.post(f"{url}/masks", data={"scalp_top": (io.BytesIO(good), "s.png"),
+                                          "hairloss_top": (io.BytesIO(encode(soft)), "h.png")},
+                    content_type="multipart/form-data", headers=headers)
+    assert r.status_code == 200, r.get_json()
+    assert client.get(f"{url}/report.json").get_json()["views"]["top"]["loss_pct"] == pytest.approx(25.0, abs=0.5)
     # Without the CSRF token the change is refused.
     r = client.post(f"{url}/masks", data={"scalp_top": (io.BytesIO(good), "s.png"),
                                           "hairloss_top": (io.BytesIO(good), "h.png")},

@@ -186,7 +186,10 @@ def read_mask_upload(data: bytes, what: str, shape: tuple[int, int], max_pixels:
 
     Decoded by ``alonet.data.imageio.read_annotation`` (white = inside); it must
     have exactly ``shape`` (height, width), the size the page edits, which is checked
-    from the header before any pixel is decoded.
+    from the header before any pixel is decoded. A photograph or smooth grey picture
+    chosen by mistake in the "correct the masks from files" form is refused
+    (``refuse_pictures``), as by ``alonet convert``: a reviewed correction becomes training
+    data for ``alonet adapt``. Masks with anti-aliased edges are read.
     """
     if not data:
         raise UploadRejected(f"the corrected {what} mask is an empty file")
@@ -197,7 +200,7 @@ def read_mask_upload(data: bytes, what: str, shape: tuple[int, int], max_pixels:
             raise UploadRejected(
                 f"the corrected {what} mask is {info.width}x{info.height} pixels, expected {shape[1]}x{shape[0]}"
             )
-        return imageio.read_annotation(data, max_pixels=shape[0] * shape[1], name=name)
+        return imageio.read_annotation(data, max_pixels=shape[0] * shape[1], name=name, refuse_pictures=True)
     except UploadRejected:
         raise
     except AloNetError as exc:
