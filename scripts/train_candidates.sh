@@ -74,6 +74,14 @@
 #                    1 : 1 : 1, each fold scored on the lines it never saw (ONLY=N; three runs of
 #                    about 25 minutes, two side by side). It lowered the held-out hair-loss IoU
 #                    (docs/history.md, eighteenth session), so the lines stay a test.
+# O effl0-total      not a candidate yet (twenty-ninth session): the default's hair-loss network
+#                    fine-tuned on ordinary, diffuse-loss and procedural total and near-total loss
+#                    phantoms (alonet phantom --pattern total / near_total, 100 patients each,
+#                    640 px: whole heads of bald skin with scattered remnant hairs, vellus and
+#                    regrowth, all labelled loss), 3 : 1 : 1 : 1, the set L recipe (300 steps of 8
+#                    at 1e-4, last epoch), seed 1 (ONLY=O). WITH_SHAVED=1 adds the cropped/shaved
+#                    negatives (3 : 1 : 1 : 1 : 1, run effl0-totalshaved). Aimed at the total-loss
+#                    limit of the model card (the default reads such heads 11.7 points low).
 # Each set ends with an evaluation on the phantom test split (seed 303) and on a
 # style-held-out split (test-split patients, one visit each, --style heldout: copper hair,
 # black backdrop, low side light -- looks no training set contains).
@@ -306,6 +314,29 @@ if [[ " $ONLY " == *" L "* ]]; then
     -o "norwood_${run}_sides"
   PYTHONPATH="$HERE/src" python "$HERE/scripts/dev/real_back_fringe.py" score "$(dirname "$REAL")" --part all \
     --model "$DEFAULT" --model "$run-set" -o "fringe_$run"
+fi
+if [[ " $ONLY " == *" O "* ]]; then
+  # The default's hair-loss network, total and near-total loss phantoms (see the header), set L's recipe.
+  dev_render diffuse render_diffuse.py --split train --patients 150 --visits 1 --seed 909
+  render total        --pattern total      --patients 100 --seed 1011 --size 640
+  render near_total   --pattern near_total --patients 100 --seed 1013 --size 640
+  render total_test   --pattern total --patients 40 --seed 11 --size 640
+  render total_test_heldout --pattern total --patients 40 --seed 11 --size 640 --style heldout
+  dev_render diffuse_test render_diffuse.py --split test --patients 40 --visits 1 --seed 313
+  dev_render shaved_test render_shaved.py --split test --patients 40 --visits 1 --seed 323
+  datasets="ds_train ds_diffuse ds_total ds_near_total" weights=3,1,1,1 run=effl0-total
+  if [ "${WITH_SHAVED:-0}" = 1 ]; then
+    dev_render shaved render_shaved.py --split train --patients 150 --visits 1 --seed 919
+    datasets="$datasets ds_shaved" weights=$weights,1 run=effl0-totalshaved
+  fi
+  OMP_NUM_THREADS=${THREADS:-2} finetune "$run" "$datasets" --init "$DEFAULT" \
+    --dataset-weights "$weights" --keep last --seed "${SEED:-1}"
+  hairloss_set "$run" "$DEFAULT"
+  for model in default "$run"; do
+    evaluate_set "$model" test test_heldout diffuse_test shaved_test total_test total_test_heldout
+  done
+  PYTHONPATH="$HERE/src" python "$HERE/scripts/dev/norwood_check.py" "$(dirname "$REAL")" --model "$DEFAULT" \
+    --model "$run-set" --part test -o "norwood_$run"
 fi
 if [[ " $ONLY " == *" N "* ]]; then
   # Set L's data and recipe plus the fringe-line pairs of two folds; scored on the third.
