@@ -75,8 +75,8 @@
 #                    about 25 minutes, two side by side). It lowered the held-out hair-loss IoU
 #                    (docs/history.md, eighteenth session), so the lines stay a test.
 # O effl0-total      measured in the twenty-ninth session and NOT shipped (candidates/README.md: it
-#                    trades total loss against shaved heads, and all three runs are worse on the
-#                    style-held-out SALT and real back views): the default's hair-loss network
+#                    trades total loss against shaved heads, and all four runs are worse on the
+#                    style-held-out SALT and rank real back views lower): the default's hair-loss network
 #                    fine-tuned on ordinary, diffuse-loss and procedural total and near-total loss
 #                    phantoms (alonet phantom --pattern total / near_total, 100 patients each,
 #                    640 px: whole heads of bald skin with scattered remnant hairs, vellus and
