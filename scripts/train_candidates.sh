@@ -330,16 +330,22 @@ if [[ " $ONLY " == *" O "* ]]; then
   dev_render diffuse_test render_diffuse.py --split test --patients 40 --visits 1 --seed 313
   dev_render shaved_test render_shaved.py --split test --patients 40 --visits 1 --seed 323
   datasets="ds_train ds_diffuse ds_total ds_near_total" weights=3,1,1,1 run=effl0-total
-  if [ "${SPARSE:-0}" = 1 ]; then  # the same patients, remnant hairs on at most 10 % of bald skin
+  clean=(--share 0.35 --max-cover 0.1 --min-length 0.05 --no-dark-regrowth)
+  [ -d ph_total_test_clean ] || PYTHONPATH="$HERE/src" python "$HERE/scripts/dev/render_diffuse.py" "${clean[@]}" \
+    -o ph_total_test_clean --pattern total --patients 40 --seed 11 --size 640
+  [ -d ds_total_test_clean ] || alonet convert --from ph_total_test_clean -o ds_total_test_clean --workers "$WORKERS"
+  if [ "${SPARSE:-0}" = 1 ] || [ "${CLEAN:-0}" = 1 ]; then
+    # the same patients, remnant hairs on at most 10 % of bald skin (SPARSE); CLEAN also makes them
+    # at least 5 % of the head long and draws no dark regrowth stubble (both read as cropped hair)
+    kind=sparse look=(--share 0.35 --max-cover 0.1); [ "${CLEAN:-0}" = 1 ] && kind=clean look=("${clean[@]}")
     for pattern in total near_total; do
       seed=1011; [ "$pattern" = near_total ] && seed=1013
-      [ -d "ph_${pattern}_sparse" ] || PYTHONPATH="$HERE/src" python "$HERE/scripts/dev/render_diffuse.py" \
-        --share 0.35 --max-cover 0.1 -o "ph_${pattern}_sparse" --pattern "$pattern" --patients 100 \
-        --seed "$seed" --size 640
-      [ -d "ds_${pattern}_sparse" ] || alonet convert --from "ph_${pattern}_sparse" -o "ds_${pattern}_sparse" \
+      [ -d "ph_${pattern}_$kind" ] || PYTHONPATH="$HERE/src" python "$HERE/scripts/dev/render_diffuse.py" \
+        "${look[@]}" -o "ph_${pattern}_$kind" --pattern "$pattern" --patients 100 --seed "$seed" --size 640
+      [ -d "ds_${pattern}_$kind" ] || alonet convert --from "ph_${pattern}_$kind" -o "ds_${pattern}_$kind" \
         --workers "$WORKERS"
     done
-    datasets="ds_train ds_diffuse ds_total_sparse ds_near_total_sparse" run=effl0-totalsparse
+    datasets="ds_train ds_diffuse ds_total_$kind ds_near_total_$kind" run=effl0-total$kind
   fi
   if [ "${WITH_SHAVED:-0}" = 1 ]; then
     dev_render shaved render_shaved.py --split train --patients 150 --visits 1 --seed 919
@@ -348,9 +354,10 @@ if [[ " $ONLY " == *" O "* ]]; then
   OMP_NUM_THREADS=${THREADS:-2} finetune "$run" "$datasets" --init "$DEFAULT" \
     --dataset-weights "$weights" --keep last --seed "${SEED:-1}"
   hairloss_set "$run" "$DEFAULT"
-  evaluate_set "$run" test test_heldout diffuse_test shaved_test total_test total_test_heldout
+  evaluate_set "$run" test test_heldout diffuse_test shaved_test total_test total_test_heldout total_test_clean
   [ -f eval_default_total_test_heldout/summary.json ] ||
     evaluate_set default test test_heldout diffuse_test shaved_test total_test total_test_heldout
+  [ -f eval_default_total_test_clean/summary.json ] || evaluate_set default total_test_clean
   PYTHONPATH="$HERE/src" python "$HERE/scripts/dev/norwood_check.py" "$(dirname "$REAL")" --model "$DEFAULT" \
     --model "$run-set" --part test -o "norwood_$run"
 fi

@@ -117,6 +117,69 @@ def test_scattered_hairs_in_diffuse_loss_stay_loss_and_skin_dominates():
         assert float((lum[core] < 0.6 * np.median(lum[core])).mean()) < 0.45
 
 
+def _dark_blobs(canvas: np.ndarray, core: np.ndarray, below: int = 120) -> tuple[float, int]:
+    """Share of ``core`` that is dark (hair on plain skin) and the number of dark strokes there."""
+    dark = (canvas.min(axis=2) < below) & core
+    count, _ = cv2.connectedComponents(dark.astype(np.uint8), connectivity=8)
+    return float(dark[core].mean()), count - 1
+
+
+def test_remaining_hairs_keep_a_minimum_length_when_asked(monkeypatch):
+    """On a short-haired look the remaining hairs are as short as its hair: a head of them reads
+    as cropped hair. ``REMNANT_MIN_LENGTH`` makes them fewer and longer at the same cover."""
+    import alonet.phantom.render.hair as hair
+
+    scalp, _ = midline_masks(240, 192)
+    core = erode(scalp, 8)
+
+    def strokes(min_length: float) -> tuple[float, float]:
+        monkeypatch.setattr(hair, "REMNANT_MIN_LENGTH", min_length)
+        covers, sizes = [], []
+        for seed in range(6):
+            look = dataclasses.replace(dark_haired_look(seed), remnant_hairs=1.0, hair_length=0.01)
+            rng = np.random.default_rng(seed)
+            layout = layout_head(scalp, "top", look, rng)
+            canvas = np.full(scalp.shape + (3,), 200, np.uint8)
+            draw_remnant_hairs(canvas, layout, look, scalp, flow_field(layout, look, rng), rng, 1.0)
+            cover, count = _dark_blobs(canvas, core)
+            if count:
+                covers.append(cover)
+                sizes.append(cover * core.sum() / count)
+        assert len(covers) >= 4
+        return float(np.mean(covers)), float(np.median(sizes))
+
+    short_cover, short_size = strokes(0.0)
+    long_cover, long_size = strokes(0.06)
+    assert long_size > 3.0 * short_size, (short_size, long_size)
+    assert 0.5 < long_cover / short_cover < 2.0  # about the same share of skin covered
+    assert long_cover < REMNANT_MAX_COVER
+
+
+def test_dark_regrowth_stubble_can_be_turned_off(monkeypatch):
+    """Dark regrowth stubble over a whole head of loss looks like a shaved head; with
+    ``DARK_REGROWTH`` off no head of bald skin gets a cover of short dark hairs."""
+    import alonet.phantom.render.skin as skin
+
+    scalp, _ = midline_masks(240, 192)
+    core = erode(scalp, 8)
+
+    def covers(on: bool) -> np.ndarray:
+        monkeypatch.setattr(skin, "DARK_REGROWTH", on)
+        out = []
+        for seed in range(16):
+            look = dark_haired_look(seed)
+            rng = np.random.default_rng(seed)
+            layout = layout_head(scalp, "top", look, rng)
+            canvas = np.full(scalp.shape + (3,), 200, np.uint8)
+            skin.bald_details(canvas, scalp, np.zeros_like(scalp), layout, look, rng, 1.0)
+            out.append(_dark_blobs(canvas, core, below=150)[0])
+        return np.array(out)
+
+    with_stubble, without = covers(True), covers(False)
+    assert (with_stubble > 0.03).sum() >= 3 and with_stubble.max() > 0.06  # a third of heads, some densely
+    assert without.max() < 0.03
+
+
 def test_hair_continues_below_the_scalp_region_down_the_nape():
     covered = {"back": 0, "left": 0}
     trials = 30
@@ -273,13 +336,16 @@ def _renderer_defaults() -> tuple:
 
     import alonet.phantom.render.head as head
 
+    import alonet.phantom.render.skin as skin
+
     return (look.CROPPED_SHARE, look.SHAVED_SHARE, look.GLOSS_SHARE, look.REMNANT_SHARE, hair.REMNANT_MAX_COVER,
-            head.FRONT_TOP_SHARE)
+            head.FRONT_TOP_SHARE, hair.REMNANT_MIN_LENGTH, skin.DARK_REGROWTH)
 
 
 @pytest.mark.parametrize("script, bad_option, bad_value", [
     ("render_shaved.py", "--shaved", "2"),          # training set G
     ("render_diffuse.py", "--max-cover", "1.5"),    # training set D
+    ("render_diffuse.py", "--min-length", "0.5"),   # set O, CLEAN=1
     ("render_glossy.py", "--share", "-1"),          # training set H
     ("render_front_top.py", "--share", "1.5"),      # training set I
 ])
@@ -294,7 +360,7 @@ def test_dev_render_scripts_write_phantoms_and_leave_the_defaults(tmp_path, scri
                           capture_output=True, text=True, timeout=300, check=False, env=env)
     assert done.returncode == 0, done.stderr[-2000:]
     assert len(list((out / "photographs").iterdir())) == 4 and (out / "manifest.csv").is_file()
-    assert _renderer_defaults() == (0.12, 0.0, 0.0, 0.35, 0.3, 0.0)
+    assert _renderer_defaults() == (0.12, 0.0, 0.0, 0.35, 0.3, 0.0, 0.0, True)
     bad = subprocess.run([sys.executable, str(root / "scripts" / "dev" / script), "-o",
                           str(tmp_path / "x"), bad_option, bad_value], capture_output=True, text=True, timeout=60, env=env)
     assert bad.returncode == 2 and bad_option in bad.stderr

@@ -586,6 +586,12 @@ def _draw_strands(base: np.ndarray, lines: np.ndarray, look: Look, clip: np.ndar
 #: Most of bald skin that scattered remaining hairs may cover (skin dominates: still loss).
 REMNANT_MAX_COVER = 0.3
 
+#: Shortest remaining hair, as a share of the head's size. The default 0 lets them be as short
+#: as the look's hair, so on a short-haired or cropped look a whole head of them reads as
+#: cropped hair (not loss) while labelled loss; ``scripts/dev/render_diffuse.py --min-length``
+#: raises it for total-loss sets whose label a person would agree with.
+REMNANT_MIN_LENGTH = 0.0
+
 
 def draw_remnant_hairs(canvas: np.ndarray, layout: HeadLayout, look: Look, bald: np.ndarray, field: FlowField,
                        rng: np.random.Generator, detail: float) -> None:
@@ -596,7 +602,8 @@ def draw_remnant_hairs(canvas: np.ndarray, layout: HeadLayout, look: Look, bald:
     area = float(np.count_nonzero(inside))
     if area < 16 or rng.random() > 0.85:
         return
-    length = float(np.clip(look.hair_length * layout.size, 3.0 * detail, 0.12 * layout.size))
+    shortest = max(3.0 * detail, REMNANT_MIN_LENGTH * layout.size)
+    length = float(np.clip(look.hair_length * layout.size, shortest, max(0.12 * layout.size, shortest)))
     thick = max(1, int(detail / 3.0))
     cover = REMNANT_MAX_COVER * look.remnant_hairs * rng.uniform(0.4, 1.0)
     n = int(min(cover * area / (length * thick * 1.3), 60_000))

@@ -152,6 +152,12 @@ def _vellus(b: _BaldSkin, skin: np.ndarray) -> None:
         b.faint(b.segments(pts, 0.008, 0.025), (238, 236, 230), rng.uniform(0.35, 0.65))
 
 
+#: Whether bald skin may show dark regrowth stubble (in 35 % of heads, over zones that can
+#: cover most of it). Over a whole head of loss it looks like a shaved head, which is hair;
+#: ``scripts/dev/render_diffuse.py --no-dark-regrowth`` turns it off for total-loss sets.
+DARK_REGROWTH = True
+
+
 def _regrowth(b: _BaldSkin, hair: np.ndarray) -> None:
     """Dark regrowth stubble, or white (unpigmented) regrowth hairs, in some
     zones of the bald skin; or neither."""
@@ -159,6 +165,8 @@ def _regrowth(b: _BaldSkin, hair: np.ndarray) -> None:
     zones = smooth_noise(b.mask.shape, int(rng.uniform(4, 10)), rng)
     r = rng.random()
     if r < 0.35:  # dark regrowth stubble
+        if not DARK_REGROWTH:
+            return
         z = b.mask & (zones > rng.uniform(-0.6, 0.9))
         n = int(np.count_nonzero(z) / size**2 * rng.uniform(400, 3000))
         b.faint(b.segments(sample_points(z, n, rng), 0.003, 0.009), tuple(np.clip(hair * 1.1 + 8, 0, 255)),
