@@ -117,6 +117,26 @@ def test_masks_are_binary_and_aligned_with_the_photo(written):
         assert 0.08 < scalp.mean() < 0.7  # a region inside the frame, not the frame
 
 
+def test_manifest_describes_each_visits_look(written):
+    """The look columns are the visit's look: the first visit's is the patient's sampled look,
+    a later visit keeps the skin and may change the hair."""
+    from alonet.phantom.generate import rng_for
+    from alonet.phantom.render import sample_look
+
+    rows = _manifest(written)
+    for r in rows:
+        assert 1 <= int(r["fitzpatrick"]) <= 6 and r["cropped"] in "01" and r["shaved"] in "01"
+        assert 0.0 < float(r["hair_length"]) < 1.0 and 0.0 <= float(r["remnant_hairs"]) <= 1.0
+    for index in range(3):
+        look = sample_look(rng_for(7, index, "look"))
+        first = [r for r in rows if r["patient"] == f"P{index + 1:04d}" and r["visit"] == "1"]
+        assert len(first) == 4
+        assert {(r["fitzpatrick"], r["hair_colour"], r["hair_length"]) for r in first} == {
+            (str(look.fitzpatrick), look.hair_name, f"{look.hair_length:.4f}")}
+        later = {r["fitzpatrick"] for r in rows if r["patient"] == f"P{index + 1:04d}" and r["visit"] == "2"}
+        assert later == {str(look.fitzpatrick)}
+
+
 def test_manifest_salt_equals_salt_of_the_written_masks(written):
     per_visit = defaultdict(dict)
     for r in _manifest(written):

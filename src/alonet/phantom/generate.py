@@ -40,7 +40,7 @@ from alonet.phantom.patterns import (
 )
 from alonet.phantom.realmasks import RealMaskSet, RealRecord, split_of
 from alonet.phantom.render import render_view, sample_look, visit_look
-from alonet.phantom.render.look import STYLES
+from alonet.phantom.render.look import STYLES, Look
 from alonet.scoring.salt import salt_score, view_loss_percent
 from alonet.views import VIEWS
 
@@ -334,6 +334,7 @@ class PhantomVisit:
     salt: float
     views: dict[str, PhantomView]
     style: str = "train"  # look style: "train" or "heldout"
+    look: Look | None = None  # the visit's appearance (skin, hair, light), for analyses by look
 
 
 def render_visits(plan: PatientPlan, seed: int, size: int | str = 320, masks: RealMaskSet | None = None,
@@ -370,7 +371,7 @@ def render_visits(plan: PatientPlan, seed: int, size: int | str = 320, masks: Re
             pct = view_loss_percent(out.hairloss, out.scalp, view=view)
             views[view] = PhantomView(view, out.image, out.scalp, out.hairloss, pct, geo.source, geo.pattern)
         salt = salt_score({v: views[v].loss_pct for v in VIEWS})
-        yield PhantomVisit(plan.name, vp.visit, vp.date, plan.split, salt, views, look.style)
+        yield PhantomVisit(plan.name, vp.visit, vp.date, plan.split, salt, views, look.style, look)
 
 
 def render_patient(seed: int = 0, visits: int = 1, masks_dir: str | Path | RealMaskSet | None = None,

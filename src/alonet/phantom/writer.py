@@ -10,7 +10,9 @@ OUT/preview.png              contact sheet (with preview=True)
 
 ``stem`` is ``<patient>_v<visit>_<view>``. ``style`` is the look style the
 patient was rendered with (``train``, or ``heldout`` for appearance families
-training never sees). ``loss_pct`` is the view's true %
+training never sees); the columns after it describe the visit's look (see
+:data:`LOOK_FIELDS`), so that errors can be broken down by appearance
+(``scripts/dev/error_by_look.py``). ``loss_pct`` is the view's true %
 hair loss and ``salt`` the visit's true SALT, both computed with
 :mod:`alonet.scoring.salt` from exactly the masks written. The folder appears
 complete or not at all (:func:`alonet.data.atomic.atomic_directory`). Output
@@ -36,16 +38,30 @@ from alonet.data.processes import worker_pool
 from alonet.errors import InvalidValueError
 from alonet.phantom.generate import procedural_plan, real_patient_order, real_plan, render_visits
 from alonet.phantom.preview import PreviewRow, contact_sheet, thumbnail
+from alonet.phantom.render.look import Look
 from alonet.phantom.realmasks import RealMaskSet
 from alonet.views import VIEWS
 
 LOG = logging.getLogger(__name__)
 
+#: Look columns of manifest.csv: Fitzpatrick skin type (1-6), hair colour name, strand length
+#: (share of the scalp's size), cropped and shaved hair (0/1), and how much remaining hair the
+#: loss keeps (0 none .. 1, ``Look.remnant_hairs``).
+LOOK_FIELDS = ("fitzpatrick", "hair_colour", "hair_length", "cropped", "shaved", "remnant_hairs")
+
 #: Columns of manifest.csv, in order.
 MANIFEST_FIELDS = (
     "stem", "patient", "visit", "view", "photo", "scalp", "hairloss", "loss_pct", "salt",
-    "visit_date", "source", "pattern", "split", "width", "height", "style",
+    "visit_date", "source", "pattern", "split", "width", "height", "style", *LOOK_FIELDS,
 )
+
+
+def look_columns(look: Look | None) -> dict[str, str | int]:
+    """The :data:`LOOK_FIELDS` of one visit's look (empty strings without one)."""
+    if look is None:
+        return dict.fromkeys(LOOK_FIELDS, "")
+    return {"fitzpatrick": look.fitzpatrick, "hair_colour": look.hair_name, "hair_length": f"{look.hair_length:.4f}",
+            "cropped": int(look.cropped), "shaved": int(look.shaved), "remnant_hairs": f"{look.remnant_hairs:.3f}"}
 
 #: JPEG quality of the written photographs (the renderer has already applied
 #: the camera's own compression, quality 50–95).
@@ -156,6 +172,7 @@ def _write_patient(task: _Task, spec: PhantomSpec, folder: Path) -> tuple[list[d
                 "loss_pct": f"{pv.loss_pct:.4f}", "salt": f"{visit.salt:.4f}",
                 "visit_date": visit.date, "source": pv.source, "pattern": pv.pattern, "split": visit.split,
                 "width": pv.image.shape[1], "height": pv.image.shape[0], "style": visit.style,
+                **look_columns(visit.look),
             })
             if spec.preview:
                 thumbs[view] = thumbnail(pv.image, 150)
