@@ -87,6 +87,11 @@
 #                    10 % of the bald skin (the renderer's default: 30 %; scripts/dev/render_diffuse.py
 #                    --share 0.35 --max-cover 0.1; run effl0-totalsparse[-shaved]). Aimed at the
 #                    total-loss limit of the model card (the default reads such heads 11.7 points low).
+# Q effl0-darkskin   the default's hair-loss network, set L's recipe, on ordinary, diffuse-loss,
+#                    shaved and dark-skin phantoms (scripts/dev/render_dark_skin.py: 150 train-split
+#                    patients, Fitzpatrick V and VI only, seed 939), 3 : 1 : 1 : 1, seed 1 (ONLY=Q).
+#                    Aimed at the dark-skin under-call scripts/dev/error_by_look.py shows on the test
+#                    split (Fitzpatrick V and VI views 3.8-6.4 points off, types II-IV 0.9-1.7).
 # Each set ends with an evaluation on the phantom test split (seed 303) and on a
 # style-held-out split (test-split patients, one visit each, --style heldout: copper hair,
 # black backdrop, low side light -- looks no training set contains).
@@ -320,6 +325,14 @@ if [[ " $ONLY " == *" L "* ]]; then
   PYTHONPATH="$HERE/src" python "$HERE/scripts/dev/real_back_fringe.py" score "$(dirname "$REAL")" --part all \
     --model "$DEFAULT" --model "$run-set" -o "fringe_$run"
 fi
+# Total-loss phantoms whose label a person would agree with (remnant hairs few and long, no dark
+# regrowth stubble: either one over a whole head reads as cropped or shaved hair).
+clean=(--share 0.35 --max-cover 0.1 --min-length 0.05 --no-dark-regrowth)
+total_test_clean() {
+  [ -d ph_total_test_clean ] || PYTHONPATH="$HERE/src" python "$HERE/scripts/dev/render_diffuse.py" "${clean[@]}" \
+    -o ph_total_test_clean --pattern total --patients 40 --seed 11 --size 640
+  [ -d ds_total_test_clean ] || alonet convert --from ph_total_test_clean -o ds_total_test_clean --workers "$WORKERS"
+}
 if [[ " $ONLY " == *" O "* ]]; then
   # The default's hair-loss network, total and near-total loss phantoms (see the header), set L's recipe.
   dev_render diffuse render_diffuse.py --split train --patients 150 --visits 1 --seed 909
@@ -330,10 +343,7 @@ if [[ " $ONLY " == *" O "* ]]; then
   dev_render diffuse_test render_diffuse.py --split test --patients 40 --visits 1 --seed 313
   dev_render shaved_test render_shaved.py --split test --patients 40 --visits 1 --seed 323
   datasets="ds_train ds_diffuse ds_total ds_near_total" weights=3,1,1,1 run=effl0-total
-  clean=(--share 0.35 --max-cover 0.1 --min-length 0.05 --no-dark-regrowth)
-  [ -d ph_total_test_clean ] || PYTHONPATH="$HERE/src" python "$HERE/scripts/dev/render_diffuse.py" "${clean[@]}" \
-    -o ph_total_test_clean --pattern total --patients 40 --seed 11 --size 640
-  [ -d ds_total_test_clean ] || alonet convert --from ph_total_test_clean -o ds_total_test_clean --workers "$WORKERS"
+  total_test_clean
   if [ "${SPARSE:-0}" = 1 ] || [ "${CLEAN:-0}" = 1 ]; then
     # the same patients, remnant hairs on at most 10 % of bald skin (SPARSE); CLEAN also makes them
     # at least 5 % of the head long and draws no dark regrowth stubble (both read as cropped hair)
@@ -358,6 +368,32 @@ if [[ " $ONLY " == *" O "* ]]; then
   [ -f eval_default_total_test_heldout/summary.json ] ||
     evaluate_set default test test_heldout diffuse_test shaved_test total_test total_test_heldout
   [ -f eval_default_total_test_clean/summary.json ] || evaluate_set default total_test_clean
+  PYTHONPATH="$HERE/src" python "$HERE/scripts/dev/norwood_check.py" "$(dirname "$REAL")" --model "$DEFAULT" \
+    --model "$run-set" --part test -o "norwood_$run"
+fi
+if [[ " $ONLY " == *" Q "* ]]; then
+  # The default's hair-loss network, dark-skin phantoms added (see the header), set L's recipe.
+  dev_render diffuse render_diffuse.py --split train --patients 150 --visits 1 --seed 909
+  dev_render shaved render_shaved.py --split train --patients 150 --visits 1 --seed 919
+  dev_render dark_skin render_dark_skin.py --split train --patients 150 --visits 1 --seed 939
+  dev_render diffuse_test render_diffuse.py --split test --patients 40 --visits 1 --seed 313
+  dev_render shaved_test render_shaved.py --split test --patients 40 --visits 1 --seed 323
+  dev_render dark_skin_test render_dark_skin.py --split test --patients 40 --visits 1 --seed 343
+  # the test split again, for its manifest's look columns (same seed: the same images)
+  [ -d ph_test_looks ] || alonet phantom -o ph_test_looks --masks "$MASKS" --split test --seed 303 --workers "$WORKERS"
+  run=effl0-darkskin
+  OMP_NUM_THREADS=${THREADS:-2} finetune "$run" "ds_train ds_diffuse ds_shaved ds_dark_skin" --init "$DEFAULT" \
+    --dataset-weights 3,1,1,1 --keep last --seed "${SEED:-1}"
+  hairloss_set "$run" "$DEFAULT"
+  total_test_clean
+  evaluate_set "$run" test test_heldout diffuse_test shaved_test dark_skin_test total_test_clean
+  for set in test diffuse_test shaved_test dark_skin_test total_test_clean; do
+    [ -f "eval_default_$set/summary.json" ] || evaluate_set default "$set"
+  done
+  PYTHONPATH="$HERE/src" python "$HERE/scripts/dev/error_by_look.py" ph_test_looks eval_default_test \
+    "eval_${run}_test" -o "by_look_${run}_test"
+  PYTHONPATH="$HERE/src" python "$HERE/scripts/dev/error_by_look.py" ph_dark_skin_test eval_default_dark_skin_test \
+    "eval_${run}_dark_skin_test" -o "by_look_${run}_dark_skin_test"
   PYTHONPATH="$HERE/src" python "$HERE/scripts/dev/norwood_check.py" "$(dirname "$REAL")" --model "$DEFAULT" \
     --model "$run-set" --part test -o "norwood_$run"
 fi

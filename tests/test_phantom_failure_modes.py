@@ -339,7 +339,7 @@ def _renderer_defaults() -> tuple:
     import alonet.phantom.render.skin as skin
 
     return (look.CROPPED_SHARE, look.SHAVED_SHARE, look.GLOSS_SHARE, look.REMNANT_SHARE, hair.REMNANT_MAX_COVER,
-            head.FRONT_TOP_SHARE, hair.REMNANT_MIN_LENGTH, skin.DARK_REGROWTH)
+            head.FRONT_TOP_SHARE, hair.REMNANT_MIN_LENGTH, skin.DARK_REGROWTH, look.FITZPATRICK_WEIGHTS)
 
 
 @pytest.mark.parametrize("script, bad_option, bad_value", [
@@ -348,6 +348,7 @@ def _renderer_defaults() -> tuple:
     ("render_diffuse.py", "--min-length", "0.5"),   # set O, CLEAN=1
     ("render_glossy.py", "--share", "-1"),          # training set H
     ("render_front_top.py", "--share", "1.5"),      # training set I
+    ("render_dark_skin.py", "--types", "4,7"),      # set Q
 ])
 def test_dev_render_scripts_write_phantoms_and_leave_the_defaults(tmp_path, script, bad_option, bad_value):
     """Each scripts/dev renderer runs in its own process, writes a phantom folder, refuses an
@@ -360,7 +361,7 @@ def test_dev_render_scripts_write_phantoms_and_leave_the_defaults(tmp_path, scri
                           capture_output=True, text=True, timeout=300, check=False, env=env)
     assert done.returncode == 0, done.stderr[-2000:]
     assert len(list((out / "photographs").iterdir())) == 4 and (out / "manifest.csv").is_file()
-    assert _renderer_defaults() == (0.12, 0.0, 0.0, 0.35, 0.3, 0.0, 0.0, True)
+    assert _renderer_defaults() == (0.12, 0.0, 0.0, 0.35, 0.3, 0.0, 0.0, True, (0.08, 0.22, 0.34, 0.20, 0.09, 0.07))
     bad = subprocess.run([sys.executable, str(root / "scripts" / "dev" / script), "-o",
                           str(tmp_path / "x"), bad_option, bad_value], capture_output=True, text=True, timeout=60, env=env)
     assert bad.returncode == 2 and bad_option in bad.stderr

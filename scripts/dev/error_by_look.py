@@ -15,9 +15,9 @@ IoU, with the number of patients behind the views (a group of few patients is a 
 sample, however many views). Writes ``by_look.csv`` and ``by_look.png`` (mean absolute error per group, one bar per
 report) and prints the table.
 
-A mean over a whole test set hides where the error sits: on the total-loss phantoms of the
-twenty-ninth session, views of Fitzpatrick VI skin were read 32 points low on average against
-2 or less for types II-IV (see ``candidates/README.md``). Phantom sets written before the
+A mean over a whole test set hides where the error sits: on the total-loss phantoms of set O's
+``total_test_clean`` (``scripts/train_candidates.sh``) the default reads views of Fitzpatrick VI
+skin 32 points low on average, types II-IV 1 to 3 (see ``candidates/README.md``). Phantom sets written before the
 manifest had the look columns must be rendered again (same command: the images come out
 byte for byte the same).
 """
