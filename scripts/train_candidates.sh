@@ -92,6 +92,10 @@
 #                    patients, Fitzpatrick V and VI only, seed 939), 3 : 1 : 1 : 1, seed 1 (ONLY=Q).
 #                    Aimed at the dark-skin under-call scripts/dev/error_by_look.py shows on the test
 #                    split (Fitzpatrick V and VI views 3.8-6.4 points off, types II-IV 0.9-1.7).
+# R recipe control   not a candidate: set L's recipe on the data the default was last tuned on
+#                    (ordinary and diffuse-loss phantoms, 3 : 1), nothing new, seed 1 (ONLY=R). Sets
+#                    G, H, L, O, P (O with CLEAN=1) and Q add data to that recipe and are compared
+#                    with the default; this run tells what the 300 extra steps do by themselves.
 # Each set ends with an evaluation on the phantom test split (seed 303) and on a
 # style-held-out split (test-split patients, one visit each, --style heldout: copper hair,
 # black backdrop, low side light -- looks no training set contains).
@@ -394,6 +398,20 @@ if [[ " $ONLY " == *" Q "* ]]; then
     "eval_${run}_test" -o "by_look_${run}_test"
   PYTHONPATH="$HERE/src" python "$HERE/scripts/dev/error_by_look.py" ph_dark_skin_test eval_default_dark_skin_test \
     "eval_${run}_dark_skin_test" -o "by_look_${run}_dark_skin_test"
+  PYTHONPATH="$HERE/src" python "$HERE/scripts/dev/norwood_check.py" "$(dirname "$REAL")" --model "$DEFAULT" \
+    --model "$run-set" --part test -o "norwood_$run"
+fi
+if [[ " $ONLY " == *" R "* ]]; then
+  # Set L's recipe with no new data (see the header): the control for the fine-tunes above.
+  dev_render diffuse render_diffuse.py --split train --patients 150 --visits 1 --seed 909
+  dev_render diffuse_test render_diffuse.py --split test --patients 40 --visits 1 --seed 313
+  dev_render shaved_test render_shaved.py --split test --patients 40 --visits 1 --seed 323
+  total_test_clean
+  run=effl0-recipe
+  OMP_NUM_THREADS=${THREADS:-2} finetune "$run" "ds_train ds_diffuse" --init "$DEFAULT" \
+    --dataset-weights 3,1 --keep last --seed "${SEED:-1}"
+  hairloss_set "$run" "$DEFAULT"
+  evaluate_set "$run" test test_heldout diffuse_test shaved_test total_test_clean
   PYTHONPATH="$HERE/src" python "$HERE/scripts/dev/norwood_check.py" "$(dirname "$REAL")" --model "$DEFAULT" \
     --model "$run-set" --part test -o "norwood_$run"
 fi
