@@ -89,4 +89,10 @@ def test_unusable_inputs_give_one_line_errors(phantoms, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "P9999_v01_top" in err and err.count("\n") == 1
     assert mod.main([str(phantoms), str(tmp_path / "missing"), "-o", str(tmp_path / "o3")]) == 1
-    assert not (tmp_path / "o1").exists() and not (tmp_path / "o3").exists()
+    capsys.readouterr()
+    bare = tmp_path / "bare"  # a CSV that is not an evaluate report
+    bare.mkdir()
+    (bare / "per_image.csv").write_text(f"stem,score\n{rows[0]['stem']},1\n")
+    assert mod.main([str(phantoms), str(bare), "-o", str(tmp_path / "o4")]) == 1
+    assert "alonet evaluate" in capsys.readouterr().err
+    assert not any((tmp_path / f"o{i}").exists() for i in range(1, 5))

@@ -95,8 +95,12 @@ def table(looks: dict[str, dict[str, str]], reports: list[Path]) -> list[dict]:
     rows = []
     for report in reports:
         per_image = read_csv(report / "per_image.csv")
-        for feature in FEATURES:
-            rows += [{"report": report.name, **g} for g in group_errors(looks, per_image, feature)]
+        try:
+            for feature in FEATURES:
+                rows += [{"report": report.name, **g} for g in group_errors(looks, per_image, feature)]
+        except (KeyError, ValueError) as err:
+            raise InputError(f"{report / 'per_image.csv'}: missing or unreadable column {err}: is it an "
+                             "`alonet evaluate` report?") from None
     return rows
 
 
