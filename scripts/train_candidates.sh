@@ -95,7 +95,8 @@
 # R recipe control   not a candidate: set L's recipe on the data the default was last tuned on
 #                    (ordinary and diffuse-loss phantoms, 3 : 1), nothing new, seed 1 (ONLY=R). Sets
 #                    G, H, L, O, P (O with CLEAN=1) and Q add data to that recipe and are compared
-#                    with the default; this run tells what the 300 extra steps do by themselves.
+#                    with the default; this run tells what the 300 extra steps do by themselves
+#                    (SEED=2 gives a second draw, run effl0-recipe-seed2).
 # Each set ends with an evaluation on the phantom test split (seed 303) and on a
 # style-held-out split (test-split patients, one visit each, --style heldout: copper hair,
 # black backdrop, low side light -- looks no training set contains).
@@ -407,7 +408,7 @@ if [[ " $ONLY " == *" R "* ]]; then
   dev_render diffuse_test render_diffuse.py --split test --patients 40 --visits 1 --seed 313
   dev_render shaved_test render_shaved.py --split test --patients 40 --visits 1 --seed 323
   total_test_clean
-  run=effl0-recipe
+  run=effl0-recipe; [ "${SEED:-1}" = 1 ] || run=effl0-recipe-seed$SEED
   OMP_NUM_THREADS=${THREADS:-2} finetune "$run" "ds_train ds_diffuse" --init "$DEFAULT" \
     --dataset-weights 3,1 --keep last --seed "${SEED:-1}"
   hairloss_set "$run" "$DEFAULT"
