@@ -87,6 +87,9 @@
 #                    10 % of the bald skin (the renderer's default: 30 %; scripts/dev/render_diffuse.py
 #                    --share 0.35 --max-cover 0.1; run effl0-totalsparse[-shaved]). Aimed at the
 #                    total-loss limit of the model card (the default reads such heads 11.7 points low).
+#                    CLEAN=1 (thirtieth session, "P" in candidates/README.md, not kept) draws them
+#                    as total_test_clean below: remnant hairs also at least 5 % of the head long, no
+#                    dark regrowth stubble (run effl0-totalclean[-shaved]).
 # Q effl0-darkskin   the default's hair-loss network, set L's recipe, on ordinary, diffuse-loss,
 #                    shaved and dark-skin phantoms (scripts/dev/render_dark_skin.py: 150 train-split
 #                    patients, Fitzpatrick V and VI only, seed 939), 3 : 1 : 1 : 1, seed 1 (ONLY=Q).
