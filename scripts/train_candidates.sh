@@ -341,6 +341,11 @@ total_test_clean() {
     -o ph_total_test_clean --pattern total --patients 40 --seed 11 --size 640
   [ -d ds_total_test_clean ] || alonet convert --from ph_total_test_clean -o ds_total_test_clean --workers "$WORKERS"
 }
+failure_mode_test_sets() {  # the diffuse-loss, shaved-head and clean total-loss test sets of sets O, Q and R
+  dev_render diffuse_test render_diffuse.py --split test --patients 40 --visits 1 --seed 313
+  dev_render shaved_test render_shaved.py --split test --patients 40 --visits 1 --seed 323
+  total_test_clean
+}
 if [[ " $ONLY " == *" O "* ]]; then
   # The default's hair-loss network, total and near-total loss phantoms (see the header), set L's recipe.
   dev_render diffuse render_diffuse.py --split train --patients 150 --visits 1 --seed 909
@@ -348,10 +353,8 @@ if [[ " $ONLY " == *" O "* ]]; then
   render near_total   --pattern near_total --patients 100 --seed 1013 --size 640
   render total_test   --pattern total --patients 40 --seed 11 --size 640
   render total_test_heldout --pattern total --patients 40 --seed 11 --size 640 --style heldout
-  dev_render diffuse_test render_diffuse.py --split test --patients 40 --visits 1 --seed 313
-  dev_render shaved_test render_shaved.py --split test --patients 40 --visits 1 --seed 323
+  failure_mode_test_sets
   datasets="ds_train ds_diffuse ds_total ds_near_total" weights=3,1,1,1 run=effl0-total
-  total_test_clean
   if [ "${SPARSE:-0}" = 1 ] || [ "${CLEAN:-0}" = 1 ]; then
     # the same patients, remnant hairs on at most 10 % of bald skin (SPARSE); CLEAN also makes them
     # at least 5 % of the head long and draws no dark regrowth stubble (both read as cropped hair)
@@ -384,8 +387,7 @@ if [[ " $ONLY " == *" Q "* ]]; then
   dev_render diffuse render_diffuse.py --split train --patients 150 --visits 1 --seed 909
   dev_render shaved render_shaved.py --split train --patients 150 --visits 1 --seed 919
   dev_render dark_skin render_dark_skin.py --split train --patients 150 --visits 1 --seed 939
-  dev_render diffuse_test render_diffuse.py --split test --patients 40 --visits 1 --seed 313
-  dev_render shaved_test render_shaved.py --split test --patients 40 --visits 1 --seed 323
+  failure_mode_test_sets
   dev_render dark_skin_test render_dark_skin.py --split test --patients 40 --visits 1 --seed 343
   # the test split again, for its manifest's look columns (same seed: the same images)
   [ -d ph_test_looks ] || alonet phantom -o ph_test_looks --masks "$MASKS" --split test --seed 303 --workers "$WORKERS"
@@ -393,7 +395,6 @@ if [[ " $ONLY " == *" Q "* ]]; then
   OMP_NUM_THREADS=${THREADS:-2} finetune "$run" "ds_train ds_diffuse ds_shaved ds_dark_skin" --init "$DEFAULT" \
     --dataset-weights 3,1,1,1 --keep last --seed "${SEED:-1}"
   hairloss_set "$run" "$DEFAULT"
-  total_test_clean
   evaluate_set "$run" test test_heldout diffuse_test shaved_test dark_skin_test total_test_clean
   for set in test diffuse_test shaved_test dark_skin_test total_test_clean; do
     [ -f "eval_default_$set/summary.json" ] || evaluate_set default "$set"
@@ -408,9 +409,7 @@ fi
 if [[ " $ONLY " == *" R "* ]]; then
   # Set L's recipe with no new data (see the header): the control for the fine-tunes above.
   dev_render diffuse render_diffuse.py --split train --patients 150 --visits 1 --seed 909
-  dev_render diffuse_test render_diffuse.py --split test --patients 40 --visits 1 --seed 313
-  dev_render shaved_test render_shaved.py --split test --patients 40 --visits 1 --seed 323
-  total_test_clean
+  failure_mode_test_sets
   run=effl0-recipe; [ "${SEED:-1}" = 1 ] || run=effl0-recipe-seed$SEED
   OMP_NUM_THREADS=${THREADS:-2} finetune "$run" "ds_train ds_diffuse" --init "$DEFAULT" \
     --dataset-weights 3,1 --keep last --seed "${SEED:-1}"

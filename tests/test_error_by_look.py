@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 from pathlib import Path
 
 import pytest
+from devscripts import load_dev_script
 
 from alonet.phantom.writer import PhantomSpec, write_phantoms
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "dev" / "error_by_look.py"
-
 
 def _load():
-    spec = importlib.util.spec_from_file_location("error_by_look", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_dev_script("error_by_look")
 
 
 @pytest.fixture(scope="module")

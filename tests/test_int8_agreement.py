@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "dev" / "int8_real_agreement.py"
+from devscripts import load_dev_script
 
 
 def load():
-    spec = importlib.util.spec_from_file_location("int8_real_agreement", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_dev_script("int8_real_agreement")
 
 
 def test_agreement_summarises_differences_per_view_and_in_the_tails():

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "dev" / "norwood_check.py"
+from devscripts import load_dev_script
 
 
 @pytest.fixture(scope="module")
 def norwood():
-    spec = importlib.util.spec_from_file_location("norwood_check", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_dev_script("norwood_check")
 
 
 def test_copies_of_one_source_count_once_as_their_median(norwood):

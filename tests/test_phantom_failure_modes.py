@@ -92,17 +92,23 @@ def test_short_cropped_hair_over_the_whole_scalp_is_not_loss():
         assert _grain(cropped.image, core) > max(3.0 * _grain(bald.image, core), 8.0)
 
 
+def _remnant_hairs_on_plain_skin(scalp: np.ndarray, seed: int, hair_length: float) -> np.ndarray:
+    """Remaining hairs of a dark-haired look drawn alone over a grey (200) top view of ``scalp``."""
+    look = dataclasses.replace(dark_haired_look(seed), remnant_hairs=1.0, hair_length=hair_length)
+    rng = np.random.default_rng(seed)
+    layout = layout_head(scalp, "top", look, rng)
+    canvas = np.full(scalp.shape + (3,), 200, np.uint8)
+    draw_remnant_hairs(canvas, layout, look, scalp, flow_field(layout, look, rng), rng, 1.0)
+    return canvas
+
+
 def test_scattered_hairs_in_diffuse_loss_stay_loss_and_skin_dominates():
     scalp, _ = midline_masks(240, 192)
     core = erode(scalp, 8)
     # drawn alone on plain skin: hairs everywhere, skin dominating
     covers = []
     for seed in range(8):
-        look = dataclasses.replace(dark_haired_look(seed), remnant_hairs=1.0, hair_length=0.2)
-        rng = np.random.default_rng(seed)
-        layout = layout_head(scalp, "top", look, rng)
-        canvas = np.full(scalp.shape + (3,), 200, np.uint8)
-        draw_remnant_hairs(canvas, layout, look, scalp, flow_field(layout, look, rng), rng, 1.0)
+        canvas = _remnant_hairs_on_plain_skin(scalp, seed, 0.2)
         dark = canvas.min(axis=2)[core] < 120
         covers.append(float(dark.mean()))
     drawn = [c for c in covers if c > 0]
@@ -136,12 +142,7 @@ def test_remaining_hairs_keep_a_minimum_length_when_asked(monkeypatch):
         monkeypatch.setattr(hair, "REMNANT_MIN_LENGTH", min_length)
         covers, sizes = [], []
         for seed in range(6):
-            look = dataclasses.replace(dark_haired_look(seed), remnant_hairs=1.0, hair_length=0.01)
-            rng = np.random.default_rng(seed)
-            layout = layout_head(scalp, "top", look, rng)
-            canvas = np.full(scalp.shape + (3,), 200, np.uint8)
-            draw_remnant_hairs(canvas, layout, look, scalp, flow_field(layout, look, rng), rng, 1.0)
-            cover, count = _dark_blobs(canvas, core)
+            cover, count = _dark_blobs(_remnant_hairs_on_plain_skin(scalp, seed, 0.01), core)
             if count:
                 covers.append(cover)
                 sizes.append(cover * core.sum() / count)

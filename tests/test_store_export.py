@@ -10,7 +10,6 @@ expected mask is known independently of the model.
 from __future__ import annotations
 
 import csv
-import importlib.util
 import io
 import json
 import os
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from devscripts import load_dev_script
 from test_infer import make_model_set
 from test_web import csrf_token, encode, mask_png, photo
 
@@ -35,7 +35,6 @@ from alonet.store.schema import SCHEMA_VERSION, migrate
 from alonet.store.storage import Store
 from alonet.store.export import export_store, store_fingerprint
 
-REPO = Path(__file__).resolve().parents[1]
 
 #: Photograph size (height, width) per view: none square, all different.
 SHAPES = {"top": (120, 160), "back": (150, 100), "left": (90, 130), "right": (140, 138)}
@@ -548,10 +547,7 @@ def test_model_info_helpers():
 
 
 def load_fill_store():
-    spec = importlib.util.spec_from_file_location("fill_store", REPO / "scripts" / "dev" / "fill_store.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_dev_script("fill_store")
 
 
 def test_fill_store_script_stores_true_masks_through_the_web_api(model_dir, pipeline, tmp_path):
