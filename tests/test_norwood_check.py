@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-
+import numpy as np
 import pytest
 from devscripts import load_dev_script
 
@@ -56,6 +56,35 @@ def test_paired_difference_of_a_model_with_itself_is_zero_and_of_a_reversed_one_
     assert low <= point <= high < 0
 
 
+def test_bald_lightness_is_the_median_of_the_marked_skin_only(norwood):
+    photo = np.zeros((100, 100, 3), np.uint8)
+    photo[:, :50] = 119            # marked skin, L* 50
+    photo[:, 50:] = 20             # dark hair beside it, never counted
+    loss = np.zeros((100, 100), bool)
+    loss[:, :40] = True
+    assert norwood.bald_lightness(photo, loss) == pytest.approx(50.0, abs=0.1)
+    speck = np.zeros((100, 100), bool)
+    speck[0, :49] = True           # 49 pixels < 0.5 % of 10,000: too little skin to say
+    assert norwood.bald_lightness(photo, speck) is None
+
+
+def test_tone_gap_splits_norwood_6_7_heads_at_their_darkest_third(norwood):
+    high = [{"norwood": 6 + i % 2, "bald_lstar": 30.0 + 5 * i, "m": 40.0 + 5 * i} for i in range(9)]
+    others = [{"norwood": 2, "bald_lstar": 10.0, "m": 0.0},      # not Norwood 6-7
+              {"norwood": 7, "bald_lstar": None, "m": 95.0},     # no skin marked
+              {"norwood": 7, "bald_lstar": 20.0, "m": None}]     # withheld
+    t = norwood.tone_gap(high + others, "m")
+    # L* 30..70; its 33.3rd percentile is 43.3: the three darkest (40, 45, 50 %) against the six others
+    assert t["sources"] == 9 and t["dark"] == 3
+    assert t["cut"] == pytest.approx(43.33, abs=0.01)
+    assert t["dark_mean"] == pytest.approx(45.0)
+    assert t["rest_mean"] == pytest.approx(67.5)
+    assert t["gap"] == pytest.approx(22.5)
+    assert 0 < t["p"] < 0.05
+    few = norwood.tone_gap(high[:5], "m")
+    assert few["sources"] == 5 and np.isnan(few["gap"])
+
+
 def test_the_script_scores_one_upright_photograph_per_source(tmp_path, norwood):
     """End to end on a tiny folder laid out like the real-heads one: phantom photographs
     stand in for the heads, one source given as two copies (one turned sideways)."""
@@ -63,7 +92,6 @@ def test_the_script_scores_one_upright_photograph_per_source(tmp_path, norwood):
     import json
 
     import cv2
-    import numpy as np
 
     from alonet.phantom import render_patient
 
@@ -93,3 +121,8 @@ def test_the_script_scores_one_upright_photograph_per_source(tmp_path, norwood):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["default"]["top"]["sources"] == 3 and summary["default"]["back"]["sources"] == 3
     assert (out / "norwood.png").stat().st_size > 1000
+    # how dark the marked bald skin looks: an L* where the first model marks enough, else blank
+    lstars = [float(r["bald_lstar"]) for r in table if r["bald_lstar"]]
+    assert lstars and all(0.0 < v < 100.0 for v in lstars)
+    assert summary["default"]["top"]["tone"]["sources"] <= 1  # one Norwood 6-7 head: too few to split
+    assert (out / "tone.png").stat().st_size > 1000

@@ -20,10 +20,14 @@ from alonet.infer.postprocess import (
     speck_area,
 )
 from alonet.infer.quality import (
+    CHECK_CODE,
     QualityConfig,
+    check_bald_skin,
     check_photo,
     check_scalp,
     exposure_stats,
+    lightness,
+    marked_lightness,
     needs_retake,
     sharpness,
 )
@@ -205,3 +209,43 @@ def test_scalp_checks():
     fine[:40, :40] = True
     assert check_scalp(fine) == []
     assert needs_retake(check_scalp(tiny))
+
+
+def test_lightness_is_cie_lstar():
+    pixels = np.array([[0, 0, 0], [255, 255, 255], [119, 119, 119], [255, 0, 0]], dtype=np.uint8)
+    # black 0, white 100, sRGB grey 119 is L* 50, pure red L* 53.2 (CIE, D65)
+    assert lightness(pixels) == pytest.approx([0.0, 100.0, 50.0, 53.24], abs=0.1)
+
+
+def test_marked_lightness_reads_a_small_mask_against_the_shrunk_photograph():
+    photo = np.full((400, 400, 3), 20, np.uint8)   # dark hair ...
+    photo[:, :200] = 119                            # ... beside skin of L* 50
+    small = np.zeros((100, 100), bool)
+    small[:, :40] = True                            # the network-size mask marks only skin
+    assert marked_lightness(photo, small) == pytest.approx(50.0, abs=0.1)
+    assert marked_lightness(photo, np.zeros((100, 100), bool)) is None
+
+
+def dark_patch(skin: int, marked_rows: int):
+    """A 200x200 photograph, scalp = the whole picture, a hair-loss mask of ``marked_rows``
+    rows of grey ``skin`` (the rest dark hair)."""
+    photo = np.full((200, 200, 3), 30, np.uint8)
+    photo[:marked_rows] = skin
+    scalp = np.ones((200, 200), bool)
+    loss = np.zeros((200, 200), bool)
+    loss[:marked_rows] = True
+    return photo, scalp, loss
+
+
+def test_dark_bald_skin_is_flagged_check_and_light_skin_is_not():
+    flags = check_bald_skin(*dark_patch(skin=90, marked_rows=100))       # L* 37.6
+    assert codes(flags) == [CHECK_CODE] and not needs_retake(flags)
+    assert "lightness 38 < 50" in flags[0]["message"]
+    assert check_bald_skin(*dark_patch(skin=160, marked_rows=100)) == []   # L* 66.2
+    # a speck of loss (4 % of the scalp < 5 %) says nothing about the skin
+    assert check_bald_skin(*dark_patch(skin=90, marked_rows=8)) == []
+    assert codes(check_bald_skin(*dark_patch(skin=90, marked_rows=10))) == [CHECK_CODE]  # 5 %
+    # the threshold is a setting
+    assert check_bald_skin(*dark_patch(skin=90, marked_rows=100), QualityConfig(dark_skin_lstar=35)) == []
+    with pytest.raises(InvalidValueError, match="min_marked_share"):
+        QualityConfig(min_marked_share=0)

@@ -20,7 +20,16 @@ but it is an ordinal label on *real* photographs, which the phantom sets cannot 
   2-3 head (0.5 = no better than chance);
 * with several models, each one's Spearman minus the first model's, with a 95 % interval
   from a paired bootstrap over source photographs (``delta_vs_first``): an interval that
-  excludes 0 is a difference this set can tell apart.
+  excludes 0 is a difference this set can tell apart;
+* ``tone``: on Norwood 6-7 heads, a model's mean % on the third of sources whose bald skin
+  looks darkest against the other two thirds (``dark_mean``, ``rest_mean``, ``gap`` and a
+  Mann-Whitney ``p``). How dark the bald skin looks is ``bald_lstar`` in ``percents.csv``:
+  the median CIE L* of the pixels the *first* model marks as hair loss (the measure of the
+  pipeline's "dark bald skin" check, ``alonet.infer.quality``), so every model is
+  split the same way. Measured on marked skin, not on the whole region, it does not fall
+  just because more hair is in view; it does mix skin tone with the light of the photograph
+  (dim, warm or shaded photographs look darker too). A model that under-calls darker bald
+  skin has a large ``gap`` (the phantom test sets show the same lean on Fitzpatrick V-VI).
 
 Each source photograph appears up to three times, rotated by a multiple of 90° (see the
 folder's README). Clinical photographs are upright, so each source (``source_group`` and
@@ -31,8 +40,9 @@ reliable on top and back views but not on side views (it turns many sideways), s
 and right views ``--upright real_side_upright.json`` (beside this script) takes the copy and
 quarter turn chosen by hand instead, and the side the face looks to after turning as the
 view; sources it leaves out are skipped. Writes
-``percents.csv`` (one row per source, upright), ``summary.json`` / ``summary.csv`` (one row per model and view) and
-``norwood.png`` (mean % per Norwood level, one line per model, one panel per view).
+``percents.csv`` (one row per source, upright), ``summary.json`` / ``summary.csv`` (one row per model and view),
+``norwood.png`` (mean % per Norwood level, one line per model, one panel per view) and
+``tone.png`` (Norwood 6-7 heads: % against ``bald_lstar``, one panel per view).
 The photographs are third-party: keep the outputs outside the repository and the docs.
 """
 
@@ -51,9 +61,12 @@ from tqdm import tqdm
 
 from alonet.data.imageio import read_photo
 from alonet.infer import Pipeline
+from alonet.infer.quality import marked_lightness
 
 LOW = (2, 3)
 HIGH = (6, 7)
+#: Fewest marked pixels, as a share of the photograph, to say how dark the bald skin looks.
+MIN_MARKED_SHARE = 0.005
 
 
 def per_source(records: list[dict], key: str) -> list[tuple[int, str, float]]:
@@ -88,6 +101,32 @@ def summarise(pairs: list[tuple[int, float]]) -> dict:
         out["auc"] = float("nan")
     out["by_level"] = {int(k): float(pct[levels == k].mean()) for k in sorted(set(levels.tolist()))}
     return out
+
+
+def bald_lightness(photo: np.ndarray, loss: np.ndarray) -> float | None:
+    """Median L* of the photograph where ``loss`` marks hair loss; None when it marks
+    less than ``MIN_MARKED_SHARE`` of the photograph (too little skin to say)."""
+    if np.count_nonzero(loss) < MIN_MARKED_SHARE * loss.size:
+        return None
+    return marked_lightness(photo, loss)
+
+
+def tone_gap(records: list[dict], key: str, tone: str = "bald_lstar") -> dict:
+    """Norwood 6-7 records holding both ``key`` (% loss) and ``tone``: the mean % of the darkest
+    third (``tone`` below its 33.3rd percentile) and of the rest, their gap and Mann-Whitney p.
+    Fewer than six such records give NaN figures."""
+    pairs = [(r[tone], r[key]) for r in records
+             if r["norwood"] in HIGH and r.get(tone) is not None and r.get(key) is not None]
+    out: dict = {"sources": len(pairs)}
+    if len(pairs) < 6:
+        return out | {"dark": 0} | {k: float("nan") for k in ("cut", "dark_mean", "rest_mean", "gap", "p")}
+    tones = np.array([p[0] for p in pairs])
+    pct = np.array([p[1] for p in pairs])
+    cut = float(np.percentile(tones, 100 / 3))
+    dark, rest = pct[tones < cut], pct[tones >= cut]
+    return out | {"cut": cut, "dark": int(len(dark)), "dark_mean": float(dark.mean()),
+                  "rest_mean": float(rest.mean()), "gap": float(rest.mean() - dark.mean()),
+                  "p": float(mannwhitneyu(dark, rest).pvalue)}
 
 
 def paired_rho_difference(levels: np.ndarray, first: np.ndarray, other: np.ndarray,
@@ -125,6 +164,33 @@ def plot(summary: dict, views: list[str], path: Path) -> None:
                     label=f"{name} (rho {per_view[view]['spearman']:.2f})")
         ax.set_title(f"{view} views: mean % hair loss per Norwood level")
         ax.set_xlabel("Norwood level (publisher's label)")
+        ax.set_ylabel("predicted % of scalp with hair loss")
+        ax.set_ylim(0, 100)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_tone(records: list[dict], names: list[str], views: list[str], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(views), figsize=(5 * len(views), 4), squeeze=False)
+    for ax, view in zip(axes[0], views):
+        high = [r for r in records if r["view"] == view and r["norwood"] in HIGH and r.get("bald_lstar") is not None]
+        for name in names:
+            points = [(r["bald_lstar"], r[name]) for r in high if r.get(name) is not None]
+            if points:
+                x, y = zip(*points)
+                ax.scatter(x, y, s=14, alpha=0.7, label=name)
+        ax.set_title(f"{view} views, Norwood 6-7")
+        if (cut := tone_gap(high, names[0])["cut"]) == cut:  # not NaN
+            ax.axvline(cut, color="grey", linestyle="--", linewidth=1, label="darkest third below")
+        ax.set_xlabel("median L* of the marked bald skin (first model's mask)")
         ax.set_ylabel("predicted % of scalp with hair loss")
         ax.set_ylim(0, 100)
         ax.grid(alpha=0.3)
@@ -184,6 +250,8 @@ def main(argv: list[str] | None = None) -> int:
         for name, pipeline in zip(names, pipelines):
             result = pipeline.predict_view(photo, view)
             record[name] = None if result.loss_pct is None else float(result.loss_pct)
+            if name == names[0]:
+                record["bald_lstar"] = bald_lightness(result.image, result.hairloss_mask)
         records.append(record)
 
     args.output.mkdir(parents=True, exist_ok=True)
@@ -193,6 +261,9 @@ def main(argv: list[str] | None = None) -> int:
         writer.writerows(records)
     summary = {name: {view: summarise(group_percents([r for r in records if r["view"] == view], name))
                       for view in views} for name in names}
+    for name in names:
+        for view in views:
+            summary[name][view]["tone"] = tone_gap([r for r in records if r["view"] == view], name)
     for name in names[1:]:
         for view in views:
             levels, first, other = paired([r for r in records if r["view"] == view], names[0], name)
@@ -202,16 +273,22 @@ def main(argv: list[str] | None = None) -> int:
     (args.output / "summary.json").write_text(json.dumps(summary, indent=2))
     with (args.output / "summary.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["model", "view", "sources", "spearman", "auc", "low_mean", "high_mean"])
+        writer.writerow(["model", "view", "sources", "spearman", "auc", "low_mean", "high_mean",
+                         "high_dark_third_mean", "high_rest_mean"])
         for name in names:
             for view in views:
                 s = summary[name][view]
+                t = s["tone"]
                 writer.writerow([name, view, s["sources"], f"{s['spearman']:.3f}", f"{s['auc']:.3f}",
-                                 f"{s['low_mean']:.1f}", f"{s['high_mean']:.1f}"])
+                                 f"{s['low_mean']:.1f}", f"{s['high_mean']:.1f}", f"{t['dark_mean']:.1f}",
+                                 f"{t['rest_mean']:.1f}"])
                 print(f"{name:>20} {view:>5}: {s['sources']} sources, spearman {s['spearman']:.3f}, "
-                      f"AUC {s['auc']:.3f}, Norwood 2-3 {s['low_mean']:.1f} %, 6-7 {s['high_mean']:.1f} %")
+                      f"AUC {s['auc']:.3f}, Norwood 2-3 {s['low_mean']:.1f} %, 6-7 {s['high_mean']:.1f} % "
+                      f"(darkest third of bald skin {t['dark_mean']:.1f} %, rest {t['rest_mean']:.1f} %, "
+                      f"p {t['p']:.3f}, {t['sources']} sources)")
     plot(summary, views, args.output / "norwood.png")
-    print(f"wrote {args.output}/percents.csv, summary.json, summary.csv, norwood.png")
+    plot_tone(records, names, views, args.output / "tone.png")
+    print(f"wrote {args.output}/percents.csv, summary.json, summary.csv, norwood.png, tone.png")
     return 0
 
 

@@ -44,7 +44,15 @@ from alonet.errors import InvalidValueError, MissingViewError
 from alonet.infer.backends import create_backend
 from alonet.infer.gate import GateConfig, gate_photo, required_side
 from alonet.infer.postprocess import PostprocessConfig, clean_hairloss, clean_scalp, confidence
-from alonet.infer.quality import CHECK_CODE, QualityConfig, check_photo, check_scalp, flag, needs_retake
+from alonet.infer.quality import (
+    CHECK_CODE,
+    QualityConfig,
+    check_bald_skin,
+    check_photo,
+    check_scalp,
+    flag,
+    needs_retake,
+)
 from alonet.infer.results import ViewResult, VisitResult, refused_view, visit_from_views
 from alonet.infer.viewcheck import KnownPasses, view_check_config_for
 from alonet.infer.viewcheck import check_views as run_view_checks
@@ -265,12 +273,14 @@ class Pipeline:
                         width=width, height=height, mirrored=view == "right")
         return self._result(view, photo, name, maps, conf)
 
-    def _result(self, view, photo, name, maps: ViewMaps, conf, corrected: bool = False) -> ViewResult:
+    def _result(self, view, photo, name, maps: ViewMaps, conf, corrected: bool = False,
+                drawn: bool = False) -> ViewResult:
         """Assemble a ViewResult: restrict hair loss to the scalp, measure, flag.
 
         Everything is measured on ``maps.small``: the % of hair loss, the scalp's
         share of the picture and the exposure of the scalp (the quality checks
-        reduce the photograph to their own analysis size anyway).
+        reduce the photograph to their own analysis size anyway). ``drawn``: the
+        masks are a person's, so the checks of the model's own reading are skipped.
         """
         s_mask, h_mask = maps.small["scalp_mask"], maps.small["hairloss_mask"]
         if self.config.postprocess.restrict_to_scalp and np.any(h_mask & ~s_mask):
@@ -283,6 +293,9 @@ class Pipeline:
         if self.config.check_quality:
             flags += check_photo(photo, maps.oriented("scalp_mask") if scalp_pixels else None,
                                  self.config.quality)
+            if not drawn and loss is not None:
+                flags += check_bald_skin(photo, maps.oriented("scalp_mask"), maps.oriented("hairloss_mask"),
+                                         self.config.quality)
         if scalp_pixels and conf < self.config.postprocess.min_confidence:
             flags.append(flag(CHECK_CODE, f"the networks are unsure about "
                                           f"{100 * (1 - conf):.0f}% of the scalp; review the overlay"))
@@ -313,7 +326,8 @@ class Pipeline:
             masks.append(mask.astype(bool))
         s_mask, h_mask = masks
         maps = ViewMaps.at_full_size(s_mask.astype(np.float32), h_mask.astype(np.float32), s_mask, h_mask)
-        result = self._result(view, photo, name, maps, float(confidence_value), corrected=bool(corrected))
+        result = self._result(view, photo, name, maps, float(confidence_value), corrected=bool(corrected),
+                              drawn=True)
         if not s_mask.any():  # a person drew no scalp: say that, not "check the view and frame the scalp"
             result = replace(result, flags=[
                 flag("scalp_not_found", "the scalp mask drawn for this view is empty; draw the scalp region "
