@@ -219,5 +219,5 @@ def check_bald_skin(image: np.ndarray, scalp: np.ndarray, hairloss: np.ndarray,
     if value is None or value >= config.dark_skin_lstar:
         return []
     return [flag(CHECK_CODE, f"the bald skin looks dark (lightness {value:.0f} < {config.dark_skin_lstar:g} "
-                             "of 100); the model reads too little hair loss on dark or dimly lit skin: "
-                             "look at the overlay and correct it")]
+                             "of 100): the model under-calls hair loss on dark or dimly lit skin; "
+                             "review the overlay")]
