@@ -100,6 +100,11 @@
 #                    G, H, L, O, P (O with CLEAN=1) and Q add data to that recipe and are compared
 #                    with the default; this run tells what the 300 extra steps do by themselves
 #                    (SEED=2 gives a second draw, run effl0-recipe-seed2).
+# S effl0-dim        set R with one more augmentation: dim, warm light (brightness times 0.4-0.7,
+#                    often warmer) on DIM_P (default 0.3) of the training photographs
+#                    (scripts/dev/train_dim.py), seed 1 (ONLY=S; SEED=2 gives effl0-dim-seed2).
+#                    Aimed at darker-looking bald skin read as hair on real heads (norwood_check.py
+#                    "tone"); compared with R at the same seed on all real sources (no real labels).
 # Each set ends with an evaluation on the phantom test split (seed 303) and on a
 # style-held-out split (test-split patients, one visit each, --style heldout: copper hair,
 # black backdrop, low side light -- looks no training set contains).
@@ -158,8 +163,13 @@ dev_render() {  # name script options...: phantoms from a scripts/dev renderer, 
 finetune() {  # run "datasets" options...: a resumable hair-loss fine-tune into run-hl
   local run=$1 datasets=$2; shift 2
   local resume=(); [ -f "$run-hl/hairloss/last.pt" ] && resume=(--resume)
+  local trainer=(alonet train) script options=()  # TRAINER="script options": a scripts/dev wrapper of `alonet train`
+  if [ -n "${TRAINER:-}" ]; then
+    read -r -a options <<< "$TRAINER"; script=${options[0]}; options=("${options[@]:1}")
+    trainer=(env "PYTHONPATH=$HERE/src" python "$HERE/scripts/dev/$script" "${options[@]}")
+  fi
   # shellcheck disable=SC2086  # datasets is a list of folder names
-  alonet train $datasets -o "$run-hl" --task hairloss --steps 300 --lr 1e-4 --lr-step 8 --lr-gamma 0.3 \
+  "${trainer[@]}" $datasets -o "$run-hl" --task hairloss --steps 300 --lr 1e-4 --lr-step 8 --lr-gamma 0.3 \
     --freeze-bn encoder --encoder-lr-scale 0.1 --style-images "$REAL" "${COMMON[@]}" "${resume[@]}" "$@"
 }
 one_network_set() {  # run task trained base: run-set = base's networks, task's kept one from trained/task
@@ -417,6 +427,21 @@ if [[ " $ONLY " == *" R "* ]]; then
   evaluate_set "$run" test test_heldout diffuse_test shaved_test total_test_clean
   PYTHONPATH="$HERE/src" python "$HERE/scripts/dev/norwood_check.py" "$(dirname "$REAL")" --model "$DEFAULT" \
     --model "$run-set" --part test -o "norwood_$run"
+fi
+if [[ " $ONLY " == *" S "* ]]; then
+  # Set R's recipe and data plus dim, warm light (see the header); compared with R at the same seed.
+  dev_render diffuse render_diffuse.py --split train --patients 150 --visits 1 --seed 909
+  failure_mode_test_sets
+  dev_render dark_skin_test render_dark_skin.py --split test --patients 40 --visits 1 --seed 343
+  run=effl0-dim control=effl0-recipe
+  [ "${SEED:-1}" = 1 ] || { run=effl0-dim-seed$SEED; control=effl0-recipe-seed$SEED; }
+  TRAINER="train_dim.py --dim-p ${DIM_P:-0.3}" OMP_NUM_THREADS=${THREADS:-2} finetune "$run" "ds_train ds_diffuse" \
+    --init "$DEFAULT" --dataset-weights 3,1 --keep last --seed "${SEED:-1}"
+  hairloss_set "$run" "$DEFAULT"
+  evaluate_set "$run" test test_heldout diffuse_test shaved_test total_test_clean dark_skin_test
+  controls=(); [ -d "$control-set" ] && controls=(--model "$control-set")
+  PYTHONPATH="$HERE/src" python "$HERE/scripts/dev/norwood_check.py" "$(dirname "$REAL")" --model "$DEFAULT" \
+    "${controls[@]}" --model "$run-set" --part all -o "norwood_$run"
 fi
 if [[ " $ONLY " == *" N "* ]]; then
   # Set L's data and recipe plus the fringe-line pairs of two folds; scored on the third.
