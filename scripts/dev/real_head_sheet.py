@@ -14,7 +14,9 @@ so ``--upright real_side_upright.json`` takes side views turned by hand, and onl
 scores it with every model set and writes
 
 * ``sheet.png``: one row per photograph: the photograph, then each model's
-  overlay (scalp outline, hair loss in colour) with its % of hair loss;
+  overlay (scalp outline, hair loss in colour) with its % of hair loss, and "check"
+  where the pipeline flags the view for a person to look at (unsure networks, or bald
+  skin that looks dark);
 * ``percents.csv``: file, view, Norwood level and each model's % and scalp share.
 
 The photographs are third-party (CC BY 4.0, see their README): keep the sheet
@@ -34,6 +36,7 @@ from tqdm import tqdm
 
 from alonet.data.imageio import read_photo
 from alonet.infer import Pipeline
+from alonet.infer.quality import CHECK_CODE
 from alonet.report.overlay import render_overlay
 
 VIEWS = ("top", "back", "left", "right")
@@ -120,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
             overlay = render_overlay(photo, result.scalp_mask, result.hairloss_mask)
             overlay = cv2.resize(overlay, (CELL, CELL), interpolation=cv2.INTER_AREA)
             pct = "-" if result.loss_pct is None else f"{result.loss_pct:.0f}%"
-            cells.append(label(overlay, f"{Path(name).name}: {pct}"))
+            checked = " check" if any(f.get("code") == CHECK_CODE for f in result.flags) else ""
+            cells.append(label(overlay, f"{Path(name).name}: {pct}{checked}"))
             record[f"{Path(name).name}_pct"] = "" if result.loss_pct is None else f"{result.loss_pct:.1f}"
             record[f"{Path(name).name}_scalp_share"] = f"{result.scalp_mask.mean():.3f}"
         sheet_rows.append(np.concatenate(cells, axis=1))
