@@ -237,7 +237,7 @@ def test_low_confidence_is_flagged_check(pipeline):
     assert not result.retake
 
 
-def test_dark_bald_skin_is_flagged_check_on_predictions_but_not_on_drawn_masks(tmp_path):
+def test_dark_bald_skin_is_flagged_on_predictions_but_not_on_drawn_masks(tmp_path):
     # A model that marks the whole scalp as hair loss, so the marked skin is the photograph.
     pipe = Pipeline(make_model_set(tmp_path / "all-loss", hairloss_bias=30.0), backend="torch")
     base = photo(10, 120, 160).astype(int) // 3                  # 0..85, still textured
@@ -250,7 +250,7 @@ def test_dark_bald_skin_is_flagged_check_on_predictions_but_not_on_drawn_masks(t
     on_dark = pipe.predict_view(dark, "top")
     assert on_dark.loss_pct == pytest.approx(100.0)
     (found,) = dark_flags(on_dark)
-    assert found["code"] == "check" and not on_dark.retake
+    assert found["code"] == "dark_skin" and not on_dark.retake
     assert dark_flags(pipe.predict_view(light, "top")) == []
     drawn = pipe.result_from_masks(dark, "top", on_dark.scalp_mask, on_dark.hairloss_mask)
     assert dark_flags(drawn) == []                                # a person's masks: nothing to doubt

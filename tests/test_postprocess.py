@@ -20,7 +20,7 @@ from alonet.infer.postprocess import (
     speck_area,
 )
 from alonet.infer.quality import (
-    CHECK_CODE,
+    DARK_SKIN_CODE,
     QualityConfig,
     check_bald_skin,
     check_photo,
@@ -237,14 +237,14 @@ def dark_patch(skin: int, marked_rows: int):
     return photo, scalp, loss
 
 
-def test_dark_bald_skin_is_flagged_check_and_light_skin_is_not():
+def test_dark_bald_skin_is_flagged_and_light_skin_is_not():
     flags = check_bald_skin(*dark_patch(skin=90, marked_rows=100))       # L* 37.6
-    assert codes(flags) == [CHECK_CODE] and not needs_retake(flags)
+    assert codes(flags) == [DARK_SKIN_CODE] and not needs_retake(flags)
     assert "lightness 38 < 50" in flags[0]["message"]
     assert check_bald_skin(*dark_patch(skin=160, marked_rows=100)) == []   # L* 66.2
     # a speck of loss (4 % of the scalp < 5 %) says nothing about the skin
     assert check_bald_skin(*dark_patch(skin=90, marked_rows=8)) == []
-    assert codes(check_bald_skin(*dark_patch(skin=90, marked_rows=10))) == [CHECK_CODE]  # 5 %
+    assert codes(check_bald_skin(*dark_patch(skin=90, marked_rows=10))) == [DARK_SKIN_CODE]  # 5 %
     # the threshold is a setting
     assert check_bald_skin(*dark_patch(skin=90, marked_rows=100), QualityConfig(dark_skin_lstar=35)) == []
     with pytest.raises(InvalidValueError, match="min_marked_share"):

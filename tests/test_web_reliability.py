@@ -194,3 +194,24 @@ def test_flask_413_is_json_and_logged(make_app, caplog):  # noqa: F811
 def test_index_offers_a_provisional_score(make_app, view):  # noqa: F811
     page = make_app().test_client().get("/").get_data(as_text=True)
     assert 'name="provisional"' in page
+
+
+def test_look_at_the_overlay_flags_are_not_shown_as_retakes(make_app):  # noqa: F811
+    """`check` and `dark_skin` ask for a look at the overlay; every other code (a retake) is red."""
+    from flask import render_template
+
+    from alonet.infer.quality import REVIEW_CODES
+
+    flags = [{"code": "dark_skin", "message": "the bald skin looks dark"},
+             {"code": "check", "message": "the networks are unsure"},
+             {"code": "too_dark", "message": "photograph too dark"}]
+    row = {"present": True, "loss_pct": 40.0, "contribution": 16.0, "confidence": 0.8, "corrected": False,
+           "flags": flags}
+    summary = {"salt": None, "withheld": True, "complete": False, "partial_salt": 16.0,
+               "views": {"top": row}}
+    app = make_app()
+    with app.test_request_context("/"):
+        html = render_template("_summary.html", summary=summary)
+    assert re.findall(r'<span class="(flag[^"]*)">([^<]+)</span>', html) == [
+        ("flag", "the bald skin looks dark"), ("flag", "the networks are unsure"), ("flag retake", "photograph too dark")]
+    assert sorted(REVIEW_CODES) == ["check", "dark_skin"]

@@ -36,7 +36,7 @@ from tqdm import tqdm
 
 from alonet.data.imageio import read_photo
 from alonet.infer import Pipeline
-from alonet.infer.quality import CHECK_CODE
+from alonet.infer.quality import REVIEW_CODES
 from alonet.report.overlay import render_overlay
 
 VIEWS = ("top", "back", "left", "right")
@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
             overlay = render_overlay(photo, result.scalp_mask, result.hairloss_mask)
             overlay = cv2.resize(overlay, (CELL, CELL), interpolation=cv2.INTER_AREA)
             pct = "-" if result.loss_pct is None else f"{result.loss_pct:.0f}%"
-            checked = " check" if any(f.get("code") == CHECK_CODE for f in result.flags) else ""
+            checked = " check" if any(f.get("code") in REVIEW_CODES for f in result.flags) else ""
             cells.append(label(overlay, f"{Path(name).name}: {pct}{checked}"))
             record[f"{Path(name).name}_pct"] = "" if result.loss_pct is None else f"{result.loss_pct:.1f}"
             record[f"{Path(name).name}_scalp_share"] = f"{result.scalp_mask.mean():.3f}"

@@ -20,8 +20,9 @@ A SALT score is either trustworthy or withheld with its reason:
    batch`` exits with status 3 when any visit's SALT is withheld or any visit
    failed (see the README's exit-status table).
 
-A ``check`` flag (the networks are unsure) does not withhold the score; it asks
-for a look at the overlay.
+A ``check`` flag (the networks are unsure) or a ``dark_skin`` flag (the bald skin
+looks dark, which the model under-calls) does not withhold the score; it asks for
+a look at the overlay.
 
 The functions here are pure: they take per-view objects with ``retake`` and
 ``flags`` (a ``ViewResult`` or the web app's view state) and decide.

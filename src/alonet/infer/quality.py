@@ -26,7 +26,7 @@ size they measure >= 4.1:
 * **scalp not found** / **scalp too small** -- the scalp mask is empty or covers
   less than ``min_scalp_fraction`` of the picture: wrong view, subject too far
   away, or not a scalp photograph.
-* **dark bald skin** (``check``, not a retake; predicted masks only) -- the skin the
+* **dark bald skin** (``dark_skin``, not a retake; predicted masks only) -- the skin the
   model marks as hair loss (at least ``min_marked_share`` of the scalp) looks dark: its
   median CIE lightness L* is below ``dark_skin_lstar`` (0 black .. 100 white). The
   model under-calls such skin, which is dark skin or dim, warm or shaded light: on real
@@ -53,6 +53,12 @@ RETAKE_CODES = frozenset({"too_dark", "too_bright", "blurred", "scalp_not_found"
 
 #: Flag code for a view whose segmentation a person should check.
 CHECK_CODE = "check"
+
+#: Flag code for a view whose marked bald skin looks dark, which the model under-calls.
+DARK_SKIN_CODE = "dark_skin"
+
+#: Flag codes that ask a person to look at a view's overlay; they never withhold a SALT.
+REVIEW_CODES = frozenset({CHECK_CODE, DARK_SKIN_CODE})
 
 
 @dataclass(frozen=True)
@@ -205,7 +211,7 @@ def marked_lightness(image: np.ndarray, mask: np.ndarray) -> float | None:
 
 def check_bald_skin(image: np.ndarray, scalp: np.ndarray, hairloss: np.ndarray,
                     config: QualityConfig = QualityConfig()) -> list[dict]:
-    """A ``check`` flag when the skin marked as hair loss looks dark (see the module doc).
+    """A ``dark_skin`` flag when the skin marked as hair loss looks dark (see the module doc).
 
     ``scalp`` and ``hairloss`` are bool masks of one size, in the photograph's orientation
     (the photograph may be larger). Nothing is judged when less than ``min_marked_share``
@@ -218,6 +224,6 @@ def check_bald_skin(image: np.ndarray, scalp: np.ndarray, hairloss: np.ndarray,
     value = marked_lightness(image, hairloss)
     if value is None or value >= config.dark_skin_lstar:
         return []
-    return [flag(CHECK_CODE, f"the bald skin looks dark (lightness {value:.0f} < {config.dark_skin_lstar:g} "
+    return [flag(DARK_SKIN_CODE, f"the bald skin looks dark (lightness {value:.0f} < {config.dark_skin_lstar:g} "
                              "of 100): the model under-calls hair loss on dark or dimly lit skin; "
                              "review the overlay")]

@@ -17,7 +17,7 @@ import numpy as np
 
 from alonet import __version__
 from alonet.data.imageio import EMBEDDED_JPEG_QUALITY, encode_jpeg
-from alonet.infer.quality import CHECK_CODE, RETAKE_CODES
+from alonet.infer.quality import RETAKE_CODES, REVIEW_CODES
 from alonet.scoring.salt import shown_salt
 from alonet.report.overlay import (
     OverlayStyle,
@@ -92,7 +92,7 @@ def shown_created(created: datetime, deidentify: bool, *, iso: bool) -> str:
 def _kind(code: str) -> str:
     if code in RETAKE_CODES:
         return "retake"
-    return "check" if code == CHECK_CODE else "info"
+    return "check" if code in REVIEW_CODES else "info"
 
 
 def _template():

@@ -33,6 +33,7 @@ from werkzeug.routing import IntegerConverter
 
 from alonet import __version__
 from alonet.errors import AloNetError
+from alonet.infer.quality import REVIEW_CODES
 from alonet.report.html import SYNTHETIC_WARNING, uses_bundled_model
 from alonet.scoring.salt import AA_IGA_BANDS, SALT_GRADES, shown_salt
 from alonet.views import VIEW_WEIGHTS, VIEWS
@@ -128,6 +129,8 @@ def create_app(config: WebConfig | None = None, *, pipeline=None) -> Flask:
         "CODE_STUDY_WORDS": " ".join(CODE_STUDY_WORDS),
         "incomplete_reasons": incomplete_reasons,
         "VIEW_WEIGHTS": dict(VIEW_WEIGHTS),
+        # flag codes shown as "look at the overlay" rather than "retake" (alonet.infer.quality)
+        "REVIEW_CODES": sorted(REVIEW_CODES),
         # Category tables for the page's live grade/band (same source as the server's).
         "SALT_GRADES": [[name, low, high] for name, low, high, _ in SALT_GRADES],
         "AA_IGA_BANDS": [[level, name, low, high] for level, name, low, high, _ in AA_IGA_BANDS],

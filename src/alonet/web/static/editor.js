@@ -17,6 +17,8 @@
   var weights = root.dataset.weights ? JSON.parse(root.dataset.weights) : {};
   var grades = root.dataset.grades ? JSON.parse(root.dataset.grades) : [];
   var bands = root.dataset.bands ? JSON.parse(root.dataset.bands) : [];
+  // flag codes that ask for a look at the overlay, not a retake (alonet.infer.quality.REVIEW_CODES)
+  var reviewCodes = root.dataset.reviewCodes ? JSON.parse(root.dataset.reviewCodes) : ["check"];
   var csrfMeta = document.querySelector('meta[name="csrf-token"]');
   var csrf = csrfMeta ? csrfMeta.content : "";
   var UNDO_LIMIT = 40;
@@ -389,7 +391,7 @@
         cell.textContent = "";
         row.flags.forEach(function (f) {
           var span = document.createElement("span");
-          span.className = "flag" + (f.code !== "check" ? " retake" : "");
+          span.className = "flag" + (reviewCodes.indexOf(f.code) < 0 ? " retake" : "");
           span.textContent = f.message;
           cell.appendChild(span);
         });
