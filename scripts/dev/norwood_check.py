@@ -150,7 +150,9 @@ def paired(records: list[dict], first: str, other: str) -> tuple[np.ndarray, np.
     return (np.array([k[0] for k in keys]), np.array([a[k] for k in keys]), np.array([b[k] for k in keys]))
 
 
-def plot(summary: dict, views: list[str], path: Path) -> None:
+def view_panels(views: list[str], path: Path, draw) -> None:
+    """One panel per view, % hair loss upwards; ``draw(ax, view)`` plots a panel's series and
+    returns its title and x-axis label."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -158,46 +160,43 @@ def plot(summary: dict, views: list[str], path: Path) -> None:
 
     fig, axes = plt.subplots(1, len(views), figsize=(5 * len(views), 4), squeeze=False)
     for ax, view in zip(axes[0], views):
+        title, xlabel = draw(ax, view)
+        ax.set_title(title)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("predicted % of scalp with hair loss")
+        ax.set_ylim(0, 100)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot(summary: dict, views: list[str], path: Path) -> None:
+    def draw(ax, view):
         for name, per_view in summary.items():
             by_level = per_view[view]["by_level"]
             ax.plot(list(by_level), list(by_level.values()), marker="o",
                     label=f"{name} (rho {per_view[view]['spearman']:.2f})")
-        ax.set_title(f"{view} views: mean % hair loss per Norwood level")
-        ax.set_xlabel("Norwood level (publisher's label)")
-        ax.set_ylabel("predicted % of scalp with hair loss")
-        ax.set_ylim(0, 100)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+        return f"{view} views: mean % hair loss per Norwood level", "Norwood level (publisher's label)"
+
+    view_panels(views, path, draw)
 
 
-def plot_tone(records: list[dict], names: list[str], views: list[str], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(views), figsize=(5 * len(views), 4), squeeze=False)
-    for ax, view in zip(axes[0], views):
+def plot_tone(records: list[dict], summary: dict, views: list[str], path: Path) -> None:
+    def draw(ax, view):
         high = [r for r in records if r["view"] == view and r["norwood"] in HIGH and r.get("bald_lstar") is not None]
-        for name in names:
+        for name in summary:
             points = [(r["bald_lstar"], r[name]) for r in high if r.get(name) is not None]
             if points:
                 x, y = zip(*points)
                 ax.scatter(x, y, s=14, alpha=0.7, label=name)
-        ax.set_title(f"{view} views, Norwood 6-7")
-        if (cut := tone_gap(high, names[0])["cut"]) == cut:  # not NaN
+        cut = next(iter(summary.values()))[view]["tone"]["cut"]  # the same for every model
+        if not np.isnan(cut):
             ax.axvline(cut, color="grey", linestyle="--", linewidth=1, label="darkest third below")
-        ax.set_xlabel("median L* of the marked bald skin (first model's mask)")
-        ax.set_ylabel("predicted % of scalp with hair loss")
-        ax.set_ylim(0, 100)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+        return f"{view} views, Norwood 6-7", "median L* of the marked bald skin (first model's mask)"
+
+    view_panels(views, path, draw)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -287,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
                       f"(darkest third of bald skin {t['dark_mean']:.1f} %, rest {t['rest_mean']:.1f} %, "
                       f"p {t['p']:.3f}, {t['sources']} sources)")
     plot(summary, views, args.output / "norwood.png")
-    plot_tone(records, names, views, args.output / "tone.png")
+    plot_tone(records, summary, views, args.output / "tone.png")
     print(f"wrote {args.output}/percents.csv, summary.json, summary.csv, norwood.png, tone.png")
     return 0
 
