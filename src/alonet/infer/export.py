@@ -27,6 +27,7 @@ from alonet.data.atomic import (
     scratch_directory,
 )
 from alonet.errors import ModelError
+from alonet.infer.onnx_passes import fold_pads
 from alonet.infer.onnx_runtime import (
     add_metadata,
     export_key,
@@ -108,11 +109,14 @@ def _float_tensors(proto) -> int:
     return sum(1 for init in proto.graph.initializer if init.data_type in (TensorProto.FLOAT, TensorProto.FLOAT16))
 
 
-def _torch_export(model, cfg: ModelConfig, target: str, *, fold_batchnorm: bool) -> None:
-    """torch.onnx export of the probability map; batch normalisation folded or kept."""
+def _torch_export(model, cfg: ModelConfig, target: str, *, fold_batchnorm: bool, rearrange: bool) -> None:
+    """torch.onnx export of the probability map; batch normalisation folded or kept;
+    ``rearrange``: the decoder steps split (``alonet.infer.export_form``)."""
     import torch
 
-    wrapped = _probability_module(model.eval(), cfg)
+    from alonet.infer.export_form import export_form
+
+    wrapped = _probability_module(export_form(model) if rearrange else model.eval(), cfg)
     size = cfg.input_size
     example = torch.zeros(1, cfg.in_channels, size, size)
     mode = torch.onnx.TrainingMode.EVAL if fold_batchnorm else torch.onnx.TrainingMode.PRESERVE
@@ -127,7 +131,8 @@ def _torch_export(model, cfg: ModelConfig, target: str, *, fold_batchnorm: bool)
 
 
 def export_onnx(model, cfg: ModelConfig, path: str | Path, *, source_sha256: str | None = None,
-                check: bool = True, tolerance: float = 1e-4, compact: bool = True) -> Path:
+                check: bool = True, tolerance: float = 1e-4, compact: bool = True,
+                rearrange: bool = True) -> Path:
     """Export one network to ``path`` (written atomically) and return the path.
 
     ``compact=True`` keeps batch normalisation as its own operator (ONNX Runtime
@@ -138,19 +143,28 @@ def export_onnx(model, cfg: ModelConfig, path: str | Path, *, source_sha256: str
     folded in, as float32. With ``check=True`` the ONNX Runtime output on a random
     batch is compared with torch's and a ModelError is raised if they differ
     by more than ``tolerance``.
+
+    ``rearrange=True`` exports the faster form of the same function: decoder
+    steps that never build their concatenation (``alonet.infer.export_form``)
+    and the encoder's stride-2 padding inside its convolutions
+    (``alonet.infer.onnx_passes.fold_pads``). ``False`` exports the network
+    operation for operation as it was trained, the reference the benchmark
+    and the tests compare it with.
     """
     import onnx
 
     def write(tmp: Path) -> None:
         proto = None
         if compact:
-            _torch_export(model, cfg, str(tmp), fold_batchnorm=False)
+            _torch_export(model, cfg, str(tmp), fold_batchnorm=False, rearrange=rearrange)
             proto = onnx.load(str(tmp))
             if store_weights_fp16(proto) < _float_tensors(proto) // 2:
                 proto = None  # float32 weights: the folded export is smaller and as exact
         if proto is None:
-            _torch_export(model, cfg, str(tmp), fold_batchnorm=True)
+            _torch_export(model, cfg, str(tmp), fold_batchnorm=True, rearrange=rearrange)
             proto = onnx.load(str(tmp))
+        if rearrange:
+            fold_pads(proto)
         add_metadata(proto, cfg, source_sha256, "fp32")
         onnx.save(proto, str(tmp))
         if check:

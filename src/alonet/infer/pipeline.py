@@ -238,7 +238,8 @@ class Pipeline:
             scalp_by_item.update(zip(idx, self.backend.predict(task, batch)))
         scalp_prob = [scalp_by_item[i] for i in range(len(prepared))]
         raw = [KnownPasses(working=mirror(working[i]) if v == "right" else working[i],
-                           outputs={(SCALP_TASK_FOR_VIEW[v], v == "right"): scalp_prob[i]})
+                           outputs={(SCALP_TASK_FOR_VIEW[v], v == "right"): scalp_prob[i]},
+                           inputs={(size, v == "right"): image for size, image in resized[i].items()})
                for i, (v, *_) in enumerate(prepared)]
 
         # Hair-loss network on the scalp-masked photographs, one batch.

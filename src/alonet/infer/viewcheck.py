@@ -238,11 +238,13 @@ def find_duplicates(photos: Mapping[str, np.ndarray],
 @dataclass(frozen=True, eq=False)
 class KnownPasses:
     """What the pipeline already computed for a photograph: the photograph at the
-    working size (in its own orientation) and scalp-network outputs
-    ``{(task, mirrored): probability map}`` (e.g. the midline network on a top view)."""
+    working size (in its own orientation), network inputs ``{(size, mirrored):
+    uint8 image}`` and scalp-network outputs ``{(task, mirrored): probability
+    map}`` (e.g. the midline network on a top view)."""
 
     working: np.ndarray | None = None
     outputs: Mapping[tuple[str, bool], np.ndarray] = field(default_factory=dict)
+    inputs: Mapping[tuple[int, bool], np.ndarray] = field(default_factory=dict)
 
 
 def view_evidence(photos: list[np.ndarray], pipeline,
@@ -258,6 +260,7 @@ def view_evidence(photos: list[np.ndarray], pipeline,
     post = pipeline.config.postprocess
     passes = [k or KnownPasses() for k in (known or [None] * len(photos))]
     working = [k.working for k in passes]
+    inputs = [dict(k.inputs) for k in passes]  # grows as the batches below make inputs
 
     def at_working_size(i: int) -> np.ndarray:
         photo = working[i]
@@ -273,8 +276,11 @@ def view_evidence(photos: list[np.ndarray], pipeline,
         if todo:
             items = []
             for i in todo:
-                photo = at_working_size(i)
-                items.append(prepare_input(mirror(photo) if mirrored else photo, size))
+                image = inputs[i].get((size, mirrored))
+                if image is None:
+                    photo = at_working_size(i)
+                    image = inputs[i][size, mirrored] = prepare_input(mirror(photo) if mirrored else photo, size)
+                items.append(image)
             made = dict(zip(todo, pipeline.backend.predict(task, np.stack(items))))
         return [made[i] if prob is None else prob for i, prob in enumerate(out)]
 

@@ -34,6 +34,7 @@ class Up(nn.Module):
                  dropout: float, bilinear: bool):
         super().__init__()
         self.bilinear = bilinear
+        self.skip_channels = skip_channels  # the first conv reads [skip, upsampled]
         if bilinear:
             self.transpose = None
             up_channels = in_channels

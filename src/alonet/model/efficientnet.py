@@ -73,7 +73,9 @@ class SameConv2d(nn.Conv2d):
     At stride 1 (odd kernels) "SAME" is the same on every side for any input
     size, so it is the convolution's own padding: no separate pad step, which
     also keeps the exported ONNX graph free of Pad nodes and size arithmetic
-    there. At stride 2 the padding depends on the input size and is computed.
+    there. At stride 2 the padding depends on the input size and is computed;
+    an export has a fixed input size, so there the padding is a constant, which
+    ``alonet.infer.onnx_passes.fold_pads`` then moves into the convolution.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
@@ -88,6 +90,8 @@ class SameConv2d(nn.Conv2d):
             return super().forward(x)
         k, s = self.kernel_size[0], self.stride[0]
         h, w = x.shape[-2:]
+        if torch.onnx.is_in_onnx_export():
+            h, w = int(h), int(w)  # constants in the graph, not size arithmetic
         pad_h = max((-(-h // s) - 1) * s + k - h, 0)
         pad_w = max((-(-w // s) - 1) * s + k - w, 0)
         if pad_h or pad_w:
