@@ -118,24 +118,34 @@ def test_swapped_views_are_flagged_and_the_salt_withheld(phantom):
     assert "top view: the photograph given as top looks like a left view" in withheld
 
 
-def test_evidence_reuses_the_pipelines_scalp_passes_with_the_same_result(phantom):
+def test_evidence_reuses_the_pipelines_scalp_passes_with_the_same_result(phantom, monkeypatch):
     # score_visit hands the view checks the scalp-network outputs it already has
     # (midline on top/back, temporal on left and on the mirrored right view), so
-    # 4 of the 12 evidence passes are not run again -- and nothing changes.
+    # 4 of the 12 evidence passes are not run again -- and nothing changes. It also
+    # hands them its network inputs, and an input made for one scalp network serves
+    # the other (both read 160 x 160), so of the 8 distinct inputs (4 photographs,
+    # as they are and mirrored) only the 4 the pipeline did not make are made.
+    from alonet.infer import viewcheck
     from alonet.infer.viewcheck import view_evidence
 
     pipeline = Pipeline("default", backend="torch")
     calls = []
     predict = pipeline.backend.predict
     pipeline.backend.predict = lambda task, batch: calls.append((task, len(batch))) or predict(task, batch)
+    made = []
+    prepare = viewcheck.prepare_input
+    monkeypatch.setattr(viewcheck, "prepare_input", lambda photo, size: made.append(size) or prepare(photo, size))
     _, known = pipeline._predict_views([(phantom[v], v) for v in VIEWS])
     calls.clear()
     photos = [phantom[v] for v in VIEWS]
     reused = view_evidence(photos, pipeline, known)
     assert sum(n for _, n in calls) == 8
+    assert len(made) == 4
     calls.clear()
+    made.clear()
     fresh = view_evidence(photos, pipeline)
     assert sum(n for _, n in calls) == 12
+    assert len(made) == 8
     assert reused == fresh
 
 
