@@ -160,3 +160,24 @@ def test_drop_unused_nodes_keeps_what_the_outputs_need():
     assert drop_unused_nodes(model) == 1
     assert [n.op_type for n in model.graph.node] == ["Constant", "Identity", "Pad", "Conv"]
     assert [i.name for i in model.graph.initializer] == ["w"]
+
+
+def test_files_exported_with_an_older_graph_layout_are_not_used(tmp_path, monkeypatch):
+    # ONNX files beside a model set that an older AloNet wrote (graph version 2: the
+    # layout as trained) must not be taken for current ones: the pipeline exports the
+    # current layout into its cache instead, and `alonet export --into` replaces them.
+    from test_infer import make_model_set
+
+    from alonet.infer import onnx_runtime
+    from alonet.infer.export import export_model_set
+    from alonet.model import resolve_model_set
+
+    make_model_set(tmp_path)
+    paths = resolve_model_set(tmp_path)
+    monkeypatch.setattr(onnx_runtime, "GRAPH_VERSION", 2)
+    export_model_set(tmp_path, progress=False)
+    assert onnx_runtime.find_exports(paths, None) is not None  # current for the AloNet that wrote them
+    monkeypatch.setattr(onnx_runtime, "GRAPH_VERSION", 3)
+    assert onnx_runtime.find_exports(paths, None) is None  # stale now
+    export_model_set(tmp_path, progress=False)
+    assert onnx_runtime.find_exports(paths, None) is not None

@@ -184,8 +184,9 @@ def test_precision_errors(trained, tmp_path, capsys, visit):
     cut = tmp_path / "cut"
     shutil.copytree(trained, cut)
     (cut / "hairloss.int8.onnx").write_bytes(b"\x08\x01" * 100)
-    with pytest.raises(ModelError, match=r"the int8 export .* cannot be used \(hairloss.int8.onnx: damaged, or made "
-                                         r"from other weights\).*export --int8 --into MODEL_SET again"):
+    with pytest.raises(ModelError, match=r"the int8 export .* cannot be used \(hairloss.int8.onnx: damaged, made from "
+                                         r"other weights or by an older AloNet\).*export --int8 --into MODEL_SET "
+                                         r"again"):
         Pipeline(cut, config=PipelineConfig(precision="int8", cache_dir=tmp_path))
 
 

@@ -271,7 +271,7 @@ def create_backend(models, backend: str = "auto", *, cache_dir: str | Path | Non
             present = _present_exports(models, precision)
             if present:  # there, but truncated, damaged or made from other weights
                 raise ModelError(f"the {precision} export beside the model set {models} cannot be used "
-                                 f"({', '.join(present)}: damaged, or made from other weights)",
+                                 f"({', '.join(present)}: damaged, made from other weights or by an older AloNet)",
                                  fix=f"run alonet export --{precision} --into MODEL_SET again, or use --precision fp32")
             raise ModelError(f"no {precision} export of the model set {models}",
                              fix=f"run alonet export --{precision} --into MODEL_SET and pass --model MODEL_SET, "
