@@ -105,6 +105,13 @@
 #                    (scripts/dev/train_dim.py), seed 1 (ONLY=S; SEED=2 gives effl0-dim-seed2).
 #                    Aimed at darker-looking bald skin read as hair on real heads (norwood_check.py
 #                    "tone"); compared with R at the same seed on all real sources (no real labels).
+# T effl0-enc001-norwood  effl0-enc001's hair-loss network (its encoder kept close to ImageNet's) with
+#                    set L's data and recipe (ordinary, diffuse-loss and shaved phantoms plus the
+#                    real Norwood pairs, 3 : 1 : 1 : 1, 300 steps of 8 at 1e-4, last epoch), its
+#                    encoder at ENC_SCALE (default 0.01) of the decoder's rate, as effl0-enc001 was
+#                    trained; the default's scalp networks; seed 1 (ONLY=T). Aimed at keeping what
+#                    effl0-enc001 gains on real bald tops (darker skin too) while the Norwood-2 and
+#                    shaved negatives take away its false alarms on full heads of hair.
 # Each set ends with an evaluation on the phantom test split (seed 303) and on a
 # style-held-out split (test-split patients, one visit each, --style heldout: copper hair,
 # black backdrop, low side light -- looks no training set contains).
@@ -320,14 +327,18 @@ if [[ " $ONLY " == *" K "* ]]; then
   PYTHONPATH="$HERE/src" python "$HERE/scripts/dev/real_side_lines.py" score "$(dirname "$REAL")" \
     --model "$PREV" --model effl0-realside-set --part test -o score_realside
 fi
+norwood_pairs() {  # name [--positives]: real head photographs labelled by their Norwood level, as a dataset
+  local name=$1; shift
+  [ -d "$name" ] || PYTHONPATH="$HERE/src" python "$HERE/scripts/dev/real_norwood_pairs.py" "$(dirname "$REAL")" \
+    --model "$DEFAULT" --part learn "$@" -o "$name"
+  [ -d "ds_$name" ] || alonet convert "$name/photographs" "$name/scalp" "$name/hairloss" \
+    --manifest "$name/manifest.csv" -o "ds_$name"
+}
 if [[ " $ONLY " == *" L "* ]]; then
   # The default's hair-loss network, real Norwood-labelled pairs (see the header), set G's recipe.
   dev_render diffuse render_diffuse.py --split train --patients 150 --visits 1 --seed 909
   name=real_norwood_pos; pos=(--positives); [ "${NEGATIVES_ONLY:-0}" = 1 ] && { name=real_norwood; pos=(); }
-  [ -d "$name" ] || PYTHONPATH="$HERE/src" python "$HERE/scripts/dev/real_norwood_pairs.py" "$(dirname "$REAL")" \
-    --model "$DEFAULT" --part learn "${pos[@]}" -o "$name"
-  [ -d "ds_$name" ] || alonet convert "$name/photographs" "$name/scalp" "$name/hairloss" \
-    --manifest "$name/manifest.csv" -o "ds_$name"
+  norwood_pairs "$name" "${pos[@]}"
   datasets="ds_train ds_diffuse ds_shaved ds_$name" weights=3,1,1,1 run=effl0-norwood
   if [ "${NO_SHAVED:-0}" = 1 ]; then datasets="ds_train ds_diffuse ds_$name" weights=3,1,1 run=effl0-$name; else
     dev_render shaved render_shaved.py --split train --patients 150 --visits 1 --seed 919; fi
@@ -415,6 +426,27 @@ if [[ " $ONLY " == *" Q "* ]]; then
     "eval_${run}_dark_skin_test" -o "by_look_${run}_dark_skin_test"
   PYTHONPATH="$HERE/src" python "$HERE/scripts/dev/norwood_check.py" "$(dirname "$REAL")" --model "$DEFAULT" \
     --model "$run-set" --part test -o "norwood_$run"
+fi
+if [[ " $ONLY " == *" T "* ]]; then
+  # effl0-enc001's hair-loss network, set L's data and recipe, its encoder at ENC_SCALE (see the header).
+  dev_render diffuse render_diffuse.py --split train --patients 150 --visits 1 --seed 909
+  dev_render shaved render_shaved.py --split train --patients 150 --visits 1 --seed 919
+  norwood_pairs real_norwood_pos --positives
+  failure_mode_test_sets
+  run=effl0-enc001-norwood; [ -n "${SEED:-}" ] && [ "$SEED" != 1 ] && run=$run-seed$SEED
+  OMP_NUM_THREADS=${THREADS:-2} finetune "$run" "ds_train ds_diffuse ds_shaved ds_real_norwood_pos" \
+    --init "$HERE/candidates/effl0-enc001" --dataset-weights 3,1,1,1 --keep last --seed "${SEED:-1}" \
+    --encoder-lr-scale "${ENC_SCALE:-0.01}"
+  hairloss_set "$run" "$DEFAULT"
+  evaluate_set "$run" test test_heldout diffuse_test shaved_test
+  for set in test test_heldout diffuse_test shaved_test; do
+    [ -f "eval_default_$set/summary.json" ] || evaluate_set default "$set"
+  done
+  for part in test all; do
+    PYTHONPATH="$HERE/src" python "$HERE/scripts/dev/norwood_check.py" "$(dirname "$REAL")" --model "$DEFAULT" \
+      --model "$HERE/candidates/effl0-norwood" --model "$HERE/candidates/effl0-enc001" --model "$run-set" \
+      --part "$part" -o "norwood_${run}_$part"
+  done
 fi
 if [[ " $ONLY " == *" R "* ]]; then
   # Set L's recipe with no new data (see the header): the control for the fine-tunes above.

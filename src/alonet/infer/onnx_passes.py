@@ -13,10 +13,6 @@ from __future__ import annotations
 
 import numpy as np
 
-#: Pad modes and values this pass can fold: zeros added at the borders.
-_ZERO_PAD_MODES = (b"constant", "constant")
-
-
 def fold_pads(proto) -> int:
     """Fold zero ``Pad`` nodes into the ``Conv`` nodes that read them, in place.
 
@@ -83,7 +79,7 @@ def _plain_conv(node) -> bool:
 def _spatial_pads(proto, pad) -> list[int] | None:
     """``[top, left, bottom, right]`` of a zero Pad over (N, C, H, W), else None."""
     mode = next((a.s for a in pad.attribute if a.name == "mode"), b"constant")
-    if mode not in _ZERO_PAD_MODES or (len(pad.input) > 3 and pad.input[3]):  # no axes input
+    if mode != b"constant" or (len(pad.input) > 3 and pad.input[3]):  # zeros or a value; no axes input
         return None
     if len(pad.input) > 2 and pad.input[2]:
         value = constant_value(proto, pad.input[2])
