@@ -105,7 +105,9 @@
 #                    (scripts/dev/train_dim.py), seed 1 (ONLY=S; SEED=2 gives effl0-dim-seed2).
 #                    Aimed at darker-looking bald skin read as hair on real heads (norwood_check.py
 #                    "tone"); compared with R at the same seed on all real sources (no real labels).
-# T effl0-enc001-norwood  effl0-enc001's hair-loss network (its encoder kept close to ImageNet's) with
+# T effl0-enc001-norwood  measured in the thirty-second session and NOT shipped (candidates/README.md:
+#                    seed 2 gave a different model, worse than the default on real back views):
+#                    effl0-enc001's hair-loss network (its encoder kept close to ImageNet's) with
 #                    set L's data and recipe (ordinary, diffuse-loss and shaved phantoms plus the
 #                    real Norwood pairs, 3 : 1 : 1 : 1, 300 steps of 8 at 1e-4, last epoch), its
 #                    encoder at ENC_SCALE (default 0.01) of the decoder's rate, as effl0-enc001 was
