@@ -89,13 +89,11 @@ def _pad_conv_model(pads, value=None, reader="Conv", pads_from_input=False):
     weight = numpy_helper.from_array(np.random.default_rng(3).standard_normal((4, 2, 3, 3)).astype(np.float32), "w")
     inits = [weight]
     inputs = [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 2, 6, 7])]
+    pad_inputs = ["image", "pads"]
+    nodes = []
     if pads_from_input:
         inputs.append(helper.make_tensor_value_info("pads", TensorProto.INT64, [8]))
-        pad_inputs = ["image", "pads"]
     else:  # the pads made by a Constant node and an Identity, as torch's exporter makes them
-        pad_inputs = ["image", "pads"]
-    nodes = []
-    if not pads_from_input:
         nodes += [helper.make_node("Constant", [], ["pads_raw"],
                                    value=numpy_helper.from_array(np.array(pads, np.int64))),
                   helper.make_node("Identity", ["pads_raw"], ["pads"])]
