@@ -294,6 +294,19 @@ def test_request_over_the_total_cap_is_413(make_app, photos):
     assert ok.status_code == 200 and ok.get_json()["views"]["top"]["loss_pct"] is not None
 
 
+@pytest.mark.parametrize("form, needle", [
+    ({"provisional": "a" * 1_200_000}, "a text field is larger than 1 MiB"),  # MAX_FORM_MEMORY_SIZE
+    ({f"f{i}": "x" for i in range(1100)}, "more than 1000 parts"),  # MAX_FORM_PARTS
+])
+def test_a_413_within_the_request_limit_names_the_form_limit(make_app, form, needle):
+    """A small request refused for a long text field or too many parts used to be told that
+    it was larger than the 81 MiB request limit."""
+    response = make_app().test_client().post("/api/score", data=form, content_type="multipart/form-data")
+    assert response.status_code == 413
+    message = response.get_json()["error"]
+    assert needle in message and "request is larger than" not in message, message
+
+
 def test_upload_file_names_are_ignored(make_app, photos):
     data = {"top": (io.BytesIO(encode(photos["top"])), "../../../../etc/passwd")}
     response = make_app().test_client().post("/api/score", data=data, content_type="multipart/form-data")

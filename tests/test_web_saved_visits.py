@@ -602,3 +602,29 @@ def test_a_revision_that_is_not_an_ascii_number_is_a_400(make_app, photos):  # n
     r = client.post(f"{url}/masks", data={"revision": "²", "revert": "top"},
                     headers={"X-CSRFToken": csrf_token(client)})
     assert r.status_code == 400 and "is not a number" in r.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("revision", ["9" * 20, "9" * 4301])
+def test_a_revision_too_long_to_be_a_count_is_a_400(make_app, photos, revision):  # noqa: F811
+    """4301 digits made ``int`` raise past the check (a 500)."""
+    client = make_app().test_client()
+    url = score_form(client, photos)
+    r = client.post(f"{url}/masks", data={"revision": revision, "revert": "top"},
+                    headers={"X-CSRFToken": csrf_token(client)})
+    assert r.status_code == 400 and "is not a number" in r.get_data(as_text=True)
+
+
+def test_a_mask_field_sent_twice_is_a_400_and_changes_nothing(make_app, photos):  # noqa: F811
+    """The first of two files under one name used to be taken without a word."""
+    import io
+
+    client = make_app().test_client()
+    url = score_form(client, photos)
+    height, width = photos["top"].shape[:2]
+    full, empty = np.ones((height, width), bool), np.zeros((height, width), bool)
+    data = {"scalp_top": (io.BytesIO(mask_png(full)), "s.png"),
+            "hairloss_top": [(io.BytesIO(mask_png(empty)), "h1.png"), (io.BytesIO(mask_png(full)), "h2.png")]}
+    headers = {"X-CSRFToken": csrf_token(client), "Accept": "application/json"}
+    r = client.post(f"{url}/masks", data=data, content_type="multipart/form-data", headers=headers)
+    assert r.status_code == 400 and "more than one file was sent for the mask field 'hairloss_top'" in r.get_json()["error"]
+    assert 'data-revision="0"' in client.get(url).get_data(as_text=True)

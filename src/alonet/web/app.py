@@ -182,7 +182,9 @@ def _install_error_handlers(app: Flask) -> None:
     def _too_large(exc: RequestEntityTooLarge):
         limit = get_state().config.max_request_bytes
         assert limit is not None, "WebConfig.__post_init__ sets the default request size"
-        return _error_response(too_large_message(exc, limit), 413)
+        message = too_large_message(exc, limit, request.content_length,
+                                    request.max_form_memory_size, request.max_form_parts)
+        return _error_response(message, 413)
 
     @app.errorhandler(CSRFError)
     def _csrf(exc: CSRFError):

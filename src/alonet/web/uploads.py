@@ -59,6 +59,10 @@ def _mib(n: int) -> str:
     return f"{n / (1024 * 1024):.3g} MiB"
 
 
+def _kib(n: int) -> str:
+    return _mib(n) if n >= 1024 * 1024 else f"{n / 1024:.3g} KiB"
+
+
 class CappedBuffer(io.BytesIO):
     """An in-memory file that refuses to grow beyond ``limit`` bytes (HTTP 413)."""
 
@@ -83,11 +87,22 @@ class InMemoryRequest(Request):
         return CappedBuffer(current_app.config["ALONET_MAX_FILE_BYTES"])
 
 
-def too_large_message(exc: RequestEntityTooLarge, max_request_bytes: int) -> str:
-    """The one-line reason for a 413 raised by werkzeug or :class:`CappedBuffer`."""
+def too_large_message(exc: RequestEntityTooLarge, max_request_bytes: int, content_length: int | None,
+                      max_form_memory: int | None, max_form_parts: int | None) -> str:
+    """The one-line reason for a 413 raised by werkzeug or :class:`CappedBuffer`.
+
+    Werkzeug raises the same bare 413 for a body over ``MAX_CONTENT_LENGTH``, a text
+    field over ``MAX_FORM_MEMORY_SIZE`` and a form of more than ``MAX_FORM_PARTS``
+    parts; a body known to be within the request limit was refused for one of the
+    other two.
+    """
     default = RequestEntityTooLarge.description
     if exc.description and exc.description != default:
         return f"upload refused: {exc.description} (make the photograph smaller)"
+    if content_length is not None and content_length <= max_request_bytes:
+        field = f"a text field is larger than {_kib(max_form_memory)}" if max_form_memory else "a text field is too large"
+        parts = f"the form has more than {max_form_parts} parts" if max_form_parts else "the form has too many parts"
+        return f"upload refused: {field} or {parts} (send only the page's own fields)"
     return f"upload refused: the request is larger than the {_mib(max_request_bytes)} limit (send fewer or smaller photographs)"
 
 

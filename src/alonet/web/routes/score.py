@@ -238,6 +238,20 @@ def stale_page_message(now: int, page: int, sent_by: str) -> str:
             f"page at {page}), so these masks were not applied: {again}")
 
 
+def _revision(text: str | None) -> int | None:
+    """The page's ``revision`` field as a number (``None`` when not sent), or UploadRejected.
+
+    A correction count has at most 19 digits, like a store id; a longer string of digits
+    is refused before ``int`` (which stops at 4300 digits with an error of its own).
+    """
+    if text is None:
+        return None
+    digits = text.strip()
+    if not (digits.isascii() and digits.isdigit() and len(digits) <= 19):
+        raise UploadRejected(f"revision {text[:20]!r} is not a number; reload the page")
+    return int(digits)
+
+
 @bp.post("/result/<visit_id>/masks")
 def masks(visit_id: str):
     """Corrected masks from the page (fields ``scalp_<view>``, ``hairloss_<view>``,
@@ -252,16 +266,16 @@ def masks(visit_id: str):
     file name (a form's file input left empty) counts as not sent."""
     visit = _visit(visit_id)
     from_form = request.form.get("then") == "page" and not wants_json()
-    started = request.form.get("revision")
-    if started is not None and not (started.strip().isascii() and started.strip().isdigit()):
-        raise UploadRejected(f"revision {started[:20]!r} is not a number; reload the page")
+    started = _revision(request.form.get("revision"))
     max_side = get_state().config.edit_max_side
     sent = {}
     for name in request.files:
-        storage = request.files[name]
-        data = storage.stream.read()
-        if data or storage.filename:
-            sent[name] = data
+        given = [(f.stream.read(), f.filename) for f in request.files.getlist(name)]
+        datas = [data for data, filename in given if data or filename]
+        if len(datas) > 1:
+            raise UploadRejected(f"more than one file was sent for the mask field {name[:40]!r}; send one per field")
+        if datas:
+            sent[name] = datas[0]
     expected = {f"{layer}_{view}" for layer in LAYERS for view in visit.views}
     unknown = sorted(set(sent) - expected)
     if unknown:
@@ -291,9 +305,9 @@ def masks(visit_id: str):
         raise UploadRejected("no corrected mask was sent")
     scorer = get_state().scorer
     with visit.lock:
-        if started is not None and int(started) != visit.revision:
+        if started is not None and started != visit.revision:
             sent_by = "form" if from_form else "files" if request.form.get("source") == "files" else "strokes"
-            abort(409, description=stale_page_message(visit.revision, int(started), sent_by))
+            abort(409, description=stale_page_message(visit.revision, started, sent_by))
         for view, (scalp, loss) in corrections.items():
             scorer.correct(visit.views[view], scalp, loss)
         for view in reverts:  # every stroke undone: the model's own result again
