@@ -455,3 +455,43 @@ def test_a_second_adapt_into_one_work_folder_is_refused_at_the_start(tmp_path):
     with pytest.raises(RunInUseError, match=f"in use by another `alonet train` or `alonet adapt` \\(process {other}"):
         adapt(data, tmp_path / "adapted", cfg, progress=False)
     assert sorted(p.name for p in work.iterdir()) == [LOCK_NAME]  # nothing started
+
+
+def test_a_network_without_photographs_of_its_views_is_named_plainly(tmp_path):
+    """The note used to pass on the training's advice about meta.csv and --views, neither of
+    which adapt has."""
+    from alonet.data.dataset import write_dataset
+    from test_train import tiny_arrays
+
+    images, scalp, hairloss, meta = tiny_arrays(n_patients=7)
+    keep = [i for i, m in enumerate(meta) if m["view"] in ("top", "back")]
+    data = write_dataset(tmp_path / "ds", [(images[i], scalp[i], hairloss[i], meta[i]) for i in keep], size=32)
+    init = tiny_init_set(tmp_path / "init")
+    cfg = AdaptConfig(init=str(init), steps=2, batch_size=4, backend="torch",
+                      tasks=("scalp-temporal", "scalp-midline"), view_check_patients=3)
+    result = adapt(data, tmp_path / "adapted", cfg, progress=False)
+    assert result.trained == ["scalp-midline"]
+    assert "scalp-temporal: not fine-tuned (no left or right photographs to learn from)" in result.notes
+    assert not any("--views" in n or "meta.csv" in n for n in result.notes)
+
+
+@pytest.mark.parametrize("work_made", [False, True])
+def test_an_interrupted_adapt_points_to_a_work_folder_only_when_there_is_one(tmp_path, capsys, monkeypatch, work_made):
+    """Stopped during the store's export, it used to say "resume from OUT.work", which did not exist."""
+    import alonet.adapt
+    from alonet.cli.main import main
+
+    def stopped(source, out, *args, **kwargs):
+        if work_made:
+            (tmp_path / "out.work").mkdir()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(alonet.adapt, "adapt", stopped)
+    init = tiny_init_set(tmp_path / "init")
+    code = main(["adapt", str(tmp_path), "-o", str(tmp_path / "out"), "--init", str(init), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 130
+    if work_made:
+        assert f"resume from {tmp_path / 'out.work'}" in err
+    else:
+        assert "adapt stopped before training; nothing was kept" in err and "resume" not in err

@@ -600,6 +600,8 @@ def test_adapt_from_a_store_filled_through_the_web_gives_a_model_set_the_app_des
     filled = load_fill_store().fill_store(phantoms, tmp_path / "store", models=str(model_dir), backend="torch",
                                           progress=False, pipeline=pipeline)
     assert (filled["visits"], filled["reviewed"]) == (5, 5)
+    review(make_client(model_dir, pipeline, tmp_path / "store"), Store(tmp_path / "store").visit_ids()[0],
+           reviewed=False)
     init = tiny_init_set(tmp_path / "init")
     cfg = AdaptConfig(init=str(init), steps=2, batch_size=4, backend="torch", view_check_patients=3)
     adapt(tmp_path / "store", tmp_path / "adapted", cfg, progress=False)
@@ -608,8 +610,12 @@ def test_adapt_from_a_store_filled_through_the_web_gives_a_model_set_the_app_des
     assert set(resolve_model_set(out)) == set(TASKS)
     info = json.loads((out / "adapt.json").read_text(encoding="utf-8"))
     counts = info["counts"]
-    assert counts["photographs_learn"] + counts["photographs_test"] == 20
-    assert counts["patients_learn"] + counts["patients_test"] == 5
+    assert counts["photographs_learn"] + counts["photographs_test"] == 16
+    assert counts["patients_learn"] + counts["patients_test"] == 4
+    # what the export left out stays in the set (its skipped.csv went with the work folder)
+    left_out = "left out of the store's export: 1 visit(s) not marked reviewed"
+    assert info["notes"][0].startswith(left_out)
+    assert left_out in (out / "MODEL_CARD.md").read_text(encoding="utf-8")
     assert info["before"]["images"] == info["after"]["images"] == counts["photographs_test"]
 
     app = create_app(WebConfig(models=str(out), backend="torch"), pipeline=Pipeline(out, backend="torch"))

@@ -166,7 +166,7 @@ def write_model_card(path: Path, info: dict, model_dir: Path | None = None) -> N
     notes = "".join(f"- {n}\n" for n in info["notes"])
     changes = change_lines(info.get("changes"))
     if info["better"] and unclear(info.get("changes")):
-        verdict += (" The change is within what these few patients can tell apart (see the intervals "
+        verdict += (" But by less than these few patients can tell apart (see the intervals "
                     "below): check the adapted model on your next visits before relying on it.")
     change_text = ("\nAfter minus before (negative = fewer errors), with 95 % intervals from resampling "
                    "the held-back patients:\n\n" + "".join(f"- {line}\n" for line in changes)) if changes else ""

@@ -65,7 +65,7 @@ from alonet.train import TrainConfig, train
 from alonet.train.data import ConcatSource, ConvertedSource, Source, task_rows
 from alonet.train.lock import run_lock
 from alonet.train.loop import carry_over
-from alonet.store.export import export_store
+from alonet.store.export import export_store, left_out_text, skip_reasons_of
 
 LOG = logging.getLogger(__name__)
 
@@ -244,6 +244,9 @@ def _finetune(train_ds: Path, run: Path, cfg: AdaptConfig, progress: bool) -> tu
         base = TrainConfig.finetuning(cfg.init, task=task, steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr,
                                       val_fraction=cfg.val_fraction, seed=cfg.seed, keep=cfg.keep,
                                       dataset_weights=weights)
+        if not any(r.view in base.task_views for r in clinic.records):
+            notes.append(f"{task}: not fine-tuned (no {' or '.join(base.task_views)} photographs to learn from)")
+            continue
         try:
             rows = task_rows(clinic.records, base, str(train_ds))
         except DatasetError as exc:
@@ -358,6 +361,10 @@ def _adapt_in(work: Path, fresh: bool, source: Path, out: Path, cfg: AdaptConfig
              f"{n_test} of {len(held['test'])} held-back patients to test on")
 
     trained, carried, notes = _finetune(work / "train_ds", work / "run", cfg, progress)
+    left_out = skip_reasons_of(dataset) if is_store(source) else {}
+    if left_out:  # the export's skipped.csv goes with the work folder: the set keeps the counts
+        notes.insert(0, f"left out of the store's export: {left_out_text(left_out)} (correct and review them "
+                        "in the web app to learn from them)")
     if not trained:
         raise DatasetError("no network could be fine-tuned: " + "; ".join(notes),
                            fix="add corrected photographs of more patients and views")

@@ -69,8 +69,12 @@ def adapt_command(source, out, init, tasks, steps, batch_size, lr, test_fraction
     except KeyboardInterrupt:
         from pathlib import Path
 
-        folder = work or Path(out).with_name(Path(out).name + ".work")
-        click.echo(f"adapt stopped: rerun the same command to resume from {folder}", err=True)
+        folder = Path(work) if work else Path(out).with_name(Path(out).name + ".work")
+        if folder.is_dir():
+            click.echo(f"adapt stopped: rerun the same command to resume from {folder}", err=True)
+        else:  # stopped before its work folder was kept (e.g. during the store's export)
+            click.echo("adapt stopped before training; nothing was kept: rerun the same command to start again",
+                       err=True)
         raise
     c = result.counts
     click.echo(f"learnt from {c['photographs_learn']} photographs ({c['patients_learn']} patients); "
@@ -96,7 +100,7 @@ def adapt_command(source, out, init, tasks, steps, batch_size, lr, test_fraction
         click.echo(line)
     if result.better:
         click.echo("after is better than before on the held-back patients."
-                   + (" The change is within what these patients can tell apart: check the adapted model "
+                   + (" But by less than these patients can tell apart: check the adapted model "
                       "on your next visits." if unclear(result.changes) else ""))
     else:
         click.echo("after is NOT better than before on the held-back patients: keep the previous model, "

@@ -84,22 +84,13 @@ def convert(photos, scalp, hairloss, out, phantom_dir, store_dir, include_all, m
 
 
 def _convert_store(store_dir: str, out: str, *, include_all: bool, size: int, overwrite: bool) -> None:
-    from alonet.store.export import export_store
+    from alonet.store.export import export_store, left_out_text
 
     summary = export_store(store_dir, out, include_all=include_all, size=size, overwrite=overwrite)
-    reasons = {
-        "not_reviewed": "visit(s) not marked reviewed",
-        "no_usable_view": "visit(s) without a usable view",
-        "empty_scalp": "view(s) with an empty scalp mask",
-        "unreadable": "view(s) with a missing or unreadable file",
-        "size_mismatch": "view(s) whose masks do not fit the photograph",
-        "view_mismatch": "view(s) that look like another view (mislabelled)",
-    }
     click.echo(
         f"exported {summary['views_exported']} views of {summary['visits_exported']} visits "
         f"({summary['patients']} patients, {summary['views_corrected']} views with corrected masks) "
         f"into {summary['dataset']} ({summary['size']}x{summary['size']})"
     )
     if summary["skip_reasons"]:
-        parts = [f"{n} {reasons.get(code, code)}" for code, n in sorted(summary["skip_reasons"].items())]
-        click.echo(f"left out: {'; '.join(parts)} (listed in {summary['dataset']}/skipped.csv)")
+        click.echo(f"left out: {left_out_text(summary['skip_reasons'])} (listed in {summary['dataset']}/skipped.csv)")

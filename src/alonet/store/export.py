@@ -66,6 +66,31 @@ SIZE_MISMATCH = "size_mismatch"
 NO_USABLE_VIEW = "no_usable_view"
 VIEW_MISMATCH = "view_mismatch"
 
+#: How `convert --from-store` and `adapt` name each skip code's count.
+SKIP_WORDS = {
+    NOT_REVIEWED: "visit(s) not marked reviewed",
+    NO_USABLE_VIEW: "visit(s) without a usable view",
+    EMPTY_SCALP: "view(s) with an empty scalp mask",
+    UNREADABLE: "view(s) with a missing or unreadable file",
+    SIZE_MISMATCH: "view(s) whose masks do not fit the photograph",
+    VIEW_MISMATCH: "view(s) that look like another view (mislabelled)",
+}
+
+
+def left_out_text(skip_reasons: dict[str, int]) -> str:
+    """``{code: count}`` in words, e.g. "8 view(s) with an empty scalp mask; 2 visit(s) without a usable view"."""
+    return "; ".join(f"{n} {SKIP_WORDS.get(code, code)}" for code, n in sorted(skip_reasons.items()))
+
+
+def skip_reasons_of(dataset: str | Path) -> dict[str, int]:
+    """``{code: count}`` of what a store export left out, read back from its ``skipped.csv``
+    (empty when nothing was, or when ``dataset`` is not a store export)."""
+    path = Path(dataset) / "skipped.csv"
+    if not path.is_file():
+        return {}
+    with open(path, newline="", encoding="utf-8") as handle:
+        return dict(Counter(row["code"] for row in csv.DictReader(handle) if row.get("code")))
+
 
 @dataclass(frozen=True)
 class Skipped:
@@ -335,4 +360,5 @@ def export_store(
     return _summary(target, size, include_all, stored_count, manifest, skipped)
 
 
-__all__ = ["MANIFEST_COLUMNS", "STEM_SCHEME", "Skipped", "export_store", "open_store", "stem_for"]
+__all__ = ["MANIFEST_COLUMNS", "SKIP_WORDS", "STEM_SCHEME", "Skipped", "export_store", "left_out_text", "open_store",
+           "skip_reasons_of", "stem_for"]

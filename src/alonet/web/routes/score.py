@@ -270,8 +270,8 @@ def masks(visit_id: str):
     max_side = get_state().config.edit_max_side
     sent = {}
     for name in request.files:
-        given = [(f.stream.read(), f.filename) for f in request.files.getlist(name)]
-        datas = [data for data, filename in given if data or filename]
+        uploads = [(f.stream.read(), f.filename) for f in request.files.getlist(name)]
+        datas = [data for data, filename in uploads if data or filename]
         if len(datas) > 1:
             raise UploadRejected(f"more than one file was sent for the mask field {name[:40]!r}; send one per field")
         if datas:
