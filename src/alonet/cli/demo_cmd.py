@@ -45,7 +45,9 @@ def written_by_demo(folder: Path) -> bool:
               help="Which phantom patient to draw (7: confluent patches, SALT about 36).")
 @click.option("--size", type=click.IntRange(max=PHANTOM_MAX_SIZE), default=640, show_default=True,
               help=f"Longer side of the phantom photographs in pixels (64 to {PHANTOM_MAX_SIZE}).")
-@click.option("--deidentify", is_flag=True, help="Blur everything outside the scalp in the report images.")
+@click.option("--deidentify", is_flag=True,
+              help="Blur everything outside the scalp in the report images and leave out the patient code, "
+                   "dates, file paths and the model folder's name (the reviewer stays).")
 @model_option
 @backend_option
 @speed_options

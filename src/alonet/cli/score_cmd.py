@@ -50,7 +50,9 @@ def print_visit(visit) -> None:
 @click.option("--right", type=click.Path(dir_okay=False, path_type=Path), help="Photograph of the right view.")
 @click.option("-o", "--output", "report_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Report folder: report.html, report.json, overlays and masks.")
-@click.option("--deidentify", is_flag=True, help="Blur everything outside the scalp in the report images.")
+@click.option("--deidentify", is_flag=True,
+              help="Blur everything outside the scalp in the report images and leave out the patient code, "
+                   "dates, file paths and the model folder's name (the reviewer stays).")
 @click.option("--incomplete", is_flag=True,
               help="Score the views given even if some are missing (no SALT is computed then).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing report folder.")

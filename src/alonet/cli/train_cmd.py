@@ -95,7 +95,7 @@ def parse_views(text: str | None) -> tuple[str, ...] | None:
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto", show_default=True)
 @click.option("--amp/--no-amp", default=True, show_default=True, help="Mixed precision (float16) on CUDA.")
 @click.option("--cpu-bf16", is_flag=True,
-              help="bfloat16 mixed precision on CPU: 2-4x faster on CPUs with native bfloat16 "
+              help="bfloat16 mixed precision on CPU: 1.1-4x faster on CPUs with native bfloat16 "
                    "(AVX512-BF16/AMX), slower on others.")
 @click.option("--hflip/--no-hflip", default=True, show_default=True, help="Random horizontal flips.")
 @click.option("--augment/--no-augment", default=True, show_default=True,
