@@ -495,3 +495,21 @@ def test_an_interrupted_adapt_points_to_a_work_folder_only_when_there_is_one(tmp
         assert f"resume from {tmp_path / 'out.work'}" in err
     else:
         assert "adapt stopped before training; nothing was kept" in err and "resume" not in err
+
+
+def test_a_work_folder_holding_files_adapt_did_not_make_is_refused_and_kept(tmp_path):
+    """An adapt check (thirty-third session): a --work folder without adapt's recipe lost its
+    dataset/, before/ ... entries (someone else's files, or a finished model set's before/ and
+    after/) as "an older export"."""
+    init = tiny_init_set(tmp_path / "init")
+    data = tiny_dataset(tmp_path / "ds", n_patients=7)
+    cfg = AdaptConfig(init=str(init), steps=2, batch_size=4, backend="torch", view_check_patients=3)
+    work = tmp_path / "mine"
+    (work / "before").mkdir(parents=True)
+    (work / "before" / "notes.txt").write_text("keep me")
+    (work / "other.txt").write_text("keep me too")
+    with pytest.raises(DatasetError, match=r"already holds before, which adapt did not record making"):
+        adapt(data, tmp_path / "out", cfg, work=work, progress=False)
+    assert (work / "before" / "notes.txt").read_text() == "keep me"
+    assert sorted(p.name for p in work.iterdir()) == ["before", "other.txt"]
+    assert not (tmp_path / "out").exists()

@@ -98,8 +98,9 @@ def check_work_recipe(work: Path, recipe: dict) -> None:
     """Make sure everything in ``work`` was made from this source with these options.
 
     A work folder made otherwise is started afresh when no network was trained yet, and
-    refused once one was (its fine-tune belongs to the other source or options). A work
-    folder from before recipes were recorded counts as made otherwise.
+    refused once one was (its fine-tune belongs to the other source or options). A folder
+    without a recipe that holds any of adapt's entry names (:data:`WORK_ENTRIES`) is refused:
+    they may be someone else's files, and adapt removes its entries when it is done.
     """
     path = work / WORK_RECIPE
     if not path.is_file() and (work / "run").exists():
@@ -108,8 +109,13 @@ def check_work_recipe(work: Path, recipe: dict) -> None:
             f"the work folder {work} was made by an older AloNet that did not record its source and options, "
             "so resuming it could mix other photographs or options into this run",
             fix=f"start afresh with --work {fresh} (or delete {work}); adapting takes minutes")
-    if not path.is_file() and any(work.iterdir()):  # an older export or split, no training yet
-        _clear_work(work, UNTRAINED_ENTRIES)
+    ours = [name for name in WORK_ENTRIES if (work / name).exists() or (work / name).is_symlink()]
+    if not path.is_file() and ours:  # nothing says adapt made them: never remove them
+        raise DatasetError(
+            f"the work folder {work} already holds {', '.join(ours)}, which adapt did not record making "
+            "(another program's files, a model set, or the work folder of an AloNet older than recipes); "
+            "adapt would replace them",
+            fix=f"give --work an empty or new folder (e.g. --work {work.with_name(work.name + '-2')})")
     if path.is_file():
         then = json.loads(path.read_text(encoding="utf-8"))
         changes = _recipe_changes(then, recipe)
