@@ -81,6 +81,37 @@ def test_overwrite_never_replaces_a_folder_that_holds_the_commands_own_input(tmp
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
 
 
+@pytest.mark.parametrize("argv", [
+    ["score", "--top", "{tmp}/visit/top.jpg", "--back", "{tmp}/visit/back.jpg", "--left", "{tmp}/visit/left.jpg",
+     "--right", "{tmp}/visit/right.jpg"],
+    ["convert", "--from", "{tmp}/phantoms"],
+    ["evaluate", "{tmp}/ds", "--quiet"],
+    ["phantom", "--patients", "1", "--size", "64"],
+    ["adapt", "{tmp}/ds", "--quiet"],
+])
+def test_overwrite_replaces_only_an_earlier_output_of_the_same_command(tmp_path, capsys, argv):
+    """An audit (thirty-third session): score, convert, evaluate and phantom -o FOLDER --overwrite
+    replaced any folder, e.g. one of a user's documents, with their output."""
+    for name in ("visit/top.jpg", "visit/back.jpg", "visit/left.jpg", "visit/right.jpg", "phantoms/manifest.csv",
+                 "phantoms/photographs/a.jpg", "phantoms/scalp/a.png", "phantoms/hairloss/a.png", "ds/dataset.json",
+                 "precious/thesis.docx", "precious/sub/figure.png"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"users' data")
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    code, err = run(capsys, *[a.format(tmp=tmp_path) for a in argv], "-o", str(tmp_path / "precious"), "--overwrite")
+    assert code == 2 and f"output {tmp_path / 'precious'} holds files this command did not write" in err, err
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+
+
+def test_overwrite_still_replaces_the_commands_own_output(tmp_path, capsys):
+    out = tmp_path / "ph"
+    for seed in ("1", "2"):
+        code, err = run(capsys, "phantom", "-o", str(out), "--patients", "1", "--size", "64", "--seed", seed,
+                        "--overwrite")
+        assert code == 0, err
+    assert "P0001" in (out / "manifest.csv").read_text()
+
+
 def test_export_never_writes_over_an_existing_model_set(tmp_path, capsys):
     init = tiny_init_set(tmp_path / "set")
     before = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in init.iterdir()}

@@ -74,6 +74,10 @@ MIN_PHOTOS = 10
 MIN_PATIENTS = 4
 
 
+#: What marks a folder as an adapted model set (``--overwrite`` replaces only such a folder).
+ADAPTED_FILES = ("adapt.json",)
+
+
 def _source_dataset(source: Path, work: Path, cfg: AdaptConfig, progress: bool) -> Path:
     """SOURCE as a converted dataset folder (a store is exported into the work folder once)."""
     if (source / "dataset.json").is_file():
@@ -317,7 +321,7 @@ def adapt(source: str | Path, out: str | Path, cfg: AdaptConfig = AdaptConfig(),
         raise DatasetError(f"{source} not found", fix="pass a store folder or a converted dataset")
     if cfg.replay:
         _check_replay(cfg.replay)
-    check_can_write_directory(out, overwrite, inputs=(source, cfg.replay, cfg.init))
+    check_can_write_directory(out, overwrite, inputs=(source, cfg.replay, cfg.init), own=ADAPTED_FILES)
     check_model_set(cfg.init)  # a damaged starting network fails before the work folder, not after training the others
     seen = learnt_by(cfg.init)
     key, key_file, made = key_for_init(patient_key, seen, cfg.init)
@@ -403,7 +407,7 @@ def _adapt_in(work: Path, fresh: bool, source: Path, out: Path, cfg: AdaptConfig
     if unkeyed:
         info["learnt_patients_unkeyed"] = sorted(unkeyed)
 
-    with atomic_directory(out, overwrite=overwrite) as tmp:
+    with atomic_directory(out, overwrite=overwrite, own=ADAPTED_FILES) as tmp:
         for task in TASKS:
             best = work / "run" / task / "best"
             shutil.copyfile(best.with_suffix(".json"), tmp / f"{task}.json")

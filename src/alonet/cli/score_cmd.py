@@ -88,11 +88,13 @@ def score_command(top, back, left, right, report_dir, deidentify, incomplete, ov
     from alonet.data.atomic import check_can_write_directory
     from alonet.report import write_report
     from alonet.report.provenance import visit_provenance
+    from alonet.report.writer import REPORT_FILES
 
     images = {v: p for v, p in (("top", top), ("back", back), ("left", left), ("right", right)) if p}
     if not images:
         raise MissingViewError("no photograph given", fix="pass --top, --back, --left and --right")
-    check_can_write_directory(report_dir, overwrite, inputs=[*images.values(), model])  # fail before the slow part
+    # fail before the slow part
+    check_can_write_directory(report_dir, overwrite, inputs=[*images.values(), model], own=REPORT_FILES)
     from alonet.data.preflight import check_output_folder, report_bytes_estimate
 
     check_output_folder(report_dir, report_bytes_estimate(images.values()), what="report folder")

@@ -241,16 +241,18 @@ def _is_empty_dir(path: Path) -> bool:
 
 
 def check_can_write_directory(path: str | Path, overwrite: bool = False, *,
-                              inputs: Iterable[object] = ()) -> Path:
+                              inputs: Iterable[object] = (), own: tuple[str, ...] = ()) -> Path:
     """Raise OutputExistsError if ``path`` holds something that must not be clobbered.
 
     An absent path or an empty folder is always fine; another folder needs
-    ``overwrite=True``. Never allowed, even with it: a file (an output folder
-    does not replace a file), the current folder, a folder containing it,
-    the home folder or a file-system root (replacing one would delete far more
-    than an earlier output), and a folder that is or holds one of ``inputs``
-    (the paths the command reads; other values and paths that do not exist are
-    passed over). Call it before long work so users learn early.
+    ``overwrite=True`` and, when ``own`` names the files the command's output
+    holds (e.g. ``("report.json",)``), one of them: ``--overwrite`` replaces an
+    earlier output, never a folder of other files. Never allowed, even with it:
+    a file (an output folder does not replace a file), the current folder, a
+    folder containing it, the home folder or a file-system root (replacing one
+    would delete far more than an earlier output), and a folder that is or holds
+    one of ``inputs`` (the paths the command reads; other values and paths that
+    do not exist are passed over). Call it before long work so users learn early.
     """
     target = Path(path)
     absolute = Path(os.path.abspath(target))
@@ -274,11 +276,17 @@ def check_can_write_directory(path: str | Path, overwrite: bool = False, *,
     if target.exists() and not target.is_dir():
         raise OutputExistsError(f"output {target} is a file, not a folder",
                                 fix="choose another output folder (a file is never replaced by a folder)")
-    if target.exists() or target.is_symlink():
-        if not overwrite and not _is_empty_dir(target):
+    if (target.exists() or target.is_symlink()) and not _is_empty_dir(target):
+        if not overwrite:
             raise OutputExistsError(
                 f"output {target} already exists",
                 fix="choose another output folder or pass --overwrite",
+            )
+        if own and not any((target / name).is_file() for name in own):
+            raise OutputExistsError(
+                f"output {target} holds files this command did not write (no {' or '.join(own)}), "
+                "and --overwrite replaces only an earlier output of the same command",
+                fix="choose another output folder (or empty that one)",
             )
     return target
 
@@ -297,7 +305,7 @@ def _new_directory(target: Path, kind: str) -> Path:
 
 
 @contextlib.contextmanager
-def atomic_directory(path: str | Path, overwrite: bool = False) -> Iterator[Path]:
+def atomic_directory(path: str | Path, overwrite: bool = False, own: tuple[str, ...] = ()) -> Iterator[Path]:
     """Build a folder under a temporary name, then move it to ``path``.
 
     Usage::
@@ -308,18 +316,19 @@ def atomic_directory(path: str | Path, overwrite: bool = False) -> Iterator[Path
 
     On an exception (or Ctrl-C) inside the block, the temporary folder is
     removed and ``path`` is left as it was. An existing non-empty ``path`` is
-    refused with OutputExistsError unless ``overwrite=True``; with it, the old
-    folder is first moved aside, the new one moved in, and only then is the old
-    one deleted (if the move fails the old one is put back).
+    refused with OutputExistsError unless ``overwrite=True`` (and, when ``own``
+    names the output's files, it holds one of them: :func:`check_can_write_directory`);
+    with it, the old folder is first moved aside, the new one moved in, and only
+    then is the old one deleted (if the move fails the old one is put back).
     """
-    target = Path(os.path.abspath(check_can_write_directory(path, overwrite)))  # "results/.." has no name
+    target = Path(os.path.abspath(check_can_write_directory(path, overwrite, own=own)))  # "results/.." has no name
     target.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(target)
     temp = _new_directory(target, "tmp")
     try:
         yield temp
         # Re-check: something may have appeared while we worked.
-        check_can_write_directory(target, overwrite)
+        check_can_write_directory(target, overwrite, own=own)
         _move_into_place(temp, target)
     except BaseException:
         shutil.rmtree(temp, ignore_errors=True)

@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from alonet.data.dataset import DEFAULT_SIZE, META_COLUMNS, DatasetWriter, check_size
+from alonet.data.dataset import DATASET_FILES, DEFAULT_SIZE, META_COLUMNS, DatasetWriter, check_size
 from alonet.data.atomic import check_can_write_directory
 from alonet.data.imageio import (
     DEFAULT_MAX_PIXELS,
@@ -226,7 +226,7 @@ def convert_pairs(
 
     if int(options.size) < 8:
         raise InvalidValueError(f"size {options.size} is too small", fix="use --size 8 or more (the study used 320)")
-    target = check_can_write_directory(out, options.overwrite)
+    target = check_can_write_directory(out, options.overwrite, own=DATASET_FILES)
     problems = list(problems or [])
     total = len(pairs) + len({stem_key(p.stem) for p in problems})
     if total == 0:
@@ -298,7 +298,7 @@ def convert_folders(
         raise InvalidValueError(f"options must be a ConvertOptions, not {type(options).__name__}",
                                 fix="e.g. ConvertOptions(size=320, skip_invalid=True)")
     options = replace(options, size=check_size(options.size))
-    check_can_write_directory(out, options.overwrite, inputs=(photos, scalp, hairloss, manifest))  # before scanning
+    check_can_write_directory(out, options.overwrite, inputs=(photos, scalp, hairloss, manifest), own=DATASET_FILES)  # before scanning
     pairs, problems = find_pairs(photos, scalp, hairloss, manifest)  # its warnings are logged
     source = {"photos": str(photos), "scalp": str(scalp), "hairloss": str(hairloss), "manifest": str(manifest or "")}
     target = convert_pairs(pairs, out, options, problems=problems, source=source)

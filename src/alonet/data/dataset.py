@@ -45,6 +45,10 @@ DEFAULT_SIZE = 320
 MAX_SIZE = 4096
 
 
+#: What marks a folder as a dataset (``--overwrite`` replaces only such a folder).
+DATASET_FILES = ("dataset.json",)
+
+
 def check_size(size) -> int:
     """The side of a dataset's square arrays as an int in 8..MAX_SIZE, or InvalidValueError."""
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)):
@@ -332,7 +336,7 @@ class DatasetWriter:
         s, n = self.size, self.capacity
         check_output_folder(self.path, n * s * s * 5 + 4096 * 3, what="dataset folder")
         stack = contextlib.ExitStack()
-        self._folder = stack.enter_context(atomic_directory(self.path, overwrite=self.overwrite))
+        self._folder = stack.enter_context(atomic_directory(self.path, overwrite=self.overwrite, own=DATASET_FILES))
         self._stack = stack
         try:
             s, n = self.size, self.capacity

@@ -84,6 +84,10 @@ class EvaluationResult:
     image_scores: list[ImageScore] = field(default_factory=list, repr=False)
 
 
+#: What marks a folder as an evaluation (``--overwrite`` replaces only such a folder).
+EVALUATION_FILES = ("summary.json",)
+
+
 def score_image(pred_scalp, pred_hairloss, true_scalp, true_hairloss, meta: dict) -> ImageScore:
     """Compare one photograph's predicted masks with the annotated ones (pure)."""
     # one rule for what a mask is (alonet.scoring.masks): label and probability maps are refused
@@ -356,7 +360,7 @@ def evaluate(dataset: str | Path, model: str | Path = "default", out: str | Path
     if batch_size < 1:
         raise InvalidValueError("batch size must be >= 1")
     if out is not None:
-        check_can_write_directory(out, overwrite, inputs=(dataset, model))
+        check_can_write_directory(out, overwrite, inputs=(dataset, model), own=EVALUATION_FILES)
     ds = open_dataset(dataset)
     rows = select_rows(ds.meta, views, str(ds.path))
     split_patients = None
@@ -405,7 +409,7 @@ def evaluate(dataset: str | Path, model: str | Path = "default", out: str | Path
 
 def write_report(result: EvaluationResult, out: str | Path, overwrite: bool = False) -> Path:
     """Write per_image.csv, per_visit.csv, summary.json and the plots into ``out`` atomically."""
-    with atomic_directory(out, overwrite=overwrite) as tmp:
+    with atomic_directory(out, overwrite=overwrite, own=EVALUATION_FILES) as tmp:
         for name, columns, rows in (("per_image.csv", IMAGE_COLUMNS, result.images),
                                     ("per_visit.csv", VISIT_COLUMNS, result.visits)):
             with open(tmp / name, "w", newline="", encoding="utf-8") as fh:

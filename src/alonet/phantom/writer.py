@@ -56,6 +56,10 @@ MANIFEST_FIELDS = (
 )
 
 
+#: What marks a folder as phantoms (``--overwrite`` replaces only such a folder).
+PHANTOM_FILES = ("manifest.csv",)
+
+
 def look_columns(look: Look | None) -> dict[str, str | int]:
     """The :data:`LOOK_FIELDS` of one visit's look (empty strings without one)."""
     if look is None:
@@ -199,10 +203,10 @@ def write_phantoms(spec: PhantomSpec, progress: bool = True) -> WriteResult:
 
     spec.check()
     out = Path(spec.out)
-    check_can_write_directory(out, spec.overwrite, inputs=(spec.masks_dir,))
+    check_can_write_directory(out, spec.overwrite, inputs=(spec.masks_dir,), own=PHANTOM_FILES)
     tasks = _tasks(spec)
     results: dict[int, tuple[list[dict], list]] = {}
-    with atomic_directory(out, overwrite=spec.overwrite) as tmp:
+    with atomic_directory(out, overwrite=spec.overwrite, own=PHANTOM_FILES) as tmp:
         for sub in ("photographs", "scalp", "hairloss"):
             (tmp / sub).mkdir()
         jobs = [(t, spec, tmp) for t in tasks]

@@ -42,6 +42,10 @@ REPORT_FORMAT = "alonet-report"
 REPORT_VERSION = 1
 
 
+#: What marks a folder as a report (``--overwrite`` replaces only such a folder).
+REPORT_FILES = ("report.json",)
+
+
 def report_files(view: str) -> dict[str, str]:
     """File names of one view's pictures inside a report folder."""
     return {"overlay": f"{view}_overlay.jpg", "scalp_mask": f"{view}_scalp.png",
@@ -110,7 +114,7 @@ def write_report(visit, out_dir: str | Path, images: Mapping[str, np.ndarray] | 
     created = datetime.now(timezone.utc)
     target = Path(out_dir)
     written: dict[str, Path] = {}
-    with atomic_directory(target, overwrite=overwrite) as tmp:
+    with atomic_directory(target, overwrite=overwrite, own=REPORT_FILES) as tmp:
         overlays = report_overlays(visit, images, deidentify=deidentify, max_side=None, style=style)
         for view, result in visit.views.items():
             names = report_files(view)

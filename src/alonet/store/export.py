@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from alonet.data.atomic import check_can_write_directory
-from alonet.data.dataset import DEFAULT_SIZE, DatasetWriter
+from alonet.data.dataset import DATASET_FILES, DEFAULT_SIZE, DatasetWriter
 from alonet.data.imageio import check_same_size, read_annotation, read_photo
 from alonet.errors import AloNetError, DatasetError, InvalidValueError, SizeMismatchError
 from alonet.scoring.salt import view_loss_percent
@@ -334,7 +334,7 @@ def export_store(
     if int(size) < 8:
         raise InvalidValueError(f"size {size} is too small", fix="use --size 8 or more (the study used 320)")
     store_dir = Path(store_dir)
-    target = check_can_write_directory(out_dir, overwrite, inputs=(store_dir,))
+    target = check_can_write_directory(out_dir, overwrite, inputs=(store_dir,), own=DATASET_FILES)
     store = open_store(store_dir)
     visit_ids, stored_count, skipped = _select(store, store_dir, include_all)
     visits = [v for v in (store.get_visit(i) for i in visit_ids) if v is not None]
