@@ -173,3 +173,27 @@ def test_output_folders_are_checked_without_a_home_folder(tmp_path, monkeypatch)
 
     monkeypatch.setattr(Path, "home", staticmethod(no_home))
     assert check_can_write_directory(tmp_path / "out") == tmp_path / "out"
+
+
+def test_a_demo_that_fails_part_way_leaves_the_folder_as_it_was(tmp_path, capsys, monkeypatch):
+    """An audit (thirty-third session): a stopped demo left photographs/ and truth/ without its
+    demo.json, and every rerun was then refused as "not written by alonet demo"."""
+    import alonet.report
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    out = tmp_path / "demo"
+    code, err = run(capsys, "demo", "-o", str(out), "--size", "64")
+    assert code == 0, err
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    monkeypatch.setattr(alonet.report, "write_report", disk_full)
+    code, err = run(capsys, "demo", "-o", str(out), "--size", "64", "--seed", "3")
+    assert code != 0 and "No space left on device" in err
+    assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    code, err = run(capsys, "demo", "-o", str(tmp_path / "new"), "--size", "64")
+    assert code != 0 and not (tmp_path / "new").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["demo"]  # no temporary folder left
+    monkeypatch.undo()
+    code, err = run(capsys, "demo", "-o", str(tmp_path / "new"), "--size", "64")
+    assert code == 0 and (tmp_path / "new" / "demo.json").is_file()

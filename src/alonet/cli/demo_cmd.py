@@ -58,7 +58,7 @@ def demo_command(out_dir, seed, size, deidentify, model, backend, precision, thr
     OUT/report/ (report.html, report.json, overlays, masks) and OUT/demo.json (the
     predicted and true numbers). The last line printed is `SALT predicted <x> true <y>`.
     """
-    from alonet.data.atomic import atomic_write_text
+    from alonet.data.atomic import atomic_directory, atomic_write_text
     from alonet.data.imageio import save_mask_png, save_photo_jpeg
     from alonet.phantom import render_patient
     from alonet.report import write_report
@@ -71,28 +71,30 @@ def demo_command(out_dir, seed, size, deidentify, model, backend, precision, thr
                                 fix="choose another folder with -o")
     pipeline = build_pipeline(model, backend, pipeline_config(threads=threads, precision=precision))
     phantom = render_patient(seed=seed, visits=1, size=size)[0]
-    photos = {}
-    for view in VIEWS:
-        truth = phantom.views[view]
-        photos[view] = save_photo_jpeg(out_dir / "photographs" / f"{view}.jpg", truth.image)
-        save_mask_png(out_dir / "truth" / f"{view}_scalp.png", truth.scalp)
-        save_mask_png(out_dir / "truth" / f"{view}_hairloss.png", truth.hairloss)
-    visit = pipeline.score_visit(photos)
-    for view in VIEWS:
-        result = visit.views[view]
-        predicted = "no scalp" if result.loss_pct is None else f"{result.loss_pct:5.1f} %"
-        click.echo(f"{view:<6} predicted {predicted}   true {phantom.views[view].loss_pct:5.1f} %"
-                   f"{format_flags(result.flags)}")
-    written = write_report(visit, out_dir / "report", deidentify=deidentify, overwrite=True,
-                           meta={**visit_provenance(pipeline, photos), "phantom_seed": seed,
-                                 "true_salt": round(phantom.salt, 2)},
-                           title=f"AloNet demo: phantom patient (seed {seed}; its true SALT is {phantom.salt:.1f})")
-    atomic_write_text(out_dir / DEMO_MARKER, json.dumps({
-        "seed": seed, "size": size, "model": str(model), "backend": pipeline.backend_name,
-        "true_salt": round(phantom.salt, 2),
-        "predicted_salt": None if visit.salt is None else round(visit.salt, 2),
-        "true_loss_pct": {v: round(phantom.views[v].loss_pct, 2) for v in VIEWS},
-    }, indent=2) + "\n")
-    click.echo(f"report: {written['html']}")
+    # built under a temporary name: a stopped or failed run leaves the folder as it was
+    with atomic_directory(out_dir, overwrite=True) as tmp:
+        photos = {}
+        for view in VIEWS:
+            truth = phantom.views[view]
+            photos[view] = save_photo_jpeg(tmp / "photographs" / f"{view}.jpg", truth.image)
+            save_mask_png(tmp / "truth" / f"{view}_scalp.png", truth.scalp)
+            save_mask_png(tmp / "truth" / f"{view}_hairloss.png", truth.hairloss)
+        visit = pipeline.score_visit(photos)
+        for view in VIEWS:
+            result = visit.views[view]
+            predicted = "no scalp" if result.loss_pct is None else f"{result.loss_pct:5.1f} %"
+            click.echo(f"{view:<6} predicted {predicted}   true {phantom.views[view].loss_pct:5.1f} %"
+                       f"{format_flags(result.flags)}")
+        written = write_report(visit, tmp / "report", deidentify=deidentify,
+                               meta={**visit_provenance(pipeline, photos), "phantom_seed": seed,
+                                     "true_salt": round(phantom.salt, 2)},
+                               title=f"AloNet demo: phantom patient (seed {seed}; its true SALT is {phantom.salt:.1f})")
+        atomic_write_text(tmp / DEMO_MARKER, json.dumps({
+            "seed": seed, "size": size, "model": str(model), "backend": pipeline.backend_name,
+            "true_salt": round(phantom.salt, 2),
+            "predicted_salt": None if visit.salt is None else round(visit.salt, 2),
+            "true_loss_pct": {v: round(phantom.views[v].loss_pct, 2) for v in VIEWS},
+        }, indent=2) + "\n")
+    click.echo(f"report: {out_dir / 'report' / written['html'].name}")
     predicted = "n/a" if visit.salt is None else f"{visit.salt:.1f}"
     click.echo(f"SALT predicted {predicted} true {phantom.salt:.1f}")
