@@ -469,6 +469,21 @@ def test_serve_refuses_a_public_host_without_token(capsys, model_dir):
     assert "shorter than 8 characters" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("args, needle", [
+    (["--host", "not..valid"], "'not..valid' is not an address or a name this machine can resolve"),
+    (["--max-file-mb", "nan"], "Invalid value for '--max-file-mb': must be a number"),
+])
+def test_serve_options_that_used_to_end_in_a_traceback_are_usage_errors(capsys, model_dir, args, needle):
+    """An audit (thirty-third session): an empty label in --host raised UnicodeError from the
+    loopback check, and --max-file-mb nan passed FloatRange and failed in int()."""
+    assert main(["serve", "--port", "0", "--model", str(model_dir), *args]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and "Traceback" not in err
+    from alonet.web.security import is_loopback
+
+    assert not is_loopback("not..valid")
+
+
 def test_bind_rule():
     for host in ("127.0.0.1", "localhost", "::1", "127.0.0.2", "[::1]"):
         assert is_loopback(host), host

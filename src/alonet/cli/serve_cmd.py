@@ -86,8 +86,25 @@ def _bind(app, host: str, port: int, settings: dict, gate=None):
                           fix="check --host and --port") from None
 
 
+def _resolvable_host(ctx, param, value: str) -> str:
+    """--host as given, if it is an address or a name this machine can resolve."""
+    import socket
+
+    try:
+        socket.getaddrinfo(value.strip().strip("[]"), None)
+    except (socket.gaierror, UnicodeError, ValueError) as exc:
+        raise click.BadParameter(f"{value!r} is not an address or a name this machine can resolve ({exc})") from None
+    return value
+
+
+def _finite(ctx, param, value: float) -> float:
+    if value != value:  # NaN passes FloatRange's bounds
+        raise click.BadParameter("must be a number")
+    return value
+
+
 @click.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True,
+@click.option("--host", default="127.0.0.1", show_default=True, callback=_resolvable_host,
               help="Address to listen on. Anything but loopback needs --token.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
               help="TCP port (0 picks a free one).")
@@ -103,7 +120,7 @@ def _bind(app, host: str, port: int, settings: dict, gate=None):
 @model_option
 @backend_option
 @threshold_options
-@click.option("--max-file-mb", default=20.0, show_default=True, type=click.FloatRange(0.1, 1024),
+@click.option("--max-file-mb", default=20.0, show_default=True, type=click.FloatRange(0.1, 1024), callback=_finite,
               help="Largest accepted photograph file (MiB).")
 @click.option("--max-pixels", default=40_000_000, show_default=True, type=click.IntRange(1),
               help="Largest accepted photograph in pixels.")

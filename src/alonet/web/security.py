@@ -91,7 +91,7 @@ def is_loopback(host: str) -> bool:
         pass
     try:
         infos = socket.getaddrinfo(name, None)
-    except socket.gaierror:
+    except (socket.gaierror, UnicodeError):  # UnicodeError: a name with an empty label ("a..b")
         return False
     # IPv4/IPv6 socket addresses: the host is a str already (the stubs allow an int for other families)
     addresses = {str(info[4][0]) for info in infos}
