@@ -132,6 +132,19 @@ def test_pool_workers_run_the_initializer_and_work(tmp_path):
         assert pool.submit(os.getpid).result() != os.getpid()
 
 
+def test_a_pool_left_by_an_exception_drops_the_jobs_not_started():
+    """An audit (thirty-third session): Ctrl-C sent to `alonet phantom --workers 2` alone (not to
+    its workers) printed "aborted" and then ran every remaining patient before exiting."""
+    futures = []
+    with pytest.raises(KeyboardInterrupt):
+        with worker_pool(1) as pool:
+            futures = [pool.submit(time.sleep, 0.2) for _ in range(20)]
+            futures[0].result(timeout=120)
+            raise KeyboardInterrupt
+    assert all(f.done() for f in futures)
+    assert sum(f.cancelled() for f in futures) >= 15  # at most a few had started
+
+
 def test_batch_and_phantom_pools_watch_their_parent(monkeypatch, tmp_path):
     """Both ``--workers N`` pools are made by worker_pool (whose workers watch their parent)."""
     from alonet.phantom import writer

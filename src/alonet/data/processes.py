@@ -159,6 +159,11 @@ class _Pool(ProcessPoolExecutor):
         super().__init__(*args, **kwargs)
         self._listener: QueueListener | None = listener
 
+    def __exit__(self, exc_type, exc_val, exc_tb):
+        # Stopped (Ctrl-C, an error): the jobs not started yet are dropped, not run to the end.
+        self.shutdown(wait=True, cancel_futures=exc_type is not None)
+        return False
+
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         try:
             super().shutdown(wait=wait, cancel_futures=cancel_futures)
