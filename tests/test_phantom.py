@@ -425,3 +425,29 @@ def test_rng_keys_are_independent_of_order():
     b = rng_for(5, 1, "top", "render").random(3)
     assert np.array_equal(a, b)
     assert not np.array_equal(a, rng_for(5, 1, "back", "render").random(3))
+
+
+@pytest.mark.parametrize("case", ["empty scalp", "sizes differ"])
+def test_a_bad_real_mask_pair_is_named_by_its_file(tmp_path, case):
+    """An audit (thirty-third session): an all-black scalp mask was reported as "the scalp mask of
+    the top view is empty ... retake the photograph", naming no file, and a pair of different
+    sizes called the scalp mask a photograph."""
+    from alonet.errors import DatasetError, SizeMismatchError
+
+    for sub in ("mask", "target"):
+        (tmp_path / sub).mkdir()
+    scalp = np.zeros((60, 80), np.uint8)
+    if case == "sizes differ":
+        scalp[10:50, 10:70] = 255
+    Image.fromarray(scalp).save(tmp_path / "mask" / "a.gif")
+    loss_shape = (60, 80) if case == "empty scalp" else (50, 80)
+    Image.fromarray(np.zeros(loss_shape, np.uint8)).save(tmp_path / "target" / "a.gif")
+    (tmp_path / "manifest.csv").write_text("file,patient,case,visit_date,photo_index\na.gif,P1,1,2020-01-01,1\n")
+    masks = RealMaskSet(tmp_path)
+    if case == "empty scalp":
+        with pytest.raises(DatasetError, match=r"the scalp mask .*mask/a\.gif is empty"):
+            masks.load("a.gif", 64)
+    else:
+        with pytest.raises(SizeMismatchError, match=r"hair-loss mask .*target/a\.gif is 80x50 pixels but its scalp "
+                                                    r"mask .*mask/a\.gif is 80x60"):
+            masks.load("a.gif", 64)

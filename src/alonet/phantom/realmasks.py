@@ -45,9 +45,9 @@ from types import MappingProxyType
 
 import numpy as np
 
-from alonet.data.imageio import check_same_size, read_annotation
+from alonet.data.imageio import read_annotation
 from alonet.data.maskshape import ANALYSIS_SIDE, ShapeInfo, analyse_shape, reduce_mask
-from alonet.errors import DatasetError, InvalidValueError
+from alonet.errors import DatasetError, InvalidValueError, SizeMismatchError
 
 #: Patient-level split of the real annotations: name -> fraction.
 SPLIT_FRACTIONS: Mapping[str, float] = MappingProxyType({"train": 0.8, "val": 0.1, "test": 0.1})
@@ -176,7 +176,14 @@ class RealMaskSet:
                                    fix="restore the file or remove its row from the manifest")
         scalp = read_annotation(scalp_path)
         loss = read_annotation(loss_path)
-        check_same_size(scalp.shape, loss.shape, scalp_path, loss_path)
+        if scalp.shape != loss.shape:
+            raise SizeMismatchError(
+                f"the hair-loss mask {loss_path} is {loss.shape[1]}x{loss.shape[0]} pixels but its scalp mask "
+                f"{scalp_path} is {scalp.shape[1]}x{scalp.shape[0]}", path=loss_path,
+                fix="draw both masks on the same photograph, or remove the row from the manifest")
+        if not scalp.any():
+            raise DatasetError(f"the scalp mask {scalp_path} is empty (all black)", path=scalp_path,
+                               fix="draw the scalp region, or remove the row from the manifest")
         pair = (reduce_mask(scalp, long_side), reduce_mask(loss, long_side))
         if file not in self._shapes:
             self._shapes[file] = analyse_shape(scalp)
