@@ -75,6 +75,14 @@ def test_salt_bad_input_exits_2_without_traceback(capsys, args, message):
     assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("option", ["--top", "--regrowth-left"])
+def test_salt_refuses_a_view_given_twice(capsys, option):
+    """An audit (thirty-third session): --top 50 ... --top 30 silently used 30."""
+    args = ["--top", "50", "--back", "20", "--left", "10", "--right", "0"]
+    code, out, err = run(capsys, "salt", *args, option, "30", option, "5")
+    assert code == 2 and out == "" and f"Invalid value for '{option}': given 2 times (30, 5); give it once" in err
+
+
 def test_out_of_memory_names_no_option_the_command_lacks(capsys, monkeypatch):
     def no_memory(*args, **kwargs):
         raise MemoryError

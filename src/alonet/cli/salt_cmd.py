@@ -32,13 +32,21 @@ def _view_options(prefix: str, what: str):
                 f"--{prefix}{view}",
                 f"{prefix.replace('-', '_')}{view}",
                 type=_PERCENT,
-                default=None,
+                multiple=True,
+                callback=_once,
                 metavar="PCT",
                 help=f"{what} of the {view} view's scalp (0-100; weight {VIEW_WEIGHTS[view]:.2f}).",
             )(command)
         return command
 
     return decorate
+
+
+def _once(ctx, param, values: tuple) -> float | None:
+    """A view's percent, given at most once (click would keep the last of several silently)."""
+    if len(values) > 1:
+        raise click.BadParameter(f"given {len(values)} times ({', '.join(f'{v:g}' for v in values)}); give it once")
+    return values[0] if values else None
 
 
 def _mask_line(pair) -> str:
