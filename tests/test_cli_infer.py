@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -198,6 +199,27 @@ def test_export_onnx_model_set(models, visit, tmp_path, capsys):
     np.testing.assert_allclose(onnx_result.hairloss_prob, torch_result.hairloss_prob, atol=1e-4)
     code, _, stderr = run(["export", "--model", models, "-o", out], capsys)
     assert code == 2 and "--onnx" in stderr
+
+
+def test_damaged_weights_beside_a_working_export_stop_the_score(models, visit, tmp_path, capsys):
+    """An audit (thirty-third session): with ONNX files beside it, a zero-byte or foreign
+    .safetensors scored on (the ONNX files ran) and the report's model_sha256 named files that
+    did not; --backend torch already refused."""
+    import shutil
+
+    out = tmp_path / "exported"
+    assert run(["export", "--onnx", "--model", models, "-o", out], capsys)[0] == 0
+    (out / "hairloss.safetensors").write_bytes(b"")
+    report = tmp_path / "report"
+    code, _, stderr = run(["score", "--top", visit["top"], "--back", visit["back"], "--left", visit["left"],
+                           "--right", visit["right"], "-o", report, "--model", out], capsys)
+    assert code == 2 and "hairloss.safetensors does not match hairloss.json (checksum differs" in stderr
+    assert not report.exists()
+    shutil.copyfile(Path(models) / "hairloss.safetensors", out / "hairloss.safetensors")
+    code, _, stderr = run(["score", "--top", visit["top"], "--back", visit["back"], "--left", visit["left"],
+                           "--right", visit["right"], "-o", report, "--model", out], capsys)
+    assert code == 0, stderr
+    assert json.loads((report / "report.json").read_text())["backend"] == "onnx"
 
 
 def test_demo_renders_scores_and_reports_a_phantom_patient(models, tmp_path, capsys):

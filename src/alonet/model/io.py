@@ -149,6 +149,33 @@ def read_model_info(path: str | Path) -> dict:
     return info
 
 
+def checked_weights(json_path: str | Path, info: dict | None = None) -> tuple[Path, str]:
+    """``(weights file, its SHA-256)`` of a saved model's JSON, or ModelError when the file is
+    missing or its checksum is not the one the JSON recorded (a mismatched pair, corrupt weights).
+
+    The weights are the JSON's namesake (so a copied/renamed pair, e.g. best.* -> hairloss.*,
+    still loads); the name recorded at save time is the fallback. ``info``: the JSON already
+    read by :func:`read_model_info`.
+    """
+    json_path = Path(json_path)
+    info = read_model_info(json_path) if info is None else info
+    weights_path = json_path.with_suffix(".safetensors")
+    if not weights_path.is_file() and info.get("weights"):
+        weights_path = json_path.parent / str(info["weights"])
+    if not weights_path.is_file():
+        raise ModelError(f"weights file {weights_path} not found",
+                         fix=f"keep the .safetensors file next to {json_path.name}")
+    actual = _sha256(weights_path)
+    expected = info.get("weights_sha256")
+    if expected and actual != expected:
+        raise ModelError(
+            f"{weights_path} does not match {json_path.name} (checksum differs; the pair is "
+            "mismatched or the weights are corrupt)",
+            fix="re-save the model or restore both files together",
+        )
+    return weights_path, actual
+
+
 def load_model(path: str | Path, device: str = "cpu"):
     """Load a saved model; return ``(model in eval mode, ModelConfig)``.
 
@@ -166,22 +193,7 @@ def load_model(path: str | Path, device: str = "cpu"):
     json_path = stem.with_suffix(".json")
     info = read_model_info(json_path)
     cfg: ModelConfig = info["config"]
-    # The weights are the JSON's namesake (so a copied/renamed pair, e.g. best.* ->
-    # hairloss.*, still loads); the name recorded at save time is the fallback.
-    # The checksum below catches a mismatched pair either way.
-    weights_path = json_path.with_suffix(".safetensors")
-    if not weights_path.is_file() and info.get("weights"):
-        weights_path = json_path.parent / str(info["weights"])
-    if not weights_path.is_file():
-        raise ModelError(f"weights file {weights_path} not found",
-                         fix=f"keep the .safetensors file next to {json_path.name}")
-    expected = info.get("weights_sha256")
-    if expected and _sha256(weights_path) != expected:
-        raise ModelError(
-            f"{weights_path} does not match {json_path.name} (checksum differs; the pair is "
-            "mismatched or the weights are corrupt)",
-            fix="re-save the model or restore both files together",
-        )
+    weights_path, _ = checked_weights(json_path, info)
     try:
         state = load_file(str(weights_path), device="cpu")
     except (SafetensorError, OSError, ValueError) as exc:
