@@ -290,3 +290,22 @@ def test_views_csv_header_is_file_view_or_an_error(models, tmp_path, capsys):
     table.write_text("a.png,top\nb.png,front\n")  # later rows: the plain unknown-view error
     with pytest.raises(DatasetError, match=r"views.csv:2: unknown view 'front'"):
         read_views_csv(table)
+
+
+def test_two_photographs_of_one_stem_are_reported_once(tmp_path):
+    """An audit (thirty-third session): a.jpg beside a.png was reported as "several photograph
+    files share this stem" and then again as "unpaired: no photograph"."""
+    for sub in ("p", "s", "h"):
+        (tmp_path / sub).mkdir()
+    photo = np.full((64, 64, 3), 120, np.uint8)
+    mask = np.zeros((64, 64), np.uint8)
+    mask[10:50, 10:50] = 255
+    for name in ("a.jpg", "a.png", "b.jpg"):
+        Image.fromarray(photo).save(tmp_path / "p" / name)
+    for sub in ("s", "h"):
+        for stem in ("a", "b"):
+            Image.fromarray(mask).save(tmp_path / sub / f"{stem}.gif")
+    pairs, problems = find_pairs(tmp_path / "p", tmp_path / "s", tmp_path / "h")
+    assert [p.stem for p in pairs] == ["b"]
+    assert [(p.stem, p.reason) for p in problems] == [
+        ("a", "several photograph files share this stem: a.jpg, a.png (keep one)")]

@@ -172,7 +172,8 @@ def find_pairs(
 
     files = (photo_files, scalp_files, loss_files)
     keys = set(photo_files) | set(scalp_files) | set(loss_files)
-    found = [_pair_for_key(key, files, folders, scans) for key in sorted(keys)]
+    ambiguous = {stem_key(problem.stem) for problem in problems}  # reported once, as several files
+    found = [_pair_for_key(key, files, folders, scans) for key in sorted(keys - ambiguous)]
     warnings = [_renamed_warning(renamed)] if renamed else []
     if manifest is None:
         problems += [f for f in found if isinstance(f, Problem)]
