@@ -40,6 +40,7 @@ import sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from alonet.data.atomic import check_can_write_directory
@@ -67,14 +68,14 @@ NO_USABLE_VIEW = "no_usable_view"
 VIEW_MISMATCH = "view_mismatch"
 
 #: How `convert --from-store` and `adapt` name each skip code's count.
-SKIP_WORDS = {
+SKIP_WORDS = MappingProxyType({
     NOT_REVIEWED: "visit(s) not marked reviewed",
     NO_USABLE_VIEW: "visit(s) without a usable view",
     EMPTY_SCALP: "view(s) with an empty scalp mask",
     UNREADABLE: "view(s) with a missing or unreadable file",
     SIZE_MISMATCH: "view(s) whose masks do not fit the photograph",
     VIEW_MISMATCH: "view(s) that look like another view (mislabelled)",
-}
+})
 
 
 def left_out_text(skip_reasons: dict[str, int]) -> str:
