@@ -91,6 +91,23 @@ def test_synthetic_warning_stands_next_to_the_salt_only_for_the_bundled_model(mo
     assert SYNTHETIC_WARNING not in render_report_html(result, meta={"model": str(models)})
 
 
+def test_a_report_written_from_the_python_api_records_the_pipeline_that_scored_it(models, visit, tmp_path):
+    """An audit (thirty-third session): the README's Python example (write_report without meta)
+    wrote a report with neither the bundled model's warning nor the model and backend."""
+    from alonet.infer import Pipeline
+    from alonet.report import write_report
+
+    for spec, backend, bundled in (("default", "onnx", True), (str(models), "torch", False)):
+        visit_result = Pipeline(spec, backend=backend).score_visit(visit)
+        out = tmp_path / backend
+        write_report(visit_result, out)
+        document = json.loads((out / "report.json").read_text())
+        assert (document["model"], document["backend"], document["synthetic_hair_loss"]) == (spec, backend, bundled)
+        assert ("warning" in document) == bundled
+        assert ('id="synthetic-warning"' in (out / "report.html").read_text()) == bundled
+        assert "provenance" not in visit_result.to_dict()  # the shared JSON shape is unchanged
+
+
 def test_overlay_styles_let_the_skin_show(visit):
     photo = read_photo(visit["top"])
     scalp = np.zeros(photo.shape[:2], bool)

@@ -387,5 +387,6 @@ class Pipeline:
         return results
 
     def visit_from_views(self, views: Mapping[str, ViewResult], *, provisional: bool = False) -> VisitResult:
-        """Combine per-view results into a VisitResult (SALT when all four are scorable)."""
-        return visit_from_views(views, provisional=provisional)
+        """Combine per-view results into a VisitResult (SALT when all four are scorable),
+        carrying this pipeline's :meth:`provenance`."""
+        return replace(visit_from_views(views, provisional=provisional), provenance=self.provenance())

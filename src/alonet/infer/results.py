@@ -107,6 +107,10 @@ class VisitResult:
     withheld: list[str] = field(default_factory=list)
     #: True when the SALT was computed on request although a view needs a retake.
     provisional: bool = False
+    #: How the numbers were made (``Pipeline.provenance()``: model, backend, precision,
+    #: thresholds, view checks, bundled hair-loss network) when a Pipeline scored the visit;
+    #: a report written without its own ``meta`` records it. Not part of ``to_dict()``.
+    provenance: dict | None = field(default=None, compare=False, repr=False)
 
     @property
     def complete(self) -> bool:

@@ -138,14 +138,15 @@ def render_report_html(visit, images: Mapping[str, np.ndarray] | None = None, *,
 
     ``images``: photographs per view (defaults to those kept in the results);
     ``deidentify``: blur everything outside the scalp in the pictures;
-    ``meta``: optional ``{"model": ..., "backend": ...}`` shown in the header;
+    ``meta``: optional ``{"model": ..., "backend": ...}`` shown in the header (default:
+    the provenance the visit's Pipeline recorded);
     ``overlays``: already rendered overlay pictures per view (reused, shrunk to
     ``max_side``) instead of rendering them again; ``show_paths``: name the
     photographs' files in the captions (off by default: paths may hold names);
     ``review``: optional :data:`REVIEW_FIELDS` values shown in the header.
     Each view shows the plain photograph beside its overlay.
     """
-    meta = dict(meta or {})
+    meta = dict(meta if meta is not None else getattr(visit, "provenance", None) or {})
     if overlays is None:
         overlays = report_overlays(visit, images, deidentify=deidentify, max_side=max_side, style=style)
     else:
