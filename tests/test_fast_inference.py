@@ -247,3 +247,20 @@ def test_onnx_files_shipped_with_the_bundled_model_are_current_and_compact():
         assert sum(f.stat().st_size for f in present) < 1.2 * weights
     if not found:
         pytest.skip("the bundled model ships no ONNX files (alonet export --into ... writes them)")
+
+
+def test_the_quantisers_root_logger_noise_is_hidden_and_nothing_else(caplog):
+    """An audit (thirty-third session): `alonet export --int8` printed 12 lines "Axis 1 is
+    out-of-range for weight '...' with rank 1" on graph version 3."""
+    import logging
+
+    from alonet.infer.quantize import _quiet
+
+    with caplog.at_level(logging.WARNING):
+        with _quiet():
+            logging.warning("Axis 1 is out-of-range for weight 'net.up.1.rest.0.weight' with rank 1")
+            logging.warning("Please consider to run pre-processing before quantization.")
+            logging.warning("something else")
+        logging.warning("Axis 1 is out-of-range for weight 'w' with rank 1")  # the filter is gone again
+    assert [r.getMessage() for r in caplog.records] == [
+        "something else", "Axis 1 is out-of-range for weight 'w' with rank 1"]

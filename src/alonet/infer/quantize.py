@@ -79,10 +79,17 @@ class _Reader:
         return next(self._items, None)
 
 
+#: Parts of the quantiser's root-logger warnings that :func:`_quiet` hides.
+QUANTISER_NOISE = ("pre-processing", "is out-of-range for weight")
+
+
 @contextlib.contextmanager
 def _quiet():
-    """Hide the quantiser's prints and its advice to run a pre-processing step: shape inference
-    cannot complete on these graphs' Resize nodes, and the step made no difference to speed here.
+    """Hide the quantiser's prints, its advice to run a pre-processing step (shape inference
+    cannot complete on these graphs' Resize nodes, and the step made no difference to speed here)
+    and its notes that per-channel axis 1 is out of range for a one-dimensional weight (the split
+    decoder convolutions' batch-norm vectors, graph version 3: such a tensor gets one scale, as
+    it should).
 
     ONNX Runtime gives that advice with the module-level ``logging.warning``, so the record is
     made on the root logger, and a logger's filters see only the records made on it: the filter
@@ -91,7 +98,8 @@ def _quiet():
     root = logging.getLogger()
 
     def drop(record: logging.LogRecord) -> bool:
-        return "pre-processing" not in record.getMessage()
+        message = record.getMessage()
+        return not any(noise in message for noise in QUANTISER_NOISE)
 
     root.addFilter(drop)
     try:
