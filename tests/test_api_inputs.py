@@ -86,3 +86,21 @@ def test_convert_folders_checks_the_size_before_reading_anything(tmp_path, size,
     assert not (tmp_path / "out").exists()
     with pytest.raises(InvalidValueError, match="out must be a folder path"):
         convert_folders(tmp_path / "p", tmp_path / "s", tmp_path / "h", None)
+
+
+def test_an_object_that_is_no_photograph_names_its_view_and_the_array_way(pipeline, tmp_path):
+    """An audit (thirty-third session): a PIL image (or None, or a list) in a visit gave
+    "<uploaded image>: cannot read an image from a JpegImageFile (pass a path, bytes or a binary
+    file object)": no view, and not the array that is one line away."""
+    import io
+
+    from PIL import Image
+
+    rgb = photo(7)
+    Image.fromarray(rgb).save(tmp_path / "p.jpg")
+    for bad in (Image.open(tmp_path / "p.jpg"), [1, 2]):
+        with pytest.raises(NotAnImageError, match=r"^the back photograph: cannot read an image from a "
+                                                  rf"{type(bad).__name__} .*numpy\.asarray\(image\.convert\('RGB'\)\)"):
+            pipeline.score_visit({"top": rgb, "back": bad, "left": rgb, "right": rgb})
+    with pytest.raises(NotAnImageError, match=r"^the left photograph"):  # a file object without a name
+        pipeline.predict_view(io.BufferedReader(io.BytesIO(b"not a photograph")), "left")

@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from alonet.data.imageio import DEFAULT_MAX_PIXELS, as_rgb_photo, check_pixels, read_photo
-from alonet.errors import InvalidValueError, MissingViewError
+from alonet.errors import InvalidValueError, MissingViewError, NotAnImageError
 from alonet.infer.backends import create_backend
 from alonet.infer.gate import GateConfig, gate_photo, required_side
 from alonet.infer.postprocess import PostprocessConfig, clean_hairloss, clean_scalp, confidence
@@ -107,8 +107,14 @@ def _as_photo(image, max_pixels: int | None, view: str = "") -> tuple[np.ndarray
     limit = DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels  # None: the reader's default cap
     if isinstance(image, (bytes, bytearray, memoryview)):
         return read_photo(io.BytesIO(bytes(image)), limit, name=f"{label} (bytes)"), None
+    if not isinstance(image, (str, Path)) and not hasattr(image, "read"):
+        raise NotAnImageError(f"{label}: cannot read an image from a {type(image).__name__}",
+                              fix="pass a path, bytes, a binary file object or an (H, W, 3) uint8 RGB array "
+                                  "(a PIL image: numpy.asarray(image.convert('RGB')))")
     name = str(image) if isinstance(image, (str, Path)) else getattr(image, "name", None)
-    return read_photo(image, limit), (str(name) if name is not None else None)
+    if name is None:  # a file object without a name: the view names it
+        return read_photo(image, limit, name=label), None
+    return read_photo(image, limit), str(name)
 
 
 def _model_input(working: np.ndarray, size: int) -> np.ndarray:
