@@ -304,14 +304,18 @@ def test_export_errors_are_one_line_and_write_nothing(filled, model_dir, pipelin
     err = capsys.readouterr().err
     assert "give --from-store DIR alone" in err and "--all goes with --from-store DIR" in err
     assert not out.exists()
-    # An existing output is kept unless --overwrite.
+    # An existing output is kept unless --overwrite, and --overwrite replaces only a dataset.
     out.mkdir()
     (out / "keep.txt").write_text("mine")
-    with pytest.raises(OutputExistsError):
+    with pytest.raises(OutputExistsError, match="already exists"):
         export_store(filled["store"], out, progress=False)
+    with pytest.raises(OutputExistsError, match="holds files this command did not write"):
+        export_store(filled["store"], out, overwrite=True, progress=False)
     assert (out / "keep.txt").read_text() == "mine"
+    (out / "keep.txt").unlink()
+    export_store(filled["store"], out, size=16, progress=False)
     summary = export_store(filled["store"], out, size=16, overwrite=True, progress=False)
-    assert summary["views_exported"] == 7 and not (out / "keep.txt").exists()
+    assert summary["views_exported"] == 7 and (out / "dataset.json").is_file()
     assert capsys.readouterr().err == ""
 
 
