@@ -364,3 +364,30 @@ def test_a_pipe_named_as_a_photograph_is_an_error_row_not_a_hang(models, photos,
     assert run.returncode == 3, run.stderr
     (row,) = read(tmp_path / "out" / "results.csv")
     assert "right.jpg is not a regular file" in row["error"]
+
+
+@pytest.mark.parametrize("text, line, needle", [
+    ("patient,visit,view,path\n\n\nP0001,1,top,a.jpg\nP0001,1,top,b.jpg\n", 5, "listed twice"),
+    ("patient,visit,view,path\r\nP0001,1,top,a.jpg\r\n\r\nP0001,1,bottom,b.jpg\r\n", 4, "unknown view 'bottom'"),
+    ("sep=;\npatient;visit;view;path\n\nP0001;1;top;a.jpg\nP0001;1;xx;b.jpg\n", 5, "unknown view 'xx'"),
+])
+def test_manifest_errors_name_the_file_line_after_blank_lines(tmp_path, text, line, needle):
+    """An audit (thirty-third session): DictReader skips blank lines, and rows were counted, so
+    the line after two blank lines was called line 3."""
+    from alonet.report.batch_manifest import read_batch_manifest
+
+    path = tmp_path / "m.csv"
+    path.write_bytes(text.encode())
+    with pytest.raises(DatasetError, match=rf"m\.csv:{line}: .*{needle}"):
+        read_batch_manifest(path)
+
+
+def test_a_convert_manifest_names_the_file_line_after_blank_lines(tmp_path):
+    from alonet.data.manifest import load_manifest
+
+    path = tmp_path / "manifest.csv"
+    path.write_text("stem,patient\n\na,P1\n\n\na,P2\n")
+    with pytest.raises(DatasetError, match=r"line 6: stem 'a' appears twice"):
+        load_manifest(path)
+    path.write_text("stem,patient\n\na,P1\n\nb,P2\n")
+    assert {row.stem: row.line for row in load_manifest(path).rows.values()} == {"a": 3, "b": 5}

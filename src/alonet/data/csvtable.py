@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 
 #: Separators tried, in order of preference on a tie.
 SEPARATORS = (",", ";", "\t")
@@ -53,6 +53,14 @@ def dict_reader(text: str, expected: Collection[str]) -> tuple[csv.DictReader, i
     data row (for messages such as ``manifest.csv:7``)."""
     delimiter, body, header_line = split_table(text, expected)
     return csv.DictReader(io.StringIO(body, newline=""), delimiter=delimiter), header_line + 1
+
+
+def numbered_rows(reader: csv.DictReader, first_line: int) -> Iterator[tuple[int, dict]]:
+    """``(file line number, row)`` for the rows of a :func:`dict_reader` (``first_line`` as it
+    returned). The number comes from the reader's own line count, so the blank lines DictReader
+    skips are counted (a row whose quoted cell spans lines gets its last line)."""
+    for row in reader:
+        yield first_line - 2 + reader.line_num, row
 
 
 def row_reader(text: str, expected: Collection[str]):

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from alonet.data.csvtable import dict_reader
+from alonet.data.csvtable import dict_reader, numbered_rows
 from alonet.data.pairs import Pair, Problem, stem_key
 from alonet.errors import DatasetError
 from alonet.views import VIEWS
@@ -106,7 +106,7 @@ def load_manifest(path: str | Path) -> Manifest:
                 )
             visit_column = next((c for c in _VISIT_COLUMNS if c in columns), None)
             rows: dict[str, ManifestRow] = {}
-            for line, raw in enumerate(reader, start=first_line):
+            for line, raw in numbered_rows(reader, first_line):
                 if None in raw:  # DictReader's key for cells beyond the header
                     raise DatasetError(
                         f"manifest {manifest} line {line} has more cells than the header has columns",

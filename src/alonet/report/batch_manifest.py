@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from alonet.data.csvtable import dict_reader
+from alonet.data.csvtable import dict_reader, numbered_rows
 from alonet.errors import AloNetError, DatasetError
 from alonet.views import normalize_view
 
@@ -97,7 +97,7 @@ def _visit_entries(path: Path, reader: csv.DictReader, first_line: int) -> list[
                            fix="use the header patient,visit,view,path[,date], separated by commas, semicolons or tabs")
     base = path.parent
     visits: dict[tuple[str, str], dict] = {}
-    for number, row in enumerate(reader, start=first_line):
+    for number, row in numbered_rows(reader, first_line):
         where = f"{path}:{number}"
         values = {c: (row.get(header[c]) or "").strip() for c in header}
         if not any(values.values()):
