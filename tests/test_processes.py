@@ -145,6 +145,22 @@ def test_a_pool_left_by_an_exception_drops_the_jobs_not_started():
     assert sum(f.cancelled() for f in futures) >= 15  # at most a few had started
 
 
+def test_a_stopped_pool_ends_its_running_workers_instead_of_waiting_for_them():
+    """An audit (thirty-third session): after Ctrl-C, `batch --workers 2` now and then never
+    exited (its workers idle on the job queue, never given their exit sentinels); a stopped pool
+    now ends its workers itself instead of waiting for them."""
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        with worker_pool(1) as pool:
+            assert pool.submit(os.getpid).result(timeout=120) > 0  # the worker is up
+            pool.submit(time.sleep, 600)
+            processes = list(pool._processes.values())
+            raise KeyboardInterrupt
+    assert processes and not any(p.is_alive() for p in processes)
+    # not a speed check: waiting for the job instead would take its whole 600 s
+    assert time.monotonic() - started < 300
+
+
 def test_batch_and_phantom_pools_watch_their_parent(monkeypatch, tmp_path):
     """Both ``--workers N`` pools are made by worker_pool (whose workers watch their parent)."""
     from alonet.phantom import writer

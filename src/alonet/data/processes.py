@@ -19,6 +19,7 @@ import hashlib
 import logging
 import multiprocessing
 import os
+import signal
 import socket
 import sys
 import threading
@@ -152,7 +153,7 @@ class _Forward(logging.Handler):
         logging.getLogger(record.name).handle(record)
 
 
-class _Pool(ProcessPoolExecutor):
+class WorkerPool(ProcessPoolExecutor):
     """A ``ProcessPoolExecutor`` that stops the listener of its workers' log records after shutdown."""
 
     def __init__(self, *args, listener: QueueListener, **kwargs):
@@ -160,9 +161,25 @@ class _Pool(ProcessPoolExecutor):
         self._listener: QueueListener | None = listener
 
     def __exit__(self, exc_type, exc_val, exc_tb):
-        # Stopped (Ctrl-C, an error): the jobs not started yet are dropped, not run to the end.
-        self.shutdown(wait=True, cancel_futures=exc_type is not None)
+        if exc_type is None:
+            self.shutdown(wait=True)
+        else:  # stopped (Ctrl-C, an error): not a job more
+            self.stop()
         return False
+
+    def stop(self) -> None:
+        """Drop the jobs not started and end the workers now, without waiting for the running ones.
+
+        After a Ctrl-C, waiting for the workers to take their exit sentinels hung now and then
+        (batch --workers 2: the workers idle on the job queue, this process joining them at
+        exit). What a worker was writing is a temporary name that the next run removes.
+        """
+        processes = list((getattr(self, "_processes", None) or {}).values())  # the executor's own table
+        self.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.join(10)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         try:
@@ -175,6 +192,10 @@ class _Pool(ProcessPoolExecutor):
 
 def _start_worker(parent_pid: int, log_queue, log_level: int, initializer: Callable[..., object] | None,
                   initargs: tuple) -> None:
+    # Ctrl-C reaches the whole process group; stopping is the parent's to do (it cancels the
+    # jobs not started, ``WorkerPool.__exit__``). A worker interrupted inside the pool's queues left
+    # the pool waiting for it forever (batch --workers 2, 4 of 30 interrupts).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     watch_parent(parent_pid)
     logger = logging.getLogger("alonet")  # the worker's records go to the parent, at the parent's level
     logger.addHandler(QueueHandler(log_queue))
@@ -185,7 +206,7 @@ def _start_worker(parent_pid: int, log_queue, log_level: int, initializer: Calla
 
 
 def worker_pool(workers: int, initializer: Callable[..., object] | None = None,
-                initargs: tuple = ()) -> ProcessPoolExecutor:
+                initargs: tuple = ()) -> WorkerPool:
     """A ``ProcessPoolExecutor`` of ``workers`` "spawn" processes that exit when this process dies.
 
     "spawn", not the Linux default "fork": a process forked after torch,
@@ -199,5 +220,5 @@ def worker_pool(workers: int, initializer: Callable[..., object] | None = None,
     listener = QueueListener(log_queue, _Forward())
     listener.start()
     level = logging.getLogger("alonet").getEffectiveLevel()
-    return _Pool(max_workers=workers, mp_context=context, initializer=_start_worker,
+    return WorkerPool(max_workers=workers, mp_context=context, initializer=_start_worker,
                  initargs=(os.getpid(), log_queue, level, initializer, initargs), listener=listener)

@@ -15,6 +15,7 @@ grades are there but not megabytes of masks per photograph.
 from __future__ import annotations
 
 import dataclasses
+import multiprocessing
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -60,11 +61,13 @@ def summary_of(visit):
     return dataclasses.replace(visit, views=views)
 
 
-def _score(pipeline, entry, report: ReportWriter | None, provenance: dict, provisional: bool = False):
-    """``(visit, None)`` or ``(None, error message)`` for one manifest visit."""
+def _score(pipeline, entry, report: ReportWriter | None, provenance: dict, provisional: bool = False,
+           stopped: Callable[[], bool] = lambda: False):
+    """``(visit, None)`` or ``(None, error message)`` for one manifest visit. ``stopped``: the
+    run was stopped meanwhile, so no report is written (it would have no row)."""
     try:
         visit = pipeline.score_visit(entry.views, missing="error", provisional=provisional)
-        if report is not None:
+        if report is not None and not stopped():
             report(entry, visit, provenance)
     except (KeyboardInterrupt, MemoryError):
         raise
@@ -82,22 +85,30 @@ class _Worker:
     report: ReportWriter | None = None
     error: str | None = None
     provisional: bool = False
+    stop: Any = None  # the parent's multiprocessing Event, set when the run stops
 
 
-def _init_worker(spec: PipelineSpec, report: ReportWriter | None, provisional: bool = False) -> None:
+def _init_worker(spec: PipelineSpec, report: ReportWriter | None, provisional: bool = False, stop=None) -> None:
     try:
         _Worker.pipeline = spec.build()
     except AloNetError as exc:  # reported by the parent, which can print it as one line
         _Worker.error = str(exc)
     _Worker.report = report
     _Worker.provisional = provisional
+    _Worker.stop = stop
+
+
+def _stopped() -> bool:
+    return _Worker.stop is not None and _Worker.stop.is_set()
 
 
 def _score_in_worker(entry):
     pipeline = _Worker.pipeline
     if pipeline is None:  # its build failed (``_init_worker``): each of its visits says why
         return None, _Worker.error, None
-    visit, error = _score(pipeline, entry, _Worker.report, pipeline.provenance(), _Worker.provisional)
+    if _stopped():  # queued before the run stopped: not scored, its result is not read
+        return None, "stopped", None
+    visit, error = _score(pipeline, entry, _Worker.report, pipeline.provenance(), _Worker.provisional, _stopped)
     return (None if visit is None else summary_of(visit)), error, pipeline.provenance()
 
 
@@ -129,8 +140,14 @@ class VisitScorer:
             raise TypeError("parallel scoring needs a PipelineSpec (each worker builds its own pipeline)")
         # spawn (a clean interpreter per worker, no copied ONNX Runtime thread pools);
         # the workers exit if this process is killed
-        self._pool = worker_pool(self.workers, _init_worker, (pipeline, report, provisional))
-        provenance, error = self._pool.submit(_provenance_in_worker, 0).result()
+        # set by close(): a stopped run's workers score no further visit and write no report
+        self._stop = multiprocessing.get_context("spawn").Event()
+        self._pool = worker_pool(self.workers, _init_worker, (pipeline, report, provisional, self._stop))
+        try:
+            provenance, error = self._pool.submit(_provenance_in_worker, 0).result()
+        except BaseException:  # Ctrl-C while the workers start: a pool left open hung the exit
+            self.close(stopped=True)
+            raise
         if error is not None:
             self.close()
             raise AloNetError(error)
@@ -146,13 +163,18 @@ class VisitScorer:
         for entry, (visit, error, _) in zip(entries, self._pool.map(_score_in_worker, entries)):
             yield entry, visit, error
 
-    def close(self) -> None:
+    def close(self, stopped: bool = False) -> None:
+        """End the workers: after the last visit, or at once when ``stopped`` (Ctrl-C, an error)."""
         if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._stop.set()
+            if stopped:
+                self._pool.stop()
+            else:
+                self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
     def __enter__(self) -> "VisitScorer":
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def __exit__(self, exc_type, *exc) -> None:
+        self.close(stopped=exc_type is not None)
