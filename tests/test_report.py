@@ -310,6 +310,30 @@ def test_batch_scores_a_trial_with_a_corrupt_photograph_and_resumes(pipeline, tm
     assert "P9" not in text and text.endswith("\n")
 
 
+def test_a_rerun_names_the_rows_of_visits_no_longer_in_the_manifest(pipeline, tmp_path, capsys):
+    """An audit (thirty-third session): removing a visit (even a baseline) from the manifest kept
+    its row in results.csv without a word, while a later visit now counted another baseline."""
+    from alonet.cli.batch_cmd import batch_command  # noqa: F401 - the command prints the warning
+    from alonet.cli.main import main
+
+    visits = {("P1", "v1", "2024-01-01"): phantom_visit(tmp_path / "a", seed=1, out_size=320),
+              ("P1", "v2", "2024-04-01"): phantom_visit(tmp_path / "b", seed=2, out_size=320)}
+    rows = [(p, v, view, str(path.relative_to(tmp_path)), d) for (p, v, d), paths in visits.items()
+            for view, path in paths.items()]
+    out = tmp_path / "out"
+    assert run_batch(write_manifest(tmp_path / "all.csv", rows), out, pipeline, progress=False).not_in_manifest == []
+    later = write_manifest(tmp_path / "later.csv", [r for r in rows if r[1] == "v2"])
+    summary = run_batch(later, out, pipeline, progress=False)
+    assert summary.not_in_manifest == [("P1", "v1")]
+    with open(out / "results.csv", newline="") as fh:
+        assert [(r["patient"], r["visit"]) for r in csv.DictReader(fh)] == [("P1", "v2"), ("P1", "v1")]
+    code = main(["batch", str(later), "-o", str(out), "--model", str(pipeline.models_spec), "--backend", "torch",
+                 "--workers", "1"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "warning: 1 row(s) of" in err and "no longer in the manifest (P1 visit v1)" in err
+
+
 def test_batch_numbers_never_print_negative_zero():
     from alonet.report.batch_rows import format_number
 

@@ -99,6 +99,13 @@ def batch_command(manifest, out_dir, plots, reports, deidentify, provisional, mo
     if summary.left_out:
         click.echo(f"{summary.left_out} visit(s) not chosen with --only are not scored yet or out of date: "
                    "rerun without --only to score them")
+    if summary.not_in_manifest:
+        shown = ", ".join(f"{p} visit {v}" for p, v in summary.not_in_manifest[:3])
+        more = " ..." if len(summary.not_in_manifest) > 3 else ""
+        click.echo(f"warning: {len(summary.not_in_manifest)} row(s) of {summary.results} are of visits no longer "
+                   f"in the manifest ({shown}{more}): kept as they were, not in the plots or the reports index, "
+                   "and a later visit may now count another as its baseline (use a new output folder to drop "
+                   "them)", err=True)
     if summary.plots:
         click.echo(f"plots: {summary.plots[0].parent} ({len(summary.plots)} patient(s))")
     if summary.errors or summary.withheld:

@@ -92,6 +92,9 @@ class BatchSummary:
     recomputed: list[tuple[str, str, str]] = field(default_factory=list)
     #: With ``only``: visits not chosen that are unscored or out of date (a full run would score them).
     left_out: int = 0
+    #: ``(patient, visit)`` of rows kept in results.csv for visits no longer in the manifest
+    #: (not rescored, not in the plots or the reports index; a later visit's baseline may differ).
+    not_in_manifest: list[tuple[str, str]] = field(default_factory=list)
 
 
 def report_folder(out: Path, patient: str, visit: str, key: bytes | None) -> Path:
@@ -366,6 +369,8 @@ def run_batch(manifest: str | Path, out_dir: str | Path, pipeline, *, plots: boo
             if chosen is not None:
                 _rescore_moved_followers(run, entries, chosen, plan.pending)
     _write_rows(results, _in_manifest_order(entries, rows))
+    listed = {e.key for e in entries}
+    summary.not_in_manifest = [key for key in rows if key not in listed]
     summary.withheld = sum(1 for e in entries if e.key in rows and rows[e.key]["withheld"] and not rows[e.key]["salt"])
     if plots:
         summary.plots = write_plots(entries, rows, out / "plots")
