@@ -154,7 +154,8 @@ class _Forward(logging.Handler):
 
 
 class WorkerPool(ProcessPoolExecutor):
-    """A ``ProcessPoolExecutor`` that stops the listener of its workers' log records after shutdown."""
+    """A ``ProcessPoolExecutor`` that stops the listener of its workers' log records after shutdown,
+    and that ends its workers at once when its ``with`` block is left by an exception (:meth:`stop`)."""
 
     def __init__(self, *args, listener: QueueListener, **kwargs):
         super().__init__(*args, **kwargs)
@@ -163,7 +164,7 @@ class WorkerPool(ProcessPoolExecutor):
     def __exit__(self, exc_type, exc_val, exc_tb):
         if exc_type is None:
             self.shutdown(wait=True)
-        else:  # stopped (Ctrl-C, an error): not a job more
+        else:  # stopped (Ctrl-C, an error): no further job
             self.stop()
         return False
 
@@ -192,9 +193,9 @@ class WorkerPool(ProcessPoolExecutor):
 
 def _start_worker(parent_pid: int, log_queue, log_level: int, initializer: Callable[..., object] | None,
                   initargs: tuple) -> None:
-    # Ctrl-C reaches the whole process group; stopping is the parent's to do (it cancels the
-    # jobs not started, ``WorkerPool.__exit__``). A worker interrupted inside the pool's queues left
-    # the pool waiting for it forever (batch --workers 2, 4 of 30 interrupts).
+    # Ctrl-C in a terminal reaches the whole process group; stopping is the parent's to do
+    # (``WorkerPool.stop`` drops the jobs not started and ends the workers). A worker's own
+    # KeyboardInterrupt came back as its job's result while it went on with the next job.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     watch_parent(parent_pid)
     logger = logging.getLogger("alonet")  # the worker's records go to the parent, at the parent's level
