@@ -128,6 +128,12 @@ def report_overlays(visit, images: Mapping[str, np.ndarray] | None = None, *, de
     return out
 
 
+def report_meta(visit, meta: Mapping | None) -> Mapping | None:
+    """``meta`` as given, else the provenance the visit's Pipeline recorded (a report made from
+    the Python API without ``meta`` still names its model and carries the bundled model's warning)."""
+    return meta if meta is not None else getattr(visit, "provenance", None)
+
+
 def render_report_html(visit, images: Mapping[str, np.ndarray] | None = None, *, deidentify: bool = False,
                        title: str = "AloNet SALT report", meta: Mapping | None = None,
                        max_side: int | None = REPORT_IMAGE_SIDE, style: OverlayStyle = OverlayStyle(),
@@ -146,7 +152,7 @@ def render_report_html(visit, images: Mapping[str, np.ndarray] | None = None, *,
     ``review``: optional :data:`REVIEW_FIELDS` values shown in the header.
     Each view shows the plain photograph beside its overlay.
     """
-    meta = dict(meta if meta is not None else getattr(visit, "provenance", None) or {})
+    meta = dict(report_meta(visit, meta) or {})
     if overlays is None:
         overlays = report_overlays(visit, images, deidentify=deidentify, max_side=max_side, style=style)
     else:

@@ -34,6 +34,7 @@ from alonet.report.html import (
     shown_model,
     shown_review,
     render_report_html,
+    report_meta,
     report_overlays,
     uses_bundled_model,
 )
@@ -52,12 +53,6 @@ def report_files(view: str) -> dict[str, str]:
             "hairloss_mask": f"{view}_hairloss.png"}
 
 
-def _meta_or_provenance(visit, meta: Mapping | None) -> Mapping | None:
-    """``meta`` as given, else the provenance the visit's Pipeline recorded (a report made from
-    the Python API without ``meta`` still names its model and carries the bundled model's warning)."""
-    return meta if meta is not None else getattr(visit, "provenance", None)
-
-
 def report_json(visit, *, meta: Mapping | None = None, deidentify: bool = False,
                 created: datetime | None = None, show_paths: bool = False,
                 review: Mapping[str, str | None] | None = None) -> dict:
@@ -69,7 +64,7 @@ def report_json(visit, *, meta: Mapping | None = None, deidentify: bool = False,
     (``REVIEW_FIELDS``), stored under ``"review"``; a de-identified report keeps only the
     reviewer (``shown_review``).
     """
-    meta = _meta_or_provenance(visit, meta)
+    meta = report_meta(visit, meta)
     body = visit.to_dict()
     for view, summary in body["views"].items():
         if deidentify or not show_paths:
@@ -117,7 +112,7 @@ def write_report(visit, out_dir: str | Path, images: Mapping[str, np.ndarray] | 
     light, outline); ``show_paths``/``review``: see :func:`report_json`.
     """
     style = OVERLAY_STYLES[overlay]
-    meta = _meta_or_provenance(visit, meta)
+    meta = report_meta(visit, meta)
     created = datetime.now(timezone.utc)
     target = Path(out_dir)
     written: dict[str, Path] = {}
