@@ -116,25 +116,38 @@ def test_data_dictionary_lists_every_column_and_is_written_next_to_results(model
 def test_plots_space_dated_visits_by_days(monkeypatch, tmp_path):
     seen = {}
 
-    def spy(patient, labels, salts, *, baseline=None, days=None):
+    def spy(patient, labels, salts, *, baseline=None, days=None, shown=None, provisional=None):
         seen[patient] = (labels, days)
-        return salt_over_time_png(patient, labels, salts, baseline=baseline, days=days)
+        seen[patient, "shown"] = shown
+        seen[patient, "provisional"] = provisional
+        return salt_over_time_png(patient, labels, salts, baseline=baseline, days=days, shown=shown,
+                                  provisional=provisional)
 
     monkeypatch.setattr(batch, "salt_over_time_png", spy)
     views = {"top": Path("t.jpg")}
     entries = [VisitEntry("A", "screening", "2025-01-06", views), VisitEntry("A", "week 2", "2025-01-20", views),
                VisitEntry("A", "week 24", "2025-06-23", views), VisitEntry("B", "1", None, views),
                VisitEntry("B", "2", "2025-02-01", views)]
-    rows = {("A", "screening"): {"salt": "60.00"}, ("A", "week 2"): {"salt": "55.50"}, ("A", "week 24"): {"salt": ""},
-            ("B", "1"): {"salt": "10.00"}}
+    # week 2's SALT 20.452 keeps two decimals in results.csv and is shown 20.5 (not 20.45 -> 20.4);
+    # B's first row predates salt_shown with a second decimal 5, which leaves the one-decimal value open
+    rows = {("A", "screening"): {"salt": "60.00", "salt_shown": "60.0"},
+            ("A", "week 2"): {"salt": "20.45", "salt_shown": "20.5", "withheld": "provisional SALT (asked for)"},
+            ("A", "week 24"): {"salt": ""},
+            ("B", "1"): {"salt": "10.45", "salt_shown": ""}}
     written = write_plots(entries, rows, tmp_path)
     assert [p.name for p in written] == ["A.png", "B.png"]
     assert seen["A"] == (["screening (2025-01-06)", "week 2 (2025-01-20)", "week 24 (2025-06-23)"],
                          [0, 14, 168])
     assert seen["B"][1] is None  # one visit without a date: evenly spaced
+    assert seen["A", "shown"] == ["60.0", "20.5", None] and seen["B", "shown"] == ["10.45", None]
+    assert seen["A", "provisional"] == [False, True, False]  # drawn hollow and labelled so
     assert all(p.read_bytes().startswith(b"\x89PNG") for p in written)
     with pytest.raises(ValueError, match="one number per visit"):
         salt_over_time_png("A", ["1", "2"], [1.0, 2.0], days=[0])
+    with pytest.raises(ValueError, match="one label per visit"):
+        salt_over_time_png("A", ["1", "2"], [1.0, 2.0], shown=["1.0"])
+    with pytest.raises(ValueError, match="one flag per visit"):
+        salt_over_time_png("A", ["1", "2"], [1.0, 2.0], provisional=[True])
 
 
 def test_the_shown_salt_travels_with_the_two_decimal_one(tmp_path, capsys):

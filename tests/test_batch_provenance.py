@@ -137,8 +137,8 @@ def test_batch_command_exit_status_and_recompute_message(models, photos, tmp_pat
     captured = capsys.readouterr()
     assert code == 3
     assert captured.err.strip().splitlines()[-1] == (
-        f"error: 1 visit(s) failed and 0 visit(s) have no SALT (a photograph needs a retake) "
-        f"(see the error and withheld columns of {out / 'results.csv'})")
+        f"error: 1 visit(s) failed, 0 visit(s) have no SALT (a photograph needs a retake) "
+        f"(see the status, error, withheld and flags columns of {out / 'results.csv'})")
 
 
 def test_withheld_rows_say_why_and_provisional_is_a_setting(models, photos, tmp_path, capsys):
@@ -150,7 +150,7 @@ def test_withheld_rows_say_why_and_provisional_is_a_setting(models, photos, tmp_
     out = tmp_path / "out"
     argv = ["batch", str(manifest), "-o", str(out), "--model", str(models), "--backend", "torch", "--no-plots"]
     assert main(argv) == 3
-    assert "error: 0 visit(s) failed and 1 visit(s) have no SALT" in capsys.readouterr().err
+    assert "error: 0 visit(s) failed, 1 visit(s) have no SALT (a photograph needs a retake) (see" in capsys.readouterr().err
     rows = read(out / "results.csv")
     assert rows[1]["salt"] == "" and rows[1]["withheld"].startswith("no SALT: back view: photograph too dark")
     assert rows[0]["withheld"] == "" and rows[0]["salt"] != ""
@@ -163,6 +163,13 @@ def test_withheld_rows_say_why_and_provisional_is_a_setting(models, photos, tmp_
     # a provisional SALT is not compared with the baseline (as on the web app's patient page)
     assert rows[1]["baseline_visit"] == "v1" and rows[1]["baseline_salt"] == rows[0]["salt"] != ""
     assert [rows[1][c] for c in ("change", "percent_change", "salt50", "worsening_20")] == ["", "", "", ""]
+    # a view the gate refuses is never measured: --provisional leaves that visit without a SALT,
+    # and the run says so with exit 3 (it said "0 error(s)" and exited 0)
+    Image.fromarray(np.zeros((1, 1, 3), np.uint8)).save(dark)
+    assert main([*argv, "--provisional"]) == 3
+    assert ("error: 0 visit(s) failed, 0 visit(s) have no SALT (a photograph needs a retake), 1 visit(s) have "
+            "no SALT (a view could not be measured, which --provisional cannot change)") in capsys.readouterr().err
+    assert [r["status"] for r in read(out / "results.csv")] == ["scored", "incomplete"]
 
 
 def test_a_provisional_baseline_gives_no_responses(models, photos, tmp_path, capsys):

@@ -47,7 +47,7 @@ def test_salt_baseline_and_json(capsys):
 
     code, out, _ = run(capsys, "salt", "--top", "50", "--back", "20", "--left", "0", "--right", "100",
                        "--baseline", "85")
-    assert "Response vs baseline 85.0: -42.2 points (-49.6 %)" in out and "SALT50 no" in out
+    assert "Response vs baseline 85.00: -42.20 points (-49.65 %)" in out and "SALT50 no" in out
 
 
 def test_salt_regrowth_and_missing_policies(capsys):

@@ -163,7 +163,7 @@ def test_batch_on_a_phantom_trial(models, visit, tmp_path, capsys):
     code, stdout, stderr = run(["batch", manifest, "-o", out, "--model", models, "--backend", "torch"], capsys)
     assert code == 3, stderr  # a visit failed: the run finishes, but says so in its exit status
     assert "scored 2 visit(s) (0 recomputed), 1 error(s), 0 unchanged and kept" in stdout
-    assert stderr.rstrip().splitlines()[-1].startswith("error: 1 visit(s) failed and 0 visit(s) have no SALT")
+    assert stderr.rstrip().splitlines()[-1].startswith("error: 1 visit(s) failed, 0 visit(s) have no SALT")
     assert "visit/s" in stderr or "visit]" in stderr  # the tqdm bar
     rows = list(csv.DictReader(open(out / "results.csv", newline="")))
     assert [r["visit"] for r in rows] == ["1", "2", "1"]

@@ -177,6 +177,12 @@ def test_score_command_exits_3_and_reports_why(models, good_views, tmp_path, cap
     assert document["salt"] is None and document["withheld"] == ["top"]
     html = (tmp_path / "report" / "report.html").read_text()
     assert "withheld" in html and "photograph is only 1x1 pixels" in html
+    # --provisional cannot score a view that was never measured: still no SALT, still exit 3
+    code = main([*argv, "-o", str(tmp_path / "tiny-provisional"), "--provisional"])
+    out, err = capsys.readouterr()
+    assert code == 3 and "SALT n/a" in out
+    assert err.startswith("error: no SALT: the top view(s) could not be measured, which --provisional cannot")
+    assert json.loads((tmp_path / "tiny-provisional" / "report.json").read_text())["salt"] is None
     # a dark (but measurable) view: provisional on request, exit 0, marked everywhere
     Image.fromarray((good_views[0]["top"] // 6).astype(np.uint8)).save(paths["top"], quality=92)
     code = main([*argv, "-o", str(tmp_path / "dark")])
@@ -203,3 +209,18 @@ def test_small_sharp_photographs_are_not_called_blurred(good_views):
         for view, image in visit.items():
             assert sharpness(image) > 3.0, view
             assert "blurred" not in [f["code"] for f in check_photo(image)]
+
+
+def test_a_measurement_beside_its_limit_is_never_shown_equal_to_it(monkeypatch):
+    """Rounded to nearest, a sharpness of 2.96 under the limit 3 read "sharpness 3.0 < 3" and a
+    95th percentile of 59.6 read "60 < 60": below a limit round down, above it round up."""
+    from alonet.infer import quality
+
+    assert (quality.below(2.96, 1), quality.below(59.6), quality.below(0.5999, 2)) == ("2.9", "59", "0.59")
+    assert (quality.above(200.2), quality.above(2.01, 1)) == ("201", "2.1")
+    monkeypatch.setattr(quality, "sharpness", lambda image, size: 2.96)
+    monkeypatch.setattr(quality, "exposure_stats", lambda image, scalp, config: {
+        "p95": 59.6, "p5": 10.0, "clipped_fraction": 0.0})
+    messages = [f["message"] for f in quality.check_photo(np.zeros((64, 64, 3), np.uint8))]
+    assert any("(95th percentile of brightness 59 < 60 of 255)" in m for m in messages)
+    assert any("(sharpness 2.9 < 3)" in m for m in messages)

@@ -99,6 +99,23 @@ def test_html_report_is_self_contained_and_shows_the_numbers(known_visit):
     assert picture.size == (200, 120)
 
 
+def test_html_view_points_agree_with_the_json_contributions(pipeline):
+    """0.18 x 72.5 % is 13.05 points exactly (report.json: 13.05, shown 13.1); the float product
+    0.18 * 72.5 is 13.049999..., which the table used to show as 13.0."""
+    image = photo(1, 120, 200)
+    scalp = np.zeros((120, 200), bool)
+    scalp[20:100, 20:180] = True  # 12800 px
+    loss = np.zeros_like(scalp)
+    loss[20:100, 20:136] = True  # 9280 px = 72.5 %
+    views = {view: pipeline.result_from_masks(image, view, scalp, loss if view == "right" else np.zeros_like(scalp))
+             for view in VIEWS}
+    visit = pipeline.visit_from_views(views)
+    assert visit.score.contributions["right"] == 13.05 and f"{0.18 * 72.5:.1f}" == "13.0"
+    html = render_report_html(visit, meta={"model": "m", "backend": "torch"})
+    assert re.findall(r'<td class="num">72\.5</td>\s*<td class="num">([\d.]+)</td>', html) == ["13.1"]
+    assert report_json(visit)["views"]["right"]["contribution"] == 13.05
+
+
 def test_html_report_marks_views_corrected_by_hand(pipeline, known_visit):
     """Before: a corrected view showed "100%" confidence and no flag; only the JSON said so."""
     plain = render_report_html(known_visit, meta={"model": "m", "backend": "torch"})

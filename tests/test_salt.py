@@ -224,7 +224,9 @@ def test_salt_command_shows_the_weights_it_used_and_refuses_a_response_from_miss
 
     assert main(["salt", "--top", "50", "--back", "20", "--missing", "renormalize"]) == 0
     out = capsys.readouterr().out
-    assert "SALT 38.8" in out and "50.0 %  x 0.62 = 31.25" in out and "20.0 %  x 0.38 =  7.50" in out
+    # the weights as the fraction they are (0.40/0.64 = 0.625, which 2 decimals showed as 0.62)
+    assert "SALT 38.8" in out and "50.0 %  x 0.40/0.64 = 31.25" in out and "20.0 %  x 0.24/0.64 =  7.50" in out
+    assert "missing  x         0 =  0.00" in out
     assert main(["salt", "--top", "40", "--missing", "zero", "--baseline", "60"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: --baseline needs all four views") and "a lower bound" in err

@@ -56,8 +56,9 @@ def batch_command(manifest, out_dir, plots, reports, deidentify, provisional, mo
     OUT/superseded-reports/<name>.superseded-<time>) and retries error rows.
 
     Exit status: 0 when every visit has a SALT; 3 when any visit failed (error
-    column) or has no SALT because a photograph needs a retake (withheld
-    column); 2 when nothing could be scored (bad manifest, output, model).
+    column) or has no SALT (status withheld: a photograph needs a retake; or
+    incomplete: a view not measured, which --provisional cannot change); 2 when
+    nothing could be scored (bad manifest, output, model).
     """
     from alonet.data.preflight import check_output_folder, report_bytes_estimate
     from alonet.errors import InvalidValueError
@@ -108,9 +109,11 @@ def batch_command(manifest, out_dir, plots, reports, deidentify, provisional, mo
                    "them)", err=True)
     if summary.plots:
         click.echo(f"plots: {summary.plots[0].parent} ({len(summary.plots)} patient(s))")
-    if summary.errors or summary.withheld:
+    if summary.errors or summary.withheld or summary.unmeasured:
         from alonet.errors import ScoreWithheldError
 
-        raise ScoreWithheldError(f"{summary.errors} visit(s) failed and {summary.withheld} visit(s) have no SALT "
-                                 f"(a photograph needs a retake)",
-                                 fix=f"see the error and withheld columns of {summary.results}")
+        unmeasured = (f", {summary.unmeasured} visit(s) have no SALT (a view could not be measured, which "
+                      "--provisional cannot change)" if summary.unmeasured else "")
+        raise ScoreWithheldError(f"{summary.errors} visit(s) failed, {summary.withheld} visit(s) have no SALT "
+                                 f"(a photograph needs a retake){unmeasured}",
+                                 fix=f"see the status, error, withheld and flags columns of {summary.results}")

@@ -79,28 +79,28 @@ def _read_masks(masks_dir, mask_files, max_pixels) -> dict:
 
 def _format_text(result, response, rw, pairs=None) -> str:
     lines = [f"SALT {result.salt:.1f}  grade {result.grade}  AA-IGA {result.band}"]
-    scale = 1.0  # --missing renormalize rescales the weights of the views given to sum to 1
-    if result.missing and result.missing_policy == "renormalize":
-        scale = 1.0 / sum(VIEW_WEIGHTS[v] for v in VIEWS if result.per_view[v] is not None)
+    renormalised = bool(result.missing) and result.missing_policy == "renormalize"
+    # --missing renormalize divides the weights of the views given by their sum, written out as a
+    # fraction (0.40/0.64, not 0.62 for 0.625, so each line's arithmetic is the one that was done)
+    given = f"/{sum(VIEW_WEIGHTS[v] for v in VIEWS if v not in result.missing):.2f}" if renormalised else ""
     for view in VIEWS:
         value = result.per_view[view]
         shown = "missing" if value is None else f"{value:5.1f} %"
-        if value is None and result.missing_policy == "renormalize":
-            weight = 0.0  # its weight went to the views given
-        else:
-            weight = VIEW_WEIGHTS[view] * (scale if value is not None else 1.0)
-        lines.append(f"  {view:<5} {shown:>8}  x {weight:.2f} = {result.contributions[view]:5.2f}")
+        weight = "0" if renormalised and value is None else f"{VIEW_WEIGHTS[view]:.2f}{given}"
+        lines.append(f"  {view:<5} {shown:>8}  x {weight:>{4 + len(given)}} = {result.contributions[view]:5.2f}")
     lines.extend(_mask_line(pair) for pair in (pairs or {}).values())
     if result.missing:
         lines.append(f"  missing view(s) {', '.join(result.missing)} treated as: {result.missing_policy}")
     if rw is not None:
         lines.append(f"rwSALT {rw.salt:.1f}  grade {rw.grade}  AA-IGA {rw.band}  (partial regrowth counts x0.5)")
     if response is not None:
-        change = f"{response.absolute_change:+.1f} points"
+        # two decimals, as results.csv has them: with one, a change of -19.99 from 40 printed
+        # "-20.0 points (-50.0 %)" above "SALT50 no" (the flags come from the unrounded numbers)
+        change = f"{response.absolute_change:+.2f} points"
         if response.percent_change is not None:
-            change += f" ({response.percent_change:+.1f} %)"
+            change += f" ({response.percent_change:+.2f} %)"
         yes = lambda flag: "yes" if flag else "no"  # noqa: E731
-        lines.append(f"Response vs baseline {response.baseline:.1f}: {change}")
+        lines.append(f"Response vs baseline {response.baseline:.2f}: {change}")
         lines.append(
             f"  SALT50 {yes(response.salt50)}  SALT75 {yes(response.salt75)}  SALT90 {yes(response.salt90)}"
             f"  SALT100 {yes(response.salt100)}  SALT<=20 {yes(response.salt_le_20)}"

@@ -128,3 +128,10 @@ def score_command(top, back, left, right, report_dir, deidentify, incomplete, ov
             fixes.append("retake " + ("those photographs" if len(retake) > 1 else "that photograph"))
         raise ScoreWithheldError(f"SALT withheld: {'; '.join(what)} (see above and the report; the report was "
                                  "written)", fix="; ".join(fixes) + ", or pass --provisional for a provisional score")
+    unmeasured = [view for view, result in visit.views.items() if result.loss_pct is None]
+    if visit.salt is None and unmeasured:  # --provisional: a view not measured still leaves it empty
+        from alonet.errors import ScoreWithheldError
+
+        raise ScoreWithheldError(f"no SALT: the {', '.join(unmeasured)} view(s) could not be measured, which "
+                                 "--provisional cannot change (see above and the report; the report was written)",
+                                 fix="retake " + ("those photographs" if len(unmeasured) > 1 else "that photograph"))

@@ -44,7 +44,7 @@ import numpy as np
 
 from alonet.data.imageio import as_rgb_photo
 from alonet.errors import InvalidValueError
-from alonet.infer.quality import flag
+from alonet.infer.quality import above, below, flag
 
 #: Flag codes the gate raises; every one means "retake" (they are part of
 #: ``alonet.infer.quality.RETAKE_CODES``), and the view is not measured.
@@ -148,7 +148,7 @@ def gate_photo(image: np.ndarray, config: GateConfig = GateConfig(), *, model_si
     h, w = image.shape[:2]
     aspect = max(h, w) / min(h, w)
     if aspect > config.max_aspect:
-        return [flag("bad_aspect", f"photograph is {w}x{h} pixels, {aspect:.1f} times longer than wide "
+        return [flag("bad_aspect", f"photograph is {w}x{h} pixels, {above(aspect, 1)} times longer than wide "
                                    f"(at most {config.max_aspect:g}); send the whole uncropped photograph")]
     min_side = required_side(config, model_side)
     if min(h, w) < min_side:
@@ -158,14 +158,14 @@ def gate_photo(image: np.ndarray, config: GateConfig = GateConfig(), *, model_si
     stats = gate_measurements(image, config)
     if stats["contrast"] < config.min_contrast:
         return [flag("no_content", f"photograph is almost uniform (brightness varies by "
-                                   f"{stats['contrast']:.1f} of 255); it shows no head: check the "
+                                   f"{below(stats['contrast'], 1)} of 255); it shows no head: check the "
                                    "camera and take the photograph again")]
     if stats["neighbour_correlation"] < config.min_neighbour_correlation:
         return [flag("noise", f"photograph looks like random noise (neighbouring pixels correlate "
-                              f"{stats['neighbour_correlation']:.2f} < {config.min_neighbour_correlation:g}); "
+                              f"{below(stats['neighbour_correlation'], 2)} < {config.min_neighbour_correlation:g}); "
                               "it is not a camera picture of a head")]
     if stats["head_colour_fraction"] < config.min_head_colour_fraction:
-        return [flag("not_a_head", f"only {100 * stats['head_colour_fraction']:.0f}% of the photograph has "
+        return [flag("not_a_head", f"only {below(100 * stats['head_colour_fraction'])}% of the photograph has "
                                    f"skin or hair colours (at least {100 * config.min_head_colour_fraction:g}% "
                                    "expected); is it a scalp photograph?")]
     return []

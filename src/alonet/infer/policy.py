@@ -16,9 +16,9 @@ A SALT score is either trustworthy or withheld with its reason:
    views that need a retake; it is then marked *provisional* everywhere. Views
    that were not measured at all (rule 1, or no scalp found) still leave the
    SALT empty.
-4. ``alonet score`` exits with status 3 when the SALT is withheld; ``alonet
-   batch`` exits with status 3 when any visit's SALT is withheld or any visit
-   failed (see the README's exit-status table).
+4. ``alonet score`` exits with status 3 when the SALT is withheld or left empty
+   by a view not measured (rule 3); ``alonet batch`` exits with status 3 when any
+   visit has no SALT or failed (see the README's exit-status table).
 
 A ``check`` flag (the networks are unsure) or a ``dark_skin`` flag (the bald skin
 looks dark, which the model under-calls) does not withhold the score; it asks for

@@ -39,6 +39,7 @@ size they measure >= 4.1:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import cv2
@@ -89,6 +90,19 @@ class QualityConfig:
 def flag(code: str, message: str) -> dict:
     """A flag as stored in results and reports."""
     return {"code": code, "message": message}
+
+
+def below(value: float, decimals: int = 0) -> str:
+    """``value`` rounded down to ``decimals``, for a message saying it is below a limit: rounded
+    to nearest, a sharpness of 2.96 under a limit of 3 read "3.0 < 3"."""
+    scale = 10 ** decimals
+    return f"{math.floor(value * scale) / scale:.{decimals}f}"
+
+
+def above(value: float, decimals: int = 0) -> str:
+    """``value`` rounded up to ``decimals``, for a message saying it is above a limit."""
+    scale = 10 ** decimals
+    return f"{math.ceil(value * scale) / scale:.{decimals}f}"
 
 
 def needs_retake(flags: list[dict]) -> bool:
@@ -143,16 +157,16 @@ def check_photo(image: np.ndarray, scalp: np.ndarray | None = None,
     stats = exposure_stats(image, scalp, config)
     if stats["p95"] < config.dark_p95:
         flags.append(flag("too_dark", f"photograph too dark (95th percentile of brightness "
-                                      f"{stats['p95']:.0f} < {config.dark_p95:.0f} of 255); add light"))
+                                      f"{below(stats['p95'])} < {config.dark_p95:g} of 255); add light"))
     if stats["clipped_fraction"] > config.max_clipped_fraction:
-        flags.append(flag("too_bright", f"{100 * stats['clipped_fraction']:.0f}% of the scalp is "
+        flags.append(flag("too_bright", f"{above(100 * stats['clipped_fraction'])}% of the scalp is "
                                         "overexposed white; reduce flash or exposure"))
     elif stats["p5"] > config.bright_p5:
         flags.append(flag("too_bright", f"photograph washed out (5th percentile of brightness "
-                                        f"{stats['p5']:.0f} > {config.bright_p5:.0f} of 255); reduce exposure"))
+                                        f"{above(stats['p5'])} > {config.bright_p5:g} of 255); reduce exposure"))
     value = sharpness(image, config.analysis_size)
     if value < config.min_sharpness:
-        flags.append(flag("blurred", f"photograph is blurred (sharpness {value:.1f} < "
+        flags.append(flag("blurred", f"photograph is blurred (sharpness {below(value, 1)} < "
                                      f"{config.min_sharpness:g}); hold still and focus on the scalp"))
     return flags
 
@@ -165,7 +179,7 @@ def check_scalp(scalp: np.ndarray, config: QualityConfig = QualityConfig()) -> l
         return [flag("scalp_not_found", "no scalp found in the photograph; check the view "
                                         "and frame the scalp")]
     if fraction < config.min_scalp_fraction:
-        return [flag("scalp_too_small", f"the scalp covers only {100 * fraction:.1f}% of the "
+        return [flag("scalp_too_small", f"the scalp covers only {below(100 * fraction, 1)}% of the "
                                         f"photograph (< {100 * config.min_scalp_fraction:g}%); move closer")]
     return []
 
@@ -224,6 +238,6 @@ def check_bald_skin(image: np.ndarray, scalp: np.ndarray, hairloss: np.ndarray,
     value = marked_lightness(image, hairloss)
     if value is None or value >= config.dark_skin_lstar:
         return []
-    return [flag(DARK_SKIN_CODE, f"the bald skin looks dark (lightness {value:.0f} < {config.dark_skin_lstar:g} "
+    return [flag(DARK_SKIN_CODE, f"the bald skin looks dark (lightness {below(value)} < {config.dark_skin_lstar:g} "
                              "of 100): the model under-calls hair loss on dark or dimly lit skin; "
                              "review the overlay")]

@@ -66,7 +66,8 @@ from alonet.report.batch_folders import (
 )
 from alonet.report.batch_manifest import VisitEntry, read_batch_manifest
 from alonet.report.batch_plan import plan_rescoring
-from alonet.report.batch_rows import read_results, result_row, results_writer, row_status, salt_of
+from alonet.report.batch_rows import (read_results, result_row, results_writer, row_status, salt_of,
+                                      shown_salt_of)
 from alonet.report.batch_workers import VisitScorer
 from alonet.report.plots import salt_over_time_png
 from alonet.report.provenance import batch_settings, inputs_sha256, model_sha256
@@ -88,6 +89,9 @@ class BatchSummary:
     total: int = 0
     #: Visits without SALT because a photograph needs a retake (all rows of the manifest).
     withheld: int = 0
+    #: Visits without SALT under ``--provisional``: a view could not be measured (refused by the
+    #: photograph gate, or no scalp found), which a provisional SALT cannot change (all rows).
+    unmeasured: int = 0
     #: ``(patient, visit, reason)`` of finished rows that were recomputed because something changed.
     recomputed: list[tuple[str, str, str]] = field(default_factory=list)
     #: With ``only``: visits not chosen that are unscored or out of date (a full run would score them).
@@ -194,8 +198,12 @@ def write_plots(entries: list[VisitEntry], rows: Mapping[tuple[str, str], Mappin
     written = []
     for patient, visits in patients.items():
         salts = [salt_of(rows.get(entry.key)) for entry in visits]
-        # the guide lines of the baseline's SALT: not for a provisional one (never a baseline)
-        first_provisional = row_status(rows.get(visits[0].key) or {}) == "provisional"
+        # the numbers beside the points as the reports show them: results.csv's ``salt`` keeps two
+        # decimals, and 20.452 -> "20.45" -> "20.4" would disagree with the report's "20.5"
+        shown = [shown_salt_of(rows.get(entry.key)) for entry in visits]
+        # a provisional SALT is drawn hollow, and a provisional first visit draws no guide lines
+        # (it is never a baseline)
+        provisional = [row_status(rows.get(entry.key) or {}) == "provisional" for entry in visits]
         name = output_name(patient)
         labels = [e.visit if not e.date else f"{e.visit}\n{e.date}" for e in visits]
         days = None
@@ -204,8 +212,9 @@ def write_plots(entries: list[VisitEntry], rows: Mapping[tuple[str, str], Mappin
             start = date.fromisoformat(dates[0])
             days = [(date.fromisoformat(d) - start).days for d in dates]
             labels = [f"{e.visit} ({e.date})" for e in visits]
-        png = salt_over_time_png(patient, labels, salts, baseline=None if first_provisional else salts[0],
-                                 days=days)
+        png = salt_over_time_png(patient, labels, salts, baseline=None if provisional[0] else salts[0],
+                                 days=days, shown=shown,
+                                 provisional=provisional)
         written.append(atomic_write_bytes(folder / f"{name}.png", png))
     # which file is whose: a label that is not a plain file name gets a hashed file name
     buffer = io.StringIO()
@@ -371,7 +380,9 @@ def run_batch(manifest: str | Path, out_dir: str | Path, pipeline, *, plots: boo
     _write_rows(results, _in_manifest_order(entries, rows))
     listed = {e.key for e in entries}
     summary.not_in_manifest = [key for key in rows if key not in listed]
-    summary.withheld = sum(1 for e in entries if e.key in rows and rows[e.key]["withheld"] and not rows[e.key]["salt"])
+    without_salt = [rows[e.key] for e in entries if e.key in rows and not rows[e.key]["error"]]
+    summary.withheld = sum(1 for row in without_salt if row_status(row) == "withheld")
+    summary.unmeasured = sum(1 for row in without_salt if row_status(row) == "incomplete")
     if plots:
         summary.plots = write_plots(entries, rows, out / "plots")
     if reports:

@@ -193,6 +193,16 @@ def salt_of(row: Mapping[str, str] | None) -> float | None:
         return None
 
 
+def shown_salt_of(row: Mapping[str, str] | None) -> str | None:
+    """The SALT of a results.csv row as the reports show it (``salt_shown``); a row without that
+    column's value (kept from before it, with a second decimal 5 that leaves it open) gives its
+    two-decimal ``salt`` as written, never that number rounded again; None without a SALT."""
+    if salt_of(row) is None:
+        return None
+    assert row is not None
+    return row.get("salt_shown") or row["salt"]
+
+
 def _shown_from_two_decimals(text: str) -> str:
     """The one-decimal SALT of a row that kept only two decimals, where they decide it: a second
     decimal 5 (20.45) may come from 20.445 or 20.454, on either side of 20.45, so it stays empty."""

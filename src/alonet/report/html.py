@@ -212,10 +212,18 @@ def _view_row(visit, view: str, result) -> dict:
         "name": view,
         "weight": f"{weight:.2f}",
         "loss": "n/a" if loss is None else f"{loss:.1f}",
-        "points": "" if loss is None else "withheld" if visit.withheld else f"{weight * loss:.1f}",
+        "points": "" if loss is None else "withheld" if visit.withheld else f"{_points(visit, view, weight * loss):.1f}",
         "confidence": "corrected" if corrected else f"{100 * result.confidence:.0f}%",
         "flags": flags,
     }
+
+
+def _points(visit, view: str, fallback: float) -> float:
+    """The SALT points of a view as the visit's score has them (the exact weighted percentage,
+    so the table agrees with report.json: 0.18 × 72.5 is 13.05, shown 13.1, where the float
+    product 13.049999… gave 13.0); ``fallback`` for a visit without a score."""
+    score = getattr(visit, "score", None)
+    return fallback if score is None else score.contributions[view]
 
 
 def _view_figure(view: str, result, photo: np.ndarray, overlay: np.ndarray, deidentify: bool, show_paths: bool,

@@ -7,6 +7,7 @@ so it holds no global state and works from threads and without a display.
 from __future__ import annotations
 
 import io
+import textwrap
 from collections.abc import Sequence
 from functools import lru_cache
 
@@ -33,6 +34,7 @@ def drawable(text: str) -> str:
 
 def salt_over_time_png(patient: str, visits: Sequence[str], salts: Sequence[float | None],
                        *, baseline: float | None = None, days: Sequence[int] | None = None,
+                       shown: Sequence[str | None] | None = None, provisional: Sequence[bool] | None = None,
                        dpi: int = 110) -> bytes:
     """PNG of SALT per visit for one patient.
 
@@ -41,7 +43,10 @@ def salt_over_time_png(patient: str, visits: Sequence[str], salts: Sequence[floa
     SALT50 and SALT75 response levels relative to it. With ``days`` (days since
     the first visit, one per visit, ascending) the visits sit at their real
     distances in time, so a gap between follow-ups looks like one; without
-    them they are evenly spaced.
+    them they are evenly spaced. ``shown`` (one per visit) are the numbers written beside the
+    points, as the reports show them (``shown_salt`` of the unrounded SALT); without it, or where
+    one is None, the value in ``salts`` with one decimal. ``provisional`` (one per visit) marks
+    the SALTs given on request although a photograph needs a retake: a hollow point labelled so.
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -51,14 +56,23 @@ def salt_over_time_png(patient: str, visits: Sequence[str], salts: Sequence[floa
     ax = fig.add_subplot(1, 1, 1)
     if days is not None and len(days) != len(visits):
         raise ValueError("days must give one number per visit")
+    if shown is not None and len(shown) != len(visits):
+        raise ValueError("shown must give one label per visit")
+    if provisional is not None and len(provisional) != len(visits):
+        raise ValueError("provisional must give one flag per visit")
     x = list(range(len(visits))) if days is None else [int(d) for d in days]
     y = [float("nan") if s is None else float(s) for s in salts]
     ax.plot(x, y, marker="o", color="#3b5bdb", linewidth=2, label="SALT")
-    for xi, s in zip(x, salts):
+    marked = [i for i, flag in enumerate(provisional or ()) if flag and salts[i] is not None]
+    if marked:
+        ax.plot([x[i] for i in marked], [y[i] for i in marked], marker="o", linestyle="none", color="#3b5bdb",
+                markerfacecolor="white", markersize=8, label="provisional (retake needed)")
+    for i, (xi, s) in enumerate(zip(x, salts)):
         if s is None:
             ax.annotate("n/a", (xi, 2), ha="center", color="#c92a2a", fontsize=9)
         else:
-            ax.annotate(f"{s:.1f}", (xi, s), textcoords="offset points", xytext=(0, 7), ha="center", fontsize=8)
+            text = (shown[i] if shown is not None else None) or f"{s:.1f}"
+            ax.annotate(text + (" provisional" if i in marked else ""), (xi, s), textcoords="offset points", xytext=(0, 7), ha="center", fontsize=8)
     ax.axhline(20, color="#2f9e44", linestyle="--", linewidth=1, label="SALT 20")
     if baseline is not None and baseline > 0:
         ax.axhline(baseline * 0.5, color="#f08c00", linestyle=":", linewidth=1, label="SALT50 level")
@@ -78,7 +92,9 @@ def salt_over_time_png(patient: str, visits: Sequence[str], salts: Sequence[floa
         ax.set_xlim(min(x) - margin, max(x) + margin)
         ax.set_xlabel("visit (date), placed by days since the first visit")
     ax.set_ylabel("SALT (% scalp hair loss)")
-    ax.set_title(f"Patient {drawable(patient)}")
+    # a long patient code wraps (at 150 characters it ran off both sides of the picture)
+    ax.set_title("\n".join(textwrap.wrap(f"Patient {drawable(patient)}", 60, break_on_hyphens=False)) or "Patient",
+                 fontsize=11 if len(patient) > 60 else None)
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize=8)
     fig.tight_layout()
