@@ -699,7 +699,7 @@ def test_patients_and_visits_are_stored_charted_and_really_deleted(make_app, pip
     assert page.count('<circle class="point"') == 2 and "<polyline" in page
     assert "2024-01-10" in page and "2024-04-10" in page and "baseline" in page
     expected = response(salt1, salt2)
-    assert f"{expected.absolute_change:+.1f} points" in page
+    assert f"{expected.absolute_change:+.2f} points" in page
     for flag in expected.flags:
         assert flag.replace("<", "&lt;") in page
     listing = client.get("/patients").get_data(as_text=True)

@@ -539,6 +539,44 @@ def test_two_reopenings_of_one_visit_do_not_overwrite_each_other(make_app, photo
     assert Store(store_dir).get_visit(vid).views["back"].loss_pct == 100.0
 
 
+def test_a_stale_page_saving_nothing_new_neither_adopts_nor_marks_another_pages_save(make_app, photos, tmp_path):  # noqa: F811
+    """A page that saved, then pressed Save again (to tick Reviewed) after another page saved a
+    correction, took that save's stamp: its next save overwrote the correction unseen, and the
+    review mark went on masks it never showed."""
+    store_dir = tmp_path / "store"
+    client = make_app(store=store_dir).test_client()
+    first = score_form(client, photos)
+    visit_url = save_visit(client, first, patient="new", new_code="AA-84", visit_date="2024-08-01")
+    vid = visit_id_of(visit_url)
+    patient = str(Store(store_dir).get_visit(vid).patient_id)
+    other = reopen(client, visit_url)
+    height, width = photos["top"].shape[:2]
+    full = np.ones((height, width), bool)
+    correct_all(client, other, {"back": (full, full)})
+    save_visit(client, other, patient=patient)
+    r = client.post(f"{first}/save", data={"csrf_token": csrf_token(client), "patient": patient, "reviewed": "1"})
+    assert r.status_code == 409 and "saved from another page" in r.get_data(as_text=True)
+    assert Store(store_dir).get_visit(vid).reviewed_at is None
+    correct_all(client, first, {"top": (full, full)})
+    r = client.post(f"{first}/save", data={"csrf_token": csrf_token(client), "patient": patient})
+    assert r.status_code == 409
+    kept = Store(store_dir).get_visit(vid)
+    assert kept.views["back"].loss_pct == 100.0 and kept.views["top"].loss_pct != 100.0  # the other page's save
+
+
+def test_a_reopened_visit_deleted_meanwhile_is_added_again_with_its_own_date(make_app, photos, tmp_path):  # noqa: F811
+    store_dir = tmp_path / "store"
+    client = make_app(store=store_dir).test_client()
+    visit_url = save_visit(client, score_form(client, photos), patient="new", new_code="AA-85", visit_date="2024-08-01")
+    vid = visit_id_of(visit_url)
+    patient = str(Store(store_dir).get_visit(vid).patient_id)
+    opened = reopen(client, visit_url)
+    client.post(f"/visits/{vid}/delete", data={"csrf_token": csrf_token(client)})
+    assert Store(store_dir).get_visit(vid) is None
+    again = save_visit(client, opened, patient=patient)  # the page leaves the date field empty
+    assert Store(store_dir).get_visit(visit_id_of(again)).visit_date == "2024-08-01"  # not today's
+
+
 def test_a_reopened_visit_keeps_its_stored_photographs(make_app, photos, tmp_path, monkeypatch):  # noqa: F811
     import alonet.web.reports as reports
 

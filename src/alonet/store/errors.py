@@ -11,3 +11,9 @@ class StoreError(AloNetError):
 
 class VisitChangedError(StoreError):
     """A stored visit changed (saved from another page) since the page saving over it opened it."""
+
+    @classmethod
+    def since_opened(cls, visit_id: int) -> VisitChangedError:
+        """The error of a save or review mark from a page opened before another page's save."""
+        return cls(f"visit {visit_id} was saved from another page since this one opened it",
+                   fix="open the visit again from its page to see those changes, then correct and save")

@@ -307,14 +307,16 @@ class Store:
             raise
 
     def update_visit(self, visit_id: int, visit_date: str, summary: dict, views: Sequence[NewView],
-                     model: str = "", scored_with: dict | None = None, expect_stamp: str | None = None) -> None:
+                     model: str = "", scored_with: dict | None = None, expect_stamp: str | None = None) -> str:
         """Replace a stored visit's date, numbers, masks and photographs (a save after more corrections).
 
         The patient, creation time and review mark stay. New files are written
         first; the old ones are removed only after the rows point to the new
         ones, so a failure leaves the visit as it was. With ``expect_stamp`` the
         update happens only if the visit still has that :meth:`visit_stamp`
-        (else :class:`VisitChangedError`, nothing changed).
+        (else :class:`VisitChangedError`, nothing changed). Returns the visit's
+        stamp after the update (read in the same transaction, so no other save
+        can come between).
         """
         visit_date = check_visit_date(visit_date)
         written: list[Path] = []
@@ -322,9 +324,7 @@ class Store:
             rows = self._view_rows(views, written)
             with self.transaction() as conn:
                 if expect_stamp is not None and self._stamp(conn, visit_id) != expect_stamp:
-                    raise VisitChangedError(f"visit {visit_id} was saved from another page since this one opened it",
-                                            fix="open the visit again from its page to see those changes, then "
-                                                "correct and save")
+                    raise VisitChangedError.since_opened(visit_id)
                 rows = self._claim_photos(conn, rows, views, written)
                 old_files = self._files_where(conn, "v.id = ?", (visit_id,))
                 updated = conn.execute(
@@ -338,10 +338,13 @@ class Store:
                 conn.execute("DELETE FROM view_images WHERE visit_id = ?", (visit_id,))
                 self._insert_view_rows(conn, visit_id, rows)
                 old_files = self._unreferenced(conn, old_files)  # photographs kept stay
+                stamp = self._stamp(conn, visit_id)
         except BaseException:
             self._unlink(written)
             raise
         self._unlink(old_files)
+        assert stamp is not None, "the visit was just updated"
+        return stamp
 
     def visit_stamp(self, visit_id: int) -> str | None:
         """A fingerprint of what a save changes in a stored visit (date, numbers, model, files),
@@ -402,17 +405,21 @@ class Store:
         self._unlink(files)
         return bool(deleted)
 
-    def set_reviewed(self, visit_id: int, reviewed: bool) -> str | None:
+    def set_reviewed(self, visit_id: int, reviewed: bool, expect_stamp: str | None = None) -> str | None:
         """Mark a visit "reviewed — use for training" (or take the mark back).
 
         Returns the visit's ``reviewed_at`` afterwards (None when not reviewed);
         marking an already reviewed visit keeps its first time. Raises
-        InvalidValueError when the visit does not exist.
+        InvalidValueError when the visit does not exist. With ``expect_stamp`` the
+        mark is set only if the visit still has that :meth:`visit_stamp` (else
+        :class:`VisitChangedError`: a page may not mark masks it never showed).
         """
         with self.transaction() as conn:
             row = conn.execute("SELECT reviewed_at FROM visits WHERE id = ?", (visit_id,)).fetchone()
             if row is None:
                 raise InvalidValueError(f"visit {visit_id} does not exist", fix="choose a visit from a patient's page")
+            if expect_stamp is not None and self._stamp(conn, visit_id) != expect_stamp:
+                raise VisitChangedError.since_opened(visit_id)
             stamp = (row["reviewed_at"] or _now()) if reviewed else None
             conn.execute("UPDATE visits SET reviewed_at = ? WHERE id = ?", (stamp, visit_id))
         return stamp

@@ -171,6 +171,9 @@ class ScoredVisit:
     #: ``Store.visit_stamp`` of the stored visit as this page last saved or opened it: a save
     #: over a stored visit that someone else saved since is refused (409), not merged blindly.
     stored_stamp: str | None = None
+    #: The stored visit's date as this page last saved or opened it: an empty date field keeps
+    #: it, also when the stored visit was deleted meanwhile and the save adds it again.
+    stored_date: str | None = None
 
     def summary(self) -> dict:
         return summarize(self.views, self.provisional)

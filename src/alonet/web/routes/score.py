@@ -389,8 +389,9 @@ def save(visit_id: str):
     new_code = request.form.get("new_code", "")
     with visit.lock:  # a second Save (double click) waits for the first
         stored = store.get_visit(visit.saved_as) if visit.saved_as is not None else None
-        if stored is not None and not typed_date:
-            visit_date = stored.visit_date  # an empty date field keeps the stored date
+        if not typed_date and (stored is not None or visit.stored_date is not None):
+            # an empty date field keeps the stored date (the one this page opened, if deleted since)
+            visit_date = stored.visit_date if stored is not None else visit.stored_date
         if stored is None:
             created = choice in ("", "new")
             patient_id = _patient_for_save(store, choice, new_code)
@@ -409,15 +410,23 @@ def save(visit_id: str):
             if visit_date != stored.visit_date:
                 _check_no_visit_that_day(store, stored.patient_id, visit_date, request.form.get("same_day") == "1",
                                          itself=stored.id)
-            if visit.revision != visit.saved_revision or visit_date != stored.visit_date:
-                try:
-                    store.update_visit(stored.id, visit_date, visit.stored_summary(), new_views(visit.views),
-                                       model=visit.model, scored_with=visit.scored_with,
-                                       expect_stamp=visit.stored_stamp)
-                except VisitChangedError as exc:
-                    abort(409, description=str(exc))
-        visit.stored_stamp = store.visit_stamp(saved_as)
-        visit.saved_revision = visit.revision
+            try:
+                if visit.revision != visit.saved_revision or visit_date != stored.visit_date:
+                    visit.stored_stamp = store.update_visit(
+                        stored.id, visit_date, visit.stored_summary(), new_views(visit.views), model=visit.model,
+                        scored_with=visit.scored_with, expect_stamp=visit.stored_stamp)
+                elif visit.stored_stamp is not None and store.visit_stamp(saved_as) != visit.stored_stamp:
+                    # nothing to write, but another page saved since this one opened the visit: taking
+                    # that save's stamp here let this page's next save overwrite it unseen
+                    raise VisitChangedError.since_opened(saved_as)
+            except VisitChangedError as exc:
+                abort(409, description=str(exc))
+        if visit.stored_stamp is None or stored is None:
+            visit.stored_stamp = store.visit_stamp(saved_as)
+        visit.saved_revision, visit.stored_date = visit.revision, visit_date
         if request.form.get("reviewed") == "1":
-            store.set_reviewed(saved_as, True)
+            try:  # the mark goes on the masks this page showed, never on another page's later save
+                store.set_reviewed(saved_as, True, expect_stamp=visit.stored_stamp)
+            except VisitChangedError as exc:
+                abort(409, description=str(exc))
     return redirect(url_for("patients.visit", visit_id=visit.saved_as), code=303)
