@@ -673,3 +673,81 @@ def test_adapt_refused_for_too_few_patients_leaves_no_work_folder_and_sees_a_cha
     review(make_client(model_dir, pipeline, store), Store(store).visit_ids()[0], reviewed=False)
     with pytest.raises(DatasetError, match="photographs or masks"):  # training started: a new work folder
         adapt(store, tmp_path / "adapted2", cfg, work=work, progress=False)
+
+
+# --------------------------------------------------------------------------- damage (store audit, 2026-12-08)
+
+
+def copied_store(filled, tmp_path) -> Path:
+    import shutil
+
+    root = tmp_path / "store"
+    shutil.copytree(filled["store"], root)
+    return root
+
+
+def test_a_visit_whose_record_cannot_be_read_is_named_not_a_traceback(filled, model_dir, pipeline, tmp_path, capsys):
+    """One hand-edited summary (not JSON) took down the patient list (500) and made `convert
+    --from-store` and `adapt` end in a JSONDecodeError traceback."""
+    root = copied_store(filled, tmp_path)
+    with sqlite3.connect(root / "alonet.sqlite3") as conn:
+        conn.execute("UPDATE visits SET summary = '{\"salt\": 3' WHERE id = ?", (filled["C"],))
+    client = make_client(model_dir, pipeline, root)
+    assert client.get("/patients").status_code == 200  # the list stands
+    page = client.get(f"/visits/{filled['C']}")
+    assert page.status_code == 500
+    from html import unescape
+
+    assert f"visit {filled['C']}'s summary in the store's database cannot be read" in unescape(page.get_data(as_text=True))
+    assert client.get(f"/visits/{filled['A']}").status_code == 200  # other visits are unaffected
+    out = tmp_path / "out"
+    assert main(["convert", "--from-store", str(root), "-o", str(out), "--size", "32"]) == 0
+    printed = capsys.readouterr().out
+    assert "1 visit(s) whose database record cannot be read" in printed
+    rows = list(csv.DictReader(open(out / "skipped.csv", encoding="utf-8")))
+    assert [(r["visit"], r["code"]) for r in rows if r["code"] == "damaged_record"] == [(str(filled["C"]), "damaged_record")]
+    assert len(open_dataset(out)) == 4  # visit A's four views
+
+
+def test_stored_files_no_record_names_are_removed_once_stale(filled, tmp_path):
+    """A server killed between writing a save's files and the transaction naming them left
+    them in images/ for good."""
+    root = copied_store(filled, tmp_path)
+    images = root / "images"
+    kept = sorted(p.name for p in images.iterdir())
+    stale, fresh = images / ("a" * 32 + ".png"), images / ("b" * 32 + ".jpg")
+    stale.write_bytes(b"left by a killed save")
+    fresh.write_bytes(b"a save in progress")
+    old = stale.stat().st_mtime - 2 * Store.STALE_INCOMING_S
+    os.utime(stale, (old, old))
+    for name in kept:  # the visits' own files, however old
+        os.utime(images / name, (old, old))
+    Store(root)
+    assert not stale.exists() and fresh.exists()
+    assert sorted(p.name for p in images.iterdir()) == sorted([*kept, fresh.name])
+
+
+def test_a_store_that_cannot_be_opened_for_writing_says_so():
+    from alonet.store.storage import open_error
+
+    path = Path("/clinic/store/alonet.sqlite3")
+    readonly = open_error(sqlite3.OperationalError("unable to open database file"), path)
+    assert "cannot be opened for writing" in str(readonly) and "copy it somewhere writable" in str(readonly)
+    damaged = open_error(sqlite3.DatabaseError("file is not a database"), path)
+    assert "the database is damaged" in str(damaged) and "restore alonet.sqlite3 from a backup" in str(damaged)
+    other = open_error(sqlite3.DatabaseError("something else"), path)
+    assert "give --store a folder with an AloNet database" in str(other)
+
+
+def test_a_stored_mask_of_another_size_is_called_damage_in_the_store(filled, model_dir, pipeline, tmp_path):
+    """It answered 400 with advice for the command line ("draw the mask on the same photograph")."""
+    from html import unescape
+
+    root = copied_store(filled, tmp_path)
+    stored = Store(root).get_visit(filled["A"]).views["top"]
+    (root / "images" / stored.scalp_file).write_bytes(mask_png(np.ones((12, 34), bool)))
+    client = make_client(model_dir, pipeline, root)
+    answer = client.get(f"/visits/{filled['A']}/report.html")
+    assert answer.status_code == 500
+    assert "cannot be read (damaged in the store folder); restore the store from a backup" in unescape(
+        answer.get_data(as_text=True))

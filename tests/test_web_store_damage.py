@@ -123,3 +123,24 @@ def test_upload_temporaries_left_by_a_killed_server_are_removed(tmp_path):
     os.utime(old, (hours_ago, hours_ago))
     Store(root)
     assert not old.exists() and fresh.exists()
+
+
+def test_a_store_the_server_may_not_write_or_cannot_reach_says_so(tmp_path):
+    """A save refused by the file system (EACCES, EPERM) or a store folder that went away
+    answered "internal error: the server could not finish this request"."""
+    import errno
+
+    from alonet.web.app import store_failure
+
+    store = Store(tmp_path / "store")
+    inside = str(store.images / ".incoming-x")
+    message, status = store_failure(PermissionError(errno.EACCES, "Permission denied", inside), store)
+    assert status == 500 and "the server may not write there (permission denied)" in message
+    message, status = store_failure(FileNotFoundError(errno.ENOENT, "No such file", inside), store)
+    assert status == 503 and "cannot be reached (unplugged, unmounted or moved?)" in message
+    message, status = store_failure(sqlite3.OperationalError("unable to open database file"), store)
+    assert status == 503
+    assert store_failure(OSError(errno.ENOSPC, "No space left on device"), store)[1] == 507
+    # a file outside the store (a model, a static file) is not the store's problem
+    assert store_failure(PermissionError(errno.EACCES, "Permission denied", "/opt/models/x.onnx"), store) is None
+    assert store_failure(sqlite3.OperationalError("no such table: visits"), store) is None

@@ -17,3 +17,12 @@ class VisitChangedError(StoreError):
         """The error of a save or review mark from a page opened before another page's save."""
         return cls(f"visit {visit_id} was saved from another page since this one opened it",
                    fix="open the visit again from its page to see those changes, then correct and save")
+
+
+class DamagedRecordError(StoreError):
+    """A value in the store's database cannot be read back (edited by hand or damaged on disk)."""
+
+    @classmethod
+    def of_visit(cls, visit_id: int, what: str) -> DamagedRecordError:
+        return cls(f"visit {visit_id}'s {what} in the store's database cannot be read (damaged or edited by hand)",
+                   fix=f"restore the store folder from a backup, or delete visit {visit_id} from its patient's page")

@@ -48,7 +48,7 @@ from alonet.data.dataset import DATASET_FILES, DEFAULT_SIZE, DatasetWriter
 from alonet.data.imageio import check_same_size, read_annotation, read_photo
 from alonet.errors import AloNetError, DatasetError, InvalidValueError, SizeMismatchError
 from alonet.scoring.salt import view_loss_percent
-from alonet.store.errors import StoreError
+from alonet.store.errors import DamagedRecordError, StoreError
 from alonet.store.records import StoredView, Visit
 from alonet.store.storage import DB_NAME, Store
 
@@ -66,6 +66,7 @@ UNREADABLE = "unreadable"
 SIZE_MISMATCH = "size_mismatch"
 NO_USABLE_VIEW = "no_usable_view"
 VIEW_MISMATCH = "view_mismatch"
+DAMAGED_RECORD = "damaged_record"
 
 #: How `convert --from-store` and `adapt` name each skip code's count.
 SKIP_WORDS = MappingProxyType({
@@ -75,6 +76,7 @@ SKIP_WORDS = MappingProxyType({
     UNREADABLE: "view(s) with a missing or unreadable file",
     SIZE_MISMATCH: "view(s) whose masks do not fit the photograph",
     VIEW_MISMATCH: "view(s) that look like another view (mislabelled)",
+    DAMAGED_RECORD: "visit(s) whose database record cannot be read",
 })
 
 
@@ -162,6 +164,16 @@ def _write_csv(path: Path, columns: tuple[str, ...], rows: list[dict[str, Any]])
         writer.writerows(rows)
 
 
+def _readable_visit(store: Store, visit_id: int, skipped: list[Skipped]) -> Visit | None:
+    """The stored visit, or None when it was deleted meanwhile or its database record cannot be
+    read (then added to ``skipped`` with the reason: one damaged visit must not stop the export)."""
+    try:
+        return store.get_visit(visit_id)
+    except DamagedRecordError as exc:
+        skipped.append(Skipped("", visit_id, "", "", DAMAGED_RECORD, exc.reason))
+        return None
+
+
 def _select(store: Store, store_dir: Path, include_all: bool) -> tuple[list[int], int, list[Skipped]]:
     """The visit ids to export, how many visits are stored, and the
     not-reviewed visits left out."""
@@ -183,8 +195,8 @@ def _select(store: Store, store_dir: Path, include_all: bool) -> tuple[list[int]
     for visit_id in every:
         if visit_id in chosen:
             continue
-        visit = store.get_visit(visit_id)
-        if visit is None:  # deleted meanwhile
+        visit = _readable_visit(store, visit_id, skipped)
+        if visit is None:  # deleted meanwhile, or damaged (then in ``skipped`` already)
             continue
         patient = store.get_patient(visit.patient_id)
         skipped.append(Skipped(patient.code if patient else "", visit.id, visit.visit_date, "", NOT_REVIEWED,
@@ -202,7 +214,11 @@ def store_fingerprint(store_dir: str | Path, include_all: bool = False) -> str:
     visit_ids, _, _ = _select(store, store_dir, include_all)
     digest = hashlib.sha256(f"stems {STEM_SCHEME}\n".encode())
     for visit_id in visit_ids:
-        visit = store.get_visit(visit_id)
+        try:
+            visit = store.get_visit(visit_id)
+        except DamagedRecordError:
+            digest.update(f"{visit_id}|damaged\n".encode())
+            continue
         if visit is None:
             continue
         files = [f"{v.view}:{v.photo_file}:{v.scalp_file}:{v.hairloss_file}" for v in visit.views.values()]
@@ -338,7 +354,11 @@ def export_store(
     target = check_can_write_directory(out_dir, overwrite, inputs=(store_dir,), own=DATASET_FILES)
     store = open_store(store_dir)
     visit_ids, stored_count, skipped = _select(store, store_dir, include_all)
-    visits = [v for v in (store.get_visit(i) for i in visit_ids) if v is not None]
+    visits = []
+    for visit_id in visit_ids:
+        visit = _readable_visit(store, visit_id, skipped)
+        if visit is not None:
+            visits.append(visit)
     capacity = max(1, sum(len(v.views) for v in visits))
     codes = _patient_codes(store, visits)
     info = {"source": {"store": str(store_dir.resolve()), "include_all": bool(include_all),

@@ -37,7 +37,7 @@ from pathlib import Path
 
 from alonet.errors import InvalidValueError
 from alonet.store.checks import check_patient_code, check_visit_date
-from alonet.store.errors import StoreError, VisitChangedError
+from alonet.store.errors import DamagedRecordError, StoreError, VisitChangedError
 from alonet.store.records import NewView, Patient, StoredView, Visit, salt_status
 from alonet.store.schema import migrate
 from alonet.views import VIEWS
@@ -46,6 +46,8 @@ LOG = logging.getLogger(__name__)
 
 DB_NAME = "alonet.sqlite3"
 IMAGES_DIR = "images"
+#: The name of an image file the store wrote: 32 random hex digits and .jpg or .png.
+_STORED_NAME = re.compile(r"[0-9a-f]{32}\.(jpg|png)")
 
 
 def _next_id(conn: sqlite3.Connection, table: str) -> int:
@@ -109,6 +111,34 @@ def _private_file(path: Path) -> None:
         os.close(fd)
 
 
+
+def _json_value(text, kind: type, what: str, visit_id: int):
+    """A JSON column's value, which must be a ``kind`` (dict or list); DamagedRecordError naming
+    the visit when it is not (a hand edit, or damage on disk), not a JSONDecodeError."""
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError):
+        raise DamagedRecordError.of_visit(visit_id, what) from None
+    if not isinstance(value, kind):
+        raise DamagedRecordError.of_visit(visit_id, what)
+    return value
+
+
+def open_error(exc: sqlite3.DatabaseError, db_path: Path) -> StoreError:
+    """What a database that SQLite would not open means, and what to do: damaged (restore it),
+    not writable (AloNet writes to the store even to read or export it), or not a store."""
+    text = str(exc)
+    if re.search(r"not a database|malformed", text):
+        return StoreError(f"the database is damaged ({text})", path=db_path,
+                          fix=f"restore {DB_NAME} from a backup (the photographs in {IMAGES_DIR}/ are kept)")
+    if re.search(r"unable to open|read-?only", text):
+        return StoreError(f"the database cannot be opened for writing ({text})", path=db_path,
+                          fix="AloNet writes to the store folder even to read or export it (the database keeps a "
+                              "write-ahead log): make the folder writable for this user, or copy it somewhere "
+                              "writable and give that copy")
+    return StoreError(f"the database cannot be opened: {text}", path=db_path,
+                      fix="give --store a folder with an AloNet database, or an empty folder")
+
 class Store:
     """A store folder: SQLite database plus image files (see module doc)."""
 
@@ -133,11 +163,11 @@ class Store:
                 migrate(conn)
                 problems = [row[0] for row in conn.execute("PRAGMA quick_check(3)")]
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"the database cannot be opened: {exc}", path=self.db_path,
-                             fix="give --store a folder with an AloNet database, or an empty folder") from None
+            raise open_error(exc, self.db_path) from None
         if problems != ["ok"]:
             raise StoreError(f"the database is damaged ({'; '.join(problems)})", path=self.db_path,
                              fix=f"restore {DB_NAME} from a backup (the photographs in {IMAGES_DIR}/ are kept)")
+        self._remove_stale_unreferenced()
 
     #: An upload's temporary file older than this was left by a server that was killed mid-write.
     STALE_INCOMING_S = 3600
@@ -150,6 +180,27 @@ class Store:
             try:
                 if path.is_file() and path.stat().st_mtime < cutoff:
                     path.unlink()
+            except OSError:
+                pass
+
+    def _remove_stale_unreferenced(self) -> None:
+        """Delete stored image files that no record names, older than ``STALE_INCOMING_S``: a
+        save writes its files before the transaction that names them, so a server killed in
+        between leaves them behind (a save in progress elsewhere is seconds old, never an hour)."""
+        cutoff = _dt.datetime.now().timestamp() - self.STALE_INCOMING_S
+        with self._raw() as conn:
+            named = {name for row in conn.execute("SELECT photo_file, scalp_file, hairloss_file FROM view_images")
+                     for name in row}
+        for path in self.images.iterdir():
+            if not _STORED_NAME.fullmatch(path.name) or path.name in named:
+                continue
+            try:
+                if path.is_file() and path.stat().st_mtime < cutoff:
+                    with self._raw() as conn:  # named since the listing above (a save just now)?
+                        if self._referenced(conn, path.name):
+                            continue
+                    path.unlink()
+                    LOG.info("removed %s: no stored visit names it (left by a server stopped mid-save)", path)
             except OSError:
                 pass
 
@@ -256,7 +307,10 @@ class Store:
         patients = []
         for row in rows:
             summary = row.pop("last_summary")
-            status = None if summary is None else salt_status(json.loads(summary))
+            try:  # one damaged visit must not take the whole list down: its own page says what is wrong
+                status = None if summary is None else salt_status(_json_value(summary, dict, "summary", 0))
+            except DamagedRecordError:
+                status = None
             patients.append(Patient(**row, last_status=status))
         return patients
 
@@ -389,7 +443,8 @@ class Store:
             r["view"]: StoredView(
                 view=r["view"], photo_file=r["photo_file"], scalp_file=r["scalp_file"],
                 hairloss_file=r["hairloss_file"], loss_pct=r["loss_pct"], confidence=r["confidence"],
-                flags=tuple(json.loads(r["flags"])), corrected=bool(r["corrected"]),
+                flags=tuple(_json_value(r["flags"], list, f"{r['view']} view's flags", visit_id)),
+                corrected=bool(r["corrected"]),
             )
             for r in view_rows
         }
@@ -434,7 +489,7 @@ class Store:
 
     def image_file(self, name: str) -> Path:
         """Absolute path of a stored image file name (only names this store made)."""
-        if not re.fullmatch(r"[0-9a-f]{32}\.(jpg|png)", name):
+        if not _STORED_NAME.fullmatch(name):
             raise StoreError(f"not a stored image name: {name[:40]!r}")
         return self.images / name
 
@@ -445,9 +500,10 @@ class Store:
         return Visit(
             id=row["id"], patient_id=row["patient_id"], visit_date=row["visit_date"],
             created_at=row["created_at"], salt=row["salt"], grade=row["grade"], band=row["band"],
-            missing=tuple(m for m in row["missing"].split(",") if m), summary=json.loads(row["summary"]),
+            missing=tuple(m for m in row["missing"].split(",") if m),
+            summary=_json_value(row["summary"], dict, "summary", row["id"]),
             model=row["model"], views=views or {}, reviewed_at=row["reviewed_at"],
-            scored_with=json.loads(row["scored_with"] or "{}"),
+            scored_with=_json_value(row["scored_with"] or "{}", dict, "record of what scored it", row["id"]),
         )
 
     def _view_rows(self, views: Sequence[NewView], written: list[Path]) -> list[tuple]:

@@ -43,6 +43,7 @@ from alonet.web.security import BodyGate, install_csrf, install_host_check, inst
 from alonet.web.service import Scorer
 from alonet.web.state import AppState, get_state, wants_json
 from alonet.store.checks import CODE_DATE_PATTERN, CODE_STUDY_WORDS, MAX_ID
+from alonet.store.errors import DamagedRecordError
 from alonet.store.storage import Store
 from alonet.web.uploads import InMemoryRequest, UploadRejected, too_large_message
 from alonet.web.visits import VisitCache, incomplete_reasons
@@ -202,23 +203,64 @@ def _install_error_handlers(app: Flask) -> None:
     def _http(exc: HTTPException):
         return _error_response(f"{exc.code} {exc.name}: {exc.description}", exc.code or 500)
 
+    @app.errorhandler(DamagedRecordError)
+    def _damaged(exc: DamagedRecordError):
+        LOG.error("damaged store record on %s %s: %s", request.method, request.path, exc)
+        return _error_response(str(exc), 500)
+
     @app.errorhandler(sqlite3.OperationalError)
     @app.errorhandler(OSError)
     def _disk(exc: Exception):
-        # a full or failing disk under the store: nothing was saved (the transaction rolled
+        # a full, failing, forbidden or vanished store: nothing was saved (the transaction rolled
         # back), and the user can do something about it
         LOG.exception("store write failed on %s %s", request.method, request.path)
-        if isinstance(exc, OSError) and exc.errno not in (errno.ENOSPC, errno.EIO, errno.EROFS, getattr(errno, "EDQUOT", -1)):
-            return _internal(exc)
-        if isinstance(exc, sqlite3.OperationalError) and not re.search(r"disk|full|read-only|readonly", str(exc)):
-            return _internal(exc)
-        return _error_response("the store could not be written (its disk is full, read-only or failing); nothing "
-                               "was saved: free some space or fix the disk, then try again", 507)
+        answer = store_failure(exc, get_state().store)
+        return _internal(exc) if answer is None else _error_response(*answer)
 
     @app.errorhandler(Exception)
     def _internal(exc: Exception):
         LOG.exception("internal error on %s %s", request.method, request.path)
         return _error_response("internal error: the server could not finish this request (see the server log)", 500)
+
+
+#: errno values of a store that cannot take a write: a full, read-only or failing disk (507) ...
+_DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EIO, errno.EROFS, getattr(errno, "EDQUOT", errno.ENOSPC)})
+#: ... the server's user may not write there ...
+_ACCESS_ERRNOS = frozenset({errno.EACCES, errno.EPERM})
+#: ... or the folder is gone (an unplugged drive, an unmounted share).
+_GONE_ERRNOS = frozenset({errno.ENOENT, errno.ENOTCONN, errno.ESTALE, errno.ENODEV, errno.ENXIO})
+
+
+def store_failure(exc: Exception, store: Store | None) -> tuple[str, int] | None:
+    """(message, status) for an error of the store's disk, or None for any other error. An
+    OSError counts only when it names a file in the store folder (not a model or static file)."""
+    nothing = "nothing was saved"
+    if isinstance(exc, sqlite3.OperationalError):
+        text = str(exc)
+        if "unable to open database file" in text:
+            code = errno.ENOENT
+        elif re.search(r"disk|full|read-only|readonly", text):
+            code = errno.ENOSPC
+        else:
+            return None
+    elif isinstance(exc, OSError) and store is not None and exc.filename is not None and \
+            str(exc.filename).startswith(str(store.root)):
+        code = exc.errno
+    elif isinstance(exc, OSError) and exc.errno in _DISK_ERRNOS:
+        code = exc.errno
+    else:
+        return None
+    where = f"the store folder {store.root}" if store is not None else "the store folder"
+    if code in _DISK_ERRNOS:
+        return (f"{where} could not be written (its disk is full, read-only or failing); {nothing}: free some "
+                "space or fix the disk, then try again", 507)
+    if code in _ACCESS_ERRNOS:
+        return (f"{where} could not be written: the server may not write there (permission denied); {nothing}: "
+                "give the user running `alonet serve` write access to it, then try again", 500)
+    if code in _GONE_ERRNOS:
+        return (f"{where} cannot be reached (unplugged, unmounted or moved?); {nothing}: bring it back, or "
+                "restart `alonet serve` with the right --store", 503)
+    return None
 
 
 def _install_request_log(app: Flask) -> None:

@@ -133,16 +133,16 @@ def stored_view_states(store: Store, visit: Visit, scorer) -> dict[str, ViewStat
         paths = [store.image_file(n) for n in (stored.photo_file, stored.scalp_file, stored.hairloss_file)]
         if not all(p.is_file() for p in paths):
             abort(404, description=MISSING_FILE.format(visit=visit.id, view=view))
-        try:
+        conf = 1.0 if stored.confidence is None else float(stored.confidence)
+        try:  # a mask replaced by one of another size is damage in the store too
             photo = read_photo(paths[0], max_pixels=None)
             scalp = read_annotation(paths[1], max_pixels=None)
             hairloss = read_annotation(paths[2], max_pixels=None)
+            result = scorer.pipeline.result_from_masks(photo, view, scalp, hairloss, confidence_value=conf,
+                                                       corrected=stored.corrected)
         except AloNetError:
             abort(500, description=f"a stored image of visit {visit.id} ({view}) cannot be read (damaged in the "
                                    "store folder); restore the store from a backup")
-        conf = 1.0 if stored.confidence is None else float(stored.confidence)
-        result = scorer.pipeline.result_from_masks(photo, view, scalp, hairloss, confidence_value=conf,
-                                                   corrected=stored.corrected)
         if stored.loss_pct is not None and result.loss_pct is not None:
             # The networks' % was measured at network size, a correction's on the page's masks;
             # the stored full-size masks give it to about 0.1 points. Show the number that was
