@@ -103,6 +103,20 @@ def test_overwrite_replaces_only_an_earlier_output_of_the_same_command(tmp_path,
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
 
 
+@pytest.mark.parametrize("header", ["file,patient,case,visit_date,photo_index",  # the annotation folder's
+                                    "stem,patient,visit,view"])  # a user's convert --manifest
+def test_phantom_overwrite_needs_a_manifest_of_its_own_not_any_manifest_csv(tmp_path, capsys, header):
+    """An audit (thirty-fourth session): any folder holding a file named manifest.csv counted as
+    phantom output, so `phantom -o annotations --overwrite` deleted an annotation folder."""
+    (tmp_path / "data" / "mask").mkdir(parents=True)
+    (tmp_path / "data" / "mask" / "a.gif").write_bytes(b"a drawn mask")
+    (tmp_path / "data" / "manifest.csv").write_text(header + "\n")
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    code, err = run(capsys, "phantom", "--patients", "1", "--size", "64", "-o", str(tmp_path / "data"), "--overwrite")
+    assert code == 2 and "holds files this command did not write (no manifest.csv of its own)" in err, err
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+
+
 def test_overwrite_still_replaces_the_commands_own_output(tmp_path, capsys):
     out = tmp_path / "ph"
     for seed in ("1", "2"):

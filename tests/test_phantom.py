@@ -451,3 +451,56 @@ def test_a_bad_real_mask_pair_is_named_by_its_file(tmp_path, case):
         with pytest.raises(SizeMismatchError, match=r"hair-loss mask .*target/a\.gif is 80x50 pixels but its scalp "
                                                     r"mask .*mask/a\.gif is 80x60"):
             masks.load("a.gif", 64)
+
+
+def one_annotation(folder, scalp: np.ndarray, patient: str = "P1", visit_date: str = "2020-01-01"):
+    for sub in ("mask", "target"):
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+    Image.fromarray(scalp.astype(np.uint8) * 255).save(folder / "mask" / "a.gif")
+    Image.fromarray(np.zeros(scalp.shape, np.uint8)).save(folder / "target" / "a.gif")
+    (folder / "manifest.csv").write_text("file,patient,case,visit_date,photo_index\n"
+                                         f"a.gif,{patient},1,{visit_date},1\n")
+
+
+@pytest.mark.parametrize("case", ["tiny", "vanishes", "date"])
+def test_real_annotations_a_phantom_cannot_use_are_named(tmp_path, case):
+    """An audit (thirty-fourth session): a 10x8 annotation gave an 8x10 photograph below the
+    64 px minimum, a one-pixel scalp that vanished at --size spoke of retaking a photograph,
+    and a visit_date of 13/11/2015 ended in a ValueError traceback."""
+    from alonet.errors import DatasetError
+
+    scalp = np.zeros((8, 10) if case == "tiny" else (600, 800), bool)
+    if case == "vanishes":
+        scalp[300, 400] = True
+    else:
+        scalp[2:6, 2:8] = True
+    one_annotation(tmp_path, scalp, visit_date="13/11/2015" if case == "date" else "2020-01-01")
+    if case == "date":
+        with pytest.raises(DatasetError, match=r"manifest\.csv line 2: visit_date '13/11/2015' is not a date of the "
+                                               r"form YYYY-MM-DD"):
+            RealMaskSet(tmp_path)
+        return
+    masks = RealMaskSet(tmp_path)
+    expected = (r"mask/a\.gif is only 10x8 pixels" if case == "tiny" else
+                r"mask/a\.gif is empty once reduced to a long side of 128 pixels \(its region is 1 pixel\(s\)")
+    with pytest.raises(DatasetError, match=expected):
+        masks.load("a.gif", 128)
+
+
+def test_phantom_file_names_survive_any_patient_id_and_visit_counts_stay_on_the_calendar(tmp_path, capsys):
+    from alonet.cli.main import main
+    from alonet.phantom.writer import file_safe
+
+    assert file_safe("01035682") == "01035682"  # the real annotations' ids are kept as they are
+    assert file_safe("a/b").startswith("a_b-") and file_safe("a/b") != file_safe("a_b")
+    scalp = np.zeros((300, 400), bool)
+    scalp[50:250, 50:350] = True
+    one_annotation(tmp_path / "ann", scalp, patient="a/b")
+    assert main(["phantom", "--masks", str(tmp_path / "ann"), "-o", str(tmp_path / "out"), "--size", "128",
+                 "--pattern", "total"]) == 0
+    err = capsys.readouterr().err
+    assert "note: --pattern total applies only to views drawn procedurally" in err
+    stems = [row.split(",")[0] for row in (tmp_path / "out" / "manifest.csv").read_text().splitlines()[1:]]
+    assert all(stem.startswith(file_safe("Ra/b") + "_v01_") for stem in stems) and len(stems) == 4  # R: real
+    assert main(["phantom", "-o", str(tmp_path / "many"), "--patients", "1", "--visits", "39608"]) == 2
+    assert "--visits 39608 is more than 1000 visits per patient" in capsys.readouterr().err

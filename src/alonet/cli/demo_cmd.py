@@ -40,7 +40,8 @@ def written_by_demo(folder: Path) -> bool:
 @click.command("demo")
 @click.option("-o", "--output", "out_dir", default="alonet-demo", show_default=True,
               type=click.Path(file_okay=False, path_type=Path),
-              help="Folder for the phantom photographs, their true masks and the report.")
+              help="Folder for the phantom photographs, their true masks and the report. An earlier demo's "
+                   "folder there is replaced whole (files added to it go too); any other folder is refused.")
 @click.option("--seed", type=SEED, default=7, show_default=True,
               help="Which phantom patient to draw (7: confluent patches, SALT about 36).")
 @click.option("--size", type=click.IntRange(max=PHANTOM_MAX_SIZE), default=640, show_default=True,

@@ -61,12 +61,14 @@ class SizeOrRandom(click.ParamType):
               help="Real annotations (mask/, target/, manifest.csv, e.g. ../shared/data/alonet-annotations) "
                    "to use as geometry instead of the procedural generator.")
 @click.option("--size", type=SizeOrRandom(), default="320", show_default=True,
-              help=f"Long side of the photographs in pixels (64 to {PHANTOM_MAX_SIZE}), or 'random' (320 px to about 7 MP).")
+              help=f"Long side of the photographs in pixels (64 to {PHANTOM_MAX_SIZE}), or 'random' (320 px to about "
+                   "7 MP). With --masks, at most each annotation's own size (masks are never enlarged).")
 @click.option("--split", type=click.Choice(["train", "val", "test", "all"]), default="all", show_default=True,
               help="With --masks: which patient-level split of the real annotations to use.")
 @click.option("--pattern", type=click.Choice(["none", "single", "multiple", "confluent", "ophiasis", "diffuse",
                                                "near_total", "total"]), default=None,
-              help="Force one procedural hair-loss pattern (default: a mix weighted towards heavy loss).")
+              help="Force one procedural hair-loss pattern (default: a mix weighted towards heavy loss). With "
+                   "--masks it applies only to views drawn procedurally (where a visit lacks a real one).")
 @click.option("--style", type=click.Choice(["train", "heldout"]), default="train", show_default=True,
               help="Look style: 'heldout' renders appearance training never sees (copper-dyed hair, black "
                    "backdrop, low side light), for a style-held-out test set.")
@@ -99,6 +101,9 @@ def phantom_command(out, patients, visits, seed, masks_dir, size, split, pattern
         n_patients = None if real else 10
     if visits is None:
         n_visits = None if real else 1
+    if pattern is not None and real:
+        click.echo(f"note: --pattern {pattern} applies only to views drawn procedurally; the real annotations "
+                   "keep their own hair loss", err=True)
     spec = PhantomSpec(
         out=Path(out), patients=n_patients, visits=n_visits, seed=seed, size=size,
         masks_dir=Path(masks_dir) if real else None, split=split, preview=preview,

@@ -28,6 +28,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from alonet.errors import OutputExistsError
@@ -240,13 +241,38 @@ def _is_empty_dir(path: Path) -> bool:
     return path.is_dir() and not path.is_symlink() and not any(path.iterdir())
 
 
+@dataclass(frozen=True)
+class Marker:
+    """A file whose presence marks a folder as an earlier output of one command, for a name too
+    common to tell on its own (``manifest.csv``): it must also begin with ``first_line``."""
+
+    name: str
+    first_line: str = ""
+
+    def found_in(self, folder: Path) -> bool:
+        path = folder / self.name
+        if not path.is_file():
+            return False
+        if not self.first_line:
+            return True
+        try:
+            with open(path, encoding="utf-8", errors="replace", newline="") as handle:
+                return handle.readline(len(self.first_line) + 1).startswith(self.first_line)
+        except OSError:
+            return False
+
+
+def _marks(folder: Path, marker: str | Marker) -> bool:
+    return (Marker(marker) if isinstance(marker, str) else marker).found_in(folder)
+
+
 def check_can_write_directory(path: str | Path, overwrite: bool = False, *,
-                              inputs: Iterable[object] = (), own: tuple[str, ...] = ()) -> Path:
+                              inputs: Iterable[object] = (), own: tuple[str | Marker, ...] = ()) -> Path:
     """Raise OutputExistsError if ``path`` holds something that must not be clobbered.
 
     An absent path or an empty folder is always fine; another folder needs
     ``overwrite=True`` and, when ``own`` names the files the command's output
-    holds (e.g. ``("report.json",)``), one of them: ``--overwrite`` replaces an
+    holds (e.g. ``("report.json",)``, or a :class:`Marker`), one of them: ``--overwrite`` replaces an
     earlier output, never a folder of other files. Never allowed, even with it:
     a file (an output folder does not replace a file), the current folder, a
     folder containing it, the home folder or a file-system root (replacing one
@@ -282,9 +308,10 @@ def check_can_write_directory(path: str | Path, overwrite: bool = False, *,
                 f"output {target} already exists",
                 fix="choose another output folder or pass --overwrite",
             )
-        if own and not any((target / name).is_file() for name in own):
+        if own and not any(_marks(target, marker) for marker in own):
+            names = " or ".join(m if isinstance(m, str) else f"{m.name} of its own" for m in own)
             raise OutputExistsError(
-                f"output {target} holds files this command did not write (no {' or '.join(own)}), "
+                f"output {target} holds files this command did not write (no {names}), "
                 "and --overwrite replaces only an earlier output of the same command",
                 fix="choose another output folder (or empty that one)",
             )
@@ -305,7 +332,8 @@ def _new_directory(target: Path, kind: str) -> Path:
 
 
 @contextlib.contextmanager
-def atomic_directory(path: str | Path, overwrite: bool = False, own: tuple[str, ...] = ()) -> Iterator[Path]:
+def atomic_directory(path: str | Path, overwrite: bool = False,
+                     own: tuple[str | Marker, ...] = ()) -> Iterator[Path]:
     """Build a folder under a temporary name, then move it to ``path``.
 
     Usage::

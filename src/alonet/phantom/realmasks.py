@@ -36,6 +36,7 @@ the working size at once; the reduced masks are cached in memory only (per
 from __future__ import annotations
 
 import csv
+import datetime as _dt
 import hashlib
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -87,6 +88,10 @@ class RealRecord:
         return split_of(self.patient)
 
 
+#: The smallest long side of an annotation a phantom is rendered from (the smallest --size).
+MIN_SIDE = 64
+
+
 class RealMaskSet:
     """An annotation folder (``mask/``, ``target/``, ``manifest.csv``) with a
     small in-memory cache of reduced masks.
@@ -134,6 +139,12 @@ class RealMaskSet:
                     except (TypeError, ValueError):
                         raise DatasetError(f"{manifest} line {line}: photo_index {row['photo_index']!r} is not a number",
                                            path=manifest, fix="write whole numbers in photo_index") from None
+                    try:  # dates are compared to borrow a view from the nearest visit
+                        _dt.date.fromisoformat(row["visit_date"] or "")
+                    except ValueError:
+                        raise DatasetError(f"{manifest} line {line}: visit_date {row['visit_date']!r} is not a "
+                                           "date of the form YYYY-MM-DD", path=manifest,
+                                           fix="write visit dates as YYYY-MM-DD, e.g. 2015-11-13") from None
                     records.append(RealRecord(row["file"], row["patient"], row["visit_date"], index))
         except UnicodeDecodeError:
             raise DatasetError(f"{manifest} is not UTF-8 text", path=manifest, fix="save it as UTF-8 CSV") from None
@@ -184,7 +195,15 @@ class RealMaskSet:
         if not scalp.any():
             raise DatasetError(f"the scalp mask {scalp_path} is empty (all black)", path=scalp_path,
                                fix="draw the scalp region, or remove the row from the manifest")
+        if max(scalp.shape) < MIN_SIDE:
+            raise DatasetError(f"the scalp mask {scalp_path} is only {scalp.shape[1]}x{scalp.shape[0]} pixels",
+                               path=scalp_path, fix=f"use annotations at least {MIN_SIDE} pixels on their long "
+                                                    "side (masks are never enlarged), or remove the row")
         pair = (reduce_mask(scalp, long_side), reduce_mask(loss, long_side))
+        if not pair[0].any():
+            raise DatasetError(f"the scalp mask {scalp_path} is empty once reduced to a long side of {long_side} "
+                               f"pixels (its region is {int(scalp.sum())} pixel(s) at full size)", path=scalp_path,
+                               fix="draw the scalp region, ask for a larger --size, or remove the row")
         if file not in self._shapes:
             self._shapes[file] = analyse_shape(scalp)
         self._cache[key] = pair

@@ -23,8 +23,10 @@ rendered from its own seeds and rows are sorted before the manifest is written.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import logging
+import re
 import sys
 from concurrent.futures import as_completed
 from dataclasses import dataclass
@@ -32,7 +34,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from alonet.data.atomic import atomic_directory, atomic_write_text, check_can_write_directory
+from alonet.data.atomic import Marker, atomic_directory, atomic_write_text, check_can_write_directory
 from alonet.data.imageio import encode_jpeg, encode_mask_png
 from alonet.data.processes import worker_pool
 from alonet.errors import InvalidValueError
@@ -56,8 +58,9 @@ MANIFEST_FIELDS = (
 )
 
 
-#: What marks a folder as phantoms (``--overwrite`` replaces only such a folder).
-PHANTOM_FILES = ("manifest.csv",)
+#: What marks a folder as phantoms (``--overwrite`` replaces only such a folder): a manifest.csv
+#: with phantom columns (the name alone is common: an annotation folder or a user's data has one).
+PHANTOM_FILES = (Marker("manifest.csv", ",".join(MANIFEST_FIELDS[:9])),)
 
 
 def look_columns(look: Look | None) -> dict[str, str | int]:
@@ -66,6 +69,20 @@ def look_columns(look: Look | None) -> dict[str, str | int]:
         return dict.fromkeys(LOOK_FIELDS, "")
     return {"fitzpatrick": look.fitzpatrick, "hair_colour": look.hair_name, "hair_length": f"{look.hair_length:.4f}",
             "cropped": int(look.cropped), "shaved": int(look.shaved), "remnant_hairs": f"{look.remnant_hairs:.3f}"}
+
+def file_safe(patient: str) -> str:
+    """``patient`` as part of a file name: unchanged when it is letters, digits, ``.``, ``_`` and
+    ``-``; else those kept, the rest ``_``, plus 8 hex digits of its SHA-256 (``a/b`` and ``a_b``
+    stay apart, and ``a/b`` is no longer a folder ``a`` that does not exist)."""
+    if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", patient) and len(patient) <= 100:
+        return patient
+    digest = hashlib.sha256(patient.encode("utf-8")).hexdigest()[:8]
+    return f"{re.sub(r'[^A-Za-z0-9._-]', '_', patient)[:100]}-{digest}"
+
+
+#: Visits per patient at most: procedural visits are 4–17 weeks apart, so 1000 end before the
+#: year 2400 (40,000 ran past the year 9999, the last date Python has).
+MAX_VISITS = 1000
 
 #: JPEG quality of the written photographs (the renderer has already applied
 #: the camera's own compression, quality 50–95).
@@ -103,6 +120,9 @@ class PhantomSpec:
             raise InvalidValueError(f"--patients {self.patients} must be at least 1", fix="ask for one patient or more")
         if self.visits is not None and self.visits < 1:
             raise InvalidValueError(f"--visits {self.visits} must be at least 1", fix="ask for one visit or more")
+        if self.visits is not None and self.visits > MAX_VISITS:  # their dates would run past the calendar's end
+            raise InvalidValueError(f"--visits {self.visits} is more than {MAX_VISITS} visits per patient",
+                                    fix=f"ask for at most {MAX_VISITS} visits, and more patients if you need more")
         if self.masks_dir is None and (self.patients is None or self.visits is None):
             raise InvalidValueError("'all' patients or visits needs --masks",
                                     fix="give a number, or real annotations with --masks DIR")
@@ -164,7 +184,7 @@ def _write_patient(task: _Task, spec: PhantomSpec, folder: Path) -> tuple[list[d
         thumbs, captions = {}, {}
         for view in VIEWS:
             pv = visit.views[view]
-            stem = f"{visit.patient}_v{visit.visit:02d}_{view}"
+            stem = f"{file_safe(visit.patient)}_v{visit.visit:02d}_{view}"
             photo, scalp, loss = f"{stem}.jpg", f"{stem}.png", f"{stem}.png"
             # plain writes: the whole folder appears at once (atomic_directory)
             (folder / "photographs" / photo).write_bytes(encode_jpeg(pv.image, JPEG_QUALITY))
