@@ -444,3 +444,18 @@ def test_as_rgb_photo_is_the_one_photograph_check(tmp_path):
     for use in users:
         with pytest.raises(InvalidValueError, match="expected an RGB photograph"):
             use(good.astype(np.float32))
+
+
+def test_a_tiff_orientation_tag_is_applied_once(tmp_path):
+    """An audit (thirty-fourth session): Pillow 13 opens a TIFF tagged 6 at its turned size, and
+    image_info turned that size again, so convert refused masks drawn on the photograph as shown."""
+    from alonet.data.imageio import image_info, read_photo
+
+    stored = np.zeros((300, 400, 3), np.uint8)  # 400 wide, 300 high
+    stored[:, :200] = 200
+    Image.fromarray(stored).save(tmp_path / "turned.tif", tiffinfo={274: 6})
+    Image.fromarray(stored).save(tmp_path / "plain.tif")
+    for name in ("turned.tif", "plain.tif"):
+        height, width = read_photo(tmp_path / name).shape[:2]
+        assert image_info(tmp_path / name).oriented_size == (width, height), name
+    assert read_photo(tmp_path / "turned.tif").shape[:2] == (400, 300)

@@ -426,3 +426,64 @@ def test_a_training_loss_that_becomes_nan_is_one_line_without_a_torch_warning(tm
     assert code == 2 and "the training loss became nan" in one_error_line(capsys.readouterr().err)
     # torch's "Converting a tensor with requires_grad=True to a scalar ..." came before the error line
     assert not [w for w in caught if "requires_grad" in str(w.message)]
+
+
+def test_a_bare_resume_keeps_the_runs_own_epochs(tmp_path, capsys):
+    """An audit (thirty-fourth session): --resume without --epochs took the default 30, so a
+    finished 2-epoch run trained on to 30 (and a 40-epoch run stopped at 31 counted as done)."""
+    from alonet.train.config import TrainConfig
+
+    dataset = write_tiny_dataset(tmp_path / "ds")
+    run = tmp_path / "run"
+    args = cli_args(dataset, run, "--task", "scalp-temporal", "--device", "cpu")
+    assert main([*args, "--epochs", "2"]) == 0
+    assert main([*args, "--resume"]) == 0
+    task = run / "scalp-temporal"
+    assert [r["epoch"] for r in read_history_csv(task / "history.csv")] == [1, 2]
+    assert TrainConfig.from_dict(json.loads((task / "train_config.json").read_text())).epochs == 2
+    assert main([*args, "--resume", "--epochs", "3"]) == 0  # a new --epochs still extends it
+    assert [r["epoch"] for r in read_history_csv(task / "history.csv")] == [1, 2, 3]
+
+
+def test_an_empty_validation_side_is_found_before_training_and_leaves_no_split(tmp_path, capsys):
+    """An audit (thirty-fourth session): `--task all` trained the temporal network fully before
+    finding that the midline one had no validation photographs, and the refused start left a
+    split.json that the next run reused whatever --seed or --val-fraction it gave."""
+    from test_train import tiny_arrays
+
+    from alonet.data.dataset import write_dataset
+    from alonet.data.split import make_split, patient_key
+
+    images, scalp, hairloss, meta = tiny_arrays(n_patients=4)
+    keep = [i for i, m in enumerate(meta) if not (m["patient"] == "p3" and m["view"] in ("top", "back"))]
+    dataset = write_dataset(tmp_path / "ds", [(images[i], scalp[i], hairloss[i], meta[i]) for i in keep], size=32)
+    from alonet.train.data import open_source
+
+    records = open_source(dataset).records
+    seed = next(s for s in range(200) if make_split(records, 0.25, s)["val"] == [patient_key(records[-1])])
+    run = tmp_path / "run"
+    code = main(cli_args(dataset, run, "--task", "all", "--epochs", "1", "--seed", str(seed)))
+    assert code == 2
+    assert "the scalp-midline task has 6 training and 0 validation photographs" in one_error_line(capsys.readouterr().err)
+    assert not (run / "scalp-temporal").exists() and not (run / "split.json").exists()
+
+
+def test_a_run_is_not_its_own_starting_model_and_a_bare_history_is_kept(tmp_path, capsys):
+    dataset = write_tiny_dataset(tmp_path / "ds")
+    run = tmp_path / "run"
+    assert main(cli_args(dataset, run, "--task", "all", "--epochs", "1")) == 0
+    before = sorted(p.relative_to(run) for p in run.rglob("*"))
+    assert main(cli_args(dataset, run, "--init", str(run), "--task", "hairloss", "--epochs", "1", "--resume")) == 2
+    assert f"--init {run} is this run's own output folder" in one_error_line(capsys.readouterr().err)
+    assert sorted(p.relative_to(run) for p in run.rglob("*")) == before
+    # a task folder holding only its history (the model files lost) is not trained over without --resume
+    other = tmp_path / "other"
+    (other / "hairloss").mkdir(parents=True)
+    (other / "hairloss" / "history.csv").write_text("epoch,train_loss\n1,0.5\n")
+    assert main(cli_args(dataset, other, "--task", "hairloss", "--epochs", "1")) == 2
+    assert "already holds a training run" in one_error_line(capsys.readouterr().err)
+    assert (other / "hairloss" / "history.csv").read_text() == "epoch,train_loss\n1,0.5\n"
+    # a 1x1 bottleneck cannot train on a last batch of one photograph
+    assert main(["train", str(dataset), "-o", str(tmp_path / "bn"), "--width", "4", "--depth", "2",
+                 "--input-size", "4", "--quiet"]) == 2
+    assert "leaves a 1x1 bottleneck at depth 2" in one_error_line(capsys.readouterr().err)

@@ -312,7 +312,19 @@ def image_info(source: ImageSource, max_pixels: int | None = DEFAULT_MAX_PIXELS,
         orientation = 1
         with contextlib.suppress(Exception):
             orientation = int(image.getexif().get(_EXIF_ORIENTATION, 1) or 1)
+        if _size_already_oriented(image):  # turning the header's size again gave the stored one
+            orientation = 1
         return ImageInfo(image.width, image.height, image.format or "", image.mode, orientation)
+
+
+def _size_already_oriented(image: Image.Image) -> bool:
+    """True when Pillow reports a TIFF's size with its orientation tag already applied (Pillow 13
+    does: a 400x300 TIFF tagged 6 opens as 300x400), unlike a JPEG's, which opens as stored."""
+    tags = getattr(image, "tag_v2", None)
+    if tags is None:
+        return False
+    stored = (tags.get(256), tags.get(257))  # ImageWidth, ImageLength
+    return None not in stored and stored != image.size
 
 
 # --------------------------------------------------------------------------- photographs

@@ -44,7 +44,7 @@ def read_checkpoint(task_dir: Path, resume: bool) -> dict | None:
 
     last = task_dir / "last.pt"
     if not resume:
-        if last.exists() or (task_dir / "best.json").exists():
+        if last.exists() or (task_dir / "best.json").exists() or (task_dir / "history.csv").exists():
             raise InvalidValueError(
                 f"{task_dir} already holds a training run",
                 fix="pass --resume to continue it, or choose a new output folder with -o",
@@ -85,7 +85,10 @@ def resolve_config(task_dir: Path, cfg: TrainConfig, resume: bool, ctx,
     if ignored:
         ctx.log(LOG.info, f"{cfg.task}: resuming with the run's saved options; ignoring the new value(s) of "
                           f"{', '.join(ignored)} (only {', '.join(RESUME_OVERRIDES)} may change on --resume)")
-    merged = replace(saved, **{k: getattr(cfg, k) for k in RESUME_OVERRIDES})
+    # only what the user set changes: a bare --resume took the defaults (30 epochs, device auto)
+    # and so trained a 2-epoch run to 30, or stopped a 40-epoch run at 31 as finished
+    changed = [k for k in RESUME_OVERRIDES if explicit is None or k in explicit]
+    merged = replace(saved, **{k: getattr(cfg, k) for k in changed})
     return merged, state
 
 

@@ -219,7 +219,12 @@ class TrainConfig:
             if not ok:
                 raise InvalidValueError(f"invalid training option: {message}",
                                         fix="correct that alonet train option (alonet train --help lists them)")
-        self.model_config()  # checks width, depth, input size
+        divisor = self.model_config().divisor  # checks width, depth, input size
+        if self.input_size < 2 * divisor:  # BatchNorm cannot train on one value per channel
+            raise InvalidValueError(
+                f"invalid training option: input size {self.input_size} leaves a 1x1 bottleneck at depth "
+                f"{self.depth}, which cannot train on a batch of one photograph (a last batch may be one)",
+                fix=f"use --input-size {2 * divisor} or more, or a smaller --depth")
 
     @property
     def task_views(self) -> tuple[str, ...]:

@@ -99,8 +99,16 @@ def train(dataset, run_dir: str | Path, cfg: TrainConfig = TrainConfig(), *,
     _check_task_folders(run_dir, task_list, resume)
     if cfg.init is not None:
         check_model_set(cfg.init)  # a missing, incomplete or damaged starting model fails now, not after training
+        if any(run_dir.resolve() in Path(path).resolve().parents  # its carried-over networks would be dropped
+               for path in resolve_model_set(cfg.init).values()):
+            raise InvalidValueError(f"--init {cfg.init} is this run's own output folder",
+                                    fix="start from another model set (the one this run was first fine-tuned from)")
     source = open_source(dataset)
     _check_inputs(source, cfg)
+    if not resume:  # each task's split, before the first task trains (a resumed task keeps its saved options)
+        where = str(getattr(source, "path", "the dataset"))
+        for task in task_list[1:]:
+            _split_task_rows(source, run_dir, replace(cfg, task=task), where)
     ctx = setup(cfg.device)
     try:
         unknown = sum(1 for r in source.records if not r.patient)
@@ -292,6 +300,22 @@ def _epochs_since_best(history: list[dict]) -> int:
     return stale
 
 
+def _split_task_rows(source, run_dir: Path, cfg: TrainConfig, where: str) -> tuple[list[int], list[int]]:
+    """The task's training and validation rows after the patient split (the run's split.json, or
+    the one this config makes, not written here); DatasetError when a side is empty."""
+    rows = task_rows(source.records, cfg, where)
+    split = load_or_make_split(run_dir, source.records, cfg, write=False)
+    train_rows = subsample(split_rows(source.records, rows, split, "train"), cfg.max_train_images, cfg.seed)
+    val_rows = subsample(split_rows(source.records, rows, split, "val"), cfg.max_val_images, cfg.seed)
+    if not train_rows or not val_rows:
+        raise DatasetError(
+            f"{where}: the {cfg.task} task has {len(train_rows)} training and {len(val_rows)} "
+            "validation photographs after the patient split",
+            fix="use a dataset with more patients or change --val-fraction",
+        )
+    return train_rows, val_rows
+
+
 def _setup_task(source, run_dir: Path, cfg: TrainConfig, ctx, resume: bool,
                 explicit: Collection[str] | None = None) -> TaskRun:
     """Resolve the config, split the patients, build model, optimiser and loaders."""
@@ -307,20 +331,12 @@ def _setup_task(source, run_dir: Path, cfg: TrainConfig, ctx, resume: bool,
         init_model, init_cfg = load_model(init_path)
         cfg = cfg.adopt(init_cfg)
     where = str(getattr(source, "path", "the dataset"))
-    rows = task_rows(source.records, cfg, where)
-    if ctx.is_main:
-        split = load_or_make_split(run_dir, source.records, cfg, write=True)
+    train_rows, val_rows = _split_task_rows(source, run_dir, cfg, where)
+    if ctx.is_main:  # written only once both sides have photographs: a refused start leaves none
+        load_or_make_split(run_dir, source.records, cfg, write=True)
     ctx.barrier()
-    if not ctx.is_main:
-        split = load_or_make_split(run_dir, source.records, cfg, write=False)
-    train_rows = subsample(split_rows(source.records, rows, split, "train"), cfg.max_train_images, cfg.seed)
-    val_rows = subsample(split_rows(source.records, rows, split, "val"), cfg.max_val_images, cfg.seed)
-    if not train_rows or not val_rows:
-        raise DatasetError(
-            f"{where}: the {cfg.task} task has {len(train_rows)} training and {len(val_rows)} "
-            "validation photographs after the patient split",
-            fix="use a dataset with more patients or change --val-fraction",
-        )
+    if not ctx.is_main:  # every process trains on the split the main one wrote
+        train_rows, val_rows = _split_task_rows(source, run_dir, cfg, where)
     if ctx.is_main:
         task_dir.mkdir(parents=True, exist_ok=True)
         cfg.save(task_dir / "train_config.json")
