@@ -3,8 +3,8 @@ PyTorch vs ONNX Runtime, all measured in this one process.
 
 One assessment = ``Pipeline.score_visit`` on four phantom photographs given as
 JPEG bytes: decode, resize, two scalp passes (batched per network), one
-hair-loss pass of four, post-processing, masks at the photographs' size,
-quality checks, SALT. Reported: the median wall time over ``--repeats`` runs
+hair-loss pass of four, the view checks' eight further scalp passes (on by
+default), post-processing, masks at the photographs' size, quality checks, SALT. Reported: the median wall time over ``--repeats`` runs
 after one warm-up, the part of it spent inside the networks, and the ratio
 to the study-width network on the same engine.
 

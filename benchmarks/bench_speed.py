@@ -14,7 +14,8 @@ in the same run, with min / median / max over ``--rounds`` interleaved rounds.
 * ``alonet batch`` as a process: visits per minute with 1 and 2 workers, and with
   2 workers and ``--no-view-checks`` (the baseline had no view checks); the
   baseline's, given ``--baseline-src``;
-* peak RSS of each process kind (``ru_maxrss``).
+* peak RSS of each alonet process (its main process's ``VmHWM``; the workers
+  of ``batch --workers 2`` are not counted).
 
     python benchmarks/bench_speed.py --baseline-src ../main/src      # about 10 minutes on 2 cores
     python benchmarks/bench_speed.py --baseline-src ../old/src --baseline-model own   # vs what its users had

@@ -15,8 +15,8 @@ stay close to the sequential rate while memory stays bounded).
 Bounded: at most ``--requests`` (<= 500) requests, each with a timeout, and the
 whole run stops after ``--deadline`` seconds. Only 127.0.0.1 is ever contacted.
 Uses the bundled default model when it is installed, else a randomly
-initialised model set of the bundled architecture (speed does not depend on
-the weights). Linux only (reads /proc for the server's memory).
+initialised plain U-Net set (``--width``/``--depth``, 320 px; not the bundled
+EfficientNet architecture, so its timings are not the bundled model's). Linux only (reads /proc for the server's memory).
 """
 
 from __future__ import annotations
