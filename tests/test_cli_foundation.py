@@ -241,3 +241,37 @@ def test_help_names_the_files_the_command_writes(capsys, verb, names):
     text = " ".join(out.split())  # click wraps the text
     for name in names:
         assert name in text, name
+
+
+def _choices(command, option: str) -> tuple[str, ...]:
+    param = next(p for p in command.params if p.name == option)
+    return tuple(param.type.choices)
+
+
+def test_every_option_list_is_the_librarys_own():
+    """The CLI spells its choices out (importing the library tuples would pull numpy into
+    `alonet --help`), so this test is what keeps the two from drifting apart (design review,
+    thirty-fourth session)."""
+    from alonet.cli.adapt_cmd import adapt_command
+    from alonet.cli.phantom_cmd import phantom_command
+    from alonet.cli.salt_cmd import salt as salt_command
+    from alonet.cli.score_cmd import score_command
+    from alonet.cli.train_cmd import train_command
+    from alonet.model.config import ENCODERS, TASKS
+    from alonet.phantom.patterns import PATTERNS
+    from alonet.phantom.realmasks import SPLIT_FRACTIONS
+    from alonet.report.html import OVERLAY_STYLES
+    from alonet.scoring.salt import MISSING_POLICIES
+    from alonet.train.config import DEVICES, FREEZE_BN, KEEP
+
+    assert _choices(phantom_command, "pattern") == tuple(PATTERNS)
+    assert _choices(phantom_command, "split") == (*SPLIT_FRACTIONS, "all")
+    assert _choices(salt_command, "missing") == MISSING_POLICIES
+    assert _choices(adapt_command, "tasks") == TASKS and _choices(adapt_command, "keep") == KEEP
+    assert _choices(train_command, "task") == (*TASKS, "all")
+    assert _choices(train_command, "encoder") == ENCODERS and _choices(train_command, "freeze_bn") == FREEZE_BN
+    assert _choices(train_command, "keep") == KEEP and _choices(train_command, "device") == DEVICES
+    assert _choices(score_command, "overlay") == tuple(OVERLAY_STYLES)
+    from alonet.adapt.keys import KEY_ENV
+
+    assert next(p for p in adapt_command.params if p.name == "patient_key").envvar == KEY_ENV

@@ -761,7 +761,7 @@ def test_schema_is_created_and_migrated(tmp_path):
         Store(folder)
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "alonet.sqlite3").write_bytes(b"not a database at all" * 100)
-    with pytest.raises(StoreError, match="cannot be opened"):
+    with pytest.raises(StoreError, match=r"the database is damaged \(file is not a database\).*restore"):
         Store(tmp_path / "bad")
 
 

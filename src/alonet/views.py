@@ -29,6 +29,17 @@ SCALP_TASK_FOR_VIEW = MappingProxyType(
 )
 
 
+#: The view the networks see mirrored, so that it looks like a left view: the temporal scalp
+#: network and the hair-loss network, in training (``alonet.train.data``), inference
+#: (``alonet.infer.pipeline``) and int8 calibration (``alonet.infer.quantize``) alike.
+MIRRORED_VIEW = "right"
+
+
+def seen_mirrored(view: str) -> bool:
+    """True for the view the networks see mirrored (:data:`MIRRORED_VIEW`)."""
+    return view == MIRRORED_VIEW
+
+
 def normalize_view(name: str) -> str:
     """Return the canonical view name for ``name`` (case-insensitive) or raise."""
     key = str(name).strip().lower()

@@ -662,6 +662,15 @@ def check_same_size(
 # --------------------------------------------------------------------------- resizing
 
 
+def fit_size(width: int, height: int, max_side: int) -> tuple[int, int]:
+    """(width, height) shrunk so the longer side is at most ``max_side`` (aspect ratio kept,
+    at least 1 pixel each); never enlarged. Every "shrink to a longest side" uses this one."""
+    scale = max_side / max(width, height)
+    if scale >= 1.0:
+        return width, height
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
 def _target_size(size: Size) -> tuple[int, int]:
     """(width, height) from an int (square) or a (width, height) pair."""
     if isinstance(size, (int, np.integer)):

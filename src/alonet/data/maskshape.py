@@ -26,6 +26,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from alonet.data.imageio import fit_size
+
 #: A scalp region is temporal when its lower notch is deeper than this
 #: fraction of the region's height.
 NOTCH_THRESHOLD = 0.08
@@ -74,10 +76,9 @@ def reduce_mask(mask: np.ndarray, long_side: int) -> np.ndarray:
     way on all 2,716 shared annotation masks.
     """
     h, w = mask.shape
-    scale = long_side / max(h, w)
-    if scale >= 1.0:
+    if max(h, w) <= long_side:
         return mask.astype(bool, copy=False)
-    size = (max(1, int(round(w * scale))), max(1, int(round(h * scale))))
+    size = fit_size(w, h, long_side)
     image = Image.fromarray(np.asarray(mask, bool).view(np.uint8) * np.uint8(255))
     factor = max(h, w) // (2 * long_side)
     if factor > 1:

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from alonet.data.imageio import as_rgb_photo
+from alonet.data.imageio import as_rgb_photo, fit_size
 from alonet.errors import InvalidValueError
 from alonet.infer.quality import above, below, flag
 
@@ -77,11 +77,9 @@ class GateConfig:
 
 def _analysis_copy(image: np.ndarray, size: int) -> np.ndarray:
     h, w = image.shape[:2]
-    scale = size / max(h, w)
-    if scale >= 1:
+    if max(h, w) <= size:
         return image
-    new = (max(1, round(w * scale)), max(1, round(h * scale)))
-    return cv2.resize(image, new, interpolation=cv2.INTER_AREA)
+    return cv2.resize(image, fit_size(w, h, size), interpolation=cv2.INTER_AREA)
 
 
 def neighbour_correlation(grey: np.ndarray) -> float:

@@ -61,7 +61,7 @@ from alonet.model import paint_outside_scalp
 from alonet.model.io import has_bundled_network
 from alonet.model.preprocess import prepare_input, to_working_size
 from alonet.scoring.salt import loss_percent_or_none
-from alonet.views import SCALP_TASK_FOR_VIEW, VIEWS, normalize_view
+from alonet.views import SCALP_TASK_FOR_VIEW, VIEWS, normalize_view, seen_mirrored
 
 #: How ``score_visit`` treats absent views: raise, or return a result without SALT.
 MISSING_MODES: tuple[str, ...] = ("error", "incomplete")
@@ -211,7 +211,7 @@ class Pipeline:
                 order.append(("refused", len(refused)))
                 refused.append(refused_view(view, photo, name, gate_flags))
                 continue
-            work = mirror(photo) if view == "right" else photo
+            work = mirror(photo) if seen_mirrored(view) else photo
             order.append(("scored", len(prepared)))
             prepared.append((view, photo, work, name))
         if not prepared:
@@ -243,9 +243,9 @@ class Pipeline:
             batch = np.stack([model_input(i, cfgs[task].input_size) for i in idx])
             scalp_by_item.update(zip(idx, self.backend.predict(task, batch)))
         scalp_prob = [scalp_by_item[i] for i in range(len(prepared))]
-        raw = [KnownPasses(working=mirror(working[i]) if v == "right" else working[i],
-                           outputs={(SCALP_TASK_FOR_VIEW[v], v == "right"): scalp_prob[i]},
-                           inputs={(size, v == "right"): image for size, image in resized[i].items()})
+        raw = [KnownPasses(working=mirror(working[i]) if seen_mirrored(v) else working[i],
+                           outputs={(SCALP_TASK_FOR_VIEW[v], seen_mirrored(v)): scalp_prob[i]},
+                           inputs={(size, seen_mirrored(v)): image for size, image in resized[i].items()})
                for i, (v, *_) in enumerate(prepared)]
 
         # Hair-loss network on the scalp-masked photographs, one batch.
@@ -277,7 +277,7 @@ class Pipeline:
         height, width = photo.shape[:2]
         maps = ViewMaps(small={"scalp_prob": scalp_p, "hairloss_prob": hairloss_p,
                                "scalp_mask": scalp_small, "hairloss_mask": hairloss_small},
-                        width=width, height=height, mirrored=view == "right")
+                        width=width, height=height, mirrored=seen_mirrored(view))
         return self._result(view, photo, name, maps, conf)
 
     def _result(self, view, photo, name, maps: ViewMaps, conf, corrected: bool = False,

@@ -45,7 +45,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from alonet.data.imageio import as_rgb_photo
+from alonet.data.imageio import as_rgb_photo, fit_size
 from alonet.errors import InvalidValueError
 
 #: Flag codes that mean the photograph should be retaken (with the gate's refusals).
@@ -119,10 +119,8 @@ def analysis_luminance(image: np.ndarray, size: int = 512) -> np.ndarray:
     image = _check_image(image)
     grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
     h, w = grey.shape
-    scale = size / max(h, w)
-    if scale < 1.0:  # never enlarged: interpolation would blur a small photograph
-        new = (max(1, round(w * scale)), max(1, round(h * scale)))
-        grey = cv2.resize(grey, new, interpolation=cv2.INTER_AREA)
+    if max(h, w) > size:  # never enlarged: interpolation would blur a small photograph
+        grey = cv2.resize(grey, fit_size(w, h, size), interpolation=cv2.INTER_AREA)
     return grey.astype(np.float32)
 
 

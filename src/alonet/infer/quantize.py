@@ -26,7 +26,7 @@ from alonet.infer.onnx_runtime import add_metadata
 from alonet.model import normalize_images, paint_outside_scalp
 from alonet.model.config import TASKS, ModelConfig
 from alonet.model.preprocess import prepare_input, prepare_mask
-from alonet.views import SCALP_TASK_FOR_VIEW
+from alonet.views import SCALP_TASK_FOR_VIEW, seen_mirrored
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ def calibration_images(configs: Mapping[str, ModelConfig], calibration: Calibrat
         for visit in render_patient(calibration.seed, visits=1, size=calibration.size, patient=patient):
             for view, rendered in visit.views.items():
                 image, scalp = rendered.image, rendered.scalp
-                if view == "right":
+                if seen_mirrored(view):
                     image, scalp = image[:, ::-1], scalp[:, ::-1]
                 image = np.ascontiguousarray(image)
                 task = SCALP_TASK_FOR_VIEW[view]

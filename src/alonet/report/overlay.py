@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from alonet.data.imageio import as_rgb_photo
+from alonet.data.imageio import as_rgb_photo, fit_size
 from alonet.errors import InvalidValueError
 
 
@@ -98,6 +98,4 @@ def fit_within(image: np.ndarray, max_side: int | None) -> np.ndarray:
     if max_side is None or max(image.shape[:2]) <= max_side:
         return image
     height, width = image.shape[:2]
-    scale = max_side / max(height, width)
-    return cv2.resize(image, (max(1, round(width * scale)), max(1, round(height * scale))),
-                      interpolation=cv2.INTER_AREA)
+    return cv2.resize(image, fit_size(width, height, max_side), interpolation=cv2.INTER_AREA)

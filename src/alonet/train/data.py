@@ -10,7 +10,7 @@ rendered in memory, :class:`PhantomSource`; in-memory arrays, :class:`ArraySourc
 plug in by providing the same two members.
 
 ``TaskDataset`` is the torch Dataset one task trains on: it mirrors right views
-for the temporal network, augments, paints the hair-loss input and returns
+for the temporal and hair-loss networks (as inference does), augments, paints the hair-loss input and returns
 ``(normalised image tensor (3,S,S), target tensor (S,S) int64)``.
 """
 
@@ -37,7 +37,7 @@ from alonet.phantom import render_patient
 from alonet.train.augment import build_augmentation, imperfect_scalp, sample_seed
 from alonet.train.config import UNKNOWN_VIEW, TrainConfig
 from alonet.train.style import list_style_photos, low_frequency_mix, read_style
-from alonet.views import VIEWS
+from alonet.views import VIEWS, seen_mirrored
 
 
 @dataclass(frozen=True)
@@ -242,7 +242,7 @@ def needs_mirror(record: Record, cfg: TrainConfig) -> bool:
     """Right views are mirrored (to look like left views) for the networks inference shows them
     mirrored to. Before 2026-12-06 the hair-loss network saw them unmirrored in training
     (only its random flips showed it the other orientation)."""
-    return cfg.task in MIRRORED_TASKS and cfg.mirror_right and record.view == "right"
+    return cfg.task in MIRRORED_TASKS and cfg.mirror_right and seen_mirrored(record.view)
 
 
 def subsample(rows: Sequence[int], limit: int | None, seed: int) -> list[int]:

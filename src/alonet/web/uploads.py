@@ -233,5 +233,5 @@ def png_data_url(mask: np.ndarray) -> str:
 def edit_size(height: int, width: int, max_side: int) -> tuple[int, int]:
     """(height, width) of the editing canvas: the photograph's size, scaled down so the
     longer side is at most ``max_side`` (aspect ratio kept, at least 1 pixel)."""
-    scale = min(1.0, max_side / max(height, width))
-    return max(1, round(height * scale)), max(1, round(width * scale))
+    width, height = imageio.fit_size(width, height, max_side)
+    return height, width
