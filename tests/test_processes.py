@@ -7,6 +7,7 @@ they are skipped on Windows, which has no SIGKILL.
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import signal
 import subprocess
@@ -141,8 +142,12 @@ def test_a_pool_left_by_an_exception_drops_the_jobs_not_started():
             futures = [pool.submit(time.sleep, 0.2) for _ in range(20)]
             futures[0].result(timeout=120)
             raise KeyboardInterrupt
-    assert all(f.done() for f in futures)
+    # the jobs not started are cancelled at once; the one or two handed to the (terminated)
+    # worker are marked failed by the executor's own thread a moment later (on a busy machine
+    # not yet when the with block ends: checking at once failed now and then)
     assert sum(f.cancelled() for f in futures) >= 15  # at most a few had started
+    concurrent.futures.wait(futures, timeout=30)
+    assert all(f.done() for f in futures)
 
 
 def test_a_stopped_pool_ends_its_running_workers_instead_of_waiting_for_them():

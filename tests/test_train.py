@@ -15,7 +15,8 @@ from alonet.errors import DatasetError, InvalidValueError
 from alonet.model import load_model, resolve_model_set
 from alonet.train import TrainConfig, train
 from alonet.train.augment import build_augmentation, imperfect_scalp, sample_seed
-from alonet.train.data import ArraySource, TaskDataset, make_split, task_rows
+from alonet.data.split import make_split
+from alonet.train.data import ArraySource, TaskDataset, task_rows
 from alonet.train.history import read_history_csv
 
 VIEWS4 = ("top", "back", "left", "right")

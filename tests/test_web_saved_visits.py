@@ -158,7 +158,7 @@ def test_a_stored_report_states_what_scored_the_visit_not_the_server_now(make_ap
 def test_a_visit_saved_before_schema_5_reports_only_its_model(tmp_path):
     import sqlite3
 
-    from alonet.web.reports import report_meta
+    from alonet.web.reports import scored_with_meta
     from alonet.store.schema import SCHEMA_VERSION, migrate
 
     folder = tmp_path / "v4"
@@ -172,7 +172,7 @@ def test_a_visit_saved_before_schema_5_reports_only_its_model(tmp_path):
     assert store.schema_version() == SCHEMA_VERSION == 5
     visit = store.get_visit(1)
     assert visit.scored_with == {} and visit.salt == 12.5
-    assert report_meta(visit.model, visit.scored_with) == {"model": "old-model (torch)"}  # no current thresholds
+    assert scored_with_meta(visit.model, visit.scored_with) == {"model": "old-model (torch)"}  # no current thresholds
 
 
 def test_a_stored_report_names_the_patient_code_and_visit_date(make_app, photos, tmp_path):  # noqa: F811

@@ -51,7 +51,7 @@ from alonet.adapt.work import (
 )
 from alonet.data.atomic import atomic_directory, atomic_write_text, check_can_write_directory
 from alonet.data.dataset import open_dataset, write_dataset
-from alonet.data.split import make_split, patient_key, read_split, row_key, split_rows
+from alonet.data.split import make_split, patient_key, read_split, row_key, share_count, split_rows
 from alonet.errors import DatasetError
 from alonet.evaluate import evaluate
 from alonet.evaluate.evaluate import check_dataset_size
@@ -139,7 +139,7 @@ def _split(dataset, cfg: AdaptConfig, work: Path, key: bytes, seen: Learnt | Non
     known = sorted(p for p in patients if seen.knows(key, p))
     new = [r for r in records if patient_key(r) not in set(known)]
     new_patients = {patient_key(r) for r in new}
-    wanted = max(1, math.floor(cfg.test_fraction * len(patients) + 0.5))  # as make_split rounds
+    wanted = share_count(cfg.test_fraction, len(patients))
     if known and len(new_patients) < 2:
         raise DatasetError(
             f"{dataset}: the starting model {cfg.init} learnt from {len(known)} of these {len(patients)} patients, "

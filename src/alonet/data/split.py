@@ -56,6 +56,12 @@ def patient_key(record: SplitRecord) -> str:
     return row_key(record.patient, record.stem)
 
 
+def share_count(fraction: float, n: int) -> int:
+    """How many of ``n`` patients ``fraction`` holds: rounded half up, at least one (pure; the one
+    rounding of validation and adapt's held-back patients)."""
+    return max(1, math.floor(fraction * n + 0.5))
+
+
 def make_split(records: Sequence[SplitRecord], val_fraction: float, seed: int) -> dict:
     """Assign whole patients to train or validation (pure; deterministic for a seed)."""
     patients = sorted({patient_key(r) for r in records})
@@ -65,7 +71,7 @@ def make_split(records: Sequence[SplitRecord], val_fraction: float, seed: int) -
             fix="add photographs of more patients (or fill the patient column of meta.csv)",
         )
     order = np.random.default_rng(seed).permutation(len(patients))
-    n_val = min(len(patients) - 1, max(1, math.floor(val_fraction * len(patients) + 0.5)))
+    n_val = min(len(patients) - 1, share_count(val_fraction, len(patients)))
     val = sorted(patients[i] for i in order[:n_val])
     train = sorted(patients[i] for i in order[n_val:])
     unlabelled = sum(1 for r in records if not r.patient)

@@ -23,7 +23,7 @@ from typing import Protocol, Sequence
 import numpy as np
 
 from alonet.data.dataset import open_dataset
-from alonet.data.split import (  # noqa: F401 - the split lives in alonet.data.split
+from alonet.data.split import (  # noqa: F401 - kept for code that imported them from here; new code imports alonet.data.split
     SPLIT_FORMAT,
     load_or_make_split,
     make_split,

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Collection, Sequence
 
+from alonet.data.split import load_or_make_split, split_rows
 from alonet.errors import DatasetError, InvalidValueError, ModelError, OutputExistsError, RunInUseError
 from alonet.model.io import check_model_set, load_model, resolve_model_set, save_model
 from alonet.scoring.metrics import OverlapCounts
@@ -42,7 +43,7 @@ from alonet.train.checkpoint import (
     write_failed,
 )
 from alonet.train.config import ALL_TASKS, TrainConfig
-from alonet.train.data import TaskDataset, load_or_make_split, open_source, split_rows, subsample, task_rows
+from alonet.train.data import TaskDataset, open_source, subsample, task_rows
 from alonet.train.distributed import setup
 from alonet.train.history import plot_history, write_history_csv
 from alonet.train.lock import LOCK_NAME, acquire, release

@@ -55,7 +55,7 @@ LOG = logging.getLogger("alonet.web")
 SESSION_ENDED = ("your session has ended (you logged out, perhaps in another tab, or the server restarted); "
                  "reload the page, log in again if asked, and repeat the last step")
 
-__all__ = ["AppState", "create_app", "get_state", "wants_json"]
+__all__ = ["create_app", "store_failure"]  # routes reach the state through web/state.py, never through here
 
 
 class StoreIdConverter(IntegerConverter):

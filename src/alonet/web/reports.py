@@ -37,7 +37,7 @@ def report_response(views: Mapping[str, ViewState], meta: Mapping, kind: str, de
     """The visit's report as a download: ``kind`` is ``html`` or ``json``.
 
     ``meta`` says what scored the visit (``Scorer.provenance()`` when it was scored, or what
-    a stored visit recorded: :func:`report_meta`), never what the server runs now. The file is
+    a stored visit recorded: :func:`scored_with_meta`), never what the server runs now. The file is
     named after the review's patient code and visit date when given (and not de-identified).
     """
     if kind not in ("html", "json"):
@@ -60,7 +60,7 @@ def report_response(views: Mapping[str, ViewState], meta: Mapping, kind: str, de
     })
 
 
-def report_meta(model: str, scored_with: Mapping | None) -> dict:
+def scored_with_meta(model: str, scored_with: Mapping | None) -> dict:
     """The provenance a stored visit's report states: what the visit was stored with (model
     name, and for visits saved since schema 5 its checksum, backend, thresholds); nothing
     is taken from the server running now."""

@@ -56,6 +56,12 @@ def scoring_slot() -> Iterator[None]:
         state.scoring.release()
 
 
+def wants_provisional() -> bool:
+    """True when the request asks for a provisional SALT (form field or query ``provisional``)."""
+    value = request.form.get("provisional") or request.args.get("provisional") or ""
+    return value.lower() in ("1", "true", "on", "yes")
+
+
 def wants_json() -> bool:
     """True for API calls, JSON requests and the page's own fetch requests."""
     if request.path.startswith("/api/") or request.is_json:

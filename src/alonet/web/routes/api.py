@@ -18,9 +18,8 @@ from __future__ import annotations
 from flask import Blueprint, abort, jsonify, request
 
 from alonet import __version__
-from alonet.web.routes.score import wants_provisional
 from alonet.web.security import foreign_origin
-from alonet.web.state import get_state, scoring_slot
+from alonet.web.state import get_state, scoring_slot, wants_provisional
 from alonet.web.uploads import png_data_url, read_photo_uploads
 from alonet.web.visits import visit_result
 

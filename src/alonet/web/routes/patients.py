@@ -27,7 +27,7 @@ from alonet.report.html import SYNTHETIC_WARNING, uses_bundled_model
 from alonet.views import VIEWS
 from alonet.web.state import get_state, scoring_slot
 from alonet.web.charts import salt_chart
-from alonet.web.reports import open_stored_file, report_meta, report_response, stored_view_states
+from alonet.web.reports import open_stored_file, scored_with_meta, report_response, stored_view_states
 from alonet.store.checks import CODE_CONFIRM_FIELD, check_new_patient_code
 from alonet.store.responses import response_rows
 from alonet.store.storage import Store
@@ -144,7 +144,7 @@ def report(visit_id: int, kind: str):
     views = stored_view_states(store, record, get_state().scorer)
     patient = _patient(store, record.patient_id)
     review = {"patient_code": patient.code, "visit_date": record.visit_date}
-    return report_response(views, report_meta(record.model, record.scored_with), kind, deidentify,
+    return report_response(views, scored_with_meta(record.model, record.scored_with), kind, deidentify,
                            provisional=record.provisional_requested, review=review)
 
 

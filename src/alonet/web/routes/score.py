@@ -32,8 +32,8 @@ from alonet.data.imageio import (
     resize_photo,
 )
 from alonet.views import VIEWS
-from alonet.web.reports import new_views, report_meta, report_response
-from alonet.web.state import get_state, scoring_slot, wants_json
+from alonet.web.reports import new_views, scored_with_meta, report_response
+from alonet.web.state import get_state, scoring_slot, wants_json, wants_provisional
 from alonet.store.checks import (
     CODE_CONFIRM_FIELD,
     check_date,
@@ -55,12 +55,6 @@ bp = Blueprint("score", __name__)
 
 #: Optional review fields of the report form (``alonet.report.html.REVIEW_FIELDS``), max 64 characters.
 REVIEW_FORM_FIELDS = ("patient_code", "visit_date", "photo_date", "reviewer")
-
-
-def wants_provisional() -> bool:
-    """True when the request asks for a provisional SALT (form field or query ``provisional``)."""
-    value = request.form.get("provisional") or request.args.get("provisional") or ""
-    return value.lower() in ("1", "true", "on", "yes")
 
 
 #: Review fields that hold a date (checked like a visit date).
@@ -330,7 +324,7 @@ def report(visit_id: str, kind: str):
     source = request.form if request.method == "POST" else request.args
     deidentify = source.get("deidentify", "0") in ("1", "true", "on", "yes")
     with visit.lock:
-        return report_response(visit.views, report_meta(visit.model, visit.scored_with), kind, deidentify,
+        return report_response(visit.views, scored_with_meta(visit.model, visit.scored_with), kind, deidentify,
                                provisional=visit.provisional, review=review_fields())
 
 
