@@ -183,6 +183,10 @@ def test_score_command_exits_3_and_reports_why(models, good_views, tmp_path, cap
     assert code == 3 and "SALT n/a" in out
     assert err.startswith("error: no SALT: the top view(s) could not be measured, which --provisional cannot")
     assert json.loads((tmp_path / "tiny-provisional" / "report.json").read_text())["salt"] is None
+    # with --incomplete (views left out on purpose) an empty SALT is what was asked for: exit 0
+    code = main(["score", "--top", str(paths["top"]), "--back", str(paths["back"]), "--model", str(models),
+                 "--backend", "torch", "--incomplete", "-o", str(tmp_path / "incomplete")])
+    assert code == 0, capsys.readouterr().err
     # a dark (but measurable) view: provisional on request, exit 0, marked everywhere
     Image.fromarray((good_views[0]["top"] // 6).astype(np.uint8)).save(paths["top"], quality=92)
     code = main([*argv, "-o", str(tmp_path / "dark")])
@@ -218,6 +222,8 @@ def test_a_measurement_beside_its_limit_is_never_shown_equal_to_it(monkeypatch):
 
     assert (quality.below(2.96, 1), quality.below(59.6), quality.below(0.5999, 2)) == ("2.9", "59", "0.59")
     assert (quality.above(200.2), quality.above(2.01, 1)) == ("201", "2.1")
+    # an exact value stays itself (2.2 * 10 is 21.999999999999996 in floating point)
+    assert (quality.below(2.2, 1), quality.below(0.29, 2), quality.above(0.29, 2)) == ("2.2", "0.29", "0.29")
     monkeypatch.setattr(quality, "sharpness", lambda image, size: 2.96)
     monkeypatch.setattr(quality, "exposure_stats", lambda image, scalp, config: {
         "p95": 59.6, "p5": 10.0, "clipped_fraction": 0.0})

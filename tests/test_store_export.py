@@ -709,24 +709,6 @@ def test_a_visit_whose_record_cannot_be_read_is_named_not_a_traceback(filled, mo
     assert len(open_dataset(out)) == 4  # visit A's four views
 
 
-def test_stored_files_no_record_names_are_removed_once_stale(filled, tmp_path):
-    """A server killed between writing a save's files and the transaction naming them left
-    them in images/ for good."""
-    root = copied_store(filled, tmp_path)
-    images = root / "images"
-    kept = sorted(p.name for p in images.iterdir())
-    stale, fresh = images / ("a" * 32 + ".png"), images / ("b" * 32 + ".jpg")
-    stale.write_bytes(b"left by a killed save")
-    fresh.write_bytes(b"a save in progress")
-    old = stale.stat().st_mtime - 2 * Store.STALE_INCOMING_S
-    os.utime(stale, (old, old))
-    for name in kept:  # the visits' own files, however old
-        os.utime(images / name, (old, old))
-    Store(root)
-    assert not stale.exists() and fresh.exists()
-    assert sorted(p.name for p in images.iterdir()) == sorted([*kept, fresh.name])
-
-
 def test_a_store_that_cannot_be_opened_for_writing_says_so():
     from alonet.store.storage import open_error
 

@@ -480,8 +480,10 @@ def test_a_run_is_not_its_own_starting_model_and_a_bare_history_is_kept(tmp_path
     other = tmp_path / "other"
     (other / "hairloss").mkdir(parents=True)
     (other / "hairloss" / "history.csv").write_text("epoch,train_loss\n1,0.5\n")
-    assert main(cli_args(dataset, other, "--task", "hairloss", "--epochs", "1")) == 2
-    assert "already holds a training run" in one_error_line(capsys.readouterr().err)
+    for resume in ([], ["--resume"]):  # the same words either way ("pass --resume" was wrong without it)
+        assert main(cli_args(dataset, other, "--task", "hairloss", "--epochs", "1", *resume)) == 2
+        assert "holds history.csv but no checkpoint (last.pt), so --resume cannot continue it" in one_error_line(
+            capsys.readouterr().err)
     assert (other / "hairloss" / "history.csv").read_text() == "epoch,train_loss\n1,0.5\n"
     # a 1x1 bottleneck cannot train on a last batch of one photograph
     assert main(["train", str(dataset), "-o", str(tmp_path / "bn"), "--width", "4", "--depth", "2",

@@ -564,6 +564,28 @@ def test_a_stale_page_saving_nothing_new_neither_adopts_nor_marks_another_pages_
     assert kept.views["back"].loss_pct == 100.0 and kept.views["top"].loss_pct != 100.0  # the other page's save
 
 
+def test_mark_reviewed_from_a_visit_page_opened_before_another_save_is_refused(make_app, photos, tmp_path):  # noqa: F811
+    """The stored visit's own page sent no stamp, so a page opened before another page saved a
+    correction marked masks it never showed as training data."""
+    store_dir = tmp_path / "store"
+    client = make_app(store=store_dir).test_client()
+    visit_url = save_visit(client, score_form(client, photos), patient="new", new_code="AA-86", visit_date="2024-08-01")
+    vid = visit_id_of(visit_url)
+    stamp_field = re.compile(r'name="stamp" value="([0-9a-f]+)"')
+    old_stamp = stamp_field.search(client.get(visit_url).get_data(as_text=True)).group(1)
+    other = reopen(client, visit_url)
+    height, width = photos["top"].shape[:2]
+    correct_all(client, other, {"top": (np.ones((height, width), bool), np.ones((height, width), bool))})
+    save_visit(client, other, patient=str(Store(store_dir).get_visit(vid).patient_id))
+    form = {"csrf_token": csrf_token(client), "reviewed": "1"}
+    r = client.post(f"/visits/{vid}/review", data={**form, "stamp": old_stamp})
+    assert r.status_code == 409 and "saved from another page" in r.get_data(as_text=True)
+    assert Store(store_dir).get_visit(vid).reviewed_at is None
+    new_stamp = stamp_field.search(client.get(visit_url).get_data(as_text=True)).group(1)
+    assert client.post(f"/visits/{vid}/review", data={**form, "stamp": new_stamp}).status_code == 303
+    assert Store(store_dir).get_visit(vid).reviewed_at is not None
+
+
 def test_a_reopened_visit_deleted_meanwhile_is_added_again_with_its_own_date(make_app, photos, tmp_path):  # noqa: F811
     store_dir = tmp_path / "store"
     client = make_app(store=store_dir).test_client()

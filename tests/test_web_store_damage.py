@@ -143,4 +143,6 @@ def test_a_store_the_server_may_not_write_or_cannot_reach_says_so(tmp_path):
     assert store_failure(OSError(errno.ENOSPC, "No space left on device"), store)[1] == 507
     # a file outside the store (a model, a static file) is not the store's problem
     assert store_failure(PermissionError(errno.EACCES, "Permission denied", "/opt/models/x.onnx"), store) is None
+    sibling = str(tmp_path / "store-models" / "x.onnx")  # its name begins with the store's, but it is not in it
+    assert store_failure(PermissionError(errno.EACCES, "Permission denied", sibling), store) is None
     assert store_failure(sqlite3.OperationalError("no such table: visits"), store) is None

@@ -129,7 +129,7 @@ def score_command(top, back, left, right, report_dir, deidentify, incomplete, ov
         raise ScoreWithheldError(f"SALT withheld: {'; '.join(what)} (see above and the report; the report was "
                                  "written)", fix="; ".join(fixes) + ", or pass --provisional for a provisional score")
     unmeasured = [view for view, result in visit.views.items() if result.loss_pct is None]
-    if visit.salt is None and unmeasured:  # --provisional: a view not measured still leaves it empty
+    if provisional and not visit.missing and visit.salt is None and unmeasured:  # a view not measured leaves it empty
         from alonet.errors import ScoreWithheldError
 
         raise ScoreWithheldError(f"no SALT: the {', '.join(unmeasured)} view(s) could not be measured, which "

@@ -95,14 +95,14 @@ def flag(code: str, message: str) -> dict:
 def below(value: float, decimals: int = 0) -> str:
     """``value`` rounded down to ``decimals``, for a message saying it is below a limit: rounded
     to nearest, a sharpness of 2.96 under a limit of 3 read "3.0 < 3"."""
-    scale = 10 ** decimals
-    return f"{math.floor(value * scale) / scale:.{decimals}f}"
+    scale = 10 ** decimals  # rounded to 9 places first: 2.2 * 10 is 21.999999999999996, not 22
+    return f"{math.floor(round(value * scale, 9)) / scale:.{decimals}f}"
 
 
 def above(value: float, decimals: int = 0) -> str:
     """``value`` rounded up to ``decimals``, for a message saying it is above a limit."""
     scale = 10 ** decimals
-    return f"{math.ceil(value * scale) / scale:.{decimals}f}"
+    return f"{math.ceil(round(value * scale, 9)) / scale:.{decimals}f}"
 
 
 def needs_retake(flags: list[dict]) -> bool:

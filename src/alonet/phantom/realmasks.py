@@ -38,6 +38,7 @@ from __future__ import annotations
 import csv
 import datetime as _dt
 import hashlib
+import re
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -139,8 +140,10 @@ class RealMaskSet:
                     except (TypeError, ValueError):
                         raise DatasetError(f"{manifest} line {line}: photo_index {row['photo_index']!r} is not a number",
                                            path=manifest, fix="write whole numbers in photo_index") from None
-                    try:  # dates are compared to borrow a view from the nearest visit
-                        _dt.date.fromisoformat(row["visit_date"] or "")
+                    try:  # dates are compared (and sorted as text) to borrow a view from the nearest visit
+                        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", row["visit_date"] or ""):
+                            raise ValueError("not YYYY-MM-DD")  # 20151113 passes fromisoformat on 3.11
+                        _dt.date.fromisoformat(row["visit_date"])
                     except ValueError:
                         raise DatasetError(f"{manifest} line {line}: visit_date {row['visit_date']!r} is not a "
                                            "date of the form YYYY-MM-DD", path=manifest,

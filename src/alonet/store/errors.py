@@ -25,4 +25,4 @@ class DamagedRecordError(StoreError):
     @classmethod
     def of_visit(cls, visit_id: int, what: str) -> DamagedRecordError:
         return cls(f"visit {visit_id}'s {what} in the store's database cannot be read (damaged or edited by hand)",
-                   fix=f"restore the store folder from a backup, or delete visit {visit_id} from its patient's page")
+                   fix="restore the store folder from a backup, or undo the hand edit of the database")

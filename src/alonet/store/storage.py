@@ -167,7 +167,6 @@ class Store:
         if problems != ["ok"]:
             raise StoreError(f"the database is damaged ({'; '.join(problems)})", path=self.db_path,
                              fix=f"restore {DB_NAME} from a backup (the photographs in {IMAGES_DIR}/ are kept)")
-        self._remove_stale_unreferenced()
 
     #: An upload's temporary file older than this was left by a server that was killed mid-write.
     STALE_INCOMING_S = 3600
@@ -180,27 +179,6 @@ class Store:
             try:
                 if path.is_file() and path.stat().st_mtime < cutoff:
                     path.unlink()
-            except OSError:
-                pass
-
-    def _remove_stale_unreferenced(self) -> None:
-        """Delete stored image files that no record names, older than ``STALE_INCOMING_S``: a
-        save writes its files before the transaction that names them, so a server killed in
-        between leaves them behind (a save in progress elsewhere is seconds old, never an hour)."""
-        cutoff = _dt.datetime.now().timestamp() - self.STALE_INCOMING_S
-        with self._raw() as conn:
-            named = {name for row in conn.execute("SELECT photo_file, scalp_file, hairloss_file FROM view_images")
-                     for name in row}
-        for path in self.images.iterdir():
-            if not _STORED_NAME.fullmatch(path.name) or path.name in named:
-                continue
-            try:
-                if path.is_file() and path.stat().st_mtime < cutoff:
-                    with self._raw() as conn:  # named since the listing above (a save just now)?
-                        if self._referenced(conn, path.name):
-                            continue
-                    path.unlink()
-                    LOG.info("removed %s: no stored visit names it (left by a server stopped mid-save)", path)
             except OSError:
                 pass
 

@@ -43,14 +43,12 @@ def read_checkpoint(task_dir: Path, resume: bool) -> dict | None:
     import torch
 
     last = task_dir / "last.pt"
-    if not resume:
-        if last.exists() or (task_dir / "best.json").exists() or (task_dir / "history.csv").exists():
-            raise InvalidValueError(
-                f"{task_dir} already holds a training run",
-                fix="pass --resume to continue it, or choose a new output folder with -o",
-            )
-        return None
-    if not last.is_file():
+    if not resume and last.exists():
+        raise InvalidValueError(
+            f"{task_dir} already holds a training run",
+            fix="pass --resume to continue it, or choose a new output folder with -o",
+        )
+    if not last.is_file():  # with or without --resume: nothing to continue, and maybe work to keep
         kept = _kept_work(task_dir)
         if kept:
             raise InvalidValueError(

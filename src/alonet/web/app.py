@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 import re
 import secrets
 import sqlite3
 import threading
 import time
+from pathlib import Path
 
 from flask import Flask, g, jsonify, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
@@ -231,6 +233,14 @@ _ACCESS_ERRNOS = frozenset({errno.EACCES, errno.EPERM})
 _GONE_ERRNOS = frozenset({errno.ENOENT, errno.ENOTCONN, errno.ESTALE, errno.ENODEV, errno.ENXIO})
 
 
+def _inside(name, folder) -> bool:
+    """True when the file ``name`` lies in ``folder`` (``store-models/x`` is not in ``store``)."""
+    try:
+        return Path(os.fsdecode(name)).resolve().is_relative_to(Path(folder).resolve())
+    except (OSError, ValueError, TypeError):
+        return False
+
+
 def store_failure(exc: Exception, store: Store | None) -> tuple[str, int] | None:
     """(message, status) for an error of the store's disk, or None for any other error. An
     OSError counts only when it names a file in the store folder (not a model or static file)."""
@@ -244,7 +254,7 @@ def store_failure(exc: Exception, store: Store | None) -> tuple[str, int] | None
         else:
             return None
     elif isinstance(exc, OSError) and store is not None and exc.filename is not None and \
-            str(exc.filename).startswith(str(store.root)):
+            _inside(exc.filename, store.root):
         code = exc.errno
     elif isinstance(exc, OSError) and exc.errno in _DISK_ERRNOS:
         code = exc.errno

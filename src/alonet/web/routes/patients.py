@@ -109,7 +109,7 @@ def visit(visit_id: int):
     # the warning about the bundled model follows the model this visit was scored with, not the served one
     warning = SYNTHETIC_WARNING if uses_bundled_model({"model": record.model, **(record.scored_with or {})}) else None
     return render_template("visit.html", visit=record, patient=patient, summary=record.summary, edit_views=views,
-                           synthetic_warning=warning)
+                           synthetic_warning=warning, stamp=store.visit_stamp(visit_id))
 
 
 def _stored_view(record, view: str):

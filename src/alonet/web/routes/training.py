@@ -23,6 +23,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, jsonify, redirect, render_template, request, url_for
 
 from alonet.errors import InvalidValueError
+from alonet.store.errors import VisitChangedError
 from alonet.web.state import get_state, wants_json
 from alonet.web.model_info import describe_model_set, model_set_name
 
@@ -66,7 +67,10 @@ def review(visit_id: int):
         abort(404, description="visits are kept only when the server runs with --store DIR")
     if store.get_visit(visit_id) is None:
         abort(404, description=f"visit {visit_id} does not exist")
-    stamp = store.set_reviewed(visit_id, _wanted_state())
+    try:  # the page's stamp: a page opened before another page's save may not mark masks it never showed
+        stamp = store.set_reviewed(visit_id, _wanted_state(), expect_stamp=request.form.get("stamp") or None)
+    except VisitChangedError as exc:
+        abort(409, description=str(exc))
     if wants_json():
         return jsonify(visit=visit_id, reviewed=stamp is not None, reviewed_at=stamp)
     return redirect(url_for("patients.visit", visit_id=visit_id), code=303)
