@@ -319,6 +319,15 @@ def test_browser_scores_corrects_and_downloads(tmp_path):
         driver.find_element(By.CSS_SELECTOR, "#report-form input[name='patient_code']").send_keys(
             "AA-1", Keys.CONTROL, "z")
         assert salt() == pytest.approx(painted, abs=0.01)
+        # Ctrl+Shift+Z (redo in other programs) is not a second undo: there is no redo here, and
+        # it undid a stroke for good (a browser audit, thirty-fourth session)
+        from selenium.webdriver.common.action_chains import ActionChains
+
+        driver.find_element(By.TAG_NAME, "h1").click()
+        ActionChains(driver).key_down(Keys.CONTROL).key_down(Keys.SHIFT).send_keys("z").key_up(Keys.SHIFT) \
+            .key_up(Keys.CONTROL).perform()
+        time.sleep(0.5)
+        assert salt() == pytest.approx(painted, abs=0.01) and status.get_attribute("data-state") == "synced"
         driver.find_element(By.ID, "undo").click()
         wait_for(lambda: status.get_attribute("data-state") == "synced" and salt() == pytest.approx(original, abs=0.006),
                  20, "revert applied")

@@ -10,6 +10,7 @@ stored report had no patient code or visit date.
 from __future__ import annotations
 
 import re
+from html import unescape
 from pathlib import Path
 
 import numpy as np
@@ -264,7 +265,7 @@ def test_a_correction_from_a_stale_page_is_refused_with_409(make_app, photos):  
     assert first.get_json()["summary"]["views"]["top"]["loss_pct"] == 100.0
     second = send(0, empty)  # user B's page also started at revision 0
     assert second.status_code == 409
-    assert "reload the page" in second.get_json()["error"] and "someone else corrected" in second.get_json()["error"]
+    assert "reload the page" in second.get_json()["error"] and "corrected elsewhere" in second.get_json()["error"]
     report = client.get(f"{url}/report.json").get_json()
     assert report["views"]["top"]["loss_pct"] == 100.0  # user A's stroke is kept
     assert send(1, empty).status_code == 200  # after a reload B builds on revision 1
@@ -319,7 +320,7 @@ def test_mask_files_from_a_page_older_than_a_save_are_refused_and_the_save_stand
     # a painted stroke from B's page is still said as a stroke
     answer = client.post(f"{url}/masks", data=top_files(empty, revision=revision_b),
                          content_type="multipart/form-data", headers=json_headers)
-    assert answer.status_code == 409 and "your last stroke was not applied" in answer.get_json()["error"]
+    assert answer.status_code == 409 and "the strokes made here since were not applied" in answer.get_json()["error"]
 
     # nothing of A's is lost: the stored visit, its mask files, and the result in memory
     assert store.visit_stamp(vid) == stamp
@@ -693,3 +694,20 @@ def test_a_mask_field_sent_twice_is_a_400_and_changes_nothing(make_app, photos):
     r = client.post(f"{url}/masks", data=data, content_type="multipart/form-data", headers=headers)
     assert r.status_code == 400 and "more than one file was sent for the mask field 'hairloss_top'" in r.get_json()["error"]
     assert 'data-revision="0"' in client.get(url).get_data(as_text=True)
+
+
+def test_a_new_code_typed_beside_a_chosen_patient_is_not_ignored(make_app, photos, tmp_path):  # noqa: F811
+    """A browser audit (thirty-fourth session): a typed new code with a patient chosen in the list
+    filed the visit under the chosen patient without a word."""
+    store_dir = tmp_path / "store"
+    client = make_app(store=store_dir).test_client()
+    save_visit(client, score_form(client, photos), patient="new", new_code="AA-90", visit_date="2024-08-01")
+    chosen = str(Store(store_dir).list_patients()[0].id)
+    url = score_form(client, photos)
+    r = client.post(f"{url}/save", data={"csrf_token": csrf_token(client), "patient": chosen, "new_code": "AA-91",
+                                         "visit_date": "2024-09-01"})
+    page = unescape(r.get_data(as_text=True))
+    assert r.status_code == 400 and "you chose patient AA-90 from the list and typed the new code AA-91" in page
+    assert f'<a href="{url}">Back to the result</a>' in page  # a refused save leads back to the corrected result
+    assert [len(Store(store_dir).list_visits(p.id)) for p in Store(store_dir).list_patients()] == [1]
+    save_visit(client, url, patient=chosen, new_code="aa-90", visit_date="2024-09-01")  # its own code: fine

@@ -171,7 +171,8 @@ def _error_response(message: str, status: int):
     if request.endpoint in ("score.score", "score.index"):
         return render_template("index.html", error=message), status
     back = None
-    if request.endpoint == "score.masks" and request.view_args:  # the no-JavaScript masks form
+    # the no-JavaScript masks form, and a refused save: back to the result, corrections and all
+    if request.endpoint in ("score.masks", "score.save") and request.view_args:
         back = url_for("score.result", visit_id=request.view_args["visit_id"])
     return render_template("error.html", message=message, status=status, back=back), status
 

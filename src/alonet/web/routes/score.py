@@ -223,9 +223,9 @@ def stale_page_message(now: int, page: int, sent_by: str) -> str:
     sent by the page's script) or "form" (that form posted without JavaScript: the answer is a
     page of its own, with a link back to the result)."""
     if sent_by == "strokes":
-        return (f"someone else corrected this result since your page loaded it (it is at correction {now}, your "
-                f"page at {page}); your last stroke was not applied: reload the page to see their correction, "
-                "then correct again")
+        return (f"this result was corrected elsewhere (another tab or person) since this page loaded it (it is at "
+                f"correction {now}, this page at {page}); the strokes made here since were not applied: reload "
+                "the page to see that correction, then correct again")
     again = ("open the result again and choose the files again" if sent_by == "form" else
              "reload the page to see that correction, then choose the files again")
     return (f"this page is out of date: the result was corrected after it loaded (it is at correction {now}, the "
@@ -336,8 +336,13 @@ def _patient_for_save(store, choice: str, new_code: str) -> int:
     patient_id = parse_id(choice)
     if patient_id is None:
         abort(400, description="choose a patient from the list")
-    if store.get_patient(patient_id) is None:
+    patient = store.get_patient(patient_id)
+    if patient is None:
         abort(404, description=f"patient {patient_id} does not exist (deleted?); reload the page and choose again")
+    typed = new_code.strip()
+    if typed and typed.casefold() != patient.code.casefold():  # it was filed under the chosen one without a word
+        abort(400, description=f"you chose patient {patient.code} from the list and typed the new code {typed}: "
+                               "choose \"New patient…\" to file it under the new code, or clear the code field")
     return patient_id
 
 
