@@ -28,7 +28,7 @@ from alonet.cli.main import main
 from alonet.errors import DatasetError, InvalidValueError, OutputExistsError
 from alonet.infer import Pipeline
 from alonet.report.batch import RESULT_COLUMNS, output_name, run_batch
-from alonet.report.batch_rows import read_results
+from alonet.report.batch.rows import read_results
 
 VIEW_NAMES = ("top", "back", "left", "right")
 
@@ -374,7 +374,7 @@ def test_a_pipe_named_as_a_photograph_is_an_error_row_not_a_hang(models, photos,
 def test_manifest_errors_name_the_file_line_after_blank_lines(tmp_path, text, line, needle):
     """An audit (thirty-third session): DictReader skips blank lines, and rows were counted, so
     the line after two blank lines was called line 3."""
-    from alonet.report.batch_manifest import read_batch_manifest
+    from alonet.report.batch.manifest import read_batch_manifest
 
     path = tmp_path / "m.csv"
     path.write_bytes(text.encode())

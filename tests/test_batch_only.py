@@ -16,12 +16,12 @@ import pytest
 from test_batch_provenance import pipeline_with, read, trial
 from test_infer import make_model_set, phantom_visit
 
-import alonet.report.batch as batch
+import alonet.report.batch.run as batch
 from alonet.cli.main import main
 from alonet.errors import DatasetError
 from alonet.report.batch import run_batch, write_plots
-from alonet.report.batch_columns import COLUMN_MEANINGS, COLUMNS_FILE, RESULT_COLUMNS, columns_csv
-from alonet.report.batch_manifest import VisitEntry
+from alonet.report.batch.columns import COLUMN_MEANINGS, COLUMNS_FILE, RESULT_COLUMNS, columns_csv
+from alonet.report.batch.manifest import VisitEntry
 from alonet.report.plots import salt_over_time_png
 
 VISITS = (("P1", "v1", "a"), ("P1", "v2", "b"), ("P2", "v1", "c"))
@@ -155,7 +155,7 @@ def test_the_shown_salt_travels_with_the_two_decimal_one(tmp_path, capsys):
     `salt --json` could not tell which number the band came from (a review, 2026-12-07)."""
     import json
 
-    from alonet.report.batch_rows import read_results
+    from alonet.report.batch.rows import read_results
 
     assert main(["salt", "--top", "51.13", "--back", "0", "--left", "0", "--right", "0", "--json"]) == 0
     document = json.loads(capsys.readouterr().out)

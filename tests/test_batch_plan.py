@@ -1,4 +1,4 @@
-"""Which visits a batch rerun scores (``alonet.report.batch_plan.plan_rescoring``), without a pipeline.
+"""Which visits a batch rerun scores (``alonet.report.batch.plan.plan_rescoring``), without a pipeline.
 
 The rows here are what an earlier run would have written to results.csv; each test changes one
 thing (the model, a photograph, a date, the manifest's visits) and checks what the plan keeps,
@@ -10,10 +10,10 @@ from __future__ import annotations
 import copy
 import csv
 
-from alonet.report.batch_columns import RESULT_COLUMNS
-from alonet.report.batch_manifest import VisitEntry, read_batch_manifest
-from alonet.report.batch_plan import plan_rescoring
-from alonet.report.batch_rows import read_results
+from alonet.report.batch.columns import RESULT_COLUMNS
+from alonet.report.batch.manifest import VisitEntry, read_batch_manifest
+from alonet.report.batch.plan import plan_rescoring
+from alonet.report.batch.rows import read_results
 
 SETTINGS = {"model": "default", "model_sha256": "a" * 64, "backend": "torch", "scalp_threshold": "0.5",
             "hairloss_threshold": "0.5", "provisional": "0", "view_checks": "1", "precision": "fp32",

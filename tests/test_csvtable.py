@@ -13,7 +13,7 @@ from PIL import Image
 from alonet.cli.predict_cmd import read_views_csv
 from alonet.data.csvtable import dict_reader, row_reader, split_table, table_delimiter
 from alonet.errors import DatasetError
-from alonet.report.batch_manifest import read_batch_manifest
+from alonet.report.batch.manifest import read_batch_manifest
 
 BATCH = ("patient", "visit", "view", "path")
 

@@ -200,7 +200,7 @@ def test_sessions_do_not_spin_and_take_the_thread_count():
 
 def test_batch_in_worker_processes_equals_one_process(shipped, visit, tmp_path):
     from alonet.report.batch import run_batch
-    from alonet.report.batch_workers import PipelineSpec
+    from alonet.report.batch.workers import PipelineSpec
 
     manifest = tmp_path / "trial.csv"
     with open(manifest, "w", newline="") as fh:

@@ -25,7 +25,7 @@ import pytest
 from alonet.cli.main import main
 from alonet.data.pairs import stem_key
 from alonet.report.batch import MAX_NAME, PLOT_INDEX, output_name, write_plots
-from alonet.report.batch_manifest import VisitEntry, read_batch_manifest
+from alonet.report.batch.manifest import VisitEntry, read_batch_manifest
 from alonet.report.plots import drawable
 from alonet.views import VIEWS
 from alonet.store.storage import Store

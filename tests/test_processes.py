@@ -169,7 +169,7 @@ def test_a_stopped_pool_ends_its_running_workers_instead_of_waiting_for_them():
 def test_batch_and_phantom_pools_watch_their_parent(monkeypatch, tmp_path):
     """Both ``--workers N`` pools are made by worker_pool (whose workers watch their parent)."""
     from alonet.phantom import writer
-    from alonet.report import batch_workers
+    from alonet.report.batch import workers as batch_workers
 
     made = []
 
@@ -196,7 +196,7 @@ def test_a_batch_worker_whose_pipeline_failed_to_build_reports_why_for_its_visit
     build; another worker whose build failed (a missing model set here) used to crash on
     ``None.provenance()`` with an AttributeError for every visit it took. Now each of its
     visits gets the build's own message as its error (found by mypy)."""
-    from alonet.report import batch_workers
+    from alonet.report.batch import workers as batch_workers
 
     for name in ("pipeline", "report", "error", "provisional"):
         monkeypatch.setattr(batch_workers._Worker, name, getattr(batch_workers._Worker, name))

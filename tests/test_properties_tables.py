@@ -1,5 +1,5 @@
 """Property tests of the table logic: reading the CSV tables people write
-(``alonet.data.csvtable``) and the batch rerun plan (``alonet.report.batch_plan.plan_rescoring``).
+(``alonet.data.csvtable``) and the batch rerun plan (``alonet.report.batch.plan.plan_rescoring``).
 
 The CSV tests write a table the way a spreadsheet or Python's csv module does (commas,
 semicolons or tabs; quoted cells; a byte-order mark; Excel's ``sep=`` line; either line end)
@@ -21,10 +21,10 @@ from hypothesis import strategies as st
 
 from alonet.data.csvtable import SEPARATORS, dict_reader, row_reader
 from alonet.errors import DatasetError
-from alonet.report.batch_columns import RESULT_COLUMNS
-from alonet.report.batch_manifest import VisitEntry, read_batch_manifest
-from alonet.report.batch_plan import plan_rescoring
-from alonet.report.batch_rows import TABLE_ONLY_REASONS, format_number, read_results, results_writer
+from alonet.report.batch.columns import RESULT_COLUMNS
+from alonet.report.batch.manifest import VisitEntry, read_batch_manifest
+from alonet.report.batch.plan import plan_rescoring
+from alonet.report.batch.rows import TABLE_ONLY_REASONS, format_number, read_results, results_writer
 from alonet.scoring.salt import shown_salt
 
 #: See tests/test_properties_salt.py.

@@ -17,8 +17,8 @@ from alonet.errors import DatasetError, OutputExistsError
 from alonet.infer import Pipeline
 from alonet.report import OverlayStyle, deidentify, render_overlay, render_report_html, report_json, write_report
 from alonet.report.batch import RESULT_COLUMNS, run_batch
-from alonet.report.batch_manifest import read_batch_manifest
-from alonet.report.batch_rows import read_results, result_row
+from alonet.report.batch.manifest import read_batch_manifest
+from alonet.report.batch.rows import read_results, result_row
 from alonet.report.html import data_uri, report_overlays
 from alonet.views import VIEWS
 
@@ -265,7 +265,7 @@ def test_manifest_order_and_errors(tmp_path):
 
 
 def test_result_row_response_columns(pipeline, known_visit):
-    from alonet.report.batch_manifest import VisitEntry
+    from alonet.report.batch.manifest import VisitEntry
 
     entry = VisitEntry("P", "w12", "2024-06-01", {})
     row = result_row(entry, known_visit, baseline=("w0", 90.0, False))  # 90 -> 40: improvement 55.6 %
@@ -352,14 +352,14 @@ def test_a_rerun_names_the_rows_of_visits_no_longer_in_the_manifest(pipeline, tm
 
 
 def test_batch_numbers_never_print_negative_zero():
-    from alonet.report.batch_rows import format_number
+    from alonet.report.batch.rows import format_number
 
     assert format_number(-1e-9) == "0.00" and format_number(-0.004) == "0.00" and format_number(-0.006) == "-0.01"
     assert format_number(None) == "" and format_number(12.345, 1) == "12.3" and format_number(-0.04, 1) == "0.0"
 
 
 def test_row_status_names_what_became_of_a_visit():
-    from alonet.report.batch_rows import row_status
+    from alonet.report.batch.rows import row_status
 
     assert row_status({"error": "missing view(s) right for the SALT score", "salt": ""}) == "incomplete"
     assert row_status({"error": "top.jpg: image file is truncated", "salt": ""}) == "error"

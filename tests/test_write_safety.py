@@ -14,9 +14,9 @@ import pytest
 from test_batch_only import VISITS, models, photos  # noqa: F401  (fixtures)
 from test_batch_provenance import pipeline_with, read, trial
 
-import alonet.report.batch as batch
+import alonet.report.batch.run as batch
 from alonet.report.batch import run_batch
-from alonet.report.batch_rows import row_problem
+from alonet.report.batch.rows import row_problem
 
 
 def test_rows_reach_the_audit_trail_before_they_leave_results(models, photos, tmp_path, monkeypatch):  # noqa: F811
@@ -121,7 +121,7 @@ def test_the_report_key_is_never_written_over_one_another_run_just_made(tmp_path
     longer be found. Now the key another run made meanwhile is kept and used."""
     import secrets
 
-    from alonet.report.batch_folders import KEY_FILE, read_key, report_key
+    from alonet.report.batch.folders import KEY_FILE, read_key, report_key
 
     theirs = "ab" * 32
     real_token_hex = secrets.token_hex
@@ -137,7 +137,7 @@ def test_the_report_key_is_never_written_over_one_another_run_just_made(tmp_path
 
 
 def test_a_new_report_key_is_private_and_kept(tmp_path):
-    from alonet.report.batch_folders import KEY_FILE, read_key, report_key
+    from alonet.report.batch.folders import KEY_FILE, read_key, report_key
 
     key = report_key(tmp_path)
     assert len(key) == 32 and read_key(tmp_path) == key and report_key(tmp_path) == key
@@ -149,7 +149,7 @@ def test_a_report_key_gone_as_soon_as_made_stops_with_a_message(tmp_path, monkey
     folder): ``report_key`` returned None, which broke later as a TypeError in the HMAC of the
     first de-identified folder name (found by mypy). Now it stops with a DatasetError."""
     from alonet.errors import DatasetError
-    from alonet.report import batch_folders
+    from alonet.report.batch import folders as batch_folders
 
     monkeypatch.setattr(batch_folders, "create_hex_key", lambda path: None)  # made and deleted at once
     with pytest.raises(DatasetError, match="disappeared"):

@@ -63,8 +63,8 @@ def batch_command(manifest, out_dir, plots, reports, deidentify, provisional, mo
     from alonet.data.preflight import check_output_folder, report_bytes_estimate
     from alonet.errors import InvalidValueError
     from alonet.report.batch import chosen_keys, run_batch
-    from alonet.report.batch_manifest import read_batch_manifest
-    from alonet.report.batch_workers import PipelineSpec, default_workers
+    from alonet.report.batch.manifest import read_batch_manifest
+    from alonet.report.batch.workers import PipelineSpec, default_workers
 
     if deidentify and not reports:
         # results.csv and the plots hold no pictures; silently ignoring the option

@@ -1,7 +1,7 @@
 """Batch scoring of a whole trial from a manifest.
 
 Manifest (CSV, one row per photograph: ``patient,visit,view,path[,date]``): read by
-:mod:`alonet.report.batch_manifest`, which also says how visits are ordered; each
+:mod:`alonet.report.batch.manifest`, which also says how visits are ordered; each
 patient's first visit is the baseline for the response columns.
 
 Output folder::
@@ -11,7 +11,7 @@ Output folder::
     plots/<patient>.png  SALT over time per patient
     plots/index.csv      patient -> plot file (hashed names cannot be read back)
     reports/<patient>_<visit>/   (optional) a full report folder per visit; with
-                         --deidentify reports/visit-<16 hex>/ (``batch_folders``)
+                         --deidentify reports/visit-<16 hex>/ (:mod:`.folders`)
     reports_index.csv    (with reports) patient, visit -> report folder
     superseded.csv       every row a rerun recomputed, with when and why (the audit trail);
     superseded-reports/  a recomputed visit's old report folder, moved out of reports/ as
@@ -23,14 +23,14 @@ short hash of the label itself (``plots/X_1-56acec98.png``), so two visits
 never share a report folder and each visit keeps its folder on every rerun
 (see :func:`output_name`).
 
-Rows (:mod:`alonet.report.batch_rows`) are appended and flushed to disk as each visit
+Rows (:mod:`alonet.report.batch.rows`) are appended and flushed to disk as each visit
 finishes, so a killed run keeps every finished visit. Each row records what made it
 (``alonet.report.provenance``: model checksum, backend, thresholds, a hash of
 its photographs). A rerun reads results.csv, keeps the finished rows whose
 provenance still matches, recomputes those whose photographs, model, backend or
 thresholds changed (and says so), retries error rows, drops any half-written
 last line, and scores what is left; a visit whose baseline changed is
-recomputed too (its response columns depend on it; :mod:`alonet.report.batch_plan`
+recomputed too (its response columns depend on it; :mod:`alonet.report.batch.plan`
 decides all this before scoring starts). When the run ends the file
 is rewritten in manifest order. A photograph that cannot be scored becomes a
 row whose ``error`` column gives the reason; a visit with a photograph that
@@ -54,8 +54,8 @@ from typing import TYPE_CHECKING
 
 from alonet.data.atomic import atomic_write_bytes, atomic_write_text
 from alonet.errors import DatasetError, InvalidValueError
-from alonet.report.batch_columns import COLUMNS_FILE, RESULT_COLUMNS, columns_csv
-from alonet.report.batch_folders import (
+from alonet.report.batch.columns import COLUMNS_FILE, RESULT_COLUMNS, columns_csv
+from alonet.report.batch.folders import (
     deidentified_name,
     read_key,
     report_key,
@@ -64,11 +64,11 @@ from alonet.report.batch_folders import (
     was_deidentified,
     write_index,
 )
-from alonet.report.batch_manifest import VisitEntry, read_batch_manifest
-from alonet.report.batch_plan import plan_rescoring
-from alonet.report.batch_rows import (read_results, result_row, results_writer, row_status, salt_of,
+from alonet.report.batch.manifest import VisitEntry, read_batch_manifest
+from alonet.report.batch.plan import plan_rescoring
+from alonet.report.batch.rows import (read_results, result_row, results_writer, row_status, salt_of,
                                       shown_salt_of)
-from alonet.report.batch_workers import VisitScorer
+from alonet.report.batch.workers import VisitScorer
 from alonet.report.plots import salt_over_time_png
 from alonet.report.provenance import batch_settings, inputs_sha256, model_sha256
 from alonet.report.writer import write_report
@@ -250,7 +250,7 @@ def _keep_superseded(out: Path, replaced: Sequence[tuple[Mapping[str, str], str]
 def write_visit_report(out: Path, key: bytes | None, model_hash: str, entry: VisitEntry, visit,
                        provenance: dict) -> None:
     """The report folder of one batch visit (run where the visit was scored; ``key``: a
-    de-identified run's, see ``batch_folders``); it records the same model and photograph
+    de-identified run's, see :mod:`.folders`); it records the same model and photograph
     checksums as the visit's row of results.csv."""
     deidentify = key is not None
     folder = report_folder(out, entry.patient, entry.visit, key)
@@ -331,7 +331,7 @@ def run_batch(manifest: str | Path, out_dir: str | Path, pipeline, *, plots: boo
     """Score every visit of ``manifest`` with ``pipeline`` into ``out_dir`` (see module doc).
 
     ``workers > 1`` scores visits in that many processes; ``pipeline`` is then a
-    ``alonet.report.batch_workers.PipelineSpec`` (each worker builds its own).
+    ``alonet.report.batch.workers.PipelineSpec`` (each worker builds its own).
     Which visits to (re)score is decided before scoring starts: visits without a
     row, rows whose photographs or settings changed, and every visit of a patient
     whose baseline (first) visit is rescored or whose stored baseline SALT differs.

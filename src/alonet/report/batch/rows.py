@@ -2,7 +2,7 @@
 run's table is read back, and what a stored row says (its status, its SALT, whether it
 still fits the manifest).
 
-The columns themselves and their meanings are in :mod:`alonet.report.batch_columns`.
+The columns themselves and their meanings are in :mod:`alonet.report.batch.columns`.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from alonet.errors import DatasetError, OutputExistsError, OutputNotWritableError
-from alonet.report.batch_columns import RESULT_COLUMNS, TABLE_ADDED_COLUMNS
-from alonet.report.batch_manifest import VisitEntry
+from alonet.report.batch.columns import RESULT_COLUMNS, TABLE_ADDED_COLUMNS
+from alonet.report.batch.manifest import VisitEntry
 from alonet.report.provenance import ADDED_COLUMNS
 from alonet.scoring.salt import baseline_response, shown_salt
 from alonet.views import VIEWS
@@ -168,7 +168,7 @@ def row_problem(row: Mapping[str, str]) -> str | None:
 
 
 #: Reasons that do not touch the visit's SALT: those of :func:`table_reason`, and of
-#: ``alonet.report.batch.report_folder_reason`` (a run with reports).
+#: ``alonet.report.batch.run.report_folder_reason`` (a run with reports).
 TABLE_ONLY_REASONS = ("visit date changed", "report folder missing", "baseline visit changed",
                       "report de-identification changed")
 
@@ -177,7 +177,7 @@ def table_reason(row: Mapping[str, str], entry: VisitEntry, baseline: VisitEntry
     """Why a finished row no longer fits the manifest although its photographs and settings are
     unchanged: its date was changed, or another visit became the patient's baseline (``baseline``:
     the patient's first visit now) or it did. A run with reports also checks the visit's report
-    folder (``alonet.report.batch.report_folder_reason``)."""
+    folder (``alonet.report.batch.run.report_folder_reason``)."""
     if row.get("date", "") != (entry.date or ""):
         return "visit date changed"
     if row.get("baseline_visit", "") != baseline.visit:

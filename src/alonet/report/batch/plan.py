@@ -7,14 +7,14 @@ fits, and scores the rest:
   read back) is scored;
 * a row that no longer fits is recomputed, and says why: a number edited by hand, other
   photographs or settings (``alonet.report.provenance.stale_reason``), another date or
-  baseline visit (:func:`alonet.report.batch_rows.table_reason`), or a report folder that
+  baseline visit (:func:`alonet.report.batch.rows.table_reason`), or a report folder that
   is gone or de-identified otherwise (``report_reasons``, from the caller);
 * the baseline of a patient is the patient's first visit in the manifest's scoring order
-  (``alonet.report.batch_manifest``), the one visit the response columns of
+  (``alonet.report.batch.manifest``), the one visit the response columns of
   ``alonet.scoring.salt.baseline_response`` compare with; when it is recomputed for its
   SALT, or a later row's stored baseline SALT is not the baseline row's, the patient's
   later visits are recomputed too ("baseline visit changed"). A baseline redone for the
-  table alone (:data:`alonet.report.batch_rows.TABLE_ONLY_REASONS`) keeps its SALT, so the
+  table alone (:data:`alonet.report.batch.rows.TABLE_ONLY_REASONS`) keeps its SALT, so the
   later rows stand.
 
 With ``chosen`` (``--only``) just the chosen visits are scored, changed or not, and every
@@ -27,8 +27,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from alonet.report.batch_manifest import VisitEntry
-from alonet.report.batch_rows import TABLE_ONLY_REASONS, format_number, row_problem, salt_of, table_reason
+from alonet.report.batch.manifest import VisitEntry
+from alonet.report.batch.rows import TABLE_ONLY_REASONS, format_number, row_problem, salt_of, table_reason
 from alonet.report.provenance import stale_reason
 
 #: A visit's key in results.csv and the manifest: ``(patient, visit)``.
@@ -73,7 +73,7 @@ def plan_rescoring(entries: list[VisitEntry], done: Mapping[Key, Mapping[str, st
     """Which visits to score and which rows to keep (see the module doc).
 
     ``entries``: the manifest's visits in scoring order; ``done``: the finished rows of the
-    earlier results.csv (``alonet.report.batch_rows.read_results``); ``provenance``: each
+    earlier results.csv (``alonet.report.batch.rows.read_results``); ``provenance``: each
     visit's provenance columns in this run; ``chosen``: the keys given with ``--only``;
     ``report_reasons``: why a visit's report folder no longer fits its row (a run with
     reports). Reads no file and changes none of its arguments.
