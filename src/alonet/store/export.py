@@ -191,7 +191,7 @@ def _select(store: Store, store_dir: Path, include_all: bool) -> tuple[list[int]
             "or pass --all to export every stored visit",
         )
     chosen = set(reviewed)
-    skipped = []
+    skipped: list[Skipped] = []
     for visit_id in every:
         if visit_id in chosen:
             continue

@@ -246,6 +246,7 @@ def store_failure(exc: Exception, store: Store | None) -> tuple[str, int] | None
     """(message, status) for an error of the store's disk, or None for any other error. An
     OSError counts only when it names a file in the store folder (not a model or static file)."""
     nothing = "nothing was saved"
+    code: int | None
     if isinstance(exc, sqlite3.OperationalError):
         text = str(exc)
         if "unable to open database file" in text:

@@ -388,9 +388,10 @@ def save(visit_id: str):
     new_code = request.form.get("new_code", "")
     with visit.lock:  # a second Save (double click) waits for the first
         stored = store.get_visit(visit.saved_as) if visit.saved_as is not None else None
-        if not typed_date and (stored is not None or visit.stored_date is not None):
+        kept_date = stored.visit_date if stored is not None else visit.stored_date
+        if not typed_date and kept_date is not None:
             # an empty date field keeps the stored date (the one this page opened, if deleted since)
-            visit_date = stored.visit_date if stored is not None else visit.stored_date
+            visit_date = kept_date
         if stored is None:
             created = choice in ("", "new")
             patient_id = _patient_for_save(store, choice, new_code)
