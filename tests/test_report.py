@@ -15,7 +15,7 @@ from test_infer import make_model_set, phantom_visit, photo
 
 from alonet.errors import DatasetError, OutputExistsError
 from alonet.infer import Pipeline
-from alonet.report import OverlayStyle, deidentify, render_overlay, render_report_html, report_json, write_report
+from alonet.report import OverlayStyle, blur_outside_scalp, deidentify, render_overlay, render_report_html, report_json, write_report
 from alonet.report.batch import RESULT_COLUMNS, run_batch
 from alonet.report.batch.manifest import read_batch_manifest
 from alonet.report.batch.rows import read_results, result_row
@@ -67,7 +67,8 @@ def test_deidentify_blurs_outside_the_scalp_only():
     image = rng.integers(0, 256, (300, 400, 3), dtype=np.uint8)  # "a face": pure detail
     scalp = np.zeros((300, 400), bool)
     scalp[50:150, 100:300] = True
-    out = deidentify(image, scalp)
+    assert deidentify is blur_outside_scalp  # the old name still works
+    out = blur_outside_scalp(image, scalp)
     np.testing.assert_array_equal(out[scalp], image[scalp])
     outside = ~scalp
     detail_before = np.abs(np.diff(image.astype(int), axis=1))[outside[:, 1:]].mean()

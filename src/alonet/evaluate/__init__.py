@@ -21,11 +21,15 @@ from alonet.evaluate.evaluate import (
     evaluate_predictions,
     score_image,
     summarize_images,
-    write_report,
+    write_evaluation,
 )
+
+#: The name ``write_evaluation`` had before 2026-12-08 (``alonet.report.write_report`` writes a
+#: visit's report), kept for code that imports it.
+write_report = write_evaluation
 
 __all__ = [
     "BlandAltman", "bland_altman", "decision_flip_rate", "icc_2_1", "icc_agreement",
     "mean_absolute_error", "EvaluationResult", "evaluate", "evaluate_predictions", "score_image",
-    "summarize_images", "write_report",
+    "summarize_images", "write_evaluation", "write_report",
 ]

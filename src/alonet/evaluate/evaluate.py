@@ -403,11 +403,11 @@ def evaluate(dataset: str | Path, model: str | Path = "default", out: str | Path
     if split_patients is not None:
         result.summary["split_patients"] = split_patients
     if out is not None:
-        write_report(result, out, overwrite=overwrite)
+        write_evaluation(result, out, overwrite=overwrite)
     return result
 
 
-def write_report(result: EvaluationResult, out: str | Path, overwrite: bool = False) -> Path:
+def write_evaluation(result: EvaluationResult, out: str | Path, overwrite: bool = False) -> Path:
     """Write per_image.csv, per_visit.csv, summary.json and the plots into ``out`` atomically."""
     with atomic_directory(out, overwrite=overwrite, own=EVALUATION_FILES) as tmp:
         for name, columns, rows in (("per_image.csv", IMAGE_COLUMNS, result.images),
@@ -419,7 +419,7 @@ def write_report(result: EvaluationResult, out: str | Path, overwrite: bool = Fa
                     writer.writerow({k: _csv_value(row.get(k)) for k in columns})
         (tmp / "summary.json").write_text(json.dumps(_json_ready(result.summary), indent=2) + "\n",
                                           encoding="utf-8")
-        plots.write_plots(result, tmp)
+        plots.write_evaluation_plots(result, tmp)
     return Path(out)
 
 

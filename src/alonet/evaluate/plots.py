@@ -92,7 +92,7 @@ def loss_pct_plot(path: Path, rows) -> None:
     fig.savefig(path, format="png")
 
 
-def write_plots(result, folder: Path) -> list[Path]:
+def write_evaluation_plots(result, folder: Path) -> list[Path]:
     """Write the plots that the result has data for; return their paths."""
     folder = Path(folder)
     written = [folder / "loss_pct_by_view.png"]

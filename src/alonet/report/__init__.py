@@ -6,8 +6,8 @@ atomically; ``run_batch`` scores a whole trial from a manifest.
 """
 
 from alonet.report.html import render_report_html
-from alonet.report.overlay import OverlayStyle, deidentify, render_overlay
+from alonet.report.overlay import OverlayStyle, blur_outside_scalp, deidentify, render_overlay
 from alonet.report.writer import report_json, write_report
 
-__all__ = ["OverlayStyle", "deidentify", "render_overlay", "render_report_html", "report_json",
+__all__ = ["OverlayStyle", "blur_outside_scalp", "deidentify", "render_overlay", "render_report_html", "report_json",
            "write_report"]

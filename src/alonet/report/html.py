@@ -21,7 +21,7 @@ from alonet.infer.quality import RETAKE_CODES, REVIEW_CODES
 from alonet.scoring.salt import shown_salt
 from alonet.report.overlay import (
     OverlayStyle,
-    deidentify as blur_outside,
+    blur_outside_scalp,
     fit_within,
     render_overlay,
 )
@@ -235,7 +235,7 @@ def _view_figure(view: str, result, photo: np.ndarray, overlay: np.ndarray, deid
     if result.source and show_paths and not deidentify:
         caption += f" ({result.source})"
     if deidentify:
-        photo = blur_outside(photo, result.scalp_mask)
+        photo = blur_outside_scalp(photo, result.scalp_mask)
     return {"name": view, "src": data_uri(encode_jpeg(overlay, EMBEDDED_JPEG_QUALITY)),
             "photo_src": data_uri(encode_jpeg(fit_within(photo, max_side), EMBEDDED_JPEG_QUALITY)),
             "alt": f"{view} view with scalp outline and hair loss", "caption": caption}

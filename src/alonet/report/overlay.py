@@ -39,7 +39,7 @@ def _check(image: np.ndarray, *masks: np.ndarray | None) -> np.ndarray:
     return image
 
 
-def deidentify(image: np.ndarray, scalp_mask: np.ndarray, strength: float = 0.04) -> np.ndarray:
+def blur_outside_scalp(image: np.ndarray, scalp_mask: np.ndarray, strength: float = 0.04) -> np.ndarray:
     """Blur everything outside the scalp beyond recognition.
 
     The picture is shrunk so that its longer side is about ``1 / strength``
@@ -60,6 +60,11 @@ def deidentify(image: np.ndarray, scalp_mask: np.ndarray, strength: float = 0.04
     return out
 
 
+#: The name this function had before 2026-12-08 (``deidentify`` is also every report function's
+#: flag for it), kept for code that imports it.
+deidentify = blur_outside_scalp
+
+
 def render_overlay(image: np.ndarray, scalp_mask: np.ndarray, hairloss_mask: np.ndarray | None = None,
                    style: OverlayStyle = OverlayStyle(), *, deidentify_outside: bool = False) -> np.ndarray:
     """Return a copy of ``image`` with the scalp outline and the hair loss drawn on it.
@@ -68,7 +73,7 @@ def render_overlay(image: np.ndarray, scalp_mask: np.ndarray, hairloss_mask: np.
     """
     image = _check(image, scalp_mask, hairloss_mask)
     scalp = np.asarray(scalp_mask, dtype=bool)
-    out = deidentify(image, scalp) if deidentify_outside else image.copy()
+    out = blur_outside_scalp(image, scalp) if deidentify_outside else image.copy()
     if hairloss_mask is not None:
         loss = np.asarray(hairloss_mask, dtype=bool)
         colour = np.asarray(style.hairloss_color, dtype=np.float32)
