@@ -50,6 +50,7 @@ from real_scalp_regions import draw_outline, grid_cell, upright_photo, write_csv
 from tqdm import tqdm
 
 from alonet.data.imageio import read_photo
+from alonet.scoring.metrics import iou
 
 LINES = Path(__file__).with_name("real_back_fringe.json")
 LEVELS = ("6", "7")
@@ -77,8 +78,7 @@ def compare(pred_loss: np.ndarray, region: np.ndarray, above: np.ndarray) -> dic
     """Hair-loss IoU inside ``region`` and the % loss difference against ``region & above``."""
     truth, pred = region & above, pred_loss & region
     area = max(int(region.sum()), 1)
-    union = int((pred | truth).sum())
-    return {"iou": float((pred & truth).sum() / union) if union else 1.0,
+    return {"iou": iou(pred, truth),
             "loss": 100.0 * pred.sum() / area, "label": 100.0 * truth.sum() / area}
 
 

@@ -45,6 +45,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from alonet.data.imageio import read_photo
+from alonet.scoring.metrics import iou
 
 REGIONS = Path(__file__).with_name("real_back_regions.json")
 CELL = 320
@@ -127,9 +128,8 @@ def compare(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
     the drawn area (``below``: under its lowest row, ``above``: over its highest row)."""
     rows = np.nonzero(truth.any(axis=1))[0]
     area = max(int(truth.sum()), 1)
-    union = int((pred | truth).sum())
     return {
-        "iou": float((pred & truth).sum() / union) if union else 1.0,
+        "iou": iou(pred, truth),
         "below": float(pred[rows[-1] + 1:].sum() / area),
         "above": float(pred[:rows[0]].sum() / area),
     }
