@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 import shutil
 from dataclasses import replace
@@ -37,8 +38,13 @@ def test_adapt_writes_a_loadable_model_set_with_before_after_on_held_back_patien
     assert result.kept_start == [] and info_kept(out) == []
     assert set(resolve_model_set(out)) == set(TASKS)
     info = json.loads((out / "adapt.json").read_text())
+    # the model set is shared: it says what the photographs came from, never the folder's path
+    assert info["source"] == "a converted dataset" and len(info["source_fingerprint"]) == 64
+    assert str(data) not in (out / "adapt.json").read_text() and str(data) not in (out / "MODEL_CARD.md").read_text()
     held = json.loads((tmp_path / "adapted.work" / "held_out.json").read_text())
     assert not set(held["learn"]) & set(held["test"])
+    if os.name != "nt":  # the work folder holds the clinic's photographs and codes: private, like the store
+        assert oct((tmp_path / "adapted.work").stat().st_mode & 0o777) == "0o700"
     assert info["counts"]["patients_test"] == len(held["test"]) == 2  # 30 % of 7 patients
     validated = len(json.loads((tmp_path / "adapted.work" / "run" / "split.json").read_text())["val"])
     assert info["counts"]["patients_validated"] == validated

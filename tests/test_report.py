@@ -152,6 +152,8 @@ def test_a_deidentified_report_keeps_only_the_year_and_no_model_path(known_visit
     assert document["created"] == "2024" and document["model"] == "own model set"
     assert document["model_sha256"] == "ab" * 32  # which model stays exact
     assert report_json(known_visit, meta={"model": "default (onnx)"}, deidentify=True)["model"] == "default (onnx)"
+    # a folder whose name only begins like the bundled set's (thirty-fourth session's privacy audit)
+    assert report_json(known_visit, meta={"model": "default (Jane Doe)"}, deidentify=True)["model"] == "own model set"
     identified = report_json(known_visit, meta=meta, created=made)
     assert identified["created"] == "2024-05-06T09:30:00+00:00" and identified["model"] == meta["model"]
     html = render_report_html(known_visit, meta=meta, deidentify=True, created=made)

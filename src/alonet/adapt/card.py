@@ -17,6 +17,12 @@ ROWS = (("scalp IoU (micro)", "scalp_iou", ".3f"), ("hair-loss IoU (micro)", "ha
         ("SALT MAE (complete visits)", "salt_mae", ".2f"))
 
 
+def _fingerprint_note(info: dict) -> str:
+    """`` (fingerprint 1a2b3c4d5e6f…)`` of the source's contents, when adapt.json has one."""
+    fingerprint = info.get("source_fingerprint")
+    return f" (contents' fingerprint {fingerprint[:12]}…)" if fingerprint else ""
+
+
 def table_rows(before: dict, after: dict) -> list[tuple[str, str, str]]:
     """(what, before, after) rows: overall numbers, then |Δ % loss| per view (scalp IoU per view
     for scalp-only corrections, whose hair loss is not annotated)."""
@@ -196,7 +202,7 @@ def write_model_card(path: Path, info: dict, model_dir: Path | None = None) -> N
     text = f"""# Adapted AloNet model set
 
 Fine-tuned by `alonet adapt` on {info['created']} from the model `{info['init']}`
-with the photographs in `{info['source']}`.
+with the photographs of {info['source']}{_fingerprint_note(info)}.
 
 ## Data
 - Learnt from: {c['photographs_learn']} photographs of {c['patients_learn']} patients

@@ -21,9 +21,11 @@ The options are :mod:`alonet.adapt.config`, the work folder's recipe and clean-u
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
+import os
 import shutil
 from dataclasses import asdict, replace
 from datetime import datetime, timezone
@@ -47,6 +49,7 @@ from alonet.adapt.work import (
     check_work_recipe,
     remove_work,
     is_store,
+    source_fingerprint,
     work_recipe,
 )
 from alonet.data.atomic import atomic_directory, atomic_write_text, check_can_write_directory
@@ -329,6 +332,9 @@ def adapt(source: str | Path, out: str | Path, cfg: AdaptConfig = AdaptConfig(),
     check_work_folder(work, out, source)
     fresh = not work.exists()
     work.mkdir(parents=True, exist_ok=True)
+    if os.name != "nt":  # it holds the clinic's photographs, codes and dates, like the store: private
+        with contextlib.suppress(OSError):
+            os.chmod(work, 0o700)
     # one adapt per work folder for the whole run (training locks each network's run only)
     with run_lock(work):
         result = _adapt_in(work, fresh, source, out, cfg, overwrite, progress, key, seen)
@@ -395,7 +401,12 @@ def _adapt_in(work: Path, fresh: bool, source: Path, out: Path, cfg: AdaptConfig
     info = {
         "format": "alonet-adapt", "version": 2,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "source": str(source), "init": str(cfg.init), "counts": counts, "trained": trained,
+        # what the photographs came from, not where: a folder's path may name a clinic, a
+        # person or a patient, and the model set is made to be shared (the work folder's
+        # recipe.json, private, keeps the path)
+        "source": "an AloNet store" if is_store(source) else "a converted dataset",
+        "source_fingerprint": source_fingerprint(source, cfg),
+        "init": str(cfg.init), "counts": counts, "trained": trained,
         "kept_start": kept, "carried_over": carried, "recipe": asdict(cfg), "before": before, "after": after,
         "better": better, "changes": changes, "notes": notes, "view_check": view_check,
         "patient_key_id": key_id(key),

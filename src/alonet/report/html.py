@@ -9,6 +9,7 @@ so file names or messages cannot inject markup.
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from types import MappingProxyType
@@ -78,7 +79,9 @@ def shown_model(model, deidentify: bool):
     patient's name; the checksum beside it still says exactly which model)."""
     if not deidentify or model is None:
         return model
-    return model if str(model).split(" (")[0] == "default" else "own model set"
+    # the bundled set's names: "default", or "default (onnx)" as the web app says it; a folder
+    # named "default (Jane Doe)" is an own model set (its name was shown as it was)
+    return model if re.fullmatch(r"default( \((torch|onnx)\))?", str(model)) else "own model set"
 
 
 def shown_created(created: datetime, deidentify: bool, *, iso: bool) -> str:

@@ -57,11 +57,14 @@ def report_key(out: Path) -> bytes:
     return key
 
 
-def tidy_reports(out: Path, stamp: str, key_is_new: bool) -> None:
+def tidy_reports(out: Path, stamp: str, key_is_new: bool, deidentified: bool = False) -> None:
     """Keep ``reports/`` to current reports: folders renamed ``*.superseded-*`` inside it (as
     runs before 2026-12-07 left them) move to ``superseded-reports/``; with a key just made,
     de-identified folders of an earlier key (deleted since: nobody can say whose they are)
-    move there too."""
+    move there too. A ``deidentified`` run also moves every report folder not written
+    de-identified (or that cannot say): the identified reports of visits it does not score (no
+    longer in the manifest, or not chosen with ``--only``) stayed in ``reports/``, which is
+    shared alone."""
     reports = Path(out) / "reports"
     if not reports.is_dir():
         return
@@ -73,6 +76,8 @@ def tidy_reports(out: Path, stamp: str, key_is_new: bool) -> None:
             folder.rename(target_dir / folder.name)
     if key_is_new:
         supersede(out, [p for p in reports.iterdir() if p.is_dir() and p.name.startswith("visit-")], stamp)
+    if deidentified:
+        supersede(out, [p for p in reports.iterdir() if p.is_dir() and not was_deidentified(p)], stamp)
 
 
 def deidentified_name(key: bytes, patient: str, visit: str) -> str:

@@ -295,7 +295,7 @@ def _open_output(out: Path, *, reports: bool, deidentify: bool) -> tuple[dict, b
     name_key = report_key(out) if reports and deidentify else None
     if reports:
         tidy_reports(out, datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ"),
-                     key_is_new=name_key is not None and known_key is None)
+                     key_is_new=name_key is not None and known_key is None, deidentified=name_key is not None)
     return done, known_key, name_key
 
 
