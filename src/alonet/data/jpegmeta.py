@@ -9,7 +9,9 @@ byte and keeps, of the rest, only what changes how the pixels are read:
 
 * the APP2 ``ICC_PROFILE`` segments (the colour space: ``alonet.data.imageio``
   converts it to sRGB), with the profile's creation date, device maker and model
-  and profile ID blanked and anything after the profile's stated size cut off;
+  and profile ID blanked and anything after the profile's stated size cut off (also when
+  the profile is split over several segments); the profile's own text tags (description,
+  copyright) are kept as the camera or editor wrote them;
 * the first 12 bytes of an APP14 ``Adobe`` segment (how the colour channels are
   coded), nothing after them.
 
@@ -91,23 +93,28 @@ ICC_MARK = b"ICC_PROFILE\x00"
 ADOBE_LENGTH = 12  # "Adobe", version, flags0, flags1, colour transform
 
 
-def _icc_segment(body: bytes) -> bytes:
+def _icc_segment(body: bytes, left: list[int]) -> bytes:
     """An APP2 ICC_PROFILE segment's body with the profile header's date, device and ID blanked
-    (in the first chunk, which holds the header) and a lone chunk cut at the profile's size."""
+    (in the first chunk, which holds the header) and the profile cut at its stated size: a
+    profile split over several chunks, in order, is cut in the chunk where that size ends.
+    ``left`` ([bytes of the profile still to come], or [] before the first chunk) carries the
+    count from chunk to chunk."""
     head, data = body[:len(ICC_MARK) + 2], bytearray(body[len(ICC_MARK) + 2:])
-    sequence, count = head[-2], head[-1]
+    sequence = head[-2]
     if sequence == 1 and len(data) >= 128:
         for start, end in ICC_BLANKED:
             data[start:end] = bytes(end - start)
-        if count == 1:
-            del data[int.from_bytes(data[:4], "big"):]
+        left[:] = [int.from_bytes(data[:4], "big")]
+    if left:  # chunks after the first, in order: whatever follows the profile's end goes
+        del data[left[0]:]
+        left[0] -= len(data)
     return head + bytes(data)
 
 
-def _app_kept(marker: int, body: bytes) -> bytes | None:
+def _app_kept(marker: int, body: bytes, icc_left: list[int]) -> bytes | None:
     """What is kept of an APPn segment's body (None: the segment is dropped)."""
     if marker == APP2 and body.startswith(ICC_MARK) and len(body) > len(ICC_MARK) + 2:
-        return _icc_segment(body)
+        return _icc_segment(body, icc_left)
     if marker == APP14 and body.startswith(b"Adobe") and len(body) >= ADOBE_LENGTH:
         return body[:ADOBE_LENGTH]
     return None
@@ -121,9 +128,10 @@ def strip_jpeg_metadata(data: bytes) -> bytes:
     """The JPEG ``data`` without its metadata (see the module doc); raises NotAJpeg when the
     bytes are not a JPEG file whose segments can be walked."""
     out = [b"\xff\xd8"]
+    icc_left: list[int] = []
     for marker, start, end in _segments(data):
         if APP0 <= marker <= APP15:
-            kept = _app_kept(marker, data[start + 4:end])
+            kept = _app_kept(marker, data[start + 4:end], icc_left)
             if kept is not None:
                 out.append(_segment(marker, kept))
         elif marker not in (COM, DNL):
