@@ -368,6 +368,22 @@ def test_browser_scores_corrects_and_downloads(tmp_path):
         assert announced.startswith("Masks applied to the top view: SALT ") and f"{salt():.1f}" in announced
         assert driver.current_url == page_url  # applied in place, no page load
 
+        # "Model's masks" drops a view's corrections (here made from files, which Undo does not
+        # hold) and takes the model's masks back; dismissing the question changes nothing
+        revert = driver.find_element(By.ID, "revert-top")
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", revert)  # not under the tool bar
+        driver.execute_script("window.confirm = function () { return false; }")
+        revert.click()
+        time.sleep(0.5)
+        assert driver.find_element(By.ID, "conf-top").text == "corrected"
+        driver.execute_script("window.confirm = function () { return true; }")
+        revert.click()
+        wait_for(lambda: status.get_attribute("data-state") == "synced" and salt() == pytest.approx(original, abs=0.006),
+                 20, "the model's masks back")
+        assert driver.find_element(By.ID, "conf-top").text != "corrected"
+        assert float(driver.find_element(By.ID, "loss-top").text.rstrip("%")) == pytest.approx(
+            cli["views"]["top"]["loss_pct"], abs=0.051)
+
         # [ and ] resize the brush only while the pointer is over a photograph (WCAG 2.1.4).
         size = driver.find_element(By.ID, "brush-size")
         before = size.get_attribute("value")

@@ -303,6 +303,26 @@
     markDirty(editor.name);
   }
 
+  // "Model's masks" on a view: drop every correction of it, also those made before a reload
+  // (which Undo no longer holds), and take the model's masks back from the server.
+  function revertView(view) {
+    var editor = editors[view];
+    if (!editor || !editor.ready) { return Promise.resolve(); }
+    if (!window.confirm("Drop every correction of the " + view + " view and take the model's masks back? " +
+                        "This cannot be undone.")) { return Promise.resolve(); }
+    undoStack = undoStack.filter(function (item) { return item.view !== view; });
+    updateUndoButton();
+    strokes[view] = 0;
+    reverted[view] = true;
+    markDirty(view);
+    clearTimeout(syncTimer);
+    return Promise.resolve(sync()).then(function () {
+      if (dirty[view]) { return null; }  // the server refused it: the sync status says why
+      editor.loadedAsModel = true;
+      return editor.reloadMasks("revert-" + revision);  // the numbers are the server's, already shown
+    });
+  }
+
   function updateUndoButton() {
     var button = $("undo");
     if (button) { button.disabled = undoStack.length === 0; }
@@ -759,7 +779,12 @@
     editors[figure.dataset.view] = new ViewEditor(figure);
   });
   bindControls();
-  if (editable) { bindMaskFiles(); bindLease(); }
+  if (editable) {
+    bindMaskFiles(); bindLease();
+    document.querySelectorAll("button.revert-view").forEach(function (button) {
+      button.addEventListener("click", function () { revertView(button.dataset.view); });
+    });
+  }
   if (root.dataset.summary) {
     var initial = JSON.parse(root.dataset.summary);
     Object.keys(editors).forEach(function (v) {  // a view the model drew (not corrected before this page)
