@@ -173,13 +173,29 @@ def test_light_entry_points_do_not_import_heavy_libraries(code, absent):
 
 def test_the_developers_layout_names_every_module():
     """DEVELOPERS.md's Layout is where a new contributor looks for a module: a module it does not
-    name is one they will not find (a design review found 42 missing, thirty-fourth session)."""
+    name is one they will not find (a design review found 42 missing, thirty-fourth session).
+    Each module's ``name.py`` must appear in its top-level package's block of the Layout."""
     import re
 
     root = Path(__file__).resolve().parents[1]
     text = (root / "DEVELOPERS.md").read_text(encoding="utf-8")
     layout = text[text.index("## Layout"):text.index("**Import order.**")]
-    missing = [str(p.relative_to(root / "src" / "alonet")) for p in sorted((root / "src" / "alonet").rglob("*.py"))
-               if p.name not in ("__init__.py", "__main__.py")
-               and not re.search(rf"\b{re.escape(p.stem)}(\.py)?\b", layout)]
+    blocks: dict[str, str] = {}
+    current = None
+    for line in layout.splitlines():
+        head = re.match(r"  (\w+(?:\.py)?)/?\s", line)
+        if head and not line.startswith("   "):
+            current = head.group(1)
+            blocks[current] = ""
+        if current is not None:
+            blocks[current] += line + "\n"
+    package = root / "src" / "alonet"
+    missing = []
+    for path in sorted(package.rglob("*.py")):
+        if path.name in ("__init__.py", "__main__.py"):
+            continue
+        parts = path.relative_to(package).parts
+        block = blocks.get(parts[0] if len(parts) > 1 else parts[0], "")
+        if not re.search(rf"(?<![\w/]){re.escape(path.stem)}\.py\b", block):
+            missing.append("/".join(parts))
     assert missing == []

@@ -295,6 +295,20 @@ def test_browser_scores_corrects_and_downloads(tmp_path):
         wait_for(lambda: status.get_attribute("data-state") == "synced" and salt() == pytest.approx(painted, abs=0.006),
                  20, "undo applied")
 
+        # Erasing scalp under hair loss drops that hair loss when applied; undoing the erasing
+        # brings both back (a review, thirty-fourth session: the hair loss stayed lost)
+        loss_before = driver.find_element(By.ID, "loss-top").text
+        driver.find_element(By.CSS_SELECTOR, "input[name='layer'][value='scalp']").click()
+        ActionChains(driver).move_to_element_with_offset(canvas, -int(width * 0.1), 0).click_and_hold() \
+            .move_by_offset(int(width * 0.2), 0).release().perform()
+        wait_for(lambda: status.get_attribute("data-state") == "synced" and salt() != pytest.approx(painted, abs=0.01),
+                 20, "scalp erasing applied")
+        driver.find_element(By.ID, "undo").click()
+        wait_for(lambda: status.get_attribute("data-state") == "synced" and salt() == pytest.approx(painted, abs=0.006),
+                 20, "scalp undo applied")
+        assert driver.find_element(By.ID, "loss-top").text == loss_before
+        driver.find_element(By.CSS_SELECTOR, "input[name='layer'][value='hairloss']").click()
+
         # Overlay controls: hide the hair-loss layer, change opacity.
         driver.find_element(By.ID, "show-hairloss").click()
         driver.execute_script("var o = document.getElementById('opacity'); o.value = 40;"

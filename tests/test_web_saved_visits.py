@@ -711,3 +711,23 @@ def test_a_new_code_typed_beside_a_chosen_patient_is_not_ignored(make_app, photo
     assert f'<a href="{url}">Back to the result</a>' in page  # a refused save leads back to the corrected result
     assert [len(Store(store_dir).list_visits(p.id)) for p in Store(store_dir).list_patients()] == [1]
     save_visit(client, url, patient=chosen, new_code="aa-90", visit_date="2024-09-01")  # its own code: fine
+    # a later save of that visit (the re-save path) refuses the mismatch too
+    r = client.post(f"{url}/save", data={"csrf_token": csrf_token(client), "patient": chosen, "new_code": "AA-92"})
+    assert r.status_code == 400 and [p.code for p in Store(store_dir).list_patients()] == ["AA-90"]
+    # a save to a result the server forgot offers no link back to it (that link would be a 404 too)
+    gone = client.post("/result/0123456789abcdef/save", data={"csrf_token": csrf_token(client), "patient": chosen})
+    assert gone.status_code == 404 and "Back to the result" not in gone.get_data(as_text=True)
+
+
+def test_the_back_to_button_of_a_reopened_visit_says_stored_masks(make_app, photos, tmp_path):  # noqa: F811
+    """A review (thirty-fourth session): on a visit reopened from the store, "Model's masks" went back
+    to the stored masks (what ``revert`` takes there), not the model's."""
+    store_dir = tmp_path / "store"
+    client = make_app(store=store_dir).test_client()
+    first = score_form(client, photos)
+    page = client.get(first).get_data(as_text=True)
+    assert 'id="revert-top"' in page and ">Model's masks<" in unescape(page) and "Stored masks" not in page
+    assert re.search(r'id="provisional-mark" hidden', page)  # a SALT that is not provisional: mark hidden
+    visit_url = save_visit(client, first, patient="new", new_code="AA-93", visit_date="2024-08-01")
+    reopened = unescape(client.get(reopen(client, visit_url)).get_data(as_text=True))
+    assert ">Stored masks<" in reopened and ">Model's masks<" not in reopened

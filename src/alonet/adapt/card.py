@@ -17,6 +17,12 @@ ROWS = (("scalp IoU (micro)", "scalp_iou", ".3f"), ("hair-loss IoU (micro)", "ha
         ("SALT MAE (complete visits)", "salt_mae", ".2f"))
 
 
+def _model_words(name: str) -> str:
+    """A recorded name in the card: a name given as such in code type (``default``), words that
+    describe one ("an own model set (…)", "a converted dataset") as they are."""
+    return name if " " in str(name) else f"`{name}`"
+
+
 def _fingerprint_note(info: dict) -> str:
     """`` (fingerprint 1a2b3c4d5e6f…)`` of the source's contents, when adapt.json has one."""
     fingerprint = info.get("source_fingerprint")
@@ -178,7 +184,7 @@ def write_model_card(path: Path, info: dict, model_dir: Path | None = None) -> N
                    "the held-back patients:\n\n" + "".join(f"- {line}\n" for line in changes)) if changes else ""
     keep = ("the last epoch's weights" if r.get("keep") == "last" else
             "the best epoch by validation IoU")
-    replay = (f"\nEvery epoch mixed in photographs of `{r['replay']}` (1 : {r['replay_weight']:g} against the "
+    replay = (f"\nEvery epoch mixed in photographs of {_model_words(r['replay'])} (1 : {r['replay_weight']:g} against the "
               "clinic's photographs) so the networks keep what they knew; they never validated or tested."
               if r.get("replay") else "")
     if r.get("scalp_only"):
@@ -201,7 +207,7 @@ def write_model_card(path: Path, info: dict, model_dir: Path | None = None) -> N
                  else f"of these, a {r['val_fraction']:.0%} share of patients validated each epoch")
     text = f"""# Adapted AloNet model set
 
-Fine-tuned by `alonet adapt` on {info['created']} from the model `{info['init']}`
+Fine-tuned by `alonet adapt` on {info['created']} from the model {_model_words(info['init'])}
 with the photographs of {info['source']}{_fingerprint_note(info)}.
 
 ## Data
@@ -212,7 +218,7 @@ with the photographs of {info['source']}{_fingerprint_note(info)}.
   {', '.join(info['carried_over']) or 'none'}.
 {notes}
 ## Recipe
-`alonet train --init {info['init']}`: {r['steps']} steps of batch {r['batch_size']}, Adam
+`alonet train --init` (the starting model): {r['steps']} steps of batch {r['batch_size']}, Adam
 learning rate {r['lr']:g} (constant), BatchNorm statistics frozen on fewer than 200
 photographs, horizontal flips and photometric jitter; {keep}.{replay}
 

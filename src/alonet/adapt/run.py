@@ -22,6 +22,7 @@ The options are :mod:`alonet.adapt.config`, the work folder's recipe and clean-u
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import math
@@ -343,6 +344,27 @@ def adapt(source: str | Path, out: str | Path, cfg: AdaptConfig = AdaptConfig(),
     return replace(result, patient_key_file=key_file, patient_key_id=key_id(key), patient_key_new=made)
 
 
+def shareable_model_name(init: str) -> str:
+    """How the shared model set names its starting model: ``default`` (the bundled set), else
+    "an own model set" with a fingerprint of its JSON files (a folder's path may hold a name)."""
+    if str(init) == "default":
+        return "default"
+    digest = hashlib.sha256()
+    for task, path in sorted(resolve_model_set(init).items()):
+        digest.update(f"{task}:".encode() + Path(path).read_bytes())
+    return f"an own model set ({digest.hexdigest()[:12]}…)"
+
+
+def _shareable_recipe(cfg: AdaptConfig) -> dict:
+    """The options as adapt.json keeps them: the starting model and the replay dataset named
+    without their paths (the work folder's recipe.json, private, keeps those)."""
+    recipe = asdict(cfg)
+    recipe["init"] = shareable_model_name(cfg.init)
+    if cfg.replay is not None:
+        recipe["replay"] = "a converted dataset"
+    return recipe
+
+
 def _gate_side(init: str) -> int:
     """The fewest pixels a photograph's shorter side needs to pass the evaluation's photograph
     gate with model set ``init`` (from its JSON files: no network is loaded)."""
@@ -406,8 +428,8 @@ def _adapt_in(work: Path, fresh: bool, source: Path, out: Path, cfg: AdaptConfig
         # recipe.json, private, keeps the path)
         "source": "an AloNet store" if is_store(source) else "a converted dataset",
         "source_fingerprint": source_fingerprint(source, cfg),
-        "init": str(cfg.init), "counts": counts, "trained": trained,
-        "kept_start": kept, "carried_over": carried, "recipe": asdict(cfg), "before": before, "after": after,
+        "init": shareable_model_name(cfg.init), "counts": counts, "trained": trained,
+        "kept_start": kept, "carried_over": carried, "recipe": _shareable_recipe(cfg), "before": before, "after": after,
         "better": better, "changes": changes, "notes": notes, "view_check": view_check,
         "patient_key_id": key_id(key),
         "learnt_patients": sorted({patient_digest(key, p) for p in held["learn"]} | learnt.keyed),

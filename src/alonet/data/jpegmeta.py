@@ -113,7 +113,8 @@ def _icc_segment(body: bytes, left: list[int]) -> bytes:
 
 def _app_kept(marker: int, body: bytes, icc_left: list[int]) -> bytes | None:
     """What is kept of an APPn segment's body (None: the segment is dropped)."""
-    if marker == APP2 and body.startswith(ICC_MARK) and len(body) > len(ICC_MARK) + 2:
+    # (an empty chunk is kept: one cut at the profile's end by an earlier strip still counts)
+    if marker == APP2 and body.startswith(ICC_MARK) and len(body) >= len(ICC_MARK) + 2:
         return _icc_segment(body, icc_left)
     if marker == APP14 and body.startswith(b"Adobe") and len(body) >= ADOBE_LENGTH:
         return body[:ADOBE_LENGTH]

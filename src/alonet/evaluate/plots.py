@@ -106,3 +106,7 @@ def write_evaluation_plots(result, folder: Path) -> list[Path]:
             bland_altman_plot(folder / "bland_altman.png", pred, true)
             written.append(folder / "bland_altman.png")
     return written
+
+
+#: The name ``write_evaluation_plots`` had before 2026-12-08, kept for code that imports it.
+write_plots = write_evaluation_plots

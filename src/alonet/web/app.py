@@ -172,7 +172,7 @@ def _error_response(message: str, status: int):
         return render_template("index.html", error=message), status
     back = None
     # the no-JavaScript masks form, and a refused save: back to the result, corrections and all
-    if request.endpoint in ("score.masks", "score.save") and request.view_args:
+    if request.endpoint in ("score.masks", "score.save") and request.view_args and status != 404:
         back = url_for("score.result", visit_id=request.view_args["visit_id"])
     return render_template("error.html", message=message, status=status, back=back), status
 

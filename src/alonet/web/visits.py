@@ -174,6 +174,9 @@ class ScoredVisit:
     #: The stored visit's date as this page last saved or opened it: an empty date field keeps
     #: it, also when the stored visit was deleted meanwhile and the save adds it again.
     stored_date: str | None = None
+    #: Opened from the store for correction: the masks to go back to are the stored ones
+    #: (``revert`` takes them), not the model's.
+    reopened: bool = False
 
     def summary(self) -> dict:
         return summarize(self.views, self.provisional)

@@ -163,7 +163,7 @@ def correct_visit(visit_id: int):
                             scored_with=record.scored_with)
     visit.saved_as, visit.saved_revision = record.id, visit.revision
     visit.stored_stamp = store.visit_stamp(record.id)  # a save over someone else's later save is refused
-    visit.stored_date = record.visit_date
+    visit.stored_date, visit.reopened = record.visit_date, True
     return redirect(url_for("score.result", visit_id=visit.id), code=303)
 
 

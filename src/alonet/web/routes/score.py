@@ -339,11 +339,17 @@ def _patient_for_save(store, choice: str, new_code: str) -> int:
     patient = store.get_patient(patient_id)
     if patient is None:
         abort(404, description=f"patient {patient_id} does not exist (deleted?); reload the page and choose again")
+    _check_no_other_code(patient, new_code)
+    return patient_id
+
+
+def _check_no_other_code(patient, new_code: str) -> None:
+    """A patient chosen from the list with another code typed in the new-code field is a 400: the
+    visit was filed under the chosen one without a word (first saves and later ones alike)."""
     typed = new_code.strip()
-    if typed and typed.casefold() != patient.code.casefold():  # it was filed under the chosen one without a word
+    if typed and typed.casefold() != patient.code.casefold():
         abort(400, description=f"you chose patient {patient.code} from the list and typed the new code {typed}: "
                                "choose \"New patient…\" to file it under the new code, or clear the code field")
-    return patient_id
 
 
 def _check_no_visit_that_day(store, patient_id: int, visit_date: str, allowed: bool, itself: int | None = None) -> None:
@@ -366,6 +372,8 @@ def _check_same_patient(store, stored, choice: str, new_code: str) -> None:
         code = patient.code if patient is not None else stored.patient_id
         abort(409, description=f"this visit is already saved as visit {stored.id} of patient {code}; "
                                "to file it under another patient, delete that visit first and save again")
+    if choice not in ("", "new") and patient is not None:
+        _check_no_other_code(patient, new_code)
 
 
 @bp.post("/result/<visit_id>/save")

@@ -130,12 +130,24 @@
   // Hair loss lies inside the scalp (the server keeps only that part). Hair loss painted past the
   // scalp's edge shows faintly until the stroke is applied, then goes: kept here, a later scalp
   // stroke over it counted it on this page but not after a reload (36.7 % against 34.5 %).
+  // The hair loss as it was goes with the view's last undo step, so that undoing the stroke that
+  // caused the drop (a scalp eraser stroke) brings the hair loss back with the scalp.
   ViewEditor.prototype.dropLossOutsideScalp = function () {
-    var loss = this.hairloss, scalp = this.scalp, changed = false;
+    var loss = this.hairloss, scalp = this.scalp, before = null;
     for (var i = 0; i < loss.length; i++) {
-      if (loss[i] && !scalp[i]) { loss[i] = 0; changed = true; }
+      if (loss[i] && !scalp[i]) {
+        if (!before) { before = loss.slice(); }
+        loss[i] = 0;
+      }
     }
-    if (changed) { this.render(0, 0, this.width, this.height); }  // the counts held only pixels inside
+    if (!before) { return; }
+    for (var k = undoStack.length - 1; k >= 0; k--) {
+      if (undoStack[k].view === this.name) {
+        if (!undoStack[k].lossBefore) { undoStack[k].lossBefore = before; }
+        break;
+      }
+    }
+    this.render(0, 0, this.width, this.height);  // the counts held only pixels inside
   };
 
   ViewEditor.prototype.percent = function () {
@@ -228,7 +240,7 @@
   ViewEditor.prototype.bind = function () {
     var self = this, canvas = this.canvas;
     canvas.addEventListener("pointerdown", function (event) {
-      if (event.button !== 0) { return; }
+      if (event.button !== 0 || self.reverting) { return; }  // "Model's masks" on its way: no strokes
       event.preventDefault();
       canvas.setPointerCapture(event.pointerId);
       pushUndo(self, tool.layer);
@@ -294,6 +306,7 @@
     if (!item) { return; }
     var editor = editors[item.view];
     if (item.layer === "scalp") { editor.scalp = item.data; } else { editor.hairloss = item.data; }
+    if (item.lossBefore && item.layer === "scalp") { editor.hairloss = item.lossBefore; }
     editor.recount();
     editor.touched = true;
     editor.render(0, 0, editor.width, editor.height);
@@ -308,19 +321,21 @@
   function revertView(view) {
     var editor = editors[view];
     if (!editor || !editor.ready) { return Promise.resolve(); }
-    if (!window.confirm("Drop every correction of the " + view + " view and take the model's masks back? " +
+    var button = $("revert-" + view), back = button ? button.textContent.trim().toLowerCase() : "model's masks";
+    if (!window.confirm("Drop every correction of the " + view + " view and take the " + back + " back? " +
                         "This cannot be undone.")) { return Promise.resolve(); }
     undoStack = undoStack.filter(function (item) { return item.view !== view; });
     updateUndoButton();
     strokes[view] = 0;
     reverted[view] = true;
+    editor.reverting = true;
     markDirty(view);
     clearTimeout(syncTimer);
     return Promise.resolve(sync()).then(function () {
-      if (dirty[view]) { return null; }  // the server refused it: the sync status says why
+      if ($("sync-status").dataset.state === "error") { return null; }  // refused: the status says why
       editor.loadedAsModel = true;
       return editor.reloadMasks("revert-" + revision);  // the numbers are the server's, already shown
-    });
+    }).then(function () { editor.reverting = false; }, function () { editor.reverting = false; });
   }
 
   function updateUndoButton() {
@@ -437,6 +452,8 @@
     }
     // the server's one-decimal SALT of the unrounded value (summary.salt is rounded to 0.01)
     if (summary.salt_shown) { setText("salt-value", summary.salt_shown); }
+    var mark = $("provisional-mark");  // a correction can make a SALT provisional, or no longer
+    if (mark) { mark.hidden = !(summary.provisional && summary.salt !== null); }
     var note = $("incomplete-note");
     if (note) { note.hidden = summary.complete; }
   }
@@ -448,7 +465,7 @@
   // while painting are not announced: that would be a stream of numbers).
   function resultSentence() {
     var text = "SALT " + ($("salt-value") ? $("salt-value").textContent.trim() : "–");
-    if ($("provisional-mark")) { text = "provisional " + text; }
+    if ($("provisional-mark") && !$("provisional-mark").hidden) { text = "provisional " + text; }
     [["grade", "grade "], ["band", "AA-IGA "]].forEach(function (pair) {
       var el = $(pair[0]);
       if (el && el.textContent.trim() !== "–") { text += ", " + pair[1] + el.textContent.trim(); }
