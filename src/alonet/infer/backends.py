@@ -43,6 +43,7 @@ from alonet.infer.onnx_runtime import (
     matching_session,
     model_key,
     onnx_file_name,
+    out_of_memory,
     open_session,
 )
 from alonet.model import load_model, normalize_images, resolve_model_set
@@ -145,7 +146,13 @@ class OnnxBackend:
         cfg = self.configs[task]
         x = normalize_images(_check_batch(task, images, cfg), cfg)
         session, input_name = self._sessions[task]
-        return np.ascontiguousarray(session.run(None, {input_name: x})[0], dtype=np.float32)
+        try:
+            out = session.run(None, {input_name: x})[0]
+        except Exception as exc:  # noqa: BLE001 - onnxruntime's own types; memory is the one users can act on
+            if out_of_memory(exc):
+                raise MemoryError(f"out of memory running the {task} network") from None
+            raise
+        return np.ascontiguousarray(out, dtype=np.float32)
 
 
 # --------------------------------------------------------------------------- choosing

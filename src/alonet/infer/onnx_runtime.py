@@ -103,13 +103,27 @@ def session_options(threads: int | None = None):
     return options
 
 
+#: What ONNX Runtime (C++) and the libraries under it say when memory runs out: they raise their
+#: own exception types, which reached the user as a traceback or as a "cannot open ONNX model".
+_OUT_OF_MEMORY = ("bad_alloc", "Cannot allocate memory", "out of memory", "failed to allocate")
+
+
+def out_of_memory(exc: BaseException) -> bool:
+    """True when ``exc`` (any type, from ONNX Runtime or a library it loads) says memory ran out."""
+    text = str(exc)
+    return isinstance(exc, MemoryError) or any(words.lower() in text.lower() for words in _OUT_OF_MEMORY)
+
+
 def open_session(path: str | Path, threads: int | None = None):
-    """An ONNX Runtime CPU session for ``path``; ModelError if the file cannot be opened."""
+    """An ONNX Runtime CPU session for ``path``; ModelError if the file cannot be opened
+    (MemoryError when memory ran out: the file is fine)."""
     import onnxruntime as ort
 
     try:
         return ort.InferenceSession(str(path), session_options(threads), providers=["CPUExecutionProvider"])
     except Exception as exc:  # noqa: BLE001 - onnxruntime raises several private types
+        if out_of_memory(exc):
+            raise MemoryError(f"out of memory opening {path}") from None
         raise ModelError(f"{path}: cannot open ONNX model ({str(exc).splitlines()[0][:200]})",
                          fix="re-export it with alonet export --into MODEL_SET, or use --backend torch") from None
 

@@ -206,6 +206,12 @@ def _install_error_handlers(app: Flask) -> None:
     def _http(exc: HTTPException):
         return _error_response(f"{exc.code} {exc.name}: {exc.description}", exc.code or 500)
 
+    @app.errorhandler(MemoryError)
+    def _memory(exc: MemoryError):
+        LOG.error("out of memory on %s %s", request.method, request.path)
+        return _error_response("the server ran out of memory for this request (nothing was saved): send smaller "
+                               "photographs or fewer at once, or give the server more memory", 503)
+
     @app.errorhandler(DamagedRecordError)
     def _damaged(exc: DamagedRecordError):
         LOG.error("damaged store record on %s %s: %s", request.method, request.path, exc)

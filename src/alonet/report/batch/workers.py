@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import multiprocessing
+from concurrent.futures.process import BrokenProcessPool
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -93,6 +94,10 @@ def _init_worker(spec: PipelineSpec, report: ReportWriter | None, provisional: b
         _Worker.pipeline = spec.build()
     except AloNetError as exc:  # reported by the parent, which can print it as one line
         _Worker.error = str(exc)
+    except (MemoryError, OSError) as exc:  # a worker that cannot load the networks (memory, a library)
+        reason = " ".join(str(exc).split())[:200] or exc.__class__.__name__
+        _Worker.error = (f"a worker process could not load the networks ({reason}); rerun with --workers 1, "
+                         "or close other programs")
     _Worker.report = report
     _Worker.provisional = provisional
     _Worker.stop = stop
@@ -160,8 +165,14 @@ class VisitScorer:
                 visit, error = _score(self._pipeline, entry, self.report, self.provenance, self.provisional)
                 yield entry, visit, error
             return
-        for entry, (visit, error, _) in zip(entries, self._pool.map(_score_in_worker, entries)):
-            yield entry, visit, error
+        try:
+            for entry, (visit, error, _) in zip(entries, self._pool.map(_score_in_worker, entries)):
+                yield entry, visit, error
+        except BrokenProcessPool:  # a worker killed (by the system when memory ran out, or by hand)
+            raise AloNetError("a worker process ended unexpectedly (killed, perhaps for lack of memory); the "
+                              "visits finished so far are kept in results.csv",
+                              fix="rerun the same command (it goes on where it stopped), with --workers 1 "
+                                  "if memory is short") from None
 
     def close(self, stopped: bool = False) -> None:
         """End the workers: after the last visit, or at once when ``stopped`` (Ctrl-C, an error)."""

@@ -1,0 +1,68 @@
+"""Running out of memory says so in one line (a resource audit, thirty-fourth session): ONNX
+Runtime's own exceptions (``std::bad_alloc``) reached the user as a traceback, a session that
+could not be opened for lack of memory counted as a missing export, a batch worker killed by the
+system ended the run with a BrokenProcessPool traceback, and the web app answered a bare 500."""
+
+from __future__ import annotations
+
+from concurrent.futures.process import BrokenProcessPool
+
+import numpy as np
+import pytest
+
+from test_web import make_app, model_dir, pipeline  # noqa: F401
+
+from alonet.errors import AloNetError
+from alonet.infer.onnx_runtime import out_of_memory
+
+
+class OrtRuntimeException(Exception):
+    """Stands in for onnxruntime's own (private) exception types."""
+
+
+def test_what_onnx_runtime_says_about_memory_is_recognised():
+    assert out_of_memory(OrtRuntimeException("[ONNXRuntimeError] : 6 : RUNTIME_EXCEPTION : std::bad_alloc"))
+    assert out_of_memory(OSError("pthread_create failed: Cannot allocate memory")) and out_of_memory(MemoryError())
+    assert not out_of_memory(OrtRuntimeException("[ONNXRuntimeError] : 2 : INVALID_ARGUMENT : wrong rank"))
+
+
+def test_a_network_pass_without_memory_is_a_memory_error():
+    from alonet.infer.backends import OnnxBackend
+    from alonet.model.config import ModelConfig
+
+    class Session:
+        def run(self, outputs, feeds):
+            raise OrtRuntimeException("[ONNXRuntimeError] : 6 : RUNTIME_EXCEPTION : std::bad_alloc")
+
+    backend = OnnxBackend.__new__(OnnxBackend)
+    backend._sessions = {"hairloss": (Session(), "image")}
+    backend.configs = {"hairloss": ModelConfig(task="hairloss", base_width=4, depth=2, input_size=32)}
+    with pytest.raises(MemoryError, match="out of memory running the hairloss network"):
+        backend.predict("hairloss", np.zeros((1, 32, 32, 3), np.uint8))
+
+
+def test_a_batch_worker_killed_ends_the_run_with_one_line():
+    from alonet.report.batch.workers import VisitScorer
+
+    class KilledPool:
+        def map(self, function, entries):
+            raise BrokenProcessPool("A process in the process pool was terminated abruptly")
+
+        def stop(self):
+            pass
+
+    scorer = VisitScorer.__new__(VisitScorer)
+    scorer._pool = KilledPool()
+    with pytest.raises(AloNetError, match=r"a worker process ended unexpectedly \(killed, perhaps for lack of memory\)"):
+        list(scorer.score(["visit"]))
+
+
+def test_the_web_app_out_of_memory_is_a_503_that_says_so(make_app, monkeypatch):  # noqa: F811
+    import alonet.web.routes.score as score_routes
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(score_routes, "render_template", no_memory)
+    answer = make_app().test_client().get("/")
+    assert answer.status_code == 503 and "ran out of memory for this request" in answer.get_data(as_text=True)
