@@ -162,16 +162,16 @@ def test_a_deidentified_run_moves_every_identified_report_out_of_reports(tmp_pat
     sharing, or not chosen with --only) in reports/, the folder the README says to share alone."""
     import json
 
-    from alonet.report.batch.folders import SUPERSEDED_DIR, tidy_reports
+    from alonet.report.batch.folders import SUPERSEDED_DIR, supersede_identified, tidy_reports
 
     reports = tmp_path / "reports"
     for name, deidentified in (("Jane_Doe_1-efa9d7fa", False), ("visit-0123456789abcdef", True)):
         (reports / name).mkdir(parents=True)
         (reports / name / "report.json").write_text(json.dumps({"deidentified": deidentified}))
     (reports / "unreadable").mkdir()  # no report.json: it cannot say it is de-identified
-    tidy_reports(tmp_path, "20261208T000000Z", key_is_new=False, deidentified=True)
+    tidy_reports(tmp_path, "20261208T000000Z", key_is_new=False)  # an identified run's tidying keeps them
+    assert len(list(reports.iterdir())) == 3
+    supersede_identified(tmp_path, "20261208T000000Z")
     assert sorted(p.name for p in reports.iterdir()) == ["visit-0123456789abcdef"]
     assert sorted(p.name for p in (tmp_path / SUPERSEDED_DIR).iterdir()) == [
         "Jane_Doe_1-efa9d7fa.superseded-20261208T000000Z", "unreadable.superseded-20261208T000000Z"]
-    tidy_reports(tmp_path, "20261208T000001Z", key_is_new=False)  # an identified run keeps what is there
-    assert sorted(p.name for p in reports.iterdir()) == ["visit-0123456789abcdef"]

@@ -57,14 +57,11 @@ def report_key(out: Path) -> bytes:
     return key
 
 
-def tidy_reports(out: Path, stamp: str, key_is_new: bool, deidentified: bool = False) -> None:
+def tidy_reports(out: Path, stamp: str, key_is_new: bool) -> None:
     """Keep ``reports/`` to current reports: folders renamed ``*.superseded-*`` inside it (as
     runs before 2026-12-07 left them) move to ``superseded-reports/``; with a key just made,
     de-identified folders of an earlier key (deleted since: nobody can say whose they are)
-    move there too. A ``deidentified`` run also moves every report folder not written
-    de-identified (or that cannot say): the identified reports of visits it does not score (no
-    longer in the manifest, or not chosen with ``--only``) stayed in ``reports/``, which is
-    shared alone."""
+    move there too."""
     reports = Path(out) / "reports"
     if not reports.is_dir():
         return
@@ -76,7 +73,16 @@ def tidy_reports(out: Path, stamp: str, key_is_new: bool, deidentified: bool = F
             folder.rename(target_dir / folder.name)
     if key_is_new:
         supersede(out, [p for p in reports.iterdir() if p.is_dir() and p.name.startswith("visit-")], stamp)
-    if deidentified:
+
+
+def supersede_identified(out: Path, stamp: str) -> None:
+    """At the end of a de-identified run: move every report folder of ``reports/`` not written
+    de-identified (or that cannot say) to ``superseded-reports/``. The visits it scored moved
+    theirs already (with the reason); this is for the identified reports of visits it did not
+    score (no longer in the manifest, or not chosen with ``--only``), which stayed in
+    ``reports/``, the folder that is shared alone (a privacy audit, thirty-fourth session)."""
+    reports = Path(out) / "reports"
+    if reports.is_dir():
         supersede(out, [p for p in reports.iterdir() if p.is_dir() and not was_deidentified(p)], stamp)
 
 

@@ -60,6 +60,7 @@ from alonet.report.batch.folders import (
     read_key,
     report_key,
     supersede,
+    supersede_identified,
     tidy_reports,
     was_deidentified,
     write_index,
@@ -295,7 +296,7 @@ def _open_output(out: Path, *, reports: bool, deidentify: bool) -> tuple[dict, b
     name_key = report_key(out) if reports and deidentify else None
     if reports:
         tidy_reports(out, datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ"),
-                     key_is_new=name_key is not None and known_key is None, deidentified=name_key is not None)
+                     key_is_new=name_key is not None and known_key is None)
     return done, known_key, name_key
 
 
@@ -386,6 +387,8 @@ def run_batch(manifest: str | Path, out_dir: str | Path, pipeline, *, plots: boo
     if plots:
         summary.plots = write_plots(entries, rows, out / "plots")
     if reports:
+        if name_key is not None:
+            supersede_identified(out, datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ"))
         write_index(out, [(e.patient, e.visit, report_folder(out, e.patient, e.visit, name_key).name)
                           for e in entries])
     return summary
