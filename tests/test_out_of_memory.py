@@ -66,3 +66,19 @@ def test_the_web_app_out_of_memory_is_a_503_that_says_so(make_app, monkeypatch):
     monkeypatch.setattr(score_routes, "render_template", no_memory)
     answer = make_app().test_client().get("/")
     assert answer.status_code == 503 and "ran out of memory for this request" in answer.get_data(as_text=True)
+
+
+def test_the_web_app_gives_freed_memory_back_after_a_request(make_app, monkeypatch):  # noqa: F811
+    import sys
+
+    import alonet.web.app as web_app
+
+    calls = []
+    monkeypatch.setattr(web_app, "release_freed_memory", lambda: calls.append(1) or True)
+    client = make_app().test_client()
+    client.get("/")
+    client.get("/static/alonet.css")  # not after a static file
+    assert calls == [1]
+    if sys.platform.startswith("linux"):
+        monkeypatch.undo()
+        assert web_app.release_freed_memory() in (True, False)  # glibc's malloc_trim answers, no error

@@ -18,12 +18,15 @@ there is no module-level state, so several apps can live in one process.
 
 from __future__ import annotations
 
+import ctypes
 import errno
+import functools
 import logging
 import os
 import re
 import secrets
 import sqlite3
+import sys
 import threading
 import time
 from pathlib import Path
@@ -148,6 +151,11 @@ def create_app(config: WebConfig | None = None, *, pipeline=None) -> Flask:
 
     _install_error_handlers(app)
     _install_request_log(app)
+
+    @app.teardown_request
+    def _give_back_memory(exc):  # after each page or upload, not after each static file
+        if request.endpoint != "static":
+            release_freed_memory()
     return app
 
 
@@ -279,6 +287,27 @@ def store_failure(exc: Exception, store: Store | None) -> tuple[str, int] | None
         return (f"{where} cannot be reached (unplugged, unmounted or moved?); {nothing}: bring it back, or "
                 "restart `alonet serve` with the right --store", 503)
     return None
+
+
+@functools.lru_cache(maxsize=1)
+def _malloc_trim():
+    """glibc's ``malloc_trim`` (None elsewhere: macOS, Windows, musl)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+def release_freed_memory() -> bool:
+    """Give the memory a request freed back to the system (True when glibc did). glibc keeps
+    what each thread freed in that thread's arena: a server idle after five 24 MP visits held
+    1.85 GB, 1.16–1.24 GB when trimmed after each request (a fixed mmap threshold held 1.11 GB but
+    scored a 12 MP visit 15 % slower; the trim costs nothing measurable; a resource audit,
+    thirty-fourth session). What is left is mostly the results kept for their pages."""
+    trim = _malloc_trim()
+    return bool(trim(0)) if trim is not None else False
 
 
 def _install_request_log(app: Flask) -> None:

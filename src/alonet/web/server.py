@@ -16,10 +16,8 @@ the server hold a large body in memory.
 
 from __future__ import annotations
 
-import ctypes
 import json
 import logging
-import sys
 
 from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser
@@ -103,29 +101,6 @@ class GatedChannel(JsonErrorChannel):
         return GatedParser(adj, self.gate, str(client))
 
 
-#: glibc's mallopt parameters: the number of malloc arenas, and the size from which a block
-#: is its own mapping, given back to the system when freed (``M_ARENA_MAX``, ``M_MMAP_THRESHOLD``).
-_M_ARENA_MAX, _M_MMAP_THRESHOLD = -8, -3
-
-
-def limit_malloc_arenas(arenas: int = 2, mmap_from: int = 1 << 20) -> bool:
-    """Make glibc give the memory of large freed blocks back (True when set; other C libraries:
-    nothing to do). glibc gives each thread an arena of its own and, once a large block was
-    freed, serves later ones of that size from the arenas, which keep them: each waitress
-    thread that decoded a 24 MP upload kept hundreds of MB, so a server idle after five such
-    visits held 1.85 GB with 4 threads (3 GB with 8; a resource audit, thirty-fourth session).
-    A fixed mapping threshold of 1 MB (photographs, masks and maps are larger) and two arenas
-    cap that; measured: 1.85 → 1.11 GB after five 24 MP visits (what is left is mostly the
-    results the server keeps for their pages)."""
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        return bool(libc.mallopt(_M_ARENA_MAX, int(arenas))) and bool(libc.mallopt(_M_MMAP_THRESHOLD, int(mmap_from)))
-    except (OSError, AttributeError):  # musl, or no libc.so.6
-        return False
-
-
 def create_server(app, gate=None, **settings):
     """``waitress.server.create_server`` whose own refusals are JSON and logged; with ``gate``,
     requests are asked about before their body is read (see the module doc).
@@ -136,7 +111,6 @@ def create_server(app, gate=None, **settings):
     the number of clients stays the same."""
     from waitress.server import create_server as waitress_server
 
-    limit_malloc_arenas()  # before waitress starts its threads
     server = waitress_server(app, **settings)
     channel = JsonErrorChannel if gate is None else type("GatedChannel", (GatedChannel,), {"gate": staticmethod(gate)})
     listeners = listening_servers(server)
