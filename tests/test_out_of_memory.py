@@ -24,6 +24,11 @@ def test_what_onnx_runtime_says_about_memory_is_recognised():
     assert out_of_memory(OrtRuntimeException("[ONNXRuntimeError] : 6 : RUNTIME_EXCEPTION : std::bad_alloc"))
     assert out_of_memory(OSError("pthread_create failed: Cannot allocate memory")) and out_of_memory(MemoryError())
     assert not out_of_memory(OrtRuntimeException("[ONNXRuntimeError] : 2 : INVALID_ARGUMENT : wrong rank"))
+    # a damaged file in a folder whose name only sounds like memory is a damaged file
+    path = "/models failed to allocate run/hairloss.onnx"
+    assert not out_of_memory(OrtRuntimeException(f"[ONNXRuntimeError] : 7 : INVALID_PROTOBUF : Load model from {path} "
+                                                 "failed: Protobuf parsing failed."), path)
+    assert not out_of_memory(OrtRuntimeException("bad_allocation_policy"))
 
 
 def test_a_network_pass_without_memory_is_a_memory_error():
@@ -39,6 +44,28 @@ def test_a_network_pass_without_memory_is_a_memory_error():
     backend.configs = {"hairloss": ModelConfig(task="hairloss", base_width=4, depth=2, input_size=32)}
     with pytest.raises(MemoryError, match="out of memory running the hairloss network"):
         backend.predict("hairloss", np.zeros((1, 32, 32, 3), np.uint8))
+
+
+def test_a_batch_worker_that_could_not_load_ends_the_run():
+    """A review (thirty-fourth session): only the worker answering the start-up check was
+    checked; another that could not load turned every visit it took into an error row."""
+    from alonet.report.batch.workers import VisitScorer
+
+    class HalfLoadedPool:
+        def map(self, function, entries):
+            yield "visit", None, {"model": "default"}
+            yield None, "a worker process could not load the networks (std::bad_alloc); rerun with --workers 1", None
+
+        def stop(self):
+            pass
+
+    scorer = VisitScorer.__new__(VisitScorer)
+    scorer._pool = HalfLoadedPool()
+    scored = []
+    with pytest.raises(AloNetError, match="a worker process could not load the networks"):
+        for item in scorer.score(["v1", "v2"]):
+            scored.append(item)
+    assert scored == [("v1", "visit", None)]
 
 
 def test_a_batch_worker_killed_ends_the_run_with_one_line():

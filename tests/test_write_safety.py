@@ -169,9 +169,12 @@ def test_a_deidentified_run_moves_every_identified_report_out_of_reports(tmp_pat
         (reports / name).mkdir(parents=True)
         (reports / name / "report.json").write_text(json.dumps({"deidentified": deidentified}))
     (reports / "unreadable").mkdir()  # no report.json: it cannot say it is de-identified
+    (reports / "visit-fedcba9876543210").mkdir()  # a de-identified name without its report yet: kept
+    (reports / ".visit-0011223344556677.tmp-host-1-ab").mkdir()  # another run writing it: kept
     tidy_reports(tmp_path, "20261208T000000Z", key_is_new=False)  # an identified run's tidying keeps them
-    assert len(list(reports.iterdir())) == 3
+    assert len(list(reports.iterdir())) == 5
     supersede_identified(tmp_path, "20261208T000000Z")
-    assert sorted(p.name for p in reports.iterdir()) == ["visit-0123456789abcdef"]
+    assert sorted(p.name for p in reports.iterdir()) == [".visit-0011223344556677.tmp-host-1-ab",
+                                                         "visit-0123456789abcdef", "visit-fedcba9876543210"]
     assert sorted(p.name for p in (tmp_path / SUPERSEDED_DIR).iterdir()) == [
         "Jane_Doe_1-efa9d7fa.superseded-20261208T000000Z", "unreadable.superseded-20261208T000000Z"]

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -105,13 +106,15 @@ def session_options(threads: int | None = None):
 
 #: What ONNX Runtime (C++) and the libraries under it say when memory runs out: they raise their
 #: own exception types, which reached the user as a traceback or as a "cannot open ONNX model".
-_OUT_OF_MEMORY = ("bad_alloc", "Cannot allocate memory", "out of memory", "failed to allocate")
+_OUT_OF_MEMORY = re.compile(r"\bstd::bad_alloc\b|\bbad_alloc\b|\bcannot allocate memory\b|\bout of memory\b|"
+                            r"\bfailed to allocate\b", re.IGNORECASE)
 
 
-def out_of_memory(exc: BaseException) -> bool:
-    """True when ``exc`` (any type, from ONNX Runtime or a library it loads) says memory ran out."""
-    text = str(exc)
-    return isinstance(exc, MemoryError) or any(words.lower() in text.lower() for words in _OUT_OF_MEMORY)
+def out_of_memory(exc: BaseException, path: str | Path | None = None) -> bool:
+    """True when ``exc`` (any type, from ONNX Runtime or a library it loads) says memory ran out;
+    ``path``, the file it was about, is left out of the text first (a folder may be named so)."""
+    text = str(exc) if path is None else str(exc).replace(str(path), "")
+    return isinstance(exc, MemoryError) or _OUT_OF_MEMORY.search(text) is not None
 
 
 def open_session(path: str | Path, threads: int | None = None):
@@ -122,7 +125,7 @@ def open_session(path: str | Path, threads: int | None = None):
     try:
         return ort.InferenceSession(str(path), session_options(threads), providers=["CPUExecutionProvider"])
     except Exception as exc:  # noqa: BLE001 - onnxruntime raises several private types
-        if out_of_memory(exc):
+        if out_of_memory(exc, path):
             raise MemoryError(f"out of memory opening {path}") from None
         raise ModelError(f"{path}: cannot open ONNX model ({str(exc).splitlines()[0][:200]})",
                          fix="re-export it with alonet export --into MODEL_SET, or use --backend torch") from None

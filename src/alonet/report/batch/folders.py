@@ -19,6 +19,7 @@ import hashlib
 import hmac
 import io
 import json
+import re
 from pathlib import Path
 
 from alonet.data.atomic import atomic_write_text, create_hex_key, read_hex_key
@@ -76,14 +77,20 @@ def tidy_reports(out: Path, stamp: str, key_is_new: bool) -> None:
 
 
 def supersede_identified(out: Path, stamp: str) -> None:
-    """At the end of a de-identified run: move every report folder of ``reports/`` not written
-    de-identified (or that cannot say) to ``superseded-reports/``. The visits it scored moved
-    theirs already (with the reason); this is for the identified reports of visits it did not
-    score (no longer in the manifest, or not chosen with ``--only``), which stayed in
-    ``reports/``, the folder that is shared alone (a privacy audit, thirty-fourth session)."""
+    """Before a de-identified run scores (after it decided why each visit is redone): move every
+    report folder of ``reports/`` written identified, or that cannot say, to
+    ``superseded-reports/``. The identified reports of visits it does not score (no longer in
+    the manifest, or not chosen with ``--only``) stayed in ``reports/``, the folder that is
+    shared alone (a privacy audit, thirty-fourth session); moved first, an interrupted run
+    leaves none either. Kept: folders being written (hidden temporary names) and de-identified
+    names (``visit-<16 hex>``, which only de-identified runs make) still without a report.json."""
     reports = Path(out) / "reports"
-    if reports.is_dir():
-        supersede(out, [p for p in reports.iterdir() if p.is_dir() and not was_deidentified(p)], stamp)
+    if not reports.is_dir():
+        return
+    identified = [p for p in reports.iterdir() if p.is_dir() and not p.name.startswith(".")
+                  and not was_deidentified(p)
+                  and not (re.fullmatch(r"visit-[0-9a-f]{16}", p.name) and was_deidentified(p) is None)]
+    supersede(out, identified, stamp)
 
 
 def deidentified_name(key: bytes, patient: str, visit: str) -> str:

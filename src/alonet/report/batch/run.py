@@ -355,11 +355,13 @@ def run_batch(manifest: str | Path, out_dir: str | Path, pipeline, *, plots: boo
     # the other naming's folders of an earlier run, to move aside when their visit is redone
     old_key = known_key if not deidentify else None
     report = partial(write_visit_report, out, name_key, model_sha256(pipeline)) if reports else None
+    report_reasons = {e.key: reason for e in entries if reports and e.key in done
+                      and (reason := report_folder_reason(out, e, name_key, old_key)) is not None}
+    if name_key is not None:  # before any scoring: an interrupted run must leave no identified report
+        supersede_identified(out, datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ"))
     with VisitScorer(pipeline, workers, report, provisional=provisional) as scorer:
         settings = batch_settings(pipeline, provisional=provisional, provenance=scorer.provenance)
         provenance = {entry.key: {**settings, "inputs_sha256": inputs_sha256(entry.views)} for entry in entries}
-        report_reasons = {e.key: reason for e in entries if reports and e.key in done
-                          and (reason := report_folder_reason(out, e, name_key, old_key)) is not None}
         plan = plan_rescoring(entries, done, provenance, chosen=chosen, report_reasons=report_reasons)
         rows, todo = dict(plan.rows), list(plan.todo)
         # the rows about to be replaced reach the audit trail before they leave results.csv
@@ -387,8 +389,6 @@ def run_batch(manifest: str | Path, out_dir: str | Path, pipeline, *, plots: boo
     if plots:
         summary.plots = write_plots(entries, rows, out / "plots")
     if reports:
-        if name_key is not None:
-            supersede_identified(out, datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ"))
         write_index(out, [(e.patient, e.visit, report_folder(out, e.patient, e.visit, name_key).name)
                           for e in entries])
     return summary

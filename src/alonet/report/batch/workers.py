@@ -166,7 +166,9 @@ class VisitScorer:
                 yield entry, visit, error
             return
         try:
-            for entry, (visit, error, _) in zip(entries, self._pool.map(_score_in_worker, entries)):
+            for entry, (visit, error, provenance) in zip(entries, self._pool.map(_score_in_worker, entries)):
+                if provenance is None and error not in (None, "stopped"):  # its worker could not load
+                    raise AloNetError(error)  # (every visit it took would become an error row)
                 yield entry, visit, error
         except BrokenProcessPool:  # a worker killed (by the system when memory ran out, or by hand)
             raise AloNetError("a worker process ended unexpectedly (killed, perhaps for lack of memory); the "
