@@ -181,6 +181,9 @@ class WorkerPool(ProcessPoolExecutor):
             process.terminate()
         for process in processes:
             process.join(10)
+            if process.is_alive():  # SIGTERM not acted on in 10 s (seen once in CI): SIGKILL
+                process.kill()
+                process.join(10)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         try:
