@@ -353,7 +353,7 @@ def test_adapt_with_replay_trains_on_both_but_validates_and_tests_on_clinic_pati
     # the shared set says what the replay photographs were, not where (a path may hold a name)
     assert info["recipe"]["replay"] == "a converted dataset" and info["recipe"]["keep"] == "last"
     assert str(replay) not in (tmp_path / "adapted" / "adapt.json").read_text()
-    assert info["init"].startswith("an own model set (") and str(tmp_path) not in info["init"]
+    assert info["init"].startswith("an own model set (checksum ") and str(tmp_path) not in info["init"]
     assert info["before"]["images"] == info["after"]["images"] == 8  # the 2 held-back clinic patients
     task = json.loads((work / "run" / "hairloss" / "train_config.json").read_text())
     assert task["dataset_weights"] == [1.0, 0.5] and task["keep"] == "last"

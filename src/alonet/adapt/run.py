@@ -22,7 +22,6 @@ The options are :mod:`alonet.adapt.config`, the work folder's recipe and clean-u
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import math
@@ -63,7 +62,7 @@ from alonet.infer import Pipeline
 from alonet.infer.gate import GateConfig, required_side
 from alonet.infer.viewcheck import calibrate_view_checks
 from alonet.model.config import TASKS
-from alonet.model.io import check_model_set, read_model_info, resolve_model_set
+from alonet.model.io import check_model_set, model_set_sha256, read_model_info, resolve_model_set
 from alonet.views import VIEWS
 from alonet.train import TrainConfig, train
 from alonet.train.data import ConcatSource, ConvertedSource, Source, task_rows
@@ -346,13 +345,10 @@ def adapt(source: str | Path, out: str | Path, cfg: AdaptConfig = AdaptConfig(),
 
 def shareable_model_name(init: str) -> str:
     """How the shared model set names its starting model: ``default`` (the bundled set), else
-    "an own model set" with a fingerprint of its JSON files (a folder's path may hold a name)."""
+    "an own model set" with its checksum as reports show it (a folder's path may hold a name)."""
     if str(init) == "default":
         return "default"
-    digest = hashlib.sha256()
-    for task, path in sorted(resolve_model_set(init).items()):
-        digest.update(f"{task}:".encode() + Path(path).read_bytes())
-    return f"an own model set ({digest.hexdigest()[:12]}…)"
+    return f"an own model set (checksum {model_set_sha256(init)[:12]})"
 
 
 def _shareable_recipe(cfg: AdaptConfig) -> dict:

@@ -176,6 +176,19 @@ def checked_weights(json_path: str | Path, info: dict | None = None) -> tuple[Pa
     return weights_path, actual
 
 
+def model_set_sha256(spec: str | Path) -> str:
+    """SHA-256 over a model set's JSON and weight files: what reports record as ``model_sha256``.
+    Weights that are missing or not the ones their JSON records raise ModelError (ONNX files
+    beside them may still run, but the checksum would then name files that did not)."""
+    jsons = resolve_model_set(spec)
+    digest = hashlib.sha256()
+    for task in sorted(jsons):
+        weights, weights_sha = checked_weights(jsons[task])
+        digest.update(f"{task}/.json:{_sha256(Path(jsons[task]))}\n".encode())
+        digest.update(f"{task}/{weights.suffix}:{weights_sha}\n".encode())
+    return digest.hexdigest()
+
+
 def load_model(path: str | Path, device: str = "cpu"):
     """Load a saved model; return ``(model in eval mode, ModelConfig)``.
 

@@ -25,7 +25,7 @@ from types import MappingProxyType
 
 from alonet import __version__
 from alonet.errors import AloNetError
-from alonet.model.io import checked_weights, resolve_model_set
+from alonet.model.io import model_set_sha256, resolve_model_set
 
 PROVENANCE_COLUMNS: tuple[str, ...] = (
     "model", "model_sha256", "backend", "scalp_threshold", "hairloss_threshold", "provisional",
@@ -74,19 +74,13 @@ def inputs_sha256(views: Mapping[str, str | Path]) -> str:
 
 
 def _model_files_sha256(spec) -> str | None:
-    """SHA-256 over the set's JSON and weight files. Weights that are missing or not the ones
-    their JSON records raise ModelError: the ONNX files beside them may still run, but the
-    checksum would then name files that did not."""
+    """``model.io.model_set_sha256`` of the set, or None when ``spec`` is not a model set on disk
+    (the caller falls back to the loaded weights). Damaged weights still raise ModelError."""
     try:
-        jsons = resolve_model_set(spec)
-    except (AloNetError, OSError):  # not a model set on disk: fall back to the weights
+        resolve_model_set(spec)
+    except (AloNetError, OSError):
         return None
-    digest = hashlib.sha256()
-    for task in sorted(jsons):
-        weights, weights_sha = checked_weights(jsons[task])
-        digest.update(f"{task}/.json:{file_sha256(jsons[task])}\n".encode())
-        digest.update(f"{task}/{weights.suffix}:{weights_sha}\n".encode())
-    return digest.hexdigest()
+    return model_set_sha256(spec)
 
 
 def _weights_sha256(backend) -> str | None:
