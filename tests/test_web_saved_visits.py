@@ -517,12 +517,19 @@ def reopen(client, visit_url) -> str:
     return opened.headers["Location"]
 
 
-def test_two_reopenings_of_one_visit_do_not_overwrite_each_other(make_app, photos, tmp_path):  # noqa: F811
+def stored_visit(make_app, photos, tmp_path, code: str):  # noqa: F811 - the fixtures, passed on
+    """A visit scored and saved as the first of a new patient ``code`` on 2024-08-01:
+    ``(store folder, client, result page, stored visit page, visit id, patient id as a form value)``."""
     store_dir = tmp_path / "store"
     client = make_app(store=store_dir).test_client()
-    visit_url = save_visit(client, score_form(client, photos), patient="new", new_code="AA-80", visit_date="2024-08-01")
+    first = score_form(client, photos)
+    visit_url = save_visit(client, first, patient="new", new_code=code, visit_date="2024-08-01")
     vid = visit_id_of(visit_url)
-    patient = str(Store(store_dir).get_visit(vid).patient_id)
+    return store_dir, client, first, visit_url, vid, str(Store(store_dir).get_visit(vid).patient_id)
+
+
+def test_two_reopenings_of_one_visit_do_not_overwrite_each_other(make_app, photos, tmp_path):  # noqa: F811
+    store_dir, client, _, visit_url, vid, patient = stored_visit(make_app, photos, tmp_path, "AA-80")
     first, second = reopen(client, visit_url), reopen(client, visit_url)
     height, width = photos["top"].shape[:2]
     full = np.ones((height, width), bool)
@@ -544,12 +551,7 @@ def test_a_stale_page_saving_nothing_new_neither_adopts_nor_marks_another_pages_
     """A page that saved, then pressed Save again (to tick Reviewed) after another page saved a
     correction, took that save's stamp: its next save overwrote the correction unseen, and the
     review mark went on masks it never showed."""
-    store_dir = tmp_path / "store"
-    client = make_app(store=store_dir).test_client()
-    first = score_form(client, photos)
-    visit_url = save_visit(client, first, patient="new", new_code="AA-84", visit_date="2024-08-01")
-    vid = visit_id_of(visit_url)
-    patient = str(Store(store_dir).get_visit(vid).patient_id)
+    store_dir, client, first, visit_url, vid, patient = stored_visit(make_app, photos, tmp_path, "AA-84")
     other = reopen(client, visit_url)
     height, width = photos["top"].shape[:2]
     full = np.ones((height, width), bool)
@@ -568,16 +570,13 @@ def test_a_stale_page_saving_nothing_new_neither_adopts_nor_marks_another_pages_
 def test_mark_reviewed_from_a_visit_page_opened_before_another_save_is_refused(make_app, photos, tmp_path):  # noqa: F811
     """The stored visit's own page sent no stamp, so a page opened before another page saved a
     correction marked masks it never showed as training data."""
-    store_dir = tmp_path / "store"
-    client = make_app(store=store_dir).test_client()
-    visit_url = save_visit(client, score_form(client, photos), patient="new", new_code="AA-86", visit_date="2024-08-01")
-    vid = visit_id_of(visit_url)
+    store_dir, client, _, visit_url, vid, patient = stored_visit(make_app, photos, tmp_path, "AA-86")
     stamp_field = re.compile(r'name="stamp" value="([0-9a-f]+)"')
     old_stamp = stamp_field.search(client.get(visit_url).get_data(as_text=True)).group(1)
     other = reopen(client, visit_url)
     height, width = photos["top"].shape[:2]
     correct_all(client, other, {"top": (np.ones((height, width), bool), np.ones((height, width), bool))})
-    save_visit(client, other, patient=str(Store(store_dir).get_visit(vid).patient_id))
+    save_visit(client, other, patient=patient)
     form = {"csrf_token": csrf_token(client), "reviewed": "1"}
     r = client.post(f"/visits/{vid}/review", data={**form, "stamp": old_stamp})
     assert r.status_code == 409 and "saved from another page" in r.get_data(as_text=True)
@@ -588,11 +587,7 @@ def test_mark_reviewed_from_a_visit_page_opened_before_another_save_is_refused(m
 
 
 def test_a_reopened_visit_deleted_meanwhile_is_added_again_with_its_own_date(make_app, photos, tmp_path):  # noqa: F811
-    store_dir = tmp_path / "store"
-    client = make_app(store=store_dir).test_client()
-    visit_url = save_visit(client, score_form(client, photos), patient="new", new_code="AA-85", visit_date="2024-08-01")
-    vid = visit_id_of(visit_url)
-    patient = str(Store(store_dir).get_visit(vid).patient_id)
+    store_dir, client, _, visit_url, vid, patient = stored_visit(make_app, photos, tmp_path, "AA-85")
     opened = reopen(client, visit_url)
     client.post(f"/visits/{vid}/delete", data={"csrf_token": csrf_token(client)})
     assert Store(store_dir).get_visit(vid) is None
