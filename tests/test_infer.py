@@ -12,7 +12,7 @@ from PIL import Image
 
 from alonet.errors import InvalidValueError, MissingViewError, ModelError
 from alonet.infer import Pipeline, PipelineConfig, ViewResult, VisitResult
-from alonet.infer.viewmaps import MAP_NAMES
+from alonet.infer.viewmaps import MAP_NAMES, MASK_NAMES
 from alonet.model.config import TASKS
 from alonet.scoring.salt import salt_from_masks
 from alonet.views import VIEWS
@@ -85,6 +85,17 @@ def test_full_size_maps_are_made_only_when_read(pipeline):
     assert result.maps.is_enlarged("scalp_mask") and not result.maps.is_enlarged("scalp_prob")
     assert result.scalp_mask is mask  # made once, then kept
     assert mask.shape == (640, 480)
+
+
+def test_view_maps_count_the_enlargements_they_will_make(pipeline):
+    maps = pipeline.predict_view(photo(7, 640, 480), "top").maps
+    small = sum(a.nbytes for a in maps.small.values())  # 64 x 64: two float32 maps, two masks
+    assert maps.nbytes() == small == 64 * 64 * (4 + 4 + 1 + 1)
+    assert maps.nbytes(enlarge=MASK_NAMES) == small + 2 * 640 * 480
+    assert maps.nbytes(enlarge=("scalp_prob",)) == small + 4 * 640 * 480
+    maps.full("scalp_mask")
+    assert maps.nbytes() == small + 640 * 480  # made now, counted once
+    assert maps.nbytes(enlarge=MASK_NAMES) == small + 2 * 640 * 480
 
 
 def test_view_maps_pickle_without_their_enlargements(pipeline):

@@ -33,6 +33,7 @@ from alonet.cli.serve_cmd import served_host_names, waitress_settings
 from alonet.web.security import host_allowed, host_name
 from alonet.web.server import create_server
 from alonet.web.uploads import InMemoryRequest
+from alonet.infer.viewmaps import MASK_NAMES
 from alonet.web.visits import visit_nbytes
 
 FOREIGN = {"Host": "rebind.attacker.example:8000"}
@@ -639,7 +640,7 @@ def test_a_change_over_too_few_patients_is_never_shown_as_clear(model_dir, tmp_p
 
 
 def test_a_slow_enlargement_does_not_hold_up_other_cache_lookups(make_app, photos):  # noqa: F811
-    """Before: the cache measured every visit (ViewMaps.arrays) under its own lock, so one visit whose
+    """Before: the cache measured every visit (its maps' arrays) under its own lock, so one visit whose
     map was being enlarged (under the maps' lock) held up every lookup of every visit."""
     app = make_app()
     cache = app.extensions["alonet"].cache
@@ -656,3 +657,23 @@ def test_a_slow_enlargement_does_not_hold_up_other_cache_lookups(make_app, photo
     lookup.join(30)
     assert finished, "a cache lookup waited for another visit's enlargement"
     assert found[0].id == other and cache.get(busy.id) is busy
+
+
+def test_a_visit_is_counted_with_the_full_size_masks_before_the_page_asks_for_them(make_app, photos):  # noqa: F811
+    """Before: the cache measured a visit when it was scored, with its masks still at network
+    size; the page then enlarged both masks of every view to the photograph's size, so six
+    large visits held about three times the cache's byte cap."""
+    app = make_app()
+    cache = app.extensions["alonet"].cache
+    client = app.test_client()
+    url = score_in_browser_form(client, photos)
+    visit = cache.get(url.rsplit("/", 1)[1])
+    measured = visit_nbytes(visit)
+    assert not any(st.result.maps.is_enlarged("scalp_mask") for st in visit.views.values())
+    for view in visit.views:
+        for layer in ("scalp", "hairloss"):
+            assert client.get(f"{url}/mask/{view}/{layer}.png").status_code == 200
+    assert all(st.result.maps.is_enlarged(name) for st in visit.views.values() for name in MASK_NAMES)
+    assert visit_nbytes(visit) == measured
+    pixels = sum(p.shape[0] * p.shape[1] for p in photos.values())
+    assert measured >= sum(p.nbytes for p in photos.values()) + 2 * pixels  # photographs + two bool masks

@@ -23,6 +23,8 @@ import numpy as np
 
 #: The maps a view has, in the order ``ViewMaps`` takes them.
 MAP_NAMES: tuple[str, ...] = ("scalp_prob", "hairloss_prob", "scalp_mask", "hairloss_mask")
+#: The two masks (bool), the maps that pages and reports show at the photograph's size.
+MASK_NAMES: tuple[str, ...] = ("scalp_mask", "hairloss_mask")
 
 
 def resize_prob(prob: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -118,10 +120,14 @@ class ViewMaps:
                 self._full[name] = cached
         return cached
 
-    def arrays(self) -> list[np.ndarray]:
-        """Every array these maps hold now: the small maps and the enlargements made so far."""
+    def nbytes(self, enlarge: tuple[str, ...] = ()) -> int:
+        """Bytes of every array these maps hold now, plus those the maps ``enlarge`` will take
+        at the photograph's size where they are not made yet (``full`` always makes a new
+        array: 1 byte a pixel for a mask, 4 for a probability map)."""
         with self._lock:
-            return [*self.small.values(), *self._full.values()]
+            held = sum(int(a.nbytes) for a in (*self.small.values(), *self._full.values()))
+            pending = [name for name in enlarge if name not in self._full]
+        return held + sum(self.width * self.height * self.small[name].dtype.itemsize for name in pending)
 
     def is_enlarged(self, name: str) -> bool:
         """True once ``full(name)`` has been made (for tests and benchmarks)."""

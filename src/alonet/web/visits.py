@@ -22,6 +22,7 @@ import numpy as np
 
 from alonet.infer.gate import GATE_CODES
 from alonet.infer.results import ViewResult, VisitResult, visit_from_views
+from alonet.infer.viewmaps import MASK_NAMES
 
 
 def normalize_flags(flags) -> list[dict]:
@@ -193,16 +194,21 @@ class ScoredVisit:
 
 
 def visit_nbytes(visit: ScoredVisit) -> int:
-    """Bytes of the arrays a scored visit holds now: each view's photograph and maps (small and
-    enlarged), current and original (an array shared by both counts once), and its uploaded JPEG."""
-    seen: set[int] = set()
+    """Bytes of the arrays a scored visit holds, counting the full-size masks the page shows
+    before they are made (``ViewMaps.nbytes``; a visit is measured when it is scored, and its
+    masks grow to the photograph's size once the page asks for them): each view's photograph
+    and maps, current and original (shared ones count once), and its uploaded JPEG."""
+    photos: set[int] = set()
+    maps: set[int] = set()
     total = 0
     for st in list(visit.views.values()):
         for result in (st.result, st.original):
-            for array in (result.image, *result.maps.arrays()):
-                if id(array) not in seen:
-                    seen.add(id(array))
-                    total += int(array.nbytes)
+            if id(result.image) not in photos:
+                photos.add(id(result.image))
+                total += int(result.image.nbytes)
+            if id(result.maps) not in maps:
+                maps.add(id(result.maps))
+                total += result.maps.nbytes(enlarge=MASK_NAMES)
         total += len(st.upload_jpeg or b"")
     return total
 
@@ -222,8 +228,9 @@ class VisitCache:
     forgotten ``ttl_s`` seconds after its last use (least recently used go first).
 
     A visit's size is measured outside the cache's lock, when it is added and each time it is
-    used, and kept: measuring reads its maps (``ViewMaps.arrays``), which wait while one of them
-    is being enlarged, and that wait must not hold up the lookups of every other visit.
+    used, and kept: measuring reads its maps (``ViewMaps.nbytes``), which wait while one of them
+    is being enlarged, and that wait must not hold up the lookups of every other visit. The
+    full-size masks the page will ask for count from the start (:func:`visit_nbytes`).
 
     The ids of the last ``remember`` forgotten visits are kept with the reason
     (:meth:`why_gone`), so a page can say why a result is no longer there.
