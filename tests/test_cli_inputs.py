@@ -180,7 +180,7 @@ def test_output_folders_are_checked_without_a_home_folder(tmp_path, monkeypatch)
     """Before: with HOME unset and no passwd entry, every output command crashed in Path.home()."""
     from pathlib import Path
 
-    from alonet.data.atomic import check_can_write_directory
+    from alonet.system.atomic import check_can_write_directory
 
     def no_home():
         raise RuntimeError("Could not determine home directory.")

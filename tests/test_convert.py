@@ -8,7 +8,7 @@ import pytest
 
 import json
 
-from alonet.data.atomic import atomic_directory, atomic_save, atomic_write_bytes, atomic_write_text
+from alonet.system.atomic import atomic_directory, atomic_save, atomic_write_bytes, atomic_write_text
 from alonet.data.dataset import DatasetWriter, open_dataset, write_dataset
 from alonet.data.imageio import area_resize_mask
 from alonet.errors import DatasetError, InvalidValueError, OutputExistsError

@@ -49,7 +49,7 @@ def shipped(trained, tmp_path_factory):
     """
     from alonet.infer.export import export_model_set
     from alonet.infer.quantize import CalibrationConfig
-    from alonet.data.processes import host_tag
+    from alonet.system.processes import host_tag
 
     folder = tmp_path_factory.mktemp("shipped") / "set"
     shutil.copytree(trained, folder)

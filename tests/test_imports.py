@@ -20,7 +20,7 @@ PACKAGE = SRC / "alonet"
 
 #: Pipeline stages, earliest first. A module may import modules of its own stage or an earlier one.
 STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("foundation", ("alonet", "alonet.errors", "alonet.views")),
+    ("foundation", ("alonet", "alonet.errors", "alonet.views", "alonet.system")),
     ("scoring", ("alonet.scoring",)),
     ("data", ("alonet.data",)),
     ("store", ("alonet.store",)),

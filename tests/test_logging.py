@@ -108,7 +108,7 @@ def test_only_rank_0_of_a_distributed_run_logs(caplog):
 
 
 def test_what_a_worker_process_logs_is_handled_by_its_parent(caplog):
-    from alonet.data.processes import worker_pool
+    from alonet.system.processes import worker_pool
 
     with caplog.at_level(logging.INFO, logger="alonet"):
         with worker_pool(1, logging.getLogger("alonet.test").warning, ("warning: from a worker",)) as pool:

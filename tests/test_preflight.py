@@ -15,8 +15,8 @@ import pytest
 from test_infer import make_model_set, phantom_visit
 
 from alonet.cli.main import main
-from alonet.data import preflight
-from alonet.data.preflight import check_output_folder
+from alonet.system import preflight
+from alonet.system.preflight import check_output_folder
 from alonet.errors import OutputNotWritableError
 from alonet.views import VIEWS
 

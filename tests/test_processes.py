@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from alonet.data.processes import pid_alive, worker_pool
+from alonet.system.processes import pid_alive, worker_pool
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 HAS_PROC = Path("/proc/self/stat").is_file()
@@ -28,7 +28,7 @@ PARENT = """
 import os, sys, time
 from pathlib import Path
 
-from alonet.data.processes import worker_pool
+from alonet.system.processes import worker_pool
 
 
 def record(folder):

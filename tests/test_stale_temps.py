@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from alonet.data.atomic import (
+from alonet.system.atomic import (
     atomic_directory,
     atomic_write_bytes,
     atomic_write_text,
@@ -26,7 +26,7 @@ from alonet.data.atomic import (
     scratch_directory,
     temp_path_for,
 )
-from alonet.data.processes import host_tag, pid_alive
+from alonet.system.processes import host_tag, pid_alive
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 

@@ -21,7 +21,7 @@ from alonet.data.dataset import open_dataset
 from alonet.errors import DatasetError, InvalidValueError, RunInUseError
 from alonet.train import train
 from alonet.train.history import read_history_csv
-from alonet.data.processes import pid_alive
+from alonet.system.processes import pid_alive
 from alonet.train.lock import LOCK_NAME
 from test_train import tiny_config, tiny_source, write_tiny_dataset
 

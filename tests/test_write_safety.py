@@ -63,7 +63,7 @@ def test_a_dataset_that_cannot_fit_on_the_disk_is_refused_before_writing(tmp_pat
     """convert wrote memory-mapped arrays; a disk that filled up killed it with SIGBUS, no word said."""
     from collections import namedtuple
 
-    import alonet.data.preflight as preflight
+    import alonet.system.preflight as preflight
     from alonet.data.dataset import DatasetWriter
     from alonet.errors import OutputNotWritableError
 

@@ -33,7 +33,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from alonet.data.atomic import create_hex_key, read_hex_key
+from alonet.system.atomic import create_hex_key, read_hex_key
 from alonet.errors import DatasetError, KeyFileError
 
 KEY_NAME = "patient-key"
@@ -80,7 +80,7 @@ def create_patient_key(path: str | Path) -> bytes:
     """Make a new key at ``path`` unless a file is there already (then that key is returned):
     folder 0700 and file 0600 from the start, written under a temporary name and linked
     into place, which fails rather than overwrite a key another process made meanwhile
-    (``alonet.data.atomic.create_hex_key``)."""
+    (``alonet.system.atomic.create_hex_key``)."""
     path = Path(path)
     try:
         _write_new_key(path)

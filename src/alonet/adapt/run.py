@@ -52,7 +52,7 @@ from alonet.adapt.work import (
     source_fingerprint,
     work_recipe,
 )
-from alonet.data.atomic import atomic_directory, atomic_write_text, check_can_write_directory
+from alonet.system.atomic import atomic_directory, atomic_write_text, check_can_write_directory
 from alonet.data.dataset import open_dataset, write_dataset
 from alonet.data.split import make_split, patient_key, read_split, row_key, share_count, split_rows
 from alonet.errors import DatasetError

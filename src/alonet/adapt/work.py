@@ -14,7 +14,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from alonet.adapt.config import AdaptConfig
-from alonet.data.atomic import atomic_write_text
+from alonet.system.atomic import atomic_write_text
 from alonet.errors import DatasetError, InvalidValueError
 from alonet.store.export import STEM_SCHEME, store_fingerprint
 

@@ -60,7 +60,7 @@ def batch_command(manifest, out_dir, plots, reports, deidentify, provisional, mo
     incomplete: a view not measured, which --provisional cannot change); 2 when
     nothing could be scored (bad manifest, output, model).
     """
-    from alonet.data.preflight import check_output_folder, report_bytes_estimate
+    from alonet.system.preflight import check_output_folder, report_bytes_estimate
     from alonet.errors import InvalidValueError
     from alonet.report.batch import chosen_keys, run_batch
     from alonet.report.batch.manifest import read_batch_manifest

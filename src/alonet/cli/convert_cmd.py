@@ -58,7 +58,7 @@ def convert(photos, scalp, hairloss, out, phantom_dir, store_dir, include_all, m
     if phantom_dir is None and len(folders) != 3:
         raise click.UsageError("give three folders PHOTOS SCALP HAIRLOSS, --from PHANTOM_DIR or --from-store DIR")
 
-    from alonet.data.preflight import check_output_folder
+    from alonet.system.preflight import check_output_folder
 
     check_output_folder(out, what="dataset folder")  # before reading a single image
 

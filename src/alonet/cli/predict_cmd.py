@@ -136,7 +136,7 @@ def predict_command(images, view, views_csv, out_dir, write_masks, write_npy, ov
     items = _predict_items(images, view, views_csv)
     kinds = MAP_KINDS + (MASK_KINDS if write_masks else ()) + (NPY_KINDS if write_npy else ())
     _check_output_names([p.stem for p, _ in items], out_dir, kinds, overwrite)
-    from alonet.data.preflight import check_output_folder, report_bytes_estimate
+    from alonet.system.preflight import check_output_folder, report_bytes_estimate
 
     need = report_bytes_estimate(p for p, _ in items) + (npy_bytes_estimate(p for p, _ in items) if write_npy else 0)
     check_output_folder(out_dir, need)  # before loading networks
@@ -193,7 +193,7 @@ def _check_output_names(stems: list[str], out_dir: Path, kinds: tuple[str, ...],
 def _write_prediction(out_dir: Path, stem: str, result, *, write_masks: bool, write_npy: bool) -> None:
     """Write one photograph's outputs (atomically): the 8-bit probability maps (marked
     as such), on request the final masks and float32 probabilities, and the overlay."""
-    from alonet.data.atomic import atomic_write_bytes
+    from alonet.system.atomic import atomic_write_bytes
     from alonet.data.imageio import OVERLAY_JPEG_QUALITY, encode_jpeg, encode_png, save_mask_png
     from alonet.data.maskpairs import PROBABILITY_PNG_KEY, PROBABILITY_PNG_VALUE
     from alonet.report.overlay import probability_to_uint8, render_overlay

@@ -85,7 +85,7 @@ def score_command(top, back, left, right, report_dir, deidentify, incomplete, ov
     no scalp, a view that looks mislabelled, ...) gets no SALT: the report says
     which view and why, and the exit status is 3 (see --provisional).
     """
-    from alonet.data.atomic import check_can_write_directory
+    from alonet.system.atomic import check_can_write_directory
     from alonet.report import write_report
     from alonet.report.provenance import visit_provenance
     from alonet.report.writer import REPORT_FILES
@@ -95,7 +95,7 @@ def score_command(top, back, left, right, report_dir, deidentify, incomplete, ov
         raise MissingViewError("no photograph given", fix="pass --top, --back, --left and --right")
     # fail before the slow part
     check_can_write_directory(report_dir, overwrite, inputs=[*images.values(), model], own=REPORT_FILES)
-    from alonet.data.preflight import check_output_folder, report_bytes_estimate
+    from alonet.system.preflight import check_output_folder, report_bytes_estimate
 
     check_output_folder(report_dir, report_bytes_estimate(images.values()), what="report folder")
     pipeline = build_pipeline(model, backend, pipeline_config(max_pixels, scalp_threshold, hairloss_threshold,

@@ -1,4 +1,4 @@
-"""Data stage: reading images and annotations (``imageio``), atomic writes
-(``atomic``), converting folders of photographs and annotations into a dataset
-(``convert``, which pairs the files with ``pairing`` and checks the manifest with
-``manifest``) and opening a converted dataset (``dataset``)."""
+"""Data stage: reading images and annotations (``imageio``), converting folders of
+photographs and annotations into a dataset (``convert``, which pairs the files with
+``pairing`` and checks the manifest with ``manifest``) and opening a converted dataset
+(``dataset``)."""

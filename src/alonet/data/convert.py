@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from alonet.data.dataset import DATASET_FILES, DEFAULT_SIZE, META_COLUMNS, DatasetWriter, check_size
-from alonet.data.atomic import check_can_write_directory
+from alonet.system.atomic import check_can_write_directory
 from alonet.data.imageio import (
     DEFAULT_MAX_PIXELS,
     check_same_size,

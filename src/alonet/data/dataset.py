@@ -32,9 +32,9 @@ from typing import Any
 import numpy as np
 
 from alonet import __version__
-from alonet.data.atomic import atomic_directory
+from alonet.system.atomic import atomic_directory
 from alonet.data.imageio import area_resize_mask, as_rgb_photo, resize_photo
-from alonet.data.preflight import check_output_folder
+from alonet.system.preflight import check_output_folder
 from alonet.errors import DatasetError, InvalidValueError
 from alonet.views import normalize_view
 

@@ -52,7 +52,7 @@ from typing import BinaryIO, Union
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, PngImagePlugin, UnidentifiedImageError
 
-from alonet.data.atomic import atomic_write_bytes
+from alonet.system.atomic import atomic_write_bytes
 from alonet.errors import (
     EmptyAnnotationError,
     EmptyImageError,

@@ -20,7 +20,7 @@ from typing import Protocol
 
 import numpy as np
 
-from alonet.data.atomic import atomic_write_text
+from alonet.system.atomic import atomic_write_text
 from alonet.errors import DatasetError
 
 SPLIT_FORMAT = "alonet-split"

@@ -37,7 +37,7 @@ from typing import Sequence
 
 import numpy as np
 
-from alonet.data.atomic import atomic_directory, check_can_write_directory
+from alonet.system.atomic import atomic_directory, check_can_write_directory
 from alonet.data.dataset import open_dataset
 from alonet.data.split import read_split, row_key
 from alonet.errors import DatasetError, InvalidValueError

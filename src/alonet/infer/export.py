@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from alonet.data.atomic import (
+from alonet.system.atomic import (
     atomic_directory,
     atomic_save,
     atomic_write_bytes,

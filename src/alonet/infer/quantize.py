@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from alonet.data.atomic import atomic_save
+from alonet.system.atomic import atomic_save
 from alonet.infer.onnx_runtime import add_metadata
 from alonet.model import normalize_images, paint_outside_scalp
 from alonet.model.config import TASKS, ModelConfig

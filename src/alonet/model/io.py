@@ -28,7 +28,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Iterable
 
-from alonet.data.atomic import current_umask, remove_stale_temps, temp_path_for
+from alonet.system.atomic import current_umask, remove_stale_temps, temp_path_for
 from alonet.errors import ModelError
 from alonet.model.config import TASKS, ModelConfig
 

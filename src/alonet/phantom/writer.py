@@ -15,7 +15,7 @@ training never sees); the columns after it describe the visit's look (see
 (``scripts/dev/error_by_look.py``). ``loss_pct`` is the view's true %
 hair loss and ``salt`` the visit's true SALT, both computed with
 :mod:`alonet.scoring.salt` from exactly the masks written. The folder appears
-complete or not at all (:func:`alonet.data.atomic.atomic_directory`). Output
+complete or not at all (:func:`alonet.system.atomic.atomic_directory`). Output
 is byte-identical for a seed whatever the number of workers: every patient is
 rendered from its own seeds and rows are sorted before the manifest is written.
 """
@@ -34,9 +34,9 @@ from pathlib import Path
 
 from PIL import Image
 
-from alonet.data.atomic import Marker, atomic_directory, atomic_write_text, check_can_write_directory
+from alonet.system.atomic import Marker, atomic_directory, atomic_write_text, check_can_write_directory
 from alonet.data.imageio import encode_jpeg, encode_mask_png
-from alonet.data.processes import worker_pool
+from alonet.system.processes import worker_pool
 from alonet.errors import InvalidValueError
 from alonet.phantom.generate import procedural_plan, real_patient_order, real_plan, render_visits
 from alonet.phantom.preview import PreviewRow, contact_sheet, thumbnail
@@ -233,7 +233,7 @@ def write_phantoms(spec: PhantomSpec, progress: bool = True) -> WriteResult:
         bar = tqdm(total=len(jobs), desc="phantoms", unit="patient", file=sys.stderr, disable=not progress)
         try:
             if spec.workers > 1 and len(jobs) > 1:
-                # "spawn" workers that exit if this process is killed (alonet.data.processes)
+                # "spawn" workers that exit if this process is killed (alonet.system.processes)
                 with worker_pool(min(spec.workers, len(jobs))) as pool:
                     for future in as_completed([pool.submit(_run, job) for job in jobs]):
                         index, rows, previews = future.result()

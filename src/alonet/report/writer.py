@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from alonet import __version__
-from alonet.data.atomic import atomic_directory
+from alonet.system.atomic import atomic_directory
 from alonet.data.imageio import OVERLAY_JPEG_QUALITY, encode_jpeg, encode_mask_png
 from alonet.report.html import (
     OVERLAY_STYLES,

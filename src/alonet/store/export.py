@@ -43,7 +43,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from alonet.data.atomic import check_can_write_directory
+from alonet.system.atomic import check_can_write_directory
 from alonet.data.dataset import DATASET_FILES, DEFAULT_SIZE, DatasetWriter
 from alonet.data.imageio import check_same_size, read_annotation, read_photo
 from alonet.errors import AloNetError, DatasetError, InvalidValueError, SizeMismatchError

@@ -19,7 +19,7 @@ from dataclasses import fields, replace
 from pathlib import Path
 from typing import Collection
 
-from alonet.data.atomic import atomic_save, atomic_write_text
+from alonet.system.atomic import atomic_save, atomic_write_text
 from alonet.errors import InvalidValueError, ModelError, OutputNotWritableError
 from alonet.model.config import TASKS
 from alonet.model.io import read_model_info, resolve_model_set

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from types import MappingProxyType
 
-from alonet.data.atomic import atomic_write_text
+from alonet.system.atomic import atomic_write_text
 from alonet.errors import InvalidValueError, ModelError
 from alonet.model.config import TASKS, ModelConfig
 from alonet.views import VIEWS

@@ -7,7 +7,7 @@ import io
 from pathlib import Path
 from typing import Sequence
 
-from alonet.data.atomic import atomic_save, atomic_write_text
+from alonet.system.atomic import atomic_save, atomic_write_text
 
 COLUMNS = ("epoch", "lr", "train_loss", "val_loss", "val_iou", "val_dice", "seconds", "best")
 

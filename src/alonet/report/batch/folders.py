@@ -22,7 +22,7 @@ import json
 import re
 from pathlib import Path
 
-from alonet.data.atomic import atomic_write_text, create_hex_key, read_hex_key
+from alonet.system.atomic import atomic_write_text, create_hex_key, read_hex_key
 from alonet.errors import DatasetError
 
 KEY_FILE = ".report-key"
@@ -45,7 +45,7 @@ def read_key(out: Path) -> bytes | None:
 def report_key(out: Path) -> bytes:
     """The output folder's key (:func:`read_key`), made on first use: readable by its owner
     only from the start, and never written over a key another run made meanwhile (then
-    that one is used; ``alonet.data.atomic.create_hex_key``)."""
+    that one is used; ``alonet.system.atomic.create_hex_key``)."""
     key = read_key(out)
     if key is not None:
         return key

@@ -52,7 +52,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from alonet.data.atomic import atomic_write_bytes, atomic_write_text
+from alonet.system.atomic import atomic_write_bytes, atomic_write_text
 from alonet.errors import DatasetError, InvalidValueError
 from alonet.report.batch.columns import COLUMNS_FILE, RESULT_COLUMNS, columns_csv
 from alonet.report.batch.folders import (

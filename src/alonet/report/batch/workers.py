@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from alonet.data.processes import worker_pool
+from alonet.system.processes import worker_pool
 from alonet.errors import AloNetError
 from alonet.infer import Pipeline
 from alonet.infer.onnx_runtime import available_threads

@@ -8,7 +8,7 @@ writing end too.) :func:`worker_pool` starts workers that watch their parent
 and exit within about a second of its death, and whose log records the parent
 handles (a "spawn" worker has none of the parent's logging set-up).
 
-:func:`pid_alive` is also how :mod:`alonet.data.atomic` tells a temporary file
+:func:`pid_alive` is also how :mod:`alonet.system.atomic` tells a temporary file
 that a killed writer left behind from one that a running writer is still
 filling.
 """

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from alonet.errors import OutputExistsError
-from alonet.data.processes import host_tag, pid_alive
+from alonet.system.processes import host_tag, pid_alive
 
 #: What follows "tmp-" / "old-" in a temporary name: host tag, process id, random part.
 _OWNER = r"(?P<host>[0-9a-f]{8})-(?P<pid>[1-9][0-9]{0,9})-[0-9a-f]{8}"
