@@ -10,7 +10,7 @@ import json
 
 from alonet.system.atomic import atomic_directory, atomic_save, atomic_write_bytes, atomic_write_text
 from alonet.data.dataset import DatasetWriter, open_dataset, write_dataset
-from alonet.data.imageio import area_resize_mask
+from alonet.data.resize import area_resize_mask
 from alonet.errors import DatasetError, InvalidValueError, OutputExistsError
 
 
@@ -161,7 +161,9 @@ import alonet.data.convert as convert_module
 from alonet.data.convert import ConversionError, ConvertOptions, convert_folders, convert_phantom
 from alonet.data.manifest import read_manifest
 from alonet.data.pairing import find_pairs
-from alonet.data.imageio import read_annotation, read_photo, resize_photo
+from alonet.data.annotation import read_annotation
+from alonet.data.photo import read_photo
+from alonet.data.resize import resize_photo
 
 
 def _smallest_shared_pairs(root: Path, count: int) -> list[tuple[str, tuple[int, int]]]:

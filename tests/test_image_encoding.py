@@ -1,4 +1,4 @@
-"""Encoding images to bytes (``alonet.data.imageio.encode_jpeg`` / ``encode_png``): every caller
+"""Encoding images to bytes (``alonet.data.encode.encode_jpeg`` / ``encode_png``): every caller
 writes the bytes it wrote before the encoders were shared, i.e. Pillow with that caller's
 quality, chroma subsampling, Huffman optimisation and PNG text.
 
@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image, PngImagePlugin
 
-from alonet.data.imageio import (
+from alonet.data.encode import (
     EMBEDDED_JPEG_QUALITY,
     NO_CHROMA_SUBSAMPLING,
     OVERLAY_JPEG_QUALITY,

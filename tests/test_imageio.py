@@ -8,22 +8,17 @@ import os
 import struct
 import zlib
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 import pytest
 from PIL import Image, ImageFile
 
-from alonet.data.imageio import (
-    as_rgb_photo,
-    check_same_size,
-    image_info,
-    read_annotation,
-    read_photo,
-    area_resize_mask,
-    resize_photo,
-    save_mask_png,
-    save_photo_jpeg,
-)
+from alonet.data.annotation import check_same_size, read_annotation
+from alonet.data.encode import save_mask_png, save_photo_jpeg
+from alonet.data.imagefile import image_info
+from alonet.data.photo import as_rgb_photo, read_photo
+from alonet.data.resize import area_resize_mask, resize_photo
 from alonet.errors import (
     EmptyAnnotationError,
     EmptyImageError,
@@ -394,20 +389,20 @@ def test_pillow_guard_compares_inside_the_lock(monkeypatch):
     for a while: it would read with the low value once that read restored it."""
     import threading
 
-    from alonet.data import imageio
+    from alonet.data import imagefile
 
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # Pillow alone accepts up to 2000 pixels
     a_inside, a_may_leave, a_left = threading.Event(), threading.Event(), threading.Event()
     seen = []
 
     def big_read():  # lifts the guard to 100 000 and holds it until told
-        with imageio._pillow_guard(100_000):
+        with imagefile._pillow_guard(100_000):
             a_inside.set()
             a_may_leave.wait(10)
         a_left.set()
 
     def medium_read():  # needs 5 000: more than Pillow's own 2000, less than A's lifted value
-        with imageio._pillow_guard(5_000):
+        with imagefile._pillow_guard(5_000):
             a_left.wait(10)  # old code: got here at once, then A restored 1000 under it
             seen.append(Image.MAX_IMAGE_PIXELS)
 
@@ -449,7 +444,8 @@ def test_as_rgb_photo_is_the_one_photograph_check(tmp_path):
 def test_a_tiff_orientation_tag_is_applied_once(tmp_path):
     """An audit (thirty-fourth session): Pillow 13 opens a TIFF tagged 6 at its turned size, and
     image_info turned that size again, so convert refused masks drawn on the photograph as shown."""
-    from alonet.data.imageio import image_info, read_photo
+    from alonet.data.imagefile import image_info
+    from alonet.data.photo import read_photo
 
     stored = np.zeros((300, 400, 3), np.uint8)  # 400 wide, 300 high
     stored[:, :200] = 200
@@ -459,3 +455,46 @@ def test_a_tiff_orientation_tag_is_applied_once(tmp_path):
         height, width = read_photo(tmp_path / name).shape[:2]
         assert image_info(tmp_path / name).oriented_size == (width, height), name
     assert read_photo(tmp_path / "turned.tif").shape[:2] == (400, 300)
+
+
+#: Every public name of ``alonet.data.imageio`` before it was split (thirty-fifth session), by the
+#: module that now holds it. Code outside the repository imports these from imageio.
+IMAGEIO_NAMES = MappingProxyType({
+    "imagefile": ("DEFAULT_MAX_PIXELS", "READ_FORMATS", "ImageSource", "ImageInfo", "image_info",
+                  "check_pixels", "pixel_count"),
+    "photo": ("PHOTO_EXTENSIONS", "read_photo", "as_rgb_photo"),
+    "annotation": ("MASK_EXTENSIONS", "LABEL_MAP_MAX_LEVELS", "LABEL_MAP_MIN_SHARE", "LABEL_MAP_MIN_MARKED",
+                   "label_map_levels", "GREY_SHARE_MAX", "grey_share", "read_annotation", "check_same_size"),
+    "resize": ("Size", "fit_size", "resize_photo", "area_resize_mask"),
+    "encode": ("PHOTO_JPEG_QUALITY", "OVERLAY_JPEG_QUALITY", "EMBEDDED_JPEG_QUALITY", "NO_CHROMA_SUBSAMPLING",
+               "encode_jpeg", "encode_png", "encode_mask_png", "save_mask_png", "save_photo_jpeg"),
+})
+
+
+def test_imageio_re_exports_the_split_modules_names_as_the_same_objects():
+    """``alonet.data.imageio`` is a compatibility module: each of its former public names is the
+    very object of the module that now holds it (a copy would not see a monkeypatch or a fix),
+    and every public name those modules define is re-exported."""
+    import ast
+    import importlib
+    import inspect
+
+    from alonet.data import imageio
+
+    assert sorted(imageio.__all__) == sorted(name for names in IMAGEIO_NAMES.values() for name in names)
+    for module_name, names in IMAGEIO_NAMES.items():
+        module = importlib.import_module(f"alonet.data.{module_name}")
+        for name in names:
+            assert getattr(imageio, name) is getattr(module, name), (module_name, name)
+        defined = set()  # top-level names the module defines itself (not imports)
+        for node in ast.parse(inspect.getsource(module)).body:
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                defined.add(node.name)
+            elif isinstance(node, ast.Assign):
+                defined.update(target.id for target in node.targets if isinstance(target, ast.Name))
+            elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+                defined.add(node.target.id)
+        assert {name for name in defined if not name.startswith("_")} == set(names), module_name
+    star: dict = {}
+    exec("from alonet.data.imageio import *", star)
+    assert set(star) - {"__builtins__"} == set(imageio.__all__)

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
-from alonet.data.imageio import read_photo
 from alonet.data.jpegmeta import NotAJpeg, decodes_to, strip_jpeg_metadata, stripped_or_none
+from alonet.data.photo import read_photo
 
 SECRETS = (b"PhoneMaker", b"PhoneModel X", b"2024:01:02", b"AA-017 Jane Doe", b"xmp-secret", b"trailing-frame")
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-from alonet.data.imageio import read_annotation
+from alonet.data.annotation import read_annotation
 from alonet.errors import InvalidValueError, UnsupportedImageModeError
 from alonet.scoring.metrics import iou
 from alonet.scoring.salt import view_loss_percent

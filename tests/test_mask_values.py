@@ -14,7 +14,7 @@ from PIL import Image
 from test_convert_inputs import error_line, phantom_folder, run
 
 from alonet.data.dataset import check_mask_values, open_dataset, write_dataset
-from alonet.data.imageio import GREY_SHARE_MAX, grey_share, read_annotation
+from alonet.data.annotation import GREY_SHARE_MAX, grey_share, read_annotation
 from alonet.errors import DatasetError, UnsupportedImageModeError
 
 

@@ -17,7 +17,7 @@ from PIL import Image
 from test_image_encoding import pillow_jpeg, pillow_mask_png
 
 from alonet.cli.main import main
-from alonet.data.imageio import read_annotation
+from alonet.data.annotation import read_annotation
 from alonet.data.maskshape import analyse_shape
 from alonet.phantom import render_patient
 from alonet.phantom.generate import procedural_frame, real_plan, real_plans, render_visits, rng_for, visit_size

@@ -16,7 +16,7 @@ from test_image_encoding import pillow_jpeg, pillow_mask_png, pillow_png
 from test_infer import make_model_set, phantom_visit
 
 from alonet.cli.main import main
-from alonet.data.imageio import read_annotation
+from alonet.data.annotation import read_annotation
 from alonet.data.maskpairs import PROBABILITY_PNG_KEY, PROBABILITY_PNG_VALUE
 from alonet.report.overlay import probability_to_uint8, render_overlay
 from alonet.scoring.salt import salt_from_masks

@@ -18,8 +18,9 @@ from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from alonet.data.imageio import area_resize_mask, label_map_levels
+from alonet.data.annotation import label_map_levels
 from alonet.data.maskshape import analyse_shape, reduce_mask
+from alonet.data.resize import area_resize_mask
 from alonet.infer.postprocess import (
     PostprocessConfig,
     confidence,

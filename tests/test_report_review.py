@@ -18,7 +18,7 @@ from PIL import Image
 from test_infer import make_model_set, phantom_visit
 
 from alonet.cli.main import main
-from alonet.data.imageio import read_photo
+from alonet.data.photo import read_photo
 from alonet.errors import ImageTooLargeError, InvalidValueError
 from alonet.report.html import OVERLAY_STYLES, SYNTHETIC_WARNING
 from alonet.report.overlay import render_overlay

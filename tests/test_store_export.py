@@ -25,7 +25,9 @@ from test_web import csrf_token, encode, mask_png, photo
 
 from alonet.cli.main import main
 from alonet.data.dataset import open_dataset
-from alonet.data.imageio import read_annotation, read_photo, area_resize_mask, resize_photo
+from alonet.data.annotation import read_annotation
+from alonet.data.photo import read_photo
+from alonet.data.resize import area_resize_mask, resize_photo
 from alonet.errors import AloNetError, DatasetError, InvalidValueError, OutputExistsError
 from alonet.infer import Pipeline
 from alonet.scoring.salt import view_loss_percent

@@ -224,8 +224,8 @@ def test_saving_a_visit_for_a_new_patient_checks_the_code_too(make_app, photos, 
 def test_a_stored_jpeg_is_the_upload_without_metadata_and_scores_the_same(make_app, photos, tmp_path):  # noqa: F811
     from test_jpegmeta import SECRETS, camera_jpeg
 
-    from alonet.data.imageio import read_photo
     from alonet.data.jpegmeta import strip_jpeg_metadata
+    from alonet.data.photo import read_photo
 
     store_dir = tmp_path / "store"
     app = make_app(store=store_dir)

@@ -27,7 +27,7 @@ from test_web import (  # noqa: F401
 )
 
 from alonet.cli.main import main
-from alonet.data import imageio
+from alonet.data import annotation, photo
 from alonet.errors import AloNetError
 from alonet.cli.serve_cmd import served_host_names, waitress_settings
 from alonet.web.security import host_allowed, host_name
@@ -221,13 +221,13 @@ def flat_png(width: int, height: int) -> bytes:
 
 def count_decodes(monkeypatch) -> list:
     made = []
-    original = imageio.read_photo
+    original = photo.read_photo
 
     def spy(*args, **kwargs):
         made.append(kwargs.get("name"))
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(imageio, "read_photo", spy)
+    monkeypatch.setattr(photo, "read_photo", spy)
     return made
 
 
@@ -332,8 +332,8 @@ def test_a_corrected_mask_of_the_wrong_size_is_refused_from_its_header(make_app,
     client = make_app().test_client()
     url = score_in_browser_form(client, photos, ["top"])
     decodes = []
-    original = imageio.read_annotation
-    monkeypatch.setattr(imageio, "read_annotation", lambda *a, **k: decodes.append(1) or original(*a, **k))
+    original = annotation.read_annotation
+    monkeypatch.setattr(annotation, "read_annotation", lambda *a, **k: decodes.append(1) or original(*a, **k))
     huge = encode(np.zeros((3000, 3000), np.uint8))  # 3000x3000 on a page that edits 160x120
     answer = client.post(f"{url}/masks", data={"scalp_top": (io.BytesIO(huge), "s.png"),
                                                "hairloss_top": (io.BytesIO(huge), "h.png")},
@@ -467,7 +467,7 @@ def test_four_24_megapixel_photographs_fit_one_request(make_app, monkeypatch):  
         decoded.append(name)
         return np.full((120, 160, 3), 128, np.uint8)
 
-    monkeypatch.setattr(imageio, "read_photo", small_decode)
+    monkeypatch.setattr(photo, "read_photo", small_decode)
     answer = app.test_client().post("/api/score?masks=0", data={
         view: (io.BytesIO(camera), f"{view}.png") for view in ("top", "back", "left", "right")})
     assert answer.status_code == 200, answer.get_json()

@@ -39,7 +39,8 @@ import numpy as np
 from PIL import Image
 
 from alonet.data.convert import phantom_paths
-from alonet.data.imageio import image_info, read_annotation
+from alonet.data.annotation import read_annotation
+from alonet.data.imagefile import image_info
 from alonet.errors import AloNetError, DatasetError
 from alonet.views import VIEWS, normalize_view
 

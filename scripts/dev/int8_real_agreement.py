@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from alonet.data.imageio import read_photo
+from alonet.data.photo import read_photo
 from alonet.infer import Pipeline, PipelineConfig
 from alonet.scoring.metrics import iou
 from alonet.views import VIEWS

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from alonet.data.imageio import read_photo
+from alonet.data.photo import read_photo
 from alonet.infer import Pipeline
 from alonet.infer.gate import gate_photo
 from alonet.infer.quality import RETAKE_CODES

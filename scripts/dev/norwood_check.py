@@ -59,7 +59,7 @@ import numpy as np
 from scipy.stats import mannwhitneyu, spearmanr
 from tqdm import tqdm
 
-from alonet.data.imageio import read_photo
+from alonet.data.photo import read_photo
 from alonet.infer import Pipeline
 from alonet.infer.quality import marked_lightness
 

@@ -49,7 +49,7 @@ from pseudo_label import fold_of, part_of, upright_choice
 from real_scalp_regions import draw_outline, grid_cell, upright_photo, write_csv, write_pair, write_sheet
 from tqdm import tqdm
 
-from alonet.data.imageio import read_photo
+from alonet.data.photo import read_photo
 from alonet.scoring.metrics import iou
 
 LINES = Path(__file__).with_name("real_back_fringe.json")

@@ -34,7 +34,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from alonet.data.imageio import read_photo
+from alonet.data.photo import read_photo
 from alonet.infer import Pipeline
 from alonet.infer.quality import REVIEW_CODES
 from alonet.report.overlay import render_overlay

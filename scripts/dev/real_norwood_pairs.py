@@ -40,7 +40,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from alonet.data.imageio import read_photo
+from alonet.data.photo import read_photo
 
 NEGATIVE = (2,)
 POSITIVE = (6, 7)

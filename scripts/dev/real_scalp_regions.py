@@ -44,7 +44,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from alonet.data.imageio import read_photo
+from alonet.data.photo import read_photo
 from alonet.scoring.metrics import iou
 
 REGIONS = Path(__file__).with_name("real_back_regions.json")

@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from alonet.data.imageio import read_annotation
+from alonet.data.annotation import read_annotation
 from alonet.data.maskshape import reduce_mask
 
 

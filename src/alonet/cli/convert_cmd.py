@@ -51,7 +51,7 @@ def convert(photos, scalp, hairloss, out, phantom_dir, store_dir, include_all, m
         raise click.UsageError("--all goes with --from-store DIR")
 
     from alonet.data.convert import ConvertOptions, convert_folders, convert_phantom
-    from alonet.data.imageio import DEFAULT_MAX_PIXELS
+    from alonet.data.imagefile import DEFAULT_MAX_PIXELS
 
     if phantom_dir is not None and (folders or manifest):
         raise click.UsageError("give either --from PHANTOM_DIR or PHOTOS SCALP HAIRLOSS [--manifest], not both")

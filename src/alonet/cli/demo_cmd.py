@@ -60,7 +60,7 @@ def demo_command(out_dir, seed, size, deidentify, model, backend, precision, thr
     predicted and true numbers). The last line printed is `SALT predicted <x> true <y>`.
     """
     from alonet.system.atomic import atomic_directory, atomic_write_text
-    from alonet.data.imageio import save_mask_png, save_photo_jpeg
+    from alonet.data.encode import save_mask_png, save_photo_jpeg
     from alonet.phantom import render_patient
     from alonet.report import write_report
     from alonet.report.provenance import visit_provenance

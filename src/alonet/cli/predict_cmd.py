@@ -43,7 +43,7 @@ def npy_bytes(array) -> bytes:
 
 def npy_bytes_estimate(paths) -> int:
     """Bytes of the two float32 maps per photograph (8 per pixel), read from the headers."""
-    from alonet.data.imageio import image_info
+    from alonet.data.imagefile import image_info
 
     total = 0
     for path in paths:
@@ -194,7 +194,7 @@ def _write_prediction(out_dir: Path, stem: str, result, *, write_masks: bool, wr
     """Write one photograph's outputs (atomically): the 8-bit probability maps (marked
     as such), on request the final masks and float32 probabilities, and the overlay."""
     from alonet.system.atomic import atomic_write_bytes
-    from alonet.data.imageio import OVERLAY_JPEG_QUALITY, encode_jpeg, encode_png, save_mask_png
+    from alonet.data.encode import OVERLAY_JPEG_QUALITY, encode_jpeg, encode_png, save_mask_png
     from alonet.data.maskpairs import PROBABILITY_PNG_KEY, PROBABILITY_PNG_VALUE
     from alonet.report.overlay import probability_to_uint8, render_overlay
 

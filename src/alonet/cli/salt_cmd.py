@@ -63,7 +63,7 @@ def _mask_line(pair) -> str:
 
 def _read_masks(masks_dir, mask_files, max_pixels) -> dict:
     """{view: ViewMaskPair} from --masks DIR and --mask VIEW SCALP HAIRLOSS (each view once)."""
-    from alonet.data.imageio import DEFAULT_MAX_PIXELS
+    from alonet.data.imagefile import DEFAULT_MAX_PIXELS
     from alonet.data.maskpairs import read_mask_folder, read_mask_pair
 
     limit = DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels

@@ -1,4 +1,5 @@
-"""Data stage: reading images and annotations (``imageio``), converting folders of
-photographs and annotations into a dataset (``convert``, which pairs the files with
-``pairing`` and checks the manifest with ``manifest``) and opening a converted dataset
-(``dataset``)."""
+"""Data stage: reading image files (``imagefile``), photographs (``photo``) and annotations
+(``annotation``), resizing (``resize``) and encoding them (``encode``; ``imageio`` re-exports
+all five under their former name), converting folders of photographs and annotations into
+a dataset (``convert``, which pairs the files with ``pairing`` and checks the manifest with
+``manifest``) and opening a converted dataset (``dataset``)."""

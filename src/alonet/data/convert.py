@@ -39,19 +39,14 @@ from typing import Any
 
 import numpy as np
 
-from alonet.data.dataset import DATASET_FILES, DEFAULT_SIZE, META_COLUMNS, DatasetWriter, check_size
+from alonet.data.annotation import check_same_size, read_annotation
 from alonet.system.atomic import check_can_write_directory
-from alonet.data.imageio import (
-    DEFAULT_MAX_PIXELS,
-    check_same_size,
-    image_info,
-    read_annotation,
-    read_photo,
-    area_resize_mask,
-    resize_photo,
-)
+from alonet.data.dataset import DATASET_FILES, DEFAULT_SIZE, META_COLUMNS, DatasetWriter, check_size
+from alonet.data.imagefile import DEFAULT_MAX_PIXELS, image_info
 from alonet.data.pairing import find_pairs
 from alonet.data.pairs import Pair, Problem, stem_key
+from alonet.data.photo import read_photo
+from alonet.data.resize import area_resize_mask, resize_photo
 from alonet.errors import AloNetError, DatasetError, ImageTooSmallError, InvalidValueError
 
 LOG = logging.getLogger(__name__)

@@ -33,7 +33,8 @@ import numpy as np
 
 from alonet import __version__
 from alonet.system.atomic import atomic_directory
-from alonet.data.imageio import area_resize_mask, as_rgb_photo, resize_photo
+from alonet.data.photo import as_rgb_photo
+from alonet.data.resize import area_resize_mask, resize_photo
 from alonet.system.preflight import check_output_folder
 from alonet.errors import DatasetError, InvalidValueError
 from alonet.views import normalize_view

@@ -7,7 +7,7 @@ data after it); metadata rides in application segments (APP0-APP15) and comments
 a depth map). :func:`strip_jpeg_metadata` copies the picture's segments byte for
 byte and keeps, of the rest, only what changes how the pixels are read:
 
-* the APP2 ``ICC_PROFILE`` segments (the colour space: ``alonet.data.imageio``
+* the APP2 ``ICC_PROFILE`` segments (the colour space: ``alonet.data.photo``
   converts it to sRGB), with the profile's creation date, device maker and model
   and profile ID blanked and anything after the profile's stated size cut off (also when
   the profile is split over several segments); the profile's own text tags (description,
@@ -141,14 +141,14 @@ def strip_jpeg_metadata(data: bytes) -> bytes:
 
 
 def decodes_to(data: bytes, image: np.ndarray) -> bool:
-    """True when ``data`` decodes (through ``alonet.data.imageio.read_photo``, as uploads are
+    """True when ``data`` decodes (through ``alonet.data.photo.read_photo``, as uploads are
     read) to exactly ``image``: the check before a stripped upload is stored in place of a
     JPEG encoded from ``image``."""
-    from alonet.data import imageio
+    from alonet.data import photo
     from alonet.errors import AloNetError
 
     try:
-        again = imageio.read_photo(data, max_pixels=None, name="photograph")
+        again = photo.read_photo(data, max_pixels=None, name="photograph")
     except AloNetError:
         return False
     return again.shape == image.shape and bool(np.array_equal(again, image))

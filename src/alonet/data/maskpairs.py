@@ -34,7 +34,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from alonet.data.imageio import DEFAULT_MAX_PIXELS, MASK_EXTENSIONS, read_annotation
+from alonet.data.annotation import MASK_EXTENSIONS, read_annotation
+from alonet.data.imagefile import DEFAULT_MAX_PIXELS
 from alonet.data.pairing import SPLIT_LABEL_MAP, same_file
 from alonet.data.pairs import stem_key
 from alonet.errors import (

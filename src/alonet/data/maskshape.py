@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from alonet.data.imageio import fit_size
+from alonet.data.resize import fit_size
 
 #: A scalp region is temporal when its lower notch is deeper than this
 #: fraction of the region's height.
@@ -68,7 +68,7 @@ def reduce_mask(mask: np.ndarray, long_side: int) -> np.ndarray:
 
     Fast on camera-sized masks: Pillow's integer box reduction first (to at
     most twice the target), then an exact box resize. That two-stage rule only
-    approximates :func:`alonet.data.imageio.area_resize_mask` (about 0.1 % of
+    approximates :func:`alonet.data.resize.area_resize_mask` (about 0.1 % of
     pixels differ, on the edge) and is kept on purpose: phantoms drawn from real
     annotations, the bundled models' training and test data, are rendered from
     it and stay byte-identical, and it is 15-20 % faster when writing them

@@ -19,9 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from alonet.data.imageio import MASK_EXTENSIONS, PHOTO_EXTENSIONS
+from alonet.data.annotation import MASK_EXTENSIONS
 from alonet.data.manifest import Manifest, ManifestRow, check_manifest_rows, load_manifest
 from alonet.data.pairs import Pair, Problem, stem_key
+from alonet.data.photo import PHOTO_EXTENSIONS
 from alonet.errors import DatasetError, InvalidValueError
 from alonet.views import normalize_view
 

@@ -42,7 +42,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from alonet.data.imageio import as_rgb_photo, fit_size
+from alonet.data.photo import as_rgb_photo
+from alonet.data.resize import fit_size
 from alonet.errors import InvalidValueError
 from alonet.infer.quality import above, below, flag
 

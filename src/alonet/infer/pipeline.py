@@ -39,7 +39,8 @@ from typing import Any
 
 import numpy as np
 
-from alonet.data.imageio import DEFAULT_MAX_PIXELS, as_rgb_photo, check_pixels, read_photo
+from alonet.data.imagefile import DEFAULT_MAX_PIXELS, check_pixels
+from alonet.data.photo import as_rgb_photo, read_photo
 from alonet.errors import InvalidValueError, MissingViewError, NotAnImageError
 from alonet.infer.backends import create_backend
 from alonet.infer.gate import GateConfig, gate_photo, required_side

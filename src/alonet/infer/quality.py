@@ -45,7 +45,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from alonet.data.imageio import as_rgb_photo, fit_size
+from alonet.data.photo import as_rgb_photo
+from alonet.data.resize import fit_size
 from alonet.errors import InvalidValueError
 
 #: Flag codes that mean the photograph should be retaken (with the gate's refusals).

@@ -41,7 +41,7 @@ def smooth_resize_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
     Rule: bilinear interpolation of the bool (or 0/1) mask as floats (OpenCV), inside
     where the result is ``>= 0.5``; enlarged outlines are smooth lines rather than pixel
-    stairs. Unlike ``alonet.data.imageio.area_resize_mask`` it does not average areas
+    stairs. Unlike ``alonet.data.resize.area_resize_mask`` it does not average areas
     when shrinking.
     """
     width, height = size

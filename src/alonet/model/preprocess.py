@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from alonet.data.imageio import area_resize_mask, as_rgb_photo, resize_photo
+from alonet.data.photo import as_rgb_photo
+from alonet.data.resize import area_resize_mask, resize_photo
 from alonet.errors import InvalidValueError
 from alonet.model.config import FILL_COLOR, ModelConfig
 

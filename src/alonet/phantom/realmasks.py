@@ -28,7 +28,7 @@ order pairs the more similar regions only 2 times in 3 (126 of 189).
 stable, independent of the seed and of which patients are present, and never
 divides a patient.
 
-Masks are read with :func:`alonet.data.imageio.read_annotation` and reduced to
+Masks are read with :func:`alonet.data.annotation.read_annotation` and reduced to
 the working size at once; the reduced masks are cached in memory only (per
 :class:`RealMaskSet` instance), never written.
 """
@@ -47,7 +47,7 @@ from types import MappingProxyType
 
 import numpy as np
 
-from alonet.data.imageio import read_annotation
+from alonet.data.annotation import read_annotation
 from alonet.data.maskshape import ANALYSIS_SIDE, ShapeInfo, analyse_shape, reduce_mask
 from alonet.errors import DatasetError, InvalidValueError, SizeMismatchError
 

@@ -35,7 +35,7 @@ from pathlib import Path
 from PIL import Image
 
 from alonet.system.atomic import Marker, atomic_directory, atomic_write_text, check_can_write_directory
-from alonet.data.imageio import encode_jpeg, encode_mask_png
+from alonet.data.encode import encode_jpeg, encode_mask_png
 from alonet.system.processes import worker_pool
 from alonet.errors import InvalidValueError
 from alonet.phantom.generate import procedural_plan, real_patient_order, real_plan, render_visits

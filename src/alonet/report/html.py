@@ -17,7 +17,7 @@ from types import MappingProxyType
 import numpy as np
 
 from alonet import __version__
-from alonet.data.imageio import EMBEDDED_JPEG_QUALITY, encode_jpeg
+from alonet.data.encode import EMBEDDED_JPEG_QUALITY, encode_jpeg
 from alonet.infer.quality import RETAKE_CODES, REVIEW_CODES
 from alonet.scoring.salt import shown_salt
 from alonet.report.overlay import (

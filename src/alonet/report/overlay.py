@@ -3,7 +3,7 @@
 An overlay draws the scalp outline as a solid line and fills hair loss with a
 semi-transparent colour, so the photograph stays visible underneath. All
 functions are pure: they take arrays and return new arrays (encoding them is
-``alonet.data.imageio.encode_jpeg`` / ``encode_png``).
+``alonet.data.encode.encode_jpeg`` / ``encode_png``).
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from alonet.data.imageio import as_rgb_photo, fit_size
+from alonet.data.photo import as_rgb_photo
+from alonet.data.resize import fit_size
 from alonet.errors import InvalidValueError
 
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from alonet import __version__
 from alonet.system.atomic import atomic_directory
-from alonet.data.imageio import OVERLAY_JPEG_QUALITY, encode_jpeg, encode_mask_png
+from alonet.data.encode import OVERLAY_JPEG_QUALITY, encode_jpeg, encode_mask_png
 from alonet.report.html import (
     OVERLAY_STYLES,
     REPORT_IMAGE_SIDE,

@@ -45,7 +45,8 @@ from typing import Any
 
 from alonet.system.atomic import check_can_write_directory
 from alonet.data.dataset import DATASET_FILES, DEFAULT_SIZE, DatasetWriter
-from alonet.data.imageio import check_same_size, read_annotation, read_photo
+from alonet.data.annotation import check_same_size, read_annotation
+from alonet.data.photo import read_photo
 from alonet.errors import AloNetError, DatasetError, InvalidValueError, SizeMismatchError
 from alonet.scoring.salt import view_loss_percent
 from alonet.store.errors import DamagedRecordError, StoreError

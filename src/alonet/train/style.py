@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from alonet.data.imageio import read_photo, resize_photo
+from alonet.data.photo import read_photo
+from alonet.data.resize import resize_photo
 from alonet.errors import DatasetError
 
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png")

@@ -18,8 +18,10 @@ from functools import partial
 
 from flask import Response, abort
 
-from alonet.data.imageio import NO_CHROMA_SUBSAMPLING, encode_jpeg, encode_mask_png, read_annotation, read_photo
+from alonet.data.annotation import read_annotation
+from alonet.data.encode import NO_CHROMA_SUBSAMPLING, encode_jpeg, encode_mask_png
 from alonet.data.jpegmeta import decodes_to
+from alonet.data.photo import read_photo
 from alonet.errors import AloNetError
 from alonet.infer.quality import RETAKE_CODES
 from alonet.infer.results import ViewResult

@@ -8,7 +8,7 @@ Rules (each broken rule is an :class:`UploadRejected` with HTTP status 400 or
   disk) by :class:`InMemoryRequest`, whose buffers stop at the per-file cap (413);
 * photographs are accepted only in the fields ``top``, ``back``, ``left``,
   ``right``; any other file field is refused (400);
-* the content is checked by decoding it with ``alonet.data.imageio.read_photo``,
+* the content is checked by decoding it with ``alonet.data.photo.read_photo``,
   never by the file name or the MIME header: not an image, truncated, empty
   (400) or more pixels than the cap (413) are refused;
 * before any photograph is decoded, every header is read: a photograph over the
@@ -19,7 +19,7 @@ Rules (each broken rule is an :class:`UploadRejected` with HTTP status 400 or
 
 Images leave the server without metadata (EXIF GPS, device, dates; XMP; comments):
 masks and pictures for the page are encoded from their pixels
-(``alonet.data.imageio.encode_jpeg``, ``encode_mask_png``); a stored photograph is
+(``alonet.data.encode.encode_jpeg``, ``encode_mask_png``); a stored photograph is
 the uploaded JPEG with its metadata segments removed (``alonet.data.jpegmeta``,
 pixels untouched), or, for other formats and photographs turned by an EXIF
 orientation, encoded upright from its pixels.
@@ -34,7 +34,7 @@ import numpy as np
 from flask import Request, current_app
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from alonet.data import imageio
+from alonet.data import annotation, encode, imagefile, photo, resize
 from alonet.data.jpegmeta import stripped_or_none
 from alonet.errors import AloNetError, ImageTooLargeError
 from alonet.views import VIEWS
@@ -111,7 +111,7 @@ def decode_photo(data: bytes, view: str, max_pixels: int) -> np.ndarray:
     if not data:
         raise UploadRejected(f"the {view} photograph is an empty file (0 bytes); choose the photograph again")
     try:
-        return imageio.read_photo(data, max_pixels=max_pixels, name=f"{view} photograph")
+        return photo.read_photo(data, max_pixels=max_pixels, name=f"{view} photograph")
     except ImageTooLargeError as exc:
         raise UploadTooLarge(str(exc)) from None
     except AloNetError as exc:
@@ -123,7 +123,7 @@ def photo_pixels(data: bytes, view: str, max_pixels: int) -> int:
     if not data:
         raise UploadRejected(f"the {view} photograph is an empty file (0 bytes); choose the photograph again")
     try:
-        info = imageio.image_info(data, max_pixels=max_pixels, name=f"{view} photograph")
+        info = imagefile.image_info(data, max_pixels=max_pixels, name=f"{view} photograph")
     except ImageTooLargeError as exc:
         raise UploadTooLarge(str(exc)) from None
     except AloNetError as exc:
@@ -139,8 +139,8 @@ def check_request_pixels(sizes: dict[str, int], max_request_pixels: int) -> None
         total += pixels
         if total > max_request_pixels:
             raise UploadTooLarge(
-                f"upload refused: with the {view} photograph ({imageio.pixel_count(pixels)}) this request has "
-                f"{imageio.pixel_count(total)}, more than the {imageio.pixel_count(max_request_pixels)} accepted "
+                f"upload refused: with the {view} photograph ({imagefile.pixel_count(pixels)}) this request has "
+                f"{imagefile.pixel_count(total)}, more than the {imagefile.pixel_count(max_request_pixels)} accepted "
                 "per request; send smaller photographs (12 megapixels each is plenty) or fewer at a time")
 
 
@@ -199,7 +199,7 @@ def read_photo_files(files, form, max_pixels: int, max_request_pixels: int | Non
 def read_mask_upload(data: bytes, what: str, shape: tuple[int, int], max_pixels: int) -> np.ndarray:
     """Decode a corrected mask (an image from the page's canvas) as (H, W) bool.
 
-    Decoded by ``alonet.data.imageio.read_annotation`` (white = inside); it must
+    Decoded by ``alonet.data.annotation.read_annotation`` (white = inside); it must
     have exactly ``shape`` (height, width), the size the page edits, which is checked
     from the header before any pixel is decoded. A photograph or smooth grey picture
     chosen by mistake in the "correct the masks from files" form is refused
@@ -210,12 +210,12 @@ def read_mask_upload(data: bytes, what: str, shape: tuple[int, int], max_pixels:
         raise UploadRejected(f"the corrected {what} mask is an empty file")
     name = f"corrected {what} mask"
     try:
-        info = imageio.image_info(data, max_pixels=max_pixels, name=name)  # the header only
+        info = imagefile.image_info(data, max_pixels=max_pixels, name=name)  # the header only
         if (info.height, info.width) != tuple(shape):
             raise UploadRejected(
                 f"the corrected {what} mask is {info.width}x{info.height} pixels, expected {shape[1]}x{shape[0]}"
             )
-        return imageio.read_annotation(data, max_pixels=shape[0] * shape[1], name=name, refuse_pictures=True)
+        return annotation.read_annotation(data, max_pixels=shape[0] * shape[1], name=name, refuse_pictures=True)
     except UploadRejected:
         raise
     except AloNetError as exc:
@@ -227,11 +227,11 @@ def read_mask_upload(data: bytes, what: str, shape: tuple[int, int], max_pixels:
 
 def png_data_url(mask: np.ndarray) -> str:
     """A mask as a ``data:image/png;base64,...`` URL (for the JSON API)."""
-    return "data:image/png;base64," + base64.b64encode(imageio.encode_mask_png(mask)).decode("ascii")
+    return "data:image/png;base64," + base64.b64encode(encode.encode_mask_png(mask)).decode("ascii")
 
 
 def edit_size(height: int, width: int, max_side: int) -> tuple[int, int]:
     """(height, width) of the editing canvas: the photograph's size, scaled down so the
     longer side is at most ``max_side`` (aspect ratio kept, at least 1 pixel)."""
-    width, height = imageio.fit_size(width, height, max_side)
+    width, height = resize.fit_size(width, height, max_side)
     return height, width

@@ -23,14 +23,8 @@ from typing import NoReturn
 
 from flask import Blueprint, abort, jsonify, redirect, render_template, request, url_for
 
-from alonet.data.imageio import (
-    NO_CHROMA_SUBSAMPLING,
-    PHOTO_JPEG_QUALITY,
-    area_resize_mask,
-    encode_jpeg,
-    encode_mask_png,
-    resize_photo,
-)
+from alonet.data.encode import NO_CHROMA_SUBSAMPLING, PHOTO_JPEG_QUALITY, encode_jpeg, encode_mask_png
+from alonet.data.resize import area_resize_mask, resize_photo
 from alonet.views import VIEWS
 from alonet.web.reports import new_views, scored_with_meta, report_response
 from alonet.web.state import get_state, scoring_slot, wants_json, wants_provisional
