@@ -129,5 +129,5 @@ def as_rgb_photo(image, what: str = "the photograph", *, batch: bool = False) ->
     if len(shape) != 3 or shape[2] != 3 or array.dtype != np.uint8 or 0 in shape:
         expected = "a (height, width, 3) uint8 array" + (" or a stack of them" if batch else "")
         raise InvalidValueError(f"{what}: expected an RGB photograph as {expected}; got {array.dtype} {array.shape}",
-                                fix="convert the image to 8-bit RGB (alonet.data.imageio.read_photo reads files so)")
+                                fix="convert the image to 8-bit RGB (alonet.data.photo.read_photo reads files so)")
     return array
