@@ -70,6 +70,7 @@ from alonet.report.batch.plan import plan_rescoring
 from alonet.report.batch.rows import (read_results, result_row, results_writer, row_status, salt_of,
                                       shown_salt_of)
 from alonet.report.batch.workers import VisitScorer
+from alonet.report.options import ReportOptions
 from alonet.report.plots import salt_over_time_png
 from alonet.report.provenance import batch_settings, inputs_sha256, model_sha256
 from alonet.report.writer import write_report
@@ -258,7 +259,8 @@ def write_visit_report(out: Path, key: bytes | None, model_hash: str, entry: Vis
     meta = {**provenance, "model_sha256": model_hash, "inputs_sha256": inputs_sha256(entry.views)}
     review = {"patient_code": entry.patient, "visit_date": entry.date}  # left out when de-identified
     title = "AloNet SALT report" if deidentify else f"AloNet SALT report: patient {entry.patient}, visit {entry.visit}"
-    write_report(visit, folder, deidentify=deidentify, overwrite=True, meta=meta, review=review, title=title)
+    options = ReportOptions(deidentify=deidentify, meta=meta, review=review, title=title)
+    write_report(visit, folder, options=options, overwrite=True)
 
 
 def chosen_keys(entries: list[VisitEntry], only) -> set[tuple[str, str]]:

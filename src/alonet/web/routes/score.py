@@ -31,6 +31,7 @@ from alonet.data.imageio import (
     encode_mask_png,
     resize_photo,
 )
+from alonet.report import ReportOptions
 from alonet.views import VIEWS
 from alonet.web.reports import new_views, scored_with_meta, report_response
 from alonet.web.state import get_state, scoring_slot, wants_json, wants_provisional
@@ -53,7 +54,7 @@ from alonet.web.visits import ScoredVisit, ViewState, keep_words
 
 bp = Blueprint("score", __name__)
 
-#: Optional review fields of the report form (``alonet.report.html.REVIEW_FIELDS``), max 64 characters.
+#: Optional review fields of the report form (``alonet.report.options.REVIEW_FIELDS``), max 64 characters.
 REVIEW_FORM_FIELDS = ("patient_code", "visit_date", "photo_date", "reviewer")
 
 
@@ -324,8 +325,9 @@ def report(visit_id: str, kind: str):
     source = request.form if request.method == "POST" else request.args
     deidentify = source.get("deidentify", "0") in ("1", "true", "on", "yes")
     with visit.lock:
-        return report_response(visit.views, scored_with_meta(visit.model, visit.scored_with), kind, deidentify,
-                               provisional=visit.provisional, review=review_fields())
+        options = ReportOptions(deidentify=deidentify, meta=scored_with_meta(visit.model, visit.scored_with),
+                                review=review_fields())
+        return report_response(visit.views, kind, options, provisional=visit.provisional)
 
 
 def _patient_for_save(store, choice: str, new_code: str) -> int:
