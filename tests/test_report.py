@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import re
+from datetime import datetime, timezone
 
 import numpy as np
 import pytest
@@ -13,7 +15,7 @@ from PIL import Image
 from test_image_encoding import pillow_jpeg, pillow_mask_png
 from test_infer import make_model_set, phantom_visit, photo
 
-from alonet.errors import DatasetError, OutputExistsError
+from alonet.errors import DatasetError, InvalidValueError, OutputExistsError
 from alonet.infer import Pipeline
 from alonet.report import (OverlayStyle, ReportOptions, blur_outside_scalp, deidentify, render_overlay, render_report_html,
                            report_json, write_report)
@@ -21,6 +23,7 @@ from alonet.report.batch import RESULT_COLUMNS, run_batch
 from alonet.report.batch.manifest import read_batch_manifest
 from alonet.report.batch.rows import read_results, result_row
 from alonet.report.html import data_uri, report_overlays
+from alonet.report.options import OVERLAY_STYLES
 from alonet.views import VIEWS
 
 
@@ -230,6 +233,77 @@ def test_write_report_folder(known_visit, tmp_path):
     write_report(known_visit, out, options=ReportOptions(deidentify=True), overwrite=True)
     assert json.loads((out / "report.json").read_text())["deidentified"] is True
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp leftovers
+
+
+# --------------------------------------------------------------------------- report options
+
+MADE = datetime(2024, 5, 6, 9, 30, tzinfo=timezone.utc)
+
+
+def test_report_options_are_checked_when_made():
+    assert ReportOptions().style == OVERLAY_STYLES["fill"] and ReportOptions(overlay="outline").style.hairloss_outline
+    with pytest.raises(InvalidValueError, match=r"^unknown overlay style 'dotted' \(use one of fill, light, outline\)$"):
+        ReportOptions(overlay="dotted")
+    with pytest.raises(InvalidValueError, match=r"^unknown review field\(s\) 'patient' \(use patient_code, visit_date, "
+                                                r"photo_date, reviewer\)$"):
+        ReportOptions(review={"patient": "AA-17", "reviewer": "Dr Q"})  # a typo would drop the code unseen
+    with pytest.raises(InvalidValueError, match="created 2024-05-06T09:30:00 has no time zone"):
+        ReportOptions(created=MADE.replace(tzinfo=None))  # the report would call a local time UTC
+    options = ReportOptions(deidentify=True, review={"reviewer": "Dr Q"}, created=MADE)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        options.deidentify = False  # type: ignore[misc]
+    with pytest.raises(InvalidValueError, match="unknown overlay style 'bold'"):
+        dataclasses.replace(options, overlay="bold")  # a changed copy is checked again
+
+
+def test_one_report_options_reaches_the_html_and_the_json(pipeline, known_visit):
+    """show_paths, the review fields, the title and the time made, then de-identification over
+    the same options: both documents follow them."""
+    views = {v: dataclasses.replace(r, source=f"/clinic/Jane Doe/{v}.jpg") for v, r in known_visit.views.items()}
+    visit = pipeline.visit_from_views(views)
+    review = {"patient_code": "AA-17", "visit_date": "2024-05-01", "reviewer": "Dr Q"}
+    shown = ReportOptions(show_paths=True, review=review, title="Trial 7: visit 2", created=MADE)
+    html, doc = render_report_html(visit, options=shown), report_json(visit, options=shown)
+    assert "25.0% of the scalp with hair loss (/clinic/Jane Doe/top.jpg)" in html
+    assert doc["views"]["top"]["source"] == "/clinic/Jane Doe/top.jpg"
+    assert "<dt>Patient code</dt><dd>AA-17</dd>" in html and "<dt>Visit date</dt><dd>2024-05-01</dd>" in html
+    assert doc["review"] == {"patient_code": "AA-17", "visit_date": "2024-05-01", "photo_date": None,
+                             "reviewer": "Dr Q"}
+    assert "<title>Trial 7: visit 2</title>" in html and "Trial 7" not in json.dumps(doc)  # a title is the page's
+    assert "Generated 2024-05-06 09:30 UTC" in html and doc["created"] == "2024-05-06T09:30:00+00:00"
+    hidden = dataclasses.replace(shown, deidentify=True)
+    html, doc = render_report_html(visit, options=hidden), report_json(visit, options=hidden)
+    assert "Jane Doe" not in html and "AA-17" not in html and "2024-05" not in html
+    assert "<dt>Reviewed by</dt><dd>Dr Q</dd>" in html and "de-identified images" in html
+    assert "Generated 2024 by AloNet" in html and doc["created"] == "2024" and doc["deidentified"] is True
+    assert [doc["views"][v]["source"] for v in VIEWS] == [None] * 4
+    assert doc["review"] == {"patient_code": None, "visit_date": None, "photo_date": None, "reviewer": "Dr Q"}
+    default = render_report_html(visit)  # paths are off unless asked for
+    assert "Jane Doe" not in default and report_json(visit)["views"]["top"]["source"] is None
+
+
+def test_write_report_takes_its_overlay_style_and_time_from_the_options(known_visit, tmp_path):
+    out = write_report(known_visit, tmp_path / "report",
+                       options=ReportOptions(overlay="outline", created=MADE))["html"].parent
+    outlined = report_overlays(known_visit, max_side=None, style=OVERLAY_STYLES["outline"])
+    filled = report_overlays(known_visit, max_side=None)
+    written = (out / "top_overlay.jpg").read_bytes()
+    assert written == pillow_jpeg(outlined["top"], 90) and written != pillow_jpeg(filled["top"], 90)
+    assert "Generated 2024-05-06 09:30 UTC" in (out / "report.html").read_text()
+    assert json.loads((out / "report.json").read_text())["created"] == "2024-05-06T09:30:00+00:00"
+
+
+def test_batch_reports_follow_the_options_with_each_visits_own_review_and_title(pipeline, tmp_path):
+    paths = phantom_visit(tmp_path / "p1v1", seed=1, out_size=320)
+    manifest = write_manifest(tmp_path / "trial.csv", [("P1", "v1", v, str(p), "2024-01-01") for v, p in paths.items()])
+    run_batch(manifest, tmp_path / "out", pipeline, progress=False, plots=False,
+              reports=ReportOptions(show_paths=True, created=MADE))
+    folder = tmp_path / "out" / "reports" / "P1_v1"
+    doc = json.loads((folder / "report.json").read_text())
+    assert doc["views"]["top"]["source"] == str(paths["top"]) and doc["created"] == "2024-05-06T09:30:00+00:00"
+    assert doc["review"]["patient_code"] == "P1" and doc["review"]["visit_date"] == "2024-01-01"
+    html = (folder / "report.html").read_text()
+    assert "<h1>AloNet SALT report: patient P1, visit v1</h1>" in html and f"({paths['top']})" in html
 
 
 # --------------------------------------------------------------------------- batch
