@@ -27,6 +27,7 @@ from test_report import write_manifest
 from alonet.cli.main import main
 from alonet.errors import DatasetError, InvalidValueError, OutputExistsError
 from alonet.infer import Pipeline
+from alonet.report import ReportOptions
 from alonet.report.batch import RESULT_COLUMNS, output_name, run_batch
 from alonet.report.batch.rows import read_results
 
@@ -220,8 +221,13 @@ def test_deidentify_without_reports_is_an_error(models, photos, tmp_path, capsys
     assert stderr == ("error: --deidentify only blurs the pictures of the report folders, and without --reports "
                       "none are written (add --reports, or leave out --deidentify)\n")
     assert not out.exists()
-    with pytest.raises(InvalidValueError, match="deidentify=True does nothing without reports=True"):
-        run_batch(manifest, out, Pipeline(models, backend="torch"), deidentify=True, progress=False)
+    # the Python API cannot say it (de-identification is an option of the reports: reports=None has
+    # none); it refuses what it cannot honour before writing anything
+    pipeline = Pipeline(models, backend="torch")
+    with pytest.raises(TypeError, match=r"reports takes a ReportOptions or None, not True \(.*reports=ReportOptions\(\)"):
+        run_batch(manifest, out, pipeline, reports=True, progress=False)  # type: ignore[arg-type]
+    with pytest.raises(InvalidValueError, match="run_batch sets each report's review, title from its visit"):
+        run_batch(manifest, out, pipeline, reports=ReportOptions(review={"reviewer": "R"}, title="T"), progress=False)
     assert not out.exists()
     code, _, stderr = batch(manifest, out, models, capsys, "--deidentify", "--reports", "--no-plots")
     assert code in (0, 3), stderr

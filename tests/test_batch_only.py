@@ -19,6 +19,7 @@ from test_infer import make_model_set, phantom_visit
 import alonet.report.batch.run as batch
 from alonet.cli.main import main
 from alonet.errors import DatasetError
+from alonet.report import ReportOptions
 from alonet.report.batch import run_batch, write_plots
 from alonet.report.batch.columns import COLUMN_MEANINGS, COLUMNS_FILE, RESULT_COLUMNS, columns_csv
 from alonet.report.batch.manifest import VisitEntry
@@ -222,10 +223,10 @@ def test_a_changed_date_or_baseline_recomputes_the_rows_it_touches(models, photo
 def test_with_reports_a_missing_report_folder_is_written_again(models, photos, tmp_path):
     manifest = trial(tmp_path, photos, VISITS[:1])
     out = tmp_path / "out"
-    run_batch(manifest, out, pipeline_with(models), progress=False, plots=False, reports=True)
+    run_batch(manifest, out, pipeline_with(models), progress=False, plots=False, reports=ReportOptions())
     folder = out / "reports" / "P1_v1"
     shutil.rmtree(folder)
-    summary = run_batch(manifest, out, pipeline_with(models), progress=False, plots=False, reports=True)
+    summary = run_batch(manifest, out, pipeline_with(models), progress=False, plots=False, reports=ReportOptions())
     assert summary.recomputed == [("P1", "v1", "report folder missing")] and (folder / "report.json").is_file()
     document = json.loads((folder / "report.json").read_text())
     assert document["review"]["patient_code"] == "P1"
@@ -238,19 +239,19 @@ def test_a_baseline_redone_for_the_table_alone_leaves_later_rows_alone(models, p
     rescored every later visit with the reason "baseline visit changed"."""
     manifest = trial(tmp_path, photos, VISITS)
     out = tmp_path / "out"
-    run_batch(manifest, out, pipeline_with(models), progress=False, plots=False, reports=True)
+    run_batch(manifest, out, pipeline_with(models), progress=False, plots=False, reports=ReportOptions())
     shutil.rmtree(out / "reports" / "P1_v1")
-    summary = run_batch(manifest, out, pipeline_with(models), progress=False, plots=False, reports=True)
+    summary = run_batch(manifest, out, pipeline_with(models), progress=False, plots=False, reports=ReportOptions())
     assert summary.recomputed == [("P1", "v1", "report folder missing")]
 
 
 def test_an_earlier_report_folder_is_never_written_over(models, photos, tmp_path):
     manifest = trial(tmp_path, photos, VISITS[:1])
     out = tmp_path / "out"
-    run_batch(manifest, out, pipeline_with(models), progress=False, plots=False, reports=True)
+    run_batch(manifest, out, pipeline_with(models), progress=False, plots=False, reports=ReportOptions())
     before = (out / "reports" / "P1_v1" / "report.json").read_bytes()
     (out / "results.csv").rename(tmp_path / "results-moved.csv")  # the table is gone; the report is not
-    run_batch(manifest, out, pipeline_with(models, hairloss=0.7), progress=False, plots=False, reports=True)
+    run_batch(manifest, out, pipeline_with(models, hairloss=0.7), progress=False, plots=False, reports=ReportOptions())
     (aside,) = (out / "superseded-reports").glob("P1_v1.superseded-*")
     assert (aside / "report.json").read_bytes() == before and (out / "reports" / "P1_v1" / "report.json").is_file()
 

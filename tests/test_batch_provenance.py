@@ -18,6 +18,7 @@ from test_report import write_manifest
 from alonet.cli.main import main
 from alonet.infer import Pipeline, PipelineConfig
 from alonet.infer.postprocess import PostprocessConfig
+from alonet.report import ReportOptions
 from alonet.report.batch import RESULT_COLUMNS, run_batch
 from alonet.report.provenance import (
     PROVENANCE_COLUMNS,
@@ -228,7 +229,7 @@ def test_reports_record_the_same_model_and_photograph_checksums_as_the_rows(mode
 
     manifest = trial(tmp_path, photos)
     out = tmp_path / "out"
-    run_batch(manifest, out, pipeline_with(models), progress=False, plots=False, reports=True)
+    run_batch(manifest, out, pipeline_with(models), progress=False, plots=False, reports=ReportOptions())
     rows = read(out / "results.csv")
     for row in rows:
         document = json.loads((out / "reports" / f"P1_{row['visit']}" / "report.json").read_text())

@@ -260,7 +260,7 @@ def test_every_option_list_is_the_librarys_own():
     from alonet.model.config import ENCODERS, TASKS
     from alonet.phantom.patterns import PATTERNS
     from alonet.phantom.realmasks import SPLIT_FRACTIONS
-    from alonet.report.html import OVERLAY_STYLES
+    from alonet.report.options import OVERLAY_STYLES
     from alonet.scoring.salt import MISSING_POLICIES
     from alonet.train.config import DEVICES, FREEZE_BN, KEEP
 

@@ -199,6 +199,7 @@ def test_sessions_do_not_spin_and_take_the_thread_count():
 
 
 def test_batch_in_worker_processes_equals_one_process(shipped, visit, tmp_path):
+    from alonet.report import ReportOptions
     from alonet.report.batch import run_batch
     from alonet.report.batch.workers import PipelineSpec
 
@@ -214,7 +215,7 @@ def test_batch_in_worker_processes_equals_one_process(shipped, visit, tmp_path):
     config = PipelineConfig(threads=1)
     one = run_batch(manifest, tmp_path / "one", Pipeline(shipped, config=config), progress=False)
     two = run_batch(manifest, tmp_path / "two", PipelineSpec(str(shipped), "auto", config), progress=False,
-                    workers=2, reports=True)
+                    workers=2, reports=ReportOptions())
     assert (one.scored, one.errors) == (two.scored, two.errors) == (3, 1)
     assert (tmp_path / "one" / "results.csv").read_text() == (tmp_path / "two" / "results.csv").read_text()
     report = json.loads((tmp_path / "two" / "reports" / "P1_2" / "report.json").read_text())

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import re
+from datetime import datetime, timezone
 
 import numpy as np
 import pytest
@@ -13,13 +15,15 @@ from PIL import Image
 from test_image_encoding import pillow_jpeg, pillow_mask_png
 from test_infer import make_model_set, phantom_visit, photo
 
-from alonet.errors import DatasetError, OutputExistsError
+from alonet.errors import DatasetError, InvalidValueError, OutputExistsError
 from alonet.infer import Pipeline
-from alonet.report import OverlayStyle, blur_outside_scalp, deidentify, render_overlay, render_report_html, report_json, write_report
+from alonet.report import (OverlayStyle, ReportOptions, blur_outside_scalp, deidentify, render_overlay, render_report_html,
+                           report_json, write_report)
 from alonet.report.batch import RESULT_COLUMNS, run_batch
 from alonet.report.batch.manifest import read_batch_manifest
 from alonet.report.batch.rows import read_results, result_row
 from alonet.report.html import data_uri, report_overlays
+from alonet.report.options import OVERLAY_STYLES
 from alonet.views import VIEWS
 
 
@@ -82,7 +86,7 @@ def test_deidentify_blurs_outside_the_scalp_only():
 
 
 def test_html_report_is_self_contained_and_shows_the_numbers(known_visit):
-    html = render_report_html(known_visit, meta={"model": "tiny <b>model</b>", "backend": "torch"})
+    html = render_report_html(known_visit, options=ReportOptions(meta={"model": "tiny <b>model</b>", "backend": "torch"}))
     assert "http://" not in html and "https://" not in html
     assert not re.search(r"""(src|href)\s*=\s*["'](?!data:)""", html)  # every src is a data URI
     assert html.count('src="data:image/jpeg;base64,') == 8  # photograph and overlay per view
@@ -112,32 +116,32 @@ def test_html_view_points_agree_with_the_json_contributions(pipeline):
              for view in VIEWS}
     visit = pipeline.visit_from_views(views)
     assert visit.score.contributions["right"] == 13.05 and f"{0.18 * 72.5:.1f}" == "13.0"
-    html = render_report_html(visit, meta={"model": "m", "backend": "torch"})
+    html = render_report_html(visit, options=ReportOptions(meta={"model": "m", "backend": "torch"}))
     assert re.findall(r'<td class="num">72\.5</td>\s*<td class="num">([\d.]+)</td>', html) == ["13.1"]
     assert report_json(visit)["views"]["right"]["contribution"] == 13.05
 
 
 def test_html_report_marks_views_corrected_by_hand(pipeline, known_visit):
     """Before: a corrected view showed "100%" confidence and no flag; only the JSON said so."""
-    plain = render_report_html(known_visit, meta={"model": "m", "backend": "torch"})
+    plain = render_report_html(known_visit, options=ReportOptions(meta={"model": "m", "backend": "torch"}))
     assert "corrected by hand" not in plain
     top = known_visit.views["top"]
     edited = pipeline.result_from_masks(top.image, "top", top.scalp_mask, top.hairloss_mask, corrected=True)
     visit = pipeline.visit_from_views({**known_visit.views, "top": edited})
-    html = render_report_html(visit, meta={"model": "m", "backend": "torch"})
+    html = render_report_html(visit, options=ReportOptions(meta={"model": "m", "backend": "torch"}))
     assert html.count('title="masks corrected by hand">corrected</span>') == 1
     assert '<td class="num">corrected</td>' in html
 
 
 def test_report_json_numbers_and_deidentification(known_visit):
-    document = report_json(known_visit, meta={"model": "m"})
+    document = report_json(known_visit, options=ReportOptions(meta={"model": "m"}))
     assert document["format"] == "alonet-report" and document["salt"] == 40.0
     assert document["grade"] == "S2" and document["band"] == "moderate"
     assert {v: document["views"][v]["loss_pct"] for v in VIEWS} == {"top": 25.0, "back": 50.0,
                                                                     "left": 0.0, "right": 100.0}
     assert document["views"]["top"]["scalp_pixels"] == 80 * 160
     json.dumps(document)  # serialisable
-    assert report_json(known_visit, deidentify=True)["views"]["top"]["source"] is None
+    assert report_json(known_visit, options=ReportOptions(deidentify=True))["views"]["top"]["source"] is None
 
 
 
@@ -148,15 +152,15 @@ def test_a_deidentified_report_keeps_only_the_year_and_no_model_path(known_visit
 
     made = datetime(2024, 5, 6, 9, 30, tzinfo=timezone.utc)
     meta = {"model": "/home/dr/Müller_clinic_model", "model_sha256": "ab" * 32}
-    document = report_json(known_visit, meta=meta, deidentify=True, created=made)
+    document = report_json(known_visit, options=ReportOptions(meta=meta, deidentify=True, created=made))
     assert document["created"] == "2024" and document["model"] == "own model set"
     assert document["model_sha256"] == "ab" * 32  # which model stays exact
-    assert report_json(known_visit, meta={"model": "default (onnx)"}, deidentify=True)["model"] == "default (onnx)"
+    assert report_json(known_visit, options=ReportOptions(meta={"model": "default (onnx)"}, deidentify=True))["model"] == "default (onnx)"
     # a folder whose name only begins like the bundled set's (thirty-fourth session's privacy audit)
-    assert report_json(known_visit, meta={"model": "default (Jane Doe)"}, deidentify=True)["model"] == "own model set"
-    identified = report_json(known_visit, meta=meta, created=made)
+    assert report_json(known_visit, options=ReportOptions(meta={"model": "default (Jane Doe)"}, deidentify=True))["model"] == "own model set"
+    identified = report_json(known_visit, options=ReportOptions(meta=meta, created=made))
     assert identified["created"] == "2024-05-06T09:30:00+00:00" and identified["model"] == meta["model"]
-    html = render_report_html(known_visit, meta=meta, deidentify=True, created=made)
+    html = render_report_html(known_visit, options=ReportOptions(meta=meta, deidentify=True, created=made))
     assert "Generated 2024 by AloNet" in html and "Müller" not in html and "05-06" not in html
 
 
@@ -167,7 +171,7 @@ def test_a_deidentified_report_folder_keeps_only_the_year_in_its_file_times(know
     from datetime import datetime, timezone
 
     year_start = datetime(datetime.now(timezone.utc).year, 1, 1, 12, tzinfo=timezone.utc).timestamp()
-    out = write_report(known_visit, tmp_path / "anon", deidentify=True)["html"].parent
+    out = write_report(known_visit, tmp_path / "anon", options=ReportOptions(deidentify=True))["html"].parent
     times = {p.name: os.stat(p).st_mtime for p in [out, *out.iterdir()]}  # noon: 1 January in every zone
     assert len(times) > 2 and set(times.values()) == {year_start}, times
     named = write_report(known_visit, tmp_path / "named")["html"].parent
@@ -204,7 +208,7 @@ def test_a_visit_has_one_json_shape_with_its_salt_result(pipeline, known_visit):
 
 def test_write_report_folder(known_visit, tmp_path):
     out = tmp_path / "report"
-    written = write_report(known_visit, out, meta={"model": "m", "backend": "torch"})
+    written = write_report(known_visit, out, options=ReportOptions(meta={"model": "m", "backend": "torch"}))
     names = sorted(p.name for p in out.iterdir())
     expected = sorted(["report.html", "report.json"] + [f"{v}_{k}" for v in VIEWS
                                                         for k in ("overlay.jpg", "scalp.png", "hairloss.png")])
@@ -226,9 +230,80 @@ def test_write_report_folder(known_visit, tmp_path):
             assert data_uri(pillow_jpeg(picture, 88)) in html
     with pytest.raises(OutputExistsError):
         write_report(known_visit, out)
-    write_report(known_visit, out, overwrite=True, deidentify=True)
+    write_report(known_visit, out, options=ReportOptions(deidentify=True), overwrite=True)
     assert json.loads((out / "report.json").read_text())["deidentified"] is True
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp leftovers
+
+
+# --------------------------------------------------------------------------- report options
+
+MADE = datetime(2024, 5, 6, 9, 30, tzinfo=timezone.utc)
+
+
+def test_report_options_are_checked_when_made():
+    assert ReportOptions().style == OVERLAY_STYLES["fill"] and ReportOptions(overlay="outline").style.hairloss_outline
+    with pytest.raises(InvalidValueError, match=r"^unknown overlay style 'dotted' \(use one of fill, light, outline\)$"):
+        ReportOptions(overlay="dotted")
+    with pytest.raises(InvalidValueError, match=r"^unknown review field\(s\) 'patient' \(use patient_code, visit_date, "
+                                                r"photo_date, reviewer\)$"):
+        ReportOptions(review={"patient": "AA-17", "reviewer": "Dr Q"})  # a typo would drop the code unseen
+    with pytest.raises(InvalidValueError, match="created 2024-05-06T09:30:00 has no time zone"):
+        ReportOptions(created=MADE.replace(tzinfo=None))  # the report would call a local time UTC
+    options = ReportOptions(deidentify=True, review={"reviewer": "Dr Q"}, created=MADE)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        options.deidentify = False  # type: ignore[misc]
+    with pytest.raises(InvalidValueError, match="unknown overlay style 'bold'"):
+        dataclasses.replace(options, overlay="bold")  # a changed copy is checked again
+
+
+def test_one_report_options_reaches_the_html_and_the_json(pipeline, known_visit):
+    """show_paths, the review fields, the title and the time made, then de-identification over
+    the same options: both documents follow them."""
+    views = {v: dataclasses.replace(r, source=f"/clinic/Jane Doe/{v}.jpg") for v, r in known_visit.views.items()}
+    visit = pipeline.visit_from_views(views)
+    review = {"patient_code": "AA-17", "visit_date": "2024-05-01", "reviewer": "Dr Q"}
+    shown = ReportOptions(show_paths=True, review=review, title="Trial 7: visit 2", created=MADE)
+    html, doc = render_report_html(visit, options=shown), report_json(visit, options=shown)
+    assert "25.0% of the scalp with hair loss (/clinic/Jane Doe/top.jpg)" in html
+    assert doc["views"]["top"]["source"] == "/clinic/Jane Doe/top.jpg"
+    assert "<dt>Patient code</dt><dd>AA-17</dd>" in html and "<dt>Visit date</dt><dd>2024-05-01</dd>" in html
+    assert doc["review"] == {"patient_code": "AA-17", "visit_date": "2024-05-01", "photo_date": None,
+                             "reviewer": "Dr Q"}
+    assert "<title>Trial 7: visit 2</title>" in html and "Trial 7" not in json.dumps(doc)  # a title is the page's
+    assert "Generated 2024-05-06 09:30 UTC" in html and doc["created"] == "2024-05-06T09:30:00+00:00"
+    hidden = dataclasses.replace(shown, deidentify=True)
+    html, doc = render_report_html(visit, options=hidden), report_json(visit, options=hidden)
+    assert "Jane Doe" not in html and "AA-17" not in html and "2024-05" not in html
+    assert "<dt>Reviewed by</dt><dd>Dr Q</dd>" in html and "de-identified images" in html
+    assert "Generated 2024 by AloNet" in html and doc["created"] == "2024" and doc["deidentified"] is True
+    assert [doc["views"][v]["source"] for v in VIEWS] == [None] * 4
+    assert doc["review"] == {"patient_code": None, "visit_date": None, "photo_date": None, "reviewer": "Dr Q"}
+    default = render_report_html(visit)  # paths are off unless asked for
+    assert "Jane Doe" not in default and report_json(visit)["views"]["top"]["source"] is None
+
+
+def test_write_report_takes_its_overlay_style_and_time_from_the_options(known_visit, tmp_path):
+    out = write_report(known_visit, tmp_path / "report",
+                       options=ReportOptions(overlay="outline", created=MADE))["html"].parent
+    outlined = report_overlays(known_visit, max_side=None, style=OVERLAY_STYLES["outline"])
+    filled = report_overlays(known_visit, max_side=None)
+    written = (out / "top_overlay.jpg").read_bytes()
+    assert written == pillow_jpeg(outlined["top"], 90) and written != pillow_jpeg(filled["top"], 90)
+    assert "Generated 2024-05-06 09:30 UTC" in (out / "report.html").read_text()
+    assert json.loads((out / "report.json").read_text())["created"] == "2024-05-06T09:30:00+00:00"
+
+
+def test_batch_reports_follow_the_options_with_each_visits_own_review_and_title(pipeline, tmp_path):
+    paths = phantom_visit(tmp_path / "p1v1", seed=1, out_size=320)
+    manifest = write_manifest(tmp_path / "trial.csv", [("P1", "v1", v, str(p), "2024-01-01") for v, p in paths.items()])
+    run_batch(manifest, tmp_path / "out", pipeline, progress=False, plots=False,
+              reports=ReportOptions(show_paths=True, created=MADE))
+    folder = tmp_path / "out" / "reports" / "P1_v1"
+    doc = json.loads((folder / "report.json").read_text())
+    assert doc["views"]["top"]["source"] == str(paths["top"]) and doc["created"] == "2024-05-06T09:30:00+00:00"
+    assert doc["review"]["patient_code"] == "P1" and doc["review"]["visit_date"] == "2024-01-01"
+    html = (folder / "report.html").read_text()
+    assert "<h1>AloNet SALT report: patient P1, visit v1</h1>" in html and f"({paths['top']})" in html
 
 
 # --------------------------------------------------------------------------- batch

@@ -20,7 +20,8 @@ from test_infer import make_model_set, phantom_visit
 from alonet.cli.main import main
 from alonet.data.photo import read_photo
 from alonet.errors import ImageTooLargeError, InvalidValueError
-from alonet.report.html import OVERLAY_STYLES, SYNTHETIC_WARNING
+from alonet.report.html import SYNTHETIC_WARNING
+from alonet.report.options import OVERLAY_STYLES
 from alonet.report.overlay import render_overlay
 from alonet.views import VIEWS
 
@@ -82,13 +83,13 @@ def test_review_dates_must_be_dates(models, visit, tmp_path, capsys):
 
 def test_synthetic_warning_stands_next_to_the_salt_only_for_the_bundled_model(models, visit, tmp_path, capsys):
     from alonet.infer import Pipeline
-    from alonet.report import render_report_html
+    from alonet.report import ReportOptions, render_report_html
 
     result = Pipeline(models, backend="torch").score_visit(visit)
-    bundled = render_report_html(result, meta={"model": "default"})
+    bundled = render_report_html(result, options=ReportOptions(meta={"model": "default"}))
     assert SYNTHETIC_WARNING in bundled
     assert bundled.index('id="salt"') < bundled.index('id="synthetic-warning"') < bundled.index('id="views"')
-    assert SYNTHETIC_WARNING not in render_report_html(result, meta={"model": str(models)})
+    assert SYNTHETIC_WARNING not in render_report_html(result, options=ReportOptions(meta={"model": str(models)}))
 
 
 def test_a_report_written_from_the_python_api_records_the_pipeline_that_scored_it(models, visit, tmp_path):

@@ -62,6 +62,7 @@ def batch_command(manifest, out_dir, plots, reports, deidentify, provisional, mo
     """
     from alonet.system.preflight import check_output_folder, report_bytes_estimate
     from alonet.errors import InvalidValueError
+    from alonet.report import ReportOptions
     from alonet.report.batch import chosen_keys, run_batch
     from alonet.report.batch.manifest import read_batch_manifest
     from alonet.report.batch.workers import PipelineSpec, default_workers
@@ -84,7 +85,8 @@ def batch_command(manifest, out_dir, plots, reports, deidentify, provisional, mo
                              view_checks=view_checks)
     spec = PipelineSpec(model, backend, config)
     try:
-        summary = run_batch(manifest, out_dir, spec, plots=plots, reports=reports, deidentify=deidentify,
+        summary = run_batch(manifest, out_dir, spec, plots=plots,
+                            reports=ReportOptions(deidentify=deidentify) if reports else None,
                             provisional=provisional, workers=workers, only=only or None)
     except KeyboardInterrupt:
         click.echo(f"batch stopped: the visits finished so far are kept in {out_dir}/results.csv; rerun the "

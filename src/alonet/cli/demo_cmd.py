@@ -62,7 +62,7 @@ def demo_command(out_dir, seed, size, deidentify, model, backend, precision, thr
     from alonet.system.atomic import atomic_directory, atomic_write_text
     from alonet.data.encode import save_mask_png, save_photo_jpeg
     from alonet.phantom import render_patient
-    from alonet.report import write_report
+    from alonet.report import ReportOptions, write_report
     from alonet.report.provenance import visit_provenance
 
     if size < 64:
@@ -86,10 +86,11 @@ def demo_command(out_dir, seed, size, deidentify, model, backend, precision, thr
             predicted = "no scalp" if result.loss_pct is None else f"{result.loss_pct:5.1f} %"
             click.echo(f"{view:<6} predicted {predicted}   true {phantom.views[view].loss_pct:5.1f} %"
                        f"{format_flags(result.flags)}")
-        written = write_report(visit, tmp / "report", deidentify=deidentify,
-                               meta={**visit_provenance(pipeline, photos), "phantom_seed": seed,
-                                     "true_salt": round(phantom.salt, 2)},
-                               title=f"AloNet demo: phantom patient (seed {seed}; its true SALT is {phantom.salt:.1f})")
+        options = ReportOptions(
+            deidentify=deidentify,
+            meta={**visit_provenance(pipeline, photos), "phantom_seed": seed, "true_salt": round(phantom.salt, 2)},
+            title=f"AloNet demo: phantom patient (seed {seed}; its true SALT is {phantom.salt:.1f})")
+        written = write_report(visit, tmp / "report", options=options)
         atomic_write_text(tmp / DEMO_MARKER, json.dumps({
             "seed": seed, "size": size, "model": str(model), "backend": pipeline.backend_name,
             "true_salt": round(phantom.salt, 2),

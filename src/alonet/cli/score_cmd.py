@@ -86,7 +86,7 @@ def score_command(top, back, left, right, report_dir, deidentify, incomplete, ov
     which view and why, and the exit status is 3 (see --provisional).
     """
     from alonet.system.atomic import check_can_write_directory
-    from alonet.report import write_report
+    from alonet.report import ReportOptions, write_report
     from alonet.report.provenance import visit_provenance
     from alonet.report.writer import REPORT_FILES
 
@@ -107,9 +107,9 @@ def score_command(top, back, left, right, report_dir, deidentify, incomplete, ov
     review = {"patient_code": patient_code, "reviewer": reviewer,
               "visit_date": visit_date.date().isoformat() if visit_date else None,
               "photo_date": photo_date.date().isoformat() if photo_date else None}
-    written = write_report(visit, report_dir, deidentify=deidentify, overwrite=overwrite,
-                           meta=visit_provenance(pipeline, images), show_paths=show_paths, review=review,
-                           overlay=overlay)
+    options = ReportOptions(deidentify=deidentify, meta=visit_provenance(pipeline, images), review=review,
+                            show_paths=show_paths, overlay=overlay)
+    written = write_report(visit, report_dir, options=options, overwrite=overwrite)
     click.echo(f"report: {written['html']}")
     if visit.withheld:
         from alonet.errors import ScoreWithheldError

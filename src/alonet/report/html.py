@@ -12,7 +12,6 @@ import base64
 import re
 from collections.abc import Mapping
 from datetime import datetime, timezone
-from types import MappingProxyType
 
 import numpy as np
 
@@ -20,6 +19,7 @@ from alonet import __version__
 from alonet.data.encode import EMBEDDED_JPEG_QUALITY, encode_jpeg
 from alonet.infer.quality import RETAKE_CODES, REVIEW_CODES
 from alonet.scoring.salt import shown_salt
+from alonet.report.options import REVIEW_FIELDS, ReportOptions
 from alonet.report.overlay import (
     OverlayStyle,
     blur_outside_scalp,
@@ -30,20 +30,6 @@ from alonet.views import VIEW_WEIGHTS, VIEWS
 
 #: Longest side of the overlay pictures embedded in the report (pixels).
 REPORT_IMAGE_SIDE = 1024
-
-#: Hair-loss layer styles a reviewer can choose (``--overlay``): a filled colour,
-#: a lighter fill that lets the skin show, or only the outline of each patch.
-OVERLAY_STYLES: Mapping[str, OverlayStyle] = MappingProxyType({
-    "fill": OverlayStyle(),
-    "light": OverlayStyle(hairloss_alpha=0.22),
-    "outline": OverlayStyle(hairloss_alpha=0.0, hairloss_outline=True),
-})
-
-#: Optional review fields shown in the report header and stored in report.json.
-REVIEW_FIELDS: tuple[tuple[str, str], ...] = (
-    ("patient_code", "Patient code"), ("visit_date", "Visit date"), ("photo_date", "Photograph date"),
-    ("reviewer", "Reviewed by"),
-)
 
 #: Review fields a de-identified report leaves out: a patient code and full dates identify a
 #: patient (dates are identifiers under HIPAA's Safe Harbor rule); the reviewer is kept.
@@ -137,25 +123,19 @@ def report_meta(visit, meta: Mapping | None) -> Mapping | None:
     return meta if meta is not None else getattr(visit, "provenance", None)
 
 
-def render_report_html(visit, images: Mapping[str, np.ndarray] | None = None, *, deidentify: bool = False,
-                       title: str = "AloNet SALT report", meta: Mapping | None = None,
-                       max_side: int | None = REPORT_IMAGE_SIDE, style: OverlayStyle = OverlayStyle(),
-                       created: datetime | None = None,
-                       overlays: Mapping[str, np.ndarray] | None = None,
-                       show_paths: bool = False, review: Mapping[str, str | None] | None = None) -> str:
-    """Render ``visit`` (a VisitResult) as a self-contained HTML page.
+def render_report_html(visit, images: Mapping[str, np.ndarray] | None = None, *,
+                       options: ReportOptions = ReportOptions(), max_side: int | None = REPORT_IMAGE_SIDE,
+                       overlays: Mapping[str, np.ndarray] | None = None) -> str:
+    """Render ``visit`` (a VisitResult) as a self-contained HTML page, as ``options`` say
+    (de-identified, provenance, review fields, title, file names, overlay style, time made).
 
     ``images``: photographs per view (defaults to those kept in the results);
-    ``deidentify``: blur everything outside the scalp in the pictures;
-    ``meta``: optional ``{"model": ..., "backend": ...}`` shown in the header (default:
-    the provenance the visit's Pipeline recorded);
     ``overlays``: already rendered overlay pictures per view (reused, shrunk to
-    ``max_side``) instead of rendering them again; ``show_paths``: name the
-    photographs' files in the captions (off by default: paths may hold names);
-    ``review``: optional :data:`REVIEW_FIELDS` values shown in the header.
+    ``max_side``) instead of rendering them again.
     Each view shows the plain photograph beside its overlay.
     """
-    meta = dict(report_meta(visit, meta) or {})
+    deidentify, style = options.deidentify, options.style
+    meta = dict(report_meta(visit, options.meta) or {})
     if overlays is None:
         overlays = report_overlays(visit, images, deidentify=deidentify, max_side=max_side, style=style)
     else:
@@ -166,13 +146,14 @@ def render_report_html(visit, images: Mapping[str, np.ndarray] | None = None, *,
         rows.append(_view_row(visit, view, result))
         if result is not None:
             photo = _photo(result, view, images)
-            figures.append(_view_figure(view, result, photo, overlays[view], deidentify, show_paths, max_side))
+            figures.append(_view_figure(view, result, photo, overlays[view], deidentify, options.show_paths,
+                                        max_side))
     visit_flags = [{"view": f.get("view"), "code": f["code"], "message": f["message"], "kind": _kind(f["code"])}
                    for f in visit.flags]
-    created = created or datetime.now(timezone.utc)
+    created = options.created or datetime.now(timezone.utc)
     thresholds = meta.get("thresholds") or {}
     salt_text = _salt_text(visit)
-    review = shown_review(review, deidentify)
+    review = shown_review(options.review, deidentify)
     return _template().render(
         thresholds=", ".join(f"{k} {v:g}" for k, v in thresholds.items()),
         withheld_reason="; ".join(f["message"] for f in visit.flags if f["code"] == "withheld"),
@@ -180,7 +161,7 @@ def render_report_html(visit, images: Mapping[str, np.ndarray] | None = None, *,
         provisional=bool(getattr(visit, "provisional", False)),
         synthetic_warning=SYNTHETIC_WARNING if uses_bundled_model(meta) else None,
         review_rows=[(label, str(review[key])) for key, label in REVIEW_FIELDS if review.get(key)],
-        title=title,
+        title=options.title,
         version=__version__,
         created=shown_created(created, deidentify, iso=False),
         model=shown_model(meta.get("model"), deidentify),

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -26,9 +27,7 @@ from alonet import __version__
 from alonet.system.atomic import atomic_directory
 from alonet.data.encode import OVERLAY_JPEG_QUALITY, encode_jpeg, encode_mask_png
 from alonet.report.html import (
-    OVERLAY_STYLES,
     REPORT_IMAGE_SIDE,
-    REVIEW_FIELDS,
     SYNTHETIC_WARNING,
     shown_created,
     shown_model,
@@ -38,6 +37,7 @@ from alonet.report.html import (
     report_overlays,
     uses_bundled_model,
 )
+from alonet.report.options import REVIEW_FIELDS, ReportOptions
 
 REPORT_FORMAT = "alonet-report"
 REPORT_VERSION = 1
@@ -53,24 +53,21 @@ def report_files(view: str) -> dict[str, str]:
             "hairloss_mask": f"{view}_hairloss.png"}
 
 
-def report_json(visit, *, meta: Mapping | None = None, deidentify: bool = False,
-                created: datetime | None = None, show_paths: bool = False,
-                review: Mapping[str, str | None] | None = None) -> dict:
-    """The JSON document of a report (a dict ready for ``json.dumps``).
+def report_json(visit, *, options: ReportOptions = ReportOptions()) -> dict:
+    """The JSON document of a report (a dict ready for ``json.dumps``), as ``options`` say.
 
-    The photographs' file paths are left out unless ``show_paths`` (and never
-    with ``deidentify=True``): paths often hold patients' names. ``review``:
-    optional patient code, visit date, photograph date and reviewer
-    (``REVIEW_FIELDS``), stored under ``"review"``; a de-identified report keeps only the
-    reviewer (``shown_review``).
+    The photographs' file paths are left out unless ``options.show_paths`` (and never
+    when de-identified): paths often hold patients' names. The review fields are stored
+    under ``"review"``; a de-identified report keeps only the reviewer (``shown_review``).
     """
-    meta = report_meta(visit, meta)
+    deidentify = options.deidentify
+    meta = report_meta(visit, options.meta)
     body = visit.to_dict()
     for view, summary in body["views"].items():
-        if deidentify or not show_paths:
+        if deidentify or not options.show_paths:
             summary["source"] = None
         summary["files"] = report_files(view)
-    review = shown_review(review, deidentify)
+    review = shown_review(options.review, deidentify)
     body["review"] = {key: review.get(key) or None for key, _ in REVIEW_FIELDS}
     if uses_bundled_model(meta):
         body["warning"] = SYNTHETIC_WARNING
@@ -78,7 +75,7 @@ def report_json(visit, *, meta: Mapping | None = None, deidentify: bool = False,
         "format": REPORT_FORMAT,
         "version": REPORT_VERSION,
         "alonet_version": __version__,
-        "created": shown_created(created or datetime.now(timezone.utc), deidentify, iso=True),
+        "created": shown_created(options.created or datetime.now(timezone.utc), deidentify, iso=True),
         "deidentified": bool(deidentify),
         # a de-identified report leaves out the photographs' checksum: it would link the
         # report to the identified original files; the model's path becomes a generic name
@@ -101,23 +98,19 @@ def stamp_year_start(folder: Path, created: datetime) -> None:
 
 
 def write_report(visit, out_dir: str | Path, images: Mapping[str, np.ndarray] | None = None, *,
-                 deidentify: bool = False, meta: Mapping | None = None, overwrite: bool = False,
-                 title: str = "AloNet SALT report", show_paths: bool = False,
-                 review: Mapping[str, str | None] | None = None, overlay: str = "fill") -> dict[str, Path]:
-    """Write the report folder of ``visit`` to ``out_dir`` atomically.
+                 options: ReportOptions = ReportOptions(), overwrite: bool = False) -> dict[str, Path]:
+    """Write the report folder of ``visit`` to ``out_dir`` atomically, as ``options`` say.
 
     ``out_dir`` must not hold anything yet unless ``overwrite=True``
     (OutputExistsError). Returns ``{"html": ..., "json": ..., "<view>_<kind>": ...}``.
-    ``overlay`` names the hair-loss layer style (``OVERLAY_STYLES``: fill,
-    light, outline); ``show_paths``/``review``: see :func:`report_json`.
+    report.html and report.json state the same time made: ``options.created``, else now.
     """
-    style = OVERLAY_STYLES[overlay]
-    meta = report_meta(visit, meta)
-    created = datetime.now(timezone.utc)
+    created = options.created or datetime.now(timezone.utc)
+    options = replace(options, meta=report_meta(visit, options.meta), created=created)
     target = Path(out_dir)
     written: dict[str, Path] = {}
     with atomic_directory(target, overwrite=overwrite, own=REPORT_FILES) as tmp:
-        overlays = report_overlays(visit, images, deidentify=deidentify, max_side=None, style=style)
+        overlays = report_overlays(visit, images, deidentify=options.deidentify, max_side=None, style=options.style)
         for view, result in visit.views.items():
             names = report_files(view)
             (tmp / names["overlay"]).write_bytes(encode_jpeg(overlays[view], OVERLAY_JPEG_QUALITY))
@@ -125,14 +118,11 @@ def write_report(visit, out_dir: str | Path, images: Mapping[str, np.ndarray] | 
                 (tmp / names[key]).write_bytes(encode_mask_png(mask))
             for key, name in names.items():
                 written[f"{view}_{key}"] = target / name
-        html = render_report_html(visit, images, deidentify=deidentify, title=title, meta=meta,
-                                  max_side=REPORT_IMAGE_SIDE, created=created, overlays=overlays,
-                                  style=style, show_paths=show_paths, review=review)
+        html = render_report_html(visit, images, options=options, max_side=REPORT_IMAGE_SIDE, overlays=overlays)
         (tmp / "report.html").write_text(html, encoding="utf-8")
-        document = report_json(visit, meta=meta, deidentify=deidentify, created=created,
-                               show_paths=show_paths, review=review)
+        document = report_json(visit, options=options)
         (tmp / "report.json").write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
-        if deidentify:
+        if options.deidentify:
             stamp_year_start(tmp, created)
     written["html"] = target / "report.html"
     written["json"] = target / "report.json"

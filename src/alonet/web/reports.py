@@ -25,7 +25,7 @@ from alonet.data.photo import read_photo
 from alonet.errors import AloNetError
 from alonet.infer.quality import RETAKE_CODES
 from alonet.infer.results import ViewResult
-from alonet.report import render_report_html, report_json
+from alonet.report import ReportOptions, render_report_html, report_json
 from alonet.store.records import NewView, Visit
 from alonet.store.storage import Store
 from alonet.web.visits import ViewState, visit_result
@@ -34,28 +34,28 @@ from alonet.web.visits import ViewState, visit_result
 STORED_JPEG_QUALITY = 95
 
 
-def report_response(views: Mapping[str, ViewState], meta: Mapping, kind: str, deidentify: bool,
-                    provisional: bool = False, review: Mapping[str, str | None] | None = None) -> Response:
-    """The visit's report as a download: ``kind`` is ``html`` or ``json``.
+def report_response(views: Mapping[str, ViewState], kind: str, options: ReportOptions,
+                    provisional: bool = False) -> Response:
+    """The visit's report as a download, as ``options`` say: ``kind`` is ``html`` or ``json``.
 
-    ``meta`` says what scored the visit (``Scorer.provenance()`` when it was scored, or what
-    a stored visit recorded: :func:`scored_with_meta`), never what the server runs now. The file is
-    named after the review's patient code and visit date when given (and not de-identified).
+    ``options.meta`` says what scored the visit (``Scorer.provenance()`` when it was scored, or
+    what a stored visit recorded: :func:`scored_with_meta`), never what the server runs now;
+    report.json adds the views corrected by hand. The file is named after the review's patient
+    code and visit date when given (and not de-identified).
     """
     if kind not in ("html", "json"):
         abort(404, description=f"unknown report type {kind!r}; use report.html or report.json")
     visit = visit_result(views, provisional=provisional)
     corrected = [v for v, st in views.items() if st.corrected]
-    meta = dict(meta)
+    meta = dict(options.meta or {})
     if kind == "html":
-        body = render_report_html(visit, deidentify=deidentify, meta=meta, review=review)
+        body = render_report_html(visit, options=replace(options, meta=meta))
         mimetype = "text/html"  # werkzeug adds "; charset=utf-8"
     else:
-        document = report_json(visit, meta={**meta, "corrected_views": corrected}, deidentify=deidentify,
-                               review=review)
+        document = report_json(visit, options=replace(options, meta={**meta, "corrected_views": corrected}))
         body = json.dumps(document, indent=2)
         mimetype = "application/json"
-    name = report_file_name(review, deidentify, kind, _dt.date.today().isoformat())
+    name = report_file_name(options.review, options.deidentify, kind, _dt.date.today().isoformat())
     return Response(body, mimetype=mimetype, headers={
         "Content-Disposition": f'attachment; filename="{name}"',
         "Cache-Control": "no-store",

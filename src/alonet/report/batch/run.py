@@ -46,7 +46,7 @@ import io
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timezone
 from functools import partial
 from pathlib import Path
@@ -70,6 +70,7 @@ from alonet.report.batch.plan import plan_rescoring
 from alonet.report.batch.rows import (read_results, result_row, results_writer, row_status, salt_of,
                                       shown_salt_of)
 from alonet.report.batch.workers import VisitScorer
+from alonet.report.options import DEFAULT_TITLE, ReportOptions
 from alonet.report.plots import salt_over_time_png
 from alonet.report.provenance import batch_settings, inputs_sha256, model_sha256
 from alonet.report.writer import write_report
@@ -248,17 +249,18 @@ def _keep_superseded(out: Path, replaced: Sequence[tuple[Mapping[str, str], str]
     atomic_write_text(path, old + buffer.getvalue())
 
 
-def write_visit_report(out: Path, key: bytes | None, model_hash: str, entry: VisitEntry, visit,
-                       provenance: dict) -> None:
-    """The report folder of one batch visit (run where the visit was scored; ``key``: a
+def write_visit_report(out: Path, key: bytes | None, model_hash: str, options: ReportOptions, entry: VisitEntry,
+                       visit, provenance: dict) -> None:
+    """The report folder of one batch visit (run where the visit was scored), written as
+    ``options`` say with this visit's provenance, review fields and title (``key``: a
     de-identified run's, see :mod:`.folders`); it records the same model and photograph
     checksums as the visit's row of results.csv."""
-    deidentify = key is not None
     folder = report_folder(out, entry.patient, entry.visit, key)
     meta = {**provenance, "model_sha256": model_hash, "inputs_sha256": inputs_sha256(entry.views)}
     review = {"patient_code": entry.patient, "visit_date": entry.date}  # left out when de-identified
-    title = "AloNet SALT report" if deidentify else f"AloNet SALT report: patient {entry.patient}, visit {entry.visit}"
-    write_report(visit, folder, deidentify=deidentify, overwrite=True, meta=meta, review=review, title=title)
+    title = (DEFAULT_TITLE if options.deidentify
+             else f"{DEFAULT_TITLE}: patient {entry.patient}, visit {entry.visit}")
+    write_report(visit, folder, options=replace(options, meta=meta, review=review, title=title), overwrite=True)
 
 
 def chosen_keys(entries: list[VisitEntry], only) -> set[tuple[str, str]]:
@@ -277,11 +279,19 @@ def chosen_keys(entries: list[VisitEntry], only) -> set[tuple[str, str]]:
     return chosen
 
 
-def _check_deidentify(deidentify: bool, reports: bool) -> None:
-    """Refuse ``deidentify`` without ``reports`` (it would change nothing)."""
-    if deidentify and not reports:
-        raise InvalidValueError("deidentify=True does nothing without reports=True: only the report "
-                                "folders have pictures to blur", fix="pass reports=True too, or leave deidentify out")
+def _check_reports(reports: ReportOptions | None) -> None:
+    """Refuse what ``run_batch`` cannot honour in ``reports``: anything but ReportOptions or
+    None, and options each visit's report sets from its own visit."""
+    if reports is None:
+        return
+    if not isinstance(reports, ReportOptions):
+        raise TypeError(f"reports takes a ReportOptions or None, not {reports!r} (for reports with the default "
+                        "options pass reports=ReportOptions(); de-identified: ReportOptions(deidentify=True))")
+    per_visit = [name for name in ("meta", "review", "title")
+                 if getattr(reports, name) != getattr(ReportOptions(), name)]
+    if per_visit:
+        raise InvalidValueError(f"run_batch sets each report's {', '.join(per_visit)} from its visit",
+                                fix=f"leave {', '.join(per_visit)} out of the ReportOptions given as reports")
 
 
 def _open_output(out: Path, *, reports: bool, deidentify: bool) -> tuple[dict, bytes | None, bytes | None]:
@@ -326,11 +336,14 @@ def _in_manifest_order(entries: Sequence[VisitEntry], rows: Mapping[tuple[str, s
 
 
 def run_batch(manifest: str | Path, out_dir: str | Path, pipeline, *, plots: bool = True,
-              reports: bool = False, deidentify: bool = False, progress: bool = True,
+              reports: ReportOptions | None = None, progress: bool = True,
               on_row: Callable[[dict[str, str]], None] | None = None,
               provisional: bool = False, workers: int = 1, only=None) -> BatchSummary:
     """Score every visit of ``manifest`` with ``pipeline`` into ``out_dir`` (see module doc).
 
+    ``reports``: write a report folder per visit, as these options say (``ReportOptions()``
+    for the defaults; ``deidentify=True`` also names the folders ``visit-<hex>``); each
+    report's provenance, review fields and title come from its visit. None: no reports.
     ``workers > 1`` scores visits in that many processes; ``pipeline`` is then a
     ``alonet.report.batch.workers.PipelineSpec`` (each worker builds its own).
     Which visits to (re)score is decided before scoring starts: visits without a
@@ -345,17 +358,19 @@ def run_batch(manifest: str | Path, out_dir: str | Path, pipeline, *, plots: boo
     """
     from tqdm import tqdm
 
-    _check_deidentify(deidentify, reports)
+    _check_reports(reports)
+    deidentify = reports is not None and reports.deidentify
     entries = read_batch_manifest(manifest)
     chosen = None if only is None else chosen_keys(entries, only)
-    check_output_names(entries, plots=plots, reports=reports)
+    check_output_names(entries, plots=plots, reports=reports is not None)
     out = Path(out_dir)
     results = out / "results.csv"
-    done, known_key, name_key = _open_output(out, reports=reports, deidentify=deidentify)
+    done, known_key, name_key = _open_output(out, reports=reports is not None, deidentify=deidentify)
     # the other naming's folders of an earlier run, to move aside when their visit is redone
     old_key = known_key if not deidentify else None
-    report = partial(write_visit_report, out, name_key, model_sha256(pipeline)) if reports else None
-    report_reasons = {e.key: reason for e in entries if reports and e.key in done
+    report = (None if reports is None
+              else partial(write_visit_report, out, name_key, model_sha256(pipeline), reports))
+    report_reasons = {e.key: reason for e in entries if reports is not None and e.key in done
                       and (reason := report_folder_reason(out, e, name_key, old_key)) is not None}
     if name_key is not None:  # before any scoring: an interrupted run must leave no identified report
         supersede_identified(out, datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ"))
@@ -388,7 +403,7 @@ def run_batch(manifest: str | Path, out_dir: str | Path, pipeline, *, plots: boo
     summary.unmeasured = sum(1 for row in without_salt if row_status(row) == "incomplete")
     if plots:
         summary.plots = write_plots(entries, rows, out / "plots")
-    if reports:
+    if reports is not None:
         write_index(out, [(e.patient, e.visit, report_folder(out, e.patient, e.visit, name_key).name)
                           for e in entries])
     return summary

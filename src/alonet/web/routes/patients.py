@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, redirect, render_template, request, send_file, url_for
 
+from alonet.report import ReportOptions
 from alonet.report.html import SYNTHETIC_WARNING, uses_bundled_model
 from alonet.views import VIEWS
 from alonet.web.state import get_state, scoring_slot
@@ -144,8 +145,9 @@ def report(visit_id: int, kind: str):
     views = stored_view_states(store, record, get_state().scorer)
     patient = _patient(store, record.patient_id)
     review = {"patient_code": patient.code, "visit_date": record.visit_date}
-    return report_response(views, scored_with_meta(record.model, record.scored_with), kind, deidentify,
-                           provisional=record.provisional_requested, review=review)
+    options = ReportOptions(deidentify=deidentify, meta=scored_with_meta(record.model, record.scored_with),
+                            review=review)
+    return report_response(views, kind, options, provisional=record.provisional_requested)
 
 
 @bp.post("/visits/<id:visit_id>/correct")

@@ -25,6 +25,7 @@ from flask import Blueprint, abort, jsonify, redirect, render_template, request,
 
 from alonet.data.encode import NO_CHROMA_SUBSAMPLING, PHOTO_JPEG_QUALITY, encode_jpeg, encode_mask_png
 from alonet.data.resize import area_resize_mask, resize_photo
+from alonet.report import ReportOptions
 from alonet.views import VIEWS
 from alonet.web.reports import new_views, scored_with_meta, report_response
 from alonet.web.state import get_state, scoring_slot, wants_json, wants_provisional
@@ -47,7 +48,7 @@ from alonet.web.visits import ScoredVisit, ViewState, keep_words
 
 bp = Blueprint("score", __name__)
 
-#: Optional review fields of the report form (``alonet.report.html.REVIEW_FIELDS``), max 64 characters.
+#: Optional review fields of the report form (``alonet.report.options.REVIEW_FIELDS``), max 64 characters.
 REVIEW_FORM_FIELDS = ("patient_code", "visit_date", "photo_date", "reviewer")
 
 
@@ -318,8 +319,9 @@ def report(visit_id: str, kind: str):
     source = request.form if request.method == "POST" else request.args
     deidentify = source.get("deidentify", "0") in ("1", "true", "on", "yes")
     with visit.lock:
-        return report_response(visit.views, scored_with_meta(visit.model, visit.scored_with), kind, deidentify,
-                               provisional=visit.provisional, review=review_fields())
+        options = ReportOptions(deidentify=deidentify, meta=scored_with_meta(visit.model, visit.scored_with),
+                                review=review_fields())
+        return report_response(visit.views, kind, options, provisional=visit.provisional)
 
 
 def _patient_for_save(store, choice: str, new_code: str) -> int:
