@@ -293,6 +293,38 @@ def test_write_report_takes_its_overlay_style_and_time_from_the_options(known_vi
     assert json.loads((out / "report.json").read_text())["created"] == "2024-05-06T09:30:00+00:00"
 
 
+def test_write_report_holds_one_full_size_overlay_at_a_time(pipeline, tmp_path, monkeypatch):
+    """Before: write_report made the four full-size overlays first and wrote them after (a
+    12-megapixel visit's peak memory was about 120 MB higher)."""
+    import weakref
+
+    import alonet.report.writer as writer
+
+    image = photo(3, 1300, 1100)  # larger than the page's pictures (REPORT_IMAGE_SIDE)
+    scalp = np.zeros(image.shape[:2], bool)
+    scalp[200:1000, 150:950] = True
+    loss = scalp & (np.arange(1100)[None, :] < 500)
+    visit = pipeline.visit_from_views({v: pipeline.result_from_masks(image, v, scalp, loss) for v in VIEWS})
+    made: list[weakref.ref] = []
+    alive_at_each_call = []
+
+    def tracked(*args, **kwargs):
+        alive_at_each_call.append(sum(ref() is not None for ref in made))
+        picture = render(*args, **kwargs)
+        made.append(weakref.ref(picture))
+        return picture
+
+    render = writer.view_overlay
+    monkeypatch.setattr(writer, "view_overlay", tracked)
+    out = write_report(visit, tmp_path / "report", options=ReportOptions(created=MADE))["html"].parent
+    assert alive_at_each_call == [0, 0, 0, 0]
+    assert (out / "left_overlay.jpg").read_bytes() == pillow_jpeg(render(visit, "left"), 90)
+    shown = report_overlays(visit)  # the page's pictures are the shrunk full-size ones
+    assert all(picture.shape[:2] == (1024, 866) for picture in shown.values())
+    page = render_report_html(visit, options=ReportOptions(created=MADE), overlays=shown)
+    assert (out / "report.html").read_text() == page
+
+
 def test_batch_reports_follow_the_options_with_each_visits_own_review_and_title(pipeline, tmp_path):
     paths = phantom_visit(tmp_path / "p1v1", seed=1, out_size=320)
     manifest = write_manifest(tmp_path / "trial.csv", [("P1", "v1", v, str(p), "2024-01-01") for v, p in paths.items()])

@@ -102,19 +102,25 @@ def _photo(result, view: str, images: Mapping[str, np.ndarray] | None) -> np.nda
     return result.image if images is None or view not in images else np.asarray(images[view])
 
 
-def report_overlays(visit, images: Mapping[str, np.ndarray] | None = None, *, deidentify: bool = False,
-                    max_side: int | None = REPORT_IMAGE_SIDE,
-                    style: OverlayStyle = OverlayStyle()) -> dict[str, np.ndarray]:
-    """Overlay picture per view of ``visit`` (optionally shrunk to ``max_side``).
+def view_overlay(visit, view: str, images: Mapping[str, np.ndarray] | None = None, *, deidentify: bool = False,
+                 style: OverlayStyle = OverlayStyle()) -> np.ndarray:
+    """The overlay picture of ``view`` of ``visit`` at its photograph's size.
 
     ``images`` defaults to the photographs kept in each ViewResult.
     """
-    out = {}
-    for view, result in visit.views.items():
-        picture = render_overlay(_photo(result, view, images), result.scalp_mask, result.hairloss_mask, style,
-                                 deidentify_outside=deidentify)
-        out[view] = fit_within(picture, max_side)
-    return out
+    result = visit.views[view]
+    return render_overlay(_photo(result, view, images), result.scalp_mask, result.hairloss_mask, style,
+                          deidentify_outside=deidentify)
+
+
+def report_overlays(visit, images: Mapping[str, np.ndarray] | None = None, *, deidentify: bool = False,
+                    max_side: int | None = REPORT_IMAGE_SIDE,
+                    style: OverlayStyle = OverlayStyle()) -> dict[str, np.ndarray]:
+    """Overlay picture per view of ``visit`` (:func:`view_overlay`, shrunk to ``max_side``
+    one view at a time: a 12-megapixel visit never holds four full-size overlays at once).
+    """
+    return {view: fit_within(view_overlay(visit, view, images, deidentify=deidentify, style=style), max_side)
+            for view in visit.views}
 
 
 def report_meta(visit, meta: Mapping | None) -> Mapping | None:

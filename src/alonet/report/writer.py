@@ -34,10 +34,11 @@ from alonet.report.html import (
     shown_review,
     render_report_html,
     report_meta,
-    report_overlays,
     uses_bundled_model,
+    view_overlay,
 )
 from alonet.report.options import REVIEW_FIELDS, ReportOptions
+from alonet.report.overlay import fit_within
 
 REPORT_FORMAT = "alonet-report"
 REPORT_VERSION = 1
@@ -110,15 +111,18 @@ def write_report(visit, out_dir: str | Path, images: Mapping[str, np.ndarray] | 
     target = Path(out_dir)
     written: dict[str, Path] = {}
     with atomic_directory(target, overwrite=overwrite, own=REPORT_FILES) as tmp:
-        overlays = report_overlays(visit, images, deidentify=options.deidentify, max_side=None, style=options.style)
+        shown: dict[str, np.ndarray] = {}  # the page's overlays; each full-size one goes after its file
         for view, result in visit.views.items():
             names = report_files(view)
-            (tmp / names["overlay"]).write_bytes(encode_jpeg(overlays[view], OVERLAY_JPEG_QUALITY))
+            overlay = view_overlay(visit, view, images, deidentify=options.deidentify, style=options.style)
+            (tmp / names["overlay"]).write_bytes(encode_jpeg(overlay, OVERLAY_JPEG_QUALITY))
+            shown[view] = fit_within(overlay, REPORT_IMAGE_SIDE)
+            del overlay
             for key, mask in (("scalp_mask", result.scalp_mask), ("hairloss_mask", result.hairloss_mask)):
                 (tmp / names[key]).write_bytes(encode_mask_png(mask))
             for key, name in names.items():
                 written[f"{view}_{key}"] = target / name
-        html = render_report_html(visit, images, options=options, max_side=REPORT_IMAGE_SIDE, overlays=overlays)
+        html = render_report_html(visit, images, options=options, max_side=REPORT_IMAGE_SIDE, overlays=shown)
         (tmp / "report.html").write_text(html, encoding="utf-8")
         document = report_json(visit, options=options)
         (tmp / "report.json").write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
