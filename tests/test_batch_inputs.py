@@ -397,3 +397,36 @@ def test_a_convert_manifest_names_the_file_line_after_blank_lines(tmp_path):
         load_manifest(path)
     path.write_text("stem,patient\n\na,P1\n\nb,P2\n")
     assert {row.stem: row.line for row in load_manifest(path).rows.values()} == {"a": 3, "b": 5}
+
+
+# --------------------------------------------------------------------------- one run per output folder
+
+
+def test_a_second_batch_run_into_a_folder_in_use_is_refused_and_the_first_runs_rows_are_kept(
+        models, photos, tmp_path, capsys):
+    """Before: two runs into one folder both read results.csv at the start and each rewrote it
+    whole at the end, so the rows only one of them scored were lost (and a report folder could
+    come from the other run's model)."""
+    import socket
+
+    manifest = trial(tmp_path, photos, [("P1", "1", "a")])
+    out = tmp_path / "out"
+    assert batch(manifest, out, models, capsys)[0] == 0
+    kept = (out / "results.csv").read_bytes()
+    busy = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])  # another run, alive
+    try:
+        (out / "batch.lock").write_text(json.dumps({"pid": busy.pid, "host": socket.gethostname(),
+                                                    "token": "x", "started": "2026-12-08T05:00:00+00:00"}))
+        code, printed, err = batch(manifest, out, models, capsys, "--only", "P1", "1")
+        lines = [line for line in err.splitlines() if line.strip()]
+        assert code == 2 and len(lines) == 1 and "Traceback" not in err, err
+        assert f"is in use by another `alonet batch` (process {busy.pid} on" in lines[0]
+        assert f"wait for process {busy.pid} to finish or stop it" in lines[0]
+        assert (out / "results.csv").read_bytes() == kept and (out / "batch.lock").exists()
+    finally:
+        busy.kill()
+        busy.wait()
+    # the process that held it has ended: its lock is stale, taken over, and gone after the run
+    code, printed, err = batch(manifest, out, models, capsys, "--only", "P1", "1")
+    assert code == 0, err
+    assert not (out / "batch.lock").exists() and len(read(out / "results.csv")) == 1

@@ -7,6 +7,7 @@ patient's first visit is the baseline for the response columns.
 Output folder::
 
     results.csv          one row per visit (RESULT_COLUMNS)
+    batch.lock           while a run writes the folder (a second run into it is refused)
     results_columns.csv  what each column of results.csv means (the data dictionary)
     plots/<patient>.png  SALT over time per patient
     plots/index.csv      patient -> plot file (hashed names cannot be read back)
@@ -53,6 +54,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from alonet.system.atomic import atomic_write_bytes, atomic_write_text
+from alonet.system.locks import LockKind, folder_lock
 from alonet.errors import DatasetError, InvalidValueError
 from alonet.report.batch.columns import COLUMNS_FILE, RESULT_COLUMNS, columns_csv
 from alonet.report.batch.folders import (
@@ -101,6 +103,11 @@ class BatchSummary:
     #: ``(patient, visit)`` of rows kept in results.csv for visits no longer in the manifest
     #: (not rescored, not in the plots or the reports index; a later visit's baseline may differ).
     not_in_manifest: list[tuple[str, str]] = field(default_factory=list)
+
+
+#: ``OUT/batch.lock`` while a run writes OUT: results.csv, superseded.csv and the report
+#: folders are read at the start and rewritten as the run goes, so two runs would lose rows.
+BATCH_LOCK = LockKind(file_name="batch.lock", commands="`alonet batch`", work="batch run")
 
 
 def report_folder(out: Path, patient: str, visit: str, key: bytes | None) -> Path:
@@ -364,49 +371,50 @@ def run_batch(manifest: str | Path, out_dir: str | Path, pipeline, *, plots: boo
     chosen = None if only is None else chosen_keys(entries, only)
     check_output_names(entries, plots=plots, reports=reports is not None)
     out = Path(out_dir)
-    results = out / "results.csv"
-    done, known_key, name_key = _open_output(out, reports=reports is not None, deidentify=deidentify)
-    # the other naming's folders of an earlier run, to move aside when their visit is redone
-    old_key = known_key if not deidentify else None
-    report = (None if reports is None
-              else partial(write_visit_report, out, name_key, model_sha256(pipeline), reports))
-    report_reasons = {e.key: reason for e in entries if reports is not None and e.key in done
-                      and (reason := report_folder_reason(out, e, name_key, old_key)) is not None}
-    if name_key is not None:  # before any scoring: an interrupted run must leave no identified report
-        supersede_identified(out, datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ"))
-    with VisitScorer(pipeline, workers, report, provisional=provisional) as scorer:
-        settings = batch_settings(pipeline, provisional=provisional, provenance=scorer.provenance)
-        provenance = {entry.key: {**settings, "inputs_sha256": inputs_sha256(entry.views)} for entry in entries}
-        plan = plan_rescoring(entries, done, provenance, chosen=chosen, report_reasons=report_reasons)
-        rows, todo = dict(plan.rows), list(plan.todo)
-        # the rows about to be replaced reach the audit trail before they leave results.csv
-        _keep_superseded(out, [(done[e.key], plan.stale[e.key]) for e in todo
-                               if e.key in plan.stale and e.key in done])
-        _write_rows(results, list(rows.values()))  # a clean file: header, kept rows, no torn line
-        summary = BatchSummary(results=results, total=len(entries), recomputed=plan.recomputed,
-                               skipped=len(entries) - len(todo) - len(plan.pending),  # kept, and up to date
-                               left_out=len(plan.pending))
-        with open(results, "a", encoding="utf-8", newline="") as handle, tqdm(
-            total=len(todo), unit="visit", desc="scoring", disable=not progress,
-        ) as bar:
-            writer = results_writer(handle)
-            run = _BatchRun(scorer, writer, handle, rows, plan.baselines, provenance, summary, bar, on_row, out,
-                            tuple(k for k in (name_key, old_key) if k is not None))
-            _score_visits(run, todo)
-            if chosen is not None:
-                _rescore_moved_followers(run, entries, chosen, plan.pending)
-    _write_rows(results, _in_manifest_order(entries, rows))
-    listed = {e.key for e in entries}
-    summary.not_in_manifest = [key for key in rows if key not in listed]
-    without_salt = [rows[e.key] for e in entries if e.key in rows and not rows[e.key]["error"]]
-    summary.withheld = sum(1 for row in without_salt if row_status(row) == "withheld")
-    summary.unmeasured = sum(1 for row in without_salt if row_status(row) == "incomplete")
-    if plots:
-        summary.plots = write_plots(entries, rows, out / "plots")
-    if reports is not None:
-        write_index(out, [(e.patient, e.visit, report_folder(out, e.patient, e.visit, name_key).name)
-                          for e in entries])
-    return summary
+    with folder_lock(out, BATCH_LOCK):  # a second batch run into this folder is refused
+        results = out / "results.csv"
+        done, known_key, name_key = _open_output(out, reports=reports is not None, deidentify=deidentify)
+        # the other naming's folders of an earlier run, to move aside when their visit is redone
+        old_key = known_key if not deidentify else None
+        report = (None if reports is None
+                  else partial(write_visit_report, out, name_key, model_sha256(pipeline), reports))
+        report_reasons = {e.key: reason for e in entries if reports is not None and e.key in done
+                          and (reason := report_folder_reason(out, e, name_key, old_key)) is not None}
+        if name_key is not None:  # before any scoring: an interrupted run must leave no identified report
+            supersede_identified(out, datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ"))
+        with VisitScorer(pipeline, workers, report, provisional=provisional) as scorer:
+            settings = batch_settings(pipeline, provisional=provisional, provenance=scorer.provenance)
+            provenance = {entry.key: {**settings, "inputs_sha256": inputs_sha256(entry.views)} for entry in entries}
+            plan = plan_rescoring(entries, done, provenance, chosen=chosen, report_reasons=report_reasons)
+            rows, todo = dict(plan.rows), list(plan.todo)
+            # the rows about to be replaced reach the audit trail before they leave results.csv
+            _keep_superseded(out, [(done[e.key], plan.stale[e.key]) for e in todo
+                                   if e.key in plan.stale and e.key in done])
+            _write_rows(results, list(rows.values()))  # a clean file: header, kept rows, no torn line
+            summary = BatchSummary(results=results, total=len(entries), recomputed=plan.recomputed,
+                                   skipped=len(entries) - len(todo) - len(plan.pending),  # kept, and up to date
+                                   left_out=len(plan.pending))
+            with open(results, "a", encoding="utf-8", newline="") as handle, tqdm(
+                total=len(todo), unit="visit", desc="scoring", disable=not progress,
+            ) as bar:
+                writer = results_writer(handle)
+                run = _BatchRun(scorer, writer, handle, rows, plan.baselines, provenance, summary, bar, on_row, out,
+                                tuple(k for k in (name_key, old_key) if k is not None))
+                _score_visits(run, todo)
+                if chosen is not None:
+                    _rescore_moved_followers(run, entries, chosen, plan.pending)
+        _write_rows(results, _in_manifest_order(entries, rows))
+        listed = {e.key for e in entries}
+        summary.not_in_manifest = [key for key in rows if key not in listed]
+        without_salt = [rows[e.key] for e in entries if e.key in rows and not rows[e.key]["error"]]
+        summary.withheld = sum(1 for row in without_salt if row_status(row) == "withheld")
+        summary.unmeasured = sum(1 for row in without_salt if row_status(row) == "incomplete")
+        if plots:
+            summary.plots = write_plots(entries, rows, out / "plots")
+        if reports is not None:
+            write_index(out, [(e.patient, e.visit, report_folder(out, e.patient, e.visit, name_key).name)
+                              for e in entries])
+        return summary
 
 
 @dataclass(frozen=True)
