@@ -171,3 +171,28 @@ def test_a_phantom_run_killed_midway_leaves_a_temp_folder_that_the_next_run_remo
 
     write_phantoms(PhantomSpec(out=out, patients=1, size=64), progress=False)
     assert names(tmp_path) == {"phk"}
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs SIGTERM")
+def test_a_run_sent_sigterm_unwinds_like_ctrl_c_and_leaves_nothing_behind(tmp_path):
+    """Before: SIGTERM (`kill`, `docker stop`, a scheduler's time limit) ended the process at once,
+    leaving its temporary folder (and a batch's or training's lock file) for a later run to find."""
+    out = tmp_path / "pht"
+    environment = {**os.environ, "PYTHONPATH": str(SRC)}
+    run = subprocess.Popen([sys.executable, "-m", "alonet", "phantom", "--patients", "200", "--size", "96",
+                            "-o", str(out)], env=environment, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not any((tmp_path / n / "photographs").is_dir()
+                                                       and any((tmp_path / n / "photographs").iterdir())
+                                                       for n in os.listdir(tmp_path)):
+            assert run.poll() is None, "the run ended before it could be stopped"
+            time.sleep(0.1)
+        run.send_signal(signal.SIGTERM)
+        _, err = run.communicate(timeout=60)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+    assert run.returncode == 143 and err.strip().splitlines()[-1] == "terminated", err[-500:]
+    assert "Traceback" not in err and names(tmp_path) == set()

@@ -7,10 +7,13 @@ To add a verb, add one line to ``COMMANDS``.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import importlib
+import signal
 import sys
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 
 import click
@@ -93,20 +96,51 @@ _OS_FIXES: Mapping[int, str] = MappingProxyType({
 })
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, ``docker stop``, a scheduler's time limit) taken like Ctrl+C: the
+    command unwinds, so temporaries are removed, locks released and finished work kept, and
+    each command's "stopped: rerun to continue" message is printed."""
+
+
+@contextlib.contextmanager
+def sigterm_unwinds() -> Iterator[None]:
+    """While the block runs, SIGTERM raises :class:`Terminated` in the main thread (the
+    default would end the process at once, leaving temporaries and lock files behind)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set signal handlers (the CLI called from a thread)
+        return
+
+    def terminate(signum, frame):
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; turn AloNet errors into one line on stderr and exit status 2.
 
-    AloNet's log records show on stderr while the command runs (:mod:`alonet.cli.console_log`)."""
+    AloNet's log records show on stderr while the command runs (:mod:`alonet.cli.console_log`).
+    Ctrl+C exits 130, SIGTERM 143 (128 + the signal), each after the command has unwound."""
     _tolerant_console()
     try:
-        with console_log():
+        with sigterm_unwinds(), console_log():
             cli.main(args=argv, prog_name="alonet", standalone_mode=False)
     except AloNetError as exc:
         click.echo(f"error: {exc}", err=True)
         return exc.exit_code
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:  # click turns a KeyboardInterrupt inside a command into Abort
+        if isinstance(exc.__cause__, Terminated):
+            click.echo("terminated", err=True)
+            return 128 + signal.SIGTERM
         click.echo("aborted", err=True)
         return 130
+    except Terminated:
+        click.echo("terminated", err=True)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         return 130
