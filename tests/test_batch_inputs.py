@@ -229,6 +229,10 @@ def test_deidentify_without_reports_is_an_error(models, photos, tmp_path, capsys
     with pytest.raises(InvalidValueError, match="run_batch sets each report's review, title from its visit"):
         run_batch(manifest, out, pipeline, reports=ReportOptions(review={"reviewer": "R"}, title="T"), progress=False)
     assert not out.exists()
+    # reports=False, the old spelling of the default, still means no reports
+    assert run_batch(manifest, out, pipeline, reports=False, progress=False, plots=False).scored == 1  # type: ignore[arg-type]
+    assert not (out / "reports").exists()
+    shutil.rmtree(out)
     code, _, stderr = batch(manifest, out, models, capsys, "--deidentify", "--reports", "--no-plots")
     assert code in (0, 3), stderr
     (folder,) = (out / "reports").iterdir()

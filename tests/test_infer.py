@@ -98,6 +98,19 @@ def test_view_maps_count_the_enlargements_they_will_make(pipeline):
     assert maps.nbytes(enlarge=MASK_NAMES) == small + 2 * 640 * 480
 
 
+def test_view_maps_count_their_enlargements_by_the_type_full_makes():
+    from alonet.infer.viewmaps import ViewMaps
+
+    small = {"scalp_prob": np.zeros((8, 8)), "hairloss_prob": np.zeros((8, 8)),  # float64, int64
+             "scalp_mask": np.ones((8, 8), np.int64), "hairloss_mask": np.zeros((8, 8), np.uint8)}
+    maps = ViewMaps(small=small, width=40, height=30)
+    expected = maps.nbytes(enlarge=MAP_NAMES)
+    assert expected == maps.nbytes() + 40 * 30 * (4 + 4 + 1 + 1)
+    for name in MAP_NAMES:
+        maps.full(name)
+    assert maps.nbytes() == expected
+
+
 def test_view_maps_pickle_without_their_enlargements(pipeline):
     result = pipeline.predict_view(photo(6, 300, 400), "right")
     full = result.hairloss_mask.copy()

@@ -123,11 +123,12 @@ class ViewMaps:
     def nbytes(self, enlarge: tuple[str, ...] = ()) -> int:
         """Bytes of every array these maps hold now, plus those the maps ``enlarge`` will take
         at the photograph's size where they are not made yet (``full`` always makes a new
-        array: 1 byte a pixel for a mask, 4 for a probability map)."""
+        array: bool for a mask, 1 byte a pixel, float32 for a probability map, 4, whatever
+        the small map's type)."""
         with self._lock:
             held = sum(int(a.nbytes) for a in (*self.small.values(), *self._full.values()))
             pending = [name for name in enlarge if name not in self._full]
-        return held + sum(self.width * self.height * self.small[name].dtype.itemsize for name in pending)
+        return held + sum(self.width * self.height * (1 if name.endswith("_mask") else 4) for name in pending)
 
     def is_enlarged(self, name: str) -> bool:
         """True once ``full(name)`` has been made (for tests and benchmarks)."""

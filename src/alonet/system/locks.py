@@ -8,7 +8,9 @@ owner as JSON; it is removed when the work ends, however it ends. A lock left
 by a killed process is *stale* when it names this host and a process id that is
 no longer alive, or this process's own id with another process's token (a
 container may give every run the same id: each process writes a random token
-drawn when the module is imported); a stale lock is taken over.
+drawn when the module is imported), or that was written before the machine last
+restarted (Linux's boot id: after a restart its process id may belong to another
+process); a stale lock is taken over.
 A lock from another host cannot be checked from here and is always respected:
 the error says to delete it when nothing of that kind runs there any more.
 """
@@ -32,6 +34,8 @@ from alonet.errors import RunInUseError
 UNREADABLE_GRACE_S = 30.0
 #: Drawn once per process: a lock file with this process's id but another token is a leftover.
 PROCESS_TOKEN = uuid.uuid4().hex
+#: Where Linux keeps the id of the current boot.
+BOOT_ID_FILE = "/proc/sys/kernel/random/boot_id"
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,15 @@ def _owner(text: str) -> dict | None:
     return owner
 
 
+def boot_id() -> str | None:
+    """This boot of the machine (Linux's random boot id), or None where there is none: a lock
+    written before a restart is stale though its process id may name a new, live process."""
+    try:
+        return Path(BOOT_ID_FILE).read_text(encoding="ascii").strip() or None
+    except (OSError, ValueError):
+        return None
+
+
 def _is_stale(path: Path, owner: dict | None) -> bool:
     if owner is None:  # being written this instant, or garbage left by a crash
         with contextlib.suppress(OSError):
@@ -63,6 +76,9 @@ def _is_stale(path: Path, owner: dict | None) -> bool:
         return False
     if owner["host"] != socket.gethostname():
         return False
+    booted = boot_id()
+    if owner.get("boot") and booted and owner["boot"] != booted:  # the machine restarted since
+        return True
     if owner["pid"] == os.getpid():
         return owner.get("token") != PROCESS_TOKEN
     return not pid_alive(owner["pid"])
@@ -95,7 +111,7 @@ def acquire(folder: str | Path, kind: LockKind) -> tuple[Path, str]:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / kind.file_name
-    mine = json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "token": PROCESS_TOKEN,
+    mine = json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "token": PROCESS_TOKEN, "boot": boot_id(),
                        "started": datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")}) + "\n"
     for _ in range(5):
         try:

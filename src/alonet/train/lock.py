@@ -8,17 +8,19 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
-from alonet.system.locks import LockKind, acquire, folder_lock, release
+from alonet.system import locks
+from alonet.system.locks import LockKind, folder_lock, release
 
 TRAIN_LOCK = LockKind(file_name="train.lock", commands="`alonet train` or `alonet adapt`", work="training")
 LOCK_NAME = TRAIN_LOCK.file_name
 
-__all__ = ["LOCK_NAME", "TRAIN_LOCK", "acquire_run", "release", "run_lock"]
+__all__ = ["LOCK_NAME", "TRAIN_LOCK", "acquire", "release", "run_lock"]
 
 
-def acquire_run(run_dir: str | Path) -> tuple[Path, str]:
-    """Take ``run_dir``'s training lock (``alonet.system.locks.acquire``)."""
-    return acquire(run_dir, TRAIN_LOCK)
+def acquire(run_dir: str | Path) -> tuple[Path, str]:
+    """Take ``run_dir``'s training lock (``alonet.system.locks.acquire``); returns what
+    :func:`release` takes."""
+    return locks.acquire(run_dir, TRAIN_LOCK)
 
 
 @contextlib.contextmanager

@@ -46,7 +46,7 @@ from alonet.train.config import ALL_TASKS, TrainConfig
 from alonet.train.data import TaskDataset, open_source, subsample, task_rows
 from alonet.train.distributed import setup
 from alonet.train.history import plot_history, write_history_csv
-from alonet.train.lock import LOCK_NAME, acquire_run, release
+from alonet.train.lock import LOCK_NAME, acquire, release
 from alonet.train.style import check_style_photos
 
 if TYPE_CHECKING:  # torch is imported where it is used (``import alonet`` stays light)
@@ -168,7 +168,7 @@ def _locked(run_dir: Path, ctx):
     held = error = None
     if ctx.is_main:
         try:
-            held = acquire_run(run_dir)
+            held = acquire(run_dir)
         except Exception as exc:  # noqa: BLE001 - re-raised below, after the other ranks know
             error = exc
     if ctx.all_reduce_sum([0.0 if error is None else 1.0])[0]:

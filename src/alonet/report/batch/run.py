@@ -350,7 +350,11 @@ def run_batch(manifest: str | Path, out_dir: str | Path, pipeline, *, plots: boo
 
     ``reports``: write a report folder per visit, as these options say (``ReportOptions()``
     for the defaults; ``deidentify=True`` also names the folders ``visit-<hex>``); each
-    report's provenance, review fields and title come from its visit. None: no reports.
+    report's provenance, review fields and title come from its visit. None (or False): no
+    reports. A rerun writes the folders of the visits it scores and of those without one;
+    the folders of kept visits stay as an earlier run wrote them, except that a change of
+    ``deidentify`` rewrites them all (to change ``overlay`` or ``show_paths`` for every
+    visit, write into a new output folder).
     ``workers > 1`` scores visits in that many processes; ``pipeline`` is then a
     ``alonet.report.batch.workers.PipelineSpec`` (each worker builds its own).
     Which visits to (re)score is decided before scoring starts: visits without a
@@ -365,6 +369,7 @@ def run_batch(manifest: str | Path, out_dir: str | Path, pipeline, *, plots: boo
     """
     from tqdm import tqdm
 
+    reports = None if reports is False else reports  # the old spelling of "no reports"
     _check_reports(reports)
     deidentify = reports is not None and reports.deidentify
     entries = read_batch_manifest(manifest)
