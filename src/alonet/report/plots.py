@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 
 
@@ -35,7 +35,7 @@ def drawable(text: str) -> str:
 def salt_over_time_png(patient: str, visits: Sequence[str], salts: Sequence[float | None],
                        *, baseline: float | None = None, days: Sequence[int] | None = None,
                        shown: Sequence[str | None] | None = None, provisional: Sequence[bool] | None = None,
-                       dpi: int = 110) -> bytes:
+                       dpi: int = 110, png_text: Mapping[str, str] | None = None) -> bytes:
     """PNG of SALT per visit for one patient.
 
     Visits without a SALT (errors, incomplete) are shown as gaps and marked
@@ -47,6 +47,7 @@ def salt_over_time_png(patient: str, visits: Sequence[str], salts: Sequence[floa
     points, as the reports show them (``shown_salt`` of the unrounded SALT); without it, or where
     one is None, the value in ``salts`` with one decimal. ``provisional`` (one per visit) marks
     the SALTs given on request although a photograph needs a retake: a hollow point labelled so.
+    ``png_text``: text chunks to store in the PNG file (key -> value).
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -99,5 +100,5 @@ def salt_over_time_png(patient: str, visits: Sequence[str], salts: Sequence[floa
     ax.legend(loc="best", fontsize=8)
     fig.tight_layout()
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
+    fig.savefig(buffer, format="png", metadata=dict(png_text or {}))
     return buffer.getvalue()
