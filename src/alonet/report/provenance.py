@@ -19,7 +19,7 @@ says why it must be recomputed (or None to keep it).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import MappingProxyType
 
@@ -60,13 +60,14 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def inputs_sha256(views: Mapping[str, str | Path]) -> str:
+def inputs_sha256(views: Mapping[str, str | Path], sha256: Callable[[str | Path], str] = file_sha256) -> str:
     """One SHA-256 over a visit's photographs; an unreadable file, or one that is not a regular
-    file (a pipe would block the read; the photograph reader refuses it), counts as ``missing``."""
+    file (a pipe would block the read; the photograph reader refuses it), counts as ``missing``.
+    ``sha256`` gives a file's checksum (``file_sha256``; a batch run passes remembered ones)."""
     digest = hashlib.sha256()
     for view in sorted(views):
         try:
-            value = file_sha256(views[view]) if Path(views[view]).is_file() else "missing"
+            value = sha256(views[view]) if Path(views[view]).is_file() else "missing"
         except OSError:
             value = "missing"
         digest.update(f"{view}:{value}\n".encode())

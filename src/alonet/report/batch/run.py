@@ -8,6 +8,8 @@ Output folder::
 
     results.csv          one row per visit (RESULT_COLUMNS)
     batch.lock           while a run writes the folder (a second run into it is refused)
+    .photo-sha256.json   checksums of the photographs, so a rerun reads only changed ones
+                         (:mod:`.hashes`)
     results_columns.csv  what each column of results.csv means (the data dictionary)
     plots/<patient>.png  SALT over time per patient
     plots/index.csv      patient -> plot file (hashed names cannot be read back)
@@ -71,6 +73,7 @@ from alonet.report.batch.folders import (
     was_deidentified,
     write_index,
 )
+from alonet.report.batch.hashes import PhotoHashes
 from alonet.report.batch.manifest import VisitEntry, read_batch_manifest
 from alonet.report.batch.plan import plan_rescoring
 from alonet.report.batch.rows import (read_results, result_row, results_writer, row_status, salt_of,
@@ -78,7 +81,7 @@ from alonet.report.batch.rows import (read_results, result_row, results_writer, 
 from alonet.report.batch.workers import VisitScorer
 from alonet.report.options import DEFAULT_TITLE, ReportOptions
 from alonet.report.plots import salt_over_time_png
-from alonet.report.provenance import batch_settings, inputs_sha256, model_sha256
+from alonet.report.provenance import batch_settings, file_sha256, inputs_sha256, model_sha256
 from alonet.report.writer import write_report
 
 if TYPE_CHECKING:
@@ -420,7 +423,10 @@ def run_batch(manifest: str | Path, out_dir: str | Path, pipeline, *, plots: boo
             supersede_identified(out, datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ"))
         with VisitScorer(pipeline, workers, report, provisional=provisional) as scorer:
             settings = batch_settings(pipeline, provisional=provisional, provenance=scorer.provenance)
-            provenance = {entry.key: {**settings, "inputs_sha256": inputs_sha256(entry.views)} for entry in entries}
+            hashes = PhotoHashes.open(out, file_sha256)  # unchanged photographs are not read again
+            provenance = {entry.key: {**settings, "inputs_sha256": inputs_sha256(entry.views, hashes.sha256)}
+                          for entry in entries}
+            hashes.save()
             plan = plan_rescoring(entries, done, provenance, chosen=chosen, report_reasons=report_reasons)
             rows, todo = dict(plan.rows), list(plan.todo)
             # the rows about to be replaced reach the audit trail before they leave results.csv
