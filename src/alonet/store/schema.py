@@ -4,7 +4,8 @@ The schema version is SQLite's ``PRAGMA user_version``; :data:`MIGRATIONS` lists
 from an empty database to the current schema (append a step, never edit one), and
 :func:`migrate` applies the missing ones, each step in one transaction
 (:class:`alonet.store.storage.Store` runs it when it opens a folder). A database written by a
-newer AloNet is refused rather than guessed at.
+newer AloNet is refused rather than guessed at. An index a store query needs is a step too
+(step 6), so every store has it whether it was made new or upgraded.
 """
 
 from __future__ import annotations

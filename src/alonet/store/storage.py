@@ -15,8 +15,10 @@ missing step in one transaction; a database written by a newer AloNet is refused
 
 Every method opens its own connection, so one ``Store`` can be shared by the
 server's threads. Deleting a patient or a visit removes its rows and its image
-files. The records it hands out are in :mod:`alonet.store.records`, the checks of what a
-user types in :mod:`alonet.store.checks`.
+files, each file only once no row names it any more (:data:`REFERENCED_QUERY`, answered
+from schema step 6's indexes; a reopened visit saved as new shares its photograph). The
+records it hands out are in :mod:`alonet.store.records`, the checks of what a user types in
+:mod:`alonet.store.checks`.
 """
 
 from __future__ import annotations
