@@ -4,7 +4,8 @@ The schema version is SQLite's ``PRAGMA user_version``; :data:`MIGRATIONS` lists
 from an empty database to the current schema (append a step, never edit one), and
 :func:`migrate` applies the missing ones, each step in one transaction
 (:class:`alonet.store.storage.Store` runs it when it opens a folder). A database written by a
-newer AloNet is refused rather than guessed at.
+newer AloNet is refused rather than guessed at. An index a store query needs is a step too
+(step 6), so every store has it whether it was made new or upgraded.
 """
 
 from __future__ import annotations
@@ -72,6 +73,20 @@ _V5 = """
 ALTER TABLE visits ADD COLUMN scored_with TEXT NOT NULL DEFAULT '{}';
 """
 
+# Step 6: indexes only. Deleting or updating a visit, deleting a patient and saving a reopened
+# visit ask, for every image file involved, whether any row still names it
+# (``Store._referenced``: photo_file = ? OR scalp_file = ? OR hairloss_file = ?). Without these
+# indexes each ask scanned all of view_images: deleting a patient with 100 visits in a
+# 10,000-visit store took 6.7 s inside the write transaction, holding up every save; with
+# them SQLite answers the OR from the three indexes (MULTI-INDEX OR) and it took 0.07 s.
+# Every other query of storage.py already finds its rows by a primary key, visits_by_patient,
+# visits_by_review or view_images' UNIQUE (visit_id, view), or reads the whole table anyway.
+_V6 = """
+CREATE INDEX IF NOT EXISTS view_images_by_photo ON view_images (photo_file);
+CREATE INDEX IF NOT EXISTS view_images_by_scalp ON view_images (scalp_file);
+CREATE INDEX IF NOT EXISTS view_images_by_hairloss ON view_images (hairloss_file);
+"""
+
 #: Schema steps; step ``i`` takes a database from version ``i`` to ``i + 1``.
 #: Version 1: patients, visits, per-view images. Version 2: the model that
 #: scored each visit, and an index for the patient page. Version 3: when a
@@ -80,7 +95,9 @@ ALTER TABLE visits ADD COLUMN scored_with TEXT NOT NULL DEFAULT '{}';
 #: reused (a page or form naming a deleted record cannot reach a newer one).
 #: Version 5: what scored each visit (``scored_with``: the pipeline's provenance with the
 #: model checksum and thresholds, JSON; ``{}`` for visits saved before it was recorded).
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5)
+#: Version 6: indexes on the three file columns of ``view_images``, so asking whether a
+#: row still names a file (before deleting it) no longer reads the whole table.
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -15,8 +15,10 @@ missing step in one transaction; a database written by a newer AloNet is refused
 
 Every method opens its own connection, so one ``Store`` can be shared by the
 server's threads. Deleting a patient or a visit removes its rows and its image
-files. The records it hands out are in :mod:`alonet.store.records`, the checks of what a
-user types in :mod:`alonet.store.checks`.
+files, each file only once no row names it any more (:data:`REFERENCED_QUERY`, answered
+from schema step 6's indexes; a reopened visit saved as new shares its photograph). The
+records it hands out are in :mod:`alonet.store.records`, the checks of what a user types in
+:mod:`alonet.store.checks`.
 """
 
 from __future__ import annotations
@@ -48,6 +50,11 @@ DB_NAME = "alonet.sqlite3"
 IMAGES_DIR = "images"
 #: The name of an image file the store wrote: 32 random hex digits and .jpg or .png.
 _STORED_NAME = re.compile(r"[0-9a-f]{32}\.(jpg|png)")
+#: Whether a row still names the stored file ``?1`` (asked for every file of a deleted or
+#: replaced visit before the file is removed). Schema step 6's indexes on the three columns
+#: answer it without reading the whole table (a test checks its query plan).
+REFERENCED_QUERY = ("SELECT 1 FROM view_images WHERE photo_file = ?1 OR scalp_file = ?1 OR hairloss_file = ?1"
+                    " LIMIT 1")
 
 
 def _next_id(conn: sqlite3.Connection, table: str) -> int:
@@ -520,8 +527,7 @@ class Store:
     @staticmethod
     def _referenced(conn: sqlite3.Connection, name: str) -> bool:
         """True if a ``view_images`` row names the stored file ``name``."""
-        return conn.execute("SELECT 1 FROM view_images WHERE photo_file = ?1 OR scalp_file = ?1 OR hairloss_file = ?1"
-                            " LIMIT 1", (name,)).fetchone() is not None
+        return conn.execute(REFERENCED_QUERY, (name,)).fetchone() is not None
 
     def _unreferenced(self, conn: sqlite3.Connection, paths: Sequence[Path]) -> list[Path]:
         """The files of ``paths`` that no row names any more (safe to delete after the commit)."""
