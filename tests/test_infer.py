@@ -111,6 +111,23 @@ def test_view_maps_count_their_enlargements_by_the_type_full_makes():
     assert maps.nbytes() == expected
 
 
+def test_masks_drawn_by_a_person_keep_no_probability_copies(pipeline):
+    """Before: a corrected view held float32 copies of its masks as probability maps (8 bytes a
+    pixel) besides the masks: a 12-megapixel visit with every view corrected counted 819 MB in
+    the web app's cache."""
+    image = photo(8, 600, 400)
+    scalp = np.zeros((600, 400), bool)
+    scalp[100:500, 50:350] = True
+    loss = scalp & (np.arange(400)[None, :] < 200)
+    result = pipeline.result_from_masks(image, "top", scalp, loss, corrected=True)
+    assert result.maps.nbytes() == 2 * 600 * 400  # the two masks, once each
+    assert result.maps.nbytes(enlarge=MASK_NAMES) == 4 * 600 * 400
+    prob = result.scalp_prob
+    assert prob.dtype == np.float32 and np.array_equal(prob, scalp.astype(np.float32))
+    assert np.array_equal(result.hairloss_prob, loss.astype(np.float32)) and result.loss_pct == 50.0
+    assert pickle.loads(pickle.dumps(result.maps)).nbytes() == 2 * 600 * 400
+
+
 def test_view_maps_pickle_without_their_enlargements(pipeline):
     result = pipeline.predict_view(photo(6, 300, 400), "right")
     full = result.hairloss_mask.copy()

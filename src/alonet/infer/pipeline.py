@@ -333,7 +333,7 @@ class Pipeline:
                     fix="draw the mask on the same photograph")
             masks.append(mask.astype(bool))
         s_mask, h_mask = masks
-        maps = ViewMaps.at_full_size(s_mask.astype(np.float32), h_mask.astype(np.float32), s_mask, h_mask)
+        maps = ViewMaps.from_masks(s_mask, h_mask)
         result = self._result(view, photo, name, maps, float(confidence_value), corrected=bool(corrected),
                               drawn=True)
         if not s_mask.any():  # a person drew no scalp: say that, not "check the view and frame the scalp"

@@ -190,9 +190,7 @@ class VisitResult:
 def refused_view(view: str, photo: np.ndarray, name: str | None, flags: list[dict]) -> ViewResult:
     """The result of a photograph the gate refused: no masks, no percentage, retake."""
     height, width = photo.shape[:2]
-    empty = np.zeros((height, width), np.float32)
-    none = np.zeros((height, width), bool)
-    maps = ViewMaps.at_full_size(empty, empty.copy(), none, none.copy())
+    maps = ViewMaps.from_masks(np.zeros((height, width), bool), np.zeros((height, width), bool))
     return ViewResult(view=view, image=photo, maps=maps, loss_pct=None, confidence=0.0,
                       flags=list(flags), retake=True, source=name)
 

@@ -59,12 +59,14 @@ def mirror(array: np.ndarray) -> np.ndarray:
 class ViewMaps:
     """Four maps of one photograph of ``width`` x ``height`` pixels.
 
-    ``small`` holds ``scalp_prob``, ``hairloss_prob`` (float32 0..1),
-    ``scalp_mask`` and ``hairloss_mask`` (bool) at any one resolution, all of
-    the same shape; ``mirrored``: they are in the mirror image of the
-    photograph (a right view, processed as a left one). ``full(name)`` gives
-    the map at the photograph's size and orientation; ``oriented(name)`` the
-    small map in the photograph's orientation. Safe to share between threads.
+    ``small`` holds ``scalp_prob``, ``hairloss_prob`` (float32 0..1, or bool
+    0/1 for maps made from masks: :meth:`from_masks`), ``scalp_mask`` and
+    ``hairloss_mask`` (bool) at any one resolution, all of the same shape;
+    ``mirrored``: they are in the mirror image of the photograph (a right view,
+    processed as a left one). ``full(name)`` gives the map at the photograph's
+    size and orientation (a probability map always as float32);
+    ``oriented(name)`` the small map in the photograph's orientation. Safe to
+    share between threads.
     """
 
     small: dict[str, np.ndarray]
@@ -84,12 +86,22 @@ class ViewMaps:
 
     @classmethod
     def at_full_size(cls, scalp_prob, hairloss_prob, scalp_mask, hairloss_mask) -> "ViewMaps":
-        """Maps already at the photograph's size (e.g. masks a person drew)."""
+        """Maps already at the photograph's size."""
         small = {"scalp_prob": np.asarray(scalp_prob, np.float32),
                  "hairloss_prob": np.asarray(hairloss_prob, np.float32),
                  "scalp_mask": np.asarray(scalp_mask, bool), "hairloss_mask": np.asarray(hairloss_mask, bool)}
         height, width = small["scalp_mask"].shape
         return cls(small=small, width=int(width), height=int(height))
+
+    @classmethod
+    def from_masks(cls, scalp_mask, hairloss_mask) -> "ViewMaps":
+        """Maps of masks at the photograph's size (e.g. drawn by a person), whose probability
+        maps are the masks as 0/1: kept as the very same bool arrays (a float32 copy of each
+        would take 8 bytes a pixel more, and is made only when ``full`` is asked for it)."""
+        scalp, hairloss = np.asarray(scalp_mask, bool), np.asarray(hairloss_mask, bool)
+        height, width = scalp.shape
+        return cls(small={"scalp_prob": scalp, "hairloss_prob": hairloss, "scalp_mask": scalp,
+                          "hairloss_mask": hairloss}, width=int(width), height=int(height))
 
     def __reduce__(self):
         # Pickle (e.g. from a batch worker process) the small maps only: no lock, no enlargements.
@@ -126,7 +138,8 @@ class ViewMaps:
         array: bool for a mask, 1 byte a pixel, float32 for a probability map, 4, whatever
         the small map's type)."""
         with self._lock:
-            held = sum(int(a.nbytes) for a in (*self.small.values(), *self._full.values()))
+            arrays = {id(a): a for a in (*self.small.values(), *self._full.values())}  # shared ones once
+            held = sum(int(a.nbytes) for a in arrays.values())
             pending = [name for name in enlarge if name not in self._full]
         return held + sum(self.width * self.height * (1 if name.endswith("_mask") else 4) for name in pending)
 
