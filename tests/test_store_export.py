@@ -391,6 +391,8 @@ def test_the_fingerprint_changes_when_a_reviewed_visit_is_corrected_again(model_
     patient_id = Store(store_dir).get_visit(visit_id).patient_id
     assert save(client, opened.headers["Location"], patient=str(patient_id)) == visit_id
     assert Store(store_dir).visit_ids(reviewed_only=True) == [visit_id]
+    assert Store(store_dir).visit_count(reviewed_only=True) == 1
+    assert Store(store_dir).visit_count() == len(Store(store_dir).visit_ids()) >= 1
     assert store_fingerprint(store_dir) != first
     export_store(store_dir, tmp_path / "out", size=16, progress=False)
     assert np.array_equal(read_annotation(tmp_path / "out" / "scalp" / f"v{visit_id}_top.png"), drawn_masks("top")[0])

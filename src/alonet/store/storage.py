@@ -472,6 +472,12 @@ class Store:
         with self._raw() as conn:
             return [int(row[0]) for row in conn.execute(query)]
 
+    def visit_count(self, reviewed_only: bool = False) -> int:
+        """How many visits are stored (or reviewed): :meth:`visit_ids`'s length, counted by SQLite."""
+        condition = " WHERE reviewed_at IS NOT NULL" if reviewed_only else ""
+        with self._raw() as conn:
+            return int(conn.execute(f"SELECT COUNT(*) FROM visits{condition}").fetchone()[0])
+
     def image_file(self, name: str) -> Path:
         """Absolute path of a stored image file name (only names this store made)."""
         if not _STORED_NAME.fullmatch(name):

@@ -64,7 +64,7 @@ def _stored_visit(store: Store, visit_id: int):
 def patients():
     store = _store()
     return render_template("patients.html", patients=store.list_patients(), error=None,
-                           reviewed=len(store.visit_ids(reviewed_only=True)), store_dir=str(store.root))
+                           reviewed=store.visit_count(reviewed_only=True), store_dir=str(store.root))
 
 
 @bp.post("/patients")
