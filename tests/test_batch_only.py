@@ -179,9 +179,17 @@ def test_a_rerun_redraws_only_the_plots_whose_numbers_changed(monkeypatch, tmp_p
     (tmp_path / "B.png").write_bytes(b"not a png")
     write_plots(entries, changed, tmp_path)
     assert drawn[-1] == "B" and len(drawn) == 5 and (tmp_path / "B.png").read_bytes().startswith(b"\x89PNG")
+    whole = (tmp_path / "B.png").read_bytes()
+    (tmp_path / "B.png").write_bytes(whole[: len(whole) // 3])  # cut short: its header still matches
+    write_plots(entries, changed, tmp_path)
+    assert drawn[-1] == "B" and len(drawn) == 6 and (tmp_path / "B.png").read_bytes() == whole
     monkeypatch.setattr(batch, "__version__", "0.0.0-another")  # another AloNet draws its own
     write_plots(entries, changed, tmp_path)
-    assert drawn[-2:] == ["A", "B"]
+    assert drawn[-2:] == ["A", "B"] and len(drawn) == 8
+    # a font that can now draw a label the last one could not (written as \\u escapes then)
+    monkeypatch.setattr(batch, "drawable", lambda text: text + "*")
+    write_plots(entries, changed, tmp_path)
+    assert len(drawn) == 10
 
 
 def test_the_shown_salt_travels_with_the_two_decimal_one(tmp_path, capsys):

@@ -255,6 +255,7 @@ def test_a_rerun_reads_only_the_photographs_that_changed(models, photos, tmp_pat
     import os
 
     import alonet.report.batch.run as batch_run
+    from alonet.report.batch import hashes
     from alonet.report.batch.hashes import HASH_FILE
     from alonet.report.provenance import file_sha256
 
@@ -265,6 +266,7 @@ def test_a_rerun_reads_only_the_photographs_that_changed(models, photos, tmp_pat
         return file_sha256(path)
 
     monkeypatch.setattr(batch_run, "file_sha256", counting)
+    monkeypatch.setattr(hashes, "SETTLED_S", 0.0)  # the photographs were copied a moment ago
     manifest = trial(tmp_path, photos)
     out = tmp_path / "out"
     run_batch(manifest, out, pipeline_with(models), progress=False, plots=False)
@@ -283,8 +285,39 @@ def test_a_rerun_reads_only_the_photographs_that_changed(models, photos, tmp_pat
     top.write_bytes(bytes(data))
     changed = run_batch(manifest, out, pipeline_with(models), progress=False, plots=False)
     assert read_files == ["top.jpg"] and changed.recomputed == [("P1", "v2", "photographs changed")]
+    assert (out / HASH_FILE).stat().st_mode & 0o777 == 0o600
     # a damaged checksum file only costs reading every photograph again
     (out / HASH_FILE).write_text("{not json")
     read_files.clear()
     again = run_batch(manifest, out, pipeline_with(models), progress=False, plots=False)
     assert len(read_files) == 8 and (again.scored, again.skipped) == (0, 2)
+    # a checksum taken within SETTLED_S of the file's last write is not trusted the next time
+    # (where file times are whole seconds, a rewrite in the same second would keep them all)
+    monkeypatch.setattr(hashes, "SETTLED_S", 3600.0)
+    (out / HASH_FILE).unlink()
+    for expected in (8, 8):  # read, and read again: every file was written "just before"
+        read_files.clear()
+        run_batch(manifest, out, pipeline_with(models), progress=False, plots=False)
+        assert len(read_files) == expected
+
+
+def test_a_photographs_stamp_samples_its_first_and_last_bytes(tmp_path):
+    """Where the status-change time is the creation time (Windows) or a copy of the modification
+    time, a same-size rewrite that restores the modification time keeps every time: the bytes
+    sampled at both ends (camera metadata is at the start) still tell."""
+    import os
+
+    from alonet.report.batch.hashes import SAMPLE_BYTES, file_stamp
+
+    photo = tmp_path / "p.jpg"
+    data = bytes(range(256)) * (3 * SAMPLE_BYTES // 256)
+    photo.write_bytes(data)
+    before, _ = file_stamp(photo)
+    times = photo.stat()
+    for offset in (10, len(data) - 10):  # the EXIF orientation tag sits near the start
+        changed = bytearray(data)
+        changed[offset] ^= 1
+        photo.write_bytes(bytes(changed))
+        os.utime(photo, ns=(times.st_atime_ns, times.st_mtime_ns))
+        after, _ = file_stamp(photo)
+        assert after[2:4] == before[2:4] and after[5] != before[5]

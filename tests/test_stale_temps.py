@@ -196,3 +196,29 @@ def test_a_run_sent_sigterm_unwinds_like_ctrl_c_and_leaves_nothing_behind(tmp_pa
             run.wait()
     assert run.returncode == 143 and err.strip().splitlines()[-1] == "terminated", err[-500:]
     assert "Traceback" not in err and names(tmp_path) == set()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs SIGTERM")
+def test_sigterm_unwinds_once_and_leaves_an_ignored_sigterm_alone():
+    from alonet.cli.main import Terminated, sigterm_unwinds
+
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(Terminated):
+        with sigterm_unwinds():
+            assert signal.getsignal(signal.SIGTERM) is not before
+            try:
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(5)  # the handler raises as soon as the signal arrives
+            finally:
+                # while the command unwinds, a second SIGTERM does what it did before
+                assert signal.getsignal(signal.SIGTERM) == before
+    assert signal.getsignal(signal.SIGTERM) == before
+    # a SIGTERM that whoever started the process chose to ignore stays ignored
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        with sigterm_unwinds():
+            assert signal.getsignal(signal.SIGTERM) == signal.SIG_IGN
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.1)
+    finally:
+        signal.signal(signal.SIGTERM, before)

@@ -105,15 +105,22 @@ class Terminated(KeyboardInterrupt):
 @contextlib.contextmanager
 def sigterm_unwinds() -> Iterator[None]:
     """While the block runs, SIGTERM raises :class:`Terminated` in the main thread (the
-    default would end the process at once, leaving temporaries and lock files behind)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield  # only the main thread may set signal handlers (the CLI called from a thread)
+    default would end the process at once, leaving temporaries and lock files behind).
+
+    Left alone: SIGTERM called from another thread (only the main thread may set handlers),
+    ignored by whoever started the process (as Python leaves an ignored SIGINT), or handled
+    outside Python (an embedding program). A second SIGTERM while the command unwinds ends it
+    at once, as before this handler existed."""
+    previous = signal.getsignal(signal.SIGTERM)
+    if threading.current_thread() is not threading.main_thread() or previous in (signal.SIG_IGN, None):
+        yield
         return
 
     def terminate(signum, frame):
+        signal.signal(signal.SIGTERM, previous)  # a second SIGTERM does what it did before
         raise Terminated()
 
-    previous = signal.signal(signal.SIGTERM, terminate)
+    signal.signal(signal.SIGTERM, terminate)
     try:
         yield
     finally:

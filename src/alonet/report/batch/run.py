@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import importlib.metadata
 import io
 import json
 import os
@@ -80,7 +81,7 @@ from alonet.report.batch.rows import (read_results, result_row, results_writer, 
                                       shown_salt_of)
 from alonet.report.batch.workers import VisitScorer
 from alonet.report.options import DEFAULT_TITLE, ReportOptions
-from alonet.report.plots import salt_over_time_png
+from alonet.report.plots import drawable, salt_over_time_png
 from alonet.report.provenance import batch_settings, file_sha256, inputs_sha256, model_sha256
 from alonet.report.writer import write_report
 
@@ -209,18 +210,32 @@ PLOT_INDEX = "index.csv"
 PLOT_INPUTS_KEY = "AloNet plot inputs"
 
 
-def plot_fingerprint(patient: str, drawn: Mapping[str, object]) -> str:
-    """sha256 of everything a patient's plot shows (and of the AloNet version that draws it):
-    a rerun redraws only the plots whose fingerprint changed."""
-    text = json.dumps({"alonet": __version__, "patient": patient, **drawn}, sort_keys=True, default=str)
+def plot_fingerprint(patient: str, labels: Sequence[str], drawn: Mapping[str, object]) -> str:
+    """sha256 of everything a patient's plot shows, of its labels as the installed fonts draw
+    them (``drawable``), and of the AloNet and matplotlib versions that draw it: a rerun redraws
+    only the plots whose fingerprint changed."""
+    text = json.dumps({"alonet": __version__, "matplotlib": _matplotlib_version(), "patient": patient,
+                       "visits": list(labels), "drawn_as": [drawable(label) for label in (patient, *labels)],
+                       **drawn}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def _matplotlib_version() -> str:
+    try:
+        return importlib.metadata.version("matplotlib")
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - matplotlib is a dependency
+        return "unknown"
+
+
 def _plot_is_current(path: Path, fingerprint: str) -> bool:
-    """``path`` is a plot that says it shows ``fingerprint`` (read from its header only)."""
+    """``path`` is a whole PNG that says it shows ``fingerprint`` (every chunk's CRC checked
+    to the end of the file: the fingerprint is near the start, so a cut file would pass)."""
     try:
         with Image.open(path) as picture:
-            return picture.info.get(PLOT_INPUTS_KEY) == fingerprint
+            if picture.info.get(PLOT_INPUTS_KEY) != fingerprint:
+                return False
+            picture.verify()
+            return True
     except (OSError, ValueError, SyntaxError):  # missing, replaced, damaged: draw it again
         return False
 
@@ -250,10 +265,9 @@ def write_plots(entries: list[VisitEntry], rows: Mapping[tuple[str, str], Mappin
             days = [(date.fromisoformat(d) - start).days for d in dates]
             labels = [f"{e.visit} ({e.date})" for e in visits]
         baseline = None if provisional[0] else salts[0]
-        drawn = {"visits": labels, "salts": salts, "baseline": baseline, "days": days, "shown": shown,
-                 "provisional": provisional}
+        drawn = {"salts": salts, "baseline": baseline, "days": days, "shown": shown, "provisional": provisional}
         path = folder / f"{output_name(patient)}.png"
-        fingerprint = plot_fingerprint(patient, drawn)
+        fingerprint = plot_fingerprint(patient, labels, drawn)
         if not _plot_is_current(path, fingerprint):
             png = salt_over_time_png(patient, labels, salts, baseline=baseline, days=days, shown=shown,
                                      provisional=provisional, png_text={PLOT_INPUTS_KEY: fingerprint})
