@@ -95,3 +95,60 @@ def test_asking_whether_a_file_is_named_uses_the_three_indexes(tmp_path):
         assert not any(step.startswith("SCAN") for step in steps), steps
         assert Store._referenced(conn, name(7, 1, "s")) and Store._referenced(conn, name(50, 3, "h"))
         assert not Store._referenced(conn, name(51, 0, "p"))
+
+
+class _Racing:
+    """A connection whose first read of the schema version is from before another process
+    upgraded the database (two servers started on one store at once)."""
+
+    def __init__(self, conn: sqlite3.Connection, stale: int):
+        self.conn, self.stale = conn, stale
+
+    def execute(self, sql: str, *args):
+        if self.stale is not None and sql == "PRAGMA user_version":
+            stale, self.stale = self.stale, None
+            return self.conn.execute(f"SELECT {stale}")
+        return self.conn.execute(sql, *args)
+
+
+def test_a_store_upgraded_by_another_process_meanwhile_is_not_upgraded_twice(tmp_path):
+    """Before: both processes applied step 1 ("table patients already exists"), step 5 ("duplicate
+    column name"), and the one that lost did not start (an audit: 10 of 10 simultaneous opens)."""
+    path = tmp_path / "db.sqlite3"
+    other = sqlite3.connect(path, isolation_level=None)
+    migrate(other)  # the other server, a moment earlier
+    mine = sqlite3.connect(path, isolation_level=None)
+    assert migrate(_Racing(mine, 0)) == 0  # type: ignore[arg-type]
+    assert mine.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert migrate(_Racing(mine, 4)) == 4  # type: ignore[arg-type]
+
+
+def test_switching_to_wal_waits_for_another_process_holding_the_new_database(tmp_path, monkeypatch):
+    """Before: SQLite answers "database is locked" at once to the switch (no busy wait), so the
+    second of two servers started on one new store failed to start."""
+    from alonet.store import storage
+
+    calls = []
+
+    class Busy:
+        def __init__(self, conn):
+            self.conn = conn
+
+        def execute(self, sql, *args):
+            if sql.startswith("PRAGMA journal_mode =") and len(calls) < 3:
+                calls.append(sql)
+                raise sqlite3.OperationalError("database is locked")
+            return self.conn.execute(sql, *args)
+
+    conn = sqlite3.connect(tmp_path / "db.sqlite3", isolation_level=None)
+    storage._use_wal(Busy(conn))  # type: ignore[arg-type]
+    assert len(calls) == 3 and conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    monkeypatch.setattr(storage, "WAL_WAIT_S", 0.0)
+    fresh = sqlite3.connect(tmp_path / "other.sqlite3", isolation_level=None)
+    calls.clear()
+    try:
+        storage._use_wal(Busy(fresh))  # type: ignore[arg-type]
+    except sqlite3.OperationalError as exc:
+        assert "locked" in str(exc)
+    else:
+        raise AssertionError("a database that stays locked must end in the error")

@@ -122,23 +122,34 @@ def _salts_from_view_numbers(conn: sqlite3.Connection) -> None:
 AFTER_STEP = MappingProxyType({5: _salts_from_view_numbers})
 
 
+def _check_known(version: int) -> None:
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"the database has schema version {version}, newer than this AloNet understands "
+            f"({SCHEMA_VERSION})",
+            fix="upgrade AloNet, or give --store a different folder",
+        )
+
+
 def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
     """Bring the database on ``conn`` to schema ``target``; return the version it had.
 
     Each step runs in its own transaction together with the version bump, so an
-    interrupted upgrade leaves the database at the last completed version.
+    interrupted upgrade leaves the database at the last completed version. The version is
+    read again inside each step's transaction: two processes opening one store at once (two
+    servers started together) would otherwise both apply a step ("table already exists").
     """
     current = int(conn.execute("PRAGMA user_version").fetchone()[0])
-    if current > SCHEMA_VERSION:
-        raise StoreError(
-            f"the database has schema version {current}, newer than this AloNet understands "
-            f"({SCHEMA_VERSION})",
-            fix="upgrade AloNet, or give --store a different folder",
-        )
+    _check_known(current)
     for version in range(current, target):
         statements = [s.strip() for s in MIGRATIONS[version].split(";") if s.strip()]
         conn.execute("BEGIN IMMEDIATE")
         try:
+            reached = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            _check_known(reached)
+            if reached > version:  # another process applied this step meanwhile
+                conn.execute("COMMIT")
+                continue
             for statement in statements:
                 conn.execute(statement)
             if version + 1 in AFTER_STEP:

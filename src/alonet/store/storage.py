@@ -33,6 +33,7 @@ import re
 import secrets
 import sqlite3
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -146,6 +147,27 @@ def open_error(exc: sqlite3.DatabaseError, db_path: Path) -> StoreError:
     return StoreError(f"the database cannot be opened: {text}", path=db_path,
                       fix="give --store a folder with an AloNet database, or an empty folder")
 
+
+#: How long opening a store waits for another process that holds it while switching to WAL.
+WAL_WAIT_S = 30.0
+
+
+def _use_wal(conn: sqlite3.Connection) -> None:
+    """Put the database in write-ahead-log mode. Switching needs the database to itself and
+    SQLite answers "locked" at once rather than waiting (two servers starting on one new
+    store), so it is tried again for :data:`WAL_WAIT_S`; a database already in WAL is left."""
+    deadline = time.monotonic() + WAL_WAIT_S
+    while True:
+        try:
+            if str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc).lower() or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 class Store:
     """A store folder: SQLite database plus image files (see module doc)."""
 
@@ -166,7 +188,7 @@ class Store:
                              fix="give --store a folder you can write to") from None
         try:
             with self._raw() as conn:
-                conn.execute("PRAGMA journal_mode = WAL")
+                _use_wal(conn)
                 migrate(conn)
                 problems = [row[0] for row in conn.execute("PRAGMA quick_check(3)")]
         except sqlite3.DatabaseError as exc:
