@@ -726,3 +726,32 @@ def test_the_back_to_button_of_a_reopened_visit_says_stored_masks(make_app, phot
     visit_url = save_visit(client, first, patient="new", new_code="AA-93", visit_date="2024-08-01")
     reopened = unescape(client.get(reopen(client, visit_url)).get_data(as_text=True))
     assert ">Stored masks<" in reopened and ">Model's masks<" not in reopened
+
+
+def test_a_save_made_while_a_visit_is_being_reopened_is_not_overwritten(make_app, photos, tmp_path, monkeypatch):  # noqa: F811
+    """An audit of two servers on one store: a reopen read the visit, rebuilt its views (seconds
+    with camera photographs), then read the stamp; a save from the other server in between gave
+    the reopened page the new stamp with the old masks, and its save overwrote that save unseen."""
+    import alonet.web.routes.patients as patients_routes
+
+    store_dir, client, _, visit_url, vid, patient = stored_visit(make_app, photos, tmp_path, "AA-86")
+    other = reopen(client, visit_url)  # the other server's page (one app stands in for both)
+    height, width = photos["top"].shape[:2]
+    full = np.ones((height, width), bool)
+    correct_all(client, other, {"back": (full, full)})
+    rebuild = patients_routes.stored_view_states
+
+    def rebuild_while_the_other_saves(*args, **kwargs):
+        views = rebuild(*args, **kwargs)
+        save_visit(client, other, patient=patient)  # lands while this reopen is rebuilding
+        return views
+
+    monkeypatch.setattr(patients_routes, "stored_view_states", rebuild_while_the_other_saves)
+    late = reopen(client, visit_url)
+    monkeypatch.setattr(patients_routes, "stored_view_states", rebuild)
+    assert Store(store_dir).get_visit(vid).views["back"].loss_pct == 100.0
+    correct_all(client, late, {"top": (full, full)})
+    r = client.post(f"{late}/save", data={"csrf_token": csrf_token(client), "patient": patient})
+    assert r.status_code == 409 and "saved from another page" in r.get_data(as_text=True)
+    kept = Store(store_dir).get_visit(vid)
+    assert kept.views["back"].loss_pct == 100.0 and kept.views["top"].loss_pct != 100.0

@@ -441,11 +441,25 @@ class Store:
 
     def get_visit(self, visit_id: int) -> Visit | None:
         """A visit with its per-view rows, or None."""
+        return self.visit_and_stamp(visit_id)[0]
+
+    def visit_and_stamp(self, visit_id: int) -> tuple[Visit | None, str | None]:
+        """A visit and its :meth:`visit_stamp`, read in one transaction (as one moment of the
+        store): a page that shows the visit and sends its stamp back with a save never pairs
+        another server's newer stamp with the masks it showed. (None, None) when absent."""
         with self._raw() as conn:
-            row = conn.execute("SELECT * FROM visits WHERE id = ?", (visit_id,)).fetchone()
-            if row is None:
-                return None
-            view_rows = conn.execute("SELECT * FROM view_images WHERE visit_id = ?", (visit_id,)).fetchall()
+            conn.execute("BEGIN")  # a read transaction: every SELECT below sees the same store
+            try:
+                row = conn.execute("SELECT * FROM visits WHERE id = ?", (visit_id,)).fetchone()
+                if row is None:
+                    return None, None
+                view_rows = conn.execute("SELECT * FROM view_images WHERE visit_id = ?", (visit_id,)).fetchall()
+                stamp = self._stamp(conn, visit_id)
+            finally:
+                conn.execute("COMMIT")
+        return self._visit_from_rows(row, view_rows, visit_id), stamp
+
+    def _visit_from_rows(self, row: sqlite3.Row, view_rows: list[sqlite3.Row], visit_id: int) -> Visit:
         views = {
             r["view"]: StoredView(
                 view=r["view"], photo_file=r["photo_file"], scalp_file=r["scalp_file"],

@@ -54,10 +54,15 @@ def _patient(store: Store, patient_id: int):
 
 
 def _stored_visit(store: Store, visit_id: int):
-    visit = store.get_visit(visit_id)
+    return _stored_visit_and_stamp(store, visit_id)[0]
+
+
+def _stored_visit_and_stamp(store: Store, visit_id: int):
+    """The visit and its stamp as one moment of the store (``Store.visit_and_stamp``); 404 if absent."""
+    visit, stamp = store.visit_and_stamp(visit_id)
     if visit is None:
         abort(404, description=f"visit {visit_id} does not exist")
-    return visit
+    return visit, stamp
 
 
 @bp.get("/patients")
@@ -97,7 +102,7 @@ def delete_patient(patient_id: int):
 @bp.get("/visits/<id:visit_id>")
 def visit(visit_id: int):
     store = _store()
-    record = _stored_visit(store, visit_id)
+    record, stamp = _stored_visit_and_stamp(store, visit_id)  # the stamp of the masks this page shows
     patient = _patient(store, record.patient_id)
     views = []
     for view in record.views:
@@ -110,7 +115,7 @@ def visit(visit_id: int):
     # the warning about the bundled model follows the model this visit was scored with, not the served one
     warning = SYNTHETIC_WARNING if uses_bundled_model({"model": record.model, **(record.scored_with or {})}) else None
     return render_template("visit.html", visit=record, patient=patient, summary=record.summary, edit_views=views,
-                           synthetic_warning=warning, stamp=store.visit_stamp(visit_id))
+                           synthetic_warning=warning, stamp=stamp)
 
 
 def _stored_view(record, view: str):
@@ -157,14 +162,16 @@ def correct_visit(visit_id: int):
     goes back to them), already saved as this visit, so Save updates it
     (``Store.update_visit``) with what scored it kept."""
     store = _store()
-    record = _stored_visit(store, visit_id)
+    record, stamp = _stored_visit_and_stamp(store, visit_id)
     state = get_state()
     with scoring_slot():
         views = stored_view_states(store, record, state.scorer)
     visit = state.cache.add(views, record.model, provisional=record.provisional_requested,
                             scored_with=record.scored_with)
     visit.saved_as, visit.saved_revision = record.id, visit.revision
-    visit.stored_stamp = store.visit_stamp(record.id)  # a save over someone else's later save is refused
+    # the stamp read with the record: a save over someone else's later save is refused (a stamp
+    # read after rebuilding the views, seconds later, could be of that later save)
+    visit.stored_stamp = stamp
     visit.stored_date, visit.reopened = record.visit_date, True
     return redirect(url_for("score.result", visit_id=visit.id), code=303)
 
