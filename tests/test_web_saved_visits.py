@@ -755,3 +755,29 @@ def test_a_save_made_while_a_visit_is_being_reopened_is_not_overwritten(make_app
     assert r.status_code == 409 and "saved from another page" in r.get_data(as_text=True)
     kept = Store(store_dir).get_visit(vid)
     assert kept.views["back"].loss_pct == 100.0 and kept.views["top"].loss_pct != 100.0
+
+
+def test_a_visit_saved_again_while_it_is_opened_is_a_409_not_store_damage(make_app, photos, tmp_path, monkeypatch):  # noqa: F811
+    """The same audit: a reopen whose files the other server's save replaced (and removed) after
+    the record was read said the store was damaged (500, "restore from a backup") or that files
+    were deleted outside AloNet (404); nothing was damaged."""
+    import alonet.web.routes.patients as patients_routes
+
+    store_dir, client, _, visit_url, vid, patient = stored_visit(make_app, photos, tmp_path, "AA-87")
+    other = reopen(client, visit_url)
+    height, width = photos["top"].shape[:2]
+    full = np.ones((height, width), bool)
+    correct_all(client, other, {"top": (full, full)})
+    rebuild = patients_routes.stored_view_states
+
+    def the_other_saves_first(*args, **kwargs):
+        save_visit(client, other, patient=patient)  # replaces the files the record read here names
+        return rebuild(*args, **kwargs)
+
+    monkeypatch.setattr(patients_routes, "stored_view_states", the_other_saves_first)
+    r = client.post(f"{visit_url}/correct", data={"csrf_token": csrf_token(client)})
+    text = unescape(r.get_data(as_text=True))
+    assert r.status_code == 409 and "was saved again meanwhile" in text and "restore" not in text
+    monkeypatch.setattr(patients_routes, "stored_view_states", rebuild)
+    assert reopen(client, visit_url)  # opened again, it shows the save made last
+    assert Store(store_dir).get_visit(vid).views["top"].loss_pct == 100.0

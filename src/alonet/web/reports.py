@@ -120,11 +120,25 @@ MISSING_FILE = ("a stored image of visit {visit} ({view}) is missing from the st
                 "(moved or deleted outside AloNet); its numbers are kept, its pictures are lost")
 
 
+def refuse_if_changed_meanwhile(store: Store, visit_id: int, view: str, names: tuple[str, ...]) -> None:
+    """Answer 404 or 409 when ``visit_id`` no longer names ``names`` for ``view``: another page or
+    server saved or deleted the visit after it was read here, and removed the files it replaced.
+    That is no damage to the store; only files the visit still names can be missing or damaged."""
+    current, _ = store.visit_and_stamp(visit_id)
+    if current is None:
+        abort(404, description=f"visit {visit_id} was deleted meanwhile (from another page or server)")
+    now = current.views.get(view)
+    if now is None or not set(names) <= {now.photo_file, now.scalp_file, now.hairloss_file}:
+        abort(409, description=f"visit {visit_id} was saved again meanwhile (from another page or server): "
+                               "open it again to see the masks saved last")
+
+
 def open_stored_file(store: Store, name: str, visit_id: int, view: str):
     """A stored image file opened for reading; 404 with a sentence when it is gone."""
     try:
         return open(store.image_file(name), "rb")
     except FileNotFoundError:
+        refuse_if_changed_meanwhile(store, visit_id, view, (name,))
         abort(404, description=MISSING_FILE.format(visit=visit_id, view=view))
 
 
@@ -132,8 +146,10 @@ def stored_view_states(store: Store, visit: Visit, scorer) -> dict[str, ViewStat
     """Rebuild a stored visit's view states from its files (for its report)."""
     states = {}
     for view, stored in visit.views.items():
-        paths = [store.image_file(n) for n in (stored.photo_file, stored.scalp_file, stored.hairloss_file)]
+        names = (stored.photo_file, stored.scalp_file, stored.hairloss_file)
+        paths = [store.image_file(n) for n in names]
         if not all(p.is_file() for p in paths):
+            refuse_if_changed_meanwhile(store, visit.id, view, names)
             abort(404, description=MISSING_FILE.format(visit=visit.id, view=view))
         conf = 1.0 if stored.confidence is None else float(stored.confidence)
         try:  # a mask replaced by one of another size is damage in the store too
@@ -143,6 +159,7 @@ def stored_view_states(store: Store, visit: Visit, scorer) -> dict[str, ViewStat
             result = scorer.pipeline.result_from_masks(photo, view, scalp, hairloss, confidence_value=conf,
                                                        corrected=stored.corrected)
         except AloNetError:
+            refuse_if_changed_meanwhile(store, visit.id, view, names)  # removed while being read
             abort(500, description=f"a stored image of visit {visit.id} ({view}) cannot be read (damaged in the "
                                    "store folder); restore the store from a backup")
         if stored.loss_pct is not None and result.loss_pct is not None:
