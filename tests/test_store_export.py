@@ -737,3 +737,45 @@ def test_a_stored_mask_of_another_size_is_called_damage_in_the_store(filled, mod
     assert answer.status_code == 500
     assert "cannot be read (damaged in the store folder); restore the store from a backup" in unescape(
         answer.get_data(as_text=True))
+
+
+def test_a_visit_deleted_in_the_web_app_during_the_export_is_said_so(filled, tmp_path, monkeypatch):
+    """An audit of a server saving and deleting while `convert --from-store` ran: such views were
+    left out as "stored file ... is missing (delete the visit in the web app and save it again)",
+    and a file removed between the decode and the copy ended the whole export."""
+    import shutil
+
+    import alonet.store.export as export
+
+    store_dir = tmp_path / "store"
+    shutil.copytree(filled["store"], store_dir)
+    load = export._load_view
+    deleted = []
+
+    def delete_first(store, stored):
+        if not deleted:  # the web app deletes visit A after the export read its record
+            deleted.append(Store(store_dir).delete_visit(filled["A"]))
+        return load(store, stored)
+
+    monkeypatch.setattr(export, "_load_view", delete_first)
+    export_store(store_dir, tmp_path / "out", size=16, progress=False)
+    rows = list(csv.DictReader(open(tmp_path / "out" / "skipped.csv", encoding="utf-8")))
+    changed = [r for r in rows if r["visit"] == str(filled["A"]) and r["view"]]
+    assert deleted == [True] and len(changed) == 4
+    assert all(r["code"] == "changed_during_export" and "export again" in r["reason"] for r in changed)
+    # a file removed between the decode and the copy: the view is left out, the export goes on
+    monkeypatch.setattr(export, "_load_view", load)
+    store_dir2 = tmp_path / "store2"
+    shutil.copytree(filled["store"], store_dir2)
+    copy = shutil.copyfile
+
+    def removed_before_the_copy(source, target):
+        if "photographs" in str(target) and not deleted[1:]:  # the photograph being copied goes
+            deleted.append(Store(store_dir2).delete_visit(filled["A"]))
+        return copy(source, target)
+
+    monkeypatch.setattr(export.shutil, "copyfile", removed_before_the_copy)
+    export_store(store_dir2, tmp_path / "out2", size=16, progress=False)
+    rows = list(csv.DictReader(open(tmp_path / "out2" / "skipped.csv", encoding="utf-8")))
+    assert deleted == [True, True]
+    assert [r["code"] for r in rows if r["visit"] == str(filled["A"]) and r["view"]] == ["changed_during_export"] * 4

@@ -68,6 +68,7 @@ SIZE_MISMATCH = "size_mismatch"
 NO_USABLE_VIEW = "no_usable_view"
 VIEW_MISMATCH = "view_mismatch"
 DAMAGED_RECORD = "damaged_record"
+CHANGED_DURING_EXPORT = "changed_during_export"
 
 #: How `convert --from-store` and `adapt` name each skip code's count.
 SKIP_WORDS = MappingProxyType({
@@ -78,6 +79,7 @@ SKIP_WORDS = MappingProxyType({
     SIZE_MISMATCH: "view(s) whose masks do not fit the photograph",
     VIEW_MISMATCH: "view(s) that look like another view (mislabelled)",
     DAMAGED_RECORD: "visit(s) whose database record cannot be read",
+    CHANGED_DURING_EXPORT: "view(s) saved again or deleted in the web app during the export (export again)",
 })
 
 
@@ -152,6 +154,18 @@ def _load_view(store: Store, stored: StoredView) -> tuple[Any, Any, Any]:
     check_same_size(photo.shape, scalp.shape, photo_path, scalp_path)
     check_same_size(photo.shape, loss.shape, photo_path, loss_path)
     return photo, scalp, loss
+
+
+def _replaced_meanwhile(store: Store, visit_id: int, view: str, stored: StoredView) -> bool:
+    """The visit no longer names ``stored``'s files for ``view``: a web server saved it again or
+    deleted it after the export read its record (and removed the files it replaced)."""
+    try:
+        current = store.get_visit(visit_id)
+    except (AloNetError, OSError):
+        return False
+    now = None if current is None else current.views.get(view)
+    files = (stored.photo_file, stored.scalp_file, stored.hairloss_file)
+    return now is None or (now.photo_file, now.scalp_file, now.hairloss_file) != files
 
 
 def _skip_code(exc: AloNetError) -> str:
@@ -238,17 +252,24 @@ def _export_view(store: Store, writer: DatasetWriter, folders: dict[str, Path], 
     if mismatch is not None:  # its label is wrong: it would train the other scalp network
         return skip(VIEW_MISMATCH, f"{mismatch.get('message', 'looks like another view')} (label the "
                                    "photographs right and score the visit again)")
+    changed = skip(CHANGED_DURING_EXPORT, "saved again or deleted in the web app while the export read it "
+                                          "(export again, or while nobody saves)")
     try:
         photo, scalp, loss = _load_view(store, stored)
     except AloNetError as exc:
-        return skip(_skip_code(exc), str(exc))
+        return changed if _replaced_meanwhile(store, visit.id, view, stored) else skip(_skip_code(exc), str(exc))
     if not scalp.any():
         return skip(EMPTY_SCALP, "the scalp mask is empty (draw the scalp in the web app, or retake)")
     stem = stem_for(visit, view)
     files = {"photo": f"{stem}.jpg", "scalp": f"{stem}.png", "hairloss": f"{stem}.png"}
-    shutil.copyfile(store.image_file(stored.photo_file), folders["photographs"] / files["photo"])
-    shutil.copyfile(store.image_file(stored.scalp_file), folders["scalp"] / files["scalp"])
-    shutil.copyfile(store.image_file(stored.hairloss_file), folders["hairloss"] / files["hairloss"])
+    try:
+        shutil.copyfile(store.image_file(stored.photo_file), folders["photographs"] / files["photo"])
+        shutil.copyfile(store.image_file(stored.scalp_file), folders["scalp"] / files["scalp"])
+        shutil.copyfile(store.image_file(stored.hairloss_file), folders["hairloss"] / files["hairloss"])
+    except FileNotFoundError:  # removed between the decode and the copy
+        if not _replaced_meanwhile(store, visit.id, view, stored):
+            raise
+        return changed
     writer.add(
         photo, scalp, loss, stem=stem, photo=f"photographs/{files['photo']}",
         scalp=f"scalp/{files['scalp']}", hairloss=f"hairloss/{files['hairloss']}",
