@@ -441,12 +441,15 @@ class Store:
 
     def get_visit(self, visit_id: int) -> Visit | None:
         """A visit with its per-view rows, or None."""
-        return self.visit_and_stamp(visit_id)[0]
+        return self._read_visit(visit_id, with_stamp=False)[0]
 
     def visit_and_stamp(self, visit_id: int) -> tuple[Visit | None, str | None]:
         """A visit and its :meth:`visit_stamp`, read in one transaction (as one moment of the
         store): a page that shows the visit and sends its stamp back with a save never pairs
         another server's newer stamp with the masks it showed. (None, None) when absent."""
+        return self._read_visit(visit_id, with_stamp=True)
+
+    def _read_visit(self, visit_id: int, with_stamp: bool) -> tuple[Visit | None, str | None]:
         with self._raw() as conn:
             conn.execute("BEGIN")  # a read transaction: every SELECT below sees the same store
             try:
@@ -454,7 +457,7 @@ class Store:
                 if row is None:
                     return None, None
                 view_rows = conn.execute("SELECT * FROM view_images WHERE visit_id = ?", (visit_id,)).fetchall()
-                stamp = self._stamp(conn, visit_id)
+                stamp = self._stamp(conn, visit_id) if with_stamp else None
             finally:
                 conn.execute("COMMIT")
         return self._visit_from_rows(row, view_rows, visit_id), stamp
