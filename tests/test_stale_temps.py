@@ -145,19 +145,29 @@ def test_scratch_folders_of_ended_runs_are_removed_before_a_new_one(tmp_path, de
     assert names(tmp_path) == kept
 
 
+def start_long_phantom_run(out, stderr) -> subprocess.Popen:
+    """`alonet phantom` writing 200 patients to ``out`` (long enough to be stopped midway)."""
+    environment = {**os.environ, "PYTHONPATH": str(SRC)}
+    return subprocess.Popen([sys.executable, "-m", "alonet", "phantom", "--patients", "200", "--size", "96",
+                             "-o", str(out)], env=environment, stderr=stderr, text=True)
+
+
+def wait_for_its_first_photograph(run: subprocess.Popen, folder) -> None:
+    """Wait (up to 2 minutes) until the run's temporary folder in ``folder`` holds a photograph."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not any((folder / n / "photographs").is_dir()
+                                                   and any((folder / n / "photographs").iterdir())
+                                                   for n in os.listdir(folder)):
+        assert run.poll() is None, "the run ended before it could be stopped"
+        time.sleep(0.1)
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="needs SIGKILL")
 def test_a_phantom_run_killed_midway_leaves_a_temp_folder_that_the_next_run_removes(tmp_path):
     out = tmp_path / "phk"
-    environment = {**os.environ, "PYTHONPATH": str(SRC)}
-    run = subprocess.Popen([sys.executable, "-m", "alonet", "phantom", "--patients", "200", "--size", "96",
-                            "-o", str(out)], env=environment, stderr=subprocess.DEVNULL)
+    run = start_long_phantom_run(out, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not any((tmp_path / n / "photographs").is_dir()
-                                                       and any((tmp_path / n / "photographs").iterdir())
-                                                       for n in os.listdir(tmp_path)):
-            assert run.poll() is None, "the run ended before it could be killed"
-            time.sleep(0.1)
+        wait_for_its_first_photograph(run, tmp_path)
         os.kill(run.pid, signal.SIGKILL)
         run.wait()
     finally:
@@ -178,16 +188,9 @@ def test_a_run_sent_sigterm_unwinds_like_ctrl_c_and_leaves_nothing_behind(tmp_pa
     """Before: SIGTERM (`kill`, `docker stop`, a scheduler's time limit) ended the process at once,
     leaving its temporary folder (and a batch's or training's lock file) for a later run to find."""
     out = tmp_path / "pht"
-    environment = {**os.environ, "PYTHONPATH": str(SRC)}
-    run = subprocess.Popen([sys.executable, "-m", "alonet", "phantom", "--patients", "200", "--size", "96",
-                            "-o", str(out)], env=environment, stderr=subprocess.PIPE, text=True)
+    run = start_long_phantom_run(out, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not any((tmp_path / n / "photographs").is_dir()
-                                                       and any((tmp_path / n / "photographs").iterdir())
-                                                       for n in os.listdir(tmp_path)):
-            assert run.poll() is None, "the run ended before it could be stopped"
-            time.sleep(0.1)
+        wait_for_its_first_photograph(run, tmp_path)
         run.send_signal(signal.SIGTERM)
         _, err = run.communicate(timeout=60)
     finally:

@@ -164,8 +164,7 @@ def _replaced_meanwhile(store: Store, visit_id: int, view: str, stored: StoredVi
     except (AloNetError, OSError):
         return False
     now = None if current is None else current.views.get(view)
-    files = (stored.photo_file, stored.scalp_file, stored.hairloss_file)
-    return now is None or (now.photo_file, now.scalp_file, now.hairloss_file) != files
+    return now is None or now.files != stored.files
 
 
 def _skip_code(exc: AloNetError) -> str:

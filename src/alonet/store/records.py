@@ -41,6 +41,11 @@ class StoredView:
     flags: tuple[dict, ...]
     corrected: bool
 
+    @property
+    def files(self) -> tuple[str, str, str]:
+        """The view's photograph, scalp mask and hair-loss mask file names."""
+        return self.photo_file, self.scalp_file, self.hairloss_file
+
 
 @dataclass(frozen=True)
 class Visit:

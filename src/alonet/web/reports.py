@@ -128,7 +128,7 @@ def refuse_if_changed_meanwhile(store: Store, visit_id: int, view: str, names: t
     if current is None:
         abort(404, description=f"visit {visit_id} was deleted meanwhile (from another page or server)")
     now = current.views.get(view)
-    if now is None or not set(names) <= {now.photo_file, now.scalp_file, now.hairloss_file}:
+    if now is None or not set(names) <= set(now.files):
         abort(409, description=f"visit {visit_id} was saved again meanwhile (from another page or server): "
                                "open it again to see the masks saved last")
 
@@ -146,7 +146,7 @@ def stored_view_states(store: Store, visit: Visit, scorer) -> dict[str, ViewStat
     """Rebuild a stored visit's view states from its files (for its report)."""
     states = {}
     for view, stored in visit.views.items():
-        names = (stored.photo_file, stored.scalp_file, stored.hairloss_file)
+        names = stored.files
         paths = [store.image_file(n) for n in names]
         if not all(p.is_file() for p in paths):
             refuse_if_changed_meanwhile(store, visit.id, view, names)

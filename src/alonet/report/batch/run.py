@@ -53,7 +53,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timezone
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -220,6 +220,7 @@ def plot_fingerprint(patient: str, labels: Sequence[str], drawn: Mapping[str, ob
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+@lru_cache(maxsize=1)
 def _matplotlib_version() -> str:
     try:
         return importlib.metadata.version("matplotlib")
